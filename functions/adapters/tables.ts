@@ -1,0 +1,240 @@
+/**
+ * The DynamoDB table designs, as plain data. The local stack and the integration tests create
+ * tables from them (`ensureTables`), and the CDK constructs declare the same keys, indexes and
+ * TTL attribute from them, so the adapters, the local stack and AWS never disagree on a key name.
+ *
+ * Registry table (one partition per model):
+ *
+ * | item        | pk              | sk                    | other attributes                               |
+ * |-------------|-----------------|-----------------------|------------------------------------------------|
+ * | the model   | `MODEL#<name>`  | `MODEL`               | latestVersion, productionVersion, revision, modelIndex=`MODEL` |
+ * | a version   | `MODEL#<name>`  | `VERSION#0000000042`  | version, stage, revision, metadata/artifact/signature maps |
+ *
+ * Versions are zero-padded so a Query on `begins_with(sk, "VERSION#")` returns them oldest
+ * first. Only model items carry `modelIndex`, so the sparse index `models` lists every model
+ * with one Query and never copies a version item.
+ *
+ * Prediction-log table: one item per served request, key `requestId`; index `byModel` on
+ * (model, timestamp) reads a model's logs over a time range; DynamoDB's TTL deletes items after
+ * `expiresAt` (epoch seconds).
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTimeToLiveCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
+
+/** DynamoDB scalar key types; the same strings as CDK's `AttributeType` values. */
+export type KeyAttributeType = 'S' | 'N' | 'B';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: KeyAttributeType;
+}
+
+export interface IndexDesign {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** Which attributes the index copies; `ALL` so a read from the index needs no second fetch. */
+  readonly projection: 'ALL' | 'KEYS_ONLY';
+}
+
+export interface TableDesign {
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly globalSecondaryIndexes: readonly IndexDesign[];
+  /** Attribute holding an expiry time in epoch seconds, when items expire. */
+  readonly timeToLiveAttribute?: string;
+}
+
+export const REGISTRY_TABLE: TableDesign = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  globalSecondaryIndexes: [
+    {
+      indexName: 'models',
+      partitionKey: { name: 'modelIndex', type: 'S' },
+      sortKey: { name: 'model', type: 'S' },
+      projection: 'ALL',
+    },
+  ],
+};
+
+/** Digits of the zero-padded version number in `sk` (up to 9,999,999,999 versions). */
+const VERSION_DIGITS = 10;
+
+/** How registry items are keyed; the registry adapter builds every key through these. */
+export const REGISTRY_KEYS = {
+  /** Value of `modelIndex` on model items (the partition of the `models` index). */
+  modelIndexValue: 'MODEL',
+  modelsIndexName: 'models',
+  modelSk: 'MODEL',
+  versionSkPrefix: 'VERSION#',
+  versionDigits: VERSION_DIGITS,
+  pk(model: string): string {
+    return `MODEL#${model}`;
+  },
+  versionSk(version: number): string {
+    return `VERSION#${String(version).padStart(VERSION_DIGITS, '0')}`;
+  },
+} as const;
+
+export const PREDICTION_LOG_TABLE: TableDesign = {
+  partitionKey: { name: 'requestId', type: 'S' },
+  globalSecondaryIndexes: [
+    {
+      indexName: 'byModel',
+      partitionKey: { name: 'model', type: 'S' },
+      sortKey: { name: 'timestamp', type: 'S' },
+      projection: 'ALL',
+    },
+  ],
+  timeToLiveAttribute: 'expiresAt',
+};
+
+/** The CreateTable request for a design: on-demand capacity, every index projected as designed. */
+export function createTableInput(tableName: string, design: TableDesign): CreateTableCommandInput {
+  const attributes = new Map<string, KeyAttributeType>();
+  const keySchema = (partitionKey: KeyAttribute, sortKey: KeyAttribute | undefined) => {
+    attributes.set(partitionKey.name, partitionKey.type);
+    if (sortKey) attributes.set(sortKey.name, sortKey.type);
+    return [
+      { AttributeName: partitionKey.name, KeyType: 'HASH' as const },
+      ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
+    ];
+  };
+  const tableKeys = keySchema(design.partitionKey, design.sortKey);
+  const indexes = design.globalSecondaryIndexes.map((index) => ({
+    IndexName: index.indexName,
+    KeySchema: keySchema(index.partitionKey, index.sortKey),
+    Projection: { ProjectionType: index.projection },
+  }));
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: tableKeys,
+    AttributeDefinitions: [...attributes].map(([name, type]) => ({ AttributeName: name, AttributeType: type })),
+    ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes } : {}),
+  };
+}
+
+export interface TableNames {
+  readonly registry: string;
+  readonly predictionLog: string;
+}
+
+export interface EnsuredTable {
+  readonly tableName: string;
+  /** True when this call created the table (false when it already existed). */
+  readonly created: boolean;
+  /**
+   * `enabled`: TTL is on for the design's attribute. `unsupported`: the server has no
+   * UpdateTimeToLive (dynalite), items never expire there. `none`: the design has no TTL.
+   */
+  readonly timeToLive: 'enabled' | 'unsupported' | 'none';
+}
+
+export interface EnsureTablesOptions {
+  /** How long to wait for a table to become ACTIVE. @default 60000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Creates the registry and prediction-log tables if they are missing, waits until they and
+ * their indexes are ACTIVE, and turns on TTL where the design asks for it and the server
+ * supports it. Idempotent, and safe when several processes call it at once.
+ *
+ * @example
+ * await ensureTables(dynamo, { registry: 'onnx-registry', predictionLog: 'onnx-prediction-log' });
+ */
+export async function ensureTables(
+  client: DynamoDBClient,
+  names: TableNames,
+  options: EnsureTablesOptions = {},
+): Promise<EnsuredTable[]> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  return Promise.all([
+    ensureTable(client, names.registry, REGISTRY_TABLE, timeoutMs),
+    ensureTable(client, names.predictionLog, PREDICTION_LOG_TABLE, timeoutMs),
+  ]);
+}
+
+async function ensureTable(
+  client: DynamoDBClient,
+  tableName: string,
+  design: TableDesign,
+  timeoutMs: number,
+): Promise<EnsuredTable> {
+  let created = false;
+  if (!(await describe(client, tableName))) {
+    try {
+      await client.send(new CreateTableCommand(createTableInput(tableName, design)));
+      created = true;
+    } catch (error) {
+      // Someone else created it between our describe and our create: that is what we wanted.
+      if (errorName(error) !== 'ResourceInUseException') throw error;
+    }
+  }
+  await waitUntilActive(client, tableName, timeoutMs);
+  const timeToLive = design.timeToLiveAttribute
+    ? await enableTimeToLive(client, tableName, design.timeToLiveAttribute)
+    : 'none';
+  return { tableName, created, timeToLive };
+}
+
+async function describe(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
+  try {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return Table;
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+async function waitUntilActive(client: DynamoDBClient, tableName: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delayMs = 10; ; delayMs = Math.min(delayMs * 2, 1_000)) {
+    const table = await describe(client, tableName);
+    const indexesActive = (table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+    if (table?.TableStatus === 'ACTIVE' && indexesActive) return;
+    if (Date.now() + delayMs > deadline) {
+      throw new Error(`table ${tableName} is not ACTIVE after ${timeoutMs} ms (status ${table?.TableStatus ?? 'missing'})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+}
+
+async function enableTimeToLive(
+  client: DynamoDBClient,
+  tableName: string,
+  attributeName: string,
+): Promise<'enabled' | 'unsupported'> {
+  const { TimeToLiveDescription: current } = await client.send(
+    new DescribeTimeToLiveCommand({ TableName: tableName }),
+  );
+  const on = current?.TimeToLiveStatus === 'ENABLED' || current?.TimeToLiveStatus === 'ENABLING';
+  if (on && current?.AttributeName === attributeName) return 'enabled';
+  try {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: attributeName, Enabled: true },
+      }),
+    );
+    return 'enabled';
+  } catch (error) {
+    // dynalite implements DescribeTimeToLive but not UpdateTimeToLive.
+    if (errorName(error) === 'UnknownOperationException') return 'unsupported';
+    throw error;
+  }
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}

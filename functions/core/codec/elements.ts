@@ -1,0 +1,166 @@
+/**
+ * JSON ⇄ tensor elements, one rule per element type. Every incoming value is checked (type,
+ * finiteness, range, exactness) before it is written; a bad value names its path.
+ *
+ * int64 / uint64 are exact: JSON numbers are accepted only while they are safe integers
+ * (|v| ≤ 2^53 − 1), larger values travel as decimal strings both ways, never rounded.
+ */
+import { ValidationError, type FieldPath } from '../errors.js';
+import type { TensorType } from '../model.js';
+import type { TensorData } from '../tensor.js';
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+const DECIMAL_INTEGER = /^-?(0|[1-9][0-9]*)$/;
+
+/** Flat element storage of any type (a typed array, or an array of strings). */
+type Target = { [index: number]: unknown };
+
+/** Writes `value` at `index` of `target`, or throws a ValidationError naming `path()`. */
+export type ElementWriter = (
+  target: Target,
+  index: number,
+  value: unknown,
+  path: () => FieldPath,
+) => void;
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function wrongType(expected: string, value: unknown, path: FieldPath): ValidationError {
+  return new ValidationError('WRONG_TYPE', `Expected ${expected}, got ${typeName(value)}.`, path);
+}
+
+function finiteNumber(value: unknown, type: string, path: () => FieldPath): number {
+  if (typeof value !== 'number') throw wrongType(`a number (${type})`, value, path());
+  if (!Number.isFinite(value)) {
+    throw new ValidationError('NOT_FINITE', `Expected a finite number (${type}), got ${value}.`, path());
+  }
+  return value;
+}
+
+function integerWriter(type: TensorType, min: number, max: number): ElementWriter {
+  return (target, index, value, path) => {
+    const v = finiteNumber(value, type, path);
+    if (!Number.isInteger(v)) throw wrongType(`an integer (${type})`, value, path());
+    if (v < min || v > max) {
+      throw new ValidationError('OUT_OF_RANGE', `${v} is outside the range of ${type} [${min}, ${max}].`, path());
+    }
+    target[index] = v;
+  };
+}
+
+function bigIntWriter(type: 'int64' | 'uint64', min: bigint, max: bigint): ElementWriter {
+  return (target, index, value, path) => {
+    let v: bigint;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value) || !Number.isInteger(value)) throw wrongType(`an integer (${type})`, value, path());
+      if (!Number.isSafeInteger(value)) {
+        throw new ValidationError(
+          'INEXACT_INTEGER',
+          `${value} is beyond ±(2^53 − 1), where JSON numbers lose precision; send ${type} values this large as decimal strings, e.g. "9007199254740993".`,
+          path(),
+        );
+      }
+      v = BigInt(value);
+    } else if (typeof value === 'string' && DECIMAL_INTEGER.test(value)) {
+      v = BigInt(value);
+    } else {
+      throw wrongType(`an integer or a decimal string (${type})`, value, path());
+    }
+    if (v < min || v > max) {
+      throw new ValidationError('OUT_OF_RANGE', `${v} is outside the range of ${type}.`, path());
+    }
+    target[index] = v;
+  };
+}
+
+const WRITERS: Readonly<Record<TensorType, ElementWriter>> = {
+  float32: (target, index, value, path) => {
+    const v = finiteNumber(value, 'float32', path);
+    if (Math.abs(v) > FLOAT32_MAX) {
+      throw new ValidationError('OUT_OF_RANGE', `${v} is outside the range of float32.`, path());
+    }
+    target[index] = v;
+  },
+  float64: (target, index, value, path) => {
+    target[index] = finiteNumber(value, 'float64', path);
+  },
+  int8: integerWriter('int8', -128, 127),
+  int16: integerWriter('int16', -32768, 32767),
+  int32: integerWriter('int32', -2147483648, 2147483647),
+  uint8: integerWriter('uint8', 0, 255),
+  uint16: integerWriter('uint16', 0, 65535),
+  uint32: integerWriter('uint32', 0, 4294967295),
+  int64: bigIntWriter('int64', INT64_MIN, INT64_MAX),
+  uint64: bigIntWriter('uint64', 0n, UINT64_MAX),
+  bool: (target, index, value, path) => {
+    if (typeof value !== 'boolean') throw wrongType('true or false (bool)', value, path());
+    target[index] = value ? 1 : 0;
+  },
+  string: (target, index, value, path) => {
+    if (typeof value !== 'string') throw wrongType('a string', value, path());
+    target[index] = value;
+  },
+};
+
+export function elementWriter(type: TensorType): ElementWriter {
+  return WRITERS[type];
+}
+
+/** Whether a JSON value is a leaf (not an array) for shape purposes. */
+export function isLeaf(value: unknown): boolean {
+  return !Array.isArray(value);
+}
+
+/** One element of a tensor as JSON: exact integers, strings for unsafe 64-bit values. */
+export function elementToJson(tensor: TensorData, index: number): unknown {
+  switch (tensor.type) {
+    case 'int64':
+    case 'uint64': {
+      const v = tensor.data[index] as bigint;
+      return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v.toString();
+    }
+    case 'bool':
+      return tensor.data[index] !== 0;
+    case 'string':
+      return tensor.data[index];
+    case 'float32':
+    case 'float64': {
+      const v = tensor.data[index] as number;
+      // JSON has no NaN or Infinity: a model that produces them reports null.
+      return Number.isFinite(v) ? v : null;
+    }
+    default:
+      return tensor.data[index];
+  }
+}
+
+/**
+ * The elements `[start, start + count)` of a tensor as a nested JSON array of `shape`
+ * (a scalar when `shape` is empty).
+ */
+export function sliceToJson(tensor: TensorData, start: number, shape: readonly number[]): unknown {
+  if (shape.length === 0) return elementToJson(tensor, start);
+  const [first = 0, ...rest] = shape;
+  let stride = 1;
+  for (const d of rest) stride *= d;
+  const out = new Array<unknown>(first);
+  for (let i = 0; i < first; i++) out[i] = sliceToJson(tensor, start + i * stride, rest);
+  return out;
+}
+
+/** All elements as a flat JSON array (the v2 protocol's row-major `data`). */
+export function flatToJson(tensor: TensorData): unknown[] {
+  const n = tensor.data.length;
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) out[i] = elementToJson(tensor, i);
+  return out;
+}

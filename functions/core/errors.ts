@@ -1,0 +1,61 @@
+/**
+ * Typed errors of the serving core. Each carries an HTTP status and a stable `code`; the HTTP
+ * layer maps them to `{ "error": { code, message, path } }` in one place. Only errors below 500
+ * expose their message to the caller.
+ */
+
+/** A JSON path into the request body, e.g. `["instances", 3, "sepal_length"]`. */
+export type FieldPath = ReadonlyArray<string | number>;
+
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly path: FieldPath = [],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The caller sent something we cannot serve (400). */
+export class ValidationError extends AppError {
+  constructor(code: string, message: string, path: FieldPath = []) {
+    super(400, code, message, path);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(code: string, message: string, path: FieldPath = []) {
+    super(404, code, message, path);
+  }
+}
+
+/** A conditional write lost a race, or the target is in a state that forbids the change (409). */
+export class ConflictError extends AppError {
+  constructor(code: string, message: string, path: FieldPath = []) {
+    super(409, code, message, path);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(code: string, message: string, path: FieldPath = []) {
+    super(413, code, message, path);
+  }
+}
+
+/** Something on our side failed; the message is logged, never shown to the caller. */
+export class InternalError extends AppError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(500, code, message, [], options);
+  }
+}
+
+/** Renders a path the way the error body shows it: `instances[3].sepal_length`. */
+export function formatPath(path: FieldPath): string {
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('');
+}

@@ -1,0 +1,89 @@
+/**
+ * The serving domain's vocabulary: tensor signatures, registered model versions and their
+ * artifacts. Pure types, shared by the core, the adapters, the CLI and the local stack.
+ */
+
+/** Element types the prediction contract can carry (ONNX Runtime's names for them). */
+export const TENSOR_TYPES = [
+  'float32', 'float64', 'int8', 'int16', 'int32', 'int64',
+  'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'string',
+] as const;
+export type TensorType = (typeof TENSOR_TYPES)[number];
+
+/**
+ * One dimension of a tensor's shape: a fixed size, or a symbolic/unknown one (the batch axis of
+ * most exported models is symbolic, e.g. `"N"` or `"batch_size"`).
+ */
+export type Dim = number | string | null;
+
+/** One named input or output of a model, as read from its ONNX Runtime session. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly shape: readonly Dim[];
+}
+
+export interface ModelSignature {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+}
+
+/** Life cycle of a model version (gates and transitions come with the release machinery). */
+export const STAGES = ['development', 'staging', 'production', 'archived'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** What the user declares about a model version when registering it. */
+export interface ModelMetadata {
+  readonly framework?: string;
+  readonly algorithm?: string;
+  /** ISO-8601 date or date-time of training. */
+  readonly trainedAt?: string;
+  /**
+   * Ordered feature names. When the model has one 2-D input `[N, F]`, `features[i]` is column
+   * `i`; when it has several inputs, the feature names are the input names.
+   */
+  readonly features?: readonly string[];
+  readonly target?: string;
+  /** Class labels in the order of the model's probability columns (classifiers only). */
+  readonly classLabels?: readonly string[];
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly description?: string;
+}
+
+/** Where a version's ONNX file lives and how to know it is the same file. */
+export interface ArtifactRef {
+  readonly bucket: string;
+  readonly key: string;
+  /** S3 object version (the bucket is versioned); absent on stores without versioning. */
+  readonly versionId?: string;
+  /** Lower-case hex sha256 of the file's bytes. */
+  readonly sha256: string;
+  readonly sizeBytes: number;
+}
+
+export interface ModelVersion {
+  readonly model: string;
+  /** Decimal string, allocated 1, 2, 3, ... per model. */
+  readonly version: string;
+  readonly stage: Stage;
+  /** Incremented on every change of this item; conditional writes compare it. */
+  readonly revision: number;
+  readonly metadata: ModelMetadata;
+  readonly artifact: ArtifactRef;
+  readonly signature: ModelSignature;
+  readonly registeredBy: string;
+  readonly registeredAt: string;
+}
+
+/** The model as a whole: which version is live and how many exist. */
+export interface ModelRecord {
+  readonly model: string;
+  readonly productionVersion?: string;
+  readonly latestVersion: number;
+  readonly revision: number;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+/** Model names are URL path segments, S3 key parts and DynamoDB keys: keep them plain. */
+export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9-_]{0,62}$/;

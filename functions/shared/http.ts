@@ -1,0 +1,133 @@
+/**
+ * The HTTP edge shared by every handler: API Gateway proxy events in, JSON out. Body parsing
+ * with limits, request ids, and the one place where errors become responses.
+ */
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { AppError, PayloadTooLargeError, ValidationError, formatPath } from '../core/errors.js';
+import { checkJsonSafety } from '../core/codec/request.js';
+
+/** The event after our middlewares ran: a parsed body and who/what the request is. */
+export interface HttpEvent extends APIGatewayProxyEvent {
+  /** The parsed JSON body (`undefined` for requests without one). */
+  parsedBody?: unknown;
+  requestId: string;
+  startedAt: number;
+}
+
+export interface BodyLimits {
+  /** Largest body accepted, in bytes. */
+  readonly maxBodyBytes: number;
+  /** Deepest nesting accepted in a JSON body. */
+  readonly maxJsonDepth: number;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return headers[key] ?? undefined;
+  return undefined;
+}
+
+/** The caller as the authorizer named it, `anonymous` when no authorizer ran. */
+export function callerOf(event: APIGatewayProxyEvent): string {
+  const principal = event.requestContext?.authorizer?.['principalId'];
+  return typeof principal === 'string' && principal.length > 0 ? principal : 'anonymous';
+}
+
+/**
+ * Stamps the request id (API Gateway's, else a fresh UUID) and the arrival time, then parses a
+ * JSON body for methods that carry one: content type, size, syntax, depth and `__proto__` keys
+ * are checked here, before any handler code sees the body.
+ */
+export function httpRequest(limits: BodyLimits, elapsed: () => number = () => performance.now()): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
+  return {
+    before: (request) => {
+      const event = request.event;
+      event.startedAt = elapsed();
+      event.requestId = event.requestContext?.requestId || randomUUID();
+      if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD' || event.httpMethod === 'DELETE') return;
+      event.parsedBody = parseJsonBody(event, limits);
+    },
+  };
+}
+
+export function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLimits): unknown {
+  const type = header(event, 'content-type');
+  const mediaType = type?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as JSON with "Content-Type: application/json"${type ? `, not "${type}"` : ''}.`, ['headers', 'content-type']);
+  }
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > limits.maxBodyBytes) {
+    throw new PayloadTooLargeError('BODY_TOO_LARGE', `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}. Send fewer rows per request.`, ['body']);
+  }
+  if (text.trim() === '') throw new ValidationError('EMPTY_BODY', 'The request has no body; send a JSON object.', ['body']);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const detail = error instanceof SyntaxError ? error.message : 'invalid JSON';
+    throw new ValidationError('MALFORMED_JSON', `The body is not valid JSON: ${detail}.`, ['body']);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ValidationError('WRONG_TYPE', 'The body must be a JSON object.', ['body']);
+  }
+  checkJsonSafety(value, limits.maxJsonDepth);
+  return value;
+}
+
+/** Structured log line (one JSON object per line, as CloudWatch Logs Insights reads it). */
+export function logLine(level: 'INFO' | 'WARN' | 'ERROR', message: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...fields })}\n`);
+}
+
+/**
+ * Maps every error to `{ "error": { code, message, path } }`. Errors below 500 show their
+ * message; anything else is logged with its stack and answered with a generic 500 that carries
+ * only the request id.
+ */
+export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
+  return {
+    onError: (request) => {
+      const error = request.error;
+      const requestId = request.event.requestId ?? request.context?.awsRequestId;
+      if (error instanceof AppError && error.status < 500) {
+        request.response = jsonResponse(error.status, {
+          error: { code: error.code, message: error.message, path: formatPath(error.path) },
+          requestId,
+        });
+        return;
+      }
+      const code = error instanceof AppError ? error.code : 'INTERNAL';
+      logLine('ERROR', 'request failed', {
+        requestId,
+        code,
+        error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+      });
+      request.response = jsonResponse(error instanceof AppError ? error.status : 500, {
+        error: { code, message: 'The server failed to handle this request; it has been logged under this request id.', path: '' },
+        requestId,
+      });
+    },
+  };
+}
+
+/** Path parameter `name`, or a 400 if API Gateway did not give it (never `!`). */
+export function pathParam(event: APIGatewayProxyEvent, name: string): string {
+  const value = event.pathParameters?.[name];
+  if (value === undefined || value === '') {
+    throw new ValidationError('MISSING_PATH_PARAMETER', `The path needs a ${name}.`, ['path', name]);
+  }
+  return decodeURIComponent(value);
+}
+
+export type HttpHandler = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyResult>;

@@ -1,0 +1,638 @@
+/**
+ * Embedded AWS look-alikes for the local stack and the integration tests: dynalite (DynamoDB) and
+ * s3rver (S3), on loopback, persisting under a data folder or kept in memory / a temp folder.
+ *
+ * What they do not do, and how this file makes up for it:
+ * - dynalite 4 has no transactions. The registry's promotions and version allocation are
+ *   TransactWriteItems calls on AWS, so the DynamoDB endpoint returned here is a small front
+ *   server: it passes every request through to dynalite, and runs TransactWriteItems and
+ *   TransactGetItems itself as single-item calls to dynalite while holding an exclusive lock (all
+ *   other requests hold a shared one), so no request sees half a transaction. Conditions are all
+ *   checked before anything is written, failures come back as AWS does
+ *   (`TransactionCanceledException` with one `CancellationReasons` entry per item), and a write
+ *   that fails half-way is undone. ClientRequestToken idempotency is not emulated.
+ * - dynalite has no UpdateTimeToLive: tables are created without TTL and items never expire.
+ * - s3rver has no bucket versioning: PutObject returns no VersionId and GetObject ignores one.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  CreateBucketCommand,
+  GetBucketVersioningCommand,
+  HeadBucketCommand,
+  PutBucketVersioningCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+
+// Neither package ships type declarations: load them through require and type what we use.
+const require = createRequire(import.meta.url);
+interface DynaliteOptions {
+  path?: string;
+  createTableMs?: number;
+  deleteTableMs?: number;
+  updateTableMs?: number;
+}
+const dynalite = require('dynalite') as (options: DynaliteOptions) => http.Server;
+interface S3rverOptions {
+  address: string;
+  port: number;
+  directory: string;
+  silent: boolean;
+}
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+  readonly httpServer?: http.Server;
+}
+const S3rver = require('s3rver') as new (options: S3rverOptions) => S3rverInstance;
+
+/** s3rver only accepts requests signed with this key pair. */
+const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+/** dynalite checks that requests are signed, not by whom. */
+const DYNAMO_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const REGION = 'us-east-1';
+
+export interface LocalAwsOptions {
+  /** Folder for persistent state (`<dataDir>/dynamodb`, `<dataDir>/s3`). @default in memory and a temp folder */
+  readonly dataDir?: string;
+  /** @default 0 (an ephemeral port) */
+  readonly dynamoPort?: number;
+  /** @default 0 (an ephemeral port) */
+  readonly s3Port?: number;
+  /** Address to listen on. @default '127.0.0.1' */
+  readonly host?: string;
+}
+
+export interface LocalAws {
+  readonly dynamoEndpoint: string;
+  readonly s3Endpoint: string;
+  /** Stops both servers, dropping open connections; removes the temp folder when there was no dataDir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts dynalite and s3rver.
+ *
+ * @example
+ * const aws = await startLocalAws({ dataDir: '.data' });
+ * const clients = localClients(aws);
+ * // ... later
+ * clients.destroy();
+ * await aws.stop();
+ */
+export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
+  const host = options.host ?? '127.0.0.1';
+  const dynamo = await startDynamo(host, options.dynamoPort ?? 0, options.dataDir);
+  try {
+    const s3 = await startS3(host, options.s3Port ?? 0, options.dataDir);
+    return {
+      dynamoEndpoint: dynamo.endpoint,
+      s3Endpoint: s3.endpoint,
+      async stop() {
+        await Promise.all([dynamo.stop(), s3.stop()]);
+      },
+    };
+  } catch (error) {
+    await dynamo.stop();
+    throw error;
+  }
+}
+
+export interface LocalEndpoints {
+  readonly dynamoEndpoint: string;
+  readonly s3Endpoint: string;
+}
+
+export interface LocalClientOptions {
+  /** SDK attempts per call (the SDK's own retries). @default 3 */
+  readonly maxAttempts?: number;
+  /** @default 1000 */
+  readonly connectionTimeoutMs?: number;
+  /** @default 10000 */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface LocalClients {
+  readonly dynamo: DynamoDBClient;
+  readonly documents: DynamoDBDocumentClient;
+  readonly s3: S3Client;
+  /** Closes the clients' sockets. */
+  destroy(): void;
+}
+
+/** SDK clients for the local servers: dummy credentials, short timeouts, path-style S3. */
+export function localClients(endpoints: LocalEndpoints, options: LocalClientOptions = {}): LocalClients {
+  const requestHandler = {
+    connectionTimeout: options.connectionTimeoutMs ?? 1_000,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+  };
+  const maxAttempts = options.maxAttempts ?? 3;
+  const dynamo = new DynamoDBClient({
+    region: REGION,
+    endpoint: endpoints.dynamoEndpoint,
+    credentials: DYNAMO_CREDENTIALS,
+    maxAttempts,
+    requestHandler,
+  });
+  const documents = DynamoDBDocumentClient.from(dynamo, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const s3 = new S3Client({
+    region: REGION,
+    endpoint: endpoints.s3Endpoint,
+    credentials: S3RVER_CREDENTIALS,
+    forcePathStyle: true,
+    maxAttempts,
+    requestHandler,
+    // s3rver knows nothing of the flexible checksums the SDK adds by default.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return {
+    dynamo,
+    documents,
+    s3,
+    destroy() {
+      documents.destroy();
+      dynamo.destroy();
+      s3.destroy();
+    },
+  };
+}
+
+/**
+ * Creates the bucket if it is missing and asks for versioning. Returns whether versioning is on
+ * (it is on AWS; s3rver does not implement it, and that is not an error here).
+ */
+export async function ensureBucket(s3: S3Client, name: string): Promise<{ created: boolean; versioning: boolean }> {
+  let created = false;
+  if (!(await bucketExists(s3, name))) {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: name }));
+      created = true;
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'BucketAlreadyOwnedByYou')) throw error;
+    }
+  }
+  try {
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+  } catch {
+    // s3rver answers this with an error; the status read below says what we got.
+  }
+  const { Status } = await s3.send(new GetBucketVersioningCommand({ Bucket: name }));
+  return { created, versioning: Status === 'Enabled' };
+}
+
+async function bucketExists(s3: S3Client, name: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: name }));
+    return true;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404) return false;
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+interface RunningServer {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+async function startS3(host: string, port: number, dataDir: string | undefined): Promise<RunningServer> {
+  const directory = dataDir ? path.join(dataDir, 's3') : await mkdtemp(path.join(os.tmpdir(), 'onnx-serving-s3-'));
+  await mkdir(directory, { recursive: true });
+  const server = new S3rver({ address: host, port, directory, silent: true });
+  const address = await server.run();
+  return {
+    endpoint: `http://${hostForUrl(host)}:${address.port}`,
+    async stop() {
+      const closing = server.close();
+      server.httpServer?.closeAllConnections();
+      await closing;
+      if (!dataDir) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startDynamo(host: string, port: number, dataDir: string | undefined): Promise<RunningServer> {
+  const storePath = dataDir ? path.join(dataDir, 'dynamodb') : undefined;
+  if (storePath) await mkdir(storePath, { recursive: true });
+  const backend = dynalite({
+    ...(storePath ? { path: storePath } : {}),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await listen(backend, '127.0.0.1', 0);
+  const backendPort = (backend.address() as AddressInfo).port;
+  const agent = new http.Agent({ keepAlive: true });
+  const front = http.createServer(frontHandler(new Dynalite(backendPort, agent)));
+  try {
+    await listen(front, host, port);
+  } catch (error) {
+    await close(backend);
+    throw error;
+  }
+  return {
+    endpoint: `http://${hostForUrl(host)}:${(front.address() as AddressInfo).port}`,
+    async stop() {
+      await close(front);
+      agent.destroy();
+      await close(backend);
+    },
+  };
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function close(server: http.Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeAllConnections();
+  });
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions in front of dynalite
+
+type Json = Record<string, unknown>;
+
+interface DynamoResponse {
+  readonly status: number;
+  readonly body: Json;
+}
+
+/** Minimal DynamoDB JSON client for dynalite on loopback (dynalite checks a signature is present, not its value). */
+class Dynalite {
+  constructor(
+    readonly port: number,
+    readonly agent: http.Agent,
+  ) {}
+
+  call(operation: string, input: Json): Promise<DynamoResponse> {
+    const payload = JSON.stringify(input);
+    return new Promise((resolve, reject) => {
+      const request = http.request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          agent: this.agent,
+          method: 'POST',
+          path: '/',
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'content-length': Buffer.byteLength(payload),
+            'x-amz-target': `DynamoDB_20120810.${operation}`,
+            'x-amz-date': '20200101T000000Z',
+            authorization:
+              'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+          },
+        },
+        (response) => {
+          readBody(response)
+            .then((text) => resolve({ status: response.statusCode ?? 500, body: text ? (JSON.parse(text) as Json) : {} }))
+            .catch(reject);
+        },
+      );
+      request.on('error', reject);
+      request.end(payload);
+    });
+  }
+}
+
+function errorType(response: DynamoResponse): string {
+  const type = response.body.__type;
+  return typeof type === 'string' ? (type.split('#').pop() ?? type) : 'UnknownError';
+}
+
+/** FIFO lock: many shared holders at once, or one exclusive holder. */
+class SharedExclusiveLock {
+  private holders = 0; // > 0: shared holders; -1: one exclusive holder
+  private readonly waiting: Array<{ exclusive: boolean; grant: () => void }> = [];
+
+  acquire(exclusive: boolean): Promise<() => void> {
+    return new Promise((resolve) => {
+      this.waiting.push({
+        exclusive,
+        grant: () => {
+          let released = false;
+          resolve(() => {
+            if (released) return;
+            released = true;
+            this.holders = exclusive ? 0 : this.holders - 1;
+            this.pump();
+          });
+        },
+      });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    for (let next = this.waiting[0]; next; next = this.waiting[0]) {
+      if (next.exclusive ? this.holders !== 0 : this.holders < 0) return;
+      this.holders = next.exclusive ? -1 : this.holders + 1;
+      this.waiting.shift();
+      next.grant();
+    }
+  }
+}
+
+function frontHandler(dynalite: Dynalite): http.RequestListener {
+  const lock = new SharedExclusiveLock();
+  const transactions = new TransactionRunner(dynalite);
+  return (request, response) => {
+    const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1];
+    const handled =
+      request.method === 'POST' && (operation === 'TransactWriteItems' || operation === 'TransactGetItems')
+        ? runTransaction(operation, request, response, lock, transactions)
+        : forward(request, response, dynalite, lock);
+    handled.catch((error: unknown) => {
+      if (!response.headersSent) {
+        send(response, {
+          status: 500,
+          body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(error) },
+        });
+      } else {
+        response.destroy();
+      }
+    });
+  };
+}
+
+async function forward(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  dynalite: Dynalite,
+  lock: SharedExclusiveLock,
+): Promise<void> {
+  const release = await lock.acquire(false);
+  response.once('close', release);
+  const upstream = http.request(
+    {
+      host: '127.0.0.1',
+      port: dynalite.port,
+      agent: dynalite.agent,
+      method: request.method,
+      path: request.url,
+      headers: request.headers,
+    },
+    (upstreamResponse) => {
+      response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+      upstreamResponse.pipe(response);
+    },
+  );
+  upstream.on('error', () => {
+    release();
+    response.destroy();
+  });
+  request.pipe(upstream);
+}
+
+async function runTransaction(
+  operation: 'TransactWriteItems' | 'TransactGetItems',
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  lock: SharedExclusiveLock,
+  transactions: TransactionRunner,
+): Promise<void> {
+  const text = await readBody(request);
+  let input: Json;
+  try {
+    input = JSON.parse(text) as Json;
+  } catch {
+    send(response, { status: 400, body: { __type: 'com.amazon.coral.service#SerializationException' } });
+    return;
+  }
+  const release = await lock.acquire(true);
+  try {
+    send(response, operation === 'TransactWriteItems' ? await transactions.write(input) : await transactions.get(input));
+  } finally {
+    release();
+  }
+}
+
+function send(response: http.ServerResponse, result: DynamoResponse): void {
+  const body = JSON.stringify(result.body);
+  response.writeHead(result.status, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(body),
+    'x-amzn-requestid': randomBytes(26).toString('hex').toUpperCase(),
+  });
+  response.end(body);
+}
+
+function readBody(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', reject);
+  });
+}
+
+const ACTION_KINDS = ['ConditionCheck', 'Put', 'Delete', 'Update'] as const;
+type ActionKind = (typeof ACTION_KINDS)[number];
+
+interface WriteAction {
+  readonly kind: ActionKind;
+  readonly params: Json;
+  readonly tableName: string;
+  readonly key: Json;
+}
+
+function validationError(message: string): DynamoResponse {
+  return { status: 400, body: { __type: 'com.amazon.coral.validate#ValidationException', message } };
+}
+
+/** Runs transactions as single-item dynalite calls; the caller holds the exclusive lock. */
+class TransactionRunner {
+  private readonly keyNames = new Map<string, string[]>();
+
+  constructor(private readonly dynalite: Dynalite) {}
+
+  async write(input: Json): Promise<DynamoResponse> {
+    const parsed = await this.parseWriteActions(input.TransactItems);
+    if ('status' in parsed) return parsed;
+    const actions = parsed;
+
+    // 1. Check every condition without changing anything visible: a conditional DeleteItem
+    //    evaluates the condition on dynalite, and the deleted item is put straight back.
+    const reasons: Json[] = [];
+    for (const action of actions) {
+      const checked = await this.checkCondition(action);
+      if ('status' in checked) return checked;
+      reasons.push(checked);
+    }
+    if (reasons.some((reason) => reason.Code !== 'None')) {
+      return {
+        status: 400,
+        body: {
+          __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+          Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons
+            .map((reason) => String(reason.Code))
+            .join(', ')}]`,
+          CancellationReasons: reasons,
+        },
+      };
+    }
+
+    // 2. Apply the writes, remembering each item's old image; undo them all if one fails.
+    const undo: Array<{ tableName: string; key: Json; oldItem: Json | undefined }> = [];
+    for (const action of actions) {
+      if (action.kind === 'ConditionCheck') continue;
+      const operation = `${action.kind}Item`;
+      const { ReturnValuesOnConditionCheckFailure: _ignored, ...params } = action.params;
+      const applied = await this.dynalite.call(operation, { ...params, ReturnValues: 'ALL_OLD' });
+      if (applied.status !== 200) {
+        for (const step of undo.reverse()) await this.restore(step.tableName, step.key, step.oldItem);
+        return applied;
+      }
+      undo.push({ tableName: action.tableName, key: action.key, oldItem: applied.body.Attributes as Json | undefined });
+    }
+    return { status: 200, body: {} };
+  }
+
+  async get(input: Json): Promise<DynamoResponse> {
+    const items = input.TransactItems;
+    if (!Array.isArray(items) || items.length < 1 || items.length > 100) {
+      return validationError('TransactItems must contain between 1 and 100 items');
+    }
+    const responses: Json[] = [];
+    for (const item of items as Json[]) {
+      const get = item.Get as Json | undefined;
+      if (!get) return validationError('Each TransactGetItem must contain Get');
+      const result = await this.dynalite.call('GetItem', { ...get, ConsistentRead: true });
+      if (result.status !== 200) return result;
+      responses.push(result.body.Item ? { Item: result.body.Item } : {});
+    }
+    return { status: 200, body: { Responses: responses } };
+  }
+
+  private async parseWriteActions(items: unknown): Promise<WriteAction[] | DynamoResponse> {
+    if (!Array.isArray(items) || items.length < 1 || items.length > 100) {
+      return validationError('TransactItems must contain between 1 and 100 items');
+    }
+    const actions: WriteAction[] = [];
+    const seen = new Set<string>();
+    for (const item of items as Json[]) {
+      const kinds = ACTION_KINDS.filter((kind) => item[kind] !== undefined);
+      const kind = kinds[0];
+      if (kinds.length !== 1 || !kind) {
+        return validationError('Each TransactWriteItem must contain exactly one of ConditionCheck, Put, Delete, Update');
+      }
+      const params = item[kind] as Json;
+      const tableName = String(params.TableName);
+      let key: Json;
+      if (kind === 'Put') {
+        const names = await this.keyAttributeNames(tableName);
+        if ('status' in names) return names;
+        const putItem = (params.Item ?? {}) as Json;
+        key = Object.fromEntries(names.map((name) => [name, putItem[name]]));
+      } else {
+        key = (params.Key ?? {}) as Json;
+      }
+      const identity = `${tableName}\u0000${canonicalJson(key)}`;
+      if (seen.has(identity)) {
+        return validationError('Transaction request cannot include multiple operations on one item');
+      }
+      seen.add(identity);
+      actions.push({ kind, params, tableName, key });
+    }
+    return actions;
+  }
+
+  private async keyAttributeNames(tableName: string): Promise<string[] | DynamoResponse> {
+    const known = this.keyNames.get(tableName);
+    if (known) return known;
+    const described = await this.dynalite.call('DescribeTable', { TableName: tableName });
+    if (described.status !== 200) return described;
+    const schema = ((described.body.Table as Json | undefined)?.KeySchema ?? []) as Array<{ AttributeName: string }>;
+    const names = schema.map((element) => element.AttributeName);
+    this.keyNames.set(tableName, names);
+    return names;
+  }
+
+  /** A cancellation reason (`{ Code: 'None' }` when the condition holds), or an error to return as is. */
+  private async checkCondition(action: WriteAction): Promise<Json | DynamoResponse> {
+    const condition = action.params.ConditionExpression;
+    if (typeof condition !== 'string') return { Code: 'None' };
+    const names = usedPlaceholders(condition, action.params.ExpressionAttributeNames, /#[A-Za-z0-9_]+/g);
+    const values = usedPlaceholders(condition, action.params.ExpressionAttributeValues, /:[A-Za-z0-9_]+/g);
+    const checked = await this.dynalite.call('DeleteItem', {
+      TableName: action.tableName,
+      Key: action.key,
+      ConditionExpression: condition,
+      ...(names ? { ExpressionAttributeNames: names } : {}),
+      ...(values ? { ExpressionAttributeValues: values } : {}),
+      ReturnValues: 'ALL_OLD',
+    });
+    if (checked.status === 200) {
+      const oldItem = checked.body.Attributes as Json | undefined;
+      if (oldItem) await this.restore(action.tableName, action.key, oldItem);
+      return { Code: 'None' };
+    }
+    if (errorType(checked) !== 'ConditionalCheckFailedException') return checked;
+    const reason: Json = { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' };
+    if (action.params.ReturnValuesOnConditionCheckFailure === 'ALL_OLD') {
+      const current = await this.dynalite.call('GetItem', {
+        TableName: action.tableName,
+        Key: action.key,
+        ConsistentRead: true,
+      });
+      if (current.body.Item) reason.Item = current.body.Item;
+    }
+    return reason;
+  }
+
+  private async restore(tableName: string, key: Json, oldItem: Json | undefined): Promise<void> {
+    const result = oldItem
+      ? await this.dynalite.call('PutItem', { TableName: tableName, Item: oldItem })
+      : await this.dynalite.call('DeleteItem', { TableName: tableName, Key: key });
+    if (result.status !== 200) {
+      throw new Error(`could not restore an item of ${tableName} after a failed transaction: ${errorType(result)}`);
+    }
+  }
+}
+
+/** The entries of an ExpressionAttributeNames/Values map that `expression` uses (dynalite rejects unused ones). */
+function usedPlaceholders(expression: string, map: unknown, pattern: RegExp): Json | undefined {
+  if (!map || typeof map !== 'object') return undefined;
+  const used = new Set(expression.match(pattern) ?? []);
+  const entries = Object.entries(map as Json).filter(([placeholder]) => used.has(placeholder));
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
