@@ -2,11 +2,12 @@
  * The HTTP edge shared by every handler: API Gateway proxy events in, JSON out. Body parsing
  * with limits, request ids, and the one place where errors become responses.
  */
-import type { MiddlewareObj } from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { AppError, PayloadTooLargeError, ValidationError, formatPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
+import { routeKey } from './routes.js';
 
 /** The event after our middlewares ran: a parsed body and who/what the request is. */
 export interface HttpEvent extends APIGatewayProxyEvent {
@@ -127,7 +128,37 @@ export function pathParam(event: APIGatewayProxyEvent, name: string): string {
   if (value === undefined || value === '') {
     throw new ValidationError('MISSING_PATH_PARAMETER', `The path needs a ${name}.`, ['path', name]);
   }
-  return decodeURIComponent(value);
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ValidationError('MALFORMED_PATH', `The ${name} in the path is not valid percent-encoding.`, ['path', name]);
+  }
 }
 
-export type HttpHandler = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyResult>;
+/** What Lambda (or the local server) calls: an API Gateway proxy event in, a response out. */
+export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** Serves one route; the event has been through the body and request-id middleware. */
+export type RouteAction = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/**
+ * A function that serves several routes: middy with the shared error mapping and body parsing,
+ * dispatching on `"<method> <resource>"` (see `routes.ts`).
+ *
+ * @example
+ * export const handler = httpFunction(limits, { 'GET /v2/health/live': async () => jsonResponse(200, { live: true }) });
+ */
+export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string, RouteAction>>): HttpHandler {
+  const handler = middy<HttpEvent, APIGatewayProxyResult>()
+    .use(httpErrors())
+    .use(httpRequest(limits))
+    .handler(async (event, context) => {
+      const action = actions[routeKey(event.httpMethod, event.resource)];
+      if (!action) {
+        throw new AppError(404, 'ROUTE_NOT_FOUND', `This function does not serve ${event.httpMethod} ${event.path}.`, ['path']);
+      }
+      return action(event, context);
+    });
+  // Lambda hands us a proxy event; the middlewares add the HttpEvent fields before any action runs.
+  return (event, context) => handler(event as HttpEvent, context);
+}

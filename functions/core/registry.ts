@@ -1,0 +1,175 @@
+/**
+ * Registering and publishing model versions: the control plane's core. Talks to ports only.
+ * Registration uploads the artifact under a content-addressed key, records its S3 VersionId and
+ * sha256, reads the signature from the runtime (never from the caller) and checks the declared
+ * features and class labels against it. Gates and the full stage machine build on this.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from './errors.js';
+import { MODEL_NAME_PATTERN, type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion } from './model.js';
+import type { ArtifactStore, ModelRegistry, ModelRuntime } from './ports.js';
+import { isDynamic } from './codec/decode.js';
+import { parseWith } from './codec/request.js';
+
+const name = z.string().min(1).max(128);
+
+/** What a caller may declare about a version; everything else is read from the file. */
+export const ModelMetadataSchema = z.strictObject({
+  framework: z.string().max(128).optional(),
+  algorithm: z.string().max(256).optional(),
+  trainedAt: z.iso.date().or(z.iso.datetime({ offset: true })).optional(),
+  features: z.array(name).min(1).max(10_000).optional(),
+  target: name.optional(),
+  classLabels: z.array(z.string().min(1).max(256)).min(2).max(10_000).optional(),
+  metrics: z.record(name, z.number().refine(Number.isFinite, 'must be a finite number')).optional(),
+  description: z.string().max(4_096).optional(),
+});
+
+export interface RegisterInput {
+  readonly model: string;
+  readonly bytes: Uint8Array;
+  /** Unvalidated metadata as the caller sent it. */
+  readonly metadata: unknown;
+  readonly actor: string;
+}
+
+export interface RegistryDeps {
+  readonly registry: ModelRegistry;
+  readonly artifacts: ArtifactStore;
+  readonly runtime: ModelRuntime;
+  /** Largest artifact accepted, in bytes. */
+  readonly maxArtifactBytes: number;
+  readonly now?: () => Date;
+}
+
+export interface ModelSummary extends ModelRecord {
+  readonly versions: readonly Pick<ModelVersion, 'version' | 'stage' | 'registeredAt'>[];
+}
+
+export class RegistryService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * Registers a new version in stage `development`.
+   *
+   * @example
+   * const version = await service.register({ model: 'iris', bytes, metadata: { features: [...] }, actor: 'alice' });
+   * // version.version === '1', version.artifact.sha256 === '<hex>'
+   */
+  async register(input: RegisterInput): Promise<ModelVersion> {
+    checkModelName(input.model);
+    if (input.bytes.byteLength === 0) throw new ValidationError('EMPTY_ARTIFACT', 'The model file is empty.', ['model']);
+    if (input.bytes.byteLength > this.deps.maxArtifactBytes) {
+      throw new ValidationError('ARTIFACT_TOO_LARGE', `The model file is ${input.bytes.byteLength} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`, ['model']);
+    }
+    const metadata = parseWith(ModelMetadataSchema, input.metadata ?? {}, 'See the README for the metadata fields.');
+    const signature = await this.deps.runtime.inspect(input.bytes);
+    checkDeclarations(signature, metadata);
+    const sha256 = createHash('sha256').update(input.bytes).digest('hex');
+    const key = artifactKey(input.model, sha256);
+    const stored = await this.deps.artifacts.put(key, input.bytes);
+    return this.deps.registry.createVersion({
+      model: input.model,
+      metadata,
+      signature,
+      artifact: {
+        bucket: this.deps.artifacts.bucket,
+        key: stored.key,
+        ...(stored.versionId ? { versionId: stored.versionId } : {}),
+        sha256,
+        sizeBytes: input.bytes.byteLength,
+      },
+      registeredBy: input.actor,
+      registeredAt: this.now().toISOString(),
+    });
+  }
+
+  async listModels(): Promise<ModelRecord[]> {
+    return this.deps.registry.listModels();
+  }
+
+  async describeModel(model: string): Promise<ModelSummary> {
+    const record = await this.requireModel(model);
+    const versions = await this.deps.registry.listVersions(model);
+    return { ...record, versions: versions.map(({ version, stage, registeredAt }) => ({ version, stage, registeredAt })) };
+  }
+
+  async listVersions(model: string): Promise<ModelVersion[]> {
+    await this.requireModel(model);
+    return this.deps.registry.listVersions(model);
+  }
+
+  async getVersion(model: string, version: string): Promise<ModelVersion> {
+    checkModelName(model);
+    const found = await this.deps.registry.getVersion(model, version);
+    if (!found) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${version}.`, ['version']);
+    return found;
+  }
+
+  /** Makes `version` the production version; the previous one is archived. */
+  async setProduction(model: string, version: string, actor: string): Promise<ModelRecord> {
+    await this.getVersion(model, version);
+    return this.deps.registry.setProductionVersion(model, version, actor);
+  }
+
+  private async requireModel(model: string): Promise<ModelRecord> {
+    checkModelName(model);
+    const record = await this.deps.registry.getModel(model);
+    if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
+    return record;
+  }
+}
+
+/** Artifacts are content-addressed: the same file registered twice is stored once. */
+export function artifactKey(model: string, sha256: string): string {
+  return `models/${model}/${sha256}.onnx`;
+}
+
+export function checkModelName(model: string): void {
+  if (!MODEL_NAME_PATTERN.test(model)) {
+    throw new ValidationError('INVALID_MODEL_NAME', `"${model.slice(0, 80)}" is not a valid model name: use 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit.`, ['model']);
+  }
+}
+
+/**
+ * The declared features must fit the model's inputs, and the class labels its probability
+ * output: a mismatch here would serve wrong columns silently later.
+ */
+export function checkDeclarations(signature: ModelSignature, metadata: ModelMetadata): void {
+  const { features, classLabels } = metadata;
+  if (features) {
+    if (new Set(features).size !== features.length) {
+      throw new ValidationError('DUPLICATE_FEATURE', 'Feature names must be unique.', ['metadata', 'features']);
+    }
+    const [only, ...others] = signature.inputs;
+    if (only && others.length === 0 && only.shape.length === 2) {
+      const width = only.shape[1] ?? null;
+      if (!isDynamic(width) && width !== features.length) {
+        throw new ValidationError('FEATURES_MISMATCH', `The model's input "${only.name}" takes ${String(width)} columns, but ${features.length} features are declared.`, ['metadata', 'features']);
+      }
+    } else {
+      const names = signature.inputs.map((i) => i.name);
+      const same = names.length === features.length && names.every((n) => features.includes(n));
+      if (!same) {
+        throw new ValidationError('FEATURES_MISMATCH', `This model has inputs ${names.join(', ')}; declare those as its features, or leave features out.`, ['metadata', 'features']);
+      }
+    }
+  }
+  if (classLabels) {
+    if (new Set(classLabels).size !== classLabels.length) {
+      throw new ValidationError('DUPLICATE_CLASS_LABEL', 'Class labels must be unique.', ['metadata', 'classLabels']);
+    }
+    const fixedWidths = signature.outputs
+      .filter((o) => (o.type === 'float32' || o.type === 'float64') && o.shape.length === 2)
+      .map((o) => o.shape[1] ?? null);
+    const fits = fixedWidths.some((w) => isDynamic(w) || w === classLabels.length);
+    if (!fits) {
+      throw new ValidationError('CLASS_LABELS_MISMATCH', `${classLabels.length} class labels are declared, but no floating-point output of shape [N, ${classLabels.length}] holds their probabilities.`, ['metadata', 'classLabels']);
+    }
+  }
+}

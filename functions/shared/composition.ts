@@ -1,0 +1,68 @@
+/**
+ * The composition root shared by the functions and the local server: SDK clients, adapters and
+ * services built from a `Config`. On Lambda the SDK finds its region and credentials in the
+ * environment; locally the caller passes clients pointed at the embedded servers.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
+import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
+import { OnnxRuntime, defaultIntraOpThreads } from '../adapters/onnx-runtime.js';
+import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
+import { PredictionService } from '../core/predict.js';
+import { RegistryService } from '../core/registry.js';
+import type { Config } from './config.js';
+import type { BodyLimits } from './http.js';
+
+export interface AwsClients {
+  readonly documents: DynamoDBDocumentClient;
+  readonly s3: S3Client;
+}
+
+/** Clients for the real AWS endpoints (or those named by `AWS_ENDPOINT_URL_*`). */
+export function awsClients(config: Config): AwsClients {
+  const dynamo = new DynamoDBClient({ region: config.AWS_REGION });
+  return {
+    documents: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+    s3: new S3Client({ region: config.AWS_REGION, forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+  };
+}
+
+export function bodyLimits(config: Config): BodyLimits {
+  return { maxBodyBytes: config.MAX_BODY_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH };
+}
+
+function adapters(config: Config, clients: AwsClients) {
+  const registry = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
+  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
+  const runtime = new OnnxRuntime(artifacts, {
+    cacheDir: config.MODEL_CACHE_DIR,
+    intraOpThreads: config.ORT_INTRA_OP_THREADS ?? defaultIntraOpThreads(config.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+  });
+  return { registry, artifacts, runtime };
+}
+
+export function buildPredictionService(config: Config, clients: AwsClients = awsClients(config)): PredictionService {
+  const { registry, runtime } = adapters(config, clients);
+  return new PredictionService({
+    registry,
+    runtime,
+    log: new DynamoDbPredictionLog({ client: clients.documents, tableName: config.PREDICTION_LOG_TABLE }),
+    config: {
+      maxRows: config.MAX_ROWS,
+      ...(config.SERVED_MODEL ? { servedModel: config.SERVED_MODEL } : {}),
+      ...(config.PINNED_MODEL_VERSION ? { pinnedVersion: config.PINNED_MODEL_VERSION } : {}),
+      functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION,
+      logTtlDays: config.LOG_TTL_DAYS,
+      maxLoggedOutputBytes: config.MAX_LOGGED_OUTPUT_BYTES,
+      pointerCacheMs: config.POINTER_CACHE_MS,
+    },
+  });
+}
+
+export function buildRegistryService(config: Config, clients: AwsClients = awsClients(config)): RegistryService {
+  const { registry, artifacts, runtime } = adapters(config, clients);
+  // A registration body carries the file base64-encoded inside the JSON body.
+  return new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: Math.floor((config.MAX_BODY_BYTES * 3) / 4) });
+}

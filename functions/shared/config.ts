@@ -1,0 +1,48 @@
+/**
+ * The functions' configuration, parsed once from the environment with zod. This is the only file
+ * that reads `process.env`; a missing or malformed variable fails the cold start with a message
+ * that names it.
+ */
+import { z } from 'zod';
+import { MODEL_NAME_PATTERN } from '../core/model.js';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+export const ConfigSchema = z.object({
+  REGISTRY_TABLE: z.string().min(1),
+  PREDICTION_LOG_TABLE: z.string().min(1),
+  ARTIFACT_BUCKET: z.string().min(1),
+  /** Set on endpoint functions: the one model this function serves. */
+  SERVED_MODEL: z.string().regex(MODEL_NAME_PATTERN).optional(),
+  /** Set in a published version's configuration: the model version it is pinned to. */
+  PINNED_MODEL_VERSION: z.string().regex(/^[1-9][0-9]*$/).optional(),
+  MAX_ROWS: positiveInt(1000),
+  /** Lambda's synchronous payload limit is 6 MB; API Gateway's is 10 MB. */
+  MAX_BODY_BYTES: positiveInt(6_000_000),
+  MAX_JSON_DEPTH: positiveInt(32),
+  LOG_TTL_DAYS: positiveInt(30),
+  MAX_LOGGED_OUTPUT_BYTES: positiveInt(16_384),
+  POINTER_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
+  MODEL_CACHE_DIR: z.string().min(1).default('/tmp/models'),
+  ORT_INTRA_OP_THREADS: z.coerce.number().int().positive().optional(),
+  /** Set by Lambda. */
+  AWS_LAMBDA_FUNCTION_VERSION: z.string().default('$LATEST'),
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().positive().optional(),
+  AWS_REGION: z.string().default('us-east-1'),
+  /** S3-compatible servers without virtual-host addressing (the local stack) need path style. */
+  S3_FORCE_PATH_STYLE: flag,
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Parses `env` (default: `process.env`), throwing one error that lists every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  throw new Error(`Invalid function configuration (environment variables): ${problems}`);
+}

@@ -1,0 +1,119 @@
+/**
+ * The whole product on one machine: embedded DynamoDB- and S3-compatible servers, the tables and
+ * bucket the CDK app would create, the same function handlers behind a local API, and the sample
+ * model registered and live. `npm start` runs it; the integration tests start it in-process.
+ */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureTables } from '../functions/adapters/tables.js';
+import { makeHandler as makeControlHandler } from '../functions/control/app.js';
+import type { RegistryService } from '../functions/core/registry.js';
+import type { PredictionService } from '../functions/core/predict.js';
+import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
+import { loadConfig, type Config } from '../functions/shared/config.js';
+import { bodyLimits, buildPredictionService, buildRegistryService } from '../functions/shared/composition.js';
+import { ensureBucket, localClients, startLocalAws, type LocalAws, type LocalClients } from './aws-servers.js';
+import { startLocalServer, type LocalServer } from './server.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The sample model shipped with the repository (see `scripts/train-sample-model.ts`). */
+export const SAMPLE_MODEL = {
+  name: 'iris',
+  file: path.join(ROOT, 'models/iris/model.onnx'),
+  metadata: path.join(ROOT, 'models/iris/metadata.json'),
+} as const;
+
+export interface LocalStackOptions {
+  /** Where state persists; in memory / a temp folder when omitted (tests). */
+  readonly dataDir?: string;
+  /** API port; 0 picks a free one. @default 0 */
+  readonly port?: number;
+  /** Register and publish the sample model when the registry does not have it yet. @default true */
+  readonly seedSampleModel?: boolean;
+  /** Overrides of the functions' environment (same variables as on Lambda). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Start the DynamoDB- and S3-compatible servers on these ports. @default ephemeral */
+  readonly dynamoPort?: number;
+  readonly s3Port?: number;
+}
+
+export interface LocalStack {
+  readonly url: string;
+  readonly aws: LocalAws;
+  readonly clients: LocalClients;
+  readonly config: Config;
+  readonly prediction: PredictionService;
+  readonly registry: RegistryService;
+  readonly api: LocalServer;
+  /** What happened to the sample model at start. */
+  readonly sample: 'registered' | 'present' | 'skipped';
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const aws = await startLocalAws({
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.dynamoPort !== undefined ? { dynamoPort: options.dynamoPort } : {}),
+    ...(options.s3Port !== undefined ? { s3Port: options.s3Port } : {}),
+  });
+  const clients = localClients(aws);
+  try {
+    const config = loadConfig({
+      REGISTRY_TABLE: 'onnx-registry',
+      PREDICTION_LOG_TABLE: 'onnx-prediction-log',
+      ARTIFACT_BUCKET: 'onnx-artifacts',
+      // Verified artifacts are cached by sha256, so a shared temp folder is safe for throwaway stacks.
+      MODEL_CACHE_DIR: options.dataDir ? path.join(options.dataDir, 'model-cache') : path.join(os.tmpdir(), 'onnx-serving-model-cache'),
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      ...options.env,
+    });
+    await ensureTables(clients.dynamo, { registry: config.REGISTRY_TABLE, predictionLog: config.PREDICTION_LOG_TABLE });
+    await ensureBucket(clients.s3, config.ARTIFACT_BUCKET);
+    const prediction = buildPredictionService(config, clients);
+    const registry = buildRegistryService(config, clients);
+    const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry);
+    const limits = bodyLimits(config);
+    const api = await startLocalServer({
+      port: options.port ?? 0,
+      functions: {
+        predict: { handler: makePredictHandler({ service: prediction, limits }), version: config.AWS_LAMBDA_FUNCTION_VERSION },
+        control: { handler: makeControlHandler({ service: registry, limits }) },
+      },
+    });
+    return {
+      url: api.url,
+      aws,
+      clients,
+      config,
+      prediction,
+      registry,
+      api,
+      sample,
+      async stop() {
+        await api.close();
+        clients.destroy();
+        await aws.stop();
+      },
+    };
+  } catch (error) {
+    clients.destroy();
+    await aws.stop();
+    throw error;
+  }
+}
+
+/** Registers the sample model and makes it the production version, unless it exists already. */
+export async function seedSampleModel(registry: RegistryService): Promise<'registered' | 'present'> {
+  const existing = await registry.listModels();
+  if (existing.some((m) => m.model === SAMPLE_MODEL.name && m.productionVersion !== undefined)) return 'present';
+  const [bytes, metadata] = await Promise.all([
+    readFile(SAMPLE_MODEL.file),
+    readFile(SAMPLE_MODEL.metadata, 'utf8').then((text) => JSON.parse(text) as unknown),
+  ]);
+  const version = await registry.register({ model: SAMPLE_MODEL.name, bytes, metadata, actor: 'local-setup' });
+  await registry.setProduction(SAMPLE_MODEL.name, version.version, 'local-setup');
+  return 'registered';
+}
