@@ -1,0 +1,12 @@
+/** Process entry of `modelctl`: real fetch, files and streams. */
+import { readFile } from 'node:fs/promises';
+import { modelctl } from './modelctl.js';
+
+const code = await modelctl(process.argv.slice(2), {
+  fetch: globalThis.fetch,
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  readFile: (path) => readFile(path),
+  env: process.env,
+});
+process.exitCode = code;

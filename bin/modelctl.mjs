@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Launcher for the `modelctl` bin: loads the TypeScript sources through tsx (a dependency).
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./modelctl-main.ts');

@@ -1,0 +1,190 @@
+/**
+ * `modelctl`: the command line for the model registry and predictions, against the local API
+ * (`npm start`) or a deployed one. It speaks the public HTTP API only.
+ *
+ * @example
+ * modelctl register iris models/iris/model.onnx --metadata models/iris/metadata.json --production
+ * modelctl predict iris --features '{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}'
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+
+const USAGE = `Usage: modelctl <command> [arguments] [--api URL] [--token JWT]
+
+Commands:
+  models                                  list registered models
+  versions <model>                        list a model's versions
+  register <model> <file.onnx> [--metadata meta.json] [--production]
+                                          upload and register a new version
+  set-production <model> <version>        make a version the production version
+  predict <model> (--features JSON | --instances JSON | --body FILE)
+                                          call POST /v1/models/<model>/predict
+  infer <model> --body FILE               call POST /v2/models/<model>/infer (Open Inference Protocol v2)
+
+Options:
+  --api URL     the API's base URL (default: $MODELCTL_API, else http://127.0.0.1:3000)
+  --token JWT   sent as "Authorization: Bearer JWT" (default: $MODELCTL_TOKEN)
+`;
+
+export interface CliIo {
+  readonly fetch: typeof fetch;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly readFile: (path: string) => Promise<Buffer>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+class UsageError extends Error {}
+
+/** Runs one command; resolves to the process exit code. */
+export async function modelctl(argv: readonly string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        api: { type: 'string' },
+        token: { type: 'string' },
+        metadata: { type: 'string' },
+        production: { type: 'boolean' },
+        features: { type: 'string' },
+        instances: { type: 'string' },
+        body: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    (values.help ? io.out : io.err)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const api = new Api(values.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', values.token ?? io.env['MODELCTL_TOKEN'], io.fetch);
+  try {
+    const result = await run(command, args, values, api, io);
+    io.out(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof ApiError) {
+      io.err(`${error.message}\n`);
+      return 1;
+    }
+    io.err(`modelctl: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+interface Flags {
+  readonly metadata?: string;
+  readonly production?: boolean;
+  readonly features?: string;
+  readonly instances?: string;
+  readonly body?: string;
+}
+
+async function run(command: string, args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  const need = (count: number, names: string): string[] => {
+    if (args.length !== count) throw new UsageError(`"${command}" takes ${names}.`);
+    return args.map((a) => encodeURIComponent(a));
+  };
+  switch (command) {
+    case 'models':
+      need(0, 'no arguments');
+      return api.call('GET', '/v1/models');
+    case 'versions': {
+      const [model] = need(1, '<model>');
+      return api.call('GET', `/v1/models/${model}/versions`);
+    }
+    case 'register': {
+      const [model] = need(2, '<model> <file.onnx>');
+      const bytes = await io.readFile(args[1] as string);
+      const metadata = flags.metadata ? parseJson(await io.readFile(flags.metadata), flags.metadata) : undefined;
+      const version = (await api.call('POST', `/v1/models/${model}/versions`, {
+        modelBase64: bytes.toString('base64'),
+        ...(metadata === undefined ? {} : { metadata }),
+      })) as { version: string };
+      if (!flags.production) return version;
+      const record = await api.call('PUT', `/v1/models/${model}/production`, { version: version.version });
+      return { version, model: record };
+    }
+    case 'set-production': {
+      const [model] = need(2, '<model> <version>');
+      return api.call('PUT', `/v1/models/${model}/production`, { version: args[1] });
+    }
+    case 'predict': {
+      const [model] = need(1, '<model>');
+      const given = [flags.features, flags.instances, flags.body].filter((v) => v !== undefined).length;
+      if (given !== 1) throw new UsageError('"predict" takes exactly one of --features, --instances or --body.');
+      let body: unknown;
+      if (flags.features !== undefined) body = { features: parseJson(flags.features, '--features') };
+      else if (flags.instances !== undefined) body = { instances: parseJson(flags.instances, '--instances') };
+      else body = parseJson(await io.readFile(flags.body as string), flags.body as string);
+      return api.call('POST', `/v1/models/${model}/predict`, body);
+    }
+    case 'infer': {
+      const [model] = need(1, '<model>');
+      if (flags.body === undefined) throw new UsageError('"infer" takes --body FILE with a v2 inference request.');
+      return api.call('POST', `/v2/models/${model}/infer`, parseJson(await io.readFile(flags.body), flags.body));
+    }
+    default:
+      throw new UsageError(`Unknown command "${command}".`);
+  }
+}
+
+function parseJson(text: string | Buffer, where: string): unknown {
+  try {
+    return JSON.parse(text.toString());
+  } catch (error) {
+    throw new UsageError(`${where} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+class ApiError extends Error {}
+
+class Api {
+  constructor(
+    private readonly base: string,
+    private readonly token: string | undefined,
+    private readonly fetchFn: typeof fetch,
+  ) {}
+
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const url = `${this.base.replace(/\/+$/, '')}${path}`;
+    let response: Response;
+    try {
+      response = await this.fetchFn(url, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      throw new ApiError(`Cannot reach ${url}${cause}. Is the API running (npm start), and is --api right?`);
+    }
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiError(`${method} ${url} answered ${response.status} with a body that is not JSON.`);
+    }
+    if (!response.ok) {
+      const error = (json as { error?: { code?: string; message?: string; path?: string } } | undefined)?.error;
+      const where = error?.path ? ` (at ${error.path})` : '';
+      throw new ApiError(`${response.status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}`);
+    }
+    return json;
+  }
+}
