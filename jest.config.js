@@ -15,7 +15,9 @@ const common = {
   transform: { '^.+\\.ts$': swc },
   // Sources import siblings as `./x.js` (NodeNext); jest resolves the `.ts` file behind them.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  testEnvironment: 'node',
+  // Node's environment, sharing the main context's typed arrays with the test (see the file):
+  // onnxruntime-node creates output data there and checks it with `instanceof`.
+  testEnvironment: '<rootDir>/test/fixtures/ort-environment.ts',
 };
 
 /** @type {import('jest').Config} */
