@@ -6,7 +6,6 @@
  * modelctl register iris models/iris/model.onnx --metadata models/iris/metadata.json --production
  * modelctl predict iris --features '{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}'
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
 const USAGE = `Usage: modelctl <command> [arguments] [--api URL] [--token JWT]

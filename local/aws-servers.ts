@@ -186,7 +186,9 @@ export async function ensureBucket(s3: S3Client, name: string): Promise<{ create
       new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }),
     );
   } catch {
-    // s3rver answers this with an error; the status read below says what we got.
+    // s3rver routes `PUT ?versioning` to CreateBucket and answers BucketAlreadyExists (and
+    // `GET ?versioning` to ListObjects, which reads back as no Status); on AWS a refusal such as
+    // AccessDenied lands here too. Either way the status read below says what we got.
   }
   const { Status } = await s3.send(new GetBucketVersioningCommand({ Bucket: name }));
   return { created, versioning: Status === 'Enabled' };
@@ -285,6 +287,20 @@ type Json = Record<string, unknown>;
 interface DynamoResponse {
   readonly status: number;
   readonly body: Json;
+}
+
+/**
+ * A step of a transaction: its value, or the DynamoDB error response that ends the transaction.
+ * (A tagged union: `Json` and `DynamoResponse` cannot be told apart by their properties.)
+ */
+type Step<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly response: DynamoResponse };
+
+function ok<T>(value: T): Step<T> {
+  return { ok: true, value };
+}
+
+function fail<T>(response: DynamoResponse): Step<T> {
+  return { ok: false, response };
 }
 
 /** Minimal DynamoDB JSON client for dynalite on loopback (dynalite checks a signature is present, not its value). */
@@ -391,7 +407,20 @@ async function forward(
   dynalite: Dynalite,
   lock: SharedExclusiveLock,
 ): Promise<void> {
+  // The client may hang up while we wait for the lock, and a 'close' listener added after the
+  // event never runs: without this flag that request would hold the shared lock forever and every
+  // later transaction (and, the lock being FIFO, every request behind it) would hang.
+  let clientGone = false;
+  const onEarlyClose = () => {
+    clientGone = true;
+  };
+  response.once('close', onEarlyClose);
   const release = await lock.acquire(false);
+  response.off('close', onEarlyClose);
+  if (clientGone) {
+    release();
+    return;
+  }
   response.once('close', release);
   const upstream = http.request(
     {
@@ -466,6 +495,18 @@ interface WriteAction {
   readonly key: Json;
 }
 
+function transactionCanceled(reasons: readonly Json[]): DynamoResponse {
+  const codes = reasons.map((reason) => String(reason.Code)).join(', ');
+  return {
+    status: 400,
+    body: {
+      __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+      Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes}]`,
+      CancellationReasons: reasons,
+    },
+  };
+}
+
 function validationError(message: string): DynamoResponse {
   return { status: 400, body: { __type: 'com.amazon.coral.validate#ValidationException', message } };
 }
@@ -478,40 +519,35 @@ class TransactionRunner {
 
   async write(input: Json): Promise<DynamoResponse> {
     const parsed = await this.parseWriteActions(input.TransactItems);
-    if ('status' in parsed) return parsed;
-    const actions = parsed;
+    if (!parsed.ok) return parsed.response;
+    const actions = parsed.value;
 
     // 1. Check every condition without changing anything visible: a conditional DeleteItem
     //    evaluates the condition on dynalite, and the deleted item is put straight back.
     const reasons: Json[] = [];
     for (const action of actions) {
       const checked = await this.checkCondition(action);
-      if ('status' in checked) return checked;
-      reasons.push(checked);
+      if (!checked.ok) return checked.response;
+      reasons.push(checked.value);
     }
-    if (reasons.some((reason) => reason.Code !== 'None')) {
-      return {
-        status: 400,
-        body: {
-          __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
-          Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons
-            .map((reason) => String(reason.Code))
-            .join(', ')}]`,
-          CancellationReasons: reasons,
-        },
-      };
-    }
+    if (reasons.some((reason) => reason.Code !== 'None')) return transactionCanceled(reasons);
 
     // 2. Apply the writes, remembering each item's old image; undo them all if one fails.
     const undo: Array<{ tableName: string; key: Json; oldItem: Json | undefined }> = [];
-    for (const action of actions) {
+    for (const [index, action] of actions.entries()) {
       if (action.kind === 'ConditionCheck') continue;
       const operation = `${action.kind}Item`;
       const { ReturnValuesOnConditionCheckFailure: _ignored, ...params } = action.params;
       const applied = await this.dynalite.call(operation, { ...params, ReturnValues: 'ALL_OLD' });
       if (applied.status !== 200) {
         for (const step of undo.reverse()) await this.restore(step.tableName, step.key, step.oldItem);
-        return applied;
+        if (errorType(applied) !== 'ValidationException') return applied;
+        // AWS reports an item's data error (e.g. `SET n = n + :one` on a missing `n`) as a
+        // cancellation with a `ValidationError` reason for that item.
+        const message = typeof applied.body.message === 'string' ? applied.body.message : 'Validation error';
+        return transactionCanceled(
+          actions.map((_, i) => (i === index ? { Code: 'ValidationError', Message: message } : { Code: 'None' })),
+        );
       }
       undo.push({ tableName: action.tableName, key: action.key, oldItem: applied.body.Attributes as Json | undefined });
     }
@@ -534,9 +570,9 @@ class TransactionRunner {
     return { status: 200, body: { Responses: responses } };
   }
 
-  private async parseWriteActions(items: unknown): Promise<WriteAction[] | DynamoResponse> {
+  private async parseWriteActions(items: unknown): Promise<Step<WriteAction[]>> {
     if (!Array.isArray(items) || items.length < 1 || items.length > 100) {
-      return validationError('TransactItems must contain between 1 and 100 items');
+      return fail(validationError('TransactItems must contain between 1 and 100 items'));
     }
     const actions: WriteAction[] = [];
     const seen = new Set<string>();
@@ -544,44 +580,44 @@ class TransactionRunner {
       const kinds = ACTION_KINDS.filter((kind) => item[kind] !== undefined);
       const kind = kinds[0];
       if (kinds.length !== 1 || !kind) {
-        return validationError('Each TransactWriteItem must contain exactly one of ConditionCheck, Put, Delete, Update');
+        return fail(validationError('Each TransactWriteItem must contain exactly one of ConditionCheck, Put, Delete, Update'));
       }
       const params = item[kind] as Json;
       const tableName = String(params.TableName);
       let key: Json;
       if (kind === 'Put') {
         const names = await this.keyAttributeNames(tableName);
-        if ('status' in names) return names;
+        if (!names.ok) return names;
         const putItem = (params.Item ?? {}) as Json;
-        key = Object.fromEntries(names.map((name) => [name, putItem[name]]));
+        key = Object.fromEntries(names.value.map((name) => [name, putItem[name]]));
       } else {
         key = (params.Key ?? {}) as Json;
       }
       const identity = `${tableName}\u0000${canonicalJson(key)}`;
       if (seen.has(identity)) {
-        return validationError('Transaction request cannot include multiple operations on one item');
+        return fail(validationError('Transaction request cannot include multiple operations on one item'));
       }
       seen.add(identity);
       actions.push({ kind, params, tableName, key });
     }
-    return actions;
+    return ok(actions);
   }
 
-  private async keyAttributeNames(tableName: string): Promise<string[] | DynamoResponse> {
+  private async keyAttributeNames(tableName: string): Promise<Step<string[]>> {
     const known = this.keyNames.get(tableName);
-    if (known) return known;
+    if (known) return ok(known);
     const described = await this.dynalite.call('DescribeTable', { TableName: tableName });
-    if (described.status !== 200) return described;
+    if (described.status !== 200) return fail(described);
     const schema = ((described.body.Table as Json | undefined)?.KeySchema ?? []) as Array<{ AttributeName: string }>;
     const names = schema.map((element) => element.AttributeName);
     this.keyNames.set(tableName, names);
-    return names;
+    return ok(names);
   }
 
   /** A cancellation reason (`{ Code: 'None' }` when the condition holds), or an error to return as is. */
-  private async checkCondition(action: WriteAction): Promise<Json | DynamoResponse> {
+  private async checkCondition(action: WriteAction): Promise<Step<Json>> {
     const condition = action.params.ConditionExpression;
-    if (typeof condition !== 'string') return { Code: 'None' };
+    if (typeof condition !== 'string') return ok({ Code: 'None' });
     const names = usedPlaceholders(condition, action.params.ExpressionAttributeNames, /#[A-Za-z0-9_]+/g);
     const values = usedPlaceholders(condition, action.params.ExpressionAttributeValues, /:[A-Za-z0-9_]+/g);
     const checked = await this.dynalite.call('DeleteItem', {
@@ -595,9 +631,9 @@ class TransactionRunner {
     if (checked.status === 200) {
       const oldItem = checked.body.Attributes as Json | undefined;
       if (oldItem) await this.restore(action.tableName, action.key, oldItem);
-      return { Code: 'None' };
+      return ok({ Code: 'None' });
     }
-    if (errorType(checked) !== 'ConditionalCheckFailedException') return checked;
+    if (errorType(checked) !== 'ConditionalCheckFailedException') return fail(checked);
     const reason: Json = { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' };
     if (action.params.ReturnValuesOnConditionCheckFailure === 'ALL_OLD') {
       const current = await this.dynalite.call('GetItem', {
@@ -607,7 +643,7 @@ class TransactionRunner {
       });
       if (current.body.Item) reason.Item = current.body.Item;
     }
-    return reason;
+    return ok(reason);
   }
 
   private async restore(tableName: string, key: Json, oldItem: Json | undefined): Promise<void> {

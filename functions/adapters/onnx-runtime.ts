@@ -3,7 +3,7 @@
  * model version per process, created once (a memoized promise); the artifact is fetched once,
  * verified against its recorded sha256 and cached under /tmp for the life of the sandbox.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ export function defaultIntraOpThreads(memoryMb: number | undefined, cores = avai
 }
 
 const ORT_TYPES = new Set<string>(TENSOR_TYPES);
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -82,15 +83,27 @@ export class OnnxRuntime implements ModelRuntime {
 
   private async open(version: ModelVersion): Promise<ModelSession> {
     const bytes = await this.fetchVerified(version);
+    const failed = (error: unknown): InternalError =>
+      new InternalError('MODEL_LOAD_FAILED', `Model ${version.model} v${version.version} failed to load: ${firstLine(error)}`, { cause: error });
     const session = await ort.InferenceSession.create(bytes, this.options).catch((error: unknown) => {
-      throw new InternalError('MODEL_LOAD_FAILED', `Model ${version.model} v${version.version} failed to load: ${firstLine(error)}`, { cause: error });
+      throw failed(error);
     });
-    return new OrtSession(session, readSignature(session));
+    try {
+      return new OrtSession(session, readSignature(session));
+    } catch (error) {
+      // A registered version the runtime cannot serve is our failure, not the caller's.
+      await session.release().catch(() => undefined);
+      throw failed(error);
+    }
   }
 
   /** The artifact's bytes, from the /tmp cache when a verified copy is there, else the store. */
   private async fetchVerified(version: ModelVersion): Promise<Uint8Array> {
-    const { sha256 } = version.artifact;
+    const sha256 = version.artifact.sha256.toLowerCase();
+    // The digest names the cache file: anything but 64 hex digits could point outside cacheDir.
+    if (!SHA256_HEX.test(sha256)) {
+      throw new InternalError('ARTIFACT_INTEGRITY', `Model ${version.model} v${version.version} has no valid sha256 recorded.`);
+    }
     const cached = join(this.cacheDir, `${sha256}.onnx`);
     const local = await readFile(cached).catch(() => undefined);
     if (local && sha256Hex(local) === sha256) return local;
@@ -105,7 +118,7 @@ export class OnnxRuntime implements ModelRuntime {
     // Best effort: a full or read-only /tmp only costs the next cold start a fetch.
     await mkdir(this.cacheDir, { recursive: true })
       .then(async () => {
-        const partial = `${cached}.${process.pid}.partial`;
+        const partial = `${cached}.${randomUUID()}.partial`;
         await writeFile(partial, bytes);
         await rename(partial, cached);
       })
@@ -123,7 +136,12 @@ class OrtSession implements ModelSession {
   async run(feeds: TensorMap, outputs?: readonly string[]): Promise<TensorMap> {
     const inputs: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.type, t.data, t.shape);
-    const results = outputs ? await this.session.run(inputs, outputs) : await this.session.run(inputs);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = outputs ? await this.session.run(inputs, outputs) : await this.session.run(inputs);
+    } catch (error) {
+      throw new InternalError('MODEL_RUN_FAILED', `ONNX Runtime failed to run the model: ${firstLine(error)}`, { cause: error });
+    }
     const out: TensorMap = {};
     for (const [name, value] of Object.entries(results)) {
       out[name] = { type: value.type as TensorType, shape: [...value.dims], data: value.data } as TensorData;
@@ -140,13 +158,20 @@ function readSignature(session: ort.InferenceSession): ModelSignature {
 }
 
 function toSpec(meta: ort.InferenceSession.ValueMetadata, kind: 'input' | 'output'): TensorSpec {
+  if (!meta.isTensor && kind === 'input') {
+    throw new ValidationError(
+      'NON_TENSOR_INPUT',
+      `The model's input "${meta.name}" is not a tensor (a sequence or map); the prediction contract sends tensors only.`,
+      ['inputs', meta.name],
+    );
+  }
   if (!meta.isTensor) {
     throw new ValidationError(
       'NON_TENSOR_OUTPUT',
-      `The model's ${kind} "${meta.name}" is not a tensor (for example a ZipMap of class probabilities); ` +
+      `The model's output "${meta.name}" is not a tensor (for example a ZipMap of class probabilities); ` +
         'the ONNX Runtime Node binding serves tensors only. Re-export without it, e.g. with skl2onnx: ' +
         "convert_sklearn(model, initial_types=..., options={id(model): {'zipmap': False}}).",
-      [kind === 'input' ? 'inputs' : 'outputs', meta.name],
+      ['outputs', meta.name],
     );
   }
   if (!ORT_TYPES.has(meta.type)) {

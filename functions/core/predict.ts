@@ -151,12 +151,14 @@ export class PredictionService {
     });
     const decoded = decodeV2(served.session.signature, request.inputs);
     const known = served.session.signature.outputs.map((o) => o.name);
-    const wanted = request.outputs?.map((o, i) => {
+    const requested = request.outputs?.map((o, i) => {
       if (!known.includes(o.name)) {
         throw new ValidationError('UNKNOWN_OUTPUT', `"${o.name}" is not an output of this model; it has: ${known.join(', ')}.`, ['outputs', i, 'name']);
       }
       return o.name;
-    }) ?? known;
+    });
+    // No `outputs` (or an empty list) asks for all of them; a name asked twice is computed once.
+    const wanted = requested && requested.length > 0 ? [...new Set(requested)] : known;
     const outputs = await served.session.run(decoded.feeds, wanted);
     const tensors = v2Outputs(outputs, wanted);
     const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
@@ -298,6 +300,9 @@ export function boundedJson(value: unknown, maxBytes: number): { json: string; t
   if (Buffer.byteLength(json, 'utf8') <= maxBytes) return { json, truncated: false };
   let cut = Math.min(json.length, maxBytes);
   while (cut > 0 && Buffer.byteLength(json.slice(0, cut), 'utf8') > maxBytes) cut = Math.floor(cut * 0.9);
+  // Never split a surrogate pair: a lone half is not valid UTF-8 in the stored item.
+  const last = json.charCodeAt(cut - 1);
+  if (cut > 0 && last >= 0xd800 && last <= 0xdbff) cut--;
   return { json: json.slice(0, cut), truncated: true };
 }
 

@@ -67,7 +67,7 @@ export class RegistryService {
     if (input.bytes.byteLength > this.deps.maxArtifactBytes) {
       throw new ValidationError('ARTIFACT_TOO_LARGE', `The model file is ${input.bytes.byteLength} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`, ['model']);
     }
-    const metadata = parseWith(ModelMetadataSchema, input.metadata ?? {}, 'See the README for the metadata fields.');
+    const metadata = parseMetadata(input.metadata ?? {});
     const signature = await this.deps.runtime.inspect(input.bytes);
     checkDeclarations(signature, metadata);
     const sha256 = createHash('sha256').update(input.bytes).digest('hex');
@@ -122,6 +122,15 @@ export class RegistryService {
     const record = await this.deps.registry.getModel(model);
     if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
     return record;
+  }
+}
+
+function parseMetadata(value: unknown): ModelMetadata {
+  try {
+    return parseWith(ModelMetadataSchema, value, 'See the README for the metadata fields.');
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ValidationError(error.code, error.message, ['metadata', ...error.path]);
+    throw error;
   }
 }
 

@@ -260,6 +260,7 @@ export interface V2InputTensor {
 /** The v2 form: explicit tensors, flat (row-major) or nested `data`. */
 export function decodeV2(signature: ModelSignature, inputs: readonly V2InputTensor[]): DecodedInputs {
   const feeds: TensorMap = {};
+  const symbolic = new Map<string, { size: number; input: string }>();
   let rows = 0;
   inputs.forEach((input, i) => {
     const path: FieldPath = ['inputs', i];
@@ -282,15 +283,17 @@ export function decodeV2(signature: ModelSignature, inputs: readonly V2InputTens
       }
     });
     const count = elementCount(input.shape);
-    // Count before allocating: the shape is the caller's claim, the data is what was sent.
-    const total = countLeaves(input.data);
-    if (total !== count) {
-      throw new ValidationError('SHAPE_MISMATCH', `Input "${spec.name}" has shape [${input.shape.join(', ')}], which holds ${count} values; data has ${total}.`, [...path, 'data']);
+    // Check before allocating: the shape is the caller's claim, the data is what was sent.
+    // `data` is flat (row-major, the protocol's form) or nested exactly as `shape`.
+    const nested = input.data.some(Array.isArray);
+    if (nested) {
+      checkNesting(spec.name, input.data, input.shape, 0, [...path, 'data']);
+    } else if (input.data.length !== count) {
+      throw new ValidationError('SHAPE_MISMATCH', `Input "${spec.name}" has shape [${input.shape.join(', ')}], which holds ${count} values; data has ${input.data.length}.`, [...path, 'data']);
     }
     const data = allocate(spec.type, count) as TensorData['data'];
     const write = elementWriter(spec.type);
     let written = 0;
-    // Flat or nested: walk depth-first in row-major order.
     const walk = (node: readonly unknown[], at: FieldPath): void => {
       for (let k = 0; k < node.length; k++) {
         const value = node[k];
@@ -302,6 +305,7 @@ export function decodeV2(signature: ModelSignature, inputs: readonly V2InputTens
       }
     };
     walk(input.data, [...path, 'data']);
+    checkSymbolicDims(spec, input.shape, symbolic, [...path, 'shape']);
     feeds[spec.name] = { type: spec.type, shape: [...input.shape], data } as TensorData;
     if (i === 0) rows = spec.shape.length === 0 ? 1 : (input.shape[0] ?? 1);
   });
@@ -313,10 +317,47 @@ export function decodeV2(signature: ModelSignature, inputs: readonly V2InputTens
   return { feeds, rows };
 }
 
-function countLeaves(node: readonly unknown[]): number {
-  let n = 0;
-  for (const value of node) n += Array.isArray(value) ? countLeaves(value) : 1;
-  return n;
+/** Nested v2 `data` must follow `shape` axis by axis: no ragged rows, no extra depth. */
+function checkNesting(input: string, node: readonly unknown[], shape: readonly number[], axis: number, path: FieldPath): void {
+  const size = shape[axis];
+  if (size === undefined || node.length !== size) {
+    const expected = size === undefined ? 'a single value' : `an array of ${size}`;
+    throw new ValidationError('SHAPE_MISMATCH', `Input "${input}" has shape [${shape.join(', ')}]: expected ${expected} at axis ${axis}, got an array of ${node.length}.`, path);
+  }
+  const last = axis === shape.length - 1;
+  for (let k = 0; k < node.length; k++) {
+    const child = node[k];
+    if (Array.isArray(child) === last) {
+      throw new ValidationError('SHAPE_MISMATCH', `Input "${input}" has shape [${shape.join(', ')}]: expected ${last ? 'a single value' : `an array of ${String(shape[axis + 1])}`} at axis ${axis + 1}.`, [...path, k]);
+    }
+    if (!last) checkNesting(input, child as unknown[], shape, axis + 1, [...path, k]);
+  }
+}
+
+/**
+ * A symbolic dimension (`"N"`, `"batch_size"`) names one size: every input that declares it
+ * must be sent with the same size there.
+ */
+function checkSymbolicDims(
+  spec: TensorSpec,
+  shape: readonly number[],
+  seen: Map<string, { size: number; input: string }>,
+  path: FieldPath,
+): void {
+  spec.shape.forEach((dim, axis) => {
+    if (typeof dim !== 'string' || dim === '') return;
+    const size = shape[axis] as number;
+    const first = seen.get(dim);
+    if (!first) {
+      seen.set(dim, { size, input: spec.name });
+    } else if (first.size !== size) {
+      throw new ValidationError(
+        'SHAPE_MISMATCH',
+        `Dimension "${dim}" is ${first.size} in input "${first.input}" but ${size} in input "${spec.name}"; inputs that share it must agree.`,
+        [...path, axis],
+      );
+    }
+  });
 }
 
 export function formatDims(shape: readonly Dim[]): string {

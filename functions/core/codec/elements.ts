@@ -61,7 +61,10 @@ function bigIntWriter(type: 'int64' | 'uint64', min: bigint, max: bigint): Eleme
   return (target, index, value, path) => {
     let v: bigint;
     if (typeof value === 'number') {
-      if (!Number.isFinite(value) || !Number.isInteger(value)) throw wrongType(`an integer (${type})`, value, path());
+      if (!Number.isFinite(value)) {
+        throw new ValidationError('NOT_FINITE', `Expected a finite integer (${type}), got ${value}.`, path());
+      }
+      if (!Number.isInteger(value)) throw wrongType(`an integer (${type})`, value, path());
       if (!Number.isSafeInteger(value)) {
         throw new ValidationError(
           'INEXACT_INTEGER',

@@ -3,7 +3,7 @@
  * before any of it is used: bounded depth and no `__proto__` keys.
  */
 import { z } from 'zod';
-import { ValidationError, type FieldPath } from '../errors.js';
+import { ValidationError, formatPath, type FieldPath } from '../errors.js';
 
 const record = z.record(z.string(), z.unknown());
 
@@ -52,7 +52,7 @@ function toValidationError(error: z.ZodError, value: unknown, hint: string): Val
     return new ValidationError('UNKNOWN_FIELD', `Unknown field "${key}". ${hint}`, [...path, key]);
   }
   if (issue.code === 'invalid_type' && valueAt(value, path) === undefined) {
-    return new ValidationError('MISSING_FIELD', `Field "${path.join('.') || 'body'}" is required. ${hint}`, path);
+    return new ValidationError('MISSING_FIELD', `Field "${formatPath(path) || 'body'}" is required. ${hint}`, path);
   }
   return new ValidationError('INVALID_REQUEST', `${issue.message}. ${hint}`, path);
 }

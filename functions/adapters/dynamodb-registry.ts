@@ -1,0 +1,378 @@
+/**
+ * DynamoDB implementation of the `ModelRegistry` port, on the single-table design of
+ * `tables.ts` (`REGISTRY_TABLE`): one model item and one item per version in the model's
+ * partition. Every change is a conditional write on the revision that was read, so a lost race
+ * is detected by DynamoDB rather than silently overwriting a concurrent change.
+ */
+import {
+  GetCommand,
+  paginateQuery,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { ConflictError, InternalError, NotFoundError } from '../core/errors.js';
+import { STAGES, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage } from '../core/model.js';
+import type { ModelRegistry, NewModelVersion } from '../core/ports.js';
+import { REGISTRY_KEYS } from './tables.js';
+
+export interface DynamoDbRegistryOptions {
+  /**
+   * A document client created with `marshallOptions: { removeUndefinedValues: true }` (optional
+   * fields may be `undefined`) and without `convertEmptyValues` (an empty string stays a string).
+   */
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Clock for `updatedAt`. @default () => new Date() */
+  readonly now?: () => Date;
+  /** Items per Query page when listing. @default DynamoDB's own (up to 1 MB per page) */
+  readonly pageSize?: number;
+  /** Attempts at a change that keeps losing races before `ConflictError`. @default 12 */
+  readonly maxAttempts?: number;
+  /** First backoff after a lost race; doubles per attempt, with full jitter. @default 10 */
+  readonly baseDelayMs?: number;
+  /** Longest backoff after a lost race. @default 500 */
+  readonly maxDelayMs?: number;
+  /** @default setTimeout-based */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** An item as the document client returns it: attribute values of unknown type. */
+type Item = Record<string, unknown>;
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** Thrown inside one attempt when the transaction lost a race; the retry loop catches it. */
+class LostRace extends Error {}
+
+/**
+ * The model registry in DynamoDB.
+ *
+ * Version numbers are allocated in one transaction that bumps the model item's `latestVersion`
+ * (conditioned on the revision read) and creates the version item (conditioned on it not
+ * existing); promotions move the production pointer and both versions' stages in one
+ * transaction. A transaction that loses a race is retried from a fresh read with jittered
+ * backoff, a bounded number of times, then fails with `ConflictError('CONCURRENT_UPDATE')`.
+ *
+ * @example
+ * const registry = new DynamoDbRegistry({ client: documents, tableName: 'onnx-registry' });
+ * const v = await registry.createVersion({ model: 'iris', metadata, artifact, signature, registeredBy: 'alice', registeredAt });
+ * // v.version === '1', v.stage === 'development'
+ * const record = await registry.setProductionVersion('iris', v.version, 'alice');
+ * // record.productionVersion === '1'
+ */
+export class DynamoDbRegistry implements ModelRegistry {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly now: () => Date;
+  private readonly pageSize: number | undefined;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: DynamoDbRegistryOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.now = options.now ?? (() => new Date());
+    this.pageSize = options.pageSize;
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 12);
+    this.baseDelayMs = options.baseDelayMs ?? 10;
+    this.maxDelayMs = options.maxDelayMs ?? 500;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  async getModel(model: string): Promise<ModelRecord | undefined> {
+    const item = await this.getItem(REGISTRY_KEYS.pk(model), REGISTRY_KEYS.modelSk);
+    return item && toModelRecord(item);
+  }
+
+  async getVersion(model: string, version: string): Promise<ModelVersion | undefined> {
+    const number = parseVersion(version);
+    if (number === undefined) return undefined;
+    const item = await this.getItem(REGISTRY_KEYS.pk(model), REGISTRY_KEYS.versionSk(number));
+    return item && toModelVersion(item);
+  }
+
+  /** Every model, by name (a Query on the sparse `models` index, all pages). */
+  async listModels(): Promise<ModelRecord[]> {
+    const items = await this.queryAll({
+      IndexName: REGISTRY_KEYS.modelsIndexName,
+      KeyConditionExpression: '#modelIndex = :modelIndex',
+      ExpressionAttributeNames: { '#modelIndex': 'modelIndex' },
+      ExpressionAttributeValues: { ':modelIndex': REGISTRY_KEYS.modelIndexValue },
+    });
+    return items.map(toModelRecord);
+  }
+
+  async listVersions(model: string): Promise<ModelVersion[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: { ':pk': REGISTRY_KEYS.pk(model), ':prefix': REGISTRY_KEYS.versionSkPrefix },
+      ConsistentRead: true,
+      ScanIndexForward: true,
+    });
+    return items.map(toModelVersion);
+  }
+
+  async createVersion(input: NewModelVersion): Promise<ModelVersion> {
+    return this.retryLostRaces(async () => {
+      const current = await this.getModel(input.model);
+      const number = (current?.latestVersion ?? 0) + 1;
+      const version: ModelVersion = {
+        model: input.model,
+        version: String(number),
+        stage: 'development',
+        revision: 1,
+        metadata: input.metadata,
+        artifact: input.artifact,
+        signature: input.signature,
+        registeredBy: input.registeredBy,
+        registeredAt: input.registeredAt,
+      };
+      const pk = REGISTRY_KEYS.pk(input.model);
+      const updatedAt = this.now().toISOString();
+      const modelWrite: TransactItem = current
+        ? {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk, sk: REGISTRY_KEYS.modelSk },
+              UpdateExpression:
+                'SET #latestVersion = #latestVersion + :one, #revision = #revision + :one, #updatedAt = :updatedAt, #updatedBy = :updatedBy',
+              ConditionExpression: '#revision = :expectedRevision',
+              ExpressionAttributeNames: {
+                '#latestVersion': 'latestVersion',
+                '#revision': 'revision',
+                '#updatedAt': 'updatedAt',
+                '#updatedBy': 'updatedBy',
+              },
+              ExpressionAttributeValues: {
+                ':one': 1,
+                ':expectedRevision': current.revision,
+                ':updatedAt': updatedAt,
+                ':updatedBy': input.registeredBy,
+              },
+            },
+          }
+        : {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                pk,
+                sk: REGISTRY_KEYS.modelSk,
+                modelIndex: REGISTRY_KEYS.modelIndexValue,
+                model: input.model,
+                latestVersion: 1,
+                revision: 1,
+                updatedAt,
+                updatedBy: input.registeredBy,
+              } satisfies Item & ModelRecord,
+              ConditionExpression: 'attribute_not_exists(#pk)',
+              ExpressionAttributeNames: { '#pk': 'pk' },
+            },
+          };
+      await this.transact([
+        modelWrite,
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { pk, sk: REGISTRY_KEYS.versionSk(number), ...version },
+            ConditionExpression: 'attribute_not_exists(#sk)',
+            ExpressionAttributeNames: { '#sk': 'sk' },
+          },
+        },
+      ]);
+      return version;
+    });
+  }
+
+  async setProductionVersion(model: string, version: string, actor: string): Promise<ModelRecord> {
+    return this.retryLostRaces(async () => {
+      const record = await this.getModel(model);
+      if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
+      const target = await this.getVersion(model, version);
+      if (!target) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${version}.`, ['version']);
+      if (record.productionVersion === target.version && target.stage === 'production') return record;
+      if (target.stage === 'archived') {
+        throw new ConflictError(
+          'VERSION_ARCHIVED',
+          `Version ${target.version} of "${model}" is archived and cannot become the production version; register the file again as a new version.`,
+          ['version'],
+        );
+      }
+      const previous =
+        record.productionVersion !== undefined && record.productionVersion !== target.version
+          ? await this.getVersion(model, record.productionVersion)
+          : undefined;
+
+      const updatedAt = this.now().toISOString();
+      await this.transact([
+        this.stageChange(target, 'production'),
+        ...(previous?.stage === 'production' ? [this.stageChange(previous, 'archived')] : []),
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk },
+            UpdateExpression:
+              'SET #productionVersion = :version, #revision = #revision + :one, #updatedAt = :updatedAt, #updatedBy = :updatedBy',
+            ConditionExpression: '#revision = :expectedRevision',
+            ExpressionAttributeNames: {
+              '#productionVersion': 'productionVersion',
+              '#revision': 'revision',
+              '#updatedAt': 'updatedAt',
+              '#updatedBy': 'updatedBy',
+            },
+            ExpressionAttributeValues: {
+              ':version': target.version,
+              ':one': 1,
+              ':expectedRevision': record.revision,
+              ':updatedAt': updatedAt,
+              ':updatedBy': actor,
+            },
+          },
+        },
+      ]);
+      return { ...record, productionVersion: target.version, revision: record.revision + 1, updatedAt, updatedBy: actor };
+    });
+  }
+
+  /**
+   * One item of a transaction: `version` moves to stage `to`, on condition that its stage and
+   * revision are still the ones read.
+   */
+  private stageChange(version: ModelVersion, to: Stage): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: REGISTRY_KEYS.pk(version.model), sk: REGISTRY_KEYS.versionSk(Number(version.version)) },
+        UpdateExpression: 'SET #stage = :to, #revision = #revision + :one',
+        ConditionExpression: '#stage = :expectedStage AND #revision = :expectedRevision',
+        ExpressionAttributeNames: { '#stage': 'stage', '#revision': 'revision' },
+        ExpressionAttributeValues: {
+          ':to': to,
+          ':one': 1,
+          ':expectedStage': version.stage,
+          ':expectedRevision': version.revision,
+        },
+      },
+    };
+  }
+
+  private async getItem(pk: string, sk: string): Promise<Item | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: true }),
+    );
+    return Item;
+  }
+
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName'>): Promise<Item[]> {
+    const items: Item[] = [];
+    const pages = paginateQuery(
+      { client: this.client, ...(this.pageSize ? { pageSize: this.pageSize } : {}) },
+      { TableName: this.tableName, ...input },
+    );
+    for await (const page of pages) items.push(...(page.Items ?? []));
+    return items;
+  }
+
+  /** Runs a write transaction; a failed condition or a conflicting transaction becomes `LostRace`. */
+  private async transact(items: TransactItem[]): Promise<void> {
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (error) {
+      if (isLostRace(error)) throw new LostRace('transaction lost a race', { cause: error });
+      throw error;
+    }
+  }
+
+  /** Runs `attempt` until it does not lose a race, with jittered exponential backoff in between. */
+  private async retryLostRaces<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n += 1) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof LostRace)) throw error;
+        if (n >= this.maxAttempts) {
+          throw new ConflictError(
+            'CONCURRENT_UPDATE',
+            `The registry changed concurrently ${n} times in a row; try again.`,
+          );
+        }
+        const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (n - 1));
+        await this.sleep(Math.random() * ceiling);
+      }
+    }
+  }
+}
+
+/** Whether a TransactWriteItems failure means another writer got there first. */
+function isLostRace(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return false;
+  const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+  return reasons.some((reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict');
+}
+
+/** `"42"` → 42; anything that cannot name a stored version → undefined. */
+function parseVersion(version: string): number | undefined {
+  if (!/^[1-9][0-9]*$/.test(version) || version.length > REGISTRY_KEYS.versionDigits) return undefined;
+  return Number(version);
+}
+
+function toModelRecord(item: Item): ModelRecord {
+  const productionVersion = item.productionVersion;
+  return {
+    model: stringField(item, 'model'),
+    ...(typeof productionVersion === 'string' ? { productionVersion } : {}),
+    latestVersion: numberField(item, 'latestVersion'),
+    revision: numberField(item, 'revision'),
+    updatedAt: stringField(item, 'updatedAt'),
+    updatedBy: stringField(item, 'updatedBy'),
+  };
+}
+
+function toModelVersion(item: Item): ModelVersion {
+  const stage = stringField(item, 'stage');
+  if (!isStage(stage)) throw corrupt(item, 'stage');
+  return {
+    model: stringField(item, 'model'),
+    version: stringField(item, 'version'),
+    stage,
+    revision: numberField(item, 'revision'),
+    // The maps are written from these domain types by this adapter and read back as they were.
+    metadata: mapField(item, 'metadata') as ModelMetadata,
+    artifact: mapField(item, 'artifact') as unknown as ModelVersion['artifact'],
+    signature: mapField(item, 'signature') as unknown as ModelVersion['signature'],
+    registeredBy: stringField(item, 'registeredBy'),
+    registeredAt: stringField(item, 'registeredAt'),
+  };
+}
+
+function isStage(value: string): value is Stage {
+  return (STAGES as readonly string[]).includes(value);
+}
+
+function stringField(item: Item, name: string): string {
+  const value = item[name];
+  if (typeof value !== 'string') throw corrupt(item, name);
+  return value;
+}
+
+function numberField(item: Item, name: string): number {
+  const value = item[name];
+  if (typeof value !== 'number') throw corrupt(item, name);
+  return value;
+}
+
+function mapField(item: Item, name: string): Item {
+  const value = item[name];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(item, name);
+  return value as Item;
+}
+
+function corrupt(item: Item, field: string): InternalError {
+  return new InternalError(
+    'REGISTRY_ITEM_INVALID',
+    `Registry item ${String(item.pk)} / ${String(item.sk)} has no valid "${field}".`,
+  );
+}

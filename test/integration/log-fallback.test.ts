@@ -1,0 +1,67 @@
+/**
+ * DynamoDB dies while the API is serving: predictions keep coming (from the loaded session and
+ * the last known production pointer), and each request's log record goes out through the
+ * fallback, a structured log line with a metric, instead of being lost or failing the request.
+ */
+import { jest } from '@jest/globals';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { call } from '../fixtures/http.js';
+
+let stack: LocalStack;
+let awsStopped = false;
+
+beforeAll(async () => {
+  // Re-read the production pointer on every request, so the outage hits the registry read too.
+  stack = await startLocalStack({ env: { POINTER_CACHE_MS: '0' } });
+}, 60_000);
+
+afterAll(async () => {
+  await stack.api.close();
+  stack.clients.destroy();
+  if (!awsStopped) await stack.aws.stop();
+});
+
+const features = { sepal_length_cm: 6.7, sepal_width_cm: 3.0, petal_length_cm: 5.2, petal_width_cm: 2.3 };
+
+it('keeps serving with DynamoDB down, and every log record lands in the fallback', async () => {
+  // Prepare: a warm model, then the DynamoDB- and S3-compatible servers are killed.
+  const warm = await call(stack.url, 'POST', '/v1/models/iris/predict', { features });
+  expect(warm.status).toBe(200);
+  await stack.aws.stop();
+  awsStopped = true;
+  const lines: string[] = [];
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+
+  // Act
+  let reply;
+  try {
+    reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { instances: [features, features] });
+  } finally {
+    write.mockRestore();
+  }
+
+  // Assess: the same prediction as before the outage...
+  expect(reply.status).toBe(200);
+  const body = reply.body as { requestId: string; modelVersion: string; predictions: { label: string }[] };
+  expect(body.predictions.map((p) => p.label)).toEqual(['virginica', 'virginica']);
+  expect(body.predictions[0]).toEqual((warm.body as { predictions: unknown[] }).predictions[0]);
+  // ...and its log record, whole, in one structured line that CloudWatch turns into a metric.
+  const fallback = lines
+    .flatMap((chunk) => chunk.split('\n'))
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry) => (entry['record'] as { requestId?: string } | undefined)?.requestId === body.requestId);
+  expect(fallback).toHaveLength(1);
+  const [entry] = fallback as [Record<string, unknown>];
+  expect(entry).toMatchObject({
+    level: 'ERROR',
+    record: { requestId: body.requestId, model: 'iris', modelVersion: body.modelVersion, rows: 2, caller: 'anonymous' },
+    PredictionLogFallback: 1,
+    _aws: { CloudWatchMetrics: [expect.objectContaining({ Metrics: [expect.objectContaining({ Name: 'PredictionLogFallback' })] })] },
+  });
+  expect((entry['record'] as { inputSha256: string }).inputSha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(JSON.parse((entry['record'] as { outputs: string }).outputs)).toEqual(body.predictions);
+}, 60_000);

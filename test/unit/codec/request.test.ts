@@ -1,0 +1,178 @@
+import { ValidationError, formatPath } from '../../../functions/core/errors.js';
+import { RecordRequestSchema, V2RequestSchema, checkJsonSafety, parseWith } from '../../../functions/core/codec/request.js';
+
+const HINT = 'Send {"features": {...}}.';
+
+function refusal(act: () => unknown): ValidationError {
+  try {
+    act();
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('RecordRequestSchema', () => {
+  it.each([
+    { features: { a: 1, b: 'x' } },
+    { instances: [{ a: 1 }, { a: 2 }] },
+    { instances: [[1, 2], [3, 4]] },
+  ])('accepts %j', (body) => {
+    expect(parseWith(RecordRequestSchema, body, HINT)).toEqual(body);
+  });
+
+  it('names the field that is missing, with the hint', () => {
+    // Act
+    const error = refusal(() => parseWith(RecordRequestSchema, {}, HINT));
+
+    // Assess
+    expect(error.code).toBe('MISSING_FIELD');
+    expect(error.path).toEqual(['features']);
+    expect(error.message).toContain(HINT);
+  });
+
+  it('names an unknown top-level field', () => {
+    const error = refusal(() => parseWith(RecordRequestSchema, { features: { a: 1 }, featurez: {} }, HINT));
+    expect(error.code).toBe('UNKNOWN_FIELD');
+    expect(error.path).toEqual(['featurez']);
+  });
+
+  it('names an unknown field next to instances', () => {
+    const error = refusal(() => parseWith(RecordRequestSchema, { instances: [[1]], debug: true }, HINT));
+    expect(error.code).toBe('UNKNOWN_FIELD');
+    expect(error.path).toEqual(['debug']);
+  });
+
+  it('refuses an empty instances list', () => {
+    const error = refusal(() => parseWith(RecordRequestSchema, { instances: [] }, HINT));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.path).toEqual(['instances']);
+  });
+
+  it('names the instance that is neither an object nor an array', () => {
+    const error = refusal(() => parseWith(RecordRequestSchema, { instances: [{ a: 1 }, 7] }, HINT));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.path).toEqual(['instances', 1]);
+  });
+
+  it.each([
+    [{ features: [1, 2] }, ['features']],
+    [{ features: 'a=1' }, ['features']],
+    [null, []],
+    ['text', []],
+  ])('refuses %j as INVALID_REQUEST at %j', (body, path) => {
+    const error = refusal(() => parseWith(RecordRequestSchema, body, HINT));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.path).toEqual(path);
+    expect(error.status).toBe(400);
+  });
+
+  it('reports a missing body as MISSING_FIELD', () => {
+    const error = refusal(() => parseWith(RecordRequestSchema, undefined, HINT));
+    expect(error.code).toBe('MISSING_FIELD');
+    expect(error.message).toContain('"body"');
+  });
+});
+
+describe('V2RequestSchema', () => {
+  const input = { name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] };
+
+  it('accepts a request with id, parameters and requested outputs', () => {
+    // Prepare
+    const body = { id: 'r-1', parameters: { a: 1 }, inputs: [input], outputs: [{ name: 'y' }] };
+
+    // Act / Assess
+    expect(parseWith(V2RequestSchema, body, HINT)).toEqual(body);
+  });
+
+  it('names a missing field of an input with its path', () => {
+    // Prepare
+    const { data: _data, ...withoutData } = input;
+
+    // Act
+    const error = refusal(() => parseWith(V2RequestSchema, { inputs: [input, withoutData] }, HINT));
+
+    // Assess
+    expect(error.code).toBe('MISSING_FIELD');
+    expect(error.path).toEqual(['inputs', 1, 'data']);
+    expect(error.message).toContain('inputs[1].data');
+  });
+
+  it('names an unknown field inside an input', () => {
+    const error = refusal(() => parseWith(V2RequestSchema, { inputs: [{ ...input, contents: {} }] }, HINT));
+    expect(error.code).toBe('UNKNOWN_FIELD');
+    expect(formatPath(error.path)).toBe('inputs[0].contents');
+  });
+
+  it.each([
+    [{ inputs: [{ ...input, shape: [1, -3] }] }, ['inputs', 0, 'shape', 1]],
+    [{ inputs: [{ ...input, shape: [1.5] }] }, ['inputs', 0, 'shape', 0]],
+    [{ inputs: [] }, ['inputs']],
+    [{ inputs: [{ ...input, name: '' }] }, ['inputs', 0, 'name']],
+    [{ inputs: [input], id: 5 }, ['id']],
+  ])('refuses %j at %j', (body, path) => {
+    const error = refusal(() => parseWith(V2RequestSchema, body, HINT));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.path).toEqual(path);
+  });
+});
+
+describe('checkJsonSafety', () => {
+  it('accepts a body exactly as deep as allowed', () => {
+    // Prepare: three nested containers
+    const body = JSON.parse('{"a": [{"b": 1}]}') as unknown;
+
+    // Act / Assess
+    expect(() => checkJsonSafety(body, 3)).not.toThrow();
+    expect(() => checkJsonSafety(1, 0)).not.toThrow();
+  });
+
+  it('refuses a body one level deeper than allowed, with the path of the offending level', () => {
+    // Prepare
+    const body = JSON.parse('{"instances": [{"x": [[1]]}]}') as unknown;
+
+    // Act
+    const error = refusal(() => checkJsonSafety(body, 4));
+
+    // Assess
+    expect(error.code).toBe('JSON_TOO_DEEP');
+    expect(error.path).toEqual(['instances', 0, 'x', 0]);
+  });
+
+  it('walks very deep bodies without overflowing the stack', () => {
+    // Prepare
+    const body = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
+
+    // Act
+    const error = refusal(() => checkJsonSafety(body, 64));
+
+    // Assess
+    expect(error.code).toBe('JSON_TOO_DEEP');
+    expect(error.path).toHaveLength(64);
+  });
+
+  it('refuses a __proto__ key, which JSON.parse creates as an own property', () => {
+    // Prepare
+    const body = JSON.parse('{"instances": [{"a": 1}, {"a": 2, "__proto__": {"polluted": true}}]}') as unknown;
+
+    // Act
+    const error = refusal(() => checkJsonSafety(body, 64));
+
+    // Assess
+    expect(Object.keys((body as { instances: object[] }).instances[1] as object)).toContain('__proto__');
+    expect(error.code).toBe('FORBIDDEN_KEY');
+    expect(error.path).toEqual(['instances', 1, '__proto__']);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('refuses a __proto__ key at the top level too', () => {
+    const error = refusal(() => checkJsonSafety(JSON.parse('{"__proto__": 1}'), 64));
+    expect(error.code).toBe('FORBIDDEN_KEY');
+    expect(error.path).toEqual(['__proto__']);
+  });
+
+  it('allows "__proto__" as a string value and keys that merely contain it', () => {
+    expect(() => checkJsonSafety(JSON.parse('{"a": "__proto__", "my__proto__": 1}'), 64)).not.toThrow();
+  });
+});
