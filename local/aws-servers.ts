@@ -73,7 +73,10 @@ export interface LocalAwsOptions {
 export interface LocalAws {
   readonly dynamoEndpoint: string;
   readonly s3Endpoint: string;
-  /** Stops both servers, dropping open connections; removes the temp folder when there was no dataDir. */
+  /**
+   * Stops both servers, dropping open connections; removes the temp folder when there was no
+   * dataDir. Calling it again returns the same promise.
+   */
   stop(): Promise<void>;
 }
 
@@ -92,11 +95,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const dynamo = await startDynamo(host, options.dynamoPort ?? 0, options.dataDir);
   try {
     const s3 = await startS3(host, options.s3Port ?? 0, options.dataDir);
+    let stopping: Promise<void> | undefined;
     return {
       dynamoEndpoint: dynamo.endpoint,
       s3Endpoint: s3.endpoint,
-      async stop() {
-        await Promise.all([dynamo.stop(), s3.stop()]);
+      stop() {
+        stopping ??= Promise.all([dynamo.stop(), s3.stop()]).then(() => undefined);
+        return stopping;
       },
     };
   } catch (error) {

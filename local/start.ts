@@ -2,6 +2,7 @@
  * `npm start`: the API on localhost with the sample model live. State persists under DATA_DIR
  * (default `.data/`); nothing leaves the machine.
  */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   }
   const { PORT, DATA_DIR } = parsed.data;
   const dataDir = path.resolve(DATA_DIR);
+  const release = lockDataDir(dataDir);
   const stack = await startLocalStack({ dataDir, port: PORT });
   const example = JSON.stringify({
     features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
@@ -41,7 +43,10 @@ async function main(): Promise<void> {
     stopping = true;
     process.stdout.write(`\n${signal}: stopping...\n`);
     stack.stop().then(
-      () => process.exit(0),
+      () => {
+        release();
+        process.exit(0);
+      },
       (error: unknown) => {
         process.stderr.write(`error while stopping: ${String(error)}\n`);
         process.exit(1);
@@ -50,6 +55,34 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * One process per data folder: the embedded DynamoDB keeps its files open, and a second process
+ * on the same folder would fail deep inside it. Returns the release function.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const lock = path.join(dataDir, '.lock');
+  try {
+    writeFileSync(lock, String(process.pid), { flag: 'wx' });
+  } catch {
+    const holder = Number(readFileSync(lock, 'utf8'));
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+      throw new Error(`another npm start (pid ${holder}) is using ${dataDir}; stop it, or give this one its own DATA_DIR.`);
+    }
+    writeFileSync(lock, String(process.pid));
+  }
+  return () => rmSync(lock, { force: true });
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 main().catch((error: unknown) => {

@@ -109,13 +109,16 @@ export class DynamoDbPredictionLog implements PredictionLog {
  * attempt timeout) are worth another try; a request DynamoDB refused as invalid is not.
  */
 export function isRetryable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const { $fault, $retryable, $metadata } = error as {
+  // Duck-typed, not `instanceof Error`: Node's own network errors come from another realm under
+  // jest's VM modules, and any Error subclass from another copy of a package fails instanceof too.
+  if (typeof error !== 'object' || error === null) return false;
+  const { name, $fault, $retryable, $metadata } = error as {
+    name?: unknown;
     $fault?: 'client' | 'server';
     $retryable?: unknown;
     $metadata?: { httpStatusCode?: number };
   };
-  if (THROTTLING.has(error.name) || $retryable) return true;
+  if ((typeof name === 'string' && THROTTLING.has(name)) || $retryable) return true;
   const status = $metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500;
   if ($fault !== undefined) return $fault === 'server';
@@ -133,7 +136,7 @@ export function fallbackLogLine(record: PredictionLogRecord, error: unknown, at:
     message: 'prediction log write failed',
     timestamp: at.toISOString(),
     record,
-    error: error instanceof Error ? { name: error.name, message: error.message } : { name: 'Unknown', message: String(error) },
+    error: describeError(error),
     _aws: {
       Timestamp: at.getTime(),
       CloudWatchMetrics: [
@@ -147,6 +150,15 @@ export function fallbackLogLine(record: PredictionLogRecord, error: unknown, at:
     model: record.model,
     [FALLBACK_METRIC.name]: 1,
   });
+}
+
+/** `{ name, message }` of an error, never the raw error (it may carry request data or secrets). */
+function describeError(error: unknown): { name: string; message: string } {
+  if (typeof error === 'object' && error !== null) {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    return { name: typeof name === 'string' ? name : 'Error', message: typeof message === 'string' ? message : '' };
+  }
+  return { name: 'Error', message: String(error) };
 }
 
 /**

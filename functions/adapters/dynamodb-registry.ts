@@ -308,8 +308,12 @@ export class DynamoDbRegistry implements ModelRegistry {
 
 /** Whether a TransactWriteItems failure means another writer got there first. */
 function isLostRace(error: unknown): boolean {
-  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return false;
-  const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+  if (typeof error !== 'object' || error === null) return false;
+  const { name, CancellationReasons: reasons = [] } = error as {
+    name?: unknown;
+    CancellationReasons?: ReadonlyArray<{ Code?: string }>;
+  };
+  if (name !== 'TransactionCanceledException') return false;
   return reasons.some((reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict');
 }
 

@@ -72,10 +72,15 @@ export class S3ArtifactStore implements ArtifactStore {
       if (!Body) throw new Error('GetObject returned no body');
       return await Body.transformToByteArray();
     } catch (error) {
-      if (error instanceof Error && NOT_FOUND.has(error.name)) {
+      if (NOT_FOUND.has(errorName(error))) {
         throw new NotFoundError('ARTIFACT_NOT_FOUND', `The model file ${location} does not exist.`);
       }
       throw new InternalError('ARTIFACT_STORE_FAILED', `Could not read ${location}.`, { cause: error });
     }
   }
+}
+
+function errorName(error: unknown): string {
+  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
+  return typeof name === 'string' ? name : '';
 }

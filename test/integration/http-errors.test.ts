@@ -5,6 +5,7 @@
  */
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
+import { zipMapClassifier } from '../fixtures/models.js';
 
 const MAX_BODY_BYTES = 200_000;
 let stack: LocalStack;
@@ -118,6 +119,7 @@ describe('bad requests to the control plane', () => {
     ['a version that does not exist', 'PUT', '/v1/models/iris/production', { version: '99' }, 404, 'VERSION_NOT_FOUND', 'version'],
     ['a version that is not a number', 'PUT', '/v1/models/iris/production', { version: 'latest' }, 400, 'INVALID_REQUEST', 'version'],
     ['an unknown model', 'GET', '/v1/models/ghost/versions', undefined, 404, 'MODEL_NOT_FOUND', 'model'],
+    ['a scikit-learn export with a ZipMap output', 'POST', '/v1/models/sk/versions', { modelBase64: Buffer.from(zipMapClassifier().bytes).toString('base64') }, 400, 'NON_TENSOR_OUTPUT', 'outputs.output_probability'],
   ])('%s', async (_name, method, path, body, status, code, errorPath) => {
     const { readFile } = await import('node:fs/promises');
     const iris = (await readFile('models/iris/model.onnx')).toString('base64');
@@ -125,6 +127,8 @@ describe('bad requests to the control plane', () => {
       body === 'IRIS_WITH_THREE_FEATURES' ? { modelBase64: iris, metadata: { features: ['a', 'b', 'c'] } }
       : body === 'IRIS_WITH_UNKNOWN_FIELD' ? { modelBase64: iris, metadata: { stage: 'production' } }
       : body;
-    expectError(await call(stack.url, method, path, payload), status, code, errorPath);
+    const reply = await call(stack.url, method, path, payload);
+    expectError(reply, status, code, errorPath);
+    if (code === 'NON_TENSOR_OUTPUT') expect(errorOf(reply).message).toContain("'zipmap': False");
   });
 });

@@ -1,0 +1,532 @@
+/** @jest-environment ./test/fixtures/ort-environment.ts */
+import { jest } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
+import { AppError } from '../../functions/core/errors.js';
+import type { ModelMetadata, ModelSignature, TensorType } from '../../functions/core/model.js';
+import { PredictionService, type PredictConfig, type RequestContext } from '../../functions/core/predict.js';
+import type { ModelSession } from '../../functions/core/ports.js';
+import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryPredictionLog, publishModel } from '../fixtures/in-memory.js';
+import {
+  fixedShapeModel, identityModel, int64Model, mixedInputModel, mlpModel, seededRandom, stringInputModel,
+  treeEnsembleClassifier, twoInputModel, type ModelFixture,
+} from '../fixtures/models.js';
+
+const IRIS = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'];
+const NOW = Date.parse('2025-06-01T12:00:00.000Z');
+const CONFIG: PredictConfig = {
+  maxRows: 1000,
+  functionVersion: '7',
+  logTtlDays: 30,
+  maxLoggedOutputBytes: 100_000,
+  pointerCacheMs: 5_000,
+};
+
+let cacheDir: string;
+let store: InMemoryArtifactStore;
+let registry: InMemoryModelRegistry;
+let log: InMemoryPredictionLog;
+let runtime: OnnxRuntime;
+let clock: number;
+let requests = 0;
+
+beforeAll(async () => {
+  cacheDir = await mkdtemp(join(tmpdir(), 'predict-service-test-'));
+});
+
+afterAll(async () => {
+  await rm(cacheDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  store = new InMemoryArtifactStore();
+  registry = new InMemoryModelRegistry();
+  log = new InMemoryPredictionLog();
+  runtime = new OnnxRuntime(store, { cacheDir, intraOpThreads: 1 });
+  clock = NOW;
+  jest.restoreAllMocks();
+});
+
+function service(config: Partial<PredictConfig> = {}): PredictionService {
+  return new PredictionService({
+    registry, runtime, log, config: { ...CONFIG, ...config }, now: () => clock, elapsed: () => 1000.5,
+  });
+}
+
+function ctx(): RequestContext {
+  requests++;
+  return { requestId: `req-${requests}`, caller: 'alice', startedAt: 990 };
+}
+
+async function publish(model: string, fixture: ModelFixture, metadata: ModelMetadata = {}, promote = true) {
+  const signature: ModelSignature = { inputs: fixture.inputs, outputs: fixture.outputs };
+  return publishModel(registry, store, { model, bytes: fixture.bytes, signature, metadata, promote });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+// ---------------------------------------------------------------------------------------------
+// ONNX Runtime called directly, and an independent rendering of its outputs as JSON rows.
+
+const directSessions = new Map<Uint8Array, Promise<ort.InferenceSession>>();
+
+async function direct(fixture: ModelFixture, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+  let session = directSessions.get(fixture.bytes);
+  if (!session) {
+    session = ort.InferenceSession.create(fixture.bytes);
+    directSessions.set(fixture.bytes, session);
+  }
+  return (await session).run(feeds);
+}
+
+function jsonElement(type: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v >= -(2n ** 53n - 1n) && v <= 2n ** 53n - 1n ? Number(v) : v.toString();
+  if (type === 'bool') return v !== 0 && v !== false;
+  return v;
+}
+
+function nest(flat: unknown[], shape: readonly number[]): unknown {
+  if (shape.length === 0) return flat[0];
+  const [d = 0, ...rest] = shape;
+  const size = rest.reduce((a, b) => a * b, 1);
+  return Array.from({ length: d }, (_, i) => nest(flat.slice(i * size, (i + 1) * size), rest));
+}
+
+/** Row `r` of every output, as `{ name: nested JSON }`. */
+function directRows(outputs: ort.InferenceSession.ReturnType, rows: number): Record<string, unknown>[] {
+  return Array.from({ length: rows }, (_, r) => Object.fromEntries(Object.entries(outputs).map(([name, t]) => {
+    const [, ...rest] = t.dims;
+    const size = rest.reduce((a, b) => a * b, 1);
+    const flat = Array.from(t.data as ArrayLike<unknown>).map((v) => jsonElement(t.type, v));
+    return [name, nest(flat.slice(r * size, (r + 1) * size), rest)];
+  })));
+}
+
+function directFlat(t: ort.Tensor): unknown[] {
+  return Array.from(t.data as ArrayLike<unknown>).map((v) => jsonElement(t.type, v));
+}
+
+/** `rows` x `width` float32-representable values in [0, 1). */
+function floatRows(rows: number, width: number, seed = 5): number[][] {
+  const random = seededRandom(seed);
+  return Array.from({ length: rows }, () => Array.from({ length: width }, () => Math.fround(random())));
+}
+
+function asRecord(names: readonly string[], row: readonly number[]): Record<string, number> {
+  return Object.fromEntries(names.map((n, j) => [n, row[j] as number]));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('predictions equal ONNX Runtime called directly', () => {
+  it('MLP classifier through features, instances (objects, arrays) and v2', async () => {
+    // Prepare
+    const fixture = mlpModel();
+    const labels = ['setosa', 'versicolor', 'virginica'];
+    await publish('iris', fixture, { features: IRIS, classLabels: labels });
+    const rows = floatRows(3, 4);
+    const expected = await direct(fixture, { input: new ort.Tensor('float32', Float32Array.from(rows.flat()), [3, 4]) });
+    const probs = directRows(expected, 3).map((r) => r['probabilities'] as number[]);
+    const svc = service();
+
+    // Act
+    const single = await svc.predict('iris', { features: asRecord([...IRIS].reverse(), [...rows[0]!].reverse()) }, ctx());
+    const objects = await svc.predict('iris', { instances: rows.map((r) => asRecord(IRIS, r)) }, ctx());
+    const arrays = await svc.predict('iris', { instances: rows }, ctx());
+    const v2 = await svc.inferV2('iris', { inputs: [{ name: 'input', shape: [3, 4], datatype: 'FP32', data: rows.flat() }] }, ctx());
+
+    // Assess
+    const classified = probs.map((p) => {
+      const best = p.indexOf(Math.max(...p));
+      return { label: labels[best], confidence: p[best], probabilities: Object.fromEntries(labels.map((l, k) => [l, p[k]])) };
+    });
+    expect(single.predictions).toEqual([classified[0]]);
+    expect(objects.predictions).toEqual(classified);
+    expect(arrays.predictions).toEqual(classified);
+    expect(v2.outputs).toEqual([{ name: 'probabilities', datatype: 'FP32', shape: [3, 3], data: directFlat(expected['probabilities']!) }]);
+  });
+
+  it.each([
+    ['string labels, random-forest scores', { labels: 'strings', postTransform: 'NONE' }],
+    ['int64 labels, softmax scores', { labels: 'int64s', postTransform: 'SOFTMAX' }],
+  ] as const)('tree ensemble classifier (%s): label and probabilities consistent with its direct outputs', async (_, options) => {
+    // Prepare
+    const fixture = treeEnsembleClassifier({ ...options, trees: 7, depth: 4, seed: 11 });
+    const classLabels = fixture.classLabels.map(String);
+    await publish('forest', fixture, { features: IRIS, classLabels });
+    const rows = floatRows(50, 4, 13);
+    const expected = await direct(fixture, { input: new ort.Tensor('float32', Float32Array.from(rows.flat()), [50, 4]) });
+    const directLabels = directFlat(expected['label']!).map(String);
+    const directProbs = directRows(expected, 50).map((r) => r['probabilities'] as number[]);
+
+    // Act
+    const response = await service().predict('forest', { instances: rows.map((r) => asRecord(IRIS, r)) }, ctx());
+
+    // Assess
+    const predictions = response.predictions as { label: string; confidence: number; probabilities: Record<string, number> }[];
+    expect(predictions.map((p) => p.label)).toEqual(directLabels);
+    expect(predictions.map((p) => classLabels.map((l) => p.probabilities[l]))).toEqual(directProbs);
+    expect(predictions.map((p) => p.confidence)).toEqual(directProbs.map((p) => Math.max(...p)));
+    expect(new Set(directLabels).size).toBeGreaterThan(1);
+  });
+
+  it('two-input model through instances keyed by input name and v2 (flat and nested)', async () => {
+    // Prepare
+    const fixture = twoInputModel();
+    await publish('pair', fixture);
+    const a = [[1.5, -2], [3, 4.25]];
+    const b = [[0.5, 8], [-1, 2]];
+    const expected = await direct(fixture, {
+      a: new ort.Tensor('float32', Float32Array.from(a.flat()), [2, 2]),
+      b: new ort.Tensor('float32', Float32Array.from(b.flat()), [2, 2]),
+    });
+    const svc = service();
+
+    // Act
+    const records = await svc.predict('pair', { instances: [{ a: a[0], b: b[0] }, { b: b[1], a: a[1] }] }, ctx());
+    const v2 = await svc.inferV2('pair', {
+      inputs: [
+        { name: 'b', shape: [2, 2], datatype: 'FP32', data: b },
+        { name: 'a', shape: [2, 2], datatype: 'FP32', data: a.flat() },
+      ],
+      outputs: [{ name: 'product' }],
+    }, ctx());
+
+    // Assess
+    expect(records.predictions).toEqual(directRows(expected, 2));
+    expect(v2.outputs).toEqual([{ name: 'product', datatype: 'FP32', shape: [2, 2], data: directFlat(expected['product']!) }]);
+  });
+
+  it('string input model through features, array instances and v2', async () => {
+    // Prepare
+    const fixture = stringInputModel();
+    await publish('colors', fixture);
+    const colors = ['red', 'purple', 'blue'];
+    const expected = await direct(fixture, { color: new ort.Tensor('string', colors, [3, 1]) });
+    const svc = service();
+
+    // Act
+    const single = await svc.predict('colors', { features: { color: 'purple' } }, ctx());
+    const arrays = await svc.predict('colors', { instances: colors.map((c) => [c]) }, ctx());
+    const v2 = await svc.inferV2('colors', { inputs: [{ name: 'color', shape: [3, 1], datatype: 'BYTES', data: colors }] }, ctx());
+
+    // Assess
+    expect(single.predictions).toEqual([{ code: [fixture.defaultCode] }]);
+    expect(arrays.predictions).toEqual(directRows(expected, 3));
+    expect(v2.outputs).toEqual([{ name: 'code', datatype: 'INT64', shape: [3, 1], data: directFlat(expected['code']!) }]);
+  });
+
+  it('mixed string and float inputs', async () => {
+    // Prepare
+    const fixture = mixedInputModel();
+    await publish('scores', fixture);
+    const expected = await direct(fixture, {
+      category: new ort.Tensor('string', ['large', 'tiny'], [2, 1]),
+      amount: new ort.Tensor('float32', new Float32Array([2, 3]), [2, 1]),
+    });
+
+    // Act
+    const response = await service().predict('scores', { instances: [{ category: 'large', amount: 2 }, { category: ['tiny'], amount: [3] }] }, ctx());
+
+    // Assess
+    expect(response.predictions).toEqual(directRows(expected, 2));
+    expect(response.predictions).toEqual([{ score: [5] }, { score: [0] }]);
+  });
+
+  it('int64 model keeps values beyond 2^53 exact both ways', async () => {
+    // Prepare
+    const fixture = int64Model();
+    await publish('ids', fixture);
+    const expected = await direct(fixture, { ids: new ort.Tensor('int64', new BigInt64Array([9007199254740993n, 41n]), [1, 2]) });
+    const svc = service();
+
+    // Act
+    const records = await svc.predict('ids', { features: { ids: ['9007199254740993', 41] } }, ctx());
+    const v2 = await svc.inferV2('ids', { inputs: [{ name: 'ids', shape: [1, 2], datatype: 'INT64', data: ['9007199254740993', 41] }] }, ctx());
+    const inexact = await rejection(svc.predict('ids', { features: { ids: [9007199254740993, 41] } }, ctx()));
+
+    // Assess
+    expect(records.predictions).toEqual([{ next: ['9007199254740994', 42] }]);
+    expect(records.predictions).toEqual(directRows(expected, 1));
+    expect(v2.outputs[0]?.data).toEqual(['9007199254740994', 42]);
+    expect(inexact.code).toBe('INEXACT_INTEGER');
+    expect(inexact.path).toEqual(['features', 'ids', 0]);
+  });
+
+  it('fixed-shape model takes its one row and refuses two', async () => {
+    // Prepare
+    const fixture = fixedShapeModel();
+    await publish('fixed', fixture);
+    const expected = await direct(fixture, { x: new ort.Tensor('float32', new Float32Array([1, 2, 3]), [1, 3]) });
+    const svc = service();
+
+    // Act
+    const one = await svc.predict('fixed', { features: { x: [1, 2, 3] } }, ctx());
+    const two = await rejection(svc.predict('fixed', { instances: [[1, 2, 3], [4, 5, 6]] }, ctx()));
+
+    // Assess
+    expect(one.predictions).toEqual(directRows(expected, 1));
+    expect(one.predictions).toEqual([{ y: [3, 5, 7] }]);
+    expect(two.code).toBe('SHAPE_MISMATCH');
+    expect(two.status).toBe(400);
+  });
+
+  it.each<TensorType>(['float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'string'])(
+    'identity over %s round-trips through instances and v2',
+    async (type) => {
+      // Prepare
+      const fixture = identityModel(type);
+      await publish(`id-${type}`, fixture);
+      const row = sampleRow(type);
+      const svc = service();
+
+      // Act
+      const records = await svc.predict(`id-${type}`, { instances: [row] }, ctx());
+      const v2 = await svc.inferV2(`id-${type}`, { inputs: [{ name: 'x', shape: [1, 3], datatype: v2Type(type), data: row }] }, ctx());
+
+      // Assess
+      expect(records.predictions).toEqual([{ y: row }]);
+      expect(v2.outputs).toEqual([{ name: 'y', datatype: v2Type(type), shape: [1, 3], data: row }]);
+    },
+  );
+});
+
+function sampleRow(type: TensorType): unknown[] {
+  switch (type) {
+    case 'float32': return [0.5, -1.25, Math.fround(3e38)];
+    case 'float64': return [0.1, -1e300, 5e-324];
+    case 'int8': return [-128, 0, 127];
+    case 'int16': return [-32768, 1, 32767];
+    case 'int32': return [-2147483648, 2, 2147483647];
+    case 'int64': return ['-9223372036854775808', 3, '9223372036854775807'];
+    case 'uint8': return [0, 4, 255];
+    case 'uint16': return [0, 5, 65535];
+    case 'uint32': return [0, 6, 4294967295];
+    case 'uint64': return [0, 7, '18446744073709551615'];
+    case 'bool': return [true, false, true];
+    case 'string': return ['a', '', 'ünïcode'];
+  }
+}
+
+function v2Type(type: TensorType): string {
+  return ({ float32: 'FP32', float64: 'FP64', bool: 'BOOL', string: 'BYTES' } as Record<string, string>)[type] ?? type.toUpperCase();
+}
+
+describe('batching and limits', () => {
+  it('runs a 1000-instance request as ONE session.run', async () => {
+    // Prepare
+    const version = await publish('iris', mlpModel(), { features: IRIS, classLabels: ['a', 'b', 'c'] });
+    const session: ModelSession = await runtime.load(version);
+    const run = jest.spyOn(session, 'run');
+    const rows = floatRows(1000, 4);
+
+    // Act
+    const response = await service().predict('iris', { instances: rows.map((r) => asRecord(IRIS, r)) }, ctx());
+
+    // Assess
+    expect(run).toHaveBeenCalledTimes(1);
+    const feeds = run.mock.calls[0]?.[0];
+    expect(feeds?.['input']?.shape).toEqual([1000, 4]);
+    expect(response.predictions).toHaveLength(1000);
+  });
+
+  it('refuses more rows than maxRows with 413 TOO_MANY_ROWS, in every form, before running the model', async () => {
+    // Prepare
+    const version = await publish('iris', mlpModel(), { features: IRIS });
+    const run = jest.spyOn(await runtime.load(version), 'run');
+    const svc = service({ maxRows: 10 });
+    const rows = floatRows(11, 4);
+
+    // Act
+    const records = await rejection(svc.predict('iris', { instances: rows }, ctx()));
+    const v2 = await rejection(svc.inferV2('iris', { inputs: [{ name: 'input', shape: [11, 4], datatype: 'FP32', data: rows.flat() }] }, ctx()));
+
+    // Assess
+    expect([records.status, records.code]).toEqual([413, 'TOO_MANY_ROWS']);
+    expect(records.path).toEqual(['instances']);
+    expect(records.message).toContain('at most 10');
+    expect([v2.status, v2.code]).toEqual([413, 'TOO_MANY_ROWS']);
+    expect(v2.path).toEqual(['inputs', 0, 'shape', 0]);
+    expect(run).not.toHaveBeenCalled();
+  });
+
+  it('accepts exactly maxRows', async () => {
+    await publish('iris', mlpModel(), { features: IRIS });
+    const response = await service({ maxRows: 10 }).predict('iris', { instances: floatRows(10, 4) }, ctx());
+    expect(response.predictions).toHaveLength(10);
+  });
+
+  it('refuses instances that mix objects and arrays, naming the first odd one', async () => {
+    await publish('iris', mlpModel(), { features: IRIS });
+    const rows = floatRows(3, 4);
+    const error = await rejection(service().predict('iris', { instances: [asRecord(IRIS, rows[0]!), asRecord(IRIS, rows[1]!), rows[2]] }, ctx()));
+    expect(error.code).toBe('MIXED_INSTANCES');
+    expect(error.path).toEqual(['instances', 2]);
+  });
+
+  it('refuses an output the model does not have in v2', async () => {
+    await publish('pair', twoInputModel());
+    const error = await rejection(service().inferV2('pair', {
+      inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }, { name: 'b', shape: [1, 2], datatype: 'FP32', data: [1, 2] }],
+      outputs: [{ name: 'sum' }, { name: 'difference' }],
+    }, ctx()));
+    expect(error.code).toBe('UNKNOWN_OUTPUT');
+    expect(error.path).toEqual(['outputs', 1, 'name']);
+  });
+});
+
+describe('which version serves', () => {
+  it('answers 404 MODEL_NOT_FOUND for an unknown model', async () => {
+    const error = await rejection(service().predict('nope', { features: { a: 1 } }, ctx()));
+    expect([error.status, error.code]).toEqual([404, 'MODEL_NOT_FOUND']);
+  });
+
+  it('answers 404 for a model without a production version', async () => {
+    await publish('draft', mlpModel(), { features: IRIS }, false);
+    const error = await rejection(service().predict('draft', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx()));
+    expect(error.status).toBe(404);
+    expect(error.code).toBe('NO_PRODUCTION_VERSION');
+  });
+
+  it('answers 404 for another model than the one this function serves', async () => {
+    await publish('iris', mlpModel(), { features: IRIS });
+    const error = await rejection(service({ servedModel: 'other' }).predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx()));
+    expect([error.status, error.code]).toEqual([404, 'MODEL_NOT_FOUND']);
+  });
+
+  it('serves the pinned version whatever the production pointer says', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    await publish('iris', mlpModel({ seed: 2 }), { features: IRIS });
+
+    // Act
+    const response = await service({ pinnedVersion: '1' }).predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+
+    // Assess
+    expect(response.modelVersion).toBe('1');
+  });
+
+  it('trusts the production pointer for pointerCacheMs, then follows a promotion', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+    const before = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    await publish('iris', mlpModel({ seed: 2 }), { features: IRIS });
+
+    // Act
+    clock = NOW + 4_999;
+    const cached = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    clock = NOW + 5_001;
+    const after = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+
+    // Assess
+    expect([before.modelVersion, cached.modelVersion, after.modelVersion]).toEqual(['1', '1', '2']);
+  });
+
+  it('describes the served version in v2 metadata, with -1 for dynamic dims', async () => {
+    await publish('pair', twoInputModel());
+    const metadata = await service().metadataV2('pair');
+    expect(metadata).toEqual({
+      name: 'pair', versions: ['1'], platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'a', datatype: 'FP32', shape: [-1, 2] }, { name: 'b', datatype: 'FP32', shape: [-1, 2] }],
+      outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }, { name: 'product', datatype: 'FP32', shape: [-1, 2] }],
+    });
+    expect(await service().ready('pair')).toEqual({ name: 'pair', ready: true, version: '1' });
+  });
+});
+
+describe('responses and the prediction log', () => {
+  it('stamps the response with request id, model, versions, processing time and timestamp', async () => {
+    await publish('iris', mlpModel(), { features: IRIS });
+    const context = ctx();
+    const response = await service().predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, context);
+    expect(response).toMatchObject({
+      requestId: context.requestId, model: 'iris', modelVersion: '1', functionVersion: '7',
+      processingTimeMs: 10.5, timestamp: '2025-06-01T12:00:00.000Z',
+    });
+  });
+
+  it('logs request id, model, version, rows, caller and expiry after ttl days', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const context = ctx();
+
+    // Act
+    const response = await service().predict('iris', { instances: floatRows(3, 4) }, context);
+
+    // Assess
+    expect(log.records).toHaveLength(1);
+    const record = log.records[0]!;
+    expect(record).toMatchObject({
+      requestId: context.requestId, model: 'iris', modelVersion: '1', functionVersion: '7', caller: 'alice',
+      rows: 3, latencyMs: 10.5, timestamp: '2025-06-01T12:00:00.000Z', truncated: false,
+    });
+    expect(record.expiresAt).toBe(NOW / 1000 + 30 * 86_400);
+    expect(JSON.parse(record.outputs)).toEqual(response.predictions);
+    expect(record.inputSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('hashes the same rows the same whether sent as features, instances or v2', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+    const [row] = floatRows(1, 4);
+
+    // Act
+    await svc.predict('iris', { features: asRecord(IRIS, row!) }, ctx());
+    await svc.predict('iris', { instances: [asRecord([...IRIS].reverse(), [...row!].reverse())] }, ctx());
+    await svc.predict('iris', { instances: [row] }, ctx());
+    await svc.inferV2('iris', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: row! }] }, ctx());
+    await svc.inferV2('iris', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [row] }] }, ctx());
+    await svc.predict('iris', { features: asRecord(IRIS, [row![0]! + 0.5, ...row!.slice(1)]) }, ctx());
+
+    // Assess
+    const hashes = log.records.map((r) => r.inputSha256);
+    expect(new Set(hashes.slice(0, 5)).size).toBe(1);
+    expect(hashes[5]).not.toBe(hashes[0]);
+  });
+
+  it('hashes multi-input rows the same in the record and v2 forms', async () => {
+    await publish('pair', twoInputModel());
+    const svc = service();
+    await svc.predict('pair', { instances: [{ a: [1, 2], b: [3, 4] }] }, ctx());
+    await svc.inferV2('pair', {
+      inputs: [{ name: 'b', shape: [1, 2], datatype: 'FP32', data: [3, 4] }, { name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }],
+    }, ctx());
+    expect(log.records[0]?.inputSha256).toBe(log.records[1]?.inputSha256);
+  });
+
+  it('bounds the logged outputs and flags the cut', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS, classLabels: ['a', 'b', 'c'] });
+
+    // Act
+    const response = await service({ maxLoggedOutputBytes: 200 }).predict('iris', { instances: floatRows(20, 4) }, ctx());
+
+    // Assess
+    const record = log.records[0]!;
+    expect(record.truncated).toBe(true);
+    expect(Buffer.byteLength(record.outputs, 'utf8')).toBeLessThanOrEqual(200);
+    expect(JSON.stringify(response.predictions).startsWith(record.outputs)).toBe(true);
+    expect(response.predictions).toHaveLength(20);
+  });
+
+  it('logs v2 requests with their output tensors', async () => {
+    await publish('ids', int64Model());
+    const response = await service().inferV2('ids', { id: 'mine', inputs: [{ name: 'ids', shape: [2, 2], datatype: 'INT64', data: [1, 2, 3, 4] }] }, ctx());
+    expect(response.id).toBe('mine');
+    expect(log.records[0]?.rows).toBe(2);
+    expect(JSON.parse(log.records[0]!.outputs)).toEqual(response.outputs);
+  });
+});
