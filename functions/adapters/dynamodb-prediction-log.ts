@@ -86,8 +86,12 @@ export class DynamoDbPredictionLog implements PredictionLog {
     try {
       this.fallback(record, failure);
     } catch {
-      // A broken custom fallback must not lose the record either.
-      printFallback(record, failure);
+      // A broken custom fallback must neither lose the record nor make `write` reject.
+      try {
+        printFallback(record, failure);
+      } catch {
+        // stdout itself is gone: nothing is left to report to.
+      }
     }
   }
 

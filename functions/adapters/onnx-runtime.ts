@@ -4,7 +4,7 @@
  * verified against its recorded sha256 and cached under /tmp for the life of the sandbox.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -23,10 +23,11 @@ export interface OnnxRuntimeOptions {
 /**
  * Lambda gives CPU in proportion to memory: one vCPU at 1,769 MB, up to six at 10,240 MB
  * (AWS Lambda documentation, "Configuring function memory"). More ORT threads than vCPUs only
- * contend, so the default follows the function's memory on Lambda and the core count elsewhere.
+ * contend, so the default follows the function's memory on Lambda (the nearest whole number of
+ * vCPUs it buys: 1 up to 2,653 MB, 2 from 2,654 MB, ...) and the core count elsewhere.
  */
 export function defaultIntraOpThreads(memoryMb: number | undefined, cores = availableParallelism()): number {
-  if (memoryMb !== undefined && memoryMb > 0) return Math.max(1, Math.min(6, Math.ceil(memoryMb / 1769), cores));
+  if (memoryMb !== undefined && memoryMb > 0) return Math.max(1, Math.min(6, Math.round(memoryMb / 1769), cores));
   return Math.max(1, Math.min(cores, 4));
 }
 
@@ -115,14 +116,17 @@ export class OnnxRuntime implements ModelRuntime {
         `Artifact of ${version.model} v${version.version} has sha256 ${actual}, the registry recorded ${sha256}.`,
       );
     }
-    // Best effort: a full or read-only /tmp only costs the next cold start a fetch.
-    await mkdir(this.cacheDir, { recursive: true })
-      .then(async () => {
-        const partial = `${cached}.${randomUUID()}.partial`;
-        await writeFile(partial, bytes);
-        await rename(partial, cached);
-      })
-      .catch(() => undefined);
+    // Best effort: a full or read-only /tmp only costs the next cold start a fetch. Written
+    // under a unique name and renamed, so a reader never sees half a file; a failed write does
+    // not leave its partial file behind to fill /tmp.
+    const partial = `${cached}.${randomUUID()}.partial`;
+    try {
+      await mkdir(this.cacheDir, { recursive: true });
+      await writeFile(partial, bytes);
+      await rename(partial, cached);
+    } catch {
+      await rm(partial, { force: true }).catch(() => undefined);
+    }
     return bytes;
   }
 }

@@ -3,7 +3,7 @@
  * tensors, run the model once, encode the outputs and log the request. Talks to ports only.
  */
 import { createHash } from 'node:crypto';
-import { NotFoundError, PayloadTooLargeError, ValidationError, type FieldPath } from './errors.js';
+import { AppError, NotFoundError, PayloadTooLargeError, ValidationError, type FieldPath } from './errors.js';
 import type { ModelSignature, ModelVersion, TensorSpec } from './model.js';
 import type { ModelRegistry, ModelRuntime, ModelSession, PredictionLog, PredictionLogRecord } from './ports.js';
 import type { TensorMap } from './tensor.js';
@@ -211,23 +211,39 @@ export class PredictionService {
 
   /** Which version serves `model`: the pinned one, else the registry's production version. */
   private async resolve(model: string): Promise<Served> {
-    const { config, registry } = this.deps;
+    const { config } = this.deps;
     if (config.servedModel !== undefined && model !== config.servedModel) throw unknownModel(model);
-    let version = config.pinnedVersion;
-    if (version === undefined) {
-      const cached = this.pointers.get(model);
-      if (cached && cached.until > this.now()) {
-        version = cached.version;
-      } else {
-        const record = await registry.getModel(model);
-        if (!record) throw unknownModel(model);
-        if (record.productionVersion === undefined) {
-          throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version yet; promote one first.`, ['model']);
-        }
-        version = record.productionVersion;
-        this.pointers.set(model, { version, until: this.now() + config.pointerCacheMs });
+    const version = config.pinnedVersion ?? (await this.productionVersion(model));
+    return this.session(model, version);
+  }
+
+  /**
+   * The registry's production version, trusted for `pointerCacheMs`. When the registry cannot
+   * be read, the last production version seen here keeps serving (its session is loaded) rather
+   * than failing requests that were served a moment ago, and is trusted for another
+   * `pointerCacheMs` so an outage does not add a failing registry call to every request.
+   */
+  private async productionVersion(model: string): Promise<string> {
+    const cached = this.pointers.get(model);
+    if (cached && cached.until > this.now()) return cached.version;
+    let version: string;
+    try {
+      const record = await this.deps.registry.getModel(model);
+      if (!record) throw unknownModel(model);
+      if (record.productionVersion === undefined) {
+        throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version yet; promote one first.`, ['model']);
       }
+      version = record.productionVersion;
+    } catch (error) {
+      if (!cached || error instanceof AppError) throw error;
+      version = cached.version;
     }
+    this.pointers.set(model, { version, until: this.now() + this.deps.config.pointerCacheMs });
+    return version;
+  }
+
+  /** The loaded version, created once per process (a failed load is retried next time). */
+  private session(model: string, version: string): Promise<Served> {
     const key = `${model}@${version}`;
     let served = this.served.get(key);
     if (!served) {

@@ -1,6 +1,5 @@
-/** @jest-environment ./test/fixtures/ort-environment.ts */
 import { jest } from '@jest/globals';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -122,6 +121,33 @@ describe('OnnxRuntime.load', () => {
     expect(store.gets).toBe(2);
     expect(Buffer.from(await readFile(cached)).equals(Buffer.from(bytes))).toBe(true);
     expect(session.signature.inputs).toHaveLength(1);
+  });
+
+  it('serves when the cache cannot be written, and leaves no partial file behind', async () => {
+    // Prepare: a non-empty directory sits where the cached file would go, so the rename fails
+    const version = await publish('iris', mlpModel().bytes);
+    const cached = join(cacheDir, `${version.artifact.sha256}.onnx`);
+    await mkdir(join(cached, 'occupied'), { recursive: true });
+
+    // Act
+    const session = await new OnnxRuntime(store, { cacheDir }).load(version);
+
+    // Assess
+    expect(session.signature.inputs).toHaveLength(1);
+    expect(store.gets).toBe(1);
+    expect(await readdir(cacheDir)).toEqual([`${version.artifact.sha256}.onnx`]);
+  });
+
+  it('serves when the cache directory cannot be created', async () => {
+    // Prepare: the cache directory would be below a regular file
+    const version = await publish('iris', mlpModel().bytes);
+    await writeFile(join(cacheDir, 'file'), 'x');
+
+    // Act
+    const session = await new OnnxRuntime(store, { cacheDir: join(cacheDir, 'file', 'models') }).load(version);
+
+    // Assess
+    expect(session.signature.outputs).toHaveLength(1);
   });
 
   it('creates one session per version, concurrent calls sharing it', async () => {
@@ -279,12 +305,14 @@ describe('defaultIntraOpThreads', () => {
   it.each([
     [128, 8, 1],
     [1769, 8, 1],
-    [1770, 8, 2],
+    [1770, 8, 1],
+    [2653, 8, 1],
+    [2654, 8, 2],
     [3008, 8, 2],
     [5307, 8, 3],
     [10240, 8, 6],
     [10240, 2, 2],
-  ])('gives %d MB on %d cores %d thread(s)', (memoryMb, cores, threads) => {
+  ])('gives %d MB on %d cores %d thread(s): never more than the vCPUs the memory buys', (memoryMb, cores, threads) => {
     expect(defaultIntraOpThreads(memoryMb, cores)).toBe(threads);
   });
 

@@ -134,7 +134,7 @@ describe('versions and models round-trip', () => {
     // Assess
     expect(created).toEqual(['1', '2', '3']);
     expect(listed.map((v) => v.version)).toEqual(['1', '2', '3']);
-    expect(listed[2]).toStrictEqual({ ...(await registry.getVersion('counting', '3')) });
+    expect(listed[2]).toStrictEqual(await registry.getVersion('counting', '3'));
     expect(await registry.getModel('counting')).toMatchObject({ latestVersion: 3, revision: 3 });
   });
 

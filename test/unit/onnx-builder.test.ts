@@ -1,4 +1,3 @@
-/** @jest-environment ./test/fixtures/ort-environment.ts */
 import * as ort from 'onnxruntime-node';
 import {
   attr, buildModel, buildModelProto, makeTensor, mapOf, ML_DOMAIN, sequenceOf, tensorOf, tensorTypeFromOnnx,
@@ -76,6 +75,36 @@ describe('encodeModel / decodeModel', () => {
     for (const bytes of [mlpModel().bytes, treeEnsembleClassifier({ labels: 'int64s' }).bytes, zipMapClassifier().bytes]) {
       expect(Buffer.from(encodeModel(decodeModel(bytes))).equals(Buffer.from(bytes))).toBe(true);
     }
+  });
+
+  it('round-trips tensors stored in the typed *_data fields, not only raw_data', () => {
+    // Prepare
+    const model: ModelProto = {
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      metadataProps: [],
+      graph: {
+        node: [], input: [], output: [], valueInfo: [],
+        initializer: [{
+          name: 'all', dims: [2], dataType: DataType.FLOAT, docString: 'every typed field',
+          floatData: [0.5, -2], int32Data: [-2147483648, 7], stringData: [utf8.encode('s')],
+          int64Data: [-(2n ** 63n), 2n ** 63n - 1n], doubleData: [Math.E, -1e-300], uint64Data: [2n ** 64n - 1n, 0n],
+        }],
+      },
+    };
+
+    // Act
+    const decoded = decodeModel(encodeModel(model));
+
+    // Assess
+    expect(decoded).toEqual(model);
+  });
+
+  it('refuses to encode integers outside their protobuf type', () => {
+    const tensor = { dims: [1], dataType: DataType.INT64, floatData: [], int32Data: [], stringData: [], int64Data: [2n ** 63n], doubleData: [], uint64Data: [] };
+    const model: ModelProto = { opsetImport: [], metadataProps: [], graph: { node: [], input: [], output: [], valueInfo: [], initializer: [tensor] } };
+    expect(() => encodeModel(model)).toThrow(RangeError);
+    expect(() => encodeModel({ ...model, graph: undefined, irVersion: 2 ** 53 })).toThrow(/not a safe integer/);
   });
 
   it('keeps fields it does not model and writes them back', () => {
@@ -216,6 +245,32 @@ describe('ONNX Runtime loads builder output', () => {
     const probabilities = Array.from(out['probabilities']?.data as Float32Array);
     expect(probabilities[0]).toBeCloseTo(exp[0]! / total, 5);
     expect(probabilities[1]).toBeCloseTo(exp[1]! / total, 5);
+  });
+
+  it('runs a model whose initializers use the typed int64_data and float_data fields', async () => {
+    // Prepare: y = x + c (int64), z = f * 2 (float), both constants written without raw_data
+    const proto = buildModelProto({
+      inputs: [{ name: 'x', type: 'int64', shape: ['N', 2] }, { name: 'f', type: 'float32', shape: ['N'] }],
+      outputs: [{ name: 'y', type: 'int64', shape: ['N', 2] }, { name: 'z', type: 'float32', shape: ['N'] }],
+      initializers: [{ name: 'c', dims: [2], data: [0n, 0n] }, { name: 'two', dims: [], data: new Float32Array([0]) }],
+      nodes: [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }, { op: 'Mul', inputs: ['f', 'two'], outputs: ['z'] }],
+    });
+    const [c, two] = proto.graph?.initializer ?? [];
+    delete c?.rawData;
+    delete two?.rawData;
+    c?.int64Data.push(-(2n ** 62n), 5n);
+    two?.floatData.push(2);
+    const session = await ort.InferenceSession.create(encodeModel(proto));
+
+    // Act
+    const out = await session.run({
+      x: new ort.Tensor('int64', new BigInt64Array([2n ** 62n, 1n]), [1, 2]),
+      f: new ort.Tensor('float32', new Float32Array([1.5]), [1]),
+    });
+
+    // Assess
+    expect(Array.from(out['y']?.data as BigInt64Array)).toEqual([0n, 6n]);
+    expect(Array.from(out['z']?.data as Float32Array)).toEqual([3]);
   });
 
   it('runs string, int64 and bool models and exposes symbolic dims', async () => {

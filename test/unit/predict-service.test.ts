@@ -1,4 +1,3 @@
-/** @jest-environment ./test/fixtures/ort-environment.ts */
 import { jest } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { AppError } from '../../functions/core/errors.js';
 import type { ModelMetadata, ModelSignature, TensorType } from '../../functions/core/model.js';
-import { PredictionService, type PredictConfig, type RequestContext } from '../../functions/core/predict.js';
+import { PredictionService, boundedJson, type PredictConfig, type RequestContext } from '../../functions/core/predict.js';
 import type { ModelSession } from '../../functions/core/ports.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryPredictionLog, publishModel } from '../fixtures/in-memory.js';
 import {
@@ -434,6 +433,50 @@ describe('which version serves', () => {
     expect([before.modelVersion, cached.modelVersion, after.modelVersion]).toEqual(['1', '1', '2']);
   });
 
+  it('keeps serving the last production version seen when the registry cannot be read', async () => {
+    // Prepare: a warm service, then the registry fails after the pointer went stale
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+    const warm = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    const getModel = jest.spyOn(registry, 'getModel').mockRejectedValue(new Error('registry unreachable'));
+    clock = NOW + 60_000;
+
+    // Act
+    const during = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    clock += 1_000;
+    const next = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+
+    // Assess: served from the last pointer, which is trusted again for pointerCacheMs
+    expect(during.modelVersion).toBe('1');
+    expect(during.predictions).toEqual(warm.predictions);
+    expect(next.modelVersion).toBe('1');
+    expect(getModel).toHaveBeenCalledTimes(1);
+  });
+
+  it('still answers 404 when the registry says the model is gone, whatever it served before', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+    await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    jest.spyOn(registry, 'getModel').mockResolvedValue(undefined);
+    clock = NOW + 60_000;
+
+    // Act
+    const error = await rejection(svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx()));
+
+    // Assess
+    expect(error.code).toBe('MODEL_NOT_FOUND');
+  });
+
+  it('fails when the registry cannot be read and no production version was ever seen', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    jest.spyOn(registry, 'getModel').mockRejectedValue(new Error('registry unreachable'));
+
+    // Act / Assess
+    await expect(service().predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx())).rejects.toThrow('registry unreachable');
+  });
+
   it('describes the served version in v2 metadata, with -1 for dynamic dims', async () => {
     await publish('pair', twoInputModel());
     const metadata = await service().metadataV2('pair');
@@ -528,5 +571,34 @@ describe('responses and the prediction log', () => {
     expect(response.id).toBe('mine');
     expect(log.records[0]?.rows).toBe(2);
     expect(JSON.parse(log.records[0]!.outputs)).toEqual(response.outputs);
+  });
+});
+
+describe('boundedJson', () => {
+  it('keeps JSON that fits as it is', () => {
+    expect(boundedJson({ a: [1, 2] }, 100)).toEqual({ json: '{"a":[1,2]}', truncated: false });
+  });
+
+  it('cuts by UTF-8 bytes, not characters', () => {
+    // Prepare: "é" is one character and two bytes
+    const value = ['éééééééééé'];
+
+    // Act
+    const { json, truncated } = boundedJson(value, 10);
+
+    // Assess
+    expect(truncated).toBe(true);
+    expect(Buffer.byteLength(json, 'utf8')).toBeLessThanOrEqual(10);
+    expect(JSON.stringify(value).startsWith(json)).toBe(true);
+  });
+
+  it('never ends a cut on half of a surrogate pair', () => {
+    // Act: the largest prefix within 5 bytes would end on the high half of the first emoji
+    const { json, truncated } = boundedJson(['😀😀😀'], 5);
+
+    // Assess
+    expect(truncated).toBe(true);
+    expect(json).toBe('["');
+    expect(Buffer.from(json, 'utf8').toString('utf8')).toBe(json);
   });
 });
