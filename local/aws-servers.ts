@@ -9,8 +9,9 @@
  *   TransactGetItems itself as single-item calls to dynalite while holding an exclusive lock (all
  *   other requests hold a shared one), so no request sees half a transaction. Conditions are all
  *   checked before anything is written, failures come back as AWS does
- *   (`TransactionCanceledException` with one `CancellationReasons` entry per item), and a write
- *   that fails half-way is undone. ClientRequestToken idempotency is not emulated.
+ *   (`TransactionCanceledException` with one `CancellationReasons` entry per item:
+ *   `ConditionalCheckFailed`, or `ValidationError` for an update that cannot apply to the item),
+ *   and a write that fails half-way is undone. ClientRequestToken idempotency is not emulated.
  * - dynalite has no UpdateTimeToLive: tables are created without TTL and items never expire.
  * - s3rver has no bucket versioning: PutObject returns no VersionId and GetObject ignores one.
  */
