@@ -13,14 +13,6 @@ export interface S3ArtifactStoreOptions {
   readonly bucket: string;
 }
 
-/**
- * Where a version's file is stored when its version number is already known:
- * `models/<model>/<version>/<sha256>.onnx`.
- */
-export function artifactKey(model: string, version: string, sha256: string): string {
-  return `models/${model}/${version}/${sha256}.onnx`;
-}
-
 /** S3 error names that mean "no such object (version)". */
 const NOT_FOUND = new Set(['NoSuchKey', 'NoSuchVersion', 'NotFound']);
 

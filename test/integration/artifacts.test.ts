@@ -1,6 +1,7 @@
 /** S3ArtifactStore against a real S3-compatible server (s3rver). */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { artifactKey, S3ArtifactStore } from '../../functions/adapters/s3-artifacts.js';
+import { S3ArtifactStore } from '../../functions/adapters/s3-artifacts.js';
+import { artifactKey } from '../../functions/core/registry.js';
 import { InternalError, NotFoundError } from '../../functions/core/errors.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 
@@ -36,14 +37,14 @@ describe('S3ArtifactStore', () => {
   it('stores and reads back every byte value unchanged', async () => {
     // Prepare
     const bytes = Uint8Array.from({ length: 3 * 256 + 7 }, (_, i) => (i * 37) % 256);
-    const key = artifactKey('iris', '1', 'f'.repeat(64));
+    const key = artifactKey('iris', 'f'.repeat(64));
 
     // Act
     const stored = await store.put(key, bytes);
     const read = await store.get(stored);
 
     // Assess
-    expect(stored.key).toBe('models/iris/1/ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff.onnx');
+    expect(stored.key).toBe('models/iris/ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff.onnx');
     // s3rver has no versioning: no VersionId comes back (AWS returns one for a versioned bucket).
     expect(versioning).toBe(false);
     expect(stored).toStrictEqual({ key });

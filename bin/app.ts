@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+/**
+ * The CDK app entry (`cdk.json` runs it with tsx). The endpoint config comes from cdk.json's
+ * context key `onnxServing`, or from a JSON file: `npx cdk synth -c onnxServingConfigFile=prod.json`.
+ * A bad config fails here with a message naming the field.
+ */
+import { createServingApp } from '../lib/app.js';
+
+const { app } = createServingApp();
+app.synth();
