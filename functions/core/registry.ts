@@ -14,6 +14,9 @@ import { parseWith } from './codec/request.js';
 
 const name = z.string().min(1).max(128);
 
+/** A version is one DynamoDB item (400 KB at most); this leaves room for keys and history. */
+export const MAX_DESCRIPTION_BYTES = 300_000;
+
 /** What a caller may declare about a version; everything else is read from the file. */
 export const ModelMetadataSchema = z.strictObject({
   framework: z.string().max(128).optional(),
@@ -70,6 +73,10 @@ export class RegistryService {
     const metadata = parseMetadata(input.metadata ?? {});
     const signature = await this.deps.runtime.inspect(input.bytes);
     checkDeclarations(signature, metadata);
+    const described = Buffer.byteLength(JSON.stringify({ metadata, signature }), 'utf8');
+    if (described > MAX_DESCRIPTION_BYTES) {
+      throw new ValidationError('METADATA_TOO_LARGE', `Metadata and signature take ${described} bytes; a version record holds at most ${MAX_DESCRIPTION_BYTES}. Shorten the feature names or the description.`, ['metadata']);
+    }
     const sha256 = createHash('sha256').update(input.bytes).digest('hex');
     const key = artifactKey(input.model, sha256);
     const stored = await this.deps.artifacts.put(key, input.bytes);

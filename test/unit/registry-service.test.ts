@@ -1,0 +1,100 @@
+/**
+ * The registry's core rules with real ONNX Runtime inspection over in-memory ports: what is
+ * recorded at registration, and which declarations are refused before anything is stored.
+ */
+import { jest } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
+import { ValidationError } from '../../functions/core/errors.js';
+import { RegistryService, artifactKey } from '../../functions/core/registry.js';
+import { InMemoryArtifactStore, InMemoryModelRegistry } from '../fixtures/in-memory.js';
+import { mlpModel, treeEnsembleClassifier, twoInputModel, zipMapClassifier } from '../fixtures/models.js';
+
+function setup(maxArtifactBytes = 1_000_000) {
+  const registry = new InMemoryModelRegistry(() => '2026-01-01T00:00:00.000Z');
+  const artifacts = new InMemoryArtifactStore();
+  const service = new RegistryService({
+    registry,
+    artifacts,
+    runtime: new OnnxRuntime(artifacts, { cacheDir: '/tmp/registry-service-test', intraOpThreads: 1 }),
+    maxArtifactBytes,
+    now: () => new Date('2026-02-03T04:05:06.000Z'),
+  });
+  return { registry, artifacts, service };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<ValidationError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ValidationError);
+  return error as ValidationError;
+}
+
+describe('RegistryService.register', () => {
+  it('records the artifact (content-addressed key, VersionId, sha256, size) and the signature read from the model', async () => {
+    const { service, artifacts } = setup();
+    const fixture = treeEnsembleClassifier();
+    const sha = createHash('sha256').update(fixture.bytes).digest('hex');
+
+    const version = await service.register({
+      model: 'trees',
+      bytes: fixture.bytes,
+      metadata: { features: ['a', 'b', 'c', 'd'], classLabels: ['x', 'y', 'z'], metrics: { accuracy: 0.9 }, trainedAt: '2026-01-02' },
+      actor: 'alice',
+    });
+
+    expect(version).toMatchObject({
+      model: 'trees',
+      version: '1',
+      stage: 'development',
+      registeredBy: 'alice',
+      registeredAt: '2026-02-03T04:05:06.000Z',
+      artifact: { bucket: artifacts.bucket, key: artifactKey('trees', sha), versionId: '1', sha256: sha, sizeBytes: fixture.bytes.length },
+      signature: {
+        inputs: [{ name: 'input', type: 'float32', shape: ['N', 4] }],
+        outputs: [{ name: 'label', type: 'string', shape: ['N'] }, { name: 'probabilities', type: 'float32', shape: ['N', 3] }],
+      },
+    });
+    expect(await artifacts.get(version.artifact)).toEqual(Uint8Array.from(fixture.bytes));
+  });
+
+  it('numbers versions per model and lists them', async () => {
+    const { service } = setup();
+    const fixture = mlpModel();
+    const first = await service.register({ model: 'm', bytes: fixture.bytes, metadata: {}, actor: 'a' });
+    const second = await service.register({ model: 'm', bytes: mlpModel({ seed: 2 }).bytes, metadata: {}, actor: 'a' });
+    await service.setProduction('m', '2', 'bob');
+
+    const summary = await service.describeModel('m');
+    expect([first.version, second.version]).toEqual(['1', '2']);
+    expect(summary).toMatchObject({ model: 'm', productionVersion: '2', latestVersion: 2, updatedBy: 'bob' });
+    expect(summary.versions.map((v) => [v.version, v.stage])).toEqual([['1', 'development'], ['2', 'production']]);
+  });
+
+  it.each<[string, () => { bytes: Uint8Array; metadata: unknown; model?: string }, string, string]>([
+    ['features that do not match the input width', () => ({ bytes: mlpModel().bytes, metadata: { features: ['a', 'b'] } }), 'FEATURES_MISMATCH', 'metadata.features'],
+    ['duplicate feature names', () => ({ bytes: mlpModel().bytes, metadata: { features: ['a', 'a', 'b', 'c'] } }), 'DUPLICATE_FEATURE', 'metadata.features'],
+    ['features that are not the input names of a multi-input model', () => ({ bytes: twoInputModel().bytes, metadata: { features: ['a', 'c'] } }), 'FEATURES_MISMATCH', 'metadata.features'],
+    ['class labels that no probability output fits', () => ({ bytes: mlpModel().bytes, metadata: { classLabels: ['x', 'y'] } }), 'CLASS_LABELS_MISMATCH', 'metadata.classLabels'],
+    ['a metric that is not a number', () => ({ bytes: mlpModel().bytes, metadata: { metrics: { accuracy: 'high' } } }), 'INVALID_REQUEST', 'metadata.metrics.accuracy'],
+    ['a training date that is not ISO-8601', () => ({ bytes: mlpModel().bytes, metadata: { trainedAt: 'last tuesday' } }), 'INVALID_REQUEST', 'metadata.trainedAt'],
+    ['a file ONNX Runtime cannot load', () => ({ bytes: new TextEncoder().encode('not onnx'), metadata: {} }), 'INVALID_MODEL', 'model'],
+    ['a ZipMap output', () => ({ bytes: zipMapClassifier().bytes, metadata: {} }), 'NON_TENSOR_OUTPUT', 'outputs.output_probability'],
+    ['an empty file', () => ({ bytes: new Uint8Array(0), metadata: {} }), 'EMPTY_ARTIFACT', 'model'],
+    ['a bad model name', () => ({ bytes: mlpModel().bytes, metadata: {}, model: '../etc' }), 'INVALID_MODEL_NAME', 'model'],
+    ['metadata too large for one record', () => ({ bytes: mlpModel({ features: 4 }).bytes, metadata: { description: 'x'.repeat(4_000), metrics: Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`metric_${'m'.repeat(60)}_${i}`, i])) } }), 'METADATA_TOO_LARGE', 'metadata'],
+  ])('refuses %s, storing nothing', async (_name, make, code, path) => {
+    const { service, registry, artifacts } = setup();
+    const { bytes, metadata, model } = make();
+    const put = jest.spyOn(artifacts, 'put');
+    const error = await refusal(service.register({ model: model ?? 'm', bytes, metadata, actor: 'a' }));
+    expect({ code: error.code, path: error.path.join('.').replace(/\.(\d+)/g, '[$1]') }).toEqual({ code, path });
+    expect(await registry.listModels()).toEqual([]);
+    expect(put).not.toHaveBeenCalled();
+  });
+
+  it('refuses a file over the size limit before reading it', async () => {
+    const { service } = setup(100);
+    const error = await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata: {}, actor: 'a' }));
+    expect(error.code).toBe('ARTIFACT_TOO_LARGE');
+  });
+});
