@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { OnnxRuntime, defaultIntraOpThreads, sha256Hex } from '../../functions/adapters/onnx-runtime.js';
-import { AppError } from '../../functions/core/errors.js';
 import type { ModelVersion } from '../../functions/core/model.js';
 import { buildModel } from '../../functions/core/onnx/builder.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, publishModel } from '../fixtures/in-memory.js';
 import { identityModel, int64Model, mlpModel, stringInputModel, treeEnsembleClassifier, zipMapClassifier } from '../fixtures/models.js';
+import { rejection } from '../fixtures/errors.js';
 
 let cacheDir: string;
 let store: InMemoryArtifactStore;
@@ -29,16 +29,6 @@ async function publish(model: string, bytes: Uint8Array): Promise<ModelVersion> 
   return publishModel(registry, store, { model, bytes, signature: { inputs: [], outputs: [] } });
 }
 
-/** The AppError `promise` rejects with (fails the test when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('OnnxRuntime.load', () => {
   it('refuses an artifact whose sha256 differs from the registry and does not cache it', async () => {

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
-import { AppError } from '../../functions/core/errors.js';
 import type { ModelMetadata, ModelSignature, TensorType } from '../../functions/core/model.js';
 import { PredictionService, boundedJson, type PredictConfig, type RequestContext } from '../../functions/core/predict.js';
 import type { ModelSession } from '../../functions/core/ports.js';
@@ -13,6 +12,7 @@ import {
   fixedShapeModel, identityModel, int64Model, mixedInputModel, mlpModel, seededRandom, stringInputModel,
   treeEnsembleClassifier, twoInputModel, type ModelFixture,
 } from '../fixtures/models.js';
+import { rejection } from '../fixtures/errors.js';
 
 const IRIS = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'];
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
@@ -65,15 +65,6 @@ async function publish(model: string, fixture: ModelFixture, metadata: ModelMeta
   return publishModel(registry, store, { model, bytes: fixture.bytes, signature, metadata, promote });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 // ---------------------------------------------------------------------------------------------
 // ONNX Runtime called directly, and an independent rendering of its outputs as JSON rows.

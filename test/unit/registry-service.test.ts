@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { ValidationError } from '../../functions/core/errors.js';
 import { RegistryService, artifactKey } from '../../functions/core/registry.js';
+import { rejection } from '../fixtures/errors.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry } from '../fixtures/in-memory.js';
 import { mlpModel, treeEnsembleClassifier, twoInputModel, zipMapClassifier } from '../fixtures/models.js';
 
@@ -24,7 +25,7 @@ function setup(maxArtifactBytes = 1_000_000) {
 }
 
 async function refusal(promise: Promise<unknown>): Promise<ValidationError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await rejection(promise);
   expect(error).toBeInstanceOf(ValidationError);
   return error as ValidationError;
 }

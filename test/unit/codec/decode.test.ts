@@ -1,4 +1,4 @@
-import { ValidationError, formatPath } from '../../../functions/core/errors.js';
+import { formatPath } from '../../../functions/core/errors.js';
 import type { ModelSignature, TensorSpec } from '../../../functions/core/model.js';
 import {
   decodeArrays, decodeRecords, decodeV2, recordLayout, type DecodedInputs, type V2InputTensor,
@@ -6,6 +6,7 @@ import {
 import {
   fixedShapeModel, identityModel, int64Model, mixedInputModel, stringInputModel, twoInputModel,
 } from '../../fixtures/models.js';
+import { refusal } from '../../fixtures/errors.js';
 
 const IRIS_FEATURES = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'];
 const iris: ModelSignature = {
@@ -18,16 +19,6 @@ const irisLayout = recordLayout(iris, { features: IRIS_FEATURES });
 const features = (): (string | number)[] => ['features'];
 const instances = (r: number): (string | number)[] => ['instances', r];
 
-/** The ValidationError `act` throws (fails the test when it does not throw). */
-function refusal(act: () => unknown): ValidationError {
-  try {
-    act();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 function signatureOf(fixture: { inputs: readonly TensorSpec[]; outputs: readonly TensorSpec[] }): ModelSignature {
   return { inputs: fixture.inputs, outputs: fixture.outputs };

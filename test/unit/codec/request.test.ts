@@ -1,17 +1,9 @@
-import { ValidationError, formatPath } from '../../../functions/core/errors.js';
+import { formatPath } from '../../../functions/core/errors.js';
 import { RecordRequestSchema, V2RequestSchema, checkJsonSafety, parseWith } from '../../../functions/core/codec/request.js';
+import { refusal } from '../../fixtures/errors.js';
 
 const HINT = 'Send {"features": {...}}.';
 
-function refusal(act: () => unknown): ValidationError {
-  try {
-    act();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 describe('RecordRequestSchema', () => {
   it.each([
