@@ -109,6 +109,9 @@ export class PredictionService {
 
   /** `POST /v1/models/{model}/predict` with the `features` or `instances` form. */
   async predict(model: string, body: unknown, ctx: RequestContext): Promise<PredictResponse> {
+    if (typeof body === 'object' && body !== null && 'features' in body && 'instances' in body) {
+      throw new ValidationError('CONFLICTING_FIELDS', `Send either "features" (one row) or "instances" (many), not both.`, ['instances']);
+    }
     const request = parseWith(RecordRequestSchema, body, RECORD_HINT);
     const served = await this.resolve(model);
     let decoded: DecodedInputs;

@@ -45,6 +45,7 @@ describe('bad requests to the predict route', () => {
     ['a value beyond float32', { features: { ...good, sepal_length_cm: 1e39 } }, undefined, 400, 'OUT_OF_RANGE', 'features.sepal_length_cm'],
     ['an array row of the wrong width', { instances: [[5.1, 3.5, 1.4]] }, undefined, 400, 'SHAPE_MISMATCH', 'instances[0]'],
     ['objects and arrays mixed', { instances: [good, [5.1, 3.5, 1.4, 0.2]] }, undefined, 400, 'MIXED_INSTANCES', 'instances[1]'],
+    ['both features and instances', { features: good, instances: [good] }, undefined, 400, 'CONFLICTING_FIELDS', 'instances'],
     ['no instances', { instances: [] }, undefined, 400, 'INVALID_REQUEST', 'instances'],
     ['an unknown top-level field', { features: good, debug: true }, undefined, 400, 'UNKNOWN_FIELD', 'debug'],
     ['neither features nor instances', { rows: [good] }, undefined, 400, 'MISSING_FIELD', 'features'],
