@@ -6,5 +6,8 @@
  */
 import { createServingApp } from '../lib/app.js';
 
-const { app } = createServingApp();
+// The account and region the CLI resolved from the caller's credentials (unset: environment-agnostic).
+const { app } = createServingApp({
+  stackProps: { env: { account: process.env['CDK_DEFAULT_ACCOUNT'], region: process.env['CDK_DEFAULT_REGION'] } },
+});
 app.synth();

@@ -7,7 +7,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { randomUUID } from 'node:crypto';
 import { AppError, PayloadTooLargeError, ValidationError, formatPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
-import { routeKey } from './routes.js';
+import { matchRoute, routeKey } from './routes.js';
 
 /** The event after our middlewares ran: a parsed body and who/what the request is. */
 export interface HttpEvent extends APIGatewayProxyEvent {
@@ -135,6 +135,22 @@ export function pathParam(event: APIGatewayProxyEvent, name: string): string {
   }
 }
 
+/**
+ * On AWS each endpoint's routes are literal resources (`/v1/models/iris/predict`, integrated with
+ * that model's own function), so they arrive without path parameters. Maps such an event onto its
+ * templated route and fills in the parameters the template names.
+ */
+function literalRoute(event: HttpEvent, actions: Readonly<Record<string, RouteAction>>): RouteAction | undefined {
+  const match = matchRoute(event.httpMethod, event.resource);
+  if (!match.route) return undefined;
+  const action = actions[routeKey(match.route.method, match.route.resource)];
+  if (action) {
+    event.resource = match.route.resource;
+    event.pathParameters = { ...match.pathParameters, ...event.pathParameters };
+  }
+  return action;
+}
+
 /** What Lambda (or the local server) calls: an API Gateway proxy event in, a response out. */
 export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -153,7 +169,7 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
     .use(httpErrors())
     .use(httpRequest(limits))
     .handler(async (event, context) => {
-      const action = actions[routeKey(event.httpMethod, event.resource)];
+      const action = actions[routeKey(event.httpMethod, event.resource)] ?? literalRoute(event, actions);
       if (!action) {
         throw new AppError(404, 'ROUTE_NOT_FOUND', `This function does not serve ${event.httpMethod} ${event.path}.`, ['path']);
       }

@@ -1,0 +1,63 @@
+/**
+ * The model artifact bucket: ONNX files under `models/<model>/`, referenced from the registry by
+ * key, S3 VersionId and sha256. Versioned (a registered VersionId must stay readable), encrypted,
+ * closed to the public, TLS only, with server access logs in a bucket of their own.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledgeNag } from './nag.js';
+
+/** Where model files live in the bucket; `models/<model>/...` per model. */
+export const ARTIFACT_PREFIX = 'models/';
+
+export function modelArtifactPrefix(model: string): string {
+  return `${ARTIFACT_PREFIX}${model}/`;
+}
+
+export interface ArtifactBucketProps {
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Days to keep server access logs. @default 365 */
+  readonly accessLogRetentionDays?: number;
+}
+
+export class ArtifactBucket extends Construct {
+  readonly bucket: Bucket;
+  readonly accessLogs: Bucket;
+
+  constructor(scope: Construct, id: string, props: ArtifactBucketProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const secure = {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      removalPolicy,
+    } as const;
+
+    // S3 server access logging writes only to SSE-S3 buckets owned by the same account.
+    this.accessLogs = new Bucket(this, 'AccessLogs', {
+      ...secure,
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(props.accessLogRetentionDays ?? 365) }],
+    });
+    acknowledgeNag(this.accessLogs, 'AwsSolutions-S1', 'This is the access-log target bucket; logging its own access would log the log writes.');
+
+    this.bucket = new Bucket(this, 'Bucket', {
+      ...secure,
+      versioned: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'artifacts/',
+      // Non-current versions are not expired: the registry pins artifacts by S3 VersionId.
+    });
+  }
+
+  /** ARN pattern of a model's artifact objects, `arn:...:bucket/models/<model>/*`. */
+  modelObjectsArn(model: string): string {
+    return this.bucket.arnForObjects(`${modelArtifactPrefix(model)}*`);
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The CDK app's configuration: which model endpoints to create and how to size, protect and watch
+ * them. Parsed once with zod from `cdk.json` context (key `onnxServing`) or from a JSON file named
+ * by the context key `onnxServingConfigFile`; anything wrong fails synth with a message that names
+ * the field, e.g. `endpoints[0].memoryMb: ...`.
+ *
+ * @example cdk.json
+ * { "context": { "onnxServing": { "endpoints": [{ "model": "iris", "memoryMb": 2048 }] } } }
+ * @example a file instead: `npx cdk synth -c onnxServingConfigFile=config/prod.json`
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { MODEL_NAME_PATTERN } from '../functions/core/model.js';
+
+/** Context key holding the config object (or its JSON text, when given with `-c`). */
+export const CONFIG_CONTEXT_KEY = 'onnxServing';
+/** Context key naming a JSON config file, resolved against the working directory. */
+export const CONFIG_FILE_CONTEXT_KEY = 'onnxServingConfigFile';
+
+export const ARCHITECTURES = ['arm64', 'x86_64'] as const;
+export type ArchitectureName = (typeof ARCHITECTURES)[number];
+
+/** The retention periods CloudWatch Logs accepts, in days. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+/** Lambda's synchronous invocation payload limit is 6 MB; the request event wraps the body. */
+const MAX_BODY_LIMIT = 6_000_000;
+
+const architecture = z.enum(ARCHITECTURES, {
+  error: (issue) => `unknown architecture ${JSON.stringify(issue.input)}; Lambda offers ${ARCHITECTURES.join(' or ')}`,
+});
+
+const memoryMb = z
+  .number({ error: 'must be a whole number of MB' })
+  .int('must be a whole number of MB')
+  .refine((mb) => mb >= 128 && mb <= 10_240, {
+    error: (issue) => `${String(issue.input)} MB is outside Lambda's memory range, 128 to 10240 MB`,
+  });
+
+const AlarmsSchema = z.strictObject({
+  /** Alarm when the live version's errors in one period reach this count. @default 5 */
+  errors: z.number().int().positive().default(5),
+  /** Alarm when the live version's p99 duration exceeds this, in milliseconds. @default 1000 */
+  p99LatencyMs: z.number().positive().default(1_000),
+  /** Length of one evaluation period, in seconds (a multiple of 60). @default 60 */
+  periodSeconds: z.number().int().min(60).multipleOf(60, 'must be a multiple of 60').default(60),
+  /** Periods that must breach, out of as many evaluated, before the alarm fires. @default 3 */
+  evaluationPeriods: z.number().int().min(1).max(100).default(3),
+});
+
+export const EndpointConfigSchema = z
+  .strictObject({
+    /** The model this endpoint serves (its name in the registry). */
+    model: z.string().regex(MODEL_NAME_PATTERN, 'model names are 1-63 of a-z, 0-9, "-" and "_", starting with a letter or digit'),
+    /** @default 2048 */
+    memoryMb: memoryMb.default(2_048),
+    /** @default 'arm64' */
+    architecture: architecture.default('arm64'),
+    /** Largest number of rows one request may carry. @default 1000 */
+    maxRows: z.number().int().positive().max(1_000_000).default(1_000),
+    /** Largest request body the function accepts, in bytes. @default 6000000 */
+    maxBodyBytes: z.number().int().positive().max(MAX_BODY_LIMIT, `Lambda accepts at most ${MAX_BODY_LIMIT} bytes synchronously`).default(MAX_BODY_LIMIT),
+    /** @default 29 (API Gateway's integration timeout) */
+    timeoutSeconds: z.number().int().min(1).max(900).default(29),
+    /** Concurrency reserved for (and capping) this function. @default none */
+    reservedConcurrency: z.number().int().min(0).optional(),
+    /** Pre-initialized environments on alias `live`. @default none */
+    provisionedConcurrency: z.number().int().min(1).optional(),
+    alarms: AlarmsSchema.default(AlarmsSchema.parse({})),
+  })
+  .superRefine((endpoint, ctx) => {
+    const { reservedConcurrency: reserved, provisionedConcurrency: provisioned } = endpoint;
+    if (reserved !== undefined && provisioned !== undefined && provisioned > reserved) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provisionedConcurrency'],
+        message: `${provisioned} exceeds reservedConcurrency ${reserved}; Lambda cannot provision more than it reserves`,
+      });
+    }
+  });
+
+const ControlPlaneSchema = z.strictObject({
+  /** The control function loads models to read their signatures. @default 1024 */
+  memoryMb: memoryMb.default(1_024),
+  /** @default 'arm64' */
+  architecture: architecture.default('arm64'),
+  /** @default 29 */
+  timeoutSeconds: z.number().int().min(1).max(900).default(29),
+});
+
+const ApiSchema = z.strictObject({
+  /** @default 'prod' */
+  stageName: z.string().regex(/^[A-Za-z0-9_]{1,128}$/, 'stage names are letters, digits and underscores').default('prod'),
+  /** Steady-state requests per second across the stage. @default 100 */
+  throttleRateLimit: z.number().positive().default(100),
+  /** @default 200 */
+  throttleBurstLimit: z.number().int().positive().default(200),
+  /** Origins allowed by CORS. @default none: CORS is off */
+  corsAllowOrigins: z.array(z.string().min(1)).min(1).optional(),
+});
+
+export const AppConfigSchema = z.strictObject({
+  /** @default 'OnnxServing' */
+  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'CloudFormation stack names are letters, digits and "-", starting with a letter').default('OnnxServing'),
+  endpoints: z
+    .array(EndpointConfigSchema)
+    .min(1, 'declare at least one endpoint')
+    .superRefine((endpoints, ctx) => {
+      for (const issue of duplicateModels(endpoints)) ctx.addIssue({ code: 'custom', ...issue });
+    }),
+  controlPlane: ControlPlaneSchema.default(ControlPlaneSchema.parse({})),
+  api: ApiSchema.default(ApiSchema.parse({})),
+  /** Days to keep function and API logs. @default 30 */
+  logRetentionDays: z
+    .number()
+    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), `CloudWatch Logs keeps ${LOG_RETENTION_DAYS.join(', ')} days`)
+    .default(30),
+  /** Days before a prediction log item expires (DynamoDB TTL). @default 30 */
+  predictionLogTtlDays: z.number().int().positive().max(3_650).default(30),
+});
+
+export type AppConfigInput = z.input<typeof AppConfigSchema>;
+export type AppConfig = z.output<typeof AppConfigSchema>;
+export type EndpointConfig = z.output<typeof EndpointConfigSchema>;
+export type ControlPlaneConfig = z.output<typeof ControlPlaneSchema>;
+export type ApiConfig = z.output<typeof ApiSchema>;
+export type AlarmsConfig = z.output<typeof AlarmsSchema>;
+
+/**
+ * Endpoints that repeat an earlier endpoint's model. Reads raw input defensively: it also runs
+ * on configs with other problems (zod skips refinements once an element fails), so every
+ * problem is reported at once.
+ */
+function duplicateModels(endpoints: unknown): { path: (string | number)[]; message: string }[] {
+  if (!Array.isArray(endpoints)) return [];
+  const seen = new Map<string, number>();
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  endpoints.forEach((endpoint: unknown, index) => {
+    const model = (endpoint as { model?: unknown } | null)?.model;
+    if (typeof model !== 'string') return;
+    const first = seen.get(model);
+    if (first === undefined) seen.set(model, index);
+    else issues.push({ path: [index, 'model'], message: `duplicate model name "${model}" (also endpoints[${first}]); each model has one endpoint` });
+  });
+  return issues;
+}
+
+/** Used when the context holds no config: one endpoint for the sample model. */
+export const DEFAULT_CONFIG: AppConfigInput = { endpoints: [{ model: 'iris' }] };
+
+/** `endpoints[1].model` from zod's `['endpoints', 1, 'model']`. */
+function fieldPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of segments) {
+    out += typeof segment === 'number' ? `[${segment}]` : `${out ? '.' : ''}${String(segment)}`;
+  }
+  return out || '(root)';
+}
+
+/**
+ * Validates a config, throwing one error that lists every problem with its field path.
+ *
+ * @example
+ * parseAppConfig({ endpoints: [{ model: 'iris', architecture: 'sparc' }] }, 'cdk.json');
+ * // Error: Invalid endpoint config (cdk.json):
+ * //   - endpoints[0].architecture: unknown architecture "sparc"; Lambda offers arm64 or x86_64
+ */
+export function parseAppConfig(raw: unknown, source = 'config'): AppConfig {
+  const result = AppConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issues = [...result.error.issues];
+  const reported = new Set(issues.map((issue) => fieldPath(issue.path)));
+  for (const duplicate of duplicateModels((raw as { endpoints?: unknown } | null)?.endpoints)) {
+    const at = ['endpoints', ...duplicate.path];
+    if (!reported.has(fieldPath(at))) issues.push({ code: 'custom', path: at, message: duplicate.message, input: undefined });
+  }
+  const problems = issues.map((issue) => {
+    // An unknown key is reported on its parent; name the key itself.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    return keys
+      .map((key) => `  - ${fieldPath(key === undefined ? issue.path : [...issue.path, key])}: ${issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message}`)
+      .join('\n');
+  });
+  return failWith(`Invalid endpoint config (${source}):\n${problems.join('\n')}`);
+}
+
+function failWith(message: string): never {
+  throw new Error(message);
+}
+
+/** Reads the config from a construct tree's context (see the file comment). */
+export function loadAppConfig(context: { tryGetContext(key: string): unknown }): AppConfig {
+  const file = context.tryGetContext(CONFIG_FILE_CONTEXT_KEY);
+  if (typeof file === 'string' && file !== '') {
+    const resolved = path.resolve(file);
+    let text: string;
+    try {
+      text = readFileSync(resolved, 'utf8');
+    } catch (error) {
+      return failWith(`Cannot read the endpoint config file ${resolved} (context "${CONFIG_FILE_CONTEXT_KEY}"): ${(error as Error).message}`);
+    }
+    return parseAppConfig(parseJson(text, resolved), resolved);
+  }
+  const value = context.tryGetContext(CONFIG_CONTEXT_KEY);
+  if (value === undefined) return parseAppConfig(DEFAULT_CONFIG, 'default config');
+  // `-c onnxServing='{"endpoints":[...]}'` arrives as a string.
+  const raw = typeof value === 'string' ? parseJson(value, `context "${CONFIG_CONTEXT_KEY}"`) : value;
+  return parseAppConfig(raw, `context "${CONFIG_CONTEXT_KEY}"`);
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    return failWith(`The endpoint config in ${source} is not valid JSON: ${(error as Error).message}`);
+  }
+}

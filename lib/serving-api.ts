@@ -1,0 +1,234 @@
+/**
+ * The REST API, built from the one route table (`functions/shared/routes.ts`).
+ *
+ * Routing: API Gateway picks a Lambda integration per resource, not per path-parameter value, so
+ * a `{model}` resource cannot reach a different function for each model. Each endpoint therefore
+ * gets literal resources, `/v1/models/iris/predict`, `/v2/models/iris/infer`, ..., integrated with
+ * its alias `live`; the control-plane routes under `{model}` are mirrored there too (a literal
+ * sibling takes precedence over `{model}`, so `/v1/models/iris/versions` must exist under the
+ * literal branch as well). The `{model}` branch keeps the control-plane routes for every other
+ * model. Literal resources reach the handlers with `event.resource` = the literal path and no
+ * `model` path parameter; the handlers map them back to the route table (see routes.ts).
+ *
+ * Authorization is the API's default method option, so no route can be created unprotected by
+ * forgetting a second call: the `authorizer` prop when given (issue 5 brings the JWT Lambda
+ * authorizer), else IAM (SigV4) until then. Routes marked `public` in the table (health checks)
+ * are the only ones created with `AuthorizationType.NONE`.
+ *
+ * Request size: API Gateway REST caps payloads at 10 MB and Lambda's synchronous invoke at 6 MB;
+ * neither is configurable on the API, so each function enforces its own `MAX_BODY_BYTES` (413
+ * before parsing) and `MAX_ROWS`.
+ */
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import {
+  AccessLogField,
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  ResponseType,
+  RestApi,
+  type IAuthorizer,
+  type MethodOptions,
+  type RequestValidator,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ROUTES, type Route } from '../functions/shared/routes.js';
+import { acknowledgeNag } from './nag.js';
+
+/** The path parameter that names a model in the route table. */
+export const MODEL_PARAMETER = '{model}';
+
+export interface ApiEndpointTarget {
+  readonly model: string;
+  /** What the model's routes invoke: the endpoint's alias `live`. */
+  readonly target: IFunction;
+}
+
+export interface ServingApiProps {
+  /** @default ROUTES */
+  readonly routes?: readonly Route[];
+  /** Serves `fn: 'control'` routes. */
+  readonly control: IFunction;
+  /** One entry per endpoint model; at least one. */
+  readonly endpoints: readonly ApiEndpointTarget[];
+  /** Serves the model-independent health routes. @default the first endpoint's target */
+  readonly healthTarget?: IFunction;
+  /** Default authorizer of every non-public method. @default AWS_IAM (SigV4) */
+  readonly authorizer?: IAuthorizer;
+  /** @default 'prod' */
+  readonly stageName?: string;
+  /** @default 100 */
+  readonly throttleRateLimit?: number;
+  /** @default 200 */
+  readonly throttleBurstLimit?: number;
+  /** CORS allowed origins. @default none: CORS off */
+  readonly corsAllowOrigins?: readonly string[];
+  readonly logRetention: RetentionDays;
+}
+
+/**
+ * @example
+ * const api = new ServingApi(this, 'Api', { control: control.function.function, endpoints: [{ model: 'iris', target: iris.alias }], logRetention });
+ */
+export class ServingApi extends Construct {
+  readonly api: RestApi;
+  readonly accessLogs: LogGroup;
+  readonly requestValidator: RequestValidator;
+  private readonly integrations = new Map<IFunction, LambdaIntegration>();
+
+  constructor(scope: Construct, id: string, props: ServingApiProps) {
+    super(scope, id);
+    const [firstEndpoint] = props.endpoints;
+    if (!firstEndpoint) throw new Error('ServingApi needs at least one endpoint.');
+    const routes = props.routes ?? ROUTES;
+
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    // Until issue 5 adds the JWT Lambda authorizer, IAM (SigV4) is the default: every route is
+    // protected from the moment it is created, and swapping in `authorizer` changes them all.
+    const defaultMethodOptions: MethodOptions = props.authorizer
+      ? { authorizer: props.authorizer }
+      : { authorizationType: AuthorizationType.IAM };
+
+    this.api = new RestApi(this, 'Api', {
+      description: `ONNX model serving (${Stack.of(this).stackName})`,
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      defaultMethodOptions,
+      // Execution logs need the account-level CloudWatch role; kept if the stack is deleted
+      // because it is shared by every API in the account and region.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      ...(props.corsAllowOrigins
+        ? { defaultCorsPreflightOptions: { allowOrigins: [...props.corsAllowOrigins], allowMethods: ['GET', 'POST', 'PUT'], allowHeaders: ['Authorization', 'Content-Type', 'X-Amz-Date', 'X-Amz-Security-Token'] } }
+        : {}),
+      deployOptions: {
+        stageName: props.stageName ?? 'prod',
+        throttlingRateLimit: props.throttleRateLimit ?? 100,
+        throttlingBurstLimit: props.throttleBurstLimit ?? 200,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: AccessLogField.contextRequestId(),
+            extendedRequestId: AccessLogField.contextExtendedRequestId(),
+            requestTime: AccessLogField.contextRequestTime(),
+            ip: AccessLogField.contextIdentitySourceIp(),
+            caller: AccessLogField.contextIdentityCaller(),
+            user: AccessLogField.contextIdentityUser(),
+            principalId: AccessLogField.contextAuthorizerPrincipalId(),
+            httpMethod: AccessLogField.contextHttpMethod(),
+            resourcePath: AccessLogField.contextResourcePath(),
+            path: AccessLogField.contextPath(),
+            status: AccessLogField.contextStatus(),
+            protocol: AccessLogField.contextProtocol(),
+            responseLength: AccessLogField.contextResponseLength(),
+            responseLatency: AccessLogField.contextResponseLatency(),
+            integrationLatency: AccessLogField.contextIntegrationLatency(),
+            integrationStatus: AccessLogField.contextIntegrationStatus(),
+            errorType: AccessLogField.contextErrorResponseType(),
+            error: AccessLogField.contextErrorMessage(),
+          }),
+        ),
+        // Execution logs at INFO for every method; request/response bodies are NOT logged
+        // (dataTrace), since prediction inputs may carry personal data.
+        loggingLevel: MethodLoggingLevel.INFO,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+      },
+    });
+    acknowledgeNag(
+      this.api,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      "API Gateway's account-level CloudWatch role uses the AWS-managed AmazonAPIGatewayPushToCloudWatchLogs policy, the documented role for execution logs.",
+    );
+    acknowledgeNag(
+      this.api,
+      'AwsSolutions-APIG3',
+      'No WAF yet: the stage is throttled and every model route is authorized; a web ACL is an account-level choice for the platform team.',
+    );
+    acknowledgeNag(
+      this.api,
+      'AwsSolutions-COG4',
+      'Routes are authorized with IAM (SigV4) until the JWT Lambda authorizer of issue 5; Cognito is not the identity provider of this product.',
+    );
+
+    // Path parameters are required wherever a resource has them; API Gateway checks before invoking.
+    this.requestValidator = this.api.addRequestValidator('PathParameters', { validateRequestParameters: true, validateRequestBody: false });
+    acknowledgeNag(
+      this.api,
+      'AwsSolutions-APIG2',
+      "Request parameters are validated by API Gateway; bodies are validated by the functions' codec (size, depth, content type, then the model's own signature), which answers with the product's stable error codes and field paths. No API Gateway model can express the per-model request schemas, so body validation there would be a no-op.",
+    );
+
+    // Errors API Gateway itself answers keep the product's error shape: a stable code and the request id.
+    for (const [type, name] of [
+      [ResponseType.DEFAULT_4XX, 'Default4xx'],
+      [ResponseType.DEFAULT_5XX, 'Default5xx'],
+    ] as const) {
+      this.api.addGatewayResponse(name, {
+        type,
+        responseHeaders: { 'Content-Type': "'application/json'" },
+        templates: {
+          'application/json':
+            '{"error":{"code":"$context.error.responseType","message":$context.error.messageString,"path":""},"requestId":"$context.requestId"}',
+        },
+      });
+    }
+
+    const healthTarget = props.healthTarget ?? firstEndpoint.target;
+    for (const route of routes) {
+      if (route.public) {
+        this.addRoute(route.resource, route, healthTarget, true);
+      } else if (route.resource.includes(MODEL_PARAMETER)) {
+        // Model routes: the control plane's stay on `{model}`; the predict ones exist only per endpoint.
+        if (route.fn === 'control') this.addRoute(route.resource, route, props.control, false);
+      } else if (route.fn === 'control') {
+        this.addRoute(route.resource, route, props.control, false);
+      } else {
+        throw new Error(`Route ${route.method} ${route.resource} is served by "${route.fn}" but names no model; no function can serve it.`);
+      }
+    }
+    for (const endpoint of props.endpoints) {
+      for (const route of routes) {
+        if (route.public || !route.resource.includes(MODEL_PARAMETER)) continue;
+        const literal = route.resource.split(MODEL_PARAMETER).join(endpoint.model);
+        this.addRoute(literal, route, route.fn === 'predict' ? endpoint.target : props.control, false);
+      }
+    }
+  }
+
+  /** The stage's base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/prod/`. */
+  get url(): string {
+    return this.api.url;
+  }
+
+  private integration(target: IFunction): LambdaIntegration {
+    let integration = this.integrations.get(target);
+    if (!integration) {
+      // allowTestInvoke off: one invoke permission per method (the stage's), not two.
+      integration = new LambdaIntegration(target, { allowTestInvoke: false });
+      this.integrations.set(target, integration);
+    }
+    return integration;
+  }
+
+  private addRoute(path: string, route: Route, target: IFunction, isPublic: boolean): void {
+    const parameters = [...path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1] as string);
+    const options: MethodOptions = {
+      ...(isPublic ? { authorizationType: AuthorizationType.NONE } : {}),
+      ...(parameters.length > 0
+        ? {
+            requestValidator: this.requestValidator,
+            requestParameters: Object.fromEntries(parameters.map((name) => [`method.request.path.${name}`, true])),
+          }
+        : {}),
+    };
+    const method = this.api.root.resourceForPath(path).addMethod(route.method, this.integration(target), options);
+    if (isPublic) {
+      acknowledgeNag(method, 'AwsSolutions-APIG4', `${route.method} ${path} is a public health check (routes.ts marks it public): load balancers and uptime probes call it without credentials.`);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The base of every function in the app: a handler from `functions/` bundled with the local
+ * esbuild, the ONNX Runtime layer of its architecture, its own log group with retention, a role
+ * with no managed policies, and one-call bindings of tables and buckets (environment variable +
+ * least-privilege statement) that merge into the environment and never overwrite it.
+ *
+ * Bundle format: ESM (`index.mjs`). The sources are ES modules, middy 5+ and jose 6 ship only ES
+ * modules, and ESM keeps top-level `await` available to the composition roots. Lambda's Node.js
+ * runtimes (18+) resolve bare imports of ES modules from layers' `/opt/nodejs/node_modules`, so
+ * `onnxruntime-node` stays external and is found in the layer. The banner defines `require` with
+ * `createRequire` for the bundled CommonJS code that calls `require` on Node built-ins, which an
+ * ES module otherwise lacks. The functions' own code does not use `import.meta.url` (only the
+ * banner does, where Lambda gives it the bundle's file URL).
+ */
+import { Annotations, ArnFormat, AssetStaging, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkUnzippedSize, directorySize, LAMBDA_UNZIPPED_LIMIT_BYTES } from '../layers/onnxruntime/build.js';
+import { acknowledgeNag, nagValue } from './nag.js';
+import { NODE_RUNTIME, type OnnxRuntimeLayer } from './onnxruntime-layer.js';
+import type { DesignedTable } from './serving-tables.js';
+
+/** The repository root (the folder holding package.json and functions/). */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Modules the bundle leaves as imports: the layer provides ONNX Runtime, the runtime the SDK. */
+export const EXTERNAL_MODULES = ['onnxruntime-node', 'onnxruntime-common', '@aws-sdk/*'] as const;
+
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
+
+export interface ServingFunctionProps {
+  /** Handler file relative to the repository root, exporting `handler`, e.g. `functions/predict/handler.ts`. */
+  readonly entry: string;
+  readonly layer: OnnxRuntimeLayer;
+  readonly memoryMb: number;
+  readonly timeout: Duration;
+  readonly logRetention: RetentionDays;
+  readonly description?: string;
+  /** Initial environment; bindings add to it. @default {} */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default none */
+  readonly reservedConcurrency?: number;
+  /** Fail synth when code plus layer pass this many unzipped bytes. @default Lambda's 250 MB */
+  readonly unzippedSizeLimitBytes?: number;
+}
+
+export interface AllowOptions {
+  readonly conditions?: Record<string, Record<string, unknown>>;
+  /** Why a resource with a wildcard is needed; required when one has it. */
+  readonly wildcardReason?: string;
+}
+
+/** The IAM actions a binding grants, per resource. */
+export interface TableAccess {
+  readonly actions: readonly string[];
+  /** Indexes the function queries (their ARNs are added to the statement). @default none */
+  readonly indexes?: readonly string[];
+}
+
+/**
+ * @example
+ * const fn = new ServingFunction(this, 'Predict', { entry: 'functions/predict/handler.ts', layer, memoryMb: 2048, ... });
+ * fn.bindTable('PREDICTION_LOG_TABLE', tables.predictionLog, { actions: ['dynamodb:PutItem'] });
+ */
+export class ServingFunction extends Construct implements IGrantable {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+  readonly grantPrincipal: IPrincipal;
+  private readonly environment = new Map<string, string>();
+
+  constructor(scope: Construct, id: string, props: ServingFunctionProps) {
+    super(scope, id);
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    // Our own role: no AWSLambdaBasicExecutionRole (its logs:* on every log group), only writes
+    // to this function's log streams and what the bindings add.
+    this.role = new Role(this, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    this.grantPrincipal = this.role.grantPrincipal;
+    const logStreams = Stack.of(this).formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: `${this.logGroup.logGroupName}:log-stream:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: NODE_RUNTIME,
+      architecture: props.layer.architecture,
+      layers: [props.layer.layer],
+      memorySize: props.memoryMb,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      ...(props.description ? { description: props.description } : {}),
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
+      // Old versions stay: alias `live` may still route to them, and rollback needs them.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        externalModules: [...EXTERNAL_MODULES],
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        forceDockerBundling: false,
+      },
+    });
+    acknowledgeNag(
+      this.function,
+      'AwsSolutions-L1',
+      `The product targets ${NODE_RUNTIME.name} (its layer and bundle are built for it); moving to a newer Node.js runtime is a deliberate upgrade of function, layer and tests together.`,
+    );
+    this.allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [logStreams], {
+      wildcardReason: "Lambda creates a log stream per execution environment at run time; the wildcard covers only this function's own log group's streams.",
+    });
+    this.setEnvironment('NODE_OPTIONS', '--enable-source-maps');
+    for (const [name, value] of Object.entries(props.environment ?? {})) this.setEnvironment(name, value);
+
+    const limit = props.unzippedSizeLimitBytes ?? LAMBDA_UNZIPPED_LIMIT_BYTES;
+    this.node.addValidation({ validate: () => this.checkSize(props.layer, limit) });
+  }
+
+  /**
+   * Adds an environment variable; setting one that already holds a different value throws, so a
+   * binding can never silently replace what another part of the app set.
+   */
+  setEnvironment(name: string, value: string): this {
+    const current = this.environment.get(name);
+    if (current !== undefined && current !== value) {
+      throw new Error(`${this.node.path}: environment variable ${name} is already set to "${current}"; refusing to overwrite it with "${value}".`);
+    }
+    if (current === undefined) {
+      this.environment.set(name, value);
+      this.function.addEnvironment(name, value);
+    }
+    return this;
+  }
+
+  /**
+   * Allows `actions` on `resources`. Wildcard actions are refused; a resource with a wildcard
+   * needs `wildcardReason`, which becomes the cdk-nag acknowledgment of exactly that resource.
+   */
+  allow(actions: readonly string[], resources: readonly string[], options: AllowOptions = {}): this {
+    const wildAction = actions.find((action) => action.includes('*'));
+    if (wildAction) throw new Error(`${this.node.path}: wildcard action ${wildAction} refused; list the actions.`);
+    for (const resource of resources) {
+      const printed = nagValue(this, resource);
+      if (!printed.includes('*')) continue;
+      if (!options.wildcardReason) {
+        throw new Error(`${this.node.path}: resource ${printed} has a wildcard; say why with wildcardReason.`);
+      }
+      acknowledgeNag(this.role, `AwsSolutions-IAM5[Resource::${printed}]`, options.wildcardReason);
+    }
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [...actions],
+        resources: [...resources],
+        ...(options.conditions ? { conditions: options.conditions } : {}),
+      }),
+    );
+    return this;
+  }
+
+  /** Sets `envName` to the table's name and allows `access.actions` on it (and on the named indexes). */
+  bindTable(envName: string, table: DesignedTable, access: TableAccess): this {
+    this.setEnvironment(envName, table.table.tableName);
+    return this.allow(access.actions, [table.table.tableArn, ...(access.indexes ?? []).map((index) => table.indexArn(index))]);
+  }
+
+  /** The bundle CDK staged for this function (absent when bundling was skipped, e.g. `cdk ls`). */
+  private bundleDir(): string | undefined {
+    const staging = this.function.node.findAll().find((c): c is AssetStaging => c instanceof AssetStaging);
+    return staging?.absoluteStagedPath;
+  }
+
+  private checkSize(layer: OnnxRuntimeLayer, limit: number): string[] {
+    const dir = this.bundleDir();
+    if (!dir || !existsSync(dir)) return [];
+    const bundle = directorySize(dir);
+    if (bundle.files === 0) return [];
+    const check = checkUnzippedSize(
+      { [`function ${this.node.path}`]: bundle.bytes, [`layer onnxruntime (${layer.architectureName})`]: layer.unzippedBytes },
+      limit,
+    );
+    if (!check.ok) return [`Function and layers pass Lambda's unzipped size limit: ${check.report}.`];
+    Annotations.of(this).addInfo(`unzipped size: ${check.report}`);
+    return [];
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Everything `cdk deploy` creates, from one validated `AppConfig`: tables, artifact bucket, one
+ * ONNX Runtime layer per architecture in use, one endpoint (function + alias `live` + alarms +
+ * dashboard) per configured model, the control plane, and the REST API in front of them.
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IAuthorizer } from 'aws-cdk-lib/aws-apigateway';
+import type { Construct } from 'constructs';
+import type { LayerArchitecture } from '../layers/onnxruntime/build.js';
+import { ArtifactBucket } from './artifact-bucket.js';
+import type { AppConfig } from './config.js';
+import { ControlPlane } from './control-plane.js';
+import { EndpointDashboard } from './endpoint-dashboard.js';
+import { ModelEndpoint } from './model-endpoint.js';
+import { OnnxRuntimeLayer } from './onnxruntime-layer.js';
+import { ServingApi } from './serving-api.js';
+import { ServingTables } from './serving-tables.js';
+
+export interface OnnxServingStackProps extends StackProps {
+  readonly config: AppConfig;
+  /** Default authorizer of the API's non-public routes. @default IAM (SigV4) */
+  readonly authorizer?: IAuthorizer;
+  /** Fail synth when a function plus its layer pass this many unzipped bytes. @default Lambda's 250 MB */
+  readonly unzippedSizeLimitBytes?: number;
+}
+
+/** A construct id from a model name: `iris-v2` → `IrisV2`. */
+function pascal(name: string): string {
+  return name
+    .split(/[-_]/)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
+
+export class OnnxServingStack extends Stack {
+  readonly config: AppConfig;
+  readonly tables: ServingTables;
+  readonly artifacts: ArtifactBucket;
+  readonly layers = new Map<LayerArchitecture, OnnxRuntimeLayer>();
+  readonly endpoints: readonly ModelEndpoint[];
+  readonly control: ControlPlane;
+  readonly api: ServingApi;
+
+  constructor(scope: Construct, id: string, props: OnnxServingStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.config = config;
+    const logRetention = config.logRetentionDays as RetentionDays;
+
+    this.tables = new ServingTables(this, 'Tables');
+    this.artifacts = new ArtifactBucket(this, 'Artifacts');
+
+    this.endpoints = config.endpoints.map((endpoint) => {
+      const built = new ModelEndpoint(this, `Endpoint${pascal(endpoint.model)}`, {
+        config: endpoint,
+        layer: this.layer(endpoint.architecture),
+        tables: this.tables,
+        artifacts: this.artifacts,
+        logRetention,
+        predictionLogTtlDays: config.predictionLogTtlDays,
+        ...(props.unzippedSizeLimitBytes !== undefined ? { unzippedSizeLimitBytes: props.unzippedSizeLimitBytes } : {}),
+      });
+      new EndpointDashboard(this, `Dashboard${pascal(endpoint.model)}`, { endpoint: built });
+      return built;
+    });
+
+    this.control = new ControlPlane(this, 'ControlPlane', {
+      config: config.controlPlane,
+      layer: this.layer(config.controlPlane.architecture),
+      tables: this.tables,
+      artifacts: this.artifacts,
+      logRetention,
+    });
+    for (const endpoint of this.endpoints) this.control.allowReleasesOf(endpoint);
+
+    this.api = new ServingApi(this, 'Api', {
+      control: this.control.function.function,
+      endpoints: this.endpoints.map((endpoint) => ({ model: endpoint.model, target: endpoint.alias })),
+      stageName: config.api.stageName,
+      throttleRateLimit: config.api.throttleRateLimit,
+      throttleBurstLimit: config.api.throttleBurstLimit,
+      ...(config.api.corsAllowOrigins ? { corsAllowOrigins: config.api.corsAllowOrigins } : {}),
+      ...(props.authorizer ? { authorizer: props.authorizer } : {}),
+      logRetention,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the serving API stage' });
+    new CfnOutput(this, 'ArtifactBucketName', { value: this.artifacts.bucket.bucketName });
+    new CfnOutput(this, 'RegistryTableName', { value: this.tables.registry.table.tableName });
+    new CfnOutput(this, 'PredictionLogTableName', { value: this.tables.predictionLog.table.tableName });
+    for (const endpoint of this.endpoints) {
+      new CfnOutput(this, `${pascal(endpoint.model)}FunctionName`, { value: endpoint.function.function.functionName });
+    }
+
+  }
+
+  /** The layer for an architecture, created on first use (one per architecture in the stack). */
+  private layer(architecture: LayerArchitecture): OnnxRuntimeLayer {
+    let layer = this.layers.get(architecture);
+    if (!layer) {
+      layer = new OnnxRuntimeLayer(this, `OnnxRuntimeLayer${architecture === 'arm64' ? 'Arm64' : 'X8664'}`, { architecture });
+      this.layers.set(architecture, layer);
+    }
+    return layer;
+  }
+}

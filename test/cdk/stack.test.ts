@@ -1,0 +1,381 @@
+/**
+ * The synthesized stack with two endpoints (iris on arm64, churn on x86_64): storage settings,
+ * functions and their layers, alias `live`, per-version alarms, dashboards, and least-privilege
+ * IAM. One synth (one bundle of each function) is shared by every test in the file.
+ */
+import { Capture, Match } from 'aws-cdk-lib/assertions';
+import { PREDICTION_LOG_TABLE, REGISTRY_TABLE, type TableDesign } from '../../functions/adapters/tables.js';
+import { flattenReference } from '../../lib/nag.js';
+import { onlyResource, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized } from './helpers.js';
+
+let synth: Synthesized;
+
+beforeAll(() => {
+  synth = synthesize(TWO_ENDPOINTS);
+});
+
+/** The CloudFormation a table design must become (keys, indexes, TTL), built from the design itself. */
+function expectedTable(design: TableDesign) {
+  const keys = (pk: { name: string }, sk?: { name: string }) => [
+    { AttributeName: pk.name, KeyType: 'HASH' },
+    ...(sk ? [{ AttributeName: sk.name, KeyType: 'RANGE' }] : []),
+  ];
+  return {
+    KeySchema: keys(design.partitionKey, design.sortKey),
+    GlobalSecondaryIndexes: design.globalSecondaryIndexes.map((index) => ({
+      IndexName: index.indexName,
+      KeySchema: keys(index.partitionKey, index.sortKey),
+      Projection: { ProjectionType: index.projection },
+    })),
+    BillingMode: 'PAY_PER_REQUEST',
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    SSESpecification: { SSEEnabled: true },
+    ...(design.timeToLiveAttribute ? { TimeToLiveSpecification: { AttributeName: design.timeToLiveAttribute, Enabled: true } } : {}),
+  };
+}
+
+function functionServing(model: string): [string, Record<string, unknown>] {
+  const [id, resource] = onlyResource(synth.template, 'AWS::Lambda::Function', {
+    Environment: { Variables: Match.objectLike({ SERVED_MODEL: model }) },
+  });
+  return [id, resource.Properties ?? {}];
+}
+
+function controlFunction(): [string, Record<string, unknown>] {
+  const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, r]) => {
+    const variables = (r.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    return 'REGISTRY_TABLE' in variables && !('SERVED_MODEL' in variables);
+  });
+  expect(found).toHaveLength(1);
+  const [id, resource] = found[0] as [string, { Properties?: Record<string, unknown> }];
+  return [id, resource.Properties ?? {}];
+}
+
+function logicalIdOfRef(value: unknown): string {
+  const ref = (value as { Ref?: unknown }).Ref;
+  if (typeof ref !== 'string') throw new Error(`not a Ref: ${JSON.stringify(value)}`);
+  return ref;
+}
+
+describe('tables', () => {
+  it('the registry table is declared from REGISTRY_TABLE: keys and index as designed, on-demand, PITR, encrypted, retained', () => {
+    // Assess: the expected properties come from the design the adapters and the local stack use.
+    synth.template.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({ ...expectedTable(REGISTRY_TABLE), DeletionProtectionEnabled: true }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('the prediction-log table is declared from PREDICTION_LOG_TABLE, with TTL on its expiry attribute', () => {
+    expect(PREDICTION_LOG_TABLE.timeToLiveAttribute).toBe('expiresAt');
+    synth.template.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike(expectedTable(PREDICTION_LOG_TABLE)),
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('there are exactly these two tables', () => {
+    synth.template.resourceCountIs('AWS::DynamoDB::Table', 2);
+  });
+});
+
+describe('artifact bucket', () => {
+  it('is versioned, encrypted, closed to the public, logs its access and is retained', () => {
+    const [, logs] = onlyResource(synth.template, 'AWS::S3::Bucket', {
+      LifecycleConfiguration: Match.anyValue(),
+      OwnershipControls: Match.anyValue(),
+    });
+    expect(logs.Properties).toBeDefined();
+    synth.template.hasResource('AWS::S3::Bucket', {
+      Properties: Match.objectLike({
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        LoggingConfiguration: { DestinationBucketName: { Ref: Match.anyValue() }, LogFilePrefix: 'artifacts/' },
+      }),
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('both buckets deny requests without TLS and TLS below 1.2', () => {
+    const policies = resourcesOf(synth.template, 'AWS::S3::BucketPolicy');
+    expect(Object.keys(policies)).toHaveLength(2);
+    for (const policy of Object.values(policies)) {
+      expect(policy.Properties?.['PolicyDocument']).toMatchObject({
+        Statement: expect.arrayContaining([
+          expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+        ]),
+      });
+    }
+  });
+
+  it('the access-log bucket is encrypted, private and expires logs', () => {
+    synth.template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365, Status: 'Enabled' })] },
+    });
+  });
+});
+
+describe('endpoint functions and the ONNX Runtime layer', () => {
+  it.each([
+    ['iris', 'arm64', 2048, '500'],
+    ['churn', 'x86_64', 3008, '1000'],
+  ])('%s runs on %s with the layer built for %s, nodejs22.x, ESM bundle and its own config', (model, arch, memory, maxRows) => {
+    // Act
+    const [, fn] = functionServing(model);
+
+    // Assess
+    expect(fn).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Handler: 'index.handler',
+      Architectures: [arch],
+      MemorySize: memory,
+      Timeout: 29,
+      Environment: { Variables: expect.objectContaining({ SERVED_MODEL: model, MAX_ROWS: maxRows, MAX_BODY_BYTES: '6000000', LOG_TTL_DAYS: '30' }) },
+    });
+    const layers = fn['Layers'] as unknown[];
+    expect(layers).toHaveLength(1);
+    const layer = resourcesOf(synth.template, 'AWS::Lambda::LayerVersion')[logicalIdOfRef(layers[0])];
+    expect(layer?.Properties).toMatchObject({ CompatibleArchitectures: [arch], CompatibleRuntimes: ['nodejs22.x'], LicenseInfo: 'MIT' });
+  });
+
+  it('there is one layer per architecture in use, each declaring only its own architecture', () => {
+    const layers = Object.values(resourcesOf(synth.template, 'AWS::Lambda::LayerVersion')).map((l) => l.Properties?.['CompatibleArchitectures']);
+    expect(layers).toEqual(expect.arrayContaining([['arm64'], ['x86_64']]));
+    expect(layers).toHaveLength(2);
+  });
+
+  it('the control-plane function has the layer too (it loads models at registration) on its own architecture', () => {
+    const [, fn] = controlFunction();
+    expect(fn['Architectures']).toEqual(['arm64']);
+    const layer = resourcesOf(synth.template, 'AWS::Lambda::LayerVersion')[logicalIdOfRef((fn['Layers'] as unknown[])[0])];
+    expect(layer?.Properties?.['CompatibleArchitectures']).toEqual(['arm64']);
+  });
+
+  it("every function's environment names the tables and bucket of this stack", () => {
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+    const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue() });
+    const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
+    for (const fn of Object.values(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
+      expect(fn.Properties?.['Environment']).toMatchObject({
+        Variables: { REGISTRY_TABLE: { Ref: registry }, PREDICTION_LOG_TABLE: { Ref: logs }, ARTIFACT_BUCKET: { Ref: bucket } },
+      });
+    }
+  });
+
+  it('each function logs to its own log group, kept for the configured 30 days', () => {
+    const groups = resourcesOf(synth.template, 'AWS::Logs::LogGroup');
+    for (const fn of Object.values(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
+      const group = (fn.Properties?.['LoggingConfig'] as { LogGroup?: unknown }).LogGroup;
+      expect(groups[logicalIdOfRef(group)]?.Properties).toMatchObject({ RetentionInDays: 30 });
+    }
+  });
+
+  it('reserved concurrency is set where configured (churn) and only there', () => {
+    expect(functionServing('churn')[1]['ReservedConcurrentExecutions']).toBe(20);
+    expect(functionServing('iris')[1]['ReservedConcurrentExecutions']).toBeUndefined();
+  });
+});
+
+describe('alias live and its alarms', () => {
+  it.each([['iris'], ['churn']])('%s has alias live on the version this deployment publishes', (model) => {
+    // Prepare
+    const [fnId] = functionServing(model);
+    const version = new Capture();
+
+    // Assess
+    synth.template.hasResourceProperties('AWS::Lambda::Alias', {
+      Name: 'live',
+      FunctionName: { Ref: fnId },
+      FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] },
+    });
+    expect(resourcesOf(synth.template, 'AWS::Lambda::Version')[version.asString()]?.Properties).toMatchObject({ FunctionName: { Ref: fnId } });
+  });
+
+  it('provisioned concurrency sits on alias live where configured', () => {
+    const [churnFn] = functionServing('churn');
+    const [irisFn] = functionServing('iris');
+    synth.template.hasResourceProperties('AWS::Lambda::Alias', { FunctionName: { Ref: churnFn }, ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 } });
+    synth.template.hasResourceProperties('AWS::Lambda::Alias', { FunctionName: { Ref: irisFn }, ProvisionedConcurrencyConfig: Match.absent() });
+  });
+
+  it.each([
+    ['iris', 'Errors', 'Sum', 5, 'GreaterThanOrEqualToThreshold', 60, 3],
+    ['iris', 'Duration', 'p99', 1000, 'GreaterThanThreshold', 60, 3],
+    ['churn', 'Errors', 'Sum', 3, 'GreaterThanOrEqualToThreshold', 120, 2],
+    ['churn', 'Duration', 'p99', 800, 'GreaterThanThreshold', 120, 2],
+  ])("%s: the %s alarm watches the new version's own metric through alias live (ExecutedVersion), not the alias blend", (model, metric, statistic, threshold, operator, period, periods) => {
+    // Prepare: the version alias live points to.
+    const [fnId] = functionServing(model);
+    const version = new Capture();
+    synth.template.hasResourceProperties('AWS::Lambda::Alias', { FunctionName: { Ref: fnId }, FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] } });
+
+    // Assess
+    const statisticProps = statistic === 'Sum' ? { Statistic: 'Sum' } : { ExtendedStatistic: statistic };
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: metric,
+      ...statisticProps,
+      Threshold: threshold,
+      ComparisonOperator: operator,
+      Period: period,
+      EvaluationPeriods: periods,
+      TreatMissingData: 'notBreaching',
+      Dimensions: Match.arrayEquals([
+        { Name: 'ExecutedVersion', Value: { 'Fn::GetAtt': [version.asString(), 'Version'] } },
+        { Name: 'FunctionName', Value: { Ref: fnId } },
+        { Name: 'Resource', Value: { 'Fn::Join': ['', [{ Ref: fnId }, ':live']] } },
+      ]),
+    });
+  });
+
+  it('has exactly two alarms per endpoint, and none on the alias as a whole', () => {
+    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(4);
+    for (const alarm of alarms) {
+      const names = (alarm.Properties?.['Dimensions'] as { Name: string }[]).map((d) => d.Name);
+      expect(names).toContain('ExecutedVersion');
+    }
+  });
+});
+
+/** A Fn::Join of strings and references, as one string with `<LogicalId>` for each Ref. */
+function joined(node: unknown): string {
+  if (typeof node === 'string') return node;
+  const join = (node as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map(joined).join(join[0]);
+  return flattenReference(node);
+}
+
+describe('dashboards', () => {
+  it.each([['iris'], ['churn']])('%s has a dashboard with invocations, errors and p50/p99 latency per executed version', (model) => {
+    // Prepare
+    const [fnId] = functionServing(model);
+    const [, dashboard] = onlyResource(synth.template, 'AWS::CloudWatch::Dashboard', { DashboardName: `OnnxServing-${model}` });
+
+    // Act: the body as text, references written as <LogicalId>.
+    const body = joined(dashboard.Properties?.['DashboardBody']);
+
+    // Assess
+    for (const [metric, statistic] of [['Invocations', 'Sum'], ['Errors', 'Sum'], ['Duration', 'p50'], ['Duration', 'p99']]) {
+      expect(body).toContain(
+        `SEARCH('{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName=\\"${metric}\\" FunctionName=\\"<${fnId}>\\" Resource=\\"<${fnId}>:live\\"', '${statistic}', 60)`,
+      );
+    }
+  });
+});
+
+/** Every statement of every inline/identity policy in the template, with the role it is attached to. */
+function statements(): { roles: string[]; statement: Record<string, unknown> }[] {
+  return Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy')).flatMap((policy) => {
+    const roles = ((policy.Properties?.['Roles'] ?? []) as unknown[]).map(logicalIdOfRef);
+    const document = policy.Properties?.['PolicyDocument'] as { Statement: Record<string, unknown>[] };
+    return document.Statement.map((statement) => ({ roles, statement }));
+  });
+}
+
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+function roleOf(fnProps: Record<string, unknown>): string {
+  return (fnProps['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+}
+
+function statementsOf(role: string): { actions: string[]; resources: string[]; condition?: unknown }[] {
+  return statements()
+    .filter((s) => s.roles.includes(role))
+    // Sorted: the minimizePolicies feature flag merges statements and orders their entries.
+    .map(({ statement }) => ({
+      actions: (list(statement['Action']) as string[]).sort(),
+      resources: list(statement['Resource']).map(flattenReference).sort(),
+      ...(statement['Condition'] ? { condition: statement['Condition'] } : {}),
+    }));
+}
+
+describe('least privilege', () => {
+  it('no statement has a wildcard action, and no resource is "*"', () => {
+    for (const { statement } of statements()) {
+      for (const action of list(statement['Action'])) expect(action).not.toContain('*');
+      for (const resource of list(statement['Resource'])) expect(resource).not.toBe('*');
+    }
+  });
+
+  it('wildcard resources are only these, each for its reason', () => {
+    // Why each one exists:
+    const allowed: [RegExp, string][] = [
+      [/^<ArtifactsBucket\w+\.Arn>\/models\/iris\/\*$/, "iris's artifacts: keys carry a version and a sha256 known only at registration"],
+      [/^<ArtifactsBucket\w+\.Arn>\/models\/churn\/\*$/, "churn's artifacts, same reason"],
+      [/^<ArtifactsBucket\w+\.Arn>\/models\/\*$/, 'the control plane registers artifacts of any model'],
+      [/^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<\w+>:log-stream:\*$/, "log streams are created at run time in the function's own log group"],
+    ];
+    const wild = statements().flatMap(({ statement }) => list(statement['Resource']).map(flattenReference)).filter((r) => r.includes('*'));
+    expect(wild.length).toBeGreaterThan(0);
+    for (const resource of wild) expect(allowed.some(([pattern]) => pattern.test(resource))).toBe(true);
+  });
+
+  it('the only managed policy is API Gateway’s account-level CloudWatch role (execution logs)', () => {
+    const managed = Object.values(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap((role) => (role.Properties?.['ManagedPolicyArns'] ?? []) as unknown[]);
+    expect(managed.map(flattenReference)).toEqual(['arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs']);
+  });
+
+  it.each([['iris'], ['churn']])("%s's function reads the registry, writes logs, reads only its own model's artifacts", (model) => {
+    // Prepare
+    const [, fn] = functionServing(model);
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+    const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue() });
+    const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
+
+    // Act
+    const granted = statementsOf(roleOf(fn));
+
+    // Assess: exactly these statements, nothing else.
+    expect(granted).toEqual(
+      expect.arrayContaining([
+        { actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [`<${registry}.Arn>`] },
+        { actions: ['dynamodb:PutItem'], resources: [`<${logs}.Arn>`] },
+        { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`<${bucket}.Arn>/models/${model}/*`] },
+        { actions: ['s3:ListBucket'], resources: [`<${bucket}.Arn>`], condition: { StringLike: { 's3:prefix': [`models/${model}/*`] } } },
+        { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
+      ]),
+    );
+    expect(granted).toHaveLength(5);
+    const other = model === 'iris' ? 'churn' : 'iris';
+    expect(JSON.stringify(granted)).not.toContain(`models/${other}`);
+  });
+
+  it('the control plane reads/writes the registry (and its index) and artifacts, and releases only endpoint functions', () => {
+    // Prepare
+    const [controlId, control] = controlFunction();
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+    const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
+    const [iris] = functionServing('iris');
+    const [churn] = functionServing('churn');
+    const release = ['lambda:GetAlias', 'lambda:GetFunctionConfiguration', 'lambda:ListVersionsByFunction', 'lambda:PublishVersion', 'lambda:UpdateAlias', 'lambda:UpdateFunctionConfiguration'];
+
+    // Act
+    const granted = statementsOf(roleOf(control));
+
+    // Assess
+    expect(granted).toEqual(
+      expect.arrayContaining([
+        {
+          actions: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+          resources: [`<${registry}.Arn>`, `<${registry}.Arn>/index/models`],
+        },
+        { actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], resources: [`<${bucket}.Arn>/models/*`] },
+        { actions: ['s3:ListBucket'], resources: [`<${bucket}.Arn>`], condition: { StringLike: { 's3:prefix': ['models/*'] } } },
+        { actions: release, resources: [`<${iris}.Arn>`, `<${iris}.Arn>:live`, `<${churn}.Arn>`, `<${churn}.Arn>:live`].sort() },
+        { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
+      ]),
+    );
+    expect(granted).toHaveLength(5);
+    const lambdaResources = granted.filter((s) => s.actions.some((a) => a.startsWith('lambda:'))).flatMap((s) => s.resources);
+    expect(lambdaResources.every((r) => r.startsWith(`<${iris}.`) || r.startsWith(`<${churn}.`))).toBe(true);
+    expect(JSON.stringify(lambdaResources)).not.toContain(controlId);
+    // The control plane writes no prediction logs.
+    expect(JSON.stringify(granted)).not.toMatch(/PredictionLog/);
+  });
+});
