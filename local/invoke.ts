@@ -1,0 +1,191 @@
+/**
+ * `npm run invoke`: what `sam local invoke` does, without Docker. Reads a function from the
+ * synthesized template (`cdk synth`), takes its bundled code from `cdk.out` and its environment
+ * from the template, points that environment at embedded DynamoDB- and S3-compatible servers
+ * (with the sample model registered), and runs the handler on an event in a fresh Node process,
+ * the way the Lambda runtime would: import the bundle, call the handler once, print the result.
+ *
+ * The bundle is copied to a fresh task folder, as Lambda unpacks it to /var/task. What differs
+ * from Lambda: that folder's `node_modules` is this repository's, so `onnxruntime-node` and
+ * `@aws-sdk/*` come from there (on Lambda, from the layer and the runtime; the layer may be built
+ * for another architecture than this machine's), and resources the template references (tables,
+ * bucket) are named after their logical ids.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureTables } from '../functions/adapters/tables.js';
+import { ensureBucket, localClients, startLocalAws, type LocalAws } from './aws-servers.js';
+
+/** A Lambda function as the template declares it. */
+export interface TemplateFunction {
+  readonly logicalId: string;
+  /** The construct path (`aws:cdk:path` metadata), e.g. `OnnxServing/Endpoint-iris/Function/Resource`. */
+  readonly constructPath: string;
+  /** The bundled code's folder. */
+  readonly assetDir: string;
+  /** `index.handler` → the file and the export. */
+  readonly handler: string;
+  readonly environment: Readonly<Record<string, unknown>>;
+}
+
+interface TemplateResource {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+  readonly Metadata?: Record<string, unknown>;
+}
+
+/**
+ * Finds the function in a synthesized template whose logical id or construct path contains
+ * `name` (case-insensitive). Exactly one must match.
+ */
+export function findFunction(templateFile: string, name: string): TemplateFunction {
+  const template = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources?: Record<string, TemplateResource> };
+  const functions = Object.entries(template.Resources ?? {}).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+  const wanted = name.toLowerCase();
+  const matches = functions.filter(([id, r]) => id.toLowerCase().includes(wanted) || String(r.Metadata?.['aws:cdk:path'] ?? '').toLowerCase().includes(wanted));
+  const describe = () => functions.map(([id, r]) => `${id} (${String(r.Metadata?.['aws:cdk:path'] ?? '')})`).join(', ');
+  if (matches.length !== 1) {
+    throw new Error(`${matches.length === 0 ? 'No function' : 'More than one function'} in ${templateFile} matches "${name}"; the template has: ${describe()}`);
+  }
+  const [logicalId, resource] = matches[0] as [string, TemplateResource];
+  const assetPath = resource.Metadata?.['aws:asset:path'] ?? assetFromS3Key(resource);
+  if (typeof assetPath !== 'string') throw new Error(`${logicalId} has no bundled code in ${path.dirname(templateFile)}: run "npx cdk synth" first.`);
+  const variables = (resource.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+  return {
+    logicalId,
+    constructPath: String(resource.Metadata?.['aws:cdk:path'] ?? ''),
+    assetDir: path.resolve(path.dirname(templateFile), assetPath),
+    handler: String(resource.Properties?.['Handler'] ?? 'index.handler'),
+    environment: variables,
+  };
+}
+
+/**
+ * Without asset metadata (the CLI adds it, a bare `app.synth()` does not), the code's S3 key
+ * `<hash>.zip` names the asset folder `asset.<hash>`.
+ */
+function assetFromS3Key(resource: TemplateResource): string | undefined {
+  const key = (resource.Properties?.['Code'] as { S3Key?: unknown } | undefined)?.S3Key;
+  return typeof key === 'string' && key.endsWith('.zip') ? `asset.${key.slice(0, -'.zip'.length)}` : undefined;
+}
+
+/**
+ * The function's environment with every CloudFormation reference replaced by a local name: a
+ * `Ref` to a table or bucket becomes its logical id, lower-cased (as bucket names must be). Anything else that cannot be resolved
+ * without AWS is refused, naming the variable.
+ */
+export function resolveEnvironment(environment: Readonly<Record<string, unknown>>): Record<string, string> {
+  const resolved: Record<string, string> = {};
+  for (const [name, value] of Object.entries(environment)) {
+    if (typeof value === 'string') resolved[name] = value;
+    else if (value && typeof value === 'object' && typeof (value as { Ref?: unknown }).Ref === 'string') resolved[name] = (value as { Ref: string }).Ref.toLowerCase();
+    else throw new Error(`Environment variable ${name} is ${JSON.stringify(value)}, which cannot be resolved without AWS.`);
+  }
+  return resolved;
+}
+
+export interface InvokeOptions {
+  readonly templateFile: string;
+  readonly functionName: string;
+  readonly event: unknown;
+  /** Register the sample model first (as `npm start` does). @default true */
+  readonly seedSampleModel?: boolean;
+}
+
+export interface InvokeResult {
+  readonly function: string;
+  readonly result: unknown;
+  /** What the function wrote to stdout/stderr (its logs). */
+  readonly logs: string;
+}
+
+/** Invokes the function once on `event` against embedded servers; stops them afterwards. */
+export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
+  const fn = findFunction(options.templateFile, options.functionName);
+  const env = resolveEnvironment(fn.environment);
+  const aws = await startLocalAws();
+  try {
+    await prepareResources(aws, env, options.seedSampleModel ?? true);
+    return { function: fn.logicalId, ...(await runBundle(fn, env, aws, options.event)) };
+  } finally {
+    await aws.stop();
+  }
+}
+
+const REPOSITORY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+
+/** Creates the tables and bucket the environment names, and registers the sample model. */
+async function prepareResources(aws: LocalAws, env: Record<string, string>, seed: boolean): Promise<void> {
+  const { REGISTRY_TABLE, PREDICTION_LOG_TABLE, ARTIFACT_BUCKET } = env;
+  if (!REGISTRY_TABLE || !PREDICTION_LOG_TABLE || !ARTIFACT_BUCKET) return;
+  const clients = localClients(aws);
+  try {
+    await ensureTables(clients.dynamo, { registry: REGISTRY_TABLE, predictionLog: PREDICTION_LOG_TABLE });
+    await ensureBucket(clients.s3, ARTIFACT_BUCKET);
+    if (seed) {
+      // Imported here so that reading a template needs no ONNX Runtime.
+      const { loadConfig } = await import('../functions/shared/config.js');
+      const { buildRegistryService } = await import('../functions/shared/composition.js');
+      const { seedSampleModel } = await import('./stack.js');
+      const config = loadConfig({ REGISTRY_TABLE, PREDICTION_LOG_TABLE, ARTIFACT_BUCKET, MODEL_CACHE_DIR: path.join(os.tmpdir(), 'onnx-serving-model-cache') });
+      await seedSampleModel(buildRegistryService(config, clients));
+    }
+  } finally {
+    clients.destroy();
+  }
+}
+
+/** Runs the bundled handler in a fresh Node process, as the Lambda runtime would. */
+function runBundle(fn: TemplateFunction, env: Record<string, string>, aws: LocalAws, event: unknown): Promise<{ result: unknown; logs: string }> {
+  const [file, exported] = fn.handler.split('.') as [string, string];
+  if (!['.mjs', '.js', '.cjs'].some((ext) => existsSync(path.join(fn.assetDir, `${file}${ext}`)))) {
+    throw new Error(`No ${file}.mjs/.js/.cjs in ${fn.assetDir}: run "npx cdk synth" first.`);
+  }
+  const task = mkdtempSync(path.join(os.tmpdir(), 'invoke-task-'));
+  cpSync(fn.assetDir, task, { recursive: true });
+  symlinkSync(path.join(REPOSITORY, 'node_modules'), path.join(task, 'node_modules'), 'dir');
+  const entry = ['.mjs', '.js', '.cjs'].map((ext) => path.join(task, `${file}${ext}`)).find((c) => existsSync(c)) as string;
+  const marker = `__invoke_result_${process.pid}__`;
+  const runner = [
+    `const mod = await import(${JSON.stringify(pathToFileURL(entry).href)});`,
+    `const event = JSON.parse(process.env.INVOKE_EVENT);`,
+    `const deadline = Date.now() + 30000;`,
+    `const context = { awsRequestId: 'invoke-' + Date.now(), functionName: ${JSON.stringify(fn.logicalId)}, functionVersion: '$LATEST', memoryLimitInMB: '1769', getRemainingTimeInMillis: () => deadline - Date.now() };`,
+    `const result = await mod[${JSON.stringify(exported)}](event, context);`,
+    `process.stdout.write('\\n${marker}' + JSON.stringify(result) + '\\n');`,
+  ].join('\n');
+  const childEnv: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '',
+    ...env,
+    ...CREDENTIALS,
+    AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoEndpoint,
+    AWS_ENDPOINT_URL_S3: aws.s3Endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    // The S3-compatible server knows nothing of the SDK's default flexible checksums.
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    MODEL_CACHE_DIR: path.join(os.tmpdir(), 'onnx-serving-model-cache'),
+    INVOKE_EVENT: JSON.stringify(event),
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', runner], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      rmSync(task, { recursive: true, force: true });
+      const at = out.lastIndexOf(marker);
+      if (code !== 0 || at < 0) {
+        reject(new Error(`The function exited with code ${code}:\n${out}`));
+        return;
+      }
+      const logs = out.slice(0, at);
+      resolve({ result: JSON.parse(out.slice(at + marker.length)) as unknown, logs });
+    });
+  });
+}

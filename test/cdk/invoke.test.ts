@@ -1,0 +1,57 @@
+/**
+ * The bundled functions, as `cdk synth` writes them to cdk.out, run in a fresh Node process on the
+ * ready events from `events/`, with the template's environment pointed at the local servers: what
+ * `sam local invoke` does, without Docker.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { findFunction, invoke, resolveEnvironment } from '../../local/invoke.js';
+import { createServingApp } from '../../lib/app.js';
+import { cdkJsonContext } from './helpers.js';
+
+let outdir: string;
+let templateFile: string;
+
+beforeAll(async () => {
+  outdir = await mkdtemp(path.join(os.tmpdir(), 'invoke-cdk-out-'));
+  const { app, stack } = createServingApp({ context: cdkJsonContext(), outdir, nag: false });
+  app.synth();
+  templateFile = path.join(outdir, `${stack.stackName}.template.json`);
+}, 120_000);
+
+afterAll(async () => {
+  await rm(outdir, { recursive: true, force: true });
+});
+
+async function event(name: string): Promise<unknown> {
+  return JSON.parse(await readFile(path.join('events', name), 'utf8')) as unknown;
+}
+
+it('runs the bundled predict function on events/predict-iris.json and gets the right prediction', async () => {
+  const { result, logs } = await invoke({ templateFile, functionName: 'iris', event: await event('predict-iris.json') });
+
+  const response = result as { statusCode: number; body: string };
+  expect(response.statusCode).toBe(200);
+  const body = JSON.parse(response.body) as { model: string; modelVersion: string; predictions: { label: string }[] };
+  expect(body).toMatchObject({ model: 'iris', modelVersion: '1' });
+  expect(body.predictions[0]?.label).toBe('setosa');
+  // The log item reached the (local) prediction-log table: no fallback line.
+  expect(logs).not.toContain('prediction log write failed');
+}, 60_000);
+
+it('runs the bundled control function on events/control-list-models.json', async () => {
+  const { result } = await invoke({ templateFile, functionName: 'control', event: await event('control-list-models.json') });
+  const response = result as { statusCode: number; body: string };
+  expect(response.statusCode).toBe(200);
+  expect((JSON.parse(response.body) as { models: { model: string }[] }).models.map((m) => m.model)).toEqual(['iris']);
+}, 60_000);
+
+it('takes the environment from the template, and names what it cannot resolve', () => {
+  const fn = findFunction(templateFile, 'iris');
+  const env = resolveEnvironment(fn.environment);
+  expect(env).toMatchObject({ SERVED_MODEL: 'iris', MAX_ROWS: '1000' });
+  expect(env['REGISTRY_TABLE']).toMatch(/^[a-z0-9]+$/);
+  expect(() => resolveEnvironment({ ARN: { 'Fn::GetAtt': ['X', 'Arn'] } })).toThrow(/ARN/);
+  expect(() => findFunction(templateFile, 'no-such-function')).toThrow(/No function .* matches "no-such-function"/);
+});
