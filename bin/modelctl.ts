@@ -6,7 +6,10 @@
  * modelctl register iris models/iris/model.onnx --metadata models/iris/metadata.json --production
  * modelctl predict iris --features '{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}'
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { SCOPES } from '../functions/auth/permissions.js';
+import { checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
 
 const USAGE = `Usage: modelctl <command> [arguments] [--api URL] [--token JWT]
 
@@ -19,10 +22,21 @@ Commands:
   predict <model> (--features JSON | --instances JSON | --body FILE)
                                           call POST /v1/models/<model>/predict
   infer <model> --body FILE               call POST /v2/models/<model>/infer (Open Inference Protocol v2)
+  token --scope SCOPE [--model NAME] [--subject NAME] [--ttl SECONDS] [--data-dir DIR]
+                                          print a token for the local API (npm start), signed
+                                          with the data folder's key. --scope and --model repeat
+                                          or take comma-separated lists; --model limits every
+                                          scope to those models. Scopes: <scope> or
+                                          <scope>:<model>, <scope> one of
+                                          ${SCOPES.join(', ')}.
+                                          Defaults: --subject local-dev, --ttl 3600, --data-dir
+                                          $DATA_DIR or .data
 
 Options:
   --api URL     the API's base URL (default: $MODELCTL_API, else http://127.0.0.1:3000)
   --token JWT   sent as "Authorization: Bearer JWT" (default: $MODELCTL_TOKEN)
+
+Example: export MODELCTL_TOKEN=$(npm run -s modelctl -- token --scope predict,models:read,models:write,models:promote)
 `;
 
 export interface CliIo {
@@ -31,6 +45,8 @@ export interface CliIo {
   readonly err: (text: string) => void;
   readonly readFile: (path: string) => Promise<Buffer>;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Milliseconds since the epoch, for `token`. @default Date.now */
+  readonly now?: () => number;
 }
 
 class UsageError extends Error {}
@@ -50,6 +66,11 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         features: { type: 'string' },
         instances: { type: 'string' },
         body: { type: 'string' },
+        scope: { type: 'string', multiple: true },
+        model: { type: 'string', multiple: true },
+        subject: { type: 'string' },
+        ttl: { type: 'string' },
+        'data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -63,6 +84,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
     (values.help ? io.out : io.err)(USAGE);
     return values.help ? 0 : 2;
   }
+  if (command === 'token') return token(args, values, io);
   const api = new Api(values.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', values.token ?? io.env['MODELCTL_TOKEN'], io.fetch);
   try {
     const result = await run(command, args, values, api, io);
@@ -80,6 +102,48 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
     io.err(`modelctl: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
+}
+
+interface TokenFlags {
+  readonly scope?: string[];
+  readonly model?: string[];
+  readonly subject?: string;
+  readonly ttl?: string;
+  readonly 'data-dir'?: string;
+}
+
+/** `modelctl token`: prints only the token, so `$(modelctl token ...)` can be pasted anywhere. */
+async function token(args: readonly string[], flags: TokenFlags, io: CliIo): Promise<number> {
+  const split = (values: readonly string[] | undefined) => (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const ttl = flags.ttl === undefined ? 3600 : Number(flags.ttl);
+  const models = split(flags.model);
+  const options = {
+    scopes: split(flags.scope),
+    ...(models.length > 0 ? { models } : {}),
+    subject: flags.subject ?? 'local-dev',
+    ttlSeconds: ttl,
+    now: (io.now ?? Date.now)(),
+  };
+  try {
+    if (args.length > 0) throw new Error('"token" takes no arguments, only --scope, --model, --subject, --ttl and --data-dir.');
+    checkMintOptions(options);
+  } catch (error) {
+    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  const file = signingKeyPath(path.resolve(flags['data-dir'] ?? io.env['DATA_DIR'] ?? '.data'));
+  let key;
+  try {
+    key = await readSigningKey(file, io.readFile);
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    io.err(missing
+      ? `modelctl: no local signing key at ${file}. Start the local API once (npm start) to create it, or point --data-dir at its data folder.\n`
+      : `modelctl: cannot read the signing key at ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  io.out(`${await mintToken(key, options)}\n`);
+  return 0;
 }
 
 interface Flags {

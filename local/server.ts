@@ -1,12 +1,22 @@
 /**
  * The local API: a node:http server that does what API Gateway does for our routes (match the
- * path against the route table, build a REST proxy event, enforce the body size limit) and calls
- * the very same function handlers that Lambda runs.
+ * path against the route table, run the authorizer, throttle per client, build a REST proxy
+ * event, enforce the body size limit) and calls the very same function handlers that Lambda runs.
+ *
+ * Authorization is API Gateway's, step by step: the REQUEST authorizer event is built from the
+ * request, the authorizer (the same `functions/authorizer` code as on Lambda) answers with a
+ * policy, the policy is cached per Authorization header for `cacheTtlSeconds` and evaluated
+ * against the request's method ARN, and `principalId` and the context reach the function in
+ * `requestContext.authorizer`. So a token gets the same answer here as on AWS, cache included.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
+import type { JSONWebKeySet } from 'jose';
+import { describeNeed } from '../functions/auth/permissions.js';
+import { evaluatePolicy } from '../functions/auth/policy.js';
+import type { AuthorizerHandler, AuthorizerResult } from '../functions/authorizer/app.js';
 import type { HttpHandler } from '../functions/shared/http.js';
 import { matchRoute, ROUTES, type FunctionName, type Route } from '../functions/shared/routes.js';
 
@@ -18,8 +28,42 @@ export interface LocalFunction {
   readonly timeoutMs?: number;
 }
 
+/** Where the local API publishes the public keys of its tokens. */
+export const JWKS_PATH = '/.well-known/jwks.json';
+
+/**
+ * How requests are authorized; there is no default, so authorization cannot be left out by
+ * forgetting an option. `insecure` accepts every caller and says so on stderr at every start.
+ */
+export type LocalAuthorization =
+  | {
+      /** The authorizer handler (`functions/authorizer/app.ts`'s `makeHandler`). */
+      readonly authorizer: AuthorizerHandler;
+      /** Like the API's authorizer result cache, keyed by the Authorization header; 0 turns it off. @default 60 */
+      readonly cacheTtlSeconds?: number;
+      /** Served publicly at {@link JWKS_PATH} when given. */
+      readonly jwks?: JSONWebKeySet;
+    }
+  | { readonly insecure: true };
+
+/** A token bucket per client: `ratePerSecond` refill, `burst` capacity (API Gateway's terms). */
+export interface RateLimit {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+}
+
+/** The CDK stage's defaults (`lib/serving-api.ts`). */
+export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 100, burst: 200 };
+
 export interface LocalServerOptions {
   readonly functions: Readonly<Record<FunctionName, LocalFunction>>;
+  readonly authorization: LocalAuthorization;
+  /** Per client (the token's subject; the source IP on public routes). `false` turns it off. @default DEFAULT_RATE_LIMIT */
+  readonly rateLimit?: RateLimit | false;
+  /** Clock of the authorizer cache and the rate limiter, ms since the epoch. @default Date.now */
+  readonly now?: () => number;
+  /** Where the insecure-mode warning and authorizer failures go. @default stderr */
+  readonly warn?: (text: string) => void;
   /** API Gateway's payload limit is 10 MB; a larger body is refused before it is read. @default 10485760 */
   readonly maxBodyBytes?: number;
   readonly routes?: readonly Route[];
@@ -40,12 +84,17 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * Starts the local API.
  *
  * @example
- * const api = await startLocalServer({ functions: { predict: { handler }, control: { handler: control } }, port: 3000 });
+ * const api = await startLocalServer({
+ *   functions: { predict: { handler }, control: { handler: control } },
+ *   authorization: { authorizer: localAuthorizer(localAuthorizerEnv(key)).handler, jwks: key.jwks },
+ *   port: 3000,
+ * });
  * console.log(api.url); // http://127.0.0.1:3000
  */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  const state = serverState(options);
   const server = http.createServer((request, response) => {
-    serve(options, request, response).catch((error: unknown) => {
+    serve(state, request, response).catch((error: unknown) => {
       // Only a bug in this file gets here: answer like API Gateway does when integration fails.
       process.stderr.write(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
       if (!response.headersSent) sendJson(response, 502, { error: { code: 'BAD_GATEWAY', message: 'The local server failed to call the function.', path: '' } });
@@ -58,6 +107,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
+  if ('insecure' in options.authorization) {
+    (options.warn ?? ((text) => process.stderr.write(text)))(
+      `WARNING: authorization is OFF on http://${address}:${port}: every caller may predict, register and promote as "anonymous". `
+      + 'Do not expose this server; start it without the insecure mode to require tokens.\n',
+    );
+  }
   return {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     server,
@@ -69,9 +124,33 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   };
 }
 
-async function serve(options: LocalServerOptions, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+interface ServerState {
+  readonly options: LocalServerOptions;
+  readonly now: () => number;
+  readonly limiter: TokenBucketLimiter | undefined;
+  readonly cache: Map<string, { readonly result: AuthorizerResult; readonly expiresAt: number }>;
+}
+
+function serverState(options: LocalServerOptions): ServerState {
+  const now = options.now ?? Date.now;
+  const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+  return { options, now, limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now), cache: new Map() };
+}
+
+async function serve(state: ServerState, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  const { options } = state;
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
+  const auth = options.authorization;
+  if (url.pathname === JWKS_PATH && 'authorizer' in auth && auth.jwks) {
+    request.resume();
+    if (method !== 'GET') {
+      sendJson(response, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed here; use GET.`, path: 'method' } }, { allow: 'GET' });
+    } else {
+      sendJson(response, 200, auth.jwks, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' });
+    }
+    return;
+  }
   const match = matchRoute(method, url.pathname, options.routes ?? ROUTES);
   if (!match.route) {
     request.resume();
@@ -82,6 +161,36 @@ async function serve(options: LocalServerOptions, request: http.IncomingMessage,
     }
     return;
   }
+  const parts = requestParts(request, url);
+  const requestId = randomUUID();
+  let authorizer: Record<string, string> | undefined;
+  if (!match.route.public && 'authorizer' in auth) {
+    const outcome = await authorize(state, auth, match.route, match.pathParameters, url, parts, requestId);
+    if ('refusal' in outcome) {
+      request.resume();
+      sendJson(response, outcome.refusal.status, outcome.refusal.body, outcome.refusal.headers);
+      return;
+    }
+    authorizer = outcome.context;
+  }
+  if (state.limiter) {
+    // The token's subject; without one (health routes, the insecure mode), the source address.
+    const client = authorizer?.['principalId'] ?? `ip:${parts.sourceIp}`;
+    const taken = state.limiter.take(client);
+    if (!taken.allowed) {
+      request.resume();
+      const { ratePerSecond, burst } = state.limiter.limit;
+      sendJson(response, 429, {
+        error: {
+          code: 'RATE_LIMITED',
+          message: `Too many requests from this client: the limit is ${ratePerSecond} per second with bursts of ${burst}. Retry after ${taken.retryAfterSeconds} s.`,
+          path: '',
+        },
+        requestId,
+      }, { 'retry-after': String(taken.retryAfterSeconds) });
+      return;
+    }
+  }
   const limit = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const body = await readBody(request, limit);
   if (body === 'too-large') {
@@ -89,9 +198,169 @@ async function serve(options: LocalServerOptions, request: http.IncomingMessage,
     return;
   }
   const fn = options.functions[match.route.fn];
-  const event = proxyEvent(request, url, match.route, match.pathParameters, body);
-  const result = await fn.handler(event, lambdaContext(match.route.fn, fn, event.requestContext.requestId));
+  const event = proxyEvent(parts, url, match.route, match.pathParameters, body, requestId, authorizer);
+  const result = await fn.handler(event, lambdaContext(match.route.fn, fn, requestId));
   send(response, result);
+}
+
+interface Refusal {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: Record<string, string>;
+}
+
+const REALM = 'Bearer realm="onnx-serving"';
+
+/**
+ * API Gateway's part for a route with the authorizer: identity source check, cached or fresh
+ * authorizer result, policy evaluation against the method ARN.
+ */
+async function authorize(
+  state: ServerState,
+  auth: Extract<LocalAuthorization, { authorizer: AuthorizerHandler }>,
+  route: Route,
+  pathParameters: Record<string, string>,
+  url: URL,
+  parts: RequestParts,
+  requestId: string,
+): Promise<{ context: Record<string, string> } | { refusal: Refusal }> {
+  const unauthorized = (message: string, error?: string): { refusal: Refusal } => ({
+    refusal: {
+      status: 401,
+      body: { error: { code: 'UNAUTHORIZED', message, path: 'headers.authorization' }, requestId },
+      headers: { 'www-authenticate': error ? `${REALM}, error="${error}"` : REALM },
+    },
+  });
+  const identity = Object.entries(parts.headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  // API Gateway answers 401 itself when the identity source is missing: the authorizer never runs.
+  if (identity === undefined || identity === '') return unauthorized('This route needs a token: send "Authorization: Bearer <JWT>". Locally: npm run -s modelctl -- token --scope <scope>.');
+  const methodArn = `arn:aws:execute-api:local:000000000000:local/local/${route.method}${url.pathname.replace(/\/+$/, '') || '/'}`;
+  const ttlMs = (auth.cacheTtlSeconds ?? 60) * 1000;
+  const started = state.now();
+  let result = ttlMs > 0 ? state.cache.get(identity) : undefined;
+  if (result && result.expiresAt <= started) {
+    state.cache.delete(identity);
+    result = undefined;
+  }
+  let authorizerResult: AuthorizerResult;
+  if (result) {
+    authorizerResult = result.result;
+  } else {
+    try {
+      authorizerResult = await auth.authorizer(authorizerEvent(parts, url, route, pathParameters, methodArn, requestId));
+    } catch (error) {
+      if (error instanceof Error && error.message === 'Unauthorized') {
+        const reason = 'reason' in error && typeof error.reason === 'string' ? error.reason : 'The token was refused.';
+        return unauthorized(reason, 'invalid_token');
+      }
+      (state.options.warn ?? ((text) => process.stderr.write(text)))(`local authorizer failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      return {
+        refusal: {
+          status: 500,
+          body: { error: { code: 'AUTHORIZER_FAILURE', message: 'The authorizer could not check the token (see the server log); try again shortly.', path: '' }, requestId },
+          headers: {},
+        },
+      };
+    }
+    if (ttlMs > 0) {
+      if (state.cache.size >= 10_000) state.cache.delete(state.cache.keys().next().value as string);
+      state.cache.set(identity, { result: authorizerResult, expiresAt: started + ttlMs });
+    }
+  }
+  if (evaluatePolicy(authorizerResult.policyDocument, methodArn) !== 'Allow') {
+    const decoded = Object.fromEntries(Object.entries(pathParameters).map(([k, v]) => [k, safeDecode(v)]));
+    const scope = authorizerResult.context.scope || 'none';
+    return {
+      refusal: {
+        status: 403,
+        body: {
+          error: {
+            code: 'FORBIDDEN',
+            message: `This token (scopes: ${scope}) does not allow ${route.method} ${url.pathname}; that needs ${describeNeed(route, decoded)}. Ask for a token with that scope.`,
+            path: 'headers.authorization',
+          },
+          requestId,
+        },
+        headers: { 'www-authenticate': `${REALM}, error="insufficient_scope"` },
+      },
+    };
+  }
+  const context: Record<string, string> = { principalId: authorizerResult.principalId };
+  for (const [key, value] of Object.entries(authorizerResult.context)) context[key] = String(value);
+  context['integrationLatency'] = String(Math.max(0, Math.round(state.now() - started)));
+  return { context };
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function authorizerEvent(
+  parts: RequestParts,
+  url: URL,
+  route: Route,
+  pathParameters: Record<string, string>,
+  methodArn: string,
+  requestId: string,
+): APIGatewayRequestAuthorizerEvent {
+  const base = proxyEvent(parts, url, route, pathParameters, Buffer.alloc(0), requestId, undefined);
+  return {
+    type: 'REQUEST',
+    methodArn,
+    resource: base.resource,
+    path: base.path,
+    httpMethod: base.httpMethod,
+    headers: base.headers,
+    multiValueHeaders: base.multiValueHeaders,
+    pathParameters: base.pathParameters,
+    queryStringParameters: base.queryStringParameters,
+    multiValueQueryStringParameters: base.multiValueQueryStringParameters,
+    stageVariables: null,
+    requestContext: { ...base.requestContext, authorizer: undefined },
+  };
+}
+
+/**
+ * One token bucket per client key: refilled at `ratePerSecond`, holding at most `burst`. Idle
+ * clients (full buckets) are forgotten once many clients have been seen.
+ *
+ * @example
+ * const limiter = new TokenBucketLimiter({ ratePerSecond: 100, burst: 200 });
+ * limiter.take('alice'); // { allowed: true } or { allowed: false, retryAfterSeconds: 1 }
+ */
+export class TokenBucketLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    readonly limit: RateLimit,
+    private readonly now: () => number = Date.now,
+    private readonly maxClients = 10_000,
+  ) {
+    if (!(limit.ratePerSecond > 0) || !(limit.burst >= 1)) throw new RangeError('A rate limit needs ratePerSecond > 0 and burst >= 1.');
+  }
+
+  take(client: string): { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number } {
+    const now = this.now();
+    const bucket = this.buckets.get(client) ?? { tokens: this.limit.burst, at: now };
+    const tokens = Math.min(this.limit.burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * this.limit.ratePerSecond);
+    if (tokens >= 1) {
+      if (!this.buckets.has(client) && this.buckets.size >= this.maxClients) this.forgetIdle(now);
+      this.buckets.set(client, { tokens: tokens - 1, at: now });
+      return { allowed: true };
+    }
+    this.buckets.set(client, { tokens, at: now });
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.limit.ratePerSecond)) };
+  }
+
+  private forgetIdle(now: number): void {
+    for (const [client, bucket] of this.buckets) {
+      if (bucket.tokens + ((now - bucket.at) / 1000) * this.limit.ratePerSecond >= this.limit.burst) this.buckets.delete(client);
+    }
+  }
 }
 
 /** The body as text, or `too-large` as soon as it passes `limit` (the rest is not buffered). */
@@ -123,13 +392,17 @@ function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer 
   });
 }
 
-function proxyEvent(
-  request: http.IncomingMessage,
-  url: URL,
-  route: Route,
-  pathParameters: Record<string, string>,
-  body: Buffer,
-): APIGatewayProxyEvent {
+interface RequestParts {
+  readonly headers: Record<string, string>;
+  readonly multiValueHeaders: Record<string, string[]>;
+  readonly query: Record<string, string>;
+  readonly multiQuery: Record<string, string[]>;
+  readonly httpVersion: string;
+  readonly sourceIp: string;
+  readonly userAgent: string | null;
+}
+
+function requestParts(request: http.IncomingMessage, url: URL): RequestParts {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
@@ -144,8 +417,27 @@ function proxyEvent(
     query[key] = value;
     (multiQuery[key] ??= []).push(value);
   }
-  const hasQuery = Object.keys(query).length > 0;
-  const requestId = randomUUID();
+  return {
+    headers,
+    multiValueHeaders,
+    query,
+    multiQuery,
+    httpVersion: request.httpVersion,
+    sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+    userAgent: request.headers['user-agent'] ?? null,
+  };
+}
+
+function proxyEvent(
+  parts: RequestParts,
+  url: URL,
+  route: Route,
+  pathParameters: Record<string, string>,
+  body: Buffer,
+  requestId: string,
+  authorizer: Record<string, string> | undefined,
+): APIGatewayProxyEvent {
+  const hasQuery = Object.keys(parts.query).length > 0;
   const now = Date.now();
   // API Gateway passes a body that is not valid UTF-8 base64-encoded; JSON bodies are text.
   const text = body.toString('utf8');
@@ -154,10 +446,10 @@ function proxyEvent(
     resource: route.resource,
     path: url.pathname,
     httpMethod: route.method,
-    headers,
-    multiValueHeaders,
-    queryStringParameters: hasQuery ? query : null,
-    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    headers: parts.headers,
+    multiValueHeaders: parts.multiValueHeaders,
+    queryStringParameters: hasQuery ? parts.query : null,
+    multiValueQueryStringParameters: hasQuery ? parts.multiQuery : null,
     pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
     stageVariables: null,
     body: body.length === 0 ? null : isText ? text : body.toString('base64'),
@@ -165,8 +457,8 @@ function proxyEvent(
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
-      authorizer: undefined,
-      protocol: `HTTP/${request.httpVersion}`,
+      authorizer,
+      protocol: `HTTP/${parts.httpVersion}`,
       httpMethod: route.method,
       identity: {
         accessKey: null,
@@ -180,9 +472,9 @@ function proxyEvent(
         cognitoIdentityId: null,
         cognitoIdentityPoolId: null,
         principalOrgId: null,
-        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        sourceIp: parts.sourceIp,
         user: null,
-        userAgent: request.headers['user-agent'] ?? null,
+        userAgent: parts.userAgent,
         userArn: null,
       },
       path: `/local${url.pathname}`,

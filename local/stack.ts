@@ -14,8 +14,13 @@ import type { PredictionService } from '../functions/core/predict.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, type Config } from '../functions/shared/config.js';
 import { bodyLimits, buildPredictionService, buildRegistryService } from '../functions/shared/composition.js';
+import { logLine } from '../functions/shared/http.js';
+import {
+  generateSigningKey, loadOrCreateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken,
+  type MintOptions, type SigningKey,
+} from './auth.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws, type LocalClients } from './aws-servers.js';
-import { startLocalServer, type LocalServer } from './server.js';
+import { JWKS_PATH, startLocalServer, type LocalServer, type RateLimit } from './server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -38,6 +43,26 @@ export interface LocalStackOptions {
   /** Start the DynamoDB- and S3-compatible servers on these ports. @default ephemeral */
   readonly dynamoPort?: number;
   readonly s3Port?: number;
+  /**
+   * `jwt`: every non-public route needs a token signed by the stack's key (kept in
+   * `<dataDir>/auth/`, or in memory without a data folder), checked by the same authorizer code
+   * as on Lambda. `insecure`: every caller is accepted; the server says so on stderr at start.
+   * @default 'jwt'
+   */
+  readonly auth?: 'jwt' | 'insecure';
+  /** The authorizer result cache, as on the API. @default 60 */
+  readonly authCacheTtlSeconds?: number;
+  /** Per-client throttling. @default 100 requests per second, bursts of 200 (the CDK stage's) */
+  readonly rateLimit?: RateLimit | false;
+}
+
+/** The stack's token issuer. */
+export interface LocalStackAuth {
+  readonly key: SigningKey;
+  /** The public keys, served by the local API. */
+  readonly jwksUrl: string;
+  /** A token this stack accepts. */
+  mint(options: MintOptions): Promise<string>;
 }
 
 export interface LocalStack {
@@ -50,6 +75,8 @@ export interface LocalStack {
   readonly api: LocalServer;
   /** What happened to the sample model at start. */
   readonly sample: 'registered' | 'present' | 'skipped';
+  /** Token minting; `undefined` in the insecure mode. */
+  readonly auth: LocalStackAuth | undefined;
   stop(): Promise<void>;
 }
 
@@ -76,12 +103,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const registry = buildRegistryService(config, clients);
     const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry);
     const limits = bodyLimits(config);
+    const key = options.auth === 'insecure' ? undefined : options.dataDir ? await loadOrCreateSigningKey(options.dataDir) : await generateSigningKey();
     const api = await startLocalServer({
       port: options.port ?? 0,
       functions: {
         predict: { handler: makePredictHandler({ service: prediction, limits }), version: config.AWS_LAMBDA_FUNCTION_VERSION },
         control: { handler: makeControlHandler({ service: registry, limits }) },
       },
+      authorization: key
+        ? {
+            authorizer: localAuthorizer(localAuthorizerEnv(key), {
+              // The 401/403 body says why; only failures on our side go to the log.
+              log: (level, message, fields) => (level === 'ERROR' ? logLine(level, message, fields) : undefined),
+            }).handler,
+            jwks: key.jwks,
+            ...(options.authCacheTtlSeconds !== undefined ? { cacheTtlSeconds: options.authCacheTtlSeconds } : {}),
+          }
+        : { insecure: true },
+      ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
     });
     return {
       url: api.url,
@@ -92,6 +131,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       registry,
       api,
       sample,
+      auth: key ? { key, jwksUrl: `${api.url}${JWKS_PATH}`, mint: (mint) => mintToken(key, mint) } : undefined,
       async stop() {
         await api.close();
         clients.destroy();

@@ -1,41 +1,83 @@
 /**
  * `npm start`: the API on localhost with the sample model live. State persists under DATA_DIR
- * (default `.data/`); nothing leaves the machine.
+ * (default `.data/`); nothing leaves the machine. Every route but the health checks needs a
+ * token signed by the data folder's key (`npm run -s modelctl -- token ...` mints one); the
+ * printed curl line carries one. `LOCAL_AUTH=insecure` turns authorization off, and the server
+ * says so at every start.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_RATE_LIMIT, JWKS_PATH } from './server.js';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
 
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   DATA_DIR: z.string().min(1).default('.data'),
+  /** `jwt` (tokens required) or `insecure` (every caller accepted, announced at start). */
+  LOCAL_AUTH: z.enum(['jwt', 'insecure']).default('jwt'),
+  /** Per-client throttling, as the API stage's defaults. */
+  RATE_LIMIT_RPS: z.coerce.number().positive().default(DEFAULT_RATE_LIMIT.ratePerSecond),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(DEFAULT_RATE_LIMIT.burst),
+  /** The authorizer result cache, in seconds; 0 turns it off. */
+  AUTH_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
 });
+
+/** The sample token printed at start: predict on the sample model, for half a day. */
+const SAMPLE_TOKEN_TTL_SECONDS = 12 * 3600;
 
 async function main(): Promise<void> {
   const parsed = Env.safeParse(process.env);
   if (!parsed.success) {
     throw new Error(`Bad environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  const { PORT, DATA_DIR } = parsed.data;
-  const dataDir = path.resolve(DATA_DIR);
+  const env = parsed.data;
+  const dataDir = path.resolve(env.DATA_DIR);
   const release = lockDataDir(dataDir);
-  const stack = await startLocalStack({ dataDir, port: PORT });
+  const stack = await startLocalStack({
+    dataDir,
+    port: env.PORT,
+    auth: env.LOCAL_AUTH,
+    rateLimit: { ratePerSecond: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST },
+    authCacheTtlSeconds: env.AUTH_CACHE_TTL_SECONDS,
+  });
   const example = JSON.stringify({
     features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
   });
-  const lines = [
-    `ONNX serving is up at ${stack.url} (data in ${dataDir}).`,
-    stack.sample === 'registered'
-      ? `Registered the sample model "${SAMPLE_MODEL.name}" and made it live.`
-      : `The sample model "${SAMPLE_MODEL.name}" is live.`,
-    '',
-    'Try it:',
-    `  curl -s ${stack.url}/v1/models/${SAMPLE_MODEL.name}/predict -H 'content-type: application/json' -d '${example}'`,
-    '',
-    `Models: curl -s ${stack.url}/v1/models    Stop: Ctrl+C`,
-    '',
-  ];
+  const sampleModel = stack.sample === 'registered'
+    ? `Registered the sample model "${SAMPLE_MODEL.name}" and made it live.`
+    : `The sample model "${SAMPLE_MODEL.name}" is live.`;
+  let lines: string[];
+  if (stack.auth) {
+    const token = await stack.auth.mint({ subject: 'local-dev', scopes: ['predict'], models: [SAMPLE_MODEL.name], ttlSeconds: SAMPLE_TOKEN_TTL_SECONDS });
+    // `npm run` runs in the project folder: a data folder elsewhere must be named.
+    const dataFlag = dataDir === path.resolve('.data') ? '' : ` --data-dir ${shellQuote(dataDir)}`;
+    const mint = (args: string) => `$(npm run -s modelctl -- token ${args}${dataFlag})`;
+    lines = [
+      `ONNX serving is up at ${stack.url} (data in ${dataDir}).`,
+      sampleModel,
+      `Every route but /v2/health/* needs a bearer token signed by this data folder's key (public keys: ${stack.url}${JWKS_PATH}).`,
+      '',
+      `Try it (this token may predict with "${SAMPLE_MODEL.name}" for ${SAMPLE_TOKEN_TTL_SECONDS / 3600} hours):`,
+      `  curl -s ${stack.url}/v1/models/${SAMPLE_MODEL.name}/predict -H "authorization: Bearer ${token}" -H 'content-type: application/json' -d '${example}'`,
+      '',
+      `Models: curl -s ${stack.url}/v1/models -H "authorization: Bearer ${mint('--scope models:read')}"`,
+      `Tokens: npm run -s modelctl -- token --scope predict --model ${SAMPLE_MODEL.name}${dataFlag}    Stop: Ctrl+C`,
+      '',
+    ];
+  } else {
+    lines = [
+      `ONNX serving is up at ${stack.url} (data in ${dataDir}).`,
+      sampleModel,
+      'WARNING: LOCAL_AUTH=insecure: authorization is OFF, every caller is accepted. Do not expose this server.',
+      '',
+      'Try it:',
+      `  curl -s ${stack.url}/v1/models/${SAMPLE_MODEL.name}/predict -H 'content-type: application/json' -d '${example}'`,
+      '',
+      `Models: curl -s ${stack.url}/v1/models    Stop: Ctrl+C`,
+      '',
+    ];
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   let stopping = false;
   const stop = (signal: string) => {
@@ -55,6 +97,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** `value` as one shell word. */
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

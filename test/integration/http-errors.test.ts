@@ -4,14 +4,18 @@
  * never a 500 or a stack trace.
  */
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { call, errorOf, type JsonReply } from '../fixtures/http.js';
+import { errorOf, type JsonReply } from '../fixtures/http.js';
+import { adminCall, type Call } from '../fixtures/tokens.js';
 import { zipMapClassifier } from '../fixtures/models.js';
 
 const MAX_BODY_BYTES = 200_000;
 let stack: LocalStack;
+/** `call` with a token that holds every scope: these tests are about requests, not permissions. */
+let call: Call;
 
 beforeAll(async () => {
   stack = await startLocalStack({ env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_ROWS: '1000' } });
+  call = await adminCall(stack);
 }, 60_000);
 
 afterAll(async () => {

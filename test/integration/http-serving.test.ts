@@ -7,16 +7,20 @@ import { jest } from '@jest/globals';
 import * as ort from 'onnxruntime-node';
 import type { TensorType } from '../../functions/core/model.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { call, errorOf } from '../fixtures/http.js';
+import { errorOf } from '../fixtures/http.js';
+import { adminCall, type Call } from '../fixtures/tokens.js';
 import {
   identityModel, int64Model, mixedInputModel, stringInputModel, treeEnsembleClassifier, twoInputModel,
   type ModelFixture,
 } from '../fixtures/models.js';
 
 let stack: LocalStack;
+/** `call` with a token that holds every scope: these tests are about serving, not permissions. */
+let call: Call;
 
 beforeAll(async () => {
   stack = await startLocalStack();
+  call = await adminCall(stack);
 }, 60_000);
 
 afterAll(async () => {

@@ -5,14 +5,16 @@
  */
 import { jest } from '@jest/globals';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { call } from '../fixtures/http.js';
+import { adminCall, type Call } from '../fixtures/tokens.js';
 
 let stack: LocalStack;
+let call: Call;
 let awsStopped = false;
 
 beforeAll(async () => {
   // Re-read the production pointer on every request, so the outage hits the registry read too.
   stack = await startLocalStack({ env: { POINTER_CACHE_MS: '0' } });
+  call = await adminCall(stack);
 }, 60_000);
 
 afterAll(async () => {
@@ -48,7 +50,8 @@ it('keeps serving with DynamoDB down, and every log record lands in the fallback
   const body = reply.body as { requestId: string; modelVersion: string; predictions: { label: string }[] };
   expect(body.predictions.map((p) => p.label)).toEqual(['virginica', 'virginica']);
   expect(body.predictions[0]).toEqual((warm.body as { predictions: unknown[] }).predictions[0]);
-  // ...and its log record, whole, in one structured line that CloudWatch turns into a metric.
+  // ...and its log record, whole (the caller is the token's subject), in one structured line that
+  // CloudWatch turns into a metric.
   const fallback = lines
     .flatMap((chunk) => chunk.split('\n'))
     .filter((line) => line.startsWith('{'))
@@ -58,7 +61,7 @@ it('keeps serving with DynamoDB down, and every log record lands in the fallback
   const [entry] = fallback as [Record<string, unknown>];
   expect(entry).toMatchObject({
     level: 'ERROR',
-    record: { requestId: body.requestId, model: 'iris', modelVersion: body.modelVersion, rows: 2, caller: 'anonymous' },
+    record: { requestId: body.requestId, model: 'iris', modelVersion: body.modelVersion, rows: 2, caller: 'test-admin' },
     PredictionLogFallback: 1,
     _aws: { CloudWatchMetrics: [expect.objectContaining({ Metrics: [expect.objectContaining({ Name: 'PredictionLogFallback' })] })] },
   });

@@ -1,34 +1,58 @@
 /**
- * `modelctl` against the local API over real HTTP: register a model file with its metadata, make
- * it live, predict with it; and the errors a person sees when something is wrong.
+ * `modelctl` against the local API over real HTTP: mint a token with the data folder's key,
+ * register a model file with its metadata, make it live, predict with it; and the errors a
+ * person sees when something is wrong.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeJwt } from 'jose';
 import { modelctl, type CliIo } from '../../bin/modelctl.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 
 let stack: LocalStack;
+let dataDir: string;
+/** Every scope, minted by `modelctl token` itself. */
+let token: string;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ seedSampleModel: false });
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-'));
+  stack = await startLocalStack({ seedSampleModel: false, dataDir });
+  const minted = await run('token', '--scope', 'predict,models:read', '--scope', 'models:write', '--scope', 'models:promote', '--data-dir', dataDir, '--subject', 'cli-user');
+  expect(minted.code).toBe(0);
+  token = minted.out.trim();
 }, 60_000);
 
 afterAll(async () => {
   await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** Runs modelctl in-process with real fetch and files, capturing what it prints. */
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string; json: unknown }> {
+function run(...argv: string[]): Promise<{ code: number; out: string; err: string; json: unknown }> {
+  return runAt(undefined, ...argv);
+}
+
+/** The same, on a frozen clock when `now` is given. */
+async function runAt(now: number | undefined, ...argv: string[]): Promise<{ code: number; out: string; err: string; json: unknown }> {
   let out = '';
   let err = '';
   const io: CliIo = {
     fetch: globalThis.fetch,
     out: (text) => (out += text),
     err: (text) => (err += text),
-    readFile: (path) => readFile(path),
-    env: { MODELCTL_API: stack.url },
+    readFile: (file) => readFile(file),
+    env: { MODELCTL_API: stack?.url, MODELCTL_TOKEN: token },
+    ...(now === undefined ? {} : { now: () => now }),
   };
   const code = await modelctl(argv, io);
-  return { code, out, err, json: out ? (JSON.parse(out) as unknown) : undefined };
+  let json: unknown;
+  try {
+    json = out ? (JSON.parse(out) as unknown) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { code, out, err, json };
 }
 
 it('registers a model file with metadata, makes it live and predicts with it', async () => {
@@ -41,7 +65,44 @@ it('registers a model file with metadata, makes it live and predicts with it', a
   expect(predicted.code).toBe(0);
   expect((predicted.json as { predictions: { label: string }[] }).predictions.map((p) => p.label)).toEqual(['setosa', 'virginica']);
   expect((one.json as { predictions: { label: string }[] }).predictions[0]?.label).toBe('versicolor');
-  expect((versions.json as { versions: { stage: string }[] }).versions.map((v) => v.stage)).toEqual(['production']);
+  expect((versions.json as { versions: { stage: string; registeredBy: string }[] }).versions.map((v) => [v.stage, v.registeredBy])).toEqual([['production', 'cli-user']]);
+});
+
+describe('token', () => {
+  it('prints only a token, with the scopes, models, subject and lifetime asked for', async () => {
+    const result = await runAt(Date.UTC(2026, 0, 1, 12), 'token', '--scope', 'predict', '--model', 'iris,wine', '--subject', 'me', '--ttl', '600', '--data-dir', dataDir);
+
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    expect(decodeJwt(result.out.trim())).toEqual({
+      iss: 'urn:onnx-serving:local', aud: 'onnx-serving', sub: 'me', scope: 'predict', models: ['iris', 'wine'],
+      iat: Date.UTC(2026, 0, 1, 12) / 1000, exp: Date.UTC(2026, 0, 1, 12) / 1000 + 600,
+    });
+  });
+
+  it('mints tokens the API holds to their scope: a predict token cannot register', async () => {
+    const predictOnly = (await run('token', '--scope', 'predict', '--data-dir', dataDir)).out.trim();
+    const refused = await run('register', 'sneaky', 'models/iris/model.onnx', '--token', predictOnly);
+    const unauthenticated = await run('models', '--token', 'not-a-jwt');
+
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/^403 FORBIDDEN: This token \(scopes: predict\) does not allow POST \/v1\/models\/sneaky\/versions; that needs "models:write"/);
+    expect(unauthenticated.err).toMatch(/^401 UNAUTHORIZED: The bearer token is not a JWT/);
+  });
+
+  it('says how to get a key when the data folder has none, and refuses unknown scopes', async () => {
+    const noKey = await run('token', '--scope', 'predict', '--data-dir', path.join(dataDir, 'nowhere'));
+    const badScope = await run('token', '--scope', 'admin', '--data-dir', dataDir);
+    const badModel = await run('token', '--scope', 'predict', '--model', 'Iris!', '--data-dir', dataDir);
+    const noScope = await run('token', '--data-dir', dataDir);
+
+    expect(noKey).toMatchObject({ code: 1, out: '' });
+    expect(noKey.err).toContain('no local signing key at');
+    expect(noKey.err).toContain('npm start');
+    for (const result of [badScope, badModel, noScope]) expect(result).toMatchObject({ code: 2, out: '' });
+    expect(badScope.err).toContain('Unknown scope "admin"');
+    expect(badModel.err).toContain('"Iris!" is not a model name');
+  });
 });
 
 it('shows the API error with its code and field path, and exits 1', async () => {

@@ -1,0 +1,177 @@
+/**
+ * What a verified token may do: scopes → routes, with object-level limits by model name. Pure
+ * logic over the route table; no keys, no SDK, no clock.
+ *
+ * Claims read (RFC 9068 style):
+ * - `scope`: space-separated scopes (or `scp`: an array of scopes, as Okta and Entra ID send).
+ *   Each scope is `predict`, `models:read`, `models:write` or `models:promote` for every model,
+ *   or the same followed by `:<model>` for one model (`predict:iris`). Anything else is ignored,
+ *   as OAuth servers put scopes for other APIs in the same token.
+ * - `models` (optional): an array of model names that limits every scope of the token. A
+ *   `models` claim that is not an array of valid model names rejects the token: a restriction
+ *   that cannot be read must never be dropped.
+ *
+ * @example
+ * const grants = grantsOf({ scope: 'predict models:read', models: ['iris'] });
+ * allows(grants, route('POST /v1/models/{model}/predict'), { model: 'iris' }); // true
+ * allows(grants, route('POST /v1/models/{model}/predict'), { model: 'wine' }); // false
+ */
+import { MODEL_NAME_PATTERN } from '../core/model.js';
+import { routeKey, type Route } from '../shared/routes.js';
+import { TokenRejectedError } from './errors.js';
+
+export const SCOPES = ['predict', 'models:read', 'models:write', 'models:promote'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/**
+ * The scope each non-public route needs. A route missing here is refused to every token (fail
+ * closed); a unit test checks that every non-public route of the table has an entry, so adding
+ * a route forces a decision. Future promotion routes (canary shift, rollback, finalize) belong
+ * to `models:promote`.
+ */
+export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
+  'POST /v1/models/{model}/predict': 'predict',
+  'POST /v2/models/{model}/infer': 'predict',
+  'GET /v2/models/{model}': 'predict',
+  'GET /v2/models/{model}/ready': 'predict',
+  'GET /v1/models': 'models:read',
+  'GET /v1/models/{model}': 'models:read',
+  'GET /v1/models/{model}/versions': 'models:read',
+  'GET /v1/models/{model}/versions/{version}': 'models:read',
+  'POST /v1/models/{model}/versions': 'models:write',
+  'PUT /v1/models/{model}/production': 'models:promote',
+};
+
+/** The path parameter that names a model in the route table. */
+export const MODEL_PARAMETER = 'model';
+
+/** For each scope the token holds: every model, or only these. */
+export type Grants = ReadonlyMap<Scope, 'all' | ReadonlySet<string>>;
+
+/** At most this many distinct models in one token: each one adds ARNs to the cached policy. */
+export const MAX_MODELS_PER_TOKEN = 50;
+const MAX_SCOPE_ENTRIES = 200;
+
+export interface GrantOptions {
+  /**
+   * Scopes are read only when they start with this prefix, which is then removed: Cognito
+   * sends resource-server scopes as `https://api.example.com/predict`. @default none
+   */
+  readonly scopePrefix?: string;
+}
+
+/**
+ * Reads the grants of a verified token's claims. Throws {@link TokenRejectedError} when the
+ * claims that limit the token cannot be read.
+ */
+export function grantsOf(claims: Readonly<Record<string, unknown>>, options: GrantOptions = {}): Grants {
+  const entries = scopeEntries(claims);
+  const grants = new Map<Scope, 'all' | Set<string>>();
+  for (const raw of entries) {
+    let entry = raw;
+    if (options.scopePrefix) {
+      if (!entry.startsWith(options.scopePrefix)) continue;
+      entry = entry.slice(options.scopePrefix.length);
+    }
+    const parsed = parseScope(entry);
+    if (!parsed) continue;
+    const held = grants.get(parsed.scope);
+    if (parsed.model === undefined || held === 'all') {
+      grants.set(parsed.scope, 'all');
+    } else {
+      grants.set(parsed.scope, new Set([...(held ?? []), parsed.model]));
+    }
+  }
+  const limit = modelsClaim(claims);
+  if (limit) {
+    for (const [scope, held] of grants) {
+      grants.set(scope, new Set([...limit].filter((model) => held === 'all' || held.has(model))));
+    }
+  }
+  const models = new Set([...grants.values()].flatMap((held) => (held === 'all' ? [] : [...held])));
+  if (models.size > MAX_MODELS_PER_TOKEN) {
+    throw new TokenRejectedError(`The token names ${models.size} models; at most ${MAX_MODELS_PER_TOKEN} are accepted. Use an unlimited scope or split the token.`);
+  }
+  return grants;
+}
+
+function scopeEntries(claims: Readonly<Record<string, unknown>>): string[] {
+  const { scope, scp } = claims;
+  const entries: string[] = [];
+  for (const value of [scope, scp]) {
+    if (value === undefined) continue;
+    if (typeof value === 'string') entries.push(...value.split(/\s+/).filter(Boolean));
+    else if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) entries.push(...value);
+    else throw new TokenRejectedError('The token\'s "scope" must be a space-separated string (or "scp" an array of strings).');
+  }
+  if (entries.length > MAX_SCOPE_ENTRIES) {
+    throw new TokenRejectedError(`The token carries ${entries.length} scopes; at most ${MAX_SCOPE_ENTRIES} are accepted.`);
+  }
+  return entries;
+}
+
+function modelsClaim(claims: Readonly<Record<string, unknown>>): ReadonlySet<string> | undefined {
+  const { models } = claims;
+  if (models === undefined) return undefined;
+  if (!Array.isArray(models) || !models.every((m): m is string => typeof m === 'string' && MODEL_NAME_PATTERN.test(m))) {
+    throw new TokenRejectedError('The token\'s "models" claim must be an array of model names (a-z, 0-9, "-", "_"); fix the token issuer\'s mapping.');
+  }
+  return new Set(models);
+}
+
+/** `predict` → all models; `predict:iris` → one model; anything else → not ours. */
+export function parseScope(entry: string): { scope: Scope; model?: string } | undefined {
+  for (const scope of SCOPES) {
+    if (entry === scope) return { scope };
+    if (entry.startsWith(`${scope}:`)) {
+      const model = entry.slice(scope.length + 1);
+      return MODEL_NAME_PATTERN.test(model) ? { scope, model } : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The scope a route needs; `undefined` for public routes and routes nobody may call. */
+export function scopeOf(route: Route): Scope | undefined {
+  return route.public ? undefined : ROUTE_SCOPES[routeKey(route.method, route.resource)];
+}
+
+export function routeNamesModel(route: Route): boolean {
+  return route.resource.includes(`{${MODEL_PARAMETER}}`);
+}
+
+/**
+ * Whether `grants` allow `route` with these (decoded) path parameters. Routes that name a model
+ * need the scope for that model; routes that do not (the model list) need it for every model.
+ */
+export function allows(grants: Grants, route: Route, pathParameters: Readonly<Record<string, string | undefined>>): boolean {
+  if (route.public) return true;
+  const scope = scopeOf(route);
+  if (!scope) return false;
+  const held = grants.get(scope);
+  if (held === undefined) return false;
+  if (held === 'all') return true;
+  if (!routeNamesModel(route)) return false;
+  const model = pathParameters[MODEL_PARAMETER];
+  return model !== undefined && held.has(model);
+}
+
+/** The grants as scope strings, sorted: `models:read predict:iris predict:wine`. */
+export function describeGrants(grants: Grants): string {
+  const parts: string[] = [];
+  for (const scope of SCOPES) {
+    const held = grants.get(scope);
+    if (held === 'all') parts.push(scope);
+    else if (held) parts.push(...[...held].sort().map((model) => `${scope}:${model}`));
+  }
+  return parts.join(' ');
+}
+
+/** What a route needs, for a 403 message: `"predict" or "predict:iris"`. */
+export function describeNeed(route: Route, pathParameters: Readonly<Record<string, string | undefined>>): string {
+  const scope = scopeOf(route);
+  if (!scope) return 'a route that no scope opens (it is missing from the permission table)';
+  const model = pathParameters[MODEL_PARAMETER];
+  if (!routeNamesModel(route)) return `"${scope}" for every model (a token limited to some models reads them one by one)`;
+  return model !== undefined && MODEL_NAME_PATTERN.test(model) ? `"${scope}" or "${scope}:${model}"` : `"${scope}"`;
+}

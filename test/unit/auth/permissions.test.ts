@@ -1,0 +1,119 @@
+/**
+ * Scopes → grants → routes: the pure permission logic, no keys involved.
+ */
+import { TokenRejectedError } from '../../../functions/auth/errors.js';
+import {
+  MAX_MODELS_PER_TOKEN, ROUTE_SCOPES, allows, describeGrants, describeNeed, grantsOf, scopeOf,
+} from '../../../functions/auth/permissions.js';
+import { ROUTES, routeKey, type Route } from '../../../functions/shared/routes.js';
+
+function route(key: string): Route {
+  const found = ROUTES.find((r) => routeKey(r.method, r.resource) === key);
+  if (!found) throw new Error(`no route ${key}`);
+  return found;
+}
+
+const predict = route('POST /v1/models/{model}/predict');
+const infer = route('POST /v2/models/{model}/infer');
+const metadata = route('GET /v2/models/{model}');
+const list = route('GET /v1/models');
+const describe_ = route('GET /v1/models/{model}');
+const register = route('POST /v1/models/{model}/versions');
+const promote = route('PUT /v1/models/{model}/production');
+const health = route('GET /v2/health/live');
+
+describe('the route table', () => {
+  it('gives every non-public route a scope, and no public route one', () => {
+    // Prepare / Act
+    const missing = ROUTES.filter((r) => !r.public && scopeOf(r) === undefined).map((r) => routeKey(r.method, r.resource));
+    const stale = Object.keys(ROUTE_SCOPES).filter((key) => !ROUTES.some((r) => routeKey(r.method, r.resource) === key));
+
+    // Assess: a new route must be given a scope here before any token can call it.
+    expect(missing).toEqual([]);
+    expect(stale).toEqual([]);
+    expect(ROUTES.filter((r) => r.public).map((r) => scopeOf(r))).toEqual([undefined, undefined]);
+  });
+
+  it('maps the routes to the scopes of the issue', () => {
+    expect([predict, infer, metadata, route('GET /v2/models/{model}/ready')].map(scopeOf)).toEqual(['predict', 'predict', 'predict', 'predict']);
+    expect([list, describe_, route('GET /v1/models/{model}/versions'), route('GET /v1/models/{model}/versions/{version}')].map(scopeOf))
+      .toEqual(['models:read', 'models:read', 'models:read', 'models:read']);
+    expect(scopeOf(register)).toBe('models:write');
+    expect(scopeOf(promote)).toBe('models:promote');
+  });
+});
+
+describe('grantsOf', () => {
+  it('reads unlimited and per-model scopes from "scope"', () => {
+    const grants = grantsOf({ scope: 'predict:iris predict:wine models:read openid profile' });
+    expect(describeGrants(grants)).toBe('predict:iris predict:wine models:read');
+  });
+
+  it('reads "scp" arrays as Okta and Entra ID send them', () => {
+    expect(describeGrants(grantsOf({ scp: ['models:write', 'predict'] }))).toBe('predict models:write');
+  });
+
+  it('lets an unlimited scope absorb per-model ones', () => {
+    expect(describeGrants(grantsOf({ scope: 'predict:iris predict' }))).toBe('predict');
+  });
+
+  it('limits every scope to the "models" claim', () => {
+    const grants = grantsOf({ scope: 'predict models:read predict:wine', models: ['iris'] });
+    expect(describeGrants(grants)).toBe('predict:iris models:read:iris');
+  });
+
+  it('ignores scopes that are not ours, and model names that are not model names', () => {
+    const grants = grantsOf({ scope: 'predict:* predict:../x predict:Iris models:delete admin models' });
+    expect(describeGrants(grants)).toBe('');
+  });
+
+  it('reads scopes under a prefix (Cognito resource servers) and only those', () => {
+    const grants = grantsOf({ scope: 'https://api.example.com/predict models:write' }, { scopePrefix: 'https://api.example.com/' });
+    expect(describeGrants(grants)).toBe('predict');
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['a "models" claim that is a string', { scope: 'predict', models: 'iris' }],
+    ['a "models" claim with a wildcard', { scope: 'predict', models: ['*'] }],
+    ['a "scope" that is a number', { scope: 7 }],
+    ['an "scp" array of objects', { scp: [{}] }],
+    ['too many models', { scope: 'predict', models: Array.from({ length: MAX_MODELS_PER_TOKEN + 1 }, (_, i) => `m${i}`) }],
+  ])('refuses the token for %s (a restriction that cannot be read is never dropped)', (_name, claims) => {
+    expect(() => grantsOf(claims)).toThrow(TokenRejectedError);
+  });
+});
+
+describe('allows', () => {
+  const iris = { model: 'iris' };
+  const wine = { model: 'wine' };
+
+  it('lets a predict token predict with any model and nothing else', () => {
+    const grants = grantsOf({ scope: 'predict' });
+    expect([predict, infer, metadata].map((r) => allows(grants, r, wine))).toEqual([true, true, true]);
+    expect([list, describe_, register, promote].map((r) => allows(grants, r, iris))).toEqual([false, false, false, false]);
+  });
+
+  it('keeps a token for model A off model B on every route that names a model', () => {
+    const grants = grantsOf({ scope: 'predict models:read models:write models:promote', models: ['iris'] });
+    for (const r of [predict, infer, metadata, describe_, register, promote]) {
+      expect({ route: r.resource, a: allows(grants, r, iris), b: allows(grants, r, wine) }).toEqual({ route: r.resource, a: true, b: false });
+    }
+  });
+
+  it('refuses the model list to a token limited to some models (it would reveal the others)', () => {
+    expect(allows(grantsOf({ scope: 'models:read' }), list, {})).toBe(true);
+    expect(allows(grantsOf({ scope: 'models:read', models: ['iris'] }), list, {})).toBe(false);
+    expect(allows(grantsOf({ scope: 'models:read:iris' }), list, {})).toBe(false);
+  });
+
+  it('lets anyone call public routes and no one call a route without a scope', () => {
+    const unknown: Route = { method: 'DELETE', resource: '/v1/models/{model}', fn: 'control' };
+    expect(allows(grantsOf({}), health, {})).toBe(true);
+    expect(allows(grantsOf({ scope: 'predict models:read models:write models:promote' }), unknown, iris)).toBe(false);
+  });
+
+  it('says what a route needs', () => {
+    expect(describeNeed(promote, iris)).toBe('"models:promote" or "models:promote:iris"');
+    expect(describeNeed(list, {})).toContain('"models:read" for every model');
+  });
+});

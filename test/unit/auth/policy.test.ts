@@ -1,0 +1,117 @@
+/**
+ * The policy an authorizer returns is cached by API Gateway per token and applied to every route
+ * that token calls next. These tests prove the policy is right for every route, not just the one
+ * that produced it.
+ */
+import { grantsOf, SCOPES, allows, type Grants } from '../../../functions/auth/permissions.js';
+import { evaluatePolicy, formatMethodArn, parseMethodArn, policyFor } from '../../../functions/auth/policy.js';
+import { ROUTES } from '../../../functions/shared/routes.js';
+
+const API = 'arn:aws:execute-api:eu-west-1:123456789012:abc123def4';
+const arn = (method: string, path: string) => `${API}/prod/${method}${path}`;
+const concrete = (resource: string, model: string) => resource.replace('{model}', model).replace('{version}', '3');
+
+describe('method ARNs', () => {
+  it('splits and rebuilds a method ARN', () => {
+    const parsed = parseMethodArn(arn('POST', '/v1/models/iris/predict'));
+    expect(parsed).toEqual({ api: API, stage: 'prod', method: 'POST', path: '/v1/models/iris/predict' });
+    expect(formatMethodArn(parsed)).toBe(arn('POST', '/v1/models/iris/predict'));
+  });
+
+  it('refuses what is not a method ARN', () => {
+    expect(() => parseMethodArn('arn:aws:lambda:eu-west-1:123456789012:function:x')).toThrow('Not an API Gateway method ARN');
+  });
+});
+
+describe('evaluatePolicy', () => {
+  const policy = (statements: { Effect: 'Allow' | 'Deny'; Resource: string | string[]; Action?: string }[]) => ({
+    Version: '2012-10-17',
+    Statement: statements.map((s) => ({ Action: s.Action ?? 'execute-api:Invoke', Effect: s.Effect, Resource: s.Resource })),
+  });
+
+  it('allows what an Allow matches, with IAM wildcards crossing "/"', () => {
+    const p = policy([{ Effect: 'Allow', Resource: arn('GET', '/v1/models/*') }]);
+    expect(evaluatePolicy(p, arn('GET', '/v1/models/iris/versions/3'))).toBe('Allow');
+    expect(evaluatePolicy(p, arn('GET', '/v1/models'))).toBe('Deny');
+    expect(evaluatePolicy(p, arn('POST', '/v1/models/iris/versions'))).toBe('Deny');
+  });
+
+  it('lets an explicit Deny win, and denies what nothing matches', () => {
+    const p = policy([{ Effect: 'Allow', Resource: `${API}/prod/*` }, { Effect: 'Deny', Resource: arn('PUT', '/v1/models/*/production') }]);
+    expect(evaluatePolicy(p, arn('PUT', '/v1/models/iris/production'))).toBe('Deny');
+    expect(evaluatePolicy(p, arn('GET', '/v1/models'))).toBe('Allow');
+    expect(evaluatePolicy(policy([]), arn('GET', '/v1/models'))).toBe('Deny');
+  });
+
+  it('matches case-sensitively, treats "." literally and ignores other actions', () => {
+    const p = policy([{ Effect: 'Allow', Resource: arn('GET', '/v1/models/iris') }, { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }]);
+    expect(evaluatePolicy(p, arn('GET', '/v1/models/IRIS'))).toBe('Deny');
+    expect(evaluatePolicy(policy([{ Effect: 'Allow', Resource: arn('GET', '/v1/models/a.c') }]), arn('GET', '/v1/models/abc'))).toBe('Deny');
+    expect(evaluatePolicy(p, arn('GET', '/v1/models/wine'))).toBe('Deny');
+  });
+});
+
+describe('policyFor', () => {
+  it('lists exactly the method ARNs a model-limited token opens', () => {
+    const policy = policyFor(grantsOf({ scope: 'predict models:promote', models: ['iris'] }), arn('POST', '/v1/models/iris/predict'));
+    expect(policy.Statement).toEqual([{
+      Action: 'execute-api:Invoke',
+      Effect: 'Allow',
+      Resource: [
+        arn('POST', '/v1/models/iris/predict'),
+        arn('POST', '/v2/models/iris/infer'),
+        arn('GET', '/v2/models/iris'),
+        arn('GET', '/v2/models/iris/ready'),
+        arn('PUT', '/v1/models/iris/production'),
+      ],
+    }]);
+  });
+
+  it('uses wildcards for unlimited scopes', () => {
+    const policy = policyFor(grantsOf({ scope: 'models:read' }), arn('GET', '/v1/models'));
+    expect(policy.Statement[0]).toMatchObject({
+      Effect: 'Allow',
+      Resource: [arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*')],
+    });
+  });
+
+  it('denies the whole stage to a token that opens nothing', () => {
+    const policy = policyFor(grantsOf({ scope: 'openid' }), arn('GET', '/v1/models'));
+    expect(policy.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: `${API}/prod/*` }]);
+  });
+
+  it('gives, for every grant shape, every route and several models, the answer the permissions give (the cache trap)', () => {
+    // Prepare: every combination of absent / unlimited / one model / two models per scope, and
+    // the same under a `models` claim; models include prefixes of each other.
+    const shapes = ['', '%s', '%s:iris', '%s:iris %s:wine'];
+    const grantSets: Grants[] = [];
+    const combine = (index: number, scopes: string[]) => {
+      if (index === SCOPES.length) {
+        const scope = scopes.join(' ');
+        grantSets.push(grantsOf({ scope }), grantsOf({ scope, models: ['iris-2'] }));
+        return;
+      }
+      for (const shape of shapes) combine(index + 1, [...scopes, shape.replaceAll('%s', SCOPES[index] as string)]);
+    };
+    combine(0, []);
+    const models = ['iris', 'wine', 'iris-2', 'ir'];
+    const mismatches: string[] = [];
+
+    // Act: the policy is built for one route (as the first request would) and cached; every
+    // other route's method ARN is then evaluated against it.
+    for (const grants of grantSets) {
+      const cached = policyFor(grants, arn('GET', '/v2/health/live'));
+      for (const route of ROUTES.filter((r) => !r.public)) {
+        for (const model of models) {
+          const expected = allows(grants, route, { model }) ? 'Allow' : 'Deny';
+          const actual = evaluatePolicy(cached, arn(route.method, concrete(route.resource, model)));
+          if (actual !== expected) mismatches.push(`${route.method} ${route.resource} ${model}: ${actual} ≠ ${expected}`);
+        }
+      }
+    }
+
+    // Assess
+    expect(grantSets).toHaveLength(2 * 4 ** SCOPES.length);
+    expect(mismatches).toEqual([]);
+  });
+});
