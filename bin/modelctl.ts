@@ -17,8 +17,13 @@ Commands:
   models                                  list registered models
   versions <model>                        list a model's versions
   register <model> <file.onnx> [--metadata meta.json] [--production]
+                                          (--production: through staging to production)
                                           upload and register a new version
-  set-production <model> <version>        make a version the production version
+  stage <model> <version> <stage> [--reason TEXT]
+                                          move a version: development -> staging -> production,
+                                          or to archived from any stage
+  set-production <model> <version>        promote a staging version to production
+  history <model>                         the model's stage changes
   predict <model> (--features JSON | --instances JSON | --body FILE)
                                           call POST /v1/models/<model>/predict
   infer <model> --body FILE               call POST /v2/models/<model>/infer (Open Inference Protocol v2)
@@ -63,6 +68,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         token: { type: 'string' },
         metadata: { type: 'string' },
         production: { type: 'boolean' },
+        reason: { type: 'string' },
         features: { type: 'string' },
         instances: { type: 'string' },
         body: { type: 'string' },
@@ -149,6 +155,7 @@ async function token(args: readonly string[], flags: TokenFlags, io: CliIo): Pro
 interface Flags {
   readonly metadata?: string;
   readonly production?: boolean;
+  readonly reason?: string;
   readonly features?: string;
   readonly instances?: string;
   readonly body?: string;
@@ -176,8 +183,17 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
         ...(metadata === undefined ? {} : { metadata }),
       })) as { version: string };
       if (!flags.production) return version;
-      const record = await api.call('PUT', `/v1/models/${model}/production`, { version: version.version });
+      await api.call('POST', `/v1/models/${model}/versions/${version.version}/stage`, { to: 'staging', reason: 'modelctl register --production' });
+      const record = await api.call('PUT', `/v1/models/${model}/production`, { version: version.version, reason: 'modelctl register --production' });
       return { version, model: record };
+    }
+    case 'stage': {
+      const [model, version, to] = need(3, '<model> <version> <development|staging|production|archived>');
+      return api.call('POST', `/v1/models/${model}/versions/${version}/stage`, { to: decodeURIComponent(to as string), ...(flags.reason ? { reason: flags.reason } : {}) });
+    }
+    case 'history': {
+      const [model] = need(1, '<model>');
+      return api.call('GET', `/v1/models/${model}/history`);
     }
     case 'set-production': {
       const [model] = need(2, '<model> <version>');

@@ -154,6 +154,7 @@ export async function seedSampleModel(registry: RegistryService): Promise<'regis
     readFile(SAMPLE_MODEL.metadata, 'utf8').then((text) => JSON.parse(text) as unknown),
   ]);
   const version = await registry.register({ model: SAMPLE_MODEL.name, bytes, metadata, actor: 'local-setup' });
+  await registry.transition({ model: SAMPLE_MODEL.name, version: version.version, to: 'staging', actor: 'local-setup', reason: 'sample model' });
   await registry.setProduction(SAMPLE_MODEL.name, version.version, 'local-setup');
   return 'registered';
 }

@@ -12,9 +12,9 @@ import {
   type QueryCommandInput,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, InternalError, NotFoundError } from '../core/errors.js';
-import { STAGES, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage } from '../core/model.js';
-import type { ModelRegistry, NewModelVersion } from '../core/ports.js';
+import { ConflictError, InternalError } from '../core/errors.js';
+import { STAGES, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
+import type { ModelRegistry, NewModelVersion, PointerChange, TransitionPlan, VersionChange } from '../core/ports.js';
 import { REGISTRY_KEYS } from './tables.js';
 
 export interface DynamoDbRegistryOptions {
@@ -50,16 +50,16 @@ class LostRace extends Error {}
  *
  * Version numbers are allocated in one transaction that bumps the model item's `latestVersion`
  * (conditioned on the revision read) and creates the version item (conditioned on it not
- * existing); promotions move the production pointer and both versions' stages in one
- * transaction. A transaction that loses a race is retried from a fresh read with jittered
+ * existing); a registration that loses that race is retried from a fresh read with jittered
  * backoff, a bounded number of times, then fails with `ConflictError('CONCURRENT_UPDATE')`.
+ * Stage changes (planned by the core from what it read) are applied in one transaction with the
+ * history items and the production pointer, and are never retried: a lost race is a conflict.
  *
  * @example
  * const registry = new DynamoDbRegistry({ client: documents, tableName: 'onnx-registry' });
  * const v = await registry.createVersion({ model: 'iris', metadata, artifact, signature, registeredBy: 'alice', registeredAt });
  * // v.version === '1', v.stage === 'development'
- * const record = await registry.setProductionVersion('iris', v.version, 'alice');
- * // record.productionVersion === '1'
+ * await registry.applyTransition({ model: 'iris', changes: [{ version: '1', from: 'development', to: 'staging', expectedRevision: 1 }], actor: 'alice', at });
  */
 export class DynamoDbRegistry implements ModelRegistry {
   private readonly client: DynamoDBDocumentClient;
@@ -187,74 +187,106 @@ export class DynamoDbRegistry implements ModelRegistry {
     });
   }
 
-  async setProductionVersion(model: string, version: string, actor: string): Promise<ModelRecord> {
-    return this.retryLostRaces(async () => {
-      const record = await this.getModel(model);
-      if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
-      const target = await this.getVersion(model, version);
-      if (!target) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${version}.`, ['version']);
-      if (record.productionVersion === target.version && target.stage === 'production') return record;
-      if (target.stage === 'archived') {
-        throw new ConflictError(
-          'VERSION_ARCHIVED',
-          `Version ${target.version} of "${model}" is archived and cannot become the production version; register the file again as a new version.`,
-          ['version'],
-        );
-      }
-      const previous =
-        record.productionVersion !== undefined && record.productionVersion !== target.version
-          ? await this.getVersion(model, record.productionVersion)
-          : undefined;
-
-      const updatedAt = this.now().toISOString();
-      await this.transact([
-        this.stageChange(target, 'production'),
-        ...(previous?.stage === 'production' ? [this.stageChange(previous, 'archived')] : []),
-        {
-          Update: {
-            TableName: this.tableName,
-            Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk },
-            UpdateExpression:
-              'SET #productionVersion = :version, #revision = #revision + :one, #updatedAt = :updatedAt, #updatedBy = :updatedBy',
-            ConditionExpression: '#revision = :expectedRevision',
-            ExpressionAttributeNames: {
-              '#productionVersion': 'productionVersion',
-              '#revision': 'revision',
-              '#updatedAt': 'updatedAt',
-              '#updatedBy': 'updatedBy',
-            },
-            ExpressionAttributeValues: {
-              ':version': target.version,
-              ':one': 1,
-              ':expectedRevision': record.revision,
-              ':updatedAt': updatedAt,
-              ':updatedBy': actor,
-            },
-          },
+  async applyTransition(plan: TransitionPlan): Promise<void> {
+    const pk = REGISTRY_KEYS.pk(plan.model);
+    const items: TransactItem[] = plan.changes.flatMap((change): TransactItem[] => [
+      this.stageChange(plan.model, change),
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            pk,
+            sk: REGISTRY_KEYS.historySk(Number(change.version), change.expectedRevision + 1),
+            model: plan.model,
+            version: change.version,
+            from: change.from,
+            to: change.to,
+            revision: change.expectedRevision + 1,
+            actor: plan.actor,
+            at: plan.at,
+            ...(plan.reason === undefined ? {} : { reason: plan.reason }),
+          } satisfies Item & StageTransition,
+          ConditionExpression: 'attribute_not_exists(#sk)',
+          ExpressionAttributeNames: { '#sk': 'sk' },
         },
-      ]);
-      return { ...record, productionVersion: target.version, revision: record.revision + 1, updatedAt, updatedBy: actor };
-    });
+      },
+    ]);
+    if (plan.pointer) items.push(this.pointerChange(plan.model, plan.pointer, plan.actor, plan.at));
+    try {
+      await this.transact(items);
+    } catch (error) {
+      if (!(error instanceof LostRace)) throw error;
+      throw new ConflictError(
+        'CONCURRENT_UPDATE',
+        `Model "${plan.model}" changed while this change was being made (another change won); read its state again and retry.`,
+        ['version'],
+      );
+    }
   }
 
-  /**
-   * One item of a transaction: `version` moves to stage `to`, on condition that its stage and
-   * revision are still the ones read.
-   */
-  private stageChange(version: ModelVersion, to: Stage): TransactItem {
+  async listHistory(model: string): Promise<StageTransition[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: { ':pk': REGISTRY_KEYS.pk(model), ':prefix': REGISTRY_KEYS.historySkPrefix },
+      ConsistentRead: true,
+    });
+    return items
+      .map(toStageTransition)
+      .sort((a, b) => a.at.localeCompare(b.at) || Number(a.version) - Number(b.version) || a.revision - b.revision);
+  }
+
+  /** A version's stage change, on condition that its stage and revision are still the ones read. */
+  private stageChange(model: string, change: VersionChange): TransactItem {
     return {
       Update: {
         TableName: this.tableName,
-        Key: { pk: REGISTRY_KEYS.pk(version.model), sk: REGISTRY_KEYS.versionSk(Number(version.version)) },
+        Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.versionSk(Number(change.version)) },
         UpdateExpression: 'SET #stage = :to, #revision = #revision + :one',
         ConditionExpression: '#stage = :expectedStage AND #revision = :expectedRevision',
         ExpressionAttributeNames: { '#stage': 'stage', '#revision': 'revision' },
         ExpressionAttributeValues: {
-          ':to': to,
+          ':to': change.to,
           ':one': 1,
-          ':expectedStage': version.stage,
-          ':expectedRevision': version.revision,
+          ':expectedStage': change.from,
+          ':expectedRevision': change.expectedRevision,
         },
+      },
+    };
+  }
+
+  /** The production pointer's move, conditioned on the revision or the pointer that was read. */
+  private pointerChange(model: string, pointer: PointerChange, actor: string, at: string): TransactItem {
+    const names: Record<string, string> = {
+      '#revision': 'revision',
+      '#updatedAt': 'updatedAt',
+      '#updatedBy': 'updatedBy',
+      '#productionVersion': 'productionVersion',
+    };
+    const values: Record<string, unknown> = { ':one': 1, ':updatedAt': at, ':updatedBy': actor };
+    const set = ['#revision = #revision + :one', '#updatedAt = :updatedAt', '#updatedBy = :updatedBy'];
+    if (pointer.productionVersion !== null) {
+      set.push('#productionVersion = :productionVersion');
+      values[':productionVersion'] = pointer.productionVersion;
+    }
+    let condition: string;
+    if ('revision' in pointer.expected) {
+      condition = '#revision = :expectedRevision';
+      values[':expectedRevision'] = pointer.expected.revision;
+    } else if (pointer.expected.productionVersion === null) {
+      condition = 'attribute_not_exists(#productionVersion)';
+    } else {
+      condition = '#productionVersion = :expectedProduction';
+      values[':expectedProduction'] = pointer.expected.productionVersion;
+    }
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk },
+        UpdateExpression: `SET ${set.join(', ')}${pointer.productionVersion === null ? ' REMOVE #productionVersion' : ''}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
       },
     };
   }
@@ -349,6 +381,24 @@ function toModelVersion(item: Item): ModelVersion {
     signature: mapField(item, 'signature') as unknown as ModelVersion['signature'],
     registeredBy: stringField(item, 'registeredBy'),
     registeredAt: stringField(item, 'registeredAt'),
+  };
+}
+
+function toStageTransition(item: Item): StageTransition {
+  const from = stringField(item, 'from');
+  const to = stringField(item, 'to');
+  if (!isStage(from)) throw corrupt(item, 'from');
+  if (!isStage(to)) throw corrupt(item, 'to');
+  const reason = item.reason;
+  return {
+    model: stringField(item, 'model'),
+    version: stringField(item, 'version'),
+    from,
+    to,
+    revision: numberField(item, 'revision'),
+    actor: stringField(item, 'actor'),
+    at: stringField(item, 'at'),
+    ...(typeof reason === 'string' ? { reason } : {}),
   };
 }
 

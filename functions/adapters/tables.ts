@@ -9,6 +9,7 @@
  * |-------------|-----------------|-----------------------|------------------------------------------------|
  * | the model   | `MODEL#<name>`  | `MODEL`               | latestVersion, productionVersion, revision, modelIndex=`MODEL` |
  * | a version   | `MODEL#<name>`  | `VERSION#0000000042`  | version, stage, revision, metadata/artifact/signature maps |
+ * | a change    | `MODEL#<name>`  | `HISTORY#0000000042#000003` | model, version, from, to, revision, actor, at, reason |
  *
  * Versions are zero-padded so a Query on `begins_with(sk, "VERSION#")` returns them oldest
  * first. Only model items carry `modelIndex`, so the sparse index `models` lists every model
@@ -81,6 +82,11 @@ export const REGISTRY_KEYS = {
   },
   versionSk(version: number): string {
     return `VERSION#${String(version).padStart(VERSION_DIGITS, '0')}`;
+  },
+  historySkPrefix: 'HISTORY#',
+  /** One item per stage change: the version and the revision the change gave it. */
+  historySk(version: number, revision: number): string {
+    return `HISTORY#${String(version).padStart(VERSION_DIGITS, '0')}#${String(revision).padStart(6, '0')}`;
   },
 } as const;
 

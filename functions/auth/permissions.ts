@@ -40,6 +40,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /v1/models/{model}/versions/{version}': 'models:read',
   'POST /v1/models/{model}/versions': 'models:write',
   'PUT /v1/models/{model}/production': 'models:promote',
+  'POST /v1/models/{model}/versions/{version}/stage': 'models:promote',
+  'GET /v1/models/{model}/history': 'models:read',
 };
 
 /** The path parameter that names a model in the route table. */

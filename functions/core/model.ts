@@ -28,9 +28,34 @@ export interface ModelSignature {
   readonly outputs: readonly TensorSpec[];
 }
 
-/** Life cycle of a model version (gates and transitions come with the release machinery). */
+/** Life cycle of a model version. */
 export const STAGES = ['development', 'staging', 'production', 'archived'] as const;
 export type Stage = (typeof STAGES)[number];
+
+/**
+ * The stage machine: where a version may go from each stage. Forward one step at a time
+ * (development → staging → production), and to archived from anywhere; archived is final.
+ */
+export const STAGE_TRANSITIONS: Readonly<Record<Stage, readonly Stage[]>> = {
+  development: ['staging', 'archived'],
+  staging: ['production', 'archived'],
+  production: ['archived'],
+  archived: [],
+};
+
+/** One stage change as the registry's history keeps it. */
+export interface StageTransition {
+  readonly model: string;
+  readonly version: string;
+  readonly from: Stage;
+  readonly to: Stage;
+  /** The version's revision after the change. */
+  readonly revision: number;
+  readonly actor: string;
+  /** ISO-8601 UTC. */
+  readonly at: string;
+  readonly reason?: string;
+}
 
 /** What the user declares about a model version when registering it. */
 export interface ModelMetadata {

@@ -3,7 +3,7 @@
  * interfaces only; `functions/adapters/` implements them over DynamoDB, S3 and ONNX Runtime, and
  * tests pass the same adapters pointed at local servers (or clients mocked for failure modes).
  */
-import type { ArtifactRef, ModelMetadata, ModelRecord, ModelSignature, ModelVersion } from './model.js';
+import type { ArtifactRef, ModelMetadata, ModelRecord, ModelSignature, ModelVersion, Stage, StageTransition } from './model.js';
 import type { TensorMap } from './tensor.js';
 
 /** Model registry: versions, their stage and the production pointer. */
@@ -19,11 +19,45 @@ export interface ModelRegistry {
    */
   createVersion(input: NewModelVersion): Promise<ModelVersion>;
   /**
-   * Makes `version` the model's production version in one transaction: the version's stage
-   * becomes `production`, the previous production version becomes `archived`. Fails with
-   * `ConflictError` if either item changed since it was read (`expectedRevision`).
+   * Applies a planned stage change in one transaction: every version change is conditioned on
+   * the stage and revision it was planned from, the production pointer (when it moves) on what
+   * it was, and each change is recorded in the model's history. Nothing is applied when any
+   * condition fails: `ConflictError('CONCURRENT_UPDATE')`, never a retry (the plan was made on
+   * a state that no longer exists).
    */
-  setProductionVersion(model: string, version: string, actor: string): Promise<ModelRecord>;
+  applyTransition(plan: TransitionPlan): Promise<void>;
+  /** The model's stage changes, oldest first. */
+  listHistory(model: string): Promise<StageTransition[]>;
+}
+
+/** One version's move, as planned from the state that was read. */
+export interface VersionChange {
+  readonly version: string;
+  readonly from: Stage;
+  readonly to: Stage;
+  /** The version's revision when the change was planned. */
+  readonly expectedRevision: number;
+}
+
+/** Where the production pointer goes, and what it must still be for the change to apply. */
+export interface PointerChange {
+  /** The new production version; `null` when the production version is archived. */
+  readonly productionVersion: string | null;
+  /**
+   * The condition: the model's revision is this number (a caller's If-Match), or else the
+   * pointer still names this version (`null`: no production version yet).
+   */
+  readonly expected: { readonly revision: number } | { readonly productionVersion: string | null };
+}
+
+export interface TransitionPlan {
+  readonly model: string;
+  readonly changes: readonly VersionChange[];
+  readonly pointer?: PointerChange;
+  readonly actor: string;
+  /** ISO-8601 UTC. */
+  readonly at: string;
+  readonly reason?: string;
 }
 
 export interface NewModelVersion {

@@ -6,9 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from './errors.js';
-import { MODEL_NAME_PATTERN, type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion } from './model.js';
-import type { ArtifactStore, ModelRegistry, ModelRuntime } from './ports.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import {
+  MODEL_NAME_PATTERN, STAGE_TRANSITIONS,
+  type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion, type Stage, type StageTransition,
+} from './model.js';
+import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
 import { isDynamic } from './codec/decode.js';
 import { parseWith } from './codec/request.js';
 
@@ -44,6 +47,16 @@ export interface RegistryDeps {
   /** Largest artifact accepted, in bytes. */
   readonly maxArtifactBytes: number;
   readonly now?: () => Date;
+}
+
+export interface TransitionRequest {
+  readonly model: string;
+  readonly version: string;
+  readonly to: Stage;
+  readonly actor: string;
+  readonly reason?: string;
+  /** The model revision the caller read (If-Match); omitted: the pointer read must still hold. */
+  readonly expectedRevision?: number;
 }
 
 export interface ModelSummary extends ModelRecord {
@@ -118,10 +131,63 @@ export class RegistryService {
     return found;
   }
 
-  /** Makes `version` the production version; the previous one is archived. */
-  async setProduction(model: string, version: string, actor: string): Promise<ModelRecord> {
-    await this.getVersion(model, version);
-    return this.deps.registry.setProductionVersion(model, version, actor);
+  /**
+   * Moves a version to another stage, one step of the stage machine. Promoting to production
+   * archives the previous production version and moves the pointer in the same transaction;
+   * archiving the production version clears the pointer. Moving a version to the stage it is in
+   * changes nothing. With `expectedRevision` (the model revision the caller saw, as with
+   * If-Match) the change applies only if nothing changed since; without it, only if the
+   * production pointer is still what was read. Of concurrent promotions, one wins; the others
+   * get `CONCURRENT_UPDATE` and nothing of theirs is written.
+   *
+   * @example
+   * await service.transition({ model: 'iris', version: '3', to: 'staging', actor: 'alice', reason: 'offline eval passed' });
+   */
+  async transition(request: TransitionRequest): Promise<ModelRecord> {
+    const { model, version, to, actor } = request;
+    const record = await this.requireModel(model);
+    const target = await this.getVersion(model, version);
+    if (request.expectedRevision !== undefined && request.expectedRevision !== record.revision) {
+      throw new ConflictError('STALE_REVISION', `Model "${model}" is at revision ${record.revision}, not ${request.expectedRevision}: it changed since you read it. Read it again and retry.`, ['expectedRevision']);
+    }
+    if (target.stage === to) return record;
+    const allowed = STAGE_TRANSITIONS[target.stage];
+    if (!allowed.includes(to)) {
+      const options = allowed.length > 0 ? `it can go to ${allowed.join(' or ')}` : 'archived is final';
+      throw new ConflictError('ILLEGAL_TRANSITION', `Version ${version} of "${model}" is in ${target.stage}; ${options}, not ${to}.`, ['to']);
+    }
+    const changes: VersionChange[] = [{ version, from: target.stage, to, expectedRevision: target.revision }];
+    let pointer: PointerChange | undefined;
+    const expected = request.expectedRevision !== undefined
+      ? { revision: request.expectedRevision }
+      : { productionVersion: record.productionVersion ?? null };
+    if (to === 'production') {
+      const previous = record.productionVersion === undefined ? undefined : await this.deps.registry.getVersion(model, record.productionVersion);
+      if (previous?.stage === 'production') changes.push({ version: previous.version, from: 'production', to: 'archived', expectedRevision: previous.revision });
+      pointer = { productionVersion: version, expected };
+    } else if (target.stage === 'production') {
+      pointer = { productionVersion: null, expected };
+    }
+    await this.deps.registry.applyTransition({
+      model,
+      changes,
+      ...(pointer ? { pointer } : {}),
+      actor,
+      at: this.now().toISOString(),
+      ...(request.reason === undefined ? {} : { reason: request.reason }),
+    });
+    return this.requireModel(model);
+  }
+
+  /** Promotes a staging version to production (see `transition`). */
+  async setProduction(model: string, version: string, actor: string, expectedRevision?: number): Promise<ModelRecord> {
+    return this.transition({ model, version, to: 'production', actor, ...(expectedRevision === undefined ? {} : { expectedRevision }) });
+  }
+
+  /** The model's stage changes, oldest first. */
+  async history(model: string): Promise<StageTransition[]> {
+    await this.requireModel(model);
+    return this.deps.registry.listHistory(model);
   }
 
   private async requireModel(model: string): Promise<ModelRecord> {

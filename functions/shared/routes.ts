@@ -31,6 +31,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: '/v1/models/{model}/versions', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/versions/{version}', fn: 'control' },
   { method: 'PUT', resource: '/v1/models/{model}/production', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/versions/{version}/stage', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/history', fn: 'control' },
 ];
 
 /** The key a handler dispatches on: `"POST /v1/models/{model}/predict"`. */

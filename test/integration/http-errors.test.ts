@@ -137,3 +137,30 @@ describe('bad requests to the control plane', () => {
     if (code === 'NON_TENSOR_OUTPUT') expect(errorOf(reply).message).toContain("'zipmap': False");
   });
 });
+
+describe('stage changes over HTTP', () => {
+  it('refuses skipping staging, an unknown stage and a stale revision; records what it does', async () => {
+    // Prepare: a second version of iris, in development.
+    const { readFile } = await import('node:fs/promises');
+    const iris = (await readFile('models/iris/model.onnx')).toString('base64');
+    const registered = await call(stack.url, 'POST', '/v1/models/iris/versions', { modelBase64: iris });
+    const version = (registered.body as { version: string }).version;
+    const model = (await call(stack.url, 'GET', '/v1/models/iris')).body as { revision: number };
+
+    // Act
+    const skip = await call(stack.url, 'PUT', '/v1/models/iris/production', { version });
+    const unknown = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'live' });
+    const stale = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'staging', expectedRevision: model.revision + 5 });
+    const staged = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'staging', reason: 'shadow test passed' });
+    const history = await call(stack.url, 'GET', '/v1/models/iris/history');
+
+    // Assess
+    expectError(skip, 409, 'ILLEGAL_TRANSITION', 'to');
+    expect(errorOf(skip).message).toBe(`Version ${version} of "iris" is in development; it can go to staging or archived, not production.`);
+    expectError(unknown, 400, 'INVALID_REQUEST', 'to');
+    expectError(stale, 409, 'STALE_REVISION', 'expectedRevision');
+    expect(staged.status).toBe(200);
+    const changes = (history.body as { history: { version: string; to: string; reason?: string }[] }).history;
+    expect(changes.at(-1)).toMatchObject({ version, to: 'staging', reason: 'shadow test passed' });
+  });
+});

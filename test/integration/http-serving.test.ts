@@ -35,6 +35,8 @@ async function publish(model: string, fixture: ModelFixture, metadata: Record<st
   });
   expect(registered.status).toBe(201);
   const version = (registered.body as { version: string }).version;
+  const staged = await call(stack.url, 'POST', `/v1/models/${model}/versions/${version}/stage`, { to: 'staging' });
+  expect(staged.status).toBe(200);
   const promoted = await call(stack.url, 'PUT', `/v1/models/${model}/production`, { version });
   expect(promoted.status).toBe(200);
   return version;

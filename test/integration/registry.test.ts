@@ -9,6 +9,7 @@ import { ensureTables, REGISTRY_KEYS } from '../../functions/adapters/tables.js'
 import { ConflictError, NotFoundError } from '../../functions/core/errors.js';
 import type { ModelVersion } from '../../functions/core/model.js';
 import type { NewModelVersion } from '../../functions/core/ports.js';
+import { RegistryService } from '../../functions/core/registry.js';
 import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 
 const TABLE = 'registry';
@@ -205,94 +206,145 @@ describe('version allocation under concurrency', () => {
   });
 });
 
-describe('setProductionVersion', () => {
-  it('promotes a version and archives the previous production version', async () => {
-    // Prepare
-    const model = 'promoted';
-    for (let i = 0; i < 3; i += 1) await registry.createVersion(newVersion(model));
-
-    // Act
-    const first = await registry.setProductionVersion(model, '1', 'bob');
-    const second = await registry.setProductionVersion(model, '2', 'carol');
-
-    // Assess
-    expect(first).toStrictEqual({
-      model,
-      productionVersion: '1',
-      latestVersion: 3,
-      revision: 4,
-      updatedAt: NOW.toISOString(),
-      updatedBy: 'bob',
+describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
+  /** The core service over this registry; gates need no artifacts here, the stage machine is what is tested. */
+  function service(): RegistryService {
+    const unused = (): never => {
+      throw new Error('not used by stage changes');
+    };
+    return new RegistryService({
+      registry,
+      artifacts: { bucket: 'unused', put: unused, get: unused },
+      runtime: { load: unused, inspect: unused },
+      maxArtifactBytes: 1,
+      now: () => NOW,
     });
-    expect(second).toStrictEqual({ ...first, productionVersion: '2', revision: 5, updatedBy: 'carol' });
-    expect(await registry.getModel(model)).toStrictEqual(second);
-    const stages = (await registry.listVersions(model)).map((v) => [v.version, v.stage, v.revision]);
-    expect(stages).toEqual([
-      ['1', 'archived', 3],
-      ['2', 'production', 2],
-      ['3', 'development', 1],
-    ]);
-  });
+  }
 
-  it('is a no-op for the version that is already in production', async () => {
+  async function versions(model: string): Promise<string[][]> {
+    return (await registry.listVersions(model)).map((v) => [v.version, v.stage, String(v.revision)]);
+  }
+
+  it('walks development → staging → production, archives the previous production version, and keeps the history', async () => {
     // Prepare
-    const model = 'steady';
-    await registry.createVersion(newVersion(model));
-    const promoted = await registry.setProductionVersion(model, '1', 'bob');
+    const model = 'walked';
+    for (let i = 0; i < 2; i += 1) await registry.createVersion(newVersion(model));
+    const registryService = service();
 
     // Act
-    const again = await registry.setProductionVersion(model, '1', 'carol');
+    await registryService.transition({ model, version: '1', to: 'staging', actor: 'bob', reason: 'offline eval ok' });
+    const first = await registryService.setProduction(model, '1', 'bob');
+    await registryService.transition({ model, version: '2', to: 'staging', actor: 'carol' });
+    const second = await registryService.setProduction(model, '2', 'carol');
 
     // Assess
-    expect(again).toStrictEqual(promoted);
-    expect(await registry.getVersion(model, '1')).toMatchObject({ stage: 'production', revision: 2 });
+    expect(first).toMatchObject({ productionVersion: '1', revision: 3, updatedBy: 'bob' });
+    expect(second).toMatchObject({ productionVersion: '2', revision: 4, updatedBy: 'carol' });
+    expect(await versions(model)).toEqual([['1', 'archived', '4'], ['2', 'production', '3']]);
+    const history = await registryService.history(model);
+    expect(history.map((h) => [h.version, h.from, h.to, h.actor])).toEqual([
+      ['1', 'development', 'staging', 'bob'],
+      ['1', 'staging', 'production', 'bob'],
+      ['1', 'production', 'archived', 'carol'],
+      ['2', 'development', 'staging', 'carol'],
+      ['2', 'staging', 'production', 'carol'],
+    ]);
+    expect(history[0]).toStrictEqual({ model, version: '1', from: 'development', to: 'staging', revision: 2, actor: 'bob', at: NOW.toISOString(), reason: 'offline eval ok' });
   });
 
-  it('refuses an archived version', async () => {
+  it('refuses an illegal transition and names the allowed ones', async () => {
     // Prepare
-    const model = 'retired';
+    const model = 'illegal';
     await registry.createVersion(newVersion(model));
-    await registry.createVersion(newVersion(model));
-    await registry.setProductionVersion(model, '1', 'bob');
-    await registry.setProductionVersion(model, '2', 'bob');
+    const registryService = service();
 
     // Act
-    const error = await rejection(registry.setProductionVersion(model, '1', 'bob'));
+    const skip = await rejection(registryService.setProduction(model, '1', 'bob'));
+    await registryService.transition({ model, version: '1', to: 'archived', actor: 'bob' });
+    const revive = await rejection(registryService.transition({ model, version: '1', to: 'staging', actor: 'bob' }));
 
     // Assess
-    expect(error).toBeInstanceOf(ConflictError);
-    expect(error).toMatchObject({ code: 'VERSION_ARCHIVED' });
-    expect(await registry.getModel(model)).toMatchObject({ productionVersion: '2' });
+    expect(skip).toMatchObject({ status: 409, code: 'ILLEGAL_TRANSITION', message: 'Version 1 of "illegal" is in development; it can go to staging or archived, not production.' });
+    expect(revive).toMatchObject({ status: 409, code: 'ILLEGAL_TRANSITION', message: expect.stringContaining('archived is final') });
+    expect(await versions(model)).toEqual([['1', 'archived', '2']]);
   });
 
-  it('leaves exactly one production version when two promotions race', async () => {
+  it('archiving the production version clears the pointer; the same stage again changes nothing', async () => {
     // Prepare
-    const model = 'race-to-prod';
-    for (let i = 0; i < 3; i += 1) await registry.createVersion(newVersion(model));
+    const model = 'cleared';
+    await registry.createVersion(newVersion(model));
+    const registryService = service();
+    await registryService.transition({ model, version: '1', to: 'staging', actor: 'bob' });
+    await registryService.setProduction(model, '1', 'bob');
 
     // Act
-    const results = await Promise.allSettled([
-      registry.setProductionVersion(model, '1', 'bob'),
-      registry.setProductionVersion(model, '2', 'carol'),
-      registry.setProductionVersion(model, '3', 'dave'),
-    ]);
+    const again = await registryService.setProduction(model, '1', 'bob');
+    const archived = await registryService.transition({ model, version: '1', to: 'archived', actor: 'bob', reason: 'data drift' });
 
-    // Assess: each promotion either won in turn or found its version archived by a later one.
-    for (const result of results) {
-      if (result.status === 'rejected') expect(result.reason).toMatchObject({ code: 'VERSION_ARCHIVED' });
-    }
+    // Assess
+    expect(again).toMatchObject({ productionVersion: '1', revision: 2 });
+    expect(archived.productionVersion).toBeUndefined();
+    expect(archived.revision).toBe(3);
+  });
+
+  it('honours expectedRevision like If-Match', async () => {
+    // Prepare
+    const model = 'if-match';
+    await registry.createVersion(newVersion(model));
+    const registryService = service();
+    await registryService.transition({ model, version: '1', to: 'staging', actor: 'bob' });
+
+    // Act
+    const stale = await rejection(registryService.setProduction(model, '1', 'bob', 7));
+    const fresh = await registryService.setProduction(model, '1', 'bob', 1);
+
+    // Assess
+    expect(stale).toMatchObject({ status: 409, code: 'STALE_REVISION' });
+    expect(fresh).toMatchObject({ productionVersion: '1', revision: 2 });
+  });
+
+  it('50 concurrent promotions of different versions: exactly one wins, the history is consistent, nothing is lost', async () => {
+    // Prepare: 50 versions in staging, one in production.
+    const model = 'fifty';
+    const registryService = service();
+    for (let i = 0; i < 51; i += 1) await registry.createVersion(newVersion(model));
+    for (let v = 1; v <= 51; v += 1) await registryService.transition({ model, version: String(v), to: 'staging', actor: 'setup' });
+    await registryService.setProduction(model, '1', 'setup');
+    const seen = await registry.getModel(model);
+
+    // Act: every promoter read the same state (revision) and promotes its own version.
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => registryService.setProduction(model, String(i + 2), `promoter-${i + 2}`, seen?.revision)),
+    );
+
+    // Assess
+    const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [String(i + 2)] : []));
+    expect(won).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 409, code: expect.stringMatching(/^(CONCURRENT_UPDATE|STALE_REVISION)$/) });
+    const winner = won[0] as string;
     const record = await registry.getModel(model);
-    const production = (await registry.listVersions(model)).filter((v) => v.stage === 'production');
-    expect(production.map((v) => v.version)).toEqual([record?.productionVersion]);
-  });
+    expect(record).toMatchObject({ productionVersion: winner, revision: (seen?.revision ?? 0) + 1, updatedBy: `promoter-${winner}` });
+    const all = await registry.listVersions(model);
+    expect(all.filter((v) => v.stage === 'production').map((v) => v.version)).toEqual([winner]);
+    expect(all.find((v) => v.version === '1')?.stage).toBe('archived');
+    expect(all.filter((v) => v.stage === 'staging')).toHaveLength(49);
+    // The history holds exactly the changes that happened: 51 to staging, 2 to production, 1 archive.
+    const history = await registryService.history(model);
+    expect(history.filter((h) => h.to === 'staging')).toHaveLength(51);
+    expect(history.filter((h) => h.to === 'production').map((h) => h.version)).toEqual(['1', winner]);
+    expect(history.filter((h) => h.to === 'archived').map((h) => [h.version, h.actor])).toEqual([['1', `promoter-${winner}`]]);
+    // Every version's revision matches the changes recorded for it: no update lost.
+    for (const v of all) expect(v.revision).toBe(1 + history.filter((h) => h.version === v.version).length);
+  }, 60_000);
 
   it('reports an unknown model or version with stable codes', async () => {
     // Prepare
     await registry.createVersion(newVersion('known'));
+    const registryService = service();
 
     // Act
-    const noModel = await rejection(registry.setProductionVersion('unknown', '1', 'bob'));
-    const noVersion = await rejection(registry.setProductionVersion('known', '7', 'bob'));
+    const noModel = await rejection(registryService.setProduction('unknown', '1', 'bob'));
+    const noVersion = await rejection(registryService.setProduction('known', '7', 'bob'));
 
     // Assess
     expect(noModel).toBeInstanceOf(NotFoundError);

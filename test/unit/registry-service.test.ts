@@ -12,7 +12,7 @@ import { InMemoryArtifactStore, InMemoryModelRegistry } from '../fixtures/in-mem
 import { mlpModel, treeEnsembleClassifier, twoInputModel, zipMapClassifier } from '../fixtures/models.js';
 
 function setup(maxArtifactBytes = 1_000_000) {
-  const registry = new InMemoryModelRegistry(() => '2026-01-01T00:00:00.000Z');
+  const registry = new InMemoryModelRegistry();
   const artifacts = new InMemoryArtifactStore();
   const service = new RegistryService({
     registry,
@@ -63,12 +63,14 @@ describe('RegistryService.register', () => {
     const fixture = mlpModel();
     const first = await service.register({ model: 'm', bytes: fixture.bytes, metadata: {}, actor: 'a' });
     const second = await service.register({ model: 'm', bytes: mlpModel({ seed: 2 }).bytes, metadata: {}, actor: 'a' });
+    await service.transition({ model: 'm', version: '2', to: 'staging', actor: 'bob' });
     await service.setProduction('m', '2', 'bob');
 
     const summary = await service.describeModel('m');
     expect([first.version, second.version]).toEqual(['1', '2']);
     expect(summary).toMatchObject({ model: 'm', productionVersion: '2', latestVersion: 2, updatedBy: 'bob' });
     expect(summary.versions.map((v) => [v.version, v.stage])).toEqual([['1', 'development'], ['2', 'production']]);
+    expect((await service.history('m')).map((h) => [h.version, h.from, h.to])).toEqual([['2', 'development', 'staging'], ['2', 'staging', 'production']]);
   });
 
   it.each<[string, () => { bytes: Uint8Array; metadata: unknown; model?: string }, string, string]>([

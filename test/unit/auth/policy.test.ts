@@ -63,6 +63,7 @@ describe('policyFor', () => {
         arn('GET', '/v2/models/iris'),
         arn('GET', '/v2/models/iris/ready'),
         arn('PUT', '/v1/models/iris/production'),
+        arn('POST', '/v1/models/iris/versions/*/stage'),
       ],
     }]);
   });
@@ -71,7 +72,7 @@ describe('policyFor', () => {
     const policy = policyFor(grantsOf({ scope: 'models:read' }), arn('GET', '/v1/models'));
     expect(policy.Statement[0]).toMatchObject({
       Effect: 'Allow',
-      Resource: [arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*')],
+      Resource: [arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*'), arn('GET', '/v1/models/*/history')],
     });
   });
 
