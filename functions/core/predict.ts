@@ -86,7 +86,7 @@ export interface V2ModelMetadata {
 }
 
 /** A version ready to serve: its session and what is derived from its signature, once. */
-interface Served {
+export interface Served {
   readonly version: ModelVersion;
   readonly session: ModelSession;
   readonly layout: RecordLayout;
@@ -95,6 +95,54 @@ interface Served {
 
 const RECORD_HINT = 'Send {"features": {...}} for one row or {"instances": [...]} for many.';
 const V2_HINT = 'Send {"inputs": [{"name", "shape", "datatype", "data"}]} (Open Inference Protocol v2).';
+
+/** A loaded version with what serving derives from its signature. */
+export function served(version: ModelVersion, session: ModelSession): Served {
+  return {
+    version,
+    session,
+    layout: recordLayout(session.signature, version.metadata),
+    classifier: classifierView(session.signature, version.metadata),
+  };
+}
+
+/**
+ * The record forms (`features`, `instances`): validate, decode every row into one batch, run the
+ * model once, encode the predictions. Shared by the predict route and the golden-input gate.
+ */
+export async function predictRecords(
+  target: Served,
+  body: unknown,
+  maxRows: number,
+): Promise<{ decoded: DecodedInputs; predictions: unknown[] }> {
+  if (typeof body === 'object' && body !== null && 'features' in body && 'instances' in body) {
+    throw new ValidationError('CONFLICTING_FIELDS', `Send either "features" (one row) or "instances" (many), not both.`, ['instances']);
+  }
+  const request = parseWith(RecordRequestSchema, body, RECORD_HINT);
+  let decoded: DecodedInputs;
+  if ('features' in request) {
+    decoded = decodeRecords(target.layout, [request.features], () => ['features']);
+  } else {
+    checkRows(request.instances.length, maxRows, ['instances']);
+    const rows = request.instances;
+    const arrays = rows.filter(Array.isArray).length;
+    if (arrays !== 0 && arrays !== rows.length) {
+      const first = rows.findIndex((r) => Array.isArray(r) !== Array.isArray(rows[0]));
+      throw new ValidationError('MIXED_INSTANCES', 'Instances must be all objects or all arrays.', ['instances', first]);
+    }
+    decoded = arrays === 0
+      ? decodeRecords(target.layout, rows, (r) => ['instances', r])
+      : decodeArrays(target.layout, rows, (r) => ['instances', r]);
+  }
+  const outputs = await target.session.run(decoded.feeds);
+  return { decoded, predictions: recordPredictions(outputs, decoded.rows, target.classifier) };
+}
+
+function checkRows(rows: number, maxRows: number, path: FieldPath): void {
+  if (rows > maxRows) {
+    throw new PayloadTooLargeError('TOO_MANY_ROWS', `This request has ${rows} rows; this endpoint takes at most ${maxRows} per request. Split it into smaller requests.`, path);
+  }
+}
 
 export class PredictionService {
   private readonly pointers = new Map<string, { version: string; until: number }>();
@@ -109,28 +157,8 @@ export class PredictionService {
 
   /** `POST /v1/models/{model}/predict` with the `features` or `instances` form. */
   async predict(model: string, body: unknown, ctx: RequestContext): Promise<PredictResponse> {
-    if (typeof body === 'object' && body !== null && 'features' in body && 'instances' in body) {
-      throw new ValidationError('CONFLICTING_FIELDS', `Send either "features" (one row) or "instances" (many), not both.`, ['instances']);
-    }
-    const request = parseWith(RecordRequestSchema, body, RECORD_HINT);
     const served = await this.resolve(model);
-    let decoded: DecodedInputs;
-    if ('features' in request) {
-      decoded = decodeRecords(served.layout, [request.features], () => ['features']);
-    } else {
-      this.checkRows(request.instances.length, ['instances']);
-      const rows = request.instances;
-      const arrays = rows.filter(Array.isArray).length;
-      if (arrays !== 0 && arrays !== rows.length) {
-        const first = rows.findIndex((r) => Array.isArray(r) !== Array.isArray(rows[0]));
-        throw new ValidationError('MIXED_INSTANCES', 'Instances must be all objects or all arrays.', ['instances', first]);
-      }
-      decoded = arrays === 0
-        ? decodeRecords(served.layout, rows, (r) => ['instances', r])
-        : decodeArrays(served.layout, rows, (r) => ['instances', r]);
-    }
-    const outputs = await served.session.run(decoded.feeds);
-    const predictions = recordPredictions(outputs, decoded.rows, served.classifier);
+    const { decoded, predictions } = await predictRecords(served, body, this.deps.config.maxRows);
     const response: PredictResponse = {
       requestId: ctx.requestId,
       model,
@@ -150,7 +178,7 @@ export class PredictionService {
     const served = await this.resolve(model);
     request.inputs.forEach((input, i) => {
       const spec = served.session.signature.inputs.find((s) => s.name === input.name);
-      if (spec && spec.shape.length > 0 && input.shape.length > 0) this.checkRows(input.shape[0] ?? 0, ['inputs', i, 'shape', 0]);
+      if (spec && spec.shape.length > 0 && input.shape.length > 0) checkRows(input.shape[0] ?? 0, this.deps.config.maxRows, ['inputs', i, 'shape', 0]);
     });
     const decoded = decodeV2(served.session.signature, request.inputs);
     const known = served.session.signature.outputs.map((o) => o.name);
@@ -205,13 +233,6 @@ export class PredictionService {
     return (await this.resolve(model)).session.signature;
   }
 
-  private checkRows(rows: number, path: FieldPath): void {
-    const { maxRows } = this.deps.config;
-    if (rows > maxRows) {
-      throw new PayloadTooLargeError('TOO_MANY_ROWS', `This request has ${rows} rows; this endpoint takes at most ${maxRows} per request. Split it into smaller requests.`, path);
-    }
-  }
-
   /** Which version serves `model`: the pinned one, else the registry's production version. */
   private async resolve(model: string): Promise<Served> {
     const { config } = this.deps;
@@ -261,13 +282,7 @@ export class PredictionService {
   private async load(model: string, versionId: string): Promise<Served> {
     const version = await this.deps.registry.getVersion(model, versionId);
     if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId}.`, ['model']);
-    const session = await this.deps.runtime.load(version);
-    return {
-      version,
-      session,
-      layout: recordLayout(session.signature, version.metadata),
-      classifier: classifierView(session.signature, version.metadata),
-    };
+    return served(version, await this.deps.runtime.load(version));
   }
 
   private async logRequest(
