@@ -73,6 +73,18 @@ export interface ModelMetadata {
   readonly classLabels?: readonly string[];
   readonly metrics?: Readonly<Record<string, number>>;
   readonly description?: string;
+  /**
+   * Requests with the predictions they must produce (the `features`/`instances` forms and the
+   * response's `predictions`); the golden-inputs gate replays them before a promotion.
+   */
+  readonly goldenInputs?: readonly GoldenInput[];
+}
+
+export interface GoldenInput {
+  readonly request: Readonly<Record<string, unknown>>;
+  readonly expected: readonly unknown[];
+  /** Absolute tolerance for numbers. @default 1e-5 */
+  readonly tolerance?: number;
 }
 
 /** Where a version's ONNX file lives and how to know it is the same file. */

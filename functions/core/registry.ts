@@ -9,11 +9,12 @@ import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import {
   MODEL_NAME_PATTERN, STAGE_TRANSITIONS,
-  type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion, type Stage, type StageTransition,
+  type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition,
 } from './model.js';
 import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
-import { isDynamic } from './codec/decode.js';
 import { parseWith } from './codec/request.js';
+import { checkDeclarations } from './declarations.js';
+import { runGates, type MetricBaseline } from './gates.js';
 
 const name = z.string().min(1).max(128);
 
@@ -30,6 +31,16 @@ export const ModelMetadataSchema = z.strictObject({
   classLabels: z.array(z.string().min(1).max(256)).min(2).max(10_000).optional(),
   metrics: z.record(name, z.number().refine(Number.isFinite, 'must be a finite number')).optional(),
   description: z.string().max(4_096).optional(),
+  goldenInputs: z
+    .array(
+      z.strictObject({
+        request: z.record(z.string(), z.unknown()),
+        expected: z.array(z.unknown()).min(1),
+        tolerance: z.number().nonnegative().max(1).optional(),
+      }),
+    )
+    .max(50)
+    .optional(),
 });
 
 export interface RegisterInput {
@@ -46,6 +57,8 @@ export interface RegistryDeps {
   readonly runtime: ModelRuntime;
   /** Largest artifact accepted, in bytes. */
   readonly maxArtifactBytes: number;
+  /** Metrics a model's versions must declare to enter staging or production. @default none */
+  readonly baselineFor?: (model: string) => MetricBaseline | undefined;
   readonly now?: () => Date;
 }
 
@@ -132,7 +145,8 @@ export class RegistryService {
   }
 
   /**
-   * Moves a version to another stage, one step of the stage machine. Promoting to production
+   * Moves a version to another stage, one step of the stage machine, after the promotion gates
+   * (`gates.ts`) pass for staging and production. Promoting to production
    * archives the previous production version and moves the pointer in the same transaction;
    * archiving the production version clears the pointer. Moving a version to the stage it is in
    * changes nothing. With `expectedRevision` (the model revision the caller saw, as with
@@ -155,6 +169,9 @@ export class RegistryService {
     if (!allowed.includes(to)) {
       const options = allowed.length > 0 ? `it can go to ${allowed.join(' or ')}` : 'archived is final';
       throw new ConflictError('ILLEGAL_TRANSITION', `Version ${version} of "${model}" is in ${target.stage}; ${options}, not ${to}.`, ['to']);
+    }
+    if (to === 'staging' || to === 'production') {
+      await runGates(target, { artifacts: this.deps.artifacts, runtime: this.deps.runtime, baselineFor: this.deps.baselineFor ?? (() => undefined) });
     }
     const changes: VersionChange[] = [{ version, from: target.stage, to, expectedRevision: target.revision }];
     let pointer: PointerChange | undefined;
@@ -215,43 +232,5 @@ export function artifactKey(model: string, sha256: string): string {
 export function checkModelName(model: string): void {
   if (!MODEL_NAME_PATTERN.test(model)) {
     throw new ValidationError('INVALID_MODEL_NAME', `"${model.slice(0, 80)}" is not a valid model name: use 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit.`, ['model']);
-  }
-}
-
-/**
- * The declared features must fit the model's inputs, and the class labels its probability
- * output: a mismatch here would serve wrong columns silently later.
- */
-export function checkDeclarations(signature: ModelSignature, metadata: ModelMetadata): void {
-  const { features, classLabels } = metadata;
-  if (features) {
-    if (new Set(features).size !== features.length) {
-      throw new ValidationError('DUPLICATE_FEATURE', 'Feature names must be unique.', ['metadata', 'features']);
-    }
-    const [only, ...others] = signature.inputs;
-    if (only && others.length === 0 && only.shape.length === 2) {
-      const width = only.shape[1] ?? null;
-      if (!isDynamic(width) && width !== features.length) {
-        throw new ValidationError('FEATURES_MISMATCH', `The model's input "${only.name}" takes ${String(width)} columns, but ${features.length} features are declared.`, ['metadata', 'features']);
-      }
-    } else {
-      const names = signature.inputs.map((i) => i.name);
-      const same = names.length === features.length && names.every((n) => features.includes(n));
-      if (!same) {
-        throw new ValidationError('FEATURES_MISMATCH', `This model has inputs ${names.join(', ')}; declare those as its features, or leave features out.`, ['metadata', 'features']);
-      }
-    }
-  }
-  if (classLabels) {
-    if (new Set(classLabels).size !== classLabels.length) {
-      throw new ValidationError('DUPLICATE_CLASS_LABEL', 'Class labels must be unique.', ['metadata', 'classLabels']);
-    }
-    const fixedWidths = signature.outputs
-      .filter((o) => (o.type === 'float32' || o.type === 'float64') && o.shape.length === 2)
-      .map((o) => o.shape[1] ?? null);
-    const fits = fixedWidths.some((w) => isDynamic(w) || w === classLabels.length);
-    if (!fits) {
-      throw new ValidationError('CLASS_LABELS_MISMATCH', `${classLabels.length} class labels are declared, but no floating-point output of shape [N, ${classLabels.length}] holds their probabilities.`, ['metadata', 'classLabels']);
-    }
   }
 }

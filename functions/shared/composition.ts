@@ -64,5 +64,11 @@ export function buildPredictionService(config: Config, clients: AwsClients = aws
 export function buildRegistryService(config: Config, clients: AwsClients = awsClients(config)): RegistryService {
   const { registry, artifacts, runtime } = adapters(config, clients);
   // A registration body carries the file base64-encoded inside the JSON body.
-  return new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: Math.floor((config.MAX_BODY_BYTES * 3) / 4) });
+  return new RegistryService({
+    registry,
+    artifacts,
+    runtime,
+    maxArtifactBytes: Math.floor((config.MAX_BODY_BYTES * 3) / 4),
+    baselineFor: (model) => config.METRIC_BASELINES[model],
+  });
 }

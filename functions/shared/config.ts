@@ -12,6 +12,11 @@ const flag = z
   .optional()
   .transform((v) => v === 'true' || v === '1');
 
+const MetricBaselinesSchema = z.record(
+  z.string().regex(MODEL_NAME_PATTERN),
+  z.record(z.string().min(1), z.strictObject({ min: z.number().optional(), max: z.number().optional() })),
+);
+
 export const ConfigSchema = z.object({
   REGISTRY_TABLE: z.string().min(1),
   PREDICTION_LOG_TABLE: z.string().min(1),
@@ -33,6 +38,22 @@ export const ConfigSchema = z.object({
   AWS_LAMBDA_FUNCTION_VERSION: z.string().default('$LATEST'),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().positive().optional(),
   AWS_REGION: z.string().default('us-east-1'),
+  /**
+   * Control plane: metrics each model's versions must declare to be promoted, as JSON:
+   * `{"iris": {"accuracy": {"min": 0.7}}}`. A model without an entry has no metrics gate.
+   */
+  METRIC_BASELINES: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return {};
+      try {
+        return MetricBaselinesSchema.parse(JSON.parse(text));
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `must be JSON like {"iris": {"accuracy": {"min": 0.7}}}: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}` });
+        return z.NEVER;
+      }
+    }),
   /** S3-compatible servers without virtual-host addressing (the local stack) need path style. */
   S3_FORCE_PATH_STYLE: flag,
 });

@@ -10,6 +10,11 @@ import { ConflictError, NotFoundError } from '../../functions/core/errors.js';
 import type { ModelVersion } from '../../functions/core/model.js';
 import type { NewModelVersion } from '../../functions/core/ports.js';
 import { RegistryService } from '../../functions/core/registry.js';
+import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
+import { InMemoryArtifactStore } from '../fixtures/in-memory.js';
+import { mlpModel } from '../fixtures/models.js';
+import os from 'node:os';
+import path from 'node:path';
 import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 
 const TABLE = 'registry';
@@ -207,18 +212,22 @@ describe('version allocation under concurrency', () => {
 });
 
 describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
-  /** The core service over this registry; gates need no artifacts here, the stage machine is what is tested. */
+  /** The core service over this registry, with real models behind the versions so the gates pass. */
+  const artifacts = new InMemoryArtifactStore();
   function service(): RegistryService {
-    const unused = (): never => {
-      throw new Error('not used by stage changes');
-    };
     return new RegistryService({
       registry,
-      artifacts: { bucket: 'unused', put: unused, get: unused },
-      runtime: { load: unused, inspect: unused },
-      maxArtifactBytes: 1,
+      artifacts,
+      runtime: new OnnxRuntime(artifacts, { cacheDir: path.join(os.tmpdir(), 'registry-test-cache'), intraOpThreads: 1 }),
+      maxArtifactBytes: 1_000_000,
       now: () => NOW,
     });
+  }
+
+  /** Registers `count` versions of `model` (a small real network), through the service. */
+  async function register(model: string, count: number): Promise<void> {
+    const registryService = service();
+    for (let i = 0; i < count; i += 1) await registryService.register({ model, bytes: mlpModel().bytes, metadata: {}, actor: 'alice' });
   }
 
   async function versions(model: string): Promise<string[][]> {
@@ -228,7 +237,7 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
   it('walks development → staging → production, archives the previous production version, and keeps the history', async () => {
     // Prepare
     const model = 'walked';
-    for (let i = 0; i < 2; i += 1) await registry.createVersion(newVersion(model));
+    await register(model, 2);
     const registryService = service();
 
     // Act
@@ -255,7 +264,7 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
   it('refuses an illegal transition and names the allowed ones', async () => {
     // Prepare
     const model = 'illegal';
-    await registry.createVersion(newVersion(model));
+    await register(model, 1);
     const registryService = service();
 
     // Act
@@ -272,7 +281,7 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
   it('archiving the production version clears the pointer; the same stage again changes nothing', async () => {
     // Prepare
     const model = 'cleared';
-    await registry.createVersion(newVersion(model));
+    await register(model, 1);
     const registryService = service();
     await registryService.transition({ model, version: '1', to: 'staging', actor: 'bob' });
     await registryService.setProduction(model, '1', 'bob');
@@ -290,7 +299,7 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
   it('honours expectedRevision like If-Match', async () => {
     // Prepare
     const model = 'if-match';
-    await registry.createVersion(newVersion(model));
+    await register(model, 1);
     const registryService = service();
     await registryService.transition({ model, version: '1', to: 'staging', actor: 'bob' });
 
@@ -307,7 +316,7 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     // Prepare: 50 versions in staging, one in production.
     const model = 'fifty';
     const registryService = service();
-    for (let i = 0; i < 51; i += 1) await registry.createVersion(newVersion(model));
+    for (let i = 0; i < 51; i += 1) await register(model, 1);
     for (let v = 1; v <= 51; v += 1) await registryService.transition({ model, version: String(v), to: 'staging', actor: 'setup' });
     await registryService.setProduction(model, '1', 'setup');
     const seen = await registry.getModel(model);
@@ -339,7 +348,7 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
 
   it('reports an unknown model or version with stable codes', async () => {
     // Prepare
-    await registry.createVersion(newVersion('known'));
+    await register('known', 1);
     const registryService = service();
 
     // Act
