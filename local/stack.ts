@@ -95,6 +95,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // Verified artifacts are cached by sha256, so a shared temp folder is safe for throwaway stacks.
       MODEL_CACHE_DIR: options.dataDir ? path.join(options.dataDir, 'model-cache') : path.join(os.tmpdir(), 'onnx-serving-model-cache'),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      // The sample model's endpoint baseline: a promoted iris version must declare accuracy ≥ 0.7.
+      METRIC_BASELINES: JSON.stringify({ [SAMPLE_MODEL.name]: { accuracy: { min: 0.7 } } }),
       ...options.env,
     });
     await ensureTables(clients.dynamo, { registry: config.REGISTRY_TABLE, predictionLog: config.PREDICTION_LOG_TABLE });

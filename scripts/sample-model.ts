@@ -7,7 +7,7 @@
  * const { bytes, metadata, testAccuracy } = trainSampleModel(readFileSync('data/iris.csv', 'utf8'));
  */
 import { attr, buildModel, ML_DOMAIN } from '../functions/core/onnx/builder.js';
-import type { ModelMetadata } from '../functions/core/model.js';
+import type { GoldenInput, ModelMetadata } from '../functions/core/model.js';
 
 /** Input columns, in the order of the model's `features` tensor columns. */
 export const FEATURES = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'] as const;
@@ -256,6 +256,32 @@ export function buildIrisOnnx(model: SoftmaxModel): Uint8Array {
   });
 }
 
+/** The first held-out example of each class, in class order. */
+function firstOfEachClass(examples: readonly Example[]): Example[] {
+  return CLASS_LABELS.flatMap((_, c) => examples.filter((e) => e.label === c).slice(0, 1));
+}
+
+/**
+ * A golden input for the registry's promotion gate: named-feature rows and the predictions the
+ * API must return for them (label, confidence, probabilities by class), rounded to 6 decimals;
+ * the gate compares within 1e-5.
+ */
+function goldenInput(model: SoftmaxModel, examples: readonly Example[]): GoldenInput {
+  const round = (v: number) => Math.round(v * 1e6) / 1e6;
+  return {
+    request: { instances: examples.map((e) => Object.fromEntries(FEATURES.map((f, j) => [f, e.features[j]]))) },
+    expected: examples.map((e) => {
+      const p = predictProbabilities(model, e.features);
+      const best = argMax(p);
+      return {
+        label: CLASS_LABELS[best],
+        confidence: round(p[best] ?? 0),
+        probabilities: Object.fromEntries(CLASS_LABELS.map((label, c) => [label, round(p[c] ?? 0)])),
+      };
+    }),
+  };
+}
+
 /**
  * Trains the sample model from the text of `data/iris.csv`: stratified split, softmax regression,
  * accuracies, the ONNX bytes and the registry metadata (`metrics.accuracy` is held-out accuracy).
@@ -278,6 +304,7 @@ export function trainSampleModel(csvText: string): SampleModel {
       `Iris species from sepal and petal measurements (cm); ${ALGORITHM} on standardized features, ` +
       `trained on a stratified ${100 - TRAINING.testFraction * 100}% of data/iris.csv ` +
       `(${DATA_SOURCE}); accuracy is measured on the held-out rest.`,
+    goldenInputs: [goldenInput(model, firstOfEachClass(split.test))],
   };
   return { bytes: buildIrisOnnx(model), metadata, model, split, trainAccuracy, testAccuracy };
 }

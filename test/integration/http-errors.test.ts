@@ -139,11 +139,13 @@ describe('bad requests to the control plane', () => {
 });
 
 describe('stage changes over HTTP', () => {
-  it('refuses skipping staging, an unknown stage and a stale revision; records what it does', async () => {
+  it('refuses skipping staging, an unknown stage, a stale revision and a failed gate; records what it does', async () => {
     // Prepare: a second version of iris, in development.
     const { readFile } = await import('node:fs/promises');
     const iris = (await readFile('models/iris/model.onnx')).toString('base64');
-    const registered = await call(stack.url, 'POST', '/v1/models/iris/versions', { modelBase64: iris });
+    const metadata = JSON.parse(await readFile('models/iris/metadata.json', 'utf8')) as Record<string, unknown>;
+    const bare = await call(stack.url, 'POST', '/v1/models/iris/versions', { modelBase64: iris });
+    const registered = await call(stack.url, 'POST', '/v1/models/iris/versions', { modelBase64: iris, metadata });
     const version = (registered.body as { version: string }).version;
     const model = (await call(stack.url, 'GET', '/v1/models/iris')).body as { revision: number };
 
@@ -151,6 +153,7 @@ describe('stage changes over HTTP', () => {
     const skip = await call(stack.url, 'PUT', '/v1/models/iris/production', { version });
     const unknown = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'live' });
     const stale = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'staging', expectedRevision: model.revision + 5 });
+    const ungated = await call(stack.url, 'POST', `/v1/models/iris/versions/${(bare.body as { version: string }).version}/stage`, { to: 'staging' });
     const staged = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'staging', reason: 'shadow test passed' });
     const history = await call(stack.url, 'GET', '/v1/models/iris/history');
 
@@ -159,6 +162,9 @@ describe('stage changes over HTTP', () => {
     expect(errorOf(skip).message).toBe(`Version ${version} of "iris" is in development; it can go to staging or archived, not production.`);
     expectError(unknown, 400, 'INVALID_REQUEST', 'to');
     expectError(stale, 409, 'STALE_REVISION', 'expectedRevision');
+    // The local stack's baseline for iris is accuracy ≥ 0.7: a version declaring no metrics fails that gate.
+    expectError(ungated, 422, 'GATE_METRICS', 'version');
+    expect(errorOf(ungated).message).toContain('declares no "accuracy"; this endpoint requires ≥ 0.7');
     expect(staged.status).toBe(200);
     const changes = (history.body as { history: { version: string; to: string; reason?: string }[] }).history;
     expect(changes.at(-1)).toMatchObject({ version, to: 'staging', reason: 'shadow test passed' });
