@@ -122,3 +122,59 @@ export interface ModelRuntime {
   /** Reads the signature of a model file, refusing files the runtime cannot serve. */
   inspect(bytes: Uint8Array): Promise<ModelSignature>;
 }
+
+/**
+ * Where an endpoint's traffic goes: its alias `live`. On AWS a Lambda alias routes to one
+ * version plus at most one additional version with a weight; locally the same is emulated.
+ */
+export interface AliasRouting {
+  /** The function version that takes the traffic the canary does not. */
+  readonly stable: string;
+  /** The one additional version, with its share of the traffic in (0, 1). */
+  readonly canary?: { readonly version: string; readonly weight: number };
+}
+
+/** An immutable function version and the model version pinned in its configuration. */
+export interface FunctionVersion {
+  readonly functionVersion: string;
+  /** Absent on a version without a pin: it serves the registry's production version. */
+  readonly modelVersion?: string;
+}
+
+/** How a managed release shifts traffic: CodeDeploy's canary or linear configurations. */
+export interface ManagedShift {
+  readonly kind: 'canary' | 'linear';
+  /** Percent of traffic per step (canary: the first step, then all of it). */
+  readonly percent: number;
+  /** Minutes between steps. */
+  readonly intervalMinutes: number;
+}
+
+export interface VersionMetrics {
+  readonly invocations: number;
+  readonly errors: number;
+}
+
+/**
+ * The release port: publishes pinned versions of a model's endpoint function and moves its
+ * alias. Implemented over Lambda and CodeDeploy on AWS, and by the local emulation.
+ */
+export interface TrafficRouter {
+  /** Publishes a new immutable function version pinned to `modelVersion`; returns its number. */
+  publishVersion(model: string, modelVersion: string): Promise<string>;
+  /** The alias's routing and the pinned model version of every version it routes to. */
+  getRouting(model: string): Promise<{ readonly routing: AliasRouting; readonly versions: readonly FunctionVersion[] }>;
+  /**
+   * Sets the alias's routing, on condition that it is still `expected` (a changed alias fails
+   * with `ConflictError` and stays as it is).
+   */
+  setRouting(model: string, routing: AliasRouting, expected: AliasRouting): Promise<void>;
+  /**
+   * Starts a managed release from the current stable version to `target`: traffic shifts by
+   * `shift`, and the release rolls back by itself when the target's alarms fire (or, locally,
+   * its error rate passes the threshold). Resolves once started, with the deployment's id.
+   */
+  startManagedRelease(model: string, target: string, shift: ManagedShift): Promise<string>;
+  /** Invocations and errors per function version over the last `minutes`. */
+  metrics(model: string, functionVersions: readonly string[], minutes: number): Promise<Readonly<Record<string, VersionMetrics>>>;
+}
