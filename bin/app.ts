@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The CDK app entry (`cdk.json` runs it with tsx). The endpoint config comes from cdk.json's
- * context key `onnxServing`, or from a JSON file: `npx cdk synth -c onnxServingConfigFile=prod.json`.
- * A bad config fails here with a message naming the field.
+ * The CDK app entry (`cdk.json` runs it with tsx). The config (endpoints, API, the JWT
+ * authorizer's `auth`) comes from cdk.json's context key `onnxServing`, or from a JSON file:
+ * `npx cdk synth -c onnxServingConfigFile=prod.json`. A bad config fails here with a message
+ * naming the field; cdk.json's placeholder `auth` issuer synthesizes with a warning.
  */
 import { createServingApp } from '../lib/app.js';
 

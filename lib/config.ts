@@ -1,6 +1,6 @@
 /**
  * The CDK app's configuration: which model endpoints to create and how to size, protect and watch
- * them. Parsed once with zod from `cdk.json` context (key `onnxServing`) or from a JSON file named
+ * them, and who may call them (`auth`: the JWT authorizer and usage plans). Parsed once with zod from `cdk.json` context (key `onnxServing`) or from a JSON file named
  * by the context key `onnxServingConfigFile`; anything wrong fails synth with a message that names
  * the field, e.g. `endpoints[0].memoryMb: ...`.
  *
@@ -100,6 +100,125 @@ const ApiSchema = z.strictObject({
   corsAllowOrigins: z.array(z.string().min(1)).min(1).optional(),
 });
 
+/** The algorithms the authorizer can accept (HS256 only with a secret). */
+export const AUTH_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'HS256'] as const;
+export type AuthAlgorithm = (typeof AUTH_ALGORITHMS)[number];
+
+/** API Gateway caches an authorizer's answer for at most an hour. */
+const MAX_AUTHORIZER_CACHE_SECONDS = 3_600;
+/** Lambda holds 4 KB of environment in all; the public keys travel in it. */
+const MAX_PUBLIC_KEYS_BYTES = 3_000;
+
+/** A value the authorizer's environment lists comma-separated. */
+const listItem = z.string().min(1, 'must not be empty').refine((value) => !value.includes(','), 'must not contain "," (the authorizer reads a comma-separated list)');
+/** One value or a list of them, always read as a list. */
+const oneOrMany = z
+  .union([z.string(), z.array(z.string())], { error: 'must be a string or a list of strings' })
+  .transform((value) => (typeof value === 'string' ? [value] : value))
+  .pipe(z.array(listItem).min(1, 'give at least one value'));
+
+const UsagePlanSchema = z.strictObject({
+  /** The client tier, e.g. `default`, `gold`; part of the plan's name. */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'plan names are 1-64 letters, digits, "-" and "_"'),
+  /** Steady-state requests per second per API key. */
+  rateLimit: z.number().positive(),
+  /** Requests per API key allowed in a burst. */
+  burstLimit: z.number().int().positive(),
+  /** Requests per API key per day. @default no quota */
+  quotaPerDay: z.number().int().positive().optional(),
+});
+
+/**
+ * The JWT authorizer (`functions/authorizer/`): who issues tokens, how their signatures are
+ * checked, how long API Gateway caches a decision, and the per-client usage plans.
+ */
+export const AuthSchema = z
+  .strictObject(
+    {
+      /** A comment (JSON has none): cdk.json marks its placeholder with it. Ignored. */
+      '//': z.string().optional(),
+      /** Accepted `iss` value(s). */
+      issuer: oneOrMany,
+      /** Accepted `aud` value(s). */
+      audience: oneOrMany,
+      /** The issuer's JWKS (https). Exactly one of `jwksUrl` and `publicKeys`. */
+      jwksUrl: z
+        .url({ error: 'must be a URL' })
+        .refine((url) => !URL.canParse(url) || new URL(url).protocol === 'https:', 'must be an https URL (keys fetched over plain http could be swapped in transit)')
+        .optional(),
+      /** The public keys themselves, as a JSON Web Key Set (`{"keys": [...]}`). */
+      publicKeys: z
+        .looseObject({
+          keys: z
+            .array(z.looseObject({ kty: z.string() }).refine((jwk) => !('d' in jwk), 'is a private key; give public keys only'))
+            .min(1, 'must hold at least one key'),
+        })
+        .refine((jwks) => JSON.stringify(jwks).length <= MAX_PUBLIC_KEYS_BYTES, {
+          error: (issue) =>
+            `is ${JSON.stringify(issue.input).length} bytes as JSON; Lambda's environment holds 4 KB in all, so at most ${MAX_PUBLIC_KEYS_BYTES}: use jwksUrl`,
+        })
+        .optional(),
+      /** @default RS256, ES256, EdDSA */
+      algorithms: z
+        .array(z.enum(AUTH_ALGORITHMS, { error: (issue) => `${JSON.stringify(issue.input)} is not accepted; choose from ${AUTH_ALGORITHMS.join(', ')}` }))
+        .min(1, 'list at least one algorithm')
+        .optional(),
+      /** Secrets Manager secret (complete ARN) holding the HS256 key; only with `HS256` in `algorithms`. */
+      hs256SecretArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/, "must be the secret's complete ARN (ending in the 6 characters Secrets Manager appends to the name)")
+        .optional(),
+      /** Leeway on `exp`, `nbf` and `iat`, in seconds. @default 0 */
+      clockToleranceSeconds: z.number().int().min(0).max(300).optional(),
+      /** Refuse tokens issued (`iat`) longer ago. @default no limit */
+      maxTokenAgeSeconds: z.number().int().positive().optional(),
+      /** Required `typ` header, e.g. `at+jwt`. @default not checked */
+      typ: z.string().min(1).optional(),
+      /** Read only scopes with this prefix, removed (Cognito resource servers). @default none */
+      scopePrefix: z.string().min(1).optional(),
+      /** How long API Gateway caches a decision per token; 0 turns the cache off. @default 60 */
+      cacheTtlSeconds: z
+        .number()
+        .int('must be a whole number of seconds')
+        .min(0, 'must be 0 (no caching) or more')
+        .max(MAX_AUTHORIZER_CACHE_SECONDS, `API Gateway caches authorizer results for at most ${MAX_AUTHORIZER_CACHE_SECONDS} seconds`)
+        .default(60),
+      /** The claim holding the client's API key value (returned as `usageIdentifierKey`). @default none: only stage throttling */
+      usageKeyClaim: z.string().min(1).max(256).optional(),
+      /** Per-client throttles, one usage plan each. @default one plan "default": 50 rps, bursts of 100 */
+      usagePlans: z
+        .array(UsagePlanSchema)
+        .min(1, 'declare at least one usage plan')
+        .superRefine((plans, ctx) => {
+          const seen = new Set<string>();
+          plans.forEach((plan, index) => {
+            if (seen.has(plan.name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate plan name "${plan.name}"` });
+            seen.add(plan.name);
+          });
+        })
+        .default([{ name: 'default', rateLimit: 50, burstLimit: 100 }]),
+    },
+    { error: (issue) => (issue.input === undefined ? 'required: the JWT issuer, audience and keys of the API\'s authorizer' : 'must be an object') },
+  )
+  .superRefine((auth, ctx) => {
+    const algorithms = auth.algorithms ?? [];
+    const hs256 = algorithms.includes('HS256');
+    const asymmetric = auth.algorithms === undefined || algorithms.some((alg) => alg !== 'HS256');
+    if (auth.jwksUrl !== undefined && auth.publicKeys !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['jwksUrl'], message: 'give jwksUrl or publicKeys, not both' });
+    } else if (auth.jwksUrl === undefined && auth.publicKeys === undefined && asymmetric) {
+      ctx.addIssue({ code: 'custom', path: ['jwksUrl'], message: "give the issuer's keys: jwksUrl (https) or publicKeys (a JWKS)" });
+    } else if ((auth.jwksUrl !== undefined || auth.publicKeys !== undefined) && !asymmetric) {
+      ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'lists only HS256, so jwksUrl/publicKeys would be unused; add RS256, ES256 or EdDSA, or remove the keys' });
+    }
+    if (auth.hs256SecretArn !== undefined && !hs256) {
+      ctx.addIssue({ code: 'custom', path: ['hs256SecretArn'], message: 'is only allowed when algorithms include HS256' });
+    }
+    if (hs256 && auth.hs256SecretArn === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['hs256SecretArn'], message: 'is required when algorithms include HS256 (the secret HS256 tokens are verified with)' });
+    }
+  });
+
 export const AppConfigSchema = z.strictObject({
   /** @default 'OnnxServing' */
   stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'CloudFormation stack names are letters, digits and "-", starting with a letter').default('OnnxServing'),
@@ -111,6 +230,8 @@ export const AppConfigSchema = z.strictObject({
     }),
   controlPlane: ControlPlaneSchema.default(ControlPlaneSchema.parse({})),
   api: ApiSchema.default(ApiSchema.parse({})),
+  /** The JWT authorizer in front of every non-public route. Required: there is no unprotected API. */
+  auth: AuthSchema,
   /** Days to keep function and API logs. @default 30 */
   logRetentionDays: z
     .number()
@@ -126,6 +247,8 @@ export type EndpointConfig = z.output<typeof EndpointConfigSchema>;
 export type ControlPlaneConfig = z.output<typeof ControlPlaneSchema>;
 export type ApiConfig = z.output<typeof ApiSchema>;
 export type AlarmsConfig = z.output<typeof AlarmsSchema>;
+export type AuthConfig = z.output<typeof AuthSchema>;
+export type UsagePlanConfig = z.output<typeof UsagePlanSchema>;
 
 /**
  * Endpoints that repeat an earlier endpoint's model. Reads raw input defensively: it also runs
@@ -146,8 +269,21 @@ function duplicateModels(endpoints: unknown): { path: (string | number)[]; messa
   return issues;
 }
 
-/** Used when the context holds no config: one endpoint for the sample model. */
-export const DEFAULT_CONFIG: AppConfigInput = { endpoints: [{ model: 'iris' }] };
+/**
+ * The issuer of cdk.json's placeholder `auth` (a reserved example domain): synth passes, and
+ * warns that every token would be refused until it is replaced.
+ */
+export const PLACEHOLDER_AUTH_HOST = 'auth.example.com';
+
+/** Used when the context holds no config: one endpoint for the sample model, placeholder auth. */
+export const DEFAULT_CONFIG: AppConfigInput = {
+  endpoints: [{ model: 'iris' }],
+  auth: {
+    issuer: `https://${PLACEHOLDER_AUTH_HOST}/`,
+    audience: 'onnx-serving',
+    jwksUrl: `https://${PLACEHOLDER_AUTH_HOST}/.well-known/jwks.json`,
+  },
+};
 
 /** `endpoints[1].model` from zod's `['endpoints', 1, 'model']`. */
 function fieldPath(segments: readonly PropertyKey[]): string {

@@ -11,9 +11,18 @@
  * `model` path parameter; the handlers map them back to the route table (see routes.ts).
  *
  * Authorization is the API's default method option, so no route can be created unprotected by
- * forgetting a second call: the `authorizer` prop when given (issue 5 brings the JWT Lambda
- * authorizer), else IAM (SigV4) until then. Routes marked `public` in the table (health checks)
+ * forgetting a second call: the required `authorizer` prop (the JWT Lambda authorizer,
+ * `jwt-authorizer.ts`) guards every method. Routes marked `public` in the table (health checks)
  * are the only ones created with `AuthorizationType.NONE`.
+ *
+ * Errors API Gateway answers itself (no token, a token refused, a scope missing, the authorizer
+ * failing, throttling) carry the product's JSON error shape and stable codes, as the functions'
+ * own errors do: `{"error":{"code","message","path"},"requestId"}`.
+ *
+ * Rate limits: the stage throttles every caller together; usage plans throttle per client. The
+ * API's keys come from the authorizer (`usageIdentifierKey`), never from an `x-api-key` header, and
+ * methods require one only when `apiKeyRequired` is set (the authorizer then has a claim to read
+ * it from); without it the plans are attached but idle and only the stage throttles.
  *
  * Request size: API Gateway REST caps payloads at 10 MB and Lambda's synchronous invoke at 6 MB;
  * neither is configurable on the API, so each function enforces its own `MAX_BODY_BYTES` (413
@@ -23,13 +32,16 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogField,
   AccessLogFormat,
+  ApiKeySourceType,
   AuthorizationType,
   EndpointType,
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  Period,
   ResponseType,
   RestApi,
+  type UsagePlan,
   type IAuthorizer,
   type MethodOptions,
   type RequestValidator,
@@ -38,6 +50,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ROUTES, type Route } from '../functions/shared/routes.js';
+import type { UsagePlanConfig } from './config.js';
 import { acknowledgeNag } from './nag.js';
 
 /** The path parameter that names a model in the route table. */
@@ -58,8 +71,18 @@ export interface ServingApiProps {
   readonly endpoints: readonly ApiEndpointTarget[];
   /** Serves the model-independent health routes. @default the first endpoint's target */
   readonly healthTarget?: IFunction;
-  /** Default authorizer of every non-public method. @default AWS_IAM (SigV4) */
-  readonly authorizer?: IAuthorizer;
+  /** The authorizer of every non-public method (the API's default method option). */
+  readonly authorizer: IAuthorizer;
+  /**
+   * Per-client usage plans, attached to the stage; clients are the API keys the authorizer
+   * returns as `usageIdentifierKey`. @default none
+   */
+  readonly usagePlans?: readonly UsagePlanConfig[];
+  /**
+   * Non-public methods require an API key (from the authorizer), so the usage plans apply; a
+   * request whose token yields no key of a plan gets 403. @default false: only stage throttling
+   */
+  readonly apiKeyRequired?: boolean;
   /** @default 'prod' */
   readonly stageName?: string;
   /** @default 100 */
@@ -73,12 +96,16 @@ export interface ServingApiProps {
 
 /**
  * @example
- * const api = new ServingApi(this, 'Api', { control: control.function.function, endpoints: [{ model: 'iris', target: iris.alias }], logRetention });
+ * const jwt = new JwtAuthorizer(this, 'Authorizer', { config: config.auth, logRetention });
+ * const api = new ServingApi(this, 'Api', { control: control.function.function, endpoints: [{ model: 'iris', target: iris.alias }],
+ *   authorizer: jwt.authorizer, usagePlans: config.auth.usagePlans, logRetention });
  */
 export class ServingApi extends Construct {
   readonly api: RestApi;
   readonly accessLogs: LogGroup;
   readonly requestValidator: RequestValidator;
+  /** The usage plans, by configured name. */
+  readonly usagePlans = new Map<string, UsagePlan>();
   private readonly integrations = new Map<IFunction, LambdaIntegration>();
 
   constructor(scope: Construct, id: string, props: ServingApiProps) {
@@ -88,16 +115,18 @@ export class ServingApi extends Construct {
     const routes = props.routes ?? ROUTES;
 
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
-    // Until issue 5 adds the JWT Lambda authorizer, IAM (SigV4) is the default: every route is
-    // protected from the moment it is created, and swapping in `authorizer` changes them all.
-    const defaultMethodOptions: MethodOptions = props.authorizer
-      ? { authorizer: props.authorizer }
-      : { authorizationType: AuthorizationType.IAM };
+    // The authorizer is the default: every route is protected from the moment it is created.
+    const defaultMethodOptions: MethodOptions = {
+      authorizer: props.authorizer,
+      ...(props.apiKeyRequired ? { apiKeyRequired: true } : {}),
+    };
 
     this.api = new RestApi(this, 'Api', {
       description: `ONNX model serving (${Stack.of(this).stackName})`,
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       defaultMethodOptions,
+      // Usage plans key on what the authorizer returns; an x-api-key header counts for nothing.
+      apiKeySourceType: ApiKeySourceType.AUTHORIZER,
       // Execution logs need the account-level CloudWatch role; kept if the stack is deleted
       // because it is shared by every API in the account and region.
       cloudWatchRole: true,
@@ -152,7 +181,7 @@ export class ServingApi extends Construct {
     acknowledgeNag(
       this.api,
       'AwsSolutions-COG4',
-      'Routes are authorized with IAM (SigV4) until the JWT Lambda authorizer of issue 5; Cognito is not the identity provider of this product.',
+      'Routes are authorized by the JWT Lambda (REQUEST) authorizer, which verifies the tokens of whichever OAuth/OIDC issuer the auth config names; a Cognito user pool authorizer would tie the product to one identity provider.',
     );
 
     // Path parameters are required wherever a resource has them; API Gateway checks before invoking.
@@ -163,20 +192,8 @@ export class ServingApi extends Construct {
       "Request parameters are validated by API Gateway; bodies are validated by the functions' codec (size, depth, content type, then the model's own signature), which answers with the product's stable error codes and field paths. No API Gateway model can express the per-model request schemas, so body validation there would be a no-op.",
     );
 
-    // Errors API Gateway itself answers keep the product's error shape: a stable code and the request id.
-    for (const [type, name] of [
-      [ResponseType.DEFAULT_4XX, 'Default4xx'],
-      [ResponseType.DEFAULT_5XX, 'Default5xx'],
-    ] as const) {
-      this.api.addGatewayResponse(name, {
-        type,
-        responseHeaders: { 'Content-Type': "'application/json'" },
-        templates: {
-          'application/json':
-            '{"error":{"code":"$context.error.responseType","message":$context.error.messageString,"path":""},"requestId":"$context.requestId"}',
-        },
-      });
-    }
+    this.addGatewayResponses();
+    this.addUsagePlans(props.usagePlans ?? []);
 
     const healthTarget = props.healthTarget ?? firstEndpoint.target;
     for (const route of routes) {
@@ -205,6 +222,35 @@ export class ServingApi extends Construct {
     return this.api.url;
   }
 
+  /**
+   * Errors API Gateway itself answers keep the product's error shape: a stable code, a message,
+   * and the request id. The authorizer's outcomes get the codes the README's table gives.
+   */
+  private addGatewayResponses(): void {
+    for (const response of GATEWAY_RESPONSES) {
+      this.api.addGatewayResponse(response.id, {
+        type: response.type,
+        ...(response.statusCode ? { statusCode: response.statusCode } : {}),
+        responseHeaders: { 'Content-Type': "'application/json'", ...response.headers },
+        templates: { 'application/json': errorTemplate(response.code, response.message) },
+      });
+    }
+  }
+
+  private addUsagePlans(plans: readonly UsagePlanConfig[]): void {
+    const stackName = Stack.of(this).stackName;
+    for (const plan of plans) {
+      const usagePlan = this.api.addUsagePlan(`UsagePlan-${plan.name}`, {
+        name: `${stackName}-${plan.name}`,
+        description: `Client tier "${plan.name}" of ${stackName}: ${plan.rateLimit} requests/s, bursts of ${plan.burstLimit}${plan.quotaPerDay ? `, ${plan.quotaPerDay} a day` : ''}`,
+        throttle: { rateLimit: plan.rateLimit, burstLimit: plan.burstLimit },
+        ...(plan.quotaPerDay !== undefined ? { quota: { limit: plan.quotaPerDay, period: Period.DAY } } : {}),
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+      this.usagePlans.set(plan.name, usagePlan);
+    }
+  }
+
   private integration(target: IFunction): LambdaIntegration {
     let integration = this.integrations.get(target);
     if (!integration) {
@@ -218,7 +264,7 @@ export class ServingApi extends Construct {
   private addRoute(path: string, route: Route, target: IFunction, isPublic: boolean): void {
     const parameters = [...path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1] as string);
     const options: MethodOptions = {
-      ...(isPublic ? { authorizationType: AuthorizationType.NONE } : {}),
+      ...(isPublic ? { authorizationType: AuthorizationType.NONE, apiKeyRequired: false } : {}),
       ...(parameters.length > 0
         ? {
             requestValidator: this.requestValidator,
@@ -232,3 +278,79 @@ export class ServingApi extends Construct {
     }
   }
 }
+
+/** The body of an error API Gateway answers itself; `message` is VTL inside a JSON string. */
+function errorTemplate(code: string, message: string): string {
+  return `{"error":{"code":"${code}","message":${message},"path":""},"requestId":"$context.requestId"}`;
+}
+
+interface GatewayResponseSpec {
+  readonly id: string;
+  readonly type: ResponseType;
+  readonly statusCode?: string;
+  /** The error code, or VTL giving it. */
+  readonly code: string;
+  /** A JSON string literal, or VTL giving one. */
+  readonly message: string;
+  readonly headers?: Record<string, string>;
+}
+
+/** `$context.error.messageString` is already a quoted JSON string. */
+const API_GATEWAY_MESSAGE = '$context.error.messageString';
+
+export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
+  {
+    id: 'Unauthorized',
+    type: ResponseType.UNAUTHORIZED,
+    statusCode: '401',
+    code: 'UNAUTHORIZED',
+    message: '"This route needs a valid token: send Authorization: Bearer <JWT> (missing, malformed, expired or foreign tokens are refused)."',
+    headers: { 'WWW-Authenticate': `'Bearer realm="onnx-serving"'` },
+  },
+  {
+    id: 'AccessDenied',
+    type: ResponseType.ACCESS_DENIED,
+    statusCode: '403',
+    code: 'FORBIDDEN',
+    // The context the authorizer cached with the policy: the token's grants, e.g. `predict:iris`.
+    message: '"The token does not grant this route (its grants: $context.authorizer.scope)."',
+  },
+  {
+    id: 'InvalidApiKey',
+    type: ResponseType.INVALID_API_KEY,
+    statusCode: '403',
+    code: 'FORBIDDEN',
+    message: '"The token names no API key of a usage plan of this API."',
+  },
+  {
+    id: 'AuthorizerFailure',
+    type: ResponseType.AUTHORIZER_FAILURE,
+    statusCode: '500',
+    code: 'AUTHORIZER_FAILURE',
+    message: '"The token could not be checked (the authorizer failed); nothing is allowed meanwhile. Retry later."',
+  },
+  {
+    id: 'AuthorizerConfigurationError',
+    type: ResponseType.AUTHORIZER_CONFIGURATION_ERROR,
+    statusCode: '500',
+    code: 'AUTHORIZER_FAILURE',
+    message: '"The token could not be checked (the authorizer answered in an unexpected way); nothing is allowed meanwhile."',
+  },
+  {
+    id: 'Throttled',
+    type: ResponseType.THROTTLED,
+    statusCode: '429',
+    code: 'RATE_LIMITED',
+    message: '"Too many requests; retry after a second."',
+    headers: { 'Retry-After': "'1'" },
+  },
+  {
+    id: 'QuotaExceeded',
+    type: ResponseType.QUOTA_EXCEEDED,
+    statusCode: '429',
+    code: 'RATE_LIMITED',
+    message: "\"The client's daily request quota is spent.\"",
+  },
+  { id: 'Default4xx', type: ResponseType.DEFAULT_4XX, code: '$context.error.responseType', message: API_GATEWAY_MESSAGE },
+  { id: 'Default5xx', type: ResponseType.DEFAULT_5XX, code: '$context.error.responseType', message: API_GATEWAY_MESSAGE },
+];

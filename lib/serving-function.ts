@@ -1,6 +1,7 @@
 /**
  * The base of every function in the app: a handler from `functions/` bundled with the local
- * esbuild, the ONNX Runtime layer of its architecture, its own log group with retention, a role
+ * esbuild, the ONNX Runtime layer of its architecture (the functions that run models; the JWT
+ * authorizer has none), its own log group with retention, a role
  * with no managed policies, and one-call bindings of tables and buckets (environment variable +
  * least-privilege statement) that merge into the environment and never overwrite it.
  *
@@ -14,6 +15,7 @@
  */
 import { Annotations, ArnFormat, AssetStaging, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
+import type { Architecture, ParamsAndSecretsLayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -37,7 +39,12 @@ const ESM_REQUIRE_BANNER =
 export interface ServingFunctionProps {
   /** Handler file relative to the repository root, exporting `handler`, e.g. `functions/predict/handler.ts`. */
   readonly entry: string;
-  readonly layer: OnnxRuntimeLayer;
+  /** The ONNX Runtime layer; the function runs on its architecture. @default none: give `architecture` */
+  readonly layer?: OnnxRuntimeLayer;
+  /** The architecture of a function without the ONNX Runtime layer. @default the layer's */
+  readonly architecture?: Architecture;
+  /** The AWS Parameters and Secrets Lambda Extension, for functions that read a secret. @default none */
+  readonly paramsAndSecrets?: ParamsAndSecretsLayerVersion;
   readonly memoryMb: number;
   readonly timeout: Duration;
   readonly logRetention: RetentionDays;
@@ -77,6 +84,11 @@ export class ServingFunction extends Construct implements IGrantable {
 
   constructor(scope: Construct, id: string, props: ServingFunctionProps) {
     super(scope, id);
+    const architecture = props.layer?.architecture ?? props.architecture;
+    if (!architecture) throw new Error(`${this.node.path}: give the ONNX Runtime layer or, for a function without one, its architecture.`);
+    if (props.layer && props.architecture && props.architecture !== props.layer.architecture) {
+      throw new Error(`${this.node.path}: architecture ${props.architecture.name} differs from the layer's ${props.layer.architectureName}.`);
+    }
     this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
     // Our own role: no AWSLambdaBasicExecutionRole (its logs:* on every log group), only writes
     // to this function's log streams and what the bindings add.
@@ -95,8 +107,9 @@ export class ServingFunction extends Construct implements IGrantable {
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       runtime: NODE_RUNTIME,
-      architecture: props.layer.architecture,
-      layers: [props.layer.layer],
+      architecture,
+      layers: props.layer ? [props.layer.layer] : [],
+      ...(props.paramsAndSecrets ? { paramsAndSecrets: props.paramsAndSecrets } : {}),
       memorySize: props.memoryMb,
       timeout: props.timeout,
       role: this.role,
@@ -186,13 +199,16 @@ export class ServingFunction extends Construct implements IGrantable {
     return staging?.absoluteStagedPath;
   }
 
-  private checkSize(layer: OnnxRuntimeLayer, limit: number): string[] {
+  private checkSize(layer: OnnxRuntimeLayer | undefined, limit: number): string[] {
     const dir = this.bundleDir();
     if (!dir || !existsSync(dir)) return [];
     const bundle = directorySize(dir);
     if (bundle.files === 0) return [];
     const check = checkUnzippedSize(
-      { [`function ${this.node.path}`]: bundle.bytes, [`layer onnxruntime (${layer.architectureName})`]: layer.unzippedBytes },
+      {
+        [`function ${this.node.path}`]: bundle.bytes,
+        ...(layer ? { [`layer onnxruntime (${layer.architectureName})`]: layer.unzippedBytes } : {}),
+      },
       limit,
     );
     if (!check.ok) return [`Function and layers pass Lambda's unzipped size limit: ${check.report}.`];

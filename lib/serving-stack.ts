@@ -1,17 +1,18 @@
 /**
  * Everything `cdk deploy` creates, from one validated `AppConfig`: tables, artifact bucket, one
  * ONNX Runtime layer per architecture in use, one endpoint (function + alias `live` + alarms +
- * dashboard) per configured model, the control plane, and the REST API in front of them.
+ * dashboard) per configured model, the control plane, the JWT authorizer, and the REST API in
+ * front of them with one usage plan per configured client tier.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IAuthorizer } from 'aws-cdk-lib/aws-apigateway';
 import type { Construct } from 'constructs';
 import type { LayerArchitecture } from '../layers/onnxruntime/build.js';
 import { ArtifactBucket } from './artifact-bucket.js';
 import type { AppConfig } from './config.js';
 import { ControlPlane } from './control-plane.js';
 import { EndpointDashboard } from './endpoint-dashboard.js';
+import { JwtAuthorizer } from './jwt-authorizer.js';
 import { ModelEndpoint } from './model-endpoint.js';
 import { OnnxRuntimeLayer } from './onnxruntime-layer.js';
 import { ServingApi } from './serving-api.js';
@@ -19,8 +20,6 @@ import { ServingTables } from './serving-tables.js';
 
 export interface OnnxServingStackProps extends StackProps {
   readonly config: AppConfig;
-  /** Default authorizer of the API's non-public routes. @default IAM (SigV4) */
-  readonly authorizer?: IAuthorizer;
   /** Fail synth when a function plus its layer pass this many unzipped bytes. @default Lambda's 250 MB */
   readonly unzippedSizeLimitBytes?: number;
 }
@@ -40,6 +39,7 @@ export class OnnxServingStack extends Stack {
   readonly layers = new Map<LayerArchitecture, OnnxRuntimeLayer>();
   readonly endpoints: readonly ModelEndpoint[];
   readonly control: ControlPlane;
+  readonly authorizer: JwtAuthorizer;
   readonly api: ServingApi;
 
   constructor(scope: Construct, id: string, props: OnnxServingStackProps) {
@@ -74,6 +74,8 @@ export class OnnxServingStack extends Stack {
     });
     for (const endpoint of this.endpoints) this.control.allowReleasesOf(endpoint);
 
+    this.authorizer = new JwtAuthorizer(this, 'Authorizer', { config: config.auth, logRetention });
+
     this.api = new ServingApi(this, 'Api', {
       control: this.control.function.function,
       endpoints: this.endpoints.map((endpoint) => ({ model: endpoint.model, target: endpoint.alias })),
@@ -81,7 +83,10 @@ export class OnnxServingStack extends Stack {
       throttleRateLimit: config.api.throttleRateLimit,
       throttleBurstLimit: config.api.throttleBurstLimit,
       ...(config.api.corsAllowOrigins ? { corsAllowOrigins: config.api.corsAllowOrigins } : {}),
-      ...(props.authorizer ? { authorizer: props.authorizer } : {}),
+      authorizer: this.authorizer.authorizer,
+      usagePlans: config.auth.usagePlans,
+      // Keys come from a token claim; without one, a required key would refuse every request.
+      apiKeyRequired: config.auth.usageKeyClaim !== undefined,
       logRetention,
     });
 
@@ -92,7 +97,13 @@ export class OnnxServingStack extends Stack {
     for (const endpoint of this.endpoints) {
       new CfnOutput(this, `${pascal(endpoint.model)}FunctionName`, { value: endpoint.function.function.functionName });
     }
-
+    new CfnOutput(this, 'AuthorizerFunctionName', { value: this.authorizer.function.function.functionName });
+    for (const [name, plan] of this.api.usagePlans) {
+      new CfnOutput(this, `UsagePlan${pascal(name)}Id`, {
+        value: plan.usagePlanId,
+        description: `Usage plan "${name}": add the API keys of this tier's clients to it (aws apigateway create-usage-plan-key)`,
+      });
+    }
   }
 
   /** The layer for an architecture, created on first use (one per architecture in the stack). */

@@ -1,12 +1,13 @@
 /**
- * The REST API: built from the route table, every non-OPTIONS method authorized except the two
- * public health routes, each endpoint model's routes reaching that endpoint's alias `live`, the
- * control-plane routes reaching the control function, stage throttling and logs; and the
- * ready-made events in `events/` match routes the API serves.
+ * The REST API: built from the route table, every non-OPTIONS method authorized by the one JWT
+ * REQUEST authorizer except the two public health routes, each endpoint model's routes reaching
+ * that endpoint's alias `live`, the control-plane routes reaching the control function, stage
+ * throttling and logs, per-client usage plans keyed by the authorizer, the gateway's own errors in
+ * the product's JSON shape; and the ready-made events in `events/` match routes the API serves.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
-import { AuthorizationType, TokenAuthorizer } from 'aws-cdk-lib/aws-apigateway';
+import { AuthorizationType, IdentitySource, RequestAuthorizer, TokenAuthorizer } from 'aws-cdk-lib/aws-apigateway';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -78,7 +79,10 @@ function liveAliasOf(model: string): string {
 
 function controlFunctionId(): string {
   const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(
-    ([, fn]) => !('SERVED_MODEL' in (fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables),
+    ([, fn]) => {
+      const variables = (fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+      return 'REGISTRY_TABLE' in variables && !('SERVED_MODEL' in variables);
+    },
   );
   expect(found).toHaveLength(1);
   return (found[0] as [string, unknown])[0];
@@ -87,16 +91,65 @@ function controlFunctionId(): string {
 /** The literal route of a model for a route-table template: `/v1/models/{model}/predict` → `/v1/models/iris/predict`. */
 const literal = (resource: string, model: string) => resource.replace('{model}', model);
 
+const HEALTH_ROUTES = ['GET /v2/health/live', 'GET /v2/health/ready'];
+
+/** The logical id of the API's one authorizer (fails unless there is exactly one). */
+function authorizerId(): string {
+  const authorizers = Object.keys(resourcesOf(synth.template, 'AWS::ApiGateway::Authorizer'));
+  expect(authorizers).toHaveLength(1);
+  return authorizers[0] as string;
+}
+
 describe('authorization', () => {
-  it('every non-OPTIONS method is authorized with IAM, except the public health routes', () => {
+  it('every non-OPTIONS method is authorized by the one REQUEST authorizer, except the two public health routes', () => {
+    // Prepare
+    const authorizer = authorizerId();
+    synth.template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization' });
+
     // Act
     const methods = apiMethods(synth.template).filter((m) => m.method !== 'OPTIONS');
+    const isHealth = (m: ApiMethod) => HEALTH_ROUTES.includes(key(m));
 
     // Assess
-    const unauthorized = methods.filter((m) => m.properties['AuthorizationType'] !== 'AWS_IAM');
-    expect(unauthorized.map(key).sort()).toEqual(['GET /v2/health/live', 'GET /v2/health/ready']);
-    for (const m of unauthorized) expect(m.properties['AuthorizationType']).toBe('NONE');
     expect(methods.length).toBeGreaterThan(20);
+    for (const m of methods.filter((x) => !isHealth(x))) {
+      expect({ route: key(m), type: m.properties['AuthorizationType'], id: m.properties['AuthorizerId'] }).toEqual({
+        route: key(m),
+        type: AuthorizationType.CUSTOM,
+        id: { Ref: authorizer },
+      });
+    }
+    const health = methods.filter(isHealth);
+    expect(health.map(key).sort()).toEqual(HEALTH_ROUTES);
+    for (const m of health) {
+      expect(m.properties['AuthorizationType']).toBe('NONE');
+      expect(m.properties['AuthorizerId']).toBeUndefined();
+    }
+  });
+
+  it('no method is left to IAM or without authorization: the IAM placeholder is gone', () => {
+    const types = new Set(apiMethods(synth.template).map((m) => m.properties['AuthorizationType']));
+    expect([...types].sort()).toEqual(['CUSTOM', 'NONE']);
+  });
+
+  it('the authorizer invokes the authorizer function, which API Gateway may call only as this authorizer', () => {
+    // Prepare
+    const authorizer = authorizerId();
+    const [fnId] = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).find(
+      ([, fn]) => 'JWT_ISSUER' in ((fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables),
+    ) ?? [''];
+
+    // Act
+    const uri = flattenReference(resourcesOf(synth.template, 'AWS::ApiGateway::Authorizer')[authorizer]?.Properties?.['AuthorizerUri']);
+    const permissions = Object.values(resourcesOf(synth.template, 'AWS::Lambda::Permission')).filter(
+      (p) => flattenReference(p.Properties?.['FunctionName']) === `<${fnId}.Arn>`,
+    );
+
+    // Assess
+    expect(uri).toContain(`<${fnId}.Arn>/invocations`);
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]?.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
+    expect(flattenReference(permissions[0]?.Properties?.['SourceArn'])).toMatch(new RegExp(`:execute-api:<AWS::Region>:<AWS::AccountId>:<\\w+>/authorizers/<${authorizer}>$`));
   });
 
   it('the routes marked public in the route table are exactly the health routes', () => {
@@ -173,7 +226,9 @@ describe('routes', () => {
   });
 
   it('invoke permissions are scoped to the API stage, method and path', () => {
-    const permissions = Object.values(resourcesOf(synth.template, 'AWS::Lambda::Permission'));
+    const permissions = Object.values(resourcesOf(synth.template, 'AWS::Lambda::Permission')).filter(
+      (p) => !flattenReference(p.Properties?.['SourceArn']).includes('/authorizers/'),
+    );
     expect(permissions.length).toBe(apiMethods(synth.template).length);
     for (const permission of permissions) {
       expect(permission.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
@@ -181,6 +236,41 @@ describe('routes', () => {
       const tail = parts[parts.length - 1] as string;
       expect(tail).toMatch(/^\/(GET|POST|PUT)\/v[12]\//);
     }
+  });
+});
+
+describe('usage plans (this config: usage-key claim api_key, tiers default and gold)', () => {
+  it('API keys come from the authorizer, never from an x-api-key header', () => {
+    synth.template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
+  });
+
+  it('every non-public method requires a key (the usage plans apply), the health routes none', () => {
+    for (const m of apiMethods(synth.template)) {
+      expect({ route: key(m), required: m.properties['ApiKeyRequired'] }).toEqual({ route: key(m), required: !HEALTH_ROUTES.includes(key(m)) });
+    }
+  });
+
+  it.each<[string, number, number, number | undefined]>([
+    ['default', 50, 100, undefined],
+    ['gold', 400, 800, 1_000_000],
+  ])('plan %s throttles each client at %d rps, bursts of %d, daily quota %s, on the stage', (name, rate, burst, quota) => {
+    // Prepare
+    const [restApi] = Object.keys(resourcesOf(synth.template, 'AWS::ApiGateway::RestApi'));
+    const [stage] = Object.keys(resourcesOf(synth.template, 'AWS::ApiGateway::Stage'));
+
+    // Assess
+    synth.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      UsagePlanName: `OnnxServing-${name}`,
+      Throttle: { RateLimit: rate, BurstLimit: burst },
+      Quota: quota === undefined ? Match.absent() : { Limit: quota, Period: 'DAY' },
+      ApiStages: [{ ApiId: { Ref: restApi }, Stage: { Ref: stage } }],
+    });
+  });
+
+  it('there is one plan per configured tier, and its id is a stack output', () => {
+    synth.template.resourceCountIs('AWS::ApiGateway::UsagePlan', 2);
+    synth.template.hasOutput('UsagePlanDefaultId', { Value: { Ref: Match.anyValue() } });
+    synth.template.hasOutput('UsagePlanGoldId', { Value: { Ref: Match.anyValue() } });
   });
 });
 
@@ -210,13 +300,40 @@ describe('stage', () => {
     expect(resourcesOf(synth.template, 'AWS::Logs::LogGroup')[group]?.Properties).toMatchObject({ RetentionInDays: 30 });
   });
 
-  it("errors API Gateway answers itself keep the product's JSON error shape", () => {
-    for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX']) {
-      synth.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
-        ResponseType: type,
-        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":\\{"code":"\\$context.error.responseType"') },
-      });
-    }
+  it.each<[string, string, string, Record<string, string>]>([
+    ['UNAUTHORIZED', '401', 'UNAUTHORIZED', { 'WWW-Authenticate': 'Bearer realm="onnx-serving"' }],
+    ['ACCESS_DENIED', '403', 'FORBIDDEN', {}],
+    ['INVALID_API_KEY', '403', 'FORBIDDEN', {}],
+    ['AUTHORIZER_FAILURE', '500', 'AUTHORIZER_FAILURE', {}],
+    ['AUTHORIZER_CONFIGURATION_ERROR', '500', 'AUTHORIZER_FAILURE', {}],
+    ['THROTTLED', '429', 'RATE_LIMITED', { 'Retry-After': '1' }],
+    ['QUOTA_EXCEEDED', '429', 'RATE_LIMITED', {}],
+    // The catch-alls keep the status of the error they answer, and name it as the code.
+    ['DEFAULT_4XX', 'its own status', 'BAD_REQUEST_BODY', {}],
+    ['DEFAULT_5XX', 'its own status', 'BAD_REQUEST_BODY', {}],
+  ])("API Gateway's own %s answers %s with code %s in the product's JSON error shape", (type, status, code, headers) => {
+    // Prepare
+    const [response, ...others] = Object.values(resourcesOf(synth.template, 'AWS::ApiGateway::GatewayResponse')).filter(
+      (r) => r.Properties?.['ResponseType'] === type,
+    );
+    expect(others).toHaveLength(0);
+    const template = (response?.Properties?.['ResponseTemplates'] as Record<string, string>)['application/json'] as string;
+
+    // Act: the body as API Gateway renders it, with sample values for the $context variables.
+    const rendered = template
+      .replaceAll('$context.requestId', 'req-1')
+      .replaceAll('$context.authorizer.scope', 'models:read predict:iris')
+      .replaceAll('$context.error.responseType', 'BAD_REQUEST_BODY')
+      .replaceAll('$context.error.messageString', '"Invalid request body"');
+    const body = JSON.parse(rendered) as { error: { code: string; message: string; path: string }; requestId: string };
+
+    // Assess
+    expect(response?.Properties?.['StatusCode']).toBe(/^\d+$/.test(status) ? status : undefined);
+    expect(body).toEqual({ error: { code, message: expect.any(String), path: '' }, requestId: 'req-1' });
+    expect(body.error.message.length).toBeGreaterThan(10);
+    const expectedHeaders = Object.fromEntries(Object.entries({ 'Content-Type': 'application/json', ...headers }).map(([name, value]) => [`gatewayresponse.header.${name}`, `'${value}'`]));
+    expect(response?.Properties?.['ResponseParameters']).toEqual(expectedHeaders);
+    if (type === 'ACCESS_DENIED') expect(body.error.message).toContain('models:read predict:iris');
   });
 
   it('is regional', () => {
@@ -231,6 +348,7 @@ describe('the API construct on its own (no bundling)', () => {
     new ServingApi(stack, 'Api', {
       control: fn('Control'),
       endpoints: [{ model: 'iris', target: fn('Iris') }],
+      authorizer: new RequestAuthorizer(stack, 'Jwt', { handler: fn('Authorizer'), identitySources: [IdentitySource.header('Authorization')] }),
       logRetention: RetentionDays.ONE_WEEK,
       ...props,
     });
@@ -266,6 +384,16 @@ describe('the API construct on its own (no bundling)', () => {
     const options = apiMethods(template).filter((m) => m.method === 'OPTIONS');
     expect(options.length).toBeGreaterThan(0);
     expect(JSON.stringify(options[0]?.properties)).toContain("'https://app.example.com'");
+  });
+
+  it('without apiKeyRequired, no method requires an API key and the usage plans only wait for keys', () => {
+    // Act
+    const { template } = bareApi({ usagePlans: [{ name: 'default', rateLimit: 50, burstLimit: 100 }] });
+
+    // Assess
+    for (const m of apiMethods(template)) expect(m.properties['ApiKeyRequired']).not.toBe(true);
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 }, ApiStages: [Match.objectLike({ Stage: Match.anyValue() })] });
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
   });
 
   it('refuses an API with no endpoint', () => {

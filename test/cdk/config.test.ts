@@ -1,13 +1,14 @@
 /**
- * The endpoint config: cdk.json's default is valid and serves iris; every bad config fails synth
- * (creating the app) with a message that names the field. Nothing here bundles: a bad config
- * stops before any construct is created.
+ * The app config: cdk.json's default is valid, serves iris and holds a placeholder auth; every
+ * bad config (endpoints or auth) fails synth (creating the app) with a message that names the
+ * field. Nothing here bundles: a bad config stops before any construct is created.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createServingApp } from '../../lib/app.js';
-import { CONFIG_CONTEXT_KEY, CONFIG_FILE_CONTEXT_KEY, DEFAULT_CONFIG, loadAppConfig, parseAppConfig } from '../../lib/config.js';
+import { authorizerEnvironment } from '../../lib/jwt-authorizer.js';
+import { CONFIG_CONTEXT_KEY, CONFIG_FILE_CONTEXT_KEY, DEFAULT_CONFIG, loadAppConfig, parseAppConfig, PLACEHOLDER_AUTH_HOST } from '../../lib/config.js';
 import { cdkJsonContext } from './helpers.js';
 
 /** Building the app (what `cdk synth` runs first) with this config in the context. */
@@ -16,6 +17,10 @@ function synthWith(config: unknown): () => void {
 }
 
 const iris = { model: 'iris' };
+const auth = { issuer: 'https://login.acme.test/', audience: 'onnx-serving', jwksUrl: 'https://login.acme.test/.well-known/jwks.json' };
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:onnx-serving/hs256-AbC123';
+/** An EC P-256 public key (RFC 7517 appendix A.1). */
+const EC_PUBLIC_KEY = { kty: 'EC', crv: 'P-256', x: 'MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4', y: '4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM', kid: '1' };
 
 describe('the default config', () => {
   it("cdk.json's config is valid and declares one arm64 endpoint for the sample model iris", () => {
@@ -34,7 +39,7 @@ describe('the default config', () => {
   });
 
   it('fills the documented defaults: arm64, 2048 MB, 1000 rows, alarms on 5 errors and 1000 ms p99', () => {
-    const [endpoint] = parseAppConfig({ endpoints: [iris] }).endpoints;
+    const [endpoint] = parseAppConfig({ endpoints: [iris], auth }).endpoints;
     expect(endpoint).toEqual({
       model: 'iris',
       memoryMb: 2048,
@@ -47,7 +52,7 @@ describe('the default config', () => {
   });
 
   it('accepts x86_64, reserved and provisioned concurrency', () => {
-    const [endpoint] = parseAppConfig({ endpoints: [{ ...iris, architecture: 'x86_64', reservedConcurrency: 10, provisionedConcurrency: 2 }] }).endpoints;
+    const [endpoint] = parseAppConfig({ endpoints: [{ ...iris, architecture: 'x86_64', reservedConcurrency: 10, provisionedConcurrency: 2 }], auth }).endpoints;
     expect(endpoint).toMatchObject({ architecture: 'x86_64', reservedConcurrency: 10, provisionedConcurrency: 2 });
   });
 });
@@ -65,17 +70,17 @@ describe('a bad config fails synth with a message that names the field', () => {
     ['an alarm period that is not whole minutes', { endpoints: [{ ...iris, alarms: { periodSeconds: 90 } }] }, /endpoints\[0\]\.alarms\.periodSeconds: must be a multiple of 60/],
     ['a log retention CloudWatch does not offer', { endpoints: [iris], logRetentionDays: 31 }, /logRetentionDays: CloudWatch Logs keeps/],
   ])('%s', (_name, config, message) => {
-    expect(synthWith(config)).toThrow(message);
+    expect(synthWith({ auth, ...(config as object) })).toThrow(message);
   });
 
   it('lists every problem at once, under the name of where the config came from', () => {
-    expect(synthWith({ endpoints: [{ ...iris, architecture: 'mips', memoryMb: 1 }, iris] })).toThrow(
+    expect(synthWith({ endpoints: [{ ...iris, architecture: 'mips', memoryMb: 1 }, iris], auth })).toThrow(
       /^Invalid endpoint config \(context "onnxServing"\):\n {2}- endpoints\[0\]\.memoryMb: .*\n {2}- endpoints\[0\]\.architecture: .*\n {2}- endpoints\[1\]\.model: duplicate/,
     );
   });
 
   it('accepts the config as JSON text, as `cdk synth -c onnxServing=...` passes it', () => {
-    const config = loadAppConfig({ tryGetContext: (key) => (key === CONFIG_CONTEXT_KEY ? JSON.stringify({ endpoints: [{ model: 'wine' }] }) : undefined) });
+    const config = loadAppConfig({ tryGetContext: (key) => (key === CONFIG_CONTEXT_KEY ? JSON.stringify({ endpoints: [{ model: 'wine' }], auth }) : undefined) });
     expect(config.endpoints.map((e) => e.model)).toEqual(['wine']);
     expect(() => loadAppConfig({ tryGetContext: (key) => (key === CONFIG_CONTEXT_KEY ? '{"endpoints": [' : undefined) })).toThrow(/is not valid JSON/);
   });
@@ -86,15 +91,123 @@ describe('a config file named by the context', () => {
   const fromFile = (config: unknown) => {
     const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config));
-    return loadAppConfig({ tryGetContext: (key) => (key === CONFIG_FILE_CONTEXT_KEY ? file : { endpoints: [iris] }) });
+    return loadAppConfig({ tryGetContext: (key) => (key === CONFIG_FILE_CONTEXT_KEY ? file : { endpoints: [iris], auth }) });
   };
 
   it('takes precedence over the context object', () => {
-    expect(fromFile({ endpoints: [{ model: 'wine', architecture: 'x86_64' }] }).endpoints).toMatchObject([{ model: 'wine', architecture: 'x86_64' }]);
+    expect(fromFile({ endpoints: [{ model: 'wine', architecture: 'x86_64' }], auth }).endpoints).toMatchObject([{ model: 'wine', architecture: 'x86_64' }]);
   });
 
   it("names the file in a bad config's message", () => {
-    expect(() => fromFile({ endpoints: [{ model: 'wine', architecture: 'arm' }] })).toThrow(/Invalid endpoint config \(.*config-[a-z0-9]+\.json\):\n {2}- endpoints\[0\]\.architecture/);
+    expect(() => fromFile({ endpoints: [{ model: 'wine', architecture: 'arm' }], auth })).toThrow(/Invalid endpoint config \(.*config-[a-z0-9]+\.json\):\n {2}- endpoints\[0\]\.architecture/);
     expect(() => loadAppConfig({ tryGetContext: (key) => (key === CONFIG_FILE_CONTEXT_KEY ? path.join(dir, 'missing.json') : undefined) })).toThrow(/Cannot read the endpoint config file .*missing\.json/);
+  });
+});
+
+describe('auth', () => {
+  const withAuth = (overrides: Record<string, unknown>, without: string[] = []) => {
+    const merged: Record<string, unknown> = { ...auth, ...overrides };
+    for (const field of without) delete merged[field];
+    return { endpoints: [iris], auth: merged };
+  };
+
+  it("cdk.json's auth is the placeholder issuer, audience and JWKS URL (replace before deploying), cached 60 s, one default plan", () => {
+    // Act
+    const config = parseAppConfig(cdkJsonContext()[CONFIG_CONTEXT_KEY], 'cdk.json');
+
+    // Assess
+    expect(config.auth).toMatchObject({
+      issuer: [`https://${PLACEHOLDER_AUTH_HOST}/`],
+      audience: ['onnx-serving'],
+      jwksUrl: `https://${PLACEHOLDER_AUTH_HOST}/.well-known/jwks.json`,
+      cacheTtlSeconds: 60,
+      usagePlans: [{ name: 'default', rateLimit: 50, burstLimit: 100 }],
+    });
+    expect(config.auth.usageKeyClaim).toBeUndefined();
+    expect(parseAppConfig(DEFAULT_CONFIG).auth).toMatchObject({ issuer: config.auth.issuer, audience: config.auth.audience, jwksUrl: config.auth.jwksUrl });
+  });
+
+  it('fills the defaults: cache 60 s, one plan "default" at 50 rps and bursts of 100, no usage-key claim', () => {
+    expect(parseAppConfig(withAuth({})).auth).toEqual({
+      issuer: [auth.issuer],
+      audience: [auth.audience],
+      jwksUrl: auth.jwksUrl,
+      cacheTtlSeconds: 60,
+      usagePlans: [{ name: 'default', rateLimit: 50, burstLimit: 100 }],
+    });
+  });
+
+  it('maps every field onto the variable functions/authorizer/config.ts reads, HS256 turned on by the secret only', () => {
+    // Prepare
+    const config = parseAppConfig(
+      withAuth(
+        {
+          issuer: ['https://a.acme.test/', 'https://b.acme.test/'],
+          audience: ['api', 'onnx-serving'],
+          publicKeys: { keys: [EC_PUBLIC_KEY] },
+          algorithms: ['ES256', 'HS256'],
+          hs256SecretArn: SECRET_ARN,
+          clockToleranceSeconds: 30,
+          maxTokenAgeSeconds: 3600,
+          typ: 'at+jwt',
+          scopePrefix: 'https://api.acme.test/',
+          usageKeyClaim: 'api_key',
+          cacheTtlSeconds: 0,
+        },
+        ['jwksUrl'],
+      ),
+    );
+
+    // Act
+    const env = authorizerEnvironment(config.auth);
+
+    // Assess
+    expect(env).toEqual({
+      JWT_ISSUER: 'https://a.acme.test/,https://b.acme.test/',
+      JWT_AUDIENCE: 'api,onnx-serving',
+      JWT_PUBLIC_KEYS: JSON.stringify({ keys: [EC_PUBLIC_KEY] }),
+      JWT_ALGORITHMS: 'ES256',
+      JWT_HS256_SECRET_ARN: SECRET_ARN,
+      JWT_CLOCK_TOLERANCE_SECONDS: '30',
+      JWT_MAX_TOKEN_AGE_SECONDS: '3600',
+      JWT_TYP: 'at+jwt',
+      JWT_SCOPE_PREFIX: 'https://api.acme.test/',
+      AUTH_USAGE_KEY_CLAIM: 'api_key',
+    });
+    expect(config.auth.cacheTtlSeconds).toBe(0);
+  });
+
+  it('accepts an HS256-only issuer without public keys: the secret is the only key', () => {
+    const config = parseAppConfig(withAuth({ algorithms: ['HS256'], hs256SecretArn: SECRET_ARN }, ['jwksUrl']));
+    expect(authorizerEnvironment(config.auth)).toEqual({ JWT_ISSUER: auth.issuer, JWT_AUDIENCE: auth.audience, JWT_HS256_SECRET_ARN: SECRET_ARN });
+  });
+
+  it.each<[string, Record<string, unknown>, string[], RegExp]>([
+    ['both jwksUrl and publicKeys', { publicKeys: { keys: [EC_PUBLIC_KEY] } }, [], /auth\.jwksUrl: give jwksUrl or publicKeys, not both/],
+    ['neither jwksUrl nor publicKeys', {}, ['jwksUrl'], /auth\.jwksUrl: give the issuer's keys: jwksUrl \(https\) or publicKeys/],
+    ['an http:// JWKS URL', { jwksUrl: 'http://login.acme.test/.well-known/jwks.json' }, [], /auth\.jwksUrl: must be an https URL/],
+    ['a JWKS URL that is no URL', { jwksUrl: 'login.acme.test/jwks' }, [], /auth\.jwksUrl: must be a URL/],
+    ['hs256SecretArn without HS256 in algorithms', { hs256SecretArn: SECRET_ARN }, [], /auth\.hs256SecretArn: is only allowed when algorithms include HS256/],
+    ['HS256 without hs256SecretArn', { algorithms: ['RS256', 'HS256'] }, [], /auth\.hs256SecretArn: is required when algorithms include HS256/],
+    ['a secret name instead of its complete ARN', { algorithms: ['HS256', 'ES256'], hs256SecretArn: 'onnx-serving/hs256' }, [], /auth\.hs256SecretArn: must be the secret's complete ARN/],
+    ['only HS256 but a JWKS URL too', { algorithms: ['HS256'], hs256SecretArn: SECRET_ARN }, [], /auth\.algorithms: lists only HS256, so jwksUrl\/publicKeys would be unused/],
+    ['an algorithm the authorizer does not offer', { algorithms: ['none'] }, [], /auth\.algorithms\[0\]: "none" is not accepted; choose from RS256, ES256, EdDSA, HS256/],
+    ['cacheTtlSeconds 4000', { cacheTtlSeconds: 4000 }, [], /auth\.cacheTtlSeconds: API Gateway caches authorizer results for at most 3600 seconds/],
+    ['a negative cacheTtlSeconds', { cacheTtlSeconds: -1 }, [], /auth\.cacheTtlSeconds: must be 0 \(no caching\) or more/],
+    ['an issuer with a comma', { issuer: 'https://a.test/,https://b.test/' }, [], /auth\.issuer\[0\]: must not contain ","/],
+    ['no audience', {}, ['audience'], /auth\.audience: must be a string or a list of strings/],
+    ['an empty issuer list', { issuer: [] }, [], /auth\.issuer: give at least one value/],
+    ['a private key among the public keys', { publicKeys: { keys: [{ ...EC_PUBLIC_KEY, d: 'secret' }] } }, ['jwksUrl'], /auth\.publicKeys\.keys\[0\]: is a private key/],
+    ['public keys too large for the environment', { publicKeys: { keys: Array.from({ length: 30 }, (_, i) => ({ ...EC_PUBLIC_KEY, kid: String(i) })) } }, ['jwksUrl'], /auth\.publicKeys: is \d+ bytes as JSON; Lambda's environment holds 4 KB/],
+    ['a clock tolerance above 300 s', { clockToleranceSeconds: 301 }, [], /auth\.clockToleranceSeconds/],
+    ['two plans with one name', { usagePlans: [{ name: 'gold', rateLimit: 1, burstLimit: 1 }, { name: 'gold', rateLimit: 2, burstLimit: 2 }] }, [], /auth\.usagePlans\[1\]\.name: duplicate plan name "gold"/],
+    ['no usage plan', { usagePlans: [] }, [], /auth\.usagePlans: declare at least one usage plan/],
+    ['a misspelt field', { jwksURL: 'https://x.test/' }, [], /auth\.jwksURL: unknown field/],
+  ])('%s fails synth naming the field', (_name, overrides, without, message) => {
+    expect(synthWith(withAuth(overrides, without))).toThrow(message);
+  });
+
+  it('no auth at all fails synth: there is no unprotected API', () => {
+    expect(synthWith({ endpoints: [iris] })).toThrow(/auth: required: the JWT issuer, audience and keys/);
   });
 });

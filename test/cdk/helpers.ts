@@ -29,8 +29,21 @@ export function synthesize(config?: AppConfigInput, options: Omit<ServingAppOpti
   return { ...built, template: Template.fromStack(built.stack) };
 }
 
-/** The config with two endpoints, one per architecture, used where both must be told apart. */
+/**
+ * The config with two endpoints, one per architecture, used where both must be told apart; its
+ * auth has two issuers, a usage-key claim and two client tiers (cdk.json's has none of these).
+ */
 export const TWO_ENDPOINTS: AppConfigInput = {
+  auth: {
+    issuer: ['https://login.acme.test/', 'https://login-eu.acme.test/'],
+    audience: 'onnx-serving',
+    jwksUrl: 'https://login.acme.test/.well-known/jwks.json',
+    usageKeyClaim: 'api_key',
+    usagePlans: [
+      { name: 'default', rateLimit: 50, burstLimit: 100 },
+      { name: 'gold', rateLimit: 400, burstLimit: 800, quotaPerDay: 1_000_000 },
+    ],
+  },
   endpoints: [
     { model: 'iris', memoryMb: 2048, architecture: 'arm64', maxRows: 500 },
     {

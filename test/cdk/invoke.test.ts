@@ -47,6 +47,31 @@ it('runs the bundled control function on events/control-list-models.json', async
   expect((JSON.parse(response.body) as { models: { model: string }[] }).models.map((m) => m.model)).toEqual(['iris']);
 }, 60_000);
 
+it('runs the bundled authorizer on a request without a token: it throws Unauthorized (API Gateway answers 401)', async () => {
+  // Prepare: the REQUEST authorizer event API Gateway sends for a predict call without Authorization.
+  const authorizerEvent = {
+    type: 'REQUEST',
+    methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/POST/v1/models/iris/predict',
+    resource: '/v1/models/iris/predict',
+    path: '/v1/models/iris/predict',
+    httpMethod: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    multiValueHeaders: { 'Content-Type': ['application/json'] },
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: {},
+    stageVariables: null,
+    requestContext: { requestId: 'req-invoke-1', stage: 'prod', httpMethod: 'POST', resourcePath: '/v1/models/iris/predict' },
+  };
+
+  // Act
+  const run = invoke({ templateFile, functionName: 'authorizer', event: authorizerEvent, seedSampleModel: false });
+
+  // Assess: Lambda's way of answering 401 is an error whose message is exactly "Unauthorized";
+  // the reason goes to the log (the runner prints the error and exits non-zero).
+  await expect(run).rejects.toThrow(/exited with code 1[\s\S]*token rejected[\s\S]*Unauthorized/);
+}, 60_000);
+
 it('takes the environment from the template, and names what it cannot resolve', () => {
   const fn = findFunction(templateFile, 'iris');
   const env = resolveEnvironment(fn.environment);

@@ -64,7 +64,7 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-APIG2': 'bodies are validated by the functions, parameters by API Gateway',
       'AwsSolutions-APIG3': 'no WAF yet: throttled and authorized',
       'AwsSolutions-APIG4': 'the two public health routes',
-      'AwsSolutions-COG4': 'IAM authorization until the JWT authorizer (issue 5); Cognito is not the IdP',
+      'AwsSolutions-COG4': 'routes are authorized by the JWT Lambda authorizer, for any OIDC issuer, not a Cognito user pool authorizer',
       'AwsSolutions-L1': 'the product targets nodejs22.x',
     };
 
@@ -84,6 +84,22 @@ describe('cdk-nag AwsSolutions', () => {
     const iam5 = acknowledgments(synth.app).filter((a) => a.id.startsWith('AwsSolutions-IAM5'));
     expect(iam5.length).toBeGreaterThan(0);
     for (const ack of iam5) expect(ack.id).toMatch(/^AwsSolutions-IAM5\[Resource::.+\*\]$/);
+  });
+
+  it('acknowledges COG4 once, on the API, with the Lambda authorizer as its reason', () => {
+    const cog4 = acknowledgments(synth.app).filter((a) => a.id === 'AwsSolutions-COG4');
+    expect(cog4).toHaveLength(1);
+    expect(cog4[0]?.path).toBe('OnnxServing/Api/Api');
+    expect(cog4[0]?.reason).toMatch(/JWT Lambda \(REQUEST\) authorizer/);
+    expect(cog4[0]?.reason).not.toMatch(/IAM|SigV4|issue 5/);
+  });
+
+  it("the authorizer function's only acknowledged findings are its runtime and its own log streams", () => {
+    const own = acknowledgments(synth.app).filter((a) => a.path.startsWith('OnnxServing/Authorizer/'));
+    expect(own.map((a) => a.id.replace(/<\w+>/g, '<id>')).sort()).toEqual([
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<id>:log-stream:*]',
+      'AwsSolutions-L1',
+    ]);
   });
 
   it('acknowledges APIG4 (unauthorized method) only on the two health routes', () => {

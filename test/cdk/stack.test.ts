@@ -156,11 +156,14 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
     expect(layer?.Properties?.['CompatibleArchitectures']).toEqual(['arm64']);
   });
 
-  it("every function's environment names the tables and bucket of this stack", () => {
+  it("every serving function's environment names the tables and bucket of this stack (the authorizer's names none)", () => {
     const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
     const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue() });
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
-    for (const fn of Object.values(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
+    const [authorizerId, authorizer] = onlyResource(synth.template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ JWT_ISSUER: Match.anyValue() }) } });
+    expect(JSON.stringify(authorizer.Properties?.['Environment'])).not.toMatch(/TABLE|BUCKET/);
+    for (const [id, fn] of Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
+      if (id === authorizerId) continue;
       expect(fn.Properties?.['Environment']).toMatchObject({
         Variables: { REGISTRY_TABLE: { Ref: registry }, PREDICTION_LOG_TABLE: { Ref: logs }, ARTIFACT_BUCKET: { Ref: bucket } },
       });
