@@ -1,0 +1,99 @@
+/**
+ * The predict handler called in-process, the way Lambda calls it: the real middy handler, the
+ * real serving core and the real ONNX Runtime adapter, over an in-memory registry and artifact
+ * store (test/fixtures/in-memory.ts), with the prediction log port chosen by the caller.
+ */
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
+import type { ModelVersion } from '../../functions/core/model.js';
+import type { ModelSession, PredictionLog } from '../../functions/core/ports.js';
+import { PredictionService } from '../../functions/core/predict.js';
+import { RegistryService } from '../../functions/core/registry.js';
+import { makeHandler } from '../../functions/predict/app.js';
+import { loadConfig } from '../../functions/shared/config.js';
+import type { HttpHandler } from '../../functions/shared/http.js';
+import { InMemoryArtifactStore, InMemoryModelRegistry } from '../../test/fixtures/in-memory.js';
+import type { BenchModel } from './models.js';
+import { publish } from './publish.js';
+
+export { lambdaContext, predictEvent } from './events.js';
+
+/** A prediction log that keeps nothing: the "logging off" figure. */
+export class DiscardingLog implements PredictionLog {
+  async write(): Promise<void> {}
+}
+
+export interface InProcessPredict {
+  readonly handler: HttpHandler;
+  readonly service: PredictionService;
+  /** The adapter's session for a model, the very one the handler runs. */
+  session(model: BenchModel): Promise<ModelSession>;
+}
+
+/** The function's defaults (functions/shared/config.ts), with the table and bucket names it needs. */
+const config = loadConfig({ REGISTRY_TABLE: 'onnx-registry', PREDICTION_LOG_TABLE: 'onnx-prediction-log', ARTIFACT_BUCKET: 'onnx-artifacts' });
+
+/**
+ * Registers `models` through the registry service, makes each the production version, and
+ * returns the predict handler serving them.
+ */
+export async function inProcessPredict(
+  models: readonly BenchModel[],
+  options: { readonly log: PredictionLog; readonly intraOpThreads: number },
+): Promise<InProcessPredict> {
+  const registry = new InMemoryModelRegistry();
+  const artifacts = new InMemoryArtifactStore();
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bench-model-cache-'));
+  const runtime = new OnnxRuntime(artifacts, { cacheDir, intraOpThreads: options.intraOpThreads });
+  const registryService = new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 50_000_000 });
+  const versions = new Map<string, ModelVersion>();
+  for (const model of models) {
+    versions.set(model.name, await publish(registryService, model));
+  }
+  const service = new PredictionService({
+    registry,
+    runtime,
+    log: options.log,
+    config: {
+      maxRows: config.MAX_ROWS,
+      functionVersion: '$LATEST',
+      logTtlDays: config.LOG_TTL_DAYS,
+      maxLoggedOutputBytes: config.MAX_LOGGED_OUTPUT_BYTES,
+      pointerCacheMs: config.POINTER_CACHE_MS,
+    },
+  });
+  return {
+    handler: makeHandler({ service, limits: { maxBodyBytes: config.MAX_BODY_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH } }),
+    service,
+    session(model) {
+      const version = versions.get(model.name);
+      if (!version) throw new Error(`${model.name} is not registered here`);
+      return runtime.load(version);
+    },
+  };
+}
+
+/** `{"features": {...}}` for one row. */
+export function featuresBody(model: BenchModel, row: readonly number[]): Record<string, unknown> {
+  return { features: Object.fromEntries(model.features.map((name, i) => [name, row[i]])) };
+}
+
+/** `{"instances": [[...], ...]}`: rows as arrays in feature order. */
+export function arrayInstancesBody(rows: readonly (readonly number[])[]): Record<string, unknown> {
+  return { instances: rows };
+}
+
+/** `{"instances": [{...}, ...]}`: rows as records of named features. */
+export function recordInstancesBody(model: BenchModel, rows: readonly (readonly number[])[]): Record<string, unknown> {
+  return { instances: rows.map((row) => Object.fromEntries(model.features.map((name, i) => [name, row[i]]))) };
+}
+
+/** Calls the handler and fails loudly on anything but a 200 (a benchmark of errors is worthless). */
+export async function invokeOk(handler: HttpHandler, event: APIGatewayProxyEvent, context: Context): Promise<string> {
+  const result = await handler(event, context);
+  if (result.statusCode !== 200) throw new Error(`handler answered ${result.statusCode}: ${result.body.slice(0, 300)}`);
+  return result.body;
+}

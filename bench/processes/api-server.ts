@@ -1,0 +1,121 @@
+/**
+ * Child process: the product's local API (the same handlers Lambda runs), in the shape the
+ * environment asks for:
+ *   BENCH_API_MODE=npm-start  `startLocalStack` as `npm start` runs it: JWT authorization on, the
+ *                             DynamoDB- and S3-compatible servers in this same process, state in
+ *                             a data folder.
+ *   BENCH_API_MODE=function   the function alone, as on Lambda, its registry, artifacts and logs
+ *                             on the servers of another process (BENCH_AWS: AwsEndpoints as JSON),
+ *                             with BENCH_AUTH=on|off (the local stack's JWT authorizer, with API
+ *                             Gateway's result cache) and BENCH_LOG=off|sink (prediction logs
+ *                             discarded in-process, or written to the log sink).
+ * Per-client throttling is off everywhere: the load generator is one client, and throttling is
+ * a policy, not a speed. Tells the runner its URL and a token to send; answers `memory` (and
+ * `gc`, when started with --expose-gc) and takes CPU profiles on request.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDbRegistry } from '../../functions/adapters/dynamodb-registry.js';
+import { OnnxRuntime, defaultIntraOpThreads } from '../../functions/adapters/onnx-runtime.js';
+import { S3ArtifactStore } from '../../functions/adapters/s3-artifacts.js';
+import { makeHandler as makeControlHandler } from '../../functions/control/app.js';
+import { PredictionService } from '../../functions/core/predict.js';
+import { makeHandler as makePredictHandler } from '../../functions/predict/app.js';
+import { loadConfig, type Config } from '../../functions/shared/config.js';
+import { bodyLimits, buildPredictionService, buildRegistryService } from '../../functions/shared/composition.js';
+import { generateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken } from '../../local/auth.js';
+import { localClients, type LocalClients } from '../../local/aws-servers.js';
+import { startLocalServer, type LocalAuthorization } from '../../local/server.js';
+import { startLocalStack } from '../../local/stack.js';
+import { memoryFigures, serveRunner, type AwsEndpoints } from '../lib/children.js';
+import { DiscardingLog } from '../lib/in-process.js';
+import { profilerRequests } from '../lib/profile.js';
+
+const mode = process.env.BENCH_API_MODE ?? 'function';
+const auth = process.env.BENCH_AUTH === 'on';
+const log = process.env.BENCH_LOG === 'sink' ? 'sink' : 'off';
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-api-'));
+/** What the load generator's token may do: predict, on any model, for the length of a run. */
+const TOKEN = { subject: 'bench', scopes: ['predict'], ttlSeconds: 3_600 } as const;
+
+/** composition.ts's prediction service with the log port replaced by one that keeps nothing. */
+function withoutLog(config: Config, clients: LocalClients): PredictionService {
+  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
+  return new PredictionService({
+    registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
+    runtime: new OnnxRuntime(artifacts, {
+      cacheDir: config.MODEL_CACHE_DIR,
+      intraOpThreads: config.ORT_INTRA_OP_THREADS ?? defaultIntraOpThreads(config.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+    }),
+    log: new DiscardingLog(),
+    config: {
+      maxRows: config.MAX_ROWS,
+      functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION,
+      logTtlDays: config.LOG_TTL_DAYS,
+      maxLoggedOutputBytes: config.MAX_LOGGED_OUTPUT_BYTES,
+      pointerCacheMs: config.POINTER_CACHE_MS,
+    },
+  });
+}
+
+interface Started {
+  readonly url: string;
+  readonly token: string;
+  stop(): Promise<void>;
+}
+
+async function startStack(): Promise<Started> {
+  const stack = await startLocalStack({ dataDir: path.join(scratch, 'data'), auth: 'jwt', rateLimit: false });
+  return { url: stack.url, token: (await stack.auth?.mint(TOKEN)) ?? '', stop: () => stack.stop() };
+}
+
+async function startFunction(): Promise<Started> {
+  const aws = JSON.parse(process.env.BENCH_AWS ?? '{}') as AwsEndpoints;
+  // The sink passes everything but prediction-log writes on to dynalite.
+  const clients = localClients({ dynamoEndpoint: log === 'sink' ? aws.logSinkEndpoint : aws.dynamoEndpoint, s3Endpoint: aws.s3Endpoint });
+  const config = loadConfig({
+    REGISTRY_TABLE: aws.registryTable,
+    PREDICTION_LOG_TABLE: aws.predictionLogTable,
+    ARTIFACT_BUCKET: aws.bucket,
+    MODEL_CACHE_DIR: path.join(scratch, 'model-cache'),
+  });
+  const service = log === 'sink' ? buildPredictionService(config, clients) : withoutLog(config, clients);
+  const key = auth ? await generateSigningKey() : undefined;
+  const authorization: LocalAuthorization = key ? { authorizer: localAuthorizer(localAuthorizerEnv(key)).handler } : { insecure: true };
+  const limits = bodyLimits(config);
+  const api = await startLocalServer({
+    port: 0,
+    functions: {
+      predict: { handler: makePredictHandler({ service, limits }) },
+      control: { handler: makeControlHandler({ service: buildRegistryService(config, clients), limits }) },
+    },
+    authorization,
+    rateLimit: false,
+    // The insecure mode's start-up warning is expected here.
+    warn: () => undefined,
+  });
+  return {
+    url: api.url,
+    token: key ? await mintToken(key, TOKEN) : '',
+    async stop() {
+      await api.close();
+      clients.destroy();
+    },
+  };
+}
+
+const api = mode === 'npm-start' ? await startStack() : await startFunction();
+const gc = (globalThis as { gc?: () => void }).gc;
+serveRunner(
+  { url: api.url, token: api.token },
+  {
+    ...profilerRequests(),
+    memory: () => memoryFigures(),
+    gc: () => {
+      gc?.();
+      return memoryFigures();
+    },
+  },
+  () => api.stop(),
+);
