@@ -24,6 +24,13 @@ Commands:
                                           or to archived from any stage
   set-production <model> <version>        promote a staging version to production
   history <model>                         the model's stage changes
+  promote <model> <version> [--canary PERCENT | --managed canary|linear --percent N --interval MINUTES] [--reason TEXT]
+                                          release a staging version on alias "live": a manual
+                                          canary, a managed release, or (neither) all the traffic
+  shift <model> <percent>                 give the canary this share of the traffic
+  rollback <model> [--reason TEXT]        all the traffic back to the stable version
+  finalize <model> [--reason TEXT]        the canary becomes stable and the production version
+  deployment <model>                      the alias: versions, model versions, weights, metrics
   predict <model> (--features JSON | --instances JSON | --body FILE)
                                           call POST /v1/models/<model>/predict
   infer <model> --body FILE               call POST /v2/models/<model>/infer (Open Inference Protocol v2)
@@ -72,6 +79,10 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         features: { type: 'string' },
         instances: { type: 'string' },
         body: { type: 'string' },
+        canary: { type: 'string' },
+        managed: { type: 'string' },
+        percent: { type: 'string' },
+        interval: { type: 'string' },
         scope: { type: 'string', multiple: true },
         model: { type: 'string', multiple: true },
         subject: { type: 'string' },
@@ -159,6 +170,29 @@ interface Flags {
   readonly features?: string;
   readonly instances?: string;
   readonly body?: string;
+  readonly canary?: string;
+  readonly managed?: string;
+  readonly percent?: string;
+  readonly interval?: string;
+}
+
+/** A number argument, or a usage error that names it. */
+function numberArg(value: string, name: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number)) throw new UsageError(`${name} must be a number, not "${value}".`);
+  return number;
+}
+
+function promoteBody(flags: Flags): Record<string, unknown> {
+  const reason = flags.reason === undefined ? {} : { reason: flags.reason };
+  if (flags.managed !== undefined) {
+    if (flags.canary !== undefined) throw new UsageError('"promote" takes either --canary or --managed, not both.');
+    if (flags.managed !== 'canary' && flags.managed !== 'linear') throw new UsageError('--managed is "canary" or "linear".');
+    if (flags.percent === undefined || flags.interval === undefined) throw new UsageError('--managed needs --percent N and --interval MINUTES.');
+    return { managed: { kind: flags.managed, percent: numberArg(flags.percent, '--percent'), intervalMinutes: numberArg(flags.interval, '--interval') }, ...reason };
+  }
+  if (flags.percent !== undefined || flags.interval !== undefined) throw new UsageError('--percent and --interval go with --managed.');
+  return { ...(flags.canary === undefined ? {} : { canary: numberArg(flags.canary, '--canary') }), ...reason };
 }
 
 async function run(command: string, args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
@@ -198,6 +232,23 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
     case 'set-production': {
       const [model] = need(2, '<model> <version>');
       return api.call('PUT', `/v1/models/${model}/production`, { version: args[1] });
+    }
+    case 'promote': {
+      const [model, version] = need(2, '<model> <version>');
+      return api.call('POST', `/v1/models/${model}/versions/${version}/promote`, promoteBody(flags));
+    }
+    case 'shift': {
+      const [model] = need(2, '<model> <percent>');
+      return api.call('POST', `/v1/models/${model}/deployment/shift`, { percent: numberArg(args[1] as string, '<percent>') });
+    }
+    case 'rollback':
+    case 'finalize': {
+      const [model] = need(1, '<model>');
+      return api.call('POST', `/v1/models/${model}/deployment/${command}`, flags.reason === undefined ? {} : { reason: flags.reason });
+    }
+    case 'deployment': {
+      const [model] = need(1, '<model>');
+      return api.call('GET', `/v1/models/${model}/deployment`);
     }
     case 'predict': {
       const [model] = need(1, '<model>');

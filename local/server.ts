@@ -28,6 +28,14 @@ export interface LocalFunction {
   readonly timeoutMs?: number;
 }
 
+/**
+ * Lambda versions behind an alias: picks the function version that serves a request (by the
+ * alias's weights) and is told the status it answered. `undefined`: the function's default.
+ */
+export interface VersionSelector {
+  select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number) => void } | undefined;
+}
+
 /** Where the local API publishes the public keys of its tokens. */
 export const JWKS_PATH = '/.well-known/jwks.json';
 
@@ -57,6 +65,8 @@ export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 100, burst: 200 };
 
 export interface LocalServerOptions {
   readonly functions: Readonly<Record<FunctionName, LocalFunction>>;
+  /** The emulated alias `live` of the model endpoints (see `traffic.ts`). @default every request to `functions` */
+  readonly versions?: VersionSelector;
   readonly authorization: LocalAuthorization;
   /** Per client (the token's subject; the source IP on public routes). `false` turns it off. @default DEFAULT_RATE_LIMIT */
   readonly rateLimit?: RateLimit | false;
@@ -197,9 +207,18 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     sendJson(response, 413, { error: { code: 'BODY_TOO_LARGE', message: `The body is larger than the API's limit of ${limit} bytes.`, path: 'body' } }, { connection: 'close' });
     return;
   }
-  const fn = options.functions[match.route.fn];
+  const decoded = Object.fromEntries(Object.entries(match.pathParameters).map(([k, v]) => [k, safeDecode(v)]));
+  const version = options.versions?.select(match.route.fn, decoded);
+  const fn = version?.function ?? options.functions[match.route.fn];
   const event = proxyEvent(parts, url, match.route, match.pathParameters, body, requestId, authorizer);
-  const result = await fn.handler(event, lambdaContext(match.route.fn, fn, requestId));
+  let result: APIGatewayProxyResult;
+  try {
+    result = await fn.handler(event, lambdaContext(match.route.fn, fn, requestId));
+  } catch (error) {
+    version?.done(500);
+    throw error;
+  }
+  version?.done(result.statusCode);
   send(response, result);
 }
 

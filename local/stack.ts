@@ -7,10 +7,14 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DynamoDbRegistry } from '../functions/adapters/dynamodb-registry.js';
+import { OnnxRuntime, defaultIntraOpThreads } from '../functions/adapters/onnx-runtime.js';
+import { S3ArtifactStore } from '../functions/adapters/s3-artifacts.js';
 import { ensureTables } from '../functions/adapters/tables.js';
 import { makeHandler as makeControlHandler } from '../functions/control/app.js';
 import type { RegistryService } from '../functions/core/registry.js';
 import type { PredictionService } from '../functions/core/predict.js';
+import { ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, type Config } from '../functions/shared/config.js';
 import { bodyLimits, buildPredictionService, buildRegistryService } from '../functions/shared/composition.js';
@@ -20,7 +24,8 @@ import {
   type MintOptions, type SigningKey,
 } from './auth.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws, type LocalClients } from './aws-servers.js';
-import { JWKS_PATH, startLocalServer, type LocalServer, type RateLimit } from './server.js';
+import { JWKS_PATH, startLocalServer, type LocalFunction, type LocalServer, type RateLimit } from './server.js';
+import { LocalTrafficRouter, type LocalTrafficOptions } from './traffic.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -54,6 +59,12 @@ export interface LocalStackOptions {
   readonly authCacheTtlSeconds?: number;
   /** Per-client throttling. @default 100 requests per second, bursts of 200 (the CDK stage's) */
   readonly rateLimit?: RateLimit | false;
+  /**
+   * The emulated alias: the random source that picks a version per request, the managed
+   * releases' timer and rollback threshold. @default Math.random, a check per second, real minutes,
+   * rollback above 5% errors from 20 invocations
+   */
+  readonly releases?: Pick<LocalTrafficOptions, 'random' | 'now' | 'every' | 'tickMs' | 'minuteMs' | 'rollback'>;
 }
 
 /** The stack's token issuer. */
@@ -72,6 +83,9 @@ export interface LocalStack {
   readonly config: Config;
   readonly prediction: PredictionService;
   readonly registry: RegistryService;
+  readonly releases: ReleaseService;
+  /** Lambda versions and alias `live`, emulated. */
+  readonly traffic: LocalTrafficRouter;
   readonly api: LocalServer;
   /** What happened to the sample model at start. */
   readonly sample: 'registered' | 'present' | 'skipped';
@@ -105,13 +119,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const registry = buildRegistryService(config, clients);
     const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry);
     const limits = bodyLimits(config);
+    const latest: LocalFunction = { handler: makePredictHandler({ service: prediction, limits }), version: config.AWS_LAMBDA_FUNCTION_VERSION };
+    let releases: ReleaseService | undefined;
+    const traffic = new LocalTrafficRouter({
+      ...options.releases,
+      latest,
+      registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
+      ...(options.dataDir ? { file: path.join(options.dataDir, 'releases.json') } : {}),
+      // Each published version is its own function: its own sessions, its model version pinned.
+      makeVersion: (model, functionVersion, modelVersion) => {
+        const service = buildPredictionService({ ...config, SERVED_MODEL: model, PINNED_MODEL_VERSION: modelVersion, AWS_LAMBDA_FUNCTION_VERSION: functionVersion }, clients);
+        return {
+          function: { handler: makePredictHandler({ service, limits, servedModel: model }), version: functionVersion },
+          predict: (name, body) => service.predict(name, body, { requestId: `pre-traffic-${functionVersion}`, caller: RELEASE_MONITOR, startedAt: performance.now() }),
+        };
+      },
+      onOutcome: async (outcome) => releases?.recordOutcome(outcome),
+    });
+    releases = buildLocalReleaseService(config, clients, registry, traffic);
     const key = options.auth === 'insecure' ? undefined : options.dataDir ? await loadOrCreateSigningKey(options.dataDir) : await generateSigningKey();
     const api = await startLocalServer({
       port: options.port ?? 0,
       functions: {
-        predict: { handler: makePredictHandler({ service: prediction, limits }), version: config.AWS_LAMBDA_FUNCTION_VERSION },
-        control: { handler: makeControlHandler({ service: registry, limits }) },
+        predict: latest,
+        control: { handler: makeControlHandler({ service: registry, releases, limits }) },
       },
+      versions: traffic,
       authorization: key
         ? {
             authorizer: localAuthorizer(localAuthorizerEnv(key), {
@@ -131,10 +164,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       config,
       prediction,
       registry,
+      releases,
+      traffic,
       api,
       sample,
       auth: key ? { key, jwksUrl: `${api.url}${JWKS_PATH}`, mint: (mint) => mintToken(key, mint) } : undefined,
       async stop() {
+        traffic.close();
         await api.close();
         clients.destroy();
         await aws.stop();
@@ -145,6 +181,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await aws.stop();
     throw error;
   }
+}
+
+/** The release service over the local registry, artifacts, runtime and emulated alias. */
+function buildLocalReleaseService(config: Config, clients: LocalClients, service: RegistryService, router: LocalTrafficRouter): ReleaseService {
+  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
+  const runtime = new OnnxRuntime(artifacts, {
+    cacheDir: config.MODEL_CACHE_DIR,
+    intraOpThreads: config.ORT_INTRA_OP_THREADS ?? defaultIntraOpThreads(config.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+  });
+  return new ReleaseService({
+    registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
+    service,
+    router,
+    gates: { artifacts, runtime, baselineFor: (model) => config.METRIC_BASELINES[model] },
+  });
 }
 
 /** Registers the sample model and makes it the production version, unless it exists already. */

@@ -18,6 +18,19 @@ export interface OnnxRuntimeOptions {
   readonly cacheDir?: string;
   /** Intra-op threads. @default {@link defaultIntraOpThreads} */
   readonly intraOpThreads?: number;
+  /**
+   * Whether idle intra-op threads spin waiting for work. Off by default: the benchmark
+   * (docs/BENCHMARKS.md, section 7) measured a spinning 2-thread pool burning about 3 ms of CPU
+   * after each isolated single-row call, against 0.35 ms without, with no steady latency gain on
+   * this machine; on a Lambda sandbox with one or two vCPUs that CPU is taken from the request's
+   * own work (log write, response). @default false
+   */
+  readonly spinning?: boolean;
+}
+
+/** The session option that turns spinning on or off (ONNX Runtime's `session.intra_op.allow_spinning`). */
+export function spinningOption(spinning: boolean): ort.InferenceSession.SessionOptions['extra'] {
+  return { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } };
 }
 
 /**
@@ -54,6 +67,7 @@ export class OnnxRuntime implements ModelRuntime {
       executionMode: 'sequential',
       interOpNumThreads: 1,
       intraOpNumThreads: options.intraOpThreads ?? defaultIntraOpThreads(undefined),
+      extra: spinningOption(options.spinning ?? false),
     };
   }
 

@@ -26,8 +26,8 @@ export type Scope = (typeof SCOPES)[number];
 /**
  * The scope each non-public route needs. A route missing here is refused to every token (fail
  * closed); a unit test checks that every non-public route of the table has an entry, so adding
- * a route forces a decision. Future promotion routes (canary shift, rollback, finalize) belong
- * to `models:promote`.
+ * a route forces a decision. Releases (promote, shift, rollback, finalize) need `models:promote`;
+ * reading the deployment needs `models:read`.
  */
 export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'POST /v1/models/{model}/predict': 'predict',
@@ -42,6 +42,11 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'PUT /v1/models/{model}/production': 'models:promote',
   'POST /v1/models/{model}/versions/{version}/stage': 'models:promote',
   'GET /v1/models/{model}/history': 'models:read',
+  'POST /v1/models/{model}/versions/{version}/promote': 'models:promote',
+  'GET /v1/models/{model}/deployment': 'models:read',
+  'POST /v1/models/{model}/deployment/shift': 'models:promote',
+  'POST /v1/models/{model}/deployment/rollback': 'models:promote',
+  'POST /v1/models/{model}/deployment/finalize': 'models:promote',
 };
 
 /** The path parameter that names a model in the route table. */

@@ -1,15 +1,19 @@
 /**
- * The control plane's routes: the model registry over HTTP. Thin: parse, call the registry
- * service, map the result.
+ * The control plane's routes: the model registry and releases on the alias over HTTP. Thin:
+ * parse, call the registry or release service, map the result.
  */
+import type { APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import { parseWith } from '../core/codec/request.js';
 import { STAGES } from '../core/model.js';
 import type { RegistryService } from '../core/registry.js';
-import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type HttpHandler } from '../shared/http.js';
+import { ReleasesNotConfiguredError, type ReleaseService } from '../core/release.js';
+import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
 export interface ControlHandlerDeps {
   readonly service: RegistryService;
+  /** Releases on the alias; without it the release routes answer 501 `RELEASES_NOT_CONFIGURED`. */
+  readonly releases?: ReleaseService;
   readonly limits: BodyLimits;
 }
 
@@ -30,11 +34,33 @@ const PRODUCTION_HINT = 'Send {"version": "<version number>"}, optionally with "
 const StageSchema = z.strictObject({ to: z.enum(STAGES), expectedRevision: revision.optional(), reason: reason.optional() });
 const STAGE_HINT = `Send {"to": "${STAGES.join('" | "')}"}, optionally with "expectedRevision" and "reason".`;
 
+const percent = z.number().refine(Number.isFinite, 'must be a finite number');
+
+const PromoteSchema = z.strictObject({
+  canary: percent.optional(),
+  managed: z.strictObject({ kind: z.enum(['canary', 'linear']), percent, intervalMinutes: z.number().int() }).optional(),
+  reason: reason.optional(),
+});
+const PROMOTE_HINT = 'Send {} (all the traffic at once), {"canary": <percent>} (a manual canary) or {"managed": {"kind": "canary" | "linear", "percent": <percent>, "intervalMinutes": <minutes>}}, optionally with "reason".';
+
+const ShiftSchema = z.strictObject({ percent });
+const SHIFT_HINT = 'Send {"percent": <the canary\'s share of the traffic, more than 0 and less than 100>}.';
+
+const ReasonSchema = z.strictObject({ reason: reason.optional() });
+const REASON_HINT = 'Send {} or {"reason": "<why>"}.';
+
 function versionParam(value: string): string {
   return parseWith(versionNumber, value, '');
 }
 
-export function makeHandler({ service, limits }: ControlHandlerDeps): HttpHandler {
+export function makeHandler({ service, releases, limits }: ControlHandlerDeps): HttpHandler {
+  // Without a traffic router the release routes say so (501), with the reason in the body: the
+  // shared error mapping hides the message of every status from 500 up.
+  const withReleases = (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
+    if (releases) return action(releases, event);
+    const error = new ReleasesNotConfiguredError();
+    return jsonResponse(error.status, { error: { code: error.code, message: error.message, path: '' }, requestId: event.requestId });
+  };
   return httpFunction(limits, {
     'GET /v1/models': async () => jsonResponse(200, { models: await service.listModels() }),
     'GET /v1/models/{model}': async (event) => jsonResponse(200, await service.describeModel(pathParam(event, 'model'))),
@@ -62,5 +88,30 @@ export function makeHandler({ service, limits }: ControlHandlerDeps): HttpHandle
       return jsonResponse(200, await service.transition({ ...body, model: pathParam(event, 'model'), version, actor: callerOf(event) }));
     },
     'GET /v1/models/{model}/history': async (event) => jsonResponse(200, { history: await service.history(pathParam(event, 'model')) }),
+    'POST /v1/models/{model}/versions/{version}/promote': withReleases(async (releases, event) => {
+      const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
+      const result = await releases.promote({
+        model: pathParam(event, 'model'),
+        version: versionParam(pathParam(event, 'version')),
+        ...(body.canary === undefined ? {} : { canaryPercent: body.canary }),
+        ...(body.managed === undefined ? {} : { managed: body.managed }),
+        ...(body.reason === undefined ? {} : { reason: body.reason }),
+        actor: callerOf(event),
+      });
+      return jsonResponse(result.release.mode === 'managed' ? 202 : 200, result);
+    }),
+    'GET /v1/models/{model}/deployment': withReleases(async (releases, event) => jsonResponse(200, await releases.deployment(pathParam(event, 'model')))),
+    'POST /v1/models/{model}/deployment/shift': withReleases(async (releases, event) => {
+      const body = parseWith(ShiftSchema, event.parsedBody, SHIFT_HINT);
+      return jsonResponse(200, await releases.shift(pathParam(event, 'model'), body.percent));
+    }),
+    'POST /v1/models/{model}/deployment/rollback': withReleases(async (releases, event) => {
+      const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
+      return jsonResponse(200, await releases.rollback(pathParam(event, 'model'), callerOf(event), body.reason));
+    }),
+    'POST /v1/models/{model}/deployment/finalize': withReleases(async (releases, event) => {
+      const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
+      return jsonResponse(200, await releases.finalize(pathParam(event, 'model'), callerOf(event), body.reason));
+    }),
   });
 }

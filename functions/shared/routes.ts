@@ -33,6 +33,11 @@ export const ROUTES: readonly Route[] = [
   { method: 'PUT', resource: '/v1/models/{model}/production', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/versions/{version}/stage', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/history', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/versions/{version}/promote', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/deployment', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/deployment/shift', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/deployment/rollback', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/deployment/finalize', fn: 'control' },
 ];
 
 /** The key a handler dispatches on: `"POST /v1/models/{model}/predict"`. */

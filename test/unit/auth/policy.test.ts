@@ -64,6 +64,10 @@ describe('policyFor', () => {
         arn('GET', '/v2/models/iris/ready'),
         arn('PUT', '/v1/models/iris/production'),
         arn('POST', '/v1/models/iris/versions/*/stage'),
+        arn('POST', '/v1/models/iris/versions/*/promote'),
+        arn('POST', '/v1/models/iris/deployment/shift'),
+        arn('POST', '/v1/models/iris/deployment/rollback'),
+        arn('POST', '/v1/models/iris/deployment/finalize'),
       ],
     }]);
   });
@@ -72,7 +76,7 @@ describe('policyFor', () => {
     const policy = policyFor(grantsOf({ scope: 'models:read' }), arn('GET', '/v1/models'));
     expect(policy.Statement[0]).toMatchObject({
       Effect: 'Allow',
-      Resource: [arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*'), arn('GET', '/v1/models/*/history')],
+      Resource: [arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*'), arn('GET', '/v1/models/*/history'), arn('GET', '/v1/models/*/deployment')],
     });
   });
 

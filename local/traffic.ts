@@ -1,0 +1,385 @@
+/**
+ * Lambda versions and the weighted alias `live`, emulated on one machine: the local
+ * implementation of the `TrafficRouter` port. Per model it keeps the published function versions
+ * (each its own predict handler pinned to a model version, numbered 1, 2, ... as Lambda does),
+ * the alias's routing, per-version invocation and error counts (a response of 500 or more is an
+ * error, as Lambda's `Errors` metric plus API Gateway's 5XX), and managed releases that step
+ * their weights on a timer and roll back when the canary's error rate passes a threshold.
+ *
+ * A model that was never released is served by `$LATEST` (no pin: the registry's production
+ * version), as before. The routing and the published versions are kept in a JSON file in the
+ * data folder when one is given; counts and managed releases in flight live in memory (after a
+ * restart, a managed release in flight stays where its weights were, as a manual canary).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConflictError } from '../functions/core/errors.js';
+import { DEFAULT_GOLDEN_TOLERANCE, firstDifference } from '../functions/core/gates.js';
+import type { AliasRouting, FunctionVersion, ManagedShift, ModelRegistry, TrafficRouter, VersionMetrics } from '../functions/core/ports.js';
+import { UNPINNED_VERSION, type ReleaseOutcome } from '../functions/core/release.js';
+import type { FunctionName } from '../functions/shared/routes.js';
+import type { LocalFunction, VersionSelector } from './server.js';
+
+/** One emulated function version: its handler, and a direct call for the pre-traffic hook. */
+export interface EmulatedVersion {
+  readonly function: LocalFunction;
+  /** Serves one `features`/`instances` request on this version (golden inputs). */
+  readonly predict: (model: string, body: unknown) => Promise<{ readonly predictions: readonly unknown[] }>;
+}
+
+/** When a managed release rolls back by itself. */
+export interface RollbackThreshold {
+  /** Errors / invocations of the canary above which it rolls back. @default 0.05 */
+  readonly errorRate: number;
+  /** The rate is judged once the canary has served at least this many requests. @default 20 */
+  readonly minInvocations: number;
+}
+
+export interface LocalTrafficOptions {
+  /** Builds the function version `functionVersion` of `model`'s endpoint, pinned to `modelVersion`. */
+  readonly makeVersion: (model: string, functionVersion: string, modelVersion: string) => EmulatedVersion;
+  /** `$LATEST`: the unpinned predict function every model starts with. */
+  readonly latest: LocalFunction;
+  /** Model versions' golden inputs, for the pre-traffic hook. */
+  readonly registry: Pick<ModelRegistry, 'getVersion'>;
+  /** Where the routing persists (JSON); in memory when omitted. */
+  readonly file?: string;
+  /** In [0, 1); picks the version that serves each request. @default Math.random */
+  readonly random?: () => number;
+  /** ms since the epoch. @default Date.now */
+  readonly now?: () => number;
+  /** A repeating timer; returns its cancel. @default setInterval (unref'd) */
+  readonly every?: (ms: number, fn: () => Promise<void>) => () => void;
+  /** How often a managed release is checked, in ms. @default 1000 */
+  readonly tickMs?: number;
+  /** How long a "minute" of `intervalMinutes` lasts here, in ms (tests shorten it). @default 60000 */
+  readonly minuteMs?: number;
+  readonly rollback?: Partial<RollbackThreshold>;
+  /** Told when a managed release ends by itself (the local stack records it in the registry). */
+  readonly onOutcome?: (outcome: ReleaseOutcome) => Promise<void>;
+  /** Where failures of `onOutcome` are reported. @default stderr */
+  readonly warn?: (text: string) => void;
+}
+
+interface ModelState {
+  next: number;
+  versions: FunctionVersion[];
+  routing: AliasRouting;
+}
+
+interface Counts {
+  invocations: number;
+  errors: number;
+}
+
+interface ManagedRelease {
+  readonly id: string;
+  readonly model: string;
+  readonly target: string;
+  readonly modelVersion: string;
+  readonly shift: ManagedShift;
+  /** The target's counts when it started: the threshold judges what came after. */
+  readonly baseline: Counts;
+  nextStepAt: number;
+  cancel: () => void;
+  busy: boolean;
+}
+
+const MINUTE_MS = 60_000;
+/** Per-minute counts are kept this long (metrics windows up to a day). */
+const KEEP_MINUTES = 24 * 60;
+
+/**
+ * @example
+ * const traffic = new LocalTrafficRouter({ makeVersion, latest: { handler }, registry });
+ * const fv = await traffic.publishVersion('iris', '3');
+ * await traffic.setRouting('iris', { stable: '$LATEST', canary: { version: fv, weight: 0.1 } }, { stable: '$LATEST' });
+ */
+export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
+  private readonly models = new Map<string, ModelState>();
+  private readonly functions = new Map<string, EmulatedVersion>();
+  private readonly totals = new Map<string, Counts>();
+  private readonly minutes = new Map<string, Map<number, Counts>>();
+  private readonly managed = new Map<string, ManagedRelease>();
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly every: (ms: number, fn: () => Promise<void>) => () => void;
+  private readonly threshold: RollbackThreshold;
+
+  constructor(private readonly options: LocalTrafficOptions) {
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+    this.every = options.every ?? ((ms, fn) => {
+      const timer = setInterval(() => void fn(), ms);
+      timer.unref();
+      return () => clearInterval(timer);
+    });
+    this.threshold = { errorRate: 0.05, minInvocations: 20, ...options.rollback };
+    if (options.file) this.load(options.file);
+  }
+
+  async publishVersion(model: string, modelVersion: string): Promise<string> {
+    const state = this.state(model);
+    const functionVersion = String(state.next);
+    this.update(model, { ...state, next: state.next + 1, versions: [...state.versions, { functionVersion, modelVersion }] });
+    return functionVersion;
+  }
+
+  async getRouting(model: string): Promise<{ readonly routing: AliasRouting; readonly versions: readonly FunctionVersion[] }> {
+    const { routing, versions } = this.state(model);
+    return { routing, versions: [{ functionVersion: UNPINNED_VERSION }, ...versions] };
+  }
+
+  /** A manual change of the alias; it also takes over from a managed release in flight. */
+  async setRouting(model: string, routing: AliasRouting, expected: AliasRouting): Promise<void> {
+    this.stopManaged(model);
+    this.applyRouting(model, routing, expected);
+  }
+
+  async startManagedRelease(model: string, target: string, shift: ManagedShift): Promise<string> {
+    const state = this.state(model);
+    const version = state.versions.find((v) => v.functionVersion === target);
+    if (!version?.modelVersion) throw new ConflictError('UNKNOWN_FUNCTION_VERSION', `Model "${model}" has no published function version ${target}.`, ['version']);
+    if (state.routing.canary || this.managed.has(model)) throw new ConflictError('RELEASE_IN_PROGRESS', `Model "${model}" has a release in progress.`, ['model']);
+    const id = `local-${randomUUID()}`;
+    const failure = await this.preTrafficHook(model, target, version.modelVersion);
+    if (failure) {
+      await this.report({ model, functionVersion: target, modelVersion: version.modelVersion, outcome: 'rolled-back', reason: failure });
+      return id;
+    }
+    this.applyRouting(model, { stable: state.routing.stable, canary: { version: target, weight: shift.percent / 100 } }, state.routing);
+    const release: ManagedRelease = {
+      id, model, target, modelVersion: version.modelVersion, shift,
+      baseline: { ...this.count(model, target) },
+      nextStepAt: this.now() + shift.intervalMinutes * (this.options.minuteMs ?? MINUTE_MS),
+      cancel: () => undefined,
+      busy: false,
+    };
+    release.cancel = this.every(this.options.tickMs ?? 1_000, () => this.tick(release));
+    this.managed.set(model, release);
+    return id;
+  }
+
+  async metrics(model: string, functionVersions: readonly string[], minutes: number): Promise<Readonly<Record<string, VersionMetrics>>> {
+    const from = Math.floor(this.now() / MINUTE_MS) - minutes + 1;
+    const result: Record<string, VersionMetrics> = {};
+    for (const functionVersion of functionVersions) {
+      const sum: Counts = { invocations: 0, errors: 0 };
+      for (const [minute, counts] of this.minutes.get(key(model, functionVersion)) ?? []) {
+        if (minute < from) continue;
+        sum.invocations += counts.invocations;
+        sum.errors += counts.errors;
+      }
+      result[functionVersion] = sum;
+    }
+    return result;
+  }
+
+  /**
+   * The local server's hook: the function version that serves a request to `model`'s endpoint,
+   * chosen by the alias's weights, and the counter its status goes to.
+   */
+  select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number) => void } | undefined {
+    const model = pathParameters['model'];
+    if (fn !== 'predict' || model === undefined) return undefined;
+    const { routing } = this.state(model);
+    const chosen = routing.canary && this.random() < routing.canary.weight ? routing.canary.version : routing.stable;
+    return { function: this.functionOf(model, chosen), done: (status) => this.record(model, chosen, status >= 500) };
+  }
+
+  /** The managed release of `model` in flight, if any. */
+  managedRelease(model: string): { readonly id: string; readonly target: string; readonly shift: ManagedShift } | undefined {
+    const release = this.managed.get(model);
+    return release && { id: release.id, target: release.target, shift: release.shift };
+  }
+
+  /** Stops every timer (the stack's `stop`). */
+  close(): void {
+    for (const model of [...this.managed.keys()]) this.stopManaged(model);
+  }
+
+  private async tick(release: ManagedRelease): Promise<void> {
+    if (release.busy || this.managed.get(release.model) !== release) return;
+    release.busy = true;
+    try {
+      const { model, target, shift } = release;
+      const now = this.count(model, target);
+      const invocations = now.invocations - release.baseline.invocations;
+      const errors = now.errors - release.baseline.errors;
+      if (invocations >= this.threshold.minInvocations && errors / invocations > this.threshold.errorRate) {
+        const rate = Math.round((errors / invocations) * 1000) / 10;
+        await this.rollBack(release, `the canary's error rate ${errors}/${invocations} (${rate}%) passed the threshold of ${this.threshold.errorRate * 100}% (judged from ${this.threshold.minInvocations} invocations)`);
+        return;
+      }
+      if (this.now() < release.nextStepAt) return;
+      const current = this.state(model).routing;
+      const weight = shift.kind === 'canary' ? 1 : (current.canary?.weight ?? 0) + shift.percent / 100;
+      if (weight >= 1 - 1e-9) {
+        await this.complete(release);
+        return;
+      }
+      this.applyRouting(model, { stable: current.stable, canary: { version: target, weight } }, current);
+      release.nextStepAt += shift.intervalMinutes * (this.options.minuteMs ?? MINUTE_MS);
+    } catch (error) {
+      this.warn(`managed release ${release.id} of "${release.model}" failed a step: ${error instanceof Error ? error.message : String(error)}\n`);
+    } finally {
+      release.busy = false;
+    }
+  }
+
+  /** The registry first (production version), then the alias; a refused registry change rolls back. */
+  private async complete(release: ManagedRelease): Promise<void> {
+    const { model, target, modelVersion } = release;
+    try {
+      await this.options.onOutcome?.({ model, functionVersion: target, modelVersion, outcome: 'succeeded' });
+    } catch (error) {
+      await this.rollBack(release, `the registry refused to make model version ${modelVersion} production: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    this.stopManaged(model);
+    const current = this.state(model).routing;
+    this.applyRouting(model, { stable: target }, current);
+  }
+
+  private async rollBack(release: ManagedRelease, reason: string): Promise<void> {
+    const { model, target, modelVersion } = release;
+    this.stopManaged(model);
+    const current = this.state(model).routing;
+    this.applyRouting(model, { stable: current.stable }, current);
+    await this.report({ model, functionVersion: target, modelVersion, outcome: 'rolled-back', reason });
+  }
+
+  private async report(outcome: ReleaseOutcome): Promise<void> {
+    try {
+      await this.options.onOutcome?.(outcome);
+    } catch (error) {
+      this.warn(`could not record the ${outcome.outcome} release of "${outcome.model}": ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  }
+
+  /** CodeDeploy's BeforeAllowTraffic hook: the model version's golden inputs on the new version. */
+  private async preTrafficHook(model: string, target: string, modelVersion: string): Promise<string | undefined> {
+    const version = await this.options.registry.getVersion(model, modelVersion);
+    const goldens = version?.metadata.goldenInputs ?? [];
+    const fn = this.emulated(model, target);
+    for (const [i, golden] of goldens.entries()) {
+      let predictions: readonly unknown[];
+      try {
+        ({ predictions } = await fn.predict(model, golden.request));
+      } catch (error) {
+        return `pre-traffic hook: golden input ${i} failed on function version ${target}: ${error instanceof Error ? error.message : String(error)}`;
+      }
+      const tolerance = golden.tolerance ?? DEFAULT_GOLDEN_TOLERANCE;
+      const difference = firstDifference(predictions, golden.expected, tolerance, `goldenInputs[${i}].expected`);
+      if (difference) return `pre-traffic hook: golden input ${i} on function version ${target}: ${difference} (tolerance ${tolerance})`;
+    }
+    return undefined;
+  }
+
+  private stopManaged(model: string): void {
+    const release = this.managed.get(model);
+    if (!release) return;
+    release.cancel();
+    this.managed.delete(model);
+  }
+
+  private applyRouting(model: string, routing: AliasRouting, expected: AliasRouting): void {
+    const state = this.state(model);
+    if (!sameRouting(state.routing, expected)) {
+      throw new ConflictError('ALIAS_CHANGED', `Alias "live" of "${model}" changed since it was read (it now routes ${describe(state.routing)}); read it again and retry.`, ['model']);
+    }
+    const known = new Set([UNPINNED_VERSION, ...state.versions.map((v) => v.functionVersion)]);
+    for (const version of [routing.stable, ...(routing.canary ? [routing.canary.version] : [])]) {
+      if (!known.has(version)) throw new ConflictError('UNKNOWN_FUNCTION_VERSION', `Model "${model}" has no published function version ${version}.`, ['model']);
+    }
+    if (routing.canary && !(routing.canary.weight > 0 && routing.canary.weight < 1)) {
+      throw new RangeError(`A canary weight is in (0, 1), not ${routing.canary.weight}.`);
+    }
+    this.update(model, { ...state, routing: routing.canary ? { stable: routing.stable, canary: { ...routing.canary } } : { stable: routing.stable } });
+  }
+
+  private state(model: string): ModelState {
+    return this.models.get(model) ?? { next: 1, versions: [], routing: { stable: UNPINNED_VERSION } };
+  }
+
+  private update(model: string, state: ModelState): void {
+    this.models.set(model, state);
+    if (this.options.file) this.save(this.options.file);
+  }
+
+  private functionOf(model: string, functionVersion: string): LocalFunction {
+    return functionVersion === UNPINNED_VERSION ? this.options.latest : this.emulated(model, functionVersion).function;
+  }
+
+  private emulated(model: string, functionVersion: string): EmulatedVersion {
+    const name = key(model, functionVersion);
+    let fn = this.functions.get(name);
+    if (!fn) {
+      const pin = this.state(model).versions.find((v) => v.functionVersion === functionVersion)?.modelVersion;
+      if (pin === undefined) throw new Error(`function version ${functionVersion} of "${model}" is not published`);
+      fn = this.options.makeVersion(model, functionVersion, pin);
+      this.functions.set(name, fn);
+    }
+    return fn;
+  }
+
+  private record(model: string, functionVersion: string, error: boolean): void {
+    const name = key(model, functionVersion);
+    const total = this.totals.get(name) ?? { invocations: 0, errors: 0 };
+    total.invocations++;
+    if (error) total.errors++;
+    this.totals.set(name, total);
+    const minute = Math.floor(this.now() / MINUTE_MS);
+    let buckets = this.minutes.get(name);
+    if (!buckets) this.minutes.set(name, (buckets = new Map()));
+    const bucket = buckets.get(minute) ?? { invocations: 0, errors: 0 };
+    bucket.invocations++;
+    if (error) bucket.errors++;
+    if (!buckets.has(minute)) {
+      buckets.set(minute, bucket);
+      for (const old of buckets.keys()) if (old <= minute - KEEP_MINUTES) buckets.delete(old);
+    }
+  }
+
+  private count(model: string, functionVersion: string): Counts {
+    return this.totals.get(key(model, functionVersion)) ?? { invocations: 0, errors: 0 };
+  }
+
+  private warn(text: string): void {
+    (this.options.warn ?? ((t) => process.stderr.write(t)))(text);
+  }
+
+  private load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const saved = JSON.parse(text) as { models?: Record<string, ModelState> };
+    for (const [model, state] of Object.entries(saved.models ?? {})) this.models.set(model, state);
+  }
+
+  private save(file: string): void {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${JSON.stringify({ models: Object.fromEntries(this.models) }, null, 2)}\n`);
+    renameSync(temporary, file);
+  }
+}
+
+function key(model: string, functionVersion: string): string {
+  return `${model}\u0000${functionVersion}`;
+}
+
+function sameRouting(a: AliasRouting, b: AliasRouting): boolean {
+  return a.stable === b.stable && a.canary?.version === b.canary?.version && a.canary?.weight === b.canary?.weight;
+}
+
+function describe(routing: AliasRouting): string {
+  return routing.canary
+    ? `${Math.round((1 - routing.canary.weight) * 100)}% to ${routing.stable} and ${Math.round(routing.canary.weight * 100)}% to ${routing.canary.version}`
+    : `all to ${routing.stable}`;
+}
