@@ -60,8 +60,11 @@ export interface RateLimit {
   readonly burst: number;
 }
 
-/** The CDK stage's defaults (`lib/serving-api.ts`). */
-export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 100, burst: 200 };
+/**
+ * Per client, as on AWS: the default usage plan of `cdk.json` (`auth.usagePlans`, plan
+ * `default`), which throttles each client there. A test keeps the two equal.
+ */
+export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 50, burst: 100 };
 
 export interface LocalServerOptions {
   readonly functions: Readonly<Record<FunctionName, LocalFunction>>;
@@ -348,7 +351,7 @@ function authorizerEvent(
  * clients (full buckets) are forgotten once many clients have been seen.
  *
  * @example
- * const limiter = new TokenBucketLimiter({ ratePerSecond: 100, burst: 200 });
+ * const limiter = new TokenBucketLimiter({ ratePerSecond: 50, burst: 100 });
  * limiter.take('alice'); // { allowed: true } or { allowed: false, retryAfterSeconds: 1 }
  */
 export class TokenBucketLimiter {

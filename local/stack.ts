@@ -57,7 +57,7 @@ export interface LocalStackOptions {
   readonly auth?: 'jwt' | 'insecure';
   /** The authorizer result cache, as on the API. @default 60 */
   readonly authCacheTtlSeconds?: number;
-  /** Per-client throttling. @default 100 requests per second, bursts of 200 (the CDK stage's) */
+  /** Per-client throttling. @default 50 requests per second, bursts of 100 (cdk.json's default usage plan) */
   readonly rateLimit?: RateLimit | false;
   /**
    * The emulated alias: the random source that picks a version per request, the managed

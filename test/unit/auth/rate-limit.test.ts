@@ -1,6 +1,7 @@
 /**
  * The local server's per-client token bucket, on a frozen clock.
  */
+import { readFileSync } from 'node:fs';
 import { DEFAULT_RATE_LIMIT, TokenBucketLimiter } from '../../../local/server.js';
 
 let now: number;
@@ -8,8 +9,12 @@ beforeEach(() => {
   now = 1_000_000;
 });
 
-it('defaults to the CDK stage throttling: 100 per second, bursts of 200', () => {
-  expect(DEFAULT_RATE_LIMIT).toEqual({ ratePerSecond: 100, burst: 200 });
+it("defaults to the per-client limit AWS applies: cdk.json's default usage plan", () => {
+  const cdk = JSON.parse(readFileSync('cdk.json', 'utf8')) as {
+    context: { onnxServing: { auth: { usagePlans: { name: string; rateLimit: number; burstLimit: number }[] } } };
+  };
+  const plan = cdk.context.onnxServing.auth.usagePlans.find((p) => p.name === 'default');
+  expect(DEFAULT_RATE_LIMIT).toEqual({ ratePerSecond: plan?.rateLimit, burst: plan?.burstLimit });
 });
 
 it('lets a burst through, then refuses with the wait until the next token', () => {
