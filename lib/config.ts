@@ -49,6 +49,19 @@ const AlarmsSchema = z.strictObject({
   evaluationPeriods: z.number().int().min(1).max(100).default(3),
 });
 
+/**
+ * How a managed release (CodeDeploy) shifts alias `live`, and how `cdk deploy` shifts it when it
+ * publishes new code: `canary` moves `percent` for `intervalMinutes`, then the rest; `linear`
+ * moves `percent` more every `intervalMinutes`. CodeDeploy's predefined configurations are used
+ * when they match (canary 10% for 5/10/15/30 min; linear 10% every 1/2/3/10 min); any other
+ * shift gets a custom deployment configuration. @default canary 10% for 5 minutes
+ */
+const ReleaseSchema = z.strictObject({
+  managed: z.enum(['canary', 'linear'], { error: 'must be "canary" or "linear"' }).default('canary'),
+  percent: z.number().int().min(1).max(99, 'a step moves 1 to 99 percent').default(10),
+  intervalMinutes: z.number().int().min(1).max(2_880, 'CodeDeploy waits at most 2880 minutes between steps').default(5),
+});
+
 export const EndpointConfigSchema = z
   .strictObject({
     /** The model this endpoint serves (its name in the registry). */
@@ -68,6 +81,7 @@ export const EndpointConfigSchema = z
     /** Pre-initialized environments on alias `live`. @default none */
     provisionedConcurrency: z.number().int().min(1).optional(),
     alarms: AlarmsSchema.default(AlarmsSchema.parse({})),
+    release: ReleaseSchema.default(ReleaseSchema.parse({})),
   })
   .superRefine((endpoint, ctx) => {
     const { reservedConcurrency: reserved, provisionedConcurrency: provisioned } = endpoint;
@@ -247,6 +261,7 @@ export type EndpointConfig = z.output<typeof EndpointConfigSchema>;
 export type ControlPlaneConfig = z.output<typeof ControlPlaneSchema>;
 export type ApiConfig = z.output<typeof ApiSchema>;
 export type AlarmsConfig = z.output<typeof AlarmsSchema>;
+export type ReleaseConfig = z.output<typeof ReleaseSchema>;
 export type AuthConfig = z.output<typeof AuthSchema>;
 export type UsagePlanConfig = z.output<typeof UsagePlanSchema>;
 

@@ -3,11 +3,13 @@
  * registry and the artifacts, and it may publish versions of, and move alias `live` on, the
  * endpoint functions it is told about, and no other function.
  */
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ARTIFACT_PREFIX, type ArtifactBucket } from './artifact-bucket.js';
+import type { LambdaEndpoint } from '../functions/adapters/lambda-traffic-router.js';
 import type { ControlPlaneConfig } from './config.js';
+import type { EndpointRelease } from './endpoint-release.js';
 import { LIVE_ALIAS, type ModelEndpoint } from './model-endpoint.js';
 import type { OnnxRuntimeLayer } from './onnxruntime-layer.js';
 import { ServingFunction } from './serving-function.js';
@@ -25,18 +27,17 @@ export const CONTROL_REGISTRY_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 export const CONTROL_ARTIFACT_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'] as const;
-/**
- * Release actions on endpoint functions: pin a model version in the configuration, publish a
- * version, and read/move alias `live` (issue: canary releases).
- */
-export const CONTROL_RELEASE_ACTIONS = [
-  'lambda:GetFunctionConfiguration',
-  'lambda:UpdateFunctionConfiguration',
-  'lambda:PublishVersion',
-  'lambda:ListVersionsByFunction',
-  'lambda:GetAlias',
-  'lambda:UpdateAlias',
-] as const;
+/** Release actions on an endpoint function's `$LATEST`: read and pin its configuration, publish it. */
+export const CONTROL_FUNCTION_ACTIONS = ['lambda:GetFunctionConfiguration', 'lambda:UpdateFunctionConfiguration', 'lambda:PublishVersion'] as const;
+/** Release actions on alias `live`: read and move it (conditionally, on its RevisionId). */
+export const CONTROL_ALIAS_ACTIONS = ['lambda:GetAlias', 'lambda:UpdateAlias'] as const;
+/** Reading the model version pinned in each published version's configuration. */
+export const CONTROL_VERSION_ACTIONS = ['lambda:GetFunctionConfiguration'] as const;
+/** Managed releases: start and read deployments of the endpoint's deployment group. */
+export const CONTROL_DEPLOYMENT_ACTIONS = ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment'] as const;
+/** CreateDeployment also reads the deployment configuration and registers the AppSpec revision. */
+export const CONTROL_DEPLOYMENT_CONFIG_ACTIONS = ['codedeploy:GetDeploymentConfig'] as const;
+export const CONTROL_APPLICATION_ACTIONS = ['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'] as const;
 
 export interface ControlPlaneProps {
   readonly config: ControlPlaneConfig;
@@ -53,6 +54,9 @@ export interface ControlPlaneProps {
  */
 export class ControlPlane extends Construct {
   readonly function: ServingFunction;
+  /** `ENDPOINTS`: the endpoints it may release, by model. */
+  private readonly endpoints = new Map<string, LambdaEndpoint>();
+  private metricsAllowed = false;
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
@@ -81,13 +85,36 @@ export class ControlPlane extends Construct {
       })
       .allow(['s3:ListBucket'], [props.artifacts.bucket.bucketArn], {
         conditions: { StringLike: { 's3:prefix': [`${ARTIFACT_PREFIX}*`] } },
-      });
+      })
+      // Filled by allowReleasesOf, rendered once the whole app is built.
+      .setEnvironment('ENDPOINTS', Lazy.string({ produce: () => Stack.of(this).toJsonString(Object.fromEntries(this.endpoints)) }));
   }
 
-  /** Lets the control plane release new versions of `endpoint` (its function and alias `live` only). */
-  allowReleasesOf(endpoint: ModelEndpoint): this {
+  /**
+   * Lets the control plane release new versions of `endpoint`: its function, its versions' pins,
+   * alias `live`, and its CodeDeploy deployment group; no other function or group. Adds the
+   * endpoint to the `ENDPOINTS` map (model → function, alias, application, group, hook).
+   */
+  allowReleasesOf(endpoint: ModelEndpoint, release: EndpointRelease): this {
     const fn = endpoint.function.function;
-    this.function.allow(CONTROL_RELEASE_ACTIONS, [fn.functionArn, `${fn.functionArn}:${LIVE_ALIAS}`]);
+    this.endpoints.set(endpoint.model, release.endpointEntry(endpoint));
+    this.function
+      .allow(CONTROL_FUNCTION_ACTIONS, [fn.functionArn])
+      .allow(CONTROL_ALIAS_ACTIONS, [`${fn.functionArn}:${LIVE_ALIAS}`])
+      .allow(CONTROL_VERSION_ACTIONS, [`${fn.functionArn}:*`], {
+        wildcardReason: `Reading the model version pinned in each published version of ${endpoint.model}'s function; version numbers are allocated at release time.`,
+      })
+      .allow(CONTROL_DEPLOYMENT_ACTIONS, [release.deploymentGroup.deploymentGroupArn])
+      .allow(CONTROL_DEPLOYMENT_CONFIG_ACTIONS, release.deploymentConfigArns())
+      .allow(CONTROL_APPLICATION_ACTIONS, [
+        Stack.of(this).formatArn({ service: 'codedeploy', resource: 'application', resourceName: release.application.applicationName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      ]);
+    if (!this.metricsAllowed) {
+      this.metricsAllowed = true;
+      this.function.allow(['cloudwatch:GetMetricData'], ['*'], {
+        wildcardReason: 'cloudwatch:GetMetricData has no resource-level permissions (IAM allows only "*"); the release metrics read AWS/Lambda Invocations and Errors per endpoint version.',
+      });
+    }
     return this;
   }
 }

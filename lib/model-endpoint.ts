@@ -44,7 +44,11 @@ export interface ModelEndpointProps {
 export class ModelEndpoint extends Construct {
   readonly model: string;
   readonly function: ServingFunction;
-  /** The version this deployment published (what `live` points to after `cdk deploy`). */
+  /**
+   * The version this deployment published from the code and configuration in the template. A
+   * changed one is rolled onto alias `live` by CodeDeploy (see EndpointRelease); runtime releases
+   * move the alias to pinned versions without CloudFormation.
+   */
   readonly version: Version;
   readonly alias: Alias;
   readonly errorsAlarm: Alarm;
@@ -106,14 +110,14 @@ export class ModelEndpoint extends Construct {
       metric: this.versionMetric('Errors', 'Sum', period),
       threshold: config.alarms.errors,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      alarmDescription: `Model ${config.model}: version ${this.version.version} of alias ${LIVE_ALIAS} had >= ${config.alarms.errors} errors per ${config.alarms.periodSeconds} s.`,
+      alarmDescription: `Model ${config.model}: the version alias ${LIVE_ALIAS} is shifting to (ExecutedVersion, set by each deployment's pre-traffic hook) had >= ${config.alarms.errors} errors per ${config.alarms.periodSeconds} s.`,
     });
     this.latencyAlarm = new Alarm(this, 'LatencyP99Alarm', {
       ...common,
       metric: this.versionMetric('Duration', 'p99', period),
       threshold: config.alarms.p99LatencyMs,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      alarmDescription: `Model ${config.model}: p99 duration of version ${this.version.version} of alias ${LIVE_ALIAS} above ${config.alarms.p99LatencyMs} ms.`,
+      alarmDescription: `Model ${config.model}: p99 duration of the version alias ${LIVE_ALIAS} is shifting to (ExecutedVersion, set by each deployment's pre-traffic hook) above ${config.alarms.p99LatencyMs} ms.`,
     });
   }
 

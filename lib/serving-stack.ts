@@ -12,6 +12,7 @@ import { ArtifactBucket } from './artifact-bucket.js';
 import type { AppConfig } from './config.js';
 import { ControlPlane } from './control-plane.js';
 import { EndpointDashboard } from './endpoint-dashboard.js';
+import { EndpointRelease, ReleaseHook } from './endpoint-release.js';
 import { JwtAuthorizer } from './jwt-authorizer.js';
 import { ModelEndpoint } from './model-endpoint.js';
 import { OnnxRuntimeLayer } from './onnxruntime-layer.js';
@@ -38,6 +39,10 @@ export class OnnxServingStack extends Stack {
   readonly artifacts: ArtifactBucket;
   readonly layers = new Map<LayerArchitecture, OnnxRuntimeLayer>();
   readonly endpoints: readonly ModelEndpoint[];
+  /** Per endpoint (same order): its CodeDeploy group, deployment config and pre-traffic hook. */
+  readonly releases: readonly EndpointRelease[];
+  /** The pre-traffic hook every endpoint's deployment group runs. */
+  readonly releaseHook: ReleaseHook;
   readonly control: ControlPlane;
   readonly authorizer: JwtAuthorizer;
   readonly api: ServingApi;
@@ -72,7 +77,16 @@ export class OnnxServingStack extends Stack {
       artifacts: this.artifacts,
       logRetention,
     });
-    for (const endpoint of this.endpoints) this.control.allowReleasesOf(endpoint);
+    this.releaseHook = new ReleaseHook(this, 'ReleaseHook', { tables: this.tables, logRetention });
+    this.releases = config.endpoints.map(
+      (endpointConfig, i) =>
+        new EndpointRelease(this, `Release${pascal(endpointConfig.model)}`, {
+          endpoint: this.endpoint(i),
+          release: endpointConfig.release,
+          hook: this.releaseHook,
+        }),
+    );
+    this.releases.forEach((release, i) => this.control.allowReleasesOf(this.endpoint(i), release));
 
     this.authorizer = new JwtAuthorizer(this, 'Authorizer', { config: config.auth, logRetention });
 
@@ -104,6 +118,12 @@ export class OnnxServingStack extends Stack {
         description: `Usage plan "${name}": add the API keys of this tier's clients to it (aws apigateway create-usage-plan-key)`,
       });
     }
+  }
+
+  private endpoint(index: number): ModelEndpoint {
+    const endpoint = this.endpoints[index];
+    if (!endpoint) throw new Error(`No endpoint at index ${index}.`);
+    return endpoint;
   }
 
   /** The layer for an architecture, created on first use (one per architecture in the stack). */

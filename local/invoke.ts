@@ -74,17 +74,32 @@ function assetFromS3Key(resource: TemplateResource): string | undefined {
 
 /**
  * The function's environment with every CloudFormation reference replaced by a local name: a
- * `Ref` to a table or bucket becomes its logical id, lower-cased (as bucket names must be). Anything else that cannot be resolved
+ * `Ref` to a table or bucket becomes its logical id, lower-cased (as bucket names must be), and
+ * an `Fn::Join` of such parts is joined. Anything else that cannot be resolved
  * without AWS is refused, naming the variable.
  */
 export function resolveEnvironment(environment: Readonly<Record<string, unknown>>): Record<string, string> {
   const resolved: Record<string, string> = {};
   for (const [name, value] of Object.entries(environment)) {
-    if (typeof value === 'string') resolved[name] = value;
-    else if (value && typeof value === 'object' && typeof (value as { Ref?: unknown }).Ref === 'string') resolved[name] = (value as { Ref: string }).Ref.toLowerCase();
-    else throw new Error(`Environment variable ${name} is ${JSON.stringify(value)}, which cannot be resolved without AWS.`);
+    const text = resolveValue(value);
+    if (text === undefined) throw new Error(`Environment variable ${name} is ${JSON.stringify(value)}, which cannot be resolved without AWS.`);
+    resolved[name] = text;
   }
   return resolved;
+}
+
+/** A string, a `Ref` (its logical id, lower-cased) or an `Fn::Join` of those; else undefined. */
+function resolveValue(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (!value || typeof value !== 'object') return undefined;
+  const ref = (value as { Ref?: unknown }).Ref;
+  if (typeof ref === 'string') return ref.toLowerCase();
+  const join = (value as { 'Fn::Join'?: unknown })['Fn::Join'];
+  if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {
+    const parts = (join[1] as unknown[]).map(resolveValue);
+    if (parts.every((p) => p !== undefined)) return parts.join(join[0]);
+  }
+  return undefined;
 }
 
 export interface InvokeOptions {

@@ -8,8 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDbRegistry } from '../functions/adapters/dynamodb-registry.js';
-import { OnnxRuntime, defaultIntraOpThreads } from '../functions/adapters/onnx-runtime.js';
-import { S3ArtifactStore } from '../functions/adapters/s3-artifacts.js';
 import { ensureTables } from '../functions/adapters/tables.js';
 import { makeHandler as makeControlHandler } from '../functions/control/app.js';
 import type { RegistryService } from '../functions/core/registry.js';
@@ -17,7 +15,7 @@ import type { PredictionService } from '../functions/core/predict.js';
 import { ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, type Config } from '../functions/shared/config.js';
-import { bodyLimits, buildPredictionService, buildRegistryService } from '../functions/shared/composition.js';
+import { bodyLimits, buildPredictionService, buildRegistryService, buildReleaseService } from '../functions/shared/composition.js';
 import { logLine } from '../functions/shared/http.js';
 import {
   generateSigningKey, loadOrCreateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken,
@@ -120,6 +118,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry);
     const limits = bodyLimits(config);
     const latest: LocalFunction = { handler: makePredictHandler({ service: prediction, limits }), version: config.AWS_LAMBDA_FUNCTION_VERSION };
+    // The router reports managed releases' outcomes to the release service, built over the router.
     let releases: ReleaseService | undefined;
     const traffic = new LocalTrafficRouter({
       ...options.releases,
@@ -136,13 +135,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       onOutcome: async (outcome) => releases?.recordOutcome(outcome),
     });
-    releases = buildLocalReleaseService(config, clients, registry, traffic);
+    const releaseService = buildReleaseService(config, traffic, clients, registry);
+    releases = releaseService;
     const key = options.auth === 'insecure' ? undefined : options.dataDir ? await loadOrCreateSigningKey(options.dataDir) : await generateSigningKey();
     const api = await startLocalServer({
       port: options.port ?? 0,
       functions: {
         predict: latest,
-        control: { handler: makeControlHandler({ service: registry, releases, limits }) },
+        control: { handler: makeControlHandler({ service: registry, releases: releaseService, limits }) },
       },
       versions: traffic,
       authorization: key
@@ -164,7 +164,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       config,
       prediction,
       registry,
-      releases,
+      releases: releaseService,
       traffic,
       api,
       sample,
@@ -184,20 +184,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 }
 
 /** The release service over the local registry, artifacts, runtime and emulated alias. */
-function buildLocalReleaseService(config: Config, clients: LocalClients, service: RegistryService, router: LocalTrafficRouter): ReleaseService {
-  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
-  const runtime = new OnnxRuntime(artifacts, {
-    cacheDir: config.MODEL_CACHE_DIR,
-    intraOpThreads: config.ORT_INTRA_OP_THREADS ?? defaultIntraOpThreads(config.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
-  });
-  return new ReleaseService({
-    registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
-    service,
-    router,
-    gates: { artifacts, runtime, baselineFor: (model) => config.METRIC_BASELINES[model] },
-  });
-}
-
 /** Registers the sample model and makes it the production version, unless it exists already. */
 export async function seedSampleModel(registry: RegistryService): Promise<'registered' | 'present'> {
   const existing = await registry.listModels();

@@ -1,8 +1,14 @@
 /** Lambda entry point of the control-plane function; built once per cold start. */
 import { loadConfig } from '../shared/config.js';
-import { bodyLimits, buildRegistryService } from '../shared/composition.js';
+import { awsClients, bodyLimits, buildRegistryService, buildReleaseService, lambdaTrafficRouter } from '../shared/composition.js';
 import { makeHandler } from './app.js';
 
 const config = loadConfig();
+const clients = awsClients(config);
+const service = buildRegistryService(config, clients);
+// Without endpoints to release (ENDPOINTS unset), the release routes answer 501.
+const releases = Object.keys(config.ENDPOINTS).length > 0
+  ? buildReleaseService(config, lambdaTrafficRouter(config), clients, service)
+  : undefined;
 
-export const handler = makeHandler({ service: buildRegistryService(config), limits: bodyLimits(config) });
+export const handler = makeHandler({ service, ...(releases ? { releases } : {}), limits: bodyLimits(config) });

@@ -6,6 +6,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaTrafficRouter } from '../adapters/lambda-traffic-router.js';
+import type { TrafficRouter } from '../core/ports.js';
+import { ReleaseService } from '../core/release.js';
 import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
 import { OnnxRuntime, defaultIntraOpThreads } from '../adapters/onnx-runtime.js';
@@ -58,6 +64,27 @@ export function buildPredictionService(config: Config, clients: AwsClients = aws
       maxLoggedOutputBytes: config.MAX_LOGGED_OUTPUT_BYTES,
       pointerCacheMs: config.POINTER_CACHE_MS,
     },
+  });
+}
+
+/** The release service over `router` (the Lambda/CodeDeploy one on AWS, the emulation locally). */
+export function buildReleaseService(
+  config: Config,
+  router: TrafficRouter,
+  clients: AwsClients = awsClients(config),
+  service: RegistryService = buildRegistryService(config, clients),
+): ReleaseService {
+  const { registry, artifacts, runtime } = adapters(config, clients);
+  return new ReleaseService({ registry, service, router, gates: { artifacts, runtime, baselineFor: (model) => config.METRIC_BASELINES[model] } });
+}
+
+/** Releases on AWS: the endpoints' functions, aliases and CodeDeploy groups from `ENDPOINTS`. */
+export function lambdaTrafficRouter(config: Config): TrafficRouter {
+  return new LambdaTrafficRouter({
+    lambda: new LambdaClient({ region: config.AWS_REGION }),
+    codeDeploy: new CodeDeployClient({ region: config.AWS_REGION }),
+    cloudWatch: new CloudWatchClient({ region: config.AWS_REGION }),
+    endpoints: config.ENDPOINTS,
   });
 }
 

@@ -17,6 +17,41 @@ const MetricBaselinesSchema = z.record(
   z.record(z.string().min(1), z.strictObject({ min: z.number().optional(), max: z.number().optional() })),
 );
 
+const CustomShiftSchema = z.strictObject({
+  kind: z.enum(['canary', 'linear']),
+  percent: z.number().int().min(1).max(99),
+  intervalMinutes: z.number().int().min(1),
+  configName: z.string().min(1),
+});
+
+const EndpointsSchema = z.record(
+  z.string().regex(MODEL_NAME_PATTERN),
+  z.strictObject({
+    functionName: z.string().min(1),
+    alias: z.string().min(1),
+    application: z.string().min(1).optional(),
+    deploymentGroup: z.string().min(1).optional(),
+    preTrafficHook: z.string().min(1).optional(),
+    customShifts: z.array(CustomShiftSchema).optional(),
+  }),
+);
+
+/** A JSON-valued variable, parsed and checked with `schema`; empty or unset gives `{}`. */
+function jsonVariable<T>(schema: z.ZodType<T>, example: string) {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx): T | Record<string, never> => {
+      if (text === undefined || text.trim() === '') return {};
+      try {
+        return schema.parse(JSON.parse(text));
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `must be JSON like ${example}: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}` });
+        return z.NEVER;
+      }
+    });
+}
+
 export const ConfigSchema = z.object({
   REGISTRY_TABLE: z.string().min(1),
   PREDICTION_LOG_TABLE: z.string().min(1),
@@ -42,18 +77,9 @@ export const ConfigSchema = z.object({
    * Control plane: metrics each model's versions must declare to be promoted, as JSON:
    * `{"iris": {"accuracy": {"min": 0.7}}}`. A model without an entry has no metrics gate.
    */
-  METRIC_BASELINES: z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined || text.trim() === '') return {};
-      try {
-        return MetricBaselinesSchema.parse(JSON.parse(text));
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `must be JSON like {"iris": {"accuracy": {"min": 0.7}}}: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}` });
-        return z.NEVER;
-      }
-    }),
+  METRIC_BASELINES: jsonVariable(MetricBaselinesSchema, '{"iris": {"accuracy": {"min": 0.7}}}'),
+  /** Control plane: the endpoints it releases (functions, aliases, CodeDeploy groups), as JSON set by the CDK app. */
+  ENDPOINTS: jsonVariable(EndpointsSchema, '{"iris": {"functionName": "...", "alias": "live"}}'),
   /** S3-compatible servers without virtual-host addressing (the local stack) need path style. */
   S3_FORCE_PATH_STYLE: flag,
 });

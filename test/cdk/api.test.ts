@@ -81,7 +81,8 @@ function controlFunctionId(): string {
   const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(
     ([, fn]) => {
       const variables = (fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
-      return 'REGISTRY_TABLE' in variables && !('SERVED_MODEL' in variables);
+      // The control plane is the function that knows the endpoints it releases.
+      return 'ENDPOINTS' in variables;
     },
   );
   expect(found).toHaveLength(1);

@@ -38,7 +38,7 @@ describe('the default config', () => {
     expect(config.endpoints.map((e) => e.model)).toEqual(['iris']);
   });
 
-  it('fills the documented defaults: arm64, 2048 MB, 1000 rows, alarms on 5 errors and 1000 ms p99', () => {
+  it('fills the documented defaults: arm64, 2048 MB, 1000 rows, alarms on 5 errors and 1000 ms p99, canary 10% for 5 minutes', () => {
     const [endpoint] = parseAppConfig({ endpoints: [iris], auth }).endpoints;
     expect(endpoint).toEqual({
       model: 'iris',
@@ -48,6 +48,7 @@ describe('the default config', () => {
       maxBodyBytes: 6_000_000,
       timeoutSeconds: 29,
       alarms: { errors: 5, p99LatencyMs: 1000, periodSeconds: 60, evaluationPeriods: 3 },
+      release: { managed: 'canary', percent: 10, intervalMinutes: 5 },
     });
   });
 
@@ -64,6 +65,8 @@ describe('a bad config fails synth with a message that names the field', () => {
     ['memory above 10240 MB', { endpoints: [iris, { model: 'big', memoryMb: 10_241 }] }, /endpoints\[1\]\.memoryMb: 10241 MB is outside Lambda's memory range/],
     ['duplicate model names', { endpoints: [iris, { model: 'wine' }, { ...iris, memoryMb: 512 }] }, /endpoints\[2\]\.model: duplicate model name "iris" \(also endpoints\[0\]\)/],
     ['a misspelt field', { endpoints: [{ ...iris, memroyMb: 512 }] }, /endpoints\[0\]\.memroyMb: unknown field/],
+    ['an unknown release kind', { endpoints: [{ ...iris, release: { managed: 'bluegreen' } }] }, /endpoints\[0\]\.release\.managed: must be "canary" or "linear"/],
+    ['a release step of 100%', { endpoints: [{ ...iris, release: { percent: 100 } }] }, /endpoints\[0\]\.release\.percent: a step moves 1 to 99 percent/],
     ['an invalid model name', { endpoints: [{ model: 'Iris!' }] }, /endpoints\[0\]\.model: model names are/],
     ['no endpoints', { endpoints: [] }, /endpoints: declare at least one endpoint/],
     ['more provisioned than reserved concurrency', { endpoints: [{ ...iris, reservedConcurrency: 1, provisionedConcurrency: 2 }] }, /endpoints\[0\]\.provisionedConcurrency: 2 exceeds reservedConcurrency 1/],

@@ -53,6 +53,8 @@ export const TWO_ENDPOINTS: AppConfigInput = {
       reservedConcurrency: 20,
       provisionedConcurrency: 2,
       alarms: { errors: 3, p99LatencyMs: 800, periodSeconds: 120, evaluationPeriods: 2 },
+      // No predefined CodeDeploy configuration shifts this: a custom one is created.
+      release: { managed: 'linear', percent: 20, intervalMinutes: 15 },
     },
   ],
 };

@@ -44,11 +44,18 @@ function functionServing(model: string): [string, Record<string, unknown>] {
 function controlFunction(): [string, Record<string, unknown>] {
   const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, r]) => {
     const variables = (r.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-    return 'REGISTRY_TABLE' in variables && !('SERVED_MODEL' in variables);
+    return 'ENDPOINTS' in variables;
   });
   expect(found).toHaveLength(1);
   const [id, resource] = found[0] as [string, { Properties?: Record<string, unknown> }];
   return [id, resource.Properties ?? {}];
+}
+
+/** The pre-traffic hook functions (their environment names the registry table only). */
+function hookFunctions() {
+  return synth.template.findResources('AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: Match.objectEquals({ NODE_OPTIONS: Match.anyValue(), REGISTRY_TABLE: Match.anyValue() }) } },
+  });
 }
 
 function logicalIdOfRef(value: unknown): string {
@@ -162,8 +169,9 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
     const [authorizerId, authorizer] = onlyResource(synth.template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ JWT_ISSUER: Match.anyValue() }) } });
     expect(JSON.stringify(authorizer.Properties?.['Environment'])).not.toMatch(/TABLE|BUCKET/);
+    const hooks = Object.keys(hookFunctions());
     for (const [id, fn] of Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
-      if (id === authorizerId) continue;
+      if (id === authorizerId || hooks.includes(id)) continue;
       expect(fn.Properties?.['Environment']).toMatchObject({
         Variables: { REGISTRY_TABLE: { Ref: registry }, PREDICTION_LOG_TABLE: { Ref: logs }, ARTIFACT_BUCKET: { Ref: bucket } },
       });
@@ -246,6 +254,115 @@ describe('alias live and its alarms', () => {
   });
 });
 
+describe('releases: CodeDeploy on alias live', () => {
+  function groupOf(model: 'Iris' | 'Churn'): [string, Record<string, unknown>] {
+    const [id, group] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', { ApplicationName: { Ref: Match.stringLikeRegexp(`^Release${model}Application`) } });
+    return [id, group.Properties ?? {}];
+  }
+
+  it('one Lambda application and deployment group per endpoint', () => {
+    synth.template.resourceCountIs('AWS::CodeDeploy::Application', 2);
+    synth.template.resourceCountIs('AWS::CodeDeploy::DeploymentGroup', 2);
+    synth.template.hasResourceProperties('AWS::CodeDeploy::Application', { ComputePlatform: 'Lambda' });
+  });
+
+  it.each([['Iris', 'iris'], ['Churn', 'churn']] as const)("%s's group watches its endpoint's two per-version alarms and rolls back on a failed, stopped or alarmed deployment", (construct, model) => {
+    // Prepare: the endpoint's alarms (ExecutedVersion on alias live of this model's function).
+    const [fnId] = functionServing(model);
+    const alarms = Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'))
+      .filter(([, a]) => JSON.stringify(a.Properties?.['Dimensions']).includes(`"Ref":"${fnId}"`))
+      .map(([id]) => id);
+    expect(alarms).toHaveLength(2);
+
+    // Act
+    const [, group] = groupOf(construct);
+
+    // Assess
+    expect(group['DeploymentStyle']).toEqual({ DeploymentType: 'BLUE_GREEN', DeploymentOption: 'WITH_TRAFFIC_CONTROL' });
+    expect(group['AutoRollbackConfiguration']).toEqual({ Enabled: true, Events: expect.arrayContaining(['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM']) });
+    const watched = (group['AlarmConfiguration'] as { Enabled: boolean; Alarms: { Name: { Ref: string } }[] });
+    expect(watched.Enabled).toBe(true);
+    expect(watched.Alarms.map((a) => a.Name.Ref).sort()).toEqual(alarms.sort());
+  });
+
+  it("iris uses CodeDeploy's predefined canary 10% for 5 minutes (the default); churn's linear 20%/15 min gets its own configuration", () => {
+    expect(groupOf('Iris')[1]['DeploymentConfigName']).toBe('CodeDeployDefault.LambdaCanary10Percent5Minutes');
+    const [configId, config] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentConfig', { ComputePlatform: 'Lambda' });
+    expect(config.Properties?.['TrafficRoutingConfig']).toEqual({ Type: 'TimeBasedLinear', TimeBasedLinear: { LinearInterval: 15, LinearPercentage: 20 } });
+    expect(groupOf('Churn')[1]['DeploymentConfigName']).toEqual({ Ref: configId });
+  });
+
+  it.each([['Iris', 'iris'], ['Churn', 'churn']] as const)(
+    "%s: CloudFormation changes alias live only through CodeDeploy (UpdatePolicy CodeDeployLambdaAliasUpdate with the pre-traffic hook), so a later cdk deploy never sets the alias directly",
+    (construct, model) => {
+      const [fnId] = functionServing(model);
+      const [groupId] = groupOf(construct);
+      const [hookId] = Object.keys(hookFunctions());
+      synth.template.hasResource('AWS::Lambda::Alias', {
+        Properties: Match.objectLike({ Name: 'live', FunctionName: { Ref: fnId } }),
+        UpdatePolicy: {
+          CodeDeployLambdaAliasUpdate: {
+            ApplicationName: { Ref: Match.stringLikeRegexp(`^Release${construct}Application`) },
+            DeploymentGroupName: { Ref: groupId },
+            BeforeAllowTrafficHook: { Ref: hookId },
+          },
+        },
+      });
+    },
+  );
+
+  it("the control plane's ENDPOINTS names each endpoint's function, alias, application, group, hook and custom configuration", () => {
+    const [, control] = controlFunction();
+    const endpoints = joined((control['Environment'] as { Variables: Record<string, unknown> }).Variables['ENDPOINTS']);
+    const parsed = JSON.parse(endpoints) as Record<string, Record<string, unknown>>;
+    const [iris] = functionServing('iris');
+    const [churnConfig] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentConfig', { ComputePlatform: 'Lambda' });
+    expect(parsed['iris']).toEqual({
+      functionName: `<${iris}>`,
+      alias: 'live',
+      application: expect.stringMatching(/^<ReleaseIrisApplication\w+>$/),
+      deploymentGroup: expect.stringMatching(/^<ReleaseIrisDeploymentGroup\w+>$/),
+      preTrafficHook: expect.stringMatching(/^<ReleaseHookPreTrafficHookFunction\w+>$/),
+    });
+    expect(parsed['churn']?.['customShifts']).toEqual([{ kind: 'linear', percent: 20, intervalMinutes: 15, configName: `<${churnConfig}>` }]);
+  });
+
+  it('one pre-traffic hook function for the stack; its name is no model\'s (so `invoke iris` means the endpoint)', () => {
+    const hooks = Object.keys(hookFunctions());
+    expect(hooks).toHaveLength(1);
+    expect(hooks[0]).toMatch(/^ReleaseHookPreTrafficHookFunction/);
+    expect(hooks[0]?.toLowerCase()).not.toMatch(/iris|churn|control/);
+  });
+
+  it("the hook reads the registry and, per endpoint, reads/invokes only that function's versions, reads and reports only on its groups, retargets only the endpoints' alarms", () => {
+    // Prepare
+    const [[, hook]] = Object.entries(hookFunctions()) as [[string, { Properties?: Record<string, unknown> }]];
+    const [iris] = functionServing('iris');
+    const [churn] = functionServing('churn');
+    const [irisGroup] = groupOf('Iris');
+    const [churnGroup] = groupOf('Churn');
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+
+    // Act
+    const granted = statementsOf(roleOf(hook.Properties ?? {}));
+    const pairs = granted.flatMap((s) => s.actions.flatMap((a) => s.resources.map((r) => `${a} ${r}`))).sort();
+
+    // Assess
+    expect(pairs.filter((p) => p.startsWith('lambda:'))).toEqual(
+      [iris, churn].flatMap((fn) => [`lambda:GetFunctionConfiguration <${fn}.Arn>:*`, `lambda:InvokeFunction <${fn}.Arn>:*`]).sort(),
+    );
+    expect(pairs.filter((p) => p.startsWith('dynamodb:'))).toEqual([`dynamodb:GetItem <${registry}.Arn>`, `dynamodb:Query <${registry}.Arn>`]);
+    const codedeploy = pairs.filter((p) => p.startsWith('codedeploy:'));
+    expect(codedeploy).toHaveLength(6);
+    expect(new Set(codedeploy.map((p) => p.split(' ')[0]))).toEqual(new Set(['codedeploy:GetDeployment', 'codedeploy:GetDeploymentGroup', 'codedeploy:PutLifecycleEventHookExecutionStatus']));
+    for (const p of codedeploy) expect(p).toMatch(new RegExp(`:deploymentgroup:<Release(Iris|Churn)Application\\w+>/<(${irisGroup}|${churnGroup})>$`));
+    const alarmPairs = pairs.filter((p) => p.startsWith('cloudwatch:'));
+    expect(alarmPairs).toHaveLength(8);
+    for (const p of alarmPairs) expect(p).toMatch(/^cloudwatch:(DescribeAlarms|PutMetricAlarm) <Endpoint(Iris|Churn)(ErrorsAlarm|LatencyP99Alarm)\w+\.Arn>$/);
+    expect(JSON.stringify(pairs)).not.toMatch(/PredictionLog|Artifacts|ControlPlane/);
+  });
+});
+
 /** A Fn::Join of strings and references, as one string with `<LogicalId>` for each Ref. */
 function joined(node: unknown): string {
   if (typeof node === 'string') return node;
@@ -299,10 +416,10 @@ function statementsOf(role: string): { actions: string[]; resources: string[]; c
 }
 
 describe('least privilege', () => {
-  it('no statement has a wildcard action, and no resource is "*"', () => {
+  it('no statement has a wildcard action, and only cloudwatch:GetMetricData (no resource-level permissions) has resource "*"', () => {
     for (const { statement } of statements()) {
       for (const action of list(statement['Action'])) expect(action).not.toContain('*');
-      for (const resource of list(statement['Resource'])) expect(resource).not.toBe('*');
+      if (list(statement['Resource']).includes('*')) expect(statement['Action']).toBe('cloudwatch:GetMetricData');
     }
   });
 
@@ -313,15 +430,23 @@ describe('least privilege', () => {
       [/^<ArtifactsBucket\w+\.Arn>\/models\/churn\/\*$/, "churn's artifacts, same reason"],
       [/^<ArtifactsBucket\w+\.Arn>\/models\/\*$/, 'the control plane registers artifacts of any model'],
       [/^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<\w+>:log-stream:\*$/, "log streams are created at run time in the function's own log group"],
+      [/^<EndpointIrisPredictFunction\w+\.Arn>:\*$/, "iris's function versions: numbers allocated at release time (control plane reads pins, hook invokes the target)"],
+      [/^<EndpointChurnPredictFunction\w+\.Arn>:\*$/, "churn's function versions, same reason"],
+      [/^<ReleaseHookPreTrafficHookFunction\w+\.Arn>:\*$/, "CDK's grantInvoke of the hook to each deployment group's CodeDeploy role"],
+      [/^\*$/, 'cloudwatch:GetMetricData has no resource-level permissions'],
     ];
     const wild = statements().flatMap(({ statement }) => list(statement['Resource']).map(flattenReference)).filter((r) => r.includes('*'));
     expect(wild.length).toBeGreaterThan(0);
     for (const resource of wild) expect(allowed.some(([pattern]) => pattern.test(resource))).toBe(true);
   });
 
-  it('the only managed policy is API Gateway’s account-level CloudWatch role (execution logs)', () => {
+  it('the only managed policies are API Gateway’s account-level CloudWatch role and CodeDeploy’s Lambda role (one per deployment group)', () => {
     const managed = Object.values(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap((role) => (role.Properties?.['ManagedPolicyArns'] ?? []) as unknown[]);
-    expect(managed.map(flattenReference)).toEqual(['arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs']);
+    expect(managed.map(flattenReference).sort()).toEqual([
+      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited',
+      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited',
+      'arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs',
+    ]);
   });
 
   it.each([['iris'], ['churn']])("%s's function reads the registry, writes logs, reads only its own model's artifacts", (model) => {
@@ -356,10 +481,17 @@ describe('least privilege', () => {
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
     const [iris] = functionServing('iris');
     const [churn] = functionServing('churn');
-    const release = ['lambda:GetAlias', 'lambda:GetFunctionConfiguration', 'lambda:ListVersionsByFunction', 'lambda:PublishVersion', 'lambda:UpdateAlias', 'lambda:UpdateFunctionConfiguration'];
+    const [irisGroup] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', { ApplicationName: { Ref: Match.stringLikeRegexp('^ReleaseIris') } });
+    const [churnGroup] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', { ApplicationName: { Ref: Match.stringLikeRegexp('^ReleaseChurn') } });
 
     // Act
     const granted = statementsOf(roleOf(control));
+    // Every (action, resource) pair, whatever statements the minimizePolicies flag merged.
+    const pairs = (prefix: string) =>
+      granted
+        .flatMap((s) => s.actions.flatMap((a) => s.resources.map((r) => `${a} ${r}`)))
+        .filter((p) => p.startsWith(prefix))
+        .sort();
 
     // Assess
     expect(granted).toEqual(
@@ -370,11 +502,31 @@ describe('least privilege', () => {
         },
         { actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], resources: [`<${bucket}.Arn>/models/*`] },
         { actions: ['s3:ListBucket'], resources: [`<${bucket}.Arn>`], condition: { StringLike: { 's3:prefix': ['models/*'] } } },
-        { actions: release, resources: [`<${iris}.Arn>`, `<${iris}.Arn>:live`, `<${churn}.Arn>`, `<${churn}.Arn>:live`].sort() },
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
       ]),
     );
-    expect(granted).toHaveLength(5);
+    // Lambda: $LATEST's configuration and publishing, alias live, and reading versions' pins; on endpoint functions only.
+    expect(pairs('lambda:')).toEqual(
+      [iris, churn]
+        .flatMap((fn) => [
+          `lambda:GetFunctionConfiguration <${fn}.Arn>`,
+          `lambda:UpdateFunctionConfiguration <${fn}.Arn>`,
+          `lambda:PublishVersion <${fn}.Arn>`,
+          `lambda:GetAlias <${fn}.Arn>:live`,
+          `lambda:UpdateAlias <${fn}.Arn>:live`,
+          `lambda:GetFunctionConfiguration <${fn}.Arn>:*`,
+        ])
+        .sort(),
+    );
+    // CodeDeploy: deployments of these two groups only (plus the configurations and application revisions CreateDeployment reads).
+    const groupArn = (group: string) => expect.stringMatching(new RegExp(`:deploymentgroup:<Release\\w+Application\\w+>/<${group}>$`));
+    expect(pairs('codedeploy:CreateDeployment').concat(pairs('codedeploy:GetDeployment '))).toEqual(
+      expect.arrayContaining([irisGroup, churnGroup].flatMap((g) => [`codedeploy:CreateDeployment`, `codedeploy:GetDeployment`].map(() => groupArn(g)))),
+    );
+    for (const p of pairs('codedeploy:CreateDeployment').concat(pairs('codedeploy:GetDeployment '))) expect(p).toMatch(new RegExp(`<(${irisGroup}|${churnGroup})>$`));
+    expect(pairs('codedeploy:CreateDeployment')).toHaveLength(2);
+    expect(pairs('codedeploy:GetDeploymentConfig').every((p) => /:deploymentconfig:(CodeDeployDefault\.Lambda|<)/.test(p))).toBe(true);
+    expect(pairs('cloudwatch:')).toEqual(['cloudwatch:GetMetricData *']);
     const lambdaResources = granted.filter((s) => s.actions.some((a) => a.startsWith('lambda:'))).flatMap((s) => s.resources);
     expect(lambdaResources.every((r) => r.startsWith(`<${iris}.`) || r.startsWith(`<${churn}.`))).toBe(true);
     expect(JSON.stringify(lambdaResources)).not.toContain(controlId);

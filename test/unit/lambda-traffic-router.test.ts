@@ -1,0 +1,351 @@
+/**
+ * LambdaTrafficRouter against mocked Lambda, CodeDeploy and CloudWatch clients: the exact call
+ * sequence of each operation, the environment merge, and conflicts and throttles in the middle
+ * that leave alias `live` unchanged.
+ */
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CodeDeployClient, CreateDeploymentCommand, DeploymentLimitExceededException } from '@aws-sdk/client-codedeploy';
+import {
+  GetAliasCommand,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  PreconditionFailedException,
+  PublishVersionCommand,
+  ResourceConflictException,
+  TooManyRequestsException,
+  UpdateAliasCommand,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { deploymentConfigFor, LambdaTrafficRouter, lambdaAppSpec, PREDEFINED_SHIFTS } from '../../functions/adapters/lambda-traffic-router.js';
+import { AppError, ConflictError, ValidationError } from '../../functions/core/errors.js';
+
+const lambdaMock = mockClient(LambdaClient);
+const codeDeployMock = mockClient(CodeDeployClient);
+const cloudWatchMock = mockClient(CloudWatchClient);
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+const FN = 'OnnxServing-EndpointIrisPredict';
+const ENDPOINTS = {
+  iris: { functionName: FN, alias: 'live', application: 'iris-app', deploymentGroup: 'iris-live', preTrafficHook: 'iris-hook' },
+  churn: { functionName: 'churn-fn', alias: 'live' },
+};
+
+let sleeps: number[];
+
+function router(options: { waitTimeoutMs?: number } = {}) {
+  sleeps = [];
+  return new LambdaTrafficRouter({
+    lambda: new LambdaClient({ region: 'us-east-1', credentials }),
+    codeDeploy: new CodeDeployClient({ region: 'us-east-1', credentials }),
+    cloudWatch: new CloudWatchClient({ region: 'us-east-1', credentials }),
+    endpoints: ENDPOINTS,
+    pollIntervalMs: 10,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    now: () => new Date('2025-03-04T05:00:00.000Z'),
+    ...options,
+  });
+}
+
+/** The commands sent to the Lambda mock, by name, in order. */
+function lambdaCalls(): string[] {
+  return lambdaMock.calls().map((call) => (call.args[0] as { constructor: { name: string } }).constructor.name);
+}
+
+const conflict = (type: typeof PreconditionFailedException | typeof ResourceConflictException) =>
+  new type({ message: 'The Revision Id provided does not match the latest Revision Id.', $metadata: {} });
+
+beforeEach(() => {
+  lambdaMock.reset();
+  codeDeployMock.reset();
+  cloudWatchMock.reset();
+});
+
+describe('publishVersion', () => {
+  const BASE_ENV = { REGISTRY_TABLE: 'registry', SERVED_MODEL: 'iris', MAX_ROWS: '1000' };
+
+  function prepareLatest() {
+    lambdaMock
+      .on(GetFunctionConfigurationCommand, { FunctionName: FN })
+      .resolvesOnce({ RevisionId: 'rev-1', LastUpdateStatus: 'Successful', Environment: { Variables: BASE_ENV } })
+      .resolvesOnce({ RevisionId: 'rev-2', LastUpdateStatus: 'InProgress', Environment: { Variables: { ...BASE_ENV, PINNED_MODEL_VERSION: '3' } } })
+      .resolvesOnce({ RevisionId: 'rev-3', LastUpdateStatus: 'Successful', Environment: { Variables: { ...BASE_ENV, PINNED_MODEL_VERSION: '3' } } });
+    lambdaMock.on(UpdateFunctionConfigurationCommand).resolves({ RevisionId: 'rev-2', LastUpdateStatus: 'InProgress' });
+  }
+
+  it('reads, updates the environment conditionally, waits for the update, publishes that revision', async () => {
+    // Prepare
+    prepareLatest();
+    lambdaMock.on(PublishVersionCommand).resolves({ Version: '7' });
+
+    // Act
+    const version = await router().publishVersion('iris', '3');
+
+    // Assess
+    expect(version).toBe('7');
+    expect(lambdaCalls()).toEqual([
+      'GetFunctionConfigurationCommand',
+      'UpdateFunctionConfigurationCommand',
+      'GetFunctionConfigurationCommand',
+      'GetFunctionConfigurationCommand',
+      'PublishVersionCommand',
+    ]);
+    expect(lambdaMock.commandCalls(UpdateFunctionConfigurationCommand)[0]?.args[0].input).toEqual({
+      FunctionName: FN,
+      // Merged: every other variable stays.
+      Environment: { Variables: { ...BASE_ENV, PINNED_MODEL_VERSION: '3' } },
+      RevisionId: 'rev-1',
+    });
+    // Published on the revision the finished update produced.
+    expect(lambdaMock.commandCalls(PublishVersionCommand)[0]?.args[0].input).toMatchObject({ FunctionName: FN, RevisionId: 'rev-3' });
+    expect(sleeps).toEqual([10]);
+  });
+
+  it('a configuration changed since it was read (PreconditionFailed) is a ConflictError and publishes nothing', async () => {
+    lambdaMock.on(GetFunctionConfigurationCommand).resolves({ RevisionId: 'rev-1', Environment: { Variables: BASE_ENV } });
+    lambdaMock.on(UpdateFunctionConfigurationCommand).rejects(conflict(PreconditionFailedException));
+
+    await expect(router().publishVersion('iris', '3')).rejects.toMatchObject({ status: 409, code: 'CONCURRENT_UPDATE' });
+    expect(lambdaMock.commandCalls(PublishVersionCommand)).toHaveLength(0);
+  });
+
+  it('a change between the update and the publish (PublishVersion PreconditionFailed) is a ConflictError', async () => {
+    prepareLatest();
+    lambdaMock.on(PublishVersionCommand).rejects(conflict(PreconditionFailedException));
+
+    await expect(router().publishVersion('iris', '3')).rejects.toBeInstanceOf(ConflictError);
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(0);
+  });
+
+  it('a failed update throws with Lambda\'s reason, and nothing is published', async () => {
+    lambdaMock
+      .on(GetFunctionConfigurationCommand)
+      .resolvesOnce({ RevisionId: 'rev-1', Environment: { Variables: BASE_ENV } })
+      .resolves({ RevisionId: 'rev-2', LastUpdateStatus: 'Failed', LastUpdateStatusReason: 'KMS key disabled', LastUpdateStatusReasonCode: 'KMSKeyAccessDenied' });
+    lambdaMock.on(UpdateFunctionConfigurationCommand).resolves({ RevisionId: 'rev-2' });
+
+    await expect(router().publishVersion('iris', '3')).rejects.toMatchObject({ code: 'UPDATE_FAILED', message: expect.stringContaining('KMS key disabled') });
+    expect(lambdaMock.commandCalls(PublishVersionCommand)).toHaveLength(0);
+  });
+
+  it('an update that never finishes times out (bounded), and nothing is published', async () => {
+    lambdaMock
+      .on(GetFunctionConfigurationCommand)
+      .resolvesOnce({ RevisionId: 'rev-1', Environment: { Variables: BASE_ENV } })
+      .resolves({ RevisionId: 'rev-2', LastUpdateStatus: 'InProgress' });
+    lambdaMock.on(UpdateFunctionConfigurationCommand).resolves({ RevisionId: 'rev-2' });
+
+    await expect(router({ waitTimeoutMs: 0 }).publishVersion('iris', '3')).rejects.toMatchObject({ code: 'UPDATE_TIMEOUT' });
+    expect(lambdaMock.commandCalls(PublishVersionCommand)).toHaveLength(0);
+  });
+
+  it('an unknown model is a 404 before any call', async () => {
+    await expect(router().publishVersion('nope', '1')).rejects.toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });
+    expect(lambdaMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('getRouting', () => {
+  it('reads the alias, then each routed version\'s pin', async () => {
+    // Prepare
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'a1' });
+    lambdaMock.on(GetFunctionConfigurationCommand, { FunctionName: FN, Qualifier: '6' }).resolves({ Environment: { Variables: { REGISTRY_TABLE: 'r' } } });
+    lambdaMock.on(GetFunctionConfigurationCommand, { FunctionName: FN, Qualifier: '7' }).resolves({ Environment: { Variables: { PINNED_MODEL_VERSION: '3' } } });
+
+    // Act
+    const { routing, versions } = await router().getRouting('iris');
+
+    // Assess
+    expect(routing).toEqual({ stable: '6', canary: { version: '7', weight: 0.1 } });
+    expect(versions).toEqual([{ functionVersion: '6' }, { functionVersion: '7', modelVersion: '3' }]);
+    expect(lambdaMock.commandCalls(GetAliasCommand)[0]?.args[0].input).toEqual({ FunctionName: FN, Name: 'live' });
+  });
+});
+
+describe('setRouting', () => {
+  const STABLE = { stable: '6' };
+  const CANARY = { stable: '6', canary: { version: '7', weight: 0.1 } };
+
+  it('GetAlias, compare, then one UpdateAlias conditioned on the alias revision', async () => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RevisionId: 'alias-rev' });
+    lambdaMock.on(UpdateAliasCommand).resolves({});
+
+    await router().setRouting('iris', CANARY, STABLE);
+
+    expect(lambdaCalls()).toEqual(['GetAliasCommand', 'UpdateAliasCommand']);
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)[0]?.args[0].input).toEqual({
+      FunctionName: FN,
+      Name: 'live',
+      FunctionVersion: '6',
+      RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } },
+      RevisionId: 'alias-rev',
+    });
+  });
+
+  it('finalize: the canary becomes stable and the additional weights are cleared', async () => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
+    lambdaMock.on(UpdateAliasCommand).resolves({});
+
+    await router().setRouting('iris', { stable: '7' }, CANARY);
+
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)[0]?.args[0].input).toMatchObject({ FunctionVersion: '7', RoutingConfig: { AdditionalVersionWeights: {} } });
+  });
+
+  it('an alias that is not as expected is a ConflictError and UpdateAlias is never called', async () => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '5', RevisionId: 'r' });
+
+    await expect(router().setRouting('iris', CANARY, STABLE)).rejects.toMatchObject({ status: 409, code: 'ROUTING_CHANGED' });
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['PreconditionFailedException', () => conflict(PreconditionFailedException)],
+    ['ResourceConflictException', () => conflict(ResourceConflictException)],
+  ])('an alias changed between read and write (%s): UpdateAlias called once, failed, ConflictError', async (_name, error) => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RevisionId: 'r' });
+    lambdaMock.on(UpdateAliasCommand).rejects(error());
+
+    await expect(router().setRouting('iris', CANARY, STABLE)).rejects.toMatchObject({ status: 409, code: 'CONCURRENT_UPDATE' });
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(1);
+    expect(lambdaCalls()).toEqual(['GetAliasCommand', 'UpdateAliasCommand']);
+  });
+
+  it('throttled after the SDK\'s retries: a 503, UpdateAlias called once and failed, nothing else written', async () => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RevisionId: 'r' });
+    lambdaMock.on(UpdateAliasCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
+
+    const failure = router().setRouting('iris', CANARY, STABLE);
+
+    await expect(failure).rejects.toBeInstanceOf(AppError);
+    await expect(failure).rejects.toMatchObject({ status: 503, code: 'RELEASE_THROTTLED' });
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(1);
+  });
+
+  it('a throttled read never writes', async () => {
+    lambdaMock.on(GetAliasCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
+
+    await expect(router().setRouting('iris', CANARY, STABLE)).rejects.toMatchObject({ status: 503 });
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(0);
+  });
+
+  it.each([[0], [1], [1.5]])('a canary weight of %s is refused before any call', async (weight) => {
+    await expect(router().setRouting('iris', { stable: '6', canary: { version: '7', weight } }, STABLE)).rejects.toBeInstanceOf(ValidationError);
+    expect(lambdaMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('startManagedRelease', () => {
+  it('reads the alias, then CreateDeployment with the AppSpec (current → target, the hook) and the mapped config', async () => {
+    // Prepare
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RevisionId: 'r' });
+    codeDeployMock.on(CreateDeploymentCommand).resolves({ deploymentId: 'd-ABC123' });
+
+    // Act
+    const id = await router().startManagedRelease('iris', '7', { kind: 'canary', percent: 10, intervalMinutes: 5 });
+
+    // Assess
+    expect(id).toBe('d-ABC123');
+    const input = codeDeployMock.commandCalls(CreateDeploymentCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({
+      applicationName: 'iris-app',
+      deploymentGroupName: 'iris-live',
+      deploymentConfigName: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+      revision: { revisionType: 'AppSpecContent', appSpecContent: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+    });
+    const content = input?.revision?.appSpecContent?.content ?? '';
+    expect(content.startsWith('{"version":0.0,')).toBe(true);
+    expect(JSON.parse(content)).toEqual({
+      version: 0,
+      Resources: [{ [FN]: { Type: 'AWS::Lambda::Function', Properties: { Name: FN, Alias: 'live', CurrentVersion: '6', TargetVersion: '7' } } }],
+      Hooks: [{ BeforeAllowTraffic: 'iris-hook' }],
+    });
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(0);
+  });
+
+  it('another deployment in progress is a ConflictError', async () => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6' });
+    codeDeployMock.on(CreateDeploymentCommand).rejects(new DeploymentLimitExceededException({ message: 'limit', $metadata: {} }));
+
+    await expect(router().startManagedRelease('iris', '7', { kind: 'linear', percent: 10, intervalMinutes: 1 })).rejects.toMatchObject({ code: 'RELEASE_IN_PROGRESS' });
+  });
+
+  it('an alias already running a canary is a conflict, and no deployment starts', async () => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.5 } } });
+
+    await expect(router().startManagedRelease('iris', '8', { kind: 'canary', percent: 10, intervalMinutes: 5 })).rejects.toMatchObject({ status: 409 });
+    expect(codeDeployMock.calls()).toHaveLength(0);
+  });
+
+  it('an endpoint without a deployment group refuses managed releases', async () => {
+    await expect(router().startManagedRelease('churn', '2', { kind: 'canary', percent: 10, intervalMinutes: 5 })).rejects.toMatchObject({ code: 'MANAGED_RELEASE_UNAVAILABLE' });
+  });
+});
+
+describe('deploymentConfigFor: the exact mapping', () => {
+  it.each([
+    ['canary', 10, 5, 'CodeDeployDefault.LambdaCanary10Percent5Minutes'],
+    ['canary', 10, 10, 'CodeDeployDefault.LambdaCanary10Percent10Minutes'],
+    ['canary', 10, 15, 'CodeDeployDefault.LambdaCanary10Percent15Minutes'],
+    ['canary', 10, 30, 'CodeDeployDefault.LambdaCanary10Percent30Minutes'],
+    ['linear', 10, 1, 'CodeDeployDefault.LambdaLinear10PercentEvery1Minute'],
+    ['linear', 10, 2, 'CodeDeployDefault.LambdaLinear10PercentEvery2Minutes'],
+    ['linear', 10, 3, 'CodeDeployDefault.LambdaLinear10PercentEvery3Minutes'],
+    ['linear', 10, 10, 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes'],
+  ] as const)('%s %i%% / %i min → %s', (kind, percent, intervalMinutes, name) => {
+    expect(deploymentConfigFor({ kind, percent, intervalMinutes })).toBe(name);
+  });
+
+  it('covers exactly the eight predefined Lambda configurations', () => {
+    expect(PREDEFINED_SHIFTS).toHaveLength(8);
+  });
+
+  it('uses the endpoint\'s custom configuration for its own shift, and refuses any other', () => {
+    const custom = [{ kind: 'canary' as const, percent: 20, intervalMinutes: 15, configName: 'iris-canary-20-15' }];
+    expect(deploymentConfigFor({ kind: 'canary', percent: 20, intervalMinutes: 15 }, custom)).toBe('iris-canary-20-15');
+    expect(() => deploymentConfigFor({ kind: 'linear', percent: 20, intervalMinutes: 15 }, custom)).toThrow(/UNSUPPORTED_SHIFT|No CodeDeploy configuration/);
+  });
+
+  it('an AppSpec without a hook has no Hooks section', () => {
+    expect(JSON.parse(lambdaAppSpec({ functionName: 'f', alias: 'live' }, '1', '2'))).not.toHaveProperty('Hooks');
+  });
+});
+
+describe('metrics', () => {
+  it('one GetMetricData for Invocations and Errors per version, on FunctionName + Resource fn:live + ExecutedVersion', async () => {
+    // Prepare
+    cloudWatchMock
+      .on(GetMetricDataCommand)
+      .resolvesOnce({ MetricDataResults: [{ Id: 'i0', Values: [100] }, { Id: 'e0', Values: [1] }], NextToken: 'next' })
+      .resolvesOnce({ MetricDataResults: [{ Id: 'i1', Values: [10, 2] }, { Id: 'e1', Values: [] }] });
+
+    // Act
+    const metrics = await router().metrics('iris', ['6', '7'], 10);
+
+    // Assess
+    expect(metrics).toEqual({ '6': { invocations: 100, errors: 1 }, '7': { invocations: 12, errors: 0 } });
+    const input = cloudWatchMock.commandCalls(GetMetricDataCommand)[0]?.args[0].input;
+    expect(input?.StartTime).toEqual(new Date('2025-03-04T04:50:00.000Z'));
+    expect(input?.EndTime).toEqual(new Date('2025-03-04T05:00:00.000Z'));
+    expect(input?.MetricDataQueries?.[3]).toEqual({
+      Id: 'e1',
+      ReturnData: true,
+      MetricStat: {
+        Metric: {
+          Namespace: 'AWS/Lambda',
+          MetricName: 'Errors',
+          Dimensions: [
+            { Name: 'FunctionName', Value: FN },
+            { Name: 'Resource', Value: `${FN}:live` },
+            { Name: 'ExecutedVersion', Value: '7' },
+          ],
+        },
+        Period: 600,
+        Stat: 'Sum',
+      },
+    });
+    expect(cloudWatchMock.commandCalls(GetMetricDataCommand)[1]?.args[0].input.NextToken).toBe('next');
+  });
+});
