@@ -77,7 +77,7 @@ export async function runThreads(ctx: BenchContext): Promise<ThreadsResult> {
       }),
     ),
   );
-  const current = THREAD_CONFIGS.find((c) => c.intraOpThreads === PRODUCT_THREADS && !c.spinning)?.id ?? '';
+  const current = THREAD_CONFIGS.find((c) => c.intraOpThreads === PRODUCT_THREADS && c.spinning)?.id ?? '';
   const { recommended, reason } = recommend(points, current);
   return { configs: THREAD_CONFIGS, points, isolatedGapMs: GAP_MS, current, recommended, reason };
 }

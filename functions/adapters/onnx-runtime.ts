@@ -19,11 +19,11 @@ export interface OnnxRuntimeOptions {
   /** Intra-op threads. @default {@link defaultIntraOpThreads} */
   readonly intraOpThreads?: number;
   /**
-   * Whether idle intra-op threads spin waiting for work. Off by default: the benchmark
-   * (docs/BENCHMARKS.md, section 7) measured a spinning 2-thread pool burning about 3 ms of CPU
-   * after each isolated single-row call, against 0.35 ms without, with no steady latency gain on
-   * this machine; on a Lambda sandbox with one or two vCPUs that CPU is taken from the request's
-   * own work (log write, response). @default false
+   * Whether idle intra-op threads spin waiting for work (ONNX Runtime's default: on). The
+   * benchmark (docs/BENCHMARKS.md, section 7) keeps it on: with two threads it gives the lowest
+   * latency, at the price of CPU burnt after isolated calls (about 3 ms per single-row call of
+   * the tree ensemble), which a Lambda sandbox serving one request at a time does not feel. Turn
+   * it off where many requests share a process's cores. @default true
    */
   readonly spinning?: boolean;
 }
@@ -67,7 +67,7 @@ export class OnnxRuntime implements ModelRuntime {
       executionMode: 'sequential',
       interOpNumThreads: 1,
       intraOpNumThreads: options.intraOpThreads ?? defaultIntraOpThreads(undefined),
-      extra: spinningOption(options.spinning ?? false),
+      extra: spinningOption(options.spinning ?? true),
     };
   }
 
