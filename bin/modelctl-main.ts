@@ -1,5 +1,6 @@
 /** Process entry of `modelctl`: real fetch, files and streams. */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { modelctl } from './modelctl.js';
 
 const code = await modelctl(process.argv.slice(2), {
@@ -7,6 +8,8 @@ const code = await modelctl(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   readFile: (path) => readFile(path),
+  openFile: async (path) => ({ size: (await stat(path)).size, stream: () => createReadStream(path) }),
+  errIsTTY: process.stderr.isTTY === true,
   env: process.env,
 });
 process.exitCode = code;

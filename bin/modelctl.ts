@@ -16,9 +16,11 @@ const USAGE = `Usage: modelctl <command> [arguments] [--api URL] [--token JWT]
 Commands:
   models                                  list registered models
   versions <model>                        list a model's versions
-  register <model> <file.onnx> [--metadata meta.json] [--production]
-                                          (--production: through staging to production)
+  register <model> <file.onnx> [--metadata meta.json] [--production] [--upload]
                                           upload and register a new version
+                                          (--production: through staging to production;
+                                          files over 1 MB, or any with --upload, go straight
+                                          to S3 through a presigned URL, with a progress bar)
   stage <model> <version> <stage> [--reason TEXT]
                                           move a version: development -> staging -> production,
                                           or to archived from any stage
@@ -59,7 +61,17 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Milliseconds since the epoch, for `token`. @default Date.now */
   readonly now?: () => number;
+  /** A file's size and a stream of its bytes, for uploads. @default readFile, whole */
+  readonly openFile?: (path: string) => Promise<{ size: number; stream: () => AsyncIterable<Uint8Array> }>;
+  /**
+   * Whether `err` is a terminal: the upload progress is one bar redrawn in place; otherwise one
+   * line per quarter. @default false
+   */
+  readonly errIsTTY?: boolean;
 }
+
+/** Files larger than this are registered through a presigned upload, not inline. */
+export const UPLOAD_THRESHOLD_BYTES = 1024 * 1024;
 
 class UsageError extends Error {}
 
@@ -75,6 +87,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         token: { type: 'string' },
         metadata: { type: 'string' },
         production: { type: 'boolean' },
+        upload: { type: 'boolean' },
         reason: { type: 'string' },
         features: { type: 'string' },
         instances: { type: 'string' },
@@ -166,6 +179,7 @@ async function token(args: readonly string[], flags: TokenFlags, io: CliIo): Pro
 interface Flags {
   readonly metadata?: string;
   readonly production?: boolean;
+  readonly upload?: boolean;
   readonly reason?: string;
   readonly features?: string;
   readonly instances?: string;
@@ -210,10 +224,14 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
     }
     case 'register': {
       const [model] = need(2, '<model> <file.onnx>');
-      const bytes = await io.readFile(args[1] as string);
+      const file = args[1] as string;
       const metadata = flags.metadata ? parseJson(await io.readFile(flags.metadata), flags.metadata) : undefined;
+      const opened = await openFile(io, file);
+      const source = flags.upload || opened.size > UPLOAD_THRESHOLD_BYTES
+        ? { uploadId: await upload(api, io, model as string, file, opened) }
+        : { modelBase64: Buffer.from(await io.readFile(file)).toString('base64') };
       const version = (await api.call('POST', `/v1/models/${model}/versions`, {
-        modelBase64: bytes.toString('base64'),
+        ...source,
         ...(metadata === undefined ? {} : { metadata }),
       })) as { version: string };
       if (!flags.production) return version;
@@ -268,6 +286,127 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
     default:
       throw new UsageError(`Unknown command "${command}".`);
   }
+}
+
+interface OpenedFile {
+  readonly size: number;
+  stream(): AsyncIterable<Uint8Array>;
+}
+
+async function openFile(io: CliIo, file: string): Promise<OpenedFile> {
+  if (io.openFile) return io.openFile(file);
+  const bytes = await io.readFile(file);
+  return { size: bytes.byteLength, stream: async function* () { yield bytes; } };
+}
+
+interface UploadTicket {
+  readonly uploadId: string;
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly maxBytes: number;
+}
+
+/** Asks for a presigned upload and streams the file to it, drawing progress on stderr. */
+async function upload(api: Api, io: CliIo, model: string, file: string, opened: OpenedFile): Promise<string> {
+  const ticket = (await api.call('POST', `/v1/models/${model}/uploads`, {})) as UploadTicket;
+  if (opened.size > ticket.maxBytes) {
+    throw new ApiError(`${file} is ${opened.size} bytes; the API registers files of at most ${ticket.maxBytes} bytes.`);
+  }
+  const progress = new Progress(io, path.basename(file), opened.size);
+  const chunks = opened.stream()[Symbol.asyncIterator]();
+  let sent = 0;
+  progress.update(0);
+  // Pulled one chunk at a time as the connection takes them, so the count follows the upload
+  // (give or take the socket's buffer) and the file is never held whole in memory.
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      sent += next.value.byteLength;
+      controller.enqueue(next.value);
+      progress.update(sent);
+    },
+  });
+  let response: Response;
+  try {
+    response = await io.fetch(ticket.url, {
+      method: ticket.method,
+      // S3 takes no chunked uploads: the length goes first, the bytes stream behind it.
+      headers: { ...ticket.headers, 'content-length': String(opened.size) },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+  } catch (error) {
+    progress.abort();
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    throw new ApiError(`Cannot upload to ${new URL(ticket.url).origin}${cause}.`);
+  }
+  if (!response.ok) {
+    progress.abort();
+    const text = await response.text();
+    const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? 'ERROR';
+    const message = /<Message>([^<]+)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200);
+    throw new ApiError(`The upload was refused: ${response.status} ${code}: ${message}`);
+  }
+  await response.arrayBuffer();
+  return ticket.uploadId;
+}
+
+const BAR_WIDTH = 30;
+
+/**
+ * Upload progress on stderr: on a terminal one bar redrawn in place
+ * (`model.onnx [#######.......] 25%  1.2 MB / 4.8 MB`); otherwise (logs, CI) one line per quarter.
+ */
+export class Progress {
+  private lastQuarter = -1;
+  private lastDrawn = -1;
+  private finished = false;
+
+  constructor(
+    private readonly io: Pick<CliIo, 'err' | 'errIsTTY'>,
+    private readonly name: string,
+    private readonly total: number,
+  ) {}
+
+  update(sent: number): void {
+    if (this.finished) return;
+    const percent = this.total === 0 ? 100 : Math.floor((sent / this.total) * 100);
+    const bytes = `${formatBytes(sent)} / ${formatBytes(this.total)}`;
+    if (this.io.errIsTTY) {
+      if (percent === this.lastDrawn) return;
+      this.lastDrawn = percent;
+      const filled = Math.round((percent / 100) * BAR_WIDTH);
+      this.io.err(`\r${this.name} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${String(percent).padStart(3)}%  ${bytes}`);
+    } else {
+      const quarter = Math.floor(percent / 25);
+      if (quarter <= this.lastQuarter || quarter === 0) return;
+      this.lastQuarter = quarter;
+      this.io.err(`Uploading ${this.name}: ${quarter * 25}% (${sent} of ${this.total} bytes)\n`);
+    }
+    if (percent >= 100) this.done();
+  }
+
+  /** Ends the bar's line so that an error message starts on a line of its own. */
+  abort(): void {
+    this.done();
+  }
+
+  private done(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.io.errIsTTY && this.lastDrawn >= 0) this.io.err('\n');
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 function parseJson(text: string | Buffer, where: string): unknown {

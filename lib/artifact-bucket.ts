@@ -1,15 +1,22 @@
 /**
  * The model artifact bucket: ONNX files under `models/<model>/`, referenced from the registry by
- * key, S3 VersionId and sha256. Versioned (a registered VersionId must stay readable), encrypted,
+ * key, S3 VersionId and sha256; presigned uploads under `uploads/`, gone after a day. Versioned (a registered VersionId must stay readable), encrypted,
  * closed to the public, TLS only, with server access logs in a bucket of their own.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { UPLOAD_PREFIX } from '../functions/core/uploads.js';
 import { acknowledgeNag } from './nag.js';
+
+/** Days an upload waits for its registration (the control plane refuses older ones too). */
+const UPLOAD_RETENTION_DAYS = 1;
 
 /** Where model files live in the bucket; `models/<model>/...` per model. */
 export const ARTIFACT_PREFIX = 'models/';
+
+/** Where presigned uploads wait for their registration: `uploads/<model>/<uploadId>`. */
+export { UPLOAD_PREFIX } from '../functions/core/uploads.js';
 
 export function modelArtifactPrefix(model: string): string {
   return `${ARTIFACT_PREFIX}${model}/`;
@@ -52,7 +59,20 @@ export class ArtifactBucket extends Construct {
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: 'artifacts/',
-      // Non-current versions are not expired: the registry pins artifacts by S3 VersionId.
+      // Non-current versions under models/ are not expired: the registry pins artifacts by S3
+      // VersionId. Uploads are registered (and deleted) within minutes; whatever is left, a
+      // registration that never came or a multipart upload never finished, goes after a day,
+      // and so do the versions and delete markers that expiring them leaves on a versioned bucket.
+      lifecycleRules: [
+        {
+          id: 'ExpireUploads',
+          prefix: UPLOAD_PREFIX,
+          expiration: Duration.days(UPLOAD_RETENTION_DAYS),
+          noncurrentVersionExpiration: Duration.days(UPLOAD_RETENTION_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(UPLOAD_RETENTION_DAYS),
+        },
+        { id: 'RemoveUploadDeleteMarkers', prefix: UPLOAD_PREFIX, expiredObjectDeleteMarker: true },
+      ],
     });
   }
 

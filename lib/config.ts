@@ -82,6 +82,16 @@ export const EndpointConfigSchema = z
     provisionedConcurrency: z.number().int().min(1).optional(),
     alarms: AlarmsSchema.default(AlarmsSchema.parse({})),
     release: ReleaseSchema.default(ReleaseSchema.parse({})),
+    /**
+     * Metrics a version must declare to be promoted (the metrics gate), e.g.
+     * `{ "accuracy": { "min": 0.7 } }`. @default none
+     */
+    baseline: z
+      .record(
+        z.string().min(1),
+        z.strictObject({ min: z.number().optional(), max: z.number().optional() }).refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both'),
+      )
+      .optional(),
   })
   .superRefine((endpoint, ctx) => {
     const { reservedConcurrency: reserved, provisionedConcurrency: provisioned } = endpoint;

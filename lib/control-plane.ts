@@ -6,7 +6,7 @@
 import { ArnFormat, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ARTIFACT_PREFIX, type ArtifactBucket } from './artifact-bucket.js';
+import { ARTIFACT_PREFIX, UPLOAD_PREFIX, type ArtifactBucket } from './artifact-bucket.js';
 import type { LambdaEndpoint } from '../functions/adapters/lambda-traffic-router.js';
 import type { ControlPlaneConfig } from './config.js';
 import type { EndpointRelease } from './endpoint-release.js';
@@ -27,6 +27,22 @@ export const CONTROL_REGISTRY_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 export const CONTROL_ARTIFACT_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'] as const;
+/**
+ * Presigned uploads under `uploads/`: PutObject because the URL it hands out is signed with its
+ * credentials (S3 checks the signer's permission), GetObject to read the file at registration,
+ * DeleteObject and DeleteObjectVersion to remove it for good afterwards (the bucket is versioned).
+ */
+export const CONTROL_UPLOAD_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:DeleteObjectVersion'] as const;
+/** The largest model file the control plane registers by default; it reads files whole. */
+export const MAX_ARTIFACT_BYTES = 250_000_000;
+
+/**
+ * The largest file a control plane of `memoryMb` registers: a quarter of its memory (it holds
+ * the file, and ONNX Runtime loads it), and never more than {@link MAX_ARTIFACT_BYTES}.
+ */
+export function maxArtifactBytesFor(memoryMb: number): number {
+  return Math.min(MAX_ARTIFACT_BYTES, Math.floor((memoryMb * 1024 * 1024) / 4));
+}
 /** Release actions on an endpoint function's `$LATEST`: read and pin its configuration, publish it. */
 export const CONTROL_FUNCTION_ACTIONS = ['lambda:GetFunctionConfiguration', 'lambda:UpdateFunctionConfiguration', 'lambda:PublishVersion'] as const;
 /** Release actions on alias `live`: read and move it (conditionally, on its RevisionId). */
@@ -45,6 +61,8 @@ export interface ControlPlaneProps {
   readonly tables: ServingTables;
   readonly artifacts: ArtifactBucket;
   readonly logRetention: RetentionDays;
+  /** Each model's metric baseline (the metrics gate), as `METRIC_BASELINES`. @default none */
+  readonly baselines?: Readonly<Record<string, Readonly<Record<string, { min?: number; max?: number }>>>>;
 }
 
 /**
@@ -82,6 +100,11 @@ export class ControlPlane extends Construct {
       .setEnvironment('ARTIFACT_BUCKET', props.artifacts.bucket.bucketName)
       .allow(CONTROL_ARTIFACT_ACTIONS, [props.artifacts.bucket.arnForObjects(`${ARTIFACT_PREFIX}*`)], {
         wildcardReason: `The control plane registers artifacts of any model under ${ARTIFACT_PREFIX}; keys carry model, version and sha256, known only at registration.`,
+      })
+      .setEnvironment('MAX_ARTIFACT_BYTES', String(maxArtifactBytesFor(props.config.memoryMb)))
+      .setEnvironment('METRIC_BASELINES', JSON.stringify(props.baselines ?? {}))
+      .allow(CONTROL_UPLOAD_ACTIONS, [props.artifacts.bucket.arnForObjects(`${UPLOAD_PREFIX}*`)], {
+        wildcardReason: `Presigned uploads of any model's files under ${UPLOAD_PREFIX}<model>/<uploadId>; upload ids are random, made per request.`,
       })
       .allow(['s3:ListBucket'], [props.artifacts.bucket.bucketArn], {
         conditions: { StringLike: { 's3:prefix': [`${ARTIFACT_PREFIX}*`] } },

@@ -41,7 +41,7 @@ export class OnnxServingStack extends Stack {
   readonly endpoints: readonly ModelEndpoint[];
   /** Per endpoint (same order): its CodeDeploy group, deployment config and pre-traffic hook. */
   readonly releases: readonly EndpointRelease[];
-  /** The pre-traffic hook every endpoint's deployment group runs. */
+  /** The pre- and post-traffic hooks every endpoint's deployment group runs. */
   readonly releaseHook: ReleaseHook;
   readonly control: ControlPlane;
   readonly authorizer: JwtAuthorizer;
@@ -70,14 +70,25 @@ export class OnnxServingStack extends Stack {
       return built;
     });
 
+    // The metrics gate's baselines, by model: the control plane and the post-traffic hook gate alike.
+    const baselines = Object.fromEntries(config.endpoints.flatMap((e) => (e.baseline ? [[e.model, e.baseline]] : [])));
     this.control = new ControlPlane(this, 'ControlPlane', {
       config: config.controlPlane,
+      baselines,
       layer: this.layer(config.controlPlane.architecture),
       tables: this.tables,
       artifacts: this.artifacts,
       logRetention,
     });
-    this.releaseHook = new ReleaseHook(this, 'ReleaseHook', { tables: this.tables, logRetention });
+    // The post-traffic hook runs the control plane's gates: on its layer, with its memory.
+    this.releaseHook = new ReleaseHook(this, 'ReleaseHook', {
+      tables: this.tables,
+      artifacts: this.artifacts,
+      layer: this.layer(config.controlPlane.architecture),
+      postTrafficMemoryMb: config.controlPlane.memoryMb,
+      logRetention,
+      baselines,
+    });
     this.releases = config.endpoints.map(
       (endpointConfig, i) =>
         new EndpointRelease(this, `Release${pascal(endpointConfig.model)}`, {

@@ -14,8 +14,16 @@
  *   and a write that fails half-way is undone. ClientRequestToken idempotency is not emulated.
  * - dynalite has no UpdateTimeToLive: tables are created without TTL and items never expire.
  * - s3rver has no bucket versioning: PutObject returns no VersionId and GetObject ignores one.
+ * - s3rver 3.7 does not check Signature Version 4 at all ("unimplemented" in its source): any
+ *   presigned URL naming its access key, tampered or not, is accepted, and so is a request with
+ *   no signature. The S3 endpoint returned here is a front server that checks what S3 would
+ *   before passing a request on: a presigned (query-string) SigV4 request must carry the right
+ *   signature for the S3RVER key and not be past `X-Amz-Expires` (403 `SignatureDoesNotMatch`,
+ *   `AccessDenied`), an unsigned request is refused (403 `AccessDenied`; the bucket is private),
+ *   and a PUT needs a Content-Length (411 `MissingContentLength`: S3 takes no chunked uploads).
+ *   Header-signed requests (the SDK clients' own) pass through unchecked, as s3rver takes them.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -222,17 +230,121 @@ interface RunningServer {
 async function startS3(host: string, port: number, dataDir: string | undefined): Promise<RunningServer> {
   const directory = dataDir ? path.join(dataDir, 's3') : await mkdtemp(path.join(os.tmpdir(), 'onnx-serving-s3-'));
   await mkdir(directory, { recursive: true });
-  const server = new S3rver({ address: host, port, directory, silent: true });
+  const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
   const address = await server.run();
+  const agent = new http.Agent({ keepAlive: true });
+  const front = http.createServer(s3FrontHandler(address.port, agent));
+  const stopBackend = async () => {
+    const closing = server.close();
+    server.httpServer?.closeAllConnections();
+    await closing;
+  };
+  try {
+    await listen(front, host, port);
+  } catch (error) {
+    await stopBackend();
+    throw error;
+  }
   return {
-    endpoint: `http://${hostForUrl(host)}:${address.port}`,
+    endpoint: `http://${hostForUrl(host)}:${(front.address() as AddressInfo).port}`,
     async stop() {
-      const closing = server.close();
-      server.httpServer?.closeAllConnections();
-      await closing;
+      await close(front);
+      agent.destroy();
+      await stopBackend();
       if (!dataDir) await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3 front: the signature checks s3rver leaves out
+
+function s3FrontHandler(backendPort: number, agent: http.Agent): http.RequestListener {
+  return (request, response) => {
+    const refusal = checkS3Request(request, Date.now());
+    if (refusal) {
+      request.resume();
+      const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${refusal.message}</Message></Error>`;
+      response.writeHead(refusal.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      response.end(body);
+      return;
+    }
+    const upstream = http.request(
+      { host: '127.0.0.1', port: backendPort, agent, method: request.method, path: request.url, headers: request.headers },
+      (upstreamResponse) => {
+        response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+        upstreamResponse.pipe(response);
+      },
+    );
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+  };
+}
+
+interface S3Refusal {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** What S3 would refuse and s3rver does not; `undefined` when the request may go on. */
+export function checkS3Request(request: Pick<http.IncomingMessage, 'method' | 'url' | 'headers'>, nowMs: number): S3Refusal | undefined {
+  const url = request.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
+  const params = (queryAt < 0 ? '' : url.slice(queryAt + 1))
+    .split('&')
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      const decode = (text: string) => decodeURIComponent(text.replace(/\+/g, ' '));
+      return at < 0 ? [decode(pair), ''] : [decode(pair.slice(0, at)), decode(pair.slice(at + 1))];
+    }) as [string, string][];
+  const query = new Map(params);
+  if (request.method === 'OPTIONS') return undefined;
+  if (request.method === 'PUT' && request.headers['content-length'] === undefined) {
+    return { status: 411, code: 'MissingContentLength', message: 'You must provide the Content-Length HTTP header.' };
+  }
+  if (request.headers.authorization !== undefined) return undefined;
+  if (!query.has('X-Amz-Algorithm')) {
+    return { status: 403, code: 'AccessDenied', message: 'Access Denied (the bucket is private; sign the request or use a presigned URL).' };
+  }
+  const denied = (message: string): S3Refusal => ({ status: 403, code: 'AccessDenied', message });
+  const [accessKeyId, ...scopeParts] = (query.get('X-Amz-Credential') ?? '').split('/');
+  const amzDate = query.get('X-Amz-Date') ?? '';
+  const expires = Number(query.get('X-Amz-Expires'));
+  const signedHeaders = query.get('X-Amz-SignedHeaders') ?? '';
+  const signature = query.get('X-Amz-Signature') ?? '';
+  const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+  if (query.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256' || scopeParts.length !== 4 || !Number.isFinite(signedAt) || !Number.isInteger(expires) || !signature) {
+    return denied('Malformed presigned URL.');
+  }
+  if (accessKeyId !== S3RVER_CREDENTIALS.accessKeyId) return { status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
+  if (nowMs > signedAt + expires * 1000) return denied('Request has expired');
+  const canonicalQuery = params
+    .filter(([name]) => name !== 'X-Amz-Signature')
+    .map(([name, value]) => [rfc3986(name), rfc3986(value)] as const)
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+  const headerNames = signedHeaders.split(';');
+  const canonicalHeaders = headerNames.map((name) => `${name}:${String(request.headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonicalRequest = [request.method, rawPath, canonicalQuery, canonicalHeaders, signedHeaders, query.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD'].join('\n');
+  const scope = scopeParts.join('/');
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  let key: Buffer = Buffer.from(`AWS4${S3RVER_CREDENTIALS.secretAccessKey}`);
+  for (const part of scopeParts) key = createHmac('sha256', key).update(part).digest();
+  const expected = createHmac('sha256', key).update(stringToSign).digest();
+  const given = Buffer.from(signature, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return { status: 403, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided.' };
+  }
+  return undefined;
+}
+
+/** Percent-encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ */
+function rfc3986(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 async function startDynamo(host: string, port: number, dataDir: string | undefined): Promise<RunningServer> {

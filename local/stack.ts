@@ -15,7 +15,7 @@ import type { PredictionService } from '../functions/core/predict.js';
 import { ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, type Config } from '../functions/shared/config.js';
-import { bodyLimits, buildPredictionService, buildRegistryService, buildReleaseService } from '../functions/shared/composition.js';
+import { bodyLimits, buildPredictionService, buildRegistryService, buildReleaseService, buildUploadService } from '../functions/shared/composition.js';
 import { logLine } from '../functions/shared/http.js';
 import {
   generateSigningKey, loadOrCreateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken,
@@ -142,7 +142,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port: options.port ?? 0,
       functions: {
         predict: latest,
-        control: { handler: makeControlHandler({ service: registry, releases: releaseService, limits }) },
+        control: { handler: makeControlHandler({ service: registry, uploads: buildUploadService(config, clients, registry), releases: releaseService, limits }) },
       },
       versions: traffic,
       authorization: key

@@ -23,7 +23,7 @@ import { makeHandler as makeControlHandler } from '../../functions/control/app.j
 import { PredictionService } from '../../functions/core/predict.js';
 import { makeHandler as makePredictHandler } from '../../functions/predict/app.js';
 import { loadConfig, type Config } from '../../functions/shared/config.js';
-import { bodyLimits, buildPredictionService, buildRegistryService } from '../../functions/shared/composition.js';
+import { bodyLimits, buildPredictionService, buildRegistryService, buildUploadService } from '../../functions/shared/composition.js';
 import { generateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken } from '../../local/auth.js';
 import { localClients, type LocalClients } from '../../local/aws-servers.js';
 import { startLocalServer, type LocalAuthorization } from '../../local/server.js';
@@ -84,11 +84,12 @@ async function startFunction(): Promise<Started> {
   const key = auth ? await generateSigningKey() : undefined;
   const authorization: LocalAuthorization = key ? { authorizer: localAuthorizer(localAuthorizerEnv(key)).handler } : { insecure: true };
   const limits = bodyLimits(config);
+  const registry = buildRegistryService(config, clients);
   const api = await startLocalServer({
     port: 0,
     functions: {
       predict: { handler: makePredictHandler({ service, limits }) },
-      control: { handler: makeControlHandler({ service: buildRegistryService(config, clients), limits }) },
+      control: { handler: makeControlHandler({ service: registry, uploads: buildUploadService(config, clients, registry), limits }) },
     },
     authorization,
     rateLimit: false,

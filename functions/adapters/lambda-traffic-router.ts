@@ -53,6 +53,8 @@ export interface LambdaEndpoint {
   readonly deploymentGroup?: string;
   /** The pre-traffic hook function named in each deployment's AppSpec. */
   readonly preTrafficHook?: string;
+  /** The post-traffic hook (moves the registry once all the traffic is on the target) named in each AppSpec. */
+  readonly postTrafficHook?: string;
   /** Custom deployment configurations, for shifts CodeDeploy has no predefined one for. */
   readonly customShifts?: readonly CustomShiftConfig[];
 }
@@ -105,6 +107,10 @@ export function deploymentConfigFor(shift: ManagedShift, custom: readonly Custom
 
 /** The AppSpec of a Lambda deployment (version 0.0), as CodeDeploy reads it. */
 export function lambdaAppSpec(endpoint: LambdaEndpoint, currentVersion: string, targetVersion: string): string {
+  const hooks = [
+    ...(endpoint.preTrafficHook ? [{ BeforeAllowTraffic: endpoint.preTrafficHook }] : []),
+    ...(endpoint.postTrafficHook ? [{ AfterAllowTraffic: endpoint.postTrafficHook }] : []),
+  ];
   const body = JSON.stringify({
     Resources: [
       {
@@ -114,7 +120,7 @@ export function lambdaAppSpec(endpoint: LambdaEndpoint, currentVersion: string, 
         },
       },
     ],
-    ...(endpoint.preTrafficHook ? { Hooks: [{ BeforeAllowTraffic: endpoint.preTrafficHook }] } : {}),
+    ...(hooks.length > 0 ? { Hooks: hooks } : {}),
   });
   // `"version": 0.0` exactly as AWS documents it (JSON.stringify would write 0).
   return `{"version":0.0,${body.slice(1)}`;

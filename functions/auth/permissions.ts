@@ -39,6 +39,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /v1/models/{model}/versions': 'models:read',
   'GET /v1/models/{model}/versions/{version}': 'models:read',
   'POST /v1/models/{model}/versions': 'models:write',
+  'POST /v1/models/{model}/uploads': 'models:write',
   'PUT /v1/models/{model}/production': 'models:promote',
   'POST /v1/models/{model}/versions/{version}/stage': 'models:promote',
   'GET /v1/models/{model}/history': 'models:read',

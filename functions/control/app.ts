@@ -6,23 +6,32 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import { parseWith } from '../core/codec/request.js';
 import { STAGES } from '../core/model.js';
+import { ValidationError } from '../core/errors.js';
 import type { RegistryService } from '../core/registry.js';
 import { ReleasesNotConfiguredError, type ReleaseService } from '../core/release.js';
+import type { UploadService } from '../core/uploads.js';
 import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
 export interface ControlHandlerDeps {
   readonly service: RegistryService;
+  /** Presigned uploads of large model files. */
+  readonly uploads: UploadService;
   /** Releases on the alias; without it the release routes answer 501 `RELEASES_NOT_CONFIGURED`. */
   readonly releases?: ReleaseService;
   readonly limits: BodyLimits;
 }
 
 const RegisterSchema = z.strictObject({
-  /** The ONNX file, base64-encoded. */
-  modelBase64: z.base64().min(1),
+  /** The ONNX file, base64-encoded (files up to MAX_BODY_BYTES of JSON). */
+  modelBase64: z.base64().min(1).optional(),
+  /** An upload from `POST /v1/models/{model}/uploads`, for larger files. */
+  uploadId: z.uuid().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
-const REGISTER_HINT = 'Send {"modelBase64": "<the .onnx file, base64>", "metadata": {...}}.';
+const REGISTER_HINT = 'Send {"modelBase64": "<the .onnx file, base64>", "metadata": {...}}, or for a large file {"uploadId": "<from POST /v1/models/{model}/uploads>", "metadata": {...}}.';
+
+const UploadSchema = z.strictObject({});
+const UPLOAD_HINT = 'Send {}; the answer holds the URL to PUT the file to.';
 
 const versionNumber = z.string().regex(/^[1-9][0-9]*$/, 'must be a version number such as "3"');
 const revision = z.number().int().positive();
@@ -53,7 +62,7 @@ function versionParam(value: string): string {
   return parseWith(versionNumber, value, '');
 }
 
-export function makeHandler({ service, releases, limits }: ControlHandlerDeps): HttpHandler {
+export function makeHandler({ service, uploads, releases, limits }: ControlHandlerDeps): HttpHandler {
   // Without a traffic router the release routes say so (501), with the reason in the body: the
   // shared error mapping hides the message of every status from 500 up.
   const withReleases = (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
@@ -66,15 +75,19 @@ export function makeHandler({ service, releases, limits }: ControlHandlerDeps): 
     'GET /v1/models/{model}': async (event) => jsonResponse(200, await service.describeModel(pathParam(event, 'model'))),
     'GET /v1/models/{model}/versions': async (event) =>
       jsonResponse(200, { versions: await service.listVersions(pathParam(event, 'model')) }),
+    'POST /v1/models/{model}/uploads': async (event) => {
+      parseWith(UploadSchema, event.parsedBody ?? {}, UPLOAD_HINT);
+      return jsonResponse(201, await uploads.create(pathParam(event, 'model')));
+    },
     'POST /v1/models/{model}/versions': async (event) => {
       const body = parseWith(RegisterSchema, event.parsedBody, REGISTER_HINT);
-      const version = await service.register({
-        model: pathParam(event, 'model'),
-        bytes: Buffer.from(body.modelBase64, 'base64'),
-        metadata: body.metadata,
-        actor: callerOf(event),
-      });
-      return jsonResponse(201, version);
+      const common = { model: pathParam(event, 'model'), metadata: body.metadata, actor: callerOf(event) };
+      if (body.modelBase64 !== undefined && body.uploadId !== undefined) {
+        throw new ValidationError('CONFLICTING_FIELDS', 'Send either "modelBase64" (the file inline) or "uploadId" (a file uploaded through POST /v1/models/{model}/uploads), not both.', ['uploadId']);
+      }
+      if (body.uploadId !== undefined) return jsonResponse(201, await uploads.register({ ...common, uploadId: body.uploadId }));
+      if (body.modelBase64 === undefined) throw new ValidationError('MISSING_FIELD', `Field "modelBase64" or "uploadId" is required. ${REGISTER_HINT}`, ['modelBase64']);
+      return jsonResponse(201, await service.register({ ...common, bytes: Buffer.from(body.modelBase64, 'base64') }));
     },
     'GET /v1/models/{model}/versions/{version}': async (event) =>
       jsonResponse(200, await service.getVersion(pathParam(event, 'model'), versionParam(pathParam(event, 'version')))),

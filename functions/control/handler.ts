@@ -1,6 +1,6 @@
 /** Lambda entry point of the control-plane function; built once per cold start. */
 import { loadConfig } from '../shared/config.js';
-import { awsClients, bodyLimits, buildRegistryService, buildReleaseService, lambdaTrafficRouter } from '../shared/composition.js';
+import { awsClients, bodyLimits, buildRegistryService, buildReleaseService, buildUploadService, lambdaTrafficRouter } from '../shared/composition.js';
 import { makeHandler } from './app.js';
 
 const config = loadConfig();
@@ -11,4 +11,6 @@ const releases = Object.keys(config.ENDPOINTS).length > 0
   ? buildReleaseService(config, lambdaTrafficRouter(config), clients, service)
   : undefined;
 
-export const handler = makeHandler({ service, ...(releases ? { releases } : {}), limits: bodyLimits(config) });
+const uploads = buildUploadService(config, clients, service);
+
+export const handler = makeHandler({ service, uploads, ...(releases ? { releases } : {}), limits: bodyLimits(config) });

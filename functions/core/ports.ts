@@ -76,6 +76,47 @@ export interface ArtifactStore {
   get(ref: Pick<ArtifactRef, 'key' | 'versionId'>): Promise<Uint8Array>;
 }
 
+/** A presigned request: whoever holds it may send it, until it expires, without credentials. */
+export interface PresignedRequest {
+  readonly url: string;
+  readonly method: 'PUT';
+  /** Headers to send with it (the URL signs only the host; these set what S3 stores). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** An uploaded object, read whole. */
+export interface UploadedObject {
+  readonly bytes: Uint8Array;
+  /** When the upload finished. */
+  readonly uploadedAt: Date;
+  /** The object version read (versioned buckets), so that exactly it is deleted. */
+  readonly versionId?: string;
+}
+
+/**
+ * Staging area for large model files: the caller PUTs the file straight to object storage through
+ * a presigned URL (no Lambda payload limit on the way), and the control plane reads it back once.
+ *
+ * @example
+ * const put = await uploads.presignPut('uploads/iris/6f1c…', 900);   // give put.url to the client
+ * const found = await uploads.read('uploads/iris/6f1c…', 250_000_000); // after the client's PUT
+ * await uploads.delete('uploads/iris/6f1c…', found.versionId);
+ */
+export interface UploadStore {
+  /** A PUT of `key` that is valid for `expiresSeconds`. */
+  presignPut(key: string, expiresSeconds: number): Promise<PresignedRequest>;
+  /**
+   * The object's bytes; `undefined` when there is none. An object larger than `maxBytes` is not
+   * read: `{ tooLarge: <its size> }`.
+   */
+  read(key: string, maxBytes: number): Promise<UploadedObject | { readonly tooLarge: number; readonly versionId?: string } | undefined>;
+  /**
+   * Removes the object; with `versionId`, that version for good (on a versioned bucket a plain
+   * delete only hides the bytes behind a delete marker). A missing object is no error.
+   */
+  delete(key: string, versionId?: string): Promise<void>;
+}
+
 /** One served request, as kept in the prediction log. */
 export interface PredictionLogRecord {
   readonly requestId: string;

@@ -81,7 +81,8 @@ export function parseAppSpec(content: string): Omit<DeploymentTarget, 'applicati
   return { functionName: text('Name'), alias: text('Alias'), currentVersion: text('CurrentVersion'), targetVersion: text('TargetVersion') };
 }
 
-async function deploymentTarget(deploymentId: string, codeDeploy: CodeDeployClient): Promise<DeploymentTarget> {
+/** The function, alias, versions, application and group of a deployment, from its AppSpec. */
+export async function deploymentTarget(deploymentId: string, codeDeploy: CodeDeployClient): Promise<DeploymentTarget> {
   const { deploymentInfo: info } = await codeDeploy.send(new GetDeploymentCommand({ deploymentId }));
   const content = info?.revision?.appSpecContent?.content ?? info?.revision?.string?.content;
   if (!info?.applicationName || !info.deploymentGroupName || !content) throw new Error(`Deployment ${deploymentId} has no AppSpec content to read the target version from.`);

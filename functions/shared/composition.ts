@@ -16,8 +16,10 @@ import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
 import { OnnxRuntime, defaultIntraOpThreads } from '../adapters/onnx-runtime.js';
 import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
+import { S3UploadStore } from '../adapters/s3-uploads.js';
 import { PredictionService } from '../core/predict.js';
 import { RegistryService } from '../core/registry.js';
+import { UploadService } from '../core/uploads.js';
 import type { Config } from './config.js';
 import type { BodyLimits } from './http.js';
 
@@ -31,7 +33,9 @@ export function awsClients(config: Config): AwsClients {
   const dynamo = new DynamoDBClient({ region: config.AWS_REGION });
   return {
     documents: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
-    s3: new S3Client({ region: config.AWS_REGION, forcePathStyle: config.S3_FORCE_PATH_STYLE }),
+    // No flexible checksums unless S3 requires them: with them, a presigned PUT URL carries the
+    // CRC32 of an empty body and S3 refuses every upload to it (artifacts are sha256-checked anyway).
+    s3: new S3Client({ region: config.AWS_REGION, forcePathStyle: config.S3_FORCE_PATH_STYLE, requestChecksumCalculation: 'WHEN_REQUIRED' }),
   };
 }
 
@@ -90,12 +94,25 @@ export function lambdaTrafficRouter(config: Config): TrafficRouter {
 
 export function buildRegistryService(config: Config, clients: AwsClients = awsClients(config)): RegistryService {
   const { registry, artifacts, runtime } = adapters(config, clients);
-  // A registration body carries the file base64-encoded inside the JSON body.
+  // A file sent inline is limited by MAX_BODY_BYTES (base64 in JSON) before it gets here.
   return new RegistryService({
     registry,
     artifacts,
     runtime,
-    maxArtifactBytes: Math.floor((config.MAX_BODY_BYTES * 3) / 4),
+    maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
     baselineFor: (model) => config.METRIC_BASELINES[model],
+  });
+}
+
+/** Presigned uploads into the artifact bucket's `uploads/`, registered through `service`. */
+export function buildUploadService(
+  config: Config,
+  clients: AwsClients = awsClients(config),
+  service: RegistryService = buildRegistryService(config, clients),
+): UploadService {
+  return new UploadService({
+    uploads: new S3UploadStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET }),
+    service,
+    maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
   });
 }

@@ -12,7 +12,7 @@ const flag = z
   .optional()
   .transform((v) => v === 'true' || v === '1');
 
-const MetricBaselinesSchema = z.record(
+export const MetricBaselinesSchema = z.record(
   z.string().regex(MODEL_NAME_PATTERN),
   z.record(z.string().min(1), z.strictObject({ min: z.number().optional(), max: z.number().optional() })),
 );
@@ -32,6 +32,7 @@ const EndpointsSchema = z.record(
     application: z.string().min(1).optional(),
     deploymentGroup: z.string().min(1).optional(),
     preTrafficHook: z.string().min(1).optional(),
+    postTrafficHook: z.string().min(1).optional(),
     customShifts: z.array(CustomShiftSchema).optional(),
   }),
 );
@@ -52,6 +53,11 @@ function jsonVariable<T>(schema: z.ZodType<T>, example: string) {
     });
 }
 
+/** `METRIC_BASELINES`, shared by the control plane and the post-traffic hook (both run the gates). */
+export function metricBaselinesVariable() {
+  return jsonVariable(MetricBaselinesSchema, '{"iris": {"accuracy": {"min": 0.7}}}');
+}
+
 export const ConfigSchema = z.object({
   REGISTRY_TABLE: z.string().min(1),
   PREDICTION_LOG_TABLE: z.string().min(1),
@@ -64,6 +70,12 @@ export const ConfigSchema = z.object({
   /** Lambda's synchronous payload limit is 6 MB; API Gateway's is 10 MB. */
   MAX_BODY_BYTES: positiveInt(6_000_000),
   MAX_JSON_DEPTH: positiveInt(32),
+  /**
+   * Control plane: the largest model file it registers, in bytes. It reads the file whole into
+   * memory and ONNX Runtime loads it, so keep this at most a quarter of the function's memory
+   * (the CDK app sets it so). Files sent inline are limited by MAX_BODY_BYTES first.
+   */
+  MAX_ARTIFACT_BYTES: positiveInt(250_000_000),
   LOG_TTL_DAYS: positiveInt(30),
   MAX_LOGGED_OUTPUT_BYTES: positiveInt(16_384),
   POINTER_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
@@ -77,7 +89,7 @@ export const ConfigSchema = z.object({
    * Control plane: metrics each model's versions must declare to be promoted, as JSON:
    * `{"iris": {"accuracy": {"min": 0.7}}}`. A model without an entry has no metrics gate.
    */
-  METRIC_BASELINES: jsonVariable(MetricBaselinesSchema, '{"iris": {"accuracy": {"min": 0.7}}}'),
+  METRIC_BASELINES: metricBaselinesVariable(),
   /** Control plane: the endpoints it releases (functions, aliases, CodeDeploy groups), as JSON set by the CDK app. */
   ENDPOINTS: jsonVariable(EndpointsSchema, '{"iris": {"functionName": "...", "alias": "live"}}'),
   /** S3-compatible servers without virtual-host addressing (the local stack) need path style. */

@@ -29,6 +29,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', resource: '/v1/models/{model}', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/versions', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/versions', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/uploads', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/versions/{version}', fn: 'control' },
   { method: 'PUT', resource: '/v1/models/{model}/production', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/versions/{version}/stage', fn: 'control' },

@@ -5,6 +5,7 @@
  */
 import { Capture, Match } from 'aws-cdk-lib/assertions';
 import { PREDICTION_LOG_TABLE, REGISTRY_TABLE, type TableDesign } from '../../functions/adapters/tables.js';
+import { maxArtifactBytesFor } from '../../lib/control-plane.js';
 import { flattenReference } from '../../lib/nag.js';
 import { onlyResource, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized } from './helpers.js';
 
@@ -58,6 +59,14 @@ function hookFunctions() {
   });
 }
 
+/** The post-traffic hook function, by its construct path (`ReleaseHook/PostTrafficHook`). */
+function postHookFunction(): [string, Record<string, unknown>] {
+  const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([id]) => id.startsWith('ReleaseHookPostTrafficHookFunction'));
+  expect(found).toHaveLength(1);
+  const [id, resource] = found[0] as [string, { Properties?: Record<string, unknown> }];
+  return [id, resource.Properties ?? {}];
+}
+
 function logicalIdOfRef(value: unknown): string {
   const ref = (value as { Ref?: unknown }).Ref;
   if (typeof ref !== 'string') throw new Error(`not a Ref: ${JSON.stringify(value)}`);
@@ -92,6 +101,7 @@ describe('artifact bucket', () => {
     const [, logs] = onlyResource(synth.template, 'AWS::S3::Bucket', {
       LifecycleConfiguration: Match.anyValue(),
       OwnershipControls: Match.anyValue(),
+      VersioningConfiguration: Match.absent(),
     });
     expect(logs.Properties).toBeDefined();
     synth.template.hasResource('AWS::S3::Bucket', {
@@ -103,6 +113,26 @@ describe('artifact bucket', () => {
       }),
       DeletionPolicy: 'Retain',
     });
+  });
+
+  it('expires uploads/ after a day (current and noncurrent versions, incomplete multipart uploads, delete markers) and nothing under models/', () => {
+    const [, bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
+    expect(bucket.Properties?.['LifecycleConfiguration']).toEqual({
+      Rules: [
+        {
+          Id: 'ExpireUploads', Prefix: 'uploads/', Status: 'Enabled', ExpirationInDays: 1,
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        },
+        { Id: 'RemoveUploadDeleteMarkers', Prefix: 'uploads/', Status: 'Enabled', ExpiredObjectDeleteMarker: true },
+      ],
+    });
+  });
+
+  it("the control plane's largest model file is a quarter of its memory, at most 250 MB", () => {
+    const [, control] = controlFunction();
+    expect((control['Environment'] as { Variables: Record<string, unknown> }).Variables['MAX_ARTIFACT_BYTES']).toBe(String(250_000_000));
+    expect(maxArtifactBytesFor(512)).toBe(134_217_728);
+    expect(maxArtifactBytesFor(10_240)).toBe(250_000_000);
   });
 
   it('both buckets deny requests without TLS and TLS below 1.2', () => {
@@ -169,7 +199,7 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
     const [authorizerId, authorizer] = onlyResource(synth.template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ JWT_ISSUER: Match.anyValue() }) } });
     expect(JSON.stringify(authorizer.Properties?.['Environment'])).not.toMatch(/TABLE|BUCKET/);
-    const hooks = Object.keys(hookFunctions());
+    const hooks = [...Object.keys(hookFunctions()), postHookFunction()[0]];
     for (const [id, fn] of Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
       if (id === authorizerId || hooks.includes(id)) continue;
       expect(fn.Properties?.['Environment']).toMatchObject({
@@ -293,11 +323,12 @@ describe('releases: CodeDeploy on alias live', () => {
   });
 
   it.each([['Iris', 'iris'], ['Churn', 'churn']] as const)(
-    "%s: CloudFormation changes alias live only through CodeDeploy (UpdatePolicy CodeDeployLambdaAliasUpdate with the pre-traffic hook), so a later cdk deploy never sets the alias directly",
+    "%s: CloudFormation changes alias live only through CodeDeploy (UpdatePolicy CodeDeployLambdaAliasUpdate with both hooks), so a later cdk deploy never sets the alias directly",
     (construct, model) => {
       const [fnId] = functionServing(model);
       const [groupId] = groupOf(construct);
       const [hookId] = Object.keys(hookFunctions());
+      const [postHookId] = postHookFunction();
       synth.template.hasResource('AWS::Lambda::Alias', {
         Properties: Match.objectLike({ Name: 'live', FunctionName: { Ref: fnId } }),
         UpdatePolicy: {
@@ -305,6 +336,7 @@ describe('releases: CodeDeploy on alias live', () => {
             ApplicationName: { Ref: Match.stringLikeRegexp(`^Release${construct}Application`) },
             DeploymentGroupName: { Ref: groupId },
             BeforeAllowTrafficHook: { Ref: hookId },
+            AfterAllowTrafficHook: { Ref: postHookId },
           },
         },
       });
@@ -323,6 +355,7 @@ describe('releases: CodeDeploy on alias live', () => {
       application: expect.stringMatching(/^<ReleaseIrisApplication\w+>$/),
       deploymentGroup: expect.stringMatching(/^<ReleaseIrisDeploymentGroup\w+>$/),
       preTrafficHook: expect.stringMatching(/^<ReleaseHookPreTrafficHookFunction\w+>$/),
+      postTrafficHook: `<${postHookFunction()[0]}>`,
     });
     expect(parsed['churn']?.['customShifts']).toEqual([{ kind: 'linear', percent: 20, intervalMinutes: 15, configName: `<${churnConfig}>` }]);
   });
@@ -360,6 +393,42 @@ describe('releases: CodeDeploy on alias live', () => {
     expect(alarmPairs).toHaveLength(8);
     for (const p of alarmPairs) expect(p).toMatch(/^cloudwatch:(DescribeAlarms|PutMetricAlarm) <Endpoint(Iris|Churn)(ErrorsAlarm|LatencyP99Alarm)\w+\.Arn>$/);
     expect(JSON.stringify(pairs)).not.toMatch(/PredictionLog|Artifacts|ControlPlane/);
+  });
+
+  it("the post-traffic hook (one for the stack, on the control plane's layer) reads pins and deployments, reads each endpoint's own artifacts, and writes the registry without Query or Delete", () => {
+    // Prepare
+    const [postId, post] = postHookFunction();
+    const [, control] = controlFunction();
+    const [iris] = functionServing('iris');
+    const [churn] = functionServing('churn');
+    const [irisGroup] = groupOf('Iris');
+    const [churnGroup] = groupOf('Churn');
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+    const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
+
+    // Act
+    const granted = statementsOf(roleOf(post));
+    const pairs = granted.flatMap((s) => s.actions.flatMap((a) => s.resources.map((r) => `${a} ${r}`))).sort();
+
+    // Assess
+    expect(postId.toLowerCase()).not.toMatch(/iris|churn|control/);
+    expect(post['Layers']).toEqual(control['Layers']);
+    expect(post['Environment']).toEqual({ Variables: { NODE_OPTIONS: '--enable-source-maps', REGISTRY_TABLE: { Ref: registry }, ARTIFACT_BUCKET: { Ref: bucket }, METRIC_BASELINES: '{}' } });
+    expect(pairs.filter((p) => p.startsWith('lambda:'))).toEqual([iris, churn].map((fn) => `lambda:GetFunctionConfiguration <${fn}.Arn>:*`).sort());
+    expect(pairs.filter((p) => p.startsWith('dynamodb:'))).toEqual(
+      ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].map((a) => `${a} <${registry}.Arn>`),
+    );
+    const codedeploy = pairs.filter((p) => p.startsWith('codedeploy:'));
+    expect(codedeploy).toHaveLength(4);
+    expect(new Set(codedeploy.map((p) => p.split(' ')[0]))).toEqual(new Set(['codedeploy:GetDeployment', 'codedeploy:PutLifecycleEventHookExecutionStatus']));
+    for (const p of codedeploy) expect(p).toMatch(new RegExp(`:deploymentgroup:<Release(Iris|Churn)Application\\w+>/<(${irisGroup}|${churnGroup})>$`));
+    expect(pairs.filter((p) => p.startsWith('s3:'))).toEqual(
+      ['iris', 'churn'].flatMap((m) => [`s3:GetObject <${bucket}.Arn>/models/${m}/*`, `s3:GetObjectVersion <${bucket}.Arn>/models/${m}/*`, `s3:ListBucket <${bucket}.Arn>`]).sort(),
+    );
+    const listConditions = granted.filter((s) => s.actions.includes('s3:ListBucket')).map((s) => s.condition);
+    expect(listConditions).toEqual(expect.arrayContaining([{ StringLike: { 's3:prefix': ['models/iris/*'] } }, { StringLike: { 's3:prefix': ['models/churn/*'] } }]));
+    expect(pairs.filter((p) => !/^(lambda|dynamodb|codedeploy|s3|logs):/.test(p))).toEqual([]);
+    expect(JSON.stringify(pairs)).not.toMatch(/PredictionLog|ControlPlane|InvokeFunction|PutMetricAlarm|PutObject|DeleteItem|Query/);
   });
 });
 
@@ -429,10 +498,12 @@ describe('least privilege', () => {
       [/^<ArtifactsBucket\w+\.Arn>\/models\/iris\/\*$/, "iris's artifacts: keys carry a version and a sha256 known only at registration"],
       [/^<ArtifactsBucket\w+\.Arn>\/models\/churn\/\*$/, "churn's artifacts, same reason"],
       [/^<ArtifactsBucket\w+\.Arn>\/models\/\*$/, 'the control plane registers artifacts of any model'],
+      [/^<ArtifactsBucket\w+\.Arn>\/uploads\/\*$/, 'presigned uploads of any model, under random upload ids'],
       [/^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<\w+>:log-stream:\*$/, "log streams are created at run time in the function's own log group"],
       [/^<EndpointIrisPredictFunction\w+\.Arn>:\*$/, "iris's function versions: numbers allocated at release time (control plane reads pins, hook invokes the target)"],
       [/^<EndpointChurnPredictFunction\w+\.Arn>:\*$/, "churn's function versions, same reason"],
       [/^<ReleaseHookPreTrafficHookFunction\w+\.Arn>:\*$/, "CDK's grantInvoke of the hook to each deployment group's CodeDeploy role"],
+      [/^<ReleaseHookPostTrafficHookFunction\w+\.Arn>:\*$/, "CDK's grantInvoke of the post-traffic hook to each deployment group's CodeDeploy role"],
       [/^\*$/, 'cloudwatch:GetMetricData has no resource-level permissions'],
     ];
     const wild = statements().flatMap(({ statement }) => list(statement['Resource']).map(flattenReference)).filter((r) => r.includes('*'));
@@ -501,10 +572,22 @@ describe('least privilege', () => {
           resources: [`<${registry}.Arn>`, `<${registry}.Arn>/index/models`],
         },
         { actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], resources: [`<${bucket}.Arn>/models/*`] },
+        { actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObject', 's3:PutObject'], resources: [`<${bucket}.Arn>/uploads/*`] },
         { actions: ['s3:ListBucket'], resources: [`<${bucket}.Arn>`], condition: { StringLike: { 's3:prefix': ['models/*'] } } },
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
       ]),
     );
+    // S3: exactly these pairs; deleting only under uploads/, never an artifact.
+    expect(pairs('s3:')).toEqual([
+      `s3:DeleteObject <${bucket}.Arn>/uploads/*`,
+      `s3:DeleteObjectVersion <${bucket}.Arn>/uploads/*`,
+      `s3:GetObject <${bucket}.Arn>/models/*`,
+      `s3:GetObject <${bucket}.Arn>/uploads/*`,
+      `s3:GetObjectVersion <${bucket}.Arn>/models/*`,
+      `s3:ListBucket <${bucket}.Arn>`,
+      `s3:PutObject <${bucket}.Arn>/models/*`,
+      `s3:PutObject <${bucket}.Arn>/uploads/*`,
+    ]);
     // Lambda: $LATEST's configuration and publishing, alias live, and reading versions' pins; on endpoint functions only.
     expect(pairs('lambda:')).toEqual(
       [iris, churn]

@@ -11,9 +11,10 @@ import type { ModelVersion } from '../../functions/core/model.js';
 import type { MetricBaseline } from '../../functions/core/gates.js';
 import { RegistryService } from '../../functions/core/registry.js';
 import { ReleaseService, UNPINNED_VERSION, type ReleaseOutcome } from '../../functions/core/release.js';
+import { UploadService } from '../../functions/core/uploads.js';
 import { LocalTrafficRouter, type EmulatedVersion } from '../../local/traffic.js';
 import { rejection } from '../fixtures/errors.js';
-import { InMemoryArtifactStore, InMemoryModelRegistry } from '../fixtures/in-memory.js';
+import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryUploadStore } from '../fixtures/in-memory.js';
 import { mlpModel, seededRandom } from '../fixtures/models.js';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -334,7 +335,8 @@ describe('managed releases', () => {
 describe('the control plane without a traffic router', () => {
   it('answers the release routes with 501 RELEASES_NOT_CONFIGURED', async () => {
     const s = setup();
-    const handler = makeControlHandler({ service: s.service, limits: { maxBodyBytes: 10_000, maxJsonDepth: 10 } });
+    const uploads = new UploadService({ uploads: new InMemoryUploadStore(), service: s.service, maxArtifactBytes: 1_000_000 });
+    const handler = makeControlHandler({ service: s.service, uploads, limits: { maxBodyBytes: 10_000, maxJsonDepth: 10 } });
     const event = {
       httpMethod: 'GET', resource: '/v1/models/{model}/deployment', path: `/v1/models/${MODEL}/deployment`,
       pathParameters: { model: MODEL }, headers: {}, body: null, isBase64Encoded: false, requestContext: { requestId: 'r-1' },

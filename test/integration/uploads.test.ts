@@ -1,0 +1,218 @@
+/**
+ * Registering a model through a presigned upload, over real HTTP on the local stack: the stack's
+ * MAX_BODY_BYTES is below the file's base64, so the inline JSON path is refused (413), while
+ * `modelctl register --upload` sends the file straight to the (signature-checking) local S3 and
+ * registers it by uploadId. Then the errors: an unknown upload, both sources at once, a tampered
+ * or expired URL.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { modelctl, Progress, type CliIo } from '../../bin/modelctl.js';
+import { uploadKey, UPLOAD_URL_EXPIRES_SECONDS } from '../../functions/core/uploads.js';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
+
+const MODEL_FILE = 'models/iris/model.onnx';
+const METADATA_FILE = 'models/iris/metadata.json';
+/** Above the uploadId body (the metadata, ~2 KB), below the inline body (base64 of the file plus the metadata). */
+const MAX_BODY_BYTES = 3_000;
+
+let stack: LocalStack;
+let dataDir: string;
+let token: string;
+let modelBase64: string;
+let metadata: unknown;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'uploads-'));
+  stack = await startLocalStack({ seedSampleModel: false, dataDir, env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES) } });
+  token = await stack.auth!.mint({ scopes: ['predict', 'models:read', 'models:write', 'models:promote'], subject: 'uploader' });
+  modelBase64 = (await readFile(MODEL_FILE)).toString('base64');
+  metadata = JSON.parse(await readFile(METADATA_FILE, 'utf8')) as unknown;
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function call(method: string, route: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${stack.url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+async function run(argv: string[], tty = false): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIo = {
+    fetch: globalThis.fetch,
+    out: (text) => (out += text),
+    err: (text) => (err += text),
+    readFile: (file) => readFile(file),
+    env: { MODELCTL_API: stack.url, MODELCTL_TOKEN: token },
+    errIsTTY: tty,
+  };
+  return { code: await modelctl(argv, io), out, err };
+}
+
+async function uploadExists(model: string, uploadId: string): Promise<boolean> {
+  try {
+    await stack.clients.s3.send(new GetObjectCommand({ Bucket: stack.config.ARTIFACT_BUCKET, Key: uploadKey(model, uploadId) }));
+    return true;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey') return false;
+    throw error;
+  }
+}
+
+it('the inline JSON path is refused for this file (413), and modelctl register --upload registers it, makes it live and predicts', async () => {
+  // Prepare: the inline body really is over the limit.
+  const inline = await call('POST', '/v1/models/bigflowers/versions', { modelBase64, metadata });
+
+  // Act
+  const registered = await run(['register', 'bigflowers', MODEL_FILE, '--metadata', METADATA_FILE, '--production', '--upload']);
+  const predicted = await run(['predict', 'bigflowers', '--instances', '[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]']);
+
+  // Assess
+  expect(inline.status).toBe(413);
+  expect(inline.json['error']).toMatchObject({ code: 'BODY_TOO_LARGE' });
+  expect(registered.code).toBe(0);
+  expect(JSON.parse(registered.out)).toMatchObject({ version: { model: 'bigflowers', version: '1', registeredBy: 'uploader' }, model: { productionVersion: '1' } });
+  const size = (await readFile(MODEL_FILE)).byteLength;
+  expect(registered.err).toBe(`Uploading model.onnx: 100% (${size} of ${size} bytes)\n`);
+  expect(predicted.code).toBe(0);
+  expect((JSON.parse(predicted.out) as { predictions: { label: string }[] }).predictions.map((p) => p.label)).toEqual(['setosa', 'virginica']);
+});
+
+it('the upload route hands out a 15-minute presigned PUT for uploads/<model>/<uuid>; registration reads it and deletes it', async () => {
+  // Act
+  const ticket = await call('POST', '/v1/models/petals/uploads', {});
+  const uploadId = ticket.json['uploadId'] as string;
+  const put = await fetch(ticket.json['url'] as string, { method: 'PUT', headers: ticket.json['headers'] as Record<string, string>, body: await readFile(MODEL_FILE) });
+  const before = await uploadExists('petals', uploadId);
+  const registered = await call('POST', '/v1/models/petals/versions', { uploadId, metadata });
+  const again = await call('POST', '/v1/models/petals/versions', { uploadId, metadata });
+
+  // Assess
+  expect(ticket.status).toBe(201);
+  expect(ticket.json).toEqual({
+    uploadId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+    url: expect.stringContaining(`${stack.aws.s3Endpoint}/${stack.config.ARTIFACT_BUCKET}/uploads/petals/`),
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    expiresAt: expect.any(String),
+    maxBytes: 250_000_000,
+  });
+  expect(ticket.json['url']).toContain(`X-Amz-Expires=${UPLOAD_URL_EXPIRES_SECONDS}`);
+  const expiresIn = Date.parse(ticket.json['expiresAt'] as string) - Date.now();
+  expect(expiresIn).toBeGreaterThan(14 * 60_000);
+  expect(expiresIn).toBeLessThanOrEqual(15 * 60_000);
+  expect(put.status).toBe(200);
+  expect(before).toBe(true);
+  expect(registered.status).toBe(201);
+  expect(registered.json).toMatchObject({ model: 'petals', version: '1', artifact: { key: expect.stringMatching(/^models\/petals\/[0-9a-f]{64}\.onnx$/) } });
+  expect(await uploadExists('petals', uploadId)).toBe(false);
+  expect(again.status).toBe(404);
+  expect(again.json['error']).toMatchObject({ code: 'UPLOAD_NOT_FOUND', path: 'uploadId' });
+});
+
+it('an unknown uploadId is 404 UPLOAD_NOT_FOUND; an upload of another model is not found either', async () => {
+  const ticket = await call('POST', '/v1/models/one/uploads', {});
+  await fetch(ticket.json['url'] as string, { method: 'PUT', body: await readFile(MODEL_FILE) });
+
+  const unknown = await call('POST', '/v1/models/petals/versions', { uploadId: '00000000-0000-4000-8000-000000000000' });
+  const otherModel = await call('POST', '/v1/models/two/versions', { uploadId: ticket.json['uploadId'] });
+
+  for (const reply of [unknown, otherModel]) {
+    expect(reply.status).toBe(404);
+    expect(reply.json['error']).toMatchObject({ code: 'UPLOAD_NOT_FOUND', path: 'uploadId' });
+  }
+});
+
+it('both modelBase64 and uploadId is 400 CONFLICTING_FIELDS; neither is 400 MISSING_FIELD; a malformed id is 400', async () => {
+  const both = await call('POST', '/v1/models/petals/versions', { modelBase64: 'AAAA', uploadId: '00000000-0000-4000-8000-000000000000' });
+  const neither = await call('POST', '/v1/models/petals/versions', { metadata: {} });
+  const malformed = await call('POST', '/v1/models/petals/versions', { uploadId: '../../models/iris/x' });
+
+  expect(both.status).toBe(400);
+  expect(both.json['error']).toMatchObject({ code: 'CONFLICTING_FIELDS', path: 'uploadId' });
+  expect(neither.status).toBe(400);
+  expect(neither.json['error']).toMatchObject({ code: 'MISSING_FIELD', path: 'modelBase64' });
+  expect(malformed.status).toBe(400);
+  expect((malformed.json['error'] as { path: string }).path).toBe('uploadId');
+});
+
+it('the local S3 checks presigned URLs as S3 does: a tampered, expired or unsigned PUT is refused', async () => {
+  // Prepare
+  const ticket = await call('POST', '/v1/models/petals/uploads', {});
+  const url = ticket.json['url'] as string;
+  const key = uploadKey('petals', ticket.json['uploadId'] as string);
+  const tampered = url.replace(/X-Amz-Signature=([0-9a-f])/, (_, c: string) => `X-Amz-Signature=${c === '0' ? '1' : '0'}`);
+  const otherKey = url.replace('/uploads/petals/', '/models/petals/');
+  const expired = await getSignedUrl(stack.clients.s3, new PutObjectCommand({ Bucket: stack.config.ARTIFACT_BUCKET, Key: key }), {
+    expiresIn: 60, signingDate: new Date(Date.now() - 120_000),
+  });
+
+  // Act
+  const replies = await Promise.all([tampered, otherKey, expired, `${stack.aws.s3Endpoint}/${stack.config.ARTIFACT_BUCKET}/${key}`].map((u) => fetch(u, { method: 'PUT', body: 'x' })));
+
+  // Assess
+  expect(replies.map((r) => r.status)).toEqual([403, 403, 403, 403]);
+  expect(await uploadExists('petals', ticket.json['uploadId'] as string)).toBe(false);
+});
+
+it('modelctl reports a refused upload and registers nothing', async () => {
+  const stub: typeof fetch = async (input, init) => {
+    const url = String(input);
+    return url.includes('X-Amz-Signature') ? new Response('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>', { status: 403 }) : fetch(input, init);
+  };
+  let err = '';
+  const code = await modelctl(['register', 'late', MODEL_FILE, '--upload'], {
+    fetch: stub, out: () => undefined, err: (text) => (err += text), readFile: (file) => readFile(file), env: { MODELCTL_API: stack.url, MODELCTL_TOKEN: token },
+  });
+
+  expect(code).toBe(1);
+  expect(err).toContain('The upload was refused: 403 AccessDenied: Request has expired');
+  expect((await call('GET', '/v1/models/late')).status).toBe(404);
+});
+
+describe('progress', () => {
+  it('without a terminal: one line per quarter', () => {
+    const lines: string[] = [];
+    const progress = new Progress({ err: (text) => lines.push(text), errIsTTY: false }, 'big.onnx', 4_000);
+    for (let sent = 0; sent <= 4_000; sent += 500) progress.update(sent);
+    expect(lines).toEqual([
+      'Uploading big.onnx: 25% (1000 of 4000 bytes)\n',
+      'Uploading big.onnx: 50% (2000 of 4000 bytes)\n',
+      'Uploading big.onnx: 75% (3000 of 4000 bytes)\n',
+      'Uploading big.onnx: 100% (4000 of 4000 bytes)\n',
+    ]);
+  });
+
+  it('on a terminal: one bar redrawn in place with percentage and bytes, then a newline', () => {
+    const writes: string[] = [];
+    const progress = new Progress({ err: (text) => writes.push(text), errIsTTY: true }, 'big.onnx', 4 * 1024 * 1024);
+    progress.update(0);
+    progress.update(1024 * 1024);
+    progress.update(1024 * 1024);
+    progress.update(4 * 1024 * 1024);
+    expect(writes).toEqual([
+      `\rbig.onnx [${'.'.repeat(30)}]   0%  0 B / 4.0 MB`,
+      `\rbig.onnx [${'#'.repeat(8)}${'.'.repeat(22)}]  25%  1.0 MB / 4.0 MB`,
+      `\rbig.onnx [${'#'.repeat(30)}] 100%  4.0 MB / 4.0 MB`,
+      '\n',
+    ]);
+  });
+
+  it('modelctl draws the bar on a terminal during a real upload', async () => {
+    const result = await run(['register', 'ttyflowers', MODEL_FILE, '--upload'], true);
+    expect(result.code).toBe(0);
+    expect(result.err).toMatch(/^\rmodel\.onnx \[\.{30}\]   0%  0 B \/ 1\.3 KB\rmodel\.onnx \[#{30}\] 100%  1\.3 KB \/ 1\.3 KB\n$/);
+  });
+});
