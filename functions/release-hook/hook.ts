@@ -224,10 +224,22 @@ async function replay(
  * export const handler = makeHookHandler({ codeDeploy, lambda, cloudWatch, registry });
  */
 export function makeHookHandler(deps: HookDeps): (event: LifecycleHookEvent) => Promise<HookOutcome> {
+  return lifecycleHook('pre-traffic hook', (deploymentId) => checkDeployment(deploymentId, deps), deps);
+}
+
+/**
+ * A CodeDeploy lifecycle hook: runs `check` on the deployment, logs the outcome, and reports its
+ * status to CodeDeploy (which rolls the deployment back on Failed). Shared by both hooks.
+ */
+export function lifecycleHook<T extends { readonly status: 'Succeeded' | 'Failed' }>(
+  name: string,
+  check: (deploymentId: string) => Promise<T>,
+  deps: { readonly codeDeploy: CodeDeployClient; readonly log?: HookDeps['log'] },
+): (event: LifecycleHookEvent) => Promise<T> {
   const log = deps.log ?? logLine;
   return async (event) => {
-    const outcome = await checkDeployment(event.DeploymentId, deps);
-    log(outcome.status === 'Succeeded' ? 'INFO' : 'ERROR', `pre-traffic hook ${outcome.status}`, { deploymentId: event.DeploymentId, ...outcome });
+    const outcome = await check(event.DeploymentId);
+    log(outcome.status === 'Succeeded' ? 'INFO' : 'ERROR', `${name} ${outcome.status}`, { deploymentId: event.DeploymentId, ...outcome });
     await deps.codeDeploy.send(
       new PutLifecycleEventHookExecutionStatusCommand({
         deploymentId: event.DeploymentId,

@@ -20,13 +20,13 @@
  * ONNX Runtime, the artifacts and registry writes for the gates, and none of the pre-traffic hook's
  * invokes and alarm writes; each role holds only what its own event needs.
  */
-import { PutLifecycleEventHookExecutionStatusCommand, type CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { PIN_VARIABLE } from '../adapters/lambda-traffic-router.js';
 import { RELEASE_MONITOR } from '../core/release.js';
 import type { RegistryService } from '../core/registry.js';
 import { logLine } from '../shared/http.js';
-import { deploymentTarget, type LifecycleHookEvent } from './hook.js';
+import { deploymentTarget, lifecycleHook, type LifecycleHookEvent } from './hook.js';
 
 export interface PostTrafficHookDeps {
   readonly codeDeploy: CodeDeployClient;
@@ -83,17 +83,5 @@ export async function recordDeployment(deploymentId: string, deps: PostTrafficHo
  * export const handler = makePostTrafficHookHandler({ codeDeploy, lambda, registry: registryService });
  */
 export function makePostTrafficHookHandler(deps: PostTrafficHookDeps): (event: LifecycleHookEvent) => Promise<PostTrafficOutcome> {
-  const log = deps.log ?? logLine;
-  return async (event) => {
-    const outcome = await recordDeployment(event.DeploymentId, deps);
-    log(outcome.status === 'Succeeded' ? 'INFO' : 'ERROR', `post-traffic hook ${outcome.status}`, { deploymentId: event.DeploymentId, ...outcome });
-    await deps.codeDeploy.send(
-      new PutLifecycleEventHookExecutionStatusCommand({
-        deploymentId: event.DeploymentId,
-        lifecycleEventHookExecutionId: event.LifecycleEventHookExecutionId,
-        status: outcome.status,
-      }),
-    );
-    return outcome;
-  };
+  return lifecycleHook('post-traffic hook', (deploymentId) => recordDeployment(deploymentId, deps), deps);
 }
