@@ -69,7 +69,7 @@ export function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLimits): 
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.maxBodyBytes) {
-    throw new PayloadTooLargeError('BODY_TOO_LARGE', `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}. Send fewer rows per request.`, ['body']);
+    throw new PayloadTooLargeError('BODY_TOO_LARGE', `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}. Send fewer rows per request; a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`, ['body']);
   }
   if (text.trim() === '') throw new ValidationError('EMPTY_BODY', 'The request has no body; send a JSON object.', ['body']);
   let value: unknown;
