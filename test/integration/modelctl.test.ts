@@ -3,12 +3,12 @@
  * register a model file with its metadata, make it live, predict with it; and the errors a
  * person sees when something is wrong.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
-import { modelctl, type CliIo } from '../../bin/modelctl.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { runModelctl } from '../fixtures/modelctl.js';
 
 let stack: LocalStack;
 let dataDir: string;
@@ -33,26 +33,16 @@ function run(...argv: string[]): Promise<{ code: number; out: string; err: strin
   return runAt(undefined, ...argv);
 }
 
-/** The same, on a frozen clock when `now` is given. */
+/** The same, on a frozen clock when `now` is given; `json` is the output parsed, when it is JSON. */
 async function runAt(now: number | undefined, ...argv: string[]): Promise<{ code: number; out: string; err: string; json: unknown }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    fetch: globalThis.fetch,
-    out: (text) => (out += text),
-    err: (text) => (err += text),
-    readFile: (file) => readFile(file),
-    env: { MODELCTL_API: stack?.url, MODELCTL_TOKEN: token },
-    ...(now === undefined ? {} : { now: () => now }),
-  };
-  const code = await modelctl(argv, io);
+  const result = await runModelctl({ url: stack?.url, token, ...(now === undefined ? {} : { now }) }, argv);
   let json: unknown;
   try {
-    json = out ? (JSON.parse(out) as unknown) : undefined;
+    json = result.out ? (JSON.parse(result.out) as unknown) : undefined;
   } catch {
     json = undefined;
   }
-  return { code, out, err, json };
+  return { ...result, json };
 }
 
 it('registers a model file with metadata, makes it live and predicts with it', async () => {

@@ -5,10 +5,10 @@
  * time on some inputs, rolled back by itself.
  */
 import { readFile } from 'node:fs/promises';
-import { modelctl, type CliIo } from '../../bin/modelctl.js';
 import { buildModel } from '../../functions/core/onnx/builder.js';
 import type { Deployment } from '../../functions/core/release.js';
 import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { runModelctl } from '../fixtures/modelctl.js';
 import { adminCall, adminToken, type Call } from '../fixtures/tokens.js';
 
 let stack: LocalStack;
@@ -32,16 +32,7 @@ afterAll(async () => {
 });
 
 async function cli(...argv: string[]): Promise<unknown> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    fetch: globalThis.fetch,
-    out: (text) => (out += text),
-    err: (text) => (err += text),
-    readFile: (file) => readFile(file),
-    env: { MODELCTL_API: stack.url, MODELCTL_TOKEN: token },
-  };
-  const code = await modelctl(argv, io);
+  const { code, out, err } = await runModelctl({ url: stack.url, token }, argv);
   if (code !== 0) throw new Error(`modelctl ${argv.join(' ')} exited ${code}: ${err}`);
   return JSON.parse(out) as unknown;
 }

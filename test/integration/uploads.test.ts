@@ -10,9 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { modelctl, Progress, type CliIo } from '../../bin/modelctl.js';
+import { Progress } from '../../bin/modelctl.js';
 import { uploadKey, UPLOAD_URL_EXPIRES_SECONDS } from '../../functions/core/uploads.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { runModelctl, type ModelctlRun } from '../fixtures/modelctl.js';
 
 const MODEL_FILE = 'models/iris/model.onnx';
 const METADATA_FILE = 'models/iris/metadata.json';
@@ -47,18 +48,8 @@ async function call(method: string, route: string, body?: unknown): Promise<{ st
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
-async function run(argv: string[], tty = false): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    fetch: globalThis.fetch,
-    out: (text) => (out += text),
-    err: (text) => (err += text),
-    readFile: (file) => readFile(file),
-    env: { MODELCTL_API: stack.url, MODELCTL_TOKEN: token },
-    errIsTTY: tty,
-  };
-  return { code: await modelctl(argv, io), out, err };
+function run(argv: string[], tty = false): Promise<ModelctlRun> {
+  return runModelctl({ url: stack.url, token, errIsTTY: tty }, argv);
 }
 
 async function uploadExists(model: string, uploadId: string): Promise<boolean> {
@@ -172,10 +163,7 @@ it('modelctl reports a refused upload and registers nothing', async () => {
     const url = String(input);
     return url.includes('X-Amz-Signature') ? new Response('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>', { status: 403 }) : fetch(input, init);
   };
-  let err = '';
-  const code = await modelctl(['register', 'late', MODEL_FILE, '--upload'], {
-    fetch: stub, out: () => undefined, err: (text) => (err += text), readFile: (file) => readFile(file), env: { MODELCTL_API: stack.url, MODELCTL_TOKEN: token },
-  });
+  const { code, err } = await runModelctl({ url: stack.url, token, fetch: stub }, ['register', 'late', MODEL_FILE, '--upload']);
 
   expect(code).toBe(1);
   expect(err).toContain('The upload was refused: 403 AccessDenied: Request has expired');
