@@ -73,29 +73,32 @@ beforeEach(() => {
   codeDeployMock.on(GetDeploymentGroupCommand).resolves({ deploymentGroupInfo: { alarmConfiguration: { enabled: true, alarms: [{ name: 'iris-errors' }] } } });
   codeDeployMock.on(PutLifecycleEventHookExecutionStatusCommand).resolves({});
   cloudWatchMock.on(DescribeAlarmsCommand).resolves({
-    MetricAlarms: [
-      {
-        AlarmName: 'iris-errors',
-        Namespace: 'AWS/Lambda',
-        MetricName: 'Errors',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 3,
-        DatapointsToAlarm: 3,
-        Threshold: 5,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        TreatMissingData: 'notBreaching',
-        Dimensions: [
-          { Name: 'ExecutedVersion', Value: '6' },
-          { Name: 'FunctionName', Value: FN },
-          { Name: 'Resource', Value: `${FN}:live` },
-        ],
-      },
-    ],
+    MetricAlarms: [errorsAlarm('6')],
   });
   cloudWatchMock.on(PutMetricAlarmCommand).resolves({});
   lambdaMock.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: { SERVED_MODEL: 'iris', PINNED_MODEL_VERSION: '3' } } });
 });
+
+/** The endpoint's per-version errors alarm, watching function version `version`. */
+function errorsAlarm(version: string) {
+  return {
+    AlarmName: 'iris-errors',
+    Namespace: 'AWS/Lambda',
+    MetricName: 'Errors',
+    Statistic: 'Sum' as const,
+    Period: 60,
+    EvaluationPeriods: 3,
+    DatapointsToAlarm: 3,
+    Threshold: 5,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold' as const,
+    TreatMissingData: 'notBreaching',
+    Dimensions: [
+      { Name: 'ExecutedVersion', Value: version },
+      { Name: 'FunctionName', Value: FN },
+      { Name: 'Resource', Value: `${FN}:live` },
+    ],
+  };
+}
 
 describe('pre-traffic hook', () => {
   it('invokes the target version with each golden request as an API Gateway event; all match → Succeeded', async () => {
@@ -130,23 +133,7 @@ describe('pre-traffic hook', () => {
 
     expect(codeDeployMock.commandCalls(GetDeploymentGroupCommand)[0]?.args[0].input).toEqual({ applicationName: 'iris-app', deploymentGroupName: 'iris-live' });
     expect(cloudWatchMock.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input).toEqual({ AlarmNames: ['iris-errors'] });
-    expect(cloudWatchMock.commandCalls(PutMetricAlarmCommand)[0]?.args[0].input).toEqual({
-      AlarmName: 'iris-errors',
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Statistic: 'Sum',
-      Period: 60,
-      EvaluationPeriods: 3,
-      DatapointsToAlarm: 3,
-      Threshold: 5,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-      Dimensions: [
-        { Name: 'ExecutedVersion', Value: '7' },
-        { Name: 'FunctionName', Value: FN },
-        { Name: 'Resource', Value: `${FN}:live` },
-      ],
-    });
+    expect(cloudWatchMock.commandCalls(PutMetricAlarmCommand)[0]?.args[0].input).toEqual(errorsAlarm('7'));
   });
 
   it('a model that fails its golden inputs → Failed (CodeDeploy rolls back)', async () => {
