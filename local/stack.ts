@@ -17,12 +17,14 @@ import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, type Config } from '../functions/shared/config.js';
 import { bodyLimits, buildPredictionService, buildRegistryService, buildReleaseService, buildUploadService } from '../functions/shared/composition.js';
 import { logLine } from '../functions/shared/http.js';
+import { createLogger } from '../functions/shared/logger.js';
 import {
   generateSigningKey, loadOrCreateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken,
   type MintOptions, type SigningKey,
 } from './auth.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws, type LocalClients } from './aws-servers.js';
 import { JWKS_PATH, startLocalServer, type LocalFunction, type LocalServer, type RateLimit } from './server.js';
+import { LocalObservations } from './observations.js';
 import { LocalTrafficRouter, type LocalTrafficOptions } from './traffic.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,6 +91,11 @@ export interface LocalStack {
   readonly sample: 'registered' | 'present' | 'skipped';
   /** Token minting; `undefined` in the insecure mode. */
   readonly auth: LocalStackAuth | undefined;
+  /** What the endpoint functions observed of each request (for the access log). */
+  readonly observations: LocalObservations;
+  /** Writes every queued prediction-log record of every emulated function version. */
+  flush(): Promise<void>;
+  /** Stops the API, writes the queued prediction-log records, then stops the servers. */
   stop(): Promise<void>;
 }
 
@@ -101,6 +108,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const clients = localClients(aws);
   try {
     const config = loadConfig({
+      // The local stack counts requests in-process (stats, access log) rather than printing EMF lines.
+      EMF_METRICS: 'false',
       REGISTRY_TABLE: 'onnx-registry',
       PREDICTION_LOG_TABLE: 'onnx-prediction-log',
       ARTIFACT_BUCKET: 'onnx-artifacts',
@@ -117,7 +126,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const registry = buildRegistryService(config, clients);
     const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry);
     const limits = bodyLimits(config);
-    const latest: LocalFunction = { handler: makePredictHandler({ service: prediction, limits }), version: config.AWS_LAMBDA_FUNCTION_VERSION };
+    const observations = new LocalObservations();
+    const logger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'predict' } });
+    // Every emulated function version is its own sandbox, with its own prediction log to drain.
+    const services: PredictionService[] = [prediction];
+    const predictHandler = (service: PredictionService, functionVersion: string, servedModel?: string) =>
+      makePredictHandler({
+        service,
+        limits,
+        observer: observations,
+        edge: { logger, functionVersion },
+        ...(servedModel ? { servedModel } : {}),
+      });
+    const latest: LocalFunction = { handler: predictHandler(prediction, config.AWS_LAMBDA_FUNCTION_VERSION), version: config.AWS_LAMBDA_FUNCTION_VERSION };
     // The router reports managed releases' outcomes to the release service, built over the router.
     let releases: ReleaseService | undefined;
     const traffic = new LocalTrafficRouter({
@@ -128,8 +149,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // Each published version is its own function: its own sessions, its model version pinned.
       makeVersion: (model, functionVersion, modelVersion) => {
         const service = buildPredictionService({ ...config, SERVED_MODEL: model, PINNED_MODEL_VERSION: modelVersion, AWS_LAMBDA_FUNCTION_VERSION: functionVersion }, clients);
+        services.push(service);
         return {
-          function: { handler: makePredictHandler({ service, limits, servedModel: model }), version: functionVersion },
+          function: { handler: predictHandler(service, functionVersion, model), version: functionVersion },
           predict: (name, body) => service.predict(name, body, { requestId: `pre-traffic-${functionVersion}`, caller: RELEASE_MONITOR, startedAt: performance.now() }),
         };
       },
@@ -169,9 +191,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       api,
       sample,
       auth: key ? { key, jwksUrl: `${api.url}${JWKS_PATH}`, mint: (mint) => mintToken(key, mint) } : undefined,
+      observations,
+      flush: () => Promise.all(services.map((s) => s.flush())).then(() => undefined),
       async stop() {
         traffic.close();
         await api.close();
+        // The prediction logs' queued records are written before the servers go.
+        await Promise.all(services.map((s) => s.flush()));
         clients.destroy();
         await aws.stop();
       },

@@ -21,9 +21,15 @@ import { publish } from './publish.js';
 
 export { lambdaContext, predictEvent } from './events.js';
 
-/** A prediction log that keeps nothing: the "logging off" figure. */
+/** A prediction log that keeps nothing (and builds no record): the "logging off" figure. */
 export class DiscardingLog implements PredictionLog {
-  async write(): Promise<void> {}
+  write(): void {}
+
+  async flush(): Promise<void> {}
+
+  pending(): number {
+    return 0;
+  }
 }
 
 export interface InProcessPredict {

@@ -1,34 +1,67 @@
 /**
- * DynamoDB implementation of the `PredictionLog` port. A prediction that was served must never
- * fail because its log write did, and a log record must never vanish silently: `write` retries
- * transient failures a few times, each attempt bounded in time, and hands a record it could not
- * store to a fallback (by default one structured JSON line on stdout that also emits a
- * CloudWatch metric, so an alarm can watch for it).
+ * DynamoDB implementation of the `PredictionLog` port, off the request path.
+ *
+ * `write` only queues: the answer leaves before its record is built or stored. A background
+ * writer builds the queued records (hashing inputs, serializing outputs) and stores them with
+ * BatchWriteItem, 25 at a time, a few batches at once, each attempt bounded in time and retried
+ * with backoff. A record it cannot store (DynamoDB down, throttled past the retries, an item it
+ * refuses) goes to the fallback: one structured log line carrying the whole record, and a
+ * `PredictionLogFallback` metric per model (Embedded Metric Format), so nothing is dropped
+ * silently. While DynamoDB keeps failing, a breaker sends records straight to the fallback for a
+ * cooldown instead of paying a timeout per batch.
+ *
+ * When records are written: as soon as a batch is full, else `flushDelayMs` after the first record
+ * of a batch was queued, and whenever `flush()` is called: after each invocation on Lambda (the
+ * drain extension, `functions/shared/log-drain.ts`, keeps the sandbox from freezing until the
+ * invocation's records are stored), on SIGTERM, and when the local stack stops.
  */
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { PredictionLog, PredictionLogRecord } from '../core/ports.js';
+import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { PendingRecord, PredictionLog, PredictionLogRecord } from '../core/ports.js';
+import { describeError, sharedLogger } from '../shared/logger.js';
+import { publishFallbackMetric } from './emf-metrics.js';
 
-/** What happens to a record that could not be written. */
-export type PredictionLogFallback = (record: PredictionLogRecord, error: unknown) => void;
+/** What happens to records that could not be written. */
+export type PredictionLogFallback = (records: readonly PredictionLogRecord[], error: unknown) => void;
+
+/** BatchWriteItem's limit of put requests per call. */
+export const BATCH_WRITE_LIMIT = 25;
 
 export interface DynamoDbPredictionLogOptions {
   /** A document client; see {@link DynamoDbPredictionLog} on how its own retries are handled. */
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** PutItem attempts per record (1 = no retry). @default 3 */
+  /** Attempts per batch (1 = no retry). @default 3 */
   readonly maxAttempts?: number;
   /** Backoff before the second attempt; doubles per attempt, with full jitter. @default 20 */
   readonly baseDelayMs?: number;
   /** Longest time one attempt may take before it is aborted (and retried). @default 1000 */
   readonly attemptTimeoutMs?: number;
-  /** @default {@link printFallback} */
+  /** Records per BatchWriteItem, at most 25. @default 25 */
+  readonly batchSize?: number;
+  /** Longest a queued record waits for a batch to fill before it is written anyway. @default 50 */
+  readonly flushDelayMs?: number;
+  /** Batches written at once. @default 4 */
+  readonly concurrency?: number;
+  /**
+   * Records queued at most; past it a record goes to the fallback at once, so a stalled table
+   * cannot grow the queue without bound. @default 10000
+   */
+  readonly maxQueued?: number;
+  /**
+   * After a batch failed every attempt on a transient error (timeout, network, 5xx, throttling),
+   * DynamoDB is not tried for this long: records go straight to the fallback. @default 5000
+   */
+  readonly breakerCooldownMs?: number;
+  /** @default {@link fallbackToLog} over `metrics` */
   readonly fallback?: PredictionLogFallback;
+  /** Where the default fallback counts its records (Powertools Metrics); without it, no metric line. */
+  readonly metrics?: Metrics;
   /** @default setTimeout-based */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Wall clock in ms, for the breaker. @default Date.now */
+  readonly now?: () => number;
 }
-
-/** CloudWatch namespace and metric of the fallback's Embedded Metric Format block. */
-export const FALLBACK_METRIC = { namespace: 'OnnxServing', name: 'PredictionLogFallback' } as const;
 
 /** DynamoDB error names that mean "slow down", whatever their HTTP status. */
 const THROTTLING = new Set([
@@ -39,17 +72,17 @@ const THROTTLING = new Set([
 ]);
 
 /**
- * Writes prediction-log items with PutItem.
+ * Queues prediction-log records and stores them in batches in the background.
  *
  * Retries: this adapter is the only retry layer for its writes. The SDK client's own retry
- * middleware is replaced, for these PutItem commands only, by a pass-through, so one `write`
- * makes at most `maxAttempts` requests whatever `maxAttempts` the shared client was built with
- * (3 SDK attempts inside each of 3 of ours would be 9 requests, and 9 timeouts, on a hung
- * table). The client's other users keep the SDK's retries.
+ * middleware is replaced, for these commands only, by a pass-through, so a batch makes at most
+ * `maxAttempts` requests whatever `maxAttempts` the shared client was built with. The client's
+ * other users keep the SDK's retries.
  *
  * @example
- * const log = new DynamoDbPredictionLog({ client: documents, tableName: 'onnx-prediction-log' });
- * await log.write(record); // resolves even when DynamoDB is down: the record goes to the fallback
+ * const log = new DynamoDbPredictionLog({ client: documents, tableName: 'onnx-prediction-log', metrics });
+ * log.write({ requestId, build: () => record }); // returns at once
+ * await log.flush();                              // every queued record stored or in the fallback
  */
 export class DynamoDbPredictionLog implements PredictionLog {
   private readonly client: DynamoDBDocumentClient;
@@ -57,8 +90,19 @@ export class DynamoDbPredictionLog implements PredictionLog {
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly attemptTimeoutMs: number;
+  private readonly batchSize: number;
+  private readonly flushDelayMs: number;
+  private readonly concurrency: number;
+  private readonly maxQueued: number;
+  private readonly breakerCooldownMs: number;
   private readonly fallback: PredictionLogFallback;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  private queue: PendingRecord[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running: Promise<void> | undefined;
+  private writing = 0;
+  private breakerOpenUntil = 0;
 
   constructor(options: DynamoDbPredictionLogOptions) {
     this.client = options.client;
@@ -66,47 +110,174 @@ export class DynamoDbPredictionLog implements PredictionLog {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.baseDelayMs = options.baseDelayMs ?? 20;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
-    this.fallback = options.fallback ?? printFallback;
+    this.batchSize = Math.min(BATCH_WRITE_LIMIT, Math.max(1, options.batchSize ?? BATCH_WRITE_LIMIT));
+    this.flushDelayMs = options.flushDelayMs ?? 50;
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.maxQueued = Math.max(1, options.maxQueued ?? 10_000);
+    this.breakerCooldownMs = options.breakerCooldownMs ?? 5_000;
+    const metrics = options.metrics;
+    this.fallback = options.fallback ?? ((records, error) => fallbackToLog(records, error, metrics));
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.now = options.now ?? Date.now;
   }
 
-  /** Stores `record`; never rejects (a record that cannot be stored goes to the fallback). */
-  async write(record: PredictionLogRecord): Promise<void> {
-    let failure: unknown;
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt += 1) {
+  /** Records queued or being written. */
+  pending(): number {
+    return this.queue.length + this.writing;
+  }
+
+  /** Queues `record`; never throws, never waits. */
+  write(record: PendingRecord): void {
+    if (this.queue.length >= this.maxQueued) {
+      this.toFallback([record], new Error(`the prediction log queue is full (${this.maxQueued} records)`));
+      return;
+    }
+    this.queue.push(record);
+    if (this.queue.length >= this.batchSize) {
+      this.start();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.start();
+      }, this.flushDelayMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Resolves once every record queued before (and while) it runs is stored or in the fallback. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.running) {
+      this.start();
+      await this.running;
+    }
+  }
+
+  /** Starts the background writer unless it runs. */
+  private start(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.running || this.queue.length === 0) return;
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      // Records queued after the last batch was taken, with no timer of their own.
+      if (this.queue.length > 0 && !this.timer) this.start();
+    });
+  }
+
+  /** Writes batches, up to `concurrency` at once, until the queue is empty. */
+  private async drain(): Promise<void> {
+    const workers: Promise<void>[] = [];
+    const next = async (): Promise<void> => {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.batchSize);
+        this.writing += batch.length;
+        try {
+          await this.writeBatch(batch);
+        } finally {
+          this.writing -= batch.length;
+        }
+      }
+    };
+    for (let i = 0; i < this.concurrency; i++) workers.push(next());
+    await Promise.all(workers);
+  }
+
+  private async writeBatch(pending: readonly PendingRecord[]): Promise<void> {
+    const records: PredictionLogRecord[] = [];
+    for (const item of pending) {
       try {
-        await this.put(record);
-        return;
+        records.push(item.build());
       } catch (error) {
-        failure = error;
-        if (!isRetryable(error) || attempt === this.maxAttempts) break;
-        await this.sleep(Math.random() * this.baseDelayMs * 2 ** (attempt - 1));
+        // A record that cannot even be built is still reported, by its request id.
+        sharedLogger().error('prediction log record could not be built', { requestId: item.requestId, error: describeError(error) });
       }
     }
-    try {
-      this.fallback(record, failure);
-    } catch {
-      // A broken custom fallback must neither lose the record nor make `write` reject.
+    if (records.length === 0) return;
+    if (this.now() < this.breakerOpenUntil) {
+      this.toFallback(records, new Error('DynamoDB failed recently; records go to the fallback until the breaker closes'));
+      return;
+    }
+    let remaining: PredictionLogRecord[] = records;
+    let failure: unknown;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       try {
-        printFallback(record, failure);
+        remaining = await this.batchWrite(remaining);
+        if (remaining.length === 0) return;
+        // What DynamoDB left unprocessed was throttled: worth another try after the backoff.
+        failure = new Error(`${remaining.length} items were left unprocessed (throttled)`);
+      } catch (error) {
+        failure = error;
+        if (!isRetryable(error)) {
+          // One bad item refuses the whole batch: write the items one by one, so only it falls back.
+          await this.writeOneByOne(remaining);
+          return;
+        }
+      }
+      if (attempt < this.maxAttempts) await this.sleep(Math.random() * this.baseDelayMs * 2 ** (attempt - 1));
+    }
+    this.breakerOpenUntil = this.now() + this.breakerCooldownMs;
+    this.toFallback(remaining, failure);
+  }
+
+  /** One BatchWriteItem; resolves to the records DynamoDB left unprocessed. */
+  private async batchWrite(records: readonly PredictionLogRecord[]): Promise<PredictionLogRecord[]> {
+    const command = new BatchWriteCommand({
+      RequestItems: { [this.tableName]: records.map((record) => ({ PutRequest: { Item: { ...record } } })) },
+    });
+    command.middlewareStack.add((next) => next, WITHOUT_SDK_RETRIES);
+    const output = await this.client.send(command, { abortSignal: AbortSignal.timeout(this.attemptTimeoutMs) });
+    const unprocessed = output.UnprocessedItems?.[this.tableName] ?? [];
+    if (unprocessed.length === 0) return [];
+    const left = new Set(unprocessed.map((request) => request.PutRequest?.Item?.['requestId']));
+    return records.filter((record) => left.has(record.requestId));
+  }
+
+  private async writeOneByOne(records: readonly PredictionLogRecord[]): Promise<void> {
+    for (const record of records) {
+      try {
+        const command = new PutCommand({ TableName: this.tableName, Item: { ...record } });
+        command.middlewareStack.add((next) => next, WITHOUT_SDK_RETRIES);
+        await this.client.send(command, { abortSignal: AbortSignal.timeout(this.attemptTimeoutMs) });
+      } catch (error) {
+        this.toFallback([record], error);
+      }
+    }
+  }
+
+  private toFallback(records: readonly (PredictionLogRecord | PendingRecord)[], error: unknown): void {
+    const built: PredictionLogRecord[] = [];
+    for (const record of records) {
+      if (!('build' in record)) {
+        built.push(record);
+        continue;
+      }
+      try {
+        built.push(record.build());
+      } catch (buildError) {
+        sharedLogger().error('prediction log record could not be built', { requestId: record.requestId, error: describeError(buildError) });
+      }
+    }
+    if (built.length === 0) return;
+    try {
+      this.fallback(built, error);
+    } catch {
+      // A broken custom fallback must neither lose the records nor throw into the writer.
+      try {
+        fallbackToLog(built, error, undefined);
       } catch {
         // stdout itself is gone: nothing is left to report to.
       }
     }
   }
-
-  private async put(record: PredictionLogRecord): Promise<void> {
-    const command = new PutCommand({ TableName: this.tableName, Item: { ...record } });
-    // Takes the place of the SDK's retry middleware (same name, step and priority): one request.
-    command.middlewareStack.add((next) => (args) => next(args), {
-      name: 'retryMiddleware',
-      step: 'finalizeRequest',
-      priority: 'high',
-      override: true,
-    });
-    await this.client.send(command, { abortSignal: AbortSignal.timeout(this.attemptTimeoutMs) });
-  }
 }
+
+/**
+ * Where a pass-through middleware takes the place of the SDK's retry middleware (same name, step
+ * and priority): each attempt of ours is exactly one request.
+ */
+const WITHOUT_SDK_RETRIES = { name: 'retryMiddleware', step: 'finalizeRequest', priority: 'high', override: true } as const;
 
 /**
  * Throttling, server errors (5xx) and failures with no response at all (network errors, our
@@ -129,46 +300,22 @@ export function isRetryable(error: unknown): boolean {
   return true;
 }
 
-/**
- * The default fallback's line: a structured error log carrying the whole record, and a CloudWatch
- * Embedded Metric Format block so CloudWatch derives the metric `OnnxServing /
- * PredictionLogFallback` (dimension `model`) from it without an API call.
- */
-export function fallbackLogLine(record: PredictionLogRecord, error: unknown, at: Date = new Date()): string {
-  return JSON.stringify({
-    level: 'ERROR',
-    message: 'prediction log write failed',
-    timestamp: at.toISOString(),
-    record,
-    error: describeError(error),
-    _aws: {
-      Timestamp: at.getTime(),
-      CloudWatchMetrics: [
-        {
-          Namespace: FALLBACK_METRIC.namespace,
-          Dimensions: [['model']],
-          Metrics: [{ Name: FALLBACK_METRIC.name, Unit: 'Count' }],
-        },
-      ],
-    },
-    model: record.model,
-    [FALLBACK_METRIC.name]: 1,
-  });
-}
+/** The message of every fallback line; a Logs Insights query finds them by it. */
+export const FALLBACK_MESSAGE = 'prediction log write failed';
 
-/** `{ name, message }` of an error, never the raw error (it may carry request data or secrets). */
-function describeError(error: unknown): { name: string; message: string } {
-  if (typeof error === 'object' && error !== null) {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    return { name: typeof name === 'string' ? name : 'Error', message: typeof message === 'string' ? message : '' };
+/**
+ * The default fallback: one ERROR line per record, carrying the whole record (the durable copy
+ * in the function's log), and with `metrics`, one `PredictionLogFallback` EMF line per model
+ * counting them.
+ */
+export function fallbackToLog(records: readonly PredictionLogRecord[], error: unknown, metrics: Metrics | undefined): void {
+  const logger = sharedLogger();
+  const reason = describeError(error);
+  const perModel = new Map<string, number>();
+  for (const record of records) {
+    logger.error(FALLBACK_MESSAGE, { requestId: record.requestId, record, error: { name: reason.name, message: reason.message } });
+    perModel.set(record.model, (perModel.get(record.model) ?? 0) + 1);
   }
-  return { name: 'Error', message: String(error) };
-}
-
-/**
- * The default fallback: {@link fallbackLogLine} on stdout. Written with `process.stdout.write`
- * rather than `console.log`, which on Lambda prefixes the line and so hides the JSON from EMF.
- */
-export function printFallback(record: PredictionLogRecord, error: unknown): void {
-  process.stdout.write(`${fallbackLogLine(record, error)}\n`);
+  if (!metrics) return;
+  for (const [model, count] of perModel) publishFallbackMetric(metrics, model, count);
 }

@@ -53,6 +53,16 @@ export class InternalError extends AppError {
   }
 }
 
+/**
+ * A dependency on our side (the registry, say) cannot be reached right now (503); the caller may
+ * retry. Like every 5xx, its message is logged, never shown.
+ */
+export class ServiceUnavailableError extends AppError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(503, code, message, [], options);
+  }
+}
+
 /** Renders a path the way the error body shows it: `instances[3].sepal_length`. */
 export function formatPath(path: FieldPath): string {
   return path

@@ -137,13 +137,25 @@ export interface PredictionLogRecord {
   readonly expiresAt: number;
 }
 
+/** A record to log, built when the log gets to it (off the request path). */
+export interface PendingRecord {
+  readonly requestId: string;
+  /** Builds the record (hashes the inputs, serializes the outputs); called once, never throws. */
+  build(): PredictionLogRecord;
+}
+
 /**
- * Prediction log sink. `write` never rejects: a write that fails after retries is emitted as a
- * structured error log line with a metric (the fallback), so a good prediction is never turned
- * into an error and no record is silently dropped.
+ * Prediction log sink. `write` queues and returns at once: the answer never waits for the log.
+ * Queued records are stored in the background; one that cannot be stored is emitted as a
+ * structured fallback log line with a metric, so no record is ever dropped silently and a logging
+ * outage never turns a good prediction into an error or slows it down.
  */
 export interface PredictionLog {
-  write(record: PredictionLogRecord): Promise<void>;
+  write(record: PendingRecord): void;
+  /** Resolves once every record queued so far is stored or in the fallback; never rejects. */
+  flush(): Promise<void>;
+  /** Records queued or being written. */
+  pending(): number;
 }
 
 /** A loaded model: its signature as read from the runtime, and a batched run. */

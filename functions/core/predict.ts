@@ -3,8 +3,9 @@
  * tensors, run the model once, encode the outputs and log the request. Talks to ports only.
  */
 import { createHash } from 'node:crypto';
-import { AppError, NotFoundError, PayloadTooLargeError, ValidationError, type FieldPath } from './errors.js';
+import { AppError, InternalError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import type { ModelSignature, ModelVersion, TensorSpec } from './model.js';
+import { SILENT_LOG, type RequestFacts, type RequestLog } from './observability.js';
 import type { ModelRegistry, ModelRuntime, ModelSession, PredictionLog, PredictionLogRecord } from './ports.js';
 import type { TensorMap } from './tensor.js';
 import { V2_DATATYPES, decodeArrays, decodeRecords, decodeV2, isDynamic, recordLayout, type DecodedInputs, type RecordLayout } from './codec/decode.js';
@@ -24,7 +25,10 @@ export interface PredictConfig {
   readonly logTtlDays: number;
   /** Bound on the size of the outputs kept in a prediction log item. */
   readonly maxLoggedOutputBytes: number;
-  /** How long the production pointer read from the registry is trusted, in ms. */
+  /**
+   * How long the production pointer read from the registry is trusted, in ms. After that the
+   * next request still serves the version it knows and re-reads the pointer in the background.
+   */
   readonly pointerCacheMs: number;
 }
 
@@ -45,6 +49,10 @@ export interface RequestContext {
   readonly caller: string;
   /** `elapsed()` when the request arrived. */
   readonly startedAt: number;
+  /** Filled in while serving: model version, rows, time in `session.run` (for metrics). */
+  readonly facts?: RequestFacts;
+  /** The request's log. @default silent */
+  readonly log?: RequestLog;
 }
 
 export interface PredictResponse {
@@ -114,6 +122,7 @@ export async function predictRecords(
   target: Served,
   body: unknown,
   maxRows: number,
+  facts?: RequestFacts,
 ): Promise<{ decoded: DecodedInputs; predictions: unknown[] }> {
   if (typeof body === 'object' && body !== null && 'features' in body && 'instances' in body) {
     throw new ValidationError('CONFLICTING_FIELDS', `Send either "features" (one row) or "instances" (many), not both.`, ['instances']);
@@ -134,8 +143,19 @@ export async function predictRecords(
       ? decodeRecords(target.layout, rows, (r) => ['instances', r])
       : decodeArrays(target.layout, rows, (r) => ['instances', r]);
   }
-  const outputs = await target.session.run(decoded.feeds);
+  const outputs = await timedRun(target.session, decoded, undefined, facts);
   return { decoded, predictions: recordPredictions(outputs, decoded.rows, target.classifier) };
+}
+
+/** `session.run`, its time and the rows added to `facts`. */
+async function timedRun(session: ModelSession, decoded: DecodedInputs, outputs: readonly string[] | undefined, facts: RequestFacts | undefined): Promise<TensorMap> {
+  if (facts) facts.rows += decoded.rows;
+  const from = performance.now();
+  try {
+    return await session.run(decoded.feeds, outputs);
+  } finally {
+    if (facts) facts.modelLatencyMs += performance.now() - from;
+  }
 }
 
 function checkRows(rows: number, maxRows: number, path: FieldPath): void {
@@ -146,6 +166,8 @@ function checkRows(rows: number, maxRows: number, path: FieldPath): void {
 
 export class PredictionService {
   private readonly pointers = new Map<string, { version: string; until: number }>();
+  /** Background re-reads of the production pointer in flight, one per model. */
+  private readonly refreshing = new Map<string, Promise<void>>();
   private readonly served = new Map<string, Promise<Served>>();
   private readonly now: () => number;
   private readonly elapsed: () => number;
@@ -157,8 +179,8 @@ export class PredictionService {
 
   /** `POST /v1/models/{model}/predict` with the `features` or `instances` form. */
   async predict(model: string, body: unknown, ctx: RequestContext): Promise<PredictResponse> {
-    const served = await this.resolve(model);
-    const { decoded, predictions } = await predictRecords(served, body, this.deps.config.maxRows);
+    const served = await this.resolve(model, ctx);
+    const { decoded, predictions } = await predictRecords(served, body, this.deps.config.maxRows, ctx.facts);
     const response: PredictResponse = {
       requestId: ctx.requestId,
       model,
@@ -168,14 +190,14 @@ export class PredictionService {
       processingTimeMs: round3(this.elapsed() - ctx.startedAt),
       timestamp: new Date(this.now()).toISOString(),
     };
-    await this.logRequest(served, decoded, predictions, ctx, response.processingTimeMs, response.timestamp);
+    this.logRequest(served, decoded, predictions, ctx, response.processingTimeMs, response.timestamp);
     return response;
   }
 
   /** `POST /v2/models/{model}/infer`. */
   async inferV2(model: string, body: unknown, ctx: RequestContext): Promise<V2InferResponse> {
     const request = parseWith(V2RequestSchema, body, V2_HINT);
-    const served = await this.resolve(model);
+    const served = await this.resolve(model, ctx);
     request.inputs.forEach((input, i) => {
       const spec = served.session.signature.inputs.find((s) => s.name === input.name);
       if (spec && spec.shape.length > 0 && input.shape.length > 0) checkRows(input.shape[0] ?? 0, this.deps.config.maxRows, ['inputs', i, 'shape', 0]);
@@ -190,11 +212,11 @@ export class PredictionService {
     });
     // No `outputs` (or an empty list) asks for all of them; a name asked twice is computed once.
     const wanted = requested && requested.length > 0 ? [...new Set(requested)] : known;
-    const outputs = await served.session.run(decoded.feeds, wanted);
+    const outputs = await timedRun(served.session, decoded, wanted, ctx.facts);
     const tensors = v2Outputs(outputs, wanted);
     const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
     const timestamp = new Date(this.now()).toISOString();
-    await this.logRequest(served, decoded, tensors, ctx, processingTimeMs, timestamp);
+    this.logRequest(served, decoded, tensors, ctx, processingTimeMs, timestamp);
     return {
       model_name: model,
       model_version: served.version.version,
@@ -210,8 +232,8 @@ export class PredictionService {
   }
 
   /** `GET /v2/models/{model}`: the served version's signature in v2 terms. */
-  async metadataV2(model: string): Promise<V2ModelMetadata> {
-    const served = await this.resolve(model);
+  async metadataV2(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<V2ModelMetadata> {
+    const served = await this.resolve(model, ctx);
     const { signature } = served.session;
     return {
       name: model,
@@ -223,9 +245,22 @@ export class PredictionService {
   }
 
   /** `GET /v2/models/{model}/ready`: resolves once the model's session is loaded. */
-  async ready(model: string): Promise<{ name: string; ready: true; version: string }> {
-    const served = await this.resolve(model);
+  async ready(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<{ name: string; ready: true; version: string }> {
+    const served = await this.resolve(model, ctx);
     return { name: model, ready: true, version: served.version.version };
+  }
+
+  /**
+   * Finishes the background work: every prediction-log record queued so far is stored or in the
+   * fallback when this resolves. Never rejects.
+   */
+  flush(): Promise<void> {
+    return this.deps.log.flush();
+  }
+
+  /** Prediction-log records not yet stored (queued or being written). */
+  pending(): number {
+    return this.deps.log.pending();
   }
 
   /** The signature of the version that would serve `model` now (for the CLI and docs). */
@@ -233,45 +268,85 @@ export class PredictionService {
     return (await this.resolve(model)).session.signature;
   }
 
-  /** Which version serves `model`: the pinned one, else the registry's production version. */
-  private async resolve(model: string): Promise<Served> {
+  /**
+   * Which version serves `model`: the pinned one, else the registry's production version. Records
+   * the model and version in the request's facts and log as soon as they are known.
+   */
+  private async resolve(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<Served> {
     const { config } = this.deps;
+    if (ctx?.facts) ctx.facts.model = model;
     if (config.servedModel !== undefined && model !== config.servedModel) throw unknownModel(model);
-    const version = config.pinnedVersion ?? (await this.productionVersion(model));
-    return this.session(model, version);
+    const version = config.pinnedVersion ?? (await this.productionVersion(model, ctx?.log ?? SILENT_LOG));
+    if (ctx?.facts) ctx.facts.modelVersion = version;
+    ctx?.log?.set({ model, modelVersion: version });
+    return this.session(model, version, ctx?.log ?? SILENT_LOG);
   }
 
   /**
-   * The registry's production version, trusted for `pointerCacheMs`. When the registry cannot
-   * be read, the last production version seen here keeps serving (its session is loaded) rather
-   * than failing requests that were served a moment ago, and is trusted for another
-   * `pointerCacheMs` so an outage does not add a failing registry call to every request.
+   * The registry's production version. A pointer read within `pointerCacheMs` is used as it is;
+   * an older one is still used at once, and re-read in the background (one read per model at a
+   * time), so the registry is never on the path of a request that has a version to serve. Only
+   * the first request for a model waits for the registry. When a background read fails, the
+   * version known keeps serving and is trusted for another `pointerCacheMs`.
    */
-  private async productionVersion(model: string): Promise<string> {
+  private async productionVersion(model: string, log: RequestLog): Promise<string> {
     const cached = this.pointers.get(model);
-    if (cached && cached.until > this.now()) return cached.version;
-    let version: string;
-    try {
-      const record = await this.deps.registry.getModel(model);
-      if (!record) throw unknownModel(model);
-      if (record.productionVersion === undefined) {
-        throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version yet; promote one first.`, ['model']);
-      }
-      version = record.productionVersion;
-    } catch (error) {
-      if (!cached || error instanceof AppError) throw error;
-      version = cached.version;
+    if (cached) {
+      if (cached.until <= this.now()) this.refreshInBackground(model, log);
+      return cached.version;
     }
-    this.pointers.set(model, { version, until: this.now() + this.deps.config.pointerCacheMs });
-    return version;
+    return this.readPointer(model);
+  }
+
+  private refreshInBackground(model: string, log: RequestLog): void {
+    if (this.refreshing.has(model)) return;
+    const refresh = this.readPointer(model)
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          const known = this.pointers.get(model);
+          if (error instanceof AppError && error.status < 500) {
+            // The registry answered: the model is gone, or has no production version any more.
+            // Requests from now on get that answer rather than a version it no longer names.
+            this.pointers.delete(model);
+            return;
+          }
+          if (known) this.pointers.set(model, { version: known.version, until: this.now() + this.deps.config.pointerCacheMs });
+          log.warn('production pointer re-read failed; the version known keeps serving', {
+            pointerModel: model,
+            servingVersion: known?.version,
+            error: error instanceof AppError ? { code: error.code, message: error.message } : errorSummary(error),
+          });
+        },
+      )
+      .finally(() => this.refreshing.delete(model));
+    this.refreshing.set(model, refresh);
+  }
+
+  /** Reads the pointer; a registry that cannot be read is a 503, never the caller's error. */
+  private async readPointer(model: string): Promise<string> {
+    let record;
+    try {
+      record = await this.deps.registry.getModel(model);
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${model}"; retry shortly.`, { cause: error });
+    }
+    if (!record) throw unknownModel(model);
+    if (record.productionVersion === undefined) {
+      throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version yet; promote one first.`, ['model']);
+    }
+    // A pointer that moved while a request was reading may not go back: the newest read wins.
+    this.pointers.set(model, { version: record.productionVersion, until: this.now() + this.deps.config.pointerCacheMs });
+    return record.productionVersion;
   }
 
   /** The loaded version, created once per process (a failed load is retried next time). */
-  private session(model: string, version: string): Promise<Served> {
+  private session(model: string, version: string, log: RequestLog): Promise<Served> {
     const key = `${model}@${version}`;
     let served = this.served.get(key);
     if (!served) {
-      served = this.load(model, version);
+      served = this.load(model, version, log);
       this.served.set(key, served);
       // A failed load (e.g. S3 briefly down) must not stick for the life of the process.
       served.catch(() => this.served.delete(key));
@@ -279,38 +354,73 @@ export class PredictionService {
     return served;
   }
 
-  private async load(model: string, versionId: string): Promise<Served> {
-    const version = await this.deps.registry.getVersion(model, versionId);
-    if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId}.`, ['model']);
-    return served(version, await this.deps.runtime.load(version));
+  /**
+   * Reads the version from the registry and loads its session. Everything that fails here is our
+   * side's fault, not the caller's: a version the pointer or the pin names but the registry lacks,
+   * an artifact that vanished from S3, a file the runtime refuses. Such 4xx errors are answered as
+   * 500 with their own code, so they count as failures of this version (and can fail a canary).
+   */
+  private async load(model: string, versionId: string, log: RequestLog): Promise<Served> {
+    const started = performance.now();
+    try {
+      const version = await this.deps.registry.getVersion(model, versionId);
+      if (!version) throw new InternalError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId} in the registry, though this function serves it.`);
+      const result = served(version, await this.deps.runtime.load(version));
+      log.info('model loaded', { loadMs: Math.round((performance.now() - started) * 1000) / 1000 });
+      return result;
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500) {
+        throw new InternalError(error.code, `Model ${model} v${versionId} cannot be served: ${error.message}`, { cause: error });
+      }
+      if (error instanceof AppError) throw error;
+      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `Model ${model} v${versionId} could not be read from the registry; retry shortly.`, { cause: error });
+    }
   }
 
-  private async logRequest(
+  /**
+   * Queues the request's prediction-log record. Nothing here waits: the record is built (inputs
+   * hashed, outputs serialized) and written by the log's own background work, after the answer.
+   */
+  private logRequest(
     served: Served,
     decoded: DecodedInputs,
     outputs: unknown,
     ctx: RequestContext,
     latencyMs: number,
     timestamp: string,
-  ): Promise<void> {
+  ): void {
     const { config, log } = this.deps;
-    const { json, truncated } = boundedJson(outputs, config.maxLoggedOutputBytes);
-    const record: PredictionLogRecord = {
+    const expiresAt = Math.floor(this.now() / 1000) + config.logTtlDays * 86_400;
+    log.write({
       requestId: ctx.requestId,
-      model: served.version.model,
-      modelVersion: served.version.version,
-      functionVersion: config.functionVersion,
-      caller: ctx.caller,
-      latencyMs,
-      rows: decoded.rows,
-      inputSha256: canonicalInputSha256(decoded.feeds),
-      outputs: json,
-      truncated,
-      timestamp,
-      expiresAt: Math.floor(this.now() / 1000) + config.logTtlDays * 86_400,
-    };
-    await log.write(record);
+      build: (): PredictionLogRecord => {
+        const { json, truncated } = boundedJson(outputs, config.maxLoggedOutputBytes);
+        return {
+          requestId: ctx.requestId,
+          model: served.version.model,
+          modelVersion: served.version.version,
+          functionVersion: config.functionVersion,
+          caller: ctx.caller,
+          latencyMs,
+          rows: decoded.rows,
+          inputSha256: canonicalInputSha256(decoded.feeds),
+          outputs: json,
+          truncated,
+          timestamp,
+          expiresAt,
+        };
+      },
+    });
   }
+}
+
+/** Name and message of a non-AppError (no stack, no request data). */
+function errorSummary(error: unknown): { name: string; message: string } {
+  if (typeof error === 'object' && error !== null) {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    return { name: typeof name === 'string' ? name : 'Error', message: typeof message === 'string' ? message.slice(0, 300) : '' };
+  }
+  return { name: 'Error', message: String(error).slice(0, 300) };
 }
 
 function unknownModel(model: string): NotFoundError {

@@ -1,13 +1,32 @@
 /**
  * Lambda entry point of an endpoint's predict function. Everything is built once per cold start,
- * at module scope: configuration, SDK clients, adapters and the model cache.
+ * at module scope: configuration, SDK clients, adapters, the model cache, the logger and metrics.
+ * The prediction-log drain registers as an internal Lambda extension during init (top-level
+ * await), so each invocation's records are stored after its answer and before the sandbox freezes.
  */
+import { EmfRequestObserver, createMetrics } from '../adapters/emf-metrics.js';
 import { loadConfig } from '../shared/config.js';
 import { buildPredictionService, bodyLimits } from '../shared/composition.js';
+import { InvocationDrain, onShutdown } from '../shared/log-drain.js';
+import { createLogger, setSharedLogger } from '../shared/logger.js';
 import { makeHandler } from './app.js';
 
 const config = loadConfig();
+const logger = createLogger({
+  level: config.LOG_LEVEL,
+  keys: { function: config.AWS_LAMBDA_FUNCTION_NAME ?? 'predict', functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
+});
+setSharedLogger(logger);
+const metrics = createMetrics(config.METRICS_NAMESPACE);
+const service = buildPredictionService(config, undefined, metrics);
+const drain = new InvocationDrain({ runtimeApi: config.AWS_LAMBDA_RUNTIME_API, drain: () => service.flush() });
+await drain.register();
+onShutdown(() => service.flush(), () => service.pending() > 0);
 
-export const handler = makeHandler({ service: buildPredictionService(config), limits: bodyLimits(config),
+export const handler = makeHandler({
+  service,
+  limits: bodyLimits(config),
   ...(config.SERVED_MODEL ? { servedModel: config.SERVED_MODEL } : {}),
+  ...(config.EMF_METRICS ? { observer: new EmfRequestObserver(metrics) } : {}),
+  edge: { logger, functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION, onAnswered: (id) => drain.answered(id) },
 });

@@ -12,6 +12,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { LambdaTrafficRouter } from '../adapters/lambda-traffic-router.js';
 import type { TrafficRouter } from '../core/ports.js';
 import { ReleaseService } from '../core/release.js';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
 import { OnnxRuntime, defaultIntraOpThreads } from '../adapters/onnx-runtime.js';
@@ -28,14 +29,18 @@ export interface AwsClients {
   readonly s3: S3Client;
 }
 
-/** Clients for the real AWS endpoints (or those named by `AWS_ENDPOINT_URL_*`). */
+/**
+ * Clients for the real AWS endpoints (or those named by `AWS_ENDPOINT_URL_*`), with bounded
+ * socket timeouts: a DynamoDB or S3 that stops answering fails a call in seconds, not minutes.
+ */
 export function awsClients(config: Config): AwsClients {
-  const dynamo = new DynamoDBClient({ region: config.AWS_REGION });
+  const requestHandler = { connectionTimeout: config.AWS_CONNECT_TIMEOUT_MS, requestTimeout: config.AWS_REQUEST_TIMEOUT_MS };
+  const dynamo = new DynamoDBClient({ region: config.AWS_REGION, requestHandler });
   return {
     documents: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     // No flexible checksums unless S3 requires them: with them, a presigned PUT URL carries the
     // CRC32 of an empty body and S3 refuses every upload to it (artifacts are sha256-checked anyway).
-    s3: new S3Client({ region: config.AWS_REGION, forcePathStyle: config.S3_FORCE_PATH_STYLE, requestChecksumCalculation: 'WHEN_REQUIRED' }),
+    s3: new S3Client({ region: config.AWS_REGION, forcePathStyle: config.S3_FORCE_PATH_STYLE, requestChecksumCalculation: 'WHEN_REQUIRED', requestHandler }),
   };
 }
 
@@ -53,12 +58,23 @@ function adapters(config: Config, clients: AwsClients) {
   return { registry, artifacts, runtime };
 }
 
-export function buildPredictionService(config: Config, clients: AwsClients = awsClients(config)): PredictionService {
+/**
+ * The serving core with its prediction log (written in the background; `service.flush()` drains
+ * it). `metrics` counts records that fall back to the function's log; give it on Lambda.
+ */
+export function buildPredictionService(config: Config, clients: AwsClients = awsClients(config), metrics?: Metrics): PredictionService {
   const { registry, runtime } = adapters(config, clients);
   return new PredictionService({
     registry,
     runtime,
-    log: new DynamoDbPredictionLog({ client: clients.documents, tableName: config.PREDICTION_LOG_TABLE }),
+    log: new DynamoDbPredictionLog({
+      client: clients.documents,
+      tableName: config.PREDICTION_LOG_TABLE,
+      flushDelayMs: config.PREDICTION_LOG_FLUSH_MS,
+      maxQueued: config.PREDICTION_LOG_MAX_QUEUED,
+      attemptTimeoutMs: config.PREDICTION_LOG_TIMEOUT_MS,
+      ...(metrics ? { metrics } : {}),
+    }),
     config: {
       maxRows: config.MAX_ROWS,
       ...(config.SERVED_MODEL ? { servedModel: config.SERVED_MODEL } : {}),

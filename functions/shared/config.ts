@@ -5,12 +5,19 @@
  */
 import { z } from 'zod';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
+import { DEFAULT_METRICS_NAMESPACE, LOG_LEVELS } from '../core/observability.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const flag = z
   .enum(['true', 'false', '1', '0'])
   .optional()
   .transform((v) => v === 'true' || v === '1');
+/** A true/false variable that is on unless set to `false` or `0`. */
+const flagOn = z
+  .enum(['true', 'false', '1', '0'])
+  .optional()
+  .transform((v) => v === undefined || v === 'true' || v === '1');
+const rate = (fallback: number) => z.coerce.number().min(0).max(1).default(fallback);
 
 export const MetricBaselinesSchema = z.record(
   z.string().regex(MODEL_NAME_PATTERN),
@@ -94,6 +101,31 @@ export const ConfigSchema = z.object({
   ENDPOINTS: jsonVariable(EndpointsSchema, '{"iris": {"functionName": "...", "alias": "live"}}'),
   /** S3-compatible servers without virtual-host addressing (the local stack) need path style. */
   S3_FORCE_PATH_STYLE: flag,
+  /** Lowest level logged (Powertools' names); Lambda's AWS_LAMBDA_LOG_LEVEL wins when set. */
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('INFO'),
+  /** CloudWatch namespace of the per-request metrics. */
+  METRICS_NAMESPACE: z.string().min(1).max(255).default(DEFAULT_METRICS_NAMESPACE),
+  /** Per-request metrics as Embedded Metric Format lines on stdout (on Lambda). The local stack turns them off and counts in-process. */
+  EMF_METRICS: flagOn,
+  /** X-Ray subsegments with Powertools Tracer around registry, artifact, session, run and log write. */
+  TRACING: flag,
+  /** Longest a prediction-log record waits in memory for its batch to fill, in ms. */
+  PREDICTION_LOG_FLUSH_MS: z.coerce.number().int().nonnegative().default(50),
+  /** Prediction-log records queued at most; more go straight to the fallback. */
+  PREDICTION_LOG_MAX_QUEUED: positiveInt(10_000),
+  /** One attempt of a prediction-log batch write, in ms. */
+  PREDICTION_LOG_TIMEOUT_MS: positiveInt(1_000),
+  /** Socket connect and idle timeouts of the functions' AWS SDK clients, in ms. */
+  AWS_CONNECT_TIMEOUT_MS: positiveInt(1_000),
+  AWS_REQUEST_TIMEOUT_MS: positiveInt(3_000),
+  /** `GET /v1/models/{m}/stats`: a version is unhealthy above this error rate (the seeds' 5%). */
+  HEALTH_MAX_ERROR_RATE: rate(0.05),
+  /** `GET /v1/models/{m}/stats`: a version is unhealthy above this mean latency, in ms (the seeds' 1 s). */
+  HEALTH_MAX_MEAN_LATENCY_MS: positiveInt(1_000),
+  /** Set by Lambda: the Runtime API's host:port, where the prediction-log drain extension registers. */
+  AWS_LAMBDA_RUNTIME_API: z.string().min(1).optional(),
+  /** Set by Lambda. */
+  AWS_LAMBDA_FUNCTION_NAME: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

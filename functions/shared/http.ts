@@ -3,10 +3,14 @@
  * with limits, request ids, and the one place where errors become responses.
  */
 import middy, { type MiddlewareObj } from '@middy/core';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { AppError, PayloadTooLargeError, ValidationError, formatPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
+import { MODEL_NAME_PATTERN } from '../core/model.js';
+import { SILENT_LOG, newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
+import { describeError, requestLog, sharedLogger } from './logger.js';
 import { matchRoute, routeKey } from './routes.js';
 
 /** The event after our middlewares ran: a parsed body and who/what the request is. */
@@ -15,6 +19,12 @@ export interface HttpEvent extends APIGatewayProxyEvent {
   parsedBody?: unknown;
   requestId: string;
   startedAt: number;
+  /** This request's log: every line carries its request id, caller, model and versions. */
+  log: RequestLog;
+  /** What the serving core learned while serving (model version, rows, model time). */
+  facts: RequestFacts;
+  /** The code of the error answered, set by the error mapping. */
+  errorCode?: string;
 }
 
 export interface BodyLimits {
@@ -51,8 +61,11 @@ export function httpRequest(limits: BodyLimits, elapsed: () => number = () => pe
   return {
     before: (request) => {
       const event = request.event;
-      event.startedAt = elapsed();
+      event.startedAt ??= elapsed();
       event.requestId = event.requestContext?.requestId || randomUUID();
+      event.facts ??= newFacts();
+      event.log ??= SILENT_LOG;
+      event.log.set({ requestId: event.requestId, caller: callerOf(event) });
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD' || event.httpMethod === 'DELETE') return;
       event.parsedBody = parseJsonBody(event, limits);
     },
@@ -86,9 +99,15 @@ export function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLimits): 
   return value;
 }
 
-/** Structured log line (one JSON object per line, as CloudWatch Logs Insights reads it). */
+/**
+ * A structured line outside a request's own log (Powertools' Logger, JSON, one object per line),
+ * for code that has no request: hooks, the authorizer's failures, background work.
+ */
 export function logLine(level: 'INFO' | 'WARN' | 'ERROR', message: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(`${JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...fields })}\n`);
+  const logger = sharedLogger();
+  if (level === 'ERROR') logger.error(message, fields);
+  else if (level === 'WARN') logger.warn(message, fields);
+  else logger.info(message, fields);
 }
 
 /**
@@ -102,6 +121,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
       const error = request.error;
       const requestId = request.event.requestId ?? request.context?.awsRequestId;
       if (error instanceof AppError && error.status < 500) {
+        request.event.errorCode = error.code;
         request.response = jsonResponse(error.status, {
           error: { code: error.code, message: error.message, path: formatPath(error.path) },
           requestId,
@@ -109,11 +129,10 @@ export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
         return;
       }
       const code = error instanceof AppError ? error.code : 'INTERNAL';
-      logLine('ERROR', 'request failed', {
-        requestId,
-        code,
-        error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
-      });
+      const fields = { code, error: describeError(error) };
+      if (request.event.log) request.event.log.error('request failed', fields);
+      else logLine('ERROR', 'request failed', { requestId, ...fields });
+      request.event.errorCode = code;
       request.response = jsonResponse(error instanceof AppError ? error.status : 500, {
         error: { code, message: 'The server failed to handle this request; it has been logged under this request id.', path: '' },
         requestId,
@@ -157,17 +176,38 @@ export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Pro
 /** Serves one route; the event has been through the body and request-id middleware. */
 export type RouteAction = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
+/** How a function's HTTP edge logs and observes its requests. */
+export interface EdgeOptions {
+  /** The function's logger; each request logs through a child view with its keys. @default none (silent) */
+  readonly logger?: Logger;
+  /**
+   * Receives one observation per request that names a model (the endpoint function's model
+   * routes): metrics on Lambda, counters and the access log locally. @default none
+   */
+  readonly observer?: RequestObserver;
+  /** The function version reported in observations and logs. @default '$LATEST' */
+  readonly functionVersion?: string;
+  /** Called when an invocation has answered, with Lambda's request id (the log drain waits for it). */
+  readonly onAnswered?: (awsRequestId: string) => void;
+  /** Monotonic clock in ms. @default performance.now */
+  readonly elapsed?: () => number;
+}
+
 /**
  * A function that serves several routes: middy with the shared error mapping and body parsing,
- * dispatching on `"<method> <resource>"` (see `routes.ts`).
+ * dispatching on `"<method> <resource>"` (see `routes.ts`). With `options.observer`, every
+ * request that names a model is observed once its answer is built (status, latency, the model
+ * version, rows and model time the core recorded in `event.facts`), whatever the answer was.
  *
  * @example
  * export const handler = httpFunction(limits, { 'GET /v2/health/live': async () => jsonResponse(200, { live: true }) });
  */
-export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string, RouteAction>>): HttpHandler {
+export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string, RouteAction>>, options: EdgeOptions = {}): HttpHandler {
+  const elapsed = options.elapsed ?? (() => performance.now());
+  const functionVersion = options.functionVersion ?? '$LATEST';
   const handler = middy<HttpEvent, APIGatewayProxyResult>()
     .use(httpErrors())
-    .use(httpRequest(limits))
+    .use(httpRequest(limits, elapsed))
     .handler(async (event, context) => {
       const action = actions[routeKey(event.httpMethod, event.resource)] ?? literalRoute(event, actions);
       if (!action) {
@@ -175,6 +215,47 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
       }
       return action(event, context);
     });
-  // Lambda hands us a proxy event; the middlewares add the HttpEvent fields before any action runs.
-  return (event, context) => handler(event as HttpEvent, context);
+  let coldStart = true;
+  return async (proxyEvent, context) => {
+    // Lambda hands us a proxy event; the middlewares add the HttpEvent fields before any action runs.
+    const event = proxyEvent as HttpEvent;
+    event.startedAt = elapsed();
+    event.facts = newFacts();
+    const first = coldStart;
+    coldStart = false;
+    event.log = options.logger ? requestLog(options.logger, { functionVersion, coldStart: first }) : SILENT_LOG;
+    try {
+      const response = await handler(event, context);
+      observe(event, response.statusCode, first, functionVersion, elapsed, options);
+      return response;
+    } finally {
+      if (context?.awsRequestId) options.onAnswered?.(context.awsRequestId);
+    }
+  };
+}
+
+function observe(event: HttpEvent, statusCode: number, coldStart: boolean, functionVersion: string, elapsed: () => number, options: EdgeOptions): void {
+  const { facts } = event;
+  const latencyMs = elapsed() - event.startedAt;
+  if (event.log.isDebug()) {
+    event.log.debug('request answered', { route: routeKey(event.httpMethod, event.resource), statusCode, latencyMs: round3(latencyMs), rows: facts.rows });
+  }
+  if (!options.observer || facts.model === undefined || !MODEL_NAME_PATTERN.test(facts.model)) return;
+  options.observer.observe({
+    requestId: event.requestId,
+    route: routeKey(event.httpMethod, event.resource),
+    model: facts.model,
+    ...(facts.modelVersion !== undefined ? { modelVersion: facts.modelVersion } : {}),
+    functionVersion,
+    statusCode,
+    ...(event.errorCode !== undefined ? { errorCode: event.errorCode } : {}),
+    latencyMs,
+    modelLatencyMs: facts.modelLatencyMs,
+    rows: facts.rows,
+    coldStart,
+  });
+}
+
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

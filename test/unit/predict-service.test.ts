@@ -407,21 +407,43 @@ describe('which version serves', () => {
     expect(response.modelVersion).toBe('1');
   });
 
-  it('trusts the production pointer for pointerCacheMs, then follows a promotion', async () => {
+  it('trusts the production pointer for pointerCacheMs, then re-reads it off the request path and follows a promotion', async () => {
     // Prepare
     await publish('iris', mlpModel(), { features: IRIS });
     const svc = service();
     const before = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
     await publish('iris', mlpModel({ seed: 2 }), { features: IRIS });
+    const getModel = jest.spyOn(registry, 'getModel');
 
     // Act
     clock = NOW + 4_999;
     const cached = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    const readsWhileFresh = getModel.mock.calls.length;
     clock = NOW + 5_001;
+    const stale = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    await new Promise((resolve) => setImmediate(resolve));
     const after = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
 
-    // Assess
-    expect([before.modelVersion, cached.modelVersion, after.modelVersion]).toEqual(['1', '1', '2']);
+    // Assess: the stale pointer still served its request while the registry was read in the background
+    expect([before.modelVersion, cached.modelVersion, stale.modelVersion, after.modelVersion]).toEqual(['1', '1', '1', '2']);
+    expect(readsWhileFresh).toBe(0);
+    expect(getModel).toHaveBeenCalledTimes(1);
+  });
+
+  it('never puts the registry on the path of a request that has a version to serve', async () => {
+    // Prepare: a warm service, then a registry read that never ends
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+    await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    const getModel = jest.spyOn(registry, 'getModel').mockReturnValue(new Promise(() => undefined));
+    clock = NOW + 60_000;
+
+    // Act: many requests while the one re-read hangs
+    const responses = await Promise.all(Array.from({ length: 20 }, () => svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx())));
+
+    // Assess: all served from the known version, with a single read in flight
+    expect(responses.map((r) => r.modelVersion)).toEqual(Array(20).fill('1'));
+    expect(getModel).toHaveBeenCalledTimes(1);
   });
 
   it('keeps serving the last production version seen when the registry cannot be read', async () => {
@@ -434,17 +456,18 @@ describe('which version serves', () => {
 
     // Act
     const during = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    await new Promise((resolve) => setImmediate(resolve));
     clock += 1_000;
     const next = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
 
-    // Assess: served from the last pointer, which is trusted again for pointerCacheMs
+    // Assess: served from the last pointer, which is trusted again for pointerCacheMs after the failed read
     expect(during.modelVersion).toBe('1');
     expect(during.predictions).toEqual(warm.predictions);
     expect(next.modelVersion).toBe('1');
     expect(getModel).toHaveBeenCalledTimes(1);
   });
 
-  it('still answers 404 when the registry says the model is gone, whatever it served before', async () => {
+  it('answers 404 once the registry says the model is gone, whatever it served before', async () => {
     // Prepare
     await publish('iris', mlpModel(), { features: IRIS });
     const svc = service();
@@ -452,11 +475,14 @@ describe('which version serves', () => {
     jest.spyOn(registry, 'getModel').mockResolvedValue(undefined);
     clock = NOW + 60_000;
 
-    // Act
+    // Act: the request that finds the pointer stale is served; the re-read learns the model is gone
+    const stale = await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    await new Promise((resolve) => setImmediate(resolve));
     const error = await rejection(svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx()));
 
     // Assess
-    expect(error.code).toBe('MODEL_NOT_FOUND');
+    expect(stale.modelVersion).toBe('1');
+    expect([error.status, error.code]).toEqual([404, 'MODEL_NOT_FOUND']);
   });
 
   it('fails when the registry cannot be read and no production version was ever seen', async () => {
@@ -464,8 +490,11 @@ describe('which version serves', () => {
     await publish('iris', mlpModel(), { features: IRIS });
     jest.spyOn(registry, 'getModel').mockRejectedValue(new Error('registry unreachable'));
 
-    // Act / Assess
-    await expect(service().predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx())).rejects.toThrow('registry unreachable');
+    // Act
+    const error = await rejection(service().predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx()));
+
+    // Assess: our side failed, so a 503 the caller may retry, never the caller's error
+    expect([error.status, error.code]).toEqual([503, 'REGISTRY_UNAVAILABLE']);
   });
 
   it('describes the served version in v2 metadata, with -1 for dynamic dims', async () => {

@@ -1,0 +1,80 @@
+/**
+ * Per-request metrics in CloudWatch Embedded Metric Format, written by Powertools for AWS Lambda's
+ * Metrics: one JSON line on stdout per request, which CloudWatch Logs turns into metrics without
+ * an API call on the request path
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+ *
+ * Each line carries the request's metrics under the dimension sets of `DIMENSION_SETS`:
+ * (Model, FunctionVersion), which the canary alarms select, and (Model, ModelVersion), for
+ * dashboards by model version. The request id rides along as metadata (a plain property of the
+ * line, not a dimension), so Logs Insights can join the metric line to the request's other lines.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import {
+  DIMENSION,
+  METRIC,
+  MODEL_ERROR_CODES,
+  isClientError,
+  isFailure,
+  type RequestObservation,
+  type RequestObserver,
+} from '../core/observability.js';
+import { SERVICE_NAME } from '../shared/logger.js';
+
+/** The metric the prediction log's fallback counts, per model. */
+export const FALLBACK_METRIC = 'PredictionLogFallback';
+
+/**
+ * A Powertools `Metrics` for `namespace`, without the `service` dimension Powertools adds by
+ * default: every dimension set is exactly one of ours, so an alarm names all its dimensions.
+ */
+export function createMetrics(namespace: string): Metrics {
+  const metrics = new Metrics({ namespace, serviceName: SERVICE_NAME });
+  metrics.clearDefaultDimensions();
+  return metrics;
+}
+
+/**
+ * Publishes every observation as one EMF line. Adding and publishing happen in one synchronous
+ * call, so requests served concurrently (the local server) never share a line.
+ *
+ * @example
+ * const observer = new EmfRequestObserver(createMetrics('OnnxServing'));
+ * observer.observe({ model: 'iris', functionVersion: '7', statusCode: 500, ... }); // Invocation5XXErrors 1
+ */
+export class EmfRequestObserver implements RequestObserver {
+  constructor(private readonly metrics: Metrics) {}
+
+  observe(o: RequestObservation): void {
+    const m = this.metrics;
+    m.addDimensions({ [DIMENSION.model]: o.model, [DIMENSION.functionVersion]: o.functionVersion });
+    if (o.modelVersion !== undefined) m.addDimensions({ [DIMENSION.model]: o.model, [DIMENSION.modelVersion]: o.modelVersion });
+    m.addMetadata('requestId', o.requestId);
+    m.addMetadata('route', o.route);
+    m.addMetric(METRIC.invocations, MetricUnit.Count, 1);
+    m.addMetric(METRIC.clientErrors, MetricUnit.Count, isClientError(o.statusCode) ? 1 : 0);
+    m.addMetric(METRIC.serverErrors, MetricUnit.Count, isFailure(o.statusCode) ? 1 : 0);
+    m.addMetric(METRIC.modelErrors, MetricUnit.Count, o.errorCode !== undefined && MODEL_ERROR_CODES.has(o.errorCode) ? 1 : 0);
+    m.addMetric(METRIC.overheadLatency, MetricUnit.Milliseconds, round3(Math.max(0, o.latencyMs - o.modelLatencyMs)));
+    if (o.rows > 0) {
+      m.addMetric(METRIC.modelLatency, MetricUnit.Milliseconds, round3(o.modelLatencyMs));
+      m.addMetric(METRIC.rows, MetricUnit.Count, o.rows);
+    }
+    if (o.coldStart) m.addMetric(METRIC.coldStart, MetricUnit.Count, 1);
+    m.publishStoredMetrics();
+  }
+}
+
+/**
+ * One EMF line counting `count` prediction-log records of `model` that went to the fallback, under
+ * the dimension set (Model).
+ */
+export function publishFallbackMetric(metrics: Metrics, model: string, count: number): void {
+  metrics.addDimensions({ [DIMENSION.model]: model });
+  metrics.addMetric(FALLBACK_METRIC, MetricUnit.Count, count);
+  metrics.publishStoredMetrics();
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
