@@ -36,6 +36,14 @@ export interface BodyLimits {
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 
+/** How much of a body a DEBUG line shows. */
+const DEBUG_BODY_CHARS = 1_024;
+
+/** The first `max` characters of `text`, saying how many more there were. */
+function excerpt(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
@@ -66,6 +74,10 @@ export function httpRequest(limits: BodyLimits, elapsed: () => number = () => pe
       event.facts ??= newFacts();
       event.log ??= SILENT_LOG;
       event.log.set({ requestId: event.requestId, caller: callerOf(event) });
+      if (event.log.isDebug()) {
+        // Request data is logged at DEBUG only, and only its first KB.
+        event.log.debug('request received', { method: event.httpMethod, path: excerpt(event.path ?? '', 256), body: excerpt(event.body ?? '', DEBUG_BODY_CHARS) });
+      }
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD' || event.httpMethod === 'DELETE') return;
       event.parsedBody = parseJsonBody(event, limits);
     },

@@ -9,6 +9,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPredictionLog } from '../../functions/adapters/dynamodb-prediction-log.js';
 import { ensureTables } from '../../functions/adapters/tables.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
+import { createMetrics } from '../../functions/adapters/emf-metrics.js';
 import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 
 const TABLE = 'prediction-log';
@@ -49,6 +50,19 @@ interface Fallen {
   readonly error: unknown;
 }
 
+/** A fallback that keeps what it is given, one entry per record. */
+function keep(fallen: Fallen[]) {
+  return (records: readonly PredictionLogRecord[], error: unknown) => {
+    for (const r of records) fallen.push({ record: r, error });
+  };
+}
+
+/** Queues `r` and waits until it is stored or in the fallback. */
+async function writeAndFlush(log: DynamoDbPredictionLog, r: PredictionLogRecord): Promise<void> {
+  log.write({ requestId: r.requestId, build: () => r });
+  await log.flush();
+}
+
 /** A local HTTP server standing in for a broken DynamoDB endpoint; counts the requests it gets. */
 async function brokenDynamo(answer: (response: http.ServerResponse) => void) {
   let requests = 0;
@@ -75,21 +89,33 @@ describe('DynamoDbPredictionLog with DynamoDB up', () => {
   it('writes the record as one item, every field intact', async () => {
     // Prepare
     const fallen: Fallen[] = [];
-    const log = new DynamoDbPredictionLog({
-      client: clients.documents,
-      tableName: TABLE,
-      fallback: (r, error) => fallen.push({ record: r, error }),
-    });
+    const log = new DynamoDbPredictionLog({ client: clients.documents, tableName: TABLE, fallback: keep(fallen) });
     const written = record('req-landed');
 
     // Act
-    await log.write(written);
+    await writeAndFlush(log, written);
 
     // Assess
     const { Item } = await clients.documents.send(
       new GetCommand({ TableName: TABLE, Key: { requestId: 'req-landed' }, ConsistentRead: true }),
     );
     expect(Item).toStrictEqual({ ...written });
+    expect(fallen).toEqual([]);
+  });
+
+  it('stores 120 records queued at once, in batches, each one exactly as built', async () => {
+    // Prepare
+    const fallen: Fallen[] = [];
+    const log = new DynamoDbPredictionLog({ client: clients.documents, tableName: TABLE, fallback: keep(fallen), flushDelayMs: 10 });
+    const ids = Array.from({ length: 120 }, (_, i) => `req-many-${i}`);
+
+    // Act
+    for (const id of ids) log.write({ requestId: id, build: () => record(id) });
+    await log.flush();
+
+    // Assess
+    const found = await Promise.all(ids.map(async (id) => (await clients.documents.send(new GetCommand({ TableName: TABLE, Key: { requestId: id }, ConsistentRead: true }))).Item));
+    expect(found).toStrictEqual(ids.map((id) => ({ ...record(id) })));
     expect(fallen).toEqual([]);
   });
 });
@@ -109,15 +135,10 @@ describe('DynamoDbPredictionLog with DynamoDB failing', () => {
       response.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' }));
     });
     const fallen: Fallen[] = [];
-    const log = new DynamoDbPredictionLog({
-      client: broken.documents,
-      tableName: TABLE,
-      maxAttempts: 3,
-      fallback: (r, error) => fallen.push({ record: r, error }),
-    });
+    const log = new DynamoDbPredictionLog({ client: broken.documents, tableName: TABLE, maxAttempts: 3, fallback: keep(fallen) });
 
     // Act
-    await log.write(record('req-500'));
+    await writeAndFlush(log, record('req-500'));
 
     // Assess
     expect(broken.requests()).toBe(3);
@@ -132,20 +153,23 @@ describe('DynamoDbPredictionLog with DynamoDB failing', () => {
       // never respond
     });
     const fallen: Fallen[] = [];
+    const sleeps: number[] = [];
     const log = new DynamoDbPredictionLog({
       client: broken.documents,
       tableName: TABLE,
       attemptTimeoutMs: 100,
-      fallback: (r, error) => fallen.push({ record: r, error }),
+      fallback: keep(fallen),
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
     });
-    const started = Date.now();
 
     // Act
-    await log.write(record('req-hung'));
+    await writeAndFlush(log, record('req-hung'));
 
-    // Assess
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // Assess: three attempts, each aborted by its own timeout rather than hanging
     expect(broken.requests()).toBe(3);
+    expect(fallen[0]?.error).toMatchObject({ name: expect.stringMatching(/Abort|Timeout/) });
     expect(fallen).toHaveLength(1);
     expect(fallen[0]?.record).toStrictEqual(record('req-hung'));
   });
@@ -163,61 +187,56 @@ describe('DynamoDbPredictionLog after the local servers stopped', () => {
     const log = new DynamoDbPredictionLog({
       client: clients.documents,
       tableName: TABLE,
-      fallback: (r, error) => fallen.push({ record: r, error }),
+      fallback: keep(fallen),
       sleep: async () => {
         retries += 1;
       },
     });
 
     // Act
-    const result = await log.write(record('req-unreachable'));
+    await writeAndFlush(log, record('req-unreachable'));
 
     // Assess: a refused connection is worth retrying, so all 3 attempts were made.
-    expect(result).toBeUndefined();
     expect(retries).toBe(2);
     expect(fallen).toHaveLength(1);
     expect(fallen[0]?.record).toStrictEqual(record('req-unreachable'));
     expect(fallen[0]?.error).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
-  it('by default prints one JSON line with the record and a CloudWatch EMF metric', async () => {
+  it('by default logs one JSON line with the whole record, and a PredictionLogFallback metric line', async () => {
     // Prepare
     const printed: string[] = [];
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    const capture = (chunk: string | Uint8Array) => {
       printed.push(String(chunk));
       return true;
-    });
-    const log = new DynamoDbPredictionLog({ client: clients.documents, tableName: TABLE, baseDelayMs: 1 });
+    };
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+    const log = new DynamoDbPredictionLog({ client: clients.documents, tableName: TABLE, baseDelayMs: 1, metrics: createMetrics('OnnxServing') });
 
     // Act
     try {
-      await log.write(record('req-default-fallback'));
+      await writeAndFlush(log, record('req-default-fallback'));
     } finally {
       stdout.mockRestore();
+      stderr.mockRestore();
     }
 
-    // Assess
-    expect(printed).toHaveLength(1);
-    const [line] = printed;
-    expect(line?.endsWith('\n')).toBe(true);
-    expect(line?.trimEnd()).not.toContain('\n');
-    const parsed = JSON.parse(line ?? '') as Record<string, unknown>;
-    expect(parsed).toMatchObject({
+    // Assess: every chunk is whole lines of JSON
+    expect(printed.every((chunk) => chunk.endsWith('\n'))).toBe(true);
+    const lines = printed.join('').trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((l) => l['message'] === 'prediction log write failed')).toMatchObject({
       level: 'ERROR',
-      message: 'prediction log write failed',
+      requestId: 'req-default-fallback',
       record: record('req-default-fallback'),
       error: { name: expect.any(String), message: expect.any(String) },
+    });
+    expect(lines.find((l) => '_aws' in l)).toMatchObject({
       _aws: {
         Timestamp: expect.any(Number),
-        CloudWatchMetrics: [
-          {
-            Namespace: 'OnnxServing',
-            Dimensions: [['model']],
-            Metrics: [{ Name: 'PredictionLogFallback', Unit: 'Count' }],
-          },
-        ],
+        CloudWatchMetrics: [{ Namespace: 'OnnxServing', Dimensions: [['Model']], Metrics: [{ Name: 'PredictionLogFallback', Unit: 'Count' }] }],
       },
-      model: 'iris',
+      Model: 'iris',
       PredictionLogFallback: 1,
     });
   });
