@@ -15,7 +15,7 @@
  */
 import { Annotations, ArnFormat, AssetStaging, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
-import type { Architecture, ParamsAndSecretsLayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { Tracing, type Architecture, type ParamsAndSecretsLayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -23,6 +23,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkUnzippedSize, directorySize, LAMBDA_UNZIPPED_LIMIT_BYTES } from '../layers/onnxruntime/build.js';
+import type { ObservabilityConfig } from './config.js';
 import { acknowledgeNag, nagValue } from './nag.js';
 import { NODE_RUNTIME, type OnnxRuntimeLayer } from './onnxruntime-layer.js';
 import type { DesignedTable } from './serving-tables.js';
@@ -30,8 +31,13 @@ import type { DesignedTable } from './serving-tables.js';
 /** The repository root (the folder holding package.json and functions/). */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Modules the bundle leaves as imports: the layer provides ONNX Runtime, the runtime the SDK. */
-export const EXTERNAL_MODULES = ['onnxruntime-node', 'onnxruntime-common', '@aws-sdk/*'] as const;
+/**
+ * Modules the bundle leaves as imports: the layer provides ONNX Runtime. The AWS SDK is bundled
+ * (tree-shaken, minified) rather than loaded from the runtime's copy: loading the runtime's
+ * node_modules costs the cold start far more than parsing the clients we use (docs/BENCHMARKS.md,
+ * cold start), and the functions run the SDK version the tests ran.
+ */
+export const EXTERNAL_MODULES = ['onnxruntime-node', 'onnxruntime-common'] as const;
 
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
@@ -55,6 +61,13 @@ export interface ServingFunctionProps {
   readonly reservedConcurrency?: number;
   /** Fail synth when code plus layer pass this many unzipped bytes. @default Lambda's 250 MB */
   readonly unzippedSizeLimitBytes?: number;
+  /**
+   * How the function reports: `METRICS_NAMESPACE` and `LOG_LEVEL` in its environment (what
+   * `functions/shared/config.ts` reads), and with `tracing` X-Ray active tracing, `TRACING=true`
+   * and the X-Ray write permissions. @default none: the function's own defaults (namespace
+   * OnnxServing, INFO), no tracing
+   */
+  readonly observability?: ObservabilityConfig;
 }
 
 export interface AllowOptions {
@@ -116,6 +129,7 @@ export class ServingFunction extends Construct implements IGrantable {
       logGroup: this.logGroup,
       ...(props.description ? { description: props.description } : {}),
       ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
+      ...(props.observability?.tracing ? { tracing: Tracing.ACTIVE } : {}),
       // Old versions stay: alias `live` may still route to them, and rollback needs them.
       currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
       bundling: {
@@ -140,6 +154,7 @@ export class ServingFunction extends Construct implements IGrantable {
       wildcardReason: "Lambda creates a log stream per execution environment at run time; the wildcard covers only this function's own log group's streams.",
     });
     this.setEnvironment('NODE_OPTIONS', '--enable-source-maps');
+    if (props.observability) this.observe(props.observability);
     for (const [name, value] of Object.entries(props.environment ?? {})) this.setEnvironment(name, value);
 
     const limit = props.unzippedSizeLimitBytes ?? LAMBDA_UNZIPPED_LIMIT_BYTES;
@@ -185,6 +200,24 @@ export class ServingFunction extends Construct implements IGrantable {
       }),
     );
     return this;
+  }
+
+  /**
+   * The environment of `observability`; with tracing, the acknowledgment of the X-Ray statement
+   * CDK adds for `Tracing.ACTIVE` (`xray:PutTraceSegments` and `xray:PutTelemetryRecords` on "*":
+   * X-Ray has no resource-level permissions,
+   * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html).
+   */
+  private observe(observability: ObservabilityConfig): void {
+    this.setEnvironment('METRICS_NAMESPACE', observability.metricsNamespace);
+    this.setEnvironment('LOG_LEVEL', observability.logLevel);
+    if (!observability.tracing) return;
+    this.setEnvironment('TRACING', 'true');
+    acknowledgeNag(
+      this.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions (IAM allows only "*"); CDK grants exactly these two for Tracing.ACTIVE.',
+    );
   }
 
   /** Sets `envName` to the table's name and allows `access.actions` on it (and on the named indexes). */

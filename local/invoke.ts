@@ -6,10 +6,12 @@
  * the way the Lambda runtime would: import the bundle, call the handler once, print the result.
  *
  * The bundle is copied to a fresh task folder, as Lambda unpacks it to /var/task. What differs
- * from Lambda: that folder's `node_modules` is this repository's, so `onnxruntime-node` and
- * `@aws-sdk/*` come from there (on Lambda, from the layer and the runtime; the layer may be built
- * for another architecture than this machine's), and resources the template references (tables,
- * bucket) are named after their logical ids.
+ * from Lambda: that folder's `node_modules` is this repository's, so `onnxruntime-node` comes
+ * from there (on Lambda, from the layer, which may be built for another architecture than this
+ * machine's), and resources the template references (tables, bucket) are named after their
+ * logical ids. The process has no Lambda Runtime API, so the prediction-log drain does not
+ * register as an extension: the function writes its queued records when its work is done, before
+ * the process exits.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';

@@ -17,6 +17,7 @@
  */
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { NO_TRACING, SPAN, type Tracing } from '../core/observability.js';
 import type { PendingRecord, PredictionLog, PredictionLogRecord } from '../core/ports.js';
 import { describeError, sharedLogger } from '../shared/logger.js';
 import { publishFallbackMetric } from './emf-metrics.js';
@@ -61,6 +62,8 @@ export interface DynamoDbPredictionLogOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Wall clock in ms, for the breaker. @default Date.now */
   readonly now?: () => number;
+  /** A span around each batch write. @default none */
+  readonly tracing?: Tracing;
 }
 
 /** DynamoDB error names that mean "slow down", whatever their HTTP status. */
@@ -98,6 +101,7 @@ export class DynamoDbPredictionLog implements PredictionLog {
   private readonly fallback: PredictionLogFallback;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
+  private readonly tracing: Tracing;
   private queue: PendingRecord[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | undefined;
@@ -119,6 +123,7 @@ export class DynamoDbPredictionLog implements PredictionLog {
     this.fallback = options.fallback ?? ((records, error) => fallbackToLog(records, error, metrics));
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
+    this.tracing = options.tracing ?? NO_TRACING;
   }
 
   /** Records queued or being written. */
@@ -203,7 +208,8 @@ export class DynamoDbPredictionLog implements PredictionLog {
     let failure: unknown;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       try {
-        remaining = await this.batchWrite(remaining);
+        const batch = remaining;
+        remaining = await this.tracing.span(SPAN.logWrite, () => this.batchWrite(batch));
         if (remaining.length === 0) return;
         // What DynamoDB left unprocessed was throttled: worth another try after the backoff.
         failure = new Error(`${remaining.length} items were left unprocessed (throttled)`);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InternalError, ValidationError } from '../core/errors.js';
 import { TENSOR_TYPES, type Dim, type ModelSignature, type ModelVersion, type TensorSpec, type TensorType } from '../core/model.js';
+import { NO_TRACING, SPAN, type Tracing } from '../core/observability.js';
 import type { ArtifactStore, ModelRuntime, ModelSession } from '../core/ports.js';
 import type { TensorData, TensorMap } from '../core/tensor.js';
 
@@ -26,6 +27,8 @@ export interface OnnxRuntimeOptions {
    * it off where many requests share a process's cores. @default true
    */
   readonly spinning?: boolean;
+  /** Spans around the artifact fetch and the session create. @default none */
+  readonly tracing?: Tracing;
 }
 
 /** The session option that turns spinning on or off (ONNX Runtime's `session.intra_op.allow_spinning`). */
@@ -55,12 +58,14 @@ export class OnnxRuntime implements ModelRuntime {
   private readonly sessions = new Map<string, Promise<ModelSession>>();
   private readonly cacheDir: string;
   private readonly options: ort.InferenceSession.SessionOptions;
+  private readonly tracing: Tracing;
 
   constructor(
     private readonly artifacts: ArtifactStore,
     options: OnnxRuntimeOptions = {},
   ) {
     this.cacheDir = options.cacheDir ?? '/tmp/models';
+    this.tracing = options.tracing ?? NO_TRACING;
     this.options = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
@@ -97,10 +102,10 @@ export class OnnxRuntime implements ModelRuntime {
   }
 
   private async open(version: ModelVersion): Promise<ModelSession> {
-    const bytes = await this.fetchVerified(version);
+    const bytes = await this.tracing.span(SPAN.artifact, () => this.fetchVerified(version));
     const failed = (error: unknown): InternalError =>
       new InternalError('MODEL_LOAD_FAILED', `Model ${version.model} v${version.version} failed to load: ${firstLine(error)}`, { cause: error });
-    const session = await ort.InferenceSession.create(bytes, this.options).catch((error: unknown) => {
+    const session = await this.tracing.span(SPAN.session, () => ort.InferenceSession.create(bytes, this.options)).catch((error: unknown) => {
       throw failed(error);
     });
     try {

@@ -186,3 +186,27 @@ export interface RequestFacts {
 export function newFacts(): RequestFacts {
   return { rows: 0, modelLatencyMs: 0 };
 }
+
+/**
+ * Spans around the steps of serving (registry lookup, artifact fetch, session create, run,
+ * prediction-log write): X-Ray subsegments on AWS when tracing is on (Powertools Tracer), nothing
+ * otherwise. `span` runs `work` and returns what it returns; a failure is recorded on the span
+ * and rethrown.
+ */
+export interface Tracing {
+  span<T>(name: SpanName, work: () => Promise<T>): Promise<T>;
+}
+
+/** The steps traced, as their subsegments are named. */
+export const SPAN = {
+  registry: 'registry lookup',
+  artifact: 'artifact fetch',
+  session: 'session create',
+  run: 'run',
+  logWrite: 'prediction log write',
+} as const;
+
+export type SpanName = (typeof SPAN)[keyof typeof SPAN];
+
+/** Tracing off: runs the work as it is. */
+export const NO_TRACING: Tracing = { span: (_name, work) => work() };

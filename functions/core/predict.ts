@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { AppError, InternalError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import type { ModelSignature, ModelVersion, TensorSpec } from './model.js';
-import { SILENT_LOG, type RequestFacts, type RequestLog } from './observability.js';
+import { NO_TRACING, SILENT_LOG, SPAN, type RequestFacts, type RequestLog, type Tracing } from './observability.js';
 import type { ModelRegistry, ModelRuntime, ModelSession, PredictionLog, PredictionLogRecord } from './ports.js';
 import type { TensorMap } from './tensor.js';
 import { V2_DATATYPES, decodeArrays, decodeRecords, decodeV2, isDynamic, recordLayout, type DecodedInputs, type RecordLayout } from './codec/decode.js';
@@ -41,6 +41,8 @@ export interface PredictDeps {
   readonly now?: () => number;
   /** Monotonic clock in ms, for durations. @default performance.now */
   readonly elapsed?: () => number;
+  /** Spans around registry lookups and runs. @default none */
+  readonly tracing?: Tracing;
 }
 
 /** Who is asking and which request this is; set by the HTTP layer. */
@@ -123,6 +125,7 @@ export async function predictRecords(
   body: unknown,
   maxRows: number,
   facts?: RequestFacts,
+  tracing: Tracing = NO_TRACING,
 ): Promise<{ decoded: DecodedInputs; predictions: unknown[] }> {
   if (typeof body === 'object' && body !== null && 'features' in body && 'instances' in body) {
     throw new ValidationError('CONFLICTING_FIELDS', `Send either "features" (one row) or "instances" (many), not both.`, ['instances']);
@@ -143,16 +146,16 @@ export async function predictRecords(
       ? decodeRecords(target.layout, rows, (r) => ['instances', r])
       : decodeArrays(target.layout, rows, (r) => ['instances', r]);
   }
-  const outputs = await timedRun(target.session, decoded, undefined, facts);
+  const outputs = await timedRun(target.session, decoded, undefined, facts, tracing);
   return { decoded, predictions: recordPredictions(outputs, decoded.rows, target.classifier) };
 }
 
-/** `session.run`, its time and the rows added to `facts`. */
-async function timedRun(session: ModelSession, decoded: DecodedInputs, outputs: readonly string[] | undefined, facts: RequestFacts | undefined): Promise<TensorMap> {
+/** `session.run` in its span, its time and the rows added to `facts`. */
+async function timedRun(session: ModelSession, decoded: DecodedInputs, outputs: readonly string[] | undefined, facts: RequestFacts | undefined, tracing: Tracing): Promise<TensorMap> {
   if (facts) facts.rows += decoded.rows;
   const from = performance.now();
   try {
-    return await session.run(decoded.feeds, outputs);
+    return await tracing.span(SPAN.run, () => session.run(decoded.feeds, outputs));
   } finally {
     if (facts) facts.modelLatencyMs += performance.now() - from;
   }
@@ -171,16 +174,18 @@ export class PredictionService {
   private readonly served = new Map<string, Promise<Served>>();
   private readonly now: () => number;
   private readonly elapsed: () => number;
+  private readonly tracing: Tracing;
 
   constructor(private readonly deps: PredictDeps) {
     this.now = deps.now ?? Date.now;
     this.elapsed = deps.elapsed ?? (() => performance.now());
+    this.tracing = deps.tracing ?? NO_TRACING;
   }
 
   /** `POST /v1/models/{model}/predict` with the `features` or `instances` form. */
   async predict(model: string, body: unknown, ctx: RequestContext): Promise<PredictResponse> {
     const served = await this.resolve(model, ctx);
-    const { decoded, predictions } = await predictRecords(served, body, this.deps.config.maxRows, ctx.facts);
+    const { decoded, predictions } = await predictRecords(served, body, this.deps.config.maxRows, ctx.facts, this.tracing);
     const response: PredictResponse = {
       requestId: ctx.requestId,
       model,
@@ -212,7 +217,7 @@ export class PredictionService {
     });
     // No `outputs` (or an empty list) asks for all of them; a name asked twice is computed once.
     const wanted = requested && requested.length > 0 ? [...new Set(requested)] : known;
-    const outputs = await timedRun(served.session, decoded, wanted, ctx.facts);
+    const outputs = await timedRun(served.session, decoded, wanted, ctx.facts, this.tracing);
     const tensors = v2Outputs(outputs, wanted);
     const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
     const timestamp = new Date(this.now()).toISOString();
@@ -327,7 +332,7 @@ export class PredictionService {
   private async readPointer(model: string): Promise<string> {
     let record;
     try {
-      record = await this.deps.registry.getModel(model);
+      record = await this.tracing.span(SPAN.registry, () => this.deps.registry.getModel(model));
     } catch (error) {
       if (error instanceof AppError) throw error;
       throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${model}"; retry shortly.`, { cause: error });
@@ -363,7 +368,7 @@ export class PredictionService {
   private async load(model: string, versionId: string, log: RequestLog): Promise<Served> {
     const started = performance.now();
     try {
-      const version = await this.deps.registry.getVersion(model, versionId);
+      const version = await this.tracing.span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId));
       if (!version) throw new InternalError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId} in the registry, though this function serves it.`);
       const result = served(version, await this.deps.runtime.load(version));
       log.info('model loaded', { loadMs: Math.round((performance.now() - started) * 1000) / 1000 });

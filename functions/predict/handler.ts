@@ -1,12 +1,13 @@
 /**
  * Lambda entry point of an endpoint's predict function. Everything is built once per cold start,
- * at module scope: configuration, SDK clients, adapters, the model cache, the logger and metrics.
- * The prediction-log drain registers as an internal Lambda extension during init (top-level
- * await), so each invocation's records are stored after its answer and before the sandbox freezes.
+ * at module scope: configuration, SDK clients, adapters, the model cache, the logger and metrics
+ * (and, when TRACING is on, Powertools Tracer, loaded only then). The prediction-log drain
+ * registers as an internal Lambda extension during init (top-level await), so each invocation's
+ * records are stored after its answer and before the sandbox freezes.
  */
 import { EmfRequestObserver, createMetrics } from '../adapters/emf-metrics.js';
 import { loadConfig } from '../shared/config.js';
-import { buildPredictionService, bodyLimits } from '../shared/composition.js';
+import { awsClients, buildPredictionService, bodyLimits } from '../shared/composition.js';
 import { InvocationDrain, onShutdown } from '../shared/log-drain.js';
 import { createLogger, setSharedLogger } from '../shared/logger.js';
 import { makeHandler } from './app.js';
@@ -18,7 +19,15 @@ const logger = createLogger({
 });
 setSharedLogger(logger);
 const metrics = createMetrics(config.METRICS_NAMESPACE);
-const service = buildPredictionService(config, undefined, metrics);
+const clients = awsClients(config);
+let tracing;
+if (config.TRACING) {
+  const { xrayTracing } = await import('../adapters/xray-tracing.js');
+  tracing = await xrayTracing();
+  tracing.traceClient(clients.documents);
+  tracing.traceClient(clients.s3);
+}
+const service = buildPredictionService(config, clients, { metrics, ...(tracing ? { tracing } : {}) });
 const drain = new InvocationDrain({ runtimeApi: config.AWS_LAMBDA_RUNTIME_API, drain: () => service.flush() });
 await drain.register();
 onShutdown(() => service.flush(), () => service.pending() > 0);

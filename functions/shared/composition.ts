@@ -13,13 +13,16 @@ import { LambdaTrafficRouter } from '../adapters/lambda-traffic-router.js';
 import type { TrafficRouter } from '../core/ports.js';
 import { ReleaseService } from '../core/release.js';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { NO_TRACING, type Tracing } from '../core/observability.js';
 import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
+import { DynamoDbPredictionLogReader } from '../adapters/dynamodb-prediction-log-reader.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
 import { OnnxRuntime, defaultIntraOpThreads } from '../adapters/onnx-runtime.js';
 import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
 import { S3UploadStore } from '../adapters/s3-uploads.js';
 import { PredictionService } from '../core/predict.js';
 import { RegistryService } from '../core/registry.js';
+import { PredictionLogService, StatsService } from '../core/stats.js';
 import { UploadService } from '../core/uploads.js';
 import type { Config } from './config.js';
 import type { BodyLimits } from './http.js';
@@ -48,32 +51,44 @@ export function bodyLimits(config: Config): BodyLimits {
   return { maxBodyBytes: config.MAX_BODY_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH };
 }
 
-function adapters(config: Config, clients: AwsClients) {
+function adapters(config: Config, clients: AwsClients, tracing: Tracing = NO_TRACING) {
   const registry = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
   const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
   const runtime = new OnnxRuntime(artifacts, {
     cacheDir: config.MODEL_CACHE_DIR,
     intraOpThreads: config.ORT_INTRA_OP_THREADS ?? defaultIntraOpThreads(config.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+    tracing,
   });
   return { registry, artifacts, runtime };
 }
 
+/** What the predict function observes beyond its answers: fallback metrics and tracing. */
+export interface PredictionObservability {
+  /** Counts records that fall back to the function's log (give it on Lambda). @default none */
+  readonly metrics?: Metrics;
+  /** Spans around registry, artifact, session, run and log writes. @default none */
+  readonly tracing?: Tracing;
+}
+
 /**
  * The serving core with its prediction log (written in the background; `service.flush()` drains
- * it). `metrics` counts records that fall back to the function's log; give it on Lambda.
+ * it).
  */
-export function buildPredictionService(config: Config, clients: AwsClients = awsClients(config), metrics?: Metrics): PredictionService {
-  const { registry, runtime } = adapters(config, clients);
+export function buildPredictionService(config: Config, clients: AwsClients = awsClients(config), observability: PredictionObservability = {}): PredictionService {
+  const tracing = observability.tracing ?? NO_TRACING;
+  const { registry, runtime } = adapters(config, clients, tracing);
   return new PredictionService({
     registry,
     runtime,
+    tracing,
     log: new DynamoDbPredictionLog({
       client: clients.documents,
       tableName: config.PREDICTION_LOG_TABLE,
       flushDelayMs: config.PREDICTION_LOG_FLUSH_MS,
       maxQueued: config.PREDICTION_LOG_MAX_QUEUED,
       attemptTimeoutMs: config.PREDICTION_LOG_TIMEOUT_MS,
-      ...(metrics ? { metrics } : {}),
+      tracing,
+      ...(observability.metrics ? { metrics: observability.metrics } : {}),
     }),
     config: {
       maxRows: config.MAX_ROWS,
@@ -105,6 +120,26 @@ export function lambdaTrafficRouter(config: Config): TrafficRouter {
     codeDeploy: new CodeDeployClient({ region: config.AWS_REGION }),
     cloudWatch: new CloudWatchClient({ region: config.AWS_REGION }),
     endpoints: config.ENDPOINTS,
+    metricsNamespace: config.METRICS_NAMESPACE,
+  });
+}
+
+/**
+ * Per-version stats and health over `releases` (its router's metrics: CloudWatch on AWS, the
+ * process's counters locally), judged with HEALTH_MAX_ERROR_RATE and HEALTH_MAX_MEAN_LATENCY_MS.
+ */
+export function buildStatsService(config: Config, releases: ReleaseService): StatsService {
+  return new StatsService({
+    deployments: releases,
+    thresholds: { maxErrorRate: config.HEALTH_MAX_ERROR_RATE, maxMeanLatencyMs: config.HEALTH_MAX_MEAN_LATENCY_MS },
+  });
+}
+
+/** Reading the prediction log (PREDICTION_LOG_TABLE's `byModel` index) for the control plane. */
+export function buildPredictionLogService(config: Config, clients: AwsClients = awsClients(config)): PredictionLogService {
+  return new PredictionLogService({
+    reader: new DynamoDbPredictionLogReader({ client: clients.documents, tableName: config.PREDICTION_LOG_TABLE }),
+    registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
   });
 }
 
