@@ -376,6 +376,47 @@ describe('batching and limits', () => {
   });
 });
 
+describe('faults on our side are 5xx, never the caller\'s 4xx', () => {
+  it('answers 500 ARTIFACT_NOT_FOUND when the served version\'s file vanished from the store', async () => {
+    // Prepare: a version whose artifact is gone (and not in the /tmp cache: a model never loaded here)
+    const published = await publish('iris', mlpModel({ seed: 401 }), { features: IRIS });
+    store.remove(published.artifact.key);
+
+    // Act
+    const error = await rejection(service().predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx()));
+
+    // Assess
+    expect([error.status, error.code]).toEqual([500, 'ARTIFACT_NOT_FOUND']);
+  });
+
+  it('answers 500 VERSION_NOT_FOUND when the pinned model version is missing from the registry', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+
+    // Act
+    const error = await rejection(service({ pinnedVersion: '9' }).predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx()));
+
+    // Assess
+    expect([error.status, error.code]).toEqual([500, 'VERSION_NOT_FOUND']);
+  });
+
+  it('records the model, its version, the rows and the run time in the request\'s facts, also when the answer is an error', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const facts = { rows: 0, modelLatencyMs: 0 } as { model?: string; modelVersion?: string; rows: number; modelLatencyMs: number };
+    const badFacts = { rows: 0, modelLatencyMs: 0 } as typeof facts;
+
+    // Act
+    await service().predict('iris', { instances: [asRecord(IRIS, [1, 2, 3, 4]), asRecord(IRIS, [4, 3, 2, 1])] }, { ...ctx(), facts });
+    await rejection(service().predict('iris', { features: { ...asRecord(IRIS, [1, 2, 3, 4]), extra: 1 } }, { ...ctx(), facts: badFacts }));
+
+    // Assess
+    expect(facts).toMatchObject({ model: 'iris', modelVersion: '1', rows: 2 });
+    expect(facts.modelLatencyMs).toBeGreaterThan(0);
+    expect(badFacts).toMatchObject({ model: 'iris', modelVersion: '1', rows: 0, modelLatencyMs: 0 });
+  });
+});
+
 describe('which version serves', () => {
   it('answers 404 MODEL_NOT_FOUND for an unknown model', async () => {
     const error = await rejection(service().predict('nope', { features: { a: 1 } }, ctx()));
