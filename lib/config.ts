@@ -1,6 +1,8 @@
 /**
  * The CDK app's configuration: which model endpoints to create and how to size, protect and watch
- * them, and who may call them (`auth`: the JWT authorizer and usage plans). Parsed once with zod from `cdk.json` context (key `onnxServing`) or from a JSON file named
+ * them, who may call them (`auth`: the JWT authorizer and usage plans), and how the functions
+ * report what they do (`observability`: metrics namespace, log level, tracing). Parsed once with
+ * zod from `cdk.json` context (key `onnxServing`) or from a JSON file named
  * by the context key `onnxServingConfigFile`; anything wrong fails synth with a message that names
  * the field, e.g. `endpoints[0].memoryMb: ...`.
  *
@@ -12,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODEL_NAME_PATTERN } from '../functions/core/model.js';
+import { DEFAULT_METRICS_NAMESPACE, LOG_LEVELS } from '../functions/core/observability.js';
 
 /** Context key holding the config object (or its JSON text, when given with `-c`). */
 export const CONFIG_CONTEXT_KEY = 'onnxServing';
@@ -38,15 +41,63 @@ const memoryMb = z
     error: (issue) => `${String(issue.input)} MB is outside Lambda's memory range, 128 to 10240 MB`,
   });
 
+/**
+ * The canary alarms of an endpoint (see `lib/model-endpoint.ts`). The errors alarm watches the
+ * failure rate of the version alias `live` is shifting to: responses of 500 or more, caught
+ * (the EMF metric `Invocation5XXErrors`) or not (Lambda's `Errors`), in percent of that version's
+ * invocations through the alias, counted once the version has `minInvocations` in a period.
+ */
 const AlarmsSchema = z.strictObject({
-  /** Alarm when the live version's errors in one period reach this count. @default 5 */
-  errors: z.number().int().positive().default(5),
+  /** Alarm when the version's failures exceed this percent of its invocations in a period. @default 5 */
+  errorRatePercent: z
+    .number({ error: 'must be a number of percent' })
+    .min(0, 'must be 0 (any failure) or more percent')
+    .lt(100, 'must be below 100 percent (the alarm fires above it)')
+    .default(5),
+  /**
+   * Invocations of the version in one period below which its failure rate is not judged (a
+   * handful of requests says little about a rate). @default 20
+   */
+  minInvocations: z.number({ error: 'must be a whole number of invocations' }).int('must be a whole number of invocations').min(1, 'must be 1 or more invocations').default(20),
+  /** Replaced by `errorRatePercent` and `minInvocations`; refused with a message that says so. */
+  errors: z
+    .never({ error: 'was replaced by errorRatePercent (failures in percent of the version\'s invocations) and minInvocations' })
+    .optional(),
   /** Alarm when the live version's p99 duration exceeds this, in milliseconds. @default 1000 */
   p99LatencyMs: z.number().positive().default(1_000),
   /** Length of one evaluation period, in seconds (a multiple of 60). @default 60 */
   periodSeconds: z.number().int().min(60).multipleOf(60, 'must be a multiple of 60').default(60),
   /** Periods that must breach, out of as many evaluated, before the alarm fires. @default 3 */
   evaluationPeriods: z.number().int().min(1).max(100).default(3),
+});
+
+/**
+ * The characters CloudWatch allows in a namespace: letters, digits, `.`, `-`, `_`, `/`, `#`,
+ * `:` and space, 1 to 255 of them, at least one not blank; `AWS/` is reserved for AWS's own
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace).
+ */
+const METRICS_NAMESPACE_PATTERN = /^[0-9A-Za-z.\-_/#: ]{1,255}$/;
+
+/**
+ * How the endpoint functions report what they do: the CloudWatch namespace of their per-request
+ * metrics (the canary alarms and dashboards read it), their log level, and X-Ray tracing.
+ */
+const ObservabilitySchema = z.strictObject({
+  /** CloudWatch namespace of the per-request EMF metrics. @default 'OnnxServing' */
+  metricsNamespace: z
+    .string({ error: 'must be a CloudWatch namespace' })
+    .regex(METRICS_NAMESPACE_PATTERN, 'CloudWatch namespaces are 1-255 of letters, digits, ".", "-", "_", "/", "#", ":" and space')
+    .refine((ns) => ns.trim() !== '', 'must hold at least one character that is not a space')
+    .refine((ns) => !ns.startsWith(':'), 'must not start with ":"')
+    .refine((ns) => !ns.startsWith('AWS/'), 'namespaces starting with "AWS/" are reserved for AWS services')
+    .default(DEFAULT_METRICS_NAMESPACE),
+  /** Lowest level the functions log (Powertools Logger's names). @default 'INFO' */
+  logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('INFO'),
+  /**
+   * X-Ray active tracing of the endpoint functions (Powertools Tracer subsegments around the
+   * registry, artifact, session, run and log write). Costs X-Ray traces. @default false
+   */
+  tracing: z.boolean({ error: 'must be true or false' }).default(false),
 });
 
 /**
@@ -263,6 +314,8 @@ export const AppConfigSchema = z.strictObject({
     .default(30),
   /** Days before a prediction log item expires (DynamoDB TTL). @default 30 */
   predictionLogTtlDays: z.number().int().positive().max(3_650).default(30),
+  /** Metrics namespace, log level and tracing of the functions. @default OnnxServing, INFO, no tracing */
+  observability: ObservabilitySchema.default(ObservabilitySchema.parse({})),
 });
 
 export type AppConfigInput = z.input<typeof AppConfigSchema>;
@@ -271,6 +324,10 @@ export type EndpointConfig = z.output<typeof EndpointConfigSchema>;
 export type ControlPlaneConfig = z.output<typeof ControlPlaneSchema>;
 export type ApiConfig = z.output<typeof ApiSchema>;
 export type AlarmsConfig = z.output<typeof AlarmsSchema>;
+export type ObservabilityConfig = z.output<typeof ObservabilitySchema>;
+
+/** The observability settings of a config that names none: namespace OnnxServing, INFO, no tracing. */
+export const DEFAULT_OBSERVABILITY: ObservabilityConfig = ObservabilitySchema.parse({});
 export type ReleaseConfig = z.output<typeof ReleaseSchema>;
 export type AuthConfig = z.output<typeof AuthSchema>;
 export type UsagePlanConfig = z.output<typeof UsagePlanSchema>;

@@ -35,6 +35,12 @@ function pascal(name: string): string {
 
 export class OnnxServingStack extends Stack {
   readonly config: AppConfig;
+  /**
+   * The CloudWatch namespace of the functions' per-request metrics (`observability.metricsNamespace`):
+   * the endpoints publish in it, their alarms and dashboards read it, and so must anything that
+   * reads those metrics back (give it to a function as `METRICS_NAMESPACE`).
+   */
+  readonly metricsNamespace: string;
   readonly tables: ServingTables;
   readonly artifacts: ArtifactBucket;
   readonly layers = new Map<LayerArchitecture, OnnxRuntimeLayer>();
@@ -51,6 +57,7 @@ export class OnnxServingStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     this.config = config;
+    this.metricsNamespace = config.observability.metricsNamespace;
     const logRetention = config.logRetentionDays as RetentionDays;
 
     this.tables = new ServingTables(this, 'Tables');
@@ -64,6 +71,7 @@ export class OnnxServingStack extends Stack {
         artifacts: this.artifacts,
         logRetention,
         predictionLogTtlDays: config.predictionLogTtlDays,
+        observability: config.observability,
         ...(props.unzippedSizeLimitBytes !== undefined ? { unzippedSizeLimitBytes: props.unzippedSizeLimitBytes } : {}),
       });
       new EndpointDashboard(this, `Dashboard${pascal(endpoint.model)}`, { endpoint: built });

@@ -47,8 +47,12 @@ export class EmfRequestObserver implements RequestObserver {
 
   observe(o: RequestObservation): void {
     const m = this.metrics;
-    m.addDimensions({ [DIMENSION.model]: o.model, [DIMENSION.functionVersion]: o.functionVersion });
-    if (o.modelVersion !== undefined) m.addDimensions({ [DIMENSION.model]: o.model, [DIMENSION.modelVersion]: o.modelVersion });
+    // Model is a default dimension for this one line: Powertools puts it in front of each set, so
+    // the sets are (Model, FunctionVersion) and (Model, ModelVersion) without naming Model twice
+    // (which Powertools would warn about on every request).
+    m.setDefaultDimensions({ [DIMENSION.model]: o.model });
+    m.addDimensions({ [DIMENSION.functionVersion]: o.functionVersion });
+    if (o.modelVersion !== undefined) m.addDimensions({ [DIMENSION.modelVersion]: o.modelVersion });
     m.addMetadata('requestId', o.requestId);
     m.addMetadata('route', o.route);
     m.addMetric(METRIC.invocations, MetricUnit.Count, 1);
@@ -62,6 +66,7 @@ export class EmfRequestObserver implements RequestObserver {
     }
     if (o.coldStart) m.addMetric(METRIC.coldStart, MetricUnit.Count, 1);
     m.publishStoredMetrics();
+    m.clearDefaultDimensions();
   }
 }
 
@@ -70,9 +75,10 @@ export class EmfRequestObserver implements RequestObserver {
  * the dimension set (Model).
  */
 export function publishFallbackMetric(metrics: Metrics, model: string, count: number): void {
-  metrics.addDimensions({ [DIMENSION.model]: model });
+  metrics.setDefaultDimensions({ [DIMENSION.model]: model });
   metrics.addMetric(FALLBACK_METRIC, MetricUnit.Count, count);
   metrics.publishStoredMetrics();
+  metrics.clearDefaultDimensions();
 }
 
 function round3(value: number): number {

@@ -4,8 +4,9 @@
  * plane's managed releases and CloudFormation's own alias updates alike), it:
  *
  * 1. reads the deployment's AppSpec (GetDeployment) for the function, alias and target version;
- * 2. points the group's alarms at the target version (their `ExecutedVersion` dimension), so the
- *    alarms CodeDeploy watches during the shift judge the new version on its own requests;
+ * 2. points the group's alarms at the target version (their `ExecutedVersion` and
+ *    `FunctionVersion` dimensions, in a single metric or in every metric of a metric-math alarm),
+ *    so the alarms CodeDeploy watches during the shift judge the new version on its own requests;
  * 3. reads the model version the target serves (its `PINNED_MODEL_VERSION`, else the registry's
  *    production version) and that version's golden inputs from the registry;
  * 4. invokes the target version with each golden request, as API Gateway would send it, and
@@ -19,7 +20,9 @@ import {
   type CloudWatchClient,
   DescribeAlarmsCommand,
   PutMetricAlarmCommand,
+  type Dimension,
   type MetricAlarm,
+  type MetricDataQuery,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch';
 import {
@@ -89,37 +92,89 @@ export async function deploymentTarget(deploymentId: string, codeDeploy: CodeDep
   return { ...parseAppSpec(content), application: info.applicationName, deploymentGroup: info.deploymentGroupName };
 }
 
-/** The alarm as PutMetricAlarm takes it, with `ExecutedVersion` set to `version`. */
+/**
+ * The dimensions that name the Lambda version a metric describes: Lambda's own per-alias metrics
+ * carry `ExecutedVersion`, the function's EMF metrics `FunctionVersion`
+ * (`functions/core/observability.ts`). The hook sets both to the deployment's target version.
+ */
+export const VERSION_DIMENSIONS: ReadonlySet<string> = new Set(['ExecutedVersion', 'FunctionVersion']);
+
+/** `dimensions` with every version dimension set to `version`, the others as they are. */
+function withVersion(dimensions: readonly Dimension[], version: string): Dimension[] {
+  return dimensions.map((d) => (d.Name !== undefined && VERSION_DIMENSIONS.has(d.Name) ? { Name: d.Name, Value: version } : d));
+}
+
+/** Whether an alarm watches a version: a version dimension on its metric, or on any metric of its math. */
+export function watchesVersion(alarm: MetricAlarm): boolean {
+  const named = (dimensions: readonly Dimension[] | undefined) => (dimensions ?? []).some((d) => d.Name !== undefined && VERSION_DIMENSIONS.has(d.Name));
+  return named(alarm.Dimensions) || (alarm.Metrics ?? []).some((query) => named(query.MetricStat?.Metric?.Dimensions));
+}
+
+/**
+ * The alarm as PutMetricAlarm takes it, watching `version`: `ExecutedVersion` and
+ * `FunctionVersion` set to it wherever they appear, everything else as DescribeAlarms returned it.
+ *
+ * - A single-metric alarm keeps its namespace, metric, statistic, dimensions, period and unit.
+ * - A metric-math alarm (`Metrics`) keeps every query's id, expression, label, return-data flag,
+ *   period and account, and every MetricStat's metric, stat and unit; PutMetricAlarm refuses
+ *   `Namespace`, `MetricName`, `Dimensions`, `Period`, `Unit`, `Statistic` and `ExtendedStatistic`
+ *   next to `Metrics`, so those are left out
+ *   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+ *
+ * Both keep the name, description, actions, threshold (or threshold metric id), comparison,
+ * evaluation periods, datapoints to alarm and missing-data treatment. PutMetricAlarm replaces the
+ * whole configuration, so anything not passed would be lost.
+ *
+ * @example
+ * retargeted(describedAlarm, '7') // { AlarmName, Metrics: [{ Id: 'lambdaErrors', MetricStat: { Metric: { Dimensions: [{ Name: 'ExecutedVersion', Value: '7' }, ...] } } }, ...], ... }
+ */
 export function retargeted(alarm: MetricAlarm, version: string): PutMetricAlarmCommandInput {
-  const dimensions = (alarm.Dimensions ?? []).map((d) => (d.Name === 'ExecutedVersion' ? { Name: d.Name, Value: version } : d));
-  const optional = {
+  const common = {
     AlarmDescription: alarm.AlarmDescription,
     ActionsEnabled: alarm.ActionsEnabled,
     OKActions: alarm.OKActions,
     AlarmActions: alarm.AlarmActions,
     InsufficientDataActions: alarm.InsufficientDataActions,
-    Statistic: alarm.Statistic,
-    ExtendedStatistic: alarm.ExtendedStatistic,
-    Unit: alarm.Unit,
+    EvaluationPeriods: alarm.EvaluationPeriods,
     DatapointsToAlarm: alarm.DatapointsToAlarm,
+    Threshold: alarm.Threshold,
+    ThresholdMetricId: alarm.ThresholdMetricId,
+    ComparisonOperator: alarm.ComparisonOperator,
     TreatMissingData: alarm.TreatMissingData,
     EvaluateLowSampleCountPercentile: alarm.EvaluateLowSampleCountPercentile,
   };
-  return {
-    AlarmName: alarm.AlarmName,
-    Namespace: alarm.Namespace,
-    MetricName: alarm.MetricName,
-    Dimensions: dimensions,
-    Period: alarm.Period,
-    EvaluationPeriods: alarm.EvaluationPeriods,
-    Threshold: alarm.Threshold,
-    ComparisonOperator: alarm.ComparisonOperator,
-    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
-  } as PutMetricAlarmCommandInput;
+  const metric = alarm.Metrics?.length
+    ? { Metrics: alarm.Metrics.map((query) => retargetedQuery(query, version)) }
+    : {
+        Namespace: alarm.Namespace,
+        MetricName: alarm.MetricName,
+        Dimensions: withVersion(alarm.Dimensions ?? [], version),
+        Period: alarm.Period,
+        Unit: alarm.Unit,
+        Statistic: alarm.Statistic,
+        ExtendedStatistic: alarm.ExtendedStatistic,
+      };
+  return { AlarmName: alarm.AlarmName, ...defined({ ...common, ...metric }) };
 }
 
-/** Points the deployment group's per-version alarms at `version`. */
-async function retargetAlarms(target: DeploymentTarget, deps: HookDeps): Promise<string[]> {
+/** One query of a metric-math alarm with its metric's version dimensions set to `version`. */
+function retargetedQuery(query: MetricDataQuery, version: string): MetricDataQuery {
+  const stat = query.MetricStat;
+  const metric = stat?.Metric;
+  if (!stat || !metric) return query;
+  return { ...query, MetricStat: { ...stat, Metric: { ...metric, Dimensions: withVersion(metric.Dimensions ?? [], version) } } };
+}
+
+/** `fields` without its undefined entries (PutMetricAlarm is sent what DescribeAlarms returned, no more). */
+function defined<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Points the deployment group's per-version alarms at the target version (those that watch none,
+ * e.g. an alarm on the whole function, are left alone). Returns the names of the alarms moved.
+ */
+export async function retargetAlarms(target: DeploymentTarget, deps: Pick<HookDeps, 'codeDeploy' | 'cloudWatch'>): Promise<string[]> {
   const { deploymentGroupInfo: group } = await deps.codeDeploy.send(
     new GetDeploymentGroupCommand({ applicationName: target.application, deploymentGroupName: target.deploymentGroup }),
   );
@@ -128,7 +183,7 @@ async function retargetAlarms(target: DeploymentTarget, deps: HookDeps): Promise
   const { MetricAlarms: alarms = [] } = await deps.cloudWatch.send(new DescribeAlarmsCommand({ AlarmNames: names }));
   const moved: string[] = [];
   for (const alarm of alarms) {
-    if (!alarm.Dimensions?.some((d) => d.Name === 'ExecutedVersion')) continue;
+    if (!watchesVersion(alarm)) continue;
     await deps.cloudWatch.send(new PutMetricAlarmCommand(retargeted(alarm, target.targetVersion)));
     if (alarm.AlarmName) moved.push(alarm.AlarmName);
   }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createServingApp } from '../../lib/app.js';
 import { authorizerEnvironment } from '../../lib/jwt-authorizer.js';
 import { CONFIG_CONTEXT_KEY, CONFIG_FILE_CONTEXT_KEY, DEFAULT_CONFIG, loadAppConfig, parseAppConfig, PLACEHOLDER_AUTH_HOST } from '../../lib/config.js';
+import { DEFAULT_METRICS_NAMESPACE } from '../../functions/core/observability.js';
 import { cdkJsonContext } from './helpers.js';
 
 /** Building the app (what `cdk synth` runs first) with this config in the context. */
@@ -38,7 +39,7 @@ describe('the default config', () => {
     expect(config.endpoints.map((e) => e.model)).toEqual(['iris']);
   });
 
-  it('fills the documented defaults: arm64, 2048 MB, 1000 rows, alarms on 5 errors and 1000 ms p99, canary 10% for 5 minutes', () => {
+  it('fills the documented defaults: arm64, 2048 MB, 1000 rows, alarms above a 5% failure rate (from 20 invocations) and 1000 ms p99, canary 10% for 5 minutes', () => {
     const [endpoint] = parseAppConfig({ endpoints: [iris], auth }).endpoints;
     expect(endpoint).toEqual({
       model: 'iris',
@@ -47,9 +48,31 @@ describe('the default config', () => {
       maxRows: 1000,
       maxBodyBytes: 6_000_000,
       timeoutSeconds: 29,
-      alarms: { errors: 5, p99LatencyMs: 1000, periodSeconds: 60, evaluationPeriods: 3 },
+      alarms: { errorRatePercent: 5, minInvocations: 20, p99LatencyMs: 1000, periodSeconds: 60, evaluationPeriods: 3 },
       release: { managed: 'canary', percent: 10, intervalMinutes: 5 },
     });
+  });
+
+  it('fills the observability defaults: namespace OnnxServing, INFO, no tracing; cdk.json states the same', () => {
+    // Act
+    const defaults = parseAppConfig({ endpoints: [iris], auth }).observability;
+    const fromCdkJson = parseAppConfig(cdkJsonContext()[CONFIG_CONTEXT_KEY], 'cdk.json');
+
+    // Assess
+    expect(defaults).toEqual({ metricsNamespace: 'OnnxServing', logLevel: 'INFO', tracing: false });
+    expect(defaults.metricsNamespace).toBe(DEFAULT_METRICS_NAMESPACE);
+    expect(fromCdkJson.observability).toEqual(defaults);
+    expect(fromCdkJson.endpoints[0]?.alarms).toEqual({ errorRatePercent: 5, minInvocations: 20, p99LatencyMs: 1000, periodSeconds: 60, evaluationPeriods: 3 });
+  });
+
+  it('accepts a namespace with the characters CloudWatch allows, any log level, tracing on, and fractional or zero rates', () => {
+    const config = parseAppConfig({
+      endpoints: [{ ...iris, alarms: { errorRatePercent: 0, minInvocations: 1 } }, { model: 'wine', alarms: { errorRatePercent: 0.5 } }],
+      auth,
+      observability: { metricsNamespace: 'Acme Corp/ML.serving-prod_2#eu:1', logLevel: 'DEBUG', tracing: true },
+    });
+    expect(config.observability).toEqual({ metricsNamespace: 'Acme Corp/ML.serving-prod_2#eu:1', logLevel: 'DEBUG', tracing: true });
+    expect(config.endpoints.map((e) => [e.alarms.errorRatePercent, e.alarms.minInvocations])).toEqual([[0, 1], [0.5, 20]]);
   });
 
   it('accepts x86_64, reserved and provisioned concurrency', () => {
@@ -72,6 +95,20 @@ describe('a bad config fails synth with a message that names the field', () => {
     ['more provisioned than reserved concurrency', { endpoints: [{ ...iris, reservedConcurrency: 1, provisionedConcurrency: 2 }] }, /endpoints\[0\]\.provisionedConcurrency: 2 exceeds reservedConcurrency 1/],
     ['an alarm period that is not whole minutes', { endpoints: [{ ...iris, alarms: { periodSeconds: 90 } }] }, /endpoints\[0\]\.alarms\.periodSeconds: must be a multiple of 60/],
     ['a log retention CloudWatch does not offer', { endpoints: [iris], logRetentionDays: 31 }, /logRetentionDays: CloudWatch Logs keeps/],
+    ['the error count of earlier versions', { endpoints: [{ ...iris, alarms: { errors: 5 } }] }, /endpoints\[0\]\.alarms\.errors: was replaced by errorRatePercent .* and minInvocations/],
+    ['an error rate of 100%', { endpoints: [{ ...iris, alarms: { errorRatePercent: 100 } }] }, /endpoints\[0\]\.alarms\.errorRatePercent: must be below 100 percent/],
+    ['a negative error rate', { endpoints: [{ ...iris, alarms: { errorRatePercent: -1 } }] }, /endpoints\[0\]\.alarms\.errorRatePercent: must be 0 \(any failure\) or more percent/],
+    ['an error rate as text', { endpoints: [{ ...iris, alarms: { errorRatePercent: '5%' } }] }, /endpoints\[0\]\.alarms\.errorRatePercent: must be a number of percent/],
+    ['no minimum of invocations', { endpoints: [iris, { model: 'wine', alarms: { minInvocations: 0 } }] }, /endpoints\[1\]\.alarms\.minInvocations: must be 1 or more invocations/],
+    ['a fractional minimum of invocations', { endpoints: [{ ...iris, alarms: { minInvocations: 2.5 } }] }, /endpoints\[0\]\.alarms\.minInvocations: must be a whole number of invocations/],
+    ['a namespace reserved for AWS', { endpoints: [iris], observability: { metricsNamespace: 'AWS/Lambda' } }, /observability\.metricsNamespace: namespaces starting with "AWS\/" are reserved/],
+    ['a namespace with a character CloudWatch refuses', { endpoints: [iris], observability: { metricsNamespace: 'onnx|serving' } }, /observability\.metricsNamespace: CloudWatch namespaces are 1-255 of letters/],
+    ['an empty namespace', { endpoints: [iris], observability: { metricsNamespace: '' } }, /observability\.metricsNamespace: CloudWatch namespaces are 1-255/],
+    ['a blank namespace', { endpoints: [iris], observability: { metricsNamespace: '   ' } }, /observability\.metricsNamespace: must hold at least one character that is not a space/],
+    ['a namespace of 256 characters', { endpoints: [iris], observability: { metricsNamespace: 'n'.repeat(256) } }, /observability\.metricsNamespace: CloudWatch namespaces are 1-255/],
+    ['an unknown log level', { endpoints: [iris], observability: { logLevel: 'VERBOSE' } }, /observability\.logLevel: must be one of DEBUG, INFO, WARN, ERROR, SILENT/],
+    ['tracing as text', { endpoints: [iris], observability: { tracing: 'yes' } }, /observability\.tracing: must be true or false/],
+    ['a misspelt observability field', { endpoints: [iris], observability: { namespace: 'Acme' } }, /observability\.namespace: unknown field/],
   ])('%s', (_name, config, message) => {
     expect(synthWith({ auth, ...(config as object) })).toThrow(message);
   });

@@ -3,9 +3,10 @@
  * flags included), with the endpoint config a test chooses, and read the template.
  */
 import { readFileSync } from 'node:fs';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { createServingApp, type ServingApp, type ServingAppOptions } from '../../lib/app.js';
 import { CONFIG_CONTEXT_KEY, type AppConfigInput } from '../../lib/config.js';
+import { flattenReference } from '../../lib/nag.js';
 
 const CDK_JSON = new URL('../../cdk.json', import.meta.url);
 
@@ -52,7 +53,7 @@ export const TWO_ENDPOINTS: AppConfigInput = {
       architecture: 'x86_64',
       reservedConcurrency: 20,
       provisionedConcurrency: 2,
-      alarms: { errors: 3, p99LatencyMs: 800, periodSeconds: 120, evaluationPeriods: 2 },
+      alarms: { errorRatePercent: 2.5, minInvocations: 50, p99LatencyMs: 800, periodSeconds: 120, evaluationPeriods: 2 },
       // No predefined CodeDeploy configuration shifts this: a custom one is created.
       release: { managed: 'linear', percent: 20, intervalMinutes: 15 },
     },
@@ -71,4 +72,112 @@ export function onlyResource(template: Template, type: string, properties: Recor
   const found = Object.entries(template.findResources(type, { Properties: properties }) as Resources);
   if (found.length !== 1) throw new Error(`expected one ${type} matching ${JSON.stringify(properties)}, found ${found.length}`);
   return found[0] as [string, Resources[string]];
+}
+
+/** The endpoint function serving `model` (its environment names SERVED_MODEL). */
+export function endpointFunction(template: Template, model: string): [string, Record<string, unknown>] {
+  const [id, resource] = onlyResource(template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SERVED_MODEL: model }) } });
+  return [id, resource.Properties ?? {}];
+}
+
+/** The logical id of the `AWS::Lambda::Version` that alias `live` of function `fnId` points to. */
+export function liveVersionOf(template: Template, fnId: string): string {
+  const version = new Capture();
+  template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live', FunctionName: { Ref: fnId }, FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] } });
+  return version.asString();
+}
+
+/** One query of a metric-math alarm, as the template holds it. */
+export interface TemplateMetricQuery {
+  readonly Id: string;
+  readonly Expression?: string;
+  readonly Label?: string;
+  readonly ReturnData?: boolean;
+  readonly MetricStat?: {
+    readonly Metric: { readonly Namespace: string; readonly MetricName: string; readonly Dimensions: readonly { readonly Name: string; readonly Value: unknown }[] };
+    readonly Period: number;
+    readonly Stat: string;
+  };
+}
+
+/**
+ * The errors alarm of `model`'s endpoint: the metric-math alarm one of whose metrics has the
+ * dimension Model = `model` (the function's EMF metrics). Fails unless exactly one does.
+ */
+export function errorsAlarmOf(template: Template, model: string): [string, Record<string, unknown> & { Metrics: TemplateMetricQuery[] }] {
+  const [id, alarm] = onlyResource(template, 'AWS::CloudWatch::Alarm', {
+    Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ Dimensions: Match.arrayWith([{ Name: 'Model', Value: model }]) }) }) })]),
+  });
+  return [id, alarm.Properties as Record<string, unknown> & { Metrics: TemplateMetricQuery[] }];
+}
+
+/** The metric-math alarm's queries by id. */
+export function queriesById(metrics: readonly TemplateMetricQuery[]): Record<string, TemplateMetricQuery> {
+  return Object.fromEntries(metrics.map((query) => [query.Id, query]));
+}
+
+/** One widget of a dashboard body (the fields the tests read). */
+export interface DashboardWidget {
+  readonly type: string;
+  readonly properties: {
+    readonly title?: string;
+    readonly markdown?: string;
+    /** Graphs: `[namespace, name, dim, value, ..., options]` per metric, `[{ expression, label }]` per expression. */
+    readonly metrics?: unknown[][];
+    /** Alarm status widgets. */
+    readonly alarms?: string[];
+    /** Alarm widgets. */
+    readonly annotations?: { readonly alarms?: string[] };
+  };
+}
+
+/** A graphed metric of a dashboard, read from its `[namespace, name, dim, value, ..., options]` form. */
+export interface GraphedMetric {
+  readonly namespace: string;
+  readonly metricName: string;
+  readonly dimensions: Record<string, string>;
+  readonly stat?: string;
+}
+
+/**
+ * The widgets of the dashboard named `name`, from its body: the Fn::Join resolved, references
+ * written as `<LogicalId>` (and `<LogicalId.Attribute>`), then parsed as the JSON CloudWatch reads.
+ */
+export function dashboardWidgets(template: Template, name: string): DashboardWidget[] {
+  const [, dashboard] = onlyResource(template, 'AWS::CloudWatch::Dashboard', { DashboardName: name });
+  const body = JSON.parse(joinedText(dashboard.Properties?.['DashboardBody'])) as { widgets: DashboardWidget[] };
+  return body.widgets;
+}
+
+/**
+ * A Fn::Join of literal text and references as one string: the literal parts untouched (a
+ * dashboard body's braces and `${PROP(...)}` labels stay), each reference as cdk-nag prints it.
+ */
+export function joinedText(node: unknown): string {
+  if (typeof node === 'string') return node;
+  const join = (node as { 'Fn::Join'?: [string, unknown[]] } | null)?.['Fn::Join'];
+  if (join) return join[1].map(joinedText).join(join[0]);
+  return flattenReference(node);
+}
+
+/** Every expression (SEARCH, math) the widgets graph. */
+export function graphedExpressions(widgets: readonly DashboardWidget[]): string[] {
+  return widgets.flatMap((w) => w.properties.metrics ?? []).flatMap((m) => {
+    const first = m[0] as { expression?: unknown } | undefined;
+    return m.length === 1 && typeof first?.expression === 'string' ? [first.expression] : [];
+  });
+}
+
+/** Every plain metric the widgets graph. */
+export function graphedMetrics(widgets: readonly DashboardWidget[]): GraphedMetric[] {
+  return widgets.flatMap((w) => w.properties.metrics ?? []).flatMap((m) => {
+    if (typeof m[0] !== 'string') return [];
+    const last = m.at(-1);
+    const options = typeof last === 'object' && last !== null ? (last as { stat?: string }) : undefined;
+    const parts = (options ? m.slice(0, -1) : m) as string[];
+    const [namespace = '', metricName = '', ...pairs] = parts;
+    const dimensions: Record<string, string> = {};
+    for (let i = 0; i + 1 < pairs.length; i += 2) dimensions[pairs[i] as string] = pairs[i + 1] as string;
+    return [{ namespace, metricName, dimensions, ...(options?.stat ? { stat: options.stat } : {}) }];
+  });
 }

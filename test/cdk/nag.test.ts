@@ -60,7 +60,7 @@ describe('cdk-nag AwsSolutions', () => {
     const expected: Record<string, string> = {
       'AwsSolutions-S1': 'the access-log bucket does not log its own access',
       'AwsSolutions-IAM4': "API Gateway's account CloudWatch role uses the AWS-managed push-to-logs policy; each CodeDeploy deployment group's role uses AWSCodeDeployRoleForLambdaLimited",
-      'AwsSolutions-IAM5': 'model-prefix artifact keys, own log streams, endpoint function versions, the hook invoke grant, GetMetricData (each finding acknowledged one by one)',
+      'AwsSolutions-IAM5': 'model-prefix artifact keys, own log streams, endpoint function versions, the hook invoke grant, GetMetricData, X-Ray writes when tracing is on (each finding acknowledged one by one)',
       'AwsSolutions-APIG2': 'bodies are validated by the functions, parameters by API Gateway',
       'AwsSolutions-APIG3': 'no WAF yet: throttled and authorized',
       'AwsSolutions-APIG4': 'the two public health routes',
@@ -115,5 +115,32 @@ describe('cdk-nag AwsSolutions', () => {
     const fn = synth.stack.endpoints[0]?.function;
     expect(() => fn?.allow(['s3:*'], ['arn:aws:s3:::bucket/key'])).toThrow(/wildcard action s3:\* refused/);
     expect(() => fn?.allow(['s3:GetObject'], ['*'])).toThrow(/resource \* has a wildcard; say why/);
+  });
+});
+
+describe('cdk-nag AwsSolutions with X-Ray tracing on', () => {
+  let traced: Synthesized;
+
+  beforeAll(() => {
+    traced = synthesize({ ...TWO_ENDPOINTS, observability: { tracing: true } }, { nag: true });
+  });
+
+  it('finds no unacknowledged error or warning', () => {
+    // Act
+    const report = new AwsSolutionsChecks(traced.app).validateScope(traced.app);
+
+    // Assess
+    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+
+  it('acknowledges "*" on each endpoint role for X-Ray alone (no resource-level permissions), and nowhere new for anything else', () => {
+    // Act
+    const star = acknowledgments(traced.app).filter((a) => a.id === 'AwsSolutions-IAM5[Resource::*]');
+
+    // Assess
+    const endpoints = star.filter((a) => /^OnnxServing\/Endpoint\w+\/Predict\/Role$/.test(a.path));
+    expect(endpoints.map((a) => a.path).sort()).toEqual(['OnnxServing/EndpointChurn/Predict/Role', 'OnnxServing/EndpointIris/Predict/Role']);
+    for (const ack of endpoints) expect(ack.reason).toMatch(/X-Ray.*xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions/);
+    for (const ack of star.filter((a) => !endpoints.includes(a))) expect(ack.reason).toMatch(/no resource-level permissions/);
   });
 });

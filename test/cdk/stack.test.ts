@@ -7,7 +7,21 @@ import { Capture, Match } from 'aws-cdk-lib/assertions';
 import { PREDICTION_LOG_TABLE, REGISTRY_TABLE, type TableDesign } from '../../functions/adapters/tables.js';
 import { maxArtifactBytesFor } from '../../lib/control-plane.js';
 import { flattenReference } from '../../lib/nag.js';
-import { onlyResource, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized } from './helpers.js';
+import {
+  dashboardWidgets,
+  errorsAlarmOf,
+  graphedExpressions,
+  graphedMetrics,
+  joinedText,
+  liveVersionOf,
+  onlyResource,
+  queriesById,
+  resourcesOf,
+  synthesize,
+  TWO_ENDPOINTS,
+  type Synthesized,
+  type TemplateMetricQuery,
+} from './helpers.js';
 
 let synth: Synthesized;
 
@@ -244,42 +258,106 @@ describe('alias live and its alarms', () => {
     synth.template.hasResourceProperties('AWS::Lambda::Alias', { FunctionName: { Ref: irisFn }, ProvisionedConcurrencyConfig: Match.absent() });
   });
 
-  it.each([
-    ['iris', 'Errors', 'Sum', 5, 'GreaterThanOrEqualToThreshold', 60, 3],
-    ['iris', 'Duration', 'p99', 1000, 'GreaterThanThreshold', 60, 3],
-    ['churn', 'Errors', 'Sum', 3, 'GreaterThanOrEqualToThreshold', 120, 2],
-    ['churn', 'Duration', 'p99', 800, 'GreaterThanThreshold', 120, 2],
-  ])("%s: the %s alarm watches the new version's own metric through alias live (ExecutedVersion), not the alias blend", (model, metric, statistic, threshold, operator, period, periods) => {
-    // Prepare: the version alias live points to.
-    const [fnId] = functionServing(model);
-    const version = new Capture();
-    synth.template.hasResourceProperties('AWS::Lambda::Alias', { FunctionName: { Ref: fnId }, FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] } });
+  /** Lambda's dimensions of the traffic alias live sends to the version this deployment publishes. */
+  const aliasDimensions = (fnId: string, versionId: string) => [
+    { Name: 'ExecutedVersion', Value: { 'Fn::GetAtt': [versionId, 'Version'] } },
+    { Name: 'FunctionName', Value: { Ref: fnId } },
+    { Name: 'Resource', Value: { 'Fn::Join': ['', [{ Ref: fnId }, ':live']] } },
+  ];
 
-    // Assess
-    const statisticProps = statistic === 'Sum' ? { Statistic: 'Sum' } : { ExtendedStatistic: statistic };
+  it.each([
+    ['iris', 5, 20, 60, 3],
+    ['churn', 2.5, 50, 120, 2],
+  ])(
+    "%s: the errors alarm is the new version's failure rate: answered 5xx (EMF) plus Lambda Errors, in percent of its invocations through alias live, judged from minInvocations on",
+    (model, percent, minInvocations, period, periods) => {
+      // Prepare: the function and the version alias live points to.
+      const [fnId] = functionServing(model);
+      const versionId = liveVersionOf(synth.template, fnId);
+
+      // Act
+      const [, alarm] = errorsAlarmOf(synth.template, model);
+      const queries = queriesById(alarm.Metrics);
+
+      // Assess: one metric-math alarm, nothing at the top level a math alarm may not have.
+      expect(alarm).toMatchObject({ Threshold: percent, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: periods, DatapointsToAlarm: periods, TreatMissingData: 'notBreaching' });
+      for (const field of ['Namespace', 'MetricName', 'Dimensions', 'Period', 'Statistic', 'ExtendedStatistic', 'Unit']) expect(alarm).not.toHaveProperty(field);
+      const returned = alarm.Metrics.filter((q) => q.ReturnData === true);
+      expect(returned).toHaveLength(1);
+      expect(returned[0]?.Expression).toBe(
+        `IF(FILL(invocations, 0) >= ${minInvocations}, 100 * (FILL(serverErrors, 0) + FILL(lambdaErrors, 0)) / FILL(invocations, 0), 0)`,
+      );
+      expect(queries['serverErrors']).toEqual({
+        Id: 'serverErrors',
+        ReturnData: false,
+        MetricStat: {
+          Metric: {
+            Namespace: 'OnnxServing',
+            MetricName: 'Invocation5XXErrors',
+            Dimensions: expect.arrayContaining([{ Name: 'Model', Value: model }, { Name: 'FunctionVersion', Value: { 'Fn::GetAtt': [versionId, 'Version'] } }]),
+          },
+          Period: period,
+          Stat: 'Sum',
+        },
+      });
+      expect(queries['serverErrors']?.MetricStat?.Metric.Dimensions).toHaveLength(2);
+      for (const [id, metricName] of [['lambdaErrors', 'Errors'], ['invocations', 'Invocations']] as const) {
+        expect(queries[id]).toEqual({
+          Id: id,
+          ReturnData: false,
+          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: metricName, Dimensions: aliasDimensions(fnId, versionId) }, Period: period, Stat: 'Sum' },
+        });
+      }
+      // The expression reads exactly the three metrics, and nothing else.
+      const identifiers = new Set((returned[0]?.Expression ?? '').match(/\b[a-z][A-Za-z0-9_]*\b/g));
+      expect(identifiers).toEqual(new Set(['invocations', 'serverErrors', 'lambdaErrors']));
+      expect(alarm.Metrics).toHaveLength(4);
+    },
+  );
+
+  it.each([
+    ['iris', 1000, 60, 3],
+    ['churn', 800, 120, 2],
+  ])("%s: the latency alarm watches Lambda's p99 Duration of the new version through alias live (timeouts included)", (model, threshold, period, periods) => {
+    const [fnId] = functionServing(model);
+    const versionId = liveVersionOf(synth.template, fnId);
+
     synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
-      MetricName: metric,
-      ...statisticProps,
+      MetricName: 'Duration',
+      ExtendedStatistic: 'p99',
+      Statistic: Match.absent(),
       Threshold: threshold,
-      ComparisonOperator: operator,
+      ComparisonOperator: 'GreaterThanThreshold',
       Period: period,
       EvaluationPeriods: periods,
+      DatapointsToAlarm: periods,
       TreatMissingData: 'notBreaching',
-      Dimensions: Match.arrayEquals([
-        { Name: 'ExecutedVersion', Value: { 'Fn::GetAtt': [version.asString(), 'Version'] } },
-        { Name: 'FunctionName', Value: { Ref: fnId } },
-        { Name: 'Resource', Value: { 'Fn::Join': ['', [{ Ref: fnId }, ':live']] } },
-      ]),
+      Dimensions: Match.arrayEquals(aliasDimensions(fnId, versionId)),
     });
   });
 
-  it('has exactly two alarms per endpoint, and none on the alias as a whole', () => {
+  it('has exactly two alarms per endpoint, each on the version this deployment publishes (none on the alias as a whole)', () => {
+    // Prepare
     const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'));
+    const versions = new Set(['iris', 'churn'].map((model) => liveVersionOf(synth.template, functionServing(model)[0])));
+
+    // Act: the version dimensions of each alarm's metric, or of every metric of its math.
+    const watched = alarms.map((alarm) => {
+      const metrics = (alarm.Properties?.['Metrics'] as TemplateMetricQuery[] | undefined)?.flatMap((q) => (q.MetricStat ? [q.MetricStat.Metric.Dimensions] : []));
+      const dimensionSets = metrics ?? [alarm.Properties?.['Dimensions'] as { Name: string; Value: unknown }[]];
+      return dimensionSets.map((dimensions) => {
+        const version = dimensions.filter((d) => d.Name === 'ExecutedVersion' || d.Name === 'FunctionVersion');
+        expect(version).toHaveLength(1);
+        return (version[0]?.Value as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      });
+    });
+
+    // Assess
     expect(alarms).toHaveLength(4);
-    for (const alarm of alarms) {
-      const names = (alarm.Properties?.['Dimensions'] as { Name: string }[]).map((d) => d.Name);
-      expect(names).toContain('ExecutedVersion');
+    for (const ids of watched) {
+      expect(new Set(ids).size).toBe(1);
+      expect(versions.has(ids[0] ?? '')).toBe(true);
     }
   });
 });
@@ -300,7 +378,7 @@ describe('releases: CodeDeploy on alias live', () => {
     // Prepare: the endpoint's alarms (ExecutedVersion on alias live of this model's function).
     const [fnId] = functionServing(model);
     const alarms = Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'))
-      .filter(([, a]) => JSON.stringify(a.Properties?.['Dimensions']).includes(`"Ref":"${fnId}"`))
+      .filter(([, a]) => JSON.stringify(a.Properties).includes(`"Ref":"${fnId}"`))
       .map(([id]) => id);
     expect(alarms).toHaveLength(2);
 
@@ -345,7 +423,7 @@ describe('releases: CodeDeploy on alias live', () => {
 
   it("the control plane's ENDPOINTS names each endpoint's function, alias, application, group, hook and custom configuration", () => {
     const [, control] = controlFunction();
-    const endpoints = joined((control['Environment'] as { Variables: Record<string, unknown> }).Variables['ENDPOINTS']);
+    const endpoints = joinedText((control['Environment'] as { Variables: Record<string, unknown> }).Variables['ENDPOINTS']);
     const parsed = JSON.parse(endpoints) as Record<string, Record<string, unknown>>;
     const [iris] = functionServing('iris');
     const [churnConfig] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentConfig', { ComputePlatform: 'Lambda' });
@@ -432,29 +510,35 @@ describe('releases: CodeDeploy on alias live', () => {
   });
 });
 
-/** A Fn::Join of strings and references, as one string with `<LogicalId>` for each Ref. */
-function joined(node: unknown): string {
-  if (typeof node === 'string') return node;
-  const join = (node as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-  if (join) return join[1].map(joined).join(join[0]);
-  return flattenReference(node);
-}
-
 describe('dashboards', () => {
-  it.each([['iris'], ['churn']])('%s has a dashboard with invocations, errors and p50/p99 latency per executed version', (model) => {
+  it.each([['iris'], ['churn']])("%s has a dashboard by Lambda version, by model version and by executed version, with the alarms' states", (model) => {
     // Prepare
     const [fnId] = functionServing(model);
-    const [, dashboard] = onlyResource(synth.template, 'AWS::CloudWatch::Dashboard', { DashboardName: `OnnxServing-${model}` });
+    const [errorsAlarm] = errorsAlarmOf(synth.template, model);
 
-    // Act: the body as text, references written as <LogicalId>.
-    const body = joined(dashboard.Properties?.['DashboardBody']);
+    // Act: the body as CloudWatch reads it, references written as <LogicalId>.
+    const widgets = dashboardWidgets(synth.template, `OnnxServing-${model}`);
+    const expressions = graphedExpressions(widgets);
 
-    // Assess
-    for (const [metric, statistic] of [['Invocations', 'Sum'], ['Errors', 'Sum'], ['Duration', 'p50'], ['Duration', 'p99']]) {
-      expect(body).toContain(
-        `SEARCH('{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName=\\"${metric}\\" FunctionName=\\"<${fnId}>\\" Resource=\\"<${fnId}>:live\\"', '${statistic}', 60)`,
-      );
+    // Assess: the function's metrics by FunctionVersion and ModelVersion, Lambda's by ExecutedVersion.
+    const ours = (dimension: string, metric: string, statistic: string) => `SEARCH('{OnnxServing,Model,${dimension}} MetricName="${metric}" Model="${model}"', '${statistic}', 60)`;
+    const byFunctionVersion: [string, string][] = [
+      ['Invocations', 'Sum'], ['Invocation4XXErrors', 'Sum'], ['Invocation5XXErrors', 'Sum'], ['ModelErrors', 'Sum'],
+      ['ModelLatency', 'p50'], ['ModelLatency', 'p99'], ['OverheadLatency', 'p50'], ['OverheadLatency', 'p99'], ['RowsPerRequest', 'Average'], ['ColdStart', 'Sum'],
+    ];
+    for (const [metric, statistic] of byFunctionVersion) expect(expressions).toContain(ours('FunctionVersion', metric, statistic));
+    for (const [metric, statistic] of [['Invocations', 'Sum'], ['Invocation5XXErrors', 'Sum'], ['ModelLatency', 'p99']] as const) {
+      expect(expressions).toContain(ours('ModelVersion', metric, statistic));
     }
+    for (const [metric, statistic] of [['Errors', 'Sum'], ['Duration', 'p50'], ['Duration', 'p99']] as const) {
+      expect(expressions).toContain(`SEARCH('{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="${metric}" FunctionName="<${fnId}>" Resource="<${fnId}>:live"', '${statistic}', 60)`);
+    }
+    expect(graphedMetrics(widgets)).toContainEqual({ namespace: 'OnnxServing', metricName: 'PredictionLogFallback', dimensions: { Model: model }, stat: 'Sum' });
+    const status = widgets.find((w) => w.type === 'alarm');
+    expect(status?.properties.alarms).toHaveLength(2);
+    expect(status?.properties.alarms).toContain(`<${errorsAlarm}.Arn>`);
+    expect(status?.properties.alarms).toContainEqual(expect.stringMatching(/^<Endpoint\w*LatencyP99Alarm\w*\.Arn>$/));
+    expect(widgets.some((w) => w.properties.annotations?.alarms?.includes(`<${errorsAlarm}.Arn>`))).toBe(true);
   });
 });
 
