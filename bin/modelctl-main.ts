@@ -3,6 +3,11 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { modelctl } from './modelctl.js';
 
+// Ctrl+C ends `logs --follow` cleanly (a second one stops the process as usual); other commands
+// keep the default, so Ctrl+C stops them at once.
+const interrupted = new AbortController();
+if (process.argv.includes('--follow')) process.once('SIGINT', () => interrupted.abort());
+
 const code = await modelctl(process.argv.slice(2), {
   fetch: globalThis.fetch,
   out: (text) => process.stdout.write(text),
@@ -11,5 +16,6 @@ const code = await modelctl(process.argv.slice(2), {
   openFile: async (path) => ({ size: (await stat(path)).size, stream: () => createReadStream(path) }),
   errIsTTY: process.stderr.isTTY === true,
   env: process.env,
+  signal: interrupted.signal,
 });
 process.exitCode = code;

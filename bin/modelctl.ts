@@ -33,6 +33,16 @@ Commands:
   rollback <model> [--reason TEXT]        all the traffic back to the stable version
   finalize <model> [--reason TEXT]        the canary becomes stable and the production version
   deployment <model>                      the alias: versions, model versions, weights, metrics
+  stats <model> [--minutes N] [--json]    per served version over the last N minutes (default
+                                          60, at most 1440): percent, invocations, 4xx, 5xx,
+                                          error rate, p50/p99/mean latency, healthy or why not
+  logs <model> [--since 10m] [--limit N] [--follow [--poll SECONDS]] [--json]
+                                          the model's prediction log, oldest first, one line
+                                          per request; --since takes an ISO-8601 time or
+                                          90s/10m/2h/1d (default 1h), --limit 1-1000 (default
+                                          100); --follow keeps polling (every 2 s, or --poll)
+                                          until Ctrl+C; --json prints the API's JSON (with
+                                          --follow, one record per line)
   predict <model> (--features JSON | --instances JSON | --body FILE)
                                           call POST /v1/models/<model>/predict
   infer <model> --body FILE               call POST /v2/models/<model>/infer (Open Inference Protocol v2)
@@ -68,6 +78,8 @@ export interface CliIo {
    * line per quarter. @default false
    */
   readonly errIsTTY?: boolean;
+  /** Ends `logs --follow` (the process aborts it on Ctrl+C); it then exits 0. @default never */
+  readonly signal?: AbortSignal;
 }
 
 /** Files larger than this are registered through a presigned upload, not inline. */
@@ -96,6 +108,12 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         managed: { type: 'string' },
         percent: { type: 'string' },
         interval: { type: 'string' },
+        minutes: { type: 'string' },
+        since: { type: 'string' },
+        limit: { type: 'string' },
+        follow: { type: 'boolean' },
+        poll: { type: 'string' },
+        json: { type: 'boolean' },
         scope: { type: 'string', multiple: true },
         model: { type: 'string', multiple: true },
         subject: { type: 'string' },
@@ -118,7 +136,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
   const api = new Api(values.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', values.token ?? io.env['MODELCTL_TOKEN'], io.fetch);
   try {
     const result = await run(command, args, values, api, io);
-    io.out(`${JSON.stringify(result, null, 2)}\n`);
+    if (result !== PRINTED) io.out(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
@@ -188,7 +206,16 @@ interface Flags {
   readonly managed?: string;
   readonly percent?: string;
   readonly interval?: string;
+  readonly minutes?: string;
+  readonly since?: string;
+  readonly limit?: string;
+  readonly follow?: boolean;
+  readonly poll?: string;
+  readonly json?: boolean;
 }
+
+/** What `run` returns when the command printed its own output. */
+const PRINTED = Symbol('printed');
 
 /** A number argument, or a usage error that names it. */
 function numberArg(value: string, name: string): number {
@@ -210,6 +237,11 @@ function promoteBody(flags: Flags): Record<string, unknown> {
 }
 
 async function run(command: string, args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  if (command !== 'logs' && (flags.since !== undefined || flags.limit !== undefined || flags.follow || flags.poll !== undefined)) {
+    throw new UsageError('--since, --limit, --follow and --poll go with "logs".');
+  }
+  if (command !== 'stats' && flags.minutes !== undefined) throw new UsageError('--minutes goes with "stats".');
+  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats" and "logs" (the other commands print JSON anyway).');
   const need = (count: number, names: string): string[] => {
     if (args.length !== count) throw new UsageError(`"${command}" takes ${names}.`);
     return args.map((a) => encodeURIComponent(a));
@@ -268,6 +300,19 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
       const [model] = need(1, '<model>');
       return api.call('GET', `/v1/models/${model}/deployment`);
     }
+    case 'stats': {
+      const [model] = need(1, '<model>');
+      const query = flags.minutes === undefined ? '' : `?${new URLSearchParams({ minutes: flags.minutes })}`;
+      const stats = (await api.call('GET', `/v1/models/${model}/stats${query}`)) as StatsReply;
+      if (flags.json) return stats;
+      io.out(statsTable(stats));
+      return PRINTED;
+    }
+    case 'logs': {
+      const [model] = need(1, '<model>');
+      await logs(model as string, flags, api, io);
+      return PRINTED;
+    }
     case 'predict': {
       const [model] = need(1, '<model>');
       const given = [flags.features, flags.instances, flags.body].filter((v) => v !== undefined).length;
@@ -286,6 +331,169 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
     default:
       throw new UsageError(`Unknown command "${command}".`);
   }
+}
+
+interface LatencyReply {
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+}
+
+interface StatsReply {
+  readonly model: string;
+  readonly windowMinutes: number;
+  readonly healthy: boolean;
+  readonly thresholds: { readonly maxErrorRate: number; readonly maxMeanLatencyMs: number };
+  readonly versions: readonly {
+    readonly functionVersion: string;
+    readonly role: string;
+    readonly modelVersion: string | null;
+    readonly pinned: boolean;
+    readonly percent: number;
+    readonly invocations: number;
+    readonly clientErrors: number;
+    readonly serverErrors: number;
+    readonly errorRate: number | null;
+    readonly latencyMs: LatencyReply | null;
+    readonly healthy: boolean;
+    readonly evidence: string;
+    readonly reasons: readonly string[];
+  }[];
+}
+
+/**
+ * `modelctl stats` as a table, one row per served version:
+ *
+ *     iris, last 60 min: UNHEALTHY (thresholds: error rate above 5%, mean latency above 1000 ms)
+ *     FUNCTION  MODEL  ROLE    PERCENT  INVOCATIONS  4XX  5XX  ERROR RATE  P50 MS  P99 MS  MEAN MS  HEALTH
+ *     $LATEST   1      stable  90       180          0    0    0%          1.2     3.4     1.4      healthy
+ *     3         2      canary  10       20           0    4    20%         1.3     3.1     1.5      UNHEALTHY: error rate 20% (4 of 20 invocations answered 5xx) is above 5%
+ */
+export function statsTable(stats: StatsReply): string {
+  const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1));
+  const header = ['FUNCTION', 'MODEL', 'ROLE', 'PERCENT', 'INVOCATIONS', '4XX', '5XX', 'ERROR RATE', 'P50 MS', 'P99 MS', 'MEAN MS', 'HEALTH'];
+  const rows = stats.versions.map((v) => [
+    v.functionVersion,
+    `${v.modelVersion ?? '-'}${v.pinned ? '' : ' (production)'}`,
+    v.role,
+    String(v.percent),
+    String(v.invocations),
+    String(v.clientErrors),
+    String(v.serverErrors),
+    v.errorRate === null ? '-' : `${Math.round(v.errorRate * 10_000) / 100}%`,
+    ms(v.latencyMs?.p50),
+    ms(v.latencyMs?.p99),
+    ms(v.latencyMs?.mean),
+    v.healthy ? (v.evidence === 'none' ? 'healthy (no traffic)' : 'healthy') : `UNHEALTHY: ${v.reasons.join('; ')}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const { maxErrorRate, maxMeanLatencyMs } = stats.thresholds;
+  const title = `${stats.model}, last ${stats.windowMinutes} min: ${stats.healthy ? 'healthy' : 'UNHEALTHY'} (thresholds: error rate above ${Math.round(maxErrorRate * 10_000) / 100}%, mean latency above ${maxMeanLatencyMs} ms)`;
+  return `${[title, line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+interface LogRecord {
+  readonly requestId: string;
+  readonly timestamp: string;
+  readonly modelVersion: string;
+  readonly functionVersion: string;
+  readonly caller: string;
+  readonly rows: number;
+  readonly latencyMs: number;
+  readonly outputs: string;
+  readonly truncated: boolean;
+}
+
+interface LogsReply {
+  readonly since: string;
+  readonly records: readonly LogRecord[];
+  readonly nextCursor?: string;
+}
+
+/** Characters of a record's outputs shown on its line. */
+const OUTPUT_EXCERPT_CHARS = 80;
+/**
+ * `--follow` reads again from this long before the newest record it printed: the prediction log
+ * is written in the background, so a record can land a little after a later one was read.
+ * Records already printed are skipped by request id.
+ */
+const FOLLOW_OVERLAP_MS = 5_000;
+
+/** One prediction-log record as a line: when, which request, what served it, for whom, what it answered. */
+export function logLine(record: LogRecord): string {
+  const clean = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const outputs = record.outputs.length > OUTPUT_EXCERPT_CHARS || record.truncated ? `${record.outputs.slice(0, OUTPUT_EXCERPT_CHARS)}…` : record.outputs;
+  return [
+    record.timestamp,
+    record.requestId,
+    `model=${record.modelVersion}`,
+    `function=${record.functionVersion}`,
+    `caller=${clean(record.caller)}`,
+    `rows=${record.rows}`,
+    `${Math.round(record.latencyMs * 10) / 10}ms`,
+    clean(outputs),
+  ].join(' ');
+}
+
+/** `modelctl logs`: one page, or with `--follow` pages until `io.signal` aborts. */
+async function logs(model: string, flags: Flags, api: Api, io: CliIo): Promise<void> {
+  const pollMs = flags.poll === undefined ? 2_000 : numberArg(flags.poll, '--poll') * 1_000;
+  if (!(pollMs > 0)) throw new UsageError('--poll is a number of seconds above 0.');
+  if (flags.poll !== undefined && !flags.follow) throw new UsageError('--poll goes with --follow.');
+  const path = (query: Record<string, string | undefined>) => {
+    const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
+    const text = params.toString();
+    return `/v1/models/${encodeURIComponent(model)}/predictions${text ? `?${text}` : ''}`;
+  };
+  if (!flags.follow) {
+    const page = (await api.call('GET', path({ since: flags.since, limit: flags.limit }))) as LogsReply;
+    if (flags.json) {
+      io.out(`${JSON.stringify(page, null, 2)}\n`);
+      return;
+    }
+    for (const record of page.records) io.out(`${logLine(record)}\n`);
+    if (page.nextCursor) io.err(`(more records follow: raise --limit, narrow --since, or --follow)\n`);
+    return;
+  }
+  const printed = new Map<string, string>(); // request id → timestamp, for the overlap
+  let since = flags.since;
+  let cursor: string | undefined;
+  let newest: string | undefined;
+  while (!io.signal?.aborted) {
+    const page = (await api.call('GET', path({ since, limit: flags.limit, cursor }))) as LogsReply;
+    for (const record of page.records) {
+      if (printed.has(record.requestId)) continue;
+      printed.set(record.requestId, record.timestamp);
+      if (newest === undefined || record.timestamp > newest) newest = record.timestamp;
+      io.out(flags.json ? `${JSON.stringify(record)}\n` : `${logLine(record)}\n`);
+    }
+    // The next poll reads from the newest record printed less the overlap (else from where this
+    // listing started); what was printed before that can be forgotten.
+    const from = newest === undefined ? page.since : new Date(Math.max(Date.parse(newest) - FOLLOW_OVERLAP_MS, Date.parse(page.since))).toISOString();
+    for (const [requestId, timestamp] of printed) if (timestamp < from) printed.delete(requestId);
+    if (page.nextCursor) {
+      cursor = page.nextCursor;
+      continue;
+    }
+    cursor = undefined;
+    since = from;
+    await pause(pollMs, io.signal);
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 interface OpenedFile {

@@ -1,13 +1,17 @@
 /**
- * The control-plane function: the registry API (list, register, promote). It reads and writes the
- * registry and the artifacts, and it may publish versions of, and move alias `live` on, the
- * endpoint functions it is told about, and no other function.
+ * The control-plane function: the registry API (list, register, promote), releases, and reading
+ * what the endpoints observed (stats from CloudWatch, the prediction log). It reads and writes the
+ * registry and the artifacts, reads the prediction log through its `byModel` index only (never
+ * writes it), and it may publish versions of, and move alias `live` on, the endpoint functions
+ * it is told about, and no other function.
  */
 import { ArnFormat, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ARTIFACT_PREFIX, UPLOAD_PREFIX, type ArtifactBucket } from './artifact-bucket.js';
+import { BY_MODEL_INDEX } from '../functions/adapters/dynamodb-prediction-log-reader.js';
 import type { LambdaEndpoint } from '../functions/adapters/lambda-traffic-router.js';
+import { DEFAULT_METRICS_NAMESPACE } from '../functions/core/observability.js';
 import type { ControlPlaneConfig } from './config.js';
 import type { EndpointRelease } from './endpoint-release.js';
 import { LIVE_ALIAS, type ModelEndpoint } from './model-endpoint.js';
@@ -27,6 +31,11 @@ export const CONTROL_REGISTRY_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 export const CONTROL_ARTIFACT_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'] as const;
+/**
+ * Reading the prediction log (`GET /v1/models/{m}/predictions`): Query on the `byModel` index,
+ * nothing on the table itself (no GetItem, Scan or any write).
+ */
+export const CONTROL_PREDICTION_LOG_ACTIONS = ['dynamodb:Query'] as const;
 /**
  * Presigned uploads under `uploads/`: PutObject because the URL it hands out is signed with its
  * credentials (S3 checks the signer's permission), GetObject to read the file at registration,
@@ -63,6 +72,11 @@ export interface ControlPlaneProps {
   readonly logRetention: RetentionDays;
   /** Each model's metric baseline (the metrics gate), as `METRIC_BASELINES`. @default none */
   readonly baselines?: Readonly<Record<string, Readonly<Record<string, { min?: number; max?: number }>>>>;
+  /**
+   * The CloudWatch namespace the endpoints publish their per-request metrics in, which the stats
+   * read (`METRICS_NAMESPACE`). @default 'OnnxServing'
+   */
+  readonly metricsNamespace?: string;
 }
 
 /**
@@ -81,6 +95,10 @@ export class ControlPlane extends Construct {
     if (props.layer.architectureName !== props.config.architecture) {
       throw new Error(`The control plane runs on ${props.config.architecture} but was given the ${props.layer.architectureName} layer.`);
     }
+    const namespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
+    if (!/^[A-Za-z0-9.\-_/#: ]{1,255}$/.test(namespace) || namespace.startsWith('AWS/')) {
+      throw new Error(`metricsNamespace "${namespace.slice(0, 80)}" is not a CloudWatch namespace for custom metrics: 1-255 of letters, digits and . - _ / # : or space, not starting with "AWS/".`);
+    }
     // It loads models too: registration reads the ONNX signature and runs the golden inputs.
     this.function = new ServingFunction(this, 'Control', {
       entry: 'functions/control/handler.ts',
@@ -95,8 +113,10 @@ export class ControlPlane extends Construct {
         actions: CONTROL_REGISTRY_ACTIONS,
         indexes: props.tables.registry.design.globalSecondaryIndexes.map((index) => index.indexName),
       })
-      // The functions' shared configuration requires the name; the control plane writes no logs there.
+      // It reads the prediction log (one model at a time, through the index) and writes nothing there.
       .setEnvironment('PREDICTION_LOG_TABLE', props.tables.predictionLog.table.tableName)
+      .allow(CONTROL_PREDICTION_LOG_ACTIONS, [props.tables.predictionLog.indexArn(BY_MODEL_INDEX)])
+      .setEnvironment('METRICS_NAMESPACE', namespace)
       .setEnvironment('ARTIFACT_BUCKET', props.artifacts.bucket.bucketName)
       .allow(CONTROL_ARTIFACT_ACTIONS, [props.artifacts.bucket.arnForObjects(`${ARTIFACT_PREFIX}*`)], {
         wildcardReason: `The control plane registers artifacts of any model under ${ARTIFACT_PREFIX}; keys carry model, version and sha256, known only at registration.`,
@@ -135,7 +155,7 @@ export class ControlPlane extends Construct {
     if (!this.metricsAllowed) {
       this.metricsAllowed = true;
       this.function.allow(['cloudwatch:GetMetricData'], ['*'], {
-        wildcardReason: 'cloudwatch:GetMetricData has no resource-level permissions (IAM allows only "*"); the release metrics read AWS/Lambda Invocations and Errors per endpoint version.',
+        wildcardReason: 'cloudwatch:GetMetricData has no resource-level permissions (IAM allows only "*"); the release metrics and stats read AWS/Lambda Invocations, Errors and Duration and the product\'s 4XX/5XX counts per endpoint version.',
       });
     }
     return this;

@@ -87,6 +87,7 @@ export class OnnxServingStack extends Stack {
       tables: this.tables,
       artifacts: this.artifacts,
       logRetention,
+      metricsNamespace: this.metricsNamespace,
     });
     // The post-traffic hook runs the control plane's gates: on its layer, with its memory.
     this.releaseHook = new ReleaseHook(this, 'ReleaseHook', {

@@ -17,6 +17,7 @@ import type { JSONWebKeySet } from 'jose';
 import { describeNeed } from '../functions/auth/permissions.js';
 import { evaluatePolicy } from '../functions/auth/policy.js';
 import type { AuthorizerHandler, AuthorizerResult } from '../functions/authorizer/app.js';
+import type { RequestObservation } from '../functions/core/observability.js';
 import type { HttpHandler } from '../functions/shared/http.js';
 import { matchRoute, ROUTES, type FunctionName, type Route } from '../functions/shared/routes.js';
 
@@ -30,10 +31,16 @@ export interface LocalFunction {
 
 /**
  * Lambda versions behind an alias: picks the function version that serves a request (by the
- * alias's weights) and is told the status it answered. `undefined`: the function's default.
+ * alias's weights) and is told how it went: the status it answered (500 when the handler threw)
+ * and the function call's own time in ms (Lambda's `Duration`). `undefined`: the function's default.
  */
 export interface VersionSelector {
-  select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number) => void } | undefined;
+  select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number, latencyMs: number) => void } | undefined;
+}
+
+/** What the endpoint functions observed of a request, by the request id the server gave it (`LocalObservations`). */
+export interface ObservationSource {
+  take(requestId: string): Pick<RequestObservation, 'model' | 'modelVersion' | 'rows' | 'errorCode'> | undefined;
 }
 
 /** Where the local API publishes the public keys of its tokens. */
@@ -80,6 +87,15 @@ export interface LocalServerOptions {
   /** API Gateway's payload limit is 10 MB; a larger body is refused before it is read. @default 10485760 */
   readonly maxBodyBytes?: number;
   readonly routes?: readonly Route[];
+  /**
+   * The access log: one line per request once it is answered (see {@link accessLogLine}), given
+   * to this writer without its newline; `false` turns it off. @default a line on stdout
+   */
+  readonly accessLog?: ((line: string) => void) | false;
+  /** What the functions observed (model version, rows), added to the access log lines. @default none */
+  readonly observations?: ObservationSource;
+  /** Monotonic clock of the access log's and the versions' latencies, ms. @default performance.now */
+  readonly elapsed?: () => number;
   readonly port?: number;
   /** @default '127.0.0.1' (nothing outside this machine can reach it) */
   readonly host?: string;
@@ -107,12 +123,22 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const state = serverState(options);
   const server = http.createServer((request, response) => {
-    serve(state, request, response).catch((error: unknown) => {
-      // Only a bug in this file gets here: answer like API Gateway does when integration fails.
-      process.stderr.write(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
-      if (!response.headersSent) sendJson(response, 502, { error: { code: 'BAD_GATEWAY', message: 'The local server failed to call the function.', path: '' } });
-      else response.destroy();
-    });
+    const trace: Trace = { started: state.elapsed() };
+    serve(state, request, response, trace)
+      .catch((error: unknown) => {
+        // Only a bug in this file, or a handler that threw, gets here: answer like API Gateway does when integration fails.
+        process.stderr.write(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
+        if (!response.headersSent) sendJson(response, 502, { error: { code: 'BAD_GATEWAY', message: 'The local server failed to call the function.', path: '' } });
+        else response.destroy();
+      })
+      .finally(() => {
+        try {
+          logAccess(state, request, response, trace);
+        } catch (error) {
+          // A broken log writer must never take the server down.
+          process.stderr.write(`access log failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        }
+      });
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -140,6 +166,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 interface ServerState {
   readonly options: LocalServerOptions;
   readonly now: () => number;
+  readonly elapsed: () => number;
   readonly limiter: TokenBucketLimiter | undefined;
   readonly cache: Map<string, { readonly result: AuthorizerResult; readonly expiresAt: number }>;
 }
@@ -147,10 +174,67 @@ interface ServerState {
 function serverState(options: LocalServerOptions): ServerState {
   const now = options.now ?? Date.now;
   const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
-  return { options, now, limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now), cache: new Map() };
+  return { options, now, elapsed: options.elapsed ?? (() => performance.now()), limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now), cache: new Map() };
 }
 
-async function serve(state: ServerState, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+/** What the access log needs to know of a request, filled in as it is served. */
+interface Trace {
+  readonly started: number;
+  /** The route template it matched. */
+  route?: string;
+  /** The request id put in the function's event. */
+  requestId?: string;
+}
+
+/** The fields of one access log line. */
+export interface AccessLogEntry {
+  readonly method: string;
+  /** The route template (`/v1/models/{model}/predict`), or the path when no route matched. */
+  readonly route: string;
+  readonly status: number;
+  /** Arrival to answer, ms. */
+  readonly ms: number;
+  readonly model?: string;
+  readonly modelVersion?: string;
+  readonly rows?: number;
+  readonly errorCode?: string;
+}
+
+/**
+ * One access log line: method, route template (or the path when none matched), status, time,
+ * and, when the function observed them, `model@version`, `rows=N` and the error code.
+ *
+ * @example
+ * accessLogLine({ method: 'POST', route: '/v1/models/{model}/predict', status: 200, ms: 2.41, model: 'iris', modelVersion: '1', rows: 2 });
+ * // 'POST /v1/models/{model}/predict 200 2.4ms iris@1 rows=2'
+ */
+export function accessLogLine(entry: AccessLogEntry): string {
+  const parts = [entry.method, entry.route, String(entry.status), `${entry.ms.toFixed(1)}ms`];
+  if (entry.model !== undefined) parts.push(entry.modelVersion === undefined ? entry.model : `${entry.model}@${entry.modelVersion}`);
+  if (entry.rows !== undefined && entry.rows > 0) parts.push(`rows=${entry.rows}`);
+  if (entry.errorCode !== undefined) parts.push(`error=${entry.errorCode}`);
+  return parts.join(' ');
+}
+
+function logAccess(state: ServerState, request: http.IncomingMessage, response: http.ServerResponse, trace: Trace): void {
+  const { options } = state;
+  // Taken even when the log is off, so the observations never pile up.
+  const observed = trace.requestId === undefined ? undefined : options.observations?.take(trace.requestId);
+  if (options.accessLog === false) return;
+  const write = options.accessLog ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  write(accessLogLine({
+    method: request.method ?? 'GET',
+    route: trace.route ?? path,
+    status: response.statusCode,
+    ms: state.elapsed() - trace.started,
+    ...(observed ? { model: observed.model, rows: observed.rows } : {}),
+    ...(observed?.modelVersion !== undefined ? { modelVersion: observed.modelVersion } : {}),
+    ...(observed?.errorCode !== undefined ? { errorCode: observed.errorCode } : {}),
+  }));
+}
+
+async function serve(state: ServerState, request: http.IncomingMessage, response: http.ServerResponse, trace: Trace): Promise<void> {
   const { options } = state;
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
@@ -174,6 +258,7 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     }
     return;
   }
+  trace.route = match.route.resource;
   const parts = requestParts(request, url);
   const requestId = randomUUID();
   let authorizer: Record<string, string> | undefined;
@@ -214,14 +299,17 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
   const version = options.versions?.select(match.route.fn, decoded);
   const fn = version?.function ?? options.functions[match.route.fn];
   const event = proxyEvent(parts, url, match.route, match.pathParameters, body, requestId, authorizer);
+  trace.requestId = requestId;
   let result: APIGatewayProxyResult;
+  const called = state.elapsed();
   try {
     result = await fn.handler(event, lambdaContext(match.route.fn, fn, requestId));
   } catch (error) {
-    version?.done(500);
+    // A handler that throws is a failed invocation: a 500, as Lambda's Errors counts it.
+    version?.done(500, state.elapsed() - called);
     throw error;
   }
-  version?.done(result.statusCode);
+  version?.done(result.statusCode, state.elapsed() - called);
   send(response, result);
 }
 

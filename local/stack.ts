@@ -15,7 +15,9 @@ import type { PredictionService } from '../functions/core/predict.js';
 import { ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, type Config } from '../functions/shared/config.js';
-import { bodyLimits, buildPredictionService, buildRegistryService, buildReleaseService, buildUploadService } from '../functions/shared/composition.js';
+import {
+  bodyLimits, buildPredictionLogService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
+} from '../functions/shared/composition.js';
 import { logLine } from '../functions/shared/http.js';
 import { createLogger } from '../functions/shared/logger.js';
 import {
@@ -62,9 +64,14 @@ export interface LocalStackOptions {
   /**
    * The emulated alias: the random source that picks a version per request, the managed
    * releases' timer and rollback threshold. @default Math.random, a check per second, real minutes,
-   * rollback above 5% errors from 20 invocations
+   * rollback above 5% errors or a p99 above 1000 ms, judged from 20 invocations
    */
   readonly releases?: Pick<LocalTrafficOptions, 'random' | 'now' | 'every' | 'tickMs' | 'minuteMs' | 'rollback'>;
+  /**
+   * The API's access log, one line per request (`POST /v1/models/{model}/predict 200 2.4ms iris@1
+   * rows=2`): `true` on stdout, or a writer. @default false (quiet; `npm start` turns it on)
+   */
+  readonly accessLog?: boolean | ((line: string) => void);
 }
 
 /** The stack's token issuer. */
@@ -164,9 +171,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port: options.port ?? 0,
       functions: {
         predict: latest,
-        control: { handler: makeControlHandler({ service: registry, uploads: buildUploadService(config, clients, registry), releases: releaseService, limits }) },
+        control: {
+          handler: makeControlHandler({
+            service: registry,
+            uploads: buildUploadService(config, clients, registry),
+            releases: releaseService,
+            stats: buildStatsService(config, releaseService),
+            predictions: buildPredictionLogService(config, clients),
+            limits,
+          }),
+        },
       },
       versions: traffic,
+      observations,
+      accessLog: options.accessLog === true ? undefined : (options.accessLog ?? false),
       authorization: key
         ? {
             authorizer: localAuthorizer(localAuthorizerEnv(key), {

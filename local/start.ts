@@ -21,6 +21,8 @@ const Env = z.object({
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(DEFAULT_RATE_LIMIT.burst),
   /** The authorizer result cache, in seconds; 0 turns it off. */
   AUTH_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
+  /** One line per request on stdout (method, route, status, ms, model@version, rows); `off` for quiet. */
+  ACCESS_LOG: z.enum(['on', 'off']).default('on'),
 });
 
 /** The sample token printed at start: predict on the sample model, for half a day. */
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
     auth: env.LOCAL_AUTH,
     rateLimit: { ratePerSecond: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST },
     authCacheTtlSeconds: env.AUTH_CACHE_TTL_SECONDS,
+    accessLog: env.ACCESS_LOG === 'on',
   });
   const example = JSON.stringify({
     features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },

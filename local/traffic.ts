@@ -2,9 +2,15 @@
  * Lambda versions and the weighted alias `live`, emulated on one machine: the local
  * implementation of the `TrafficRouter` port. Per model it keeps the published function versions
  * (each its own predict handler pinned to a model version, numbered 1, 2, ... as Lambda does),
- * the alias's routing, per-version invocation and error counts (a response of 500 or more is an
- * error, as Lambda's `Errors` metric plus API Gateway's 5XX), and managed releases that step
- * their weights on a timer and roll back when the canary's error rate passes a threshold.
+ * the alias's routing, what each version served (invocations, failures, 4xx and a latency
+ * histogram per minute, for a day), and managed releases that step their weights on a timer and
+ * roll back when the canary fails too often or is too slow.
+ *
+ * One definition of failure (`functions/core/observability.ts`, `isFailure`): an answer of 500
+ * or more, whether the handler answered it or threw (the local server reports a throw as 500),
+ * as on AWS Lambda's `Errors` plus the product's `Invocation5XXErrors`. 4xx answers are counted
+ * apart (`clientErrors`) and never roll a release back. Latency is the function call's own time,
+ * measured by the local server (Lambda's `Duration`).
  *
  * A model that was never released is served by `$LATEST` (no pin: the registry's production
  * version), as before. The routing and the published versions are kept in a JSON file in the
@@ -14,9 +20,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
 import { ConflictError } from '../functions/core/errors.js';
 import { DEFAULT_GOLDEN_TOLERANCE, firstDifference } from '../functions/core/gates.js';
-import type { AliasRouting, FunctionVersion, ManagedShift, ModelRegistry, TrafficRouter, VersionMetrics } from '../functions/core/ports.js';
+import { isClientError, isFailure } from '../functions/core/observability.js';
+import { NO_METRICS, type AliasRouting, type FunctionVersion, type ManagedShift, type ModelRegistry, type TrafficRouter, type VersionMetrics } from '../functions/core/ports.js';
 import { UNPINNED_VERSION, type ReleaseOutcome } from '../functions/core/release.js';
 import type { FunctionName } from '../functions/shared/routes.js';
 import type { LocalFunction, VersionSelector } from './server.js';
@@ -28,13 +36,27 @@ export interface EmulatedVersion {
   readonly predict: (model: string, body: unknown) => Promise<{ readonly predictions: readonly unknown[] }>;
 }
 
-/** When a managed release rolls back by itself. */
+/**
+ * When a managed release rolls back by itself, judged on what the canary served since the
+ * release started: its errors (answers of 500 or more) divided by its invocations above
+ * `errorRate`, or the p99 of its latency above `p99LatencyMs`, once it has served at least
+ * `minInvocations` requests (fewer say too little: one slow cold start is not a p99).
+ */
 export interface RollbackThreshold {
-  /** Errors / invocations of the canary above which it rolls back. @default 0.05 */
+  /** Errors / invocations of the canary above which it rolls back, in [0, 1]. @default 0.05 */
   readonly errorRate: number;
-  /** The rate is judged once the canary has served at least this many requests. @default 20 */
+  /** Both rules are judged once the canary has served at least this many requests. @default 20 */
   readonly minInvocations: number;
+  /** p99 of the canary's latency above which it rolls back, in ms. @default 1000 */
+  readonly p99LatencyMs: number;
 }
+
+/**
+ * The CDK app's endpoint alarm defaults (`lib/config.ts`, `alarms`: `errorRatePercent` 5,
+ * `minInvocations` 20, `p99LatencyMs` 1000), which CodeDeploy rolls back on: locally the same
+ * numbers decide. A test keeps the two equal.
+ */
+export const DEFAULT_ROLLBACK_THRESHOLD: RollbackThreshold = { errorRate: 0.05, minInvocations: 20, p99LatencyMs: 1_000 };
 
 export interface LocalTrafficOptions {
   /** Builds the function version `functionVersion` of `model`'s endpoint, pinned to `modelVersion`. */
@@ -68,9 +90,59 @@ interface ModelState {
   routing: AliasRouting;
 }
 
-interface Counts {
-  invocations: number;
-  errors: number;
+/**
+ * Latencies are recorded in microseconds from 1 µs to 15 minutes (Lambda's longest timeout),
+ * with 2 significant digits (percentiles within 1%), in a packed HdrHistogram: a minute's
+ * histogram takes about 1.5 KB however many requests it holds.
+ */
+function newHistogram(): Histogram {
+  return buildHistogram({ bitBucketSize: 'packed', lowestDiscernibleValue: 1, highestTrackableValue: MAX_LATENCY_US, numberOfSignificantValueDigits: 2, autoResize: false });
+}
+const MAX_LATENCY_US = 900_000_000;
+
+/** What a version served over some span: counts, exact total time, and the latency histogram. */
+class Tally {
+  invocations = 0;
+  errors = 0;
+  clientErrors = 0;
+  totalMs = 0;
+  readonly histogram = newHistogram();
+
+  record(statusCode: number, latencyMs: number): void {
+    this.invocations++;
+    if (isFailure(statusCode)) this.errors++;
+    else if (isClientError(statusCode)) this.clientErrors++;
+    const ms = Number.isFinite(latencyMs) && latencyMs > 0 ? latencyMs : 0;
+    this.totalMs += ms;
+    this.histogram.recordValue(Math.min(MAX_LATENCY_US, Math.max(1, Math.round(ms * 1_000))));
+  }
+
+  add(other: Tally): void {
+    this.invocations += other.invocations;
+    this.errors += other.errors;
+    this.clientErrors += other.clientErrors;
+    this.totalMs += other.totalMs;
+    this.histogram.add(other.histogram);
+  }
+
+  /** p99 in ms (0 without invocations). */
+  p99(): number {
+    return this.histogram.getValueAtPercentile(99) / 1_000;
+  }
+
+  metrics(): VersionMetrics {
+    if (this.invocations === 0) return NO_METRICS;
+    return {
+      invocations: this.invocations,
+      errors: this.errors,
+      clientErrors: this.clientErrors,
+      latencyMs: {
+        p50: this.histogram.getValueAtPercentile(50) / 1_000,
+        p99: this.p99(),
+        mean: this.totalMs / this.invocations,
+      },
+    };
+  }
 }
 
 interface ManagedRelease {
@@ -79,16 +151,22 @@ interface ManagedRelease {
   readonly target: string;
   readonly modelVersion: string;
   readonly shift: ManagedShift;
-  /** The target's counts when it started: the threshold judges what came after. */
-  readonly baseline: Counts;
+  /** What the target served since the release started: the thresholds judge this. */
+  readonly served: Tally;
   nextStepAt: number;
   cancel: () => void;
   busy: boolean;
 }
 
 const MINUTE_MS = 60_000;
-/** Per-minute counts are kept this long (metrics windows up to a day). */
+/** Per-minute tallies are kept this long (metrics windows up to a day). */
 const KEEP_MINUTES = 24 * 60;
+/**
+ * Series (model, function version) kept at most; past it the one updated longest ago goes.
+ * With {@link KEEP_MINUTES} this bounds the memory of the counts (a flood of requests to made-up
+ * model names cannot grow it without limit).
+ */
+const MAX_SERIES = 256;
 
 /**
  * @example
@@ -99,8 +177,9 @@ const KEEP_MINUTES = 24 * 60;
 export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
   private readonly models = new Map<string, ModelState>();
   private readonly functions = new Map<string, EmulatedVersion>();
-  private readonly totals = new Map<string, Counts>();
-  private readonly minutes = new Map<string, Map<number, Counts>>();
+  /** Per (model, function version): minute → what it served then. Ordered by last update. */
+  private readonly minutes = new Map<string, Map<number, Tally>>();
+  private prunedAt = 0;
   private readonly managed = new Map<string, ManagedRelease>();
   private readonly random: () => number;
   private readonly now: () => number;
@@ -115,7 +194,7 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
       timer.unref();
       return () => clearInterval(timer);
     });
-    this.threshold = { errorRate: 0.05, minInvocations: 20, ...options.rollback };
+    this.threshold = { ...DEFAULT_ROLLBACK_THRESHOLD, ...options.rollback };
     if (options.file) this.load(options.file);
   }
 
@@ -151,7 +230,7 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     this.applyRouting(model, { stable: state.routing.stable, canary: { version: target, weight: shift.percent / 100 } }, state.routing);
     const release: ManagedRelease = {
       id, model, target, modelVersion: version.modelVersion, shift,
-      baseline: { ...this.count(model, target) },
+      served: new Tally(),
       nextStepAt: this.now() + shift.intervalMinutes * (this.options.minuteMs ?? MINUTE_MS),
       cancel: () => undefined,
       busy: false,
@@ -161,31 +240,35 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     return id;
   }
 
+  /**
+   * What each version served in the current minute and the `minutes - 1` before it (1 to 1440):
+   * invocations, errors (status >= 500), client errors (4xx), and p50/p99 (from the merged
+   * minute histograms, within 1%) and mean (exact) of the latency the local server measured.
+   */
   async metrics(model: string, functionVersions: readonly string[], minutes: number): Promise<Readonly<Record<string, VersionMetrics>>> {
     const from = Math.floor(this.now() / MINUTE_MS) - minutes + 1;
     const result: Record<string, VersionMetrics> = {};
     for (const functionVersion of functionVersions) {
-      const sum: Counts = { invocations: 0, errors: 0 };
-      for (const [minute, counts] of this.minutes.get(key(model, functionVersion)) ?? []) {
-        if (minute < from) continue;
-        sum.invocations += counts.invocations;
-        sum.errors += counts.errors;
+      const sum = new Tally();
+      for (const [minute, tally] of this.minutes.get(key(model, functionVersion)) ?? []) {
+        if (minute >= from) sum.add(tally);
       }
-      result[functionVersion] = sum;
+      result[functionVersion] = sum.metrics();
     }
     return result;
   }
 
   /**
    * The local server's hook: the function version that serves a request to `model`'s endpoint,
-   * chosen by the alias's weights, and the counter its status goes to.
+   * chosen by the alias's weights, and where its outcome goes: `done(statusCode, latencyMs)`,
+   * with the function's own time in ms (a handler that threw is reported as 500).
    */
-  select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number) => void } | undefined {
+  select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number, latencyMs: number) => void } | undefined {
     const model = pathParameters['model'];
     if (fn !== 'predict' || model === undefined) return undefined;
     const { routing } = this.state(model);
     const chosen = routing.canary && this.random() < routing.canary.weight ? routing.canary.version : routing.stable;
-    return { function: this.functionOf(model, chosen), done: (status) => this.record(model, chosen, status >= 500) };
+    return { function: this.functionOf(model, chosen), done: (status, latencyMs) => this.record(model, chosen, status, latencyMs) };
   }
 
   /** The managed release of `model` in flight, if any. */
@@ -204,12 +287,9 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     release.busy = true;
     try {
       const { model, target, shift } = release;
-      const now = this.count(model, target);
-      const invocations = now.invocations - release.baseline.invocations;
-      const errors = now.errors - release.baseline.errors;
-      if (invocations >= this.threshold.minInvocations && errors / invocations > this.threshold.errorRate) {
-        const rate = Math.round((errors / invocations) * 1000) / 10;
-        await this.rollBack(release, `the canary's error rate ${errors}/${invocations} (${rate}%) passed the threshold of ${this.threshold.errorRate * 100}% (judged from ${this.threshold.minInvocations} invocations)`);
+      const failed = this.verdict(release.served);
+      if (failed) {
+        await this.rollBack(release, failed);
         return;
       }
       if (this.now() < release.nextStepAt) return;
@@ -226,6 +306,22 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     } finally {
       release.busy = false;
     }
+  }
+
+  /** Why the canary must roll back, from what it served since the release started; undefined while it may go on. */
+  private verdict(served: Tally): string | undefined {
+    const { errorRate, minInvocations, p99LatencyMs } = this.threshold;
+    const { invocations, errors } = served;
+    if (invocations < minInvocations) return undefined;
+    if (errors / invocations > errorRate) {
+      const rate = Math.round((errors / invocations) * 1000) / 10;
+      return `the canary's error rate ${errors}/${invocations} (${rate}%, answers of 500 or more) passed the threshold of ${Math.round(errorRate * 1e6) / 1e4}% (judged from ${minInvocations} invocations)`;
+    }
+    const p99 = served.p99();
+    if (p99 > p99LatencyMs) {
+      return `the canary's p99 latency ${Math.round(p99 * 10) / 10} ms over its ${invocations} invocations passed the threshold of ${p99LatencyMs} ms (judged from ${minInvocations} invocations)`;
+    }
+    return undefined;
   }
 
   /** The registry first (production version), then the alias; a refused registry change rolls back. */
@@ -324,26 +420,35 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     return fn;
   }
 
-  private record(model: string, functionVersion: string, error: boolean): void {
+  private record(model: string, functionVersion: string, statusCode: number, latencyMs: number): void {
+    const release = this.managed.get(model);
+    if (release?.target === functionVersion) release.served.record(statusCode, latencyMs);
     const name = key(model, functionVersion);
-    const total = this.totals.get(name) ?? { invocations: 0, errors: 0 };
-    total.invocations++;
-    if (error) total.errors++;
-    this.totals.set(name, total);
     const minute = Math.floor(this.now() / MINUTE_MS);
     let buckets = this.minutes.get(name);
-    if (!buckets) this.minutes.set(name, (buckets = new Map()));
-    const bucket = buckets.get(minute) ?? { invocations: 0, errors: 0 };
-    bucket.invocations++;
-    if (error) bucket.errors++;
-    if (!buckets.has(minute)) {
-      buckets.set(minute, bucket);
-      for (const old of buckets.keys()) if (old <= minute - KEEP_MINUTES) buckets.delete(old);
+    if (buckets) {
+      this.minutes.delete(name); // re-inserted last: the map stays ordered by last update
+    } else {
+      buckets = new Map();
+      if (this.minutes.size >= MAX_SERIES) {
+        const stalest = this.minutes.keys().next().value;
+        if (stalest !== undefined) this.minutes.delete(stalest);
+      }
     }
+    this.minutes.set(name, buckets);
+    let bucket = buckets.get(minute);
+    if (!bucket) buckets.set(minute, (bucket = new Tally()));
+    bucket.record(statusCode, latencyMs);
+    if (minute > this.prunedAt) this.prune(minute);
   }
 
-  private count(model: string, functionVersion: string): Counts {
-    return this.totals.get(key(model, functionVersion)) ?? { invocations: 0, errors: 0 };
+  /** Drops the minutes older than a day, and the series left empty; once per minute. */
+  private prune(minute: number): void {
+    this.prunedAt = minute;
+    for (const [name, buckets] of this.minutes) {
+      for (const old of buckets.keys()) if (old <= minute - KEEP_MINUTES) buckets.delete(old);
+      if (buckets.size === 0) this.minutes.delete(name);
+    }
   }
 
   private warn(text: string): void {

@@ -21,7 +21,7 @@ import {
   CreateDeploymentCommand,
   type CodeDeployClient,
 } from '@aws-sdk/client-codedeploy';
-import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import { GetMetricDataCommand, type CloudWatchClient, type Metric, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import {
   GetAliasCommand,
   GetFunctionConfigurationCommand,
@@ -34,7 +34,8 @@ import {
 } from '@aws-sdk/client-lambda';
 import { createHash } from 'node:crypto';
 import { AppError, ConflictError, InternalError, NotFoundError, ValidationError } from '../core/errors.js';
-import type { AliasRouting, FunctionVersion, ManagedShift, TrafficRouter, VersionMetrics } from '../core/ports.js';
+import { DEFAULT_METRICS_NAMESPACE, DIMENSION, METRIC } from '../core/observability.js';
+import { NO_METRICS, type AliasRouting, type FunctionVersion, type LatencySummary, type ManagedShift, type TrafficRouter, type VersionMetrics } from '../core/ports.js';
 
 /** The environment variable that pins a function version to a model version. */
 export const PIN_VARIABLE = 'PINNED_MODEL_VERSION';
@@ -64,6 +65,8 @@ export interface LambdaTrafficRouterOptions {
   readonly codeDeploy: CodeDeployClient;
   readonly cloudWatch: CloudWatchClient;
   readonly endpoints: Readonly<Record<string, LambdaEndpoint>>;
+  /** CloudWatch namespace of the product's own metrics (`METRICS_NAMESPACE`). @default 'OnnxServing' */
+  readonly metricsNamespace?: string;
   /** Longest wait for a configuration update to finish before publishing. @default 60000 */
   readonly waitTimeoutMs?: number;
   /** Pause between polls of the update's status. @default 1000 */
@@ -170,8 +173,10 @@ export class LambdaTrafficRouter implements TrafficRouter {
   private readonly now: () => Date;
   private readonly waitTimeoutMs: number;
   private readonly pollIntervalMs: number;
+  private readonly namespace: string;
 
   constructor(private readonly options: LambdaTrafficRouterOptions) {
+    this.namespace = options.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? (() => new Date());
     this.waitTimeoutMs = options.waitTimeoutMs ?? 60_000;
@@ -287,57 +292,95 @@ export class LambdaTrafficRouter implements TrafficRouter {
   }
 
   /**
-   * Sums of Invocations and Errors per version over the last `minutes`, as alias `live` routed
-   * them. Lambda publishes alias invocations with the dimensions FunctionName, Resource
-   * (`<function>:<alias>`) and ExecutedVersion (the version that ran), so each version is
-   * measured on its own requests: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-   * ("ExecutedVersion … only applies to alias invocations") and
-   * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html (dimensions).
+   * What each version served over the last `minutes` (whole minutes, the window ending at the
+   * start of the current minute), from one GetMetricData call (paginated), per version:
+   *
+   * - AWS/Lambda `Invocations` (Sum), `Errors` (Sum: uncaught failures, timeouts, crashes) and
+   *   `Duration` (p50, p99, Average), as alias `live` routed them: Lambda publishes alias
+   *   invocations with the dimensions FunctionName, Resource (`<function>:<alias>`) and
+   *   ExecutedVersion (the version that ran), so each version is measured on its own requests
+   *   (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html, "ExecutedVersion
+   *   … only applies to alias invocations");
+   * - the product's `Invocation5XXErrors` and `Invocation4XXErrors` (Sum) in `metricsNamespace`,
+   *   dimensions (Model, FunctionVersion): the answers the handler built (`observability.ts`).
+   *
+   * `errors` = Lambda `Errors` + `Invocation5XXErrors` (a request is one or the other: a handler
+   * that answered 500 did not fail for Lambda, and one that crashed published no EMF line), so it
+   * counts every answer of 500 or more as `isFailure` does; `clientErrors` = `Invocation4XXErrors`.
+   * The window is one period, so CloudWatch computes the percentiles over all of it; should it
+   * return several datapoints, the mean is weighted by each one's invocations and p50/p99 are the
+   * largest (an upper bound, never an underestimate of a slow version).
    */
   async metrics(model: string, functionVersions: readonly string[], minutes: number): Promise<Record<string, VersionMetrics>> {
     const endpoint = this.endpoint(model);
     if (!Number.isInteger(minutes) || minutes < 1) throw new ValidationError('INVALID_WINDOW', 'The metrics window is a whole number of minutes, at least 1.', ['minutes']);
-    const result: Record<string, VersionMetrics> = Object.fromEntries(functionVersions.map((v) => [v, { invocations: 0, errors: 0 }]));
+    const result: Record<string, VersionMetrics> = Object.fromEntries(functionVersions.map((v) => [v, NO_METRICS]));
     if (functionVersions.length === 0) return result;
-    const end = this.now();
+    const end = new Date(Math.floor(this.now().getTime() / 60_000) * 60_000);
     const start = new Date(end.getTime() - minutes * 60_000);
-    const queries: MetricDataQuery[] = functionVersions.flatMap((version, i) =>
-      (['Invocations', 'Errors'] as const).map((metricName) => ({
-        Id: `${metricName === 'Invocations' ? 'i' : 'e'}${i}`,
+    const period = minutes * 60;
+    const queries: MetricDataQuery[] = functionVersions.flatMap((version, i) => {
+      const lambda = (metricName: string): Metric => ({
+        Namespace: 'AWS/Lambda',
+        MetricName: metricName,
+        Dimensions: [
+          { Name: 'FunctionName', Value: endpoint.functionName },
+          { Name: 'Resource', Value: `${endpoint.functionName}:${endpoint.alias}` },
+          { Name: 'ExecutedVersion', Value: version },
+        ],
+      });
+      const product = (metricName: string): Metric => ({
+        Namespace: this.namespace,
+        MetricName: metricName,
+        Dimensions: [
+          { Name: DIMENSION.model, Value: model },
+          { Name: DIMENSION.functionVersion, Value: version },
+        ],
+      });
+      const query = (id: string, metric: Metric, stat: string): MetricDataQuery => ({
+        Id: `${id}_${i}`,
         ReturnData: true,
-        MetricStat: {
-          Metric: {
-            Namespace: 'AWS/Lambda',
-            MetricName: metricName,
-            Dimensions: [
-              { Name: 'FunctionName', Value: endpoint.functionName },
-              { Name: 'Resource', Value: `${endpoint.functionName}:${endpoint.alias}` },
-              { Name: 'ExecutedVersion', Value: version },
-            ],
-          },
-          Period: minutes * 60,
-          Stat: 'Sum',
-        },
-      })),
-    );
-    const sums = new Map<string, number>();
+        MetricStat: { Metric: metric, Period: period, Stat: stat },
+      });
+      return [
+        query('invocations', lambda('Invocations'), 'Sum'),
+        query('errors', lambda('Errors'), 'Sum'),
+        query('p50', lambda('Duration'), 'p50'),
+        query('p99', lambda('Duration'), 'p99'),
+        query('mean', lambda('Duration'), 'Average'),
+        query('server', product(METRIC.serverErrors), 'Sum'),
+        query('client', product(METRIC.clientErrors), 'Sum'),
+      ];
+    });
+    const series = new Map<string, { readonly timestamps: readonly number[]; readonly values: readonly number[] }>();
     let nextToken: string | undefined;
     try {
       do {
         const page = await this.options.cloudWatch.send(
           new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: start, EndTime: end, ...(nextToken ? { NextToken: nextToken } : {}) }),
         );
-        for (const series of page.MetricDataResults ?? []) {
-          if (!series.Id) continue;
-          sums.set(series.Id, (sums.get(series.Id) ?? 0) + (series.Values ?? []).reduce((a, b) => a + b, 0));
+        for (const result of page.MetricDataResults ?? []) {
+          if (!result.Id) continue;
+          // Pages continue a series where the last one stopped: append.
+          const known = series.get(result.Id) ?? { timestamps: [], values: [] };
+          const values = result.Values ?? [];
+          const timestamps = values.map((_, k) => result.Timestamps?.[k]?.getTime() ?? Number.NaN);
+          series.set(result.Id, { timestamps: [...known.timestamps, ...timestamps], values: [...known.values, ...values] });
         }
         nextToken = page.NextToken;
       } while (nextToken);
     } catch (error) {
       throw mapped(error, `The metrics of ${endpoint.functionName}`);
     }
+    const sum = (id: string) => (series.get(id)?.values ?? []).reduce((a, b) => a + b, 0);
     functionVersions.forEach((version, i) => {
-      result[version] = { invocations: sums.get(`i${i}`) ?? 0, errors: sums.get(`e${i}`) ?? 0 };
+      const invocations = sum(`invocations_${i}`);
+      result[version] = {
+        invocations,
+        errors: sum(`errors_${i}`) + sum(`server_${i}`),
+        clientErrors: sum(`client_${i}`),
+        latencyMs: invocations === 0 ? null : latencyOf(series, i),
+      };
     });
     return result;
   }
@@ -373,6 +416,33 @@ export class LambdaTrafficRouter implements TrafficRouter {
       await this.sleep(this.pollIntervalMs);
     }
   }
+}
+
+type Series = ReadonlyMap<string, { readonly timestamps: readonly number[]; readonly values: readonly number[] }>;
+
+/**
+ * Version `i`'s Duration: with one datapoint, CloudWatch's p50, p99 and Average as they are;
+ * with several, the mean weighted by each datapoint's invocations and the largest p50 and p99.
+ * `null` when Lambda published no Duration for it.
+ */
+function latencyOf(series: Series, i: number): LatencySummary | null {
+  const p50 = series.get(`p50_${i}`)?.values ?? [];
+  const p99 = series.get(`p99_${i}`)?.values ?? [];
+  const mean = series.get(`mean_${i}`);
+  if (p50.length === 0 || p99.length === 0 || !mean || mean.values.length === 0) return null;
+  const invocations = series.get(`invocations_${i}`);
+  const weightAt = (timestamp: number) => {
+    const k = invocations?.timestamps.indexOf(timestamp) ?? -1;
+    return k >= 0 ? (invocations?.values[k] ?? 1) : 1;
+  };
+  let weighted = 0;
+  let weights = 0;
+  mean.values.forEach((value, k) => {
+    const weight = weightAt(mean.timestamps[k] ?? Number.NaN);
+    weighted += value * weight;
+    weights += weight;
+  });
+  return { p50: Math.max(...p50), p99: Math.max(...p99), mean: weights > 0 ? weighted / weights : Math.max(...mean.values) };
 }
 
 function checkRouting(routing: AliasRouting): void {

@@ -27,7 +27,16 @@ export type Scope = (typeof SCOPES)[number];
  * The scope each non-public route needs. A route missing here is refused to every token (fail
  * closed); a unit test checks that every non-public route of the table has an entry, so adding
  * a route forces a decision. Releases (promote, shift, rollback, finalize) need `models:promote`;
- * reading the deployment needs `models:read`.
+ * reading the deployment, the stats and the prediction log needs `models:read`.
+ *
+ * Why the prediction log has no scope of its own, although its records hold callers and outputs:
+ * API Gateway applies the cached policy (`policy.ts`) to every route, and IAM's `*` crosses `/`,
+ * so an unlimited `models:read` (Allow `GET /v1/models/*`, for `GET /v1/models/{model}`) opens
+ * every GET route under `/v1/models/{model}/`. A narrower scope on such a route cannot be
+ * enforced: a token with unlimited `models:read` and the narrower scope for some models only has
+ * no exact policy (an explicit Deny would also shut the models it holds). A scope of its own
+ * needs a path outside `/v1/models/` (e.g. `/v1/prediction-logs/{model}`);
+ * `test/unit/auth/policy.test.ts` fails for any route that breaks this.
  */
 export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'POST /v1/models/{model}/predict': 'predict',
@@ -48,6 +57,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'POST /v1/models/{model}/deployment/shift': 'models:promote',
   'POST /v1/models/{model}/deployment/rollback': 'models:promote',
   'POST /v1/models/{model}/deployment/finalize': 'models:promote',
+  'GET /v1/models/{model}/stats': 'models:read',
+  'GET /v1/models/{model}/predictions': 'models:read',
 };
 
 /** The path parameter that names a model in the route table. */

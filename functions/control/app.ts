@@ -1,6 +1,7 @@
 /**
- * The control plane's routes: the model registry and releases on the alias over HTTP. Thin:
- * parse, call the registry or release service, map the result.
+ * The control plane's routes: the model registry, releases on the alias, and what the endpoints
+ * observed (stats with a health verdict, the prediction log) over HTTP. Thin: parse, call the
+ * registry, release, stats or prediction-log service, map the result.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import { STAGES } from '../core/model.js';
 import { ValidationError } from '../core/errors.js';
 import type { RegistryService } from '../core/registry.js';
 import { ReleasesNotConfiguredError, type ReleaseService } from '../core/release.js';
+import { checkWindow, DEFAULT_WINDOW_MINUTES, type PredictionLogService, type StatsService } from '../core/stats.js';
 import type { UploadService } from '../core/uploads.js';
 import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
@@ -18,6 +20,10 @@ export interface ControlHandlerDeps {
   readonly uploads: UploadService;
   /** Releases on the alias; without it the release routes answer 501 `RELEASES_NOT_CONFIGURED`. */
   readonly releases?: ReleaseService;
+  /** Per-version stats and health; without it `GET .../stats` answers 501 `STATS_NOT_CONFIGURED`. */
+  readonly stats?: StatsService;
+  /** Reading the prediction log; without it `GET .../predictions` answers 501 `PREDICTION_LOG_NOT_CONFIGURED`. */
+  readonly predictions?: PredictionLogService;
   readonly limits: BodyLimits;
 }
 
@@ -62,7 +68,40 @@ function versionParam(value: string): string {
   return parseWith(versionNumber, value, '');
 }
 
-export function makeHandler({ service, uploads, releases, limits }: ControlHandlerDeps): HttpHandler {
+/**
+ * The query string's parameters, each given at most once and each one of `allowed`: anything
+ * else is a 400 that names it (`UNKNOWN_PARAMETER`, `REPEATED_PARAMETER`, path `query.<name>`).
+ */
+function queryParams<K extends string>(event: HttpEvent, allowed: readonly K[]): Partial<Record<K, string>> {
+  const given = event.multiValueQueryStringParameters ?? {};
+  const single = event.queryStringParameters ?? {};
+  const result: Partial<Record<K, string>> = {};
+  for (const name of new Set([...Object.keys(given), ...Object.keys(single)])) {
+    const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+    if (!(allowed as readonly string[]).includes(name)) {
+      throw new ValidationError('UNKNOWN_PARAMETER', `Unknown query parameter "${shown}"; this route takes ${allowed.map((a) => `"${a}"`).join(', ')}.`, ['query', shown]);
+    }
+    if ((given[name]?.length ?? 0) > 1) throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${name}" once.`, ['query', name]);
+    const value = single[name] ?? given[name]?.[0];
+    if (value !== undefined) result[name as K] = value;
+  }
+  return result;
+}
+
+/** `?minutes=N`: whole minutes, 1 to 1440 (400 `INVALID_WINDOW`, path `query.minutes`). */
+function minutesParam(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_WINDOW_MINUTES;
+  const minutes = /^[0-9]{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  checkWindow(minutes);
+  return minutes;
+}
+
+/** A 501 for a route whose service this deployment does not have; the reason is in the body. */
+function notConfigured(event: HttpEvent, code: string, message: string): APIGatewayProxyResult {
+  return jsonResponse(501, { error: { code, message, path: '' }, requestId: event.requestId });
+}
+
+export function makeHandler({ service, uploads, releases, stats, predictions, limits }: ControlHandlerDeps): HttpHandler {
   // Without a traffic router the release routes say so (501), with the reason in the body: the
   // shared error mapping hides the message of every status from 500 up.
   const withReleases = (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
@@ -126,5 +165,21 @@ export function makeHandler({ service, uploads, releases, limits }: ControlHandl
       const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
       return jsonResponse(200, await releases.finalize(pathParam(event, 'model'), callerOf(event), body.reason));
     }),
+    'GET /v1/models/{model}/stats': async (event) => {
+      const model = pathParam(event, 'model');
+      const minutes = minutesParam(queryParams(event, ['minutes']).minutes);
+      if (!stats) {
+        return notConfigured(event, 'STATS_NOT_CONFIGURED', 'Stats are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) to read metrics of.');
+      }
+      return jsonResponse(200, await stats.stats(model, minutes));
+    },
+    'GET /v1/models/{model}/predictions': async (event) => {
+      const model = pathParam(event, 'model');
+      const query = queryParams(event, ['since', 'limit', 'cursor']);
+      if (!predictions) {
+        return notConfigured(event, 'PREDICTION_LOG_NOT_CONFIGURED', 'Reading the prediction log is not configured on this deployment.');
+      }
+      return jsonResponse(200, await predictions.list({ model, ...query }));
+    },
   });
 }

@@ -203,10 +203,33 @@ export interface ManagedShift {
   readonly intervalMinutes: number;
 }
 
+/** Latency percentiles and mean over a window, in milliseconds. */
+export interface LatencySummary {
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+}
+
+/**
+ * What one function version served over a window of minutes, counted with the one definition of
+ * failure of `observability.ts` (`isFailure`: status 500 or more).
+ */
 export interface VersionMetrics {
   readonly invocations: number;
+  /**
+   * Failed requests: answers of 500 or more, whether the handler caught the error and answered
+   * it or crashed (on AWS: Lambda's `Errors` plus the product's `Invocation5XXErrors`; locally a
+   * handler that throws counts as a 500).
+   */
   readonly errors: number;
+  /** Answers of 400 to 499: the caller's errors (never a failure of the version). */
+  readonly clientErrors: number;
+  /** The functions' own time per invocation, in ms; `null` when it served nothing in the window. */
+  readonly latencyMs: LatencySummary | null;
 }
+
+/** Metrics of a version that served nothing. */
+export const NO_METRICS: VersionMetrics = { invocations: 0, errors: 0, clientErrors: 0, latencyMs: null };
 
 /**
  * The release port: publishes pinned versions of a model's endpoint function and moves its
@@ -225,9 +248,48 @@ export interface TrafficRouter {
   /**
    * Starts a managed release from the current stable version to `target`: traffic shifts by
    * `shift`, and the release rolls back by itself when the target's alarms fire (or, locally,
-   * its error rate passes the threshold). Resolves once started, with the deployment's id.
+   * its error rate or its p99 latency passes the threshold: the same definition of failure). Resolves once started, with the deployment's id.
    */
   startManagedRelease(model: string, target: string, shift: ManagedShift): Promise<string>;
-  /** Invocations and errors per function version over the last `minutes`. */
+  /**
+   * Invocations, errors (status >= 500), client errors (4xx) and latency per function version
+   * over the last `minutes` (whole minutes, 1 to 1440); a version that served nothing gets
+   * {@link NO_METRICS}.
+   */
   metrics(model: string, functionVersions: readonly string[], minutes: number): Promise<Readonly<Record<string, VersionMetrics>>>;
+}
+
+/** Where a model's prediction-log listing continues: the last record returned. */
+export interface PredictionLogPosition {
+  /** ISO-8601 UTC, as stored. */
+  readonly timestamp: string;
+  readonly requestId: string;
+}
+
+export interface PredictionLogQuery {
+  /** The first timestamp included (ISO-8601 UTC, as stored: `2025-03-04T05:06:07.089Z`). */
+  readonly since: string;
+  /** Records at most, 1 to 1000. */
+  readonly limit: number;
+  /** Continue after this record (it must be at or after `since`). */
+  readonly after?: PredictionLogPosition;
+}
+
+export interface PredictionLogPage {
+  /** Oldest first. */
+  readonly records: readonly PredictionLogRecord[];
+  /** Whether more records follow the last one. */
+  readonly more: boolean;
+}
+
+/**
+ * Reads one model's prediction-log records back, oldest first, from a time on; the DynamoDB
+ * adapter queries the table's `byModel` index (model, timestamp).
+ *
+ * @example
+ * const page = await reader.read('iris', { since: '2025-03-04T05:00:00.000Z', limit: 100 });
+ * const next = page.more ? await reader.read('iris', { since, limit: 100, after: page.records.at(-1) }) : undefined;
+ */
+export interface PredictionLogReader {
+  read(model: string, query: PredictionLogQuery): Promise<PredictionLogPage>;
 }

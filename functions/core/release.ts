@@ -10,7 +10,7 @@
  */
 import { AppError, ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { ModelVersion } from './model.js';
-import type { AliasRouting, FunctionVersion, ManagedShift, ModelRegistry, TrafficRouter, VersionMetrics } from './ports.js';
+import { NO_METRICS, type AliasRouting, type FunctionVersion, type LatencySummary, type ManagedShift, type ModelRegistry, type TrafficRouter, type VersionMetrics } from './ports.js';
 import type { RegistryService } from './registry.js';
 import { checkModelName } from './registry.js';
 import { runGates, type GateDeps } from './gates.js';
@@ -54,8 +54,14 @@ export interface DeployedVersion {
   readonly pinned: boolean;
   /** Percent of the traffic. */
   readonly percent: number;
+  /** Requests it served in the window. */
   readonly invocations: number;
+  /** Answers of 500 or more, caught or not: the failures a release rolls back on (`isFailure`). */
   readonly errors: number;
+  /** Answers of 400 to 499: the callers' errors, never the version's. */
+  readonly clientErrors: number;
+  /** p50, p99 and mean of its time per request, ms; `null` when it served nothing in the window. */
+  readonly latencyMs: LatencySummary | null;
 }
 
 export interface Deployment {
@@ -65,7 +71,7 @@ export interface Deployment {
   readonly productionVersion: string | null;
   readonly stable: DeployedVersion;
   readonly canary?: DeployedVersion;
-  /** The window of `invocations` and `errors`. */
+  /** The window of `invocations`, `errors`, `clientErrors` and `latencyMs`, in minutes. */
   readonly metricsWindowMinutes: number;
 }
 
@@ -179,16 +185,19 @@ export class ReleaseService {
     return this.deployment(model);
   }
 
-  /** The alias: stable and canary versions, their model versions, weights and metrics. */
-  async deployment(model: string): Promise<Deployment> {
+  /**
+   * The alias: stable and canary versions, their model versions, weights, and what each served
+   * over the last `minutes` (default: the service's `metricsWindowMinutes`).
+   */
+  async deployment(model: string, minutes: number = this.window): Promise<Deployment> {
     const record = await this.requireModel(model);
     const { routing, versions } = await this.deps.router.getRouting(model);
     const names = [routing.stable, ...(routing.canary ? [routing.canary.version] : [])];
-    const metrics = await this.deps.router.metrics(model, names, this.window);
+    const metrics = await this.deps.router.metrics(model, names, minutes);
     const production = record.productionVersion ?? null;
     const view = (functionVersion: string, weight: number): DeployedVersion => {
       const pin = versions.find((v) => v.functionVersion === functionVersion)?.modelVersion;
-      const counted: VersionMetrics = metrics[functionVersion] ?? { invocations: 0, errors: 0 };
+      const counted: VersionMetrics = metrics[functionVersion] ?? NO_METRICS;
       return {
         functionVersion,
         modelVersion: pin ?? production,
@@ -196,6 +205,8 @@ export class ReleaseService {
         percent: percentOf(weight),
         invocations: counted.invocations,
         errors: counted.errors,
+        clientErrors: counted.clientErrors,
+        latencyMs: counted.latencyMs,
       };
     };
     return {
@@ -204,7 +215,7 @@ export class ReleaseService {
       productionVersion: production,
       stable: view(routing.stable, 1 - (routing.canary?.weight ?? 0)),
       ...(routing.canary ? { canary: view(routing.canary.version, routing.canary.weight) } : {}),
-      metricsWindowMinutes: this.window,
+      metricsWindowMinutes: minutes,
     };
   }
 

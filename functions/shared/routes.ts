@@ -39,6 +39,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: '/v1/models/{model}/deployment/shift', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/deployment/rollback', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/deployment/finalize', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/stats', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/predictions', fn: 'control' },
 ];
 
 /** The key a handler dispatches on: `"POST /v1/models/{model}/predict"`. */

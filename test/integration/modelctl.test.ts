@@ -113,6 +113,28 @@ it('refuses bad usage with exit code 2 and the usage text', async () => {
   expect(badJson.err).toContain('--instances is not valid JSON');
 });
 
+it('refuses the stats and logs options where they do not belong, and shows the API\'s refusal of a bad window', async () => {
+  // Act
+  const minutesElsewhere = await run('models', '--minutes', '5');
+  const pollWithoutFollow = await run('logs', 'flowers', '--poll', '1');
+  const sinceElsewhere = await run('stats', 'flowers', '--since', '10m');
+  const jsonElsewhere = await run('versions', 'flowers', '--json');
+  const badWindow = await run('stats', 'flowers', '--minutes', '0');
+  const badSince = await run('logs', 'flowers', '--since', 'soon');
+  const help = await run('--help');
+
+  // Assess
+  for (const result of [minutesElsewhere, pollWithoutFollow, sinceElsewhere, jsonElsewhere]) {
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('Usage: modelctl');
+  }
+  expect(pollWithoutFollow.err).toContain('--poll goes with --follow');
+  expect(badWindow).toMatchObject({ code: 1, err: expect.stringMatching(/^400 INVALID_WINDOW: .+ \(at query\.minutes\)/) as unknown });
+  expect(badSince).toMatchObject({ code: 1, err: expect.stringMatching(/^400 INVALID_SINCE: .+ \(at query\.since\)/) as unknown });
+  expect(help.out).toMatch(/^ {2}stats <model> \[--minutes N\] \[--json\]/m);
+  expect(help.out).toMatch(/^ {2}logs <model> \[--since 10m\] \[--limit N\] \[--follow \[--poll SECONDS\]\] \[--json\]/m);
+});
+
 it('says how to fix an unreachable API', async () => {
   const result = await run('models', '--api', 'http://127.0.0.1:9');
   expect(result.code).toBe(1);

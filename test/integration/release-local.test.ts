@@ -2,7 +2,8 @@
  * Releases on the emulated alias over real HTTP, driven by `modelctl` as a person would: a 10%
  * canary, a shift to 50%, a rollback, a finalize, each followed by real predict requests whose
  * responses say which version served them; and a managed release of a model that fails at run
- * time on some inputs, rolled back by itself.
+ * time on some inputs, rolled back by itself (answers of 500 or more count), while a canary that
+ * only answers its callers' errors (4xx) is left alone.
  */
 import { readFile } from 'node:fs/promises';
 import { buildModel } from '../../functions/core/onnx/builder.js';
@@ -14,6 +15,8 @@ import { adminCall, adminToken, type Call } from '../fixtures/tokens.js';
 let stack: LocalStack;
 let call: Call;
 let token: string;
+/** Checks of managed releases done so far (the monitor's timer, counted). */
+let ticks = 0;
 
 const IRIS_ROW = { features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } };
 
@@ -21,7 +24,14 @@ beforeAll(async () => {
   stack = await startLocalStack({
     rateLimit: false,
     // Managed releases are checked every 20 ms; they roll back above 5% errors from 20 invocations.
-    releases: { tickMs: 20, rollback: { errorRate: 0.05, minInvocations: 20 } },
+    releases: {
+      tickMs: 20,
+      rollback: { errorRate: 0.05, minInvocations: 20 },
+      every: (ms, fn) => {
+        const timer = setInterval(() => void fn().then(() => ticks++), ms);
+        return () => clearInterval(timer);
+      },
+    },
   });
   call = await adminCall(stack);
   token = await adminToken(stack, 'release-manager');
@@ -205,6 +215,34 @@ it('rolls back a managed canary whose model fails at run time, by itself, and re
   const history = (await call(stack.url, 'GET', '/v1/models/lookup/history')).body as { history: { version: string; to: string; actor: string; reason?: string }[] };
   expect(history.history.at(-1)).toMatchObject({
     version: candidate, to: 'staging', actor: 'release-monitor',
-    reason: expect.stringMatching(/rolled back automatically.*error rate/) as unknown,
+    reason: expect.stringMatching(/rolled back automatically: function version \d+: the canary's error rate \d+\/\d+ \([\d.]+%, answers of 500 or more\) passed the threshold of 5%/) as unknown,
   });
+}, 60_000);
+
+/** Resolves once the release monitor has checked `count` more times. */
+async function monitorChecks(count: number): Promise<void> {
+  const target = ticks + count;
+  while (ticks < target) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+it("leaves a managed canary alone when it answers only its callers' errors (4xx)", async () => {
+  // Prepare
+  const stable = await stagedVersion('strict', identityModel(), { features: ['x'] });
+  expect((await call(stack.url, 'PUT', '/v1/models/strict/production', { version: stable })).status).toBe(200);
+  const candidate = await stagedVersion('strict', identityModel(), { features: ['x'] });
+  const started = await call(stack.url, 'POST', `/v1/models/strict/versions/${candidate}/promote`, { managed: { kind: 'canary', percent: 50, intervalMinutes: 60 } });
+  expect(started.status).toBe(202);
+
+  // Act: requests the callers got wrong (a feature the model does not have): 400 from both versions.
+  const mistakes = await predictMany('strict', { features: { z: 1 } }, 100, 5);
+  await monitorChecks(3);
+
+  // Assess
+  expect(new Set(mistakes.map((r) => r.status))).toEqual(new Set([400]));
+  const deployment = (await call(stack.url, 'GET', '/v1/models/strict/deployment')).body as Deployment;
+  expect(deployment.canary).toMatchObject({ modelVersion: candidate, percent: 50, errors: 0 });
+  expect(deployment.canary?.clientErrors).toBeGreaterThanOrEqual(20);
+  const history = (await call(stack.url, 'GET', '/v1/models/strict/history')).body as { history: { actor: string }[] };
+  expect(history.history.some((h) => h.actor === 'release-monitor')).toBe(false);
+  expect((await call(stack.url, 'POST', '/v1/models/strict/deployment/rollback', {})).status).toBe(200);
 }, 60_000);

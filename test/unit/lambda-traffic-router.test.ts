@@ -314,38 +314,132 @@ describe('deploymentConfigFor: the exact mapping', () => {
 });
 
 describe('metrics', () => {
-  it('one GetMetricData for Invocations and Errors per version, on FunctionName + Resource fn:live + ExecutedVersion', async () => {
+  const lambdaDimensions = (version: string) => [
+    { Name: 'FunctionName', Value: FN },
+    { Name: 'Resource', Value: `${FN}:live` },
+    { Name: 'ExecutedVersion', Value: version },
+  ];
+  const productDimensions = (version: string) => [
+    { Name: 'Model', Value: 'iris' },
+    { Name: 'FunctionVersion', Value: version },
+  ];
+  const at = (iso: string) => new Date(iso);
+
+  it('asks one GetMetricData for Lambda Invocations, Errors, Duration p50/p99/Average and the product 5XX/4XX per version, over the window', async () => {
     // Prepare
+    cloudWatchMock.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+
+    // Act
+    await router().metrics('iris', ['6', '7'], 10);
+
+    // Assess
+    const calls = cloudWatchMock.commandCalls(GetMetricDataCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]?.args[0].input;
+    expect(input?.StartTime).toEqual(at('2025-03-04T04:50:00.000Z'));
+    expect(input?.EndTime).toEqual(at('2025-03-04T05:00:00.000Z'));
+    const stat = (id: string, namespace: string, metricName: string, dimensions: unknown, statName: string) => ({
+      Id: id, ReturnData: true, MetricStat: { Metric: { Namespace: namespace, MetricName: metricName, Dimensions: dimensions }, Period: 600, Stat: statName },
+    });
+    expect(input?.MetricDataQueries).toEqual([
+      ...['6', '7'].flatMap((version, i) => [
+        stat(`invocations_${i}`, 'AWS/Lambda', 'Invocations', lambdaDimensions(version), 'Sum'),
+        stat(`errors_${i}`, 'AWS/Lambda', 'Errors', lambdaDimensions(version), 'Sum'),
+        stat(`p50_${i}`, 'AWS/Lambda', 'Duration', lambdaDimensions(version), 'p50'),
+        stat(`p99_${i}`, 'AWS/Lambda', 'Duration', lambdaDimensions(version), 'p99'),
+        stat(`mean_${i}`, 'AWS/Lambda', 'Duration', lambdaDimensions(version), 'Average'),
+        stat(`server_${i}`, 'OnnxServing', 'Invocation5XXErrors', productDimensions(version), 'Sum'),
+        stat(`client_${i}`, 'OnnxServing', 'Invocation4XXErrors', productDimensions(version), 'Sum'),
+      ]),
+    ]);
+  });
+
+  it('counts errors as Lambda Errors plus the product 5XX, client errors as the 4XX, and reads the latency; pages are summed', async () => {
+    // Prepare: version 6 answered 100 requests, 2 crashed (Lambda Errors) and 3 were answered 500;
+    // version 7's series continue on the second page.
+    const t = at('2025-03-04T04:50:00.000Z');
     cloudWatchMock
       .on(GetMetricDataCommand)
-      .resolvesOnce({ MetricDataResults: [{ Id: 'i0', Values: [100] }, { Id: 'e0', Values: [1] }], NextToken: 'next' })
-      .resolvesOnce({ MetricDataResults: [{ Id: 'i1', Values: [10, 2] }, { Id: 'e1', Values: [] }] });
+      .resolvesOnce({
+        MetricDataResults: [
+          { Id: 'invocations_0', Timestamps: [t], Values: [100] },
+          { Id: 'errors_0', Timestamps: [t], Values: [2] },
+          { Id: 'server_0', Timestamps: [t], Values: [3] },
+          { Id: 'client_0', Timestamps: [t], Values: [7] },
+          { Id: 'p50_0', Timestamps: [t], Values: [12.5] },
+          { Id: 'p99_0', Timestamps: [t], Values: [480] },
+          { Id: 'mean_0', Timestamps: [t], Values: [20.25] },
+          { Id: 'invocations_1', Timestamps: [t], Values: [10] },
+        ],
+        NextToken: 'next',
+      })
+      .resolvesOnce({ MetricDataResults: [{ Id: 'invocations_1', Timestamps: [at('2025-03-04T04:55:00.000Z')], Values: [2] }, { Id: 'errors_1', Values: [] }] });
 
     // Act
     const metrics = await router().metrics('iris', ['6', '7'], 10);
 
     // Assess
-    expect(metrics).toEqual({ '6': { invocations: 100, errors: 1 }, '7': { invocations: 12, errors: 0 } });
-    const input = cloudWatchMock.commandCalls(GetMetricDataCommand)[0]?.args[0].input;
-    expect(input?.StartTime).toEqual(new Date('2025-03-04T04:50:00.000Z'));
-    expect(input?.EndTime).toEqual(new Date('2025-03-04T05:00:00.000Z'));
-    expect(input?.MetricDataQueries?.[3]).toEqual({
-      Id: 'e1',
-      ReturnData: true,
-      MetricStat: {
-        Metric: {
-          Namespace: 'AWS/Lambda',
-          MetricName: 'Errors',
-          Dimensions: [
-            { Name: 'FunctionName', Value: FN },
-            { Name: 'Resource', Value: `${FN}:live` },
-            { Name: 'ExecutedVersion', Value: '7' },
-          ],
-        },
-        Period: 600,
-        Stat: 'Sum',
-      },
+    expect(metrics).toEqual({
+      '6': { invocations: 100, errors: 5, clientErrors: 7, latencyMs: { p50: 12.5, p99: 480, mean: 20.25 } },
+      // Invocations without a Duration datapoint: no latency to report.
+      '7': { invocations: 12, errors: 0, clientErrors: 0, latencyMs: null },
     });
     expect(cloudWatchMock.commandCalls(GetMetricDataCommand)[1]?.args[0].input.NextToken).toBe('next');
+  });
+
+  it('over several datapoints: the mean weighted by invocations, p50 and p99 the largest (an upper bound)', async () => {
+    // Prepare
+    const [t1, t2] = [at('2025-03-04T04:50:00.000Z'), at('2025-03-04T04:55:00.000Z')];
+    cloudWatchMock.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        { Id: 'invocations_0', Timestamps: [t1, t2], Values: [30, 10] },
+        { Id: 'p50_0', Timestamps: [t1, t2], Values: [10, 40] },
+        { Id: 'p99_0', Timestamps: [t1, t2], Values: [90, 70] },
+        { Id: 'mean_0', Timestamps: [t1, t2], Values: [20, 60] },
+      ],
+    });
+
+    // Act
+    const metrics = await router().metrics('iris', ['6'], 10);
+
+    // Assess: (30·20 + 10·60) / 40 = 30.
+    expect(metrics['6']).toEqual({ invocations: 40, errors: 0, clientErrors: 0, latencyMs: { p50: 40, p99: 90, mean: 30 } });
+  });
+
+  it('a version that served nothing has no latency; the window ends at the start of the current minute', async () => {
+    // Prepare
+    cloudWatchMock.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'invocations_0', Values: [] }, { Id: 'p99_0', Values: [] }] });
+    const late = new LambdaTrafficRouter({
+      lambda: new LambdaClient({ region: 'us-east-1', credentials }),
+      codeDeploy: new CodeDeployClient({ region: 'us-east-1', credentials }),
+      cloudWatch: new CloudWatchClient({ region: 'us-east-1', credentials }),
+      endpoints: ENDPOINTS,
+      metricsNamespace: 'Acme/Serving',
+      now: () => new Date('2025-03-04T05:00:42.123Z'),
+    });
+
+    // Act
+    const metrics = await late.metrics('iris', ['$LATEST'], 60);
+
+    // Assess
+    expect(metrics).toEqual({ $LATEST: { invocations: 0, errors: 0, clientErrors: 0, latencyMs: null } });
+    const input = cloudWatchMock.commandCalls(GetMetricDataCommand)[0]?.args[0].input;
+    expect([input?.StartTime, input?.EndTime]).toEqual([at('2025-03-04T04:00:00.000Z'), at('2025-03-04T05:00:00.000Z')]);
+    expect(input?.MetricDataQueries?.find((q) => q.Id === 'server_0')?.MetricStat?.Metric?.Namespace).toBe('Acme/Serving');
+    expect(input?.MetricDataQueries?.[0]?.MetricStat?.Period).toBe(3_600);
+  });
+
+  it('refuses a window that is not whole minutes before asking, and maps a throttled read to 503', async () => {
+    // Prepare
+    cloudWatchMock.on(GetMetricDataCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
+
+    // Act
+    const badWindow = router().metrics('iris', ['6'], 1.5);
+    const throttled = router().metrics('iris', ['6'], 5);
+
+    // Assess
+    await expect(badWindow).rejects.toMatchObject({ status: 400, code: 'INVALID_WINDOW' });
+    await expect(throttled).rejects.toMatchObject({ status: 503, code: 'RELEASE_THROTTLED' });
+    expect(cloudWatchMock.commandCalls(GetMetricDataCommand)).toHaveLength(1);
   });
 });

@@ -3,6 +3,7 @@
  * router without HTTP: function versions are stub handlers whose status the test chooses, the
  * managed releases' timer is driven by hand, the version choice by a seeded random source.
  */
+import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { makeHandler as makeControlHandler } from '../../functions/control/app.js';
@@ -12,7 +13,8 @@ import type { MetricBaseline } from '../../functions/core/gates.js';
 import { RegistryService } from '../../functions/core/registry.js';
 import { ReleaseService, UNPINNED_VERSION, type ReleaseOutcome } from '../../functions/core/release.js';
 import { UploadService } from '../../functions/core/uploads.js';
-import { LocalTrafficRouter, type EmulatedVersion } from '../../local/traffic.js';
+import { EndpointConfigSchema } from '../../lib/config.js';
+import { DEFAULT_ROLLBACK_THRESHOLD, LocalTrafficRouter, type EmulatedVersion } from '../../local/traffic.js';
 import { rejection } from '../fixtures/errors.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryUploadStore } from '../fixtures/in-memory.js';
 import { mlpModel, seededRandom } from '../fixtures/models.js';
@@ -28,6 +30,8 @@ interface Setup {
   readonly releases: ReleaseService;
   /** Status each function version answers with (200 unless set). */
   readonly status: Map<string, number>;
+  /** Milliseconds each function version's call is reported to take (1 unless set). */
+  readonly latency: Map<string, number>;
   /** Predictions each function version's pre-traffic call returns (`undefined`: the golden expected). */
   readonly hookAnswer: { value: unknown[] | undefined };
   /** The endpoint's metric baseline the gates apply (none unless set). */
@@ -45,6 +49,7 @@ function setup(): Setup {
   const runtime = new OnnxRuntime(artifacts, { cacheDir: '/tmp/release-test', intraOpThreads: 1 });
   const service = new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 1_000_000, now: () => NOW });
   const status = new Map<string, number>();
+  const latency = new Map<string, number>();
   const hookAnswer: { value: unknown[] | undefined } = { value: undefined };
   const baseline: { value: MetricBaseline | undefined } = { value: undefined };
   let clock = NOW.getTime();
@@ -72,7 +77,7 @@ function setup(): Setup {
     },
     tickMs: 1_000,
     minuteMs: 60_000,
-    rollback: { errorRate: 0.05, minInvocations: 20 },
+    rollback: { errorRate: 0.05, minInvocations: 20, p99LatencyMs: 1_000 },
     onOutcome: async (outcome: ReleaseOutcome) => releases?.recordOutcome(outcome),
   });
   releases = new ReleaseService({
@@ -80,7 +85,7 @@ function setup(): Setup {
     gates: { artifacts, runtime, baselineFor: () => baseline.value },
   });
   return {
-    registry, artifacts, service, traffic, releases, status, hookAnswer, baseline,
+    registry, artifacts, service, traffic, releases, status, latency, hookAnswer, baseline,
     async tick() {
       for (const fn of [...timers]) await fn();
     },
@@ -93,8 +98,9 @@ function setup(): Setup {
         const chosen = traffic.select('predict', { model: MODEL });
         if (!chosen) throw new Error('no version selected');
         const result = await chosen.function.handler({} as never, {} as never);
-        chosen.done(result.statusCode);
-        served.push(chosen.function.version ?? UNPINNED_VERSION);
+        const version = chosen.function.version ?? UNPINNED_VERSION;
+        chosen.done(result.statusCode, latency.get(version) ?? 1);
+        served.push(version);
       }
       return served;
     },
@@ -157,6 +163,32 @@ describe('manual releases', () => {
       reason: expect.stringMatching(/^release rolled back: function version 1 \(model version 2\) took 50% of the traffic; errors on the canary$/) as unknown,
     });
     expect(new Set(await s.serve(200))).toEqual(new Set([UNPINNED_VERSION]));
+  });
+
+  it('shows per version the invocations, errors (5xx), client errors (4xx) and latency over the window', async () => {
+    // Prepare: the canary answers 404 (the caller's error) in 20 ms; the stable version 200 in 4 ms.
+    const s = setup();
+    await version(s, 1, 'production');
+    await version(s, 2, 'staging');
+    await s.releases.promote({ model: MODEL, version: '2', canaryPercent: 50, actor: 'alice' });
+    s.status.set('1', 404);
+    s.latency.set('1', 20);
+    s.latency.set(UNPINNED_VERSION, 4);
+
+    // Act
+    const served = await s.serve(400);
+    const deployment = await s.releases.deployment(MODEL);
+    s.advance(61 * 60_000);
+    const hourLater = await s.releases.deployment(MODEL);
+
+    // Assess
+    const canary = served.filter((v) => v === '1').length;
+    expect(deployment.canary).toEqual(expect.objectContaining({ invocations: canary, errors: 0, clientErrors: canary }));
+    expect(deployment.canary?.latencyMs).toEqual({ p50: expect.closeTo(20, 0) as unknown, p99: expect.closeTo(20, 0) as unknown, mean: 20 });
+    expect(deployment.stable).toEqual(expect.objectContaining({ invocations: 400 - canary, errors: 0, clientErrors: 0 }));
+    expect(deployment.stable.latencyMs?.mean).toBe(4);
+    // Outside the 60-minute window: nothing served, no latency.
+    expect(hourLater.canary).toEqual(expect.objectContaining({ invocations: 0, clientErrors: 0, latencyMs: null }));
   });
 
   it('finalizes: the registry production version first (previous archived), then all traffic to the canary', async () => {
@@ -297,6 +329,73 @@ describe('managed releases', () => {
     });
   });
 
+  it('rolls back by itself when the canary\'s p99 latency passes the threshold, with the numbers in the history', async () => {
+    // Prepare: the canary fails nothing but takes 1.5 s per request.
+    const s = setup();
+    await version(s, 1, 'production');
+    await version(s, 2, 'staging');
+    await s.releases.promote({ model: MODEL, version: '2', managed: { kind: 'canary', percent: 50, intervalMinutes: 10 }, actor: 'alice' });
+    s.latency.set('1', 1_500);
+
+    // Act
+    await s.serve(20); // about 10 on the canary: fewer than the 20 a p99 is judged from
+    await s.tick();
+    const before = await s.releases.deployment(MODEL);
+    await s.serve(80);
+    await s.tick();
+
+    // Assess
+    expect(before.canary).toBeDefined();
+    expect((await s.releases.deployment(MODEL)).canary).toBeUndefined();
+    expect((await s.registry.listHistory(MODEL)).at(-1)).toMatchObject({
+      version: '2', to: 'staging', actor: 'release-monitor',
+      reason: expect.stringMatching(/rolled back automatically.*p99 latency 15\d\d(\.\d)? ms over its \d+ invocations passed the threshold of 1000 ms/) as unknown,
+    });
+  });
+
+  it('never rolls back a canary for its callers\' errors: a canary answering only 4xx completes', async () => {
+    // Prepare
+    const s = setup();
+    await version(s, 1, 'production');
+    await version(s, 2, 'staging');
+    await s.releases.promote({ model: MODEL, version: '2', managed: { kind: 'canary', percent: 50, intervalMinutes: 10 }, actor: 'alice' });
+    s.status.set('1', 400);
+
+    // Act
+    await s.serve(200);
+    await s.tick();
+    const during = await s.releases.deployment(MODEL);
+    s.advance(10 * 60_000);
+    await s.tick();
+
+    // Assess
+    expect(during.canary).toMatchObject({ percent: 50, errors: 0 });
+    expect(during.canary?.clientErrors).toBeGreaterThan(20);
+    expect(await s.releases.deployment(MODEL)).toMatchObject({ productionVersion: '2', stable: { functionVersion: '1', percent: 100 } });
+    expect((await s.registry.listHistory(MODEL)).some((h) => h.actor === 'release-monitor' && h.to === 'staging')).toBe(false);
+  });
+
+  it('judges only what the canary served since the release started', async () => {
+    // Prepare: function version 1 failed everything in an earlier manual canary, then was rolled back.
+    const s = setup();
+    await version(s, 1, 'production');
+    await version(s, 2, 'staging');
+    await s.releases.promote({ model: MODEL, version: '2', canaryPercent: 50, actor: 'alice' });
+    s.status.set('1', 500);
+    await s.serve(100);
+    await s.releases.rollback(MODEL, 'alice');
+    await s.registry.getVersion(MODEL, '2');
+    s.status.delete('1');
+
+    // Act: a managed release of the same model version publishes function version 2, which works.
+    await s.releases.promote({ model: MODEL, version: '2', managed: { kind: 'canary', percent: 50, intervalMinutes: 10 }, actor: 'alice' });
+    await s.serve(100);
+    await s.tick();
+
+    // Assess
+    expect((await s.releases.deployment(MODEL)).canary).toMatchObject({ functionVersion: '2', percent: 50 });
+  });
+
   it('never sends traffic to a version that fails its golden inputs (pre-traffic hook)', async () => {
     const s = setup();
     await version(s, 1, 'production');
@@ -329,6 +428,24 @@ describe('managed releases', () => {
 
     expect(s.traffic.managedRelease(MODEL)).toBeUndefined();
     expect((await s.releases.deployment(MODEL)).canary?.percent).toBe(30);
+  });
+});
+
+describe('the local rollback threshold', () => {
+  it("defaults to the CDK app's endpoint alarm defaults (lib/config.ts) and cdk.json's endpoint alarms", () => {
+    // Prepare
+    const schemaDefaults = EndpointConfigSchema.parse({ model: 'any' }).alarms as unknown as Record<string, number>;
+    const cdk = JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: { onnxServing: { endpoints: { alarms?: Record<string, number> }[] } } };
+    const configured = cdk.context.onnxServing.endpoints[0]?.alarms ?? {};
+    const asThreshold = (alarms: Record<string, number | undefined>) => ({
+      errorRate: (alarms['errorRatePercent'] ?? Number.NaN) / 100,
+      minInvocations: alarms['minInvocations'],
+      p99LatencyMs: alarms['p99LatencyMs'],
+    });
+
+    // Act / Assess
+    expect(DEFAULT_ROLLBACK_THRESHOLD).toEqual(asThreshold(schemaDefaults));
+    expect(DEFAULT_ROLLBACK_THRESHOLD).toEqual(asThreshold({ ...schemaDefaults, ...configured }));
   });
 });
 

@@ -41,6 +41,28 @@ describe('the route table', () => {
     expect(scopeOf(register)).toBe('models:write');
     expect(scopeOf(promote)).toBe('models:promote');
   });
+
+  it('opens the stats and the prediction log with models:read, for the model named or every model', () => {
+    // Prepare
+    const stats = route('GET /v1/models/{model}/stats');
+    const predictions = route('GET /v1/models/{model}/predictions');
+    const limited = grantsOf({ scope: 'models:read:iris' });
+
+    // Act / Assess
+    expect([stats, predictions].map(scopeOf)).toEqual(['models:read', 'models:read']);
+    expect([stats, predictions].map((r) => allows(limited, r, { model: 'iris' }))).toEqual([true, true]);
+    expect([stats, predictions].map((r) => allows(limited, r, { model: 'wine' }))).toEqual([false, false]);
+    expect(allows(grantsOf({ scope: 'predict models:promote' }), predictions, { model: 'iris' })).toBe(false);
+  });
+
+  it('needs models:read on every GET route under /v1/models/{model}/: an unlimited models:read policy (GET /v1/models/*) opens them all', () => {
+    // Prepare: IAM's "*" crosses "/", so a narrower scope there could not be enforced by the cached policy.
+    const nested = ROUTES.filter((r) => r.method === 'GET' && r.resource.startsWith('/v1/models/{model}/'));
+
+    // Act / Assess
+    expect(nested.map((r) => r.resource)).toEqual(expect.arrayContaining(['/v1/models/{model}/stats', '/v1/models/{model}/predictions']));
+    expect(new Set(nested.map(scopeOf))).toEqual(new Set(['models:read']));
+  });
 });
 
 describe('grantsOf', () => {

@@ -76,7 +76,10 @@ describe('policyFor', () => {
     const policy = policyFor(grantsOf({ scope: 'models:read' }), arn('GET', '/v1/models'));
     expect(policy.Statement[0]).toMatchObject({
       Effect: 'Allow',
-      Resource: [arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*'), arn('GET', '/v1/models/*/history'), arn('GET', '/v1/models/*/deployment')],
+      Resource: [
+        arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*'), arn('GET', '/v1/models/*/history'),
+        arn('GET', '/v1/models/*/deployment'), arn('GET', '/v1/models/*/stats'), arn('GET', '/v1/models/*/predictions'),
+      ],
     });
   });
 

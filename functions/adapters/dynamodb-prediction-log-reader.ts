@@ -1,0 +1,60 @@
+/**
+ * DynamoDB implementation of the `PredictionLogReader` port: a model's prediction-log records,
+ * oldest first, through the table's `byModel` index (partition `model`, sort `timestamp`, all
+ * attributes projected), so one Query reads a page without touching other models' items.
+ *
+ * Pages are exact: it asks for one record more than the page holds, so `more` is true only when
+ * a record really follows (DynamoDB's own `LastEvaluatedKey` is also set when a page merely ended
+ * at the limit). A page DynamoDB cuts at 1 MB is continued until the page is full or the model's
+ * records end. Records with the same timestamp come in an order DynamoDB chooses; the position a
+ * page continues from carries the request id as well as the timestamp (the index's key plus the
+ * table's), so none is skipped or repeated.
+ */
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { PredictionLogPage, PredictionLogQuery, PredictionLogReader, PredictionLogRecord } from '../core/ports.js';
+import { PREDICTION_LOG_TABLE } from './tables.js';
+
+export interface DynamoDbPredictionLogReaderOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+}
+
+/** The index this reader queries (`tables.ts`); its keys are `model` and `timestamp`, as records name them. */
+export const BY_MODEL_INDEX = 'byModel';
+const TABLE_KEY = PREDICTION_LOG_TABLE.partitionKey.name;
+
+/**
+ * @example
+ * const reader = new DynamoDbPredictionLogReader({ client: documents, tableName: config.PREDICTION_LOG_TABLE });
+ * const { records, more } = await reader.read('iris', { since: '2025-03-04T05:00:00.000Z', limit: 100 });
+ */
+export class DynamoDbPredictionLogReader implements PredictionLogReader {
+  constructor(private readonly options: DynamoDbPredictionLogReaderOptions) {}
+
+  async read(model: string, query: PredictionLogQuery): Promise<PredictionLogPage> {
+    const wanted = query.limit + 1;
+    const records: PredictionLogRecord[] = [];
+    // The index key (model, timestamp) plus the table key (requestId): where the next Query starts.
+    // The model comes from the caller's path, never from a cursor.
+    let start: Record<string, string> | undefined = query.after
+      ? { model, timestamp: query.after.timestamp, [TABLE_KEY]: query.after.requestId }
+      : undefined;
+    do {
+      const page = await this.options.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          IndexName: BY_MODEL_INDEX,
+          KeyConditionExpression: '#model = :model AND #timestamp >= :since',
+          ExpressionAttributeNames: { '#model': 'model', '#timestamp': 'timestamp' },
+          ExpressionAttributeValues: { ':model': model, ':since': query.since },
+          ScanIndexForward: true,
+          Limit: wanted - records.length,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) records.push(item as PredictionLogRecord);
+      start = page.LastEvaluatedKey as Record<string, string> | undefined;
+    } while (start && records.length < wanted);
+    return { records: records.slice(0, query.limit), more: records.length > query.limit };
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The control plane reads what the endpoints observed: the prediction log through its `byModel`
+ * index only (exactly `dynamodb:Query` on the index ARN, nothing on the table, no write), and the
+ * endpoints' metrics in the namespace they publish in.
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ControlPlane, type ControlPlaneProps } from '../../lib/control-plane.js';
+import { BY_MODEL_INDEX } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
+import { flattenReference } from '../../lib/nag.js';
+import { onlyResource, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized } from './helpers.js';
+
+let synth: Synthesized;
+
+beforeAll(() => {
+  synth = synthesize(TWO_ENDPOINTS);
+});
+
+/** The control-plane function (the one whose environment names ENDPOINTS). */
+function controlPlane(): Record<string, unknown> {
+  const found = Object.values(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter((fn) =>
+    'ENDPOINTS' in ((fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}));
+  expect(found).toHaveLength(1);
+  return found[0]?.Properties ?? {};
+}
+
+/** Every `action resource` pair granted to the control plane's role, references flattened. */
+function grants(): string[] {
+  const role = (controlPlane()['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+  return Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))
+    .filter((policy) => JSON.stringify(policy.Properties?.['Roles']).includes(`"${role}"`))
+    .flatMap((policy) => (policy.Properties?.['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
+    .flatMap((statement) => list(statement['Action']).flatMap((action) => list(statement['Resource']).map((resource) => `${String(action)} ${flattenReference(resource)}`)))
+    .sort();
+}
+
+function predictionLogTable(): string {
+  const [id] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue() });
+  return id;
+}
+
+describe('the control plane reads the prediction log', () => {
+  it('names the prediction-log table and the endpoints\' metrics namespace in its environment', () => {
+    // Act
+    const variables = (controlPlane()['Environment'] as { Variables: Record<string, unknown> }).Variables;
+
+    // Assess
+    expect(variables['PREDICTION_LOG_TABLE']).toEqual({ Ref: predictionLogTable() });
+    expect(variables['METRICS_NAMESPACE']).toBe('OnnxServing');
+    expect(variables['METRICS_NAMESPACE']).toBe(synth.stack.metricsNamespace);
+  });
+
+  it('may Query the byModel index, and nothing else on the prediction-log table', () => {
+    // Prepare
+    const table = predictionLogTable();
+
+    // Act
+    const onTable = grants().filter((pair) => pair.includes(`<${table}.`));
+
+    // Assess
+    expect(onTable).toEqual([`dynamodb:Query <${table}.Arn>/index/${BY_MODEL_INDEX}`]);
+  });
+
+  it('reads the endpoints\' metrics with GetMetricData, which IAM grants only on "*"', () => {
+    expect(grants().filter((pair) => pair.startsWith('cloudwatch:'))).toEqual(['cloudwatch:GetMetricData *']);
+  });
+});
+
+describe('a bad metrics namespace', () => {
+  it.each([
+    ['an AWS namespace', 'AWS/Lambda'],
+    ['an empty one', ''],
+    ['one with a character CloudWatch refuses', 'no|pipes'],
+    ['one of 256 characters', 'x'.repeat(256)],
+  ])('%s fails at synth, before anything is created', (_case, metricsNamespace) => {
+    // Prepare: the namespace is checked first, so the other props are never read.
+    const stack = new Stack(new App(), 'Bad');
+    const props = {
+      config: synth.config.controlPlane,
+      layer: { architectureName: synth.config.controlPlane.architecture },
+      tables: synth.stack.tables,
+      artifacts: synth.stack.artifacts,
+      logRetention: RetentionDays.ONE_MONTH,
+      metricsNamespace,
+    } as unknown as ControlPlaneProps;
+
+    // Act / Assess
+    expect(() => new ControlPlane(stack, 'Control', props)).toThrow(/metricsNamespace ".*" is not a CloudWatch namespace for custom metrics/);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * DynamoDbPredictionLogReader against a real DynamoDB-compatible server: one model's records
+ * through the `byModel` index, oldest first, from a time on, in exact pages that continue without
+ * skipping or repeating a record (records sharing a timestamp across a page boundary included),
+ * never another model's, and pages DynamoDB cuts at 1 MB continued.
+ */
+import { jest } from '@jest/globals';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BY_MODEL_INDEX, DynamoDbPredictionLogReader } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
+import { ensureTables, PREDICTION_LOG_TABLE } from '../../functions/adapters/tables.js';
+import type { PredictionLogRecord } from '../../functions/core/ports.js';
+import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
+
+const TABLE = 'prediction-log-reader';
+
+let aws: LocalAws;
+let clients: LocalClients;
+let reader: DynamoDbPredictionLogReader;
+
+function record(model: string, requestId: string, timestamp: string, outputs = '[{"label":"setosa"}]'): PredictionLogRecord {
+  return {
+    requestId, model, modelVersion: '1', functionVersion: '$LATEST', caller: 'alice', latencyMs: 2.5, rows: 1,
+    inputSha256: 'ab'.repeat(32), outputs, truncated: false, timestamp, expiresAt: 1_900_000_000,
+  };
+}
+
+async function put(records: readonly PredictionLogRecord[]): Promise<void> {
+  for (let i = 0; i < records.length; i += 25) {
+    await clients.documents.send(new BatchWriteCommand({ RequestItems: { [TABLE]: records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+  }
+}
+
+/** Every record of `model` from `since`, read `limit` at a time; the request ids and the page sizes. */
+async function readAll(model: string, since: string, limit: number): Promise<{ ids: string[]; pages: number[] }> {
+  const ids: string[] = [];
+  const pages: number[] = [];
+  let after: PredictionLogRecord | undefined;
+  for (;;) {
+    const page = await reader.read(model, { since, limit, ...(after ? { after: { timestamp: after.timestamp, requestId: after.requestId } } : {}) });
+    ids.push(...page.records.map((r) => r.requestId));
+    pages.push(page.records.length);
+    if (!page.more) return { ids, pages };
+    after = page.records.at(-1);
+  }
+}
+
+beforeAll(async () => {
+  aws = await startLocalAws();
+  clients = localClients(aws);
+  await ensureTables(clients.dynamo, { registry: `${TABLE}-registry`, predictionLog: TABLE });
+  reader = new DynamoDbPredictionLogReader({ client: clients.documents, tableName: TABLE });
+  // iris: 12 records a minute apart from 05:00, plus 5 sharing 05:20; wine interleaved with them.
+  const minute = (m: number) => `2025-03-04T05:${String(m).padStart(2, '0')}:00.000Z`;
+  await put([
+    ...Array.from({ length: 12 }, (_, i) => record('iris', `iris-${String(i).padStart(2, '0')}`, minute(i))),
+    ...Array.from({ length: 5 }, (_, i) => record('iris', `iris-same-${i}`, minute(20))),
+    ...Array.from({ length: 12 }, (_, i) => record('wine', `wine-${i}`, minute(i))),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  clients?.destroy();
+  await aws?.stop();
+});
+
+it('queries the index the table design declares, on (model, timestamp)', () => {
+  const index = PREDICTION_LOG_TABLE.globalSecondaryIndexes.find((i) => i.indexName === BY_MODEL_INDEX);
+
+  expect(index).toMatchObject({ partitionKey: { name: 'model' }, sortKey: { name: 'timestamp' }, projection: 'ALL' });
+});
+
+it("reads one model's records oldest first from `since` (inclusive), whole, and no other model's", async () => {
+  // Act
+  const page = await reader.read('iris', { since: '2025-03-04T05:09:00.000Z', limit: 100 });
+
+  // Assess
+  expect(page.more).toBe(false);
+  expect(page.records.map((r) => r.requestId).slice(0, 3)).toEqual(['iris-09', 'iris-10', 'iris-11']);
+  expect(page.records).toHaveLength(8);
+  expect(page.records.every((r) => r.model === 'iris')).toBe(true);
+  expect(page.records[0]).toEqual(record('iris', 'iris-09', '2025-03-04T05:09:00.000Z'));
+  const timestamps = page.records.map((r) => r.timestamp);
+  expect([...timestamps].sort()).toEqual(timestamps);
+});
+
+it('says there is more only when a record really follows', async () => {
+  // Act
+  const exact = await reader.read('iris', { since: '2025-03-04T05:00:00.000Z', limit: 17 });
+  const short = await reader.read('iris', { since: '2025-03-04T05:00:00.000Z', limit: 16 });
+
+  // Assess
+  expect([exact.records.length, exact.more]).toEqual([17, false]);
+  expect([short.records.length, short.more]).toEqual([16, true]);
+});
+
+it('continues page after page without skipping or repeating, across records that share a timestamp', async () => {
+  // Act: pages of 2 split the five records of 05:20 across three pages.
+  const { ids, pages } = await readAll('iris', '2025-03-04T05:00:00.000Z', 2);
+
+  // Assess
+  expect(pages).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 1]);
+  expect(ids).toHaveLength(17);
+  expect(new Set(ids).size).toBe(17);
+  expect(ids.slice(0, 12)).toEqual(Array.from({ length: 12 }, (_, i) => `iris-${String(i).padStart(2, '0')}`));
+  expect(ids.slice(12).sort()).toEqual(['iris-same-0', 'iris-same-1', 'iris-same-2', 'iris-same-3', 'iris-same-4']);
+});
+
+it('continues a page DynamoDB cut at 1 MB until the page is full', async () => {
+  // Prepare: 14 records of about 150 KB each (2 MB) for a model of their own.
+  const big = 'x'.repeat(150_000);
+  await put(Array.from({ length: 14 }, (_, i) => record('bulky', `bulky-${String(i).padStart(2, '0')}`, `2025-03-04T06:00:${String(i).padStart(2, '0')}.000Z`, big)));
+
+  const sent = jest.spyOn(clients.documents, 'send');
+
+  // Act
+  const page = await reader.read('bulky', { since: '2025-03-04T06:00:00.000Z', limit: 12 });
+
+  // Assess: DynamoDB answered more than one Query for the one page.
+  expect(sent.mock.calls.length).toBeGreaterThan(1);
+  sent.mockRestore();
+  expect(page.records.map((r) => r.requestId)).toEqual(Array.from({ length: 12 }, (_, i) => `bulky-${String(i).padStart(2, '0')}`));
+  expect(page.more).toBe(true);
+}, 30_000);
