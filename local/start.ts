@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { LOG_LEVELS } from '../functions/core/observability.js';
 import { DEFAULT_RATE_LIMIT, JWKS_PATH } from './server.js';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
 
@@ -23,6 +24,8 @@ const Env = z.object({
   AUTH_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
   /** One line per request on stdout (method, route, status, ms, model@version, rows); `off` for quiet. */
   ACCESS_LOG: z.enum(['on', 'off']).default('on'),
+  /** The functions' structured logs (JSON lines, Powertools Logger), as LOG_LEVEL on Lambda. */
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('INFO'),
 });
 
 /** The sample token printed at start: predict on the sample model, for half a day. */
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
     rateLimit: { ratePerSecond: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST },
     authCacheTtlSeconds: env.AUTH_CACHE_TTL_SECONDS,
     accessLog: env.ACCESS_LOG === 'on',
+    env: { LOG_LEVEL: env.LOG_LEVEL },
   });
   const example = JSON.stringify({
     features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
