@@ -104,7 +104,11 @@ export interface LocalServerOptions {
 export interface LocalServer {
   readonly url: string;
   readonly server: http.Server;
-  close(): Promise<void>;
+  /**
+   * Stops taking connections, lets the requests being served finish (at most `graceMs`, default
+   * 5 s), then closes every connection.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -122,9 +126,15 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const state = serverState(options);
+  // Requests being served: `close` lets them finish (and queue their prediction-log records)
+  // before it cuts the connections.
+  const inFlight = new Set<Promise<void>>();
+  let closing = false;
   const server = http.createServer((request, response) => {
     const trace: Trace = { started: state.elapsed() };
-    serve(state, request, response, trace)
+    // A server that is closing answers on and closes the connection, so keep-alive clients move on.
+    if (closing) response.setHeader('connection', 'close');
+    const served = serve(state, request, response, trace)
       .catch((error: unknown) => {
         // Only a bug in this file, or a handler that threw, gets here: answer like API Gateway does when integration fails.
         process.stderr.write(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
@@ -139,6 +149,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
           process.stderr.write(`access log failed: ${error instanceof Error ? error.message : String(error)}\n`);
         }
       });
+    inFlight.add(served);
+    void served.finally(() => inFlight.delete(served));
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -155,11 +167,23 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   return {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    async close(graceMs = 5_000) {
+      closing = true;
+      const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      server.closeIdleConnections();
+      // The requests already being served finish (at most graceMs), then every connection goes.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...inFlight]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }
 
