@@ -22,8 +22,21 @@ const PROFILE_CONNECTIONS = 8;
 
 const API = 'bench/processes/api-server.ts';
 
-/** Each API variant adds one thing to `api`, so the gaps between them are the cost of each. */
-export const HTTP_VARIANTS: ReadonlyArray<{ id: HttpVariantId; description: string; file: string; env: (ctx: BenchContext) => Record<string, string> }> = [
+export interface HttpVariant {
+  readonly id: HttpVariantId;
+  readonly description: string;
+  readonly file: string;
+  readonly env: (ctx: BenchContext) => Record<string, string>;
+  /** Run the TypeScript through tsx, as `npm start` does, instead of the bench's bundle. */
+  readonly tsx?: boolean;
+}
+
+/**
+ * Each API variant adds one thing to the one before it (apiLog adds logs to `api`), so the gaps
+ * between them are the cost of each: auth, prediction logs, the whole local stack in one process,
+ * the access log, and running through tsx.
+ */
+export const HTTP_VARIANTS: readonly HttpVariant[] = [
   {
     id: 'baseline',
     description: 'minimal server: node:http + onnxruntime-node, no validation, no auth, no logging',
@@ -32,7 +45,7 @@ export const HTTP_VARIANTS: ReadonlyArray<{ id: HttpVariantId; description: stri
   },
   {
     id: 'api',
-    description: 'the local API with the handlers Lambda runs (routing, validation, codec, errors), authorization off, prediction logs off; registry and S3 in another process',
+    description: 'the local API with the handlers Lambda runs (routing, validation, codec, errors), authorization off, prediction logs off, no access log; registry and S3 in another process',
     file: API,
     env: (ctx) => ({ BENCH_API_MODE: 'function', BENCH_AUTH: 'off', BENCH_LOG: 'off', BENCH_AWS: JSON.stringify(ctx.aws) }),
   },
@@ -44,15 +57,28 @@ export const HTTP_VARIANTS: ReadonlyArray<{ id: HttpVariantId; description: stri
   },
   {
     id: 'apiLog',
-    description: 'the same as `api` with prediction logs on: one PutItem per request through the AWS SDK, answered at once by a stand-in DynamoDB in another process, so the figure is our process\'s whole logging cost and not dynalite\'s (whose own write latency is in section 2)',
+    description: 'the same as `api` with prediction logs on: records queued and written in the background with BatchWriteItem (up to 25 a call) through the AWS SDK, answered at once by a stand-in DynamoDB in another process, so the figure is our process\'s whole logging cost and not dynalite\'s',
     file: API,
     env: (ctx) => ({ BENCH_API_MODE: 'function', BENCH_AUTH: 'off', BENCH_LOG: 'sink', BENCH_AWS: JSON.stringify(ctx.aws) }),
   },
   {
-    id: 'npmStart',
-    description: '`npm start` as shipped: JWT authorization on, the DynamoDB- and S3-compatible servers in the same process, prediction logs written to dynalite (throttling off, as everywhere here)',
+    id: 'npmStartQuiet',
+    description: '`npm start`\'s stack (local/stack.ts, bundled like the servers above) with the access log off (`ACCESS_LOG=off`): JWT authorization on, the DynamoDB- and S3-compatible servers in a child process as `npm start` runs them, prediction logs written to that dynalite in the background, the emulated alias and version routing (throttling off, as everywhere here)',
     file: API,
-    env: () => ({ BENCH_API_MODE: 'npm-start' }),
+    env: () => ({ BENCH_API_MODE: 'npm-start', ACCESS_LOG: 'off' }),
+  },
+  {
+    id: 'npmStartBundled',
+    description: 'the same with the access log on (one line per request on stdout, read through a pipe by the bench as a terminal would)',
+    file: API,
+    env: () => ({ BENCH_API_MODE: 'npm-start', ACCESS_LOG: 'on' }),
+  },
+  {
+    id: 'npmStart',
+    description: 'the same code with the access log on, run the way `npm start` runs it: through tsx (TypeScript compiled at load, with esbuild\'s keepNames)',
+    file: API,
+    env: () => ({ BENCH_API_MODE: 'npm-start', ACCESS_LOG: 'on' }),
+    tsx: true,
   },
 ];
 
@@ -72,24 +98,27 @@ export async function runHttp(ctx: BenchContext): Promise<HttpResult> {
   try {
     ctx.progress('http: starting the servers');
     await Promise.all(HTTP_VARIANTS.map(async (variant) => {
-      servers.set(variant.id, await startChild<ServerReady>(variant.file, { env: variant.env(ctx) }));
+      servers.set(variant.id, await startChild<ServerReady>(variant.file, { env: variant.env(ctx), tsx: variant.tsx ?? false, timeoutMs: 120_000 }));
     }));
+    /**
+     * One slice of load, then the server's prediction-log backlog written (untimed): the writes a
+     * slice leaves queued run before the next server's slice, not during it.
+     */
+    const slice = async (variant: HttpVariant, connections: number, seconds: number): Promise<{ result: LoadResult; drain: Drain }> => {
+      const server = servers.get(variant.id);
+      if (!server) throw new Error(`no server for ${variant.id}`);
+      const result = await load({ url: predictUrl(variant.id, server.ready), body, token: server.ready.token, connections, seconds });
+      const drain = variant.file === API ? await server.request<Drain & Message>({ type: 'drain' }, 120_000) : { pending: 0, ms: 0 };
+      return { result, drain };
+    };
     const points: Array<HttpResult['points'][number]> = [];
     for (const c of connections) {
-      for (const variant of HTTP_VARIANTS) {
-        const server = servers.get(variant.id);
-        if (server) await load({ url: predictUrl(variant.id, server.ready), body, token: server.ready.token, connections: c, seconds: warmupSeconds });
-      }
+      for (const variant of HTTP_VARIANTS) await slice(variant, c, warmupSeconds);
       ctx.progress(`http: concurrency ${c}, ${rounds} round${rounds > 1 ? 's' : ''} over the servers`);
-      const runs = new Map<HttpVariantId, LoadResult[]>();
+      const runs = new Map<HttpVariantId, Array<{ result: LoadResult; drain: Drain }>>();
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? HTTP_VARIANTS : [...HTTP_VARIANTS].reverse();
-        for (const variant of order) {
-          const server = servers.get(variant.id);
-          if (!server) continue;
-          const result = await load({ url: predictUrl(variant.id, server.ready), body, token: server.ready.token, connections: c, seconds: seconds / rounds });
-          runs.set(variant.id, [...(runs.get(variant.id) ?? []), result]);
-        }
+        for (const variant of order) runs.set(variant.id, [...(runs.get(variant.id) ?? []), await slice(variant, c, seconds / rounds)]);
       }
       for (const variant of HTTP_VARIANTS) points.push(merge(variant.id, c, runs.get(variant.id) ?? []));
     }
@@ -99,7 +128,9 @@ export async function runHttp(ctx: BenchContext): Promise<HttpResult> {
       if (!server) continue;
       ctx.progress(`http: CPU profile of ${variant} at concurrency ${PROFILE_CONNECTIONS}`);
       await server.request({ type: 'profileStart' });
-      await load({ url: predictUrl(variant, server.ready), body, token: server.ready.token, connections: PROFILE_CONNECTIONS, seconds: ctx.profile.profileMs / 1000 });
+      // The backlog's writes are part of what the requests cost: the profile ends after them.
+      const spec = HTTP_VARIANTS.find((v) => v.id === variant);
+      if (spec) await slice(spec, PROFILE_CONNECTIONS, ctx.profile.profileMs / 1000);
       const { summary } = await server.request<Message & { summary: ProfileSummary }>({ type: 'profileStop' });
       profiles.push({ variant, profile: summary });
     }
@@ -123,10 +154,18 @@ export async function runHttp(ctx: BenchContext): Promise<HttpResult> {
   }
 }
 
+/** What a server reports after a slice: prediction-log records left queued, and ms to store them. */
+interface Drain {
+  readonly pending: number;
+  readonly ms: number;
+}
+
 /** One point from a server's rounds: responses over total time, percentiles over every response. */
-function merge(variant: HttpVariantId, connections: number, runs: readonly LoadResult[]): HttpResult['points'][number] {
+function merge(variant: HttpVariantId, connections: number, slices: ReadonlyArray<{ result: LoadResult; drain: Drain }>): HttpResult['points'][number] {
+  const runs = slices.map((s) => s.result);
   const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  const drainSeconds = slices.reduce((sum, s) => sum + s.drain.ms, 0) / 1000;
   return {
     variant,
     connections,
@@ -136,5 +175,8 @@ function merge(variant: HttpVariantId, connections: number, runs: readonly LoadR
     p99Ms: precise(latencies.length > 0 ? quantile(latencies, 0.99) : 0),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
+    logBacklog: precise(slices.reduce((sum, s) => sum + s.drain.pending, 0) / Math.max(1, slices.length)),
+    drainMs: precise((drainSeconds * 1000) / Math.max(1, slices.length)),
+    sustainedRequestsPerSecond: precise(latencies.length / (seconds + drainSeconds)),
   };
 }

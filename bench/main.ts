@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBatch } from './batch.js';
-import { prepareSandboxes, runColdStart } from './cold-start.js';
+import { prepareSandbox, runColdStart } from './cold-start.js';
 import { runHandler } from './handler.js';
 import { runHttp } from './http.js';
 import { runLimit } from './limit.js';
@@ -51,16 +51,22 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg()[0] ?? 0;
   const aws = await startChild<Message & { endpoints: AwsEndpoints }>('bench/processes/aws-servers.ts');
   try {
-    const ctx: BenchContext = { profile, aws: aws.ready.endpoints, tmpDir, progress };
+    const ctx: BenchContext = {
+      profile,
+      aws: aws.ready.endpoints,
+      awsCpuMs: async () => (await aws.request<Message & { cpuMs: number }>({ type: 'cpu' })).cpuMs,
+      tmpDir,
+      progress,
+    };
     const limit = await runLimit(ctx);
     const handler = await runHandler(ctx);
     const batch = await runBatch(ctx);
     const threads = await runThreads(ctx);
-    const sandboxes = await prepareSandboxes(ctx);
-    const coldStart = await runColdStart(ctx, sandboxes);
+    const sandbox = await prepareSandbox(ctx);
+    const coldStart = await runColdStart(ctx, sandbox);
     const http = await runHttp(ctx);
     const memory = await runMemory(ctx);
-    const sizes = runSizes(ctx, sandboxes.asDeployed.bundle);
+    const sizes = runSizes(ctx, sandbox.bundle);
     const loadEnd = os.loadavg()[0] ?? 0;
     const measured = {
       schema: 1 as const,

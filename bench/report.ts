@@ -2,7 +2,9 @@
  * The report: targets checked against the figures, the headline ratios, and docs/BENCHMARKS.md.
  * Every number printed here is read from the results of the same run.
  */
-import { COLD_START_PHASES, type BenchResults, type ColdStartPhase, type HttpVariantId, type ModelId, type ProfileSummary, type TargetCheck } from './results.js';
+import {
+  COLD_START_PHASES, type BenchResults, type BundleFamilyId, type ColdStartPhase, type HttpVariantId, type ModelId, type ProfileSummary, type TargetCheck,
+} from './results.js';
 import { LATENCY_BAND } from './threads.js';
 
 type Measured = Omit<BenchResults, 'headline' | 'targets'>;
@@ -58,17 +60,27 @@ const VARIANT_LABEL: Readonly<Record<HttpVariantId, string>> = {
   api: 'local API',
   apiAuth: 'local API + JWT auth',
   apiLog: 'local API + prediction logs',
-  npmStart: '`npm start`',
+  npmStartQuiet: '`npm start` stack, access log off',
+  npmStartBundled: '`npm start` stack, access log on',
+  npmStart: '`npm start` as shipped',
+};
+const FAMILY_LABEL: Readonly<Record<BundleFamilyId, string>> = {
+  awsSdk: 'AWS SDK (@aws-sdk, @smithy, their dependencies)',
+  zod: 'zod',
+  tracing: 'tracing (Powertools Tracer, X-Ray SDK; parsed at load, run only with TRACING=true)',
+  powertools: 'Powertools Logger and Metrics',
+  ours: 'our code (functions/)',
+  other: 'other packages',
 };
 const PHASE_LABEL: Readonly<Record<ColdStartPhase, string>> = {
   bootstrap: 'Node bootstrap',
   runtimeLoad: 'runtime load (onnxruntime-node)',
-  moduleLoad: 'module load (bundle, AWS SDK, config)',
+  moduleLoad: 'module load (bundle with the AWS SDK and Powertools, config, clients)',
   registry: 'registry lookup (DynamoDB)',
   artifactFetch: 'artifact fetch (S3, sha256, /tmp)',
   sessionCreate: 'session create',
   firstRun: 'first run',
-  rest: 'codec, log write, response',
+  rest: 'codec, log queue, metrics line, response',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -91,24 +103,29 @@ function check(id: string, name: string, target: string, value: number, unit: st
 
 /** The HTTP target's condition, "validation and auth on": the API with the JWT authorizer. */
 export const HTTP_TARGET_VARIANT: HttpVariantId = 'apiAuth';
+/** The model the cold-start targets are stated for. */
+const COLD_MODEL: ModelId = 'iris';
 
 const httpRatio = (m: Measured, variant: HttpVariantId, connections = 8) =>
   m.http.ratios.find((r) => r.variant === variant && r.connections === connections)?.ratio ?? Number.NaN;
+const httpRps = (m: Measured, variant: HttpVariantId, connections = 8) =>
+  m.http.points.find((p) => p.variant === variant && p.connections === connections)?.requestsPerSecond ?? Number.NaN;
 
 export function evaluateTargets(m: Measured): TargetCheck[] {
   const overhead = worst(m.handler.models, (x) => x.overheadMedianMs, 'max');
   const trees = m.batch.models.find((x) => x.model === 'trees');
-  const small = m.coldStart.models.filter((x) => x.modelBytes < 1_000_000);
-  const cold = worst(small, (x) => x.total.medianMs, 'max');
+  const cold = m.coldStart.models.find((x) => x.model === COLD_MODEL);
   const memory = m.memory.runs[0];
   const layer = (arch: string) => m.sizes.layers.find((l) => l.architecture === arch)?.unzippedBytes ?? Number.NaN;
   return [
     check('handler-overhead', `Handler overhead over the raw run, single row, median (worst model: ${overhead ? MODEL_LABEL[overhead.model] : 'n/a'})`, '≤ 0.2 ms', overhead?.overheadMedianMs ?? Number.NaN, 'ms', 0.2, 'max'),
+    check('prediction-log', `Handler with prediction logs on ÷ off, single row, median (${MODEL_LABEL[m.handler.log.model]}; written to the DynamoDB-compatible server in another process)`, '≤ 1.15×', m.handler.log.ratio, '×', 1.15, 'max'),
     check('batch-efficiency', 'Batch efficiency, tree ensemble, 1000 rows (handler rows/s ÷ raw rows/s)', '≥ 0.8', trees?.efficiency ?? Number.NaN, '', 0.8, 'min'),
     check('batch-speedup', 'Batched request over the per-row loop, tree ensemble, 1000 rows', '≥ 20×', trees?.speedupOverLoop ?? Number.NaN, '×', 20, 'min'),
-    check('cold-start', `Cold start to first prediction, median (worst model under 1 MB: ${cold ? MODEL_LABEL[cold.model] : 'n/a'})`, '≤ 400 ms', cold?.total.medianMs ?? Number.NaN, 'ms', 400, 'max'),
+    check('cold-start', `Cold start to first prediction, ${MODEL_LABEL[COLD_MODEL]}, median of ${m.coldStart.runs}, as deployed`, '≤ 350 ms', cold?.total.medianMs ?? Number.NaN, 'ms', 350, 'max'),
+    check('cold-start-ratio', 'The same ÷ a bare ONNX Runtime process (median ÷ median)', '≤ 3×', cold?.ratio ?? Number.NaN, '×', 3, 'max'),
     check('http', 'Local HTTP req/s ÷ baseline req/s, concurrency 8, validation and JWT auth on (prediction logs off)', '≥ 0.7', httpRatio(m, HTTP_TARGET_VARIANT), '', 0.7, 'min'),
-    check('http-npm-start', 'The same for `npm start` as shipped (auth on, prediction logs to dynalite in the same process)', '≥ 0.7', httpRatio(m, 'npmStart'), '', 0.7, 'min'),
+    check('http-npm-start', '`npm start` as shipped (auth on, prediction logs to dynalite in its child process, access log on, through tsx): req/s ÷ baseline req/s, concurrency 8', '≥ 0.5', httpRatio(m, 'npmStart'), '', 0.5, 'min'),
     check('rss-growth', `RSS growth over ${num(memory?.answered ?? Number.NaN)} requests after warm-up`, '≤ 50 MB', memory?.rssGrowthMb ?? Number.NaN, 'MB', 50, 'max'),
     check('layer-x86_64', 'ONNX Runtime layer, unzipped, x86_64', '≤ 50 MB', layer('x86_64') / MIB, 'MB', 50, 'max'),
     check('layer-arm64', 'ONNX Runtime layer, unzipped, arm64', '≤ 30 MB', layer('arm64') / MIB, 'MB', 30, 'max'),
@@ -122,22 +139,26 @@ export function evaluateTargets(m: Measured): TargetCheck[] {
 export function headline(m: Measured): string[] {
   const lines: string[] = [];
   const iris = m.handler.models.find((x) => x.model === 'iris');
+  const log = m.handler.log;
   if (iris) {
-    lines.push(`Handler overhead: +${ms(iris.overheadMedianMs)} median per single-row request over ONNX Runtime's own \`session.run\` (sample model; ${times(iris.ratio)} the raw run), prediction log off; writing the log adds ${ms(m.handler.log.addedMedianMs)}.`);
+    lines.push(`Handler overhead: +${ms(iris.overheadMedianMs)} median per single-row request over ONNX Runtime's own \`session.run\` (sample model; ${times(iris.ratio)} the raw run), prediction log off. With prediction logs on (queued, written in batches in the background) the handler's median is ${times(log.ratio)} that with them off (p99 ${times(log.p99Ratio)}).`);
   }
   const trees = m.batch.models.find((x) => x.model === 'trees');
   if (trees) {
     lines.push(`Batching: a 1000-row request through the handler runs at ${num(trees.efficiency, 2)}× raw ONNX Runtime's batched throughput (tree ensemble, ${perSecond(trees.handlerRowsPerSecond)} rows/s) and ${times(trees.speedupOverLoop)} faster than a per-row \`session.run\` loop.`);
   }
-  const cold = m.coldStart.models.find((x) => x.model === 'iris');
+  const cold = m.coldStart.models.find((x) => x.model === COLD_MODEL);
+  const { tracing, powertools, before } = m.coldStart;
   if (cold) {
-    lines.push(`Cold start: ${ms(cold.total.medianMs)} from process start to the first prediction (median of ${m.coldStart.runs}, sample model fetched from S3), ${times(cold.ratio)} a bare ONNX Runtime process; ${ms(m.coldStart.sdkBundled.total.medianMs)} with the AWS SDK bundled into the function.`);
+    lines.push(`Cold start: ${ms(cold.total.medianMs)} from process start to the first prediction (median of ${m.coldStart.runs}, sample model fetched from S3), ${times(cold.ratio)} a bare ONNX Runtime process (the last run before Powertools, with the SDK external: ${ms(before.sdkExternalMs)}, ${times(before.sdkExternalMs / before.bareMs)}). Powertools Logger and Metrics cost ${ms(powertools.loggerMetricsMs)} of it, measured in isolation.`);
+    lines.push(`Tracing (TRACING=true, X-Ray): ${tracing.addedMedianMs >= 0 ? '+' : ''}${ms(tracing.addedMedianMs)} at cold start (${ms(tracing.total.medianMs)}), ${tracing.warmAddedMedianMs >= 0 ? '+' : ''}${ms(tracing.warmAddedMedianMs)} per warm request at the median (${times(tracing.warmRatio)}; ${num(tracing.segmentsPerRequest, 2)} segment documents sent per request).`);
   }
-  lines.push(`HTTP at concurrency 8, against a minimal node:http + ONNX Runtime server: the local API with validation and JWT auth serves ${num(httpRatio(m, 'apiAuth'), 2)}× its req/s (${num(httpRatio(m, 'api'), 2)}× without auth, ${num(httpRatio(m, 'apiLog'), 2)}× with prediction logs); \`npm start\` as shipped ${num(httpRatio(m, 'npmStart'), 2)}×.`);
+  lines.push(`HTTP at concurrency 8, against a minimal node:http + ONNX Runtime server: the local API with validation and JWT auth serves ${num(httpRatio(m, 'apiAuth'), 2)}× its req/s (${num(httpRatio(m, 'api'), 2)}× without auth, ${num(httpRatio(m, 'apiLog'), 2)}× with prediction logs); \`npm start\` as shipped ${num(httpRatio(m, 'npmStart'), 2)}× (${num(httpRatio(m, 'npmStartQuiet'), 2)}× with its access log off).`);
   const memory = m.memory.runs[0];
   if (memory) lines.push(`Memory: RSS ${memory.rssGrowthMb >= 0 ? '+' : ''}${num(memory.rssGrowthMb)} MB over ${num(memory.answered)} requests after warm-up (${num(memory.rssEndMb)} MB at the end).`);
   const layer = (arch: string) => m.sizes.layers.find((l) => l.architecture === arch)?.unzippedBytes ?? Number.NaN;
-  lines.push(`Size: function bundle ${mib(m.sizes.bundle.assetBytes)} (${mib(m.sizes.bundle.jsBytes)} of it code), ONNX Runtime layer ${mib(layer('x86_64'))} unzipped on x86_64, ${mib(layer('arm64'))} on arm64.`);
+  const family = (id: BundleFamilyId) => m.sizes.bundle.families.find((f) => f.family === id)?.bytes ?? 0;
+  lines.push(`Size: function bundle ${mib(m.sizes.bundle.assetBytes)} (${mib(m.sizes.bundle.jsBytes)} of it code, of which the AWS SDK ${num(family('awsSdk') / 1000)} kB and zod ${num(family('zod') / 1000)} kB), ONNX Runtime layer ${mib(layer('x86_64'))} unzipped on x86_64, ${mib(layer('arm64'))} on arm64.`);
   lines.push(`Threads: on this machine the figures favour ONNX Runtime with ${m.threads.recommended} (the default here today: ${m.threads.current}); see section 7.`);
   return lines;
 }
@@ -150,7 +171,11 @@ function whyMissed(r: BenchResults, id: string): string {
     case 'handler-overhead': {
       const x = worst(r.handler.models, (h) => h.overheadMedianMs, 'max');
       if (!x) return '';
-      return `Layers of the handler's median (${MODEL_LABEL[x.model]}): the adapter's tensor conversion adds ${ms(x.adapter.medianMs - x.raw.medianMs)}, the serving core (request schema, version lookup, decode, encode, the prediction log record) ${ms(x.core.medianMs - x.adapter.medianMs)}, the HTTP edge (middy, body checks, request id, response JSON) ${ms(x.handler.medianMs - x.core.medianMs)}. CPU profile of the handler (${MODEL_LABEL[r.handler.profiledModel]}): ${topGroups(r.handler.profile)}.`;
+      return `Layers of the handler's median (${MODEL_LABEL[x.model]}): the adapter's tensor conversion adds ${ms(x.adapter.medianMs - x.raw.medianMs)}, the serving core (request schema, version lookup, decode, encode, queueing the prediction log record) ${ms(x.core.medianMs - x.adapter.medianMs)}, the HTTP edge (middy, body checks, request id, response JSON) ${ms(x.handler.medianMs - x.core.medianMs)}. CPU profile of the handler (${MODEL_LABEL[r.handler.profiledModel]}): ${topGroups(r.handler.profile)}.`;
+    }
+    case 'prediction-log': {
+      const x = r.handler.log;
+      return `Logs off / on: median ${ms(x.withoutLog.medianMs)} / ${ms(x.withLog.medianMs)}, p99 ${ms(x.withoutLog.p99Ms)} / ${ms(x.withLog.p99Ms)}; process CPU per request (background writes and flushes included) ${ms(x.cpuMsPerCallWithout)} / ${ms(x.cpuMsPerCallWith)}. ${logBatchesLine(r)} CPU profile with logs on: ${topGroups(x.profile)}; largest functions ${topFunctions(x.profile)}.`;
     }
     case 'batch-efficiency':
     case 'batch-speedup': {
@@ -162,48 +187,97 @@ function whyMissed(r: BenchResults, id: string): string {
         : '';
       return `Medians for 1000 rows (tree ensemble): raw run ${ms(x.raw.medianMs)}, + adapter ${ms(x.adapter.medianMs)}, + serving core ${ms(x.core.medianMs)}, + HTTP edge ${ms(x.handler.medianMs)} (${num(x.requestBytes / 1000)} kB in, ${num(x.responseBytes / 1000)} kB out); the per-row loop ${ms(x.perRowLoop.medianMs)}.${limit} CPU profile of the batched handler: ${topGroups(r.batch.profile)}; largest functions ${topFunctions(r.batch.profile)}.`;
     }
-    case 'cold-start': {
-      const x = worst(r.coldStart.models.filter((c) => c.modelBytes < 1_000_000), (c) => c.total.medianMs, 'max');
+    case 'cold-start':
+    case 'cold-start-ratio': {
+      const x = r.coldStart.models.find((c) => c.model === COLD_MODEL);
       if (!x) return '';
       const phases = [...COLD_START_PHASES].sort((a, b) => x.phases[b] - x.phases[a]).slice(0, 3);
-      const what = r.coldStart.sdkBundled;
-      return `Largest phases (${MODEL_LABEL[x.model]}): ${phases.map((p) => `${PHASE_LABEL[p]} ${ms(x.phases[p])}`).join(', ')}; a bare ONNX Runtime process needs ${ms(x.bare.medianMs)} in all. CPU profile of a whole cold start: ${topGroups(r.coldStart.profile)}; largest functions ${topFunctions(r.coldStart.profile)}. With the AWS SDK bundled into the function, the sample model's first prediction takes ${ms(what.total.medianMs)} (module load ${ms(what.phases.moduleLoad)}) and the bundle grows to ${mib(what.jsBytes + what.mapBytes)}.`;
+      const { powertools, before, bundle } = r.coldStart;
+      return `Largest phases (${MODEL_LABEL[x.model]}): ${phases.map((p) => `${PHASE_LABEL[p]} ${ms(x.phases[p])}`).join(', ')}; a bare ONNX Runtime process needs ${ms(x.bare.medianMs)} in all (runtime load ${ms(x.bareRuntimeLoadMs)}, session create ${ms(x.bareSessionCreateMs)}). CPU profile of a whole cold start: ${topGroups(r.coldStart.profile)}; largest functions ${topFunctions(r.coldStart.profile)}. The bundle loaded is ${mib(bundle.jsBytes)} of code (+ ${mib(bundle.mapBytes)} of source map, read at load under \`--enable-source-maps\`): ${familyList(r, 4)}. Powertools Logger and Metrics alone add ${ms(powertools.loggerMetricsMs)} to an empty process (${ms(powertools.empty.medianMs)}). Before: the last committed run (${before.commit}, SDK external, no Powertools) took ${ms(before.sdkExternalMs)} (module load ${ms(before.sdkExternalModuleLoadMs)}); its SDK-bundled what-if ${ms(before.sdkBundledMs)} (module load ${ms(before.sdkBundledModuleLoadMs)}); module load now ${ms(x.phases.moduleLoad)}.`;
     }
-    case 'http':
+    case 'http': {
+      const profile = r.http.profiles.find((p) => p.variant === HTTP_TARGET_VARIANT)?.profile;
+      return `At concurrency 8, against the baseline: ${HTTP_STEPS.map((v) => `${VARIANT_LABEL[v]} ${num(httpRatio(r, v), 2)}×`).join(', ')}.${profile ? ` CPU profile of ${VARIANT_LABEL[HTTP_TARGET_VARIANT]} under load: ${topGroups(profile)}; largest functions ${topFunctions(profile)}.` : ''}`;
+    }
     case 'http-npm-start': {
-      const ratio = (variant: HttpVariantId) => r.http.ratios.find((q) => q.variant === variant && q.connections === 8)?.ratio ?? Number.NaN;
-      const variant: HttpVariantId = id === 'http' ? 'apiAuth' : 'npmStart';
-      const profile = r.http.profiles.find((p) => p.variant === variant)?.profile;
-      const logged = id === 'http-npm-start' ? r.http.profiles.find((p) => p.variant === 'apiLog')?.profile : undefined;
-      return `At concurrency 8, against the baseline: the local API alone ${num(ratio('api'), 2)}×, with JWT auth ${num(ratio('apiAuth'), 2)}×, with prediction logs (stand-in DynamoDB) ${num(ratio('apiLog'), 2)}×, \`npm start\` ${num(ratio('npmStart'), 2)}×.${profile ? ` CPU profile of ${VARIANT_LABEL[variant]} under load: ${topGroups(profile)}.` : ''}${logged ? ` Of the API with prediction logs: ${topGroups(logged)}.` : ''}`;
+      const log = r.handler.log;
+      const shipped = r.http.points.find((p) => p.variant === 'npmStart' && p.connections === 8);
+      const baseline = httpRps(r, 'baseline');
+      const step = (from: HttpVariantId, to: HttpVariantId) => signedPercent(httpRps(r, to) / httpRps(r, from) - 1);
+      const profile = r.http.profiles.find((p) => p.variant === 'npmStart')?.profile;
+      const logged = r.http.profiles.find((p) => p.variant === 'apiLog')?.profile;
+      return [
+        `At concurrency 8, against the baseline: ${HTTP_STEPS.map((v) => `${VARIANT_LABEL[v]} ${num(httpRatio(r, v), 2)}×`).join(', ')}.`,
+        `The largest step is the whole local stack (${step('apiAuth', 'npmStartQuiet')} against the API with auth alone); the access log then changes req/s by ${step('npmStartQuiet', 'npmStartBundled')} and running through tsx by ${step('npmStartBundled', 'npmStart')}.`,
+        `What the stack adds is mostly the prediction log, off the request path but not off the machine: \`npm start\` writes every record through the AWS SDK, and its embedded dynalite (in a child process, on the other core, which the load generator also needs on this 2-core machine) stores it. Section 2 measured ${ms(log.cpuMsPerCallWith - log.cpuMsPerCallWithout)} of CPU per record on the writing side and ${ms(log.storeCpuMsPerRecord)} on dynalite's, against ${ms(log.cpuMsPerCallWithout)} for a whole single-row request with logs off; even with a DynamoDB stand-in that answers at once, in another process, logs take the API from ${num(httpRatio(r, 'api'), 2)}× to ${num(httpRatio(r, 'apiLog'), 2)}×.${logged ? ` (CPU profile of the API with prediction logs: ${topGroups(logged)}.)` : ''}`,
+        shipped && shipped.logBacklog > 0
+          ? `Under this load the writer falls behind: ${num(shipped.logBacklog)} records were still queued when each ${num(r.http.seconds / r.http.rounds)} s slice ended, and took ${ms(shipped.drainMs)} to store once the load stopped; counting that time, \`npm start\` served ${num(shipped.sustainedRequestsPerSecond)} req/s, ${num(shipped.sustainedRequestsPerSecond / baseline, 2)}× the baseline. The writer kept up to ${log.writer.maxInFlight} BatchWriteItem call${log.writer.maxInFlight === 1 ? '' : 's'} in flight in section 2's capacity run.`
+          : '',
+        profile ? `CPU profile of ${VARIANT_LABEL.npmStart} under load, the backlog's writes included: ${topGroups(profile, 6)}; largest functions ${topFunctions(profile)}.` : '',
+      ].filter(Boolean).join(' ');
     }
     case 'rss-growth': {
       const run = r.memory.runs[0];
       return run ? `The V8 heap after GC went from ${num(run.heapAfterWarmupMb)} MB to ${num(run.heapEndMb)} MB.` : '';
     }
     case 'bundle':
-      return `Largest inputs: ${r.sizes.bundle.largestInputs.slice(0, 3).map((i) => `${i.path} ${num(i.bytes / 1000)} kB`).join(', ')}; the source map is ${mib(r.sizes.bundle.mapBytes)} of it.`;
+      return `What it holds, largest first: ${familyList(r, 6)}; ${num(r.sizes.bundle.lazyBytes / 1000)} kB of the code is reached only through dynamic imports (the tracing, and the SDK's credential providers that Lambda's environment credentials never need), parsed at load but never run; the source map is ${mib(r.sizes.bundle.mapBytes)} of the asset.`;
     default:
       return '';
   }
 }
 
+/** The API variants in the order each adds one thing (section 5). */
+const HTTP_STEPS: readonly HttpVariantId[] = ['api', 'apiAuth', 'apiLog', 'npmStartQuiet', 'npmStartBundled', 'npmStart'];
+
+/** "AWS SDK 520 kB (@smithy/core 142 kB, ...), zod 455 kB, ...": the bundle's families, largest first. */
+function familyList(r: Measured, count: number): string {
+  return r.sizes.bundle.families.slice(0, count).map((f) =>
+    `${FAMILY_LABEL[f.family]} ${num(f.bytes / 1000)} kB${f.inputs.length > 1 ? ` (${f.inputs.slice(0, 3).map((i) => `${i.path} ${num(i.bytes / 1000)} kB`).join(', ')}${f.inputs.length > 3 ? ', ...' : ''})` : ''}`,
+  ).join(', ');
+}
+
+function logBatchesLine(r: Measured): string {
+  const x = r.handler.log;
+  const perCall = x.batchWrites > 0 ? ` (${num(x.records / x.batchWrites, 2)} per call)` : '';
+  return `The "on" handler queued ${num(x.records)} records, stored with ${num(x.batchWrites)} BatchWriteItem calls${perCall}; ${x.fallbackRecords === 0 ? 'none went to the fallback' : `**${num(x.fallbackRecords)} went to the fallback** (the table did not take them)`}.`;
+}
+
+const COLD_START_NEXT_STEP = 'Next step: module load is the largest phase, and most of its CPU is V8 compiling the bundle (`compileSourceTextModule` in the profile), which grows with the bundle\'s size: zod (now imported as a namespace, which drops its locales; `zod/mini` would shrink it further) and the tracing code (parsed on every cold start, run only with TRACING=true) are the parts left to drop or move out of the file. The registry lookup is the first SDK call (endpoint and credential resolution, a new connection). Then measure on Lambda itself, where Node 22 and the sandbox\'s CPU share change the figures.';
+
 /** What to do next when a target is missed (no figures here: they are all in the tables). */
 const NEXT_STEPS: Readonly<Record<string, string>> = {
-  'handler-overhead': 'Next step: cut the largest frames of that profile first; the prediction-log record (the JSON of the outputs and the sha256 of the inputs) is built on every request, even when the log port discards it.',
-  'batch-efficiency': 'Next step: the gap to the limit is JavaScript whose cost grows with the rows, around a `session.run` that is already batched: the prediction-log record re-serializes all outputs (built even when the log port discards it), the body is parsed and walked for depth, the instances go through the zod schema, and the response is serialized. Build the log record only when a log port keeps it (or from the response JSON already made), check the instances with a plain loop, and decode straight into the input tensor.',
+  'handler-overhead': 'Next step: cut the largest frames of that profile first.',
+  'prediction-log': 'Next step: the profile above shows what the request path still does for the log: `write` only queues, and a full batch is built and sent on the next turn of the event loop, after the answer is written.',
+  'batch-efficiency': 'Next step: the gap to the limit is JavaScript whose cost grows with the rows, around a `session.run` that is already batched: the body is parsed and walked for depth, the instances go through the zod schema, and the response is serialized. Check the instances with a plain loop, and decode straight into the input tensor.',
   'batch-speedup': 'Next step: the same as for batch efficiency; every millisecond of per-row JavaScript taken out of the batched path raises this ratio, up to the limit above.',
-  'cold-start': 'Next step: load less at init. The what-if above bundles the AWS SDK into the function; take it, and stay under the 1 MB bundle target by leaving the source map out of the deployed asset or importing less of zod. Then measure on Lambda itself, where Node 22, the runtime\'s own SDK copy and the sandbox\'s CPU share change the figures.',
+  'cold-start': COLD_START_NEXT_STEP,
+  'cold-start-ratio': COLD_START_NEXT_STEP,
   http: 'Next step: the gap splits into the local server\'s API Gateway emulation (event building, route matching, the authorizer cache: local/server.ts in the profile), the handler, and the socket writes; the largest of them in the profile is where to start.',
-  'http-npm-start': 'Next step: every request waits for its prediction-log PutItem, and the AWS SDK\'s work per call (middleware, signing, serialization) is a large share of our process\'s CPU (the profile of the API with prediction logs); locally dynalite then stores the item on the same event loop. Write log records off the request path and in batches (a buffer flushed with BatchWriteItem, or structured log lines shipped by CloudWatch Logs), so the SDK is paid per batch, not per request.',
+  'http-npm-start': 'Next step: the bound is the machine, not the request path. Storing one record costs dynalite more CPU than the minimal server spends on a whole request (section 2), and on 2 cores the load generator, the API and dynalite compete; the API alone, without logs, is itself near the limit at concurrency 8. What is left to try: a cheaper local store for the prediction log than dynalite (it reads each item before it writes it), and less JavaScript per request in the local server and the handler (the profile of the API with auth, section 5). The record writer already sends full batches of 25, up to 4 at once, after the answer, and skips the AWS SDK\'s logging filter.',
   'rss-growth': 'Next step: take heap snapshots before and after the measured run (`--heapsnapshot-signal`) and diff them.',
   'layer-x86_64': 'Next step: check what `libonnxruntime` ships beyond the CPU provider and whether a minimal build fits.',
   'layer-arm64': 'Next step: check what `libonnxruntime` ships beyond the CPU provider and whether a minimal build fits.',
-  bundle: 'Next step: replace the largest input with a smaller equivalent (or import less of it), or leave the source map out of the asset.',
+  bundle: 'Next step: the AWS SDK is now bundled on purpose (it halved module load; section 4, before and after), so the 1 MB budget needs the rest to shrink: zod\'s classic API (its `zod/mini` build is a quarter of its size), the tracing code is inlined into the one output file although it runs only with TRACING=true, and the source map could stay out of the deployed asset.',
 };
+
 
 // ---------------------------------------------------------------------------------------------
 // The document
+
+/** The steps of section 5's "where the time goes" table: [what is added, from, to]. */
+const HTTP_STEP_ROWS: ReadonlyArray<readonly [string, HttpVariantId, HttpVariantId]> = [
+  ['the handlers behind the local API (routing, validation, codec)', 'baseline', 'api'],
+  ['+ JWT authorization', 'api', 'apiAuth'],
+  ['+ prediction logs (to a stand-in DynamoDB in another process)', 'api', 'apiLog'],
+  ['+ the whole local stack (log writes to dynalite in its child process, version routing)', 'apiAuth', 'npmStartQuiet'],
+  ['+ the access log on stdout', 'npmStartQuiet', 'npmStartBundled'],
+  ['+ running through tsx, as `npm start` does', 'npmStartBundled', 'npmStart'],
+];
+
+const signedPercent = (share: number) => (Number.isFinite(share) ? `${share >= 0 ? '+' : '−'}${Math.abs(Math.round(share * 100))}%` : 'n/a');
+
+const coldSample = (r: Measured) => r.coldStart.models.find((x) => x.model === COLD_MODEL);
 
 export function renderMarkdown(r: BenchResults): string {
   const out: string[] = [];
@@ -277,7 +351,21 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     ...profileLines(`CPU profile of the handler, ${MODEL_LABEL[r.handler.profiledModel]}, single rows`, r.handler.profile),
     '',
-    `Prediction log writes, measured apart (${MODEL_LABEL[r.handler.log.model]}; one PutItem per request to the local DynamoDB-compatible server, dynalite, in another process): handler median ${ms(r.handler.log.withoutLog.medianMs)} without, ${ms(r.handler.log.withLog.medianMs)} with, +${ms(r.handler.log.addedMedianMs)} median and ${r.handler.log.addedP99Ms >= 0 ? '+' : ''}${ms(r.handler.log.addedP99Ms)} at p99. The request waits for its log write, so on AWS this becomes DynamoDB's latency plus the AWS SDK's own CPU time.`,
+    `### Prediction logs on and off (${MODEL_LABEL[r.handler.log.model]})`,
+    '',
+    'The same handler with the product\'s prediction-log adapter as the function builds it (default options: `write` queues the record; a background writer builds the records and stores them with BatchWriteItem, up to 25 a call, once 25 are queued or 50 ms after the first) writing to the local DynamoDB-compatible server, dynalite, in another process; against a log that keeps nothing. Both in alternating blocks of 50 calls of the same loop; after each "on" block its last records are flushed, untimed, as the drain extension does after each invocation on Lambda, so none of its writes land in an "off" block. CPU is the process\'s CPU time per request, the background writes and the flushes included.',
+    '',
+    table(['', 'Logs off', 'Logs on', 'On ÷ off'], [
+      ['Median', ms(r.handler.log.withoutLog.medianMs), ms(r.handler.log.withLog.medianMs), times(r.handler.log.ratio)],
+      ['p99', ms(r.handler.log.withoutLog.p99Ms), ms(r.handler.log.withLog.p99Ms), times(r.handler.log.p99Ratio)],
+      ['CPU per request', ms(r.handler.log.cpuMsPerCallWithout), ms(r.handler.log.cpuMsPerCallWith), times(r.handler.log.cpuMsPerCallWith / r.handler.log.cpuMsPerCallWithout)],
+    ]),
+    '',
+    `${logBatchesLine(r)} dynalite's process used ${ms(r.handler.log.storeCpuMsPerRecord)} of CPU per record it stored.`,
+    '',
+    `The writer's capacity: ${num(r.handler.log.writer.records)} requests answered back to back (${ms(r.handler.log.writer.answeredMs)}, ${num(r.handler.log.writer.queuedAtEnd)} records still queued at the end), every record stored ${ms(r.handler.log.writer.storedMs)} after the first request: ${num(r.handler.log.writer.recordsPerSecond)} records/s into dynalite in another process, ${num(r.handler.log.writer.batchWrites)} BatchWriteItem calls, at most ${r.handler.log.writer.maxInFlight} in flight at once (the adapter's default \`concurrency\` is 4). CPU per record: ${ms(r.handler.log.writer.processCpuMsPerRecord)} in this process (the request and its record's write), ${ms(r.handler.log.writer.storeCpuMsPerRecord)} in dynalite's.`,
+    '',
+    ...profileLines('CPU profile of the handler with prediction logs on', r.handler.log.profile),
     '',
     `## 3. Batch efficiency (${r.batch.rows} rows)`,
     '',
@@ -298,7 +386,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '## 4. Cold start',
     '',
-    `A fresh Node process loads the predict function bundled as \`cdk synth\` bundles it (ESM, minified, with its source map and \`NODE_OPTIONS=${r.coldStart.nodeOptions}\` as the function sets it) and onnxruntime-node from the layer's build, then serves one request: the registry is read from the local DynamoDB-compatible server and the model fetched from the S3-compatible one into an empty /tmp cache. Beside it, the limit: a fresh process where ONNX Runtime alone reads the file from disk and runs one row. ${r.coldStart.runs} run${r.coldStart.runs === 1 ? '' : 's'} of each, in rotating order; times from process start.`,
+    `A fresh Node process loads the predict function bundled as \`cdk synth\` bundles it (ESM, minified, the AWS SDK bundled in and only ${r.coldStart.bundle.external.map((e) => `\`${e}\``).join(' and ')} left to the layer; ${mib(r.coldStart.bundle.jsBytes)} of code with its source map and \`NODE_OPTIONS=${r.coldStart.nodeOptions}\` as the function sets it) and onnxruntime-node from the layer's build, then serves one request with the function's defaults (EMF metrics on, LOG_LEVEL INFO, tracing off): the registry is read from the local DynamoDB-compatible server and the model fetched from the S3-compatible one into an empty /tmp cache. Beside it, the limit: a fresh process where ONNX Runtime alone reads the file from disk and runs one row. ${r.coldStart.runs} run${r.coldStart.runs === 1 ? '' : 's'} of each, in rotating order; times from process start.`,
     '',
     table(['Model', 'Size', 'First prediction (median)', 'p99', 'Bare ONNX Runtime (median)', 'Ratio', 'Second request'], r.coldStart.models.map((x) => [
       MODEL_LABEL[x.model], `${num(x.modelBytes / 1000)} kB`, ms(x.total.medianMs), ms(x.total.p99Ms), ms(x.bare.medianMs), times(x.ratio), ms(x.secondRequest.medianMs),
@@ -312,7 +400,49 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     ...profileLines(`CPU profile of one cold start, ${MODEL_LABEL[r.coldStart.profiledModel]}, the whole process`, r.coldStart.profile),
     '',
-    `What-if, measured in the same runs: the same function with the AWS SDK bundled in (tree-shaken, minified) instead of loaded from the runtime's copy: first prediction ${ms(r.coldStart.sdkBundled.total.medianMs)} median for ${MODEL_LABEL[r.coldStart.sdkBundled.model]} (module load ${ms(r.coldStart.sdkBundled.phases.moduleLoad)}), with a bundle of ${mib(r.coldStart.sdkBundled.jsBytes)} code + ${mib(r.coldStart.sdkBundled.mapBytes)} source map.`,
+    `### Tracing on, and the metrics line (${MODEL_LABEL[r.coldStart.tracing.model]})`,
+    '',
+    `The same bundle run two more ways, in the same rotation: with \`EMF_METRICS=false\` (no per-request metrics line), and with \`TRACING=true\` in the environment Lambda gives a function with active tracing: ${r.coldStart.tracing.env.map((e) => `\`${e}\``).join(', ')} (a sampled trace header, fresh for each invocation, as the runtime sets it), with the daemon address pointing at a UDP socket the bench opens and drains; every run, traced or not, also has \`AWS_EXECUTION_ENV\` and \`LAMBDA_TASK_ROOT\`. After its first two requests each sample-model process serves ${r.coldStart.warmRequests} warm requests back to back (every warm request of every run pooled below).`,
+    '',
+    table(['', 'EMF off, tracing off', 'As deployed (EMF on, tracing off)', 'Tracing on', 'Tracing: added', 'Tracing: on ÷ off'], (() => {
+      const t = r.coldStart.tracing;
+      const e = r.coldStart.emf;
+      const deployed = coldSample(r);
+      const deployedTotal = deployed?.total.medianMs ?? Number.NaN;
+      const deployedLoad = deployed?.phases.moduleLoad ?? Number.NaN;
+      return [
+        ['First prediction (median)', ms(e.total.medianMs), ms(deployedTotal), ms(t.total.medianMs), ms(t.addedMedianMs), times(t.total.medianMs / deployedTotal)],
+        ['Module load (median)', '', ms(deployedLoad), ms(t.phases.moduleLoad), ms(t.phases.moduleLoad - deployedLoad), times(t.phases.moduleLoad / deployedLoad)],
+        ['Warm request, median', ms(e.warmOff.medianMs), ms(t.warmOff.medianMs), ms(t.warmOn.medianMs), ms(t.warmAddedMedianMs), times(t.warmRatio)],
+        ['Warm request, p99', ms(e.warmOff.p99Ms), ms(t.warmOff.p99Ms), ms(t.warmOn.p99Ms), ms(t.warmAddedP99Ms), times(t.warmOn.p99Ms / t.warmOff.p99Ms)],
+        ['CPU per warm request', ms(e.cpuMsPerWarmRequestOff), ms(t.cpuMsPerWarmRequestOff), ms(t.cpuMsPerWarmRequestOn), ms(t.cpuMsPerWarmRequestOn - t.cpuMsPerWarmRequestOff), times(t.cpuMsPerWarmRequestOn / t.cpuMsPerWarmRequestOff)],
+      ];
+    })()),
+    '',
+    `The per-request metrics line (Powertools Metrics, EMF on stdout; on by default) costs ${ms(r.coldStart.emf.warmAddedMedianMs)} per warm request at the median and ${ms(r.coldStart.tracing.cpuMsPerWarmRequestOff - r.coldStart.emf.cpuMsPerWarmRequestOff)} of CPU (EMF on − EMF off). Warm requests here are the deployed composition called the way the Lambda runtime calls it, so they include what section 2's in-process handler leaves out: the metrics line, the Logger, and the prediction log writing to dynalite in the background (one BatchWriteItem per 25 requests or 50 ms; on Lambda the drain extension writes after each invocation instead). CPU is the process's, ONNX Runtime's spinning pool threads included.`,
+    '',
+    `With tracing on, the daemon stand-in received ${num(r.coldStart.tracing.segmentsPerRequest, 2)} segment documents per request (${num(r.coldStart.tracing.segmentBytesPerRequest)} bytes), one UDP datagram each${r.coldStart.tracing.segmentNames.length > 0 ? ` (per request: ${r.coldStart.tracing.segmentNames.map((n) => `${n.name} ${num(n.perRequest, 2)}`).join(', ')})` : ''}. First prediction with tracing on: ${times(r.coldStart.tracing.ratio)} a bare ONNX Runtime process.`,
+    '',
+    '### Powertools at cold start, in isolation',
+    '',
+    `Fresh processes bundled as the function is (ESM, minified, source map) and started with its \`NODE_OPTIONS\`, timed from process start to the end of the script; ${r.coldStart.powertools.runs} runs of each, in rotating order.`,
+    '',
+    table(['Process', 'Median', 'p99', 'Over the empty process', 'Bundle'], [
+      ['does nothing', ms(r.coldStart.powertools.empty.medianMs), ms(r.coldStart.powertools.empty.p99Ms), '', ''],
+      ['imports and builds Powertools Logger and Metrics as the predict function does', ms(r.coldStart.powertools.loggerMetrics.medianMs), ms(r.coldStart.powertools.loggerMetrics.p99Ms), ms(r.coldStart.powertools.loggerMetricsMs), `${num(r.coldStart.powertools.loggerMetricsBundleBytes / 1000)} kB`],
+      ['loads Powertools Tracer and the X-Ray SDK and builds the tracing (functions/adapters/xray-tracing.ts), traced environment', ms(r.coldStart.powertools.tracer.medianMs), ms(r.coldStart.powertools.tracer.p99Ms), ms(r.coldStart.powertools.tracerMs), `${num(r.coldStart.powertools.tracerBundleBytes / 1000)} kB`],
+    ]),
+    '',
+    '### Before and after',
+    '',
+    `"Before" is quoted from ${r.coldStart.before.source}; "after" is this run. They are different runs (and load), so compare each to its own run's bare ONNX Runtime process too.`,
+    '',
+    table(['', 'First prediction (median)', 'Module load', 'Bare ONNX Runtime', 'Ratio'], [
+      ['Before: as deployed then (AWS SDK external, from the runtime; no Powertools)', ms(r.coldStart.before.sdkExternalMs), ms(r.coldStart.before.sdkExternalModuleLoadMs), ms(r.coldStart.before.bareMs), times(r.coldStart.before.sdkExternalMs / r.coldStart.before.bareMs)],
+      ['Before: that run\'s what-if, AWS SDK bundled in (no Powertools)', ms(r.coldStart.before.sdkBundledMs), ms(r.coldStart.before.sdkBundledModuleLoadMs), ms(r.coldStart.before.bareMs), times(r.coldStart.before.sdkBundledMs / r.coldStart.before.bareMs)],
+      ['After: as deployed now (AWS SDK bundled in, Powertools Logger and Metrics, tracing off)', ms(coldSample(r)?.total.medianMs ?? Number.NaN), ms(coldSample(r)?.phases.moduleLoad ?? Number.NaN), ms(coldSample(r)?.bare.medianMs ?? Number.NaN), times(coldSample(r)?.ratio ?? Number.NaN)],
+      ['After, tracing on', ms(r.coldStart.tracing.total.medianMs), ms(r.coldStart.tracing.phases.moduleLoad), ms(coldSample(r)?.bare.medianMs ?? Number.NaN), times(r.coldStart.tracing.ratio)],
+    ]),
     '',
     '## 5. HTTP',
     '',
@@ -320,8 +450,17 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     ...r.http.variants.map((v) => `- **${VARIANT_LABEL[v.id]}**: ${v.description}.`),
     '',
-    table(['Server', 'Concurrency', 'Req/s', '× baseline', 'p50', 'p99', 'Errors'], r.http.points.map((p) => [
+    table(['Server', 'Concurrency', 'Req/s', '× baseline', 'p50', 'p99', 'Errors', 'Log backlog at the end of a slice (time to store it)'], r.http.points.map((p) => [
       VARIANT_LABEL[p.variant], String(p.connections), num(p.requestsPerSecond), ratioAt(p.variant, p.connections), ms(p.p50Ms), ms(p.p99Ms), String(p.errors + p.non2xx),
+      p.logBacklog >= 1 ? `${num(p.logBacklog)} records (${ms(p.drainMs)})` : '',
+    ])),
+    '',
+    'After each slice the server stores the prediction-log records the load left queued before the next slice starts (untimed), so no server\'s backlog runs during another\'s load. A large backlog means the server answered faster than it could write its log: sustained, its queue would grow until records go to the fallback.',
+    '',
+    'Where the time goes at concurrency 8: each step adds one thing to the server before it.',
+    '',
+    table(['Step', 'Server', 'Req/s', '× baseline', 'Change'], HTTP_STEP_ROWS.map(([step, from, to]) => [
+      step, VARIANT_LABEL[to], num(httpRps(r, to)), num(httpRatio(r, to), 2), `${signedPercent(httpRps(r, to) / httpRps(r, from) - 1)} against ${VARIANT_LABEL[from]}`,
     ])),
     '',
     ...r.http.profiles.flatMap((p) => [...profileLines(`CPU profile of ${VARIANT_LABEL[p.variant]} at concurrency ${r.http.profileConnections}`, p.profile), '']),
@@ -338,9 +477,15 @@ export function renderMarkdown(r: BenchResults): string {
     'Sizes (MB = 1,048,576 bytes, as Lambda counts its limits):',
     '',
     table(['Artifact', 'Size', 'Detail'], [
-      ['Predict function bundle (index.mjs + source map)', mib(r.sizes.bundle.assetBytes), `code ${mib(r.sizes.bundle.jsBytes)}, source map ${mib(r.sizes.bundle.mapBytes)}; largest inputs: ${r.sizes.bundle.largestInputs.slice(0, 4).map((i) => `${i.path} ${num(i.bytes / 1000)} kB`).join(', ')}`],
+      ['Predict function bundle (index.mjs + source map)', mib(r.sizes.bundle.assetBytes), `code ${mib(r.sizes.bundle.jsBytes)}, source map ${mib(r.sizes.bundle.mapBytes)}; largest inputs: ${r.sizes.bundle.largestInputs.slice(0, 5).map((i) => `${i.path} ${num(i.bytes / 1000)} kB`).join(', ')}`],
       ...r.sizes.layers.map((l) => [`ONNX Runtime layer, ${l.architecture}, unzipped`, mib(l.unzippedBytes), `${l.files} files, the largest ${l.largestFile.path.split('/').pop() ?? ''} (${mib(l.largestFile.bytes)}); from ${l.source}`]),
     ]),
+    '',
+    'What the function bundle\'s code is made of (bytes in the minified output):',
+    '',
+    table(['Part', 'Code', 'Largest inputs'], r.sizes.bundle.families.map((f) => [
+      FAMILY_LABEL[f.family], `${num(f.bytes / 1000)} kB`, f.inputs.slice(0, 4).map((i) => `${i.path} ${num(i.bytes / 1000)} kB`).join(', '),
+    ])),
     '',
     '## 7. Thread settings',
     '',
@@ -361,6 +506,8 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '- Cases that are compared run in alternating blocks of the same loop (ABC, CBA, ...), so drift and noisy neighbours hit them alike. Figures are medians unless marked p99.',
     '- Every loop is bounded by a count and a time budget; `--quick` uses small ones (its figures only show that the bench runs).',
+    '- Background work a case leaves behind (queued prediction-log writes) is finished after its block or slice, untimed but reported (CPU per request, backlog and the time to store it), so it never runs during another case\'s measurement.',
+    '- CPU profiles are V8\'s sampling profiler; frames in the minified function bundle are attributed to their packages through its source map.',
     '- The models are built by the bench from the test fixtures with fixed seeds; the rows are the iris data set and seeded pseudo-random values.',
     '- Traffic stays on 127.0.0.1.',
     '',

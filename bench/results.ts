@@ -2,10 +2,12 @@
  * The shape of `docs/benchmarks.json`: every figure the report prints, raw. The sections fill
  * it, the report writer reads it, and the CI test checks its structure (never its values).
  */
+import type { BundleFamily, InputBytes } from './lib/bundle.js';
 import type { ModelId } from './lib/models.js';
 import type { ProfileSummary } from './lib/profile.js';
 import type { Stat } from './lib/stats.js';
 
+export type { BundleFamily, BundleFamilyId, InputBytes } from './lib/bundle.js';
 export type { ModelId } from './lib/models.js';
 export type { ProfileSummary } from './lib/profile.js';
 export type { Stat } from './lib/stats.js';
@@ -56,13 +58,54 @@ export interface HandlerResult {
   /** CPU profile of the handler on single rows of `profiledModel`, log off. */
   readonly profiledModel: ModelId;
   readonly profile: ProfileSummary;
-  /** The same handler writing prediction logs to the local DynamoDB-compatible server. */
+  /**
+   * Prediction logs on against off, single rows of `model`, in alternating blocks of one loop.
+   * On: the product's `DynamoDbPredictionLog` with its default options (`write` queues; records
+   * are built and stored with BatchWriteItem in the background) writing to the local
+   * DynamoDB-compatible server in another process. Off: a log that keeps nothing. After each
+   * block of "on" its last records are flushed, untimed (as the drain extension does after an
+   * invocation on Lambda), so none of its writes land in an "off" block.
+   */
   readonly log: {
     readonly model: ModelId;
     readonly withoutLog: Stat;
     readonly withLog: Stat;
     readonly addedMedianMs: number;
     readonly addedP99Ms: number;
+    /** withLog median ÷ withoutLog median (the target's figure). */
+    readonly ratio: number;
+    /** The same at p99, for information. */
+    readonly p99Ratio: number;
+    /** Process CPU time per request, ms: the blocks, the writes in the background and the flushes after the blocks. */
+    readonly cpuMsPerCallWithout: number;
+    readonly cpuMsPerCallWith: number;
+    /** Records the "on" handler queued (warm-up included), BatchWriteItem calls made for them, records that went to the fallback. */
+    readonly records: number;
+    readonly batchWrites: number;
+    readonly fallbackRecords: number;
+    /** CPU time of the DynamoDB-compatible server's process (dynalite, another process) per record stored, ms. */
+    readonly storeCpuMsPerRecord: number;
+    /** CPU profile of the "on" handler, flushed every 50 calls as in the measured loop. */
+    readonly profile: ProfileSummary;
+    /**
+     * The writer's capacity: `records` requests answered back to back without waiting for their
+     * records (as a server under load does), then every record stored.
+     */
+    readonly writer: {
+      readonly records: number;
+      /** Time to answer the requests, ms, and records still queued then. */
+      readonly answeredMs: number;
+      readonly queuedAtEnd: number;
+      /** Time until every record was stored, from the first request, ms; records over that time. */
+      readonly storedMs: number;
+      readonly recordsPerSecond: number;
+      readonly batchWrites: number;
+      /** BatchWriteItem calls in flight at once, at most (the adapter's default `concurrency` is 4). */
+      readonly maxInFlight: number;
+      /** This process's CPU per record (request and write), and dynalite's process's, ms. */
+      readonly processCpuMsPerRecord: number;
+      readonly storeCpuMsPerRecord: number;
+    };
   };
 }
 
@@ -132,17 +175,93 @@ export interface ColdStartResult {
   /** CPU profile of one more cold start of `profiledModel` (the whole process, `--cpu-prof`). */
   readonly profiledModel: ModelId;
   readonly profile: ProfileSummary;
-  /** What-if: the same function with the AWS SDK bundled in (tree-shaken) instead of external. */
-  readonly sdkBundled: {
+  /** The function as deployed: the AWS SDK bundled in, ONNX Runtime from the layer. */
+  readonly bundle: { readonly jsBytes: number; readonly mapBytes: number; readonly external: readonly string[] };
+  /** Warm requests each sample-model process serves after its first two (for the tracing figures). */
+  readonly warmRequests: number;
+  /**
+   * The sample model with tracing on: the same bundle with TRACING=true in the environment Lambda
+   * gives a traced function, its segments sent to a UDP socket standing in for the X-Ray daemon.
+   * Runs alternate with the as-deployed (tracing off) ones.
+   */
+  readonly tracing: {
     readonly model: ModelId;
-    readonly jsBytes: number;
-    readonly mapBytes: number;
+    /** The variables set beyond the as-deployed environment. */
+    readonly env: readonly string[];
     readonly total: Stat;
     readonly phases: Readonly<Record<ColdStartPhase, number>>;
+    /** total median − the as-deployed median (same model, same runs). */
+    readonly addedMedianMs: number;
+    /** total median ÷ bare median. */
+    readonly ratio: number;
+    /** Warm requests in the same processes, every sample pooled: tracing off (as deployed) and on. */
+    readonly warmOff: Stat;
+    readonly warmOn: Stat;
+    readonly warmAddedMedianMs: number;
+    readonly warmAddedP99Ms: number;
+    /** warmOn median ÷ warmOff median. */
+    readonly warmRatio: number;
+    /** Process CPU time per warm request (background log writes included), ms. */
+    readonly cpuMsPerWarmRequestOff: number;
+    readonly cpuMsPerWarmRequestOn: number;
+    /** Datagrams (one segment document each) and bytes the daemon stand-in received per traced request. */
+    readonly segmentsPerRequest: number;
+    readonly segmentBytesPerRequest: number;
+    /** The segment documents by name (span or AWS service), per traced request, most frequent first. */
+    readonly segmentNames: ReadonlyArray<{ readonly name: string; readonly perRequest: number }>;
   };
+  /**
+   * The sample model with per-request metrics off (EMF_METRICS=false), tracing off: what the
+   * EMF line (Powertools Metrics, one JSON line on stdout per request) costs. Runs rotate with the others.
+   */
+  readonly emf: {
+    readonly model: ModelId;
+    readonly total: Stat;
+    readonly warmOff: Stat;
+    /** As deployed (EMF on) − EMF off, warm requests. */
+    readonly warmAddedMedianMs: number;
+    readonly warmAddedP99Ms: number;
+    readonly cpuMsPerWarmRequestOff: number;
+  };
+  /**
+   * Powertools' own cost at cold start, in isolation: fresh processes bundled as the function is
+   * and started with its NODE_OPTIONS, time from process start to the end of the script, medians.
+   */
+  readonly powertools: {
+    readonly runs: number;
+    /** A script that does nothing. */
+    readonly empty: Stat;
+    /** Imports Powertools Logger and Metrics and builds them as the predict function does. */
+    readonly loggerMetrics: Stat;
+    /** Imports Powertools Tracer and the X-Ray SDK (functions/adapters/xray-tracing.ts) and builds the tracing, in a traced Lambda environment. */
+    readonly tracer: Stat;
+    /** loggerMetrics median − empty median. */
+    readonly loggerMetricsMs: number;
+    /** tracer median − empty median. */
+    readonly tracerMs: number;
+    readonly loggerMetricsBundleBytes: number;
+    readonly tracerBundleBytes: number;
+  };
+  /** The last committed run before Powertools and the bundled SDK (quoted, not measured here). */
+  readonly before: ColdStartBefore;
 }
 
-export type HttpVariantId = 'baseline' | 'api' | 'apiAuth' | 'apiLog' | 'npmStart';
+export interface ColdStartBefore {
+  /** Where the figures come from. */
+  readonly source: string;
+  readonly commit: string;
+  readonly date: string;
+  readonly model: ModelId;
+  /** As deployed then: the AWS SDK external (the runtime's copy), no Powertools. */
+  readonly sdkExternalMs: number;
+  readonly sdkExternalModuleLoadMs: number;
+  /** That run's what-if: the AWS SDK bundled in, no Powertools. */
+  readonly sdkBundledMs: number;
+  readonly sdkBundledModuleLoadMs: number;
+  readonly bareMs: number;
+}
+
+export type HttpVariantId = 'baseline' | 'api' | 'apiAuth' | 'apiLog' | 'npmStartQuiet' | 'npmStartBundled' | 'npmStart';
 
 /** 5. The local API under autocannon, beside a minimal server. */
 export interface HttpResult {
@@ -161,6 +280,12 @@ export interface HttpResult {
     readonly p99Ms: number;
     readonly errors: number;
     readonly non2xx: number;
+    /** Prediction-log records still queued when a slice's load ended, mean per slice. */
+    readonly logBacklog: number;
+    /** Time the server then took to store them, mean per slice, ms (untimed in req/s). */
+    readonly drainMs: number;
+    /** Responses over load time plus drain time: the rate at which the server also keeps up with its log. */
+    readonly sustainedRequestsPerSecond: number;
   }>;
   /** req/s ÷ the baseline's req/s at the same concurrency, for every variant but the baseline. */
   readonly ratios: ReadonlyArray<{ readonly variant: HttpVariantId; readonly connections: number; readonly ratio: number }>;
@@ -202,7 +327,11 @@ export interface SizeResult {
     readonly mapBytes: number;
     /** What the CDK asset holds (code and source map): Lambda's unzipped code size. */
     readonly assetBytes: number;
-    readonly largestInputs: ReadonlyArray<{ readonly path: string; readonly bytes: number }>;
+    readonly largestInputs: readonly InputBytes[];
+    /** What the bundle is made of, largest family first. */
+    readonly families: readonly BundleFamily[];
+    /** Bytes only a dynamic import reaches (the tracing): parsed at load, evaluated only with TRACING=true. */
+    readonly lazyBytes: number;
   };
   readonly layers: ReadonlyArray<{
     readonly architecture: 'x86_64' | 'arm64';

@@ -16,6 +16,8 @@ export function runSizes(ctx: BenchContext, bundle: FunctionBundle): SizeResult 
       mapBytes: bundle.mapBytes,
       assetBytes: bundle.jsBytes + bundle.mapBytes,
       largestInputs: bundle.largestInputs,
+      families: bundle.families,
+      lazyBytes: bundle.lazyBytes,
     },
     layers: layers.map(({ architecture, unzippedBytes, files, largestFile, source }) => ({ architecture, unzippedBytes, files, largestFile, source })),
   };

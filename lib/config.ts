@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MODEL_NAME_PATTERN } from '../functions/core/model.js';
 import { DEFAULT_METRICS_NAMESPACE, LOG_LEVELS } from '../functions/core/observability.js';
 

@@ -30,6 +30,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
@@ -117,6 +118,48 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     await dynamo.stop();
     throw error;
   }
+}
+
+/**
+ * `startLocalAws` in a child process (`local/aws-process.ts`): the same servers, the same
+ * endpoints, but their work (dynalite's storage engine above all) runs on another core than the
+ * caller's. `npm start` uses it; tests that start servers in-process use `startLocalAws`.
+ *
+ * @example
+ * const aws = await startLocalAwsProcess({ dataDir: '.data' });
+ * await aws.stop(); // the child stops its servers and exits
+ */
+export async function startLocalAwsProcess(options: LocalAwsOptions = {}): Promise<LocalAws> {
+  const { fork } = await import('node:child_process');
+  const entry = fileURLToPath(new URL(`./aws-process${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  // From TypeScript sources (`npm start` runs through tsx) the child needs tsx's loader too.
+  const needsTsx = entry.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx'));
+  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: needsTsx ? [...process.execArgv, '--import', 'tsx'] : process.execArgv });
+  const ready = await new Promise<{ dynamoEndpoint: string; s3Endpoint: string }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the local AWS servers' process exited with code ${code} before it was ready`)));
+    child.on('message', (message: { type: string; dynamoEndpoint?: string; s3Endpoint?: string; message?: string }) => {
+      if (message.type === 'ready' && message.dynamoEndpoint && message.s3Endpoint) resolve({ dynamoEndpoint: message.dynamoEndpoint, s3Endpoint: message.s3Endpoint });
+      if (message.type === 'failed') reject(new Error(`the local AWS servers did not start: ${message.message ?? ''}`));
+    });
+    child.send({ type: 'start', options });
+  });
+  child.removeAllListeners('exit');
+  let stopping: Promise<void> | undefined;
+  return {
+    ...ready,
+    stop() {
+      stopping ??= new Promise<void>((resolve) => {
+        if (child.exitCode !== null || !child.connected) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.send({ type: 'stop' });
+      });
+      return stopping;
+    },
+  };
 }
 
 export interface LocalEndpoints {

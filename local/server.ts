@@ -183,6 +183,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       clearTimeout(timer);
       server.closeAllConnections();
       await closed;
+      if (state.accessLog instanceof BufferedLines) state.accessLog.flush();
     },
   };
 }
@@ -193,12 +194,46 @@ interface ServerState {
   readonly elapsed: () => number;
   readonly limiter: TokenBucketLimiter | undefined;
   readonly cache: Map<string, { readonly result: AuthorizerResult; readonly expiresAt: number }>;
+  /** Where access log lines go; undefined when the log is off. */
+  readonly accessLog: BufferedLines | ((line: string) => void) | undefined;
 }
 
 function serverState(options: LocalServerOptions): ServerState {
   const now = options.now ?? Date.now;
   const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
-  return { options, now, elapsed: options.elapsed ?? (() => performance.now()), limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now), cache: new Map() };
+  const accessLog = options.accessLog === false ? undefined : (options.accessLog ?? new BufferedLines((text) => process.stdout.write(text)));
+  return { options, now, elapsed: options.elapsed ?? (() => performance.now()), limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now), cache: new Map(), accessLog };
+}
+
+/**
+ * Lines gathered and written together, at most `delayMs` after the first of them: under load one
+ * write carries the lines of many requests (a write to a pipe is a blocking system call on
+ * Linux), while a person at the terminal still sees each line at once.
+ */
+export class BufferedLines {
+  private lines: string[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly delayMs = 20,
+  ) {}
+
+  push(line: string): void {
+    this.lines.push(line);
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), this.delayMs);
+    this.timer.unref();
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.lines.length === 0) return;
+    const text = `${this.lines.join('\n')}\n`;
+    this.lines = [];
+    this.write(text);
+  }
 }
 
 /** What the access log needs to know of a request, filled in as it is served. */
@@ -244,10 +279,10 @@ function logAccess(state: ServerState, request: http.IncomingMessage, response: 
   const { options } = state;
   // Taken even when the log is off, so the observations never pile up.
   const observed = trace.requestId === undefined ? undefined : options.observations?.take(trace.requestId);
-  if (options.accessLog === false) return;
-  const write = options.accessLog ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log = state.accessLog;
+  if (!log) return;
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-  write(accessLogLine({
+  const line = accessLogLine({
     method: request.method ?? 'GET',
     route: trace.route ?? path,
     status: response.statusCode,
@@ -255,7 +290,9 @@ function logAccess(state: ServerState, request: http.IncomingMessage, response: 
     ...(observed ? { model: observed.model, rows: observed.rows } : {}),
     ...(observed?.modelVersion !== undefined ? { modelVersion: observed.modelVersion } : {}),
     ...(observed?.errorCode !== undefined ? { errorCode: observed.errorCode } : {}),
-  }));
+  });
+  if (log instanceof BufferedLines) log.push(line);
+  else log(line);
 }
 
 async function serve(state: ServerState, request: http.IncomingMessage, response: http.ServerResponse, trace: Trace): Promise<void> {

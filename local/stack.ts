@@ -24,7 +24,7 @@ import {
   generateSigningKey, loadOrCreateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken,
   type MintOptions, type SigningKey,
 } from './auth.js';
-import { ensureBucket, localClients, startLocalAws, type LocalAws, type LocalClients } from './aws-servers.js';
+import { ensureBucket, localClients, startLocalAws, startLocalAwsProcess, type LocalAws, type LocalClients } from './aws-servers.js';
 import { JWKS_PATH, startLocalServer, type LocalFunction, type LocalServer, type RateLimit } from './server.js';
 import { LocalObservations } from './observations.js';
 import { LocalTrafficRouter, type LocalTrafficOptions } from './traffic.js';
@@ -47,6 +47,11 @@ export interface LocalStackOptions {
   readonly seedSampleModel?: boolean;
   /** Overrides of the functions' environment (same variables as on Lambda). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Where the DynamoDB- and S3-compatible servers run: in this process, or in a child process so
+   * their work does not share the API's event loop (`npm start`). @default 'in-process'
+   */
+  readonly servers?: 'in-process' | 'child-process';
   /** Start the DynamoDB- and S3-compatible servers on these ports. @default ephemeral */
   readonly dynamoPort?: number;
   readonly s3Port?: number;
@@ -107,11 +112,12 @@ export interface LocalStack {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const aws = await startLocalAws({
+  const awsOptions = {
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.dynamoPort !== undefined ? { dynamoPort: options.dynamoPort } : {}),
     ...(options.s3Port !== undefined ? { s3Port: options.s3Port } : {}),
-  });
+  };
+  const aws = options.servers === 'child-process' ? await startLocalAwsProcess(awsOptions) : await startLocalAws(awsOptions);
   const clients = localClients(aws);
   try {
     const config = loadConfig({

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LOG_LEVELS } from '../functions/core/observability.js';
 import { DEFAULT_RATE_LIMIT, JWKS_PATH } from './server.js';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
@@ -46,6 +46,8 @@ async function main(): Promise<void> {
     rateLimit: { ratePerSecond: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST },
     authCacheTtlSeconds: env.AUTH_CACHE_TTL_SECONDS,
     accessLog: env.ACCESS_LOG === 'on',
+    // The embedded DynamoDB and S3 run in a child process, on another core than the API.
+    servers: 'child-process',
     env: { LOG_LEVEL: env.LOG_LEVEL },
   });
   const example = JSON.stringify({

@@ -39,16 +39,22 @@ export function killChildren(): void {
 
 /**
  * Starts a child and waits for its `ready` message: its bundle when run.ts built one
- * (BENCH_BUILD_DIR), else the TypeScript file through tsx.
+ * (BENCH_BUILD_DIR), else (or with `tsx: true`, to run code the way `npm start` does) the
+ * TypeScript file through tsx.
  *
  * @example
  * const aws = await startChild<AwsReady>('bench/processes/aws-servers.ts');
  */
 export async function startChild<Ready extends Message>(
   file: string,
-  options: { readonly env?: Readonly<Record<string, string>>; readonly nodeArgs?: readonly string[]; readonly timeoutMs?: number } = {},
+  options: {
+    readonly env?: Readonly<Record<string, string>>;
+    readonly nodeArgs?: readonly string[];
+    readonly timeoutMs?: number;
+    readonly tsx?: boolean;
+  } = {},
 ): Promise<Child<Ready>> {
-  const built = process.env.BENCH_BUILD_DIR;
+  const built = options.tsx ? undefined : process.env.BENCH_BUILD_DIR;
   const script = built ? [path.join(built, `${path.basename(file, '.ts')}.mjs`)] : ['--import', 'tsx', path.join(ROOT, file)];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...script], {
     cwd: ROOT,

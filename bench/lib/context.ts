@@ -11,7 +11,11 @@ export interface Profile {
   readonly small: Budget;
   /** 1000-row batches and per-row loops (milliseconds per call). */
   readonly large: Budget;
-  readonly coldStartRuns: number;
+  /**
+   * Cold starts per kind; warm requests each sample-model process serves after its first two
+   * (tracing off and on); runs of each Powertools probe.
+   */
+  readonly coldStart: { readonly runs: number; readonly warmRequests: number; readonly probeRuns: number };
   /** Per server and concurrency: a warm-up, then `seconds` of load in `rounds` slices alternating between the servers. */
   readonly http: { readonly warmupSeconds: number; readonly seconds: number; readonly rounds: number; readonly connections: readonly number[] };
   /** The target run (100,000 requests), then a shorter one with prediction logs on; each capped in time. */
@@ -32,9 +36,9 @@ export const FULL: Profile = {
   mode: 'full',
   small: { warmup: 300, minSamples: 2_000, maxSamples: 40_000, maxMs: 2_500, blockSize: 50 },
   large: { warmup: 5, minSamples: 40, maxSamples: 2_000, maxMs: 4_000, blockSize: 5 },
-  coldStartRuns: 10,
+  coldStart: { runs: 10, warmRequests: 300, probeRuns: 20 },
   http: { warmupSeconds: 1, seconds: 5, rounds: 5, connections: [1, 8, 32] },
-  memory: { warmupRequests: 10_000, requests: 100_000, loggedRequests: 5_000, connections: 8, maxSeconds: 150 },
+  memory: { warmupRequests: 10_000, requests: 100_000, loggedRequests: 20_000, connections: 8, maxSeconds: 150 },
   profileMs: 2_000,
   threads: { passes: 2, isolatedCalls: { small: 200, large: 20 } },
 };
@@ -43,7 +47,7 @@ export const QUICK: Profile = {
   mode: 'quick',
   small: { warmup: 20, minSamples: 30, maxSamples: 400, maxMs: 100, blockSize: 10 },
   large: { warmup: 1, minSamples: 3, maxSamples: 20, maxMs: 100, blockSize: 2 },
-  coldStartRuns: 1,
+  coldStart: { runs: 1, warmRequests: 30, probeRuns: 2 },
   http: { warmupSeconds: 0.1, seconds: 0.3, rounds: 1, connections: [1, 8, 32] },
   memory: { warmupRequests: 200, requests: 1_000, loggedRequests: 200, connections: 8, maxSeconds: 10 },
   profileMs: 300,
@@ -53,6 +57,8 @@ export const QUICK: Profile = {
 export interface BenchContext {
   readonly profile: Profile;
   readonly aws: AwsEndpoints;
+  /** CPU time used so far by the process of the local AWS look-alikes (dynalite, s3rver, the log sink), ms. */
+  awsCpuMs(): Promise<number>;
   /** A scratch folder for this run, removed at the end. */
   readonly tmpDir: string;
   progress(message: string): void;

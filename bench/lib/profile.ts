@@ -7,8 +7,9 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { SourceMap } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ROOT } from './paths.js';
 import { precise } from './stats.js';
 
@@ -25,7 +26,7 @@ export interface ProfileSummary {
 interface CpuProfile {
   readonly nodes: ReadonlyArray<{
     readonly id: number;
-    readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+    readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number; readonly columnNumber?: number };
     readonly children?: readonly number[];
   }>;
   readonly samples?: readonly number[];
@@ -61,8 +62,36 @@ function sourceFileIn(url: string, line: number): string | undefined {
   return found;
 }
 
+/**
+ * The source file a position of a minified bundle comes from, through the bundle's source map
+ * (`<file>.map` beside it, as the function's bundle has): an absolute path, or undefined.
+ */
+const sourceMaps = new Map<string, SourceMap | null>();
+function mappedSource(url: string, line: number, column: number): string | undefined {
+  if (!url.startsWith('file:') || !url.endsWith('.mjs')) return undefined;
+  let map = sourceMaps.get(url);
+  if (map === undefined) {
+    const file = `${fileURLToPath(url)}.map`;
+    try {
+      map = existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]) : null;
+    } catch {
+      map = null;
+    }
+    sourceMaps.set(url, map);
+  }
+  const entry = map?.findEntry(line, column);
+  if (!entry || !('originalSource' in entry)) return undefined;
+  const source = entry.originalSource;
+  return source.startsWith('file:') ? fileURLToPath(source) : path.resolve(path.dirname(fileURLToPath(url)), source);
+}
+
 /** The group of a frame with a script URL: a package, a file of ours, Node.js. */
-function groupOfUrl(url: string, line: number): string {
+function groupOfUrl(url: string, line: number, column = 0): string {
+  const mapped = url.startsWith('node:') ? undefined : mappedSource(url, line, column);
+  return mapped ? groupOfSource(pathToFileURL(mapped).href, 0) : groupOfSource(url, line);
+}
+
+function groupOfSource(url: string, line: number): string {
   if (url.startsWith('node:')) return url.startsWith('node:_http') || url.startsWith('node:http') ? 'Node.js http' : 'Node.js internals';
   const packages = url.split('node_modules/');
   if (packages.length > 1) {
@@ -105,7 +134,7 @@ export function summarizeProfile(profile: CpuProfile, top = 8): ProfileSummary {
     let group: string;
     if (frame.functionName === '(garbage collector)') group = 'V8 garbage collector';
     else if (frame.functionName === '(program)' || !caller) group = 'V8 and native, no JavaScript caller';
-    else group = groupOfUrl(caller.url, caller.lineNumber);
+    else group = groupOfUrl(caller.url, caller.lineNumber, caller.columnNumber ?? 0);
     const delta = deltas[i] ?? 0;
     busy += delta;
     groups.set(group, (groups.get(group) ?? 0) + delta);

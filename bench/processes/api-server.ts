@@ -1,17 +1,20 @@
 /**
  * Child process: the product's local API (the same handlers Lambda runs), in the shape the
  * environment asks for:
- *   BENCH_API_MODE=npm-start  `startLocalStack` as `npm start` runs it: JWT authorization on, the
- *                             DynamoDB- and S3-compatible servers in this same process, state in
- *                             a data folder.
+ *   BENCH_API_MODE=npm-start  `startLocalStack` as `npm start` (local/start.ts) runs it: JWT
+ *                             authorization on, the DynamoDB- and S3-compatible servers in a
+ *                             child process, state in a data folder, the access log on stdout
+ *                             unless ACCESS_LOG=off (start.ts's switch).
  *   BENCH_API_MODE=function   the function alone, as on Lambda, its registry, artifacts and logs
  *                             on the servers of another process (BENCH_AWS: AwsEndpoints as JSON),
  *                             with BENCH_AUTH=on|off (the local stack's JWT authorizer, with API
  *                             Gateway's result cache) and BENCH_LOG=off|sink (prediction logs
- *                             discarded in-process, or written to the log sink).
+ *                             discarded in-process, or written to the log sink). No access log:
+ *                             on Lambda, API Gateway's access logs are not the function's work.
  * Per-client throttling is off everywhere: the load generator is one client, and throttling is
  * a policy, not a speed. Tells the runner its URL and a token to send; answers `memory` (and
- * `gc`, when started with --expose-gc) and takes CPU profiles on request.
+ * `gc`, when started with --expose-gc) and `drain` (stores the prediction-log records still
+ * queued, saying how many and how long it took), and takes CPU profiles on request.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -62,12 +65,22 @@ function withoutLog(config: Config, clients: LocalClients): PredictionService {
 interface Started {
   readonly url: string;
   readonly token: string;
+  /** Prediction-log records queued or being written. */
+  pending(): number;
+  /** Resolves once every queued prediction-log record is stored (or in the fallback). */
+  flush(): Promise<void>;
   stop(): Promise<void>;
 }
 
 async function startStack(): Promise<Started> {
-  const stack = await startLocalStack({ dataDir: path.join(scratch, 'data'), auth: 'jwt', rateLimit: false });
-  return { url: stack.url, token: (await stack.auth?.mint(TOKEN)) ?? '', stop: () => stack.stop() };
+  const stack = await startLocalStack({ dataDir: path.join(scratch, 'data'), auth: 'jwt', rateLimit: false, accessLog: process.env.ACCESS_LOG !== 'off', servers: 'child-process' });
+  return {
+    url: stack.url,
+    token: (await stack.auth?.mint(TOKEN)) ?? '',
+    pending: () => stack.prediction.pending(),
+    flush: () => stack.flush(),
+    stop: () => stack.stop(),
+  };
 }
 
 async function startFunction(): Promise<Started> {
@@ -93,12 +106,15 @@ async function startFunction(): Promise<Started> {
     },
     authorization,
     rateLimit: false,
+    accessLog: false,
     // The insecure mode's start-up warning is expected here.
     warn: () => undefined,
   });
   return {
     url: api.url,
     token: key ? await mintToken(key, TOKEN) : '',
+    pending: () => service.pending(),
+    flush: () => service.flush(),
     async stop() {
       await api.close();
       clients.destroy();
@@ -113,6 +129,13 @@ serveRunner(
   {
     ...profilerRequests(),
     memory: () => memoryFigures(),
+    // Writes what the last load left queued: the records pending, and how long they took to store.
+    drain: async () => {
+      const pending = api.pending();
+      const started = performance.now();
+      await api.flush();
+      return { pending, ms: performance.now() - started };
+    },
     gc: () => {
       gc?.();
       return memoryFigures();

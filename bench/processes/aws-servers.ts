@@ -4,10 +4,11 @@
  * apart from the functions it serves, as DynamoDB and S3 do on AWS.
  *
  * Also a second DynamoDB endpoint, the log sink, for measuring our side of prediction logging:
- * it answers PutItem on the prediction-log table at once, without storing anything, and passes
- * every other request to dynalite. dynalite takes milliseconds per PutItem and a few hundred per
- * second at most, so behind it a load test measures dynalite; behind the sink it measures the
- * function's process (building the item, signing, sending, reading the answer).
+ * it answers writes to the prediction-log table (BatchWriteItem, and PutItem, which the log
+ * adapter uses to isolate a refused item) at once, without storing anything, and passes every
+ * other request to dynalite. dynalite takes milliseconds per item and stores a few hundred to a
+ * few thousand a second, so behind it a load test measures dynalite; behind the sink it measures
+ * the function's process (building the records, marshalling, signing, sending, reading the answer).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +35,18 @@ await ensureBucket(clients.s3, config.ARTIFACT_BUCKET);
 const registry = buildRegistryService(config, clients);
 for (const model of benchModels()) await publish(registry, model);
 
+/** The answer to a write that only touches the prediction-log table, or undefined for anything else. */
+function logWriteAnswer(target: string, body: Buffer, tableName: string): string | undefined {
+  if (target.endsWith('.PutItem')) {
+    return (JSON.parse(body.toString('utf8')) as { TableName?: string }).TableName === tableName ? '{}' : undefined;
+  }
+  if (target.endsWith('.BatchWriteItem')) {
+    const tables = Object.keys((JSON.parse(body.toString('utf8')) as { RequestItems?: Record<string, unknown> }).RequestItems ?? {});
+    return tables.length > 0 && tables.every((t) => t === tableName) ? '{"UnprocessedItems":{}}' : undefined;
+  }
+  return undefined;
+}
+
 function startLogSink(tableName: string, dynamoEndpoint: string): Promise<http.Server> {
   const upstream = new URL(dynamoEndpoint);
   const agent = new http.Agent({ keepAlive: true });
@@ -42,10 +55,10 @@ function startLogSink(tableName: string, dynamoEndpoint: string): Promise<http.S
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = Buffer.concat(chunks);
-      const isPut = String(request.headers['x-amz-target'] ?? '').endsWith('.PutItem');
-      if (isPut && (JSON.parse(body.toString('utf8')) as { TableName?: string }).TableName === tableName) {
-        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': 2 });
-        response.end('{}');
+      const answer = logWriteAnswer(String(request.headers['x-amz-target'] ?? ''), body, tableName);
+      if (answer !== undefined) {
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(answer) });
+        response.end(answer);
         return;
       }
       const forwarded = http.request(
@@ -72,7 +85,13 @@ const endpoints: AwsEndpoints = {
   predictionLogTable: config.PREDICTION_LOG_TABLE,
   bucket: config.ARTIFACT_BUCKET,
 };
-serveRunner({ endpoints }, {}, async () => {
+serveRunner({ endpoints }, {
+  // This process's CPU time so far: the runner divides its growth by the records dynalite stored.
+  cpu: () => {
+    const { user, system } = process.cpuUsage();
+    return { cpuMs: (user + system) / 1000 };
+  },
+}, async () => {
   sink.closeAllConnections();
   sink.close();
   clients.destroy();

@@ -104,8 +104,15 @@ export class DynamoDbPredictionLog implements PredictionLog {
   private readonly tracing: Tracing;
   private queue: PendingRecord[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private running: Promise<void> | undefined;
+  /** A pump is scheduled for the next turn of the event loop (after the answer is written). */
+  private scheduled = false;
+  /** Batches being written. */
+  private active = 0;
+  /** Records in those batches. */
   private writing = 0;
+  /** `flush()` calls waiting: while any is, partial batches go at once. */
+  private draining = 0;
+  private idleWaiters: Array<() => void> = [];
   private breakerOpenUntil = 0;
 
   constructor(options: DynamoDbPredictionLogOptions) {
@@ -131,62 +138,91 @@ export class DynamoDbPredictionLog implements PredictionLog {
     return this.queue.length + this.writing;
   }
 
-  /** Queues `record`; never throws, never waits. */
+  /**
+   * Queues `record`; never throws, never waits. A full batch is sent on the next turn of the event
+   * loop (so the request that filled it has its answer written first); a partial one waits up to
+   * `flushDelayMs` for more records.
+   */
   write(record: PendingRecord): void {
     if (this.queue.length >= this.maxQueued) {
       this.toFallback([record], new Error(`the prediction log queue is full (${this.maxQueued} records)`));
       return;
     }
     this.queue.push(record);
-    if (this.queue.length >= this.batchSize) {
-      this.start();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.start();
-      }, this.flushDelayMs);
-      this.timer.unref?.();
-    }
+    if (this.queue.length >= this.batchSize) this.schedule();
+    else this.armTimer();
   }
 
   /** Resolves once every record queued before (and while) it runs is stored or in the fallback. */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.running) {
-      this.start();
-      await this.running;
+    this.draining++;
+    try {
+      while (this.queue.length > 0 || this.active > 0) {
+        const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+        this.pump();
+        await idle;
+      }
+    } finally {
+      this.draining--;
     }
   }
 
-  /** Starts the background writer unless it runs. */
-  private start(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (this.running || this.queue.length === 0) return;
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-      // Records queued after the last batch was taken, with no timer of their own.
-      if (this.queue.length > 0 && !this.timer) this.start();
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
     });
   }
 
-  /** Writes batches, up to `concurrency` at once, until the queue is empty. */
-  private async drain(): Promise<void> {
-    const workers: Promise<void>[] = [];
-    const next = async (): Promise<void> => {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.batchSize);
-        this.writing += batch.length;
-        try {
-          await this.writeBatch(batch);
-        } finally {
+  private armTimer(): void {
+    if (this.timer || this.queue.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump(true);
+    }, this.flushDelayMs);
+    this.timer.unref?.();
+  }
+
+  /**
+   * Starts batch writes, up to `concurrency` at once: full batches always; a partial one when its
+   * wait is over (`due`) or a flush is waiting. Whatever stays queued keeps its timer.
+   */
+  private pump(due = false): void {
+    const partialToo = due || this.draining > 0;
+    while (this.active < this.concurrency && (this.queue.length >= this.batchSize || (partialToo && this.queue.length > 0))) {
+      const batch = this.queue.splice(0, this.batchSize);
+      this.active++;
+      this.writing += batch.length;
+      void this.writeBatch(batch)
+        // writeBatch handles its own failures; anything else still must not lose the batch.
+        .catch((error: unknown) => this.toFallback(batch, error))
+        .finally(() => {
+          this.active--;
           this.writing -= batch.length;
-        }
-      }
-    };
-    for (let i = 0; i < this.concurrency; i++) workers.push(next());
-    await Promise.all(workers);
+          this.afterBatch();
+        });
+    }
+    if (this.queue.length > 0) this.armTimer();
+    else if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.notifyIdle();
+  }
+
+  private afterBatch(): void {
+    // Records that queued up meanwhile: full batches go now, a partial one on its timer (or at once while flushing).
+    this.pump();
+  }
+
+  private notifyIdle(): void {
+    if (this.idleWaiters.length === 0) return;
+    if (this.active > 0 || (this.queue.length > 0 && this.draining > 0)) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private async writeBatch(pending: readonly PendingRecord[]): Promise<void> {
@@ -233,6 +269,7 @@ export class DynamoDbPredictionLog implements PredictionLog {
       RequestItems: { [this.tableName]: records.map((record) => ({ PutRequest: { Item: { ...record } } })) },
     });
     command.middlewareStack.add((next) => next, WITHOUT_SDK_RETRIES);
+    command.middlewareStack.add((next) => next, WITHOUT_SDK_LOGGER);
     const output = await this.client.send(command, { abortSignal: AbortSignal.timeout(this.attemptTimeoutMs) });
     const unprocessed = output.UnprocessedItems?.[this.tableName] ?? [];
     if (unprocessed.length === 0) return [];
@@ -245,6 +282,7 @@ export class DynamoDbPredictionLog implements PredictionLog {
       try {
         const command = new PutCommand({ TableName: this.tableName, Item: { ...record } });
         command.middlewareStack.add((next) => next, WITHOUT_SDK_RETRIES);
+        command.middlewareStack.add((next) => next, WITHOUT_SDK_LOGGER);
         await this.client.send(command, { abortSignal: AbortSignal.timeout(this.attemptTimeoutMs) });
       } catch (error) {
         this.toFallback([record], error);
@@ -284,6 +322,14 @@ export class DynamoDbPredictionLog implements PredictionLog {
  * and priority): each attempt of ours is exactly one request.
  */
 const WITHOUT_SDK_RETRIES = { name: 'retryMiddleware', step: 'finalizeRequest', priority: 'high', override: true } as const;
+
+/**
+ * Where a pass-through takes the place of the SDK's logger middleware: with the client's default
+ * no-op logger it still copies every item of the request and answer through the sensitive-data
+ * filter before discarding them, which for a batch of 25 records costs more than signing it.
+ * Failures are handled (and logged) here instead.
+ */
+const WITHOUT_SDK_LOGGER = { name: 'loggerMiddleware', step: 'initialize', override: true } as const;
 
 /**
  * Throttling, server errors (5xx) and failures with no response at all (network errors, our

@@ -9,7 +9,7 @@
  *   JWT_ISSUER: 'https://issuer.example.com/', JWT_AUDIENCE: 'onnx-serving',
  *   JWKS_URL: 'https://issuer.example.com/.well-known/jwks.json' } });
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, type AsymmetricAlgorithm } from '../auth/verifier.js';
 
 const list = z

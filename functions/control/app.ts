@@ -4,7 +4,7 @@
  * registry, release, stats or prediction-log service, map the result.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseWith } from '../core/codec/request.js';
 import { STAGES } from '../core/model.js';
 import { ValidationError } from '../core/errors.js';

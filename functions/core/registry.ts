@@ -5,7 +5,7 @@
  * features and class labels against it. Gates and the full stage machine build on this.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import {
   MODEL_NAME_PATTERN, STAGE_TRANSITIONS,

@@ -9,7 +9,7 @@ import { EmfRequestObserver, createMetrics } from '../adapters/emf-metrics.js';
 import { loadConfig } from '../shared/config.js';
 import { awsClients, buildPredictionService, bodyLimits } from '../shared/composition.js';
 import { InvocationDrain, onShutdown } from '../shared/log-drain.js';
-import { createLogger, setSharedLogger } from '../shared/logger.js';
+import { createLogger, requestLog, setSharedLogger } from '../shared/logger.js';
 import { makeHandler } from './app.js';
 
 const config = loadConfig();
@@ -28,6 +28,12 @@ if (config.TRACING) {
   tracing.traceClient(clients.s3);
 }
 const service = buildPredictionService(config, clients, { metrics, ...(tracing ? { tracing } : {}) });
+// An endpoint function starts loading its model during init, without waiting for it: the
+// registry reads, the artifact download and the session create run while the runtime finishes
+// its init, and the first request joins the same load (a failure is retried by that request).
+if (config.SERVED_MODEL) {
+  void service.ready(config.SERVED_MODEL, { log: requestLog(logger, { phase: 'init' }) }).catch(() => undefined);
+}
 const drain = new InvocationDrain({ runtimeApi: config.AWS_LAMBDA_RUNTIME_API, drain: () => service.flush() });
 await drain.register();
 onShutdown(() => service.flush(), () => service.pending() > 0);

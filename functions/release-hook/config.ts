@@ -5,7 +5,7 @@
  * (to run the gates), and nothing else of theirs. A missing variable fails the cold start with a
  * message that names it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { metricBaselinesVariable } from '../shared/config.js';
 
 export const HookConfigSchema = z.object({

@@ -3,7 +3,7 @@
  * that reads `process.env`; a missing or malformed variable fails the cold start with a message
  * that names it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
 import { DEFAULT_METRICS_NAMESPACE, LOG_LEVELS } from '../core/observability.js';
 

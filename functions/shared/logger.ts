@@ -59,6 +59,7 @@ export function describeError(error: unknown): { name: string; message: string; 
  */
 export function requestLog(logger: Logger, keys: LogFields): RequestLog {
   const current: Record<string, unknown> = { ...keys };
+  const debug = debugEnabled(logger);
   return {
     set(more) {
       Object.assign(current, more);
@@ -68,8 +69,19 @@ export function requestLog(logger: Logger, keys: LogFields): RequestLog {
     info: (message, fields) => logger.info(message, { ...current, ...fields }),
     warn: (message, fields) => logger.warn(message, { ...current, ...fields }),
     error: (message, fields) => logger.error(message, { ...current, ...fields }),
-    isDebug: () => logger.getLevelName() === 'DEBUG',
+    isDebug: () => debug,
   };
+}
+
+/** Whether `logger` writes DEBUG lines, read once per logger (its level is set at cold start). */
+const debugLevel = new WeakMap<Logger, boolean>();
+function debugEnabled(logger: Logger): boolean {
+  let debug = debugLevel.get(logger);
+  if (debug === undefined) {
+    debug = logger.getLevelName() === 'DEBUG';
+    debugLevel.set(logger, debug);
+  }
+  return debug;
 }
 
 /** The logger of code that has no request (cold start, background work, the hooks). */

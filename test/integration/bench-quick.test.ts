@@ -3,6 +3,10 @@
  * to a temporary folder (never over the committed docs), and checks the structure of what it
  * wrote: every section present, every number finite, every measured figure positive. Timings
  * are never asserted: CI machines are too noisy, and the report states the targets itself.
+ *
+ * Also checks that the bench bundles the predict function as the CDK app does: the bench keeps
+ * its own copy of the bundling options (importing lib/serving-function.ts would load aws-cdk-lib
+ * into every bench process), and this is where a drift between the two fails.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { EXTERNAL_MODULES as BENCH_EXTERNAL_MODULES, FUNCTION_BUNDLING } from '../../bench/lib/bundle.js';
 import { SECTIONS, type BenchResults } from '../../bench/results.js';
+import { EXTERNAL_MODULES as DEPLOYED_EXTERNAL_MODULES } from '../../lib/serving-function.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const run = promisify(execFile);
@@ -18,10 +24,16 @@ const run = promisify(execFile);
 /** The top-level keys of benchmarks.json besides the sections. */
 const OTHER_KEYS = ['schema', 'mode', 'date', 'durationSeconds', 'command', 'machine', 'loadAverage', 'intraOpThreads', 'models', 'headline', 'targets'];
 
-/** Figures that may be zero (counts of failures, shares, load, the first memory sample)... */
-const MAY_BE_ZERO = [/\.errors$/, /\.non2xx$/, /\.share$/, /^loadAverage\./, /\.samples\[0\]\.requests$/];
+/** Figures that may be zero (counts of failures, shares, load, the first memory sample, log backlogs)... */
+const MAY_BE_ZERO = [
+  /\.errors$/, /\.non2xx$/, /\.share$/, /^loadAverage\./, /\.samples\[0\]\.requests$/,
+  /^handler\.log\.fallbackRecords$/, /^handler\.log\.writer\.queuedAtEnd$/, /^http\.points\[\d+\]\.(logBacklog|drainMs)$/,
+];
 /** ...or negative (differences between two measured figures). */
-const MAY_BE_NEGATIVE = [/\.overhead(Median|P99)Ms$/, /\.added(Median|P99)Ms$/, /\.rssGrowthMb$/, /^targets\[\d+\]\.value$/];
+const MAY_BE_NEGATIVE = [
+  /\.overhead(Median|P99)Ms$/, /\.added(Median|P99)Ms$/, /\.rssGrowthMb$/, /^targets\[\d+\]\.value$/,
+  /^coldStart\.(tracing|emf)\.warmAdded(Median|P99)Ms$/, /^coldStart\.powertools\.(loggerMetrics|tracer)Ms$/,
+];
 
 /** Every number in `value`, with its path (`http.points[3].p50Ms`). */
 function numbers(value: unknown, at = ''): Array<{ path: string; value: number }> {
@@ -33,31 +45,49 @@ function numbers(value: unknown, at = ''): Array<{ path: string; value: number }
   return [];
 }
 
+describe('the bench bundles the predict function as the CDK app does', () => {
+  it('leaves the same modules external', () => {
+    expect([...BENCH_EXTERNAL_MODULES]).toEqual([...DEPLOYED_EXTERNAL_MODULES]);
+  });
+
+  it('uses the same esbuild options', () => {
+    const source = readFileSync(path.join(ROOT, 'lib/serving-function.ts'), 'utf8');
+    const bundling = /bundling: \{([\s\S]*?)\n\s*\},/.exec(source)?.[1] ?? '';
+    expect(bundling).toContain('externalModules: [...EXTERNAL_MODULES]');
+    expect(bundling).toContain(`format: OutputFormat.${FUNCTION_BUNDLING.format.toUpperCase()},`);
+    expect(bundling).toContain(`target: '${FUNCTION_BUNDLING.target}',`);
+    expect(bundling).toContain(`mainFields: [${FUNCTION_BUNDLING.mainFields.map((f) => `'${f}'`).join(', ')}],`);
+    expect(bundling).toContain(`minify: ${String(FUNCTION_BUNDLING.minify)},`);
+    expect(bundling).toContain(`sourceMap: ${String(FUNCTION_BUNDLING.sourcemap)},`);
+    expect(bundling).toContain(`sourcesContent: ${String(FUNCTION_BUNDLING.sourcesContent)},`);
+  });
+});
+
 let outDir: string;
 let results: BenchResults;
 let report: string;
 let committedBefore: string | undefined;
 
-beforeAll(async () => {
-  // Prepare
-  outDir = mkdtempSync(path.join(os.tmpdir(), 'bench-quick-'));
-  const committed = path.join(ROOT, 'docs/benchmarks.json');
-  committedBefore = existsSync(committed) ? readFileSync(committed, 'utf8') : undefined;
-  // Act
-  await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', outDir], {
-    cwd: ROOT,
-    timeout: 240_000,
-    maxBuffer: 20_000_000,
-  });
-  results = JSON.parse(readFileSync(path.join(outDir, 'benchmarks.json'), 'utf8')) as BenchResults;
-  report = readFileSync(path.join(outDir, 'BENCHMARKS.md'), 'utf8');
-}, 300_000);
-
-afterAll(() => {
-  if (outDir) rmSync(outDir, { recursive: true, force: true });
-});
-
 describe('npm run bench -- --quick', () => {
+  beforeAll(async () => {
+    // Prepare
+    outDir = mkdtempSync(path.join(os.tmpdir(), 'bench-quick-'));
+    const committed = path.join(ROOT, 'docs/benchmarks.json');
+    committedBefore = existsSync(committed) ? readFileSync(committed, 'utf8') : undefined;
+    // Act
+    await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', outDir], {
+      cwd: ROOT,
+      timeout: 240_000,
+      maxBuffer: 20_000_000,
+    });
+    results = JSON.parse(readFileSync(path.join(outDir, 'benchmarks.json'), 'utf8')) as BenchResults;
+    report = readFileSync(path.join(outDir, 'BENCHMARKS.md'), 'utf8');
+  }, 300_000);
+
+  afterAll(() => {
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
   it('writes every section', () => {
     for (const key of [...SECTIONS, ...OTHER_KEYS]) expect(results).toHaveProperty(key);
     expect(results.mode).toBe('quick');
@@ -66,14 +96,44 @@ describe('npm run bench -- --quick', () => {
     expect(results.handler.models).toHaveLength(3);
     expect(results.batch.models).toHaveLength(3);
     expect(results.coldStart.models).toHaveLength(3);
-    expect(new Set(results.http.points.map((p) => p.variant))).toEqual(new Set(['baseline', 'api', 'apiAuth', 'apiLog', 'npmStart']));
+    expect(new Set(results.http.points.map((p) => p.variant))).toEqual(new Set(['baseline', 'api', 'apiAuth', 'apiLog', 'npmStartQuiet', 'npmStartBundled', 'npmStart']));
     expect(new Set(results.http.points.map((p) => p.connections))).toEqual(new Set([1, 8, 32]));
     expect(results.memory.runs.length).toBeGreaterThan(0);
     expect(results.sizes.layers.map((l) => l.architecture).sort()).toEqual(['arm64', 'x86_64']);
     expect(results.threads.configs.length).toBeGreaterThanOrEqual(4);
     expect(results.threads.configs.map((c) => c.id)).toContain(results.threads.recommended);
     expect(results.headline.length).toBeGreaterThan(0);
-    expect(results.targets.length).toBeGreaterThan(0);
+    expect(results.targets.map((t) => t.id)).toEqual(expect.arrayContaining(['prediction-log', 'cold-start', 'cold-start-ratio', 'http-npm-start', 'bundle']));
+  });
+
+  it('measures prediction logs on against off, with every record stored', () => {
+    const { log } = results.handler;
+    expect(log.withLog.samples).toBeGreaterThan(0);
+    expect(log.withoutLog.samples).toBeGreaterThan(0);
+    expect(log.batchWrites).toBeGreaterThan(0);
+    expect(log.fallbackRecords).toBe(0);
+  });
+
+  it('measures tracing on, Powertools in isolation, and quotes the run before', () => {
+    const { tracing, powertools, before } = results.coldStart;
+    // The daemon stand-in received segments: tracing really was on.
+    expect(tracing.segmentsPerRequest).toBeGreaterThan(0);
+    expect(tracing.segmentNames.length).toBeGreaterThan(0);
+    expect(tracing.warmOn.samples).toBe(results.coldStart.warmRequests * results.coldStart.runs);
+    expect(tracing.warmOff.samples).toBe(results.coldStart.warmRequests * results.coldStart.runs);
+    expect(results.coldStart.emf.warmOff.samples).toBe(results.coldStart.warmRequests * results.coldStart.runs);
+    expect(powertools.loggerMetrics.samples).toBe(powertools.runs);
+    expect(before.sdkExternalMs).toBeGreaterThan(before.sdkBundledMs);
+    expect(results.coldStart.bundle.external).toEqual([...DEPLOYED_EXTERNAL_MODULES]);
+  });
+
+  it('says what the function bundle is made of', () => {
+    const { families, jsBytes } = results.sizes.bundle;
+    expect(families.map((f) => f.family)).toEqual(expect.arrayContaining(['awsSdk', 'zod', 'tracing', 'powertools', 'ours']));
+    const total = families.reduce((sum, f) => sum + f.bytes, 0);
+    // Output bytes of the inputs, without esbuild's own glue: a little under the file's size.
+    expect(total).toBeLessThanOrEqual(jsBytes);
+    expect(total).toBeGreaterThan(jsBytes * 0.8);
   });
 
   it('gives every number as a finite figure, positive where it measures something', () => {
@@ -91,7 +151,10 @@ describe('npm run bench -- --quick', () => {
     expect(report).toContain(results.machine.cpuModel);
     expect(report).toContain(results.machine.onnxruntime);
     expect(report).toContain(results.date.slice(0, 10));
-    for (const heading of ['## Headline ratios', '## Targets', '## 1.', '## 2.', '## 3.', '## 4.', '## 5.', '## 6.', '## 7.']) {
+    for (const heading of [
+      '## Headline ratios', '## Targets', '## 1.', '## 2.', '### Prediction logs on and off', '## 3.', '## 4.', '### Tracing on',
+      '### Powertools at cold start, in isolation', '### Before and after', '## 5.', '## 6.', '## 7.',
+    ]) {
       expect(report).toContain(heading);
     }
   });

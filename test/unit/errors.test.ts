@@ -1,5 +1,5 @@
 import { formatPath } from '../../functions/core/errors.js';
-import { z } from 'zod';
+import * as z from 'zod';
 
 describe('formatPath', () => {
   it('renders indexes in brackets and keys with dots', () => {

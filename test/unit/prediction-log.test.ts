@@ -164,6 +164,35 @@ describe('DynamoDbPredictionLog queue', () => {
     expect(log.pending()).toBe(0);
   });
 
+  it('writes full batches, up to `concurrency` at once, while records keep coming, and never on the request\'s own turn', async () => {
+    // Prepare: DynamoDB answers each call after a while, counting the calls in flight
+    let inFlight = 0;
+    let most = 0;
+    documents.on(BatchWriteCommand).callsFake(async () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inFlight--;
+      return {};
+    });
+    const log = makeLog({ flushDelayMs: 60_000, concurrency: 3 });
+
+    // Act: 160 records in 4 bursts, a turn of the event loop apart
+    for (let burst = 0; burst < 4; burst++) {
+      for (let i = 0; i < 40; i++) log.write(pending(`b${burst}-${i}`));
+      if (burst === 0) expect(documents.commandCalls(BatchWriteCommand)).toHaveLength(0);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await log.flush();
+
+    // Assess: 6 full batches and the remainder of 10, at most 3 at once, each record once
+    const sizes = documents.commandCalls(BatchWriteCommand).map((c) => idsOf(c).length);
+    expect(sizes.filter((n) => n === 25)).toHaveLength(6);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(160);
+    expect(sizes).toHaveLength(7);
+    expect(most).toBe(3);
+  });
+
   it('sends records past maxQueued to the fallback at once instead of growing the queue', async () => {
     // Prepare
     documents.on(BatchWriteCommand).resolves({});

@@ -2,7 +2,7 @@
  * The request bodies we accept, validated with zod, and the safety checks every JSON body gets
  * before any of it is used: bounded depth and no `__proto__` keys.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError, formatPath, type FieldPath } from '../errors.js';
 
 const record = z.record(z.string(), z.unknown());
