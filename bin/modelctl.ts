@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SCOPES } from '../functions/auth/permissions.js';
+import type { ModelStats } from '../functions/core/stats.js';
 import { checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
 
 const USAGE = `Usage: modelctl <command> [arguments] [--api URL] [--token JWT]
@@ -333,33 +334,8 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
   }
 }
 
-interface LatencyReply {
-  readonly p50: number;
-  readonly p99: number;
-  readonly mean: number;
-}
-
-interface StatsReply {
-  readonly model: string;
-  readonly windowMinutes: number;
-  readonly healthy: boolean;
-  readonly thresholds: { readonly maxErrorRate: number; readonly maxMeanLatencyMs: number };
-  readonly versions: readonly {
-    readonly functionVersion: string;
-    readonly role: string;
-    readonly modelVersion: string | null;
-    readonly pinned: boolean;
-    readonly percent: number;
-    readonly invocations: number;
-    readonly clientErrors: number;
-    readonly serverErrors: number;
-    readonly errorRate: number | null;
-    readonly latencyMs: LatencyReply | null;
-    readonly healthy: boolean;
-    readonly evidence: string;
-    readonly reasons: readonly string[];
-  }[];
-}
+/** `GET /v1/models/{m}/stats` as the API answers it (the control plane's own type). */
+type StatsReply = ModelStats;
 
 /**
  * `modelctl stats` as a table, one row per served version:

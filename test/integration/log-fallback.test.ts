@@ -4,7 +4,8 @@
  * fallback, a structured log line carrying the whole record, instead of being lost or failing the
  * request.
  */
-import { jest } from '@jest/globals';
+import type { JsonReply } from '../fixtures/http.js';
+import { captureOutput, jsonLines } from '../fixtures/output.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
 
@@ -32,23 +33,14 @@ it('keeps serving with DynamoDB down, and every log record lands in the fallback
   expect(warm.status).toBe(200);
   await stack.aws.stop();
   awsStopped = true;
-  const lines: string[] = [];
-  const capture = (chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  };
-  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
 
   // Act
-  let reply;
-  try {
-    reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { instances: [features, features] });
+  const replies: JsonReply[] = [];
+  const printed = await captureOutput(async () => {
+    replies.push(await call(stack.url, 'POST', '/v1/models/iris/predict', { instances: [features, features] }));
     await stack.flush();
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
+  });
+  const [reply] = replies as [JsonReply];
 
   // Assess: the same prediction as before the outage...
   expect(reply.status).toBe(200);
@@ -56,10 +48,7 @@ it('keeps serving with DynamoDB down, and every log record lands in the fallback
   expect(body.predictions.map((p) => p.label)).toEqual(['virginica', 'virginica']);
   expect(body.predictions[0]).toEqual((warm.body as { predictions: unknown[] }).predictions[0]);
   // ...and its log record, whole (the caller is the token's subject), in one structured line.
-  const fallback = lines
-    .flatMap((chunk) => chunk.split('\n'))
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
+  const fallback = jsonLines(printed)
     .filter((entry) => (entry['record'] as { requestId?: string } | undefined)?.requestId === body.requestId);
   expect(fallback).toHaveLength(1);
   const [entry] = fallback as [Record<string, unknown>];

@@ -11,6 +11,7 @@
  * - the access log lines of served, failed and refused requests.
  */
 import { buildModel } from '../../functions/core/onnx/builder.js';
+import { lookupModel } from '../fixtures/models.js';
 import type { Deployment } from '../../functions/core/release.js';
 import type { ModelStats } from '../../functions/core/stats.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
@@ -37,19 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-/** Input `x` float32 [N,1] → `y` = table[x] for a table of 3: ONNX Runtime fails on x outside 0..2. */
-function lookupModel(): Uint8Array {
-  return buildModel({
-    inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }],
-    outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
-    initializers: [{ name: 'table', dims: [3], data: Float32Array.from([10, 20, 30]) }],
-    nodes: [
-      { op: 'Cast', inputs: ['x'], outputs: ['index'], attributes: { to: 7 } },
-      { op: 'Gather', inputs: ['table', 'index'], outputs: ['y'], attributes: { axis: 0 } },
-    ],
-  });
-}
 
 /** Input `x` float32 [N,1] → `y` = x. */
 function identityModel(): Uint8Array {

@@ -11,10 +11,10 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { jest } from '@jest/globals';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { localClients, startLocalAws } from '../../local/aws-servers.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { captureOutput } from '../fixtures/output.js';
 import { adminToken, bearer } from '../fixtures/tokens.js';
 
 const TABLE = 'onnx-prediction-log';
@@ -98,21 +98,11 @@ describe('a DynamoDB outage during 1,000 predictions', () => {
     // Act: DynamoDB (and S3) gone, 1,000 more predictions; the fallback lines captured
     await stack.aws.stop();
     stopped = true;
-    const lines: string[] = [];
-    const capture = (chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
-    };
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
     const during: Answer[] = [];
-    try {
+    const printed = await captureOutput(async () => {
       for (let i = 0; i < 1_000; i++) during.push(await predict(stack.url, token));
       await stack.flush();
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
+    });
 
     // Assess: every answer a 200, the median within 1.5x of the normal one
     expect(normal.filter((a) => a.status !== 200)).toEqual([]);
@@ -121,7 +111,7 @@ describe('a DynamoDB outage during 1,000 predictions', () => {
     expect(ratio).toBeLessThan(1.5);
     // ...and every record somewhere, counted: the table holds the first 1,000, the fallback the rest
     const stored = await storedRequestIds(dataDir);
-    const fallen = fallbackIds(lines);
+    const fallen = fallbackIds([printed]);
     const answered = [...normal, ...during].map((a) => a.requestId ?? '');
     const missing = answered.filter((id) => !stored.has(id) && !fallen.includes(id));
     expect(missing).toEqual([]);

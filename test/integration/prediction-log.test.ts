@@ -4,12 +4,13 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPredictionLog } from '../../functions/adapters/dynamodb-prediction-log.js';
 import { ensureTables } from '../../functions/adapters/tables.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
 import { createMetrics } from '../../functions/adapters/emf-metrics.js';
+import { captureOutput } from '../fixtures/output.js';
 import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 
 const TABLE = 'prediction-log';
@@ -205,26 +206,14 @@ describe('DynamoDbPredictionLog after the local servers stopped', () => {
 
   it('by default logs one JSON line with the whole record, and a PredictionLogFallback metric line', async () => {
     // Prepare
-    const printed: string[] = [];
-    const capture = (chunk: string | Uint8Array) => {
-      printed.push(String(chunk));
-      return true;
-    };
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
     const log = new DynamoDbPredictionLog({ client: clients.documents, tableName: TABLE, baseDelayMs: 1, metrics: createMetrics('OnnxServing') });
 
     // Act
-    try {
-      await writeAndFlush(log, record('req-default-fallback'));
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
+    const printed = await captureOutput(() => writeAndFlush(log, record('req-default-fallback')));
 
-    // Assess: every chunk is whole lines of JSON
-    expect(printed.every((chunk) => chunk.endsWith('\n'))).toBe(true);
-    const lines = printed.join('').trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    // Assess: whole lines of JSON
+    expect(printed.endsWith('\n')).toBe(true);
+    const lines = printed.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((l) => l['message'] === 'prediction log write failed')).toMatchObject({
       level: 'ERROR',
       requestId: 'req-default-fallback',

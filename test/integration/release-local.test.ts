@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { buildModel } from '../../functions/core/onnx/builder.js';
+import { lookupModel } from '../fixtures/models.js';
 import type { Deployment } from '../../functions/core/release.js';
 import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
 import { runModelctl } from '../fixtures/modelctl.js';
@@ -171,19 +172,6 @@ function identityModel(): Uint8Array {
     inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }],
     outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
     nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
-  });
-}
-
-/** Input `x` float32 [N,1] → `y` = table[x] for a table of 3: ONNX Runtime fails on x outside 0..2. */
-function lookupModel(): Uint8Array {
-  return buildModel({
-    inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }],
-    outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
-    initializers: [{ name: 'table', dims: [3], data: Float32Array.from([10, 20, 30]) }],
-    nodes: [
-      { op: 'Cast', inputs: ['x'], outputs: ['index'], attributes: { to: 7 } },
-      { op: 'Gather', inputs: ['table', 'index'], outputs: ['y'], attributes: { axis: 0 } },
-    ],
   });
 }
 

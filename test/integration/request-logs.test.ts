@@ -3,32 +3,15 @@
  * Logger as on Lambda): every line written while serving a request carries that request's id,
  * even with many requests in flight at once; request data appears at DEBUG only.
  */
-import { jest } from '@jest/globals';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { captureOutput, jsonLines } from '../fixtures/output.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
 
 const FEATURES = { sepal_length_cm: 5.7, sepal_width_cm: 2.9, petal_length_cm: 4.2, petal_width_cm: 1.3 };
 
 /** The JSON lines written to stdout and stderr while `act` runs. */
 async function logLines(act: () => Promise<void>): Promise<Record<string, unknown>[]> {
-  const printed: string[] = [];
-  const capture = (chunk: string | Uint8Array) => {
-    printed.push(String(chunk));
-    return true;
-  };
-  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    await act();
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  return printed
-    .join('')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return jsonLines(await captureOutput(act));
 }
 
 async function stackAt(level: string): Promise<{ stack: LocalStack; call: Call }> {

@@ -21,6 +21,7 @@ import {
   type PredictionLogFallback,
 } from '../../functions/adapters/dynamodb-prediction-log.js';
 import type { PendingRecord, PredictionLogRecord } from '../../functions/core/ports.js';
+import { captureOutput, jsonLines } from '../fixtures/output.js';
 
 const documents = mockClient(DynamoDBDocumentClient);
 const client = DynamoDBDocumentClient.from(
@@ -328,26 +329,9 @@ describe('DynamoDbPredictionLog retries', () => {
   });
 });
 
-/** Captures the JSON lines written to stdout and stderr (Powertools writes ERROR lines to stderr, EMF to stdout). */
+/** The JSON lines written to stdout and stderr while `act` runs. */
 async function captureStdout(act: () => Promise<void> | void): Promise<Record<string, unknown>[]> {
-  const printed: string[] = [];
-  const capture = (chunk: string | Uint8Array) => {
-    printed.push(String(chunk));
-    return true;
-  };
-  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    await act();
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  return printed
-    .join('')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return jsonLines(await captureOutput(act));
 }
 
 describe('the fallback', () => {
