@@ -27,7 +27,7 @@ import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { BenchContext } from './lib/context.js';
-import { EXTERNAL_MODULES, bundleFunction, bundleScript, type FunctionBundle } from './lib/bundle.js';
+import { bundleFunction, bundleScript, externalModules, type FunctionBundle } from './lib/bundle.js';
 import { featuresBody } from './lib/in-process.js';
 import { layerFiles } from './lib/layer.js';
 import { PRODUCT_THREADS, benchModel, benchModels } from './lib/models.js';
@@ -79,6 +79,8 @@ interface Probe {
 export interface Sandbox {
   readonly dir: string;
   readonly bundle: FunctionBundle;
+  /** The same function synthesized with tracing on (the tracer bundled in), and its harness. */
+  readonly traced: { readonly dir: string; readonly bundle: FunctionBundle };
   readonly probes: { readonly loggerMetricsBytes: number; readonly tracerBytes: number };
 }
 
@@ -89,19 +91,25 @@ const PROBES = { empty: 'probe-empty', loggerMetrics: 'probe-powertools', tracer
  * probes (bundled the same way as the function), and links to the layer's packages.
  */
 export async function prepareSandbox(ctx: BenchContext): Promise<Sandbox> {
-  const dir = path.join(ctx.tmpDir, 'sandbox');
-  mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
-  const bundle = await bundleFunction('functions/predict/handler.ts', dir);
-  const shared = ['onnxruntime-node', './index.mjs'];
-  await bundleScript('bench/processes/first-request.ts', path.join(dir, 'first-request.mjs'), shared);
-  await bundleScript('bench/processes/bare-ort.ts', path.join(dir, 'bare-ort.mjs'), shared);
-  await bundleFunction(`bench/processes/${PROBES.empty}.ts`, dir, PROBES.empty);
-  const loggerMetrics = await bundleFunction(`bench/processes/${PROBES.loggerMetrics}.ts`, dir, PROBES.loggerMetrics);
-  const tracer = await bundleFunction(`bench/processes/${PROBES.tracer}.ts`, dir, PROBES.tracer);
   const layer = layerFiles(process.arch === 'arm64' ? 'arm64' : 'x86_64');
   const packages = path.join(layer.contentDir, 'nodejs/node_modules');
-  for (const pkg of ['onnxruntime-node', 'onnxruntime-common']) symlinkSync(path.join(packages, pkg), path.join(dir, 'node_modules', pkg));
-  return { dir, bundle, probes: { loggerMetricsBytes: loggerMetrics.jsBytes, tracerBytes: tracer.jsBytes } };
+  const shared = ['onnxruntime-node', './index.mjs'];
+  /** A folder with the function bundled as synthesized (tracing on or off), the harnesses and the layer. */
+  const lay = async (name: string, tracing: boolean) => {
+    const dir = path.join(ctx.tmpDir, name);
+    mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+    const bundle = await bundleFunction('functions/predict/handler.ts', dir, 'index', { tracing });
+    await bundleScript('bench/processes/first-request.ts', path.join(dir, 'first-request.mjs'), shared);
+    await bundleScript('bench/processes/bare-ort.ts', path.join(dir, 'bare-ort.mjs'), shared);
+    for (const pkg of ['onnxruntime-node', 'onnxruntime-common']) symlinkSync(path.join(packages, pkg), path.join(dir, 'node_modules', pkg));
+    return { dir, bundle };
+  };
+  const { dir, bundle } = await lay('sandbox', false);
+  const traced = await lay('sandbox-traced', true);
+  await bundleFunction(`bench/processes/${PROBES.empty}.ts`, dir, PROBES.empty);
+  const loggerMetrics = await bundleFunction(`bench/processes/${PROBES.loggerMetrics}.ts`, dir, PROBES.loggerMetrics);
+  const tracer = await bundleFunction(`bench/processes/${PROBES.tracer}.ts`, dir, PROBES.tracer, { tracing: true });
+  return { dir, bundle, traced, probes: { loggerMetricsBytes: loggerMetrics.jsBytes, tracerBytes: tracer.jsBytes } };
 }
 
 /** What Lambda sets in every function's environment that the code may read. */
@@ -227,8 +235,10 @@ export async function runColdStart(ctx: BenchContext, sandbox: Sandbox): Promise
         kinds.push(async () => {
           const root = traceRootPrefix();
           const before = daemon.received();
-          const result = await lastJsonLine<FirstRequest>('first-request.mjs', dir, {
-            ...functionEnv(ctx, dir, model.name), ...tracingEnv(daemon.address, root), ...harness, BENCH_TRACE_ROOT: root,
+          const tracedDir = sandbox.traced.dir;
+          writeFileSync(path.join(tracedDir, `${model.name}.onnx`), model.bytes);
+          const result = await lastJsonLine<FirstRequest>('first-request.mjs', tracedDir, {
+            ...functionEnv(ctx, tracedDir, model.name), ...tracingEnv(daemon.address, root), ...harness, BENCH_TRACE_ROOT: root,
           });
           // Datagrams sent before the process exited are delivered by now or in the next turns.
           for (let i = 0; i < 3; i++) await nextTurn();
@@ -295,7 +305,8 @@ export async function runColdStart(ctx: BenchContext, sandbox: Sandbox): Promise
       models,
       profiledModel: sample.id,
       profile: readCpuProfDir(profileDir),
-      bundle: { jsBytes: sandbox.bundle.jsBytes, mapBytes: sandbox.bundle.mapBytes, external: EXTERNAL_MODULES },
+      bundle: { jsBytes: sandbox.bundle.jsBytes, mapBytes: sandbox.bundle.mapBytes, external: externalModules(false) },
+      tracedBundleBytes: sandbox.traced.bundle.jsBytes,
       warmRequests,
       tracing: {
         model: sample.id,

@@ -67,7 +67,7 @@ const VARIANT_LABEL: Readonly<Record<HttpVariantId, string>> = {
 const FAMILY_LABEL: Readonly<Record<BundleFamilyId, string>> = {
   awsSdk: 'AWS SDK (@aws-sdk, @smithy, their dependencies)',
   zod: 'zod',
-  tracing: 'tracing (Powertools Tracer, X-Ray SDK; parsed at load, run only with TRACING=true)',
+  tracing: 'tracing adapter (the Tracer and X-Ray SDK themselves are bundled only into functions synthesized with tracing on)',
   powertools: 'Powertools Logger and Metrics',
   ours: 'our code (functions/)',
   other: 'other packages',
@@ -243,7 +243,7 @@ function logBatchesLine(r: Measured): string {
   return `The "on" handler queued ${num(x.records)} records, stored with ${num(x.batchWrites)} BatchWriteItem calls${perCall}; ${x.fallbackRecords === 0 ? 'none went to the fallback' : `**${num(x.fallbackRecords)} went to the fallback** (the table did not take them)`}.`;
 }
 
-const COLD_START_NEXT_STEP = 'Next step: module load is the largest phase, and most of its CPU is V8 compiling the bundle (`compileSourceTextModule` in the profile), which grows with the bundle\'s size: zod (now imported as a namespace, which drops its locales; `zod/mini` would shrink it further) and the tracing code (parsed on every cold start, run only with TRACING=true) are the parts left to drop or move out of the file. The registry lookup is the first SDK call (endpoint and credential resolution, a new connection). Then measure on Lambda itself, where Node 22 and the sandbox\'s CPU share change the figures.';
+const COLD_START_NEXT_STEP = 'Next step: module load is the largest phase, and most of its CPU is V8 compiling the bundle (`compileSourceTextModule` in the profile), which grows with the bundle\'s size: zod (now imported as a namespace, which drops its locales; `zod/mini` would shrink it further) is the largest part left after the AWS SDK (the tracer is bundled only with tracing on). The registry lookup is the first SDK call (endpoint and credential resolution, a new connection). Then measure on Lambda itself, where Node 22 and the sandbox\'s CPU share change the figures.';
 
 /** What to do next when a target is missed (no figures here: they are all in the tables). */
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -258,7 +258,7 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
   'rss-growth': 'Next step: take heap snapshots before and after the measured run (`--heapsnapshot-signal`) and diff them.',
   'layer-x86_64': 'Next step: check what `libonnxruntime` ships beyond the CPU provider and whether a minimal build fits.',
   'layer-arm64': 'Next step: check what `libonnxruntime` ships beyond the CPU provider and whether a minimal build fits.',
-  bundle: 'Next step: the AWS SDK is now bundled on purpose (it halved module load; section 4, before and after), so the 1 MB budget needs the rest to shrink: zod\'s classic API (its `zod/mini` build is a quarter of its size), the tracing code is inlined into the one output file although it runs only with TRACING=true, and the source map could stay out of the deployed asset.',
+  bundle: 'Next step: the AWS SDK is now bundled on purpose (it halved module load; section 4, before and after), so the 1 MB budget needs the rest to shrink: zod\'s classic API (its `zod/mini` build is a quarter of its size), and the source map could stay out of the deployed asset (at the price of readable stack traces in the logs).',
 };
 
 
@@ -402,7 +402,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `### Tracing on, and the metrics line (${MODEL_LABEL[r.coldStart.tracing.model]})`,
     '',
-    `The same bundle run two more ways, in the same rotation: with \`EMF_METRICS=false\` (no per-request metrics line), and with \`TRACING=true\` in the environment Lambda gives a function with active tracing: ${r.coldStart.tracing.env.map((e) => `\`${e}\``).join(', ')} (a sampled trace header, fresh for each invocation, as the runtime sets it), with the daemon address pointing at a UDP socket the bench opens and drains; every run, traced or not, also has \`AWS_EXECUTION_ENV\` and \`LAMBDA_TASK_ROOT\`. After its first two requests each sample-model process serves ${r.coldStart.warmRequests} warm requests back to back (every warm request of every run pooled below).`,
+    `The same function run two more ways, in the same rotation: with \`EMF_METRICS=false\` (no per-request metrics line), and bundled as synthesized with \`observability.tracing\` on (the Tracer and X-Ray SDK bundled in, ${mib(r.coldStart.tracedBundleBytes)} of code) with \`TRACING=true\` in the environment Lambda gives a function with active tracing: ${r.coldStart.tracing.env.map((e) => `\`${e}\``).join(', ')} (a sampled trace header, fresh for each invocation, as the runtime sets it), with the daemon address pointing at a UDP socket the bench opens and drains; every run, traced or not, also has \`AWS_EXECUTION_ENV\` and \`LAMBDA_TASK_ROOT\`. After its first two requests each sample-model process serves ${r.coldStart.warmRequests} warm requests back to back (every warm request of every run pooled below).`,
     '',
     table(['', 'EMF off, tracing off', 'As deployed (EMF on, tracing off)', 'Tracing on', 'Tracing: added', 'Tracing: on ÷ off'], (() => {
       const t = r.coldStart.tracing;

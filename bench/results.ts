@@ -177,6 +177,8 @@ export interface ColdStartResult {
   readonly profile: ProfileSummary;
   /** The function as deployed: the AWS SDK bundled in, ONNX Runtime from the layer. */
   readonly bundle: { readonly jsBytes: number; readonly mapBytes: number; readonly external: readonly string[] };
+  /** Code bytes of the same function synthesized with tracing on (the Tracer and X-Ray SDK bundled in). */
+  readonly tracedBundleBytes: number;
   /** Warm requests each sample-model process serves after its first two (for the tracing figures). */
   readonly warmRequests: number;
   /**

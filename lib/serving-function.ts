@@ -39,6 +39,19 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
  */
 export const EXTERNAL_MODULES = ['onnxruntime-node', 'onnxruntime-common'] as const;
 
+/**
+ * Powertools Tracer and the X-Ray SDK (about 120 kB of minified code). The function imports them
+ * only when TRACING is on, but a module in the bundle is parsed at every cold start whether it
+ * runs or not; so they are bundled only into functions synthesized with tracing on, and left out
+ * (as imports that never run) otherwise.
+ */
+export const TRACING_MODULES = ['@aws-lambda-powertools/tracer', 'aws-xray-sdk-core'] as const;
+
+/** What a function's bundle leaves as imports: the layer's packages, and the tracing ones when tracing is off. */
+export function externalModules(tracing: boolean): string[] {
+  return [...EXTERNAL_MODULES, ...(tracing ? [] : TRACING_MODULES)];
+}
+
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
 
@@ -137,7 +150,7 @@ export class ServingFunction extends Construct implements IGrantable {
         target: 'node22',
         mainFields: ['module', 'main'],
         banner: ESM_REQUIRE_BANNER,
-        externalModules: [...EXTERNAL_MODULES],
+        externalModules: externalModules(props.observability?.tracing ?? false),
         minify: true,
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,

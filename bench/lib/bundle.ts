@@ -17,6 +17,14 @@ import { ROOT } from './paths.js';
 /** lib/serving-function.ts `EXTERNAL_MODULES`: what the bundle leaves as imports (the layer's packages). */
 export const EXTERNAL_MODULES: readonly string[] = ['onnxruntime-node', 'onnxruntime-common'];
 
+/** lib/serving-function.ts `TRACING_MODULES`: left as imports too, unless the function is synthesized with tracing on. */
+export const TRACING_MODULES: readonly string[] = ['@aws-lambda-powertools/tracer', 'aws-xray-sdk-core'];
+
+/** lib/serving-function.ts `externalModules`. */
+export function externalModules(tracing: boolean): string[] {
+  return [...EXTERNAL_MODULES, ...(tracing ? [] : TRACING_MODULES)];
+}
+
 /** lib/serving-function.ts `bundling` options, in esbuild's words. */
 export const FUNCTION_BUNDLING = {
   format: 'esm',
@@ -67,7 +75,7 @@ export interface FunctionBundle {
  * Bundles `entry` (relative to the repository root) into `outDir/<name>.mjs` (default
  * `index.mjs`, as the asset holds it) with the function's options.
  */
-export async function bundleFunction(entry: string, outDir: string, name = 'index'): Promise<FunctionBundle> {
+export async function bundleFunction(entry: string, outDir: string, name = 'index', options: { readonly tracing?: boolean } = {}): Promise<FunctionBundle> {
   const file = path.join(outDir, `${name}.mjs`);
   const result = await build({
     absWorkingDir: ROOT,
@@ -79,7 +87,7 @@ export async function bundleFunction(entry: string, outDir: string, name = 'inde
     format: FUNCTION_BUNDLING.format,
     mainFields: [...FUNCTION_BUNDLING.mainFields],
     banner: { js: ESM_REQUIRE_BANNER },
-    external: [...EXTERNAL_MODULES],
+    external: externalModules(options.tracing ?? false),
     minify: FUNCTION_BUNDLING.minify,
     sourcemap: FUNCTION_BUNDLING.sourcemap,
     sourcesContent: FUNCTION_BUNDLING.sourcesContent,

@@ -9,7 +9,7 @@ import { EmfRequestObserver, createMetrics } from '../adapters/emf-metrics.js';
 import { loadConfig } from '../shared/config.js';
 import { awsClients, buildPredictionService, bodyLimits } from '../shared/composition.js';
 import { InvocationDrain, onShutdown } from '../shared/log-drain.js';
-import { createLogger, requestLog, setSharedLogger } from '../shared/logger.js';
+import { createLogger, describeError, requestLog, setSharedLogger } from '../shared/logger.js';
 import { makeHandler } from './app.js';
 
 const config = loadConfig();
@@ -22,10 +22,16 @@ const metrics = createMetrics(config.METRICS_NAMESPACE);
 const clients = awsClients(config);
 let tracing;
 if (config.TRACING) {
-  const { xrayTracing } = await import('../adapters/xray-tracing.js');
-  tracing = await xrayTracing();
-  tracing.traceClient(clients.documents);
-  tracing.traceClient(clients.s3);
+  try {
+    const { xrayTracing } = await import('../adapters/xray-tracing.js');
+    tracing = await xrayTracing();
+    tracing.traceClient(clients.documents);
+    tracing.traceClient(clients.s3);
+  } catch (error) {
+    // TRACING set on a function whose bundle was built without the tracer (cdk.json's
+    // observability.tracing off): serve untraced rather than fail every cold start.
+    logger.error('TRACING is on but this bundle has no tracer; set observability.tracing in cdk.json and deploy again', { error: describeError(error) });
+  }
 }
 const service = buildPredictionService(config, clients, { metrics, ...(tracing ? { tracing } : {}) });
 // An endpoint function starts loading its model during init, without waiting for it: the

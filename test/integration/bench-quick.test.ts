@@ -14,9 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { EXTERNAL_MODULES as BENCH_EXTERNAL_MODULES, FUNCTION_BUNDLING } from '../../bench/lib/bundle.js';
+import { EXTERNAL_MODULES as BENCH_EXTERNAL_MODULES, FUNCTION_BUNDLING, externalModules as benchExternalModules } from '../../bench/lib/bundle.js';
 import { SECTIONS, type BenchResults } from '../../bench/results.js';
-import { EXTERNAL_MODULES as DEPLOYED_EXTERNAL_MODULES } from '../../lib/serving-function.js';
+import { EXTERNAL_MODULES as DEPLOYED_EXTERNAL_MODULES, externalModules as deployedExternalModules } from '../../lib/serving-function.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const run = promisify(execFile);
@@ -46,14 +46,16 @@ function numbers(value: unknown, at = ''): Array<{ path: string; value: number }
 }
 
 describe('the bench bundles the predict function as the CDK app does', () => {
-  it('leaves the same modules external', () => {
+  it('leaves the same modules external, with tracing on and off', () => {
     expect([...BENCH_EXTERNAL_MODULES]).toEqual([...DEPLOYED_EXTERNAL_MODULES]);
+    for (const tracing of [true, false]) expect(benchExternalModules(tracing)).toEqual(deployedExternalModules(tracing));
+    expect(deployedExternalModules(false)).toEqual(expect.arrayContaining(['@aws-lambda-powertools/tracer', 'aws-xray-sdk-core']));
   });
 
   it('uses the same esbuild options', () => {
     const source = readFileSync(path.join(ROOT, 'lib/serving-function.ts'), 'utf8');
     const bundling = /bundling: \{([\s\S]*?)\n\s*\},/.exec(source)?.[1] ?? '';
-    expect(bundling).toContain('externalModules: [...EXTERNAL_MODULES]');
+    expect(bundling).toContain('externalModules: externalModules(props.observability?.tracing ?? false),');
     expect(bundling).toContain(`format: OutputFormat.${FUNCTION_BUNDLING.format.toUpperCase()},`);
     expect(bundling).toContain(`target: '${FUNCTION_BUNDLING.target}',`);
     expect(bundling).toContain(`mainFields: [${FUNCTION_BUNDLING.mainFields.map((f) => `'${f}'`).join(', ')}],`);
@@ -124,7 +126,7 @@ describe('npm run bench -- --quick', () => {
     expect(results.coldStart.emf.warmOff.samples).toBe(results.coldStart.warmRequests * results.coldStart.runs);
     expect(powertools.loggerMetrics.samples).toBe(powertools.runs);
     expect(before.sdkExternalMs).toBeGreaterThan(before.sdkBundledMs);
-    expect(results.coldStart.bundle.external).toEqual([...DEPLOYED_EXTERNAL_MODULES]);
+    expect(results.coldStart.bundle.external).toEqual(deployedExternalModules(false));
   });
 
   it('says what the function bundle is made of', () => {
