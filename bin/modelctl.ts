@@ -350,7 +350,7 @@ export function statsTable(stats: StatsReply): string {
   const header = ['FUNCTION', 'MODEL', 'ROLE', 'PERCENT', 'INVOCATIONS', '4XX', '5XX', 'ERROR RATE', 'P50 MS', 'P99 MS', 'MEAN MS', 'HEALTH'];
   const rows = stats.versions.map((v) => [
     v.functionVersion,
-    `${v.modelVersion ?? '-'}${v.pinned ? '' : ' (production)'}`,
+    `${v.modelVersion ?? '-'}${v.modelVersion !== null && v.modelVersion === stats.productionVersion ? ' (production)' : ''}`,
     v.role,
     String(v.percent),
     String(v.invocations),
@@ -436,8 +436,20 @@ async function logs(model: string, flags: Flags, api: Api, io: CliIo): Promise<v
   let since = flags.since;
   let cursor: string | undefined;
   let newest: string | undefined;
+  let unreachable = false;
   while (!io.signal?.aborted) {
-    const page = (await api.call('GET', path({ since, limit: flags.limit, cursor }))) as LogsReply;
+    let page: LogsReply;
+    try {
+      page = (await api.call('GET', path({ since, limit: flags.limit, cursor }))) as LogsReply;
+    } catch (error) {
+      // Following outlives a restart of the API: an unreachable server is waited for, said once.
+      if (!(error instanceof UnreachableError)) throw error;
+      if (!unreachable) io.err(`${error.message} Still following; retrying every ${pollMs / 1_000} s.\n`);
+      unreachable = true;
+      await pause(pollMs, io.signal);
+      continue;
+    }
+    unreachable = false;
     for (const record of page.records) {
       if (printed.has(record.requestId)) continue;
       printed.set(record.requestId, record.timestamp);
@@ -603,6 +615,9 @@ function parseJson(text: string | Buffer, where: string): unknown {
 
 class ApiError extends Error {}
 
+/** The API could not be reached at all (no answer, refused connection). */
+class UnreachableError extends ApiError {}
+
 class Api {
   constructor(
     private readonly base: string,
@@ -624,7 +639,7 @@ class Api {
       });
     } catch (error) {
       const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      throw new ApiError(`Cannot reach ${url}${cause}. Is the API running (npm start), and is --api right?`);
+      throw new UnreachableError(`Cannot reach ${url}${cause}. Is the API running (npm start), and is --api right?`);
     }
     const text = await response.text();
     let json: unknown;
@@ -634,9 +649,12 @@ class Api {
       throw new ApiError(`${method} ${url} answered ${response.status} with a body that is not JSON.`);
     }
     if (!response.ok) {
-      const error = (json as { error?: { code?: string; message?: string; path?: string } } | undefined)?.error;
+      const reply = json as { error?: { code?: string; message?: string; path?: string }; requestId?: string } | undefined;
+      const error = reply?.error;
       const where = error?.path ? ` (at ${error.path})` : '';
-      throw new ApiError(`${response.status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}`);
+      // A 5xx is logged on the server under its request id: say which, so it can be found.
+      const id = response.status >= 500 && reply?.requestId ? ` [request id ${reply.requestId}]` : '';
+      throw new ApiError(`${response.status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}${id}`);
     }
     return json;
   }

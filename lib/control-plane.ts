@@ -77,6 +77,8 @@ export interface ControlPlaneProps {
    * read (`METRICS_NAMESPACE`). @default 'OnnxServing'
    */
   readonly metricsNamespace?: string;
+  /** The lowest level it logs (`LOG_LEVEL`; `observability.logLevel` in cdk.json). @default 'INFO' */
+  readonly logLevel?: string;
 }
 
 /**
@@ -117,6 +119,7 @@ export class ControlPlane extends Construct {
       .setEnvironment('PREDICTION_LOG_TABLE', props.tables.predictionLog.table.tableName)
       .allow(CONTROL_PREDICTION_LOG_ACTIONS, [props.tables.predictionLog.indexArn(BY_MODEL_INDEX)])
       .setEnvironment('METRICS_NAMESPACE', namespace)
+      .setEnvironment('LOG_LEVEL', props.logLevel ?? 'INFO')
       .setEnvironment('ARTIFACT_BUCKET', props.artifacts.bucket.bucketName)
       .allow(CONTROL_ARTIFACT_ACTIONS, [props.artifacts.bucket.arnForObjects(`${ARTIFACT_PREFIX}*`)], {
         wildcardReason: `The control plane registers artifacts of any model under ${ARTIFACT_PREFIX}; keys carry model, version and sha256, known only at registration.`,

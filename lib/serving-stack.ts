@@ -88,6 +88,7 @@ export class OnnxServingStack extends Stack {
       artifacts: this.artifacts,
       logRetention,
       metricsNamespace: this.metricsNamespace,
+      logLevel: config.observability.logLevel,
     });
     // The post-traffic hook runs the control plane's gates: on its layer, with its memory.
     this.releaseHook = new ReleaseHook(this, 'ReleaseHook', {

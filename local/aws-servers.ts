@@ -189,6 +189,8 @@ export function localClients(endpoints: LocalEndpoints, options: LocalClientOpti
   const requestHandler = {
     connectionTimeout: options.connectionTimeoutMs ?? 1_000,
     requestTimeout: options.requestTimeoutMs ?? 10_000,
+    // Without it the SDK only warns when the request timeout passes, and waits on.
+    throwOnRequestTimeout: true,
   };
   const maxAttempts = options.maxAttempts ?? 3;
   const dynamo = new DynamoDBClient({

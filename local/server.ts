@@ -14,6 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import type { JSONWebKeySet } from 'jose';
+import { clip } from '../functions/core/errors.js';
 import { describeNeed } from '../functions/auth/permissions.js';
 import { evaluatePolicy } from '../functions/auth/policy.js';
 import type { AuthorizerHandler, AuthorizerResult } from '../functions/authorizer/app.js';
@@ -284,7 +285,7 @@ function logAccess(state: ServerState, request: http.IncomingMessage, response: 
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   const line = accessLogLine({
     method: request.method ?? 'GET',
-    route: trace.route ?? path,
+    route: trace.route ?? clip(path),
     status: response.statusCode,
     ms: state.elapsed() - trace.started,
     ...(observed ? { model: observed.model, rows: observed.rows } : {}),
@@ -315,7 +316,7 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     if (match.methodsAllowed.length > 0) {
       sendJson(response, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed here; use ${match.methodsAllowed.join(' or ')}.`, path: 'method' } }, { allow: match.methodsAllowed.join(', ') });
     } else {
-      sendJson(response, 404, { error: { code: 'ROUTE_NOT_FOUND', message: `No route ${method} ${url.pathname}. See the README for the API.`, path: 'path' } });
+      sendJson(response, 404, { error: { code: 'ROUTE_NOT_FOUND', message: `No route ${clip(method, 16)} ${clip(url.pathname)}. See the README for the API.`, path: 'path' } });
     }
     return;
   }
@@ -447,7 +448,7 @@ async function authorize(
         body: {
           error: {
             code: 'FORBIDDEN',
-            message: `This token (scopes: ${scope}) does not allow ${route.method} ${url.pathname}; that needs ${describeNeed(route, decoded)}. Ask for a token with that scope.`,
+            message: `This token (scopes: ${clip(scope)}) does not allow ${route.method} ${clip(url.pathname)}; that needs ${clip(describeNeed(route, decoded), 200)}. Ask for a token with that scope.`,
             path: 'headers.authorization',
           },
           requestId,
@@ -573,17 +574,21 @@ interface RequestParts {
   readonly userAgent: string | null;
 }
 
+/**
+ * The request's headers and query as API Gateway passes them. The maps have no prototype: their
+ * keys are the caller's (`constructor`, `__proto__`, ...), and must never meet Object's own.
+ */
 function requestParts(request: http.IncomingMessage, url: URL): RequestParts {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const multiValueHeaders: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i] as string;
     const value = request.rawHeaders[i + 1] as string;
     headers[name] = value;
     (multiValueHeaders[name] ??= []).push(value);
   }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
+  const multiQuery: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   for (const [key, value] of url.searchParams) {
     query[key] = value;
     (multiQuery[key] ??= []).push(value);

@@ -185,6 +185,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             stats: buildStatsService(config, releaseService),
             predictions: buildPredictionLogService(config, clients),
             limits,
+            edge: { logger: createLogger({ level: config.LOG_LEVEL, keys: { function: 'control' } }) },
           }),
         },
       },

@@ -12,6 +12,9 @@ import { LOG_LEVELS } from '../functions/core/observability.js';
 import { DEFAULT_RATE_LIMIT, JWKS_PATH } from './server.js';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
 
+const lowerCase = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
+const upperCase = (value: unknown) => (typeof value === 'string' ? value.toUpperCase() : value);
+
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   DATA_DIR: z.string().min(1).default('.data'),
@@ -23,9 +26,9 @@ const Env = z.object({
   /** The authorizer result cache, in seconds; 0 turns it off. */
   AUTH_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
   /** One line per request on stdout (method, route, status, ms, model@version, rows); `off` for quiet. */
-  ACCESS_LOG: z.enum(['on', 'off']).default('on'),
+  ACCESS_LOG: z.preprocess(lowerCase, z.enum(['on', 'off'])).default('on'),
   /** The functions' structured logs (JSON lines, Powertools Logger), as LOG_LEVEL on Lambda. */
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('INFO'),
+  LOG_LEVEL: z.preprocess(upperCase, z.enum(LOG_LEVELS)).default('INFO'),
 });
 
 /** The sample token printed at start: predict on the sample model, for half a day. */

@@ -139,7 +139,7 @@ class Tally {
       latencyMs: {
         p50: this.histogram.getValueAtPercentile(50) / 1_000,
         p99: this.p99(),
-        mean: this.totalMs / this.invocations,
+        mean: Math.round((this.totalMs / this.invocations) * 1_000) / 1_000,
       },
     };
   }

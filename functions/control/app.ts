@@ -12,7 +12,7 @@ import type { RegistryService } from '../core/registry.js';
 import { ReleasesNotConfiguredError, type ReleaseService } from '../core/release.js';
 import { checkWindow, DEFAULT_WINDOW_MINUTES, type PredictionLogService, type StatsService } from '../core/stats.js';
 import type { UploadService } from '../core/uploads.js';
-import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
+import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
 export interface ControlHandlerDeps {
   readonly service: RegistryService;
@@ -25,6 +25,8 @@ export interface ControlHandlerDeps {
   /** Reading the prediction log; without it `GET .../predictions` answers 501 `PREDICTION_LOG_NOT_CONFIGURED`. */
   readonly predictions?: PredictionLogService;
   readonly limits: BodyLimits;
+  /** The function's logger and version. @default the shared logger, `$LATEST` */
+  readonly edge?: Pick<EdgeOptions, 'logger' | 'functionVersion'>;
 }
 
 const RegisterSchema = z.strictObject({
@@ -92,7 +94,7 @@ function queryParams<K extends string>(event: HttpEvent, allowed: readonly K[]):
 function minutesParam(text: string | undefined): number {
   if (text === undefined) return DEFAULT_WINDOW_MINUTES;
   const minutes = /^[0-9]{1,5}$/.test(text) ? Number(text) : Number.NaN;
-  checkWindow(minutes);
+  checkWindow(minutes, text);
   return minutes;
 }
 
@@ -101,7 +103,7 @@ function notConfigured(event: HttpEvent, code: string, message: string): APIGate
   return jsonResponse(501, { error: { code, message, path: '' }, requestId: event.requestId });
 }
 
-export function makeHandler({ service, uploads, releases, stats, predictions, limits }: ControlHandlerDeps): HttpHandler {
+export function makeHandler({ service, uploads, releases, stats, predictions, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
   // Without a traffic router the release routes say so (501), with the reason in the body: the
   // shared error mapping hides the message of every status from 500 up.
   const withReleases = (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
@@ -181,5 +183,5 @@ export function makeHandler({ service, uploads, releases, stats, predictions, li
       }
       return jsonResponse(200, await predictions.list({ model, ...query }));
     },
-  });
+  }, edge);
 }

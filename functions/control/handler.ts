@@ -1,11 +1,14 @@
 /** Lambda entry point of the control-plane function; built once per cold start. */
 import { loadConfig } from '../shared/config.js';
+import { createLogger, setSharedLogger } from '../shared/logger.js';
 import {
   awsClients, bodyLimits, buildPredictionLogService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService, lambdaTrafficRouter,
 } from '../shared/composition.js';
 import { makeHandler } from './app.js';
 
 const config = loadConfig();
+const logger = createLogger({ level: config.LOG_LEVEL, keys: { function: config.AWS_LAMBDA_FUNCTION_NAME ?? 'control', functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION } });
+setSharedLogger(logger);
 const clients = awsClients(config);
 const service = buildRegistryService(config, clients);
 // Without endpoints to release (ENDPOINTS unset), the release and stats routes answer 501.
@@ -24,4 +27,5 @@ export const handler = makeHandler({
   ...(stats ? { stats } : {}),
   predictions,
   limits: bodyLimits(config),
+  edge: { logger, functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
 });

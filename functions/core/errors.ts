@@ -63,6 +63,14 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
+/**
+ * The first `max` characters of `text` (default 120), marked when cut: what an error message or
+ * a log line may quote of what a caller sent, never more.
+ */
+export function clip(text: string, max = 120): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
 /** Renders a path the way the error body shows it: `instances[3].sepal_length`. */
 export function formatPath(path: FieldPath): string {
   return path

@@ -155,9 +155,9 @@ export class StatsService {
 }
 
 /** Refuses a window that is not 1 to 1440 whole minutes (400 `INVALID_WINDOW`, path `query.minutes`). */
-export function checkWindow(minutes: number): void {
+export function checkWindow(minutes: number, given: string = String(minutes)): void {
   if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_WINDOW_MINUTES) {
-    throw new ValidationError('INVALID_WINDOW', `The window is a whole number of minutes from 1 to ${MAX_WINDOW_MINUTES}, e.g. ?minutes=60.`, ['query', 'minutes']);
+    throw new ValidationError('INVALID_WINDOW', `The window is a whole number of minutes from 1 to ${MAX_WINDOW_MINUTES}, e.g. ?minutes=60, not ${excerpt(given)}.`, ['query', 'minutes']);
   }
 }
 

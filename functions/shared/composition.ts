@@ -27,6 +27,9 @@ import { UploadService } from '../core/uploads.js';
 import type { Config } from './config.js';
 import type { BodyLimits } from './http.js';
 
+/** Longest a socket may stay silent while a response body streams (an artifact download), in ms. */
+const SOCKET_IDLE_TIMEOUT_MS = 30_000;
+
 export interface AwsClients {
   readonly documents: DynamoDBDocumentClient;
   readonly s3: S3Client;
@@ -37,7 +40,14 @@ export interface AwsClients {
  * socket timeouts: a DynamoDB or S3 that stops answering fails a call in seconds, not minutes.
  */
 export function awsClients(config: Config): AwsClients {
-  const requestHandler = { connectionTimeout: config.AWS_CONNECT_TIMEOUT_MS, requestTimeout: config.AWS_REQUEST_TIMEOUT_MS };
+  // requestTimeout bounds the time to the response's headers (a body, an artifact's bytes, then
+  // streams under socketTimeout); without throwOnRequestTimeout the SDK would only warn.
+  const requestHandler = {
+    connectionTimeout: config.AWS_CONNECT_TIMEOUT_MS,
+    requestTimeout: config.AWS_REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true,
+    socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
+  };
   const dynamo = new DynamoDBClient({ region: config.AWS_REGION, requestHandler });
   return {
     documents: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),

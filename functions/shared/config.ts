@@ -102,7 +102,7 @@ export const ConfigSchema = z.object({
   /** S3-compatible servers without virtual-host addressing (the local stack) need path style. */
   S3_FORCE_PATH_STYLE: flag,
   /** Lowest level logged (Powertools' names); Lambda's AWS_LAMBDA_LOG_LEVEL wins when set. */
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('INFO'),
+  LOG_LEVEL: z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), z.enum(LOG_LEVELS)).default('INFO'),
   /** CloudWatch namespace of the per-request metrics. */
   METRICS_NAMESPACE: z.string().min(1).max(255).default(DEFAULT_METRICS_NAMESPACE),
   /** Per-request metrics as Embedded Metric Format lines on stdout (on Lambda). The local stack turns them off and counts in-process. */
@@ -115,7 +115,10 @@ export const ConfigSchema = z.object({
   PREDICTION_LOG_MAX_QUEUED: positiveInt(10_000),
   /** One attempt of a prediction-log batch write, in ms. */
   PREDICTION_LOG_TIMEOUT_MS: positiveInt(1_000),
-  /** Socket connect and idle timeouts of the functions' AWS SDK clients, in ms. */
+  /**
+   * The functions' AWS SDK clients: the longest a connection may take to open, and the longest a
+   * call may wait for its response's headers (then it fails and the SDK retries), in ms.
+   */
   AWS_CONNECT_TIMEOUT_MS: positiveInt(1_000),
   AWS_REQUEST_TIMEOUT_MS: positiveInt(3_000),
   /** `GET /v1/models/{m}/stats`: a version is unhealthy above this error rate (the seeds' 5%). */

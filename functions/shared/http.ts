@@ -6,7 +6,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { AppError, PayloadTooLargeError, ValidationError, formatPath } from '../core/errors.js';
+import { AppError, PayloadTooLargeError, ValidationError, clip, formatPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
 import { SILENT_LOG, newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
@@ -39,10 +39,7 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 /** How much of a body a DEBUG line shows. */
 const DEBUG_BODY_CHARS = 1_024;
 
-/** The first `max` characters of `text`, saying how many more there were. */
-function excerpt(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
-}
+
 
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
@@ -76,7 +73,7 @@ export function httpRequest(limits: BodyLimits, elapsed: () => number = () => pe
       event.log.set({ requestId: event.requestId, caller: callerOf(event) });
       if (event.log.isDebug()) {
         // Request data is logged at DEBUG only, and only its first KB.
-        event.log.debug('request received', { method: event.httpMethod, path: excerpt(event.path ?? '', 256), body: excerpt(event.body ?? '', DEBUG_BODY_CHARS) });
+        event.log.debug('request received', { method: event.httpMethod, path: clip(event.path ?? '', 256), body: clip(event.body ?? '', DEBUG_BODY_CHARS) });
       }
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD' || event.httpMethod === 'DELETE') return;
       event.parsedBody = parseJsonBody(event, limits);
@@ -190,7 +187,7 @@ export type RouteAction = (event: HttpEvent, context: Context) => Promise<APIGat
 
 /** How a function's HTTP edge logs and observes its requests. */
 export interface EdgeOptions {
-  /** The function's logger; each request logs through a child view with its keys. @default none (silent) */
+  /** The function's logger; each request logs through a view with its keys. @default the shared logger */
   readonly logger?: Logger;
   /**
    * Receives one observation per request that names a model (the endpoint function's model
@@ -223,7 +220,7 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
     .handler(async (event, context) => {
       const action = actions[routeKey(event.httpMethod, event.resource)] ?? literalRoute(event, actions);
       if (!action) {
-        throw new AppError(404, 'ROUTE_NOT_FOUND', `This function does not serve ${event.httpMethod} ${event.path}.`, ['path']);
+        throw new AppError(404, 'ROUTE_NOT_FOUND', `This function does not serve ${clip(event.httpMethod, 16)} ${clip(event.path ?? '')}.`, ['path']);
       }
       return action(event, context);
     });
@@ -235,7 +232,7 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
     event.facts = newFacts();
     const first = coldStart;
     coldStart = false;
-    event.log = options.logger ? requestLog(options.logger, { functionVersion, coldStart: first }) : SILENT_LOG;
+    event.log = requestLog(options.logger ?? sharedLogger(), { functionVersion, coldStart: first });
     try {
       const response = await handler(event, context);
       observe(event, response.statusCode, first, functionVersion, elapsed, options);

@@ -50,6 +50,18 @@ describe('the control plane reads the prediction log', () => {
     expect(variables['PREDICTION_LOG_TABLE']).toEqual({ Ref: predictionLogTable() });
     expect(variables['METRICS_NAMESPACE']).toBe('OnnxServing');
     expect(variables['METRICS_NAMESPACE']).toBe(synth.stack.metricsNamespace);
+    expect(variables['LOG_LEVEL']).toBe('INFO');
+  });
+
+  it('takes the namespace and the log level from the observability config', () => {
+    // Act
+    const custom = synthesize({ ...TWO_ENDPOINTS, observability: { metricsNamespace: 'Team/Serving', logLevel: 'DEBUG', tracing: false } });
+    const control = Object.values(resourcesOf(custom.template, 'AWS::Lambda::Function')).find((fn) =>
+      'ENDPOINTS' in ((fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}));
+    const variables = (control?.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+
+    // Assess
+    expect([variables['METRICS_NAMESPACE'], variables['LOG_LEVEL']]).toEqual(['Team/Serving', 'DEBUG']);
   });
 
   it('may Query the byModel index, and nothing else on the prediction-log table', () => {
