@@ -171,6 +171,8 @@ export class PredictionService {
   private readonly pointers = new Map<string, { version: string; until: number }>();
   /** Background re-reads of the production pointer in flight, one per model. */
   private readonly refreshing = new Map<string, Promise<void>>();
+  /** Reads of the production pointer in flight, one per model. */
+  private readonly pointerReads = new Map<string, Promise<string>>();
   private readonly served = new Map<string, Promise<Served>>();
   private readonly now: () => number;
   private readonly elapsed: () => number;
@@ -328,8 +330,21 @@ export class PredictionService {
     this.refreshing.set(model, refresh);
   }
 
-  /** Reads the pointer; a registry that cannot be read is a 503, never the caller's error. */
-  private async readPointer(model: string): Promise<string> {
+  /**
+   * Reads the pointer, once at a time per model: requests that find no pointer while a read is in
+   * flight (the first requests of a sandbox, the init warm-up) wait for that read.
+   */
+  private readPointer(model: string): Promise<string> {
+    let reading = this.pointerReads.get(model);
+    if (!reading) {
+      reading = this.fetchPointer(model).finally(() => this.pointerReads.delete(model));
+      this.pointerReads.set(model, reading);
+    }
+    return reading;
+  }
+
+  /** One read of the pointer; a registry that cannot be read is a 503, never the caller's error. */
+  private async fetchPointer(model: string): Promise<string> {
     let record;
     try {
       record = await this.tracing.span(SPAN.registry, () => this.deps.registry.getModel(model));

@@ -471,6 +471,20 @@ describe('which version serves', () => {
     expect(getModel).toHaveBeenCalledTimes(1);
   });
 
+  it('reads the production pointer once for the requests that arrive before it is known', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+    const getModel = jest.spyOn(registry, 'getModel');
+
+    // Act: a cold service, 10 requests at once
+    const responses = await Promise.all(Array.from({ length: 10 }, () => svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx())));
+
+    // Assess
+    expect(responses.map((r) => r.modelVersion)).toEqual(Array(10).fill('1'));
+    expect(getModel).toHaveBeenCalledTimes(1);
+  });
+
   it('never puts the registry on the path of a request that has a version to serve', async () => {
     // Prepare: a warm service, then a registry read that never ends
     await publish('iris', mlpModel(), { features: IRIS });
