@@ -184,7 +184,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       clearTimeout(timer);
       server.closeAllConnections();
       await closed;
-      if (state.accessLog instanceof BufferedLines) state.accessLog.flush();
+      state.accessLog?.flush();
     },
   };
 }
@@ -196,14 +196,21 @@ interface ServerState {
   readonly limiter: TokenBucketLimiter | undefined;
   readonly cache: Map<string, { readonly result: AuthorizerResult; readonly expiresAt: number }>;
   /** Where access log lines go; undefined when the log is off. */
-  readonly accessLog: BufferedLines | ((line: string) => void) | undefined;
+  readonly accessLog: LineSink | undefined;
 }
 
 function serverState(options: LocalServerOptions): ServerState {
   const now = options.now ?? Date.now;
   const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
-  const accessLog = options.accessLog === false ? undefined : (options.accessLog ?? new BufferedLines((text) => process.stdout.write(text)));
+  const writer = options.accessLog;
+  const accessLog = writer === false ? undefined : writer ? { push: writer, flush: () => undefined } : new BufferedLines((text) => process.stdout.write(text));
   return { options, now, elapsed: options.elapsed ?? (() => performance.now()), limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now), cache: new Map(), accessLog };
+}
+
+/** Where lines go: each one pushed, and whatever is held back written out by `flush`. */
+interface LineSink {
+  push(line: string): void;
+  flush(): void;
 }
 
 /**
@@ -211,7 +218,7 @@ function serverState(options: LocalServerOptions): ServerState {
  * write carries the lines of many requests (a write to a pipe is a blocking system call on
  * Linux), while a person at the terminal still sees each line at once.
  */
-export class BufferedLines {
+export class BufferedLines implements LineSink {
   private lines: string[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -292,8 +299,7 @@ function logAccess(state: ServerState, request: http.IncomingMessage, response: 
     ...(observed?.modelVersion !== undefined ? { modelVersion: observed.modelVersion } : {}),
     ...(observed?.errorCode !== undefined ? { errorCode: observed.errorCode } : {}),
   });
-  if (log instanceof BufferedLines) log.push(line);
-  else log(line);
+  log.push(line);
 }
 
 async function serve(state: ServerState, request: http.IncomingMessage, response: http.ServerResponse, trace: Trace): Promise<void> {

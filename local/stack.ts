@@ -152,6 +152,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(servedModel ? { servedModel } : {}),
       });
     const latest: LocalFunction = { handler: predictHandler(prediction, config.AWS_LAMBDA_FUNCTION_VERSION), version: config.AWS_LAMBDA_FUNCTION_VERSION };
+    const flushLogs = () => Promise.all(services.map((s) => s.flush())).then(() => undefined);
     // The router reports managed releases' outcomes to the release service, built over the router.
     let releases: ReleaseService | undefined;
     const traffic = new LocalTrafficRouter({
@@ -217,12 +218,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sample,
       auth: key ? { key, jwksUrl: `${api.url}${JWKS_PATH}`, mint: (mint) => mintToken(key, mint) } : undefined,
       observations,
-      flush: () => Promise.all(services.map((s) => s.flush())).then(() => undefined),
+      flush: flushLogs,
       async stop() {
         traffic.close();
         await api.close();
         // The prediction logs' queued records are written before the servers go.
-        await Promise.all(services.map((s) => s.flush()));
+        await flushLogs();
         clients.destroy();
         await aws.stop();
       },

@@ -145,7 +145,7 @@ export class DynamoDbPredictionLog implements PredictionLog {
    */
   write(record: PendingRecord): void {
     if (this.queue.length >= this.maxQueued) {
-      this.toFallback([record], new Error(`the prediction log queue is full (${this.maxQueued} records)`));
+      this.toFallback(buildRecords([record]), new Error(`the prediction log queue is full (${this.maxQueued} records)`));
       return;
     }
     this.queue.push(record);
@@ -197,7 +197,7 @@ export class DynamoDbPredictionLog implements PredictionLog {
       this.writing += batch.length;
       void this.writeBatch(batch)
         // writeBatch handles its own failures; anything else still must not lose the batch.
-        .catch((error: unknown) => this.toFallback(batch, error))
+        .catch((error: unknown) => this.toFallback(buildRecords(batch), error))
         .finally(() => {
           this.active--;
           this.writing -= batch.length;
@@ -226,15 +226,7 @@ export class DynamoDbPredictionLog implements PredictionLog {
   }
 
   private async writeBatch(pending: readonly PendingRecord[]): Promise<void> {
-    const records: PredictionLogRecord[] = [];
-    for (const item of pending) {
-      try {
-        records.push(item.build());
-      } catch (error) {
-        // A record that cannot even be built is still reported, by its request id.
-        sharedLogger().error('prediction log record could not be built', { requestId: item.requestId, error: describeError(error) });
-      }
-    }
+    const records = buildRecords(pending);
     if (records.length === 0) return;
     if (this.now() < this.breakerOpenUntil) {
       this.toFallback(records, new Error('DynamoDB failed recently; records go to the fallback until the breaker closes'));
@@ -290,31 +282,35 @@ export class DynamoDbPredictionLog implements PredictionLog {
     }
   }
 
-  private toFallback(records: readonly (PredictionLogRecord | PendingRecord)[], error: unknown): void {
-    const built: PredictionLogRecord[] = [];
-    for (const record of records) {
-      if (!('build' in record)) {
-        built.push(record);
-        continue;
-      }
-      try {
-        built.push(record.build());
-      } catch (buildError) {
-        sharedLogger().error('prediction log record could not be built', { requestId: record.requestId, error: describeError(buildError) });
-      }
-    }
-    if (built.length === 0) return;
+  private toFallback(records: readonly PredictionLogRecord[], error: unknown): void {
+    if (records.length === 0) return;
     try {
-      this.fallback(built, error);
+      this.fallback(records, error);
     } catch {
       // A broken custom fallback must neither lose the records nor throw into the writer.
       try {
-        fallbackToLog(built, error, undefined);
+        fallbackToLog(records, error, undefined);
       } catch {
         // stdout itself is gone: nothing is left to report to.
       }
     }
   }
+}
+
+/**
+ * The records of `pending`. A record that cannot even be built is reported by its request id, in
+ * an ERROR line, and left out.
+ */
+function buildRecords(pending: readonly PendingRecord[]): PredictionLogRecord[] {
+  const records: PredictionLogRecord[] = [];
+  for (const item of pending) {
+    try {
+      records.push(item.build());
+    } catch (error) {
+      sharedLogger().error('prediction log record could not be built', { requestId: item.requestId, error: describeError(error) });
+    }
+  }
+  return records;
 }
 
 /**

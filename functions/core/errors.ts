@@ -63,6 +63,19 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
+/** `{ name, message, stack }` of an error, never the raw error (it may carry request data). */
+export function describeError(error: unknown): { name: string; message: string; stack?: string } {
+  if (typeof error === 'object' && error !== null) {
+    const { name, message, stack } = error as { name?: unknown; message?: unknown; stack?: unknown };
+    return {
+      name: typeof name === 'string' ? name : 'Error',
+      message: typeof message === 'string' ? message : '',
+      ...(typeof stack === 'string' ? { stack } : {}),
+    };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
 /**
  * The first `max` characters of `text` (default 120), marked when cut: what an error message or
  * a log line may quote of what a caller sent, never more.

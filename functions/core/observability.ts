@@ -150,8 +150,6 @@ export type LogFields = Readonly<Record<string, unknown>>;
 export interface RequestLog {
   /** Adds keys to every later line of this request (the model version, once it is known). */
   set(keys: LogFields): void;
-  /** The keys every line of this request carries. */
-  keys(): LogFields;
   debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
@@ -163,7 +161,6 @@ export interface RequestLog {
 /** A log that writes nothing. */
 export const SILENT_LOG: RequestLog = {
   set: () => undefined,
-  keys: () => ({}),
   debug: () => undefined,
   info: () => undefined,
   warn: () => undefined,

@@ -3,7 +3,7 @@
  * tensors, run the model once, encode the outputs and log the request. Talks to ports only.
  */
 import { createHash } from 'node:crypto';
-import { AppError, InternalError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
+import { AppError, InternalError, NotFoundError, describeError, PayloadTooLargeError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import type { ModelSignature, ModelVersion, TensorSpec } from './model.js';
 import { NO_TRACING, SILENT_LOG, SPAN, type RequestFacts, type RequestLog, type Tracing } from './observability.js';
 import type { ModelRegistry, ModelRuntime, ModelSession, PredictionLog, PredictionLogRecord } from './ports.js';
@@ -434,13 +434,10 @@ export class PredictionService {
   }
 }
 
-/** Name and message of a non-AppError (no stack, no request data). */
+/** Name and message of a non-AppError, the message cut to 300 characters (no stack, no request data). */
 function errorSummary(error: unknown): { name: string; message: string } {
-  if (typeof error === 'object' && error !== null) {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    return { name: typeof name === 'string' ? name : 'Error', message: typeof message === 'string' ? message.slice(0, 300) : '' };
-  }
-  return { name: 'Error', message: String(error).slice(0, 300) };
+  const { name, message } = describeError(error);
+  return { name, message: message.slice(0, 300) };
 }
 
 function unknownModel(model: string): NotFoundError {

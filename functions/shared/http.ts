@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, PayloadTooLargeError, ValidationError, clip, formatPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
-import { SILENT_LOG, newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
+import { newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
 import { describeError, requestLog, sharedLogger } from './logger.js';
 import { matchRoute, routeKey } from './routes.js';
 
@@ -39,8 +39,6 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 /** How much of a body a DEBUG line shows. */
 const DEBUG_BODY_CHARS = 1_024;
 
-
-
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
@@ -58,18 +56,16 @@ export function callerOf(event: APIGatewayProxyEvent): string {
 }
 
 /**
- * Stamps the request id (API Gateway's, else a fresh UUID) and the arrival time, then parses a
- * JSON body for methods that carry one: content type, size, syntax, depth and `__proto__` keys
+ * Stamps the request id (API Gateway's, else a fresh UUID) on the event and its log (the arrival
+ * time, the facts and the log are set by `httpFunction` before), then parses a JSON body for
+ * methods that carry one: content type, size, syntax, depth and `__proto__` keys
  * are checked here, before any handler code sees the body.
  */
-export function httpRequest(limits: BodyLimits, elapsed: () => number = () => performance.now()): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
+export function httpRequest(limits: BodyLimits): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
   return {
     before: (request) => {
       const event = request.event;
-      event.startedAt ??= elapsed();
       event.requestId = event.requestContext?.requestId || randomUUID();
-      event.facts ??= newFacts();
-      event.log ??= SILENT_LOG;
       event.log.set({ requestId: event.requestId, caller: callerOf(event) });
       if (event.log.isDebug()) {
         // Request data is logged at DEBUG only, and only its first KB.
@@ -139,8 +135,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
       }
       const code = error instanceof AppError ? error.code : 'INTERNAL';
       const fields = { code, error: describeError(error) };
-      if (request.event.log) request.event.log.error('request failed', fields);
-      else logLine('ERROR', 'request failed', { requestId, ...fields });
+      request.event.log.error('request failed', fields);
       request.event.errorCode = code;
       request.response = jsonResponse(error instanceof AppError ? error.status : 500, {
         error: { code, message: 'The server failed to handle this request; it has been logged under this request id.', path: '' },
@@ -216,7 +211,7 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
   const functionVersion = options.functionVersion ?? '$LATEST';
   const handler = middy<HttpEvent, APIGatewayProxyResult>()
     .use(httpErrors())
-    .use(httpRequest(limits, elapsed))
+    .use(httpRequest(limits))
     .handler(async (event, context) => {
       const action = actions[routeKey(event.httpMethod, event.resource)] ?? literalRoute(event, actions);
       if (!action) {

@@ -15,6 +15,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogFields, LogLevel, RequestLog } from '../core/observability.js';
 
 export { LOG_LEVELS, type LogLevel } from '../core/observability.js';
+export { describeError } from '../core/errors.js';
 
 /** The `service` key of every line. */
 export const SERVICE_NAME = 'onnx-serving';
@@ -35,19 +36,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   });
 }
 
-/** `{ name, message, stack }` of an error, never the raw error (it may carry request data). */
-export function describeError(error: unknown): { name: string; message: string; stack?: string } {
-  if (typeof error === 'object' && error !== null) {
-    const { name, message, stack } = error as { name?: unknown; message?: unknown; stack?: unknown };
-    return {
-      name: typeof name === 'string' ? name : 'Error',
-      message: typeof message === 'string' ? message : '',
-      ...(typeof stack === 'string' ? { stack } : {}),
-    };
-  }
-  return { name: 'Error', message: String(error) };
-}
-
 /**
  * A request's log: every line carries `keys` (and whatever `set` adds later, such as the model
  * version once it is known).
@@ -64,7 +52,6 @@ export function requestLog(logger: Logger, keys: LogFields): RequestLog {
     set(more) {
       Object.assign(current, more);
     },
-    keys: () => ({ ...current }),
     debug: (message, fields) => logger.debug(message, { ...current, ...fields }),
     info: (message, fields) => logger.info(message, { ...current, ...fields }),
     warn: (message, fields) => logger.warn(message, { ...current, ...fields }),
