@@ -83,7 +83,7 @@ function queryParams<K extends string>(event: HttpEvent, allowed: readonly K[]):
     if (!(allowed as readonly string[]).includes(name)) {
       throw new ValidationError('UNKNOWN_PARAMETER', `Unknown query parameter "${shown}"; this route takes ${allowed.map((a) => `"${a}"`).join(', ')}.`, ['query', shown]);
     }
-    if ((given[name]?.length ?? 0) > 1) throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${name}" once.`, ['query', name]);
+    if ((given[name]?.length ?? 0) > 1) throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${shown}" once.`, ['query', shown]);
     const value = single[name] ?? given[name]?.[0];
     if (value !== undefined) result[name as K] = value;
   }
@@ -109,7 +109,7 @@ export function makeHandler({ service, uploads, releases, stats, predictions, li
   const withReleases = (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
     if (releases) return action(releases, event);
     const error = new ReleasesNotConfiguredError();
-    return jsonResponse(error.status, { error: { code: error.code, message: error.message, path: '' }, requestId: event.requestId });
+    return notConfigured(event, error.code, error.message);
   };
   return httpFunction(limits, {
     'GET /v1/models': async () => jsonResponse(200, { models: await service.listModels() }),

@@ -59,6 +59,19 @@ describe('a long path', () => {
     expect(reply.text.length).toBeLessThan(600);
   });
 
+  it('is quoted as a short excerpt in a 400, a query parameter name repeated or unknown', async () => {
+    // Act
+    const name = 'p'.repeat(4_000);
+    const repeated = await call(stack.url, 'GET', `/v1/models/iris/stats?${name}=1&${name}=2`, undefined, admin);
+    const unknown = await call(stack.url, 'GET', `/v1/models/iris/stats?${name}=1`, undefined, admin);
+
+    // Assess
+    expect([repeated.status, unknown.status]).toEqual([400, 400]);
+    expect(errorOf(repeated).code).toMatch(/^(REPEATED|UNKNOWN)_PARAMETER$/);
+    expect(repeated.text.length).toBeLessThan(600);
+    expect(unknown.text.length).toBeLessThan(600);
+  });
+
   it('is quoted as a short excerpt in a 403, the token without the scope', async () => {
     // Prepare
     const predictOnly = bearer(await stack.auth!.mint({ subject: 'p', scopes: ['predict'] }));
