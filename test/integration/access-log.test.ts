@@ -4,7 +4,6 @@
  * counted as a 500 of the version that served, the quiet option; and `npm start` with and without
  * `ACCESS_LOG=off`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { HttpHandler } from '../../functions/shared/http.js';
 import { accessLogLine, startLocalServer, type LocalServer, type ObservationSource, type VersionSelector } from '../../local/server.js';
 import { call } from '../fixtures/http.js';
+import { startNpmStart } from '../fixtures/npm-start.js';
 
 interface Harness {
   readonly api: LocalServer;
@@ -129,24 +129,12 @@ describe('npm start', () => {
 
   /** Runs `local/start.ts` as `npm start` does with `env`, sends one prediction, stops; what it printed. */
   async function serveOnce(env: Record<string, string>): Promise<string> {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-      env: { ...process.env, PORT: '0', DATA_DIR: dataDir, LOCAL_AUTH: 'insecure', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', () => output.includes('Stop: Ctrl+C') && resolve());
-      void exited.then((code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
-    });
-    const url = /ONNX serving is up at (http:\/\/[^ ]+) /.exec(output)?.[1] as string;
+    const { child, url, exited, output } = await startNpmStart(dataDir, { LOCAL_AUTH: 'insecure', ...env });
     const reply = await call(url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } });
     expect(reply.status).toBe(200);
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    return output;
+    return output();
   }
 
   it('prints an access line per request by default, and none with ACCESS_LOG=off', async () => {

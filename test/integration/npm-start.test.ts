@@ -3,11 +3,12 @@
  * that mints its own with modelctl), stop, start again. Runs the real start script in a child
  * process with its own data folder and a free port.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { startNpmStart, type NpmStart } from '../fixtures/npm-start.js';
 
 const run = promisify(execFile);
 let dataDir: string;
@@ -20,39 +21,14 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly output: () => string;
-}
+type Started = NpmStart;
 
 /** Starts `local/start.ts` as `npm start` does and waits for its ready message. */
-async function start(env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not get ready:\n${output}`)), 45_000);
-    const check = () => {
-      if (output.includes('Stop: Ctrl+C')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`npm start exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, output: () => output };
+function start(env: Record<string, string> = {}): Promise<Started> {
+  return startNpmStart(dataDir, env, 45_000);
 }
 
-async function stop({ child }: Started): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+async function stop({ child, exited }: Started): Promise<number | null> {
   child.kill('SIGINT');
   return exited;
 }
@@ -64,7 +40,7 @@ function line(started: Started, prefix: string): string {
   return found;
 }
 
-const urlOf = (started: Started) => /ONNX serving is up at (http:\/\/[^ ]+) /.exec(started.output())?.[1] as string;
+const urlOf = (started: Started) => started.url;
 
 it('prints a curl line (with a real token) that returns a correct prediction, and keeps its state and key across restarts', async () => {
   // Prepare / Act: the first start registers the sample model and creates the signing key.

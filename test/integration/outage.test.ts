@@ -7,13 +7,13 @@
  * The latency check is a ratio of two medians measured in the same run on the same machine (the
  * same requests with DynamoDB up, then down), never a wall-clock limit.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { localClients, startLocalAws } from '../../local/aws-servers.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startNpmStart } from '../fixtures/npm-start.js';
 import { captureOutput } from '../fixtures/output.js';
 import { adminToken, bearer } from '../fixtures/tokens.js';
 
@@ -134,25 +134,9 @@ describe('SIGTERM during load', () => {
 
   it('writes the record of every answered request before npm start exits', async () => {
     // Prepare: npm start in a child process, its printed token, a load of 8 concurrent clients
-    const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-      env: { ...process.env, PORT: '0', DATA_DIR: dataDir, RATE_LIMIT_RPS: '100000', RATE_LIMIT_BURST: '100000' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm start did not get ready:\n${output}`)), 60_000);
-      child.stdout.on('data', () => {
-        if (output.includes('Stop: Ctrl+C')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    const url = /ONNX serving is up at (http:\/\/[^ ]+) /.exec(output)?.[1] ?? '';
-    const token = /authorization: Bearer ([A-Za-z0-9._-]+)/.exec(output)?.[1] ?? '';
+    const started = await startNpmStart(dataDir, { RATE_LIMIT_RPS: '100000', RATE_LIMIT_BURST: '100000' });
+    const { child, url, exited } = started;
+    const token = /authorization: Bearer ([A-Za-z0-9._-]+)/.exec(started.output())?.[1] ?? '';
     const answers: Answer[] = [];
     let running = true;
     const client = async () => {
@@ -179,7 +163,7 @@ describe('SIGTERM during load', () => {
     const ok = answers.filter((a) => a.status === 200).map((a) => a.requestId ?? '');
     expect(ok.length).toBeGreaterThanOrEqual(300);
     const stored = await storedRequestIds(dataDir);
-    const fallen = new Set(fallbackIds([output]));
+    const fallen = new Set(fallbackIds([started.output()]));
     expect(ok.filter((id) => !stored.has(id) && !fallen.has(id))).toEqual([]);
   }, 180_000);
 });
