@@ -56,8 +56,13 @@ export function maxArtifactBytesFor(memoryMb: number): number {
 export const CONTROL_FUNCTION_ACTIONS = ['lambda:GetFunctionConfiguration', 'lambda:UpdateFunctionConfiguration', 'lambda:PublishVersion'] as const;
 /** Release actions on alias `live`: read and move it (conditionally, on its RevisionId). */
 export const CONTROL_ALIAS_ACTIONS = ['lambda:GetAlias', 'lambda:UpdateAlias'] as const;
-/** Reading the model version pinned in each published version's configuration. */
-export const CONTROL_VERSION_ACTIONS = ['lambda:GetFunctionConfiguration'] as const;
+/**
+ * On published versions: reading the model version pinned in each one's configuration, and
+ * deleting the version a release published when it then failed (lost a race, refused): Lambda
+ * refuses to delete a version an alias references, and the grant is on `fn:*` (qualified names)
+ * only, so the function itself can never be deleted.
+ */
+export const CONTROL_VERSION_ACTIONS = ['lambda:GetFunctionConfiguration', 'lambda:DeleteFunction'] as const;
 /** Managed releases: start and read deployments of the endpoint's deployment group. */
 export const CONTROL_DEPLOYMENT_ACTIONS = ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment'] as const;
 /** CreateDeployment also reads the deployment configuration and registers the AppSpec revision. */
@@ -148,7 +153,7 @@ export class ControlPlane extends Construct {
       .allow(CONTROL_FUNCTION_ACTIONS, [fn.functionArn])
       .allow(CONTROL_ALIAS_ACTIONS, [`${fn.functionArn}:${LIVE_ALIAS}`])
       .allow(CONTROL_VERSION_ACTIONS, [`${fn.functionArn}:*`], {
-        wildcardReason: `Reading the model version pinned in each published version of ${endpoint.model}'s function; version numbers are allocated at release time.`,
+        wildcardReason: `Reading the model version pinned in each published version of ${endpoint.model}'s function, and deleting a version a failed release published; version numbers are allocated at release time.`,
       })
       .allow(CONTROL_DEPLOYMENT_ACTIONS, [release.deploymentGroup.deploymentGroupArn])
       .allow(CONTROL_DEPLOYMENT_CONFIG_ACTIONS, release.deploymentConfigArns())

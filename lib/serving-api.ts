@@ -27,8 +27,19 @@
  * Request size: API Gateway REST caps payloads at 10 MB and Lambda's synchronous invoke at 6 MB;
  * neither is configurable on the API, so each function enforces its own `MAX_BODY_BYTES` (413
  * before parsing) and `MAX_ROWS`.
+ *
+ * Compressed bodies: API Gateway REST decodes a request body sent with `Content-Encoding: gzip`
+ * or `deflate` before it invokes the integration, answers 415 for any other coding or for data
+ * that is not what the header says, and passes the header on unchanged. `minCompressionSize` is 0
+ * so that this applies to bodies of every size (below the threshold API Gateway neither
+ * compresses nor decompresses), and with it API Gateway gzips answers for clients that send
+ * `Accept-Encoding: gzip`. No `binaryMediaTypes`: JSON bodies reach the functions as text, not
+ * base64 (a third larger against Lambda's 6 MB). The functions read such an event as what it is,
+ * an inflated body whose header still says gzip, and inflate, capped at `MAX_BODY_BYTES`, only a
+ * body that still carries gzip or zlib framing (a direct invoke); see `parseJsonBody` in
+ * `functions/shared/http.ts`. The local server does what API Gateway does.
  */
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import {
   AccessLogField,
   AccessLogFormat,
@@ -125,6 +136,8 @@ export class ServingApi extends Construct {
       description: `ONNX model serving (${Stack.of(this).stackName})`,
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       defaultMethodOptions,
+      // Decode gzip/deflate request bodies of every size (and gzip answers on request); see the file's comment.
+      minCompressionSize: Size.bytes(0),
       // Usage plans key on what the authorizer returns; an x-api-key header counts for nothing.
       apiKeySourceType: ApiKeySourceType.AUTHORIZER,
       // Execution logs need the account-level CloudWatch role; kept if the stack is deleted
@@ -350,6 +363,28 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
     statusCode: '429',
     code: 'RATE_LIMITED',
     message: "\"The client's daily request quota is spent.\"",
+  },
+  {
+    // API Gateway's answer to a path or method the API does not have (its "Missing Authentication Token").
+    id: 'RouteNotFound',
+    type: ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    statusCode: '404',
+    code: 'ROUTE_NOT_FOUND',
+    message: '"No route for this method and path (the path may exist with another method). See the README for the API."',
+  },
+  {
+    id: 'UnsupportedMediaType',
+    type: ResponseType.UNSUPPORTED_MEDIA_TYPE,
+    statusCode: '415',
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: '"The body\'s Content-Encoding is not one API Gateway decodes, or the body is not what it says: send the JSON uncompressed, or compressed once with gzip or deflate."',
+  },
+  {
+    id: 'RequestTooLarge',
+    type: ResponseType.REQUEST_TOO_LARGE,
+    statusCode: '413',
+    code: 'BODY_TOO_LARGE',
+    message: '"The request is larger than API Gateway\'s 10 MB limit."',
   },
   { id: 'Default4xx', type: ResponseType.DEFAULT_4XX, code: '$context.error.responseType', message: API_GATEWAY_MESSAGE },
   { id: 'Default5xx', type: ResponseType.DEFAULT_5XX, code: '$context.error.responseType', message: API_GATEWAY_MESSAGE },

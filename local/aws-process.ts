@@ -5,8 +5,11 @@
  * `startLocalAwsProcess`; reports its endpoints over IPC, stops when told to or when the parent
  * goes away.
  *
- * It ignores SIGINT and SIGTERM: Ctrl+C in a terminal reaches every process of the group, and the
- * parent must first write its queued prediction-log records here before the servers stop.
+ * It ignores SIGINT, SIGTERM and SIGHUP: Ctrl+C in a terminal (or a supervisor that signals the
+ * whole group) reaches every process of the group, and the parent must first write its queued
+ * prediction-log records here before the servers stop. It never outlives the parent: when the
+ * parent dies, even by SIGKILL, the IPC channel closes and this process stops its servers and
+ * exits (`test/integration/npm-start.test.ts` kills the parent to prove it).
  */
 import { startLocalAws, type LocalAwsOptions } from './aws-servers.js';
 
@@ -18,8 +21,8 @@ export type FromAwsProcess =
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'stopped' };
 
-process.on('SIGINT', () => undefined);
-process.on('SIGTERM', () => undefined);
+// SIGHUP too: a closed terminal sends it to the whole group, and the parent stops on it.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
 
 let stop: (() => Promise<void>) | undefined;
 const send = (message: FromAwsProcess) => process.send?.(message);

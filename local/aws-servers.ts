@@ -8,10 +8,13 @@
  *   server: it passes every request through to dynalite, and runs TransactWriteItems and
  *   TransactGetItems itself as single-item calls to dynalite while holding an exclusive lock (all
  *   other requests hold a shared one), so no request sees half a transaction. Conditions are all
- *   checked before anything is written, failures come back as AWS does
- *   (`TransactionCanceledException` with one `CancellationReasons` entry per item:
+ *   checked before anything is written (on writes that change nothing), failures come back as
+ *   AWS does (`TransactionCanceledException` with one `CancellationReasons` entry per item:
  *   `ConditionalCheckFailed`, or `ValidationError` for an update that cannot apply to the item),
- *   and a write that fails half-way is undone. ClientRequestToken idempotency is not emulated.
+ *   and a write that fails half-way is undone. With a data folder a transaction is also atomic
+ *   across a kill of the process: the items' images from before it are journaled (fsynced)
+ *   before its first write, and a start that finds a journal entry undoes that transaction
+ *   before serving (`TransactionJournal`). ClientRequestToken idempotency is not emulated.
  * - dynalite has no UpdateTimeToLive: tables are created without TTL and items never expire.
  * - s3rver has no bucket versioning: PutObject returns no VersionId and GetObject ignores one.
  * - s3rver 3.7 does not check Signature Version 4 at all ("unimplemented" in its source): any
@@ -24,7 +27,7 @@
  *   Header-signed requests (the SDK clients' own) pass through unchecked, as s3rver takes them.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -78,6 +81,13 @@ export interface LocalAwsOptions {
   readonly s3Port?: number;
   /** Address to listen on. @default '127.0.0.1' */
   readonly host?: string;
+  /**
+   * For crash-consistency tests only: the process kills itself (SIGKILL, nothing flushed) right
+   * after the DynamoDB front has made this many item writes for transactions, counted from its
+   * start: a kill at a chosen instant inside a transaction. Meant for `startLocalAwsProcess`
+   * (in-process it kills the caller). @default never
+   */
+  readonly killAfterTransactionWrites?: number;
 }
 
 export interface LocalAws {
@@ -102,7 +112,7 @@ export interface LocalAws {
  */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const host = options.host ?? '127.0.0.1';
-  const dynamo = await startDynamo(host, options.dynamoPort ?? 0, options.dataDir);
+  const dynamo = await startDynamo(host, options.dynamoPort ?? 0, options.dataDir, options.killAfterTransactionWrites);
   try {
     const s3 = await startS3(host, options.s3Port ?? 0, options.dataDir);
     let stopping: Promise<void> | undefined;
@@ -129,7 +139,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
  * const aws = await startLocalAwsProcess({ dataDir: '.data' });
  * await aws.stop(); // the child stops its servers and exits
  */
-export async function startLocalAwsProcess(options: LocalAwsOptions = {}): Promise<LocalAws> {
+export async function startLocalAwsProcess(options: LocalAwsOptions = {}): Promise<LocalAwsProcess> {
   const { fork } = await import('node:child_process');
   const entry = fileURLToPath(new URL(`./aws-process${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   // From TypeScript sources (`npm start` runs through tsx) the child needs tsx's loader too.
@@ -148,6 +158,11 @@ export async function startLocalAwsProcess(options: LocalAwsOptions = {}): Promi
   let stopping: Promise<void> | undefined;
   return {
     ...ready,
+    pid: child.pid ?? 0,
+    exited: new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    }),
     stop() {
       stopping ??= new Promise<void>((resolve) => {
         if (child.exitCode !== null || !child.connected) {
@@ -160,6 +175,14 @@ export async function startLocalAwsProcess(options: LocalAwsOptions = {}): Promi
       return stopping;
     },
   };
+}
+
+/** The servers of `startLocalAwsProcess`, and their process. */
+export interface LocalAwsProcess extends LocalAws {
+  /** The child process's id (what a test SIGKILLs to prove crash consistency). */
+  readonly pid: number;
+  /** Resolves when the child process has exited, however it ended. */
+  readonly exited: Promise<void>;
 }
 
 export interface LocalEndpoints {
@@ -392,7 +415,7 @@ function rfc3986(text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-async function startDynamo(host: string, port: number, dataDir: string | undefined): Promise<RunningServer> {
+async function startDynamo(host: string, port: number, dataDir: string | undefined, killAfterTransactionWrites?: number): Promise<RunningServer> {
   const storePath = dataDir ? path.join(dataDir, 'dynamodb') : undefined;
   if (storePath) await mkdir(storePath, { recursive: true });
   const backend = dynalite({
@@ -404,10 +427,20 @@ async function startDynamo(host: string, port: number, dataDir: string | undefin
   await listen(backend, '127.0.0.1', 0);
   const backendPort = (backend.address() as AddressInfo).port;
   const agent = new http.Agent({ keepAlive: true });
-  const front = http.createServer(frontHandler(new Dynalite(backendPort, agent)));
+  const store = new Dynalite(backendPort, agent);
+  const journal = new TransactionJournal(dataDir ? path.join(dataDir, TRANSACTION_JOURNAL_DIR) : undefined);
+  let writes = 0;
+  const afterWrite = killAfterTransactionWrites === undefined ? undefined : () => {
+    writes += 1;
+    if (writes >= killAfterTransactionWrites) process.kill(process.pid, 'SIGKILL');
+  };
+  const front = http.createServer(frontHandler(store, journal, afterWrite));
   try {
+    // A transaction a kill cut short is undone before anything is served.
+    await journal.recover(store);
     await listen(front, host, port);
   } catch (error) {
+    agent.destroy();
     await close(backend);
     throw error;
   }
@@ -542,9 +575,9 @@ class SharedExclusiveLock {
   }
 }
 
-function frontHandler(dynalite: Dynalite): http.RequestListener {
+function frontHandler(dynalite: Dynalite, journal: TransactionJournal, afterWrite?: () => void): http.RequestListener {
   const lock = new SharedExclusiveLock();
-  const transactions = new TransactionRunner(dynalite);
+  const transactions = new TransactionRunner(dynalite, journal, afterWrite);
   return (request, response) => {
     const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1];
     const handled =
@@ -674,47 +707,100 @@ function validationError(message: string): DynamoResponse {
   return { status: 400, body: { __type: 'com.amazon.coral.validate#ValidationException', message } };
 }
 
-/** Runs transactions as single-item dynalite calls; the caller holds the exclusive lock. */
+/**
+ * Runs transactions as single-item dynalite calls; the caller holds the exclusive lock.
+ *
+ * A write transaction goes in three steps. 1. Read every item and check every condition without
+ * changing anything (dynalite evaluates each condition on a write that leaves the item as it is).
+ * 2. Journal the image every written item has before the transaction, durably, before the first
+ * write. 3. Apply the writes; then remove the journal entry and answer. A write that fails
+ * half-way is undone from the same images; a process killed half-way leaves the entry, and the
+ * next start undoes it before serving (`TransactionJournal.recover`). So a transaction survives a
+ * kill at any instant whole or not at all.
+ */
 class TransactionRunner {
   private readonly keyNames = new Map<string, string[]>();
+  /** A failed write could not be undone: no transaction runs until a restart recovers it. */
+  private stuck = false;
 
-  constructor(private readonly dynalite: Dynalite) {}
+  constructor(
+    private readonly dynalite: Dynalite,
+    private readonly journal: TransactionJournal,
+    /** Called after each item write (`killAfterTransactionWrites`). */
+    private readonly afterWrite: () => void = () => undefined,
+  ) {}
 
   async write(input: Json): Promise<DynamoResponse> {
+    if (this.stuck) {
+      return { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'A transaction could not be undone; restart the local servers (the start undoes it).' } };
+    }
     const parsed = await this.parseWriteActions(input.TransactItems);
     if (!parsed.ok) return parsed.response;
     const actions = parsed.value;
 
-    // 1. Check every condition without changing anything visible: a conditional DeleteItem
-    //    evaluates the condition on dynalite, and the deleted item is put straight back.
+    // 1. Every item as it is now, and every condition checked against it.
+    const images: Array<Json | undefined> = [];
     const reasons: Json[] = [];
     for (const action of actions) {
-      const checked = await this.checkCondition(action);
+      const current = await this.currentItem(action.tableName, action.key);
+      if (!current.ok) return current.response;
+      images.push(current.value);
+      const checked = await this.checkCondition(action, current.value);
       if (!checked.ok) return checked.response;
       reasons.push(checked.value);
     }
     if (reasons.some((reason) => reason.Code !== 'None')) return transactionCanceled(reasons);
 
-    // 2. Apply the writes, remembering each item's old image; undo them all if one fails.
-    const undo: Array<{ tableName: string; key: Json; oldItem: Json | undefined }> = [];
-    for (const [index, action] of actions.entries()) {
-      if (action.kind === 'ConditionCheck') continue;
-      const operation = `${action.kind}Item`;
-      const { ReturnValuesOnConditionCheckFailure: _ignored, ...params } = action.params;
-      const applied = await this.dynalite.call(operation, { ...params, ReturnValues: 'ALL_OLD' });
-      if (applied.status !== 200) {
-        for (const step of undo.reverse()) await this.restore(step.tableName, step.key, step.oldItem);
-        if (errorType(applied) !== 'ValidationException') return applied;
-        // AWS reports an item's data error (e.g. `SET n = n + :one` on a missing `n`) as a
-        // cancellation with a `ValidationError` reason for that item.
-        const message = typeof applied.body.message === 'string' ? applied.body.message : 'Validation error';
-        return transactionCanceled(
-          actions.map((_, i) => (i === index ? { Code: 'ValidationError', Message: message } : { Code: 'None' })),
-        );
+    // 2. The images to put back, durable before anything is written.
+    const undo: UndoEntry[] = actions.flatMap((action, i) => {
+      if (action.kind === 'ConditionCheck') return [];
+      const before = images[i];
+      return [{ tableName: action.tableName, key: action.key, ...(before ? { before } : {}) }];
+    });
+    const entry = await this.journal.begin(undo);
+
+    // 3. The writes; the first that fails undoes them all.
+    let failed: { index: number; response: DynamoResponse } | undefined;
+    try {
+      for (const [index, action] of actions.entries()) {
+        if (action.kind === 'ConditionCheck') continue;
+        const { ReturnValuesOnConditionCheckFailure: _ignored, ...params } = action.params;
+        const applied = await this.dynalite.call(`${action.kind}Item`, params);
+        this.afterWrite();
+        if (applied.status !== 200) {
+          failed = { index, response: applied };
+          break;
+        }
       }
-      undo.push({ tableName: action.tableName, key: action.key, oldItem: applied.body.Attributes as Json | undefined });
+    } catch (error) {
+      await this.undo(undo, entry);
+      throw error;
     }
+    if (failed) {
+      await this.undo(undo, entry);
+      const { index, response } = failed;
+      if (errorType(response) !== 'ValidationException') return response;
+      // AWS reports an item's data error (e.g. `SET n = n + :one` on a missing `n`) as a
+      // cancellation with a `ValidationError` reason for that item.
+      const message = typeof response.body.message === 'string' ? response.body.message : 'Validation error';
+      return transactionCanceled(
+        actions.map((_, i) => (i === index ? { Code: 'ValidationError', Message: message } : { Code: 'None' })),
+      );
+    }
+    await this.journal.end(entry);
     return { status: 200, body: {} };
+  }
+
+  /** Undoes a transaction whose write failed; if that fails too, its entry stays for the next start. */
+  private async undo(undo: readonly UndoEntry[], entry: string | undefined): Promise<void> {
+    try {
+      await undoWrites(this.dynalite, undo, { sweepIndexes: false });
+    } catch (error) {
+      // Nothing may build on a half-applied transaction until a restart undoes it.
+      this.stuck = true;
+      throw error;
+    }
+    await this.journal.end(entry);
   }
 
   async get(input: Json): Promise<DynamoResponse> {
@@ -777,46 +863,184 @@ class TransactionRunner {
     return ok(names);
   }
 
-  /** A cancellation reason (`{ Code: 'None' }` when the condition holds), or an error to return as is. */
-  private async checkCondition(action: WriteAction): Promise<Step<Json>> {
+  private async currentItem(tableName: string, key: Json): Promise<Step<Json | undefined>> {
+    const read = await this.dynalite.call('GetItem', { TableName: tableName, Key: key, ConsistentRead: true });
+    if (read.status !== 200) return fail(read);
+    return ok(read.body.Item as Json | undefined);
+  }
+
+  /**
+   * A cancellation reason (`{ Code: 'None' }` when the condition holds), or an error to return as
+   * is. dynalite evaluates the condition on a write that changes nothing, whatever its outcome:
+   * the item put back exactly as it is, or the delete of an item that is not there.
+   */
+  private async checkCondition(action: WriteAction, current: Json | undefined): Promise<Step<Json>> {
     const condition = action.params.ConditionExpression;
     if (typeof condition !== 'string') return ok({ Code: 'None' });
     const names = usedPlaceholders(condition, action.params.ExpressionAttributeNames, /#[A-Za-z0-9_]+/g);
     const values = usedPlaceholders(condition, action.params.ExpressionAttributeValues, /:[A-Za-z0-9_]+/g);
-    const checked = await this.dynalite.call('DeleteItem', {
+    const expression = {
       TableName: action.tableName,
-      Key: action.key,
       ConditionExpression: condition,
       ...(names ? { ExpressionAttributeNames: names } : {}),
       ...(values ? { ExpressionAttributeValues: values } : {}),
-      ReturnValues: 'ALL_OLD',
-    });
-    if (checked.status === 200) {
-      const oldItem = checked.body.Attributes as Json | undefined;
-      if (oldItem) await this.restore(action.tableName, action.key, oldItem);
-      return ok({ Code: 'None' });
-    }
+    };
+    const checked = current
+      ? await this.dynalite.call('PutItem', { ...expression, Item: current })
+      : await this.dynalite.call('DeleteItem', { ...expression, Key: action.key });
+    if (checked.status === 200) return ok({ Code: 'None' });
     if (errorType(checked) !== 'ConditionalCheckFailedException') return fail(checked);
     const reason: Json = { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' };
-    if (action.params.ReturnValuesOnConditionCheckFailure === 'ALL_OLD') {
-      const current = await this.dynalite.call('GetItem', {
-        TableName: action.tableName,
-        Key: action.key,
-        ConsistentRead: true,
-      });
-      if (current.body.Item) reason.Item = current.body.Item;
-    }
+    if (action.params.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && current) reason.Item = current;
     return ok(reason);
   }
+}
 
-  private async restore(tableName: string, key: Json, oldItem: Json | undefined): Promise<void> {
-    const result = oldItem
-      ? await this.dynalite.call('PutItem', { TableName: tableName, Item: oldItem })
-      : await this.dynalite.call('DeleteItem', { TableName: tableName, Key: key });
-    if (result.status !== 200) {
-      throw new Error(`could not restore an item of ${tableName} after a failed transaction: ${errorType(result)}`);
+// ---------------------------------------------------------------------------------------------
+// Crash consistency: the transaction journal
+
+/** Folder of `<dataDir>` that holds the journal of the transaction in flight. */
+export const TRANSACTION_JOURNAL_DIR = 'dynamodb-transactions';
+
+/** One item a transaction writes, as it was before: what undoing the transaction puts back. */
+interface UndoEntry {
+  readonly tableName: string;
+  readonly key: Json;
+  /** The item before the transaction; absent when there was none. */
+  readonly before?: Json;
+}
+
+/**
+ * The write-ahead journal of the local DynamoDB's transactions, one file per transaction in
+ * flight under `<dataDir>/dynamodb-transactions/`: the images of the items it writes as they
+ * were before it, written whole (a temporary file, fsynced, then renamed) before its first
+ * write, removed after its last. A file found at startup is a transaction a kill cut short;
+ * `recover` puts its items back as they were before it, index entries included. Without a data
+ * folder (in memory) nothing survives a kill anyway, and nothing is journaled.
+ *
+ * It covers a kill of the process at any instant (SIGKILL, a crash): every write dynalite has
+ * acknowledged is in the operating system's hands by then. Not a power cut: dynalite does not
+ * fsync its own writes.
+ */
+class TransactionJournal {
+  private sequence = 0;
+  /** An entry `end` could not remove: no transaction runs until it is gone (see `begin`). */
+  private unremoved: string | undefined;
+
+  constructor(private readonly directory: string | undefined) {}
+
+  /**
+   * Records the images; resolves once they are on disk. Returns the entry to `end`. Refuses
+   * (throws) while the entry of an earlier transaction cannot be removed: a start would undo that
+   * one, and it must be the last applied for that to be right.
+   */
+  async begin(undo: readonly UndoEntry[]): Promise<string | undefined> {
+    if (!this.directory || undo.length === 0) return undefined;
+    if (this.unremoved) await this.end(this.unremoved);
+    this.sequence += 1;
+    const name = path.join(this.directory, `${String(this.sequence).padStart(12, '0')}.json`);
+    const temporary = `${name}.tmp`;
+    const file = await open(temporary, 'w');
+    try {
+      await file.writeFile(JSON.stringify(undo));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, name);
+    return name;
+  }
+
+  /** The transaction is applied (or undone): its images are no longer needed. */
+  async end(entry: string | undefined): Promise<void> {
+    if (!entry) return;
+    this.unremoved = entry;
+    await rm(entry, { force: true });
+    this.unremoved = undefined;
+  }
+
+  /**
+   * Undoes every transaction a kill cut short, newest first, and removes its entry (a temporary
+   * file is an entry that was never complete: its transaction wrote nothing). Idempotent: a
+   * kill during recovery leaves the entries for the next start. Returns how many it undid.
+   */
+  async recover(dynalite: Dynalite): Promise<number> {
+    if (!this.directory) return 0;
+    await mkdir(this.directory, { recursive: true });
+    const names = (await readdir(this.directory)).sort();
+    for (const name of names.filter((n) => n.endsWith('.tmp'))) await rm(path.join(this.directory, name), { force: true });
+    const entries = names.filter((n) => n.endsWith('.json')).reverse();
+    for (const name of entries) {
+      const file = path.join(this.directory, name);
+      let undo: UndoEntry[];
+      try {
+        undo = JSON.parse(await readFile(file, 'utf8')) as UndoEntry[];
+      } catch (error) {
+        throw new Error(`the DynamoDB transaction journal ${file} cannot be read (${error instanceof Error ? error.message : String(error)}); something else changed the data folder`);
+      }
+      await undoWrites(dynalite, undo, { sweepIndexes: true });
+      await rm(file, { force: true });
+    }
+    return entries.length;
+  }
+}
+
+/**
+ * Puts every item of `undo` back as it was, last first. With `sweepIndexes`, first removes every
+ * secondary-index entry of the item's key: dynalite writes an item's index entries and the item
+ * in separate steps, so a kill between them can leave an index entry of an image the table
+ * never got (a model the `models` index lists that does not exist).
+ */
+async function undoWrites(dynalite: Dynalite, undo: readonly UndoEntry[], options: { sweepIndexes: boolean }): Promise<void> {
+  for (const entry of [...undo].reverse()) {
+    if (options.sweepIndexes && !(await sweepIndexEntries(dynalite, entry.tableName, entry.key))) continue;
+    const restored = entry.before
+      ? await dynalite.call('PutItem', { TableName: entry.tableName, Item: entry.before })
+      : await dynalite.call('DeleteItem', { TableName: entry.tableName, Key: entry.key });
+    if (restored.status !== 200) {
+      throw new Error(`could not undo a transaction's write to an item of ${entry.tableName}: ${errorType(restored)}`);
     }
   }
+}
+
+/**
+ * Removes the item with `key` and every index entry that names it: each entry found is put as
+ * the item, so that dynalite's delete computes and removes its index keys. Returns false when
+ * the table no longer exists (nothing to undo there).
+ */
+async function sweepIndexEntries(dynalite: Dynalite, tableName: string, key: Json): Promise<boolean> {
+  const described = await dynalite.call('DescribeTable', { TableName: tableName });
+  if (described.status !== 200) {
+    if (errorType(described) === 'ResourceNotFoundException') return false;
+    throw new Error(`could not describe ${tableName} to undo a transaction: ${errorType(described)}`);
+  }
+  const table = (described.body.Table ?? {}) as Json;
+  const indexes = [table.GlobalSecondaryIndexes, table.LocalSecondaryIndexes]
+    .flatMap((list) => (Array.isArray(list) ? (list as Json[]) : []))
+    .map((index) => String(index.IndexName));
+  const names = Object.keys(key);
+  const filter = {
+    FilterExpression: names.map((_, i) => `#k${i} = :k${i}`).join(' AND '),
+    ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#k${i}`, name])),
+    ExpressionAttributeValues: Object.fromEntries(names.map((name, i) => [`:k${i}`, key[name]])),
+  };
+  const found: Json[] = [];
+  for (const indexName of indexes) {
+    let start: unknown;
+    do {
+      const page = await dynalite.call('Scan', { TableName: tableName, IndexName: indexName, ...filter, ...(start ? { ExclusiveStartKey: start } : {}) });
+      if (page.status !== 200) throw new Error(`could not scan ${tableName}/${indexName} to undo a transaction: ${errorType(page)}`);
+      found.push(...((page.body.Items ?? []) as Json[]));
+      start = page.body.LastEvaluatedKey;
+    } while (start);
+  }
+  for (const item of found) {
+    const put = await dynalite.call('PutItem', { TableName: tableName, Item: item });
+    if (put.status !== 200) throw new Error(`could not sweep an index entry of ${tableName}: ${errorType(put)}`);
+  }
+  const removed = await dynalite.call('DeleteItem', { TableName: tableName, Key: key });
+  if (removed.status !== 200) throw new Error(`could not sweep an item of ${tableName}: ${errorType(removed)}`);
+  return true;
 }
 
 /** The entries of an ExpressionAttributeNames/Values map that `expression` uses (dynalite rejects unused ones). */

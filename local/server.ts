@@ -14,13 +14,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import type { JSONWebKeySet } from 'jose';
-import { clip } from '../functions/core/errors.js';
+import { AppError, clip, formatPath } from '../functions/core/errors.js';
 import { describeNeed } from '../functions/auth/permissions.js';
 import { evaluatePolicy } from '../functions/auth/policy.js';
 import type { AuthorizerHandler, AuthorizerResult } from '../functions/authorizer/app.js';
 import type { RequestObservation } from '../functions/core/observability.js';
-import type { HttpHandler } from '../functions/shared/http.js';
+import { contentCoding, inflateBounded, type HttpHandler } from '../functions/shared/http.js';
 import { matchRoute, ROUTES, type FunctionName, type Route } from '../functions/shared/routes.js';
+import { answerClientError, MAX_HEADER_BYTES } from './client-errors.js';
 
 export interface LocalFunction {
   readonly handler: HttpHandler;
@@ -131,15 +132,17 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   // before it cuts the connections.
   const inFlight = new Set<Promise<void>>();
   let closing = false;
-  const server = http.createServer((request, response) => {
-    const trace: Trace = { started: state.elapsed() };
+  // Headers up to MAX_HEADER_BYTES, so an oversized token meets the verifier's own limit (a JSON
+  // 401); past that, and for anything Node's parser refuses, a JSON error instead of a bare status.
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => {
+    const trace: Trace = { started: state.elapsed(), id: randomUUID() };
     // A server that is closing answers on and closes the connection, so keep-alive clients move on.
     if (closing) response.setHeader('connection', 'close');
     const served = serve(state, request, response, trace)
       .catch((error: unknown) => {
         // Only a bug in this file, or a handler that threw, gets here: answer like API Gateway does when integration fails.
         process.stderr.write(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
-        if (!response.headersSent) sendJson(response, 502, { error: { code: 'BAD_GATEWAY', message: 'The local server failed to call the function.', path: '' } });
+        if (!response.headersSent) sendJson(response, 502, { error: { code: 'BAD_GATEWAY', message: 'The local server failed to call the function.', path: '' }, requestId: trace.id });
         else response.destroy();
       })
       .finally(() => {
@@ -153,6 +156,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     inFlight.add(served);
     void served.finally(() => inFlight.delete(served));
   });
+  server.on('clientError', answerClientError);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -247,6 +251,8 @@ export class BufferedLines implements LineSink {
 /** What the access log needs to know of a request, filled in as it is served. */
 interface Trace {
   readonly started: number;
+  /** The request id: in every error body the server answers itself, and the function's event. */
+  readonly id: string;
   /** The route template it matched. */
   route?: string;
   /** The request id put in the function's event. */
@@ -307,10 +313,11 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
   const auth = options.authorization;
+  const requestId = trace.id;
   if (url.pathname === JWKS_PATH && 'authorizer' in auth && auth.jwks) {
     request.resume();
     if (method !== 'GET') {
-      sendJson(response, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed here; use GET.`, path: 'method' } }, { allow: 'GET' });
+      sendJson(response, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${clip(method, 16)} is not allowed here; use GET.`, path: 'method' }, requestId }, { allow: 'GET' });
     } else {
       sendJson(response, 200, auth.jwks, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' });
     }
@@ -320,15 +327,14 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
   if (!match.route) {
     request.resume();
     if (match.methodsAllowed.length > 0) {
-      sendJson(response, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed here; use ${match.methodsAllowed.join(' or ')}.`, path: 'method' } }, { allow: match.methodsAllowed.join(', ') });
+      sendJson(response, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${clip(method, 16)} is not allowed here; use ${match.methodsAllowed.join(' or ')}.`, path: 'method' }, requestId }, { allow: match.methodsAllowed.join(', ') });
     } else {
-      sendJson(response, 404, { error: { code: 'ROUTE_NOT_FOUND', message: `No route ${clip(method, 16)} ${clip(url.pathname)}. See the README for the API.`, path: 'path' } });
+      sendJson(response, 404, { error: { code: 'ROUTE_NOT_FOUND', message: `No route ${clip(method, 16)} ${clip(url.pathname)}. See the README for the API.`, path: 'path' }, requestId });
     }
     return;
   }
   trace.route = match.route.resource;
   const parts = requestParts(request, url);
-  const requestId = randomUUID();
   let authorizer: Record<string, string> | undefined;
   if (!match.route.public && 'authorizer' in auth) {
     const outcome = await authorize(state, auth, match.route, match.pathParameters, url, parts, requestId);
@@ -358,9 +364,15 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     }
   }
   const limit = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const body = await readBody(request, limit);
-  if (body === 'too-large') {
-    sendJson(response, 413, { error: { code: 'BODY_TOO_LARGE', message: `The body is larger than the API's limit of ${limit} bytes.`, path: 'body' } }, { connection: 'close' });
+  const read = await readBody(request, limit);
+  if (read === 'too-large') {
+    sendJson(response, 413, { error: { code: 'BODY_TOO_LARGE', message: `The body is larger than the API's limit of ${limit} bytes.`, path: 'body' }, requestId }, { connection: 'close' });
+    return;
+  }
+  const body = await decodeBody(read, parts, limit).catch((error: unknown) => error);
+  if (!Buffer.isBuffer(body)) {
+    if (!(body instanceof AppError)) throw body;
+    sendJson(response, body.status, { error: { code: body.code, message: body.message, path: formatPath(body.path) }, requestId });
     return;
   }
   const decoded = Object.fromEntries(Object.entries(match.pathParameters).map(([k, v]) => [k, safeDecode(v)]));
@@ -463,7 +475,8 @@ async function authorize(
       },
     };
   }
-  const context: Record<string, string> = { principalId: authorizerResult.principalId };
+  // No prototype: the function reads it as a map (see normalizeEvent in functions/shared/http.ts).
+  const context: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, { principalId: authorizerResult.principalId });
   for (const [key, value] of Object.entries(authorizerResult.context)) context[key] = String(value);
   context['integrationLatency'] = String(Math.max(0, Math.round(state.now() - started)));
   return { context };
@@ -539,6 +552,19 @@ export class TokenBucketLimiter {
       if (bucket.tokens + ((now - bucket.at) / 1000) * this.limit.ratePerSecond >= this.limit.burst) this.buckets.delete(client);
     }
   }
+}
+
+/**
+ * What API Gateway does with a body's `Content-Encoding` before the integration sees it: gzip and
+ * deflate are inflated (here at most `limit` bytes of output: 413 `BODY_TOO_LARGE` past it, the
+ * rest never inflated), identity passes, anything else is a 415 `UNSUPPORTED_MEDIA_TYPE`, and
+ * data that is not what the header says is a 400 `MALFORMED_ENCODING` (API Gateway answers 415).
+ * The header stays in the event, as on AWS; the function reads the inflated body as it is.
+ */
+async function decodeBody(body: Buffer, parts: RequestParts, limit: number): Promise<Buffer> {
+  const values = Object.entries(parts.multiValueHeaders).filter(([name]) => name.toLowerCase() === 'content-encoding').flatMap(([, list]) => list);
+  const coding = contentCoding(values);
+  return coding === undefined || body.length === 0 ? body : inflateBounded(body, coding, limit);
 }
 
 /** The body as text, or `too-large` as soon as it passes `limit` (the rest is not buffered). */

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDbRegistry } from '../functions/adapters/dynamodb-registry.js';
+import type { OnnxRuntime } from '../functions/adapters/onnx-runtime.js';
 import { ensureTables } from '../functions/adapters/tables.js';
 import { makeHandler as makeControlHandler } from '../functions/control/app.js';
 import type { RegistryService } from '../functions/core/registry.js';
@@ -16,7 +17,8 @@ import { ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, type Config } from '../functions/shared/config.js';
 import {
-  bodyLimits, buildPredictionLogService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
+  bodyLimits, buildModelRuntime, buildPredictionLogService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService,
+  buildUploadService,
 } from '../functions/shared/composition.js';
 import { logLine } from '../functions/shared/http.js';
 import { createLogger } from '../functions/shared/logger.js';
@@ -98,6 +100,8 @@ export interface LocalStack {
   readonly releases: ReleaseService;
   /** Lambda versions and alias `live`, emulated. */
   readonly traffic: LocalTrafficRouter;
+  /** ONNX Runtime, shared by every function of the stack: its sessions are bounded per process. */
+  readonly runtime: OnnxRuntime;
   readonly api: LocalServer;
   /** What happened to the sample model at start. */
   readonly sample: 'registered' | 'present' | 'skipped';
@@ -135,8 +139,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     await ensureTables(clients.dynamo, { registry: config.REGISTRY_TABLE, predictionLog: config.PREDICTION_LOG_TABLE });
     await ensureBucket(clients.s3, config.ARTIFACT_BUCKET);
-    const prediction = buildPredictionService(config, clients);
-    const registry = buildRegistryService(config, clients);
+    // One process, one runtime: every emulated function version and the control plane share its
+    // bounded session cache (SESSION_CACHE_MAX_SESSIONS / _BYTES), so the bound holds for `npm start`.
+    const runtime = buildModelRuntime(config, clients);
+    const prediction = buildPredictionService(config, clients, { runtime });
+    const registry = buildRegistryService(config, clients, runtime);
     const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry);
     const limits = bodyLimits(config);
     const observations = new LocalObservations();
@@ -160,9 +167,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       latest,
       registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
       ...(options.dataDir ? { file: path.join(options.dataDir, 'releases.json') } : {}),
-      // Each published version is its own function: its own sessions, its model version pinned.
+      // Each published version is its own function with its model version pinned; the sessions
+      // live in the process's one runtime, shared and bounded.
       makeVersion: (model, functionVersion, modelVersion) => {
-        const service = buildPredictionService({ ...config, SERVED_MODEL: model, PINNED_MODEL_VERSION: modelVersion, AWS_LAMBDA_FUNCTION_VERSION: functionVersion }, clients);
+        const service = buildPredictionService({ ...config, SERVED_MODEL: model, PINNED_MODEL_VERSION: modelVersion, AWS_LAMBDA_FUNCTION_VERSION: functionVersion }, clients, { runtime });
         services.push(service);
         return {
           function: { handler: predictHandler(service, functionVersion, model), version: functionVersion },
@@ -171,7 +179,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       onOutcome: async (outcome) => releases?.recordOutcome(outcome),
     });
-    const releaseService = buildReleaseService(config, traffic, clients, registry);
+    const releaseService = buildReleaseService(config, traffic, clients, registry, runtime);
     releases = releaseService;
     const key = options.auth === 'insecure' ? undefined : options.dataDir ? await loadOrCreateSigningKey(options.dataDir) : await generateSigningKey();
     const api = await startLocalServer({
@@ -214,6 +222,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       registry,
       releases: releaseService,
       traffic,
+      runtime,
       api,
       sample,
       auth: key ? { key, jwksUrl: `${api.url}${JWKS_PATH}`, mint: (mint) => mintToken(key, mint) } : undefined,

@@ -4,6 +4,11 @@
  * token signed by the data folder's key (`npm run -s modelctl -- token ...` mints one); the
  * printed curl line carries one. `LOCAL_AUTH=insecure` turns authorization off, and the server
  * says so at every start.
+ *
+ * Stopping: SIGINT, SIGTERM or SIGHUP, to npm or to this process, stops taking requests, writes
+ * the queued prediction-log records and the access log, stops the AWS servers' child process,
+ * releases the data folder and exits 0. That child also exits when this process dies without a
+ * word (SIGKILL): it watches its IPC channel (`aws-process.ts`).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,10 +34,16 @@ const Env = z.object({
   ACCESS_LOG: z.preprocess(lowerCase, z.enum(['on', 'off'])).default('on'),
   /** The functions' structured logs (JSON lines, Powertools Logger), as LOG_LEVEL on Lambda. */
   LOG_LEVEL: z.preprocess(upperCase, z.enum(LOG_LEVELS)).default('INFO'),
+  /** Model sessions the process keeps loaded, by count and bytes (functions/shared/config.ts has the defaults). */
+  SESSION_CACHE_MAX_SESSIONS: z.string().regex(/^[1-9][0-9]*$/).optional(),
+  SESSION_CACHE_MAX_BYTES: z.string().regex(/^[1-9][0-9]*$/).optional(),
 });
 
 /** The sample token printed at start: predict on the sample model, for half a day. */
 const SAMPLE_TOKEN_TTL_SECONDS = 12 * 3600;
+
+/** The signals that stop the stack cleanly (the AWS servers' child ignores them and waits to be told). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 async function main(): Promise<void> {
   const parsed = Env.safeParse(process.env);
@@ -51,7 +62,11 @@ async function main(): Promise<void> {
     accessLog: env.ACCESS_LOG === 'on',
     // The embedded DynamoDB and S3 run in a child process, on another core than the API.
     servers: 'child-process',
-    env: { LOG_LEVEL: env.LOG_LEVEL },
+    env: {
+      LOG_LEVEL: env.LOG_LEVEL,
+      ...(env.SESSION_CACHE_MAX_SESSIONS ? { SESSION_CACHE_MAX_SESSIONS: env.SESSION_CACHE_MAX_SESSIONS } : {}),
+      ...(env.SESSION_CACHE_MAX_BYTES ? { SESSION_CACHE_MAX_BYTES: env.SESSION_CACHE_MAX_BYTES } : {}),
+    },
   });
   const example = JSON.stringify({
     features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
@@ -107,8 +122,10 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  // Ctrl+C, a process manager's stop, a closed terminal. `npm start` runs this process with
+  // `exec` (package.json), so npm's own SIGINT and SIGTERM, which it forwards to its child,
+  // arrive here and not at a shell that would die and leave this process running.
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stop(signal));
 }
 
 /** `value` as one shell word. */

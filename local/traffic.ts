@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
-import { ConflictError } from '../functions/core/errors.js';
+import { AppError, ConflictError } from '../functions/core/errors.js';
 import { DEFAULT_GOLDEN_TOLERANCE, firstDifference } from '../functions/core/gates.js';
 import { isClientError, isFailure } from '../functions/core/observability.js';
 import { NO_METRICS, type AliasRouting, type FunctionVersion, type ManagedShift, type ModelRegistry, type TrafficRouter, type VersionMetrics } from '../functions/core/ports.js';
@@ -205,6 +205,23 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     return functionVersion;
   }
 
+  /**
+   * Forgets a published version nothing routes to (not the alias's stable or canary version, not
+   * the target of a managed release in flight): the clean-up of a release that failed after
+   * publishing. Its number is not reused, as on Lambda.
+   */
+  async discardVersion(model: string, functionVersion: string): Promise<boolean> {
+    if (functionVersion === UNPINNED_VERSION) return false;
+    const state = this.state(model);
+    const { routing } = state;
+    if (routing.stable === functionVersion || routing.canary?.version === functionVersion || this.managed.get(model)?.target === functionVersion) return false;
+    if (state.versions.some((v) => v.functionVersion === functionVersion)) {
+      this.update(model, { ...state, versions: state.versions.filter((v) => v.functionVersion !== functionVersion) });
+    }
+    this.functions.delete(key(model, functionVersion));
+    return true;
+  }
+
   async getRouting(model: string): Promise<{ readonly routing: AliasRouting; readonly versions: readonly FunctionVersion[] }> {
     const { routing, versions } = this.state(model);
     return { routing, versions: [{ functionVersion: UNPINNED_VERSION }, ...versions] };
@@ -330,7 +347,7 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     try {
       await this.options.onOutcome?.({ model, functionVersion: target, modelVersion, outcome: 'succeeded' });
     } catch (error) {
-      await this.rollBack(release, `the registry refused to make model version ${modelVersion} production: ${error instanceof Error ? error.message : String(error)}`);
+      await this.rollBack(release, `the registry refused to make model version ${modelVersion} production: ${this.publicReason(error, release.model)}`);
       return;
     }
     this.stopManaged(model);
@@ -364,13 +381,25 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
       try {
         ({ predictions } = await fn.predict(model, golden.request));
       } catch (error) {
-        return `pre-traffic hook: golden input ${i} failed on function version ${target}: ${error instanceof Error ? error.message : String(error)}`;
+        return `pre-traffic hook: golden input ${i} failed on function version ${target}: ${this.publicReason(error, model)}`;
       }
       const tolerance = golden.tolerance ?? DEFAULT_GOLDEN_TOLERANCE;
       const difference = firstDifference(predictions, golden.expected, tolerance, `goldenInputs[${i}].expected`);
       if (difference) return `pre-traffic hook: golden input ${i} on function version ${target}: ${difference} (tolerance ${tolerance})`;
     }
     return undefined;
+  }
+
+  /**
+   * What the model's history (readable through the API) may say of a failure: a 4xx's message
+   * (the caller's to fix), else only its code, the details (a bucket and key, say) going to the
+   * server's log as they would on AWS.
+   */
+  private publicReason(error: unknown, model: string): string {
+    if (error instanceof AppError && error.status < 500) return error.message;
+    const code = error instanceof AppError ? error.code : 'INTERNAL';
+    this.warn(`release of "${model}": ${code}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return `a server error (${code}; the details are in the server's log)`;
   }
 
   private stopManaged(model: string): void {

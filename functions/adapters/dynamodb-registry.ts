@@ -1,7 +1,7 @@
 /**
  * DynamoDB implementation of the `ModelRegistry` port, on the single-table design of
  * `tables.ts` (`REGISTRY_TABLE`): one model item and one item per version in the model's
- * partition. Every change is a conditional write on the revision that was read, so a lost race
+ * partition. Every change is a conditional write on the revisions that were read, so a lost race
  * is detected by DynamoDB rather than silently overwriting a concurrent change.
  */
 import {
@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, InternalError } from '../core/errors.js';
 import { STAGES, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
-import type { ModelRegistry, NewModelVersion, PointerChange, TransitionPlan, VersionChange } from '../core/ports.js';
+import type { ModelRegistry, NewModelVersion, TransitionPlan, VersionChange } from '../core/ports.js';
 import { REGISTRY_KEYS } from './tables.js';
 
 export interface DynamoDbRegistryOptions {
@@ -53,7 +53,10 @@ class LostRace extends Error {}
  * existing); a registration that loses that race is retried from a fresh read with jittered
  * backoff, a bounded number of times, then fails with `ConflictError('CONCURRENT_UPDATE')`.
  * Stage changes (planned by the core from what it read) are applied in one transaction with the
- * history items and the production pointer, and are never retried: a lost race is a conflict.
+ * history items and the model item (its revision, raised by every change and conditioned on the
+ * caller's `expectedRevision` when there is one, and the production pointer), and are never
+ * retried: a lost race is a conflict (`STALE_REVISION` with an `expectedRevision`, else
+ * `CONCURRENT_UPDATE`).
  *
  * @example
  * const registry = new DynamoDbRegistry({ client: documents, tableName: 'onnx-registry' });
@@ -211,11 +214,18 @@ export class DynamoDbRegistry implements ModelRegistry {
         },
       },
     ]);
-    if (plan.pointer) items.push(this.pointerChange(plan.model, plan.pointer, plan.actor, plan.at));
+    items.push(this.modelChange(plan));
     try {
       await this.transact(items);
     } catch (error) {
       if (!(error instanceof LostRace)) throw error;
+      if (plan.expectedRevision !== undefined) {
+        throw new ConflictError(
+          'STALE_REVISION',
+          `Model "${plan.model}" changed since revision ${plan.expectedRevision} (another change was applied first); nothing of this change was written. Read it again and retry.`,
+          ['expectedRevision'],
+        );
+      }
       throw new ConflictError(
         'CONCURRENT_UPDATE',
         `Model "${plan.model}" changed while this change was being made (another change won); read its state again and retry.`,
@@ -255,36 +265,43 @@ export class DynamoDbRegistry implements ModelRegistry {
     };
   }
 
-  /** The production pointer's move, conditioned on the revision or the pointer that was read. */
-  private pointerChange(model: string, pointer: PointerChange, actor: string, at: string): TransactItem {
-    const names: Record<string, string> = {
-      '#revision': 'revision',
-      '#updatedAt': 'updatedAt',
-      '#updatedBy': 'updatedBy',
-      '#productionVersion': 'productionVersion',
-    };
-    const values: Record<string, unknown> = { ':one': 1, ':updatedAt': at, ':updatedBy': actor };
+  /**
+   * The model item's part of a stage change: its revision goes up by one (every change is
+   * visible to an If-Match), the pointer moves when the plan moves it, and the condition holds
+   * the caller's `expectedRevision` and the pointer that was read.
+   */
+  private modelChange(plan: TransitionPlan): TransactItem {
+    const names: Record<string, string> = { '#pk': 'pk', '#revision': 'revision', '#updatedAt': 'updatedAt', '#updatedBy': 'updatedBy' };
+    const values: Record<string, unknown> = { ':one': 1, ':updatedAt': plan.at, ':updatedBy': plan.actor };
     const set = ['#revision = #revision + :one', '#updatedAt = :updatedAt', '#updatedBy = :updatedBy'];
-    if (pointer.productionVersion !== null) {
-      set.push('#productionVersion = :productionVersion');
-      values[':productionVersion'] = pointer.productionVersion;
+    const conditions = ['attribute_exists(#pk)'];
+    let remove = '';
+    if (plan.expectedRevision !== undefined) {
+      conditions.push('#revision = :expectedRevision');
+      values[':expectedRevision'] = plan.expectedRevision;
     }
-    let condition: string;
-    if ('revision' in pointer.expected) {
-      condition = '#revision = :expectedRevision';
-      values[':expectedRevision'] = pointer.expected.revision;
-    } else if (pointer.expected.productionVersion === null) {
-      condition = 'attribute_not_exists(#productionVersion)';
-    } else {
-      condition = '#productionVersion = :expectedProduction';
-      values[':expectedProduction'] = pointer.expected.productionVersion;
+    const { pointer } = plan;
+    if (pointer) {
+      names['#productionVersion'] = 'productionVersion';
+      if (pointer.productionVersion === null) {
+        remove = ' REMOVE #productionVersion';
+      } else {
+        set.push('#productionVersion = :productionVersion');
+        values[':productionVersion'] = pointer.productionVersion;
+      }
+      if (pointer.expected === null) {
+        conditions.push('attribute_not_exists(#productionVersion)');
+      } else {
+        conditions.push('#productionVersion = :expectedProduction');
+        values[':expectedProduction'] = pointer.expected;
+      }
     }
     return {
       Update: {
         TableName: this.tableName,
-        Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk },
-        UpdateExpression: `SET ${set.join(', ')}${pointer.productionVersion === null ? ' REMOVE #productionVersion' : ''}`,
-        ConditionExpression: condition,
+        Key: { pk: REGISTRY_KEYS.pk(plan.model), sk: REGISTRY_KEYS.modelSk },
+        UpdateExpression: `SET ${set.join(', ')}${remove}`,
+        ConditionExpression: conditions.join(' AND '),
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       },

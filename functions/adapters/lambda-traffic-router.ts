@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-codedeploy';
 import { GetMetricDataCommand, type CloudWatchClient, type Metric, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import {
+  DeleteFunctionCommand,
   GetAliasCommand,
   GetFunctionConfigurationCommand,
   PublishVersionCommand,
@@ -153,12 +154,14 @@ const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', '
 /** Lambda's answers to a write whose RevisionId no longer matches, or that met another update. */
 const CONFLICTS = new Set(['PreconditionFailedException', 'ResourceConflictException']);
 
-/** Maps an SDK failure to the core's typed errors (conflict 409, throttled 503); others pass through. */
+/** Maps an SDK failure to the core's typed errors (conflict 409, throttled 503, missing resource 500); others pass through. */
 function mapped(error: unknown, what: string): unknown {
   const name = errorName(error);
   if (name && CONFLICTS.has(name)) return new ConflictError('CONCURRENT_UPDATE', `${what} changed while this release was being made; read it again and retry.`);
   if (name && THROTTLING.has(name)) return new AppError(503, 'RELEASE_THROTTLED', `AWS throttled ${what} after retries; nothing was changed. Retry in a moment.`, [], { cause: error });
-  if (name === 'ResourceNotFoundException') return new NotFoundError('ENDPOINT_RESOURCE_NOT_FOUND', `${what} does not exist.`);
+  // The endpoint's function or alias is ours (the CDK app made it, ENDPOINTS names it): its
+  // absence is a broken deployment, a 5xx with the name in the log, never the caller's 404.
+  if (name === 'ResourceNotFoundException') return new InternalError('ENDPOINT_RESOURCE_NOT_FOUND', `${what} does not exist.`, { cause: error });
   return error;
 }
 
@@ -214,6 +217,29 @@ export class LambdaTrafficRouter implements TrafficRouter {
       return published.Version;
     } catch (error) {
       throw mapped(error, what);
+    }
+  }
+
+  /**
+   * Deletes version `functionVersion` unless alias `live` routes to it. The alias is read first;
+   * Lambda itself also refuses to delete a version an alias references
+   * (`ResourceConflictException`), which covers an alias moved to it in between: kept, `false`.
+   * The version is named in `FunctionName` (`fn:7`), so the grant is on versions (`fn:*`) only,
+   * never on the function itself. A version already gone counts as deleted.
+   */
+  async discardVersion(model: string, functionVersion: string): Promise<boolean> {
+    if (!/^[1-9][0-9]*$/.test(functionVersion)) return false;
+    const endpoint = this.endpoint(model);
+    try {
+      const routing = routingOf(await this.readAlias(endpoint), `${endpoint.functionName}:${endpoint.alias}`);
+      if (routing.stable === functionVersion || routing.canary?.version === functionVersion) return false;
+      await this.options.lambda.send(new DeleteFunctionCommand({ FunctionName: `${endpoint.functionName}:${functionVersion}` }));
+      return true;
+    } catch (error) {
+      const name = errorName(error);
+      if (name === 'ResourceConflictException') return false;
+      if (name === 'ResourceNotFoundException') return true;
+      throw mapped(error, `Version ${functionVersion} of ${endpoint.functionName}`);
     }
   }
 

@@ -1,18 +1,25 @@
 /**
- * ONNX Runtime implementation of the `ModelRuntime` port (onnxruntime-node). One session per
- * model version per process, created once (a memoized promise); the artifact is fetched once,
- * verified against its recorded sha256 and cached under /tmp for the life of the sandbox.
+ * ONNX Runtime implementation of the `ModelRuntime` port (onnxruntime-node). The sessions of
+ * registered versions live in a {@link SessionCache} bounded by count and bytes: each is created
+ * once while cached (concurrent loads share it), handed out as leases, and freed
+ * (`InferenceSession.release()`) when evicted idle. The artifact is verified against its
+ * recorded sha256 and its file cached under /tmp for the life of the sandbox.
+ *
+ * ONNX Runtime's own error texts quote its C++ sources; callers get only their actionable part
+ * (`ort-errors.ts`), the whole text goes to the log.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { InternalError, ValidationError } from '../core/errors.js';
+import { AppError, InternalError, ValidationError, clip } from '../core/errors.js';
 import { TENSOR_TYPES, type Dim, type ModelSignature, type ModelVersion, type TensorSpec, type TensorType } from '../core/model.js';
 import { NO_TRACING, SPAN, type Tracing } from '../core/observability.js';
-import type { ArtifactStore, ModelRuntime, ModelSession } from '../core/ports.js';
+import type { ArtifactStore, ModelRuntime, ModelSession, SessionLease } from '../core/ports.js';
 import type { TensorData, TensorMap } from '../core/tensor.js';
+import { publicOrtReason } from './ort-errors.js';
+import { SessionCache, type SessionCacheLimits, type SessionCacheStats } from './session-cache.js';
 
 export interface OnnxRuntimeOptions {
   /** Directory for verified artifacts. @default /tmp/models */
@@ -29,6 +36,32 @@ export interface OnnxRuntimeOptions {
   readonly spinning?: boolean;
   /** Spans around the artifact fetch and the session create. @default none */
   readonly tracing?: Tracing;
+  /**
+   * How many sessions of registered versions, and how many bytes of them, stay loaded.
+   * @default {@link DEFAULT_SESSION_LIMITS}
+   */
+  readonly sessions?: SessionCacheLimits;
+  /**
+   * Where what callers are not shown goes: ONNX Runtime's whole error text when a model file is
+   * refused, a session that could not be freed. @default nothing is written
+   */
+  readonly log?: (level: 'WARN' | 'ERROR', message: string, fields: Record<string, unknown>) => void;
+}
+
+/**
+ * Sessions kept per process unless configured (`SESSION_CACHE_MAX_SESSIONS`,
+ * `SESSION_CACHE_MAX_BYTES`): 4 sessions, 512 MB. See {@link defaultSessionCacheBytes} for Lambda.
+ */
+export const DEFAULT_SESSION_LIMITS: SessionCacheLimits = { maxSessions: 4, maxBytes: 512 * 1024 * 1024 };
+
+/**
+ * The byte bound for a function with `memoryMb` of memory: 40% of it (the rest is Node, the
+ * bundle, the artifact's bytes while a session is created, and requests), or
+ * {@link DEFAULT_SESSION_LIMITS} off Lambda. A session counts as its model file's size.
+ */
+export function defaultSessionCacheBytes(memoryMb: number | undefined): number {
+  if (memoryMb !== undefined && memoryMb > 0) return Math.floor(memoryMb * 1024 * 1024 * 0.4);
+  return DEFAULT_SESSION_LIMITS.maxBytes;
 }
 
 /** The session option that turns spinning on or off (ONNX Runtime's `session.intra_op.allow_spinning`). */
@@ -55,10 +88,11 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 export class OnnxRuntime implements ModelRuntime {
-  private readonly sessions = new Map<string, Promise<ModelSession>>();
+  private readonly sessions: SessionCache<OrtSession>;
   private readonly cacheDir: string;
   private readonly options: ort.InferenceSession.SessionOptions;
   private readonly tracing: Tracing;
+  private readonly log: NonNullable<OnnxRuntimeOptions['log']>;
 
   constructor(
     private readonly artifacts: ArtifactStore,
@@ -66,6 +100,7 @@ export class OnnxRuntime implements ModelRuntime {
   ) {
     this.cacheDir = options.cacheDir ?? '/tmp/models';
     this.tracing = options.tracing ?? NO_TRACING;
+    this.log = options.log ?? (() => undefined);
     this.options = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
@@ -74,47 +109,66 @@ export class OnnxRuntime implements ModelRuntime {
       intraOpNumThreads: options.intraOpThreads ?? defaultIntraOpThreads(undefined),
       extra: spinningOption(options.spinning ?? true),
     };
+    this.sessions = new SessionCache<OrtSession>(
+      options.sessions ?? DEFAULT_SESSION_LIMITS,
+      (session) => session.free(),
+      (error, key) => this.log('ERROR', 'model session could not be released', { session: key, error: publicOrtReason(error).detail.slice(0, 2_000) }),
+    );
   }
 
-  load(version: ModelVersion): Promise<ModelSession> {
+  async load(version: ModelVersion): Promise<SessionLease> {
     const key = `${version.model}@${version.version}#${version.artifact.sha256}`;
-    let session = this.sessions.get(key);
-    if (!session) {
-      session = this.open(version);
-      this.sessions.set(key, session);
-      session.catch(() => this.sessions.delete(key));
-    }
-    return session;
+    const lease = await this.sessions.acquire(key, version.artifact.sizeBytes, () => this.create(version));
+    return new Lease(lease.session, lease.created, () => lease.release());
   }
 
-  async inspect(bytes: Uint8Array): Promise<ModelSignature> {
+  async open(bytes: Uint8Array): Promise<SessionLease> {
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(bytes, this.options);
     } catch (error) {
-      throw new ValidationError('INVALID_MODEL', `ONNX Runtime cannot load this file: ${firstLine(error)}`, ['model']);
+      throw this.refused(error, bytes);
     }
-    try {
-      return readSignature(session);
-    } finally {
-      await session.release();
-    }
+    const opened = new OrtSession(session, await signatureOrFree(session));
+    return new Lease(opened, true, () => {
+      void opened.free().catch((error: unknown) => this.log('ERROR', 'model session could not be released', { error: publicOrtReason(error).detail.slice(0, 2_000) }));
+    });
   }
 
-  private async open(version: ModelVersion): Promise<ModelSession> {
+  async inspect(bytes: Uint8Array): Promise<ModelSignature> {
+    const lease = await this.open(bytes);
+    lease.release();
+    return lease.signature;
+  }
+
+  /** What the session cache holds: sessions, their bytes, those in use, those freed so far. */
+  sessionStats(): SessionCacheStats {
+    return this.sessions.stats();
+  }
+
+  /**
+   * The caller's file cannot be loaded: 400 `INVALID_MODEL` with the actionable part of ORT's
+   * reason; the whole text, with a reference the message quotes, goes to the log.
+   */
+  private refused(error: unknown, bytes: Uint8Array): ValidationError {
+    const reason = publicOrtReason(error);
+    this.log('WARN', 'ONNX Runtime refused a model file', { reference: reason.reference, sizeBytes: bytes.byteLength, sha256: sha256Hex(bytes), ortMessage: reason.detail.slice(0, 4_000) });
+    return new ValidationError('INVALID_MODEL', `ONNX Runtime cannot load this file: ${reason.public}`, ['model']);
+  }
+
+  /** A registered version's session and its size (its file's): our side's failure is a 5xx. */
+  private async create(version: ModelVersion): Promise<{ session: OrtSession; bytes: number }> {
     const bytes = await this.tracing.span(SPAN.artifact, () => this.fetchVerified(version));
     const failed = (error: unknown): InternalError =>
-      new InternalError('MODEL_LOAD_FAILED', `Model ${version.model} v${version.version} failed to load: ${firstLine(error)}`, { cause: error });
+      new InternalError('MODEL_LOAD_FAILED', `Model ${version.model} v${version.version} failed to load: ${error instanceof AppError ? error.message : publicOrtReason(error).detail.slice(0, 2_000)}`, { cause: error });
     const session = await this.tracing.span(SPAN.session, () => ort.InferenceSession.create(bytes, this.options)).catch((error: unknown) => {
       throw failed(error);
     });
-    try {
-      return new OrtSession(session, readSignature(session));
-    } catch (error) {
-      // A registered version the runtime cannot serve is our failure, not the caller's.
-      await session.release().catch(() => undefined);
+    // A registered version the runtime cannot serve is our failure, not the caller's.
+    const signature = await signatureOrFree(session).catch((error: unknown) => {
       throw failed(error);
-    }
+    });
+    return { session: new OrtSession(session, signature), bytes: bytes.byteLength };
   }
 
   /** The artifact's bytes, from the /tmp cache when a verified copy is there, else the store. */
@@ -150,26 +204,72 @@ export class OnnxRuntime implements ModelRuntime {
   }
 }
 
+/** The signature of a new session; on failure the session is freed before the error goes on. */
+async function signatureOrFree(session: ort.InferenceSession): Promise<ModelSignature> {
+  try {
+    return readSignature(session);
+  } catch (error) {
+    await session.release().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** One ONNX Runtime session; `free` releases its native memory, once. */
 class OrtSession implements ModelSession {
+  private freed = false;
+
   constructor(
     private readonly session: ort.InferenceSession,
     readonly signature: ModelSignature,
   ) {}
 
   async run(feeds: TensorMap, outputs?: readonly string[]): Promise<TensorMap> {
-    const inputs: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.type, t.data, t.shape);
     let results: ort.InferenceSession.ReturnType;
     try {
+      const inputs: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.type, t.data, t.shape);
       results = outputs ? await this.session.run(inputs, outputs) : await this.session.run(inputs);
     } catch (error) {
-      throw new InternalError('MODEL_RUN_FAILED', `ONNX Runtime failed to run the model: ${firstLine(error)}`, { cause: error });
+      // A 5xx: only the log sees this message, but a gate may quote it, so no ORT internals.
+      throw new InternalError('MODEL_RUN_FAILED', `ONNX Runtime failed to run the model: ${publicOrtReason(error).public}`, { cause: error });
     }
     const out: TensorMap = {};
     for (const [name, value] of Object.entries(results)) {
       out[name] = { type: value.type as TensorType, shape: [...value.dims], data: value.data } as TensorData;
     }
     return out;
+  }
+
+  async free(): Promise<void> {
+    if (this.freed) return;
+    this.freed = true;
+    await this.session.release();
+  }
+}
+
+/** A caller's hold on a session: runs through it until released, then refuses. */
+class Lease implements SessionLease {
+  private released = false;
+
+  constructor(
+    private readonly session: OrtSession,
+    readonly created: boolean,
+    private readonly giveBack: () => void,
+  ) {}
+
+  get signature(): ModelSignature {
+    return this.session.signature;
+  }
+
+  run(feeds: TensorMap, outputs?: readonly string[]): Promise<TensorMap> {
+    if (this.released) return Promise.reject(new InternalError('SESSION_RELEASED', 'A model session was used after its lease was released.'));
+    return this.session.run(feeds, outputs);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.giveBack();
   }
 }
 
@@ -181,30 +281,27 @@ function readSignature(session: ort.InferenceSession): ModelSignature {
 }
 
 function toSpec(meta: ort.InferenceSession.ValueMetadata, kind: 'input' | 'output'): TensorSpec {
+  // Names come from the caller's file: quoted as excerpts.
+  const name = clip(meta.name, 80);
   if (!meta.isTensor && kind === 'input') {
     throw new ValidationError(
       'NON_TENSOR_INPUT',
-      `The model's input "${meta.name}" is not a tensor (a sequence or map); the prediction contract sends tensors only.`,
-      ['inputs', meta.name],
+      `The model's input "${name}" is not a tensor (a sequence or map); the prediction contract sends tensors only.`,
+      ['inputs', name],
     );
   }
   if (!meta.isTensor) {
     throw new ValidationError(
       'NON_TENSOR_OUTPUT',
-      `The model's output "${meta.name}" is not a tensor (for example a ZipMap of class probabilities); ` +
+      `The model's output "${name}" is not a tensor (for example a ZipMap of class probabilities); ` +
         'the ONNX Runtime Node binding serves tensors only. Re-export without it, e.g. with skl2onnx: ' +
         "convert_sklearn(model, initial_types=..., options={id(model): {'zipmap': False}}).",
-      ['outputs', meta.name],
+      ['outputs', name],
     );
   }
   if (!ORT_TYPES.has(meta.type)) {
-    throw new ValidationError('UNSUPPORTED_TYPE', `The model's ${kind} "${meta.name}" has element type ${meta.type}, which the prediction contract does not carry.`, [kind === 'input' ? 'inputs' : 'outputs', meta.name]);
+    throw new ValidationError('UNSUPPORTED_TYPE', `The model's ${kind} "${name}" has element type ${meta.type}, which the prediction contract does not carry.`, [kind === 'input' ? 'inputs' : 'outputs', name]);
   }
   const shape: Dim[] = meta.shape.map((d) => (typeof d === 'number' ? (d < 0 ? null : d) : d === '' ? null : d));
   return { name: meta.name, type: meta.type as TensorType, shape };
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return (message.split('\n')[0] ?? '').slice(0, 300);
 }

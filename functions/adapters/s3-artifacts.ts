@@ -4,7 +4,7 @@
  * changes what a registered version serves.
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { InternalError, NotFoundError } from '../core/errors.js';
+import { InternalError } from '../core/errors.js';
 import type { ArtifactRef } from '../core/model.js';
 import type { ArtifactStore } from '../core/ports.js';
 
@@ -46,9 +46,12 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   /**
-   * The file's bytes; the recorded object version when `versionId` is given.
+   * The file's bytes; the recorded object version when `versionId` is given. Only registered
+   * versions' files are read here, so a missing one is our side's fault (the bucket lost what
+   * registration wrote), never the caller's: both failures are 500s, their messages (which name
+   * the bucket and key) for the log only.
    *
-   * @throws NotFoundError `ARTIFACT_NOT_FOUND` when the object (or that version of it) does not exist.
+   * @throws InternalError `ARTIFACT_NOT_FOUND` when the object (or that version of it) does not exist.
    * @throws InternalError `ARTIFACT_STORE_FAILED` on any other failure, with the S3 error as `cause`.
    */
   async get(ref: Pick<ArtifactRef, 'key' | 'versionId'>): Promise<Uint8Array> {
@@ -65,7 +68,7 @@ export class S3ArtifactStore implements ArtifactStore {
       return await Body.transformToByteArray();
     } catch (error) {
       if (NOT_FOUND.has(errorName(error))) {
-        throw new NotFoundError('ARTIFACT_NOT_FOUND', `The model file ${location} does not exist.`);
+        throw new InternalError('ARTIFACT_NOT_FOUND', `The model file ${location} does not exist.`, { cause: error });
       }
       throw new InternalError('ARTIFACT_STORE_FAILED', `Could not read ${location}.`, { cause: error });
     }

@@ -7,7 +7,7 @@
  *
  * | item        | pk              | sk                    | other attributes                               |
  * |-------------|-----------------|-----------------------|------------------------------------------------|
- * | the model   | `MODEL#<name>`  | `MODEL`               | latestVersion, productionVersion, revision, modelIndex=`MODEL` |
+ * | the model   | `MODEL#<name>`  | `MODEL`               | latestVersion, productionVersion, revision (every change raises it), modelIndex=`MODEL` |
  * | a version   | `MODEL#<name>`  | `VERSION#0000000042`  | version, stage, revision, metadata/artifact/signature maps |
  * | a change    | `MODEL#<name>`  | `HISTORY#0000000042#000003` | model, version, from, to, revision, actor, at, reason |
  *

@@ -2,8 +2,9 @@
  * What a verified token may do: scopes → routes, with object-level limits by model name. Pure
  * logic over the route table; no keys, no SDK, no clock.
  *
- * Claims read (RFC 9068 style):
- * - `scope`: space-separated scopes (or `scp`: an array of scopes, as Okta and Entra ID send).
+ * Claims read (RFC 9068 style; their shapes are checked in `claims.ts`):
+ * - `scope`: a string of space-separated scopes, never an array; or `scp`: an array of scopes
+ *   (Okta) or a space-separated string (Entra ID). A claim in another shape rejects the token.
  *   Each scope is `predict`, `models:read`, `models:write` or `models:promote` for every model,
  *   or the same followed by `:<model>` for one model (`predict:iris`). Anything else is ignored,
  *   as OAuth servers put scopes for other APIs in the same token.
@@ -16,8 +17,10 @@
  * allows(grants, route('POST /v1/models/{model}/predict'), { model: 'iris' }); // true
  * allows(grants, route('POST /v1/models/{model}/predict'), { model: 'wine' }); // false
  */
+import { clip } from '../core/errors.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
 import { routeKey, type Route } from '../shared/routes.js';
+import { kindOf, scopeClaimEntries } from './claims.js';
 import { TokenRejectedError } from './errors.js';
 
 export const SCOPES = ['predict', 'models:read', 'models:write', 'models:promote'] as const;
@@ -109,22 +112,15 @@ export function grantsOf(claims: Readonly<Record<string, unknown>>, options: Gra
   }
   const models = new Set([...grants.values()].flatMap((held) => (held === 'all' ? [] : [...held])));
   if (models.size > MAX_MODELS_PER_TOKEN) {
-    throw new TokenRejectedError(`The token names ${models.size} models; at most ${MAX_MODELS_PER_TOKEN} are accepted. Use an unlimited scope or split the token.`);
+    throw new TokenRejectedError(`The token names ${models.size} models (in "models" or in scopes such as "predict:iris"); it must name at most ${MAX_MODELS_PER_TOKEN}. Use an unlimited scope or split the token.`);
   }
   return grants;
 }
 
 function scopeEntries(claims: Readonly<Record<string, unknown>>): string[] {
-  const { scope, scp } = claims;
-  const entries: string[] = [];
-  for (const value of [scope, scp]) {
-    if (value === undefined) continue;
-    if (typeof value === 'string') entries.push(...value.split(/\s+/).filter(Boolean));
-    else if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) entries.push(...value);
-    else throw new TokenRejectedError('The token\'s "scope" must be a space-separated string (or "scp" an array of strings).');
-  }
+  const entries = scopeClaimEntries(claims);
   if (entries.length > MAX_SCOPE_ENTRIES) {
-    throw new TokenRejectedError(`The token carries ${entries.length} scopes; at most ${MAX_SCOPE_ENTRIES} are accepted.`);
+    throw new TokenRejectedError(`The token's "scope" and "scp" claims must hold at most ${MAX_SCOPE_ENTRIES} scopes together; they hold ${entries.length}.`);
   }
   return entries;
 }
@@ -132,10 +128,14 @@ function scopeEntries(claims: Readonly<Record<string, unknown>>): string[] {
 function modelsClaim(claims: Readonly<Record<string, unknown>>): ReadonlySet<string> | undefined {
   const { models } = claims;
   if (models === undefined) return undefined;
-  if (!Array.isArray(models) || !models.every((m): m is string => typeof m === 'string' && MODEL_NAME_PATTERN.test(m))) {
-    throw new TokenRejectedError('The token\'s "models" claim must be an array of model names (a-z, 0-9, "-", "_"); fix the token issuer\'s mapping.');
+  const shape = 'The token\'s "models" claim must be an array of model names (a-z, 0-9, "-", "_", at most 63 characters); fix the token issuer\'s mapping';
+  if (!Array.isArray(models)) throw new TokenRejectedError(`${shape}. It is ${kindOf(models)}.`);
+  const bad = models.findIndex((m: unknown) => typeof m !== 'string' || !MODEL_NAME_PATTERN.test(m));
+  if (bad >= 0) {
+    const entry: unknown = models[bad];
+    throw new TokenRejectedError(`${shape}. Its entry ${bad} is ${typeof entry === 'string' ? `"${clip(entry, 40)}", not a model name` : kindOf(entry)}.`);
   }
-  return new Set(models);
+  return new Set(models as string[]);
 }
 
 /** `predict` → all models; `predict:iris` → one model; anything else → not ours. */

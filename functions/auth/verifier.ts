@@ -12,9 +12,12 @@
  * 4. a signature that verifies with the key jose selects for that `alg` and `kid` (a key of
  *    another type never matches);
  * 5. no `crit` header parameter we do not understand (jose refuses every one);
- * 6. a JSON object payload with `iss` and `aud` among the accepted ones, `exp` in the future,
- *    `nbf` (if any) in the past, a string `sub`, within `clockToleranceSeconds`; when configured,
- *    `iat` no older than `maxTokenAgeSeconds` and the header `typ`.
+ * 6. a JSON object payload whose registered claims have their shape (`claims.ts`: `iss` and
+ *    `sub` strings, `aud` a string or an array of strings, `exp`/`nbf`/`iat` numbers a clock can
+ *    show), with `iss` and `aud` among the accepted ones, `exp` in the future, `nbf` (if any) in
+ *    the past, within `clockToleranceSeconds`; when configured, `iat` no older than
+ *    `maxTokenAgeSeconds` and the header `typ`. A claim in the wrong shape is reported as such,
+ *    before (and instead of) what its value would mean.
  *
  * @example
  * const verifier = new JwtVerifier({ issuer: 'https://issuer.example.com/', audience: 'onnx-serving',
@@ -22,6 +25,8 @@
  * const { subject, claims } = await verifier.verify(token); // or throws TokenRejectedError / KeysUnavailableError
  */
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions, type JWSHeaderParameters } from 'jose';
+import { clip } from '../core/errors.js';
+import { checkRegisteredClaims, MAX_NUMERIC_DATE } from './claims.js';
 import { KeysUnavailableError, TokenRejectedError } from './errors.js';
 import type { KeySource } from './jwks.js';
 
@@ -33,7 +38,6 @@ export const DEFAULT_ALGORITHMS: readonly AsymmetricAlgorithm[] = ['RS256', 'ES2
 /** Header parameters that point at (or carry) a key: refused, so a token never picks its own key. */
 export const KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 const MAX_KID_LENGTH = 256;
-const MAX_SUBJECT_LENGTH = 256;
 /** HS256 secrets shorter than its 256-bit output are brute-forceable. */
 export const MIN_HS256_SECRET_BYTES = 32;
 
@@ -109,10 +113,9 @@ export class JwtVerifier implements TokenVerifier {
     } catch (error) {
       throw this.explain(error, header);
     }
-    const subject = payload.sub;
-    if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
-      throw new TokenRejectedError(`The token's "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters.`);
-    }
+    checkRegisteredClaims(payload);
+    // Required by jose's options and a non-empty string by the check above.
+    const subject = payload.sub as string;
     return { subject, claims: payload, header };
   }
 
@@ -187,7 +190,16 @@ export class JwtVerifier implements TokenVerifier {
   /** jose's error as a message a person can act on; key-source failures stay 500s. */
   private explain(error: unknown, header: JWSHeaderParameters): Error {
     if (error instanceof KeysUnavailableError || error instanceof TokenRejectedError) return error;
-    const at = (seconds: unknown) => (typeof seconds === 'number' && Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : 'an invalid time');
+    if (error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired) {
+      // The signature verified, so the claims are the issuer's: a claim in the wrong shape is
+      // the thing to report, not what jose made of its value (an "iss" of 42 is not "another issuer").
+      try {
+        checkRegisteredClaims(error.payload);
+      } catch (shape) {
+        return shape as TokenRejectedError;
+      }
+    }
+    const at = (seconds: unknown) => (typeof seconds === 'number' && Math.abs(seconds) <= MAX_NUMERIC_DATE ? new Date(seconds * 1000).toISOString() : 'an invalid time');
     if (error instanceof errors.JWTExpired) {
       return new TokenRejectedError(`The token expired at ${at(error.payload.exp)}; get a new one.`, { cause: error });
     }
@@ -215,14 +227,14 @@ export class JwtVerifier implements TokenVerifier {
       }
     }
     if (error instanceof errors.JOSEAlgNotAllowed) {
-      return new TokenRejectedError(`The token is signed with "${String(header.alg)}"; this API accepts ${this.algorithms.join(', ')}.`, { cause: error });
+      return new TokenRejectedError(`The token is signed with "${clip(String(header.alg), 40)}"; this API accepts ${this.algorithms.join(', ')}.`, { cause: error });
     }
     if (error instanceof errors.JWSSignatureVerificationFailed) {
       return new TokenRejectedError('The token\'s signature does not verify; it was altered or signed with another key.', { cause: error });
     }
     if (error instanceof errors.JOSENotSupported) {
       // An unrecognized "crit" extension, for one.
-      return new TokenRejectedError(`The token uses something this API does not support: ${error.message}.`, { cause: error });
+      return new TokenRejectedError(`The token uses something this API does not support: ${clip(error.message, 200)}.`, { cause: error });
     }
     if (error instanceof errors.JWKSNoMatchingKey) {
       const kid = typeof header.kid === 'string' ? ` with kid "${header.kid.slice(0, 64)}"` : '';
@@ -230,7 +242,7 @@ export class JwtVerifier implements TokenVerifier {
     }
     if (error instanceof errors.JOSEError) {
       // JWSInvalid, JWTInvalid and friends: format problems, described by jose without secrets.
-      return new TokenRejectedError(`The token is malformed: ${error.message}.`, { cause: error });
+      return new TokenRejectedError(`The token is malformed: ${clip(error.message, 200)}.`, { cause: error });
     }
     if (error instanceof TypeError) {
       // A key jose cannot use for this algorithm (e.g. an RSA key under "ES256" in a JWKS entry).

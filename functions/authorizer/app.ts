@@ -9,6 +9,7 @@
  * - throws anything else (keys unavailable) → 500; never an Allow.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { usageKeyOf } from '../auth/claims.js';
 import { KeysUnavailableError, TokenRejectedError } from '../auth/errors.js';
 import { describeGrants, grantsOf, type GrantOptions } from '../auth/permissions.js';
 import { evaluatePolicy, policyFor } from '../auth/policy.js';
@@ -21,7 +22,11 @@ export interface AuthorizerDeps {
   /** @default ROUTES */
   readonly routes?: readonly Route[];
   readonly grantOptions?: GrantOptions;
-  /** A claim returned as `usageIdentifierKey` when it is a string (API keys from the authorizer). */
+  /**
+   * A claim returned as `usageIdentifierKey` (API keys from the authorizer): a token without it
+   * gets no key (403 where one is required), one with it in another shape than a non-empty
+   * string is refused (401).
+   */
   readonly usageKeyClaim?: string;
   /** Structured log; never given the token. @default logLine */
   readonly log?: (level: 'INFO' | 'WARN' | 'ERROR', message: string, fields?: Record<string, unknown>) => void;
@@ -58,18 +63,18 @@ export function makeHandler(deps: AuthorizerDeps): AuthorizerHandler {
       const token = bearerToken(event);
       const { subject, claims, header } = await deps.verifier.verify(token);
       const grants = grantsOf(claims, deps.grantOptions);
+      const usageKey = deps.usageKeyClaim ? usageKeyOf(claims, deps.usageKeyClaim) : undefined;
       const policyDocument = policyFor(grants, event.methodArn, routes);
       const scope = describeGrants(grants);
       log('INFO', 'token accepted', {
         ...where, principalId: subject, scope, kid: header.kid, decision: evaluatePolicy(policyDocument, event.methodArn),
       });
-      const usageKey = deps.usageKeyClaim ? claims[deps.usageKeyClaim] : undefined;
       return {
         principalId: subject,
         policyDocument,
         // Route-independent, like the policy: it is cached with it.
         context: { scope },
-        ...(typeof usageKey === 'string' ? { usageIdentifierKey: usageKey } : {}),
+        ...(usageKey !== undefined ? { usageIdentifierKey: usageKey } : {}),
       };
     } catch (error) {
       if (error instanceof TokenRejectedError) {

@@ -7,7 +7,8 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import { parseWith } from '../core/codec/request.js';
 import { STAGES } from '../core/model.js';
-import { ValidationError } from '../core/errors.js';
+import { AppError, clip, ValidationError } from '../core/errors.js';
+import { MAX_VERSION_DIGITS, VERSION_PATTERN } from '../core/names.js';
 import type { RegistryService } from '../core/registry.js';
 import { ReleasesNotConfiguredError, type ReleaseService } from '../core/release.js';
 import { checkWindow, DEFAULT_WINDOW_MINUTES, type PredictionLogService, type StatsService } from '../core/stats.js';
@@ -41,7 +42,8 @@ const REGISTER_HINT = 'Send {"modelBase64": "<the .onnx file, base64>", "metadat
 const UploadSchema = z.strictObject({});
 const UPLOAD_HINT = 'Send {}; the answer holds the URL to PUT the file to.';
 
-const versionNumber = z.string().regex(/^[1-9][0-9]*$/, 'must be a version number such as "3"');
+/** A version in a body: the rule of a `{version}` in a path (`functions/core/names.ts`). */
+const versionNumber = z.string().max(MAX_VERSION_DIGITS).regex(VERSION_PATTERN, 'must be a version number such as "3"');
 const revision = z.number().int().positive();
 const reason = z.string().min(1).max(1_000);
 
@@ -66,25 +68,23 @@ const SHIFT_HINT = 'Send {"percent": <the canary\'s share of the traffic, more t
 const ReasonSchema = z.strictObject({ reason: reason.optional() });
 const REASON_HINT = 'Send {} or {"reason": "<why>"}.';
 
-function versionParam(value: string): string {
-  return parseWith(versionNumber, value, '');
-}
-
 /**
  * The query string's parameters, each given at most once and each one of `allowed`: anything
  * else is a 400 that names it (`UNKNOWN_PARAMETER`, `REPEATED_PARAMETER`, path `query.<name>`).
  */
 function queryParams<K extends string>(event: HttpEvent, allowed: readonly K[]): Partial<Record<K, string>> {
+  // The edge copied both maps without a prototype: `constructor` is a name like any other.
   const given = event.multiValueQueryStringParameters ?? {};
   const single = event.queryStringParameters ?? {};
   const result: Partial<Record<K, string>> = {};
   for (const name of new Set([...Object.keys(given), ...Object.keys(single)])) {
-    const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+    const shown = clip(name, 40);
     if (!(allowed as readonly string[]).includes(name)) {
-      throw new ValidationError('UNKNOWN_PARAMETER', `Unknown query parameter "${shown}"; this route takes ${allowed.map((a) => `"${a}"`).join(', ')}.`, ['query', shown]);
+      throw new ValidationError('UNKNOWN_PARAMETER', `Unknown query parameter ${JSON.stringify(shown)}; this route takes ${allowed.map((a) => `"${a}"`).join(', ')}.`, ['query', shown]);
     }
-    if ((given[name]?.length ?? 0) > 1) throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${shown}" once.`, ['query', shown]);
-    const value = single[name] ?? given[name]?.[0];
+    const values = Object.hasOwn(given, name) ? given[name] : undefined;
+    if ((values?.length ?? 0) > 1) throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${shown}" once.`, ['query', shown]);
+    const value = (Object.hasOwn(single, name) ? single[name] : undefined) ?? values?.[0];
     if (value !== undefined) result[name as K] = value;
   }
   return result;
@@ -98,18 +98,19 @@ function minutesParam(text: string | undefined): number {
   return minutes;
 }
 
-/** A 501 for a route whose service this deployment does not have; the reason is in the body. */
-function notConfigured(event: HttpEvent, code: string, message: string): APIGatewayProxyResult {
-  return jsonResponse(501, { error: { code, message, path: '' }, requestId: event.requestId });
+/**
+ * A 501 for a route whose service this deployment does not have, with the reason in the body: the
+ * shared error mapping hides the message of every status from 500 up.
+ */
+function notConfigured(event: HttpEvent, error: AppError): APIGatewayProxyResult {
+  return jsonResponse(501, { error: { code: error.code, message: error.message, path: '' }, requestId: event.requestId });
 }
 
 export function makeHandler({ service, uploads, releases, stats, predictions, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
-  // Without a traffic router the release routes say so (501), with the reason in the body: the
-  // shared error mapping hides the message of every status from 500 up.
+  // Without a traffic router the release routes say so (501).
   const withReleases = (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
     if (releases) return action(releases, event);
-    const error = new ReleasesNotConfiguredError();
-    return notConfigured(event, error.code, error.message);
+    return notConfigured(event, new ReleasesNotConfiguredError());
   };
   return httpFunction(limits, {
     'GET /v1/models': async () => jsonResponse(200, { models: await service.listModels() }),
@@ -131,14 +132,14 @@ export function makeHandler({ service, uploads, releases, stats, predictions, li
       return jsonResponse(201, await service.register({ ...common, bytes: Buffer.from(body.modelBase64, 'base64') }));
     },
     'GET /v1/models/{model}/versions/{version}': async (event) =>
-      jsonResponse(200, await service.getVersion(pathParam(event, 'model'), versionParam(pathParam(event, 'version')))),
+      jsonResponse(200, await service.getVersion(pathParam(event, 'model'), pathParam(event, 'version'))),
     'PUT /v1/models/{model}/production': async (event) => {
       const body = parseWith(ProductionSchema, event.parsedBody, PRODUCTION_HINT);
       return jsonResponse(200, await service.transition({ ...body, model: pathParam(event, 'model'), to: 'production', actor: callerOf(event) }));
     },
     'POST /v1/models/{model}/versions/{version}/stage': async (event) => {
       const body = parseWith(StageSchema, event.parsedBody, STAGE_HINT);
-      const version = versionParam(pathParam(event, 'version'));
+      const version = pathParam(event, 'version');
       return jsonResponse(200, await service.transition({ ...body, model: pathParam(event, 'model'), version, actor: callerOf(event) }));
     },
     'GET /v1/models/{model}/history': async (event) => jsonResponse(200, { history: await service.history(pathParam(event, 'model')) }),
@@ -146,7 +147,7 @@ export function makeHandler({ service, uploads, releases, stats, predictions, li
       const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
       const result = await releases.promote({
         model: pathParam(event, 'model'),
-        version: versionParam(pathParam(event, 'version')),
+        version: pathParam(event, 'version'),
         ...(body.canary === undefined ? {} : { canaryPercent: body.canary }),
         ...(body.managed === undefined ? {} : { managed: body.managed }),
         ...(body.reason === undefined ? {} : { reason: body.reason }),
@@ -171,7 +172,7 @@ export function makeHandler({ service, uploads, releases, stats, predictions, li
       const model = pathParam(event, 'model');
       const minutes = minutesParam(queryParams(event, ['minutes']).minutes);
       if (!stats) {
-        return notConfigured(event, 'STATS_NOT_CONFIGURED', 'Stats are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) to read metrics of.');
+        return notConfigured(event, new AppError(501, 'STATS_NOT_CONFIGURED', 'Stats are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) to read metrics of.'));
       }
       return jsonResponse(200, await stats.stats(model, minutes));
     },
@@ -179,7 +180,7 @@ export function makeHandler({ service, uploads, releases, stats, predictions, li
       const model = pathParam(event, 'model');
       const query = queryParams(event, ['since', 'limit', 'cursor']);
       if (!predictions) {
-        return notConfigured(event, 'PREDICTION_LOG_NOT_CONFIGURED', 'Reading the prediction log is not configured on this deployment.');
+        return notConfigured(event, new AppError(501, 'PREDICTION_LOG_NOT_CONFIGURED', 'Reading the prediction log is not configured on this deployment.'));
       }
       return jsonResponse(200, await predictions.list({ model, ...query }));
     },

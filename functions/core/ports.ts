@@ -21,9 +21,11 @@ export interface ModelRegistry {
   /**
    * Applies a planned stage change in one transaction: every version change is conditioned on
    * the stage and revision it was planned from, the production pointer (when it moves) on what
-   * it was, and each change is recorded in the model's history. Nothing is applied when any
-   * condition fails: `ConflictError('CONCURRENT_UPDATE')`, never a retry (the plan was made on
-   * a state that no longer exists).
+   * it was, the model's revision on `expectedRevision` (when given), and each change is recorded
+   * in the model's history; the model's revision goes up by one. Nothing is applied when any
+   * condition fails: `ConflictError('STALE_REVISION')` when the plan carried an
+   * `expectedRevision`, else `ConflictError('CONCURRENT_UPDATE')`; never a retry (the plan was
+   * made on a state that no longer exists).
    */
   applyTransition(plan: TransitionPlan): Promise<void>;
   /** The model's stage changes, oldest first. */
@@ -43,16 +45,18 @@ export interface VersionChange {
 export interface PointerChange {
   /** The new production version; `null` when the production version is archived. */
   readonly productionVersion: string | null;
-  /**
-   * The condition: the model's revision is this number (a caller's If-Match), or else the
-   * pointer still names this version (`null`: no production version yet).
-   */
-  readonly expected: { readonly revision: number } | { readonly productionVersion: string | null };
+  /** The condition: the pointer still names this version (`null`: no production version). */
+  readonly expected: string | null;
 }
 
 export interface TransitionPlan {
   readonly model: string;
   readonly changes: readonly VersionChange[];
+  /**
+   * The model revision the caller read (If-Match): the change applies only if the model is still
+   * at it. Every change to a model (a registration, a stage change) raises its revision.
+   */
+  readonly expectedRevision?: number;
   readonly pointer?: PointerChange;
   readonly actor: string;
   /** ISO-8601 UTC. */
@@ -168,11 +172,45 @@ export interface ModelSession {
   run(feeds: TensorMap, outputs?: readonly string[]): Promise<TensorMap>;
 }
 
-/** Inference engine: loads model versions (once per process) and inspects new files. */
+/**
+ * A hold on a session: while it is held, the runtime never frees the session (a run in flight
+ * keeps it alive). Give it back with `release()` exactly when done, normally in a `finally`;
+ * a second `release()` does nothing, and `run` after it fails (500 `SESSION_RELEASED`).
+ */
+export interface SessionLease extends ModelSession {
+  /** Whether this lease's `load` created the session (fetched and loaded the model) rather than found it loaded. @default false */
+  readonly created?: boolean;
+  release(): void;
+}
+
+/**
+ * Inference engine: loads model versions and inspects new files. The sessions of registered
+ * versions are kept per process in a cache bounded by count and bytes (idle ones are freed,
+ * least recently used first); sessions opened from bytes are never kept.
+ *
+ * @example
+ * const lease = await runtime.load(version);
+ * try {
+ *   const outputs = await lease.run(feeds);
+ * } finally {
+ *   lease.release();
+ * }
+ */
 export interface ModelRuntime {
-  /** The session for a registered version: fetched, sha256-verified and created once. */
-  load(version: ModelVersion): Promise<ModelSession>;
-  /** Reads the signature of a model file, refusing files the runtime cannot serve. */
+  /**
+   * A lease on the session of a registered version: fetched, sha256-verified and created once
+   * while it stays cached. Our side's failures are 5xx (`ARTIFACT_NOT_FOUND`,
+   * `ARTIFACT_INTEGRITY`, `ARTIFACT_STORE_FAILED`, `MODEL_LOAD_FAILED`).
+   */
+  load(version: ModelVersion): Promise<SessionLease>;
+  /**
+   * A session of a model file that is not cached and is freed on `release()` (gates,
+   * registration checks). A file the runtime cannot serve is the caller's: 400 `INVALID_MODEL`
+   * (the actionable part of ONNX Runtime's reason, no internal text), `NON_TENSOR_INPUT`,
+   * `NON_TENSOR_OUTPUT`, `UNSUPPORTED_TYPE`.
+   */
+  open(bytes: Uint8Array): Promise<SessionLease>;
+  /** The signature of a model file (`open`, then `release`); refuses files as `open` does. */
   inspect(bytes: Uint8Array): Promise<ModelSignature>;
 }
 
@@ -238,6 +276,13 @@ export const NO_METRICS: VersionMetrics = { invocations: 0, errors: 0, clientErr
 export interface TrafficRouter {
   /** Publishes a new immutable function version pinned to `modelVersion`; returns its number. */
   publishVersion(model: string, modelVersion: string): Promise<string>;
+  /**
+   * Deletes a version `publishVersion` made, unless alias `live` routes to it (stable or
+   * canary): the clean-up of a release that failed after publishing (a lost race, a refused
+   * registry change). Resolves `true` when it is gone, `false` when an alias still uses it and it
+   * was kept. Never deletes `$LATEST`.
+   */
+  discardVersion(model: string, functionVersion: string): Promise<boolean>;
   /** The alias's routing and the pinned model version of every version it routes to. */
   getRouting(model: string): Promise<{ readonly routing: AliasRouting; readonly versions: readonly FunctionVersion[] }>;
   /**

@@ -3,18 +3,21 @@
  * tensors, run the model once, encode the outputs and log the request. Talks to ports only.
  */
 import { createHash } from 'node:crypto';
-import { AppError, InternalError, NotFoundError, describeError, PayloadTooLargeError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
+import { AppError, InternalError, NotFoundError, describeError, ServiceUnavailableError } from './errors.js';
 import type { ModelSignature, ModelVersion, TensorSpec } from './model.js';
 import { NO_TRACING, SILENT_LOG, SPAN, type RequestFacts, type RequestLog, type Tracing } from './observability.js';
-import type { ModelRegistry, ModelRuntime, ModelSession, PredictionLog, PredictionLogRecord } from './ports.js';
+import type { ModelRegistry, ModelRuntime, ModelSession, PredictionLog, PredictionLogRecord, SessionLease } from './ports.js';
 import type { TensorMap } from './tensor.js';
-import { V2_DATATYPES, decodeArrays, decodeRecords, decodeV2, isDynamic, recordLayout, type DecodedInputs, type RecordLayout } from './codec/decode.js';
+import { V2_DATATYPES, decodeArrays, decodeRecords, decodeV2, isDynamic, recordLayout, selectOutputs, type DecodedInputs, type RecordLayout } from './codec/decode.js';
 import { classifierView, recordPredictions, v2Outputs, type ClassifierView, type V2OutputTensor } from './codec/encode.js';
-import { RecordRequestSchema, V2RequestSchema, parseWith } from './codec/request.js';
+import { codecLimits, type CodecLimits } from './codec/limits.js';
+import { RECORD_HINT, V2_HINT, parseRecordRequest, parseV2Request } from './codec/request.js';
 
 export interface PredictConfig {
-  /** Most rows one request may carry. @default 1000 */
+  /** Most rows one request may carry (`MAX_ROWS`). @default 1000 */
   readonly maxRows: number;
+  /** Most characters in one string (BYTES) element (`MAX_STRING_CHARS`). @default 65,536 */
+  readonly maxStringChars?: number;
   /** When set, this function serves only this model (one endpoint per model on AWS). */
   readonly servedModel?: string;
   /** When set, the model version pinned in this function version's configuration. */
@@ -103,8 +106,18 @@ export interface Served {
   readonly classifier: ClassifierView | undefined;
 }
 
-const RECORD_HINT = 'Send {"features": {...}} for one row or {"instances": [...]} for many.';
-const V2_HINT = 'Send {"inputs": [{"name", "shape", "datatype", "data"}]} (Open Inference Protocol v2).';
+/** A version serving one request: its session is held until `release()`, once the request is done. */
+interface Leased extends Served {
+  readonly session: SessionLease;
+  release(): void;
+}
+
+/**
+ * Registry records of versions kept per process, most recently used last. A record is small but
+ * may carry up to 300 KB of metadata (`MAX_DESCRIPTION_BYTES`); a pointer that moves often must
+ * not grow the process.
+ */
+const VERSION_RECORDS_KEPT = 32;
 
 /** A loaded version with what serving derives from its signature. */
 export function served(version: ModelVersion, session: ModelSession): Served {
@@ -119,33 +132,23 @@ export function served(version: ModelVersion, session: ModelSession): Served {
 /**
  * The record forms (`features`, `instances`): validate, decode every row into one batch, run the
  * model once, encode the predictions. Shared by the predict route and the golden-input gate.
+ * `limits` is the codec's limits, or just `maxRows` (the other limits at their defaults). Every
+ * cheap check (row count, keys, lengths) runs before any value is read.
  */
 export async function predictRecords(
   target: Served,
   body: unknown,
-  maxRows: number,
+  limits: number | Partial<CodecLimits>,
   facts?: RequestFacts,
   tracing: Tracing = NO_TRACING,
 ): Promise<{ decoded: DecodedInputs; predictions: unknown[] }> {
-  if (typeof body === 'object' && body !== null && 'features' in body && 'instances' in body) {
-    throw new ValidationError('CONFLICTING_FIELDS', `Send either "features" (one row) or "instances" (many), not both.`, ['instances']);
-  }
-  const request = parseWith(RecordRequestSchema, body, RECORD_HINT);
-  let decoded: DecodedInputs;
-  if ('features' in request) {
-    decoded = decodeRecords(target.layout, [request.features], () => ['features']);
-  } else {
-    checkRows(request.instances.length, maxRows, ['instances']);
-    const rows = request.instances;
-    const arrays = rows.filter(Array.isArray).length;
-    if (arrays !== 0 && arrays !== rows.length) {
-      const first = rows.findIndex((r) => Array.isArray(r) !== Array.isArray(rows[0]));
-      throw new ValidationError('MIXED_INSTANCES', 'Instances must be all objects or all arrays.', ['instances', first]);
-    }
-    decoded = arrays === 0
-      ? decodeRecords(target.layout, rows, (r) => ['instances', r])
-      : decodeArrays(target.layout, rows, (r) => ['instances', r]);
-  }
+  const bounds = codecLimits(typeof limits === 'number' ? { maxRows: limits } : limits);
+  const request = parseRecordRequest(body, bounds.maxRows, RECORD_HINT);
+  const decoded = request.kind === 'features'
+    ? decodeRecords(target.layout, [request.record], () => ['features'], bounds)
+    : request.arrays
+      ? decodeArrays(target.layout, request.rows, (r) => ['instances', r], bounds)
+      : decodeRecords(target.layout, request.rows, (r) => ['instances', r], bounds);
   const outputs = await timedRun(target.session, decoded, undefined, facts, tracing);
   return { decoded, predictions: recordPredictions(outputs, decoded.rows, target.classifier) };
 }
@@ -161,19 +164,16 @@ async function timedRun(session: ModelSession, decoded: DecodedInputs, outputs: 
   }
 }
 
-function checkRows(rows: number, maxRows: number, path: FieldPath): void {
-  if (rows > maxRows) {
-    throw new PayloadTooLargeError('TOO_MANY_ROWS', `This request has ${rows} rows; this endpoint takes at most ${maxRows} per request. Split it into smaller requests.`, path);
-  }
-}
-
 export class PredictionService {
   private readonly pointers = new Map<string, { version: string; until: number }>();
   /** Background re-reads of the production pointer in flight, one per model. */
   private readonly refreshing = new Map<string, Promise<void>>();
   /** Reads of the production pointer in flight, one per model. */
   private readonly pointerReads = new Map<string, Promise<string>>();
-  private readonly served = new Map<string, Promise<Served>>();
+  /** Registry records of the versions served, by `model@version` (a failed read is retried next time). */
+  private readonly versions = new Map<string, Promise<ModelVersion>>();
+  /** What serving derives from a version and its signature, once per version record. */
+  private readonly derived = new WeakMap<ModelVersion, Pick<Served, 'layout' | 'classifier'>>();
   private readonly now: () => number;
   private readonly elapsed: () => number;
   private readonly tracing: Tracing;
@@ -187,60 +187,63 @@ export class PredictionService {
   /** `POST /v1/models/{model}/predict` with the `features` or `instances` form. */
   async predict(model: string, body: unknown, ctx: RequestContext): Promise<PredictResponse> {
     const served = await this.resolve(model, ctx);
-    const { decoded, predictions } = await predictRecords(served, body, this.deps.config.maxRows, ctx.facts, this.tracing);
-    const response: PredictResponse = {
-      requestId: ctx.requestId,
-      model,
-      modelVersion: served.version.version,
-      functionVersion: this.deps.config.functionVersion,
-      predictions,
-      processingTimeMs: round3(this.elapsed() - ctx.startedAt),
-      timestamp: new Date(this.now()).toISOString(),
-    };
-    this.logRequest(served, decoded, predictions, ctx, response.processingTimeMs, response.timestamp);
-    return response;
+    try {
+      const { decoded, predictions } = await predictRecords(served, body, this.limits(), ctx.facts, this.tracing);
+      const response: PredictResponse = {
+        requestId: ctx.requestId,
+        model,
+        modelVersion: served.version.version,
+        functionVersion: this.deps.config.functionVersion,
+        predictions,
+        processingTimeMs: round3(this.elapsed() - ctx.startedAt),
+        timestamp: new Date(this.now()).toISOString(),
+      };
+      this.logRequest(served, decoded, predictions, ctx, response.processingTimeMs, response.timestamp);
+      return response;
+    } finally {
+      served.release();
+    }
   }
 
   /** `POST /v2/models/{model}/infer`. */
   async inferV2(model: string, body: unknown, ctx: RequestContext): Promise<V2InferResponse> {
-    const request = parseWith(V2RequestSchema, body, V2_HINT);
+    const request = parseV2Request(body, V2_HINT);
     const served = await this.resolve(model, ctx);
-    request.inputs.forEach((input, i) => {
-      const spec = served.session.signature.inputs.find((s) => s.name === input.name);
-      if (spec && spec.shape.length > 0 && input.shape.length > 0) checkRows(input.shape[0] ?? 0, this.deps.config.maxRows, ['inputs', i, 'shape', 0]);
-    });
-    const decoded = decodeV2(served.session.signature, request.inputs);
-    const known = served.session.signature.outputs.map((o) => o.name);
-    const requested = request.outputs?.map((o, i) => {
-      if (!known.includes(o.name)) {
-        throw new ValidationError('UNKNOWN_OUTPUT', `"${o.name}" is not an output of this model; it has: ${known.join(', ')}.`, ['outputs', i, 'name']);
-      }
-      return o.name;
-    });
-    // No `outputs` (or an empty list) asks for all of them; a name asked twice is computed once.
-    const wanted = requested && requested.length > 0 ? [...new Set(requested)] : known;
-    const outputs = await timedRun(served.session, decoded, wanted, ctx.facts, this.tracing);
-    const tensors = v2Outputs(outputs, wanted);
-    const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
-    const timestamp = new Date(this.now()).toISOString();
-    this.logRequest(served, decoded, tensors, ctx, processingTimeMs, timestamp);
-    return {
-      model_name: model,
-      model_version: served.version.version,
-      id: request.id ?? ctx.requestId,
-      outputs: tensors,
-      parameters: {
-        request_id: ctx.requestId,
-        function_version: this.deps.config.functionVersion,
-        processing_time_ms: processingTimeMs,
-        timestamp,
-      },
-    };
+    try {
+      const decoded = decodeV2(served.session.signature, request.inputs, this.limits());
+      const wanted = selectOutputs(served.session.signature, request.outputs);
+      const outputs = await timedRun(served.session, decoded, wanted, ctx.facts, this.tracing);
+      const tensors = v2Outputs(outputs, wanted);
+      const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
+      const timestamp = new Date(this.now()).toISOString();
+      this.logRequest(served, decoded, tensors, ctx, processingTimeMs, timestamp);
+      return {
+        model_name: model,
+        model_version: served.version.version,
+        id: request.id ?? ctx.requestId,
+        outputs: tensors,
+        parameters: {
+          request_id: ctx.requestId,
+          function_version: this.deps.config.functionVersion,
+          processing_time_ms: processingTimeMs,
+          timestamp,
+        },
+      };
+    } finally {
+      served.release();
+    }
+  }
+
+  /** The codec's limits, from this function's configuration. */
+  private limits(): CodecLimits {
+    const { maxRows, maxStringChars } = this.deps.config;
+    return codecLimits({ maxRows, ...(maxStringChars === undefined ? {} : { maxStringChars }) });
   }
 
   /** `GET /v2/models/{model}`: the served version's signature in v2 terms. */
   async metadataV2(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<V2ModelMetadata> {
     const served = await this.resolve(model, ctx);
+    served.release();
     const { signature } = served.session;
     return {
       name: model,
@@ -254,6 +257,7 @@ export class PredictionService {
   /** `GET /v2/models/{model}/ready`: resolves once the model's session is loaded. */
   async ready(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<{ name: string; ready: true; version: string }> {
     const served = await this.resolve(model, ctx);
+    served.release();
     return { name: model, ready: true, version: served.version.version };
   }
 
@@ -272,14 +276,18 @@ export class PredictionService {
 
   /** The signature of the version that would serve `model` now (for the CLI and docs). */
   async signature(model: string): Promise<ModelSignature> {
-    return (await this.resolve(model)).session.signature;
+    const served = await this.resolve(model);
+    served.release();
+    return served.session.signature;
   }
 
   /**
-   * Which version serves `model`: the pinned one, else the registry's production version. Records
-   * the model and version in the request's facts and log as soon as they are known.
+   * Which version serves `model`: the pinned one, else the registry's production version, with its
+   * session held for this request (give it back with `release()` when the request is done, or at
+   * once when only the signature is needed). Records the model and version in the request's facts
+   * and log as soon as they are known.
    */
-  private async resolve(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<Served> {
+  private async resolve(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<Leased> {
     const { config } = this.deps;
     if (ctx?.facts) ctx.facts.model = model;
     if (config.servedModel !== undefined && model !== config.servedModel) throw unknownModel(model);
@@ -361,33 +369,28 @@ export class PredictionService {
     return record.productionVersion;
   }
 
-  /** The loaded version, created once per process (a failed load is retried next time). */
-  private session(model: string, version: string, log: RequestLog): Promise<Served> {
-    const key = `${model}@${version}`;
-    let served = this.served.get(key);
-    if (!served) {
-      served = this.load(model, version, log);
-      this.served.set(key, served);
-      // A failed load (e.g. S3 briefly down) must not stick for the life of the process.
-      served.catch(() => this.served.delete(key));
-    }
-    return served;
-  }
-
   /**
-   * Reads the version from the registry and loads its session. Everything that fails here is our
-   * side's fault, not the caller's: a version the pointer or the pin names but the registry lacks,
-   * an artifact that vanished from S3, a file the runtime refuses. Such 4xx errors are answered as
-   * 500 with their own code, so they count as failures of this version (and can fail a canary).
+   * The version's registry record (read once while kept: {@link VERSION_RECORDS_KEPT} most recent)
+   * and a lease on its session from the runtime, which keeps a bounded set of sessions per
+   * process and never frees one a request holds.
+   *
+   * Everything that fails here is our side's fault, not the caller's: a version the pointer or
+   * the pin names but the registry lacks, an artifact that vanished from S3, a file the runtime
+   * refuses. Such 4xx errors are answered as 500 with their own code, so they count as failures
+   * of this version (and can fail a canary).
    */
-  private async load(model: string, versionId: string, log: RequestLog): Promise<Served> {
+  private async session(model: string, versionId: string, log: RequestLog): Promise<Leased> {
     const started = performance.now();
     try {
-      const version = await this.tracing.span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId));
-      if (!version) throw new InternalError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId} in the registry, though this function serves it.`);
-      const result = served(version, await this.deps.runtime.load(version));
-      log.info('model loaded', { loadMs: Math.round((performance.now() - started) * 1000) / 1000 });
-      return result;
+      const version = await this.version(model, versionId);
+      const lease = await this.deps.runtime.load(version);
+      if (lease.created) log.info('model loaded', { loadMs: Math.round((performance.now() - started) * 1000) / 1000 });
+      let derived = this.derived.get(version);
+      if (!derived) {
+        derived = { layout: recordLayout(lease.signature, version.metadata), classifier: classifierView(lease.signature, version.metadata) };
+        this.derived.set(version, derived);
+      }
+      return { version, session: lease, ...derived, release: () => lease.release() };
     } catch (error) {
       if (error instanceof AppError && error.status < 500) {
         throw new InternalError(error.code, `Model ${model} v${versionId} cannot be served: ${error.message}`, { cause: error });
@@ -395,6 +398,29 @@ export class PredictionService {
       if (error instanceof AppError) throw error;
       throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `Model ${model} v${versionId} could not be read from the registry; retry shortly.`, { cause: error });
     }
+  }
+
+  /** The registry record of a served version, read once while kept (a failed read is not kept). */
+  private version(model: string, versionId: string): Promise<ModelVersion> {
+    const key = `${model}@${versionId}`;
+    let record = this.versions.get(key);
+    if (record) {
+      this.versions.delete(key);
+    } else {
+      record = this.tracing.span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId)).then((version) => {
+        if (!version) throw new InternalError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId} in the registry, though this function serves it.`);
+        return version;
+      });
+      record.catch(() => {
+        if (this.versions.get(key) === record) this.versions.delete(key);
+      });
+    }
+    this.versions.set(key, record);
+    if (this.versions.size > VERSION_RECORDS_KEPT) {
+      const oldest = this.versions.keys().next().value;
+      if (oldest !== undefined) this.versions.delete(oldest);
+    }
+    return record;
   }
 
   /**

@@ -6,15 +6,16 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError, formatPath } from './errors.js';
 import {
   MODEL_NAME_PATTERN, STAGE_TRANSITIONS,
-  type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition,
+  type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion, type Stage, type StageTransition,
 } from './model.js';
 import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
 import { parseWith } from './codec/request.js';
 import { checkDeclarations } from './declarations.js';
-import { runGates, type MetricBaseline } from './gates.js';
+import { replayGoldenInputs, runGates, type GoldenFailure, type MetricBaseline } from './gates.js';
+import { served } from './predict.js';
 
 const name = z.string().min(1).max(128);
 
@@ -68,7 +69,11 @@ export interface TransitionRequest {
   readonly to: Stage;
   readonly actor: string;
   readonly reason?: string;
-  /** The model revision the caller read (If-Match); omitted: the pointer read must still hold. */
+  /**
+   * The model revision the caller read (If-Match): the change applies only if the model is still
+   * at it, checked in the conditional write itself. Omitted: the change applies to the state it
+   * was planned from (see `RegistryService.transition`).
+   */
   readonly expectedRevision?: number;
 }
 
@@ -84,7 +89,16 @@ export class RegistryService {
   }
 
   /**
-   * Registers a new version in stage `development`.
+   * Registers a new version in stage `development`: checks the file (size, ONNX Runtime can
+   * serve it), the metadata against the file's signature, and replays the metadata's golden
+   * inputs on the file as the golden-inputs gate does (`replayGoldenInputs`), all before
+   * anything is stored; then stores the file and records the version.
+   *
+   * @throws ValidationError (400) `INVALID_MODEL_NAME`, `EMPTY_ARTIFACT`, `ARTIFACT_TOO_LARGE`,
+   *   `METADATA_TOO_LARGE`, the declaration and runtime codes (`FEATURES_MISMATCH`,
+   *   `INVALID_MODEL`, ...), `INVALID_GOLDEN_INPUT` (a golden request the model cannot take,
+   *   path `metadata.goldenInputs[i].request...`) and `GOLDEN_MISMATCH` (its predictions differ
+   *   from `expected`, path `metadata.goldenInputs[i].expected...`)
    *
    * @example
    * const version = await service.register({ model: 'iris', bytes, metadata: { features: [...] }, actor: 'alice' });
@@ -97,14 +111,32 @@ export class RegistryService {
       throw new ValidationError('ARTIFACT_TOO_LARGE', `The model file is ${input.bytes.byteLength} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`, ['model']);
     }
     const metadata = parseMetadata(input.metadata ?? {});
-    const signature = await this.deps.runtime.inspect(input.bytes);
-    checkDeclarations(signature, metadata);
-    const described = Buffer.byteLength(JSON.stringify({ metadata, signature }), 'utf8');
-    if (described > MAX_DESCRIPTION_BYTES) {
-      throw new ValidationError('METADATA_TOO_LARGE', `Metadata and signature take ${described} bytes; a version record holds at most ${MAX_DESCRIPTION_BYTES}. Shorten the feature names or the description.`, ['metadata']);
-    }
     const sha256 = createHash('sha256').update(input.bytes).digest('hex');
     const key = artifactKey(input.model, sha256);
+    const registeredAt = this.now().toISOString();
+    const session = await this.deps.runtime.open(input.bytes);
+    let signature: ModelSignature;
+    try {
+      signature = session.signature;
+      checkDeclarations(signature, metadata);
+      const described = Buffer.byteLength(JSON.stringify({ metadata, signature }), 'utf8');
+      if (described > MAX_DESCRIPTION_BYTES) {
+        throw new ValidationError('METADATA_TOO_LARGE', `Metadata and signature take ${described} bytes; a version record holds at most ${MAX_DESCRIPTION_BYTES}. Shorten the feature names or the description.`, ['metadata']);
+      }
+      // The version as it will be recorded (it has no number yet), served as a promotion would.
+      const candidate: ModelVersion = {
+        model: input.model, version: 'unregistered', stage: 'development', revision: 0, metadata, signature,
+        artifact: { bucket: this.deps.artifacts.bucket, key, sha256, sizeBytes: input.bytes.byteLength },
+        registeredBy: input.actor, registeredAt,
+      };
+      const failure = await replayGoldenInputs(served(candidate, session), metadata.goldenInputs ?? []);
+      if (failure) throw goldenRefusal(failure);
+    } finally {
+      session.release();
+    }
+    // The file first, then the version that names it, in one transaction with its number: a
+    // registration cut short leaves at most a stored file no version names (content-addressed,
+    // so registering it again reuses it), never a version without its file.
     const stored = await this.deps.artifacts.put(key, input.bytes);
     return this.deps.registry.createVersion({
       model: input.model,
@@ -118,7 +150,7 @@ export class RegistryService {
         sizeBytes: input.bytes.byteLength,
       },
       registeredBy: input.actor,
-      registeredAt: this.now().toISOString(),
+      registeredAt,
     });
   }
 
@@ -140,30 +172,41 @@ export class RegistryService {
   async getVersion(model: string, version: string): Promise<ModelVersion> {
     checkModelName(model);
     const found = await this.deps.registry.getVersion(model, version);
-    if (!found) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${version}.`, ['version']);
+    if (!found) throw versionNotFound(model, version);
     return found;
   }
 
   /**
    * Moves a version to another stage, one step of the stage machine, after the promotion gates
-   * (`gates.ts`) pass for staging and production. Promoting to production
-   * archives the previous production version and moves the pointer in the same transaction;
-   * archiving the production version clears the pointer. Moving a version to the stage it is in
-   * changes nothing. With `expectedRevision` (the model revision the caller saw, as with
-   * If-Match) the change applies only if nothing changed since; without it, only if the
-   * production pointer is still what was read. Of concurrent promotions, one wins; the others
-   * get `CONCURRENT_UPDATE` and nothing of theirs is written.
+   * (`gates.ts`) pass for staging and production. Promoting to production archives the previous
+   * production version and moves the pointer in the same transaction; archiving the version the
+   * pointer names clears the pointer. Moving a version to the stage it is in changes nothing.
+   *
+   * Concurrency: every change is one conditional write on the state it was planned from (the
+   * versions' stages and revisions, and the pointer when it moves), and raises the model's
+   * revision. With `expectedRevision` (the model revision the caller saw, as with If-Match) the
+   * model's revision is part of that condition: of N concurrent changes carrying the same
+   * revision exactly one applies, the others get 409 `STALE_REVISION` and nothing of theirs is
+   * written. Without it, a change whose planned-from state moved meanwhile gets 409
+   * `CONCURRENT_UPDATE`, but two changes can both apply one after the other (the later one
+   * planned from the state the first left: the last writer wins), each with its history item.
+   *
+   * @throws NotFoundError `MODEL_NOT_FOUND`, `VERSION_NOT_FOUND`
+   * @throws ConflictError `STALE_REVISION`, `ILLEGAL_TRANSITION`, `CONCURRENT_UPDATE`
+   * @throws GateError (422) when a gate refuses a move to staging or production
    *
    * @example
-   * await service.transition({ model: 'iris', version: '3', to: 'staging', actor: 'alice', reason: 'offline eval passed' });
+   * await service.transition({ model: 'iris', version: '3', to: 'staging', actor: 'alice', reason: 'offline eval passed', expectedRevision: 7 });
    */
   async transition(request: TransitionRequest): Promise<ModelRecord> {
-    const { model, version, to, actor } = request;
+    const { model, version, to, actor, expectedRevision } = request;
+    checkModelName(model);
+    // The version is read before the model: when the model's revision still matches after that,
+    // the version was in this state already when the caller read that revision.
+    const target = await this.deps.registry.getVersion(model, version);
     const record = await this.requireModel(model);
-    const target = await this.getVersion(model, version);
-    if (request.expectedRevision !== undefined && request.expectedRevision !== record.revision) {
-      throw new ConflictError('STALE_REVISION', `Model "${model}" is at revision ${record.revision}, not ${request.expectedRevision}: it changed since you read it. Read it again and retry.`, ['expectedRevision']);
-    }
+    if (!target) throw versionNotFound(model, version);
+    if (expectedRevision !== undefined && expectedRevision !== record.revision) throw staleRevision(model, expectedRevision, record.revision);
     if (target.stage === to) return record;
     const allowed = STAGE_TRANSITIONS[target.stage];
     if (!allowed.includes(to)) {
@@ -175,19 +218,19 @@ export class RegistryService {
     }
     const changes: VersionChange[] = [{ version, from: target.stage, to, expectedRevision: target.revision }];
     let pointer: PointerChange | undefined;
-    const expected = request.expectedRevision !== undefined
-      ? { revision: request.expectedRevision }
-      : { productionVersion: record.productionVersion ?? null };
     if (to === 'production') {
       const previous = record.productionVersion === undefined ? undefined : await this.deps.registry.getVersion(model, record.productionVersion);
       if (previous?.stage === 'production') changes.push({ version: previous.version, from: 'production', to: 'archived', expectedRevision: previous.revision });
-      pointer = { productionVersion: version, expected };
-    } else if (target.stage === 'production') {
-      pointer = { productionVersion: null, expected };
+      pointer = { productionVersion: version, expected: record.productionVersion ?? null };
+    } else if (target.stage === 'production' && record.productionVersion === version) {
+      // Only the version the pointer names takes the pointer with it: a version left in
+      // production by anything else never clears the real production version's pointer.
+      pointer = { productionVersion: null, expected: version };
     }
     await this.deps.registry.applyTransition({
       model,
       changes,
+      ...(expectedRevision === undefined ? {} : { expectedRevision }),
       ...(pointer ? { pointer } : {}),
       actor,
       at: this.now().toISOString(),
@@ -222,6 +265,23 @@ function parseMetadata(value: unknown): ModelMetadata {
     if (error instanceof ValidationError) throw new ValidationError(error.code, error.message, ['metadata', ...error.path]);
     throw error;
   }
+}
+
+/** A golden input the file does not reproduce: the caller's metadata to correct (400). */
+function goldenRefusal(failure: GoldenFailure): ValidationError {
+  const path = ['metadata', 'goldenInputs', failure.index, failure.part, ...failure.path];
+  if (failure.part === 'request') {
+    return new ValidationError('INVALID_GOLDEN_INPUT', `Golden input ${failure.index} cannot be served by this model${failure.code ? ` (${failure.code})` : ''}: ${failure.message} Correct its "request" to fit the model's inputs.`, path);
+  }
+  return new ValidationError('GOLDEN_MISMATCH', `Golden input ${failure.index} does not reproduce its expected output: ${formatPath(['expected', ...failure.path])} ${failure.message}. "expected" must be the predictions the API answers for "request".`, path);
+}
+
+function versionNotFound(model: string, version: string): NotFoundError {
+  return new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${version}.`, ['version']);
+}
+
+function staleRevision(model: string, expected: number, current: number): ConflictError {
+  return new ConflictError('STALE_REVISION', `Model "${model}" is at revision ${current}, not ${expected}: it changed since you read it. Read it again and retry.`, ['expectedRevision']);
 }
 
 /** Artifacts are content-addressed: the same file registered twice is stored once. */

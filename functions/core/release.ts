@@ -8,7 +8,7 @@
  * canary's model version first (gates, archive of the previous one, conditional write), then the
  * alias moves, so a finalize that failed halfway is finished by running it again.
  */
-import { AppError, ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { AppError, ConflictError, NotFoundError, ValidationError, describeError } from './errors.js';
 import type { ModelVersion } from './model.js';
 import { NO_METRICS, type AliasRouting, type FunctionVersion, type LatencySummary, type ManagedShift, type ModelRegistry, type TrafficRouter, type VersionMetrics } from './ports.js';
 import type { RegistryService } from './registry.js';
@@ -32,6 +32,8 @@ export interface ReleaseDeps {
   /** Minutes of metrics shown by `deployment`. @default 60 */
   readonly metricsWindowMinutes?: number;
   readonly now?: () => Date;
+  /** Where a failed clean-up is reported. @default nothing is written */
+  readonly warn?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 export interface PromoteRequest {
@@ -102,9 +104,11 @@ export const RELEASE_MONITOR = 'release-monitor';
 export class ReleaseService {
   private readonly now: () => Date;
   private readonly window: number;
+  private readonly warn: NonNullable<ReleaseDeps['warn']>;
 
   constructor(private readonly deps: ReleaseDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.warn = deps.warn ?? (() => undefined);
     this.window = deps.metricsWindowMinutes ?? 60;
   }
 
@@ -134,17 +138,48 @@ export class ReleaseService {
     if (routing.canary) throw inProgress(model, routing, versions);
     await runGates(version, this.deps.gates);
     const functionVersion = await this.deps.router.publishVersion(model, modelVersion);
+    let release: PromoteResult['release'];
+    try {
+      release = await this.route(request, routing, functionVersion);
+    } catch (error) {
+      // Lost a race (ALIAS_CHANGED, CONCURRENT_UPDATE, RELEASE_IN_PROGRESS) or refused after
+      // publishing: the version this request published serves nothing; it goes.
+      await this.discard(model, functionVersion, error);
+      throw error;
+    }
+    return { release, deployment: await this.deployment(model) };
+  }
+
+  /** Sends traffic to a just-published version as `request` asks; throws if the alias or registry refuses. */
+  private async route(request: PromoteRequest, routing: AliasRouting, functionVersion: string): Promise<PromoteResult['release']> {
+    const { model, version: modelVersion } = request;
     if (request.managed) {
       const deploymentId = await this.deps.router.startManagedRelease(model, functionVersion, request.managed);
-      return { release: { mode: 'managed', functionVersion, modelVersion, deploymentId }, deployment: await this.deployment(model) };
+      return { mode: 'managed', functionVersion, modelVersion, deploymentId };
     }
     if (request.canaryPercent !== undefined) {
       await this.deps.router.setRouting(model, { stable: routing.stable, canary: { version: functionVersion, weight: request.canaryPercent / 100 } }, routing);
-      return { release: { mode: 'manual', functionVersion, modelVersion }, deployment: await this.deployment(model) };
+      return { mode: 'manual', functionVersion, modelVersion };
     }
     await this.makeProduction(model, modelVersion, request.actor, request.reason ?? `released as function version ${functionVersion}`);
     await this.deps.router.setRouting(model, { stable: functionVersion }, routing);
-    return { release: { mode: 'direct', functionVersion, modelVersion }, deployment: await this.deployment(model) };
+    return { mode: 'direct', functionVersion, modelVersion };
+  }
+
+  /**
+   * Deletes a version a failed promotion published (the router keeps it if an alias routes to
+   * it after all). A failed clean-up is logged and never hides the promotion's own error.
+   */
+  private async discard(model: string, functionVersion: string, cause: unknown): Promise<void> {
+    try {
+      await this.deps.router.discardVersion(model, functionVersion);
+    } catch (error) {
+      this.warn('a failed release left its published function version behind', {
+        model, functionVersion,
+        release: cause instanceof AppError ? cause.code : describeError(cause).name,
+        error: describeError(error),
+      });
+    }
   }
 
   /** Gives the canary `percent` of the traffic, in (0, 100). */

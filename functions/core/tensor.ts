@@ -24,6 +24,11 @@ export type TensorData<T extends TensorType = TensorType> = {
   [K in T]: { readonly type: K; readonly shape: readonly number[]; readonly data: TensorDataMap[K] };
 }[T];
 
+/**
+ * Tensors by name. The codec builds these without a prototype (`Object.create(null)`): a name the
+ * map lacks is `undefined` there, `constructor` and `toString` included. Iterate with
+ * `Object.entries` / `Object.keys`, never with methods of the map itself.
+ */
 export type TensorMap = Record<string, TensorData>;
 
 /** Number of elements of a concrete shape (1 for a scalar). */

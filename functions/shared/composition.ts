@@ -10,14 +10,14 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { LambdaTrafficRouter } from '../adapters/lambda-traffic-router.js';
-import type { TrafficRouter } from '../core/ports.js';
+import type { ModelRuntime, TrafficRouter } from '../core/ports.js';
 import { ReleaseService } from '../core/release.js';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { NO_TRACING, type Tracing } from '../core/observability.js';
 import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
 import { DynamoDbPredictionLogReader } from '../adapters/dynamodb-prediction-log-reader.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
-import { OnnxRuntime, defaultIntraOpThreads } from '../adapters/onnx-runtime.js';
+import { OnnxRuntime, defaultIntraOpThreads, defaultSessionCacheBytes } from '../adapters/onnx-runtime.js';
 import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
 import { S3UploadStore } from '../adapters/s3-uploads.js';
 import { PredictionService } from '../core/predict.js';
@@ -26,6 +26,7 @@ import { PredictionLogService, StatsService } from '../core/stats.js';
 import { UploadService } from '../core/uploads.js';
 import type { Config } from './config.js';
 import type { BodyLimits } from './http.js';
+import { sharedLogger } from './logger.js';
 
 /** Longest a socket may stay silent while a response body streams (an artifact download), in ms. */
 const SOCKET_IDLE_TIMEOUT_MS = 30_000;
@@ -61,15 +62,30 @@ export function bodyLimits(config: Config): BodyLimits {
   return { maxBodyBytes: config.MAX_BODY_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH };
 }
 
-function adapters(config: Config, clients: AwsClients, tracing: Tracing = NO_TRACING) {
-  const registry = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
-  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
-  const runtime = new OnnxRuntime(artifacts, {
+/**
+ * The ONNX Runtime adapter of a process, its sessions bounded by `SESSION_CACHE_MAX_SESSIONS` and
+ * `SESSION_CACHE_MAX_BYTES` (default: 40% of the function's memory on Lambda). Build one per
+ * process and hand it to every service that serves (the local stack shares one among all its
+ * emulated function versions), so that the bound holds for the process.
+ */
+export function buildModelRuntime(config: Config, clients: AwsClients, tracing: Tracing = NO_TRACING): OnnxRuntime {
+  return new OnnxRuntime(new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET }), {
     cacheDir: config.MODEL_CACHE_DIR,
     intraOpThreads: config.ORT_INTRA_OP_THREADS ?? defaultIntraOpThreads(config.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
     tracing,
+    sessions: {
+      maxSessions: config.SESSION_CACHE_MAX_SESSIONS,
+      maxBytes: config.SESSION_CACHE_MAX_BYTES ?? defaultSessionCacheBytes(config.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+    },
+    // What callers are not shown (ONNX Runtime's whole error text) goes to the function's log.
+    log: (level, message, fields) => (level === 'ERROR' ? sharedLogger().error(message, fields) : sharedLogger().warn(message, fields)),
   });
-  return { registry, artifacts, runtime };
+}
+
+function adapters(config: Config, clients: AwsClients, tracing: Tracing = NO_TRACING, runtime?: ModelRuntime) {
+  const registry = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
+  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
+  return { registry, artifacts, runtime: runtime ?? buildModelRuntime(config, clients, tracing) };
 }
 
 /** What the predict function observes beyond its answers: fallback metrics and tracing. */
@@ -78,6 +94,11 @@ export interface PredictionObservability {
   readonly metrics?: Metrics;
   /** Spans around registry, artifact, session, run and log writes. @default none */
   readonly tracing?: Tracing;
+  /**
+   * The process's runtime, when several services share it (the local stack's emulated function
+   * versions). @default a new one ({@link buildModelRuntime})
+   */
+  readonly runtime?: ModelRuntime;
 }
 
 /**
@@ -86,7 +107,7 @@ export interface PredictionObservability {
  */
 export function buildPredictionService(config: Config, clients: AwsClients = awsClients(config), observability: PredictionObservability = {}): PredictionService {
   const tracing = observability.tracing ?? NO_TRACING;
-  const { registry, runtime } = adapters(config, clients, tracing);
+  const { registry, runtime } = adapters(config, clients, tracing, observability.runtime);
   return new PredictionService({
     registry,
     runtime,
@@ -102,6 +123,7 @@ export function buildPredictionService(config: Config, clients: AwsClients = aws
     }),
     config: {
       maxRows: config.MAX_ROWS,
+      maxStringChars: config.MAX_STRING_CHARS,
       ...(config.SERVED_MODEL ? { servedModel: config.SERVED_MODEL } : {}),
       ...(config.PINNED_MODEL_VERSION ? { pinnedVersion: config.PINNED_MODEL_VERSION } : {}),
       functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION,
@@ -118,9 +140,14 @@ export function buildReleaseService(
   router: TrafficRouter,
   clients: AwsClients = awsClients(config),
   service: RegistryService = buildRegistryService(config, clients),
+  runtime?: ModelRuntime,
 ): ReleaseService {
-  const { registry, artifacts, runtime } = adapters(config, clients);
-  return new ReleaseService({ registry, service, router, gates: { artifacts, runtime, baselineFor: (model) => config.METRIC_BASELINES[model] } });
+  const { registry, artifacts, runtime: gateRuntime } = adapters(config, clients, NO_TRACING, runtime);
+  return new ReleaseService({
+    registry, service, router,
+    gates: { artifacts, runtime: gateRuntime, baselineFor: (model) => config.METRIC_BASELINES[model] },
+    warn: (message, fields) => sharedLogger().warn(message, fields),
+  });
 }
 
 /** Releases on AWS: the endpoints' functions, aliases and CodeDeploy groups from `ENDPOINTS`. */
@@ -153,13 +180,10 @@ export function buildPredictionLogService(config: Config, clients: AwsClients = 
   });
 }
 
-export function buildRegistryService(config: Config, clients: AwsClients = awsClients(config)): RegistryService {
-  const { registry, artifacts, runtime } = adapters(config, clients);
+export function buildRegistryService(config: Config, clients: AwsClients = awsClients(config), runtime?: ModelRuntime): RegistryService {
   // A file sent inline is limited by MAX_BODY_BYTES (base64 in JSON) before it gets here.
   return new RegistryService({
-    registry,
-    artifacts,
-    runtime,
+    ...adapters(config, clients, NO_TRACING, runtime),
     maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
     baselineFor: (model) => config.METRIC_BASELINES[model],
   });

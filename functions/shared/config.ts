@@ -77,6 +77,8 @@ export const ConfigSchema = z.object({
   /** Lambda's synchronous payload limit is 6 MB; API Gateway's is 10 MB. */
   MAX_BODY_BYTES: positiveInt(6_000_000),
   MAX_JSON_DEPTH: positiveInt(32),
+  /** Most characters in one string (BYTES) tensor element of a prediction request. */
+  MAX_STRING_CHARS: positiveInt(65_536),
   /**
    * Control plane: the largest model file it registers, in bytes. It reads the file whole into
    * memory and ONNX Runtime loads it, so keep this at most a quarter of the function's memory
@@ -88,6 +90,17 @@ export const ConfigSchema = z.object({
   POINTER_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
   MODEL_CACHE_DIR: z.string().min(1).default('/tmp/models'),
   ORT_INTRA_OP_THREADS: z.coerce.number().int().positive().optional(),
+  /**
+   * Model sessions a process keeps loaded at most (least recently used freed first). Sessions
+   * serving a request are never freed, so more can be loaded while more versions are in use at once.
+   */
+  SESSION_CACHE_MAX_SESSIONS: positiveInt(4),
+  /**
+   * Their summed size at most, in bytes, each session counted as its model file's size (what its
+   * weights take in ONNX Runtime). Default: 40% of the function's memory on Lambda
+   * (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), 512 MiB elsewhere.
+   */
+  SESSION_CACHE_MAX_BYTES: z.coerce.number().int().positive().optional(),
   /** Set by Lambda. */
   AWS_LAMBDA_FUNCTION_VERSION: z.string().default('$LATEST'),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().positive().optional(),

@@ -1,17 +1,27 @@
 /**
- * The HTTP edge shared by every handler: API Gateway proxy events in, JSON out. Body parsing
- * with limits, request ids, and the one place where errors become responses.
+ * The HTTP edge shared by every handler: API Gateway proxy events in, JSON out. What it does,
+ * in order, before any route's own code runs:
+ * 1. copies every map built from caller-chosen names (headers, query, path parameters, the
+ *    authorizer's context) into maps without a prototype, header names lower-cased;
+ * 2. stamps the request id;
+ * 3. finds the route (404 `ROUTE_NOT_FOUND`, 405 `METHOD_NOT_ALLOWED` with `Allow`) and checks each
+ *    path parameter with the registry's rules (`{model}`, `{version}`: `functions/core/names.ts`);
+ * 4. reads a JSON body for methods that carry one: content type, content coding (gzip and
+ *    deflate inflated up to the size limit), size, BOM, syntax, depth and `__proto__` keys.
+ * Errors become responses in one place (`httpErrors`).
  */
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import zlib from 'node:zlib';
 import { AppError, PayloadTooLargeError, ValidationError, clip, formatPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
+import { checkModelNameParam, checkVersionParam, quote, unreadableParam } from '../core/names.js';
 import { newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
 import { describeError, requestLog, sharedLogger } from './logger.js';
-import { matchRoute, routeKey } from './routes.js';
+import { matchRoute, routeKey, routeParameters, ROUTES, type HttpMethod, type Route } from './routes.js';
 
 /** The event after our middlewares ran: a parsed body and who/what the request is. */
 export interface HttpEvent extends APIGatewayProxyEvent {
@@ -28,7 +38,7 @@ export interface HttpEvent extends APIGatewayProxyEvent {
 }
 
 export interface BodyLimits {
-  /** Largest body accepted, in bytes. */
+  /** Largest body accepted, in bytes, after any content coding is undone. */
   readonly maxBodyBytes: number;
   /** Deepest nesting accepted in a JSON body. */
   readonly maxJsonDepth: number;
@@ -43,27 +53,166 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
+/** A map whose keys are the caller's: no prototype, so `constructor` or `__proto__` are plain keys. */
+type SafeMap<T> = Record<string, T>;
+
+function safeMap<T>(): SafeMap<T> {
+  return Object.create(null) as SafeMap<T>;
+}
+
+/** An own-keys copy of `source` without a prototype, keys passed through `name`; `null` stays `null`. */
+function safeCopy<T>(source: Readonly<Record<string, T>> | null | undefined, name: (key: string) => string = (key) => key): SafeMap<T> | null {
+  if (source === null || source === undefined) return null;
+  const copy = safeMap<T>();
+  for (const key of Object.keys(source)) copy[name(key)] = source[key] as T;
+  return copy;
+}
+
+const lower = (name: string) => name.toLowerCase();
+
+/**
+ * Replaces every map of `event` whose keys a caller chooses with a copy that has no prototype:
+ * headers and multi-value headers (names lower-cased, values of names that differ only in case
+ * merged), the query string's maps, the path parameters and the authorizer's context. API
+ * Gateway's event is JSON, so a header named `__proto__` arrives as an own key; in a plain object
+ * that key would be lost or, worse, become the map's prototype (`@middy/http-header-normalizer`
+ * builds plain objects, which is why it is not used here).
+ */
+export function normalizeEvent(event: APIGatewayProxyEvent): void {
+  const headers = safeMap<string | undefined>();
+  for (const [name, value] of Object.entries(event.headers ?? {})) headers[lower(name)] = value;
+  event.headers = headers;
+  const multi = safeMap<string[] | undefined>();
+  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
+    const key = lower(name);
+    multi[key] = [...(multi[key] ?? []), ...(Array.isArray(values) ? values : [])];
+  }
+  event.multiValueHeaders = multi;
+  event.queryStringParameters = safeCopy(event.queryStringParameters);
+  event.multiValueQueryStringParameters = safeCopy(event.multiValueQueryStringParameters);
+  event.pathParameters = safeCopy(event.pathParameters);
+  const context = event.requestContext as APIGatewayProxyEvent['requestContext'] | undefined;
+  if (context?.authorizer) context.authorizer = safeCopy(context.authorizer);
+}
+
+/** Every value of header `name` (lower-case): all of its multi-value entries, else its single value. */
+function headerValues(event: APIGatewayProxyEvent, name: string): string[] {
+  const values: string[] = [];
+  for (const [key, list] of Object.entries(event.multiValueHeaders ?? {})) {
+    if (key.toLowerCase() === name && Array.isArray(list)) values.push(...list);
+  }
+  if (values.length > 0) return values;
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === name && typeof value === 'string') values.push(value);
+  }
+  return values;
+}
+
 function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  const headers = event.headers ?? {};
-  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return headers[key] ?? undefined;
+  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name) return value ?? undefined;
   return undefined;
 }
 
 /** The caller as the authorizer named it, `anonymous` when no authorizer ran. */
 export function callerOf(event: APIGatewayProxyEvent): string {
-  const principal = event.requestContext?.authorizer?.['principalId'];
+  const authorizer = event.requestContext?.authorizer;
+  const principal = authorizer && Object.hasOwn(authorizer, 'principalId') ? authorizer['principalId'] : undefined;
   return typeof principal === 'string' && principal.length > 0 ? principal : 'anonymous';
+}
+
+/** A route of this function and what serves it. */
+interface RouteEntry {
+  readonly route: Route;
+  readonly action: RouteAction;
+}
+
+/** This function's routes, by `"<method> <resource>"`. */
+type RouteTable = ReadonlyMap<string, RouteEntry>;
+
+/**
+ * How each path parameter a route template may name is checked and decoded, before any handler
+ * code runs. A template naming a parameter that is not here fails `httpFunction` at cold start.
+ */
+const PATH_PARAMETER_CHECKS: ReadonlyMap<string, { readonly check: (value: string) => string; readonly name: 'model' | 'version' }> = new Map([
+  ['model', { check: checkModelNameParam, name: 'model' as const }],
+  ['version', { check: checkVersionParam, name: 'version' as const }],
+]);
+
+/** The path parameters every route template of the product may name. */
+export const CHECKED_PATH_PARAMETERS: readonly string[] = [...PATH_PARAMETER_CHECKS.keys()];
+
+function routeTable(actions: Readonly<Record<string, RouteAction>>): RouteTable {
+  const table = new Map<string, RouteEntry>();
+  for (const key of Object.keys(actions)) {
+    const space = key.indexOf(' ');
+    const route: Route = ROUTES.find((r) => routeKey(r.method, r.resource) === key) ?? { method: key.slice(0, space) as HttpMethod, resource: key.slice(space + 1), fn: 'predict' };
+    for (const name of routeParameters(route.resource)) {
+      if (!PATH_PARAMETER_CHECKS.has(name)) throw new Error(`Route ${key} names the path parameter {${name}}, which the HTTP edge has no check for: add one to PATH_PARAMETER_CHECKS.`);
+    }
+    table.set(key, { route, action: actions[key] as RouteAction });
+  }
+  return table;
+}
+
+/** 405: the path exists, not with this method; `allow` becomes the `Allow` header. */
+export class MethodNotAllowedError extends AppError {
+  constructor(method: string, readonly allow: readonly string[]) {
+    super(405, 'METHOD_NOT_ALLOWED', `${clip(method, 16)} is not allowed here; use ${allow.join(' or ')}.`, ['method']);
+  }
+}
+
+/**
+ * The route of `event` in `table`, with the event's `resource` set to its template and its
+ * `pathParameters` to the template's parameters, each decoded and checked. On AWS each
+ * endpoint's routes are literal resources (`/v1/models/iris/predict`, integrated with that model's
+ * own function), so they arrive without path parameters: they are matched to their template here.
+ */
+function resolveRoute(event: HttpEvent, table: RouteTable): RouteEntry {
+  const routes = [...table.values()].map((entry) => entry.route);
+  let entry = table.get(routeKey(event.httpMethod, event.resource));
+  let given: Readonly<Record<string, string | undefined>> = event.pathParameters ?? {};
+  if (!entry) {
+    const match = matchRoute(event.httpMethod, event.resource ?? '', routes);
+    if (match.route) {
+      entry = table.get(routeKey(match.route.method, match.route.resource));
+      given = Object.assign(safeMap<string | undefined>(), match.pathParameters, given);
+    } else {
+      const byPath = event.path && event.path !== event.resource ? matchRoute(event.httpMethod, event.path, routes) : undefined;
+      const allowed = [...new Set([...match.methodsAllowed, ...(byPath && !byPath.route ? byPath.methodsAllowed : [])])];
+      if (allowed.length > 0) throw new MethodNotAllowedError(event.httpMethod, allowed);
+      throw new AppError(404, 'ROUTE_NOT_FOUND', `This function does not serve ${clip(String(event.httpMethod), 16)} ${clip(event.path ?? '')}. See the README for the API.`, ['path']);
+    }
+  }
+  if (!entry) throw new Error(`route table has no entry for ${event.httpMethod} ${event.resource}`);
+  const checked = safeMap<string>();
+  for (const name of routeParameters(entry.route.resource)) {
+    const rule = PATH_PARAMETER_CHECKS.get(name);
+    if (!rule) throw new Error(`no check for path parameter {${name}}`);
+    const raw = Object.hasOwn(given, name) ? given[name] : undefined;
+    if (raw === undefined || raw === '') throw unreadableParam(rule.name, `The path gives no ${name}`);
+    let value: string;
+    try {
+      // API Gateway may pass the parameter still percent-encoded; a valid name decodes to itself.
+      value = decodeURIComponent(raw);
+    } catch {
+      throw unreadableParam(rule.name, `The ${name} in the path, ${quote(raw)}, is not valid percent-encoding`);
+    }
+    checked[name] = rule.check(value);
+  }
+  event.resource = entry.route.resource;
+  event.pathParameters = checked;
+  return entry;
 }
 
 /**
  * Stamps the request id (API Gateway's, else a fresh UUID) on the event and its log (the arrival
- * time, the facts and the log are set by `httpFunction` before), then parses a JSON body for
- * methods that carry one: content type, size, syntax, depth and `__proto__` keys
- * are checked here, before any handler code sees the body.
+ * time, the facts and the log are set by `httpFunction` before), finds the route and checks its
+ * path parameters, then reads a JSON body for methods that carry one (see `parseJsonBody`):
+ * all before any handler code sees the request.
  */
-export function httpRequest(limits: BodyLimits): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
+export function httpRequest(limits: BodyLimits, table: RouteTable): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
   return {
-    before: (request) => {
+    before: async (request) => {
       const event = request.event;
       event.requestId = event.requestContext?.requestId || randomUUID();
       event.log.set({ requestId: event.requestId, caller: callerOf(event) });
@@ -71,37 +220,137 @@ export function httpRequest(limits: BodyLimits): MiddlewareObj<HttpEvent, APIGat
         // Request data is logged at DEBUG only, and only its first KB.
         event.log.debug('request received', { method: event.httpMethod, path: clip(event.path ?? '', 256), body: clip(event.body ?? '', DEBUG_BODY_CHARS) });
       }
+      resolveRoute(event, table);
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD' || event.httpMethod === 'DELETE') return;
-      event.parsedBody = parseJsonBody(event, limits);
+      event.parsedBody = await parseJsonBody(event, limits);
     },
   };
 }
 
-export function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLimits): unknown {
+/** Content codings a body may arrive in: what API Gateway decodes, and nothing else. */
+export type ContentCoding = 'gzip' | 'deflate';
+
+/**
+ * The body's content coding from its `Content-Encoding` values: `undefined` for none (or
+ * `identity`), `gzip` or `deflate` (names case-insensitive). Anything else (`br`, `compress`,
+ * `x-gzip`, or two codings such as `gzip, gzip`) is a 415 `UNSUPPORTED_MEDIA_TYPE` that names it
+ * (path `headers.content-encoding`): API Gateway decodes gzip, deflate and identity only.
+ */
+export function contentCoding(values: readonly string[]): ContentCoding | undefined {
+  const codings = values.join(',').split(',').map((token) => token.trim().toLowerCase()).filter((token) => token !== '' && token !== 'identity');
+  if (codings.length === 0) return undefined;
+  const [first] = codings;
+  if (codings.length === 1 && (first === 'gzip' || first === 'deflate')) return first;
+  const shown = quote(values.join(', '));
+  const problem = codings.length > 1 ? 'names more than one coding' : 'is not one this API decodes';
+  throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `The body's Content-Encoding ${shown} ${problem}: send the JSON uncompressed, or compressed once with gzip or deflate.`, ['headers', 'content-encoding']);
+}
+
+/** Whether `bytes` start the way `coding`'s data does: gzip's magic number, zlib's checked header. */
+export function carriesCoding(bytes: Uint8Array, coding: ContentCoding): boolean {
+  const [b0, b1] = bytes;
+  if (b0 === undefined || b1 === undefined) return false;
+  return coding === 'gzip' ? b0 === 0x1f && b1 === 0x8b : (b0 & 0x0f) === 8 && ((b0 << 8) | b1) % 31 === 0;
+}
+
+/**
+ * Inflates a gzip or deflate (zlib) body, at most `maxBytes` of output: past that it stops
+ * inflating (the rest is never produced) and rejects with 413 `BODY_TOO_LARGE`; data that is not
+ * of that coding rejects with 400 `MALFORMED_ENCODING`. Runs on libuv's thread pool, so the event
+ * loop stays free. `onChunk` sees the size of each piece of output as it is produced.
+ *
+ * @example
+ * const json = await inflateBounded(gzipSync('{"a":1}'), 'gzip', 6_000_000); // Buffer '{"a":1}'
+ */
+export function inflateBounded(bytes: Uint8Array, coding: ContentCoding, maxBytes: number, onChunk?: (bytes: number) => void): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const inflater = coding === 'gzip' ? zlib.createGunzip() : zlib.createInflate();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let settled = false;
+    const settle = (error?: AppError) => {
+      if (settled) return;
+      settled = true;
+      if (error) {
+        inflater.destroy();
+        reject(error);
+      } else {
+        resolve(Buffer.concat(chunks, total));
+      }
+    };
+    inflater.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      onChunk?.(chunk.length);
+      total += chunk.length;
+      if (total > maxBytes) {
+        settle(new PayloadTooLargeError('BODY_TOO_LARGE', `The ${coding} body inflates to more than ${maxBytes} bytes, the most this endpoint accepts. Send fewer rows per request.`, ['body']));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    inflater.on('error', (error: Error) => {
+      settle(new ValidationError('MALFORMED_ENCODING', `The body is not valid ${coding} data, as its Content-Encoding says (${clip(error.message, 80)}).`, ['body']));
+    });
+    inflater.on('end', () => settle());
+    inflater.end(bytes);
+  });
+}
+
+/** Characters JSON.parse's message may quote from the body that must not reach the caller raw. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\ufffd]/g;
+
+/**
+ * Reads the body of `event` as one JSON object. In order: the content type (415), the content
+ * coding (415 for anything but gzip, deflate or identity), the size (413 `BODY_TOO_LARGE`, counted
+ * after inflating: a small body that inflates past `maxBodyBytes` is stopped there), a UTF-8
+ * byte-order mark (skipped), emptiness (`EMPTY_BODY`), syntax (`MALFORMED_JSON`, quoting no raw
+ * bytes), the top-level type, depth and `__proto__` keys.
+ *
+ * Compressed bytes can only travel base64-encoded (`isBase64Encoded`). API Gateway inflates gzip
+ * and deflate bodies itself before invoking the function and leaves the `Content-Encoding` header
+ * in place, and the local server does the same: a body that does not start with its coding's
+ * header was inflated on the way and is read as it is.
+ */
+export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLimits): Promise<unknown> {
   const type = header(event, 'content-type');
   const mediaType = type?.split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/json') {
-    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as JSON with "Content-Type: application/json"${type ? `, not "${type}"` : ''}.`, ['headers', 'content-type']);
+    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as JSON with "Content-Type: application/json"${type ? `, not ${quote(type)}` : ''}.`, ['headers', 'content-type']);
   }
+  const coding = contentCoding(headerValues(event, 'content-encoding'));
   const raw = event.body ?? '';
-  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > limits.maxBodyBytes) {
-    throw new PayloadTooLargeError('BODY_TOO_LARGE', `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}. Send fewer rows per request; a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`, ['body']);
+  let text: string;
+  if (event.isBase64Encoded) {
+    let bytes: Buffer = Buffer.from(raw, 'base64');
+    checkSize(bytes.length, limits);
+    if (coding && carriesCoding(bytes, coding)) bytes = await inflateBounded(bytes, coding, limits.maxBodyBytes);
+    text = bytes.toString('utf8');
+  } else {
+    checkSize(Buffer.byteLength(raw, 'utf8'), limits);
+    text = raw;
   }
+  // A byte-order mark is not JSON, but some encoders write one: skip it.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') throw new ValidationError('EMPTY_BODY', 'The request has no body; send a JSON object.', ['body']);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const detail = error instanceof SyntaxError ? error.message : 'invalid JSON';
-    throw new ValidationError('MALFORMED_JSON', `The body is not valid JSON: ${detail}.`, ['body']);
+    const detail = error instanceof SyntaxError ? clip(error.message.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), 200) : 'invalid JSON';
+    const hint = coding === undefined && event.isBase64Encoded && (carriesCoding(Buffer.from(raw.slice(0, 8), 'base64'), 'gzip')) ? ' It looks gzip-compressed: say so with "Content-Encoding: gzip".' : '';
+    throw new ValidationError('MALFORMED_JSON', `The body is not valid JSON: ${detail}.${hint}`, ['body']);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ValidationError('WRONG_TYPE', 'The body must be a JSON object.', ['body']);
   }
   checkJsonSafety(value, limits.maxJsonDepth);
   return value;
+}
+
+function checkSize(bytes: number, limits: BodyLimits): void {
+  if (bytes > limits.maxBodyBytes) {
+    throw new PayloadTooLargeError('BODY_TOO_LARGE', `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}. Send fewer rows per request; a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`, ['body']);
+  }
 }
 
 /**
@@ -116,7 +365,7 @@ export function logLine(level: 'INFO' | 'WARN' | 'ERROR', message: string, field
 }
 
 /**
- * Maps every error to `{ "error": { code, message, path } }`. Errors below 500 show their
+ * Maps every error to `{ "error": { code, message, path }, requestId }`. Errors below 500 show their
  * message; anything else is logged with its stack and answered with a generic 500 that carries
  * only the request id.
  */
@@ -130,7 +379,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
         request.response = jsonResponse(error.status, {
           error: { code: error.code, message: error.message, path: formatPath(error.path) },
           requestId,
-        });
+        }, error instanceof MethodNotAllowedError ? { allow: error.allow.join(', ') } : {});
         return;
       }
       const code = error instanceof AppError ? error.code : 'INTERNAL';
@@ -145,33 +394,16 @@ export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
   };
 }
 
-/** Path parameter `name`, or a 400 if API Gateway did not give it (never `!`). */
-export function pathParam(event: APIGatewayProxyEvent, name: string): string {
-  const value = event.pathParameters?.[name];
-  if (value === undefined || value === '') {
-    throw new ValidationError('MISSING_PATH_PARAMETER', `The path needs a ${name}.`, ['path', name]);
-  }
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    throw new ValidationError('MALFORMED_PATH', `The ${name} in the path is not valid percent-encoding.`, ['path', name]);
-  }
-}
-
 /**
- * On AWS each endpoint's routes are literal resources (`/v1/models/iris/predict`, integrated with
- * that model's own function), so they arrive without path parameters. Maps such an event onto its
- * templated route and fills in the parameters the template names.
+ * Path parameter `name` of the route being served: already decoded and checked by the edge (see
+ * `resolveRoute`), so a route's code never sees an invalid model name or version. A route asking
+ * for a parameter its template does not name is a bug of ours (500), never a `!`.
  */
-function literalRoute(event: HttpEvent, actions: Readonly<Record<string, RouteAction>>): RouteAction | undefined {
-  const match = matchRoute(event.httpMethod, event.resource);
-  if (!match.route) return undefined;
-  const action = actions[routeKey(match.route.method, match.route.resource)];
-  if (action) {
-    event.resource = match.route.resource;
-    event.pathParameters = { ...match.pathParameters, ...event.pathParameters };
-  }
-  return action;
+export function pathParam(event: APIGatewayProxyEvent, name: 'model' | 'version'): string {
+  const parameters = event.pathParameters;
+  const value = parameters && Object.hasOwn(parameters, name) ? parameters[name] : undefined;
+  if (value === undefined) throw new Error(`route ${event.resource} has no path parameter {${name}}`);
+  return value;
 }
 
 /** What Lambda (or the local server) calls: an API Gateway proxy event in, a response out. */
@@ -209,20 +441,21 @@ export interface EdgeOptions {
 export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string, RouteAction>>, options: EdgeOptions = {}): HttpHandler {
   const elapsed = options.elapsed ?? (() => performance.now());
   const functionVersion = options.functionVersion ?? '$LATEST';
+  const table = routeTable(actions);
   const handler = middy<HttpEvent, APIGatewayProxyResult>()
     .use(httpErrors())
-    .use(httpRequest(limits))
+    .use(httpRequest(limits, table))
     .handler(async (event, context) => {
-      const action = actions[routeKey(event.httpMethod, event.resource)] ?? literalRoute(event, actions);
-      if (!action) {
-        throw new AppError(404, 'ROUTE_NOT_FOUND', `This function does not serve ${clip(event.httpMethod, 16)} ${clip(event.path ?? '')}.`, ['path']);
-      }
-      return action(event, context);
+      // `httpRequest` found the route and set `event.resource` to its template.
+      const entry = table.get(routeKey(event.httpMethod, event.resource));
+      if (!entry) throw new Error(`no action for ${event.httpMethod} ${event.resource}`);
+      return entry.action(event, context);
     });
   let coldStart = true;
   return async (proxyEvent, context) => {
     // Lambda hands us a proxy event; the middlewares add the HttpEvent fields before any action runs.
     const event = proxyEvent as HttpEvent;
+    normalizeEvent(event);
     event.startedAt = elapsed();
     event.facts = newFacts();
     const first = coldStart;

@@ -48,6 +48,11 @@ export function routeKey(method: string, resource: string): string {
   return `${method} ${resource}`;
 }
 
+/** The path parameters a resource template names, in order: `/v1/models/{model}/versions/{version}` → `['model', 'version']`. */
+export function routeParameters(resource: string): string[] {
+  return [...resource.matchAll(/\{([^}/]+)\}/g)].map((match) => match[1] as string);
+}
+
 export interface RouteMatch {
   readonly route: Route;
   readonly pathParameters: Record<string, string>;
@@ -63,7 +68,7 @@ export function matchRoute(
   path: string,
   routes: readonly Route[] = ROUTES,
 ): RouteMatch | { readonly route: undefined; readonly methodsAllowed: HttpMethod[] } {
-  const segments = path.replace(/\/+$/, '').split('/').slice(1);
+  const segments = withoutTrailingSlashes(path).split('/').slice(1);
   const methodsAllowed: HttpMethod[] = [];
   for (const route of routes) {
     const params = matchSegments(route.resource.split('/').slice(1), segments);
@@ -74,9 +79,20 @@ export function matchRoute(
   return { route: undefined, methodsAllowed };
 }
 
+/**
+ * `path` without its trailing slashes, in one pass from the end (a regex such as `/\/+$/`
+ * backtracks quadratically on a path of many slashes followed by anything else).
+ */
+function withoutTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--;
+  return end === path.length ? path : path.slice(0, end);
+}
+
 function matchSegments(template: readonly string[], segments: readonly string[]): Record<string, string> | undefined {
   if (template.length !== segments.length) return undefined;
-  const params: Record<string, string> = {};
+  // No prototype: the names come from the table, but the map travels on as the event's pathParameters.
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
   for (let i = 0; i < template.length; i++) {
     const part = template[i] as string;
     const segment = segments[i] as string;

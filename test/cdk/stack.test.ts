@@ -682,6 +682,7 @@ describe('least privilege', () => {
           `lambda:GetAlias <${fn}.Arn>:live`,
           `lambda:UpdateAlias <${fn}.Arn>:live`,
           `lambda:GetFunctionConfiguration <${fn}.Arn>:*`,
+          `lambda:DeleteFunction <${fn}.Arn>:*`,
         ])
         .sort(),
     );

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { S3ArtifactStore } from '../../functions/adapters/s3-artifacts.js';
 import { artifactKey } from '../../functions/core/registry.js';
-import { InternalError, NotFoundError } from '../../functions/core/errors.js';
+import { InternalError } from '../../functions/core/errors.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 
 const BUCKET = 'model-artifacts';
@@ -52,13 +52,13 @@ describe('S3ArtifactStore', () => {
     expect(Buffer.from(read).equals(Buffer.from(bytes))).toBe(true);
   });
 
-  it('reports a missing key as ARTIFACT_NOT_FOUND', async () => {
+  it('reports a missing key as ARTIFACT_NOT_FOUND, a 500: only registered files are read, so it is our fault', async () => {
     // Act
     const error = await rejection(store.get({ key: 'models/iris/404/missing.onnx' }));
 
     // Assess
-    expect(error).toBeInstanceOf(NotFoundError);
-    expect(error).toMatchObject({ code: 'ARTIFACT_NOT_FOUND', status: 404 });
+    expect(error).toBeInstanceOf(InternalError);
+    expect(error).toMatchObject({ code: 'ARTIFACT_NOT_FOUND', status: 500 });
   });
 
   it('reports other S3 failures as InternalError with the S3 error as cause', async () => {

@@ -29,8 +29,8 @@ function expectError(reply: JsonReply, status: number, code: string, path: strin
   expect({ status: reply.status, ...errorOf(reply) }).toMatchObject({ status, code, path });
   expect(errorOf(reply).message.length).toBeGreaterThan(10);
   expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
-  // Nothing internal leaks: no stack frames, no file paths.
-  expect(reply.text).not.toMatch(/\bat .+\(|node_modules|\.ts:\d+/);
+  // Nothing internal leaks: no stack frames ("at fn (file:1:2)"), no file paths.
+  expect(reply.text).not.toMatch(/\bat \S+ \([^)]*:\d+:\d+\)|node_modules|\.ts:\d+/);
 }
 
 describe('bad requests to the predict route', () => {

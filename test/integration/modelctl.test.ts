@@ -97,7 +97,7 @@ describe('token', () => {
 
 it('shows the API error with its code and field path, and exits 1', async () => {
   await run('register', 'flowers2', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--production');
-  const bad = await run('predict', 'flowers2', '--features', '{"sepal_length_cm":"wide"}');
+  const bad = await run('predict', 'flowers2', '--features', '{"sepal_length_cm":"wide","sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}');
   expect(bad.code).toBe(1);
   expect(bad.err).toMatch(/^400 WRONG_TYPE: .+ \(at features\.sepal_length_cm\)/);
 });

@@ -1,14 +1,19 @@
 /**
  * What a new user does: `npm start`, paste the printed curl lines (one with a minted token, one
- * that mints its own with modelctl), stop, start again. Runs the real start script in a child
- * process with its own data folder and a free port.
+ * that mints its own with modelctl), stop, start again. Then what a process manager does: stop it
+ * with SIGTERM or SIGINT, sent to npm or to the node process under it, or kill that process
+ * outright. Runs the real `npm start` in a child process with its own data folder and a free port.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startNpmStart, type NpmStart } from '../fixtures/npm-start.js';
+import { mintToken, readSigningKey, signingKeyPath } from '../../local/auth.js';
+import { TRANSACTION_JOURNAL_DIR } from '../../local/aws-servers.js';
+import { call } from '../fixtures/http.js';
+import { descendants, isAlive, startNpmStart, waitUntilGone, type NpmStart, type ProcessEntry } from '../fixtures/npm-start.js';
 
 const run = promisify(execFile);
 let dataDir: string;
@@ -68,7 +73,8 @@ it('prints a curl line (with a real token) that returns a correct prediction, an
   const oldToken = await run('sh', ['-c', curl.replace(urlOf(first), urlOf(second))]);
   expect((JSON.parse(oldToken.stdout) as typeof reply).predictions[0]?.label).toBe('setosa');
   expect(await stop(second)).toBe(0);
-  expect((await readdir(dataDir)).sort()).toEqual(['auth', 'dynamodb', 'model-cache', 's3']);
+  // What the README lists (the lock is released); the local DynamoDB's transaction journal may be there too.
+  expect((await readdir(dataDir)).filter((entry) => entry !== TRANSACTION_JOURNAL_DIR).sort()).toEqual(['auth', 'dynamodb', 'model-cache', 's3']);
 }, 120_000);
 
 it('says at every start that authorization is off in the insecure mode', async () => {
@@ -81,3 +87,111 @@ it('says at every start that authorization is off in the insecure mode', async (
   expect((JSON.parse(stdout) as { model: string }).model).toBe('iris');
   expect(await stop(insecure)).toBe(0);
 }, 120_000);
+
+describe('stopping npm start', () => {
+  const FEATURES = { sepal_length_cm: 5.9, sepal_width_cm: 3.0, petal_length_cm: 5.1, petal_width_cm: 1.8 };
+
+  /** Whether something accepts connections on the port of `url`. */
+  function listening(url: string): Promise<boolean> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve) => {
+      const socket = connect(Number(port), hostname);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+  }
+
+  /** npm start's process tree, and in it the API server: the deepest process running local/start.ts. */
+  function processTree(started: Started): { tree: ProcessEntry[]; server: ProcessEntry | undefined } {
+    const tree = descendants(started.child.pid ?? 0);
+    return { tree, server: tree.filter((p) => /local\/start\.ts/.test(p.command)).at(-1) };
+  }
+
+  /** Processes of these trees still running when a test ends (it failed) are killed, so none outlives the run. */
+  const trees: ProcessEntry[][] = [];
+  afterEach(async () => {
+    const left = trees.splice(0).flat().filter(isAlive);
+    for (const entry of left) process.kill(entry.pid, 'SIGKILL');
+    await waitUntilGone(left);
+  });
+
+  /** One prediction with the token npm start printed; its request id. */
+  async function predictOnce(started: Started): Promise<string> {
+    const token = /authorization: Bearer ([\w-]+\.[\w-]+\.[\w-]+)/.exec(started.output())?.[1] ?? '';
+    const reply = await call(started.url, 'POST', '/v1/models/iris/predict', { features: FEATURES }, { authorization: `Bearer ${token}` });
+    expect(reply.status).toBe(200);
+    return (reply.body as { requestId: string }).requestId;
+  }
+
+  /** The request ids of the sample model's prediction log, read through the API of a running npm start. */
+  async function loggedRequestIds(started: Started): Promise<string[]> {
+    const key = await readSigningKey(signingKeyPath(dataDir));
+    const token = await mintToken(key, { subject: 'stop-test', scopes: ['models:read'] });
+    const reply = await call(started.url, 'GET', '/v1/models/iris/predictions?since=1d&limit=1000', undefined, { authorization: `Bearer ${token}` });
+    expect(reply.status).toBe(200);
+    return (reply.body as { records: { requestId: string }[] }).records.map((r) => r.requestId);
+  }
+
+  it.each([
+    ['SIGTERM', 'npm'],
+    ['SIGINT', 'npm'],
+    ['SIGTERM', 'node'],
+    ['SIGINT', 'node'],
+    // A closed terminal sends SIGHUP to each process of its group; npm does not forward it.
+    ['SIGHUP', 'node'],
+  ] as const)('%s to the %s process stops everything, flushing the prediction and access logs', async (signal, target) => {
+    // Prepare: npm start answers one prediction; its process tree: npm, node, the AWS servers' child
+    const started = await start();
+    const requestId = await predictOnce(started);
+    const npmPid = started.child.pid ?? 0;
+    const { tree, server } = processTree(started);
+    trees.push(tree);
+    expect(server).toBeDefined();
+    expect(tree.some((p) => /aws-process/.test(p.command))).toBe(true);
+
+    // Act
+    process.kill(target === 'npm' ? npmPid : server?.pid ?? 0, signal);
+    const code = await started.exited;
+
+    // Assess: a clean exit, the port closed, no process of the tree left, the access line printed
+    expect(code).toBe(0);
+    expect(started.output()).toContain(`${signal}: stopping...`);
+    expect(await listening(started.url)).toBe(false);
+    expect(await waitUntilGone(tree)).toEqual([]);
+    expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
+    // ...and the record of the prediction answered just before is in the log after a restart.
+    const again = await start();
+    trees.push(processTree(again).tree);
+    try {
+      expect(await loggedRequestIds(again)).toContain(requestId);
+    } finally {
+      again.child.kill('SIGINT');
+      await again.exited;
+    }
+  }, 120_000);
+
+  it('SIGKILL of the node server process takes the embedded AWS servers\' process down with it', async () => {
+    // Prepare
+    const started = await start();
+    const { tree, server } = processTree(started);
+    trees.push(tree);
+    const aws = tree.filter((p) => /aws-process/.test(p.command));
+    expect(server).toBeDefined();
+    expect(aws).toHaveLength(1);
+
+    // Act: no handler runs, no message is sent; only the IPC channel closes
+    process.kill(server?.pid ?? 0, 'SIGKILL');
+    await started.exited;
+
+    // Assess: the child notices and exits (no orphan holds the data folder), and the next start works
+    expect(await waitUntilGone(tree)).toEqual([]);
+    const again = await start();
+    trees.push(processTree(again).tree);
+    expect(await listening(again.url)).toBe(true);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  }, 120_000);
+});

@@ -3,7 +3,7 @@
  * transaction front of local/aws-servers.ts).
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbRegistry } from '../../functions/adapters/dynamodb-registry.js';
 import { ensureTables, REGISTRY_KEYS } from '../../functions/adapters/tables.js';
 import { ConflictError, NotFoundError } from '../../functions/core/errors.js';
@@ -247,8 +247,9 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     const second = await registryService.setProduction(model, '2', 'carol');
 
     // Assess
-    expect(first).toMatchObject({ productionVersion: '1', revision: 3, updatedBy: 'bob' });
-    expect(second).toMatchObject({ productionVersion: '2', revision: 4, updatedBy: 'carol' });
+    // Two registrations, then every stage change raises the model's revision by one.
+    expect(first).toMatchObject({ productionVersion: '1', revision: 4, updatedBy: 'bob' });
+    expect(second).toMatchObject({ productionVersion: '2', revision: 6, updatedBy: 'carol' });
     expect(await versions(model)).toEqual([['1', 'archived', '4'], ['2', 'production', '3']]);
     const history = await registryService.history(model);
     expect(history.map((h) => [h.version, h.from, h.to, h.actor])).toEqual([
@@ -291,9 +292,33 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     const archived = await registryService.transition({ model, version: '1', to: 'archived', actor: 'bob', reason: 'data drift' });
 
     // Assess
-    expect(again).toMatchObject({ productionVersion: '1', revision: 2 });
+    expect(again).toMatchObject({ productionVersion: '1', revision: 3 });
     expect(archived.productionVersion).toBeUndefined();
-    expect(archived.revision).toBe(3);
+    expect(archived.revision).toBe(4);
+  });
+
+  it('archiving a version left in production that the pointer does not name leaves the real pointer alone', async () => {
+    // Prepare: v1 is the production version; v2 was left in production without the pointer
+    // (what a kill of the old local DynamoDB front could leave behind).
+    const model = 'stray-production';
+    await register(model, 2);
+    const registryService = service();
+    await registryService.transition({ model, version: '1', to: 'staging', actor: 'bob' });
+    await registryService.setProduction(model, '1', 'bob');
+    await clients.documents.send(new UpdateCommand({
+      TableName: TABLE,
+      Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.versionSk(2) },
+      UpdateExpression: 'SET #stage = :production',
+      ExpressionAttributeNames: { '#stage': 'stage' },
+      ExpressionAttributeValues: { ':production': 'production' },
+    }));
+
+    // Act
+    const record = await registryService.transition({ model, version: '2', to: 'archived', actor: 'bob', reason: 'stray' });
+
+    // Assess
+    expect(record.productionVersion).toBe('1');
+    expect(await versions(model)).toEqual([['1', 'production', '3'], ['2', 'archived', '2']]);
   });
 
   it('honours expectedRevision like If-Match', async () => {
@@ -305,11 +330,11 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
 
     // Act
     const stale = await rejection(registryService.setProduction(model, '1', 'bob', 7));
-    const fresh = await registryService.setProduction(model, '1', 'bob', 1);
+    const fresh = await registryService.setProduction(model, '1', 'bob', 2);
 
     // Assess
     expect(stale).toMatchObject({ status: 409, code: 'STALE_REVISION' });
-    expect(fresh).toMatchObject({ productionVersion: '1', revision: 2 });
+    expect(fresh).toMatchObject({ productionVersion: '1', revision: 3 });
   });
 
   it('50 concurrent promotions of different versions: exactly one wins, the history is consistent, nothing is lost', async () => {
@@ -329,7 +354,7 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     // Assess
     const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [String(i + 2)] : []));
     expect(won).toHaveLength(1);
-    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 409, code: expect.stringMatching(/^(CONCURRENT_UPDATE|STALE_REVISION)$/) });
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 409, code: 'STALE_REVISION' });
     const winner = won[0] as string;
     const record = await registry.getModel(model);
     expect(record).toMatchObject({ productionVersion: winner, revision: (seen?.revision ?? 0) + 1, updatedBy: `promoter-${winner}` });
@@ -344,6 +369,117 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     expect(history.filter((h) => h.to === 'archived').map((h) => [h.version, h.actor])).toEqual([['1', `promoter-${winner}`]]);
     // Every version's revision matches the changes recorded for it: no update lost.
     for (const v of all) expect(v.revision).toBe(1 + history.filter((h) => h.version === v.version).length);
+  }, 60_000);
+
+  /** Each version's revision is one more than its history items, and its last item names its stage. */
+  async function expectHistoryAgrees(model: string): Promise<void> {
+    const all = await registry.listVersions(model);
+    const history = await registry.listHistory(model);
+    for (const v of all) {
+      const own = history.filter((h) => h.version === v.version);
+      expect([v.version, v.revision, own.at(-1)?.to ?? 'development']).toEqual([v.version, 1 + own.length, v.stage]);
+    }
+  }
+
+  let raceModels = 0;
+  it.each<[string, (registryService: RegistryService, model: string) => Promise<(i: number, revision: number) => Promise<unknown>>]>([
+    ['moving one version development → staging', async (registryService, model) => {
+      await register(model, 1);
+      return (i, expectedRevision) => registryService.transition({ model, version: '1', to: 'staging', actor: `mover-${i}`, expectedRevision });
+    }],
+    ['archiving 50 different versions', async (registryService, model) => {
+      await register(model, 50);
+      return (i, expectedRevision) => registryService.transition({ model, version: String(i + 1), to: 'archived', actor: `mover-${i}`, expectedRevision });
+    }],
+    ['archiving the production version', async (registryService, model) => {
+      await register(model, 1);
+      await registryService.transition({ model, version: '1', to: 'staging', actor: 'setup' });
+      await registryService.setProduction(model, '1', 'setup');
+      return (i, expectedRevision) => registryService.transition({ model, version: '1', to: 'archived', actor: `mover-${i}`, expectedRevision });
+    }],
+  ])('50 concurrent changes with the same expectedRevision, %s: exactly one applies, 49 get STALE_REVISION', async (_kind, prepare) => {
+    // Prepare
+    raceModels += 1;
+    const model = `race-${raceModels}`;
+    const registryService = service();
+    const change = await prepare(registryService, model);
+    const seen = await registry.getModel(model);
+    const revision = seen?.revision ?? 0;
+    const historyBefore = (await registry.listHistory(model)).length;
+
+    // Act
+    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => change(i, revision)));
+
+    // Assess
+    const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+    expect(won).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 409, code: 'STALE_REVISION', path: ['expectedRevision'] });
+    expect(await registry.getModel(model)).toMatchObject({ revision: revision + 1, updatedBy: `mover-${won[0]}` });
+    const history = await registry.listHistory(model);
+    expect(history.slice(historyBefore).map((h) => h.actor)).toEqual([`mover-${won[0]}`]);
+    expect((await registry.getModel(model))?.productionVersion).toBeUndefined();
+    await expectHistoryAgrees(model);
+  }, 60_000);
+
+  it('checks expectedRevision in the write itself: a change that lands between the read and the write makes it STALE_REVISION, and nothing of it is written', async () => {
+    // Prepare: a second client whose one transaction is preceded by a rival's change.
+    const model = 'if-match-write';
+    await register(model, 2);
+    const rival = service();
+    const raced = localClients(aws);
+    let rivalled = false;
+    raced.documents.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'TransactWriteItemsCommand' && !rivalled) {
+          rivalled = true;
+          await rival.transition({ model, version: '2', to: 'archived', actor: 'rival' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'rivalChange' },
+    );
+    const loser = new RegistryService({
+      registry: new DynamoDbRegistry({ client: raced.documents, tableName: TABLE, now: () => NOW }),
+      artifacts,
+      runtime: new OnnxRuntime(artifacts, { cacheDir: path.join(os.tmpdir(), 'registry-test-cache'), intraOpThreads: 1 }),
+      maxArtifactBytes: 1_000_000,
+      now: () => NOW,
+    });
+    const seen = await registry.getModel(model);
+
+    // Act
+    const error = await rejection(loser.transition({ model, version: '1', to: 'archived', actor: 'loser', expectedRevision: seen?.revision }));
+    raced.destroy();
+
+    // Assess
+    expect(rivalled).toBe(true);
+    expect(error).toMatchObject({ status: 409, code: 'STALE_REVISION' });
+    expect(await versions(model)).toEqual([['1', 'development', '1'], ['2', 'archived', '2']]);
+    expect((await registry.listHistory(model)).map((h) => h.actor)).toEqual(['rival']);
+  });
+
+  it('without expectedRevision, concurrent promotions each apply to the state they read: the last writer wins, every win is in the history', async () => {
+    // Prepare
+    const model = 'last-writer';
+    const registryService = service();
+    await register(model, 10);
+    for (let v = 1; v <= 10; v += 1) await registryService.transition({ model, version: String(v), to: 'staging', actor: 'setup' });
+
+    // Act
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => registryService.setProduction(model, String(i + 1), `promoter-${i + 1}`)));
+
+    // Assess
+    const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [String(i + 1)] : []));
+    expect(won.length).toBeGreaterThanOrEqual(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 409, code: 'CONCURRENT_UPDATE' });
+    const all = await registry.listVersions(model);
+    const production = all.filter((v) => v.stage === 'production').map((v) => v.version);
+    expect(production).toHaveLength(1);
+    expect((await registry.getModel(model))?.productionVersion).toBe(production[0]);
+    expect(all.filter((v) => v.stage === 'archived').map((v) => v.version).sort()).toEqual(won.filter((v) => v !== production[0]).sort());
+    const promoted = (await registry.listHistory(model)).filter((h) => h.to === 'production').map((h) => h.version);
+    expect(promoted.sort()).toEqual([...won].sort());
+    await expectHistoryAgrees(model);
   }, 60_000);
 
   it('reports an unknown model or version with stable codes', async () => {

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
-import { GateError, firstDifference, type MetricBaseline } from '../../functions/core/gates.js';
+import { InternalError } from '../../functions/core/errors.js';
+import { GateError, findDifference, firstDifference, type MetricBaseline } from '../../functions/core/gates.js';
 import type { ModelMetadata, ModelSignature } from '../../functions/core/model.js';
 import { predictRecords, served } from '../../functions/core/predict.js';
 import { RegistryService, artifactKey } from '../../functions/core/registry.js';
@@ -34,8 +35,37 @@ async function truePredictions(): Promise<unknown[]> {
   const { service, artifacts } = setup();
   const version = await service.register({ model: 'probe', bytes: mlpModel().bytes, metadata: { features: FEATURES, classLabels: LABELS }, actor: 't' });
   const runtime = new OnnxRuntime(artifacts, { cacheDir: path.join(os.tmpdir(), 'gates-test-cache'), intraOpThreads: 1 });
-  const { predictions } = await predictRecords(served(version, await runtime.load(version)), { features: row }, 10);
-  return predictions;
+  const lease = await runtime.load(version);
+  try {
+    const { predictions } = await predictRecords(served(version, lease), { features: row }, 10);
+    return predictions;
+  } finally {
+    lease.release();
+  }
+}
+
+/**
+ * Stores the model and records a version of it straight in the registry, bypassing the checks
+ * of registration: a version recorded before they existed, which only the gate still guards.
+ */
+async function recordDirectly(registry: InMemoryModelRegistry, artifacts: InMemoryArtifactStore, metadata: ModelMetadata): Promise<void> {
+  const bytes = mlpModel().bytes;
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const { key, versionId } = await artifacts.put(artifactKey('m', sha256), bytes);
+  const runtime = new OnnxRuntime(artifacts, { cacheDir: path.join(os.tmpdir(), 'gates-test-cache'), intraOpThreads: 1 });
+  await registry.createVersion({
+    model: 'm', metadata, registeredBy: 't', registeredAt: '2026-01-01T00:00:00.000Z',
+    signature: await runtime.inspect(bytes),
+    artifact: { bucket: artifacts.bucket, key, versionId, sha256, sizeBytes: bytes.length },
+  });
+}
+
+/** A gate that failed on our side (the store lost or changed the file): a 5xx, never a 422. */
+async function failedWith(promise: Promise<unknown>): Promise<InternalError> {
+  const error = await rejection(promise);
+  expect(error).toBeInstanceOf(InternalError);
+  expect(error.status).toBe(500);
+  return error as InternalError;
 }
 
 async function refusedWith(promise: Promise<unknown>): Promise<GateError> {
@@ -69,18 +99,18 @@ describe('promotion gates', () => {
     expect(record.productionVersion).toBe('1');
   });
 
-  it('artifact: the stored file no longer has the recorded sha256', async () => {
+  it('artifact: the stored file no longer has the recorded sha256 (our side\'s fault: a 500, not a refusal)', async () => {
     const { service, artifacts } = setup();
     const version = await service.register({ model: 'm', bytes: mlpModel().bytes, metadata: goodMetadata(expected), actor: 't' });
     artifacts.tamper(version.artifact.key, mlpModel({ seed: 9 }).bytes);
 
-    const error = await refusedWith(service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' }));
+    const error = await failedWith(service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' }));
 
-    expect(error.code).toBe('GATE_ARTIFACT');
+    expect(error.code).toBe('ARTIFACT_INTEGRITY');
     expect(error.message).toContain(`the registry recorded ${version.artifact.sha256}`);
   });
 
-  it('artifact: the stored file is gone', async () => {
+  it('artifact: the stored file is gone (a 500)', async () => {
     const { service, registry } = setup();
     const bytes = mlpModel().bytes;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -90,10 +120,9 @@ describe('promotion gates', () => {
       artifact: { bucket: 'test-artifacts', key: artifactKey('m', sha256), sha256, sizeBytes: bytes.length },
     });
 
-    const error = await refusedWith(service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' }));
+    const error = await failedWith(service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' }));
 
-    expect(error.code).toBe('GATE_ARTIFACT');
-    expect(error.message).toMatch(/cannot be read/);
+    expect(error.code).toBe('ARTIFACT_NOT_FOUND');
   });
 
   it('loads: the file (with the right sha256) is not a model ONNX Runtime can load', async () => {
@@ -126,13 +155,13 @@ describe('promotion gates', () => {
     expect(error.message).toContain('input:float32[N,5]');
   });
 
-  it('golden-inputs: the model does not reproduce an expected output', async () => {
-    const { service } = setup();
+  it('golden-inputs: the model does not reproduce an expected output (a version recorded before registration checked them)', async () => {
+    const { service, registry, artifacts } = setup();
     const wrong = structuredClone(expected) as { label: string; probabilities: Record<string, number> }[];
     const first = wrong[0] as { label: string; confidence: number; probabilities: Record<string, number> };
     const label = first.label;
     first.probabilities[label] = (first.probabilities[label] ?? 0) + 0.01;
-    await service.register({ model: 'm', bytes: mlpModel().bytes, metadata: goodMetadata(wrong), actor: 't' });
+    await recordDirectly(registry, artifacts, goodMetadata(wrong));
 
     const error = await refusedWith(service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' }));
 
@@ -141,12 +170,9 @@ describe('promotion gates', () => {
     expect(error.message).toContain(`(tolerance ${1e-5})`);
   });
 
-  it('golden-inputs: a golden request the model cannot take', async () => {
-    const { service } = setup();
-    await service.register({
-      model: 'm', bytes: mlpModel().bytes, actor: 't',
-      metadata: { features: FEATURES, goldenInputs: [{ request: { features: { a: 1 } }, expected: [{}] }] },
-    });
+  it('golden-inputs: a golden request the model cannot take (a version recorded before registration checked them)', async () => {
+    const { service, registry, artifacts } = setup();
+    await recordDirectly(registry, artifacts, { features: FEATURES, goldenInputs: [{ request: { features: { a: 1 } }, expected: [{}] }] });
 
     const error = await refusedWith(service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' }));
 
@@ -172,9 +198,9 @@ describe('promotion gates', () => {
     await service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' });
     artifacts.tamper(version.artifact.key, new Uint8Array([1, 2, 3]));
 
-    const error = await refusedWith(service.setProduction('m', '1', 't'));
+    const error = await failedWith(service.setProduction('m', '1', 't'));
 
-    expect(error.code).toBe('GATE_ARTIFACT');
+    expect(error.code).toBe('ARTIFACT_INTEGRITY');
     expect((await service.describeModel('m')).productionVersion).toBeUndefined();
   });
 
@@ -194,5 +220,14 @@ describe('firstDifference', () => {
     expect(firstDifference({ label: 'a' }, { label: 'b' }, 1, 'e')).toBe('e.label is "a", expected "b"');
     expect(firstDifference([1], [1, 2], 0, 'e')).toBe('e has 1 items, expected 2');
     expect(firstDifference({ extra: 1 }, {}, 0, 'e')).toBe('e.extra is 1, expected undefined');
+  });
+
+  it('quotes the caller\'s values and keys as short excerpts', () => {
+    const long = 'k'.repeat(10_000);
+    const difference = findDifference({ label: 'a' }, { label: long, [long]: 1 }, 0);
+    expect(difference?.path).toEqual(['label']);
+    expect(difference?.message.length).toBeLessThan(200);
+    const key = findDifference({}, { [long]: 1 }, 0);
+    expect(String(key?.path[0]).length).toBeLessThan(100);
   });
 });

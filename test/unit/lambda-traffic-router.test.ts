@@ -3,23 +3,33 @@
  * sequence of each operation, the environment merge, and conflicts and throttles in the middle
  * that leave alias `live` unchanged.
  */
-import { beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, CreateDeploymentCommand, DeploymentLimitExceededException } from '@aws-sdk/client-codedeploy';
 import {
+  DeleteFunctionCommand,
   GetAliasCommand,
   GetFunctionConfigurationCommand,
   LambdaClient,
   PreconditionFailedException,
   PublishVersionCommand,
   ResourceConflictException,
+  ResourceNotFoundException,
   TooManyRequestsException,
   UpdateAliasCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deploymentConfigFor, LambdaTrafficRouter, lambdaAppSpec, PREDEFINED_SHIFTS } from '../../functions/adapters/lambda-traffic-router.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { AppError, ConflictError, ValidationError } from '../../functions/core/errors.js';
+import { RegistryService } from '../../functions/core/registry.js';
+import { ReleaseService } from '../../functions/core/release.js';
+import { rejection } from '../fixtures/errors.js';
+import { InMemoryArtifactStore, InMemoryModelRegistry } from '../fixtures/in-memory.js';
+import { mlpModel } from '../fixtures/models.js';
 
 const lambdaMock = mockClient(LambdaClient);
 const codeDeployMock = mockClient(CodeDeployClient);
@@ -222,6 +232,14 @@ describe('setRouting', () => {
     await expect(failure).rejects.toBeInstanceOf(AppError);
     await expect(failure).rejects.toMatchObject({ status: 503, code: 'RELEASE_THROTTLED' });
     expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(1);
+  });
+
+  it('an endpoint function or alias that does not exist is our broken deployment: 500, not the caller\'s 404', async () => {
+    lambdaMock.on(GetAliasCommand).rejects(new ResourceNotFoundException({ message: 'Function not found: arn:aws:lambda:us-east-1:123456789012:function:x', $metadata: {} }));
+
+    const failure = await rejection(router().setRouting('iris', CANARY, STABLE));
+
+    expect(failure).toMatchObject({ status: 500, code: 'ENDPOINT_RESOURCE_NOT_FOUND' });
   });
 
   it('a throttled read never writes', async () => {
@@ -441,5 +459,173 @@ describe('metrics', () => {
     await expect(badWindow).rejects.toMatchObject({ status: 400, code: 'INVALID_WINDOW' });
     await expect(throttled).rejects.toMatchObject({ status: 503, code: 'RELEASE_THROTTLED' });
     expect(cloudWatchMock.commandCalls(GetMetricDataCommand)).toHaveLength(1);
+  });
+});
+
+describe('discardVersion: the clean-up of a release that failed after publishing', () => {
+  it('deletes a version the alias does not route to, by its qualified name (never the function)', async () => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
+    lambdaMock.on(DeleteFunctionCommand).resolves({});
+
+    const deleted = await router().discardVersion('iris', '8');
+
+    expect(deleted).toBe(true);
+    expect(lambdaCalls()).toEqual(['GetAliasCommand', 'DeleteFunctionCommand']);
+    expect(lambdaMock.commandCalls(DeleteFunctionCommand)[0]?.args[0].input).toEqual({ FunctionName: `${FN}:8` });
+  });
+
+  it.each([['the stable version', '6'], ['the canary', '7']])('keeps %s the alias routes to', async (_what, version) => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
+
+    expect(await router().discardVersion('iris', version)).toBe(false);
+    expect(lambdaMock.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
+  });
+
+  it('keeps a version an alias came to reference in between (Lambda refuses the delete)', async () => {
+    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RevisionId: 'r' });
+    lambdaMock.on(DeleteFunctionCommand).rejects(new ResourceConflictException({ message: 'Unable to delete version because the following aliases reference it: [live]', $metadata: {} }));
+
+    expect(await router().discardVersion('iris', '8')).toBe(false);
+  });
+
+  it('never touches $LATEST or anything that is not a version number', async () => {
+    expect(await router().discardVersion('iris', '$LATEST')).toBe(false);
+    expect(await router().discardVersion('iris', 'live')).toBe(false);
+    expect(lambdaMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('a promotion that fails after publishing deletes the version it published', () => {
+  const artifacts = new InMemoryArtifactStore();
+  const registry = new InMemoryModelRegistry();
+  const runtime = new OnnxRuntime(artifacts, { cacheDir: join(tmpdir(), 'lambda-router-release-test'), intraOpThreads: 1 });
+  const service = new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 1_000_000 });
+
+  beforeAll(async () => {
+    // iris: version 1 in production, version 2 in staging (what a release publishes)
+    await service.register({ model: 'iris', bytes: mlpModel({ seed: 1 }).bytes, metadata: {}, actor: 't' });
+    await service.transition({ model: 'iris', version: '1', to: 'staging', actor: 't' });
+    await service.setProduction('iris', '1', 't');
+    await service.register({ model: 'iris', bytes: mlpModel({ seed: 2 }).bytes, metadata: {}, actor: 't' });
+    await service.transition({ model: 'iris', version: '2', to: 'staging', actor: 't' });
+  });
+
+  /**
+   * A fake Lambda for the endpoint: alias `live` with its RevisionId, `$LATEST`'s configuration,
+   * published versions numbered from 6, and the alias write conditioned on the RevisionId read.
+   */
+  function fakeLambda(options: { updateAlias?: (input: { RevisionId?: string | undefined }) => unknown } = {}) {
+    const state = { alias: { FunctionVersion: '5', RevisionId: 'alias-1', weights: {} as Record<string, number> }, next: 6, versions: new Set(['5']) };
+    lambdaMock.on(GetAliasCommand).callsFake(async () => ({
+      FunctionVersion: state.alias.FunctionVersion, RevisionId: state.alias.RevisionId,
+      RoutingConfig: { AdditionalVersionWeights: { ...state.alias.weights } },
+    }));
+    lambdaMock.on(GetFunctionConfigurationCommand).callsFake(async (input: { Qualifier?: string }) => (
+      input.Qualifier
+        ? { Environment: { Variables: input.Qualifier === '5' ? { PINNED_MODEL_VERSION: '1' } : { PINNED_MODEL_VERSION: '2' } } }
+        : { RevisionId: 'cfg', LastUpdateStatus: 'Successful', Environment: { Variables: { PINNED_MODEL_VERSION: '2' } } }
+    ));
+    lambdaMock.on(UpdateFunctionConfigurationCommand).resolves({ RevisionId: 'cfg', LastUpdateStatus: 'Successful' });
+    lambdaMock.on(PublishVersionCommand).callsFake(async () => {
+      const version = String(state.next++);
+      state.versions.add(version);
+      return { Version: version };
+    });
+    lambdaMock.on(UpdateAliasCommand).callsFake(async (input: { RevisionId?: string; FunctionVersion?: string; RoutingConfig?: { AdditionalVersionWeights?: Record<string, number> } }) => {
+      const override = options.updateAlias?.(input);
+      if (override) throw override;
+      if (input.RevisionId !== state.alias.RevisionId) throw conflict(PreconditionFailedException);
+      state.alias = { FunctionVersion: input.FunctionVersion ?? '', RevisionId: `alias-${state.next}-${Math.random()}`, weights: { ...input.RoutingConfig?.AdditionalVersionWeights } };
+      return {};
+    });
+    lambdaMock.on(DeleteFunctionCommand).callsFake(async (input: { FunctionName?: string }) => {
+      state.versions.delete(String(input.FunctionName).split(':').pop() ?? '');
+      return {};
+    });
+    cloudWatchMock.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    return state;
+  }
+
+  const releases = () => new ReleaseService({ registry, service, router: router(), gates: { artifacts, runtime, baselineFor: () => undefined } });
+
+  it('of 10 concurrent canary promotions one wins; the 9 that lose the alias race delete their versions', async () => {
+    // Prepare
+    const state = fakeLambda();
+
+    // Act
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => releases().promote({ model: 'iris', version: '2', canaryPercent: 10, actor: 't' })));
+
+    // Assess
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost.map((r) => (r.reason as AppError).status)).toEqual(Array(9).fill(409));
+    const canary = Object.keys(state.alias.weights);
+    expect([...state.versions].sort()).toEqual(['5', ...canary].sort());
+    expect(lambdaMock.commandCalls(DeleteFunctionCommand)).toHaveLength(9);
+  });
+
+  it.each([
+    ['throttled after retries', () => new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }), 503],
+    ['refused as a conflict', () => conflict(ResourceConflictException), 409],
+  ])('an alias write %s: the published version is deleted and the error is the alias\'s', async (_what, error, status) => {
+    // Prepare
+    const state = fakeLambda({ updateAlias: () => error() });
+
+    // Act
+    const failure = await rejection(releases().promote({ model: 'iris', version: '2', canaryPercent: 10, actor: 't' }));
+
+    // Assess
+    expect(failure.status).toBe(status);
+    expect(lambdaMock.commandCalls(DeleteFunctionCommand)[0]?.args[0].input).toEqual({ FunctionName: `${FN}:6` });
+    expect([...state.versions]).toEqual(['5']);
+  });
+
+  it('a managed release CodeDeploy refuses (another deployment in progress) deletes its version', async () => {
+    // Prepare
+    const state = fakeLambda();
+    codeDeployMock.on(CreateDeploymentCommand).rejects(new DeploymentLimitExceededException({ message: 'in progress', $metadata: {} }));
+
+    // Act
+    const failure = await rejection(releases().promote({ model: 'iris', version: '2', managed: { kind: 'canary', percent: 10, intervalMinutes: 5 }, actor: 't' }));
+
+    // Assess
+    expect(failure).toMatchObject({ status: 409, code: 'RELEASE_IN_PROGRESS' });
+    expect([...state.versions]).toEqual(['5']);
+  });
+
+  it('keeps a version the alias routes to after all (a write that failed on the way back but applied)', async () => {
+    // Prepare: UpdateAlias applies, then the answer is lost
+    const state = fakeLambda();
+    lambdaMock.on(UpdateAliasCommand).callsFake(async (input: { FunctionVersion?: string; RoutingConfig?: { AdditionalVersionWeights?: Record<string, number> } }) => {
+      state.alias = { FunctionVersion: input.FunctionVersion ?? '', RevisionId: 'alias-2', weights: { ...input.RoutingConfig?.AdditionalVersionWeights } };
+      throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+    });
+
+    // Act
+    await expect(releases().promote({ model: 'iris', version: '2', canaryPercent: 10, actor: 't' })).rejects.toThrow('socket hang up');
+
+    // Assess
+    expect(lambdaMock.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
+    expect(state.alias.weights).toEqual({ '6': 0.1 });
+    expect(state.versions.has('6')).toBe(true);
+  });
+
+  it('a clean-up that fails is logged and never hides the promotion\'s own error', async () => {
+    // Prepare
+    fakeLambda({ updateAlias: () => conflict(PreconditionFailedException) });
+    lambdaMock.on(DeleteFunctionCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
+    const warnings: Record<string, unknown>[] = [];
+    const service2 = new ReleaseService({
+      registry, service, router: router(), gates: { artifacts, runtime, baselineFor: () => undefined },
+      warn: (_message, fields) => warnings.push(fields),
+    });
+
+    // Act
+    const failure = await rejection(service2.promote({ model: 'iris', version: '2', canaryPercent: 10, actor: 't' }));
+
+    // Assess
+    expect(failure).toMatchObject({ status: 409, code: 'CONCURRENT_UPDATE' });
+    expect(warnings).toEqual([expect.objectContaining({ model: 'iris', functionVersion: '6', release: 'CONCURRENT_UPDATE' })]);
   });
 });

@@ -6,7 +6,6 @@ import * as ort from 'onnxruntime-node';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import type { ModelMetadata, ModelSignature, TensorType } from '../../functions/core/model.js';
 import { PredictionService, boundedJson, type PredictConfig, type RequestContext } from '../../functions/core/predict.js';
-import type { ModelSession } from '../../functions/core/ports.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryPredictionLog, publishModel } from '../fixtures/in-memory.js';
 import {
   fixedShapeModel, identityModel, int64Model, mixedInputModel, mlpModel, seededRandom, stringInputModel,
@@ -53,6 +52,11 @@ function service(config: Partial<PredictConfig> = {}): PredictionService {
   return new PredictionService({
     registry, runtime, log, config: { ...CONFIG, ...config }, now: () => clock, elapsed: () => 1000.5,
   });
+}
+
+/** The class behind ort.InferenceSession: every session's `run` and `release` go through it. */
+function sessionPrototype(): ort.InferenceSession {
+  return (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
 }
 
 function ctx(): RequestContext {
@@ -316,9 +320,8 @@ function v2Type(type: TensorType): string {
 describe('batching and limits', () => {
   it('runs a 1000-instance request as ONE session.run', async () => {
     // Prepare
-    const version = await publish('iris', mlpModel(), { features: IRIS, classLabels: ['a', 'b', 'c'] });
-    const session: ModelSession = await runtime.load(version);
-    const run = jest.spyOn(session, 'run');
+    await publish('iris', mlpModel(), { features: IRIS, classLabels: ['a', 'b', 'c'] });
+    const run = jest.spyOn(sessionPrototype(), 'run');
     const rows = floatRows(1000, 4);
 
     // Act
@@ -326,15 +329,15 @@ describe('batching and limits', () => {
 
     // Assess
     expect(run).toHaveBeenCalledTimes(1);
-    const feeds = run.mock.calls[0]?.[0];
-    expect(feeds?.['input']?.shape).toEqual([1000, 4]);
+    const feeds = run.mock.calls[0]?.[0] as Record<string, ort.Tensor> | undefined;
+    expect(feeds?.['input']?.dims).toEqual([1000, 4]);
     expect(response.predictions).toHaveLength(1000);
   });
 
   it('refuses more rows than maxRows with 413 TOO_MANY_ROWS, in every form, before running the model', async () => {
     // Prepare
-    const version = await publish('iris', mlpModel(), { features: IRIS });
-    const run = jest.spyOn(await runtime.load(version), 'run');
+    await publish('iris', mlpModel(), { features: IRIS });
+    const run = jest.spyOn(sessionPrototype(), 'run');
     const svc = service({ maxRows: 10 });
     const rows = floatRows(11, 4);
 
@@ -373,6 +376,74 @@ describe('batching and limits', () => {
     }, ctx()));
     expect(error.code).toBe('UNKNOWN_OUTPUT');
     expect(error.path).toEqual(['outputs', 1, 'name']);
+  });
+});
+
+describe('sessions: held for a request, given back after it, bounded per process', () => {
+  it('gives the session back after every request, answered or refused', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+
+    // Act
+    await svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx());
+    await rejection(svc.predict('iris', { features: { ...asRecord(IRIS, [1, 2, 3, 4]), sepal_length_cm: 'x' } }, ctx()));
+    await svc.inferV2('iris', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }, ctx());
+    await rejection(svc.inferV2('iris', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3] }] }, ctx()));
+    await svc.metadataV2('iris');
+    await svc.ready('iris');
+    await svc.signature('iris');
+
+    // Assess
+    expect(runtime.sessionStats()).toMatchObject({ sessions: 1, busy: 0 });
+  });
+
+  it('never frees the session of a request in flight, while another version loads in a process that keeps one', async () => {
+    // Prepare: two function versions (pinned to model versions 1 and 2) share one runtime of one session
+    await publish('iris', mlpModel({ seed: 11 }), { features: IRIS });
+    await publish('iris', mlpModel({ seed: 12 }), { features: IRIS });
+    runtime = new OnnxRuntime(store, { cacheDir, intraOpThreads: 1, sessions: { maxSessions: 1, maxBytes: 1e9 } });
+    const prototype = sessionPrototype();
+    const released: ort.InferenceSession[] = [];
+    const release = prototype.release;
+    jest.spyOn(prototype, 'release').mockImplementation(function (this: ort.InferenceSession) {
+      released.push(this);
+      return release.call(this);
+    });
+    // The first run waits until the test lets it go: a request in flight on version 1
+    const run = prototype.run;
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    let first: ort.InferenceSession | undefined;
+    jest.spyOn(prototype, 'run').mockImplementation(async function (this: ort.InferenceSession, ...args: Parameters<ort.InferenceSession['run']>) {
+      if (!first) {
+        first = this;
+        await held;
+      }
+      return run.apply(this, args);
+    });
+    const row = { features: asRecord(IRIS, [1, 2, 3, 4]) };
+
+    // Act
+    const inFlight = service({ pinnedVersion: '1' }).predict('iris', row, ctx());
+    while (!first) await new Promise((resolve) => setImmediate(resolve));
+    const other = await service({ pinnedVersion: '2' }).predict('iris', row, ctx());
+    const releasedWhileInFlight = [...released];
+    letGo();
+    const answered = await inFlight;
+    await service({ pinnedVersion: '2' }).predict('iris', row, ctx());
+
+    // Assess: version 2's idle session went first; version 1's outlived it and was freed once,
+    // after its request, when version 2 came back
+    expect(other.modelVersion).toBe('2');
+    expect(answered.modelVersion).toBe('1');
+    expect(releasedWhileInFlight).toHaveLength(1);
+    expect(releasedWhileInFlight).not.toContain(first);
+    expect(released.filter((session) => session === first)).toHaveLength(1);
+    expect(released.at(-1)).toBe(first);
+    expect(runtime.sessionStats()).toMatchObject({ sessions: 1, busy: 0, freed: 2 });
   });
 });
 

@@ -5,7 +5,8 @@
 import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
-import { ValidationError } from '../../functions/core/errors.js';
+import { ValidationError, formatPath } from '../../functions/core/errors.js';
+import { predictRecords, served } from '../../functions/core/predict.js';
 import { RegistryService, artifactKey } from '../../functions/core/registry.js';
 import { rejection } from '../fixtures/errors.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry } from '../fixtures/in-memory.js';
@@ -14,14 +15,15 @@ import { mlpModel, treeEnsembleClassifier, twoInputModel, zipMapClassifier } fro
 function setup(maxArtifactBytes = 1_000_000) {
   const registry = new InMemoryModelRegistry();
   const artifacts = new InMemoryArtifactStore();
+  const runtime = new OnnxRuntime(artifacts, { cacheDir: '/tmp/registry-service-test', intraOpThreads: 1 });
   const service = new RegistryService({
     registry,
     artifacts,
-    runtime: new OnnxRuntime(artifacts, { cacheDir: '/tmp/registry-service-test', intraOpThreads: 1 }),
+    runtime,
     maxArtifactBytes,
     now: () => new Date('2026-02-03T04:05:06.000Z'),
   });
-  return { registry, artifacts, service };
+  return { registry, artifacts, runtime, service };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<ValidationError> {
@@ -99,5 +101,79 @@ describe('RegistryService.register', () => {
     const { service } = setup(100);
     const error = await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata: {}, actor: 'a' }));
     expect(error.code).toBe('ARTIFACT_TOO_LARGE');
+  });
+});
+
+describe('RegistryService.register: golden inputs are replayed before anything is stored', () => {
+  const FEATURES = ['a', 'b', 'c', 'd'];
+  const LABELS = ['x', 'y', 'z'];
+  const row = [0.1, -0.4, 0.9, 0.3];
+  let truth: unknown[];
+
+  beforeAll(async () => {
+    // What the model really answers for `row`, read through the API's own path.
+    const { service } = setup();
+    const version = await service.register({ model: 'probe', bytes: mlpModel().bytes, metadata: { features: FEATURES, classLabels: LABELS, goldenInputs: [] }, actor: 'a' });
+    const lease = await new OnnxRuntime(new InMemoryArtifactStore(), { cacheDir: '/tmp/registry-service-test', intraOpThreads: 1 }).open(mlpModel().bytes);
+    try {
+      ({ predictions: truth } = await predictRecords(served(version, lease), { instances: [row] }, 10));
+    } finally {
+      lease.release();
+    }
+  });
+
+  const golden = (request: unknown, expected: unknown = truth) => ({ features: FEATURES, classLabels: LABELS, goldenInputs: [{ request, expected }] });
+  const nudged = () => {
+    const wrong = structuredClone(truth) as { probabilities: Record<string, number> }[];
+    const first = wrong[0] as { probabilities: Record<string, number> };
+    first.probabilities['y'] = (first.probabilities['y'] ?? 0) + 0.01;
+    return wrong;
+  };
+
+  it('registers metadata whose golden inputs the model reproduces', async () => {
+    const { service } = setup();
+    const version = await service.register({ model: 'm', bytes: mlpModel().bytes, metadata: golden({ instances: [row] }), actor: 'a' });
+    expect(version.metadata.goldenInputs).toHaveLength(1);
+  });
+
+  it.each<[string, () => unknown, string, string | RegExp]>([
+    ['a row narrower than the input (2 values for 4 features)', () => golden({ instances: [[1, 2]] }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0]'],
+    ['a row wider than the input', () => golden({ instances: [[1, 2, 3, 4, 5]] }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0]'],
+    ['a value of the wrong type', () => golden({ instances: [[1, 'two', 3, 4]] }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0][1]'],
+    ['a missing feature', () => golden({ features: { a: 1, b: 2, c: 3 } }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.features.d'],
+    ['an unknown feature', () => golden({ features: { a: 1, b: 2, c: 3, d: 4, e: 5 } }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.features.e'],
+    ['a request in neither record form', () => golden({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: row }] }), 'INVALID_GOLDEN_INPUT', /^metadata\.goldenInputs\[0\]\.request\.(features|instances|inputs)$/],
+    ['more rows than a request may hold', () => golden({ instances: Array.from({ length: 1_001 }, () => row) }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances'],
+    ['a second golden input that does not fit', () => ({ ...golden({ instances: [row] }), goldenInputs: [{ request: { instances: [row] }, expected: truth }, { request: { instances: [[1]] }, expected: truth }] }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[1].request.instances[0]'],
+    ['expected predictions the model does not make', () => golden({ instances: [row] }, nudged()), 'GOLDEN_MISMATCH', 'metadata.goldenInputs[0].expected[0].probabilities.y'],
+    ['more expected predictions than rows', () => golden({ instances: [row] }, [...truth, ...truth]), 'GOLDEN_MISMATCH', 'metadata.goldenInputs[0].expected'],
+  ])('refuses %s with 400, the path into the golden input, storing nothing', async (_name, metadata, code, path) => {
+    const { service, registry, artifacts } = setup();
+    const put = jest.spyOn(artifacts, 'put');
+
+    const error = await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata: metadata(), actor: 'a' }));
+
+    expect(error.status).toBe(400);
+    expect({ code: error.code, path: formatPath(error.path) }).toEqual({ code, path: typeof path === 'string' ? path : expect.stringMatching(path) });
+    expect(error.message).toMatch(/^Golden input \d /);
+    expect(error.message.length).toBeLessThan(600);
+    expect(await registry.listModels()).toEqual([]);
+    expect(put).not.toHaveBeenCalled();
+  });
+
+  it('frees the session it opened, whether the golden inputs pass or not', async () => {
+    const { service, runtime } = setup();
+    const released: boolean[] = [];
+    const open = runtime.open.bind(runtime);
+    jest.spyOn(runtime, 'open').mockImplementation(async (bytes) => {
+      const lease = await open(bytes);
+      const index = released.push(false) - 1;
+      return { signature: lease.signature, run: (feeds, outputs) => lease.run(feeds, outputs), release: () => { released[index] = true; lease.release(); } };
+    });
+
+    await service.register({ model: 'm', bytes: mlpModel().bytes, metadata: golden({ instances: [row] }), actor: 'a' });
+    await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata: golden({ instances: [[1, 2]] }), actor: 'a' }));
+
+    expect(released).toEqual([true, true]);
   });
 });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { makeHandler as makeControlHandler } from '../../functions/control/app.js';
-import { ConflictError } from '../../functions/core/errors.js';
+import { ConflictError, InternalError } from '../../functions/core/errors.js';
 import type { ModelVersion } from '../../functions/core/model.js';
 import type { MetricBaseline } from '../../functions/core/gates.js';
 import { RegistryService } from '../../functions/core/registry.js';
@@ -34,6 +34,10 @@ interface Setup {
   readonly latency: Map<string, number>;
   /** Predictions each function version's pre-traffic call returns (`undefined`: the golden expected). */
   readonly hookAnswer: { value: unknown[] | undefined };
+  /** What each function version's pre-traffic call throws instead, when set. */
+  readonly hookError: { value: Error | undefined };
+  /** What the local router wrote to its warning stream (the server's log). */
+  readonly warnings: string[];
   /** The endpoint's metric baseline the gates apply (none unless set). */
   readonly baseline: { value: MetricBaseline | undefined };
   /** Runs every live timer callback once, as one tick of the clock. */
@@ -51,6 +55,8 @@ function setup(): Setup {
   const status = new Map<string, number>();
   const latency = new Map<string, number>();
   const hookAnswer: { value: unknown[] | undefined } = { value: undefined };
+  const hookError: { value: Error | undefined } = { value: undefined };
+  const warnings: string[] = [];
   const baseline: { value: MetricBaseline | undefined } = { value: undefined };
   let clock = NOW.getTime();
   const timers = new Set<() => Promise<void>>();
@@ -65,6 +71,7 @@ function setup(): Setup {
     makeVersion: (_model, functionVersion, modelVersion) => ({
       function: stub(functionVersion),
       predict: async (model) => {
+        if (hookError.value) throw hookError.value;
         const version = await registry.getVersion(model, modelVersion);
         return { predictions: hookAnswer.value ?? [...(version?.metadata.goldenInputs?.[0]?.expected ?? [])] };
       },
@@ -79,13 +86,14 @@ function setup(): Setup {
     minuteMs: 60_000,
     rollback: { errorRate: 0.05, minInvocations: 20, p99LatencyMs: 1_000 },
     onOutcome: async (outcome: ReleaseOutcome) => releases?.recordOutcome(outcome),
+    warn: (text) => warnings.push(text),
   });
   releases = new ReleaseService({
     registry, service, router: traffic, now: () => NOW,
     gates: { artifacts, runtime, baselineFor: () => baseline.value },
   });
   return {
-    registry, artifacts, service, traffic, releases, status, latency, hookAnswer, baseline,
+    registry, artifacts, service, traffic, releases, status, latency, hookAnswer, hookError, warnings, baseline,
     async tick() {
       for (const fn of [...timers]) await fn();
     },
@@ -271,6 +279,47 @@ describe('refusals', () => {
     expect((await s.traffic.getRouting(MODEL)).versions).toHaveLength(1);
   });
 
+  it('of 10 concurrent canary promotions, the 9 that lose (ALIAS_CHANGED) leave no function version behind', async () => {
+    // Prepare
+    const s = setup();
+    await version(s, 1, 'production');
+    await version(s, 2, 'staging');
+
+    // Act
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => s.releases.promote({ model: MODEL, version: '2', canaryPercent: 10, actor: 'alice' })));
+
+    // Assess
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ConflictError] : []));
+    expect(won).toHaveLength(1);
+    expect(lost.map((e) => [e.status, e.code])).toEqual(Array(9).fill([409, 'ALIAS_CHANGED']));
+    const { routing, versions } = await s.traffic.getRouting(MODEL);
+    expect(versions.map((v) => v.functionVersion)).toEqual([UNPINNED_VERSION, won[0]?.release.functionVersion]);
+    expect(routing.canary?.version).toBe(won[0]?.release.functionVersion);
+  });
+
+  it('a direct release the registry refuses (a concurrent promotion won) deletes the version it published', async () => {
+    // Prepare: version 2 goes to production behind the release's back, between its read and its write
+    const s = setup();
+    await version(s, 1, 'production');
+    await version(s, 2, 'staging');
+    await version(s, 3, 'staging');
+    const publish = s.traffic.publishVersion.bind(s.traffic);
+    s.traffic.publishVersion = async (model, modelVersion) => {
+      const published = await publish(model, modelVersion);
+      await s.service.setProduction(MODEL, '2', 'bob');
+      await s.service.transition({ model: MODEL, version: '3', to: 'archived', actor: 'bob' });
+      return published;
+    };
+
+    // Act
+    const error = await rejection(s.releases.promote({ model: MODEL, version: '3', actor: 'alice' }));
+
+    // Assess
+    expect(error.status).toBe(409);
+    expect((await s.traffic.getRouting(MODEL)).versions.map((v) => v.functionVersion)).toEqual([UNPINNED_VERSION]);
+  });
+
   it('changes the alias only if it is still what was read (ALIAS_CHANGED)', async () => {
     const s = setup();
     await version(s, 1, 'production');
@@ -414,6 +463,25 @@ describe('managed releases', () => {
     expect((await s.registry.listHistory(MODEL)).at(-1)).toMatchObject({
       version: '3', to: 'staging', reason: expect.stringContaining('pre-traffic hook: golden input 0 on function version 1') as unknown,
     });
+  });
+
+  it('records a server-side failure of the pre-traffic hook by its code only: the history is readable through the API', async () => {
+    const s = setup();
+    await version(s, 1, 'production');
+    const golden = { request: { instances: [[0.1, 0.2, 0.3, 0.4]] }, expected: [] as unknown[] };
+    const probe = await version(s, 2, 'development');
+    const runtime = new OnnxRuntime(s.artifacts, { cacheDir: '/tmp/release-test', intraOpThreads: 1 });
+    const { served, predictRecords } = await import('../../functions/core/predict.js');
+    golden.expected = (await predictRecords(served(probe, await runtime.load(probe)), golden.request, 10)).predictions;
+    await version(s, 2, 'staging', { goldenInputs: [golden] });
+    s.hookError.value = new InternalError('ARTIFACT_NOT_FOUND', 'The model file s3://onnx-artifacts/models/mlp/ab12.onnx (version 3) does not exist.');
+
+    await s.releases.promote({ model: MODEL, version: '3', managed: { kind: 'canary', percent: 10, intervalMinutes: 5 }, actor: 'alice' });
+
+    const reason = (await s.registry.listHistory(MODEL)).at(-1)?.reason ?? '';
+    expect(reason).toContain('pre-traffic hook: golden input 0 failed on function version 1: a server error (ARTIFACT_NOT_FOUND');
+    expect(reason).not.toMatch(/s3:|onnx-artifacts|models\//);
+    expect(s.warnings.join('')).toContain('s3://onnx-artifacts/models/mlp/ab12.onnx');
   });
 
   it('hands the alias back to the operator: a manual change stops the managed release', async () => {

@@ -2,11 +2,18 @@
  * Requests → input tensors. One generic decoder driven by the model's signature (and its
  * declared feature names), for the record forms (`features`, `instances`) and the Open Inference
  * Protocol v2 form. Many rows become one batched tensor per input: the model runs once.
+ *
+ * Cheap checks come first, in every form: the row count, the keys of a record against the
+ * model's names, an array's length against the shape, a v2 tensor's name, datatype, shape and
+ * element count; only then are values read. Names are looked up in Maps (`NameIndex`), never
+ * in plain objects, and errors quote caller text as excerpts only.
  */
 import { ValidationError, type FieldPath } from '../errors.js';
 import type { Dim, ModelMetadata, ModelSignature, TensorSpec, TensorType } from '../model.js';
 import { allocate, elementCount, type TensorData, type TensorMap } from '../tensor.js';
-import { elementWriter } from './elements.js';
+import { elementWriter, type ElementPath, type ElementWriter } from './elements.js';
+import { NameIndex, checkRowCount, codecLimits, excerpt, nameList, pathExcerpt, type CodecLimits } from './limits.js';
+import { V2InputSchema, V2_HINT, V2_INPUT_FIELDS, parseObject } from './request.js';
 
 /** A dimension the caller chooses (symbolic, unknown or negative in the model). */
 export function isDynamic(dim: Dim): boolean {
@@ -17,19 +24,20 @@ export function isDynamic(dim: Dim): boolean {
  * How a record (one row as a JSON object) maps onto the model's inputs.
  * - `columns`: one 2-D input `[N, F]` and F declared feature names; each key is a feature.
  * - `inputs`: each key is an input name; its value is that input's slice for one row.
+ * `index` looks the names up (features, or input names).
  */
 export type RecordLayout =
-  | { readonly kind: 'columns'; readonly input: TensorSpec; readonly features: readonly string[] }
-  | { readonly kind: 'inputs'; readonly inputs: readonly TensorSpec[] };
+  | { readonly kind: 'columns'; readonly input: TensorSpec; readonly features: readonly string[]; readonly index: NameIndex }
+  | { readonly kind: 'inputs'; readonly inputs: readonly TensorSpec[]; readonly index: NameIndex };
 
 export function recordLayout(signature: ModelSignature, metadata: ModelMetadata): RecordLayout {
   const [only, ...others] = signature.inputs;
   const features = metadata.features;
   if (only && others.length === 0 && only.shape.length === 2 && features && features.length > 0) {
     const width = only.shape[1] ?? null;
-    if (isDynamic(width) || width === features.length) return { kind: 'columns', input: only, features };
+    if (isDynamic(width) || width === features.length) return { kind: 'columns', input: only, features, index: new NameIndex(features) };
   }
-  return { kind: 'inputs', inputs: signature.inputs };
+  return { kind: 'inputs', inputs: signature.inputs, index: new NameIndex(signature.inputs.map((i) => i.name)) };
 }
 
 /** Decoded request: the feeds for one `session.run`, and how many rows they hold. */
@@ -38,8 +46,9 @@ export interface DecodedInputs {
   readonly rows: number;
 }
 
-function hasOwn(record: object, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(record, key);
+/** A model's name (input, feature) as a message quotes it: an excerpt, in quotes. */
+function quoted(name: string): string {
+  return `"${excerpt(name)}"`;
 }
 
 /** Checks the batch axis of `spec` against the number of rows a request carries. */
@@ -47,14 +56,14 @@ function checkBatch(spec: TensorSpec, rows: number, path: FieldPath): void {
   const batch = spec.shape[0];
   if (spec.shape.length === 0) {
     if (rows !== 1) {
-      throw new ValidationError('SHAPE_MISMATCH', `Input "${spec.name}" is a scalar: send exactly one row.`, path);
+      throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} is a scalar: send exactly one row.`, path);
     }
     return;
   }
   if (batch !== undefined && !isDynamic(batch) && batch !== rows) {
     throw new ValidationError(
       'SHAPE_MISMATCH',
-      `Input "${spec.name}" takes exactly ${String(batch)} row(s) per call; this request has ${rows}.`,
+      `Input ${quoted(spec.name)} takes exactly ${String(batch)} row(s) per call; this request has ${rows}.`,
       path,
     );
   }
@@ -62,23 +71,28 @@ function checkBatch(spec: TensorSpec, rows: number, path: FieldPath): void {
 
 /**
  * Accumulates rows of one input into a single flat buffer. The per-row shape is the input's
- * shape without its batch axis; dynamic inner dimensions are fixed by the first row and every
- * other row must agree.
+ * shape without its batch axis (or `rowDims`, for declared features); dynamic inner dimensions
+ * are fixed by the first row and every other row must agree. Each array's length is checked
+ * before its elements are read.
  */
 class RowBatcher {
-  private readonly rowShape: number[];
+  private readonly rowShape: number[] = [];
   private readonly rowDims: Dim[];
   private data: TensorData['data'] | undefined;
   private rowSize = -1;
-  private readonly write;
+  private readonly write: ElementWriter;
 
   constructor(
     private readonly spec: TensorSpec,
     private readonly rows: number,
+    limits: CodecLimits,
+    /** Overrides the row shape (the declared features' count for a `[N, F]` input). */
+    rowDims?: Dim[],
+    /** Overrides the message of a row of the wrong shape. */
+    private readonly expectation?: string,
   ) {
-    this.rowDims = spec.shape.length === 0 ? [] : spec.shape.slice(1);
-    this.rowShape = [];
-    this.write = elementWriter(spec.type);
+    this.rowDims = rowDims ?? (spec.shape.length === 0 ? [] : spec.shape.slice(1));
+    this.write = elementWriter(spec.type, limits);
   }
 
   add(row: number, value: unknown, path: FieldPath): void {
@@ -87,17 +101,32 @@ class RowBatcher {
       this.data = allocate(this.spec.type, this.rows * this.rowSize);
     }
     const data = this.data as TensorData['data'];
-    // A single-element row may be sent as a bare scalar: `"color": "red"` for a [N, 1] input.
-    if (this.rowSize === 1 && !Array.isArray(value)) {
-      this.write(data, row, value, () => path);
+    const offset = row * this.rowSize;
+    const elementPath: ElementPath = (i) => [...path, ...this.indices(i - offset)];
+    // A row of a rank-1 input is one value; a single-element row may be sent as a bare scalar
+    // too: `"color": "red"` for a [N, 1] input.
+    if (this.rowShape.length === 0 || (this.rowSize === 1 && !Array.isArray(value))) {
+      if (Array.isArray(value)) throw this.shapeError(path, 'a single value', value);
+      this.write(data, offset, value, () => path);
       return;
     }
-    this.fill(data, row * this.rowSize, value, 0, path);
+    this.fill(data, offset, value, 0, path, elementPath);
   }
 
   tensor(): TensorData {
     const shape = this.spec.shape.length === 0 ? [] : [this.rows, ...this.rowShape];
     return { type: this.spec.type, shape, data: this.data } as TensorData;
+  }
+
+  /** The index within a row of its `flat`-th element, axis by axis. */
+  private indices(flat: number): number[] {
+    const out = new Array<number>(this.rowShape.length);
+    for (let axis = this.rowShape.length - 1; axis >= 0; axis--) {
+      const size = this.rowShape[axis] as number;
+      out[axis] = flat % size;
+      flat = Math.floor(flat / size);
+    }
+    return out;
   }
 
   private fixShape(value: unknown, path: FieldPath): void {
@@ -115,95 +144,125 @@ class RowBatcher {
       }
       if (node.length === 0) throw this.shapeError(path, 'a non-empty array', node);
       this.rowShape.push(isDynamic(dim) ? node.length : (dim as number));
-      node = node[0];
+      // Descend to fix the next axis; the values themselves are read by `fill`, after the check.
+      if (axis < this.rowDims.length - 1) node = node[0];
     }
     this.rowSize = elementCount(this.rowShape);
   }
 
-  private fill(target: TensorData['data'], offset: number, node: unknown, axis: number, path: FieldPath): void {
-    if (axis === this.rowShape.length) {
-      if (Array.isArray(node)) throw this.shapeError(path, 'a single value', node);
-      this.write(target, offset, node, () => path);
-      return;
-    }
+  private fill(target: TensorData['data'], offset: number, node: unknown, axis: number, path: FieldPath, elementPath: ElementPath): void {
     const size = this.rowShape[axis] as number;
     if (!Array.isArray(node) || node.length !== size) {
       throw this.shapeError(path, `an array of ${size}`, node);
     }
+    if (axis === this.rowShape.length - 1) {
+      for (let i = 0; i < size; i++) {
+        const value: unknown = node[i];
+        if (Array.isArray(value)) throw this.shapeError([...path, i], 'a single value', value);
+        this.write(target, offset + i, value, elementPath);
+      }
+      return;
+    }
     let stride = 1;
     for (let a = axis + 1; a < this.rowShape.length; a++) stride *= this.rowShape[a] as number;
-    for (let i = 0; i < size; i++) this.fill(target, offset + i * stride, node[i], axis + 1, [...path, i]);
+    for (let i = 0; i < size; i++) this.fill(target, offset + i * stride, node[i], axis + 1, [...path, i], elementPath);
   }
 
   private shapeError(path: FieldPath, expected: string, got: unknown): ValidationError {
     const shown = Array.isArray(got) ? `an array of ${got.length}` : typeof got;
+    if (this.expectation) return new ValidationError('SHAPE_MISMATCH', `${this.expectation} Got ${shown}.`, path);
     const rowShape = this.rowDims.map((d) => (isDynamic(d) ? '?' : String(d))).join(', ');
     return new ValidationError(
       'SHAPE_MISMATCH',
-      `Input "${this.spec.name}" takes rows of shape [${rowShape}]: expected ${expected}, got ${shown}.`,
+      `Input ${quoted(this.spec.name)} takes rows of shape [${rowShape}]: expected ${expected}, got ${shown}.`,
       path,
     );
   }
 }
 
-/** Rows given as JSON objects (the `features` form is one such row). */
+/**
+ * The first of the index's names a record lacks, else its first key that is none of them;
+ * `undefined` when its keys are exactly the names. Reads no value.
+ */
+function keyProblem(record: Record<string, unknown>, index: NameIndex): { readonly missing: boolean; readonly key: string } | undefined {
+  for (const name of index.names) if (!Object.hasOwn(record, name)) return { missing: true, key: name };
+  // Every name is there: any other key is one the model does not take. Stops at the first.
+  for (const key in record) if (Object.hasOwn(record, key) && !index.has(key)) return { missing: false, key };
+  return undefined;
+}
+
+/** 400 `MISSING_FEATURE` or `UNKNOWN_FEATURE` unless the record's keys are the features. */
+function checkFeatureKeys(record: Record<string, unknown>, index: NameIndex, path: FieldPath): void {
+  const problem = keyProblem(record, index);
+  if (!problem) return;
+  const at = pathExcerpt([...path, problem.key]);
+  if (problem.missing) throw new ValidationError('MISSING_FEATURE', `Feature ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`, at);
+  throw new ValidationError('UNKNOWN_FEATURE', `${quoted(problem.key)} is not a feature of this model; it takes: ${nameList(index.names)}.`, at);
+}
+
+/** 400 `MISSING_INPUT` or `UNKNOWN_INPUT` unless the record's keys are the input names. */
+function checkInputKeys(record: Record<string, unknown>, index: NameIndex, path: FieldPath): void {
+  const problem = keyProblem(record, index);
+  if (!problem) return;
+  const at = pathExcerpt([...path, problem.key]);
+  if (problem.missing) throw new ValidationError('MISSING_INPUT', `Input ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`, at);
+  throw new ValidationError('UNKNOWN_INPUT', `${quoted(problem.key)} is not an input of this model; it takes: ${nameList(index.names)}.`, at);
+}
+
+/**
+ * Rows given as JSON objects (the `features` form is one such row). More than `maxRows` rows:
+ * 413 `TOO_MANY_ROWS`, before any row is read.
+ */
 export function decodeRecords(
   layout: RecordLayout,
   records: readonly unknown[],
   pathOf: (row: number) => FieldPath,
+  limits: Partial<CodecLimits> = {},
 ): DecodedInputs {
+  const bounds = codecLimits(limits);
   const rows = records.length;
+  const batchPath = pathOf(0).slice(0, -1);
+  checkRowCount(rows, bounds.maxRows, batchPath);
   if (layout.kind === 'columns') {
-    const { input, features } = layout;
-    checkBatch(input, rows, pathOf(0).slice(0, -1));
+    const { input, features, index } = layout;
+    checkBatch(input, rows, batchPath);
     const width = features.length;
     const data = allocate(input.type, rows * width) as TensorData['data'];
-    const write = elementWriter(input.type);
+    const write = elementWriter(input.type, bounds);
     for (let r = 0; r < rows; r++) {
-      const record = asRecord(records[r], pathOf(r));
-      let seen = 0;
-      for (let j = 0; j < width; j++) {
-        const name = features[j] as string;
-        if (!hasOwn(record, name)) {
-          throw new ValidationError('MISSING_FEATURE', `Feature "${name}" is missing; the model takes: ${features.join(', ')}.`, [...pathOf(r), name]);
-        }
-        seen++;
-        write(data, r * width + j, record[name], () => [...pathOf(r), name]);
-      }
-      if (Object.keys(record).length !== seen) {
-        const extra = Object.keys(record).find((k) => !features.includes(k)) as string;
-        throw new ValidationError('UNKNOWN_FEATURE', `"${extra}" is not a feature of this model; it takes: ${features.join(', ')}.`, [...pathOf(r), extra]);
-      }
+      const at = pathOf(r);
+      const record = asRecord(records[r], at);
+      checkFeatureKeys(record, index, at);
+      const offset = r * width;
+      const elementPath: ElementPath = (i) => [...at, features[i - offset] as string];
+      for (let j = 0; j < width; j++) write(data, offset + j, record[features[j] as string], elementPath);
     }
-    return { feeds: { [input.name]: { type: input.type, shape: [rows, width], data } as TensorData }, rows };
+    return { feeds: feedsOf([[input.name, { type: input.type, shape: [rows, width], data } as TensorData]]), rows };
   }
 
-  const names = layout.inputs.map((i) => i.name);
-  const batchers = layout.inputs.map((spec) => new RowBatcher(spec, rows));
-  for (const spec of layout.inputs) checkBatch(spec, rows, pathOf(0).slice(0, -1));
+  const { inputs, index } = layout;
+  for (const spec of inputs) checkBatch(spec, rows, batchPath);
+  const batchers = inputs.map((spec) => new RowBatcher(spec, rows, bounds));
   for (let r = 0; r < rows; r++) {
-    const record = asRecord(records[r], pathOf(r));
-    for (let k = 0; k < layout.inputs.length; k++) {
-      const name = names[k] as string;
-      if (!hasOwn(record, name)) {
-        throw new ValidationError('MISSING_INPUT', `Input "${name}" is missing; the model takes: ${names.join(', ')}.`, [...pathOf(r), name]);
-      }
-      (batchers[k] as RowBatcher).add(r, record[name], [...pathOf(r), name]);
-    }
-    if (Object.keys(record).length !== names.length) {
-      const extra = Object.keys(record).find((key) => !names.includes(key)) as string;
-      throw new ValidationError('UNKNOWN_INPUT', `"${extra}" is not an input of this model; it takes: ${names.join(', ')}.`, [...pathOf(r), extra]);
-    }
+    const at = pathOf(r);
+    const record = asRecord(records[r], at);
+    checkInputKeys(record, index, at);
+    inputs.forEach((spec, k) => (batchers[k] as RowBatcher).add(r, record[spec.name], pathExcerpt([...at, spec.name])));
   }
-  return { feeds: Object.fromEntries(batchers.map((b, k) => [names[k], b.tensor()])), rows };
+  return { feeds: feedsOf(inputs.map((spec, k) => [spec.name, (batchers[k] as RowBatcher).tensor()])), rows };
 }
 
-/** Rows given as JSON arrays: only for single-input models. */
+/**
+ * Rows given as JSON arrays: only for single-input models. More than `maxRows` rows: 413
+ * `TOO_MANY_ROWS`, before any row is read; each row's length is checked before its values.
+ */
 export function decodeArrays(
   layout: RecordLayout,
   arrays: readonly unknown[],
   pathOf: (row: number) => FieldPath,
+  limits: Partial<CodecLimits> = {},
 ): DecodedInputs {
+  const bounds = codecLimits(limits);
   const spec = layout.kind === 'columns' ? layout.input : layout.inputs[0];
   if (!spec || (layout.kind === 'inputs' && layout.inputs.length !== 1)) {
     throw new ValidationError(
@@ -213,18 +272,24 @@ export function decodeArrays(
     );
   }
   const rows = arrays.length;
-  checkBatch(spec, rows, pathOf(0).slice(0, -1));
-  const batcher = new RowBatcher(spec, rows);
+  const batchPath = pathOf(0).slice(0, -1);
+  checkRowCount(rows, bounds.maxRows, batchPath);
+  checkBatch(spec, rows, batchPath);
+  const batcher = layout.kind === 'columns'
+    ? new RowBatcher(spec, rows, bounds, [layout.features.length], `Each instance needs ${layout.features.length} values, in this order: ${nameList(layout.features)}.`)
+    : new RowBatcher(spec, rows, bounds);
   for (let r = 0; r < rows; r++) batcher.add(r, arrays[r], pathOf(r));
-  const tensor = batcher.tensor();
-  if (layout.kind === 'columns' && tensor.shape[1] !== layout.features.length) {
-    throw new ValidationError(
-      'SHAPE_MISMATCH',
-      `Each instance needs ${layout.features.length} values, in this order: ${layout.features.join(', ')}.`,
-      pathOf(0),
-    );
-  }
-  return { feeds: { [spec.name]: tensor }, rows };
+  return { feeds: feedsOf([[spec.name, batcher.tensor()]]), rows };
+}
+
+/**
+ * Feeds keyed by input name, in an object without a prototype: an input named `constructor` or
+ * `toString` is found only when it was given, and `__proto__` is a plain key.
+ */
+function feedsOf(entries: readonly (readonly [string, TensorData])[]): TensorMap {
+  const feeds = Object.create(null) as TensorMap;
+  for (const [name, tensor] of entries) feeds[name] = tensor;
+  return feeds;
 }
 
 function asRecord(value: unknown, path: FieldPath): Record<string, unknown> {
@@ -257,81 +322,161 @@ export interface V2InputTensor {
   readonly data: readonly unknown[];
 }
 
-/** The v2 form: explicit tensors, flat (row-major) or nested `data`. */
-export function decodeV2(signature: ModelSignature, inputs: readonly V2InputTensor[]): DecodedInputs {
-  const feeds: TensorMap = {};
-  const symbolic = new Map<string, { size: number; input: string }>();
-  let rows = 0;
-  inputs.forEach((input, i) => {
-    const path: FieldPath = ['inputs', i];
-    const spec = signature.inputs.find((s) => s.name === input.name);
-    if (!spec) {
-      throw new ValidationError('UNKNOWN_INPUT', `"${input.name}" is not an input of this model; it takes: ${signature.inputs.map((s) => s.name).join(', ')}.`, [...path, 'name']);
-    }
-    if (feeds[spec.name]) throw new ValidationError('DUPLICATE_INPUT', `Input "${spec.name}" is given twice.`, [...path, 'name']);
-    const expected = V2_DATATYPES[spec.type];
-    if (input.datatype !== expected) {
-      throw new ValidationError('DATATYPE_MISMATCH', `Input "${spec.name}" is ${expected}, not ${input.datatype}.`, [...path, 'datatype']);
-    }
-    if (input.shape.length !== spec.shape.length) {
-      throw new ValidationError('SHAPE_MISMATCH', `Input "${spec.name}" has rank ${spec.shape.length} (${formatDims(spec.shape)}), not ${input.shape.length}.`, [...path, 'shape']);
-    }
-    input.shape.forEach((d, axis) => {
-      const want = spec.shape[axis] ?? null;
-      if (!isDynamic(want) && want !== d) {
-        throw new ValidationError('SHAPE_MISMATCH', `Input "${spec.name}" has shape ${formatDims(spec.shape)}: axis ${axis} must be ${String(want)}, not ${d}.`, [...path, 'shape', axis]);
-      }
-    });
-    const count = elementCount(input.shape);
-    // Check before allocating: the shape is the caller's claim, the data is what was sent.
-    // `data` is flat (row-major, the protocol's form) or nested exactly as `shape`.
-    const nested = input.data.some(Array.isArray);
-    if (nested) {
-      checkNesting(spec.name, input.data, input.shape, 0, [...path, 'data']);
-    } else if (input.data.length !== count) {
-      throw new ValidationError('SHAPE_MISMATCH', `Input "${spec.name}" has shape [${input.shape.join(', ')}], which holds ${count} values; data has ${input.data.length}.`, [...path, 'data']);
-    }
-    const data = allocate(spec.type, count) as TensorData['data'];
-    const write = elementWriter(spec.type);
-    let written = 0;
-    const walk = (node: readonly unknown[], at: FieldPath): void => {
-      for (let k = 0; k < node.length; k++) {
-        const value = node[k];
-        if (Array.isArray(value)) {
-          walk(value, [...at, k]);
-          continue;
-        }
-        write(data, written++, value, () => [...at, k]);
-      }
-    };
-    walk(input.data, [...path, 'data']);
-    checkSymbolicDims(spec, input.shape, symbolic, [...path, 'shape']);
-    feeds[spec.name] = { type: spec.type, shape: [...input.shape], data } as TensorData;
-    if (i === 0) rows = spec.shape.length === 0 ? 1 : (input.shape[0] ?? 1);
-  });
-  for (const spec of signature.inputs) {
-    if (!feeds[spec.name]) {
-      throw new ValidationError('MISSING_INPUT', `Input "${spec.name}" is missing; the model takes: ${signature.inputs.map((s) => s.name).join(', ')}.`, ['inputs']);
-    }
-  }
-  return { feeds, rows };
+/** A v2 tensor whose cheap checks passed, waiting for its values to be read. */
+interface PlannedTensor {
+  readonly spec: TensorSpec;
+  readonly shape: readonly number[];
+  readonly data: readonly unknown[];
+  readonly nested: boolean;
+  readonly count: number;
+  readonly path: FieldPath;
 }
 
-/** Nested v2 `data` must follow `shape` axis by axis: no ragged rows, no extra depth. */
+/**
+ * The v2 form: explicit tensors, flat (row-major) or nested `data`. Two passes. The first checks
+ * each entry on its own fields only: its envelope (`V2InputSchema`), its name against the model
+ * (an unknown or repeated name stops the pass, so a list longer than the model's inputs costs at
+ * most one entry more than it has), its datatype, rank and fixed dimensions, its rows against
+ * `maxRows`, shared symbolic dimensions, and its data's length (or nesting) against its shape.
+ * The second reads the values.
+ */
+export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], limits: Partial<CodecLimits> = {}): DecodedInputs {
+  const bounds = codecLimits(limits);
+  const index = new NameIndex(signature.inputs.map((s) => s.name));
+  const planned = new Array<PlannedTensor | undefined>(signature.inputs.length);
+  const symbolic = new Map<string, { size: number; input: string }>();
+  let rows = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    const path: FieldPath = ['inputs', i];
+    const input = parseObject(V2InputSchema, V2_INPUT_FIELDS, inputs[i], V2_HINT, path);
+    const k = index.indexOf(input.name);
+    if (k === undefined) {
+      throw new ValidationError('UNKNOWN_INPUT', `${quoted(input.name)} is not an input of this model; it takes: ${nameList(index.names)}.`, [...path, 'name']);
+    }
+    const spec = signature.inputs[k] as TensorSpec;
+    if (planned[k]) throw new ValidationError('DUPLICATE_INPUT', `Input ${quoted(spec.name)} is given twice.`, [...path, 'name']);
+    const expected = V2_DATATYPES[spec.type];
+    if (input.datatype !== expected) {
+      throw new ValidationError('DATATYPE_MISMATCH', `Input ${quoted(spec.name)} is ${expected}, not ${quoted(input.datatype)}.`, [...path, 'datatype']);
+    }
+    const { shape, data } = input;
+    if (shape.length !== spec.shape.length) {
+      throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has rank ${spec.shape.length} (${formatDims(spec.shape)}), not ${shape.length}.`, [...path, 'shape']);
+    }
+    shape.forEach((d, axis) => {
+      const want = spec.shape[axis] ?? null;
+      if (!isDynamic(want) && want !== d) {
+        throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has shape ${formatDims(spec.shape)}: axis ${axis} must be ${String(want)}, not ${d}.`, [...path, 'shape', axis]);
+      }
+    });
+    if (shape.length > 0) checkRowCount(shape[0] as number, bounds.maxRows, [...path, 'shape', 0]);
+    checkSymbolicDims(spec, shape, symbolic, [...path, 'shape']);
+    // `data` is flat (row-major, the protocol's form) or nested exactly as `shape`; either way
+    // its length (or nesting) is checked against the shape before a value is read.
+    const count = elementCount(shape);
+    const nested = data.length > 0 && Array.isArray(data[0]);
+    if (nested) {
+      checkNesting(spec.name, data, shape, 0, [...path, 'data']);
+    } else if (data.length !== count) {
+      throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has shape [${shape.join(', ')}], which holds ${count} values; data has ${data.length}.`, [...path, 'data']);
+    }
+    planned[k] = { spec, shape, data, nested, count, path: [...path, 'data'] };
+    if (i === 0) rows = spec.shape.length === 0 ? 1 : (shape[0] ?? 1);
+  }
+  signature.inputs.forEach((spec, k) => {
+    if (!planned[k]) {
+      throw new ValidationError('MISSING_INPUT', `Input ${quoted(spec.name)} is missing; the model takes: ${nameList(index.names)}.`, ['inputs']);
+    }
+  });
+  const tensors = (planned as PlannedTensor[]).map((p) => [p.spec.name, tensorOf(p, bounds)] as const);
+  return { feeds: feedsOf(tensors), rows };
+}
+
+/** Reads a planned v2 tensor's values: its shape and lengths are known to agree. */
+function tensorOf(planned: PlannedTensor, limits: CodecLimits): TensorData {
+  const { spec, shape, data, nested, count, path } = planned;
+  const target = allocate(spec.type, count) as TensorData['data'];
+  const write = elementWriter(spec.type, limits);
+  const single = (at: FieldPath): ValidationError =>
+    new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has shape [${shape.join(', ')}]: expected a single value, got an array.`, at);
+  if (!nested) {
+    const elementPath: ElementPath = (i) => [...path, i];
+    for (let i = 0; i < count; i++) {
+      const value: unknown = data[i];
+      if (Array.isArray(value)) throw single([...path, i]);
+      write(target, i, value, elementPath);
+    }
+  } else {
+    const elementPath: ElementPath = (i) => [...path, ...unravel(i, shape)];
+    let written = 0;
+    const fill = (node: readonly unknown[], axis: number, at: FieldPath): void => {
+      if (axis === shape.length - 1) {
+        for (let i = 0; i < node.length; i++) {
+          const value: unknown = node[i];
+          if (Array.isArray(value)) throw single([...at, i]);
+          write(target, written++, value, elementPath);
+        }
+        return;
+      }
+      for (let i = 0; i < node.length; i++) fill(node[i] as unknown[], axis + 1, [...at, i]);
+    };
+    fill(data, 0, path);
+  }
+  return { type: spec.type, shape: [...shape], data: target } as TensorData;
+}
+
+/** The index along each axis of `shape` of the `flat`-th element in row-major order. */
+function unravel(flat: number, shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length);
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    const size = shape[axis] as number;
+    out[axis] = flat % size;
+    flat = Math.floor(flat / size);
+  }
+  return out;
+}
+
+/**
+ * Nested v2 `data` must follow `shape` axis by axis: no ragged rows, no extra depth. Checks the
+ * arrays only (lengths, and that each axis but the last holds arrays); the values of the last
+ * axis are checked as they are read.
+ */
 function checkNesting(input: string, node: readonly unknown[], shape: readonly number[], axis: number, path: FieldPath): void {
   const size = shape[axis];
   if (size === undefined || node.length !== size) {
     const expected = size === undefined ? 'a single value' : `an array of ${size}`;
-    throw new ValidationError('SHAPE_MISMATCH', `Input "${input}" has shape [${shape.join(', ')}]: expected ${expected} at axis ${axis}, got an array of ${node.length}.`, path);
+    throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(input)} has shape [${shape.join(', ')}]: expected ${expected} at axis ${axis}, got an array of ${node.length}.`, path);
   }
-  const last = axis === shape.length - 1;
+  if (axis === shape.length - 1) return;
   for (let k = 0; k < node.length; k++) {
     const child = node[k];
-    if (Array.isArray(child) === last) {
-      throw new ValidationError('SHAPE_MISMATCH', `Input "${input}" has shape [${shape.join(', ')}]: expected ${last ? 'a single value' : `an array of ${String(shape[axis + 1])}`} at axis ${axis + 1}.`, [...path, k]);
+    if (!Array.isArray(child)) {
+      throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(input)} has shape [${shape.join(', ')}]: expected an array of ${String(shape[axis + 1])} at axis ${axis + 1}.`, [...path, k]);
     }
-    if (!last) checkNesting(input, child as unknown[], shape, axis + 1, [...path, k]);
+    checkNesting(input, child, shape, axis + 1, [...path, k]);
   }
+}
+
+/**
+ * The outputs a v2 request asks for, checked against the model's (a Map lookup: `toString` is no
+ * output unless the model has one). No list, or an empty one, asks for all of them; a name asked
+ * twice is computed once.
+ */
+export function selectOutputs(signature: ModelSignature, requested: readonly string[] | undefined): string[] {
+  const index = new NameIndex(signature.outputs.map((o) => o.name));
+  if (!requested || requested.length === 0) return [...index.names];
+  const wanted: string[] = [];
+  const seen = new Set<string>();
+  requested.forEach((name, i) => {
+    if (!index.has(name)) {
+      throw new ValidationError('UNKNOWN_OUTPUT', `${quoted(name)} is not an output of this model; it has: ${nameList(index.names)}.`, ['outputs', i, 'name']);
+    }
+    if (!seen.has(name)) {
+      seen.add(name);
+      wanted.push(name);
+    }
+  });
+  return wanted;
 }
 
 /**
@@ -353,7 +498,7 @@ function checkSymbolicDims(
     } else if (first.size !== size) {
       throw new ValidationError(
         'SHAPE_MISMATCH',
-        `Dimension "${dim}" is ${first.size} in input "${first.input}" but ${size} in input "${spec.name}"; inputs that share it must agree.`,
+        `Dimension ${quoted(dim)} is ${first.size} in input ${quoted(first.input)} but ${size} in input ${quoted(spec.name)}; inputs that share it must agree.`,
         [...path, axis],
       );
     }

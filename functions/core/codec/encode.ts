@@ -44,11 +44,9 @@ export function recordPredictions(outputs: TensorMap, rows: number, view: Classi
   }
   const predictions = new Array<Record<string, unknown>>(rows);
   const entries = Object.entries(outputs);
-  for (let r = 0; r < rows; r++) {
-    const row: Record<string, unknown> = {};
-    for (const [name, tensor] of entries) row[name] = rowValue(tensor, r, rows);
-    predictions[r] = row;
-  }
+  // `fromEntries` defines each key as the row's own: an output named like a prototype member is
+  // a plain field, never an assignment to `__proto__`.
+  for (let r = 0; r < rows; r++) predictions[r] = Object.fromEntries(entries.map(([name, tensor]) => [name, rowValue(tensor, r, rows)]));
   return predictions;
 }
 
@@ -57,18 +55,19 @@ function classPredictions(probs: TensorData, rows: number, labels: readonly stri
   const data = probs.data as Float32Array | Float64Array;
   const out = new Array<ClassPrediction>(rows);
   for (let r = 0; r < rows; r++) {
-    const probabilities: Record<string, number> = {};
+    const entries = new Array<[string, number]>(k);
     let best = 0;
     let bestP = -Infinity;
     for (let j = 0; j < k; j++) {
       const p = data[r * k + j] as number;
-      probabilities[labels[j] as string] = Number.isFinite(p) ? p : 0;
+      entries[j] = [labels[j] as string, Number.isFinite(p) ? p : 0];
       if (p > bestP) {
         bestP = p;
         best = j;
       }
     }
-    out[r] = { label: labels[best] as string, confidence: Number.isFinite(bestP) ? bestP : 0, probabilities };
+    // Labels become own keys whatever they are (`constructor`, `__proto__`).
+    out[r] = { label: labels[best] as string, confidence: Number.isFinite(bestP) ? bestP : 0, probabilities: Object.fromEntries(entries) };
   }
   return out;
 }

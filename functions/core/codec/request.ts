@@ -1,60 +1,180 @@
 /**
- * The request bodies we accept, validated with zod, and the safety checks every JSON body gets
- * before any of it is used: bounded depth and no `__proto__` keys.
+ * The request bodies we accept, and the safety checks every JSON body gets before any of it is
+ * used: bounded depth and no `__proto__` keys.
+ *
+ * Every request form is checked cheapest first: its counts (rows, listed outputs, ranks) on the
+ * lengths alone, then its envelope (zod, then the first unknown key, where a strict zod object
+ * would collect them all), and only then its contents. zod never walks tensor data or objects
+ * keyed by the caller (a zod array or record schema would visit, and copy, every element); rows
+ * get one `typeof` each, once they are counted.
  */
 import * as z from 'zod';
 import { ValidationError, formatPath, type FieldPath } from '../errors.js';
+import { MAX_V2_OUTPUTS_LISTED, MAX_V2_RANK, checkRowCount, excerpt, pathExcerpt } from './limits.js';
 
-const record = z.record(z.string(), z.unknown());
+/** What a refused record-form request is told to send instead. */
+export const RECORD_HINT = 'Send {"features": {...}} for one row or {"instances": [...]} for many.';
+/** What a refused v2 request is told to send instead. */
+export const V2_HINT = 'Send {"inputs": [{"name", "shape", "datatype", "data"}]} (Open Inference Protocol v2).';
 
-/** `{"features": {...}}` (one row) or `{"instances": [...]}` (many; objects or arrays). */
+/** A JSON object (not an array, not null), accepted without visiting its keys. */
+const plainObject = (what: string) =>
+  z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { message: `Expected ${what}` });
+
+/** A JSON array, accepted without visiting its elements. */
+const anyArray = (what: string) => z.custom<unknown[]>((v) => Array.isArray(v), { message: `Expected ${what}` });
+
+const nonEmptyArray = (what: string) =>
+  z.custom<unknown[]>((v) => Array.isArray(v), { message: `Expected ${what}` }).refine((v) => v.length > 0, { message: `Expected ${what}, with at least one` });
+
+const parameters = plainObject('an object of parameters').optional();
+
+/**
+ * `{"features": {...}}` (one row) or `{"instances": [...]}` (many; objects or arrays). Rows are
+ * checked only for being an object or an array, one `typeof` each; their keys and values are
+ * the decoder's, which knows the model. Unknown top-level fields are refused by
+ * `parseRecordRequest` (`checkFields`) once the schema passes.
+ */
 export const RecordRequestSchema = z.union([
-  z.strictObject({ features: record }),
-  z.strictObject({ instances: z.array(z.union([record, z.array(z.unknown())])).min(1) }),
+  z.object({ features: plainObject('an object of named features') }),
+  z.object({
+    instances: z
+      .array(z.custom<Record<string, unknown> | unknown[]>((v) => typeof v === 'object' && v !== null, { message: 'Expected an object of named features or an array of values' }))
+      .min(1),
+  }),
 ]);
 export type RecordRequest = z.infer<typeof RecordRequestSchema>;
 
-const parameters = record.optional();
+const RECORD_FIELDS: ReadonlySet<string> = new Set(['features', 'instances']);
 
-/** Open Inference Protocol v2 inference request. */
-export const V2RequestSchema = z.strictObject({
-  id: z.string().max(256).optional(),
-  parameters,
-  inputs: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1),
-        shape: z.array(z.number().int().nonnegative()),
-        datatype: z.string().min(1),
-        data: z.array(z.unknown()),
-        parameters,
-      }),
-    )
-    .min(1),
-  outputs: z.array(z.strictObject({ name: z.string().min(1), parameters })).optional(),
-});
-export type V2Request = z.infer<typeof V2RequestSchema>;
+/** A record request, validated and classified. */
+export type ParsedRecordRequest =
+  | { readonly kind: 'features'; readonly record: Record<string, unknown> }
+  | { readonly kind: 'instances'; readonly rows: readonly unknown[]; readonly arrays: boolean };
 
-/** Parses with `schema`, turning the first zod issue into a ValidationError with its path. */
-export function parseWith<T>(schema: z.ZodType<T>, value: unknown, hint: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw toValidationError(result.error, value, hint);
+/**
+ * Validates a record-form body: the row count first, on `instances.length` alone (413
+ * `TOO_MANY_ROWS` before any row is looked at), then the envelope, then each row's kind (object
+ * or array, all the same).
+ */
+export function parseRecordRequest(body: unknown, maxRows: number, hint: string): ParsedRecordRequest {
+  if (isObject(body) && Object.hasOwn(body, 'features') && Object.hasOwn(body, 'instances')) {
+    throw new ValidationError('CONFLICTING_FIELDS', 'Send either "features" (one row) or "instances" (many), not both.', ['instances']);
+  }
+  if (isObject(body) && Object.hasOwn(body, 'instances') && Array.isArray(body['instances'])) {
+    checkRowCount(body['instances'].length, maxRows, ['instances']);
+  }
+  const request = parseWith(RecordRequestSchema, body, hint);
+  checkFields(body, RECORD_FIELDS, [], hint);
+  if ('features' in request) return { kind: 'features', record: request.features };
+  const rows = request.instances;
+  const first = Array.isArray(rows[0]);
+  for (let r = 1; r < rows.length; r++) {
+    if (Array.isArray(rows[r]) !== first) {
+      throw new ValidationError('MIXED_INSTANCES', 'Instances must be all objects or all arrays.', ['instances', r]);
+    }
+  }
+  return { kind: 'instances', rows, arrays: first };
 }
 
-function toValidationError(error: z.ZodError, value: unknown, hint: string): ValidationError {
+/**
+ * One tensor of an Open Inference Protocol v2 request. `data` is only checked to be an array
+ * here (the decoder checks its length against `shape`, then its values); `shape` is at most
+ * 64 dimensions long, checked before they are read. Unknown fields: `V2_INPUT_FIELDS`.
+ */
+export const V2InputSchema = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().nonnegative()).max(MAX_V2_RANK),
+  datatype: z.string().min(1),
+  data: anyArray('an array of values (flat in row-major order, or nested as the shape)'),
+  parameters,
+});
+export const V2_INPUT_FIELDS: ReadonlySet<string> = new Set(Object.keys(V2InputSchema.shape));
+
+/** One entry of a v2 request's `outputs`. */
+export const V2OutputSchema = z.object({ name: z.string().min(1), parameters });
+const V2_OUTPUT_FIELDS: ReadonlySet<string> = new Set(Object.keys(V2OutputSchema.shape));
+
+/**
+ * Open Inference Protocol v2 inference request. Its `inputs` entries are checked one by one by
+ * the decoder against the model (`V2InputSchema`), so a list longer than the model's inputs is
+ * refused at its first unknown or repeated entry without the rest being read; `outputs` lists
+ * at most 1,024 entries (`MAX_V2_OUTPUTS_LISTED`), counted before any is read.
+ */
+export const V2RequestSchema = z.object({
+  id: z.string().max(256).optional(),
+  parameters,
+  inputs: nonEmptyArray('a non-empty array of input tensors'),
+  outputs: z.array(z.unknown()).max(MAX_V2_OUTPUTS_LISTED).optional(),
+});
+export type V2Request = z.infer<typeof V2RequestSchema>;
+const V2_FIELDS: ReadonlySet<string> = new Set(Object.keys(V2RequestSchema.shape));
+
+/** A v2 body, its envelope validated; `inputs` entries are left to `decodeV2`. */
+export interface ParsedV2Request {
+  readonly id?: string;
+  readonly inputs: readonly unknown[];
+  /** The output names asked for, in order (repeats kept); `undefined` asks for all. */
+  readonly outputs?: readonly string[];
+}
+
+/** Validates a v2 body's envelope and its `outputs` entries. */
+export function parseV2Request(body: unknown, hint: string): ParsedV2Request {
+  const request = parseWith(V2RequestSchema, body, hint);
+  checkFields(body, V2_FIELDS, [], hint);
+  const outputs = request.outputs?.map((entry, i) => parseObject(V2OutputSchema, V2_OUTPUT_FIELDS, entry, hint, ['outputs', i]).name);
+  return { ...(request.id === undefined ? {} : { id: request.id }), inputs: request.inputs, ...(outputs ? { outputs } : {}) };
+}
+
+/** `parseWith`, then `checkFields`: an object schema's own errors first, then its unknown keys. */
+export function parseObject<T>(schema: z.ZodType<T>, fields: ReadonlySet<string>, value: unknown, hint: string, at: FieldPath): T {
+  const parsed = parseWith(schema, value, hint, at);
+  checkFields(value, fields, at, hint);
+  return parsed;
+}
+
+/**
+ * Refuses the first key of `value` (when it is an object) that is not in `allowed`, with 400
+ * `UNKNOWN_FIELD` quoting an excerpt of it. Stops at that key, where a strict zod object would
+ * collect every unknown key (an object of a million keys costs a million issues). Runs after the
+ * (non-strict) schema passed, so a missing or malformed field is reported first, as before.
+ */
+export function checkFields(value: unknown, allowed: ReadonlySet<string>, at: FieldPath, hint: string): void {
+  if (!isObject(value)) return;
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !allowed.has(key)) throw unknownField(key, at, hint);
+  }
+}
+
+function unknownField(key: string, at: FieldPath, hint: string): ValidationError {
+  return new ValidationError('UNKNOWN_FIELD', `Unknown field "${excerpt(key)}". ${hint}`, pathExcerpt([...at, key]));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses with `schema`, turning the first zod issue into a ValidationError with its path (under
+ * `at`, where `value` sits in the body). Keys in the path and the message are excerpts.
+ */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, hint: string, at: FieldPath = []): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw toValidationError(result.error, value, hint, at);
+}
+
+function toValidationError(error: z.ZodError, value: unknown, hint: string, at: FieldPath): ValidationError {
   // A union reports each branch; pick the branch that got furthest (the longest path).
   const issues = flattenIssues(error.issues);
   const issue = issues.reduce((a, b) => (b.path.length > a.path.length ? b : a));
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0] ?? '';
-    return new ValidationError('UNKNOWN_FIELD', `Unknown field "${key}". ${hint}`, [...path, key]);
+  if (issue.code === 'unrecognized_keys') return unknownField(issue.keys[0] ?? '', [...at, ...path], hint);
+  if ((issue.code === 'invalid_type' || issue.code === 'custom') && valueAt(value, path) === undefined) {
+    const full = pathExcerpt([...at, ...path]);
+    return new ValidationError('MISSING_FIELD', `Field "${formatPath(full) || 'body'}" is required. ${hint}`, full);
   }
-  if (issue.code === 'invalid_type' && valueAt(value, path) === undefined) {
-    return new ValidationError('MISSING_FIELD', `Field "${formatPath(path) || 'body'}" is required. ${hint}`, path);
-  }
-  return new ValidationError('INVALID_REQUEST', `${issue.message}. ${hint}`, path);
+  return new ValidationError('INVALID_REQUEST', `${issue.message}. ${hint}`, pathExcerpt([...at, ...path]));
 }
 
 type Issue = z.core.$ZodIssue;
@@ -73,25 +193,76 @@ function flattenIssues(issues: readonly Issue[]): Issue[] {
   return out.length > 0 ? out : [...issues];
 }
 
+/** The value at `path` in `value`, own properties only (`constructor` is not a field of `{}`). */
 function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
   let node = value;
   for (const key of path) {
-    if (node === null || typeof node !== 'object') return undefined;
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
     node = (node as Record<string, unknown>)[key as string];
   }
   return node;
 }
 
 /**
- * Walks a parsed JSON value once, without recursion, and refuses it when it nests deeper than
- * `maxDepth` or carries a `__proto__` key (which some consumers of the object would turn into a
- * prototype change).
+ * Bodies nesting deeper than this are walked with an explicit stack instead of recursion: the
+ * recursive walk is several times faster, but its depth is the body's (up to `maxDepth`).
+ */
+const RECURSIVE_WALK_MAX_DEPTH = 1_000;
+
+/** Where a body fails the safety check: the code, and the path from the failing node up. */
+interface Unsafe {
+  readonly code: 'JSON_TOO_DEEP' | 'FORBIDDEN_KEY';
+  readonly reversed: (string | number)[];
+}
+
+/**
+ * Walks a parsed JSON value once and refuses it when it nests deeper than `maxDepth` or carries
+ * a `__proto__` key (which some consumers of the object would turn into a prototype change).
+ * Keys in the error's path are excerpts. Nothing is allocated per node unless the body fails.
  */
 export function checkJsonSafety(value: unknown, maxDepth: number): void {
+  const unsafe = maxDepth <= RECURSIVE_WALK_MAX_DEPTH ? walk(value, 0, maxDepth) : walkIteratively(value, maxDepth);
+  if (!unsafe) return;
+  const path = pathExcerpt(unsafe.reversed.reverse());
+  if (unsafe.code === 'FORBIDDEN_KEY') {
+    throw new ValidationError('FORBIDDEN_KEY', 'The key "__proto__" is not allowed anywhere in a request.', path);
+  }
+  throw new ValidationError('JSON_TOO_DEEP', `The body nests deeper than ${maxDepth} levels.`, path);
+}
+
+function walk(node: unknown, depth: number, maxDepth: number): Unsafe | undefined {
+  if (node === null || typeof node !== 'object') return undefined;
+  if (depth >= maxDepth) return { code: 'JSON_TOO_DEEP', reversed: [] };
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      // `typeof node[i]` before taking the element: an array of doubles is then not boxed.
+      if (typeof node[i] !== 'object' || node[i] === null) continue;
+      const unsafe = walk(node[i], depth + 1, maxDepth);
+      if (unsafe) {
+        unsafe.reversed.push(i);
+        return unsafe;
+      }
+    }
+    return undefined;
+  }
+  for (const key in node) {
+    if (key === '__proto__') return { code: 'FORBIDDEN_KEY', reversed: [key] };
+    const child: unknown = (node as Record<string, unknown>)[key];
+    if (child === null || typeof child !== 'object') continue;
+    const unsafe = walk(child, depth + 1, maxDepth);
+    if (unsafe) {
+      unsafe.reversed.push(key);
+      return unsafe;
+    }
+  }
+  return undefined;
+}
+
+function walkIteratively(value: unknown, maxDepth: number): Unsafe | undefined {
   interface Frame { node: unknown; key: string | number; parent: Frame | undefined; depth: number }
-  const pathOf = (frame: Frame): FieldPath => {
-    const path: (string | number)[] = [];
-    for (let f: Frame | undefined = frame; f?.parent; f = f.parent) path.unshift(f.key);
+  const reversedPath = (frame: Frame, ...tail: string[]): (string | number)[] => {
+    const path: (string | number)[] = [...tail];
+    for (let f: Frame | undefined = frame; f?.parent; f = f.parent) path.push(f.key);
     return path;
   };
   const stack: Frame[] = [{ node: value, key: '', parent: undefined, depth: 0 }];
@@ -99,22 +270,19 @@ export function checkJsonSafety(value: unknown, maxDepth: number): void {
     const frame = stack.pop() as Frame;
     const { node, depth } = frame;
     if (node === null || typeof node !== 'object') continue;
-    if (depth >= maxDepth) {
-      throw new ValidationError('JSON_TOO_DEEP', `The body nests deeper than ${maxDepth} levels.`, pathOf(frame));
-    }
+    if (depth >= maxDepth) return { code: 'JSON_TOO_DEEP', reversed: reversedPath(frame) };
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
+      for (let i = node.length - 1; i >= 0; i--) {
         const child: unknown = node[i];
         if (child !== null && typeof child === 'object') stack.push({ node: child, key: i, parent: frame, depth: depth + 1 });
       }
       continue;
     }
-    for (const key of Object.keys(node)) {
-      if (key === '__proto__') {
-        throw new ValidationError('FORBIDDEN_KEY', 'The key "__proto__" is not allowed anywhere in a request.', [...pathOf(frame), key]);
-      }
+    for (const key in node) {
+      if (key === '__proto__') return { code: 'FORBIDDEN_KEY', reversed: reversedPath(frame, key) };
       const child: unknown = (node as Record<string, unknown>)[key];
       if (child !== null && typeof child === 'object') stack.push({ node: child, key, parent: frame, depth: depth + 1 });
     }
   }
+  return undefined;
 }

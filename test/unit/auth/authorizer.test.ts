@@ -101,6 +101,20 @@ describe('the authorizer', () => {
     expect(log).toHaveBeenCalledWith('ERROR', 'keys unavailable', expect.anything());
   });
 
+  it.each<[string, Record<string, unknown>, Partial<AuthorizerDeps>]>([
+    ['a "scope" that is an array', { scope: ['predict'] }, {}],
+    ['an "aud" array with a non-string entry', { aud: [AUDIENCE, 7] }, {}],
+    ['an "exp" past any date', { exp: 1e20 }, {}],
+    ['a usage key claim that is not a string', { api_key: ['key-123'] }, { usageKeyClaim: 'api_key' }],
+  ])('answers "Unauthorized" on Lambda, never a policy, for %s', async (_name, claims, extra) => {
+    const error = await handler(undefined, extra)(event('POST', '/v1/models/iris/predict', auth(await token(claims)))).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect((error as UnauthorizedError).message).toBe('Unauthorized');
+    expect((error as UnauthorizedError).reason).toMatch(/" claim.* must be/);
+    expect(log).toHaveBeenCalledWith('WARN', 'token rejected', expect.objectContaining({ reason: (error as UnauthorizedError).reason }));
+  });
+
   it('returns the usage plan key from the configured claim', async () => {
     const result = await handler(undefined, { usageKeyClaim: 'api_key' })(event('GET', '/v1/models', auth(await token({ api_key: 'key-123' }))));
     expect(result.usageIdentifierKey).toBe('key-123');

@@ -32,7 +32,7 @@ function only(decoded: DecodedInputs, name: string) {
 
 describe('recordLayout', () => {
   it('maps declared features onto the columns of a single [N, F] input', () => {
-    expect(irisLayout).toEqual({ kind: 'columns', input: iris.inputs[0], features: IRIS_FEATURES });
+    expect(irisLayout).toMatchObject({ kind: 'columns', input: iris.inputs[0], features: IRIS_FEATURES });
   });
 
   it('keys records by input name when there are several inputs, no features, or a width that does not fit', () => {
@@ -341,6 +341,7 @@ describe('shapes', () => {
     const error = refusal(() => decodeRecords(layout, [{ k: [1] }], instances));
     expect(only(decoded, 'k').shape).toEqual([2]);
     expect(error.code).toBe('SHAPE_MISMATCH');
+    expect(error.message).toContain('expected a single value, got an array of 1');
   });
 
   it('takes one row for a scalar input and refuses two', () => {

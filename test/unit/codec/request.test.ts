@@ -1,5 +1,8 @@
 import { formatPath } from '../../../functions/core/errors.js';
-import { RecordRequestSchema, V2RequestSchema, checkJsonSafety, parseWith } from '../../../functions/core/codec/request.js';
+import {
+  RecordRequestSchema, V2InputSchema, V2RequestSchema, V2_INPUT_FIELDS, checkJsonSafety, parseObject,
+  parseRecordRequest, parseV2Request, parseWith,
+} from '../../../functions/core/codec/request.js';
 import { refusal } from '../../fixtures/errors.js';
 
 const HINT = 'Send {"features": {...}}.';
@@ -25,15 +28,21 @@ describe('RecordRequestSchema', () => {
   });
 
   it('names an unknown top-level field', () => {
-    const error = refusal(() => parseWith(RecordRequestSchema, { features: { a: 1 }, featurez: {} }, HINT));
+    const error = refusal(() => parseRecordRequest({ features: { a: 1 }, featurez: {} }, 10, HINT));
     expect(error.code).toBe('UNKNOWN_FIELD');
     expect(error.path).toEqual(['featurez']);
   });
 
   it('names an unknown field next to instances', () => {
-    const error = refusal(() => parseWith(RecordRequestSchema, { instances: [[1]], debug: true }, HINT));
+    const error = refusal(() => parseRecordRequest({ instances: [[1]], debug: true }, 10, HINT));
     expect(error.code).toBe('UNKNOWN_FIELD');
     expect(error.path).toEqual(['debug']);
+  });
+
+  it('reports a missing field before an unknown one', () => {
+    const error = refusal(() => parseRecordRequest({ rows: [[1]] }, 10, HINT));
+    expect(error.code).toBe('MISSING_FIELD');
+    expect(error.path).toEqual(['features']);
   });
 
   it('refuses an empty instances list', () => {
@@ -67,8 +76,9 @@ describe('RecordRequestSchema', () => {
   });
 });
 
-describe('V2RequestSchema', () => {
+describe('V2RequestSchema and V2InputSchema', () => {
   const input = { name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] };
+  const entry = (value: unknown, i = 0) => parseObject(V2InputSchema, V2_INPUT_FIELDS, value, HINT, ['inputs', i]);
 
   it('accepts a request with id, parameters and requested outputs', () => {
     // Prepare
@@ -76,6 +86,8 @@ describe('V2RequestSchema', () => {
 
     // Act / Assess
     expect(parseWith(V2RequestSchema, body, HINT)).toEqual(body);
+    expect(parseV2Request(body, HINT)).toEqual({ id: 'r-1', inputs: [input], outputs: ['y'] });
+    expect(entry(input)).toEqual(input);
   });
 
   it('names a missing field of an input with its path', () => {
@@ -83,7 +95,7 @@ describe('V2RequestSchema', () => {
     const { data: _data, ...withoutData } = input;
 
     // Act
-    const error = refusal(() => parseWith(V2RequestSchema, { inputs: [input, withoutData] }, HINT));
+    const error = refusal(() => entry(withoutData, 1));
 
     // Assess
     expect(error.code).toBe('MISSING_FIELD');
@@ -92,19 +104,37 @@ describe('V2RequestSchema', () => {
   });
 
   it('names an unknown field inside an input', () => {
-    const error = refusal(() => parseWith(V2RequestSchema, { inputs: [{ ...input, contents: {} }] }, HINT));
+    const error = refusal(() => entry({ ...input, contents: {} }));
     expect(error.code).toBe('UNKNOWN_FIELD');
     expect(formatPath(error.path)).toBe('inputs[0].contents');
   });
 
+  it('names an unknown field inside an output and at the top level', () => {
+    const output = refusal(() => parseV2Request({ inputs: [input], outputs: [{ name: 'y', shape: [1] }] }, HINT));
+    const top = refusal(() => parseV2Request({ inputs: [input], input: [] }, HINT));
+    expect([output.code, formatPath(output.path)]).toEqual(['UNKNOWN_FIELD', 'outputs[0].shape']);
+    expect([top.code, formatPath(top.path)]).toEqual(['UNKNOWN_FIELD', 'input']);
+  });
+
   it.each([
-    [{ inputs: [{ ...input, shape: [1, -3] }] }, ['inputs', 0, 'shape', 1]],
-    [{ inputs: [{ ...input, shape: [1.5] }] }, ['inputs', 0, 'shape', 0]],
+    [{ ...input, shape: [1, -3] }, ['inputs', 0, 'shape', 1]],
+    [{ ...input, shape: [1.5] }, ['inputs', 0, 'shape', 0]],
+    [{ ...input, name: '' }, ['inputs', 0, 'name']],
+    [{ ...input, data: { 0: 1 } }, ['inputs', 0, 'data']],
+    [{ ...input, shape: new Array(65).fill(1) }, ['inputs', 0, 'shape']],
+  ])('refuses the input %j at %j', (value, path) => {
+    const error = refusal(() => entry(value));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.path).toEqual(path);
+  });
+
+  it.each([
     [{ inputs: [] }, ['inputs']],
-    [{ inputs: [{ ...input, name: '' }] }, ['inputs', 0, 'name']],
     [{ inputs: [input], id: 5 }, ['id']],
+    [{ inputs: [input], parameters: [1] }, ['parameters']],
+    [{ inputs: [input], outputs: new Array(1_025).fill({ name: 'y' }) }, ['outputs']],
   ])('refuses %j at %j', (body, path) => {
-    const error = refusal(() => parseWith(V2RequestSchema, body, HINT));
+    const error = refusal(() => parseV2Request(body, HINT));
     expect(error.code).toBe('INVALID_REQUEST');
     expect(error.path).toEqual(path);
   });
