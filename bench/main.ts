@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { runBatch } from './batch.js';
 import { prepareSandbox, runColdStart } from './cold-start.js';
 import { runHandler } from './handler.js';
+import { runHostile } from './hostile.js';
 import { runHttp } from './http.js';
 import { runLimit } from './limit.js';
 import { killChildren, startChild, type AwsEndpoints, type Message } from './lib/children.js';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     const http = await runHttp(ctx);
     const memory = await runMemory(ctx);
     const sizes = runSizes(ctx, sandbox.bundle);
+    const hostile = await runHostile(ctx);
     const loadEnd = os.loadavg()[0] ?? 0;
     const measured = {
       schema: 1 as const,
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
       loadAverage: { start: loadStart, end: loadEnd },
       intraOpThreads: PRODUCT_THREADS,
       models: benchModels().map((m) => ({ id: m.id, name: m.name, description: m.description, bytes: m.bytes.byteLength, features: m.features.length })),
-      limit, handler, batch, coldStart, http, memory, sizes, threads,
+      limit, handler, batch, coldStart, http, memory, sizes, threads, hostile,
     };
     const results: BenchResults = { ...measured, headline: headline(measured), targets: evaluateTargets(measured) };
     mkdirSync(outDir, { recursive: true });

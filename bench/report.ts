@@ -130,8 +130,12 @@ export function evaluateTargets(m: Measured): TargetCheck[] {
     check('layer-x86_64', 'ONNX Runtime layer, unzipped, x86_64', '≤ 50 MB', layer('x86_64') / MIB, 'MB', 50, 'max'),
     check('layer-arm64', 'ONNX Runtime layer, unzipped, arm64', '≤ 30 MB', layer('arm64') / MIB, 'MB', 30, 'max'),
     check('bundle', 'Function bundle (index.mjs + source map, as deployed)', '≤ 1 MB', m.sizes.bundle.assetBytes / MIB, 'MB', 1, 'max'),
+    check('hostile-bodies', `Hostile body just under the body limit, refused: handler ÷ JSON.parse of the same bytes, median (worst: ${hostileWorst(m)?.id ?? 'n/a'})`, '≤ 2×', hostileWorst(m)?.ratio ?? Number.NaN, '×', 2, 'max'),
   ];
 }
+
+/** The hostile body that costs the handler most against its parse (the compressed one aside: its baseline is another body). */
+const hostileWorst = (m: Measured) => worst(m.hostile.cases.filter((c) => c.id !== 'gzip-bomb'), (c) => c.ratio, 'max');
 
 // ---------------------------------------------------------------------------------------------
 // Headline
@@ -159,6 +163,9 @@ export function headline(m: Measured): string[] {
   const layer = (arch: string) => m.sizes.layers.find((l) => l.architecture === arch)?.unzippedBytes ?? Number.NaN;
   const family = (id: BundleFamilyId) => m.sizes.bundle.families.find((f) => f.family === id)?.bytes ?? 0;
   lines.push(`Size: function bundle ${mib(m.sizes.bundle.assetBytes)} (${mib(m.sizes.bundle.jsBytes)} of it code, of which the AWS SDK ${num(family('awsSdk') / 1000)} kB and zod ${num(family('zod') / 1000)} kB), ONNX Runtime layer ${mib(layer('x86_64'))} unzipped on x86_64, ${mib(layer('arm64'))} on arm64.`);
+  const hostile = hostileWorst(m);
+  const bomb = m.hostile.cases.find((c) => c.id === 'gzip-bomb');
+  if (hostile) lines.push(`Hostile bodies: refusing a body built to be expensive, just under the ${num(m.hostile.limitBytes / 1e6, 1)} MB limit, costs the handler at most ${times(hostile.ratio)} what \`JSON.parse\` of the same bytes costs (${hostile.id}); a gzip body that would inflate past the limit is stopped at it in ${ms(bomb?.handler.medianMs ?? Number.NaN)}; no error body is larger than ${num(Math.max(...m.hostile.cases.map((c) => c.responseBytes)))} bytes.`);
   lines.push(`Threads: on this machine the figures favour ONNX Runtime with ${m.threads.recommended} (the default here today: ${m.threads.current}); see section 7.`);
   return lines;
 }
@@ -219,6 +226,10 @@ function whyMissed(r: BenchResults, id: string): string {
     case 'rss-growth': {
       const run = r.memory.runs[0];
       return run ? `The V8 heap after GC went from ${num(run.heapAfterWarmupMb)} MB to ${num(run.heapEndMb)} MB.` : '';
+    }
+    case 'hostile-bodies': {
+      const w = hostileWorst(r);
+      return w ? `${w.description}: the handler took ${ms(w.handler.medianMs)} where JSON.parse of it takes ${ms(w.parse.medianMs)}; something after the parse walks the data before a cheap check refuses it.` : '';
     }
     case 'bundle':
       return `What it holds, largest first: ${familyList(r, 6)}; ${num(r.sizes.bundle.lazyBytes / 1000)} kB of the code is reached only through dynamic imports (the tracing, and the SDK's credential providers that Lambda's environment credentials never need), parsed at load but never run; the source map is ${mib(r.sizes.bundle.mapBytes)} of the asset.`;
@@ -501,6 +512,16 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.threads.configs.find((c) => c.id === r.threads.recommended)?.spinning === false
       ? ['', "Turning spinning off needs an option the adapter does not have yet (`OnnxRuntimeOptions` takes the thread count only): the session option is `extra: { session: { intra_op: { allow_spinning: '0' } } }`, ONNX Runtime's `session.intra_op.allow_spinning` config entry."]
       : []),
+    '',
+    '## 8. Hostile bodies',
+    '',
+    `Bodies built to be expensive, each just under the predict function's default body limit (${num(r.hostile.limitBytes)} bytes) and each refused with its stable code, sent to the predict handler in-process (as Lambda calls it), against \`JSON.parse\` of the same text in alternating blocks of the same loop; for the compressed body, against \`JSON.parse\` of a body at the limit, the most the handler lets it inflate to. \`JSON.parse\` is the floor: the handler must parse a body to answer it. The handler's time is event-loop time: every other request on the process waits for it.`,
+    '',
+    table(['Body', 'Sent', 'Refused with', 'Error body', 'Handler (median)', 'JSON.parse (median)', 'Handler ÷ parse'], r.hostile.cases.map((c) => [
+      c.description, `${num(c.requestBytes / 1e6, 2)} MB`, `${c.status} \`${c.code}\``, `${num(c.responseBytes)} bytes`, ms(c.handler.medianMs), ms(c.parse.medianMs), times(c.ratio),
+    ])),
+    '',
+    'Before the body is parsed the handler checks its size, inflates a compressed body only up to the limit, and reads the text once for nesting depth and `__proto__` keys (no parsed value is walked); after the parse the codec checks every count (rows, data length against the shape, string lengths, names against the model\'s) before it reads a value.',
     '',
     '## Method',
     '',

@@ -388,6 +388,31 @@ export interface TargetCheck {
   readonly shortfall: string;
 }
 
+/** 8. One hostile body: built to be expensive, just under the body limit, and refused. */
+export interface HostileCase {
+  readonly id: string;
+  readonly description: string;
+  /** Bytes of the event body as sent (base64 for a compressed one). */
+  readonly requestBytes: number;
+  /** The refusal the body must get. */
+  readonly status: number;
+  readonly code: string;
+  /** Bytes of the error body: an excerpt of the request at most, never the request. */
+  readonly responseBytes: number;
+  /** `JSON.parse` of the same text (of a body at the limit, for a compressed one). */
+  readonly parse: Stat;
+  /** The predict handler refusing it, in-process. */
+  readonly handler: Stat;
+  /** handler median ÷ parse median. */
+  readonly ratio: number;
+}
+
+export interface HostileResult {
+  /** The function's default body limit the bodies are built under, bytes. */
+  readonly limitBytes: number;
+  readonly cases: readonly HostileCase[];
+}
+
 export interface BenchResults {
   readonly schema: 1;
   readonly mode: 'full' | 'quick';
@@ -407,10 +432,11 @@ export interface BenchResults {
   readonly memory: MemoryResult;
   readonly sizes: SizeResult;
   readonly threads: ThreadsResult;
+  readonly hostile: HostileResult;
   readonly headline: readonly string[];
   readonly targets: readonly TargetCheck[];
 }
 
 /** The sections, in the order the runner runs them and the JSON holds them. */
-export const SECTIONS = ['limit', 'handler', 'batch', 'threads', 'coldStart', 'http', 'memory', 'sizes'] as const;
+export const SECTIONS = ['limit', 'handler', 'batch', 'threads', 'coldStart', 'http', 'memory', 'sizes', 'hostile'] as const;
 export type SectionId = (typeof SECTIONS)[number];

@@ -26,6 +26,8 @@ export interface Profile {
     readonly connections: number;
     readonly maxSeconds: number;
   };
+  /** Section 8: each hostile body (5.8 MB) and its JSON.parse baseline, tens of milliseconds per call. */
+  readonly hostile: Budget;
   /** How long each CPU profile samples. */
   readonly profileMs: number;
   /** Section 7: passes over the configurations (forward, then reverse), and calls measured one at a time for CPU per isolated call. */
@@ -39,6 +41,7 @@ export const FULL: Profile = {
   coldStart: { runs: 10, warmRequests: 300, probeRuns: 20 },
   http: { warmupSeconds: 1, seconds: 5, rounds: 5, connections: [1, 8, 32] },
   memory: { warmupRequests: 10_000, requests: 100_000, loggedRequests: 20_000, connections: 8, maxSeconds: 150 },
+  hostile: { warmup: 2, minSamples: 10, maxSamples: 40, maxMs: 3_000, blockSize: 2 },
   profileMs: 2_000,
   threads: { passes: 2, isolatedCalls: { small: 200, large: 20 } },
 };
@@ -50,6 +53,7 @@ export const QUICK: Profile = {
   coldStart: { runs: 1, warmRequests: 30, probeRuns: 2 },
   http: { warmupSeconds: 0.1, seconds: 0.3, rounds: 1, connections: [1, 8, 32] },
   memory: { warmupRequests: 200, requests: 1_000, loggedRequests: 200, connections: 8, maxSeconds: 10 },
+  hostile: { warmup: 1, minSamples: 2, maxSamples: 2, maxMs: 0, blockSize: 1 },
   profileMs: 300,
   threads: { passes: 1, isolatedCalls: { small: 10, large: 2 } },
 };

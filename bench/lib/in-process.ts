@@ -17,7 +17,7 @@ import { loadConfig } from '../../functions/shared/config.js';
 import type { HttpHandler } from '../../functions/shared/http.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry } from '../../test/fixtures/in-memory.js';
 import type { BenchModel } from './models.js';
-import { publish } from './publish.js';
+import { publish, type PublishedModel } from './publish.js';
 
 export { lambdaContext, predictEvent } from './events.js';
 
@@ -36,7 +36,7 @@ export interface InProcessPredict {
   readonly handler: HttpHandler;
   readonly service: PredictionService;
   /** The adapter's session for a model, the very one the handler runs. */
-  session(model: BenchModel): Promise<ModelSession>;
+  session(model: Pick<BenchModel, 'name'>): Promise<ModelSession>;
 }
 
 /** The function's defaults (functions/shared/config.ts), with the table and bucket names it needs. */
@@ -47,7 +47,7 @@ const config = loadConfig({ REGISTRY_TABLE: 'onnx-registry', PREDICTION_LOG_TABL
  * returns the predict handler serving them.
  */
 export async function inProcessPredict(
-  models: readonly BenchModel[],
+  models: readonly PublishedModel[],
   options: { readonly log: PredictionLog; readonly intraOpThreads: number },
 ): Promise<InProcessPredict> {
   const registry = new InMemoryModelRegistry();

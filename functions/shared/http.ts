@@ -303,8 +303,8 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\ufffd]/g;
  * Reads the body of `event` as one JSON object. In order: the content type (415), the content
  * coding (415 for anything but gzip, deflate or identity), the size (413 `BODY_TOO_LARGE`, counted
  * after inflating: a small body that inflates past `maxBodyBytes` is stopped there), a UTF-8
- * byte-order mark (skipped), emptiness (`EMPTY_BODY`), syntax (`MALFORMED_JSON`, quoting no raw
- * bytes), the top-level type, depth and `__proto__` keys.
+ * byte-order mark (skipped), emptiness (`EMPTY_BODY`), depth and `__proto__` keys (read from the text, before
+ * parsing), syntax (`MALFORMED_JSON`, quoting no raw bytes), the top-level type.
  *
  * Compressed bytes can only travel base64-encoded (`isBase64Encoded`). API Gateway inflates gzip
  * and deflate bodies itself before invoking the function and leaves the `Content-Encoding` header
@@ -332,6 +332,8 @@ export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLim
   // A byte-order mark is not JSON, but some encoders write one: skip it.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') throw new ValidationError('EMPTY_BODY', 'The request has no body; send a JSON object.', ['body']);
+  // Depth and __proto__ keys from the text, before JSON.parse builds anything.
+  checkJsonSafety(text, limits.maxJsonDepth);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -343,7 +345,6 @@ export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLim
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ValidationError('WRONG_TYPE', 'The body must be a JSON object.', ['body']);
   }
-  checkJsonSafety(value, limits.maxJsonDepth);
   return value;
 }
 

@@ -1,6 +1,6 @@
 /**
- * The request bodies we accept, and the safety checks every JSON body gets before any of it is
- * used: bounded depth and no `__proto__` keys.
+ * The request bodies we accept, and the safety checks every JSON body gets before it is parsed:
+ * bounded depth and no `__proto__` keys.
  *
  * Every request form is checked cheapest first: its counts (rows, listed outputs, ranks) on the
  * lengths alone, then its envelope (zod, then the first unknown key, where a strict zod object
@@ -203,86 +203,114 @@ function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
   return node;
 }
 
+/** Character codes the scan stops at. */
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
 /**
- * Bodies nesting deeper than this are walked with an explicit stack instead of recursion: the
- * recursive walk is several times faster, but its depth is the body's (up to `maxDepth`).
+ * Longest JSON string token that can decode to `__proto__`: 9 characters, each at most a
+ * 6-character `\uXXXX` escape, plus the quotes. Longer keys are never decoded by the scan.
  */
-const RECURSIVE_WALK_MAX_DEPTH = 1_000;
-
-/** Where a body fails the safety check: the code, and the path from the failing node up. */
-interface Unsafe {
-  readonly code: 'JSON_TOO_DEEP' | 'FORBIDDEN_KEY';
-  readonly reversed: (string | number)[];
-}
+const LONGEST_PROTO_TOKEN = 9 * 6 + 2;
 
 /**
- * Walks a parsed JSON value once and refuses it when it nests deeper than `maxDepth` or carries
- * a `__proto__` key (which some consumers of the object would turn into a prototype change).
- * Keys in the error's path are excerpts. Nothing is allocated per node unless the body fails.
+ * Reads a body's JSON text once, before it is parsed, and refuses it when it nests deeper than
+ * `maxDepth` (400 `JSON_TOO_DEEP`) or has a `__proto__` key, however it is escaped (400
+ * `FORBIDDEN_KEY`: JSON.parse makes it an own property, which some consumers of the object
+ * would turn into a prototype change). The path of the error leads to the offending level or key,
+ * keys cut to excerpts.
+ *
+ * Cost: one pass over the characters outside strings and one `indexOf` per string, nothing
+ * allocated unless the body fails; no parsed value is walked, so a body of 580,000 rows costs
+ * the scan a fraction of what JSON.parse costs (docs/BENCHMARKS.md, section 8). Malformed text
+ * is left to JSON.parse: the scan only looks at brackets, quotes, commas and colons.
  */
-export function checkJsonSafety(value: unknown, maxDepth: number): void {
-  const unsafe = maxDepth <= RECURSIVE_WALK_MAX_DEPTH ? walk(value, 0, maxDepth) : walkIteratively(value, maxDepth);
-  if (!unsafe) return;
-  const path = pathExcerpt(unsafe.reversed.reverse());
-  if (unsafe.code === 'FORBIDDEN_KEY') {
-    throw new ValidationError('FORBIDDEN_KEY', 'The key "__proto__" is not allowed anywhere in a request.', path);
-  }
-  throw new ValidationError('JSON_TOO_DEEP', `The body nests deeper than ${maxDepth} levels.`, path);
-}
-
-function walk(node: unknown, depth: number, maxDepth: number): Unsafe | undefined {
-  if (node === null || typeof node !== 'object') return undefined;
-  if (depth >= maxDepth) return { code: 'JSON_TOO_DEEP', reversed: [] };
-  if (Array.isArray(node)) {
-    for (let i = 0; i < node.length; i++) {
-      // `typeof node[i]` before taking the element: an array of doubles is then not boxed.
-      if (typeof node[i] !== 'object' || node[i] === null) continue;
-      const unsafe = walk(node[i], depth + 1, maxDepth);
-      if (unsafe) {
-        unsafe.reversed.push(i);
-        return unsafe;
+export function checkJsonSafety(text: string, maxDepth: number): void {
+  // Per open container (at most maxDepth of them): object or array, the element index of an
+  // array, and where the current key's token starts and ends in an object.
+  const isObject: boolean[] = [];
+  const index: number[] = [];
+  const keyStart: number[] = [];
+  const keyEnd: number[] = [];
+  let depth = 0;
+  let lastStringStart = -1;
+  let lastStringEnd = -1;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      const start = i;
+      let end = text.indexOf('"', i + 1);
+      // A quote preceded by an odd number of backslashes is inside the string.
+      while (end !== -1 && escaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) return; // unterminated: JSON.parse reports it
+      lastStringStart = start;
+      lastStringEnd = end + 1;
+      i = end;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (depth >= maxDepth) {
+        throw new ValidationError('JSON_TOO_DEEP', `The body nests deeper than ${maxDepth} levels.`, pathExcerpt(pathOf(text, depth, isObject, index, keyStart, keyEnd)));
+      }
+      isObject[depth] = c === OPEN_BRACE;
+      index[depth] = 0;
+      keyStart[depth] = -1;
+      keyEnd[depth] = -1;
+      depth++;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      if (depth > 0) depth--;
+    } else if (c === COMMA) {
+      if (depth > 0 && !isObject[depth - 1]) index[depth - 1] = (index[depth - 1] as number) + 1;
+    } else if (c === COLON && depth > 0 && isObject[depth - 1] && lastStringEnd > lastStringStart) {
+      keyStart[depth - 1] = lastStringStart;
+      keyEnd[depth - 1] = lastStringEnd;
+      if (isProtoKey(text, lastStringStart, lastStringEnd)) {
+        throw new ValidationError('FORBIDDEN_KEY', 'The key "__proto__" is not allowed anywhere in a request.', pathExcerpt(pathOf(text, depth, isObject, index, keyStart, keyEnd)));
       }
     }
-    return undefined;
   }
-  for (const key in node) {
-    if (key === '__proto__') return { code: 'FORBIDDEN_KEY', reversed: [key] };
-    const child: unknown = (node as Record<string, unknown>)[key];
-    if (child === null || typeof child !== 'object') continue;
-    const unsafe = walk(child, depth + 1, maxDepth);
-    if (unsafe) {
-      unsafe.reversed.push(key);
-      return unsafe;
-    }
-  }
-  return undefined;
 }
 
-function walkIteratively(value: unknown, maxDepth: number): Unsafe | undefined {
-  interface Frame { node: unknown; key: string | number; parent: Frame | undefined; depth: number }
-  const reversedPath = (frame: Frame, ...tail: string[]): (string | number)[] => {
-    const path: (string | number)[] = [...tail];
-    for (let f: Frame | undefined = frame; f?.parent; f = f.parent) path.push(f.key);
-    return path;
-  };
-  const stack: Frame[] = [{ node: value, key: '', parent: undefined, depth: 0 }];
-  while (stack.length > 0) {
-    const frame = stack.pop() as Frame;
-    const { node, depth } = frame;
-    if (node === null || typeof node !== 'object') continue;
-    if (depth >= maxDepth) return { code: 'JSON_TOO_DEEP', reversed: reversedPath(frame) };
-    if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) {
-        const child: unknown = node[i];
-        if (child !== null && typeof child === 'object') stack.push({ node: child, key: i, parent: frame, depth: depth + 1 });
-      }
-      continue;
-    }
-    for (const key in node) {
-      if (key === '__proto__') return { code: 'FORBIDDEN_KEY', reversed: reversedPath(frame, key) };
-      const child: unknown = (node as Record<string, unknown>)[key];
-      if (child !== null && typeof child === 'object') stack.push({ node: child, key, parent: frame, depth: depth + 1 });
+/** Whether the quote at `at` is escaped: preceded by an odd number of backslashes. */
+function escaped(text: string, at: number): boolean {
+  let count = 0;
+  for (let j = at - 1; j >= 0 && text.charCodeAt(j) === BACKSLASH; j--) count++;
+  return count % 2 === 1;
+}
+
+/** Whether the string token `text[start, end)` (quotes included) decodes to `__proto__`. */
+function isProtoKey(text: string, start: number, end: number): boolean {
+  const tokenLength = end - start;
+  if (tokenLength === 11) return text.startsWith('"__proto__"', start);
+  if (tokenLength < 11 || tokenLength > LONGEST_PROTO_TOKEN) return false;
+  return text.slice(start, end).includes('\\') && decodeKey(text, start, end) === '__proto__';
+}
+
+/** The key token `text[start, end)` as a string (the raw text between the quotes if it is not valid JSON). */
+function decodeKey(text: string, start: number, end: number): string {
+  const token = text.slice(start, end);
+  try {
+    return JSON.parse(token) as string;
+  } catch {
+    return token.slice(1, -1);
+  }
+}
+
+/** The path to the container about to open at `depth` (its parent's key or index, and theirs). */
+function pathOf(text: string, depth: number, isObject: boolean[], index: number[], keyStart: number[], keyEnd: number[]): FieldPath {
+  const path: (string | number)[] = [];
+  for (let d = 0; d < depth; d++) {
+    if (isObject[d]) {
+      const start = keyStart[d] as number;
+      // A key of a megabyte is decoded from its first characters only: the path shows an excerpt.
+      if (start >= 0) path.push(decodeKey(text, start, Math.min(keyEnd[d] as number, start + 256)));
+    } else {
+      path.push(index[d] as number);
     }
   }
-  return undefined;
+  return path;
 }

@@ -183,13 +183,13 @@ describe('keys and names the caller chooses', () => {
 
   it('keys on the way to a body too deep or to a __proto__ key are excerpts in the path', () => {
     // Prepare: 1 MB keys at every level, then one level too many, or a __proto__ key.
-    const deep = JSON.parse(`{"${huge}": {"${huge}": {"${huge}": [[1]]}}}`) as unknown;
-    const proto = JSON.parse(`{"${huge}": {"${huge}": {"__proto__": 1}}}`) as unknown;
+    const deep = `{"${huge}": {"${huge}": {"${huge}": [[1]]}}}`;
+    const proto = `{"${huge}": {"${huge}": {"__proto__": 1}}}`;
 
     // Act
     const tooDeep = refusal(() => checkJsonSafety(deep, 4));
     const forbidden = refusal(() => checkJsonSafety(proto, 32));
-    const deepIteratively = refusal(() => checkJsonSafety(JSON.parse(`{"${huge}": ${'['.repeat(2_000)}${']'.repeat(2_000)}}`), 1_500));
+    const deepIteratively = refusal(() => checkJsonSafety(`{"${huge}": ${'['.repeat(2_000)}${']'.repeat(2_000)}}`, 1_500));
 
     // Assess
     expect([tooDeep.code, forbidden.code, deepIteratively.code]).toEqual(['JSON_TOO_DEEP', 'FORBIDDEN_KEY', 'JSON_TOO_DEEP']);

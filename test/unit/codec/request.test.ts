@@ -143,16 +143,16 @@ describe('V2RequestSchema and V2InputSchema', () => {
 describe('checkJsonSafety', () => {
   it('accepts a body exactly as deep as allowed', () => {
     // Prepare: three nested containers
-    const body = JSON.parse('{"a": [{"b": 1}]}') as unknown;
+    const body = '{"a": [{"b": 1}]}';
 
     // Act / Assess
     expect(() => checkJsonSafety(body, 3)).not.toThrow();
-    expect(() => checkJsonSafety(1, 0)).not.toThrow();
+    expect(() => checkJsonSafety('1', 0)).not.toThrow();
   });
 
   it('refuses a body one level deeper than allowed, with the path of the offending level', () => {
     // Prepare
-    const body = JSON.parse('{"instances": [{"x": [[1]]}]}') as unknown;
+    const body = '{"instances": [{"x": [[1]]}]}';
 
     // Act
     const error = refusal(() => checkJsonSafety(body, 4));
@@ -164,7 +164,7 @@ describe('checkJsonSafety', () => {
 
   it('walks very deep bodies without overflowing the stack', () => {
     // Prepare
-    const body = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
+    const body = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
 
     // Act
     const error = refusal(() => checkJsonSafety(body, 64));
@@ -176,25 +176,54 @@ describe('checkJsonSafety', () => {
 
   it('refuses a __proto__ key, which JSON.parse creates as an own property', () => {
     // Prepare
-    const body = JSON.parse('{"instances": [{"a": 1}, {"a": 2, "__proto__": {"polluted": true}}]}') as unknown;
+    const body = '{"instances": [{"a": 1}, {"a": 2, "__proto__": {"polluted": true}}]}';
 
     // Act
     const error = refusal(() => checkJsonSafety(body, 64));
 
     // Assess
-    expect(Object.keys((body as { instances: object[] }).instances[1] as object)).toContain('__proto__');
+    expect(Object.keys((JSON.parse(body) as { instances: object[] }).instances[1] as object)).toContain('__proto__');
     expect(error.code).toBe('FORBIDDEN_KEY');
     expect(error.path).toEqual(['instances', 1, '__proto__']);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
   it('refuses a __proto__ key at the top level too', () => {
-    const error = refusal(() => checkJsonSafety(JSON.parse('{"__proto__": 1}'), 64));
+    const error = refusal(() => checkJsonSafety('{"__proto__": 1}', 64));
     expect(error.code).toBe('FORBIDDEN_KEY');
     expect(error.path).toEqual(['__proto__']);
   });
 
   it('allows "__proto__" as a string value and keys that merely contain it', () => {
-    expect(() => checkJsonSafety(JSON.parse('{"a": "__proto__", "my__proto__": 1}'), 64)).not.toThrow();
+    expect(() => checkJsonSafety('{"a": "__proto__", "my__proto__": 1, "__proto__x": {"b": ["__proto__"]}}', 64)).not.toThrow();
+  });
+
+  it('finds a __proto__ key however it is escaped, and only keys', () => {
+    // Prepare: escapes JSON.parse decodes to "__proto__"; strings with quotes and brackets inside.
+    const escapedKeys = ['\\u005f_proto__', '\\u005F\\u005Fproto\\u005f\\u005f', '__pr\\u006fto__', '\\u005f\\u005f\\u0070\\u0072\\u006f\\u0074\\u006f\\u005f\\u005f'];
+    const tricky = '{"a": "\\"__proto__\\": [[[[", "b\\\\": {"c": "}}]]"}, "d": [1, {"__proto__": 2}]}';
+
+    // Act
+    const errors = escapedKeys.map((key) => refusal(() => checkJsonSafety(`{"x": [0, {"${key}": 1}]}`, 64)));
+    const trickyError = refusal(() => checkJsonSafety(tricky, 64));
+
+    // Assess
+    for (const [i, key] of escapedKeys.entries()) {
+      expect((JSON.parse(`{"${key}": 1}`) as Record<string, unknown>)['__proto__']).toBe(1);
+      expect([errors[i]?.code, errors[i]?.path]).toEqual(['FORBIDDEN_KEY', ['x', 1, '__proto__']]);
+    }
+    expect([trickyError.code, trickyError.path]).toEqual(['FORBIDDEN_KEY', ['d', 1, '__proto__']]);
+  });
+
+  it('counts depth outside strings only, and array positions across nested commas', () => {
+    // Prepare
+    const deepInString = `{"a": "${'['.repeat(100)}", "b": [[1, 2], [3, [4]]]}`;
+
+    // Act
+    const error = refusal(() => checkJsonSafety(deepInString, 3));
+
+    // Assess
+    expect(() => checkJsonSafety(deepInString, 4)).not.toThrow();
+    expect([error.code, error.path]).toEqual(['JSON_TOO_DEEP', ['b', 1, 1]]);
   });
 });
