@@ -81,13 +81,6 @@ export interface LocalAwsOptions {
   readonly s3Port?: number;
   /** Address to listen on. @default '127.0.0.1' */
   readonly host?: string;
-  /**
-   * For crash-consistency tests only: the process kills itself (SIGKILL, nothing flushed) right
-   * after the DynamoDB front has made this many item writes for transactions, counted from its
-   * start: a kill at a chosen instant inside a transaction. Meant for `startLocalAwsProcess`
-   * (in-process it kills the caller). @default never
-   */
-  readonly killAfterTransactionWrites?: number;
 }
 
 export interface LocalAws {
@@ -112,7 +105,7 @@ export interface LocalAws {
  */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const host = options.host ?? '127.0.0.1';
-  const dynamo = await startDynamo(host, options.dynamoPort ?? 0, options.dataDir, options.killAfterTransactionWrites);
+  const dynamo = await startDynamo(host, options.dynamoPort ?? 0, options.dataDir);
   try {
     const s3 = await startS3(host, options.s3Port ?? 0, options.dataDir);
     let stopping: Promise<void> | undefined;
@@ -415,7 +408,7 @@ function rfc3986(text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-async function startDynamo(host: string, port: number, dataDir: string | undefined, killAfterTransactionWrites?: number): Promise<RunningServer> {
+async function startDynamo(host: string, port: number, dataDir: string | undefined): Promise<RunningServer> {
   const storePath = dataDir ? path.join(dataDir, 'dynamodb') : undefined;
   if (storePath) await mkdir(storePath, { recursive: true });
   const backend = dynalite({
@@ -429,12 +422,7 @@ async function startDynamo(host: string, port: number, dataDir: string | undefin
   const agent = new http.Agent({ keepAlive: true });
   const store = new Dynalite(backendPort, agent);
   const journal = new TransactionJournal(dataDir ? path.join(dataDir, TRANSACTION_JOURNAL_DIR) : undefined);
-  let writes = 0;
-  const afterWrite = killAfterTransactionWrites === undefined ? undefined : () => {
-    writes += 1;
-    if (writes >= killAfterTransactionWrites) process.kill(process.pid, 'SIGKILL');
-  };
-  const front = http.createServer(frontHandler(store, journal, afterWrite));
+  const front = http.createServer(frontHandler(store, journal));
   try {
     // A transaction a kill cut short is undone before anything is served.
     await journal.recover(store);
@@ -575,9 +563,9 @@ class SharedExclusiveLock {
   }
 }
 
-function frontHandler(dynalite: Dynalite, journal: TransactionJournal, afterWrite?: () => void): http.RequestListener {
+function frontHandler(dynalite: Dynalite, journal: TransactionJournal): http.RequestListener {
   const lock = new SharedExclusiveLock();
-  const transactions = new TransactionRunner(dynalite, journal, afterWrite);
+  const transactions = new TransactionRunner(dynalite, journal);
   return (request, response) => {
     const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1];
     const handled =
@@ -726,8 +714,6 @@ class TransactionRunner {
   constructor(
     private readonly dynalite: Dynalite,
     private readonly journal: TransactionJournal,
-    /** Called after each item write (`killAfterTransactionWrites`). */
-    private readonly afterWrite: () => void = () => undefined,
   ) {}
 
   async write(input: Json): Promise<DynamoResponse> {
@@ -766,7 +752,6 @@ class TransactionRunner {
         if (action.kind === 'ConditionCheck') continue;
         const { ReturnValuesOnConditionCheckFailure: _ignored, ...params } = action.params;
         const applied = await this.dynalite.call(`${action.kind}Item`, params);
-        this.afterWrite();
         if (applied.status !== 200) {
           failed = { index, response: applied };
           break;

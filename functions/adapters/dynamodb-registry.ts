@@ -50,8 +50,10 @@ class LostRace extends Error {}
  *
  * Version numbers are allocated in one transaction that bumps the model item's `latestVersion`
  * (conditioned on the revision read) and creates the version item (conditioned on it not
- * existing); a registration that loses that race is retried from a fresh read with jittered
- * backoff, a bounded number of times, then fails with `ConflictError('CONCURRENT_UPDATE')`.
+ * existing), and for a file from a presigned upload the upload's marker (conditioned on it not
+ * existing: one version per upload, else `UPLOAD_ALREADY_REGISTERED`); a registration that
+ * loses that race is retried from a fresh read with jittered backoff, a bounded number of times,
+ * then fails with `ConflictError('CONCURRENT_UPDATE')`.
  * Stage changes (planned by the core from what it read) are applied in one transaction with the
  * history items and the model item (its revision, raised by every change and conditioned on the
  * caller's `expectedRevision` when there is one, and the production pointer), and are never
@@ -175,7 +177,7 @@ export class DynamoDbRegistry implements ModelRegistry {
               ExpressionAttributeNames: { '#pk': 'pk' },
             },
           };
-      await this.transact([
+      const items: TransactItem[] = [
         modelWrite,
         {
           Put: {
@@ -185,9 +187,25 @@ export class DynamoDbRegistry implements ModelRegistry {
             ExpressionAttributeNames: { '#sk': 'sk' },
           },
         },
-      ]);
+      ];
+      if (input.uploadId !== undefined) items.push(this.uploadMarker(input.model, input.uploadId, version.version));
+      try {
+        await this.transact(items);
+      } catch (error) {
+        // The marker's condition failed: this upload made a version already, and retrying
+        // would only find that again.
+        if (error instanceof LostRace && input.uploadId !== undefined && conditionFailedAt(error, 2)) {
+          throw new ConflictError('UPLOAD_ALREADY_REGISTERED', `Upload "${input.uploadId}" of model "${input.model}" is registered already; nothing was written.`, ['uploadId']);
+        }
+        throw error;
+      }
       return version;
     });
+  }
+
+  async getVersionByUpload(model: string, uploadId: string): Promise<ModelVersion | undefined> {
+    const marker = await this.getItem(REGISTRY_KEYS.pk(model), REGISTRY_KEYS.uploadSk(uploadId));
+    return marker && this.getVersion(model, stringField(marker, 'version'));
   }
 
   async applyTransition(plan: TransitionPlan): Promise<void> {
@@ -244,6 +262,22 @@ export class DynamoDbRegistry implements ModelRegistry {
     return items
       .map(toStageTransition)
       .sort((a, b) => a.at.localeCompare(b.at) || Number(a.version) - Number(b.version) || a.revision - b.revision);
+  }
+
+  /**
+   * The item that says upload `uploadId` made `version`, on condition that there is none yet:
+   * written with the version, it makes a registration by upload idempotent (a retry after a lost
+   * answer or a kill finds it instead of making a second version).
+   */
+  private uploadMarker(model: string, uploadId: string, version: string): TransactItem {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.uploadSk(uploadId), model, uploadId, version },
+        ConditionExpression: 'attribute_not_exists(#sk)',
+        ExpressionAttributeNames: { '#sk': 'sk' },
+      },
+    };
   }
 
   /** A version's stage change, on condition that its stage and revision are still the ones read. */
@@ -364,6 +398,12 @@ function isLostRace(error: unknown): boolean {
   };
   if (name !== 'TransactionCanceledException') return false;
   return reasons.some((reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict');
+}
+
+/** Whether the transaction `lost` was cancelled by the condition of its item at `index`. */
+function conditionFailedAt(lost: LostRace, index: number): boolean {
+  const reasons = (lost.cause as { CancellationReasons?: ReadonlyArray<{ Code?: string }> } | undefined)?.CancellationReasons ?? [];
+  return reasons[index]?.Code === 'ConditionalCheckFailed';
 }
 
 /** `"42"` → 42; anything that cannot name a stored version → undefined. */

@@ -10,6 +10,7 @@
  * | the model   | `MODEL#<name>`  | `MODEL`               | latestVersion, productionVersion, revision (every change raises it), modelIndex=`MODEL` |
  * | a version   | `MODEL#<name>`  | `VERSION#0000000042`  | version, stage, revision, metadata/artifact/signature maps |
  * | a change    | `MODEL#<name>`  | `HISTORY#0000000042#000003` | model, version, from, to, revision, actor, at, reason |
+ * | an upload registered | `MODEL#<name>` | `UPLOAD#<uploadId>` | model, uploadId, version (written with the version: one version per upload) |
  *
  * Versions are zero-padded so a Query on `begins_with(sk, "VERSION#")` returns them oldest
  * first. Only model items carry `modelIndex`, so the sparse index `models` lists every model
@@ -87,6 +88,10 @@ export const REGISTRY_KEYS = {
   /** One item per stage change: the version and the revision the change gave it. */
   historySk(version: number, revision: number): string {
     return `HISTORY#${String(version).padStart(VERSION_DIGITS, '0')}#${String(revision).padStart(6, '0')}`;
+  },
+  /** The marker of the version registered from a presigned upload. */
+  uploadSk(uploadId: string): string {
+    return `UPLOAD#${uploadId}`;
   },
 } as const;
 

@@ -15,9 +15,14 @@ export interface ModelRegistry {
   listVersions(model: string): Promise<ModelVersion[]>;
   /**
    * Allocates the next version number atomically (two concurrent registrations never get the
-   * same number) and stores the version in stage `development`.
+   * same number) and stores the version in stage `development`. With `uploadId`, records in the
+   * same transaction that the upload made this version: at most one version per upload, so when
+   * one was made from it already nothing is written and it throws
+   * `ConflictError('UPLOAD_ALREADY_REGISTERED')` (see `getVersionByUpload`).
    */
   createVersion(input: NewModelVersion): Promise<ModelVersion>;
+  /** The version `createVersion` made from upload `uploadId` of `model`, if any. */
+  getVersionByUpload(model: string, uploadId: string): Promise<ModelVersion | undefined>;
   /**
    * Applies a planned stage change in one transaction: every version change is conditioned on
    * the stage and revision it was planned from, the production pointer (when it moves) on what
@@ -71,6 +76,8 @@ export interface NewModelVersion {
   readonly signature: ModelSignature;
   readonly registeredBy: string;
   readonly registeredAt: string;
+  /** The presigned upload the file came from (`UploadService`); absent for a file sent inline. */
+  readonly uploadId?: string;
 }
 
 /** Model artifacts (ONNX files) in a versioned object store. */

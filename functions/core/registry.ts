@@ -50,6 +50,11 @@ export interface RegisterInput {
   /** Unvalidated metadata as the caller sent it. */
   readonly metadata: unknown;
   readonly actor: string;
+  /**
+   * The presigned upload the file came from: one version per upload (409
+   * `UPLOAD_ALREADY_REGISTERED` when it made one already; see `UploadService.register`).
+   */
+  readonly uploadId?: string;
 }
 
 export interface RegistryDeps {
@@ -94,6 +99,7 @@ export class RegistryService {
    * inputs on the file as the golden-inputs gate does (`replayGoldenInputs`), all before
    * anything is stored; then stores the file and records the version.
    *
+   * @throws ConflictError (409) `UPLOAD_ALREADY_REGISTERED` when `uploadId` made a version already
    * @throws ValidationError (400) `INVALID_MODEL_NAME`, `EMPTY_ARTIFACT`, `ARTIFACT_TOO_LARGE`,
    *   `METADATA_TOO_LARGE`, the declaration and runtime codes (`FEATURES_MISMATCH`,
    *   `INVALID_MODEL`, ...), `INVALID_GOLDEN_INPUT` (a golden request the model cannot take,
@@ -151,7 +157,14 @@ export class RegistryService {
       },
       registeredBy: input.actor,
       registeredAt,
+      ...(input.uploadId === undefined ? {} : { uploadId: input.uploadId }),
     });
+  }
+
+  /** The version registered from upload `uploadId` of `model`, if any. */
+  async getVersionByUpload(model: string, uploadId: string): Promise<ModelVersion | undefined> {
+    checkModelName(model);
+    return this.deps.registry.getVersionByUpload(model, uploadId);
   }
 
   async listModels(): Promise<ModelRecord[]> {
@@ -258,7 +271,12 @@ export class RegistryService {
   }
 }
 
-function parseMetadata(value: unknown): ModelMetadata {
+/**
+ * The caller's metadata, checked against `ModelMetadataSchema`.
+ *
+ * @throws ValidationError (400) with a path under `metadata`
+ */
+export function parseMetadata(value: unknown): ModelMetadata {
   try {
     return parseWith(ModelMetadataSchema, value, 'See the README for the metadata fields.');
   } catch (error) {

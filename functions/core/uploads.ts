@@ -3,13 +3,14 @@
  * (a presigned PUT URL for `uploads/<model>/<uploadId>`), sends the file straight to object
  * storage, then registers the version by `uploadId`. The control plane reads the upload whole
  * into memory (sha256, ONNX Runtime's inspection), registers it exactly as an inline file, and
- * deletes the upload. Talks to ports only.
+ * deletes the upload. Registration by `uploadId` is idempotent: one upload makes at most one
+ * version, and a retry of the request gets that version. Talks to ports only.
  */
-import { randomUUID } from 'node:crypto';
-import { NotFoundError, ValidationError } from './errors.js';
+import { createHash, randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { ModelVersion } from './model.js';
 import type { PresignedRequest, UploadStore } from './ports.js';
-import { checkModelName, type RegistryService } from './registry.js';
+import { checkModelName, parseMetadata, type RegistryService } from './registry.js';
 
 /** How long a presigned upload URL is valid. */
 export const UPLOAD_URL_EXPIRES_SECONDS = 15 * 60;
@@ -78,14 +79,25 @@ export class UploadService {
    * lifecycle rule removes it, so the caller can retry with corrected metadata; a file too large
    * to ever be accepted is deleted at once.
    *
+   * Idempotent, with the `uploadId` as the idempotency key: the version records the upload it
+   * came from (in the transaction that creates it), so a retry of the same request (the answer
+   * was lost, or the function died before it deleted the upload) registers nothing new and
+   * returns that version, as the first attempt would have, and deletes the upload if it is still
+   * there. The same request means the same metadata, and the same file if it is still uploaded.
+   *
    * @throws NotFoundError `UPLOAD_NOT_FOUND` (path `uploadId`) when nothing was uploaded under
    *   that id for this model, or the upload is older than a day.
+   * @throws ConflictError `UPLOAD_ALREADY_REGISTERED` (409, path `uploadId`, naming the version)
+   *   when the upload made a version already and this request differs from the one that made it
+   *   (other metadata, or another file PUT to the URL since).
    */
   async register(input: { model: string; uploadId: string; metadata: unknown; actor: string }): Promise<ModelVersion> {
     checkModelName(input.model);
     const key = uploadKey(input.model, input.uploadId);
+    const earlier = await this.deps.service.getVersionByUpload(input.model, input.uploadId);
+    if (earlier) return this.replay(earlier, input, key);
     const found = await this.deps.uploads.read(key, this.deps.maxArtifactBytes);
-    const notFound = () => new NotFoundError('UPLOAD_NOT_FOUND', `No upload "${input.uploadId}" for model "${input.model}": it was never completed, was registered already, or expired (uploads are kept for a day). Ask for a new upload and send the file again.`, ['uploadId']);
+    const notFound = () => new NotFoundError('UPLOAD_NOT_FOUND', `No upload "${input.uploadId}" for model "${input.model}": it was never completed, or expired (uploads are kept for a day). Ask for a new upload and send the file again.`, ['uploadId']);
     if (!found) throw notFound();
     if ('tooLarge' in found) {
       await this.deps.uploads.delete(key, found.versionId);
@@ -95,12 +107,48 @@ export class UploadService {
       await this.deps.uploads.delete(key, found.versionId);
       throw notFound();
     }
-    const version = await this.deps.service.register({ model: input.model, bytes: found.bytes, metadata: input.metadata, actor: input.actor });
-    // The version exists now: a failed delete must not turn it into an error the caller retries
-    // (registering a second version). The lifecycle rule removes what is left within a day, and
-    // a later registration by the same id finds a version already made from it only if the
-    // delete failed: the content-addressed artifact key makes that a duplicate, not a corruption.
+    let version: ModelVersion;
+    try {
+      version = await this.deps.service.register({ model: input.model, bytes: found.bytes, metadata: input.metadata, actor: input.actor, uploadId: input.uploadId });
+    } catch (error) {
+      // A concurrent registration of the same upload made the version first.
+      const winner = error instanceof ConflictError && error.code === 'UPLOAD_ALREADY_REGISTERED' ? await this.deps.service.getVersionByUpload(input.model, input.uploadId) : undefined;
+      if (winner) return this.replay(winner, input, key);
+      throw error;
+    }
+    // The version exists now: a failed delete must not turn it into an error. What is left is
+    // deleted by a retry (see `replay`) or by the lifecycle rule within a day.
     await this.deps.uploads.delete(key, found.versionId).catch(() => undefined);
     return version;
   }
+
+  /**
+   * A registration by an upload that made `earlier` already: `earlier` when the request is the
+   * one that made it (the upload deleted if it is still there), else 409.
+   */
+  private async replay(earlier: ModelVersion, input: { model: string; uploadId: string; metadata: unknown }, key: string): Promise<ModelVersion> {
+    const conflict = (what: string) => new ConflictError(
+      'UPLOAD_ALREADY_REGISTERED',
+      `Upload "${input.uploadId}" was registered already, as version ${earlier.version} of "${input.model}" (${earlier.registeredAt}), ${what}. A retry must repeat the request that registered it; to register another version, ask for a new upload (POST /v1/models/${input.model}/uploads).`,
+      ['uploadId'],
+    );
+    if (canonicalJson(parseMetadata(input.metadata ?? {})) !== canonicalJson(earlier.metadata)) throw conflict('with other metadata');
+    const leftover = await this.deps.uploads.read(key, this.deps.maxArtifactBytes);
+    if (leftover) {
+      const same = !('tooLarge' in leftover) && createHash('sha256').update(leftover.bytes).digest('hex') === earlier.artifact.sha256;
+      if (!same) throw conflict('and another file has been sent to its URL since');
+      await this.deps.uploads.delete(key, leftover.versionId).catch(() => undefined);
+    }
+    return earlier;
+  }
+}
+
+/** JSON with every object's keys sorted: equal for equal values, whatever the key order (DynamoDB keeps none). */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }

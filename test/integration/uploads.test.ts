@@ -2,8 +2,9 @@
  * Registering a model through a presigned upload, over real HTTP on the local stack: the stack's
  * MAX_BODY_BYTES is below the file's base64, so the inline JSON path is refused (413), while
  * `modelctl register --upload` sends the file straight to the (signature-checking) local S3 and
- * registers it by uploadId. Then the errors: an unknown upload, both sources at once, a tampered
- * or expired URL.
+ * registers it by uploadId. Registration by uploadId is idempotent (a retry after a lost answer or
+ * a kill gets the version the upload made; a different request with the same id is 409). Then the
+ * errors: an unknown upload, both sources at once, a tampered or expired URL.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,8 +12,10 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Progress } from '../../bin/modelctl.js';
+import { DynamoDbRegistry } from '../../functions/adapters/dynamodb-registry.js';
 import { uploadKey, UPLOAD_URL_EXPIRES_SECONDS } from '../../functions/core/uploads.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { rejection } from '../fixtures/errors.js';
 import { runModelctl, type ModelctlRun } from '../fixtures/modelctl.js';
 
 const MODEL_FILE = 'models/iris/model.onnx';
@@ -109,8 +112,99 @@ it('the upload route hands out a 15-minute presigned PUT for uploads/<model>/<uu
   expect(registered.status).toBe(201);
   expect(registered.json).toMatchObject({ model: 'petals', version: '1', artifact: { key: expect.stringMatching(/^models\/petals\/[0-9a-f]{64}\.onnx$/) } });
   expect(await uploadExists('petals', uploadId)).toBe(false);
-  expect(again.status).toBe(404);
-  expect(again.json['error']).toMatchObject({ code: 'UPLOAD_NOT_FOUND', path: 'uploadId' });
+  // A retry (the answer was lost) gets the same version again; nothing new is registered.
+  expect(again).toEqual(registered);
+});
+
+describe('registration by uploadId is idempotent: the uploadId is the request\'s idempotency key', () => {
+  /** A fresh upload of `model` holding `bytes`, and the presigned PUT that sent it. */
+  async function upload(model: string, bytes: Uint8Array): Promise<{ uploadId: string; put: (body: Uint8Array | string) => Promise<Response> }> {
+    const ticket = await call('POST', `/v1/models/${model}/uploads`, {});
+    const put = (body: Uint8Array | string) => fetch(ticket.json['url'] as string, { method: 'PUT', headers: ticket.json['headers'] as Record<string, string>, body });
+    expect((await put(bytes)).status).toBe(200);
+    return { uploadId: ticket.json['uploadId'] as string, put };
+  }
+
+  async function versions(model: string): Promise<string[]> {
+    const listed = await call('GET', `/v1/models/${model}/versions`);
+    return (listed.json['versions'] as Array<{ version: string }>).map((v) => v.version);
+  }
+
+  it('a retry after a kill between recording the version and deleting the upload returns that version and deletes the upload', async () => {
+    // Prepare: what such a kill leaves, for real: the version is recorded and the upload is
+    // still there (the same file, PUT again to its URL).
+    const file = await readFile(MODEL_FILE);
+    const { uploadId, put } = await upload('retried', file);
+    const first = await call('POST', '/v1/models/retried/versions', { uploadId, metadata });
+    expect((await put(file)).status).toBe(200);
+    const left = await uploadExists('retried', uploadId);
+
+    // Act
+    const retry = await call('POST', '/v1/models/retried/versions', { uploadId, metadata });
+
+    // Assess
+    expect(first.status).toBe(201);
+    expect(left).toBe(true);
+    expect(retry).toEqual(first);
+    expect(await versions('retried')).toEqual(['1']);
+    expect(await uploadExists('retried', uploadId)).toBe(false);
+  });
+
+  it('concurrent registrations of one upload make one version, and every one answers it', async () => {
+    // Prepare
+    const { uploadId } = await upload('raced-upload', await readFile(MODEL_FILE));
+
+    // Act
+    const replies = await Promise.all(Array.from({ length: 6 }, () => call('POST', '/v1/models/raced-upload/versions', { uploadId, metadata })));
+
+    // Assess
+    expect(replies.map((r) => r.status)).toEqual(replies.map(() => 201));
+    expect(new Set(replies.map((r) => r.json['version']))).toEqual(new Set(['1']));
+    expect(await versions('raced-upload')).toEqual(['1']);
+  });
+
+  it.each<[string, string, (put: (body: Uint8Array | string) => Promise<Response>) => Promise<unknown>, Record<string, unknown> | undefined, string]>([
+    ['other metadata', 'reused-meta', async () => undefined, { description: 'another model' }, 'with other metadata'],
+    ['no metadata where the first had some', 'reused-none', async () => undefined, undefined, 'with other metadata'],
+    ['another file PUT to its URL since', 'reused-file', (put) => put('not the registered file'), {}, 'another file has been sent to its URL'],
+  ])('a registration by an upload that made a version already, with %s, is 409 UPLOAD_ALREADY_REGISTERED naming the version', async (_kind, model, since, metadataChange, says) => {
+    // Prepare
+    const { uploadId, put } = await upload(model, await readFile(MODEL_FILE));
+    const first = await call('POST', `/v1/models/${model}/versions`, { uploadId, metadata });
+    await since(put);
+
+    // Act
+    const reply = await call('POST', `/v1/models/${model}/versions`, { uploadId, ...(metadataChange ? { metadata: { ...(metadata as object), ...metadataChange } } : {}) });
+
+    // Assess
+    expect(first.status).toBe(201);
+    expect(reply.status).toBe(409);
+    expect(reply.json['error']).toMatchObject({ code: 'UPLOAD_ALREADY_REGISTERED', path: 'uploadId' });
+    const message = (reply.json['error'] as { message: string }).message;
+    expect(message).toContain(`as version 1 of "${model}"`);
+    expect(message).toContain(says);
+    expect(await versions(model)).toEqual(['1']);
+  });
+
+  it('the registry records the upload with the version, in one transaction: a second version from it is refused and nothing of it is written', async () => {
+    // Prepare: the DynamoDB adapter itself, over the stack's table (real dynalite).
+    const registry = new DynamoDbRegistry({ client: stack.clients.documents, tableName: stack.config.REGISTRY_TABLE });
+    const first = await stack.registry.register({ model: 'marked', bytes: await readFile(MODEL_FILE), metadata: {}, actor: 'a', uploadId: '11111111-1111-4111-8111-111111111111' });
+    const record = await registry.getModel('marked');
+    const again = { model: 'marked', metadata: {}, signature: first.signature, artifact: first.artifact, registeredBy: 'b', registeredAt: first.registeredAt };
+
+    // Act
+    const refused = await rejection(registry.createVersion({ ...again, uploadId: '11111111-1111-4111-8111-111111111111' }));
+    const found = await registry.getVersionByUpload('marked', '11111111-1111-4111-8111-111111111111');
+    const unknown = await registry.getVersionByUpload('marked', '22222222-2222-4222-8222-222222222222');
+
+    // Assess
+    expect(refused).toMatchObject({ status: 409, code: 'UPLOAD_ALREADY_REGISTERED', path: ['uploadId'] });
+    expect(await registry.getModel('marked')).toEqual(record);
+    expect((await registry.listVersions('marked')).map((v) => v.version)).toEqual(['1']);
+    expect(found).toEqual(first);
+    expect(unknown).toBeUndefined();
+  });
 });
 
 it('an unknown uploadId is 404 UPLOAD_NOT_FOUND; an upload of another model is not found either', async () => {
