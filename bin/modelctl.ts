@@ -8,61 +8,116 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SCOPES } from '../functions/auth/permissions.js';
+import { MAX_MODELS_PER_TOKEN, SCOPES } from '../functions/auth/permissions.js';
 import type { ModelStats } from '../functions/core/stats.js';
-import { checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
+import { MAX_SUBJECT_LENGTH } from '../functions/auth/claims.js';
+import { DEFAULT_TOKEN_TTL_SECONDS, LOCAL_MAX_TOKEN_LIFETIME_SECONDS, checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
+
+/** One command of `modelctl`: its synopsis and what it does, as the help shows them. */
+interface CommandHelp {
+  readonly name: string;
+  /** The command and its arguments, after `modelctl `. */
+  readonly synopsis: string;
+  /** Lines of description. */
+  readonly description: readonly string[];
+  /** Whether it talks to the API (`--api`, `--token` apply). @default true */
+  readonly api?: boolean;
+}
+
+const COMMANDS: readonly CommandHelp[] = [
+  { name: 'models', synopsis: 'models', description: ['list registered models'] },
+  { name: 'versions', synopsis: 'versions <model>', description: ["list a model's versions"] },
+  {
+    name: 'register', synopsis: 'register <model> <file.onnx> [--metadata meta.json] [--production] [--upload]',
+    description: ['upload and register a new version', '(--production: through staging to production;', 'files over 1 MB, or any with --upload, go straight', 'to S3 through a presigned URL, with a progress bar)'],
+  },
+  {
+    name: 'stage', synopsis: 'stage <model> <version> <stage> [--reason TEXT]',
+    description: ['move a version: development -> staging -> production,', 'or to archived from any stage'],
+  },
+  { name: 'set-production', synopsis: 'set-production <model> <version>', description: ['promote a staging version to production'] },
+  { name: 'history', synopsis: 'history <model>', description: ["the model's stage changes"] },
+  {
+    name: 'promote', synopsis: 'promote <model> <version> [--canary PERCENT | --managed canary|linear --percent N --interval MINUTES] [--reason TEXT]',
+    description: ['release a staging version on alias "live": a manual', 'canary, a managed release, or (neither) all the traffic'],
+  },
+  {
+    name: 'shift', synopsis: 'shift <model> <percent> [--expect-canary FV [--expect-percent P]]',
+    description: ['give the canary this share of the traffic; with', '--expect-canary (and --expect-percent), only if the', 'canary is still function version FV (at P percent), as', '"deployment" showed it (else 409 ALIAS_CHANGED)'],
+  },
+  {
+    name: 'rollback', synopsis: 'rollback <model> [--reason TEXT] [--expect-canary FV [--expect-percent P]]',
+    description: ['all the traffic back to the stable version'],
+  },
+  {
+    name: 'finalize', synopsis: 'finalize <model> [--reason TEXT] [--expect-canary FV [--expect-percent P]]',
+    description: ['the canary becomes stable and the production version'],
+  },
+  { name: 'deployment', synopsis: 'deployment <model>', description: ['the alias: versions, model versions, weights, metrics'] },
+  {
+    name: 'stats', synopsis: 'stats <model> [--minutes N] [--json]',
+    description: ['per served version over the last N minutes (default', '60, at most 1440): percent, invocations, 4xx, 5xx,', 'error rate, p50/p99/mean latency, healthy or why not'],
+  },
+  {
+    name: 'logs', synopsis: 'logs <model> [--since 10m] [--limit N] [--follow [--poll SECONDS]] [--json]',
+    description: [
+      "the model's prediction log, oldest first, one line", 'per request; --since takes an ISO-8601 time or', '90s/10m/2h/1d (default 1h), --limit 1-1000 (default',
+      '100); --follow keeps polling (every 2 s, or --poll)', "until Ctrl+C; --json prints the API's JSON (with", '--follow, one record per line)',
+    ],
+  },
+  {
+    name: 'predict', synopsis: 'predict <model> (--features JSON | --instances JSON | --body FILE)',
+    description: ['call POST /v1/models/<model>/predict'],
+  },
+  { name: 'infer', synopsis: 'infer <model> --body FILE', description: ['call POST /v2/models/<model>/infer (Open Inference Protocol v2)'] },
+  {
+    name: 'token', synopsis: 'token --scope SCOPE [--model NAME] [--subject NAME] [--ttl SECONDS] [--data-dir DIR]', api: false,
+    description: [
+      'print a token for the local API (npm start), signed', "with the data folder's key. --scope and --model repeat",
+      'or take comma-separated lists; --model limits every', `scope to those models (at most ${MAX_MODELS_PER_TOKEN}). Scopes: <scope> or`, '<scope>:<model>, <scope> one of',
+      `${SCOPES.join(', ')}.`,
+      `--subject: 1 to ${MAX_SUBJECT_LENGTH} characters (default local-dev);`,
+      `--ttl: 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} whole seconds (7 days, the longest the`,
+      `local API accepts; default ${DEFAULT_TOKEN_TTL_SECONDS}); --data-dir: default`, '$DATA_DIR or .data',
+    ],
+  },
+];
+
+/** Where a description starts when the synopsis leaves room for it on the same line. */
+const DESCRIPTION_COLUMN = 42;
+
+function commandLines(command: CommandHelp): string {
+  const [first = '', ...rest] = command.description;
+  const indent = ' '.repeat(DESCRIPTION_COLUMN);
+  const head = `  ${command.synopsis}`;
+  const lines = head.length < DESCRIPTION_COLUMN - 1
+    ? [`${head.padEnd(DESCRIPTION_COLUMN)}${first}`, ...rest.map((line) => `${indent}${line}`)]
+    : [head, ...command.description.map((line) => `${indent}${line}`)];
+  return lines.join('\n');
+}
+
+const OPTIONS = `Options:
+  --api URL     the API's base URL (default: $MODELCTL_API, else http://127.0.0.1:3000)
+  --token JWT   sent as "Authorization: Bearer JWT" (default: $MODELCTL_TOKEN)
+  --help, -h    this help; after a command, that command's help`;
 
 const USAGE = `Usage: modelctl <command> [arguments] [--api URL] [--token JWT]
 
 Commands:
-  models                                  list registered models
-  versions <model>                        list a model's versions
-  register <model> <file.onnx> [--metadata meta.json] [--production] [--upload]
-                                          upload and register a new version
-                                          (--production: through staging to production;
-                                          files over 1 MB, or any with --upload, go straight
-                                          to S3 through a presigned URL, with a progress bar)
-  stage <model> <version> <stage> [--reason TEXT]
-                                          move a version: development -> staging -> production,
-                                          or to archived from any stage
-  set-production <model> <version>        promote a staging version to production
-  history <model>                         the model's stage changes
-  promote <model> <version> [--canary PERCENT | --managed canary|linear --percent N --interval MINUTES] [--reason TEXT]
-                                          release a staging version on alias "live": a manual
-                                          canary, a managed release, or (neither) all the traffic
-  shift <model> <percent>                 give the canary this share of the traffic
-  rollback <model> [--reason TEXT]        all the traffic back to the stable version
-  finalize <model> [--reason TEXT]        the canary becomes stable and the production version
-  deployment <model>                      the alias: versions, model versions, weights, metrics
-  stats <model> [--minutes N] [--json]    per served version over the last N minutes (default
-                                          60, at most 1440): percent, invocations, 4xx, 5xx,
-                                          error rate, p50/p99/mean latency, healthy or why not
-  logs <model> [--since 10m] [--limit N] [--follow [--poll SECONDS]] [--json]
-                                          the model's prediction log, oldest first, one line
-                                          per request; --since takes an ISO-8601 time or
-                                          90s/10m/2h/1d (default 1h), --limit 1-1000 (default
-                                          100); --follow keeps polling (every 2 s, or --poll)
-                                          until Ctrl+C; --json prints the API's JSON (with
-                                          --follow, one record per line)
-  predict <model> (--features JSON | --instances JSON | --body FILE)
-                                          call POST /v1/models/<model>/predict
-  infer <model> --body FILE               call POST /v2/models/<model>/infer (Open Inference Protocol v2)
-  token --scope SCOPE [--model NAME] [--subject NAME] [--ttl SECONDS] [--data-dir DIR]
-                                          print a token for the local API (npm start), signed
-                                          with the data folder's key. --scope and --model repeat
-                                          or take comma-separated lists; --model limits every
-                                          scope to those models. Scopes: <scope> or
-                                          <scope>:<model>, <scope> one of
-                                          ${SCOPES.join(', ')}.
-                                          Defaults: --subject local-dev, --ttl 3600, --data-dir
-                                          $DATA_DIR or .data
+${COMMANDS.map(commandLines).join('\n')}
 
-Options:
-  --api URL     the API's base URL (default: $MODELCTL_API, else http://127.0.0.1:3000)
-  --token JWT   sent as "Authorization: Bearer JWT" (default: $MODELCTL_TOKEN)
+${OPTIONS}
 
 Example: export MODELCTL_TOKEN=$(npm run -s modelctl -- token --scope predict,models:read,models:write,models:promote)
 `;
+
+/** `modelctl <command> --help`: that command only; the general help for anything else. */
+function usageOf(name: string | undefined): string {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) return USAGE;
+  const description = command.description.map((line) => `  ${line}`).join('\n');
+  return `Usage: modelctl ${command.synopsis}${command.api === false ? '' : ' [--api URL] [--token JWT]'}\n\n${description}\n${command.api === false ? '' : `\n${OPTIONS}\n`}\nAll commands: modelctl --help\n`;
+}
 
 export interface CliIo {
   readonly fetch: typeof fetch;
@@ -120,18 +175,28 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         subject: { type: 'string' },
         ttl: { type: 'string' },
         'data-dir': { type: 'string' },
+        'expect-canary': { type: 'string' },
+        'expect-percent': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
-    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    // The command's own help when the first word names one.
+    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${usageOf(argv.find((a) => !a.startsWith('-')))}`);
     return 2;
   }
   const { values, positionals } = parsed;
-  const [command, ...args] = positionals;
-  if (values.help || !command) {
-    (values.help ? io.out : io.err)(USAGE);
-    return values.help ? 0 : 2;
+  const [first, ...rest] = positionals;
+  // `modelctl help [command]` is `modelctl [command] --help`.
+  const help = values.help === true || first === 'help';
+  const [command, ...args] = first === 'help' ? rest : positionals;
+  if (help || !command) {
+    if (command !== undefined && !COMMANDS.some((c) => c.name === command)) {
+      io.err(`Unknown command "${command.slice(0, 40)}".\n\n${USAGE}`);
+      return 2;
+    }
+    (help ? io.out : io.err)(usageOf(command));
+    return help ? 0 : 2;
   }
   if (command === 'token') return token(args, values, io);
   const api = new Api(values.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', values.token ?? io.env['MODELCTL_TOKEN'], io.fetch);
@@ -141,7 +206,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`${error.message}\n\n${USAGE}`);
+      io.err(`${error.message}\n\n${usageOf(command)}`);
       return 2;
     }
     if (error instanceof ApiError) {
@@ -162,9 +227,10 @@ interface TokenFlags {
 }
 
 /** `modelctl token`: prints only the token, so `$(modelctl token ...)` can be pasted anywhere. */
-async function token(args: readonly string[], flags: TokenFlags, io: CliIo): Promise<number> {
+async function token(args: readonly string[], flags: TokenFlags & Flags, io: CliIo): Promise<number> {
   const split = (values: readonly string[] | undefined) => (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  const ttl = flags.ttl === undefined ? 3600 : Number(flags.ttl);
+  // Whole decimal seconds only: Number() would also take "1e12", "0x10" or " ".
+  const ttl = flags.ttl === undefined ? DEFAULT_TOKEN_TTL_SECONDS : /^[0-9]{1,15}$/.test(flags.ttl) ? Number(flags.ttl) : Number.NaN;
   const models = split(flags.model);
   const options = {
     scopes: split(flags.scope),
@@ -175,9 +241,11 @@ async function token(args: readonly string[], flags: TokenFlags, io: CliIo): Pro
   };
   try {
     if (args.length > 0) throw new Error('"token" takes no arguments, only --scope, --model, --subject, --ttl and --data-dir.');
+    const foreign = API_FLAGS.filter((name) => flags[name] !== undefined);
+    if (foreign.length > 0) throw new Error(`"token" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
     checkMintOptions(options);
   } catch (error) {
-    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${usageOf('token')}`);
     return 2;
   }
   const file = signingKeyPath(path.resolve(flags['data-dir'] ?? io.env['DATA_DIR'] ?? '.data'));
@@ -213,6 +281,22 @@ interface Flags {
   readonly follow?: boolean;
   readonly poll?: string;
   readonly json?: boolean;
+  readonly 'expect-canary'?: string;
+  readonly 'expect-percent'?: string;
+}
+
+/** The options of the commands that call the API, which `token` refuses. */
+const API_FLAGS = ['metadata', 'production', 'upload', 'reason', 'features', 'instances', 'body', 'canary', 'managed', 'percent', 'interval', 'minutes', 'since', 'limit', 'follow', 'poll', 'json', 'expect-canary', 'expect-percent'] as const;
+
+/** `--expect-canary FV [--expect-percent P]` as the body's `expectedCanary`, or nothing. */
+function expectedCanary(flags: Flags): Record<string, unknown> {
+  const version = flags['expect-canary'];
+  const percent = flags['expect-percent'];
+  if (version === undefined) {
+    if (percent !== undefined) throw new UsageError('--expect-percent goes with --expect-canary.');
+    return {};
+  }
+  return { expectedCanary: { functionVersion: version, ...(percent === undefined ? {} : { percent: numberArg(percent, '--expect-percent') }) } };
 }
 
 /** What `run` returns when the command printed its own output. */
@@ -243,6 +327,9 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
   }
   if (command !== 'stats' && flags.minutes !== undefined) throw new UsageError('--minutes goes with "stats".');
   if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats" and "logs" (the other commands print JSON anyway).');
+  if (!['shift', 'rollback', 'finalize'].includes(command) && (flags['expect-canary'] !== undefined || flags['expect-percent'] !== undefined)) {
+    throw new UsageError('--expect-canary and --expect-percent go with "shift", "rollback" and "finalize".');
+  }
   const need = (count: number, names: string): string[] => {
     if (args.length !== count) throw new UsageError(`"${command}" takes ${names}.`);
     return args.map((a) => encodeURIComponent(a));
@@ -290,12 +377,12 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
     }
     case 'shift': {
       const [model] = need(2, '<model> <percent>');
-      return api.call('POST', `/v1/models/${model}/deployment/shift`, { percent: numberArg(args[1] as string, '<percent>') });
+      return api.call('POST', `/v1/models/${model}/deployment/shift`, { percent: numberArg(args[1] as string, '<percent>'), ...expectedCanary(flags) });
     }
     case 'rollback':
     case 'finalize': {
       const [model] = need(1, '<model>');
-      return api.call('POST', `/v1/models/${model}/deployment/${command}`, flags.reason === undefined ? {} : { reason: flags.reason });
+      return api.call('POST', `/v1/models/${model}/deployment/${command}`, { ...(flags.reason === undefined ? {} : { reason: flags.reason }), ...expectedCanary(flags) });
     }
     case 'deployment': {
       const [model] = need(1, '<model>');

@@ -5,13 +5,15 @@
  * `startLocalAwsProcess`; reports its endpoints over IPC, stops when told to or when the parent
  * goes away.
  *
- * It ignores SIGINT, SIGTERM and SIGHUP: Ctrl+C in a terminal (or a supervisor that signals the
- * whole group) reaches every process of the group, and the parent must first write its queued
+ * It ignores every signal the parent stops on (`STOP_SIGNALS`: SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+ * ...): Ctrl+C or Ctrl+\ in a terminal, a closed terminal, or a supervisor that signals the whole
+ * group reaches every process of the group, and the parent must first write its queued
  * prediction-log records here before the servers stop. It never outlives the parent: when the
  * parent dies, even by SIGKILL, the IPC channel closes and this process stops its servers and
  * exits (`test/integration/npm-start.test.ts` kills the parent to prove it).
  */
 import { startLocalAws, type LocalAwsOptions } from './aws-servers.js';
+import { STOP_SIGNALS } from './signals.js';
 
 /** What the parent sends: the options, then `stop`. */
 export type ToAwsProcess = { readonly type: 'start'; readonly options: LocalAwsOptions } | { readonly type: 'stop' };
@@ -21,8 +23,9 @@ export type FromAwsProcess =
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'stopped' };
 
-// SIGHUP too: a closed terminal sends it to the whole group, and the parent stops on it.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+// The parent stops on these and then tells this process to stop; SIGHUP too, as a closed terminal
+// sends it to the whole group.
+for (const signal of STOP_SIGNALS) process.on(signal, () => undefined);
 
 let stop: (() => Promise<void>) | undefined;
 const send = (message: FromAwsProcess) => process.send?.(message);

@@ -17,6 +17,10 @@
  *   before serving (`TransactionJournal`). ClientRequestToken idempotency is not emulated.
  * - dynalite has no UpdateTimeToLive: tables are created without TTL and items never expire.
  * - s3rver has no bucket versioning: PutObject returns no VersionId and GetObject ignores one.
+ * - s3rver writes an object in place (truncate, then the body as it arrives): a read meanwhile
+ *   gets a prefix of it, and a kill leaves the prefix. Here its store writes aside and renames,
+ *   under a per-key lock, so an object is replaced whole or not at all, even across a kill
+ *   (`makeObjectWritesAtomic`).
  * - s3rver 3.7 does not check Signature Version 4 at all ("unimplemented" in its source): any
  *   presigned URL naming its access key, tampered or not, is accepted, and so is a request with
  *   no signature. The S3 endpoint returned here is a front server that checks what S3 would
@@ -27,7 +31,7 @@
  *   Header-signed requests (the SDK clients' own) pass through unchecked, as s3rver takes them.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -63,7 +67,25 @@ interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   readonly httpServer?: http.Server;
+  /** s3rver's `FilesystemStore`: `startS3` replaces its object writes (see `makeObjectWritesAtomic`). */
+  readonly store: S3rverStore;
 }
+/** What `makeObjectWritesAtomic` uses of s3rver's `FilesystemStore` (lib/stores/filesystem.js). */
+interface S3rverObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly content: Buffer | NodeJS.ReadableStream;
+  readonly metadata: Record<string, string>;
+}
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  deleteObject(bucket: string, key: string): Promise<void>;
+  copyObject(srcBucket: string, srcKey: string, destBucket: string, destKey: string, replacementMetadata?: unknown): Promise<unknown>;
+}
+/** s3rver's `S3Object.ALLOWED_METADATA`: the headers it keeps with an object (with every `x-amz-meta-*`). */
+const S3RVER_ALLOWED_METADATA = (require('s3rver/lib/models/object.js') as { ALLOWED_METADATA: readonly string[] }).ALLOWED_METADATA;
 const S3rver = require('s3rver') as new (options: S3rverOptions) => S3rverInstance;
 
 /** s3rver only accepts requests signed with this key pair. */
@@ -291,7 +313,10 @@ interface RunningServer {
 async function startS3(host: string, port: number, dataDir: string | undefined): Promise<RunningServer> {
   const directory = dataDir ? path.join(dataDir, 's3') : await mkdtemp(path.join(os.tmpdir(), 'onnx-serving-s3-'));
   await mkdir(directory, { recursive: true });
+  // Objects a kill cut short in the middle of their write, never renamed into place: garbage.
+  await removePartialObjects(directory);
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
+  makeObjectWritesAtomic(server.store);
   const address = await server.run();
   const agent = new http.Agent({ keepAlive: true });
   const front = http.createServer(s3FrontHandler(address.port, agent));
@@ -315,6 +340,119 @@ async function startS3(host: string, port: number, dataDir: string | undefined):
       if (!dataDir) await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3 objects: whole or not at all
+
+/** Suffix of an object being written (`<object file>.<random>.partial`); never an object file name. */
+const PARTIAL_SUFFIX = '.partial';
+
+/**
+ * Makes s3rver's object writes behave as S3's: a reader sees an object's old bytes or its new
+ * ones, whole, never a mixture or a prefix, and a process killed during a PUT leaves the old
+ * object as it was. s3rver itself opens the object's file with truncation and writes the body
+ * into it as it arrives (a GET meanwhile reads a prefix, or the empty file; a kill leaves the
+ * prefix for good), then rewrites its `.md5` and `metadata.json` files in place.
+ *
+ * Here a PUT (and a multipart completion, which calls `putObject`) writes the body to a
+ * temporary file next to the object's (`.partial`; `listObjects` does not see it), fsyncs it,
+ * and only then, holding the key's exclusive lock, removes the old `.md5` and `metadata.json`,
+ * renames the file into place and writes the new ones (each written aside and renamed). A kill
+ * at any step leaves the old object or the new one: with its own metadata, or with none (and
+ * s3rver recomputes a missing `.md5` from the file), never the other object's. A body that ends
+ * early (the client hung up) leaves the object untouched. `getObject` (GET and HEAD) holds the
+ * key's shared lock until its file is open, and an open file keeps reading the bytes it opened
+ * after a rename: so what a read returns matches the length and ETag it announced. DELETE and
+ * COPY take the exclusive lock. Different keys never wait for each other.
+ */
+function makeObjectWritesAtomic(store: S3rverStore): void {
+  const locks = new KeyedLocks();
+  const getObject = store.getObject.bind(store);
+  const deleteObject = store.deleteObject.bind(store);
+  const copyObject = store.copyObject.bind(store);
+  store.getObject = (bucket, key, options) => locks.with(`${bucket}/${key}`, false, () => getObject(bucket, key, options));
+  store.deleteObject = (bucket, key) => locks.with(`${bucket}/${key}`, true, () => deleteObject(bucket, key));
+  store.copyObject = (srcBucket, srcKey, destBucket, destKey, replacement) =>
+    locks.with(`${destBucket}/${destKey}`, true, () => copyObject(srcBucket, srcKey, destBucket, destKey, replacement));
+  store.putObject = async (object) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    const md5Path = store.getResourcePath(object.bucket, object.key, 'object.md5');
+    const metadataPath = store.getResourcePath(object.bucket, object.key, 'metadata.json');
+    await mkdir(path.dirname(objectPath), { recursive: true });
+    const temporary = `${objectPath}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
+    try {
+      const md5 = createHash('md5');
+      let size = 0;
+      const file = await open(temporary, 'w');
+      try {
+        const chunks: AsyncIterable<Buffer> | Buffer[] = Buffer.isBuffer(object.content) ? [object.content] : (object.content as AsyncIterable<Buffer>);
+        // A body that ends early rejects here (premature close): the object stays as it was.
+        for await (const chunk of chunks) {
+          md5.update(chunk);
+          size += chunk.length;
+          await file.write(chunk);
+        }
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      const digest = md5.digest('hex');
+      const metadata = Object.fromEntries(
+        Object.entries(object.metadata).filter(([name]) => S3RVER_ALLOWED_METADATA.includes(name) || name.startsWith('x-amz-meta-')),
+      );
+      await locks.with(`${object.bucket}/${object.key}`, true, async () => {
+        await rm(md5Path, { force: true });
+        await rm(metadataPath, { force: true });
+        await rename(temporary, objectPath);
+        await writeFileAtomically(md5Path, digest);
+        await writeFileAtomically(metadataPath, JSON.stringify(metadata, null, 2));
+      });
+      return { size, md5: digest };
+    } finally {
+      await rm(temporary, { force: true });
+    }
+  };
+}
+
+async function writeFileAtomically(file: string, text: string): Promise<void> {
+  const temporary = `${file}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
+  try {
+    await writeFile(temporary, text);
+    await rename(temporary, file);
+  } finally {
+    await rm(temporary, { force: true });
+  }
+}
+
+/** Removes every `.partial` file under `directory`: writes a kill cut short (see `makeObjectWritesAtomic`). */
+async function removePartialObjects(directory: string): Promise<void> {
+  const entries = await readdir(directory, { recursive: true, withFileTypes: true });
+  for (const entry of entries) {
+    if (entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX)) await rm(path.join(entry.parentPath, entry.name), { force: true });
+  }
+}
+
+/** One {@link SharedExclusiveLock} per key, dropped when nobody holds or waits for it. */
+class KeyedLocks {
+  private readonly locks = new Map<string, { lock: SharedExclusiveLock; users: number }>();
+
+  async with<T>(key: string, exclusive: boolean, work: () => Promise<T>): Promise<T> {
+    let entry = this.locks.get(key);
+    if (!entry) {
+      entry = { lock: new SharedExclusiveLock(), users: 0 };
+      this.locks.set(key, entry);
+    }
+    entry.users += 1;
+    const release = await entry.lock.acquire(exclusive);
+    try {
+      return await work();
+    } finally {
+      release();
+      entry.users -= 1;
+      if (entry.users === 0) this.locks.delete(key);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 /**
  * What the local API answers when a request never becomes one: Node's HTTP parser refused it
  * (a header section over the limit, bytes that are not HTTP/1.1, a client too slow to send its
- * headers). Node would answer with a bare status line and no body; this answers with the API's
- * JSON error shape, a stable code and a request id, then closes the connection, as the parser's
- * state is lost.
+ * headers or its body: see `LOCAL_REQUEST_TIMEOUT_MS` in `server.ts`). Node would answer with a
+ * bare status line and no body; this answers with the API's JSON error shape, a stable code and
+ * a request id, then closes the connection, as the parser's state is lost.
  *
  * The header limit, {@link MAX_HEADER_BYTES}, is far above what a valid request needs, so that
  * an oversized bearer token reaches the authorizer and gets its 401 naming the token length
@@ -37,7 +37,12 @@ export function clientErrorAnswer(code: string | undefined): { readonly status: 
         path: 'headers',
       };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request was not received in time; send it again, whole.', path: '' };
+      return {
+        status: 408,
+        code: 'REQUEST_TIMEOUT',
+        message: 'The request did not arrive in time (its headers, or a body as long as its Content-Length says); send it again, whole.',
+        path: '',
+      };
     default:
       return { status: 400, code: 'MALFORMED_REQUEST', message: 'The request is not valid HTTP/1.1 (request line, headers or chunked body); check the client that sent it.', path: '' };
   }
@@ -49,12 +54,14 @@ export function clientErrorAnswer(code: string | undefined): { readonly status: 
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   // Node's own rule: answer only on a writable socket whose current response has not started.
-  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean; statusCode?: number } })._httpMessage;
   if (error.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
     socket.destroy();
     return;
   }
   const answer = clientErrorAnswer(error.code);
+  // A request whose body timed out has a response object: it now records what was answered.
+  if (current) current.statusCode = answer.status;
   const body = JSON.stringify({ error: { code: answer.code, message: answer.message, path: answer.path }, requestId: randomUUID() });
   socket.end(
     `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n`

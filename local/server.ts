@@ -19,7 +19,7 @@ import { describeNeed } from '../functions/auth/permissions.js';
 import { evaluatePolicy } from '../functions/auth/policy.js';
 import type { AuthorizerHandler, AuthorizerResult } from '../functions/authorizer/app.js';
 import type { RequestObservation } from '../functions/core/observability.js';
-import { contentCoding, inflateBounded, type HttpHandler } from '../functions/shared/http.js';
+import { contentCoding, decodeUtf8Body, inflateBounded, type HttpHandler } from '../functions/shared/http.js';
 import { matchRoute, ROUTES, type FunctionName, type Route } from '../functions/shared/routes.js';
 import { answerClientError, MAX_HEADER_BYTES } from './client-errors.js';
 
@@ -98,6 +98,17 @@ export interface LocalServerOptions {
   readonly observations?: ObservationSource;
   /** Monotonic clock of the access log's and the versions' latencies, ms. @default performance.now */
   readonly elapsed?: () => number;
+  /**
+   * How long a client may take to send its header section, in ms; past it the server answers a
+   * JSON 408 `REQUEST_TIMEOUT` and closes the connection. @default LOCAL_HEADERS_TIMEOUT_MS
+   */
+  readonly headersTimeoutMs?: number;
+  /**
+   * How long a client may take to send its whole request, headers and body, in ms (a body shorter
+   * than its `Content-Length` meets this); then as `headersTimeoutMs`. At least `headersTimeoutMs`.
+   * Once the request has arrived, the function's own time does not count. @default LOCAL_REQUEST_TIMEOUT_MS
+   */
+  readonly requestTimeoutMs?: number;
   readonly port?: number;
   /** @default '127.0.0.1' (nothing outside this machine can reach it) */
   readonly host?: string;
@@ -114,6 +125,16 @@ export interface LocalServer {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The local server's bounds on a slow client, in ms: 10 s for the header section, 30 s for the
+ * whole request. API Gateway documents no such bound (its 29 s timeout covers the integration, not
+ * the client), so these are this server's own: 30 s is far more than a 10 MB body needs on
+ * localhost, and a connection that sends nothing more is released instead of held for Node's
+ * defaults (60 s for headers, 300 s for the request, checked only every 30 s).
+ */
+export const LOCAL_HEADERS_TIMEOUT_MS = 10_000;
+export const LOCAL_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * Starts the local API.
@@ -134,7 +155,17 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   let closing = false;
   // Headers up to MAX_HEADER_BYTES, so an oversized token meets the verifier's own limit (a JSON
   // 401); past that, and for anything Node's parser refuses, a JSON error instead of a bare status.
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => {
+  const headersTimeout = options.headersTimeoutMs ?? LOCAL_HEADERS_TIMEOUT_MS;
+  const requestTimeout = options.requestTimeoutMs ?? LOCAL_REQUEST_TIMEOUT_MS;
+  if (!(headersTimeout > 0 && requestTimeout >= headersTimeout)) throw new RangeError('headersTimeoutMs must be > 0 and requestTimeoutMs at least headersTimeoutMs.');
+  // Past either timeout Node's parser reports ERR_HTTP_REQUEST_TIMEOUT, answered as a JSON 408
+  // (`answerClientError`); connections are checked often enough for the bounds to hold within 1 s.
+  const server = http.createServer({
+    maxHeaderSize: MAX_HEADER_BYTES,
+    headersTimeout,
+    requestTimeout,
+    connectionsCheckingInterval: Math.min(1_000, Math.max(10, Math.floor(headersTimeout / 4))),
+  }, (request, response) => {
     const trace: Trace = { started: state.elapsed(), id: randomUUID() };
     // A server that is closing answers on and closes the connection, so keep-alive clients move on.
     if (closing) response.setHeader('connection', 'close');
@@ -365,12 +396,19 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
   }
   const limit = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const read = await readBody(request, limit);
+  if (read === 'aborted') {
+    // Nothing more can be answered: the client went away, or did not send the whole body in time
+    // and `answerClientError` answered 408 (and set the status the access log shows). A client
+    // that closed the connection is logged as 499, nginx's "client closed request".
+    if (!response.headersSent && response.statusCode === 200) response.statusCode = 499;
+    return;
+  }
   if (read === 'too-large') {
     sendJson(response, 413, { error: { code: 'BODY_TOO_LARGE', message: `The body is larger than the API's limit of ${limit} bytes.`, path: 'body' }, requestId }, { connection: 'close' });
     return;
   }
   const body = await decodeBody(read, parts, limit).catch((error: unknown) => error);
-  if (!Buffer.isBuffer(body)) {
+  if (typeof body !== 'string') {
     if (!(body instanceof AppError)) throw body;
     sendJson(response, body.status, { error: { code: body.code, message: body.message, path: formatPath(body.path) }, requestId });
     return;
@@ -421,7 +459,12 @@ async function authorize(
       headers: { 'www-authenticate': error ? `${REALM}, error="${error}"` : REALM },
     },
   });
-  const identity = Object.entries(parts.headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  // Every Authorization value, whatever the case of its name: the cache is keyed by one value, so
+  // a request carrying two (a cached token and anything else) is refused here, before the cache
+  // is read, as the authorizer refuses it; else it would pass once the token had been used alone.
+  const identities = Object.entries(parts.multiValueHeaders).filter(([name]) => name.toLowerCase() === 'authorization').flatMap(([, values]) => values);
+  if (identities.length > 1) return unauthorized('Send exactly one Authorization header.', 'invalid_token');
+  const identity = identities[0];
   // API Gateway answers 401 itself when the identity source is missing: the authorizer never runs.
   if (identity === undefined || identity === '') return unauthorized('This route needs a token: send "Authorization: Bearer <JWT>". Locally: npm run -s modelctl -- token --scope <scope>.');
   const methodArn = `arn:aws:execute-api:local:000000000000:local/local/${route.method}${url.pathname.replace(/\/+$/, '') || '/'}`;
@@ -498,7 +541,7 @@ function authorizerEvent(
   methodArn: string,
   requestId: string,
 ): APIGatewayRequestAuthorizerEvent {
-  const base = proxyEvent(parts, url, route, pathParameters, Buffer.alloc(0), requestId, undefined);
+  const base = proxyEvent(parts, url, route, pathParameters, '', requestId, undefined);
   return {
     type: 'REQUEST',
     methodArn,
@@ -555,44 +598,54 @@ export class TokenBucketLimiter {
 }
 
 /**
- * What API Gateway does with a body's `Content-Encoding` before the integration sees it: gzip and
- * deflate are inflated (here at most `limit` bytes of output: 413 `BODY_TOO_LARGE` past it, the
- * rest never inflated), identity passes, anything else is a 415 `UNSUPPORTED_MEDIA_TYPE`, and
- * data that is not what the header says is a 400 `MALFORMED_ENCODING` (API Gateway answers 415).
- * The header stays in the event, as on AWS; the function reads the inflated body as it is.
+ * The body as the function receives it, text. First what API Gateway does with a body's
+ * `Content-Encoding` before the integration sees it: gzip and deflate are inflated (here at most
+ * `limit` bytes of output: 413 `BODY_TOO_LARGE` past it, the rest never inflated), identity
+ * passes, anything else is a 415 `UNSUPPORTED_MEDIA_TYPE`, and data that is not what the header
+ * says is a 400 `MALFORMED_ENCODING` (API Gateway answers 415). The header stays in the event, as
+ * on AWS; the function reads the inflated body as it is. Then the bytes must be UTF-8: the API
+ * has no binary media types, so every body reaches the function as text, and bytes that are not
+ * UTF-8 get a 400 `MALFORMED_UTF8` naming the first bad byte's offset, never U+FFFD in its place.
  */
-async function decodeBody(body: Buffer, parts: RequestParts, limit: number): Promise<Buffer> {
+async function decodeBody(body: Buffer, parts: RequestParts, limit: number): Promise<string> {
   const values = Object.entries(parts.multiValueHeaders).filter(([name]) => name.toLowerCase() === 'content-encoding').flatMap(([, list]) => list);
   const coding = contentCoding(values);
-  return coding === undefined || body.length === 0 ? body : inflateBounded(body, coding, limit);
+  const inflate = coding !== undefined && body.length > 0;
+  return decodeUtf8Body(inflate ? await inflateBounded(body, coding, limit) : body, inflate);
 }
 
-/** The body as text, or `too-large` as soon as it passes `limit` (the rest is not buffered). */
-function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+/**
+ * The body's bytes; `too-large` as soon as it passes `limit` (the rest is not buffered);
+ * `aborted` when the connection ends before the body does (the client closed it, or it timed out).
+ */
+function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     request.resume();
     return Promise.resolve('too-large');
   }
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    const finish = (outcome: Buffer | 'too-large' | 'aborted') => {
+      if (done) return;
+      done = true;
+      chunks.length = 0;
+      resolve(outcome);
+    };
     request.on('data', (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
       if (size > limit) {
-        done = true;
-        chunks.length = 0;
-        resolve('too-large');
+        finish('too-large');
         return;
       }
       chunks.push(chunk);
     });
-    request.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks));
-    });
-    request.on('error', reject);
+    request.on('end', () => finish(Buffer.concat(chunks)));
+    request.on('error', () => finish('aborted'));
+    request.on('close', () => finish('aborted'));
   });
 }
 
@@ -641,15 +694,13 @@ function proxyEvent(
   url: URL,
   route: Route,
   pathParameters: Record<string, string>,
-  body: Buffer,
+  /** The body as text (`decodeBody`): without binary media types API Gateway passes every body so. */
+  body: string,
   requestId: string,
   authorizer: Record<string, string> | undefined,
 ): APIGatewayProxyEvent {
   const hasQuery = Object.keys(parts.query).length > 0;
   const now = Date.now();
-  // API Gateway passes a body that is not valid UTF-8 base64-encoded; JSON bodies are text.
-  const text = body.toString('utf8');
-  const isText = Buffer.from(text, 'utf8').equals(body);
   return {
     resource: route.resource,
     path: url.pathname,
@@ -660,8 +711,8 @@ function proxyEvent(
     multiValueQueryStringParameters: hasQuery ? parts.multiQuery : null,
     pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
     stageVariables: null,
-    body: body.length === 0 ? null : isText ? text : body.toString('base64'),
-    isBase64Encoded: body.length > 0 && !isText,
+    body: body.length === 0 ? null : body,
+    isBase64Encoded: false,
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',

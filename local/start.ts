@@ -5,16 +5,21 @@
  * printed curl line carries one. `LOCAL_AUTH=insecure` turns authorization off, and the server
  * says so at every start.
  *
- * Stopping: SIGINT, SIGTERM or SIGHUP, to npm or to this process, stops taking requests, writes
- * the queued prediction-log records and the access log, stops the AWS servers' child process,
- * releases the data folder and exits 0. That child also exits when this process dies without a
- * word (SIGKILL): it watches its IPC channel (`aws-process.ts`).
+ * Stopping: any of the signals of `signals.ts` (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, ...)
+ * to this process, or SIGINT or SIGTERM to npm (which forwards those two), stops taking
+ * requests, writes the queued prediction-log records and the access log, stops the AWS servers'
+ * child process, releases the data folder and exits 0. So does npm going away for any other
+ * reason (a signal npm does not forward, such as SIGHUP, SIGQUIT or SIGUSR2, or SIGKILL): when
+ * npm started this process, it checks every {@link PARENT_CHECK_MS} ms that its parent is still
+ * the one that started it. The AWS servers' child exits when this process dies without a word
+ * (SIGKILL): it watches its IPC channel (`aws-process.ts`).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod';
 import { LOG_LEVELS } from '../functions/core/observability.js';
 import { DEFAULT_RATE_LIMIT, JWKS_PATH } from './server.js';
+import { STOP_SIGNALS } from './signals.js';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
 
 const lowerCase = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
@@ -37,13 +42,25 @@ const Env = z.object({
   /** Model sessions the process keeps loaded, by count and bytes (functions/shared/config.ts has the defaults). */
   SESSION_CACHE_MAX_SESSIONS: z.string().regex(/^[1-9][0-9]*$/).optional(),
   SESSION_CACHE_MAX_BYTES: z.string().regex(/^[1-9][0-9]*$/).optional(),
+  /** Set by npm for the script it runs: this process was started by `npm start` (or `npm run`). */
+  npm_lifecycle_event: z.string().optional(),
 });
 
 /** The sample token printed at start: predict on the sample model, for half a day. */
 const SAMPLE_TOKEN_TTL_SECONDS = 12 * 3600;
 
-/** The signals that stop the stack cleanly (the AWS servers' child ignores them and waits to be told). */
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/**
+ * How often, in ms, a server started by npm checks that npm is still its parent. npm forwards
+ * only SIGINT and SIGTERM to its child; killed by any other signal it exits at once and this
+ * process would be left running, holding the port and the data folder.
+ */
+const PARENT_CHECK_MS = 250;
+
+/** The process that started this one, read before anything else runs. */
+const startedBy = process.ppid;
+
+// Once the terminal is gone (SIGHUP), writing to it fails with EIO or EPIPE; the stop must go on.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 async function main(): Promise<void> {
   const parsed = Env.safeParse(process.env);
@@ -126,6 +143,16 @@ async function main(): Promise<void> {
   // `exec` (package.json), so npm's own SIGINT and SIGTERM, which it forwards to its child,
   // arrive here and not at a shell that would die and leave this process running.
   for (const signal of STOP_SIGNALS) process.on(signal, () => stop(signal));
+  // npm killed by a signal it does not forward: this process is re-parented (to init or a
+  // subreaper), and stops as if npm had forwarded a SIGTERM. `process.ppid` is read live.
+  if (env.npm_lifecycle_event !== undefined) {
+    const watch = setInterval(() => {
+      if (process.ppid === startedBy) return;
+      clearInterval(watch);
+      stop(`npm (pid ${startedBy}) exited`);
+    }, PARENT_CHECK_MS);
+    watch.unref();
+  }
 }
 
 /** `value` as one shell word. */

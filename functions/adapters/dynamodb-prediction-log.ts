@@ -21,6 +21,7 @@ import { NO_TRACING, SPAN, type Tracing } from '../core/observability.js';
 import type { PendingRecord, PredictionLog, PredictionLogRecord } from '../core/ports.js';
 import { describeError, sharedLogger } from '../shared/logger.js';
 import { publishFallbackMetric } from './emf-metrics.js';
+import { marshallable } from './dynamodb-values.js';
 
 /** What happens to records that could not be written. */
 export type PredictionLogFallback = (records: readonly PredictionLogRecord[], error: unknown) => void;
@@ -255,10 +256,13 @@ export class DynamoDbPredictionLog implements PredictionLog {
     this.toFallback(remaining, failure);
   }
 
-  /** One BatchWriteItem; resolves to the records DynamoDB left unprocessed. */
+  /**
+   * One BatchWriteItem; resolves to the records DynamoDB left unprocessed. Records carry no
+   * caller-named keys today (outputs are a JSON string); `marshallable` keeps a future one safe.
+   */
   private async batchWrite(records: readonly PredictionLogRecord[]): Promise<PredictionLogRecord[]> {
     const command = new BatchWriteCommand({
-      RequestItems: { [this.tableName]: records.map((record) => ({ PutRequest: { Item: { ...record } } })) },
+      RequestItems: { [this.tableName]: records.map((record) => ({ PutRequest: { Item: marshallable({ ...record }) } })) },
     });
     command.middlewareStack.add((next) => next, WITHOUT_SDK_RETRIES);
     command.middlewareStack.add((next) => next, WITHOUT_SDK_LOGGER);
@@ -272,7 +276,7 @@ export class DynamoDbPredictionLog implements PredictionLog {
   private async writeOneByOne(records: readonly PredictionLogRecord[]): Promise<void> {
     for (const record of records) {
       try {
-        const command = new PutCommand({ TableName: this.tableName, Item: { ...record } });
+        const command = new PutCommand({ TableName: this.tableName, Item: marshallable({ ...record }) });
         command.middlewareStack.add((next) => next, WITHOUT_SDK_RETRIES);
         command.middlewareStack.add((next) => next, WITHOUT_SDK_LOGGER);
         await this.client.send(command, { abortSignal: AbortSignal.timeout(this.attemptTimeoutMs) });

@@ -16,6 +16,7 @@ import { ConflictError, InternalError } from '../core/errors.js';
 import { STAGES, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
 import type { ModelRegistry, NewModelVersion, TransitionPlan, VersionChange } from '../core/ports.js';
 import { REGISTRY_KEYS } from './tables.js';
+import { marshallable } from './dynamodb-values.js';
 
 export interface DynamoDbRegistryOptions {
   /**
@@ -359,10 +360,14 @@ export class DynamoDbRegistry implements ModelRegistry {
     return items;
   }
 
-  /** Runs a write transaction; a failed condition or a conflicting transaction becomes `LostRace`. */
+  /**
+   * Runs a write transaction; a failed condition or a conflicting transaction becomes `LostRace`.
+   * Every registry write goes through here, so this is where caller-named keys (a metric, class
+   * label or feature named `constructor`) are made marshallable (`marshallable`).
+   */
   private async transact(items: TransactItem[]): Promise<void> {
     try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+      await this.client.send(new TransactWriteCommand({ TransactItems: marshallable(items) }));
     } catch (error) {
       if (isLostRace(error)) throw new LostRace('transaction lost a race', { cause: error });
       throw error;

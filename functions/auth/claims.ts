@@ -121,8 +121,14 @@ export function scopeClaimEntries(claims: Readonly<Record<string, unknown>>): st
   return entries;
 }
 
+/**
+ * Scopes separated by spaces (U+0020) only, as RFC 6749 §3.3 defines the list
+ * (`scope-token *( SP scope-token )`): a tab, a newline or any other whitespace is part of a
+ * scope token (which then names no scope of this API and is ignored), never a separator, so
+ * `"models:read\tpredict"` grants nothing. Runs of spaces are tolerated.
+ */
 function splitScopes(text: string): string[] {
-  return text.split(/\s+/).filter(Boolean);
+  return text.split(' ').filter(Boolean);
 }
 
 /**

@@ -16,7 +16,8 @@
  *    `sub` strings, `aud` a string or an array of strings, `exp`/`nbf`/`iat` numbers a clock can
  *    show), with `iss` and `aud` among the accepted ones, `exp` in the future, `nbf` (if any) in
  *    the past, within `clockToleranceSeconds`; when configured, `iat` no older than
- *    `maxTokenAgeSeconds` and the header `typ`. A claim in the wrong shape is reported as such,
+ *    `maxTokenAgeSeconds`, `exp` no further ahead than `maxTokenLifetimeSeconds`, and the header
+ *    `typ`. A claim in the wrong shape is reported as such,
  *    before (and instead of) what its value would mean.
  *
  * @example
@@ -59,6 +60,12 @@ export interface JwtVerifierOptions {
   readonly clockToleranceSeconds?: number;
   /** Refuse tokens whose `iat` is older than this. @default no limit */
   readonly maxTokenAgeSeconds?: number;
+  /**
+   * Refuse tokens whose `exp` is further than this many seconds ahead of now (plus the clock
+   * tolerance): a lifetime cap that holds whatever `iat` says. The local stack sets it
+   * (`LOCAL_MAX_TOKEN_LIFETIME_SECONDS` in `local/auth.ts`). @default no limit
+   */
+  readonly maxTokenLifetimeSeconds?: number;
   /** Required header `typ` (e.g. `at+jwt`, RFC 9068). @default not checked */
   readonly typ?: string;
   /** Longest token accepted, in bytes. @default 8192 */
@@ -114,9 +121,21 @@ export class JwtVerifier implements TokenVerifier {
       throw this.explain(error, header);
     }
     checkRegisteredClaims(payload);
+    this.checkLifetime(payload);
     // Required by jose's options and a non-empty string by the check above.
     const subject = payload.sub as string;
     return { subject, claims: payload, header };
+  }
+
+  /** `exp` at most `maxTokenLifetimeSeconds` (plus the clock tolerance) ahead of now. */
+  private checkLifetime(payload: JWTPayload): void {
+    const max = this.options.maxTokenLifetimeSeconds;
+    // `exp` is required and a number within ±MAX_NUMERIC_DATE by now.
+    if (max === undefined || typeof payload.exp !== 'number') return;
+    const remaining = payload.exp - this.now() / 1000;
+    if (remaining > max + (this.options.clockToleranceSeconds ?? 0)) {
+      throw new TokenRejectedError(`The token expires at ${new Date(payload.exp * 1000).toISOString()}, more than ${max} s from now; this API accepts tokens that expire within ${max} s. Get one with a shorter lifetime.`);
+    }
   }
 
   /** Size, shape and header checks that need no key and no crypto. */

@@ -49,6 +49,7 @@ export function buildAuthorizerDeps(config: AuthorizerConfig, io: AuthorizerIo =
     ...(hs256Secret ? { hs256Secret } : {}),
     clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
     ...(config.JWT_MAX_TOKEN_AGE_SECONDS !== undefined ? { maxTokenAgeSeconds: config.JWT_MAX_TOKEN_AGE_SECONDS } : {}),
+    ...(config.JWT_MAX_TOKEN_LIFETIME_SECONDS !== undefined ? { maxTokenLifetimeSeconds: config.JWT_MAX_TOKEN_LIFETIME_SECONDS } : {}),
     ...(config.JWT_TYP !== undefined ? { typ: config.JWT_TYP } : {}),
     maxTokenBytes: config.JWT_MAX_TOKEN_BYTES,
     ...(io.now ? { now: io.now } : {}),

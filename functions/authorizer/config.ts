@@ -10,6 +10,7 @@
  *   JWKS_URL: 'https://issuer.example.com/.well-known/jwks.json' } });
  */
 import * as z from 'zod';
+import { MAX_NUMERIC_DATE } from '../auth/claims.js';
 import { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, type AsymmetricAlgorithm } from '../auth/verifier.js';
 
 const list = z
@@ -78,6 +79,8 @@ export const AuthorizerConfigSchema = z
     JWT_CLOCK_TOLERANCE_SECONDS: seconds(0, 300),
     /** Refuse tokens issued (`iat`) longer ago than this. @default no limit */
     JWT_MAX_TOKEN_AGE_SECONDS: z.coerce.number().int().positive().optional(),
+    /** Refuse tokens whose `exp` is further ahead than this. @default no limit (the local stack: 7 days) */
+    JWT_MAX_TOKEN_LIFETIME_SECONDS: z.coerce.number().int().positive().max(MAX_NUMERIC_DATE).optional(),
     /** Required `typ` header, e.g. `at+jwt`. @default not checked */
     JWT_TYP: z.string().min(1).optional(),
     /** Longest token accepted, in bytes. @default 8192 */

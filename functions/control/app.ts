@@ -31,8 +31,11 @@ export interface ControlHandlerDeps {
 }
 
 const RegisterSchema = z.strictObject({
-  /** The ONNX file, base64-encoded (files up to MAX_BODY_BYTES of JSON). */
-  modelBase64: z.base64().min(1).optional(),
+  /**
+   * The ONNX file, base64-encoded (files up to MAX_BODY_BYTES of JSON). An empty one reaches
+   * registration, which answers `EMPTY_ARTIFACT` as it does for an empty upload.
+   */
+  modelBase64: z.base64().optional(),
   /** An upload from `POST /v1/models/{model}/uploads`, for larger files. */
   uploadId: z.uuid().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
@@ -62,11 +65,18 @@ const PromoteSchema = z.strictObject({
 });
 const PROMOTE_HINT = 'Send {} (all the traffic at once), {"canary": <percent>} (a manual canary) or {"managed": {"kind": "canary" | "linear", "percent": <percent>, "intervalMinutes": <minutes>}}, optionally with "reason".';
 
-const ShiftSchema = z.strictObject({ percent });
-const SHIFT_HINT = 'Send {"percent": <the canary\'s share of the traffic, more than 0 and less than 100>}.';
+/** The canary the change was decided from, as `deployment` shows it (If-Match; `ExpectedCanary`). */
+const expectedCanary = z.strictObject({
+  functionVersion: z.string().max(10).regex(/^[1-9][0-9]*$/, 'must be a function version number such as "2"'),
+  percent: z.number().min(0).max(100).optional(),
+});
+const EXPECTED_HINT = 'optionally with "expectedCanary": {"functionVersion": "<deployment.canary.functionVersion>", "percent": <deployment.canary.percent>}';
 
-const ReasonSchema = z.strictObject({ reason: reason.optional() });
-const REASON_HINT = 'Send {} or {"reason": "<why>"}.';
+const ShiftSchema = z.strictObject({ percent, expectedCanary: expectedCanary.optional() });
+const SHIFT_HINT = `Send {"percent": <the canary's share of the traffic, more than 0 and less than 100>}, ${EXPECTED_HINT}.`;
+
+const ReasonSchema = z.strictObject({ reason: reason.optional(), expectedCanary: expectedCanary.optional() });
+const REASON_HINT = `Send {} or {"reason": "<why>"}, ${EXPECTED_HINT}.`;
 
 /**
  * The query string's parameters, each given at most once and each one of `allowed`: anything
@@ -158,15 +168,15 @@ export function makeHandler({ service, uploads, releases, stats, predictions, li
     'GET /v1/models/{model}/deployment': withReleases(async (releases, event) => jsonResponse(200, await releases.deployment(pathParam(event, 'model')))),
     'POST /v1/models/{model}/deployment/shift': withReleases(async (releases, event) => {
       const body = parseWith(ShiftSchema, event.parsedBody, SHIFT_HINT);
-      return jsonResponse(200, await releases.shift(pathParam(event, 'model'), body.percent));
+      return jsonResponse(200, await releases.shift(pathParam(event, 'model'), body.percent, body.expectedCanary));
     }),
     'POST /v1/models/{model}/deployment/rollback': withReleases(async (releases, event) => {
       const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
-      return jsonResponse(200, await releases.rollback(pathParam(event, 'model'), callerOf(event), body.reason));
+      return jsonResponse(200, await releases.rollback(pathParam(event, 'model'), callerOf(event), body.reason, body.expectedCanary));
     }),
     'POST /v1/models/{model}/deployment/finalize': withReleases(async (releases, event) => {
       const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
-      return jsonResponse(200, await releases.finalize(pathParam(event, 'model'), callerOf(event), body.reason));
+      return jsonResponse(200, await releases.finalize(pathParam(event, 'model'), callerOf(event), body.reason, body.expectedCanary));
     }),
     'GET /v1/models/{model}/stats': async (event) => {
       const model = pathParam(event, 'model');

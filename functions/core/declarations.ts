@@ -5,21 +5,72 @@
  */
 import { isDynamic } from './codec/decode.js';
 import { excerpt, nameList } from './codec/limits.js';
-import { ValidationError } from './errors.js';
+import { ValidationError, type FieldPath } from './errors.js';
 import type { ModelMetadata, ModelSignature } from './model.js';
 
 /**
- * The one name no input, output or feature may have. Requests refuse the key `__proto__`
+ * The one name no input, output or declared name may have. Requests refuse the key `__proto__`
  * anywhere (400 `FORBIDDEN_KEY`), so no record could carry such a feature or input, and ONNX
  * Runtime's Node binding loses a tensor of that name (its feeds and results are plain objects,
  * where `__proto__` is the prototype, not a key).
  */
 const FORBIDDEN_NAME = '__proto__';
 
+/** A UTF-16 surrogate without its pair: not Unicode, and not storable as UTF-8. */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * One rule for every name a version declares: its features, class labels, target and metric
+ * names. Each becomes a key somewhere (a request's feature, a response's `probabilities`, a
+ * stored map), so none may be:
+ * - `__proto__` (400 `FORBIDDEN_KEY`): requests refuse that key, a response or stored map would
+ *   lose it, and ONNX Runtime's Node binding loses a tensor of that name;
+ * - a string holding U+0000 (400 `NUL_IN_STRING`): ONNX Runtime's strings end there;
+ * - a string holding an unpaired UTF-16 surrogate (400 `UNPAIRED_SURROGATE`): not Unicode, so
+ *   not storable or answerable as UTF-8.
+ * Other `Object.prototype` names (`constructor`, `toString`, ...) are plain names. Paths point
+ * at the name (`metadata.classLabels[1]`, `metadata.metrics.<name>`); messages quote at most an
+ * excerpt of it. Runs before the model file is opened.
+ *
+ * @throws ValidationError (400) as above
+ */
+export function checkDeclaredNames(metadata: ModelMetadata): void {
+  const named: Array<[string, FieldPath]> = [
+    ...(metadata.features ?? []).map((name, i): [string, FieldPath] => [name, ['metadata', 'features', i]]),
+    ...(metadata.classLabels ?? []).map((name, i): [string, FieldPath] => [name, ['metadata', 'classLabels', i]]),
+    ...(metadata.target === undefined ? [] : [[metadata.target, ['metadata', 'target']] as [string, FieldPath]]),
+    ...Object.keys(metadata.metrics ?? {}).map((name): [string, FieldPath] => [name, ['metadata', 'metrics', excerpt(name)]]),
+  ];
+  for (const [name, path] of named) {
+    const what = describeName(path);
+    if (name === FORBIDDEN_NAME) {
+      throw new ValidationError('FORBIDDEN_KEY', `${what} cannot be "${FORBIDDEN_NAME}": requests refuse that key and a response or stored map would lose it. Rename it.`, path);
+    }
+    const nul = name.indexOf('\u0000');
+    if (nul >= 0) {
+      throw new ValidationError('NUL_IN_STRING', `${what} holds U+0000 (NUL) at character ${nul}; ONNX Runtime's strings end there. Remove it.`, path);
+    }
+    const unpaired = UNPAIRED_SURROGATE.exec(name);
+    if (unpaired) {
+      throw new ValidationError('UNPAIRED_SURROGATE', `${what} holds an unpaired UTF-16 surrogate at character ${unpaired.index} (an escape like "\\ud800" without its pair), which is not Unicode. Send valid Unicode.`, path);
+    }
+  }
+}
+
+function describeName(path: FieldPath): string {
+  switch (path[1]) {
+    case 'features': return `Feature name ${String(path[2])}`;
+    case 'classLabels': return `Class label ${String(path[2])}`;
+    case 'target': return 'The target name';
+    default: return 'A metric name';
+  }
+}
+
 /**
  * The declared features must fit the model's inputs, and the class labels its probability
- * output: a mismatch here would serve wrong columns silently later. No input, output or
- * feature may be named `__proto__` (400 `FORBIDDEN_KEY`).
+ * output: a mismatch here would serve wrong columns silently later. No input or output may be
+ * named `__proto__` (400 `FORBIDDEN_KEY`), and every declared name follows
+ * {@link checkDeclaredNames}.
  */
 export function checkDeclarations(signature: ModelSignature, metadata: ModelMetadata): void {
   const { features, classLabels } = metadata;
@@ -28,11 +79,8 @@ export function checkDeclarations(signature: ModelSignature, metadata: ModelMeta
       throw new ValidationError('FORBIDDEN_KEY', `The model's ${kind} "${FORBIDDEN_NAME}" cannot be served: ONNX Runtime's Node binding loses a tensor of that name, and requests refuse that key. Rename it in the model.`, [`${kind}s`, FORBIDDEN_NAME]);
     }
   }
+  checkDeclaredNames(metadata);
   if (features) {
-    const forbidden = features.indexOf(FORBIDDEN_NAME);
-    if (forbidden >= 0) {
-      throw new ValidationError('FORBIDDEN_KEY', `A feature cannot be named "${FORBIDDEN_NAME}": requests refuse that key, so no record could carry it. Rename the feature.`, ['metadata', 'features', forbidden]);
-    }
     if (new Set(features).size !== features.length) {
       throw new ValidationError('DUPLICATE_FEATURE', 'Feature names must be unique.', ['metadata', 'features']);
     }

@@ -165,7 +165,12 @@ export async function replayGoldenInputs(target: Served, goldens: readonly Golde
       if (!(error instanceof AppError)) throw error;
       // A run that fails is this request's doing (the same session serves the others); ONNX
       // Runtime's own text stays out of the message.
-      if (error.status >= 500) return { index, part: 'request', path: [], code: error.code, message: 'ONNX Runtime failed to run it on this model' };
+      // MODEL_RUN_FAILED's message is public by construction (ORT's reason without its
+      // internals, `publicOrtReason`): it is the reason the author needs. Other 5xx say nothing.
+      if (error.status >= 500) {
+        const reason = error.code === 'MODEL_RUN_FAILED' ? error.message : 'ONNX Runtime failed to run it on this model.';
+        return { index, part: 'request', path: [], code: error.code, message: reason };
+      }
       return { index, part: 'request', path: error.path, code: error.code, message: error.message };
     }
     const tolerance = golden.tolerance ?? DEFAULT_GOLDEN_TOLERANCE;
@@ -224,7 +229,8 @@ function metricsGate(version: ModelVersion, baseline: MetricBaseline | undefined
   if (!baseline) return;
   const declared = version.metadata.metrics ?? {};
   for (const [name, bound] of Object.entries(baseline)) {
-    const value = declared[name];
+    // Own keys only: a baseline metric named `constructor` is not found on every version.
+    const value = Object.hasOwn(declared, name) ? declared[name] : undefined;
     if (value === undefined) throw new GateError('metrics', `the version declares no "${name}"; this endpoint requires ${bounds(bound)}.`);
     if (bound.min !== undefined && value < bound.min) throw new GateError('metrics', `${name} ${value} is below the endpoint's baseline ${bound.min}.`);
     if (bound.max !== undefined && value > bound.max) throw new GateError('metrics', `${name} ${value} is above the endpoint's baseline ${bound.max}.`);

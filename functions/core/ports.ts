@@ -83,6 +83,11 @@ export interface NewModelVersion {
 /** Model artifacts (ONNX files) in a versioned object store. */
 export interface ArtifactStore {
   readonly bucket: string;
+  /**
+   * Stores `bytes` under `key`, or keeps the object there when it holds exactly these bytes
+   * (keys are content-addressed and shared by versions: never rewrite one that is right).
+   * Returns the object version that holds them.
+   */
   put(key: string, bytes: Uint8Array): Promise<{ key: string; versionId?: string }>;
   get(ref: Pick<ArtifactRef, 'key' | 'versionId'>): Promise<Uint8Array>;
 }

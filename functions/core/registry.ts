@@ -6,14 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { ConflictError, NotFoundError, ValidationError, formatPath } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError, clip, formatPath } from './errors.js';
 import {
   MODEL_NAME_PATTERN, STAGE_TRANSITIONS,
   type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion, type Stage, type StageTransition,
 } from './model.js';
 import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
 import { parseWith } from './codec/request.js';
-import { checkDeclarations } from './declarations.js';
+import { checkDeclarations, checkDeclaredNames } from './declarations.js';
 import { replayGoldenInputs, runGates, type GoldenFailure, type MetricBaseline } from './gates.js';
 import { served } from './predict.js';
 
@@ -100,7 +100,8 @@ export class RegistryService {
    * anything is stored; then stores the file and records the version.
    *
    * @throws ConflictError (409) `UPLOAD_ALREADY_REGISTERED` when `uploadId` made a version already
-   * @throws ValidationError (400) `INVALID_MODEL_NAME`, `EMPTY_ARTIFACT`, `ARTIFACT_TOO_LARGE`,
+   * @throws ValidationError (400) `INVALID_MODEL_NAME`, `EMPTY_ARTIFACT` and `ARTIFACT_TOO_LARGE`
+   *   (path `model`, whether the file came inline or from an upload),
    *   `METADATA_TOO_LARGE`, the declaration and runtime codes (`FEATURES_MISMATCH`,
    *   `INVALID_MODEL`, ...), `INVALID_GOLDEN_INPUT` (a golden request the model cannot take,
    *   path `metadata.goldenInputs[i].request...`) and `GOLDEN_MISMATCH` (its predictions differ
@@ -112,7 +113,10 @@ export class RegistryService {
    */
   async register(input: RegisterInput): Promise<ModelVersion> {
     checkModelName(input.model);
-    if (input.bytes.byteLength === 0) throw new ValidationError('EMPTY_ARTIFACT', 'The model file is empty.', ['model']);
+    // One code and path whichever way the file came (inline or uploaded), as for `INVALID_MODEL`.
+    if (input.bytes.byteLength === 0) {
+      throw new ValidationError('EMPTY_ARTIFACT', `The model file is empty (0 bytes). ${input.uploadId === undefined ? 'Send the .onnx file, base64-encoded, in "modelBase64".' : 'PUT the .onnx file to the upload\'s URL, then register the upload.'}`, ['model']);
+    }
     if (input.bytes.byteLength > this.deps.maxArtifactBytes) {
       throw new ValidationError('ARTIFACT_TOO_LARGE', `The model file is ${input.bytes.byteLength} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`, ['model']);
     }
@@ -142,7 +146,8 @@ export class RegistryService {
     }
     // The file first, then the version that names it, in one transaction with its number: a
     // registration cut short leaves at most a stored file no version names (content-addressed,
-    // so registering it again reuses it), never a version without its file.
+    // so registering it again reuses it), never a version without its file. An object holding
+    // these bytes already is kept, never rewritten (`ArtifactStore.put`): other versions name it.
     const stored = await this.deps.artifacts.put(key, input.bytes);
     return this.deps.registry.createVersion({
       model: input.model,
@@ -272,26 +277,53 @@ export class RegistryService {
 }
 
 /**
- * The caller's metadata, checked against `ModelMetadataSchema`.
+ * The caller's metadata, checked against `ModelMetadataSchema`, and every name it declares
+ * against the one rule for names (`checkDeclaredNames`: no `__proto__`, NUL or unpaired surrogate).
  *
  * @throws ValidationError (400) with a path under `metadata`
  */
 export function parseMetadata(value: unknown): ModelMetadata {
+  // zod copies a record key by key (`out[key] = …`), where an own `__proto__` key vanishes:
+  // look for one before it does (the HTTP edge refuses the key in bodies; this covers any caller).
+  const protoKey = protoKeyPath(value, []);
+  if (protoKey) {
+    throw new ValidationError('FORBIDDEN_KEY', 'The key "__proto__" is not allowed anywhere in metadata: it names nothing, and a stored map would lose it. Rename it.', ['metadata', ...protoKey]);
+  }
+  let metadata: ModelMetadata;
   try {
-    return parseWith(ModelMetadataSchema, value, 'See the README for the metadata fields.');
+    metadata = parseWith(ModelMetadataSchema, value, 'See the README for the metadata fields.');
   } catch (error) {
     if (error instanceof ValidationError) throw new ValidationError(error.code, error.message, ['metadata', ...error.path]);
     throw error;
   }
+  checkDeclaredNames(metadata);
+  return metadata;
+}
+
+/** The path to the first own `__proto__` key in `value` (depth-first, at most 64 levels deep), if any. */
+function protoKeyPath(value: unknown, path: Array<string | number>): Array<string | number> | undefined {
+  if (value === null || typeof value !== 'object' || path.length > 64) return undefined;
+  if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) return [...path, '__proto__'];
+  for (const [key, child] of Object.entries(value)) {
+    const found = protoKeyPath(child, [...path, Array.isArray(value) ? Number(key) : clip(key, 64)]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** A golden input the file does not reproduce: the caller's metadata to correct (400). */
 function goldenRefusal(failure: GoldenFailure): ValidationError {
   const path = ['metadata', 'goldenInputs', failure.index, failure.part, ...failure.path];
   if (failure.part === 'request') {
-    return new ValidationError('INVALID_GOLDEN_INPUT', `Golden input ${failure.index} cannot be served by this model${failure.code ? ` (${failure.code})` : ''}: ${failure.message} Correct its "request" to fit the model's inputs.`, path);
+    return new ValidationError('INVALID_GOLDEN_INPUT', `Golden input ${failure.index} cannot be served by this model${failure.code ? ` (${failure.code})` : ''}: ${sentence(failure.message)} Correct its "request" to fit the model's inputs.`, path);
   }
   return new ValidationError('GOLDEN_MISMATCH', `Golden input ${failure.index} does not reproduce its expected output: ${formatPath(['expected', ...failure.path])} ${failure.message}. "expected" must be the predictions the API answers for "request".`, path);
+}
+
+/** `text` ending in a full stop (or the ? or ! it ends with), so that another sentence can follow. */
+export function sentence(text: string): string {
+  const trimmed = text.trimEnd();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
 function versionNotFound(model: string, version: string): NotFoundError {

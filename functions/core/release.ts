@@ -8,7 +8,7 @@
  * canary's model version first (gates, archive of the previous one, conditional write), then the
  * alias moves, so a finalize that failed halfway is finished by running it again.
  */
-import { AppError, ConflictError, NotFoundError, ValidationError, describeError } from './errors.js';
+import { AppError, ConflictError, NotFoundError, ValidationError, clip, describeError } from './errors.js';
 import type { ModelVersion } from './model.js';
 import { NO_METRICS, type AliasRouting, type FunctionVersion, type LatencySummary, type ManagedShift, type ModelRegistry, type TrafficRouter, type VersionMetrics } from './ports.js';
 import type { RegistryService } from './registry.js';
@@ -86,6 +86,18 @@ export interface PromoteResult {
     readonly deploymentId?: string;
   };
   readonly deployment: Deployment;
+}
+
+/**
+ * The canary a shift, rollback or finalize was decided from, as `deployment` showed it
+ * (`canary.functionVersion`, `canary.percent`): the change applies only if the alias still routes
+ * so, like If-Match (409 `ALIAS_CHANGED` otherwise). Without it a change applies to whatever the
+ * alias routes when it arrives, and of two shifts the later one wins.
+ */
+export interface ExpectedCanary {
+  readonly functionVersion: string;
+  /** The canary's percent of the traffic; omitted: any. */
+  readonly percent?: number;
 }
 
 /** What a managed release ended in, as the router reports it. */
@@ -182,10 +194,13 @@ export class ReleaseService {
     }
   }
 
-  /** Gives the canary `percent` of the traffic, in (0, 100). */
-  async shift(model: string, percent: number): Promise<Deployment> {
+  /**
+   * Gives the canary `percent` of the traffic, in (0, 100); with `expected`, only if the canary
+   * is still the one the caller read (409 `ALIAS_CHANGED`).
+   */
+  async shift(model: string, percent: number, expected?: ExpectedCanary): Promise<Deployment> {
     checkPercent(percent, ['percent']);
-    const { routing } = await this.requireRelease(model);
+    const { routing } = await this.requireRelease(model, expected);
     await this.deps.router.setRouting(model, { stable: routing.stable, canary: { version: routing.canary.version, weight: percent / 100 } }, routing);
     return this.deployment(model);
   }
@@ -195,8 +210,8 @@ export class ReleaseService {
    * staging; the rollback is recorded in the model's history (a staging → staging entry with
    * the reason).
    */
-  async rollback(model: string, actor: string, reason?: string): Promise<Deployment> {
-    const { routing, versions } = await this.requireRelease(model);
+  async rollback(model: string, actor: string, reason?: string, expected?: ExpectedCanary): Promise<Deployment> {
+    const { routing, versions } = await this.requireRelease(model, expected);
     await this.deps.router.setRouting(model, { stable: routing.stable }, routing);
     const canary = versions.find((v) => v.functionVersion === routing.canary.version);
     if (canary?.modelVersion !== undefined) {
@@ -209,8 +224,8 @@ export class ReleaseService {
    * Ends a release: the canary's model version becomes the registry's production version (the
    * previous one is archived there), then the alias sends all the traffic to the canary.
    */
-  async finalize(model: string, actor: string, reason?: string): Promise<Deployment> {
-    const { routing, versions } = await this.requireRelease(model);
+  async finalize(model: string, actor: string, reason?: string, expected?: ExpectedCanary): Promise<Deployment> {
+    const { routing, versions } = await this.requireRelease(model, expected);
     const canary = versions.find((v) => v.functionVersion === routing.canary.version);
     if (canary?.modelVersion === undefined) {
       throw new ConflictError('UNPINNED_CANARY', `The canary (function version ${routing.canary.version}) has no pinned model version; roll it back.`, ['model']);
@@ -283,11 +298,24 @@ export class ReleaseService {
     });
   }
 
-  private async requireRelease(model: string): Promise<{ routing: AliasRouting & { canary: NonNullable<AliasRouting['canary']> }; versions: readonly FunctionVersion[] }> {
+  /**
+   * The alias with its canary, as read now; the change the caller then makes is conditioned on
+   * it (`setRouting`'s `expected`), so a check of `expected` here holds until the write.
+   */
+  private async requireRelease(model: string, expected?: ExpectedCanary): Promise<{ routing: AliasRouting & { canary: NonNullable<AliasRouting['canary']> }; versions: readonly FunctionVersion[] }> {
     await this.requireModel(model);
     const { routing, versions } = await this.deps.router.getRouting(model);
     const { canary } = routing;
     if (!canary) throw new ConflictError('NO_RELEASE', `Model "${model}" has no release in progress: alias "${LIVE_ALIAS}" sends all its traffic to function version ${routing.stable}. Promote a version first.`, ['model']);
+    if (expected && (expected.functionVersion !== canary.version || (expected.percent !== undefined && Math.abs(expected.percent - percentOf(canary.weight)) > 1e-6))) {
+      const pin = versions.find((v) => v.functionVersion === canary.version)?.modelVersion;
+      const read = `function version ${clip(expected.functionVersion, 20)}${expected.percent === undefined ? '' : ` at ${expected.percent}%`}`;
+      throw new ConflictError(
+        'ALIAS_CHANGED',
+        `Alias "${LIVE_ALIAS}" of "${model}" changed since it was read: its canary is function version ${canary.version}${pin ? ` (model version ${pin})` : ''} at ${percentOf(canary.weight)}%, not ${read} as expected. Read the deployment again and decide anew.`,
+        ['expectedCanary'],
+      );
+    }
     return { routing: { ...routing, canary }, versions };
   }
 

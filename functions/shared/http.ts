@@ -7,12 +7,13 @@
  * 3. finds the route (404 `ROUTE_NOT_FOUND`, 405 `METHOD_NOT_ALLOWED` with `Allow`) and checks each
  *    path parameter with the registry's rules (`{model}`, `{version}`: `functions/core/names.ts`);
  * 4. reads a JSON body for methods that carry one: content type, content coding (gzip and
- *    deflate inflated up to the size limit), size, BOM, syntax, depth and `__proto__` keys.
+ *    deflate inflated up to the size limit), size, UTF-8, BOM, syntax, depth and `__proto__` keys.
  * Errors become responses in one place (`httpErrors`).
  */
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import zlib from 'node:zlib';
 import { AppError, PayloadTooLargeError, ValidationError, clip, formatPath } from '../core/errors.js';
@@ -296,13 +297,71 @@ export function inflateBounded(bytes: Uint8Array, coding: ContentCoding, maxByte
   });
 }
 
+/**
+ * The offset, in bytes, of the first byte of `bytes` that does not begin or continue a
+ * well-formed UTF-8 character (a byte UTF-8 never uses, a stray continuation byte, an overlong
+ * form such as `C0 80`, an encoded surrogate such as `ED A0 80`, a code point past U+10FFFF, or a
+ * sequence cut short), or -1 when every byte does. Linear and native throughout (`isUtf8`, one
+ * decode, one encode, memory compares): the decoder's replacement of the first bad sequence is
+ * where its re-encoding first departs from `bytes`.
+ *
+ * @example
+ * invalidUtf8Offset(Buffer.from([0x61, 0xff, 0xfe, 0x62])); // 1
+ * invalidUtf8Offset(Buffer.from('é', 'utf8')); // -1
+ */
+export function invalidUtf8Offset(bytes: Uint8Array): number {
+  if (isUtf8(bytes)) return -1;
+  const original = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const reencoded = Buffer.from(original.toString('utf8'), 'utf8');
+  const differs = firstDifference(original, reencoded);
+  // The bad sequence starts at most 2 bytes before the first difference (its first bytes may
+  // match those of U+FFFD, EF BF BD): it starts where the bytes before it are well-formed.
+  for (let start = Math.max(0, differs - 2); start < differs; start++) {
+    if (reencoded[start] === 0xef && reencoded[start + 1] === 0xbf && reencoded[start + 2] === 0xbd && isUtf8(original.subarray(0, start))) return start;
+  }
+  return differs;
+}
+
+function firstDifference(a: Buffer, b: Buffer): number {
+  const end = Math.min(a.length, b.length);
+  const CHUNK = 64 * 1024;
+  for (let start = 0; start < end; start += CHUNK) {
+    const stop = Math.min(end, start + CHUNK);
+    if (a.subarray(start, stop).equals(b.subarray(start, stop))) continue;
+    for (let i = start; i < stop; i++) if (a[i] !== b[i]) return i;
+  }
+  return end;
+}
+
+/**
+ * `bytes` as text, refusing (never replacing) bytes that are not UTF-8: a 400 `MALFORMED_UTF8`
+ * naming the offset of the first bad byte and its value, never more of the body, and saying so
+ * when the bytes look gzip-compressed. `inflated` says the bytes are the body after undoing its
+ * content coding (the offset counts in those).
+ */
+export function decodeUtf8Body(bytes: Uint8Array, inflated = false): string {
+  const offset = invalidUtf8Offset(bytes);
+  if (offset >= 0) {
+    const byte = (bytes[offset] ?? 0).toString(16).padStart(2, '0');
+    // gzip's magic number, 1F 8B, is never UTF-8: a compressed body sent without its header.
+    const hint = !inflated && carriesCoding(bytes, 'gzip') ? ' It looks gzip-compressed: say so with "Content-Encoding: gzip".' : ' Send the JSON encoded as UTF-8.';
+    throw new ValidationError(
+      'MALFORMED_UTF8',
+      `The ${inflated ? 'inflated ' : ''}body is not valid UTF-8: the byte at offset ${offset} (0x${byte}) does not begin or continue a well-formed character.${hint}`,
+      ['body'],
+    );
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
 /** Characters JSON.parse's message may quote from the body that must not reach the caller raw. */
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\ufffd]/g;
 
 /**
  * Reads the body of `event` as one JSON object. In order: the content type (415), the content
  * coding (415 for anything but gzip, deflate or identity), the size (413 `BODY_TOO_LARGE`, counted
- * after inflating: a small body that inflates past `maxBodyBytes` is stopped there), a UTF-8
+ * after inflating: a small body that inflates past `maxBodyBytes` is stopped there), bytes that
+ * are not UTF-8 (400 `MALFORMED_UTF8`, base64 bodies; a text body is text already), a UTF-8
  * byte-order mark (skipped), emptiness (`EMPTY_BODY`), depth and `__proto__` keys (read from the text, before
  * parsing), syntax (`MALFORMED_JSON`, quoting no raw bytes), the top-level type.
  *
@@ -323,10 +382,13 @@ export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLim
   if (event.isBase64Encoded) {
     let bytes: Buffer = Buffer.from(raw, 'base64');
     checkSize(bytes.length, limits);
-    if (coding && carriesCoding(bytes, coding)) bytes = await inflateBounded(bytes, coding, limits.maxBodyBytes);
-    text = bytes.toString('utf8');
+    const inflate = coding !== undefined && carriesCoding(bytes, coding);
+    if (inflate) bytes = await inflateBounded(bytes, coding, limits.maxBodyBytes);
+    // Bytes that are not UTF-8 are refused, never replaced by U+FFFD on their way to a model.
+    text = decodeUtf8Body(bytes, inflate);
   } else {
-    checkSize(Buffer.byteLength(raw, 'utf8'), limits);
+    // A `Content-Encoding` on a text body: API Gateway (or the local server) inflated it on the way.
+    checkSize(Buffer.byteLength(raw, 'utf8'), limits, coding);
     text = raw;
   }
   // A byte-order mark is not JSON, but some encoders write one: skip it.
@@ -339,8 +401,7 @@ export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLim
     value = JSON.parse(text);
   } catch (error) {
     const detail = error instanceof SyntaxError ? clip(error.message.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), 200) : 'invalid JSON';
-    const hint = coding === undefined && event.isBase64Encoded && (carriesCoding(Buffer.from(raw.slice(0, 8), 'base64'), 'gzip')) ? ' It looks gzip-compressed: say so with "Content-Encoding: gzip".' : '';
-    throw new ValidationError('MALFORMED_JSON', `The body is not valid JSON: ${detail}.${hint}`, ['body']);
+    throw new ValidationError('MALFORMED_JSON', `The body is not valid JSON: ${detail}.`, ['body']);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ValidationError('WRONG_TYPE', 'The body must be a JSON object.', ['body']);
@@ -348,9 +409,11 @@ export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLim
   return value;
 }
 
-function checkSize(bytes: number, limits: BodyLimits): void {
+/** 413 past the limit; `inflatedFrom`: the body arrived in that coding, and `bytes` is its inflated size. */
+function checkSize(bytes: number, limits: BodyLimits, inflatedFrom?: ContentCoding): void {
   if (bytes > limits.maxBodyBytes) {
-    throw new PayloadTooLargeError('BODY_TOO_LARGE', `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}. Send fewer rows per request; a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`, ['body']);
+    const measured = inflatedFrom ? `The ${inflatedFrom} body inflates to ${bytes} bytes, past the most this endpoint accepts after inflating, ${limits.maxBodyBytes}` : `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}`;
+    throw new PayloadTooLargeError('BODY_TOO_LARGE', `${measured}. Send fewer rows per request; a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`, ['body']);
   }
 }
 

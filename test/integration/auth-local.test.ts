@@ -4,10 +4,10 @@
  * authorizer cache across routes, per-client throttling, and the insecure mode announcing itself.
  */
 import { jest } from '@jest/globals';
-import { createLocalJWKSet, jwtVerify } from 'jose';
-import { LOCAL_AUDIENCE, LOCAL_ISSUER, generateSigningKey, localAuthorizerEnv, mintToken } from '../../local/auth.js';
+import { SignJWT, createLocalJWKSet, importJWK, jwtVerify } from 'jose';
+import { LOCAL_ALGORITHM, LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_MAX_TOKEN_LIFETIME_SECONDS, generateSigningKey, localAuthorizerEnv, mintToken } from '../../local/auth.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { call, errorOf } from '../fixtures/http.js';
+import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 import { adminToken, bearer, startGuardedApi, type GuardedApi } from '../fixtures/tokens.js';
 import { ROUTES } from '../../functions/shared/routes.js';
 
@@ -123,6 +123,59 @@ describe('the authorizer cache, as API Gateway keeps it', () => {
     expect([fresh.status, cached.status, reverified.status]).toEqual([200, 200, 401]);
     expect(errorOf(reverified).message).toContain('expired');
     expect(api.authorizer).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('what the local authorizer accepts that modelctl could not mint', () => {
+  const T0 = Date.UTC(2026, 0, 1, 12);
+  let api: GuardedApi;
+  let key: Awaited<ReturnType<typeof generateSigningKey>>;
+
+  beforeAll(async () => {
+    key = await generateSigningKey();
+    api = await startGuardedApi({ env: localAuthorizerEnv(key), now: () => T0, cacheTtlSeconds: 0 });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  /** A token signed with the stack's key, with any `exp` and `scope`: what a hand-made token can be. */
+  async function signed(claims: { exp: number; scope: string }): Promise<string> {
+    return new SignJWT({ scope: claims.scope })
+      .setProtectedHeader({ alg: LOCAL_ALGORITHM, kid: key.kid, typ: 'JWT' })
+      .setIssuer(LOCAL_ISSUER).setAudience(LOCAL_AUDIENCE).setSubject('hand-made').setIssuedAt(T0 / 1000)
+      .setExpirationTime(claims.exp)
+      .sign(await importJWK(key.privateJwk, LOCAL_ALGORITHM));
+  }
+
+  it('refuses a token that expires more than the local maximum lifetime (7 days) from now, whatever its iat', async () => {
+    // Prepare
+    const now = T0 / 1000;
+    const atLimit = await signed({ exp: now + LOCAL_MAX_TOKEN_LIFETIME_SECONDS, scope: 'predict' });
+    const past = await signed({ exp: now + LOCAL_MAX_TOKEN_LIFETIME_SECONDS + 1, scope: 'predict' });
+    const millennia = await signed({ exp: now + 1e12, scope: 'predict' });
+
+    // Act
+    const replies = await Promise.all([atLimit, past, millennia].map((t) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(t))));
+
+    // Assess
+    expect(replies.map((r) => r.status)).toEqual([200, 401, 401]);
+    expect(errorOf(replies[1] as JsonReply).message).toBe(`The token expires at ${new Date((now + LOCAL_MAX_TOKEN_LIFETIME_SECONDS + 1) * 1000).toISOString()}, more than ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} s from now; this API accepts tokens that expire within ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} s. Get one with a shorter lifetime.`);
+  });
+
+  it('reads a tab, a newline or a no-break space in "scope" as part of a scope, never as a separator (RFC 6749 §3.3)', async () => {
+    // Prepare
+    const exp = T0 / 1000 + 600;
+    const tokens = await Promise.all(['models:read\tpredict', 'models:read\npredict', 'models:read\u00a0predict'].map((scope) => signed({ exp, scope })));
+    const spaced = await signed({ exp, scope: 'models:read predict' });
+
+    // Act
+    const replies = await Promise.all([...tokens, spaced].map((t) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(t))));
+
+    // Assess
+    expect(replies.map((r) => r.status)).toEqual([403, 403, 403, 200]);
+    expect(errorOf(replies[0] as JsonReply).code).toBe('FORBIDDEN');
   });
 });
 

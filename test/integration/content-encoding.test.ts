@@ -1,5 +1,5 @@
 /**
- * Compressed and BOM-prefixed bodies, through the local server (which does what API Gateway does
+ * Compressed, BOM-prefixed and not-UTF-8 bodies, through the local server (which does what API Gateway does
  * with `Content-Encoding`: inflates gzip and deflate, refuses any other coding, passes the
  * inflated body on with the header) and through the Lambda handler invoked with API Gateway
  * events (a body still compressed, base64-encoded; or one API Gateway already inflated).
@@ -116,12 +116,70 @@ describe('the local server', () => {
     const gzipped = await post(OVER_FUNCTION_LIMIT, 'gzip');
     expectRefusal(deflated.status, deflated.body, deflated.text, { status: 413, code: 'BODY_TOO_LARGE', path: 'body' });
     expectRefusal(gzipped.status, gzipped.body, gzipped.text, { status: 413, code: 'BODY_TOO_LARGE', path: 'body' });
+    // Both say the body inflates past a limit, not that it was sent that large.
+    expect(errorOf(deflated).message).toMatch(/^The deflate body inflates to more than \d+ bytes/);
+    expect(errorOf(gzipped).message).toMatch(/^The gzip body inflates to \d+ bytes, past the most this endpoint accepts after inflating, 200000/);
   });
 
-  it('answers a gzip body sent without Content-Encoding with MALFORMED_JSON quoting no binary bytes', async () => {
+  it('answers a gzip body sent without Content-Encoding with MALFORMED_UTF8 quoting no binary bytes, and says what it looks like', async () => {
     const reply = await post(gzipSync(JSON_BODY));
-    expectRefusal(reply.status, reply.body, reply.text, { status: 400, code: 'MALFORMED_JSON', path: 'body' });
+    expectRefusal(reply.status, reply.body, reply.text, { status: 400, code: 'MALFORMED_UTF8', path: 'body' });
     expect(errorOf(reply).message).toContain('Content-Encoding: gzip');
+  });
+});
+
+/**
+ * Bodies whose bytes are not UTF-8, each with the offset of its first bad byte: a byte UTF-8
+ * never uses, a stray continuation byte, overlong forms, encoded surrogates, a code point past
+ * U+10FFFF, sequences cut short (in a BYTES element, a feature name, at the very end).
+ */
+const NOT_UTF8: ReadonlyArray<readonly [string, Buffer, number]> = (() => {
+  const prefix = '{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["';
+  const at = Buffer.byteLength(prefix);
+  const inElement = (bytes: number[]) => Buffer.concat([Buffer.from(prefix), Buffer.from([0x61, ...bytes, 0x62]), Buffer.from('"]}]}')]);
+  return [
+    ['0xff 0xfe inside a BYTES element', inElement([0xff, 0xfe]), at + 1],
+    ['an overlong NUL (C0 80)', inElement([0xc0, 0x80]), at + 1],
+    ['an overlong slash (E0 80 AF)', inElement([0xe0, 0x80, 0xaf]), at + 1],
+    ['an encoded surrogate (ED A0 80)', inElement([0xed, 0xa0, 0x80]), at + 1],
+    ['a code point past U+10FFFF (F4 90 80 80)', inElement([0xf4, 0x90, 0x80, 0x80]), at + 1],
+    ['a stray continuation byte after an Ã', inElement([0xc3, 0x83, 0x80]), at + 3],
+    ['a sequence cut short by an ASCII byte (E2 82 41)', inElement([0xe2, 0x82]), at + 1],
+    ['a genuine U+FFFD (EF BF BD), then EF BF and an ASCII byte', inElement([0xef, 0xbf, 0xbd, 0xef, 0xbf]), at + 4],
+    ['a feature name with 0xf8', Buffer.concat([Buffer.from('{"features":{"'), Buffer.from([0xf8]), Buffer.from('":1}}')]), 14],
+    ['a body cut short in a character', Buffer.concat([Buffer.from('{"features":{}}'), Buffer.from([0xe2, 0x82])]), 15],
+  ];
+})();
+
+function expectNotUtf8(status: number, body: unknown, text: string, offset: number, byte: number | undefined): void {
+  expectRefusal(status, body, text, { status: 400, code: 'MALFORMED_UTF8', path: 'body' });
+  expect((body as { error: { message: string } }).error.message).toContain(`offset ${offset} (0x${(byte ?? 0).toString(16).padStart(2, '0')})`);
+}
+
+describe('bodies that are not UTF-8', () => {
+  it.each(NOT_UTF8)('the local server refuses %s with 400 MALFORMED_UTF8 naming the first bad byte', async (_what, body, offset) => {
+    const reply = await post(body);
+    expectNotUtf8(reply.status, reply.body, reply.text, offset, body[offset]);
+  });
+
+  it.each(NOT_UTF8)('the local server refuses %s gzip-compressed, counting in the inflated body', async (_what, body, offset) => {
+    const reply = await post(gzipSync(body), 'gzip');
+    expectNotUtf8(reply.status, reply.body, reply.text, offset, body[offset]);
+    expect(errorOf(reply).message).toContain('inflated body');
+  });
+
+  it.each(NOT_UTF8)('the Lambda handler refuses %s (base64-encoded, and still compressed)', async (_what, body, offset) => {
+    const plain = await onLambda(body);
+    const compressed = await onLambda(deflateSync(body), ['deflate']);
+    expectNotUtf8(plain.statusCode, plain.json, plain.body, offset, body[offset]);
+    expectNotUtf8(compressed.statusCode, compressed.json, compressed.body, offset, body[offset]);
+  });
+
+  it('still serves every well-formed character: 1 to 4 bytes, U+FFFD itself, and a byte-order mark', async () => {
+    const reply = await post(Buffer.from(`\ufeff${JSON.stringify({ features: FEATURES, note: 'aé€😀\ufffd' })}`));
+    // The note is an unknown field (400 UNKNOWN_FIELD), not a refusal of its bytes.
+    expect(errorOf(reply).code).not.toBe('MALFORMED_UTF8');
+    expect((await post(Buffer.from(`\ufeff${JSON_BODY}`))).status).toBe(200);
   });
 });
 
@@ -142,6 +200,15 @@ describe('the Lambda handler (API Gateway events)', () => {
     for (const result of [await onLambda(GZIP_BOMB, ['gzip']), await onLambda(OVER_FUNCTION_LIMIT, ['gzip'])]) {
       expectRefusal(result.statusCode, result.json, result.body, { status: 413, code: 'BODY_TOO_LARGE', path: 'body' });
     }
+  });
+
+  it('says that a body API Gateway inflated is over the limit once inflated, not that it was sent that large', async () => {
+    const inflated = JSON.stringify({ features: FEATURES, pad: 'x'.repeat(MAX_BODY_BYTES) });
+    const result = await onLambda(inflated, ['gzip']);
+    const plain = await onLambda(inflated);
+    expectRefusal(result.statusCode, result.json, result.body, { status: 413, code: 'BODY_TOO_LARGE', path: 'body' });
+    expect((result.json as { error: { message: string } }).error.message).toContain(`The gzip body inflates to ${inflated.length} bytes`);
+    expect((plain.json as { error: { message: string } }).error.message).toContain(`The body is ${inflated.length} bytes`);
   });
 
   it('refuses a corrupt gzip body with 400 and other codings with 415', async () => {

@@ -7,6 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
+import { MAX_SUBJECT_LENGTH } from '../../functions/auth/claims.js';
+import { MAX_MODELS_PER_TOKEN } from '../../functions/auth/permissions.js';
+import { LOCAL_MAX_TOKEN_LIFETIME_SECONDS } from '../../local/auth.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { runModelctl } from '../fixtures/modelctl.js';
 
@@ -92,6 +95,65 @@ describe('token', () => {
     for (const result of [badScope, badModel, noScope]) expect(result).toMatchObject({ code: 2, out: '' });
     expect(badScope.err).toContain('Unknown scope "admin"');
     expect(badModel.err).toContain('"Iris!" is not a model name');
+  });
+
+  it('refuses every value the API would refuse, with the limits the API applies, and mints the largest ones it accepts', async () => {
+    // Prepare
+    const models = (count: number) => Array.from({ length: count }, (_, i) => `m${i}`).join(',');
+    const mint = (...flags: string[]) => run('token', '--scope', 'models:read', '--data-dir', dataDir, ...flags);
+
+    // Act
+    const refused = {
+      ttlHuge: await mint('--ttl', '1e12'),
+      ttlHugeDigits: await mint('--ttl', '99999999999999'),
+      ttlOverLimit: await mint('--ttl', String(LOCAL_MAX_TOKEN_LIFETIME_SECONDS + 1)),
+      ttlZero: await mint('--ttl', '0'),
+      ttlHex: await mint('--ttl', '0x10'),
+      ttlFraction: await mint('--ttl', '1.5'),
+      subjectLong: await mint('--subject', 'x'.repeat(MAX_SUBJECT_LENGTH + 1)),
+      subjectEmpty: await mint('--subject', ''),
+      tooManyModels: await mint('--model', models(MAX_MODELS_PER_TOKEN + 1)),
+      foreignFlag: await mint('--reason', 'why'),
+    };
+    const largest = await mint('--ttl', String(LOCAL_MAX_TOKEN_LIFETIME_SECONDS), '--subject', 's'.repeat(MAX_SUBJECT_LENGTH), '--model', models(MAX_MODELS_PER_TOKEN));
+    const used = await run('versions', 'm0', '--token', largest.out.trim());
+
+    // Assess
+    for (const [name, result] of Object.entries(refused)) expect({ name, code: result.code, out: result.out }).toEqual({ name, code: 2, out: '' });
+    expect(refused.ttlHuge.err).toMatch(/^The lifetime must be a whole number of seconds from 1 to 604800 \(7 days/);
+    expect(refused.subjectLong.err).toMatch(/^The subject must be 1 to 256 characters \(the API refuses a longer "sub"\); it is 257\./);
+    expect(refused.tooManyModels.err).toMatch(/^The API would refuse this token: The token names 51 models/);
+    expect(refused.foreignFlag.err).toMatch(/^"token" does not take --reason\./);
+    for (const result of Object.values(refused)) expect(result.err).toContain('Usage: modelctl token --scope SCOPE');
+    expect(largest.code).toBe(0);
+    expect(used.err).toMatch(/^404 MODEL_NOT_FOUND/); // accepted by the authorizer, then the route's own answer
+  });
+});
+
+describe('help', () => {
+  it.each(['token', 'register', 'shift', 'logs'])('prints the help of "%s" alone for "<command> --help", "<command> -h" and "help <command>"', async (command) => {
+    // Act
+    const results = [await run(command, '--help'), await run(command, '-h'), await run('help', command)];
+
+    // Assess
+    for (const result of results) {
+      expect(result.code).toBe(0);
+      expect(result.out).toMatch(new RegExp(`^Usage: modelctl ${command} `));
+      expect(result.out).not.toContain('Commands:');
+      expect(result.out).toBe(results[0]?.out);
+    }
+  });
+
+  it('prints the command\'s own usage after a mistake in it, and the general help for an unknown command', async () => {
+    // Act
+    const badTtl = await run('token', '--scope', 'predict', '--ttl', 'soon', '--data-dir', dataDir);
+    const unknownFlag = await run('shift', 'iris', '50', '--frobnicate');
+    const unknownHelp = await run('frobnicate', '--help');
+
+    // Assess
+    expect(badTtl.err).toMatch(/\n\nUsage: modelctl token /);
+    expect(unknownFlag).toMatchObject({ code: 2, err: expect.stringMatching(/\n\nUsage: modelctl shift <model> <percent>/) as unknown });
+    expect(unknownHelp).toMatchObject({ code: 2, err: expect.stringMatching(/^Unknown command "frobnicate"\.\n\nUsage: modelctl <command>/) as unknown });
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * What a new user does: `npm start`, paste the printed curl lines (one with a minted token, one
  * that mints its own with modelctl), stop, start again. Then what a process manager does: stop it
- * with SIGTERM or SIGINT, sent to npm or to the node process under it, or kill that process
- * outright. Runs the real `npm start` in a child process with its own data folder and a free port.
+ * with SIGTERM or SIGINT, sent to npm or to the node process under it; send the node process
+ * any other signal it stops on; kill npm with a signal it does not forward (the server notices
+ * its parent is gone); or kill the node process outright. Runs the real `npm start` in a child process with its own data folder and a free port.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -142,6 +143,9 @@ describe('stopping npm start', () => {
     ['SIGINT', 'node'],
     // A closed terminal sends SIGHUP to each process of its group; npm does not forward it.
     ['SIGHUP', 'node'],
+    // Ctrl+\, and what restarters such as nodemon send.
+    ['SIGQUIT', 'node'],
+    ['SIGUSR2', 'node'],
   ] as const)('%s to the %s process stops everything, flushing the prediction and access logs', async (signal, target) => {
     // Prepare: npm start answers one prediction; its process tree: npm, node, the AWS servers' child
     const started = await start();
@@ -163,6 +167,35 @@ describe('stopping npm start', () => {
     expect(await waitUntilGone(tree)).toEqual([]);
     expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
     // ...and the record of the prediction answered just before is in the log after a restart.
+    const again = await start();
+    trees.push(processTree(again).tree);
+    try {
+      expect(await loggedRequestIds(again)).toContain(requestId);
+    } finally {
+      again.child.kill('SIGINT');
+      await again.exited;
+    }
+  }, 120_000);
+
+  it.each(['SIGHUP', 'SIGQUIT', 'SIGUSR2', 'SIGKILL'] as const)('npm killed by %s (which it does not forward) leaves no server behind: it stops cleanly, flushing its logs', async (signal) => {
+    // Prepare: npm start answers one prediction
+    const started = await start();
+    const requestId = await predictOnce(started);
+    const npmPid = started.child.pid ?? 0;
+    const { tree, server } = processTree(started);
+    trees.push(tree);
+    expect(server).toBeDefined();
+
+    // Act: only npm gets the signal; it dies of it without telling its child
+    process.kill(npmPid, signal);
+    const code = await started.exited;
+
+    // Assess: npm is gone, and the server under it noticed and stopped as on SIGTERM
+    expect(code).not.toBe(0);
+    expect(await waitUntilGone(tree)).toEqual([]);
+    expect(started.output()).toContain(`npm (pid ${npmPid}) exited: stopping...`);
+    expect(await listening(started.url)).toBe(false);
+    expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
     const again = await start();
     trees.push(processTree(again).tree);
     try {

@@ -169,6 +169,37 @@ it('refuses a second release while one is in progress, and bad weights', async (
   expect((nothing.body as { error: { code: string } }).error.code).toBe('NO_RELEASE');
 }, 60_000);
 
+it('of 10 concurrent shifts decided from one reading of the deployment (expectedCanary), exactly one applies', async () => {
+  // Prepare: model "petals" in production, a second version out as a 10% canary
+  const bytes = await readFile(SAMPLE_MODEL.file);
+  const metadata = JSON.parse(await readFile(SAMPLE_MODEL.metadata, 'utf8')) as unknown;
+  const stable = await stagedVersion('petals', bytes, metadata);
+  expect((await call(stack.url, 'PUT', '/v1/models/petals/production', { version: stable })).status).toBe(200);
+  const candidate = await stagedVersion('petals', bytes, metadata);
+  expect((await call(stack.url, 'POST', `/v1/models/petals/versions/${candidate}/promote`, { canary: 10 })).status).toBe(200);
+  const read = ((await call(stack.url, 'GET', '/v1/models/petals/deployment')).body as Deployment).canary;
+  const expectedCanary = { functionVersion: read?.functionVersion, percent: read?.percent };
+
+  // Act: ten operators, one reading, ten different weights, all at once; then the same without
+  // expectedCanary (each applies to what it finds: the last writer wins, as the README says)
+  const guarded = await Promise.all(Array.from({ length: 10 }, (_, i) => call(stack.url, 'POST', '/v1/models/petals/deployment/shift', { percent: 20 + i * 5, expectedCanary })));
+  const unguarded = await Promise.all(Array.from({ length: 10 }, (_, i) => call(stack.url, 'POST', '/v1/models/petals/deployment/shift', { percent: 20 + i * 5 })));
+  const stale = await runModelctl({ url: stack.url, token }, ['shift', 'petals', '30', '--expect-canary', String(read?.functionVersion), '--expect-percent', '10']);
+  const badField = await call(stack.url, 'POST', '/v1/models/petals/deployment/shift', { percent: 30, expectedCanary: { functionVersion: '$LATEST' } });
+  const rolledBack = await call(stack.url, 'POST', '/v1/models/petals/deployment/rollback', { expectedCanary: { functionVersion: read?.functionVersion } });
+
+  // Assess
+  const refused = guarded.filter((r) => r.status !== 200);
+  expect(guarded.filter((r) => r.status === 200)).toHaveLength(1);
+  expect(refused.map((r) => [r.status, (r.body as { error: { code: string } }).error.code])).toEqual(Array(9).fill([409, 'ALIAS_CHANGED']));
+  for (const r of refused) expect(r.body).toEqual({ error: { code: 'ALIAS_CHANGED', message: expect.stringContaining('Read the deployment again') as unknown, path: expect.any(String) as unknown }, requestId: expect.any(String) as unknown });
+  expect(unguarded.map((r) => r.status)).toEqual(Array(10).fill(200));
+  expect(stale).toMatchObject({ code: 1, err: expect.stringMatching(/^409 ALIAS_CHANGED: .+, not function version \d+ at 10% as expected/) as unknown });
+  expect(badField.status).toBe(400);
+  expect((badField.body as { error: { path: string } }).error.path).toBe('expectedCanary.functionVersion');
+  expect(rolledBack.status).toBe(200);
+}, 60_000);
+
 /** Input `x` float32 [N,1] → `y` = x. */
 function identityModel(): Uint8Array {
   return buildModel({

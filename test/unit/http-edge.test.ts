@@ -1,15 +1,18 @@
 /**
  * The HTTP edge's parts on their own: maps of caller-chosen names without a prototype, the
  * registry's rules for path parameters (and that every parameter of the route table has one),
- * content codings, and inflating with a cap that stops the work, not just the answer.
+ * content codings, inflating with a cap that stops the work, not just the answer, and bodies
+ * whose bytes are not UTF-8 refused at the first bad byte.
  */
 import { deflateSync, gzipSync } from 'node:zlib';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { REGISTRY_KEYS } from '../../functions/adapters/tables.js';
 import { AppError } from '../../functions/core/errors.js';
 import { checkModelNameParam, checkVersionParam, MAX_VERSION_DIGITS } from '../../functions/core/names.js';
+import { isUtf8 } from 'node:buffer';
+import fc from 'fast-check';
 import {
-  CHECKED_PATH_PARAMETERS, carriesCoding, contentCoding, inflateBounded, normalizeEvent, parseJsonBody,
+  CHECKED_PATH_PARAMETERS, carriesCoding, contentCoding, decodeUtf8Body, inflateBounded, invalidUtf8Offset, normalizeEvent, parseJsonBody,
 } from '../../functions/shared/http.js';
 import { matchRoute, ROUTES, routeParameters } from '../../functions/shared/routes.js';
 import { proxyEvent } from '../fixtures/proxy-events.js';
@@ -203,8 +206,70 @@ describe('parseJsonBody', () => {
 
   it('quotes no raw bytes of a binary body that is not JSON, and says what it looks like', async () => {
     const error = await rejectionOf(parseJsonBody(event(gzipSync('{"a":1}')), limits));
-    expect(error).toMatchObject({ status: 400, code: 'MALFORMED_JSON' });
+    expect(error).toMatchObject({ status: 400, code: 'MALFORMED_UTF8' });
+    expect(error.message).toContain('offset 1 (0x8b)');
     expect(error.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\ufffd]/);
     expect(error.message).toContain('Content-Encoding: gzip');
+  });
+});
+
+describe('invalidUtf8Offset', () => {
+  /** What the offset means: the bytes before it are UTF-8, and no character starts at it. */
+  function isFirstBadByte(bytes: Buffer, offset: number): boolean {
+    if (!isUtf8(bytes.subarray(0, offset))) return false;
+    return [1, 2, 3, 4].every((length) => offset + length > bytes.length || !isUtf8(bytes.subarray(offset, offset + length)));
+  }
+
+  it.each<[string, number[], number]>([
+    ['0xff 0xfe', [0x61, 0xff, 0xfe, 0x62], 1],
+    ['an overlong NUL', [0x61, 0xc0, 0x80], 1],
+    ['an overlong 3-byte form', [0xe0, 0x80, 0xaf], 0],
+    ['an encoded high surrogate', [0x61, 0xed, 0xa0, 0x80], 1],
+    ['an encoded low surrogate', [0xed, 0xbf, 0xbf], 0],
+    ['past U+10FFFF', [0xf4, 0x90, 0x80, 0x80], 0],
+    ['a stray continuation byte', [0x61, 0x80], 1],
+    ['a sequence cut short at the end', [0x61, 0xe2, 0x82], 1],
+    ['U+FFFD itself, then EF BF cut short by an ASCII byte', [0xef, 0xbf, 0xbd, 0xef, 0xbf, 0x41], 3],
+    ['4-byte U+1F600, then F0 9F cut short', [0xf0, 0x9f, 0x98, 0x80, 0xf0, 0x9f], 4],
+  ])('finds %s', (_what, bytes, offset) => {
+    expect(invalidUtf8Offset(Buffer.from(bytes))).toBe(offset);
+    expect(() => decodeUtf8Body(Buffer.from(bytes))).toThrow(`offset ${offset} (0x${(bytes[offset] ?? 0).toString(16).padStart(2, '0')})`);
+  });
+
+  it('is -1 for UTF-8, and decodeUtf8Body then returns the text unchanged', () => {
+    const text = '\ufeffaé€😀\ufffd\u0000';
+    expect(invalidUtf8Offset(Buffer.from(text))).toBe(-1);
+    expect(decodeUtf8Body(Buffer.from(text))).toBe(text);
+  });
+
+  it('names the first bad byte of any byte string (mixed valid text and random bytes), past 64 KiB too', () => {
+    const piece = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 8 }).map((text) => Buffer.from(text)),
+      fc.uint8Array({ maxLength: 4 }).map((bytes) => Buffer.from(bytes)),
+      fc.constant(Buffer.from([0xef, 0xbf, 0xbd])),
+      fc.constant(Buffer.alloc(70_000, 0x61)),
+    );
+    fc.assert(fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+      const bytes = Buffer.concat(pieces);
+      const offset = invalidUtf8Offset(bytes);
+      if (isUtf8(bytes)) return offset === -1;
+      return offset >= 0 && isFirstBadByte(bytes, offset);
+    }), { numRuns: 500 });
+  });
+
+  it('refuses a base64 body that is not UTF-8 instead of passing U+FFFD to the model, and counts in the inflated body', async () => {
+    const limits = { maxBodyBytes: 1_000, maxJsonDepth: 8 };
+    const body = Buffer.concat([Buffer.from('{"inputs":[{"name":"s","shape":[1],"datatype":"BYTES","data":["a'), Buffer.from([0xff, 0xfe]), Buffer.from('b"]}]}')]);
+    const plain = proxyEvent({ method: 'POST', resource: '/x', headers: [['content-type', 'application/json']], body });
+    const gzipped = proxyEvent({ method: 'POST', resource: '/x', headers: [['content-type', 'application/json'], ['content-encoding', 'gzip']], body: gzipSync(body) });
+
+    const errors = [await rejectionOf(parseJsonBody(plain, limits)), await rejectionOf(parseJsonBody(gzipped, limits))];
+
+    for (const error of errors) {
+      expect(error).toMatchObject({ status: 400, code: 'MALFORMED_UTF8', path: ['body'] });
+      expect(error.message).toContain(`offset ${body.indexOf(0xff)} (0xff)`);
+      expect(error.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\ufffd]/);
+    }
+    expect(errors[1]?.message).toContain('inflated body');
   });
 });

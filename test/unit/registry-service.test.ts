@@ -10,7 +10,7 @@ import { predictRecords, served } from '../../functions/core/predict.js';
 import { RegistryService, artifactKey } from '../../functions/core/registry.js';
 import { rejection } from '../fixtures/errors.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry } from '../fixtures/in-memory.js';
-import { mlpModel, treeEnsembleClassifier, twoInputModel, zipMapClassifier } from '../fixtures/models.js';
+import { lookupModel, mlpModel, treeEnsembleClassifier, twoInputModel, zipMapClassifier } from '../fixtures/models.js';
 
 function setup(maxArtifactBytes = 1_000_000) {
   const registry = new InMemoryModelRegistry();
@@ -175,5 +175,93 @@ describe('RegistryService.register: golden inputs are replayed before anything i
     await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata: golden({ instances: [[1, 2]] }), actor: 'a' }));
 
     expect(released).toEqual([true, true]);
+  });
+});
+
+describe('RegistryService.register: one rule for every declared name (finding F11b)', () => {
+  const LABELS = ['x', 'y', 'z'];
+  const FEATURES = ['a', 'b', 'c', 'd'];
+  const NAMES: ReadonlyArray<[string, string, string]> = [
+    ['__proto__', '__proto__', 'FORBIDDEN_KEY'],
+    ['a NUL', 'key=1\u0000key=2', 'NUL_IN_STRING'],
+    ['a lone high surrogate', 'label\uD800', 'UNPAIRED_SURROGATE'],
+    ['a lone low surrogate', '\uDC00label', 'UNPAIRED_SURROGATE'],
+  ];
+  const PLACES: ReadonlyArray<[string, (name: string) => Record<string, unknown>, string]> = [
+    ['a class label', (name) => ({ features: FEATURES, classLabels: ['x', name, 'z'] }), 'metadata.classLabels[1]'],
+    ['a feature', (name) => ({ features: ['a', name, 'c', 'd'], classLabels: LABELS }), 'metadata.features[1]'],
+    ['the target', (name) => ({ features: FEATURES, target: name }), 'metadata.target'],
+    ['a metric', (name) => ({ features: FEATURES, metrics: { accuracy: 0.9, [name]: 0.5 } }), `metadata.metrics.`],
+  ];
+  const cases = PLACES.flatMap(([place, metadata, path]) => NAMES.map(([what, name, code]) => [place, what, metadata(name), path === 'metadata.metrics.' ? `${path}${name}` : path, code] as const));
+
+  it.each(cases)('refuses %s that is %s (400, the path to it) before opening the file, storing nothing', async (_place, _what, metadata, path, code) => {
+    // Prepare
+    const { service, registry, artifacts, runtime } = setup();
+    const put = jest.spyOn(artifacts, 'put');
+    const open = jest.spyOn(runtime, 'open');
+
+    // Act
+    const error = await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata, actor: 'a' }));
+
+    // Assess
+    expect({ status: error.status, code: error.code, path: formatPath(error.path) }).toEqual({ status: 400, code, path });
+    expect(error.message).not.toContain('\u0000');
+    expect(open).not.toHaveBeenCalled();
+    expect(put).not.toHaveBeenCalled();
+    expect(await registry.listModels()).toEqual([]);
+  });
+
+  it('accepts every other Object.prototype member name as a class label, feature, target and metric name', async () => {
+    // Prepare
+    const { service } = setup();
+    const names = Object.getOwnPropertyNames(Object.prototype).filter((name) => name !== '__proto__');
+
+    // Act
+    const versions = [];
+    for (const name of names) {
+      versions.push(await service.register({
+        model: 'm', bytes: mlpModel().bytes, actor: 'a',
+        metadata: { features: ['a', name, 'c', 'd'], classLabels: ['x', name, 'z'], target: name, metrics: { [name]: 0.5 } },
+      }));
+    }
+
+    // Assess
+    expect(versions.map((v) => v.metadata.classLabels?.[1])).toEqual(names);
+    expect(versions.map((v) => Object.keys(v.metadata.metrics ?? {}))).toEqual(names.map((name) => [name]));
+  });
+});
+
+describe('RegistryService.register: the file is checked the same way inline and uploaded (finding F11a)', () => {
+  it.each([
+    ['inline', {}],
+    ['from an upload', { uploadId: '0b5a2c4e-6f1d-4c1a-9a6b-3f2e1d0c9b8a' }],
+  ])('an empty file %s is 400 EMPTY_ARTIFACT at path model, with what to send instead', async (_how, extra) => {
+    // Prepare
+    const { service } = setup();
+
+    // Act
+    const error = await refusal(service.register({ model: 'm', bytes: new Uint8Array(0), metadata: {}, actor: 'a', ...extra }));
+
+    // Assess
+    expect({ code: error.code, path: error.path }).toEqual({ code: 'EMPTY_ARTIFACT', path: ['model'] });
+    expect(error.message).toMatch(/^The model file is empty \(0 bytes\)\. .+\.$/);
+  });
+});
+
+describe('RegistryService.register: a golden input ONNX Runtime fails to run (finding F11e)', () => {
+  it('is 400 INVALID_GOLDEN_INPUT whose message gives ORT\'s public reason, in sentences', async () => {
+    // Prepare: the lookup model fails at run time on an index outside 0..2.
+    const { service, registry } = setup();
+    const metadata = { goldenInputs: [{ request: { instances: [[7]] }, expected: [{ y: [0] }] }] };
+
+    // Act
+    const error = await refusal(service.register({ model: 'lookup', bytes: lookupModel(), metadata, actor: 'a' }));
+
+    // Assess
+    expect({ status: error.status, code: error.code, path: formatPath(error.path) }).toEqual({ status: 400, code: 'INVALID_GOLDEN_INPUT', path: 'metadata.goldenInputs[0].request' });
+    expect(error.message).toMatch(/^Golden input 0 cannot be served by this model \(MODEL_RUN_FAILED\): ONNX Runtime failed to run the model: \S.{10,}[.!?] Correct its "request" to fit the model's inputs\.$/s);
+    expect(error.message).not.toMatch(/onnxruntime_src|\.(?:cc|h):\d|::/);
+    expect(await registry.listModels()).toEqual([]);
   });
 });

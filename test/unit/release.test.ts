@@ -320,6 +320,56 @@ describe('refusals', () => {
     expect((await s.traffic.getRouting(MODEL)).versions.map((v) => v.functionVersion)).toEqual([UNPINNED_VERSION]);
   });
 
+  it('of 10 shifts decided from the same reading (expectedCanary), only the first applies, even when none overlaps another', async () => {
+    // Prepare
+    const s = setup();
+    await version(s, 1, 'production');
+    await version(s, 2, 'staging');
+    await s.releases.promote({ model: MODEL, version: '2', canaryPercent: 10, actor: 'alice' });
+    const read = (await s.releases.deployment(MODEL)).canary;
+    const expected = { functionVersion: read?.functionVersion ?? '', percent: read?.percent ?? 0 };
+
+    // Act: ten operators, each from the same reading, each to another weight, one after another
+    // (requests that do not overlap: the alias's own compare-and-set cannot tell them apart)
+    const results: PromiseSettledResult<unknown>[] = [];
+    for (let i = 0; i < 10; i++) results.push(...(await Promise.allSettled([s.releases.shift(MODEL, 20 + i * 5, expected)])));
+
+    // Assess
+    const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ConflictError] : []));
+    expect(results[0]?.status).toBe('fulfilled');
+    expect(lost.map((e) => [e.status, e.code, e.path])).toEqual(Array(9).fill([409, 'ALIAS_CHANGED', ['expectedCanary']]));
+    expect(lost[0]?.message).toBe('Alias "live" of "mlp" changed since it was read: its canary is function version 1 (model version 2) at 20%, not function version 1 at 10% as expected. Read the deployment again and decide anew.');
+    expect((await s.traffic.getRouting(MODEL)).routing.canary?.weight).toBe(0.2);
+  });
+
+  it('applies shift, rollback and finalize only to the canary the caller read, when it says which (expectedCanary)', async () => {
+    // Prepare: function version 1 was rolled back and version 2 (another model version) is now the canary at 10%
+    const s = setup();
+    await version(s, 1, 'production');
+    await version(s, 2, 'staging');
+    await version(s, 3, 'staging');
+    await s.releases.promote({ model: MODEL, version: '2', canaryPercent: 10, actor: 'alice' });
+    await s.releases.rollback(MODEL, 'bob');
+    await s.releases.promote({ model: MODEL, version: '3', canaryPercent: 10, actor: 'bob' });
+    const before = (await s.traffic.getRouting(MODEL)).routing;
+
+    // Act: alice still acts on what she read before: function version 1 at 10%
+    const stale = { functionVersion: '1', percent: 10 };
+    const refused = [
+      await rejection(s.releases.shift(MODEL, 50, stale)),
+      await rejection(s.releases.rollback(MODEL, 'alice', undefined, { functionVersion: '1' })),
+      await rejection(s.releases.finalize(MODEL, 'alice', undefined, stale)),
+      await rejection(s.releases.shift(MODEL, 50, { functionVersion: '2', percent: 20 })),
+    ];
+    const applied = await s.releases.shift(MODEL, 50, { functionVersion: '2', percent: 10 });
+
+    // Assess
+    expect(refused.map((e) => [e.status, e.code])).toEqual(Array(4).fill([409, 'ALIAS_CHANGED']));
+    expect(before).toEqual({ stable: UNPINNED_VERSION, canary: { version: '2', weight: 0.1 } });
+    expect(applied.canary).toMatchObject({ functionVersion: '2', modelVersion: '3', percent: 50 });
+    expect((await s.registry.getModel(MODEL))?.productionVersion).toBe('1');
+  });
+
   it('changes the alias only if it is still what was read (ALIAS_CHANGED)', async () => {
     const s = setup();
     await version(s, 1, 'production');

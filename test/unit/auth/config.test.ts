@@ -47,6 +47,8 @@ describe('loadAuthorizerConfig', () => {
     ['a private key as a public key', { ...BASE, JWT_PUBLIC_KEYS: '{"keys":[{"kty":"EC","d":"secret"}]}' }, /private key/],
     ['public keys that are not JSON', { ...BASE, JWT_PUBLIC_KEYS: 'MIIB...' }, /JWT_PUBLIC_KEYS: must be a JSON Web Key Set/],
     ['a huge clock tolerance', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_CLOCK_TOLERANCE_SECONDS: '3600' }, /JWT_CLOCK_TOLERANCE_SECONDS/],
+    ['a token lifetime of 0', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_MAX_TOKEN_LIFETIME_SECONDS: '0' }, /JWT_MAX_TOKEN_LIFETIME_SECONDS/],
+    ['a token lifetime that is not a number', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_MAX_TOKEN_LIFETIME_SECONDS: 'week' }, /JWT_MAX_TOKEN_LIFETIME_SECONDS/],
   ])('fails the cold start on %s, naming the variable', (_name, env, message) => {
     expect(() => loadAuthorizerConfig(env)).toThrow(message);
   });

@@ -75,6 +75,26 @@ describe('grantsOf', () => {
     expect(describeGrants(grantsOf({ scp: ['models:write', 'predict'] }))).toBe('predict models:write');
   });
 
+  it.each([
+    ['a tab', '\t'], ['a newline', '\n'], ['a carriage return', '\r'], ['a vertical tab', '\v'], ['a form feed', '\f'],
+    ['a no-break space', '\u00a0'], ['an em space', '\u2003'], ['an ideographic space', '\u3000'], ['a line separator', '\u2028'],
+    ['a byte-order mark', '\ufeff'], ['a next line', '\u0085'],
+  ])('splits scopes at spaces only (RFC 6749 §3.3): %s is part of a scope token, which then grants nothing', (_name, separator) => {
+    // Act
+    const inScope = grantsOf({ scope: `models:read${separator}predict` });
+    const inScpString = grantsOf({ scp: `models:read${separator}predict` });
+    const withSpaces = grantsOf({ scope: `models:read${separator}predict  models:write` });
+
+    // Assess
+    expect(describeGrants(inScope)).toBe('');
+    expect(describeGrants(inScpString)).toBe('');
+    expect(describeGrants(withSpaces)).toBe('models:write');
+  });
+
+  it('reads scopes separated by one or more spaces', () => {
+    expect(describeGrants(grantsOf({ scope: ' predict  models:read ' }))).toBe('predict models:read');
+  });
+
   it('lets an unlimited scope absorb per-model ones', () => {
     expect(describeGrants(grantsOf({ scope: 'predict:iris predict' }))).toBe('predict');
   });
