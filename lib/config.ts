@@ -247,6 +247,8 @@ export const AuthSchema = z
       clockToleranceSeconds: z.number().int().min(0).max(300).optional(),
       /** Refuse tokens issued (`iat`) longer ago. @default no limit */
       maxTokenAgeSeconds: z.number().int().positive().optional(),
+      /** Refuse tokens that expire (`exp`) longer than this after now, whatever `iat` says. @default no limit */
+      maxTokenLifetimeSeconds: z.number().int().positive().max(8_640_000_000_000).optional(),
       /** Required `typ` header, e.g. `at+jwt`. @default not checked */
       typ: z.string().min(1).optional(),
       /** Read only scopes with this prefix, removed (Cognito resource servers). @default none */

@@ -51,6 +51,7 @@ export function authorizerEnvironment(auth: AuthConfig): Record<string, string> 
   if (auth.hs256SecretArn !== undefined) env['JWT_HS256_SECRET_ARN'] = auth.hs256SecretArn;
   if (auth.clockToleranceSeconds !== undefined) env['JWT_CLOCK_TOLERANCE_SECONDS'] = String(auth.clockToleranceSeconds);
   if (auth.maxTokenAgeSeconds !== undefined) env['JWT_MAX_TOKEN_AGE_SECONDS'] = String(auth.maxTokenAgeSeconds);
+  if (auth.maxTokenLifetimeSeconds !== undefined) env['JWT_MAX_TOKEN_LIFETIME_SECONDS'] = String(auth.maxTokenLifetimeSeconds);
   if (auth.typ !== undefined) env['JWT_TYP'] = auth.typ;
   if (auth.scopePrefix !== undefined) env['JWT_SCOPE_PREFIX'] = auth.scopePrefix;
   if (auth.usageKeyClaim !== undefined) env['AUTH_USAGE_KEY_CLAIM'] = auth.usageKeyClaim;

@@ -110,6 +110,10 @@ function headerValues(event: APIGatewayProxyEvent, name: string): string[] {
 }
 
 function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  // normalizeEvent lower-cases every name, so the direct lookup finds it; the loop is for events
+  // that did not come through it.
+  const direct = event.headers?.[name];
+  if (direct !== undefined) return direct;
   for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name) return value ?? undefined;
   return undefined;
 }
@@ -125,16 +129,26 @@ export function callerOf(event: APIGatewayProxyEvent): string {
 interface RouteEntry {
   readonly route: Route;
   readonly action: RouteAction;
+  /** The path parameters its template names, each with its check (found once, at cold start). */
+  readonly parameters: ReadonlyArray<readonly [string, PathParameterCheck]>;
 }
 
-/** This function's routes, by `"<method> <resource>"`. */
-type RouteTable = ReadonlyMap<string, RouteEntry>;
+/** This function's routes, by `"<method> <resource>"`, and the same routes as a list for matching paths. */
+interface RouteTable {
+  readonly byKey: ReadonlyMap<string, RouteEntry>;
+  readonly routes: readonly Route[];
+}
 
 /**
  * How each path parameter a route template may name is checked and decoded, before any handler
  * code runs. A template naming a parameter that is not here fails `httpFunction` at cold start.
  */
-const PATH_PARAMETER_CHECKS: ReadonlyMap<string, { readonly check: (value: string) => string; readonly name: 'model' | 'version' }> = new Map([
+interface PathParameterCheck {
+  readonly check: (value: string) => string;
+  readonly name: 'model' | 'version';
+}
+
+const PATH_PARAMETER_CHECKS: ReadonlyMap<string, PathParameterCheck> = new Map([
   ['model', { check: checkModelNameParam, name: 'model' as const }],
   ['version', { check: checkVersionParam, name: 'version' as const }],
 ]);
@@ -143,16 +157,18 @@ const PATH_PARAMETER_CHECKS: ReadonlyMap<string, { readonly check: (value: strin
 export const CHECKED_PATH_PARAMETERS: readonly string[] = [...PATH_PARAMETER_CHECKS.keys()];
 
 function routeTable(actions: Readonly<Record<string, RouteAction>>): RouteTable {
-  const table = new Map<string, RouteEntry>();
+  const byKey = new Map<string, RouteEntry>();
   for (const key of Object.keys(actions)) {
     const space = key.indexOf(' ');
     const route: Route = ROUTES.find((r) => routeKey(r.method, r.resource) === key) ?? { method: key.slice(0, space) as HttpMethod, resource: key.slice(space + 1), fn: 'predict' };
-    for (const name of routeParameters(route.resource)) {
-      if (!PATH_PARAMETER_CHECKS.has(name)) throw new Error(`Route ${key} names the path parameter {${name}}, which the HTTP edge has no check for: add one to PATH_PARAMETER_CHECKS.`);
-    }
-    table.set(key, { route, action: actions[key] as RouteAction });
+    const parameters = routeParameters(route.resource).map((name) => {
+      const check = PATH_PARAMETER_CHECKS.get(name);
+      if (!check) throw new Error(`Route ${key} names the path parameter {${name}}, which the HTTP edge has no check for: add one to PATH_PARAMETER_CHECKS.`);
+      return [name, check] as const;
+    });
+    byKey.set(key, { route, action: actions[key] as RouteAction, parameters });
   }
-  return table;
+  return { byKey, routes: [...byKey.values()].map((entry) => entry.route) };
 }
 
 /** 405: the path exists, not with this method; `allow` becomes the `Allow` header. */
@@ -169,13 +185,13 @@ export class MethodNotAllowedError extends AppError {
  * own function), so they arrive without path parameters: they are matched to their template here.
  */
 function resolveRoute(event: HttpEvent, table: RouteTable): RouteEntry {
-  const routes = [...table.values()].map((entry) => entry.route);
-  let entry = table.get(routeKey(event.httpMethod, event.resource));
+  const { routes } = table;
+  let entry = table.byKey.get(routeKey(event.httpMethod, event.resource));
   let given: Readonly<Record<string, string | undefined>> = event.pathParameters ?? {};
   if (!entry) {
     const match = matchRoute(event.httpMethod, event.resource ?? '', routes);
     if (match.route) {
-      entry = table.get(routeKey(match.route.method, match.route.resource));
+      entry = table.byKey.get(routeKey(match.route.method, match.route.resource));
       given = Object.assign(safeMap<string | undefined>(), match.pathParameters, given);
     } else {
       const byPath = event.path && event.path !== event.resource ? matchRoute(event.httpMethod, event.path, routes) : undefined;
@@ -186,9 +202,7 @@ function resolveRoute(event: HttpEvent, table: RouteTable): RouteEntry {
   }
   if (!entry) throw new Error(`route table has no entry for ${event.httpMethod} ${event.resource}`);
   const checked = safeMap<string>();
-  for (const name of routeParameters(entry.route.resource)) {
-    const rule = PATH_PARAMETER_CHECKS.get(name);
-    if (!rule) throw new Error(`no check for path parameter {${name}}`);
+  for (const [name, rule] of entry.parameters) {
     const raw = Object.hasOwn(given, name) ? given[name] : undefined;
     if (raw === undefined || raw === '') throw unreadableParam(rule.name, `The path gives no ${name}`);
     let value: string;
@@ -511,7 +525,7 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
     .use(httpRequest(limits, table))
     .handler(async (event, context) => {
       // `httpRequest` found the route and set `event.resource` to its template.
-      const entry = table.get(routeKey(event.httpMethod, event.resource));
+      const entry = table.byKey.get(routeKey(event.httpMethod, event.resource));
       if (!entry) throw new Error(`no action for ${event.httpMethod} ${event.resource}`);
       return entry.action(event, context);
     });
