@@ -611,7 +611,8 @@ async function decodeBody(body: Buffer, parts: RequestParts, limit: number): Pro
   const values = Object.entries(parts.multiValueHeaders).filter(([name]) => name.toLowerCase() === 'content-encoding').flatMap(([, list]) => list);
   const coding = contentCoding(values);
   const inflate = coding !== undefined && body.length > 0;
-  return decodeUtf8Body(inflate ? await inflateBounded(body, coding, limit) : body, inflate);
+  const limitName = "the most the API takes (API Gateway's 10 MB payload quota; the function behind it then takes at most its MAX_BODY_BYTES)";
+  return decodeUtf8Body(inflate ? await inflateBounded(body, coding, limit, undefined, limitName) : body, inflate);
 }
 
 /**

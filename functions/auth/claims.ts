@@ -7,7 +7,7 @@
  * | claim | shape |
  * |---|---|
  * | `iss` | a non-empty string (RFC 7519 §4.1.1) |
- * | `sub` | a string of 1 to {@link MAX_SUBJECT_LENGTH} characters |
+ * | `sub` | a string of 1 to {@link MAX_SUBJECT_LENGTH} characters, no control characters or unpaired surrogates |
  * | `aud` | a non-empty string, or a non-empty array of them (RFC 7519 §4.1.3) |
  * | `exp`, `nbf`, `iat` | a JSON number of seconds within ±{@link MAX_NUMERIC_DATE} (RFC 7519 §2 NumericDate) |
  * | `scope` | a string of space-separated scopes (RFC 8693 §4.2, RFC 9068); never an array |
@@ -57,6 +57,9 @@ function refuse(claim: string, shape: string, value: unknown, hint = ''): never 
 
 const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
+/** A control character (C0 or DEL) or a UTF-16 surrogate without its pair. */
+const UNPRINTABLE_OR_LONE_SURROGATE = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
+
 /**
  * Checks the registered claims the verifier reads (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`).
  * A missing claim is not this function's business (the verifier requires `iss`, `aud`, `sub` and
@@ -68,6 +71,11 @@ export function checkRegisteredClaims(claims: Readonly<Record<string, unknown>>)
   if (sub !== undefined && !(isNonEmptyString(sub) && sub.length <= MAX_SUBJECT_LENGTH)) {
     if (typeof sub === 'string') throw new TokenRejectedError(`The token's "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters.`);
     refuse('sub', `a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters`, sub);
+  }
+  // The subject is the caller in every log line and registry history item: no NUL or other
+  // control character (a log reader would cut or misread it), no half of a surrogate pair.
+  if (typeof sub === 'string' && UNPRINTABLE_OR_LONE_SURROGATE.test(sub)) {
+    throw new TokenRejectedError('The token\'s "sub" must not contain control characters (such as NUL or a line break) or unpaired UTF-16 surrogates.');
   }
   if (aud !== undefined) {
     const shape = 'a non-empty string or a non-empty array of non-empty strings';

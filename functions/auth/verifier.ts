@@ -15,7 +15,7 @@
  * 6. a JSON object payload whose registered claims have their shape (`claims.ts`: `iss` and
  *    `sub` strings, `aud` a string or an array of strings, `exp`/`nbf`/`iat` numbers a clock can
  *    show), with `iss` and `aud` among the accepted ones, `exp` in the future, `nbf` (if any) in
- *    the past, within `clockToleranceSeconds`; when configured, `iat` no older than
+ *    the past, `iat` (if any) not in the future, within `clockToleranceSeconds`; when configured, `iat` no older than
  *    `maxTokenAgeSeconds`, `exp` no further ahead than `maxTokenLifetimeSeconds`, and the header
  *    `typ`. A claim in the wrong shape is reported as such,
  *    before (and instead of) what its value would mean.
@@ -127,13 +127,21 @@ export class JwtVerifier implements TokenVerifier {
     return { subject, claims: payload, header };
   }
 
-  /** `exp` at most `maxTokenLifetimeSeconds` (plus the clock tolerance) ahead of now. */
+  /**
+   * `iat` (if any) not in the future, and `exp` at most `maxTokenLifetimeSeconds` ahead of now,
+   * both within the clock tolerance. A token issued in the future is refused whether or not
+   * `maxTokenAgeSeconds` is set (jose checks it only then): no issuer's clock is hours ahead.
+   */
   private checkLifetime(payload: JWTPayload): void {
+    const tolerance = this.options.clockToleranceSeconds ?? 0;
+    if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + tolerance) {
+      throw new TokenRejectedError(`The token says it was issued at ${new Date(payload.iat * 1000).toISOString()}, in the future; check the issuer's clock.`);
+    }
     const max = this.options.maxTokenLifetimeSeconds;
     // `exp` is required and a number within ±MAX_NUMERIC_DATE by now.
     if (max === undefined || typeof payload.exp !== 'number') return;
     const remaining = payload.exp - this.now() / 1000;
-    if (remaining > max + (this.options.clockToleranceSeconds ?? 0)) {
+    if (remaining > max + tolerance) {
       throw new TokenRejectedError(`The token expires at ${new Date(payload.exp * 1000).toISOString()}, more than ${max} s from now; this API accepts tokens that expire within ${max} s. Get one with a shorter lifetime.`);
     }
   }

@@ -277,7 +277,14 @@ export function carriesCoding(bytes: Uint8Array, coding: ContentCoding): boolean
  * @example
  * const json = await inflateBounded(gzipSync('{"a":1}'), 'gzip', 6_000_000); // Buffer '{"a":1}'
  */
-export function inflateBounded(bytes: Uint8Array, coding: ContentCoding, maxBytes: number, onChunk?: (bytes: number) => void): Promise<Buffer> {
+export function inflateBounded(
+  bytes: Uint8Array,
+  coding: ContentCoding,
+  maxBytes: number,
+  onChunk?: (bytes: number) => void,
+  /** What `maxBytes` is, as the 413 names it. */
+  limitName = 'the most this endpoint accepts',
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const inflater = coding === 'gzip' ? zlib.createGunzip() : zlib.createInflate();
     const chunks: Buffer[] = [];
@@ -298,7 +305,7 @@ export function inflateBounded(bytes: Uint8Array, coding: ContentCoding, maxByte
       onChunk?.(chunk.length);
       total += chunk.length;
       if (total > maxBytes) {
-        settle(new PayloadTooLargeError('BODY_TOO_LARGE', `The ${coding} body inflates to more than ${maxBytes} bytes, the most this endpoint accepts. Send fewer rows per request.`, ['body']));
+        settle(new PayloadTooLargeError('BODY_TOO_LARGE', `The ${coding} body inflates to more than ${maxBytes} bytes, ${limitName}. Send fewer rows per request.`, ['body']));
         return;
       }
       chunks.push(chunk);

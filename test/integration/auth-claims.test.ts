@@ -113,6 +113,11 @@ describe.each<[string, [string, unknown][]]>([
     ['a boolean', false],
     ['an empty string', ''],
     ['a huge string', HUGE],
+    ['a string with a NUL', 'alice\u0000admin'],
+    ['a string with a line break', 'alice\nlevel=ERROR'],
+    ['a string with DEL', 'alice\u007f'],
+    ['a string with a lone high surrogate', 'alice\ud800'],
+    ['a string with a lone low surrogate', '\udc00alice'],
   ]],
   ['models', [
     ['a string', 'iris'],
@@ -189,6 +194,24 @@ it.each<[string, string]>([
 
   // Act / Assess
   expectShapeRefusal(await predict(token), claim);
+});
+
+it.each<[string, number]>([
+  ['a minute ahead', 60],
+  ['a day ahead', 86_400],
+  ['in the year 2286', 9_999_999_999 - NOW_S],
+])('refuses a token issued in the future (%s), with no maximum age configured', async (_name, ahead) => {
+  // Act
+  const reply = await predict(await sign({ claims: { iat: NOW_S + ahead, exp: NOW_S + ahead + 300 } }));
+
+  // Assess
+  expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 401, code: 'UNAUTHORIZED' });
+  expect(errorOf(reply).message).toContain('in the future');
+  expect(api.reached()).toBe(0);
+});
+
+it('accepts a subject with any printable Unicode, a surrogate pair included', async () => {
+  expect((await predict(await sign({ claims: { sub: 'zoë 😀 ∑' } }))).status).toBe(200);
 });
 
 describe('the usage key claim (AUTH_USAGE_KEY_CLAIM)', () => {
