@@ -195,7 +195,7 @@ describe('checkJsonSafety', () => {
   });
 
   it('allows "__proto__" as a string value and keys that merely contain it', () => {
-    expect(() => checkJsonSafety('{"a": "__proto__", "my__proto__": 1, "__proto__x": {"b": ["__proto__"]}}', 64)).not.toThrow();
+    expect(() => checkJsonSafety('{"a": "__proto__", "my__proto__": 1, "__proto__x": {"b": ["__proto__"]}, "\\u005f_proto_x": 2, "__pr\\u006fto": 3}', 64)).not.toThrow();
   });
 
   it('finds a __proto__ key however it is escaped, and only keys', () => {
