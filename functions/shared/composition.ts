@@ -20,6 +20,7 @@ import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
 import { OnnxRuntime, defaultIntraOpThreads, defaultSessionCacheBytes } from '../adapters/onnx-runtime.js';
 import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
 import { S3UploadStore } from '../adapters/s3-uploads.js';
+import { BatchPredictor } from '../core/batch.js';
 import { PredictionService } from '../core/predict.js';
 import { RegistryService } from '../core/registry.js';
 import { PredictionLogService, StatsService } from '../core/stats.js';
@@ -132,6 +133,15 @@ export function buildPredictionService(config: Config, clients: AwsClients = aws
       pointerCacheMs: config.POINTER_CACHE_MS,
     },
   });
+}
+
+/**
+ * The batch core (the batch function): the registry and a runtime, its batches bounded by
+ * `MAX_ROWS` and `MAX_STRING_CHARS` as the predict route's requests are.
+ */
+export function buildBatchPredictor(config: Config, clients: AwsClients = awsClients(config), runtime?: ModelRuntime): BatchPredictor {
+  const { registry, runtime: batchRuntime } = adapters(config, clients, NO_TRACING, runtime);
+  return new BatchPredictor({ registry, runtime: batchRuntime, config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS } });
 }
 
 /** The release service over `router` (the Lambda/CodeDeploy one on AWS, the emulation locally). */

@@ -1,0 +1,21 @@
+/**
+ * Lambda entry point of the batch function (the Distributed Map's item processor). Built once
+ * per cold start, at module scope: configuration, SDK clients, the registry and the ONNX Runtime
+ * adapter with its session cache (a job's batches reuse the sandbox's session).
+ */
+import { loadConfig } from '../shared/config.js';
+import { awsClients, buildBatchPredictor } from '../shared/composition.js';
+import { createLogger, requestLog, setSharedLogger } from '../shared/logger.js';
+import { makeHandler } from './app.js';
+
+const config = loadConfig();
+const logger = createLogger({
+  level: config.LOG_LEVEL,
+  keys: { function: config.AWS_LAMBDA_FUNCTION_NAME ?? 'batch', functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
+});
+setSharedLogger(logger);
+
+export const handler = makeHandler({
+  predictor: buildBatchPredictor(config, awsClients(config)),
+  log: (requestId) => requestLog(logger, { ...(requestId ? { requestId } : {}) }),
+});
