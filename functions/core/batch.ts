@@ -26,6 +26,7 @@
  * predict route's codes and bounded excerpts; the rest of its batch is predicted. Every decodable
  * record of a batch goes into one `session.run`.
  */
+import { RecentPromises } from './recent-promises.js';
 import { AppError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import type { ModelVersion, TensorType } from './model.js';
 import type { ModelRegistry, ModelRuntime } from './ports.js';
@@ -114,7 +115,7 @@ const VERSION_RECORDS_KEPT = 8;
  * const { predictions, errors } = await predictor.predict(event);
  */
 export class BatchPredictor {
-  private readonly versions = new Map<string, Promise<ModelVersion>>();
+  private readonly versions = new RecentPromises<ModelVersion>(VERSION_RECORDS_KEPT);
   private readonly tracing: Tracing;
   private readonly limits: CodecLimits;
 
@@ -156,23 +157,8 @@ export class BatchPredictor {
     }
   }
 
-  private async version(model: string, versionId: string): Promise<ModelVersion> {
-    const key = `${model}@${versionId}`;
-    let record = this.versions.get(key);
-    if (record) {
-      this.versions.delete(key);
-    } else {
-      record = this.fetchVersion(model, versionId);
-      record.catch(() => {
-        if (this.versions.get(key) === record) this.versions.delete(key);
-      });
-    }
-    this.versions.set(key, record);
-    if (this.versions.size > VERSION_RECORDS_KEPT) {
-      const oldest = this.versions.keys().next().value;
-      if (oldest !== undefined) this.versions.delete(oldest);
-    }
-    return record;
+  private version(model: string, versionId: string): Promise<ModelVersion> {
+    return this.versions.get(`${model}@${versionId}`, () => this.fetchVersion(model, versionId));
   }
 
   private async fetchVersion(model: string, versionId: string): Promise<ModelVersion> {

@@ -3,6 +3,7 @@
  * tensors, run the model once, encode the outputs and log the request. Talks to ports only.
  */
 import { createHash } from 'node:crypto';
+import { RecentPromises } from './recent-promises.js';
 import { AppError, InternalError, NotFoundError, describeError, ServiceUnavailableError } from './errors.js';
 import type { ModelSignature, ModelVersion, TensorSpec } from './model.js';
 import { NO_TRACING, SILENT_LOG, SPAN, type RequestFacts, type RequestLog, type Tracing } from './observability.js';
@@ -171,7 +172,7 @@ export class PredictionService {
   /** Reads of the production pointer in flight, one per model. */
   private readonly pointerReads = new Map<string, Promise<string>>();
   /** Registry records of the versions served, by `model@version` (a failed read is retried next time). */
-  private readonly versions = new Map<string, Promise<ModelVersion>>();
+  private readonly versions = new RecentPromises<ModelVersion>(VERSION_RECORDS_KEPT);
   /** What serving derives from a version and its signature, once per version record. */
   private readonly derived = new WeakMap<ModelVersion, Pick<Served, 'layout' | 'classifier'>>();
   private readonly now: () => number;
@@ -402,25 +403,11 @@ export class PredictionService {
 
   /** The registry record of a served version, read once while kept (a failed read is not kept). */
   private version(model: string, versionId: string): Promise<ModelVersion> {
-    const key = `${model}@${versionId}`;
-    let record = this.versions.get(key);
-    if (record) {
-      this.versions.delete(key);
-    } else {
-      record = this.tracing.span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId)).then((version) => {
+    return this.versions.get(`${model}@${versionId}`, () =>
+      this.tracing.span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId)).then((version) => {
         if (!version) throw new InternalError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId} in the registry, though this function serves it.`);
         return version;
-      });
-      record.catch(() => {
-        if (this.versions.get(key) === record) this.versions.delete(key);
-      });
-    }
-    this.versions.set(key, record);
-    if (this.versions.size > VERSION_RECORDS_KEPT) {
-      const oldest = this.versions.keys().next().value;
-      if (oldest !== undefined) this.versions.delete(oldest);
-    }
-    return record;
+      }));
   }
 
   /**

@@ -5,25 +5,13 @@
  * binary media types), and the gateway's own refusals (a coding it does not decode, a body over
  * its limit, a route it does not have) carry the codes the functions and the local server use.
  */
-import { App, Stack } from 'aws-cdk-lib';
-import { IdentitySource, RequestAuthorizer } from 'aws-cdk-lib/aws-apigateway';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { ServingApi } from '../../lib/serving-api.js';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { bareServingApi } from './helpers.js';
 
 let template: Template;
 
 beforeAll(() => {
-  const stack = new Stack(new App(), 'Encoding');
-  const fn = (id: string) => new LambdaFunction(stack, id, { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
-  new ServingApi(stack, 'Api', {
-    control: fn('Control'),
-    endpoints: [{ model: 'iris', target: fn('Iris') }],
-    authorizer: new RequestAuthorizer(stack, 'Jwt', { handler: fn('Authorizer'), identitySources: [IdentitySource.header('Authorization')] }),
-    logRetention: RetentionDays.ONE_WEEK,
-  });
-  template = Template.fromStack(stack);
+  ({ template } = bareServingApi());
 });
 
 describe('compressed request bodies on the REST API', () => {

@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
-import { AuthorizationType, IdentitySource, RequestAuthorizer, TokenAuthorizer } from 'aws-cdk-lib/aws-apigateway';
+import { AuthorizationType, TokenAuthorizer } from 'aws-cdk-lib/aws-apigateway';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -18,7 +18,7 @@ import { makeHandler as makePredictHandler } from '../../functions/predict/app.j
 import { matchRoute, ROUTES } from '../../functions/shared/routes.js';
 import { flattenReference } from '../../lib/nag.js';
 import { ServingApi } from '../../lib/serving-api.js';
-import { resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized } from './helpers.js';
+import { bareServingApi, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized } from './helpers.js';
 
 let synth: Synthesized;
 
@@ -343,18 +343,6 @@ describe('stage', () => {
 });
 
 describe('the API construct on its own (no bundling)', () => {
-  function bareApi(props: Partial<ConstructorParameters<typeof ServingApi>[2]> = {}) {
-    const stack = new Stack(new App(), 'Bare');
-    const fn = (id: string) => new LambdaFunction(stack, id, { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
-    new ServingApi(stack, 'Api', {
-      control: fn('Control'),
-      endpoints: [{ model: 'iris', target: fn('Iris') }],
-      authorizer: new RequestAuthorizer(stack, 'Jwt', { handler: fn('Authorizer'), identitySources: [IdentitySource.header('Authorization')] }),
-      logRetention: RetentionDays.ONE_WEEK,
-      ...props,
-    });
-    return { stack, template: Template.fromStack(stack) };
-  }
 
   it('an authorizer prop becomes the default of every non-public method', () => {
     // Prepare
@@ -381,7 +369,7 @@ describe('the API construct on its own (no bundling)', () => {
   });
 
   it('CORS, when configured, answers preflights for the configured origins only', () => {
-    const { template } = bareApi({ corsAllowOrigins: ['https://app.example.com'] });
+    const { template } = bareServingApi({ corsAllowOrigins: ['https://app.example.com'] });
     const options = apiMethods(template).filter((m) => m.method === 'OPTIONS');
     expect(options.length).toBeGreaterThan(0);
     expect(JSON.stringify(options[0]?.properties)).toContain("'https://app.example.com'");
@@ -389,7 +377,7 @@ describe('the API construct on its own (no bundling)', () => {
 
   it('without apiKeyRequired, no method requires an API key and the usage plans only wait for keys', () => {
     // Act
-    const { template } = bareApi({ usagePlans: [{ name: 'default', rateLimit: 50, burstLimit: 100 }] });
+    const { template } = bareServingApi({ usagePlans: [{ name: 'default', rateLimit: 50, burstLimit: 100 }] });
 
     // Assess
     for (const m of apiMethods(template)) expect(m.properties['ApiKeyRequired']).not.toBe(true);
@@ -398,7 +386,7 @@ describe('the API construct on its own (no bundling)', () => {
   });
 
   it('refuses an API with no endpoint', () => {
-    expect(() => bareApi({ endpoints: [] })).toThrow(/at least one endpoint/);
+    expect(() => bareServingApi({ endpoints: [] })).toThrow(/at least one endpoint/);
   });
 });
 

@@ -3,7 +3,12 @@
  * flags included), with the endpoint config a test chooses, and read the template.
  */
 import { readFileSync } from 'node:fs';
+import { App, Stack } from 'aws-cdk-lib';
+import { IdentitySource, RequestAuthorizer } from 'aws-cdk-lib/aws-apigateway';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ServingApi } from '../../lib/serving-api.js';
 import { createServingApp, type ServingApp, type ServingAppOptions } from '../../lib/app.js';
 import { CONFIG_CONTEXT_KEY, type AppConfigInput } from '../../lib/config.js';
 import { flattenReference } from '../../lib/nag.js';
@@ -14,6 +19,23 @@ const CDK_JSON = new URL('../../cdk.json', import.meta.url);
 export function cdkJsonContext(): Record<string, unknown> {
   const { context } = JSON.parse(readFileSync(CDK_JSON, 'utf8')) as { context: Record<string, unknown> };
   return context;
+}
+
+/**
+ * The API construct on its own, over stand-in functions (inline code, no bundling): one endpoint
+ * for `iris`, a REQUEST authorizer, a week of logs, and `props` on top.
+ */
+export function bareServingApi(props: Partial<ConstructorParameters<typeof ServingApi>[2]> = {}): { stack: Stack; template: Template } {
+  const stack = new Stack(new App(), 'Bare');
+  const fn = (id: string) => new LambdaFunction(stack, id, { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
+  new ServingApi(stack, 'Api', {
+    control: fn('Control'),
+    endpoints: [{ model: 'iris', target: fn('Iris') }],
+    authorizer: new RequestAuthorizer(stack, 'Jwt', { handler: fn('Authorizer'), identitySources: [IdentitySource.header('Authorization')] }),
+    logRetention: RetentionDays.ONE_WEEK,
+    ...props,
+  });
+  return { stack, template: Template.fromStack(stack) };
 }
 
 export interface Synthesized extends ServingApp {

@@ -237,9 +237,6 @@ export function checkJsonSafety(text: string, maxDepth: number): void {
   locateUnsafe(text, maxDepth);
 }
 
-/** Brackets, braces and quotes: the only characters the fast pass stops at. */
-const STRUCTURAL = /["[\]{}]/g;
-
 /**
  * One pass that only counts depth and looks at each string token: the regular expression skips
  * numbers, commas and whitespace in native code (several times faster than a loop over every
@@ -247,7 +244,9 @@ const STRUCTURAL = /["[\]{}]/g;
  * string token that could decode to `__proto__` is followed by a colon.
  */
 function looksSafe(text: string, maxDepth: number): boolean {
-  const structural = new RegExp(STRUCTURAL.source, 'g');
+  // Brackets, braces and quotes: the only characters the fast pass stops at (a fresh regular
+  // expression per call: its lastIndex is this scan's position).
+  const structural = /["[\]{}]/g;
   let depth = 0;
   for (let match = structural.exec(text); match !== null; match = structural.exec(text)) {
     const at = match.index;
