@@ -108,6 +108,42 @@ export const PREDICTION_LOG_TABLE: TableDesign = {
   timeToLiveAttribute: 'expiresAt',
 };
 
+/**
+ * Batch-job table (one partition per model): a job item per job, `sk` = `JOB#<jobId>` (job ids
+ * sort by submission time, so a Query on `begins_with(sk, "JOB#")` backwards lists the newest
+ * first), and a token item `TOKEN#<sha256 of caller and client token>` = `{ jobId }` written
+ * with the job in one transaction (a retried submission finds it). Only jobs still SUBMITTED or
+ * RUNNING carry `activeState`, so the sparse index `active` lists the jobs in flight (the local
+ * runner resumes them at start). Items expire by TTL (`expiresAt`, epoch seconds).
+ */
+export const BATCH_JOBS_TABLE: TableDesign = {
+  partitionKey: { name: 'model', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  globalSecondaryIndexes: [
+    {
+      indexName: 'active',
+      partitionKey: { name: 'activeState', type: 'S' },
+      sortKey: { name: 'submittedAt', type: 'S' },
+      projection: 'ALL',
+    },
+  ],
+  timeToLiveAttribute: 'expiresAt',
+};
+
+/** How batch-job items are keyed. */
+export const BATCH_JOB_KEYS = {
+  jobSkPrefix: 'JOB#',
+  jobSk(jobId: string): string {
+    return `JOB#${jobId}`;
+  },
+  tokenSk(tokenHash: string): string {
+    return `TOKEN#${tokenHash}`;
+  },
+  activeIndexName: 'active',
+  /** Value of `activeState` on jobs in flight. */
+  activeValue: 'ACTIVE',
+} as const;
+
 /** The CreateTable request for a design: on-demand capacity, every index projected as designed. */
 export function createTableInput(tableName: string, design: TableDesign): CreateTableCommandInput {
   const attributes = new Map<string, KeyAttributeType>();
@@ -137,6 +173,8 @@ export function createTableInput(tableName: string, design: TableDesign): Create
 export interface TableNames {
   readonly registry: string;
   readonly predictionLog: string;
+  /** The batch-job table, when batch jobs are served. */
+  readonly batchJobs?: string;
 }
 
 export interface EnsuredTable {
@@ -156,7 +194,7 @@ export interface EnsureTablesOptions {
 }
 
 /**
- * Creates the registry and prediction-log tables if they are missing, waits until they and
+ * Creates the registry, prediction-log (and batch-job) tables if they are missing, waits until they and
  * their indexes are ACTIVE, and turns on TTL where the design asks for it and the server
  * supports it. Idempotent, and safe when several processes call it at once.
  *
@@ -172,6 +210,7 @@ export async function ensureTables(
   return Promise.all([
     ensureTable(client, names.registry, REGISTRY_TABLE, timeoutMs),
     ensureTable(client, names.predictionLog, PREDICTION_LOG_TABLE, timeoutMs),
+    ...(names.batchJobs ? [ensureTable(client, names.batchJobs, BATCH_JOBS_TABLE, timeoutMs)] : []),
   ]);
 }
 

@@ -23,14 +23,16 @@ import { routeKey, type Route } from '../shared/routes.js';
 import { kindOf, scopeClaimEntries } from './claims.js';
 import { TokenRejectedError } from './errors.js';
 
-export const SCOPES = ['predict', 'models:read', 'models:write', 'models:promote'] as const;
+export const SCOPES = ['predict', 'models:read', 'models:write', 'models:promote', 'batch:submit', 'batch:read'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /**
  * The scope each non-public route needs. A route missing here is refused to every token (fail
  * closed); a unit test checks that every non-public route of the table has an entry, so adding
  * a route forces a decision. Releases (promote, shift, rollback, finalize) need `models:promote`;
- * reading the deployment, the stats and the prediction log needs `models:read`.
+ * reading the deployment, the stats and the prediction log needs `models:read`. Submitting and
+ * cancelling batch jobs (and uploading their input files) need `batch:submit`; reading them
+ * `batch:read` or `models:read` ({@link ALSO_OPENED_BY}).
  *
  * Why the prediction log has no scope of its own, although its records hold callers and outputs:
  * API Gateway applies the cached policy (`policy.ts`) to every route, and IAM's `*` crosses `/`,
@@ -62,6 +64,21 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'POST /v1/models/{model}/deployment/finalize': 'models:promote',
   'GET /v1/models/{model}/stats': 'models:read',
   'GET /v1/models/{model}/predictions': 'models:read',
+  'POST /v1/models/{model}/batch-jobs': 'batch:submit',
+  'GET /v1/models/{model}/batch-jobs': 'models:read',
+  'GET /v1/models/{model}/batch-jobs/{job}': 'models:read',
+  'POST /v1/models/{model}/batch-jobs/{job}/cancel': 'batch:submit',
+  'POST /v1/models/{model}/batch-inputs': 'batch:submit',
+};
+
+/**
+ * Further scopes that also open a route. Reading batch jobs is `batch:read` for a token that
+ * should read jobs and nothing else; `models:read` opens them too, because its cached policy
+ * (`GET /v1/models/*`) covers every GET route under `/v1/models/{model}/` (see above).
+ */
+export const ALSO_OPENED_BY: Readonly<Record<string, readonly Scope[]>> = {
+  'GET /v1/models/{model}/batch-jobs': ['batch:read'],
+  'GET /v1/models/{model}/batch-jobs/{job}': ['batch:read'],
 };
 
 /** The path parameter that names a model in the route table. */
@@ -155,6 +172,13 @@ export function scopeOf(route: Route): Scope | undefined {
   return route.public ? undefined : ROUTE_SCOPES[routeKey(route.method, route.resource)];
 }
 
+/** Every scope that opens a route: its own ({@link scopeOf}) first, then {@link ALSO_OPENED_BY}'s. */
+export function scopesOf(route: Route): Scope[] {
+  const scope = scopeOf(route);
+  if (!scope) return [];
+  return [scope, ...(ALSO_OPENED_BY[routeKey(route.method, route.resource)] ?? [])];
+}
+
 export function routeNamesModel(route: Route): boolean {
   return route.resource.includes(`{${MODEL_PARAMETER}}`);
 }
@@ -165,14 +189,14 @@ export function routeNamesModel(route: Route): boolean {
  */
 export function allows(grants: Grants, route: Route, pathParameters: Readonly<Record<string, string | undefined>>): boolean {
   if (route.public) return true;
-  const scope = scopeOf(route);
-  if (!scope) return false;
-  const held = grants.get(scope);
-  if (held === undefined) return false;
-  if (held === 'all') return true;
-  if (!routeNamesModel(route)) return false;
   const model = pathParameters[MODEL_PARAMETER];
-  return model !== undefined && held.has(model);
+  return scopesOf(route).some((scope) => {
+    const held = grants.get(scope);
+    if (held === undefined) return false;
+    if (held === 'all') return true;
+    if (!routeNamesModel(route)) return false;
+    return model !== undefined && held.has(model);
+  });
 }
 
 /** The grants as scope strings, sorted: `models:read predict:iris predict:wine`. */
@@ -188,9 +212,10 @@ export function describeGrants(grants: Grants): string {
 
 /** What a route needs, for a 403 message: `"predict" or "predict:iris"`. */
 export function describeNeed(route: Route, pathParameters: Readonly<Record<string, string | undefined>>): string {
-  const scope = scopeOf(route);
-  if (!scope) return 'a route that no scope opens (it is missing from the permission table)';
+  const scopes = scopesOf(route);
+  if (scopes.length === 0) return 'a route that no scope opens (it is missing from the permission table)';
   const model = pathParameters[MODEL_PARAMETER];
-  if (!routeNamesModel(route)) return `"${scope}" for every model (a token limited to some models reads them one by one)`;
-  return model !== undefined && MODEL_NAME_PATTERN.test(model) ? `"${scope}" or "${scope}:${model}"` : `"${scope}"`;
+  if (!routeNamesModel(route)) return `${scopes.map((s) => `"${s}"`).join(' or ')} for every model (a token limited to some models reads them one by one)`;
+  const perModel = model !== undefined && MODEL_NAME_PATTERN.test(model);
+  return scopes.map((s) => (perModel ? `"${s}" or "${s}:${model}"` : `"${s}"`)).join(' or ');
 }

@@ -15,7 +15,7 @@
  */
 import type { PolicyDocument } from 'aws-lambda';
 import { ROUTES, type Route } from '../shared/routes.js';
-import { MODEL_PARAMETER, routeNamesModel, scopeOf, type Grants } from './permissions.js';
+import { MODEL_PARAMETER, routeNamesModel, scopesOf, type Grants } from './permissions.js';
 
 export interface MethodArn {
   /** `arn:aws:execute-api:<region>:<account>:<api id>` */
@@ -56,13 +56,13 @@ export function policyFor(grants: Grants, methodArn: string, routes: readonly Ro
   const { api, stage } = parseMethodArn(methodArn);
   const resources = new Set<string>();
   for (const route of routes) {
-    const scope = scopeOf(route);
-    if (!scope) continue;
-    const held = grants.get(scope);
-    if (held === undefined) continue;
     const arn = (model: string | undefined) => formatMethodArn({ api, stage, method: route.method, path: policyPath(route, model) });
-    if (held === 'all') resources.add(arn(undefined));
-    else if (routeNamesModel(route)) for (const model of [...held].sort()) resources.add(arn(model));
+    for (const scope of scopesOf(route)) {
+      const held = grants.get(scope);
+      if (held === undefined) continue;
+      if (held === 'all') resources.add(arn(undefined));
+      else if (routeNamesModel(route)) for (const model of [...held].sort()) resources.add(arn(model));
+    }
   }
   if (resources.size === 0) {
     return { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: `${api}/${stage}/*` }] };

@@ -1,6 +1,7 @@
 /**
- * The batch function's handler over the batch core: one Distributed Map batch in, its
- * predictions and error records out (see functions/core/batch.ts for both shapes).
+ * The handlers of the batch workflow's functions: the batch function (one Distributed Map batch
+ * of splits in, its parts written and a summary out; functions/core/batch-worker.ts) and the
+ * steps function (plan, assemble, fail; functions/core/batch-steps.ts).
  *
  * A batch that fails as a whole (a wrong envelope, too many items, an unknown version, our
  * side's fault) throws a {@link BatchFailure} whose `name` is `Batch.<CODE>`: Lambda reports it
@@ -9,7 +10,6 @@
  * job's mistake, in bounded excerpts); a 5xx one says only its code, its details go to the log.
  */
 import { AppError, describeError, type FieldPath } from '../core/errors.js';
-import type { BatchPredictor, BatchResult } from '../core/batch.js';
 import { SILENT_LOG, type RequestLog } from '../core/observability.js';
 
 /** What the Lambda runtime passes as the invocation's context (only what is read here). */
@@ -17,7 +17,7 @@ export interface BatchInvocationContext {
   readonly awsRequestId?: string;
 }
 
-export type BatchHandler = (event: unknown, context?: BatchInvocationContext) => Promise<BatchResult>;
+export type BatchHandler<R> = (event: unknown, context?: BatchInvocationContext) => Promise<R>;
 
 export class BatchFailure extends Error {
   constructor(
@@ -32,27 +32,40 @@ export class BatchFailure extends Error {
   }
 }
 
-export interface BatchHandlerDeps {
-  readonly predictor: BatchPredictor;
+export interface BatchHandlerDeps<R> {
+  /** The work of one invocation: the job's batch (`BatchWorker.run`), or a step of the workflow. */
+  readonly work: (event: unknown) => Promise<R>;
+  /** What to log of a result. @default nothing */
+  readonly describe?: (result: R) => Record<string, unknown>;
   /** The log of one invocation. @default silent */
   readonly log?: (requestId: string | undefined) => RequestLog;
 }
 
-export function makeHandler({ predictor, log = () => SILENT_LOG }: BatchHandlerDeps): BatchHandler {
+/**
+ * A Lambda handler for the workflow: runs `work`, and turns what it throws into a
+ * {@link BatchFailure} named `Batch.<CODE>` (4xx: its message kept; 5xx: its code only, the
+ * details logged).
+ */
+export function makeHandler<R>({ work, describe, log = () => SILENT_LOG }: BatchHandlerDeps<R>): BatchHandler<R> {
   return async (event, context) => {
     const lines = log(context?.awsRequestId);
     try {
-      const result = await predictor.predict(event);
-      lines.info('batch predicted', { model: result.model, modelVersion: result.modelVersion, rows: result.rows, predicted: result.predicted, failed: result.failed });
+      const result = await work(event);
+      lines.info('batch work done', describe ? describe(result) : {});
       return result;
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
-        lines.warn('batch refused', { code: error.code, message: error.message, path: error.path });
-        throw new BatchFailure(error.code, error.status, error.message, error.path);
-      }
-      const code = error instanceof AppError ? error.code : 'INTERNAL';
-      lines.error('batch failed', { code, error: describeError(error) });
-      throw new BatchFailure(code, error instanceof AppError ? error.status : 500, `The batch failed on our side (${code}); it may be retried.`, []);
+      throw toBatchFailure(error, lines);
     }
   };
+}
+
+/** What a batch or step failure becomes for Step Functions (see {@link BatchFailure}). */
+export function toBatchFailure(error: unknown, lines: RequestLog): BatchFailure {
+  if (error instanceof AppError && error.status < 500) {
+    lines.warn('batch refused', { code: error.code, message: error.message, path: error.path });
+    return new BatchFailure(error.code, error.status, error.message, error.path);
+  }
+  const code = error instanceof AppError ? error.code : 'INTERNAL';
+  lines.error('batch failed', { code, error: describeError(error) });
+  return new BatchFailure(code, error instanceof AppError ? error.status : 500, `The batch failed on our side (${code}); it may be retried.`, []);
 }

@@ -1,10 +1,10 @@
 /**
  * Lambda entry point of the batch function (the Distributed Map's item processor). Built once
- * per cold start, at module scope: configuration, SDK clients, the registry and the ONNX Runtime
- * adapter with its session cache (a job's batches reuse the sandbox's session).
+ * per cold start, at module scope: configuration, SDK clients, the registry, the job table and
+ * the ONNX Runtime adapter with its session cache (a job's batches reuse the sandbox's session).
  */
 import { loadConfig } from '../shared/config.js';
-import { awsClients, buildBatchPredictor } from '../shared/composition.js';
+import { awsClients, buildBatchWorker } from '../shared/composition.js';
 import { createLogger, requestLog, setSharedLogger } from '../shared/logger.js';
 import { makeHandler } from './app.js';
 
@@ -14,8 +14,10 @@ const logger = createLogger({
   keys: { function: config.AWS_LAMBDA_FUNCTION_NAME ?? 'batch', functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
 });
 setSharedLogger(logger);
+const worker = buildBatchWorker(config, awsClients(config));
 
 export const handler = makeHandler({
-  predictor: buildBatchPredictor(config, awsClients(config)),
+  work: (event) => worker.run(event),
+  describe: (result) => ({ splits: result.splits.length, rows: result.rows, predicted: result.predicted, failed: result.failed }),
   log: (requestId) => requestLog(logger, { ...(requestId ? { requestId } : {}) }),
 });

@@ -13,6 +13,8 @@ import type { RegistryService } from '../core/registry.js';
 import { ReleasesNotConfiguredError, type ReleaseService } from '../core/release.js';
 import { checkWindow, DEFAULT_WINDOW_MINUTES, type PredictionLogService, type StatsService } from '../core/stats.js';
 import type { UploadService } from '../core/uploads.js';
+import { BATCH_FORMATS, JOB_STATES } from '../core/batch-contract.js';
+import type { BatchJobService } from '../core/batch-jobs.js';
 import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
 export interface ControlHandlerDeps {
@@ -25,6 +27,8 @@ export interface ControlHandlerDeps {
   readonly stats?: StatsService;
   /** Reading the prediction log; without it `GET .../predictions` answers 501 `PREDICTION_LOG_NOT_CONFIGURED`. */
   readonly predictions?: PredictionLogService;
+  /** Batch jobs; without it the batch-job routes answer 501 `BATCH_JOBS_NOT_CONFIGURED`. */
+  readonly jobs?: BatchJobService;
   readonly limits: BodyLimits;
   /** The function's logger and version. @default the shared logger, `$LATEST` */
   readonly edge?: Pick<EdgeOptions, 'logger' | 'functionVersion'>;
@@ -78,6 +82,27 @@ const SHIFT_HINT = `Send {"percent": <the canary's share of the traffic, more th
 const ReasonSchema = z.strictObject({ reason: reason.optional(), expectedCanary: expectedCanary.optional() });
 const REASON_HINT = `Send {} or {"reason": "<why>"}, ${EXPECTED_HINT}.`;
 
+/** An S3 URI in a body: bounded here, parsed and judged by the job service. */
+const s3Uri = z.string().min(1).max(1_100).startsWith('s3://', 'must be an S3 URI, s3://<bucket>/<key>');
+const SubmitJobSchema = z.strictObject({
+  input: z.strictObject({ uri: s3Uri, format: z.enum(BATCH_FORMATS).optional() }),
+  output: z.strictObject({ uri: s3Uri }),
+  version: versionNumber.optional(),
+  rowsPerBatch: z.number().int().positive().optional(),
+  maxConcurrency: z.number().int().positive().optional(),
+  toleratedFailurePercentage: z.number().min(0).max(100).optional(),
+  clientToken: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, 'must be 1-64 of letters, digits, ".", "_", ":" and "-"').optional(),
+});
+const SUBMIT_HINT = 'Send {"input": {"uri": "s3://<bucket>/<key or prefix/>", "format"?: "csv" | "jsonl" | "parquet"}, "output": {"uri": "s3://<bucket>/<prefix>/"}}, optionally with "version", "rowsPerBatch", "maxConcurrency", "toleratedFailurePercentage" (0-100) and "clientToken".';
+
+const CancelSchema = z.strictObject({ reason: reason.optional() });
+const CANCEL_HINT = 'Send {} or {"reason": "<why>"}.';
+
+const InputUploadSchema = z.strictObject({
+  fileName: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/, 'must be a file name of letters, digits, ".", "_" and "-"').refine((n) => n !== '.' && n !== '..', 'must be a file name'),
+});
+const INPUT_UPLOAD_HINT = 'Send {"fileName": "data.csv"}; the answer holds the URL to PUT the file to and the input URI to submit.';
+
 /**
  * The query string's parameters, each given at most once and each one of `allowed`: anything
  * else is a 400 that names it (`UNKNOWN_PARAMETER`, `REPEATED_PARAMETER`, path `query.<name>`).
@@ -116,7 +141,19 @@ function notConfigured(event: HttpEvent, error: AppError): APIGatewayProxyResult
   return jsonResponse(501, { error: { code: error.code, message: error.message, path: '' }, requestId: event.requestId });
 }
 
-export function makeHandler({ service, uploads, releases, stats, predictions, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
+/** `?limit=N`: 1 to 100 (400 `INVALID_LIMIT`). */
+function limitParam(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const limit = /^[0-9]{1,3}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(limit >= 1 && limit <= 100)) throw new ValidationError('INVALID_LIMIT', '"limit" must be a whole number from 1 to 100.', ['query', 'limit']);
+  return limit;
+}
+
+export function makeHandler({ service, uploads, releases, stats, predictions, jobs, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
+  const withJobs = (action: (jobs: BatchJobService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
+    if (jobs) return action(jobs, event);
+    return notConfigured(event, new AppError(501, 'BATCH_JOBS_NOT_CONFIGURED', 'Batch jobs are not configured on this deployment: the control plane has no job table or workflow (BATCH_JOBS_TABLE, BATCH_STATE_MACHINE_ARN).'));
+  };
   // Without a traffic router the release routes say so (501).
   const withReleases = (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
     if (releases) return action(releases, event);
@@ -194,5 +231,36 @@ export function makeHandler({ service, uploads, releases, stats, predictions, li
       }
       return jsonResponse(200, await predictions.list({ model, ...query }));
     },
+    'POST /v1/models/{model}/batch-jobs': withJobs(async (jobs, event) => {
+      const body = parseWith(SubmitJobSchema, event.parsedBody, SUBMIT_HINT);
+      const { job, created } = await jobs.submit({ ...body, model: pathParam(event, 'model'), caller: callerOf(event) });
+      return jsonResponse(created ? 202 : 200, { job });
+    }),
+    'GET /v1/models/{model}/batch-jobs': withJobs(async (jobs, event) => {
+      const model = pathParam(event, 'model');
+      const query = queryParams(event, ['limit', 'cursor', 'state']);
+      if (query.state !== undefined && !(JOB_STATES as readonly string[]).includes(query.state)) {
+        throw new ValidationError('INVALID_STATE', `"state" must be one of ${JOB_STATES.join(', ')}.`, ['query', 'state']);
+      }
+      const limit = limitParam(query.limit);
+      return jsonResponse(200, await jobs.list(model, {
+        ...(limit === undefined ? {} : { limit }),
+        ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+        ...(query.state === undefined ? {} : { state: query.state as (typeof JOB_STATES)[number] }),
+      }));
+    }),
+    'GET /v1/models/{model}/batch-jobs/{job}': withJobs(async (jobs, event) => {
+      const job = await jobs.get(pathParam(event, 'model'), pathParam(event, 'job'));
+      const links = await jobs.links(job);
+      return jsonResponse(200, { job, ...(links ? { links } : {}) });
+    }),
+    'POST /v1/models/{model}/batch-jobs/{job}/cancel': withJobs(async (jobs, event) => {
+      const body = parseWith(CancelSchema, event.parsedBody ?? {}, CANCEL_HINT);
+      return jsonResponse(200, { job: await jobs.cancel(pathParam(event, 'model'), pathParam(event, 'job'), callerOf(event), body.reason) });
+    }),
+    'POST /v1/models/{model}/batch-inputs': withJobs(async (jobs, event) => {
+      const body = parseWith(InputUploadSchema, event.parsedBody, INPUT_UPLOAD_HINT);
+      return jsonResponse(201, await jobs.createInputUpload(pathParam(event, 'model'), body.fileName));
+    }),
   }, edge);
 }

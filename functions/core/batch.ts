@@ -22,10 +22,13 @@
  * the same element writer as a JSON value, so `"abc"`, `""` and `"NaN"` are refused exactly as
  * `"abc"` or a non-finite number in a JSON body is.
  *
- * A record that cannot be decoded becomes an error record `{ row, code, message, path }` with the
- * predict route's codes and bounded excerpts; the rest of its batch is predicted. Every decodable
- * record of a batch goes into one `session.run`.
+ * Fields the model does not take (an id column, the label of a scored data set) are ignored: a
+ * record is read for the model's features (or input names) only, and a missing one is the record's
+ * error. A record that cannot be decoded becomes an error record `{ row, code, message, path }`
+ * with the predict route's codes and bounded excerpts; the rest of its batch is predicted. Every
+ * decodable record of a batch goes into one `session.run`.
  */
+import { BATCH_FORMATS, type BatchFormat } from './batch-contract.js';
 import { RecentPromises } from './recent-promises.js';
 import { AppError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import type { ModelVersion, TensorType } from './model.js';
@@ -36,9 +39,7 @@ import { recordPredictions } from './codec/encode.js';
 import { checkRowCount, codecLimits, excerpt, type CodecLimits } from './codec/limits.js';
 import { NO_TRACING, SPAN, type Tracing } from './observability.js';
 
-/** Input formats whose records reach the function (the job's `format`). */
-export const BATCH_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
-export type BatchFormat = (typeof BATCH_FORMATS)[number];
+export { BATCH_FORMATS, type BatchFormat } from './batch-contract.js';
 
 /** The job's fixed part of every batch (ItemBatcher `BatchInput`). */
 export interface BatchInput {
@@ -139,7 +140,7 @@ export class BatchPredictor {
     const lease = await this.deps.runtime.load(version);
     try {
       const target = served(version, lease);
-      const records = input.format === 'csv' ? items.map((item) => csvRecord(target.layout, item.record)) : items.map((item) => item.record);
+      const records = items.map((item) => modelFields(target.layout, item.record, input.format === 'csv'));
       const { decoded, kept, errors } = decodeBatch(target.layout, records, this.limits);
       const predictions: RowPrediction[] = [];
       if (decoded) {
@@ -262,21 +263,21 @@ function recordError(error: unknown): AppError {
 }
 
 /**
- * A CSV record with each field the model takes turned into the JSON value its text spells
- * (fields the model does not take are kept as they are, for the codec to refuse by name).
+ * The fields of a record the model takes (its features, or its input names), the rest dropped;
+ * with `csv`, each string turned into the JSON value its text spells ({@link csvCellValue}).
  * Not an object: returned as it is, for the codec to refuse.
  */
-function csvRecord(layout: RecordLayout, record: unknown): unknown {
+function modelFields(layout: RecordLayout, record: unknown, csv: boolean): unknown {
   if (!isObject(record)) return record;
   const typeOf = layout.kind === 'columns'
     ? (): TensorType => layout.input.type
     : (name: string): TensorType => (layout.inputs[layout.index.indexOf(name) as number] as { type: TensorType }).type;
   const out: Record<string, unknown> = {};
   for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue;
+    if (!Object.hasOwn(record, key) || !layout.index.has(key)) continue;
     const value = record[key];
+    const converted = csv && typeof value === 'string' ? csvCellValue(typeOf(key), value) : value;
     // A key named `__proto__` stays a plain own key, as JSON.parse makes it.
-    const converted = layout.index.has(key) && typeof value === 'string' ? csvCellValue(typeOf(key), value) : value;
     Object.defineProperty(out, key, { value: converted, enumerable: true, writable: true, configurable: true });
   }
   return out;

@@ -45,8 +45,19 @@ export function checkVersionParam(value: string): string {
   throw new ValidationError('INVALID_VERSION', `${quote(value)} is not a version number: ${VERSION_RULE}.`, ['version']);
 }
 
+/** A batch job id as `newJobId` makes them: `job-` then lower-case letters, digits and `-`, 64 characters at most. */
+export const JOB_ID_PATTERN = /^job-[0-9a-z-]{1,60}$/;
+const JOB_ID_RULE = 'a job id is "job-" followed by lower-case letters, digits and "-", as the job API returned it';
+
+/** The job id a path gave, checked: 400 `INVALID_JOB_ID` (path `job`). */
+export function checkJobIdParam(value: string): string {
+  if (JOB_ID_PATTERN.test(value)) return value;
+  throw new ValidationError('INVALID_JOB_ID', `${quote(value)} is not a batch job id: ${JOB_ID_RULE}.`, ['job']);
+}
+
 /** The error for a path parameter that is not valid percent-encoding or is missing. */
-export function unreadableParam(name: 'model' | 'version', problem: string): ValidationError {
+export function unreadableParam(name: 'model' | 'version' | 'job', problem: string): ValidationError {
+  if (name === 'job') return new ValidationError('INVALID_JOB_ID', `${problem}; ${JOB_ID_RULE}.`, ['job']);
   return name === 'model'
     ? new ValidationError('INVALID_MODEL_NAME', `${problem}; ${MODEL_NAME_RULE}.`, ['model'])
     : new ValidationError('INVALID_VERSION', `${problem}; ${VERSION_RULE}.`, ['version']);

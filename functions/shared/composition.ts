@@ -21,6 +21,15 @@ import { OnnxRuntime, defaultIntraOpThreads, defaultSessionCacheBytes } from '..
 import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
 import { S3UploadStore } from '../adapters/s3-uploads.js';
 import { BatchPredictor } from '../core/batch.js';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDbBatchJobStore } from '../adapters/dynamodb-batch-jobs.js';
+import { S3DataObjects } from '../adapters/s3-data.js';
+import { StepFunctionsJobRunner } from '../adapters/sfn-job-runner.js';
+import type { JobRunner } from '../core/batch-contract.js';
+import { inspectInput, planSplits, readSplit } from '../core/batch-input.js';
+import { BatchJobService } from '../core/batch-jobs.js';
+import { BatchSteps } from '../core/batch-steps.js';
+import { BatchWorker } from '../core/batch-worker.js';
 import { PredictionService } from '../core/predict.js';
 import { RegistryService } from '../core/registry.js';
 import { PredictionLogService, StatsService } from '../core/stats.js';
@@ -142,6 +151,52 @@ export function buildPredictionService(config: Config, clients: AwsClients = aws
 export function buildBatchPredictor(config: Config, clients: AwsClients = awsClients(config), runtime?: ModelRuntime): BatchPredictor {
   const { registry, runtime: batchRuntime } = adapters(config, clients, NO_TRACING, runtime);
   return new BatchPredictor({ registry, runtime: batchRuntime, config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS } });
+}
+
+/** The job table; BATCH_JOBS_TABLE must be set (the CDK app sets it on every batch function). */
+export function buildBatchJobStore(config: Config, clients: AwsClients): DynamoDbBatchJobStore {
+  if (!config.BATCH_JOBS_TABLE) throw new Error('BATCH_JOBS_TABLE is not set: batch jobs need the job table.');
+  return new DynamoDbBatchJobStore({ client: clients.documents, tableName: config.BATCH_JOBS_TABLE, ttlDays: config.BATCH_JOB_TTL_DAYS });
+}
+
+/**
+ * The batch function's work: a Distributed Map batch of splits read, predicted in one
+ * `session.run` and written as parts (`BatchWorker`).
+ */
+export function buildBatchWorker(config: Config, clients: AwsClients = awsClients(config), runtime?: ModelRuntime): BatchWorker {
+  return new BatchWorker({
+    predictor: buildBatchPredictor(config, clients, runtime),
+    objects: new S3DataObjects({ client: clients.s3 }),
+    jobs: buildBatchJobStore(config, clients),
+    readSplit,
+    maxRows: config.MAX_ROWS,
+  });
+}
+
+/** The workflow's plan, assemble and fail steps. */
+export function buildBatchSteps(config: Config, clients: AwsClients = awsClients(config)): BatchSteps {
+  return new BatchSteps({ objects: new S3DataObjects({ client: clients.s3 }), jobs: buildBatchJobStore(config, clients), planSplits });
+}
+
+/**
+ * The job API's core over `runner` (Step Functions on AWS, from BATCH_STATE_MACHINE_ARN; the
+ * local emulation in `npm start`). Without a job table there are no batch jobs: `undefined`.
+ */
+export function buildBatchJobService(config: Config, clients: AwsClients, runner?: JobRunner): BatchJobService | undefined {
+  if (!config.BATCH_JOBS_TABLE) return undefined;
+  const workflow = runner ?? (config.BATCH_STATE_MACHINE_ARN
+    ? new StepFunctionsJobRunner({ client: new SFNClient({ region: config.AWS_REGION }), stateMachineArn: config.BATCH_STATE_MACHINE_ARN })
+    : undefined);
+  if (!workflow) return undefined;
+  return new BatchJobService({
+    registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
+    store: buildBatchJobStore(config, clients),
+    objects: new S3DataObjects({ client: clients.s3 }),
+    runner: workflow,
+    locations: config.BATCH_LOCATIONS,
+    inspect: inspectInput,
+    config: { maxRowsPerBatch: config.MAX_ROWS, maxConcurrency: config.BATCH_MAX_CONCURRENCY },
+  });
 }
 
 /** The release service over `router` (the Lambda/CodeDeploy one on AWS, the emulation locally). */

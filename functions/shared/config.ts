@@ -60,6 +60,12 @@ function jsonVariable<T>(schema: z.ZodType<T>, example: string) {
     });
 }
 
+const s3PrefixUri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([^*?]*\/)?$/, 'must be s3://<bucket>/ or s3://<bucket>/<prefix>/');
+export const BatchLocationsSchema = z.record(
+  z.string().regex(MODEL_NAME_PATTERN),
+  z.strictObject({ inputs: z.array(s3PrefixUri), outputs: z.array(s3PrefixUri) }),
+);
+
 /** `METRIC_BASELINES`, shared by the control plane and the post-traffic hook (both run the gates). */
 export function metricBaselinesVariable() {
   return jsonVariable(MetricBaselinesSchema, '{"iris": {"accuracy": {"min": 0.7}}}');
@@ -138,6 +144,19 @@ export const ConfigSchema = z.object({
   HEALTH_MAX_ERROR_RATE: rate(0.05),
   /** `GET /v1/models/{m}/stats`: a version is unhealthy above this mean latency, in ms (the seeds' 1 s). */
   HEALTH_MAX_MEAN_LATENCY_MS: positiveInt(1_000),
+  /** Batch jobs: the job table (control plane, batch and steps functions). */
+  BATCH_JOBS_TABLE: z.string().min(1).optional(),
+  /** Control plane: the batch workflow's state machine (Step Functions). */
+  BATCH_STATE_MACHINE_ARN: z.string().min(1).optional(),
+  /**
+   * Control plane: where each model's batch jobs may read and write, as JSON set by the CDK app:
+   * `{"iris": {"inputs": ["s3://data/scoring/"], "outputs": ["s3://data/results/"]}}`.
+   */
+  BATCH_LOCATIONS: jsonVariable(BatchLocationsSchema, '{"iris": {"inputs": ["s3://bucket/in/"], "outputs": ["s3://bucket/out/"]}}'),
+  /** Control plane: the most batches a job may run at once (its maxConcurrency at most this). */
+  BATCH_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** Days a batch job's record is kept. */
+  BATCH_JOB_TTL_DAYS: positiveInt(90),
   /** Set by Lambda: the Runtime API's host:port, where the prediction-log drain extension registers. */
   AWS_LAMBDA_RUNTIME_API: z.string().min(1).optional(),
   /** Set by Lambda. */

@@ -19,7 +19,7 @@ import zlib from 'node:zlib';
 import { AppError, PayloadTooLargeError, ValidationError, clip, formatPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
-import { checkModelNameParam, checkVersionParam, quote, unreadableParam } from '../core/names.js';
+import { checkJobIdParam, checkModelNameParam, checkVersionParam, quote, unreadableParam } from '../core/names.js';
 import { newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
 import { describeError, requestLog, sharedLogger } from './logger.js';
 import { matchRoute, routeKey, routeParameters, ROUTES, type HttpMethod, type Route } from './routes.js';
@@ -145,12 +145,13 @@ interface RouteTable {
  */
 interface PathParameterCheck {
   readonly check: (value: string) => string;
-  readonly name: 'model' | 'version';
+  readonly name: 'model' | 'version' | 'job';
 }
 
 const PATH_PARAMETER_CHECKS: ReadonlyMap<string, PathParameterCheck> = new Map([
   ['model', { check: checkModelNameParam, name: 'model' as const }],
   ['version', { check: checkVersionParam, name: 'version' as const }],
+  ['job', { check: checkJobIdParam, name: 'job' as const }],
 ]);
 
 /** The path parameters every route template of the product may name. */
@@ -484,7 +485,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
  * `resolveRoute`), so a route's code never sees an invalid model name or version. A route asking
  * for a parameter its template does not name is a bug of ours (500), never a `!`.
  */
-export function pathParam(event: APIGatewayProxyEvent, name: 'model' | 'version'): string {
+export function pathParam(event: APIGatewayProxyEvent, name: 'model' | 'version' | 'job'): string {
   const parameters = event.pathParameters;
   const value = parameters && Object.hasOwn(parameters, name) ? parameters[name] : undefined;
   if (value === undefined) throw new Error(`route ${event.resource} has no path parameter {${name}}`);

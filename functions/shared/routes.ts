@@ -41,6 +41,11 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: '/v1/models/{model}/deployment/finalize', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/stats', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/predictions', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/batch-jobs', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/batch-jobs', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/batch-jobs/{job}', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/batch-jobs/{job}/cancel', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/batch-inputs', fn: 'control' },
 ];
 
 /** The key a handler dispatches on: `"POST /v1/models/{model}/predict"`. */

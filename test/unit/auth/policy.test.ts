@@ -79,8 +79,23 @@ describe('policyFor', () => {
       Resource: [
         arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*'), arn('GET', '/v1/models/*/history'),
         arn('GET', '/v1/models/*/deployment'), arn('GET', '/v1/models/*/stats'), arn('GET', '/v1/models/*/predictions'),
+        arn('GET', '/v1/models/*/batch-jobs'), arn('GET', '/v1/models/*/batch-jobs/*'),
       ],
     });
+  });
+
+  it('opens the batch-job routes, and only them, to batch:submit and batch:read', () => {
+    const submit = policyFor(grantsOf({ scope: 'batch:submit:iris' }), arn('GET', '/v1/models'));
+    expect(submit.Statement[0]).toMatchObject({
+      Effect: 'Allow',
+      Resource: [arn('POST', '/v1/models/iris/batch-jobs'), arn('POST', '/v1/models/iris/batch-jobs/*/cancel'), arn('POST', '/v1/models/iris/batch-inputs')],
+    });
+    const read = policyFor(grantsOf({ scope: 'batch:read' }), arn('GET', '/v1/models'));
+    expect(read.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: [arn('GET', '/v1/models/*/batch-jobs'), arn('GET', '/v1/models/*/batch-jobs/*')] });
+    expect(evaluatePolicy(read, arn('GET', '/v1/models/iris'))).toBe('Deny');
+    expect(evaluatePolicy(read, arn('GET', '/v1/models/iris/batch-jobs/job-1'))).toBe('Allow');
+    expect(evaluatePolicy(submit, arn('POST', '/v1/models/iris/versions'))).toBe('Deny');
+    expect(evaluatePolicy(submit, arn('POST', '/v1/models/wine/batch-jobs'))).toBe('Deny');
   });
 
   it('denies the whole stage to a token that opens nothing', () => {

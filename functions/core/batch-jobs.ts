@@ -1,0 +1,407 @@
+/**
+ * The job API's core (issue 11): submit, read, list and cancel batch jobs, and presigned uploads
+ * of input files. Talks to ports only: the registry, the job table, S3 objects and the workflow
+ * runner (Step Functions on AWS, its emulation locally). The shapes are in `batch-contract.ts`.
+ *
+ * A submission checks everything it can before any work starts, in this order, each refusal a
+ * 4xx with a stable code: the options' bounds (400 `INVALID_BATCH_JOB`), the locations (403
+ * `BATCH_LOCATION_NOT_ALLOWED`: input and output must lie under the model's allowed S3
+ * prefixes, `BATCH_LOCATIONS`), the version (404 `VERSION_NOT_FOUND` / `NO_PRODUCTION_VERSION`),
+ * the input (404 `INPUT_NOT_FOUND`, 400 `TOO_MANY_INPUT_FILES`, 400 `UNKNOWN_FORMAT`), its first
+ * bytes (400 `INPUT_UNREADABLE`, `EMPTY_INPUT`) and that its columns carry the model's features
+ * (400 `MISSING_FEATURES`, naming them). Columns the model does not take are recorded as
+ * `input.ignoredColumns` and read past.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  BATCH_FORMATS, FINAL_STATES, JOB_FILES, type BatchFormat, type BatchJob, type BatchJobStore, type DataObjects, type InputFile,
+  type JobOptions, type JobRunner, type JobState, type ObjectRef, type WorkflowInput,
+} from './batch-contract.js';
+import { AppError, clip, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
+import { recordLayout } from './codec/decode.js';
+import { excerpt } from './codec/limits.js';
+import type { ModelVersion } from './model.js';
+import type { ModelRegistry } from './ports.js';
+
+/** Where a model's jobs may read and write: S3 URIs of prefixes (`s3://bucket/prefix/`). */
+export interface BatchLocation {
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+}
+export type BatchLocations = Readonly<Record<string, BatchLocation>>;
+
+/** What a caller submits (the job API's body, parsed). */
+export interface SubmitJobRequest {
+  readonly model: string;
+  readonly input: { readonly uri: string; readonly format?: BatchFormat };
+  readonly output: { readonly uri: string };
+  readonly version?: string;
+  readonly rowsPerBatch?: number;
+  readonly maxConcurrency?: number;
+  readonly toleratedFailurePercentage?: number;
+  readonly clientToken?: string;
+  /** Who submits (the token's subject). */
+  readonly caller: string;
+}
+
+export interface BatchJobsConfig {
+  /** Largest `rowsPerBatch` (the batch function's MAX_ROWS). */
+  readonly maxRowsPerBatch: number;
+  /** Largest `maxConcurrency` a job may ask for (`BATCH_MAX_CONCURRENCY`). @default 100 */
+  readonly maxConcurrency: number;
+  /** Most input files under a prefix. @default 1000 */
+  readonly maxInputFiles?: number;
+  /** Seconds a presigned link (upload, result download) stays valid. @default 3600 */
+  readonly linkSeconds?: number;
+}
+
+export interface BatchJobsDeps {
+  readonly registry: ModelRegistry;
+  readonly store: BatchJobStore;
+  readonly objects: DataObjects;
+  readonly runner: JobRunner;
+  readonly locations: BatchLocations;
+  /** Reads the beginning of the input: its columns (`batch-input.ts` `inspectInput`). */
+  readonly inspect: (objects: DataObjects, files: readonly InputFile[], format: BatchFormat) => Promise<{ columns: string[] }>;
+  readonly config: BatchJobsConfig;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/** Defaults of a job's options (`JobOptions`). */
+export const DEFAULT_JOB_OPTIONS: JobOptions = { rowsPerBatch: 500, maxConcurrency: 10, toleratedFailurePercentage: 0 };
+
+const DEFAULT_MAX_INPUT_FILES = 1_000;
+const DEFAULT_LINK_SECONDS = 3_600;
+/** Failed jobs show at most this many of their error records. */
+export const ERROR_SAMPLE_SIZE = 10;
+/** Names a message lists before "and N more". */
+const NAMES_SHOWN = 10;
+
+/** The format a file name's extension names, if any. */
+export function formatOfKey(key: string): BatchFormat | undefined {
+  const lower = key.toLowerCase();
+  if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
+  if (lower.endsWith('.parquet')) return 'parquet';
+  return undefined;
+}
+
+/** Bucket names as S3 allows them (3-63 of a-z, 0-9, `.`, `-`); keys up to 1,024 bytes. */
+const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.*)$/s;
+
+/** `s3://bucket/key` → `{ bucket, key }`; 400 `INVALID_BATCH_JOB` at `path` otherwise. */
+export function parseS3Uri(uri: string, path: FieldPath): ObjectRef {
+  const match = S3_URI.exec(uri);
+  const key = match?.[2] ?? '';
+  if (!match || Buffer.byteLength(key) > 1_024 || /[\u0000-\u001f\u007f]/.test(key)) {
+    throw new ValidationError('INVALID_BATCH_JOB', `${JSON.stringify(excerpt(uri))} is not an S3 URI: write s3://<bucket>/<key> (or s3://<bucket>/<prefix>/ for every object under a prefix).`, path);
+  }
+  return { bucket: match[1] as string, key };
+}
+
+export function s3Uri(ref: ObjectRef): string {
+  return `s3://${ref.bucket}/${ref.key}`;
+}
+
+/** Whether `ref` lies under one of `prefixes` (S3 URIs of prefixes). */
+function allowedUnder(ref: ObjectRef, prefixes: readonly string[]): boolean {
+  return prefixes.some((uri) => {
+    const match = S3_URI.exec(uri);
+    return match !== null && match[1] === ref.bucket && ref.key.startsWith(match[2] ?? '');
+  });
+}
+
+/** A new job id: time-sortable (`job-20261130t120501z-7f3k9q2m1x`), lower-case. */
+export function newJobId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
+  const random = [...randomBytes(10)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+  return `job-${stamp}-${random}`;
+}
+
+/**
+ * Submits, reads, lists and cancels batch jobs.
+ *
+ * @example
+ * const { job, created } = await jobs.submit({ model: 'iris', input: { uri: 's3://data/iris.csv' }, output: { uri: 's3://data/out/' }, caller: 'alice' });
+ */
+export class BatchJobService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: BatchJobsDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Submits a job, or returns the job its client token made already (`created: false`). */
+  async submit(request: SubmitJobRequest): Promise<{ job: BatchJob; created: boolean }> {
+    const options = this.options(request);
+    const location = this.location(request.model);
+    const inputRef = parseS3Uri(request.input.uri, ['input', 'uri']);
+    const outputRef = parseS3Uri(request.output.uri, ['output', 'uri']);
+    if (!outputRef.key.endsWith('/') && outputRef.key !== '') {
+      throw new ValidationError('INVALID_BATCH_JOB', 'The output is a prefix: end it with "/" (s3://<bucket>/<prefix>/); the job writes its folder under it.', ['output', 'uri']);
+    }
+    if (!allowedUnder(inputRef, location.inputs)) throw notAllowed(request.model, 'input', request.input.uri, location.inputs);
+    if (!allowedUnder(outputRef, location.outputs)) throw notAllowed(request.model, 'output', request.output.uri, location.outputs);
+
+    const digest = requestDigest(request, options);
+    const tokenKey = request.clientToken === undefined ? undefined : tokenKeyOf(request.caller, request.model, request.clientToken);
+    if (tokenKey) {
+      const existing = await this.deps.store.findByToken(request.model, tokenKey);
+      if (existing) return { job: await this.resumeSubmission(sameRequest(existing, digest)), created: false };
+    }
+
+    const version = await this.version(request.model, request.version);
+    const files = await this.files(inputRef);
+    const format = request.input.format ?? this.formatOf(files, inputRef);
+    const { columns } = await this.deps.inspect(this.deps.objects, files, format);
+    const names = recordLayout(version.signature, version.metadata).index.names;
+    const missing = names.filter((name) => !columns.includes(name));
+    if (missing.length > 0) {
+      const what = format === 'jsonl' ? 'first record' : format === 'csv' ? 'header' : 'schema';
+      throw new ValidationError(
+        'MISSING_FEATURES',
+        `The input's ${what} lacks ${missing.length} of the ${names.length} fields model "${request.model}" v${version.version} takes: ${listed(missing)}. It has: ${listed(columns)}.`,
+        ['input', 'uri'],
+      );
+    }
+
+    const submittedAt = this.now();
+    const jobId = newJobId(submittedAt);
+    const folder: ObjectRef = { bucket: outputRef.bucket, key: `${outputRef.key}${jobId}/` };
+    const job: BatchJob = {
+      jobId,
+      model: request.model,
+      modelVersion: version.version,
+      state: 'SUBMITTED',
+      input: { uri: request.input.uri, format, files, columns, ignoredColumns: columns.filter((c) => !names.includes(c)) },
+      output: {
+        uri: s3Uri(folder),
+        predictions: s3Uri({ ...folder, key: folder.key + JOB_FILES.predictions }),
+        errors: s3Uri({ ...folder, key: folder.key + JOB_FILES.errors }),
+        manifest: s3Uri({ ...folder, key: folder.key + JOB_FILES.manifest }),
+      },
+      options,
+      progress: { rowsRead: 0, predicted: 0, failed: 0 },
+      submittedBy: request.caller,
+      submittedAt: submittedAt.toISOString(),
+      ...(request.clientToken === undefined ? {} : { clientToken: request.clientToken }),
+      requestDigest: digest,
+      revision: 1,
+    };
+    const stored = await this.deps.store.create(job, tokenKey);
+    if (!stored.created) return { job: await this.resumeSubmission(sameRequest(stored.job, digest)), created: false };
+    return { job: await this.start(stored.job), created: true };
+  }
+
+  /** A job; a RUNNING job whose workflow has ended without recording it is marked FAILED here. */
+  async get(model: string, jobId: string): Promise<BatchJob> {
+    const job = await this.deps.store.get(model, jobId);
+    if (!job) throw new NotFoundError('JOB_NOT_FOUND', `Model "${model}" has no batch job ${JSON.stringify(excerpt(jobId))}.`, ['job']);
+    return this.reconcile(job);
+  }
+
+  /** Presigned GET links to an ended job's outputs (valid `linkSeconds`). */
+  async links(job: BatchJob): Promise<{ predictions: string; errors: string; manifest: string } | undefined> {
+    if (job.state !== 'SUCCEEDED' && job.state !== 'FAILED') return undefined;
+    const seconds = this.deps.config.linkSeconds ?? DEFAULT_LINK_SECONDS;
+    const sign = (uri: string) => this.deps.objects.presignGet(parseS3Uri(uri, []), seconds);
+    const [predictions, errors, manifest] = await Promise.all([sign(job.output.predictions), sign(job.output.errors), sign(job.output.manifest)]);
+    return { predictions, errors, manifest };
+  }
+
+  async list(model: string, options: { limit?: number; cursor?: string; state?: JobState }): Promise<{ jobs: BatchJob[]; cursor?: string }> {
+    return this.deps.store.list(model, { limit: options.limit ?? 20, ...(options.cursor ? { cursor: options.cursor } : {}), ...(options.state ? { state: options.state } : {}) });
+  }
+
+  /** Cancels a job that has not ended: its workflow is stopped, the job ends CANCELLED. */
+  async cancel(model: string, jobId: string, caller: string, reason?: string): Promise<BatchJob> {
+    const job = await this.get(model, jobId);
+    if (FINAL_STATES.includes(job.state)) throw alreadyEnded(job);
+    if (job.executionId) await this.deps.runner.stop(job.executionId, reason ?? `cancelled by ${caller}`);
+    try {
+      return await this.deps.store.update(model, jobId, ['SUBMITTED', 'RUNNING'], {
+        state: 'CANCELLED',
+        endedAt: this.now().toISOString(),
+        failure: { code: 'CANCELLED', message: `Cancelled by ${excerpt(caller)}${reason ? `: ${clip(reason, 200)}` : '.'}` },
+      });
+    } catch (error) {
+      if (error instanceof ConflictError) throw alreadyEnded(await this.get(model, jobId));
+      throw error;
+    }
+  }
+
+  /**
+   * A presigned PUT for an input file, under the model's first allowed input location
+   * (`<prefix>uploads/<uuid>/<fileName>`).
+   */
+  async createInputUpload(model: string, fileName: string): Promise<{ uploadUrl: string; uri: string; expiresAt: string }> {
+    const location = this.location(model);
+    const first = location.inputs[0];
+    if (first === undefined) throw notAllowed(model, 'input', '', []);
+    const base = parseS3Uri(first, []);
+    const ref: ObjectRef = { bucket: base.bucket, key: `${base.key}uploads/${randomUUID()}/${fileName}` };
+    const seconds = this.deps.config.linkSeconds ?? DEFAULT_LINK_SECONDS;
+    const uploadUrl = await this.deps.objects.presignPut(ref, seconds);
+    return { uploadUrl, uri: s3Uri(ref), expiresAt: new Date(this.now().getTime() + seconds * 1000).toISOString() };
+  }
+
+  private options(request: SubmitJobRequest): JobOptions {
+    const { maxRowsPerBatch, maxConcurrency } = this.deps.config;
+    const whole = (value: number | undefined, fallback: number, min: number, max: number, field: string, what: string): number => {
+      if (value === undefined) return fallback;
+      if (!Number.isSafeInteger(value) || value < min || value > max) {
+        throw new ValidationError('INVALID_BATCH_JOB', `"${field}" must be a whole number from ${min} to ${max} (${what}).`, [field]);
+      }
+      return value;
+    };
+    const tolerance = request.toleratedFailurePercentage;
+    if (tolerance !== undefined && !(Number.isFinite(tolerance) && tolerance >= 0 && tolerance <= 100)) {
+      throw new ValidationError('INVALID_BATCH_JOB', '"toleratedFailurePercentage" must be a number from 0 to 100 (percent of the input\'s rows that may fail).', ['toleratedFailurePercentage']);
+    }
+    return {
+      rowsPerBatch: whole(request.rowsPerBatch, Math.min(DEFAULT_JOB_OPTIONS.rowsPerBatch, maxRowsPerBatch), 1, maxRowsPerBatch, 'rowsPerBatch', 'records per batch, the function\'s MAX_ROWS at most'),
+      maxConcurrency: whole(request.maxConcurrency, Math.min(DEFAULT_JOB_OPTIONS.maxConcurrency, maxConcurrency), 1, maxConcurrency, 'maxConcurrency', 'batches in flight at once, this deployment\'s BATCH_MAX_CONCURRENCY at most'),
+      toleratedFailurePercentage: tolerance ?? DEFAULT_JOB_OPTIONS.toleratedFailurePercentage,
+    };
+  }
+
+  private location(model: string): BatchLocation {
+    const location = Object.hasOwn(this.deps.locations, model) ? this.deps.locations[model] : undefined;
+    if (!location || location.inputs.length === 0 || location.outputs.length === 0) {
+      throw new AppError(403, 'BATCH_LOCATION_NOT_ALLOWED', `Batch jobs of model "${model}" are not allowed on this deployment: its endpoint config names no batch input and output locations (endpoints[].batch.inputs / outputs).`, ['model']);
+    }
+    return location;
+  }
+
+  private async version(model: string, requested: string | undefined): Promise<ModelVersion> {
+    const registry = this.deps.registry;
+    let versionId = requested;
+    try {
+      if (versionId === undefined) {
+        const record = await registry.getModel(model);
+        if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
+        if (!record.productionVersion) throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version; name one with "version", or promote one first.`, ['version']);
+        versionId = record.productionVersion;
+      }
+      const version = await registry.getVersion(model, versionId);
+      if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${excerpt(versionId)}.`, ['version']);
+      return version;
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The registry could not be read for "${model}".`, { cause: error });
+    }
+  }
+
+  /** The input's files: the object, or every object under the prefix (key order). */
+  private async files(ref: ObjectRef): Promise<InputFile[]> {
+    const objects = this.deps.objects;
+    if (ref.key === '' || ref.key.endsWith('/')) {
+      const limit = this.deps.config.maxInputFiles ?? DEFAULT_MAX_INPUT_FILES;
+      const files = (await objects.list(ref.bucket, ref.key, limit)).filter((file) => !file.key.endsWith('/'));
+      if (files.length === 0) throw new NotFoundError('INPUT_NOT_FOUND', `No object lies under ${JSON.stringify(excerpt(s3Uri(ref)))}.`, ['input', 'uri']);
+      if (files.length > limit) {
+        throw new ValidationError('TOO_MANY_INPUT_FILES', `More than ${limit} objects lie under ${JSON.stringify(excerpt(s3Uri(ref)))}; a job reads at most ${limit} files: merge them, or submit a job per sub-prefix.`, ['input', 'uri']);
+      }
+      return files;
+    }
+    const head = await objects.head(ref);
+    if (!head) throw new NotFoundError('INPUT_NOT_FOUND', `There is no object ${JSON.stringify(excerpt(s3Uri(ref)))}.`, ['input', 'uri']);
+    return [{ bucket: ref.bucket, key: ref.key, size: head.size, ...(head.etag ? { etag: head.etag } : {}) }];
+  }
+
+  private formatOf(files: readonly InputFile[], ref: ObjectRef): BatchFormat {
+    const formats = new Set(files.map((file) => formatOfKey(file.key)));
+    const [only] = formats;
+    if (formats.size === 1 && only !== undefined) return only;
+    throw new ValidationError(
+      'UNKNOWN_FORMAT',
+      `Cannot tell the format of ${JSON.stringify(excerpt(s3Uri(ref)))} from ${formats.size > 1 ? 'its files\' mixed extensions' : 'its extension'}: give "input.format" (${BATCH_FORMATS.join(', ')}).`,
+      ['input', 'format'],
+    );
+  }
+
+  /** Starts the workflow of a stored job, then records it RUNNING (unless it moved on already). */
+  private async start(job: BatchJob): Promise<BatchJob> {
+    const input: WorkflowInput = {
+      jobId: job.jobId,
+      model: job.model,
+      version: job.modelVersion,
+      format: job.input.format,
+      files: job.input.files,
+      output: { ...(({ bucket, key }) => ({ bucket, prefix: key }))(parseS3Uri(job.output.uri, [])) },
+      options: job.options,
+    };
+    let executionId: string;
+    try {
+      ({ executionId } = await this.deps.runner.start(input));
+    } catch (error) {
+      await this.deps.store.update(job.model, job.jobId, ['SUBMITTED'], {
+        state: 'FAILED',
+        endedAt: this.now().toISOString(),
+        failure: { code: 'WORKFLOW_START_FAILED', message: 'The job\'s workflow could not be started; submit it again.' },
+      }).catch(() => undefined);
+      throw new ServiceUnavailableError('WORKFLOW_START_FAILED', `The workflow of job ${job.jobId} could not be started.`, { cause: error });
+    }
+    try {
+      return await this.deps.store.update(job.model, job.jobId, ['SUBMITTED'], { state: 'RUNNING', executionId, startedAt: this.now().toISOString() });
+    } catch (error) {
+      // The workflow recorded its own progress first (a fast job): show what it wrote.
+      if (error instanceof ConflictError) return (await this.deps.store.get(job.model, job.jobId)) ?? job;
+      throw error;
+    }
+  }
+
+  /** A job found by its client token: started again when its first submission never started it. */
+  private async resumeSubmission(job: BatchJob): Promise<BatchJob> {
+    if (job.state === 'SUBMITTED' && job.executionId === undefined) return this.start(job);
+    return this.reconcile(job);
+  }
+
+  private async reconcile(job: BatchJob): Promise<BatchJob> {
+    if (job.state !== 'RUNNING' || !job.executionId) return job;
+    const { status, error, cause } = await this.deps.runner.status(job.executionId);
+    if (status === 'RUNNING' || status === 'UNKNOWN' || status === 'SUCCEEDED') return job;
+    try {
+      return await this.deps.store.update(job.model, job.jobId, ['RUNNING'], {
+        state: status === 'ABORTED' ? 'CANCELLED' : 'FAILED',
+        endedAt: this.now().toISOString(),
+        failure: { code: `WORKFLOW_${status}`, message: `The job's workflow ended ${status}${error ? ` (${excerpt(error)})` : ''}${cause ? `: ${clip(cause, 300)}` : ''}.` },
+      });
+    } catch (conflict) {
+      if (conflict instanceof ConflictError) return (await this.deps.store.get(job.model, job.jobId)) ?? job;
+      throw conflict;
+    }
+  }
+}
+
+function notAllowed(model: string, which: 'input' | 'output', uri: string, allowed: readonly string[]): AppError {
+  const where = allowed.length === 0 ? 'none is configured' : `allowed: ${allowed.slice(0, NAMES_SHOWN).map((a) => JSON.stringify(a)).join(', ')}`;
+  return new AppError(403, 'BATCH_LOCATION_NOT_ALLOWED', `Jobs of model "${model}" may not ${which === 'input' ? 'read' : 'write'} ${JSON.stringify(excerpt(uri))} (${where}).`, [which, 'uri']);
+}
+
+function alreadyEnded(job: BatchJob): ConflictError {
+  return new ConflictError('JOB_ALREADY_ENDED', `Job ${job.jobId} has ended ${job.state}; there is nothing to cancel.`, ['job']);
+}
+
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, NAMES_SHOWN).map((n) => JSON.stringify(excerpt(n))).join(', ');
+  return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown || '(none)';
+}
+
+/** The token's key in the job table: a digest, so tokens of any characters make a bounded key. */
+function tokenKeyOf(caller: string, model: string, token: string): string {
+  return createHash('sha256').update(`${caller}\u0000${model}\u0000${token}`).digest('hex');
+}
+
+function requestDigest(request: SubmitJobRequest, options: JobOptions): string {
+  const asked = { input: request.input, output: request.output, version: request.version ?? null, options };
+  return createHash('sha256').update(JSON.stringify(asked)).digest('hex').slice(0, 32);
+}
+
+function sameRequest(job: BatchJob, digest: string): BatchJob {
+  if (job.requestDigest !== undefined && job.requestDigest !== digest) {
+    throw new ConflictError('CLIENT_TOKEN_REUSED', `The client token made job ${job.jobId} with a different request; use a new token for a new job.`, ['clientToken']);
+  }
+  return job;
+}
