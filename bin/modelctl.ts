@@ -5,10 +5,17 @@
  * @example
  * modelctl register iris models/iris/model.onnx --metadata models/iris/metadata.json --production
  * modelctl predict iris --features '{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}'
+ * modelctl batch run iris data/iris.csv
  */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { MAX_MODELS_PER_TOKEN, SCOPES } from '../functions/auth/permissions.js';
+import { BATCH_FORMATS, FINAL_STATES, JOB_STATES, type BatchFormat, type BatchJob } from '../functions/core/batch-contract.js';
+import { formatOfKey } from '../functions/core/batch-jobs.js';
 import type { ModelStats } from '../functions/core/stats.js';
 import { MAX_SUBJECT_LENGTH } from '../functions/auth/claims.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, LOCAL_MAX_TOKEN_LIFETIME_SECONDS, checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
@@ -71,6 +78,10 @@ const COMMANDS: readonly CommandHelp[] = [
   },
   { name: 'infer', synopsis: 'infer <model> --body FILE', description: ['call POST /v2/models/<model>/infer (Open Inference Protocol v2)'] },
   {
+    name: 'batch', synopsis: 'batch <submit|run|status|wait|cancel|list> ...',
+    description: ['batch jobs: predict every row of CSV, JSON Lines', 'or Parquet files in S3, or of a local file', '("batch run"); modelctl batch --help lists them'],
+  },
+  {
     name: 'token', synopsis: 'token --scope SCOPE [--model NAME] [--subject NAME] [--ttl SECONDS] [--data-dir DIR]', api: false,
     description: [
       'print a token for the local API (npm start), signed', "with the data folder's key. --scope and --model repeat",
@@ -79,6 +90,80 @@ const COMMANDS: readonly CommandHelp[] = [
       `--subject: 1 to ${MAX_SUBJECT_LENGTH} characters (default local-dev);`,
       `--ttl: 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} whole seconds (7 days, the longest the`,
       `local API accepts; default ${DEFAULT_TOKEN_TTL_SECONDS}); --data-dir: default`, '$DATA_DIR or .data',
+    ],
+  },
+];
+
+/** Seconds between two reads of a job while waiting for it (`--interval`). */
+const DEFAULT_JOB_POLL_SECONDS = 2;
+
+/** The `modelctl batch` commands. */
+const BATCH_COMMANDS: readonly CommandHelp[] = [
+  {
+    name: 'submit',
+    synopsis: 'batch submit <model> --input s3://BUCKET/KEY --output s3://BUCKET/PREFIX/ [--format csv|jsonl|parquet] [--version N] [--rows-per-batch N] [--max-concurrency N] [--tolerate PERCENT] [--client-token T] [--wait [--interval SECONDS] [--timeout SECONDS]] [--json]',
+    description: [
+      'submit a job over an object, or every object under a',
+      'prefix ending in "/"; its files go to <output><job id>/.',
+      '--format: default from the extension (.csv, .jsonl,',
+      '.ndjson, .parquet); --version: default the production',
+      'version; --rows-per-batch: rows per prediction call',
+      '(default 500); --max-concurrency: batches at once',
+      '(default 10); --tolerate: percent of the rows that may',
+      'fail with the job still SUCCEEDED (default 0);',
+      '--client-token: a retry with the same token gets the',
+      'same job; --wait: then wait as "batch wait" does;',
+      "--json: the API's JSON. Scope batch:submit",
+    ],
+  },
+  {
+    name: 'run',
+    synopsis: 'batch run <model> <file> [--format csv|jsonl|parquet] [--output-dir DIR] [--output s3://BUCKET/PREFIX/] [--version N] [--rows-per-batch N] [--max-concurrency N] [--tolerate PERCENT] [--client-token T] [--interval SECONDS] [--timeout SECONDS]',
+    description: [
+      'a local file end to end: upload it (progress bar) to',
+      "the model's first batch input location, as",
+      '<location>uploads/<id>/<file>; submit it with the',
+      'output in the same location, <location>results/ (or',
+      '--output, which must be an allowed output location);',
+      'wait as "batch wait" does; then download the',
+      "job's predictions.jsonl, errors.jsonl and",
+      'manifest.json as <file>.predictions.jsonl,',
+      '<file>.errors.jsonl and <file>.manifest.json (with',
+      '--output-dir: DIR/predictions.jsonl, ...). Exit codes',
+      'as "batch wait". Scopes batch:submit and batch:read',
+      '(or models:read)',
+    ],
+  },
+  {
+    name: 'status', synopsis: 'batch status <model> <job> [--json]',
+    description: [
+      'the job: state, rows read of rows, predicted, failed,',
+      'when, where its input and files are, why it failed;',
+      "--json: the API's JSON, with download links once the",
+      'job has ended. Scope batch:read (or models:read)',
+    ],
+  },
+  {
+    name: 'wait', synopsis: 'batch wait <model> <job> [--interval SECONDS] [--timeout SECONDS]',
+    description: [
+      `read the job every ${DEFAULT_JOB_POLL_SECONDS} s (or --interval) until it`,
+      'ends, with a progress bar on stderr; then print it.',
+      'Exit 0: SUCCEEDED; 1: FAILED or CANCELLED (with the',
+      'reason); 2: --timeout passed (the job keeps',
+      'running). Scope batch:read (or models:read)',
+    ],
+  },
+  {
+    name: 'cancel', synopsis: 'batch cancel <model> <job> [--reason TEXT]',
+    description: ['stop a job that has not ended; it ends CANCELLED', '(409 JOB_ALREADY_ENDED if it had). Scope batch:submit'],
+  },
+  {
+    name: 'list', synopsis: 'batch list <model> [--state STATE] [--limit N] [--json]',
+    description: [
+      "the model's jobs, newest first; --state: one of",
+      `${JOB_STATES.join(', ')};`,
+      '--limit: 1 to 100 (default 20). Scope batch:read (or',
+      'models:read)',
     ],
   },
 ];
@@ -108,15 +193,51 @@ ${COMMANDS.map(commandLines).join('\n')}
 
 ${OPTIONS}
 
-Example: export MODELCTL_TOKEN=$(npm run -s modelctl -- token --scope predict,models:read,models:write,models:promote)
+Example: export MODELCTL_TOKEN=$(npm run -s modelctl -- token --scope predict,models:read,models:write,models:promote,batch:submit,batch:read)
 `;
 
-/** `modelctl <command> --help`: that command only; the general help for anything else. */
-function usageOf(name: string | undefined): string {
+const BATCH_USAGE = `Usage: modelctl batch <command> <model> [arguments] [--api URL] [--token JWT]
+
+A batch job predicts every row of CSV, JSON Lines or Parquet files in S3 with one model
+version and writes predictions.jsonl (one line per predicted row, in input order),
+errors.jsonl (the rows that could not be predicted, with why) and manifest.json.
+
+Commands:
+${BATCH_COMMANDS.map(commandLines).join('\n')}
+
+${OPTIONS}
+
+Example: modelctl batch run iris data/iris.csv
+
+All commands: modelctl --help
+`;
+
+/**
+ * `modelctl <command> --help`: that command only (`batch <command>`: that batch command only,
+ * `batch` alone: the batch commands); the general help for anything else.
+ */
+function usageOf(name: string | undefined, sub?: string): string {
+  if (name === 'batch') {
+    const batchCommand = BATCH_COMMANDS.find((c) => c.name === sub);
+    return batchCommand ? commandUsage(batchCommand, 'All batch commands: modelctl batch --help') : BATCH_USAGE;
+  }
   const command = COMMANDS.find((c) => c.name === name);
-  if (!command) return USAGE;
+  return command ? commandUsage(command, 'All commands: modelctl --help') : USAGE;
+}
+
+/**
+ * After a mistake in a batch command: its synopsis and where its help is (its whole help is
+ * long); the batch commands when the command is not one of them.
+ */
+function usageHint(name: string | undefined, sub: string | undefined): string {
+  const batchCommand = name === 'batch' ? BATCH_COMMANDS.find((c) => c.name === sub) : undefined;
+  if (!batchCommand) return usageOf(name, sub);
+  return `Usage: modelctl ${batchCommand.synopsis}\nHelp:  modelctl batch ${batchCommand.name} --help\n`;
+}
+
+function commandUsage(command: CommandHelp, more: string): string {
   const description = command.description.map((line) => `  ${line}`).join('\n');
-  return `Usage: modelctl ${command.synopsis}${command.api === false ? '' : ' [--api URL] [--token JWT]'}\n\n${description}\n${command.api === false ? '' : `\n${OPTIONS}\n`}\nAll commands: modelctl --help\n`;
+  return `Usage: modelctl ${command.synopsis}${command.api === false ? '' : ' [--api URL] [--token JWT]'}\n\n${description}\n${command.api === false ? '' : `\n${OPTIONS}\n`}\n${more}\n`;
 }
 
 export interface CliIo {
@@ -134,8 +255,16 @@ export interface CliIo {
    * line per quarter. @default false
    */
   readonly errIsTTY?: boolean;
-  /** Ends `logs --follow` (the process aborts it on Ctrl+C); it then exits 0. @default never */
+  /**
+   * Ends `logs --follow` (the process aborts it on Ctrl+C; it then exits 0) and stops waiting
+   * for a batch job (exit 2, as a timeout). @default never
+   */
   readonly signal?: AbortSignal;
+  /**
+   * Writes a downloaded file (`batch run`'s results) from a stream of its bytes, creating its
+   * folder. @default node:fs: into `<path>.part`, renamed to `path` once whole
+   */
+  readonly writeFile?: (path: string, chunks: AsyncIterable<Uint8Array>) => Promise<void>;
 }
 
 /** Files larger than this are registered through a presigned upload, not inline. */
@@ -177,12 +306,26 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         'data-dir': { type: 'string' },
         'expect-canary': { type: 'string' },
         'expect-percent': { type: 'string' },
+        input: { type: 'string' },
+        output: { type: 'string' },
+        format: { type: 'string' },
+        version: { type: 'string' },
+        'rows-per-batch': { type: 'string' },
+        'max-concurrency': { type: 'string' },
+        tolerate: { type: 'string' },
+        'client-token': { type: 'string' },
+        wait: { type: 'boolean' },
+        timeout: { type: 'string' },
+        state: { type: 'string' },
+        'output-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
-    // The command's own help when the first word names one.
-    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${usageOf(argv.find((a) => !a.startsWith('-')))}`);
+    // The command's own help when the first words name one (a guess: an option's value is a word too).
+    const words = argv.filter((a) => !a.startsWith('-'));
+    const [name, sub] = words[0] === 'help' ? words.slice(1) : words;
+    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${usageHint(name, sub)}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -195,18 +338,24 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
       io.err(`Unknown command "${command.slice(0, 40)}".\n\n${USAGE}`);
       return 2;
     }
-    (help ? io.out : io.err)(usageOf(command));
+    const sub = command === 'batch' ? args[0] : undefined;
+    if (sub !== undefined && !BATCH_COMMANDS.some((c) => c.name === sub)) {
+      io.err(`Unknown batch command "${sub.slice(0, 40)}".\n\n${BATCH_USAGE}`);
+      return 2;
+    }
+    (help ? io.out : io.err)(usageOf(command, sub));
     return help ? 0 : 2;
   }
   if (command === 'token') return token(args, values, io);
   const api = new Api(values.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', values.token ?? io.env['MODELCTL_TOKEN'], io.fetch);
   try {
     const result = await run(command, args, values, api, io);
+    if (result instanceof Exit) return result.code;
     if (result !== PRINTED) io.out(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`${error.message}\n\n${usageOf(command)}`);
+      io.err(`${error.message}\n\n${usageHint(command, args[0])}`);
       return 2;
     }
     if (error instanceof ApiError) {
@@ -283,10 +432,28 @@ interface Flags {
   readonly json?: boolean;
   readonly 'expect-canary'?: string;
   readonly 'expect-percent'?: string;
+  readonly input?: string;
+  readonly output?: string;
+  readonly format?: string;
+  readonly version?: string;
+  readonly 'rows-per-batch'?: string;
+  readonly 'max-concurrency'?: string;
+  readonly tolerate?: string;
+  readonly 'client-token'?: string;
+  readonly wait?: boolean;
+  readonly timeout?: string;
+  readonly state?: string;
+  readonly 'output-dir'?: string;
 }
 
+/** The options only the batch commands take. */
+const BATCH_ONLY_FLAGS = ['input', 'output', 'format', 'version', 'rows-per-batch', 'max-concurrency', 'tolerate', 'client-token', 'wait', 'timeout', 'state', 'output-dir'] as const;
+
 /** The options of the commands that call the API, which `token` refuses. */
-const API_FLAGS = ['metadata', 'production', 'upload', 'reason', 'features', 'instances', 'body', 'canary', 'managed', 'percent', 'interval', 'minutes', 'since', 'limit', 'follow', 'poll', 'json', 'expect-canary', 'expect-percent'] as const;
+const API_FLAGS = [
+  'metadata', 'production', 'upload', 'reason', 'features', 'instances', 'body', 'canary', 'managed', 'percent', 'interval', 'minutes', 'since', 'limit', 'follow', 'poll', 'json',
+  'expect-canary', 'expect-percent', ...BATCH_ONLY_FLAGS,
+] as const;
 
 /** `--expect-canary FV [--expect-percent P]` as the body's `expectedCanary`, or nothing. */
 function expectedCanary(flags: Flags): Record<string, unknown> {
@@ -301,6 +468,11 @@ function expectedCanary(flags: Flags): Record<string, unknown> {
 
 /** What `run` returns when the command printed its own output. */
 const PRINTED = Symbol('printed');
+
+/** What `run` returns when the command printed its own output and exits with `code`. */
+class Exit {
+  constructor(readonly code: number) {}
+}
 
 /** A number argument, or a usage error that names it. */
 function numberArg(value: string, name: string): number {
@@ -322,11 +494,14 @@ function promoteBody(flags: Flags): Record<string, unknown> {
 }
 
 async function run(command: string, args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  if (command === 'batch') return batch(args, flags, api, io);
+  const batchOnly = BATCH_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
+  if (batchOnly.length > 0) throw new UsageError(`${batchOnly.map((f) => `--${f}`).join(', ')} ${batchOnly.length === 1 ? 'goes' : 'go'} with the "batch" commands (modelctl batch --help).`);
   if (command !== 'logs' && (flags.since !== undefined || flags.limit !== undefined || flags.follow || flags.poll !== undefined)) {
     throw new UsageError('--since, --limit, --follow and --poll go with "logs".');
   }
   if (command !== 'stats' && flags.minutes !== undefined) throw new UsageError('--minutes goes with "stats".');
-  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats" and "logs" (the other commands print JSON anyway).');
+  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats", "logs", "batch submit", "batch status" and "batch list" (the other commands print JSON anyway).');
   if (!['shift', 'rollback', 'finalize'].includes(command) && (flags['expect-canary'] !== undefined || flags['expect-percent'] !== undefined)) {
     throw new UsageError('--expect-canary and --expect-percent go with "shift", "rollback" and "finalize".');
   }
@@ -571,6 +746,499 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// modelctl batch
+// ---------------------------------------------------------------------------------------------
+
+/** `GET /v1/models/{model}/batch-jobs/{job}` as the API answers it. */
+export interface JobReply {
+  readonly job: BatchJob;
+  /** Presigned GET URLs of the job's files, once it has ended SUCCEEDED or FAILED. */
+  readonly links?: JobFiles<string>;
+}
+
+/** Something for each of a job's result files. */
+export interface JobFiles<T> {
+  readonly predictions: T;
+  readonly errors: T;
+  readonly manifest: T;
+}
+
+const RESULT_FILES = ['predictions', 'errors', 'manifest'] as const;
+
+/** `POST /v1/models/{model}/batch-inputs`: where to PUT a file, and the input URI it then has. */
+interface InputUpload {
+  readonly uploadUrl: string;
+  readonly uri: string;
+  readonly expiresAt: string;
+}
+
+type BatchCommand = 'submit' | 'run' | 'status' | 'wait' | 'cancel' | 'list';
+
+/** The options each batch command takes; any other is a usage error. */
+const BATCH_FLAGS: Readonly<Record<BatchCommand, readonly (keyof Flags)[]>> = {
+  submit: ['input', 'output', 'format', 'version', 'rows-per-batch', 'max-concurrency', 'tolerate', 'client-token', 'wait', 'interval', 'timeout', 'json'],
+  run: ['format', 'output', 'output-dir', 'version', 'rows-per-batch', 'max-concurrency', 'tolerate', 'client-token', 'interval', 'timeout'],
+  status: ['json'],
+  wait: ['interval', 'timeout'],
+  cancel: ['reason'],
+  list: ['state', 'limit', 'json'],
+};
+
+/** Off a terminal, waiting writes a line per change of the job at most this often. */
+const JOB_LINE_EVERY_MS = 5_000;
+/** The largest object S3 takes in one PUT, which a presigned upload is. */
+const MAX_PUT_BYTES = 5 * 1024 ** 3;
+/** Characters of a model name on the progress bar. */
+const BAR_LABEL_CHARS = 24;
+
+/** How long to wait for a job, and how often to read it (milliseconds). */
+interface WaitOptions {
+  readonly intervalMs: number;
+  readonly timeoutMs: number | undefined;
+}
+
+function jobsPath(model: string): string {
+  return `/v1/models/${encodeURIComponent(model)}/batch-jobs`;
+}
+
+function jobPath(model: string, jobId: string): string {
+  return `${jobsPath(model)}/${encodeURIComponent(jobId)}`;
+}
+
+/** `modelctl batch <command>`. */
+async function batch(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  const [name, ...rest] = args;
+  if (name === undefined) throw new UsageError(`"batch" takes a command: ${BATCH_COMMANDS.map((c) => c.name).join(', ')}.`);
+  if (!Object.hasOwn(BATCH_FLAGS, name)) throw new UsageError(`Unknown batch command ${shown(name)}.`);
+  const command = name as BatchCommand;
+  const allowed = BATCH_FLAGS[command];
+  const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !allowed.includes(flag));
+  if (foreign.length > 0) throw new UsageError(`"batch ${command}" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
+  const need = (names: readonly string[]): string[] => {
+    if (rest.length !== names.length) throw new UsageError(`"batch ${command}" takes ${names.join(' ')}.`);
+    return [...rest];
+  };
+  switch (command) {
+    case 'submit': {
+      const [model = ''] = need(['<model>']);
+      if (flags.input === undefined || flags.output === undefined) {
+        throw new UsageError('"batch submit" needs --input s3://BUCKET/KEY (or a prefix ending in "/") and --output s3://BUCKET/PREFIX/.');
+      }
+      if (!flags.wait && (flags.interval !== undefined || flags.timeout !== undefined)) throw new UsageError('--interval and --timeout go with --wait.');
+      const waiting = flags.wait ? waitOptions(flags) : undefined;
+      const format = formatArg(flags.format);
+      const body = {
+        input: { uri: s3Arg(flags.input, '--input'), ...(format === undefined ? {} : { format }) },
+        output: { uri: s3Arg(flags.output, '--output') },
+        ...jobOptions(flags),
+      };
+      const { status, json } = await api.request('POST', jobsPath(model), body);
+      const { job } = json as { job: BatchJob };
+      if (!waiting) {
+        if (flags.json) return json;
+        io.out(submittedLines(job, status === 200));
+        return PRINTED;
+      }
+      if (!flags.json) io.out(submittedLines(job, status === 200));
+      return new Exit(await waitAndReport(api, io, model, job.jobId, waiting, flags.json === true));
+    }
+    case 'run': {
+      const [model = '', file = ''] = need(['<model>', '<file>']);
+      return new Exit(await runFile(api, io, model, file, flags));
+    }
+    case 'status': {
+      const [model = '', jobId = ''] = need(['<model>', '<job>']);
+      const reply = (await api.call('GET', jobPath(model, jobId))) as JobReply;
+      if (flags.json) return reply;
+      io.out(jobLines(reply));
+      return PRINTED;
+    }
+    case 'wait': {
+      const [model = '', jobId = ''] = need(['<model>', '<job>']);
+      return new Exit(await waitAndReport(api, io, model, jobId, waitOptions(flags), false));
+    }
+    case 'cancel': {
+      const [model = '', jobId = ''] = need(['<model>', '<job>']);
+      const { job } = (await api.call('POST', `${jobPath(model, jobId)}/cancel`, flags.reason === undefined ? {} : { reason: flags.reason })) as { job: BatchJob };
+      io.out(jobLines({ job }));
+      return PRINTED;
+    }
+    case 'list': {
+      const [model = ''] = need(['<model>']);
+      const state = flags.state?.toUpperCase();
+      if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state)) throw new UsageError(`--state is one of ${JOB_STATES.join(', ')}.`);
+      const query = new URLSearchParams({ ...(flags.limit === undefined ? {} : { limit: flags.limit }), ...(state === undefined ? {} : { state }) }).toString();
+      const page = (await api.call('GET', `${jobsPath(model)}${query ? `?${query}` : ''}`)) as { jobs: BatchJob[]; cursor?: string };
+      if (flags.json) return page;
+      io.out(page.jobs.length === 0 ? `No batch jobs of model ${shown(model)}${state === undefined ? '' : ` in state ${state}`}.\n` : jobsTable(page.jobs));
+      if (page.cursor) io.err('(more jobs follow: raise --limit, at most 100, or narrow with --state)\n');
+      return PRINTED;
+    }
+  }
+}
+
+/** A value of the caller's in a message: quoted, at most 40 characters. */
+function shown(value: string): string {
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+}
+
+/** Control characters of text the API relays (messages with excerpts of input) shown as `?`. */
+function clean(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, '?');
+}
+
+function formatArg(value: string | undefined): BatchFormat | undefined {
+  if (value === undefined) return undefined;
+  if (!(BATCH_FORMATS as readonly string[]).includes(value)) throw new UsageError(`--format is one of ${BATCH_FORMATS.join(', ')}, not ${shown(value)}.`);
+  return value as BatchFormat;
+}
+
+/** An S3 URI option; the API judges the rest (its form, and whether the model may use it). */
+function s3Arg(value: string, name: string): string {
+  if (!value.startsWith('s3://')) throw new UsageError(`${name} is an S3 URI (s3://BUCKET/KEY), not ${shown(value)}.`);
+  return value;
+}
+
+/** A whole number from 1 (the API bounds it further, and says so). */
+function wholeArg(value: string, name: string): number {
+  if (!/^[0-9]{1,9}$/.test(value) || Number(value) < 1) throw new UsageError(`${name} is a whole number from 1, not ${shown(value)}.`);
+  return Number(value);
+}
+
+/** The job options of `batch submit` and `batch run`, as the body's fields. */
+function jobOptions(flags: Flags): Record<string, unknown> {
+  const tolerate = flags.tolerate;
+  let tolerated: number | undefined;
+  if (tolerate !== undefined) {
+    tolerated = /^[0-9]{1,3}(\.[0-9]{1,6})?%?$/.test(tolerate) ? Number(tolerate.replace(/%$/, '')) : Number.NaN;
+    if (!(tolerated >= 0 && tolerated <= 100)) throw new UsageError(`--tolerate is a percent of the rows from 0 to 100, not ${shown(tolerate)}.`);
+  }
+  return {
+    ...(flags.version === undefined ? {} : { version: flags.version }),
+    ...(flags['rows-per-batch'] === undefined ? {} : { rowsPerBatch: wholeArg(flags['rows-per-batch'], '--rows-per-batch') }),
+    ...(flags['max-concurrency'] === undefined ? {} : { maxConcurrency: wholeArg(flags['max-concurrency'], '--max-concurrency') }),
+    ...(tolerated === undefined ? {} : { toleratedFailurePercentage: tolerated }),
+    ...(flags['client-token'] === undefined ? {} : { clientToken: flags['client-token'] }),
+  };
+}
+
+/** `--interval SECONDS` (at least 0.1, default 2) and `--timeout SECONDS` (0 or more, default none). */
+function waitOptions(flags: Flags): WaitOptions {
+  const seconds = (value: string, name: string, min: number): number => {
+    const number = /^[0-9]{1,7}(\.[0-9]{1,3})?$/.test(value) ? Number(value) : Number.NaN;
+    if (!(number >= min)) throw new UsageError(`${name} is a number of seconds from ${min}, not ${shown(value)}.`);
+    return number * 1_000;
+  };
+  return {
+    intervalMs: flags.interval === undefined ? DEFAULT_JOB_POLL_SECONDS * 1_000 : seconds(flags.interval, '--interval', 0.1),
+    timeoutMs: flags.timeout === undefined ? undefined : seconds(flags.timeout, '--timeout', 0),
+  };
+}
+
+/** Answers worth reading again while waiting: the API unreachable, throttled or briefly unavailable. */
+function transient(error: unknown): error is ApiError {
+  return error instanceof UnreachableError || (error instanceof ApiError && [429, 502, 503, 504].includes(error.status ?? 0));
+}
+
+/**
+ * Reads the job every `intervalMs` until it ends (`ended: true`), `timeoutMs` passes or
+ * `io.signal` aborts, drawing its progress on stderr. An unreachable, throttled or unavailable
+ * API is read again (said once); any other refusal is thrown.
+ */
+async function waitForJob(api: Api, io: CliIo, model: string, jobId: string, options: WaitOptions): Promise<{ reply: JobReply; ended: boolean }> {
+  const now = io.now ?? Date.now;
+  const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : now() + options.timeoutMs;
+  const label = model.length > BAR_LABEL_CHARS ? `${model.slice(0, BAR_LABEL_CHARS - 1)}…` : model;
+  const progress = new Progress(io, label, undefined, { unit: 'rows', lineEveryMs: JOB_LINE_EVERY_MS, now });
+  let reply: JobReply | undefined;
+  let failing: ApiError | undefined;
+  try {
+    for (;;) {
+      try {
+        reply = (await api.call('GET', jobPath(model, jobId))) as JobReply;
+        failing = undefined;
+        const { job } = reply;
+        progress.update(job.progress.rowsRead, job.rows, job.state);
+        if (FINAL_STATES.includes(job.state)) return { reply, ended: true };
+      } catch (error) {
+        if (!transient(error)) throw error;
+        if (!failing) {
+          progress.interrupt();
+          io.err(`${error.message} Still waiting; reading the job again every ${options.intervalMs / 1_000} s.\n`);
+        }
+        failing = error;
+      }
+      const left = deadline - now();
+      if (left <= 0 || io.signal?.aborted) {
+        if (!reply) throw failing ?? new ApiError(`Job ${jobId} could not be read.`);
+        return { reply, ended: false };
+      }
+      await pause(Math.min(options.intervalMs, left), io.signal);
+    }
+  } finally {
+    progress.finish();
+  }
+}
+
+/** `batch wait` (and `batch submit --wait`): waits, prints the job (or its JSON), says how it ended; the exit code. */
+async function waitAndReport(api: Api, io: CliIo, model: string, jobId: string, options: WaitOptions, json: boolean): Promise<number> {
+  io.err(`Waiting for job ${jobId} of ${model}${options.timeoutMs === undefined ? '' : ` for at most ${options.timeoutMs / 1_000} s`} (Ctrl+C stops waiting, not the job).\n`);
+  const { reply, ended } = await waitForJob(api, io, model, jobId, options);
+  io.out(json ? `${JSON.stringify(reply, null, 2)}\n` : jobLines(reply));
+  return verdict(io, reply.job, ended, options);
+}
+
+/**
+ * How waiting ended, on stderr unless the job succeeded, as the exit code: 0 SUCCEEDED, 1 FAILED
+ * or CANCELLED (with the reason), 2 still running when the wait stopped.
+ */
+function verdict(io: CliIo, job: BatchJob, ended: boolean, options: WaitOptions): number {
+  if (!ended) {
+    const why = io.signal?.aborted || options.timeoutMs === undefined ? 'Stopped waiting' : `Stopped waiting after ${options.timeoutMs / 1_000} s (--timeout)`;
+    io.err(`${why}: job ${job.jobId} is ${job.state} and keeps running. Wait again: modelctl batch wait ${job.model} ${job.jobId}\n`);
+    return 2;
+  }
+  if (job.state === 'SUCCEEDED') return 0;
+  const reason = job.failure ? `${job.failure.code}: ${clean(job.failure.message)}` : 'no reason recorded';
+  io.err(`Job ${job.jobId} ${job.state === 'CANCELLED' ? 'was CANCELLED' : 'FAILED'}: ${reason}\n`);
+  return 1;
+}
+
+/**
+ * The file name a local file is uploaded as: the API takes 1-200 of letters, digits, `.`, `_`
+ * and `-`; others become `_`, and the extension (which tells the format) is kept.
+ */
+export function uploadName(base: string): string {
+  const safe = base.replace(/[^A-Za-z0-9._-]/g, '_');
+  const extension = path.extname(safe).slice(0, 20);
+  const name = safe.length > 200 ? `${safe.slice(0, 200 - extension.length)}${extension}` : safe;
+  return name === '' || name === '.' || name === '..' ? `input${extension}` : name;
+}
+
+/**
+ * Where `batch run` puts the job's folder when `--output` is not given: in the location the API
+ * uploaded the file to. The API uploads to the model's first batch input location, as
+ * `<location>uploads/<id>/<file>`; the output is `<location>results/`. That is an allowed output
+ * wherever the location is allowed for outputs too, as locally (`s3://onnx-batch/` for every
+ * model); where inputs and outputs are apart, `--output` names an allowed output location.
+ */
+export function resultsLocation(uploadUri: string): string {
+  const match = /^(s3:\/\/[^/]+\/(?:.*\/)?)uploads\/[^/]+\/[^/]+$/.exec(uploadUri);
+  if (!match) throw new ApiError(`The API placed the upload at ${clean(uploadUri)}, not at <location>uploads/<id>/<file>; give --output s3://BUCKET/PREFIX/.`);
+  return `${match[1]}results/`;
+}
+
+/** Where `batch run` downloads the job's files: beside the input (`<file>.predictions.jsonl`, ...), or into `dir`. */
+function resultPaths(file: string, dir: string | undefined): JobFiles<string> {
+  if (dir !== undefined) return { predictions: path.join(dir, 'predictions.jsonl'), errors: path.join(dir, 'errors.jsonl'), manifest: path.join(dir, 'manifest.json') };
+  return { predictions: `${file}.predictions.jsonl`, errors: `${file}.errors.jsonl`, manifest: `${file}.manifest.json` };
+}
+
+/**
+ * `batch run`: uploads a local file, submits a job over it, waits, downloads its files; the exit
+ * code as `batch wait`'s. Every option is checked before the upload.
+ */
+async function runFile(api: Api, io: CliIo, model: string, file: string, flags: Flags): Promise<number> {
+  const waiting = waitOptions(flags);
+  const fileName = uploadName(path.basename(file));
+  const format = formatArg(flags.format) ?? formatOfKey(fileName);
+  if (format === undefined) throw new UsageError(`Cannot tell the format of ${shown(path.basename(file))} from its extension; give --format ${BATCH_FORMATS.join('|')}.`);
+  const givenOutput = flags.output === undefined ? undefined : s3Arg(flags.output, '--output');
+  const options = jobOptions(flags);
+  const targets = resultPaths(file, flags['output-dir']);
+  let opened: OpenedFile;
+  try {
+    opened = await openFile(io, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`no file at ${file}.`);
+    throw error;
+  }
+  if (opened.size > MAX_PUT_BYTES) {
+    throw new ApiError(`${file} is ${formatBytes(opened.size)}; one upload takes at most 5 GB. Put it in S3 in parts (aws s3 cp), then "modelctl batch submit".`);
+  }
+
+  const ticket = (await api.call('POST', `/v1/models/${encodeURIComponent(model)}/batch-inputs`, { fileName })) as InputUpload;
+  await putFile(io, { url: ticket.uploadUrl, method: 'PUT', headers: {} }, file, opened);
+  io.err(`Uploaded ${file} to ${ticket.uri}\n`);
+  const output = givenOutput ?? resultsLocation(ticket.uri);
+  let job: BatchJob;
+  try {
+    ({ job } = (await api.call('POST', jobsPath(model), { input: { uri: ticket.uri, format }, output: { uri: output }, ...options })) as { job: BatchJob });
+  } catch (error) {
+    if (givenOutput !== undefined || !(error instanceof ApiError) || error.status !== 403) throw error;
+    throw new ApiError(`${error.message}\n"batch run" put the output beside the upload, at ${output}; give --output with an output location the model may use.`, error.status);
+  }
+  io.err(`Submitted job ${job.jobId} (${job.model} v${job.modelVersion}); its files go to ${job.output.uri}\n`);
+
+  const { reply, ended } = await waitForJob(api, io, model, job.jobId, waiting);
+  const downloaded = ended && reply.links ? await download(io, reply.links, targets) : undefined;
+  io.out(runSummary(reply.job, downloaded));
+  return verdict(io, reply.job, ended, waiting);
+}
+
+/** Downloads each of the job's files to its path; a file the job did not write (404) is `undefined`. */
+async function download(io: CliIo, links: JobFiles<string>, targets: JobFiles<string>): Promise<JobFiles<string | undefined>> {
+  const write = io.writeFile ?? writeWhole;
+  const result: Partial<Record<keyof JobFiles<string>, string | undefined>> = {};
+  for (const name of RESULT_FILES) {
+    let response: Response;
+    try {
+      response = await io.fetch(links[name]);
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      throw new ApiError(`Cannot download the job's ${name} from ${new URL(links[name]).origin}${cause}.`);
+    }
+    if (response.status === 404) {
+      await response.arrayBuffer();
+      result[name] = undefined;
+      continue;
+    }
+    if (!response.ok || !response.body) throw new ApiError(`The download of the job's ${name} was refused: ${await s3Refusal(response)}`);
+    await write(targets[name], chunksOf(response.body));
+    result[name] = targets[name];
+  }
+  return { predictions: result.predictions, errors: result.errors, manifest: result.manifest };
+}
+
+async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** Writes a file whole or not at all: into `<path>.part`, renamed once complete. */
+async function writeWhole(file: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const part = `${file}.part`;
+  try {
+    await pipeline(Readable.from(chunks), createWriteStream(part));
+    await rename(part, file);
+  } catch (error) {
+    await rm(part, { force: true });
+    throw error;
+  }
+}
+
+/** `batch run`'s result: how the job ended, its counts, where its files are. */
+function runSummary(job: BatchJob, files: JobFiles<string | undefined> | undefined): string {
+  const { rowsRead, predicted, failed } = job.progress;
+  const rows = job.rows === undefined ? `${rowsRead} rows read` : `${job.rows} rows`;
+  const head = `Job ${job.jobId} of ${job.model} v${job.modelVersion} ${job.state}: ${rows}, ${predicted} predicted, ${failed} failed.`;
+  if (!files) {
+    const why = FINAL_STATES.includes(job.state) ? 'a cancelled job has no result files' : 'the job has not ended';
+    return `${head}\nNothing downloaded: ${why}.\n`;
+  }
+  const lines = RESULT_FILES.map((name) => `  ${name.padEnd(12)} ${files[name] ?? '(not written: the job failed before assembling its results)'}`);
+  return `${[head, ...lines].join('\n')}\n`;
+}
+
+/** `batch submit`'s answer: the job's id and state, where it reads and writes, how to follow it. */
+function submittedLines(job: BatchJob, existing: boolean): string {
+  const head = existing ? `Job ${job.jobId} was submitted before with this client token: ${job.state}` : `Submitted job ${job.jobId}: ${job.state}`;
+  return [
+    head,
+    `  model   ${job.model} v${job.modelVersion}`,
+    `  input   ${clean(inputSummary(job))}`,
+    `  output  ${clean(job.output.uri)}`,
+    `Follow it: modelctl batch wait ${job.model} ${job.jobId}`,
+    '',
+  ].join('\n');
+}
+
+function inputSummary(job: BatchJob): string {
+  const files = job.input.files;
+  const bytes = files.reduce((sum, f) => sum + f.size, 0);
+  return `${job.input.uri} (${job.input.format}, ${files.length} ${files.length === 1 ? 'file' : 'files'}, ${formatBytes(bytes)})`;
+}
+
+function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+function duration(fromIso: string, toIso: string): string {
+  const ms = Date.parse(toIso) - Date.parse(fromIso);
+  if (!Number.isFinite(ms)) return '';
+  if (ms < 120_000) return ` (${(ms / 1_000).toFixed(1)} s)`;
+  return ` (${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1_000)} s)`;
+}
+
+/**
+ * `batch status` (and the end of `batch wait`): the job, a field a line.
+ *
+ *     Job job-20261130t120501z-7f3k9q2m1x: FAILED
+ *       model        iris v1
+ *       rows         150 read of 150 (100%)
+ *       predicted    140
+ *       failed       10
+ *       ...
+ *       reason       ROW_FAILURES: 10 of 150 rows (6.67%) failed; the job tolerates 0%.
+ *       error sample (10 of 10 failed rows):
+ *         row 3, line 5: WRONG_TYPE: "wide" is not a number (at petal_length_cm)
+ */
+export function jobLines(reply: JobReply): string {
+  const { job } = reply;
+  const { rowsRead, predicted, failed } = job.progress;
+  const rows = job.rows === undefined
+    ? `${rowsRead} read (the total is known once the job is planned)`
+    : `${rowsRead} read of ${job.rows}${job.rows > 0 ? ` (${Math.floor((rowsRead / job.rows) * 100)}%)` : ''}`;
+  const { rowsPerBatch, maxConcurrency, toleratedFailurePercentage } = job.options;
+  const fields: [string, string][] = [
+    ['model', `${job.model} v${job.modelVersion}`],
+    ['rows', rows],
+    ['predicted', String(predicted)],
+    ['failed', String(failed)],
+    ['submitted', `${job.submittedAt} by ${job.submittedBy}`],
+    ['started', job.startedAt ?? '-'],
+    ['ended', job.endedAt === undefined ? '-' : `${job.endedAt}${job.startedAt === undefined ? '' : duration(job.startedAt, job.endedAt)}`],
+    ['input', inputSummary(job)],
+    ...(job.input.ignoredColumns.length > 0 ? [['ignored', `${job.input.ignoredColumns.join(', ')} (columns the model does not take)`] as [string, string]] : []),
+    ['output', job.output.uri],
+    ['predictions', job.output.predictions],
+    ['errors', job.output.errors],
+    ['manifest', job.output.manifest],
+    ['options', `${plural(rowsPerBatch, 'row')} per batch, at most ${plural(maxConcurrency, 'batch', 'batches')} at once, ${toleratedFailurePercentage}% of the rows may fail`],
+    ...(reply.links ? [['downloads', `presigned links: modelctl batch status ${job.model} ${job.jobId} --json`] as [string, string]] : []),
+    ...(job.failure ? [['reason', `${job.failure.code}: ${job.failure.message}`] as [string, string]] : []),
+  ];
+  const lines = [`Job ${job.jobId}: ${job.state}`, ...fields.map(([name, value]) => `  ${name.padEnd(12)} ${clean(value)}`)];
+  const sample = job.failure?.errorSample ?? [];
+  if (sample.length > 0) {
+    lines.push(`  error sample (${sample.length} of ${failed} failed rows):`);
+    for (const error of sample) {
+      // The file is named when the input is several files.
+      const file = error.file !== undefined && job.input.files.length > 1 ? ` of ${error.file}` : '';
+      const where = error.line === undefined ? file : `, line ${error.line}${file}`;
+      const at = error.path.length > 0 ? ` (at ${error.path.join('.')})` : '';
+      lines.push(`    ${clean(`row ${error.row}${where}: ${error.code}: ${error.message}${at}`)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `batch list` as a table, newest first:
+ *
+ *     ID                                  STATE      VERSION  ROWS  PREDICTED  FAILED  SUBMITTED
+ *     job-20261130t120501z-7f3k9q2m1x     SUCCEEDED  1        150   150        0       2026-11-30T12:05:01.000Z
+ */
+export function jobsTable(jobs: readonly BatchJob[]): string {
+  const header = ['ID', 'STATE', 'VERSION', 'ROWS', 'PREDICTED', 'FAILED', 'SUBMITTED'];
+  const rows = jobs.map((job) => [
+    job.jobId, job.state, job.modelVersion, job.rows === undefined ? '-' : String(job.rows), String(job.progress.predicted), String(job.progress.failed), job.submittedAt,
+  ].map(clean));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
 interface OpenedFile {
   readonly size: number;
   stream(): AsyncIterable<Uint8Array>;
@@ -596,6 +1264,15 @@ async function upload(api: Api, io: CliIo, model: string, file: string, opened: 
   if (opened.size > ticket.maxBytes) {
     throw new ApiError(`${file} is ${opened.size} bytes; the API registers files of at most ${ticket.maxBytes} bytes.`);
   }
+  await putFile(io, { url: ticket.url, method: ticket.method, headers: ticket.headers }, file, opened);
+  return ticket.uploadId;
+}
+
+/**
+ * Streams a file to a presigned URL (S3 answers a refusal in XML), drawing progress on stderr:
+ * the bytes are pulled from the file as the connection takes them, never held whole.
+ */
+async function putFile(io: CliIo, target: { url: string; method: string; headers: Record<string, string> }, file: string, opened: OpenedFile): Promise<void> {
   const progress = new Progress(io, path.basename(file), opened.size);
   const chunks = opened.stream()[Symbol.asyncIterator]();
   let sent = 0;
@@ -616,73 +1293,151 @@ async function upload(api: Api, io: CliIo, model: string, file: string, opened: 
   });
   let response: Response;
   try {
-    response = await io.fetch(ticket.url, {
-      method: ticket.method,
+    response = await io.fetch(target.url, {
+      method: target.method,
       // S3 takes no chunked uploads: the length goes first, the bytes stream behind it.
-      headers: { ...ticket.headers, 'content-length': String(opened.size) },
+      headers: { ...target.headers, 'content-length': String(opened.size) },
       body,
       duplex: 'half',
     } as RequestInit);
   } catch (error) {
     progress.abort();
     const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    throw new ApiError(`Cannot upload to ${new URL(ticket.url).origin}${cause}.`);
+    throw new ApiError(`Cannot upload to ${new URL(target.url).origin}${cause}.`);
   }
   if (!response.ok) {
     progress.abort();
-    const text = await response.text();
-    const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? 'ERROR';
-    const message = /<Message>([^<]+)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200);
-    throw new ApiError(`The upload was refused: ${response.status} ${code}: ${message}`);
+    throw new ApiError(`The upload was refused: ${await s3Refusal(response)}`);
   }
   await response.arrayBuffer();
-  return ticket.uploadId;
+}
+
+/** `403 AccessDenied: Request has expired` from S3's XML error body. */
+async function s3Refusal(response: Response): Promise<string> {
+  const text = await response.text();
+  const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? 'ERROR';
+  const message = /<Message>([^<]+)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200);
+  return `${response.status} ${code}: ${message}`;
 }
 
 const BAR_WIDTH = 30;
 
+/** How a {@link Progress} counts and reports off a terminal. */
+export interface ProgressOptions {
+  /** What is counted: bytes (an upload, which ends with its last byte) or rows (a batch job). @default 'bytes' */
+  readonly unit?: 'bytes' | 'rows';
+  /**
+   * Off a terminal: a line whenever what is shown changes, at most one per `lineEveryMs` (a
+   * batch job: its total arrives late, its state matters); without it, one line per quarter.
+   */
+  readonly lineEveryMs?: number;
+  /** Milliseconds, for `lineEveryMs`. @default Date.now */
+  readonly now?: () => number;
+}
+
 /**
- * Upload progress on stderr: on a terminal one bar redrawn in place
- * (`model.onnx [#######.......] 25%  1.2 MB / 4.8 MB`); otherwise (logs, CI) one line per quarter.
+ * Progress on stderr: on a terminal one bar redrawn in place
+ * (`model.onnx [#######.......] 25%  1.2 MB / 4.8 MB`, `iris [###....]  10%  15 / 150 rows  RUNNING`);
+ * otherwise (logs, CI) one line per quarter (`Uploading model.onnx: 25% (...)`), or with
+ * `lineEveryMs` one line per change at most that often (`iris: 15 / 150 rows (10%)  RUNNING`).
+ * The total may be unknown at first (`?%`, `15 rows`), and given with a later update.
  */
 export class Progress {
   private lastQuarter = -1;
-  private lastDrawn = -1;
+  /** On a terminal: what the bar shows (the percent of bytes; the whole line of rows), and its width. */
+  private lastKey: string | undefined;
+  private lastWidth = 0;
+  /** Off a terminal, with `lineEveryMs`: the last line written, when, and the newest one not written. */
+  private lastLine: string | undefined;
+  private lastLineAt = Number.NEGATIVE_INFINITY;
+  private pending: string | undefined;
   private finished = false;
+  private readonly unit: 'bytes' | 'rows';
 
   constructor(
     private readonly io: Pick<CliIo, 'err' | 'errIsTTY'>,
     private readonly name: string,
-    private readonly total: number,
-  ) {}
+    private total: number | undefined,
+    private readonly options: ProgressOptions = {},
+  ) {
+    this.unit = options.unit ?? 'bytes';
+  }
 
-  update(sent: number): void {
+  /** Shows `done` of the total (`total` replaces the one known so far), with `state` after the counts. */
+  update(done: number, total: number | undefined = this.total, state?: string): void {
     if (this.finished) return;
-    const percent = this.total === 0 ? 100 : Math.floor((sent / this.total) * 100);
-    const bytes = `${formatBytes(sent)} / ${formatBytes(this.total)}`;
-    if (this.io.errIsTTY) {
-      if (percent === this.lastDrawn) return;
-      this.lastDrawn = percent;
-      const filled = Math.round((percent / 100) * BAR_WIDTH);
-      this.io.err(`\r${this.name} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${String(percent).padStart(3)}%  ${bytes}`);
-    } else {
-      const quarter = Math.floor(percent / 25);
-      if (quarter <= this.lastQuarter || quarter === 0) return;
-      this.lastQuarter = quarter;
-      this.io.err(`Uploading ${this.name}: ${quarter * 25}% (${sent} of ${this.total} bytes)\n`);
-    }
-    if (percent >= 100) this.done();
+    this.total = total;
+    const percent = total === undefined ? undefined : total === 0 ? 100 : Math.min(100, Math.floor((done / total) * 100));
+    if (this.io.errIsTTY) this.draw(done, percent, state);
+    else if (this.options.lineEveryMs === undefined) this.quarterLine(done, percent);
+    else this.changeLine(done, percent, state);
+    if (this.unit === 'bytes' && percent !== undefined && percent >= 100) this.finish();
+  }
+
+  /** Ends the bar's line so that a message starts on a line of its own; later updates draw a new bar. */
+  interrupt(): void {
+    if (this.io.errIsTTY && this.lastWidth > 0) this.io.err('\n');
+    this.lastKey = undefined;
+    this.lastWidth = 0;
+  }
+
+  /** The end: the bar's line is ended; off a terminal, the newest state not written yet is. */
+  finish(): void {
+    if (this.finished) return;
+    if (this.pending !== undefined) this.io.err(this.pending);
+    this.abort();
   }
 
   /** Ends the bar's line so that an error message starts on a line of its own. */
   abort(): void {
-    this.done();
-  }
-
-  private done(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.io.errIsTTY && this.lastDrawn >= 0) this.io.err('\n');
+    this.interrupt();
+  }
+
+  private amounts(done: number): string {
+    const total = this.total;
+    if (this.unit === 'bytes') return total === undefined ? formatBytes(done) : `${formatBytes(done)} / ${formatBytes(total)}`;
+    return total === undefined ? `${done} rows` : `${done} / ${total} rows`;
+  }
+
+  private draw(done: number, percent: number | undefined, state: string | undefined): void {
+    const filled = percent === undefined ? 0 : Math.round((percent / 100) * BAR_WIDTH);
+    const shown = percent === undefined ? '  ?' : String(percent).padStart(3);
+    const line = `${this.name} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${shown}%  ${this.amounts(done)}${state ? `  ${state}` : ''}`;
+    // Bytes move on every chunk: the bar is redrawn when its percent moves.
+    const key = this.unit === 'bytes' ? shown : line;
+    if (key === this.lastKey) return;
+    this.lastKey = key;
+    // A shorter line than the last one blanks the rest of it.
+    this.io.err(`\r${line.padEnd(this.lastWidth)}`);
+    this.lastWidth = line.length;
+  }
+
+  private quarterLine(done: number, percent: number | undefined): void {
+    if (percent === undefined) return;
+    const quarter = Math.floor(percent / 25);
+    if (quarter <= this.lastQuarter || quarter === 0) return;
+    this.lastQuarter = quarter;
+    const what = this.unit === 'bytes' ? `Uploading ${this.name}` : this.name;
+    this.io.err(`${what}: ${quarter * 25}% (${done} of ${this.total} ${this.unit})\n`);
+  }
+
+  private changeLine(done: number, percent: number | undefined, state: string | undefined): void {
+    const line = `${this.name}: ${this.amounts(done)}${percent === undefined ? '' : ` (${percent}%)`}${state ? `  ${state}` : ''}\n`;
+    if (line === this.lastLine) {
+      this.pending = undefined;
+      return;
+    }
+    const now = (this.options.now ?? Date.now)();
+    if (now - this.lastLineAt < (this.options.lineEveryMs ?? 0)) {
+      this.pending = line;
+      return;
+    }
+    this.io.err(line);
+    this.lastLine = line;
+    this.lastLineAt = now;
+    this.pending = undefined;
   }
 }
 
@@ -700,7 +1455,12 @@ function parseJson(text: string | Buffer, where: string): unknown {
   }
 }
 
-class ApiError extends Error {}
+class ApiError extends Error {
+  /** The API's answer, when it answered. */
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
+}
 
 /** The API could not be reached at all (no answer, refused connection). */
 class UnreachableError extends ApiError {}
@@ -713,6 +1473,11 @@ class Api {
   ) {}
 
   async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    return (await this.request(method, path, body)).json;
+  }
+
+  /** The answer's status and JSON body; an answer from 400 up is an `ApiError` with its code and message. */
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     const url = `${this.base.replace(/\/+$/, '')}${path}`;
     let response: Response;
     try {
@@ -741,8 +1506,8 @@ class Api {
       const where = error?.path ? ` (at ${error.path})` : '';
       // A 5xx is logged on the server under its request id: say which, so it can be found.
       const id = response.status >= 500 && reply?.requestId ? ` [request id ${reply.requestId}]` : '';
-      throw new ApiError(`${response.status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}${id}`);
+      throw new ApiError(`${response.status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}${id}`, response.status);
     }
-    return json;
+    return { status: response.status, json };
   }
 }

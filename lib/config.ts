@@ -1,7 +1,8 @@
 /**
  * The CDK app's configuration: which model endpoints to create and how to size, protect and watch
  * them, who may call them (`auth`: the JWT authorizer and usage plans), and how the functions
- * report what they do (`observability`: metrics namespace, log level, tracing). Parsed once with
+ * report what they do (`observability`: metrics namespace, log level, tracing), and how batch jobs
+ * run (`batch`, and per endpoint the S3 locations its jobs may read and write). Parsed once with
  * zod from `cdk.json` context (key `onnxServing`) or from a JSON file named
  * by the context key `onnxServingConfigFile`; anything wrong fails synth with a message that names
  * the field, e.g. `endpoints[0].memoryMb: ...`.
@@ -113,6 +114,105 @@ const ReleaseSchema = z.strictObject({
   intervalMinutes: z.number().int().min(1).max(2_880, 'CodeDeploy waits at most 2880 minutes between steps').default(5),
 });
 
+/** An S3 location of batch jobs: a bucket and a key prefix, `""` (the whole bucket) or ending in `/`. */
+export interface S3Location {
+  readonly bucket: string;
+  readonly prefix: string;
+}
+
+/** S3's longest object key, in bytes; a prefix is part of every key under it. */
+const MAX_S3_KEY_BYTES = 1_024;
+/** A config value quoted in a message, cut short. */
+const quoted = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+
+/**
+ * What is wrong with `name` as the name of a general purpose S3 bucket, or `undefined`
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+ */
+export function bucketNameProblem(name: string): string | undefined {
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name)) {
+    return `bucket ${quoted(name)} is not an S3 bucket name: 3-63 of a-z, 0-9, "." and "-", starting and ending with a letter or digit`;
+  }
+  if (name.includes('..')) return `bucket ${quoted(name)} is not an S3 bucket name: it has two adjacent periods`;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return `bucket ${quoted(name)} is not an S3 bucket name: it is formatted as an IP address`;
+  const reservedPrefix = ['xn--', 'sthree-', 'amzn-s3-demo-'].find((p) => name.startsWith(p));
+  if (reservedPrefix) return `bucket ${quoted(name)} is not an S3 bucket name: the prefix "${reservedPrefix}" is reserved`;
+  const reservedSuffix = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'].find((p) => name.endsWith(p));
+  if (reservedSuffix) return `bucket ${quoted(name)} is not an S3 bucket name: the suffix "${reservedSuffix}" is reserved`;
+  return undefined;
+}
+
+/**
+ * Reads `s3://bucket/prefix/` (or `s3://bucket/`, `s3://bucket`: the whole bucket) as a bucket
+ * and a prefix that is empty or ends in `/`; anything else is a message saying what is wrong.
+ * Refused: other schemes, bad bucket names, a prefix not ending in `/`, wildcards (`*`, `?`: IAM
+ * would read them as patterns), IAM policy variables (`${`), empty segments (`//`), control
+ * characters, prefixes longer than S3's 1024-byte keys.
+ *
+ * @example parseS3Location('s3://acme-data/scoring/in/') // { bucket: 'acme-data', prefix: 'scoring/in/' }
+ * @example parseS3Location('https://acme-data.s3.amazonaws.com/in/') // 'must be an s3:// URI ...'
+ */
+export function parseS3Location(uri: string): S3Location | string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(uri)?.[1];
+  if (scheme === undefined) return `${quoted(uri)} is not a URI; give an S3 location like s3://bucket/prefix/`;
+  if (scheme !== 's3') return `${quoted(uri)} has the scheme "${scheme.slice(0, 20)}:"; give an S3 location like s3://bucket/prefix/`;
+  const rest = uri.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  const bucket = slash === -1 ? rest : rest.slice(0, slash);
+  const prefix = slash === -1 ? '' : rest.slice(slash + 1);
+  if (/[*?]/.test(uri)) return `${quoted(uri)} has a wildcard ("*" or "?"); give a prefix ending in "/": everything under it is allowed`;
+  const bucketProblem = bucketNameProblem(bucket);
+  if (bucketProblem) return bucketProblem;
+  if (prefix !== '' && !prefix.endsWith('/')) {
+    return `the prefix ${quoted(prefix)} must end with "/" (s3://${bucket}/${prefix.slice(0, 80)}/), or be empty for the whole bucket (s3://${bucket}/)`;
+  }
+  if (prefix.startsWith('/') || prefix.includes('//')) return `the prefix ${quoted(prefix)} has an empty segment ("//")`;
+  if (prefix.includes('${')) return `the prefix ${quoted(prefix)} has "\${", which IAM reads as a policy variable`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(prefix)) return `the prefix ${quoted(prefix)} has a control character`;
+  if (Buffer.byteLength(prefix) >= MAX_S3_KEY_BYTES) return `the prefix is ${Buffer.byteLength(prefix)} bytes; S3 keys are at most ${MAX_S3_KEY_BYTES}`;
+  return { bucket, prefix };
+}
+
+/** An S3 location as `s3://bucket/prefix/` (the form `BATCH_LOCATIONS` and job URIs use). */
+export function s3LocationUri(location: S3Location): string {
+  return `s3://${location.bucket}/${location.prefix}`;
+}
+
+/** A location in the config: checked, then written in its one canonical form (`s3://bucket/` for a whole bucket). */
+const s3LocationField = z
+  .string({ error: 'must be an S3 location like "s3://bucket/prefix/"' })
+  .transform((uri, ctx) => {
+    const location = parseS3Location(uri);
+    if (typeof location === 'string') {
+      ctx.addIssue({ code: 'custom', message: location });
+      return z.NEVER;
+    }
+    return s3LocationUri(location);
+  });
+
+/** Most locations of each kind per endpoint (every one is a resource in several IAM policies). */
+const MAX_BATCH_LOCATIONS = 10;
+
+const locationList = (kind: string) =>
+  z
+    .array(s3LocationField, { error: `must be a list of S3 locations ("s3://bucket/prefix/") jobs may ${kind}` })
+    .min(1, `give at least one S3 location jobs may ${kind}`)
+    .max(MAX_BATCH_LOCATIONS, `give at most ${MAX_BATCH_LOCATIONS} locations (each is a resource in several IAM policies)`);
+
+/**
+ * Where this model's batch jobs may read their input and write their results. A job whose input or
+ * output URI is not under one of these is refused (403 BATCH_LOCATION_NOT_ALLOWED), and the
+ * workflow's roles may touch nothing else: inputs are read only, outputs read and written.
+ * Presigned uploads (`POST /v1/models/{m}/batch-inputs`) go to `<first input>uploads/`.
+ */
+const EndpointBatchSchema = z.strictObject({
+  /** S3 prefixes jobs may read, e.g. `["s3://acme-data/scoring/in/"]`; `s3://bucket/` allows a whole bucket. */
+  inputs: locationList('read'),
+  /** S3 prefixes jobs may write their folders under, e.g. `["s3://acme-data/scoring/out/"]`. */
+  outputs: locationList('write'),
+});
+
 export const EndpointConfigSchema = z
   .strictObject({
     /** The model this endpoint serves (its name in the registry). */
@@ -143,6 +243,8 @@ export const EndpointConfigSchema = z
         z.strictObject({ min: z.number().optional(), max: z.number().optional() }).refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both'),
       )
       .optional(),
+    /** Batch jobs of this model: the S3 locations they may read and write. @default none: its jobs are refused */
+    batch: EndpointBatchSchema.optional(),
   })
   .superRefine((endpoint, ctx) => {
     const { reservedConcurrency: reserved, provisionedConcurrency: provisioned } = endpoint;
@@ -162,6 +264,44 @@ const ControlPlaneSchema = z.strictObject({
   architecture: architecture.default('arm64'),
   /** @default 29 */
   timeoutSeconds: z.number().int().min(1).max(900).default(29),
+});
+
+/**
+ * Batch jobs (`lib/batch-jobs.ts`): the batch function the Distributed Map runs per batch of
+ * splits, the plan/assemble function, and the limits the job API enforces. The workflow is
+ * created only when at least one endpoint declares `batch` locations.
+ */
+const BatchSchema = z.strictObject({
+  /** Memory of the batch function (it loads the model and predicts a batch in one run). @default 2048 */
+  memoryMb: memoryMb.default(2_048),
+  /** Architecture of the batch and plan/assemble functions. @default 'arm64' */
+  architecture: architecture.default('arm64'),
+  /**
+   * Timeout of one batch, in seconds. The Distributed Map runs each batch in an EXPRESS child
+   * execution, which lasts at most 300 s, retries included. @default 300
+   */
+  timeoutSeconds: z
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(1, 'must be 1 or more seconds')
+    .max(300, 'must be at most 300 seconds: each batch runs in an EXPRESS child execution, which lasts at most 5 minutes')
+    .default(300),
+  /** Most records one batch predicts (the batch function's MAX_ROWS; a job's rowsPerBatch is capped by it). @default 1000 */
+  maxRowsPerBatch: z.number({ error: 'must be a whole number of rows' }).int('must be a whole number of rows').min(1, 'must be 1 or more rows').max(100_000, 'must be at most 100000 rows').default(1_000),
+  /** Memory of the plan/assemble function (timeout 900 s: it streams the whole input and output). @default 1024 */
+  stepsMemoryMb: memoryMb.default(1_024),
+  /**
+   * The most batches in flight a job may ask for (Distributed Map MaxConcurrency); the job API
+   * refuses more. Step Functions allows up to 10000. @default 100
+   */
+  maxConcurrency: z
+    .number({ error: 'must be a whole number of batches' })
+    .int('must be a whole number of batches')
+    .min(1, 'must be 1 or more batches')
+    .max(10_000, 'Step Functions runs at most 10000 child executions of a Distributed Map at once')
+    .default(100),
+  /** Days a job's record stays in the job table after submission (DynamoDB TTL); its files stay in S3. @default 90 */
+  jobTtlDays: z.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be 1 or more days').max(3_650, 'must be at most 3650 days').default(90),
 });
 
 const ApiSchema = z.strictObject({
@@ -318,6 +458,17 @@ export const AppConfigSchema = z.strictObject({
   predictionLogTtlDays: z.number().int().positive().max(3_650).default(30),
   /** Metrics namespace, log level and tracing of the functions. @default OnnxServing, INFO, no tracing */
   observability: ObservabilitySchema.default(ObservabilitySchema.parse({})),
+  /** Batch jobs: function sizes and job limits. @default 2048 MB arm64 batches of at most 1000 rows in 300 s, 1024 MB plan/assemble, concurrency up to 100, jobs kept 90 days */
+  batch: BatchSchema.default(BatchSchema.parse({})),
+}).superRefine((config, ctx) => {
+  const size = JSON.stringify(batchLocations(config)).length;
+  if (size > MAX_BATCH_LOCATIONS_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['endpoints'],
+      message: `the endpoints' batch locations take ${size} bytes as JSON (BATCH_LOCATIONS); the control function's environment holds 4 KB in all, so at most ${MAX_BATCH_LOCATIONS_BYTES}: use fewer or shorter locations`,
+    });
+  }
 });
 
 export type AppConfigInput = z.input<typeof AppConfigSchema>;
@@ -327,6 +478,20 @@ export type ControlPlaneConfig = z.output<typeof ControlPlaneSchema>;
 export type ApiConfig = z.output<typeof ApiSchema>;
 export type AlarmsConfig = z.output<typeof AlarmsSchema>;
 export type ObservabilityConfig = z.output<typeof ObservabilitySchema>;
+export type BatchConfig = z.output<typeof BatchSchema>;
+export type EndpointBatchConfig = z.output<typeof EndpointBatchSchema>;
+
+/** The batch locations' JSON may take this much of the control function's 4 KB environment. */
+const MAX_BATCH_LOCATIONS_BYTES = 1_500;
+
+/**
+ * The endpoints' batch locations by model, as the control function reads them (`BATCH_LOCATIONS`):
+ * `{"iris": {"inputs": ["s3://bucket/in/"], "outputs": ["s3://bucket/out/"]}}`. Endpoints without
+ * `batch` are left out; empty when none has it (batch jobs are then not deployed).
+ */
+export function batchLocations(config: { readonly endpoints: readonly { readonly model: string; readonly batch?: EndpointBatchConfig | undefined }[] }): Record<string, EndpointBatchConfig> {
+  return Object.fromEntries(config.endpoints.flatMap((e) => (e.batch ? [[e.model, { inputs: e.batch.inputs, outputs: e.batch.outputs }]] : [])));
+}
 
 /** The observability settings of a config that names none: namespace OnnxServing, INFO, no tracing. */
 export const DEFAULT_OBSERVABILITY: ObservabilityConfig = ObservabilitySchema.parse({});

@@ -3,12 +3,24 @@
  * what the endpoints observed (stats from CloudWatch, the prediction log). It reads and writes the
  * registry and the artifacts, reads the prediction log through its `byModel` index only (never
  * writes it), and it may publish versions of, and move alias `live` on, the endpoint functions
- * it is told about, and no other function.
+ * it is told about, and no other function. With batch jobs (`allowBatchJobs`) it submits, lists and
+ * cancels jobs: the job table, the workflow's executions, and S3 only under the endpoints' batch
+ * locations.
  */
 import { ArnFormat, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ARTIFACT_PREFIX, UPLOAD_PREFIX, type ArtifactBucket } from './artifact-bucket.js';
+import {
+  allowLocationReads,
+  BATCH_UPLOADS_PREFIX,
+  CONTROL_EXECUTION_ACTIONS,
+  CONTROL_JOB_TABLE_ACTIONS,
+  CONTROL_START_ACTIONS,
+  locationObjectsArn,
+  S3_READ_ACTIONS,
+  type BatchJobs,
+} from './batch-jobs.js';
 import { BY_MODEL_INDEX } from '../functions/adapters/dynamodb-prediction-log-reader.js';
 import type { LambdaEndpoint } from '../functions/adapters/lambda-traffic-router.js';
 import { DEFAULT_METRICS_NAMESPACE } from '../functions/core/observability.js';
@@ -166,6 +178,37 @@ export class ControlPlane extends Construct {
         wildcardReason: 'cloudwatch:GetMetricData has no resource-level permissions (IAM allows only "*"); the release metrics and stats read AWS/Lambda Invocations, Errors and Duration and the product\'s 4XX/5XX counts per endpoint version.',
       });
     }
+    return this;
+  }
+
+  /**
+   * Lets the control plane run batch jobs: the job table (`BATCH_JOBS_TABLE`), starting the
+   * workflow (`BATCH_STATE_MACHINE_ARN`) and describing and stopping its executions, and the job
+   * API's limits (`BATCH_LOCATIONS` by model, `BATCH_MAX_CONCURRENCY`, `BATCH_MAX_ROWS_PER_BATCH`,
+   * `BATCH_JOB_TTL_DAYS`). In S3 only the batch locations: it reads inputs (submission checks: HEAD,
+   * list, the first bytes), writes presigned uploads under each input's `uploads/`, and reads
+   * outputs (presigned links to a job's results).
+   */
+  allowBatchJobs(jobs: BatchJobs): this {
+    this.function
+      .bindTable('BATCH_JOBS_TABLE', jobs.table, { actions: CONTROL_JOB_TABLE_ACTIONS })
+      .setEnvironment('BATCH_STATE_MACHINE_ARN', jobs.stateMachine.stateMachineArn)
+      .setEnvironment('BATCH_LOCATIONS', JSON.stringify(jobs.locations))
+      .setEnvironment('BATCH_MAX_CONCURRENCY', String(jobs.config.maxConcurrency))
+      .setEnvironment('BATCH_MAX_ROWS_PER_BATCH', String(jobs.config.maxRowsPerBatch))
+      .setEnvironment('BATCH_JOB_TTL_DAYS', String(jobs.config.jobTtlDays))
+      .allow(CONTROL_START_ACTIONS, [jobs.stateMachine.stateMachineArn])
+      .allow(CONTROL_EXECUTION_ACTIONS, [jobs.executionsArn], {
+        wildcardReason: "A job's status and cancellation read and stop its workflow execution; execution names are made per job, and the grant names the batch state machine only.",
+      });
+    allowLocationReads(this.function, jobs.inputs, "Submission checks read a job's input (HEAD, list, the first bytes) anywhere under the configured input locations (endpoints[].batch.inputs); keys are chosen per job.");
+    this.function
+      .allow(['s3:PutObject'], jobs.inputs.map((location) => locationObjectsArn(this, location, BATCH_UPLOADS_PREFIX)), {
+        wildcardReason: `Presigned uploads of batch inputs go to <input location>${BATCH_UPLOADS_PREFIX}<uploadId>/<file name>; upload ids are random, made per request.`,
+      })
+      .allow(S3_READ_ACTIONS, jobs.outputs.map((location) => locationObjectsArn(this, location)), {
+        wildcardReason: "Presigned links to a job's predictions, errors and manifest, in its folder under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
+      });
     return this;
   }
 }

@@ -239,8 +239,13 @@ export class ServingFunction extends Construct implements IGrantable {
     return this.allow(access.actions, [table.table.tableArn, ...(access.indexes ?? []).map((index) => table.indexArn(index))]);
   }
 
-  /** The bundle CDK staged for this function (absent when bundling was skipped, e.g. `cdk ls`). */
+  /**
+   * The bundle CDK staged for this function; absent when bundling was skipped (`cdk ls`, or the
+   * context `aws:cdk:bundling-stacks` leaving this stack out), where the asset stands for the
+   * project folder itself rather than the function's code.
+   */
   private bundleDir(): string | undefined {
+    if (!Stack.of(this).bundlingRequired) return undefined;
     const staging = this.function.node.findAll().find((c): c is AssetStaging => c instanceof AssetStaging);
     return staging?.absoluteStagedPath;
   }

@@ -2,14 +2,18 @@
  * Everything `cdk deploy` creates, from one validated `AppConfig`: tables, artifact bucket, one
  * ONNX Runtime layer per architecture in use, one endpoint (function + alias `live` + alarms +
  * dashboard) per configured model, the control plane, the JWT authorizer, and the REST API in
- * front of them with one usage plan per configured client tier.
+ * front of them with one usage plan per configured client tier. Batch jobs (job table, batch and
+ * plan/assemble functions, Step Functions workflow) are created only when at least one endpoint
+ * declares `batch` locations; without them the control function has no `BATCH_*` variables and
+ * its job API refuses every job.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { LayerArchitecture } from '../layers/onnxruntime/build.js';
 import { ArtifactBucket } from './artifact-bucket.js';
-import type { AppConfig } from './config.js';
+import { BatchJobs } from './batch-jobs.js';
+import { batchLocations, type AppConfig } from './config.js';
 import { ControlPlane } from './control-plane.js';
 import { EndpointDashboard } from './endpoint-dashboard.js';
 import { EndpointRelease, ReleaseHook } from './endpoint-release.js';
@@ -50,6 +54,8 @@ export class OnnxServingStack extends Stack {
   /** The pre- and post-traffic hooks every endpoint's deployment group runs. */
   readonly releaseHook: ReleaseHook;
   readonly control: ControlPlane;
+  /** Batch jobs; absent when no endpoint declares batch locations. */
+  readonly batchJobs?: BatchJobs;
   readonly authorizer: JwtAuthorizer;
   readonly api: ServingApi;
 
@@ -60,7 +66,9 @@ export class OnnxServingStack extends Stack {
     this.metricsNamespace = config.observability.metricsNamespace;
     const logRetention = config.logRetentionDays as RetentionDays;
 
-    this.tables = new ServingTables(this, 'Tables');
+    const locations = batchLocations(config);
+    const batchJobs = Object.keys(locations).length > 0;
+    this.tables = new ServingTables(this, 'Tables', { batchJobs });
     this.artifacts = new ArtifactBucket(this, 'Artifacts');
 
     this.endpoints = config.endpoints.map((endpoint) => {
@@ -109,6 +117,20 @@ export class OnnxServingStack extends Stack {
     );
     this.releases.forEach((release, i) => this.control.allowReleasesOf(this.endpoint(i), release));
 
+    if (batchJobs) {
+      this.batchJobs = new BatchJobs(this, 'BatchJobs', {
+        config: config.batch,
+        locations,
+        layer: this.layer(config.batch.architecture),
+        tables: this.tables,
+        artifacts: this.artifacts,
+        logRetention,
+        observability: config.observability,
+        ...(props.unzippedSizeLimitBytes !== undefined ? { unzippedSizeLimitBytes: props.unzippedSizeLimitBytes } : {}),
+      });
+      this.control.allowBatchJobs(this.batchJobs);
+    }
+
     this.authorizer = new JwtAuthorizer(this, 'Authorizer', { config: config.auth, logRetention });
 
     this.api = new ServingApi(this, 'Api', {
@@ -133,6 +155,10 @@ export class OnnxServingStack extends Stack {
       new CfnOutput(this, `${pascal(endpoint.model)}FunctionName`, { value: endpoint.function.function.functionName });
     }
     new CfnOutput(this, 'AuthorizerFunctionName', { value: this.authorizer.function.function.functionName });
+    if (this.batchJobs) {
+      new CfnOutput(this, 'BatchStateMachineArn', { value: this.batchJobs.stateMachine.stateMachineArn, description: 'The batch-job workflow (Step Functions)' });
+      new CfnOutput(this, 'BatchJobsTableName', { value: this.batchJobs.table.table.tableName });
+    }
     for (const [name, plan] of this.api.usagePlans) {
       new CfnOutput(this, `UsagePlan${pascal(name)}Id`, {
         value: plan.usagePlanId,

@@ -1,5 +1,5 @@
 /**
- * The registry and prediction-log tables, declared from the designs in
+ * The registry, prediction-log and (with batch jobs) batch-job tables, declared from the designs in
  * `functions/adapters/tables.ts` (the same designs the local stack creates tables from), so key,
  * index and TTL attribute names can never disagree between the adapters and AWS.
  */
@@ -7,6 +7,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import {
+  BATCH_JOBS_TABLE,
   PREDICTION_LOG_TABLE,
   REGISTRY_TABLE,
   type KeyAttribute,
@@ -78,12 +79,19 @@ export class DesignedTable extends Construct {
 export interface ServingTablesProps {
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /** Create the batch-job table (when an endpoint declares batch locations). @default false */
+  readonly batchJobs?: boolean;
 }
 
-/** The registry (models, versions, stages) and the prediction log (one item per request, TTL). */
+/**
+ * The registry (models, versions, stages), the prediction log (one item per request, TTL) and,
+ * with batch jobs, the batch-job table (one item per job, TTL).
+ */
 export class ServingTables extends Construct {
   readonly registry: DesignedTable;
   readonly predictionLog: DesignedTable;
+  /** Batch jobs, from `BATCH_JOBS_TABLE`; absent unless `batchJobs`. */
+  readonly batchJobs?: DesignedTable;
 
   constructor(scope: Construct, id: string, props: ServingTablesProps = {}) {
     super(scope, id);
@@ -91,5 +99,7 @@ export class ServingTables extends Construct {
     this.registry = new DesignedTable(this, 'Registry', { design: REGISTRY_TABLE, ...common });
     // Logs are re-creatable history: no deletion protection, but kept on stack deletion.
     this.predictionLog = new DesignedTable(this, 'PredictionLog', { design: PREDICTION_LOG_TABLE, deletionProtection: false, ...common });
+    // Jobs are history too (their results live in S3, their items expire by TTL): the same.
+    if (props.batchJobs) this.batchJobs = new DesignedTable(this, 'BatchJobs', { design: BATCH_JOBS_TABLE, deletionProtection: false, ...common });
   }
 }

@@ -10,18 +10,23 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDbRegistry } from '../functions/adapters/dynamodb-registry.js';
 import type { OnnxRuntime } from '../functions/adapters/onnx-runtime.js';
 import { ensureTables } from '../functions/adapters/tables.js';
+import { makeHandler as makeBatchHandler } from '../functions/batch/app.js';
+import { makeHandler as makeBatchStepsHandler } from '../functions/batch-steps/app.js';
+import type { SplitBatchEvent, SplitBatchResult } from '../functions/core/batch-contract.js';
+import type { BatchJobService } from '../functions/core/batch-jobs.js';
 import { makeHandler as makeControlHandler } from '../functions/control/app.js';
 import type { RegistryService } from '../functions/core/registry.js';
 import type { PredictionService } from '../functions/core/predict.js';
 import { ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
-import { loadConfig, type Config } from '../functions/shared/config.js';
+import { loadConfig, required, type Config } from '../functions/shared/config.js';
 import {
-  bodyLimits, buildModelRuntime, buildPredictionLogService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService,
-  buildUploadService,
+  bodyLimits, buildBatchJobService, buildBatchJobStore, buildBatchSteps, buildBatchWorker, buildModelRuntime, buildPredictionLogService,
+  buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
 } from '../functions/shared/composition.js';
+import { LocalBatchRunner, type RetryPolicy } from './batch-runner.js';
 import { logLine } from '../functions/shared/http.js';
-import { createLogger } from '../functions/shared/logger.js';
+import { createLogger, requestLog } from '../functions/shared/logger.js';
 import {
   generateSigningKey, loadOrCreateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken,
   type MintOptions, type SigningKey,
@@ -32,6 +37,9 @@ import { LocalObservations } from './observations.js';
 import { LocalTrafficRouter, type LocalTrafficOptions } from './traffic.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The local bucket batch jobs read from and write to (every model may use it). */
+export const LOCAL_BATCH_BUCKET = 'onnx-batch';
 
 /** The sample model shipped with the repository (see `scripts/train-sample-model.ts`). */
 export const SAMPLE_MODEL = {
@@ -79,6 +87,8 @@ export interface LocalStackOptions {
    * rows=2`): `true` on stdout, or a writer. @default false (quiet; `npm start` turns it on)
    */
   readonly accessLog?: boolean | ((line: string) => void);
+  /** The emulated batch workflow: its retries' timing, batches in flight at most. @default Step Functions' retry timing, 10 */
+  readonly batch?: { readonly retry?: Partial<RetryPolicy>; readonly concurrencyCap?: number };
 }
 
 /** The stack's token issuer. */
@@ -109,6 +119,10 @@ export interface LocalStack {
   readonly auth: LocalStackAuth | undefined;
   /** What the endpoint functions observed of each request (for the access log). */
   readonly observations: LocalObservations;
+  /** Batch jobs: the job API's core, over the emulated workflow. */
+  readonly jobs: BatchJobService;
+  /** The emulated Step Functions workflow of batch jobs. */
+  readonly batchRunner: LocalBatchRunner;
   /** Writes every queued prediction-log record of every emulated function version. */
   flush(): Promise<void>;
   /** Stops the API, writes the queued prediction-log records, then stops the servers. */
@@ -135,10 +149,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       // The sample model's endpoint baseline: a promoted iris version must declare accuracy ≥ 0.7.
       METRIC_BASELINES: JSON.stringify({ [SAMPLE_MODEL.name]: { accuracy: { min: 0.7 } } }),
+      BATCH_JOBS_TABLE: 'onnx-batch-jobs',
+      BATCH_LOCATIONS: JSON.stringify({ '*': { inputs: [`s3://${LOCAL_BATCH_BUCKET}/`], outputs: [`s3://${LOCAL_BATCH_BUCKET}/`] } }),
       ...options.env,
     });
-    await ensureTables(clients.dynamo, { registry: config.REGISTRY_TABLE, predictionLog: config.PREDICTION_LOG_TABLE });
-    await ensureBucket(clients.s3, config.ARTIFACT_BUCKET);
+    await ensureTables(clients.dynamo, {
+      registry: config.REGISTRY_TABLE,
+      predictionLog: required(config, 'PREDICTION_LOG_TABLE'),
+      ...(config.BATCH_JOBS_TABLE ? { batchJobs: config.BATCH_JOBS_TABLE } : {}),
+    });
+    await ensureBucket(clients.s3, required(config, 'ARTIFACT_BUCKET'));
+    await ensureBucket(clients.s3, LOCAL_BATCH_BUCKET);
     // One process, one runtime: every emulated function version and the control plane share its
     // bounded session cache (SESSION_CACHE_MAX_SESSIONS / _BYTES), so the bound holds for `npm start`.
     const runtime = buildModelRuntime(config, clients);
@@ -181,6 +202,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const releaseService = buildReleaseService(config, traffic, clients, registry, runtime);
     releases = releaseService;
+    // Batch jobs: the same batch and steps handlers as on Lambda, under the emulated workflow.
+    const batchLogger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'batch' } });
+    const worker = buildBatchWorker(config, clients, runtime);
+    const batchHandler = makeBatchHandler({ work: (event) => worker.run(event), log: () => requestLogOf(batchLogger) });
+    const stepsHandler = makeBatchStepsHandler(buildBatchSteps(config, clients), () => requestLogOf(batchLogger));
+    const batchRunner = new LocalBatchRunner({
+      steps: (event) => stepsHandler(event),
+      batch: (event: SplitBatchEvent): Promise<SplitBatchResult> => batchHandler(event),
+      s3: clients.s3,
+      ...(options.dataDir ? { stateDir: path.join(options.dataDir, 'batch-executions') } : {}),
+      ...(options.batch?.retry ? { retry: options.batch.retry } : {}),
+      ...(options.batch?.concurrencyCap !== undefined ? { concurrencyCap: options.batch.concurrencyCap } : {}),
+    });
+    const jobs = buildBatchJobService(config, clients, batchRunner);
+    if (!jobs) throw new Error('batch jobs need BATCH_JOBS_TABLE');
+    await resumeBatchJobs(batchRunner, jobs, buildBatchJobStore(config, clients));
     const key = options.auth === 'insecure' ? undefined : options.dataDir ? await loadOrCreateSigningKey(options.dataDir) : await generateSigningKey();
     const api = await startLocalServer({
       port: options.port ?? 0,
@@ -193,6 +230,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             releases: releaseService,
             stats: buildStatsService(config, releaseService),
             predictions: buildPredictionLogService(config, clients),
+            jobs,
             limits,
             edge: { logger: createLogger({ level: config.LOG_LEVEL, keys: { function: 'control' } }) },
           }),
@@ -227,10 +265,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sample,
       auth: key ? { key, jwksUrl: `${api.url}${JWKS_PATH}`, mint: (mint) => mintToken(key, mint) } : undefined,
       observations,
+      jobs,
+      batchRunner,
       flush: flushLogs,
       async stop() {
         traffic.close();
         await api.close();
+        // Batches in flight finish and are journaled; the next start resumes their jobs.
+        await batchRunner.close();
         // The prediction logs' queued records are written before the servers go.
         await flushLogs();
         clients.destroy();
@@ -244,7 +286,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-/** The release service over the local registry, artifacts, runtime and emulated alias. */
+/**
+ * After a restart: the workflows that were running are resumed (like a redrive, batches done
+ * before are not run again), and a job still in flight whose workflow the runner does not know
+ * (the process died between storing the job and starting it) is started now. None stays RUNNING
+ * forever: a workflow that cannot resume ends FAILED, and its job with it.
+ */
+async function resumeBatchJobs(runner: LocalBatchRunner, jobs: BatchJobService, store: ReturnType<typeof buildBatchJobStore>): Promise<void> {
+  await runner.resume();
+  for (const job of await store.listActive()) {
+    const known = job.executionId ? (await runner.status(job.executionId)).status : 'UNKNOWN';
+    if (known === 'UNKNOWN') await jobs.start(job);
+    else if (known !== 'RUNNING') await jobs.get(job.model, job.jobId);
+  }
+}
+
 /** Registers the sample model and makes it the production version, unless it exists already. */
 export async function seedSampleModel(registry: RegistryService): Promise<'registered' | 'present'> {
   const existing = await registry.listModels();
@@ -257,4 +313,8 @@ export async function seedSampleModel(registry: RegistryService): Promise<'regis
   await registry.transition({ model: SAMPLE_MODEL.name, version: version.version, to: 'staging', actor: 'local-setup', reason: 'sample model' });
   await registry.setProduction(SAMPLE_MODEL.name, version.version, 'local-setup');
   return 'registered';
+}
+
+function requestLogOf(logger: ReturnType<typeof createLogger>) {
+  return requestLog(logger, {});
 }

@@ -25,7 +25,7 @@ import { S3ArtifactStore } from '../../functions/adapters/s3-artifacts.js';
 import { makeHandler as makeControlHandler } from '../../functions/control/app.js';
 import { PredictionService } from '../../functions/core/predict.js';
 import { makeHandler as makePredictHandler } from '../../functions/predict/app.js';
-import { loadConfig, type Config } from '../../functions/shared/config.js';
+import { loadConfig, required, type Config } from '../../functions/shared/config.js';
 import { bodyLimits, buildPredictionService, buildRegistryService, buildUploadService } from '../../functions/shared/composition.js';
 import { generateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken } from '../../local/auth.js';
 import { localClients, type LocalClients } from '../../local/aws-servers.js';
@@ -44,7 +44,7 @@ const TOKEN = { subject: 'bench', scopes: ['predict'], ttlSeconds: 3_600 } as co
 
 /** composition.ts's prediction service with the log port replaced by one that keeps nothing. */
 function withoutLog(config: Config, clients: LocalClients): PredictionService {
-  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
+  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: required(config, 'ARTIFACT_BUCKET') });
   return new PredictionService({
     registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
     runtime: new OnnxRuntime(artifacts, {

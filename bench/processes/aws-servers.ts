@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureTables } from '../../functions/adapters/tables.js';
-import { loadConfig } from '../../functions/shared/config.js';
+import { loadConfig, required } from '../../functions/shared/config.js';
 import { buildRegistryService } from '../../functions/shared/composition.js';
 import { ensureBucket, localClients, startLocalAws } from '../../local/aws-servers.js';
 import { serveRunner, type AwsEndpoints } from '../lib/children.js';
@@ -30,8 +30,8 @@ const config = loadConfig({
   ARTIFACT_BUCKET: 'onnx-artifacts',
   MODEL_CACHE_DIR: path.join(os.tmpdir(), 'onnx-serving-model-cache'),
 });
-await ensureTables(clients.dynamo, { registry: config.REGISTRY_TABLE, predictionLog: config.PREDICTION_LOG_TABLE });
-await ensureBucket(clients.s3, config.ARTIFACT_BUCKET);
+await ensureTables(clients.dynamo, { registry: config.REGISTRY_TABLE, predictionLog: required(config, 'PREDICTION_LOG_TABLE') });
+await ensureBucket(clients.s3, required(config, 'ARTIFACT_BUCKET'));
 const registry = buildRegistryService(config, clients);
 for (const model of benchModels()) await publish(registry, model);
 
@@ -75,15 +75,15 @@ function startLogSink(tableName: string, dynamoEndpoint: string): Promise<http.S
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-const sink = await startLogSink(config.PREDICTION_LOG_TABLE, aws.dynamoEndpoint);
+const sink = await startLogSink(required(config, 'PREDICTION_LOG_TABLE'), aws.dynamoEndpoint);
 
 const endpoints: AwsEndpoints = {
   dynamoEndpoint: aws.dynamoEndpoint,
   logSinkEndpoint: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`,
   s3Endpoint: aws.s3Endpoint,
   registryTable: config.REGISTRY_TABLE,
-  predictionLogTable: config.PREDICTION_LOG_TABLE,
-  bucket: config.ARTIFACT_BUCKET,
+  predictionLogTable: required(config, 'PREDICTION_LOG_TABLE'),
+  bucket: required(config, 'ARTIFACT_BUCKET'),
 };
 serveRunner({ endpoints }, {
   // This process's CPU time so far: the runner divides its growth by the records dynalite stored.

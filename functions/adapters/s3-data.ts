@@ -146,10 +146,11 @@ export class S3DataObjects implements DataObjects {
     }
   }
 
-  /** Writes a whole object in one PUT. */
+  /** Writes a whole object in one PUT (text as UTF-8). */
   async put(ref: ObjectRef, body: string | Uint8Array, contentType: string): Promise<void> {
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: body, ContentType: contentType }));
+      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+      await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType }));
     } catch (error) {
       throw failure(error, 'write', ref);
     }

@@ -23,7 +23,10 @@ import { excerpt } from './codec/limits.js';
 import type { ModelVersion } from './model.js';
 import type { ModelRegistry } from './ports.js';
 
-/** Where a model's jobs may read and write: S3 URIs of prefixes (`s3://bucket/prefix/`). */
+/**
+ * Where a model's jobs may read and write: S3 URIs of prefixes (`s3://bucket/prefix/`), by model
+ * name, or under `*` for every model without an entry of its own.
+ */
 export interface BatchLocation {
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
@@ -267,7 +270,8 @@ export class BatchJobService {
   }
 
   private location(model: string): BatchLocation {
-    const location = Object.hasOwn(this.deps.locations, model) ? this.deps.locations[model] : undefined;
+    const locations = this.deps.locations;
+    const location = Object.hasOwn(locations, model) ? locations[model] : Object.hasOwn(locations, '*') ? locations['*'] : undefined;
     if (!location || location.inputs.length === 0 || location.outputs.length === 0) {
       throw new AppError(403, 'BATCH_LOCATION_NOT_ALLOWED', `Batch jobs of model "${model}" are not allowed on this deployment: its endpoint config names no batch input and output locations (endpoints[].batch.inputs / outputs).`, ['model']);
     }
@@ -322,16 +326,8 @@ export class BatchJobService {
   }
 
   /** Starts the workflow of a stored job, then records it RUNNING (unless it moved on already). */
-  private async start(job: BatchJob): Promise<BatchJob> {
-    const input: WorkflowInput = {
-      jobId: job.jobId,
-      model: job.model,
-      version: job.modelVersion,
-      format: job.input.format,
-      files: job.input.files,
-      output: { ...(({ bucket, key }) => ({ bucket, prefix: key }))(parseS3Uri(job.output.uri, [])) },
-      options: job.options,
-    };
+  async start(job: BatchJob): Promise<BatchJob> {
+    const input = workflowInputOf(job);
     let executionId: string;
     try {
       ({ executionId } = await this.deps.runner.start(input));
@@ -373,6 +369,20 @@ export class BatchJobService {
       throw conflict;
     }
   }
+}
+
+/** The state machine's input for a job. */
+export function workflowInputOf(job: BatchJob): WorkflowInput {
+  const folder = parseS3Uri(job.output.uri, []);
+  return {
+    jobId: job.jobId,
+    model: job.model,
+    version: job.modelVersion,
+    format: job.input.format,
+    files: job.input.files,
+    output: { bucket: folder.bucket, prefix: folder.key },
+    options: job.options,
+  };
 }
 
 function notAllowed(model: string, which: 'input' | 'output', uri: string, allowed: readonly string[]): AppError {

@@ -34,7 +34,7 @@ import { PredictionService } from '../core/predict.js';
 import { RegistryService } from '../core/registry.js';
 import { PredictionLogService, StatsService } from '../core/stats.js';
 import { UploadService } from '../core/uploads.js';
-import type { Config } from './config.js';
+import { required, type Config } from './config.js';
 import type { BodyLimits } from './http.js';
 import { sharedLogger } from './logger.js';
 
@@ -79,7 +79,7 @@ export function bodyLimits(config: Config): BodyLimits {
  * emulated function versions), so that the bound holds for the process.
  */
 export function buildModelRuntime(config: Config, clients: AwsClients, tracing: Tracing = NO_TRACING): OnnxRuntime {
-  return new OnnxRuntime(new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET }), {
+  return new OnnxRuntime(new S3ArtifactStore({ client: clients.s3, bucket: required(config, 'ARTIFACT_BUCKET') }), {
     cacheDir: config.MODEL_CACHE_DIR,
     intraOpThreads: config.ORT_INTRA_OP_THREADS ?? defaultIntraOpThreads(config.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
     tracing,
@@ -94,7 +94,7 @@ export function buildModelRuntime(config: Config, clients: AwsClients, tracing: 
 
 function adapters(config: Config, clients: AwsClients, tracing: Tracing = NO_TRACING, runtime?: ModelRuntime) {
   const registry = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
-  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET });
+  const artifacts = new S3ArtifactStore({ client: clients.s3, bucket: required(config, 'ARTIFACT_BUCKET') });
   return { registry, artifacts, runtime: runtime ?? buildModelRuntime(config, clients, tracing) };
 }
 
@@ -124,7 +124,7 @@ export function buildPredictionService(config: Config, clients: AwsClients = aws
     tracing,
     log: new DynamoDbPredictionLog({
       client: clients.documents,
-      tableName: config.PREDICTION_LOG_TABLE,
+      tableName: required(config, 'PREDICTION_LOG_TABLE'),
       flushDelayMs: config.PREDICTION_LOG_FLUSH_MS,
       maxQueued: config.PREDICTION_LOG_MAX_QUEUED,
       attemptTimeoutMs: config.PREDICTION_LOG_TIMEOUT_MS,
@@ -155,8 +155,7 @@ export function buildBatchPredictor(config: Config, clients: AwsClients = awsCli
 
 /** The job table; BATCH_JOBS_TABLE must be set (the CDK app sets it on every batch function). */
 export function buildBatchJobStore(config: Config, clients: AwsClients): DynamoDbBatchJobStore {
-  if (!config.BATCH_JOBS_TABLE) throw new Error('BATCH_JOBS_TABLE is not set: batch jobs need the job table.');
-  return new DynamoDbBatchJobStore({ client: clients.documents, tableName: config.BATCH_JOBS_TABLE, ttlDays: config.BATCH_JOB_TTL_DAYS });
+  return new DynamoDbBatchJobStore({ client: clients.documents, tableName: required(config, 'BATCH_JOBS_TABLE'), ttlDays: config.BATCH_JOB_TTL_DAYS });
 }
 
 /**
@@ -195,7 +194,7 @@ export function buildBatchJobService(config: Config, clients: AwsClients, runner
     runner: workflow,
     locations: config.BATCH_LOCATIONS,
     inspect: inspectInput,
-    config: { maxRowsPerBatch: config.MAX_ROWS, maxConcurrency: config.BATCH_MAX_CONCURRENCY },
+    config: { maxRowsPerBatch: config.BATCH_MAX_ROWS_PER_BATCH, maxConcurrency: config.BATCH_MAX_CONCURRENCY },
   });
 }
 
@@ -240,7 +239,7 @@ export function buildStatsService(config: Config, releases: ReleaseService): Sta
 /** Reading the prediction log (PREDICTION_LOG_TABLE's `byModel` index) for the control plane. */
 export function buildPredictionLogService(config: Config, clients: AwsClients = awsClients(config)): PredictionLogService {
   return new PredictionLogService({
-    reader: new DynamoDbPredictionLogReader({ client: clients.documents, tableName: config.PREDICTION_LOG_TABLE }),
+    reader: new DynamoDbPredictionLogReader({ client: clients.documents, tableName: required(config, 'PREDICTION_LOG_TABLE') }),
     registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
   });
 }
@@ -261,7 +260,7 @@ export function buildUploadService(
   service: RegistryService = buildRegistryService(config, clients),
 ): UploadService {
   return new UploadService({
-    uploads: new S3UploadStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET }),
+    uploads: new S3UploadStore({ client: clients.s3, bucket: required(config, 'ARTIFACT_BUCKET') }),
     service,
     maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
   });

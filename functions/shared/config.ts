@@ -61,8 +61,9 @@ function jsonVariable<T>(schema: z.ZodType<T>, example: string) {
 }
 
 const s3PrefixUri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([^*?]*\/)?$/, 'must be s3://<bucket>/ or s3://<bucket>/<prefix>/');
+/** By model name, or `*` for every model (the local stack's one data bucket). */
 export const BatchLocationsSchema = z.record(
-  z.string().regex(MODEL_NAME_PATTERN),
+  z.union([z.literal('*'), z.string().regex(MODEL_NAME_PATTERN)]),
   z.strictObject({ inputs: z.array(s3PrefixUri), outputs: z.array(s3PrefixUri) }),
 );
 
@@ -73,8 +74,10 @@ export function metricBaselinesVariable() {
 
 export const ConfigSchema = z.object({
   REGISTRY_TABLE: z.string().min(1),
-  PREDICTION_LOG_TABLE: z.string().min(1),
-  ARTIFACT_BUCKET: z.string().min(1),
+  /** Every function that serves or reads predictions (not the batch workflow's). */
+  PREDICTION_LOG_TABLE: z.string().min(1).optional(),
+  /** Every function that loads or stores model files (not the batch workflow's steps). */
+  ARTIFACT_BUCKET: z.string().min(1).optional(),
   /** Set on endpoint functions: the one model this function serves. */
   SERVED_MODEL: z.string().regex(MODEL_NAME_PATTERN).optional(),
   /** Set in a published version's configuration: the model version it is pinned to. */
@@ -153,6 +156,8 @@ export const ConfigSchema = z.object({
    * `{"iris": {"inputs": ["s3://data/scoring/"], "outputs": ["s3://data/results/"]}}`.
    */
   BATCH_LOCATIONS: jsonVariable(BatchLocationsSchema, '{"iris": {"inputs": ["s3://bucket/in/"], "outputs": ["s3://bucket/out/"]}}'),
+  /** Control plane: the most records a job's batch may hold (the batch function's MAX_ROWS). */
+  BATCH_MAX_ROWS_PER_BATCH: positiveInt(1000),
   /** Control plane: the most batches a job may run at once (its maxConcurrency at most this). */
   BATCH_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(100),
   /** Days a batch job's record is kept. */
@@ -164,6 +169,16 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/**
+ * The value of a variable only some functions need (`ARTIFACT_BUCKET`, `PREDICTION_LOG_TABLE`),
+ * asked for by the code that needs it: unset, the cold start fails with a message naming it.
+ */
+export function required(config: Config, name: 'ARTIFACT_BUCKET' | 'PREDICTION_LOG_TABLE' | 'BATCH_JOBS_TABLE'): string {
+  const value = config[name];
+  if (value === undefined) throw new Error(`Invalid function configuration (environment variables): ${name} is required by this function.`);
+  return value;
+}
 
 /** Parses `env` (default: `process.env`), throwing one error that lists every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

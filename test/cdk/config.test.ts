@@ -8,7 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { createServingApp } from '../../lib/app.js';
 import { authorizerEnvironment } from '../../lib/jwt-authorizer.js';
-import { CONFIG_CONTEXT_KEY, CONFIG_FILE_CONTEXT_KEY, DEFAULT_CONFIG, loadAppConfig, parseAppConfig, PLACEHOLDER_AUTH_HOST } from '../../lib/config.js';
+import {
+  batchLocations,
+  CONFIG_CONTEXT_KEY,
+  CONFIG_FILE_CONTEXT_KEY,
+  DEFAULT_CONFIG,
+  loadAppConfig,
+  parseAppConfig,
+  parseS3Location,
+  PLACEHOLDER_AUTH_HOST,
+} from '../../lib/config.js';
 import { DEFAULT_METRICS_NAMESPACE } from '../../functions/core/observability.js';
 import { cdkJsonContext } from './helpers.js';
 
@@ -251,5 +260,105 @@ describe('auth', () => {
 
   it('no auth at all fails synth: there is no unprotected API', () => {
     expect(synthWith({ endpoints: [iris] })).toThrow(/auth: required: the JWT issuer, audience and keys/);
+  });
+});
+
+describe('batch jobs', () => {
+  const inputs = ['s3://acme-scoring/iris/in/'];
+  const outputs = ['s3://acme-scoring/iris/out/'];
+  const withBatch = (batch: unknown, top: Record<string, unknown> = {}) => ({ endpoints: [{ ...iris, batch }], auth, ...top });
+
+  it('fills the documented defaults: 2048 MB arm64 batches of at most 1000 rows in 300 s, 1024 MB steps, concurrency up to 100, jobs kept 90 days', () => {
+    expect(parseAppConfig({ endpoints: [iris], auth }).batch).toEqual({
+      memoryMb: 2048,
+      architecture: 'arm64',
+      timeoutSeconds: 300,
+      maxRowsPerBatch: 1000,
+      stepsMemoryMb: 1024,
+      maxConcurrency: 100,
+      jobTtlDays: 90,
+    });
+  });
+
+  it("cdk.json's endpoint declares no batch locations: batch jobs are not deployed by default", () => {
+    const config = parseAppConfig(cdkJsonContext()[CONFIG_CONTEXT_KEY], 'cdk.json');
+    expect(config.endpoints[0]?.batch).toBeUndefined();
+    expect(batchLocations(config)).toEqual({});
+  });
+
+  it('reads each model\'s locations, written in one form: a whole bucket as s3://bucket/', () => {
+    // Act
+    const config = parseAppConfig({
+      endpoints: [
+        { ...iris, batch: { inputs: ['s3://acme-scoring/iris/in/', 's3://acme-raw'], outputs: ['s3://acme-scoring/'] } },
+        { model: 'wine' },
+        { model: 'churn', batch: { inputs: ['s3://crm.exports.eu/daily/2026/'], outputs: ['s3://crm-scores/churn/'] } },
+      ],
+      auth,
+    });
+
+    // Assess
+    expect(batchLocations(config)).toEqual({
+      iris: { inputs: ['s3://acme-scoring/iris/in/', 's3://acme-raw/'], outputs: ['s3://acme-scoring/'] },
+      churn: { inputs: ['s3://crm.exports.eu/daily/2026/'], outputs: ['s3://crm-scores/churn/'] },
+    });
+    expect(parseS3Location('s3://crm.exports.eu/daily/2026/')).toEqual({ bucket: 'crm.exports.eu', prefix: 'daily/2026/' });
+    expect(parseS3Location('s3://acme-raw')).toEqual({ bucket: 'acme-raw', prefix: '' });
+  });
+
+  it('accepts sizes, architecture and limits within their ranges', () => {
+    const config = parseAppConfig(withBatch({ inputs, outputs }, { batch: { memoryMb: 4096, architecture: 'x86_64', timeoutSeconds: 120, maxRowsPerBatch: 5000, stepsMemoryMb: 512, maxConcurrency: 10_000, jobTtlDays: 7 } }));
+    expect(config.batch).toEqual({ memoryMb: 4096, architecture: 'x86_64', timeoutSeconds: 120, maxRowsPerBatch: 5000, stepsMemoryMb: 512, maxConcurrency: 10_000, jobTtlDays: 7 });
+  });
+
+  it.each<[string, unknown, Record<string, unknown>, RegExp]>([
+    ['an http URL', { inputs: ['http://acme-scoring/iris/in/'], outputs }, {}, /endpoints\[0\]\.batch\.inputs\[0\]: "http:\/\/acme-scoring\/iris\/in\/" has the scheme "http:"; give an S3 location like s3:\/\/bucket\/prefix\//],
+    ['an https URL of the bucket', { inputs, outputs: ['https://acme-scoring.s3.amazonaws.com/out/'] }, {}, /endpoints\[0\]\.batch\.outputs\[0\]: .* has the scheme "https:"/],
+    ['no scheme', { inputs: ['acme-scoring/iris/in/'], outputs }, {}, /endpoints\[0\]\.batch\.inputs\[0\]: "acme-scoring\/iris\/in\/" is not a URI; give an S3 location like s3:\/\/bucket\/prefix\//],
+    ['a wildcard key', { inputs: ['s3://acme-scoring/iris/*'], outputs }, {}, /endpoints\[0\]\.batch\.inputs\[0\]: "s3:\/\/acme-scoring\/iris\/\*" has a wildcard \("\*" or "\?"\); give a prefix ending in "\/"/],
+    ['a bucket with a wildcard', { inputs, outputs: ['s3://acme-*/out/'] }, {}, /endpoints\[0\]\.batch\.outputs\[0\]: .* has a wildcard/],
+    ['a whole bucket with a wildcard', { inputs: ['s3://acme-scoring/*'], outputs }, {}, /batch\.inputs\[0\]: .* has a wildcard/],
+    ['a "?" wildcard', { inputs: ['s3://acme-scoring/iris/in?/'], outputs }, {}, /batch\.inputs\[0\]: .* has a wildcard/],
+    ['a bucket name with capitals and "_"', { inputs: ['s3://Acme_Scoring/in/'], outputs }, {}, /batch\.inputs\[0\]: bucket "Acme_Scoring" is not an S3 bucket name: 3-63 of a-z, 0-9, "\." and "-"/],
+    ['a bucket name of 2 characters', { inputs: ['s3://ab/in/'], outputs }, {}, /batch\.inputs\[0\]: bucket "ab" is not an S3 bucket name/],
+    ['a bucket named like an IP address', { inputs: ['s3://10.0.0.1/in/'], outputs }, {}, /batch\.inputs\[0\]: bucket "10\.0\.0\.1" is not an S3 bucket name: it is formatted as an IP address/],
+    ['a bucket with adjacent periods', { inputs, outputs: ['s3://acme..out/'] }, {}, /batch\.outputs\[0\]: bucket "acme\.\.out" is not an S3 bucket name: it has two adjacent periods/],
+    ['a bucket with a reserved prefix', { inputs: ['s3://xn--acme/in/'], outputs }, {}, /batch\.inputs\[0\]: bucket "xn--acme" is not an S3 bucket name: the prefix "xn--" is reserved/],
+    ['an access point alias', { inputs: ['s3://acme-ap-abc123-s3alias/in/'], outputs }, {}, /batch\.inputs\[0\]: .* the suffix "-s3alias" is reserved/],
+    ['a prefix without its trailing "/"', { inputs: ['s3://acme-scoring/iris/in'], outputs }, {}, /batch\.inputs\[0\]: the prefix "iris\/in" must end with "\/" \(s3:\/\/acme-scoring\/iris\/in\/\), or be empty for the whole bucket/],
+    ['an object key instead of a prefix', { inputs, outputs: ['s3://acme-scoring/out/results.jsonl'] }, {}, /batch\.outputs\[0\]: the prefix "out\/results\.jsonl" must end with "\/"/],
+    ['an empty segment', { inputs: ['s3://acme-scoring/iris//in/'], outputs }, {}, /batch\.inputs\[0\]: the prefix "iris\/\/in\/" has an empty segment/],
+    ['an IAM policy variable', { inputs: ['s3://acme-scoring/${aws:username}/'], outputs }, {}, /batch\.inputs\[0\]: the prefix .* has "\$\{", which IAM reads as a policy variable/],
+    ['a location that is no string', { inputs: [42], outputs }, {}, /batch\.inputs\[0\]: must be an S3 location like "s3:\/\/bucket\/prefix\/"/],
+    ['no inputs', { inputs: [], outputs }, {}, /endpoints\[0\]\.batch\.inputs: give at least one S3 location jobs may read/],
+    ['no outputs field', { inputs }, {}, /endpoints\[0\]\.batch\.outputs: must be a list of S3 locations \("s3:\/\/bucket\/prefix\/"\) jobs may write/],
+    ['one location instead of a list', { inputs: 's3://acme-scoring/iris/in/', outputs }, {}, /endpoints\[0\]\.batch\.inputs: must be a list of S3 locations/],
+    ['eleven inputs', { inputs: Array.from({ length: 11 }, (_, i) => `s3://acme-scoring/in-${i}/`), outputs }, {}, /endpoints\[0\]\.batch\.inputs: give at most 10 locations/],
+    ['a misspelt batch field', { inputs, outputs, output: outputs }, {}, /endpoints\[0\]\.batch\.output: unknown field/],
+    ['a batch timeout above the 300 s of an EXPRESS child', { inputs, outputs }, { batch: { timeoutSeconds: 301 } }, /batch\.timeoutSeconds: must be at most 300 seconds: each batch runs in an EXPRESS child execution/],
+    ['a maxConcurrency above what Step Functions runs', { inputs, outputs }, { batch: { maxConcurrency: 10_001 } }, /batch\.maxConcurrency: Step Functions runs at most 10000 child executions/],
+    ['no concurrency', { inputs, outputs }, { batch: { maxConcurrency: 0 } }, /batch\.maxConcurrency: must be 1 or more batches/],
+    ['batch memory below 128 MB', { inputs, outputs }, { batch: { memoryMb: 64 } }, /batch\.memoryMb: 64 MB is outside Lambda's memory range/],
+    ['steps memory above 10240 MB', { inputs, outputs }, { batch: { stepsMemoryMb: 20_000 } }, /batch\.stepsMemoryMb: 20000 MB is outside Lambda's memory range/],
+    ['an unknown batch architecture', { inputs, outputs }, { batch: { architecture: 'sparc' } }, /batch\.architecture: unknown architecture "sparc"/],
+    ['jobs kept 0 days', { inputs, outputs }, { batch: { jobTtlDays: 0 } }, /batch\.jobTtlDays: must be 1 or more days/],
+    ['fractional rows per batch', { inputs, outputs }, { batch: { maxRowsPerBatch: 2.5 } }, /batch\.maxRowsPerBatch: must be a whole number of rows/],
+    ['a misspelt top-level batch field', { inputs, outputs }, { batch: { maxConcurency: 5 } }, /batch\.maxConcurency: unknown field/],
+  ])('%s fails synth naming the field', (_name, endpointBatch, top, message) => {
+    expect(synthWith(withBatch(endpointBatch, top))).toThrow(message);
+  });
+
+  it("refuses locations whose JSON would not fit the control function's 4 KB environment", () => {
+    // Prepare: ten endpoints, each with ten long input prefixes.
+    const long = (model: string, i: number) => `s3://acme-scoring/${'deeply/nested/'.repeat(2)}${model}/input-${i}/`;
+    const endpoints = Array.from({ length: 10 }, (_, e) => ({ model: `m${e}`, batch: { inputs: Array.from({ length: 10 }, (_, i) => long(`m${e}`, i)), outputs } }));
+
+    // Act, Assess
+    expect(synthWith({ endpoints, auth })).toThrow(/endpoints: the endpoints' batch locations take \d+ bytes as JSON \(BATCH_LOCATIONS\); the control function's environment holds 4 KB in all/);
+  });
+
+  it('a message quotes a long location only in part', () => {
+    const uri = `http://acme-scoring/${'x'.repeat(500)}/`;
+    expect(synthWith(withBatch({ inputs: [uri], outputs }))).toThrow(/"http:\/\/acme-scoring\/x{60}\.\.\."/);
   });
 });

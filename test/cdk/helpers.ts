@@ -8,6 +8,7 @@ import { IdentitySource, RequestAuthorizer } from 'aws-cdk-lib/aws-apigateway';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { ServingApi } from '../../lib/serving-api.js';
 import { createServingApp, type ServingApp, type ServingAppOptions } from '../../lib/app.js';
 import { CONFIG_CONTEXT_KEY, type AppConfigInput } from '../../lib/config.js';
@@ -42,13 +43,31 @@ export interface Synthesized extends ServingApp {
   readonly template: Template;
 }
 
+export interface SynthesizeOptions extends Omit<ServingAppOptions, 'context'> {
+  /**
+   * Bundle the functions (esbuild), as `cdk synth` does. Without it the template is the same but
+   * the functions' code assets are placeholders (as in `cdk ls`): for tests of other resources
+   * that need not pay for bundling again. @default true
+   */
+  readonly bundle?: boolean;
+  /** Context on top of cdk.json's (feature flags, say). @default none */
+  readonly context?: Record<string, unknown>;
+}
+
 /**
  * Builds the app with cdk.json's context, `config` in place of its endpoint config when given,
  * and synthesizes the stack's template (bundling the functions once).
  */
-export function synthesize(config?: AppConfigInput, options: Omit<ServingAppOptions, 'context'> = {}): Synthesized {
-  const context = { ...cdkJsonContext(), ...(config ? { [CONFIG_CONTEXT_KEY]: config } : {}) };
-  const built = createServingApp({ nag: false, ...options, context });
+export function synthesize(config?: AppConfigInput, options: SynthesizeOptions = {}): Synthesized {
+  const { bundle = true, context: extra = {}, ...appOptions } = options;
+  const context = {
+    ...cdkJsonContext(),
+    ...(config ? { [CONFIG_CONTEXT_KEY]: config } : {}),
+    // The stacks to bundle: none.
+    ...(bundle ? {} : { [BUNDLING_STACKS]: [] }),
+    ...extra,
+  };
+  const built = createServingApp({ nag: false, ...appOptions, context });
   return { ...built, template: Template.fromStack(built.stack) };
 }
 
@@ -80,6 +99,21 @@ export const TWO_ENDPOINTS: AppConfigInput = {
       release: { managed: 'linear', percent: 20, intervalMinutes: 15 },
     },
   ],
+};
+
+/**
+ * Batch jobs for two models with locations of their own (iris: a prefix of a shared bucket;
+ * churn: a whole bucket and a prefix of another bucket for input, a prefix for output), and a
+ * third model without batch locations; job limits below the defaults.
+ */
+export const BATCH_ENDPOINTS: AppConfigInput = {
+  auth: TWO_ENDPOINTS.auth,
+  endpoints: [
+    { model: 'iris', batch: { inputs: ['s3://acme-scoring/iris/in/'], outputs: ['s3://acme-scoring/iris/out/'] } },
+    { model: 'churn', architecture: 'x86_64', batch: { inputs: ['s3://crm-exports', 's3://crm-archive/daily/'], outputs: ['s3://crm-scores/churn/'] } },
+    { model: 'wine' },
+  ],
+  batch: { maxConcurrency: 50, jobTtlDays: 30, maxRowsPerBatch: 2000 },
 };
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; [key: string]: unknown }>;
@@ -202,4 +236,69 @@ export function graphedMetrics(widgets: readonly DashboardWidget[]): GraphedMetr
     for (let i = 0; i + 1 < pairs.length; i += 2) dimensions[pairs[i] as string] = pairs[i + 1] as string;
     return [{ namespace, metricName, dimensions, ...(options?.stat ? { stat: options.stat } : {}) }];
   });
+}
+
+/** A state of an Amazon States Language definition (the fields the tests read). */
+export interface AslState {
+  readonly Type: string;
+  readonly Next?: string;
+  readonly End?: boolean;
+  readonly Default?: string;
+  readonly Resource?: string;
+  readonly Parameters?: Record<string, unknown>;
+  readonly ResultPath?: string | null;
+  readonly OutputPath?: string;
+  readonly Retry?: readonly { ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number }[];
+  readonly Catch?: readonly { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
+  readonly Choices?: readonly Record<string, unknown>[];
+  readonly ItemProcessor?: AslDefinition & { readonly ProcessorConfig?: Record<string, unknown> };
+  readonly [field: string]: unknown;
+}
+
+export interface AslDefinition {
+  readonly StartAt: string;
+  readonly States: Record<string, AslState>;
+}
+
+/**
+ * A state machine's definition as Step Functions reads it: its DefinitionString (a Fn::Join of
+ * JSON text and references) joined, each reference written as `<LogicalId>` or
+ * `<LogicalId.Attribute>` (see {@link joinedText}), then parsed.
+ */
+export function stateMachineDefinition(properties: Record<string, unknown> | undefined): AslDefinition {
+  return JSON.parse(joinedText(properties?.['DefinitionString'])) as AslDefinition;
+}
+
+/** One IAM statement of a role's policies, its actions and resources sorted, references flattened. */
+export interface GrantedStatement {
+  readonly actions: string[];
+  readonly resources: string[];
+  readonly condition?: unknown;
+}
+
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+/** Every statement of every policy attached to the role `roleId` (a logical id read from the template). */
+export function statementsOfRole(template: Template, roleId: string): GrantedStatement[] {
+  return Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+    .filter((policy) => asList(policy.Properties?.['Roles']).some((role) => (role as { Ref?: unknown }).Ref === roleId))
+    .flatMap((policy) => (policy.Properties?.['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
+    .map((statement) => ({
+      actions: (asList(statement['Action']) as string[]).sort(),
+      resources: asList(statement['Resource']).map(flattenReference).sort(),
+      ...(statement['Condition'] ? { condition: statement['Condition'] } : {}),
+    }));
+}
+
+/** The statements as `action resource` pairs, sorted (whatever statements minimizePolicies merged). */
+export function grantedPairs(statements: readonly GrantedStatement[]): string[] {
+  return statements.flatMap((s) => s.actions.flatMap((a) => s.resources.map((r) => `${a} ${r}`))).sort();
+}
+
+/** The logical id of the role a function (or state machine) runs with, from its properties. */
+export function roleOfResource(properties: Record<string, unknown> | undefined): string {
+  const role = (properties?.['Role'] ?? properties?.['RoleArn']) as { 'Fn::GetAtt'?: [string, string] } | undefined;
+  const id = role?.['Fn::GetAtt']?.[0];
+  if (!id) throw new Error(`no role in ${JSON.stringify(properties).slice(0, 200)}`);
+  return id;
 }
