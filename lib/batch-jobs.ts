@@ -51,7 +51,9 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
-import { JOB_FILES } from '../functions/core/batch-contract.js';
+import {
+  ASSEMBLE_RETRY_ERRORS, BATCH_RETRY_ERRORS, JOB_FAILED_CAUSE, JOB_FAILED_ERROR, JOB_FILES, MAX_INPUT_BYTES_PER_BATCH, PLAN_RETRY_ERRORS, RETRY_TIMING,
+} from '../functions/core/batch-contract.js';
 import { modelArtifactPrefix, type ArtifactBucket } from './artifact-bucket.js';
 import { parseS3Location, type BatchConfig, type EndpointBatchConfig, type ObservabilityConfig, type S3Location } from './config.js';
 import { ENDPOINT_ARTIFACT_ACTIONS } from './model-endpoint.js';
@@ -63,31 +65,8 @@ import type { DesignedTable, ServingTables } from './serving-tables.js';
 /** The plan/assemble function's timeout: it streams the whole input (plan) and output (assemble). */
 export const STEPS_TIMEOUT = Duration.seconds(900);
 
-/** ItemBatcher MaxInputBytesPerBatch: Step Functions passes a child execution at most 256 KiB. */
-export const MAX_INPUT_BYTES_PER_BATCH = 262_144;
-
-/** Errors of a batch worth another try: Lambda's own, and the batch function's own-side failures. */
-export const BATCH_RETRY_ERRORS = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-  'Batch.REGISTRY_UNAVAILABLE',
-  'Batch.INTERNAL',
-  'Batch.ARTIFACT_UNAVAILABLE',
-  'States.Timeout',
-] as const;
-
-/** Errors of a plan (or plan-failure record) invocation worth another try: Lambda's own. */
-export const PLAN_RETRY_ERRORS = ['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'Lambda.SdkClientException'] as const;
-/** Errors of an assemble invocation worth another try: Lambda's own. */
-export const ASSEMBLE_RETRY_ERRORS = [...PLAN_RETRY_ERRORS, 'Lambda.AWSLambdaException'] as const;
-
-/** Every Retry here: 3 more attempts, after 2 s, 4 s, 8 s. */
-const RETRY_TIMING = { maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 } as const;
-
-/** The Fail state's error when a job ends FAILED (plan failure, or the assemble step judged it). */
-export const JOB_FAILED_ERROR = 'BatchJobFailed';
+/** Every Retry here: {@link RETRY_TIMING}. */
+const RETRY = { maxAttempts: RETRY_TIMING.maxAttempts, interval: Duration.seconds(RETRY_TIMING.intervalSeconds), backoffRate: RETRY_TIMING.backoffRate } as const;
 
 /** Batch function: the registry (the job's pinned version). */
 export const BATCH_REGISTRY_ACTIONS = ['dynamodb:GetItem'] as const;
@@ -306,7 +285,7 @@ export class BatchJobs extends Construct {
   private definition() {
     const jobFailed = new Fail(this, 'JobFailed', {
       error: JOB_FAILED_ERROR,
-      cause: "The job ended FAILED; its record (GET /v1/models/{model}/batch-jobs/{job}) says why.",
+      cause: JOB_FAILED_CAUSE,
     });
     const steps = (id: string, payload: Record<string, unknown>, resultPath: string, retryOn: readonly string[]) =>
       new LambdaInvoke(this, id, {
@@ -416,5 +395,5 @@ export class BatchJobs extends Construct {
 }
 
 function retry(errors: readonly string[]): RetryProps {
-  return { errors: [...errors], ...RETRY_TIMING };
+  return { errors: [...errors], ...RETRY };
 }

@@ -278,14 +278,15 @@ const BatchSchema = z.strictObject({
   architecture: architecture.default('arm64'),
   /**
    * Timeout of one batch, in seconds. The Distributed Map runs each batch in an EXPRESS child
-   * execution, which lasts at most 300 s, retries included. @default 300
+   * execution, which lasts at most 300 s, retries included: 4 attempts of at most 70 s and 14 s
+   * of backoff fit. @default 60
    */
   timeoutSeconds: z
     .number({ error: 'must be a whole number of seconds' })
     .int('must be a whole number of seconds')
     .min(1, 'must be 1 or more seconds')
-    .max(300, 'must be at most 300 seconds: each batch runs in an EXPRESS child execution, which lasts at most 5 minutes')
-    .default(300),
+    .max(70, 'must be at most 70 seconds: each batch runs in an EXPRESS child execution, which lasts at most 300 s with its 3 retries (4 x 70 s + 14 s of backoff)')
+    .default(60),
   /** Most records one batch predicts (the batch function's MAX_ROWS; a job's rowsPerBatch is capped by it). @default 1000 */
   maxRowsPerBatch: z.number({ error: 'must be a whole number of rows' }).int('must be a whole number of rows').min(1, 'must be 1 or more rows').max(100_000, 'must be at most 100000 rows').default(1_000),
   /** Memory of the plan/assemble function (timeout 900 s: it streams the whole input and output). @default 1024 */

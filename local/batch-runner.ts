@@ -120,21 +120,12 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { JobRunner, PlanResult, SplitBatchEvent, SplitBatchInput, SplitBatchResult, WorkflowInput } from '../functions/core/batch-contract.js';
+import {
+  ASSEMBLE_RETRY_ERRORS, BATCH_RETRY_ERRORS as ITEM_RETRY_ERRORS, JOB_FAILED_CAUSE, JOB_FAILED_ERROR, MAX_INPUT_BYTES_PER_BATCH, PAYLOAD_QUOTA_BYTES, PLAN_RETRY_ERRORS, RETRY_TIMING,
+  type JobRunner, type PlanResult, type SplitBatchEvent, type SplitBatchInput, type SplitBatchResult, type WorkflowInput,
+} from '../functions/core/batch-contract.js';
 
-/** Step Functions' payload quota: a task result, a state, a child's input (bytes of UTF-8 JSON). */
-export const PAYLOAD_QUOTA_BYTES = 262_144;
-/** The ItemBatcher's MaxInputBytesPerBatch. */
-export const MAX_INPUT_BYTES_PER_BATCH = 262_144;
-
-/** Retry `ErrorEquals` of the Plan and RecordPlanFailure tasks (the lists and numbers are lib/batch-jobs.ts's). */
-export const PLAN_RETRY_ERRORS: readonly string[] = ['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'Lambda.SdkClientException'];
-/** Retry `ErrorEquals` of the Assemble task. */
-export const ASSEMBLE_RETRY_ERRORS: readonly string[] = [...PLAN_RETRY_ERRORS, 'Lambda.AWSLambdaException'];
-/** Retry `ErrorEquals` of the item processor's task. */
-export const ITEM_RETRY_ERRORS: readonly string[] = [
-  ...ASSEMBLE_RETRY_ERRORS, 'Batch.REGISTRY_UNAVAILABLE', 'Batch.INTERNAL', 'Batch.ARTIFACT_UNAVAILABLE', 'States.Timeout',
-];
+export { MAX_INPUT_BYTES_PER_BATCH } from '../functions/core/batch-contract.js';
 
 /** A Retry block's numbers. */
 export interface RetryPolicy {
@@ -145,14 +136,13 @@ export interface RetryPolicy {
   /** MaxAttempts: retries after the first call. @default 3 */
   readonly maxAttempts: number;
 }
-export const DEFAULT_RETRY: RetryPolicy = { intervalMs: 2_000, backoffRate: 2, maxAttempts: 3 };
+export const DEFAULT_RETRY: RetryPolicy = { intervalMs: RETRY_TIMING.intervalSeconds * 1000, backoffRate: RETRY_TIMING.backoffRate, maxAttempts: RETRY_TIMING.maxAttempts };
 
 /**
- * The `JobFailed` Fail state's error and cause (lib/batch-jobs.ts `JOB_FAILED_ERROR` and its
- * cause; kept apart so that `npm start` does not load the CDK): a plan failure, and a job the
- * assemble step judged FAILED, end there.
+ * The `JobFailed` Fail state's error and cause (as lib/batch-jobs.ts renders them): a plan
+ * failure, and a job the assemble step judged FAILED, end there.
  */
-export const JOB_FAILED = { error: 'BatchJobFailed', cause: 'The job ended FAILED; its record (GET /v1/models/{model}/batch-jobs/{job}) says why.' } as const;
+export const JOB_FAILED = { error: JOB_FAILED_ERROR, cause: JOB_FAILED_CAUSE } as const;
 
 /** A state's error, as Catch hands it on (`$.error`, `$.mapError`). */
 export interface StatesErrorOutput {

@@ -304,3 +304,30 @@ export interface JobRunner {
   /** Where the workflow is: RUNNING, or how it ended. */
   status(executionId: string): Promise<{ status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'UNKNOWN'; error?: string; cause?: string }>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The workflow's fixed numbers: the state machine (lib/batch-jobs.ts) and its local emulation
+// (local/batch-runner.ts) both read them from here, so the two cannot drift apart.
+// ---------------------------------------------------------------------------------------------
+
+/** Step Functions' payload quota: a task result, a state, a child's input (bytes of UTF-8 JSON). */
+export const PAYLOAD_QUOTA_BYTES = 262_144;
+/** ItemBatcher MaxInputBytesPerBatch: a child execution's input is at most the payload quota. */
+export const MAX_INPUT_BYTES_PER_BATCH = PAYLOAD_QUOTA_BYTES;
+
+/** Retry `ErrorEquals` of the Plan and RecordPlanFailure tasks: Lambda's own transient errors. */
+export const PLAN_RETRY_ERRORS: readonly string[] = ['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'Lambda.SdkClientException'];
+/** Retry `ErrorEquals` of the Assemble tasks. */
+export const ASSEMBLE_RETRY_ERRORS: readonly string[] = [...PLAN_RETRY_ERRORS, 'Lambda.AWSLambdaException'];
+/**
+ * Retry `ErrorEquals` of the item processor's task: Lambda's own errors, a batch function that
+ * timed out (`Sandbox.Timedout`), and the batch function's own-side failures. A batch's retry
+ * rewrites the same parts, so it never duplicates a row.
+ */
+export const BATCH_RETRY_ERRORS: readonly string[] = [...ASSEMBLE_RETRY_ERRORS, 'Sandbox.Timedout', 'Batch.REGISTRY_UNAVAILABLE', 'Batch.INTERNAL', 'Batch.ARTIFACT_UNAVAILABLE'];
+/** Every Retry block: 3 more attempts, after 2 s, 4 s, 8 s. */
+export const RETRY_TIMING = { maxAttempts: 3, intervalSeconds: 2, backoffRate: 2 } as const;
+/** The Fail state's error when a job ends FAILED (plan failure, or the assemble step judged it). */
+export const JOB_FAILED_ERROR = 'BatchJobFailed';
+/** The Fail state's cause: where to read why. */
+export const JOB_FAILED_CAUSE = 'The job ended FAILED; its record (GET /v1/models/{model}/batch-jobs/{job}) says why.';

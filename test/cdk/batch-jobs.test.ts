@@ -34,13 +34,13 @@ beforeAll(() => {
 /** The spec's item processor Retry list (/tmp spec, "The state machine"). */
 const BATCH_RETRY = [
   'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  'Lambda.SdkClientException',
+  'Lambda.AWSLambdaException',
+  'Sandbox.Timedout',
   'Batch.REGISTRY_UNAVAILABLE',
   'Batch.INTERNAL',
   'Batch.ARTIFACT_UNAVAILABLE',
-  'States.Timeout',
 ];
 const PLAN_RETRY = ['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'Lambda.SdkClientException'];
 const ASSEMBLE_RETRY = [...PLAN_RETRY, 'Lambda.AWSLambdaException'];
@@ -235,7 +235,7 @@ describe('the workflow definition', () => {
 });
 
 describe('functions, table and outputs', () => {
-  it('the batch function: 2048 MB arm64 with the ONNX Runtime layer, 300 s, MAX_ROWS from batch.maxRowsPerBatch, the registry, artifacts and job table named', () => {
+  it('the batch function: 2048 MB arm64 with the ONNX Runtime layer, 60 s, MAX_ROWS from batch.maxRowsPerBatch, the registry, artifacts and job table named', () => {
     // Prepare
     const [, control] = controlFunction();
     const [bucketId] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
@@ -244,7 +244,7 @@ describe('functions, table and outputs', () => {
     const [, batch] = batchFunction();
 
     // Assess
-    expect(batch).toMatchObject({ MemorySize: 2048, Timeout: 300, Architectures: ['arm64'] });
+    expect(batch).toMatchObject({ MemorySize: 2048, Timeout: 60, Architectures: ['arm64'] });
     expect(batch['Layers']).toEqual(control['Layers']);
     expect((batch['Environment'] as { Variables: Record<string, unknown> }).Variables).toMatchObject({
       REGISTRY_TABLE: { Ref: registryTable() },

@@ -268,11 +268,11 @@ describe('batch jobs', () => {
   const outputs = ['s3://acme-scoring/iris/out/'];
   const withBatch = (batch: unknown, top: Record<string, unknown> = {}) => ({ endpoints: [{ ...iris, batch }], auth, ...top });
 
-  it('fills the documented defaults: 2048 MB arm64 batches of at most 1000 rows in 300 s, 1024 MB steps, concurrency up to 100, jobs kept 90 days', () => {
+  it('fills the documented defaults: 2048 MB arm64 batches of at most 1000 rows in 60 s, 1024 MB steps, concurrency up to 100, jobs kept 90 days', () => {
     expect(parseAppConfig({ endpoints: [iris], auth }).batch).toEqual({
       memoryMb: 2048,
       architecture: 'arm64',
-      timeoutSeconds: 300,
+      timeoutSeconds: 60,
       maxRowsPerBatch: 1000,
       stepsMemoryMb: 1024,
       maxConcurrency: 100,
@@ -307,8 +307,8 @@ describe('batch jobs', () => {
   });
 
   it('accepts sizes, architecture and limits within their ranges', () => {
-    const config = parseAppConfig(withBatch({ inputs, outputs }, { batch: { memoryMb: 4096, architecture: 'x86_64', timeoutSeconds: 120, maxRowsPerBatch: 5000, stepsMemoryMb: 512, maxConcurrency: 10_000, jobTtlDays: 7 } }));
-    expect(config.batch).toEqual({ memoryMb: 4096, architecture: 'x86_64', timeoutSeconds: 120, maxRowsPerBatch: 5000, stepsMemoryMb: 512, maxConcurrency: 10_000, jobTtlDays: 7 });
+    const config = parseAppConfig(withBatch({ inputs, outputs }, { batch: { memoryMb: 4096, architecture: 'x86_64', timeoutSeconds: 70, maxRowsPerBatch: 5000, stepsMemoryMb: 512, maxConcurrency: 10_000, jobTtlDays: 7 } }));
+    expect(config.batch).toEqual({ memoryMb: 4096, architecture: 'x86_64', timeoutSeconds: 70, maxRowsPerBatch: 5000, stepsMemoryMb: 512, maxConcurrency: 10_000, jobTtlDays: 7 });
   });
 
   it.each<[string, unknown, Record<string, unknown>, RegExp]>([
@@ -335,7 +335,7 @@ describe('batch jobs', () => {
     ['one location instead of a list', { inputs: 's3://acme-scoring/iris/in/', outputs }, {}, /endpoints\[0\]\.batch\.inputs: must be a list of S3 locations/],
     ['eleven inputs', { inputs: Array.from({ length: 11 }, (_, i) => `s3://acme-scoring/in-${i}/`), outputs }, {}, /endpoints\[0\]\.batch\.inputs: give at most 10 locations/],
     ['a misspelt batch field', { inputs, outputs, output: outputs }, {}, /endpoints\[0\]\.batch\.output: unknown field/],
-    ['a batch timeout above the 300 s of an EXPRESS child', { inputs, outputs }, { batch: { timeoutSeconds: 301 } }, /batch\.timeoutSeconds: must be at most 300 seconds: each batch runs in an EXPRESS child execution/],
+    ['a batch timeout whose retries would outlast the 300 s of an EXPRESS child', { inputs, outputs }, { batch: { timeoutSeconds: 71 } }, /batch\.timeoutSeconds: must be at most 70 seconds: each batch runs in an EXPRESS child execution/],
     ['a maxConcurrency above what Step Functions runs', { inputs, outputs }, { batch: { maxConcurrency: 10_001 } }, /batch\.maxConcurrency: Step Functions runs at most 10000 child executions/],
     ['no concurrency', { inputs, outputs }, { batch: { maxConcurrency: 0 } }, /batch\.maxConcurrency: must be 1 or more batches/],
     ['batch memory below 128 MB', { inputs, outputs }, { batch: { memoryMb: 64 } }, /batch\.memoryMb: 64 MB is outside Lambda's memory range/],
