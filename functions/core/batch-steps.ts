@@ -89,7 +89,9 @@ export class BatchSteps {
     const failedBatches = await this.failedSplits(job, outcome);
     const mapFailure = outcome.mapError ? failureOf(outcome.mapError, 'MAP_FAILED', 'The Distributed Map failed') : undefined;
     const notRun: SplitFailure = mapFailure ?? { code: 'NOT_PREDICTED', message: 'The split holding this row was not predicted.' };
-    const errorParts = new Set((await this.deps.objects.keys(bucket, prefix + JOB_FILES.partsPrefix)).filter((key) => key.endsWith('.errors.jsonl')));
+    // A split's rows are its predictions and its error records: one with fewer predictions than
+    // rows has an error part (found without listing the parts, which may be many).
+    const withErrors = new Set<number>();
     const splits = await this.readSplits(plan.splits);
     const missing = new Set<number>();
     let predicted = 0;
@@ -105,7 +107,9 @@ export class BatchSteps {
           missing.add(split.index);
           continue;
         }
-        predicted += countLines(text);
+        const count = countLines(text);
+        predicted += count;
+        if (count < split.rows) withErrors.add(split.index);
         if (text !== '') yield text;
       }
     }
@@ -126,9 +130,8 @@ export class BatchSteps {
           if (lines.length > 0) yield `${lines.join('\n')}\n`;
           continue;
         }
-        const key = errorsPartKey(prefix, split.index);
-        if (!errorParts.has(key)) continue;
-        const text = (await objects.text({ bucket, key })) ?? '';
+        if (!withErrors.has(split.index)) continue;
+        const text = (await objects.text({ bucket, key: errorsPartKey(prefix, split.index) })) ?? '';
         failed += countLines(text);
         if (sample.length < ERROR_SAMPLE_SIZE) {
           for (const line of text.split('\n')) {
