@@ -241,7 +241,7 @@ describe('the job API', () => {
     try {
       // Act
       const done = await ended((await jobOf(await submit({ input: { uri }, rowsPerBatch: 1000 }))).jobId);
-      // Assess: 5 batches of 1,000 records, each read from several splits, each one run.
+      // Assess: 5 batches of 1,000 records, each one run.
       expect(done.job.state).toBe('SUCCEEDED');
       expect(run).toHaveBeenCalledTimes(5);
     } finally {
