@@ -97,7 +97,7 @@ export class DynamoDbBatchJobStore implements BatchJobStore {
     return { jobs, ...(from ? { cursor: encodeCursor(from) } : {}) };
   }
 
-  async update(model: string, jobId: string, from: readonly JobState[], change: JobChange): Promise<BatchJob> {
+  async update(model: string, jobId: string, from: readonly JobState[], change: JobChange, remove: readonly ('failure' | 'endedAt')[] = []): Promise<BatchJob> {
     const names: Record<string, string> = { '#state': 'state', '#revision': 'revision' };
     const values: Record<string, unknown> = { ':one': 1 };
     const sets: string[] = ['#revision = #revision + :one'];
@@ -107,7 +107,17 @@ export class DynamoDbBatchJobStore implements BatchJobStore {
       values[`:v${i}`] = marshallable(value);
       sets.push(`#f${i} = :v${i}`);
     });
-    const removes = change.state && FINAL_STATES.includes(change.state) ? ' REMOVE activeState' : '';
+    const removed = remove.map((field, i) => {
+      names[`#r${i}`] = field;
+      return `#r${i}`;
+    });
+    // Only jobs in flight carry `activeState` (the sparse index the local runner resumes from).
+    if (change.state && FINAL_STATES.includes(change.state)) removed.push('activeState');
+    else if (change.state) {
+      sets.push('activeState = :active');
+      values[':active'] = BATCH_JOB_KEYS.activeValue;
+    }
+    const removes = removed.length > 0 ? ` REMOVE ${removed.join(', ')}` : '';
     from.forEach((state, i) => (values[`:from${i}`] = state));
     try {
       const { Attributes } = await this.client.send(new UpdateCommand({

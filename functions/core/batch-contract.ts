@@ -284,9 +284,9 @@ export interface BatchJobStore {
   list(model: string, options: { limit: number; cursor?: string; state?: JobState }): Promise<{ jobs: BatchJob[]; cursor?: string }>;
   /**
    * Applies `change` when the job is in one of `from` (ConflictError `JOB_STATE_CHANGED`
-   * otherwise), raising its revision; returns the job as written.
+   * otherwise), removing the `remove` fields, raising its revision; returns the job as written.
    */
-  update(model: string, jobId: string, from: readonly JobState[], change: JobChange): Promise<BatchJob>;
+  update(model: string, jobId: string, from: readonly JobState[], change: JobChange, remove?: readonly ('failure' | 'endedAt')[]): Promise<BatchJob>;
   /** Adds a batch's counts to `progress` (atomic counters). */
   addProgress(model: string, jobId: string, delta: { rowsRead: number; predicted: number; failed: number }): Promise<void>;
   /** Jobs in SUBMITTED or RUNNING, across models (the local runner resumes them at start). */

@@ -76,6 +76,8 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = { rowsPerBatch: 500, maxConcurren
 
 const DEFAULT_MAX_INPUT_FILES = 1_000;
 const DEFAULT_LINK_SECONDS = 3_600;
+/** A job its workflow never started is read as FAILED after this long (ms). */
+export const UNSTARTED_JOB_MS = 5 * 60_000;
 /** Failed jobs show at most this many of their error records. */
 export const ERROR_SAMPLE_SIZE = 10;
 /** Names a message lists before "and N more". */
@@ -332,11 +334,8 @@ export class BatchJobService {
     try {
       ({ executionId } = await this.deps.runner.start(input));
     } catch (error) {
-      await this.deps.store.update(job.model, job.jobId, ['SUBMITTED'], {
-        state: 'FAILED',
-        endedAt: this.now().toISOString(),
-        failure: { code: 'WORKFLOW_START_FAILED', message: 'The job\'s workflow could not be started; submit it again.' },
-      }).catch(() => undefined);
+      // The job stays SUBMITTED: a retry with its client token starts it; unstarted for
+      // UNSTARTED_JOB_MS, it is read as FAILED (see reconcile).
       throw new ServiceUnavailableError('WORKFLOW_START_FAILED', `The workflow of job ${job.jobId} could not be started.`, { cause: error });
     }
     try {
@@ -348,13 +347,30 @@ export class BatchJobService {
     }
   }
 
-  /** A job found by its client token: started again when its first submission never started it. */
+  /**
+   * A job found by its client token: started when its first submission never started it (the
+   * workflow could not be started, or the process died in between), whatever its age.
+   */
   private async resumeSubmission(job: BatchJob): Promise<BatchJob> {
     if (job.state === 'SUBMITTED' && job.executionId === undefined) return this.start(job);
+    if (job.state === 'FAILED' && job.failure?.code === 'WORKFLOW_START_FAILED') {
+      const again = await this.deps.store.update(job.model, job.jobId, ['FAILED'], { state: 'SUBMITTED' }, ['failure', 'endedAt']);
+      return this.start(again);
+    }
     return this.reconcile(job);
   }
 
   private async reconcile(job: BatchJob): Promise<BatchJob> {
+    if (job.state === 'SUBMITTED' && !job.executionId && this.now().getTime() - Date.parse(job.submittedAt) > UNSTARTED_JOB_MS) {
+      return this.deps.store.update(job.model, job.jobId, ['SUBMITTED'], {
+        state: 'FAILED',
+        endedAt: this.now().toISOString(),
+        failure: { code: 'WORKFLOW_START_FAILED', message: 'The job\'s workflow could not be started; submit it again (with its client token, this same job starts).' },
+      }).catch((error: unknown) => {
+        if (error instanceof ConflictError) return this.deps.store.get(job.model, job.jobId).then((current) => current ?? job);
+        throw error;
+      });
+    }
     if (job.state !== 'RUNNING' || !job.executionId) return job;
     const { status, error, cause } = await this.deps.runner.status(job.executionId);
     if (status === 'RUNNING' || status === 'UNKNOWN' || status === 'SUCCEEDED') return job;
