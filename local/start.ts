@@ -179,12 +179,27 @@ function lockDataDir(dataDir: string): () => void {
   return () => rmSync(lock, { force: true });
 }
 
+/**
+ * Whether `pid` is a live process. A zombie is not (killed, not yet reaped: signal 0 still
+ * reaches it): after a hard kill of `npm start`, the dead server lingers as one until its new
+ * parent reaps it, which a container without an init may never do.
+ */
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/** Linux: the state in `/proc/<pid>/stat` (after the command's closing parenthesis) is `Z`. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 
