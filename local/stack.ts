@@ -205,7 +205,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Batch jobs: the same batch and steps handlers as on Lambda, under the emulated workflow.
     const batchLogger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'batch' } });
     const worker = buildBatchWorker(config, clients, runtime);
-    const batchHandler = makeBatchHandler({ work: (event) => worker.run(event), log: () => requestLogOf(batchLogger) });
+    const batchHandler = makeBatchHandler({
+      work: (event) => worker.run(event),
+      describe: (result) => ({ splits: result.splits.length, rows: result.rows, predicted: result.predicted, failed: result.failed }),
+      log: () => requestLogOf(batchLogger),
+    });
     const stepsHandler = makeBatchStepsHandler(buildBatchSteps(config, clients), () => requestLogOf(batchLogger));
     const batchRunner = new LocalBatchRunner({
       steps: (event) => stepsHandler(event),
