@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBatch } from './batch.js';
+import { runBatchJobs } from './batch-jobs.js';
 import { prepareSandbox, runColdStart } from './cold-start.js';
 import { runHandler } from './handler.js';
 import { runHostile } from './hostile.js';
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     const memory = await runMemory(ctx);
     const sizes = runSizes(ctx, sandbox.bundle);
     const hostile = await runHostile(ctx);
+    const batchJobs = await runBatchJobs(ctx);
     const loadEnd = os.loadavg()[0] ?? 0;
     const measured = {
       schema: 1 as const,
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
       loadAverage: { start: loadStart, end: loadEnd },
       intraOpThreads: PRODUCT_THREADS,
       models: benchModels().map((m) => ({ id: m.id, name: m.name, description: m.description, bytes: m.bytes.byteLength, features: m.features.length })),
-      limit, handler, batch, coldStart, http, memory, sizes, threads, hostile,
+      limit, handler, batch, coldStart, http, memory, sizes, threads, hostile, batchJobs,
     };
     const results: BenchResults = { ...measured, headline: headline(measured), targets: evaluateTargets(measured) };
     mkdirSync(outDir, { recursive: true });

@@ -413,6 +413,83 @@ export interface HostileResult {
   readonly cases: readonly HostileCase[];
 }
 
+/**
+ * 9's phases of a job, each from the end of the one before (the first from submission) to the
+ * end of the S3 write that closes it: `submit` (the job API's checks, the job stored, the
+ * workflow started), `plan` (the input read whole, its splits file written), `map` (the
+ * Distributed Map's batches, to the last part written), `resultWriter` (the map's result files),
+ * `assemble` (the parts concatenated into the outputs, the job's end recorded, the workflow ended).
+ */
+export const BATCH_JOB_PHASES = ['submit', 'plan', 'map', 'resultWriter', 'assemble'] as const;
+export type BatchJobPhase = (typeof BATCH_JOB_PHASES)[number];
+
+/** One timed job of section 9: submission to SUCCEEDED through the job service of the local stack. */
+export interface BatchJobRun {
+  readonly ms: number;
+  readonly rowsPerSecond: number;
+  /** CPU time of the stack's process (handlers, emulated workflow, AWS SDK clients), ms. */
+  readonly cpuMs: number;
+  /** CPU time of the process of the S3- and DynamoDB-compatible servers (s3rver, dynalite), ms; 0 where /proc cannot be read. */
+  readonly serversCpuMs: number;
+  /** Bytes of `predictions.jsonl`. */
+  readonly outputBytes: number;
+  /** Wall time of each phase, ms; they add up to `ms`. */
+  readonly phases: Readonly<Record<BatchJobPhase, number>>;
+  /** The Distributed Map's children, from the ResultWriter's SUCCEEDED results (StartDate to StopDate). */
+  readonly batches: {
+    readonly count: number;
+    readonly medianMs: number;
+    readonly p99Ms: number;
+    /** Sum of the children's durations ÷ the map phase's wall time: batches in flight on average. */
+    readonly meanInFlight: number;
+  };
+  /**
+   * The SDK calls the stack's S3 and DynamoDB clients made during the job, by what they touched
+   * (`input`, `splits`, `parts`, `map results`, `outputs`, `job table`, ...) and command: how many,
+   * and their summed wall time (calls overlap: batches run side by side), ms.
+   */
+  readonly calls: ReadonlyArray<{ readonly target: string; readonly command: string; readonly count: number; readonly totalMs: number }>;
+}
+
+/** One timed floor of section 9: the same work written plainly, in the same process, on the same servers. */
+export interface BatchFloorRun {
+  readonly ms: number;
+  readonly rowsPerSecond: number;
+  readonly cpuMs: number;
+  readonly serversCpuMs: number;
+  readonly outputBytes: number;
+  /** Where its wall time went, ms: splitting and parsing the lines and filling the tensors, `session.run`, encoding the predictions; the rest is waiting on S3. */
+  readonly parseMs: number;
+  readonly runMs: number;
+  readonly encodeMs: number;
+}
+
+/** 9. A batch job of the sample model on the local stack, against the floor measured in the same run. */
+export interface BatchJobsResult {
+  readonly model: ModelId;
+  readonly rows: number;
+  /** Bytes of the JSON Lines input. */
+  readonly inputBytes: number;
+  readonly rowsPerBatch: number;
+  readonly maxConcurrency: number;
+  /** Rows of the untimed warm-up job and floor run first (the model loaded, connections open). */
+  readonly warmupRows: number;
+  /** The timed jobs, in run order. */
+  readonly jobs: readonly BatchJobRun[];
+  /** The timed floors, in run order: one before every job and one after the last. */
+  readonly floors: readonly BatchFloorRun[];
+  /** Medians over the runs. */
+  readonly jobMs: number;
+  readonly jobRowsPerSecond: number;
+  readonly floorMs: number;
+  readonly floorRowsPerSecond: number;
+  /** jobRowsPerSecond ÷ floorRowsPerSecond (the target's figure). */
+  readonly ratio: number;
+  /** CPU profile of the stack's process through one more job of `profileRows` rows, submission to end. */
+  readonly profileRows: number;
+  readonly profile: ProfileSummary;
+}
+
 export interface BenchResults {
   readonly schema: 1;
   readonly mode: 'full' | 'quick';
@@ -433,10 +510,11 @@ export interface BenchResults {
   readonly sizes: SizeResult;
   readonly threads: ThreadsResult;
   readonly hostile: HostileResult;
+  readonly batchJobs: BatchJobsResult;
   readonly headline: readonly string[];
   readonly targets: readonly TargetCheck[];
 }
 
 /** The sections, in the order the runner runs them and the JSON holds them. */
-export const SECTIONS = ['limit', 'handler', 'batch', 'threads', 'coldStart', 'http', 'memory', 'sizes', 'hostile'] as const;
+export const SECTIONS = ['limit', 'handler', 'batch', 'threads', 'coldStart', 'http', 'memory', 'sizes', 'hostile', 'batchJobs'] as const;
 export type SectionId = (typeof SECTIONS)[number];

@@ -24,6 +24,7 @@ export const ENTRIES = [
   'bench/processes/aws-servers.ts',
   'bench/processes/api-server.ts',
   'bench/processes/baseline-server.ts',
+  'bench/processes/batch-stack.ts',
 ] as const;
 
 const buildDir = mkdtempSync(path.join(os.tmpdir(), 'onnx-bench-build-'));

@@ -204,7 +204,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     releases = releaseService;
     // Batch jobs: the same batch and steps handlers as on Lambda, under the emulated workflow.
     const batchLogger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'batch' } });
-    const worker = buildBatchWorker(config, clients, runtime);
+    // The batch function's MAX_ROWS is the deployment's batch.maxRowsPerBatch (BATCH_MAX_ROWS_PER_BATCH here).
+    const worker = buildBatchWorker({ ...config, MAX_ROWS: config.BATCH_MAX_ROWS_PER_BATCH }, clients, runtime);
     const batchHandler = makeBatchHandler({
       work: (event) => worker.run(event),
       describe: (result) => ({ splits: result.splits.length, rows: result.rows, predicted: result.predicted, failed: result.failed }),

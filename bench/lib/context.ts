@@ -32,6 +32,11 @@ export interface Profile {
   readonly profileMs: number;
   /** Section 7: passes over the configurations (forward, then reverse), and calls measured one at a time for CPU per isolated call. */
   readonly threads: { readonly passes: 1 | 2; readonly isolatedCalls: { readonly small: number; readonly large: number } };
+  /**
+   * Section 9: rows of the timed JSON Lines job and of its floor; rounds of (floor, job), and a
+   * last floor, so the floor brackets every job; rows of the one job run under the CPU profiler.
+   */
+  readonly batchJobs: { readonly rows: number; readonly rounds: number; readonly profileRows: number };
 }
 
 export const FULL: Profile = {
@@ -44,6 +49,7 @@ export const FULL: Profile = {
   hostile: { warmup: 2, minSamples: 10, maxSamples: 40, maxMs: 3_000, blockSize: 2 },
   profileMs: 2_000,
   threads: { passes: 2, isolatedCalls: { small: 200, large: 20 } },
+  batchJobs: { rows: 1_000_000, rounds: 2, profileRows: 200_000 },
 };
 
 export const QUICK: Profile = {
@@ -56,6 +62,7 @@ export const QUICK: Profile = {
   hostile: { warmup: 1, minSamples: 2, maxSamples: 2, maxMs: 0, blockSize: 1 },
   profileMs: 300,
   threads: { passes: 1, isolatedCalls: { small: 10, large: 2 } },
+  batchJobs: { rows: 20_000, rounds: 1, profileRows: 20_000 },
 };
 
 export interface BenchContext {

@@ -99,10 +99,9 @@ export class BatchSteps {
     const sample: RowError[] = [];
     const objects = this.deps.objects;
 
-    // Pass 1: predictions, in split order; notes the splits that have no part.
+    // Pass 1: predictions, in split order (parts read a few ahead); notes the splits that have no part.
     async function* predictionLines(): AsyncGenerator<string> {
-      for (const split of splits) {
-        const text = await objects.text({ bucket, key: partKey(prefix, split.index) });
+      for await (const [split, text] of readAhead(splits, (split) => objects.text({ bucket, key: partKey(prefix, split.index) }))) {
         if (text === undefined) {
           missing.add(split.index);
           continue;
@@ -117,6 +116,8 @@ export class BatchSteps {
 
     // Pass 2: error records, in split order: a part's errors, or every row of a split never predicted.
     async function* errorLines(): AsyncGenerator<string> {
+      const errorParts = readAhead(splits.filter((split) => withErrors.has(split.index)), (split) => objects.text({ bucket, key: errorsPartKey(prefix, split.index) }));
+      const texts = errorParts[Symbol.asyncIterator]();
       for (const split of splits) {
         if (missing.has(split.index)) {
           const why = failedBatches.get(split.index) ?? notRun;
@@ -131,7 +132,7 @@ export class BatchSteps {
           continue;
         }
         if (!withErrors.has(split.index)) continue;
-        const text = (await objects.text({ bucket, key: errorsPartKey(prefix, split.index) })) ?? '';
+        const text = ((await texts.next()).value as [Split, string | undefined] | undefined)?.[1] ?? '';
         failed += countLines(text);
         if (sample.length < ERROR_SAMPLE_SIZE) {
           for (const line of text.split('\n')) {
@@ -255,6 +256,33 @@ function parseJson(text: string | undefined): unknown {
     return JSON.parse(text);
   } catch {
     return undefined;
+  }
+}
+
+/** Parts read at once, ahead of the one being written out. */
+const READ_AHEAD = 8;
+
+/**
+ * `[item, read(item)]` for each item, in order, with up to {@link READ_AHEAD} reads in flight: a
+ * job's parts are many small objects, and reading them one after another would make the
+ * assembly a chain of round trips.
+ */
+async function* readAhead<T, R>(items: readonly T[], read: (item: T) => Promise<R>): AsyncGenerator<[T, R]> {
+  const pending: Array<Promise<R>> = [];
+  let next = 0;
+  const fill = () => {
+    while (next < items.length && pending.length < READ_AHEAD) {
+      const reading = read(items[next] as T);
+      // Awaited in order below; a rejection is not left unhandled meanwhile.
+      reading.catch(() => undefined);
+      pending.push(reading);
+      next++;
+    }
+  };
+  for (let i = 0; i < items.length; i++) {
+    fill();
+    const value = await (pending.shift() as Promise<R>);
+    yield [items[i] as T, value];
   }
 }
 

@@ -62,21 +62,27 @@ export class BatchWorker {
     const { Items: splits, BatchInput: input } = parseEvent(event, this.deps.maxRows);
     const read = await Promise.all(splits.map((split) => this.deps.readSplit(this.deps.objects, split, input.format, input.columns)));
     const items: BatchItem[] = [];
-    const lines = new Map<number, { line?: number; file: string }>();
     const unreadable: RowError[] = [];
-    read.forEach((entries, i) => {
-      const split = splits[i] as Split;
+    read.forEach((entries) => {
       for (const entry of entries) {
-        lines.set(entry.row, { ...(entry.line === undefined ? {} : { line: entry.line }), file: split.key });
         if (entry.error) unreadable.push({ row: entry.row, ...entry.error });
         else items.push({ row: entry.row, record: entry.record });
       }
     });
     const result = await this.deps.predictor.predict({ Items: items, BatchInput: { model: input.model, version: input.version, format: input.format } });
-    const errors = [...unreadable, ...result.errors].map((error): RowError => ({ ...error, ...lines.get(error.row) }));
-    await Promise.all(splits.map((split) => this.writeParts(input, split, result.predictions, errors)));
+    // An error record names its line and file: found through its split (entries are in row order).
+    const located = (error: RowError): RowError => {
+      const i = splits.findIndex((split) => error.row >= split.firstRow && error.row < split.firstRow + split.rows);
+      const entry = read[i]?.[error.row - (splits[i] as Split).firstRow];
+      return { ...error, ...(entry?.line === undefined ? {} : { line: entry.line }), file: (splits[i] as Split).key };
+    };
+    const errors = [...unreadable, ...result.errors].map(located);
     const rows = splits.reduce((n, split) => n + split.rows, 0);
-    await this.deps.jobs.addProgress(input.model, input.jobId, { rowsRead: rows, predicted: result.predictions.length, failed: errors.length });
+    // The counts are progress, made exact by the assembly: they need not wait for the parts.
+    await Promise.all([
+      ...splits.map((split) => this.writeParts(input, split, result.predictions, errors)),
+      this.deps.jobs.addProgress(input.model, input.jobId, { rowsRead: rows, predicted: result.predictions.length, failed: errors.length }),
+    ]);
     return { splits: splits.map((split) => split.index), rows, predicted: result.predictions.length, failed: errors.length };
   }
 

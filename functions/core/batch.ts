@@ -269,6 +269,7 @@ function recordError(error: unknown): AppError {
  */
 function modelFields(layout: RecordLayout, record: unknown, csv: boolean): unknown {
   if (!isObject(record)) return record;
+  if (!csv && onlyModelFields(layout, record)) return record;
   const typeOf = layout.kind === 'columns'
     ? (): TensorType => layout.input.type
     : (name: string): TensorType => (layout.inputs[layout.index.indexOf(name) as number] as { type: TensorType }).type;
@@ -276,11 +277,20 @@ function modelFields(layout: RecordLayout, record: unknown, csv: boolean): unkno
   for (const key in record) {
     if (!Object.hasOwn(record, key) || !layout.index.has(key)) continue;
     const value = record[key];
-    const converted = csv && typeof value === 'string' ? csvCellValue(typeOf(key), value) : value;
-    // A key named `__proto__` stays a plain own key, as JSON.parse makes it.
-    Object.defineProperty(out, key, { value: converted, enumerable: true, writable: true, configurable: true });
+    // A plain assignment: `__proto__` is never a declared name (registration refuses it).
+    out[key] = csv && typeof value === 'string' ? csvCellValue(typeOf(key), value) : value;
   }
   return out;
+}
+
+/** Whether a JSON record holds the model's fields and nothing else (the common case: no copy). */
+function onlyModelFields(layout: RecordLayout, record: Record<string, unknown>): boolean {
+  let count = 0;
+  for (const key in record) {
+    if (!layout.index.has(key)) return false;
+    count++;
+  }
+  return count === layout.index.size;
 }
 
 /** JSON's number grammar (RFC 8259 §6): no leading `+`, no leading zeros, no bare `.5` or `5.`. */

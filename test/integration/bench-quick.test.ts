@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EXTERNAL_MODULES as BENCH_EXTERNAL_MODULES, FUNCTION_BUNDLING, externalModules as benchExternalModules } from '../../bench/lib/bundle.js';
-import { SECTIONS, type BenchResults } from '../../bench/results.js';
+import { BATCH_JOB_PHASES, SECTIONS, type BenchResults } from '../../bench/results.js';
 import { EXTERNAL_MODULES as DEPLOYED_EXTERNAL_MODULES, externalModules as deployedExternalModules } from '../../lib/serving-function.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,6 +28,8 @@ const OTHER_KEYS = ['schema', 'mode', 'date', 'durationSeconds', 'command', 'mac
 const MAY_BE_ZERO = [
   /\.errors$/, /\.non2xx$/, /\.share$/, /^loadAverage\./, /\.samples\[0\]\.requests$/,
   /^handler\.log\.fallbackRecords$/, /^handler\.log\.writer\.queuedAtEnd$/, /^http\.points\[\d+\]\.(logBacklog|drainMs)$/,
+  // The servers' CPU is read from /proc (0 elsewhere); a job's phase may end inside the one before.
+  /^batchJobs\.(jobs|floors)\[\d+\]\.serversCpuMs$/, /^batchJobs\.jobs\[\d+\]\.phases\./,
 ];
 /** ...or negative (differences between two measured figures). */
 const MAY_BE_NEGATIVE = [
@@ -105,7 +107,7 @@ describe('npm run bench -- --quick', () => {
     expect(results.threads.configs.length).toBeGreaterThanOrEqual(4);
     expect(results.threads.configs.map((c) => c.id)).toContain(results.threads.recommended);
     expect(results.headline.length).toBeGreaterThan(0);
-    expect(results.targets.map((t) => t.id)).toEqual(expect.arrayContaining(['prediction-log', 'cold-start', 'cold-start-ratio', 'http-npm-start', 'bundle']));
+    expect(results.targets.map((t) => t.id)).toEqual(expect.arrayContaining(['prediction-log', 'cold-start', 'cold-start-ratio', 'http-npm-start', 'bundle', 'batch-job']));
   });
 
   it('measures prediction logs on against off, with every record stored', () => {
@@ -127,6 +129,22 @@ describe('npm run bench -- --quick', () => {
     expect(powertools.loggerMetrics.samples).toBe(powertools.runs);
     expect(before.sdkExternalMs).toBeGreaterThan(before.sdkBundledMs);
     expect(results.coldStart.bundle.external).toEqual(deployedExternalModules(false));
+  });
+
+  it('runs a batch job of every row, beside a floor that writes the same bytes', () => {
+    const x = results.batchJobs;
+    expect(x.jobs.length).toBeGreaterThan(0);
+    expect(x.floors.length).toBe(x.jobs.length + 1);
+    for (const job of x.jobs) {
+      // The bench fails unless the job SUCCEEDED with a prediction per row; here, its shape.
+      expect(job.batches.count).toBe(Math.ceil(x.rows / x.rowsPerBatch));
+      expect(job.outputBytes).toBe(x.floors[0]?.outputBytes);
+      const phases = BATCH_JOB_PHASES.reduce((sum, phase) => sum + job.phases[phase], 0);
+      expect(Math.abs(phases - job.ms)).toBeLessThan(1);
+      expect(job.calls.map((c) => c.target)).toEqual(expect.arrayContaining(['input', 'parts', 'splits file', 'outputs', 'job table']));
+    }
+    expect(x.ratio).toBeCloseTo(x.jobRowsPerSecond / x.floorRowsPerSecond, 3);
+    expect(x.profile.busyMs).toBeGreaterThan(0);
   });
 
   it('says what the function bundle is made of', () => {
@@ -155,7 +173,7 @@ describe('npm run bench -- --quick', () => {
     expect(report).toContain(results.date.slice(0, 10));
     for (const heading of [
       '## Headline ratios', '## Targets', '## 1.', '## 2.', '### Prediction logs on and off', '## 3.', '## 4.', '### Tracing on',
-      '### Powertools at cold start, in isolation', '### Before and after', '## 5.', '## 6.', '## 7.',
+      '### Powertools at cold start, in isolation', '### Before and after', '## 5.', '## 6.', '## 7.', '## 8.', '## 9.',
     ]) {
       expect(report).toContain(heading);
     }
