@@ -52,7 +52,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import {
-  ASSEMBLE_RETRY_ERRORS, BATCH_RETRY_ERRORS, JOB_FAILED_CAUSE, JOB_FAILED_ERROR, JOB_FILES, MAX_INPUT_BYTES_PER_BATCH, PLAN_RETRY_ERRORS, RETRY_TIMING,
+  ASSEMBLE_RETRY_ERRORS, BATCH_RETRY_ERRORS, JOB_FAILED_CAUSE, JOB_FAILED_ERROR, MAX_INPUT_BYTES_PER_BATCH, PLAN_RETRY_ERRORS, RETRY_TIMING,
 } from '../functions/core/batch-contract.js';
 import { modelArtifactPrefix, type ArtifactBucket } from './artifact-bucket.js';
 import { parseS3Location, type BatchConfig, type EndpointBatchConfig, type ObservabilityConfig, type S3Location } from './config.js';
@@ -333,7 +333,7 @@ export class BatchJobs extends Construct {
       mapExecutionType: StateMachineType.EXPRESS,
       resultWriterV2: new OutputLocationResultWriter({
         bucketNamePath: JsonPath.stringAt('$.output.bucket'),
-        prefix: JsonPath.format(`{}${JOB_FILES.mapResults}`, JsonPath.stringAt('$.output.prefix')),
+        prefix: JsonPath.stringAt('$.plan.mapResultsPrefix'),
       }),
       resultPath: '$.map',
     });

@@ -50,7 +50,7 @@
  *   after its retries) over all items of the run; once above the tolerance no new child starts,
  *   the in-flight ones finish, and the Map fails with `States.ExceedToleratedFailureThreshold`.
  * - **ResultWriter** (`s3:putObject`, Bucket `$.output.bucket`, Prefix
- *   `States.Format('{}_map', $.output.prefix)`): `<prefix>/<map run id>/manifest.json`
+ *   `$.plan.mapResultsPrefix`): `<prefix>/<map run id>/manifest.json`
  *   (`{DestinationBucket, MapRunArn, ResultFiles: {FAILED, PENDING, SUCCEEDED: [{Key, Size}]}}`) and
  *   `SUCCEEDED_0.json` / `FAILED_0.json` / `PENDING_0.json` (only those with entries; JSON arrays of
  *   the children: `ExecutionArn, Input, InputDetails, Name, Output, OutputDetails` or
@@ -464,7 +464,7 @@ export class LocalBatchRunner implements JobRunner {
       output: valueAt(state, '$.output') as SplitBatchInput['output'],
       columns: valueAt(state, '$.plan.columns') as readonly string[],
     };
-    const writer = { bucket: stringAt(state, '$.output.bucket'), prefix: `${stringAt(state, '$.output.prefix')}_map` };
+    const writer = { bucket: stringAt(state, '$.output.bucket'), prefix: stringAt(state, '$.plan.mapResultsPrefix') };
     const batchInputJson = JSON.stringify(batchInput);
 
     let outcome: { map?: MapOutput; mapError?: StatesErrorOutput } | undefined;

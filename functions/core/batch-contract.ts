@@ -192,8 +192,13 @@ export interface PlanResult {
   readonly rows: number;
   /** ItemBatcher MaxItemsPerBatch: splits per batch of the Distributed Map. */
   readonly splitsPerBatch: number;
-  /** CSV: the header every file shares (fields are named by it). */
-  readonly columns?: readonly string[];
+  /** CSV: the header every file shares (fields are named by it); `[]` for the other formats. */
+  readonly columns: readonly string[];
+  /**
+   * The ResultWriter's prefix, `<job folder>_map` (the state machine reads it from here, a plain
+   * path, rather than building it with an intrinsic function).
+   */
+  readonly mapResultsPrefix: string;
 }
 
 /** What the ItemBatcher hands the batch function with every batch (`BatchInput`). */

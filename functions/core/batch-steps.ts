@@ -73,7 +73,10 @@ export class BatchSteps {
     const ref: ObjectRef = { bucket: job.output.bucket, key: job.output.prefix + JOB_FILES.splits };
     await this.deps.objects.upload(ref, chunksOf(splits), 'application/x-ndjson');
     await this.deps.jobs.update(job.model, job.jobId, ['SUBMITTED', 'RUNNING'], { state: 'RUNNING', rows: planned.rows });
-    return { splits: ref, splitCount: planned.splitCount, rows: planned.rows, splitsPerBatch: planned.splitsPerBatch, columns: planned.columns };
+    return {
+      splits: ref, splitCount: planned.splitCount, rows: planned.rows, splitsPerBatch: planned.splitsPerBatch, columns: planned.columns,
+      mapResultsPrefix: job.output.prefix + JOB_FILES.mapResults,
+    };
   }
 
   /** The plan failed: the job ends FAILED with the reason (a 4xx reason is shown as it is). */

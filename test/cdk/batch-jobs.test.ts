@@ -159,7 +159,7 @@ describe('the workflow definition', () => {
     // Assess
     expect(map['ResultWriter']).toEqual({
       Resource: 'arn:<AWS::Partition>:states:::s3:putObject',
-      Parameters: { 'Bucket.$': '$.output.bucket', 'Prefix.$': "States.Format('{}_map', $.output.prefix)" },
+      Parameters: { 'Bucket.$': '$.output.bucket', 'Prefix.$': '$.plan.mapResultsPrefix' },
     });
     expect(map.ResultPath).toBe('$.map');
     expect(map.Next).toBe('Assemble');

@@ -55,10 +55,12 @@ async function job(options: Partial<WorkflowInput['options']> = {}, splits: { co
     output: { bucket: BUCKET, prefix: folder },
     options: { rowsPerBatch: 500, maxConcurrency: 10, toleratedFailurePercentage: 0, ...options },
   };
-  const plan: PlanResult = {
+  // `columns: null` leaves the field out, as a broken plan step would (the Map's path then fails).
+  const plan = {
     splits: { bucket: BUCKET, key: splitsKey }, splitCount: lines.length, rows: lines.length * 10, splitsPerBatch: splits.splitsPerBatch ?? 1,
+    mapResultsPrefix: `${folder}_map`,
     ...(splits.columns === null ? {} : { columns: splits.columns ?? ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'] }),
-  };
+  } as PlanResult;
   return { input, plan, splitsKey, folder };
 }
 

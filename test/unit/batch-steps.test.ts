@@ -65,7 +65,7 @@ function output(name: string): Array<Record<string, unknown>> {
 it('plans the splits into the job folder and records the row count', async () => {
   const { plan, splits } = await planned();
 
-  expect(plan).toEqual({ splits: { bucket: 'out', key: `${OUT.prefix}${JOB_FILES.splits}` }, splitCount: 4, rows: 10, splitsPerBatch: 1, columns: ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'] });
+  expect(plan).toEqual({ splits: { bucket: 'out', key: `${OUT.prefix}${JOB_FILES.splits}` }, splitCount: 4, rows: 10, splitsPerBatch: 1, columns: ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'], mapResultsPrefix: `${OUT.prefix}_map` });
   expect(splits.map((s) => [s.firstRow, s.rows])).toEqual([[0, 3], [3, 3], [6, 3], [9, 1]]);
   expect((await jobs.get('iris', 'job-1'))).toMatchObject({ state: 'RUNNING', rows: 10 });
 });
