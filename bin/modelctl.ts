@@ -1199,7 +1199,9 @@ export function jobLines(reply: JobReply): string {
     ['started', job.startedAt ?? '-'],
     ['ended', job.endedAt === undefined ? '-' : `${job.endedAt}${job.startedAt === undefined ? '' : duration(job.startedAt, job.endedAt)}`],
     ['input', inputSummary(job)],
-    ...(job.input.ignoredColumns.length > 0 ? [['ignored', `${job.input.ignoredColumns.join(', ')} (columns the model does not take)`] as [string, string]] : []),
+    ...(job.input.ignoredColumns.length > 0
+      ? [['ignored', `${job.input.ignoredColumns.join(', ')}${job.input.ignoredColumnCount > job.input.ignoredColumns.length ? ` and ${job.input.ignoredColumnCount - job.input.ignoredColumns.length} more` : ''} (columns the model does not take)`] as [string, string]]
+      : []),
     ['output', job.output.uri],
     ['predictions', job.output.predictions],
     ['errors', job.output.errors],

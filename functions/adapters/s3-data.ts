@@ -19,19 +19,19 @@ import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   PutObjectCommand,
-  type ListObjectsV2CommandOutput,
+  type ListObjectsCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { DataObjects, InputFile, ObjectRef } from '../core/batch-contract.js';
-import { InternalError, NotFoundError } from '../core/errors.js';
+import { AppError, InternalError, NotFoundError } from '../core/errors.js';
 
 export interface S3DataObjectsOptions {
   readonly client: S3Client;
-  /** Keys asked for per ListObjectsV2 page (1 to 1,000). @default 1000 */
+  /** Keys asked for per listing page (1 to 1,000). @default 1000 */
   readonly pageSize?: number;
   /** Bytes per part of a multipart upload (S3's minimum is 5 MiB). @default 8 MiB */
   readonly partBytes?: number;
@@ -82,22 +82,31 @@ export class S3DataObjects implements DataObjects {
   }
 
   /**
-   * The objects under `prefix`, in key order (S3's: by UTF-8 bytes), at most `limit + 1` of them
-   * (one more than asked tells the caller there are more). Keys ending in `/` (the "folders" the
-   * console creates) are not files and are left out; empty (zero-byte) objects are kept, an input
-   * file with no records. A missing bucket lists nothing.
+   * The objects under `prefix`, in key order (S3's: by UTF-8 bytes), at most `limit` of them, and
+   * whether there are more: a page that ends truncated once `limit` are listed says so without a
+   * further request. Keys ending in `/` (the "folders" the console creates) are not files and are
+   * left out; empty (zero-byte) objects are kept, an input file with no records. A missing bucket
+   * lists nothing.
    */
-  async list(bucket: string, prefix: string, limit: number): Promise<InputFile[]> {
+  async list(bucket: string, prefix: string, limit: number): Promise<{ files: InputFile[]; more: boolean }> {
     const files: InputFile[] = [];
+    let more = false;
     await this.pages(bucket, prefix, (page) => {
       for (const item of page.Contents ?? []) {
         if (item.Key === undefined || item.Key.endsWith('/')) continue;
+        if (files.length === limit) {
+          more = true;
+          return false;
+        }
         files.push({ bucket, key: item.Key, size: item.Size ?? 0, ...(item.ETag ? { etag: item.ETag } : {}) });
-        if (files.length > limit) return false;
+      }
+      if (files.length === limit && page.IsTruncated) {
+        more = true;
+        return false;
       }
       return true;
     });
-    return files;
+    return { files, more };
   }
 
   /**
@@ -106,16 +115,23 @@ export class S3DataObjects implements DataObjects {
    *
    * @throws NotFoundError `OBJECT_NOT_FOUND` when there is no such object.
    */
-  async range(ref: ObjectRef, start: number, end: number): Promise<Uint8Array> {
+  async range(ref: ObjectRef, start: number, end: number, etag?: string): Promise<Uint8Array> {
     if (end <= start) return new Uint8Array(0);
     try {
-      const { Body } = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${end - 1}` }));
+      const { Body, ETag } = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${end - 1}`, ...(etag ? { IfMatch: etag } : {}) }));
+      // S3 refuses another version (412); an S3-compatible server may ignore If-Match.
+      if (etag !== undefined && ETag !== undefined && ETag !== etag) {
+        (Body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw changedObject(ref);
+      }
       if (!Body) return new Uint8Array(0);
       const bytes = await Body.transformToByteArray();
       // A server that ignores Range answers 200 with the whole object: keep the asked part.
       return bytes.byteLength > end - start ? bytes.subarray(start, end) : bytes;
     } catch (error) {
+      if (error instanceof AppError) throw error;
       if (errorName(error) === 'InvalidRange') return new Uint8Array(0);
+      if (errorName(error) === 'PreconditionFailed') throw changedObject(ref);
       if (isNotFound(error)) throw notFound(ref);
       throw failure(error, 'read', ref);
     }
@@ -220,20 +236,26 @@ export class S3DataObjects implements DataObjects {
     }
   }
 
-  /** Walks ListObjectsV2 pages until `take` returns false or the listing ends. */
-  private async pages(bucket: string, prefix: string, take: (page: ListObjectsV2CommandOutput) => boolean): Promise<void> {
-    let token: string | undefined;
-    do {
-      let page: ListObjectsV2CommandOutput;
+  /**
+   * Pages of the listing, in key order, until `take` says stop. ListObjects (v1) pages by the
+   * last key seen (`Marker`): S3 serves it as it serves v2, and an S3-compatible server whose v2
+   * continuation tokens fail (s3rver's, under Node's OpenSSL 3) still pages.
+   */
+  private async pages(bucket: string, prefix: string, take: (page: ListObjectsCommandOutput) => boolean): Promise<void> {
+    let marker: string | undefined;
+    for (;;) {
+      let page: ListObjectsCommandOutput;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: this.pageSize, ...(token ? { ContinuationToken: token } : {}) }));
+        page = await this.client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, MaxKeys: this.pageSize, ...(marker ? { Marker: marker } : {}) }));
       } catch (error) {
         if (isNotFound(error)) return;
         throw failure(error, 'list', { bucket, key: prefix });
       }
       if (!take(page)) return;
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+      const last = page.Contents?.at(-1)?.Key;
+      if (!page.IsTruncated || last === undefined) return;
+      marker = page.NextMarker ?? last;
+    }
   }
 }
 
@@ -271,4 +293,9 @@ function errorName(error: unknown): string {
 function httpStatus(error: unknown): number | undefined {
   const metadata = typeof error === 'object' && error !== null ? (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata : undefined;
   return typeof metadata?.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
+}
+
+/** 409 `OBJECT_CHANGED`: the object is no longer the version a reader asked for. */
+function changedObject(ref: ObjectRef): AppError {
+  return new AppError(409, 'OBJECT_CHANGED', `s3://${ref.bucket}/${ref.key} is no longer the version that was asked for.`);
 }

@@ -62,7 +62,8 @@ export function makeHandler<R>({ work, describe, log = () => SILENT_LOG }: Batch
 /** What a batch or step failure becomes for Step Functions (see {@link BatchFailure}). */
 export function toBatchFailure(error: unknown, lines: RequestLog): BatchFailure {
   if (error instanceof AppError && error.status < 500) {
-    lines.warn('batch refused', { code: error.code, message: error.message, path: error.path });
+    // `reason`, not `message`: Powertools Logger reserves that key and would drop it.
+    lines.warn('batch refused', { code: error.code, reason: error.message, path: error.path });
     return new BatchFailure(error.code, error.status, error.message, error.path);
   }
   const code = error instanceof AppError ? error.code : 'INTERNAL';

@@ -94,10 +94,15 @@ export interface BatchJob {
     readonly uri: string;
     readonly format: BatchFormat;
     readonly files: readonly InputFile[];
-    /** Column names (CSV header, Parquet schema) or the first record's keys (JSON Lines). */
+    /**
+     * Column names (CSV header, Parquet schema) or the first record's keys (JSON Lines): the
+     * first 100, each an excerpt of at most 64 characters; `columnCount` counts them all.
+     */
     readonly columns: readonly string[];
-    /** Columns the model does not take: read, not predicted with, not an error. */
+    readonly columnCount: number;
+    /** Columns the model does not take (read, not predicted with, not an error): the first 100. */
     readonly ignoredColumns: readonly string[];
+    readonly ignoredColumnCount: number;
   };
   readonly output: {
     /** The job's folder: `s3://bucket/<given prefix>/<jobId>/`. */
@@ -182,6 +187,8 @@ export interface Split {
   readonly firstLine?: number;
   /** Parquet: the first row within its file. */
   readonly fileRow?: number;
+  /** The file's ETag when it was planned: a split reads only that version of its file. */
+  readonly etag?: string;
 }
 
 /** The plan step's result (the state machine keeps it at `$.plan`). */
@@ -234,7 +241,7 @@ export interface JobManifest {
   readonly jobId: string;
   readonly model: string;
   readonly modelVersion: string;
-  readonly state: 'SUCCEEDED' | 'FAILED';
+  readonly state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
   readonly input: { readonly uri: string; readonly format: BatchFormat; readonly files: readonly InputFile[] };
   readonly rows: number;
   readonly predicted: number;
@@ -256,10 +263,16 @@ export interface JobManifest {
 export interface DataObjects {
   /** Size and ETag, or `undefined` when there is no such object. */
   head(ref: ObjectRef): Promise<{ size: number; etag?: string } | undefined>;
-  /** Objects under `prefix` in key order, at most `limit` (plus one, to tell "more"). */
-  list(bucket: string, prefix: string, limit: number): Promise<InputFile[]>;
-  /** Bytes `[start, end)` of an object. */
-  range(ref: ObjectRef, start: number, end: number): Promise<Uint8Array>;
+  /**
+   * Objects under `prefix` in key order, at most `limit`; `more` when there are others after
+   * them (known without reading further pages).
+   */
+  list(bucket: string, prefix: string, limit: number): Promise<{ files: InputFile[]; more: boolean }>;
+  /**
+   * Bytes `[start, end)` of an object. With `etag`, only of that version of it: another version
+   * throws a 409 `OBJECT_CHANGED` (S3 checks `If-Match`; the answer's ETag is checked too).
+   */
+  range(ref: ObjectRef, start: number, end: number, etag?: string): Promise<Uint8Array>;
   /** The whole object as a stream of chunks. */
   stream(ref: ObjectRef): AsyncIterable<Uint8Array>;
   /** Writes a whole object. */

@@ -498,6 +498,12 @@ function countedStream(objects: DataObjects, file: InputFile): {
 
 type MutableSplit = { -readonly [K in keyof Split]: Split[K] } & { bytes: number };
 
+/** The file's ETag, carried by its splits: a split reads only the version that was planned. */
+function etagOf(ref: ObjectRef): { etag?: string } {
+  const { etag } = ref as Partial<InputFile>;
+  return etag === undefined ? {} : { etag };
+}
+
 /**
  * Groups records (or Parquet row groups) into splits, in order. Completed splits wait in
  * `done` until `drain` hands them to the writer.
@@ -518,7 +524,7 @@ class Splitter {
     const open = this.open;
     if (open && (alone || this.sealed || open.rows >= this.sizing.splitRows || end - (open.start ?? 0) > this.sizing.splitBytes)) this.close();
     if (!this.open) {
-      this.open = { index: this.count, file, bucket: ref.bucket, key: ref.key, firstRow: this.rows, rows: 0, start, end, firstLine: line, bytes: 0 };
+      this.open = { index: this.count, file, bucket: ref.bucket, key: ref.key, firstRow: this.rows, rows: 0, start, end, firstLine: line, ...etagOf(ref), bytes: 0 };
       this.count += 1;
     }
     const current = this.open;
@@ -544,7 +550,7 @@ class Splitter {
     const piece = Math.max(1, Math.min(splitRows, Math.floor(splitBytes / perRow)));
     for (let r = 0; r < rows; r += piece) {
       const n = Math.min(piece, rows - r);
-      this.open = { index: this.count, file, bucket: ref.bucket, key: ref.key, firstRow: this.rows, rows: n, fileRow: fileRow + r, bytes: n * perRow };
+      this.open = { index: this.count, file, bucket: ref.bucket, key: ref.key, firstRow: this.rows, rows: n, fileRow: fileRow + r, ...etagOf(ref), bytes: n * perRow };
       this.count += 1;
       this.rows += n;
       // A whole row group stays open for the next ones to join; pieces of a larger one do not.
@@ -700,6 +706,7 @@ async function readParquetSplit(objects: DataObjects, split: Split, columns: rea
   const fileRow = split.fileRow ?? 0;
   const head = await objects.head(split);
   if (!head) throw changed(split, 'it no longer exists');
+  if (split.etag !== undefined && head.etag !== undefined && head.etag !== split.etag) throw changed(split, 'its ETag differs: it was replaced');
   const metadata = await cachedFooter(objects, split, head);
   if (Number(metadata.num_rows) < fileRow + split.rows) throw changed(split, `it holds ${metadata.num_rows} rows, fewer than the ${fileRow + split.rows} planned`);
   const all = topLevelColumns(metadata);
@@ -722,7 +729,9 @@ async function readParquetSplit(objects: DataObjects, split: Split, columns: rea
       });
     } catch (error) {
       if (error instanceof AppError) throw error;
-      throw changed(split, `its rows ${fileRow}–${fileRow + split.rows} cannot be read (${clip(errorMessage(error), 120)})`);
+      // The file is the version planned (its ETag): its data pages are what cannot be read.
+      const message = `Rows ${fileRow}–${fileRow + split.rows - 1} of ${where(split)} cannot be read: ${clip(errorMessage(error), 120)}.`;
+      return Array.from({ length: split.rows }, (_, i) => ({ row: split.firstRow + i, error: { code: 'INVALID_PARQUET', message, path: [] } }));
     }
     if (rows.length !== split.rows) throw changed(split, `rows ${fileRow}–${fileRow + split.rows} gave ${rows.length} rows`);
   } else {
@@ -1124,10 +1133,12 @@ function topLevelColumns(metadata: FileMetaData): string[] {
 }
 
 async function rangeOf(objects: DataObjects, ref: ObjectRef, start: number, end: number, onMissing: () => AppError): Promise<Uint8Array> {
+  const { etag } = ref as Partial<Split>;
   try {
-    return await objects.range(ref, start, end);
+    return await objects.range(ref, start, end, etag);
   } catch (error) {
     if (isNotFound(error)) throw onMissing();
+    if (error instanceof AppError && error.code === 'OBJECT_CHANGED') throw changed(ref, 'its ETag differs: it was replaced');
     throw error;
   }
 }

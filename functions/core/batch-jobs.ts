@@ -75,9 +75,15 @@ export interface BatchJobsDeps {
 export const DEFAULT_JOB_OPTIONS: JobOptions = { rowsPerBatch: 500, maxConcurrency: 10, toleratedFailurePercentage: 0 };
 
 const DEFAULT_MAX_INPUT_FILES = 1_000;
+/** Characters of the input's file list as JSON, at most (well under Step Functions' 256 KiB input). */
+const MAX_FILE_LIST_CHARS = 160_000;
 const DEFAULT_LINK_SECONDS = 3_600;
 /** A job its workflow never started is read as FAILED after this long (ms). */
 export const UNSTARTED_JOB_MS = 5 * 60_000;
+/** The smallest tolerance but 0, in percent (one row in a hundred million). */
+export const MIN_TOLERANCE = 0.000001;
+/** Column names a job shows at most (of `columns` and of `ignoredColumns` each); the counts are complete. */
+export const COLUMNS_SHOWN = 100;
 /** Failed jobs show at most this many of their error records. */
 export const ERROR_SAMPLE_SIZE = 10;
 /** Names a message lists before "and N more". */
@@ -102,6 +108,12 @@ export function parseS3Uri(uri: string, path: FieldPath): ObjectRef {
   if (!match || Buffer.byteLength(key) > 1_024 || /[\u0000-\u001f\u007f]/.test(key)) {
     throw new ValidationError('INVALID_BATCH_JOB', `${JSON.stringify(excerpt(uri))} is not an S3 URI: write s3://<bucket>/<key> (or s3://<bucket>/<prefix>/ for every object under a prefix).`, path);
   }
+  // S3 keys are flat names, but "." and ".." segments and "//" mean a path to file systems and
+  // S3-compatible servers alike: refused, so a location check cannot be walked around.
+  const segments = key.split('/');
+  if (segments.some((segment, i) => segment === '.' || segment === '..' || (segment === '' && i > 0 && i < segments.length - 1) || (segment === '' && i === 0 && key !== ''))) {
+    throw new ValidationError('INVALID_BATCH_JOB', `${JSON.stringify(excerpt(uri))} has an empty, "." or ".." path segment; name the object or prefix as it is, without "//", "./" or "../".`, path);
+  }
   return { bucket: match[1] as string, key };
 }
 
@@ -117,9 +129,9 @@ function allowedUnder(ref: ObjectRef, prefixes: readonly string[]): boolean {
   });
 }
 
-/** A new job id: time-sortable (`job-20261130t120501z-7f3k9q2m1x`), lower-case. */
+/** A new job id: time-sortable to the millisecond (`job-20261130t120501123z-7f3k9q2m1x`), lower-case. */
 export function newJobId(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
+  const stamp = now.toISOString().replace(/[-:.]/g, '').toLowerCase();
   const random = [...randomBytes(10)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
   return `job-${stamp}-${random}`;
 }
@@ -171,6 +183,8 @@ export class BatchJobService {
       );
     }
 
+    const ignored = columns.filter((c) => !names.includes(c));
+
     const submittedAt = this.now();
     const jobId = newJobId(submittedAt);
     const folder: ObjectRef = { bucket: outputRef.bucket, key: `${outputRef.key}${jobId}/` };
@@ -179,7 +193,15 @@ export class BatchJobService {
       model: request.model,
       modelVersion: version.version,
       state: 'SUBMITTED',
-      input: { uri: request.input.uri, format, files, columns, ignoredColumns: columns.filter((c) => !names.includes(c)) },
+      input: {
+        uri: request.input.uri,
+        format,
+        files,
+        columns: columns.slice(0, COLUMNS_SHOWN).map(excerpt),
+        columnCount: columns.length,
+        ignoredColumns: ignored.slice(0, COLUMNS_SHOWN).map(excerpt),
+        ignoredColumnCount: ignored.length,
+      },
       output: {
         uri: s3Uri(folder),
         predictions: s3Uri({ ...folder, key: folder.key + JOB_FILES.predictions }),
@@ -219,21 +241,29 @@ export class BatchJobService {
     return this.deps.store.list(model, { limit: options.limit ?? 20, ...(options.cursor ? { cursor: options.cursor } : {}), ...(options.state ? { state: options.state } : {}) });
   }
 
-  /** Cancels a job that has not ended: its workflow is stopped, the job ends CANCELLED. */
+  /**
+   * Cancels a job that has not ended: the job ends CANCELLED (one conditional write, so of
+   * concurrent cancels exactly one succeeds and the others answer 409 `JOB_ALREADY_ENDED`), then
+   * its workflow is stopped. A workflow step that ends meanwhile finds the job CANCELLED and
+   * leaves it so.
+   */
   async cancel(model: string, jobId: string, caller: string, reason?: string): Promise<BatchJob> {
-    const job = await this.get(model, jobId);
+    const job = await this.deps.store.get(model, jobId);
+    if (!job) throw new NotFoundError('JOB_NOT_FOUND', `Model "${model}" has no batch job ${JSON.stringify(excerpt(jobId))}.`, ['job']);
     if (FINAL_STATES.includes(job.state)) throw alreadyEnded(job);
-    if (job.executionId) await this.deps.runner.stop(job.executionId, reason ?? `cancelled by ${caller}`);
+    let cancelled: BatchJob;
     try {
-      return await this.deps.store.update(model, jobId, ['SUBMITTED', 'RUNNING'], {
+      cancelled = await this.deps.store.update(model, jobId, ['SUBMITTED', 'RUNNING'], {
         state: 'CANCELLED',
         endedAt: this.now().toISOString(),
         failure: { code: 'CANCELLED', message: `Cancelled by ${excerpt(caller)}${reason ? `: ${clip(reason, 200)}` : '.'}` },
       });
     } catch (error) {
-      if (error instanceof ConflictError) throw alreadyEnded(await this.get(model, jobId));
+      if (error instanceof ConflictError) throw alreadyEnded((await this.deps.store.get(model, jobId)) ?? job);
       throw error;
     }
+    if (job.executionId) await this.deps.runner.stop(job.executionId, reason ?? `cancelled by ${caller}`);
+    return cancelled;
   }
 
   /**
@@ -261,8 +291,8 @@ export class BatchJobService {
       return value;
     };
     const tolerance = request.toleratedFailurePercentage;
-    if (tolerance !== undefined && !(Number.isFinite(tolerance) && tolerance >= 0 && tolerance <= 100)) {
-      throw new ValidationError('INVALID_BATCH_JOB', '"toleratedFailurePercentage" must be a number from 0 to 100 (percent of the input\'s rows that may fail).', ['toleratedFailurePercentage']);
+    if (tolerance !== undefined && !(Number.isFinite(tolerance) && tolerance >= 0 && tolerance <= 100 && (tolerance === 0 || tolerance >= MIN_TOLERANCE))) {
+      throw new ValidationError('INVALID_BATCH_JOB', `"toleratedFailurePercentage" must be 0, or a number from ${MIN_TOLERANCE} to 100 (percent of the input's rows that may fail).`, ['toleratedFailurePercentage']);
     }
     return {
       rowsPerBatch: whole(request.rowsPerBatch, Math.min(DEFAULT_JOB_OPTIONS.rowsPerBatch, maxRowsPerBatch), 1, maxRowsPerBatch, 'rowsPerBatch', 'records per batch, the function\'s MAX_ROWS at most'),
@@ -304,10 +334,16 @@ export class BatchJobService {
     const objects = this.deps.objects;
     if (ref.key === '' || ref.key.endsWith('/')) {
       const limit = this.deps.config.maxInputFiles ?? DEFAULT_MAX_INPUT_FILES;
-      const files = (await objects.list(ref.bucket, ref.key, limit)).filter((file) => !file.key.endsWith('/'));
+      const listed = await objects.list(ref.bucket, ref.key, limit);
+      const more = listed.more;
+      const files = listed.files.filter((file) => !file.key.endsWith('/'));
       if (files.length === 0) throw new NotFoundError('INPUT_NOT_FOUND', `No object lies under ${JSON.stringify(excerpt(s3Uri(ref)))}.`, ['input', 'uri']);
-      if (files.length > limit) {
+      if (more || files.length > limit) {
         throw new ValidationError('TOO_MANY_INPUT_FILES', `More than ${limit} objects lie under ${JSON.stringify(excerpt(s3Uri(ref)))}; a job reads at most ${limit} files: merge them, or submit a job per sub-prefix.`, ['input', 'uri']);
+      }
+      // The list travels in the workflow's input (Step Functions takes at most 256 KiB) and the job's record.
+      if (JSON.stringify(files).length > MAX_FILE_LIST_CHARS) {
+        throw new ValidationError('TOO_MANY_INPUT_FILES', `The ${files.length} objects under ${JSON.stringify(excerpt(s3Uri(ref)))} have keys too long to list in one job (${MAX_FILE_LIST_CHARS} characters in all): submit a job per sub-prefix.`, ['input', 'uri']);
       }
       return files;
     }
@@ -420,8 +456,10 @@ function tokenKeyOf(caller: string, model: string, token: string): string {
   return createHash('sha256').update(`${caller}\u0000${model}\u0000${token}`).digest('hex');
 }
 
+/** What a request asks for, defaults filled in: a retry that writes them out asks for the same. */
 function requestDigest(request: SubmitJobRequest, options: JobOptions): string {
-  const asked = { input: request.input, output: request.output, version: request.version ?? null, options };
+  const format = request.input.format ?? formatOfKey(request.input.uri) ?? null;
+  const asked = { input: { uri: request.input.uri, format }, output: { uri: request.output.uri }, version: request.version ?? null, options };
   return createHash('sha256').update(JSON.stringify(asked)).digest('hex').slice(0, 32);
 }
 

@@ -86,8 +86,15 @@ export class BatchSteps {
     return { state: 'FAILED' };
   }
 
-  /** Assembles the output files and records the job's end. */
+  /**
+   * Assembles the output files and records the job's end. A job that has ended already (cancelled,
+   * or assembled by an earlier attempt of this step) is left as it is, its files untouched.
+   */
   async assemble(job: WorkflowInput, plan: PlanResult, outcome: MapOutcome): Promise<AssembleResult> {
+    const current = await this.deps.jobs.get(job.model, job.jobId);
+    if (current && FINAL_STATES.includes(current.state)) {
+      return { state: current.state as AssembleResult['state'], rows: current.rows ?? plan.rows, predicted: current.progress.predicted, failed: current.progress.failed };
+    }
     const { bucket, prefix } = job.output;
     const failedBatches = await this.failedSplits(job, outcome);
     const mapFailure = outcome.mapError ? failureOf(outcome.mapError, 'MAP_FAILED', 'The Distributed Map failed') : undefined;
@@ -164,25 +171,25 @@ export class BatchSteps {
     }
     const state = failure ? 'FAILED' : 'SUCCEEDED';
     const endedAt = this.now().toISOString();
-    const stored = await this.deps.jobs.get(job.model, job.jobId);
+    // The job's end first, then the manifest with the state the job has (CANCELLED when a cancel won).
+    const ended = await this.endJob(job, state, { progress: { rowsRead: rows, predicted, failed }, ...(failure ? { failure } : {}) }, endedAt);
     const manifest: JobManifest = {
       jobId: job.jobId,
       model: job.model,
       modelVersion: job.version,
-      state,
-      input: { uri: stored?.input.uri ?? s3Uri(job.files[0] ?? { bucket, key: '' }), format: job.format, files: job.files },
+      state: ended,
+      input: { uri: current?.input.uri ?? s3Uri(job.files[0] ?? { bucket, key: '' }), format: job.format, files: job.files },
       rows,
       predicted,
       failed,
       failedInBatches: [...missing].reduce((n, index) => n + (splits[index]?.rows ?? 0), 0),
       predictions: s3Uri({ bucket, key: prefix + JOB_FILES.predictions }),
       errors: s3Uri({ bucket, key: prefix + JOB_FILES.errors }),
-      ...(stored?.startedAt ? { startedAt: stored.startedAt } : {}),
+      ...(current?.startedAt ? { startedAt: current.startedAt } : {}),
       endedAt,
-      ...(failure ? { failure: { code: failure.code, message: failure.message } } : {}),
+      ...(ended === 'CANCELLED' ? { failure: { code: 'CANCELLED', message: 'The job was cancelled while its outputs were assembled.' } } : failure ? { failure: { code: failure.code, message: failure.message } } : {}),
     };
     await objects.put({ bucket, key: prefix + JOB_FILES.manifest }, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
-    const ended = await this.endJob(job, state, { progress: { rowsRead: rows, predicted, failed }, ...(failure ? { failure } : {}) }, endedAt);
     return { state: ended, rows, predicted, failed };
   }
 

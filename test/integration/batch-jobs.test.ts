@@ -213,12 +213,45 @@ describe('submission', () => {
     ['more concurrency than the deployment allows', async () => ({ input: { uri: csv }, maxConcurrency: 101 }), 400, 'INVALID_BATCH_JOB', 'maxConcurrency'],
     ['a tolerance above 100%', async () => ({ input: { uri: csv }, toleratedFailurePercentage: 101 }), 400, 'INVALID_REQUEST', 'toleratedFailurePercentage'],
     ['a URI that is not S3', async () => ({ input: { uri: 'https://example.com/data.csv' } }), 400, 'INVALID_REQUEST', 'input.uri'],
+    ['a key that climbs out of the allowed location', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/../onnx-artifacts/escaped/` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
+    ['an input key with a "." segment', async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/./iris-300.csv` } }), 400, 'INVALID_BATCH_JOB', 'input.uri'],
+    ['an output prefix with "//"', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results//` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
+    ['a tolerance too small to mean anything but 0', async () => ({ input: { uri: csv }, toleratedFailurePercentage: 1e-131 }), 400, 'INVALID_BATCH_JOB', 'toleratedFailurePercentage'],
     ['a field the API does not know', async () => ({ input: { uri: csv }, priority: 'high' }), 400, 'UNKNOWN_FIELD', 'priority'],
   ])('refuses %s', async (_, body, status, code, path) => {
     const reply = await submit(await body());
     expect(reply.status).toBe(status);
     expect(errorOf(reply)).toMatchObject({ code, path });
     expect(reply.text.length).toBeLessThan(1_500);
+  });
+
+  it('refuses a prefix of more than 1,000 files, reading one page of the listing', async () => {
+    for (let i = 0; i < 1_001; i += 25) {
+      await Promise.all(Array.from({ length: Math.min(25, 1_001 - i) }, (_, k) => put(`inputs/many/${String(i + k).padStart(4, '0')}.csv`, 'sepal_length_cm\n')));
+    }
+    const reply = await submit({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/many/` } });
+    expect(reply.status).toBe(400);
+    expect(errorOf(reply)).toMatchObject({ code: 'TOO_MANY_INPUT_FILES', path: 'input.uri' });
+  }, 60_000);
+
+  it('takes a retry that writes the defaults out as the same request', async () => {
+    const first = await submit({ input: { uri: csv }, clientToken: 'defaults-1' });
+    const spelled = await submit({ input: { uri: csv, format: 'csv' }, rowsPerBatch: 500, maxConcurrency: 10, toleratedFailurePercentage: 0, clientToken: 'defaults-1' });
+    expect(spelled.status).toBe(200);
+    expect((spelled.body as { job: BatchJob }).job.jobId).toBe((first.body as { job: BatchJob }).job.jobId);
+  });
+
+  it('bounds what a job shows of a very wide input, and counts it all', async () => {
+    const record: Record<string, number> = { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 };
+    for (let i = 0; i < 25_000; i++) record[`extra_${i}_${'x'.repeat(20)}`] = i;
+    const uri = await put('inputs/wide.jsonl', `${JSON.stringify(record)}\n`);
+
+    const reply = await submit({ input: { uri } });
+    const done = await ended((await jobOf(reply)).jobId);
+
+    expect(reply.text.length).toBeLessThan(40_000);
+    expect(done.job).toMatchObject({ state: 'SUCCEEDED', rows: 1, input: { columnCount: 25_004, ignoredColumnCount: 25_000 } });
+    expect(done.job.input.columns).toHaveLength(100);
   });
 
   it('reads every file under a prefix, numbering rows across them in key order', async () => {
@@ -265,6 +298,47 @@ describe('the job API', () => {
     expect(after.job.state).toBe('CANCELLED');
     expect(after.job.progress.rowsRead).toBeLessThan(3_000);
   });
+
+  it('lets exactly one of concurrent cancels cancel, with its reason', async () => {
+    const uri = await put('inputs/slow-2.csv', irisBatch({ rows: 3_000, format: 'csv' }).bytes);
+    const job = await jobOf(await submit({ input: { uri }, rowsPerBatch: 1, maxConcurrency: 1 }));
+
+    const replies = await Promise.all([1, 2, 3].map((n) => api('POST', `/v1/models/iris/batch-jobs/${job.jobId}/cancel`, { reason: `cancel ${n}` })));
+    await stack.batchRunner.settled(job.executionId as string);
+    const after = ((await api('GET', `/v1/models/iris/batch-jobs/${job.jobId}`)).body as { job: BatchJob }).job;
+
+    expect(replies.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    const winner = replies.find((r) => r.status === 200)?.body as { job: BatchJob };
+    expect(after).toMatchObject({ state: 'CANCELLED', failure: winner.job.failure });
+    expect(after.failure?.code).toBe('CANCELLED');
+  });
+
+  it('fails the batches of an input replaced by other content of the same size while the job runs', async () => {
+    // Prepare: one row per batch, one at a time, so the job is still running when the file changes.
+    const original = irisBatch({ rows: 2_000, format: 'csv' }).bytes;
+    const replaced = Buffer.from(original);
+    for (let i = replaced.indexOf(10) + 1; i < replaced.length; i++) if (replaced[i] === 0x35) replaced[i] = 0x36; // every '5' becomes '6'
+    const uri = await put('inputs/replaced.csv', original);
+    const job = await jobOf(await submit({ input: { uri }, rowsPerBatch: 1, maxConcurrency: 1, toleratedFailurePercentage: 100 }));
+    for (let i = 0; i < 400; i++) {
+      const running = ((await api('GET', `/v1/models/iris/batch-jobs/${job.jobId}`)).body as { job: BatchJob }).job;
+      if (running.progress.rowsRead > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+
+    // Act
+    await put('inputs/replaced.csv', replaced);
+    const done = await ended(job.jobId);
+
+    // Assess: rows read before are predictions, every later one an INPUT_CHANGED error record; none mixes the two files.
+    const errors = lines(await text(done.job.output.errors));
+    const predictions = lines(await text(done.job.output.predictions));
+    expect(errors.length).toBeGreaterThan(0);
+    expect(new Set(errors.map((e) => e['code']))).toEqual(new Set(['INPUT_CHANGED']));
+    expect(predictions.length + errors.length).toBe(2_000);
+    const firstError = errors[0]?.['row'] as number;
+    expect(predictions.every((p) => (p['row'] as number) < firstError)).toBe(true);
+  }, 120_000);
 
   it('answers 404 for an unknown job and 400 for a malformed id', async () => {
     const unknown = await api('GET', '/v1/models/iris/batch-jobs/job-20261130t000000z-nothing');

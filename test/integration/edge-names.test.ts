@@ -3,15 +3,20 @@
  * server and through the Lambda handlers invoked with API Gateway events:
  * - every member name of Object's prototype as a query key, a header name and an authorizer
  *   context key is a name like any other (the answer is the one an ordinary unknown name gets);
- * - every `{model}` and `{version}` is checked with the registry's rules before anything else
- *   runs: 400 `INVALID_MODEL_NAME` / `INVALID_VERSION` with a short excerpt, never a 5xx;
+ * - every `{model}`, `{version}` and `{job}` is checked before anything else runs: 400
+ *   `INVALID_MODEL_NAME` / `INVALID_VERSION` / `INVALID_JOB_ID` with a short excerpt, never a 5xx;
  * - the edge's own 404 and 405 carry a request id like every other error.
+ * The Lambda control handler is built with batch jobs, as on a deployment that has them, so the
+ * batch-job routes answer what they really answer rather than 501.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { ControlHandlerDeps } from '../../functions/control/app.js';
 import { makeHandler as makeControlHandler } from '../../functions/control/app.js';
 import type { PredictHandlerDeps } from '../../functions/predict/app.js';
 import { makeHandler as makePredictHandler } from '../../functions/predict/app.js';
+import {
+  bodyLimits, buildBatchJobService, buildPredictionLogService, buildStatsService, buildUploadService,
+} from '../../functions/shared/composition.js';
 import { ROUTES, routeParameters, type FunctionName, type Route } from '../../functions/shared/routes.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
@@ -32,15 +37,59 @@ let handlers: Record<FunctionName, HttpHandler>;
 beforeAll(async () => {
   stack = await startLocalStack({ rateLimit: false, env: { MAX_BODY_BYTES: '200000' } });
   admin = bearer(await adminToken(stack));
-  handlers = lambdaHandlers(stack);
+  handlers = withBatchJobs(stack);
 }, 60_000);
 
 afterAll(async () => {
   await stack?.stop();
 });
 
+/**
+ * The predict and control handlers as Lambda runs them over `stack`'s services, the control one
+ * with batch jobs built as its composition root builds them: over the stack's clients (job table,
+ * buckets) and its emulated workflow.
+ */
+function withBatchJobs(stack: LocalStack): Record<FunctionName, HttpHandler> {
+  const { config, clients } = stack;
+  const jobs = buildBatchJobService(config, clients, stack.batchRunner);
+  if (!jobs) throw new Error('the local stack has no BATCH_JOBS_TABLE: the batch-job routes would answer 501');
+  return {
+    predict: lambdaHandlers(stack).predict,
+    control: makeControlHandler({
+      service: stack.registry,
+      uploads: buildUploadService(config, clients, stack.registry),
+      releases: stack.releases,
+      stats: buildStatsService(config, stack.releases),
+      predictions: buildPredictionLogService(config, clients),
+      jobs,
+      limits: bodyLimits(config),
+    }),
+  };
+}
+
 const hasBody = (route: Route) => route.method === 'POST' || route.method === 'PUT';
-const concrete = (route: Route, model = 'iris', version = '1') => route.resource.replace('{model}', model).replace('{version}', version);
+
+/** A job id of the shape the job API hands out (`newJobId`) that no job has. */
+const JOB = 'job-20260101t000000z-edgenames00';
+
+/** Values for a route's path parameters; each one not given is a valid name (`iris`, `1`, {@link JOB}). */
+interface Names {
+  readonly model?: string;
+  readonly version?: string;
+  readonly job?: string;
+}
+
+function nameFor(parameter: string, names: Names): string {
+  const all: Record<string, string | undefined> = { model: 'iris', version: '1', job: JOB, ...names };
+  const value = all[parameter];
+  if (value === undefined) throw new Error(`no test value for the path parameter {${parameter}}: add one to Names`);
+  return value;
+}
+
+/** The route's path parameters as API Gateway passes them. */
+const parametersOf = (route: Route, names: Names = {}) => routeParameters(route.resource).map((p) => [p, nameFor(p, names)] as const);
+/** The route's concrete path. */
+const concrete = (route: Route, names: Names = {}) => route.resource.replace(/\{([^}/]+)\}/g, (_template, p: string) => nameFor(p, names));
 const routeName = (route: Route) => `${route.method} ${route.resource}`;
 
 function expectErrorShape(status: number, body: unknown, text: string): void {
@@ -61,7 +110,7 @@ async function onLambda(route: Route, name: string): Promise<APIGatewayProxyResu
     method: route.method,
     resource: route.resource,
     path: concrete(route),
-    pathParameters: routeParameters(route.resource).map((p) => [p, p === 'model' ? 'iris' : '1'] as const),
+    pathParameters: parametersOf(route),
     headers: [['Content-Type', 'application/json'], [name, 'x']],
     query: [[name, 'x']],
     authorizer: [['principalId', 'tester'], ['scope', 'models:read'], [name, 'x']],
@@ -142,8 +191,42 @@ const BAD_VERSIONS: ReadonlyArray<readonly [string, string]> = [
   ['broken percent-encoding', '1%G0'],
 ];
 
+/**
+ * Job ids the job API never hands out (`job-` then 1-60 lower-case letters, digits or `-`). An
+ * empty one is a path API Gateway does not match to a `{job}` route; it is tested on Lambda alone.
+ */
+const BAD_JOBS: ReadonlyArray<readonly [string, string]> = [
+  ['path traversal', '..%2F..%2Fbatch-jobs'],
+  ['path traversal after the prefix', 'job-..%2F..%2Fjob-x'],
+  ['encoded dots', 'job-%2E%2E'],
+  ['65 characters', `job-${'a'.repeat(61)}`],
+  ['2,043 characters', `job-${'a'.repeat(2_039)}`],
+  ['upper case', 'job-20260101T000000Z-ABC'],
+  ['an upper-case prefix', 'JOB-abc'],
+  ['no prefix', '20260101t000000z-abc'],
+  ['the prefix alone', 'job-'],
+  ['a leading underscore (__proto__)', '__proto__'],
+  ['an underscore', 'job-a_b'],
+  ['an encoded slash', 'job-a%2Fb'],
+  ['a space', 'job-a%20b'],
+  ['a NUL', 'job-a%00'],
+  ['non-ASCII', encodeURIComponent('job-ä')],
+  ['broken percent-encoding', 'job-a%E0%A4%A'],
+];
+
 const MODEL_ROUTES = ROUTES.filter((route) => route.resource.includes('{model}'));
 const VERSION_ROUTES = ROUTES.filter((route) => route.resource.includes('{version}'));
+const JOB_ROUTES = ROUTES.filter((route) => route.resource.includes('{job}'));
+
+/** The Lambda event for `route` with these path parameters (the others valid). */
+const eventWith = (route: Route, names: Names) => proxyEvent({
+  method: route.method,
+  resource: route.resource,
+  path: concrete(route, names),
+  pathParameters: parametersOf(route, names),
+  headers: [['content-type', 'application/json']],
+  ...(hasBody(route) ? { body: '{}' } : {}),
+});
 
 function expectRefused(status: number, body: unknown, text: string, code: string, path: string): void {
   expect({ status, code: (body as { error?: { code?: string } }).error?.code, path: (body as { error?: { path?: string } }).error?.path }).toEqual({ status: 400, code, path });
@@ -155,15 +238,8 @@ function expectRefused(status: number, body: unknown, text: string, code: string
 describe.each(MODEL_ROUTES.map((route) => [routeName(route), route] as const))('%s with a model name the registry refuses', (_name, route) => {
   it.each(BAD_MODELS)('%s: 400 INVALID_MODEL_NAME over HTTP and on Lambda', async (_what, model) => {
     // Act
-    const reply = await call(stack.url, route.method, concrete(route, model), hasBody(route) ? '{}' : undefined, admin);
-    const result = await invoke(handlers[route.fn], proxyEvent({
-      method: route.method,
-      resource: route.resource,
-      path: concrete(route, model),
-      pathParameters: routeParameters(route.resource).map((p) => [p, p === 'model' ? model : '1'] as const),
-      headers: [['content-type', 'application/json']],
-      ...(hasBody(route) ? { body: '{}' } : {}),
-    }));
+    const reply = await call(stack.url, route.method, concrete(route, { model }), hasBody(route) ? '{}' : undefined, admin);
+    const result = await invoke(handlers[route.fn], eventWith(route, { model }));
 
     // Assess
     expectRefused(reply.status, reply.body, reply.text, 'INVALID_MODEL_NAME', 'model');
@@ -174,18 +250,49 @@ describe.each(MODEL_ROUTES.map((route) => [routeName(route), route] as const))('
 describe.each(VERSION_ROUTES.map((route) => [routeName(route), route] as const))('%s with a version the registry refuses', (_name, route) => {
   it.each(BAD_VERSIONS)('%s: 400 INVALID_VERSION over HTTP and on Lambda', async (_what, version) => {
     // Act
-    const reply = await call(stack.url, route.method, concrete(route, 'iris', version), hasBody(route) ? '{}' : undefined, admin);
-    const result = await invoke(handlers[route.fn], proxyEvent({
-      method: route.method,
-      resource: route.resource,
-      pathParameters: [['model', 'iris'], ['version', version]],
-      headers: [['content-type', 'application/json']],
-      ...(hasBody(route) ? { body: '{}' } : {}),
-    }));
+    const reply = await call(stack.url, route.method, concrete(route, { version }), hasBody(route) ? '{}' : undefined, admin);
+    const result = await invoke(handlers[route.fn], eventWith(route, { version }));
 
     // Assess
     expectRefused(reply.status, reply.body, reply.text, 'INVALID_VERSION', 'version');
     expectRefused(result.statusCode, result.json, result.body, 'INVALID_VERSION', 'version');
+  });
+});
+
+describe.each(JOB_ROUTES.map((route) => [routeName(route), route] as const))('%s with a job id the job API never hands out', (_name, route) => {
+  it.each(BAD_JOBS)('%s: 400 INVALID_JOB_ID over HTTP and on Lambda', async (_what, job) => {
+    // Act
+    const reply = await call(stack.url, route.method, concrete(route, { job }), hasBody(route) ? '{}' : undefined, admin);
+    const result = await invoke(handlers[route.fn], eventWith(route, { job }));
+
+    // Assess
+    expectRefused(reply.status, reply.body, reply.text, 'INVALID_JOB_ID', 'job');
+    expectRefused(result.statusCode, result.json, result.body, 'INVALID_JOB_ID', 'job');
+  });
+
+  it('an empty job id: 400 INVALID_JOB_ID on Lambda; over HTTP the path is not this route', async () => {
+    // Act
+    const result = await invoke(handlers[route.fn], eventWith(route, { job: '' }));
+    const reply = await call(stack.url, route.method, concrete(route, { job: '' }), hasBody(route) ? '{}' : undefined, admin);
+
+    // Assess: GET .../batch-jobs/ is the job list (trailing slashes do not count); .../batch-jobs//cancel is no route.
+    expectRefused(result.statusCode, result.json, result.body, 'INVALID_JOB_ID', 'job');
+    if (route.method === 'GET') expect(reply.body).toMatchObject({ jobs: expect.any(Array) });
+    else expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 404, code: 'ROUTE_NOT_FOUND' });
+    expectErrorShape(reply.status, reply.body, reply.text);
+  });
+
+  it('a valid job id that no job has reaches the job table: 404 JOB_NOT_FOUND, over HTTP and on Lambda', async () => {
+    // Act
+    const reply = await call(stack.url, route.method, concrete(route), hasBody(route) ? '{}' : undefined, admin);
+    const result = await invoke(handlers[route.fn], eventWith(route, {}));
+
+    // Assess
+    const lambdaError = (result.json as { error: { code: string; path: string } }).error;
+    expect([reply.status, errorOf(reply).code, errorOf(reply).path]).toEqual([404, 'JOB_NOT_FOUND', 'job']);
+    expect([result.statusCode, lambdaError.code, lambdaError.path]).toEqual([404, 'JOB_NOT_FOUND', 'job']);
+    expectErrorShape(reply.status, reply.body, reply.text);
+    expectErrorShape(result.statusCode, result.json, result.body);
   });
 });
 
@@ -211,30 +318,27 @@ describe('the check comes first, before any of the route\'s own work', () => {
           releases: trap<NonNullable<ControlHandlerDeps['releases']>>('releases'),
           stats: trap<NonNullable<ControlHandlerDeps['stats']>>('stats'),
           predictions: trap<NonNullable<ControlHandlerDeps['predictions']>>('predictions'),
+          jobs: trap<NonNullable<ControlHandlerDeps['jobs']>>('jobs'),
           limits,
         }),
       },
     };
   }
 
-  it.each(MODEL_ROUTES.map((route) => [routeName(route), route] as const))('%s: a refused model name or version touches no service', async (_name, route) => {
+  it.each(MODEL_ROUTES.map((route) => [routeName(route), route] as const))('%s: a refused model name, version or job id touches no service', async (_name, route) => {
     // Prepare
     const { touched, handlers: trappedHandlers } = trapped();
-    const event = (model: string, version: string) => proxyEvent({
-      method: route.method,
-      resource: route.resource,
-      pathParameters: routeParameters(route.resource).map((p) => [p, p === 'model' ? model : version] as const),
-      headers: [['content-type', 'application/json']],
-      ...(hasBody(route) ? { body: '{}' } : {}),
-    });
+    const refusedNames: Names[] = [
+      { model: 'a'.repeat(2_043) },
+      ...(route.resource.includes('{version}') ? [{ version: '9'.repeat(400) }] : []),
+      ...(route.resource.includes('{job}') ? [{ job: '..%2F..%2Fbatch-jobs' }, { job: `job-${'a'.repeat(2_039)}` }] : []),
+    ];
 
     // Act
-    const refused = [
-      await invoke(trappedHandlers[route.fn], event('a'.repeat(2_043), '1')),
-      ...(route.resource.includes('{version}') ? [await invoke(trappedHandlers[route.fn], event('iris', '9'.repeat(400)))] : []),
-    ];
+    const refused = [];
+    for (const names of refusedNames) refused.push(await invoke(trappedHandlers[route.fn], eventWith(route, names)));
     const untouchedSoFar = [...touched];
-    await invoke(trappedHandlers[route.fn], event('iris', '1'));
+    await invoke(trappedHandlers[route.fn], eventWith(route, {}));
 
     // Assess: nothing was used for the refused names; a valid one does reach a service (the trap works).
     for (const result of refused) expect(result.statusCode).toBe(400);

@@ -75,7 +75,7 @@ it('prints a curl line (with a real token) that returns a correct prediction, an
   expect((JSON.parse(oldToken.stdout) as typeof reply).predictions[0]?.label).toBe('setosa');
   expect(await stop(second)).toBe(0);
   // What the README lists (the lock is released); the local DynamoDB's transaction journal may be there too.
-  expect((await readdir(dataDir)).filter((entry) => entry !== TRANSACTION_JOURNAL_DIR).sort()).toEqual(['auth', 'dynamodb', 'model-cache', 's3']);
+  expect((await readdir(dataDir)).filter((entry) => entry !== TRANSACTION_JOURNAL_DIR).sort()).toEqual(['auth', 'batch-executions', 'dynamodb', 'model-cache', 's3']);
 }, 120_000);
 
 it('says at every start that authorization is off in the insecure mode', async () => {

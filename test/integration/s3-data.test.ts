@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3DataObjects } from '../../functions/adapters/s3-data.js';
 import { AppError, InternalError, NotFoundError } from '../../functions/core/errors.js';
@@ -86,7 +86,7 @@ describe('put, head, text', () => {
     ]);
 
     // Assess
-    expect(results).toStrictEqual([undefined, undefined, undefined, [], []]);
+    expect(results).toStrictEqual([undefined, undefined, undefined, { files: [], more: false }, []]);
   });
 });
 
@@ -103,37 +103,39 @@ describe('list and keys', () => {
 
   it('lists files in key order with sizes and ETags, leaves folder keys out and keeps empty files', async () => {
     // Act
-    const listed = await objects.list(BUCKET, prefix, 100);
+    const { files: listed, more } = await objects.list(BUCKET, prefix, 100);
     const keys = await objects.keys(BUCKET, prefix);
 
     // Assess
+    expect(more).toBe(false);
     expect(listed.map((f) => f.key)).toStrictEqual(files);
     expect(listed.find((f) => f.key === 'listing/empty.csv')).toStrictEqual({ bucket: BUCKET, key: 'listing/empty.csv', size: 0, etag: `"${createHash('md5').update('').digest('hex')}"` });
     expect(listed.find((f) => f.key === 'listing/a.csv')).toMatchObject({ size: 'x,y\n1,13\n'.length, etag: expect.stringMatching(/^"[0-9a-f]{32}"$/) });
     expect(keys).toStrictEqual([...files, 'listing/zz/']);
   });
 
-  it('stops one past the limit', async () => {
+  it('stops at the limit and says there are more', async () => {
     // Act
     const limited = await objects.list(BUCKET, prefix, 2);
+    const exact = await objects.list(BUCKET, prefix, files.length);
 
     // Assess
-    expect(limited.map((f) => f.key)).toStrictEqual(files.slice(0, 3));
+    expect(limited.files.map((f) => f.key)).toStrictEqual(files.slice(0, 2));
+    expect(limited.more).toBe(true);
+    expect(exact.more).toBe(false);
   });
 
-  it('follows ListObjectsV2 continuation tokens across pages', async () => {
-    // Prepare: s3rver 3.7 cannot page (its continuation tokens are DES-encrypted, a cipher Node's
-    // OpenSSL 3 no longer offers: every truncated listing fails), so S3's pages are played back.
+  it('pages through a listing by the last key seen (ListObjects markers)', async () => {
+    // Prepare: S3's pages played back, so the requests' markers can be checked.
     const client = new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
     const s3 = mockClient(client);
-    const page = (keys: string[], next?: string) => ({
+    const page = (keys: string[], truncated = false) => ({
       Contents: keys.map((Key) => ({ Key, Size: Key.length, ETag: `"${Key.length}"` })),
-      IsTruncated: next !== undefined,
-      ...(next ? { NextContinuationToken: next } : {}),
+      IsTruncated: truncated,
     });
-    s3.on(ListObjectsV2Command, { ContinuationToken: undefined }).resolves(page(['p/a', 'p/b/'], 't1'));
-    s3.on(ListObjectsV2Command, { ContinuationToken: 't1' }).resolves(page(['p/c', 'p/d'], 't2'));
-    s3.on(ListObjectsV2Command, { ContinuationToken: 't2' }).resolves(page(['p/e']));
+    s3.on(ListObjectsCommand, { Marker: undefined }).resolves(page(['p/a', 'p/b/'], true));
+    s3.on(ListObjectsCommand, { Marker: 'p/b/' }).resolves(page(['p/c', 'p/d'], true));
+    s3.on(ListObjectsCommand, { Marker: 'p/d' }).resolves(page(['p/e']));
     const paged = new S3DataObjects({ client, pageSize: 2 });
 
     // Act
@@ -142,11 +144,13 @@ describe('list and keys', () => {
     const keys = await paged.keys('b', 'p/');
 
     // Assess
-    expect(all.map((f) => f.key)).toStrictEqual(['p/a', 'p/c', 'p/d', 'p/e']);
-    expect(all[1]).toStrictEqual({ bucket: 'b', key: 'p/c', size: 3, etag: '"3"' });
-    expect(limited.map((f) => f.key)).toStrictEqual(['p/a', 'p/c']);
+    expect(all.files.map((f) => f.key)).toStrictEqual(['p/a', 'p/c', 'p/d', 'p/e']);
+    expect(all.more).toBe(false);
+    expect(all.files[1]).toStrictEqual({ bucket: 'b', key: 'p/c', size: 3, etag: '"3"' });
+    // One file, and the first page's truncation says there are more: no second page is read for it.
+    expect(limited).toStrictEqual({ files: [{ bucket: 'b', key: 'p/a', size: 3, etag: '"3"' }], more: true });
     expect(keys).toStrictEqual(['p/a', 'p/b/', 'p/c', 'p/d', 'p/e']);
-    expect(s3.commandCalls(ListObjectsV2Command).every((call) => call.args[0].input.MaxKeys === 2 && call.args[0].input.Prefix === 'p/')).toBe(true);
+    expect(s3.commandCalls(ListObjectsCommand).every((call) => call.args[0].input.MaxKeys === 2 && call.args[0].input.Prefix === 'p/')).toBe(true);
     client.destroy();
   });
 });

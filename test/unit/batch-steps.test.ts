@@ -22,7 +22,7 @@ let workflow: WorkflowInput;
 function job(): BatchJob {
   return {
     jobId: 'job-1', model: 'iris', modelVersion: '1', state: 'RUNNING',
-    input: { uri: 's3://in/data.csv', format: 'csv', files: [], columns: [], ignoredColumns: [] },
+    input: { uri: 's3://in/data.csv', format: 'csv', files: [], columns: [], columnCount: 0, ignoredColumns: [], ignoredColumnCount: 0 },
     output: { uri: 's3://out/results/job-1/', predictions: '', errors: '', manifest: '' },
     options: { rowsPerBatch: 3, maxConcurrency: 1, toleratedFailurePercentage: 0 },
     progress: { rowsRead: 0, predicted: 0, failed: 0 }, submittedBy: 'test', submittedAt: '2026-11-30T12:00:00.000Z', startedAt: '2026-11-30T12:00:01.000Z', revision: 1,
@@ -144,6 +144,9 @@ it('leaves a job cancelled meanwhile cancelled', async () => {
 
   expect(result.state).toBe('CANCELLED');
   expect((await jobs.get('iris', 'job-1'))?.failure?.code).toBe('CANCELLED');
+  // Nothing is assembled for it: no output claims a state the job does not have.
+  expect(objects.bytes({ bucket: OUT.bucket, key: OUT.prefix + JOB_FILES.manifest })).toBeUndefined();
+  expect(objects.bytes({ bucket: OUT.bucket, key: OUT.prefix + JOB_FILES.predictions })).toBeUndefined();
 });
 
 it('records a plan failure with its reason: our codes keep their message, other errors are named', async () => {
