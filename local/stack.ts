@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDbRegistry } from '../functions/adapters/dynamodb-registry.js';
 import type { OnnxRuntime } from '../functions/adapters/onnx-runtime.js';
 import { ensureTables } from '../functions/adapters/tables.js';
-import { makeHandler as makeBatchHandler } from '../functions/batch/app.js';
+import { jobKeysOf, makeHandler as makeBatchHandler } from '../functions/batch/app.js';
 import { makeHandler as makeBatchStepsHandler } from '../functions/batch-steps/app.js';
 import type { SplitBatchEvent, SplitBatchResult } from '../functions/core/batch-contract.js';
 import type { BatchJobService } from '../functions/core/batch-jobs.js';
@@ -209,9 +209,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const batchHandler = makeBatchHandler({
       work: (event) => worker.run(event),
       describe: (result) => ({ splits: result.splits.length, rows: result.rows, predicted: result.predicted, failed: result.failed }),
+      keysOf: jobKeysOf,
       log: () => requestLogOf(batchLogger),
     });
-    const stepsHandler = makeBatchStepsHandler(buildBatchSteps(config, clients), () => requestLogOf(batchLogger));
+    const stepsLogger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'batch-steps' } });
+    const stepsHandler = makeBatchStepsHandler(buildBatchSteps(config, clients), () => requestLogOf(stepsLogger));
     const batchRunner = new LocalBatchRunner({
       steps: (event) => stepsHandler(event),
       batch: (event: SplitBatchEvent): Promise<SplitBatchResult> => batchHandler(event),

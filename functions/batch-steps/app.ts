@@ -7,7 +7,7 @@ import type { AssembleResult, BatchSteps } from '../core/batch-steps.js';
 import { checkStepEvent } from '../core/batch-steps.js';
 import type { PlanResult } from '../core/batch-contract.js';
 import type { RequestLog } from '../core/observability.js';
-import { makeHandler as makeBatchHandler, type BatchHandler } from '../batch/app.js';
+import { jobKeysOf, makeHandler as makeBatchHandler, type BatchHandler } from '../batch/app.js';
 
 export type StepResult = PlanResult | AssembleResult | { state: 'FAILED' };
 
@@ -20,6 +20,9 @@ export function makeHandler(steps: BatchSteps, log?: (requestId: string | undefi
       if (!plan) throw new Error('assemble needs the plan ($.plan)');
       return steps.assemble(job, plan, outcome);
     },
+    // What the step did: the plan's size, or how the job ended.
+    describe: (result) => ('splitCount' in result ? { rows: result.rows, splits: result.splitCount } : { ...result }),
+    keysOf: jobKeysOf,
     ...(log ? { log } : {}),
   });
 }

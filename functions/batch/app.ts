@@ -37,6 +37,8 @@ export interface BatchHandlerDeps<R> {
   readonly work: (event: unknown) => Promise<R>;
   /** What to log of a result. @default nothing */
   readonly describe?: (result: R) => Record<string, unknown>;
+  /** What every line of the invocation carries, read from its event (the job id). @default nothing */
+  readonly keysOf?: (event: unknown) => Record<string, unknown>;
   /** The log of one invocation. @default silent */
   readonly log?: (requestId: string | undefined) => RequestLog;
 }
@@ -46,9 +48,10 @@ export interface BatchHandlerDeps<R> {
  * {@link BatchFailure} named `Batch.<CODE>` (4xx: its message kept; 5xx: its code only, the
  * details logged).
  */
-export function makeHandler<R>({ work, describe, log = () => SILENT_LOG }: BatchHandlerDeps<R>): BatchHandler<R> {
+export function makeHandler<R>({ work, describe, keysOf, log = () => SILENT_LOG }: BatchHandlerDeps<R>): BatchHandler<R> {
   return async (event, context) => {
     const lines = log(context?.awsRequestId);
+    if (keysOf) lines.set(keysOf(event));
     try {
       const result = await work(event);
       lines.info('batch work done', describe ? describe(result) : {});
@@ -57,6 +60,14 @@ export function makeHandler<R>({ work, describe, log = () => SILENT_LOG }: Batch
       throw toBatchFailure(error, lines);
     }
   };
+}
+
+/** The job id a batch or step event carries (`BatchInput.jobId`, `job.jobId`), for its log lines. */
+export function jobKeysOf(event: unknown): Record<string, unknown> {
+  if (typeof event !== 'object' || event === null) return {};
+  const { BatchInput, job, step } = event as { BatchInput?: { jobId?: unknown }; job?: { jobId?: unknown }; step?: unknown };
+  const jobId = BatchInput?.jobId ?? job?.jobId;
+  return { ...(typeof jobId === 'string' ? { jobId: jobId.slice(0, 80) } : {}), ...(typeof step === 'string' ? { step: step.slice(0, 20) } : {}) };
 }
 
 /** What a batch or step failure becomes for Step Functions (see {@link BatchFailure}). */

@@ -6,7 +6,7 @@
 import { loadConfig } from '../shared/config.js';
 import { awsClients, buildBatchWorker } from '../shared/composition.js';
 import { createLogger, requestLog, setSharedLogger } from '../shared/logger.js';
-import { makeHandler } from './app.js';
+import { jobKeysOf, makeHandler } from './app.js';
 
 const config = loadConfig();
 const logger = createLogger({
@@ -19,5 +19,6 @@ const worker = buildBatchWorker(config, awsClients(config));
 export const handler = makeHandler({
   work: (event) => worker.run(event),
   describe: (result) => ({ splits: result.splits.length, rows: result.rows, predicted: result.predicted, failed: result.failed }),
+  keysOf: jobKeysOf,
   log: (requestId) => requestLog(logger, { ...(requestId ? { requestId } : {}) }),
 });

@@ -159,8 +159,8 @@ export async function inspectInput(objects: DataObjects, files: readonly InputFi
 }
 
 function emptyInput(fileCount: number): ValidationError {
-  const files = fileCount === 1 ? 'its file is' : `all ${fileCount} of its files are`;
-  return new ValidationError('EMPTY_INPUT', `The input holds no records: ${files} empty (or hold only a CSV header, blank lines, or Parquet files of no rows).`, INPUT_PATH);
+  const files = fileCount === 1 ? 'its file' : `its ${fileCount} files`;
+  return new ValidationError('EMPTY_INPUT', `The input holds no records: ${files} hold nothing, or only a CSV header, empty lines or Parquet row groups of no rows.`, INPUT_PATH);
 }
 
 interface CsvHead {

@@ -176,9 +176,12 @@ export class BatchJobService {
     const missing = names.filter((name) => !columns.includes(name));
     if (missing.length > 0) {
       const what = format === 'jsonl' ? 'first record' : format === 'csv' ? 'header' : 'schema';
+      // A header read as one column that holds another separator: say which.
+      const separator = format === 'csv' && columns.length === 1 ? /[;\t|]/.exec(columns[0] ?? '')?.[0] : undefined;
+      const hint = separator === undefined ? '' : ` Its header is one column holding ${JSON.stringify(separator)}: only commas separate CSV fields here; write the file with commas.`;
       throw new ValidationError(
         'MISSING_FEATURES',
-        `The input's ${what} lacks ${missing.length} of the ${names.length} fields model "${request.model}" v${version.version} takes: ${listed(missing)}. It has: ${listed(columns)}.`,
+        `The input's ${what} lacks ${missing.length} of the ${names.length} fields model "${request.model}" v${version.version} takes: ${listed(missing)}. It has: ${listed(columns)}.${hint}`,
         ['input', 'uri'],
       );
     }

@@ -199,6 +199,14 @@ describe('submission', () => {
     expect(((await api('GET', '/v1/models/iris/batch-jobs?limit=100')).body as { jobs: BatchJob[] }).jobs.length).toBe(before);
   });
 
+  it('says so when a CSV header is one column holding another separator', async () => {
+    const uri = await put('inputs/semicolons.csv', 'sepal_length_cm;sepal_width_cm;petal_length_cm;petal_width_cm\n5.1;3.5;1.4;0.2\n');
+    const reply = await submit({ input: { uri } });
+    expect(reply.status).toBe(400);
+    expect(errorOf(reply)).toMatchObject({ code: 'MISSING_FEATURES' });
+    expect(errorOf(reply).message).toContain('one column holding ";"');
+  });
+
   it.each<[string, () => Promise<Record<string, unknown>>, number, string, string]>([
     ['an input outside the allowed locations', async () => ({ input: { uri: 's3://someone-elses-bucket/data.csv' } }), 403, 'BATCH_LOCATION_NOT_ALLOWED', 'input.uri'],
     ['an output outside the allowed locations', async () => ({ input: { uri: csv }, output: { uri: 's3://onnx-artifacts/out/' } }), 403, 'BATCH_LOCATION_NOT_ALLOWED', 'output.uri'],

@@ -8,7 +8,8 @@ import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { BatchPredictor, csvCellValue, type BatchItem, type BatchResult } from '../../functions/core/batch.js';
 import type { ModelMetadata } from '../../functions/core/model.js';
 import { PredictionService, type PredictResponse } from '../../functions/core/predict.js';
-import { BatchFailure, makeHandler } from '../../functions/batch/app.js';
+import { BatchFailure, jobKeysOf, makeHandler } from '../../functions/batch/app.js';
+import type { LogFields, RequestLog } from '../../functions/core/observability.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryPredictionLog, publishModel } from '../fixtures/in-memory.js';
 import { identityModel } from '../fixtures/models.js';
 import { rejection } from '../fixtures/errors.js';
@@ -242,5 +243,28 @@ describe('batch handler', () => {
     const failure = await handler(batch([JSON_FEATURES[0]], 'jsonl')).then(() => undefined, (error: unknown) => error as BatchFailure);
     expect(failure).toMatchObject({ name: 'Batch.REGISTRY_UNAVAILABLE', status: 503 });
     expect(failure?.message).not.toContain('secret');
+  });
+});
+
+describe('batch handler logs', () => {
+  it('puts the job id on every line of an invocation, and the refusal\'s reason under a key the logger keeps', async () => {
+    const lines: Array<{ level: string; message: string; fields: LogFields }> = [];
+    let keys: LogFields = {};
+    const log: RequestLog = {
+      set: (more) => (keys = { ...keys, ...more }),
+      debug: () => undefined,
+      info: (message, fields = {}) => lines.push({ level: 'INFO', message, fields: { ...keys, ...fields } }),
+      warn: (message, fields = {}) => lines.push({ level: 'WARN', message, fields: { ...keys, ...fields } }),
+      error: (message, fields = {}) => lines.push({ level: 'ERROR', message, fields: { ...keys, ...fields } }),
+      isDebug: () => false,
+    };
+    const handler = makeHandler({ work: (event) => predictor(1).predict(event), keysOf: jobKeysOf, log: () => log });
+    const event = { ...batch([JSON_FEATURES[0], JSON_FEATURES[1]], 'jsonl'), BatchInput: { model: 'iris', version: '1', format: 'jsonl', jobId: 'job-1' } };
+
+    await handler(event).catch(() => undefined);
+
+    expect(lines).toEqual([{ level: 'WARN', message: 'batch refused', fields: expect.objectContaining({ jobId: 'job-1', code: 'TOO_MANY_ROWS', reason: expect.stringContaining('2') }) }]);
+    expect(jobKeysOf({ step: 'plan', job: { jobId: 'job-2' } })).toEqual({ jobId: 'job-2', step: 'plan' });
+    expect(jobKeysOf('not an event')).toEqual({});
   });
 });
