@@ -6,6 +6,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import { parseWith } from '../core/codec/request.js';
+import { UNPAIRED_SURROGATE } from '../core/codec/limits.js';
 import { STAGES } from '../core/model.js';
 import { AppError, clip, ValidationError } from '../core/errors.js';
 import { MAX_VERSION_DIGITS, VERSION_PATTERN } from '../core/names.js';
@@ -95,7 +96,9 @@ const SubmitJobSchema = z.strictObject({
 });
 const SUBMIT_HINT = 'Send {"input": {"uri": "s3://<bucket>/<key or prefix/>", "format"?: "csv" | "jsonl" | "parquet"}, "output": {"uri": "s3://<bucket>/<prefix>/"}}, optionally with "version", "rowsPerBatch", "maxConcurrency", "toleratedFailurePercentage" (0-100) and "clientToken".';
 
-const CancelSchema = z.strictObject({ reason: reason.optional() });
+/** A cancel's reason is stored with the job and shown in every answer: plain text only. */
+const plainText = reason.refine((text) => !UNPAIRED_SURROGATE.test(text) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text), 'must be text without control characters or unpaired surrogates');
+const CancelSchema = z.strictObject({ reason: plainText.optional() });
 const CANCEL_HINT = 'Send {} or {"reason": "<why>"}.';
 
 const InputUploadSchema = z.strictObject({

@@ -19,7 +19,7 @@ import {
 } from './batch-contract.js';
 import { AppError, clip, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import { recordLayout } from './codec/decode.js';
-import { excerpt } from './codec/limits.js';
+import { excerpt, UNPAIRED_SURROGATE } from './codec/limits.js';
 import type { ModelVersion } from './model.js';
 import type { ModelRegistry } from './ports.js';
 
@@ -105,7 +105,8 @@ const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.*)$/s;
 export function parseS3Uri(uri: string, path: FieldPath): ObjectRef {
   const match = S3_URI.exec(uri);
   const key = match?.[2] ?? '';
-  if (!match || Buffer.byteLength(key) > 1_024 || /[\u0000-\u001f\u007f]/.test(key)) {
+  // No control characters and no unpaired surrogates: S3 keys are UTF-8, which cannot spell one.
+  if (!match || Buffer.byteLength(key) > 1_024 || /[\u0000-\u001f\u007f]/.test(key) || UNPAIRED_SURROGATE.test(key)) {
     throw new ValidationError('INVALID_BATCH_JOB', `${JSON.stringify(excerpt(uri))} is not an S3 URI: write s3://<bucket>/<key> (or s3://<bucket>/<prefix>/ for every object under a prefix).`, path);
   }
   // S3 keys are flat names, but "." and ".." segments and "//" mean a path to file systems and

@@ -4,7 +4,7 @@
  * signature gate.
  */
 import { isDynamic } from './codec/decode.js';
-import { excerpt, nameList } from './codec/limits.js';
+import { excerpt, nameList, UNPAIRED_SURROGATE } from './codec/limits.js';
 import { ValidationError, type FieldPath } from './errors.js';
 import type { ModelMetadata, ModelSignature } from './model.js';
 
@@ -17,7 +17,6 @@ import type { ModelMetadata, ModelSignature } from './model.js';
 const FORBIDDEN_NAME = '__proto__';
 
 /** A UTF-16 surrogate without its pair: not Unicode, and not storable as UTF-8. */
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * One rule for every name a version declares: its features, class labels, target and metric

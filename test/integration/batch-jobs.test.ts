@@ -224,6 +224,8 @@ describe('submission', () => {
     ['a key that climbs out of the allowed location', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/../onnx-artifacts/escaped/` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
     ['an input key with a "." segment', async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/./iris-300.csv` } }), 400, 'INVALID_BATCH_JOB', 'input.uri'],
     ['an output prefix with "//"', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results//` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
+    ['an output key with an unpaired surrogate', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/\ud800/` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
+    ['an input key with a control character', async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/\u001b.csv` } }), 400, 'INVALID_BATCH_JOB', 'input.uri'],
     ['a tolerance too small to mean anything but 0', async () => ({ input: { uri: csv }, toleratedFailurePercentage: 1e-131 }), 400, 'INVALID_BATCH_JOB', 'toleratedFailurePercentage'],
     ['a field the API does not know', async () => ({ input: { uri: csv }, priority: 'high' }), 400, 'UNKNOWN_FIELD', 'priority'],
   ])('refuses %s', async (_, body, status, code, path) => {
@@ -303,6 +305,9 @@ describe('the job API', () => {
     expect((cancelled.body as { job: BatchJob }).job).toMatchObject({ state: 'CANCELLED', failure: { code: 'CANCELLED', message: 'Cancelled by batch-user: wrong input' } });
     expect(again.status).toBe(409);
     expect(errorOf(again).code).toBe('JOB_ALREADY_ENDED');
+    const unprintable = await api('POST', `/v1/models/iris/batch-jobs/${job.jobId}/cancel`, { reason: 'stop\u001b[2J\ud800' });
+    expect(unprintable.status).toBe(400);
+    expect(errorOf(unprintable).path).toBe('reason');
     expect(after.job.state).toBe('CANCELLED');
     expect(after.job.progress.rowsRead).toBeLessThan(3_000);
   });

@@ -10,6 +10,7 @@
  * Runtime unchanged: a U+0000 (where ORT's strings end) or an unpaired surrogate (which becomes
  * U+FFFD on the way to UTF-8) is refused rather than silently altered.
  */
+import { UNPAIRED_SURROGATE } from './limits.js';
 import { ValidationError, type FieldPath } from '../errors.js';
 import type { TensorType } from '../model.js';
 import type { TensorData } from '../tensor.js';
@@ -22,7 +23,6 @@ const UINT64_MAX = 2n ** 64n - 1n;
 const DECIMAL_INTEGER = /^-?(0|[1-9][0-9]*)$/;
 const DIGITS = /^-?[0-9]+$/;
 /** A surrogate half without its other half (what `String.prototype.isWellFormed` refuses). */
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Flat element storage of any type (a typed array, or an array of strings). */
 type Target = { [index: number]: unknown };

@@ -51,6 +51,9 @@ export function codecLimits(limits: Partial<CodecLimits> = {}): CodecLimits {
 }
 
 /** At most `EXCERPT_CHARS` characters of caller text, marked when cut. */
+/** An unpaired UTF-16 surrogate: valid in a JSON string (`"\ud800"`), not Unicode, unspellable in UTF-8. */
+export const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function excerpt(text: string): string {
   return clip(text, EXCERPT_CHARS);
 }
