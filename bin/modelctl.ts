@@ -1041,19 +1041,23 @@ function resultPaths(file: string, dir: string | undefined): JobFiles<string> {
  */
 async function runFile(api: Api, io: CliIo, model: string, file: string, flags: Flags): Promise<number> {
   const waiting = waitOptions(flags);
-  const fileName = uploadName(path.basename(file));
-  const format = formatArg(flags.format) ?? formatOfKey(fileName);
-  if (format === undefined) throw new UsageError(`Cannot tell the format of ${shown(path.basename(file))} from its extension; give --format ${BATCH_FORMATS.join('|')}.`);
   const givenOutput = flags.output === undefined ? undefined : s3Arg(flags.output, '--output');
   const options = jobOptions(flags);
   const targets = resultPaths(file, flags['output-dir']);
+  // What can be told of the file here is told before anything is uploaded.
   let opened: OpenedFile;
   try {
     opened = await openFile(io, file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`no file at ${file}.`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`no file at ${file}.`);
+    if (code === 'EISDIR') throw new Error(`${file} is a directory; give one file (or put the files in S3 under one prefix and use "modelctl batch submit").`);
     throw error;
   }
+  if (opened.size === 0) throw new Error(`${file} is empty: there is nothing to predict.`);
+  const fileName = uploadName(path.basename(file));
+  const format = formatArg(flags.format) ?? formatOfKey(fileName);
+  if (format === undefined) throw new UsageError(`Cannot tell the format of ${shown(path.basename(file))} from its extension; give --format ${BATCH_FORMATS.join('|')}.`);
   if (opened.size > MAX_PUT_BYTES) {
     throw new ApiError(`${file} is ${formatBytes(opened.size)}; one upload takes at most 5 GB. Put it in S3 in parts (aws s3 cp), then "modelctl batch submit".`);
   }

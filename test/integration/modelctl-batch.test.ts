@@ -451,6 +451,22 @@ describe('usage errors', () => {
     expect(requests).toEqual([]);
   });
 
+  it('refuses an empty file and a directory before asking for an upload', async () => {
+    // Prepare
+    const empty = path.join(work, 'empty.csv');
+    await writeFile(empty, '');
+
+    // Act
+    const none = await run('batch', 'run', 'iris', empty);
+    const folder = await run('batch', 'run', 'iris', work, '--format', 'csv');
+
+    // Assess
+    expect(none).toMatchObject({ code: 1, err: `modelctl: ${empty} is empty: there is nothing to predict.\n` });
+    expect(folder.code).toBe(1);
+    expect(folder.err).toContain('is a directory; give one file');
+    expect(requests).toEqual([]);
+  });
+
   it('shows the API\'s refusal of a submission: an input that is not there', async () => {
     // Act
     const result = await run('batch', 'submit', 'iris', '--input', `s3://${LOCAL_BATCH_BUCKET}/inputs/none.csv`, '--output', `s3://${LOCAL_BATCH_BUCKET}/out/`);
