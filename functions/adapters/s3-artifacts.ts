@@ -8,6 +8,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type HeadObjectC
 import { InternalError } from '../core/errors.js';
 import type { ArtifactRef } from '../core/model.js';
 import type { ArtifactStore } from '../core/ports.js';
+import { errorName } from './aws-errors.js';
 
 export interface S3ArtifactStoreOptions {
   readonly client: S3Client;
@@ -118,9 +119,4 @@ export class S3ArtifactStore implements ArtifactStore {
       throw new InternalError('ARTIFACT_STORE_FAILED', `Could not read ${location}.`, { cause: error });
     }
   }
-}
-
-function errorName(error: unknown): string {
-  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
-  return typeof name === 'string' ? name : '';
 }

@@ -28,6 +28,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { DataObjects, InputFile, ObjectRef } from '../core/batch-contract.js';
 import { AppError, InternalError, NotFoundError } from '../core/errors.js';
+import { errorName } from './aws-errors.js';
 
 export interface S3DataObjectsOptions {
   readonly client: S3Client;
@@ -283,11 +284,6 @@ function failure(error: unknown, action: 'read' | 'write' | 'list' | 'presign', 
 
 function isNotFound(error: unknown): boolean {
   return NOT_FOUND.has(errorName(error)) || httpStatus(error) === 404;
-}
-
-function errorName(error: unknown): string {
-  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
-  return typeof name === 'string' ? name : '';
 }
 
 function httpStatus(error: unknown): number | undefined {

@@ -12,6 +12,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { InternalError } from '../core/errors.js';
 import type { PresignedRequest, UploadedObject, UploadStore } from '../core/ports.js';
+import { errorName } from './aws-errors.js';
 
 export interface S3UploadStoreOptions {
   readonly client: S3Client;
@@ -73,9 +74,4 @@ export class S3UploadStore implements UploadStore {
       throw new InternalError('ARTIFACT_STORE_FAILED', `Could not delete the upload s3://${this.bucket}/${key}.`, { cause: error });
     }
   }
-}
-
-function errorName(error: unknown): string {
-  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
-  return typeof name === 'string' ? name : '';
 }

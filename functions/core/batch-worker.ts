@@ -14,8 +14,9 @@ import {
   BATCH_FORMATS, partKey, type BatchFormat, type DataObjects, type BatchJobStore, type RowError, type Split, type SplitBatchEvent,
   type SplitBatchInput, type SplitBatchResult,
 } from './batch-contract.js';
-import type { BatchPredictor, BatchItem } from './batch.js';
-import { PayloadTooLargeError, ValidationError, type FieldPath } from './errors.js';
+import { invalidBatch, type BatchPredictor, type BatchItem } from './batch.js';
+import { PayloadTooLargeError, type FieldPath } from './errors.js';
+import { isObject } from './codec/request.js';
 
 /** One record of a split as its reader gives it: the record, or why it could not be read. */
 export interface SplitEntry {
@@ -99,19 +100,19 @@ export class BatchWorker {
 
 /** The batch's envelope, checked on its shape and size before anything is read. */
 function parseEvent(event: unknown, maxRows: number): SplitBatchEvent {
-  if (!isObject(event) || !Array.isArray(event['Items'])) throw invalid('The batch must be {"Items": [<split>, ...], "BatchInput": {...}} from the workflow\'s ItemBatcher.', []);
+  if (!isObject(event) || !Array.isArray(event['Items'])) throw invalidBatch('The batch must be {"Items": [<split>, ...], "BatchInput": {...}} from the workflow\'s ItemBatcher.', []);
   const input = event['BatchInput'];
-  if (!isObject(input)) throw invalid('"BatchInput" must be the job\'s {jobId, model, version, format, output}.', ['BatchInput']);
+  if (!isObject(input)) throw invalidBatch('"BatchInput" must be the job\'s {jobId, model, version, format, output}.', ['BatchInput']);
   const { jobId, model, version, format, output, columns } = input;
-  if (typeof jobId !== 'string' || typeof model !== 'string' || typeof version !== 'string') throw invalid('"BatchInput" must name the job, model and version.', ['BatchInput']);
-  if (typeof format !== 'string' || !(BATCH_FORMATS as readonly string[]).includes(format)) throw invalid(`"BatchInput.format" must be one of ${BATCH_FORMATS.join(', ')}.`, ['BatchInput', 'format']);
-  if (!isObject(output) || typeof output['bucket'] !== 'string' || typeof output['prefix'] !== 'string') throw invalid('"BatchInput.output" must be {bucket, prefix}.', ['BatchInput', 'output']);
-  if (columns !== undefined && !(Array.isArray(columns) && columns.every((c) => typeof c === 'string'))) throw invalid('"BatchInput.columns" must be the CSV header.', ['BatchInput', 'columns']);
+  if (typeof jobId !== 'string' || typeof model !== 'string' || typeof version !== 'string') throw invalidBatch('"BatchInput" must name the job, model and version.', ['BatchInput']);
+  if (typeof format !== 'string' || !(BATCH_FORMATS as readonly string[]).includes(format)) throw invalidBatch(`"BatchInput.format" must be one of ${BATCH_FORMATS.join(', ')}.`, ['BatchInput', 'format']);
+  if (!isObject(output) || typeof output['bucket'] !== 'string' || typeof output['prefix'] !== 'string') throw invalidBatch('"BatchInput.output" must be {bucket, prefix}.', ['BatchInput', 'output']);
+  if (columns !== undefined && !(Array.isArray(columns) && columns.every((c) => typeof c === 'string'))) throw invalidBatch('"BatchInput.columns" must be the CSV header.', ['BatchInput', 'columns']);
   let rows = 0;
   const splits = event['Items'] as unknown[];
   splits.forEach((split, i) => {
     if (!isObject(split) || !isCount(split['index']) || !isCount(split['file']) || !isCount(split['firstRow']) || !isCount(split['rows']) || typeof split['bucket'] !== 'string' || typeof split['key'] !== 'string') {
-      throw invalid('Each item must be a split of the job\'s plan ({index, file, bucket, key, firstRow, rows, ...}).', ['Items', i]);
+      throw invalidBatch('Each item must be a split of the job\'s plan ({index, file, bucket, key, firstRow, rows, ...}).', ['Items', i]);
     }
     rows += split['rows'] as number;
   });
@@ -125,10 +126,4 @@ function isCount(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
-function invalid(message: string, path: FieldPath): ValidationError {
-  return new ValidationError('INVALID_BATCH', message, path);
-}
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -38,6 +38,7 @@ import { decodeRecords, type DecodedInputs, type RecordLayout } from './codec/de
 import { recordPredictions } from './codec/encode.js';
 import { checkRowCount, codecLimits, excerpt, type CodecLimits } from './codec/limits.js';
 import { NO_TRACING, SPAN, type Tracing } from './observability.js';
+import { isObject } from './codec/request.js';
 
 export { BATCH_FORMATS, type BatchFormat } from './batch-contract.js';
 
@@ -177,15 +178,15 @@ export class BatchPredictor {
 
 /** The batch's envelope, checked on its shape only: the items' count first, then each `row`. */
 function parseBatch(event: unknown, maxRows: number): { items: readonly BatchItem[]; input: BatchInput } {
-  if (!isObject(event)) throw invalid('The batch must be an object {"Items": [...], "BatchInput": {...}}.', []);
+  if (!isObject(event)) throw invalidBatch('The batch must be an object {"Items": [...], "BatchInput": {...}}.', []);
   const items = event['Items'];
-  if (!Array.isArray(items)) throw invalid('"Items" must be an array of {"row", "record"}.', ['Items']);
+  if (!Array.isArray(items)) throw invalidBatch('"Items" must be an array of {"row", "record"}.', ['Items']);
   checkRowCount(items.length, maxRows, ['Items']);
   const input = parseInput(event['BatchInput']);
   for (let i = 0; i < items.length; i++) {
     const item: unknown = items[i];
     if (!isObject(item) || !Number.isSafeInteger(item['row']) || (item['row'] as number) < 0 || !Object.hasOwn(item, 'record')) {
-      throw invalid('Each item must be {"row": <zero-based index>, "record": <the record>} (ItemSelector {"row.$": "$$.Map.Item.Index", "record.$": "$$.Map.Item.Value"}).', ['Items', i]);
+      throw invalidBatch('Each item must be {"row": <zero-based index>, "record": <the record>} (ItemSelector {"row.$": "$$.Map.Item.Index", "record.$": "$$.Map.Item.Value"}).', ['Items', i]);
     }
   }
   return { items: items as BatchItem[], input };
@@ -193,23 +194,21 @@ function parseBatch(event: unknown, maxRows: number): { items: readonly BatchIte
 
 function parseInput(value: unknown): BatchInput {
   const at: FieldPath = ['BatchInput'];
-  if (!isObject(value)) throw invalid('"BatchInput" must be {"model", "version", "format"}.', at);
+  if (!isObject(value)) throw invalidBatch('"BatchInput" must be {"model", "version", "format"}.', at);
   const { model, version, format } = value;
-  if (typeof model !== 'string' || model === '') throw invalid('"BatchInput.model" must name the model.', [...at, 'model']);
-  if (typeof version !== 'string' || !/^[1-9][0-9]*$/.test(version)) throw invalid('"BatchInput.version" must be the job\'s model version, e.g. "3".', [...at, 'version']);
+  if (typeof model !== 'string' || model === '') throw invalidBatch('"BatchInput.model" must name the model.', [...at, 'model']);
+  if (typeof version !== 'string' || !/^[1-9][0-9]*$/.test(version)) throw invalidBatch('"BatchInput.version" must be the job\'s model version, e.g. "3".', [...at, 'version']);
   if (typeof format !== 'string' || !(BATCH_FORMATS as readonly string[]).includes(format)) {
-    throw invalid(`"BatchInput.format" must be one of ${BATCH_FORMATS.join(', ')}.`, [...at, 'format']);
+    throw invalidBatch(`"BatchInput.format" must be one of ${BATCH_FORMATS.join(', ')}.`, [...at, 'format']);
   }
   return { model, version, format: format as BatchFormat };
 }
 
-function invalid(message: string, path: FieldPath): ValidationError {
+/** 400 `INVALID_BATCH`: a batch event that is not what the workflow hands the batch function. */
+export function invalidBatch(message: string, path: FieldPath): ValidationError {
   return new ValidationError('INVALID_BATCH', message, path);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Decodes the records that can be decoded into one batch. The common case, a clean batch, is

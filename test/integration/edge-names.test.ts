@@ -14,9 +14,6 @@ import type { ControlHandlerDeps } from '../../functions/control/app.js';
 import { makeHandler as makeControlHandler } from '../../functions/control/app.js';
 import type { PredictHandlerDeps } from '../../functions/predict/app.js';
 import { makeHandler as makePredictHandler } from '../../functions/predict/app.js';
-import {
-  bodyLimits, buildBatchJobService, buildPredictionLogService, buildStatsService, buildUploadService,
-} from '../../functions/shared/composition.js';
 import { ROUTES, routeParameters, type FunctionName, type Route } from '../../functions/shared/routes.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
@@ -37,35 +34,12 @@ let handlers: Record<FunctionName, HttpHandler>;
 beforeAll(async () => {
   stack = await startLocalStack({ rateLimit: false, env: { MAX_BODY_BYTES: '200000' } });
   admin = bearer(await adminToken(stack));
-  handlers = withBatchJobs(stack);
+  handlers = lambdaHandlers(stack);
 }, 60_000);
 
 afterAll(async () => {
   await stack?.stop();
 });
-
-/**
- * The predict and control handlers as Lambda runs them over `stack`'s services, the control one
- * with batch jobs built as its composition root builds them: over the stack's clients (job table,
- * buckets) and its emulated workflow.
- */
-function withBatchJobs(stack: LocalStack): Record<FunctionName, HttpHandler> {
-  const { config, clients } = stack;
-  const jobs = buildBatchJobService(config, clients, stack.batchRunner);
-  if (!jobs) throw new Error('the local stack has no BATCH_JOBS_TABLE: the batch-job routes would answer 501');
-  return {
-    predict: lambdaHandlers(stack).predict,
-    control: makeControlHandler({
-      service: stack.registry,
-      uploads: buildUploadService(config, clients, stack.registry),
-      releases: stack.releases,
-      stats: buildStatsService(config, stack.releases),
-      predictions: buildPredictionLogService(config, clients),
-      jobs,
-      limits: bodyLimits(config),
-    }),
-  };
-}
 
 const hasBody = (route: Route) => route.method === 'POST' || route.method === 'PUT';
 

@@ -150,7 +150,8 @@ function unknownField(key: string, at: FieldPath, hint: string): ValidationError
   return new ValidationError('UNKNOWN_FIELD', `Unknown field "${excerpt(key)}". ${hint}`, pathExcerpt([...at, key]));
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object: not null, not an array. */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
