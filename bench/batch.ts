@@ -13,6 +13,7 @@ import { PRODUCT_THREADS, benchModel, benchModels, float32Rows, rawRun, rawSessi
 import { profileInProcess } from './lib/profile.js';
 import { precise, repeatFor, rowsPerSecond, sampleInBlocks, summarize } from './lib/stats.js';
 import type { BatchResult } from './results.js';
+import { binaryInferEvent } from './lib/events.js';
 
 export const BATCH_ROWS = 1000;
 const PROFILED_MODEL = 'trees';
@@ -35,14 +36,26 @@ export async function runBatch(ctx: BenchContext): Promise<BatchResult> {
     const tutorial = await rawSession(model);
     const adapter = await stack.session(model);
     const feeds = { [model.inputName]: { type: 'float32' as const, shape: [BATCH_ROWS, width], data } };
+    const binaryEvent = binaryInferEvent(model.name, model.inputName, data, [BATCH_ROWS, width]);
     try {
-      const responseBytes = Buffer.byteLength(await invokeOk(stack.handler, arraysEvent, context));
+      const answer = await invokeOk(stack.handler, arraysEvent, context);
+      const responseBytes = Buffer.byteLength(answer);
+      // The floor's answer: the handler's own, as objects (JSON.stringify writes it again each time).
+      const answerObject = JSON.parse(answer) as unknown;
+      const arraysText = arraysEvent.body ?? '';
       const samples = await sampleInBlocks(
         {
           raw: () => rawRun(raw, model, data, BATCH_ROWS),
           adapter: () => adapter.run(feeds),
           core: () => stack.service.predict(model.name, arraysBody, { requestId: 'bench', caller: 'bench', startedAt: performance.now() }),
           handler: () => invokeOk(stack.handler, arraysEvent, context),
+          // What any JSON service must do at least: parse the body, one run, write the answer.
+          jsonFloor: async () => {
+            JSON.parse(arraysText);
+            await rawRun(raw, model, data, BATCH_ROWS);
+            return JSON.stringify(answerObject);
+          },
+          binaryHandler: () => invokeOk(stack.handler, binaryEvent, context),
           handlerRecords: () => invokeOk(stack.handler, recordsEvent, context),
           perRowLoop: async () => {
             for (const row of perRow) await rawRun(tutorial, model, row, 1);
@@ -54,6 +67,7 @@ export async function runBatch(ctx: BenchContext): Promise<BatchResult> {
       const s = {
         raw: stat('raw'), adapter: stat('adapter'), core: stat('core'),
         handler: stat('handler'), handlerRecords: stat('handlerRecords'), perRowLoop: stat('perRowLoop'),
+        jsonFloor: stat('jsonFloor'), binaryHandler: stat('binaryHandler'),
       };
       const rawRowsPerSecond = rowsPerSecond(BATCH_ROWS, s.raw.medianMs);
       const handlerRowsPerSecond = rowsPerSecond(BATCH_ROWS, s.handler.medianMs);
@@ -65,6 +79,8 @@ export async function runBatch(ctx: BenchContext): Promise<BatchResult> {
         efficiency: precise(handlerRowsPerSecond / rawRowsPerSecond),
         recordsEfficiency: precise(rowsPerSecond(BATCH_ROWS, s.handlerRecords.medianMs) / rawRowsPerSecond),
         speedupOverLoop: precise(s.perRowLoop.medianMs / s.handler.medianMs),
+        floorRatio: precise(s.handler.medianMs / s.jsonFloor.medianMs),
+        binaryRatio: precise(s.binaryHandler.medianMs / s.raw.medianMs),
         requestBytes: Buffer.byteLength(arraysEvent.body ?? ''),
         responseBytes,
       });

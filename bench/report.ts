@@ -129,6 +129,7 @@ export function evaluateTargets(m: Measured): TargetCheck[] {
     check('handler-overhead', `Handler overhead over the raw run, single row, median (worst model: ${overhead ? MODEL_LABEL[overhead.model] : 'n/a'})`, '≤ 0.2 ms', overhead?.overheadMedianMs ?? Number.NaN, 'ms', 0.2, 'max'),
     check('prediction-log', `Handler with prediction logs on ÷ off, single row, median (${MODEL_LABEL[m.handler.log.model]}; written to the DynamoDB-compatible server in another process)`, '≤ 1.15×', m.handler.log.ratio, '×', 1.15, 'max'),
     check('batch-efficiency', 'Batch efficiency, tree ensemble, 1000 rows (handler rows/s ÷ raw rows/s)', '≥ 0.8', trees?.efficiency ?? Number.NaN, '', 0.8, 'min'),
+    ...m.batch.models.map((x) => check(`json-floor-${x.model}`, `1000-row JSON request through the handler ÷ the JSON floor (JSON.parse of the body, one raw \`session.run\`, JSON.stringify of the answer), ${MODEL_LABEL[x.model]}`, '≤ 1.5×', x.floorRatio, '×', 1.5, 'max')),
     check('batch-speedup', 'Batched request over the per-row loop, tree ensemble, 1000 rows', '≥ 20×', trees?.speedupOverLoop ?? Number.NaN, '×', 20, 'min'),
     check('cold-start', `Cold start to first prediction, ${MODEL_LABEL[COLD_MODEL]}, median of ${m.coldStart.runs}, as deployed`, '≤ 350 ms', cold?.total.medianMs ?? Number.NaN, 'ms', 350, 'max'),
     check('cold-start-ratio', 'The same ÷ a bare ONNX Runtime process (median ÷ median)', '≤ 3×', cold?.ratio ?? Number.NaN, '×', 3, 'max'),
@@ -465,6 +466,12 @@ export function renderMarkdown(r: BenchResults): string {
     table(['Model', 'Raw rows/s', 'Handler rows/s', 'Efficiency', 'Efficiency, named records', 'Per-row loop', 'Batched request', 'Speedup over loop'], r.batch.models.map((x) => [
       MODEL_LABEL[x.model], perSecond(x.rawRowsPerSecond), perSecond(x.handlerRowsPerSecond), num(x.efficiency, 2), num(x.recordsEfficiency, 2),
       ms(x.perRowLoop.medianMs), ms(x.handler.medianMs), times(x.speedupOverLoop),
+    ])),
+    '',
+    'Against the JSON floor (what any JSON service must do at least: `JSON.parse` of the body, one raw `session.run`, `JSON.stringify` of the same answer), and the same rows as a binary v2 request (float32 bytes after a JSON header, outputs asked as binary) against the raw run:',
+    '',
+    table(['Model', 'JSON floor', 'Handler (JSON)', 'Handler ÷ floor', 'Raw run', 'Handler (binary)', 'Binary ÷ raw'], r.batch.models.map((x) => [
+      MODEL_LABEL[x.model], ms(x.jsonFloor.medianMs), ms(x.handler.medianMs), times(x.floorRatio), ms(x.raw.medianMs), ms(x.binaryHandler.medianMs), times(x.binaryRatio),
     ])),
     '',
     '"Handler" sends the instances as arrays in feature order; "named records" as `{"feature": value}` objects. Where the time goes (medians for the whole request):',

@@ -132,6 +132,14 @@ export interface BatchResult {
     readonly recordsEfficiency: number;
     /** per-row loop time ÷ batched handler time. */
     readonly speedupOverLoop: number;
+    /** The JSON floor: JSON.parse of the body, one raw `session.run`, JSON.stringify of the answer. */
+    readonly jsonFloor: Stat;
+    /** Handler, the same rows as a binary v2 request with binary outputs. */
+    readonly binaryHandler: Stat;
+    /** handler time ÷ JSON floor time (medians). */
+    readonly floorRatio: number;
+    /** binary handler time ÷ raw run time (medians). */
+    readonly binaryRatio: number;
     readonly requestBytes: number;
     readonly responseBytes: number;
   }>;

@@ -6,6 +6,7 @@
  * modelctl register iris models/iris/model.onnx --metadata models/iris/metadata.json --production
  * modelctl predict iris --features '{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}'
  * modelctl batch run iris data/iris.csv
+ * modelctl infer segmenter --input image=image.npy --output-dir out/
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -16,6 +17,11 @@ import { parseArgs } from 'node:util';
 import { MAX_MODELS_PER_TOKEN, SCOPES } from '../functions/auth/permissions.js';
 import { BATCH_FORMATS, FINAL_STATES, JOB_STATES, type BatchFormat, type BatchJob } from '../functions/core/batch-contract.js';
 import { formatOfKey } from '../functions/core/batch-jobs.js';
+import { NpyError, readNpy, writeNpy } from '../functions/core/codec/npy.js';
+import { LAMBDA_SYNC_PAYLOAD_BYTES, base64Length } from '../functions/core/codec/payload-limits.js';
+import {
+  TensorBytesError, checkRawTensor, elementCount, isWireDatatype, jsonToRaw, nestedToFlat, rawToJson, type RawTensor, type WireDatatype,
+} from '../functions/core/codec/tensor-bytes.js';
 import type { ModelStats } from '../functions/core/stats.js';
 import { MAX_SUBJECT_LENGTH } from '../functions/auth/claims.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, LOCAL_MAX_TOKEN_LIFETIME_SECONDS, checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
@@ -76,7 +82,20 @@ const COMMANDS: readonly CommandHelp[] = [
     name: 'predict', synopsis: 'predict <model> (--features JSON | --instances JSON | --body FILE)',
     description: ['call POST /v1/models/<model>/predict'],
   },
-  { name: 'infer', synopsis: 'infer <model> --body FILE', description: ['call POST /v2/models/<model>/infer (Open Inference Protocol v2)'] },
+  {
+    name: 'infer', synopsis: 'infer <model> (--input NAME=FILE.npy ... | --body FILE) [--version N] [--output-dir DIR] [--json]',
+    description: [
+      'call POST /v2/models/<model>/infer (Open Inference',
+      'Protocol v2; --version: /versions/N/infer). --input,',
+      'once per input: a NumPy .npy file, or @FILE.json or',
+      'an inline JSON array (typed as the model declares),',
+      'sent as binary tensors; inputs too large for Lambda',
+      'go first by reference (a presigned upload). Prints',
+      "each output's datatype, shape and first values;",
+      '--output-dir: also writes DIR/<output>.npy; --json:',
+      "the answer as JSON. --body: a JSON v2 request, as is",
+    ],
+  },
   {
     name: 'batch', synopsis: 'batch <submit|run|status|wait|cancel|list> ...',
     description: ['batch jobs: predict every row of CSV, JSON Lines', 'or Parquet files in S3, or of a local file', '("batch run"); modelctl batch --help lists them'],
@@ -306,7 +325,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         'data-dir': { type: 'string' },
         'expect-canary': { type: 'string' },
         'expect-percent': { type: 'string' },
-        input: { type: 'string' },
+        input: { type: 'string', multiple: true },
         output: { type: 'string' },
         format: { type: 'string' },
         version: { type: 'string' },
@@ -432,7 +451,7 @@ interface Flags {
   readonly json?: boolean;
   readonly 'expect-canary'?: string;
   readonly 'expect-percent'?: string;
-  readonly input?: string;
+  readonly input?: string[];
   readonly output?: string;
   readonly format?: string;
   readonly version?: string;
@@ -495,6 +514,7 @@ function promoteBody(flags: Flags): Record<string, unknown> {
 
 async function run(command: string, args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
   if (command === 'batch') return batch(args, flags, api, io);
+  if (command === 'infer') return infer(args, flags, api, io);
   const batchOnly = BATCH_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
   if (batchOnly.length > 0) throw new UsageError(`${batchOnly.map((f) => `--${f}`).join(', ')} ${batchOnly.length === 1 ? 'goes' : 'go'} with the "batch" commands (modelctl batch --help).`);
   if (command !== 'logs' && (flags.since !== undefined || flags.limit !== undefined || flags.follow || flags.poll !== undefined)) {
@@ -585,11 +605,6 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
       else if (flags.instances !== undefined) body = { instances: parseJson(flags.instances, '--instances') };
       else body = parseJson(await io.readFile(flags.body as string), flags.body as string);
       return api.call('POST', `/v1/models/${model}/predict`, body);
-    }
-    case 'infer': {
-      const [model] = need(1, '<model>');
-      if (flags.body === undefined) throw new UsageError('"infer" takes --body FILE with a v2 inference request.');
-      return api.call('POST', `/v2/models/${model}/infer`, parseJson(await io.readFile(flags.body), flags.body));
     }
     default:
       throw new UsageError(`Unknown command "${command}".`);
@@ -747,6 +762,369 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// modelctl infer
+// ---------------------------------------------------------------------------------------------
+
+/** The options `infer` takes; any other is a usage error. */
+const INFER_FLAGS: readonly (keyof Flags)[] = ['body', 'input', 'version', 'output-dir', 'json'];
+
+/**
+ * Room kept below Lambda's synchronous limit for what is not the body (the request's headers,
+ * the event's envelope): a request whose body, once base64-encoded (as API Gateway hands binary
+ * bodies to Lambda), passes `LAMBDA_SYNC_PAYLOAD_BYTES - INLINE_MARGIN_BYTES` sends its largest
+ * inputs by reference until the rest fits.
+ */
+export const INLINE_MARGIN_BYTES = 64 * 1024;
+
+/** Values of each output the summary shows. */
+const SUMMARY_VALUES = 8;
+/** Characters of a BYTES value the summary shows. */
+const SUMMARY_STRING_CHARS = 40;
+
+/** One `--input` of `infer`, read: its name and tensor. */
+export interface InferInput {
+  readonly name: string;
+  readonly tensor: RawTensor;
+}
+
+/** One output of an inference answer, with the parameters it came with. */
+export interface InferOutput extends RawTensor {
+  readonly name: string;
+  readonly parameters?: Record<string, unknown>;
+}
+
+/** An inference answer: its JSON header without the outputs, and the outputs, whole. */
+export interface InferReply {
+  readonly header: Record<string, unknown>;
+  readonly outputs: readonly InferOutput[];
+}
+
+/** `POST /v1/models/{m}/payloads`: where to PUT an input's bytes, and the id that then names them. */
+interface PayloadTicket {
+  readonly payloadId: string;
+  readonly url: string;
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly expiresAt?: string;
+}
+
+/**
+ * `modelctl infer`: with `--input`s, one binary request (Open Inference Protocol binary tensor
+ * data extension) asking for binary outputs; inputs that would take the request past Lambda's
+ * limit are uploaded first and sent by reference. With `--body`, the JSON request as it is.
+ */
+async function infer(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !INFER_FLAGS.includes(flag));
+  if (foreign.length > 0) throw new UsageError(`"infer" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
+  if (args.length !== 1) throw new UsageError('"infer" takes <model>.');
+  const model = args[0] as string;
+  const base = `/v2/models/${encodeURIComponent(model)}${flags.version === undefined ? '' : `/versions/${encodeURIComponent(flags.version)}`}`;
+  if (flags.body !== undefined) {
+    if (flags.input !== undefined || flags['output-dir'] !== undefined || flags.json) {
+      throw new UsageError('--body sends a JSON request as it is and prints the JSON answer; it goes without --input, --output-dir and --json.');
+    }
+    return api.call('POST', `${base}/infer`, parseJson(await io.readFile(flags.body), flags.body));
+  }
+  if (flags.input === undefined) throw new UsageError('"infer" takes --input NAME=FILE.npy (once per input), or --body FILE with a JSON v2 request.');
+  const inputs = await inferInputs(flags.input, base, api, io);
+
+  const remote = byReference(inputs.map((i) => ({ name: i.name, bytes: i.tensor.data.byteLength })), requestHeader(inputs, new Map()).byteLength);
+  const refs = new Map<string, string>();
+  for (const input of inputs) if (remote.has(input.name)) refs.set(input.name, await uploadPayload(api, io, model, input));
+  const header = requestHeader(inputs, refs);
+  const response = await api.send('POST', `${base}/infer`, requestBody(header, inputs, refs), {
+    'content-type': 'application/octet-stream',
+    'inference-header-content-length': String(header.byteLength),
+    accept: 'application/octet-stream',
+  });
+  const reply = await readInferReply(response, io.fetch);
+
+  const dir = flags['output-dir'];
+  const files = dir === undefined ? undefined : outputFileNames(reply.outputs.map((o) => o.name)).map((name) => path.join(dir, name));
+  if (files) {
+    const write = io.writeFile ?? writeWhole;
+    for (const [i, output] of reply.outputs.entries()) {
+      const npy = writeNpy(output);
+      await write(files[i] as string, (async function* () { yield npy; })());
+    }
+  }
+  if (flags.json) {
+    io.out(`${JSON.stringify(replyJson(reply), null, 2)}\n`);
+    if (files) io.err(files.map((f) => `Wrote ${f}\n`).join(''));
+  } else io.out(inferSummary(reply, files));
+  return PRINTED;
+}
+
+/** The `--input`s, read: `.npy` files as they are; JSON arrays typed as the model declares the input. */
+async function inferInputs(specs: readonly string[], base: string, api: Api, io: CliIo): Promise<InferInput[]> {
+  // Every --input's form first: nothing is read or asked before they all make sense.
+  const given = specs.map((spec) => {
+    const eq = spec.indexOf('=');
+    if (eq < 1) throw new UsageError(`--input is NAME=FILE.npy, NAME=@FILE.json or NAME='[JSON array]', not ${shown(spec)}.`);
+    const name = spec.slice(0, eq);
+    const value = spec.slice(eq + 1);
+    return { name, value, inline: value.trimStart().startsWith('[') ? parseJson(value, `--input ${name}`) : undefined };
+  });
+  const twice = given.find((g, i) => given.findIndex((other) => other.name === g.name) !== i);
+  if (twice) throw new UsageError(`--input ${shown(twice.name)} is given twice.`);
+  let declared: Promise<Map<string, string>> | undefined;
+  const inputs: InferInput[] = [];
+  for (const { name, value, inline } of given) {
+    if (inline === undefined && !value.startsWith('@')) {
+      const file = await readInput(io, value);
+      try {
+        inputs.push({ name, tensor: readNpy(file, { name: value }) });
+      } catch (error) {
+        if (error instanceof NpyError) throw new Error(error.message);
+        throw error;
+      }
+      continue;
+    }
+    const where = inline === undefined ? value.slice(1) : `--input ${name}`;
+    const json = inline ?? parseJson(await readInput(io, value.slice(1)), where);
+    declared ??= declaredDatatypes(api, base);
+    const datatype = (await declared).get(name);
+    if (datatype === undefined) {
+      throw new ApiError(`The model has no input ${shown(name)} (its inputs: ${[...(await declared).keys()].map(shown).join(', ')}); a JSON --input takes the datatype the model declares.`);
+    }
+    if (!isWireDatatype(datatype)) throw new ApiError(`The model declares input ${shown(name)} as ${shown(datatype)}, which modelctl cannot send.`);
+    try {
+      const { shape, values } = nestedToFlat(json);
+      inputs.push({ name, tensor: { datatype, shape, data: jsonToRaw(datatype, values) } });
+    } catch (error) {
+      if (error instanceof TensorBytesError) throw new Error(`${where}: ${error.message}`);
+      throw error;
+    }
+  }
+  return inputs;
+}
+
+/** A file's bytes; a missing file or a directory said plainly. */
+async function readInput(io: CliIo, file: string): Promise<Buffer> {
+  try {
+    return await io.readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`no file at ${file}.`);
+    if (code === 'EISDIR') throw new Error(`${file} is a directory; give a .npy file.`);
+    throw error;
+  }
+}
+
+/** The model's inputs and their declared datatypes (`GET /v2/models/{m}[/versions/{v}]`). */
+async function declaredDatatypes(api: Api, base: string): Promise<Map<string, string>> {
+  const metadata = (await api.call('GET', base)) as { inputs?: { name?: unknown; datatype?: unknown }[] } | undefined;
+  const declared = new Map<string, string>();
+  for (const input of metadata?.inputs ?? []) if (typeof input.name === 'string' && typeof input.datatype === 'string') declared.set(input.name, input.datatype);
+  return declared;
+}
+
+/**
+ * The inputs to send by reference: none when the body (`headerBytes` and every input's bytes)
+ * fits inline once base64-encoded, with {@link INLINE_MARGIN_BYTES} to spare, below Lambda's
+ * synchronous limit; else the largest ones, one by one, until the rest fits.
+ */
+export function byReference(inputs: readonly { name: string; bytes: number }[], headerBytes: number): Set<string> {
+  const limit = LAMBDA_SYNC_PAYLOAD_BYTES - INLINE_MARGIN_BYTES;
+  let total = inputs.reduce((sum, i) => sum + i.bytes, headerBytes);
+  const chosen = new Set<string>();
+  for (const input of [...inputs].sort((a, b) => b.bytes - a.bytes)) {
+    if (base64Length(total) <= limit) break;
+    chosen.add(input.name);
+    total -= input.bytes;
+  }
+  return chosen;
+}
+
+/**
+ * The JSON header of a binary request: each input's name, shape and datatype, with
+ * `binary_data_size` (its bytes follow the header) or `data_ref` (uploaded before), and
+ * `binary_data_output` to ask for the outputs in binary.
+ */
+export function requestHeader(inputs: readonly InferInput[], refs: ReadonlyMap<string, string>): Uint8Array {
+  const header = {
+    inputs: inputs.map(({ name, tensor }) => {
+      const ref = refs.get(name);
+      return {
+        name, shape: tensor.shape, datatype: tensor.datatype,
+        parameters: ref === undefined ? { binary_data_size: tensor.data.byteLength } : { data_ref: ref },
+      };
+    }),
+    parameters: { binary_data_output: true },
+  };
+  return new TextEncoder().encode(JSON.stringify(header));
+}
+
+/** The header, then the bytes of each input sent inline, in the order the header lists them. */
+function requestBody(header: Uint8Array, inputs: readonly InferInput[], refs: ReadonlyMap<string, string>): Uint8Array {
+  const inline = inputs.filter((i) => !refs.has(i.name)).map((i) => i.tensor.data);
+  const body = new Uint8Array(inline.reduce((sum, d) => sum + d.byteLength, header.byteLength));
+  body.set(header, 0);
+  let offset = header.byteLength;
+  for (const data of inline) {
+    body.set(data, offset);
+    offset += data.byteLength;
+  }
+  return body;
+}
+
+/** Uploads an input's bytes through a presigned URL (progress on stderr); the payload id naming them. */
+async function uploadPayload(api: Api, io: CliIo, model: string, input: InferInput): Promise<string> {
+  const { data } = input.tensor;
+  const ticket = (await api.call('POST', `/v1/models/${encodeURIComponent(model)}/payloads`, { bytes: data.byteLength })) as Partial<PayloadTicket> | undefined;
+  if (typeof ticket?.payloadId !== 'string' || typeof ticket.url !== 'string') throw new ApiError('POST /v1/models/{model}/payloads answered without a payloadId and a url.');
+  io.err(`Input ${input.name} is ${formatBytes(data.byteLength)}: too large for Lambda's 6 MB inline, so it is uploaded first and sent by reference.\n`);
+  await putFile(io, { url: ticket.url, method: ticket.method ?? 'PUT', headers: ticket.headers ?? {} }, input.name, {
+    size: data.byteLength,
+    stream: async function* () { yield data; },
+  });
+  return ticket.payloadId;
+}
+
+/** The API's answer was not the inference answer it should be; says what is wrong. */
+function badReply(message: string): ApiError {
+  return new ApiError(`The inference answer cannot be read: ${message}`);
+}
+
+/**
+ * Reads an inference answer: binary (`application/octet-stream`: a JSON header of
+ * `Inference-Header-Content-Length` bytes, then each output's bytes in order) or JSON. Each
+ * output comes with `parameters.binary_data_size` (its bytes are in the body), with
+ * `parameters.data_url` (downloaded from there with `fetchFn`, no token sent: the URL is
+ * presigned), or with `data` (JSON values). Every output is checked against its shape, and the
+ * body must hold nothing after the last output's bytes.
+ */
+export async function readInferReply(response: Response, fetchFn: typeof fetch): Promise<InferReply> {
+  const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  const body = new Uint8Array(await response.arrayBuffer());
+  let headerLength = body.byteLength;
+  if (type === 'application/octet-stream') {
+    const announced = response.headers.get('inference-header-content-length');
+    if (announced === null || !/^[0-9]{1,10}$/.test(announced.trim())) throw badReply('it is binary but has no Inference-Header-Content-Length header.');
+    headerLength = Number(announced.trim());
+    if (headerLength > body.byteLength) throw badReply(`its header is announced as ${headerLength} bytes, but the body has ${body.byteLength}.`);
+  } else if (type !== 'application/json') throw badReply(`its Content-Type is ${shown(type ?? '')}, neither application/json nor application/octet-stream.`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(0, headerLength)));
+  } catch {
+    throw badReply('its header is not JSON.');
+  }
+  if (header === null || typeof header !== 'object' || !Array.isArray((header as { outputs?: unknown }).outputs)) throw badReply('it has no "outputs" list.');
+  const { outputs: entries, ...rest } = header as { outputs: unknown[] };
+  let offset = headerLength;
+  const outputs: InferOutput[] = [];
+  for (const [i, entry] of entries.entries()) {
+    if (entry === null || typeof entry !== 'object') throw badReply(`output ${i} is not an object.`);
+    const { name, datatype, shape, data, parameters } = entry as Record<string, unknown>;
+    if (typeof name !== 'string') throw badReply(`output ${i} has no name.`);
+    if (!isWireDatatype(datatype)) throw badReply(`output ${shown(name)} has the datatype ${shown(String(datatype))}, which modelctl cannot read.`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw badReply(`output ${shown(name)} has no shape of whole numbers.`);
+    const params = parameters !== null && typeof parameters === 'object' && !Array.isArray(parameters) ? (parameters as Record<string, unknown>) : undefined;
+    const size = params?.['binary_data_size'];
+    const url = params?.['data_url'];
+    let bytes: Uint8Array;
+    if (typeof url === 'string') {
+      bytes = await downloadOutput(fetchFn, name, url);
+      if (typeof size === 'number' && size !== bytes.byteLength) throw badReply(`output ${shown(name)} is announced as ${size} bytes; its download has ${bytes.byteLength}.`);
+    } else if (typeof size === 'number') {
+      if (!Number.isSafeInteger(size) || size < 0 || size > body.byteLength - offset) {
+        throw badReply(`output ${shown(name)} is announced as ${size} bytes, but ${body.byteLength - offset} are left in the body.`);
+      }
+      bytes = body.subarray(offset, offset + size);
+      offset += size;
+    } else if (Array.isArray(data)) {
+      try {
+        bytes = jsonToRaw(datatype, nestedToFlat(data).values);
+      } catch (error) {
+        if (error instanceof TensorBytesError) throw badReply(`output ${shown(name)}: ${error.message}`);
+        throw error;
+      }
+    } else throw badReply(`output ${shown(name)} has neither data, binary_data_size nor data_url.`);
+    const output: InferOutput = { name, datatype, shape: shape as number[], data: bytes, ...(params === undefined ? {} : { parameters: params }) };
+    try {
+      checkRawTensor(output);
+    } catch (error) {
+      if (error instanceof TensorBytesError) throw badReply(`output ${shown(name)}: ${error.message}`);
+      throw error;
+    }
+    outputs.push(output);
+  }
+  if (offset !== body.byteLength) throw badReply(`${body.byteLength - offset} bytes follow the last output's.`);
+  return { header: rest, outputs };
+}
+
+/** An output the API left in S3: its raw bytes from the presigned URL. */
+async function downloadOutput(fetchFn: typeof fetch, name: string, url: string): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetchFn(url);
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    throw new ApiError(`Cannot download output ${shown(name)} from ${new URL(url).origin}${cause}.`);
+  }
+  if (!response.ok) throw new ApiError(`The download of output ${shown(name)} was refused: ${await s3Refusal(response)}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * A file name for each output, `<name>.npy`: characters other than letters, digits, `.`, `_`
+ * and `-` become `_` (a name from the API never leaves the folder), and names that would meet
+ * (on a case-insensitive file system too) get `-2`, `-3`, ...
+ */
+export function outputFileNames(names: readonly string[]): string[] {
+  const used = new Set<string>();
+  return names.map((name) => {
+    let base = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
+    if (/^\.*$/.test(base)) base = `output${base.length > 0 ? '_' : ''}`;
+    let candidate = base;
+    for (let n = 2; used.has(candidate.toLowerCase()); n += 1) candidate = `${base}-${n}`;
+    used.add(candidate.toLowerCase());
+    return `${candidate}.npy`;
+  });
+}
+
+/** One element as the summary shows it: numbers and words as they are, strings quoted and cut. */
+function summaryValue(datatype: WireDatatype, value: string | number | boolean): string {
+  if (datatype !== 'BYTES' || typeof value !== 'string') return String(value);
+  return JSON.stringify(value.length > SUMMARY_STRING_CHARS ? `${value.slice(0, SUMMARY_STRING_CHARS)}…` : value);
+}
+
+/**
+ * `infer`'s summary, an output a line (its first values, and the file it was written to):
+ *
+ *     segmenter v1 (request 6f1c…)
+ *       mask  FP32  [1, 1, 512, 512]  0.25, 0.5, 0.75, 1, 0, 0, 0, 0, …  -> out/mask.npy
+ */
+export function inferSummary(reply: InferReply, files?: readonly string[]): string {
+  const { model_name: name, model_version: version, id } = reply.header;
+  const head = `${typeof name === 'string' ? name : 'model'}${typeof version === 'string' ? ` v${version}` : ''}${typeof id === 'string' ? ` (request ${id})` : ''}`;
+  const rows = reply.outputs.map((output, i) => {
+    const values = rawToJson(output, SUMMARY_VALUES).map((v) => summaryValue(output.datatype, v));
+    const more = values.length < elementCount(output.shape) ? ', …' : '';
+    return [output.name, output.datatype, `[${output.shape.join(', ')}]`, `${values.join(', ')}${more}`, files?.[i] === undefined ? '' : `-> ${files[i]}`];
+  });
+  const widths = [0, 1, 2].map((c) => Math.max(0, ...rows.map((r) => (r[c] ?? '').length)));
+  const lines = rows.map((r) => clean(r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c] ?? 0) : cell)).join('  ').trimEnd()));
+  return `${[clean(head), ...lines.map((l) => `  ${l}`)].join('\n')}\n`;
+}
+
+/** `infer --json`: the answer's header with each output's values as JSON `data`. */
+function replyJson(reply: InferReply): Record<string, unknown> {
+  return {
+    ...reply.header,
+    outputs: reply.outputs.map((output) => {
+      const { binary_data_size: _size, data_url: _url, binary_data: _binary, ...parameters } = output.parameters ?? {};
+      return {
+        name: output.name, datatype: output.datatype, shape: output.shape,
+        ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
+        data: rawToJson(output),
+      };
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // modelctl batch
 // ---------------------------------------------------------------------------------------------
 
@@ -825,11 +1203,12 @@ async function batch(args: readonly string[], flags: Flags, api: Api, io: CliIo)
       if (flags.input === undefined || flags.output === undefined) {
         throw new UsageError('"batch submit" needs --input s3://BUCKET/KEY (or a prefix ending in "/") and --output s3://BUCKET/PREFIX/.');
       }
+      if (flags.input.length > 1) throw new UsageError('"batch submit" takes one --input (a prefix ending in "/" reads every object under it).');
       if (!flags.wait && (flags.interval !== undefined || flags.timeout !== undefined)) throw new UsageError('--interval and --timeout go with --wait.');
       const waiting = flags.wait ? waitOptions(flags) : undefined;
       const format = formatArg(flags.format);
       const body = {
-        input: { uri: s3Arg(flags.input, '--input'), ...(format === undefined ? {} : { format }) },
+        input: { uri: s3Arg(flags.input[0] as string, '--input'), ...(format === undefined ? {} : { format }) },
         output: { uri: s3Arg(flags.output, '--output') },
         ...jobOptions(flags),
       };
@@ -1484,21 +1863,15 @@ class Api {
 
   /** The answer's status and JSON body; an answer from 400 up is an `ApiError` with its code and message. */
   async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const url = `${this.base.replace(/\/+$/, '')}${path}`;
-    let response: Response;
-    try {
-      response = await this.fetchFn(url, {
-        method,
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (error) {
-      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      throw new UnreachableError(`Cannot reach ${url}${cause}. Is the API running (npm start), and is --api right?`);
-    }
+    const url = this.url(path);
+    const response = await this.fetch(url, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...this.authorization(),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     const text = await response.text();
     let json: unknown;
     try {
@@ -1506,14 +1879,55 @@ class Api {
     } catch {
       throw new ApiError(`${method} ${url} answered ${response.status} with a body that is not JSON.`);
     }
-    if (!response.ok) {
-      const reply = json as { error?: { code?: string; message?: string; path?: string }; requestId?: string } | undefined;
-      const error = reply?.error;
-      const where = error?.path ? ` (at ${error.path})` : '';
-      // A 5xx is logged on the server under its request id: say which, so it can be found.
-      const id = response.status >= 500 && reply?.requestId ? ` [request id ${reply.requestId}]` : '';
-      throw new ApiError(`${response.status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}${id}`, response.status);
-    }
+    if (!response.ok) throw refusal(response.status, json, text);
     return { status: response.status, json };
   }
+
+  /**
+   * Sends `body` as it is, with `headers` (and the token); the answer unread once its status is
+   * below 400. An answer from 400 up is an `ApiError` with its code and message, as `request`'s.
+   */
+  async send(method: string, path: string, body: Uint8Array, headers: Record<string, string>): Promise<Response> {
+    const url = this.url(path);
+    const response = await this.fetch(url, { method, headers: { ...headers, ...this.authorization() }, body });
+    if (response.ok) return response;
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiError(`${method} ${url} answered ${response.status} with a body that is not JSON.`, response.status);
+    }
+    throw refusal(response.status, json, text);
+  }
+
+  private url(path: string): string {
+    return `${this.base.replace(/\/+$/, '')}${path}`;
+  }
+
+  private authorization(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  /** `fetch`, with no answer at all an `UnreachableError` that says what to check. */
+  private async fetch(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.fetchFn(url, init);
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      throw new UnreachableError(`Cannot reach ${url}${cause}. Is the API running (npm start), and is --api right?`);
+    }
+  }
+}
+
+/**
+ * An answer from 400 up as `STATUS CODE: message (at path)`, and for a 5xx the request id it is
+ * logged under, so it can be found.
+ */
+function refusal(status: number, json: unknown, text: string): ApiError {
+  const reply = json as { error?: { code?: string; message?: string; path?: string }; requestId?: string } | undefined;
+  const error = reply?.error;
+  const where = error?.path ? ` (at ${error.path})` : '';
+  const id = status >= 500 && reply?.requestId ? ` [request id ${reply.requestId}]` : '';
+  return new ApiError(`${status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}${id}`, status);
 }

@@ -20,6 +20,7 @@ import { DIMENSION, METRIC, type MetricName } from '../functions/core/observabil
 import { DEFAULT_OBSERVABILITY, type EndpointConfig, type ObservabilityConfig } from './config.js';
 import { modelArtifactPrefix, type ArtifactBucket } from './artifact-bucket.js';
 import type { OnnxRuntimeLayer } from './onnxruntime-layer.js';
+import type { PayloadBucket } from './payload-bucket.js';
 import { ServingFunction } from './serving-function.js';
 import type { ServingTables } from './serving-tables.js';
 
@@ -39,6 +40,12 @@ export interface ModelEndpointProps {
   readonly layer: OnnxRuntimeLayer;
   readonly tables: ServingTables;
   readonly artifacts: ArtifactBucket;
+  /**
+   * Where payloads too large for a synchronous invoke go by reference: the function gets
+   * `PAYLOAD_BUCKET` and its own model's `inputs/` and `outputs/` prefixes
+   * ({@link PayloadBucket.bindEndpoint}).
+   */
+  readonly payloads: PayloadBucket;
   readonly logRetention: RetentionDays;
   /** Days before a prediction log item expires. */
   readonly predictionLogTtlDays: number;
@@ -50,7 +57,7 @@ export interface ModelEndpointProps {
 
 /**
  * @example
- * const iris = new ModelEndpoint(this, 'Iris', { config, layer, tables, artifacts, logRetention: RetentionDays.ONE_MONTH, predictionLogTtlDays: 30 });
+ * const iris = new ModelEndpoint(this, 'Iris', { config, layer, tables, artifacts, payloads, logRetention: RetentionDays.ONE_MONTH, predictionLogTtlDays: 30 });
  * api.addEndpoint(iris.model, iris.alias);
  */
 export class ModelEndpoint extends Construct {
@@ -110,6 +117,7 @@ export class ModelEndpoint extends Construct {
       .allow(['s3:ListBucket'], [props.artifacts.bucket.bucketArn], {
         conditions: { StringLike: { 's3:prefix': [`${modelArtifactPrefix(config.model)}*`] } },
       });
+    props.payloads.bindEndpoint(this.function, config.model);
 
     this.version = this.function.function.currentVersion;
     this.alias = new Alias(this, 'Live', {

@@ -8,11 +8,14 @@
  * sibling takes precedence over `{model}`, so `/v1/models/iris/versions` must exist under the
  * literal branch as well). The `{model}` branch keeps the control-plane routes for every other
  * model. Literal resources reach the handlers with `event.resource` = the literal path and no
- * `model` path parameter; the handlers map them back to the route table (see routes.ts).
+ * `model` path parameter; the handlers map them back to the route table (see routes.ts). Other
+ * parameters stay parameters under the literal model: `/v2/models/iris/versions/{version}/infer`
+ * reaches iris's alias with `version` in `pathParameters`.
  *
  * Authorization is the API's default method option, so no route can be created unprotected by
  * forgetting a second call: the required `authorizer` prop (the JWT Lambda authorizer,
- * `jwt-authorizer.ts`) guards every method. Routes marked `public` in the table (health checks)
+ * `jwt-authorizer.ts`) guards every method. Routes marked `public` in the table (health checks,
+ * and `GET /v2`, the inference protocol's server metadata)
  * are the only ones created with `AuthorizationType.NONE`.
  *
  * Errors API Gateway answers itself (no token, a token refused, a scope missing, the authorizer
@@ -24,20 +27,31 @@
  * methods require one only when `apiKeyRequired` is set (the authorizer then has a claim to read
  * it from); without it the plans are attached but idle and only the stage throttles.
  *
- * Request size: API Gateway REST caps payloads at 10 MB and Lambda's synchronous invoke at 6 MB;
- * neither is configurable on the API, so each function enforces its own `MAX_BODY_BYTES` (413
- * before parsing) and `MAX_ROWS`.
+ * Request size: API Gateway REST caps payloads at 10 MB and Lambda's synchronous invoke at 6 MB
+ * (the serialized event: body, base64 for binary bodies, plus headers and request context; and
+ * the serialized result); neither is configurable on the API, so each function enforces its own
+ * `MAX_BODY_BYTES` (413 before parsing) and `MAX_ROWS`, and larger tensors go by reference through
+ * the payload bucket (`POST /v1/models/{model}/payloads`, `payload-bucket.ts`).
  *
  * Compressed bodies: API Gateway REST decodes a request body sent with `Content-Encoding: gzip`
  * or `deflate` before it invokes the integration, answers 415 for any other coding or for data
  * that is not what the header says, and passes the header on unchanged. `minCompressionSize` is 0
  * so that this applies to bodies of every size (below the threshold API Gateway neither
  * compresses nor decompresses), and with it API Gateway gzips answers for clients that send
- * `Accept-Encoding: gzip`. No `binaryMediaTypes`: JSON bodies reach the functions as text, not
- * base64 (a third larger against Lambda's 6 MB). The functions read such an event as what it is,
- * an inflated body whose header still says gzip, and inflate, capped at `MAX_BODY_BYTES`, only a
- * body that still carries gzip or zlib framing (a direct invoke); see `parseJsonBody` in
+ * `Accept-Encoding: gzip`. The functions read such an event as what it is, an inflated body
+ * whose header still says gzip, and inflate, capped at `MAX_BODY_BYTES`, only a body that still
+ * carries gzip or zlib framing (a direct invoke); see `parseJsonBody` in
  * `functions/shared/http.ts`. The local server does what API Gateway does.
+ *
+ * Binary bodies: `binaryMediaTypes` is `application/octet-stream` only (`BINARY_MEDIA_TYPES`,
+ * `functions/shared/media-types.ts`), the Open Inference Protocol's binary tensor form (a JSON
+ * header whose length is in `Inference-Header-Content-Length`, then raw little-endian bytes).
+ * A request with that `Content-Type` reaches the function base64-encoded (`isBase64Encoded:
+ * true`); JSON stays text, since base64 would make it a third larger against Lambda's 6 MB. On
+ * the way back, a function's base64 answer (`isBase64Encoded: true`) is decoded to bytes only for
+ * a client whose `Accept` header names the binary type first (`Accept: application/octet-stream`):
+ * API Gateway reads only the first media type of `Accept`, and any other client gets the base64
+ * text. The local server does the same (`local/server.ts`).
  */
 import { RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import {
@@ -60,6 +74,7 @@ import {
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { BINARY_MEDIA_TYPES } from '../functions/shared/media-types.js';
 import { ROUTES, type Route } from '../functions/shared/routes.js';
 import type { UsagePlanConfig } from './config.js';
 import { acknowledgeNag } from './nag.js';
@@ -80,7 +95,7 @@ export interface ServingApiProps {
   readonly control: IFunction;
   /** One entry per endpoint model; at least one. */
   readonly endpoints: readonly ApiEndpointTarget[];
-  /** Serves the model-independent health routes. @default the first endpoint's target */
+  /** Serves the model-independent public routes (health, `GET /v2`). @default the first endpoint's target */
   readonly healthTarget?: IFunction;
   /** The authorizer of every non-public method (the API's default method option). */
   readonly authorizer: IAuthorizer;
@@ -138,6 +153,8 @@ export class ServingApi extends Construct {
       defaultMethodOptions,
       // Decode gzip/deflate request bodies of every size (and gzip answers on request); see the file's comment.
       minCompressionSize: Size.bytes(0),
+      // Binary tensors (base64 to the function, bytes back for `Accept: application/octet-stream`); JSON stays text.
+      binaryMediaTypes: [...BINARY_MEDIA_TYPES],
       // Usage plans key on what the authorizer returns; an x-api-key header counts for nothing.
       apiKeySourceType: ApiKeySourceType.AUTHORIZER,
       // Execution logs need the account-level CloudWatch role; kept if the stack is deleted
@@ -287,7 +304,7 @@ export class ServingApi extends Construct {
     };
     const method = this.api.root.resourceForPath(path).addMethod(route.method, this.integration(target), options);
     if (isPublic) {
-      acknowledgeNag(method, 'AwsSolutions-APIG4', `${route.method} ${path} is a public health check (routes.ts marks it public): load balancers and uptime probes call it without credentials.`);
+      acknowledgeNag(method, 'AwsSolutions-APIG4', `${route.method} ${path} is public (routes.ts marks it so): a health check, or the inference protocol's server metadata, which names no model and holds no data; load balancers, uptime probes and protocol clients call it without credentials.`);
     }
   }
 }

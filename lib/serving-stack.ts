@@ -1,5 +1,6 @@
 /**
- * Everything `cdk deploy` creates, from one validated `AppConfig`: tables, artifact bucket, one
+ * Everything `cdk deploy` creates, from one validated `AppConfig`: tables, artifact bucket, the
+ * payload bucket (inputs and outputs too large for a synchronous invoke, by reference), one
  * ONNX Runtime layer per architecture in use, one endpoint (function + alias `live` + alarms +
  * dashboard) per configured model, the control plane, the JWT authorizer, and the REST API in
  * front of them with one usage plan per configured client tier. Batch jobs (job table, batch and
@@ -20,6 +21,7 @@ import { EndpointRelease, ReleaseHook } from './endpoint-release.js';
 import { JwtAuthorizer } from './jwt-authorizer.js';
 import { ModelEndpoint } from './model-endpoint.js';
 import { OnnxRuntimeLayer } from './onnxruntime-layer.js';
+import { PayloadBucket } from './payload-bucket.js';
 import { ServingApi } from './serving-api.js';
 import { ServingTables } from './serving-tables.js';
 
@@ -47,6 +49,8 @@ export class OnnxServingStack extends Stack {
   readonly metricsNamespace: string;
   readonly tables: ServingTables;
   readonly artifacts: ArtifactBucket;
+  /** Inputs and outputs too large for Lambda's synchronous invoke, by reference; every endpoint uses it. */
+  readonly payloads: PayloadBucket;
   readonly layers = new Map<LayerArchitecture, OnnxRuntimeLayer>();
   readonly endpoints: readonly ModelEndpoint[];
   /** Per endpoint (same order): its CodeDeploy group, deployment config and pre-traffic hook. */
@@ -70,6 +74,7 @@ export class OnnxServingStack extends Stack {
     const batchJobs = Object.keys(locations).length > 0;
     this.tables = new ServingTables(this, 'Tables', { batchJobs });
     this.artifacts = new ArtifactBucket(this, 'Artifacts');
+    this.payloads = new PayloadBucket(this, 'Payloads', { accessLogs: this.artifacts.accessLogs });
 
     this.endpoints = config.endpoints.map((endpoint) => {
       const built = new ModelEndpoint(this, `Endpoint${pascal(endpoint.model)}`, {
@@ -77,6 +82,7 @@ export class OnnxServingStack extends Stack {
         layer: this.layer(endpoint.architecture),
         tables: this.tables,
         artifacts: this.artifacts,
+        payloads: this.payloads,
         logRetention,
         predictionLogTtlDays: config.predictionLogTtlDays,
         observability: config.observability,
@@ -149,6 +155,7 @@ export class OnnxServingStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the serving API stage' });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.artifacts.bucket.bucketName });
+    new CfnOutput(this, 'PayloadBucketName', { value: this.payloads.bucket.bucketName, description: 'Inputs and outputs sent by reference (expire after a day)' });
     new CfnOutput(this, 'RegistryTableName', { value: this.tables.registry.table.tableName });
     new CfnOutput(this, 'PredictionLogTableName', { value: this.tables.predictionLog.table.tableName });
     for (const endpoint of this.endpoints) {

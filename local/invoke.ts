@@ -8,17 +8,25 @@
  * The bundle is copied to a fresh task folder, as Lambda unpacks it to /var/task. What differs
  * from Lambda: that folder's `node_modules` is this repository's, so `onnxruntime-node` comes
  * from there (on Lambda, from the layer, which may be built for another architecture than this
- * machine's), and resources the template references (tables, bucket) are named after their
+ * machine's), and resources the template references (tables, buckets) are named after their
  * logical ids. The process has no Lambda Runtime API, so the prediction-log drain does not
  * register as an extension: the function writes its queued records when its work is done, before
  * the process exits.
+ *
+ * Payloads are Lambda's: an event over Lambda's synchronous limit (6 MiB serialized,
+ * `LAMBDA_SYNC_PAYLOAD_BYTES`) is refused before the function runs, and a result over it is an
+ * error, as Lambda refuses it (API Gateway then answers 502). The event and the result travel
+ * through files, not the environment or a pipe, so an event of several MB (a binary body,
+ * base64-encoded as API Gateway sends it) arrives whole. A proxy result with a base64 body is
+ * what API Gateway decodes to bytes for a client that accepts them: {@link resultBody} gives them.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureTables } from '../functions/adapters/tables.js';
+import { LAMBDA_SYNC_PAYLOAD_BYTES, serializedBytes } from '../functions/core/codec/payload-limits.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws } from './aws-servers.js';
 
 /** A Lambda function as the template declares it. */
@@ -119,10 +127,17 @@ export interface InvokeResult {
   readonly logs: string;
 }
 
-/** Invokes the function once on `event` against embedded servers; stops them afterwards. */
+/**
+ * Invokes the function once on `event` against embedded servers; stops them afterwards. Throws,
+ * as Lambda refuses them, on an event or a result over `LAMBDA_SYNC_PAYLOAD_BYTES`.
+ */
 export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
   const fn = findFunction(options.templateFile, options.functionName);
   const env = resolveEnvironment(fn.environment);
+  const eventBytes = serializedBytes(options.event);
+  if (eventBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
+    throw new Error(`The event is ${eventBytes} bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: Lambda would refuse it (RequestEntityTooLargeException) before the function runs.`);
+  }
   const aws = await startLocalAws();
   try {
     await prepareResources(aws, env, options.seedSampleModel ?? true);
@@ -137,12 +152,13 @@ const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVE
 
 /** Creates the tables and bucket the environment names, and registers the sample model. */
 async function prepareResources(aws: LocalAws, env: Record<string, string>, seed: boolean): Promise<void> {
-  const { REGISTRY_TABLE, PREDICTION_LOG_TABLE, ARTIFACT_BUCKET } = env;
+  const { REGISTRY_TABLE, PREDICTION_LOG_TABLE, ARTIFACT_BUCKET, PAYLOAD_BUCKET } = env;
   if (!REGISTRY_TABLE || !PREDICTION_LOG_TABLE || !ARTIFACT_BUCKET) return;
   const clients = localClients(aws);
   try {
     await ensureTables(clients.dynamo, { registry: REGISTRY_TABLE, predictionLog: PREDICTION_LOG_TABLE });
     await ensureBucket(clients.s3, ARTIFACT_BUCKET);
+    if (PAYLOAD_BUCKET) await ensureBucket(clients.s3, PAYLOAD_BUCKET);
     if (seed) {
       // Imported here so that reading a template needs no ONNX Runtime.
       const { loadConfig } = await import('../functions/shared/config.js');
@@ -166,14 +182,21 @@ function runBundle(fn: TemplateFunction, env: Record<string, string>, aws: Local
   cpSync(fn.assetDir, task, { recursive: true });
   symlinkSync(path.join(REPOSITORY, 'node_modules'), path.join(task, 'node_modules'), 'dir');
   const entry = ['.mjs', '.js', '.cjs'].map((ext) => path.join(task, `${file}${ext}`)).find((c) => existsSync(c)) as string;
-  const marker = `__invoke_result_${process.pid}__`;
+  // The event and the result go through files beside the task folder: an environment variable
+  // holds at most 128 KiB on Linux, and the function's own output shares stdout.
+  const io = mkdtempSync(path.join(os.tmpdir(), 'invoke-io-'));
+  const eventFile = path.join(io, 'event.json');
+  const resultFile = path.join(io, 'result.json');
+  writeFileSync(eventFile, JSON.stringify(event));
   const runner = [
+    `import { readFileSync, writeFileSync } from 'node:fs';`,
     `const mod = await import(${JSON.stringify(pathToFileURL(entry).href)});`,
-    `const event = JSON.parse(process.env.INVOKE_EVENT);`,
+    `const event = JSON.parse(readFileSync(${JSON.stringify(eventFile)}, 'utf8'));`,
     `const deadline = Date.now() + 30000;`,
     `const context = { awsRequestId: 'invoke-' + Date.now(), functionName: ${JSON.stringify(fn.logicalId)}, functionVersion: '$LATEST', memoryLimitInMB: '1769', getRemainingTimeInMillis: () => deadline - Date.now() };`,
     `const result = await mod[${JSON.stringify(exported)}](event, context);`,
-    `process.stdout.write('\\n${marker}' + JSON.stringify(result) + '\\n');`,
+    // As the Node.js runtime sends it: JSON, and null for undefined.
+    `writeFileSync(${JSON.stringify(resultFile)}, JSON.stringify(result) ?? 'null');`,
   ].join('\n');
   const childEnv: Record<string, string> = {
     PATH: process.env['PATH'] ?? '',
@@ -186,23 +209,70 @@ function runBundle(fn: TemplateFunction, env: Record<string, string>, aws: Local
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     MODEL_CACHE_DIR: path.join(os.tmpdir(), 'onnx-serving-model-cache'),
-    INVOKE_EVENT: JSON.stringify(event),
   };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', runner], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
+    child.on('error', (error) => {
+      rmSync(task, { recursive: true, force: true });
+      rmSync(io, { recursive: true, force: true });
+      reject(error);
+    });
     child.on('exit', (code) => {
       rmSync(task, { recursive: true, force: true });
-      const at = out.lastIndexOf(marker);
-      if (code !== 0 || at < 0) {
+      const text = code === 0 && existsSync(resultFile) ? readFileSync(resultFile, 'utf8') : undefined;
+      rmSync(io, { recursive: true, force: true });
+      if (text === undefined) {
         reject(new Error(`The function exited with code ${code}:\n${out}`));
         return;
       }
-      const logs = out.slice(0, at);
-      resolve({ result: JSON.parse(out.slice(at + marker.length)) as unknown, logs });
+      const resultBytes = Buffer.byteLength(text, 'utf8');
+      if (resultBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
+        reject(new Error(`The function's result is ${resultBytes} bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: Lambda would refuse it (Function.ResponseSizeTooLarge), and API Gateway answer 502.\n${out}`));
+        return;
+      }
+      resolve({ result: JSON.parse(text) as unknown, logs: out });
     });
   });
+}
+
+/** What an API Gateway proxy result (REST, Lambda proxy integration) looks like to `npm run invoke`. */
+export interface ProxyResultShape {
+  readonly statusCode: number;
+  readonly headers?: Record<string, unknown>;
+  readonly multiValueHeaders?: Record<string, unknown>;
+  readonly body?: string;
+  readonly isBase64Encoded?: boolean;
+}
+
+/** Whether `result` is a proxy result: a numeric `statusCode`, and a `body` that is a string when present. */
+export function isProxyResult(result: unknown): result is ProxyResultShape {
+  if (result === null || typeof result !== 'object') return false;
+  const { statusCode, body } = result as { statusCode?: unknown; body?: unknown };
+  return typeof statusCode === 'number' && (body === undefined || body === null || typeof body === 'string');
+}
+
+/**
+ * The body of a proxy result as the client would get it: a base64 body (`isBase64Encoded`)
+ * decoded to its bytes, as API Gateway does for a client that accepts a binary media type; a text
+ * body as its UTF-8 bytes. `undefined` when `result` is not a proxy result.
+ */
+export function resultBody(result: unknown): Buffer | undefined {
+  if (!isProxyResult(result)) return undefined;
+  const body = result.body ?? '';
+  return result.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+}
+
+/**
+ * What `npm run invoke` prints for a result: the result as JSON, except that a proxy result with a
+ * base64 body, or one whose body went to a file (`written`), shows its status, headers and
+ * `bodyBytes` (the decoded size) in place of the body.
+ */
+export function describeResult(result: unknown, written?: string): string {
+  const bytes = resultBody(result);
+  if (!isProxyResult(result) || bytes === undefined || (!result.isBase64Encoded && written === undefined)) return JSON.stringify(result, null, 2);
+  const { body: _body, ...rest } = result;
+  return JSON.stringify({ ...rest, bodyBytes: bytes.length, ...(written !== undefined ? { bodyFile: written } : {}) }, null, 2);
 }

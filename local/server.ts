@@ -3,6 +3,22 @@
  * path against the route table, run the authorizer, throttle per client, build a REST proxy
  * event, enforce the body size limit) and calls the very same function handlers that Lambda runs.
  *
+ * Payloads are what API Gateway and Lambda make of them, so that a request served here is served
+ * on AWS too:
+ * - Binary media types (`BINARY_MEDIA_TYPES`, the RestApi's `binaryMediaTypes`): a body whose
+ *   `Content-Type` is one reaches the function base64-encoded (`isBase64Encoded: true`), bytes as
+ *   sent, never checked as UTF-8; every other body arrives as text. A function's base64 answer is
+ *   decoded to bytes only when the request's first `Accept` media type is a binary one; else the
+ *   client gets the base64 text, as from API Gateway (see `functions/shared/media-types.ts`).
+ * - Sizes: API Gateway's 10 MB payload quota on the body as sent (413 `BODY_TOO_LARGE`, the rest
+ *   unread), then Lambda's 6 MB synchronous limit on the serialized event, base64 body, headers
+ *   and request context included (413 `REQUEST_TOO_LARGE`, saying what to send instead; the
+ *   function is not invoked), and on the serialized result: on AWS, Lambda refuses a result over
+ *   its limit (`Function.ResponseSizeTooLarge`) and API Gateway answers 502, so here a result over
+ *   it is a 502 `RESPONSE_TOO_LARGE`, never the function's own status. Both Lambda checks count
+ *   bytes with `serializedBytes` (`functions/core/codec/payload-limits.ts`), against
+ *   `LAMBDA_SYNC_PAYLOAD_BYTES` (6 MiB; Lambda's own result limit is 100 bytes more).
+ *
  * Authorization is API Gateway's, step by step: the REQUEST authorizer event is built from the
  * request, the authorizer (the same `functions/authorizer` code as on Lambda) answers with a
  * policy, the policy is cached per Authorization header for `cacheTtlSeconds` and evaluated
@@ -19,7 +35,9 @@ import { describeNeed } from '../functions/auth/permissions.js';
 import { evaluatePolicy } from '../functions/auth/policy.js';
 import type { AuthorizerHandler, AuthorizerResult } from '../functions/authorizer/app.js';
 import type { RequestObservation } from '../functions/core/observability.js';
+import { API_GATEWAY_PAYLOAD_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, serializedBytes } from '../functions/core/codec/payload-limits.js';
 import { contentCoding, decodeUtf8Body, inflateBounded, type HttpHandler } from '../functions/shared/http.js';
+import { BINARY_MEDIA_TYPES, isBinaryMediaType } from '../functions/shared/media-types.js';
 import { matchRoute, ROUTES, type FunctionName, type Route } from '../functions/shared/routes.js';
 import { answerClientError, MAX_HEADER_BYTES } from './client-errors.js';
 
@@ -86,8 +104,14 @@ export interface LocalServerOptions {
   readonly now?: () => number;
   /** Where the insecure-mode warning and authorizer failures go. @default stderr */
   readonly warn?: (text: string) => void;
-  /** API Gateway's payload limit is 10 MB; a larger body is refused before it is read. @default 10485760 */
+  /** API Gateway's payload limit is 10 MB; a larger body is refused before it is read. @default API_GATEWAY_PAYLOAD_BYTES */
   readonly maxBodyBytes?: number;
+  /**
+   * The API's binary media types (API Gateway's `binaryMediaTypes`, wildcards allowed): which
+   * request bodies reach the functions base64-encoded, and which `Accept` headers get a base64
+   * answer decoded. @default BINARY_MEDIA_TYPES (`application/octet-stream`)
+   */
+  readonly binaryMediaTypes?: readonly string[];
   readonly routes?: readonly Route[];
   /**
    * The access log: one line per request once it is answered (see {@link accessLogLine}), given
@@ -394,7 +418,7 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
       return;
     }
   }
-  const limit = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const limit = options.maxBodyBytes ?? API_GATEWAY_PAYLOAD_BYTES;
   const read = await readBody(request, limit);
   if (read === 'aborted') {
     // Nothing more can be answered: the client went away, or did not send the whole body in time
@@ -407,16 +431,25 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     sendJson(response, 413, { error: { code: 'BODY_TOO_LARGE', message: `The body is larger than the API's limit of ${limit} bytes.`, path: 'body' }, requestId }, { connection: 'close' });
     return;
   }
-  const body = await decodeBody(read, parts, limit).catch((error: unknown) => error);
-  if (typeof body !== 'string') {
-    if (!(body instanceof AppError)) throw body;
-    sendJson(response, body.status, { error: { code: body.code, message: body.message, path: formatPath(body.path) }, requestId });
+  const binaryTypes = options.binaryMediaTypes ?? BINARY_MEDIA_TYPES;
+  let body: EventBody;
+  try {
+    body = await decodeBody(read, parts, limit, binaryTypes);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    sendJson(response, error.status, { error: { code: error.code, message: error.message, path: formatPath(error.path) }, requestId });
     return;
   }
   const decoded = Object.fromEntries(Object.entries(match.pathParameters).map(([k, v]) => [k, safeDecode(v)]));
+  const event = proxyEvent(parts, url, match.route, match.pathParameters, body, requestId, authorizer);
+  // Lambda refuses an event over its synchronous limit before any code runs.
+  const eventBytes = serializedBytes(event);
+  if (eventBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
+    sendJson(response, 413, { error: { code: 'REQUEST_TOO_LARGE', message: requestTooLarge(eventBytes, event.isBase64Encoded, match.route, decoded['model']), path: 'body' }, requestId });
+    return;
+  }
   const version = options.versions?.select(match.route.fn, decoded);
   const fn = version?.function ?? options.functions[match.route.fn];
-  const event = proxyEvent(parts, url, match.route, match.pathParameters, body, requestId, authorizer);
   trace.requestId = requestId;
   let result: APIGatewayProxyResult;
   const called = state.elapsed();
@@ -427,8 +460,45 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     version?.done(500, state.elapsed() - called);
     throw error;
   }
+  // Lambda refuses a result over its limit, and API Gateway answers 502: a failure of this version.
+  const resultBytes = serializedBytes(result);
+  if (resultBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
+    version?.done(502, state.elapsed() - called);
+    sendJson(response, 502, { error: { code: 'RESPONSE_TOO_LARGE', message: responseTooLarge(resultBytes), path: '' }, requestId });
+    return;
+  }
   version?.done(result.statusCode, state.elapsed() - called);
-  send(response, result);
+  send(response, result, isBinaryMediaType(firstHeader(parts, 'accept'), binaryTypes));
+}
+
+/**
+ * The 413 for an event over Lambda's limit: how large it was, what counted, and what to send
+ * instead. To an endpoint: the binary form for JSON tensors, fewer rows, or the input by
+ * reference; to the control plane: the presigned uploads of model files and batch inputs.
+ */
+function requestTooLarge(eventBytes: number, base64: boolean, route: Route, model: string | undefined): string {
+  const models = `/v1/models/${model === undefined ? '{model}' : clip(model, 63)}`;
+  const measured = `The request reaches the function as a ${eventBytes}-byte Lambda event (the body${base64 ? ' base64-encoded' : ''}, headers and request context), `
+    + `over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke.`;
+  if (route.fn === 'control') {
+    return `${measured} Send large files through a presigned upload instead: a model file with POST ${models}/uploads, a batch job's input with POST ${models}/batch-inputs.`;
+  }
+  const binary = base64 ? '' : 'send tensors in the binary form (Content-Type: application/octet-stream: a JSON header, then raw little-endian bytes), ';
+  return `${measured} Instead, ${binary}send fewer rows per request, or upload the input first (POST ${models}/payloads) and send its reference.`;
+}
+
+/** The 502 for a result over Lambda's limit: what AWS does with it, and how to get a smaller one. */
+function responseTooLarge(resultBytes: number): string {
+  return `The function's answer is ${resultBytes} bytes as Lambda serializes it, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: `
+    + 'on AWS, Lambda refuses it and API Gateway answers 502. Send fewer rows per request, ask for fewer outputs, or ask for binary outputs (Accept: application/octet-stream).';
+}
+
+/** The first value of a request header, whatever the case of its name (API Gateway reads the first). */
+function firstHeader(parts: RequestParts, name: string): string | undefined {
+  for (const [key, values] of Object.entries(parts.multiValueHeaders)) {
+    if (key.toLowerCase() === name) return values[0];
+  }
+  return undefined;
 }
 
 interface Refusal {
@@ -541,7 +611,7 @@ function authorizerEvent(
   methodArn: string,
   requestId: string,
 ): APIGatewayRequestAuthorizerEvent {
-  const base = proxyEvent(parts, url, route, pathParameters, '', requestId, undefined);
+  const base = proxyEvent(parts, url, route, pathParameters, { body: '', isBase64Encoded: false }, requestId, undefined);
   return {
     type: 'REQUEST',
     methodArn,
@@ -597,22 +667,31 @@ export class TokenBucketLimiter {
   }
 }
 
+/** The body as the proxy event carries it: text, or base64 of the bytes for a binary media type. */
+interface EventBody {
+  readonly body: string;
+  readonly isBase64Encoded: boolean;
+}
+
 /**
- * The body as the function receives it, text. First what API Gateway does with a body's
+ * The body as the function receives it. First what API Gateway does with a body's
  * `Content-Encoding` before the integration sees it: gzip and deflate are inflated (here at most
  * `limit` bytes of output: 413 `BODY_TOO_LARGE` past it, the rest never inflated), identity
  * passes, anything else is a 415 `UNSUPPORTED_MEDIA_TYPE`, and data that is not what the header
  * says is a 400 `MALFORMED_ENCODING` (API Gateway answers 415). The header stays in the event, as
- * on AWS; the function reads the inflated body as it is. Then the bytes must be UTF-8: the API
- * has no binary media types, so every body reaches the function as text, and bytes that are not
- * UTF-8 get a 400 `MALFORMED_UTF8` naming the first bad byte's offset, never U+FFFD in its place.
+ * on AWS; the function reads the inflated body as it is. Then a body whose `Content-Type` is one
+ * of `binaryTypes` is base64-encoded, bytes as they are; any other must be UTF-8, as it reaches
+ * the function as text: bytes that are not get a 400 `MALFORMED_UTF8` naming the first bad byte's
+ * offset, never U+FFFD in its place.
  */
-async function decodeBody(body: Buffer, parts: RequestParts, limit: number): Promise<string> {
+async function decodeBody(body: Buffer, parts: RequestParts, limit: number, binaryTypes: readonly string[]): Promise<EventBody> {
   const values = Object.entries(parts.multiValueHeaders).filter(([name]) => name.toLowerCase() === 'content-encoding').flatMap(([, list]) => list);
   const coding = contentCoding(values);
   const inflate = coding !== undefined && body.length > 0;
   const limitName = "the most the API takes (API Gateway's 10 MB payload quota; the function behind it then takes at most its MAX_BODY_BYTES)";
-  return decodeUtf8Body(inflate ? await inflateBounded(body, coding, limit, undefined, limitName) : body, inflate);
+  const bytes = inflate ? await inflateBounded(body, coding, limit, undefined, limitName) : body;
+  if (bytes.length > 0 && isBinaryMediaType(firstHeader(parts, 'content-type'), binaryTypes)) return { body: bytes.toString('base64'), isBase64Encoded: true };
+  return { body: decodeUtf8Body(bytes, inflate), isBase64Encoded: false };
 }
 
 /**
@@ -695,8 +774,8 @@ function proxyEvent(
   url: URL,
   route: Route,
   pathParameters: Record<string, string>,
-  /** The body as text (`decodeBody`): without binary media types API Gateway passes every body so. */
-  body: string,
+  /** The body as text, or base64 for a binary media type (`decodeBody`). */
+  { body, isBase64Encoded }: EventBody,
   requestId: string,
   authorizer: Record<string, string> | undefined,
 ): APIGatewayProxyEvent {
@@ -713,7 +792,7 @@ function proxyEvent(
     pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
     stageVariables: null,
     body: body.length === 0 ? null : body,
-    isBase64Encoded: false,
+    isBase64Encoded: body.length > 0 && isBase64Encoded,
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
@@ -765,10 +844,15 @@ function lambdaContext(name: FunctionName, fn: LocalFunction, requestId: string)
   };
 }
 
-function send(response: http.ServerResponse, result: APIGatewayProxyResult): void {
+/**
+ * Writes a function's answer. A base64 answer (`isBase64Encoded`) is decoded to its bytes only for
+ * a client that accepts a binary media type (`acceptsBinary`: the request's first `Accept` media
+ * type is one); any other client gets the base64 text, as API Gateway sends it.
+ */
+function send(response: http.ServerResponse, result: APIGatewayProxyResult, acceptsBinary: boolean): void {
   const headers: Record<string, string | number | boolean | string[]> = { ...(result.headers ?? {}) };
   for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) headers[name] = values.map(String);
-  const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
+  const body = result.isBase64Encoded && acceptsBinary ? Buffer.from(result.body ?? '', 'base64') : Buffer.from(result.body ?? '', 'utf8');
   response.writeHead(result.statusCode, { ...headers, 'content-length': body.length });
   response.end(body);
 }

@@ -41,6 +41,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The local bucket batch jobs read from and write to (every model may use it). */
 export const LOCAL_BATCH_BUCKET = 'onnx-batch';
 
+/**
+ * The local payload bucket (the CDK app's payload bucket, `lib/payload-bucket.ts`): inputs sent by
+ * reference and large outputs, `PAYLOAD_BUCKET` of the predict function. The embedded S3 server
+ * runs no lifecycle rules, so its objects stay until the data folder is removed.
+ */
+export const LOCAL_PAYLOAD_BUCKET = 'onnx-payloads';
+
 /** The sample model shipped with the repository (see `scripts/train-sample-model.ts`). */
 export const SAMPLE_MODEL = {
   name: 'iris',
@@ -144,6 +151,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       REGISTRY_TABLE: 'onnx-registry',
       PREDICTION_LOG_TABLE: 'onnx-prediction-log',
       ARTIFACT_BUCKET: 'onnx-artifacts',
+      PAYLOAD_BUCKET: LOCAL_PAYLOAD_BUCKET,
       // Verified artifacts are cached by sha256, so a shared temp folder is safe for throwaway stacks.
       MODEL_CACHE_DIR: options.dataDir ? path.join(options.dataDir, 'model-cache') : path.join(os.tmpdir(), 'onnx-serving-model-cache'),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
@@ -160,6 +168,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     await ensureBucket(clients.s3, required(config, 'ARTIFACT_BUCKET'));
     await ensureBucket(clients.s3, LOCAL_BATCH_BUCKET);
+    // `env: { PAYLOAD_BUCKET: '' }` turns by-reference payloads off (as an endpoint without the variable).
+    if (config.PAYLOAD_BUCKET) await ensureBucket(clients.s3, config.PAYLOAD_BUCKET);
     // One process, one runtime: every emulated function version and the control plane share its
     // bounded session cache (SESSION_CACHE_MAX_SESSIONS / _BYTES), so the bound holds for `npm start`.
     const runtime = buildModelRuntime(config, clients);

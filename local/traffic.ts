@@ -278,7 +278,9 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
   /**
    * The local server's hook: the function version that serves a request to `model`'s endpoint,
    * chosen by the alias's weights, and where its outcome goes: `done(statusCode, latencyMs)`,
-   * with the function's own time in ms (a handler that threw is reported as 500).
+   * with the function's own time in ms (a handler that threw is reported as 500). A request that
+   * names a model version (`/v2/models/{m}/versions/{v}/...`) goes the same way, as on AWS: any
+   * function version serves it, loading that model version whatever its own pin.
    */
   select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number, latencyMs: number) => void } | undefined {
     const model = pathParameters['model'];

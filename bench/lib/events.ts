@@ -58,3 +58,25 @@ export function lambdaContext(): Context {
   };
 }
 
+
+/**
+ * The API Gateway REST proxy event for `POST /v2/models/{model}/infer` in the binary tensor
+ * form: a JSON header, then the rows' float32 bytes, base64-encoded as API Gateway passes a
+ * binary media type; the outputs asked for as binary too.
+ */
+export function binaryInferEvent(model: string, input: string, data: Float32Array, shape: readonly number[]): APIGatewayProxyEvent {
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: input, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }], parameters: { binary_data_output: true } }), 'utf8');
+  const body = Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+  const event = predictEvent(model, '');
+  const headers = { 'content-type': 'application/octet-stream', accept: 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) };
+  return {
+    ...event,
+    resource: '/v2/models/{model}/infer',
+    path: `/v2/models/${model}/infer`,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    body: body.toString('base64'),
+    isBase64Encoded: true,
+    requestContext: { ...event.requestContext, resourcePath: '/v2/models/{model}/infer', path: `/bench/v2/models/${model}/infer` },
+  };
+}

@@ -13,7 +13,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, InternalError } from '../core/errors.js';
-import { STAGES, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
+import { STAGES, type ArtifactSource, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
 import type { ModelRegistry, NewModelVersion, TransitionPlan, VersionChange } from '../core/ports.js';
 import { REGISTRY_KEYS } from './tables.js';
 import { marshallable } from './dynamodb-values.js';
@@ -136,6 +136,7 @@ export class DynamoDbRegistry implements ModelRegistry {
         signature: input.signature,
         registeredBy: input.registeredBy,
         registeredAt: input.registeredAt,
+        ...(input.source === undefined ? {} : { source: input.source }),
       };
       const pk = REGISTRY_KEYS.pk(input.model);
       const updatedAt = this.now().toISOString();
@@ -443,6 +444,7 @@ function toModelVersion(item: Item): ModelVersion {
     signature: mapField(item, 'signature') as unknown as ModelVersion['signature'],
     registeredBy: stringField(item, 'registeredBy'),
     registeredAt: stringField(item, 'registeredAt'),
+    ...(item.source === undefined ? {} : { source: mapField(item, 'source') as unknown as ArtifactSource }),
   };
 }
 

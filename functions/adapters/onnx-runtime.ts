@@ -235,7 +235,14 @@ class OrtSession implements ModelSession {
     }
     const out: TensorMap = {};
     for (const [name, value] of Object.entries(results)) {
-      out[name] = { type: value.type as TensorType, shape: [...value.dims], data: value.data } as TensorData;
+      let data = value.data;
+      // float16 travels as binary16 bit patterns; where the runtime has Float16Array, ORT hands
+      // one back: the same bytes, read as bits.
+      if (value.type === 'float16' && !(data instanceof Uint16Array)) {
+        const view = data as unknown as ArrayBufferView;
+        data = new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
+      }
+      out[name] = { type: value.type as TensorType, shape: [...value.dims], data } as TensorData;
     }
     return out;
   }
@@ -293,9 +300,9 @@ function toSpec(meta: ort.InferenceSession.ValueMetadata, kind: 'input' | 'outpu
   if (!meta.isTensor) {
     throw new ValidationError(
       'NON_TENSOR_OUTPUT',
-      `The model's output "${name}" is not a tensor (for example a ZipMap of class probabilities); ` +
-        'the ONNX Runtime Node binding serves tensors only. Re-export without it, e.g. with skl2onnx: ' +
-        "convert_sklearn(model, initial_types=..., options={id(model): {'zipmap': False}}).",
+      `The model's output "${name}" is not a tensor (a sequence, map or optional value); ` +
+        'the ONNX Runtime Node binding returns tensors only. A scikit-learn ZipMap output is rewritten to its ' +
+        'probability tensor at registration; other non-tensor outputs must be changed in the model to tensors.',
       ['outputs', name],
     );
   }

@@ -45,9 +45,13 @@ export type Scope = (typeof SCOPES)[number];
  */
 export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'POST /v1/models/{model}/predict': 'predict',
+  'POST /v1/models/{model}/payloads': 'predict',
   'POST /v2/models/{model}/infer': 'predict',
   'GET /v2/models/{model}': 'predict',
   'GET /v2/models/{model}/ready': 'predict',
+  'POST /v2/models/{model}/versions/{version}/infer': 'predict',
+  'GET /v2/models/{model}/versions/{version}': 'predict',
+  'GET /v2/models/{model}/versions/{version}/ready': 'predict',
   'GET /v1/models': 'models:read',
   'GET /v1/models/{model}': 'models:read',
   'GET /v1/models/{model}/versions': 'models:read',

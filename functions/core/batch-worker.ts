@@ -14,7 +14,7 @@ import {
   BATCH_FORMATS, partKey, type BatchFormat, type DataObjects, type BatchJobStore, type RowError, type Split, type SplitBatchEvent,
   type SplitBatchInput, type SplitBatchResult,
 } from './batch-contract.js';
-import { invalidBatch, type BatchPredictor, type BatchItem } from './batch.js';
+import { invalidBatch, type BatchPredictor, type BatchItem, type RowPrediction } from './batch.js';
 import { PayloadTooLargeError, type FieldPath } from './errors.js';
 import { isObject } from './codec/request.js';
 
@@ -87,10 +87,10 @@ export class BatchWorker {
     return { splits: splits.map((split) => split.index), rows, predicted: result.predictions.length, failed: errors.length };
   }
 
-  private async writeParts(input: SplitBatchInput, split: Split, predictions: readonly { row: number; prediction: unknown }[], errors: readonly RowError[]): Promise<void> {
+  private async writeParts(input: SplitBatchInput, split: Split, predictions: readonly RowPrediction[], errors: readonly RowError[]): Promise<void> {
     const inSplit = (row: number) => row >= split.firstRow && row < split.firstRow + split.rows;
     const errorLines = errors.filter((e) => inSplit(e.row)).sort((a, b) => a.row - b.row).map((e) => JSON.stringify(e));
-    const predictionLines = predictions.filter((p) => inSplit(p.row)).map((p) => JSON.stringify({ row: p.row, prediction: p.prediction }));
+    const predictionLines = predictions.filter((p) => inSplit(p.row)).map((p) => `{"row":${p.row},"prediction":${p.json}}`);
     const { bucket, prefix } = input.output;
     if (errorLines.length > 0) await this.deps.objects.put({ bucket, key: errorsPartKey(prefix, split.index) }, `${errorLines.join('\n')}\n`, 'application/x-ndjson');
     // Last: its presence marks the split done.

@@ -35,7 +35,7 @@ import type { ModelVersion, TensorType } from './model.js';
 import type { ModelRegistry, ModelRuntime } from './ports.js';
 import { served } from './predict.js';
 import { decodeRecords, type DecodedInputs, type RecordLayout } from './codec/decode.js';
-import { recordPredictions } from './codec/encode.js';
+import { recordPredictionTexts } from './codec/encode.js';
 import { checkRowCount, codecLimits, excerpt, type CodecLimits } from './codec/limits.js';
 import { NO_TRACING, SPAN, type Tracing } from './observability.js';
 import { isObject } from './codec/request.js';
@@ -64,7 +64,8 @@ export interface BatchEvent {
 /** A record predicted: its row number and the predict route's prediction for it. */
 export interface RowPrediction {
   readonly row: number;
-  readonly prediction: unknown;
+  /** The row's prediction as JSON text, exactly as the predict route would answer it. */
+  readonly json: string;
 }
 
 /** A record that could not be decoded: the predict route's code, message and path (within the record). */
@@ -146,8 +147,8 @@ export class BatchPredictor {
       const predictions: RowPrediction[] = [];
       if (decoded) {
         const outputs = await this.tracing.span(SPAN.run, () => lease.run(decoded.feeds));
-        const rows = recordPredictions(outputs, decoded.rows, target.classifier);
-        kept.forEach((i, k) => predictions.push({ row: (items[i] as BatchItem).row, prediction: rows[k] }));
+        const rows = recordPredictionTexts(outputs, decoded.rows, target.classifier);
+        kept.forEach((i, k) => predictions.push({ row: (items[i] as BatchItem).row, json: rows[k] as string }));
       }
       const errorRecords: RowError[] = [];
       for (const [i, error] of [...errors].sort((a, b) => a[0] - b[0])) {

@@ -5,7 +5,7 @@
 
 /** Element types the prediction contract can carry (ONNX Runtime's names for them). */
 export const TENSOR_TYPES = [
-  'float32', 'float64', 'int8', 'int16', 'int32', 'int64',
+  'float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64',
   'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'string',
 ] as const;
 export type TensorType = (typeof TENSOR_TYPES)[number];
@@ -98,6 +98,20 @@ export interface ArtifactRef {
   readonly sizeBytes: number;
 }
 
+/**
+ * The file the caller registered, when the served artifact is a rewrite of it (`rewrite:
+ * 'zipmap'`: a scikit-learn ZipMap output replaced by its probability tensor, see
+ * `onnx/zipmap.ts`). The artifact's sha256 and size are the served file's; these are the caller's.
+ */
+export interface ArtifactSource {
+  readonly rewrite: 'zipmap';
+  /** Lower-case hex sha256 of the file as registered. */
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  /** What the rewrite changed, in one sentence. */
+  readonly note: string;
+}
+
 export interface ModelVersion {
   readonly model: string;
   /** Decimal string, allocated 1, 2, 3, ... per model. */
@@ -110,6 +124,8 @@ export interface ModelVersion {
   readonly signature: ModelSignature;
   readonly registeredBy: string;
   readonly registeredAt: string;
+  /** Present when the served artifact was rewritten from the registered file. */
+  readonly source?: ArtifactSource;
 }
 
 /** The model as a whole: which version is live and how many exist. */

@@ -3,7 +3,7 @@
  * interfaces only; `functions/adapters/` implements them over DynamoDB, S3 and ONNX Runtime, and
  * tests pass the same adapters pointed at local servers (or clients mocked for failure modes).
  */
-import type { ArtifactRef, ModelMetadata, ModelRecord, ModelSignature, ModelVersion, Stage, StageTransition } from './model.js';
+import type { ArtifactRef, ArtifactSource, ModelMetadata, ModelRecord, ModelSignature, ModelVersion, Stage, StageTransition } from './model.js';
 import type { TensorMap } from './tensor.js';
 
 /** Model registry: versions, their stage and the production pointer. */
@@ -78,6 +78,8 @@ export interface NewModelVersion {
   readonly registeredAt: string;
   /** The presigned upload the file came from (`UploadService`); absent for a file sent inline. */
   readonly uploadId?: string;
+  /** The registered file, when `artifact` is a rewrite of it. */
+  readonly source?: ArtifactSource;
 }
 
 /** Model artifacts (ONNX files) in a versioned object store. */
@@ -131,6 +133,38 @@ export interface UploadStore {
    * delete only hides the bytes behind a delete marker). A missing object is no error.
    */
   delete(key: string, versionId?: string): Promise<void>;
+}
+
+/** A presigned upload of one input payload (a tensor's raw bytes) for a later inference request. */
+export interface PayloadUpload {
+  /** Names the payload in `inputs[i].parameters.data_ref`. */
+  readonly payloadId: string;
+  readonly url: string;
+  readonly method: 'PUT';
+  /** Headers the PUT must carry, as signed. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** ISO-8601 UTC; the URL stops working then (or sooner, with the signer's credentials). */
+  readonly expiresAt: string;
+  /** The most bytes a payload may have to be read. */
+  readonly maxBytes: number;
+}
+
+/**
+ * Payloads too large for Lambda's 6 MB synchronous limit, in a bucket of their own (objects
+ * expire after a day): input tensors uploaded by the caller before the request, output tensors
+ * written by the endpoint and handed out as presigned GETs.
+ */
+export interface PayloadStore {
+  /** A presigned PUT for one input payload of `model`. */
+  createUpload(model: string): Promise<PayloadUpload>;
+  /**
+   * The bytes of payload `payloadId` of `model`.
+   * @throws ValidationError 400 `INVALID_PAYLOAD_ID`; NotFoundError 404 `PAYLOAD_NOT_FOUND`;
+   *   PayloadTooLargeError 413 `PAYLOAD_TOO_LARGE` (more than `maxBytes`, not read)
+   */
+  readUpload(model: string, payloadId: string, maxBytes: number, path: readonly (string | number)[]): Promise<Uint8Array>;
+  /** Stores output bytes of a request and returns a presigned GET of them. */
+  putOutput(model: string, requestId: string, output: string, bytes: Uint8Array): Promise<{ readonly url: string; readonly expiresAt: string }>;
 }
 
 /** One served request, as kept in the prediction log. */

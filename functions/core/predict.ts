@@ -4,13 +4,15 @@
  */
 import { createHash } from 'node:crypto';
 import { RecentPromises } from './recent-promises.js';
-import { AppError, InternalError, NotFoundError, describeError, ServiceUnavailableError } from './errors.js';
-import type { ModelSignature, ModelVersion, TensorSpec } from './model.js';
+import { AppError, ConflictError, InternalError, NotFoundError, PayloadTooLargeError, ValidationError, describeError, ServiceUnavailableError } from './errors.js';
+import type { ModelSignature, ModelVersion, Stage, TensorSpec } from './model.js';
 import { NO_TRACING, SILENT_LOG, SPAN, type RequestFacts, type RequestLog, type Tracing } from './observability.js';
-import type { ModelRegistry, ModelRuntime, ModelSession, PredictionLog, PredictionLogRecord, SessionLease } from './ports.js';
+import type { ModelRegistry, ModelRuntime, ModelSession, PayloadStore, PayloadUpload, PredictionLog, PredictionLogRecord, SessionLease } from './ports.js';
 import type { TensorMap } from './tensor.js';
-import { V2_DATATYPES, decodeArrays, decodeRecords, decodeV2, isDynamic, recordLayout, selectOutputs, type DecodedInputs, type RecordLayout } from './codec/decode.js';
-import { classifierView, recordPredictions, v2Outputs, type ClassifierView, type V2OutputTensor } from './codec/encode.js';
+import { V2_DATATYPES, decodeArrays, decodeRecords, decodeV2, isDynamic, recordLayout, selectOutputs, v2References, type DecodedInputs, type RecordLayout } from './codec/decode.js';
+import { classifierView, recordPredictionTexts, v2OutputJsonText, v2Outputs, type ClassifierView, type V2Output } from './codec/encode.js';
+import { BINARY_MEDIA_TYPE, tensorBytes } from './codec/binary.js';
+import { LAMBDA_SYNC_PAYLOAD_BYTES, base64Length } from './codec/payload-limits.js';
 import { codecLimits, type CodecLimits } from './codec/limits.js';
 import { RECORD_HINT, V2_HINT, parseRecordRequest, parseV2Request } from './codec/request.js';
 
@@ -34,6 +36,10 @@ export interface PredictConfig {
    * next request still serves the version it knows and re-reads the pointer in the background.
    */
   readonly pointerCacheMs: number;
+  /** The most bytes a synchronous answer may have, envelope included. @default LAMBDA_SYNC_PAYLOAD_BYTES (6 MiB) */
+  readonly maxResponseBytes?: number;
+  /** The most bytes one input payload sent by reference may have (`MAX_PAYLOAD_BYTES`). @default 256 MiB */
+  readonly maxPayloadBytes?: number;
 }
 
 export interface PredictDeps {
@@ -47,6 +53,8 @@ export interface PredictDeps {
   readonly elapsed?: () => number;
   /** Spans around registry lookups and runs. @default none */
   readonly tracing?: Tracing;
+  /** Where inputs sent by reference are read and large outputs are written (`PAYLOAD_BUCKET`). @default none: too large is a 413 */
+  readonly payloads?: PayloadStore;
 }
 
 /** Who is asking and which request this is; set by the HTTP layer. */
@@ -75,13 +83,60 @@ export interface V2InferResponse {
   readonly model_name: string;
   readonly model_version: string;
   readonly id: string;
-  readonly outputs: V2OutputTensor[];
+  readonly outputs: { readonly name: string; readonly datatype: string; readonly shape: number[]; readonly data?: unknown[]; readonly parameters?: Record<string, unknown> }[];
   readonly parameters: {
     readonly request_id: string;
     readonly function_version: string;
     readonly processing_time_ms: number;
     readonly timestamp: string;
   };
+}
+
+/** A v2 inference request as the HTTP edge read it. */
+export interface V2Request {
+  /** The JSON part (the whole body of a JSON request). */
+  readonly body: unknown;
+  /** The bytes after the JSON part (binary tensor data extension). */
+  readonly binary?: Uint8Array;
+  /** Whether the client takes a binary answer (its `Accept` names application/octet-stream). @default true */
+  readonly binaryAccepted?: boolean;
+}
+
+/** A v2 answer: JSON text, or a JSON header and the bytes of the binary outputs after it. */
+export type V2Answer =
+  | { readonly kind: 'json'; readonly text: string }
+  | { readonly kind: 'binary'; readonly header: string; readonly chunks: readonly Uint8Array[] };
+
+type OutputMode = 'json' | 'binary' | 'reference';
+
+interface PlannedOutput {
+  /** The output's entry in the answer's `outputs`. */
+  readonly text: string;
+  /** What the prediction log keeps of it (no presigned URL). */
+  readonly logText: string;
+  /** Its bytes after the header, when sent as binary. */
+  readonly bytes?: Uint8Array;
+}
+
+/**
+ * Bytes of a Lambda result besides its body: status, headers, the JSON around the body. Measured
+ * results are about 300 bytes; 4 KiB leaves room for every header the edge adds.
+ */
+export const RESULT_ENVELOPE_BYTES = 4096;
+
+/** Default bound on one input payload read by reference (`MAX_PAYLOAD_BYTES`): 256 MiB. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Bytes of a JSON text once Lambda serializes the result around it: its UTF-8 bytes plus one
+ * backslash for every quote and backslash in it (the codec writes no other character JSON escapes
+ * outside strings it already escaped).
+ */
+export function jsonTextBytes(text: string): number {
+  let escapes = 0;
+  for (let at = text.indexOf('"'); at !== -1; at = text.indexOf('"', at + 1)) escapes++;
+  for (let at = text.indexOf('\\'); at !== -1; at = text.indexOf('\\', at + 1)) escapes++;
+  return Buffer.byteLength(text, 'utf8') + escapes;
 }
 
 export interface V2TensorMetadata {
@@ -93,10 +148,38 @@ export interface V2TensorMetadata {
 
 export interface V2ModelMetadata {
   readonly name: string;
+  /** The version these tensors describe (the one served, or the one the path names). */
   readonly versions: string[];
   readonly platform: string;
   readonly inputs: V2TensorMetadata[];
   readonly outputs: V2TensorMetadata[];
+  /** What a client of the record forms needs; see {@link V2ModelParameters}. */
+  readonly parameters: V2ModelParameters;
+}
+
+/**
+ * The model metadata's `parameters`: what a client that sends records (`features`, `instances`)
+ * needs to know, beyond the tensors. Every value is a string, as the protocol's `$parameters`
+ * allow only strings, numbers and booleans (Open Inference Protocol, REST, "Parameters"); the
+ * two lists are therefore JSON text (`JSON.parse(parameters.features)` gives the array).
+ */
+export interface V2ModelParameters {
+  /** The model version these tensors describe. */
+  readonly model_version: string;
+  /**
+   * What a record's keys are: `features`, the declared feature names, which fill the columns of
+   * `feature_input` in order; or `inputs`, the model's input names, each value that input's slice
+   * for one row.
+   */
+  readonly record_keys: 'features' | 'inputs';
+  /** With `record_keys` `features`: the `[N, F]` input the features fill. */
+  readonly feature_input?: string;
+  /** The declared feature names in column order, as a JSON array (when declared). */
+  readonly features?: string;
+  /** The declared class labels in the order of the probability columns, as a JSON array (when declared). */
+  readonly class_labels?: string;
+  /** The output whose columns `class_labels` name, when the model is served as a classifier. */
+  readonly probabilities_output?: string;
 }
 
 /** A version ready to serve: its session and what is derived from its signature, once. */
@@ -120,6 +203,12 @@ interface Leased extends Served {
  */
 const VERSION_RECORDS_KEPT = 32;
 
+/** What a model version's stage is known to be, and until when (epoch ms) it is trusted. */
+interface KnownStage {
+  readonly stage: Stage;
+  readonly until: number;
+}
+
 /** A loaded version with what serving derives from its signature. */
 export function served(version: ModelVersion, session: ModelSession): Served {
   return {
@@ -132,17 +221,18 @@ export function served(version: ModelVersion, session: ModelSession): Served {
 
 /**
  * The record forms (`features`, `instances`): validate, decode every row into one batch, run the
- * model once, encode the predictions. Shared by the predict route and the golden-input gate.
- * `limits` is the codec's limits, or just `maxRows` (the other limits at their defaults). Every
- * cheap check (row count, keys, lengths) runs before any value is read.
+ * model once, encode the predictions as JSON text, one per row. Shared by the predict route, the
+ * golden-input gate and batch jobs. `limits` is the codec's limits, or just `maxRows` (the other
+ * limits at their defaults). Every cheap check (row count, keys, lengths) runs before any value
+ * is read.
  */
-export async function predictRecords(
+export async function predictRecordTexts(
   target: Served,
   body: unknown,
   limits: number | Partial<CodecLimits>,
   facts?: RequestFacts,
   tracing: Tracing = NO_TRACING,
-): Promise<{ decoded: DecodedInputs; predictions: unknown[] }> {
+): Promise<{ decoded: DecodedInputs; texts: string[] }> {
   const bounds = codecLimits(typeof limits === 'number' ? { maxRows: limits } : limits);
   const request = parseRecordRequest(body, bounds.maxRows, RECORD_HINT);
   const decoded = request.kind === 'features'
@@ -151,7 +241,19 @@ export async function predictRecords(
       ? decodeArrays(target.layout, request.rows, (r) => ['instances', r], bounds)
       : decodeRecords(target.layout, request.rows, (r) => ['instances', r], bounds);
   const outputs = await timedRun(target.session, decoded, undefined, facts, tracing);
-  return { decoded, predictions: recordPredictions(outputs, decoded.rows, target.classifier) };
+  return { decoded, texts: recordPredictionTexts(outputs, decoded.rows, target.classifier) };
+}
+
+/** `predictRecordTexts` with each prediction parsed: exactly the values a caller is sent. */
+export async function predictRecords(
+  target: Served,
+  body: unknown,
+  limits: number | Partial<CodecLimits>,
+  facts?: RequestFacts,
+  tracing: Tracing = NO_TRACING,
+): Promise<{ decoded: DecodedInputs; predictions: unknown[] }> {
+  const { decoded, texts } = await predictRecordTexts(target, body, limits, facts, tracing);
+  return { decoded, predictions: texts.map((text) => JSON.parse(text) as unknown) };
 }
 
 /** `session.run` in its span, its time and the rows added to `facts`. */
@@ -173,6 +275,13 @@ export class PredictionService {
   private readonly pointerReads = new Map<string, Promise<string>>();
   /** Registry records of the versions served, by `model@version` (a failed read is retried next time). */
   private readonly versions = new RecentPromises<ModelVersion>(VERSION_RECORDS_KEPT);
+  /**
+   * Stages of the versions requests addressed by number, by `model@version`, least recently
+   * used first, at most {@link VERSION_RECORDS_KEPT}; trusted for `pointerCacheMs` like the pointer.
+   */
+  private readonly stages = new Map<string, KnownStage>();
+  /** Reads of an addressed version's record in flight, one per `model@version`. */
+  private readonly stageReads = new Map<string, Promise<Stage>>();
   /** What serving derives from a version and its signature, once per version record. */
   private readonly derived = new WeakMap<ModelVersion, Pick<Served, 'layout' | 'classifier'>>();
   private readonly now: () => number;
@@ -185,53 +294,178 @@ export class PredictionService {
     this.tracing = deps.tracing ?? NO_TRACING;
   }
 
-  /** `POST /v1/models/{model}/predict` with the `features` or `instances` form. */
+  /** `POST /v1/models/{model}/predict` with the `features` or `instances` form, parsed (see `predictText`). */
   async predict(model: string, body: unknown, ctx: RequestContext): Promise<PredictResponse> {
+    return JSON.parse(await this.predictText(model, body, ctx)) as PredictResponse;
+  }
+
+  /**
+   * `POST /v1/models/{model}/predict`: the response's JSON text, written straight from the
+   * output tensors.
+   *
+   * @throws PayloadTooLargeError 413 `RESPONSE_TOO_LARGE` when the answer would not fit in
+   *   Lambda's synchronous response (`maxResponseBytes`); nothing is logged as served then
+   */
+  async predictText(model: string, body: unknown, ctx: RequestContext): Promise<string> {
     const served = await this.resolve(model, ctx);
     try {
-      const { decoded, predictions } = await predictRecords(served, body, this.limits(), ctx.facts, this.tracing);
-      const response: PredictResponse = {
-        requestId: ctx.requestId,
-        model,
-        modelVersion: served.version.version,
-        functionVersion: this.deps.config.functionVersion,
-        predictions,
-        processingTimeMs: round3(this.elapsed() - ctx.startedAt),
-        timestamp: new Date(this.now()).toISOString(),
-      };
-      this.logRequest(served, decoded, predictions, ctx, response.processingTimeMs, response.timestamp);
-      return response;
+      const { decoded, texts } = await predictRecordTexts(served, body, this.limits(), ctx.facts, this.tracing);
+      const predictions = `[${texts.join(',')}]`;
+      this.checkResponse(jsonTextBytes(predictions), `${decoded.rows} rows`, 'Send fewer rows per request, or run the rows as a batch job (POST /v1/models/{model}/batch-jobs).');
+      const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
+      const timestamp = new Date(this.now()).toISOString();
+      this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
+      return `{"requestId":${JSON.stringify(ctx.requestId)},"model":${JSON.stringify(model)},"modelVersion":${JSON.stringify(served.version.version)},"functionVersion":${JSON.stringify(this.deps.config.functionVersion)},"predictions":${predictions},"processingTimeMs":${processingTimeMs},"timestamp":"${timestamp}"}`;
     } finally {
       served.release();
     }
   }
 
-  /** `POST /v2/models/{model}/infer`. */
-  async inferV2(model: string, body: unknown, ctx: RequestContext): Promise<V2InferResponse> {
-    const request = parseV2Request(body, V2_HINT);
-    const served = await this.resolve(model, ctx);
+  /** `POST /v2/models/{model}/infer` with a JSON body, answered as parsed JSON (see `infer`). */
+  async inferV2(model: string, body: unknown, ctx: RequestContext, version?: string): Promise<V2InferResponse> {
+    const answer = await this.infer(model, { body }, ctx, version);
+    if (answer.kind !== 'json') throw new Error('inferV2 answers JSON only; use infer for binary outputs');
+    return JSON.parse(answer.text) as V2InferResponse;
+  }
+
+  /**
+   * `POST /v2/models/{model}/infer` (Open Inference Protocol): the request's JSON part, and for
+   * the binary extension the bytes after it; inputs may also name uploaded payloads
+   * (`parameters.data_ref`). Outputs go back as JSON, as binary data when asked
+   * (`parameters.binary_data_output`, `outputs[i].parameters.binary_data`; `binaryAccepted`
+   * says the client takes a binary answer), or by reference: when the answer would not fit
+   * Lambda's synchronous response, the largest outputs are stored in the payload store and
+   * answered as `parameters.data_url` (a presigned GET of their raw little-endian bytes).
+   *
+   * @throws 406 `NOT_ACCEPTABLE` (binary outputs asked without `Accept: application/octet-stream`),
+   *   413 `RESPONSE_TOO_LARGE` (would not fit, and no payload store), the codec's 400s
+   */
+  async infer(model: string, request: V2Request, ctx: RequestContext, version?: string): Promise<V2Answer> {
+    const parsed = parseV2Request(request.body, V2_HINT);
+    if ((parsed.binaryOutput || parsed.binaryOutputs.size > 0) && request.binaryAccepted === false) {
+      throw new AppError(406, 'NOT_ACCEPTABLE', `Binary outputs were asked for (binary_data_output / binary_data), but the request does not accept them: send "Accept: ${BINARY_MEDIA_TYPE}" (API Gateway returns binary bodies only then).`, ['headers', 'accept']);
+    }
+    const served = await this.resolve(model, ctx, version);
     try {
-      const decoded = decodeV2(served.session.signature, request.inputs, this.limits());
-      const wanted = selectOutputs(served.session.signature, request.outputs);
+      const references = await this.readReferences(model, parsed.inputs);
+      const decoded = decodeV2(served.session.signature, parsed.inputs, this.limits(), {
+        ...(request.binary ? { binary: request.binary } : {}),
+        references,
+      });
+      const wanted = selectOutputs(served.session.signature, parsed.outputs);
       const outputs = await timedRun(served.session, decoded, wanted, ctx.facts, this.tracing);
       const tensors = v2Outputs(outputs, wanted);
+      const modes = tensors.map((t) => (parsed.binaryOutput || parsed.binaryOutputs.has(t.name) ? 'binary' : 'json') as OutputMode);
+      const plan = await this.fitResponse(model, ctx.requestId, tensors, modes);
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
-      this.logRequest(served, decoded, tensors, ctx, processingTimeMs, timestamp);
-      return {
-        model_name: model,
-        model_version: served.version.version,
-        id: request.id ?? ctx.requestId,
-        outputs: tensors,
-        parameters: {
-          request_id: ctx.requestId,
-          function_version: this.deps.config.functionVersion,
-          processing_time_ms: processingTimeMs,
-          timestamp,
-        },
-      };
+      const id = parsed.id ?? ctx.requestId;
+      const envelope = `"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(served.version.version)},"id":${JSON.stringify(id)},"parameters":{"request_id":${JSON.stringify(ctx.requestId)},"function_version":${JSON.stringify(this.deps.config.functionVersion)},"processing_time_ms":${processingTimeMs},"timestamp":"${timestamp}"}`;
+      const outputsText = plan.map((p) => p.text).join(',');
+      this.logRequest(served, decoded, `[${plan.map((p) => p.logText).join(',')}]`, ctx, processingTimeMs, timestamp);
+      const header = `{${envelope},"outputs":[${outputsText}]}`;
+      const chunks = plan.flatMap((p) => (p.bytes ? [p.bytes] : []));
+      return chunks.length > 0 ? { kind: 'binary', header, chunks } : { kind: 'json', text: header };
     } finally {
       served.release();
+    }
+  }
+
+  /**
+   * `POST /v1/models/{model}/payloads`: a presigned upload for one input payload (a tensor's raw
+   * little-endian bytes), named later in `inputs[i].parameters.data_ref`. `body` may give
+   * `{"bytes": n}`, the payload's size, so that one too large is refused before it is uploaded.
+   *
+   * @throws NotFoundError 404 `MODEL_NOT_FOUND` (not this endpoint's model); ValidationError 400
+   *   `PAYLOADS_DISABLED` (no payload bucket), `WRONG_TYPE`; 413 `PAYLOAD_TOO_LARGE`
+   */
+  async createPayloadUpload(model: string, body: unknown): Promise<PayloadUpload> {
+    const { config } = this.deps;
+    if (config.servedModel !== undefined && model !== config.servedModel) throw unknownModel(model);
+    const store = this.deps.payloads;
+    if (!store) {
+      throw new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference; send them in the request (binary tensors carry the most).', ['model']);
+    }
+    const max = config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    const bytes = body !== null && typeof body === 'object' && Object.hasOwn(body, 'bytes') ? (body as Record<string, unknown>)['bytes'] : undefined;
+    if (bytes !== undefined && (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0)) {
+      throw new ValidationError('WRONG_TYPE', 'bytes must be the payload\'s size in bytes (a non-negative integer).', ['bytes']);
+    }
+    if (typeof bytes === 'number' && bytes > max) {
+      throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `A payload of ${bytes} bytes is more than an input payload may have here (${max}).`, ['bytes']);
+    }
+    return store.createUpload(model);
+  }
+
+  /** The bytes of every payload the request's inputs name (`data_ref`), read at once. */
+  private async readReferences(model: string, inputs: readonly unknown[]): Promise<Map<string, Uint8Array>> {
+    const ids = [...new Set(v2References(inputs))];
+    const found = new Map<string, Uint8Array>();
+    if (ids.length === 0) return found;
+    const store = this.deps.payloads;
+    if (!store) {
+      throw new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference (data_ref); send them in the request.', ['inputs']);
+    }
+    const max = this.deps.config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    await Promise.all(ids.map(async (id) => found.set(id, await store.readUpload(model, id, max, ['inputs']))));
+    return found;
+  }
+
+  /**
+   * How each output is sent so that the answer fits Lambda's synchronous response: as asked
+   * (JSON text or binary bytes) while the total fits `maxResponseBytes` (the JSON text as Lambda
+   * serializes it, binary as base64), else the largest outputs by reference, one at a time,
+   * until it fits.
+   */
+  private async fitResponse(model: string, requestId: string, tensors: readonly V2Output[], modes: OutputMode[]): Promise<PlannedOutput[]> {
+    const budget = this.maxResponseBytes();
+    // JSON is written only where it could fit: an element takes at least 2 characters ("0,").
+    const json = tensors.map((t, k) => (modes[k] === 'json' && t.tensor.data.length * 2 <= budget ? v2OutputJsonText(t) : undefined));
+    const size = (k: number): number => {
+      if (modes[k] === 'reference') return 512;
+      if (modes[k] === 'binary') return base64Length(tensorBytes((tensors[k] as V2Output).tensor).byteLength) + 256;
+      const text = json[k];
+      return text === undefined ? Number.POSITIVE_INFINITY : jsonTextBytes(text);
+    };
+    let total = tensors.reduce((n, _, k) => n + size(k), 0);
+    while (total > budget) {
+      let largest = -1;
+      for (let k = 0; k < tensors.length; k++) if (modes[k] !== 'reference' && (largest < 0 || size(k) > size(largest))) largest = k;
+      if (largest < 0 || !this.deps.payloads) {
+        const shown = Number.isFinite(total) ? `${total} bytes` : 'more than Lambda returns';
+        throw new PayloadTooLargeError('RESPONSE_TOO_LARGE', `The answer would be ${shown}; Lambda returns at most ${budget} bytes synchronously. Ask for binary outputs ("parameters": {"binary_data_output": true} with "Accept: ${BINARY_MEDIA_TYPE}"), fewer outputs ("outputs") or fewer rows${this.deps.payloads ? '' : '; or deploy the endpoint with a payload bucket, which returns large outputs by reference'}.`, ['outputs']);
+      }
+      total -= size(largest);
+      modes[largest] = 'reference';
+      total += size(largest);
+    }
+    return Promise.all(tensors.map(async (t, k): Promise<PlannedOutput> => {
+      const head = { name: t.name, datatype: t.datatype, shape: t.shape };
+      if (modes[k] === 'json') {
+        const text = json[k] as string;
+        return { text, logText: text };
+      }
+      const bytes = tensorBytes(t.tensor);
+      if (modes[k] === 'binary') {
+        const text = JSON.stringify({ ...head, parameters: { binary_data_size: bytes.byteLength } });
+        return { text, logText: text, bytes };
+      }
+      const stored = await (this.deps.payloads as PayloadStore).putOutput(model, requestId, t.name, bytes);
+      const text = JSON.stringify({ ...head, parameters: { data_url: stored.url, data_bytes: bytes.byteLength, data_expires_at: stored.expiresAt } });
+      return { text, logText: JSON.stringify({ ...head, parameters: { data_bytes: bytes.byteLength } }) };
+    }));
+  }
+
+  /** The most bytes of body an answer may have: Lambda's synchronous limit less the result's envelope. */
+  private maxResponseBytes(): number {
+    return (this.deps.config.maxResponseBytes ?? LAMBDA_SYNC_PAYLOAD_BYTES) - RESULT_ENVELOPE_BYTES;
+  }
+
+  /** 413 `RESPONSE_TOO_LARGE` when a JSON body of `bytes` would not fit. */
+  private checkResponse(bytes: number, what: string, advice: string): void {
+    const budget = this.maxResponseBytes();
+    if (bytes > budget) {
+      throw new PayloadTooLargeError('RESPONSE_TOO_LARGE', `The answer for ${what} would be about ${bytes} bytes; Lambda returns at most ${budget} bytes synchronously. ${advice}`, ['body']);
     }
   }
 
@@ -241,23 +475,32 @@ export class PredictionService {
     return codecLimits({ maxRows, ...(maxStringChars === undefined ? {} : { maxStringChars }) });
   }
 
-  /** `GET /v2/models/{model}`: the served version's signature in v2 terms. */
-  async metadataV2(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<V2ModelMetadata> {
-    const served = await this.resolve(model, ctx);
+  /**
+   * `GET /v2/models/{model}[/versions/{version}]`: the version's signature in v2 terms, with
+   * what the record forms need in `parameters`; `version` as in {@link resolve}. Loads the
+   * session (the signature is ONNX Runtime's own).
+   */
+  async metadataV2(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>, version?: string): Promise<V2ModelMetadata> {
+    const served = await this.resolve(model, ctx, version);
     served.release();
     const { signature } = served.session;
     return {
       name: model,
       versions: [served.version.version],
-      platform: 'onnxruntime_onnx',
+      platform: V2_PLATFORM,
       inputs: signature.inputs.map(v2Tensor),
       outputs: signature.outputs.map(v2Tensor),
+      parameters: v2ModelParameters(served),
     };
   }
 
-  /** `GET /v2/models/{model}/ready`: resolves once the model's session is loaded. */
-  async ready(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<{ name: string; ready: true; version: string }> {
-    const served = await this.resolve(model, ctx);
+  /**
+   * `GET /v2/models/{model}[/versions/{version}]/ready`: resolves once the version's session is
+   * loaded; `version` as in {@link resolve}. Never answers "not ready": a model that cannot be
+   * served rejects with the error that says why (404, 409, 5xx).
+   */
+  async ready(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>, version?: string): Promise<{ name: string; ready: true; version: string }> {
+    const served = await this.resolve(model, ctx, version);
     served.release();
     return { name: model, ready: true, version: served.version.version };
   }
@@ -283,19 +526,116 @@ export class PredictionService {
   }
 
   /**
-   * Which version serves `model`: the pinned one, else the registry's production version, with its
-   * session held for this request (give it back with `release()` when the request is done, or at
-   * once when only the signature is needed). Records the model and version in the request's facts
-   * and log as soon as they are known.
+   * Which version serves `model`: `requested` when the path names one (see
+   * {@link checkAddressed}), else the pinned one, else the registry's production version; with
+   * its session held for this request (give it back with `release()` when the request is done,
+   * or at once when only the signature is needed). Records the model and version in the
+   * request's facts and log as soon as they are known (an addressed version once it is known to
+   * exist, so a metric dimension never takes a number nobody registered).
    */
-  private async resolve(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>): Promise<Leased> {
+  private async resolve(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>, requested?: string): Promise<Leased> {
     const { config } = this.deps;
+    const log = ctx?.log ?? SILENT_LOG;
     if (ctx?.facts) ctx.facts.model = model;
     if (config.servedModel !== undefined && model !== config.servedModel) throw unknownModel(model);
-    const version = config.pinnedVersion ?? (await this.productionVersion(model, ctx?.log ?? SILENT_LOG));
+    if (requested !== undefined) await this.checkAddressed(model, requested, log);
+    const version = requested ?? config.pinnedVersion ?? (await this.productionVersion(model, log));
     if (ctx?.facts) ctx.facts.modelVersion = version;
     ctx?.log?.set({ model, modelVersion: version });
-    return this.session(model, version, ctx?.log ?? SILENT_LOG);
+    return this.session(model, version, log);
+  }
+
+  /**
+   * A version the path names (`/v2/models/{model}/versions/{version}/...`) is served whatever the
+   * pin and the alias say, in any stage but archived: 404 `MODEL_NOT_FOUND` / `VERSION_NOT_FOUND`
+   * when the registry has no such model or version, 409 `VERSION_ARCHIVED` when it is archived
+   * (an archived version was taken out of service on purpose; serving it by number would undo
+   * that). The stage is read from the registry once, then trusted like the production pointer:
+   * for `pointerCacheMs`, then still used while it is re-read in the background, so an archival
+   * takes effect within `pointerCacheMs` and one request.
+   */
+  private async checkAddressed(model: string, versionId: string, log: RequestLog): Promise<void> {
+    const key = `${model}@${versionId}`;
+    const known = this.stages.get(key);
+    let stage: Stage;
+    if (known) {
+      stage = known.stage;
+      this.stages.delete(key);
+      this.stages.set(key, known); // most recently used last
+      if (known.until <= this.now()) this.refreshStage(model, versionId, log);
+    } else {
+      stage = await this.readStage(model, versionId);
+    }
+    if (stage === 'archived') {
+      throw new ConflictError(
+        'VERSION_ARCHIVED',
+        `Model "${model}" version ${versionId} is archived and no longer served; address a version in development, staging or production (GET /v1/models/${model}/versions lists them), or leave the version out of the path to get the one in service.`,
+        ['version'],
+      );
+    }
+  }
+
+  private refreshStage(model: string, versionId: string, log: RequestLog): void {
+    const key = `${model}@${versionId}`;
+    if (this.stageReads.has(key)) return;
+    this.readStage(model, versionId).catch((error: unknown) => {
+      if (error instanceof AppError && error.status < 500) return; // gone: `fetchStage` forgot it, the next request reads again
+      const known = this.stages.get(key);
+      if (known) this.rememberStage(key, known.stage);
+      log.warn('addressed version re-read failed; its stage known keeps applying', {
+        addressedModel: model,
+        addressedVersion: versionId,
+        error: error instanceof AppError ? { code: error.code, message: error.message } : errorSummary(error),
+      });
+    });
+  }
+
+  /** Reads an addressed version's record, once at a time per version. */
+  private readStage(model: string, versionId: string): Promise<Stage> {
+    const key = `${model}@${versionId}`;
+    let reading = this.stageReads.get(key);
+    if (!reading) {
+      reading = this.fetchStage(model, versionId).finally(() => this.stageReads.delete(key));
+      this.stageReads.set(key, reading);
+    }
+    return reading;
+  }
+
+  /**
+   * One read of an addressed version's record: remembers its stage, and keeps the record for
+   * {@link version} (so the first request reads the registry once). A registry that cannot be
+   * read is a 503, never the caller's error.
+   */
+  private async fetchStage(model: string, versionId: string): Promise<Stage> {
+    const key = `${model}@${versionId}`;
+    let record: ModelVersion | undefined;
+    let modelExists = true;
+    try {
+      record = await this.tracing.span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId));
+      if (!record) modelExists = (await this.tracing.span(SPAN.registry, () => this.deps.registry.getModel(model))) !== undefined;
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${model}" version ${versionId}; retry shortly.`, { cause: error });
+    }
+    if (!record) {
+      this.stages.delete(key);
+      if (!modelExists) throw unknownModel(model);
+      throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId}; GET /v1/models/${model}/versions lists its versions.`, ['version']);
+    }
+    const found = record;
+    void this.versions.get(key, () => Promise.resolve(found));
+    this.rememberStage(key, record.stage);
+    return record.stage;
+  }
+
+  /** Keeps `stage` for `key`, trusted for `pointerCacheMs`; past {@link VERSION_RECORDS_KEPT} the least recently used goes. */
+  private rememberStage(key: string, stage: Stage): void {
+    this.stages.delete(key);
+    this.stages.set(key, { stage, until: this.now() + this.deps.config.pointerCacheMs });
+    if (this.stages.size > VERSION_RECORDS_KEPT) {
+      const oldest = this.stages.keys().next().value;
+      if (oldest !== undefined) this.stages.delete(oldest);
+    }
   }
 
   /**
@@ -417,7 +757,8 @@ export class PredictionService {
   private logRequest(
     served: Served,
     decoded: DecodedInputs,
-    outputs: unknown,
+    /** The answer's outputs as JSON text. */
+    outputs: string,
     ctx: RequestContext,
     latencyMs: number,
     timestamp: string,
@@ -457,6 +798,27 @@ function unknownModel(model: string): NotFoundError {
   return new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is served here.`, ['model']);
 }
 
+/**
+ * The model metadata's `platform`: Triton's name for ONNX Runtime models, which clients of
+ * Triton and KServe already know (the protocol's own list spells it `onnx_onnxv1`; the value is
+ * information only there).
+ */
+export const V2_PLATFORM = 'onnxruntime_onnx';
+
+/** {@link V2ModelParameters} of a served version. */
+export function v2ModelParameters(target: Served): V2ModelParameters {
+  const { layout, classifier, version } = target;
+  const { features, classLabels } = version.metadata;
+  return {
+    model_version: version.version,
+    record_keys: layout.kind === 'columns' ? 'features' : 'inputs',
+    ...(layout.kind === 'columns' ? { feature_input: layout.input.name } : {}),
+    ...(features && features.length > 0 ? { features: JSON.stringify(features) } : {}),
+    ...(classLabels && classLabels.length > 0 ? { class_labels: JSON.stringify(classLabels) } : {}),
+    ...(classifier ? { probabilities_output: classifier.probabilities } : {}),
+  };
+}
+
 function v2Tensor(spec: TensorSpec): V2TensorMetadata {
   return { name: spec.name, datatype: V2_DATATYPES[spec.type], shape: spec.shape.map((d) => (isDynamic(d) ? -1 : (d as number))) };
 }
@@ -466,11 +828,11 @@ function round3(ms: number): number {
 }
 
 /**
- * JSON of `value`, cut to at most `maxBytes` characters. A cut keeps a prefix and says so
+ * JSON of `value` (a string is taken as JSON text already), cut to at most `maxBytes` characters. A cut keeps a prefix and says so
  * (`truncated`), so a log item never exceeds DynamoDB's item size.
  */
 export function boundedJson(value: unknown, maxBytes: number): { json: string; truncated: boolean } {
-  const json = JSON.stringify(value) ?? 'null';
+  const json = typeof value === 'string' ? value : JSON.stringify(value) ?? 'null';
   if (Buffer.byteLength(json, 'utf8') <= maxBytes) return { json, truncated: false };
   let cut = Math.min(json.length, maxBytes);
   while (cut > 0 && Buffer.byteLength(json.slice(0, cut), 'utf8') > maxBytes) cut = Math.floor(cut * 0.9);

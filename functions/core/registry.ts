@@ -16,6 +16,7 @@ import { parseWith } from './codec/request.js';
 import { checkDeclarations, checkDeclaredNames } from './declarations.js';
 import { replayGoldenInputs, runGates, type GoldenFailure, type MetricBaseline } from './gates.js';
 import { served } from './predict.js';
+import { rewriteZipMap, servedClassLabels } from './onnx/zipmap.js';
 
 const name = z.string().min(1).max(128);
 
@@ -97,7 +98,10 @@ export class RegistryService {
    * Registers a new version in stage `development`: checks the file (size, ONNX Runtime can
    * serve it), the metadata against the file's signature, and replays the metadata's golden
    * inputs on the file as the golden-inputs gate does (`replayGoldenInputs`), all before
-   * anything is stored; then stores the file and records the version.
+   * anything is stored; then stores the file and records the version. A scikit-learn ZipMap
+   * output is rewritten first to return its probability tensor (`onnx/zipmap.ts`): the rewritten
+   * file is the one checked, stored and served, the ZipMap's labels are the class labels, and
+   * the version's `source` records the registered file's sha256 and size.
    *
    * @throws ConflictError (409) `UPLOAD_ALREADY_REGISTERED` when `uploadId` made a version already
    * @throws ValidationError (400) `INVALID_MODEL_NAME`, `EMPTY_ARTIFACT` and `ARTIFACT_TOO_LARGE`
@@ -105,7 +109,8 @@ export class RegistryService {
    *   `METADATA_TOO_LARGE`, the declaration and runtime codes (`FEATURES_MISMATCH`,
    *   `INVALID_MODEL`, ...), `INVALID_GOLDEN_INPUT` (a golden request the model cannot take,
    *   path `metadata.goldenInputs[i].request...`) and `GOLDEN_MISMATCH` (its predictions differ
-   *   from `expected`, path `metadata.goldenInputs[i].expected...`)
+   *   from `expected`, path `metadata.goldenInputs[i].expected...`), `ZIPMAP_NOT_REWRITABLE` (path
+   *   `model`) and `ZIPMAP_LABELS_MISMATCH` (path `metadata.classLabels`)
    *
    * @example
    * const version = await service.register({ model: 'iris', bytes, metadata: { features: [...] }, actor: 'alice' });
@@ -120,11 +125,19 @@ export class RegistryService {
     if (input.bytes.byteLength > this.deps.maxArtifactBytes) {
       throw new ValidationError('ARTIFACT_TOO_LARGE', `The model file is ${input.bytes.byteLength} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`, ['model']);
     }
-    const metadata = parseMetadata(input.metadata ?? {});
-    const sha256 = createHash('sha256').update(input.bytes).digest('hex');
+    const declared = parseMetadata(input.metadata ?? {});
+    // A scikit-learn ZipMap output is served as its probability tensor (onnx/zipmap.ts): the file
+    // checked, stored and served is the rewrite; `source` names the caller's file.
+    const zipMap = await rewriteZipMap(input.bytes);
+    const bytes = zipMap.bytes;
+    const metadata = zipMap.classLabels ? { ...declared, classLabels: servedClassLabels(declared.classLabels, zipMap.classLabels) } : declared;
+    const source = zipMap.rewritten
+      ? { rewrite: 'zipmap' as const, sha256: createHash('sha256').update(input.bytes).digest('hex'), sizeBytes: input.bytes.byteLength, note: zipMap.note }
+      : undefined;
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
     const key = artifactKey(input.model, sha256);
     const registeredAt = this.now().toISOString();
-    const session = await this.deps.runtime.open(input.bytes);
+    const session = await this.deps.runtime.open(bytes);
     let signature: ModelSignature;
     try {
       signature = session.signature;
@@ -136,8 +149,8 @@ export class RegistryService {
       // The version as it will be recorded (it has no number yet), served as a promotion would.
       const candidate: ModelVersion = {
         model: input.model, version: 'unregistered', stage: 'development', revision: 0, metadata, signature,
-        artifact: { bucket: this.deps.artifacts.bucket, key, sha256, sizeBytes: input.bytes.byteLength },
-        registeredBy: input.actor, registeredAt,
+        artifact: { bucket: this.deps.artifacts.bucket, key, sha256, sizeBytes: bytes.byteLength },
+        registeredBy: input.actor, registeredAt, ...(source ? { source } : {}),
       };
       const failure = await replayGoldenInputs(served(candidate, session), metadata.goldenInputs ?? []);
       if (failure) throw goldenRefusal(failure);
@@ -148,7 +161,7 @@ export class RegistryService {
     // registration cut short leaves at most a stored file no version names (content-addressed,
     // so registering it again reuses it), never a version without its file. An object holding
     // these bytes already is kept, never rewritten (`ArtifactStore.put`): other versions name it.
-    const stored = await this.deps.artifacts.put(key, input.bytes);
+    const stored = await this.deps.artifacts.put(key, bytes);
     return this.deps.registry.createVersion({
       model: input.model,
       metadata,
@@ -158,11 +171,12 @@ export class RegistryService {
         key: stored.key,
         ...(stored.versionId ? { versionId: stored.versionId } : {}),
         sha256,
-        sizeBytes: input.bytes.byteLength,
+        sizeBytes: bytes.byteLength,
       },
       registeredBy: input.actor,
       registeredAt,
       ...(input.uploadId === undefined ? {} : { uploadId: input.uploadId }),
+      ...(source ? { source } : {}),
     });
   }
 

@@ -5,6 +5,8 @@
 import type { TensorType } from './model.js';
 
 export interface TensorDataMap {
+  /** IEEE 754 binary16 bit patterns (what ONNX Runtime's Node binding takes without Float16Array). */
+  float16: Uint16Array;
   float32: Float32Array;
   float64: Float64Array;
   int8: Int8Array;
@@ -41,6 +43,7 @@ export function elementCount(shape: readonly number[]): number {
 /** Allocates the flat storage for `count` elements of `type`. */
 export function allocate<T extends TensorType>(type: T, count: number): TensorDataMap[T] {
   const make: { [K in TensorType]: (n: number) => TensorDataMap[K] } = {
+    float16: (n) => new Uint16Array(n),
     float32: (n) => new Float32Array(n),
     float64: (n) => new Float64Array(n),
     int8: (n) => new Int8Array(n),

@@ -20,6 +20,7 @@ import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
 import { OnnxRuntime, defaultIntraOpThreads, defaultSessionCacheBytes } from '../adapters/onnx-runtime.js';
 import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
 import { S3UploadStore } from '../adapters/s3-uploads.js';
+import { S3PayloadStore } from '../adapters/s3-payloads.js';
 import { BatchPredictor } from '../core/batch.js';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDbBatchJobStore } from '../adapters/dynamodb-batch-jobs.js';
@@ -30,7 +31,7 @@ import { inspectInput, planSplits, readSplit } from '../core/batch-input.js';
 import { BatchJobService } from '../core/batch-jobs.js';
 import { BatchSteps } from '../core/batch-steps.js';
 import { BatchWorker } from '../core/batch-worker.js';
-import { PredictionService } from '../core/predict.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, PredictionService } from '../core/predict.js';
 import { RegistryService } from '../core/registry.js';
 import { PredictionLogService, StatsService } from '../core/stats.js';
 import { UploadService } from '../core/uploads.js';
@@ -70,6 +71,22 @@ export function awsClients(config: Config): AwsClients {
 
 export function bodyLimits(config: Config): BodyLimits {
   return { maxBodyBytes: config.MAX_BODY_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH };
+}
+
+/** The payload bucket of an endpoint function and the client that reaches it (see {@link payloadBucketOf}). */
+export interface PayloadBucketAccess {
+  readonly client: S3Client;
+  /** `PAYLOAD_BUCKET`: inputs under `inputs/<model>/`, outputs under `outputs/<model>/` (functions/core/payload-keys.ts). */
+  readonly bucket: string;
+}
+
+/**
+ * Where the predict function's by-reference payloads live: `PAYLOAD_BUCKET` (the CDK app sets it
+ * on every endpoint function, the local stack to its `onnx-payloads` bucket) with the S3 client;
+ * `undefined` when it is unset, and by-reference inputs and outputs are off.
+ */
+export function payloadBucketOf(config: Config, clients: AwsClients): PayloadBucketAccess | undefined {
+  return config.PAYLOAD_BUCKET === undefined ? undefined : { client: clients.s3, bucket: config.PAYLOAD_BUCKET };
 }
 
 /**
@@ -118,10 +135,12 @@ export interface PredictionObservability {
 export function buildPredictionService(config: Config, clients: AwsClients = awsClients(config), observability: PredictionObservability = {}): PredictionService {
   const tracing = observability.tracing ?? NO_TRACING;
   const { registry, runtime } = adapters(config, clients, tracing, observability.runtime);
+  const payloadBucket = payloadBucketOf(config, clients);
   return new PredictionService({
     registry,
     runtime,
     tracing,
+    ...(payloadBucket ? { payloads: new S3PayloadStore({ ...payloadBucket, maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES }) } : {}),
     log: new DynamoDbPredictionLog({
       client: clients.documents,
       tableName: required(config, 'PREDICTION_LOG_TABLE'),

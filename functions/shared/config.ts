@@ -78,6 +78,12 @@ export const ConfigSchema = z.object({
   PREDICTION_LOG_TABLE: z.string().min(1).optional(),
   /** Every function that loads or stores model files (not the batch workflow's steps). */
   ARTIFACT_BUCKET: z.string().min(1).optional(),
+  /**
+   * Endpoint functions: the payload bucket, where inputs are uploaded by reference
+   * (`inputs/<model>/<payloadId>`) and large outputs written (`outputs/<model>/<requestId>/<output>`).
+   * Unset or empty: by-reference payloads are off, and requests or answers too large for Lambda get 413s.
+   */
+  PAYLOAD_BUCKET: z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional()),
   /** Set on endpoint functions: the one model this function serves. */
   SERVED_MODEL: z.string().regex(MODEL_NAME_PATTERN).optional(),
   /** Set in a published version's configuration: the model version it is pinned to. */

@@ -16,8 +16,10 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import zlib from 'node:zlib';
-import { AppError, PayloadTooLargeError, ValidationError, clip, formatPath } from '../core/errors.js';
+import { AppError, PayloadTooLargeError, ValidationError, clip, formatPath, type FieldPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
+import { BINARY_MEDIA_TYPE, INFERENCE_HEADER_CONTENT_LENGTH, headerLength } from '../core/codec/binary.js';
+import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../core/codec/payload-limits.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
 import { checkJobIdParam, checkModelNameParam, checkVersionParam, quote, unreadableParam } from '../core/names.js';
 import { newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
@@ -26,8 +28,10 @@ import { matchRoute, routeKey, routeParameters, ROUTES, type HttpMethod, type Ro
 
 /** The event after our middlewares ran: a parsed body and who/what the request is. */
 export interface HttpEvent extends APIGatewayProxyEvent {
-  /** The parsed JSON body (`undefined` for requests without one). */
+  /** The parsed JSON body (`undefined` for requests without one); for a binary request, its JSON header. */
   parsedBody?: unknown;
+  /** The bytes after the JSON header of a binary request (Open Inference Protocol binary extension). */
+  binaryBody?: Uint8Array;
   requestId: string;
   startedAt: number;
   /** This request's log: every line carries its request id, caller, model and versions. */
@@ -52,6 +56,11 @@ const DEBUG_BODY_CHARS = 1_024;
 
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+/** A response whose body is JSON text already (written by the codec). */
+export function textResponse(statusCode: number, json: string, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: json };
 }
 
 /** A map whose keys are the caller's: no prototype, so `constructor` or `__proto__` are plain keys. */
@@ -226,7 +235,7 @@ function resolveRoute(event: HttpEvent, table: RouteTable): RouteEntry {
  * path parameters, then reads a JSON body for methods that carry one (see `parseJsonBody`):
  * all before any handler code sees the request.
  */
-export function httpRequest(limits: BodyLimits, table: RouteTable): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
+export function httpRequest(limits: BodyLimits, table: RouteTable, binaryRoutes: ReadonlySet<string> = new Set()): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
   return {
     before: async (request) => {
       const event = request.event;
@@ -238,6 +247,12 @@ export function httpRequest(limits: BodyLimits, table: RouteTable): MiddlewareOb
       }
       resolveRoute(event, table);
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD' || event.httpMethod === 'DELETE') return;
+      if (binaryRoutes.has(routeKey(event.httpMethod, event.resource)) && mediaTypeOf(event) === BINARY_MEDIA_TYPE) {
+        const { json, binary } = await parseBinaryBody(event, limits);
+        event.parsedBody = json;
+        event.binaryBody = binary;
+        return;
+      }
       event.parsedBody = await parseJsonBody(event, limits);
     },
   };
@@ -394,28 +409,47 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\ufffd]/g;
  */
 export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLimits): Promise<unknown> {
   const type = header(event, 'content-type');
-  const mediaType = type?.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json') {
+  if (mediaTypeOf(event) !== 'application/json') {
     throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as JSON with "Content-Type: application/json"${type ? `, not ${quote(type)}` : ''}.`, ['headers', 'content-type']);
   }
   const coding = contentCoding(headerValues(event, 'content-encoding'));
   const raw = event.body ?? '';
   let text: string;
   if (event.isBase64Encoded) {
-    let bytes: Buffer = Buffer.from(raw, 'base64');
-    checkSize(bytes.length, limits);
-    const inflate = coding !== undefined && carriesCoding(bytes, coding);
-    if (inflate) bytes = await inflateBounded(bytes, coding, limits.maxBodyBytes);
+    const bytes = await bodyBytes(raw, coding, limits);
     // Bytes that are not UTF-8 are refused, never replaced by U+FFFD on their way to a model.
-    text = decodeUtf8Body(bytes, inflate);
+    text = decodeUtf8Body(bytes.bytes, bytes.inflated);
   } else {
     // A `Content-Encoding` on a text body: API Gateway (or the local server) inflated it on the way.
     checkSize(Buffer.byteLength(raw, 'utf8'), limits, coding);
     text = raw;
   }
+  return parseJsonText(text, limits, ['body']);
+}
+
+/** The media type of the request's `Content-Type`, lower-case, without parameters. */
+function mediaTypeOf(event: APIGatewayProxyEvent): string | undefined {
+  return header(event, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+}
+
+/** A base64 body's bytes, size-checked, inflated when it still carries its coding's framing. */
+async function bodyBytes(raw: string, coding: ContentCoding | undefined, limits: BodyLimits): Promise<{ bytes: Buffer; inflated: boolean }> {
+  let bytes: Buffer = Buffer.from(raw, 'base64');
+  checkSize(bytes.length, limits);
+  const inflate = coding !== undefined && carriesCoding(bytes, coding);
+  if (inflate) bytes = await inflateBounded(bytes, coding, limits.maxBodyBytes);
+  return { bytes, inflated: inflate };
+}
+
+/**
+ * JSON text → one JSON object: a byte-order mark skipped, emptiness (`EMPTY_BODY`), depth and
+ * `__proto__` keys (read from the text, before parsing), syntax (`MALFORMED_JSON`, quoting no
+ * raw bytes), the top-level type. `path` names the text in errors (`body`, or the binary body's header).
+ */
+function parseJsonText(text: string, limits: BodyLimits, path: FieldPath): unknown {
   // A byte-order mark is not JSON, but some encoders write one: skip it.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === '') throw new ValidationError('EMPTY_BODY', 'The request has no body; send a JSON object.', ['body']);
+  if (text.trim() === '') throw new ValidationError('EMPTY_BODY', 'The request has no body; send a JSON object.', path);
   // Depth and __proto__ keys from the text, before JSON.parse builds anything.
   checkJsonSafety(text, limits.maxJsonDepth);
   let value: unknown;
@@ -423,12 +457,34 @@ export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLim
     value = JSON.parse(text);
   } catch (error) {
     const detail = error instanceof SyntaxError ? clip(error.message.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), 200) : 'invalid JSON';
-    throw new ValidationError('MALFORMED_JSON', `The body is not valid JSON: ${detail}.`, ['body']);
+    throw new ValidationError('MALFORMED_JSON', `The ${path.length > 1 ? "body's JSON header" : 'body'} is not valid JSON: ${detail}.`, path);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ValidationError('WRONG_TYPE', 'The body must be a JSON object.', ['body']);
+    throw new ValidationError('WRONG_TYPE', `The ${path.length > 1 ? "body's JSON header" : 'body'} must be a JSON object.`, path);
   }
   return value;
+}
+
+/**
+ * A binary request of the Open Inference Protocol's binary tensor data extension
+ * (`Content-Type: application/octet-stream`): its first `Inference-Header-Content-Length` bytes
+ * are a JSON object (read as `parseJsonBody` reads a body), the rest the tensors' bytes. API
+ * Gateway passes such a body base64-encoded (the API lists the type among its binary media
+ * types); a binary body that arrives as text has lost bytes on the way and is refused.
+ *
+ * @throws 400 `BINARY_BODY_NOT_BASE64`, `INVALID_HEADER_LENGTH`, `MALFORMED_UTF8` (in the
+ *   header), `MALFORMED_JSON`; 413 `BODY_TOO_LARGE`; 415 for a content coding other than gzip or deflate
+ */
+export async function parseBinaryBody(event: APIGatewayProxyEvent, limits: BodyLimits): Promise<{ json: unknown; binary: Uint8Array }> {
+  const coding = contentCoding(headerValues(event, 'content-encoding'));
+  if (!event.isBase64Encoded) {
+    throw new ValidationError('BINARY_BODY_NOT_BASE64', `A ${BINARY_MEDIA_TYPE} body must reach the function base64-encoded (isBase64Encoded), as API Gateway passes binary media types; as text its bytes are not what was sent.`, ['body']);
+  }
+  const { bytes } = await bodyBytes(event.body ?? '', coding, limits);
+  const length = headerLength(header(event, INFERENCE_HEADER_CONTENT_LENGTH), bytes.length);
+  const path: FieldPath = ['body', 'header'];
+  const json = parseJsonText(decodeUtf8Body(bytes.subarray(0, length)), limits, path);
+  return { json, binary: bytes.subarray(length) };
 }
 
 /** 413 past the limit; `inflatedFrom`: the body arrived in that coding, and `bytes` is its inflated size. */
@@ -513,6 +569,8 @@ export interface EdgeOptions {
   readonly onAnswered?: (awsRequestId: string) => void;
   /** Monotonic clock in ms. @default performance.now */
   readonly elapsed?: () => number;
+  /** Route keys that also take binary bodies (`application/octet-stream`, the binary tensor extension). @default none */
+  readonly binaryRoutes?: readonly string[];
 }
 
 /**
@@ -530,7 +588,7 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
   const table = routeTable(actions);
   const handler = middy<HttpEvent, APIGatewayProxyResult>()
     .use(httpErrors())
-    .use(httpRequest(limits, table))
+    .use(httpRequest(limits, table, new Set(options.binaryRoutes ?? [])))
     .handler(async (event, context) => {
       // `httpRequest` found the route and set `event.resource` to its template.
       const entry = table.byKey.get(routeKey(event.httpMethod, event.resource));
@@ -548,7 +606,15 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
     coldStart = false;
     event.log = requestLog(options.logger ?? sharedLogger(), { functionVersion, coldStart: first });
     try {
-      const response = await handler(event, context);
+      let response = await handler(event, context);
+      if (resultTooLarge(response)) {
+        // Lambda would refuse this result (API Gateway then answers 502): answer what to do instead.
+        event.errorCode = 'RESPONSE_TOO_LARGE';
+        response = jsonResponse(413, {
+          error: { code: 'RESPONSE_TOO_LARGE', message: `The answer would be larger than Lambda returns synchronously (${LAMBDA_SYNC_PAYLOAD_BYTES} bytes). Ask for less at a time: fewer rows, fewer outputs, or binary outputs.`, path: '' },
+          requestId: event.requestId,
+        });
+      }
       observe(event, response.statusCode, first, functionVersion, elapsed, options);
       return response;
     } finally {
@@ -577,6 +643,17 @@ function observe(event: HttpEvent, statusCode: number, coldStart: boolean, funct
     rows: facts.rows,
     coldStart,
   });
+}
+
+/**
+ * Whether Lambda would refuse `result` for its size: its JSON serialization past
+ * `LAMBDA_SYNC_PAYLOAD_BYTES`. Serialized only when it might be (a JSON string escape takes at
+ * most 6 bytes per UTF-16 unit), so ordinary answers cost one length check.
+ */
+function resultTooLarge(result: APIGatewayProxyResult): boolean {
+  const body = result.body ?? '';
+  if (body.length * 6 + 16_384 <= LAMBDA_SYNC_PAYLOAD_BYTES) return false;
+  return Buffer.byteLength(JSON.stringify(result), 'utf8') > LAMBDA_SYNC_PAYLOAD_BYTES;
 }
 
 function round3(ms: number): number {

@@ -14,17 +14,25 @@ export interface Route {
   /** API Gateway resource template, e.g. `/v1/models/{model}/predict`. */
   readonly resource: string;
   readonly fn: FunctionName;
-  /** Served without a token (health checks only). */
+  /**
+   * Served without a token: the health checks and the inference protocol's server metadata
+   * (`GET /v2`), which name no model and hold no data.
+   */
   readonly public?: boolean;
 }
 
 export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: '/v1/models/{model}/predict', fn: 'predict' },
+  { method: 'POST', resource: '/v1/models/{model}/payloads', fn: 'predict' },
   { method: 'POST', resource: '/v2/models/{model}/infer', fn: 'predict' },
   { method: 'GET', resource: '/v2/models/{model}', fn: 'predict' },
   { method: 'GET', resource: '/v2/models/{model}/ready', fn: 'predict' },
+  { method: 'POST', resource: '/v2/models/{model}/versions/{version}/infer', fn: 'predict' },
+  { method: 'GET', resource: '/v2/models/{model}/versions/{version}', fn: 'predict' },
+  { method: 'GET', resource: '/v2/models/{model}/versions/{version}/ready', fn: 'predict' },
   { method: 'GET', resource: '/v2/health/live', fn: 'predict', public: true },
   { method: 'GET', resource: '/v2/health/ready', fn: 'predict', public: true },
+  { method: 'GET', resource: '/v2', fn: 'predict', public: true },
   { method: 'GET', resource: '/v1/models', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/versions', fn: 'control' },

@@ -1,6 +1,6 @@
 /**
  * The REST API: built from the route table, every non-OPTIONS method authorized by the one JWT
- * REQUEST authorizer except the two public health routes, each endpoint model's routes reaching
+ * REQUEST authorizer except the public routes (health, server metadata), each endpoint model's routes reaching
  * that endpoint's alias `live`, the control-plane routes reaching the control function, stage
  * throttling and logs, per-client usage plans keyed by the authorizer, the gateway's own errors in
  * the product's JSON shape; and the ready-made events in `events/` match routes the API serves.
@@ -92,7 +92,8 @@ function controlFunctionId(): string {
 /** The literal route of a model for a route-table template: `/v1/models/{model}/predict` → `/v1/models/iris/predict`. */
 const literal = (resource: string, model: string) => resource.replace('{model}', model);
 
-const HEALTH_ROUTES = ['GET /v2/health/live', 'GET /v2/health/ready'];
+/** The routes the table marks public: the health checks and the inference protocol's server metadata. */
+const PUBLIC_ROUTES = ['GET /v2', 'GET /v2/health/live', 'GET /v2/health/ready'];
 
 /** The logical id of the API's one authorizer (fails unless there is exactly one). */
 function authorizerId(): string {
@@ -102,14 +103,14 @@ function authorizerId(): string {
 }
 
 describe('authorization', () => {
-  it('every non-OPTIONS method is authorized by the one REQUEST authorizer, except the two public health routes', () => {
+  it('every non-OPTIONS method is authorized by the one REQUEST authorizer, except the public routes', () => {
     // Prepare
     const authorizer = authorizerId();
     synth.template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization' });
 
     // Act
     const methods = apiMethods(synth.template).filter((m) => m.method !== 'OPTIONS');
-    const isHealth = (m: ApiMethod) => HEALTH_ROUTES.includes(key(m));
+    const isHealth = (m: ApiMethod) => PUBLIC_ROUTES.includes(key(m));
 
     // Assess
     expect(methods.length).toBeGreaterThan(20);
@@ -121,7 +122,7 @@ describe('authorization', () => {
       });
     }
     const health = methods.filter(isHealth);
-    expect(health.map(key).sort()).toEqual(HEALTH_ROUTES);
+    expect(health.map(key).sort()).toEqual(PUBLIC_ROUTES);
     for (const m of health) {
       expect(m.properties['AuthorizationType']).toBe('NONE');
       expect(m.properties['AuthorizerId']).toBeUndefined();
@@ -153,8 +154,8 @@ describe('authorization', () => {
     expect(flattenReference(permissions[0]?.Properties?.['SourceArn'])).toMatch(new RegExp(`:execute-api:<AWS::Region>:<AWS::AccountId>:<\\w+>/authorizers/<${authorizer}>$`));
   });
 
-  it('the routes marked public in the route table are exactly the health routes', () => {
-    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.resource}`)).toEqual(['GET /v2/health/live', 'GET /v2/health/ready']);
+  it('the routes marked public in the route table are exactly the health routes and the server metadata', () => {
+    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.resource}`).sort()).toEqual(PUBLIC_ROUTES);
   });
 
   it('CORS is off by default: no OPTIONS methods', () => {
@@ -186,8 +187,8 @@ describe('routes', () => {
       expect(method).toBeDefined();
       expect(integrationTarget(method as ApiMethod)).toBe(alias);
     }
-    const reachingAlias = methods.filter((m) => integrationTarget(m) === alias && !m.path.startsWith('/v2/health/'));
-    expect(reachingAlias.length).toBe(4);
+    const reachingAlias = methods.filter((m) => integrationTarget(m) === alias && !PUBLIC_ROUTES.includes(key(m)));
+    expect(reachingAlias.length).toBe(ROUTES.filter((r) => r.fn === 'predict' && r.resource.includes('{model}')).length);
     expect(reachingAlias.every((m) => m.path.includes(`/models/${model}`))).toBe(true);
   });
 
@@ -203,9 +204,9 @@ describe('routes', () => {
     }
   });
 
-  it('the health routes reach the first endpoint (iris) alias live', () => {
+  it('the public routes (health, server metadata) reach the first endpoint (iris) alias live', () => {
     const methods = apiMethods(synth.template);
-    for (const path of ['/v2/health/live', '/v2/health/ready']) {
+    for (const path of ['/v2', '/v2/health/live', '/v2/health/ready']) {
       expect(integrationTarget(methods.find((m) => key(m) === `GET ${path}`) as ApiMethod)).toBe(liveAliasOf('iris'));
     }
   });
@@ -235,7 +236,7 @@ describe('routes', () => {
       expect(permission.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
       const parts = (permission.Properties?.['SourceArn'] as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
       const tail = parts[parts.length - 1] as string;
-      expect(tail).toMatch(/^\/(GET|POST|PUT)\/v[12]\//);
+      expect(tail).toMatch(/^\/(GET|POST|PUT)\/v[12](\/|$)/);
     }
   });
 });
@@ -245,9 +246,9 @@ describe('usage plans (this config: usage-key claim api_key, tiers default and g
     synth.template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
   });
 
-  it('every non-public method requires a key (the usage plans apply), the health routes none', () => {
+  it('every non-public method requires a key (the usage plans apply), the public routes none', () => {
     for (const m of apiMethods(synth.template)) {
-      expect({ route: key(m), required: m.properties['ApiKeyRequired'] }).toEqual({ route: key(m), required: !HEALTH_ROUTES.includes(key(m)) });
+      expect({ route: key(m), required: m.properties['ApiKeyRequired'] }).toEqual({ route: key(m), required: !PUBLIC_ROUTES.includes(key(m)) });
     }
   });
 
@@ -363,6 +364,7 @@ describe('the API construct on its own (no bundling)', () => {
     const custom = methods.filter((m) => m.properties['AuthorizationType'] === AuthorizationType.CUSTOM);
     expect(custom.every((m) => m.properties['AuthorizerId'] !== undefined)).toBe(true);
     expect(methods.filter((m) => m.properties['AuthorizationType'] !== AuthorizationType.CUSTOM).map(key).sort()).toEqual([
+      'GET /v2',
       'GET /v2/health/live',
       'GET /v2/health/ready',
     ]);
@@ -432,7 +434,7 @@ describe('events/', () => {
     // Prepare
     const [, event] = events.find(([file]) => file === 'predict-iris.json') ?? [];
     const predicted: string[] = [];
-    const service = { predict: async (model: string) => (predicted.push(model), { model }) } as unknown as PredictionService;
+    const service = { predictText: async (model: string) => (predicted.push(model), JSON.stringify({ model })) } as unknown as PredictionService;
     const handler = makePredictHandler({ service, limits: { maxBodyBytes: 6_000_000, maxJsonDepth: 32 }, servedModel: 'iris' });
 
     // Act

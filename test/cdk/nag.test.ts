@@ -63,7 +63,7 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-IAM5': 'model-prefix artifact keys, own log streams, endpoint function versions, the hook invoke grant, GetMetricData, X-Ray writes when tracing is on (each finding acknowledged one by one)',
       'AwsSolutions-APIG2': 'bodies are validated by the functions, parameters by API Gateway',
       'AwsSolutions-APIG3': 'no WAF yet: throttled and authorized',
-      'AwsSolutions-APIG4': 'the two public health routes',
+      'AwsSolutions-APIG4': 'the public routes: the two health checks and the server metadata (GET /v2)',
       'AwsSolutions-COG4': 'routes are authorized by the JWT Lambda authorizer, for any OIDC issuer, not a Cognito user pool authorizer',
       'AwsSolutions-L1': 'the product targets nodejs22.x',
     };
@@ -106,9 +106,9 @@ describe('cdk-nag AwsSolutions', () => {
     ]);
   });
 
-  it('acknowledges APIG4 (unauthorized method) only on the two health routes', () => {
+  it('acknowledges APIG4 (unauthorized method) only on the public routes: the two health checks and the server metadata', () => {
     const apig4 = acknowledgments(synth.app).filter((a) => a.id === 'AwsSolutions-APIG4');
-    expect(apig4.map((a) => a.path.replace(/^.*\/Api\/Default/, '')).sort()).toEqual(['/v2/health/live/GET', '/v2/health/ready/GET']);
+    expect(apig4.map((a) => a.path.replace(/^.*\/Api\/Default/, '')).sort()).toEqual(['/v2/GET', '/v2/health/live/GET', '/v2/health/ready/GET']);
   });
 
   it('a function cannot be given a wildcard action, nor a wildcard resource without a reason', () => {

@@ -116,6 +116,7 @@ describe('artifact bucket', () => {
       LifecycleConfiguration: Match.anyValue(),
       OwnershipControls: Match.anyValue(),
       VersioningConfiguration: Match.absent(),
+      LoggingConfiguration: Match.absent(),
     });
     expect(logs.Properties).toBeDefined();
     synth.template.hasResource('AWS::S3::Bucket', {
@@ -149,9 +150,9 @@ describe('artifact bucket', () => {
     expect(maxArtifactBytesFor(10_240)).toBe(250_000_000);
   });
 
-  it('both buckets deny requests without TLS and TLS below 1.2', () => {
+  it('every bucket (artifacts, payloads, access logs) denies requests without TLS and TLS below 1.2', () => {
     const policies = resourcesOf(synth.template, 'AWS::S3::BucketPolicy');
-    expect(Object.keys(policies)).toHaveLength(2);
+    expect(Object.keys(policies)).toHaveLength(3);
     for (const policy of Object.values(policies)) {
       expect(policy.Properties?.['PolicyDocument']).toMatchObject({
         Statement: expect.arrayContaining([
@@ -168,6 +169,50 @@ describe('artifact bucket', () => {
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365, Status: 'Enabled' })] },
     });
+  });
+});
+
+/** The payload bucket: the one bucket whose access logs go under `payloads/`. */
+function payloadBucket(): [string, Record<string, unknown>] {
+  const [id, resource] = onlyResource(synth.template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'payloads/' }) });
+  return [id, resource.Properties ?? {}];
+}
+
+describe('payload bucket', () => {
+  it('is encrypted, closed to the public, owner-enforced, not versioned, logs its access beside the artifacts\' and is retained', () => {
+    const [logs] = onlyResource(synth.template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.absent(), VersioningConfiguration: Match.absent() });
+    const [id, bucket] = payloadBucket();
+    expect(bucket).toMatchObject({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logs }, LogFilePrefix: 'payloads/' },
+    });
+    expect(bucket['VersioningConfiguration']).toBeUndefined();
+    expect(resourcesOf(synth.template, 'AWS::S3::Bucket')[id]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('expires every object, and every unfinished multipart upload, after a day', () => {
+    expect(payloadBucket()[1]['LifecycleConfiguration']).toEqual({
+      Rules: [{ Id: 'ExpirePayloads', Status: 'Enabled', ExpirationInDays: 1, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }],
+    });
+  });
+
+  it('has no auto-delete (no custom resource that may delete every object of a bucket)', () => {
+    synth.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('is named in every endpoint function\'s PAYLOAD_BUCKET, and in no other function\'s environment', () => {
+    const [id] = payloadBucket();
+    const withIt = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function'))
+      .filter(([, fn]) => JSON.stringify(fn.Properties?.['Environment'] ?? {}).includes(`"${id}"`));
+    expect(withIt.map(([fnId]) => fnId).sort()).toEqual([functionServing('iris')[0], functionServing('churn')[0]].sort());
+    for (const [, fn] of withIt) expect(fn.Properties?.['Environment']).toMatchObject({ Variables: { PAYLOAD_BUCKET: { Ref: id } } });
+  });
+
+  it('is a stack output', () => {
+    const [id] = payloadBucket();
+    synth.template.hasOutput('PayloadBucketName', { Value: { Ref: id } });
   });
 });
 
@@ -583,6 +628,8 @@ describe('least privilege', () => {
       [/^<ArtifactsBucket\w+\.Arn>\/models\/churn\/\*$/, "churn's artifacts, same reason"],
       [/^<ArtifactsBucket\w+\.Arn>\/models\/\*$/, 'the control plane registers artifacts of any model'],
       [/^<ArtifactsBucket\w+\.Arn>\/uploads\/\*$/, 'presigned uploads of any model, under random upload ids'],
+      [/^<PayloadsBucket\w+\.Arn>\/(inputs|outputs)\/iris\/\*$/, "iris's payloads: keys made per request (payload ids, request ids)"],
+      [/^<PayloadsBucket\w+\.Arn>\/(inputs|outputs)\/churn\/\*$/, "churn's payloads, same reason"],
       [/^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<\w+>:log-stream:\*$/, "log streams are created at run time in the function's own log group"],
       [/^<EndpointIrisPredictFunction\w+\.Arn>:\*$/, "iris's function versions: numbers allocated at release time (control plane reads pins, hook invokes the target)"],
       [/^<EndpointChurnPredictFunction\w+\.Arn>:\*$/, "churn's function versions, same reason"],
@@ -604,12 +651,13 @@ describe('least privilege', () => {
     ]);
   });
 
-  it.each([['iris'], ['churn']])("%s's function reads the registry, writes logs, reads only its own model's artifacts", (model) => {
+  it.each([['iris'], ['churn']])("%s's function reads the registry, writes logs, reads only its own model's artifacts, and reads and writes only its own model's payloads", (model) => {
     // Prepare
     const [, fn] = functionServing(model);
     const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
     const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue() });
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
+    const [payloads] = payloadBucket();
 
     // Act
     const granted = statementsOf(roleOf(fn));
@@ -622,11 +670,16 @@ describe('least privilege', () => {
         { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`<${bucket}.Arn>/models/${model}/*`] },
         { actions: ['s3:ListBucket'], resources: [`<${bucket}.Arn>`], condition: { StringLike: { 's3:prefix': [`models/${model}/*`] } } },
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
+        // Payloads: read inputs and presign their uploads, write outputs and presign their downloads; its own model's prefixes only.
+        { actions: ['s3:GetObject', 's3:PutObject'], resources: [`<${payloads}.Arn>/inputs/${model}/*`, `<${payloads}.Arn>/outputs/${model}/*`] },
+        { actions: ['s3:ListBucket'], resources: [`<${payloads}.Arn>`], condition: { StringLike: { 's3:prefix': [`inputs/${model}/*`] } } },
       ]),
     );
-    expect(granted).toHaveLength(5);
+    expect(granted).toHaveLength(7);
     const other = model === 'iris' ? 'churn' : 'iris';
-    expect(JSON.stringify(granted)).not.toContain(`models/${other}`);
+    for (const prefix of ['models', 'inputs', 'outputs']) expect(JSON.stringify(granted)).not.toContain(`${prefix}/${other}`);
+    // Nothing on the payload bucket's objects as a whole.
+    expect(granted.flatMap((s) => s.resources)).not.toContain(`<${payloads}.Arn>/*`);
   });
 
   it('the control plane reads/writes the registry (and its index) and artifacts, and releases only endpoint functions', () => {

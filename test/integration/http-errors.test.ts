@@ -6,7 +6,7 @@
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { errorOf, type JsonReply } from '../fixtures/http.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
-import { zipMapClassifier } from '../fixtures/models.js';
+import { linearClassifier, sequenceOutputModel } from '../fixtures/models.js';
 
 const MAX_BODY_BYTES = 200_000;
 let stack: LocalStack;
@@ -124,7 +124,8 @@ describe('bad requests to the control plane', () => {
     ['a version that does not exist', 'PUT', '/v1/models/iris/production', { version: '99' }, 404, 'VERSION_NOT_FOUND', 'version'],
     ['a version that is not a number', 'PUT', '/v1/models/iris/production', { version: 'latest' }, 400, 'INVALID_REQUEST', 'version'],
     ['an unknown model', 'GET', '/v1/models/ghost/versions', undefined, 404, 'MODEL_NOT_FOUND', 'model'],
-    ['a scikit-learn export with a ZipMap output', 'POST', '/v1/models/sk/versions', { modelBase64: Buffer.from(zipMapClassifier().bytes).toString('base64') }, 400, 'NON_TENSOR_OUTPUT', 'outputs.output_probability'],
+    ['a model with a sequence output', 'POST', '/v1/models/seq/versions', { modelBase64: Buffer.from(sequenceOutputModel()).toString('base64') }, 400, 'NON_TENSOR_OUTPUT', 'outputs.parts'],
+    ['a ZipMap export whose ZipMap output feeds another node', 'POST', '/v1/models/sk/versions', { modelBase64: Buffer.from(linearClassifier({ zipMap: 'behind-identity' }).bytes).toString('base64') }, 400, 'ZIPMAP_NOT_REWRITABLE', 'model'],
   ])('%s', async (_name, method, path, body, status, code, errorPath) => {
     const { readFile } = await import('node:fs/promises');
     const iris = (await readFile('models/iris/model.onnx')).toString('base64');
@@ -134,7 +135,7 @@ describe('bad requests to the control plane', () => {
       : body;
     const reply = await call(stack.url, method, path, payload);
     expectError(reply, status, code, errorPath);
-    if (code === 'NON_TENSOR_OUTPUT') expect(errorOf(reply).message).toContain("'zipmap': False");
+    if (code === 'ZIPMAP_NOT_REWRITABLE') expect(errorOf(reply).message).toContain("'zipmap': False");
   });
 });
 

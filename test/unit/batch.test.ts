@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
-import { BatchPredictor, csvCellValue, type BatchItem, type BatchResult } from '../../functions/core/batch.js';
+import { BatchPredictor, csvCellValue, type BatchItem, type BatchResult, type RowPrediction } from '../../functions/core/batch.js';
 import type { ModelMetadata } from '../../functions/core/model.js';
 import { PredictionService, type PredictResponse } from '../../functions/core/predict.js';
 import { BatchFailure, jobKeysOf, makeHandler } from '../../functions/batch/app.js';
@@ -65,6 +65,11 @@ async function viaApi(instances: readonly Record<string, unknown>[], pinnedVersi
   return reply.predictions;
 }
 
+/** A batch's predictions with each row's JSON text parsed. */
+function parsed(predictions: readonly RowPrediction[]): { row: number; prediction: unknown }[] {
+  return predictions.map(({ row, json }) => ({ row, prediction: JSON.parse(json) as unknown }));
+}
+
 function batch(records: readonly unknown[], format: 'csv' | 'jsonl' | 'parquet', firstRow = 0, version = '1') {
   return { Items: records.map((record, i): BatchItem => ({ row: firstRow + i, record })), BatchInput: { model: 'iris', version, format } };
 }
@@ -84,14 +89,14 @@ describe('BatchPredictor: predictions', () => {
     expect(run).toHaveBeenCalledTimes(1);
     expect(Object.values(run.mock.calls[0]?.[0] as Record<string, ort.Tensor>)[0]?.dims).toEqual([150, 4]);
     expect(result).toMatchObject({ model: 'iris', modelVersion: '1', rows: 150, predicted: 150, failed: 0, errors: [] });
-    expect(result.predictions).toEqual(expected.map((prediction, i) => ({ row: 5000 + i, prediction })));
+    expect(parsed(result.predictions)).toEqual(expected.map((prediction, i) => ({ row: 5000 + i, prediction })));
   });
 
   it('converts CSV string values by the model\'s declared types: the same predictions as the numbers', async () => {
     const expected = await viaApi(JSON_FEATURES);
     const result = await predictor().predict(batch(CSV_FEATURES, 'csv'));
     expect(result.errors).toEqual([]);
-    expect(result.predictions).toEqual(expected.map((prediction, row) => ({ row, prediction })));
+    expect(parsed(result.predictions)).toEqual(expected.map((prediction, row) => ({ row, prediction })));
   });
 
   it('treats Parquet records as JSON values (no string conversion)', async () => {
@@ -116,8 +121,8 @@ describe('BatchPredictor: predictions', () => {
     const expected = await viaApi(JSON_FEATURES.slice(0, 3), '1');
     const result = await predictor().predict(batch(JSON_FEATURES.slice(0, 3), 'jsonl', 0, '1'));
     expect(result.modelVersion).toBe('1');
-    expect(result.predictions).toEqual(expected.map((prediction, row) => ({ row, prediction })));
-    expect((result.predictions[0]?.prediction as { label: string }).label).toBe('setosa');
+    expect(parsed(result.predictions)).toEqual(expected.map((prediction, row) => ({ row, prediction })));
+    expect((parsed(result.predictions)[0]?.prediction as { label: string }).label).toBe('setosa');
   });
 });
 
@@ -149,7 +154,7 @@ describe('BatchPredictor: records that cannot be decoded', () => {
     expect(run).toHaveBeenCalledTimes(1);
     expect(result).toMatchObject({ rows: 14, predicted: 7, failed: 7 });
     // Row 7's extra column (the data set's label) is not a feature: ignored, the row predicted.
-    expect(result.predictions).toEqual([0, 2, 4, 6, 7, 8, 10].map((i, k) => ({ row: 100 + i, prediction: expected[k] })));
+    expect(parsed(result.predictions)).toEqual([0, 2, 4, 6, 7, 8, 10].map((i, k) => ({ row: 100 + i, prediction: expected[k] })));
     expect(result.errors.map(({ row, code, path }) => ({ row, code, path }))).toEqual([
       { row: 101, code: 'MISSING_FEATURE', path: ['petal_width_cm'] },
       { row: 103, code: 'NOT_FINITE', path: ['sepal_width_cm'] },

@@ -1,14 +1,18 @@
+import { equals } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
 import {
-  attr, buildModel, buildModelProto, makeTensor, mapOf, ML_DOMAIN, sequenceOf, tensorOf, tensorTypeFromOnnx,
+  attr, buildModel, buildModelProto, makeAttribute, makeTensor, mapOf, ML_DOMAIN, ONNX_DATA_TYPES, sequenceOf, tensorOf, tensorTypeFromOnnx,
 } from '../../functions/core/onnx/builder.js';
-import { AttributeType, DataType, ProtobufDecodeError, decodeModel, encodeModel, type ModelProto } from '../../functions/core/onnx/proto.js';
+import {
+  AttributeType, DataType, MAX_NESTING, ModelProtoSchema, ProtobufDecodeError, TensorProtoSchema,
+  create, decodeModel, encodeModel, isFieldSet, type ModelProto,
+} from '../../functions/core/onnx/proto.js';
 import { TENSOR_TYPES } from '../../functions/core/model.js';
 import { identityModel, mlpModel, treeEnsembleClassifier, zipMapClassifier } from '../fixtures/models.js';
 
 const utf8 = new TextEncoder();
 
-/** A model that uses every field the proto module models, including non-tensor value types. */
+/** A model that uses every field the schema declares, including non-tensor value types. */
 function richModel(): ModelProto {
   return buildModelProto({
     inputs: [
@@ -44,8 +48,8 @@ function richModel(): ModelProto {
   });
 }
 
-describe('encodeModel / decodeModel', () => {
-  it('round-trips every modelled field', () => {
+describe('encodeModel / decodeModel (protobuf-es with functions/core/onnx/onnx.proto)', () => {
+  it('round-trips every declared field', () => {
     // Prepare
     const model = richModel();
 
@@ -53,10 +57,32 @@ describe('encodeModel / decodeModel', () => {
     const decoded = decodeModel(encodeModel(model));
 
     // Assess
-    expect(decoded).toEqual(model);
+    expect(equals(ModelProtoSchema, decoded, model)).toBe(true);
     expect(decoded.graph?.node[0]?.attribute.find((a) => a.name === 'big')?.i).toBe(2n ** 62n);
-    expect(decoded.graph?.input[0]?.type?.tensorType?.shape?.dim).toEqual([{ dimParam: 'batch' }, { dimValue: 3 }, {}]);
-    expect(decoded.graph?.output[1]?.type?.sequenceType?.elemType?.mapType?.keyType).toBe(DataType.INT64);
+    const input = decoded.graph?.input[0]?.type?.value;
+    expect(input?.case === 'tensorType' ? input.value.shape?.dim.map((d) => d.value) : undefined)
+      .toEqual([{ case: 'dimParam', value: 'batch' }, { case: 'dimValue', value: 3n }, { case: undefined }]);
+    const seq = decoded.graph?.output[1]?.type?.value;
+    const map = seq?.case === 'sequenceType' ? seq.value.elemType?.value : undefined;
+    expect(map?.case === 'mapType' ? map.value.keyType : undefined).toBe(DataType.INT64);
+  });
+
+  it('keeps presence: a field nobody set is not written, and reads as its default', () => {
+    // Prepare
+    const tensor = buildModelProto({ ...identitySpec('float32'), initializers: [{ name: 'c', dims: [], data: new Float32Array([0]) }] })
+      .graph?.initializer[0];
+    const unnamed = makeTensor({ dims: [1], data: new Float32Array([1]) });
+
+    // Act
+    const decoded = decodeModel(encodeModel(buildModelProto(identitySpec('float32'))));
+
+    // Assess
+    expect(tensor && isFieldSet(tensor, TensorProtoSchema.field.name)).toBe(true);
+    expect(isFieldSet(unnamed, TensorProtoSchema.field.name)).toBe(false);
+    expect(unnamed.name).toBe('');
+    expect(decoded.domain).toBe('');
+    expect(isFieldSet(decoded, ModelProtoSchema.field.domain)).toBe(false);
+    expect(isFieldSet(decoded, ModelProtoSchema.field.irVersion)).toBe(true);
   });
 
   it('is deterministic and stable: encode(decode(bytes)) gives the same bytes', () => {
@@ -79,35 +105,45 @@ describe('encodeModel / decodeModel', () => {
 
   it('round-trips tensors stored in the typed *_data fields, not only raw_data', () => {
     // Prepare
-    const model: ModelProto = {
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: 17 }],
-      metadataProps: [],
+    const model = create(ModelProtoSchema, {
+      irVersion: 8n,
+      opsetImport: [{ domain: '', version: 17n }],
       graph: {
-        node: [], input: [], output: [], valueInfo: [],
         initializer: [{
-          name: 'all', dims: [2], dataType: DataType.FLOAT, docString: 'every typed field',
+          name: 'all', dims: [2n], dataType: DataType.FLOAT, docString: 'every typed field',
           floatData: [0.5, -2], int32Data: [-2147483648, 7], stringData: [utf8.encode('s')],
           int64Data: [-(2n ** 63n), 2n ** 63n - 1n], doubleData: [Math.E, -1e-300], uint64Data: [2n ** 64n - 1n, 0n],
         }],
       },
-    };
+    });
 
     // Act
     const decoded = decodeModel(encodeModel(model));
 
     // Assess
-    expect(decoded).toEqual(model);
+    expect(equals(ModelProtoSchema, decoded, model)).toBe(true);
+    expect(decoded.graph?.initializer[0]?.uint64Data).toEqual([2n ** 64n - 1n, 0n]);
+  });
+
+  it('reads 64-bit versions and dims exactly, as bigint', () => {
+    // Prepare: ir_version = 2^60
+    const bytes = Uint8Array.from([0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]);
+
+    // Act / Assess
+    expect(decodeModel(bytes).irVersion).toBe(2n ** 60n);
   });
 
   it('refuses to encode integers outside their protobuf type', () => {
-    const tensor = { dims: [1], dataType: DataType.INT64, floatData: [], int32Data: [], stringData: [], int64Data: [2n ** 63n], doubleData: [], uint64Data: [] };
-    const model: ModelProto = { opsetImport: [], metadataProps: [], graph: { node: [], input: [], output: [], valueInfo: [], initializer: [tensor] } };
-    expect(() => encodeModel(model)).toThrow(RangeError);
-    expect(() => encodeModel({ ...model, graph: undefined, irVersion: 2 ** 53 })).toThrow(/not a safe integer/);
+    // Prepare
+    const tensor = (init: Parameters<typeof create<typeof TensorProtoSchema>>[1]) => create(ModelProtoSchema, { graph: { initializer: [create(TensorProtoSchema, init)] } });
+
+    // Act / Assess
+    expect(() => encodeModel(tensor({ dims: [1n], dataType: DataType.INT64, int64Data: [2n ** 63n] }))).toThrow(/invalid int64/);
+    expect(() => encodeModel(tensor({ dims: [1n], dataType: DataType.UINT64, uint64Data: [-1n] }))).toThrow(/invalid uint64/);
+    expect(() => makeAttribute('big', 2n ** 63n)).toThrow(/outside the int64 range/);
   });
 
-  it('keeps fields it does not model and writes them back', () => {
+  it('keeps fields the schema does not declare and writes them back', () => {
     // Prepare: ModelProto field 20 (training_info) and an unknown varint field 99 appended.
     const base = encodeModel(richModel());
     const extra = Uint8Array.from([0xa2, 0x01, 0x02, 0x08, 0x01, 0x98, 0x06, 0x05]);
@@ -117,11 +153,39 @@ describe('encodeModel / decodeModel', () => {
     const decoded = decodeModel(bytes);
     const again = encodeModel(decoded);
 
-    // Assess
-    expect(decoded.unknownFields).toEqual([
-      { field: 20, wireType: 2, data: Uint8Array.from([0x08, 0x01]) },
-      { field: 99, wireType: 0, data: Uint8Array.from([0x05]) },
+    // Assess: protobuf-es keeps each unknown field's payload with its length prefix
+    expect(decoded.$unknown).toEqual([
+      { no: 20, wireType: 2, data: Uint8Array.from([0x02, 0x08, 0x01]) },
+      { no: 99, wireType: 0, data: Uint8Array.from([0x05]) },
     ]);
+    expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('keeps unknown fields of nested messages (node, tensor, type) through decode and encode', () => {
+    // Prepare: fields newer ONNX versions add, unknown to this schema: NodeProto.overload (8),
+    // TensorProto.data_location (14), TypeProto.Tensor field 3, GraphProto.metadata_props (16).
+    const model = richModel();
+    const node = model.graph?.node[0];
+    const tensor = model.graph?.initializer[0];
+    const type = model.graph?.input[0]?.type?.value;
+    const extra = (no: number, wireType: number, data: number[]) => [{ no, wireType, data: Uint8Array.from(data) }];
+    if (!node || !tensor || type?.case !== 'tensorType' || !model.graph) throw new Error('richModel changed');
+    node.$unknown = extra(8, 2, [0x02, 0x76, 0x32]);
+    tensor.$unknown = extra(14, 0, [0x01]);
+    type.value.$unknown = extra(3, 0, [0x2a]);
+    model.graph.$unknown = extra(16, 2, [0x06, 0x0a, 0x01, 0x6b, 0x12, 0x01, 0x76]);
+    const bytes = encodeModel(model);
+
+    // Act
+    const decoded = decodeModel(bytes);
+    const again = encodeModel(decoded);
+
+    // Assess
+    const decodedType = decoded.graph?.input[0]?.type?.value;
+    expect(decoded.graph?.node[0]?.$unknown).toEqual(node.$unknown);
+    expect(decoded.graph?.initializer[0]?.$unknown).toEqual(tensor.$unknown);
+    expect(decodedType?.case === 'tensorType' ? decodedType.value.$unknown : undefined).toEqual(type.value.$unknown);
+    expect(decoded.graph?.$unknown).toEqual(model.graph.$unknown);
     expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
   });
 
@@ -135,8 +199,8 @@ describe('encodeModel / decodeModel', () => {
     const b = decodeModel(unpacked).graph?.initializer[0];
 
     // Assess
-    expect(a?.dims).toEqual([2, 3]);
-    expect(b?.dims).toEqual([2, 3]);
+    expect(a?.dims).toEqual([2n, 3n]);
+    expect(b?.dims).toEqual([2n, 3n]);
     expect(a?.dataType).toBe(DataType.FLOAT);
   });
 
@@ -145,9 +209,8 @@ describe('encodeModel / decodeModel', () => {
     ['a length past the end', () => Uint8Array.from([0x3a, 0x7f, 0x00])],
     ['field number 0', () => Uint8Array.from([0x00, 0x01])],
     ['an over-long varint', () => Uint8Array.from([0x08, ...new Array<number>(11).fill(0xff)])],
-    ['a wrong wire type', () => Uint8Array.from([0x0d, 0, 0, 0, 0])],
-    ['invalid UTF-8 in a string', () => Uint8Array.from([0x12, 0x02, 0xc3, 0x28])],
-    ['an unsupported wire type', () => Uint8Array.from([0x0b])],
+    ['an invalid wire type', () => Uint8Array.from([0x0f])],
+    ['a start-group tag with no end', () => Uint8Array.from([0x0b])],
   ])('refuses %s with a ProtobufDecodeError', (_, make) => {
     // Prepare
     const bytes = make(encodeModel(richModel()));
@@ -157,21 +220,22 @@ describe('encodeModel / decodeModel', () => {
   });
 
   it('refuses messages nested beyond the depth limit', () => {
-    // Prepare: sequence(sequence(...)) 80 deep
+    // Prepare: sequence(sequence(...)) 80 deep, each level two messages
     let type = tensorOf('float32');
     for (let i = 0; i < 80; i++) type = sequenceOf(type);
     const bytes = buildModel({ inputs: [{ name: 'x', valueType: type }], outputs: [{ name: 'x', valueType: type }], nodes: [] });
 
     // Act / Assess
-    expect(() => decodeModel(bytes)).toThrow(/nested deeper/);
+    expect(() => decodeModel(bytes)).toThrow(ProtobufDecodeError);
+    expect(() => decodeModel(bytes)).toThrow(new RegExp(`maximum recursion depth of ${MAX_NESTING}`));
   });
 
-  it('refuses a version that does not fit a JavaScript number exactly instead of rounding it', () => {
-    // Prepare: ir_version = 2^60
-    const bytes = Uint8Array.from([0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]);
+  it('reads invalid UTF-8 in a string as U+FFFD, as ONNX (proto2) does, without refusing the file', () => {
+    // Prepare: ModelProto.producer_name = bytes c3 28
+    const bytes = Uint8Array.from([0x12, 0x02, 0xc3, 0x28]);
 
     // Act / Assess
-    expect(() => decodeModel(bytes)).toThrow(/does not fit a JavaScript number/);
+    expect(decodeModel(bytes).producerName).toBe('\uFFFD(');
   });
 });
 
@@ -179,9 +243,13 @@ describe('buildModel', () => {
   it('maps every contract type to its ONNX data type and back', () => {
     for (const type of TENSOR_TYPES) {
       const proto = buildModelProto(identitySpec(type));
-      const code = proto.graph?.input[0]?.type?.tensorType?.elemType ?? -1;
+      const input = proto.graph?.input[0]?.type?.value;
+      const code = input?.case === 'tensorType' ? input.value.elemType : -1;
       expect(tensorTypeFromOnnx(code)).toBe(type);
     }
+    expect(ONNX_DATA_TYPES.float16).toBe(DataType.FLOAT16);
+    expect(DataType.FLOAT16).toBe(10);
+    expect(DataType.BFLOAT16).toBe(16);
   });
 
   it('writes attributes with their inferred or explicit types', () => {
@@ -199,10 +267,9 @@ describe('buildModel', () => {
   });
 
   it('imports each used domain with its opset version', () => {
-    expect(richModel().opsetImport).toEqual([{ domain: '', version: 17 }, { domain: 'test.domain', version: 1 }]);
-    expect(decodeModel(treeEnsembleClassifier().bytes).opsetImport).toEqual([
-      { domain: '', version: 17 }, { domain: ML_DOMAIN, version: 3 },
-    ]);
+    const opsets = (m: ModelProto) => m.opsetImport.map((o) => [o.domain, o.version]);
+    expect(opsets(richModel())).toEqual([['', 17n], ['test.domain', 1n]]);
+    expect(opsets(decodeModel(treeEnsembleClassifier().bytes))).toEqual([['', 17n], [ML_DOMAIN, 3n]]);
   });
 
   it.each([
@@ -221,6 +288,7 @@ describe('buildModel', () => {
     [{ dims: [1], type: 'uint64' as const, data: [-1n] }, /not a valid uint64/],
     [{ dims: [1], data: [1.5] }, /give `type`/],
     [{ dims: [-1], type: 'float32' as const, data: [] }, /invalid dimension/],
+    [{ dims: [1], type: 'float16' as const, data: [65536] }, /not a valid float16/],
   ])('makeTensor refuses %j', (init, message) => {
     expect(() => makeTensor(init)).toThrow(message);
   });
@@ -256,8 +324,9 @@ describe('ONNX Runtime loads builder output', () => {
       nodes: [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }, { op: 'Mul', inputs: ['f', 'two'], outputs: ['z'] }],
     });
     const [c, two] = proto.graph?.initializer ?? [];
-    delete c?.rawData;
-    delete two?.rawData;
+    // Deleting an own property unsets a proto2 field (protobuf-es keeps defaults on the prototype).
+    delete (c as { rawData?: Uint8Array } | undefined)?.rawData;
+    delete (two as { rawData?: Uint8Array } | undefined)?.rawData;
     c?.int64Data.push(-(2n ** 62n), 5n);
     two?.floatData.push(2);
     const session = await ort.InferenceSession.create(encodeModel(proto));
@@ -271,6 +340,23 @@ describe('ONNX Runtime loads builder output', () => {
     // Assess
     expect(Array.from(out['y']?.data as BigInt64Array)).toEqual([0n, 6n]);
     expect(Array.from(out['z']?.data as Float32Array)).toEqual([3]);
+  });
+
+  it('runs a float16 model whose initializer is IEEE half bit patterns', async () => {
+    // Prepare: y = x + c, c = [1.5, -2] as binary16 (0x3e00, 0xc000)
+    const session = await ort.InferenceSession.create(buildModel({
+      inputs: [{ name: 'x', type: 'float16', shape: ['N', 2] }],
+      outputs: [{ name: 'y', type: 'float16', shape: ['N', 2] }],
+      initializers: [{ name: 'c', type: 'float16', dims: [2], data: new Uint16Array([0x3e00, 0xc000]) }],
+      nodes: [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }],
+    }));
+
+    // Act: x = [0.5, 4] (0x3800, 0x4400)
+    const out = await session.run({ x: new ort.Tensor('float16', new Uint16Array([0x3800, 0x4400]), [1, 2]) });
+
+    // Assess: [2, 2] is 0x4000 twice
+    expect(session.inputMetadata[0]).toMatchObject({ type: 'float16' });
+    expect(Array.from(out['y']?.data as Uint16Array)).toEqual([0x4000, 0x4000]);
   });
 
   it('runs string, int64 and bool models and exposes symbolic dims', async () => {

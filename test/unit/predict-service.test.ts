@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { float32Values } from '../fixtures/float32.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import type { ModelMetadata, ModelSignature, TensorType } from '../../functions/core/model.js';
 import { PredictionService, boundedJson, type PredictConfig, type RequestContext } from '../../functions/core/predict.js';
+import { newFacts } from '../../functions/core/observability.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryPredictionLog, publishModel } from '../fixtures/in-memory.js';
 import {
   fixedShapeModel, identityModel, int64Model, mixedInputModel, mlpModel, seededRandom, stringInputModel,
@@ -145,10 +147,11 @@ describe('predictions equal ONNX Runtime called directly', () => {
       const best = p.indexOf(Math.max(...p));
       return { label: labels[best], confidence: p[best], probabilities: Object.fromEntries(labels.map((l, k) => [l, p[k]])) };
     });
-    expect(single.predictions).toEqual([classified[0]]);
-    expect(objects.predictions).toEqual(classified);
-    expect(arrays.predictions).toEqual(classified);
-    expect(v2.outputs).toEqual([{ name: 'probabilities', datatype: 'FP32', shape: [3, 3], data: directFlat(expected['probabilities']!) }]);
+    // float32 values are sent in their shortest digits: the same float32 once rounded back.
+    expect(float32Values(single.predictions)).toEqual([classified[0]]);
+    expect(float32Values(objects.predictions)).toEqual(classified);
+    expect(float32Values(arrays.predictions)).toEqual(classified);
+    expect(float32Values(v2.outputs)).toEqual([{ name: 'probabilities', datatype: 'FP32', shape: [3, 3], data: directFlat(expected['probabilities']!) }]);
   });
 
   it.each([
@@ -168,7 +171,7 @@ describe('predictions equal ONNX Runtime called directly', () => {
     const response = await service().predict('forest', { instances: rows.map((r) => asRecord(IRIS, r)) }, ctx());
 
     // Assess
-    const predictions = response.predictions as { label: string; confidence: number; probabilities: Record<string, number> }[];
+    const predictions = float32Values(response.predictions) as { label: string; confidence: number; probabilities: Record<string, number> }[];
     expect(predictions.map((p) => p.label)).toEqual(directLabels);
     expect(predictions.map((p) => classLabels.map((l) => p.probabilities[l]))).toEqual(directProbs);
     expect(predictions.map((p) => p.confidence)).toEqual(directProbs.map((p) => Math.max(...p)));
@@ -290,8 +293,10 @@ describe('predictions equal ONNX Runtime called directly', () => {
       const v2 = await svc.inferV2(`id-${type}`, { inputs: [{ name: 'x', shape: [1, 3], datatype: v2Type(type), data: row }] }, ctx());
 
       // Assess
-      expect(records.predictions).toEqual([{ y: row }]);
-      expect(v2.outputs).toEqual([{ name: 'y', datatype: v2Type(type), shape: [1, 3], data: row }]);
+      // float32 values come back in their shortest digits: the same float32 once rounded back.
+      const same = type === 'float32' ? float32Values : <T>(v: T) => v;
+      expect(same(records.predictions)).toEqual(same([{ y: row }]));
+      expect(same(v2.outputs)).toEqual(same([{ name: 'y', datatype: v2Type(type), shape: [1, 3], data: row }]));
     },
   );
 });
@@ -630,8 +635,163 @@ describe('which version serves', () => {
       name: 'pair', versions: ['1'], platform: 'onnxruntime_onnx',
       inputs: [{ name: 'a', datatype: 'FP32', shape: [-1, 2] }, { name: 'b', datatype: 'FP32', shape: [-1, 2] }],
       outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }, { name: 'product', datatype: 'FP32', shape: [-1, 2] }],
+      parameters: { model_version: '1', record_keys: 'inputs' },
     });
     expect(await service().ready('pair')).toEqual({ name: 'pair', ready: true, version: '1' });
+  });
+
+  it('tells a record-form client, in the v2 metadata parameters, the features, the input they fill and the class labels', async () => {
+    // Prepare
+    const labels = ['setosa', 'versicolor', 'virginica'];
+    await publish('iris', mlpModel(), { features: IRIS, classLabels: labels });
+
+    // Act
+    const { parameters } = await service().metadataV2('iris');
+
+    // Assess: scalars only, as the protocol's $parameters are; the lists as JSON text
+    expect(parameters).toEqual({
+      model_version: '1',
+      record_keys: 'features',
+      feature_input: 'input',
+      features: JSON.stringify(IRIS),
+      class_labels: JSON.stringify(labels),
+      probabilities_output: 'probabilities',
+    });
+    expect(JSON.parse(parameters.features ?? 'null')).toEqual(IRIS);
+    expect(Object.values(parameters).every((v) => ['string', 'number', 'boolean'].includes(typeof v))).toBe(true);
+  });
+});
+
+describe('versions addressed by number (/v2/models/{m}/versions/{v}/...)', () => {
+  const body = (rows: number[][]) => ({ inputs: [{ name: 'input', shape: [rows.length, 4], datatype: 'FP32', data: rows.flat() }] });
+
+  /** Moves `version` of `model` from its stage to archived, as the registry does. */
+  async function archive(model: string, version: string): Promise<void> {
+    const record = await registry.getVersion(model, version);
+    if (!record) throw new Error(`no ${model} v${version}`);
+    await registry.applyTransition({ model, changes: [{ version, from: record.stage, to: 'archived', expectedRevision: record.revision }], actor: 'test', at: '2025-01-02T00:00:00.000Z' });
+  }
+
+  it('serves the version the path names, whatever the pin and the production pointer say, in development or staging too', async () => {
+    // Prepare: v1 production, v2 a development candidate with other weights; the function is pinned to v1
+    const candidate = mlpModel({ seed: 2 });
+    await publish('iris', mlpModel(), { features: IRIS });
+    await publish('iris', candidate, { features: IRIS }, false);
+    const rows = floatRows(2, 4);
+    const expected = await direct(candidate, { input: new ort.Tensor('float32', Float32Array.from(rows.flat()), [2, 4]) });
+    const svc = service({ pinnedVersion: '1', servedModel: 'iris' });
+    const facts = newFacts();
+
+    // Act
+    const addressed = await svc.inferV2('iris', body(rows), { ...ctx(), facts }, '2');
+    const unaddressed = await svc.inferV2('iris', body(rows), ctx());
+    const metadata = await svc.metadataV2('iris', undefined, '2');
+    const ready = await svc.ready('iris', undefined, '2');
+
+    // Assess
+    expect(addressed.model_version).toBe('2');
+    expect(addressed.outputs).toMatchObject([{ name: 'probabilities', datatype: 'FP32', shape: [2, 3] }]);
+    expect((addressed.outputs[0]?.data as number[]).map(Math.fround)).toEqual(directFlat(expected['probabilities']!));
+    expect(facts).toMatchObject({ model: 'iris', modelVersion: '2', rows: 2 });
+    expect(unaddressed.model_version).toBe('1');
+    expect([metadata.versions, metadata.parameters.model_version]).toEqual([['2'], '2']);
+    expect(ready).toEqual({ name: 'iris', ready: true, version: '2' });
+  });
+
+  it('answers 404 VERSION_NOT_FOUND for a version the registry lacks and MODEL_NOT_FOUND for an unknown model, recording no model version', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const facts = newFacts();
+
+    // Act
+    const missing = await rejection(service().inferV2('iris', body([[1, 2, 3, 4]]), { ...ctx(), facts }, '9'));
+    const unknown = await rejection(service().metadataV2('nope', undefined, '1'));
+    const other = await rejection(service({ servedModel: 'iris' }).ready('wine', undefined, '1'));
+
+    // Assess: a number nobody registered never becomes a metric dimension
+    expect([missing.status, missing.code, missing.path]).toEqual([404, 'VERSION_NOT_FOUND', ['version']]);
+    expect(missing.message).toContain('GET /v1/models/iris/versions');
+    expect(facts.modelVersion).toBeUndefined();
+    expect([unknown.status, unknown.code]).toEqual([404, 'MODEL_NOT_FOUND']);
+    expect([other.status, other.code]).toEqual([404, 'MODEL_NOT_FOUND']);
+  });
+
+  it('refuses an archived version with 409 VERSION_ARCHIVED, while the pin may still serve it', async () => {
+    // Prepare: promoting v2 archives v1
+    await publish('iris', mlpModel(), { features: IRIS });
+    await publish('iris', mlpModel({ seed: 2 }), { features: IRIS });
+    const svc = service({ pinnedVersion: '1' });
+
+    // Act
+    const errors = await Promise.all([
+      rejection(svc.inferV2('iris', body([[1, 2, 3, 4]]), ctx(), '1')),
+      rejection(svc.metadataV2('iris', undefined, '1')),
+      rejection(svc.ready('iris', undefined, '1')),
+    ]);
+    const pinned = await svc.inferV2('iris', body([[1, 2, 3, 4]]), ctx());
+
+    // Assess
+    expect(errors.map((e) => [e.status, e.code, e.path])).toEqual(Array(3).fill([409, 'VERSION_ARCHIVED', ['version']]));
+    expect(pinned.model_version).toBe('1');
+  });
+
+  it('trusts an addressed version\'s stage for pointerCacheMs, then re-reads it off the request path and follows an archival', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    await publish('iris', mlpModel({ seed: 2 }), { features: IRIS }, false);
+    const svc = service();
+    await svc.ready('iris', undefined, '2');
+    await archive('iris', '2');
+    const getVersion = jest.spyOn(registry, 'getVersion');
+
+    // Act
+    clock = NOW + 4_999;
+    const fresh = await svc.ready('iris', undefined, '2');
+    const readsWhileFresh = getVersion.mock.calls.length;
+    clock = NOW + 5_001;
+    const stale = await svc.ready('iris', undefined, '2');
+    await new Promise((resolve) => setImmediate(resolve));
+    const after = await rejection(svc.ready('iris', undefined, '2'));
+
+    // Assess: the stale stage still answered while the registry was read in the background
+    expect([fresh.version, stale.version]).toEqual(['2', '2']);
+    expect(readsWhileFresh).toBe(0);
+    expect(getVersion).toHaveBeenCalledTimes(1);
+    expect([after.status, after.code]).toEqual([409, 'VERSION_ARCHIVED']);
+  });
+
+  it('reads an addressed version once for the requests that arrive before it is known', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+    const getVersion = jest.spyOn(registry, 'getVersion');
+
+    // Act
+    const answers = await Promise.all(Array.from({ length: 10 }, () => svc.ready('iris', undefined, '1')));
+
+    // Assess: one read gives the stage and the record the session loads from
+    expect(answers.map((a) => a.version)).toEqual(Array(10).fill('1'));
+    expect(getVersion).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers 503 REGISTRY_UNAVAILABLE when an addressed version cannot be read, and keeps the stage it knows when a re-read fails', async () => {
+    // Prepare
+    await publish('iris', mlpModel(), { features: IRIS });
+    const svc = service();
+    await svc.ready('iris', undefined, '1');
+    const getVersion = jest.spyOn(registry, 'getVersion').mockRejectedValue(new Error('registry unreachable'));
+
+    // Act
+    const cold = await rejection(service().ready('iris', undefined, '1'));
+    clock = NOW + 60_000;
+    const warm = await svc.ready('iris', undefined, '1');
+    await new Promise((resolve) => setImmediate(resolve));
+    const next = await svc.ready('iris', undefined, '1');
+
+    // Assess
+    expect([cold.status, cold.code]).toEqual([503, 'REGISTRY_UNAVAILABLE']);
+    expect([warm.version, next.version]).toEqual(['1', '1']);
+    expect(getVersion).toHaveBeenCalledTimes(2);
   });
 });
 

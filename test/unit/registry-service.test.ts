@@ -10,7 +10,7 @@ import { predictRecords, served } from '../../functions/core/predict.js';
 import { RegistryService, artifactKey } from '../../functions/core/registry.js';
 import { rejection } from '../fixtures/errors.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry } from '../fixtures/in-memory.js';
-import { lookupModel, mlpModel, treeEnsembleClassifier, twoInputModel, zipMapClassifier } from '../fixtures/models.js';
+import { lookupModel, mlpModel, sequenceOutputModel, treeEnsembleClassifier, twoInputModel } from '../fixtures/models.js';
 
 function setup(maxArtifactBytes = 1_000_000) {
   const registry = new InMemoryModelRegistry();
@@ -83,7 +83,7 @@ describe('RegistryService.register', () => {
     ['a metric that is not a number', () => ({ bytes: mlpModel().bytes, metadata: { metrics: { accuracy: 'high' } } }), 'INVALID_REQUEST', 'metadata.metrics.accuracy'],
     ['a training date that is not ISO-8601', () => ({ bytes: mlpModel().bytes, metadata: { trainedAt: 'last tuesday' } }), 'INVALID_REQUEST', 'metadata.trainedAt'],
     ['a file ONNX Runtime cannot load', () => ({ bytes: new TextEncoder().encode('not onnx'), metadata: {} }), 'INVALID_MODEL', 'model'],
-    ['a ZipMap output', () => ({ bytes: zipMapClassifier().bytes, metadata: {} }), 'NON_TENSOR_OUTPUT', 'outputs.output_probability'],
+    ['a sequence output', () => ({ bytes: sequenceOutputModel(), metadata: {} }), 'NON_TENSOR_OUTPUT', 'outputs.parts'],
     ['an empty file', () => ({ bytes: new Uint8Array(0), metadata: {} }), 'EMPTY_ARTIFACT', 'model'],
     ['a bad model name', () => ({ bytes: mlpModel().bytes, metadata: {}, model: '../etc' }), 'INVALID_MODEL_NAME', 'model'],
     ['metadata too large for one record', () => ({ bytes: mlpModel({ features: 4 }).bytes, metadata: { description: 'x'.repeat(4_000), metrics: Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`metric_${'m'.repeat(60)}_${i}`, i])) } }), 'METADATA_TOO_LARGE', 'metadata'],

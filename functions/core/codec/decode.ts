@@ -14,6 +14,7 @@ import { allocate, elementCount, type TensorData, type TensorMap } from '../tens
 import { elementWriter, type ElementPath, type ElementWriter } from './elements.js';
 import { NameIndex, checkRowCount, codecLimits, excerpt, nameList, pathExcerpt, type CodecLimits } from './limits.js';
 import { V2InputSchema, V2_HINT, V2_INPUT_FIELDS, parseObject } from './request.js';
+import { tensorFromBytes } from './binary.js';
 
 /** A dimension the caller chooses (symbolic, unknown or negative in the model). */
 export function isDynamic(dim: Dim): boolean {
@@ -51,6 +52,18 @@ function quoted(name: string): string {
   return `"${excerpt(name)}"`;
 }
 
+/**
+ * The magnitude below which a JSON number is stored in a tensor of `type` without further checks:
+ * float32's and float64's largest finite values (a comparison is false for NaN, so only finite
+ * numbers in range pass). Every other type (integers need integer checks, float16 rounding) has
+ * -1: nothing passes, every value goes through its writer.
+ */
+function plainNumberLimit(type: TensorType): number {
+  if (type === 'float32') return 3.4028234663852886e38;
+  if (type === 'float64') return Number.MAX_VALUE;
+  return -1;
+}
+
 /** Checks the batch axis of `spec` against the number of rows a request carries. */
 function checkBatch(spec: TensorSpec, rows: number, path: FieldPath): void {
   const batch = spec.shape[0];
@@ -81,6 +94,8 @@ class RowBatcher {
   private data: TensorData['data'] | undefined;
   private rowSize = -1;
   private readonly write: ElementWriter;
+  /** Numbers within ±this are stored without the writer's checks (see `plainNumberLimit`). */
+  private readonly plainLimit: number;
 
   constructor(
     private readonly spec: TensorSpec,
@@ -93,6 +108,7 @@ class RowBatcher {
   ) {
     this.rowDims = rowDims ?? (spec.shape.length === 0 ? [] : spec.shape.slice(1));
     this.write = elementWriter(spec.type, limits);
+    this.plainLimit = plainNumberLimit(spec.type);
   }
 
   add(row: number, value: unknown, path: FieldPath): void {
@@ -156,8 +172,14 @@ class RowBatcher {
       throw this.shapeError(path, `an array of ${size}`, node);
     }
     if (axis === this.rowShape.length - 1) {
+      const limit = this.plainLimit;
       for (let i = 0; i < size; i++) {
         const value: unknown = node[i];
+        // The common case inline: a finite number within a float type's range is stored as is.
+        if (typeof value === 'number' && value <= limit && value >= -limit) {
+          target[offset + i] = value;
+          continue;
+        }
         if (Array.isArray(value)) throw this.shapeError([...path, i], 'a single value', value);
         this.write(target, offset + i, value, elementPath);
       }
@@ -229,13 +251,18 @@ export function decodeRecords(
     const width = features.length;
     const data = allocate(input.type, rows * width) as TensorData['data'];
     const write = elementWriter(input.type, bounds);
+    const limit = plainNumberLimit(input.type);
     for (let r = 0; r < rows; r++) {
       const at = pathOf(r);
       const record = asRecord(records[r], at);
       checkFeatureKeys(record, index, at);
       const offset = r * width;
       const elementPath: ElementPath = (i) => [...at, features[i - offset] as string];
-      for (let j = 0; j < width; j++) write(data, offset + j, record[features[j] as string], elementPath);
+      for (let j = 0; j < width; j++) {
+        const value = record[features[j] as string];
+        if (typeof value === 'number' && value <= limit && value >= -limit) data[offset + j] = value;
+        else write(data, offset + j, value, elementPath);
+      }
     }
     return { feeds: feedsOf([[input.name, { type: input.type, shape: [rows, width], data } as TensorData]]), rows };
   }
@@ -301,6 +328,7 @@ function asRecord(value: unknown, path: FieldPath): Record<string, unknown> {
 
 /** Open Inference Protocol v2 datatypes, and ours. */
 export const V2_DATATYPES: Readonly<Record<TensorType, string>> = {
+  float16: 'FP16',
   float32: 'FP32',
   float64: 'FP64',
   int8: 'INT8',
@@ -322,14 +350,67 @@ export interface V2InputTensor {
   readonly data: readonly unknown[];
 }
 
-/** A v2 tensor whose cheap checks passed, waiting for its values to be read. */
-interface PlannedTensor {
+/** A v2 tensor whose cheap checks passed, waiting for its values to be read: from JSON `data`, or from bytes. */
+type PlannedTensor = {
   readonly spec: TensorSpec;
   readonly shape: readonly number[];
-  readonly data: readonly unknown[];
-  readonly nested: boolean;
   readonly count: number;
   readonly path: FieldPath;
+} & ({ readonly data: readonly unknown[]; readonly nested: boolean } | { readonly bytes: Uint8Array });
+
+/**
+ * Where the elements of v2 inputs may come from besides JSON `data`: the bytes after the JSON
+ * header of a binary request (inputs with `parameters.binary_data_size`, in the order listed),
+ * and payloads uploaded beforehand (inputs with `parameters.data_ref`), already read.
+ */
+export interface V2Sources {
+  /** The body after its JSON header (binary tensor data extension); `undefined` for a JSON request. */
+  readonly binary?: Uint8Array;
+  /** The bytes of each `data_ref` the request names, by payload id. */
+  readonly references?: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
+ * The payload ids a v2 request's inputs name in `parameters.data_ref` (unchecked strings; the
+ * payload store checks their form), read before the request is decoded.
+ */
+export function v2References(inputs: readonly unknown[]): string[] {
+  const ids: string[] = [];
+  for (const input of inputs) {
+    const parameters = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)['parameters'] : undefined;
+    const ref = parameters !== null && typeof parameters === 'object' && Object.hasOwn(parameters, 'data_ref') ? (parameters as Record<string, unknown>)['data_ref'] : undefined;
+    if (typeof ref === 'string') ids.push(ref);
+  }
+  return ids;
+}
+
+/** The source of one v2 input's elements, from its fields and parameters: exactly one of them. */
+function elementSource(
+  input: { readonly data?: readonly unknown[] | undefined; readonly parameters?: Record<string, unknown> | undefined },
+  name: string,
+  path: FieldPath,
+): { readonly kind: 'json' } | { readonly kind: 'binary'; readonly size: number } | { readonly kind: 'reference'; readonly id: string } {
+  const parameters = input.parameters;
+  const size = parameters && Object.hasOwn(parameters, 'binary_data_size') ? parameters['binary_data_size'] : undefined;
+  const ref = parameters && Object.hasOwn(parameters, 'data_ref') ? parameters['data_ref'] : undefined;
+  const given = [input.data !== undefined ? '"data"' : '', size !== undefined ? '"parameters.binary_data_size"' : '', ref !== undefined ? '"parameters.data_ref"' : ''].filter(Boolean);
+  if (given.length === 0) {
+    throw new ValidationError('MISSING_DATA', `Input ${quoted(name)} has no elements: give "data" (JSON), "parameters.binary_data_size" (bytes after the JSON header) or "parameters.data_ref" (an uploaded payload).`, path);
+  }
+  if (given.length > 1) {
+    throw new ValidationError('CONFLICTING_FIELDS', `Input ${quoted(name)} gives ${given.join(' and ')}; give exactly one source of its elements.`, path);
+  }
+  if (size !== undefined) {
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+      throw new ValidationError('WRONG_TYPE', 'binary_data_size must be a byte count (a non-negative integer).', [...path, 'parameters', 'binary_data_size']);
+    }
+    return { kind: 'binary', size };
+  }
+  if (ref !== undefined) {
+    if (typeof ref !== 'string') throw new ValidationError('WRONG_TYPE', 'data_ref must be the payloadId of an upload (POST /v1/models/{model}/payloads).', [...path, 'parameters', 'data_ref']);
+    return { kind: 'reference', id: ref };
+  }
+  return { kind: 'json' };
 }
 
 /**
@@ -340,8 +421,9 @@ interface PlannedTensor {
  * `maxRows`, shared symbolic dimensions, and its data's length (or nesting) against its shape.
  * The second reads the values.
  */
-export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], limits: Partial<CodecLimits> = {}): DecodedInputs {
+export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], limits: Partial<CodecLimits> = {}, sources: V2Sources = {}): DecodedInputs {
   const bounds = codecLimits(limits);
+  let binaryAt = 0;
   const index = new NameIndex(signature.inputs.map((s) => s.name));
   const planned = new Array<PlannedTensor | undefined>(signature.inputs.length);
   const symbolic = new Map<string, { size: number; input: string }>();
@@ -359,7 +441,7 @@ export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], 
     if (input.datatype !== expected) {
       throw new ValidationError('DATATYPE_MISMATCH', `Input ${quoted(spec.name)} is ${expected}, not ${quoted(input.datatype)}.`, [...path, 'datatype']);
     }
-    const { shape, data } = input;
+    const { shape } = input;
     if (shape.length !== spec.shape.length) {
       throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has rank ${spec.shape.length} (${formatDims(spec.shape)}), not ${shape.length}.`, [...path, 'shape']);
     }
@@ -371,16 +453,35 @@ export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], 
     });
     if (shape.length > 0) checkRowCount(shape[0] as number, bounds.maxRows, [...path, 'shape', 0]);
     checkSymbolicDims(spec, shape, symbolic, [...path, 'shape']);
-    // `data` is flat (row-major, the protocol's form) or nested exactly as `shape`; either way
-    // its length (or nesting) is checked against the shape before a value is read.
     const count = elementCount(shape);
-    const nested = data.length > 0 && Array.isArray(data[0]);
-    if (nested) {
-      checkNesting(spec.name, data, shape, 0, [...path, 'data']);
-    } else if (data.length !== count) {
-      throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has shape [${shape.join(', ')}], which holds ${count} values; data has ${data.length}.`, [...path, 'data']);
+    const source = elementSource(input, spec.name, path);
+    if (source.kind === 'binary') {
+      const sizePath: FieldPath = [...path, 'parameters', 'binary_data_size'];
+      const binary = sources.binary;
+      if (!binary) {
+        throw new ValidationError('BINARY_DATA_WITHOUT_BODY', `Input ${quoted(spec.name)} gives binary_data_size, but the request is JSON: send the tensor bytes after the JSON header, with "Content-Type: application/octet-stream" and "Inference-Header-Content-Length".`, sizePath);
+      }
+      if (binaryAt + source.size > binary.byteLength) {
+        throw new ValidationError('BINARY_SIZE_MISMATCH', `Input ${quoted(spec.name)} announces ${source.size} bytes, but only ${binary.byteLength - binaryAt} bytes of tensor data are left after the JSON header.`, sizePath);
+      }
+      planned[k] = { spec, shape, count, path: sizePath, bytes: binary.subarray(binaryAt, binaryAt + source.size) };
+      binaryAt += source.size;
+    } else if (source.kind === 'reference') {
+      const bytes = sources.references?.get(source.id);
+      if (!bytes) throw new Error(`payload ${source.id} was not read before decoding`);
+      planned[k] = { spec, shape, count, path: [...path, 'parameters', 'data_ref'], bytes };
+    } else {
+      const data = input.data as readonly unknown[];
+      // `data` is flat (row-major, the protocol's form) or nested exactly as `shape`; either way
+      // its length (or nesting) is checked against the shape before a value is read.
+      const nested = data.length > 0 && Array.isArray(data[0]);
+      if (nested) {
+        checkNesting(spec.name, data, shape, 0, [...path, 'data']);
+      } else if (data.length !== count) {
+        throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has shape [${shape.join(', ')}], which holds ${count} values; data has ${data.length}.`, [...path, 'data']);
+      }
+      planned[k] = { spec, shape, data, nested, count, path: [...path, 'data'] };
     }
-    planned[k] = { spec, shape, data, nested, count, path: [...path, 'data'] };
     if (i === 0) rows = spec.shape.length === 0 ? 1 : (shape[0] ?? 1);
   }
   signature.inputs.forEach((spec, k) => {
@@ -388,12 +489,15 @@ export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], 
       throw new ValidationError('MISSING_INPUT', `Input ${quoted(spec.name)} is missing; the model takes: ${nameList(index.names)}.`, ['inputs']);
     }
   });
-  const tensors = (planned as PlannedTensor[]).map((p) => [p.spec.name, tensorOf(p, bounds)] as const);
+  if (sources.binary && binaryAt !== sources.binary.byteLength) {
+    throw new ValidationError('BINARY_SIZE_MISMATCH', `The body holds ${sources.binary.byteLength} bytes of tensor data after its JSON header, but the inputs announce ${binaryAt} (their binary_data_size values).`, ['inputs']);
+  }
+  const tensors = (planned as PlannedTensor[]).map((p) => [p.spec.name, 'bytes' in p ? tensorFromBytes(p.spec.type, p.shape, p.count, p.bytes, bounds, p.path) : tensorOf(p, bounds)] as const);
   return { feeds: feedsOf(tensors), rows };
 }
 
 /** Reads a planned v2 tensor's values: its shape and lengths are known to agree. */
-function tensorOf(planned: PlannedTensor, limits: CodecLimits): TensorData {
+function tensorOf(planned: PlannedTensor & { readonly data: readonly unknown[]; readonly nested: boolean }, limits: CodecLimits): TensorData {
   const { spec, shape, data, nested, count, path } = planned;
   const target = allocate(spec.type, count) as TensorData['data'];
   const write = elementWriter(spec.type, limits);

@@ -2,6 +2,12 @@
  * JSON ⇄ tensor elements, one rule per element type. Every incoming value is checked (type,
  * finiteness, range, exactness) before it is written; a bad value names its path.
  *
+ * Floats (float16, float32, float64) are JSON numbers, or the strings `"NaN"`, `"Infinity"` and
+ * `"-Infinity"` for the values JSON has no number for (both ways; `numbers.ts`). float16
+ * elements are stored as IEEE 754 binary16 bit patterns (`Uint16Array`), rounded to nearest
+ * even; a finite number that would round to ±Infinity is refused. Outputs print float32 and
+ * float16 values with the shortest digits that read back as the same value of their type.
+ *
  * int64 / uint64 are exact: JSON numbers are accepted only while they are safe integers
  * (|v| ≤ 2^53 − 1), larger values travel as decimal strings both ways, never rounded. A decimal
  * string is at most 20 characters long (`DECIMAL_64_MAX_CHARS`), checked before it is parsed.
@@ -15,8 +21,12 @@ import { ValidationError, type FieldPath } from '../errors.js';
 import type { TensorType } from '../model.js';
 import type { TensorData } from '../tensor.js';
 import { DECIMAL_64_MAX_CHARS, DEFAULT_MAX_STRING_CHARS, excerpt } from './limits.js';
+import { FLOAT16_MAX, float16BitsToNumber, float16Json, float32Json, nonFiniteFromJson, numberToFloat16Bits } from './numbers.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
+/** float16 bit patterns of +Infinity and -Infinity. */
+const HALF_INFINITY = 0x7c00;
+const HALF_NEGATIVE_INFINITY = 0xfc00;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
@@ -59,6 +69,25 @@ function finiteNumber(value: unknown, type: string, path: () => FieldPath): numb
     throw new ValidationError('NOT_FINITE', `Expected a finite number (${type}), got ${value}.`, path());
   }
   return value;
+}
+
+/**
+ * A float element: a JSON number, or one of the strings `"NaN"`, `"Infinity"`, `"-Infinity"`
+ * (JSON has no literal for them; see `NON_FINITE_JSON`). A number too large for a double
+ * (`1e999` parses to Infinity) is refused: send `"Infinity"` when that is meant.
+ */
+function floatNumber(value: unknown, type: string, path: () => FieldPath): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) {
+      throw new ValidationError('NOT_FINITE', `${value} is too large for a number (${type}); send the string "Infinity" or "-Infinity" when that is meant.`, path());
+    }
+    return value;
+  }
+  if (typeof value === 'string') {
+    const special = nonFiniteFromJson(value);
+    if (special !== undefined) return special;
+  }
+  throw wrongType(`a number or one of "NaN", "Infinity", "-Infinity" (${type})`, value, path());
 }
 
 function integerWriter(type: TensorType, min: number, max: number): ElementWriter {
@@ -153,15 +182,24 @@ function stringWriter(maxStringChars: number): ElementWriter {
 }
 
 const WRITERS: Readonly<Record<Exclude<TensorType, 'string'>, ElementWriter>> = {
+  float16: (target, index, value, path) => {
+    const v = floatNumber(value, 'float16', () => path(index));
+    const bits = numberToFloat16Bits(v);
+    // A finite number that rounds to ±Infinity (|v| ≥ 65,520) is outside the type, not infinite.
+    if (Number.isFinite(v) && (bits === HALF_INFINITY || bits === HALF_NEGATIVE_INFINITY)) {
+      throw new ValidationError('OUT_OF_RANGE', `${v} is outside the range of float16 (±${FLOAT16_MAX}).`, path(index));
+    }
+    target[index] = bits;
+  },
   float32: (target, index, value, path) => {
-    const v = finiteNumber(value, 'float32', () => path(index));
-    if (Math.abs(v) > FLOAT32_MAX) {
+    const v = floatNumber(value, 'float32', () => path(index));
+    if (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX) {
       throw new ValidationError('OUT_OF_RANGE', `${v} is outside the range of float32.`, path(index));
     }
     target[index] = v;
   },
   float64: (target, index, value, path) => {
-    target[index] = finiteNumber(value, 'float64', () => path(index));
+    target[index] = floatNumber(value, 'float64', () => path(index));
   },
   int8: integerWriter('int8', -128, 127),
   int16: integerWriter('int16', -32768, 32767),
@@ -194,47 +232,75 @@ export function isLeaf(value: unknown): boolean {
   return !Array.isArray(value);
 }
 
-/** One element of a tensor as JSON: exact integers, strings for unsafe 64-bit values. */
-export function elementToJson(tensor: TensorData, index: number): unknown {
-  switch (tensor.type) {
-    case 'int64':
-    case 'uint64': {
-      const v = tensor.data[index] as bigint;
-      return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v.toString();
-    }
-    case 'bool':
-      return tensor.data[index] !== 0;
-    case 'string':
-      return tensor.data[index];
-    case 'float32':
-    case 'float64': {
-      const v = tensor.data[index] as number;
-      // JSON has no NaN or Infinity: a model that produces them reports null.
-      return Number.isFinite(v) ? v : null;
-    }
-    default:
-      return tensor.data[index];
-  }
+/** A float element's value as a number (float16 bit patterns widened). */
+export function floatValue(tensor: TensorData, index: number): number {
+  const v = tensor.data[index] as number;
+  return tensor.type === 'float16' ? float16BitsToNumber(v) : v;
 }
 
 /**
- * The elements `[start, start + count)` of a tensor as a nested JSON array of `shape`
- * (a scalar when `shape` is empty).
+ * A float value as JSON text: the shortest digits that read back as the same value of `type`
+ * (`float32Json`, `float16Json`; float64 keeps JavaScript's own shortest digits), and the strings
+ * `"NaN"`, `"Infinity"`, `"-Infinity"` for what JSON has no number for.
  */
-export function sliceToJson(tensor: TensorData, start: number, shape: readonly number[]): unknown {
-  if (shape.length === 0) return elementToJson(tensor, start);
-  const [first = 0, ...rest] = shape;
-  let stride = 1;
-  for (const d of rest) stride *= d;
-  const out = new Array<unknown>(first);
-  for (let i = 0; i < first; i++) out[i] = sliceToJson(tensor, start + i * stride, rest);
-  return out;
+export function floatText(type: TensorType, v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? '"NaN"' : v > 0 ? '"Infinity"' : '"-Infinity"';
+  if (type === 'float32') return float32Json(v);
+  if (type === 'float16') return float16Json(v);
+  return String(v === 0 ? 0 : v);
 }
 
-/** All elements as a flat JSON array (the v2 protocol's row-major `data`). */
-export function flatToJson(tensor: TensorData): unknown[] {
-  const n = tensor.data.length;
-  const out = new Array<unknown>(n);
-  for (let i = 0; i < n; i++) out[i] = elementToJson(tensor, i);
-  return out;
+/** One element of a tensor as JSON text (see the module's conventions). */
+export function elementText(tensor: TensorData, index: number): string {
+  return elementsText(tensor, index, 1);
+}
+
+/** Whether a 64-bit integer is exact as a JSON number (|v| ≤ 2^53 − 1). */
+const SAFE = 9007199254740991n;
+
+/**
+ * Elements `[start, start + count)` of a tensor as JSON text, separated by commas (no
+ * brackets): one loop per element type, no per-element dispatch.
+ */
+export function elementsText(tensor: TensorData, start: number, count: number): string {
+  const end = start + count;
+  let text = '';
+  switch (tensor.type) {
+    case 'float32': {
+      const data = tensor.data;
+      for (let i = start; i < end; i++) {
+        const v = data[i] as number;
+        text += `${i === start ? '' : ','}${Number.isFinite(v) ? float32Json(v) : floatText('float32', v)}`;
+      }
+      return text;
+    }
+    case 'float16':
+    case 'float64':
+      for (let i = start; i < end; i++) text += `${i === start ? '' : ','}${floatText(tensor.type, floatValue(tensor, i))}`;
+      return text;
+    case 'int64':
+    case 'uint64': {
+      const data = tensor.data;
+      for (let i = start; i < end; i++) {
+        const v = data[i] as bigint;
+        text += `${i === start ? '' : ','}${v >= -SAFE && v <= SAFE ? v.toString() : `"${v.toString()}"`}`;
+      }
+      return text;
+    }
+    case 'bool': {
+      const data = tensor.data;
+      for (let i = start; i < end; i++) text += `${i === start ? '' : ','}${data[i] !== 0 ? 'true' : 'false'}`;
+      return text;
+    }
+    case 'string': {
+      const data = tensor.data;
+      for (let i = start; i < end; i++) text += `${i === start ? '' : ','}${JSON.stringify(data[i])}`;
+      return text;
+    }
+    default: {
+      const data = tensor.data;
+      for (let i = start; i < end; i++) text += `${i === start ? '' : ','}${String(data[i])}`;
+      return text;
+    }
+  }
 }

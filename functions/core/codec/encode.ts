@@ -1,97 +1,185 @@
 /**
- * Output tensors → JSON. Record forms get one prediction object per row (classifiers: label,
- * confidence and probabilities keyed by class label); the v2 form gets the tensors themselves.
+ * Output tensors → JSON text, written straight from the tensors' typed arrays (no intermediate
+ * objects, no `JSON.stringify` of numbers). Record forms get one prediction object per row
+ * (classifiers: label, confidence and probabilities keyed by class label); the v2 form gets the
+ * tensors themselves.
+ *
+ * Numbers follow one convention everywhere (`elements.ts`): float32 and float16 values are
+ * printed with the shortest digits that read back as the same value of their type, float64 with
+ * JavaScript's own shortest digits; NaN and ±Infinity as the strings `"NaN"`, `"Infinity"`,
+ * `"-Infinity"`; 64-bit integers beyond ±(2^53 − 1) as decimal strings.
  */
 import type { ModelMetadata, ModelSignature, TensorSpec } from '../model.js';
 import type { TensorData, TensorMap } from '../tensor.js';
 import { V2_DATATYPES, isDynamic } from './decode.js';
-import { flatToJson, sliceToJson } from './elements.js';
+import { elementText, elementsText, floatValue, floatText } from './elements.js';
+import { numberToFloat16Bits as halfBits } from './numbers.js';
 
-/** Which output holds class probabilities, and the labels of its columns. */
+/**
+ * Which output holds class probabilities, and the labels of its columns. `binary`: the output
+ * is one probability per row (`[N, 1]` or `[N]`, a sigmoid), the probability of the second
+ * label; the first label's is its complement.
+ */
 export interface ClassifierView {
   readonly probabilities: string;
   readonly labels: readonly string[];
+  readonly binary: boolean;
 }
+
+const FLOAT_TYPES: ReadonlySet<string> = new Set(['float16', 'float32', 'float64']);
 
 /**
  * A model is served as a classifier when it declares class labels and has one floating-point
- * output `[N, K]` with K equal to the number of labels (or dynamic). When several outputs fit,
- * the one whose name mentions "prob" wins.
+ * output `[N, K]` with K equal to the number of labels (or dynamic); with exactly two labels, an
+ * output `[N, 1]` or `[N]` (one sigmoid probability per row) serves too. When several outputs
+ * fit, the one whose name mentions "prob" wins.
  */
 export function classifierView(signature: ModelSignature, metadata: ModelMetadata): ClassifierView | undefined {
   const labels = metadata.classLabels;
   if (!labels || labels.length === 0) return undefined;
   const fits = (o: TensorSpec): boolean => {
+    if (!FLOAT_TYPES.has(o.type)) return false;
     const width = o.shape[1] ?? null;
-    return (o.type === 'float32' || o.type === 'float64') && o.shape.length === 2 && (isDynamic(width) || width === labels.length);
+    return o.shape.length === 2 && (isDynamic(width) || width === labels.length || (labels.length === 2 && width === 1));
   };
-  const candidates = signature.outputs.filter(fits);
+  const fitsBinary = (o: TensorSpec): boolean => labels.length === 2 && FLOAT_TYPES.has(o.type) && o.shape.length === 1;
+  let candidates = signature.outputs.filter(fits);
+  if (candidates.length === 0) candidates = signature.outputs.filter(fitsBinary);
   const chosen = candidates.find((o) => o.name.toLowerCase().includes('prob')) ?? (candidates.length === 1 ? candidates[0] : undefined);
-  return chosen ? { probabilities: chosen.name, labels } : undefined;
+  if (!chosen) return undefined;
+  const binary = labels.length === 2 && (chosen.shape.length === 1 || chosen.shape[1] === 1);
+  return { probabilities: chosen.name, labels, binary };
 }
 
 export interface ClassPrediction {
   readonly label: string;
-  readonly confidence: number;
-  readonly probabilities: Record<string, number>;
+  readonly confidence: number | string;
+  readonly probabilities: Record<string, number | string>;
 }
 
-/** One JSON object per row. */
-export function recordPredictions(outputs: TensorMap, rows: number, view: ClassifierView | undefined): unknown[] {
+/** One JSON object's text per row: what the record forms answer, and what a batch job writes per row. */
+export function recordPredictionTexts(outputs: TensorMap, rows: number, view: ClassifierView | undefined): string[] {
   const probs = view ? outputs[view.probabilities] : undefined;
-  if (view && probs && probs.shape.length === 2 && probs.shape[0] === rows && probs.shape[1] === view.labels.length) {
-    return classPredictions(probs, rows, view.labels);
+  if (view && probs && FLOAT_TYPES.has(probs.type) && probs.shape[0] === rows) {
+    const k = view.labels.length;
+    if (probs.shape.length === 2 && probs.shape[1] === k) return classTexts(probs, rows, view.labels);
+    if (k === 2 && (probs.shape.length === 1 || (probs.shape.length === 2 && probs.shape[1] === 1))) return binaryClassTexts(probs, rows, view.labels);
   }
-  const predictions = new Array<Record<string, unknown>>(rows);
-  const entries = Object.entries(outputs);
-  // `fromEntries` defines each key as the row's own: an output named like a prototype member is
-  // a plain field, never an assignment to `__proto__`.
-  for (let r = 0; r < rows; r++) predictions[r] = Object.fromEntries(entries.map(([name, tensor]) => [name, rowValue(tensor, r, rows)]));
-  return predictions;
+  const entries = Object.entries(outputs).map(([name, tensor]) => [JSON.stringify(name), tensor] as const);
+  const texts = new Array<string>(rows);
+  for (let r = 0; r < rows; r++) {
+    let text = '{';
+    for (let e = 0; e < entries.length; e++) {
+      const [key, tensor] = entries[e] as (typeof entries)[number];
+      text += `${e === 0 ? '' : ','}${key}:${rowText(tensor, r, rows)}`;
+    }
+    texts[r] = `${text}}`;
+  }
+  return texts;
 }
 
-function classPredictions(probs: TensorData, rows: number, labels: readonly string[]): ClassPrediction[] {
+/**
+ * One JSON value per row (the texts parsed): what the golden-inputs gate compares, so a gate
+ * sees exactly the numbers a caller is sent.
+ */
+export function recordPredictions(outputs: TensorMap, rows: number, view: ClassifierView | undefined): unknown[] {
+  return recordPredictionTexts(outputs, rows, view).map((text) => JSON.parse(text) as unknown);
+}
+
+/**
+ * `"label":…,"confidence":…,"probabilities":{…}` per row. The label is the column of the
+ * largest probability (the first of equals; NaN never wins unless every column is NaN, when
+ * the first label is named and the confidence is `"NaN"`).
+ */
+function classTexts(probs: TensorData, rows: number, labels: readonly string[]): string[] {
   const k = labels.length;
-  const data = probs.data as Float32Array | Float64Array;
-  const out = new Array<ClassPrediction>(rows);
+  const keys = labels.map((label) => JSON.stringify(label));
+  const texts = new Array<string>(rows);
   for (let r = 0; r < rows; r++) {
-    const entries = new Array<[string, number]>(k);
-    let best = 0;
-    let bestP = -Infinity;
+    let best = -1;
+    let bestP = Number.NaN;
+    let body = '';
     for (let j = 0; j < k; j++) {
-      const p = data[r * k + j] as number;
-      entries[j] = [labels[j] as string, Number.isFinite(p) ? p : 0];
-      if (p > bestP) {
-        bestP = p;
+      const p = floatValue(probs, r * k + j);
+      body += `${j === 0 ? '' : ','}${keys[j] as string}:${floatText(probs.type, p)}`;
+      if (best < 0 ? !Number.isNaN(p) : p > bestP) {
         best = j;
+        bestP = p;
       }
     }
-    // Labels become own keys whatever they are (`constructor`, `__proto__`).
-    out[r] = { label: labels[best] as string, confidence: Number.isFinite(bestP) ? bestP : 0, probabilities: Object.fromEntries(entries) };
+    const at = best < 0 ? 0 : best;
+    texts[r] = `{"label":${keys[at] as string},"confidence":${floatText(probs.type, best < 0 ? Number.NaN : bestP)},"probabilities":{${body}}}`;
   }
-  return out;
+  return texts;
+}
+
+/**
+ * A binary classifier with one probability per row, `p` = the probability of `labels[1]`; the
+ * first label's is `1 − p`, computed in the output's own type (so float32 models print float32
+ * digits). The label is `labels[1]` when `p ≥ 0.5`.
+ */
+function binaryClassTexts(probs: TensorData, rows: number, labels: readonly string[]): string[] {
+  const [negative, positive] = labels.map((label) => JSON.stringify(label)) as [string, string];
+  const round = probs.type === 'float32' ? Math.fround : probs.type === 'float16' ? roundHalf : (v: number) => v;
+  const texts = new Array<string>(rows);
+  for (let r = 0; r < rows; r++) {
+    const p = floatValue(probs, r);
+    const q = round(1 - p);
+    const label = Number.isNaN(p) ? negative : p >= 0.5 ? positive : negative;
+    const confidence = Number.isNaN(p) ? p : p >= 0.5 ? p : q;
+    texts[r] = `{"label":${label},"confidence":${floatText(probs.type, confidence)},"probabilities":{${negative}:${floatText(probs.type, q)},${positive}:${floatText(probs.type, p)}}}`;
+  }
+  return texts;
+}
+
+/** `v` rounded to the nearest float16 value, as a number. */
+function roundHalf(v: number): number {
+  return floatValue({ type: 'float16', shape: [1], data: new Uint16Array([halfBits(v)]) }, 0);
 }
 
 /** Row `r` of an output whose first axis is the batch; the whole output otherwise. */
-function rowValue(tensor: TensorData, r: number, rows: number): unknown {
-  if (tensor.shape.length === 0 || tensor.shape[0] !== rows) return sliceToJson(tensor, 0, tensor.shape);
+function rowText(tensor: TensorData, r: number, rows: number): string {
+  if (tensor.shape.length === 0 || tensor.shape[0] !== rows) return nestedText(tensor, 0, tensor.shape);
   const rowShape = tensor.shape.slice(1);
   let size = 1;
   for (const d of rowShape) size *= d;
-  return sliceToJson(tensor, r * size, rowShape);
+  return nestedText(tensor, r * size, rowShape);
 }
 
-export interface V2OutputTensor {
+/**
+ * The elements `[start, start + count)` of a tensor as a nested JSON array of `shape`
+ * (a scalar when `shape` is empty).
+ */
+export function nestedText(tensor: TensorData, start: number, shape: readonly number[]): string {
+  if (shape.length === 0) return elementText(tensor, start);
+  if (shape.length === 1) return `[${elementsText(tensor, start, shape[0] as number)}]`;
+  const [first = 0, ...rest] = shape;
+  let stride = 1;
+  for (const d of rest) stride *= d;
+  let text = '[';
+  for (let i = 0; i < first; i++) text += `${i === 0 ? '' : ','}${nestedText(tensor, start + i * stride, rest)}`;
+  return `${text}]`;
+}
+
+/** One output of the v2 form. `data` is JSON text (flat, row-major) when sent as JSON; absent when sent as binary or by reference. */
+export interface V2Output {
   readonly name: string;
   readonly datatype: string;
   readonly shape: readonly number[];
-  readonly data: unknown[];
+  readonly tensor: TensorData;
 }
 
 /** The v2 form's outputs, in the order given (the model's order by default). */
-export function v2Outputs(outputs: TensorMap, names: readonly string[]): V2OutputTensor[] {
+export function v2Outputs(outputs: TensorMap, names: readonly string[]): V2Output[] {
   return names.map((name) => {
     const tensor = outputs[name] as TensorData;
-    return { name, datatype: V2_DATATYPES[tensor.type], shape: tensor.shape, data: flatToJson(tensor) };
+    return { name, datatype: V2_DATATYPES[tensor.type], shape: tensor.shape, tensor };
   });
+}
+
+/** `{"name","datatype","shape","data":[…]}`: an output sent as JSON, its data flat in row-major order. */
+export function v2OutputJsonText(output: V2Output, parameters?: Readonly<Record<string, unknown>>): string {
+  const head = `{"name":${JSON.stringify(output.name)},"datatype":"${output.datatype}","shape":[${output.shape.join(',')}]`;
+  const params = parameters && Object.keys(parameters).length > 0 ? `,"parameters":${JSON.stringify(parameters)}` : '';
+  return `${head}${params},"data":[${elementsText(output.tensor, 0, output.tensor.data.length)}]}`;
 }

@@ -86,7 +86,8 @@ export const V2InputSchema = z.object({
   name: z.string().min(1),
   shape: z.array(z.number().int().nonnegative()).max(MAX_V2_RANK),
   datatype: z.string().min(1),
-  data: anyArray('an array of values (flat in row-major order, or nested as the shape)'),
+  /** Absent when the elements come as bytes (`parameters.binary_data_size`) or by reference (`parameters.data_ref`). */
+  data: anyArray('an array of values (flat in row-major order, or nested as the shape)').optional(),
   parameters,
 });
 export const V2_INPUT_FIELDS: ReadonlySet<string> = new Set(Object.keys(V2InputSchema.shape));
@@ -116,14 +117,37 @@ export interface ParsedV2Request {
   readonly inputs: readonly unknown[];
   /** The output names asked for, in order (repeats kept); `undefined` asks for all. */
   readonly outputs?: readonly string[];
+  /** `parameters.binary_data_output`: every output as binary data. */
+  readonly binaryOutput: boolean;
+  /** Outputs asked for as binary data one by one (`outputs[i].parameters.binary_data`). */
+  readonly binaryOutputs: ReadonlySet<string>;
+}
+
+/** A boolean parameter of the binary extension, or `false` when absent. */
+function flag(parameters: Record<string, unknown> | undefined, name: string, at: FieldPath): boolean {
+  if (!parameters || !Object.hasOwn(parameters, name)) return false;
+  const value = parameters[name];
+  if (typeof value !== 'boolean') throw new ValidationError('WRONG_TYPE', `${name} must be true or false.`, [...at, 'parameters', name]);
+  return value;
 }
 
 /** Validates a v2 body's envelope and its `outputs` entries. */
 export function parseV2Request(body: unknown, hint: string): ParsedV2Request {
   const request = parseWith(V2RequestSchema, body, hint);
   checkFields(body, V2_FIELDS, [], hint);
-  const outputs = request.outputs?.map((entry, i) => parseObject(V2OutputSchema, V2_OUTPUT_FIELDS, entry, hint, ['outputs', i]).name);
-  return { ...(request.id === undefined ? {} : { id: request.id }), inputs: request.inputs, ...(outputs ? { outputs } : {}) };
+  const binaryOutputs = new Set<string>();
+  const outputs = request.outputs?.map((entry, i) => {
+    const output = parseObject(V2OutputSchema, V2_OUTPUT_FIELDS, entry, hint, ['outputs', i]);
+    if (flag(output.parameters, 'binary_data', ['outputs', i])) binaryOutputs.add(output.name);
+    return output.name;
+  });
+  return {
+    ...(request.id === undefined ? {} : { id: request.id }),
+    inputs: request.inputs,
+    ...(outputs ? { outputs } : {}),
+    binaryOutput: flag(request.parameters, 'binary_data_output', []),
+    binaryOutputs,
+  };
 }
 
 /** `parseWith`, then `checkFields`: an object schema's own errors first, then its unknown keys. */

@@ -11,14 +11,20 @@
  *   nodes: [{ op: 'Mul', inputs: ['x', 'two'], outputs: ['y'] }],
  * });
  */
+import { create } from '@bufbuild/protobuf';
 import type { Dim, TensorType } from '../model.js';
 import {
-  AttributeType, DataType, encodeModel,
+  AttributeProtoSchema, AttributeType, DataType, ModelProtoSchema, NodeProtoSchema, TensorProtoSchema, TypeProtoSchema,
+  ValueInfoProtoSchema, encodeModel,
   type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type TypeProto, type ValueInfoProto,
 } from './proto.js';
 
-/** The serving contract's tensor types and their `TensorProto.DataType` codes, both ways. */
-export const ONNX_DATA_TYPES: Readonly<Record<TensorType, number>> = {
+/**
+ * The serving contract's tensor types and their `TensorProto.DataType` codes, both ways.
+ * `float16` is IEEE 754 binary16 (ONNX's FLOAT16); bfloat16 is not a contract type.
+ */
+export const ONNX_DATA_TYPES: Readonly<Record<TensorType, DataType>> = {
+  float16: DataType.FLOAT16,
   float32: DataType.FLOAT,
   float64: DataType.DOUBLE,
   int8: DataType.INT8,
@@ -77,7 +83,11 @@ export function mapOf(key: 'string' | 'int64', value: ValueType): ValueType {
   return { kind: 'map', key, value };
 }
 
-/** Element data of a tensor. A plain `number[]` needs an explicit `type`. */
+/**
+ * Element data of a tensor. A plain `number[]` needs an explicit `type`. `float16` elements are
+ * IEEE 754 binary16 bit patterns (a `Uint16Array`, or integers 0..65535, with `type: 'float16'`),
+ * as the contract stores them.
+ */
 export type TensorData =
   | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array
   | Uint8Array | Uint16Array | Uint32Array | BigUint64Array
@@ -86,7 +96,7 @@ export type TensorData =
 /** A constant tensor (an initializer, or the value of a TENSOR attribute). */
 export interface TensorInit {
   readonly name?: string;
-  /** Inferred from `data` when omitted (Float32Array → float32, bigint[] → int64, ...). */
+  /** Inferred from `data` when omitted (Float32Array → float32, bigint[] → int64, ...; never float16). */
   readonly type?: TensorType;
   /** `[]` for a scalar. */
   readonly dims: readonly number[];
@@ -190,7 +200,7 @@ function inferTensorType(data: TensorData): TensorType {
 
 /** Little-endian bytes of numeric elements, checked against the element type's range. */
 function rawBytes(type: Exclude<TensorType, 'string'>, values: readonly unknown[], name: string): Uint8Array {
-  const size = { float32: 4, float64: 8, int8: 1, int16: 2, int32: 4, int64: 8, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1 }[type];
+  const size = { float16: 2, float32: 4, float64: 8, int8: 1, int16: 2, int32: 4, int64: 8, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1 }[type];
   const out = new Uint8Array(values.length * size);
   const view = new DataView(out.buffer);
   const bad = (v: unknown): never => {
@@ -210,6 +220,7 @@ function rawBytes(type: Exclude<TensorType, 'string'>, values: readonly unknown[
   values.forEach((v, i) => {
     const at = i * size;
     switch (type) {
+      case 'float16': view.setUint16(at, int(v, 0, 65535), true); break;
       case 'float32': view.setFloat32(at, typeof v === 'number' ? v : bad(v), true); break;
       case 'float64': view.setFloat64(at, typeof v === 'number' ? v : bad(v), true); break;
       case 'int8': view.setInt8(at, int(v, -128, 127)); break;
@@ -238,25 +249,25 @@ export function makeTensor(init: TensorInit): TensorProto {
   if (values.length !== count) {
     throw new RangeError(`tensor ${name}: ${values.length} elements for dims [${init.dims.join(', ')}] (needs ${count})`);
   }
-  const tensor: TensorProto = {
-    dims: [...init.dims], dataType: ONNX_DATA_TYPES[type],
-    floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [],
-  };
-  if (init.name !== undefined) tensor.name = init.name;
-  if (type === 'string') {
-    tensor.stringData = values.map((v) => {
-      if (typeof v !== 'string') throw new TypeError(`tensor ${name}: ${String(v)} is not a string`);
-      return utf8.encode(v);
-    });
-  } else {
-    tensor.rawData = rawBytes(type, values, name);
-  }
-  return tensor;
+  const data = type === 'string'
+    ? {
+        stringData: values.map((v) => {
+          if (typeof v !== 'string') throw new TypeError(`tensor ${name}: ${String(v)} is not a string`);
+          return utf8.encode(v);
+        }),
+      }
+    : { rawData: rawBytes(type, values, name) };
+  return create(TensorProtoSchema, {
+    dims: init.dims.map(BigInt), dataType: ONNX_DATA_TYPES[type], name: init.name, ...data,
+  });
 }
 
+/** An int64 attribute value; throws `RangeError` outside [-2^63, 2^63) or on a non-integer. */
 function toBigInt(v: number | bigint, what: string): bigint {
   if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new RangeError(`${what}: ${v} is not an integer`);
-  return BigInt(v);
+  const b = BigInt(v);
+  if (BigInt.asIntN(64, b) !== b) throw new RangeError(`${what}: ${v} is outside the int64 range`);
+  return b;
 }
 
 function toBytes(v: string | Uint8Array): Uint8Array {
@@ -283,49 +294,43 @@ function explicit(name: string, value: AttributeValue): ExplicitAttribute {
 
 /** An `AttributeProto` from a plain or explicit value. */
 export function makeAttribute(name: string, value: AttributeValue): AttributeProto {
-  const a: AttributeProto = { name, floats: [], ints: [], strings: [], tensors: [], graphs: [], type: 0 };
   const e = explicit(name, value);
+  const what = `attribute ${name}`;
   switch (e.kind) {
-    case 'float': a.type = AttributeType.FLOAT; a.f = e.value; break;
-    case 'int': a.type = AttributeType.INT; a.i = toBigInt(e.value, `attribute ${name}`); break;
-    case 'string': a.type = AttributeType.STRING; a.s = toBytes(e.value); break;
-    case 'tensor': a.type = AttributeType.TENSOR; a.t = makeTensor(e.value); break;
-    case 'floats': a.type = AttributeType.FLOATS; a.floats = [...e.value]; break;
-    case 'ints': a.type = AttributeType.INTS; a.ints = e.value.map((v) => toBigInt(v, `attribute ${name}`)); break;
-    case 'strings': a.type = AttributeType.STRINGS; a.strings = e.value.map(toBytes); break;
+    case 'float': return create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f: e.value });
+    case 'int': return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: toBigInt(e.value, what) });
+    case 'string': return create(AttributeProtoSchema, { name, type: AttributeType.STRING, s: toBytes(e.value) });
+    case 'tensor': return create(AttributeProtoSchema, { name, type: AttributeType.TENSOR, t: makeTensor(e.value) });
+    case 'floats': return create(AttributeProtoSchema, { name, type: AttributeType.FLOATS, floats: [...e.value] });
+    case 'ints': return create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: e.value.map((v) => toBigInt(v, what)) });
+    case 'strings': return create(AttributeProtoSchema, { name, type: AttributeType.STRINGS, strings: e.value.map(toBytes) });
   }
-  return a;
 }
 
 /** A `TypeProto` from a {@link ValueType}. */
 export function makeType(t: ValueType): TypeProto {
   switch (t.kind) {
     case 'tensor': {
-      const tensorType: TypeProto['tensorType'] = { elemType: ONNX_DATA_TYPES[t.type] };
-      if (t.shape !== undefined) {
-        tensorType.shape = {
-          dim: t.shape.map((d) => {
-            if (d === null) return {};
-            if (typeof d === 'string') return { dimParam: d };
-            if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`invalid dimension ${d}`);
-            return { dimValue: d };
-          }),
-        };
-      }
-      return { tensorType };
+      const shape = t.shape === undefined ? undefined : {
+        dim: t.shape.map((d) => {
+          if (d === null) return {};
+          if (typeof d === 'string') return { value: { case: 'dimParam' as const, value: d } };
+          if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`invalid dimension ${d}`);
+          return { value: { case: 'dimValue' as const, value: BigInt(d) } };
+        }),
+      };
+      return create(TypeProtoSchema, { value: { case: 'tensorType', value: { elemType: ONNX_DATA_TYPES[t.type], shape } } });
     }
     case 'sequence':
-      return { sequenceType: { elemType: makeType(t.elem) } };
+      return create(TypeProtoSchema, { value: { case: 'sequenceType', value: { elemType: makeType(t.elem) } } });
     case 'map':
-      return { mapType: { keyType: ONNX_DATA_TYPES[t.key], valueType: makeType(t.value) } };
+      return create(TypeProtoSchema, { value: { case: 'mapType', value: { keyType: ONNX_DATA_TYPES[t.key], valueType: makeType(t.value) } } });
   }
 }
 
 function makeValueInfo(v: ValueSpec): ValueInfoProto {
   const type = 'valueType' in v ? v.valueType : tensorOf(v.type, v.shape);
-  const info: ValueInfoProto = { name: v.name, type: makeType(type) };
-  if (v.docString !== undefined) info.docString = v.docString;
-  return info;
+  return create(ValueInfoProtoSchema, { name: v.name, type: makeType(type), docString: v.docString });
 }
 
 /**
@@ -361,40 +366,35 @@ export function buildModelProto(spec: ModelSpec): ModelProto {
   const opsetImport = [...domains].map((domain) => {
     const version = opsets[domain];
     if (version === undefined) throw new Error(`domain '${domain}' is used by a node but has no opset version: pass opsets`);
-    return { domain, version };
+    return { domain, version: BigInt(version) };
   });
 
-  const node: NodeProto[] = spec.nodes.map((n, index) => {
-    const proto: NodeProto = {
-      input: [...n.inputs],
-      output: [...n.outputs],
-      name: n.name ?? `${n.op}_${index}`,
-      opType: n.op,
-      attribute: Object.entries(n.attributes ?? {}).map(([name, value]) => makeAttribute(name, value)),
-    };
-    if (n.docString !== undefined) proto.docString = n.docString;
-    if (n.domain !== undefined && n.domain !== '') proto.domain = n.domain;
-    return proto;
-  });
+  const node: NodeProto[] = spec.nodes.map((n, index) => create(NodeProtoSchema, {
+    input: [...n.inputs],
+    output: [...n.outputs],
+    name: n.name ?? `${n.op}_${index}`,
+    opType: n.op,
+    attribute: Object.entries(n.attributes ?? {}).map(([name, value]) => makeAttribute(name, value)),
+    docString: n.docString,
+    domain: n.domain === '' ? undefined : n.domain,
+  }));
 
-  const model: ModelProto = {
-    irVersion: spec.irVersion ?? DEFAULT_IR_VERSION,
+  return create(ModelProtoSchema, {
+    irVersion: BigInt(spec.irVersion ?? DEFAULT_IR_VERSION),
     producerName: PRODUCER_NAME,
+    producerVersion: spec.producerVersion,
+    modelVersion: spec.modelVersion === undefined ? undefined : BigInt(spec.modelVersion),
+    docString: spec.docString,
     graph: {
       node,
       name: spec.graphName ?? 'main',
       initializer: (spec.initializers ?? []).map(makeTensor),
       input: spec.inputs.map(makeValueInfo),
       output: spec.outputs.map(makeValueInfo),
-      valueInfo: [],
     },
     opsetImport,
     metadataProps: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
-  };
-  if (spec.producerVersion !== undefined) model.producerVersion = spec.producerVersion;
-  if (spec.modelVersion !== undefined) model.modelVersion = spec.modelVersion;
-  if (spec.docString !== undefined) model.docString = spec.docString;
-  return model;
+  });
 }
 
 /**

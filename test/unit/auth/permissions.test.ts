@@ -31,11 +31,17 @@ describe('the route table', () => {
     // Assess: a new route must be given a scope here before any token can call it.
     expect(missing).toEqual([]);
     expect(stale).toEqual([]);
-    expect(ROUTES.filter((r) => r.public).map((r) => scopeOf(r))).toEqual([undefined, undefined]);
+    const publicRoutes = ROUTES.filter((r) => r.public);
+    expect(publicRoutes.map((r) => routeKey(r.method, r.resource))).toEqual(['GET /v2/health/live', 'GET /v2/health/ready', 'GET /v2']);
+    expect(publicRoutes.filter((r) => scopeOf(r) !== undefined)).toEqual([]);
   });
 
   it('maps the routes to the scopes of the issue', () => {
     expect([predict, infer, metadata, route('GET /v2/models/{model}/ready')].map(scopeOf)).toEqual(['predict', 'predict', 'predict', 'predict']);
+    const versioned = ['POST /v2/models/{model}/versions/{version}/infer', 'GET /v2/models/{model}/versions/{version}', 'GET /v2/models/{model}/versions/{version}/ready'];
+    expect(versioned.map((key) => scopeOf(route(key)))).toEqual(['predict', 'predict', 'predict']);
+    expect(versioned.map((key) => allows(grantsOf({ scope: 'predict:iris' }), route(key), { model: 'iris', version: '3' }))).toEqual([true, true, true]);
+    expect(versioned.map((key) => allows(grantsOf({ scope: 'predict:iris models:read' }), route(key), { model: 'wine', version: '3' }))).toEqual([false, false, false]);
     expect([list, describe_, route('GET /v1/models/{model}/versions'), route('GET /v1/models/{model}/versions/{version}')].map(scopeOf))
       .toEqual(['models:read', 'models:read', 'models:read', 'models:read']);
     expect(scopeOf(register)).toBe('models:write');

@@ -59,9 +59,13 @@ describe('policyFor', () => {
       Effect: 'Allow',
       Resource: [
         arn('POST', '/v1/models/iris/predict'),
+        arn('POST', '/v1/models/iris/payloads'),
         arn('POST', '/v2/models/iris/infer'),
         arn('GET', '/v2/models/iris'),
         arn('GET', '/v2/models/iris/ready'),
+        arn('POST', '/v2/models/iris/versions/*/infer'),
+        arn('GET', '/v2/models/iris/versions/*'),
+        arn('GET', '/v2/models/iris/versions/*/ready'),
         arn('PUT', '/v1/models/iris/production'),
         arn('POST', '/v1/models/iris/versions/*/stage'),
         arn('POST', '/v1/models/iris/versions/*/promote'),

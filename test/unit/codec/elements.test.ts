@@ -1,6 +1,7 @@
 import { AppError, ValidationError } from '../../../functions/core/errors.js';
 import { TENSOR_TYPES, type TensorType } from '../../../functions/core/model.js';
-import { elementToJson, elementWriter, flatToJson, sliceToJson } from '../../../functions/core/codec/elements.js';
+import { elementText, elementWriter, elementsText } from '../../../functions/core/codec/elements.js';
+import { nestedText } from '../../../functions/core/codec/encode.js';
 import { allocate, type TensorData } from '../../../functions/core/tensor.js';
 
 const PATH = ['instances', 2, 'age'];
@@ -27,7 +28,7 @@ function refusal(type: TensorType, value: unknown): ValidationError {
 function roundTrip(type: TensorType, value: unknown): unknown {
   const data = allocate(type, 1);
   elementWriter(type)(data as unknown as { [i: number]: unknown }, 0, value, () => PATH);
-  return elementToJson({ type, shape: [1], data } as TensorData, 0);
+  return JSON.parse(elementText({ type, shape: [1], data } as TensorData, 0)) as unknown;
 }
 
 const NUMERIC = TENSOR_TYPES.filter((t) => t !== 'bool' && t !== 'string');
@@ -212,16 +213,30 @@ describe('tensor elements to JSON', () => {
     expect(roundTrip('string', 'a"b')).toBe('a"b');
   });
 
-  it('renders non-finite model outputs as null (JSON has no NaN)', () => {
-    // Prepare
-    const tensor: TensorData = { type: 'float32', shape: [3], data: new Float32Array([NaN, Infinity, 2]) };
+  it.each(['float16', 'float32', 'float64'] as const)('renders non-finite %s outputs as the strings "NaN", "Infinity", "-Infinity", and reads them back', (type) => {
+    // Prepare: the values written from JSON, so float16 holds its bit patterns
+    const data = allocate(type, 4);
+    const write = elementWriter(type);
+    ['NaN', 'Infinity', '-Infinity', 2].forEach((v, i) => write(data as unknown as { [i: number]: unknown }, i, v, () => PATH));
 
     // Act
-    const json = flatToJson(tensor);
+    const text = `[${elementsText({ type, shape: [4], data } as TensorData, 0, 4)}]`;
 
     // Assess
-    expect(json).toEqual([null, null, 2]);
-    expect(JSON.stringify(json)).toBe('[null,null,2]');
+    expect(text).toBe('["NaN","Infinity","-Infinity",2]');
+  });
+
+  it.each(['nan', 'inf', '+Infinity', '-inf', 'null'])('refuses the string %p in a float tensor with WRONG_TYPE naming the convention', (value) => {
+    const error = refusal('float32', value);
+    expect(error.code).toBe('WRONG_TYPE');
+    expect(error.message).toContain('"NaN", "Infinity", "-Infinity"');
+  });
+
+  it('prints float32 with the shortest digits that read back as the same float32, float64 with all of its own', () => {
+    const f32: TensorData = { type: 'float32', shape: [2], data: new Float32Array([0.1, 1 / 3]) };
+    const f64: TensorData = { type: 'float64', shape: [2], data: new Float64Array([0.1, 1 / 3]) };
+    expect(elementsText(f32, 0, 2)).toBe('0.1,0.33333334');
+    expect(elementsText(f64, 0, 2)).toBe('0.1,0.3333333333333333');
   });
 
   it('slices a row-major tensor into nested arrays of the given shape', () => {
@@ -229,8 +244,8 @@ describe('tensor elements to JSON', () => {
     const tensor: TensorData = { type: 'int32', shape: [2, 2, 3], data: Int32Array.from({ length: 12 }, (_, i) => i) };
 
     // Act
-    const second = sliceToJson(tensor, 6, [2, 3]);
-    const scalar = sliceToJson(tensor, 11, []);
+    const second = JSON.parse(nestedText(tensor, 6, [2, 3])) as unknown;
+    const scalar = JSON.parse(nestedText(tensor, 11, [])) as unknown;
 
     // Assess
     expect(second).toEqual([[6, 7, 8], [9, 10, 11]]);
@@ -242,6 +257,6 @@ describe('tensor elements to JSON', () => {
     const tensor: TensorData = { type: 'int64', shape: [2], data: new BigInt64Array([5n, 2n ** 62n]) };
 
     // Act / Assess
-    expect(flatToJson(tensor)).toEqual([5, '4611686018427387904']);
+    expect(JSON.parse(`[${elementsText(tensor, 0, 2)}]`)).toEqual([5, '4611686018427387904']);
   });
 });

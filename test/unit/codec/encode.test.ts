@@ -1,5 +1,5 @@
 import type { ModelSignature } from '../../../functions/core/model.js';
-import { classifierView, recordPredictions, v2Outputs } from '../../../functions/core/codec/encode.js';
+import { classifierView, recordPredictions, v2OutputJsonText, v2Outputs } from '../../../functions/core/codec/encode.js';
 import type { TensorMap } from '../../../functions/core/tensor.js';
 
 const LABELS = ['setosa', 'versicolor', 'virginica'];
@@ -13,7 +13,7 @@ const classifier: ModelSignature = {
 
 describe('classifierView', () => {
   it('serves a model with class labels and a float [N, K] output as a classifier', () => {
-    expect(classifierView(classifier, { classLabels: LABELS })).toEqual({ probabilities: 'probabilities', labels: LABELS });
+    expect(classifierView(classifier, { classLabels: LABELS })).toEqual({ probabilities: 'probabilities', labels: LABELS, binary: false });
   });
 
   it('is no classifier without class labels', () => {
@@ -63,8 +63,8 @@ describe('recordPredictions', () => {
     // Act
     const predictions = recordPredictions(outputs, 2, view);
 
-    // Assess
-    const f = Math.fround;
+    // Assess: float32 values in their shortest digits (0.7, not 0.699999988079071)
+    const f = (v: number) => v;
     expect(predictions).toEqual([
       { label: 'virginica', confidence: f(0.7), probabilities: { setosa: f(0.1), versicolor: f(0.2), virginica: f(0.7) } },
       { label: 'setosa', confidence: f(0.8), probabilities: { setosa: f(0.8), versicolor: f(0.15), virginica: f(0.05) } },
@@ -76,7 +76,7 @@ describe('recordPredictions', () => {
     const outputs: TensorMap = { probabilities: { type: 'float32', shape: [1, 2], data: new Float32Array([0.25, 0.75]) } };
 
     // Act
-    const predictions = recordPredictions(outputs, 1, { probabilities: 'probabilities', labels: LABELS });
+    const predictions = recordPredictions(outputs, 1, { probabilities: 'probabilities', labels: LABELS, binary: false });
 
     // Assess
     expect(predictions).toEqual([{ probabilities: [0.25, 0.75] }]);
@@ -140,7 +140,7 @@ describe('v2Outputs', () => {
     };
 
     // Act
-    const tensors = v2Outputs(outputs, ['probabilities', 'label', 'names', 'ok']);
+    const tensors = v2Outputs(outputs, ['probabilities', 'label', 'names', 'ok']).map((t) => JSON.parse(v2OutputJsonText(t)) as unknown);
 
     // Assess
     expect(tensors).toEqual([
@@ -156,6 +156,36 @@ describe('v2Outputs', () => {
       a: { type: 'uint16', shape: [1], data: new Uint16Array([1]) },
       b: { type: 'int8', shape: [1], data: new Int8Array([-1]) },
     };
-    expect(v2Outputs(outputs, ['b'])).toEqual([{ name: 'b', datatype: 'INT8', shape: [1], data: [-1] }]);
+    expect(v2Outputs(outputs, ['b']).map((t) => JSON.parse(v2OutputJsonText(t)) as unknown)).toEqual([{ name: 'b', datatype: 'INT8', shape: [1], data: [-1] }]);
+  });
+});
+
+describe('binary classifiers: one probability per row and two labels', () => {
+  const signature = (shape: (string | number)[]): ModelSignature => ({
+    inputs: [{ name: 'x', type: 'float32', shape: ['N', 2] }],
+    outputs: [{ name: 'probability', type: 'float32', shape }],
+  });
+
+  it.each([[['N', 1]], [['N']]])('serves an output of shape %j as the second label\'s probability', (shape) => {
+    // Prepare
+    const view = classifierView(signature(shape), { classLabels: ['stays', 'churns'] });
+    const rows = 3;
+    const outputs: TensorMap = { probability: { type: 'float32', shape: shape.length === 2 ? [rows, 1] : [rows], data: new Float32Array([0.9, 0.25, 0.5]) } };
+
+    // Act
+    const predictions = recordPredictions(outputs, rows, view);
+
+    // Assess: label, confidence and both probabilities (the first is 1 − p, in float32)
+    expect(view).toEqual({ probabilities: 'probability', labels: ['stays', 'churns'], binary: true });
+    expect(predictions).toEqual([
+      { label: 'churns', confidence: 0.9, probabilities: { stays: 0.100000024, churns: 0.9 } },
+      { label: 'stays', confidence: 0.75, probabilities: { stays: 0.75, churns: 0.25 } },
+      { label: 'churns', confidence: 0.5, probabilities: { stays: 0.5, churns: 0.5 } },
+    ]);
+    expect(Math.fround(1 - Math.fround(0.9))).toBe(Math.fround(0.100000024));
+  });
+
+  it('is no classifier with one probability per row and three labels', () => {
+    expect(classifierView(signature(['N', 1]), { classLabels: ['a', 'b', 'c'] })).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { ModelSignature, TensorType } from '../../../functions/core/model.js';
 import { decodeArrays, decodeRecords, decodeV2, recordLayout, selectOutputs } from '../../../functions/core/codec/decode.js';
-import { classifierView, recordPredictions, v2Outputs } from '../../../functions/core/codec/encode.js';
+import { classifierView, recordPredictions, v2OutputJsonText, v2Outputs } from '../../../functions/core/codec/encode.js';
 import { checkDeclarations } from '../../../functions/core/declarations.js';
 import type { TensorData, TensorMap } from '../../../functions/core/tensor.js';
 import { refusal } from '../../fixtures/errors.js';
@@ -108,7 +108,7 @@ describe.each(PROTOTYPE_NAMES)('the output name %s', (name) => {
     const [row] = recordPredictions(outputs(), 1, undefined) as Record<string, unknown>[];
     expect(Object.hasOwn(row ?? {}, name)).toBe(true);
     expect(JSON.parse(JSON.stringify(row))).toEqual(JSON.parse(`{${JSON.stringify(name)}: [3], "z": [4]}`));
-    expect(v2Outputs(outputs(), [name])).toEqual([{ name, datatype: 'FP32', shape: [1, 1], data: [3] }]);
+    expect(v2Outputs(outputs(), [name]).map((t) => JSON.parse(v2OutputJsonText(t)) as unknown)).toEqual([{ name, datatype: 'FP32', shape: [1, 1], data: [3] }]);
   });
 
   it('is a class label like any other', () => {

@@ -86,21 +86,29 @@ describe('V2RequestSchema and V2InputSchema', () => {
 
     // Act / Assess
     expect(parseWith(V2RequestSchema, body, HINT)).toEqual(body);
-    expect(parseV2Request(body, HINT)).toEqual({ id: 'r-1', inputs: [input], outputs: ['y'] });
+    expect(parseV2Request(body, HINT)).toEqual({ id: 'r-1', inputs: [input], outputs: ['y'], binaryOutput: false, binaryOutputs: new Set() });
     expect(entry(input)).toEqual(input);
   });
 
   it('names a missing field of an input with its path', () => {
-    // Prepare
-    const { data: _data, ...withoutData } = input;
+    // Prepare: `data` may be absent (binary or by-reference inputs), `shape` may not
+    const { shape: _shape, ...withoutShape } = input;
 
     // Act
-    const error = refusal(() => entry(withoutData, 1));
+    const error = refusal(() => entry(withoutShape, 1));
 
     // Assess
     expect(error.code).toBe('MISSING_FIELD');
-    expect(error.path).toEqual(['inputs', 1, 'data']);
-    expect(error.message).toContain('inputs[1].data');
+    expect(error.path).toEqual(['inputs', 1, 'shape']);
+    expect(error.message).toContain('inputs[1].shape');
+  });
+
+  it('reads binary_data_output and per-output binary_data, and refuses them when not booleans', () => {
+    const parsed = parseV2Request({ inputs: [input], parameters: { binary_data_output: true }, outputs: [{ name: 'y', parameters: { binary_data: true } }, { name: 'z' }] }, HINT);
+    expect(parsed.binaryOutput).toBe(true);
+    expect([...parsed.binaryOutputs]).toEqual(['y']);
+    const error = refusal(() => parseV2Request({ inputs: [input], outputs: [{ name: 'y', parameters: { binary_data: 'yes' } }] }, HINT));
+    expect([error.code, error.path]).toEqual(['WRONG_TYPE', ['outputs', 0, 'parameters', 'binary_data']]);
   });
 
   it('names an unknown field inside an input', () => {
