@@ -132,10 +132,16 @@ export class UploadService {
       `Upload "${input.uploadId}" was registered already, as version ${earlier.version} of "${input.model}" (${earlier.registeredAt}), ${what}. A retry must repeat the request that registered it; to register another version, ask for a new upload (POST /v1/models/${input.model}/uploads).`,
       ['uploadId'],
     );
-    if (canonicalJson(parseMetadata(input.metadata ?? {})) !== canonicalJson(earlier.metadata)) throw conflict('with other metadata');
+    // A rewritten file (a ZipMap, see onnx/zipmap.ts) gave the version its class labels, and its
+    // artifact is the rewrite: compare with what the caller sent, `source`.
+    const declared = parseMetadata(input.metadata ?? {});
+    const asRecorded = earlier.source && declared.classLabels === undefined && earlier.metadata.classLabels
+      ? { ...declared, classLabels: earlier.metadata.classLabels } : declared;
+    if (canonicalJson(asRecorded) !== canonicalJson(earlier.metadata)) throw conflict('with other metadata');
     const leftover = await this.deps.uploads.read(key, this.deps.maxArtifactBytes);
     if (leftover) {
-      const same = !('tooLarge' in leftover) && createHash('sha256').update(leftover.bytes).digest('hex') === earlier.artifact.sha256;
+      const sent = earlier.source?.sha256 ?? earlier.artifact.sha256;
+      const same = !('tooLarge' in leftover) && createHash('sha256').update(leftover.bytes).digest('hex') === sent;
       if (!same) throw conflict('and another file has been sent to its URL since');
       await this.deps.uploads.delete(key, leftover.versionId).catch(() => undefined);
     }

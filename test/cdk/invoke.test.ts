@@ -40,6 +40,20 @@ it('runs the bundled predict function on events/predict-iris.json and gets the r
   expect(logs).not.toContain('prediction log write failed');
 }, 60_000);
 
+it('runs the bundled predict function on a 1 MB event whose body is base64 (isBase64Encoded), passed whole, not through the environment', async () => {
+  // Prepare: predict-iris.json with its body base64-encoded and padded with 1 MB of JSON whitespace.
+  const base = (await event('predict-iris.json')) as { body: string };
+  const body = Buffer.from(`${base.body}${' '.repeat(1_000_000)}`, 'utf8').toString('base64');
+
+  // Act
+  const { result } = await invoke({ templateFile, functionName: 'iris', event: { ...base, body, isBase64Encoded: true } });
+
+  // Assess
+  const response = result as { statusCode: number; body: string };
+  expect(response.statusCode).toBe(200);
+  expect((JSON.parse(response.body) as { predictions: { label: string }[] }).predictions[0]?.label).toBe('setosa');
+}, 60_000);
+
 it('runs the bundled control function on events/control-list-models.json', async () => {
   const { result } = await invoke({ templateFile, functionName: 'control', event: await event('control-list-models.json') });
   const response = result as { statusCode: number; body: string };
@@ -77,6 +91,8 @@ it('takes the environment from the template, and names what it cannot resolve', 
   const env = resolveEnvironment(fn.environment);
   expect(env).toMatchObject({ SERVED_MODEL: 'iris', MAX_ROWS: '1000' });
   expect(env['REGISTRY_TABLE']).toMatch(/^[a-z0-9]+$/);
+  // The payload bucket, created in the embedded S3 before the function runs.
+  expect(env['PAYLOAD_BUCKET']).toMatch(/^payloadsbucket[a-z0-9]+$/);
   expect(() => resolveEnvironment({ ARN: { 'Fn::GetAtt': ['X', 'Arn'] } })).toThrow(/ARN/);
   expect(() => findFunction(templateFile, 'no-such-function')).toThrow(/No function .* matches "no-such-function"/);
 });

@@ -303,6 +303,7 @@ describe('predictions equal ONNX Runtime called directly', () => {
 
 function sampleRow(type: TensorType): unknown[] {
   switch (type) {
+    case 'float16': return [0.5, -1.25, 65504];
     case 'float32': return [0.5, -1.25, Math.fround(3e38)];
     case 'float64': return [0.1, -1e300, 5e-324];
     case 'int8': return [-128, 0, 127];

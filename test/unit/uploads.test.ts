@@ -13,7 +13,7 @@ import { awsClients } from '../../functions/shared/composition.js';
 import { loadConfig } from '../../functions/shared/config.js';
 import { rejection } from '../fixtures/errors.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryUploadStore } from '../fixtures/in-memory.js';
-import { mlpModel } from '../fixtures/models.js';
+import { linearClassifier, mlpModel } from '../fixtures/models.js';
 
 const NOW = new Date('2026-02-03T04:05:06.000Z');
 const ID = '6f1c2b9e-8d0a-4c3e-9b7f-0a1b2c3d4e5f';
@@ -97,6 +97,23 @@ it('a failed delete after registration does not fail the registration', async ()
   jest.spyOn(store, 'delete').mockRejectedValueOnce(new Error('S3 is down'));
 
   await expect(uploads.register({ model: 'mlp', uploadId: ID, metadata: {}, actor: 'alice' })).resolves.toMatchObject({ version: '1' });
+});
+
+it('a retry of a ZipMap model registered by upload gets its version back, though the stored file and the class labels came from the rewrite', async () => {
+  // Prepare: the first registration's delete fails, so the upload is still there on the retry
+  const { store, uploads } = setup();
+  const fixture = linearClassifier({ classes: 3 });
+  store.complete(uploadKey('sk', ID), fixture.bytes, NOW);
+  jest.spyOn(store, 'delete').mockRejectedValueOnce(new Error('S3 is down'));
+  const first = await uploads.register({ model: 'sk', uploadId: ID, metadata: { description: 'by upload' }, actor: 'alice' });
+
+  // Act
+  const retry = await uploads.register({ model: 'sk', uploadId: ID, metadata: { description: 'by upload' }, actor: 'alice' });
+
+  // Assess
+  expect(first.source?.rewrite).toBe('zipmap');
+  expect(retry).toEqual(first);
+  expect(store.deleted).toEqual([uploadKey('sk', ID)]);
 });
 
 it("the Lambda composition's S3 client presigns a PUT without flexible checksums (S3 would refuse the CRC32 of an empty body)", async () => {

@@ -5,8 +5,8 @@
  * Shortest digits. `float32Json` and `float16Json` print the decimal with the fewest significant
  * digits that, read as a double (`Number`, `JSON.parse`) and rounded to the element type, is the
  * same value again; among the decimals of that length that do, the one nearest to the value. They
- * are 9 digits at most for float32 and 5 for float16 (⌈p·log10 2⌉ + 1 for a p-bit significand:
- * 24 and 11 bits), instead of the up to 17 a double's digits need: `0.1` rather than
+ * are 9 digits at most for float32 and 5 for float16 (1 + ⌈p·log10 2⌉ for a p-bit significand,
+ * 24 and 11 bits; IEEE 754-2019, 5.12.2), instead of the up to 17 of a double: `0.1` rather than
  * `0.10000000149011612` for `Math.fround(0.1)`. The text is laid out exactly as JavaScript's own
  * `String(number)` lays out that decimal (ECMA-262, Number::toString), so it is valid JSON
  * number text, with an exponent (`1e-7`, `3.4028235e+38`) where JavaScript would use one.
@@ -74,14 +74,14 @@ export function roundsToFloat32Infinity(v: number): boolean {
 // Non-finite values in JSON
 
 /**
- * The JSON spellings of the float values JSON has no number for (RFC 8259, section 6: "Numeric
- * values that cannot be represented ... (such as Infinity and NaN) are not permitted"). They
- * travel as these exact strings, both ways, in float16, float32 and float64 tensors (FP16, FP32,
- * FP64). Why these: they are the spellings both JavaScript's `Number("NaN")` / `Number("-Infinity")`
- * and Python's `float("nan")`-style `float("NaN")` / `float("-Infinity")` accept, and the tokens
- * Python's `json` module writes (bare, `allow_nan=True`, its default) for `nan`, `inf`, `-inf`; a
- * client turns the string back into its float with one call. Only these spellings are accepted:
- * `"nan"`, `"inf"`, `"+Infinity"` and other variants are refused, so one value has one spelling.
+ * The JSON spellings of the float values JSON has no number for (RFC 8259, section 6: numeric
+ * values such as Infinity and NaN "are not permitted"). They travel as these exact strings, both
+ * ways, in float16, float32 and float64 tensors (FP16, FP32, FP64), in requests and responses.
+ * Why these: JavaScript's `Number(s)` and Python's `float(s)` both read each of them as the value
+ * it names, and they are the tokens Python's `json` module writes, bare, for `nan`, `inf` and
+ * `-inf` (its default `allow_nan=True`), so a client turns the string back into its float with
+ * one call. Only these spellings are accepted: `"nan"`, `"inf"`, `"+Infinity"` and every other
+ * variant are refused, so that each value has one spelling.
  */
 export const NON_FINITE_JSON = {
   nan: 'NaN',
