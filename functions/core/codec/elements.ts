@@ -21,7 +21,7 @@ import { ValidationError, type FieldPath } from '../errors.js';
 import type { TensorType } from '../model.js';
 import type { TensorData } from '../tensor.js';
 import { DECIMAL_64_MAX_CHARS, DEFAULT_MAX_STRING_CHARS, excerpt } from './limits.js';
-import { FLOAT16_MAX, float16BitsToNumber, float16Json, float32Json, nonFiniteFromJson, numberToFloat16Bits } from './numbers.js';
+import { FLOAT16_MAX, roundsToFloat32Infinity, float16BitsToNumber, float16Json, float32Json, nonFiniteFromJson, numberToFloat16Bits } from './numbers.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 /** float16 bit patterns of +Infinity and -Infinity. */
@@ -193,8 +193,9 @@ const WRITERS: Readonly<Record<Exclude<TensorType, 'string'>, ElementWriter>> = 
   },
   float32: (target, index, value, path) => {
     const v = floatNumber(value, 'float32', () => path(index));
-    if (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX) {
-      throw new ValidationError('OUT_OF_RANGE', `${v} is outside the range of float32.`, path(index));
+    // Numbers just past the largest float32 that still round to it (our own `3.4028235e+38`) are in range.
+    if (roundsToFloat32Infinity(v)) {
+      throw new ValidationError('OUT_OF_RANGE', `${v} is outside the range of float32 (±${FLOAT32_MAX}).`, path(index));
     }
     target[index] = v;
   },

@@ -13,7 +13,7 @@ import type { ModelMetadata, ModelSignature, TensorSpec } from '../model.js';
 import type { TensorData, TensorMap } from '../tensor.js';
 import { V2_DATATYPES, isDynamic } from './decode.js';
 import { elementText, elementsText, floatValue, floatText } from './elements.js';
-import { numberToFloat16Bits as halfBits } from './numbers.js';
+import { float16BitsToNumber, numberToFloat16Bits as halfBits } from './numbers.js';
 
 /**
  * Which output holds class probabilities, and the labels of its columns. `binary`: the output
@@ -134,7 +134,7 @@ function binaryClassTexts(probs: TensorData, rows: number, labels: readonly stri
 
 /** `v` rounded to the nearest float16 value, as a number. */
 function roundHalf(v: number): number {
-  return floatValue({ type: 'float16', shape: [1], data: new Uint16Array([halfBits(v)]) }, 0);
+  return float16BitsToNumber(halfBits(v));
 }
 
 /** Row `r` of an output whose first axis is the batch; the whole output otherwise. */
