@@ -521,7 +521,7 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
     throw new UsageError('--since, --limit, --follow and --poll go with "logs".');
   }
   if (command !== 'stats' && flags.minutes !== undefined) throw new UsageError('--minutes goes with "stats".');
-  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats", "logs", "batch submit", "batch status" and "batch list" (the other commands print JSON anyway).');
+  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats", "logs", "infer", "batch submit", "batch status" and "batch list" (the other commands print JSON anyway).');
   if (!['shift', 'rollback', 'finalize'].includes(command) && (flags['expect-canary'] !== undefined || flags['expect-percent'] !== undefined)) {
     throw new UsageError('--expect-canary and --expect-percent go with "shift", "rollback" and "finalize".');
   }
@@ -991,7 +991,8 @@ function badReply(message: string): ApiError {
  * `Inference-Header-Content-Length` bytes, then each output's bytes in order) or JSON. Each
  * output comes with `parameters.binary_data_size` (its bytes are in the body), with
  * `parameters.data_url` (downloaded from there with `fetchFn`, no token sent: the URL is
- * presigned), or with `data` (JSON values). Every output is checked against its shape, and the
+ * presigned; its length checked against `data_bytes` or `binary_data_size` when given), or with
+ * `data` (JSON values). Every output is checked against its shape, and the
  * body must hold nothing after the last output's bytes.
  */
 export async function readInferReply(response: Response, fetchFn: typeof fetch): Promise<InferReply> {
@@ -1026,7 +1027,8 @@ export async function readInferReply(response: Response, fetchFn: typeof fetch):
     let bytes: Uint8Array;
     if (typeof url === 'string') {
       bytes = await downloadOutput(fetchFn, name, url);
-      if (typeof size === 'number' && size !== bytes.byteLength) throw badReply(`output ${shown(name)} is announced as ${size} bytes; its download has ${bytes.byteLength}.`);
+      const announced = params?.['data_bytes'] ?? size;
+      if (typeof announced === 'number' && announced !== bytes.byteLength) throw badReply(`output ${shown(name)} is announced as ${announced} bytes; its download has ${bytes.byteLength}.`);
     } else if (typeof size === 'number') {
       if (!Number.isSafeInteger(size) || size < 0 || size > body.byteLength - offset) {
         throw badReply(`output ${shown(name)} is announced as ${size} bytes, but ${body.byteLength - offset} are left in the body.`);
@@ -1114,7 +1116,7 @@ function replyJson(reply: InferReply): Record<string, unknown> {
   return {
     ...reply.header,
     outputs: reply.outputs.map((output) => {
-      const { binary_data_size: _size, data_url: _url, binary_data: _binary, ...parameters } = output.parameters ?? {};
+      const { binary_data_size: _size, data_url: _url, data_bytes: _bytes, data_expires_at: _expires, binary_data: _binary, ...parameters } = output.parameters ?? {};
       return {
         name: output.name, datatype: output.datatype, shape: output.shape,
         ...(Object.keys(parameters).length > 0 ? { parameters } : {}),

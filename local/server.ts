@@ -15,7 +15,7 @@
  *   and request context included (413 `REQUEST_TOO_LARGE`, saying what to send instead; the
  *   function is not invoked), and on the serialized result: on AWS, Lambda refuses a result over
  *   its limit (`Function.ResponseSizeTooLarge`) and API Gateway answers 502, so here a result over
- *   it is a 502 `RESPONSE_TOO_LARGE`, never the function's own status. Both Lambda checks count
+ *   it is a 502 `RESULT_TOO_LARGE`, never the function's own status. Both Lambda checks count
  *   bytes with `serializedBytes` (`functions/core/codec/payload-limits.ts`), against
  *   `LAMBDA_SYNC_PAYLOAD_BYTES` (6 MiB; Lambda's own result limit is 100 bytes more).
  *
@@ -428,7 +428,7 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     return;
   }
   if (read === 'too-large') {
-    sendJson(response, 413, { error: { code: 'BODY_TOO_LARGE', message: `The body is larger than the API's limit of ${limit} bytes.`, path: 'body' }, requestId }, { connection: 'close' });
+    sendJson(response, 413, { error: { code: 'BODY_TOO_LARGE', message: `The body is larger than the API's limit of ${limit} bytes (API Gateway's 10 MB payload quota). Send tensors in the v2 binary form (Content-Type: application/octet-stream), or upload large inputs first (POST /v1/models/{model}/payloads, then parameters.data_ref) and send fewer rows per request.`, path: 'body' }, requestId }, { connection: 'close' });
     return;
   }
   const binaryTypes = options.binaryMediaTypes ?? BINARY_MEDIA_TYPES;
@@ -464,7 +464,7 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
   const resultBytes = serializedBytes(result);
   if (resultBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
     version?.done(502, state.elapsed() - called);
-    sendJson(response, 502, { error: { code: 'RESPONSE_TOO_LARGE', message: responseTooLarge(resultBytes), path: '' }, requestId });
+    sendJson(response, 502, { error: { code: 'RESULT_TOO_LARGE', message: responseTooLarge(resultBytes), path: '' }, requestId });
     return;
   }
   version?.done(result.statusCode, state.elapsed() - called);

@@ -399,15 +399,17 @@ export class PredictionService {
 
   /** The bytes of every payload the request's inputs name (`data_ref`), read at once. */
   private async readReferences(model: string, inputs: readonly unknown[]): Promise<Map<string, Uint8Array>> {
-    const ids = [...new Set(v2References(inputs))];
+    const refs = v2References(inputs);
     const found = new Map<string, Uint8Array>();
-    if (ids.length === 0) return found;
+    if (refs.length === 0) return found;
     const store = this.deps.payloads;
     if (!store) {
       throw new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference (data_ref); send them in the request.', ['inputs']);
     }
     const max = this.deps.config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    await Promise.all(ids.map(async (id) => found.set(id, await store.readUpload(model, id, max, ['inputs']))));
+    await Promise.all(refs.map(async ({ id, path }) => {
+      if (!found.has(id)) found.set(id, await store.readUpload(model, id, max, path));
+    }));
     return found;
   }
 
@@ -421,23 +423,28 @@ export class PredictionService {
     const budget = this.maxResponseBytes();
     // JSON is written only where it could fit: an element takes at least 2 characters ("0,").
     const json = tensors.map((t, k) => (modes[k] === 'json' && t.tensor.data.length * 2 <= budget ? v2OutputJsonText(t) : undefined));
-    const size = (k: number): number => {
+    const binaryBytes = tensors.map((t) => tensorBytes(t.tensor).byteLength);
+    // A binary answer is one base64 body: JSON outputs in its header are base64 too.
+    const size = (k: number, binaryAnswer: boolean): number => {
       if (modes[k] === 'reference') return 512;
-      if (modes[k] === 'binary') return base64Length(tensorBytes((tensors[k] as V2Output).tensor).byteLength) + 256;
+      if (modes[k] === 'binary') return base64Length(binaryBytes[k] as number) + 256;
       const text = json[k];
-      return text === undefined ? Number.POSITIVE_INFINITY : jsonTextBytes(text);
+      if (text === undefined) return Number.POSITIVE_INFINITY;
+      return binaryAnswer ? base64Length(Buffer.byteLength(text, 'utf8')) : jsonTextBytes(text);
     };
-    let total = tensors.reduce((n, _, k) => n + size(k), 0);
-    while (total > budget) {
+    const total = (): number => {
+      const binaryAnswer = modes.includes('binary');
+      return tensors.reduce((n, _, k) => n + size(k, binaryAnswer), 0);
+    };
+    for (let bytes = total(); bytes > budget; bytes = total()) {
+      const binaryAnswer = modes.includes('binary');
       let largest = -1;
-      for (let k = 0; k < tensors.length; k++) if (modes[k] !== 'reference' && (largest < 0 || size(k) > size(largest))) largest = k;
+      for (let k = 0; k < tensors.length; k++) if (modes[k] !== 'reference' && (largest < 0 || size(k, binaryAnswer) > size(largest, binaryAnswer))) largest = k;
       if (largest < 0 || !this.deps.payloads) {
-        const shown = Number.isFinite(total) ? `${total} bytes` : 'more than Lambda returns';
+        const shown = Number.isFinite(bytes) ? `${bytes} bytes` : 'more than Lambda returns';
         throw new PayloadTooLargeError('RESPONSE_TOO_LARGE', `The answer would be ${shown}; Lambda returns at most ${budget} bytes synchronously. Ask for binary outputs ("parameters": {"binary_data_output": true} with "Accept: ${BINARY_MEDIA_TYPE}"), fewer outputs ("outputs") or fewer rows${this.deps.payloads ? '' : '; or deploy the endpoint with a payload bucket, which returns large outputs by reference'}.`, ['outputs']);
       }
-      total -= size(largest);
       modes[largest] = 'reference';
-      total += size(largest);
     }
     return Promise.all(tensors.map(async (t, k): Promise<PlannedOutput> => {
       const head = { name: t.name, datatype: t.datatype, shape: t.shape };

@@ -491,7 +491,7 @@ export async function parseBinaryBody(event: APIGatewayProxyEvent, limits: BodyL
 function checkSize(bytes: number, limits: BodyLimits, inflatedFrom?: ContentCoding): void {
   if (bytes > limits.maxBodyBytes) {
     const measured = inflatedFrom ? `The ${inflatedFrom} body inflates to ${bytes} bytes, past the most this endpoint accepts after inflating, ${limits.maxBodyBytes}` : `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}`;
-    throw new PayloadTooLargeError('BODY_TOO_LARGE', `${measured}. Send fewer rows per request; a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`, ['body']);
+    throw new PayloadTooLargeError('BODY_TOO_LARGE', `${measured}. Send fewer rows per request; tensors travel smaller in the v2 binary form (Content-Type: application/octet-stream) or by reference (POST /v1/models/{model}/payloads, then parameters.data_ref); a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`, ['body']);
   }
 }
 

@@ -72,11 +72,11 @@ describe('the REQUEST authorizer (cdk.json)', () => {
     expect(synth.config.auth.cacheTtlSeconds).toBe(Number(stated));
   });
 
-  it('guards every method but the two health routes', () => {
+  it('guards every method but the two health routes and the server metadata (GET /v2)', () => {
     const methods = Object.values(resourcesOf(synth.template, 'AWS::ApiGateway::Method')).map((m) => m.Properties ?? {});
     const [authorizerId] = Object.keys(resourcesOf(synth.template, 'AWS::ApiGateway::Authorizer'));
     const open = methods.filter((m) => m['AuthorizationType'] !== 'CUSTOM');
-    expect(open).toHaveLength(2);
+    expect(open).toHaveLength(3);
     for (const m of open) expect(m['AuthorizationType']).toBe('NONE');
     for (const m of methods.filter((x) => x['AuthorizationType'] === 'CUSTOM')) expect(m['AuthorizerId']).toEqual({ Ref: authorizerId });
   });

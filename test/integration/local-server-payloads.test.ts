@@ -4,7 +4,7 @@
  * base64 answer is decoded only for a client whose first Accept type is binary, an event over
  * Lambda's 6 MiB (base64 body, headers and request context counted) is refused with 413
  * `REQUEST_TOO_LARGE` before the function runs, and a result over it is a 502
- * `RESPONSE_TOO_LARGE`, never the function's 200. The function behind the server is a small
+ * `RESULT_TOO_LARGE`, never the function's 200. The function behind the server is a small
  * stand-in that records its events: what is under test is the server's side of the invoke.
  */
 import { jest } from '@jest/globals';
@@ -242,7 +242,7 @@ describe("Lambda's 6 MiB on the serialized result", () => {
     expect(outcomes).toEqual([200]);
   });
 
-  it('one byte more is a 502 RESPONSE_TOO_LARGE (what API Gateway answers when Lambda refuses the result), never the 200, and counts as a failure of the version', async () => {
+  it('one byte more is a 502 RESULT_TOO_LARGE (what API Gateway answers when Lambda refuses the result), never the 200, and counts as a failure of the version', async () => {
     // Prepare
     answer = () => resultOf(LAMBDA_SYNC_PAYLOAD_BYTES + 1);
 
@@ -252,7 +252,7 @@ describe("Lambda's 6 MiB on the serialized result", () => {
     // Assess
     expect(reply.status).toBe(502);
     const error = errorOf(reply);
-    expect({ code: error.code, path: error.path }).toEqual({ code: 'RESPONSE_TOO_LARGE', path: '' });
+    expect({ code: error.code, path: error.path }).toEqual({ code: 'RESULT_TOO_LARGE', path: '' });
     expect(error.message).toContain(`${LAMBDA_SYNC_PAYLOAD_BYTES + 1} bytes`);
     expect(error.message).toContain('API Gateway answers 502');
     expect(reply.text.length).toBeLessThan(1_000);
@@ -263,6 +263,6 @@ describe("Lambda's 6 MiB on the serialized result", () => {
   it('a binary answer counts base64-encoded: 4.8 MB of bytes are a 6.4 MB result, refused even for a client that takes bytes', async () => {
     answer = () => ({ statusCode: 200, headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(4_800_000, 1).toString('base64'), isBase64Encoded: true });
     const reply = await post(INFER, '{}', { 'content-type': 'application/json', accept: 'application/octet-stream' });
-    expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 502, code: 'RESPONSE_TOO_LARGE' });
+    expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 502, code: 'RESULT_TOO_LARGE' });
   });
 });

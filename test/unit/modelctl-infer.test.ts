@@ -95,7 +95,7 @@ describe('reading answers', () => {
       model_name: 'm', model_version: '2', id: 'r-1', parameters: { processing_time_ms: 1 },
       outputs: [
         { name: 'x', datatype: 'FP32', shape: [2], parameters: { binary_data_size: 8 } },
-        { name: 'y', datatype: 'INT64', shape: [2], parameters: { data_url: `${base}/y`, binary_data_size: 16 } },
+        { name: 'y', datatype: 'INT64', shape: [2], parameters: { data_url: `${base}/y`, data_bytes: 16, data_expires_at: '2026-12-01T00:00:00.000Z' } },
         { name: 'z', datatype: 'FP64', shape: [1, 2], data: ['NaN', '-Infinity'] },
         { name: 'w', datatype: 'BOOL', shape: [1], parameters: { binary_data_size: 1 } },
       ],
@@ -141,7 +141,7 @@ describe('reading answers', () => {
 
   it('says when an output by reference cannot be downloaded, or is not the size announced', async () => {
     // Prepare
-    const output = (url: string, size: number) => Response.json({ outputs: [{ name: 'y', datatype: 'INT64', shape: [2], parameters: { data_url: url, binary_data_size: size } }] });
+    const output = (url: string, size: number) => Response.json({ outputs: [{ name: 'y', datatype: 'INT64', shape: [2], parameters: { data_url: url, data_bytes: size } }] });
 
     // Act / Assess
     expect(await refusal(output(`${base}/expired`, 16))).toBe('The download of output "y" was refused: 403 AccessDenied: Request has expired');

@@ -374,14 +374,14 @@ export interface V2Sources {
  * The payload ids a v2 request's inputs name in `parameters.data_ref` (unchecked strings; the
  * payload store checks their form), read before the request is decoded.
  */
-export function v2References(inputs: readonly unknown[]): string[] {
-  const ids: string[] = [];
-  for (const input of inputs) {
+export function v2References(inputs: readonly unknown[]): { readonly id: string; readonly path: FieldPath }[] {
+  const refs: { id: string; path: FieldPath }[] = [];
+  inputs.forEach((input, i) => {
     const parameters = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)['parameters'] : undefined;
     const ref = parameters !== null && typeof parameters === 'object' && Object.hasOwn(parameters, 'data_ref') ? (parameters as Record<string, unknown>)['data_ref'] : undefined;
-    if (typeof ref === 'string') ids.push(ref);
-  }
-  return ids;
+    if (typeof ref === 'string') refs.push({ id: ref, path: ['inputs', i, 'parameters', 'data_ref'] });
+  });
+  return refs;
 }
 
 /** The source of one v2 input's elements, from its fields and parameters: exactly one of them. */

@@ -13,6 +13,10 @@
  * they are safe integers (|v| ≤ 2^53 − 1) and decimal strings beyond; BOOL is `true`/`false`;
  * BYTES is a string.
  */
+import {
+  float16BitsToNumber, float16Json, float32Json, floatToJsonValue, nonFiniteFromJson, numberToFloat16Bits,
+  roundsToFloat16Infinity, roundsToFloat32Infinity,
+} from './numbers.js';
 
 /** The protocol's datatypes, as the binary extension carries them. */
 export const WIRE_DATATYPES = [
@@ -117,64 +121,6 @@ export function joinBytesElements(elements: readonly Uint8Array[]): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// IEEE 754 binary16
-// ---------------------------------------------------------------------------------------------
-
-/** The value of a binary16 bit pattern (exact: every binary16 value is a double). */
-export function float16ToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
-  return sign * (1024 + fraction) * 2 ** (exponent - 25);
-}
-
-/**
- * The binary16 bit pattern nearest to `value`, ties to even (IEEE 754's default rounding);
- * magnitudes from 65520 (halfway between the largest binary16, 65504, and 2^16) become ±Infinity,
- * NaN the quiet NaN 0x7e00. Computed from the double directly, so there is no double rounding.
- */
-export function numberToFloat16(value: number): number {
-  if (Number.isNaN(value)) return 0x7e00;
-  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
-  const magnitude = Math.abs(value);
-  if (magnitude >= 65520) return sign | 0x7c00;
-  if (magnitude < 2 ** -14) {
-    // Subnormal: units of 2^-24; a result of 1024 is the smallest normal, whose bits it also is.
-    return sign | roundHalfEven(magnitude * 2 ** 24);
-  }
-  let exponent = Math.floor(Math.log2(magnitude));
-  if (2 ** exponent > magnitude) exponent -= 1;
-  if (2 ** (exponent + 1) <= magnitude) exponent += 1;
-  const mantissa = roundHalfEven((magnitude / 2 ** exponent - 1) * 1024);
-  // A mantissa rounded up to 1024 carries into the exponent, which the addition does by itself.
-  return sign | (((exponent + 15) << 10) + mantissa);
-}
-
-function roundHalfEven(x: number): number {
-  const floor = Math.floor(x);
-  const rest = x - floor;
-  if (rest > 0.5 || (rest === 0.5 && floor % 2 === 1)) return floor + 1;
-  return floor;
-}
-
-/**
- * The shortest decimal (as a number) that rounds back to the same value at `bits` of precision
- * (24: float32, 11: binary16): `0.1` for the float32 nearest 0.1, not `0.10000000149011612`.
- */
-export function shortestFloat(value: number, type: 'FP32' | 'FP16'): number {
-  if (!Number.isFinite(value) || value === 0) return value;
-  const same = type === 'FP32' ? (x: number) => Math.fround(x) === value : (x: number) => float16ToNumber(numberToFloat16(x)) === value;
-  const most = type === 'FP32' ? 9 : 5; // digits that always suffice (float32: 9, binary16: 5)
-  for (let digits = 1; digits < most; digits += 1) {
-    const candidate = Number(value.toPrecision(digits));
-    if (same(candidate)) return candidate;
-  }
-  return Number(value.toPrecision(most));
-}
-
-// ---------------------------------------------------------------------------------------------
 // Raw bytes ⇄ JSON values
 // ---------------------------------------------------------------------------------------------
 
@@ -184,20 +130,14 @@ export type JsonElement = number | string | boolean;
 const UTF8 = new TextDecoder('utf-8');
 const UTF8_ENCODER = new TextEncoder();
 
-function floatToJson(value: number): JsonElement {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Number.POSITIVE_INFINITY) return 'Infinity';
-  if (value === Number.NEGATIVE_INFINITY) return '-Infinity';
-  return value;
-}
-
 function bigToJson(value: bigint): JsonElement {
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
 }
 
 /**
  * The first `limit` elements of a raw tensor (all by default) as JSON values, in row-major
- * order. float32 and binary16 values are the shortest decimals that round back to them. BYTES
+ * order. float32 and binary16 values are the shortest decimals that round back to them
+ * (`numbers.ts`'s `float32Json`, `float16Json`). BYTES
  * elements are decoded as UTF-8 (a byte sequence that is not UTF-8 shows U+FFFD).
  */
 export function rawToJson(tensor: RawTensor, limit = Number.POSITIVE_INFINITY): JsonElement[] {
@@ -207,9 +147,9 @@ export function rawToJson(tensor: RawTensor, limit = Number.POSITIVE_INFINITY): 
   const count = Math.min(Math.floor(data.byteLength / size), limit);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const read: (offset: number) => JsonElement = {
-    FP16: (o: number) => floatToJson(shortestFloat(float16ToNumber(view.getUint16(o, true)), 'FP16')),
-    FP32: (o: number) => floatToJson(shortestFloat(view.getFloat32(o, true), 'FP32')),
-    FP64: (o: number) => floatToJson(view.getFloat64(o, true)),
+    FP16: (o: number) => JSON.parse(float16Json(float16BitsToNumber(view.getUint16(o, true)))) as JsonElement,
+    FP32: (o: number) => JSON.parse(float32Json(view.getFloat32(o, true))) as JsonElement,
+    FP64: (o: number) => floatToJsonValue(view.getFloat64(o, true)),
     INT8: (o: number) => view.getInt8(o),
     INT16: (o: number) => view.getInt16(o, true),
     INT32: (o: number) => view.getInt32(o, true),
@@ -230,7 +170,6 @@ const INTEGER_RANGES: Readonly<Record<'INT8' | 'INT16' | 'INT32' | 'UINT8' | 'UI
   UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 2 ** 32 - 1],
 };
 const BIG_RANGES = { INT64: [-(2n ** 63n), 2n ** 63n - 1n], UINT64: [0n, 2n ** 64n - 1n] } as const;
-const FLOAT_WORDS: Readonly<Record<string, number>> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
 /** Decimal strings of a 64-bit integer: at most 20 digits and a sign. */
 const DECIMAL_64 = /^-?(0|[1-9][0-9]{0,19})$/;
 
@@ -259,7 +198,7 @@ export function jsonToRaw(datatype: WireDatatype, values: readonly unknown[]): U
   const data = new Uint8Array(values.length * size);
   const view = new DataView(data.buffer);
   const float = (value: unknown, i: number): number => {
-    const number = typeof value === 'string' && Object.hasOwn(FLOAT_WORDS, value) ? FLOAT_WORDS[value] : value;
+    const number = nonFiniteFromJson(value) ?? value;
     if (typeof number !== 'number') throw bad(i, 'numbers, "NaN", "Infinity" or "-Infinity"');
     return number;
   };
@@ -269,14 +208,13 @@ export function jsonToRaw(datatype: WireDatatype, values: readonly unknown[]): U
     switch (datatype) {
       case 'FP16': {
         const number = float(value, i);
-        const bits = numberToFloat16(number);
-        if (Number.isFinite(number) && (bits & 0x7c00) === 0x7c00) throw bad(i, 'numbers within ±65504');
-        view.setUint16(offset, bits, true);
+        if (roundsToFloat16Infinity(number)) throw bad(i, 'numbers within ±65504');
+        view.setUint16(offset, numberToFloat16Bits(number), true);
         break;
       }
       case 'FP32': {
         const number = float(value, i);
-        if (Number.isFinite(number) && !Number.isFinite(Math.fround(number))) throw bad(i, 'numbers within ±3.4028235e38');
+        if (roundsToFloat32Infinity(number)) throw bad(i, 'numbers within ±3.4028235e38');
         view.setFloat32(offset, number, true);
         break;
       }

@@ -1,47 +1,12 @@
 /**
- * Raw tensor bytes of the binary tensor data extension: binary16 conversions (every bit pattern,
- * and IEEE 754's ties-to-even rounding), JSON values ⇄ raw bytes for every datatype with each
- * refusal, BYTES framing, nested JSON arrays, and element counts that cannot be counted exactly.
+ * Raw tensor bytes of the binary tensor data extension: JSON values ⇄ raw bytes for every
+ * datatype with each refusal (the float16 and shortest-digit conversions themselves are
+ * numbers.ts's, tested in test/unit/numbers.test.ts), BYTES framing, nested JSON arrays, and
+ * element counts that cannot be counted exactly.
  */
 import {
-  TensorBytesError, bytesElements, checkRawTensor, elementCount, float16ToNumber, joinBytesElements, jsonToRaw,
-  nestedToFlat, numberToFloat16, rawToJson, shortestFloat,
+  TensorBytesError, bytesElements, checkRawTensor, elementCount, joinBytesElements, jsonToRaw, nestedToFlat, rawToJson,
 } from '../../../functions/core/codec/tensor-bytes.js';
-
-describe('binary16', () => {
-  it('maps every bit pattern to its value and back (NaNs to the quiet NaN)', () => {
-    // Act
-    const mismatches: number[] = [];
-    for (let bits = 0; bits < 0x10000; bits += 1) {
-      const value = float16ToNumber(bits);
-      const back = numberToFloat16(value);
-      if (Number.isNaN(value) ? back !== 0x7e00 : back !== bits) mismatches.push(bits);
-    }
-
-    // Assess
-    expect(mismatches).toEqual([]);
-  });
-
-  it.each([
-    [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [2 ** -14, 0x0400], [2 ** -24, 0x0001], [-0, 0x8000], [0, 0x0000],
-    [Number.POSITIVE_INFINITY, 0x7c00], [Number.NEGATIVE_INFINITY, 0xfc00], [Number.NaN, 0x7e00],
-    [1 + 2 ** -11, 0x3c00], // halfway between 1 and the next binary16: ties to even (down)
-    [1 + 3 * 2 ** -11, 0x3c02], // halfway between 0x3c01 and 0x3c02: ties to even (up)
-    [1 + 2 ** -11 + 2 ** -30, 0x3c01], // just past halfway: up
-    [65519.99, 0x7bff], [65520, 0x7c00], [-65520, 0xfc00], // 65520 is halfway to 2^16: ties to even, Infinity
-    [2 ** -25, 0x0000], [3 * 2 ** -26, 0x0001], [2 ** -14 - 2 ** -25, 0x0400], // subnormals, and rounding up into the normals
-    [0.1, 0x2e66],
-  ])('rounds %p to the bits %p', (value, bits) => {
-    expect(numberToFloat16(value)).toBe(bits);
-  });
-
-  it('gives float32 and binary16 values their shortest decimals', () => {
-    expect(shortestFloat(Math.fround(0.1), 'FP32')).toBe(0.1);
-    expect(shortestFloat(Math.fround(1 / 3), 'FP32')).toBe(0.33333334);
-    expect(shortestFloat(float16ToNumber(0x2e66), 'FP16')).toBe(0.1);
-    expect(shortestFloat(Math.fround(3.4028234663852886e38), 'FP32')).toBe(3.4028235e38);
-  });
-});
 
 describe('JSON values ⇄ raw bytes', () => {
   it('lays out elements little-endian, BOOL as one byte, BYTES as a 4-byte length and UTF-8', () => {
