@@ -33,6 +33,7 @@ import { benchModel, rawSession } from '../lib/models.js';
 import { profilerRequests } from '../lib/profile.js';
 import { precise, quantile } from '../lib/stats.js';
 import { BATCH_JOB_PHASES, type BatchFloorRun, type BatchJobPhase, type BatchJobRun } from '../results.js';
+import { float32Json } from '../../functions/core/codec/numbers.js';
 
 /** The product's multipart upload (functions/adapters/s3-data.ts): 8 MiB parts, 4 at once. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -305,6 +306,7 @@ async function runFloor(rows: number, rowsPerBatch: number): Promise<BatchFloorR
   const width = model.features.length;
   const classes = classLabels.length;
   const classIndex = new Map(classLabels.map((label, i) => [label, i]));
+  const classKeys = classLabels.map((label) => JSON.stringify(label));
   let parseMs = 0;
   let runMs = 0;
   let encodeMs = 0;
@@ -335,12 +337,13 @@ async function runFloor(rows: number, rowsPerBatch: number): Promise<BatchFloorR
       const labels = outputs['label']?.data as readonly string[];
       const probabilities = outputs['probabilities']?.data as Float32Array;
       let text = '';
+      // float32 values in their shortest digits, as the job writes them (the same bytes).
       for (let r = 0; r < count; r++) {
         const label = labels[r] as string;
-        const byClass: Record<string, number> = {};
-        for (let c = 0; c < classes; c++) byClass[classLabels[c] as string] = probabilities[r * classes + c] as number;
-        const confidence = probabilities[r * classes + (classIndex.get(label) ?? 0)] as number;
-        text += `${JSON.stringify({ row: predicted + r, prediction: { label, confidence, probabilities: byClass } })}\n`;
+        let byClass = '';
+        for (let c = 0; c < classes; c++) byClass += `${c === 0 ? '' : ','}${classKeys[c] as string}:${float32Json(probabilities[r * classes + c] as number)}`;
+        const confidence = float32Json(probabilities[r * classes + (classIndex.get(label) ?? 0)] as number);
+        text += `{"row":${predicted + r},"prediction":{"label":${JSON.stringify(label)},"confidence":${confidence},"probabilities":{${byClass}}}}\n`;
       }
       predicted += count;
       records = [];
