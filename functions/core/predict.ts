@@ -311,7 +311,7 @@ export class PredictionService {
     try {
       const { decoded, texts } = await predictRecordTexts(served, body, this.limits(), ctx.facts, this.tracing);
       const predictions = `[${texts.join(',')}]`;
-      this.checkResponse(jsonTextBytes(predictions), `${decoded.rows} rows`, 'Send fewer rows per request, or run the rows as a batch job (POST /v1/models/{model}/batch-jobs).');
+      this.checkResponse(predictions, `${decoded.rows} rows`, 'Send fewer rows per request, or run the rows as a batch job (POST /v1/models/{model}/batch-jobs).');
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
       this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
@@ -424,22 +424,30 @@ export class PredictionService {
     // JSON is written only where it could fit: an element takes at least 2 characters ("0,").
     const json = tensors.map((t, k) => (modes[k] === 'json' && t.tensor.data.length * 2 <= budget ? v2OutputJsonText(t) : undefined));
     const binaryBytes = tensors.map((t) => tensorBytes(t.tensor).byteLength);
-    // A binary answer is one base64 body: JSON outputs in its header are base64 too.
-    const size = (k: number, binaryAnswer: boolean): number => {
+    // A binary answer is one base64 body: JSON outputs in its header are base64 too. A JSON text
+    // is first bounded (6 bytes per UTF-16 unit once serialized) and measured only when the
+    // bounds do not fit.
+    const exactJson = new Map<number, number>();
+    const size = (k: number, binaryAnswer: boolean, exact: boolean): number => {
       if (modes[k] === 'reference') return 512;
       if (modes[k] === 'binary') return base64Length(binaryBytes[k] as number) + 256;
       const text = json[k];
       if (text === undefined) return Number.POSITIVE_INFINITY;
-      return binaryAnswer ? base64Length(Buffer.byteLength(text, 'utf8')) : jsonTextBytes(text);
+      if (binaryAnswer) return base64Length(Buffer.byteLength(text, 'utf8'));
+      if (!exact) return text.length * 6;
+      let bytes = exactJson.get(k);
+      if (bytes === undefined) exactJson.set(k, (bytes = jsonTextBytes(text)));
+      return bytes;
     };
     const total = (): number => {
       const binaryAnswer = modes.includes('binary');
-      return tensors.reduce((n, _, k) => n + size(k, binaryAnswer), 0);
+      const bound = tensors.reduce((n, _, k) => n + size(k, binaryAnswer, false), 0);
+      return bound <= budget ? bound : tensors.reduce((n, _, k) => n + size(k, binaryAnswer, true), 0);
     };
     for (let bytes = total(); bytes > budget; bytes = total()) {
       const binaryAnswer = modes.includes('binary');
       let largest = -1;
-      for (let k = 0; k < tensors.length; k++) if (modes[k] !== 'reference' && (largest < 0 || size(k, binaryAnswer) > size(largest, binaryAnswer))) largest = k;
+      for (let k = 0; k < tensors.length; k++) if (modes[k] !== 'reference' && (largest < 0 || size(k, binaryAnswer, true) > size(largest, binaryAnswer, true))) largest = k;
       if (largest < 0 || !this.deps.payloads) {
         const shown = Number.isFinite(bytes) ? `${bytes} bytes` : 'more than Lambda returns';
         throw new PayloadTooLargeError('RESPONSE_TOO_LARGE', `The answer would be ${shown}; Lambda returns at most ${budget} bytes synchronously. Ask for binary outputs ("parameters": {"binary_data_output": true} with "Accept: ${BINARY_MEDIA_TYPE}"), fewer outputs ("outputs") or fewer rows${this.deps.payloads ? '' : '; or deploy the endpoint with a payload bucket, which returns large outputs by reference'}.`, ['outputs']);
@@ -468,13 +476,20 @@ export class PredictionService {
     return (this.deps.config.maxResponseBytes ?? LAMBDA_SYNC_PAYLOAD_BYTES) - RESULT_ENVELOPE_BYTES;
   }
 
-  /** 413 `RESPONSE_TOO_LARGE` when a JSON body of `bytes` would not fit. */
-  private checkResponse(bytes: number, what: string, advice: string): void {
+  /**
+   * 413 `RESPONSE_TOO_LARGE` when the JSON text would not fit. Its serialized size is at most
+   * 6 bytes per UTF-16 unit (3 of UTF-8, doubled by escaping), so a text well under the budget
+   * is not measured at all.
+   */
+  private checkResponse(text: string, what: string, advice: string): void {
     const budget = this.maxResponseBytes();
+    if (text.length * 6 <= budget) return;
+    const bytes = jsonTextBytes(text);
     if (bytes > budget) {
       throw new PayloadTooLargeError('RESPONSE_TOO_LARGE', `The answer for ${what} would be about ${bytes} bytes; Lambda returns at most ${budget} bytes synchronously. ${advice}`, ['body']);
     }
   }
+
 
   /** The codec's limits, from this function's configuration. */
   private limits(): CodecLimits {

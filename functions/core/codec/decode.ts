@@ -118,6 +118,7 @@ class RowBatcher {
     }
     const data = this.data as TensorData['data'];
     const offset = row * this.rowSize;
+    // Called only when a value fails the fast check and its writer needs the path.
     const elementPath: ElementPath = (i) => [...path, ...this.indices(i - offset)];
     // A row of a rank-1 input is one value; a single-element row may be sent as a bare scalar
     // too: `"color": "red"` for a [N, 1] input.
@@ -214,10 +215,10 @@ function keyProblem(record: Record<string, unknown>, index: NameIndex): { readon
 }
 
 /** 400 `MISSING_FEATURE` or `UNKNOWN_FEATURE` unless the record's keys are the features. */
-function checkFeatureKeys(record: Record<string, unknown>, index: NameIndex, path: FieldPath): void {
+function checkFeatureKeys(record: Record<string, unknown>, index: NameIndex, pathOf: (row: number) => FieldPath, row: number): void {
   const problem = keyProblem(record, index);
   if (!problem) return;
-  const at = pathExcerpt([...path, problem.key]);
+  const at = pathExcerpt([...pathOf(row), problem.key]);
   if (problem.missing) throw new ValidationError('MISSING_FEATURE', `Feature ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`, at);
   throw new ValidationError('UNKNOWN_FEATURE', `${quoted(problem.key)} is not a feature of this model; it takes: ${nameList(index.names)}.`, at);
 }
@@ -253,15 +254,14 @@ export function decodeRecords(
     const write = elementWriter(input.type, bounds);
     const limit = plainNumberLimit(input.type);
     for (let r = 0; r < rows; r++) {
-      const at = pathOf(r);
-      const record = asRecord(records[r], at);
-      checkFeatureKeys(record, index, at);
+      const record = asRecord(records[r], pathOf, r);
+      checkFeatureKeys(record, index, pathOf, r);
       const offset = r * width;
-      const elementPath: ElementPath = (i) => [...at, features[i - offset] as string];
       for (let j = 0; j < width; j++) {
         const value = record[features[j] as string];
         if (typeof value === 'number' && value <= limit && value >= -limit) data[offset + j] = value;
-        else write(data, offset + j, value, elementPath);
+        // The path is built only here, for a value the fast check did not take.
+        else write(data, offset + j, value, (i) => [...pathOf(r), features[i - offset] as string]);
       }
     }
     return { feeds: feedsOf([[input.name, { type: input.type, shape: [rows, width], data } as TensorData]]), rows };
@@ -272,7 +272,7 @@ export function decodeRecords(
   const batchers = inputs.map((spec) => new RowBatcher(spec, rows, bounds));
   for (let r = 0; r < rows; r++) {
     const at = pathOf(r);
-    const record = asRecord(records[r], at);
+    const record = asRecord(records[r], pathOf, r);
     checkInputKeys(record, index, at);
     inputs.forEach((spec, k) => (batchers[k] as RowBatcher).add(r, record[spec.name], pathExcerpt([...at, spec.name])));
   }
@@ -302,11 +302,51 @@ export function decodeArrays(
   const batchPath = pathOf(0).slice(0, -1);
   checkRowCount(rows, bounds.maxRows, batchPath);
   checkBatch(spec, rows, batchPath);
+  if (layout.kind === 'columns') {
+    const fast = floatColumns(spec, layout.features.length, arrays, bounds, pathOf);
+    if (fast) return { feeds: feedsOf([[spec.name, fast]]), rows };
+  }
   const batcher = layout.kind === 'columns'
     ? new RowBatcher(spec, rows, bounds, [layout.features.length], `Each instance needs ${layout.features.length} values, in this order: ${nameList(layout.features)}.`)
     : new RowBatcher(spec, rows, bounds);
   for (let r = 0; r < rows; r++) batcher.add(r, arrays[r], pathOf(r));
   return { feeds: feedsOf([[spec.name, batcher.tensor()]]), rows };
+}
+
+/**
+ * The common case of array rows, in one tight loop: a float32 or float64 `[N, F]` input, F > 1,
+ * every row an array of exactly F values. A value the inline check does not take (a string such
+ * as "NaN", a number out of range, anything else) goes through the type's writer, which stores
+ * it or throws with its path. `undefined` when the case does not apply or a row is not an array
+ * of F (the general path then reads the rows and reports the first that is wrong).
+ */
+function floatColumns(spec: TensorSpec, width: number, arrays: readonly unknown[], limits: CodecLimits, pathOf: (row: number) => FieldPath): TensorData | undefined {
+  const limit = plainNumberLimit(spec.type);
+  if (limit < 0 || width < 2) return undefined;
+  const rows = arrays.length;
+  for (let r = 0; r < rows; r++) {
+    const row = arrays[r];
+    if (!Array.isArray(row) || row.length !== width) return undefined;
+  }
+  const data = allocate(spec.type, rows * width) as Float32Array | Float64Array;
+  let write: ElementWriter | undefined;
+  for (let r = 0; r < rows; r++) {
+    const row = arrays[r] as readonly unknown[];
+    const offset = r * width;
+    for (let j = 0; j < width; j++) {
+      const value = row[j];
+      if (typeof value === 'number' && value <= limit && value >= -limit) {
+        data[offset + j] = value;
+        continue;
+      }
+      if (Array.isArray(value)) {
+        throw new ValidationError('SHAPE_MISMATCH', `Each instance needs ${width} values: expected a single value, got an array.`, [...pathOf(r), j]);
+      }
+      write ??= elementWriter(spec.type, limits);
+      write(data, offset + j, value, () => [...pathOf(r), j]);
+    }
+  }
+  return { type: spec.type, shape: [rows, width], data } as TensorData;
 }
 
 /**
@@ -319,9 +359,9 @@ function feedsOf(entries: readonly (readonly [string, TensorData])[]): TensorMap
   return feeds;
 }
 
-function asRecord(value: unknown, path: FieldPath): Record<string, unknown> {
+function asRecord(value: unknown, pathOf: (row: number) => FieldPath, row: number): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ValidationError('WRONG_TYPE', 'Expected an object of named features.', path);
+    throw new ValidationError('WRONG_TYPE', 'Expected an object of named features.', pathOf(row));
   }
   return value as Record<string, unknown>;
 }

@@ -291,12 +291,23 @@ function inside(c: number, s: number, lo: number, hi: number, exponent: number, 
   return readsBack(kind, c, exponent, target);
 }
 
+/** 10^0 … 10^22, every one exactly a double (10^22 < 2^53 · 2^22 with 5^22 < 2^53). */
+const EXACT_POW10: readonly number[] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
 /**
  * `digits · 10^exponent` (digits a positive integer without trailing zeros) laid out as
  * ECMA-262's Number::toString lays out a number: plain up to 21 integer digits, `0.000001`
  * down to 6 leading zeros, else `d.ddde±x`.
  */
 function decimalText(digits: number, exponent: number, negative: boolean): string {
+  if (exponent >= -22 && exponent <= 22) {
+    // The double nearest digits · 10^exponent, by one correctly rounded multiplication or
+    // division by an exact power of ten; JavaScript prints a double in its shortest digits and
+    // this layout, and no decimal shorter than `digits` (at most 9 significant digits) reads
+    // back as the same double, so its text is exactly `digits · 10^exponent`.
+    const x = exponent < 0 ? digits / (EXACT_POW10[-exponent] as number) : digits * (EXACT_POW10[exponent] as number);
+    return `${negative ? -x : x}`;
+  }
   const text = `${digits}`;
   const k = text.length;
   const n = k + exponent; // the decimal point's position after the first digit of `text`
