@@ -7,13 +7,55 @@
  * binary answer) is printed with its status, headers and decoded size (`bodyBytes`) instead of
  * the base64 text. `--out <file>` writes the body to the file as the client would get it (a
  * base64 body decoded to its bytes) and prints the rest.
+ *
+ * `--register <model>=<file.onnx>` registers the caller's own model file (and, with
+ * `--metadata <file.json>` right after it, its metadata) in the embedded registry and makes it
+ * live before the function runs: an endpoint's function for a model other than the sample runs
+ * on the caller's file. Given more than once, each `--metadata` goes with the `--register` before it.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeResult, invoke, isProxyResult, resultBody } from './invoke.js';
+import { describeResult, invoke, isProxyResult, readRegistration, resultBody, type ModelRegistration } from './invoke.js';
 
-const USAGE = 'Usage: npm run invoke -- <function name or part of it> -e <event.json> [-t cdk.out/<stack>.template.json] [--out <file for the response body>]';
+const USAGE = [
+  'Usage: npm run invoke -- <function name or part of it> -e <event.json> [-t cdk.out/<stack>.template.json] [--out <file for the response body>]',
+  '         [--register <model>=<file.onnx> [--metadata <file.json>]]...',
+].join('\n');
+
+const HELP = `${USAGE}
+
+Runs one function of the synthesized app (cdk.out) on an event, without Docker, against embedded
+DynamoDB- and S3-compatible servers holding the sample model.
+
+  -e, --event <file>       the event (an API Gateway proxy event for the API's functions)
+  -t, --template <file>    the synthesized template (default: the one in cdk.out)
+  -o, --out <file>         write the response body to the file, as the client gets it
+  -r, --register <m>=<f>   register the ONNX file <f> as model <m> and make it live first; <m> must
+                           be the model the function serves (its endpoint's model)
+  -m, --metadata <file>    the metadata (JSON) of the --register before it: features, class labels,
+                           metrics, golden inputs, as POST /v1/models/{model}/versions takes it
+  -h, --help               this text
+`;
+
+/**
+ * Pairs each `--register` with the `--metadata` that follows it (before the next `--register`),
+ * in the order given, and reads their files.
+ */
+function registrations(tokens: ReturnType<typeof parseArgs>['tokens']): ModelRegistration[] {
+  const pairs: { spec: string; metadata?: string }[] = [];
+  for (const token of tokens ?? []) {
+    if (token.kind !== 'option' || token.value === undefined) continue;
+    if (token.name === 'register') pairs.push({ spec: token.value });
+    if (token.name === 'metadata') {
+      const last = pairs.at(-1);
+      if (!last) throw new Error(`--metadata ${token.value} comes before any --register: give it after the --register <model>=<file.onnx> it describes.`);
+      if (last.metadata !== undefined) throw new Error(`Two --metadata files for --register ${last.spec}: give one.`);
+      last.metadata = token.value;
+    }
+  }
+  return pairs.map(({ spec, metadata }) => readRegistration(spec, metadata));
+}
 
 function defaultTemplate(): string {
   const templates = readdirSync('cdk.out').filter((f) => f.endsWith('.template.json'));
@@ -22,17 +64,32 @@ function defaultTemplate(): string {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     allowPositionals: true,
-    options: { event: { type: 'string', short: 'e' }, template: { type: 'string', short: 't' }, out: { type: 'string', short: 'o' } },
+    tokens: true,
+    options: {
+      event: { type: 'string', short: 'e' },
+      template: { type: 'string', short: 't' },
+      out: { type: 'string', short: 'o' },
+      register: { type: 'string', short: 'r', multiple: true },
+      metadata: { type: 'string', short: 'm', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
   const [functionName] = positionals;
   if (!functionName || !values.event || positionals.length !== 1) throw new Error(USAGE);
+  const register = registrations(tokens);
   const result = await invoke({
     templateFile: values.template ?? defaultTemplate(),
     functionName,
     event: JSON.parse(readFileSync(values.event, 'utf8')) as unknown,
+    register,
   });
+  for (const { model, version } of result.registered) process.stderr.write(`Registered ${model} version ${version}, live (production).\n`);
   process.stderr.write(result.logs);
   if (values.out === undefined) {
     process.stdout.write(`${describeResult(result.result)}\n`);

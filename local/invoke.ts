@@ -2,8 +2,15 @@
  * `npm run invoke`: what `sam local invoke` does, without Docker. Reads a function from the
  * synthesized template (`cdk synth`), takes its bundled code from `cdk.out` and its environment
  * from the template, points that environment at embedded DynamoDB- and S3-compatible servers
- * (with the sample model registered), and runs the handler on an event in a fresh Node process,
- * the way the Lambda runtime would: import the bundle, call the handler once, print the result.
+ * (with the sample model registered, and the caller's own models when asked: `--register`), and
+ * runs the handler on an event in a fresh Node process, the way the Lambda runtime would: import
+ * the bundle, call the handler once, print the result.
+ *
+ * A model the caller registers goes through the registry service the control plane runs
+ * (`RegistryService.register`: the file loads in ONNX Runtime, the metadata matches its
+ * signature, golden inputs replay), then to staging and production through the promotion gates,
+ * with the control function's metric baselines and artifact size limit read from the same
+ * template: what `POST /v1/models/{model}/versions` and a promotion do on AWS.
  *
  * The bundle is copied to a fresh task folder, as Lambda unpacks it to /var/task. What differs
  * from Lambda: that folder's `node_modules` is this repository's, so `onnxruntime-node` comes
@@ -21,12 +28,14 @@
  * what API Gateway decodes to bytes for a client that accepts them: {@link resultBody} gives them.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureTables } from '../functions/adapters/tables.js';
+import { AppError, formatPath } from '../functions/core/errors.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES, serializedBytes } from '../functions/core/codec/payload-limits.js';
+import type { RegistryService } from '../functions/core/registry.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws } from './aws-servers.js';
 
 /** A Lambda function as the template declares it. */
@@ -112,12 +121,37 @@ function resolveValue(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A model to register and make live before the function runs (`--register <model>=<file.onnx>`):
+ * registered as version 1 of a fresh registry, promoted to staging, then production.
+ */
+export interface ModelRegistration {
+  /** The model's name: the one the chosen function serves (its `SERVED_MODEL`), if it serves one. */
+  readonly model: string;
+  /** The ONNX file's bytes. */
+  readonly bytes: Uint8Array;
+  /**
+   * The version's metadata, as `POST /v1/models/{model}/versions` takes it (features, class
+   * labels, metrics, golden inputs, ...). @default {}
+   */
+  readonly metadata?: unknown;
+}
+
 export interface InvokeOptions {
   readonly templateFile: string;
   readonly functionName: string;
   readonly event: unknown;
-  /** Register the sample model first (as `npm start` does). @default true */
+  /**
+   * Register the sample model first (as `npm start` does); skipped when `register` names the
+   * sample's model, so that the caller's file is the one served. @default true
+   */
   readonly seedSampleModel?: boolean;
+  /**
+   * The caller's models, registered and made live before the function runs. Each must be the
+   * model the function serves (`SERVED_MODEL`); a function that serves no one model (the control
+   * plane) takes any. @default none
+   */
+  readonly register?: readonly ModelRegistration[];
 }
 
 export interface InvokeResult {
@@ -125,23 +159,113 @@ export interface InvokeResult {
   readonly result: unknown;
   /** What the function wrote to stdout/stderr (its logs). */
   readonly logs: string;
+  /** The versions registered from `register`, each live (production) when the function ran. */
+  readonly registered: readonly { readonly model: string; readonly version: string }[];
 }
 
 /**
- * Invokes the function once on `event` against embedded servers; stops them afterwards. Throws,
- * as Lambda refuses them, on an event or a result over `LAMBDA_SYNC_PAYLOAD_BYTES`.
+ * The registry refused a model given with `register` (`--register`), or a gate refused to make it
+ * live: `code` and `message` are the API's (`ValidationError`, `GateError`, ... of the registry
+ * service), `path` the field they point at.
+ */
+export class RegistrationRefusedError extends Error {
+  readonly code: string;
+  readonly path: string;
+
+  constructor(readonly model: string, step: string, cause: AppError) {
+    const path = formatPath(cause.path);
+    super(`${step} "${model}" was refused: ${cause.code}: ${cause.message}${path ? ` (at ${path})` : ''}`, { cause });
+    this.name = 'RegistrationRefusedError';
+    this.code = cause.code;
+    this.path = path;
+  }
+}
+
+/**
+ * Reads a `--register <model>=<file.onnx>` argument, and the `--metadata <file.json>` given with
+ * it, into a registration. Throws, naming the argument, when the form is not `<model>=<file>`, a
+ * file is missing or not a file, or the metadata is not JSON.
+ */
+export function readRegistration(spec: string, metadataFile?: string): ModelRegistration {
+  const at = spec.indexOf('=');
+  const model = spec.slice(0, at);
+  const file = spec.slice(at + 1);
+  if (at < 1 || file === '') throw new Error(`--register takes <model>=<file.onnx>, e.g. --register iris=models/iris/model.onnx; got "${spec}".`);
+  const bytes = readFileNamed(file, `The model file "${file}" (--register ${spec})`);
+  if (metadataFile === undefined) return { model, bytes };
+  const text = readFileNamed(metadataFile, `The metadata file "${metadataFile}" (--metadata, for ${model})`).toString('utf8');
+  try {
+    return { model, bytes, metadata: JSON.parse(text) as unknown };
+  } catch (error) {
+    throw new Error(`The metadata file "${metadataFile}" (--metadata, for ${model}) is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function readFileNamed(file: string, what: string): Buffer {
+  if (!existsSync(file)) throw new Error(`${what} does not exist (relative paths are read from ${process.cwd()}).`);
+  if (!statSync(file).isFile()) throw new Error(`${what} is not a file.`);
+  return readFileSync(file);
+}
+
+/**
+ * Refuses registrations the function cannot use, before anything starts: a function without a
+ * registry (no `REGISTRY_TABLE` and `ARTIFACT_BUCKET`), a model other than the one it serves
+ * (`SERVED_MODEL`), or one model given twice.
+ */
+function checkRegistrations(fn: TemplateFunction, env: Record<string, string>, registrations: readonly ModelRegistration[]): void {
+  if (registrations.length === 0) return;
+  if (!env['REGISTRY_TABLE'] || !env['ARTIFACT_BUCKET']) {
+    throw new Error(`${fn.logicalId} reads no model registry (its environment has no REGISTRY_TABLE and ARTIFACT_BUCKET): there is no model to register for it. Choose an endpoint's function or the control function.`);
+  }
+  const served = env['SERVED_MODEL'];
+  const seen = new Set<string>();
+  for (const { model } of registrations) {
+    if (served !== undefined && model !== served) {
+      throw new Error(`${fn.logicalId} serves the model "${served}", not "${model}": register its file as --register ${served}=<file.onnx>, or invoke the function of an endpoint for "${model}" (declare it in the CDK app's endpoints, then run "npx cdk synth").`);
+    }
+    if (seen.has(model)) throw new Error(`"${model}" is given to --register twice; give each model once.`);
+    seen.add(model);
+  }
+}
+
+/**
+ * What the control plane registers and promotes with, read from the template's control function
+ * (the function whose environment has `METRIC_BASELINES` and `MAX_ARTIFACT_BYTES`): the metrics
+ * gate's baselines and the largest model file accepted. None found: no baselines, the default size.
+ */
+function registrySettings(templateFile: string): Record<string, string> {
+  const template = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources?: Record<string, TemplateResource> };
+  for (const resource of Object.values(template.Resources ?? {})) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const variables = (resource.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    const { METRIC_BASELINES: baselines, MAX_ARTIFACT_BYTES: maxBytes } = variables;
+    if (typeof baselines === 'string' && typeof maxBytes === 'string') return { METRIC_BASELINES: baselines, MAX_ARTIFACT_BYTES: maxBytes };
+  }
+  return {};
+}
+
+/**
+ * Invokes the function once on `event` against embedded servers, after registering the sample
+ * model and `register`'s models; stops the servers afterwards.
+ *
+ * @throws Error, as Lambda refuses them, on an event or a result over `LAMBDA_SYNC_PAYLOAD_BYTES`;
+ *   on a registration the function cannot use (see `InvokeOptions.register`), before anything starts
+ * @throws RegistrationRefusedError when the registry or a promotion gate refuses a model
  */
 export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
   const fn = findFunction(options.templateFile, options.functionName);
   const env = resolveEnvironment(fn.environment);
+  const registrations = options.register ?? [];
+  checkRegistrations(fn, env, registrations);
   const eventBytes = serializedBytes(options.event);
   if (eventBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
     throw new Error(`The event is ${eventBytes} bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: Lambda would refuse it (RequestEntityTooLargeException) before the function runs.`);
   }
   const aws = await startLocalAws();
   try {
-    await prepareResources(aws, env, options.seedSampleModel ?? true);
-    return { function: fn.logicalId, ...(await runBundle(fn, env, aws, options.event)) };
+    const settings = registrations.length > 0 ? registrySettings(options.templateFile) : {};
+    const registered = await prepareResources(aws, env, options.seedSampleModel ?? true, registrations, settings);
+    return { function: fn.logicalId, ...(await runBundle(fn, env, aws, options.event)), registered };
   } finally {
     await aws.stop();
   }
@@ -150,25 +274,57 @@ export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
 const REPOSITORY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
-/** Creates the tables and bucket the environment names, and registers the sample model. */
-async function prepareResources(aws: LocalAws, env: Record<string, string>, seed: boolean): Promise<void> {
+/**
+ * Creates the tables and buckets the environment names, registers the sample model, then the
+ * caller's models (each made live); resolves with the versions registered for the caller.
+ */
+async function prepareResources(
+  aws: LocalAws,
+  env: Record<string, string>,
+  seed: boolean,
+  registrations: readonly ModelRegistration[],
+  settings: Record<string, string>,
+): Promise<{ model: string; version: string }[]> {
   const { REGISTRY_TABLE, PREDICTION_LOG_TABLE, ARTIFACT_BUCKET, PAYLOAD_BUCKET } = env;
-  if (!REGISTRY_TABLE || !PREDICTION_LOG_TABLE || !ARTIFACT_BUCKET) return;
+  if (!REGISTRY_TABLE || !PREDICTION_LOG_TABLE || !ARTIFACT_BUCKET) return [];
   const clients = localClients(aws);
   try {
     await ensureTables(clients.dynamo, { registry: REGISTRY_TABLE, predictionLog: PREDICTION_LOG_TABLE });
     await ensureBucket(clients.s3, ARTIFACT_BUCKET);
     if (PAYLOAD_BUCKET) await ensureBucket(clients.s3, PAYLOAD_BUCKET);
-    if (seed) {
-      // Imported here so that reading a template needs no ONNX Runtime.
-      const { loadConfig } = await import('../functions/shared/config.js');
-      const { buildRegistryService } = await import('../functions/shared/composition.js');
-      const { seedSampleModel } = await import('./stack.js');
-      const config = loadConfig({ REGISTRY_TABLE, PREDICTION_LOG_TABLE, ARTIFACT_BUCKET, MODEL_CACHE_DIR: path.join(os.tmpdir(), 'onnx-serving-model-cache') });
-      await seedSampleModel(buildRegistryService(config, clients));
-    }
+    if (!seed && registrations.length === 0) return [];
+    // Imported here so that reading a template needs no ONNX Runtime.
+    const { loadConfig } = await import('../functions/shared/config.js');
+    const { buildRegistryService } = await import('../functions/shared/composition.js');
+    const { seedSampleModel, SAMPLE_MODEL } = await import('./stack.js');
+    const config = loadConfig({ ...settings, REGISTRY_TABLE, PREDICTION_LOG_TABLE, ARTIFACT_BUCKET, MODEL_CACHE_DIR: path.join(os.tmpdir(), 'onnx-serving-model-cache') });
+    const registry = buildRegistryService(config, clients);
+    if (seed && !registrations.some((r) => r.model === SAMPLE_MODEL.name)) await seedSampleModel(registry);
+    const registered: { model: string; version: string }[] = [];
+    for (const registration of registrations) registered.push(await registerLive(registry, registration));
+    return registered;
   } finally {
     clients.destroy();
+  }
+}
+
+/**
+ * Registers the caller's model and makes it the production version (staging first, through the
+ * gates), as `seedSampleModel` does for the sample and a promotion through the API does.
+ */
+async function registerLive(registry: RegistryService, { model, bytes, metadata }: ModelRegistration): Promise<{ model: string; version: string }> {
+  const actor = 'npm-run-invoke';
+  let step = 'Registering';
+  try {
+    const { version } = await registry.register({ model, bytes, metadata: metadata ?? {}, actor });
+    step = `Promoting version ${version} of`;
+    await registry.transition({ model, version, to: 'staging', actor, reason: 'npm run invoke --register' });
+    await registry.setProduction(model, version, actor);
+    return { model, version };
+  } catch (error) {
+    // Refusals (4xx) are the caller's to fix; anything else is not a refusal and stays as it is.
+    if (error instanceof AppError && error.status < 500) throw new RegistrationRefusedError(model, step, error);
+    throw error;
   }
 }
 

@@ -9,11 +9,11 @@
  * JavaScript's own shortest digits; NaN and ±Infinity as the strings `"NaN"`, `"Infinity"`,
  * `"-Infinity"`; 64-bit integers beyond ±(2^53 − 1) as decimal strings.
  */
-import type { ModelMetadata, ModelSignature, TensorSpec } from '../model.js';
+import type { ModelMetadata, ModelSignature, TensorSpec, TensorType } from '../model.js';
 import type { TensorData, TensorMap } from '../tensor.js';
 import { V2_DATATYPES, isDynamic } from './decode.js';
 import { elementText, elementsText, floatValue, floatText } from './elements.js';
-import { float16BitsToNumber, numberToFloat16Bits as halfBits } from './numbers.js';
+import { float16BitsToNumber, float16Json, float32Json, numberToFloat16Bits as halfBits } from './numbers.js';
 
 /**
  * Which output holds class probabilities, and the labels of its columns. `binary`: the output
@@ -93,24 +93,40 @@ export function recordPredictions(outputs: TensorMap, rows: number, view: Classi
  */
 function classTexts(probs: TensorData, rows: number, labels: readonly string[]): string[] {
   const k = labels.length;
-  const keys = labels.map((label) => JSON.stringify(label));
+  const keys = labels.map((label) => `${JSON.stringify(label)}:`);
+  const labelTexts = labels.map((label) => `{"label":${JSON.stringify(label)},"confidence":`);
+  const values = floatValues(probs);
+  const text = floatTextOf(probs.type);
   const texts = new Array<string>(rows);
   for (let r = 0; r < rows; r++) {
+    const base = r * k;
     let best = -1;
     let bestP = Number.NaN;
     let body = '';
     for (let j = 0; j < k; j++) {
-      const p = floatValue(probs, r * k + j);
-      body += `${j === 0 ? '' : ','}${keys[j] as string}:${floatText(probs.type, p)}`;
-      if (best < 0 ? !Number.isNaN(p) : p > bestP) {
+      const p = values[base + j] as number;
+      body += j === 0 ? keys[j] + text(p) : `,${keys[j] as string}${text(p)}`;
+      if (best < 0 ? p === p : p > bestP) {
         best = j;
         bestP = p;
       }
     }
-    const at = best < 0 ? 0 : best;
-    texts[r] = `{"label":${keys[at] as string},"confidence":${floatText(probs.type, best < 0 ? Number.NaN : bestP)},"probabilities":{${body}}}`;
+    texts[r] = `${labelTexts[best < 0 ? 0 : best] as string}${text(bestP)},"probabilities":{${body}}}`;
   }
   return texts;
+}
+
+/** A float tensor's values as numbers (float16 bit patterns widened once). */
+function floatValues(tensor: TensorData): ArrayLike<number> {
+  if (tensor.type === 'float16') return Float64Array.from(tensor.data, float16BitsToNumber);
+  return tensor.data as Float32Array | Float64Array;
+}
+
+/** The JSON text of one value of a float type (see `floatText`), chosen once per tensor. */
+function floatTextOf(type: TensorType): (v: number) => string {
+  if (type === 'float32') return float32Json;
+  if (type === 'float16') return float16Json;
+  return (v) => floatText('float64', v);
 }
 
 /**
