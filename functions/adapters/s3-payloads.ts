@@ -23,6 +23,8 @@ export interface S3PayloadStoreOptions {
   readonly now?: () => number;
 }
 
+const CONTENT_TYPE = 'application/octet-stream';
+
 /** A payload id: a UUID, as `createUpload` makes them. */
 const PAYLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -37,20 +39,33 @@ export class S3PayloadStore implements PayloadStore {
     this.now = options.now ?? Date.now;
   }
 
-  async createUpload(model: string): Promise<PayloadUpload> {
+  async createUpload(model: string, bytes?: number): Promise<PayloadUpload> {
     const payloadId = randomUUID();
-    const signed = await this.uploads.presignPut(payloadInputKey(model, payloadId), this.expiresSeconds);
+    const key = payloadInputKey(model, payloadId);
+    const { client, bucket } = this.options;
+    let url: string;
+    try {
+      // With a declared size, Content-Length is signed: S3 refuses a PUT of any other size.
+      url = await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: CONTENT_TYPE, ...(bytes === undefined ? {} : { ContentLength: bytes }) }), {
+        expiresIn: this.expiresSeconds,
+        ...(bytes === undefined ? {} : { signableHeaders: new Set(['content-length']) }),
+      });
+    } catch (error) {
+      throw new InternalError('PAYLOAD_STORE_FAILED', `Could not presign an upload to s3://${bucket}/${key}.`, { cause: error });
+    }
     return {
       payloadId,
-      url: signed.url,
+      url,
       method: 'PUT',
-      headers: signed.headers,
+      headers: { 'content-type': CONTENT_TYPE, ...(bytes === undefined ? {} : { 'content-length': String(bytes) }) },
       expiresAt: new Date(this.now() + this.expiresSeconds * 1000).toISOString(),
       maxBytes: this.options.maxPayloadBytes,
     };
   }
 
   async readUpload(model: string, payloadId: string, maxBytes: number, path: FieldPath): Promise<Uint8Array> {
+    // A UUID is read case-insensitively; anything longer than one is refused unread.
+    if (payloadId.length === 36) payloadId = payloadId.toLowerCase();
     if (!PAYLOAD_ID.test(payloadId)) {
       throw new ValidationError('INVALID_PAYLOAD_ID', `data_ref must be the payloadId of an upload (a UUID from POST /v1/models/${model}/payloads), not "${payloadId.slice(0, 40)}".`, path);
     }

@@ -155,8 +155,8 @@ export interface PayloadUpload {
  * written by the endpoint and handed out as presigned GETs.
  */
 export interface PayloadStore {
-  /** A presigned PUT for one input payload of `model`. */
-  createUpload(model: string): Promise<PayloadUpload>;
+  /** A presigned PUT for one input payload of `model`; with `bytes`, of exactly that size. */
+  createUpload(model: string, bytes?: number): Promise<PayloadUpload>;
   /**
    * The bytes of payload `payloadId` of `model`.
    * @throws ValidationError 400 `INVALID_PAYLOAD_ID`; NotFoundError 404 `PAYLOAD_NOT_FOUND`;

@@ -14,7 +14,10 @@ import { classifierView, recordPredictionTexts, v2OutputJsonText, v2Outputs, typ
 import { BINARY_MEDIA_TYPE, tensorBytes } from './codec/binary.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES, base64Length } from './codec/payload-limits.js';
 import { codecLimits, type CodecLimits } from './codec/limits.js';
-import { RECORD_HINT, V2_HINT, parseRecordRequest, parseV2Request } from './codec/request.js';
+import { RECORD_HINT, V2_HINT, checkFields, parseRecordRequest, parseV2Request } from './codec/request.js';
+
+/** The fields of a payload upload request. */
+const PAYLOAD_FIELDS: ReadonlySet<string> = new Set(['bytes']);
 
 export interface PredictConfig {
   /** Most rows one request may carry (`MAX_ROWS`). @default 1000 */
@@ -342,8 +345,9 @@ export class PredictionService {
    */
   async infer(model: string, request: V2Request, ctx: RequestContext, version?: string): Promise<V2Answer> {
     const parsed = parseV2Request(request.body, V2_HINT);
-    if ((parsed.binaryOutput || parsed.binaryOutputs.size > 0) && request.binaryAccepted === false) {
-      throw new AppError(406, 'NOT_ACCEPTABLE', `Binary outputs were asked for (binary_data_output / binary_data), but the request does not accept them: send "Accept: ${BINARY_MEDIA_TYPE}" (API Gateway returns binary bodies only then).`, ['headers', 'accept']);
+    const wantsBinary = parsed.binaryOutputs.size > 0 || (parsed.binaryOutput && (parsed.outputs === undefined || parsed.outputs.some((name) => !parsed.jsonOutputs.has(name))));
+    if (wantsBinary && request.binaryAccepted === false) {
+      throw new AppError(406, 'NOT_ACCEPTABLE', `Binary outputs were asked for (binary_data_output / binary_data), but the request does not accept them: the first media type of its Accept header must be ${BINARY_MEDIA_TYPE} (without q=0), the rule by which API Gateway returns a binary body. Send "Accept: ${BINARY_MEDIA_TYPE}", or drop binary_data_output for a JSON answer.`, ['headers', 'accept']);
     }
     const served = await this.resolve(model, ctx, version);
     try {
@@ -355,7 +359,8 @@ export class PredictionService {
       const wanted = selectOutputs(served.session.signature, parsed.outputs);
       const outputs = await timedRun(served.session, decoded, wanted, ctx.facts, this.tracing);
       const tensors = v2Outputs(outputs, wanted);
-      const modes = tensors.map((t) => (parsed.binaryOutput || parsed.binaryOutputs.has(t.name) ? 'binary' : 'json') as OutputMode);
+      // A per-output binary_data wins over the request's binary_data_output, either way.
+      const modes = tensors.map((t) => (parsed.binaryOutputs.has(t.name) || (parsed.binaryOutput && !parsed.jsonOutputs.has(t.name)) ? 'binary' : 'json') as OutputMode);
       const plan = await this.fitResponse(model, ctx.requestId, tensors, modes);
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
@@ -382,6 +387,7 @@ export class PredictionService {
   async createPayloadUpload(model: string, body: unknown): Promise<PayloadUpload> {
     const { config } = this.deps;
     if (config.servedModel !== undefined && model !== config.servedModel) throw unknownModel(model);
+    checkFields(body, PAYLOAD_FIELDS, [], 'Send {"bytes": <the payload\'s size>} or {}.');
     const store = this.deps.payloads;
     if (!store) {
       throw new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference; send them in the request (binary tensors carry the most).', ['model']);
@@ -394,7 +400,9 @@ export class PredictionService {
     if (typeof bytes === 'number' && bytes > max) {
       throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `A payload of ${bytes} bytes is more than an input payload may have here (${max}).`, ['bytes']);
     }
-    return store.createUpload(model);
+    // The model must be one this API serves (its production pointer read as a request would).
+    await this.productionVersion(model, SILENT_LOG);
+    return store.createUpload(model, typeof bytes === 'number' ? bytes : undefined);
   }
 
   /** The bytes of every payload the request's inputs name (`data_ref`), read at once. */

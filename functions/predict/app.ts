@@ -27,7 +27,10 @@ const INFER_ROUTES = ['POST /v2/models/{model}/infer', 'POST /v2/models/{model}/
 /** Whether the client takes a binary answer: the first media range of its `Accept` is application/octet-stream (what makes API Gateway decode a base64 answer). */
 function acceptsBinary(event: HttpEvent): boolean {
   const accept = event.headers?.['accept'];
-  return accept !== undefined && accept.split(',')[0]?.split(';')[0]?.trim().toLowerCase() === BINARY_MEDIA_TYPE;
+  const [first = '', ...parameters] = (accept?.split(',')[0] ?? '').split(';');
+  // `q=0` says "not acceptable" (RFC 9110, 12.4.2).
+  const refused = parameters.some((p) => /^\s*q\s*=\s*0(\.0{0,3})?\s*$/i.test(p));
+  return first.trim().toLowerCase() === BINARY_MEDIA_TYPE && !refused;
 }
 
 /** A v2 answer as the proxy result: JSON text, or base64 of the JSON header and the outputs' bytes. */

@@ -381,7 +381,7 @@ export function decodeUtf8Body(bytes: Uint8Array, inflated = false): string {
   if (offset >= 0) {
     const byte = (bytes[offset] ?? 0).toString(16).padStart(2, '0');
     // gzip's magic number, 1F 8B, is never UTF-8: a compressed body sent without its header.
-    const hint = !inflated && carriesCoding(bytes, 'gzip') ? ' It looks gzip-compressed: say so with "Content-Encoding: gzip".' : ' Send the JSON encoded as UTF-8.';
+    const hint = !inflated && carriesCoding(bytes, 'gzip') ? ' It looks gzip-compressed: say so with "Content-Encoding: gzip".' : ' Send the JSON encoded as UTF-8; binary tensor data goes to the v2 infer routes with "Content-Type: application/octet-stream" and "Inference-Header-Content-Length".';
     throw new ValidationError(
       'MALFORMED_UTF8',
       `The ${inflated ? 'inflated ' : ''}body is not valid UTF-8: the byte at offset ${offset} (0x${byte}) does not begin or continue a well-formed character.${hint}`,
@@ -477,13 +477,21 @@ function parseJsonText(text: string, limits: BodyLimits, path: FieldPath): unkno
  */
 export async function parseBinaryBody(event: APIGatewayProxyEvent, limits: BodyLimits): Promise<{ json: unknown; binary: Uint8Array }> {
   const coding = contentCoding(headerValues(event, 'content-encoding'));
+  if (!event.body) throw new ValidationError('EMPTY_BODY', 'The request has no body; send the JSON header and then the tensor bytes.', ['body']);
   if (!event.isBase64Encoded) {
-    throw new ValidationError('BINARY_BODY_NOT_BASE64', `A ${BINARY_MEDIA_TYPE} body must reach the function base64-encoded (isBase64Encoded), as API Gateway passes binary media types; as text its bytes are not what was sent.`, ['body']);
+    throw new ValidationError('BINARY_BODY_NOT_BASE64', `An ${BINARY_MEDIA_TYPE} body must reach the function base64-encoded (isBase64Encoded), as API Gateway passes binary media types; as text its bytes are not what was sent.`, ['body']);
   }
-  const { bytes } = await bodyBytes(event.body ?? '', coding, limits);
+  const { bytes } = await bodyBytes(event.body, coding, limits);
   const length = headerLength(header(event, INFERENCE_HEADER_CONTENT_LENGTH), bytes.length);
   const path: FieldPath = ['body', 'header'];
-  const json = parseJsonText(decodeUtf8Body(bytes.subarray(0, length)), limits, path);
+  let text: string;
+  try {
+    text = decodeUtf8Body(bytes.subarray(0, length));
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(error.code, `${error.message} Inference-Header-Content-Length (${length}) must give the length of the JSON part only, not of the whole body.`, path);
+  }
+  const json = parseJsonText(text, limits, path);
   return { json, binary: bytes.subarray(length) };
 }
 

@@ -83,7 +83,6 @@ function stringsFromBytes(shape: readonly number[], count: number, bytes: Uint8A
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const data = allocate('string', count);
   const write = elementWriter('string', limits);
-  const elementPath = (): FieldPath => path;
   let at = 0;
   for (let i = 0; i < count; i++) {
     if (at + LENGTH_PREFIX_BYTES > bytes.byteLength) {
@@ -100,7 +99,13 @@ function stringsFromBytes(shape: readonly number[], count: number, bytes: Uint8A
     } catch {
       throw new ValidationError('MALFORMED_UTF8', `BYTES element ${i} is not valid UTF-8 text; string tensors of ONNX models hold text.`, path);
     }
-    write(data, i, text, elementPath);
+    try {
+      write(data, i, text, () => path);
+    } catch (error) {
+      // The rule's message, naming the element (the path names the tensor's bytes).
+      if (error instanceof ValidationError) throw new ValidationError(error.code, `BYTES element ${i}: ${error.message}`, path);
+      throw error;
+    }
     at += length;
   }
   if (at !== bytes.byteLength) {

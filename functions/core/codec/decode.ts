@@ -383,6 +383,16 @@ export const V2_DATATYPES: Readonly<Record<TensorType, string>> = {
   string: 'BYTES',
 };
 
+/** What to do about the datatype mixes NumPy's defaults make (float64, int64 arrays). */
+const DATATYPE_HINTS: Readonly<Record<string, string>> = {
+  'FP64>FP32': " Convert the array first, e.g. NumPy's arr.astype('float32') (NumPy's default float is float64).",
+  'FP32>FP64': " Convert the array first, e.g. NumPy's arr.astype('float64').",
+  'INT64>INT32': " Convert the array first, e.g. NumPy's arr.astype('int32') (NumPy's default integer is int64).",
+  'INT32>INT64': " Convert the array first, e.g. NumPy's arr.astype('int64').",
+  'FP32>FP16': " Convert the array first, e.g. NumPy's arr.astype('float16').",
+  'FP64>FP16': " Convert the array first, e.g. NumPy's arr.astype('float16').",
+};
+
 export interface V2InputTensor {
   readonly name: string;
   readonly shape: readonly number[];
@@ -442,7 +452,8 @@ function elementSource(
   }
   if (size !== undefined) {
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-      throw new ValidationError('WRONG_TYPE', 'binary_data_size must be a byte count (a non-negative integer).', [...path, 'parameters', 'binary_data_size']);
+      const beyond = typeof size === 'number' && Number.isInteger(size) && size > 0;
+      throw new ValidationError(beyond ? 'OUT_OF_RANGE' : 'WRONG_TYPE', beyond ? `binary_data_size ${size} is beyond any body this API takes (at most 2^53 − 1, and in practice the body's own length).` : 'binary_data_size must be a byte count (a non-negative integer).', [...path, 'parameters', 'binary_data_size']);
     }
     return { kind: 'binary', size };
   }
@@ -479,7 +490,8 @@ export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], 
     if (planned[k]) throw new ValidationError('DUPLICATE_INPUT', `Input ${quoted(spec.name)} is given twice.`, [...path, 'name']);
     const expected = V2_DATATYPES[spec.type];
     if (input.datatype !== expected) {
-      throw new ValidationError('DATATYPE_MISMATCH', `Input ${quoted(spec.name)} is ${expected}, not ${quoted(input.datatype)}.`, [...path, 'datatype']);
+      const convert = DATATYPE_HINTS[`${input.datatype}>${expected}`] ?? '';
+      throw new ValidationError('DATATYPE_MISMATCH', `Input ${quoted(spec.name)} is ${expected}, not ${quoted(input.datatype)}.${convert}`, [...path, 'datatype']);
     }
     const { shape } = input;
     if (shape.length !== spec.shape.length) {

@@ -88,13 +88,14 @@ export function recordPredictions(outputs: TensorMap, rows: number, view: Classi
 
 /**
  * `"label":…,"confidence":…,"probabilities":{…}` per row. The label is the column of the
- * largest probability (the first of equals; NaN never wins unless every column is NaN, when
- * the first label is named and the confidence is `"NaN"`).
+ * largest probability (the first of equals; NaN never wins). When every probability is NaN
+ * there is no label: `"label": null`, `"confidence": "NaN"`.
  */
 function classTexts(probs: TensorData, rows: number, labels: readonly string[]): string[] {
   const k = labels.length;
   const keys = labels.map((label) => `${JSON.stringify(label)}:`);
   const labelTexts = labels.map((label) => `{"label":${JSON.stringify(label)},"confidence":`);
+  const NO_LABEL = '{"label":null,"confidence":';
   const values = floatValues(probs);
   const text = floatTextOf(probs.type);
   const texts = new Array<string>(rows);
@@ -111,7 +112,7 @@ function classTexts(probs: TensorData, rows: number, labels: readonly string[]):
         bestP = p;
       }
     }
-    texts[r] = `${labelTexts[best < 0 ? 0 : best] as string}${text(bestP)},"probabilities":{${body}}}`;
+    texts[r] = `${best < 0 ? NO_LABEL : (labelTexts[best] as string)}${text(bestP)},"probabilities":{${body}}}`;
   }
   return texts;
 }
@@ -132,7 +133,7 @@ function floatTextOf(type: TensorType): (v: number) => string {
 /**
  * A binary classifier with one probability per row, `p` = the probability of `labels[1]`; the
  * first label's is `1 − p`, computed in the output's own type (so float32 models print float32
- * digits). The label is `labels[1]` when `p ≥ 0.5`.
+ * digits). The label is `labels[1]` when `p ≥ 0.5`; `null` when `p` is NaN.
  */
 function binaryClassTexts(probs: TensorData, rows: number, labels: readonly string[]): string[] {
   const [negative, positive] = labels.map((label) => JSON.stringify(label)) as [string, string];
@@ -141,7 +142,7 @@ function binaryClassTexts(probs: TensorData, rows: number, labels: readonly stri
   for (let r = 0; r < rows; r++) {
     const p = floatValue(probs, r);
     const q = round(1 - p);
-    const label = Number.isNaN(p) ? negative : p >= 0.5 ? positive : negative;
+    const label = Number.isNaN(p) ? 'null' : p >= 0.5 ? positive : negative;
     const confidence = Number.isNaN(p) ? p : p >= 0.5 ? p : q;
     texts[r] = `{"label":${label},"confidence":${floatText(probs.type, confidence)},"probabilities":{${negative}:${floatText(probs.type, q)},${positive}:${floatText(probs.type, p)}}}`;
   }

@@ -135,8 +135,10 @@ export interface ParsedV2Request {
   readonly outputs?: readonly string[];
   /** `parameters.binary_data_output`: every output as binary data. */
   readonly binaryOutput: boolean;
-  /** Outputs asked for as binary data one by one (`outputs[i].parameters.binary_data`). */
+  /** Outputs asked for as binary data one by one (`outputs[i].parameters.binary_data: true`). */
   readonly binaryOutputs: ReadonlySet<string>;
+  /** Outputs asked for as JSON one by one (`binary_data: false`), whatever `binaryOutput` says. */
+  readonly jsonOutputs: ReadonlySet<string>;
 }
 
 /** A boolean parameter of the binary extension, or `false` when absent. */
@@ -152,9 +154,12 @@ export function parseV2Request(body: unknown, hint: string): ParsedV2Request {
   const request = parseWith(V2RequestSchema, body, hint);
   checkFields(body, V2_FIELDS, [], hint);
   const binaryOutputs = new Set<string>();
+  const jsonOutputs = new Set<string>();
   const outputs = request.outputs?.map((entry, i) => {
     const output = parseObject(V2OutputSchema, V2_OUTPUT_FIELDS, entry, hint, ['outputs', i]);
-    if (flag(output.parameters, 'binary_data', ['outputs', i])) binaryOutputs.add(output.name);
+    if (output.parameters && Object.hasOwn(output.parameters, 'binary_data')) {
+      (flag(output.parameters, 'binary_data', ['outputs', i]) ? binaryOutputs : jsonOutputs).add(output.name);
+    }
     return output.name;
   });
   return {
@@ -163,6 +168,7 @@ export function parseV2Request(body: unknown, hint: string): ParsedV2Request {
     ...(outputs ? { outputs } : {}),
     binaryOutput: flag(request.parameters, 'binary_data_output', []),
     binaryOutputs,
+    jsonOutputs,
   };
 }
 

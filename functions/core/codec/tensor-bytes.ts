@@ -198,6 +198,9 @@ export function jsonToRaw(datatype: WireDatatype, values: readonly unknown[]): U
   const data = new Uint8Array(values.length * size);
   const view = new DataView(data.buffer);
   const float = (value: unknown, i: number): number => {
+    // A JSON number too large for a double (1e999) parses to Infinity: refused as the API refuses
+    // it; an infinity is sent as the string "Infinity".
+    if (typeof value === 'number' && !Number.isFinite(value)) throw bad(i, 'finite numbers, or the strings "NaN", "Infinity", "-Infinity"');
     const number = nonFiniteFromJson(value) ?? value;
     if (typeof number !== 'number') throw bad(i, 'numbers, "NaN", "Infinity" or "-Infinity"');
     return number;

@@ -86,7 +86,7 @@ describe('V2RequestSchema and V2InputSchema', () => {
 
     // Act / Assess
     expect(parseWith(V2RequestSchema, body, HINT)).toEqual(body);
-    expect(parseV2Request(body, HINT)).toEqual({ id: 'r-1', inputs: [input], outputs: ['y'], binaryOutput: false, binaryOutputs: new Set() });
+    expect(parseV2Request(body, HINT)).toEqual({ id: 'r-1', inputs: [input], outputs: ['y'], binaryOutput: false, binaryOutputs: new Set(), jsonOutputs: new Set() });
     expect(entry(input)).toEqual(input);
   });
 
