@@ -147,6 +147,14 @@ describe('a scikit-learn classifier with ZipMap registers and serves the same va
     expect(outputs['output_probability']).toMatchObject({ datatype: 'FP32', shape: [rows.length, fixture.options.classes] });
     expect((outputs['output_probability']?.data ?? []).map((v) => Math.fround(Number(v)))).toEqual(expected.probabilities.flat());
     expect((outputs['output_label']?.data ?? []).map(String)).toEqual(expected.labels);
+    // Assess: the binary form, both ways: the probabilities' bytes are ONNX Runtime's
+    const x = Float32Array.from(rows.flat());
+    const header = { inputs: [{ name: 'float_input', shape: [rows.length, fixture.options.features], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } };
+    const answer = await predictions.infer(model, { body: header, binary: new Uint8Array(x.buffer), binaryAccepted: true }, ctx());
+    if (answer.kind !== 'binary') throw new Error('expected a binary answer');
+    const announced = (JSON.parse(answer.header) as { outputs: { name: string; parameters: { binary_data_size: number } }[] }).outputs;
+    const chunk = answer.chunks[announced.findIndex((o) => o.name === 'output_probability')] as Uint8Array;
+    expect(Buffer.from(chunk)).toEqual(Buffer.from(Float32Array.from(expected.probabilities.flat()).buffer));
   });
 
   it('accepts declared class labels equal to the ZipMap\'s', async () => {

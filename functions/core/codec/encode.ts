@@ -103,16 +103,20 @@ function classTexts(probs: TensorData, rows: number, labels: readonly string[]):
     const base = r * k;
     let best = -1;
     let bestP = Number.NaN;
+    let bestText = '"NaN"';
     let body = '';
     for (let j = 0; j < k; j++) {
       const p = values[base + j] as number;
-      body += j === 0 ? keys[j] + text(p) : `,${keys[j] as string}${text(p)}`;
+      const pText = text(p);
+      body += j === 0 ? (keys[j] as string) + pText : `,${keys[j] as string}${pText}`;
       if (best < 0 ? p === p : p > bestP) {
         best = j;
         bestP = p;
+        // The confidence is this probability: its text is written once.
+        bestText = pText;
       }
     }
-    texts[r] = `${best < 0 ? NO_LABEL : (labelTexts[best] as string)}${text(bestP)},"probabilities":{${body}}}`;
+    texts[r] = `${best < 0 ? NO_LABEL : (labelTexts[best] as string)}${bestText},"probabilities":{${body}}}`;
   }
   return texts;
 }
