@@ -829,6 +829,8 @@ async function infer(args: readonly string[], flags: Flags, api: Api, io: CliIo)
   const inputs = await inferInputs(flags.input, base, api, io);
 
   const remote = byReference(inputs.map((i) => ({ name: i.name, bytes: i.tensor.data.byteLength })), requestHeader(inputs, new Map()).byteLength);
+  // Before anything is uploaded, what the model's metadata can refuse is checked here.
+  if (remote.size > 0) checkAgainstMetadata(inputs, await api.call('GET', base));
   const refs = new Map<string, string>();
   for (const input of inputs) if (remote.has(input.name)) refs.set(input.name, await uploadPayload(api, io, model, input));
   const header = requestHeader(inputs, refs);
@@ -897,6 +899,30 @@ async function inferInputs(specs: readonly string[], base: string, api: Api, io:
     }
   }
   return inputs;
+}
+
+/**
+ * The inputs against the model's metadata (`GET /v2/models/{m}`): each a declared input, of its
+ * declared datatype, with no more rows than `parameters.max_rows`. The server checks all of it
+ * again; here it spares an upload the server would refuse.
+ */
+export function checkAgainstMetadata(inputs: readonly InferInput[], metadata: unknown): void {
+  const described = (metadata ?? {}) as { inputs?: { name?: unknown; datatype?: unknown; shape?: unknown }[]; parameters?: { max_rows?: unknown } };
+  const declared = new Map((described.inputs ?? []).filter((i) => typeof i.name === 'string').map((i) => [i.name as string, i]));
+  const maxRows = described.parameters?.max_rows;
+  for (const { name, tensor } of inputs) {
+    const input = declared.get(name);
+    if (!input) throw new ApiError(`The model has no input ${shown(name)} (its inputs: ${[...declared.keys()].map(shown).join(', ')}).`);
+    if (typeof input.datatype === 'string' && input.datatype !== tensor.datatype) {
+      const hint = tensor.datatype === 'FP64' && input.datatype === 'FP32' ? " Convert it first: NumPy's arr.astype('float32')." : '';
+      throw new ApiError(`Input ${shown(name)} is ${input.datatype}; the file holds ${tensor.datatype}.${hint}`);
+    }
+    const shape = Array.isArray(input.shape) ? input.shape : [];
+    const rows = tensor.shape[0];
+    if (typeof maxRows === 'number' && shape.length > 0 && shape[0] === -1 && rows !== undefined && rows > maxRows) {
+      throw new ApiError(`Input ${shown(name)} has ${rows} rows; this endpoint takes at most ${maxRows} per request. Split it, or run the rows as a batch job.`);
+    }
+  }
 }
 
 /** A file's bytes; a missing file or a directory said plainly. */

@@ -183,6 +183,8 @@ export interface V2ModelParameters {
   readonly class_labels?: string;
   /** The output whose columns `class_labels` name, when the model is served as a classifier. */
   readonly probabilities_output?: string;
+  /** The most rows (instances, or the batch axis of a v2 tensor) one request may carry here (`MAX_ROWS`). */
+  readonly max_rows: number;
 }
 
 /** A version ready to serve: its session and what is derived from its signature, once. */
@@ -520,7 +522,7 @@ export class PredictionService {
       platform: V2_PLATFORM,
       inputs: signature.inputs.map(v2Tensor),
       outputs: signature.outputs.map(v2Tensor),
-      parameters: v2ModelParameters(served),
+      parameters: v2ModelParameters(served, this.deps.config.maxRows),
     };
   }
 
@@ -836,7 +838,7 @@ function unknownModel(model: string): NotFoundError {
 export const V2_PLATFORM = 'onnxruntime_onnx';
 
 /** {@link V2ModelParameters} of a served version. */
-export function v2ModelParameters(target: Served): V2ModelParameters {
+export function v2ModelParameters(target: Served, maxRows: number): V2ModelParameters {
   const { layout, classifier, version } = target;
   const { features, classLabels } = version.metadata;
   return {
@@ -846,6 +848,7 @@ export function v2ModelParameters(target: Served): V2ModelParameters {
     ...(features && features.length > 0 ? { features: JSON.stringify(features) } : {}),
     ...(classLabels && classLabels.length > 0 ? { class_labels: JSON.stringify(classLabels) } : {}),
     ...(classifier ? { probabilities_output: classifier.probabilities } : {}),
+    max_rows: maxRows,
   };
 }
 

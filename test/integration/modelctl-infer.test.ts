@@ -227,12 +227,14 @@ describe('by reference', () => {
     // Assess
     expect(result.code).toBe(0);
     expect(result.err).toContain('Input x is 12.0 MB: too large for Lambda\'s 6 MB inline, so it is uploaded first and sent by reference.');
-    expect(requests.slice(0, 3)).toEqual([
+    // The model's metadata first (the input's datatype and rows checked before any upload).
+    expect(requests.slice(0, 4)).toEqual([
+      `GET ${stack.url}/v2/models/image`,
       `POST ${stack.url}/v1/models/image/payloads application/json`,
       expect.stringMatching(/^PUT http:\/\/127\.0\.0\.1:\d+\/onnx-payloads\//) as unknown,
       `POST ${stack.url}/v2/models/image/infer application/octet-stream`,
     ]);
-    expect(requests[3]).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/onnx-payloads\//); // the output, by reference
+    expect(requests[4]).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/onnx-payloads\//); // the output, by reference
     const y = readNpy(await readFile(path.join(out, 'y.npy')));
     expect(y.shape).toEqual([1, 3, 1024, 1024]);
     const doubled = new Float32Array(y.data.buffer);

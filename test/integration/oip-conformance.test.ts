@@ -262,6 +262,7 @@ describe('model metadata', () => {
         features: JSON.stringify(FEATURES),
         class_labels: JSON.stringify(LABELS),
         probabilities_output: 'probabilities',
+        max_rows: 1000,
       },
     });
     expect(JSON.parse(String(metadata.parameters?.['features']))).toEqual(FEATURES);
@@ -275,7 +276,7 @@ describe('model metadata', () => {
     // Assess
     const metadata = conforms(MODEL_METADATA, reply.body);
     expect(metadata.inputs.map((i) => i.name)).toEqual(['a', 'b']);
-    expect(metadata.parameters).toEqual({ model_version: '1', record_keys: 'inputs' });
+    expect(metadata.parameters).toEqual({ model_version: '1', record_keys: 'inputs', max_rows: 1000 });
   });
 });
 

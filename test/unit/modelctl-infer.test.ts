@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { INLINE_MARGIN_BYTES, byReference, inferSummary, outputFileNames, readInferReply, requestHeader, type InferInput } from '../../bin/modelctl.js';
+import { INLINE_MARGIN_BYTES, byReference, checkAgainstMetadata, inferSummary, outputFileNames, readInferReply, requestHeader, type InferInput } from '../../bin/modelctl.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../../functions/core/codec/payload-limits.js';
 import { jsonToRaw, rawToJson } from '../../functions/core/codec/tensor-bytes.js';
 
@@ -175,4 +175,22 @@ it('summarizes each output: datatype, shape, first values, the file it went to',
     '  label  BYTES  [1]      "cat\\n"  -> out/label.npy',
     '',
   ].join('\n'));
+});
+
+describe('checkAgainstMetadata: what the model would refuse, found before an upload', () => {
+  const metadata = {
+    inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 3, -1, -1] }],
+    parameters: { max_rows: 1000 },
+  };
+  const input = (datatype: 'FP32' | 'FP64', rows: number): InferInput => ({ name: 'image', tensor: { datatype, shape: [rows, 3, 2, 2], data: new Uint8Array(rows * 12 * (datatype === 'FP32' ? 4 : 8)) } });
+
+  it('passes inputs the metadata allows', () => {
+    expect(() => checkAgainstMetadata([input('FP32', 1000)], metadata)).not.toThrow();
+  });
+
+  it('refuses more rows than max_rows, an undeclared input, and float64 for a float32 input with the NumPy hint', () => {
+    expect(() => checkAgainstMetadata([input('FP32', 1001)], metadata)).toThrow(/1001 rows; this endpoint takes at most 1000/);
+    expect(() => checkAgainstMetadata([{ ...input('FP32', 1), name: 'pixels' }], metadata)).toThrow(/no input "pixels"/);
+    expect(() => checkAgainstMetadata([input('FP64', 1)], metadata)).toThrow(/astype\('float32'\)/);
+  });
 });

@@ -636,7 +636,7 @@ describe('which version serves', () => {
       name: 'pair', versions: ['1'], platform: 'onnxruntime_onnx',
       inputs: [{ name: 'a', datatype: 'FP32', shape: [-1, 2] }, { name: 'b', datatype: 'FP32', shape: [-1, 2] }],
       outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }, { name: 'product', datatype: 'FP32', shape: [-1, 2] }],
-      parameters: { model_version: '1', record_keys: 'inputs' },
+      parameters: { model_version: '1', record_keys: 'inputs', max_rows: 1000 },
     });
     expect(await service().ready('pair')).toEqual({ name: 'pair', ready: true, version: '1' });
   });
@@ -657,6 +657,7 @@ describe('which version serves', () => {
       features: JSON.stringify(IRIS),
       class_labels: JSON.stringify(labels),
       probabilities_output: 'probabilities',
+      max_rows: 1000,
     });
     expect(JSON.parse(parameters.features ?? 'null')).toEqual(IRIS);
     expect(Object.values(parameters).every((v) => ['string', 'number', 'boolean'].includes(typeof v))).toBe(true);
