@@ -34,6 +34,7 @@ import {
 import { ensureBucket, localClients, startLocalAws, startLocalAwsProcess, type LocalAws, type LocalClients } from './aws-servers.js';
 import { JWKS_PATH, startLocalServer, type LocalFunction, type LocalServer, type RateLimit } from './server.js';
 import { LocalObservations } from './observations.js';
+import { expirePayloads } from './payload-expiry.js';
 import { LocalTrafficRouter, type LocalTrafficOptions } from './traffic.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,7 +45,8 @@ export const LOCAL_BATCH_BUCKET = 'onnx-batch';
 /**
  * The local payload bucket (the CDK app's payload bucket, `lib/payload-bucket.ts`): inputs sent by
  * reference and large outputs, `PAYLOAD_BUCKET` of the predict function. The embedded S3 server
- * runs no lifecycle rules, so its objects stay until the data folder is removed.
+ * runs no lifecycle rules; `expirePayloads` (local/payload-expiry.ts) deletes objects older than a
+ * day when the stack starts, as the bucket's rule does on AWS.
  */
 export const LOCAL_PAYLOAD_BUCKET = 'onnx-payloads';
 
@@ -169,7 +171,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await ensureBucket(clients.s3, required(config, 'ARTIFACT_BUCKET'));
     await ensureBucket(clients.s3, LOCAL_BATCH_BUCKET);
     // `env: { PAYLOAD_BUCKET: '' }` turns by-reference payloads off (as an endpoint without the variable).
-    if (config.PAYLOAD_BUCKET) await ensureBucket(clients.s3, config.PAYLOAD_BUCKET);
+    if (config.PAYLOAD_BUCKET) {
+      await ensureBucket(clients.s3, config.PAYLOAD_BUCKET);
+      // The lifecycle rule the embedded S3 server lacks: payloads older than a day go.
+      await expirePayloads(clients.s3, config.PAYLOAD_BUCKET);
+    }
     // One process, one runtime: every emulated function version and the control plane share its
     // bounded session cache (SESSION_CACHE_MAX_SESSIONS / _BYTES), so the bound holds for `npm start`.
     const runtime = buildModelRuntime(config, clients);

@@ -9,6 +9,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { payloadInputKey } from '../../functions/core/payload-keys.js';
 import { payloadBucketOf } from '../../functions/shared/composition.js';
 import { LOCAL_PAYLOAD_BUCKET, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { expirePayloads } from '../../local/payload-expiry.js';
 
 describe('with the default configuration', () => {
   let stack: LocalStack;
@@ -19,6 +20,19 @@ describe('with the default configuration', () => {
 
   afterAll(async () => {
     await stack?.stop();
+  });
+
+  it('expires payloads as the bucket\'s lifecycle rule does: kept within a day, deleted after', async () => {
+    // Prepare: two objects written now
+    const keys = [payloadInputKey('iris', '00000000-0000-4000-8000-000000000001'), 'outputs/iris/r-1/y'];
+    for (const key of keys) await stack.clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_PAYLOAD_BUCKET, Key: key, Body: 'x' }));
+    const exists = async (key: string) => stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_PAYLOAD_BUCKET, Key: key })).then(() => true, () => false);
+
+    // Act / Assess: an hour later both stay; a day and a minute later both go
+    expect(await expirePayloads(stack.clients.s3, LOCAL_PAYLOAD_BUCKET, Date.now() + 3_600_000)).toBe(0);
+    expect(await Promise.all(keys.map(exists))).toEqual([true, true]);
+    expect(await expirePayloads(stack.clients.s3, LOCAL_PAYLOAD_BUCKET, Date.now() + 86_460_000)).toBe(2);
+    expect(await Promise.all(keys.map(exists))).toEqual([false, false]);
   });
 
   it('creates onnx-payloads and names it in PAYLOAD_BUCKET', async () => {
