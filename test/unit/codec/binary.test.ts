@@ -4,6 +4,7 @@
  * framing at its edges (empty elements, multi-byte UTF-8, a length prefix cut short), input
  * buffers at odd offsets, and the `Inference-Header-Content-Length` rule.
  */
+import { framedStrings } from '../../fixtures/binary-http.js';
 import { ELEMENT_BYTES, headerLength, tensorBytes, tensorFromBytes } from '../../../functions/core/codec/binary.js';
 import { codecLimits } from '../../../functions/core/codec/limits.js';
 import { ValidationError, type FieldPath } from '../../../functions/core/errors.js';
@@ -47,17 +48,9 @@ function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** BYTES framing written by hand: each element a 4-byte little-endian length, then its bytes. */
+/** BYTES framing written by hand (the fixture's): each element a 4-byte little-endian length, then its bytes. */
 function framed(...elements: (string | Uint8Array)[]): Uint8Array {
-  const parts = elements.map((e) => (typeof e === 'string' ? Buffer.from(e, 'utf8') : Buffer.from(e)));
-  const out = Buffer.alloc(parts.reduce((n, p) => n + 4 + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.writeUInt32LE(part.length, at);
-    part.copy(out, at + 4);
-    at += 4 + part.length;
-  }
-  return out;
+  return framedStrings(elements);
 }
 
 describe('fixed-size element types', () => {
