@@ -23,6 +23,8 @@ import {
   TensorBytesError, checkRawTensor, elementCount, isWireDatatype, jsonToRaw, nestedToFlat, rawToJson, type RawTensor, type WireDatatype,
 } from '../functions/core/codec/tensor-bytes.js';
 import type { ModelStats } from '../functions/core/stats.js';
+import { AppError } from '../functions/core/errors.js';
+import { MAX_CATEGORIES, MAX_SAMPLE, profileCsvStream, type ReferenceProfile } from '../functions/core/drift/profile.js';
 import { MAX_SUBJECT_LENGTH } from '../functions/auth/claims.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, LOCAL_MAX_TOKEN_LIFETIME_SECONDS, checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
 
@@ -99,6 +101,20 @@ const COMMANDS: readonly CommandHelp[] = [
   {
     name: 'batch', synopsis: 'batch <submit|run|status|wait|cancel|list> ...',
     description: ['batch jobs: predict every row of CSV, JSON Lines', 'or Parquet files in S3, or of a local file', '("batch run"); modelctl batch --help lists them'],
+  },
+  {
+    name: 'profile', synopsis: 'profile <train.csv> [--features a,b,c] [--out profile.json]', api: false,
+    description: [
+      "a reference profile of a model's training data, for",
+      'drift detection: per feature (every column, or those',
+      'of --features), numeric or categorical, rows, missing',
+      '(empty, NA, NaN); numeric: min, max, mean, std, the',
+      `deciles, their 10 bins' shares, ${MAX_SAMPLE} values at most;`,
+      `categorical: counts of the ${MAX_CATEGORIES} most frequent categories`,
+      '(the rest as __other__). --out: writes the JSON there',
+      'and prints a summary; else prints the JSON, the',
+      'summary on stderr. Reads the file locally, no API',
+    ],
   },
   {
     name: 'token', synopsis: 'token --scope SCOPE [--model NAME] [--subject NAME] [--ttl SECONDS] [--data-dir DIR]', api: false,
@@ -337,6 +353,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
         timeout: { type: 'string' },
         state: { type: 'string' },
         'output-dir': { type: 'string' },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -366,6 +383,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
     return help ? 0 : 2;
   }
   if (command === 'token') return token(args, values, io);
+  if (command === 'profile') return profile(args, values, io);
   const api = new Api(values.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', values.token ?? io.env['MODELCTL_TOKEN'], io.fetch);
   try {
     const result = await run(command, args, values, api, io);
@@ -409,7 +427,7 @@ async function token(args: readonly string[], flags: TokenFlags & Flags, io: Cli
   };
   try {
     if (args.length > 0) throw new Error('"token" takes no arguments, only --scope, --model, --subject, --ttl and --data-dir.');
-    const foreign = API_FLAGS.filter((name) => flags[name] !== undefined);
+    const foreign = [...API_FLAGS, 'out' as const].filter((name) => flags[name] !== undefined);
     if (foreign.length > 0) throw new Error(`"token" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
     checkMintOptions(options);
   } catch (error) {
@@ -429,6 +447,86 @@ async function token(args: readonly string[], flags: TokenFlags & Flags, io: Cli
   }
   io.out(`${await mintToken(key, options)}\n`);
   return 0;
+}
+
+/**
+ * `modelctl profile`: the reference profile of a CSV file (`functions/core/drift/profile.ts`),
+ * read as a stream. With --out, the JSON goes to that file (written whole or not at all) and a
+ * summary to stdout; without, the JSON to stdout and the summary to stderr, so it can be piped.
+ * Exit 0; 1 when the file cannot be read or profiled; 2 for a usage mistake.
+ */
+async function profile(args: readonly string[], flags: Flags, io: CliIo): Promise<number> {
+  let file: string;
+  let features: string[] | undefined;
+  try {
+    if (args.length !== 1 || args[0] === undefined) throw new Error('"profile" takes one file: the training data as CSV.');
+    file = args[0];
+    const foreign = API_FLAGS.filter((name) => name !== 'features' && flags[name] !== undefined);
+    if (foreign.length > 0) throw new Error(`"profile" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
+    features = flags.features?.split(',').map((name) => name.trim());
+    if (flags.out === '') throw new Error('--out needs a file name.');
+  } catch (error) {
+    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${usageOf('profile')}`);
+    return 2;
+  }
+  let result: ReferenceProfile;
+  try {
+    const opened = await openFile(io, file);
+    result = await profileCsvStream(opened.stream(), features === undefined ? {} : { features });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof AppError) io.err(`modelctl: ${file}: ${error.code}: ${error.message}\n`);
+    else if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') io.err(`modelctl: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : 'permission denied'}.\n`);
+    else io.err(`modelctl: cannot profile ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  const json = `${JSON.stringify(result, null, 2)}\n`;
+  if (flags.out === undefined) {
+    io.out(json);
+    io.err(profileSummary(result, file));
+    return 0;
+  }
+  const write = io.writeFile ?? writeWhole;
+  try {
+    await write(flags.out, (async function* () { yield Buffer.from(json); })());
+  } catch (error) {
+    io.err(`modelctl: cannot write ${flags.out}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  io.out(`${profileSummary(result, file)}Wrote ${flags.out}.\n`);
+  return 0;
+}
+
+/** Longest feature name a profile summary shows whole. */
+const SUMMARY_NAME_CHARS = 32;
+/** Categories a profile summary shows per feature. */
+const SUMMARY_CATEGORIES = 3;
+
+/** A few significant digits of a statistic, for the summary only (the JSON keeps every digit). */
+function statistic(value: number): string {
+  return Number(value.toPrecision(4)).toString();
+}
+
+/** `modelctl profile`'s summary: rows, then a line per feature. */
+export function profileSummary(profile: ReferenceProfile, file: string): string {
+  const entries = Object.entries(profile.features);
+  const name = (text: string) => (text.length > SUMMARY_NAME_CHARS ? `${text.slice(0, SUMMARY_NAME_CHARS - 1)}…` : text);
+  const width = Math.max(7, ...entries.map(([feature]) => name(feature).length));
+  const lines = entries.map(([feature, f]) => {
+    const head = `${name(feature).padEnd(width)}  ${f.kind.padEnd(11)}  ${String(f.missing).padStart(7)}  `;
+    if (f.kind === 'numeric') {
+      return `${head}min ${statistic(f.min)}, median ${statistic(f.quantileEdges[4] as number)}, max ${statistic(f.max)}, mean ${statistic(f.mean)}, std ${statistic(f.std)}`;
+    }
+    const categories = Object.entries(f.categories);
+    const shown = categories.slice(0, SUMMARY_CATEGORIES).map(([category, count]) => `${JSON.stringify(category.slice(0, 24))} ${count}`).join(', ');
+    return `${head}${plural(categories.length, 'category', 'categories')}${categories.length > 0 ? `: ${shown}${categories.length > SUMMARY_CATEGORIES ? ', ...' : ''}` : ''}`;
+  });
+  return [
+    `Profiled ${plural(profile.rows, 'row')} of ${file}, ${plural(entries.length, 'feature')}:`,
+    `${'feature'.padEnd(width)}  ${'kind'.padEnd(11)}  ${'missing'.padStart(7)}  summary`,
+    ...lines,
+    '',
+  ].join('\n');
 }
 
 interface Flags {
@@ -463,6 +561,7 @@ interface Flags {
   readonly timeout?: string;
   readonly state?: string;
   readonly 'output-dir'?: string;
+  readonly out?: string;
 }
 
 /** The options only the batch commands take. */
@@ -513,6 +612,7 @@ function promoteBody(flags: Flags): Record<string, unknown> {
 }
 
 async function run(command: string, args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  if (flags.out !== undefined) throw new UsageError('--out goes with "profile".');
   if (command === 'batch') return batch(args, flags, api, io);
   if (command === 'infer') return infer(args, flags, api, io);
   const batchOnly = BATCH_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
