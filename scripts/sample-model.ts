@@ -6,6 +6,7 @@
  * @example
  * const { bytes, metadata, testAccuracy } = trainSampleModel(readFileSync('data/iris.csv', 'utf8'));
  */
+import { profileRows, type ReferenceProfile } from '../functions/core/drift/profile.js';
 import { attr, buildModel, ML_DOMAIN } from '../functions/core/onnx/builder.js';
 import type { GoldenInput, ModelMetadata } from '../functions/core/model.js';
 
@@ -286,6 +287,15 @@ function goldenInput(model: SoftmaxModel, examples: readonly Example[]): GoldenI
  * Trains the sample model from the text of `data/iris.csv`: stratified split, softmax regression,
  * accuracies, the ONNX bytes and the registry metadata (`metrics.accuracy` is held-out accuracy).
  */
+/**
+ * The reference profile of the training split (`functions/core/drift/profile.ts`): per feature,
+ * deciles and bin shares, a bounded sample, missing counts. Drift detection compares captured
+ * traffic with it.
+ */
+export function trainingProfile(train: readonly Example[]): ReferenceProfile {
+  return profileRows(train.map((example) => Object.fromEntries(FEATURES.map((name, i) => [name, example.features[i]]))), FEATURES);
+}
+
 export function trainSampleModel(csvText: string): SampleModel {
   const examples = toExamples(parseCsv(csvText), FEATURES, TARGET, CLASS_LABELS);
   const split = stratifiedSplit(examples, TRAINING.testFraction, TRAINING.seed);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import {
   argMax, CLASS_LABELS, FEATURES, parseCsv, predictProbabilities, stratifiedSplit, TARGET, toExamples,
-  trainSampleModel, TRAINING, type Example,
+  trainSampleModel, trainingProfile, TRAINING, type Example,
 } from '../../scripts/sample-model.js';
 
 const read = (path: string): Buffer => readFileSync(new URL(`../../${path}`, import.meta.url));
@@ -27,6 +27,28 @@ describe('sample model (models/iris)', () => {
     expect(Buffer.from(sample.bytes).equals(committedModel)).toBe(true);
     expect(again.metadata).toEqual(committedMetadata);
     expect(read('models/iris/metadata.json').toString('utf8')).toBe(`${JSON.stringify(sample.metadata, null, 2)}\n`);
+  });
+
+  it('ships the training split\'s reference profile: profile.json is reproduced exactly, with the split\'s own deciles', () => {
+    // Act
+    const profile = trainingProfile(sample.split.train);
+
+    // Assess: the committed file is this profile, written as the script writes it
+    expect(read('models/iris/profile.json').toString('utf8')).toBe(`${JSON.stringify(profile, null, 2)}\n`);
+    expect(profile.rows).toBe(sample.split.train.length);
+    // Assess: each feature's deciles by hand (type 7: h = (n − 1)·p, interpolate between order statistics)
+    FEATURES.forEach((name, f) => {
+      const sorted = sample.split.train.map((e) => e.features[f] as number).sort((a, b) => a - b);
+      const deciles = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => {
+        const h = (sorted.length - 1) * (k / 10);
+        const lo = Math.floor(h);
+        return (sorted[lo] as number) + (h - lo) * ((sorted[Math.min(lo + 1, sorted.length - 1)] as number) - (sorted[lo] as number));
+      });
+      const feature = profile.features[name];
+      if (feature?.kind !== 'numeric') throw new Error(`${name} is not profiled as numeric`);
+      feature.quantileEdges.forEach((edge, k) => expect(edge).toBeCloseTo(deciles[k] as number, 12));
+      expect(feature.missing).toBe(0);
+    });
   });
 
   it('reaches at least 0.9 held-out accuracy, the figure metadata.json records', () => {
