@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RecentPromises } from './recent-promises.js';
-import { AppError, ConflictError, InternalError, NotFoundError, PayloadTooLargeError, ValidationError, describeError, ServiceUnavailableError } from './errors.js';
+import { AppError, ConflictError, InternalError, NotFoundError, PayloadTooLargeError, ValidationError, describeError, ServiceUnavailableError, type FieldPath } from './errors.js';
 import type { ModelSignature, ModelVersion, Stage, TensorSpec } from './model.js';
 import { NO_TRACING, SILENT_LOG, SPAN, type RequestFacts, type RequestLog, type Tracing } from './observability.js';
 import type { ModelRegistry, ModelRuntime, ModelSession, PayloadStore, PayloadUpload, PredictionLog, PredictionLogRecord, SessionLease } from './ports.js';
@@ -391,9 +391,7 @@ export class PredictionService {
     if (config.servedModel !== undefined && model !== config.servedModel) throw unknownModel(model);
     checkFields(body, PAYLOAD_FIELDS, [], 'Send {"bytes": <the payload\'s size>} or {}.');
     const store = this.deps.payloads;
-    if (!store) {
-      throw new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference; send them in the request (binary tensors carry the most).', ['model']);
-    }
+    if (!store) throw payloadsDisabled(['model']);
     const max = config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     const bytes = body !== null && typeof body === 'object' && Object.hasOwn(body, 'bytes') ? (body as Record<string, unknown>)['bytes'] : undefined;
     if (bytes !== undefined && (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0)) {
@@ -413,9 +411,7 @@ export class PredictionService {
     const found = new Map<string, Uint8Array>();
     if (refs.length === 0) return found;
     const store = this.deps.payloads;
-    if (!store) {
-      throw new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference (data_ref); send them in the request.', ['inputs']);
-    }
+    if (!store) throw payloadsDisabled(['inputs']);
     const max = this.deps.config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     await Promise.all(refs.map(async ({ id, path }) => {
       if (!found.has(id)) found.set(id, await store.readUpload(model, id, max, path));
@@ -824,6 +820,11 @@ export class PredictionService {
 function errorSummary(error: unknown): { name: string; message: string } {
   const { name, message } = describeError(error);
   return { name, message: message.slice(0, 300) };
+}
+
+/** 400 `PAYLOADS_DISABLED`: inputs by reference need a payload bucket this endpoint has not. */
+function payloadsDisabled(path: FieldPath): ValidationError {
+  return new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference (data_ref); send them in the request (binary tensors carry the most).', path);
 }
 
 function unknownModel(model: string): NotFoundError {

@@ -8,6 +8,7 @@ import { BINARY_MEDIA_TYPE, INFERENCE_HEADER_CONTENT_LENGTH } from '../core/code
 import type { PredictionService, RequestContext, V2Answer } from '../core/predict.js';
 import type { RequestObserver } from '../core/observability.js';
 import { SERVER_METADATA } from '../core/server-metadata.js';
+import { isBinaryMediaType } from '../shared/media-types.js';
 import { callerOf, httpFunction, jsonResponse, pathParam, textResponse, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler } from '../shared/http.js';
 
 export interface PredictHandlerDeps {
@@ -27,10 +28,10 @@ const INFER_ROUTES = ['POST /v2/models/{model}/infer', 'POST /v2/models/{model}/
 /** Whether the client takes a binary answer: the first media range of its `Accept` is application/octet-stream (what makes API Gateway decode a base64 answer). */
 function acceptsBinary(event: HttpEvent): boolean {
   const accept = event.headers?.['accept'];
-  const [first = '', ...parameters] = (accept?.split(',')[0] ?? '').split(';');
-  // `q=0` says "not acceptable" (RFC 9110, 12.4.2).
+  // `q=0` on that first media type says "not acceptable" (RFC 9110, 12.4.2).
+  const [, ...parameters] = (accept?.split(',', 1)[0] ?? '').split(';');
   const refused = parameters.some((p) => /^\s*q\s*=\s*0(\.0{0,3})?\s*$/i.test(p));
-  return first.trim().toLowerCase() === BINARY_MEDIA_TYPE && !refused;
+  return isBinaryMediaType(accept) && !refused;
 }
 
 /** A v2 answer as the proxy result: JSON text, or base64 of the JSON header and the outputs' bytes. */

@@ -19,7 +19,7 @@ import zlib from 'node:zlib';
 import { AppError, PayloadTooLargeError, ValidationError, clip, formatPath, type FieldPath } from '../core/errors.js';
 import { checkJsonSafety } from '../core/codec/request.js';
 import { BINARY_MEDIA_TYPE, INFERENCE_HEADER_CONTENT_LENGTH, headerLength } from '../core/codec/binary.js';
-import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../core/codec/payload-limits.js';
+import { LAMBDA_SYNC_PAYLOAD_BYTES, serializedBytes } from '../core/codec/payload-limits.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
 import { checkJobIdParam, checkModelNameParam, checkVersionParam, quote, unreadableParam } from '../core/names.js';
 import { newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
@@ -661,7 +661,7 @@ function observe(event: HttpEvent, statusCode: number, coldStart: boolean, funct
 function resultTooLarge(result: APIGatewayProxyResult): boolean {
   const body = result.body ?? '';
   if (body.length * 6 + 16_384 <= LAMBDA_SYNC_PAYLOAD_BYTES) return false;
-  return Buffer.byteLength(JSON.stringify(result), 'utf8') > LAMBDA_SYNC_PAYLOAD_BYTES;
+  return serializedBytes(result) > LAMBDA_SYNC_PAYLOAD_BYTES;
 }
 
 function round3(ms: number): number {

@@ -15,8 +15,10 @@
  * literally (an `Accept: *\/*` matches only a `*\/*` entry).
  */
 
+import { BINARY_MEDIA_TYPE } from '../core/codec/binary.js';
+
 /** The Open Inference Protocol's binary tensor form travels as this type (JSON header + raw bytes). */
-export const BINARY_MEDIA_TYPE = 'application/octet-stream';
+export { BINARY_MEDIA_TYPE };
 
 /** The REST API's `binaryMediaTypes`: only the binary tensor form; JSON stays text. */
 export const BINARY_MEDIA_TYPES: readonly string[] = [BINARY_MEDIA_TYPE];

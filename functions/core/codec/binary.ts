@@ -16,6 +16,7 @@ import type { TensorType } from '../model.js';
 import { allocate, type TensorData } from '../tensor.js';
 import { elementWriter } from './elements.js';
 import type { CodecLimits } from './limits.js';
+import { BYTES_LENGTH_PREFIX, joinBytesElements } from './tensor-bytes.js';
 
 if (endianness() !== 'LE') throw new Error('the binary tensor codec needs a little-endian host');
 
@@ -42,7 +43,7 @@ export const ELEMENT_BYTES: Readonly<Record<Exclude<TensorType, 'string'>, numbe
 };
 
 /** Bytes of the length prefix of each BYTES element. */
-const LENGTH_PREFIX_BYTES = 4;
+const LENGTH_PREFIX_BYTES = BYTES_LENGTH_PREFIX;
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -120,17 +121,7 @@ export function tensorBytes(tensor: TensorData): Uint8Array {
     const data = tensor.data;
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
-  const encoded = tensor.data.map((s) => Buffer.from(s, 'utf8'));
-  const total = encoded.reduce((n, b) => n + LENGTH_PREFIX_BYTES + b.byteLength, 0);
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (const b of encoded) {
-    out.writeUInt32LE(b.byteLength, at);
-    at += LENGTH_PREFIX_BYTES;
-    out.set(b, at);
-    at += b.byteLength;
-  }
-  return out;
+  return joinBytesElements(tensor.data.map((s) => Buffer.from(s, 'utf8')));
 }
 
 /**
