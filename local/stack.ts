@@ -34,7 +34,8 @@ import {
 import { ensureBucket, localClients, startLocalAws, startLocalAwsProcess, type LocalAws, type LocalClients } from './aws-servers.js';
 import { JWKS_PATH, startLocalServer, type LocalFunction, type LocalServer, type RateLimit } from './server.js';
 import { LocalObservations } from './observations.js';
-import { expirePayloads } from './payload-expiry.js';
+import { expireObjects, expirePayloads } from './payload-expiry.js';
+import { CAPTURE_ROOT } from '../functions/core/capture.js';
 import { LocalTrafficRouter, type LocalTrafficOptions } from './traffic.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +50,10 @@ export const LOCAL_BATCH_BUCKET = 'onnx-batch';
  * day when the stack starts, as the bucket's rule does on AWS.
  */
 export const LOCAL_PAYLOAD_BUCKET = 'onnx-payloads';
+/** The embedded S3 server's bucket of captured requests (`CAPTURE_BUCKET`), under `capture/`. */
+export const LOCAL_CAPTURE_BUCKET = 'onnx-capture';
+/** Days captured records are kept locally by default (`CAPTURE_RETENTION_DAYS`; the CDK app's `capture.retentionDays`). */
+export const DEFAULT_CAPTURE_RETENTION_DAYS = 30;
 
 /** The sample model shipped with the repository (see `scripts/train-sample-model.ts`). */
 export const SAMPLE_MODEL = {
@@ -66,6 +71,8 @@ export interface LocalStackOptions {
   readonly seedSampleModel?: boolean;
   /** Overrides of the functions' environment (same variables as on Lambda). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Days captured records are kept; older ones are deleted at start. @default 30 */
+  readonly captureRetentionDays?: number;
   /**
    * Where the DynamoDB- and S3-compatible servers run: in this process, or in a child process so
    * their work does not share the API's event loop (`npm start`). @default 'in-process'
@@ -154,6 +161,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       PREDICTION_LOG_TABLE: 'onnx-prediction-log',
       ARTIFACT_BUCKET: 'onnx-artifacts',
       PAYLOAD_BUCKET: LOCAL_PAYLOAD_BUCKET,
+      CAPTURE_BUCKET: LOCAL_CAPTURE_BUCKET,
       // Verified artifacts are cached by sha256, so a shared temp folder is safe for throwaway stacks.
       MODEL_CACHE_DIR: options.dataDir ? path.join(options.dataDir, 'model-cache') : path.join(os.tmpdir(), 'onnx-serving-model-cache'),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
@@ -175,6 +183,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await ensureBucket(clients.s3, config.PAYLOAD_BUCKET);
       // The lifecycle rule the embedded S3 server lacks: payloads older than a day go.
       await expirePayloads(clients.s3, config.PAYLOAD_BUCKET);
+    }
+    if (config.CAPTURE_BUCKET) {
+      await ensureBucket(clients.s3, config.CAPTURE_BUCKET);
+      await expireObjects(clients.s3, config.CAPTURE_BUCKET, options.captureRetentionDays ?? DEFAULT_CAPTURE_RETENTION_DAYS, Date.now(), CAPTURE_ROOT);
     }
     // One process, one runtime: every emulated function version and the control plane share its
     // bounded session cache (SESSION_CACHE_MAX_SESSIONS / _BYTES), so the bound holds for `npm start`.

@@ -6,14 +6,15 @@
  */
 import {
   GetCommand,
+  UpdateCommand,
   paginateQuery,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, InternalError } from '../core/errors.js';
-import { STAGES, type ArtifactSource, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
+import { ConflictError, InternalError, NotFoundError } from '../core/errors.js';
+import { STAGES, type ArtifactSource, type CaptureSettings, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
 import type { ModelRegistry, NewModelVersion, TransitionPlan, VersionChange } from '../core/ports.js';
 import { REGISTRY_KEYS } from './tables.js';
 import { marshallable } from './dynamodb-values.js';
@@ -203,6 +204,25 @@ export class DynamoDbRegistry implements ModelRegistry {
       }
       return version;
     });
+  }
+
+  async setCapture(model: string, settings: CaptureSettings | undefined): Promise<ModelRecord> {
+    try {
+      const { Attributes } = await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk },
+        UpdateExpression: settings ? 'SET #capture = :capture' : 'REMOVE #capture',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': 'pk', '#capture': 'capture' },
+        ...(settings ? { ExpressionAttributeValues: { ':capture': settings } } : {}),
+        ReturnValues: 'ALL_NEW',
+      }));
+      if (!Attributes) throw corrupt({ pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk }, 'capture');
+      return toModelRecord(Attributes);
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}".`, ['model']);
+      throw error;
+    }
   }
 
   async getVersionByUpload(model: string, uploadId: string): Promise<ModelVersion | undefined> {
@@ -427,6 +447,8 @@ function toModelRecord(item: Item): ModelRecord {
     revision: numberField(item, 'revision'),
     updatedAt: stringField(item, 'updatedAt'),
     updatedBy: stringField(item, 'updatedBy'),
+    // Written from the domain type by `setCapture` and read back as it was.
+    ...(item.capture === undefined ? {} : { capture: mapField(item, 'capture') as unknown as CaptureSettings }),
   };
 }
 

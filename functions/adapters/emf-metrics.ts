@@ -23,6 +23,8 @@ import { SERVICE_NAME } from '../shared/logger.js';
 
 /** The metric the prediction log's fallback counts, per model. */
 export const FALLBACK_METRIC = 'PredictionLogFallback';
+/** Captured requests that went to the fallback log line (`capture-log.ts`). */
+export const CAPTURE_FALLBACK_METRIC = 'CaptureFallback';
 
 /**
  * A Powertools `Metrics` for `namespace`, without the `service` dimension Powertools adds by
@@ -74,9 +76,9 @@ export class EmfRequestObserver implements RequestObserver {
  * One EMF line counting `count` prediction-log records of `model` that went to the fallback, under
  * the dimension set (Model).
  */
-export function publishFallbackMetric(metrics: Metrics, model: string, count: number): void {
+export function publishFallbackMetric(metrics: Metrics, model: string, count: number, metric: string = FALLBACK_METRIC): void {
   metrics.setDefaultDimensions({ [DIMENSION.model]: model });
-  metrics.addMetric(FALLBACK_METRIC, MetricUnit.Count, count);
+  metrics.addMetric(metric, MetricUnit.Count, count);
   metrics.publishStoredMetrics();
   metrics.clearDefaultDimensions();
 }

@@ -73,6 +73,9 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /v1/models/{model}/batch-jobs/{job}': 'models:read',
   'POST /v1/models/{model}/batch-jobs/{job}/cancel': 'batch:submit',
   'POST /v1/models/{model}/batch-inputs': 'batch:submit',
+  'GET /v1/models/{model}/capture': 'models:read',
+  'PUT /v1/models/{model}/capture': 'models:write',
+  'DELETE /v1/models/{model}/capture': 'models:write',
 };
 
 /**

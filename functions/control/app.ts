@@ -193,6 +193,9 @@ export function makeHandler({ service, uploads, releases, stats, predictions, jo
       return jsonResponse(200, await service.transition({ ...body, model: pathParam(event, 'model'), version, actor: callerOf(event) }));
     },
     'GET /v1/models/{model}/history': async (event) => jsonResponse(200, { history: await service.history(pathParam(event, 'model')) }),
+    'GET /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.getCapture(pathParam(event, 'model'))),
+    'PUT /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.setCapture(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
+    'DELETE /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.disableCapture(pathParam(event, 'model'))),
     'POST /v1/models/{model}/versions/{version}/promote': withReleases(async (releases, event) => {
       const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
       const result = await releases.promote({

@@ -136,6 +136,26 @@ export interface ModelRecord {
   readonly revision: number;
   readonly updatedAt: string;
   readonly updatedBy: string;
+  /** Data capture of the model's requests, when turned on (`PUT /v1/models/{model}/capture`). */
+  readonly capture?: CaptureSettings;
+}
+
+/**
+ * Data capture of a model's requests (opt-in): which share of requests is captured, and which
+ * features are dropped or hashed before a record leaves the function. See `functions/core/capture.ts`.
+ */
+export interface CaptureSettings {
+  /** Percent of requests captured, in (0, 100]; each request is drawn independently. */
+  readonly samplePercent: number;
+  /** Features (or input names) left out of every record. */
+  readonly drop: readonly string[];
+  /** Features (or input names) whose values are replaced by `sha256:<hex>` of their text. */
+  readonly hash: readonly string[];
+  /** Most bytes one record may take (its JSON line); a larger one keeps its first rows only. */
+  readonly maxRecordBytes: number;
+  /** ISO-8601 UTC. */
+  readonly updatedAt: string;
+  readonly updatedBy: string;
 }
 
 /** Model names are URL path segments, S3 key parts and DynamoDB keys: keep them plain. */

@@ -3,7 +3,8 @@
  * interfaces only; `functions/adapters/` implements them over DynamoDB, S3 and ONNX Runtime, and
  * tests pass the same adapters pointed at local servers (or clients mocked for failure modes).
  */
-import type { ArtifactRef, ArtifactSource, ModelMetadata, ModelRecord, ModelSignature, ModelVersion, Stage, StageTransition } from './model.js';
+import type { ArtifactRef, ArtifactSource, CaptureSettings, ModelMetadata, ModelRecord, ModelSignature, ModelVersion, Stage, StageTransition } from './model.js';
+import type { CaptureRecord } from './capture.js';
 import type { TensorMap } from './tensor.js';
 
 /** Model registry: versions, their stage and the production pointer. */
@@ -35,6 +36,12 @@ export interface ModelRegistry {
   applyTransition(plan: TransitionPlan): Promise<void>;
   /** The model's stage changes, oldest first. */
   listHistory(model: string): Promise<StageTransition[]>;
+  /**
+   * Turns data capture on with `settings`, or off (`undefined`), on the model's record, which
+   * must exist (else `NotFoundError('MODEL_NOT_FOUND')`). Not a stage change: the model's
+   * revision stays, so a release planned on it is not made stale.
+   */
+  setCapture(model: string, settings: CaptureSettings | undefined): Promise<ModelRecord>;
 }
 
 /** One version's move, as planned from the state that was read. */
@@ -206,6 +213,54 @@ export interface PredictionLog {
   flush(): Promise<void>;
   /** Records queued or being written. */
   pending(): number;
+}
+
+/** A captured request, its record built when the capture log gets to it (off the request path). */
+export interface PendingCapture {
+  readonly model: string;
+  readonly modelVersion: string;
+  /** ISO-8601 UTC: the request's time, which names its date partition. */
+  readonly timestamp: string;
+  /** The record's JSON line, without its line break (`captureRecordText`); called once, never throws. */
+  build(): string;
+}
+
+/**
+ * Where captured requests go (`functions/core/capture.ts`). `write` queues and returns at once;
+ * records are delivered in the background, and one that cannot be delivered goes to a
+ * structured fallback log line with a metric, never dropped silently.
+ */
+export interface CaptureLog {
+  write(record: PendingCapture): void;
+  /** Resolves once every record queued so far is delivered or in the fallback; never rejects. */
+  flush(): Promise<void>;
+  /** Records queued or being delivered. */
+  pending(): number;
+}
+
+export interface CaptureQuery {
+  readonly model: string;
+  /** The model versions whose records are read (the registry lists a model's versions). */
+  readonly versions: readonly string[];
+  /** The window, ISO-8601 UTC: `from` included, `to` excluded. */
+  readonly from: string;
+  readonly to: string;
+  /** Most records returned (the newest are kept when there are more). */
+  readonly maxRecords: number;
+}
+
+export interface CaptureReadResult {
+  /** Oldest first. */
+  readonly records: readonly CaptureRecord[];
+  /** Lines that were not capture records (skipped). */
+  readonly invalid: number;
+  /** Whether records in the window were left out past `maxRecords`. */
+  readonly capped: boolean;
+}
+
+/** Reads captured records back (drift detection, the canary gate, replays). */
+export interface CaptureReader {
+  read(query: CaptureQuery): Promise<CaptureReadResult>;
 }
 
 /** A loaded model: its signature as read from the runtime, and a batched run. */

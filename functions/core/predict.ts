@@ -5,9 +5,10 @@
 import { createHash } from 'node:crypto';
 import { RecentPromises } from './recent-promises.js';
 import { AppError, ConflictError, InternalError, NotFoundError, PayloadTooLargeError, ValidationError, describeError, ServiceUnavailableError, type FieldPath } from './errors.js';
-import type { ModelSignature, ModelVersion, Stage, TensorSpec } from './model.js';
+import type { CaptureSettings, ModelSignature, ModelVersion, Stage, TensorSpec } from './model.js';
+import { captureRecordText, sampled } from './capture.js';
 import { NO_TRACING, SILENT_LOG, SPAN, type RequestFacts, type RequestLog, type Tracing } from './observability.js';
-import type { ModelRegistry, ModelRuntime, ModelSession, PayloadStore, PayloadUpload, PredictionLog, PredictionLogRecord, SessionLease } from './ports.js';
+import type { CaptureLog, ModelRegistry, ModelRuntime, ModelSession, PayloadStore, PayloadUpload, PredictionLog, PredictionLogRecord, SessionLease } from './ports.js';
 import type { TensorMap } from './tensor.js';
 import { V2_DATATYPES, decodeArrays, decodeRecords, decodeV2, isDynamic, recordLayout, selectOutputs, v2References, type DecodedInputs, type RecordLayout } from './codec/decode.js';
 import { classifierView, recordPredictionTexts, v2OutputJsonText, v2Outputs, type ClassifierView, type V2Output } from './codec/encode.js';
@@ -58,6 +59,10 @@ export interface PredictDeps {
   readonly tracing?: Tracing;
   /** Where inputs sent by reference are read and large outputs are written (`PAYLOAD_BUCKET`). @default none: too large is a 413 */
   readonly payloads?: PayloadStore;
+  /** Where captured requests go, for models that turned capture on (`CAPTURE_BUCKET`). @default none: nothing is captured */
+  readonly capture?: CaptureLog;
+  /** In [0, 1): draws which requests are captured. @default Math.random */
+  readonly random?: () => number;
 }
 
 /** Who is asking and which request this is; set by the HTTP layer. */
@@ -237,7 +242,7 @@ export async function predictRecordTexts(
   limits: number | Partial<CodecLimits>,
   facts?: RequestFacts,
   tracing: Tracing = NO_TRACING,
-): Promise<{ decoded: DecodedInputs; texts: string[] }> {
+): Promise<{ decoded: DecodedInputs; texts: string[]; outputs: TensorMap }> {
   const bounds = codecLimits(typeof limits === 'number' ? { maxRows: limits } : limits);
   const request = parseRecordRequest(body, bounds.maxRows, RECORD_HINT);
   const decoded = request.kind === 'features'
@@ -246,7 +251,7 @@ export async function predictRecordTexts(
       ? decodeArrays(target.layout, request.rows, (r) => ['instances', r], bounds)
       : decodeRecords(target.layout, request.rows, (r) => ['instances', r], bounds);
   const outputs = await timedRun(target.session, decoded, undefined, facts, tracing);
-  return { decoded, texts: recordPredictionTexts(outputs, decoded.rows, target.classifier) };
+  return { decoded, texts: recordPredictionTexts(outputs, decoded.rows, target.classifier), outputs };
 }
 
 /** `predictRecordTexts` with each prediction parsed: exactly the values a caller is sent. */
@@ -273,7 +278,8 @@ async function timedRun(session: ModelSession, decoded: DecodedInputs, outputs: 
 }
 
 export class PredictionService {
-  private readonly pointers = new Map<string, { version: string; until: number }>();
+  /** Per model: its production version and capture settings as last read, trusted until `until`. */
+  private readonly pointers = new Map<string, { version: string; capture?: CaptureSettings; until: number }>();
   /** Background re-reads of the production pointer in flight, one per model. */
   private readonly refreshing = new Map<string, Promise<void>>();
   /** Reads of the production pointer in flight, one per model. */
@@ -292,9 +298,11 @@ export class PredictionService {
   private readonly now: () => number;
   private readonly elapsed: () => number;
   private readonly tracing: Tracing;
+  private readonly random: () => number;
 
   constructor(private readonly deps: PredictDeps) {
     this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
     this.elapsed = deps.elapsed ?? (() => performance.now());
     this.tracing = deps.tracing ?? NO_TRACING;
   }
@@ -314,12 +322,13 @@ export class PredictionService {
   async predictText(model: string, body: unknown, ctx: RequestContext): Promise<string> {
     const served = await this.resolve(model, ctx);
     try {
-      const { decoded, texts } = await predictRecordTexts(served, body, this.limits(), ctx.facts, this.tracing);
+      const { decoded, texts, outputs } = await predictRecordTexts(served, body, this.limits(), ctx.facts, this.tracing);
       const predictions = `[${texts.join(',')}]`;
       this.checkResponse(predictions, `${decoded.rows} rows`, 'Send fewer rows per request, or run the rows as a batch job (POST /v1/models/{model}/batch-jobs).');
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
       this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
+      this.captureRequest(served, decoded, outputs, ctx, timestamp);
       return `{"requestId":${JSON.stringify(ctx.requestId)},"model":${JSON.stringify(model)},"modelVersion":${JSON.stringify(served.version.version)},"functionVersion":${JSON.stringify(this.deps.config.functionVersion)},"predictions":${predictions},"processingTimeMs":${processingTimeMs},"timestamp":"${timestamp}"}`;
     } finally {
       served.release();
@@ -370,6 +379,7 @@ export class PredictionService {
       const envelope = `"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(served.version.version)},"id":${JSON.stringify(id)},"parameters":{"request_id":${JSON.stringify(ctx.requestId)},"function_version":${JSON.stringify(this.deps.config.functionVersion)},"processing_time_ms":${processingTimeMs},"timestamp":"${timestamp}"}`;
       const outputsText = plan.map((p) => p.text).join(',');
       this.logRequest(served, decoded, `[${plan.map((p) => p.logText).join(',')}]`, ctx, processingTimeMs, timestamp);
+      this.captureRequest(served, decoded, outputs, ctx, timestamp);
       const header = `{${envelope},"outputs":[${outputsText}]}`;
       const chunks = plan.flatMap((p) => (p.bytes ? [p.bytes] : []));
       return chunks.length > 0 ? { kind: 'binary', header, chunks } : { kind: 'json', text: header };
@@ -534,16 +544,16 @@ export class PredictionService {
   }
 
   /**
-   * Finishes the background work: every prediction-log record queued so far is stored or in the
-   * fallback when this resolves. Never rejects.
+   * Finishes the background work: every prediction-log record and captured request queued so far
+   * is stored or in the fallback when this resolves. Never rejects.
    */
-  flush(): Promise<void> {
-    return this.deps.log.flush();
+  async flush(): Promise<void> {
+    await Promise.all([this.deps.log.flush(), this.deps.capture?.flush()]);
   }
 
-  /** Prediction-log records not yet stored (queued or being written). */
+  /** Prediction-log records and captured requests not yet stored (queued or being written). */
   pending(): number {
-    return this.deps.log.pending();
+    return this.deps.log.pending() + (this.deps.capture?.pending() ?? 0);
   }
 
   /** The signature of the version that would serve `model` now (for the CLI and docs). */
@@ -695,7 +705,7 @@ export class PredictionService {
             this.pointers.delete(model);
             return;
           }
-          if (known) this.pointers.set(model, { version: known.version, until: this.now() + this.deps.config.pointerCacheMs });
+          if (known) this.pointers.set(model, { ...known, until: this.now() + this.deps.config.pointerCacheMs });
           log.warn('production pointer re-read failed; the version known keeps serving', {
             pointerModel: model,
             servingVersion: known?.version,
@@ -734,7 +744,7 @@ export class PredictionService {
       throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version yet; promote one first.`, ['model']);
     }
     // A pointer that moved while a request was reading may not go back: the newest read wins.
-    this.pointers.set(model, { version: record.productionVersion, until: this.now() + this.deps.config.pointerCacheMs });
+    this.pointers.set(model, { version: record.productionVersion, ...(record.capture ? { capture: record.capture } : {}), until: this.now() + this.deps.config.pointerCacheMs });
     return record.productionVersion;
   }
 
@@ -812,6 +822,45 @@ export class PredictionService {
           expiresAt,
         };
       },
+    });
+  }
+
+  /**
+   * Queues the request for data capture when its model has capture on and the draw selects it.
+   * Nothing here waits or serializes: the record is built by the capture log's background work.
+   * The settings are the ones read with the production pointer; a function that never reads the
+   * pointer (pinned, or addressed by version) reads them in the background on its first request
+   * and captures from the next one.
+   */
+  private captureRequest(served: Served, decoded: DecodedInputs, outputs: TensorMap, ctx: RequestContext, timestamp: string): void {
+    const sink = this.deps.capture;
+    if (!sink) return;
+    const model = served.version.model;
+    const known = this.pointers.get(model);
+    if (!known) {
+      if (!this.pointerReads.has(model)) this.readPointer(model).catch(() => undefined);
+      return;
+    }
+    if (known.until <= this.now()) this.refreshInBackground(model, ctx.log ?? SILENT_LOG);
+    const settings = known.capture;
+    if (!settings || !sampled(settings, this.random)) return;
+    const { config } = this.deps;
+    sink.write({
+      model,
+      modelVersion: served.version.version,
+      timestamp,
+      build: () => captureRecordText({
+        requestId: ctx.requestId,
+        model,
+        modelVersion: served.version.version,
+        functionVersion: config.functionVersion,
+        timestamp,
+        rows: decoded.rows,
+        layout: served.layout,
+        feeds: decoded.feeds,
+        outputs,
+        settings,
+      }),
     });
   }
 }

@@ -9,8 +9,9 @@ import * as z from 'zod';
 import { ConflictError, NotFoundError, ValidationError, clip, formatPath } from './errors.js';
 import {
   MODEL_NAME_PATTERN, STAGE_TRANSITIONS,
-  type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion, type Stage, type StageTransition,
+  type CaptureSettings, type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion, type Stage, type StageTransition,
 } from './model.js';
+import { CAPTURE_SETTINGS_HINT, CaptureSettingsSchema, checkRedaction } from './capture.js';
 import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
 import { parseWith } from './codec/request.js';
 import { checkDeclarations, checkDeclaredNames } from './declarations.js';
@@ -19,6 +20,9 @@ import { served } from './predict.js';
 import { rewriteZipMap, servedClassLabels } from './onnx/zipmap.js';
 
 const name = z.string().min(1).max(128);
+
+/** A model's data capture as the control plane shows it. */
+export type CaptureStatus = { readonly model: string; readonly enabled: false } | ({ readonly model: string; readonly enabled: true } & CaptureSettings);
 
 /** A version is one DynamoDB item (400 KB at most); this leaves room for keys and history. */
 export const MAX_DESCRIPTION_BYTES = 300_000;
@@ -280,6 +284,35 @@ export class RegistryService {
   async history(model: string): Promise<StageTransition[]> {
     await this.requireModel(model);
     return this.deps.registry.listHistory(model);
+  }
+
+  /** `GET /v1/models/{model}/capture`: the model's capture settings, `enabled: false` without them. */
+  async getCapture(model: string): Promise<CaptureStatus> {
+    const record = await this.requireModel(model);
+    return record.capture ? { model, enabled: true, ...record.capture } : { model, enabled: false };
+  }
+
+  /**
+   * `PUT /v1/models/{model}/capture`: turns data capture on, or changes it (see `capture.ts`).
+   * Endpoints apply it within their pointer cache (`POINTER_CACHE_MS`) and one request.
+   *
+   * @throws ValidationError 400 (the body: `CaptureSettingsSchema`; `UNKNOWN_FEATURE` and
+   *   `CONFLICTING_FIELDS` from `checkRedaction`); NotFoundError 404 `MODEL_NOT_FOUND`
+   */
+  async setCapture(model: string, body: unknown, actor: string): Promise<CaptureStatus> {
+    await this.requireModel(model);
+    const input = parseWith(CaptureSettingsSchema, body, CAPTURE_SETTINGS_HINT);
+    checkRedaction(input, await this.deps.registry.listVersions(model));
+    const settings: CaptureSettings = { ...input, updatedAt: this.now().toISOString(), updatedBy: actor };
+    await this.deps.registry.setCapture(model, settings);
+    return { model, enabled: true, ...settings };
+  }
+
+  /** `DELETE /v1/models/{model}/capture`: turns data capture off (records already delivered stay until their retention ends). */
+  async disableCapture(model: string): Promise<CaptureStatus> {
+    await this.requireModel(model);
+    await this.deps.registry.setCapture(model, undefined);
+    return { model, enabled: false };
   }
 
   private async requireModel(model: string): Promise<ModelRecord> {

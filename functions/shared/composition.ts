@@ -21,6 +21,7 @@ import { OnnxRuntime, defaultIntraOpThreads, defaultSessionCacheBytes } from '..
 import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
 import { S3UploadStore } from '../adapters/s3-uploads.js';
 import { S3PayloadStore } from '../adapters/s3-payloads.js';
+import { BufferedCaptureLog, FirehoseCaptureDelivery, S3CaptureDelivery } from '../adapters/capture-log.js';
 import { BatchPredictor } from '../core/batch.js';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDbBatchJobStore } from '../adapters/dynamodb-batch-jobs.js';
@@ -136,11 +137,13 @@ export function buildPredictionService(config: Config, clients: AwsClients = aws
   const tracing = observability.tracing ?? NO_TRACING;
   const { registry, runtime } = adapters(config, clients, tracing, observability.runtime);
   const payloadBucket = payloadBucketOf(config, clients);
+  const capture = buildCaptureLog(config, clients, observability.metrics);
   return new PredictionService({
     registry,
     runtime,
     tracing,
     ...(payloadBucket ? { payloads: new S3PayloadStore({ ...payloadBucket, maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES }) } : {}),
+    ...(capture ? { capture } : {}),
     log: new DynamoDbPredictionLog({
       client: clients.documents,
       tableName: required(config, 'PREDICTION_LOG_TABLE'),
@@ -161,6 +164,26 @@ export function buildPredictionService(config: Config, clients: AwsClients = aws
       pointerCacheMs: config.POINTER_CACHE_MS,
     },
   });
+}
+
+/**
+ * Where an endpoint function's captured requests go: the Firehose stream `CAPTURE_STREAM` on AWS,
+ * else JSON Lines objects in `CAPTURE_BUCKET`; `undefined` (nothing captured, whatever a model's
+ * settings say) when neither is set.
+ */
+export function buildCaptureLog(config: Config, clients: AwsClients, metrics?: Metrics): BufferedCaptureLog | undefined {
+  const stream = config.CAPTURE_STREAM;
+  const delivery = stream
+    ? new FirehoseCaptureDelivery({
+      streamName: stream,
+      client: async () => {
+        const { FirehoseClient } = await import('@aws-sdk/client-firehose');
+        return new FirehoseClient({ region: config.AWS_REGION, requestHandler: { connectionTimeout: config.AWS_CONNECT_TIMEOUT_MS, requestTimeout: config.AWS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true } });
+      },
+    })
+    : config.CAPTURE_BUCKET ? new S3CaptureDelivery({ client: clients.s3, bucket: config.CAPTURE_BUCKET }) : undefined;
+  if (!delivery) return undefined;
+  return new BufferedCaptureLog({ delivery, flushDelayMs: config.CAPTURE_FLUSH_MS, ...(metrics ? { metrics } : {}) });
 }
 
 /**

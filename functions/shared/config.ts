@@ -84,6 +84,16 @@ export const ConfigSchema = z.object({
    * Unset or empty: by-reference payloads are off, and requests or answers too large for Lambda get 413s.
    */
   PAYLOAD_BUCKET: z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional()),
+  /**
+   * Data capture (`functions/core/capture.ts`): the bucket captured records are read from (the
+   * control plane, for drift and replays) and, without `CAPTURE_STREAM`, written to (one JSON
+   * Lines object per partition per flush: the local stack). Unset: capture is off.
+   */
+  CAPTURE_BUCKET: z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional()),
+  /** Endpoint functions on AWS: the Firehose delivery stream captured records are put to. */
+  CAPTURE_STREAM: z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional()),
+  /** Longest a captured record waits in memory before its batch is delivered, in ms (each invocation's are delivered after it on Lambda). */
+  CAPTURE_FLUSH_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** Set on endpoint functions: the one model this function serves. */
   SERVED_MODEL: z.string().regex(MODEL_NAME_PATTERN).optional(),
   /** Set in a published version's configuration: the model version it is pinned to. */
