@@ -22,7 +22,7 @@ import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, required, type Config } from '../functions/shared/config.js';
 import {
   bodyLimits, buildBatchJobService, buildBatchJobStore, buildBatchSteps, buildBatchWorker, buildModelRuntime, buildPredictionLogService,
-  buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
+  buildDriftService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
 } from '../functions/shared/composition.js';
 import { LocalBatchRunner, type RetryPolicy } from './batch-runner.js';
 import { logLine } from '../functions/shared/http.js';
@@ -36,6 +36,8 @@ import { JWKS_PATH, startLocalServer, type LocalFunction, type LocalServer, type
 import { LocalObservations } from './observations.js';
 import { expireObjects, expirePayloads } from './payload-expiry.js';
 import { CAPTURE_ROOT } from '../functions/core/capture.js';
+import type { DriftService } from '../functions/core/drift/service.js';
+import { LocalDriftSchedule } from './drift-schedule.js';
 import { LocalTrafficRouter, type LocalTrafficOptions } from './traffic.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,6 +62,7 @@ export const SAMPLE_MODEL = {
   name: 'iris',
   file: path.join(ROOT, 'models/iris/model.onnx'),
   metadata: path.join(ROOT, 'models/iris/metadata.json'),
+  profile: path.join(ROOT, 'models/iris/profile.json'),
 } as const;
 
 export interface LocalStackOptions {
@@ -73,6 +76,8 @@ export interface LocalStackOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Days captured records are kept; older ones are deleted at start. @default 30 */
   readonly captureRetentionDays?: number;
+  /** ms between scheduled drift runs (the EventBridge schedule's stand-in); 0 turns them off. @default 3,600,000 (hourly) */
+  readonly driftIntervalMs?: number;
   /**
    * Where the DynamoDB- and S3-compatible servers run: in this process, or in a child process so
    * their work does not share the API's event loop (`npm start`). @default 'in-process'
@@ -139,6 +144,10 @@ export interface LocalStack {
   readonly jobs: BatchJobService;
   /** The emulated Step Functions workflow of batch jobs. */
   readonly batchRunner: LocalBatchRunner;
+  /** Reference profiles and drift reports. */
+  readonly drift: DriftService;
+  /** The scheduled drift runs (`tick()` runs one pass now). */
+  readonly driftSchedule: LocalDriftSchedule;
   /** Writes every queued prediction-log record of every emulated function version. */
   flush(): Promise<void>;
   /** Stops the API, writes the queued prediction-log records, then stops the servers. */
@@ -193,7 +202,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const runtime = buildModelRuntime(config, clients);
     const prediction = buildPredictionService(config, clients, { runtime });
     const registry = buildRegistryService(config, clients, runtime);
-    const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry);
+    const drift = buildDriftService(config, clients);
+    if (!drift) throw new Error('the local stack needs ARTIFACT_BUCKET for reference profiles');
+    const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry, drift);
     const limits = bodyLimits(config);
     const observations = new LocalObservations();
     const logger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'predict' } });
@@ -209,6 +220,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
     const latest: LocalFunction = { handler: predictHandler(prediction, config.AWS_LAMBDA_FUNCTION_VERSION), version: config.AWS_LAMBDA_FUNCTION_VERSION };
     const flushLogs = () => Promise.all(services.map((s) => s.flush())).then(() => undefined);
+    const driftSchedule = new LocalDriftSchedule({ drift, registry: registry, flush: flushLogs, intervalMs: options.driftIntervalMs ?? 3_600_000 });
+    driftSchedule.start();
     // The router reports managed releases' outcomes to the release service, built over the router.
     let releases: ReleaseService | undefined;
     const traffic = new LocalTrafficRouter({
@@ -266,6 +279,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             stats: buildStatsService(config, releaseService),
             predictions: buildPredictionLogService(config, clients),
             jobs,
+            drift,
             limits,
             edge: { logger: createLogger({ level: config.LOG_LEVEL, keys: { function: 'control' } }) },
           }),
@@ -302,9 +316,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       observations,
       jobs,
       batchRunner,
+      drift,
+      driftSchedule,
       flush: flushLogs,
       async stop() {
         traffic.close();
+        await driftSchedule.close();
         await api.close();
         // Batches in flight finish and are journaled; the next start resumes their jobs.
         await batchRunner.close();
@@ -336,15 +353,20 @@ async function resumeBatchJobs(runner: LocalBatchRunner, jobs: BatchJobService, 
   }
 }
 
-/** Registers the sample model and makes it the production version, unless it exists already. */
-export async function seedSampleModel(registry: RegistryService): Promise<'registered' | 'present'> {
+/**
+ * Registers the sample model with its reference profile (its training script writes both) and
+ * makes it the production version, unless it exists already.
+ */
+export async function seedSampleModel(registry: RegistryService, drift?: DriftService): Promise<'registered' | 'present'> {
   const existing = await registry.listModels();
   if (existing.some((m) => m.model === SAMPLE_MODEL.name && m.productionVersion !== undefined)) return 'present';
-  const [bytes, metadata] = await Promise.all([
+  const [bytes, metadata, profile] = await Promise.all([
     readFile(SAMPLE_MODEL.file),
     readFile(SAMPLE_MODEL.metadata, 'utf8').then((text) => JSON.parse(text) as unknown),
+    readFile(SAMPLE_MODEL.profile, 'utf8').then((text) => JSON.parse(text) as unknown),
   ]);
   const version = await registry.register({ model: SAMPLE_MODEL.name, bytes, metadata, actor: 'local-setup' });
+  await drift?.putProfile(SAMPLE_MODEL.name, version.version, profile);
   await registry.transition({ model: SAMPLE_MODEL.name, version: version.version, to: 'staging', actor: 'local-setup', reason: 'sample model' });
   await registry.setProduction(SAMPLE_MODEL.name, version.version, 'local-setup');
   return 'registered';

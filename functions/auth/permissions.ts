@@ -76,6 +76,10 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /v1/models/{model}/capture': 'models:read',
   'PUT /v1/models/{model}/capture': 'models:write',
   'DELETE /v1/models/{model}/capture': 'models:write',
+  'GET /v1/models/{model}/drift': 'models:read',
+  'POST /v1/models/{model}/drift': 'models:write',
+  'GET /v1/models/{model}/versions/{version}/profile': 'models:read',
+  'PUT /v1/models/{model}/versions/{version}/profile': 'models:write',
 };
 
 /**

@@ -16,6 +16,7 @@ import { checkWindow, DEFAULT_WINDOW_MINUTES, type PredictionLogService, type St
 import type { UploadService } from '../core/uploads.js';
 import { BATCH_FORMATS, JOB_STATES } from '../core/batch-contract.js';
 import type { BatchJobService } from '../core/batch-jobs.js';
+import { MAX_DRIFT_WINDOW_MINUTES, type DriftService } from '../core/drift/service.js';
 import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
 export interface ControlHandlerDeps {
@@ -30,6 +31,8 @@ export interface ControlHandlerDeps {
   readonly predictions?: PredictionLogService;
   /** Batch jobs; without it the batch-job routes answer 501 `BATCH_JOBS_NOT_CONFIGURED`. */
   readonly jobs?: BatchJobService;
+  /** Reference profiles and drift reports; without it those routes answer 501 `DRIFT_NOT_CONFIGURED`. */
+  readonly drift?: DriftService;
   readonly limits: BodyLimits;
   /** The function's logger and version. @default the shared logger, `$LATEST` */
   readonly edge?: Pick<EdgeOptions, 'logger' | 'functionVersion'>;
@@ -152,7 +155,17 @@ function limitParam(text: string | undefined): number | undefined {
   return limit;
 }
 
-export function makeHandler({ service, uploads, releases, stats, predictions, jobs, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
+const DriftRunSchema = z.strictObject({
+  minutes: z.number({ error: 'must be a whole number of minutes' }).int('must be a whole number of minutes').min(1, 'must be at least 1 minute').max(MAX_DRIFT_WINDOW_MINUTES, `must be at most ${MAX_DRIFT_WINDOW_MINUTES} minutes (30 days)`).optional(),
+  version: z.string().regex(/^[1-9][0-9]{0,8}$/, 'must be a version number such as "3"').optional(),
+});
+const DRIFT_RUN_HINT = 'Send {} to judge the production version\'s last 24 hours, or {"minutes": 60, "version": "3"}.';
+
+export function makeHandler({ service, uploads, releases, stats, predictions, jobs, drift, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
+  const withDrift = (action: (drift: DriftService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
+    if (drift) return action(drift, event);
+    return notConfigured(event, new AppError(501, 'DRIFT_NOT_CONFIGURED', 'Reference profiles and drift detection are not configured on this deployment (no ARTIFACT_BUCKET).'));
+  };
   const withJobs = (action: (jobs: BatchJobService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
     if (jobs) return action(jobs, event);
     return notConfigured(event, new AppError(501, 'BATCH_JOBS_NOT_CONFIGURED', 'Batch jobs are not configured on this deployment: the control plane has no job table or workflow (BATCH_JOBS_TABLE, BATCH_STATE_MACHINE_ARN).'));
@@ -196,6 +209,13 @@ export function makeHandler({ service, uploads, releases, stats, predictions, jo
     'GET /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.getCapture(pathParam(event, 'model'))),
     'PUT /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.setCapture(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
     'DELETE /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.disableCapture(pathParam(event, 'model'))),
+    'GET /v1/models/{model}/drift': withDrift(async (d, event) => jsonResponse(200, await d.latest(pathParam(event, 'model')))),
+    'POST /v1/models/{model}/drift': withDrift(async (d, event) => {
+      const body = parseWith(DriftRunSchema, event.parsedBody ?? {}, DRIFT_RUN_HINT);
+      return jsonResponse(200, await d.run(pathParam(event, 'model'), { ...body, trigger: 'on-demand' }));
+    }),
+    'GET /v1/models/{model}/versions/{version}/profile': withDrift(async (d, event) => jsonResponse(200, await d.getProfile(pathParam(event, 'model'), pathParam(event, 'version')))),
+    'PUT /v1/models/{model}/versions/{version}/profile': withDrift(async (d, event) => jsonResponse(200, await d.putProfile(pathParam(event, 'model'), pathParam(event, 'version'), event.parsedBody))),
     'POST /v1/models/{model}/versions/{version}/promote': withReleases(async (releases, event) => {
       const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
       const result = await releases.promote({

@@ -2,7 +2,7 @@
 import { loadConfig } from '../shared/config.js';
 import { createLogger, setSharedLogger } from '../shared/logger.js';
 import {
-  awsClients, bodyLimits, buildPredictionLogService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService, lambdaTrafficRouter,
+  awsClients, bodyLimits, buildDriftService, buildPredictionLogService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService, lambdaTrafficRouter,
 } from '../shared/composition.js';
 import { makeHandler } from './app.js';
 
@@ -19,6 +19,7 @@ const stats = releases ? buildStatsService(config, releases) : undefined;
 
 const uploads = buildUploadService(config, clients, service);
 const predictions = buildPredictionLogService(config, clients);
+const drift = buildDriftService(config, clients);
 
 export const handler = makeHandler({
   service,
@@ -26,6 +27,7 @@ export const handler = makeHandler({
   ...(releases ? { releases } : {}),
   ...(stats ? { stats } : {}),
   predictions,
+  ...(drift ? { drift } : {}),
   limits: bodyLimits(config),
   edge: { logger, functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
 });

@@ -5,6 +5,8 @@
  */
 import type { ArtifactRef, ArtifactSource, CaptureSettings, ModelMetadata, ModelRecord, ModelSignature, ModelVersion, Stage, StageTransition } from './model.js';
 import type { CaptureRecord } from './capture.js';
+import type { ReferenceProfile } from './drift/profile.js';
+import type { StoredDriftReport } from './drift/service.js';
 import type { TensorMap } from './tensor.js';
 
 /** Model registry: versions, their stage and the production pointer. */
@@ -261,6 +263,19 @@ export interface CaptureReadResult {
 /** Reads captured records back (drift detection, the canary gate, replays). */
 export interface CaptureReader {
   read(query: CaptureQuery): Promise<CaptureReadResult>;
+}
+
+/** Reference profiles of model versions (`functions/core/drift/profile.ts`), beside their artifacts. */
+export interface ReferenceProfileStore {
+  get(model: string, version: string): Promise<ReferenceProfile | undefined>;
+  /** Stores (or replaces) the version's profile. */
+  put(model: string, version: string, profile: ReferenceProfile): Promise<void>;
+}
+
+/** Drift reports, newest kept apart for `GET /v1/models/{model}/drift`. */
+export interface DriftReportStore {
+  put(report: StoredDriftReport): Promise<void>;
+  latest(model: string): Promise<StoredDriftReport | undefined>;
 }
 
 /** A loaded model: its signature as read from the runtime, and a batched run. */

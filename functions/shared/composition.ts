@@ -22,6 +22,9 @@ import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
 import { S3UploadStore } from '../adapters/s3-uploads.js';
 import { S3PayloadStore } from '../adapters/s3-payloads.js';
 import { BufferedCaptureLog, FirehoseCaptureDelivery, S3CaptureDelivery } from '../adapters/capture-log.js';
+import { S3CaptureReader } from '../adapters/s3-capture.js';
+import { S3DriftReportStore, S3ReferenceProfileStore } from '../adapters/s3-drift.js';
+import { DriftService, type StoredDriftReport } from '../core/drift/service.js';
 import { BatchPredictor } from '../core/batch.js';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDbBatchJobStore } from '../adapters/dynamodb-batch-jobs.js';
@@ -184,6 +187,24 @@ export function buildCaptureLog(config: Config, clients: AwsClients, metrics?: M
     : config.CAPTURE_BUCKET ? new S3CaptureDelivery({ client: clients.s3, bucket: config.CAPTURE_BUCKET }) : undefined;
   if (!delivery) return undefined;
   return new BufferedCaptureLog({ delivery, flushDelayMs: config.CAPTURE_FLUSH_MS, ...(metrics ? { metrics } : {}) });
+}
+
+/**
+ * Reference profiles (in `ARTIFACT_BUCKET`, beside the artifacts) and drift detection over the
+ * captured records and reports in `CAPTURE_BUCKET` (runs answer 501 without it); `undefined`
+ * without an artifact bucket.
+ */
+export function buildDriftService(config: Config, clients: AwsClients, onReport?: (report: StoredDriftReport) => void): DriftService | undefined {
+  if (!config.ARTIFACT_BUCKET) return undefined;
+  const registry = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
+  const bucket = config.CAPTURE_BUCKET;
+  return new DriftService({
+    registry,
+    profiles: new S3ReferenceProfileStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET }),
+    ...(bucket ? { capture: new S3CaptureReader({ client: clients.s3, bucket }), reports: new S3DriftReportStore({ client: clients.s3, bucket }) } : {}),
+    maxRecords: config.DRIFT_MAX_RECORDS,
+    ...(onReport ? { onReport } : {}),
+  });
 }
 
 /**

@@ -94,6 +94,8 @@ export const ConfigSchema = z.object({
   CAPTURE_STREAM: z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional()),
   /** Longest a captured record waits in memory before its batch is delivered, in ms (each invocation's are delivered after it on Lambda). */
   CAPTURE_FLUSH_MS: z.coerce.number().int().nonnegative().default(1_000),
+  /** Most captured requests one drift run reads (the newest are kept). */
+  DRIFT_MAX_RECORDS: positiveInt(10_000),
   /** Set on endpoint functions: the one model this function serves. */
   SERVED_MODEL: z.string().regex(MODEL_NAME_PATTERN).optional(),
   /** Set in a published version's configuration: the model version it is pinned to. */

@@ -57,6 +57,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', resource: '/v1/models/{model}/capture', fn: 'control' },
   { method: 'PUT', resource: '/v1/models/{model}/capture', fn: 'control' },
   { method: 'DELETE', resource: '/v1/models/{model}/capture', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/drift', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/drift', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/versions/{version}/profile', fn: 'control' },
+  { method: 'PUT', resource: '/v1/models/{model}/versions/{version}/profile', fn: 'control' },
 ];
 
 /** The key a handler dispatches on: `"POST /v1/models/{model}/predict"`. */

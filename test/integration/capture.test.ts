@@ -115,8 +115,10 @@ describe('data capture on the local stack', () => {
     }
     await stack.prediction.flush();
     const off = await call(stack.url, 'DELETE', '/v1/models/iris/capture');
+    // The first request after POINTER_CACHE_MS starts the re-read; the next ones see its result.
     await new Promise((resolve) => setTimeout(resolve, stack.config.POINTER_CACHE_MS + 50));
     await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
     const offFrom = new Date().toISOString();
     for (let i = 0; i < 20; i++) await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 } });
     await stack.prediction.flush();

@@ -293,6 +293,7 @@ describe('the check comes first, before any of the route\'s own work', () => {
           stats: trap<NonNullable<ControlHandlerDeps['stats']>>('stats'),
           predictions: trap<NonNullable<ControlHandlerDeps['predictions']>>('predictions'),
           jobs: trap<NonNullable<ControlHandlerDeps['jobs']>>('jobs'),
+          drift: trap<NonNullable<ControlHandlerDeps['drift']>>('drift'),
           limits,
         }),
       },

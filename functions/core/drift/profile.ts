@@ -121,6 +121,8 @@ export interface ReferenceProfile {
   readonly rows: number;
   /** Per feature, in the order of `features` as asked, else of the header (CSV) or first row. */
   readonly features: Record<string, FeatureProfile>;
+  /** The prediction columns (`predictions.ts`) of the model on the same rows, when profiled. */
+  readonly predictions?: Record<string, FeatureProfile>;
 }
 
 export interface ProfileOptions {
@@ -370,7 +372,7 @@ export function isMissing(value: unknown): boolean {
 }
 
 /** The finite number a present value is, or undefined when it is not one. */
-function numberOf(value: unknown): number | undefined {
+export function numberOf(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string') return undefined;
   const text = value.trim();

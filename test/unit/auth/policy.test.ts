@@ -84,6 +84,7 @@ describe('policyFor', () => {
         arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*'), arn('GET', '/v1/models/*/history'),
         arn('GET', '/v1/models/*/deployment'), arn('GET', '/v1/models/*/stats'), arn('GET', '/v1/models/*/predictions'),
         arn('GET', '/v1/models/*/batch-jobs'), arn('GET', '/v1/models/*/batch-jobs/*'),
+        arn('GET', '/v1/models/*/capture'), arn('GET', '/v1/models/*/drift'), arn('GET', '/v1/models/*/versions/*/profile'),
       ],
     });
   });
