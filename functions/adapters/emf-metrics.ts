@@ -20,6 +20,7 @@ import {
   type RequestObserver,
 } from '../core/observability.js';
 import { SERVICE_NAME } from '../shared/logger.js';
+import type { StoredDriftReport } from '../core/drift/service.js';
 
 /** The metric the prediction log's fallback counts, per model. */
 export const FALLBACK_METRIC = 'PredictionLogFallback';
@@ -85,4 +86,21 @@ export function publishFallbackMetric(metrics: Metrics, model: string, count: nu
 
 function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
+}
+
+/** The drift function's metrics, per model: what each model's drift alarm watches. */
+export const DRIFT_METRICS = { driftedFeatures: 'DriftedFeatures', driftedPredictions: 'DriftedPredictions', maxPsi: 'MaxPSI' } as const;
+
+/**
+ * One EMF line for a drift report, under the dimension set (Model): `DriftedFeatures` and
+ * `DriftedPredictions` (columns judged drifted), `MaxPSI` (the largest PSI among judged columns,
+ * absent when none was judged).
+ */
+export function publishDriftMetrics(metrics: Metrics, report: Pick<StoredDriftReport, 'model' | 'totals'>): void {
+  metrics.setDefaultDimensions({ [DIMENSION.model]: report.model });
+  metrics.addMetric(DRIFT_METRICS.driftedFeatures, MetricUnit.Count, report.totals.driftedFeatures);
+  metrics.addMetric(DRIFT_METRICS.driftedPredictions, MetricUnit.Count, report.totals.driftedPredictions);
+  if (report.totals.maxPsi !== null) metrics.addMetric(DRIFT_METRICS.maxPsi, MetricUnit.NoUnit, round3(report.totals.maxPsi));
+  metrics.publishStoredMetrics();
+  metrics.clearDefaultDimensions();
 }
