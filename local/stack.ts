@@ -38,6 +38,8 @@ import { expireObjects, expirePayloads } from './payload-expiry.js';
 import { CAPTURE_ROOT } from '../functions/core/capture.js';
 import type { DriftService } from '../functions/core/drift/service.js';
 import { LocalDriftSchedule } from './drift-schedule.js';
+import { canaryDistributionFailure } from '../functions/core/drift/canary-gate.js';
+import { S3CaptureReader } from '../functions/adapters/s3-capture.js';
 import { LocalTrafficRouter, type LocalTrafficOptions } from './traffic.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -240,6 +242,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         };
       },
       onOutcome: async (outcome) => releases?.recordOutcome(outcome),
+      // The distribution gate reads what every emulated version captured since the release began.
+      ...(config.CAPTURE_BUCKET
+        ? {
+          distributionGate: (check) => canaryDistributionFailure({
+            registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
+            capture: new S3CaptureReader({ client: clients.s3, bucket: config.CAPTURE_BUCKET as string }),
+            flush: flushLogs,
+          }, check),
+        }
+        : {}),
     });
     const releaseService = buildReleaseService(config, traffic, clients, registry, runtime);
     releases = releaseService;
@@ -320,7 +332,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       driftSchedule,
       flush: flushLogs,
       async stop() {
-        traffic.close();
+        await traffic.close();
         await driftSchedule.close();
         await api.close();
         // Batches in flight finish and are journaled; the next start resumes their jobs.

@@ -78,6 +78,12 @@ export interface LocalTrafficOptions {
   /** How long a "minute" of `intervalMinutes` lasts here, in ms (tests shorten it). @default 60000 */
   readonly minuteMs?: number;
   readonly rollback?: Partial<RollbackThreshold>;
+  /**
+   * The distribution gate: why the canary's predictions differ too much from the stable
+   * version's since the release started (`functions/core/drift/canary-gate.ts`), or `undefined`.
+   * Asked on each check once the canary has served `minInvocations`. @default none
+   */
+  readonly distributionGate?: (check: { readonly model: string; readonly stableVersion: string | undefined; readonly canaryVersion: string; readonly since: number }) => Promise<string | undefined>;
   /** Told when a managed release ends by itself (the local stack records it in the registry). */
   readonly onOutcome?: (outcome: ReleaseOutcome) => Promise<void>;
   /** Where failures of `onOutcome` are reported. @default stderr */
@@ -153,6 +159,8 @@ interface ManagedRelease {
   readonly shift: ManagedShift;
   /** What the target served since the release started: the thresholds judge this. */
   readonly served: Tally;
+  /** Epoch ms the release started. */
+  readonly startedAt: number;
   nextStepAt: number;
   cancel: () => void;
   busy: boolean;
@@ -181,6 +189,8 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
   private readonly minutes = new Map<string, Map<number, Tally>>();
   private prunedAt = 0;
   private readonly managed = new Map<string, ManagedRelease>();
+  /** Checks of managed releases in flight. */
+  private readonly ticking = new Set<Promise<void>>();
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly every: (ms: number, fn: () => Promise<void>) => () => void;
@@ -248,6 +258,7 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     const release: ManagedRelease = {
       id, model, target, modelVersion: version.modelVersion, shift,
       served: new Tally(),
+      startedAt: this.now(),
       nextStepAt: this.now() + shift.intervalMinutes * (this.options.minuteMs ?? MINUTE_MS),
       cancel: () => undefined,
       busy: false,
@@ -297,16 +308,24 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
   }
 
   /** Stops every timer (the stack's `stop`). */
-  close(): void {
+  async close(): Promise<void> {
     for (const model of [...this.managed.keys()]) this.stopManaged(model);
+    // A check in flight (the distribution gate reads the capture bucket) ends before the servers go.
+    await Promise.all([...this.ticking]);
   }
 
-  private async tick(release: ManagedRelease): Promise<void> {
+  private tick(release: ManagedRelease): Promise<void> {
+    const running = this.check(release);
+    this.ticking.add(running);
+    return running.finally(() => this.ticking.delete(running));
+  }
+
+  private async check(release: ManagedRelease): Promise<void> {
     if (release.busy || this.managed.get(release.model) !== release) return;
     release.busy = true;
     try {
       const { model, target, shift } = release;
-      const failed = this.verdict(release.served);
+      const failed = this.verdict(release.served) ?? (await this.distributionVerdict(release));
       if (failed) {
         await this.rollBack(release, failed);
         return;
@@ -341,6 +360,15 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
       return `the canary's p99 latency ${Math.round(p99 * 10) / 10} ms over its ${invocations} invocations passed the threshold of ${p99LatencyMs} ms (judged from ${minInvocations} invocations)`;
     }
     return undefined;
+  }
+
+  /** The distribution gate's verdict on the canary, once it has served enough to be judged. */
+  private async distributionVerdict(release: ManagedRelease): Promise<string | undefined> {
+    const gate = this.options.distributionGate;
+    if (!gate || release.served.invocations < this.threshold.minInvocations) return undefined;
+    const { routing, versions } = this.state(release.model);
+    const stable = versions.find((v) => v.functionVersion === routing.stable)?.modelVersion;
+    return gate({ model: release.model, stableVersion: stable, canaryVersion: release.modelVersion, since: release.startedAt });
   }
 
   /** The registry first (production version), then the alias; a refused registry change rolls back. */
