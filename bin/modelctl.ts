@@ -23,8 +23,12 @@ import {
   TensorBytesError, checkRawTensor, elementCount, isWireDatatype, jsonToRaw, nestedToFlat, rawToJson, type RawTensor, type WireDatatype,
 } from '../functions/core/codec/tensor-bytes.js';
 import type { ModelStats } from '../functions/core/stats.js';
+import type { CaptureStatus } from '../functions/core/registry.js';
+import type { StoredDriftReport } from '../functions/core/drift/service.js';
 import { AppError } from '../functions/core/errors.js';
-import { MAX_CATEGORIES, MAX_SAMPLE, profileCsvStream, type ReferenceProfile } from '../functions/core/drift/profile.js';
+import { MAX_CATEGORIES, MAX_SAMPLE, profileCsvStream, type FeatureProfile, type ReferenceProfile } from '../functions/core/drift/profile.js';
+import type { ModelMetadata } from '../functions/core/model.js';
+import type { Served } from '../functions/core/predict.js';
 import { MAX_SUBJECT_LENGTH } from '../functions/auth/claims.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, LOCAL_MAX_TOKEN_LIFETIME_SECONDS, checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
 
@@ -38,6 +42,9 @@ interface CommandHelp {
   /** Whether it talks to the API (`--api`, `--token` apply). @default true */
   readonly api?: boolean;
 }
+
+/** Exit code of `modelctl drift` when the report says a column drifted. */
+export const DRIFTED_EXIT_CODE = 3;
 
 const COMMANDS: readonly CommandHelp[] = [
   { name: 'models', synopsis: 'models', description: ['list registered models'] },
@@ -103,7 +110,7 @@ const COMMANDS: readonly CommandHelp[] = [
     description: ['batch jobs: predict every row of CSV, JSON Lines', 'or Parquet files in S3, or of a local file', '("batch run"); modelctl batch --help lists them'],
   },
   {
-    name: 'profile', synopsis: 'profile <train.csv> [--features a,b,c] [--out profile.json]', api: false,
+    name: 'profile', synopsis: 'profile <train.csv> [--features a,b,c] [--model model.onnx [--metadata meta.json]] [--out profile.json] [--upload MODEL@VERSION]',
     description: [
       "a reference profile of a model's training data, for",
       'drift detection: per feature (every column, or those',
@@ -111,9 +118,42 @@ const COMMANDS: readonly CommandHelp[] = [
       '(empty, NA, NaN); numeric: min, max, mean, std, the',
       `deciles, their 10 bins' shares, ${MAX_SAMPLE} values at most;`,
       `categorical: counts of the ${MAX_CATEGORIES} most frequent categories`,
-      '(the rest as __other__). --out: writes the JSON there',
-      'and prints a summary; else prints the JSON, the',
-      'summary on stderr. Reads the file locally, no API',
+      '(the rest as __other__). --model: also runs the model',
+      '(ONNX Runtime, locally) on every row and profiles its',
+      'predictions (label and one probability per class for',
+      'a classifier, else each output); its features and',
+      'class labels come from --metadata, else from the',
+      'version --upload names; the features profiled then',
+      'default to the columns the model reads (to those the',
+      'version reads with --upload). --out: writes the JSON',
+      'there and prints a summary; --upload: PUTs the',
+      'profile to that version (scopes models:read and',
+      'models:write); with neither, prints the JSON, the',
+      'summary on stderr',
+    ],
+  },
+  {
+    name: 'capture', synopsis: 'capture <model> [--sample PERCENT [--drop a,b] [--hash c,d] [--max-record-bytes N] | --off] [--json]',
+    description: [
+      "the model's data capture: alone, shows it; --sample:",
+      'captures that percent of requests (0-100], inputs and',
+      'outputs, to S3 (settings replaced whole: --drop and',
+      '--hash name features left out or hashed, --max-record-',
+      'bytes bounds a record, default 65536); --off: stops.',
+      '--json: the API\'s JSON. Scope models:write to change',
+    ],
+  },
+  {
+    name: 'drift', synopsis: 'drift <model> [--run [--minutes N] [--version V]] [--json]',
+    description: [
+      "the model's newest drift report: a row per feature and",
+      'prediction column, worst first (PSI, KS or chi-squared',
+      'test, p-value, severity), with the thresholds; --run:',
+      'runs one now over the last N minutes (default 1440) of',
+      'captured traffic of version V (default production);',
+      "--json: the API's JSON. Exit 0: no column drifted;",
+      `${DRIFTED_EXIT_CODE}: a column drifted; 1: the API refused. Scope`,
+      'models:read (models:write with --run)',
     ],
   },
   {
@@ -307,56 +347,92 @@ export const UPLOAD_THRESHOLD_BYTES = 1024 * 1024;
 
 class UsageError extends Error {}
 
+/** Every option of every command (`parseArgs`); each command refuses the ones it does not take. */
+const OPTION_TABLE = {
+  api: { type: 'string' },
+  token: { type: 'string' },
+  metadata: { type: 'string' },
+  production: { type: 'boolean' },
+  upload: { type: 'boolean' },
+  reason: { type: 'string' },
+  features: { type: 'string' },
+  instances: { type: 'string' },
+  body: { type: 'string' },
+  canary: { type: 'string' },
+  managed: { type: 'string' },
+  percent: { type: 'string' },
+  interval: { type: 'string' },
+  minutes: { type: 'string' },
+  since: { type: 'string' },
+  limit: { type: 'string' },
+  follow: { type: 'boolean' },
+  poll: { type: 'string' },
+  json: { type: 'boolean' },
+  scope: { type: 'string', multiple: true },
+  model: { type: 'string', multiple: true },
+  subject: { type: 'string' },
+  ttl: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'expect-canary': { type: 'string' },
+  'expect-percent': { type: 'string' },
+  input: { type: 'string', multiple: true },
+  output: { type: 'string' },
+  format: { type: 'string' },
+  version: { type: 'string' },
+  'rows-per-batch': { type: 'string' },
+  'max-concurrency': { type: 'string' },
+  tolerate: { type: 'string' },
+  'client-token': { type: 'string' },
+  wait: { type: 'boolean' },
+  timeout: { type: 'string' },
+  state: { type: 'string' },
+  'output-dir': { type: 'string' },
+  out: { type: 'string' },
+  sample: { type: 'string' },
+  drop: { type: 'string' },
+  hash: { type: 'string' },
+  'max-record-bytes': { type: 'string' },
+  off: { type: 'boolean' },
+  run: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * `profile` reads `--upload MODEL@VERSION` and `--model FILE` as single values (`register
+ * --upload` is a switch, `token --model` repeats).
+ */
+const PROFILE_OPTION_TABLE = { ...OPTION_TABLE, upload: { type: 'string' }, model: { type: 'string' } } as const;
+
+/**
+ * The command line parsed with the table of its command: `profile`'s own when the first word
+ * is `profile` (whether or not the general table could read the line), else the general one.
+ */
+function parseCommandLine(argv: readonly string[]): { values: CommandFlags; positionals: string[] } {
+  let general;
+  let failure: unknown;
+  try {
+    general = parseArgs({ args: [...argv], allowPositionals: true, options: OPTION_TABLE });
+  } catch (error) {
+    failure = error;
+  }
+  const first = general ? general.positionals[0] : argv.find((a) => !a.startsWith('-'));
+  if (first === 'profile') {
+    const parsed = parseArgs({ args: [...argv], allowPositionals: true, options: PROFILE_OPTION_TABLE });
+    // `profile` reads these as ProfileFlags (its --upload and --model are single strings).
+    return { values: parsed.values as unknown as CommandFlags, positionals: parsed.positionals };
+  }
+  if (!general) throw failure;
+  return { values: general.values, positionals: general.positionals };
+}
+
+/** What a command line's options may hold (`profile`'s: {@link ProfileFlags}). */
+type CommandFlags = Flags & TokenFlags & { readonly api?: string; readonly token?: string; readonly help?: boolean };
+
 /** Runs one command; resolves to the process exit code. */
 export async function modelctl(argv: readonly string[], io: CliIo): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        api: { type: 'string' },
-        token: { type: 'string' },
-        metadata: { type: 'string' },
-        production: { type: 'boolean' },
-        upload: { type: 'boolean' },
-        reason: { type: 'string' },
-        features: { type: 'string' },
-        instances: { type: 'string' },
-        body: { type: 'string' },
-        canary: { type: 'string' },
-        managed: { type: 'string' },
-        percent: { type: 'string' },
-        interval: { type: 'string' },
-        minutes: { type: 'string' },
-        since: { type: 'string' },
-        limit: { type: 'string' },
-        follow: { type: 'boolean' },
-        poll: { type: 'string' },
-        json: { type: 'boolean' },
-        scope: { type: 'string', multiple: true },
-        model: { type: 'string', multiple: true },
-        subject: { type: 'string' },
-        ttl: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'expect-canary': { type: 'string' },
-        'expect-percent': { type: 'string' },
-        input: { type: 'string', multiple: true },
-        output: { type: 'string' },
-        format: { type: 'string' },
-        version: { type: 'string' },
-        'rows-per-batch': { type: 'string' },
-        'max-concurrency': { type: 'string' },
-        tolerate: { type: 'string' },
-        'client-token': { type: 'string' },
-        wait: { type: 'boolean' },
-        timeout: { type: 'string' },
-        state: { type: 'string' },
-        'output-dir': { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseCommandLine(argv);
   } catch (error) {
     // The command's own help when the first words name one (a guess: an option's value is a word too).
     const words = argv.filter((a) => !a.startsWith('-'));
@@ -383,7 +459,7 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
     return help ? 0 : 2;
   }
   if (command === 'token') return token(args, values, io);
-  if (command === 'profile') return profile(args, values, io);
+  if (command === 'profile') return profile(args, values as unknown as ProfileFlags, io);
   const api = new Api(values.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', values.token ?? io.env['MODELCTL_TOKEN'], io.fetch);
   try {
     const result = await run(command, args, values, api, io);
@@ -449,52 +525,170 @@ async function token(args: readonly string[], flags: TokenFlags & Flags, io: Cli
   return 0;
 }
 
+/** `profile`'s options: `--upload MODEL@VERSION` and `--model FILE` are single strings there. */
+interface ProfileFlags extends Omit<Flags, 'upload'> {
+  readonly upload?: string;
+  readonly model?: string;
+  readonly api?: string;
+  readonly token?: string;
+}
+
+/** The options of the API commands that `profile` takes too. */
+const PROFILE_FLAGS: readonly string[] = ['features', 'metadata', 'upload'];
+
+/** The runtime opens `--model` from its bytes; no registered artifact is ever read. */
+const NO_ARTIFACTS = {
+  bucket: 'none',
+  put: () => Promise.reject(new Error('modelctl profile reads no artifact store')),
+  get: () => Promise.reject(new Error('modelctl profile reads no artifact store')),
+};
+
+/** `--upload MODEL@VERSION`, split. */
+function uploadTarget(value: string): { model: string; version: string } {
+  const at = value.lastIndexOf('@');
+  if (at < 1 || at === value.length - 1) throw new Error(`--upload is MODEL@VERSION (e.g. iris@3), not ${shown(value)}.`);
+  return { model: value.slice(0, at), version: value.slice(at + 1) };
+}
+
+/** Why a file of `profile` could not be used, as one line on stderr. */
+function profileFailure(io: CliIo, file: string, error: unknown): number {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (error instanceof ApiError) io.err(`${error.message}\n`);
+  else if (error instanceof UsageError) io.err(`modelctl: ${error.message}\n`);
+  else if (error instanceof AppError) io.err(`modelctl: ${file}: ${error.code}: ${error.message}\n`);
+  else if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') io.err(`modelctl: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : 'permission denied'}.\n`);
+  else io.err(`modelctl: cannot profile ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+}
+
 /**
  * `modelctl profile`: the reference profile of a CSV file (`functions/core/drift/profile.ts`),
- * read as a stream. With --out, the JSON goes to that file (written whole or not at all) and a
- * summary to stdout; without, the JSON to stdout and the summary to stderr, so it can be piped.
- * Exit 0; 1 when the file cannot be read or profiled; 2 for a usage mistake.
+ * read as a stream. With `--model`, the model file also runs on every row and its predictions are
+ * profiled (`profile-predictions.ts`); its features and class labels come from `--metadata`, else
+ * from the version `--upload` names, else the model has none (rows are keyed by input name), and
+ * the features profiled default to the columns the model reads. With `--upload MODEL@VERSION` the
+ * profile is PUT to that version (after a GET of it, so a wrong target fails before the work).
+ *
+ * Output: with `--out` the JSON goes to that file (written whole or not at all); with `--out` or
+ * `--upload`, a summary to stdout; with neither, the JSON to stdout and the summary to stderr, so
+ * it can be piped. Exit 0; 1 when a file cannot be read or profiled, or the API refuses; 2 for a
+ * usage mistake.
  */
-async function profile(args: readonly string[], flags: Flags, io: CliIo): Promise<number> {
+async function profile(args: readonly string[], flags: ProfileFlags, io: CliIo): Promise<number> {
   let file: string;
   let features: string[] | undefined;
+  let target: { model: string; version: string } | undefined;
   try {
     if (args.length !== 1 || args[0] === undefined) throw new Error('"profile" takes one file: the training data as CSV.');
     file = args[0];
-    const foreign = API_FLAGS.filter((name) => name !== 'features' && flags[name] !== undefined);
+    const foreign = API_FLAGS.filter((name) => !PROFILE_FLAGS.includes(name) && flags[name] !== undefined);
     if (foreign.length > 0) throw new Error(`"profile" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
     features = flags.features?.split(',').map((name) => name.trim());
     if (flags.out === '') throw new Error('--out needs a file name.');
+    if (flags.model === '') throw new Error('--model needs an ONNX file.');
+    if (flags.metadata !== undefined && flags.model === undefined) throw new Error("--metadata goes with --model: the model's features and class labels.");
+    target = flags.upload === undefined ? undefined : uploadTarget(flags.upload);
   } catch (error) {
     io.err(`${error instanceof Error ? error.message : String(error)}\n\n${usageOf('profile')}`);
     return 2;
   }
+  const api = target ? new Api(flags.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', flags.token ?? io.env['MODELCTL_TOKEN'], io.fetch) : undefined;
+  const versionPath = target ? `/v1/models/${encodeURIComponent(target.model)}/versions/${encodeURIComponent(target.version)}` : '';
+
+  // The version to upload to first: a wrong target fails before any work.
+  let registered: RegisteredVersion | undefined;
+  if (api) {
+    try {
+      registered = (await api.call('GET', versionPath)) as RegisteredVersion;
+    } catch (error) {
+      return profileFailure(io, file, error);
+    }
+  }
+
+  let opened: { readonly target: Served; release(): void } | undefined;
+  if (flags.model !== undefined) {
+    let where = flags.model;
+    try {
+      const bytes = await io.readFile(flags.model);
+      let metadata: ModelMetadata = registered?.metadata ?? {};
+      if (flags.metadata !== undefined) {
+        where = flags.metadata;
+        const { parseMetadata } = await import('../functions/core/registry.js');
+        metadata = parseMetadata(parseJson(await io.readFile(flags.metadata), flags.metadata));
+        // From here a refusal may be the file's or the metadata's (features that do not fit it).
+        where = `${flags.model} with ${flags.metadata}`;
+      }
+      const [{ OnnxRuntime }, { openProfileTarget, modelColumns }] = await Promise.all([
+        import('../functions/adapters/onnx-runtime.js'),
+        import('../functions/core/drift/profile-predictions.js'),
+      ]);
+      opened = await openProfileTarget(new OnnxRuntime(NO_ARTIFACTS), bytes, metadata, target?.model);
+      features ??= modelColumns(opened.target.layout).map((c) => c.name);
+      const sha256 = opened.target.version.artifact.sha256;
+      if (registered && target && sha256 !== registered.artifact.sha256) {
+        io.err(`modelctl: warning: ${flags.model} is not the file registered as ${target.model} v${target.version} (sha256 ${sha256.slice(0, 12)}…, registered ${registered.artifact.sha256.slice(0, 12)}…): the predictions profiled are this file's.\n`);
+      }
+    } catch (error) {
+      return profileFailure(io, where, error);
+    }
+  }
+
+  // Uploading: the columns the version reads, unless told (a CSV's other columns would be refused).
+  if (registered && features === undefined) {
+    const declared = registered.metadata.features ?? [];
+    features = declared.length > 0 ? [...declared] : registered.signature.inputs.map((input) => input.name);
+  }
   let result: ReferenceProfile;
   try {
-    const opened = await openFile(io, file);
-    result = await profileCsvStream(opened.stream(), features === undefined ? {} : { features });
+    const data = await openFile(io, file);
+    result = await profileCsvStream(data.stream(), features === undefined ? {} : { features });
+    if (opened) {
+      const { DEFAULT_PREDICTION_BATCH_ROWS, predictionProfileCsv } = await import('../functions/core/drift/profile-predictions.js');
+      const predictions = await predictionProfileCsv(opened.target, data.stream(), DEFAULT_PREDICTION_BATCH_ROWS);
+      if (Object.keys(predictions).length > 0) result = { ...result, predictions };
+    }
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (error instanceof AppError) io.err(`modelctl: ${file}: ${error.code}: ${error.message}\n`);
-    else if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') io.err(`modelctl: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : 'permission denied'}.\n`);
-    else io.err(`modelctl: cannot profile ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    return profileFailure(io, file, error);
+  } finally {
+    opened?.release();
   }
+
   const json = `${JSON.stringify(result, null, 2)}\n`;
-  if (flags.out === undefined) {
+  if (flags.out === undefined && !api) {
     io.out(json);
-    io.err(profileSummary(result, file));
+    io.err(profileSummary(result, file, flags.model));
     return 0;
   }
-  const write = io.writeFile ?? writeWhole;
-  try {
-    await write(flags.out, (async function* () { yield Buffer.from(json); })());
-  } catch (error) {
-    io.err(`modelctl: cannot write ${flags.out}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+  let done = profileSummary(result, file, flags.model);
+  if (flags.out !== undefined) {
+    const write = io.writeFile ?? writeWhole;
+    try {
+      await write(flags.out, (async function* () { yield Buffer.from(json); })());
+    } catch (error) {
+      io.err(`modelctl: cannot write ${flags.out}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    }
+    done += `Wrote ${flags.out}.\n`;
   }
-  io.out(`${profileSummary(result, file)}Wrote ${flags.out}.\n`);
+  if (api && target) {
+    let stored: { rows: number; features: readonly string[]; predictions: readonly string[] };
+    try {
+      stored = (await api.call('PUT', `${versionPath}/profile`, result)) as typeof stored;
+    } catch (error) {
+      io.out(done);
+      return profileFailure(io, file, error);
+    }
+    done += `Uploaded to ${target.model} v${target.version}: ${plural(stored.rows, 'row')}, ${plural(stored.features.length, 'feature')}, ${plural(stored.predictions.length, 'prediction column')}.\n`;
+  }
+  io.out(done);
   return 0;
+}
+
+/** What `profile --upload` reads of the version it uploads to. */
+interface RegisteredVersion {
+  readonly metadata: ModelMetadata;
+  readonly signature: { readonly inputs: readonly { readonly name: string }[] };
+  readonly artifact: { readonly sha256: string };
 }
 
 /** Longest feature name a profile summary shows whole. */
@@ -507,12 +701,16 @@ function statistic(value: number): string {
   return Number(value.toPrecision(4)).toString();
 }
 
-/** `modelctl profile`'s summary: rows, then a line per feature. */
-export function profileSummary(profile: ReferenceProfile, file: string): string {
+/**
+ * `modelctl profile`'s summary: rows, then a line per feature; with predictions (`--model`,
+ * named by `modelFile`), a line per prediction column.
+ */
+export function profileSummary(profile: ReferenceProfile, file: string, modelFile?: string): string {
   const entries = Object.entries(profile.features);
+  const predictions = Object.entries(profile.predictions ?? {});
   const name = (text: string) => (text.length > SUMMARY_NAME_CHARS ? `${text.slice(0, SUMMARY_NAME_CHARS - 1)}…` : text);
-  const width = Math.max(7, ...entries.map(([feature]) => name(feature).length));
-  const lines = entries.map(([feature, f]) => {
+  const width = Math.max(7, ...[...entries, ...predictions].map(([feature]) => name(feature).length));
+  const line = ([feature, f]: [string, FeatureProfile]) => {
     const head = `${name(feature).padEnd(width)}  ${f.kind.padEnd(11)}  ${String(f.missing).padStart(7)}  `;
     if (f.kind === 'numeric') {
       return `${head}min ${statistic(f.min)}, median ${statistic(f.quantileEdges[4] as number)}, max ${statistic(f.max)}, mean ${statistic(f.mean)}, std ${statistic(f.std)}`;
@@ -520,11 +718,13 @@ export function profileSummary(profile: ReferenceProfile, file: string): string 
     const categories = Object.entries(f.categories);
     const shown = categories.slice(0, SUMMARY_CATEGORIES).map(([category, count]) => `${JSON.stringify(category.slice(0, 24))} ${count}`).join(', ');
     return `${head}${plural(categories.length, 'category', 'categories')}${categories.length > 0 ? `: ${shown}${categories.length > SUMMARY_CATEGORIES ? ', ...' : ''}` : ''}`;
-  });
+  };
+  const predictionLines = predictions.length === 0 ? [] : [`Predictions of ${modelFile ?? 'the model'} on those rows, ${plural(predictions.length, 'column')}:`, ...predictions.map(line)];
   return [
     `Profiled ${plural(profile.rows, 'row')} of ${file}, ${plural(entries.length, 'feature')}:`,
     `${'feature'.padEnd(width)}  ${'kind'.padEnd(11)}  ${'missing'.padStart(7)}  summary`,
-    ...lines,
+    ...entries.map(line),
+    ...predictionLines,
     '',
   ].join('\n');
 }
@@ -562,15 +762,24 @@ interface Flags {
   readonly state?: string;
   readonly 'output-dir'?: string;
   readonly out?: string;
+  readonly sample?: string;
+  readonly drop?: string;
+  readonly hash?: string;
+  readonly 'max-record-bytes'?: string;
+  readonly off?: boolean;
+  readonly run?: boolean;
 }
 
 /** The options only the batch commands take. */
 const BATCH_ONLY_FLAGS = ['input', 'output', 'format', 'version', 'rows-per-batch', 'max-concurrency', 'tolerate', 'client-token', 'wait', 'timeout', 'state', 'output-dir'] as const;
 
+/** The options only `capture` takes. */
+const CAPTURE_FLAGS = ['sample', 'drop', 'hash', 'max-record-bytes', 'off'] as const;
+
 /** The options of the commands that call the API, which `token` refuses. */
 const API_FLAGS = [
   'metadata', 'production', 'upload', 'reason', 'features', 'instances', 'body', 'canary', 'managed', 'percent', 'interval', 'minutes', 'since', 'limit', 'follow', 'poll', 'json',
-  'expect-canary', 'expect-percent', ...BATCH_ONLY_FLAGS,
+  'expect-canary', 'expect-percent', 'run', ...CAPTURE_FLAGS, ...BATCH_ONLY_FLAGS,
 ] as const;
 
 /** `--expect-canary FV [--expect-percent P]` as the body's `expectedCanary`, or nothing. */
@@ -615,13 +824,18 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
   if (flags.out !== undefined) throw new UsageError('--out goes with "profile".');
   if (command === 'batch') return batch(args, flags, api, io);
   if (command === 'infer') return infer(args, flags, api, io);
+  if (command === 'capture') return capture(args, flags, api, io);
+  if (command === 'drift') return drift(args, flags, api, io);
+  const captureOnly = CAPTURE_FLAGS.filter((name) => flags[name] !== undefined);
+  if (captureOnly.length > 0) throw new UsageError(`${captureOnly.map((f) => `--${f}`).join(', ')} ${captureOnly.length === 1 ? 'goes' : 'go'} with "capture".`);
+  if (flags.run !== undefined) throw new UsageError('--run goes with "drift".');
   const batchOnly = BATCH_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
   if (batchOnly.length > 0) throw new UsageError(`${batchOnly.map((f) => `--${f}`).join(', ')} ${batchOnly.length === 1 ? 'goes' : 'go'} with the "batch" commands (modelctl batch --help).`);
   if (command !== 'logs' && (flags.since !== undefined || flags.limit !== undefined || flags.follow || flags.poll !== undefined)) {
     throw new UsageError('--since, --limit, --follow and --poll go with "logs".');
   }
-  if (command !== 'stats' && flags.minutes !== undefined) throw new UsageError('--minutes goes with "stats".');
-  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats", "logs", "infer", "batch submit", "batch status" and "batch list" (the other commands print JSON anyway).');
+  if (command !== 'stats' && flags.minutes !== undefined) throw new UsageError('--minutes goes with "stats" and "drift --run".');
+  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats", "logs", "capture", "drift", "infer", "batch submit", "batch status" and "batch list" (the other commands print JSON anyway).');
   if (!['shift', 'rollback', 'finalize'].includes(command) && (flags['expect-canary'] !== undefined || flags['expect-percent'] !== undefined)) {
     throw new UsageError('--expect-canary and --expect-percent go with "shift", "rollback" and "finalize".');
   }
@@ -859,6 +1073,146 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// modelctl capture, modelctl drift
+// ---------------------------------------------------------------------------------------------
+
+/** The options `capture` takes; any other is a usage error. */
+const CAPTURE_COMMAND_FLAGS: readonly (keyof Flags)[] = [...CAPTURE_FLAGS, 'json'];
+/** The options `drift` takes; any other is a usage error. */
+const DRIFT_COMMAND_FLAGS: readonly (keyof Flags)[] = ['run', 'minutes', 'version', 'json'];
+
+/** A comma-separated list option, names trimmed, empty ones left out. */
+function listArg(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+}
+
+/**
+ * `modelctl capture <model>`: shows the model's capture settings; with `--sample`, sets them
+ * (`PUT`, replacing the settings whole: `--drop`, `--hash`, `--max-record-bytes` go with it);
+ * with `--off`, turns capture off (`DELETE`). Prints them as lines, or the API's JSON (`--json`).
+ */
+async function capture(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !CAPTURE_COMMAND_FLAGS.includes(flag));
+  if (foreign.length > 0) throw new UsageError(`"capture" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
+  if (args.length !== 1) throw new UsageError('"capture" takes <model>.');
+  const route = `/v1/models/${encodeURIComponent(args[0] as string)}/capture`;
+  const settings = flags.drop !== undefined || flags.hash !== undefined || flags['max-record-bytes'] !== undefined;
+  let status: CaptureStatus;
+  if (flags.off) {
+    if (flags.sample !== undefined || settings) throw new UsageError('--off turns capture off; it goes without --sample, --drop, --hash and --max-record-bytes.');
+    status = (await api.call('DELETE', route)) as CaptureStatus;
+  } else if (flags.sample !== undefined) {
+    const sample = numberArg(flags.sample, '--sample');
+    if (!(sample > 0 && sample <= 100)) throw new UsageError(`--sample is the percent of requests captured, above 0 and at most 100, not ${shown(flags.sample)}; --off turns capture off.`);
+    const body = {
+      samplePercent: sample,
+      drop: listArg(flags.drop),
+      hash: listArg(flags.hash),
+      ...(flags['max-record-bytes'] === undefined ? {} : { maxRecordBytes: wholeArg(flags['max-record-bytes'], '--max-record-bytes') }),
+    };
+    status = (await api.call('PUT', route, body)) as CaptureStatus;
+  } else {
+    if (settings) throw new UsageError('--drop, --hash and --max-record-bytes go with --sample: the settings are set whole.');
+    status = (await api.call('GET', route)) as CaptureStatus;
+  }
+  if (flags.json) return status;
+  io.out(captureLines(status));
+  return PRINTED;
+}
+
+/**
+ * A model's capture settings as `modelctl capture` prints them:
+ *
+ *     Capture of iris: on, 10% of requests
+ *       drop              sepal_width_cm
+ *       hash              (none)
+ *       max record bytes  65536
+ *       updated           2026-11-30T12:00:00.000Z by cli-user
+ */
+export function captureLines(status: CaptureStatus): string {
+  if (!status.enabled) return `Capture of ${status.model}: off. Turn it on: modelctl capture ${status.model} --sample PERCENT [--drop a,b] [--hash c]\n`;
+  const names = (list: readonly string[]) => (list.length === 0 ? '(none)' : clean(list.join(', ')));
+  return [
+    `Capture of ${status.model}: on, ${status.samplePercent}% of requests`,
+    `  drop              ${names(status.drop)}`,
+    `  hash              ${names(status.hash)}`,
+    `  max record bytes  ${status.maxRecordBytes}`,
+    `  updated           ${status.updatedAt} by ${clean(status.updatedBy)}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * `modelctl drift <model>`: the newest drift report (`GET`), or with `--run` a run now
+ * (`POST`, over `--minutes` of traffic, of `--version`), as a table worst first, or the API's
+ * JSON (`--json`). Exit {@link DRIFTED_EXIT_CODE} when the report says drifted, so scripts can act.
+ */
+async function drift(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !DRIFT_COMMAND_FLAGS.includes(flag));
+  if (foreign.length > 0) throw new UsageError(`"drift" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
+  if (args.length !== 1) throw new UsageError('"drift" takes <model>.');
+  const route = `/v1/models/${encodeURIComponent(args[0] as string)}/drift`;
+  let report: StoredDriftReport;
+  if (flags.run) {
+    const body = {
+      ...(flags.minutes === undefined ? {} : { minutes: numberArg(flags.minutes, '--minutes') }),
+      ...(flags.version === undefined ? {} : { version: flags.version }),
+    };
+    report = (await api.call('POST', route, body)) as StoredDriftReport;
+  } else {
+    if (flags.minutes !== undefined || flags.version !== undefined) throw new UsageError('--minutes and --version go with --run (without it, the newest report is shown).');
+    report = (await api.call('GET', route)) as StoredDriftReport;
+  }
+  io.out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : driftTable(report));
+  return new Exit(report.drifted ? DRIFTED_EXIT_CODE : 0);
+}
+
+/** A p-value for the table: 3 significant digits, small ones in exponent form. */
+function pValueText(p: number): string {
+  if (p === 0) return '0';
+  return p < 1e-3 ? p.toExponential(1) : Number(p.toPrecision(3)).toString();
+}
+
+/**
+ * A drift report as `modelctl drift` prints it: what was compared and the thresholds, a row per
+ * column worst first, then why each column that moved was graded so:
+ *
+ *     iris v1: DRIFTED (1 of 4 features, 0 of 4 prediction columns)
+ *     on-demand run at 2026-11-30T12:00:00.000Z over 2026-11-30T11:00:00.000Z to 2026-11-30T12:00:00.000Z (60 min): 20 records, 2000 rows; reference 120 rows
+ *     thresholds: drifted (major) when PSI >= 0.25 and p-value < 0.01; minor from PSI 0.1; judged from 30 live rows
+ *     COLUMN           GROUP    KIND     STATUS    LIVE ROWS  PSI    TEST        P-VALUE  SEVERITY
+ *     petal_length_cm  feature  numeric  compared  2000       2.764  KS D 0.566  1.2e-31  MAJOR (drifted)
+ *     ...
+ *     petal_length_cm: values shifted: PSI 2.764 ≥ 0.25 and KS p-value … < 0.01 (D 0.566)
+ */
+export function driftTable(report: StoredDriftReport): string {
+  const t = report.thresholds;
+  const { totals } = report;
+  const verdict = report.drifted ? 'DRIFTED' : 'no drift';
+  const title = `${report.model} v${report.modelVersion}: ${verdict} (${totals.driftedFeatures} of ${plural(totals.features, 'feature')}, ${totals.driftedPredictions} of ${plural(totals.predictions, 'prediction column')})`;
+  const window = `${report.trigger} run at ${report.createdAt} over ${report.window.from} to ${report.window.to} (${report.window.minutes} min): ${plural(report.records, 'record')}, ${plural(report.liveRows, 'row')}; reference ${plural(report.referenceRows, 'row')}`;
+  const rule = `thresholds: drifted (major) when PSI >= ${t.psiMajor} and p-value < ${t.pValue}; minor from PSI ${t.psiMinor}; judged from ${t.minRows} live rows`;
+  const header = ['COLUMN', 'GROUP', 'KIND', 'STATUS', 'LIVE ROWS', 'PSI', 'TEST', 'P-VALUE', 'SEVERITY'];
+  const rows = report.results.map((r) => {
+    const test = r.kind === 'numeric'
+      ? (r.ks ? `KS D ${statistic(r.ks.statistic)}` : '-')
+      : (r.chiSquared ? `χ² ${statistic(r.chiSquared.statistic)} df ${r.chiSquared.degreesOfFreedom}` : '-');
+    const p = r.kind === 'numeric' ? r.ks?.pValue : r.chiSquared?.pValue;
+    const severity = r.status !== 'compared' ? '-' : r.drifted ? 'MAJOR (drifted)' : r.severity;
+    return [
+      clean(r.name.length > SUMMARY_NAME_CHARS ? `${r.name.slice(0, SUMMARY_NAME_CHARS - 1)}…` : r.name),
+      r.group, r.kind, r.status, String(r.counts.live.rows), r.psi === null ? '-' : statistic(r.psi), test, p === undefined ? '-' : pValueText(p), severity,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const notes = report.results.filter((r) => r.status === 'compared' && r.severity !== 'none').map((r) => `${clean(r.name)} (${r.group}): ${clean(r.reason)}`);
+  if (report.capped) notes.push(`More records were captured in the window than a run reads: the newest ${report.records} were compared.`);
+  if (report.hashedFeatures.length > 0) notes.push(`Hashed by capture, not compared: ${clean(report.hashedFeatures.join(', '))}.`);
+  return `${[title, window, rule, line(header), ...rows.map(line), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

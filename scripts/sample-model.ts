@@ -7,6 +7,8 @@
  * const { bytes, metadata, testAccuracy } = trainSampleModel(readFileSync('data/iris.csv', 'utf8'));
  */
 import { profileRows, type ReferenceProfile } from '../functions/core/drift/profile.js';
+import { DEFAULT_PREDICTION_BATCH_ROWS, openProfileTarget, predictionProfile } from '../functions/core/drift/profile-predictions.js';
+import type { ArtifactStore } from '../functions/core/ports.js';
 import { attr, buildModel, ML_DOMAIN } from '../functions/core/onnx/builder.js';
 import type { GoldenInput, ModelMetadata } from '../functions/core/model.js';
 
@@ -284,18 +286,37 @@ function goldenInput(model: SoftmaxModel, examples: readonly Example[]): GoldenI
 }
 
 /**
+ * The reference profile of the training split (`functions/core/drift/profile.ts`): per feature,
+ * deciles and bin shares, a bounded sample, missing counts; and `predictions`, the profile of
+ * the model's own predictions on those rows (`profile-predictions.ts`: the `label` column and one
+ * `probability[<class>]` column per class), run in ONNX Runtime as the API serves them. Drift
+ * detection compares captured traffic with it.
+ */
+export async function trainingProfile(train: readonly Example[], model: Pick<SampleModel, 'bytes' | 'metadata'>): Promise<ReferenceProfile> {
+  const rows = train.map((example) => Object.fromEntries(FEATURES.map((name, i) => [name, example.features[i]])));
+  const features = profileRows(rows, FEATURES);
+  // Loaded here only: what imports this module for the trainer alone does not load the runtime.
+  const { OnnxRuntime } = await import('../functions/adapters/onnx-runtime.js');
+  const runtime = new OnnxRuntime(NO_ARTIFACTS, { intraOpThreads: 1 });
+  const opened = await openProfileTarget(runtime, model.bytes, model.metadata, 'iris');
+  try {
+    return { ...features, predictions: await predictionProfile(opened.target, rows, DEFAULT_PREDICTION_BATCH_ROWS) };
+  } finally {
+    opened.release();
+  }
+}
+
+/** The runtime opens the model from its bytes; no registered artifact is ever read. */
+const NO_ARTIFACTS: ArtifactStore = {
+  bucket: 'none',
+  put: () => Promise.reject(new Error('the sample model\'s profile reads no artifact store')),
+  get: () => Promise.reject(new Error('the sample model\'s profile reads no artifact store')),
+};
+
+/**
  * Trains the sample model from the text of `data/iris.csv`: stratified split, softmax regression,
  * accuracies, the ONNX bytes and the registry metadata (`metrics.accuracy` is held-out accuracy).
  */
-/**
- * The reference profile of the training split (`functions/core/drift/profile.ts`): per feature,
- * deciles and bin shares, a bounded sample, missing counts. Drift detection compares captured
- * traffic with it.
- */
-export function trainingProfile(train: readonly Example[]): ReferenceProfile {
-  return profileRows(train.map((example) => Object.fromEntries(FEATURES.map((name, i) => [name, example.features[i]]))), FEATURES);
-}
-
 export function trainSampleModel(csvText: string): SampleModel {
   const examples = toExamples(parseCsv(csvText), FEATURES, TARGET, CLASS_LABELS);
   const split = stratifiedSplit(examples, TRAINING.testFraction, TRAINING.seed);

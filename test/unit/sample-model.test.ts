@@ -29,9 +29,9 @@ describe('sample model (models/iris)', () => {
     expect(read('models/iris/metadata.json').toString('utf8')).toBe(`${JSON.stringify(sample.metadata, null, 2)}\n`);
   });
 
-  it('ships the training split\'s reference profile: profile.json is reproduced exactly, with the split\'s own deciles', () => {
+  it('ships the training split\'s reference profile: profile.json is reproduced exactly, with the split\'s own deciles', async () => {
     // Act
-    const profile = trainingProfile(sample.split.train);
+    const profile = await trainingProfile(sample.split.train, sample);
 
     // Assess: the committed file is this profile, written as the script writes it
     expect(read('models/iris/profile.json').toString('utf8')).toBe(`${JSON.stringify(profile, null, 2)}\n`);
@@ -48,6 +48,31 @@ describe('sample model (models/iris)', () => {
       if (feature?.kind !== 'numeric') throw new Error(`${name} is not profiled as numeric`);
       feature.quantileEdges.forEach((edge, k) => expect(edge).toBeCloseTo(deciles[k] as number, 12));
       expect(feature.missing).toBe(0);
+    });
+  });
+
+  it('profiles the model\'s own predictions on the training split: labels and probabilities as the TypeScript model computes them', async () => {
+    // Act
+    const { predictions } = await trainingProfile(sample.split.train, sample);
+
+    // Assess: the columns, and the committed file holds them
+    expect(Object.keys(predictions ?? {})).toEqual(['label', ...CLASS_LABELS.map((label) => `probability[${label}]`)]);
+    expect((JSON.parse(read('models/iris/profile.json').toString('utf8')) as { predictions: unknown }).predictions).toEqual(predictions);
+    // Assess: label counts by the trainer's own arithmetic (argmax of its float64 probabilities)
+    const train = sample.split.train;
+    const probabilities = train.map((e) => predictProbabilities(sample.model, e.features));
+    const counts = Object.fromEntries(CLASS_LABELS.map((label, c) => [label, probabilities.filter((p) => argMax(p) === c).length]));
+    const label = predictions?.['label'];
+    if (label?.kind !== 'categorical') throw new Error('label is not profiled as categorical');
+    expect(label).toMatchObject({ count: train.length, missing: 0 });
+    expect({ ...label.categories }).toEqual(counts);
+    // Assess: the mean probability of each class, float32 outputs against float64 arithmetic
+    CLASS_LABELS.forEach((name, c) => {
+      const column = predictions?.[`probability[${name}]`];
+      if (column?.kind !== 'numeric') throw new Error(`probability[${name}] is not profiled as numeric`);
+      const mean = probabilities.reduce((sum, p) => sum + (p[c] as number), 0) / train.length;
+      expect(Math.abs(column.mean - mean)).toBeLessThan(1e-6);
+      expect(column.count).toBe(train.length);
     });
   });
 
