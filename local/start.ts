@@ -42,6 +42,10 @@ const Env = z.object({
   /** Model sessions the process keeps loaded, by count and bytes (functions/shared/config.ts has the defaults). */
   SESSION_CACHE_MAX_SESSIONS: z.string().regex(/^[1-9][0-9]*$/).optional(),
   SESSION_CACHE_MAX_BYTES: z.string().regex(/^[1-9][0-9]*$/).optional(),
+  /** Days captured requests are kept (deleted at start when older), as the capture bucket's lifecycle rule on AWS. */
+  CAPTURE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+  /** Minutes between scheduled drift runs of the models with capture on (the EventBridge schedule's stand-in); 0 turns them off. */
+  DRIFT_INTERVAL_MINUTES: z.coerce.number().int().min(0).max(10_080).default(60),
   /** Set by npm for the script it runs: this process was started by `npm start` (or `npm run`). */
   npm_lifecycle_event: z.string().optional(),
 });
@@ -77,6 +81,8 @@ async function main(): Promise<void> {
     rateLimit: { ratePerSecond: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST },
     authCacheTtlSeconds: env.AUTH_CACHE_TTL_SECONDS,
     accessLog: env.ACCESS_LOG === 'on',
+    captureRetentionDays: env.CAPTURE_RETENTION_DAYS,
+    driftIntervalMs: env.DRIFT_INTERVAL_MINUTES * 60_000,
     // The embedded DynamoDB and S3 run in a child process, on another core than the API.
     servers: 'child-process',
     env: {

@@ -89,7 +89,18 @@ function round3(value: number): number {
 }
 
 /** The drift function's metrics, per model: what each model's drift alarm watches. */
-export const DRIFT_METRICS = { driftedFeatures: 'DriftedFeatures', driftedPredictions: 'DriftedPredictions', maxPsi: 'MaxPSI' } as const;
+export const DRIFT_METRICS = { driftedFeatures: 'DriftedFeatures', driftedPredictions: 'DriftedPredictions', maxPsi: 'MaxPSI', canaryShift: 'CanaryPredictionShift' } as const;
+
+/**
+ * One EMF line for the distribution gate's check of a model's canary: `CanaryPredictionShift` 1
+ * when its predictions shifted from the stable version's, 0 when judged alike, under (Model).
+ */
+export function publishCanaryShiftMetric(metrics: Metrics, model: string, shifted: boolean): void {
+  metrics.setDefaultDimensions({ [DIMENSION.model]: model });
+  metrics.addMetric(DRIFT_METRICS.canaryShift, MetricUnit.Count, shifted ? 1 : 0);
+  metrics.publishStoredMetrics();
+  metrics.clearDefaultDimensions();
+}
 
 /**
  * One EMF line for a drift report, under the dimension set (Model): `DriftedFeatures` and

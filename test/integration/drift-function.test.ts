@@ -6,7 +6,12 @@
  */
 import { DynamoDbRegistry } from '../../functions/adapters/dynamodb-registry.js';
 import { createMetrics, publishDriftMetrics } from '../../functions/adapters/emf-metrics.js';
-import { makeHandler, type DriftRunOutcome } from '../../functions/drift/app.js';
+import { makeHandler, type DriftHandlerDeps, type DriftRunOutcome } from '../../functions/drift/app.js';
+import { S3CaptureReader } from '../../functions/adapters/s3-capture.js';
+import { recordCanaryShift } from '../../functions/core/drift/canary-gate.js';
+import { buildModel } from '../../functions/core/onnx/builder.js';
+import { LOCAL_CAPTURE_BUCKET, SAMPLE_MODEL } from '../../local/stack.js';
+import { readFile } from 'node:fs/promises';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call } from '../fixtures/http.js';
 import { captureOutput } from '../fixtures/output.js';
@@ -68,5 +73,63 @@ describe('the scheduled drift function', () => {
       DriftedFeatures: driftedFeatures,
     });
     expect(logged.at(-1)).toMatchObject({ level: 'WARN', message: 'drift detected', fields: { model: 'iris', drifted: expect.arrayContaining(['petal_length_cm']) } });
+  }, 60_000);
+
+  it('checks a live canary\'s predictions: emits CanaryPredictionShift and records the reason once', async () => {
+    // Prepare: "blooms" with the iris classifier in production and, as a 50% manual canary, a
+    // classifier that always answers "virginica"; capture on; traffic to both.
+    const metadata = { features: ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'], classLabels: ['setosa', 'versicolor', 'virginica'] };
+    const oneClass = buildModel({
+      inputs: [{ name: 'features', type: 'float32', shape: ['N', 4] }],
+      outputs: [{ name: 'probabilities', type: 'float32', shape: ['N', 3] }],
+      initializers: [{ name: 'W', type: 'float32', dims: [4, 3], data: new Array<number>(12).fill(0) }, { name: 'B', type: 'float32', dims: [3], data: [0, 0, 8] }],
+      nodes: [
+        { op: 'MatMul', inputs: ['features', 'W'], outputs: ['l0'] },
+        { op: 'Add', inputs: ['l0', 'B'], outputs: ['l1'] },
+        { op: 'Softmax', inputs: ['l1'], outputs: ['probabilities'], attributes: { axis: 1 } },
+      ],
+    });
+    const versions: string[] = [];
+    for (const bytes of [await readFile(SAMPLE_MODEL.file), oneClass]) {
+      const registered = await call(stack.url, 'POST', '/v1/models/blooms/versions', { modelBase64: Buffer.from(bytes).toString('base64'), metadata });
+      const { version } = registered.body as { version: string };
+      expect((await call(stack.url, 'POST', `/v1/models/blooms/versions/${version}/stage`, { to: 'staging' })).status).toBe(200);
+      versions.push(version);
+    }
+    expect((await call(stack.url, 'PUT', '/v1/models/blooms/production', { version: versions[0] })).status).toBe(200);
+    expect((await call(stack.url, 'PUT', '/v1/models/blooms/capture', { samplePercent: 100 })).status).toBe(200);
+    const registry = new DynamoDbRegistry({ client: stack.clients.documents, tableName: stack.config.REGISTRY_TABLE });
+    const emitted: [string, boolean][] = [];
+    const canary: NonNullable<DriftHandlerDeps['canary']> = {
+      routing: async (model) => {
+        const { routing, versions: pins } = await stack.traffic.getRouting(model);
+        const pinOf = (v: string | undefined) => pins.find((p) => p.functionVersion === v)?.modelVersion;
+        return { stable: pinOf(routing.stable), canary: routing.canary ? pinOf(routing.canary.version) : undefined };
+      },
+      gate: { registry, capture: new S3CaptureReader({ client: stack.clients.s3, bucket: LOCAL_CAPTURE_BUCKET }) },
+      emit: (model, shifted) => emitted.push([model, shifted]),
+      record: async (model, version, reason) => {
+        await recordCanaryShift(registry, model, version, reason);
+      },
+    };
+    const check = makeHandler({ drift: stack.drift, registry, emit: () => undefined, log: () => undefined, canary });
+    await expect(check({ model: 'blooms', check: 'canary' })).resolves.toMatchObject({ status: 'skipped', reason: 'alias live routes to no canary' });
+    expect((await call(stack.url, 'POST', `/v1/models/blooms/versions/${versions[1]}/promote`, { canary: 50 })).status).toBe(200);
+    const rows = Array.from({ length: 300 }, (_, i) => ({ sepal_length_cm: 4.5 + (i % 30) / 10, sepal_width_cm: 3, petal_length_cm: 1 + (i % 60) / 10, petal_width_cm: 0.1 + (i % 25) / 10 }));
+    for (let i = 0; i < rows.length; i += 3) expect((await call(stack.url, 'POST', '/v1/models/blooms/predict', { instances: rows.slice(i, i + 3) })).status).toBe(200);
+    await stack.flush();
+
+    // Act: two checks, a minute apart on AWS
+    const first = await check({ model: 'blooms', check: 'canary' });
+    const second = await check({ model: 'blooms', check: 'canary' });
+
+    // Assess
+    expect(first).toMatchObject({ status: 'canary-checked', model: 'blooms', canaryVersion: versions[1], judged: true, shifted: true, reason: expect.stringContaining('(distribution gate): prediction') });
+    expect(second).toMatchObject({ shifted: true });
+    expect(emitted).toEqual([['blooms', true], ['blooms', true]]);
+    const history = (await call(stack.url, 'GET', '/v1/models/blooms/history')).body as { history: { version: string; actor: string; reason?: string }[] };
+    const recorded = history.history.filter((h) => h.actor === 'release-monitor');
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ version: versions[1], reason: expect.stringMatching(/^canary rolled back by its CanaryPredictionShift alarm: the canary's predictions shifted/) as unknown });
   }, 60_000);
 });

@@ -63,3 +63,33 @@ export async function canaryDistributionFailure(deps: CanaryGateDeps, check: Can
   if (!verdict?.judged || !verdict.shifted) return undefined;
   return `the canary's predictions shifted from the stable version's (distribution gate): ${verdict.reason ?? 'a prediction column shifted'}`;
 }
+
+/** Who records a shift the distribution gate found (the release monitor, as for other automatic rollbacks). */
+const GATE_ACTOR = 'release-monitor';
+
+/**
+ * Records in the model's history that the distribution gate found the canary's predictions
+ * shifted: a staging → staging entry of the canary's version carrying the reason, as a rollback
+ * is recorded. Once per version: nothing is written when its newest entry already says so, or
+ * when the version is no longer in staging.
+ */
+export async function recordCanaryShift(
+  registry: Pick<ModelRegistry, 'getVersion' | 'listHistory' | 'applyTransition'>,
+  model: string,
+  canaryVersion: string,
+  reason: string,
+  at: Date = new Date(),
+): Promise<boolean> {
+  const version = await registry.getVersion(model, canaryVersion);
+  if (version?.stage !== 'staging') return false;
+  const last = (await registry.listHistory(model)).filter((h) => h.version === canaryVersion).at(-1);
+  if (last?.actor === GATE_ACTOR && last.reason?.includes('(distribution gate)')) return false;
+  await registry.applyTransition({
+    model,
+    changes: [{ version: canaryVersion, from: 'staging', to: 'staging', expectedRevision: version.revision }],
+    actor: GATE_ACTOR,
+    at: at.toISOString(),
+    reason: `canary rolled back by its CanaryPredictionShift alarm: ${reason}`,
+  });
+  return true;
+}
