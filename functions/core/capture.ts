@@ -206,24 +206,34 @@ export function captureRecordText(source: CaptureSource): string {
     return `${text}}${redaction}}`;
   };
   const max = settings.maxRecordBytes;
-  const none = new Set<string>();
-  let text = build(rows, none);
-  let bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes <= max) return text;
   // Tensors without a row axis cannot be cut by rows: the largest go without data first.
   const unrowed = [
     ...tensors.filter(([, t]) => t.shape[0] !== rows).map(([n, t]) => [`in:${n}`, t] as const),
     ...outputList.filter(([, t]) => t.shape[0] !== rows).map(([n, t]) => [`out:${n}`, t] as const),
   ].sort((a, b) => b[1].data.length - a[1].data.length);
   const withoutData = new Set<string>();
+  // A lower bound of the text's size (each element takes at least two characters, "0,"), so that
+  // a record far over its bound is never written whole first: an image tensor's text can be tens of MB.
+  const rowedElements = columns.length * rows
+    + [...tensors, ...outputList].filter(([, t]) => t.shape[0] === rows).reduce((n, [, t]) => n + t.data.length, 0);
+  let unrowedElements = unrowed.reduce((n, [, t]) => n + t.data.length, 0);
+  for (const [key, t] of unrowed) {
+    if (2 * (rowedElements + unrowedElements) <= max) break;
+    withoutData.add(key);
+    unrowedElements -= t.data.length;
+  }
+  let kept = 2 * (rowedElements + unrowedElements) <= max || rowedElements === 0 ? rows : Math.min(rows, Math.floor((rows * Math.max(0, max - 2 * unrowedElements)) / (2 * rowedElements)));
+  let text = build(kept, withoutData);
+  let bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= max) return text;
   for (const [key] of unrowed) {
     if (bytes <= max) break;
+    if (withoutData.has(key)) continue;
     withoutData.add(key);
-    text = build(rows, withoutData);
+    text = build(kept, withoutData);
     bytes = Buffer.byteLength(text, 'utf8');
   }
   // Rows shrink in proportion to the excess, then one at a time (a few passes at most).
-  let kept = rows;
   while (bytes > max && kept > 0) {
     const guess = Math.floor((kept * max) / bytes);
     kept = guess < kept ? guess : kept - 1;
