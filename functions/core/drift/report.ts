@@ -59,7 +59,7 @@
  * (`populationStabilityIndexOfSamples`) and categories over the union of both sides.
  */
 import {
-  DEFAULT_PSI_EPSILON, PSI_MAJOR_SHIFT, PSI_MINOR_SHIFT, chiSquaredTest, populationStabilityIndex,
+  DEFAULT_PSI_EPSILON, PSI_MAJOR_SHIFT, PSI_MINOR_SHIFT, binOf, chiSquaredTest, populationStabilityIndex,
   populationStabilityIndexOfSamples, twoSampleKolmogorovSmirnov,
 } from './statistics.js';
 import { MAX_CATEGORY_CHARS, OTHER_CATEGORY, isMissing, numberOf, type FeatureProfile, type ReferenceProfile } from './profile.js';
@@ -405,14 +405,8 @@ function notInReference(name: string, group: ColumnGroup, values: readonly unkno
 function countInBins(values: readonly number[], edges: readonly number[]): number[] {
   const counts = new Array<number>(edges.length + 1).fill(0);
   for (const x of values) {
-    let lo = 0;
-    let hi = edges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((edges[mid] as number) <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    counts[lo] = (counts[lo] as number) + 1;
+    const bin = binOf(edges, x);
+    counts[bin] = (counts[bin] as number) + 1;
   }
   return counts;
 }

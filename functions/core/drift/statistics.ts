@@ -147,17 +147,26 @@ export function binCounts(samples: readonly number[], edges: readonly number[]):
   const counts = new Array<number>(edges.length + 1).fill(0);
   samples.forEach((x, index) => {
     if (!Number.isFinite(x)) throw new StatisticsInputError(`samples[${index}] is ${x}; values must be finite (drop missing values first)`);
-    // Number of edges ≤ x, by binary search: that is the bin index.
-    let lo = 0;
-    let hi = edges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((edges[mid] as number) <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    counts[lo] = (counts[lo] as number) + 1;
+    const bin = binOf(edges, x);
+    counts[bin] = (counts[bin] as number) + 1;
   });
   return counts;
+}
+
+/**
+ * The bin of `x` among non-decreasing `edges`: the number of edges at or below it, by binary
+ * search (a value equal to an edge is in the bin above it; with repeated edges, the bins between
+ * equal edges stay empty). 0 to `edges.length`.
+ */
+export function binOf(edges: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((edges[mid] as number) <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** What `populationStabilityIndexOfSamples` found, with the bins so a report can show them. */
