@@ -2,7 +2,8 @@
  * The CDK app's configuration: which model endpoints to create and how to size, protect and watch
  * them, who may call them (`auth`: the JWT authorizer and usage plans), and how the functions
  * report what they do (`observability`: metrics namespace, log level, tracing), and how batch jobs
- * run (`batch`, and per endpoint the S3 locations its jobs may read and write). Parsed once with
+ * run (`batch`, and per endpoint the S3 locations its jobs may read and write), and how captured
+ * requests are kept (`capture`: retention and Firehose buffering). Parsed once with
  * zod from `cdk.json` context (key `onnxServing`) or from a JSON file named
  * by the context key `onnxServingConfigFile`; anything wrong fails synth with a message that names
  * the field, e.g. `endpoints[0].memoryMb: ...`.
@@ -213,6 +214,32 @@ const EndpointBatchSchema = z.strictObject({
   outputs: locationList('write'),
 });
 
+/** The longest drift schedule: a day (the drift alarm's period is the schedule's, and CloudWatch evaluates at most a day). */
+export const MAX_DRIFT_SCHEDULE_MINUTES = 1_440;
+
+/**
+ * The model's drift schedule (`lib/drift-schedule.ts`): an EventBridge rule runs drift detection
+ * for it every `scheduleMinutes` (over the captured traffic of the last 24 hours, whatever the
+ * schedule), and an alarm goes off when a run finds a drifted feature. A run for a model whose
+ * capture is off does nothing. `scheduleMinutes: 0`, or `drift: false`, turns both off; drift can
+ * still be run on demand through the control plane. @default every 60 minutes
+ */
+const EndpointDriftSchema = z.preprocess(
+  // `false` is the same as no schedule; the parsed value is always `{ scheduleMinutes }`.
+  (value) => (value === false ? { scheduleMinutes: 0 } : value),
+  z.strictObject(
+    {
+      scheduleMinutes: z
+        .number({ error: 'must be a whole number of minutes' })
+        .int('must be a whole number of minutes')
+        .min(0, 'must be 0 (no schedule) or more minutes')
+        .max(MAX_DRIFT_SCHEDULE_MINUTES, `must be at most ${MAX_DRIFT_SCHEDULE_MINUTES} minutes (a day): the drift alarm's period is the schedule's, and CloudWatch evaluates at most a day`)
+        .default(60),
+    },
+    { error: 'must be false (no schedule) or {"scheduleMinutes": <minutes>}' },
+  ),
+);
+
 export const EndpointConfigSchema = z
   .strictObject({
     /** The model this endpoint serves (its name in the registry). */
@@ -245,6 +272,8 @@ export const EndpointConfigSchema = z
       .optional(),
     /** Batch jobs of this model: the S3 locations they may read and write. @default none: its jobs are refused */
     batch: EndpointBatchSchema.optional(),
+    /** Scheduled drift detection and its alarm. @default every 60 minutes */
+    drift: EndpointDriftSchema.default({ scheduleMinutes: 60 }),
   })
   .superRefine((endpoint, ctx) => {
     const { reservedConcurrency: reserved, provisionedConcurrency: provisioned } = endpoint;
@@ -303,6 +332,41 @@ const BatchSchema = z.strictObject({
     .default(100),
   /** Days a job's record stays in the job table after submission (DynamoDB TTL); its files stay in S3. @default 90 */
   jobTtlDays: z.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be 1 or more days').max(3_650, 'must be at most 3650 days').default(90),
+});
+
+/**
+ * Data capture on AWS (`lib/data-capture.ts`): one capture bucket and one Amazon Data Firehose
+ * stream for the whole app, created whatever the models do. Capture itself is opted into per
+ * model at run time (`PUT /v1/models/{model}/capture`: sample share, redaction, record bound), so
+ * there is no per-endpoint switch here: an idle stream and an empty bucket cost nothing (Firehose
+ * bills the data it ingests, partitions and delivers; S3 the bytes it stores and the requests it
+ * serves), and a model whose capture is off puts no record. Every endpoint function may put
+ * records to the stream; only the control plane reads them back.
+ */
+const CaptureSchema = z.strictObject({
+  /**
+   * Days a captured record is kept (an S3 lifecycle rule expires `capture/` and
+   * `capture-errors/` objects this long after they were written). Drift detection and replays
+   * read only what is still there. @default 30
+   */
+  retentionDays: z
+    .number({ error: 'must be a whole number of days' })
+    .int('must be a whole number of days')
+    .min(1, 'must be 1 or more days')
+    .max(3_650, 'must be at most 3650 days (ten years)')
+    .default(30),
+  /**
+   * Longest Firehose buffers a partition's records before writing them as one object, in
+   * seconds: the delay before captured requests can be read, against the number of objects
+   * (and PUT requests) per partition. Firehose accepts 60 to 900 s with dynamic partitioning.
+   * @default 60
+   */
+  bufferSeconds: z
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(60, 'must be at least 60 seconds (Firehose\'s least buffering interval with dynamic partitioning)')
+    .max(900, 'must be at most 900 seconds (Firehose\'s longest buffering interval)')
+    .default(60),
 });
 
 const ApiSchema = z.strictObject({
@@ -461,6 +525,8 @@ export const AppConfigSchema = z.strictObject({
   observability: ObservabilitySchema.default(ObservabilitySchema.parse({})),
   /** Batch jobs: function sizes and job limits. @default 2048 MB arm64 batches of at most 1000 rows in 300 s, 1024 MB plan/assemble, concurrency up to 100, jobs kept 90 days */
   batch: BatchSchema.default(BatchSchema.parse({})),
+  /** Data capture delivery: retention of captured records and Firehose's buffering. @default kept 30 days, buffered 60 s */
+  capture: CaptureSchema.default(CaptureSchema.parse({})),
 }).superRefine((config, ctx) => {
   const size = JSON.stringify(batchLocations(config)).length;
   if (size > MAX_BATCH_LOCATIONS_BYTES) {
@@ -480,6 +546,13 @@ export type ApiConfig = z.output<typeof ApiSchema>;
 export type AlarmsConfig = z.output<typeof AlarmsSchema>;
 export type ObservabilityConfig = z.output<typeof ObservabilitySchema>;
 export type BatchConfig = z.output<typeof BatchSchema>;
+export type CaptureConfig = z.output<typeof CaptureSchema>;
+export type EndpointDriftConfig = z.output<typeof EndpointDriftSchema>;
+
+/** Minutes between scheduled drift runs of an endpoint's model; 0 when it has none (`drift: false` or `scheduleMinutes: 0`). */
+export function driftScheduleMinutes(endpoint: { readonly drift: EndpointDriftConfig }): number {
+  return endpoint.drift.scheduleMinutes;
+}
 export type EndpointBatchConfig = z.output<typeof EndpointBatchSchema>;
 
 /** The batch locations' JSON may take this much of the control function's 4 KB environment. */

@@ -20,6 +20,7 @@ import { DIMENSION, METRIC, type MetricName } from '../functions/core/observabil
 import { DEFAULT_OBSERVABILITY, type EndpointConfig, type ObservabilityConfig } from './config.js';
 import { modelArtifactPrefix, type ArtifactBucket } from './artifact-bucket.js';
 import type { OnnxRuntimeLayer } from './onnxruntime-layer.js';
+import type { DataCapture } from './data-capture.js';
 import type { PayloadBucket } from './payload-bucket.js';
 import { ServingFunction } from './serving-function.js';
 import type { ServingTables } from './serving-tables.js';
@@ -46,6 +47,11 @@ export interface ModelEndpointProps {
    * ({@link PayloadBucket.bindEndpoint}).
    */
   readonly payloads: PayloadBucket;
+  /**
+   * Where captured requests go: the function gets `CAPTURE_STREAM` and may put records to that
+   * stream only ({@link DataCapture.bindEndpoint}). @default none: the function captures nothing
+   */
+  readonly capture?: DataCapture;
   readonly logRetention: RetentionDays;
   /** Days before a prediction log item expires. */
   readonly predictionLogTtlDays: number;
@@ -118,6 +124,7 @@ export class ModelEndpoint extends Construct {
         conditions: { StringLike: { 's3:prefix': [`${modelArtifactPrefix(config.model)}*`] } },
       });
     props.payloads.bindEndpoint(this.function, config.model);
+    props.capture?.bindEndpoint(this.function);
 
     this.version = this.function.function.currentVersion;
     this.alias = new Alias(this, 'Live', {

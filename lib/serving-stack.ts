@@ -1,12 +1,14 @@
 /**
  * Everything `cdk deploy` creates, from one validated `AppConfig`: tables, artifact bucket, the
- * payload bucket (inputs and outputs too large for a synchronous invoke, by reference), one
+ * payload bucket (inputs and outputs too large for a synchronous invoke, by reference), data
+ * capture (a bucket and the Firehose stream every endpoint puts captured requests to), one
  * ONNX Runtime layer per architecture in use, one endpoint (function + alias `live` + alarms +
  * dashboard) per configured model, the control plane, the JWT authorizer, and the REST API in
  * front of them with one usage plan per configured client tier. Batch jobs (job table, batch and
  * plan/assemble functions, Step Functions workflow) are created only when at least one endpoint
  * declares `batch` locations; without them the control function has no `BATCH_*` variables and
- * its job API refuses every job.
+ * its job API refuses every job. Scheduled drift detection (one function, a rule and an alarm per
+ * model) is created for the endpoints whose `drift` schedule is on (the default: hourly).
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -14,8 +16,10 @@ import type { Construct } from 'constructs';
 import type { LayerArchitecture } from '../layers/onnxruntime/build.js';
 import { ArtifactBucket } from './artifact-bucket.js';
 import { BatchJobs } from './batch-jobs.js';
-import { batchLocations, type AppConfig } from './config.js';
+import { batchLocations, driftScheduleMinutes, type AppConfig } from './config.js';
 import { ControlPlane } from './control-plane.js';
+import { DataCapture } from './data-capture.js';
+import { DriftSchedule } from './drift-schedule.js';
 import { EndpointDashboard } from './endpoint-dashboard.js';
 import { EndpointRelease, ReleaseHook } from './endpoint-release.js';
 import { JwtAuthorizer } from './jwt-authorizer.js';
@@ -51,6 +55,8 @@ export class OnnxServingStack extends Stack {
   readonly artifacts: ArtifactBucket;
   /** Inputs and outputs too large for Lambda's synchronous invoke, by reference; every endpoint uses it. */
   readonly payloads: PayloadBucket;
+  /** Captured requests: the capture bucket and the Firehose stream every endpoint puts records to. */
+  readonly capture: DataCapture;
   readonly layers = new Map<LayerArchitecture, OnnxRuntimeLayer>();
   readonly endpoints: readonly ModelEndpoint[];
   /** Per endpoint (same order): its CodeDeploy group, deployment config and pre-traffic hook. */
@@ -58,6 +64,8 @@ export class OnnxServingStack extends Stack {
   /** The pre- and post-traffic hooks every endpoint's deployment group runs. */
   readonly releaseHook: ReleaseHook;
   readonly control: ControlPlane;
+  /** Scheduled drift detection (function, a rule and an alarm per model); absent when no endpoint has a schedule. */
+  readonly drift?: DriftSchedule;
   /** Batch jobs; absent when no endpoint declares batch locations. */
   readonly batchJobs?: BatchJobs;
   readonly authorizer: JwtAuthorizer;
@@ -75,6 +83,7 @@ export class OnnxServingStack extends Stack {
     this.tables = new ServingTables(this, 'Tables', { batchJobs });
     this.artifacts = new ArtifactBucket(this, 'Artifacts');
     this.payloads = new PayloadBucket(this, 'Payloads', { accessLogs: this.artifacts.accessLogs });
+    this.capture = new DataCapture(this, 'Capture', { config: config.capture, accessLogs: this.artifacts.accessLogs, logRetention });
 
     this.endpoints = config.endpoints.map((endpoint) => {
       const built = new ModelEndpoint(this, `Endpoint${pascal(endpoint.model)}`, {
@@ -83,6 +92,7 @@ export class OnnxServingStack extends Stack {
         tables: this.tables,
         artifacts: this.artifacts,
         payloads: this.payloads,
+        capture: this.capture,
         logRetention,
         predictionLogTtlDays: config.predictionLogTtlDays,
         observability: config.observability,
@@ -104,6 +114,8 @@ export class OnnxServingStack extends Stack {
       metricsNamespace: this.metricsNamespace,
       logLevel: config.observability.logLevel,
     });
+    // It reads captured records (drift, replays), keeps drift reports beside them, and stores reference profiles beside the artifacts.
+    this.capture.bindControl(this.control.function, this.artifacts);
     // The post-traffic hook runs the control plane's gates: on its layer, with its memory.
     this.releaseHook = new ReleaseHook(this, 'ReleaseHook', {
       tables: this.tables,
@@ -137,6 +149,23 @@ export class OnnxServingStack extends Stack {
       this.control.allowBatchJobs(this.batchJobs);
     }
 
+    const schedules = config.endpoints.flatMap((endpoint) => {
+      const minutes = driftScheduleMinutes(endpoint);
+      return minutes > 0 ? [{ model: endpoint.model, minutes }] : [];
+    });
+    if (schedules.length > 0) {
+      this.drift = new DriftSchedule(this, 'Drift', {
+        schedules,
+        // It runs no model, but its bundle imports onnxruntime-node (see lib/drift-schedule.ts).
+        layer: this.layer(config.controlPlane.architecture),
+        tables: this.tables,
+        artifacts: this.artifacts,
+        capture: this.capture,
+        logRetention,
+        observability: config.observability,
+      });
+    }
+
     this.authorizer = new JwtAuthorizer(this, 'Authorizer', { config: config.auth, logRetention });
 
     this.api = new ServingApi(this, 'Api', {
@@ -156,12 +185,15 @@ export class OnnxServingStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the serving API stage' });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.artifacts.bucket.bucketName });
     new CfnOutput(this, 'PayloadBucketName', { value: this.payloads.bucket.bucketName, description: 'Inputs and outputs sent by reference (expire after a day)' });
+    new CfnOutput(this, 'CaptureBucketName', { value: this.capture.bucket.bucketName, description: 'Captured requests (capture/model=/version=/date=) and drift reports (drift/)' });
+    new CfnOutput(this, 'CaptureStreamName', { value: this.capture.streamName, description: 'The Firehose stream endpoint functions put captured requests to' });
     new CfnOutput(this, 'RegistryTableName', { value: this.tables.registry.table.tableName });
     new CfnOutput(this, 'PredictionLogTableName', { value: this.tables.predictionLog.table.tableName });
     for (const endpoint of this.endpoints) {
       new CfnOutput(this, `${pascal(endpoint.model)}FunctionName`, { value: endpoint.function.function.functionName });
     }
     new CfnOutput(this, 'AuthorizerFunctionName', { value: this.authorizer.function.function.functionName });
+    if (this.drift) new CfnOutput(this, 'DriftFunctionName', { value: this.drift.function.function.functionName, description: 'Scheduled drift detection (invoke with {"model": "<name>"} to run it now)' });
     if (this.batchJobs) {
       new CfnOutput(this, 'BatchStateMachineArn', { value: this.batchJobs.stateMachine.stateMachineArn, description: 'The batch-job workflow (Step Functions)' });
       new CfnOutput(this, 'BatchJobsTableName', { value: this.batchJobs.table.table.tableName });

@@ -423,7 +423,7 @@ describe('least privilege: S3 only under the configured batch locations', () => 
 
     // Act
     const pairs = grantedPairs(statementsOfRole(synth.template, role));
-    const batchS3 = pairs.filter((p) => p.startsWith('s3:') && !p.includes('ArtifactsBucket'));
+    const batchS3 = pairs.filter((p) => p.startsWith('s3:') && !p.includes('ArtifactsBucket') && !p.includes('CaptureBucket'));
 
     // Assess
     expect(batchS3).toEqual(
@@ -445,8 +445,8 @@ describe('least privilege: S3 only under the configured batch locations', () => 
   });
 
   it('no role holds an S3 object action on "*" or outside the configured locations (and the artifact and payload buckets), and none may write an input', () => {
-    // Prepare: the product's own buckets (their grants are checked in stack.test.ts) aside.
-    const ours = (pair: string) => pair.includes('ArtifactsBucket') || pair.includes('PayloadsBucket');
+    // Prepare: the product's own buckets (their grants are checked in stack.test.ts and data-capture.test.ts) aside.
+    const ours = (pair: string) => pair.includes('ArtifactsBucket') || pair.includes('PayloadsBucket') || pair.includes('CaptureBucket');
     const allowed = new Set([...INPUTS, ...OUTPUTS, ...INPUTS.map((arn) => arn.replace(/\*$/, 'uploads/*'))]);
     const uploads = new Set(INPUTS.map((arn) => arn.replace(/\*$/, 'uploads/*')));
     const roles = Object.keys(resourcesOf(synth.template, 'AWS::IAM::Role'));

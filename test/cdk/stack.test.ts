@@ -150,9 +150,9 @@ describe('artifact bucket', () => {
     expect(maxArtifactBytesFor(10_240)).toBe(250_000_000);
   });
 
-  it('every bucket (artifacts, payloads, access logs) denies requests without TLS and TLS below 1.2', () => {
+  it('every bucket (artifacts, payloads, capture, access logs) denies requests without TLS and TLS below 1.2', () => {
     const policies = resourcesOf(synth.template, 'AWS::S3::BucketPolicy');
-    expect(Object.keys(policies)).toHaveLength(3);
+    expect(Object.keys(policies)).toHaveLength(4);
     for (const policy of Object.values(policies)) {
       expect(policy.Properties?.['PolicyDocument']).toMatchObject({
         Statement: expect.arrayContaining([
@@ -261,6 +261,11 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
     const hooks = [...Object.keys(hookFunctions()), postHookFunction()[0]];
     for (const [id, fn] of Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
       if (id === authorizerId || hooks.includes(id)) continue;
+      // The scheduled drift function reads no prediction log (test/cdk/drift-schedule.test.ts).
+      if (String(fn.Properties?.['Description']).startsWith('Scheduled drift detection')) {
+        expect(fn.Properties?.['Environment']).toMatchObject({ Variables: { REGISTRY_TABLE: { Ref: registry }, ARTIFACT_BUCKET: { Ref: bucket } } });
+        continue;
+      }
       expect(fn.Properties?.['Environment']).toMatchObject({
         Variables: { REGISTRY_TABLE: { Ref: registry }, PREDICTION_LOG_TABLE: { Ref: logs }, ARTIFACT_BUCKET: { Ref: bucket } },
       });
@@ -383,8 +388,8 @@ describe('alias live and its alarms', () => {
   });
 
   it('has exactly two alarms per endpoint, each on the version this deployment publishes (none on the alias as a whole)', () => {
-    // Prepare
-    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'));
+    // Prepare: the release alarms (each model's drift alarm is test/cdk/drift-schedule.test.ts's).
+    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).filter((a) => a.Properties?.['MetricName'] !== 'DriftedFeatures');
     const versions = new Set(['iris', 'churn'].map((model) => liveVersionOf(synth.template, functionServing(model)[0])));
 
     // Act: the version dimensions of each alarm's metric, or of every metric of its math.
@@ -628,8 +633,10 @@ describe('least privilege', () => {
       [/^<ArtifactsBucket\w+\.Arn>\/models\/churn\/\*$/, "churn's artifacts, same reason"],
       [/^<ArtifactsBucket\w+\.Arn>\/models\/\*$/, 'the control plane registers artifacts of any model'],
       [/^<ArtifactsBucket\w+\.Arn>\/uploads\/\*$/, 'presigned uploads of any model, under random upload ids'],
+      [/^<ArtifactsBucket\w+\.Arn>\/profiles\/\*$/, "the control plane stores and reads any model's reference profiles (drift)"],
       [/^<PayloadsBucket\w+\.Arn>\/(inputs|outputs)\/iris\/\*$/, "iris's payloads: keys made per request (payload ids, request ids)"],
       [/^<PayloadsBucket\w+\.Arn>\/(inputs|outputs)\/churn\/\*$/, "churn's payloads, same reason"],
+      [/^<CaptureBucket\w+\.Arn>\/(capture|capture-errors|drift)\/\*$/, 'Firehose names the capture objects it writes; the control plane reads any model\'s captures and drift reports (test/cdk/data-capture.test.ts)'],
       [/^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<\w+>:log-stream:\*$/, "log streams are created at run time in the function's own log group"],
       [/^<EndpointIrisPredictFunction\w+\.Arn>:\*$/, "iris's function versions: numbers allocated at release time (control plane reads pins, hook invokes the target)"],
       [/^<EndpointChurnPredictFunction\w+\.Arn>:\*$/, "churn's function versions, same reason"],
@@ -673,9 +680,11 @@ describe('least privilege', () => {
         // Payloads: read inputs and presign their uploads, write outputs and presign their downloads; its own model's prefixes only.
         { actions: ['s3:GetObject', 's3:PutObject'], resources: [`<${payloads}.Arn>/inputs/${model}/*`, `<${payloads}.Arn>/outputs/${model}/*`] },
         { actions: ['s3:ListBucket'], resources: [`<${payloads}.Arn>`], condition: { StringLike: { 's3:prefix': [`inputs/${model}/*`] } } },
+        // Capture: put record batches to the one stream (test/cdk/data-capture.test.ts).
+        { actions: ['firehose:PutRecordBatch'], resources: [expect.stringMatching(/^<CaptureStream\w+\.Arn>$/)] },
       ]),
     );
-    expect(granted).toHaveLength(7);
+    expect(granted).toHaveLength(8);
     const other = model === 'iris' ? 'churn' : 'iris';
     for (const prefix of ['models', 'inputs', 'outputs']) expect(JSON.stringify(granted)).not.toContain(`${prefix}/${other}`);
     // Nothing on the payload bucket's objects as a whole.
@@ -714,15 +723,18 @@ describe('least privilege', () => {
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
       ]),
     );
-    // S3: exactly these pairs; deleting only under uploads/, never an artifact.
-    expect(pairs('s3:')).toEqual([
+    // S3 (the artifact bucket; the capture bucket's grants and the profiles' listing condition are test/cdk/data-capture.test.ts's): exactly these pairs; deleting only under uploads/, never an artifact.
+    expect(pairs('s3:').filter((p) => !p.includes('<CaptureBucket'))).toEqual([
       `s3:DeleteObject <${bucket}.Arn>/uploads/*`,
       `s3:DeleteObjectVersion <${bucket}.Arn>/uploads/*`,
       `s3:GetObject <${bucket}.Arn>/models/*`,
+      `s3:GetObject <${bucket}.Arn>/profiles/*`,
       `s3:GetObject <${bucket}.Arn>/uploads/*`,
       `s3:GetObjectVersion <${bucket}.Arn>/models/*`,
       `s3:ListBucket <${bucket}.Arn>`,
+      `s3:ListBucket <${bucket}.Arn>`,
       `s3:PutObject <${bucket}.Arn>/models/*`,
+      `s3:PutObject <${bucket}.Arn>/profiles/*`,
       `s3:PutObject <${bucket}.Arn>/uploads/*`,
     ]);
     // Lambda: $LATEST's configuration and publishing, alias live, and reading versions' pins; on endpoint functions only.
