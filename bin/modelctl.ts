@@ -25,6 +25,7 @@ import {
 import type { ModelStats } from '../functions/core/stats.js';
 import type { CaptureStatus } from '../functions/core/registry.js';
 import type { StoredDriftReport } from '../functions/core/drift/service.js';
+import type { ReplayReport } from '../functions/core/replay/compare.js';
 import { AppError } from '../functions/core/errors.js';
 import { MAX_CATEGORIES, MAX_SAMPLE, profileCsvStream, type FeatureProfile, type ReferenceProfile } from '../functions/core/drift/profile.js';
 import type { ModelMetadata } from '../functions/core/model.js';
@@ -154,6 +155,25 @@ const COMMANDS: readonly CommandHelp[] = [
       "--json: the API's JSON. Exit 0: no column drifted;",
       `${DRIFTED_EXIT_CODE}: a column drifted; 1: the API refused. Scope`,
       'models:read (models:write with --run)',
+    ],
+  },
+  {
+    name: 'replay', synopsis: 'replay <model> --version V --since 1h|ISO [--until ISO] [--source-versions 1,2] [--max-requests N] [--rows-per-batch N] [--max-concurrency N] [--wait [--interval SECONDS] [--timeout SECONDS]] [--json]',
+    description: [
+      "re-run the model's captured requests of a window",
+      'against version V (a batch job) and report agreement:',
+      'the share of identical labels, the largest and mean',
+      'absolute difference per output, the requests that',
+      'differ most, and the requests that could not be',
+      'replayed, by reason. --since: 90s, 30m, 1h, 2d back',
+      'from now, or an ISO-8601 time with its zone; --until:',
+      'default now; --source-versions: default every version',
+      'captured in the window; --max-requests: the newest N',
+      '(default and at most 100000). --wait: waits as "batch',
+      'wait" does, then prints the report (without it, the',
+      'report is in "batch status <model> <job> --json" once',
+      "the job has ended); --json: the API's JSON. Scope",
+      'batch:submit (and batch:read or models:read to wait)',
     ],
   },
   {
@@ -394,6 +414,9 @@ const OPTION_TABLE = {
   'max-record-bytes': { type: 'string' },
   off: { type: 'boolean' },
   run: { type: 'boolean' },
+  until: { type: 'string' },
+  'source-versions': { type: 'string' },
+  'max-requests': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -768,7 +791,13 @@ interface Flags {
   readonly 'max-record-bytes'?: string;
   readonly off?: boolean;
   readonly run?: boolean;
+  readonly until?: string;
+  readonly 'source-versions'?: string;
+  readonly 'max-requests'?: string;
 }
+
+/** The options only `replay` takes. */
+const REPLAY_ONLY_FLAGS = ['until', 'source-versions', 'max-requests'] as const;
 
 /** The options only the batch commands take. */
 const BATCH_ONLY_FLAGS = ['input', 'output', 'format', 'version', 'rows-per-batch', 'max-concurrency', 'tolerate', 'client-token', 'wait', 'timeout', 'state', 'output-dir'] as const;
@@ -779,7 +808,7 @@ const CAPTURE_FLAGS = ['sample', 'drop', 'hash', 'max-record-bytes', 'off'] as c
 /** The options of the commands that call the API, which `token` refuses. */
 const API_FLAGS = [
   'metadata', 'production', 'upload', 'reason', 'features', 'instances', 'body', 'canary', 'managed', 'percent', 'interval', 'minutes', 'since', 'limit', 'follow', 'poll', 'json',
-  'expect-canary', 'expect-percent', 'run', ...CAPTURE_FLAGS, ...BATCH_ONLY_FLAGS,
+  'expect-canary', 'expect-percent', 'run', ...CAPTURE_FLAGS, ...BATCH_ONLY_FLAGS, ...REPLAY_ONLY_FLAGS,
 ] as const;
 
 /** `--expect-canary FV [--expect-percent P]` as the body's `expectedCanary`, or nothing. */
@@ -826,6 +855,9 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
   if (command === 'infer') return infer(args, flags, api, io);
   if (command === 'capture') return capture(args, flags, api, io);
   if (command === 'drift') return drift(args, flags, api, io);
+  if (command === 'replay') return replay(args, flags, api, io);
+  const replayOnly = REPLAY_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
+  if (replayOnly.length > 0) throw new UsageError(`${replayOnly.map((f) => `--${f}`).join(', ')} ${replayOnly.length === 1 ? 'goes' : 'go'} with "replay".`);
   const captureOnly = CAPTURE_FLAGS.filter((name) => flags[name] !== undefined);
   if (captureOnly.length > 0) throw new UsageError(`${captureOnly.map((f) => `--${f}`).join(', ')} ${captureOnly.length === 1 ? 'goes' : 'go'} with "capture".`);
   if (flags.run !== undefined) throw new UsageError('--run goes with "drift".');
@@ -1213,6 +1245,105 @@ export function driftTable(report: StoredDriftReport): string {
   if (report.capped) notes.push(`More records were captured in the window than a run reads: the newest ${report.records} were compared.`);
   if (report.hashedFeatures.length > 0) notes.push(`Hashed by capture, not compared: ${clean(report.hashedFeatures.join(', '))}.`);
   return `${[title, window, rule, line(header), ...rows.map(line), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// modelctl replay
+// ---------------------------------------------------------------------------------------------
+
+/** The options `replay` takes; any other is a usage error. */
+const REPLAY_COMMAND_FLAGS: readonly (keyof Flags)[] = [...REPLAY_ONLY_FLAGS, 'version', 'since', 'rows-per-batch', 'max-concurrency', 'wait', 'interval', 'timeout', 'json'];
+
+/**
+ * `modelctl replay <model>`: submits a replay (`POST /v1/models/{m}/replays`), and with `--wait`
+ * waits for its job as `batch wait` does and prints its agreement report; exit codes as `batch
+ * wait` (0 SUCCEEDED, 1 FAILED or CANCELLED, 2 still running when waiting stopped).
+ */
+async function replay(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !REPLAY_COMMAND_FLAGS.includes(flag));
+  if (foreign.length > 0) throw new UsageError(`"replay" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
+  if (args.length !== 1) throw new UsageError('"replay" takes <model>.');
+  if (flags.version === undefined || flags.since === undefined) throw new UsageError('"replay" needs --version (the version to replay against) and --since (90s, 30m, 1h, 2d, or an ISO-8601 time with its zone).');
+  if (!flags.wait && (flags.interval !== undefined || flags.timeout !== undefined)) throw new UsageError('--interval and --timeout go with --wait.');
+  const waiting = flags.wait ? waitOptions(flags) : undefined;
+  const model = args[0] as string;
+  const sources = listArg(flags['source-versions']);
+  const body = {
+    version: flags.version,
+    since: flags.since,
+    ...(flags.until === undefined ? {} : { until: flags.until }),
+    ...(sources.length > 0 ? { sourceVersions: sources } : {}),
+    ...(flags['max-requests'] === undefined ? {} : { maxRequests: wholeArg(flags['max-requests'], '--max-requests') }),
+    ...(flags['rows-per-batch'] === undefined ? {} : { rowsPerBatch: wholeArg(flags['rows-per-batch'], '--rows-per-batch') }),
+    ...(flags['max-concurrency'] === undefined ? {} : { maxConcurrency: wholeArg(flags['max-concurrency'], '--max-concurrency') }),
+  };
+  const submitted = (await api.call('POST', `/v1/models/${encodeURIComponent(model)}/replays`, body)) as { job: BatchJob };
+  const { job } = submitted;
+  const what = `Replay ${job.jobId} of ${model}: captured requests of ${plural(job.replay?.sourceVersions.length ?? 0, 'version')} (${(job.replay?.sourceVersions ?? []).join(', ')}) from ${job.replay?.since ?? '?'} to ${job.replay?.until ?? '?'} against version ${job.modelVersion}`;
+  if (!waiting) {
+    if (flags.json) return submitted;
+    io.out(`${what}: ${job.state}.\nIts report, once it has ended: modelctl batch wait ${model} ${job.jobId}, then modelctl batch status ${model} ${job.jobId} --json\n`);
+    return PRINTED;
+  }
+  io.err(`${what}.\nWaiting for it${waiting.timeoutMs === undefined ? '' : ` for at most ${waiting.timeoutMs / 1_000} s`} (Ctrl+C stops waiting, not the replay).\n`);
+  const { reply, ended } = await waitForJob(api, io, model, job.jobId, waiting);
+  const report = (reply as JobReply & { report?: ReplayReport }).report;
+  io.out(flags.json ? `${JSON.stringify(reply, null, 2)}\n` : report ? replayLines(report) : jobLines(reply));
+  return new Exit(verdict(io, reply.job, ended, waiting));
+}
+
+/** A difference for the report's tables: 4 significant digits, tiny ones in exponent form. */
+function differenceText(value: number | undefined): string {
+  if (value === undefined) return '-';
+  if (value === 0) return '0';
+  return value < 1e-3 ? value.toExponential(2) : Number(value.toPrecision(4)).toString();
+}
+
+/**
+ * A replay's agreement report as `modelctl replay --wait` prints it:
+ *
+ *     iris: replay against version 2 of 10000 requests of version 1: 9982 of 10000 labels identical (99.82%), max abs diff 0.1153
+ *     window 2026-11-30T11:00:00.000Z to 2026-11-30T12:00:00.000Z: 10000 captured, 10000 replayed; 10000 compared (10000 rows), 0 not replayable
+ *     OUTPUT         KIND     REQUESTS  ELEMENTS  DIFFERING  MAX ABS DIFF  MEAN ABS DIFF
+ *     label          exact    10000     10000     18         -             -
+ *     probabilities  numeric  10000     30000     29700      0.1153        0.01021
+ *
+ *     differing most:
+ *     ROW   REQUEST                               SOURCE  MAX ABS DIFF  LABELS CHANGED
+ *     4711  5b0c…                                 1       0.1153        1
+ */
+export function replayLines(report: ReplayReport): string {
+  const table = (header: readonly string[], rows: readonly (readonly string[])[]): string[] => {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    return [line(header), ...rows.map(line)];
+  };
+  const labels = report.labels
+    ? `${report.labels.identical} of ${report.labels.rows} labels identical${report.labels.share === null ? '' : ` (${Math.round(report.labels.share * 10_000) / 100}%)`}`
+    : 'no labels compared (not a classifier on both sides)';
+  const sources = report.sourceVersions.join(', ');
+  const title = `${report.model}: replay against version ${report.targetVersion} of ${plural(report.requests, 'request')} of version${report.sourceVersions.length === 1 ? '' : 's'} ${sources}: ${labels}, max abs diff ${differenceText(report.maxAbsDiff)}`;
+  const { capture } = report;
+  const window = `window ${report.window.since} to ${report.window.until}: ${capture.inWindow} captured, ${capture.replayed} replayed${capture.capped ? ` (the newest ${capture.maxRequests})` : ''}; ${report.compared} compared (${plural(report.rowsCompared, 'row')}), ${report.notReplayable.total} not replayable`;
+  const outputs = table(
+    ['OUTPUT', 'KIND', 'REQUESTS', 'ELEMENTS', 'DIFFERING', 'MAX ABS DIFF', 'MEAN ABS DIFF'],
+    Object.entries(report.outputs).map(([name, o]) => [clean(name), o.kind, String(o.requests), String(o.elements), String(o.differing), differenceText(o.maxAbsDiff), differenceText(o.meanAbsDiff)]),
+  );
+  const lines = [title, window, ...(Object.keys(report.outputs).length > 0 ? outputs : ['no output compared'])];
+  if (report.mostDifferent.length > 0) {
+    lines.push('', 'differing most:', ...table(
+      ['ROW', 'REQUEST', 'SOURCE', 'MAX ABS DIFF', 'LABELS CHANGED'],
+      report.mostDifferent.map((d) => [String(d.row), clean(d.requestId), clean(d.sourceVersion), differenceText(d.maxAbsDiff), String(d.differingLabels)]),
+    ));
+  }
+  const notes: string[] = [];
+  const codes = Object.entries(report.notReplayable.byCode);
+  if (codes.length > 0) notes.push(`not replayable: ${codes.map(([code, n]) => `${code} ${n}`).join(', ')} (errors.jsonl says why, request by request)`);
+  const skipped = Object.entries(report.outputsNotCompared);
+  if (skipped.length > 0) notes.push(`outputs not compared: ${skipped.map(([name, reasons]) => `${clean(name)} (${Object.entries(reasons).map(([why, n]) => `${why} ${n}`).join(', ')})`).join('; ')}`);
+  if (report.truncatedRequests > 0) notes.push(`${plural(report.truncatedRequests, 'request')} replayed on the rows capture kept (records over their size bound)`);
+  if (capture.unreadableLines > 0) notes.push(`${plural(capture.unreadableLines, 'line')} of the capture files ${capture.unreadableLines === 1 ? 'is' : 'are'} no capture record`);
+  return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import { ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, required, type Config } from '../functions/shared/config.js';
 import {
-  bodyLimits, buildBatchJobService, buildBatchJobStore, buildBatchSteps, buildBatchWorker, buildModelRuntime, buildPredictionLogService,
+  bodyLimits, buildBatchJobService, buildBatchJobStore, buildBatchSteps, buildBatchWorker, buildModelRuntime, buildPredictionLogService, buildReplayService,
   buildDriftService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
 } from '../functions/shared/composition.js';
 import { LocalBatchRunner, type RetryPolicy } from './batch-runner.js';
@@ -278,6 +278,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const jobs = buildBatchJobService(config, clients, batchRunner);
     if (!jobs) throw new Error('batch jobs need BATCH_JOBS_TABLE');
     await resumeBatchJobs(batchRunner, jobs, buildBatchJobStore(config, clients));
+    // Replays of captured requests run as batch jobs on the same workflow, in the capture bucket.
+    const replays = buildReplayService(config, clients, jobs);
     const key = options.auth === 'insecure' ? undefined : options.dataDir ? await loadOrCreateSigningKey(options.dataDir) : await generateSigningKey();
     const api = await startLocalServer({
       port: options.port ?? 0,
@@ -292,6 +294,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             predictions: buildPredictionLogService(config, clients),
             jobs,
             drift,
+            ...(replays ? { replays } : {}),
             limits,
             edge: { logger: createLogger({ level: config.LOG_LEVEL, keys: { function: 'control' } }) },
           }),

@@ -31,8 +31,9 @@ export type Scope = (typeof SCOPES)[number];
  * closed); a unit test checks that every non-public route of the table has an entry, so adding
  * a route forces a decision. Releases (promote, shift, rollback, finalize) need `models:promote`;
  * reading the deployment, the stats and the prediction log needs `models:read`. Submitting and
- * cancelling batch jobs (and uploading their input files) need `batch:submit`; reading them
- * `batch:read` or `models:read` ({@link ALSO_OPENED_BY}).
+ * cancelling batch jobs (and uploading their input files), and submitting replays (which run
+ * as batch jobs), need `batch:submit`; reading them `batch:read` or `models:read`
+ * ({@link ALSO_OPENED_BY}).
  *
  * Why the prediction log has no scope of its own, although its records hold callers and outputs:
  * API Gateway applies the cached policy (`policy.ts`) to every route, and IAM's `*` crosses `/`,
@@ -73,6 +74,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /v1/models/{model}/batch-jobs/{job}': 'models:read',
   'POST /v1/models/{model}/batch-jobs/{job}/cancel': 'batch:submit',
   'POST /v1/models/{model}/batch-inputs': 'batch:submit',
+  'POST /v1/models/{model}/replays': 'batch:submit',
   'GET /v1/models/{model}/capture': 'models:read',
   'PUT /v1/models/{model}/capture': 'models:write',
   'DELETE /v1/models/{model}/capture': 'models:write',

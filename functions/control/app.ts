@@ -17,6 +17,7 @@ import type { UploadService } from '../core/uploads.js';
 import { BATCH_FORMATS, JOB_STATES } from '../core/batch-contract.js';
 import type { BatchJobService } from '../core/batch-jobs.js';
 import { MAX_DRIFT_WINDOW_MINUTES, type DriftService } from '../core/drift/service.js';
+import { MAX_REPLAY_REQUESTS, type ReplayService } from '../core/replay/service.js';
 import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
 export interface ControlHandlerDeps {
@@ -33,6 +34,11 @@ export interface ControlHandlerDeps {
   readonly jobs?: BatchJobService;
   /** Reference profiles and drift reports; without it those routes answer 501 `DRIFT_NOT_CONFIGURED`. */
   readonly drift?: DriftService;
+  /**
+   * Replays of captured requests (batch jobs of format `capture`); without it (no capture bucket)
+   * `POST .../replays` answers 501 `CAPTURE_NOT_CONFIGURED`, and job answers carry no report.
+   */
+  readonly replays?: ReplayService;
   readonly limits: BodyLimits;
   /** The function's logger and version. @default the shared logger, `$LATEST` */
   readonly edge?: Pick<EdgeOptions, 'logger' | 'functionVersion'>;
@@ -104,6 +110,17 @@ const plainText = reason.refine((text) => !UNPAIRED_SURROGATE.test(text) && !/[\
 const CancelSchema = z.strictObject({ reason: plainText.optional() });
 const CANCEL_HINT = 'Send {} or {"reason": "<why>"}.';
 
+const ReplaySchema = z.strictObject({
+  version: versionNumber,
+  since: z.string().min(1).max(64),
+  until: z.string().min(1).max(64).optional(),
+  sourceVersions: z.array(versionNumber).min(1).max(100).optional(),
+  maxRequests: z.number().int().min(1).max(MAX_REPLAY_REQUESTS).optional(),
+  rowsPerBatch: z.number().int().positive().optional(),
+  maxConcurrency: z.number().int().positive().optional(),
+});
+const REPLAY_HINT = `Send {"version": "<target version>", "since": "1h" or "<ISO-8601 time>"}, optionally with "until", "sourceVersions": ["1", ...], "maxRequests" (at most ${MAX_REPLAY_REQUESTS}), "rowsPerBatch" and "maxConcurrency".`;
+
 const InputUploadSchema = z.strictObject({
   fileName: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/, 'must be a file name of letters, digits, ".", "_" and "-"').refine((n) => n !== '.' && n !== '..', 'must be a file name'),
 });
@@ -161,7 +178,7 @@ const DriftRunSchema = z.strictObject({
 });
 const DRIFT_RUN_HINT = 'Send {} to judge the production version\'s last 24 hours, or {"minutes": 60, "version": "3"}.';
 
-export function makeHandler({ service, uploads, releases, stats, predictions, jobs, drift, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
+export function makeHandler({ service, uploads, releases, stats, predictions, jobs, drift, replays, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
   const withDrift = (action: (drift: DriftService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
     if (drift) return action(drift, event);
     return notConfigured(event, new AppError(501, 'DRIFT_NOT_CONFIGURED', 'Reference profiles and drift detection are not configured on this deployment (no ARTIFACT_BUCKET).'));
@@ -277,8 +294,14 @@ export function makeHandler({ service, uploads, releases, stats, predictions, jo
     }),
     'GET /v1/models/{model}/batch-jobs/{job}': withJobs(async (jobs, event) => {
       const job = await jobs.get(pathParam(event, 'model'), pathParam(event, 'job'));
-      const links = await jobs.links(job);
-      return jsonResponse(200, { job, ...(links ? { links } : {}) });
+      const [links, report] = await Promise.all([jobs.links(job), replays?.report(job)]);
+      return jsonResponse(200, { job, ...(links ? { links } : {}), ...(report ? { report } : {}) });
+    }),
+    'POST /v1/models/{model}/replays': withJobs(async (_jobs, event) => {
+      const body = parseWith(ReplaySchema, event.parsedBody, REPLAY_HINT);
+      if (!replays) return notConfigured(event, new AppError(501, 'CAPTURE_NOT_CONFIGURED', 'Replays read captured requests from the capture bucket (CAPTURE_BUCKET), which this deployment does not configure.'));
+      const job = await replays.submit({ ...body, model: pathParam(event, 'model'), caller: callerOf(event) });
+      return jsonResponse(202, { job });
     }),
     'POST /v1/models/{model}/batch-jobs/{job}/cancel': withJobs(async (jobs, event) => {
       const body = parseWith(CancelSchema, event.parsedBody ?? {}, CANCEL_HINT);

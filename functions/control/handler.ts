@@ -2,7 +2,8 @@
 import { loadConfig } from '../shared/config.js';
 import { createLogger, setSharedLogger } from '../shared/logger.js';
 import {
-  awsClients, bodyLimits, buildDriftService, buildPredictionLogService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService, lambdaTrafficRouter,
+  awsClients, bodyLimits, buildBatchJobService, buildDriftService, buildPredictionLogService, buildRegistryService, buildReleaseService, buildReplayService, buildStatsService,
+  buildUploadService, lambdaTrafficRouter,
 } from '../shared/composition.js';
 import { makeHandler } from './app.js';
 
@@ -20,6 +21,9 @@ const stats = releases ? buildStatsService(config, releases) : undefined;
 const uploads = buildUploadService(config, clients, service);
 const predictions = buildPredictionLogService(config, clients);
 const drift = buildDriftService(config, clients);
+// Batch jobs and replays: Step Functions (BATCH_STATE_MACHINE_ARN) over the job table; replays also need CAPTURE_BUCKET.
+const jobs = buildBatchJobService(config, clients);
+const replays = jobs ? buildReplayService(config, clients, jobs) : undefined;
 
 export const handler = makeHandler({
   service,
@@ -28,6 +32,8 @@ export const handler = makeHandler({
   ...(stats ? { stats } : {}),
   predictions,
   ...(drift ? { drift } : {}),
+  ...(jobs ? { jobs } : {}),
+  ...(replays ? { replays } : {}),
   limits: bodyLimits(config),
   edge: { logger, functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
 });

@@ -27,12 +27,27 @@
  * Step Functions' CSV reader hands every field over as a string and its JSON Lines reader must
  * parse each line itself, so a line that is not JSON could not become an error record with its
  * row number; a split is read by our own reader, whose malformed lines become error records.
+ *
+ * Replays (`functions/core/replay/`, `POST /v1/models/{model}/replays`) are jobs of format
+ * `capture` on the same workflow and functions: the plan keeps the window's captured requests,
+ * the batch function replays and compares them (`comparisons.jsonl` in place of
+ * `predictions.jsonl`, a line per request), and the assembly also writes `replay.json`.
  */
 import type { FieldPath } from './errors.js';
 
 /** Input formats (the job's `format`). */
 export const BATCH_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
 export type BatchFormat = (typeof BATCH_FORMATS)[number];
+/**
+ * The input format of a replay (`functions/core/replay/`): capture records, JSON Lines as data
+ * capture writes them (`functions/core/capture.ts`). Only `POST /v1/models/{model}/replays` makes
+ * jobs of it (the batch-job API takes the {@link BATCH_FORMATS}); its splits are byte ranges as
+ * for `jsonl`, its batches go to the replay worker, its assembly writes `replay.json` too.
+ */
+export const CAPTURE_FORMAT = 'capture';
+/** Every format a job's input may have. */
+export const JOB_FORMATS = [...BATCH_FORMATS, CAPTURE_FORMAT] as const;
+export type JobFormat = (typeof JOB_FORMATS)[number];
 
 /** A job's life: SUBMITTED → RUNNING → SUCCEEDED | FAILED | CANCELLED. */
 export const JOB_STATES = ['SUBMITTED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
@@ -82,6 +97,30 @@ export interface RowError {
   readonly file?: string;
 }
 
+/** What a replay re-runs, fixed at submission (`BatchJob.replay`, `WorkflowInput.replay`). */
+export interface ReplaySpec {
+  /** Start of the window, inclusive: ISO-8601 UTC. */
+  readonly since: string;
+  /** End of the window, exclusive: ISO-8601 UTC. */
+  readonly until: string;
+  /** The model versions whose captured requests are replayed. */
+  readonly sourceVersions: readonly string[];
+  /** Most captured requests replayed: the newest of the window when it holds more. */
+  readonly maxRequests: number;
+}
+
+/** What the replay's plan found in the capture files (`PlanResult.replay`, and the report). */
+export interface ReplayPlanSummary {
+  /** Capture records of the source versions whose timestamp lies in the window. */
+  readonly inWindow: number;
+  /** Of them, the ones replayed: all, or the newest `maxRequests`. */
+  readonly selected: number;
+  /** Lines of the files that are not capture records: each is replayed as an error line. */
+  readonly unreadable: number;
+  /** Capture records of the files outside the window (or of a version not replayed). */
+  readonly outside: number;
+}
+
 /** A job as the API shows it and the job table stores it. */
 export interface BatchJob {
   readonly jobId: string;
@@ -92,7 +131,7 @@ export interface BatchJob {
   readonly input: {
     /** As submitted: `s3://bucket/key` or `s3://bucket/prefix/`. */
     readonly uri: string;
-    readonly format: BatchFormat;
+    readonly format: JobFormat;
     readonly files: readonly InputFile[];
     /**
      * Column names (CSV header, Parquet schema) or the first record's keys (JSON Lines): the
@@ -110,8 +149,12 @@ export interface BatchJob {
     readonly predictions: string;
     readonly errors: string;
     readonly manifest: string;
+    /** A replay's agreement report (`replay.json`). */
+    readonly report?: string;
   };
   readonly options: JobOptions;
+  /** Set on replays (`input.format` is `capture`). */
+  readonly replay?: ReplaySpec;
   /** Records read so far and their outcomes; exact once the job has ended. */
   readonly progress: { readonly rowsRead: number; readonly predicted: number; readonly failed: number };
   /** Records in the input, known once the plan has run. */
@@ -139,6 +182,10 @@ export const JOB_FILES = {
   predictions: 'predictions.jsonl',
   errors: 'errors.jsonl',
   manifest: 'manifest.json',
+  /** A replay's comparison lines, one per replayed request (in place of `predictions.jsonl`). */
+  comparisons: 'comparisons.jsonl',
+  /** A replay's agreement report. */
+  replayReport: 'replay.json',
   splits: '_plan/splits.jsonl',
   /** `_parts/00000042.jsonl`: the records of split 42, one line each. */
   partsPrefix: '_parts/',
@@ -158,11 +205,13 @@ export interface WorkflowInput {
   readonly jobId: string;
   readonly model: string;
   readonly version: string;
-  readonly format: BatchFormat;
+  readonly format: JobFormat;
   readonly files: readonly InputFile[];
   /** The job folder: bucket, and key prefix ending in `/`. */
   readonly output: { readonly bucket: string; readonly prefix: string };
   readonly options: JobOptions;
+  /** Replays only. */
+  readonly replay?: ReplaySpec;
 }
 
 /**
@@ -206,6 +255,8 @@ export interface PlanResult {
    * path, rather than building it with an intrinsic function).
    */
   readonly mapResultsPrefix: string;
+  /** Replays only. */
+  readonly replay?: ReplayPlanSummary;
 }
 
 /** What the ItemBatcher hands the batch function with every batch (`BatchInput`). */
@@ -213,7 +264,7 @@ export interface SplitBatchInput {
   readonly jobId: string;
   readonly model: string;
   readonly version: string;
-  readonly format: BatchFormat;
+  readonly format: JobFormat;
   readonly output: { readonly bucket: string; readonly prefix: string };
   /** CSV: the header. */
   readonly columns?: readonly string[];
@@ -242,7 +293,7 @@ export interface JobManifest {
   readonly model: string;
   readonly modelVersion: string;
   readonly state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
-  readonly input: { readonly uri: string; readonly format: BatchFormat; readonly files: readonly InputFile[] };
+  readonly input: { readonly uri: string; readonly format: JobFormat; readonly files: readonly InputFile[] };
   readonly rows: number;
   readonly predicted: number;
   readonly failed: number;

@@ -438,6 +438,7 @@ export function workflowInputOf(job: BatchJob): WorkflowInput {
     files: job.input.files,
     output: { bucket: folder.bucket, prefix: folder.key },
     options: job.options,
+    ...(job.replay ? { replay: job.replay } : {}),
   };
 }
 

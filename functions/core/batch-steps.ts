@@ -16,8 +16,8 @@
  * the Map did not fail; else it FAILS with the counts and a sample of its error records.
  */
 import {
-  FINAL_STATES, JOB_FILES, partKey, type BatchFormat, type BatchJobStore, type DataObjects, type InputFile, type JobManifest,
-  type ObjectRef, type PlanResult, type RowError, type Split, type WorkflowInput,
+  CAPTURE_FORMAT, FINAL_STATES, JOB_FILES, partKey, type BatchJobStore, type DataObjects, type InputFile, type BatchFormat, type JobManifest,
+  type ObjectRef, type PlanResult, type ReplayPlanSummary, type ReplaySpec, type RowError, type Split, type WorkflowInput,
 } from './batch-contract.js';
 import { ERROR_SAMPLE_SIZE, s3Uri } from './batch-jobs.js';
 import { errorsPartKey } from './batch-worker.js';
@@ -30,10 +30,26 @@ export type SplitPlanner = (
   write: (split: Split) => void | Promise<void>,
 ) => Promise<{ rows: number; splitCount: number; splitsPerBatch: number; columns: string[] }>;
 
+/**
+ * What replays (jobs of format `capture`) need of the steps: their plan, which keeps the
+ * window's captured requests (`replay/plan.ts` `planReplaySplits`), and their report, written
+ * from the assembled outputs before the job's end is recorded (`replay/report.ts`).
+ */
+export interface ReplaySteps {
+  readonly plan: (
+    objects: DataObjects,
+    input: { files: readonly InputFile[]; rowsPerBatch: number; replay: ReplaySpec },
+    write: (split: Split) => void | Promise<void>,
+  ) => Promise<{ rows: number; splitCount: number; splitsPerBatch: number; columns: string[]; replay: ReplayPlanSummary }>;
+  readonly report: (objects: DataObjects, input: { job: WorkflowInput; plan: PlanResult; comparisons: ObjectRef; errors: ObjectRef }) => Promise<unknown>;
+}
+
 export interface BatchStepsDeps {
   readonly objects: DataObjects;
   readonly jobs: BatchJobStore;
   readonly planSplits: SplitPlanner;
+  /** Replays; without them a replay's plan fails (`INVALID_STEP`). */
+  readonly replays?: ReplaySteps;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -67,15 +83,24 @@ export class BatchSteps {
   /** Writes the splits file, records the job's row count, and returns the plan (`$.plan`). */
   async plan(job: WorkflowInput): Promise<PlanResult> {
     const splits: string[] = [];
-    const planned = await this.deps.planSplits(this.deps.objects, { files: job.files, format: job.format, rowsPerBatch: job.options.rowsPerBatch }, (split) => {
+    const write = (split: Split) => {
       splits.push(JSON.stringify(split));
-    });
+    };
+    const { files, format, options: { rowsPerBatch } } = job;
+    let planned: Awaited<ReturnType<SplitPlanner>> & { replay?: ReplayPlanSummary };
+    if (format === CAPTURE_FORMAT) {
+      if (!this.deps.replays || !job.replay) throw new ValidationError('INVALID_STEP', 'A replay (format "capture") needs its "replay" window, and steps that replay.', ['job', 'replay']);
+      planned = await this.deps.replays.plan(this.deps.objects, { files, rowsPerBatch, replay: job.replay }, write);
+    } else {
+      planned = await this.deps.planSplits(this.deps.objects, { files, format, rowsPerBatch }, write);
+    }
     const ref: ObjectRef = { bucket: job.output.bucket, key: job.output.prefix + JOB_FILES.splits };
     await this.deps.objects.upload(ref, chunksOf(splits), 'application/x-ndjson');
     await this.deps.jobs.update(job.model, job.jobId, ['SUBMITTED', 'RUNNING'], { state: 'RUNNING', rows: planned.rows });
     return {
       splits: ref, splitCount: planned.splitCount, rows: planned.rows, splitsPerBatch: planned.splitsPerBatch, columns: planned.columns,
       mapResultsPrefix: job.output.prefix + JOB_FILES.mapResults,
+      ...(planned.replay ? { replay: planned.replay } : {}),
     };
   }
 
@@ -96,6 +121,8 @@ export class BatchSteps {
       return { state: current.state as AssembleResult['state'], rows: current.rows ?? plan.rows, predicted: current.progress.predicted, failed: current.progress.failed };
     }
     const { bucket, prefix } = job.output;
+    // A replay's lines compare rather than predict: the same file, named for what it holds.
+    const predictionsKey = prefix + (job.format === CAPTURE_FORMAT ? JOB_FILES.comparisons : JOB_FILES.predictions);
     const failedBatches = await this.failedSplits(job, outcome);
     const mapFailure = outcome.mapError ? failureOf(outcome.mapError, 'MAP_FAILED', 'The Distributed Map failed') : undefined;
     const notRun: SplitFailure = mapFailure ?? { code: 'NOT_PREDICTED', message: 'The split holding this row was not predicted.' };
@@ -122,7 +149,7 @@ export class BatchSteps {
         if (text !== '') yield text;
       }
     }
-    await objects.upload({ bucket, key: prefix + JOB_FILES.predictions }, predictionLines(), 'application/x-ndjson');
+    await objects.upload({ bucket, key: predictionsKey }, predictionLines(), 'application/x-ndjson');
 
     // Pass 2: error records, in split order: a part's errors, or every row of a split never predicted.
     async function* errorLines(): AsyncGenerator<string> {
@@ -169,6 +196,9 @@ export class BatchSteps {
         errorSample: sample,
       };
     }
+    if (job.format === CAPTURE_FORMAT && this.deps.replays) {
+      await this.deps.replays.report(objects, { job, plan, comparisons: { bucket, key: predictionsKey }, errors: { bucket, key: prefix + JOB_FILES.errors } });
+    }
     const state = failure ? 'FAILED' : 'SUCCEEDED';
     const endedAt = this.now().toISOString();
     // The job's end first, then the manifest with the state the job has (CANCELLED when a cancel won).
@@ -183,7 +213,7 @@ export class BatchSteps {
       predicted,
       failed,
       failedInBatches: [...missing].reduce((n, index) => n + (splits[index]?.rows ?? 0), 0),
-      predictions: s3Uri({ bucket, key: prefix + JOB_FILES.predictions }),
+      predictions: s3Uri({ bucket, key: predictionsKey }),
       errors: s3Uri({ bucket, key: prefix + JOB_FILES.errors }),
       ...(current?.startedAt ? { startedAt: current.startedAt } : {}),
       endedAt,

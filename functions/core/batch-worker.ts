@@ -6,16 +6,17 @@
  * through Step Functions' 256 KiB state.
  *
  * Parts: `_parts/<split>.jsonl` holds the split's predictions, one line per predicted record
- * (`{"row", "prediction"}`), and is written for every split, empty or not: its presence says the
+ * (`{"row", "prediction"}`; a replay's comparison lines, `{"row", "requestId", ...}`, built by
+ * `replay/worker.ts`), and is written for every split, empty or not: its presence says the
  * split is done. `_parts/<split>.errors.jsonl` holds its error records, written first and only
  * when there are some. A retried batch writes the same keys again: parts never duplicate a row.
  */
 import {
-  BATCH_FORMATS, partKey, type BatchFormat, type DataObjects, type BatchJobStore, type RowError, type Split, type SplitBatchEvent,
+  CAPTURE_FORMAT, JOB_FORMATS, partKey, type BatchFormat, type DataObjects, type BatchJobStore, type RowError, type Split, type SplitBatchEvent,
   type SplitBatchInput, type SplitBatchResult,
 } from './batch-contract.js';
 import { invalidBatch, type BatchPredictor, type BatchItem, type RowPrediction } from './batch.js';
-import { PayloadTooLargeError, type FieldPath } from './errors.js';
+import { InternalError, PayloadTooLargeError, type FieldPath } from './errors.js';
 import { isObject } from './codec/request.js';
 
 /** One record of a split as its reader gives it: the record, or why it could not be read. */
@@ -31,6 +32,11 @@ export type SplitReader = (objects: DataObjects, split: Split, format: BatchForm
 
 export interface BatchWorkerDeps {
   readonly predictor: BatchPredictor;
+  /**
+   * Replays' batches (format `capture`, `replay/worker.ts` `ReplayPredictor`): each prediction's
+   * `json` is the whole comparison line. Without it a replay's batch fails (500 `REPLAY_NOT_CONFIGURED`).
+   */
+  readonly replay?: Pick<BatchPredictor, 'predict'>;
   readonly objects: DataObjects;
   readonly jobs: BatchJobStore;
   readonly readSplit: SplitReader;
@@ -61,7 +67,12 @@ export class BatchWorker {
    */
   async run(event: unknown): Promise<SplitBatchResult> {
     const { Items: splits, BatchInput: input } = parseEvent(event, this.deps.maxRows);
-    const read = await Promise.all(splits.map((split) => this.deps.readSplit(this.deps.objects, split, input.format, input.columns)));
+    const replay = input.format === CAPTURE_FORMAT;
+    const predictor = replay ? this.deps.replay : this.deps.predictor;
+    if (!predictor) throw new InternalError('REPLAY_NOT_CONFIGURED', 'This batch function was built without the replay worker.');
+    // Capture records are JSON Lines: read as such.
+    const format: BatchFormat = input.format === CAPTURE_FORMAT ? 'jsonl' : input.format;
+    const read = await Promise.all(splits.map((split) => this.deps.readSplit(this.deps.objects, split, format, input.columns)));
     const items: BatchItem[] = [];
     const unreadable: RowError[] = [];
     read.forEach((entries) => {
@@ -70,7 +81,7 @@ export class BatchWorker {
         else items.push({ row: entry.row, record: entry.record });
       }
     });
-    const result = await this.deps.predictor.predict({ Items: items, BatchInput: { model: input.model, version: input.version, format: input.format } });
+    const result = await predictor.predict({ Items: items, BatchInput: { model: input.model, version: input.version, format: input.format } });
     // An error record names its line and file: found through its split (entries are in row order).
     const located = (error: RowError): RowError => {
       const i = splits.findIndex((split) => error.row >= split.firstRow && error.row < split.firstRow + split.rows);
@@ -90,7 +101,8 @@ export class BatchWorker {
   private async writeParts(input: SplitBatchInput, split: Split, predictions: readonly RowPrediction[], errors: readonly RowError[]): Promise<void> {
     const inSplit = (row: number) => row >= split.firstRow && row < split.firstRow + split.rows;
     const errorLines = errors.filter((e) => inSplit(e.row)).sort((a, b) => a.row - b.row).map((e) => JSON.stringify(e));
-    const predictionLines = predictions.filter((p) => inSplit(p.row)).map((p) => `{"row":${p.row},"prediction":${p.json}}`);
+    const replay = input.format === CAPTURE_FORMAT;
+    const predictionLines = predictions.filter((p) => inSplit(p.row)).map((p) => (replay ? p.json : `{"row":${p.row},"prediction":${p.json}}`));
     const { bucket, prefix } = input.output;
     if (errorLines.length > 0) await this.deps.objects.put({ bucket, key: errorsPartKey(prefix, split.index) }, `${errorLines.join('\n')}\n`, 'application/x-ndjson');
     // Last: its presence marks the split done.
@@ -105,7 +117,7 @@ function parseEvent(event: unknown, maxRows: number): SplitBatchEvent {
   if (!isObject(input)) throw invalidBatch('"BatchInput" must be the job\'s {jobId, model, version, format, output}.', ['BatchInput']);
   const { jobId, model, version, format, output, columns } = input;
   if (typeof jobId !== 'string' || typeof model !== 'string' || typeof version !== 'string') throw invalidBatch('"BatchInput" must name the job, model and version.', ['BatchInput']);
-  if (typeof format !== 'string' || !(BATCH_FORMATS as readonly string[]).includes(format)) throw invalidBatch(`"BatchInput.format" must be one of ${BATCH_FORMATS.join(', ')}.`, ['BatchInput', 'format']);
+  if (typeof format !== 'string' || !(JOB_FORMATS as readonly string[]).includes(format)) throw invalidBatch(`"BatchInput.format" must be one of ${JOB_FORMATS.join(', ')}.`, ['BatchInput', 'format']);
   if (!isObject(output) || typeof output['bucket'] !== 'string' || typeof output['prefix'] !== 'string') throw invalidBatch('"BatchInput.output" must be {bucket, prefix}.', ['BatchInput', 'output']);
   if (columns !== undefined && !(Array.isArray(columns) && columns.every((c) => typeof c === 'string'))) throw invalidBatch('"BatchInput.columns" must be the CSV header.', ['BatchInput', 'columns']);
   let rows = 0;

@@ -344,12 +344,18 @@ export function parseCaptureLines(text: string): { records: CaptureRecord[]; inv
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
-      const parsed = RecordRead.safeParse(JSON.parse(line));
-      if (parsed.success) records.push(parsed.data as CaptureRecord);
+      const record = captureRecordOf(JSON.parse(line));
+      if (record) records.push(record);
       else invalid++;
     } catch {
       invalid++;
     }
   }
   return { records, invalid };
+}
+
+/** A JSON value already parsed (a replay's split reader parses its lines) as a capture record, or `undefined` when it is not one. */
+export function captureRecordOf(value: unknown): CaptureRecord | undefined {
+  const parsed = RecordRead.safeParse(value);
+  return parsed.success ? (parsed.data as CaptureRecord) : undefined;
 }

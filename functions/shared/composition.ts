@@ -35,6 +35,10 @@ import { inspectInput, planSplits, readSplit } from '../core/batch-input.js';
 import { BatchJobService } from '../core/batch-jobs.js';
 import { BatchSteps } from '../core/batch-steps.js';
 import { BatchWorker } from '../core/batch-worker.js';
+import { planReplaySplits } from '../core/replay/plan.js';
+import { writeReplayReport } from '../core/replay/report.js';
+import { ReplayService } from '../core/replay/service.js';
+import { ReplayPredictor } from '../core/replay/worker.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, PredictionService } from '../core/predict.js';
 import { RegistryService } from '../core/registry.js';
 import { PredictionLogService, StatsService } from '../core/stats.js';
@@ -226,8 +230,12 @@ export function buildBatchJobStore(config: Config, clients: AwsClients): DynamoD
  * `session.run` and written as parts (`BatchWorker`).
  */
 export function buildBatchWorker(config: Config, clients: AwsClients = awsClients(config), runtime?: ModelRuntime): BatchWorker {
+  // One runtime for predictions and replays: one bounded session cache per sandbox.
+  const shared = runtime ?? buildModelRuntime(config, clients);
+  const { registry } = adapters(config, clients, NO_TRACING, shared);
   return new BatchWorker({
-    predictor: buildBatchPredictor(config, clients, runtime),
+    predictor: buildBatchPredictor(config, clients, shared),
+    replay: new ReplayPredictor({ registry, runtime: shared, config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS } }),
     objects: new S3DataObjects({ client: clients.s3 }),
     jobs: buildBatchJobStore(config, clients),
     readSplit,
@@ -235,9 +243,30 @@ export function buildBatchWorker(config: Config, clients: AwsClients = awsClient
   });
 }
 
-/** The workflow's plan, assemble and fail steps. */
+/** The workflow's plan, assemble and fail steps (replays' plan and report included). */
 export function buildBatchSteps(config: Config, clients: AwsClients = awsClients(config)): BatchSteps {
-  return new BatchSteps({ objects: new S3DataObjects({ client: clients.s3 }), jobs: buildBatchJobStore(config, clients), planSplits });
+  return new BatchSteps({
+    objects: new S3DataObjects({ client: clients.s3 }),
+    jobs: buildBatchJobStore(config, clients),
+    planSplits,
+    replays: { plan: planReplaySplits, report: writeReplayReport },
+  });
+}
+
+/**
+ * Replays (`POST /v1/models/{model}/replays`) over the job service `jobs`: they read and write the
+ * capture bucket (`CAPTURE_BUCKET`); `undefined` without it.
+ */
+export function buildReplayService(config: Config, clients: AwsClients, jobs: BatchJobService): ReplayService | undefined {
+  if (!config.CAPTURE_BUCKET) return undefined;
+  return new ReplayService({
+    registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
+    store: buildBatchJobStore(config, clients),
+    objects: new S3DataObjects({ client: clients.s3 }),
+    start: (job) => jobs.start(job),
+    captureBucket: config.CAPTURE_BUCKET,
+    config: { maxRowsPerBatch: config.BATCH_MAX_ROWS_PER_BATCH, maxConcurrency: config.BATCH_MAX_CONCURRENCY },
+  });
 }
 
 /**

@@ -54,6 +54,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', resource: '/v1/models/{model}/batch-jobs/{job}', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/batch-jobs/{job}/cancel', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/batch-inputs', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/replays', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/capture', fn: 'control' },
   { method: 'PUT', resource: '/v1/models/{model}/capture', fn: 'control' },
   { method: 'DELETE', resource: '/v1/models/{model}/capture', fn: 'control' },

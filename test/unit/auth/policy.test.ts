@@ -93,7 +93,10 @@ describe('policyFor', () => {
     const submit = policyFor(grantsOf({ scope: 'batch:submit:iris' }), arn('GET', '/v1/models'));
     expect(submit.Statement[0]).toMatchObject({
       Effect: 'Allow',
-      Resource: [arn('POST', '/v1/models/iris/batch-jobs'), arn('POST', '/v1/models/iris/batch-jobs/*/cancel'), arn('POST', '/v1/models/iris/batch-inputs')],
+      Resource: [
+        arn('POST', '/v1/models/iris/batch-jobs'), arn('POST', '/v1/models/iris/batch-jobs/*/cancel'), arn('POST', '/v1/models/iris/batch-inputs'),
+        arn('POST', '/v1/models/iris/replays'),
+      ],
     });
     const read = policyFor(grantsOf({ scope: 'batch:read' }), arn('GET', '/v1/models'));
     expect(read.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: [arn('GET', '/v1/models/*/batch-jobs'), arn('GET', '/v1/models/*/batch-jobs/*')] });
