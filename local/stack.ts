@@ -36,6 +36,7 @@ import { JWKS_PATH, startLocalServer, type LocalFunction, type LocalServer, type
 import { LocalObservations } from './observations.js';
 import { expireObjects, expirePayloads } from './payload-expiry.js';
 import { CAPTURE_ROOT } from '../functions/core/capture.js';
+import { REPLAY_ROOT } from '../functions/core/replay/service.js';
 import type { DriftService } from '../functions/core/drift/service.js';
 import { LocalDriftSchedule } from './drift-schedule.js';
 import { canaryDistributionFailure } from '../functions/core/drift/canary-gate.js';
@@ -197,7 +198,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     if (config.CAPTURE_BUCKET) {
       await ensureBucket(clients.s3, config.CAPTURE_BUCKET);
-      await expireObjects(clients.s3, config.CAPTURE_BUCKET, options.captureRetentionDays ?? DEFAULT_CAPTURE_RETENTION_DAYS, Date.now(), CAPTURE_ROOT);
+      // Captured requests and the replays made of them are kept as long as each other.
+      for (const prefix of [CAPTURE_ROOT, REPLAY_ROOT]) {
+        await expireObjects(clients.s3, config.CAPTURE_BUCKET, options.captureRetentionDays ?? DEFAULT_CAPTURE_RETENTION_DAYS, Date.now(), prefix);
+      }
     }
     // One process, one runtime: every emulated function version and the control plane share its
     // bounded session cache (SESSION_CACHE_MAX_SESSIONS / _BYTES), so the bound holds for `npm start`.

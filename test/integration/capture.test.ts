@@ -7,7 +7,9 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsCommand } from '@aws-sdk/client-s3';
 import { S3CaptureReader } from '../../functions/adapters/s3-capture.js';
-import { LOCAL_CAPTURE_BUCKET, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { DEFAULT_CAPTURE_RETENTION_DAYS, LOCAL_CAPTURE_BUCKET, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { expireObjects } from '../../local/payload-expiry.js';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { call, errorOf } from '../fixtures/http.js';
 
 const FEATURES = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'] as const;
@@ -130,4 +132,19 @@ describe('data capture on the local stack', () => {
     expect(off.body).toEqual({ model: 'iris', enabled: false });
     expect((await reader.read({ model: 'iris', versions: ['1'], from: offFrom, to: new Date(Date.now() + 1000).toISOString(), maxRecords: 100 })).records).toEqual([]);
   }, 120_000);
+
+  it('expires captured requests and replays as the capture bucket\'s lifecycle rule does, and nothing else', async () => {
+    // Prepare: objects under capture/, replays/ and drift/ written now
+    const keys = ['capture/model=x/version=1/date=2026-01-01/a.jsonl', 'replays/x/job-1/replay.json', 'drift/x/latest.json'];
+    for (const key of keys) await stack.clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key, Body: '{}' }));
+    const exists = (key: string) => stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key })).then(() => true, () => false);
+    const day = 86_400_000;
+
+    // Act / Assess: within the retention nothing goes; past it, capture/ and replays/ only (as the stack does at start)
+    for (const prefix of ['capture/x-none/', 'replays/']) expect(await expireObjects(stack.clients.s3, LOCAL_CAPTURE_BUCKET, DEFAULT_CAPTURE_RETENTION_DAYS, Date.now() + (DEFAULT_CAPTURE_RETENTION_DAYS - 1) * day, prefix)).toBe(0);
+    const later = Date.now() + (DEFAULT_CAPTURE_RETENTION_DAYS + 1) * day;
+    expect(await expireObjects(stack.clients.s3, LOCAL_CAPTURE_BUCKET, DEFAULT_CAPTURE_RETENTION_DAYS, later, 'capture/model=x/')).toBe(1);
+    expect(await expireObjects(stack.clients.s3, LOCAL_CAPTURE_BUCKET, DEFAULT_CAPTURE_RETENTION_DAYS, later, 'replays/')).toBe(1);
+    expect(await Promise.all(keys.map(exists))).toEqual([false, false, true]);
+  });
 });
