@@ -9,13 +9,18 @@
  * Prediction logs are off for these figures; their cost is measured apart: the handler with the
  * product's log adapter writing to the local DynamoDB-compatible server in another process (as
  * DynamoDB is on AWS), against the same handler with logs off, and the log writer's capacity
- * (a burst of requests, then every record stored). A CPU profile of the handler on the sample
- * model says which code the overhead is.
+ * (a burst of requests, then every record stored). Data capture is measured the same way: the
+ * handler with capture at 100% (the product's buffered capture log delivering JSON Lines objects
+ * to the local S3-compatible server in another process) against the same handler with capture
+ * off. A CPU profile of the handler on the sample model says which code the overhead is.
  */
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { BufferedCaptureLog, S3CaptureDelivery, type CaptureDelivery } from '../functions/adapters/capture-log.js';
 import { DynamoDbPredictionLog } from '../functions/adapters/dynamodb-prediction-log.js';
-import { localClients } from '../local/aws-servers.js';
+import { CAPTURE_ROOT } from '../functions/core/capture.js';
+import { ensureBucket, localClients } from '../local/aws-servers.js';
 import type { BenchContext } from './lib/context.js';
 import { DiscardingLog, featuresBody, inProcessPredict, invokeOk, lambdaContext, predictEvent, type InProcessPredict } from './lib/in-process.js';
 import { PRODUCT_THREADS, benchModel, benchModels, float32Rows, rawRun, rawSession } from './lib/models.js';
@@ -29,6 +34,10 @@ const LOG_BLOCK = 50;
 /** Requests in the writer-capacity burst (500 with --quick). */
 const WRITER_BURST = 5_000;
 const PROFILED_MODEL = 'iris';
+/** The capture bucket in the aws-servers child (the local stack's name for it). */
+const CAPTURE_BUCKET = 'onnx-capture';
+/** Capture's sample share for the "on" figure: every request. */
+const CAPTURE_PERCENT = 100;
 
 export async function runHandler(ctx: BenchContext): Promise<HandlerResult> {
   const stack = await inProcessPredict(benchModels(), { log: new DiscardingLog(), intraOpThreads: PRODUCT_THREADS });
@@ -77,7 +86,8 @@ export async function runHandler(ctx: BenchContext): Promise<HandlerResult> {
   const profile = await profileInProcess(async () => {
     await repeatFor(() => invokeOk(stack.handler, event, context), 1_000_000, ctx.profile.profileMs);
   });
-  return { models, profiledModel: profiled.id, profile, log: await measureLogWrites(ctx) };
+  const log = await measureLogWrites(ctx);
+  return { models, profiledModel: profiled.id, profile, log, capture: await measureCapture(ctx) };
 }
 
 /**
@@ -196,6 +206,143 @@ async function measureWriter(
     processCpuMsPerRecord: precise((cpu.user + cpu.system) / 1000 / burst),
     storeCpuMsPerRecord: precise(storeCpu / burst),
   };
+}
+
+/**
+ * The handler with data capture at 100% and off, single rows of the prediction-log comparison's
+ * model, in alternating blocks of one loop; prediction logs off in both, so only capture differs.
+ * One handler serves both cases, with the product's `BufferedCaptureLog` (default options:
+ * `write` queues; records are built and delivered in the background) over `S3CaptureDelivery`
+ * and an SDK client pointed at the S3-compatible server in the aws-servers child; before each
+ * block the model's capture settings are switched (100%, no redaction, the default record bound;
+ * or none) on the registry and the handler made to re-read them, untimed. Two handlers (one per
+ * case) would each run their own ONNX Runtime session and objects, and two handlers with the
+ * same settings differ by several percent from each other, more than what is measured here.
+ * After each "on" block its records are flushed, untimed (as the drain extension does after an
+ * invocation on Lambda): one object per block. CPU per call counts the flushes, so it includes
+ * building and delivering the records.
+ */
+async function measureCapture(ctx: BenchContext): Promise<HandlerResult['capture']> {
+  ctx.progress('handler: data capture on and off');
+  const model = benchModel(LOG_MODEL);
+  const clients = localClients(ctx.aws);
+  try {
+    await ensureBucket(clients.s3, CAPTURE_BUCKET);
+    const before = await countObjects(clients.s3, CAPTURE_BUCKET);
+    let deliveredRecords = 0;
+    let deliveredBytes = 0;
+    let fallbackRecords = 0;
+    const s3 = new S3CaptureDelivery({ client: clients.s3, bucket: CAPTURE_BUCKET });
+    // Counted on success only: a record here is in an object the server stored.
+    const delivery: CaptureDelivery = {
+      async deliver(batch) {
+        await s3.deliver(batch);
+        deliveredRecords += batch.lines.length;
+        for (const line of batch.lines) deliveredBytes += Buffer.byteLength(line, 'utf8') + 1;
+      },
+    };
+    const capture = new BufferedCaptureLog({
+      delivery,
+      // Counted rather than logged: a record here means the "on" figure did not deliver everything.
+      fallback: (_batch, lines) => {
+        fallbackRecords += lines.length;
+      },
+    });
+    // The serving core's wall clock, moved on past the pointer cache at each switch (the record
+    // timestamps move with it; nothing here reads them).
+    let skewMs = 0;
+    const stack = await inProcessPredict([model], { log: new DiscardingLog(), capture, intraOpThreads: PRODUCT_THREADS, now: () => Date.now() + skewMs });
+    const event = predictEvent(model.name, JSON.stringify(featuresBody(model, model.rows(1)[0] ?? [])));
+    const context = lambdaContext();
+    /** Records queued: requests served with capture on, the switches' included. */
+    let records = 0;
+    /** One request; whether it queued a record. */
+    const probe = async () => {
+      const queued = capture.pending();
+      await invokeOk(stack.handler, event, context);
+      const captured = capture.pending() > queued;
+      if (captured) records++;
+      return captured;
+    };
+    let capturing: boolean | undefined;
+    const switchTo = async (on: boolean) => {
+      if (capturing === on) return;
+      await stack.setCapture(on ? CAPTURE_PERCENT : undefined);
+      skewMs += stack.pointerCacheMs;
+      // The pointer is stale now: this request is served with the settings known, and starts
+      // the re-read (from the in-memory registry, answered within the turn).
+      await probe();
+      await new Promise((resolve) => setImmediate(resolve));
+      if ((await probe()) !== on) throw new Error(`the handler did not see capture switched ${on ? 'on' : 'off'}`);
+      await capture.flush();
+      capturing = on;
+    };
+    const { small } = ctx.profile;
+    const budget = { ...small, blockSize: LOG_BLOCK, minSamples: Math.max(small.minSamples, 2 * LOG_BLOCK), maxMs: small.maxMs * 2 };
+    const storeCpuBefore = await ctx.awsCpuMs();
+    const samples = await sampleInBlocks(
+      {
+        withoutCapture: () => invokeOk(stack.handler, event, context),
+        withCapture: () => {
+          records++;
+          return invokeOk(stack.handler, event, context);
+        },
+      },
+      budget,
+      { withCapture: () => capture.flush() },
+      { withoutCapture: () => switchTo(false), withCapture: () => switchTo(true) },
+    );
+    await capture.flush();
+    const storeCpuMsPerRecord = ((await ctx.awsCpuMs()) - storeCpuBefore) / Math.max(1, deliveredRecords);
+    const counted = { records, deliveredRecords, fallbackRecords, objects: (await countObjects(clients.s3, CAPTURE_BUCKET)) - before };
+    if (fallbackRecords > 0) ctx.progress(`handler: ${fallbackRecords} captured records went to the fallback`);
+    if (deliveredRecords + fallbackRecords !== records) {
+      throw new Error(`capture at ${CAPTURE_PERCENT}% delivered ${deliveredRecords} records and sent ${fallbackRecords} to the fallback for ${records} requests: the "on" figure did not capture every request`);
+    }
+    const meanRecordBytes = deliveredBytes / Math.max(1, deliveredRecords);
+    ctx.progress('handler: CPU profile with data capture on');
+    await switchTo(true);
+    const profile = await profileInProcess(async () => {
+      let calls = 0;
+      await repeatFor(async () => {
+        await invokeOk(stack.handler, event, context);
+        if (++calls % LOG_BLOCK === 0) await capture.flush();
+      }, 1_000_000, ctx.profile.profileMs);
+      await capture.flush();
+    });
+    const withoutCapture = summarize(samples.withoutCapture.times);
+    const withCapture = summarize(samples.withCapture.times);
+    return {
+      model: model.id,
+      samplePercent: CAPTURE_PERCENT,
+      withoutCapture,
+      withCapture,
+      addedMedianMs: precise(withCapture.medianMs - withoutCapture.medianMs),
+      addedP99Ms: precise(withCapture.p99Ms - withoutCapture.p99Ms),
+      ratio: precise(withCapture.medianMs / withoutCapture.medianMs),
+      p99Ratio: precise(withCapture.p99Ms / withoutCapture.p99Ms),
+      cpuMsPerCallWithout: precise(samples.withoutCapture.cpuMsPerCall),
+      cpuMsPerCallWith: precise(samples.withCapture.cpuMsPerCall),
+      ...counted,
+      meanRecordBytes: precise(meanRecordBytes),
+      storeCpuMsPerRecord: precise(storeCpuMsPerRecord),
+      profile,
+    };
+  } finally {
+    clients.destroy();
+  }
+}
+
+/** Objects under `capture/` in `bucket` (ListObjectsV2, page by page). */
+async function countObjects(s3: S3Client, bucket: string): Promise<number> {
+  let count = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: CAPTURE_ROOT, ...(token ? { ContinuationToken: token } : {}) }));
+    count += page.KeyCount ?? page.Contents?.length ?? 0;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return count;
 }
 
 /** BatchWriteItem calls a client has sent, and how many were in flight at once at most. */

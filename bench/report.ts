@@ -128,6 +128,7 @@ export function evaluateTargets(m: Measured): TargetCheck[] {
   return [
     check('handler-overhead', `Handler overhead over the raw run, single row, median (worst model: ${overhead ? MODEL_LABEL[overhead.model] : 'n/a'})`, '≤ 0.2 ms', overhead?.overheadMedianMs ?? Number.NaN, 'ms', 0.2, 'max'),
     check('prediction-log', `Handler with prediction logs on ÷ off, single row, median (${MODEL_LABEL[m.handler.log.model]}; written to the DynamoDB-compatible server in another process)`, '≤ 1.15×', m.handler.log.ratio, '×', 1.15, 'max'),
+    check('data-capture', `Data capture at ${num(m.handler.capture.samplePercent)}%: handler p50 on ÷ off, single row (${MODEL_LABEL[m.handler.capture.model]}; delivered to the S3-compatible server in another process)`, '≤ 1.05×', m.handler.capture.ratio, '×', 1.05, 'max'),
     check('batch-efficiency', 'Batch efficiency, tree ensemble, 1000 rows (handler rows/s ÷ raw rows/s)', '≥ 0.8', trees?.efficiency ?? Number.NaN, '', 0.8, 'min'),
     ...m.batch.models.map((x) => check(`json-floor-${x.model}`, `1000-row JSON request through the handler ÷ the JSON floor (JSON.parse of the body, one raw \`session.run\`, JSON.stringify of the answer), ${MODEL_LABEL[x.model]}`, '≤ 1.5×', x.floorRatio, '×', 1.5, 'max')),
     check('batch-speedup', 'Batched request over the per-row loop, tree ensemble, 1000 rows', '≥ 20×', trees?.speedupOverLoop ?? Number.NaN, '×', 20, 'min'),
@@ -178,7 +179,7 @@ export function headline(m: Measured): string[] {
   const iris = m.handler.models.find((x) => x.model === 'iris');
   const log = m.handler.log;
   if (iris) {
-    lines.push(`Handler overhead: +${ms(iris.overheadMedianMs)} median per single-row request over ONNX Runtime's own \`session.run\` (sample model; ${times(iris.ratio)} the raw run), prediction log off. With prediction logs on (queued, written in batches in the background) the handler's median is ${times(log.ratio)} that with them off (p99 ${times(log.p99Ratio)}).`);
+    lines.push(`Handler overhead: +${ms(iris.overheadMedianMs)} median per single-row request over ONNX Runtime's own \`session.run\` (sample model; ${times(iris.ratio)} the raw run), prediction log off. With prediction logs on (queued, written in batches in the background) the handler's median is ${times(log.ratio)} that with them off (p99 ${times(log.p99Ratio)}); with data capture of every request (queued, built and delivered to S3 in the background) ${times(m.handler.capture.ratio)} that with capture off (p99 ${times(m.handler.capture.p99Ratio)}).`);
   }
   const trees = m.batch.models.find((x) => x.model === 'trees');
   if (trees) {
@@ -219,6 +220,10 @@ function whyMissed(r: BenchResults, id: string): string {
     case 'prediction-log': {
       const x = r.handler.log;
       return `Logs off / on: median ${ms(x.withoutLog.medianMs)} / ${ms(x.withLog.medianMs)}, p99 ${ms(x.withoutLog.p99Ms)} / ${ms(x.withLog.p99Ms)}; process CPU per request (background writes and flushes included) ${ms(x.cpuMsPerCallWithout)} / ${ms(x.cpuMsPerCallWith)}. ${logBatchesLine(r)} CPU profile with logs on: ${topGroups(x.profile)}; largest functions ${topFunctions(x.profile)}.`;
+    }
+    case 'data-capture': {
+      const x = r.handler.capture;
+      return `Capture off / on: median ${ms(x.withoutCapture.medianMs)} / ${ms(x.withCapture.medianMs)}, p99 ${ms(x.withoutCapture.p99Ms)} / ${ms(x.withCapture.p99Ms)}; process CPU per request (building and delivering the records in the flushes included) ${ms(x.cpuMsPerCallWithout)} / ${ms(x.cpuMsPerCallWith)}. ${captureDeliveryLine(r)} CPU profile with capture on: ${topGroups(x.profile)}; largest functions ${topFunctions(x.profile)}.`;
     }
     case 'batch-efficiency':
     case 'batch-speedup': {
@@ -296,12 +301,18 @@ function logBatchesLine(r: Measured): string {
   return `The "on" handler queued ${num(x.records)} records, stored with ${num(x.batchWrites)} BatchWriteItem calls${perCall}; ${x.fallbackRecords === 0 ? 'none went to the fallback' : `**${num(x.fallbackRecords)} went to the fallback** (the table did not take them)`}.`;
 }
 
+function captureDeliveryLine(r: Measured): string {
+  const x = r.handler.capture;
+  return `The handler queued ${num(x.records)} records (every request with capture on, the switches' included); ${num(x.deliveredRecords)} (${num(x.meanRecordBytes)} bytes each on average) were delivered in ${num(x.objects)} JSON Lines objects; ${x.fallbackRecords === 0 ? 'none went to the fallback' : `**${num(x.fallbackRecords)} went to the fallback** (the bucket did not take them)`}.`;
+}
+
 const COLD_START_NEXT_STEP = 'Next step: module load is the largest phase, and most of its CPU is V8 compiling the bundle (`compileSourceTextModule` in the profile), which grows with the bundle\'s size: zod (now imported as a namespace, which drops its locales; `zod/mini` would shrink it further) is the largest part left after the AWS SDK (the tracer is bundled only with tracing on). The registry lookup is the first SDK call (endpoint and credential resolution, a new connection). Then measure on Lambda itself, where Node 22 and the sandbox\'s CPU share change the figures.';
 
 /** What to do next when a target is missed (no figures here: they are all in the tables). */
 const NEXT_STEPS: Readonly<Record<string, string>> = {
   'handler-overhead': 'Next step: cut the largest frames of that profile first.',
   'prediction-log': 'Next step: the profile above shows what the request path still does for the log: `write` only queues, and a full batch is built and sent on the next turn of the event loop, after the answer is written.',
+  'data-capture': 'Next step: on the request path capture only checks the model\'s settings (read with the production pointer) and queues a closure over the decoded inputs and the outputs; the record is built in the flush, after the answer. Compare the profile above with section 2\'s profile of the handler with capture off: the frames only it has are what capture costs on the request path.',
   'batch-efficiency': 'Next step: the gap to the limit is JavaScript whose cost grows with the rows, around a `session.run` that is already batched: the body is parsed and walked for depth, the instances go through the zod schema, and the response is serialized. Check the instances with a plain loop, and decode straight into the input tensor.',
   'batch-speedup': 'Next step: the same as for batch efficiency; every millisecond of per-row JavaScript taken out of the batched path raises this ratio, up to the limit above.',
   'cold-start': COLD_START_NEXT_STEP,
@@ -458,6 +469,20 @@ export function renderMarkdown(r: BenchResults): string {
     `The writer's capacity: ${num(r.handler.log.writer.records)} requests answered back to back (${ms(r.handler.log.writer.answeredMs)}, ${num(r.handler.log.writer.queuedAtEnd)} records still queued at the end), every record stored ${ms(r.handler.log.writer.storedMs)} after the first request: ${num(r.handler.log.writer.recordsPerSecond)} records/s into dynalite in another process, ${num(r.handler.log.writer.batchWrites)} BatchWriteItem calls, at most ${r.handler.log.writer.maxInFlight} in flight at once (the adapter's default \`concurrency\` is 4). CPU per record: ${ms(r.handler.log.writer.processCpuMsPerRecord)} in this process (the request and its record's write), ${ms(r.handler.log.writer.storeCpuMsPerRecord)} in dynalite's.`,
     '',
     ...profileLines('CPU profile of the handler with prediction logs on', r.handler.log.profile),
+    '',
+    `### Data capture on and off (${MODEL_LABEL[r.handler.capture.model]})`,
+    '',
+    `One handler with the product's capture log as the function builds it with \`CAPTURE_BUCKET\` set (default options: \`write\` queues the request; the records are built, redacted and bounded in the background and delivered as one JSON Lines object per partition per flush) writing to the local S3-compatible server, s3rver, in another process; its model with data capture at ${num(r.handler.capture.samplePercent)}% (settings as \`PUT /v1/models/{m}/capture\` stores them: no redaction, the default record bound) against the same model with capture off. Prediction logs are off in both, so only capture differs. Both in alternating blocks of 50 calls of the same loop; before each block the settings are switched on the registry and re-read by the handler, untimed (one handler for both, because two handlers with the same settings, each with its own ONNX Runtime session, differ from each other by several percent); after each "on" block its records are flushed, untimed, as the drain extension does after each invocation on Lambda. CPU is the process's CPU time per request, the records' building and delivery in the flushes included.`,
+    '',
+    table(['', 'Capture off', 'Capture on', 'On ÷ off'], [
+      ['Median', ms(r.handler.capture.withoutCapture.medianMs), ms(r.handler.capture.withCapture.medianMs), times(r.handler.capture.ratio)],
+      ['p99', ms(r.handler.capture.withoutCapture.p99Ms), ms(r.handler.capture.withCapture.p99Ms), times(r.handler.capture.p99Ratio)],
+      ['CPU per request', ms(r.handler.capture.cpuMsPerCallWithout), ms(r.handler.capture.cpuMsPerCallWith), times(r.handler.capture.cpuMsPerCallWith / r.handler.capture.cpuMsPerCallWithout)],
+    ]),
+    '',
+    `${captureDeliveryLine(r)} s3rver's process used ${ms(r.handler.capture.storeCpuMsPerRecord)} of CPU per record delivered.`,
+    '',
+    ...profileLines('CPU profile of the handler with data capture on', r.handler.capture.profile),
     '',
     `## 3. Batch efficiency (${r.batch.rows} rows)`,
     '',

@@ -107,6 +107,43 @@ export interface HandlerResult {
       readonly storeCpuMsPerRecord: number;
     };
   };
+  /**
+   * Data capture at `samplePercent` against capture off, single rows of `model`, in alternating
+   * blocks of one loop; prediction logs off in both. One handler serves both cases, with the
+   * product's `BufferedCaptureLog` (default options: `write` queues; records are built and
+   * delivered in the background) over `S3CaptureDelivery` writing JSON Lines objects to the local
+   * S3-compatible server in another process. Before each block the model's capture settings are
+   * switched on the registry (on: no redaction, the default record bound; off: none) and re-read
+   * by the handler, untimed. After each block of "on" its records are flushed, untimed, as the
+   * drain extension does after an invocation on Lambda.
+   */
+  readonly capture: {
+    readonly model: ModelId;
+    readonly samplePercent: number;
+    readonly withoutCapture: Stat;
+    readonly withCapture: Stat;
+    readonly addedMedianMs: number;
+    readonly addedP99Ms: number;
+    /** withCapture median ÷ withoutCapture median (the target's figure). */
+    readonly ratio: number;
+    /** The same at p99, for information. */
+    readonly p99Ratio: number;
+    /** Process CPU time per request, ms: the blocks, and the flushes after them (building and delivering the records). */
+    readonly cpuMsPerCallWithout: number;
+    readonly cpuMsPerCallWith: number;
+    /** Records the handler queued (the "on" blocks, their warm-up, and the switches' requests), records delivered, records that went to the fallback. */
+    readonly records: number;
+    readonly deliveredRecords: number;
+    readonly fallbackRecords: number;
+    /** Objects the S3-compatible server listed under `capture/` afterwards (one per flush: after each "on" block and each switch). */
+    readonly objects: number;
+    /** Bytes of one record's JSON line with its line break, mean. */
+    readonly meanRecordBytes: number;
+    /** CPU time of the S3-compatible server's process (s3rver, another process) per record delivered, ms. */
+    readonly storeCpuMsPerRecord: number;
+    /** CPU profile of the handler with capture on, flushed every 50 calls as in the measured loop. */
+    readonly profile: ProfileSummary;
+  };
 }
 
 /** 3. One 1000-instance request through the handler. */

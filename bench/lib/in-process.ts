@@ -1,15 +1,17 @@
 /**
  * The predict handler called in-process, the way Lambda calls it: the real middy handler, the
  * real serving core and the real ONNX Runtime adapter, over an in-memory registry and artifact
- * store (test/fixtures/in-memory.ts), with the prediction log port chosen by the caller.
+ * store (test/fixtures/in-memory.ts), with the prediction log port chosen by the caller and,
+ * optionally, a data-capture port with capture turned on for every model served.
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
-import type { ModelVersion } from '../../functions/core/model.js';
-import type { ModelSession, PredictionLog } from '../../functions/core/ports.js';
+import { DEFAULT_MAX_RECORD_BYTES } from '../../functions/core/capture.js';
+import type { CaptureSettings, ModelVersion } from '../../functions/core/model.js';
+import type { CaptureLog, ModelSession, PredictionLog } from '../../functions/core/ports.js';
 import { PredictionService } from '../../functions/core/predict.js';
 import { RegistryService } from '../../functions/core/registry.js';
 import { makeHandler } from '../../functions/predict/app.js';
@@ -37,19 +39,44 @@ export interface InProcessPredict {
   readonly service: PredictionService;
   /** The adapter's session for a model, the very one the handler runs. */
   session(model: Pick<BenchModel, 'name'>): Promise<ModelSession>;
+  /**
+   * Sets data capture for every model served (a sample share in percent; `undefined` turns it
+   * off) on the registry's model records, as `PUT` / `DELETE /v1/models/{m}/capture` do. The
+   * handler sees it once it re-reads the production pointer: `pointerCacheMs` after its last read.
+   */
+  setCapture(samplePercent: number | undefined): Promise<void>;
+  /** How long the handler trusts a production pointer (and the capture settings read with it), ms. */
+  readonly pointerCacheMs: number;
 }
 
 /** The function's defaults (functions/shared/config.ts), with the table and bucket names it needs. */
 const config = loadConfig({ REGISTRY_TABLE: 'onnx-registry', PREDICTION_LOG_TABLE: 'onnx-prediction-log', ARTIFACT_BUCKET: 'onnx-artifacts' });
 
+export interface InProcessOptions {
+  readonly log: PredictionLog;
+  readonly intraOpThreads: number;
+  /** The data-capture port (`PredictDeps.capture`), as a function with `CAPTURE_BUCKET` has one. @default none */
+  readonly capture?: CaptureLog;
+  /**
+   * Turns data capture on for every model served, at this sample share in percent, without
+   * redaction and with the default record bound (the settings `PUT /v1/models/{m}/capture`
+   * would store, set on the registry's model record before the first request). @default off
+   */
+  readonly captureSamplePercent?: number;
+  /** The serving core's wall clock (`PredictDeps.now`), epoch ms. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Capture settings at `samplePercent`, without redaction, with the default record bound. */
+function captureSettings(samplePercent: number): CaptureSettings {
+  return { samplePercent, drop: [], hash: [], maxRecordBytes: DEFAULT_MAX_RECORD_BYTES, updatedAt: new Date().toISOString(), updatedBy: 'bench' };
+}
+
 /**
  * Registers `models` through the registry service, makes each the production version, and
  * returns the predict handler serving them.
  */
-export async function inProcessPredict(
-  models: readonly PublishedModel[],
-  options: { readonly log: PredictionLog; readonly intraOpThreads: number },
-): Promise<InProcessPredict> {
+export async function inProcessPredict(models: readonly PublishedModel[], options: InProcessOptions): Promise<InProcessPredict> {
   const registry = new InMemoryModelRegistry();
   const artifacts = new InMemoryArtifactStore();
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bench-model-cache-'));
@@ -59,10 +86,16 @@ export async function inProcessPredict(
   for (const model of models) {
     versions.set(model.name, await publish(registryService, model));
   }
+  const setCapture = async (samplePercent: number | undefined) => {
+    for (const model of models) await registry.setCapture(model.name, samplePercent === undefined ? undefined : captureSettings(samplePercent));
+  };
+  if (options.captureSamplePercent !== undefined) await setCapture(options.captureSamplePercent);
   const service = new PredictionService({
     registry,
     runtime,
     log: options.log,
+    ...(options.capture ? { capture: options.capture } : {}),
+    ...(options.now ? { now: options.now } : {}),
     config: {
       maxRows: config.MAX_ROWS,
       functionVersion: '$LATEST',
@@ -79,6 +112,8 @@ export async function inProcessPredict(
       if (!version) throw new Error(`${model.name} is not registered here`);
       return runtime.load(version);
     },
+    setCapture,
+    pointerCacheMs: config.POINTER_CACHE_MS,
   };
 }
 

@@ -70,16 +70,21 @@ export interface CaseSamples {
  * (ABC, CBA, ...), until every case has `maxSamples` or the time budget is spent. `afterBlock`
  * runs after each of a case's blocks (and after its warm-up), untimed but counted in its CPU:
  * work a case leaves behind (queued writes) ends there instead of in the next case's block.
+ * `beforeBlock` runs before each of a case's blocks (and before its warm-up), untimed and not
+ * counted in its CPU: it sets up what the case needs (when cases share one handler and differ
+ * by a setting, it switches the setting).
  */
 export async function sampleInBlocks<K extends string>(
   cases: Readonly<Record<K, () => Promise<unknown>>>,
   budget: Budget,
   afterBlock: Partial<Readonly<Record<K, () => Promise<void>>>> = {},
+  beforeBlock: Partial<Readonly<Record<K, () => Promise<void>>>> = {},
 ): Promise<Record<K, CaseSamples>> {
   const names = Object.keys(cases) as K[];
   const blockSize = Math.max(1, budget.blockSize ?? 20);
   const pause = budget.pauseMs ?? 2;
   for (const name of names) {
+    await beforeBlock[name]?.();
     for (let i = 0; i < budget.warmup; i++) await cases[name]();
     await afterBlock[name]?.();
   }
@@ -94,6 +99,7 @@ export async function sampleInBlocks<K extends string>(
     for (const name of order) {
       const run = cases[name];
       const into = times[name];
+      await beforeBlock[name]?.();
       const cpuBefore = process.cpuUsage();
       for (let i = 0; i < blockSize && into.length < budget.maxSamples; i++) {
         const t0 = performance.now();
