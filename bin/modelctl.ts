@@ -51,7 +51,7 @@ const COMMANDS: readonly CommandHelp[] = [
   { name: 'models', synopsis: 'models', description: ['list registered models'] },
   { name: 'versions', synopsis: 'versions <model>', description: ["list a model's versions"] },
   {
-    name: 'register', synopsis: 'register <model> <file.onnx> [--metadata meta.json] [--production] [--upload]',
+    name: 'register', synopsis: 'register <model> <file.onnx> [--metadata meta.json] [--profile profile.json] [--production] [--upload]',
     description: ['upload and register a new version', '(--production: through staging to production;', 'files over 1 MB, or any with --upload, go straight', 'to S3 through a presigned URL, with a progress bar)'],
   },
   {
@@ -417,6 +417,7 @@ const OPTION_TABLE = {
   until: { type: 'string' },
   'source-versions': { type: 'string' },
   'max-requests': { type: 'string' },
+  profile: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -794,6 +795,8 @@ interface Flags {
   readonly until?: string;
   readonly 'source-versions'?: string;
   readonly 'max-requests'?: string;
+  /** `register --profile profile.json`: the version's reference profile, sent with the file. */
+  readonly profile?: string;
 }
 
 /** The options only `replay` takes. */
@@ -808,7 +811,7 @@ const CAPTURE_FLAGS = ['sample', 'drop', 'hash', 'max-record-bytes', 'off'] as c
 /** The options of the commands that call the API, which `token` refuses. */
 const API_FLAGS = [
   'metadata', 'production', 'upload', 'reason', 'features', 'instances', 'body', 'canary', 'managed', 'percent', 'interval', 'minutes', 'since', 'limit', 'follow', 'poll', 'json',
-  'expect-canary', 'expect-percent', 'run', ...CAPTURE_FLAGS, ...BATCH_ONLY_FLAGS, ...REPLAY_ONLY_FLAGS,
+  'expect-canary', 'expect-percent', 'run', 'profile', ...CAPTURE_FLAGS, ...BATCH_ONLY_FLAGS, ...REPLAY_ONLY_FLAGS,
 ] as const;
 
 /** `--expect-canary FV [--expect-percent P]` as the body's `expectedCanary`, or nothing. */
@@ -861,6 +864,7 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
   const captureOnly = CAPTURE_FLAGS.filter((name) => flags[name] !== undefined);
   if (captureOnly.length > 0) throw new UsageError(`${captureOnly.map((f) => `--${f}`).join(', ')} ${captureOnly.length === 1 ? 'goes' : 'go'} with "capture".`);
   if (flags.run !== undefined) throw new UsageError('--run goes with "drift".');
+  if (flags.profile !== undefined && command !== 'register') throw new UsageError('--profile goes with "register" (modelctl profile --upload sends one for a version registered already).');
   const batchOnly = BATCH_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
   if (batchOnly.length > 0) throw new UsageError(`${batchOnly.map((f) => `--${f}`).join(', ')} ${batchOnly.length === 1 ? 'goes' : 'go'} with the "batch" commands (modelctl batch --help).`);
   if (command !== 'logs' && (flags.since !== undefined || flags.limit !== undefined || flags.follow || flags.poll !== undefined)) {
@@ -887,6 +891,7 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
       const [model] = need(2, '<model> <file.onnx>');
       const file = args[1] as string;
       const metadata = flags.metadata ? parseJson(await io.readFile(flags.metadata), flags.metadata) : undefined;
+      const profile = flags.profile ? parseJson(await io.readFile(flags.profile), flags.profile) : undefined;
       const opened = await openFile(io, file);
       const source = flags.upload || opened.size > UPLOAD_THRESHOLD_BYTES
         ? { uploadId: await upload(api, io, model as string, file, opened) }
@@ -894,6 +899,7 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
       const version = (await api.call('POST', `/v1/models/${model}/versions`, {
         ...source,
         ...(metadata === undefined ? {} : { metadata }),
+        ...(profile === undefined ? {} : { profile }),
       })) as { version: string };
       if (!flags.production) return version;
       await api.call('POST', `/v1/models/${model}/versions/${version.version}/stage`, { to: 'staging', reason: 'modelctl register --production' });

@@ -16,7 +16,10 @@ import { checkWindow, DEFAULT_WINDOW_MINUTES, type PredictionLogService, type St
 import type { UploadService } from '../core/uploads.js';
 import { BATCH_FORMATS, JOB_STATES } from '../core/batch-contract.js';
 import type { BatchJobService } from '../core/batch-jobs.js';
-import { MAX_DRIFT_WINDOW_MINUTES, type DriftService } from '../core/drift/service.js';
+import { MAX_DRIFT_WINDOW_MINUTES, checkProfiledNames, type DriftService } from '../core/drift/service.js';
+import { parseReferenceProfile } from '../core/drift/profile-schema.js';
+import type { ReferenceProfile } from '../core/drift/profile.js';
+import type { ModelVersion } from '../core/model.js';
 import { MAX_REPLAY_REQUESTS, type ReplayService } from '../core/replay/service.js';
 import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
@@ -53,6 +56,8 @@ const RegisterSchema = z.strictObject({
   /** An upload from `POST /v1/models/{model}/uploads`, for larger files. */
   uploadId: z.uuid().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** The version's reference profile (`modelctl profile`), checked with the file and stored beside it. */
+  profile: z.unknown().optional(),
 });
 const REGISTER_HINT = 'Send {"modelBase64": "<the .onnx file, base64>", "metadata": {...}}, or for a large file {"uploadId": "<from POST /v1/models/{model}/uploads>", "metadata": {...}}.';
 
@@ -207,9 +212,20 @@ export function makeHandler({ service, uploads, releases, stats, predictions, jo
       if (body.modelBase64 !== undefined && body.uploadId !== undefined) {
         throw new ValidationError('CONFLICTING_FIELDS', 'Send either "modelBase64" (the file inline) or "uploadId" (a file uploaded through POST /v1/models/{model}/uploads), not both.', ['uploadId']);
       }
-      if (body.uploadId !== undefined) return jsonResponse(201, await uploads.register({ ...common, uploadId: body.uploadId }));
-      if (body.modelBase64 === undefined) throw new ValidationError('MISSING_FIELD', `Field "modelBase64" or "uploadId" is required. ${REGISTER_HINT}`, ['modelBase64']);
-      return jsonResponse(201, await service.register({ ...common, bytes: Buffer.from(body.modelBase64, 'base64') }));
+      if (body.uploadId === undefined && body.modelBase64 === undefined) throw new ValidationError('MISSING_FIELD', `Field "modelBase64" or "uploadId" is required. ${REGISTER_HINT}`, ['modelBase64']);
+      // A profile sent with the file is checked before anything is stored, its names against the
+      // version's signature as registration reads it, and stored once the version exists.
+      let profile: ReferenceProfile | undefined;
+      if (body.profile !== undefined) {
+        if (!drift) return notConfigured(event, new AppError(501, 'DRIFT_NOT_CONFIGURED', 'Reference profiles are not configured on this deployment (no ARTIFACT_BUCKET).'));
+        profile = parseReferenceProfile(body.profile, ['profile']);
+      }
+      const checked = profile ? { ...common, check: (candidate: ModelVersion) => checkProfiledNames(profile, candidate, ['profile']) } : common;
+      const version = body.uploadId !== undefined
+        ? await uploads.register({ ...checked, uploadId: body.uploadId })
+        : await service.register({ ...checked, bytes: Buffer.from(body.modelBase64 as string, 'base64') });
+      if (!profile || !drift) return jsonResponse(201, version);
+      return jsonResponse(201, { ...version, profile: await drift.putProfile(version.model, version.version, profile) });
     },
     'GET /v1/models/{model}/versions/{version}': async (event) =>
       jsonResponse(200, await service.getVersion(pathParam(event, 'model'), pathParam(event, 'version'))),

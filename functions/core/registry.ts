@@ -60,6 +60,12 @@ export interface RegisterInput {
    * `UPLOAD_ALREADY_REGISTERED` when it made one already; see `UploadService.register`).
    */
   readonly uploadId?: string;
+  /**
+   * A further check of the version as it would be recorded (signature read, declarations
+   * checked, not yet stored), run before the golden inputs; what it throws refuses the
+   * registration. The control plane checks a reference profile sent with the file this way.
+   */
+  readonly check?: (candidate: ModelVersion) => void;
 }
 
 export interface RegistryDeps {
@@ -156,6 +162,7 @@ export class RegistryService {
         artifact: { bucket: this.deps.artifacts.bucket, key, sha256, sizeBytes: bytes.byteLength },
         registeredBy: input.actor, registeredAt, ...(source ? { source } : {}),
       };
+      input.check?.(candidate);
       const failure = await replayGoldenInputs(served(candidate, session), metadata.goldenInputs ?? []);
       if (failure) throw goldenRefusal(failure);
     } finally {

@@ -10,7 +10,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { ModelVersion } from './model.js';
 import type { PresignedRequest, UploadStore } from './ports.js';
-import { checkModelName, parseMetadata, type RegistryService } from './registry.js';
+import { checkModelName, parseMetadata, type RegisterInput, type RegistryService } from './registry.js';
 
 /** How long a presigned upload URL is valid. */
 export const UPLOAD_URL_EXPIRES_SECONDS = 15 * 60;
@@ -91,7 +91,7 @@ export class UploadService {
    *   when the upload made a version already and this request differs from the one that made it
    *   (other metadata, or another file PUT to the URL since).
    */
-  async register(input: { model: string; uploadId: string; metadata: unknown; actor: string }): Promise<ModelVersion> {
+  async register(input: { model: string; uploadId: string; metadata: unknown; actor: string; check?: RegisterInput['check'] }): Promise<ModelVersion> {
     checkModelName(input.model);
     const key = uploadKey(input.model, input.uploadId);
     const earlier = await this.deps.service.getVersionByUpload(input.model, input.uploadId);
@@ -109,7 +109,7 @@ export class UploadService {
     }
     let version: ModelVersion;
     try {
-      version = await this.deps.service.register({ model: input.model, bytes: found.bytes, metadata: input.metadata, actor: input.actor, uploadId: input.uploadId });
+      version = await this.deps.service.register({ model: input.model, bytes: found.bytes, metadata: input.metadata, actor: input.actor, uploadId: input.uploadId, ...(input.check ? { check: input.check } : {}) });
     } catch (error) {
       // A concurrent registration of the same upload made the version first.
       const winner = error instanceof ConflictError && error.code === 'UPLOAD_ALREADY_REGISTERED' ? await this.deps.service.getVersionByUpload(input.model, input.uploadId) : undefined;

@@ -167,3 +167,49 @@ describe('drift detection against the sample model\'s reference profile', () => 
     expect(errorOf(await call(stack.url, 'GET', '/v1/models/nobody/drift')).code).toBe('MODEL_NOT_FOUND');
   });
 });
+
+describe('a reference profile sent with the model file', () => {
+  let stack: LocalStack;
+  const file = readFileSync(new URL('../../models/iris/model.onnx', import.meta.url)).toString('base64');
+  const metadata = { features: [...FEATURES], classLabels: [...CLASS_LABELS] };
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ auth: 'insecure', rateLimit: false, seedSampleModel: false, driftIntervalMs: 0 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('is checked with the file and stored beside it, inline or uploaded', async () => {
+    // Act: inline
+    const inline = await call(stack.url, 'POST', '/v1/models/irises/versions', { modelBase64: file, metadata, profile });
+    // Act: through a presigned upload
+    const upload = (await call(stack.url, 'POST', '/v1/models/irises/uploads', {})).body as { uploadId: string; url: string; headers: Record<string, string> };
+    expect((await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: Buffer.from(file, 'base64') })).status).toBe(200);
+    const uploaded = await call(stack.url, 'POST', '/v1/models/irises/versions', { uploadId: upload.uploadId, metadata, profile });
+
+    // Assess
+    for (const [reply, version] of [[inline, '1'], [uploaded, '2']] as const) {
+      expect(reply.status).toBe(201);
+      expect(reply.body).toMatchObject({ version, profile: { model: 'irises', version, rows: profile.rows, features: Object.keys(profile.features), predictions: Object.keys(profile.predictions ?? {}) } });
+      expect((await call(stack.url, 'GET', `/v1/models/irises/versions/${version}/profile`)).body).toEqual(profile);
+    }
+  });
+
+  it('refuses a profile that breaks the format or names what the model does not read, and registers nothing', async () => {
+    const numeric = profile.features['petal_length_cm'] as NumericFeatureProfile;
+    const cases: [unknown, string, string][] = [
+      [{ ...profile, features: { ...profile.features, sepal_area_cm2: numeric } }, 'UNKNOWN_FEATURE', 'profile.features.sepal_area_cm2'],
+      [{ ...profile, profileVersion: 2 }, 'INVALID_PROFILE', 'profile.profileVersion'],
+      [{ ...profile, features: { ...profile.features, petal_length_cm: { ...numeric, binProportions: numeric.binProportions.map(() => 0.2) } } }, 'INVALID_PROFILE', 'profile.features.petal_length_cm.binProportions'],
+      ['profile', 'INVALID_PROFILE', 'profile'],
+    ];
+    for (const [body, code, path] of cases) {
+      const reply = await call(stack.url, 'POST', '/v1/models/lilies/versions', { modelBase64: file, metadata, profile: body });
+      expect({ status: reply.status, code: errorOf(reply).code, path: errorOf(reply).path }).toEqual({ status: 400, code, path });
+      expect(reply.text.length).toBeLessThan(2_000);
+    }
+    expect((await call(stack.url, 'GET', '/v1/models/lilies')).status).toBe(404);
+  });
+});

@@ -199,3 +199,20 @@ describe('modelctl drift', () => {
     expect(noModel).toMatchObject({ code: 1, err: expect.stringMatching(/^404 MODEL_NOT_FOUND: /) as unknown });
   });
 });
+
+describe('modelctl register --profile', () => {
+  it('sends the profile with the file, stored beside it; --profile elsewhere is a usage error', async () => {
+    // Act
+    const registered = await run('register', 'asters', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--profile', 'models/iris/profile.json');
+    const stored = await call(stack.url, 'GET', '/v1/models/asters/versions/1/profile', undefined, { authorization: `Bearer ${token}` });
+    const elsewhere = await run('models', '--profile', 'models/iris/profile.json');
+    const notJson = await run('register', 'asters', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--profile', 'models/iris/model.onnx');
+
+    // Assess
+    expect(registered.code).toBe(0);
+    expect(stored.body).toEqual(JSON.parse(readFileSync('models/iris/profile.json', 'utf8')));
+    expect(elsewhere).toMatchObject({ code: 2, err: expect.stringMatching(/^--profile goes with "register"/) as unknown });
+    expect(notJson.code).not.toBe(0);
+    expect((await call(stack.url, 'GET', '/v1/models/asters/versions', undefined, { authorization: `Bearer ${token}` })).body).toMatchObject({ versions: [{ version: '1' }] });
+  });
+});

@@ -188,12 +188,16 @@ function profileSummary(model: string, version: string, profile: ReferenceProfil
   return { model, version, rows: profile.rows, features: Object.keys(profile.features), predictions: Object.keys(profile.predictions ?? {}) };
 }
 
-/** Every profiled feature must be one the version declares or an input it takes. */
-function checkProfiledNames(profile: ReferenceProfile, version: Pick<ModelVersion, 'metadata' | 'signature' | 'model' | 'version'>): void {
+/**
+ * Every profiled feature must be one the version declares or an input it takes.
+ *
+ * @throws ValidationError 400 `UNKNOWN_FEATURE`, path `[...at, "features", name]`
+ */
+export function checkProfiledNames(profile: ReferenceProfile, version: Pick<ModelVersion, 'metadata' | 'signature' | 'model' | 'version'>, at: readonly (string | number)[] = []): void {
   const known = new Set([...(version.metadata.features ?? []), ...version.signature.inputs.map((i) => i.name)]);
   for (const name of Object.keys(profile.features)) {
     if (!known.has(name)) {
-      throw new ValidationError('UNKNOWN_FEATURE', `The profile has feature ${JSON.stringify(clip(name, 60))}, which model "${version.model}" version ${version.version} neither declares nor takes as an input: a profile of other data would report drift that is not there. Profile the columns the model reads (modelctl profile --features ...).`, ['features', clip(name, 60)]);
+      throw new ValidationError('UNKNOWN_FEATURE', `The profile has feature ${JSON.stringify(clip(name, 60))}, which model "${version.model}"${version.version === 'unregistered' ? '' : ` version ${version.version}`} neither declares nor takes as an input: a profile of other data would report drift that is not there. Profile the columns the model reads (modelctl profile --features ...).`, [...at, 'features', clip(name, 60)]);
     }
   }
 }
