@@ -24,8 +24,31 @@
  * read only, outputs read and written. The state machine itself reads only the job folder's
  * splits file and writes only the Map Run results, both under an output location.
  *
+ * Replays (`replays`: functions/core/replay/) are batch jobs of format `capture` whose input is
+ * captured records (`capture/` in the capture bucket) and whose folder is
+ * `replays/<model>/<jobId>/` in the same bucket; the workflow is the same. Their grants, from the
+ * code paths (functions/core/batch-steps.ts, batch-worker.ts, replay/plan.ts, replay/report.ts):
+ *
+ * - batch function: GetObject on `capture/*` (a split is a byte range of a capture file, read
+ *   with If-Match), `s3:ListBucket` limited to `capture/` (a file gone since the plan is then
+ *   NoSuchKey, 409 `INPUT_CHANGED`, not AccessDenied), PutObject on `replays/*` (each split's
+ *   parts, single PUTs);
+ * - steps function: GetObject on `capture/*` (the plan streams and heads the capture files) and
+ *   `replays/*` (the splits file, parts, Map Run results, comparisons for the report),
+ *   `s3:ListBucket` limited to `capture/` and `replays/` (the assembly lists `_map` after a map
+ *   failure), PutObject and AbortMultipartUpload on `replays/*` (splits, comparisons and errors
+ *   are multipart uploads; manifest and `replay.json` single PUTs);
+ * - state machine: GetObject on `replays/<model>/<jobId>/_plan/*` (the splits file, the
+ *   ItemReader) and the ResultWriter's actions ({@link STATE_MACHINE_S3_ACTIONS}, as for an output
+ *   location) on `replays/<model>/<jobId>/_map/*` only;
+ * - the batch function reads the artifacts of every replayable model (the endpoints' models),
+ *   not only of the models with batch locations.
+ *
+ * The control function's side of replays (read `replays/*`, list the capture files) is
+ * `DataCapture.bindControl`'s; the lifecycle rule that expires `replays/` is the capture bucket's.
+ *
  * @example
- * const jobs = new BatchJobs(this, 'BatchJobs', { config: config.batch, locations: batchLocations(config), layer, tables, artifacts, logRetention });
+ * const jobs = new BatchJobs(this, 'BatchJobs', { config: config.batch, locations: batchLocations(config), replays: { capture, models: ['iris'] }, layer, tables, artifacts, logRetention });
  * control.allowBatchJobs(jobs);
  */
 import { Arn, ArnFormat, Duration, FeatureFlags, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -52,10 +75,12 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import {
-  ASSEMBLE_RETRY_ERRORS, BATCH_RETRY_ERRORS, JOB_FAILED_CAUSE, JOB_FAILED_ERROR, MAX_INPUT_BYTES_PER_BATCH, PLAN_RETRY_ERRORS, RETRY_TIMING,
+  ASSEMBLE_RETRY_ERRORS, BATCH_RETRY_ERRORS, JOB_FAILED_CAUSE, JOB_FAILED_ERROR, JOB_FILES, MAX_INPUT_BYTES_PER_BATCH, PLAN_RETRY_ERRORS, RETRY_TIMING,
 } from '../functions/core/batch-contract.js';
+import { CAPTURE_ROOT } from '../functions/core/capture.js';
 import { modelArtifactPrefix, type ArtifactBucket } from './artifact-bucket.js';
 import { parseS3Location, type BatchConfig, type EndpointBatchConfig, type ObservabilityConfig, type S3Location } from './config.js';
+import { REPLAY_PREFIX, type DataCapture } from './data-capture.js';
 import { ENDPOINT_ARTIFACT_ACTIONS } from './model-endpoint.js';
 import { acknowledgeNag, nagValue } from './nag.js';
 import type { OnnxRuntimeLayer } from './onnxruntime-layer.js';
@@ -95,6 +120,13 @@ export const S3_WRITE_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload'] as c
  * (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html#resultwriter-iam-policies).
  */
 export const STATE_MACHINE_S3_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'] as const;
+
+/** Replays, batch function: writes each split's parts (single PUTs) under `replays/`. */
+export const REPLAY_BATCH_WRITE_ACTIONS = ['s3:PutObject'] as const;
+/** The splits file's folder in a job folder (`_plan/splits.jsonl`): what the ItemReader reads. */
+const PLAN_FOLDER = JOB_FILES.splits.slice(0, JOB_FILES.splits.indexOf('/') + 1);
+/** The ResultWriter's folder in a job folder (`_map/<map run>/...`). */
+const MAP_FOLDER = `${JOB_FILES.mapResults}/`;
 
 /** Where presigned uploads go under each input location (`POST /v1/models/{m}/batch-inputs`). */
 export const BATCH_UPLOADS_PREFIX = 'uploads/';
@@ -150,10 +182,20 @@ class OutputLocationResultWriter extends ResultWriterV2 {
   }
 }
 
+/** Replays of captured requests on the batch workflow. */
+export interface BatchReplays {
+  /** The capture bucket: replays read `capture/` and keep their folders under `replays/`. */
+  readonly capture: DataCapture;
+  /** The models a replay may run (their artifacts are read): the endpoints' models. */
+  readonly models: readonly string[];
+}
+
 export interface BatchJobsProps {
   readonly config: BatchConfig;
-  /** Each model's batch locations (`batchLocations(config)`); at least one model. */
+  /** Each model's batch locations (`batchLocations(config)`); at least one model unless `replays`. */
   readonly locations: Readonly<Record<string, EndpointBatchConfig>>;
+  /** Replays; without them (and without locations) there is nothing to run. @default none */
+  readonly replays?: BatchReplays;
   /** The ONNX Runtime layer of `config.architecture`. */
   readonly layer: OnnxRuntimeLayer;
   /** The tables, with the batch-job table (`new ServingTables(..., { batchJobs: true })`). */
@@ -184,6 +226,8 @@ export class BatchJobs extends Construct {
   readonly logGroup: LogGroup;
   /** `arn:...:execution:<state machine name>:*`: every execution of the state machine. */
   readonly executionsArn: string;
+  /** Replays, when given. */
+  readonly replays?: BatchReplays;
 
   constructor(scope: Construct, id: string, props: BatchJobsProps) {
     super(scope, id);
@@ -193,14 +237,17 @@ export class BatchJobs extends Construct {
     }
     const table = props.tables.batchJobs;
     if (!table) throw new Error(`${this.node.path}: the tables have no batch-job table; create them with { batchJobs: true }.`);
-    const models = Object.keys(props.locations);
-    if (models.length === 0) throw new Error(`${this.node.path}: no model has batch locations; declare endpoints[].batch or leave batch jobs out.`);
+    const replays = props.replays;
+    // The models whose artifacts the batch function reads: those with locations, and every replayable one.
+    const models = [...new Set([...Object.keys(props.locations), ...(replays?.models ?? [])])];
+    if (models.length === 0) throw new Error(`${this.node.path}: no model has batch locations and there are no replays; declare endpoints[].batch or leave batch jobs out.`);
     if (!FeatureFlags.of(this).isEnabled(STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2)) {
       throw new Error(`Batch jobs need the feature flag "${STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2}": true in cdk.json's context (without it CDK drops the Distributed Map's ResultWriter).`);
     }
     this.config = config;
     this.table = table;
     this.locations = props.locations;
+    if (replays) this.replays = replays;
     const parse = (uri: string, field: string): S3Location => {
       const location = parseS3Location(uri);
       if (typeof location === 'string') throw new Error(`${this.node.path}: ${field}: ${location}`);
@@ -227,15 +274,17 @@ export class BatchJobs extends Construct {
       .bindTable('BATCH_JOBS_TABLE', table, { actions: BATCH_JOB_TABLE_ACTIONS })
       .setEnvironment('ARTIFACT_BUCKET', props.artifacts.bucket.bucketName)
       .allow(ENDPOINT_ARTIFACT_ACTIONS, models.map((model) => props.artifacts.modelObjectsArn(model)), {
-        wildcardReason: `Artifact keys under ${modelArtifactPrefix('<model>')} carry a version and a sha256 known only at registration; only the models with batch locations (${models.join(', ')}).`,
+        wildcardReason: `Artifact keys under ${modelArtifactPrefix('<model>')} carry a version and a sha256 known only at registration; only the models with batch locations or replays (${models.join(', ')}).`,
       })
       .allow(['s3:ListBucket'], [props.artifacts.bucket.bucketArn], {
         conditions: { StringLike: { 's3:prefix': models.map((model) => `${modelArtifactPrefix(model)}*`) } },
       });
     allowLocationReads(this.batchFunction, this.inputs, 'A batch reads its splits from the job\'s input files, which lie anywhere under the configured input locations (endpoints[].batch.inputs); keys are chosen per job.');
-    this.batchFunction.allow(S3_WRITE_ACTIONS, this.outputs.map((l) => locationObjectsArn(this, l)), {
-      wildcardReason: "A batch writes its parts into the job's folder (<output prefix>/<job id>/_parts/), under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
-    });
+    if (this.outputs.length > 0) {
+      this.batchFunction.allow(S3_WRITE_ACTIONS, this.outputs.map((l) => locationObjectsArn(this, l)), {
+        wildcardReason: "A batch writes its parts into the job's folder (<output prefix>/<job id>/_parts/), under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
+      });
+    }
 
     // It shares the functions' composition root, which imports ONNX Runtime: the layer keeps that import resolvable.
     this.stepsFunction = new ServingFunction(this, 'Steps', {
@@ -252,9 +301,12 @@ export class BatchJobs extends Construct {
       .bindTable('REGISTRY_TABLE', props.tables.registry, { actions: BATCH_REGISTRY_ACTIONS })
       .bindTable('BATCH_JOBS_TABLE', table, { actions: STEPS_JOB_TABLE_ACTIONS });
     allowLocationReads(this.stepsFunction, [...this.inputs, ...this.outputs], "The plan reads the job's input files (under the configured input locations); assembling reads the job folder's parts (under the configured output locations); keys are chosen per job.");
-    this.stepsFunction.allow(S3_WRITE_ACTIONS, this.outputs.map((l) => locationObjectsArn(this, l)), {
-      wildcardReason: "The plan and the assembly write the job's folder (splits, predictions, errors, manifest) under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
-    });
+    if (this.outputs.length > 0) {
+      this.stepsFunction.allow(S3_WRITE_ACTIONS, this.outputs.map((l) => locationObjectsArn(this, l)), {
+        wildcardReason: "The plan and the assembly write the job's folder (splits, predictions, errors, manifest) under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
+      });
+    }
+    if (replays) this.allowReplayFunctions(replays.capture);
 
     this.logGroup = new LogGroup(this, 'Logs', {
       // Step Functions' vended logs: the /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small.
@@ -277,8 +329,35 @@ export class BatchJobs extends Construct {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     const outputObjects = this.outputs.map((l) => locationObjectsArn(this, l));
-    this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: [...STATE_MACHINE_S3_ACTIONS], resources: outputObjects }));
-    this.acknowledgeStateMachineFindings(outputObjects, tracing);
+    if (outputObjects.length > 0) this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: [...STATE_MACHINE_S3_ACTIONS], resources: outputObjects }));
+    const replayObjects = replays ? [replays.capture.replayObjectsArn(PLAN_FOLDER), replays.capture.replayObjectsArn(MAP_FOLDER)] : [];
+    if (replays) {
+      // The ItemReader reads the splits file (`_plan/`); the ResultWriter writes the Map Run results (`_map/`).
+      this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: [...S3_READ_ACTIONS], resources: [replays.capture.replayObjectsArn(PLAN_FOLDER)] }));
+      this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: [...STATE_MACHINE_S3_ACTIONS], resources: [replays.capture.replayObjectsArn(MAP_FOLDER)] }));
+    }
+    this.acknowledgeStateMachineFindings(outputObjects, replayObjects, tracing);
+  }
+
+  /** The batch and steps functions' grants in the capture bucket for replays (see the file comment). */
+  private allowReplayFunctions(capture: DataCapture): void {
+    const bucket = capture.bucket;
+    this.batchFunction
+      .allow(S3_READ_ACTIONS, [capture.captureObjectsArn()], {
+        wildcardReason: `A replay's batch reads byte ranges of captured records of any model (${CAPTURE_ROOT}model=<m>/version=<v>/date=<d>/, named by Firehose).`,
+      })
+      .allow(['s3:ListBucket'], [bucket.bucketArn], { conditions: { StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`] } } })
+      .allow(REPLAY_BATCH_WRITE_ACTIONS, [capture.replayObjectsArn()], {
+        wildcardReason: `A replay's batch writes its parts into the replay's folder (${REPLAY_PREFIX}<model>/<jobId>/_parts/); job ids are made per replay.`,
+      });
+    this.stepsFunction
+      .allow(S3_READ_ACTIONS, [capture.captureObjectsArn(), capture.replayObjectsArn()], {
+        wildcardReason: `A replay's plan reads the captured records of any model (${CAPTURE_ROOT}model=<m>/version=<v>/date=<d>/), its assembly the replay's folder (${REPLAY_PREFIX}<model>/<jobId>/); both named at run time.`,
+      })
+      .allow(['s3:ListBucket'], [bucket.bucketArn], { conditions: { StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`, `${REPLAY_PREFIX}*`] } } })
+      .allow(S3_WRITE_ACTIONS, [capture.replayObjectsArn()], {
+        wildcardReason: `A replay's plan and assembly write its folder (${REPLAY_PREFIX}<model>/<jobId>/: splits, comparisons, errors, manifest, replay.json); job ids are made per replay.`,
+      });
   }
 
   /** The workflow, as the file comment draws it. */
@@ -357,11 +436,14 @@ export class BatchJobs extends Construct {
    * exact resource: the output locations, the functions' versions, the Distributed Map's child
    * executions, and "*" for what has no resource-level permissions.
    */
-  private acknowledgeStateMachineFindings(outputObjects: readonly string[], tracing: boolean): void {
+  private acknowledgeStateMachineFindings(outputObjects: readonly string[], replayObjects: readonly string[], tracing: boolean): void {
     const role = this.stateMachine.role;
     const ack = (resource: string, reason: string) => acknowledgeNag(this.stateMachine, `AwsSolutions-IAM5[Resource::${nagValue(this, resource)}]`, reason);
     for (const resource of outputObjects) {
       ack(resource, "The Distributed Map reads the job's splits file and writes its Map Run results in the job folder (<output prefix>/<job id>/), under the configured output locations (endpoints[].batch.outputs); job ids are made per job.");
+    }
+    for (const resource of replayObjects) {
+      ack(resource, `For a replay, the Distributed Map reads the splits file (${PLAN_FOLDER}) and writes its Map Run results (${MAP_FOLDER}) in the replay's folder ${REPLAY_PREFIX}<model>/<jobId>/ of the capture bucket; job ids are made per replay.`);
     }
     for (const fn of [this.batchFunction, this.stepsFunction]) {
       ack(`${fn.function.functionArn}:*`, "CDK's LambdaInvoke grants lambda:InvokeFunction on the function and its qualified names (versions, aliases); the workflow invokes $LATEST of this function only.");

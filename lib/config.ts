@@ -218,15 +218,26 @@ const EndpointBatchSchema = z.strictObject({
 export const MAX_DRIFT_SCHEDULE_MINUTES = 1_440;
 
 /**
- * The model's drift schedule (`lib/drift-schedule.ts`): an EventBridge rule runs drift detection
- * for it every `scheduleMinutes` (over the captured traffic of the last 24 hours, whatever the
- * schedule), and an alarm goes off when a run finds a drifted feature. A run for a model whose
- * capture is off does nothing. `scheduleMinutes: 0`, or `drift: false`, turns both off; drift can
- * still be run on demand through the control plane. @default every 60 minutes
+ * The model's drift watch (`lib/drift-schedule.ts`), two parts with a switch each:
+ *
+ * - `scheduleMinutes`: an EventBridge rule runs drift detection for the model every
+ *   `scheduleMinutes` (over the captured traffic of the last 24 hours, whatever the schedule), and
+ *   an alarm goes off when a run finds a drifted feature. `0` turns the schedule and its alarm off;
+ *   drift can still be run on demand through the control plane. @default 60
+ * - `canaryGate`: the distribution gate of managed releases. A rule invokes the drift function
+ *   every minute with `{"model": <m>, "check": "canary"}`; while alias `live` routes to a canary it
+ *   compares the canary's captured predictions with the stable version's and emits
+ *   `CanaryPredictionShift`, and the alarm on that metric is one of the endpoint's CodeDeploy alarms,
+ *   so a shift rolls the deployment back as errors and latency do. Independent of the schedule (a
+ *   model may be gated without hourly reports). `false` turns the rule, the alarm and the drift
+ *   function's read access to the endpoint's function off. @default true
+ *
+ * A model whose capture is off is skipped by both (nothing captured, nothing to compare).
+ * `drift: false` turns both off.
  */
 const EndpointDriftSchema = z.preprocess(
-  // `false` is the same as no schedule; the parsed value is always `{ scheduleMinutes }`.
-  (value) => (value === false ? { scheduleMinutes: 0 } : value),
+  // `false` is the same as neither; the parsed value is always `{ scheduleMinutes, canaryGate }`.
+  (value) => (value === false ? { scheduleMinutes: 0, canaryGate: false } : value),
   z.strictObject(
     {
       scheduleMinutes: z
@@ -235,8 +246,9 @@ const EndpointDriftSchema = z.preprocess(
         .min(0, 'must be 0 (no schedule) or more minutes')
         .max(MAX_DRIFT_SCHEDULE_MINUTES, `must be at most ${MAX_DRIFT_SCHEDULE_MINUTES} minutes (a day): the drift alarm's period is the schedule's, and CloudWatch evaluates at most a day`)
         .default(60),
+      canaryGate: z.boolean({ error: 'must be true or false' }).default(true),
     },
-    { error: 'must be false (no schedule) or {"scheduleMinutes": <minutes>}' },
+    { error: 'must be false (no drift schedule, no canary gate) or {"scheduleMinutes": <minutes>, "canaryGate": <true|false>}' },
   ),
 );
 
@@ -272,8 +284,8 @@ export const EndpointConfigSchema = z
       .optional(),
     /** Batch jobs of this model: the S3 locations they may read and write. @default none: its jobs are refused */
     batch: EndpointBatchSchema.optional(),
-    /** Scheduled drift detection and its alarm. @default every 60 minutes */
-    drift: EndpointDriftSchema.default({ scheduleMinutes: 60 }),
+    /** Scheduled drift detection and its alarm, and the canary distribution gate. @default every 60 minutes, gate on */
+    drift: EndpointDriftSchema.default({ scheduleMinutes: 60, canaryGate: true }),
   })
   .superRefine((endpoint, ctx) => {
     const { reservedConcurrency: reserved, provisionedConcurrency: provisioned } = endpoint;
@@ -552,6 +564,11 @@ export type EndpointDriftConfig = z.output<typeof EndpointDriftSchema>;
 /** Minutes between scheduled drift runs of an endpoint's model; 0 when it has none (`drift: false` or `scheduleMinutes: 0`). */
 export function driftScheduleMinutes(endpoint: { readonly drift: EndpointDriftConfig }): number {
   return endpoint.drift.scheduleMinutes;
+}
+
+/** Whether the endpoint's managed releases have the distribution gate (`drift.canaryGate`; `drift: false` turns it off). */
+export function canaryGateOn(endpoint: { readonly drift: EndpointDriftConfig }): boolean {
+  return endpoint.drift.canaryGate;
 }
 export type EndpointBatchConfig = z.output<typeof EndpointBatchSchema>;
 

@@ -4,8 +4,8 @@
  * registry and the artifacts, reads the prediction log through its `byModel` index only (never
  * writes it), and it may publish versions of, and move alias `live` on, the endpoint functions
  * it is told about, and no other function. With batch jobs (`allowBatchJobs`) it submits, lists and
- * cancels jobs: the job table, the workflow's executions, and S3 only under the endpoints' batch
- * locations.
+ * cancels jobs and replays: the job table, the workflow's executions, and S3 only under the
+ * endpoints' batch locations (a replay's files are in the capture bucket: `DataCapture.bindControl`).
  */
 import { ArnFormat, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -187,7 +187,8 @@ export class ControlPlane extends Construct {
    * API's limits (`BATCH_LOCATIONS` by model, `BATCH_MAX_CONCURRENCY`, `BATCH_MAX_ROWS_PER_BATCH`,
    * `BATCH_JOB_TTL_DAYS`). In S3 only the batch locations: it reads inputs (submission checks: HEAD,
    * list, the first bytes), writes presigned uploads under each input's `uploads/`, and reads
-   * outputs (presigned links to a job's results).
+   * outputs (presigned links to a job's results). Without any location (`BATCH_LOCATIONS` `{}`:
+   * the workflow runs replays only) none of these S3 grants exist.
    */
   allowBatchJobs(jobs: BatchJobs): this {
     this.function
@@ -202,13 +203,17 @@ export class ControlPlane extends Construct {
         wildcardReason: "A job's status and cancellation read and stop its workflow execution; execution names are made per job, and the grant names the batch state machine only.",
       });
     allowLocationReads(this.function, jobs.inputs, "Submission checks read a job's input (HEAD, list, the first bytes) anywhere under the configured input locations (endpoints[].batch.inputs); keys are chosen per job.");
-    this.function
-      .allow(['s3:PutObject'], jobs.inputs.map((location) => locationObjectsArn(this, location, BATCH_UPLOADS_PREFIX)), {
+    // No locations (a deployment with replays only): no S3 grant here, and every job naming a location is refused.
+    if (jobs.inputs.length > 0) {
+      this.function.allow(['s3:PutObject'], jobs.inputs.map((location) => locationObjectsArn(this, location, BATCH_UPLOADS_PREFIX)), {
         wildcardReason: `Presigned uploads of batch inputs go to <input location>${BATCH_UPLOADS_PREFIX}<uploadId>/<file name>; upload ids are random, made per request.`,
-      })
-      .allow(S3_READ_ACTIONS, jobs.outputs.map((location) => locationObjectsArn(this, location)), {
+      });
+    }
+    if (jobs.outputs.length > 0) {
+      this.function.allow(S3_READ_ACTIONS, jobs.outputs.map((location) => locationObjectsArn(this, location)), {
         wildcardReason: "Presigned links to a job's predictions, errors and manifest, in its folder under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
       });
+    }
     return this;
   }
 }

@@ -8,7 +8,9 @@
  * `S3CaptureReader` (`functions/adapters/s3-capture.ts`) lists and the local delivery writes
  * ({@link CAPTURE_DATA_PREFIX}). The control plane reads them back (drift, replays), keeps its
  * drift reports under `drift/` in the same bucket, and reads and writes the reference profiles
- * drift compares with, under `profiles/` in the artifact bucket.
+ * drift compares with, under `profiles/` in the artifact bucket. Replays are batch jobs whose
+ * folders are in this bucket too, under `replays/<model>/<jobId>/` ({@link REPLAY_PREFIX}; the
+ * batch roles' grants are `BatchJobs`'s, `lib/batch-jobs.ts`).
  *
  * What the stream is built on, from the Amazon Data Firehose developer guide (quotas page;
  * "Partition streaming data in Amazon Data Firehose" and the pages under it: partitioning keys,
@@ -47,8 +49,9 @@
  * The bucket: encrypted (SSE-S3, which Firehose's objects get by the bucket's default), closed
  * to the public, TLS 1.2+ only, owner-enforced, server access logs under `capture/` in the
  * artifacts' log bucket, not versioned (everything in it expires), retained on stack deletion.
- * Lifecycle: `capture/` and `capture-errors/` expire after `capture.retentionDays`, `drift/`
- * after {@link DRIFT_REPORT_RETENTION_DAYS}, unfinished multipart uploads after a day.
+ * Lifecycle: `capture/`, `capture-errors/` and `replays/` expire after `capture.retentionDays` (a
+ * replay's folder is kept as long as the records it was made of), `drift/` after
+ * {@link DRIFT_REPORT_RETENTION_DAYS}, unfinished multipart uploads after a day.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -57,6 +60,7 @@ import { LogGroup, LogStream, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CAPTURE_ROOT } from '../functions/core/capture.js';
+import { REPLAY_ROOT } from '../functions/core/replay/service.js';
 import type { ArtifactBucket } from './artifact-bucket.js';
 import type { CaptureConfig } from './config.js';
 import { acknowledgeNag, nagValue } from './nag.js';
@@ -75,6 +79,9 @@ export const CAPTURE_DATA_PREFIX =
 /** Where records that could not be partitioned or delivered go, by error type and UTC day. */
 export const CAPTURE_ERROR_ROOT = 'capture-errors/';
 export const CAPTURE_ERROR_OUTPUT_PREFIX = `${CAPTURE_ERROR_ROOT}!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/`;
+
+/** Where replays keep their job folders in the capture bucket: `replays/<model>/<jobId>/` (`ReplayService`). */
+export const REPLAY_PREFIX = REPLAY_ROOT;
 
 /** Where the control plane stores drift reports in the capture bucket. */
 export const DRIFT_REPORT_PREFIX = 'drift/';
@@ -102,6 +109,8 @@ export const DELIVERY_BUCKET_ACTIONS = ['s3:GetBucketLocation', 's3:ListBucket',
 export const ENDPOINT_CAPTURE_ACTIONS = ['firehose:PutRecordBatch'] as const;
 /** What the control plane may do to captured records: read them (listing is granted per prefix). */
 export const CONTROL_CAPTURE_ACTIONS = ['s3:GetObject'] as const;
+/** What the control plane may do to replays' folders: read them (the report, presigned links to a replay's files). */
+export const CONTROL_REPLAY_ACTIONS = ['s3:GetObject'] as const;
 /** What the control plane may do to drift reports: read and write them. */
 export const CONTROL_DRIFT_ACTIONS = ['s3:GetObject', 's3:PutObject'] as const;
 /** What the control plane may do to reference profiles: store them (registration, `PUT .../profile`) and read them. */
@@ -124,7 +133,7 @@ export interface DataCaptureProps {
  * @example
  * const capture = new DataCapture(this, 'Capture', { config: { retentionDays: 30, bufferSeconds: 60 }, accessLogs, logRetention: RetentionDays.ONE_MONTH });
  * capture.bindEndpoint(iris.function);  // CAPTURE_STREAM + firehose:PutRecordBatch on the stream
- * capture.bindControl(control.function, artifacts); // CAPTURE_BUCKET + read capture/, read and write drift/ and profiles/
+ * capture.bindControl(control.function, artifacts); // CAPTURE_BUCKET + read capture/ and replays/, read and write drift/ and profiles/
  */
 export class DataCapture extends Construct {
   readonly bucket: Bucket;
@@ -161,6 +170,7 @@ export class DataCapture extends Construct {
         { id: 'ExpireCapture', prefix: CAPTURE_ROOT, expiration: Duration.days(retentionDays) },
         { id: 'ExpireCaptureErrors', prefix: CAPTURE_ERROR_ROOT, expiration: Duration.days(retentionDays) },
         { id: 'ExpireDriftReports', prefix: DRIFT_REPORT_PREFIX, expiration: Duration.days(DRIFT_REPORT_RETENTION_DAYS) },
+        { id: 'ExpireReplays', prefix: REPLAY_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
@@ -246,6 +256,15 @@ export class DataCapture extends Construct {
     return this.bucket.arnForObjects(`${CAPTURE_ROOT}*`);
   }
 
+  /**
+   * ARN pattern of replays' objects: every object of every replay's folder (`replays/` then `*`),
+   * or with `within` (`_map/`, say) only those under that folder of each replay's folder
+   * (`replays/`, `*`, `/_map/`, `*`: `replays/iris/job-1/_map/<run>/manifest.json` matches).
+   */
+  replayObjectsArn(within = ''): string {
+    return this.bucket.arnForObjects(within === '' ? `${REPLAY_PREFIX}*` : `${REPLAY_PREFIX}*/${within}*`);
+  }
+
   /** ARN pattern of every drift report, `arn:...:bucket/drift/*`. */
   driftObjectsArn(): string {
     return this.bucket.arnForObjects(`${DRIFT_REPORT_PREFIX}*`);
@@ -261,14 +280,20 @@ export class DataCapture extends Construct {
 
   /**
    * Gives the control plane what drift and replays need: `CAPTURE_BUCKET`,
-   * {@link CONTROL_CAPTURE_ACTIONS} on `capture/*`, {@link CONTROL_DRIFT_ACTIONS} on `drift/*`,
-   * `s3:ListBucket` limited to those two prefixes; and in the artifact bucket
+   * {@link CONTROL_CAPTURE_ACTIONS} on `capture/*` (drift, and listing a replay's capture files at
+   * submission), {@link CONTROL_DRIFT_ACTIONS} on `drift/*`, {@link CONTROL_REPLAY_ACTIONS} on
+   * `replays/*` (a replay's `replay.json`, presigned links to its files; the batch roles write
+   * them), `s3:ListBucket` limited to those three prefixes; and in the artifact bucket
    * {@link CONTROL_PROFILE_ACTIONS} on `profiles/*` with `s3:ListBucket` limited to `profiles/`.
-   * (Listing is what turns a missing profile or report into NoSuchKey, which the stores read as
-   * "none", instead of AccessDenied.) No delete, nothing under `capture-errors/`, nothing on the stream.
+   * (Listing is what turns a missing profile, report or `replay.json` into NoSuchKey, which the
+   * stores read as "none", instead of AccessDenied.) No delete, nothing under `capture-errors/`,
+   * no write under `replays/`, nothing on the stream.
    */
   bindControl(fn: ServingFunction, artifacts: ArtifactBucket): void {
-    this.bindDrift(fn, artifacts, CONTROL_PROFILE_ACTIONS, 'The control plane');
+    this.bindDrift(fn, artifacts, CONTROL_PROFILE_ACTIONS, 'The control plane', true);
+    fn.allow(CONTROL_REPLAY_ACTIONS, [this.replayObjectsArn()], {
+      wildcardReason: `The control plane reads any replay's report and signs links to its files, in the replay's folder ${REPLAY_PREFIX}<model>/<jobId>/; job ids are made per replay.`,
+    });
   }
 
   /**
@@ -280,7 +305,7 @@ export class DataCapture extends Construct {
     this.bindDrift(fn, artifacts, DRIFT_PROFILE_ACTIONS, 'The scheduled drift run');
   }
 
-  private bindDrift(fn: ServingFunction, artifacts: ArtifactBucket, profileActions: readonly string[], who: string): void {
+  private bindDrift(fn: ServingFunction, artifacts: ArtifactBucket, profileActions: readonly string[], who: string, replays = false): void {
     fn.setEnvironment('CAPTURE_BUCKET', this.bucket.bucketName)
       .allow(CONTROL_CAPTURE_ACTIONS, [this.captureObjectsArn()], {
         wildcardReason: `${who} reads captured records of any model (drift, replays); Firehose names the objects under capture/model=<m>/version=<v>/date=<d>/.`,
@@ -289,7 +314,7 @@ export class DataCapture extends Construct {
         wildcardReason: `${who} stores and reads drift reports of any model under ${DRIFT_REPORT_PREFIX}<model>/; keys carry the time of the run.`,
       })
       .allow(['s3:ListBucket'], [this.bucket.bucketArn], {
-        conditions: { StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`, `${DRIFT_REPORT_PREFIX}*`] } },
+        conditions: { StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`, `${DRIFT_REPORT_PREFIX}*`, ...(replays ? [`${REPLAY_PREFIX}*`] : [])] } },
       })
       .allow(profileActions, [artifacts.bucket.arnForObjects(`${PROFILE_PREFIX}*`)], {
         wildcardReason: `${who} reads the reference profiles of any model's versions (${PROFILE_PREFIX}<model>/<version>.json in the artifact bucket) to compare captures with.`,

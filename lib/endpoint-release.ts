@@ -1,7 +1,8 @@
 /**
  * How an endpoint's alias `live` changes: a CodeDeploy application and deployment group on the
- * alias, with the endpoint's per-version alarms, automatic rollback on a failed deployment and on
- * an alarm, a pre-traffic hook that replays the model's golden inputs against the new version,
+ * alias, with the endpoint's per-version alarms (and, with the distribution gate, the model's
+ * `CanaryPredictionShift` alarm, which `DriftSchedule` adds: lib/drift-schedule.ts), automatic
+ * rollback on a failed deployment and on an alarm, a pre-traffic hook that replays the model's golden inputs against the new version,
  * and a post-traffic hook that makes the new version's pinned model version the registry's
  * production version once it takes all the traffic.
  *

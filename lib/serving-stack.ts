@@ -4,11 +4,15 @@
  * capture (a bucket and the Firehose stream every endpoint puts captured requests to), one
  * ONNX Runtime layer per architecture in use, one endpoint (function + alias `live` + alarms +
  * dashboard) per configured model, the control plane, the JWT authorizer, and the REST API in
- * front of them with one usage plan per configured client tier. Batch jobs (job table, batch and
- * plan/assemble functions, Step Functions workflow) are created only when at least one endpoint
- * declares `batch` locations; without them the control function has no `BATCH_*` variables and
- * its job API refuses every job. Scheduled drift detection (one function, a rule and an alarm per
- * model) is created for the endpoints whose `drift` schedule is on (the default: hourly).
+ * front of them with one usage plan per configured client tier. The batch workflow (job table,
+ * batch and plan/assemble functions, Step Functions state machine) is always created: replays of
+ * captured requests run on it, and the capture bucket is always there. Batch jobs over your own
+ * data need an endpoint's `batch` locations; without any, `BATCH_LOCATIONS` is `{}` and the job
+ * API refuses every such job (403 `BATCH_LOCATION_NOT_ALLOWED`) while replays work. An idle
+ * workflow costs nothing (no provisioned capacity; the table is on demand). Drift detection (one
+ * function) is created when an endpoint has a `drift` schedule (a rule and an alarm per model;
+ * hourly by default) or a canary gate (a minute rule and an alarm in the endpoint's deployment
+ * group; on by default).
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -16,7 +20,7 @@ import type { Construct } from 'constructs';
 import type { LayerArchitecture } from '../layers/onnxruntime/build.js';
 import { ArtifactBucket } from './artifact-bucket.js';
 import { BatchJobs } from './batch-jobs.js';
-import { batchLocations, driftScheduleMinutes, type AppConfig } from './config.js';
+import { batchLocations, canaryGateOn, driftScheduleMinutes, type AppConfig } from './config.js';
 import { ControlPlane } from './control-plane.js';
 import { DataCapture } from './data-capture.js';
 import { DriftSchedule } from './drift-schedule.js';
@@ -64,10 +68,10 @@ export class OnnxServingStack extends Stack {
   /** The pre- and post-traffic hooks every endpoint's deployment group runs. */
   readonly releaseHook: ReleaseHook;
   readonly control: ControlPlane;
-  /** Scheduled drift detection (function, a rule and an alarm per model); absent when no endpoint has a schedule. */
+  /** Drift detection (function; per model a schedule and its alarm, a canary gate and its alarm); absent when no endpoint has either. */
   readonly drift?: DriftSchedule;
-  /** Batch jobs; absent when no endpoint declares batch locations. */
-  readonly batchJobs?: BatchJobs;
+  /** The batch workflow: batch jobs under the endpoints' locations (if any) and replays. */
+  readonly batchJobs: BatchJobs;
   readonly authorizer: JwtAuthorizer;
   readonly api: ServingApi;
 
@@ -79,8 +83,8 @@ export class OnnxServingStack extends Stack {
     const logRetention = config.logRetentionDays as RetentionDays;
 
     const locations = batchLocations(config);
-    const batchJobs = Object.keys(locations).length > 0;
-    this.tables = new ServingTables(this, 'Tables', { batchJobs });
+    // The job table always: replays are batch jobs, and the capture bucket always exists.
+    this.tables = new ServingTables(this, 'Tables', { batchJobs: true });
     this.artifacts = new ArtifactBucket(this, 'Artifacts');
     this.payloads = new PayloadBucket(this, 'Payloads', { accessLogs: this.artifacts.accessLogs });
     this.capture = new DataCapture(this, 'Capture', { config: config.capture, accessLogs: this.artifacts.accessLogs, logRetention });
@@ -135,27 +139,30 @@ export class OnnxServingStack extends Stack {
     );
     this.releases.forEach((release, i) => this.control.allowReleasesOf(this.endpoint(i), release));
 
-    if (batchJobs) {
-      this.batchJobs = new BatchJobs(this, 'BatchJobs', {
-        config: config.batch,
-        locations,
-        layer: this.layer(config.batch.architecture),
-        tables: this.tables,
-        artifacts: this.artifacts,
-        logRetention,
-        observability: config.observability,
-        ...(props.unzippedSizeLimitBytes !== undefined ? { unzippedSizeLimitBytes: props.unzippedSizeLimitBytes } : {}),
-      });
-      this.control.allowBatchJobs(this.batchJobs);
-    }
+    this.batchJobs = new BatchJobs(this, 'BatchJobs', {
+      config: config.batch,
+      locations,
+      // Any endpoint's model may be replayed: its captured requests against any of its versions.
+      replays: { capture: this.capture, models: config.endpoints.map((endpoint) => endpoint.model) },
+      layer: this.layer(config.batch.architecture),
+      tables: this.tables,
+      artifacts: this.artifacts,
+      logRetention,
+      observability: config.observability,
+      ...(props.unzippedSizeLimitBytes !== undefined ? { unzippedSizeLimitBytes: props.unzippedSizeLimitBytes } : {}),
+    });
+    this.control.allowBatchJobs(this.batchJobs);
 
     const schedules = config.endpoints.flatMap((endpoint) => {
       const minutes = driftScheduleMinutes(endpoint);
       return minutes > 0 ? [{ model: endpoint.model, minutes }] : [];
     });
-    if (schedules.length > 0) {
+    // Every endpoint has a managed-release deployment group: the gate's alarm joins it.
+    const canaryGates = config.endpoints.flatMap((endpoint, i) => (canaryGateOn(endpoint) ? [{ endpoint: this.endpoint(i), release: this.release(i) }] : []));
+    if (schedules.length > 0 || canaryGates.length > 0) {
       this.drift = new DriftSchedule(this, 'Drift', {
         schedules,
+        canaryGates,
         // It runs no model, but its bundle imports onnxruntime-node (see lib/drift-schedule.ts).
         layer: this.layer(config.controlPlane.architecture),
         tables: this.tables,
@@ -185,7 +192,7 @@ export class OnnxServingStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the serving API stage' });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.artifacts.bucket.bucketName });
     new CfnOutput(this, 'PayloadBucketName', { value: this.payloads.bucket.bucketName, description: 'Inputs and outputs sent by reference (expire after a day)' });
-    new CfnOutput(this, 'CaptureBucketName', { value: this.capture.bucket.bucketName, description: 'Captured requests (capture/model=/version=/date=) and drift reports (drift/)' });
+    new CfnOutput(this, 'CaptureBucketName', { value: this.capture.bucket.bucketName, description: 'Captured requests (capture/model=/version=/date=), drift reports (drift/) and replays (replays/<model>/<jobId>/)' });
     new CfnOutput(this, 'CaptureStreamName', { value: this.capture.streamName, description: 'The Firehose stream endpoint functions put captured requests to' });
     new CfnOutput(this, 'RegistryTableName', { value: this.tables.registry.table.tableName });
     new CfnOutput(this, 'PredictionLogTableName', { value: this.tables.predictionLog.table.tableName });
@@ -193,11 +200,9 @@ export class OnnxServingStack extends Stack {
       new CfnOutput(this, `${pascal(endpoint.model)}FunctionName`, { value: endpoint.function.function.functionName });
     }
     new CfnOutput(this, 'AuthorizerFunctionName', { value: this.authorizer.function.function.functionName });
-    if (this.drift) new CfnOutput(this, 'DriftFunctionName', { value: this.drift.function.function.functionName, description: 'Scheduled drift detection (invoke with {"model": "<name>"} to run it now)' });
-    if (this.batchJobs) {
-      new CfnOutput(this, 'BatchStateMachineArn', { value: this.batchJobs.stateMachine.stateMachineArn, description: 'The batch-job workflow (Step Functions)' });
-      new CfnOutput(this, 'BatchJobsTableName', { value: this.batchJobs.table.table.tableName });
-    }
+    if (this.drift) new CfnOutput(this, 'DriftFunctionName', { value: this.drift.function.function.functionName, description: 'Drift detection (invoke with {"model": "<name>"} to run it now; the canary gate invokes it with "check": "canary")' });
+    new CfnOutput(this, 'BatchStateMachineArn', { value: this.batchJobs.stateMachine.stateMachineArn, description: 'The batch-job and replay workflow (Step Functions)' });
+    new CfnOutput(this, 'BatchJobsTableName', { value: this.batchJobs.table.table.tableName });
     for (const [name, plan] of this.api.usagePlans) {
       new CfnOutput(this, `UsagePlan${pascal(name)}Id`, {
         value: plan.usagePlanId,
@@ -210,6 +215,12 @@ export class OnnxServingStack extends Stack {
     const endpoint = this.endpoints[index];
     if (!endpoint) throw new Error(`No endpoint at index ${index}.`);
     return endpoint;
+  }
+
+  private release(index: number): EndpointRelease {
+    const release = this.releases[index];
+    if (!release) throw new Error(`No release at index ${index}.`);
+    return release;
   }
 
   /** The layer for an architecture, created on first use (one per architecture in the stack). */

@@ -1,6 +1,6 @@
 /**
  * The drift schedule of `npm start`: what an EventBridge rule per endpoint does on AWS
- * (`lib/data-capture.ts`), as a timer. Every `intervalMs` it runs drift detection
+ * (`lib/drift-schedule.ts`), as a timer. Every `intervalMs` it runs drift detection
  * (`DriftService.run`, trigger `schedule`) for each model that has capture on, after writing the
  * captured records queued so far; the report is stored as on AWS and served by
  * `GET /v1/models/{model}/drift`. A model whose version has no reference profile is skipped (said

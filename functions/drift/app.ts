@@ -1,5 +1,5 @@
 /**
- * The drift function: what an endpoint's EventBridge schedules invoke (`lib/data-capture.ts`),
+ * The drift function: what an endpoint's EventBridge schedules invoke (`lib/drift-schedule.ts`),
  * with a rule's constant input.
  *
  * - `{"model": "<name>"}` (hourly by default): runs drift detection for the model's production

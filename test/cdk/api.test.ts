@@ -81,8 +81,8 @@ function controlFunctionId(): string {
   const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(
     ([, fn]) => {
       const variables = (fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
-      // The control plane is the function that knows the endpoints it releases.
-      return 'ENDPOINTS' in variables;
+      // The control plane is the function that knows the endpoints it releases (the drift function knows them too, for its canary checks, but registers no artifact).
+      return 'ENDPOINTS' in variables && 'MAX_ARTIFACT_BYTES' in variables;
     },
   );
   expect(found).toHaveLength(1);

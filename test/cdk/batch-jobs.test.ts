@@ -1,14 +1,18 @@
 /**
  * Batch jobs on AWS (lib/batch-jobs.ts): the workflow's definition as Step Functions reads it,
  * the functions and the job table, what the control function is told, least-privilege IAM
- * limited to the configured batch locations, and cdk-nag. One bundled synth of BATCH_ENDPOINTS
- * (iris and churn with locations of their own, wine without) serves most tests; the others
- * synthesize without bundling (the template is the same, the code assets placeholders).
+ * limited to the configured batch locations and, for replays, to the capture bucket's
+ * `capture/` and `replays/` prefixes, cdk-nag, and CloudFormation's 500-resource limit. One
+ * bundled synth of BATCH_ENDPOINTS (iris and churn with locations of their own, wine without)
+ * serves most tests; the others synthesize without bundling (the template is the same, the code
+ * assets placeholders).
  */
 import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { BATCH_JOBS_TABLE } from '../../functions/adapters/tables.js';
+import { JOB_FILES, partKey } from '../../functions/core/batch-contract.js';
+import { REPLAY_ROOT } from '../../functions/core/replay/service.js';
 import { flattenReference } from '../../lib/nag.js';
 import {
   BATCH_ENDPOINTS,
@@ -22,6 +26,7 @@ import {
   TWO_ENDPOINTS,
   type AslDefinition,
   type AslState,
+  type GrantedStatement,
   type Synthesized,
 } from './helpers.js';
 
@@ -84,7 +89,10 @@ function functionWith(has: Record<string, unknown>, lacks: string[] = []): [stri
 
 const batchFunction = () => functionWith({ MODEL_CACHE_DIR: undefined, BATCH_JOBS_TABLE: undefined });
 const stepsFunction = () => functionWith({ BATCH_JOBS_TABLE: undefined }, ['MODEL_CACHE_DIR', 'ENDPOINTS']);
-const controlFunction = () => functionWith({ ENDPOINTS: undefined });
+// The drift function has ENDPOINTS too (its canary checks); only the control function has MAX_ARTIFACT_BYTES.
+const controlFunction = () => functionWith({ ENDPOINTS: undefined, MAX_ARTIFACT_BYTES: undefined });
+/** The capture bucket (its access logs go under `capture/`): replays read `capture/` and write `replays/` in it. */
+const captureBucket = (template = synth.template) => onlyResource(template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'capture/' }) })[0];
 
 function table(design: typeof BATCH_JOBS_TABLE): string {
   const [id] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: design.partitionKey.name, KeyType: 'HASH' }, { AttributeName: design.sortKey?.name, KeyType: 'RANGE' }] });
@@ -309,18 +317,29 @@ describe('functions, table and outputs', () => {
     synth.template.hasOutput('BatchJobsTableName', { Value: { Ref: jobTable() } });
   });
 
-  it('without any endpoint declaring batch locations, nothing of batch jobs is deployed and the control function has no BATCH_ variable', () => {
+  it('without any endpoint declaring batch locations the workflow is still deployed (replays run on it): the control function is told the table, the state machine and the capture bucket, BATCH_LOCATIONS is {}, and no role may touch S3 outside the product\'s buckets', () => {
     // Act
     const plain = synthesize(TWO_ENDPOINTS, { bundle: false });
 
     // Assess
-    plain.template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
-    plain.template.resourceCountIs('AWS::DynamoDB::Table', 2);
-    expect(plain.stack.batchJobs).toBeUndefined();
-    const functions = Object.values(resourcesOf(plain.template, 'AWS::Lambda::Function'));
-    const names = functions.flatMap((fn) => Object.keys((fn.Properties?.['Environment'] as { Variables?: object } | undefined)?.Variables ?? {}));
-    expect(names.filter((name) => name.startsWith('BATCH_'))).toEqual([]);
-    expect(Object.keys(plain.template.toJSON()['Outputs'] as object).filter((k) => k.startsWith('Batch'))).toEqual([]);
+    plain.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    plain.template.resourceCountIs('AWS::DynamoDB::Table', 3);
+    expect(plain.stack.batchJobs.inputs).toEqual([]);
+    expect(plain.stack.batchJobs.outputs).toEqual([]);
+    const [sm] = onlyResource(plain.template, 'AWS::StepFunctions::StateMachine', {});
+    const [, control] = onlyResource(plain.template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ENDPOINTS: Match.anyValue(), MAX_ARTIFACT_BYTES: Match.anyValue() }) } });
+    expect((control.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      BATCH_LOCATIONS: '{}',
+      BATCH_STATE_MACHINE_ARN: { Ref: sm },
+      BATCH_JOBS_TABLE: { Ref: expect.stringMatching(/^TablesBatchJobs/) },
+      CAPTURE_BUCKET: { Ref: captureBucket(plain.template) },
+    });
+    // Every S3 grant names one of the stack's own buckets (a reference), never a literal bucket ARN.
+    const roles = Object.keys(resourcesOf(plain.template, 'AWS::IAM::Role'));
+    const s3 = roles.flatMap((role) => grantedPairs(statementsOfRole(plain.template, role))).filter((p) => p.startsWith('s3:'));
+    expect(s3.length).toBeGreaterThan(0);
+    expect(s3.filter((p) => p.includes('arn:<AWS::Partition>:s3:::'))).toEqual([]);
+    expect(Object.keys(plain.template.toJSON()['Outputs'] as object).filter((k) => k.startsWith('Batch')).sort()).toEqual(['BatchJobsTableName', 'BatchStateMachineArn']);
   });
 
   it('refuses to build without the feature flag that keeps the Distributed Map\'s ResultWriter', () => {
@@ -338,10 +357,11 @@ describe('least privilege: S3 only under the configured batch locations', () => 
     return grantedPairs(statementsOfRole(synth.template, role)).filter((p) => p.startsWith('s3:'));
   }
 
-  it('the batch function reads inputs, writes outputs, reads the artifacts of the models with batch locations only', () => {
+  it('the batch function reads inputs, writes outputs, reads the artifacts of the endpoints\' models (those with locations, and wine, which may be replayed), and for replays reads capture/ and writes replays/', () => {
     // Prepare
     const [, batch] = batchFunction();
     const [artifacts] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
+    const capture = captureBucket();
     const role = roleOfResource(batch);
 
     // Act
@@ -352,14 +372,16 @@ describe('least privilege: S3 only under the configured batch locations', () => 
       [
         ...INPUTS.map((arn) => `s3:GetObject ${arn}`),
         ...OUTPUTS.flatMap((arn) => [`s3:PutObject ${arn}`, `s3:AbortMultipartUpload ${arn}`]),
-        ...['iris', 'churn'].flatMap((m) => [`s3:GetObject <${artifacts}.Arn>/models/${m}/*`, `s3:GetObjectVersion <${artifacts}.Arn>/models/${m}/*`]),
+        ...['iris', 'churn', 'wine'].flatMap((m) => [`s3:GetObject <${artifacts}.Arn>/models/${m}/*`, `s3:GetObjectVersion <${artifacts}.Arn>/models/${m}/*`]),
+        `s3:GetObject <${capture}.Arn>/capture/*`,
+        `s3:PutObject <${capture}.Arn>/replays/*`,
         `s3:ListBucket <${artifacts}.Arn>`,
+        `s3:ListBucket <${capture}.Arn>`,
         `s3:ListBucket ${bucket('acme-scoring')}`,
         `s3:ListBucket ${bucket('crm-exports')}`,
         `s3:ListBucket ${bucket('crm-archive')}`,
       ].sort(),
     );
-    expect(JSON.stringify(pairs)).not.toContain('models/wine');
     const lists = statementsOfRole(synth.template, role).filter((s) => s.actions.includes('s3:ListBucket'));
     expect(lists).toEqual(
       expect.arrayContaining([
@@ -376,10 +398,10 @@ describe('least privilege: S3 only under the configured batch locations', () => 
     expect(pairs).toEqual([`dynamodb:GetItem <${registryTable()}.Arn>`, `dynamodb:UpdateItem <${jobTable()}.Arn>`]);
   });
 
-  it('the steps function reads inputs and outputs, writes outputs, reads and updates the job table and reads the registry', () => {
+  it('the steps function reads inputs and outputs, writes outputs, reads and updates the job table and reads the registry (its replay grants: see "replays")', () => {
     // Act
     const role = roleOfResource(stepsFunction()[1]);
-    const pairs = grantedPairs(statementsOfRole(synth.template, role));
+    const pairs = grantedPairs(statementsOfRole(synth.template, role)).filter((p) => !p.includes(`<${captureBucket()}.`));
 
     // Assess
     expect(pairs.filter((p) => S3_OBJECT_ACTION.test(p))).toEqual(
@@ -402,8 +424,8 @@ describe('least privilege: S3 only under the configured batch locations', () => 
     // Act
     const pairs = grantedPairs(statementsOfRole(synth.template, roleOfResource(props)));
 
-    // Assess
-    expect(pairs.filter((p) => p.startsWith('s3:'))).toEqual(
+    // Assess: the outputs here; the capture bucket's replays/ folders in "replays".
+    expect(pairs.filter((p) => p.startsWith('s3:') && !p.includes(`<${captureBucket()}.`))).toEqual(
       OUTPUTS.flatMap((arn) => ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map((a) => `${a} ${arn}`)).sort(),
     );
     expect(pairs.filter((p) => p.startsWith('lambda:'))).toEqual([batch, steps].flatMap((fn) => [`lambda:InvokeFunction <${fn}.Arn>`, `lambda:InvokeFunction <${fn}.Arn>:*`]).sort());
@@ -468,9 +490,84 @@ describe('least privilege: S3 only under the configured batch locations', () => 
     expect(new Set(inputWrites.map(({ role }) => role))).toEqual(new Set([roleOfResource(controlFunction()[1])]));
     // Outputs: written by the batch function, the steps function and the state machine.
     for (const props of [batchFunction()[1], stepsFunction()[1], stateMachine()[1]]) {
-      const writes = objectPairs.filter(({ role, pair }) => role === roleOfResource(props) && pair.startsWith('s3:PutObject '));
+      const writes = objectPairs.filter(({ role, pair }) => role === roleOfResource(props) && pair.startsWith('s3:PutObject ') && !ours(pair));
       expect(writes.map(({ pair }) => pair.split(' ')[1]).sort()).toEqual([...OUTPUTS].sort());
     }
+  });
+});
+
+describe('replays: the capture bucket\'s capture/ and replays/ only, as the code reads and writes them', () => {
+  /** IAM's object-ARN matching: `*` matches any run of characters, `/` included. */
+  const matches = (arn: string, key: string) => new RegExp(`^${arn.split('*').map((part) => part.replace(/[.?+^$()[\]{}|\\]/g, '\\$&')).join('.*')}$`).test(key);
+  /**
+   * A role's statements cut to their resources in the capture bucket (minimizePolicies merges
+   * statements of the same actions across buckets), the bucket written `<capture>`.
+   */
+  function capturePairs(role: string): GrantedStatement[] {
+    const id = captureBucket();
+    return statementsOfRole(synth.template, role)
+      .map((st) => ({ ...st, resources: st.resources.filter((r) => r.includes(`<${id}.`)).map((r) => r.replace(`<${id}.Arn>`, '<capture>')) }))
+      .filter((st) => st.resources.length > 0);
+  }
+
+  it('the batch function: GetObject on capture/* (ranged reads of a split), listing limited to capture/ (a vanished file is INPUT_CHANGED, not AccessDenied), PutObject on replays/* (parts)', () => {
+    const granted = capturePairs(roleOfResource(batchFunction()[1]));
+    expect(grantedPairs(granted)).toEqual(['s3:GetObject <capture>/capture/*', 's3:ListBucket <capture>', 's3:PutObject <capture>/replays/*']);
+    expect(granted.filter((st) => st.actions.includes('s3:ListBucket')).map((st) => st.condition)).toEqual([{ StringLike: { 's3:prefix': ['capture/*'] } }]);
+  });
+
+  it('the steps function: GetObject on capture/* (the plan) and replays/* (assembly, report), listing limited to capture/ and replays/, PutObject and AbortMultipartUpload on replays/* (multipart uploads of splits, comparisons, errors)', () => {
+    const granted = capturePairs(roleOfResource(stepsFunction()[1]));
+    expect(grantedPairs(granted)).toEqual([
+      's3:AbortMultipartUpload <capture>/replays/*',
+      's3:GetObject <capture>/capture/*',
+      's3:GetObject <capture>/replays/*',
+      's3:ListBucket <capture>',
+      's3:PutObject <capture>/replays/*',
+    ]);
+    expect(granted.filter((st) => st.actions.includes('s3:ListBucket')).map((st) => st.condition)).toEqual([{ StringLike: { 's3:prefix': ['capture/*', 'replays/*'] } }]);
+  });
+
+  it('the state machine: GetObject on each replay\'s _plan/ (the ItemReader\'s splits file), the ResultWriter\'s actions on its _map/ only', () => {
+    const granted = capturePairs(roleOfResource(stateMachine()[1]));
+    expect(grantedPairs(granted)).toEqual(
+      [
+        's3:GetObject <capture>/replays/*/_plan/*',
+        ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map((a) => `${a} <capture>/replays/*/_map/*`),
+      ].sort(),
+    );
+  });
+
+  it("the patterns cover the keys a replay's job folder holds (ReplayService's folder, the steps' and workers' file names), and the state machine's reach no other file", () => {
+    // Prepare: a replay's folder as ReplayService makes it, and what the workflow writes in it.
+    const folder = `${REPLAY_ROOT}iris/job-20261130t120501z-7f3k9q2m1x/`;
+    const splits = folder + JOB_FILES.splits;
+    const mapManifest = `${folder}${JOB_FILES.mapResults}/0f3c-run/manifest.json`;
+    const others = [partKey(folder, 42), folder + JOB_FILES.comparisons, folder + JOB_FILES.errors, folder + JOB_FILES.manifest, folder + JOB_FILES.replayReport];
+
+    // Act
+    const machine = grantedPairs(capturePairs(roleOfResource(stateMachine()[1])));
+    const reads = machine.filter((p) => p.startsWith('s3:GetObject ')).map((p) => (p.split(' ')[1] ?? '').replace('<capture>/', ''));
+    const writes = machine.filter((p) => p.startsWith('s3:PutObject ')).map((p) => (p.split(' ')[1] ?? '').replace('<capture>/', ''));
+
+    // Assess
+    expect(reads.some((arn) => matches(arn, splits))).toBe(true);
+    expect(writes.some((arn) => matches(arn, mapManifest))).toBe(true);
+    expect(writes.some((arn) => matches(arn, splits))).toBe(false);
+    for (const key of others) expect([...reads, ...writes].some((arn) => matches(arn, key))).toBe(false);
+    for (const key of [splits, mapManifest, ...others]) expect(matches('replays/*', key)).toBe(true);
+  });
+
+  it('the control function reads replays/ (DataCapture.bindControl, test/cdk/data-capture.test.ts) and writes nothing there', () => {
+    const pairs = grantedPairs(capturePairs(roleOfResource(controlFunction()[1])));
+    expect(pairs.filter((p) => p.includes('/replays/'))).toEqual(['s3:GetObject <capture>/replays/*']);
+  });
+});
+
+describe('CloudFormation limits', () => {
+  it('the three-endpoint stack (batch locations, replays, drift schedules and canary gates on each) stays under 500 resources', () => {
+    const resources = Object.keys(synth.template.toJSON()['Resources'] as object);
+    expect(resources.length).toBeLessThan(500);
   });
 });
 
@@ -505,6 +602,8 @@ describe('cdk-nag', () => {
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<name>/*:*]',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<name>:*]',
         ...OUTPUTS.map((arn) => `AwsSolutions-IAM5[Resource::${arn}]`),
+        'AwsSolutions-IAM5[Resource::<id>/replays/*/_map/*]',
+        'AwsSolutions-IAM5[Resource::<id>/replays/*/_plan/*]',
         'AwsSolutions-SF2',
       ].sort(),
     );

@@ -48,7 +48,7 @@ describe('the default config', () => {
     expect(config.endpoints.map((e) => e.model)).toEqual(['iris']);
   });
 
-  it('fills the documented defaults: arm64, 2048 MB, 1000 rows, alarms above a 5% failure rate (from 20 invocations) and 1000 ms p99, canary 10% for 5 minutes, drift every 60 minutes', () => {
+  it('fills the documented defaults: arm64, 2048 MB, 1000 rows, alarms above a 5% failure rate (from 20 invocations) and 1000 ms p99, canary 10% for 5 minutes, drift every 60 minutes with the canary gate', () => {
     const [endpoint] = parseAppConfig({ endpoints: [iris], auth }).endpoints;
     expect(endpoint).toEqual({
       model: 'iris',
@@ -59,7 +59,7 @@ describe('the default config', () => {
       timeoutSeconds: 29,
       alarms: { errorRatePercent: 5, minInvocations: 20, p99LatencyMs: 1000, periodSeconds: 60, evaluationPeriods: 3 },
       release: { managed: 'canary', percent: 10, intervalMinutes: 5 },
-      drift: { scheduleMinutes: 60 },
+      drift: { scheduleMinutes: 60, canaryGate: true },
     });
   });
 

@@ -17,10 +17,15 @@ beforeAll(() => {
   synth = synthesize(TWO_ENDPOINTS);
 });
 
-/** The control-plane function (the one whose environment names ENDPOINTS). */
+/** Whether a function's environment is the control plane's: ENDPOINTS and MAX_ARTIFACT_BYTES (the drift function has ENDPOINTS too). */
+const isControlPlane = (fn: { Properties?: Record<string, unknown> }): boolean => {
+  const variables = (fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+  return 'ENDPOINTS' in variables && 'MAX_ARTIFACT_BYTES' in variables;
+};
+
+/** The control-plane function. */
 function controlPlane(): Record<string, unknown> {
-  const found = Object.values(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter((fn) =>
-    'ENDPOINTS' in ((fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}));
+  const found = Object.values(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(isControlPlane);
   expect(found).toHaveLength(1);
   return found[0]?.Properties ?? {};
 }
@@ -37,7 +42,8 @@ function grants(): string[] {
 }
 
 function predictionLogTable(): string {
-  const [id] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue() });
+  // The prediction log: the table with the byModel index (the batch-job table has a TTL too).
+  const [id] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue(), GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: BY_MODEL_INDEX })]) });
   return id;
 }
 
@@ -56,8 +62,7 @@ describe('the control plane reads the prediction log', () => {
   it('takes the namespace and the log level from the observability config', () => {
     // Act
     const custom = synthesize({ ...TWO_ENDPOINTS, observability: { metricsNamespace: 'Team/Serving', logLevel: 'DEBUG', tracing: false } });
-    const control = Object.values(resourcesOf(custom.template, 'AWS::Lambda::Function')).find((fn) =>
-      'ENDPOINTS' in ((fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}));
+    const control = Object.values(resourcesOf(custom.template, 'AWS::Lambda::Function')).find(isControlPlane);
     const variables = (control?.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
 
     // Assess

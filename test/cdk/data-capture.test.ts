@@ -19,7 +19,9 @@ import {
   CAPTURE_PARTITION_QUERY,
   DataCapture,
   PROFILE_PREFIX,
+  REPLAY_PREFIX,
 } from '../../lib/data-capture.js';
+import { REPLAY_ROOT } from '../../functions/core/replay/service.js';
 import { flattenReference } from '../../lib/nag.js';
 import { profileKey } from '../../functions/adapters/s3-drift.js';
 import {
@@ -57,10 +59,12 @@ function deliveryStream(): [string, Properties & { ExtendedS3DestinationConfigur
   return [id, resource.Properties as Properties & { ExtendedS3DestinationConfiguration: Properties }];
 }
 
-/** The control function (its environment names ENDPOINTS). */
+/** The control function (its environment names ENDPOINTS and MAX_ARTIFACT_BYTES; the drift function's has ENDPOINTS too). */
 function controlFunction(): [string, Properties] {
-  const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, r]) =>
-    'ENDPOINTS' in (((r.Properties?.['Environment'] as { Variables?: Properties } | undefined)?.Variables) ?? {}));
+  const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, r]) => {
+    const variables = ((r.Properties?.['Environment'] as { Variables?: Properties } | undefined)?.Variables) ?? {};
+    return 'ENDPOINTS' in variables && 'MAX_ARTIFACT_BYTES' in variables;
+  });
   expect(found).toHaveLength(1);
   const [id, resource] = found[0] as [string, { Properties?: Properties }];
   return [id, resource.Properties ?? {}];
@@ -99,12 +103,14 @@ describe('the capture bucket', () => {
     });
   });
 
-  it('expires captured records (and the records Firehose could not partition) after capture.retentionDays, drift reports after 400 days, unfinished uploads after a day', () => {
+  it('expires captured records (and the records Firehose could not partition) and replays\' folders after capture.retentionDays, drift reports after 400 days, unfinished uploads after a day', () => {
+    expect(REPLAY_PREFIX).toBe(REPLAY_ROOT);
     expect(captureBucket()[1]['LifecycleConfiguration']).toEqual({
       Rules: [
         { Id: 'ExpireCapture', Prefix: 'capture/', Status: 'Enabled', ExpirationInDays: 45 },
         { Id: 'ExpireCaptureErrors', Prefix: 'capture-errors/', Status: 'Enabled', ExpirationInDays: 45 },
         { Id: 'ExpireDriftReports', Prefix: 'drift/', Status: 'Enabled', ExpirationInDays: 400 },
+        { Id: 'ExpireReplays', Prefix: 'replays/', Status: 'Enabled', ExpirationInDays: 45 },
         { Id: 'AbortIncompleteUploads', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
       ],
     });
@@ -273,7 +279,7 @@ describe('least privilege', () => {
     expect(JSON.stringify(statements)).not.toContain(bucketId);
   });
 
-  it('the control plane has CAPTURE_BUCKET, reads capture/, reads and writes drift/, lists those two prefixes only; no delete, nothing on the stream', () => {
+  it('the control plane has CAPTURE_BUCKET, reads capture/, reads and writes drift/, reads replays/ (reports, links), lists those three prefixes only; no delete, no write under replays/, nothing on the stream', () => {
     // Prepare
     const [bucketId] = captureBucket();
     const [streamId] = deliveryStream();
@@ -290,11 +296,12 @@ describe('least privilege', () => {
     expect(onBucket).toEqual([
       `s3:GetObject <${bucketId}.Arn>/capture/*`,
       `s3:GetObject <${bucketId}.Arn>/drift/*`,
+      `s3:GetObject <${bucketId}.Arn>/replays/*`,
       `s3:ListBucket <${bucketId}.Arn>`,
       `s3:PutObject <${bucketId}.Arn>/drift/*`,
     ]);
     const listings = statements.filter((s) => s.actions.includes('s3:ListBucket') && s.resources.includes(`<${bucketId}.Arn>`));
-    expect(listings.map((s) => s.condition)).toEqual([{ StringLike: { 's3:prefix': ['capture/*', 'drift/*'] } }]);
+    expect(listings.map((s) => s.condition)).toEqual([{ StringLike: { 's3:prefix': ['capture/*', 'drift/*', 'replays/*'] } }]);
     expect(JSON.stringify(statements)).not.toContain(streamId);
     expect(JSON.stringify(statements)).not.toMatch(/firehose:/);
   });
@@ -315,7 +322,7 @@ describe('least privilege', () => {
     expect(listings).toContainEqual({ StringLike: { 's3:prefix': ['profiles/*'] } });
   });
 
-  it('no role but the delivery role, the endpoints\', the control plane\'s and the drift run\'s may touch the stream or the capture bucket, and no other function is told their names', () => {
+  it('no role but the delivery role, the endpoints\', the control plane\'s, the drift run\'s and the batch workflow\'s (replays) may touch the stream or the capture bucket, and no other function is told their names', () => {
     // Prepare
     const [bucketId] = captureBucket();
     const [streamId] = deliveryStream();
@@ -325,7 +332,13 @@ describe('least privilege', () => {
     const [controlId, control] = controlFunction();
     // The scheduled drift run reads captures and writes reports too (test/cdk/drift-schedule.test.ts).
     const [driftId, drift] = onlyResource(synth.template, 'AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Scheduled drift detection') });
-    const allowedRoles = [deliveryRole, roleOfResource(iris), roleOfResource(churn), roleOfResource(control), roleOfResource(drift.Properties)].sort();
+    // Replays run on the batch workflow: its batch and steps functions and its state machine (test/cdk/batch-jobs.test.ts).
+    const batchRoles = [
+      ...Object.values(synth.template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Batch jobs: ') } })).map((fn) => roleOfResource(fn.Properties)),
+      roleOfResource(onlyResource(synth.template, 'AWS::StepFunctions::StateMachine', {})[1].Properties),
+    ];
+    expect(batchRoles).toHaveLength(3);
+    const allowedRoles = [deliveryRole, roleOfResource(iris), roleOfResource(churn), roleOfResource(control), roleOfResource(drift.Properties), ...batchRoles].sort();
 
     // Act
     const touching = Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))
@@ -367,11 +380,11 @@ describe('cdk-nag', () => {
     expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
   });
 
-  it('acknowledges on the capture resources only the two object prefixes the delivery role writes, and on the control role only its capture/, drift/ and profiles/ grants', () => {
+  it('acknowledges on the capture resources only the two object prefixes the delivery role writes, and on the control role only its capture/, drift/, replays/ and profiles/ grants', () => {
     // Act
     const acks = acknowledgments(synth.app);
     const delivery = acks.filter((a) => a.path.startsWith('OnnxServing/Capture/'));
-    const control = acks.filter((a) => a.path === 'OnnxServing/ControlPlane/Control/Role' && /capture|drift|profiles/.test(a.id));
+    const control = acks.filter((a) => a.path === 'OnnxServing/ControlPlane/Control/Role' && /capture|drift|replays|profiles/.test(a.id));
 
     // Assess
     expect(delivery.map((a) => [a.path, a.id.replace(/<[\w.]+>/g, '<id>')]).sort()).toEqual([
@@ -382,6 +395,7 @@ describe('cdk-nag', () => {
       'AwsSolutions-IAM5[Resource::<id>/capture/*]',
       'AwsSolutions-IAM5[Resource::<id>/drift/*]',
       'AwsSolutions-IAM5[Resource::<id>/profiles/*]',
+      'AwsSolutions-IAM5[Resource::<id>/replays/*]',
     ]);
     for (const ack of [...delivery, ...control]) expect(ack.reason.length).toBeGreaterThan(40);
   });

@@ -66,6 +66,7 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-APIG4': 'the public routes: the two health checks and the server metadata (GET /v2)',
       'AwsSolutions-COG4': 'routes are authorized by the JWT Lambda authorizer, for any OIDC issuer, not a Cognito user pool authorizer',
       'AwsSolutions-L1': 'the product targets nodejs22.x',
+      'AwsSolutions-SF2': 'the batch and replay workflow (always deployed: replays run on it) is traced only with observability.tracing, off here',
     };
 
     // Act
@@ -84,10 +85,11 @@ describe('cdk-nag AwsSolutions', () => {
     const iam5 = acknowledgments(synth.app).filter((a) => a.id.startsWith('AwsSolutions-IAM5'));
     expect(iam5.length).toBeGreaterThan(0);
     for (const ack of iam5) expect(ack.id).toMatch(/^AwsSolutions-IAM5\[Resource::(.+\*|\*)\]$/);
-    // "*" itself only on the control plane, for cloudwatch:GetMetricData (no resource-level permissions).
+    // "*" itself only on the control plane, for cloudwatch:GetMetricData, and on the batch workflow's role, for log delivery (neither has resource-level permissions).
     const star = iam5.filter((a) => a.id === 'AwsSolutions-IAM5[Resource::*]');
-    expect(star.map((a) => a.path)).toEqual(['OnnxServing/ControlPlane/Control/Role']);
-    expect(star[0]?.reason).toMatch(/GetMetricData has no resource-level permissions/);
+    expect(star.map((a) => a.path).sort()).toEqual(['OnnxServing/BatchJobs/Workflow/Role', 'OnnxServing/ControlPlane/Control/Role']);
+    expect(star.find((a) => a.path.startsWith('OnnxServing/ControlPlane'))?.reason).toMatch(/GetMetricData has no resource-level permissions/);
+    expect(star.find((a) => a.path.startsWith('OnnxServing/BatchJobs'))?.reason).toMatch(/Log delivery .* has no resource-level permissions/);
   });
 
   it('acknowledges COG4 once, on the API, with the Lambda authorizer as its reason', () => {

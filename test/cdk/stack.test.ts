@@ -59,7 +59,8 @@ function functionServing(model: string): [string, Record<string, unknown>] {
 function controlFunction(): [string, Record<string, unknown>] {
   const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, r]) => {
     const variables = (r.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-    return 'ENDPOINTS' in variables;
+    // The drift function has ENDPOINTS too (its canary checks); only the control plane registers artifacts.
+    return 'ENDPOINTS' in variables && 'MAX_ARTIFACT_BYTES' in variables;
   });
   expect(found).toHaveLength(1);
   const [id, resource] = found[0] as [string, { Properties?: Record<string, unknown> }];
@@ -105,8 +106,8 @@ describe('tables', () => {
     });
   });
 
-  it('there are exactly these two tables', () => {
-    synth.template.resourceCountIs('AWS::DynamoDB::Table', 2);
+  it('there are exactly three tables: these two and the batch-job table (replays run on the batch workflow; test/cdk/batch-jobs.test.ts)', () => {
+    synth.template.resourceCountIs('AWS::DynamoDB::Table', 3);
   });
 });
 
@@ -254,13 +255,15 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
 
   it("every serving function's environment names the tables and bucket of this stack (the authorizer's names none)", () => {
     const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
-    const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue() });
+    const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: expectedTable(PREDICTION_LOG_TABLE).KeySchema });
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
     const [authorizerId, authorizer] = onlyResource(synth.template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ JWT_ISSUER: Match.anyValue() }) } });
     expect(JSON.stringify(authorizer.Properties?.['Environment'])).not.toMatch(/TABLE|BUCKET/);
     const hooks = [...Object.keys(hookFunctions()), postHookFunction()[0]];
     for (const [id, fn] of Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
       if (id === authorizerId || hooks.includes(id)) continue;
+      // The batch workflow's functions name what they use (test/cdk/batch-jobs.test.ts).
+      if (String(fn.Properties?.['Description']).startsWith('Batch jobs: ')) continue;
       // The scheduled drift function reads no prediction log (test/cdk/drift-schedule.test.ts).
       if (String(fn.Properties?.['Description']).startsWith('Scheduled drift detection')) {
         expect(fn.Properties?.['Environment']).toMatchObject({ Variables: { REGISTRY_TABLE: { Ref: registry }, ARTIFACT_BUCKET: { Ref: bucket } } });
@@ -388,8 +391,8 @@ describe('alias live and its alarms', () => {
   });
 
   it('has exactly two alarms per endpoint, each on the version this deployment publishes (none on the alias as a whole)', () => {
-    // Prepare: the release alarms (each model's drift alarm is test/cdk/drift-schedule.test.ts's).
-    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).filter((a) => a.Properties?.['MetricName'] !== 'DriftedFeatures');
+    // Prepare: the release alarms (each model's drift and canary alarms are test/cdk/drift-schedule.test.ts's).
+    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).filter((a) => !['DriftedFeatures', 'CanaryPredictionShift'].includes(String(a.Properties?.['MetricName'])));
     const versions = new Set(['iris', 'churn'].map((model) => liveVersionOf(synth.template, functionServing(model)[0])));
 
     // Act: the version dimensions of each alarm's metric, or of every metric of its math.
@@ -424,13 +427,15 @@ describe('releases: CodeDeploy on alias live', () => {
     synth.template.hasResourceProperties('AWS::CodeDeploy::Application', { ComputePlatform: 'Lambda' });
   });
 
-  it.each([['Iris', 'iris'], ['Churn', 'churn']] as const)("%s's group watches its endpoint's two per-version alarms and rolls back on a failed, stopped or alarmed deployment", (construct, model) => {
+  it.each([['Iris', 'iris'], ['Churn', 'churn']] as const)("%s's group watches its endpoint's two per-version alarms and its canary alarm, and rolls back on a failed, stopped or alarmed deployment", (construct, model) => {
     // Prepare: the endpoint's alarms (ExecutedVersion on alias live of this model's function).
     const [fnId] = functionServing(model);
     const alarms = Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'))
       .filter(([, a]) => JSON.stringify(a.Properties).includes(`"Ref":"${fnId}"`))
       .map(([id]) => id);
     expect(alarms).toHaveLength(2);
+    // The distribution gate's alarm on the model (test/cdk/drift-schedule.test.ts).
+    const [canary] = onlyResource(synth.template, 'AWS::CloudWatch::Alarm', { MetricName: 'CanaryPredictionShift', Dimensions: [{ Name: 'Model', Value: model }] });
 
     // Act
     const [, group] = groupOf(construct);
@@ -440,7 +445,7 @@ describe('releases: CodeDeploy on alias live', () => {
     expect(group['AutoRollbackConfiguration']).toEqual({ Enabled: true, Events: expect.arrayContaining(['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM']) });
     const watched = (group['AlarmConfiguration'] as { Enabled: boolean; Alarms: { Name: { Ref: string } }[] });
     expect(watched.Enabled).toBe(true);
-    expect(watched.Alarms.map((a) => a.Name.Ref).sort()).toEqual(alarms.sort());
+    expect(watched.Alarms.map((a) => a.Name.Ref).sort()).toEqual([...alarms, canary].sort());
   });
 
   it("iris uses CodeDeploy's predefined canary 10% for 5 minutes (the default); churn's linear 20%/15 min gets its own configuration", () => {
@@ -518,8 +523,9 @@ describe('releases: CodeDeploy on alias live', () => {
     expect(new Set(codedeploy.map((p) => p.split(' ')[0]))).toEqual(new Set(['codedeploy:GetDeployment', 'codedeploy:GetDeploymentGroup', 'codedeploy:PutLifecycleEventHookExecutionStatus']));
     for (const p of codedeploy) expect(p).toMatch(new RegExp(`:deploymentgroup:<Release(Iris|Churn)Application\\w+>/<(${irisGroup}|${churnGroup})>$`));
     const alarmPairs = pairs.filter((p) => p.startsWith('cloudwatch:'));
-    expect(alarmPairs).toHaveLength(8);
-    for (const p of alarmPairs) expect(p).toMatch(/^cloudwatch:(DescribeAlarms|PutMetricAlarm) <Endpoint(Iris|Churn)(ErrorsAlarm|LatencyP99Alarm)\w+\.Arn>$/);
+    expect(alarmPairs).toHaveLength(10);
+    // The per-version alarms it retargets; the canary alarms (per model) it only describes with the group's others.
+    for (const p of alarmPairs) expect(p).toMatch(/^cloudwatch:((DescribeAlarms|PutMetricAlarm) <Endpoint(Iris|Churn)(ErrorsAlarm|LatencyP99Alarm)\w+|DescribeAlarms <DriftCanaryAlarm(Iris|Churn)\w+)\.Arn>$/);
     expect(JSON.stringify(pairs)).not.toMatch(/PredictionLog|Artifacts|ControlPlane/);
   });
 
@@ -619,10 +625,15 @@ function statementsOf(role: string): { actions: string[]; resources: string[]; c
 }
 
 describe('least privilege', () => {
-  it('no statement has a wildcard action, and only cloudwatch:GetMetricData (no resource-level permissions) has resource "*"', () => {
+  it('no statement has a wildcard action, and only cloudwatch:GetMetricData and the batch workflow\'s log delivery (no resource-level permissions) have resource "*"', () => {
+    // Step Functions' log delivery to CloudWatch Logs (the batch workflow's role; test/cdk/batch-jobs.test.ts).
+    const logDelivery = new Set(['logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies', 'logs:GetLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery']);
     for (const { statement } of statements()) {
       for (const action of list(statement['Action'])) expect(action).not.toContain('*');
-      if (list(statement['Resource']).includes('*')) expect(statement['Action']).toBe('cloudwatch:GetMetricData');
+      if (!list(statement['Resource']).includes('*')) continue;
+      const actions = list(statement['Action']) as string[];
+      if (actions.length === 1 && actions[0] === 'cloudwatch:GetMetricData') continue;
+      expect(actions.every((action) => logDelivery.has(action))).toBe(true);
     }
   });
 
@@ -636,7 +647,10 @@ describe('least privilege', () => {
       [/^<ArtifactsBucket\w+\.Arn>\/profiles\/\*$/, "the control plane stores and reads any model's reference profiles (drift)"],
       [/^<PayloadsBucket\w+\.Arn>\/(inputs|outputs)\/iris\/\*$/, "iris's payloads: keys made per request (payload ids, request ids)"],
       [/^<PayloadsBucket\w+\.Arn>\/(inputs|outputs)\/churn\/\*$/, "churn's payloads, same reason"],
-      [/^<CaptureBucket\w+\.Arn>\/(capture|capture-errors|drift)\/\*$/, 'Firehose names the capture objects it writes; the control plane reads any model\'s captures and drift reports (test/cdk/data-capture.test.ts)'],
+      [/^<CaptureBucket\w+\.Arn>\/(capture|capture-errors|drift|replays)\/\*$/, 'Firehose names the capture objects it writes; the control plane reads any model\'s captures, drift reports and replays (test/cdk/data-capture.test.ts)'],
+      [/^<CaptureBucket\w+\.Arn>\/replays\/\*\/(_plan|_map)\/\*$/, "the batch workflow reads a replay's splits and writes its Map Run results; job ids are made per replay (test/cdk/batch-jobs.test.ts)"],
+      [/^<BatchJobs(Batch|Steps)Function\w+\.Arn>:\*$/, "CDK's LambdaInvoke grants the workflow its two functions' qualified names"],
+      [/^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.+:\*$/, "the batch workflow's executions and the Distributed Map's child executions, named at run time"],
       [/^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<\w+>:log-stream:\*$/, "log streams are created at run time in the function's own log group"],
       [/^<EndpointIrisPredictFunction\w+\.Arn>:\*$/, "iris's function versions: numbers allocated at release time (control plane reads pins, hook invokes the target)"],
       [/^<EndpointChurnPredictFunction\w+\.Arn>:\*$/, "churn's function versions, same reason"],
@@ -662,7 +676,7 @@ describe('least privilege', () => {
     // Prepare
     const [, fn] = functionServing(model);
     const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
-    const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue() });
+    const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: expectedTable(PREDICTION_LOG_TABLE).KeySchema });
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
     const [payloads] = payloadBucket();
 
@@ -711,11 +725,13 @@ describe('least privilege', () => {
         .sort();
 
     // Assess
+    // The batch-job table takes the same five actions (jobs and replays; test/cdk/batch-jobs.test.ts): minimizePolicies merges them.
+    const [jobs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'model', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] });
     expect(granted).toEqual(
       expect.arrayContaining([
         {
           actions: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-          resources: [`<${registry}.Arn>`, `<${registry}.Arn>/index/models`],
+          resources: [`<${jobs}.Arn>`, `<${registry}.Arn>`, `<${registry}.Arn>/index/models`].sort(),
         },
         { actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], resources: [`<${bucket}.Arn>/models/*`] },
         { actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObject', 's3:PutObject'], resources: [`<${bucket}.Arn>/uploads/*`] },
