@@ -4,7 +4,7 @@
  * closed to the public, TLS only, with server access logs in a bucket of their own.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type BucketProps, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { UPLOAD_PREFIX } from '../functions/core/uploads.js';
 import { acknowledgeNag } from './nag.js';
@@ -29,6 +29,24 @@ export interface ArtifactBucketProps {
   readonly accessLogRetentionDays?: number;
 }
 
+/**
+ * What every bucket of the app has: public access blocked, TLS 1.2 or later only, SSE-S3 (the
+ * only encryption S3 server access logging can write to), objects owned by the bucket owner
+ * (no ACLs), the given removal policy, and server access logs under `logPrefix` of `accessLogs`
+ * when given.
+ */
+export function privateBucketProps(removalPolicy: RemovalPolicy, accessLogs?: IBucket, logPrefix?: string): BucketProps {
+  return {
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    enforceSSL: true,
+    minimumTLSVersion: 1.2,
+    encryption: BucketEncryption.S3_MANAGED,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    removalPolicy,
+    ...(accessLogs ? { serverAccessLogsBucket: accessLogs, serverAccessLogsPrefix: logPrefix } : {}),
+  };
+}
+
 export class ArtifactBucket extends Construct {
   readonly bucket: Bucket;
   readonly accessLogs: Bucket;
@@ -36,29 +54,17 @@ export class ArtifactBucket extends Construct {
   constructor(scope: Construct, id: string, props: ArtifactBucketProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const secure = {
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      removalPolicy,
-    } as const;
 
     // S3 server access logging writes only to SSE-S3 buckets owned by the same account.
     this.accessLogs = new Bucket(this, 'AccessLogs', {
-      ...secure,
-      encryption: BucketEncryption.S3_MANAGED,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      ...privateBucketProps(removalPolicy),
       lifecycleRules: [{ expiration: Duration.days(props.accessLogRetentionDays ?? 365) }],
     });
     acknowledgeNag(this.accessLogs, 'AwsSolutions-S1', 'This is the access-log target bucket; logging its own access would log the log writes.');
 
     this.bucket = new Bucket(this, 'Bucket', {
-      ...secure,
+      ...privateBucketProps(removalPolicy, this.accessLogs, 'artifacts/'),
       versioned: true,
-      encryption: BucketEncryption.S3_MANAGED,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: this.accessLogs,
-      serverAccessLogsPrefix: 'artifacts/',
       // Non-current versions under models/ are not expired: the registry pins artifacts by S3
       // VersionId. Uploads are registered (and deleted) within minutes; whatever is left, a
       // registration that never came or a multipart upload never finished, goes after a day,

@@ -57,11 +57,11 @@ import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import { LogGroup, LogStream, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CAPTURE_ROOT } from '../functions/core/capture.js';
 import { REPLAY_ROOT } from '../functions/core/replay/service.js';
-import type { ArtifactBucket } from './artifact-bucket.js';
+import { privateBucketProps, type ArtifactBucket } from './artifact-bucket.js';
 import type { CaptureConfig } from './config.js';
 import { acknowledgeNag, nagValue } from './nag.js';
 import type { ServingFunction } from './serving-function.js';
@@ -157,15 +157,7 @@ export class DataCapture extends Construct {
     }
 
     this.bucket = new Bucket(this, 'Bucket', {
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      encryption: BucketEncryption.S3_MANAGED,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      autoDeleteObjects: false,
-      serverAccessLogsBucket: props.accessLogs,
-      serverAccessLogsPrefix: 'capture/',
+      ...privateBucketProps(props.removalPolicy ?? RemovalPolicy.RETAIN, props.accessLogs, 'capture/'),
       lifecycleRules: [
         { id: 'ExpireCapture', prefix: CAPTURE_ROOT, expiration: Duration.days(retentionDays) },
         { id: 'ExpireCaptureErrors', prefix: CAPTURE_ERROR_ROOT, expiration: Duration.days(retentionDays) },

@@ -16,7 +16,8 @@
  * environment and access to their own model's two prefixes only.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { privateBucketProps } from './artifact-bucket.js';
 import { Construct } from 'constructs';
 import { PAYLOAD_RETENTION_DAYS, payloadInputPrefix, payloadOutputPrefix } from '../functions/core/payload-keys.js';
 import type { ServingFunction } from './serving-function.js';
@@ -46,15 +47,7 @@ export class PayloadBucket extends Construct {
   constructor(scope: Construct, id: string, props: PayloadBucketProps) {
     super(scope, id);
     this.bucket = new Bucket(this, 'Bucket', {
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      encryption: BucketEncryption.S3_MANAGED,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      autoDeleteObjects: false,
-      serverAccessLogsBucket: props.accessLogs,
-      serverAccessLogsPrefix: 'payloads/',
+      ...privateBucketProps(props.removalPolicy ?? RemovalPolicy.RETAIN, props.accessLogs, 'payloads/'),
       lifecycleRules: [
         {
           id: 'ExpirePayloads',
