@@ -185,20 +185,28 @@ export class DriftSchedule extends Construct {
       this.rules.set(model, rule);
       this.alarms.set(
         model,
-        new Alarm(this, `Alarm${pascal(model)}`, {
-          metric: this.driftMetric(model, DRIFT_METRICS.driftedFeatures, Duration.minutes(minutes)),
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          datapointsToAlarm: 1,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-          alarmDescription:
-            `Model ${model}: the scheduled drift run (every ${minutes} min, last 24 h of captured requests) found at least one drifted feature. ` +
+        this.onceAlarm(
+          `Alarm${pascal(model)}`,
+          this.driftMetric(model, DRIFT_METRICS.driftedFeatures, Duration.minutes(minutes)),
+          `Model ${model}: the scheduled drift run (every ${minutes} min, last 24 h of captured requests) found at least one drifted feature. ` +
             `GET /v1/models/${model}/drift (or modelctl drift ${model}) has the report, worst features first.`,
-        }),
+        ),
       );
     }
     for (const gate of gates) this.gate(gate);
+  }
+
+  /** An alarm when `metric` reaches 1 in one period; no data (no run, no canary) is not a breach. */
+  private onceAlarm(id: string, metric: Metric, description: string): Alarm {
+    return new Alarm(this, id, {
+      metric,
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
   }
 
   /**
@@ -216,17 +224,12 @@ export class DriftSchedule extends Construct {
         targets: [new LambdaFunction(this.function.function, { event: RuleTargetInput.fromObject({ model, check: 'canary' }) })],
       }),
     );
-    const alarm = new Alarm(this, `CanaryAlarm${pascal(model)}`, {
-      metric: this.driftMetric(model, DRIFT_METRICS.canaryShift, Duration.minutes(CANARY_CHECK_MINUTES)),
-      threshold: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        `Model ${model}: the canary's predictions shifted from the stable version's (distribution gate, last ${CANARY_WINDOW_MINUTES} min of captured requests). ` +
+    const alarm = this.onceAlarm(
+      `CanaryAlarm${pascal(model)}`,
+      this.driftMetric(model, DRIFT_METRICS.canaryShift, Duration.minutes(CANARY_CHECK_MINUTES)),
+      `Model ${model}: the canary's predictions shifted from the stable version's (distribution gate, last ${CANARY_WINDOW_MINUTES} min of captured requests). ` +
         `CodeDeploy rolls the release back on it; the reason is in GET /v1/models/${model}/history.`,
-    });
+    );
     this.canaryAlarms.set(model, alarm);
     release.deploymentGroup.addAlarm(alarm);
     release.hook.allow(HOOK_CANARY_ALARM_ACTIONS, [alarm.alarmArn]);
