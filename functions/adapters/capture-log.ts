@@ -91,7 +91,12 @@ export class BufferedCaptureLog implements CaptureLog {
   write(record: PendingCapture): void {
     if (this.queue.length >= this.maxQueued) {
       const batch = { model: record.model, modelVersion: record.modelVersion, date: captureDate(record.timestamp), lines: [] };
-      this.fallback(batch, [safeBuild(record)], new UndeliveredError(`the capture queue holds ${this.maxQueued} records already`));
+      const full = new UndeliveredError(`the capture queue holds ${this.maxQueued} records already`);
+      // Built once its settings are known, as a queued record would be.
+      void Promise.resolve(record.ready).catch(() => undefined).then(() => {
+        const line = safeBuild(record);
+        if (line !== undefined) this.fallback(batch, [line], full);
+      });
       return;
     }
     this.queue.push(record);
@@ -126,13 +131,18 @@ export class BufferedCaptureLog implements CaptureLog {
 
   private async deliverAll(records: readonly PendingCapture[]): Promise<void> {
     if (records.length === 0) return;
+    // Records queued while their settings were being re-read wait for them (a failed read
+    // leaves the settings known before).
+    await Promise.allSettled(records.flatMap((r) => (r.ready ? [r.ready] : [])));
     const batches = new Map<string, { model: string; modelVersion: string; date: string; lines: string[] }>();
     for (const record of records) {
+      const line = safeBuild(record);
+      if (line === undefined) continue;
       const date = captureDate(record.timestamp);
       const key = `${record.model}\u0000${record.modelVersion}\u0000${date}`;
       let batch = batches.get(key);
       if (!batch) batches.set(key, (batch = { model: record.model, modelVersion: record.modelVersion, date, lines: [] }));
-      batch.lines.push(safeBuild(record));
+      batch.lines.push(line);
     }
     await Promise.all([...batches.values()].map(async (batch) => {
       try {
@@ -149,8 +159,8 @@ export class BufferedCaptureLog implements CaptureLog {
   }
 }
 
-/** The record's line; a build that throws (a bug) still leaves a line that says so. */
-function safeBuild(record: PendingCapture): string {
+/** The record's line (`undefined`: not captured after all); a build that throws (a bug) still leaves a line that says so. */
+function safeBuild(record: PendingCapture): string | undefined {
   try {
     return record.build();
   } catch (error) {

@@ -6,7 +6,8 @@
  *   thousand sorted values per feature: too large for the version's registry item).
  * - {@link S3DriftReportStore}: every run's report at `drift/<model>/<createdAt>.json` in the
  *   capture bucket (the history, kept as long as the bucket's lifecycle rule says), and the newest
- *   again at `drift/<model>/latest.json`, which `GET /v1/models/{model}/drift` reads.
+ *   again at `drift/<model>/versions/<version>/latest.json` and `drift/<model>/latest.json`,
+ *   which `GET /v1/models/{model}/drift` reads.
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { InternalError } from '../core/errors.js';
@@ -27,6 +28,7 @@ export function profileKey(model: string, version: string): string {
 /** The keys of a model's drift reports in the capture bucket. */
 export const DRIFT_KEYS = {
   latest: (model: string) => `drift/${model}/latest.json`,
+  versionLatest: (model: string, version: string) => `drift/${model}/versions/${version}/latest.json`,
   run: (model: string, createdAt: string) => `drift/${model}/${createdAt.replace(/[-:.]/g, '')}.json`,
 };
 
@@ -47,11 +49,12 @@ export class S3DriftReportStore implements DriftReportStore {
 
   async put(report: StoredDriftReport): Promise<void> {
     await writeJson(this.options, DRIFT_KEYS.run(report.model, report.createdAt), report);
+    await writeJson(this.options, DRIFT_KEYS.versionLatest(report.model, report.modelVersion), report);
     await writeJson(this.options, DRIFT_KEYS.latest(report.model), report);
   }
 
-  async latest(model: string): Promise<StoredDriftReport | undefined> {
-    return readJson<StoredDriftReport>(this.options, DRIFT_KEYS.latest(model));
+  async latest(model: string, version?: string): Promise<StoredDriftReport | undefined> {
+    return readJson<StoredDriftReport>(this.options, version === undefined ? DRIFT_KEYS.latest(model) : DRIFT_KEYS.versionLatest(model, version));
   }
 }
 

@@ -242,7 +242,11 @@ export function makeHandler({ service, uploads, releases, stats, predictions, jo
     'GET /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.getCapture(pathParam(event, 'model'))),
     'PUT /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.setCapture(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
     'DELETE /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.disableCapture(pathParam(event, 'model'))),
-    'GET /v1/models/{model}/drift': withDrift(async (d, event) => jsonResponse(200, await d.latest(pathParam(event, 'model')))),
+    'GET /v1/models/{model}/drift': withDrift(async (d, event) => {
+      const { version } = queryParams(event, ['version']);
+      if (version !== undefined && !/^[1-9][0-9]{0,9}$/.test(version)) throw new ValidationError('INVALID_VERSION', '"version" must be a version number such as "3".', ['query', 'version']);
+      return jsonResponse(200, await d.latest(pathParam(event, 'model'), version));
+    }),
     'POST /v1/models/{model}/drift': withDrift(async (d, event) => {
       const body = parseWith(DriftRunSchema, event.parsedBody ?? {}, DRIFT_RUN_HINT);
       return jsonResponse(200, await d.run(pathParam(event, 'model'), { ...body, trigger: 'on-demand' }));

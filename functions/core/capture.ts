@@ -25,8 +25,10 @@
  * - `inputs`: the other inputs (images, sequences) as `{datatype, shape, data}`, data flat and
  *   row-major.
  * - `outputs`: every output the model computed for the request, as `{datatype, shape, data}`.
- * - Redaction (`CaptureSettings.drop`, `.hash`) applies by feature or input name before anything
- *   is serialized: a dropped one is absent; a hashed one has each value replaced by
+ * - Redaction (`CaptureSettings.drop`, `.hash`) applies by feature, input or output name (an
+ *   output may echo an input) before anything is serialized; the name of an input whose columns
+ *   are the declared features stands for all of them. A dropped one is absent; a hashed one has
+ *   each value replaced by
  *   `sha256:<64 hex digits>` of its text (a string as it is, any other value as its JSON text).
  *   Hashing keeps equal values equal, so a hashed feature can still be compared as a category,
  *   but it is a pseudonym, not encryption: a value from a small set (a country, a yes/no) is
@@ -61,19 +63,28 @@ export const MAX_RECORD_BYTES = 1_000 * 1024;
 export const MIN_RECORD_BYTES = 1024;
 /** Most names in `drop` and in `hash`. */
 export const MAX_REDACTED_NAMES = 1_000;
+/** Smallest share captured: one request in 100,000 (a smaller share captures nothing in practice). */
+export const MIN_SAMPLE_PERCENT = 0.001;
 /** The S3 key prefix under which every capture record lives. */
 export const CAPTURE_ROOT = 'capture/';
 
 const name = z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
+const names = z.array(name).max(MAX_REDACTED_NAMES, `must list at most ${MAX_REDACTED_NAMES} names`).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((n, i) => {
+    if (seen.has(n)) ctx.addIssue({ code: 'custom', message: `names ${JSON.stringify(clip(n, 60))} twice`, path: [i] });
+    seen.add(n);
+  });
+});
 
 /** The body of `PUT /v1/models/{model}/capture`. */
 export const CaptureSettingsSchema = z.strictObject({
   samplePercent: z
     .number({ error: 'must be a number of percent, above 0 and at most 100' })
-    .gt(0, 'must be above 0 (DELETE /v1/models/{model}/capture turns capture off)')
+    .min(MIN_SAMPLE_PERCENT, `must be at least ${MIN_SAMPLE_PERCENT} (one request in 100,000; DELETE /v1/models/{model}/capture turns capture off)`)
     .max(100, 'must be at most 100'),
-  drop: z.array(name).max(MAX_REDACTED_NAMES, `must list at most ${MAX_REDACTED_NAMES} names`).default([]),
-  hash: z.array(name).max(MAX_REDACTED_NAMES, `must list at most ${MAX_REDACTED_NAMES} names`).default([]),
+  drop: names.default([]),
+  hash: names.default([]),
   maxRecordBytes: z
     .number({ error: 'must be a whole number of bytes' })
     .int('must be a whole number of bytes')
@@ -87,8 +98,8 @@ export const CAPTURE_SETTINGS_HINT = 'Send {"samplePercent": 10, "drop": ["<feat
 /**
  * Checks the names to redact against what the model's versions declare: a redaction that names
  * nothing would let the data it meant to hide through, so every name must be a declared feature
- * or an input name of at least one registered version, and no name may be both dropped and
- * hashed.
+ * or an input or output name of at least one registered version, and no name may be both
+ * dropped and hashed.
  *
  * @throws ValidationError 400 `UNKNOWN_FEATURE` (path `["drop", i]` / `["hash", i]`),
  *   `CONFLICTING_FIELDS` (path `["hash", i]`)
@@ -98,13 +109,15 @@ export function checkRedaction(settings: Pick<CaptureSettings, 'drop' | 'hash'>,
   for (const version of versions) {
     for (const feature of version.metadata.features ?? []) known.add(feature);
     for (const input of version.signature.inputs) known.add(input.name);
+    // An output can echo an input (an id, an email): it can be redacted too.
+    for (const output of version.signature.outputs) known.add(output.name);
   }
   const dropped = new Set(settings.drop);
   for (const [field, names] of [['drop', settings.drop], ['hash', settings.hash]] as const) {
     names.forEach((n, i) => {
       if (!known.has(n)) {
         const some = [...known].slice(0, 10).map((k) => JSON.stringify(clip(k, 40))).join(', ');
-        throw new ValidationError('UNKNOWN_FEATURE', `${JSON.stringify(clip(n, 60))} is not a feature or input of any version of this model, so there is nothing to ${field === 'drop' ? 'drop' : 'hash'}; check the spelling (known: ${some}${known.size > 10 ? ', …' : ''}).`, [field, i]);
+        throw new ValidationError('UNKNOWN_FEATURE', `${JSON.stringify(clip(n, 60))} is not a feature, input or output of any version of this model, so there is nothing to ${field === 'drop' ? 'drop' : 'hash'}; check the spelling (known: ${some}${known.size > 10 ? ', …' : ''}).`, [field, i]);
       }
       if (field === 'hash' && dropped.has(n)) {
         throw new ValidationError('CONFLICTING_FIELDS', `${JSON.stringify(clip(n, 60))} is both dropped and hashed; name it in one list only.`, [field, i]);
@@ -157,12 +170,15 @@ export function captureRecordText(source: CaptureSource): string {
   const hashed: string[] = [];
   if (layout.kind === 'columns') {
     const tensor = feeds[layout.input.name];
+    // The input's own name stands for all of its features.
+    const dropAll = drop.has(layout.input.name);
+    const hashAll = hash.has(layout.input.name);
     if (tensor) {
       const width = layout.features.length;
       layout.features.forEach((feature, j) => {
-        if (drop.has(feature)) dropped.push(feature);
-        else columns.push({ name: feature, tensor, stride: width, offset: j, hashed: hash.has(feature) });
-        if (hash.has(feature) && !drop.has(feature)) hashed.push(feature);
+        if (dropAll || drop.has(feature)) dropped.push(feature);
+        else if (hashAll || hash.has(feature)) hashed.push(feature);
+        if (!(dropAll || drop.has(feature))) columns.push({ name: feature, tensor, stride: width, offset: j, hashed: hashAll || hash.has(feature) });
       });
     }
   } else {
@@ -181,8 +197,16 @@ export function captureRecordText(source: CaptureSource): string {
   }
   const hashedTensors = new Set(tensors.filter(([n]) => hash.has(n)).map(([n]) => n));
   const head = `{"captureVersion":${CAPTURE_VERSION},"requestId":${JSON.stringify(source.requestId)},"model":${JSON.stringify(source.model)},"modelVersion":${JSON.stringify(source.modelVersion)},"functionVersion":${JSON.stringify(source.functionVersion)},"timestamp":${JSON.stringify(source.timestamp)},"rows":${rows}`;
+  const outputList: [string, TensorData][] = [];
+  for (const [n, t] of Object.entries(outputs)) {
+    if (drop.has(n)) dropped.push(n);
+    else {
+      if (hash.has(n)) hashed.push(n);
+      outputList.push([n, t]);
+    }
+  }
+  const hashedOutputs = new Set(outputList.filter(([n]) => hash.has(n)).map(([n]) => n));
   const redaction = dropped.length + hashed.length > 0 ? `,"redaction":{"dropped":${JSON.stringify(dropped)},"hashed":${JSON.stringify(hashed)}}` : '';
-  const outputList = Object.entries(outputs);
   const build = (kept: number, withoutData: ReadonlySet<string>): string => {
     let text = `${head},"capturedRows":${kept},"truncated":${kept < rows || withoutData.size > 0}`;
     if (columns.length > 0) {
@@ -201,7 +225,7 @@ export function captureRecordText(source: CaptureSource): string {
     }
     text += ',"outputs":{';
     outputList.forEach(([n, t], i) => {
-      text += `${i === 0 ? '' : ','}${JSON.stringify(n)}:${tensorText(t, rows, kept, withoutData.has(`out:${n}`), false)}`;
+      text += `${i === 0 ? '' : ','}${JSON.stringify(n)}:${tensorText(t, rows, kept, withoutData.has(`out:${n}`), hashedOutputs.has(n))}`;
     });
     return `${text}}${redaction}}`;
   };

@@ -223,8 +223,17 @@ export interface PendingCapture {
   readonly modelVersion: string;
   /** ISO-8601 UTC: the request's time, which names its date partition. */
   readonly timestamp: string;
-  /** The record's JSON line, without its line break (`captureRecordText`); called once, never throws. */
-  build(): string;
+  /**
+   * Settles once the capture settings this record depends on are known (the endpoint was
+   * re-reading them when the request came); the record is built only then. @default settled
+   */
+  readonly ready?: Promise<unknown>;
+  /**
+   * The record's JSON line, without its line break (`captureRecordText`), or `undefined` when,
+   * with the settings read meanwhile, the request is not to be captured after all. Called once,
+   * after `ready`; never throws.
+   */
+  build(): string | undefined;
 }
 
 /**
@@ -272,10 +281,11 @@ export interface ReferenceProfileStore {
   put(model: string, version: string, profile: ReferenceProfile): Promise<void>;
 }
 
-/** Drift reports, newest kept apart for `GET /v1/models/{model}/drift`. */
+/** Drift reports, the newest kept apart (per model, and per version) for `GET /v1/models/{model}/drift`. */
 export interface DriftReportStore {
   put(report: StoredDriftReport): Promise<void>;
-  latest(model: string): Promise<StoredDriftReport | undefined>;
+  /** The newest report of the model, or of one of its versions. */
+  latest(model: string, version?: string): Promise<StoredDriftReport | undefined>;
 }
 
 /** A loaded model: its signature as read from the runtime, and a batched run. */

@@ -828,7 +828,9 @@ export class PredictionService {
   /**
    * Queues the request for data capture when its model has capture on and the draw selects it.
    * Nothing here waits or serializes: the record is built by the capture log's background work.
-   * The settings are the ones read with the production pointer; a function that never reads the
+   * The settings are the ones read with the production pointer, trusted for `pointerCacheMs`; a
+   * request that finds them older waits (off the request path) for the re-read it starts, so a
+   * change applies within `pointerCacheMs` of being made. A function that never reads the
    * pointer (pinned, or addressed by version) reads them in the background on its first request
    * and captures from the next one.
    */
@@ -841,15 +843,31 @@ export class PredictionService {
       if (!this.pointerReads.has(model)) this.readPointer(model).catch(() => undefined);
       return;
     }
-    if (known.until <= this.now()) this.refreshInBackground(model, ctx.log ?? SILENT_LOG);
-    const settings = known.capture;
-    if (!settings || !sampled(settings, this.random)) return;
+    // Settings past their time are being re-read: the record waits for what that read says
+    // (a redaction added a moment ago must hold for this request too), and is dropped if capture
+    // was turned off or the new share leaves it out.
+    let ready: Promise<void> | undefined;
+    let settings = known.capture;
+    if (known.until <= this.now()) {
+      this.refreshInBackground(model, ctx.log ?? SILENT_LOG);
+      const refresh = this.refreshing.get(model);
+      if (refresh) {
+        ready = refresh.then(() => {
+          const latest = this.pointers.get(model);
+          if (latest) settings = latest.capture;
+        });
+      }
+    }
+    if (!ready && (!settings || !sampled(settings, this.random))) return;
     const { config } = this.deps;
     sink.write({
       model,
       modelVersion: served.version.version,
       timestamp,
-      build: () => captureRecordText({
+      ...(ready ? { ready } : {}),
+      build: () => {
+        if (!settings || (ready && !sampled(settings, this.random))) return undefined;
+        return captureRecordText({
         requestId: ctx.requestId,
         model,
         modelVersion: served.version.version,
@@ -860,7 +878,8 @@ export class PredictionService {
         feeds: decoded.feeds,
         outputs,
         settings,
-      }),
+        });
+      },
     });
   }
 }

@@ -63,6 +63,31 @@ describe('BufferedCaptureLog over S3', () => {
     });
   });
 
+  it('builds a record only once its settings are known, and leaves out one they no longer capture', async () => {
+    // Prepare: two records whose settings are being re-read
+    const delivered: CaptureBatch[] = [];
+    const log = new BufferedCaptureLog({ delivery: { deliver: async (batch) => void delivered.push(batch) }, flushDelayMs: 60_000 });
+    let settle: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    let capturing: boolean | undefined;
+    log.write({ model: 'm', modelVersion: '1', timestamp: '2026-11-30T00:00:00.000Z', ready, build: () => (capturing ? line('kept') : undefined) });
+    log.write({ model: 'm', modelVersion: '1', timestamp: '2026-11-30T00:00:00.000Z', ready, build: () => (capturing === undefined ? line('too early') : undefined) });
+
+    // Act: the flush waits for the settings
+    const flushed = log.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(delivered).toEqual([]);
+    capturing = true;
+    settle();
+    await flushed;
+
+    // Assess
+    expect(delivered).toEqual([{ model: 'm', modelVersion: '1', date: '2026-11-30', lines: [line('kept')] }]);
+    expect(log.pending()).toBe(0);
+  });
+
   it('delivers on its own after flushDelayMs', async () => {
     const delivered: CaptureBatch[] = [];
     const log = new BufferedCaptureLog({ delivery: { deliver: async (batch) => void delivered.push(batch) }, flushDelayMs: 20 });
@@ -94,6 +119,7 @@ describe('BufferedCaptureLog over S3', () => {
     const fallen: string[] = [];
     const log = new BufferedCaptureLog({ delivery: { deliver: async () => undefined }, maxQueued: 2, flushDelayMs: 60_000, fallback: (_batch, lines) => void fallen.push(...lines) });
     for (const id of ['1', '2', '3']) log.write(pending(id, 'm', '1', '2026-11-30T00:00:00.000Z'));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(fallen).toEqual([line('3')]);
     expect(log.pending()).toBe(2);
     await log.flush();

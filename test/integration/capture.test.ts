@@ -34,6 +34,9 @@ describe('data capture on the local stack', () => {
     const cases: [unknown, string, string][] = [
       [{ samplePercent: 0 }, 'VALIDATION_ERROR', 'samplePercent'],
       [{ samplePercent: 101 }, 'VALIDATION_ERROR', 'samplePercent'],
+      // Below what DynamoDB stores (1e-130) and what captures anything: a clear 400, not a 500.
+      [{ samplePercent: 1e-300 }, 'VALIDATION_ERROR', 'samplePercent'],
+      [{ samplePercent: 50, drop: ['sepal_width_cm', 'sepal_width_cm'] }, 'VALIDATION_ERROR', 'drop[1]'],
       [{ samplePercent: 50, drop: ['sepal_widht_cm'] }, 'UNKNOWN_FEATURE', 'drop[0]'],
       [{ samplePercent: 50, hash: ['petal_width_cm', 'nope'] }, 'UNKNOWN_FEATURE', 'hash[1]'],
       [{ samplePercent: 50, drop: ['petal_width_cm'], hash: ['petal_width_cm'] }, 'CONFLICTING_FIELDS', 'hash[0]'],
@@ -146,5 +149,26 @@ describe('data capture on the local stack', () => {
     expect(await expireObjects(stack.clients.s3, LOCAL_CAPTURE_BUCKET, DEFAULT_CAPTURE_RETENTION_DAYS, later, 'capture/model=x/')).toBe(1);
     expect(await expireObjects(stack.clients.s3, LOCAL_CAPTURE_BUCKET, DEFAULT_CAPTURE_RETENTION_DAYS, later, 'replays/')).toBe(1);
     expect(await Promise.all(keys.map(exists))).toEqual([false, false, true]);
+  });
+
+  it('applies a change to the first request after POINTER_CACHE_MS, not one later', async () => {
+    // Prepare: capture on, and the endpoint's settings read
+    expect((await call(stack.url, 'PUT', '/v1/models/iris/capture', { samplePercent: 100 })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, stack.config.POINTER_CACHE_MS + 50));
+    await call(stack.url, 'GET', '/v2/models/iris/ready');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await call(stack.url, 'GET', '/v2/models/iris/ready');
+    // Act: a redaction added, the cache's time passes, one request
+    expect((await call(stack.url, 'PUT', '/v1/models/iris/capture', { samplePercent: 100, drop: ['petal_length_cm'] })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, stack.config.POINTER_CACHE_MS + 50));
+    const from = new Date().toISOString();
+    const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 6.66, petal_width_cm: 0.2 } });
+    await stack.prediction.flush();
+
+    // Assess: that very request's record already lacks the feature
+    const { records } = await reader.read({ model: 'iris', versions: ['1'], from, to: new Date(Date.now() + 1000).toISOString(), maxRecords: 10 });
+    expect(records.map((r) => r.requestId)).toEqual([(reply.body as { requestId: string }).requestId]);
+    expect(records[0]?.features).not.toHaveProperty('petal_length_cm');
+    expect(records[0]?.redaction).toEqual({ dropped: ['petal_length_cm'], hashed: [] });
   });
 });

@@ -204,6 +204,8 @@ describe('a reference profile sent with the model file', () => {
       [{ ...profile, profileVersion: 2 }, 'INVALID_PROFILE', 'profile.profileVersion'],
       [{ ...profile, features: { ...profile.features, petal_length_cm: { ...numeric, binProportions: numeric.binProportions.map(() => 0.2) } } }, 'INVALID_PROFILE', 'profile.features.petal_length_cm.binProportions'],
       ['profile', 'INVALID_PROFILE', 'profile'],
+      [{ ...profile, predictions: { ...profile.predictions, 'probability[bogus]': numeric } }, 'UNKNOWN_FEATURE', 'profile.predictions.probability[bogus]'],
+      [{ profileVersion: 1, rows: 120, features: {} }, 'INVALID_PROFILE', 'profile.features'],
     ];
     for (const [body, code, path] of cases) {
       const reply = await call(stack.url, 'POST', '/v1/models/lilies/versions', { modelBase64: file, metadata, profile: body });

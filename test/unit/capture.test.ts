@@ -70,6 +70,21 @@ describe('captureRecordText', () => {
     expect(text).not.toMatch(/[^.\d]0\.(2|6|3|7)[,\]]/);
   });
 
+  it('takes the input\'s name for all of its features, and redacts outputs by name', () => {
+    const { feeds, outputs } = irisTensors(2);
+    const dropped = parsed(captureRecordText(source({ rows: 2, feeds, outputs, settings: { drop: ['features', 'label'], hash: [], maxRecordBytes: 65_536 } })));
+    const hashed = parsed(captureRecordText(source({ rows: 2, feeds, outputs, settings: { drop: [], hash: ['features', 'label'], maxRecordBytes: 65_536 } })));
+
+    expect(dropped.features).toBeUndefined();
+    expect(Object.keys(dropped.outputs)).toEqual(['probabilities']);
+    expect(dropped.redaction).toEqual({ dropped: [...FEATURES, 'label'], hashed: [] });
+    const digest = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+    expect(hashed.features?.['a']).toEqual([digest('0.1'), digest('0.5')]);
+    expect(hashed.outputs['label']?.data).toEqual([digest('class-0'), digest('class-1')]);
+    expect(hashed.outputs['probabilities']?.data).toEqual([0, 0.33333334, 0.6666667, 0, 0.33333334, 0.6666667]);
+    expect(hashed.redaction).toEqual({ dropped: [], hashed: [...FEATURES, 'label'] });
+  });
+
   it('keeps single-value inputs of other models as features and the rest as tensors, redaction by input name', () => {
     const layout = recordLayout({
       inputs: [{ name: 'email', type: 'string', shape: ['N'] }, { name: 'age', type: 'int64', shape: ['N', 1] }, { name: 'image', type: 'uint8', shape: ['N', 2, 2] }],
@@ -138,14 +153,15 @@ describe('captureRecordText', () => {
 describe('settings', () => {
   it('takes a share, names to redact and a bound, with defaults', () => {
     expect(CaptureSettingsSchema.parse({ samplePercent: 5 })).toEqual({ samplePercent: 5, drop: [], hash: [], maxRecordBytes: 65_536 });
-    for (const bad of [{ samplePercent: 0 }, { samplePercent: 100.5 }, { samplePercent: 5, maxRecordBytes: 2_000_000 }, { samplePercent: 5, drop: [''] }, { samplePercent: 5, other: 1 }, {}]) {
+    expect(CaptureSettingsSchema.parse({ samplePercent: 0.001 }).samplePercent).toBe(0.001);
+    for (const bad of [{ samplePercent: 0 }, { samplePercent: 1e-300 }, { samplePercent: 0.0009 }, { samplePercent: 5, drop: ['a', 'b', 'a'] }, { samplePercent: 5, hash: ['a', 'a'] }, { samplePercent: 100.5 }, { samplePercent: 5, maxRecordBytes: 2_000_000 }, { samplePercent: 5, drop: [''] }, { samplePercent: 5, other: 1 }, {}]) {
       expect(CaptureSettingsSchema.safeParse(bad).success).toBe(false);
     }
   });
 
   it('refuses to redact what no version declares, and a name both dropped and hashed', () => {
     const versions = [{ metadata: { features: FEATURES }, signature: IRIS }];
-    expect(() => checkRedaction({ drop: ['a'], hash: ['features'] }, versions)).not.toThrow();
+    expect(() => checkRedaction({ drop: ['a', 'label'], hash: ['features', 'probabilities'] }, versions)).not.toThrow();
     expect(() => checkRedaction({ drop: ['e'], hash: [] }, versions)).toThrow(expect.objectContaining({ code: 'UNKNOWN_FEATURE', path: ['drop', 0] }));
     expect(() => checkRedaction({ drop: ['a'], hash: ['a'] }, versions)).toThrow(expect.objectContaining({ code: 'CONFLICTING_FIELDS', path: ['hash', 0] }));
   });

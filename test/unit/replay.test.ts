@@ -504,6 +504,15 @@ describe('replayWindow', () => {
     expect(() => replayWindow(since, until, now)).toThrow(expect.objectContaining({ code: 'INVALID_WINDOW', path: [path] }) as Error);
   });
 
+  it.each([
+    ['2026-02-30T00:00:00Z', undefined, 'since'],
+    ['2026-11-30T24:00:00Z', undefined, 'since'],
+    ['2026-11-29T10:61:00Z', undefined, 'since'],
+    ['1h', '2026-11-31T00:00:00Z', 'until'],
+  ])('refuses a time that is not on the calendar, since %s until %s, as not a valid time', (since, until, path) => {
+    expect(() => replayWindow(since, until, now)).toThrow(expect.objectContaining({ code: 'INVALID_WINDOW', path: [path], message: expect.stringContaining('must be') }) as Error);
+  });
+
   it('lists the UTC days a window touches', () => {
     expect(utcDays('2026-11-29T23:00:00.000Z', '2026-12-01T00:00:00.000Z')).toEqual(['2026-11-29', '2026-11-30']);
     expect(utcDays('2026-11-30T10:00:00.000Z', '2026-11-30T11:00:00.000Z')).toEqual(['2026-11-30']);

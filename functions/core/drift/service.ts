@@ -13,7 +13,7 @@ import type { ModelVersion } from '../model.js';
 import type { CaptureReader, DriftReportStore, ModelRegistry, ReferenceProfileStore } from '../ports.js';
 import type { CaptureRecord } from '../capture.js';
 import { classifierView } from '../codec/encode.js';
-import { predictionColumns, type CapturedTensorLike } from './predictions.js';
+import { LABEL_COLUMN, MAX_PREDICTION_WIDTH, predictionColumns, probabilityColumn, type CapturedTensorLike } from './predictions.js';
 import { driftReport, type DriftReport, type DriftThresholds } from './report.js';
 import type { ReferenceProfile } from './profile.js';
 import { parseReferenceProfile } from './profile-schema.js';
@@ -41,8 +41,17 @@ export interface StoredDriftReport extends DriftReport {
   /** Captured requests read, and whether more were left out past the bound (the newest were kept). */
   readonly records: number;
   readonly capped: boolean;
-  /** Features left out because capture hashes them (their values are digests). */
-  readonly hashedFeatures: readonly string[];
+  /**
+   * Features (and outputs) that capture dropped or hashed in any record of the window: left out
+   * of the comparison (a dropped value would count as missing, a digest as a new category), so
+   * redaction never reads as drift.
+   */
+  readonly redacted: { readonly dropped: readonly string[]; readonly hashed: readonly string[] };
+  /**
+   * Whether any column had enough live rows to be judged: `false` (too few captured rows, or none
+   * at all) means the report says nothing either way, which `drifted: false` alone would hide.
+   */
+  readonly judged: boolean;
 }
 
 export interface DriftRunRequest {
@@ -99,6 +108,7 @@ export class DriftService {
     const from = new Date(now.getTime() - minutes * 60_000).toISOString();
     const read = await capture.read({ model, versions: [version.version], from, to, maxRecords: this.deps.maxRecords ?? DEFAULT_DRIFT_MAX_RECORDS });
     const live = liveColumns(read.records, version);
+    const compared = driftReport(profile, { features: live.features, predictions: live.predictions }, this.deps.thresholds);
     const report: StoredDriftReport = {
       model,
       modelVersion: version.version,
@@ -107,8 +117,9 @@ export class DriftService {
       window: { from, to, minutes },
       records: read.records.length,
       capped: read.capped,
-      hashedFeatures: live.hashed,
-      ...driftReport(profile, { features: live.features, predictions: live.predictions }, this.deps.thresholds),
+      redacted: live.redacted,
+      judged: compared.results.some((r) => r.status === 'compared'),
+      ...compared,
     };
     await reports.put(report);
     this.deps.onReport?.(report);
@@ -116,16 +127,23 @@ export class DriftService {
   }
 
   /**
-   * The newest stored report of the model.
+   * The newest stored report of `version`; without it, of the production version (when it has
+   * one), else of any version.
    *
-   * @throws NotFoundError 404 `MODEL_NOT_FOUND`, `NO_DRIFT_REPORT`
+   * @throws NotFoundError 404 `MODEL_NOT_FOUND`, `VERSION_NOT_FOUND`, `NO_DRIFT_REPORT`
    */
-  async latest(model: string): Promise<StoredDriftReport> {
+  async latest(model: string, version?: string): Promise<StoredDriftReport> {
     const { reports } = this.stores();
-    if (!(await this.deps.registry.getModel(model))) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
-    const report = await reports.latest(model);
+    const record = await this.deps.registry.getModel(model);
+    if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
+    if (version !== undefined && !(await this.deps.registry.getVersion(model, version))) {
+      throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${version}.`, ['query', 'version']);
+    }
+    const wanted = version ?? record.productionVersion;
+    const report = (wanted === undefined ? undefined : await reports.latest(model, wanted)) ?? (version === undefined ? await reports.latest(model) : undefined);
     if (!report) {
-      throw new NotFoundError('NO_DRIFT_REPORT', `Model "${model}" has no drift report yet: turn capture on (PUT /v1/models/${model}/capture), register a reference profile, and run one (POST /v1/models/${model}/drift, or modelctl drift ${model} --run), or wait for the schedule.`, ['model']);
+      const which = version === undefined ? `Model "${model}"` : `Model "${model}" version ${version}`;
+      throw new NotFoundError('NO_DRIFT_REPORT', `${which} has no drift report yet: turn capture on (PUT /v1/models/${model}/capture), register a reference profile, and run one (POST /v1/models/${model}/drift, or modelctl drift ${model} --run), or wait for the schedule.`, ['model']);
     }
     return report;
   }
@@ -195,11 +213,51 @@ function profileSummary(model: string, version: string, profile: ReferenceProfil
  */
 export function checkProfiledNames(profile: ReferenceProfile, version: Pick<ModelVersion, 'metadata' | 'signature' | 'model' | 'version'>, at: readonly (string | number)[] = []): void {
   const known = new Set([...(version.metadata.features ?? []), ...version.signature.inputs.map((i) => i.name)]);
+  const which = `model "${version.model}"${version.version === 'unregistered' ? '' : ` version ${version.version}`}`;
   for (const name of Object.keys(profile.features)) {
     if (!known.has(name)) {
-      throw new ValidationError('UNKNOWN_FEATURE', `The profile has feature ${JSON.stringify(clip(name, 60))}, which model "${version.model}"${version.version === 'unregistered' ? '' : ` version ${version.version}`} neither declares nor takes as an input: a profile of other data would report drift that is not there. Profile the columns the model reads (modelctl profile --features ...).`, [...at, 'features', clip(name, 60)]);
+      throw new ValidationError('UNKNOWN_FEATURE', `The profile has feature ${JSON.stringify(clip(name, 60))}, which ${which} neither declares nor takes as an input: a profile of other data would report drift that is not there. Profile the columns the model reads (modelctl profile --features ...).`, [...at, 'features', clip(name, 60)]);
     }
   }
+  const predicts = predictionColumnNames(version);
+  for (const name of Object.keys(profile.predictions ?? {})) {
+    if (!predicts(name)) {
+      throw new ValidationError('UNKNOWN_FEATURE', `The profile has prediction column ${JSON.stringify(clip(name, 60))}, which ${which} does not make from its outputs (a classifier's "label" and "probability[<class label>]", an output's name, or "<output>[j]"). Profile the predictions with modelctl profile --model on this model's file.`, [...at, 'predictions', clip(name, 60)]);
+    }
+  }
+  if (Object.keys(profile.features).length + Object.keys(profile.predictions ?? {}).length === 0) {
+    throw new ValidationError('INVALID_PROFILE', 'The profile has no feature and no prediction column, so drift could judge nothing against it.', [...at, 'features']);
+  }
+}
+
+/**
+ * Whether `name` is a prediction column the version can make (`predictions.ts`): the
+ * classifier's `label` and `probability[<class label>]`, an output of shape `[N]` or `[N, 1]` by
+ * its name, and `<output>[j]` for j below a static width of at most `MAX_PREDICTION_WIDTH` (any
+ * j when the width is dynamic).
+ */
+function predictionColumnNames(version: Pick<ModelVersion, 'metadata' | 'signature'>): (name: string) => boolean {
+  const names = new Set<string>();
+  const classifier = classifierView(version.signature, version.metadata);
+  if (classifier) {
+    names.add(LABEL_COLUMN);
+    for (const label of classifier.labels) names.add(probabilityColumn(label));
+  }
+  const dynamic = new Set<string>();
+  for (const output of version.signature.outputs) {
+    const width = output.shape[1];
+    if (output.shape.length === 1 || (output.shape.length === 2 && width === 1)) names.add(output.name);
+    else if (output.shape.length === 2 && typeof width === 'number') for (let j = 0; j < Math.min(width, MAX_PREDICTION_WIDTH); j++) names.add(`${output.name}[${j}]`);
+    else if (output.shape.length === 2) {
+      dynamic.add(output.name);
+      names.add(output.name);
+    }
+  }
+  return (name) => {
+    if (names.has(name)) return true;
+    const match = /^(.*)\[(\d{1,2})\]$/.exec(name);
+    return match !== null && dynamic.has(match[1] as string) && Number(match[2]) < MAX_PREDICTION_WIDTH;
+  };
 }
 
 /**
@@ -211,23 +269,30 @@ export function checkProfiledNames(profile: ReferenceProfile, version: Pick<Mode
 export function liveColumns(records: readonly CaptureRecord[], version: Pick<ModelVersion, 'signature' | 'metadata'>): {
   features: Record<string, unknown[]>;
   predictions: Record<string, unknown[]>;
-  hashed: string[];
+  redacted: { dropped: string[]; hashed: string[] };
 } {
   const classifier = classifierView(version.signature, version.metadata);
   const features: Record<string, unknown[]> = Object.create(null) as Record<string, unknown[]>;
   const predictions: Record<string, unknown[]> = Object.create(null) as Record<string, unknown[]>;
+  // A name redacted in any record of the window is left out whole: records captured before a
+  // redaction was added still hold it, and mixing them would read as missing values.
+  const dropped = new Set<string>();
   const hashed = new Set<string>();
+  for (const record of records) {
+    for (const name of record.redaction?.dropped ?? []) dropped.add(name);
+    for (const name of record.redaction?.hashed ?? []) hashed.add(name);
+  }
+  const redacted = (name: string) => dropped.has(name) || hashed.has(name);
   let rows = 0;
   for (const record of records) {
-    for (const name of record.redaction?.hashed ?? []) hashed.add(name);
     const kept = record.capturedRows;
     for (const [name, values] of Object.entries(record.features ?? {})) {
-      if (record.redaction?.hashed.includes(name)) continue;
+      if (redacted(name)) continue;
       const column = (features[name] ??= new Array<unknown>(rows).fill(undefined));
       for (let r = 0; r < kept; r++) column.push(values[r]);
     }
     const outputs: Record<string, CapturedTensorLike> = {};
-    for (const [name, tensor] of Object.entries(record.outputs)) if (tensor.data) outputs[name] = { datatype: tensor.datatype, shape: tensor.shape, data: tensor.data };
+    for (const [name, tensor] of Object.entries(record.outputs)) if (tensor.data && !redacted(name)) outputs[name] = { datatype: tensor.datatype, shape: tensor.shape, data: tensor.data };
     for (const [name, values] of Object.entries(predictionColumns(outputs, kept, classifier))) {
       const column = (predictions[name] ??= new Array<unknown>(rows).fill(undefined));
       column.push(...values);
@@ -236,5 +301,5 @@ export function liveColumns(records: readonly CaptureRecord[], version: Pick<Mod
     // A column a record lacked is missing for its rows.
     for (const column of [...Object.values(features), ...Object.values(predictions)]) while (column.length < rows) column.push(undefined);
   }
-  return { features, predictions, hashed: [...hashed] };
+  return { features, predictions, redacted: { dropped: [...dropped].sort(), hashed: [...hashed].sort() } };
 }

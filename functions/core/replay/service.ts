@@ -242,12 +242,22 @@ export function replayWindow(since: string, until: string | undefined, now: Date
 }
 
 function timeOf(text: string, field: 'since' | 'until'): number {
-  const time = ISO_TIME.test(text) ? Date.parse(text) : Number.NaN;
+  const time = ISO_TIME.test(text) && onCalendar(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(time)) {
     const what = field === 'since' ? 'a duration back from now (90s, 30m, 1h, 2d) or an ISO-8601 time with its zone (2026-11-30T12:00:00Z)' : 'an ISO-8601 time with its zone (2026-11-30T13:00:00Z)';
     throw new ValidationError('INVALID_WINDOW', `"${field}" must be ${what}, not ${JSON.stringify(excerpt(text))}.`, [field]);
   }
   return time;
+}
+
+/**
+ * Whether the date and time an ISO-8601 text names exist (`Date.parse` rolls 2026-02-30 over to
+ * March 2 and 24:00 to the next day rather than refusing them).
+ */
+function onCalendar(text: string): boolean {
+  const [year, month, day, hour, minute, second = 0] = (text.match(/\d+/g) ?? []).slice(0, 6).map(Number) as number[];
+  const at = new Date(Date.UTC(year as number, (month as number) - 1, day, hour, minute, second));
+  return at.getUTCFullYear() === year && at.getUTCMonth() === (month as number) - 1 && at.getUTCDate() === day && at.getUTCHours() === hour && at.getUTCMinutes() === minute && at.getUTCSeconds() === second;
 }
 
 /** The UTC days (`yyyy-MM-dd`) the window `[since, until)` touches, oldest first. */
