@@ -24,6 +24,7 @@ import {
 } from '../functions/core/codec/tensor-bytes.js';
 import type { ModelStats } from '../functions/core/stats.js';
 import type { CaptureStatus } from '../functions/core/registry.js';
+import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../functions/core/capture.js';
 import type { StoredDriftReport } from '../functions/core/drift/service.js';
 import type { ReplayReport } from '../functions/core/replay/compare.js';
 import { AppError } from '../functions/core/errors.js';
@@ -46,6 +47,11 @@ interface CommandHelp {
 
 /** Exit code of `modelctl drift` when the report says a column drifted. */
 export const DRIFTED_EXIT_CODE = 3;
+/**
+ * Exit code of `modelctl drift` when the report judged nothing (`judged: false`: no column had
+ * enough live rows), so that a script does not read "no drift" into a window with no evidence.
+ */
+export const NOT_JUDGED_EXIT_CODE = 4;
 
 const COMMANDS: readonly CommandHelp[] = [
   { name: 'models', synopsis: 'models', description: ['list registered models'] },
@@ -140,21 +146,24 @@ const COMMANDS: readonly CommandHelp[] = [
       'captures that percent of requests (0-100], inputs and',
       'outputs, to S3 (settings replaced whole: --drop and',
       '--hash name features left out or hashed, --max-record-',
-      'bytes bounds a record, default 65536); --off: stops.',
+      `bytes bounds a record, ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES}, default`,
+      `${DEFAULT_MAX_RECORD_BYTES}); --off: stops.`,
       '--json: the API\'s JSON. Scope models:write to change',
     ],
   },
   {
-    name: 'drift', synopsis: 'drift <model> [--run [--minutes N] [--version V]] [--json]',
+    name: 'drift', synopsis: 'drift <model> [--version V] [--run [--minutes N]] [--json]',
     description: [
       "the model's newest drift report: a row per feature and",
       'prediction column, worst first (PSI, KS or chi-squared',
-      'test, p-value, severity), with the thresholds; --run:',
-      'runs one now over the last N minutes (default 1440) of',
-      'captured traffic of version V (default production);',
-      "--json: the API's JSON. Exit 0: no column drifted;",
-      `${DRIFTED_EXIT_CODE}: a column drifted; 1: the API refused. Scope`,
-      'models:read (models:write with --run)',
+      'test, p-value, severity), with the thresholds; of',
+      'version V (default production, else any version);',
+      '--run: runs one now over the last N minutes (default',
+      '1440) of captured traffic of version V (default',
+      "production); --json: the API's JSON. Exit 0: no column",
+      `drifted; ${DRIFTED_EXIT_CODE}: a column drifted; ${NOT_JUDGED_EXIT_CODE}: not judged (too few`,
+      'captured rows); 1: the API refused. Scope models:read',
+      '(models:write with --run)',
     ],
   },
   {
@@ -1122,9 +1131,29 @@ const CAPTURE_COMMAND_FLAGS: readonly (keyof Flags)[] = [...CAPTURE_FLAGS, 'json
 /** The options `drift` takes; any other is a usage error. */
 const DRIFT_COMMAND_FLAGS: readonly (keyof Flags)[] = ['run', 'minutes', 'version', 'json'];
 
-/** A comma-separated list option, names trimmed, empty ones left out. */
-function listArg(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+/**
+ * A comma-separated list option (`--drop a,b`), names trimmed. An empty name (`--drop ''`,
+ * `--drop a,,b`, `--hash ' '`) or a name given twice is a usage error naming the option: an empty
+ * shell variable must not silently mean "none" (no redaction, every version).
+ */
+function listArg(value: string, option: string): string[] {
+  const names = value.split(',').map((name) => name.trim());
+  if (names.some((name) => name === '')) {
+    const why = names.every((name) => name === '') ? 'it names nothing (leave the option out to name none)' : 'a name in it is empty';
+    throw new UsageError(`${option} is a comma-separated list of names, not ${shown(value)}: ${why}.`);
+  }
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) throw new UsageError(`${option} names ${shown(twice)} twice.`);
+  return names;
+}
+
+/** `--max-record-bytes`: whole bytes within the API's bounds (`functions/core/capture.ts`). */
+function recordBytesArg(value: string): number {
+  const bytes = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(bytes >= MIN_RECORD_BYTES && bytes <= MAX_RECORD_BYTES)) {
+    throw new UsageError(`--max-record-bytes is a whole number of bytes from ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES} (1,000 KiB, a Firehose record's limit), not ${shown(value)}.`);
+  }
+  return bytes;
 }
 
 /**
@@ -1147,9 +1176,9 @@ async function capture(args: readonly string[], flags: Flags, api: Api, io: CliI
     if (!(sample > 0 && sample <= 100)) throw new UsageError(`--sample is the percent of requests captured, above 0 and at most 100, not ${shown(flags.sample)}; --off turns capture off.`);
     const body = {
       samplePercent: sample,
-      drop: listArg(flags.drop),
-      hash: listArg(flags.hash),
-      ...(flags['max-record-bytes'] === undefined ? {} : { maxRecordBytes: wholeArg(flags['max-record-bytes'], '--max-record-bytes') }),
+      drop: flags.drop === undefined ? [] : listArg(flags.drop, '--drop'),
+      hash: flags.hash === undefined ? [] : listArg(flags.hash, '--hash'),
+      ...(flags['max-record-bytes'] === undefined ? {} : { maxRecordBytes: recordBytesArg(flags['max-record-bytes']) }),
     };
     status = (await api.call('PUT', route, body)) as CaptureStatus;
   } else {
@@ -1184,9 +1213,10 @@ export function captureLines(status: CaptureStatus): string {
 }
 
 /**
- * `modelctl drift <model>`: the newest drift report (`GET`), or with `--run` a run now
- * (`POST`, over `--minutes` of traffic, of `--version`), as a table worst first, or the API's
- * JSON (`--json`). Exit {@link DRIFTED_EXIT_CODE} when the report says drifted, so scripts can act.
+ * `modelctl drift <model>`: the newest drift report (`GET`, of `--version` when given), or with
+ * `--run` a run now (`POST`, over `--minutes` of traffic, of `--version`), as a table worst first,
+ * or the API's JSON (`--json`). Exit {@link DRIFTED_EXIT_CODE} when the report says drifted,
+ * {@link NOT_JUDGED_EXIT_CODE} when it judged no column, so scripts can act.
  */
 async function drift(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
   const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !DRIFT_COMMAND_FLAGS.includes(flag));
@@ -1201,11 +1231,11 @@ async function drift(args: readonly string[], flags: Flags, api: Api, io: CliIo)
     };
     report = (await api.call('POST', route, body)) as StoredDriftReport;
   } else {
-    if (flags.minutes !== undefined || flags.version !== undefined) throw new UsageError('--minutes and --version go with --run (without it, the newest report is shown).');
-    report = (await api.call('GET', route)) as StoredDriftReport;
+    if (flags.minutes !== undefined) throw new UsageError('--minutes goes with --run (without it, the newest report is shown).');
+    report = (await api.call('GET', flags.version === undefined ? route : `${route}?version=${encodeURIComponent(flags.version)}`)) as StoredDriftReport;
   }
   io.out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : driftTable(report));
-  return new Exit(report.drifted ? DRIFTED_EXIT_CODE : 0);
+  return new Exit(report.judged === false ? NOT_JUDGED_EXIT_CODE : report.drifted ? DRIFTED_EXIT_CODE : 0);
 }
 
 /** A p-value for the table: 3 significant digits, small ones in exponent form. */
@@ -1225,12 +1255,19 @@ function pValueText(p: number): string {
  *     petal_length_cm  feature  numeric  compared  2000       2.764  KS D 0.566  1.2e-31  MAJOR (drifted)
  *     ...
  *     petal_length_cm: values shifted: PSI 2.764 ≥ 0.25 and KS p-value … < 0.01 (D 0.566)
+ *     Dropped by capture, not compared: sepal_width_cm.
+ *
+ * A report that judged no column (`judged: false`) says so in its first line instead of the
+ * verdict: `iris v1: NOT JUDGED, too few captured rows (2 records, 10 rows; a column is judged
+ * from 30 live rows)`.
  */
 export function driftTable(report: StoredDriftReport): string {
   const t = report.thresholds;
   const { totals } = report;
-  const verdict = report.drifted ? 'DRIFTED' : 'no drift';
-  const title = `${report.model} v${report.modelVersion}: ${verdict} (${totals.driftedFeatures} of ${plural(totals.features, 'feature')}, ${totals.driftedPredictions} of ${plural(totals.predictions, 'prediction column')})`;
+  const counted = `${plural(report.records, 'record')}, ${plural(report.liveRows, 'row')}`;
+  const title = report.judged === false
+    ? `${report.model} v${report.modelVersion}: NOT JUDGED, ${report.liveRows < t.minRows ? `too few captured rows (${counted}; a column is judged from ${t.minRows} live rows)` : `no column of the profile had ${t.minRows} live rows (${counted})`}`
+    : `${report.model} v${report.modelVersion}: ${report.drifted ? 'DRIFTED' : 'no drift'} (${totals.driftedFeatures} of ${plural(totals.features, 'feature')}, ${totals.driftedPredictions} of ${plural(totals.predictions, 'prediction column')})`;
   const window = `${report.trigger} run at ${report.createdAt} over ${report.window.from} to ${report.window.to} (${report.window.minutes} min): ${plural(report.records, 'record')}, ${plural(report.liveRows, 'row')}; reference ${plural(report.referenceRows, 'row')}`;
   const rule = `thresholds: drifted (major) when PSI >= ${t.psiMajor} and p-value < ${t.pValue}; minor from PSI ${t.psiMinor}; judged from ${t.minRows} live rows`;
   const header = ['COLUMN', 'GROUP', 'KIND', 'STATUS', 'LIVE ROWS', 'PSI', 'TEST', 'P-VALUE', 'SEVERITY'];
@@ -1249,7 +1286,8 @@ export function driftTable(report: StoredDriftReport): string {
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
   const notes = report.results.filter((r) => r.status === 'compared' && r.severity !== 'none').map((r) => `${clean(r.name)} (${r.group}): ${clean(r.reason)}`);
   if (report.capped) notes.push(`More records were captured in the window than a run reads: the newest ${report.records} were compared.`);
-  if (report.hashedFeatures.length > 0) notes.push(`Hashed by capture, not compared: ${clean(report.hashedFeatures.join(', '))}.`);
+  if (report.redacted.dropped.length > 0) notes.push(`Dropped by capture, not compared: ${clean(report.redacted.dropped.join(', '))}.`);
+  if (report.redacted.hashed.length > 0) notes.push(`Hashed by capture, not compared: ${clean(report.redacted.hashed.join(', '))}.`);
   return `${[title, window, rule, line(header), ...rows.map(line), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }
 
@@ -1273,7 +1311,7 @@ async function replay(args: readonly string[], flags: Flags, api: Api, io: CliIo
   if (!flags.wait && (flags.interval !== undefined || flags.timeout !== undefined)) throw new UsageError('--interval and --timeout go with --wait.');
   const waiting = flags.wait ? waitOptions(flags) : undefined;
   const model = args[0] as string;
-  const sources = listArg(flags['source-versions']);
+  const sources = flags['source-versions'] === undefined ? [] : listArg(flags['source-versions'], '--source-versions');
   const body = {
     version: flags.version,
     since: flags.since,
@@ -1317,6 +1355,10 @@ function differenceText(value: number | undefined): string {
  *     differing most:
  *     ROW   REQUEST                               SOURCE  MAX ABS DIFF  LABELS CHANGED
  *     4711  5b0c…                                 1       0.1153        1
+ *
+ * A replay that compared no request says why in its first line, its differences unknown (`-`):
+ * `iris: replay against version 2 of 5 requests of version 1: nothing compared (no request could
+ * be replayed: FEATURE_DROPPED 5), max abs diff -`.
  */
 export function replayLines(report: ReplayReport): string {
   const table = (header: readonly string[], rows: readonly (readonly string[])[]): string[] => {
@@ -1324,11 +1366,21 @@ export function replayLines(report: ReplayReport): string {
     const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
     return [line(header), ...rows.map(line)];
   };
-  const labels = report.labels
-    ? `${report.labels.identical} of ${report.labels.rows} labels identical${report.labels.share === null ? '' : ` (${Math.round(report.labels.share * 10_000) / 100}%)`}`
-    : 'no labels compared (not a classifier on both sides)';
+  const codes = Object.entries(report.notReplayable.byCode);
+  const codeCounts = codes.map(([code, n]) => `${clean(code)} ${n}`).join(', ');
+  let agreement: string;
+  if (report.compared === 0) {
+    // Nothing to agree on: the differences are unknown, not 0, and the labels were not compared for want of rows, not of a classifier.
+    const why = report.requests === 0 ? 'the window held no captured request to replay' : `no request could be replayed: ${codeCounts}`;
+    agreement = `nothing compared (${why}), max abs diff -`;
+  } else {
+    const labels = report.labels
+      ? `${report.labels.identical} of ${report.labels.rows} labels identical${report.labels.share === null ? '' : ` (${Math.round(report.labels.share * 10_000) / 100}%)`}`
+      : 'no labels compared (not a classifier on both sides)';
+    agreement = `${labels}, max abs diff ${differenceText(report.maxAbsDiff)}`;
+  }
   const sources = report.sourceVersions.join(', ');
-  const title = `${report.model}: replay against version ${report.targetVersion} of ${plural(report.requests, 'request')} of version${report.sourceVersions.length === 1 ? '' : 's'} ${sources}: ${labels}, max abs diff ${differenceText(report.maxAbsDiff)}`;
+  const title = `${report.model}: replay against version ${report.targetVersion} of ${plural(report.requests, 'request')} of version${report.sourceVersions.length === 1 ? '' : 's'} ${sources}: ${agreement}`;
   const { capture } = report;
   const window = `window ${report.window.since} to ${report.window.until}: ${capture.inWindow} captured, ${capture.replayed} replayed${capture.capped ? ` (the newest ${capture.maxRequests})` : ''}; ${report.compared} compared (${plural(report.rowsCompared, 'row')}), ${report.notReplayable.total} not replayable`;
   const outputs = table(
@@ -1343,8 +1395,7 @@ export function replayLines(report: ReplayReport): string {
     ));
   }
   const notes: string[] = [];
-  const codes = Object.entries(report.notReplayable.byCode);
-  if (codes.length > 0) notes.push(`not replayable: ${codes.map(([code, n]) => `${code} ${n}`).join(', ')} (errors.jsonl says why, request by request)`);
+  if (codes.length > 0) notes.push(`not replayable: ${codeCounts} (errors.jsonl says why, request by request)`);
   const skipped = Object.entries(report.outputsNotCompared);
   if (skipped.length > 0) notes.push(`outputs not compared: ${skipped.map(([name, reasons]) => `${clean(name)} (${Object.entries(reasons).map(([why, n]) => `${why} ${n}`).join(', ')})`).join('; ')}`);
   if (report.truncatedRequests > 0) notes.push(`${plural(report.truncatedRequests, 'request')} replayed on the rows capture kept (records over their size bound)`);
@@ -1948,7 +1999,8 @@ async function waitForJob(api: Api, io: CliIo, model: string, jobId: string, opt
   const now = io.now ?? Date.now;
   const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : now() + options.timeoutMs;
   const label = model.length > BAR_LABEL_CHARS ? `${model.slice(0, BAR_LABEL_CHARS - 1)}…` : model;
-  const progress = new Progress(io, label, undefined, { unit: 'rows', lineEveryMs: JOB_LINE_EVERY_MS, now });
+  // Made on the first answer: what it counts (rows, or a replay's requests) comes with the job.
+  let progress: Progress | undefined;
   let reply: JobReply | undefined;
   let failing: ApiError | undefined;
   try {
@@ -1957,12 +2009,13 @@ async function waitForJob(api: Api, io: CliIo, model: string, jobId: string, opt
         reply = (await api.call('GET', jobPath(model, jobId))) as JobReply;
         failing = undefined;
         const { job } = reply;
+        progress ??= new Progress(io, label, undefined, { unit: jobUnit(job), lineEveryMs: JOB_LINE_EVERY_MS, now });
         progress.update(job.progress.rowsRead, job.rows, job.state);
         if (FINAL_STATES.includes(job.state)) return { reply, ended: true };
       } catch (error) {
         if (!transient(error)) throw error;
         if (!failing) {
-          progress.interrupt();
+          progress?.interrupt();
           io.err(`${error.message} Still waiting; reading the job again every ${options.intervalMs / 1_000} s.\n`);
         }
         failing = error;
@@ -1975,7 +2028,7 @@ async function waitForJob(api: Api, io: CliIo, model: string, jobId: string, opt
       await pause(Math.min(options.intervalMs, left), io.signal);
     }
   } finally {
-    progress.finish();
+    progress?.finish();
   }
 }
 
@@ -2161,6 +2214,11 @@ function inputSummary(job: BatchJob): string {
   return `${job.input.uri} (${job.input.format}, ${files.length} ${files.length === 1 ? 'file' : 'files'}, ${formatBytes(bytes)})`;
 }
 
+/** What a job's progress (`rowsRead`, `rows`) counts: rows, or a replay's captured requests. */
+function jobUnit(job: Pick<BatchJob, 'input'>): 'rows' | 'requests' {
+  return job.input.format === 'capture' ? 'requests' : 'rows';
+}
+
 function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
 }
@@ -2188,15 +2246,18 @@ function duration(fromIso: string, toIso: string): string {
 export function jobLines(reply: JobReply): string {
   const { job } = reply;
   const { rowsRead, predicted, failed } = job.progress;
+  // A replay's progress counts captured requests (one capture record each, whatever rows it holds).
+  const replay = job.input.format === 'capture';
+  const unit = jobUnit(job);
   const rows = job.rows === undefined
     ? `${rowsRead} read (the total is known once the job is planned)`
     : `${rowsRead} read of ${job.rows}${job.rows > 0 ? ` (${Math.floor((rowsRead / job.rows) * 100)}%)` : ''}`;
   const { rowsPerBatch, maxConcurrency, toleratedFailurePercentage } = job.options;
   const fields: [string, string][] = [
     ['model', `${job.model} v${job.modelVersion}`],
-    ['rows', rows],
-    ['predicted', String(predicted)],
-    ['failed', String(failed)],
+    [unit, rows],
+    [replay ? 'compared' : 'predicted', String(predicted)],
+    [replay ? 'unreplayable' : 'failed', String(failed)],
     ['submitted', `${job.submittedAt} by ${job.submittedBy}`],
     ['started', job.startedAt ?? '-'],
     ['ended', job.endedAt === undefined ? '-' : `${job.endedAt}${job.startedAt === undefined ? '' : duration(job.startedAt, job.endedAt)}`],
@@ -2208,14 +2269,14 @@ export function jobLines(reply: JobReply): string {
     ['predictions', job.output.predictions],
     ['errors', job.output.errors],
     ['manifest', job.output.manifest],
-    ['options', `${plural(rowsPerBatch, 'row')} per batch, at most ${plural(maxConcurrency, 'batch', 'batches')} at once, ${toleratedFailurePercentage}% of the rows may fail`],
+    ['options', `${plural(rowsPerBatch, unit.slice(0, -1))} per batch, at most ${plural(maxConcurrency, 'batch', 'batches')} at once, ${toleratedFailurePercentage}% of the ${unit} may fail`],
     ...(reply.links ? [['downloads', `presigned links: modelctl batch status ${job.model} ${job.jobId} --json`] as [string, string]] : []),
     ...(job.failure ? [['reason', `${job.failure.code}: ${job.failure.message}`] as [string, string]] : []),
   ];
   const lines = [`Job ${job.jobId}: ${job.state}`, ...fields.map(([name, value]) => `  ${name.padEnd(12)} ${clean(value)}`)];
   const sample = job.failure?.errorSample ?? [];
   if (sample.length > 0) {
-    lines.push(`  error sample (${sample.length} of ${failed} failed rows):`);
+    lines.push(`  error sample (${sample.length} of ${failed} failed ${unit}):`);
     for (const error of sample) {
       // The file is named when the input is several files.
       const file = error.file !== undefined && job.input.files.length > 1 ? ` of ${error.file}` : '';
@@ -2328,8 +2389,8 @@ const BAR_WIDTH = 30;
 
 /** How a {@link Progress} counts and reports off a terminal. */
 export interface ProgressOptions {
-  /** What is counted: bytes (an upload, which ends with its last byte) or rows (a batch job). @default 'bytes' */
-  readonly unit?: 'bytes' | 'rows';
+  /** What is counted: bytes (an upload, which ends with its last byte), rows (a batch job) or requests (a replay). @default 'bytes' */
+  readonly unit?: 'bytes' | 'rows' | 'requests';
   /**
    * Off a terminal: a line whenever what is shown changes, at most one per `lineEveryMs` (a
    * batch job: its total arrives late, its state matters); without it, one line per quarter.
@@ -2356,7 +2417,7 @@ export class Progress {
   private lastLineAt = Number.NEGATIVE_INFINITY;
   private pending: string | undefined;
   private finished = false;
-  private readonly unit: 'bytes' | 'rows';
+  private readonly unit: 'bytes' | 'rows' | 'requests';
 
   constructor(
     private readonly io: Pick<CliIo, 'err' | 'errIsTTY'>,
@@ -2402,7 +2463,7 @@ export class Progress {
   private amounts(done: number): string {
     const total = this.total;
     if (this.unit === 'bytes') return total === undefined ? formatBytes(done) : `${formatBytes(done)} / ${formatBytes(total)}`;
-    return total === undefined ? `${done} rows` : `${done} / ${total} rows`;
+    return total === undefined ? `${done} ${this.unit}` : `${done} / ${total} ${this.unit}`;
   }
 
   private draw(done: number, percent: number | undefined, state: string | undefined): void {

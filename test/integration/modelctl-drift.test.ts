@@ -1,8 +1,9 @@
 /**
  * `modelctl capture`, `modelctl drift` and `modelctl profile --model --upload` against the local
  * API over real HTTP: capture turned on and off, a profile with the model's predictions computed
- * from a CSV and uploaded, drift reports shown as a table (exit 0, then 3 once a feature moved)
- * and as JSON; and what a person sees when the input is wrong.
+ * from a CSV and uploaded, drift reports shown as a table (exit 0, then 3 once a feature moved,
+ * 4 when too few rows were captured to judge) and as JSON, a version's newest report; and what a
+ * person sees when the input is wrong.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import type { ReferenceProfile } from '../../functions/core/drift/profile.js';
 import type { StoredDriftReport } from '../../functions/core/drift/service.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { CLASS_LABELS, FEATURES, TARGET, TRAINING, parseCsv, seededRandom, stratifiedSplit, toExamples } from '../../scripts/sample-model.js';
-import { DRIFTED_EXIT_CODE } from '../../bin/modelctl.js';
+import { DRIFTED_EXIT_CODE, NOT_JUDGED_EXIT_CODE } from '../../bin/modelctl.js';
+import { MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../../functions/core/capture.js';
 import { call } from '../fixtures/http.js';
 import { runModelctl } from '../fixtures/modelctl.js';
 
@@ -49,10 +51,10 @@ function draw(n: number, seed: number, shift?: { feature: string; by: number }):
   });
 }
 
-/** Serves the rows to the sample model and waits until capture has delivered their records. */
-async function serve(rows: readonly Record<string, number>[]): Promise<void> {
+/** Serves the rows to the model (100 a request) and waits until capture has delivered their records. */
+async function serve(rows: readonly Record<string, number>[], model = 'iris'): Promise<void> {
   for (let i = 0; i < rows.length; i += 100) {
-    const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { instances: rows.slice(i, i + 100) }, { authorization: `Bearer ${token}` });
+    const reply = await call(stack.url, 'POST', `/v1/models/${model}/predict`, { instances: rows.slice(i, i + 100) }, { authorization: `Bearer ${token}` });
     expect(reply.status).toBe(200);
   }
   await stack.flush();
@@ -86,7 +88,7 @@ describe('modelctl capture', () => {
 
     // Assess
     expect(unknown).toMatchObject({ code: 1, out: '' });
-    expect(unknown.err).toMatch(/^400 UNKNOWN_FEATURE: "petal_area" is not a feature or input of any version of this model, .+ \(at drop\[0\]\)\n$/);
+    expect(unknown.err).toMatch(/^400 UNKNOWN_FEATURE: "petal_area" is not a feature, input or output of any version of this model, .+ \(at drop\[0\]\)\n$/);
     expect(unknown.err.split('\n')).toHaveLength(2);
     for (const result of [zero, offAndSample, dropAlone, elsewhere]) expect(result).toMatchObject({ code: 2, out: '' });
     expect(zero.err).toMatch(/^--sample is the percent of requests captured, above 0 and at most 100, not "0"; --off turns capture off\.\n\nUsage: modelctl capture <model>/);
@@ -94,6 +96,30 @@ describe('modelctl capture', () => {
     expect(dropAlone.err).toMatch(/^--drop, --hash and --max-record-bytes go with --sample/);
     expect(elsewhere.err).toMatch(/^--sample goes with "capture"\./);
     expect(noModel).toMatchObject({ code: 1, err: expect.stringMatching(/^404 MODEL_NOT_FOUND: /) as unknown });
+  });
+
+  it('refuses an empty or repeated name in --drop and --hash, and a record bound outside the API\'s, naming the option; nothing is sent', async () => {
+    // Act: as an empty shell variable, stray commas or a blank would give them
+    const empty = await run('capture', 'iris', '--sample', '10', '--drop', '');
+    const commas = await run('capture', 'iris', '--sample', '10', '--drop', ',,');
+    const blank = await run('capture', 'iris', '--sample', '10', '--hash', ' ');
+    const gap = await run('capture', 'iris', '--sample', '10', '--drop', 'sepal_width_cm,,petal_width_cm');
+    const twice = await run('capture', 'iris', '--sample', '10', '--hash', 'petal_width_cm, petal_width_cm');
+    const small = await run('capture', 'iris', '--sample', '10', '--max-record-bytes', String(MIN_RECORD_BYTES - 1));
+    const large = await run('capture', 'iris', '--sample', '10', '--max-record-bytes', String(MAX_RECORD_BYTES + 1));
+    const status = await run('capture', 'iris', '--json');
+
+    // Assess
+    for (const result of [empty, commas, blank, gap, twice, small, large]) expect(result).toMatchObject({ code: 2, out: '' });
+    expect(empty.err).toMatch(/^--drop is a comma-separated list of names, not "": it names nothing \(leave the option out to name none\)\.\n\nUsage: modelctl capture /);
+    expect(commas.err).toMatch(/^--drop is a comma-separated list of names, not ",,": it names nothing /);
+    expect(blank.err).toMatch(/^--hash is a comma-separated list of names, not " ": it names nothing /);
+    expect(gap.err).toMatch(/^--drop is a comma-separated list of names, not "sepal_width_cm,,petal_width_cm": a name in it is empty\.\n/);
+    expect(twice.err).toMatch(/^--hash names "petal_width_cm" twice\.\n/);
+    const bounds = `--max-record-bytes is a whole number of bytes from ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES} `;
+    expect(small.err.startsWith(`${bounds}(1,000 KiB, a Firehose record's limit), not "${MIN_RECORD_BYTES - 1}".\n`)).toBe(true);
+    expect(large.err.startsWith(bounds)).toBe(true);
+    expect(JSON.parse(status.out)).toMatchObject({ model: 'iris', enabled: false });
   });
 });
 
@@ -167,6 +193,7 @@ describe('modelctl drift', () => {
     expect(calmLines[2]).toBe('thresholds: drifted (major) when PSI >= 0.25 and p-value < 0.01; minor from PSI 0.1; judged from 30 live rows');
     expect(calmLines[3]).toMatch(/^COLUMN\s+GROUP\s+KIND\s+STATUS\s+LIVE ROWS\s+PSI\s+TEST\s+P-VALUE\s+SEVERITY$/);
     expect(calm.out).toMatch(/\nsepal_width_cm\s+feature\s+numeric\s+absent-in-live\s+0\s+-\s+-\s+-\s+-\n/);
+    expect(calm.out).toMatch(/\n\nDropped by capture, not compared: sepal_width_cm\.\n$/);
     expect(calm.out).not.toContain('MAJOR');
     // Assess: the shifted feature drifted, first
     expect(moved.code).toBe(DRIFTED_EXIT_CODE);
@@ -185,6 +212,37 @@ describe('modelctl drift', () => {
     expect(report.results[0]).toMatchObject({ name: 'petal_length_cm', group: 'feature', drifted: true });
   }, 120_000);
 
+  it('says a run over too few captured rows judged nothing (exit 4), and shows a version\'s newest report with --version', async () => {
+    // Prepare: flowers (production v1, profiled above) gets a second version, profiled, and 10 rows of traffic on v1
+    expect((await run('register', 'flowers', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json')).code).toBe(0);
+    expect((await run('profile', IRIS_CSV, '--model', 'models/iris/model.onnx', '--upload', 'flowers@2')).code).toBe(0);
+    expect((await run('capture', 'flowers', '--sample', '100')).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await call(stack.url, 'GET', '/v2/models/flowers/ready', undefined, { authorization: `Bearer ${token}` });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await serve(draw(10, 21), 'flowers');
+
+    // Act
+    const few = await run('drift', 'flowers', '--run', '--minutes', '60');
+    const none = await run('drift', 'flowers', '--run', '--minutes', '60', '--version', '2');
+    const production = await run('drift', 'flowers');
+    const second = await run('drift', 'flowers', '--version', '2');
+    const secondJson = await run('drift', 'flowers', '--version', '2', '--json');
+    const unknown = await run('drift', 'flowers', '--version', '9');
+
+    // Assess: not "no drift", and exit 4
+    expect({ code: few.code, err: few.err }).toEqual({ code: NOT_JUDGED_EXIT_CODE, err: '' });
+    expect(few.out.split('\n')[0]).toBe('flowers v1: NOT JUDGED, too few captured rows (1 record, 10 rows; a column is judged from 30 live rows)');
+    expect(few.out).not.toContain('no drift');
+    expect({ code: none.code, title: none.out.split('\n')[0] }).toEqual({ code: NOT_JUDGED_EXIT_CODE, title: 'flowers v2: NOT JUDGED, too few captured rows (0 records, 0 rows; a column is judged from 30 live rows)' });
+    // Assess: without --version the production version's newest, with it that version's (GET ?version=2)
+    expect(production).toEqual(few);
+    expect(second).toEqual(none);
+    expect(secondJson.code).toBe(NOT_JUDGED_EXIT_CODE);
+    expect(JSON.parse(secondJson.out)).toMatchObject({ model: 'flowers', modelVersion: '2', judged: false, drifted: false, records: 0 });
+    expect(unknown).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/^404 VERSION_NOT_FOUND: /) as unknown });
+  }, 60_000);
+
   it('refuses --minutes without --run and shows the API\'s refusal of a bad window', async () => {
     // Act
     const minutesAlone = await run('drift', 'iris', '--minutes', '5');
@@ -193,7 +251,7 @@ describe('modelctl drift', () => {
     const noModel = await run('drift', 'nobody');
 
     // Assess
-    expect(minutesAlone).toMatchObject({ code: 2, err: expect.stringMatching(/^--minutes and --version go with --run/) as unknown });
+    expect(minutesAlone).toMatchObject({ code: 2, err: expect.stringMatching(/^--minutes goes with --run/) as unknown });
     expect(badWindow).toMatchObject({ code: 1, out: "", err: expect.stringMatching(/^400 [A-Z_]+: .*1 minute.* \(at minutes\)\n$/) as unknown });
     expect(foreign).toMatchObject({ code: 2, err: expect.stringMatching(/^"drift" does not take --sample\./) as unknown });
     expect(noModel).toMatchObject({ code: 1, err: expect.stringMatching(/^404 MODEL_NOT_FOUND: /) as unknown });

@@ -196,6 +196,8 @@ describe('replays of captured requests', () => {
     expect(lines[2]).toMatch(/^OUTPUT +KIND +REQUESTS +ELEMENTS +DIFFERING +MAX ABS DIFF +MEAN ABS DIFF$/);
     expect(lines.slice(3, 5).map((l) => l.split(/ +/).slice(0, 4))).toEqual([['label', 'exact', '10000', '10000'], ['probabilities', 'numeric', '10000', '30000']]);
     expect(done.out).toContain('\ndiffering most:\nROW');
+    // The progress counts what the job counts: captured requests (one record each), not rows.
+    expect(done.err).toMatch(/^iris: 10000 \/ 10000 requests \(100%\) {2}SUCCEEDED$/m);
     expect(submitted.code).toBe(0);
     expect(JSON.parse(submitted.out)).toMatchObject({ job: { model: 'iris', modelVersion: '1', input: { format: 'capture' }, replay: { maxRequests: 10, sourceVersions: ['1'] } } });
     expect({ code: missing.code, err: missing.err.split('\n')[0] }).toEqual({ code: 2, err: '"replay" needs --version (the version to replay against) and --since (90s, 30m, 1h, 2d, or an ISO-8601 time with its zone).' });
@@ -243,6 +245,22 @@ describe('replays of captured requests', () => {
     const errors = (text ?? '').trim().split('\n').map((line) => JSON.parse(line) as { code: string; requestId: string; sourceVersion: string; path: string[] });
     expect(errors.map((e) => e.requestId).sort()).toEqual(records.map((r) => r.requestId).sort());
     expect(errors.every((e) => e.code === 'FEATURE_DROPPED' && e.sourceVersion === '1' && e.path.join('.') === 'features.sepal_width_cm')).toBe(true);
+
+    // Act: the five alone, with modelctl: nothing can be compared
+    const cli = await runModelctl({ url: stack.url, token: undefined }, ['replay', 'iris', '--version', '2', '--since', from, '--wait', '--interval', '0.1']);
+    const jobId = /^Replay (job-\S+) of iris/.exec(cli.err)?.[1] ?? '';
+    const status = await runModelctl({ url: stack.url, token: undefined }, ['batch', 'status', 'iris', jobId]);
+
+    // Assess: it says so and why, with no difference; the job's counts are requests
+    expect(cli.code).toBe(0);
+    expect(cli.out.split('\n').slice(0, 3)).toEqual([
+      'iris: replay against version 2 of 5 requests of version 1: nothing compared (no request could be replayed: FEATURE_DROPPED 5), max abs diff -',
+      expect.stringMatching(/: 5 captured, 5 replayed; 0 compared \(0 rows\), 5 not replayable$/) as unknown,
+      'no output compared',
+    ]);
+    expect(cli.err).toMatch(/^iris: 5 \/ 5 requests \(100%\) {2}SUCCEEDED$/m);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/\n {2}requests {5}5 read of 5 \(100%\)\n {2}compared {5}0\n {2}unreplayable 5\n/);
   }, 60_000);
 
   it('refuses a replay it cannot make, and says why', async () => {

@@ -1,13 +1,15 @@
 /**
  * How `modelctl stats` prints what the API answers: one row per served version, the production
  * model version marked whichever function version serves it. How `modelctl drift` prints a
- * report (worst first, the thresholds, why columns moved), `modelctl capture` its settings, and
- * `modelctl profile` a profile with predictions.
+ * report (worst first, the thresholds, why columns moved, what capture redacted, a report that
+ * judged nothing), `modelctl capture` its settings, `modelctl replay` a replay that compared
+ * nothing, and `modelctl profile` a profile with predictions.
  */
-import { captureLines, driftTable, profileSummary, statsTable } from '../../bin/modelctl.js';
+import { captureLines, driftTable, profileSummary, replayLines, statsTable } from '../../bin/modelctl.js';
 import { profileRows } from '../../functions/core/drift/profile.js';
 import { driftReport } from '../../functions/core/drift/report.js';
 import type { StoredDriftReport } from '../../functions/core/drift/service.js';
+import { ReplayReportBuilder, type ReportContext } from '../../functions/core/replay/compare.js';
 import type { ModelStats, VersionStats } from '../../functions/core/stats.js';
 
 function version(overrides: Partial<VersionStats>): VersionStats {
@@ -47,17 +49,20 @@ it('marks no version when the canary serves a model version that is not producti
 
 describe('modelctl drift table', () => {
   /** A stored report around `driftReport` of a small reference: a numeric feature, a categorical one, a prediction column. */
-  function stored(live: { x: unknown[]; color?: unknown[]; label: unknown[] }, extra: Partial<StoredDriftReport> = {}): StoredDriftReport {
+  function stored(live: { x: unknown[]; color?: unknown[]; label: unknown[]; other?: Record<string, unknown[]> }, extra: Partial<StoredDriftReport> = {}): StoredDriftReport {
     const reference = profileRows(
       Array.from({ length: 200 }, (_, i) => ({ x: i / 10, color: i % 4 === 0 ? 'red' : 'blue' })),
       ['x', 'color'],
     );
     const predictions = profileRows(Array.from({ length: 200 }, (_, i) => ({ label: i % 2 === 0 ? 'yes' : 'no' })), ['label']).features;
-    const report = driftReport({ ...reference, predictions }, { features: { x: live.x, ...(live.color ? { color: live.color } : {}) }, predictions: { label: live.label } });
+    const report = driftReport({ ...reference, predictions }, { features: { x: live.x, ...(live.color ? { color: live.color } : {}), ...live.other }, predictions: { label: live.label } });
     return {
       model: 'm', modelVersion: '2', createdAt: '2026-11-30T12:00:00.000Z', trigger: 'schedule',
       window: { from: '2026-11-30T11:00:00.000Z', to: '2026-11-30T12:00:00.000Z', minutes: 60 },
-      records: 40, capped: false, hashedFeatures: [], ...report, ...extra,
+      records: 40, capped: false, redacted: { dropped: [], hashed: [] },
+      // As the drift service decides it: judged when any column was compared.
+      judged: report.results.some((r) => r.status === 'compared'),
+      ...report, ...extra,
     };
   }
 
@@ -91,20 +96,72 @@ describe('modelctl drift table', () => {
     expect(lines.at(-1)).toBe('');
   });
 
-  it('shows columns it could not judge with dashes, says no drift, and notes a capped window and hashed features', () => {
+  it('shows columns it could not judge with dashes, says the report judged nothing, and notes a capped window and what capture redacted', () => {
     // Prepare: 10 live rows (fewer than 30), no color
-    const report = stored({ x: Array.from({ length: 10 }, (_, i) => i), label: Array.from({ length: 10 }, () => 'no') }, { capped: true, records: 10_000, hashedFeatures: ['email'] });
+    const report = stored(
+      { x: Array.from({ length: 10 }, (_, i) => i), label: Array.from({ length: 10 }, () => 'no') },
+      { capped: true, records: 10_000, redacted: { dropped: ['ssn', 'zip'], hashed: ['email'] } },
+    );
 
     // Act
     const table = driftTable(report);
 
     // Assess
-    expect(table.split('\n')[0]).toBe('m v2: no drift (0 of 2 features, 0 of 1 prediction column)');
+    expect(report.judged).toBe(false);
+    expect(table.split('\n')[0]).toBe('m v2: NOT JUDGED, too few captured rows (10000 records, 10 rows; a column is judged from 30 live rows)');
+    expect(table).not.toContain('no drift');
     expect(table).toMatch(/\nx\s+feature\s+numeric\s+too-few-rows\s+10\s+\S+\s+KS D \S+\s+\S+\s+-\n/);
     expect(table).toMatch(/\ncolor\s+feature\s+categorical\s+absent-in-live\s+0\s+-\s+-\s+-\s+-\n/);
     expect(table).toContain('\nMore records were captured in the window than a run reads: the newest 10000 were compared.\n');
-    expect(table).toContain('\nHashed by capture, not compared: email.\n');
+    expect(table).toContain('\nDropped by capture, not compared: ssn, zip.\nHashed by capture, not compared: email.\n');
     expect(table).not.toContain('MAJOR');
+  });
+
+  it('says no drift when columns were judged, and not judged when none of the profile\'s columns had the rows', () => {
+    // Prepare: 40 rows like the reference; then 40 rows of a column the profile does not have only
+    const calm = stored({ x: Array.from({ length: 40 }, (_, i) => i * 5 / 10), label: Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'yes' : 'no')) });
+    const foreign = stored({ x: [], label: [], other: { y: Array.from({ length: 40 }, (_, i) => i) } });
+
+    // Act
+    const calmTitle = driftTable(calm).split('\n')[0];
+    const foreignTitle = driftTable(foreign).split('\n')[0];
+
+    // Assess
+    expect({ calm: calm.judged, foreign: foreign.judged, foreignRows: foreign.liveRows }).toEqual({ calm: true, foreign: false, foreignRows: 40 });
+    expect(calmTitle).toBe('m v2: no drift (0 of 2 features, 0 of 1 prediction column)');
+    expect(foreignTitle).toBe('m v2: NOT JUDGED, no column of the profile had 30 live rows (40 records, 40 rows)');
+  });
+});
+
+describe('modelctl replay lines', () => {
+  const context: ReportContext = {
+    jobId: 'job-1', model: 'iris', targetVersion: '2', sourceVersions: ['1'],
+    window: { since: '2026-11-30T11:00:00.000Z', until: '2026-11-30T12:00:00.000Z' },
+    capture: { inWindow: 5, replayed: 5, maxRequests: 100_000, capped: false, outsideWindow: 0, unreadableLines: 0 },
+  };
+
+  it('says nothing was compared and why when no request could be replayed, with no difference shown', () => {
+    // Prepare: five requests whose records dropped a feature, one no capture record
+    const builder = new ReplayReportBuilder();
+    for (let i = 0; i < 5; i++) builder.notReplayable('FEATURE_DROPPED');
+    builder.notReplayable('INVALID_CAPTURE_RECORD');
+
+    // Act
+    const lines = replayLines(builder.report(context)).split('\n');
+
+    // Assess
+    expect(lines[0]).toBe('iris: replay against version 2 of 6 requests of version 1: nothing compared (no request could be replayed: FEATURE_DROPPED 5, INVALID_CAPTURE_RECORD 1), max abs diff -');
+    expect(lines[1]).toBe('window 2026-11-30T11:00:00.000Z to 2026-11-30T12:00:00.000Z: 5 captured, 5 replayed; 0 compared (0 rows), 6 not replayable');
+    expect(lines[2]).toBe('no output compared');
+    expect(lines.join('\n')).not.toMatch(/labels compared|max abs diff 0/);
+  });
+
+  it('says the window held nothing to replay when it held no request', () => {
+    // Act
+    const title = replayLines(new ReplayReportBuilder().report({ ...context, capture: { ...context.capture, inWindow: 0, replayed: 0 } })).split('\n')[0];
+
+    // Assess
+    expect(title).toBe('iris: replay against version 2 of 0 requests of version 1: nothing compared (the window held no captured request to replay), max abs diff -');
   });
 });
 
