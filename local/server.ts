@@ -474,12 +474,16 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
 /**
  * The 413 for an event over Lambda's limit: how large it was, what counted, and what to send
  * instead. To an endpoint: the binary form for JSON tensors, fewer rows, or the input by
- * reference; to the control plane: the presigned uploads of model files and batch inputs.
+ * reference; to the control plane: the presigned uploads of model files and batch inputs, and for
+ * a reference profile, fewer features.
  */
 function requestTooLarge(eventBytes: number, base64: boolean, route: Route, model: string | undefined): string {
   const models = `/v1/models/${model === undefined ? '{model}' : clip(model, 63)}`;
   const measured = `The request reaches the function as a ${eventBytes}-byte Lambda event (the body${base64 ? ' base64-encoded' : ''}, headers and request context), `
     + `over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke.`;
+  if (route.resource.endsWith('/profile')) {
+    return `${measured} A reference profile must fit in one request: profile fewer features (modelctl profile --features a,b,...), each keeps up to 1,000 sample values.`;
+  }
   if (route.fn === 'control') {
     return `${measured} Send large files through a presigned upload instead: a model file with POST ${models}/uploads, a batch job's input with POST ${models}/batch-inputs.`;
   }

@@ -214,4 +214,12 @@ describe('a reference profile sent with the model file', () => {
     }
     expect((await call(stack.url, 'GET', '/v1/models/lilies')).status).toBe(404);
   });
+
+  it('says what to do with a profile too large for one request', async () => {
+    const big = { ...profile, description: 'x'.repeat(6_400_000) };
+    const reply = await call(stack.url, 'PUT', '/v1/models/irises/versions/1/profile', big);
+    expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 413, code: 'REQUEST_TOO_LARGE' });
+    expect(errorOf(reply).message).toContain('profile fewer features (modelctl profile --features');
+    expect(reply.text.length).toBeLessThan(2_000);
+  });
 });
