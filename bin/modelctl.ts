@@ -1261,12 +1261,22 @@ function pValueText(p: number): string {
  * verdict: `iris v1: NOT JUDGED, too few captured rows (2 records, 10 rows; a column is judged
  * from 30 live rows)`.
  */
+/** Why a report judged nothing: every column redacted by capture, too few captured rows, or none with enough. */
+function notJudgedWhy(report: StoredDriftReport, counted: string): string {
+  const t = report.thresholds;
+  const redacted = (report.redacted?.dropped.length ?? 0) + (report.redacted?.hashed.length ?? 0);
+  const open = report.results.filter((r) => r.status !== 'absent-in-live' && r.status !== 'absent-in-reference').length;
+  if (report.records > 0 && redacted > 0 && open === 0) return `every profiled column was dropped or hashed by capture (${counted}): nothing left to compare`;
+  if (report.liveRows < t.minRows) return `too few captured rows (${counted}; a column is judged from ${t.minRows} live rows)`;
+  return `no column of the profile had ${t.minRows} live rows (${counted})`;
+}
+
 export function driftTable(report: StoredDriftReport): string {
   const t = report.thresholds;
   const { totals } = report;
   const counted = `${plural(report.records, 'record')}, ${plural(report.liveRows, 'row')}`;
   const title = report.judged === false
-    ? `${report.model} v${report.modelVersion}: NOT JUDGED, ${report.liveRows < t.minRows ? `too few captured rows (${counted}; a column is judged from ${t.minRows} live rows)` : `no column of the profile had ${t.minRows} live rows (${counted})`}`
+    ? `${report.model} v${report.modelVersion}: NOT JUDGED, ${notJudgedWhy(report, counted)}`
     : `${report.model} v${report.modelVersion}: ${report.drifted ? 'DRIFTED' : 'no drift'} (${totals.driftedFeatures} of ${plural(totals.features, 'feature')}, ${totals.driftedPredictions} of ${plural(totals.predictions, 'prediction column')})`;
   const window = `${report.trigger} run at ${report.createdAt} over ${report.window.from} to ${report.window.to} (${report.window.minutes} min): ${plural(report.records, 'record')}, ${plural(report.liveRows, 'row')}; reference ${plural(report.referenceRows, 'row')}`;
   const rule = `thresholds: drifted (major) when PSI >= ${t.psiMajor} and p-value < ${t.pValue}; minor from PSI ${t.psiMinor}; judged from ${t.minRows} live rows`;

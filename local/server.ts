@@ -481,8 +481,10 @@ function requestTooLarge(eventBytes: number, base64: boolean, route: Route, mode
   const models = `/v1/models/${model === undefined ? '{model}' : clip(model, 63)}`;
   const measured = `The request reaches the function as a ${eventBytes}-byte Lambda event (the body${base64 ? ' base64-encoded' : ''}, headers and request context), `
     + `over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke.`;
-  if (route.resource.endsWith('/profile')) {
-    return `${measured} A reference profile must fit in one request: profile fewer features (modelctl profile --features a,b,...), each keeps up to 1,000 sample values.`;
+  const fewerFeatures = 'A reference profile must fit in one request: profile fewer features (modelctl profile --features a,b,...), each keeps up to 1,000 sample values.';
+  if (route.resource.endsWith('/profile')) return `${measured} ${fewerFeatures}`;
+  if (route.method === 'POST' && route.resource.endsWith('/versions')) {
+    return `${measured} Send the model file through a presigned upload (POST ${models}/uploads, then {"uploadId"}); a "profile" sent with it counts too: ${fewerFeatures}`;
   }
   if (route.fn === 'control') {
     return `${measured} Send large files through a presigned upload instead: a model file with POST ${models}/uploads, a batch job's input with POST ${models}/batch-inputs.`;

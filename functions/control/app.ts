@@ -179,7 +179,8 @@ function limitParam(text: string | undefined): number | undefined {
 
 const DriftRunSchema = z.strictObject({
   minutes: z.number({ error: 'must be a whole number of minutes' }).int('must be a whole number of minutes').min(1, 'must be at least 1 minute').max(MAX_DRIFT_WINDOW_MINUTES, `must be at most ${MAX_DRIFT_WINDOW_MINUTES} minutes (30 days)`).optional(),
-  version: z.string().regex(/^[1-9][0-9]{0,8}$/, 'must be a version number such as "3"').optional(),
+  // A version number as text ("3") or as a number (3), as the other routes take it in a path.
+  version: z.union([z.string(), z.number()]).transform((v) => String(v)).optional(),
 });
 const DRIFT_RUN_HINT = 'Send {} to judge the production version\'s last 24 hours, or {"minutes": 60, "version": "3"}.';
 
@@ -244,12 +245,13 @@ export function makeHandler({ service, uploads, releases, stats, predictions, jo
     'DELETE /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.disableCapture(pathParam(event, 'model'))),
     'GET /v1/models/{model}/drift': withDrift(async (d, event) => {
       const { version } = queryParams(event, ['version']);
-      if (version !== undefined && !/^[1-9][0-9]{0,9}$/.test(version)) throw new ValidationError('INVALID_VERSION', '"version" must be a version number such as "3".', ['query', 'version']);
+      if (version !== undefined && !VERSION_PATTERN.test(version)) throw new ValidationError('INVALID_VERSION', '"version" must be a version number such as "3" (a whole number from 1, at most 10 digits).', ['query', 'version']);
       return jsonResponse(200, await d.latest(pathParam(event, 'model'), version));
     }),
     'POST /v1/models/{model}/drift': withDrift(async (d, event) => {
       const body = parseWith(DriftRunSchema, event.parsedBody ?? {}, DRIFT_RUN_HINT);
-      return jsonResponse(200, await d.run(pathParam(event, 'model'), { ...body, trigger: 'on-demand' }));
+      if (body.version !== undefined && !VERSION_PATTERN.test(body.version)) throw new ValidationError('INVALID_VERSION', '"version" must be a version number such as "3" (a whole number from 1, at most 10 digits).', ['version']);
+      return jsonResponse(200, await d.run(pathParam(event, 'model'), { ...(body.minutes === undefined ? {} : { minutes: body.minutes }), ...(body.version === undefined ? {} : { version: body.version }), trigger: 'on-demand' }));
     }),
     'GET /v1/models/{model}/versions/{version}/profile': withDrift(async (d, event) => jsonResponse(200, await d.getProfile(pathParam(event, 'model'), pathParam(event, 'version')))),
     'PUT /v1/models/{model}/versions/{version}/profile': withDrift(async (d, event) => jsonResponse(200, await d.putProfile(pathParam(event, 'model'), pathParam(event, 'version'), event.parsedBody))),

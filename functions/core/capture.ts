@@ -113,6 +113,13 @@ export function checkRedaction(settings: Pick<CaptureSettings, 'drop' | 'hash'>,
     for (const output of version.signature.outputs) known.add(output.name);
   }
   const dropped = new Set(settings.drop);
+  // The input the declared features fill stands for all of them: dropping it and hashing one of
+  // its features asks for two things at once.
+  const inputOf = new Map<string, string>();
+  for (const version of versions) {
+    const [only, ...others] = version.signature.inputs;
+    if (only && others.length === 0) for (const feature of version.metadata.features ?? []) inputOf.set(feature, only.name);
+  }
   for (const [field, names] of [['drop', settings.drop], ['hash', settings.hash]] as const) {
     names.forEach((n, i) => {
       if (!known.has(n)) {
@@ -121,6 +128,10 @@ export function checkRedaction(settings: Pick<CaptureSettings, 'drop' | 'hash'>,
       }
       if (field === 'hash' && dropped.has(n)) {
         throw new ValidationError('CONFLICTING_FIELDS', `${JSON.stringify(clip(n, 60))} is both dropped and hashed; name it in one list only.`, [field, i]);
+      }
+      const input = inputOf.get(n);
+      if (field === 'hash' && input !== undefined && dropped.has(input)) {
+        throw new ValidationError('CONFLICTING_FIELDS', `${JSON.stringify(clip(n, 60))} is hashed, but "drop" names its input ${JSON.stringify(clip(input, 60))}, which drops every feature; name one or the other.`, [field, i]);
       }
     });
   }

@@ -158,6 +158,10 @@ describe('drift detection against the sample model\'s reference profile', () => 
       [{ minutes: 50_000 }, 400, 'minutes'],
       [{ version: 'latest' }, 400, 'version'],
       [{ version: '9' }, 404, 'version'],
+      [{ version: 9 }, 404, 'version'],
+      [{ version: 0 }, 400, 'version'],
+      [{ version: '01' }, 400, 'version'],
+      [{ version: true }, 400, 'version'],
       [{ window: 5 }, 400, 'window'],
     ];
     for (const [body, status, path] of cases) {
@@ -165,6 +169,10 @@ describe('drift detection against the sample model\'s reference profile', () => 
       expect({ body, status: reply.status, path: errorOf(reply).path }).toEqual({ body, status, path });
     }
     expect(errorOf(await call(stack.url, 'GET', '/v1/models/nobody/drift')).code).toBe('MODEL_NOT_FOUND');
+    // A version is the same whether it comes in the body or the query, as text or as a number.
+    expect(errorOf(await call(stack.url, 'POST', '/v1/models/iris/drift', { version: 'latest' })).code).toBe('INVALID_VERSION');
+    expect(errorOf(await call(stack.url, 'GET', '/v1/models/iris/drift?version=latest')).code).toBe('INVALID_VERSION');
+    expect((await call(stack.url, 'POST', '/v1/models/iris/drift', { version: 1, minutes: 60 })).body).toMatchObject({ modelVersion: '1' });
   });
 });
 
@@ -206,6 +214,7 @@ describe('a reference profile sent with the model file', () => {
       ['profile', 'INVALID_PROFILE', 'profile'],
       [{ ...profile, predictions: { ...profile.predictions, 'probability[bogus]': numeric } }, 'UNKNOWN_FEATURE', 'profile.predictions.probability[bogus]'],
       [{ profileVersion: 1, rows: 120, features: {} }, 'INVALID_PROFILE', 'profile.features'],
+      [{ profileVersion: 1, rows: 0, features: {}, predictions: { label: { kind: 'categorical', count: 0, missing: 0, categories: {} } } }, 'INVALID_PROFILE', 'profile.rows'],
     ];
     for (const [body, code, path] of cases) {
       const reply = await call(stack.url, 'POST', '/v1/models/lilies/versions', { modelBase64: file, metadata, profile: body });
@@ -221,5 +230,9 @@ describe('a reference profile sent with the model file', () => {
     expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 413, code: 'REQUEST_TOO_LARGE' });
     expect(errorOf(reply).message).toContain('profile fewer features (modelctl profile --features');
     expect(reply.text.length).toBeLessThan(2_000);
+    // Sent with a registration (the file itself uploaded), the advice names the profile too.
+    const registration = await call(stack.url, 'POST', '/v1/models/irises/versions', { uploadId: '00000000-0000-4000-8000-000000000000', metadata, profile: big });
+    expect({ status: registration.status, code: errorOf(registration).code }).toEqual({ status: 413, code: 'REQUEST_TOO_LARGE' });
+    expect(errorOf(registration).message).toMatch(/a "profile" sent with it counts too: .*profile fewer features/);
   });
 });

@@ -164,6 +164,9 @@ describe('settings', () => {
     expect(() => checkRedaction({ drop: ['a', 'label'], hash: ['features', 'probabilities'] }, versions)).not.toThrow();
     expect(() => checkRedaction({ drop: ['e'], hash: [] }, versions)).toThrow(expect.objectContaining({ code: 'UNKNOWN_FEATURE', path: ['drop', 0] }));
     expect(() => checkRedaction({ drop: ['a'], hash: ['a'] }, versions)).toThrow(expect.objectContaining({ code: 'CONFLICTING_FIELDS', path: ['hash', 0] }));
+    // Dropping the feature input drops every feature: hashing one of them too is a contradiction.
+    expect(() => checkRedaction({ drop: ['features'], hash: ['label', 'b'] }, versions)).toThrow(expect.objectContaining({ code: 'CONFLICTING_FIELDS', path: ['hash', 1] }));
+    expect(() => checkRedaction({ drop: ['b'], hash: ['features'] }, versions)).not.toThrow();
   });
 
   it('draws the share asked for', () => {

@@ -131,6 +131,18 @@ describe('modelctl drift table', () => {
     expect(calmTitle).toBe('m v2: no drift (0 of 2 features, 0 of 1 prediction column)');
     expect(foreignTitle).toBe('m v2: NOT JUDGED, no column of the profile had 30 live rows (40 records, 40 rows)');
   });
+
+  it('says when every profiled column was redacted by capture, rather than blaming the row count', () => {
+    // Prepare: records in the window, but every column dropped or hashed by capture
+    const base = stored({ x: [], label: [] }, { redacted: { dropped: ['x', 'color'], hashed: ['label'] } });
+    const report: StoredDriftReport = { ...base, judged: false, results: base.results.map((r) => ({ ...r, status: 'absent-in-live' as const })) };
+
+    // Act
+    const title = driftTable(report).split('\n')[0];
+
+    // Assess
+    expect(title).toBe('m v2: NOT JUDGED, every profiled column was dropped or hashed by capture (40 records, 0 rows): nothing left to compare');
+  });
 });
 
 describe('modelctl replay lines', () => {

@@ -89,6 +89,22 @@ describe('compareRequest', () => {
     });
   });
 
+  it('compares no output capture hashed or dropped: digests are not values, a dropped output is not the target\'s alone', () => {
+    // Prepare: the label output hashed, the probabilities dropped
+    const probabilities = f32([0.2, 0.3, 0.5]);
+    const label = strings(['virginica']);
+    const digest = { datatype: 'BYTES', shape: [1], data: ['sha256:0f00'] };
+
+    // Act
+    const result = compareRequest({ ...request({ label: digest }, 1), redaction: { dropped: ['probabilities'], hashed: ['label'] } }, { probabilities, label }, { source: VIEW, target: VIEW });
+
+    // Assess
+    expect(result.notCompared).toEqual({ probabilities: 'redacted', label: 'redacted' });
+    expect(result.outputs).toEqual({});
+    expect(result).not.toHaveProperty('differingLabels');
+    expect(result.maxAbsDiff).toBe(0);
+  });
+
   it('compares labels only when both sides are classifiers', () => {
     const probabilities = f32([0.2, 0.3, 0.5]);
     const result = compareRequest(request({ probabilities: capturedOf('probabilities', probabilities) }, 1), { probabilities }, { target: VIEW });

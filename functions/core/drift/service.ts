@@ -48,8 +48,9 @@ export interface StoredDriftReport extends DriftReport {
    */
   readonly redacted: { readonly dropped: readonly string[]; readonly hashed: readonly string[] };
   /**
-   * Whether any column had enough live rows to be judged: `false` (too few captured rows, or none
-   * at all) means the report says nothing either way, which `drifted: false` alone would hide.
+   * Whether any column was judged (enough live rows, and reference values to compare with):
+   * `false` (too few captured rows, none at all, every column redacted) means the report says
+   * nothing either way, which `drifted: false` alone would hide.
    */
   readonly judged: boolean;
 }
@@ -118,7 +119,7 @@ export class DriftService {
       records: read.records.length,
       capped: read.capped,
       redacted: live.redacted,
-      judged: compared.results.some((r) => r.status === 'compared'),
+      judged: compared.results.some((r) => r.status === 'compared' && r.psi !== null),
       ...compared,
     };
     await reports.put(report);
@@ -224,6 +225,9 @@ export function checkProfiledNames(profile: ReferenceProfile, version: Pick<Mode
     if (!predicts(name)) {
       throw new ValidationError('UNKNOWN_FEATURE', `The profile has prediction column ${JSON.stringify(clip(name, 60))}, which ${which} does not make from its outputs (a classifier's "label" and "probability[<class label>]", an output's name, or "<output>[j]"). Profile the predictions with modelctl profile --model on this model's file.`, [...at, 'predictions', clip(name, 60)]);
     }
+  }
+  if (profile.rows === 0) {
+    throw new ValidationError('INVALID_PROFILE', 'The profile was made from no rows, so drift would compare live traffic with nothing; profile the training data.', [...at, 'rows']);
   }
   if (Object.keys(profile.features).length + Object.keys(profile.predictions ?? {}).length === 0) {
     throw new ValidationError('INVALID_PROFILE', 'The profile has no feature and no prediction column, so drift could judge nothing against it.', [...at, 'features']);

@@ -42,7 +42,7 @@ import { LABEL_COLUMN, predictionColumns, type CapturedTensorLike } from '../dri
 export const MOST_DIFFERENT = 10;
 
 /** Why an output was not compared. */
-export type NotComparedReason = 'source-only' | 'target-only' | 'not-captured' | 'shape-mismatch' | 'type-mismatch' | 'not-per-row';
+export type NotComparedReason = 'source-only' | 'target-only' | 'not-captured' | 'redacted' | 'shape-mismatch' | 'type-mismatch' | 'not-per-row';
 
 /** One output of one request, compared. */
 export interface OutputComparison {
@@ -100,6 +100,8 @@ export interface ComparedRequest {
   readonly capturedRows: number;
   /** The captured outputs (cut to `capturedRows` rows). */
   readonly outputs: Readonly<Record<string, CapturedTensor>>;
+  /** What capture dropped or hashed: such outputs are not compared (`redacted`), digests never read as values. */
+  readonly redaction?: { readonly dropped: readonly string[]; readonly hashed: readonly string[] };
 }
 
 const FLOAT_DATATYPES = new Set(['FP16', 'FP32', 'FP64']);
@@ -123,8 +125,13 @@ export function compareRequest(captured: ComparedRequest, target: TensorMap, vie
   const rows = captured.capturedRows;
   const outputs: Record<string, OutputComparison> = {};
   const notCompared: Record<string, NotComparedReason> = {};
+  // Outputs capture dropped or hashed hold no value to compare with.
+  const redacted = new Set([...(captured.redaction?.dropped ?? []), ...(captured.redaction?.hashed ?? [])]);
+  const sourceOutputs: Record<string, CapturedTensor> = {};
+  for (const [name, tensor] of Object.entries(captured.outputs)) if (!redacted.has(name)) sourceOutputs[name] = tensor;
+  for (const name of Object.keys(target)) if (redacted.has(name)) notCompared[name] = 'redacted';
   let maxAbsDiff = 0;
-  for (const [name, source] of Object.entries(captured.outputs)) {
+  for (const [name, source] of Object.entries(sourceOutputs)) {
     const mine = Object.hasOwn(target, name) ? target[name] : undefined;
     if (!mine) {
       notCompared[name] = 'source-only';
@@ -138,9 +145,9 @@ export function compareRequest(captured: ComparedRequest, target: TensorMap, vie
     outputs[name] = result;
     if (result.maxAbsDiff !== undefined && result.maxAbsDiff > maxAbsDiff) maxAbsDiff = result.maxAbsDiff;
   }
-  for (const name of Object.keys(target)) if (!Object.hasOwn(captured.outputs, name)) notCompared[name] = 'target-only';
+  for (const name of Object.keys(target)) if (!Object.hasOwn(sourceOutputs, name) && !redacted.has(name)) notCompared[name] = 'target-only';
 
-  const labels = compareLabels(captured.outputs, target, rows, views);
+  const labels = compareLabels(sourceOutputs, target, rows, views);
   return {
     requestId: captured.requestId,
     sourceVersion: captured.modelVersion,
