@@ -24,7 +24,7 @@ import {
 } from '../functions/core/codec/tensor-bytes.js';
 import type { ModelStats } from '../functions/core/stats.js';
 import type { CaptureStatus } from '../functions/core/registry.js';
-import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../functions/core/capture.js';
+import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES, MIN_RECORD_BYTES, MIN_SAMPLE_PERCENT } from '../functions/core/capture.js';
 import type { StoredDriftReport } from '../functions/core/drift/service.js';
 import type { ReplayReport } from '../functions/core/replay/compare.js';
 import { AppError } from '../functions/core/errors.js';
@@ -843,9 +843,12 @@ class Exit {
 }
 
 /** A number argument, or a usage error that names it. */
+/** A decimal number as people write it (`10`, `-2.5`, `1e-3`); not `0x10`, ` 10`, `Infinity` or `` (which `Number` would take). */
+const DECIMAL = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
 function numberArg(value: string, name: string): number {
   const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number)) throw new UsageError(`${name} must be a number, not "${value}".`);
+  if (!DECIMAL.test(value) || !Number.isFinite(number)) throw new UsageError(`${name} must be a number, not "${value}".`);
   return number;
 }
 
@@ -1173,7 +1176,7 @@ async function capture(args: readonly string[], flags: Flags, api: Api, io: CliI
     status = (await api.call('DELETE', route)) as CaptureStatus;
   } else if (flags.sample !== undefined) {
     const sample = numberArg(flags.sample, '--sample');
-    if (!(sample > 0 && sample <= 100)) throw new UsageError(`--sample is the percent of requests captured, above 0 and at most 100, not ${shown(flags.sample)}; --off turns capture off.`);
+    if (!(sample >= MIN_SAMPLE_PERCENT && sample <= 100)) throw new UsageError(`--sample is the percent of requests captured, from ${MIN_SAMPLE_PERCENT} to 100, not ${shown(flags.sample)}; --off turns capture off.`);
     const body = {
       samplePercent: sample,
       drop: flags.drop === undefined ? [] : listArg(flags.drop, '--drop'),

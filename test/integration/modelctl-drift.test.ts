@@ -81,6 +81,8 @@ describe('modelctl capture', () => {
     // Act
     const unknown = await run('capture', 'iris', '--sample', '10', '--drop', 'petal_area');
     const zero = await run('capture', 'iris', '--sample', '0');
+    // Not decimal numbers as people write them, though JavaScript's Number would read them.
+    const oddNumbers = await Promise.all(['0x10', ' 10', '1e', 'Infinity', '10%'].map((text) => run('capture', 'iris', '--sample', text)));
     const offAndSample = await run('capture', 'iris', '--off', '--sample', '5');
     const dropAlone = await run('capture', 'iris', '--drop', 'sepal_width_cm');
     const noModel = await run('capture', 'nobody', '--sample', '10');
@@ -91,7 +93,8 @@ describe('modelctl capture', () => {
     expect(unknown.err).toMatch(/^400 UNKNOWN_FEATURE: "petal_area" is not a feature, input or output of any version of this model, .+ \(at drop\[0\]\)\n$/);
     expect(unknown.err.split('\n')).toHaveLength(2);
     for (const result of [zero, offAndSample, dropAlone, elsewhere]) expect(result).toMatchObject({ code: 2, out: '' });
-    expect(zero.err).toMatch(/^--sample is the percent of requests captured, above 0 and at most 100, not "0"; --off turns capture off\.\n\nUsage: modelctl capture <model>/);
+    for (const [i, odd] of oddNumbers.entries()) expect({ i, code: odd.code, err: odd.err.split('\n')[0] }).toEqual({ i, code: 2, err: expect.stringMatching(/^--sample must be a number, not "/) as unknown });
+    expect(zero.err).toMatch(/^--sample is the percent of requests captured, from 0\.001 to 100, not "0"; --off turns capture off\.\n\nUsage: modelctl capture <model>/);
     expect(offAndSample.err).toMatch(/^--off turns capture off; it goes without --sample/);
     expect(dropAlone.err).toMatch(/^--drop, --hash and --max-record-bytes go with --sample/);
     expect(elsewhere.err).toMatch(/^--sample goes with "capture"\./);

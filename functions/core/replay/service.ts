@@ -242,7 +242,10 @@ export function replayWindow(since: string, until: string | undefined, now: Date
 }
 
 function timeOf(text: string, field: 'since' | 'until'): number {
-  const time = ISO_TIME.test(text) && onCalendar(text) ? Date.parse(text) : Number.NaN;
+  if (ISO_TIME.test(text) && !onCalendar(text)) {
+    throw new ValidationError('INVALID_WINDOW', `"${field}" is not a valid time: ${JSON.stringify(excerpt(text))} names a day or an hour that does not exist.`, [field]);
+  }
+  const time = ISO_TIME.test(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(time)) {
     const what = field === 'since' ? 'a duration back from now (90s, 30m, 1h, 2d) or an ISO-8601 time with its zone (2026-11-30T12:00:00Z)' : 'an ISO-8601 time with its zone (2026-11-30T13:00:00Z)';
     throw new ValidationError('INVALID_WINDOW', `"${field}" must be ${what}, not ${JSON.stringify(excerpt(text))}.`, [field]);
