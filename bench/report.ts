@@ -4,9 +4,10 @@
  */
 import {
   BATCH_JOB_PHASES, COLD_START_PHASES, type BatchFloorRun, type BatchJobPhase, type BatchJobRun, type BenchResults, type BundleFamilyId, type ColdStartPhase, type HttpVariantId,
-  type ModelId, type ProfileSummary, type TargetCheck,
+  type ModelId, type OnOffFigures, type ProfileSummary, type TargetCheck,
 } from './results.js';
 import { LATENCY_BAND } from './threads.js';
+import type { Stat } from './lib/stats.js';
 
 type Measured = Omit<BenchResults, 'headline' | 'targets'>;
 
@@ -45,6 +46,18 @@ function topFunctions(profile: ProfileSummary, count = 4): string {
 }
 
 /** A CPU profile as two short lists, for the sections. */
+/**
+ * The rows of an "off against on" table: median, p99 and CPU per request, with the on ÷ off
+ * ratios (the median and p99 ratios as the measurement computed them).
+ */
+function onOffRows(off: Stat, on: Stat, figures: OnOffFigures): string[][] {
+  return [
+    ['Median', ms(off.medianMs), ms(on.medianMs), times(figures.ratio)],
+    ['p99', ms(off.p99Ms), ms(on.p99Ms), times(figures.p99Ratio)],
+    ['CPU per request', ms(figures.cpuMsPerCallWithout), ms(figures.cpuMsPerCallWith), times(figures.cpuMsPerCallWith / figures.cpuMsPerCallWithout)],
+  ];
+}
+
 function profileLines(title: string, profile: ProfileSummary): string[] {
   if (profile.groups.length === 0) return [`${title}: no samples.`];
   return [
@@ -458,11 +471,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     'The same handler with the product\'s prediction-log adapter as the function builds it (default options: `write` queues the record; a background writer builds the records and stores them with BatchWriteItem, up to 25 a call, once 25 are queued or 50 ms after the first) writing to the local DynamoDB-compatible server, dynalite, in another process; against a log that keeps nothing. Both in alternating blocks of 50 calls of the same loop; after each "on" block its last records are flushed, untimed, as the drain extension does after each invocation on Lambda, so none of its writes land in an "off" block. CPU is the process\'s CPU time per request, the background writes and the flushes included.',
     '',
-    table(['', 'Logs off', 'Logs on', 'On ÷ off'], [
-      ['Median', ms(r.handler.log.withoutLog.medianMs), ms(r.handler.log.withLog.medianMs), times(r.handler.log.ratio)],
-      ['p99', ms(r.handler.log.withoutLog.p99Ms), ms(r.handler.log.withLog.p99Ms), times(r.handler.log.p99Ratio)],
-      ['CPU per request', ms(r.handler.log.cpuMsPerCallWithout), ms(r.handler.log.cpuMsPerCallWith), times(r.handler.log.cpuMsPerCallWith / r.handler.log.cpuMsPerCallWithout)],
-    ]),
+    table(['', 'Logs off', 'Logs on', 'On ÷ off'], onOffRows(r.handler.log.withoutLog, r.handler.log.withLog, r.handler.log)),
     '',
     `${logBatchesLine(r)} dynalite's process used ${ms(r.handler.log.storeCpuMsPerRecord)} of CPU per record it stored.`,
     '',
@@ -474,11 +483,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `One handler with the product's capture log as the function builds it with \`CAPTURE_BUCKET\` set (default options: \`write\` queues the request; the records are built, redacted and bounded in the background and delivered as one JSON Lines object per partition per flush) writing to the local S3-compatible server, s3rver, in another process; its model with data capture at ${num(r.handler.capture.samplePercent)}% (settings as \`PUT /v1/models/{m}/capture\` stores them: no redaction, the default record bound) against the same model with capture off. Prediction logs are off in both, so only capture differs. Both in alternating blocks of 50 calls of the same loop; before each block the settings are switched on the registry and re-read by the handler, untimed (one handler for both, because two handlers with the same settings, each with its own ONNX Runtime session, differ from each other by several percent); after each "on" block its records are flushed, untimed, as the drain extension does after each invocation on Lambda. CPU is the process's CPU time per request, the records' building and delivery in the flushes included.`,
     '',
-    table(['', 'Capture off', 'Capture on', 'On ÷ off'], [
-      ['Median', ms(r.handler.capture.withoutCapture.medianMs), ms(r.handler.capture.withCapture.medianMs), times(r.handler.capture.ratio)],
-      ['p99', ms(r.handler.capture.withoutCapture.p99Ms), ms(r.handler.capture.withCapture.p99Ms), times(r.handler.capture.p99Ratio)],
-      ['CPU per request', ms(r.handler.capture.cpuMsPerCallWithout), ms(r.handler.capture.cpuMsPerCallWith), times(r.handler.capture.cpuMsPerCallWith / r.handler.capture.cpuMsPerCallWithout)],
-    ]),
+    table(['', 'Capture off', 'Capture on', 'On ÷ off'], onOffRows(r.handler.capture.withoutCapture, r.handler.capture.withCapture, r.handler.capture)),
     '',
     `${captureDeliveryLine(r)} s3rver's process used ${ms(r.handler.capture.storeCpuMsPerRecord)} of CPU per record delivered.`,
     '',

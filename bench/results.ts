@@ -38,6 +38,22 @@ export interface LimitResult {
   }>;
 }
 
+/**
+ * A feature measured on and off in alternating blocks of the same loop (prediction logs, data
+ * capture): the added latency, the on ÷ off ratios, and the process's CPU time per request, ms,
+ * the blocks and the background work and flushes after them included.
+ */
+export interface OnOffFigures {
+  readonly addedMedianMs: number;
+  readonly addedP99Ms: number;
+  /** The "on" median ÷ the "off" median (the target's figure). */
+  readonly ratio: number;
+  /** The same at p99, for information. */
+  readonly p99Ratio: number;
+  readonly cpuMsPerCallWithout: number;
+  readonly cpuMsPerCallWith: number;
+}
+
 /** 2. The predict handler called in-process, one row, against the raw run. */
 export interface HandlerResult {
   readonly models: ReadonlyArray<{
@@ -66,19 +82,10 @@ export interface HandlerResult {
    * block of "on" its last records are flushed, untimed (as the drain extension does after an
    * invocation on Lambda), so none of its writes land in an "off" block.
    */
-  readonly log: {
+  readonly log: OnOffFigures & {
     readonly model: ModelId;
     readonly withoutLog: Stat;
     readonly withLog: Stat;
-    readonly addedMedianMs: number;
-    readonly addedP99Ms: number;
-    /** withLog median ÷ withoutLog median (the target's figure). */
-    readonly ratio: number;
-    /** The same at p99, for information. */
-    readonly p99Ratio: number;
-    /** Process CPU time per request, ms: the blocks, the writes in the background and the flushes after the blocks. */
-    readonly cpuMsPerCallWithout: number;
-    readonly cpuMsPerCallWith: number;
     /** Records the "on" handler queued (warm-up included), BatchWriteItem calls made for them, records that went to the fallback. */
     readonly records: number;
     readonly batchWrites: number;
@@ -117,20 +124,11 @@ export interface HandlerResult {
    * by the handler, untimed. After each block of "on" its records are flushed, untimed, as the
    * drain extension does after an invocation on Lambda.
    */
-  readonly capture: {
+  readonly capture: OnOffFigures & {
     readonly model: ModelId;
     readonly samplePercent: number;
     readonly withoutCapture: Stat;
     readonly withCapture: Stat;
-    readonly addedMedianMs: number;
-    readonly addedP99Ms: number;
-    /** withCapture median ÷ withoutCapture median (the target's figure). */
-    readonly ratio: number;
-    /** The same at p99, for information. */
-    readonly p99Ratio: number;
-    /** Process CPU time per request, ms: the blocks, and the flushes after them (building and delivering the records). */
-    readonly cpuMsPerCallWithout: number;
-    readonly cpuMsPerCallWith: number;
     /** Records the handler queued (the "on" blocks, their warm-up, and the switches' requests), records delivered, records that went to the fallback. */
     readonly records: number;
     readonly deliveredRecords: number;

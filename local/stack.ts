@@ -230,10 +230,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     driftSchedule.start();
     // The router reports managed releases' outcomes to the release service, built over the router.
     let releases: ReleaseService | undefined;
+    const registryTable = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
+    // The distribution gate reads what every emulated version captured since the release began.
+    const gate = config.CAPTURE_BUCKET
+      ? { registry: registryTable, capture: new S3CaptureReader({ client: clients.s3, bucket: config.CAPTURE_BUCKET }), flush: flushLogs }
+      : undefined;
     const traffic = new LocalTrafficRouter({
       ...options.releases,
       latest,
-      registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
+      registry: registryTable,
       ...(options.dataDir ? { file: path.join(options.dataDir, 'releases.json') } : {}),
       // Each published version is its own function with its model version pinned; the sessions
       // live in the process's one runtime, shared and bounded.
@@ -246,16 +251,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         };
       },
       onOutcome: async (outcome) => releases?.recordOutcome(outcome),
-      // The distribution gate reads what every emulated version captured since the release began.
-      ...(config.CAPTURE_BUCKET
-        ? {
-          distributionGate: (check) => canaryDistributionFailure({
-            registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
-            capture: new S3CaptureReader({ client: clients.s3, bucket: config.CAPTURE_BUCKET as string }),
-            flush: flushLogs,
-          }, check),
-        }
-        : {}),
+      ...(gate ? { distributionGate: (check) => canaryDistributionFailure(gate, check) } : {}),
     });
     const releaseService = buildReleaseService(config, traffic, clients, registry, runtime);
     releases = releaseService;

@@ -20,13 +20,14 @@
  * silently.
  */
 import { randomUUID } from 'node:crypto';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { FirehoseClient } from '@aws-sdk/client-firehose';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { captureDate, capturePrefix } from '../core/capture.js';
 import type { CaptureLog, PendingCapture } from '../core/ports.js';
 import { describeError, sharedLogger } from '../shared/logger.js';
 import { CAPTURE_FALLBACK_METRIC, publishFallbackMetric } from './emf-metrics.js';
+import { S3DataObjects } from './s3-data.js';
 
 /** Records of one partition (model, version, UTC date), as JSON lines without line breaks. */
 export interface CaptureBatch {
@@ -201,21 +202,18 @@ export interface S3CaptureDeliveryOptions {
  */
 export class S3CaptureDelivery implements CaptureDelivery {
   private readonly now: () => number;
+  private readonly objects: S3DataObjects;
 
   constructor(private readonly options: S3CaptureDeliveryOptions) {
     this.now = options.now ?? Date.now;
+    this.objects = new S3DataObjects({ client: options.client });
   }
 
   async deliver(batch: CaptureBatch): Promise<void> {
     const stamp = new Date(this.now()).toISOString().replace(/[-:.]/g, '');
     const key = `${capturePrefix(batch.model, batch.modelVersion, batch.date)}${stamp}-${randomUUID()}.jsonl`;
     try {
-      await this.options.client.send(new PutObjectCommand({
-        Bucket: this.options.bucket,
-        Key: key,
-        Body: `${batch.lines.join('\n')}\n`,
-        ContentType: 'application/x-ndjson',
-      }));
+      await this.objects.put({ bucket: this.options.bucket, key }, `${batch.lines.join('\n')}\n`, 'application/x-ndjson');
     } catch (error) {
       throw new UndeliveredError(`could not write s3://${this.options.bucket}/${key}`, undefined, { cause: error });
     }

@@ -6,12 +6,14 @@
  * Only the date partitions that overlap the window are listed; within them, objects are read
  * newest first (both writers name objects by the time they were written, so key order is time
  * order within a partition), and reading stops once `maxRecords` records in the window are held:
- * the newest records are the ones kept. Listing uses ListObjects (v1) with markers, which S3 and
- * the embedded S3-compatible server both page the same way.
+ * the newest records are the ones kept. Listing and reading are the batch jobs' `S3DataObjects`
+ * (ListObjects v1 pages, which S3 and the embedded S3-compatible server page the same way); an
+ * object the lifecycle rule removed between the two reads as empty.
  */
-import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
-import { capturePrefix, parseCaptureLines, type CaptureRecord } from '../core/capture.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { capturePrefix, parseCaptureLines, utcDays, type CaptureRecord } from '../core/capture.js';
 import type { CaptureQuery, CaptureReadResult, CaptureReader } from '../core/ports.js';
+import { S3DataObjects } from './s3-data.js';
 
 export interface S3CaptureReaderOptions {
   readonly client: S3Client;
@@ -20,14 +22,16 @@ export interface S3CaptureReaderOptions {
   readonly pageSize?: number;
 }
 
-const DAY_MS = 86_400_000;
-
 export class S3CaptureReader implements CaptureReader {
-  constructor(private readonly options: S3CaptureReaderOptions) {}
+  private readonly objects: S3DataObjects;
+
+  constructor(private readonly options: S3CaptureReaderOptions) {
+    this.objects = new S3DataObjects({ client: options.client, ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }) });
+  }
 
   async read(query: CaptureQuery): Promise<CaptureReadResult> {
     const versions = [...new Set(query.versions)];
-    const dates = datesBetween(query.from, query.to).reverse();
+    const dates = utcDays(query.from, query.to).reverse();
     const kept: CaptureRecord[] = [];
     let invalid = 0;
     let capped = false;
@@ -36,14 +40,14 @@ export class S3CaptureReader implements CaptureReader {
     // not paged the same way by every S3-compatible server.
     for (const date of dates) {
       const keys: string[] = [];
-      for (const version of versions) keys.push(...(await this.keys(capturePrefix(query.model, version, date))));
+      for (const version of versions) keys.push(...(await this.objects.keys(this.options.bucket, capturePrefix(query.model, version, date))));
       keys.sort((a, b) => objectName(b).localeCompare(objectName(a)));
       for (const key of keys) {
         if (kept.length >= query.maxRecords) {
           capped = true;
           break;
         }
-        const parsed = parseCaptureLines(await this.text(key));
+        const parsed = parseCaptureLines((await this.objects.text({ bucket: this.options.bucket, key })) ?? '');
         invalid += parsed.invalid;
         for (const record of parsed.records) {
           if (record.model === query.model && record.timestamp >= query.from && record.timestamp < query.to) kept.push(record);
@@ -55,35 +59,9 @@ export class S3CaptureReader implements CaptureReader {
     if (kept.length > query.maxRecords) capped = true;
     return { records: kept.slice(Math.max(0, kept.length - query.maxRecords)), invalid, capped };
   }
-
-  private async keys(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let marker: string | undefined;
-    for (;;) {
-      const page = await this.options.client.send(new ListObjectsCommand({ Bucket: this.options.bucket, Prefix: prefix, MaxKeys: this.options.pageSize ?? 1000, ...(marker ? { Marker: marker } : {}) }));
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
-      const last = page.Contents?.at(-1)?.Key;
-      if (!page.IsTruncated || !last || last === marker) return keys;
-      marker = page.NextMarker ?? last;
-    }
-  }
-
-  private async text(key: string): Promise<string> {
-    const object = await this.options.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
-    return (await object.Body?.transformToString('utf-8')) ?? '';
-  }
 }
 
 /** The object's name within its partition (the part after the last `/`). */
 function objectName(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
-}
-
-/** The UTC dates (`yyyy-MM-dd`) from `from`'s to `to`'s, oldest first. */
-export function datesBetween(from: string, to: string): string[] {
-  const start = Date.parse(`${from.slice(0, 10)}T00:00:00.000Z`);
-  const end = Date.parse(to);
-  const dates: string[] = [];
-  for (let day = start; day <= end && dates.length <= 3660; day += DAY_MS) dates.push(new Date(day).toISOString().slice(0, 10));
-  return dates;
 }

@@ -9,11 +9,12 @@
  *   again at `drift/<model>/versions/<version>/latest.json` and `drift/<model>/latest.json`,
  *   which `GET /v1/models/{model}/drift` reads.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { InternalError } from '../core/errors.js';
 import type { DriftReportStore, ReferenceProfileStore } from '../core/ports.js';
 import type { ReferenceProfile } from '../core/drift/profile.js';
 import type { StoredDriftReport } from '../core/drift/service.js';
+import { S3DataObjects } from './s3-data.js';
 
 export interface S3StoreOptions {
   readonly client: S3Client;
@@ -32,49 +33,60 @@ export const DRIFT_KEYS = {
   run: (model: string, createdAt: string) => `drift/${model}/${createdAt.replace(/[-:.]/g, '')}.json`,
 };
 
+/** JSON objects in one bucket, written and read by these stores only. */
+class JsonObjects {
+  private readonly objects: S3DataObjects;
+
+  constructor(private readonly bucket: string, client: S3Client) {
+    this.objects = new S3DataObjects({ client });
+  }
+
+  /** The object's JSON, `undefined` when there is no such object. */
+  async read<T>(key: string): Promise<T | undefined> {
+    const text = await this.objects.text({ bucket: this.bucket, key });
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new InternalError('STORED_OBJECT_INVALID', `s3://${this.bucket}/${key} is not the JSON this service wrote.`, { cause: error });
+    }
+  }
+
+  async write(key: string, value: unknown): Promise<void> {
+    await this.objects.put({ bucket: this.bucket, key }, JSON.stringify(value), 'application/json');
+  }
+}
+
 export class S3ReferenceProfileStore implements ReferenceProfileStore {
-  constructor(private readonly options: S3StoreOptions) {}
+  private readonly json: JsonObjects;
+
+  constructor(options: S3StoreOptions) {
+    this.json = new JsonObjects(options.bucket, options.client);
+  }
 
   async get(model: string, version: string): Promise<ReferenceProfile | undefined> {
-    return readJson<ReferenceProfile>(this.options, profileKey(model, version));
+    return this.json.read<ReferenceProfile>(profileKey(model, version));
   }
 
   async put(model: string, version: string, profile: ReferenceProfile): Promise<void> {
-    await writeJson(this.options, profileKey(model, version), profile);
+    await this.json.write(profileKey(model, version), profile);
   }
 }
 
 export class S3DriftReportStore implements DriftReportStore {
-  constructor(private readonly options: S3StoreOptions) {}
+  private readonly json: JsonObjects;
+
+  constructor(options: S3StoreOptions) {
+    this.json = new JsonObjects(options.bucket, options.client);
+  }
 
   async put(report: StoredDriftReport): Promise<void> {
-    await writeJson(this.options, DRIFT_KEYS.run(report.model, report.createdAt), report);
-    await writeJson(this.options, DRIFT_KEYS.versionLatest(report.model, report.modelVersion), report);
-    await writeJson(this.options, DRIFT_KEYS.latest(report.model), report);
+    await this.json.write(DRIFT_KEYS.run(report.model, report.createdAt), report);
+    await this.json.write(DRIFT_KEYS.versionLatest(report.model, report.modelVersion), report);
+    await this.json.write(DRIFT_KEYS.latest(report.model), report);
   }
 
   async latest(model: string, version?: string): Promise<StoredDriftReport | undefined> {
-    return readJson<StoredDriftReport>(this.options, version === undefined ? DRIFT_KEYS.latest(model) : DRIFT_KEYS.versionLatest(model, version));
+    return this.json.read<StoredDriftReport>(version === undefined ? DRIFT_KEYS.latest(model) : DRIFT_KEYS.versionLatest(model, version));
   }
-}
-
-/** The object's JSON, `undefined` when there is no such object; written by these stores only. */
-async function readJson<T>({ client, bucket }: S3StoreOptions, key: string): Promise<T | undefined> {
-  let text: string | undefined;
-  try {
-    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    text = await object.Body?.transformToString('utf-8');
-  } catch (error) {
-    if (error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound')) return undefined;
-    throw error;
-  }
-  try {
-    return JSON.parse(text ?? '') as T;
-  } catch (error) {
-    throw new InternalError('STORED_OBJECT_INVALID', `s3://${bucket}/${key} is not the JSON this service wrote.`, { cause: error });
-  }
-}
-
-async function writeJson({ client, bucket }: S3StoreOptions, key: string, value: unknown): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json' }));
 }

@@ -226,7 +226,7 @@ export function makeHandler({ service, uploads, releases, stats, predictions, jo
         ? await uploads.register({ ...checked, uploadId: body.uploadId })
         : await service.register({ ...checked, bytes: Buffer.from(body.modelBase64 as string, 'base64') });
       if (!profile || !drift) return jsonResponse(201, version);
-      return jsonResponse(201, { ...version, profile: await drift.putProfile(version.model, version.version, profile) });
+      return jsonResponse(201, { ...version, profile: await drift.storeProfile(version.model, version.version, profile) });
     },
     'GET /v1/models/{model}/versions/{version}': async (event) =>
       jsonResponse(200, await service.getVersion(pathParam(event, 'model'), pathParam(event, 'version'))),

@@ -315,6 +315,19 @@ export function captureDate(timestamp: string): string {
   return timestamp.slice(0, 10);
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The UTC days (`yyyy-MM-dd`, the date partitions) a window `[since, until)` of ISO-8601 UTC
+ * timestamps touches, oldest first.
+ */
+export function utcDays(since: string, until: string): string[] {
+  const days: string[] = [];
+  const last = Date.parse(until) - 1;
+  for (let day = Date.parse(`${since.slice(0, 10)}T00:00:00.000Z`); day <= last; day += DAY_MS) days.push(new Date(day).toISOString().slice(0, 10));
+  return days;
+}
+
 /**
  * Where a model's captured records live: `capture/model=<m>/`, then `version=<v>/`, then
  * `date=<yyyy-MM-dd>/` (the Hive-style layout Amazon Data Firehose's dynamic partitioning writes

@@ -110,6 +110,21 @@ export interface ReleaseOutcome {
   readonly reason?: string;
 }
 
+/**
+ * A `staging → staging` entry in the model's history that carries `reason`: how a release that
+ * did not make it (rolled back, or refused by a gate) is recorded while the version stays in
+ * staging. Conditioned on the version's revision as read, like every stage change.
+ */
+export async function recordStagingEntry(registry: Pick<ModelRegistry, 'applyTransition'>, version: Pick<ModelVersion, 'model' | 'version' | 'revision'>, actor: string, reason: string, at: Date): Promise<void> {
+  await registry.applyTransition({
+    model: version.model,
+    changes: [{ version: version.version, from: 'staging', to: 'staging', expectedRevision: version.revision }],
+    actor,
+    at: at.toISOString(),
+    reason,
+  });
+}
+
 /** Who acts when the router ends a managed release by itself. */
 export const RELEASE_MONITOR = 'release-monitor';
 
@@ -288,14 +303,7 @@ export class ReleaseService {
   /** A staging → staging history entry that carries the reason (the version stays where it is). */
   private async recordRollback(model: string, modelVersion: string, actor: string, reason: string): Promise<void> {
     const version = await this.deps.registry.getVersion(model, modelVersion);
-    if (version?.stage !== 'staging') return;
-    await this.deps.registry.applyTransition({
-      model,
-      changes: [{ version: modelVersion, from: 'staging', to: 'staging', expectedRevision: version.revision }],
-      actor,
-      at: this.now().toISOString(),
-      reason,
-    });
+    if (version?.stage === 'staging') await recordStagingEntry(this.deps.registry, version, actor, reason, this.now());
   }
 
   /**

@@ -21,7 +21,7 @@ import { AppError } from '../core/errors.js';
 import type { DriftService, StoredDriftReport } from '../core/drift/service.js';
 import type { ModelRegistry } from '../core/ports.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
-import { canaryDistributionVerdict, type CanaryGateDeps } from '../core/drift/canary-gate.js';
+import { canaryDistributionVerdict, shiftReason, type CanaryGateDeps } from '../core/drift/canary-gate.js';
 
 /** The distribution gate's check of the model's canary, if alias `live` routes to one. */
 async function canaryCheck(deps: DriftHandlerDeps, model: string): Promise<DriftRunOutcome> {
@@ -34,7 +34,7 @@ async function canaryCheck(deps: DriftHandlerDeps, model: string): Promise<Drift
   if (!verdict) return { status: 'skipped', model, reason: 'capture is off for this model, so the canary\'s predictions cannot be compared' };
   const shifted = verdict.judged && verdict.shifted;
   canary.emit(model, shifted);
-  const reason = shifted ? `the canary's predictions shifted from the stable version's (distribution gate): ${verdict.reason ?? 'a prediction column shifted'}` : verdict.reason;
+  const reason = shifted ? shiftReason(verdict) : verdict.reason;
   if (shifted && reason) {
     deps.log('WARN', 'canary predictions shifted', { model, canaryVersion: routing.canary, reason });
     await canary.record(model, routing.canary, reason);

@@ -8,6 +8,7 @@
  * captured requests there is nothing to compare, and the gate stays silent.
  */
 import type { CaptureReader, ModelRegistry } from '../ports.js';
+import { RELEASE_MONITOR, recordStagingEntry } from '../release.js';
 import { liveColumns } from './service.js';
 import { canaryShift, type CanaryShiftOptions, type CanaryShiftVerdict } from './report.js';
 
@@ -61,11 +62,13 @@ export async function canaryDistributionVerdict(deps: CanaryGateDeps, check: Can
 export async function canaryDistributionFailure(deps: CanaryGateDeps, check: CanaryGateCheck): Promise<string | undefined> {
   const verdict = await canaryDistributionVerdict(deps, check);
   if (!verdict?.judged || !verdict.shifted) return undefined;
-  return `the canary's predictions shifted from the stable version's (distribution gate): ${verdict.reason ?? 'a prediction column shifted'}`;
+  return shiftReason(verdict);
 }
 
-/** Who records a shift the distribution gate found (the release monitor, as for other automatic rollbacks). */
-const GATE_ACTOR = 'release-monitor';
+/** The failure reason of a shifted verdict, as the history records it. */
+export function shiftReason(verdict: CanaryShiftVerdict): string {
+  return `the canary's predictions shifted from the stable version's (distribution gate): ${verdict.reason ?? 'a prediction column shifted'}`;
+}
 
 /**
  * Records in the model's history that the distribution gate found the canary's predictions
@@ -83,13 +86,7 @@ export async function recordCanaryShift(
   const version = await registry.getVersion(model, canaryVersion);
   if (version?.stage !== 'staging') return false;
   const last = (await registry.listHistory(model)).filter((h) => h.version === canaryVersion).at(-1);
-  if (last?.actor === GATE_ACTOR && last.reason?.includes('(distribution gate)')) return false;
-  await registry.applyTransition({
-    model,
-    changes: [{ version: canaryVersion, from: 'staging', to: 'staging', expectedRevision: version.revision }],
-    actor: GATE_ACTOR,
-    at: at.toISOString(),
-    reason: `canary rolled back by its CanaryPredictionShift alarm: ${reason}`,
-  });
+  if (last?.actor === RELEASE_MONITOR && last.reason?.includes('(distribution gate)')) return false;
+  await recordStagingEntry(registry, version, RELEASE_MONITOR, `canary rolled back by its CanaryPredictionShift alarm: ${reason}`, at);
   return true;
 }

@@ -161,8 +161,17 @@ export class DriftService {
     const version = await this.version(model, versionId);
     const profile = parseReferenceProfile(body, []);
     checkProfiledNames(profile, version);
-    await this.deps.profiles.put(model, version.version, profile);
-    return profileSummary(model, version.version, profile);
+    return this.storeProfile(model, version.version, profile);
+  }
+
+  /**
+   * Stores a profile already checked against its version (`parseReferenceProfile`,
+   * `checkProfiledNames`: a registration checks the one sent with the file before the version
+   * exists). Returns a summary.
+   */
+  async storeProfile(model: string, version: string, profile: ReferenceProfile): Promise<ProfileSummary> {
+    await this.deps.profiles.put(model, version, profile);
+    return profileSummary(model, version, profile);
   }
 
   /**

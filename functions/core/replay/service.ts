@@ -22,7 +22,7 @@ import {
   CAPTURE_FORMAT, FINAL_STATES, JOB_FILES, type BatchJob, type BatchJobStore, type DataObjects, type InputFile, type ObjectRef, type ReplaySpec,
 } from '../batch-contract.js';
 import { newJobId, parseS3Uri, s3Uri } from '../batch-jobs.js';
-import { capturePrefix } from '../capture.js';
+import { capturePrefix, utcDays } from '../capture.js';
 import { AppError, InternalError, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors.js';
 import type { ModelVersion } from '../model.js';
 import type { ModelRegistry } from '../ports.js';
@@ -263,10 +263,3 @@ function onCalendar(text: string): boolean {
   return at.getUTCFullYear() === year && at.getUTCMonth() === (month as number) - 1 && at.getUTCDate() === day && at.getUTCHours() === hour && at.getUTCMinutes() === minute && at.getUTCSeconds() === second;
 }
 
-/** The UTC days (`yyyy-MM-dd`) the window `[since, until)` touches, oldest first. */
-export function utcDays(since: string, until: string): string[] {
-  const days: string[] = [];
-  const last = Date.parse(until) - 1;
-  for (let day = Date.parse(`${since.slice(0, 10)}T00:00:00.000Z`); day <= last; day += DAY_MS) days.push(new Date(day).toISOString().slice(0, 10));
-  return days;
-}
