@@ -33,7 +33,7 @@ export class LocalDriftSchedule {
 
   start(): void {
     if (this.timer || this.options.intervalMs <= 0) return;
-    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
+    this.timer = setInterval(() => void this.tick().catch((error: unknown) => this.failed(error)), this.options.intervalMs);
     this.timer.unref();
   }
 
@@ -44,7 +44,20 @@ export class LocalDriftSchedule {
     await this.running;
   }
 
-  /** One scheduled pass over the models with capture on (what a tick runs); resolves to the reports made. */
+  /**
+   * A pass that could not start (the captured records not written, the models not listed: the
+   * local DynamoDB or S3 server gone, say) is reported; the next tick tries again, and the process
+   * goes on serving.
+   */
+  private failed(error: unknown): void {
+    this.say(`drift: the scheduled pass failed and is tried again at the next tick: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
+  }
+
+  /**
+   * One scheduled pass over the models with capture on (what a tick runs); resolves to the reports
+   * made. A failure for one model is reported and the pass goes on; a failure to write the queued
+   * records or to list the models rejects.
+   */
   async tick(): Promise<StoredDriftReport[]> {
     if (this.running) return [];
     const reports: StoredDriftReport[] = [];

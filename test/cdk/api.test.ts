@@ -6,7 +6,7 @@
  * the product's JSON shape; and the ready-made events in `events/` match routes the API serves.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { AuthorizationType, TokenAuthorizer } from 'aws-cdk-lib/aws-apigateway';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -18,7 +18,7 @@ import { makeHandler as makePredictHandler } from '../../functions/predict/app.j
 import { matchRoute, ROUTES } from '../../functions/shared/routes.js';
 import { flattenReference } from '../../lib/nag.js';
 import { ServingApi } from '../../lib/serving-api.js';
-import { bareServingApi, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized } from './helpers.js';
+import { bareServingApi, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized, testApp} from './helpers.js';
 
 let synth: Synthesized;
 
@@ -356,7 +356,7 @@ describe('the API construct on its own (no bundling)', () => {
 
   it('an authorizer prop becomes the default of every non-public method', () => {
     // Prepare
-    const stack = new Stack(new App(), 'WithAuthorizer');
+    const stack = new Stack(testApp(), 'WithAuthorizer');
     const handler = new LambdaFunction(stack, 'Authorizer', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
     const target = new LambdaFunction(stack, 'Target', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
 

@@ -6,7 +6,7 @@
  * An HS256 secret adds the Parameters and Secrets extension and read access to that one secret.
  */
 import { readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { MockIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -14,7 +14,7 @@ import { loadAuthorizerConfig } from '../../functions/authorizer/config.js';
 import { parseAppConfig, PLACEHOLDER_AUTH_HOST, type AppConfigInput } from '../../lib/config.js';
 import { JwtAuthorizer } from '../../lib/jwt-authorizer.js';
 import { flattenReference } from '../../lib/nag.js';
-import { onlyResource, resourcesOf, synthesize, type Synthesized } from './helpers.js';
+import { onlyResource, resourcesOf, synthesize, type Synthesized, testApp} from './helpers.js';
 
 let synth: Synthesized;
 
@@ -155,7 +155,7 @@ describe('the authorizer construct on its own', () => {
   const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:onnx-serving/hs256-AbC123';
 
   function bareAuthorizer(auth: AppConfigInput['auth']): { stack: Stack; template: Template } {
-    const stack = new Stack(new App(), 'Bare');
+    const stack = new Stack(testApp(), 'Bare');
     const jwt = new JwtAuthorizer(stack, 'Authorizer', { config: parseAppConfig({ endpoints: [{ model: 'iris' }], auth }).auth, logRetention: RetentionDays.ONE_WEEK });
     // A RequestAuthorizer exists only on an API.
     new RestApi(stack, 'Api', { defaultMethodOptions: { authorizer: jwt.authorizer } }).root.addMethod('GET', new MockIntegration());

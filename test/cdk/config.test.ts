@@ -3,7 +3,7 @@
  * bad config (endpoints or auth) fails synth (creating the app) with a message that names the
  * field. Nothing here bundles: a bad config stops before any construct is created.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createServingApp } from '../../lib/app.js';
@@ -19,11 +19,11 @@ import {
   PLACEHOLDER_AUTH_HOST,
 } from '../../lib/config.js';
 import { DEFAULT_METRICS_NAMESPACE } from '../../functions/core/observability.js';
-import { cdkJsonContext } from './helpers.js';
+import { cdkJsonContext, cdkOutdir } from './helpers.js';
 
 /** Building the app (what `cdk synth` runs first) with this config in the context. */
 function synthWith(config: unknown): () => void {
-  return () => createServingApp({ nag: false, context: { ...cdkJsonContext(), [CONFIG_CONTEXT_KEY]: config } });
+  return () => createServingApp({ nag: false, outdir: cdkOutdir(), context: { ...cdkJsonContext(), [CONFIG_CONTEXT_KEY]: config } });
 }
 
 const iris = { model: 'iris' };
@@ -138,6 +138,7 @@ describe('a bad config fails synth with a message that names the field', () => {
 
 describe('a config file named by the context', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'onnx-serving-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const fromFile = (config: unknown) => {
     const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config));

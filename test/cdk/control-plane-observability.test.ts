@@ -3,13 +3,13 @@
  * index only (exactly `dynamodb:Query` on the index ARN, nothing on the table, no write), and the
  * endpoints' metrics in the namespace they publish in.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ControlPlane, type ControlPlaneProps } from '../../lib/control-plane.js';
 import { BY_MODEL_INDEX } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
 import { flattenReference } from '../../lib/nag.js';
-import { onlyResource, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized } from './helpers.js';
+import { onlyResource, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized, testApp} from './helpers.js';
 
 let synth: Synthesized;
 
@@ -93,7 +93,7 @@ describe('a bad metrics namespace', () => {
     ['one of 256 characters', 'x'.repeat(256)],
   ])('%s fails at synth, before anything is created', (_case, metricsNamespace) => {
     // Prepare: the namespace is checked first, so the other props are never read.
-    const stack = new Stack(new App(), 'Bad');
+    const stack = new Stack(testApp(), 'Bad');
     const props = {
       config: synth.config.controlPlane,
       layer: { architectureName: synth.config.controlPlane.architecture },

@@ -4,7 +4,7 @@
  * records and who may read them, the `capture` config section, and cdk-nag over the whole app.
  * One synth without bundling (the functions' code is not under test here) is shared by the file.
  */
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -34,6 +34,7 @@ import {
   synthesize,
   TWO_ENDPOINTS,
   type Synthesized,
+  testApp,
 } from './helpers.js';
 
 const CONFIG: AppConfigInput = { ...TWO_ENDPOINTS, capture: { retentionDays: 45, bufferSeconds: 120 } };
@@ -427,7 +428,7 @@ describe('the capture config', () => {
 
   it('the construct refuses the same bad values when built directly', () => {
     // Prepare
-    const stack = new Stack(new App(), 'Direct');
+    const stack = new Stack(testApp(), 'Direct');
     const accessLogs = new Bucket(stack, 'Logs');
     const build = (id: string, config: { retentionDays: number; bufferSeconds: number }) => () =>
       new DataCapture(stack, id, { config, accessLogs, logRetention: RetentionDays.ONE_WEEK });

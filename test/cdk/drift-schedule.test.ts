@@ -6,7 +6,7 @@
  * hook); the `drift` endpoint setting, and cdk-nag. Synthesized without bundling (the function's
  * code is not under test here).
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { MetricAlarm } from '@aws-sdk/client-cloudwatch';
@@ -29,6 +29,7 @@ import {
   synthesize,
   TWO_ENDPOINTS,
   type Synthesized,
+  testApp,
 } from './helpers.js';
 
 const NAMESPACE = 'Acme/Models';
@@ -423,7 +424,7 @@ describe('bad props', () => {
     const { stack } = synth;
     const layer = stack.layers.get('arm64');
     if (!layer) throw new Error('no arm64 layer');
-    const scope = new Stack(new App(), 'Direct');
+    const scope = new Stack(testApp(), 'Direct');
 
     // Act, Assess
     expect(() => new DriftSchedule(scope, 'Drift', { schedules, layer, tables: stack.tables, artifacts: stack.artifacts, capture: stack.capture, logRetention: RetentionDays.ONE_WEEK })).toThrow(message);
@@ -436,7 +437,7 @@ describe('bad props', () => {
     const [endpoint] = stack.endpoints;
     const [release] = stack.releases;
     if (!layer || !endpoint || !release) throw new Error('no arm64 layer, endpoint or release');
-    const scope = new Stack(new App(), 'Twice');
+    const scope = new Stack(testApp(), 'Twice');
 
     // Act, Assess
     expect(() => new DriftSchedule(scope, 'Drift', {

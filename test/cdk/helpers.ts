@@ -2,8 +2,10 @@
  * Shared by the CDK tests: synthesize the app as `cdk synth` would (cdk.json's context, feature
  * flags included), with the endpoint config a test chooses, and read the template.
  */
-import { readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App, Stack, type AppProps } from 'aws-cdk-lib';
 import { IdentitySource, RequestAuthorizer } from 'aws-cdk-lib/aws-apigateway';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -16,6 +18,29 @@ import { flattenReference } from '../../lib/nag.js';
 
 const CDK_JSON = new URL('../../cdk.json', import.meta.url);
 
+let outdir: string | undefined;
+
+/**
+ * The synthesis folder of the running test file: one per file, so an asset staged once (the ONNX
+ * Runtime layer is 70 MB for two architectures) is reused by every app the file synthesizes, as
+ * the CDK does for a long-lived `cdk.out`. `test/cdk/setup.ts` removes it after the file.
+ */
+export function cdkOutdir(): string {
+  outdir ??= mkdtempSync(path.join(os.tmpdir(), 'cdk.out-test-'));
+  return outdir;
+}
+
+/** Removes the running test file's synthesis folder (after all its tests). */
+export function removeCdkOutdir(): void {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+  outdir = undefined;
+}
+
+/** An app that synthesizes into the test file's folder, never a new temporary one per app. */
+export function testApp(props: AppProps = {}): App {
+  return new App({ outdir: cdkOutdir(), ...props });
+}
+
 /** cdk.json's `context`: the feature flags and the default endpoint config. */
 export function cdkJsonContext(): Record<string, unknown> {
   const { context } = JSON.parse(readFileSync(CDK_JSON, 'utf8')) as { context: Record<string, unknown> };
@@ -27,7 +52,7 @@ export function cdkJsonContext(): Record<string, unknown> {
  * for `iris`, a REQUEST authorizer, a week of logs, and `props` on top.
  */
 export function bareServingApi(props: Partial<ConstructorParameters<typeof ServingApi>[2]> = {}): { stack: Stack; template: Template } {
-  const stack = new Stack(new App(), 'Bare');
+  const stack = new Stack(testApp(), 'Bare');
   const fn = (id: string) => new LambdaFunction(stack, id, { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
   new ServingApi(stack, 'Api', {
     control: fn('Control'),
@@ -67,7 +92,7 @@ export function synthesize(config?: AppConfigInput, options: SynthesizeOptions =
     ...(bundle ? {} : { [BUNDLING_STACKS]: [] }),
     ...extra,
   };
-  const built = createServingApp({ nag: false, ...appOptions, context });
+  const built = createServingApp({ nag: false, outdir: cdkOutdir(), ...appOptions, context });
   return { ...built, template: Template.fromStack(built.stack) };
 }
 

@@ -9,7 +9,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, rm
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -22,6 +22,7 @@ import {
 } from '../../layers/onnxruntime/build.js';
 import { OnnxRuntimeLayer } from '../../lib/onnxruntime-layer.js';
 import { ServingFunction } from '../../lib/serving-function.js';
+import { testApp } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -167,7 +168,7 @@ describe("Lambda's 250 MB unzipped limit", () => {
 
   it('synth fails, naming the sizes, when a function plus its layer pass the limit', () => {
     // Prepare: a limit below the real layer's size, so the check must trip.
-    const stack = new Stack(new App(), 'TooBig');
+    const stack = new Stack(testApp(), 'TooBig');
     const layer = new OnnxRuntimeLayer(stack, 'Layer', { architecture: 'arm64' });
     new ServingFunction(stack, 'Predict', {
       entry: 'functions/predict/handler.ts',
