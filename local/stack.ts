@@ -22,7 +22,7 @@ import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, required, type Config } from '../functions/shared/config.js';
 import {
   bodyLimits, buildBatchJobService, buildBatchJobStore, buildBatchSteps, buildBatchWorker, buildModelRuntime, buildPredictionLogService, buildReplayService,
-  buildDriftService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
+  buildDriftService, buildExperimentService, buildPredictionService, buildShadowService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
 } from '../functions/shared/composition.js';
 import { LocalBatchRunner, type RetryPolicy } from './batch-runner.js';
 import { logLine } from '../functions/shared/http.js';
@@ -280,6 +280,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await resumeBatchJobs(batchRunner, jobs, buildBatchJobStore(config, clients));
     // Replays of captured requests run as batch jobs on the same workflow, in the capture bucket.
     const replays = buildReplayService(config, clients, jobs);
+    // Experiments and shadow tests: the same services as the control function's on AWS.
+    const experiments = buildExperimentService(config, clients, traffic, releaseService);
+    const shadows = buildShadowService(config, clients);
     const key = options.auth === 'insecure' ? undefined : options.dataDir ? await loadOrCreateSigningKey(options.dataDir) : await generateSigningKey();
     const api = await startLocalServer({
       port: options.port ?? 0,
@@ -295,6 +298,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             jobs,
             drift,
             ...(replays ? { replays } : {}),
+            ...(experiments ? { experiments } : {}),
+            ...(shadows ? { shadows } : {}),
             limits,
             edge: { logger: createLogger({ level: config.LOG_LEVEL, keys: { function: 'control' } }) },
           }),

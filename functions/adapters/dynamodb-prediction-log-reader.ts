@@ -10,8 +10,8 @@
  * page continues from carries the request id as well as the timestamp (the index's key plus the
  * table's), so none is skipped or repeated.
  */
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { PredictionLogPage, PredictionLogQuery, PredictionLogReader, PredictionLogRecord } from '../core/ports.js';
+import { GetCommand, QueryCommand, paginateQuery, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { PredictionLogPage, PredictionLogQuery, PredictionLogReader, PredictionLogRecord, StudyReader, StudyRecord } from '../core/ports.js';
 import { PREDICTION_LOG_TABLE } from './tables.js';
 
 export interface DynamoDbPredictionLogReaderOptions {
@@ -56,5 +56,55 @@ export class DynamoDbPredictionLogReader implements PredictionLogReader {
       start = page.LastEvaluatedKey as Record<string, string> | undefined;
     } while (start && records.length < wanted);
     return { records: records.slice(0, query.limit), more: records.length > query.limit };
+  }
+}
+
+/** The index of the items of experiments and shadow tests (`tables.ts`): keys `study` and `timestamp`. */
+export const BY_STUDY_INDEX = 'byStudy';
+
+/** What a study's analysis reads of each item: not the inputs' hash, the caller or the answer's outputs. */
+const STUDY_ATTRIBUTES = ['requestId', 'modelVersion', 'latencyMs', 'rows', 'timestamp', 'experiment', 'shadow'] as const;
+
+/**
+ * DynamoDB implementation of the `StudyReader` port: an experiment's or a shadow test's
+ * prediction-log items through the table's sparse `byStudy` index (only items that carry `study`
+ * are in it), oldest first, reading only the attributes an analysis needs.
+ *
+ * @example
+ * const studies = new DynamoDbStudyReader({ client: documents, tableName: config.PREDICTION_LOG_TABLE });
+ * const { records, capped } = await studies.read(studyKey('experiment', 'iris', id), 1_000_000);
+ */
+export class DynamoDbStudyReader implements StudyReader {
+  constructor(private readonly options: DynamoDbPredictionLogReaderOptions) {}
+
+  async read(study: string, max: number): Promise<{ readonly records: readonly StudyRecord[]; readonly capped: boolean }> {
+    const records: StudyRecord[] = [];
+    const names = Object.fromEntries(STUDY_ATTRIBUTES.map((a) => [`#${a}`, a]));
+    const pages = paginateQuery({ client: this.options.client }, {
+      TableName: this.options.tableName,
+      IndexName: BY_STUDY_INDEX,
+      KeyConditionExpression: '#study = :study',
+      ExpressionAttributeNames: { ...names, '#study': 'study' },
+      ExpressionAttributeValues: { ':study': study },
+      ProjectionExpression: STUDY_ATTRIBUTES.map((a) => `#${a}`).join(', '),
+      ScanIndexForward: true,
+    });
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        if (records.length >= max) return { records, capped: true };
+        records.push(item as StudyRecord);
+      }
+    }
+    return { records, capped: false };
+  }
+
+  async get(requestId: string): Promise<StudyRecord | undefined> {
+    const { Item } = await this.options.client.send(new GetCommand({
+      TableName: this.options.tableName,
+      Key: { [TABLE_KEY]: requestId },
+      ProjectionExpression: STUDY_ATTRIBUTES.map((a) => `#${a}`).join(', '),
+      ExpressionAttributeNames: Object.fromEntries(STUDY_ATTRIBUTES.map((a) => [`#${a}`, a])),
+    }));
+    return Item as StudyRecord | undefined;
   }
 }

@@ -16,6 +16,8 @@ import {
 import { ConflictError, InternalError, NotFoundError } from '../core/errors.js';
 import { STAGES, type ArtifactSource, type CaptureSettings, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
 import type { ModelRegistry, NewModelVersion, TransitionPlan, VersionChange } from '../core/ports.js';
+import type { ActiveExperiment } from '../core/experiments/experiment.js';
+import type { ActiveShadow } from '../core/shadow/shadow.js';
 import { REGISTRY_KEYS } from './tables.js';
 import { marshallable } from './dynamodb-values.js';
 
@@ -449,6 +451,9 @@ function toModelRecord(item: Item): ModelRecord {
     updatedBy: stringField(item, 'updatedBy'),
     // Written from the domain type by `setCapture` and read back as it was.
     ...(item.capture === undefined ? {} : { capture: mapField(item, 'capture') as unknown as CaptureSettings }),
+    // Written by the experiment store (`dynamodb-experiments.ts`) from the domain types.
+    ...(item.experiment === undefined ? {} : { experiment: mapField(item, 'experiment') as unknown as ActiveExperiment }),
+    ...(item.shadow === undefined ? {} : { shadow: mapField(item, 'shadow') as unknown as ActiveShadow }),
   };
 }
 

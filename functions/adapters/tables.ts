@@ -11,19 +11,25 @@
  * | a version   | `MODEL#<name>`  | `VERSION#0000000042`  | version, stage, revision, metadata/artifact/signature maps |
  * | a change    | `MODEL#<name>`  | `HISTORY#0000000042#000003` | model, version, from, to, revision, actor, at, reason |
  * | an upload registered | `MODEL#<name>` | `UPLOAD#<uploadId>` | model, uploadId, version (written with the version: one version per upload) |
+ * | an experiment | `MODEL#<name>` | `EXPERIMENT#<id>` | the experiment's fields (`core/experiments/experiment.ts`) |
+ * | a shadow test | `MODEL#<name>` | `SHADOW#<id>`   | the shadow test's fields (`core/shadow/shadow.ts`) |
+ * | an outcome  | `OUTCOMES#<name>#<experiment id>` | `OUTCOME#<identity>` | variant, unit, requestId, value, recordedAt, recordedBy |
  *
  * Versions are zero-padded so a Query on `begins_with(sk, "VERSION#")` returns them oldest
  * first. Only model items carry `modelIndex`, so the sparse index `models` lists every model
  * with one Query and never copies a version item.
  *
  * Prediction-log table: one item per served request, key `requestId`; index `byModel` on
- * (model, timestamp) reads a model's logs over a time range; DynamoDB's TTL deletes items after
- * `expiresAt` (epoch seconds).
+ * (model, timestamp) reads a model's logs over a time range; the sparse index `byStudy` on
+ * (study, timestamp) holds only the requests of an experiment or a shadow test (the items that
+ * carry `study`), so an analysis reads its own requests and no others; DynamoDB's TTL deletes
+ * items after `expiresAt` (epoch seconds).
  */
 import {
   CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
   type DynamoDBClient,
@@ -93,6 +99,24 @@ export const REGISTRY_KEYS = {
   uploadSk(uploadId: string): string {
     return `UPLOAD#${uploadId}`;
   },
+  experimentSkPrefix: 'EXPERIMENT#',
+  /** An experiment, in its model's partition (ids sort by creation time). */
+  experimentSk(id: string): string {
+    return `EXPERIMENT#${id}`;
+  },
+  shadowSkPrefix: 'SHADOW#',
+  /** A shadow test, in its model's partition. */
+  shadowSk(id: string): string {
+    return `SHADOW#${id}`;
+  },
+  /** An experiment's outcomes have a partition of their own, apart from the model's. */
+  outcomePk(model: string, id: string): string {
+    return `OUTCOMES#${model}#${id}`;
+  },
+  outcomeSkPrefix: 'OUTCOME#',
+  outcomeSk(identity: string): string {
+    return `OUTCOME#${identity}`;
+  },
 } as const;
 
 export const PREDICTION_LOG_TABLE: TableDesign = {
@@ -101,6 +125,12 @@ export const PREDICTION_LOG_TABLE: TableDesign = {
     {
       indexName: 'byModel',
       partitionKey: { name: 'model', type: 'S' },
+      sortKey: { name: 'timestamp', type: 'S' },
+      projection: 'ALL',
+    },
+    {
+      indexName: 'byStudy',
+      partitionKey: { name: 'study', type: 'S' },
       sortKey: { name: 'timestamp', type: 'S' },
       projection: 'ALL',
     },
@@ -231,10 +261,37 @@ async function ensureTable(
     }
   }
   await waitUntilActive(client, tableName, timeoutMs);
+  if (!created) await addMissingIndexes(client, tableName, design, timeoutMs);
   const timeToLive = design.timeToLiveAttribute
     ? await enableTimeToLive(client, tableName, design.timeToLiveAttribute)
     : 'none';
   return { tableName, created, timeToLive };
+}
+
+/**
+ * Creates the design's indexes that a table made by an earlier release lacks (a data folder of
+ * `npm start` kept from before the `byStudy` index, say), one at a time as DynamoDB requires,
+ * each waited for until ACTIVE (DynamoDB backfills it from the items there).
+ */
+async function addMissingIndexes(client: DynamoDBClient, tableName: string, design: TableDesign, timeoutMs: number): Promise<void> {
+  const table = await describe(client, tableName);
+  const present = new Set((table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const full = createTableInput(tableName, design);
+  for (const index of full.GlobalSecondaryIndexes ?? []) {
+    if (present.has(index.IndexName)) continue;
+    const names = new Set(index.KeySchema?.map((key) => key.AttributeName));
+    try {
+      await client.send(new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: full.AttributeDefinitions?.filter((a) => names.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }));
+    } catch (error) {
+      // Another process added it between our describe and our update.
+      if (errorName(error) !== 'ValidationException' && errorName(error) !== 'ResourceInUseException') throw error;
+    }
+    await waitUntilActive(client, tableName, timeoutMs);
+  }
 }
 
 async function describe(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {

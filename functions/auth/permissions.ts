@@ -23,14 +23,18 @@ import { routeKey, type Route } from '../shared/routes.js';
 import { kindOf, scopeClaimEntries } from './claims.js';
 import { TokenRejectedError } from './errors.js';
 
-export const SCOPES = ['predict', 'models:read', 'models:write', 'models:promote', 'batch:submit', 'batch:read'] as const;
+export const SCOPES = ['predict', 'models:read', 'models:write', 'models:promote', 'batch:submit', 'batch:read', 'experiments:outcomes'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /**
  * The scope each non-public route needs. A route missing here is refused to every token (fail
  * closed); a unit test checks that every non-public route of the table has an entry, so adding
  * a route forces a decision. Releases (promote, shift, rollback, finalize) need `models:promote`;
- * reading the deployment, the stats and the prediction log needs `models:read`. Submitting and
+ * reading the deployment, the stats and the prediction log needs `models:read`. Starting,
+ * stopping and promoting the winner of an experiment need `models:promote` (they change which
+ * version answers callers); recording its outcomes needs `experiments:outcomes`, a scope of its
+ * own for the application that observes them (a checkout service, say), which should be able to
+ * do that and nothing else. Shadow tests need `models:write`. Submitting and
  * cancelling batch jobs (and uploading their input files), and submitting replays (which run
  * as batch jobs), need `batch:submit`; reading them `batch:read` or `models:read`
  * ({@link ALSO_OPENED_BY}).
@@ -82,6 +86,15 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'POST /v1/models/{model}/drift': 'models:write',
   'GET /v1/models/{model}/versions/{version}/profile': 'models:read',
   'PUT /v1/models/{model}/versions/{version}/profile': 'models:write',
+  'POST /v1/models/{model}/experiments': 'models:promote',
+  'GET /v1/models/{model}/experiments': 'models:read',
+  'GET /v1/models/{model}/experiments/{experiment}': 'models:read',
+  'POST /v1/models/{model}/experiments/{experiment}/stop': 'models:promote',
+  'POST /v1/models/{model}/experiments/{experiment}/promote-winner': 'models:promote',
+  'POST /v1/models/{model}/experiments/{experiment}/outcomes': 'experiments:outcomes',
+  'POST /v1/models/{model}/shadow': 'models:write',
+  'GET /v1/models/{model}/shadow': 'models:read',
+  'DELETE /v1/models/{model}/shadow': 'models:write',
 };
 
 /**

@@ -21,6 +21,8 @@ import { parseReferenceProfile } from '../core/drift/profile-schema.js';
 import type { ReferenceProfile } from '../core/drift/profile.js';
 import type { ModelVersion } from '../core/model.js';
 import { MAX_REPLAY_REQUESTS, type ReplayService } from '../core/replay/service.js';
+import type { ExperimentService } from '../core/experiments/service.js';
+import type { ShadowService } from '../core/shadow/service.js';
 import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
 
 export interface ControlHandlerDeps {
@@ -42,6 +44,10 @@ export interface ControlHandlerDeps {
    * `POST .../replays` answers 501 `CAPTURE_NOT_CONFIGURED`, and job answers carry no report.
    */
   readonly replays?: ReplayService;
+  /** A/B experiments; without it (no endpoints to serve them) those routes answer 501 `EXPERIMENTS_NOT_CONFIGURED`. */
+  readonly experiments?: ExperimentService;
+  /** Shadow tests; without it those routes answer 501 `EXPERIMENTS_NOT_CONFIGURED`. */
+  readonly shadows?: ShadowService;
   readonly limits: BodyLimits;
   /** The function's logger and version. @default the shared logger, `$LATEST` */
   readonly edge?: Pick<EdgeOptions, 'logger' | 'functionVersion'>;
@@ -184,7 +190,17 @@ const DriftRunSchema = z.strictObject({
 });
 const DRIFT_RUN_HINT = 'Send {} to judge the production version\'s last 24 hours, or {"minutes": 60, "version": "3"}.';
 
-export function makeHandler({ service, uploads, releases, stats, predictions, jobs, drift, replays, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
+const NO_EXPERIMENTS = 'Experiments and shadow tests are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) or no prediction log (PREDICTION_LOG_TABLE).';
+
+export function makeHandler({ service, uploads, releases, stats, predictions, jobs, drift, replays, experiments, shadows, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
+  const withExperiments = (action: (experiments: ExperimentService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
+    if (experiments) return action(experiments, event);
+    return notConfigured(event, new AppError(501, 'EXPERIMENTS_NOT_CONFIGURED', NO_EXPERIMENTS));
+  };
+  const withShadows = (action: (shadows: ShadowService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
+    if (shadows) return action(shadows, event);
+    return notConfigured(event, new AppError(501, 'EXPERIMENTS_NOT_CONFIGURED', NO_EXPERIMENTS));
+  };
   const withDrift = (action: (drift: DriftService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
     if (drift) return action(drift, event);
     return notConfigured(event, new AppError(501, 'DRIFT_NOT_CONFIGURED', 'Reference profiles and drift detection are not configured on this deployment (no ARTIFACT_BUCKET).'));
@@ -280,6 +296,31 @@ export function makeHandler({ service, uploads, releases, stats, predictions, jo
       const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
       return jsonResponse(200, await releases.finalize(pathParam(event, 'model'), callerOf(event), body.reason, body.expectedCanary));
     }),
+    'POST /v1/models/{model}/experiments': withExperiments(async (e, event) => jsonResponse(201, await e.start(pathParam(event, 'model'), event.parsedBody, callerOf(event)))),
+    'GET /v1/models/{model}/experiments': withExperiments(async (e, event) => jsonResponse(200, await e.list(pathParam(event, 'model')))),
+    'GET /v1/models/{model}/experiments/{experiment}': withExperiments(async (e, event) => jsonResponse(200, await e.analysis(pathParam(event, 'model'), pathParam(event, 'experiment')))),
+    'POST /v1/models/{model}/experiments/{experiment}/stop': withExperiments(async (e, event) =>
+      jsonResponse(200, await e.stop(pathParam(event, 'model'), pathParam(event, 'experiment'), event.parsedBody, callerOf(event)))),
+    'POST /v1/models/{model}/experiments/{experiment}/promote-winner': withExperiments(async (e, event) => {
+      const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
+      const result = await e.promoteWinner(pathParam(event, 'model'), pathParam(event, 'experiment'), {
+        ...(body.canary === undefined ? {} : { canaryPercent: body.canary }),
+        ...(body.managed === undefined ? {} : { managed: body.managed }),
+        ...(body.reason === undefined ? {} : { reason: body.reason }),
+      }, callerOf(event));
+      return jsonResponse(result.release?.mode === 'managed' ? 202 : 200, result);
+    }),
+    'POST /v1/models/{model}/experiments/{experiment}/outcomes': withExperiments(async (e, event) => {
+      const result = await e.recordOutcome(pathParam(event, 'model'), pathParam(event, 'experiment'), event.parsedBody, callerOf(event));
+      return jsonResponse(result.created ? 201 : 200, result);
+    }),
+    'POST /v1/models/{model}/shadow': withShadows(async (sh, event) => jsonResponse(201, await sh.start(pathParam(event, 'model'), event.parsedBody, callerOf(event)))),
+    'GET /v1/models/{model}/shadow': withShadows(async (sh, event) => {
+      const { id } = queryParams(event, ['id']);
+      if (id !== undefined && !/^shadow-[0-9a-z-]{1,60}$/.test(id)) throw new ValidationError('INVALID_SHADOW_ID', '"id" must be a shadow test id as POST /v1/models/{model}/shadow returned it ("shadow-…").', ['query', 'id']);
+      return jsonResponse(200, await sh.status(pathParam(event, 'model'), id));
+    }),
+    'DELETE /v1/models/{model}/shadow': withShadows(async (sh, event) => jsonResponse(200, await sh.stop(pathParam(event, 'model'), callerOf(event)))),
     'GET /v1/models/{model}/stats': async (event) => {
       const model = pathParam(event, 'model');
       const minutes = minutesParam(queryParams(event, ['minutes']).minutes);

@@ -2,7 +2,7 @@
 import { loadConfig } from '../shared/config.js';
 import { createLogger, setSharedLogger } from '../shared/logger.js';
 import {
-  awsClients, bodyLimits, buildBatchJobService, buildDriftService, buildPredictionLogService, buildRegistryService, buildReleaseService, buildReplayService, buildStatsService,
+  awsClients, bodyLimits, buildBatchJobService, buildDriftService, buildExperimentService, buildShadowService, buildPredictionLogService, buildRegistryService, buildReleaseService, buildReplayService, buildStatsService,
   buildUploadService, lambdaTrafficRouter,
 } from '../shared/composition.js';
 import { makeHandler } from './app.js';
@@ -13,9 +13,11 @@ setSharedLogger(logger);
 const clients = awsClients(config);
 const service = buildRegistryService(config, clients);
 // Without endpoints to release (ENDPOINTS unset), the release and stats routes answer 501.
-const releases = Object.keys(config.ENDPOINTS).length > 0
-  ? buildReleaseService(config, lambdaTrafficRouter(config), clients, service)
-  : undefined;
+const router = Object.keys(config.ENDPOINTS).length > 0 ? lambdaTrafficRouter(config) : undefined;
+const releases = router ? buildReleaseService(config, router, clients, service) : undefined;
+// Experiments and shadow tests are served by the endpoints, and analyzed from the prediction log.
+const experiments = router && releases ? buildExperimentService(config, clients, router, releases) : undefined;
+const shadows = router ? buildShadowService(config, clients) : undefined;
 const stats = releases ? buildStatsService(config, releases) : undefined;
 
 const uploads = buildUploadService(config, clients, service);
@@ -34,6 +36,8 @@ export const handler = makeHandler({
   ...(drift ? { drift } : {}),
   ...(jobs ? { jobs } : {}),
   ...(replays ? { replays } : {}),
+  ...(experiments ? { experiments } : {}),
+  ...(shadows ? { shadows } : {}),
   limits: bodyLimits(config),
   edge: { logger, functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
 });

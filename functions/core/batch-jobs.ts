@@ -12,7 +12,7 @@
  * (400 `MISSING_FEATURES`, naming them). Columns the model does not take are recorded as
  * `input.ignoredColumns` and read past.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   BATCH_FORMATS, FINAL_STATES, JOB_FILES, type BatchFormat, type BatchJob, type BatchJobStore, type DataObjects, type InputFile,
   type JobOptions, type JobRunner, type JobState, type ObjectRef, type WorkflowInput,
@@ -22,6 +22,7 @@ import { recordLayout } from './codec/decode.js';
 import { excerpt, UNPAIRED_SURROGATE } from './codec/limits.js';
 import type { ModelVersion } from './model.js';
 import type { ModelRegistry } from './ports.js';
+import { newTimeSortedId } from './names.js';
 
 /**
  * Where a model's jobs may read and write: S3 URIs of prefixes (`s3://bucket/prefix/`), by model
@@ -132,9 +133,7 @@ function allowedUnder(ref: ObjectRef, prefixes: readonly string[]): boolean {
 
 /** A new job id: time-sortable to the millisecond (`job-20261130t120501123z-7f3k9q2m1x`), lower-case. */
 export function newJobId(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:.]/g, '').toLowerCase();
-  const random = [...randomBytes(10)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
-  return `job-${stamp}-${random}`;
+  return newTimeSortedId('job', now);
 }
 
 /**

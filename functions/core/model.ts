@@ -2,6 +2,8 @@
  * The serving domain's vocabulary: tensor signatures, registered model versions and their
  * artifacts. Pure types, shared by the core, the adapters, the CLI and the local stack.
  */
+import type { ActiveExperiment } from './experiments/experiment.js';
+import type { ActiveShadow } from './shadow/shadow.js';
 
 /** Element types the prediction contract can carry (ONNX Runtime's names for them). */
 export const TENSOR_TYPES = [
@@ -138,6 +140,10 @@ export interface ModelRecord {
   readonly updatedBy: string;
   /** Data capture of the model's requests, when turned on (`PUT /v1/models/{model}/capture`). */
   readonly capture?: CaptureSettings;
+  /** The experiment set on the model (`POST /v1/models/{model}/experiments`), until stopped or replaced. */
+  readonly experiment?: ActiveExperiment;
+  /** The shadow test set on the model (`POST /v1/models/{model}/shadow`), until stopped. */
+  readonly shadow?: ActiveShadow;
 }
 
 /**

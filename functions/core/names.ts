@@ -5,6 +5,7 @@
  * runtime with a name they would refuse (a 2,043-character model name is a 400, not DynamoDB's
  * "key too long" as a 500).
  */
+import { randomBytes } from 'node:crypto';
 import { clip, ValidationError } from './errors.js';
 import { MODEL_NAME_PATTERN } from './model.js';
 
@@ -55,8 +56,30 @@ export function checkJobIdParam(value: string): string {
   throw new ValidationError('INVALID_JOB_ID', `${quote(value)} is not a batch job id: ${JOB_ID_RULE}.`, ['job']);
 }
 
+/**
+ * A new id for a job, an experiment or a shadow test: `<prefix>-`, the time to the millisecond
+ * (so ids sort by creation), and 10 random letters and digits, all lower-case:
+ * `newTimeSortedId('exp', now)` → `exp-20261130t120501123z-7f3k9q2m1x`.
+ */
+export function newTimeSortedId(prefix: 'job' | 'exp' | 'shadow', now: Date): string {
+  const stamp = now.toISOString().replace(/[-:.]/g, '').toLowerCase();
+  const random = [...randomBytes(10)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+  return `${prefix}-${stamp}-${random}`;
+}
+
+/** An experiment id as the experiments API makes them: `exp-` then lower-case letters, digits and `-`. */
+export const EXPERIMENT_ID_PATTERN = /^exp-[0-9a-z-]{1,60}$/;
+const EXPERIMENT_ID_RULE = 'an experiment id is "exp-" followed by lower-case letters, digits and "-", as POST /v1/models/{model}/experiments returned it';
+
+/** The experiment id a path gave, checked: 400 `INVALID_EXPERIMENT_ID` (path `experiment`). */
+export function checkExperimentIdParam(value: string): string {
+  if (EXPERIMENT_ID_PATTERN.test(value)) return value;
+  throw new ValidationError('INVALID_EXPERIMENT_ID', `${quote(value)} is not an experiment id: ${EXPERIMENT_ID_RULE}.`, ['experiment']);
+}
+
 /** The error for a path parameter that is not valid percent-encoding or is missing. */
-export function unreadableParam(name: 'model' | 'version' | 'job', problem: string): ValidationError {
+export function unreadableParam(name: 'model' | 'version' | 'job' | 'experiment', problem: string): ValidationError {
+  if (name === 'experiment') return new ValidationError('INVALID_EXPERIMENT_ID', `${problem}; ${EXPERIMENT_ID_RULE}.`, ['experiment']);
   if (name === 'job') return new ValidationError('INVALID_JOB_ID', `${problem}; ${JOB_ID_RULE}.`, ['job']);
   return name === 'model'
     ? new ValidationError('INVALID_MODEL_NAME', `${problem}; ${MODEL_NAME_RULE}.`, ['model'])

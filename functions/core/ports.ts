@@ -8,6 +8,9 @@ import type { CaptureRecord } from './capture.js';
 import type { ReferenceProfile } from './drift/profile.js';
 import type { StoredDriftReport } from './drift/service.js';
 import type { TensorMap } from './tensor.js';
+import type { Experiment, RecordedOutcome } from './experiments/experiment.js';
+import type { ShadowTest } from './shadow/shadow.js';
+import type { ShadowResult } from './shadow/runner.js';
 
 /** Model registry: versions, their stage and the production pointer. */
 export interface ModelRegistry {
@@ -194,6 +197,16 @@ export interface PredictionLogRecord {
   readonly timestamp: string;
   /** Epoch seconds after which DynamoDB's TTL deletes the item. */
   readonly expiresAt: number;
+  /**
+   * The study of live traffic the request belongs to (`studyKey`): its experiment, or its shadow
+   * test when it was shadowed. Only such items carry it, so the table's sparse `byStudy` index
+   * holds them and nothing else.
+   */
+  readonly study?: string;
+  /** The experiment that assigned the request, and the variant it was served by. */
+  readonly experiment?: { readonly id: string; readonly variant: string; readonly unit: string };
+  /** The candidate's run of a shadowed request (`functions/core/shadow/runner.ts`). */
+  readonly shadow?: ShadowResult;
 }
 
 /** A record to log, built when the log gets to it (off the request path). */
@@ -463,4 +476,64 @@ export interface PredictionLogPage {
  */
 export interface PredictionLogReader {
   read(model: string, query: PredictionLogQuery): Promise<PredictionLogPage>;
+}
+
+/**
+ * The index key of a study's prediction-log items: `experiment#<model>#<id>` or
+ * `shadow#<model>#<id>` (the `study` attribute, partition of the `byStudy` index).
+ */
+export function studyKey(kind: 'experiment' | 'shadow', model: string, id: string): string {
+  return `${kind}#${model}#${id}`;
+}
+
+/** One prediction-log item of a study, as the study's reader returns it. */
+export type StudyRecord = Pick<PredictionLogRecord, 'requestId' | 'modelVersion' | 'latencyMs' | 'rows' | 'timestamp' | 'experiment' | 'shadow'>;
+
+/**
+ * Reads a study's prediction-log items (the table's sparse `byStudy` index), oldest first, at
+ * most `max`; `capped` says more were left out (the newest).
+ */
+export interface StudyReader {
+  read(study: string, max: number): Promise<{ readonly records: readonly StudyRecord[]; readonly capped: boolean }>;
+  /** One request's log item, by its request id (to attribute an outcome recorded for it). */
+  get(requestId: string): Promise<StudyRecord | undefined>;
+}
+
+/** The outcome `putOutcome` found stored already under the same identity. */
+export type OutcomeWrite = { readonly created: true } | { readonly created: false; readonly existing: RecordedOutcome };
+
+/**
+ * Experiments, their outcomes and shadow tests, in the registry table (`tables.ts`). Setting one
+ * on the model's record is conditional, so two concurrent starts never both win.
+ */
+export interface ExperimentStore {
+  /**
+   * Stores `experiment` and makes it the model's active experiment, on condition that the
+   * model's active experiment is still `replacing` (none, or one that has ended) and no shadow
+   * test is set: else `ConflictError('STUDY_CONFLICT')` and nothing is written.
+   */
+  start(experiment: Experiment, replacing: string | undefined): Promise<void>;
+  get(model: string, id: string): Promise<Experiment | undefined>;
+  /** The model's experiments, newest first. */
+  list(model: string): Promise<Experiment[]>;
+  /**
+   * Records that `id` stopped (once: a second stop is `ConflictError('EXPERIMENT_STOPPED')`) and
+   * takes it off the model's record when it is the active one; returns it as stored.
+   */
+  stop(model: string, id: string, stop: { readonly stoppedAt: string; readonly stoppedBy: string; readonly stopReason?: string }): Promise<Experiment>;
+  /** Stores an outcome unless one with its identity exists, which is returned instead. */
+  putOutcome(model: string, id: string, outcome: RecordedOutcome): Promise<OutcomeWrite>;
+  /** The experiment's outcomes, at most `max`; `capped` says more exist. */
+  listOutcomes(model: string, id: string, max: number): Promise<{ readonly outcomes: readonly RecordedOutcome[]; readonly capped: boolean }>;
+  /**
+   * Stores `shadow` and sets it on the model's record, on condition that no shadow test and no
+   * experiment other than `endedExperiment` (one that has ended) is set: else
+   * `ConflictError('STUDY_CONFLICT')`.
+   */
+  startShadow(model: string, shadow: ShadowTest, endedExperiment: string | undefined): Promise<void>;
+  /** Records the stop of the model's active shadow test and takes it off the record; `undefined` when none is set. */
+  stopShadow(model: string, stop: { readonly stoppedAt: string; readonly stoppedBy: string }): Promise<ShadowTest | undefined>;
+  getShadow(model: string, id: string): Promise<ShadowTest | undefined>;
+  /** The model's shadow tests, newest first. */
+  listShadows(model: string): Promise<ShadowTest[]>;
 }

@@ -16,6 +16,11 @@ import { BINARY_MEDIA_TYPE, tensorBytes } from './codec/binary.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES, base64Length } from './codec/payload-limits.js';
 import { codecLimits, type CodecLimits } from './codec/limits.js';
 import { RECORD_HINT, V2_HINT, checkFields, parseRecordRequest, parseV2Request } from './codec/request.js';
+import { assignVariant, unitId } from './experiments/assignment.js';
+import { assigning, type ActiveExperiment } from './experiments/experiment.js';
+import type { ActiveShadow } from './shadow/shadow.js';
+import { ShadowRunner, type ShadowJob, type ShadowResult } from './shadow/runner.js';
+import { studyKey } from './ports.js';
 
 /** The fields of a payload upload request. */
 const PAYLOAD_FIELDS: ReadonlySet<string> = new Set(['bytes']);
@@ -44,6 +49,8 @@ export interface PredictConfig {
   readonly maxResponseBytes?: number;
   /** The most bytes one input payload sent by reference may have (`MAX_PAYLOAD_BYTES`). @default 256 MiB */
   readonly maxPayloadBytes?: number;
+  /** Shadowed requests waiting for their candidate's run at most; past it one is logged as not run (`SHADOW_QUEUE_FULL`). @default 32 */
+  readonly maxShadowQueued?: number;
 }
 
 export interface PredictDeps {
@@ -75,6 +82,8 @@ export interface RequestContext {
   readonly facts?: RequestFacts;
   /** The request's log. @default silent */
   readonly log?: RequestLog;
+  /** A request header's value by its lower-case name (an experiment's assignment key may name one). @default none */
+  readonly header?: (name: string) => string | undefined;
 }
 
 export interface PredictResponse {
@@ -204,6 +213,28 @@ export interface Served {
 interface Leased extends Served {
   readonly session: SessionLease;
   release(): void;
+  /** The experiment variant the request was assigned to, when an experiment chose the version. */
+  readonly assignment?: Assignment;
+}
+
+/** A request's place in an experiment. */
+interface Assignment {
+  readonly experiment: string;
+  readonly variant: string;
+  /** The assignment key's hash (`unitId`). */
+  readonly unit: string;
+}
+
+/**
+ * What the endpoint knows of a model's record: its production version (absent before the first
+ * promotion), capture settings, experiment and shadow test, as last read, trusted until `until`.
+ */
+interface Pointer {
+  readonly version?: string;
+  readonly capture?: CaptureSettings;
+  readonly experiment?: ActiveExperiment;
+  readonly shadow?: ActiveShadow;
+  readonly until: number;
 }
 
 /**
@@ -279,11 +310,11 @@ async function timedRun(session: ModelSession, decoded: DecodedInputs, outputs: 
 
 export class PredictionService {
   /** Per model: its production version and capture settings as last read, trusted until `until`. */
-  private readonly pointers = new Map<string, { version: string; capture?: CaptureSettings; until: number }>();
+  private readonly pointers = new Map<string, Pointer>();
   /** Background re-reads of the production pointer in flight, one per model. */
   private readonly refreshing = new Map<string, Promise<void>>();
   /** Reads of the production pointer in flight, one per model. */
-  private readonly pointerReads = new Map<string, Promise<string>>();
+  private readonly pointerReads = new Map<string, Promise<Pointer>>();
   /** Registry records of the versions served, by `model@version` (a failed read is retried next time). */
   private readonly versions = new RecentPromises<ModelVersion>(VERSION_RECORDS_KEPT);
   /**
@@ -299,12 +330,20 @@ export class PredictionService {
   private readonly elapsed: () => number;
   private readonly tracing: Tracing;
   private readonly random: () => number;
+  /** Runs shadowed requests on their candidate after the answer (`shadow/runner.ts`). */
+  private readonly shadows: ShadowRunner;
 
   constructor(private readonly deps: PredictDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.elapsed = deps.elapsed ?? (() => performance.now());
     this.tracing = deps.tracing ?? NO_TRACING;
+    this.shadows = new ShadowRunner({
+      serve: (model, version) => this.session(model, version, SILENT_LOG),
+      maxLoggedOutputBytes: deps.config.maxLoggedOutputBytes,
+      ...(deps.config.maxShadowQueued !== undefined ? { maxQueued: deps.config.maxShadowQueued } : {}),
+      elapsed: this.elapsed,
+    });
   }
 
   /** `POST /v1/models/{model}/predict` with the `features` or `instances` form, parsed (see `predictText`). */
@@ -320,16 +359,21 @@ export class PredictionService {
    *   Lambda's synchronous response (`maxResponseBytes`); nothing is logged as served then
    */
   async predictText(model: string, body: unknown, ctx: RequestContext): Promise<string> {
-    const served = await this.resolve(model, ctx);
+    const served = await this.resolve(model, ctx, undefined, true);
     try {
       const { decoded, texts, outputs } = await predictRecordTexts(served, body, this.limits(), ctx.facts, this.tracing);
       const predictions = `[${texts.join(',')}]`;
       this.checkResponse(predictions, `${decoded.rows} rows`, 'Send fewer rows per request, or run the rows as a batch job (POST /v1/models/{model}/batch-jobs).');
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
-      this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
+      const shadowed = this.shadowRequest(served, ctx, { outputs, rows: decoded.rows, timestamp }, async (target) => {
+        const candidate = await predictRecordTexts(target, body, this.limits());
+        return { outputs: candidate.outputs, logText: `[${candidate.texts.join(',')}]` };
+      }, (shadow) => this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp, shadow));
+      if (!shadowed) this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
       this.captureRequest(served, decoded, outputs, ctx, timestamp);
-      return `{"requestId":${JSON.stringify(ctx.requestId)},"model":${JSON.stringify(model)},"modelVersion":${JSON.stringify(served.version.version)},"functionVersion":${JSON.stringify(this.deps.config.functionVersion)},"predictions":${predictions},"processingTimeMs":${processingTimeMs},"timestamp":"${timestamp}"}`;
+      const experiment = served.assignment ? `,"experiment":{"id":${JSON.stringify(served.assignment.experiment)},"variant":${JSON.stringify(served.assignment.variant)}}` : '';
+      return `{"requestId":${JSON.stringify(ctx.requestId)},"model":${JSON.stringify(model)},"modelVersion":${JSON.stringify(served.version.version)},"functionVersion":${JSON.stringify(this.deps.config.functionVersion)}${experiment},"predictions":${predictions},"processingTimeMs":${processingTimeMs},"timestamp":"${timestamp}"}`;
     } finally {
       served.release();
     }
@@ -360,7 +404,7 @@ export class PredictionService {
     if (wantsBinary && request.binaryAccepted === false) {
       throw new AppError(406, 'NOT_ACCEPTABLE', `Binary outputs were asked for (binary_data_output / binary_data), but the request does not accept them: the first media type of its Accept header must be ${BINARY_MEDIA_TYPE} (without q=0), the rule by which API Gateway returns a binary body. Send "Accept: ${BINARY_MEDIA_TYPE}", or drop binary_data_output for a JSON answer.`, ['headers', 'accept']);
     }
-    const served = await this.resolve(model, ctx, version);
+    const served = await this.resolve(model, ctx, version, true);
     try {
       const references = await this.readReferences(model, parsed.inputs);
       const decoded = decodeV2(served.session.signature, parsed.inputs, this.limits(), {
@@ -376,9 +420,20 @@ export class PredictionService {
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
       const id = parsed.id ?? ctx.requestId;
-      const envelope = `"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(served.version.version)},"id":${JSON.stringify(id)},"parameters":{"request_id":${JSON.stringify(ctx.requestId)},"function_version":${JSON.stringify(this.deps.config.functionVersion)},"processing_time_ms":${processingTimeMs},"timestamp":"${timestamp}"}`;
+      const experiment = served.assignment ? `,"experiment_id":${JSON.stringify(served.assignment.experiment)},"experiment_variant":${JSON.stringify(served.assignment.variant)}` : '';
+      const envelope = `"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(served.version.version)},"id":${JSON.stringify(id)},"parameters":{"request_id":${JSON.stringify(ctx.requestId)},"function_version":${JSON.stringify(this.deps.config.functionVersion)}${experiment},"processing_time_ms":${processingTimeMs},"timestamp":"${timestamp}"}`;
       const outputsText = plan.map((p) => p.text).join(',');
-      this.logRequest(served, decoded, `[${plan.map((p) => p.logText).join(',')}]`, ctx, processingTimeMs, timestamp);
+      const logText = `[${plan.map((p) => p.logText).join(',')}]`;
+      const shadowed = this.shadowRequest(served, ctx, { outputs, rows: decoded.rows, timestamp }, async (target) => {
+        const candidate = decodeV2(target.session.signature, parsed.inputs, this.limits(), {
+          ...(request.binary ? { binary: request.binary } : {}),
+          references,
+        });
+        const names = selectOutputs(target.session.signature, parsed.outputs);
+        const result = await target.session.run(candidate.feeds, names);
+        return { outputs: result, logText: `[${v2Outputs(result, names).map((o) => v2OutputJsonText(o)).join(',')}]` };
+      }, (shadow) => this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp, shadow));
+      if (!shadowed) this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp);
       this.captureRequest(served, decoded, outputs, ctx, timestamp);
       const header = `{${envelope},"outputs":[${outputsText}]}`;
       const chunks = plan.flatMap((p) => (p.bytes ? [p.bytes] : []));
@@ -411,7 +466,8 @@ export class PredictionService {
       throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `A payload of ${bytes} bytes is more than an input payload may have here (${max}).`, ['bytes']);
     }
     // The model must be one this API serves (its production pointer read as a request would).
-    await this.productionVersion(model, SILENT_LOG);
+    const pointer = await this.pointer(model, SILENT_LOG);
+    if (pointer?.version === undefined && config.pinnedVersion === undefined) throw noProductionVersion(model);
     return store.createUpload(model, typeof bytes === 'number' ? bytes : undefined);
   }
 
@@ -548,12 +604,14 @@ export class PredictionService {
    * is stored or in the fallback when this resolves. Never rejects.
    */
   async flush(): Promise<void> {
+    // Shadow runs first: each one queues its request's log record when it is done.
+    await this.shadows.flush();
     await Promise.all([this.deps.log.flush(), this.deps.capture?.flush()]);
   }
 
-  /** Prediction-log records and captured requests not yet stored (queued or being written). */
+  /** Shadow runs, prediction-log records and captured requests not yet done (queued or under way). */
   pending(): number {
-    return this.deps.log.pending() + (this.deps.capture?.pending() ?? 0);
+    return this.shadows.pending() + this.deps.log.pending() + (this.deps.capture?.pending() ?? 0);
   }
 
   /** The signature of the version that would serve `model` now (for the CLI and docs). */
@@ -571,16 +629,65 @@ export class PredictionService {
    * request's facts and log as soon as they are known (an addressed version once it is known to
    * exist, so a metric dimension never takes a number nobody registered).
    */
-  private async resolve(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>, requested?: string): Promise<Leased> {
+  private async resolve(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'> & Partial<Pick<RequestContext, 'caller' | 'header'>>, requested?: string, assign = false): Promise<Leased> {
     const { config } = this.deps;
     const log = ctx?.log ?? SILENT_LOG;
     if (ctx?.facts) ctx.facts.model = model;
     if (config.servedModel !== undefined && model !== config.servedModel) throw unknownModel(model);
     if (requested !== undefined) await this.checkAddressed(model, requested, log);
-    const version = requested ?? config.pinnedVersion ?? (await this.productionVersion(model, log));
+    let version = requested;
+    let assignment: (Assignment & { version: string }) | undefined;
+    if (version === undefined) {
+      const pointer = await this.pointer(model, log, config.pinnedVersion !== undefined);
+      assignment = assign && ctx?.caller !== undefined && pointer?.experiment ? this.assign(pointer.experiment, { caller: ctx.caller, ...(ctx.header ? { header: ctx.header } : {}) }) : undefined;
+      version = assignment?.version ?? config.pinnedVersion ?? pointer?.version;
+      if (version === undefined) throw noProductionVersion(model);
+    }
     if (ctx?.facts) ctx.facts.modelVersion = version;
-    ctx?.log?.set({ model, modelVersion: version });
-    return this.session(model, version, log);
+    ctx?.log?.set({ model, modelVersion: version, ...(assignment ? { experiment: assignment.experiment, variant: assignment.variant } : {}) });
+    const leased = await this.session(model, version, log);
+    return assignment ? { ...leased, assignment: { experiment: assignment.experiment, variant: assignment.variant, unit: assignment.unit } } : leased;
+  }
+
+  /**
+   * The variant of `experiment` this request is assigned to, while the experiment assigns and the
+   * request carries its assignment key (the token's subject, or the named header); else
+   * `undefined` (served as without an experiment, and not counted in it).
+   */
+  private assign(experiment: ActiveExperiment, ctx: Pick<RequestContext, 'caller' | 'header'>): (Assignment & { version: string }) | undefined {
+    if (!assigning(experiment, this.now())) return undefined;
+    const key = experiment.assignmentKey.source === 'subject'
+      ? (ctx.caller === 'anonymous' ? undefined : ctx.caller)
+      : ctx.header?.(experiment.assignmentKey.header);
+    if (key === undefined || key.length === 0) return undefined;
+    const variant = assignVariant(experiment.id, key, experiment.variants);
+    return { experiment: experiment.id, variant: variant.name, unit: unitId(key), version: variant.version };
+  }
+
+  /**
+   * Queues the candidate's run of a request sampled for the model's shadow test (after the
+   * answer: `ShadowRunner`); `logged` writes the request's log record, with the candidate's
+   * result, once the run is done. Returns whether the request was shadowed (its record is then
+   * written by `logged`, not at once). Never throws.
+   */
+  private shadowRequest(
+    served: Leased,
+    ctx: RequestContext,
+    primary: { readonly outputs: TensorMap; readonly rows: number; readonly timestamp: string },
+    run: ShadowJob['run'],
+    logged: (shadow: { readonly test: string; readonly result: ShadowResult }) => void,
+  ): boolean {
+    const model = served.version.model;
+    const shadow = this.pointers.get(model)?.shadow;
+    if (!shadow || shadow.version === served.version.version || !sampled(shadow, this.random)) return false;
+    this.shadows.submit({
+      model,
+      candidateVersion: shadow.version,
+      requestId: ctx.requestId,
+      run,
+      primary: { version: served.version.version, outputs: primary.outputs, rows: primary.rows, timestamp: primary.timestamp, ...(served.classifier ? { classifier: served.classifier } : {}) },
+    }, (result) => logged({ test: shadow.id, result }));
+    return true;
   }
 
   /**
@@ -683,13 +790,24 @@ export class PredictionService {
    * the first request for a model waits for the registry. When a background read fails, the
    * version known keeps serving and is trusted for another `pointerCacheMs`.
    */
-  private async productionVersion(model: string, log: RequestLog): Promise<string> {
+  private async pointer(model: string, log: RequestLog, tolerant = false): Promise<Pointer | undefined> {
     const cached = this.pointers.get(model);
     if (cached) {
       if (cached.until <= this.now()) this.refreshInBackground(model, log);
-      return cached.version;
+      return cached;
     }
-    return this.readPointer(model);
+    if (!tolerant) return this.readPointer(model);
+    // A pinned function serves its pin without the pointer; it reads the pointer for the
+    // experiment and shadow test, and serves the pin when the registry cannot be read.
+    try {
+      return await this.readPointer(model);
+    } catch (error) {
+      log.warn('model record read failed; the pinned version serves without experiments or shadow tests', {
+        pointerModel: model,
+        error: error instanceof AppError ? { code: error.code, message: error.message } : errorSummary(error),
+      });
+      return undefined;
+    }
   }
 
   private refreshInBackground(model: string, log: RequestLog): void {
@@ -721,7 +839,7 @@ export class PredictionService {
    * Reads the pointer, once at a time per model: requests that find no pointer while a read is in
    * flight (the first requests of a sandbox, the init warm-up) wait for that read.
    */
-  private readPointer(model: string): Promise<string> {
+  private readPointer(model: string): Promise<Pointer> {
     let reading = this.pointerReads.get(model);
     if (!reading) {
       reading = this.fetchPointer(model).finally(() => this.pointerReads.delete(model));
@@ -731,7 +849,7 @@ export class PredictionService {
   }
 
   /** One read of the pointer; a registry that cannot be read is a 503, never the caller's error. */
-  private async fetchPointer(model: string): Promise<string> {
+  private async fetchPointer(model: string): Promise<Pointer> {
     let record;
     try {
       record = await this.tracing.span(SPAN.registry, () => this.deps.registry.getModel(model));
@@ -740,12 +858,16 @@ export class PredictionService {
       throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${model}"; retry shortly.`, { cause: error });
     }
     if (!record) throw unknownModel(model);
-    if (record.productionVersion === undefined) {
-      throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version yet; promote one first.`, ['model']);
-    }
     // A pointer that moved while a request was reading may not go back: the newest read wins.
-    this.pointers.set(model, { version: record.productionVersion, ...(record.capture ? { capture: record.capture } : {}), until: this.now() + this.deps.config.pointerCacheMs });
-    return record.productionVersion;
+    const pointer: Pointer = {
+      ...(record.productionVersion !== undefined ? { version: record.productionVersion } : {}),
+      ...(record.capture ? { capture: record.capture } : {}),
+      ...(record.experiment ? { experiment: record.experiment } : {}),
+      ...(record.shadow ? { shadow: record.shadow } : {}),
+      until: this.now() + this.deps.config.pointerCacheMs,
+    };
+    this.pointers.set(model, pointer);
+    return pointer;
   }
 
   /**
@@ -793,13 +915,15 @@ export class PredictionService {
    * hashed, outputs serialized) and written by the log's own background work, after the answer.
    */
   private logRequest(
-    served: Served,
+    served: Served & Pick<Leased, 'assignment'>,
     decoded: DecodedInputs,
     /** The answer's outputs as JSON text. */
     outputs: string,
     ctx: RequestContext,
     latencyMs: number,
     timestamp: string,
+    /** The candidate's run, for a shadowed request. */
+    shadow?: { readonly test: string; readonly result: ShadowResult },
   ): void {
     const { config, log } = this.deps;
     const expiresAt = Math.floor(this.now() / 1000) + config.logTtlDays * 86_400;
@@ -820,6 +944,10 @@ export class PredictionService {
           truncated,
           timestamp,
           expiresAt,
+          ...(served.assignment
+            ? { study: studyKey('experiment', served.version.model, served.assignment.experiment), experiment: { id: served.assignment.experiment, variant: served.assignment.variant, unit: served.assignment.unit } }
+            : {}),
+          ...(shadow ? { study: studyKey('shadow', served.version.model, shadow.test), shadow: shadow.result } : {}),
         };
       },
     });
@@ -893,6 +1021,10 @@ function errorSummary(error: unknown): { name: string; message: string } {
 /** 400 `PAYLOADS_DISABLED`: inputs by reference need a payload bucket this endpoint has not. */
 function payloadsDisabled(path: FieldPath): ValidationError {
   return new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference (data_ref); send them in the request (binary tensors carry the most).', path);
+}
+
+function noProductionVersion(model: string): NotFoundError {
+  return new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version yet; promote one first.`, ['model']);
 }
 
 function unknownModel(model: string): NotFoundError {

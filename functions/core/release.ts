@@ -14,6 +14,7 @@ import { NO_METRICS, type AliasRouting, type FunctionVersion, type LatencySummar
 import type { RegistryService } from './registry.js';
 import { checkModelName } from './registry.js';
 import { runGates, type GateDeps } from './gates.js';
+import { experimentState } from './experiments/experiment.js';
 
 /** The alias that every endpoint's traffic goes through. */
 export const LIVE_ALIAS = 'live';
@@ -163,6 +164,13 @@ export class ReleaseService {
     }
     const { routing, versions } = await this.deps.router.getRouting(model);
     if (routing.canary) throw inProgress(model, routing, versions);
+    // An experiment serves its variants by key whatever the alias routes: a release now would be
+    // judged on traffic the experiment takes from it, and would change what its control serves.
+    const experiment = (await this.deps.registry.getModel(model))?.experiment;
+    const state = experiment ? experimentState(experiment, this.now().getTime()) : undefined;
+    if (experiment && (state === 'running' || state === 'scheduled')) {
+      throw new ConflictError('EXPERIMENT_RUNNING', `Model "${model}" has experiment ${experiment.id} ${state}; releases and experiments do not overlap. Stop it (POST /v1/models/${model}/experiments/${experiment.id}/stop) or promote its winner first.`, ['model']);
+    }
     await runGates(version, this.deps.gates);
     const functionVersion = await this.deps.router.publishVersion(model, modelVersion);
     let release: PromoteResult['release'];
@@ -349,7 +357,8 @@ export class ReleasesNotConfiguredError extends AppError {
   }
 }
 
-function inProgress(model: string, routing: AliasRouting, versions: readonly FunctionVersion[]): ConflictError {
+/** 409 `RELEASE_IN_PROGRESS`: the alias routes to a canary (a release not yet finalized or rolled back). */
+export function inProgress(model: string, routing: AliasRouting, versions: readonly FunctionVersion[]): ConflictError {
   const canary = routing.canary;
   const pin = versions.find((v) => v.functionVersion === canary?.version)?.modelVersion;
   return new ConflictError(

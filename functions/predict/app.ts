@@ -9,7 +9,7 @@ import type { PredictionService, RequestContext, V2Answer } from '../core/predic
 import type { RequestObserver } from '../core/observability.js';
 import { SERVER_METADATA } from '../core/server-metadata.js';
 import { isBinaryMediaType } from '../shared/media-types.js';
-import { callerOf, httpFunction, jsonResponse, pathParam, textResponse, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler } from '../shared/http.js';
+import { callerOf, header, httpFunction, jsonResponse, pathParam, textResponse, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler } from '../shared/http.js';
 
 export interface PredictHandlerDeps {
   readonly service: PredictionService;
@@ -53,7 +53,7 @@ async function infer(service: PredictionService, event: HttpEvent, version?: str
 }
 
 function context(event: HttpEvent): RequestContext {
-  return { requestId: event.requestId, caller: callerOf(event), startedAt: event.startedAt, facts: event.facts, log: event.log };
+  return { requestId: event.requestId, caller: callerOf(event), startedAt: event.startedAt, facts: event.facts, log: event.log, header: (name) => header(event, name) };
 }
 
 export function makeHandler({ service, limits, servedModel, observer, edge }: PredictHandlerDeps): HttpHandler {

@@ -21,7 +21,7 @@ import { checkJsonSafety } from '../core/codec/request.js';
 import { BINARY_MEDIA_TYPE, INFERENCE_HEADER_CONTENT_LENGTH, headerLength } from '../core/codec/binary.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES, serializedBytes } from '../core/codec/payload-limits.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
-import { checkJobIdParam, checkModelNameParam, checkVersionParam, quote, unreadableParam } from '../core/names.js';
+import { checkExperimentIdParam, checkJobIdParam, checkModelNameParam, checkVersionParam, quote, unreadableParam } from '../core/names.js';
 import { newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
 import { describeError, requestLog, sharedLogger } from './logger.js';
 import { matchRoute, routeKey, routeParameters, ROUTES, type HttpMethod, type Route } from './routes.js';
@@ -118,7 +118,8 @@ function headerValues(event: APIGatewayProxyEvent, name: string): string[] {
   return values;
 }
 
-function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+/** A request header by its lower-case name. */
+export function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   // normalizeEvent lower-cases every name, so the direct lookup finds it; the loop is for events
   // that did not come through it.
   const direct = event.headers?.[name];
@@ -154,13 +155,14 @@ interface RouteTable {
  */
 interface PathParameterCheck {
   readonly check: (value: string) => string;
-  readonly name: 'model' | 'version' | 'job';
+  readonly name: 'model' | 'version' | 'job' | 'experiment';
 }
 
 const PATH_PARAMETER_CHECKS: ReadonlyMap<string, PathParameterCheck> = new Map([
   ['model', { check: checkModelNameParam, name: 'model' as const }],
   ['version', { check: checkVersionParam, name: 'version' as const }],
   ['job', { check: checkJobIdParam, name: 'job' as const }],
+  ['experiment', { check: checkExperimentIdParam, name: 'experiment' as const }],
 ]);
 
 /** The path parameters every route template of the product may name. */
@@ -549,7 +551,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
  * `resolveRoute`), so a route's code never sees an invalid model name or version. A route asking
  * for a parameter its template does not name is a bug of ours (500), never a `!`.
  */
-export function pathParam(event: APIGatewayProxyEvent, name: 'model' | 'version' | 'job'): string {
+export function pathParam(event: APIGatewayProxyEvent, name: 'model' | 'version' | 'job' | 'experiment'): string {
   const parameters = event.pathParameters;
   const value = parameters && Object.hasOwn(parameters, name) ? parameters[name] : undefined;
   if (value === undefined) throw new Error(`route ${event.resource} has no path parameter {${name}}`);

@@ -62,6 +62,15 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: '/v1/models/{model}/drift', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/versions/{version}/profile', fn: 'control' },
   { method: 'PUT', resource: '/v1/models/{model}/versions/{version}/profile', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/experiments', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/experiments', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/experiments/{experiment}', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/experiments/{experiment}/stop', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/experiments/{experiment}/promote-winner', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/experiments/{experiment}/outcomes', fn: 'control' },
+  { method: 'POST', resource: '/v1/models/{model}/shadow', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/shadow', fn: 'control' },
+  { method: 'DELETE', resource: '/v1/models/{model}/shadow', fn: 'control' },
 ];
 
 /** The key a handler dispatches on: `"POST /v1/models/{model}/predict"`. */

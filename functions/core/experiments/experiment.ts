@@ -1,0 +1,187 @@
+/**
+ * Experiments (issue 14): an A/B test of model versions on live traffic, with sticky assignment
+ * (`assignment.ts`), outcomes recorded per request or per unit, and an analysis per variant
+ * (`analysis.ts`). Shadow tests (`../shadow/`) are the other study of live traffic. This module
+ * holds the vocabulary and the request schemas; `service.ts` the operations.
+ *
+ * An experiment's life: `scheduled` (before `startsAt`), `running`, then `ended` (at `endsAt`)
+ * or `stopped` (by a person, or by promoting its winner). While it runs, every request to the
+ * model that carries an assignment key is served by the version of the variant the key is
+ * assigned to, and the prediction log records the experiment, the variant and the unit (a hash
+ * of the key). A request without a key is served as if no experiment ran, and is not counted.
+ */
+import { z } from 'zod';
+import type { ExperimentVariant } from './assignment.js';
+
+export type { ExperimentVariant } from './assignment.js';
+
+/** Where a request's assignment key comes from. */
+export type AssignmentKeySource =
+  /** The token's subject (the authorizer's principal): one unit per caller. */
+  | { readonly source: 'subject' }
+  /** A request header naming the unit (a user, a session, a device), lower-case. */
+  | { readonly source: 'header'; readonly header: string };
+
+/** What an outcome measures, and so which test compares the variants. */
+export type OutcomeMetric =
+  /**
+   * 0 or 1 per unit: the share of units with an outcome of 1 among the units served (a unit
+   * served and never given an outcome counts as 0); two-proportion z-test.
+   */
+  | 'conversion'
+  /** Any finite number per outcome: the mean over the outcomes recorded; Welch's t-test. */
+  | 'value';
+
+/** Which way is better. */
+export type MetricGoal = 'maximize' | 'minimize';
+
+/** What the model's record carries while an experiment is set (read with the production pointer). */
+export interface ActiveExperiment {
+  readonly id: string;
+  /** Two to {@link MAX_VARIANTS}; the first is the control the others are compared with. */
+  readonly variants: readonly ExperimentVariant[];
+  readonly assignmentKey: AssignmentKeySource;
+  /** ISO-8601 UTC: requests from then on are assigned. */
+  readonly startsAt: string;
+  /** ISO-8601 UTC: requests from then on are not; absent: until stopped. */
+  readonly endsAt?: string;
+}
+
+/** An experiment as stored and served. */
+export interface Experiment extends ActiveExperiment {
+  readonly model: string;
+  /** A person's name for it. */
+  readonly name?: string;
+  readonly description?: string;
+  readonly metric: OutcomeMetric;
+  readonly goal: MetricGoal;
+  /** The test's level α (a winner needs p < α, Bonferroni-corrected over the treatments). */
+  readonly significanceLevel: number;
+  /** Observations every variant needs before a winner may be declared (units for conversions, outcomes for values). */
+  readonly minimumSample: number;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  /** Set when stopped before its end. */
+  readonly stoppedAt?: string;
+  readonly stoppedBy?: string;
+  readonly stopReason?: string;
+}
+
+export type ExperimentState = 'scheduled' | 'running' | 'ended' | 'stopped';
+
+/** Most variants in one experiment. */
+export const MAX_VARIANTS = 10;
+/** Longest experiment: a year. */
+export const MAX_EXPERIMENT_DAYS = 366;
+/** Default level of the tests. */
+export const DEFAULT_SIGNIFICANCE_LEVEL = 0.05;
+/** Default minimum sample per variant. */
+export const DEFAULT_MINIMUM_SAMPLE = 100;
+export const EXPERIMENT_ID_PATTERN = /^exp-[0-9]{8}t[0-9]{9}z-[0-9a-z]{8}$/;
+
+/** The state of `experiment` at `now` (epoch ms). */
+export function experimentState(experiment: Pick<Experiment, 'startsAt' | 'endsAt' | 'stoppedAt'>, now: number): ExperimentState {
+  if (experiment.stoppedAt !== undefined) return 'stopped';
+  if (Date.parse(experiment.startsAt) > now) return 'scheduled';
+  if (experiment.endsAt !== undefined && Date.parse(experiment.endsAt) <= now) return 'ended';
+  return 'running';
+}
+
+/** Whether requests at `now` are assigned (the experiment has started and not ended). */
+export function assigning(experiment: Pick<ActiveExperiment, 'startsAt' | 'endsAt'>, now: number): boolean {
+  return Date.parse(experiment.startsAt) <= now && (experiment.endsAt === undefined || Date.parse(experiment.endsAt) > now);
+}
+
+const VARIANT_NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+/** An HTTP header name (RFC 9110 token), read case-insensitively. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
+/** Headers that carry credentials or routing, never a unit. */
+const RESERVED_HEADERS = new Set(['authorization', 'cookie', 'host', 'content-length', 'content-type', 'x-api-key']);
+
+/** A model version as text or number, kept as the registry writes it ("3"). */
+export const VersionField = z
+  .union([z.string(), z.number()], { error: 'must be a version number such as "3"' })
+  .transform((v) => String(v))
+  .refine((v) => /^[1-9][0-9]{0,9}$/.test(v), 'must be a version number such as "3"');
+
+const isoTime = (what: string) =>
+  z.string({ error: `must be an ISO-8601 UTC time such as "2026-12-01T09:00:00Z" (${what})` }).refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/.test(v) && Number.isFinite(Date.parse(v)), `must be an ISO-8601 UTC time such as "2026-12-01T09:00:00Z" (${what})`);
+
+const VariantSchema = z.strictObject({
+  name: z.string({ error: 'must be a name such as "control"' }).regex(VARIANT_NAME, 'must be 1-40 of a-z, 0-9, "-" and "_", starting with a letter or digit'),
+  version: VersionField,
+  weight: z.number({ error: 'must be a percent of the units, above 0 and below 100' }).gt(0, 'must be above 0').lt(100, 'must be below 100 (an experiment needs two variants or more)'),
+});
+
+const AssignmentKeySchema = z.union([
+  z.strictObject({ source: z.literal('subject') }),
+  z.strictObject({
+    source: z.literal('header'),
+    header: z
+      .string({ error: 'must be a header name such as "x-user-id"' })
+      .regex(HEADER_NAME, 'must be a header name such as "x-user-id"')
+      .transform((h) => h.toLowerCase())
+      .refine((h) => !RESERVED_HEADERS.has(h), 'names a header that carries credentials or routing, not a unit; use a header of your own such as "x-user-id"'),
+  }),
+]);
+
+/** The body of `POST /v1/models/{model}/experiments`. */
+export const ExperimentRequestSchema = z
+  .strictObject({
+    name: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters').optional(),
+    description: z.string().max(1000, 'must be at most 1,000 characters').optional(),
+    variants: z
+      .array(VariantSchema, { error: 'must list the variants: [{"name": "control", "version": "1", "weight": 50}, ...]' })
+      .min(2, 'must list two variants or more: the control first, then the treatments')
+      .max(MAX_VARIANTS, `must list at most ${MAX_VARIANTS} variants`)
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((v, i) => {
+          if (seen.has(v.name)) ctx.addIssue({ code: 'custom', message: `names variant "${v.name}" twice`, path: [i, 'name'] });
+          seen.add(v.name);
+        });
+        const total = list.reduce((sum, v) => sum + v.weight, 0);
+        if (Math.abs(total - 100) > 1e-9) ctx.addIssue({ code: 'custom', message: `weights must sum to 100 (percent of the units); they sum to ${Math.round(total * 1e6) / 1e6}`, path: [] });
+      }),
+    assignmentKey: AssignmentKeySchema.default({ source: 'subject' }),
+    metric: z.enum(['conversion', 'value'], { error: 'must be "conversion" (0/1 per unit) or "value" (a number per outcome)' }).default('conversion'),
+    goal: z.enum(['maximize', 'minimize'], { error: 'must be "maximize" or "minimize"' }).default('maximize'),
+    significanceLevel: z.number({ error: 'must be a number such as 0.05' }).gt(0, 'must be above 0').max(0.5, 'must be at most 0.5').default(DEFAULT_SIGNIFICANCE_LEVEL),
+    minimumSample: z.number({ error: 'must be a whole number of observations per variant' }).int('must be a whole number').min(2, 'must be at least 2 (a variance needs two observations)').max(100_000_000, 'must be at most 100,000,000').default(DEFAULT_MINIMUM_SAMPLE),
+    startsAt: isoTime('when assignment starts; default now').optional(),
+    endsAt: isoTime('when assignment ends; default: until stopped').optional(),
+  });
+export type ExperimentRequest = z.output<typeof ExperimentRequestSchema>;
+export const EXPERIMENT_HINT = 'Send {"variants": [{"name": "control", "version": "1", "weight": 50}, {"name": "treatment", "version": "2", "weight": 50}], "metric": "conversion", "assignmentKey": {"source": "header", "header": "x-user-id"}}; only variants is required.';
+
+/** The body of `POST /v1/models/{model}/experiments/{experiment}/outcomes`. */
+export const OutcomeRequestSchema = z
+  .strictObject({
+    requestId: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
+    key: z.string().min(1, 'must not be empty').max(512, 'must be at most 512 characters').optional(),
+    outcomeId: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
+    value: z.number({ error: 'must be a number: 0 or 1 for a conversion, any finite number for a value' }).refine(Number.isFinite, 'must be a finite number'),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.requestId === undefined) === (body.key === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'must name either "requestId" (the request the outcome is for) or "key" (the unit\'s assignment key), not both', path: [] });
+    }
+    if (body.outcomeId !== undefined && body.key === undefined) {
+      ctx.addIssue({ code: 'custom', message: '"outcomeId" goes with "key" (a request id already names its outcome)', path: ['outcomeId'] });
+    }
+  });
+export type OutcomeRequest = z.output<typeof OutcomeRequestSchema>;
+export const OUTCOME_HINT = 'Send {"requestId": "<the prediction\'s requestId>", "value": 1} or {"key": "<assignment key>", "value": 1}; add "outcomeId" to record more than one outcome per key.';
+
+/** One recorded outcome, as stored. */
+export interface RecordedOutcome {
+  /** `request:<requestId>` or `key:<unit>:<outcomeId>`: one outcome per identity (idempotency). */
+  readonly identity: string;
+  readonly variant: string;
+  /** The unit's hash (`unitId`), when known (always for a key; for a request id, its log's). */
+  readonly unit?: string;
+  readonly requestId?: string;
+  readonly value: number;
+  readonly recordedAt: string;
+  readonly recordedBy: string;
+}
