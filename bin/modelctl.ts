@@ -7,6 +7,7 @@
  * modelctl predict iris --features '{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}'
  * modelctl batch run iris data/iris.csv
  * modelctl infer segmenter --input image=image.npy --output-dir out/
+ * modelctl experiment start iris --variant control=1:50 --variant treatment=2:50 --key-header x-user-id
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -27,6 +28,13 @@ import type { CaptureStatus } from '../functions/core/registry.js';
 import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES, MIN_RECORD_BYTES, MIN_SAMPLE_PERCENT } from '../functions/core/capture.js';
 import type { StoredDriftReport } from '../functions/core/drift/service.js';
 import type { ReplayReport } from '../functions/core/replay/compare.js';
+import { DEFAULT_MINIMUM_SAMPLE, DEFAULT_SIGNIFICANCE_LEVEL, type RecordedOutcome } from '../functions/core/experiments/experiment.js';
+import type { ExperimentAnalysis } from '../functions/core/experiments/analysis.js';
+import type { ExperimentView } from '../functions/core/experiments/service.js';
+import type { PromoteResult } from '../functions/core/release.js';
+import { MIN_SHADOW_PERCENT } from '../functions/core/shadow/shadow.js';
+import type { ShadowStatus } from '../functions/core/shadow/service.js';
+import type { LatencySummary } from '../functions/core/shadow/report.js';
 import { AppError } from '../functions/core/errors.js';
 import { MAX_CATEGORIES, MAX_SAMPLE, profileCsvStream, type FeatureProfile, type ReferenceProfile } from '../functions/core/drift/profile.js';
 import type { ModelMetadata } from '../functions/core/model.js';
@@ -186,6 +194,14 @@ const COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
+    name: 'experiment', synopsis: 'experiment <start|status|stop|promote-winner|outcome> ...',
+    description: ['A/B experiments: versions serve units (users,', 'sessions) on live traffic, compared on the outcomes', 'recorded; modelctl experiment --help lists them'],
+  },
+  {
+    name: 'shadow', synopsis: 'shadow <start|status|stop> ...',
+    description: ['shadow tests: a version also runs on live requests', 'after the answer, compared with it; modelctl shadow', '--help lists them'],
+  },
+  {
     name: 'token', synopsis: 'token --scope SCOPE [--model NAME] [--subject NAME] [--ttl SECONDS] [--data-dir DIR]', api: false,
     description: [
       'print a token for the local API (npm start), signed', "with the data folder's key. --scope and --model repeat",
@@ -272,6 +288,107 @@ const BATCH_COMMANDS: readonly CommandHelp[] = [
   },
 ];
 
+/** The `modelctl experiment` commands. */
+const EXPERIMENT_COMMANDS: readonly CommandHelp[] = [
+  {
+    name: 'start',
+    synopsis: 'experiment start <model> --variant NAME=VERSION:WEIGHT --variant ... [--key-header HEADER] [--metric conversion|value] [--goal maximize|minimize] [--alpha A] [--min-sample N] [--starts-at ISO] [--ends-at ISO] [--name TEXT] [--json]',
+    description: [
+      'start an experiment: each --variant is a version and',
+      'its percent of the units (control=1:50; the first is',
+      'the control, the weights sum to 100). A unit is the',
+      "token's subject, or with --key-header the value of",
+      'that request header (e.g. x-user-id; a request',
+      'without it is served as if no experiment ran).',
+      '--metric: conversion (0 or 1 per unit, the default)',
+      'or value (a number per outcome); --goal: default',
+      `maximize; --alpha: the test's level (default ${DEFAULT_SIGNIFICANCE_LEVEL});`,
+      '--min-sample: observations every variant needs',
+      `before a winner (default ${DEFAULT_MINIMUM_SAMPLE}); --starts-at, --ends-at:`,
+      'ISO-8601 UTC (default now, and until stopped).',
+      "Prints its id and state; --json: the API's JSON.",
+      'Scope models:promote',
+    ],
+  },
+  {
+    name: 'status', synopsis: 'experiment status <model> [<experiment>] [--json]',
+    description: [
+      "without an experiment: the model's experiments,",
+      'newest first (id, state, variants, created); with',
+      'one: its analysis, a row per variant (version,',
+      'weight, requests, units, outcomes, mean and its',
+      'confidence interval, the difference to the control,',
+      'p-value, significant), then the winner and why, or',
+      "why there is none. --json: the API's JSON. Exit 0",
+      'with a winner or without one. Scope models:read',
+    ],
+  },
+  {
+    name: 'stop', synopsis: 'experiment stop <model> <experiment> [--reason TEXT] [--json]',
+    description: [
+      'stop assigning requests (within the endpoints\'',
+      'pointer cache time); outcomes may still be',
+      'recorded. Scope models:promote',
+    ],
+  },
+  {
+    name: 'promote-winner',
+    synopsis: 'experiment promote-winner <model> <experiment> [--canary PERCENT | --managed canary|linear --percent N --interval MINUTES] [--reason TEXT] [--json]',
+    description: [
+      'stop the experiment (if it still runs) and release',
+      'its winner as "promote" does: a manual canary, a',
+      'managed release, or (neither) all the traffic; no',
+      'release when the winner is the production version.',
+      'Without a winner: 409 NO_WINNER (exit 1), with why.',
+      'Scope models:promote',
+    ],
+  },
+  {
+    name: 'outcome', synopsis: 'experiment outcome <model> <experiment> (--request-id ID | --key KEY [--outcome-id ID]) --value N [--json]',
+    description: [
+      'record an outcome for a request the experiment',
+      'served (--request-id: its requestId) or for a unit',
+      '(--key: its assignment key; --outcome-id names each',
+      'further outcome of the unit). --value: 0 or 1 for a',
+      'conversion, any number for a value. Recorded once:',
+      'the same again is accepted (exit 0), another value',
+      'is 409 OUTCOME_CONFLICT (exit 1). Scope',
+      'experiments:outcomes',
+    ],
+  },
+];
+
+/** The `modelctl shadow` commands. */
+const SHADOW_COMMANDS: readonly CommandHelp[] = [
+  {
+    name: 'start', synopsis: 'shadow start <model> --version N [--sample PERCENT] [--json]',
+    description: [
+      "run --sample percent of the model's requests (from",
+      `${MIN_SHADOW_PERCENT} to 100, default 100) on version N too, after the`,
+      'caller has its answer (which never waits for it or',
+      'changes with it); both outputs are logged and',
+      'compared. One at a time per model, and not during an',
+      'experiment. Scope models:write',
+    ],
+  },
+  {
+    name: 'status', synopsis: 'shadow status <model> [--id shadow-...] [--json]',
+    description: [
+      'the running shadow test (else the newest; --id:',
+      'that one) and its report: requests, compared, failed',
+      'by code, label agreement, max and mean absolute',
+      'difference per output, the quantiles and buckets of',
+      "each request's largest difference, and the latency",
+      "of both versions (p50, p99, mean); --json: the API's",
+      'JSON. Scope models:read',
+    ],
+  },
+  {
+    name: 'stop', synopsis: 'shadow stop <model> [--json]',
+    description: ['stop the running shadow test and print its report,', 'which stays. Scope models:write'],
+  },
+];
+
 /** Where a description starts when the synopsis leaves room for it on the same line. */
 const DESCRIPTION_COLUMN = 42;
 
@@ -316,27 +433,78 @@ Example: modelctl batch run iris data/iris.csv
 All commands: modelctl --help
 `;
 
+const EXPERIMENT_USAGE = `Usage: modelctl experiment <command> <model> [arguments] [--api URL] [--token JWT]
+
+An experiment (an A/B test) serves each unit (a user, a session: the value of a request header,
+or the token's subject) by the version of the variant it is assigned to, the same one every
+time, and compares the variants on the outcomes recorded for them: a winner only once every
+variant has the minimum sample and a difference is significant.
+
+Commands:
+${EXPERIMENT_COMMANDS.map(commandLines).join('\n')}
+
+${OPTIONS}
+
+Example: modelctl experiment start iris --variant control=1:50 --variant treatment=2:50 --key-header x-user-id
+
+All commands: modelctl --help
+`;
+
+const SHADOW_USAGE = `Usage: modelctl shadow <command> <model> [arguments] [--api URL] [--token JWT]
+
+A shadow test runs a share of a model's live requests on a candidate version too, after the
+caller has the answer, and compares the two outputs: what would the candidate have said?
+
+Commands:
+${SHADOW_COMMANDS.map(commandLines).join('\n')}
+
+${OPTIONS}
+
+Example: modelctl shadow start iris --version 2 --sample 10
+
+All commands: modelctl --help
+`;
+
+/** A command with commands of its own (`modelctl batch submit ...`): those, and its help. */
+interface CommandGroup {
+  readonly name: string;
+  readonly commands: readonly CommandHelp[];
+  readonly usage: string;
+}
+
+const BATCH_GROUP: CommandGroup = { name: 'batch', commands: BATCH_COMMANDS, usage: BATCH_USAGE };
+const EXPERIMENT_GROUP: CommandGroup = { name: 'experiment', commands: EXPERIMENT_COMMANDS, usage: EXPERIMENT_USAGE };
+const SHADOW_GROUP: CommandGroup = { name: 'shadow', commands: SHADOW_COMMANDS, usage: SHADOW_USAGE };
+const GROUPS: readonly CommandGroup[] = [BATCH_GROUP, EXPERIMENT_GROUP, SHADOW_GROUP];
+
+function groupOf(name: string | undefined): CommandGroup | undefined {
+  return GROUPS.find((g) => g.name === name);
+}
+
 /**
  * `modelctl <command> --help`: that command only (`batch <command>`: that batch command only,
- * `batch` alone: the batch commands); the general help for anything else.
+ * `batch` alone: the batch commands; `experiment` and `shadow` alike); the general help for
+ * anything else.
  */
 function usageOf(name: string | undefined, sub?: string): string {
-  if (name === 'batch') {
-    const batchCommand = BATCH_COMMANDS.find((c) => c.name === sub);
-    return batchCommand ? commandUsage(batchCommand, 'All batch commands: modelctl batch --help') : BATCH_USAGE;
+  const group = groupOf(name);
+  if (group) {
+    const groupCommand = group.commands.find((c) => c.name === sub);
+    return groupCommand ? commandUsage(groupCommand, `All ${group.name} commands: modelctl ${group.name} --help`) : group.usage;
   }
   const command = COMMANDS.find((c) => c.name === name);
   return command ? commandUsage(command, 'All commands: modelctl --help') : USAGE;
 }
 
 /**
- * After a mistake in a batch command: its synopsis and where its help is (its whole help is
- * long); the batch commands when the command is not one of them.
+ * After a mistake in a command of a group (`batch`, `experiment`, `shadow`): its synopsis and
+ * where its help is (its whole help is long); the group's commands when the command is not one
+ * of them.
  */
 function usageHint(name: string | undefined, sub: string | undefined): string {
-  const batchCommand = name === 'batch' ? BATCH_COMMANDS.find((c) => c.name === sub) : undefined;
-  if (!batchCommand) return usageOf(name, sub);
-  return `Usage: modelctl ${batchCommand.synopsis}\nHelp:  modelctl batch ${batchCommand.name} --help\n`;
+  const groupCommand = groupOf(name)?.commands.find((c) => c.name === sub);
+  if (!groupCommand) return usageOf(name, sub);
+  return `Usage: modelctl ${groupCommand.synopsis}\nHelp:  modelctl ${name} ${groupCommand.name} --help\n`;
 }
 
 function commandUsage(command: CommandHelp, more: string): string {
@@ -427,6 +595,20 @@ const OPTION_TABLE = {
   'source-versions': { type: 'string' },
   'max-requests': { type: 'string' },
   profile: { type: 'string' },
+  variant: { type: 'string', multiple: true },
+  'key-header': { type: 'string' },
+  metric: { type: 'string' },
+  goal: { type: 'string' },
+  alpha: { type: 'string' },
+  'min-sample': { type: 'string' },
+  'starts-at': { type: 'string' },
+  'ends-at': { type: 'string' },
+  name: { type: 'string' },
+  'request-id': { type: 'string' },
+  key: { type: 'string' },
+  'outcome-id': { type: 'string' },
+  value: { type: 'string' },
+  id: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -483,9 +665,10 @@ export async function modelctl(argv: readonly string[], io: CliIo): Promise<numb
       io.err(`Unknown command "${command.slice(0, 40)}".\n\n${USAGE}`);
       return 2;
     }
-    const sub = command === 'batch' ? args[0] : undefined;
-    if (sub !== undefined && !BATCH_COMMANDS.some((c) => c.name === sub)) {
-      io.err(`Unknown batch command "${sub.slice(0, 40)}".\n\n${BATCH_USAGE}`);
+    const group = groupOf(command);
+    const sub = group ? args[0] : undefined;
+    if (group && sub !== undefined && !group.commands.some((c) => c.name === sub)) {
+      io.err(`Unknown ${group.name} command "${sub.slice(0, 40)}".\n\n${group.usage}`);
       return 2;
     }
     (help ? io.out : io.err)(usageOf(command, sub));
@@ -806,6 +989,22 @@ interface Flags {
   readonly 'max-requests'?: string;
   /** `register --profile profile.json`: the version's reference profile, sent with the file. */
   readonly profile?: string;
+  /** `experiment start --variant NAME=VERSION:WEIGHT`, once per variant. */
+  readonly variant?: string[];
+  readonly 'key-header'?: string;
+  readonly metric?: string;
+  readonly goal?: string;
+  readonly alpha?: string;
+  readonly 'min-sample'?: string;
+  readonly 'starts-at'?: string;
+  readonly 'ends-at'?: string;
+  readonly name?: string;
+  readonly 'request-id'?: string;
+  readonly key?: string;
+  readonly 'outcome-id'?: string;
+  readonly value?: string;
+  /** `shadow status --id shadow-...`. */
+  readonly id?: string;
 }
 
 /** The options only `replay` takes. */
@@ -817,10 +1016,16 @@ const BATCH_ONLY_FLAGS = ['input', 'output', 'format', 'version', 'rows-per-batc
 /** The options only `capture` takes. */
 const CAPTURE_FLAGS = ['sample', 'drop', 'hash', 'max-record-bytes', 'off'] as const;
 
+/** The options only the experiment commands take. */
+const EXPERIMENT_ONLY_FLAGS = ['variant', 'key-header', 'metric', 'goal', 'alpha', 'min-sample', 'starts-at', 'ends-at', 'name', 'request-id', 'key', 'outcome-id', 'value'] as const;
+
+/** The options only the shadow commands take. */
+const SHADOW_ONLY_FLAGS = ['id'] as const;
+
 /** The options of the commands that call the API, which `token` refuses. */
 const API_FLAGS = [
   'metadata', 'production', 'upload', 'reason', 'features', 'instances', 'body', 'canary', 'managed', 'percent', 'interval', 'minutes', 'since', 'limit', 'follow', 'poll', 'json',
-  'expect-canary', 'expect-percent', 'run', 'profile', ...CAPTURE_FLAGS, ...BATCH_ONLY_FLAGS, ...REPLAY_ONLY_FLAGS,
+  'expect-canary', 'expect-percent', 'run', 'profile', ...CAPTURE_FLAGS, ...BATCH_ONLY_FLAGS, ...REPLAY_ONLY_FLAGS, ...EXPERIMENT_ONLY_FLAGS, ...SHADOW_ONLY_FLAGS,
 ] as const;
 
 /** `--expect-canary FV [--expect-percent P]` as the body's `expectedCanary`, or nothing. */
@@ -852,10 +1057,15 @@ function numberArg(value: string, name: string): number {
   return number;
 }
 
-function promoteBody(flags: Flags): Record<string, unknown> {
+/**
+ * The body of a release (`promote`, and `experiment promote-winner`, named by `command`):
+ * `{canary}`, `{managed: {kind, percent, intervalMinutes}}` or neither (all the traffic), and
+ * the reason.
+ */
+function promoteBody(flags: Flags, command = 'promote'): Record<string, unknown> {
   const reason = flags.reason === undefined ? {} : { reason: flags.reason };
   if (flags.managed !== undefined) {
-    if (flags.canary !== undefined) throw new UsageError('"promote" takes either --canary or --managed, not both.');
+    if (flags.canary !== undefined) throw new UsageError(`"${command}" takes either --canary or --managed, not both.`);
     if (flags.managed !== 'canary' && flags.managed !== 'linear') throw new UsageError('--managed is "canary" or "linear".');
     if (flags.percent === undefined || flags.interval === undefined) throw new UsageError('--managed needs --percent N and --interval MINUTES.');
     return { managed: { kind: flags.managed, percent: numberArg(flags.percent, '--percent'), intervalMinutes: numberArg(flags.interval, '--interval') }, ...reason };
@@ -871,6 +1081,11 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
   if (command === 'capture') return capture(args, flags, api, io);
   if (command === 'drift') return drift(args, flags, api, io);
   if (command === 'replay') return replay(args, flags, api, io);
+  if (command === 'experiment') return experiment(args, flags, api, io);
+  if (command === 'shadow') return shadow(args, flags, api, io);
+  const experimentOnly = EXPERIMENT_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
+  if (experimentOnly.length > 0) throw new UsageError(`${experimentOnly.map((f) => `--${f}`).join(', ')} ${experimentOnly.length === 1 ? 'goes' : 'go'} with the "experiment" commands (modelctl experiment --help).`);
+  if (flags.id !== undefined) throw new UsageError('--id goes with "shadow status".');
   const replayOnly = REPLAY_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
   if (replayOnly.length > 0) throw new UsageError(`${replayOnly.map((f) => `--${f}`).join(', ')} ${replayOnly.length === 1 ? 'goes' : 'go'} with "replay".`);
   const captureOnly = CAPTURE_FLAGS.filter((name) => flags[name] !== undefined);
@@ -883,7 +1098,7 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
     throw new UsageError('--since, --limit, --follow and --poll go with "logs".');
   }
   if (command !== 'stats' && flags.minutes !== undefined) throw new UsageError('--minutes goes with "stats" and "drift --run".');
-  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats", "logs", "capture", "drift", "infer", "batch submit", "batch status" and "batch list" (the other commands print JSON anyway).');
+  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats", "logs", "capture", "drift", "infer", "replay", "batch submit", "batch status", "batch list" and the "experiment" and "shadow" commands (the other commands print JSON anyway).');
   if (!['shift', 'rollback', 'finalize'].includes(command) && (flags['expect-canary'] !== undefined || flags['expect-percent'] !== undefined)) {
     throw new UsageError('--expect-canary and --expect-percent go with "shift", "rollback" and "finalize".');
   }
@@ -1867,19 +2082,31 @@ function jobPath(model: string, jobId: string): string {
   return `${jobsPath(model)}/${encodeURIComponent(jobId)}`;
 }
 
+/**
+ * The command of a group (`batch submit`, `experiment start`, ...) that `args` start with, and
+ * the arguments after it; a usage error when it is missing or unknown, or when an option is
+ * given that it does not take (`allowed`: each command's options).
+ */
+function groupCommand<C extends string>(group: CommandGroup, allowed: Readonly<Record<C, readonly (keyof Flags)[]>>, args: readonly string[], flags: Flags): { command: C; rest: string[] } {
+  const [name, ...rest] = args;
+  if (name === undefined) throw new UsageError(`"${group.name}" takes a command: ${group.commands.map((c) => c.name).join(', ')}.`);
+  if (!Object.hasOwn(allowed, name)) throw new UsageError(`Unknown ${group.name} command ${shown(name)}.`);
+  const command = name as C;
+  const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !allowed[command].includes(flag));
+  if (foreign.length > 0) throw new UsageError(`"${group.name} ${command}" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
+  return { command, rest };
+}
+
+/** The arguments of a group's command, when there are as many as `names`; else a usage error listing them. */
+function groupArgs(group: string, command: string, rest: readonly string[], names: readonly string[]): string[] {
+  if (rest.length !== names.length) throw new UsageError(`"${group} ${command}" takes ${names.join(' ')}.`);
+  return [...rest];
+}
+
 /** `modelctl batch <command>`. */
 async function batch(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
-  const [name, ...rest] = args;
-  if (name === undefined) throw new UsageError(`"batch" takes a command: ${BATCH_COMMANDS.map((c) => c.name).join(', ')}.`);
-  if (!Object.hasOwn(BATCH_FLAGS, name)) throw new UsageError(`Unknown batch command ${shown(name)}.`);
-  const command = name as BatchCommand;
-  const allowed = BATCH_FLAGS[command];
-  const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !allowed.includes(flag));
-  if (foreign.length > 0) throw new UsageError(`"batch ${command}" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
-  const need = (names: readonly string[]): string[] => {
-    if (rest.length !== names.length) throw new UsageError(`"batch ${command}" takes ${names.join(' ')}.`);
-    return [...rest];
-  };
+  const { command, rest } = groupCommand<BatchCommand>(BATCH_GROUP, BATCH_FLAGS, args, flags);
+  const need = (names: readonly string[]): string[] => groupArgs('batch', command, rest, names);
   switch (command) {
     case 'submit': {
       const [model = ''] = need(['<model>']);

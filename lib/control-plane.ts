@@ -21,7 +21,7 @@ import {
   S3_READ_ACTIONS,
   type BatchJobs,
 } from './batch-jobs.js';
-import { BY_MODEL_INDEX } from '../functions/adapters/dynamodb-prediction-log-reader.js';
+import { BY_MODEL_INDEX, BY_STUDY_INDEX } from '../functions/adapters/dynamodb-prediction-log-reader.js';
 import type { LambdaEndpoint } from '../functions/adapters/lambda-traffic-router.js';
 import { DEFAULT_METRICS_NAMESPACE } from '../functions/core/observability.js';
 import type { ControlPlaneConfig } from './config.js';
@@ -44,10 +44,12 @@ export const CONTROL_REGISTRY_ACTIONS = [
 ] as const;
 export const CONTROL_ARTIFACT_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'] as const;
 /**
- * Reading the prediction log (`GET /v1/models/{m}/predictions`): Query on the `byModel` index,
- * nothing on the table itself (no GetItem, Scan or any write).
+ * Reading the prediction log: Query on the `byModel` index (`GET /v1/models/{m}/predictions`)
+ * and on the `byStudy` index (an experiment's analysis, a shadow test's report), GetItem on the
+ * table (the request an outcome names); no Scan, no write.
  */
 export const CONTROL_PREDICTION_LOG_ACTIONS = ['dynamodb:Query'] as const;
+export const CONTROL_PREDICTION_LOG_ITEM_ACTIONS = ['dynamodb:GetItem'] as const;
 /**
  * Presigned uploads under `uploads/`: PutObject because the URL it hands out is signed with its
  * credentials (S3 checks the signer's permission), GetObject to read the file at registration,
@@ -132,9 +134,11 @@ export class ControlPlane extends Construct {
         actions: CONTROL_REGISTRY_ACTIONS,
         indexes: props.tables.registry.design.globalSecondaryIndexes.map((index) => index.indexName),
       })
-      // It reads the prediction log (one model at a time, through the index) and writes nothing there.
+      // It reads the prediction log (one model or one study at a time, through the indexes, and
+      // one request by id) and writes nothing there.
       .setEnvironment('PREDICTION_LOG_TABLE', props.tables.predictionLog.table.tableName)
-      .allow(CONTROL_PREDICTION_LOG_ACTIONS, [props.tables.predictionLog.indexArn(BY_MODEL_INDEX)])
+      .allow(CONTROL_PREDICTION_LOG_ACTIONS, [props.tables.predictionLog.indexArn(BY_MODEL_INDEX), props.tables.predictionLog.indexArn(BY_STUDY_INDEX)])
+      .allow(CONTROL_PREDICTION_LOG_ITEM_ACTIONS, [props.tables.predictionLog.table.tableArn])
       .setEnvironment('METRICS_NAMESPACE', namespace)
       .setEnvironment('LOG_LEVEL', props.logLevel ?? 'INFO')
       .setEnvironment('ARTIFACT_BUCKET', props.artifacts.bucket.bucketName)

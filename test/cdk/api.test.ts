@@ -18,7 +18,7 @@ import { makeHandler as makePredictHandler } from '../../functions/predict/app.j
 import { matchRoute, ROUTES } from '../../functions/shared/routes.js';
 import { flattenReference } from '../../lib/nag.js';
 import { ServingApi } from '../../lib/serving-api.js';
-import { bareServingApi, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized, testApp} from './helpers.js';
+import { bareServingApi, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized, testApp } from './helpers.js';
 
 let synth: Synthesized;
 

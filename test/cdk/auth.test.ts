@@ -14,7 +14,7 @@ import { loadAuthorizerConfig } from '../../functions/authorizer/config.js';
 import { parseAppConfig, PLACEHOLDER_AUTH_HOST, type AppConfigInput } from '../../lib/config.js';
 import { JwtAuthorizer } from '../../lib/jwt-authorizer.js';
 import { flattenReference } from '../../lib/nag.js';
-import { onlyResource, resourcesOf, synthesize, type Synthesized, testApp} from './helpers.js';
+import { onlyResource, resourcesOf, synthesize, type Synthesized, testApp } from './helpers.js';
 
 let synth: Synthesized;
 

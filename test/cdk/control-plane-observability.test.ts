@@ -7,9 +7,9 @@ import { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ControlPlane, type ControlPlaneProps } from '../../lib/control-plane.js';
-import { BY_MODEL_INDEX } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
+import { BY_MODEL_INDEX, BY_STUDY_INDEX } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
 import { flattenReference } from '../../lib/nag.js';
-import { onlyResource, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized, testApp} from './helpers.js';
+import { onlyResource, resourcesOf, synthesize, TWO_ENDPOINTS, type Synthesized, testApp } from './helpers.js';
 
 let synth: Synthesized;
 
@@ -69,7 +69,7 @@ describe('the control plane reads the prediction log', () => {
     expect([variables['METRICS_NAMESPACE'], variables['LOG_LEVEL']]).toEqual(['Team/Serving', 'DEBUG']);
   });
 
-  it('may Query the byModel index, and nothing else on the prediction-log table', () => {
+  it('may Query the byModel and byStudy indexes and GetItem one request, and nothing else on the prediction-log table', () => {
     // Prepare
     const table = predictionLogTable();
 
@@ -77,7 +77,23 @@ describe('the control plane reads the prediction log', () => {
     const onTable = grants().filter((pair) => pair.includes(`<${table}.`));
 
     // Assess
-    expect(onTable).toEqual([`dynamodb:Query <${table}.Arn>/index/${BY_MODEL_INDEX}`]);
+    expect(onTable).toEqual([
+      `dynamodb:GetItem <${table}.Arn>`,
+      `dynamodb:Query <${table}.Arn>/index/${BY_MODEL_INDEX}`,
+      `dynamodb:Query <${table}.Arn>/index/${BY_STUDY_INDEX}`,
+    ]);
+  });
+
+  it('declares the sparse byStudy index of experiments and shadow tests: study and timestamp, every attribute', () => {
+    const table = resourcesOf(synth.template, 'AWS::DynamoDB::Table')[predictionLogTable()];
+    const indexes = table?.Properties?.['GlobalSecondaryIndexes'] as Array<{ IndexName: string; KeySchema: unknown; Projection: unknown }>;
+    expect(indexes.find((index) => index.IndexName === BY_STUDY_INDEX)).toEqual({
+      IndexName: BY_STUDY_INDEX,
+      KeySchema: [{ AttributeName: 'study', KeyType: 'HASH' }, { AttributeName: 'timestamp', KeyType: 'RANGE' }],
+      Projection: { ProjectionType: 'ALL' },
+    });
+    // One index more than before: CloudFormation adds one per update to an existing table.
+    expect(indexes.map((index) => index.IndexName)).toEqual([BY_MODEL_INDEX, BY_STUDY_INDEX]);
   });
 
   it('reads the endpoints\' metrics with GetMetricData, which IAM grants only on "*"', () => {

@@ -779,8 +779,12 @@ describe('least privilege', () => {
     const lambdaResources = granted.filter((s) => s.actions.some((a) => a.startsWith('lambda:'))).flatMap((s) => s.resources);
     expect(lambdaResources.every((r) => r.startsWith(`<${iris}.`) || r.startsWith(`<${churn}.`))).toBe(true);
     expect(JSON.stringify(lambdaResources)).not.toContain(controlId);
-    // The control plane writes no prediction logs: its one grant there is a Query of the byModel index.
+    // The control plane writes no prediction logs: it queries the byModel and byStudy indexes and
+    // reads one request by id (the one an outcome names).
     const onLog = granted.filter((s) => JSON.stringify(s.resources).includes('PredictionLog'));
-    expect(onLog.map((s) => [s.actions, s.resources])).toEqual([[['dynamodb:Query'], [expect.stringMatching(/PredictionLog.*\/index\/byModel$/)]]]);
+    expect(onLog.map((s) => [s.actions, s.resources])).toEqual([
+      [['dynamodb:Query'], [expect.stringMatching(/PredictionLog.*\/index\/byModel$/), expect.stringMatching(/PredictionLog.*\/index\/byStudy$/)]],
+      [['dynamodb:GetItem'], [expect.stringMatching(/^<\w*PredictionLog\w*\.Arn>$/)]],
+    ]);
   });
 });
