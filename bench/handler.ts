@@ -12,14 +12,24 @@
  * (a burst of requests, then every record stored). Data capture is measured the same way: the
  * handler with capture at 100% (the product's buffered capture log delivering JSON Lines objects
  * to the local S3-compatible server in another process) against the same handler with capture
- * off. A CPU profile of the handler on the sample model says which code the overhead is.
+ * off. A shadow test is measured the same way again: the handler with a shadow test on every
+ * request (the candidate, a second version of the same file, run after the answer) against the
+ * same handler with none, its registry the product's DynamoDB adapter on the local server and
+ * `flush()` between requests as on Lambda. A CPU profile of the handler on the sample model says
+ * which code the overhead is.
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BufferedCaptureLog, S3CaptureDelivery, type CaptureDelivery } from '../functions/adapters/capture-log.js';
+import { DynamoDbExperimentStore } from '../functions/adapters/dynamodb-experiments.js';
 import { DynamoDbPredictionLog } from '../functions/adapters/dynamodb-prediction-log.js';
+import { DynamoDbStudyReader } from '../functions/adapters/dynamodb-prediction-log-reader.js';
+import { DynamoDbRegistry } from '../functions/adapters/dynamodb-registry.js';
 import { CAPTURE_ROOT } from '../functions/core/capture.js';
+import type { PendingRecord, PredictionLog, PredictionLogRecord } from '../functions/core/ports.js';
+import { ShadowService } from '../functions/core/shadow/service.js';
 import { ensureBucket, localClients } from '../local/aws-servers.js';
 import type { BenchContext } from './lib/context.js';
 import { DiscardingLog, featuresBody, inProcessPredict, invokeOk, lambdaContext, predictEvent, type InProcessPredict } from './lib/in-process.js';
@@ -38,6 +48,16 @@ const PROFILED_MODEL = 'iris';
 const CAPTURE_BUCKET = 'onnx-capture';
 /** Capture's sample share for the "on" figure: every request. */
 const CAPTURE_PERCENT = 100;
+/** The shadow test's sample share for the "on" figure: every request. */
+const SHADOW_PERCENT = 100;
+/**
+ * The shadow comparison's model in the local registry: the prediction-log comparison's model
+ * under a name of its own, so that its second version and its shadow tests leave the models the
+ * aws-servers child serves to the other sections as they were.
+ */
+const SHADOW_MODEL_NAME = 'iris-shadow';
+/** Requests a switch of the shadow test may take before the handler serves with the new setting. */
+const SWITCH_PROBES = 100;
 
 export async function runHandler(ctx: BenchContext): Promise<HandlerResult> {
   const stack = await inProcessPredict(benchModels(), { log: new DiscardingLog(), intraOpThreads: PRODUCT_THREADS });
@@ -87,7 +107,8 @@ export async function runHandler(ctx: BenchContext): Promise<HandlerResult> {
     await repeatFor(() => invokeOk(stack.handler, event, context), 1_000_000, ctx.profile.profileMs);
   });
   const log = await measureLogWrites(ctx);
-  return { models, profiledModel: profiled.id, profile, log, capture: await measureCapture(ctx) };
+  const capture = await measureCapture(ctx);
+  return { models, profiledModel: profiled.id, profile, log, capture, shadow: await measureShadow(ctx) };
 }
 
 /**
@@ -330,6 +351,182 @@ async function measureCapture(ctx: BenchContext): Promise<HandlerResult['capture
     };
   } finally {
     clients.destroy();
+  }
+}
+
+/**
+ * The handler with a shadow test on SHADOW_PERCENT of the requests and with none, single rows of
+ * the prediction-log comparison's model (as SHADOW_MODEL_NAME), in alternating blocks of one
+ * loop; data capture off in both. One handler serves both cases (two handlers differ by more
+ * than is measured here; see `measureCapture`), over the product's `DynamoDbRegistry` on the
+ * local DynamoDB-compatible server in another process, where the shadow test lives on the
+ * model's record as on AWS. The model is published (production) and registered a second time
+ * from the same file (development): the candidate, on a session of its own, so every shadow run
+ * is a real ONNX Runtime run. Before each block the test is started (`ShadowService.start`, as
+ * `POST /v1/models/{m}/shadow` does: every request, the candidate) or stopped
+ * (`ShadowService.stop`, as `DELETE` does), and the handler made to re-read the model's record,
+ * untimed: its clock is moved past the pointer cache, then requests are sent until one is
+ * served with the new setting (the re-read is a GetItem in the background).
+ *
+ * Each call is timed from the handler's call to its answer, the caller's latency; then
+ * `PredictionService.flush()` runs, untimed, in both cases, as the drain extension does after
+ * each invocation on Lambda, where the sandbox takes its next invocation only after the drain:
+ * the candidate's run (started after the answer, `setImmediate`) ends there and never overlaps
+ * the next request. The flush also builds the request's log record; the log records them, and
+ * every record of an "on" request must carry the candidate's result (`missingResults` counts
+ * those that do not), no record of an "off" request may (that throws). `sampleInBlocks` times
+ * the whole call, flush included: its times bound the loop's budget only. CPU per call counts
+ * the flushes, so it includes the candidate's runs.
+ */
+export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['shadow']> {
+  ctx.progress('handler: shadow test on and off');
+  const bench = benchModel(LOG_MODEL);
+  const model = { ...bench, name: SHADOW_MODEL_NAME };
+  const clients = localClients(ctx.aws);
+  try {
+    const registry = new DynamoDbRegistry({ client: clients.documents, tableName: ctx.aws.registryTable });
+    const shadows = new ShadowService({
+      registry,
+      store: new DynamoDbExperimentStore({ client: clients.documents, tableName: ctx.aws.registryTable }),
+      studies: new DynamoDbStudyReader({ client: clients.documents, tableName: ctx.aws.predictionLogTable }),
+    });
+    const log = new RecordingLog();
+    // The serving core's wall clock, moved on past the pointer cache at each switch.
+    let skewMs = 0;
+    const stack = await inProcessPredict([model], { log, registry, intraOpThreads: PRODUCT_THREADS, now: () => Date.now() + skewMs });
+    const candidate = await stack.register(model);
+    const event = predictEvent(model.name, JSON.stringify(featuresBody(model, model.rows(1)[0] ?? [])));
+    const context = lambdaContext();
+    /** One request, then the drain; the request's time to its answer, the drain's, and the records the drain built. */
+    const serve = async () => {
+      const started = performance.now();
+      await invokeOk(stack.handler, event, context);
+      const answered = performance.now();
+      await stack.service.flush();
+      return { answerMs: answered - started, drainMs: performance.now() - answered, records: log.take() };
+    };
+    let shadowing: boolean | undefined;
+    const switchTo = async (on: boolean) => {
+      if (shadowing === on) return;
+      if (on) await shadows.start(model.name, { version: candidate.version, samplePercent: SHADOW_PERCENT }, 'bench');
+      else if (shadowing !== undefined) await shadows.stop(model.name, 'bench');
+      skewMs += stack.pointerCacheMs;
+      for (let probe = 1; ; probe++) {
+        const { records } = await serve();
+        if (records.length > 0 && records.every((r) => (r.shadow !== undefined) === on)) break;
+        if (probe >= SWITCH_PROBES) throw new Error(`the handler did not see the shadow test ${on ? 'started' : 'stopped'} after ${SWITCH_PROBES} requests`);
+        await sleep(1);
+      }
+      shadowing = on;
+    };
+    const times = { withoutShadow: [] as number[], withShadow: [] as number[] };
+    const drains = { withoutShadow: [] as number[], withShadow: [] as number[] };
+    const counted = { requests: 0, shadowResults: 0, failedResults: 0, candidateRuns: 0, candidateMs: 0, maxAbsDiff: 0 };
+    const failures = new Map<string, number>();
+    const { small } = ctx.profile;
+    const budget = { ...small, blockSize: LOG_BLOCK, minSamples: Math.max(small.minSamples, 2 * LOG_BLOCK), maxMs: small.maxMs * 2 };
+    const samples = await sampleInBlocks(
+      {
+        withoutShadow: async () => {
+          const call = await serve();
+          if (call.records.some((r) => r.shadow !== undefined)) throw new Error('a request served with no shadow test set was shadowed: the "off" figure is not off');
+          times.withoutShadow.push(call.answerMs);
+          drains.withoutShadow.push(call.drainMs);
+        },
+        withShadow: async () => {
+          const call = await serve();
+          counted.requests++;
+          const result = call.records.find((r) => r.shadow !== undefined)?.shadow;
+          if (result) {
+            counted.shadowResults++;
+            if (result.error) {
+              counted.failedResults++;
+              failures.set(result.error.code, (failures.get(result.error.code) ?? 0) + 1);
+            }
+            if (result.latencyMs !== undefined) {
+              counted.candidateRuns++;
+              counted.candidateMs += result.latencyMs;
+            }
+            counted.maxAbsDiff = Math.max(counted.maxAbsDiff, result.comparison?.maxAbsDiff ?? 0);
+          }
+          times.withShadow.push(call.answerMs);
+          drains.withShadow.push(call.drainMs);
+        },
+      },
+      budget,
+      {},
+      { withoutShadow: () => switchTo(false), withShadow: () => switchTo(true) },
+    );
+    // The first `warmup` calls of each case are its warm-up (sampleInBlocks runs them before any timed block).
+    const timed = (kind: keyof typeof times, values: readonly number[]) => {
+      const kept = values.slice(budget.warmup);
+      if (kept.length !== samples[kind].times.length) throw new Error(`${kind}: ${kept.length} calls timed here, ${samples[kind].times.length} by the loop`);
+      return summarize(kept);
+    };
+    const missingResults = counted.requests - counted.shadowResults;
+    if (missingResults > 0) ctx.progress(`handler: ${missingResults} of ${counted.requests} requests with the shadow test set were logged without the candidate's result`);
+    if (counted.failedResults > 0) ctx.progress(`handler: ${counted.failedResults} shadow results are errors (${[...failures].map(([code, n]) => `${code} ${n}`).join(', ')})`);
+    ctx.progress('handler: CPU profile with the shadow test on');
+    await switchTo(true);
+    const profile = await profileInProcess(async () => {
+      await repeatFor(serve, 1_000_000, ctx.profile.profileMs);
+    });
+    await switchTo(false);
+    const withoutShadow = timed('withoutShadow', times.withoutShadow);
+    const withShadow = timed('withShadow', times.withShadow);
+    return {
+      model: model.id,
+      samplePercent: SHADOW_PERCENT,
+      withoutShadow,
+      withShadow,
+      addedMedianMs: precise(withShadow.medianMs - withoutShadow.medianMs),
+      addedP99Ms: precise(withShadow.p99Ms - withoutShadow.p99Ms),
+      ratio: precise(withShadow.medianMs / withoutShadow.medianMs),
+      p99Ratio: precise(withShadow.p99Ms / withoutShadow.p99Ms),
+      cpuMsPerCallWithout: precise(samples.withoutShadow.cpuMsPerCall),
+      cpuMsPerCallWith: precise(samples.withShadow.cpuMsPerCall),
+      drainWithout: timed('withoutShadow', drains.withoutShadow),
+      drainWith: timed('withShadow', drains.withShadow),
+      requests: counted.requests,
+      shadowResults: counted.shadowResults,
+      missingResults,
+      failedResults: counted.failedResults,
+      candidateMeanMs: precise(counted.candidateMs / Math.max(1, counted.candidateRuns)),
+      maxAbsDiff: precise(counted.maxAbsDiff),
+      profile,
+    };
+  } finally {
+    clients.destroy();
+  }
+}
+
+/**
+ * A prediction log that records what it is given: `write` queues the record without building it
+ * (as the product's log does, so the request path pays the same), `flush` builds what is queued
+ * and keeps it until `take`.
+ */
+class RecordingLog implements PredictionLog {
+  private queued: PendingRecord[] = [];
+  private built: PredictionLogRecord[] = [];
+
+  write(record: PendingRecord): void {
+    this.queued.push(record);
+  }
+
+  async flush(): Promise<void> {
+    for (const record of this.queued) this.built.push(record.build());
+    this.queued = [];
+  }
+
+  pending(): number {
+    return this.queued.length;
+  }
+
+  /** The records built since the last call, oldest first. */
+  take(): PredictionLogRecord[] {
+    const built = this.built;
+    this.built = [];
+    return built;
   }
 }
 

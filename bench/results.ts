@@ -142,6 +142,41 @@ export interface HandlerResult {
     /** CPU profile of the handler with capture on, flushed every 50 calls as in the measured loop. */
     readonly profile: ProfileSummary;
   };
+  /**
+   * A shadow test on `samplePercent` of the requests against no shadow test, single rows of
+   * `model`, in alternating blocks of one loop; prediction logs kept by a log that records what
+   * it is given, data capture off. One handler serves both cases, over the product's
+   * `DynamoDbRegistry` on the local DynamoDB-compatible server in another process; its
+   * model has two versions of the same file, the production one and the candidate (so each
+   * candidate run is a real ONNX Runtime run, on a session of its own). Before each block the
+   * shadow test is started (`ShadowService.start`, as `POST /v1/models/{m}/shadow` does) or
+   * stopped (`DELETE`) and re-read by the handler, untimed. Each request is timed from the
+   * handler's call to its answer; after each one `PredictionService.flush()` runs, untimed, as
+   * the drain extension does after an invocation on Lambda (the sandbox takes its next
+   * invocation after the drain), so a candidate's run never overlaps the next request.
+   */
+  readonly shadow: OnOffFigures & {
+    readonly model: ModelId;
+    readonly samplePercent: number;
+    /** The caller's latency: the handler's call to its answer. */
+    readonly withoutShadow: Stat;
+    readonly withShadow: Stat;
+    /** The flush after each request (on Lambda, the drain before the next invocation), ms. */
+    readonly drainWithout: Stat;
+    readonly drainWith: Stat;
+    /** Requests of the "on" case (warm-up included); their log records that carried the candidate's result; those that did not. */
+    readonly requests: number;
+    readonly shadowResults: number;
+    readonly missingResults: number;
+    /** Results with an error (the candidate failed, or its job was refused) instead of its outputs. */
+    readonly failedResults: number;
+    /** The candidate's time to decode the request and run (`latencyMs` of a result), mean, ms. */
+    readonly candidateMeanMs: number;
+    /** The largest difference between the candidate's outputs and the primary's over every result (0: the same file). */
+    readonly maxAbsDiff: number;
+    /** CPU profile of the handler with the shadow test on, flushed after every call as in the measured loop. */
+    readonly profile: ProfileSummary;
+  };
 }
 
 /** 3. One 1000-instance request through the handler. */

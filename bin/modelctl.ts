@@ -1589,11 +1589,7 @@ function differenceText(value: number | undefined): string {
  * be replayed: FEATURE_DROPPED 5), max abs diff -`.
  */
 export function replayLines(report: ReplayReport): string {
-  const table = (header: readonly string[], rows: readonly (readonly string[])[]): string[] => {
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-    const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-    return [line(header), ...rows.map(line)];
-  };
+  const table = tableLines;
   const codes = Object.entries(report.notReplayable.byCode);
   const codeCounts = codes.map(([code, n]) => `${clean(code)} ${n}`).join(', ');
   let agreement: string;
@@ -1628,6 +1624,400 @@ export function replayLines(report: ReplayReport): string {
   if (skipped.length > 0) notes.push(`outputs not compared: ${skipped.map(([name, reasons]) => `${clean(name)} (${Object.entries(reasons).map(([why, n]) => `${why} ${n}`).join(', ')})`).join('; ')}`);
   if (report.truncatedRequests > 0) notes.push(`${plural(report.truncatedRequests, 'request')} replayed on the rows capture kept (records over their size bound)`);
   if (capture.unreadableLines > 0) notes.push(`${plural(capture.unreadableLines, 'line')} of the capture files ${capture.unreadableLines === 1 ? 'is' : 'are'} no capture record`);
+  return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
+}
+
+/** A header and rows as lines, each column as wide as its widest cell (the last one unpadded), two spaces apart. */
+function tableLines(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// modelctl experiment, modelctl shadow
+// ---------------------------------------------------------------------------------------------
+
+type ExperimentCommand = 'start' | 'status' | 'stop' | 'promote-winner' | 'outcome';
+
+/** The options each experiment command takes; any other is a usage error. */
+const EXPERIMENT_FLAGS: Readonly<Record<ExperimentCommand, readonly (keyof Flags)[]>> = {
+  start: ['variant', 'key-header', 'metric', 'goal', 'alpha', 'min-sample', 'starts-at', 'ends-at', 'name', 'json'],
+  status: ['json'],
+  stop: ['reason', 'json'],
+  'promote-winner': ['canary', 'managed', 'percent', 'interval', 'reason', 'json'],
+  outcome: ['request-id', 'key', 'outcome-id', 'value', 'json'],
+};
+
+type ShadowCommand = 'start' | 'status' | 'stop';
+
+/** The options each shadow command takes; any other is a usage error. */
+const SHADOW_FLAGS: Readonly<Record<ShadowCommand, readonly (keyof Flags)[]>> = {
+  start: ['version', 'sample', 'json'],
+  status: ['id', 'json'],
+  stop: ['json'],
+};
+
+/** `GET /v1/models/{m}/experiments` as the API answers it: newest first. */
+interface ExperimentList {
+  readonly model: string;
+  readonly experiments: readonly ExperimentView[];
+}
+
+/** `POST /v1/models/{m}/experiments/{e}/promote-winner` as the API answers it. */
+interface WinnerReply {
+  readonly analysis: ExperimentAnalysis;
+  /** Whether this call stopped the experiment (it was still running or scheduled). */
+  readonly stopped: boolean;
+  /** The release of the winner; `null` when it is the production version already. */
+  readonly release: PromoteResult['release'] | null;
+}
+
+/** `POST /v1/models/{m}/experiments/{e}/outcomes` as the API answers it (`created: false`: recorded before, the same). */
+interface OutcomeReply {
+  readonly created: boolean;
+  readonly outcome: RecordedOutcome;
+}
+
+function experimentsPath(model: string): string {
+  return `/v1/models/${encodeURIComponent(model)}/experiments`;
+}
+
+function experimentPath(model: string, id: string): string {
+  return `${experimentsPath(model)}/${encodeURIComponent(id)}`;
+}
+
+/**
+ * `--variant NAME=VERSION:WEIGHT` (`control=1:50`: version 1 serves 50% of the units) as the
+ * API's variant. The weight is a number as {@link numberArg} reads it, above 0 and below 100
+ * (the API's bounds); the API checks the name, the version and that the weights sum to 100.
+ */
+export function variantArg(value: string): { name: string; version: string; weight: number } {
+  const match = /^([^=]+)=([^:]+):(.*)$/.exec(value);
+  if (!match) throw new UsageError(`--variant is NAME=VERSION:WEIGHT (e.g. control=1:50, the weight a percent of the units), not ${shown(value)}.`);
+  const [, name = '', version = '', weightText = ''] = match;
+  const weight = numberArg(weightText, `The weight in --variant ${value}`);
+  if (!(weight > 0 && weight < 100)) throw new UsageError(`The weight in --variant ${value} is a percent of the units, above 0 and below 100, not ${shown(weightText)}.`);
+  return { name, version, weight };
+}
+
+/** The body of `POST /v1/models/{m}/experiments` from `experiment start`'s options. */
+function experimentBody(flags: Flags): Record<string, unknown> {
+  const variants = (flags.variant ?? []).map(variantArg);
+  if (variants.length < 2) {
+    throw new UsageError(`"experiment start" needs a --variant NAME=VERSION:WEIGHT per variant, two or more, the control first (e.g. --variant control=1:50 --variant treatment=2:50); ${variants.length === 0 ? 'none was' : 'one was'} given.`);
+  }
+  const { metric, goal } = flags;
+  if (metric !== undefined && metric !== 'conversion' && metric !== 'value') throw new UsageError(`--metric is "conversion" (0 or 1 per unit) or "value" (a number per outcome), not ${shown(metric)}.`);
+  if (goal !== undefined && goal !== 'maximize' && goal !== 'minimize') throw new UsageError(`--goal is "maximize" or "minimize", not ${shown(goal)}.`);
+  let alpha: number | undefined;
+  if (flags.alpha !== undefined) {
+    alpha = numberArg(flags.alpha, '--alpha');
+    if (!(alpha > 0 && alpha <= 0.5)) throw new UsageError(`--alpha is the test's level, above 0 and at most 0.5 (e.g. 0.05), not ${shown(flags.alpha)}.`);
+  }
+  return {
+    variants,
+    ...(flags['key-header'] === undefined ? {} : { assignmentKey: { source: 'header', header: flags['key-header'] } }),
+    ...(metric === undefined ? {} : { metric }),
+    ...(goal === undefined ? {} : { goal }),
+    ...(alpha === undefined ? {} : { significanceLevel: alpha }),
+    ...(flags['min-sample'] === undefined ? {} : { minimumSample: wholeArg(flags['min-sample'], '--min-sample') }),
+    ...(flags['starts-at'] === undefined ? {} : { startsAt: flags['starts-at'] }),
+    ...(flags['ends-at'] === undefined ? {} : { endsAt: flags['ends-at'] }),
+    ...(flags.name === undefined ? {} : { name: flags.name }),
+  };
+}
+
+/** The body of `POST .../outcomes` from `experiment outcome`'s options. */
+function outcomeBody(flags: Flags): Record<string, unknown> {
+  const requestId = flags['request-id'];
+  const { key } = flags;
+  if (requestId !== undefined && key !== undefined) throw new UsageError('"experiment outcome" takes --request-id or --key, not both: an outcome is for one request or for one unit.');
+  if (requestId === undefined && key === undefined) throw new UsageError('"experiment outcome" needs --request-id ID (a request the experiment served) or --key KEY (a unit\'s assignment key).');
+  if (flags['outcome-id'] !== undefined && key === undefined) throw new UsageError('--outcome-id goes with --key (a request id names its outcome already).');
+  if (flags.value === undefined) throw new UsageError('"experiment outcome" needs --value N: 0 or 1 for a conversion, any number for a value.');
+  return {
+    ...(requestId === undefined ? { key } : { requestId }),
+    ...(flags['outcome-id'] === undefined ? {} : { outcomeId: flags['outcome-id'] }),
+    value: numberArg(flags.value, '--value'),
+  };
+}
+
+/**
+ * `modelctl experiment <command>`: start, status (the model's experiments, or one's analysis),
+ * stop, promote-winner, outcome. Each prints lines or a table, or the API's JSON (`--json`);
+ * exit 0, 1 when the API refuses (with its code: `409 NO_WINNER`, `409 OUTCOME_CONFLICT`, ...),
+ * 2 for a usage mistake. `status` exits 0 with a winner or without one.
+ */
+async function experiment(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  const { command, rest } = groupCommand<ExperimentCommand>(EXPERIMENT_GROUP, EXPERIMENT_FLAGS, args, flags);
+  const need = (names: readonly string[]): string[] => groupArgs('experiment', command, rest, names);
+  switch (command) {
+    case 'start': {
+      const [model = ''] = need(['<model>']);
+      const view = (await api.call('POST', experimentsPath(model), experimentBody(flags))) as ExperimentView;
+      if (flags.json) return view;
+      io.out(`${experimentLines(view)}Its analysis: modelctl experiment status ${view.model} ${view.id}\n`);
+      return PRINTED;
+    }
+    case 'status': {
+      if (rest.length !== 1 && rest.length !== 2) throw new UsageError('"experiment status" takes <model> [<experiment>].');
+      const [model = '', id] = rest;
+      if (id === undefined) {
+        const list = (await api.call('GET', experimentsPath(model))) as ExperimentList;
+        if (flags.json) return list;
+        io.out(list.experiments.length === 0 ? `No experiments of model ${shown(model)}.\n` : experimentsTable(list.experiments));
+        return PRINTED;
+      }
+      const analysis = (await api.call('GET', experimentPath(model, id))) as ExperimentAnalysis;
+      if (flags.json) return analysis;
+      io.out(analysisLines(analysis));
+      return PRINTED;
+    }
+    case 'stop': {
+      const [model = '', id = ''] = need(['<model>', '<experiment>']);
+      const view = (await api.call('POST', `${experimentPath(model, id)}/stop`, flags.reason === undefined ? {} : { reason: flags.reason })) as ExperimentView;
+      if (flags.json) return view;
+      io.out(experimentLines(view));
+      return PRINTED;
+    }
+    case 'promote-winner': {
+      const [model = '', id = ''] = need(['<model>', '<experiment>']);
+      const reply = (await api.call('POST', `${experimentPath(model, id)}/promote-winner`, promoteBody(flags, 'experiment promote-winner'))) as WinnerReply;
+      if (flags.json) return reply;
+      io.out(winnerLines(reply));
+      return PRINTED;
+    }
+    case 'outcome': {
+      const [model = '', id = ''] = need(['<model>', '<experiment>']);
+      const reply = (await api.call('POST', `${experimentPath(model, id)}/outcomes`, outcomeBody(flags))) as OutcomeReply;
+      if (flags.json) return reply;
+      io.out(outcomeLine(id, reply, flags));
+      return PRINTED;
+    }
+  }
+}
+
+/** Variants as `--variant` takes them: `control=1:50, treatment=2:50`. */
+function variantsText(variants: readonly { name: string; version: string; weight: number }[]): string {
+  return variants.map((v) => `${v.name}=${v.version}:${v.weight}`).join(', ');
+}
+
+/**
+ * An experiment as `experiment start` and `experiment stop` print it:
+ *
+ *     Experiment exp-20261130t120000000z-3k9q2m1x of iris: running
+ *       name      checkout button
+ *       variants  control=1:50, treatment=2:50 (the first is the control)
+ *       units     the request header x-user-id (a request without it is not assigned)
+ *       metric    conversion, maximize; alpha 0.05; a winner needs 100 units per variant
+ *       starts    2026-11-30T12:00:00.000Z
+ *       ends      when stopped
+ *       created   2026-11-30T12:00:00.000Z by cli-user
+ */
+export function experimentLines(view: ExperimentView): string {
+  const units = view.assignmentKey.source === 'header'
+    ? `the request header ${view.assignmentKey.header} (a request without it is not assigned)`
+    : "the token's subject";
+  const fields: [string, string][] = [
+    ...(view.name === undefined ? [] : [['name', view.name] as [string, string]]),
+    ['variants', `${variantsText(view.variants)} (the first is the control)`],
+    ['units', units],
+    ['metric', `${view.metric}, ${view.goal}; alpha ${view.significanceLevel}; a winner needs ${view.minimumSample} ${view.metric === 'conversion' ? 'units' : 'outcomes'} per variant`],
+    ['starts', view.startsAt],
+    ['ends', view.endsAt ?? 'when stopped'],
+    ['created', `${view.createdAt} by ${view.createdBy}`],
+    ...(view.stoppedAt === undefined ? [] : [['stopped', `${view.stoppedAt} by ${view.stoppedBy ?? '?'}${view.stopReason === undefined ? '' : `: ${view.stopReason}`}`] as [string, string]]),
+  ];
+  return `${[`Experiment ${view.id} of ${view.model}: ${view.state}`, ...fields.map(([name, value]) => `  ${name.padEnd(8)}  ${clean(value)}`)].join('\n')}\n`;
+}
+
+/**
+ * `experiment status <model>` as a table, newest first:
+ *
+ *     ID                                   STATE    NAME  VARIANTS                       CREATED
+ *     exp-20261130t120000000z-3k9q2m1x     running  -     control=1:50, treatment=2:50   2026-11-30T12:00:00.000Z
+ */
+export function experimentsTable(experiments: readonly ExperimentView[]): string {
+  const rows = experiments.map((e) => [e.id, e.state, e.name ?? '-', variantsText(e.variants), e.createdAt].map(clean));
+  return `${tableLines(['ID', 'STATE', 'NAME', 'VARIANTS', 'CREATED'], rows).join('\n')}\n`;
+}
+
+/** An interval as `[low, high]`, 4 significant digits; `-` when there is none. */
+function intervalText(ci: { low: number; high: number } | null | undefined): string {
+  return ci ? `[${statistic(ci.low)}, ${statistic(ci.high)}]` : '-';
+}
+
+/**
+ * An experiment's analysis as `experiment status <model> <experiment>` prints it: what is
+ * compared and how, a row per variant (the control first), then the winner and the decision:
+ *
+ *     Experiment exp-20261130t120000000z-3k9q2m1x of iris: running
+ *     metric conversion (maximize); treatment compared with control at p < 0.05; a winner needs 100 units per variant
+ *     VARIANT    VERSION  WEIGHT  REQUESTS  UNITS  OUTCOMES  MEAN    CI 95%            DIFFERENCE (CI 95%)         P-VALUE  SIGNIFICANT
+ *     control    1        50%     1210      1002   101       0.1008  [0.08361, 0.121]  (control)                   -        -
+ *     treatment  2        50%     1190      998    160       0.1603  [0.1388, 0.1844]  +0.0595 [0.03, 0.08899]     4.1e-5   yes
+ *     winner: treatment (version 2). treatment is better than control: difference 0.059527, p = 0.000041 < 0.05.
+ *     Promote it: modelctl experiment promote-winner iris exp-20261130t120000000z-3k9q2m1x
+ */
+export function analysisLines(analysis: ExperimentAnalysis): string {
+  const e = analysis.experiment;
+  const [control, ...treatments] = analysis.variants;
+  const level = Number(analysis.comparisonLevel.toPrecision(4));
+  const confidence = `${Number(((1 - analysis.comparisonLevel) * 100).toPrecision(4))}%`;
+  const compared = treatments.length === 1 ? `${treatments[0]?.name ?? 'the treatment'} compared` : `each of ${treatments.length} treatments compared`;
+  const corrected = treatments.length > 1 ? ` (alpha ${e.significanceLevel} over ${treatments.length} comparisons)` : '';
+  const lines = [
+    `Experiment ${e.id} of ${e.model}${e.name === undefined ? '' : ` (${e.name})`}: ${e.state}`,
+    `metric ${analysis.metric} (${analysis.goal}); ${compared} with ${control?.name ?? 'the control'} at p < ${level}${corrected}; a winner needs ${e.minimumSample} ${analysis.metric === 'conversion' ? 'units' : 'outcomes'} per variant`,
+    ...tableLines(
+      ['VARIANT', 'VERSION', 'WEIGHT', 'REQUESTS', 'UNITS', 'OUTCOMES', 'MEAN', `CI ${confidence}`, `DIFFERENCE (CI ${confidence})`, 'P-VALUE', 'SIGNIFICANT'],
+      analysis.variants.map((v, i) => {
+        const c = v.comparison;
+        const difference = i === 0 ? '(control)' : c ? `${c.difference > 0 ? '+' : ''}${statistic(c.difference)} ${intervalText(c.ci)}` : '-';
+        return [
+          clean(v.name), v.version, `${v.weight}%`, String(v.requests), String(v.units), String(v.outcomes),
+          v.mean === null ? '-' : statistic(v.mean), intervalText(v.ci), difference,
+          c ? pValueText(c.pValue) : '-', c ? (c.significant ? 'yes' : 'no') : '-',
+        ];
+      }),
+    ),
+    analysis.winner ? `winner: ${clean(analysis.winner.variant)} (version ${analysis.winner.version}). ${clean(analysis.decision)}` : `winner: none. ${clean(analysis.decision)}`,
+  ];
+  if (analysis.winner) lines.push(`Promote it: modelctl experiment promote-winner ${e.model} ${e.id}`);
+  const notes: string[] = [];
+  if (analysis.unmatchedOutcomes > 0) notes.push(`${plural(analysis.unmatchedOutcomes, 'outcome')} of no variant, or of a unit the experiment never served: not counted.`);
+  if (analysis.capped) notes.push('The prediction log or the outcomes held more than one analysis reads: the oldest were analyzed.');
+  return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
+}
+
+/**
+ * `experiment promote-winner` as lines: the winner and why, whether this stopped the
+ * experiment, and the release it started (or none: the winner is the production version).
+ */
+export function winnerLines(reply: WinnerReply): string {
+  const e = reply.analysis.experiment;
+  const winner = reply.analysis.winner;
+  const release = reply.release;
+  let released: string;
+  if (!release) released = `none: version ${winner?.version ?? '?'} is the production version already`;
+  else if (release.mode === 'direct') released = `version ${release.modelVersion} takes all the traffic (function version ${release.functionVersion})`;
+  else if (release.mode === 'manual') released = `a canary of version ${release.modelVersion} (function version ${release.functionVersion}); move it with modelctl shift, finalize or rollback ${e.model}`;
+  else released = `a managed release of version ${release.modelVersion} (function version ${release.functionVersion}${release.deploymentId === undefined ? '' : `, deployment ${release.deploymentId}`}); modelctl deployment ${e.model} follows it`;
+  return [
+    `Winner of experiment ${e.id} of ${e.model}: ${clean(winner?.variant ?? '?')} (version ${winner?.version ?? '?'})`,
+    `  decision  ${clean(reply.analysis.decision)}`,
+    `  stopped   ${reply.stopped ? 'yes: requests are no longer assigned' : `no: it had ${e.state === 'ended' ? 'ended' : 'been stopped'} already`}`,
+    `  release   ${released}`,
+    '',
+  ].join('\n');
+}
+
+/** `experiment outcome`'s line: what was recorded, for which variant, and whether it was recorded before. */
+function outcomeLine(id: string, reply: OutcomeReply, flags: Flags): string {
+  const { outcome } = reply;
+  const of = outcome.requestId !== undefined
+    ? `request ${outcome.requestId}`
+    : `key ${shown(flags.key ?? '')}${flags['outcome-id'] === undefined ? '' : `, outcome id ${shown(flags['outcome-id'])}`}`;
+  const what = `outcome ${outcome.value} for variant ${outcome.variant} of ${id} (${clean(of)})`;
+  return reply.created
+    ? `Recorded ${what}.\n`
+    : `Already recorded: ${what}, at ${outcome.recordedAt} by ${clean(outcome.recordedBy)}; nothing changed.\n`;
+}
+
+/**
+ * `modelctl shadow <command> <model>`: start (`POST`, `--version`, `--sample`), status (`GET`,
+ * `--id`), stop (`DELETE`); each prints the test and its report (`shadowLines`), or the API's
+ * JSON (`--json`).
+ */
+async function shadow(args: readonly string[], flags: Flags, api: Api, io: CliIo): Promise<unknown> {
+  const { command, rest } = groupCommand<ShadowCommand>(SHADOW_GROUP, SHADOW_FLAGS, args, flags);
+  const [model = ''] = groupArgs('shadow', command, rest, ['<model>']);
+  const route = `/v1/models/${encodeURIComponent(model)}/shadow`;
+  let status: ShadowStatus;
+  if (command === 'start') {
+    if (flags.version === undefined) throw new UsageError('"shadow start" needs --version N: the candidate version to run beside the one that answers.');
+    let sample: number | undefined;
+    if (flags.sample !== undefined) {
+      sample = numberArg(flags.sample, '--sample');
+      if (!(sample >= MIN_SHADOW_PERCENT && sample <= 100)) throw new UsageError(`--sample is the percent of requests also run on the candidate, from ${MIN_SHADOW_PERCENT} to 100, not ${shown(flags.sample)}; "shadow stop" stops the test.`);
+    }
+    status = (await api.call('POST', route, { version: flags.version, ...(sample === undefined ? {} : { samplePercent: sample }) })) as ShadowStatus;
+  } else if (command === 'status') {
+    status = (await api.call('GET', flags.id === undefined ? route : `${route}?${new URLSearchParams({ id: flags.id })}`)) as ShadowStatus;
+  } else {
+    status = (await api.call('DELETE', route)) as ShadowStatus;
+  }
+  if (flags.json) return status;
+  io.out(shadowLines(status));
+  return PRINTED;
+}
+
+/** Milliseconds for the latency table: 3 significant digits; `-` without a value. */
+function msText(value: number | null): string {
+  return value === null ? '-' : Number(value.toPrecision(3)).toString();
+}
+
+/**
+ * A shadow test and its report as `modelctl shadow` prints them:
+ *
+ *     Shadow test shadow-20261130t120000000z-7f3k9q2m of iris: running, version 2 on 10% of requests
+ *       started  2026-11-30T12:00:00.000Z by cli-user
+ *     requests 120 (answered by version 1, run on version 2): 118 compared (118 rows), 2 failed (SHADOW_TIMEOUT 2)
+ *     labels: 117 of 118 identical (99.15%); max abs diff 0.1153
+ *     OUTPUT         KIND     REQUESTS  ELEMENTS  DIFFERING  MAX ABS DIFF  MEAN ABS DIFF
+ *     label          exact    118       118       1          -             -
+ *     probabilities  numeric  118       354       351        0.1153        0.01021
+ *     largest difference per request (118 compared): p50 0.0081, p90 0.031, p99 0.1, max 0.1153
+ *       buckets: 0: 3; (0, 1e-6]: 0; (1e-6, 1e-3]: 12; (1e-3, 0.1]: 102; > 0.1: 1
+ *     LATENCY MS  REQUESTS  P50   P99   MEAN
+ *     primary     118       1.21  3.4   1.5
+ *     candidate   118       0.52  1.1   0.6
+ *
+ * then the requests that differ most, and notes (outputs not compared, a capped read).
+ */
+export function shadowLines(status: ShadowStatus): string {
+  const test = status.shadow;
+  if (!test) return `No shadow test of ${status.model}. Start one: modelctl shadow start ${status.model} --version N [--sample PERCENT]\n`;
+  const lines = [
+    `Shadow test ${test.id} of ${test.model}: ${test.state}, version ${test.version} on ${test.samplePercent}% of requests`,
+    `  started  ${test.startedAt} by ${clean(test.startedBy)}`,
+    ...(test.stoppedAt === undefined ? [] : [`  stopped  ${test.stoppedAt} by ${clean(test.stoppedBy ?? '?')}`]),
+  ];
+  const report = status.report;
+  if (!report) return `${[...lines, `Its report: modelctl shadow status ${test.model}${test.state === 'running' ? '' : ` --id ${test.id}`}`].join('\n')}\n`;
+  const versions = (list: readonly string[]) => `version${list.length === 1 ? '' : 's'} ${list.length === 0 ? '-' : list.join(', ')}`;
+  const codes = Object.entries(report.failed.byCode).map(([code, n]) => `${clean(code)} ${n}`).join(', ');
+  lines.push(`requests ${report.requests} (answered by ${versions(report.primaryVersions)}, run on ${versions(report.candidateVersions)}): ${report.compared} compared (${plural(report.rowsCompared, 'row')}), ${report.failed.total} failed${codes === '' ? '' : ` (${codes})`}`);
+  if (report.compared === 0) {
+    lines.push(report.requests === 0 ? 'Nothing shadowed yet: no request was run on the candidate, or its log records are not written yet.' : 'Nothing compared: every request run on the candidate failed there.');
+  } else {
+    const { labels } = report;
+    const agreement = labels
+      ? `labels: ${labels.identical} of ${labels.rows} identical${labels.share === null ? '' : ` (${Math.round(labels.share * 10_000) / 100}%)`}`
+      : 'labels: not compared (not a classifier on both sides)';
+    lines.push(`${agreement}; max abs diff ${differenceText(report.maxAbsDiff)}`);
+    lines.push(...tableLines(
+      ['OUTPUT', 'KIND', 'REQUESTS', 'ELEMENTS', 'DIFFERING', 'MAX ABS DIFF', 'MEAN ABS DIFF'],
+      Object.entries(report.outputs).map(([name, o]) => [clean(name), o.kind, String(o.requests), String(o.elements), String(o.differing), differenceText(o.maxAbsDiff), differenceText(o.meanAbsDiff)]),
+    ));
+    const d = report.differences;
+    const sampled = d.exact ? '' : `; quantiles over a uniform sample of ${d.samples}`;
+    lines.push(`largest difference per request (${d.n} compared${sampled}): p50 ${differenceText(d.p50 ?? undefined)}, p90 ${differenceText(d.p90 ?? undefined)}, p99 ${differenceText(d.p99 ?? undefined)}, max ${differenceText(d.max ?? undefined)}`);
+    lines.push(`  buckets: ${Object.entries(d.buckets).map(([bucket, n]) => `${bucket}: ${n}`).join('; ')}`);
+    const latency = (name: string, l: LatencySummary) => [name, String(l.n), msText(l.p50), msText(l.p99), msText(l.mean)];
+    lines.push(...tableLines(['LATENCY MS', 'REQUESTS', 'P50', 'P99', 'MEAN'], [latency('primary', report.latencyMs.primary), latency('candidate', report.latencyMs.candidate)]));
+  }
+  if (report.mostDifferent.length > 0) {
+    lines.push('', 'differing most:', ...tableLines(
+      ['REQUEST', 'PRIMARY', 'CANDIDATE', 'MAX ABS DIFF', 'LABELS CHANGED', 'ELEMENTS DIFFERING'],
+      report.mostDifferent.map((r) => [clean(r.requestId), clean(r.primaryVersion), clean(r.candidateVersion), differenceText(r.maxAbsDiff), String(r.differingLabels), String(r.differingElements)]),
+    ));
+  }
+  const notes: string[] = [];
+  const skipped = Object.entries(report.outputsNotCompared);
+  if (skipped.length > 0) notes.push(`outputs not compared: ${skipped.map(([name, reasons]) => `${clean(name)} (${Object.entries(reasons).map(([why, n]) => `${why} ${n}`).join(', ')})`).join('; ')}`);
+  if (status.capped) notes.push('More requests were shadowed than one report reads: the oldest were summed.');
   return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }
 

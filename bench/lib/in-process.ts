@@ -1,8 +1,10 @@
 /**
  * The predict handler called in-process, the way Lambda calls it: the real middy handler, the
- * real serving core and the real ONNX Runtime adapter, over an in-memory registry and artifact
- * store (test/fixtures/in-memory.ts), with the prediction log port chosen by the caller and,
- * optionally, a data-capture port with capture turned on for every model served.
+ * real serving core and the real ONNX Runtime adapter, over an in-memory artifact store and, by
+ * default, an in-memory registry (test/fixtures/in-memory.ts; the caller may pass another
+ * registry, such as the DynamoDB adapter over the local server), with the prediction log port
+ * chosen by the caller and, optionally, a data-capture port with capture turned on for every
+ * model served.
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { mkdtempSync } from 'node:fs';
@@ -11,7 +13,7 @@ import path from 'node:path';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../functions/core/capture.js';
 import type { CaptureSettings, ModelVersion } from '../../functions/core/model.js';
-import type { CaptureLog, ModelSession, PredictionLog } from '../../functions/core/ports.js';
+import type { CaptureLog, ModelRegistry, ModelSession, PredictionLog } from '../../functions/core/ports.js';
 import { PredictionService } from '../../functions/core/predict.js';
 import { RegistryService } from '../../functions/core/registry.js';
 import { makeHandler } from '../../functions/predict/app.js';
@@ -47,6 +49,12 @@ export interface InProcessPredict {
   setCapture(samplePercent: number | undefined): Promise<void>;
   /** How long the handler trusts a production pointer (and the capture settings read with it), ms. */
   readonly pointerCacheMs: number;
+  /**
+   * Registers one more version of a model's file through the registry service, as
+   * `POST /v1/models/{m}/versions` does, and leaves it in development (not promoted): a second
+   * version the handler does not serve, such as a shadow test's candidate.
+   */
+  register(model: PublishedModel): Promise<ModelVersion>;
 }
 
 /** The function's defaults (functions/shared/config.ts), with the table and bucket names it needs. */
@@ -65,6 +73,12 @@ export interface InProcessOptions {
   readonly captureSamplePercent?: number;
   /** The serving core's wall clock (`PredictDeps.now`), epoch ms. @default Date.now */
   readonly now?: () => number;
+  /**
+   * The registry the models are registered in and the handler reads (`PredictDeps.registry`),
+   * e.g. `DynamoDbRegistry` over the local DynamoDB-compatible server, where experiments and
+   * shadow tests can be set on a model's record. @default a new in-memory registry
+   */
+  readonly registry?: ModelRegistry;
 }
 
 /** Capture settings at `samplePercent`, without redaction, with the default record bound. */
@@ -77,7 +91,7 @@ function captureSettings(samplePercent: number): CaptureSettings {
  * returns the predict handler serving them.
  */
 export async function inProcessPredict(models: readonly PublishedModel[], options: InProcessOptions): Promise<InProcessPredict> {
-  const registry = new InMemoryModelRegistry();
+  const registry = options.registry ?? new InMemoryModelRegistry();
   const artifacts = new InMemoryArtifactStore();
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bench-model-cache-'));
   const runtime = new OnnxRuntime(artifacts, { cacheDir, intraOpThreads: options.intraOpThreads });
@@ -114,6 +128,7 @@ export async function inProcessPredict(models: readonly PublishedModel[], option
     },
     setCapture,
     pointerCacheMs: config.POINTER_CACHE_MS,
+    register: (model) => registryService.register({ model: model.name, bytes: model.bytes, metadata: model.metadata, actor: 'bench' }),
   };
 }
 

@@ -26,7 +26,13 @@
  * items after `expiresAt` (epoch seconds).
  */
 import {
+  BatchWriteItemCommand,
   CreateTableCommand,
+  DeleteTableCommand,
+  ScanCommand,
+  type BatchWriteItemCommandInput,
+  type BatchWriteItemCommandOutput,
+  type ScanCommandOutput,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   UpdateTableCommand,
@@ -280,17 +286,77 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string, desi
   for (const index of full.GlobalSecondaryIndexes ?? []) {
     if (present.has(index.IndexName)) continue;
     const names = new Set(index.KeySchema?.map((key) => key.AttributeName));
+    const update = (create: typeof index) => client.send(new UpdateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: full.AttributeDefinitions?.filter((a) => names.has(a.AttributeName)),
+      GlobalSecondaryIndexUpdates: [{ Create: create }],
+    }));
     try {
-      await client.send(new UpdateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: full.AttributeDefinitions?.filter((a) => names.has(a.AttributeName)),
-        GlobalSecondaryIndexUpdates: [{ Create: index }],
-      }));
+      try {
+        await update(index);
+      } catch (error) {
+        // dynalite (the embedded server of `npm start`) asks for a throughput on every new index,
+        // which DynamoDB refuses for an on-demand table: give it one there only.
+        if (!(error instanceof Error && /provisionedThroughput/i.test(error.message))) throw error;
+        await update({ ...index, ProvisionedThroughput: { ReadCapacityUnits: 1, WriteCapacityUnits: 1 } });
+      }
     } catch (error) {
-      // Another process added it between our describe and our update.
-      if (errorName(error) !== 'ValidationException' && errorName(error) !== 'ResourceInUseException') throw error;
+      // Another process may have added it between our describe and our update.
+      const now = await describe(client, tableName);
+      if (!(now?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === index.IndexName)) throw error;
     }
     await waitUntilActive(client, tableName, timeoutMs);
+    const after = await describe(client, tableName);
+    if (!(after?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === index.IndexName)) {
+      // dynalite takes the update and adds nothing: the table is made again with every index.
+      await rebuildTable(client, tableName, design, timeoutMs);
+      return;
+    }
+  }
+}
+
+/**
+ * Makes `tableName` again from `design`, keeping its items: they are copied to a table beside it,
+ * the table is deleted and created anew, and they are copied back. For a server that cannot add
+ * an index to a table (dynalite): the local stack's own tables, never an AWS one (those are the
+ * CDK app's).
+ */
+async function rebuildTable(client: DynamoDBClient, tableName: string, design: TableDesign, timeoutMs: number): Promise<void> {
+  const aside = `${tableName}.rebuild`;
+  if (!(await describe(client, aside))) await client.send(new CreateTableCommand(createTableInput(aside, design)));
+  await waitUntilActive(client, aside, timeoutMs);
+  await copyItems(client, tableName, aside);
+  await client.send(new DeleteTableCommand({ TableName: tableName }));
+  await waitUntilGone(client, tableName, timeoutMs);
+  await client.send(new CreateTableCommand(createTableInput(tableName, design)));
+  await waitUntilActive(client, tableName, timeoutMs);
+  await copyItems(client, aside, tableName);
+  await client.send(new DeleteTableCommand({ TableName: aside }));
+}
+
+/** Copies every item of `from` into `to`, 25 at a time, retrying what a batch leaves unprocessed. */
+async function copyItems(client: DynamoDBClient, from: string, to: string): Promise<void> {
+  let start: ScanCommandOutput['LastEvaluatedKey'];
+  do {
+    const page: ScanCommandOutput = await client.send(new ScanCommand({ TableName: from, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    const items = page.Items ?? [];
+    for (let i = 0; i < items.length; i += 25) {
+      let requests: BatchWriteItemCommandInput['RequestItems'] = { [to]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) };
+      for (let attempt = 0; requests && Object.keys(requests).length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 10 * 2 ** attempt)));
+        const written: BatchWriteItemCommandOutput = await client.send(new BatchWriteItemCommand({ RequestItems: requests }));
+        requests = written.UnprocessedItems;
+      }
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+}
+
+async function waitUntilGone(client: DynamoDBClient, tableName: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (await describe(client, tableName)) {
+    if (Date.now() > deadline) throw new Error(`table ${tableName} is not deleted after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -14,6 +14,7 @@ import {
 import { CAPTURE_SETTINGS_HINT, CaptureSettingsSchema, checkRedaction } from './capture.js';
 import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
 import { parseWith } from './codec/request.js';
+import { experimentState } from './experiments/experiment.js';
 import { checkDeclarations, checkDeclaredNames } from './declarations.js';
 import { replayGoldenInputs, runGates, type GoldenFailure, type MetricBaseline } from './gates.js';
 import { served } from './predict.js';
@@ -270,6 +271,7 @@ export class RegistryService {
       // production by anything else never clears the real production version's pointer.
       pointer = { productionVersion: null, expected: version };
     }
+    for (const change of changes) if (change.to === 'archived') checkNotInStudy(record, change.version, this.now());
     await this.deps.registry.applyTransition({
       model,
       changes,
@@ -396,5 +398,22 @@ export function artifactKey(model: string, sha256: string): string {
 export function checkModelName(model: string): void {
   if (!MODEL_NAME_PATTERN.test(model)) {
     throw new ValidationError('INVALID_MODEL_NAME', `"${model.slice(0, 80)}" is not a valid model name: use 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit.`, ['model']);
+  }
+}
+
+/**
+ * 409 `VERSION_IN_EXPERIMENT` when `version` serves a variant of the model's experiment (running
+ * or scheduled) or is its shadow test's candidate: archiving takes a version out of service, which
+ * would stop serving those units in the middle of the experiment.
+ */
+function checkNotInStudy(record: ModelRecord, version: string, now: Date): void {
+  const experiment = record.experiment;
+  const state = experiment ? experimentState(experiment, now.getTime()) : undefined;
+  const variant = experiment && (state === 'running' || state === 'scheduled') ? experiment.variants.find((v) => v.version === version) : undefined;
+  if (experiment && variant) {
+    throw new ConflictError('VERSION_IN_EXPERIMENT', `Version ${version} of "${record.model}" serves variant "${variant.name}" of experiment ${experiment.id}, which would be archived by this change; stop the experiment (or promote its winner) first.`, ['version']);
+  }
+  if (record.shadow?.version === version) {
+    throw new ConflictError('VERSION_IN_EXPERIMENT', `Version ${version} of "${record.model}" is the candidate of shadow test ${record.shadow.id}, which would be archived by this change; stop the shadow test first (DELETE /v1/models/${record.model}/shadow).`, ['version']);
   }
 }

@@ -174,6 +174,17 @@ describe('releases and experiments', () => {
     expect((await api('POST', '/v1/models/iris/deployment/rollback', { reason: 'overlap checked' })).status).toBe(200);
   }, 60_000);
 
+  it('keep a variant\'s version from being archived while the experiment runs', async () => {
+    const experiment = await startExperiment({ variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
+    const archive = await api('POST', `/v1/models/iris/versions/${candidate}/stage`, { to: 'archived' });
+    expect([archive.status, errorOf(archive).code, errorOf(archive).path]).toEqual([409, 'VERSION_IN_EXPERIMENT', 'version']);
+    // Making the candidate production would archive version 1, the other variant.
+    const production = await api('PUT', '/v1/models/iris/production', { version: candidate });
+    expect([production.status, errorOf(production).code]).toEqual([409, 'VERSION_IN_EXPERIMENT']);
+    expect(errorOf(production).message).toContain(`experiment ${experiment}`);
+    expect((await api('POST', `/v1/models/iris/experiments/${experiment}/stop`, {})).status).toBe(200);
+  }, 60_000);
+
   it('allows one experiment per model at a time', async () => {
     const experiment = await startExperiment({ variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
     const second = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });

@@ -6,8 +6,9 @@
  */
 import { jest } from '@jest/globals';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { BY_MODEL_INDEX, DynamoDbPredictionLogReader } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
-import { ensureTables, PREDICTION_LOG_TABLE } from '../../functions/adapters/tables.js';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { BY_MODEL_INDEX, BY_STUDY_INDEX, DynamoDbPredictionLogReader, DynamoDbStudyReader } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
+import { createTableInput, ensureTables, PREDICTION_LOG_TABLE } from '../../functions/adapters/tables.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
 import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 
@@ -24,9 +25,9 @@ function record(model: string, requestId: string, timestamp: string, outputs = '
   };
 }
 
-async function put(records: readonly PredictionLogRecord[]): Promise<void> {
+async function put(records: readonly PredictionLogRecord[], table = TABLE): Promise<void> {
   for (let i = 0; i < records.length; i += 25) {
-    await clients.documents.send(new BatchWriteCommand({ RequestItems: { [TABLE]: records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    await clients.documents.send(new BatchWriteCommand({ RequestItems: { [table]: records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
   }
 }
 
@@ -121,3 +122,52 @@ it('continues a page DynamoDB cut at 1 MB until the page is full', async () => {
   expect(page.records.map((r) => r.requestId)).toEqual(Array.from({ length: 12 }, (_, i) => `bulky-${String(i).padStart(2, '0')}`));
   expect(page.more).toBe(true);
 }, 30_000);
+
+describe('the study reader (the sparse byStudy index)', () => {
+  const STUDY_TABLE = 'prediction-log-studies';
+
+  it('adds the index to a table made before it, with the items there backfilled', async () => {
+    // Prepare: a prediction-log table as an earlier release made it (byModel only), with a
+    // study's item and another request already in it.
+    const old = createTableInput(STUDY_TABLE, { ...PREDICTION_LOG_TABLE, globalSecondaryIndexes: PREDICTION_LOG_TABLE.globalSecondaryIndexes.filter((i) => i.indexName === BY_MODEL_INDEX) });
+    await clients.dynamo.send(new CreateTableCommand(old));
+    const inStudy = { ...record('iris', 'study-0', '2025-03-04T06:00:00.000Z'), study: 'experiment#iris#exp-1', experiment: { id: 'exp-1', variant: 'control', unit: 'u0' } };
+    await put([inStudy, record('iris', 'plain-0', '2025-03-04T06:00:01.000Z')], STUDY_TABLE);
+
+    // Act
+    const ensured = await ensureTables(clients.dynamo, { registry: `${STUDY_TABLE}-registry`, predictionLog: STUDY_TABLE });
+
+    // Assess
+    expect(ensured.find((t) => t.tableName === STUDY_TABLE)?.created).toBe(false);
+    const { Table } = await clients.dynamo.send(new DescribeTableCommand({ TableName: STUDY_TABLE }));
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus]).sort()).toEqual([[BY_MODEL_INDEX, 'ACTIVE'], [BY_STUDY_INDEX, 'ACTIVE']]);
+    const studies = new DynamoDbStudyReader({ client: clients.documents, tableName: STUDY_TABLE });
+    expect((await studies.read('experiment#iris#exp-1', 10)).records.map((r) => r.requestId)).toEqual(['study-0']);
+  });
+
+  it('reads one study\'s items oldest first, only what an analysis needs, capped at max; and one request by id', async () => {
+    // Prepare: 30 items of one experiment, 5 of a shadow test, 5 of no study
+    const studies = new DynamoDbStudyReader({ client: clients.documents, tableName: STUDY_TABLE });
+    const second = (s: number) => `2025-03-04T07:00:${String(s).padStart(2, '0')}.000Z`;
+    await put([
+      ...Array.from({ length: 30 }, (_, i) => ({ ...record('iris', `exp-${i}`, second(59 - i)), study: 'experiment#iris#exp-2', experiment: { id: 'exp-2', variant: i % 2 ? 'a' : 'b', unit: `u${i}` } })),
+      ...Array.from({ length: 5 }, (_, i) => ({ ...record('iris', `shadow-${i}`, second(i)), study: 'shadow#iris#shadow-1', shadow: { version: '2', latencyMs: 1.5 } })),
+      ...Array.from({ length: 5 }, (_, i) => record('iris', `none-${i}`, second(i))),
+    ], STUDY_TABLE);
+
+    // Act
+    const all = await studies.read('experiment#iris#exp-2', 100);
+    const capped = await studies.read('experiment#iris#exp-2', 12);
+    const shadow = await studies.read('shadow#iris#shadow-1', 100);
+
+    // Assess
+    expect(all.capped).toBe(false);
+    expect(all.records.map((r) => r.requestId)).toEqual(Array.from({ length: 30 }, (_, i) => `exp-${29 - i}`));
+    expect(Object.keys(all.records[0] ?? {}).sort()).toEqual(['experiment', 'latencyMs', 'modelVersion', 'requestId', 'rows', 'timestamp']);
+    expect([capped.capped, capped.records.length]).toEqual([true, 12]);
+    expect(shadow.records.map((r) => r.shadow?.version)).toEqual(['2', '2', '2', '2', '2']);
+    expect(await studies.get('exp-3')).toMatchObject({ requestId: 'exp-3', experiment: { id: 'exp-2', variant: 'a', unit: 'u3' } });
+    expect(await studies.get('none-0')).toEqual({ requestId: 'none-0', modelVersion: '1', latencyMs: 2.5, rows: 1, timestamp: second(0) });
+    expect(await studies.get('no-such-request')).toBeUndefined();
+  });
+});
