@@ -142,6 +142,7 @@ export function evaluateTargets(m: Measured): TargetCheck[] {
     check('handler-overhead', `Handler overhead over the raw run, single row, median (worst model: ${overhead ? MODEL_LABEL[overhead.model] : 'n/a'})`, '≤ 0.2 ms', overhead?.overheadMedianMs ?? Number.NaN, 'ms', 0.2, 'max'),
     check('prediction-log', `Handler with prediction logs on ÷ off, single row, median (${MODEL_LABEL[m.handler.log.model]}; written to the DynamoDB-compatible server in another process)`, '≤ 1.15×', m.handler.log.ratio, '×', 1.15, 'max'),
     check('data-capture', `Data capture at ${num(m.handler.capture.samplePercent)}%: handler p50 on ÷ off, single row (${MODEL_LABEL[m.handler.capture.model]}; delivered to the S3-compatible server in another process)`, '≤ 1.05×', m.handler.capture.ratio, '×', 1.05, 'max'),
+    check('shadow-test', `Shadow test on ${num(m.handler.shadow.samplePercent)}% of requests: the caller's p50 on ÷ off, single row (${MODEL_LABEL[m.handler.shadow.model]}; the candidate, a second version of the same file, runs after the answer; flush between requests, as the drain on Lambda)`, '≤ 1.1×', m.handler.shadow.ratio, '×', 1.1, 'max'),
     check('batch-efficiency', 'Batch efficiency, tree ensemble, 1000 rows (handler rows/s ÷ raw rows/s)', '≥ 0.8', trees?.efficiency ?? Number.NaN, '', 0.8, 'min'),
     ...m.batch.models.map((x) => check(`json-floor-${x.model}`, `1000-row JSON request through the handler ÷ the JSON floor (JSON.parse of the body, one raw \`session.run\`, JSON.stringify of the answer), ${MODEL_LABEL[x.model]}`, '≤ 1.5×', x.floorRatio, '×', 1.5, 'max')),
     check('batch-speedup', 'Batched request over the per-row loop, tree ensemble, 1000 rows', '≥ 20×', trees?.speedupOverLoop ?? Number.NaN, '×', 20, 'min'),
@@ -192,7 +193,7 @@ export function headline(m: Measured): string[] {
   const iris = m.handler.models.find((x) => x.model === 'iris');
   const log = m.handler.log;
   if (iris) {
-    lines.push(`Handler overhead: +${ms(iris.overheadMedianMs)} median per single-row request over ONNX Runtime's own \`session.run\` (sample model; ${times(iris.ratio)} the raw run), prediction log off. With prediction logs on (queued, written in batches in the background) the handler's median is ${times(log.ratio)} that with them off (p99 ${times(log.p99Ratio)}); with data capture of every request (queued, built and delivered to S3 in the background) ${times(m.handler.capture.ratio)} that with capture off (p99 ${times(m.handler.capture.p99Ratio)}).`);
+    lines.push(`Handler overhead: +${ms(iris.overheadMedianMs)} median per single-row request over ONNX Runtime's own \`session.run\` (sample model; ${times(iris.ratio)} the raw run), prediction log off. With prediction logs on (queued, written in batches in the background) the handler's median is ${times(log.ratio)} that with them off (p99 ${times(log.p99Ratio)}); with data capture of every request (queued, built and delivered to S3 in the background) ${times(m.handler.capture.ratio)} that with capture off (p99 ${times(m.handler.capture.p99Ratio)}); with a shadow test on every request (the candidate run after the answer, in the drain before the next request) the caller's median is ${times(m.handler.shadow.ratio)} that with none (p99 ${times(m.handler.shadow.p99Ratio)}).`);
   }
   const trees = m.batch.models.find((x) => x.model === 'trees');
   if (trees) {
@@ -237,6 +238,10 @@ function whyMissed(r: BenchResults, id: string): string {
     case 'data-capture': {
       const x = r.handler.capture;
       return `Capture off / on: median ${ms(x.withoutCapture.medianMs)} / ${ms(x.withCapture.medianMs)}, p99 ${ms(x.withoutCapture.p99Ms)} / ${ms(x.withCapture.p99Ms)}; process CPU per request (building and delivering the records in the flushes included) ${ms(x.cpuMsPerCallWithout)} / ${ms(x.cpuMsPerCallWith)}. ${captureDeliveryLine(r)} CPU profile with capture on: ${topGroups(x.profile)}; largest functions ${topFunctions(x.profile)}.`;
+    }
+    case 'shadow-test': {
+      const x = r.handler.shadow;
+      return `No shadow test / shadow test on: median ${ms(x.withoutShadow.medianMs)} / ${ms(x.withShadow.medianMs)}, p99 ${ms(x.withoutShadow.p99Ms)} / ${ms(x.withShadow.p99Ms)}; the drain after each request ${ms(x.drainWithout.medianMs)} / ${ms(x.drainWith.medianMs)} at the median; process CPU per request (the candidate's runs in the drains included) ${ms(x.cpuMsPerCallWithout)} / ${ms(x.cpuMsPerCallWith)}. ${shadowResultsLine(r)} CPU profile with the test on: ${topGroups(x.profile)}; largest functions ${topFunctions(x.profile)}.`;
     }
     case 'batch-efficiency':
     case 'batch-speedup': {
@@ -319,6 +324,13 @@ function captureDeliveryLine(r: Measured): string {
   return `The handler queued ${num(x.records)} records (every request with capture on, the switches' included); ${num(x.deliveredRecords)} (${num(x.meanRecordBytes)} bytes each on average) were delivered in ${num(x.objects)} JSON Lines objects; ${x.fallbackRecords === 0 ? 'none went to the fallback' : `**${num(x.fallbackRecords)} went to the fallback** (the bucket did not take them)`}.`;
 }
 
+function shadowResultsLine(r: Measured): string {
+  const x = r.handler.shadow;
+  const missing = x.missingResults === 0 ? 'every one carried the candidate\'s result' : `**${num(x.missingResults)} carried no result**`;
+  const failed = x.failedResults === 0 ? 'none of them an error' : `**${num(x.failedResults)} of them errors**`;
+  return `Of the ${num(x.requests)} requests with the shadow test set (warm-up included), ${missing} in its prediction-log record (${num(x.shadowResults)} results, ${failed}); the candidate took ${ms(x.candidateMeanMs)} per run on average (its own decode and \`session.run\`), and its outputs differed from the production version's by at most ${num(x.maxAbsDiff)} (the same file).`;
+}
+
 const COLD_START_NEXT_STEP = 'Next step: module load is the largest phase, and most of its CPU is V8 compiling the bundle (`compileSourceTextModule` in the profile), which grows with the bundle\'s size: zod (now imported as a namespace, which drops its locales; `zod/mini` would shrink it further) is the largest part left after the AWS SDK (the tracer is bundled only with tracing on). The registry lookup is the first SDK call (endpoint and credential resolution, a new connection). Then measure on Lambda itself, where Node 22 and the sandbox\'s CPU share change the figures.';
 
 /** What to do next when a target is missed (no figures here: they are all in the tables). */
@@ -326,6 +338,7 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
   'handler-overhead': 'Next step: cut the largest frames of that profile first.',
   'prediction-log': 'Next step: the profile above shows what the request path still does for the log: `write` only queues, and a full batch is built and sent on the next turn of the event loop, after the answer is written.',
   'data-capture': 'Next step: on the request path capture only checks the model\'s settings (read with the production pointer) and queues a closure over the decoded inputs and the outputs; the record is built in the flush, after the answer. Compare the profile above with section 2\'s profile of the handler with capture off: the frames only it has are what capture costs on the request path.',
+  'shadow-test': 'Next step: on the request path a shadow test only draws the sample and queues the job (`ShadowRunner.submit`); the candidate runs after the answer, in the drain. Compare the profile above with section 2\'s profile of the handler with no shadow test: frames only it has on the request path are the test\'s own cost. If there are none, what the next request pays is the candidate\'s work just before it (the caches, the JIT\'s and the garbage collector\'s state): measure the same handler with no shadow test and the candidate\'s version run in the drain by hand to tell the two apart.',
   'batch-efficiency': 'Next step: the gap to the limit is JavaScript whose cost grows with the rows, around a `session.run` that is already batched: the body is parsed and walked for depth, the instances go through the zod schema, and the response is serialized. Check the instances with a plain loop, and decode straight into the input tensor.',
   'batch-speedup': 'Next step: the same as for batch efficiency; every millisecond of per-row JavaScript taken out of the batched path raises this ratio, up to the limit above.',
   'cold-start': COLD_START_NEXT_STEP,
@@ -489,6 +502,19 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     ...profileLines('CPU profile of the handler with data capture on', r.handler.capture.profile),
     '',
+    `### Shadow tests on and off (${MODEL_LABEL[r.handler.shadow.model]})`,
+    '',
+    `One handler over the product's DynamoDB registry adapter on the local DynamoDB-compatible server, dynalite, in another process, where a shadow test is set on the model's record as on AWS. Its model (the sample model, registered under a name of its own) has two versions of the same file: the production one, and a candidate in development; each has its own ONNX Runtime session, so every shadow run is a real \`session.run\`. "On": a shadow test of the candidate on ${num(r.handler.shadow.samplePercent)}% of the requests, started as \`POST /v1/models/{m}/shadow\` starts one; "off": none (stopped as \`DELETE\` stops it). Data capture off in both; the prediction log is a log that records what it is given, building each record in the flush as the product's log builds it after the answer. Both in alternating blocks of 50 calls of the same loop; before each block the test is started or stopped and re-read by the handler, untimed. The caller's latency is the time from invoking the handler to its answer. After each request \`PredictionService.flush()\` runs, untimed, in both cases, as the drain extension runs it after each invocation's answer on Lambda, where the sandbox takes its next invocation only after the drain: the candidate's run, queued after the answer, ends there and never overlaps the next request. The drain row is that flush. CPU is the process's CPU time per request, the candidate's runs in the drains included.`,
+    '',
+    table(['', 'No shadow test', 'Shadow test on', 'On ÷ off'], [
+      ...onOffRows(r.handler.shadow.withoutShadow, r.handler.shadow.withShadow, r.handler.shadow),
+      ['Drain after the request (median)', ms(r.handler.shadow.drainWithout.medianMs), ms(r.handler.shadow.drainWith.medianMs), ''],
+    ]),
+    '',
+    shadowResultsLine(r),
+    '',
+    ...profileLines('CPU profile of the handler with the shadow test on, the drains included', r.handler.shadow.profile),
+    '',
     `## 3. Batch efficiency (${r.batch.rows} rows)`,
     '',
     `One request of ${r.batch.rows} instances through the handler, against one raw \`session.run\` on the same rows, and against the per-row loop most tutorials show (\`for (const row of rows) await session.run(...)\`, with no HTTP edge at all).`,
@@ -645,7 +671,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '- Cases that are compared run in alternating blocks of the same loop (ABC, CBA, ...), so drift and noisy neighbours hit them alike. Figures are medians unless marked p99.',
     '- Every loop is bounded by a count and a time budget; `--quick` uses small ones (its figures only show that the bench runs).',
-    '- Background work a case leaves behind (queued prediction-log writes) is finished after its block or slice, untimed but reported (CPU per request, backlog and the time to store it), so it never runs during another case\'s measurement.',
+    '- Background work a case leaves behind (queued prediction-log writes) is finished after its block or slice (after each request for shadow tests, as the drain on Lambda), untimed but reported (CPU per request, backlog and the time to store it), so it never runs during another case\'s measurement.',
     '- CPU profiles are V8\'s sampling profiler; frames in the minified function bundle are attributed to their packages through its source map.',
     '- The models are built by the bench from the test fixtures with fixed seeds; the rows are the iris data set and seeded pseudo-random values.',
     '- Traffic stays on 127.0.0.1.',

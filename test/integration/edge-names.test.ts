@@ -3,8 +3,9 @@
  * server and through the Lambda handlers invoked with API Gateway events:
  * - every member name of Object's prototype as a query key, a header name and an authorizer
  *   context key is a name like any other (the answer is the one an ordinary unknown name gets);
- * - every `{model}`, `{version}` and `{job}` is checked before anything else runs: 400
- *   `INVALID_MODEL_NAME` / `INVALID_VERSION` / `INVALID_JOB_ID` with a short excerpt, never a 5xx;
+ * - every `{model}`, `{version}`, `{job}` and `{experiment}` is checked before anything else
+ *   runs: 400 `INVALID_MODEL_NAME` / `INVALID_VERSION` / `INVALID_JOB_ID` /
+ *   `INVALID_EXPERIMENT_ID` with a short excerpt, never a 5xx;
  * - the edge's own 404 and 405 carry a request id like every other error.
  * The Lambda control handler is built with batch jobs, as on a deployment that has them, so the
  * batch-job routes answer what they really answer rather than 501.
@@ -46,15 +47,19 @@ const hasBody = (route: Route) => route.method === 'POST' || route.method === 'P
 /** A job id of the shape the job API hands out (`newJobId`) that no job has. */
 const JOB = 'job-20260101t000000z-edgenames00';
 
-/** Values for a route's path parameters; each one not given is a valid name (`iris`, `1`, {@link JOB}). */
+/** An experiment id of the shape the experiments API hands out that no experiment has. */
+const EXPERIMENT = 'exp-20260101t000000000z-edgenames0';
+
+/** Values for a route's path parameters; each one not given is a valid name (`iris`, `1`, {@link JOB}, {@link EXPERIMENT}). */
 interface Names {
   readonly model?: string;
   readonly version?: string;
   readonly job?: string;
+  readonly experiment?: string;
 }
 
 function nameFor(parameter: string, names: Names): string {
-  const all: Record<string, string | undefined> = { model: 'iris', version: '1', job: JOB, ...names };
+  const all: Record<string, string | undefined> = { model: 'iris', version: '1', job: JOB, experiment: EXPERIMENT, ...names };
   const value = all[parameter];
   if (value === undefined) throw new Error(`no test value for the path parameter {${parameter}}: add one to Names`);
   return value;
@@ -188,7 +193,23 @@ const BAD_JOBS: ReadonlyArray<readonly [string, string]> = [
   ['broken percent-encoding', 'job-a%E0%A4%A'],
 ];
 
+/** Experiment ids the experiments API never hands out (`exp-` then 1-60 lower-case letters, digits or `-`). */
+const BAD_EXPERIMENTS: ReadonlyArray<readonly [string, string]> = [
+  ['path traversal', '..%2F..%2Fexperiments'],
+  ['65 characters', `exp-${'a'.repeat(61)}`],
+  ['2,043 characters', `exp-${'a'.repeat(2_039)}`],
+  ['upper case', 'exp-20260101T000000Z-ABC'],
+  ['no prefix', '20260101t000000z-abc'],
+  ['a job id', JOB],
+  ['a leading underscore (__proto__)', '__proto__'],
+  ['an encoded slash', 'exp-a%2Fb'],
+  ['a NUL', 'exp-a%00'],
+  ['non-ASCII', encodeURIComponent('exp-ä')],
+  ['broken percent-encoding', 'exp-a%E0%A4%A'],
+];
+
 const MODEL_ROUTES = ROUTES.filter((route) => route.resource.includes('{model}'));
+const EXPERIMENT_ROUTES = ROUTES.filter((route) => route.resource.includes('{experiment}'));
 const VERSION_ROUTES = ROUTES.filter((route) => route.resource.includes('{version}'));
 const JOB_ROUTES = ROUTES.filter((route) => route.resource.includes('{job}'));
 
@@ -270,6 +291,30 @@ describe.each(JOB_ROUTES.map((route) => [routeName(route), route] as const))('%s
   });
 });
 
+describe.each(EXPERIMENT_ROUTES.map((route) => [routeName(route), route] as const))('%s with an experiment id the API never hands out', (_name, route) => {
+  it.each(BAD_EXPERIMENTS)('%s: 400 INVALID_EXPERIMENT_ID over HTTP and on Lambda', async (_what, experiment) => {
+    // Act
+    const reply = await call(stack.url, route.method, concrete(route, { experiment }), hasBody(route) ? '{}' : undefined, admin);
+    const result = await invoke(handlers[route.fn], eventWith(route, { experiment }));
+
+    // Assess
+    expectRefused(reply.status, reply.body, reply.text, 'INVALID_EXPERIMENT_ID', 'experiment');
+    expectRefused(result.statusCode, result.json, result.body, 'INVALID_EXPERIMENT_ID', 'experiment');
+  });
+
+  it('a valid experiment id that no experiment has: 404 EXPERIMENT_NOT_FOUND (or the body\'s own 400 first), over HTTP and on Lambda', async () => {
+    // Act
+    const reply = await call(stack.url, route.method, concrete(route), hasBody(route) ? '{}' : undefined, admin);
+    const result = await invoke(handlers[route.fn], eventWith(route, {}));
+
+    // Assess: an outcome's empty body is refused before the experiment is looked up.
+    const lambdaError = (result.json as { error: { code: string } }).error;
+    const expected = route.resource.endsWith('/outcomes') ? [400, 'MISSING_FIELD'] : [404, 'EXPERIMENT_NOT_FOUND'];
+    expect([reply.status, errorOf(reply).code]).toEqual(expected);
+    expect([result.statusCode, lambdaError.code]).toEqual(expected);
+  });
+});
+
 describe('the check comes first, before any of the route\'s own work', () => {
   /** Services that record any use: a refused name must never reach one. */
   function trapped(): { readonly touched: string[]; readonly handlers: Record<FunctionName, HttpHandler> } {
@@ -294,6 +339,8 @@ describe('the check comes first, before any of the route\'s own work', () => {
           predictions: trap<NonNullable<ControlHandlerDeps['predictions']>>('predictions'),
           jobs: trap<NonNullable<ControlHandlerDeps['jobs']>>('jobs'),
           drift: trap<NonNullable<ControlHandlerDeps['drift']>>('drift'),
+          experiments: trap<NonNullable<ControlHandlerDeps['experiments']>>('experiments'),
+          shadows: trap<NonNullable<ControlHandlerDeps['shadows']>>('shadows'),
           limits,
         }),
       },
@@ -307,6 +354,7 @@ describe('the check comes first, before any of the route\'s own work', () => {
       { model: 'a'.repeat(2_043) },
       ...(route.resource.includes('{version}') ? [{ version: '9'.repeat(400) }] : []),
       ...(route.resource.includes('{job}') ? [{ job: '..%2F..%2Fbatch-jobs' }, { job: `job-${'a'.repeat(2_039)}` }] : []),
+      ...(route.resource.includes('{experiment}') ? [{ experiment: '..%2F..%2Fexperiments' }, { experiment: `exp-${'a'.repeat(2_039)}` }] : []),
     ];
 
     // Act
