@@ -326,9 +326,9 @@ function captureDeliveryLine(r: Measured): string {
 
 function shadowResultsLine(r: Measured): string {
   const x = r.handler.shadow;
-  const missing = x.missingResults === 0 ? 'every one carried the candidate\'s result' : `**${num(x.missingResults)} carried no result**`;
+  const missing = x.missingResults === 0 ? 'one each' : `and **${num(x.missingResults)} records carried none**`;
   const failed = x.failedResults === 0 ? 'none of them an error' : `**${num(x.failedResults)} of them errors**`;
-  return `Of the ${num(x.requests)} requests with the shadow test set (warm-up included), ${missing} in its prediction-log record (${num(x.shadowResults)} results, ${failed}); the candidate took ${ms(x.candidateMeanMs)} per run on average (its own decode and \`session.run\`), and its outputs differed from the production version's by at most ${num(x.maxAbsDiff)} (the same file).`;
+  return `The prediction-log records of the ${num(x.requests)} requests with the shadow test set (warm-up included) carried ${num(x.shadowResults)} results of the candidate, ${missing} (${failed}); the candidate took ${ms(x.candidateMeanMs)} per run on average (its own decode and \`session.run\`), and its outputs differed from the production version's by at most ${num(x.maxAbsDiff)} (the same file).`;
 }
 
 const COLD_START_NEXT_STEP = 'Next step: module load is the largest phase, and most of its CPU is V8 compiling the bundle (`compileSourceTextModule` in the profile), which grows with the bundle\'s size: zod (now imported as a namespace, which drops its locales; `zod/mini` would shrink it further) is the largest part left after the AWS SDK (the tracer is bundled only with tracing on). The registry lookup is the first SDK call (endpoint and credential resolution, a new connection). Then measure on Lambda itself, where Node 22 and the sandbox\'s CPU share change the figures.';

@@ -206,7 +206,8 @@ const COMMANDS: readonly CommandHelp[] = [
     description: [
       'print a token for the local API (npm start), signed', "with the data folder's key. --scope and --model repeat",
       'or take comma-separated lists; --model limits every', `scope to those models (at most ${MAX_MODELS_PER_TOKEN}). Scopes: <scope> or`, '<scope>:<model>, <scope> one of',
-      `${SCOPES.join(', ')}.`,
+      `${SCOPES.slice(0, 4).join(', ')},`,
+      `${SCOPES.slice(4).join(', ')}.`,
       `--subject: 1 to ${MAX_SUBJECT_LENGTH} characters (default local-dev);`,
       `--ttl: 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} whole seconds (7 days, the longest the`,
       `local API accepts; default ${DEFAULT_TOKEN_TTL_SECONDS}); --data-dir: default`, '$DATA_DIR or .data',

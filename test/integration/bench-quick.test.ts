@@ -27,7 +27,7 @@ const OTHER_KEYS = ['schema', 'mode', 'date', 'durationSeconds', 'command', 'mac
 /** Figures that may be zero (counts of failures, shares, load, the first memory sample, log backlogs)... */
 const MAY_BE_ZERO = [
   /\.errors$/, /\.non2xx$/, /\.share$/, /^loadAverage\./, /\.samples\[0\]\.requests$/,
-  /^handler\.log\.fallbackRecords$/, /^handler\.capture\.fallbackRecords$/, /^handler\.log\.writer\.queuedAtEnd$/, /^http\.points\[\d+\]\.(logBacklog|drainMs)$/,
+  /^handler\.log\.fallbackRecords$/, /^handler\.capture\.fallbackRecords$/, /^handler\.shadow\.(missingResults|failedResults|maxAbsDiff)$/, /^handler\.log\.writer\.queuedAtEnd$/, /^http\.points\[\d+\]\.(logBacklog|drainMs)$/,
   // The servers' CPU is read from /proc (0 elsewhere); a job's phase may end inside the one before.
   /^batchJobs\.(jobs|floors)\[\d+\]\.serversCpuMs$/, /^batchJobs\.jobs\[\d+\]\.phases\./,
 ];
@@ -107,7 +107,7 @@ describe('npm run bench -- --quick', () => {
     expect(results.threads.configs.length).toBeGreaterThanOrEqual(4);
     expect(results.threads.configs.map((c) => c.id)).toContain(results.threads.recommended);
     expect(results.headline.length).toBeGreaterThan(0);
-    expect(results.targets.map((t) => t.id)).toEqual(expect.arrayContaining(['prediction-log', 'data-capture', 'cold-start', 'cold-start-ratio', 'http-npm-start', 'bundle', 'batch-job']));
+    expect(results.targets.map((t) => t.id)).toEqual(expect.arrayContaining(['prediction-log', 'data-capture', 'shadow-test', 'cold-start', 'cold-start-ratio', 'http-npm-start', 'bundle', 'batch-job']));
   });
 
   it('measures prediction logs on against off, with every record stored', () => {
@@ -127,6 +127,25 @@ describe('npm run bench -- --quick', () => {
     expect(capture.fallbackRecords).toBe(0);
     expect(capture.objects).toBeGreaterThan(0);
     expect(capture.objects).toBeLessThanOrEqual(capture.records);
+  });
+
+  it('measures a shadow test on every request against none, with every request\'s record carrying the candidate\'s result', () => {
+    const { shadow } = results.handler;
+    expect(shadow.samplePercent).toBe(100);
+    expect(shadow.withShadow.samples).toBeGreaterThan(0);
+    expect(shadow.withoutShadow.samples).toBeGreaterThan(0);
+    expect(shadow.drainWith.samples).toBe(shadow.withShadow.samples);
+    expect(shadow.drainWithout.samples).toBe(shadow.withoutShadow.samples);
+    // Every "on" request (the timed ones and their warm-up) was shadowed, and the candidate ran.
+    expect(shadow.requests).toBeGreaterThan(shadow.withShadow.samples);
+    expect(shadow.shadowResults).toBe(shadow.requests);
+    expect(shadow.missingResults).toBe(0);
+    expect(shadow.failedResults).toBe(0);
+    expect(shadow.candidateMeanMs).toBeGreaterThan(0);
+    // The candidate is the same file: its outputs are the production version's.
+    expect(shadow.maxAbsDiff).toBe(0);
+    expect(shadow.ratio).toBeCloseTo(shadow.withShadow.medianMs / shadow.withoutShadow.medianMs, 3);
+    expect(report).toContain(`carried ${shadow.shadowResults.toLocaleString('en-US')} results of the candidate, one each`);
   });
 
   it('measures tracing on, Powertools in isolation, and quotes the run before', () => {
@@ -183,7 +202,7 @@ describe('npm run bench -- --quick', () => {
     expect(report).toContain(results.machine.onnxruntime);
     expect(report).toContain(results.date.slice(0, 10));
     for (const heading of [
-      '## Headline ratios', '## Targets', '## 1.', '## 2.', '### Prediction logs on and off', '### Data capture on and off', '## 3.', '## 4.', '### Tracing on',
+      '## Headline ratios', '## Targets', '## 1.', '## 2.', '### Prediction logs on and off', '### Data capture on and off', '### Shadow tests on and off', '## 3.', '## 4.', '### Tracing on',
       '### Powertools at cold start, in isolation', '### Before and after', '## 5.', '## 6.', '## 7.', '## 8.', '## 9.',
     ]) {
       expect(report).toContain(heading);

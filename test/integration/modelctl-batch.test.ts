@@ -384,7 +384,7 @@ describe('help', () => {
     // Assess
     expect(general.out).toMatch(/^ {2}batch <submit\|run\|status\|wait\|cancel\|list> \.\.\.\n {42}batch jobs: /m);
     expect(general.out).toContain('token --scope predict,models:read,models:write,models:promote,batch:submit,batch:read)');
-    expect(token.out).toMatch(/batch:submit, batch:read\./);
+    expect(token.out).toMatch(/batch:submit, batch:read, experiments:outcomes\./);
   });
 
   it('documents the exit codes of waiting and where "run" puts the output', async () => {
