@@ -15,7 +15,7 @@
  * off. A shadow test is measured the same way again: the handler with a shadow test on every
  * request (the candidate, a second version of the same file, run after the answer) against the
  * same handler with none, its registry the product's DynamoDB adapter on the local server and
- * `flush()` between requests as on Lambda. A CPU profile of the handler on the sample model says
+ * the drain (`PredictionService.drain()`) between requests as on Lambda. A CPU profile of the handler on the sample model says
  * which code the overhead is.
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
@@ -369,14 +369,16 @@ async function measureCapture(ctx: BenchContext): Promise<HandlerResult['capture
  * served with the new setting (the re-read is a GetItem in the background).
  *
  * Each call is timed from the handler's call to its answer, the caller's latency; then
- * `PredictionService.flush()` runs, untimed, in both cases, as the drain extension does after
+ * `PredictionService.drain()` runs, untimed, in both cases, as the drain extension does after
  * each invocation on Lambda, where the sandbox takes its next invocation only after the drain:
- * the candidate's run (started after the answer, `setImmediate`) ends there and never overlaps
- * the next request. The flush also builds the request's log record; the log records them, and
- * every record of an "on" request must carry the candidate's result (`missingResults` counts
- * those that do not), no record of an "off" request may (that throws). `sampleInBlocks` times
- * the whole call, flush included: its times bound the loop's budget only. CPU per call counts
- * the flushes, so it includes the candidate's runs.
+ * it stores the log records and runs the candidate for the shadowed requests waiting once their
+ * batch is due (`ShadowRunner`), so a candidate's run never overlaps a request. A shadowed
+ * request's record is written at once and again with the candidate's result; every "on" request
+ * must get a record with the result (`missingResults` counts those that do not; what an "on"
+ * block leaves waiting is run and counted when the block ends), and no record of an "off" request
+ * may carry one (that throws). `sampleInBlocks` times the whole call, drain included: its times
+ * bound the loop's budget only. CPU per call counts the drains, so it includes the candidate's
+ * runs.
  */
 export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['shadow']> {
   ctx.progress('handler: shadow test on and off');
@@ -397,23 +399,54 @@ export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['s
     const candidate = await stack.register(model);
     const event = predictEvent(model.name, JSON.stringify(featuresBody(model, model.rows(1)[0] ?? [])));
     const context = lambdaContext();
-    /** One request, then the drain; the request's time to its answer, the drain's, and the records the drain built. */
+    /**
+     * One request, then the drain Lambda runs after an invocation (`PredictionService.drain`: the
+     * log written, the shadow runs only when their batch is due); the request's time to its
+     * answer, the drain's, and the records written.
+     */
     const serve = async () => {
       const started = performance.now();
       await invokeOk(stack.handler, event, context);
       const answered = performance.now();
-      await stack.service.flush();
+      await stack.service.drain();
       return { answerMs: answered - started, drainMs: performance.now() - answered, records: log.take() };
     };
+    const counted = { requests: 0, shadowResults: 0, failedResults: 0, candidateRuns: 0, candidateMs: 0, maxAbsDiff: 0 };
+    const failures = new Map<string, number>();
+    /** Counts the shadow results among records written (a shadowed request's record is written again with its result). */
+    const count = (records: ReturnType<typeof log.take>) => {
+      for (const record of records) {
+        const result = record.shadow;
+        if (!result) continue;
+        counted.shadowResults++;
+        if (result.error) {
+          counted.failedResults++;
+          failures.set(result.error.code, (failures.get(result.error.code) ?? 0) + 1);
+        }
+        if (result.latencyMs !== undefined) {
+          counted.candidateRuns++;
+          counted.candidateMs += result.latencyMs;
+        }
+        counted.maxAbsDiff = Math.max(counted.maxAbsDiff, result.comparison?.maxAbsDiff ?? 0);
+      }
+    };
     let shadowing: boolean | undefined;
+    /** The timed blocks' results are counted; the profile's are not. */
+    let counting = true;
     const switchTo = async (on: boolean) => {
       if (shadowing === on) return;
+      // Whatever an "on" block left waiting runs now, and is counted with it.
+      await stack.service.flush();
+      if (shadowing && counting) count(log.take());
+      else log.take();
       if (on) await shadows.start(model.name, { version: candidate.version, samplePercent: SHADOW_PERCENT }, 'bench');
       else if (shadowing !== undefined) await shadows.stop(model.name, 'bench');
       skewMs += stack.pointerCacheMs;
       for (let probe = 1; ; probe++) {
-        const { records } = await serve();
-        if (records.length > 0 && records.every((r) => (r.shadow !== undefined) === on)) break;
+        const served = (await serve()).records;
+        await stack.service.flush();
+        const records = [...served, ...log.take()];
+        if (records.length > 0 && records.some((r) => r.shadow !== undefined) === on) break;
         if (probe >= SWITCH_PROBES) throw new Error(`the handler did not see the shadow test ${on ? 'started' : 'stopped'} after ${SWITCH_PROBES} requests`);
         await sleep(1);
       }
@@ -421,8 +454,6 @@ export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['s
     };
     const times = { withoutShadow: [] as number[], withShadow: [] as number[] };
     const drains = { withoutShadow: [] as number[], withShadow: [] as number[] };
-    const counted = { requests: 0, shadowResults: 0, failedResults: 0, candidateRuns: 0, candidateMs: 0, maxAbsDiff: 0 };
-    const failures = new Map<string, number>();
     const { small } = ctx.profile;
     const budget = { ...small, blockSize: LOG_BLOCK, minSamples: Math.max(small.minSamples, 2 * LOG_BLOCK), maxMs: small.maxMs * 2 };
     const samples = await sampleInBlocks(
@@ -436,19 +467,7 @@ export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['s
         withShadow: async () => {
           const call = await serve();
           counted.requests++;
-          const result = call.records.find((r) => r.shadow !== undefined)?.shadow;
-          if (result) {
-            counted.shadowResults++;
-            if (result.error) {
-              counted.failedResults++;
-              failures.set(result.error.code, (failures.get(result.error.code) ?? 0) + 1);
-            }
-            if (result.latencyMs !== undefined) {
-              counted.candidateRuns++;
-              counted.candidateMs += result.latencyMs;
-            }
-            counted.maxAbsDiff = Math.max(counted.maxAbsDiff, result.comparison?.maxAbsDiff ?? 0);
-          }
+          count(call.records);
           times.withShadow.push(call.answerMs);
           drains.withShadow.push(call.drainMs);
         },
@@ -463,6 +482,11 @@ export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['s
       if (kept.length !== samples[kind].times.length) throw new Error(`${kind}: ${kept.length} calls timed here, ${samples[kind].times.length} by the loop`);
       return summarize(kept);
     };
+    // The runs a last "on" block left waiting.
+    await stack.service.flush();
+    if (shadowing) count(log.take());
+    else log.take();
+    counting = false;
     const missingResults = counted.requests - counted.shadowResults;
     if (missingResults > 0) ctx.progress(`handler: ${missingResults} of ${counted.requests} requests with the shadow test set were logged without the candidate's result`);
     if (counted.failedResults > 0) ctx.progress(`handler: ${counted.failedResults} shadow results are errors (${[...failures].map(([code, n]) => `${code} ${n}`).join(', ')})`);

@@ -49,8 +49,10 @@ export interface PredictConfig {
   readonly maxResponseBytes?: number;
   /** The most bytes one input payload sent by reference may have (`MAX_PAYLOAD_BYTES`). @default 256 MiB */
   readonly maxPayloadBytes?: number;
-  /** Shadowed requests waiting for their candidate's run at most; past it one is logged as not run (`SHADOW_QUEUE_FULL`). @default 32 */
+  /** Shadowed requests waiting for their candidate's run at most; past it one is logged as not run (`SHADOW_QUEUE_FULL`). @default 100 */
   readonly maxShadowQueued?: number;
+  /** Shadowed requests whose candidate runs are gathered into one batch (`ShadowRunner`). @default 8 */
+  readonly shadowBatchSize?: number;
 }
 
 export interface PredictDeps {
@@ -342,7 +344,10 @@ export class PredictionService {
       serve: (model, version) => this.session(model, version, SILENT_LOG),
       maxLoggedOutputBytes: deps.config.maxLoggedOutputBytes,
       ...(deps.config.maxShadowQueued !== undefined ? { maxQueued: deps.config.maxShadowQueued } : {}),
+      ...(deps.config.shadowBatchSize !== undefined ? { batchSize: deps.config.shadowBatchSize } : {}),
       elapsed: this.elapsed,
+      // A shadowed request's record is stored first, then again with the candidate's result.
+      beforeBatch: () => deps.log.flush(),
     });
   }
 
@@ -366,11 +371,11 @@ export class PredictionService {
       this.checkResponse(predictions, `${decoded.rows} rows`, 'Send fewer rows per request, or run the rows as a batch job (POST /v1/models/{model}/batch-jobs).');
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
-      const shadowed = this.shadowRequest(served, ctx, { outputs, rows: decoded.rows, timestamp }, async (target) => {
+      this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
+      this.shadowRequest(served, ctx, { outputs, rows: decoded.rows, timestamp }, async (target) => {
         const candidate = await predictRecordTexts(target, body, this.limits());
         return { outputs: candidate.outputs, logText: `[${candidate.texts.join(',')}]` };
       }, (shadow) => this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp, shadow));
-      if (!shadowed) this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
       this.captureRequest(served, decoded, outputs, ctx, timestamp);
       const experiment = served.assignment ? `,"experiment":{"id":${JSON.stringify(served.assignment.experiment)},"variant":${JSON.stringify(served.assignment.variant)}}` : '';
       return `{"requestId":${JSON.stringify(ctx.requestId)},"model":${JSON.stringify(model)},"modelVersion":${JSON.stringify(served.version.version)},"functionVersion":${JSON.stringify(this.deps.config.functionVersion)}${experiment},"predictions":${predictions},"processingTimeMs":${processingTimeMs},"timestamp":"${timestamp}"}`;
@@ -424,7 +429,8 @@ export class PredictionService {
       const envelope = `"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(served.version.version)},"id":${JSON.stringify(id)},"parameters":{"request_id":${JSON.stringify(ctx.requestId)},"function_version":${JSON.stringify(this.deps.config.functionVersion)}${experiment},"processing_time_ms":${processingTimeMs},"timestamp":"${timestamp}"}`;
       const outputsText = plan.map((p) => p.text).join(',');
       const logText = `[${plan.map((p) => p.logText).join(',')}]`;
-      const shadowed = this.shadowRequest(served, ctx, { outputs, rows: decoded.rows, timestamp }, async (target) => {
+      this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp);
+      this.shadowRequest(served, ctx, { outputs, rows: decoded.rows, timestamp }, async (target) => {
         const candidate = decodeV2(target.session.signature, parsed.inputs, this.limits(), {
           ...(request.binary ? { binary: request.binary } : {}),
           references,
@@ -433,7 +439,6 @@ export class PredictionService {
         const result = await target.session.run(candidate.feeds, names);
         return { outputs: result, logText: `[${v2Outputs(result, names).map((o) => v2OutputJsonText(o)).join(',')}]` };
       }, (shadow) => this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp, shadow));
-      if (!shadowed) this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp);
       this.captureRequest(served, decoded, outputs, ctx, timestamp);
       const header = `{${envelope},"outputs":[${outputsText}]}`;
       const chunks = plan.flatMap((p) => (p.bytes ? [p.bytes] : []));
@@ -604,9 +609,21 @@ export class PredictionService {
    * is stored or in the fallback when this resolves. Never rejects.
    */
   async flush(): Promise<void> {
-    // Shadow runs first: each one queues its request's log record when it is done.
-    await this.shadows.flush();
     await Promise.all([this.deps.log.flush(), this.deps.capture?.flush()]);
+    // Every shadow run waiting; each one writes its request's record again, with its result.
+    await this.shadows.flush();
+    await this.deps.log.flush();
+  }
+
+  /**
+   * What Lambda's drain runs after each invocation: the records and captured requests queued so
+   * far are stored, and the shadow runs waiting are run only when their batch is due (see
+   * `ShadowRunner`), so most invocations end without one. Never rejects.
+   */
+  async drain(): Promise<void> {
+    await Promise.all([this.deps.log.flush(), this.deps.capture?.flush()]);
+    await this.shadows.flushDue();
+    await this.deps.log.flush();
   }
 
   /** Shadow runs, prediction-log records and captured requests not yet done (queued or under way). */
@@ -666,9 +683,9 @@ export class PredictionService {
 
   /**
    * Queues the candidate's run of a request sampled for the model's shadow test (after the
-   * answer: `ShadowRunner`); `logged` writes the request's log record, with the candidate's
-   * result, once the run is done. Returns whether the request was shadowed (its record is then
-   * written by `logged`, not at once). Never throws.
+   * answer, in a batch: `ShadowRunner`); `logged` writes the request's log record again, with the
+   * candidate's result, once the run is done (the record written at once stands if the sandbox
+   * ends before). Returns whether the request was shadowed. Never throws.
    */
   private shadowRequest(
     served: Leased,

@@ -40,7 +40,7 @@ const service = buildPredictionService(config, clients, { metrics, ...(tracing ?
 if (config.SERVED_MODEL) {
   void service.ready(config.SERVED_MODEL, { log: requestLog(logger, { phase: 'init' }) }).catch(() => undefined);
 }
-const drain = new InvocationDrain({ runtimeApi: config.AWS_LAMBDA_RUNTIME_API, drain: () => service.flush() });
+const drain = new InvocationDrain({ runtimeApi: config.AWS_LAMBDA_RUNTIME_API, drain: () => service.drain() });
 await drain.register();
 onShutdown(() => service.flush(), () => service.pending() > 0);
 

@@ -21,6 +21,7 @@
  * composite 20-point Gauss–Legendre; the quantile is Newton's method on that CDF, started from
  * jStat's `studentt.inv`. The route is itself checked against the closed forms for ν = 1, 2, 3.
  */
+import { seededRandom } from '../../scripts/sample-model.js';
 import { createRequire } from 'node:module';
 import {
   meanEstimate, proportionEstimate, RunningMoments, twoProportionZTest, welchTTest, type Comparison, type Interval,
@@ -58,17 +59,6 @@ function expectPublished(actual: number | null | undefined, published: number, d
 
 // Seeded simulation -------------------------------------------------------------------------------
 
-/** mulberry32 (T. Ettinger's 32-bit generator): uniform numbers in [0, 1) from a seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Conversions of `n` units converting with probability `rate`: the count of successes. */
 function simulateConversions(random: () => number, n: number, rate: number): { successes: number; n: number } {
@@ -285,7 +275,7 @@ describe('on simulated conversions', () => {
 
   for (const c of cases) {
     describe(c.name, () => {
-      const random = mulberry32(c.seed);
+      const random = seededRandom(c.seed);
       const control = simulateConversions(random, 5000, c.rates[0]);
       const treatment = simulateConversions(random, 5000, c.rates[1]);
 
@@ -334,7 +324,7 @@ describe('on simulated values', () => {
 
   for (const c of cases) {
     describe(c.name, () => {
-      const random = mulberry32(c.seed);
+      const random = seededRandom(c.seed);
       const controlValues = simulateValues(random, 2000, c.means[0], 3);
       const treatmentValues = simulateValues(random, 2300, c.means[1], 3);
       const control = runningSummary(controlValues);
@@ -473,7 +463,7 @@ describe('RunningMoments', () => {
 
   it('equals the two-pass mean and variance to 1e-12 on 10,000 values of 1e9 + noise', () => {
     // An absolute 1e-12 is below the spacing of doubles at 1e9 (1.2e-7), so relative.
-    const random = mulberry32(62);
+    const random = seededRandom(62);
     const values = simulateValues(random, 10_000, 0, 1).map((x) => 1e9 + x);
     const moments = new RunningMoments();
     for (const x of values) moments.add(x);
@@ -486,7 +476,7 @@ describe('RunningMoments', () => {
   });
 
   it('equals the two-pass mean and variance to 1e-12 (absolute) on 10,000 values of unit scale, and on 1e9 + small noise', () => {
-    const random = mulberry32(63);
+    const random = seededRandom(63);
     const unit = simulateValues(random, 10_000, 0.3, 1);
     const small = simulateValues(random, 10_000, 0, 1e-3).map((x) => 1e9 + x);
     for (const values of [unit, small]) {
@@ -570,7 +560,7 @@ describe('degenerate cases', () => {
   });
 
   it('reduces to the one-sample t interval when the control has no spread (df = n − 1 of the treatment)', () => {
-    const treatment = runningSummary(simulateValues(mulberry32(5), 12, 2, 1));
+    const treatment = runningSummary(simulateValues(seededRandom(5), 12, 2, 1));
     const result = welchTTest({ n: 30, mean: 1, variance: 0 }, treatment, 0.05);
     expectClose(result.degreesOfFreedom, 11, 1e-12);
     const oneSample = meanEstimate(treatment, 0.05).ci;
