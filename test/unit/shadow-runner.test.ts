@@ -358,3 +358,52 @@ describe('ShadowRunner on the sample iris model (ONNX Runtime)', () => {
     expect(released).toBe(leased);
   });
 });
+
+describe('batches', () => {
+  it('waits for a batch: flushDue runs nothing until batchSize jobs wait, then runs them all after beforeBatch', async () => {
+    const { serve, calls } = fakeServe();
+    const events: string[] = [];
+    const runner = new ShadowRunner({ serve, maxLoggedOutputBytes: 1000, batchSize: 3, maxDelayMs: 60_000, beforeBatch: async () => void events.push('before') });
+    const done = (id: string) => () => void events.push(`done ${id}`);
+    runner.submit(job('r1', answering({})), done('r1'));
+    runner.submit(job('r2', answering({})), done('r2'));
+    await runner.flushDue();
+    await turn();
+    expect([calls.length, runner.pending(), events]).toEqual([0, 2, []]);
+
+    runner.submit(job('r3', answering({})), done('r3'));
+    await runner.flushDue();
+    expect(events).toEqual(['before', 'done r1', 'done r2', 'done r3']);
+    expect(runner.pending()).toBe(0);
+  });
+
+  it('runs a batch whose oldest job has waited maxDelayMs, by its timer or at the next flushDue', async () => {
+    let now = 0;
+    const { serve } = fakeServe();
+    const ran: string[] = [];
+    const runner = new ShadowRunner({ serve, maxLoggedOutputBytes: 1000, batchSize: 100, maxDelayMs: 1_000, elapsed: () => now });
+    runner.submit(job('old', answering({})), () => void ran.push('old'));
+    now = 999;
+    await runner.flushDue();
+    expect(ran).toEqual([]);
+    now = 1_000;
+    await runner.flushDue();
+    expect(ran).toEqual(['old']);
+
+    // The timer (a short maxDelayMs here) runs one without any flush.
+    const timed = new ShadowRunner({ serve, maxLoggedOutputBytes: 1000, batchSize: 100, maxDelayMs: 5 });
+    const timedRan: string[] = [];
+    timed.submit(job('t', answering({})), () => void timedRan.push('t'));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(timedRan).toEqual(['t']);
+  });
+
+  it('flush runs whatever waits, due or not', async () => {
+    const { serve } = fakeServe();
+    const ran: string[] = [];
+    const runner = new ShadowRunner({ serve, maxLoggedOutputBytes: 1000, batchSize: 50, maxDelayMs: 60_000 });
+    for (const id of ['a', 'b']) runner.submit(job(id, answering({})), () => void ran.push(id));
+    await runner.flush();
+    expect(ran).toEqual(['a', 'b']);
+  });
+});
