@@ -153,17 +153,7 @@ export class ReleaseService {
    */
   async promote(request: PromoteRequest): Promise<PromoteResult> {
     const { model, version: modelVersion } = request;
-    if (request.canaryPercent !== undefined && request.managed !== undefined) {
-      throw new ValidationError('CONFLICTING_FIELDS', 'Give either a canary weight (manual release) or "managed", not both.', ['managed']);
-    }
-    if (request.canaryPercent !== undefined) checkPercent(request.canaryPercent, ['canary']);
-    if (request.managed !== undefined) checkManaged(request.managed);
-    const version = await this.requireVersion(model, modelVersion);
-    if (version.stage !== 'staging') {
-      throw new ConflictError('NOT_IN_STAGING', `Version ${modelVersion} of "${model}" is in ${version.stage}; only a staging version can be released. Move it to staging first.`, ['version']);
-    }
-    const { routing, versions } = await this.deps.router.getRouting(model);
-    if (routing.canary) throw inProgress(model, routing, versions);
+    const { version, routing } = await this.prepare(request);
     // An experiment serves its variants by key whatever the alias routes: a release now would be
     // judged on traffic the experiment takes from it, and would change what its control serves.
     const experiment = (await this.deps.registry.getModel(model))?.experiment;
@@ -183,6 +173,34 @@ export class ReleaseService {
       throw error;
     }
     return { release, deployment: await this.deployment(model) };
+  }
+
+  /**
+   * Whether `promote(request)` would get past its checks (the request's fields, the version in
+   * staging, no release in progress, the gates), without the experiment check and without
+   * changing anything: what promoting an experiment's winner checks before it stops the
+   * experiment. Throws the error `promote` would.
+   */
+  async check(request: PromoteRequest): Promise<void> {
+    const { version } = await this.prepare(request);
+    await runGates(version, this.deps.gates);
+  }
+
+  /** The request's fields, the version (in staging) and the alias (no canary), or the error `promote` answers. */
+  private async prepare(request: PromoteRequest): Promise<{ version: ModelVersion; routing: AliasRouting }> {
+    const { model, version: modelVersion } = request;
+    if (request.canaryPercent !== undefined && request.managed !== undefined) {
+      throw new ValidationError('CONFLICTING_FIELDS', 'Give either a canary weight (manual release) or "managed", not both.', ['managed']);
+    }
+    if (request.canaryPercent !== undefined) checkPercent(request.canaryPercent, ['canary']);
+    if (request.managed !== undefined) checkManaged(request.managed);
+    const version = await this.requireVersion(model, modelVersion);
+    if (version.stage !== 'staging') {
+      throw new ConflictError('NOT_IN_STAGING', `Version ${modelVersion} of "${model}" is in ${version.stage}; only a staging version can be released. Move it to staging first.`, ['version']);
+    }
+    const { routing, versions } = await this.deps.router.getRouting(model);
+    if (routing.canary) throw inProgress(model, routing, versions);
+    return { version, routing };
   }
 
   /** Sends traffic to a just-published version as `request` asks; throws if the alias or registry refuses. */

@@ -344,6 +344,7 @@ export function buildExperimentService(config: Config, clients: AwsClients, rout
     studies: new DynamoDbStudyReader({ client: clients.documents, tableName: config.PREDICTION_LOG_TABLE }),
     router,
     promote: (request) => releases.promote(request),
+    checkPromotion: (request) => releases.check(request),
   });
 }
 

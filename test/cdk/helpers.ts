@@ -305,7 +305,9 @@ const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [v
 
 /** Every statement of every policy attached to the role `roleId` (a logical id read from the template). */
 export function statementsOfRole(template: Template, roleId: string): GrantedStatement[] {
-  return Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+  // The role's default policy, and the managed policies CDK moves statements to when the inline
+  // policy would pass IAM's size limit (`<Role>OverflowPolicy<n>`).
+  return [...Object.values(resourcesOf(template, 'AWS::IAM::Policy')), ...Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy'))]
     .filter((policy) => asList(policy.Properties?.['Roles']).some((role) => (role as { Ref?: unknown }).Ref === roleId))
     .flatMap((policy) => (policy.Properties?.['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
     .map((statement) => ({

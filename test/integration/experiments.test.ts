@@ -185,6 +185,13 @@ describe('releases and experiments', () => {
     expect((await api('POST', `/v1/models/iris/experiments/${experiment}/stop`, {})).status).toBe(200);
   }, 60_000);
 
+  it('refuse a time that does not exist, rather than rolling it over', async () => {
+    for (const startsAt of ['2027-02-30T00:00:00Z', '2027-13-01T00:00:00Z', '2027-04-31T10:00:00Z', '2027-01-01T24:00:00Z', '2027-01-01T10:60:00Z']) {
+      const reply = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }], startsAt });
+      expect([reply.status, errorOf(reply).code, errorOf(reply).path]).toEqual([400, 'INVALID_REQUEST', 'startsAt']);
+    }
+  });
+
   it('allows one experiment per model at a time', async () => {
     const experiment = await startExperiment({ variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
     const second = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
@@ -240,11 +247,15 @@ describe('outcomes', () => {
   it('refuse what cannot be an outcome, with the field', async () => {
     const cases: Array<[unknown, string, string]> = [
       [{ requestId: served.requestId, value: 2 }, 'INVALID_OUTCOME', 'value'],
-      [{ value: 1 }, 'INVALID_REQUEST', ''],
-      [{ requestId: 'r', key: 'k', value: 1 }, 'INVALID_REQUEST', ''],
+      [{ value: 1 }, 'MISSING_FIELD', 'requestId'],
+      [{ requestId: 'r', key: 'k', value: 1 }, 'INVALID_REQUEST', 'key'],
       [{ requestId: 'no-such-request', value: 1 }, 'REQUEST_NOT_FOUND', 'requestId'],
       [{ key: 'k', value: '1' }, 'INVALID_REQUEST', 'value'],
       [{ key: 'k', value: 1, extra: true }, 'UNKNOWN_FIELD', 'extra'],
+      [{ key: 'k', outcomeId: 'o' }, 'MISSING_FIELD', 'value'],
+      [{ requestId: 'r', value: 1e16 }, 'INVALID_REQUEST', 'value'],
+      [{ requestId: 'r', value: 1e-131 }, 'INVALID_REQUEST', 'value'],
+      [{ requestId: 'r', outcomeId: 'o', value: 1 }, 'INVALID_REQUEST', 'outcomeId'],
     ];
     for (const [body, code, at] of cases) {
       const reply = await api('POST', `/v1/models/iris/experiments/${experiment}/outcomes`, body);
@@ -345,6 +356,11 @@ describe('the analysis', () => {
     const mine = expectAnalysis(analysis, counts);
     expect(mine.pValue).toBeLessThan(0.05);
     expect(analysis.winner).toEqual({ variant: 'treatment', version: candidate });
+
+    // A release that would be refused leaves the experiment running.
+    const refused = await api('POST', `/v1/models/iris/experiments/${experiment}/promote-winner`, { canary: 0 });
+    expect([refused.status, errorOf(refused).code]).toEqual([400, 'INVALID_WEIGHT']);
+    expect((await api('GET', `/v1/models/iris/experiments/${experiment}`)).body).toMatchObject({ experiment: { state: 'running' } });
 
     const promoted = await api('POST', `/v1/models/iris/experiments/${experiment}/promote-winner`, {});
     expect(promoted.status).toBe(200);

@@ -154,6 +154,7 @@ describe('a shadow test at 100%', () => {
       [{ version: '1', samplePercent: 101 }, 400, 'INVALID_REQUEST', 'samplePercent'],
       [{ version: 'latest' }, 400, 'INVALID_REQUEST', 'version'],
       [{ samplePercent: 5 }, 400, 'MISSING_FIELD', 'version'],
+      [{ version: '1' }, 409, 'CANDIDATE_IS_PRODUCTION', 'version'],
     ];
     for (const [body, status, code, at] of cases) {
       const reply = await call(stack.url, 'POST', '/v1/models/iris/shadow', body);
@@ -161,9 +162,9 @@ describe('a shadow test at 100%', () => {
     }
     const none = await call(stack.url, 'DELETE', '/v1/models/iris/shadow');
     expect([none.status, errorOf(none).code]).toEqual([404, 'NO_SHADOW_TEST']);
-    const second = await call(stack.url, 'POST', '/v1/models/iris/shadow', { version: '1' });
+    const second = await call(stack.url, 'POST', '/v1/models/iris/shadow', { version: '2' });
     expect(second.status).toBe(201);
-    const third = await call(stack.url, 'POST', '/v1/models/iris/shadow', { version: '1' });
+    const third = await call(stack.url, 'POST', '/v1/models/iris/shadow', { version: '2' });
     expect([third.status, errorOf(third).code]).toEqual([409, 'SHADOW_RUNNING']);
     const experiment = await call(stack.url, 'POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: '1', weight: 50 }] });
     expect([experiment.status, errorOf(experiment).code]).toEqual([409, 'SHADOW_RUNNING']);

@@ -75,7 +75,7 @@ describe('a conversion experiment', () => {
     ];
     const result = analyze(experiment(), control, treatment, { exposures: [], outcomes: extra });
     expect(result.variants.map((v) => v.conversions)).toEqual([20, 20]);
-    expect(result.variants.map((v) => v.outcomes)).toEqual([22, 21]);
+    expect(result.variants.map((v) => v.outcomes)).toEqual([22, 20]);
     expect(result.unmatchedOutcomes).toBe(2);
   });
 
@@ -127,7 +127,11 @@ describe('a value experiment', () => {
     const outcome = (variant: string, i: number, value: number): RecordedOutcome => ({ identity: `request:${variant}-${i}`, variant, unit: `${variant}-${i}`, requestId: `${variant}-${i}`, value, recordedAt: '', recordedBy: '' });
     const control = Array.from({ length: 150 }, (_, i) => outcome('control', i, 10 + (i % 7) - 3));
     const treatment = Array.from({ length: 120 }, (_, i) => outcome('treatment', i, 11 + (i % 5) - 2));
-    const result = analyzeExperiment({ experiment: experiment({ metric: 'value' }), state: 'ended', exposures: [], outcomes: [...control, ...treatment], capped: true, now: NOW });
+    // Outcomes for units never served are left out, however large.
+    const stranger = { ...outcome('treatment', 999, 1e15), unit: 'never-served' };
+    const exposures = [...control, ...treatment].map((o) => ({ variant: o.variant, unit: o.unit as string }));
+    const result = analyzeExperiment({ experiment: experiment({ metric: 'value' }), state: 'ended', exposures, outcomes: [...control, ...treatment, stranger], capped: true, now: NOW });
+    expect(result.unmatchedOutcomes).toBe(1);
     const moments = (xs: number[]) => {
       const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
       return { n: xs.length, mean, variance: xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) };
@@ -149,8 +153,8 @@ describe('a value experiment', () => {
     const result = analyzeExperiment({
       experiment: experiment({ metric: 'value', minimumSample: 2 }),
       state: 'running',
-      exposures: [],
-      outcomes: [{ identity: 'request:a', variant: 'control', value: 1, recordedAt: '', recordedBy: '' }, { identity: 'request:b', variant: 'control', value: 2, recordedAt: '', recordedBy: '' }, { identity: 'request:c', variant: 'treatment', value: 5, recordedAt: '', recordedBy: '' }],
+      exposures: [{ variant: 'control', unit: 'ua' }, { variant: 'control', unit: 'ub' }, { variant: 'treatment', unit: 'uc' }],
+      outcomes: [{ identity: 'request:a', variant: 'control', unit: 'ua', value: 1, recordedAt: '', recordedBy: '' }, { identity: 'request:b', variant: 'control', unit: 'ub', value: 2, recordedAt: '', recordedBy: '' }, { identity: 'request:c', variant: 'treatment', unit: 'uc', value: 5, recordedAt: '', recordedBy: '' }],
       capped: false,
       now: NOW,
     });

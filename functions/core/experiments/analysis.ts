@@ -11,8 +11,10 @@
  *   converted when any of its outcomes is 1 (an outcome for a request counts for that request's
  *   unit). Units never given an outcome count as not converted. Rate with Wilson's interval,
  *   compared by the two-proportion z-test (`statistics.ts`).
- * - `value`: the outcome is the observation. A variant's sample is the outcomes recorded for it,
- *   whatever their unit. Mean with Student's t interval, compared by Welch's t-test.
+ * - `value`: the outcome is the observation. A variant's sample is the outcomes recorded for the
+ *   units it served. Mean with Student's t interval, compared by Welch's t-test.
+ * Outcomes of units a variant never served (in the prediction log's retention) are not counted,
+ * in either metric: `unmatchedOutcomes` says how many.
  *
  * ## The decision
  * With k treatments, each is compared with the control at level α / k (Bonferroni's correction,
@@ -41,7 +43,7 @@ export interface VariantAnalysis {
   readonly requests: number;
   /** Distinct units served. */
   readonly units: number;
-  /** Outcomes recorded for the variant. */
+  /** Outcomes recorded for units the variant served (the others are in `unmatchedOutcomes`). */
   readonly outcomes: number;
   /** The observations the metric is computed over: units (conversion) or outcomes (value). */
   readonly sample: number;
@@ -66,7 +68,7 @@ export interface ExperimentAnalysis {
   readonly winner: { readonly variant: string; readonly version: string } | null;
   /** Why there is, or is not, a winner, in one sentence. */
   readonly decision: string;
-  /** Outcomes whose variant is none of the experiment's, or for units it never served (conversion). */
+  /** Outcomes not counted: for units their variant never served (in the log still), or of a variant the experiment does not have. */
   readonly unmatchedOutcomes: number;
   /** Whether the log records or the outcomes read were capped (the analysis covers the oldest). */
   readonly capped: boolean;
@@ -100,18 +102,15 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentAnalysis {
   let unmatched = 0;
   for (const outcome of input.outcomes) {
     const count = outcomeCounts.get(outcome.variant);
-    if (count === undefined) {
+    // Only outcomes of units the variant served count: a key never served (a typo, a user who
+    // never saw a prediction) says nothing about the variant.
+    if (count === undefined || outcome.unit === undefined || !units.get(outcome.variant)?.has(outcome.unit)) {
       unmatched++;
       continue;
     }
     outcomeCounts.set(outcome.variant, count + 1);
-    if (experiment.metric === 'value') {
-      moments.get(outcome.variant)?.add(outcome.value);
-    } else if (outcome.unit === undefined || !units.get(outcome.variant)?.has(outcome.unit)) {
-      unmatched++;
-    } else if (outcome.value === 1) {
-      converted.get(outcome.variant)?.add(outcome.unit);
-    }
+    if (experiment.metric === 'value') moments.get(outcome.variant)?.add(outcome.value);
+    else if (outcome.value === 1) converted.get(outcome.variant)?.add(outcome.unit);
   }
 
   const k = experiment.variants.length - 1;

@@ -69,6 +69,16 @@ export interface Experiment extends ActiveExperiment {
 
 export type ExperimentState = 'scheduled' | 'running' | 'ended' | 'stopped';
 
+/** Smallest weight of a variant, in percent of the units. */
+export const MIN_WEIGHT = 0.001;
+/** Longest assignment key an outcome may name (a request header's value can be as long). */
+export const MAX_KEY_CHARS = 8_192;
+/**
+ * The magnitudes an outcome's value may have besides 0: from 1e-100 (DynamoDB stores numbers
+ * down to 1e-130) to 2^53 − 1 (the largest the document client writes exactly).
+ */
+export const MIN_OUTCOME_MAGNITUDE = 1e-100;
+export const MAX_OUTCOME_MAGNITUDE = Number.MAX_SAFE_INTEGER;
 /** Most variants in one experiment. */
 export const MAX_VARIANTS = 10;
 /** Longest experiment: a year. */
@@ -104,16 +114,29 @@ export const VersionField = z
   .transform((v) => String(v))
   .refine((v) => /^[1-9][0-9]{0,9}$/.test(v), 'must be a version number such as "3"');
 
+/**
+ * Whether `text` is a UTC time `YYYY-MM-DDTHH:MM[:SS[.mmm]]Z` that exists: `Date.parse` rolls
+ * 2027-02-30 over to March 2, so the fields are compared with the time they make.
+ */
+function isUtcTime(text: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?Z$/.exec(text);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second = '0'] = match.slice(1).map((part) => Number(part ?? '0'));
+  const time = new Date(Date.UTC(year as number, (month as number) - 1, day, hour, minute, second as number));
+  return time.getUTCFullYear() === year && time.getUTCMonth() === (month as number) - 1 && time.getUTCDate() === day
+    && time.getUTCHours() === hour && time.getUTCMinutes() === minute && time.getUTCSeconds() === second;
+}
+
 const isoTime = (what: string) =>
-  z.string({ error: `must be an ISO-8601 UTC time such as "2026-12-01T09:00:00Z" (${what})` }).refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/.test(v) && Number.isFinite(Date.parse(v)), `must be an ISO-8601 UTC time such as "2026-12-01T09:00:00Z" (${what})`);
+  z.string({ error: `must be an ISO-8601 UTC time such as "2026-12-01T09:00:00Z" (${what})` }).refine(isUtcTime, `must be an ISO-8601 UTC time that exists, such as "2026-12-01T09:00:00Z" (${what})`);
 
 const VariantSchema = z.strictObject({
   name: z.string({ error: 'must be a name such as "control"' }).regex(VARIANT_NAME, 'must be 1-40 of a-z, 0-9, "-" and "_", starting with a letter or digit'),
   version: VersionField,
-  weight: z.number({ error: 'must be a percent of the units, above 0 and below 100' }).gt(0, 'must be above 0').lt(100, 'must be below 100 (an experiment needs two variants or more)'),
+  weight: z.number({ error: 'must be a percent of the units, above 0 and below 100' }).min(MIN_WEIGHT, `must be at least ${MIN_WEIGHT} (percent of the units)`).lt(100, 'must be below 100 (an experiment needs two variants or more)'),
 });
 
-const AssignmentKeySchema = z.union([
+const AssignmentKeySchema = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('subject') }),
   z.strictObject({
     source: z.literal('header'),
@@ -123,7 +146,7 @@ const AssignmentKeySchema = z.union([
       .transform((h) => h.toLowerCase())
       .refine((h) => !RESERVED_HEADERS.has(h), 'names a header that carries credentials or routing, not a unit; use a header of your own such as "x-user-id"'),
   }),
-]);
+], { error: 'must be {"source": "subject"} (the token\'s subject) or {"source": "header", "header": "x-user-id"}' });
 
 /** The body of `POST /v1/models/{model}/experiments`. */
 export const ExperimentRequestSchema = z
@@ -146,8 +169,8 @@ export const ExperimentRequestSchema = z
     assignmentKey: AssignmentKeySchema.default({ source: 'subject' }),
     metric: z.enum(['conversion', 'value'], { error: 'must be "conversion" (0/1 per unit) or "value" (a number per outcome)' }).default('conversion'),
     goal: z.enum(['maximize', 'minimize'], { error: 'must be "maximize" or "minimize"' }).default('maximize'),
-    significanceLevel: z.number({ error: 'must be a number such as 0.05' }).gt(0, 'must be above 0').max(0.5, 'must be at most 0.5').default(DEFAULT_SIGNIFICANCE_LEVEL),
-    minimumSample: z.number({ error: 'must be a whole number of observations per variant' }).int('must be a whole number').min(2, 'must be at least 2 (a variance needs two observations)').max(100_000_000, 'must be at most 100,000,000').default(DEFAULT_MINIMUM_SAMPLE),
+    significanceLevel: z.number({ error: 'must be a number such as 0.05' }).min(1e-6, 'must be at least 0.000001').max(0.5, 'must be at most 0.5').default(DEFAULT_SIGNIFICANCE_LEVEL),
+    minimumSample: z.number({ error: 'must be a whole number of observations per variant' }).min(2, 'must be at least 2 (a variance needs two observations)').max(100_000_000, 'must be at most 100,000,000').int('must be a whole number').default(DEFAULT_MINIMUM_SAMPLE),
     startsAt: isoTime('when assignment starts; default now').optional(),
     endsAt: isoTime('when assignment ends; default: until stopped').optional(),
   });
@@ -157,14 +180,16 @@ export const EXPERIMENT_HINT = 'Send {"variants": [{"name": "control", "version"
 /** The body of `POST /v1/models/{model}/experiments/{experiment}/outcomes`. */
 export const OutcomeRequestSchema = z
   .strictObject({
-    requestId: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
-    key: z.string().min(1, 'must not be empty').max(512, 'must be at most 512 characters').optional(),
-    outcomeId: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
-    value: z.number({ error: 'must be a number: 0 or 1 for a conversion, any finite number for a value' }).refine(Number.isFinite, 'must be a finite number'),
+    requestId: z.string({ error: 'must be the requestId of a prediction, as text' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
+    key: z.string({ error: 'must be the unit\'s assignment key, as text' }).min(1, 'must not be empty').max(MAX_KEY_CHARS, `must be at most ${MAX_KEY_CHARS} characters`).optional(),
+    outcomeId: z.string({ error: 'must be text, such as an order id' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
+    value: z
+      .number({ error: 'must be a number: 0 or 1 for a conversion, any finite number for a value' })
+      .refine((v) => v === 0 || (Math.abs(v) >= MIN_OUTCOME_MAGNITUDE && Math.abs(v) <= MAX_OUTCOME_MAGNITUDE), `must be 0, or between ${MIN_OUTCOME_MAGNITUDE} and ${MAX_OUTCOME_MAGNITUDE} in magnitude (DynamoDB's number range, kept exact)`),
   })
   .superRefine((body, ctx) => {
     if ((body.requestId === undefined) === (body.key === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'must name either "requestId" (the request the outcome is for) or "key" (the unit\'s assignment key), not both', path: [] });
+      ctx.addIssue({ code: 'custom', message: 'must name either "requestId" (the request the outcome is for) or "key" (the unit\'s assignment key), one of them', path: [body.requestId === undefined ? 'requestId' : 'key'] });
     }
     if (body.outcomeId !== undefined && body.key === undefined) {
       ctx.addIssue({ code: 'custom', message: '"outcomeId" goes with "key" (a request id already names its outcome)', path: ['outcomeId'] });

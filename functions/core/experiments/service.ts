@@ -36,6 +36,8 @@ export interface ExperimentDeps {
   readonly router: Pick<TrafficRouter, 'getRouting'>;
   /** Starts the release of a winner (`ReleaseService.promote`). */
   readonly promote: (request: PromoteRequest) => Promise<PromoteResult>;
+  /** Whether that release would pass its checks, changing nothing (`ReleaseService.check`). */
+  readonly checkPromotion: (request: PromoteRequest) => Promise<void>;
   readonly now?: () => Date;
 }
 
@@ -204,11 +206,24 @@ export class ExperimentService {
    * production version already needs no release.
    *
    * @throws 409 `NO_WINNER` (with the analysis's decision), and the release's own errors
-   *   (`NOT_IN_STAGING`, a gate's failure, `RELEASE_IN_PROGRESS`)
+   *   (`NOT_IN_STAGING`, a gate's failure, `INVALID_WEIGHT`, ...), checked before the experiment
+   *   stops, so a refused release leaves it running
    */
   async promoteWinner(model: string, id: string, release: WinnerRelease, actor: string): Promise<{ analysis: ExperimentAnalysis; stopped: boolean; release: PromoteResult['release'] | null }> {
     const analysis = await this.analysis(model, id);
     if (!analysis.winner) throw new ConflictError('NO_WINNER', `Experiment "${id}" has no winner to promote. ${analysis.decision}`, ['experiment']);
+    const promotion: PromoteRequest = {
+      model,
+      version: analysis.winner.version,
+      ...(release.canaryPercent !== undefined ? { canaryPercent: release.canaryPercent } : {}),
+      ...(release.managed !== undefined ? { managed: release.managed } : {}),
+      actor,
+      reason: release.reason ?? `winner of experiment ${id}: ${analysis.decision}`,
+    };
+    const before = await this.model(model);
+    // The release is checked before the experiment stops: a release that would be refused (the
+    // winner not in staging, a gate, a bad weight) leaves the experiment running.
+    if (before.productionVersion !== analysis.winner.version) await this.deps.checkPromotion(promotion);
     let stopped = false;
     if (analysis.experiment.state === 'running' || analysis.experiment.state === 'scheduled') {
       await this.deps.store.stop(model, id, { stoppedAt: this.now().toISOString(), stoppedBy: actor, stopReason: `winner ${analysis.winner.variant} (version ${analysis.winner.version}) promoted` });
@@ -221,14 +236,7 @@ export class ExperimentService {
     }
     const record = await this.model(model);
     if (record.productionVersion === analysis.winner.version) return { analysis, stopped, release: null };
-    const result = await this.deps.promote({
-      model,
-      version: analysis.winner.version,
-      ...(release.canaryPercent !== undefined ? { canaryPercent: release.canaryPercent } : {}),
-      ...(release.managed !== undefined ? { managed: release.managed } : {}),
-      actor,
-      reason: release.reason ?? `winner of experiment ${id}: ${analysis.decision}`,
-    });
+    const result = await this.deps.promote(promotion);
     return { analysis, stopped, release: result.release };
   }
 

@@ -43,7 +43,7 @@ export class ShadowService {
    * per model, and not while an experiment is set (its variants already run on live traffic).
    *
    * @throws ValidationError 400 (the body, `ShadowRequestSchema`); 404 `MODEL_NOT_FOUND`,
-   *   `VERSION_NOT_FOUND` (path `version`); 409 `VERSION_ARCHIVED`, `SHADOW_RUNNING`,
+   *   `VERSION_NOT_FOUND` (path `version`); 409 `VERSION_ARCHIVED`, `CANDIDATE_IS_PRODUCTION`, `SHADOW_RUNNING`,
    *   `EXPERIMENT_RUNNING`, `STUDY_CONFLICT` (lost a race)
    */
   async start(model: string, body: unknown, actor: string): Promise<ShadowStatus> {
@@ -53,6 +53,9 @@ export class ShadowService {
     const version = await this.deps.registry.getVersion(model, request.version);
     if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${request.version}; register it first.`, ['version']);
     if (version.stage === 'archived') throw new ConflictError('VERSION_ARCHIVED', `Version ${request.version} of "${model}" is archived: it is out of service and cannot be shadowed.`, ['version']);
+    if (record.productionVersion === request.version) {
+      throw new ConflictError('CANDIDATE_IS_PRODUCTION', `Version ${request.version} is the production version of "${model}": it would be compared with itself. Shadow another version.`, ['version']);
+    }
     if (record.shadow) {
       throw new ConflictError('SHADOW_RUNNING', `Model "${model}" has shadow test ${record.shadow.id} running (candidate version ${record.shadow.version}); stop it first (DELETE /v1/models/${model}/shadow).`, ['model']);
     }
@@ -61,7 +64,7 @@ export class ShadowService {
     if (record.experiment) {
       const state = experimentState(record.experiment, now.getTime());
       if (state !== 'ended') {
-        throw new ConflictError('EXPERIMENT_RUNNING', `Model "${model}" has experiment ${record.experiment.id} ${state === 'scheduled' ? 'scheduled' : 'running'}; its variants already run on live traffic. Stop it before a shadow test.`, ['model']);
+        throw new ConflictError('EXPERIMENT_RUNNING', `Model "${model}" has experiment ${record.experiment.id} ${state === 'scheduled' ? `scheduled to start at ${record.experiment.startsAt}` : 'running'}; a model has one study of live traffic at a time. Stop it before a shadow test (POST /v1/models/${model}/experiments/${record.experiment.id}/stop).`, ['model']);
       }
       ended = record.experiment.id;
     }
