@@ -26,7 +26,7 @@ import { makeHandler } from '../../functions/predict/app.js';
 import { retargeted } from '../../functions/release-hook/hook.js';
 import { flattenReference } from '../../lib/nag.js';
 import { loadConfig } from '../../functions/shared/config.js';
-import { endpointFunction, errorsAlarmOf, synthesize, type TemplateMetricQuery } from '../cdk/helpers.js';
+import { endpointFunction, errorsAlarmOf, removeCdkOutdir, synthesize, type TemplateMetricQuery } from '../cdk/helpers.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryPredictionLog, publishModel } from '../fixtures/in-memory.js';
 
 /** The Lambda version the handler runs as, and the deployment's target the hook retargets to. */
@@ -109,6 +109,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(cacheDir, { recursive: true, force: true });
+  // The synthesis folder (this file is in the unit project, without the CDK project's setup).
+  removeCdkOutdir();
 });
 
 afterEach(() => {
