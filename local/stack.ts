@@ -22,8 +22,9 @@ import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, required, type Config } from '../functions/shared/config.js';
 import {
   bodyLimits, buildBatchJobService, buildBatchJobStore, buildBatchSteps, buildBatchWorker, buildModelRuntime, buildPredictionLogService, buildReplayService,
-  buildDriftService, buildExperimentService, buildPredictionService, buildShadowService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
+  buildDriftService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
 } from '../functions/shared/composition.js';
+import { buildExperimentService, buildShadowService } from '../functions/control/composition.js';
 import { LocalBatchRunner, type RetryPolicy } from './batch-runner.js';
 import { logLine } from '../functions/shared/http.js';
 import { createLogger, requestLog } from '../functions/shared/logger.js';

@@ -2,9 +2,10 @@
 import { loadConfig } from '../shared/config.js';
 import { createLogger, setSharedLogger } from '../shared/logger.js';
 import {
-  awsClients, bodyLimits, buildBatchJobService, buildDriftService, buildExperimentService, buildShadowService, buildPredictionLogService, buildRegistryService, buildReleaseService, buildReplayService, buildStatsService,
+  awsClients, bodyLimits, buildBatchJobService, buildDriftService, buildPredictionLogService, buildRegistryService, buildReleaseService, buildReplayService, buildStatsService,
   buildUploadService, lambdaTrafficRouter,
 } from '../shared/composition.js';
+import { buildExperimentService, buildShadowService } from './composition.js';
 import { makeHandler } from './app.js';
 
 const config = loadConfig();

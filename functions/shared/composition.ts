@@ -15,10 +15,7 @@ import { ReleaseService } from '../core/release.js';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { NO_TRACING, type Tracing } from '../core/observability.js';
 import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
-import { DynamoDbPredictionLogReader, DynamoDbStudyReader } from '../adapters/dynamodb-prediction-log-reader.js';
-import { DynamoDbExperimentStore } from '../adapters/dynamodb-experiments.js';
-import { ExperimentService } from '../core/experiments/service.js';
-import { ShadowService } from '../core/shadow/service.js';
+import { DynamoDbPredictionLogReader } from '../adapters/dynamodb-prediction-log-reader.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
 import { OnnxRuntime, defaultIntraOpThreads, defaultSessionCacheBytes } from '../adapters/onnx-runtime.js';
 import { S3ArtifactStore } from '../adapters/s3-artifacts.js';
@@ -328,33 +325,6 @@ export function buildStatsService(config: Config, releases: ReleaseService): Sta
   return new StatsService({
     deployments: releases,
     thresholds: { maxErrorRate: config.HEALTH_MAX_ERROR_RATE, maxMeanLatencyMs: config.HEALTH_MAX_MEAN_LATENCY_MS },
-  });
-}
-
-/**
- * A/B experiments over the registry table (experiments, outcomes), the prediction log's `byStudy`
- * index, and the releases (`router` tells whether one is in progress; a winner is released with
- * `releases`). `undefined` without a prediction log to analyze.
- */
-export function buildExperimentService(config: Config, clients: AwsClients, router: TrafficRouter, releases: ReleaseService): ExperimentService | undefined {
-  if (!config.PREDICTION_LOG_TABLE) return undefined;
-  return new ExperimentService({
-    registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
-    store: new DynamoDbExperimentStore({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
-    studies: new DynamoDbStudyReader({ client: clients.documents, tableName: config.PREDICTION_LOG_TABLE }),
-    router,
-    promote: (request) => releases.promote(request),
-    checkPromotion: (request) => releases.check(request),
-  });
-}
-
-/** Shadow tests over the registry table and the prediction log's `byStudy` index; `undefined` without a prediction log. */
-export function buildShadowService(config: Config, clients: AwsClients): ShadowService | undefined {
-  if (!config.PREDICTION_LOG_TABLE) return undefined;
-  return new ShadowService({
-    registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
-    store: new DynamoDbExperimentStore({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
-    studies: new DynamoDbStudyReader({ client: clients.documents, tableName: config.PREDICTION_LOG_TABLE }),
   });
 }
 

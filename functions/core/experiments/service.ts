@@ -12,17 +12,8 @@ import { inProgress, type PromoteRequest, type PromoteResult } from '../release.
 import { newTimeSortedId } from '../names.js';
 import { assignVariant, unitId } from './assignment.js';
 import { analyzeExperiment, type ExperimentAnalysis } from './analysis.js';
-import {
-  EXPERIMENT_HINT,
-  ExperimentRequestSchema,
-  experimentState,
-  MAX_EXPERIMENT_DAYS,
-  OUTCOME_HINT,
-  OutcomeRequestSchema,
-  type Experiment,
-  type ExperimentState,
-  type RecordedOutcome,
-} from './experiment.js';
+import { experimentState, MAX_EXPERIMENT_DAYS, type Experiment, type ExperimentState, type RecordedOutcome } from './experiment.js';
+import { EXPERIMENT_HINT, ExperimentRequestSchema, OUTCOME_HINT, OutcomeRequestSchema } from './schemas.js';
 
 /** Most prediction-log records one analysis reads (the oldest are kept). */
 export const MAX_ANALYZED_REQUESTS = 1_000_000;

@@ -5,8 +5,8 @@
  * item keeps both outputs and their comparison, and `report.ts` sums them up. The caller's answer
  * never waits for, changes with, or fails because of the candidate.
  */
-import { z } from 'zod';
-import { VersionField } from '../experiments/experiment.js';
+import * as z from 'zod';
+import { VersionField } from '../experiments/schemas.js';
 
 /** What the model's record carries while a shadow test is set (read with the production pointer). */
 export interface ActiveShadow {
