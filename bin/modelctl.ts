@@ -1690,7 +1690,7 @@ function experimentPath(model: string, id: string): string {
 
 /**
  * `--variant NAME=VERSION:WEIGHT` (`control=1:50`: version 1 serves 50% of the units) as the
- * API's variant. The weight is a number as {@link numberArg} reads it, above 0 and below 100
+ * API's variant. The weight is a number as {@link numberArg} reads it, from 0.001 and below 100
  * (the API's bounds); the API checks the name, the version and that the weights sum to 100.
  */
 export function variantArg(value: string): { name: string; version: string; weight: number } {
@@ -1698,7 +1698,7 @@ export function variantArg(value: string): { name: string; version: string; weig
   if (!match) throw new UsageError(`--variant is NAME=VERSION:WEIGHT (e.g. control=1:50, the weight a percent of the units), not ${shown(value)}.`);
   const [, name = '', version = '', weightText = ''] = match;
   const weight = numberArg(weightText, `The weight in --variant ${value}`);
-  if (!(weight > 0 && weight < 100)) throw new UsageError(`The weight in --variant ${value} is a percent of the units, above 0 and below 100, not ${shown(weightText)}.`);
+  if (!(weight >= 0.001 && weight < 100)) throw new UsageError(`The weight in --variant ${value} is a percent of the units, from 0.001 to below 100, not ${shown(weightText)}.`);
   return { name, version, weight };
 }
 

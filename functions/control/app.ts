@@ -98,7 +98,7 @@ const expectedCanary = z.strictObject({
 const EXPECTED_HINT = 'optionally with "expectedCanary": {"functionVersion": "<deployment.canary.functionVersion>", "percent": <deployment.canary.percent>}';
 
 const ShiftSchema = z.strictObject({ percent, expectedCanary: expectedCanary.optional() });
-const SHIFT_HINT = `Send {"percent": <the canary's share of the traffic, more than 0 and less than 100>}, ${EXPECTED_HINT}.`;
+const SHIFT_HINT = `Send {"percent": <the canary's share of the traffic, from 0.01 to 99.99>}, ${EXPECTED_HINT}.`;
 
 const ReasonSchema = z.strictObject({ reason: reason.optional(), expectedCanary: expectedCanary.optional() });
 const REASON_HINT = `Send {} or {"reason": "<why>"}, ${EXPECTED_HINT}.`;

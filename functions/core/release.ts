@@ -386,11 +386,19 @@ export function inProgress(model: string, routing: AliasRouting, versions: reado
   );
 }
 
+/**
+ * A canary's share, in percent: from {@link MIN_CANARY_PERCENT} to 100 − that. A share closer to 0
+ * or 100 is no canary (the alias would round it to one side: 1e-200 percent routed nothing while
+ * a release seemed under way).
+ */
 function checkPercent(percent: number, path: readonly (string | number)[]): void {
-  if (!Number.isFinite(percent) || percent <= 0 || percent >= 100) {
-    throw new ValidationError('INVALID_WEIGHT', `A canary takes more than 0 and less than 100 percent of the traffic, not ${percent}. To send it all the traffic, finalize; to send it none, roll back.`, path);
+  if (!Number.isFinite(percent) || percent < MIN_CANARY_PERCENT || percent > 100 - MIN_CANARY_PERCENT) {
+    throw new ValidationError('INVALID_WEIGHT', `A canary takes from ${MIN_CANARY_PERCENT} to ${100 - MIN_CANARY_PERCENT} percent of the traffic, not ${percent}. To send it all the traffic, finalize; to send it none, roll back.`, path);
   }
 }
+
+/** The smallest share of the traffic a canary takes, in percent. */
+export const MIN_CANARY_PERCENT = 0.01;
 
 function checkManaged(shift: ManagedShift): void {
   checkPercent(shift.percent, ['managed', 'percent']);

@@ -185,6 +185,29 @@ describe('releases and experiments', () => {
     expect((await api('POST', `/v1/models/iris/experiments/${experiment}/stop`, {})).status).toBe(200);
   }, 60_000);
 
+  it('take only vetted versions that answer the control\'s requests', async () => {
+    // A development version (never past the gates), and one that lacks a feature of the control's.
+    const bytes = await readFile(SAMPLE_MODEL.file);
+    const metadata = JSON.parse(await readFile(SAMPLE_MODEL.metadata, 'utf8')) as { features: string[] };
+    const draft = await api('POST', '/v1/models/iris/versions', { modelBase64: bytes.toString('base64'), metadata });
+    const draftVersion = (draft.body as { version: string }).version;
+    const refused = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: draftVersion, weight: 50 }] });
+    expect([refused.status, errorOf(refused).code, errorOf(refused).path]).toEqual([409, 'NOT_IN_STAGING', 'variants[1].version']);
+
+    // Its golden inputs name the control's features: left out.
+    const { goldenInputs: _golden, ...rest } = metadata as { features: string[]; goldenInputs?: unknown };
+    const renamed = { ...rest, features: metadata.features.map((f, i) => (i === 0 ? 'sepal_len' : f)) };
+    const other = await api('POST', '/v1/models/iris/versions', { modelBase64: bytes.toString('base64'), metadata: renamed });
+    expect(other.status).toBe(201);
+    const otherVersion = (other.body as { version: string }).version;
+    expect((await api('POST', `/v1/models/iris/versions/${otherVersion}/stage`, { to: 'staging' })).status).toBe(200);
+    const incompatible = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: otherVersion, weight: 50 }] });
+    expect([incompatible.status, errorOf(incompatible).code, errorOf(incompatible).path]).toEqual([409, 'VARIANTS_INCOMPATIBLE', 'variants[1].version']);
+    expect(errorOf(incompatible).message).toContain('lacks "sepal_length_cm"');
+    expect((await api('POST', `/v1/models/iris/versions/${otherVersion}/stage`, { to: 'archived' })).status).toBe(200);
+    expect((await api('POST', `/v1/models/iris/versions/${draftVersion}/stage`, { to: 'archived' })).status).toBe(200);
+  }, 60_000);
+
   it('refuse a time that does not exist, rather than rolling it over', async () => {
     for (const startsAt of ['2027-02-30T00:00:00Z', '2027-13-01T00:00:00Z', '2027-04-31T10:00:00Z', '2027-01-01T24:00:00Z', '2027-01-01T10:60:00Z']) {
       const reply = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }], startsAt });

@@ -263,10 +263,10 @@ describe('modelctl experiment', () => {
 describe('usage mistakes', () => {
   it.each<[string[], RegExp]>([
     [['experiment', 'start', 'iris'], /^"experiment start" needs a --variant NAME=VERSION:WEIGHT per variant, two or more, the control first \(.*\); none was given\.$/],
-    [['experiment', 'start', 'iris', '--variant', 'control=1:100'], /^The weight in --variant control=1:100 is a percent of the units, above 0 and below 100, not "100"\.$/],
+    [['experiment', 'start', 'iris', '--variant', 'control=1:100'], /^The weight in --variant control=1:100 is a percent of the units, from 0.001 to below 100, not "100"\.$/],
     [['experiment', 'start', 'iris', '--variant', 'control=1:fifty', '--variant', 'treatment=2:50'], /^The weight in --variant control=1:fifty must be a number, not "fifty"\.$/],
     [['experiment', 'start', 'iris', '--variant', 'control=1:0x10', '--variant', 'treatment=2:50'], /^The weight in --variant control=1:0x10 must be a number, not "0x10"\.$/],
-    [['experiment', 'start', 'iris', '--variant', 'control=1:0', '--variant', 'treatment=2:100'], /^The weight in --variant control=1:0 is a percent of the units, above 0 and below 100, not "0"\.$/],
+    [['experiment', 'start', 'iris', '--variant', 'control=1:0', '--variant', 'treatment=2:100'], /^The weight in --variant control=1:0 is a percent of the units, from 0.001 to below 100, not "0"\.$/],
     [['experiment', 'start', 'iris', '--variant', 'control-1-50', '--variant', 'treatment=2:50'], /^--variant is NAME=VERSION:WEIGHT \(e\.g\. control=1:50, the weight a percent of the units\), not "control-1-50"\.$/],
     [['experiment', 'start', 'iris', '--variant', 'control=1:50', '--variant', 'treatment=2:50', '--frobnicate'], /Unknown option '--frobnicate'\./], // node:util's parseArgs says it (under Jest, after its error's name)
     [['experiment', 'start', 'iris', '--variant', 'control=1:50', '--variant', 'treatment=2:50', '--metric', 'clicks'], /^--metric is "conversion" \(0 or 1 per unit\) or "value" \(a number per outcome\), not "clicks"\.$/],

@@ -241,7 +241,7 @@ describe('refusals', () => {
     expect((await s.traffic.getRouting(MODEL)).versions.map((v) => v.functionVersion)).toEqual([UNPINNED_VERSION, '1']);
   });
 
-  it.each([0, 100, -5, 150, Number.NaN])('refuses the weight %p (INVALID_WEIGHT)', async (percent) => {
+  it.each([0, 100, -5, 150, Number.NaN, 1e-200, 0.009, 99.999_999_999_999_99, 99.995])('refuses the weight %p (INVALID_WEIGHT)', async (percent) => {
     const s = setup();
     await version(s, 1, 'production');
     await version(s, 2, 'staging');

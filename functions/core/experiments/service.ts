@@ -6,7 +6,7 @@
  */
 import { parseWith } from '../codec/request.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import type { ModelRecord } from '../model.js';
+import type { ModelRecord, ModelVersion } from '../model.js';
 import { studyKey, type ExperimentStore, type ModelRegistry, type StudyReader, type TrafficRouter } from '../ports.js';
 import { inProgress, type PromoteRequest, type PromoteResult } from '../release.js';
 import { newTimeSortedId } from '../names.js';
@@ -60,7 +60,9 @@ export class ExperimentService {
    *
    * @throws ValidationError 400 (the body, `ExperimentRequestSchema`; `INVALID_TIME` for an end
    *   before the start or past a year); NotFoundError 404 `MODEL_NOT_FOUND`, `VERSION_NOT_FOUND`
-   *   (path `variants[i].version`); ConflictError 409 `VERSION_ARCHIVED`, `RELEASE_IN_PROGRESS`,
+   *   (path `variants[i].version`); ConflictError 409 `VERSION_ARCHIVED`, `NOT_IN_STAGING` (a
+   *   development version), `VARIANTS_INCOMPATIBLE` (other inputs or features than the
+   *   control's), `RELEASE_IN_PROGRESS`,
    *   `EXPERIMENT_RUNNING`, `SHADOW_RUNNING`, `STUDY_CONFLICT` (lost a race)
    */
   async start(model: string, body: unknown, actor: string): Promise<ExperimentView> {
@@ -79,10 +81,24 @@ export class ExperimentService {
     }
     const record = await this.model(model);
     const versions = new Map((await this.deps.registry.listVersions(model)).map((v) => [v.version, v]));
-    request.variants.forEach((variant, i) => {
+    const served = request.variants.map((variant, i) => {
       const version = versions.get(variant.version);
       if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${variant.version}; register it first (variant "${variant.name}").`, ['variants', i, 'version']);
       if (version.stage === 'archived') throw new ConflictError('VERSION_ARCHIVED', `Version ${variant.version} of "${model}" is archived: it is out of service and cannot serve variant "${variant.name}".`, ['variants', i, 'version']);
+      // Live traffic goes only to versions that passed the gates, as a release's canary must.
+      if (version.stage === 'development') {
+        throw new ConflictError('NOT_IN_STAGING', `Version ${variant.version} of "${model}" is in development: a variant serves live callers, so its version must pass the gates first. Move it to staging (POST /v1/models/${model}/versions/${variant.version}/stage {"to": "staging"}).`, ['variants', i, 'version']);
+      }
+      return version;
+    });
+    // Every variant must answer the requests the control answers: the same inputs, and the same
+    // declared features (a record naming a feature a version lacks is refused as UNKNOWN_FEATURE).
+    const [control, ...treatments] = served;
+    treatments.forEach((version, j) => {
+      const mismatch = control ? requestMismatch(control, version) : undefined;
+      if (mismatch) {
+        throw new ConflictError('VARIANTS_INCOMPATIBLE', `Version ${version.version} (variant "${request.variants[j + 1]?.name}") cannot answer the requests version ${control?.version} (the control) answers: ${mismatch}. Callers would get errors from one variant only; test such a version with a shadow test first.`, ['variants', j + 1, 'version']);
+      }
     });
     const replacing = await this.checkFree(record);
     const { routing, versions: functionVersions } = await this.deps.router.getRouting(model);
@@ -173,7 +189,7 @@ export class ExperimentService {
     if (request.requestId !== undefined) {
       const served = await this.deps.studies.get(request.requestId);
       if (!served?.experiment || served.experiment.id !== id) {
-        throw new NotFoundError('REQUEST_NOT_FOUND', `Request "${clipId(request.requestId)}" is not one experiment "${id}" served${served ? '' : ' (none with that id is in the prediction log; its record is written within a second of the answer, so retry shortly if it was just served)'}.`, ['requestId']);
+        throw new NotFoundError('REQUEST_NOT_FOUND', `Request "${clipId(request.requestId)}" was not served by experiment "${id}"${served ? '' : ' (no request with that id is in the prediction log; its record is written within a second of the answer, so retry shortly if it was just served)'}.`, ['requestId']);
       }
       outcome = { identity: `request:${request.requestId}`, variant: served.experiment.variant, unit: served.experiment.unit, requestId: request.requestId, value: request.value, recordedAt, recordedBy: actor };
     } else {
@@ -263,6 +279,23 @@ export class ExperimentService {
   private view(experiment: Experiment): ExperimentView {
     return { ...experiment, state: experimentState(experiment, this.now().getTime()) };
   }
+}
+
+/**
+ * Why `other` cannot take the requests `control` takes, or `undefined` when it can: the same input
+ * names and element types, and the same declared features (as a set; the order is each version's own).
+ */
+function requestMismatch(control: ModelVersion, other: ModelVersion): string | undefined {
+  const inputs = (v: ModelVersion) => v.signature.inputs.map((i) => `${i.name}:${i.type}`).sort().join(', ');
+  if (inputs(control) !== inputs(other)) return `its inputs are [${clipId(inputs(other))}], the control's [${clipId(inputs(control))}]`;
+  const features = (v: ModelVersion) => [...(v.metadata.features ?? [])].sort();
+  const mine = new Set(features(other));
+  const missing = features(control).filter((f) => !mine.has(f));
+  const extra = features(other).filter((f) => !features(control).includes(f));
+  if (missing.length > 0 || extra.length > 0) {
+    return `its declared features differ (${[...(missing.length > 0 ? [`lacks ${missing.slice(0, 5).map((f) => JSON.stringify(clipId(f))).join(', ')}`] : []), ...(extra.length > 0 ? [`adds ${extra.slice(0, 5).map((f) => JSON.stringify(clipId(f))).join(', ')}`] : [])].join('; ')})`;
+  }
+  return undefined;
 }
 
 /** `{"reason": "..."}` or nothing. */
