@@ -64,6 +64,9 @@ export const BY_STUDY_INDEX = 'byStudy';
 
 /** What a study's analysis reads of each item: not the inputs' hash, the caller or the answer's outputs. */
 const STUDY_ATTRIBUTES = ['requestId', 'modelVersion', 'latencyMs', 'rows', 'timestamp', 'experiment', 'shadow'] as const;
+/** Those attributes as a ProjectionExpression, with its names. */
+const STUDY_PROJECTION = STUDY_ATTRIBUTES.map((a) => `#${a}`).join(', ');
+const STUDY_NAMES: Record<string, string> = Object.fromEntries(STUDY_ATTRIBUTES.map((a) => [`#${a}`, a]));
 
 /**
  * DynamoDB implementation of the `StudyReader` port: an experiment's or a shadow test's
@@ -79,14 +82,13 @@ export class DynamoDbStudyReader implements StudyReader {
 
   async read(study: string, max: number): Promise<{ readonly records: readonly StudyRecord[]; readonly capped: boolean }> {
     const records: StudyRecord[] = [];
-    const names = Object.fromEntries(STUDY_ATTRIBUTES.map((a) => [`#${a}`, a]));
     const pages = paginateQuery({ client: this.options.client }, {
       TableName: this.options.tableName,
       IndexName: BY_STUDY_INDEX,
       KeyConditionExpression: '#study = :study',
-      ExpressionAttributeNames: { ...names, '#study': 'study' },
+      ExpressionAttributeNames: { ...STUDY_NAMES, '#study': 'study' },
       ExpressionAttributeValues: { ':study': study },
-      ProjectionExpression: STUDY_ATTRIBUTES.map((a) => `#${a}`).join(', '),
+      ProjectionExpression: STUDY_PROJECTION,
       ScanIndexForward: true,
     });
     for await (const page of pages) {
@@ -102,8 +104,8 @@ export class DynamoDbStudyReader implements StudyReader {
     const { Item } = await this.options.client.send(new GetCommand({
       TableName: this.options.tableName,
       Key: { [TABLE_KEY]: requestId },
-      ProjectionExpression: STUDY_ATTRIBUTES.map((a) => `#${a}`).join(', '),
-      ExpressionAttributeNames: Object.fromEntries(STUDY_ATTRIBUTES.map((a) => [`#${a}`, a])),
+      ProjectionExpression: STUDY_PROJECTION,
+      ExpressionAttributeNames: STUDY_NAMES,
     }));
     return Item as StudyRecord | undefined;
   }

@@ -11,6 +11,8 @@
  * assigned to, and the prediction log records the experiment, the variant and the unit (a hash
  * of the key). A request without a key is served as if no experiment ran, and is not counted.
  */
+import { ConflictError } from '../errors.js';
+import type { ModelRecord } from '../model.js';
 import type { ExperimentVariant } from './assignment.js';
 
 export type { ExperimentVariant } from './assignment.js';
@@ -113,4 +115,22 @@ export interface RecordedOutcome {
   readonly value: number;
   readonly recordedAt: string;
   readonly recordedBy: string;
+}
+
+/**
+ * A model has one study of live traffic at a time (an experiment or a shadow test): the id of
+ * the active experiment a new study may replace (one that has ended), or `undefined` when none
+ * is set.
+ *
+ * @throws ConflictError 409 `SHADOW_RUNNING`, `EXPERIMENT_RUNNING` (running or scheduled), path `model`
+ */
+export function checkNoStudy(record: ModelRecord, now: number): string | undefined {
+  if (record.shadow) {
+    throw new ConflictError('SHADOW_RUNNING', `Model "${record.model}" has shadow test ${record.shadow.id} running (candidate version ${record.shadow.version}); a model has one experiment or shadow test at a time. Stop it first (DELETE /v1/models/${record.model}/shadow).`, ['model']);
+  }
+  const active = record.experiment;
+  if (!active) return undefined;
+  const state = experimentState(active, now);
+  if (state === 'ended') return active.id;
+  throw new ConflictError('EXPERIMENT_RUNNING', `Model "${record.model}" has experiment ${active.id} ${state === 'scheduled' ? `scheduled to start at ${active.startsAt}` : 'running'}; a model has one experiment or shadow test at a time. Stop it first (POST /v1/models/${record.model}/experiments/${active.id}/stop).`, ['model']);
 }

@@ -12,7 +12,7 @@ import { inProgress, type PromoteRequest, type PromoteResult } from '../release.
 import { newTimeSortedId } from '../names.js';
 import { assignVariant, unitId } from './assignment.js';
 import { analyzeExperiment, type ExperimentAnalysis } from './analysis.js';
-import { experimentState, MAX_EXPERIMENT_DAYS, type Experiment, type ExperimentState, type RecordedOutcome } from './experiment.js';
+import { checkNoStudy, experimentState, MAX_EXPERIMENT_DAYS, type Experiment, type ExperimentState, type RecordedOutcome } from './experiment.js';
 import { EXPERIMENT_HINT, ExperimentRequestSchema, OUTCOME_HINT, OutcomeRequestSchema } from './schemas.js';
 
 /** Most prediction-log records one analysis reads (the oldest are kept). */
@@ -100,7 +100,7 @@ export class ExperimentService {
         throw new ConflictError('VARIANTS_INCOMPATIBLE', `Version ${version.version} (variant "${request.variants[j + 1]?.name}") cannot answer the requests version ${control?.version} (the control) answers: ${mismatch}. Callers would get errors from one variant only; test such a version with a shadow test first.`, ['variants', j + 1, 'version']);
       }
     });
-    const replacing = await this.checkFree(record);
+    const replacing = checkNoStudy(record, now.getTime());
     const { routing, versions: functionVersions } = await this.deps.router.getRouting(model);
     if (routing.canary) throw inProgress(model, routing, functionVersions);
     const experiment: Experiment = {
@@ -253,21 +253,6 @@ export class ExperimentService {
     if (experiment) return experiment;
     await this.model(model);
     throw new NotFoundError('EXPERIMENT_NOT_FOUND', `Model "${model}" has no experiment "${id}"; GET /v1/models/${model}/experiments lists them.`, ['experiment']);
-  }
-
-  /**
-   * The id of the active experiment a new study may replace (one that has ended), or
-   * `undefined`; 409 when an experiment or shadow test is under way.
-   */
-  async checkFree(record: ModelRecord): Promise<string | undefined> {
-    if (record.shadow) {
-      throw new ConflictError('SHADOW_RUNNING', `Model "${record.model}" has shadow test ${record.shadow.id} running (candidate version ${record.shadow.version}); stop it first (DELETE /v1/models/${record.model}/shadow).`, ['model']);
-    }
-    const active = record.experiment;
-    if (!active) return undefined;
-    const state = experimentState(active, this.now().getTime());
-    if (state === 'ended') return active.id;
-    throw new ConflictError('EXPERIMENT_RUNNING', `Model "${record.model}" has experiment ${active.id} ${state === 'scheduled' ? `starting at ${active.startsAt}` : 'running'}; one experiment per model at a time. Stop it first (POST /v1/models/${record.model}/experiments/${active.id}/stop).`, ['model']);
   }
 
   private async model(model: string): Promise<ModelRecord> {

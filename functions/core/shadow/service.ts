@@ -7,7 +7,7 @@ import { parseWith } from '../codec/request.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { newTimeSortedId } from '../names.js';
 import { studyKey, type ExperimentStore, type ModelRegistry, type StudyReader } from '../ports.js';
-import { experimentState } from '../experiments/experiment.js';
+import { checkNoStudy } from '../experiments/experiment.js';
 import { ShadowReportBuilder, type ShadowReport } from './report.js';
 import { SHADOW_HINT, ShadowRequestSchema, type ShadowTest } from './shadow.js';
 
@@ -56,18 +56,8 @@ export class ShadowService {
     if (record.productionVersion === request.version) {
       throw new ConflictError('CANDIDATE_IS_PRODUCTION', `Version ${request.version} is the production version of "${model}": it would be compared with itself. Shadow another version.`, ['version']);
     }
-    if (record.shadow) {
-      throw new ConflictError('SHADOW_RUNNING', `Model "${model}" has shadow test ${record.shadow.id} running (candidate version ${record.shadow.version}); stop it first (DELETE /v1/models/${model}/shadow).`, ['model']);
-    }
     const now = this.now();
-    let ended: string | undefined;
-    if (record.experiment) {
-      const state = experimentState(record.experiment, now.getTime());
-      if (state !== 'ended') {
-        throw new ConflictError('EXPERIMENT_RUNNING', `Model "${model}" has experiment ${record.experiment.id} ${state === 'scheduled' ? `scheduled to start at ${record.experiment.startsAt}` : 'running'}; a model has one study of live traffic at a time. Stop it before a shadow test (POST /v1/models/${model}/experiments/${record.experiment.id}/stop).`, ['model']);
-      }
-      ended = record.experiment.id;
-    }
+    const ended = checkNoStudy(record, now.getTime());
     const shadow: ShadowTest = { id: newTimeSortedId('shadow', now), model, version: request.version, samplePercent: request.samplePercent, startedAt: now.toISOString(), startedBy: actor };
     await this.deps.store.startShadow(model, shadow, ended);
     return { model, shadow: { ...shadow, state: 'running' }, report: null, capped: false };
