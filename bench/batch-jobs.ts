@@ -47,8 +47,14 @@ export async function runBatchJobs(ctx: BenchContext): Promise<BatchJobsResult> 
       written.set(size, input.bytes);
     }
     const job = async (size: number) =>
-      (await child.request<Run<BatchJobRun>>({ type: 'job', rows: size, rowsPerBatch: ROWS_PER_BATCH, maxConcurrency: MAX_CONCURRENCY }, REQUEST_TIMEOUT_MS)).run;
-    const floor = async (size: number) => (await child.request<Run<BatchFloorRun>>({ type: 'floor', rows: size, rowsPerBatch: ROWS_PER_BATCH }, REQUEST_TIMEOUT_MS)).run;
+      (
+        await child.request<Run<BatchJobRun>>(
+          { type: 'job', rows: size, rowsPerBatch: ROWS_PER_BATCH, maxConcurrency: MAX_CONCURRENCY },
+          REQUEST_TIMEOUT_MS,
+        )
+      ).run;
+    const floor = async (size: number) =>
+      (await child.request<Run<BatchFloorRun>>({ type: 'floor', rows: size, rowsPerBatch: ROWS_PER_BATCH }, REQUEST_TIMEOUT_MS)).run;
 
     ctx.progress('batch jobs: warm-up');
     await job(WARMUP_ROWS);

@@ -7,7 +7,13 @@
  */
 import type { BenchContext } from './lib/context.js';
 import {
-  DiscardingLog, arrayInstancesBody, inProcessPredict, invokeOk, lambdaContext, predictEvent, recordInstancesBody,
+  DiscardingLog,
+  arrayInstancesBody,
+  inProcessPredict,
+  invokeOk,
+  lambdaContext,
+  predictEvent,
+  recordInstancesBody,
 } from './lib/in-process.js';
 import { PRODUCT_THREADS, benchModel, benchModels, float32Rows, rawRun, rawSession } from './lib/models.js';
 import { profileInProcess } from './lib/profile.js';
@@ -65,9 +71,14 @@ export async function runBatch(ctx: BenchContext): Promise<BatchResult> {
       );
       const stat = (name: keyof typeof samples) => summarize(samples[name].times);
       const s = {
-        raw: stat('raw'), adapter: stat('adapter'), core: stat('core'),
-        handler: stat('handler'), handlerRecords: stat('handlerRecords'), perRowLoop: stat('perRowLoop'),
-        jsonFloor: stat('jsonFloor'), binaryHandler: stat('binaryHandler'),
+        raw: stat('raw'),
+        adapter: stat('adapter'),
+        core: stat('core'),
+        handler: stat('handler'),
+        handlerRecords: stat('handlerRecords'),
+        perRowLoop: stat('perRowLoop'),
+        jsonFloor: stat('jsonFloor'),
+        binaryHandler: stat('binaryHandler'),
       };
       const rawRowsPerSecond = rowsPerSecond(BATCH_ROWS, s.raw.medianMs);
       const handlerRowsPerSecond = rowsPerSecond(BATCH_ROWS, s.handler.medianMs);

@@ -101,7 +101,8 @@ export async function prepareSandbox(ctx: BenchContext): Promise<Sandbox> {
     const bundle = await bundleFunction('functions/predict/handler.ts', dir, 'index', { tracing });
     await bundleScript('bench/processes/first-request.ts', path.join(dir, 'first-request.mjs'), shared);
     await bundleScript('bench/processes/bare-ort.ts', path.join(dir, 'bare-ort.mjs'), shared);
-    for (const pkg of ['onnxruntime-node', 'onnxruntime-common']) symlinkSync(path.join(packages, pkg), path.join(dir, 'node_modules', pkg));
+    for (const pkg of ['onnxruntime-node', 'onnxruntime-common'])
+      symlinkSync(path.join(packages, pkg), path.join(dir, 'node_modules', pkg));
     return { dir, bundle };
   };
   const { dir, bundle } = await lay('sandbox', false);
@@ -227,7 +228,12 @@ export async function runColdStart(ctx: BenchContext, sandbox: Sandbox): Promise
           firsts.push(await lastJsonLine<FirstRequest>('first-request.mjs', dir, { ...functionEnv(ctx, dir, model.name), ...harness }));
         },
         async () => {
-          const env = { PATH: process.env.PATH ?? '', BENCH_MODEL_FILE: modelFile, BENCH_ROW: JSON.stringify(row), BENCH_THREADS: String(PRODUCT_THREADS) };
+          const env = {
+            PATH: process.env.PATH ?? '',
+            BENCH_MODEL_FILE: modelFile,
+            BENCH_ROW: JSON.stringify(row),
+            BENCH_THREADS: String(PRODUCT_THREADS),
+          };
           bares.push(await lastJsonLine<Bare>('bare-ort.mjs', dir, env));
         },
       ];
@@ -238,7 +244,10 @@ export async function runColdStart(ctx: BenchContext, sandbox: Sandbox): Promise
           const tracedDir = sandbox.traced.dir;
           writeFileSync(path.join(tracedDir, `${model.name}.onnx`), model.bytes);
           const result = await lastJsonLine<FirstRequest>('first-request.mjs', tracedDir, {
-            ...functionEnv(ctx, tracedDir, model.name), ...tracingEnv(daemon.address, root), ...harness, BENCH_TRACE_ROOT: root,
+            ...functionEnv(ctx, tracedDir, model.name),
+            ...tracingEnv(daemon.address, root),
+            ...harness,
+            BENCH_TRACE_ROOT: root,
           });
           // Datagrams sent before the process exited are delivered by now or in the next turns.
           for (let i = 0; i < 3; i++) await nextTurn();
@@ -246,11 +255,18 @@ export async function runColdStart(ctx: BenchContext, sandbox: Sandbox): Promise
           segments.datagrams += after.datagrams - before.datagrams;
           segments.bytes += after.bytes - before.bytes;
           segments.requests += result.requests;
-          for (const [name, count] of after.names) segments.names.set(name, (segments.names.get(name) ?? 0) + count - (before.names.get(name) ?? 0));
+          for (const [name, count] of after.names)
+            segments.names.set(name, (segments.names.get(name) ?? 0) + count - (before.names.get(name) ?? 0));
           traced.push(result);
         });
         kinds.push(async () => {
-          withoutEmf.push(await lastJsonLine<FirstRequest>('first-request.mjs', dir, { ...functionEnv(ctx, dir, model.name), EMF_METRICS: 'false', ...harness }));
+          withoutEmf.push(
+            await lastJsonLine<FirstRequest>('first-request.mjs', dir, {
+              ...functionEnv(ctx, dir, model.name),
+              EMF_METRICS: 'false',
+              ...harness,
+            }),
+          );
         });
       }
       for (let i = 0; i < runs; i++) for (let k = 0; k < kinds.length; k++) await kinds[(i + k) % kinds.length]?.();
@@ -276,11 +292,25 @@ export async function runColdStart(ctx: BenchContext, sandbox: Sandbox): Promise
     const sample = benchModel(SAMPLE);
     ctx.progress(`cold start: CPU profile (${sample.id})`);
     const profileDir = mkdtempSync(path.join(ctx.tmpDir, 'cpu-prof-'));
-    const env = { ...functionEnv(ctx, dir, sample.name), BENCH_MODEL: sample.name, BENCH_BODY: JSON.stringify(featuresBody(sample, sample.rows(1)[0] ?? [])) };
-    await lastJsonLine<FirstRequest>('first-request.mjs', dir, env, ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${profileDir}`]);
+    const env = {
+      ...functionEnv(ctx, dir, sample.name),
+      BENCH_MODEL: sample.name,
+      BENCH_BODY: JSON.stringify(featuresBody(sample, sample.rows(1)[0] ?? [])),
+    };
+    await lastJsonLine<FirstRequest>('first-request.mjs', dir, env, [
+      '--cpu-prof',
+      '--cpu-prof-interval=100',
+      `--cpu-prof-dir=${profileDir}`,
+    ]);
 
     ctx.progress(`cold start: Powertools in isolation (${probeRuns} runs of each probe)`);
-    const probeEnv = { PATH: process.env.PATH ?? '', NODE_OPTIONS: FUNCTION_NODE_OPTIONS, AWS_REGION: 'us-east-1', ...lambdaEnv(dir), ...tracingEnv(daemon.address, traceRootPrefix()) };
+    const probeEnv = {
+      PATH: process.env.PATH ?? '',
+      NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
+      AWS_REGION: 'us-east-1',
+      ...lambdaEnv(dir),
+      ...tracingEnv(daemon.address, traceRootPrefix()),
+    };
     const probes = { empty: [] as number[], loggerMetrics: [] as number[], tracer: [] as number[] };
     const probeKinds = Object.keys(PROBES) as Array<keyof typeof PROBES>;
     for (let i = 0; i < probeRuns; i++) {
@@ -324,7 +354,9 @@ export async function runColdStart(ctx: BenchContext, sandbox: Sandbox): Promise
         cpuMsPerWarmRequestOn: precise(median(traced.map((f) => f.warmCpuMs))),
         segmentsPerRequest: precise(segments.datagrams / Math.max(1, segments.requests)),
         segmentBytesPerRequest: precise(segments.bytes / Math.max(1, segments.requests)),
-        segmentNames: [...segments.names].filter(([, count]) => count > 0).sort((a, b) => b[1] - a[1])
+        segmentNames: [...segments.names]
+          .filter(([, count]) => count > 0)
+          .sort((a, b) => b[1] - a[1])
           .map(([name, count]) => ({ name, perRequest: precise(count / Math.max(1, segments.requests)) })),
       },
       emf: {
@@ -353,5 +385,8 @@ export async function runColdStart(ctx: BenchContext, sandbox: Sandbox): Promise
 }
 
 function medianPhases(runs: readonly FirstRequest[]): Record<ColdStartPhase, number> {
-  return Object.fromEntries(COLD_START_PHASES.map((p) => [p, precise(median(runs.map((f) => f.phases[p])))])) as Record<ColdStartPhase, number>;
+  return Object.fromEntries(COLD_START_PHASES.map((p) => [p, precise(median(runs.map((f) => f.phases[p])))])) as Record<
+    ColdStartPhase,
+    number
+  >;
 }

@@ -120,11 +120,21 @@ function check(data: Float32Array): void {
 }
 
 console.log(`float32 → JSON text, ${count.toLocaleString('en')} elements, node ${process.version}, median of 7 rounds`);
-console.log(['dataset'.padEnd(24), 'printer'.padEnd(16), 'ns/element'.padStart(10), 'chars/element'.padStart(14), 'vs String'.padStart(10)].join(' '));
+console.log(
+  ['dataset'.padEnd(24), 'printer'.padEnd(16), 'ns/element'.padStart(10), 'chars/element'.padStart(14), 'vs String'.padStart(10)].join(' '),
+);
 for (const [name, data] of DATASETS) {
   check(data);
   measure(data).forEach(({ ns, chars, ratio }, i) => {
     const printer = (PRINTERS[i] as readonly [string, unknown])[0];
-    console.log([name.padEnd(24), printer.padEnd(16), ns.toFixed(1).padStart(10), chars.toFixed(2).padStart(14), `${ratio.toFixed(2)}×`.padStart(10)].join(' '));
+    console.log(
+      [
+        name.padEnd(24),
+        printer.padEnd(16),
+        ns.toFixed(1).padStart(10),
+        chars.toFixed(2).padStart(14),
+        `${ratio.toFixed(2)}×`.padStart(10),
+      ].join(' '),
+    );
   });
 }

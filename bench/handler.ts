@@ -32,7 +32,15 @@ import type { PendingRecord, PredictionLog, PredictionLogRecord } from '../funct
 import { ShadowService } from '../functions/core/shadow/service.js';
 import { ensureBucket, localClients } from '../local/aws-servers.js';
 import type { BenchContext } from './lib/context.js';
-import { DiscardingLog, featuresBody, inProcessPredict, invokeOk, lambdaContext, predictEvent, type InProcessPredict } from './lib/in-process.js';
+import {
+  DiscardingLog,
+  featuresBody,
+  inProcessPredict,
+  invokeOk,
+  lambdaContext,
+  predictEvent,
+  type InProcessPredict,
+} from './lib/in-process.js';
 import { PRODUCT_THREADS, benchModel, benchModels, float32Rows, rawRun, rawSession } from './lib/models.js';
 import { profileInProcess } from './lib/profile.js';
 import { precise, repeatFor, sampleInBlocks, summarize } from './lib/stats.js';
@@ -160,10 +168,14 @@ async function measureLogWrites(ctx: BenchContext): Promise<HandlerResult['log']
     ctx.progress('handler: CPU profile with prediction logs on');
     const profile = await profileInProcess(async () => {
       let calls = 0;
-      await repeatFor(async () => {
-        await invokeOk(on.handler, event, context);
-        if (++calls % LOG_BLOCK === 0) await log.flush();
-      }, 1_000_000, ctx.profile.profileMs);
+      await repeatFor(
+        async () => {
+          await invokeOk(on.handler, event, context);
+          if (++calls % LOG_BLOCK === 0) await log.flush();
+        },
+        1_000_000,
+        ctx.profile.profileMs,
+      );
       await log.flush();
     });
     const withoutLog = summarize(samples.withoutLog.times);
@@ -272,7 +284,12 @@ async function measureCapture(ctx: BenchContext): Promise<HandlerResult['capture
     // The serving core's wall clock, moved on past the pointer cache at each switch (the record
     // timestamps move with it; nothing here reads them).
     let skewMs = 0;
-    const stack = await inProcessPredict([model], { log: new DiscardingLog(), capture, intraOpThreads: PRODUCT_THREADS, now: () => Date.now() + skewMs });
+    const stack = await inProcessPredict([model], {
+      log: new DiscardingLog(),
+      capture,
+      intraOpThreads: PRODUCT_THREADS,
+      now: () => Date.now() + skewMs,
+    });
     const event = predictEvent(model.name, JSON.stringify(featuresBody(model, model.rows(1)[0] ?? [])));
     const context = lambdaContext();
     /** Records queued: requests served with capture on, the switches' included. */
@@ -318,17 +335,23 @@ async function measureCapture(ctx: BenchContext): Promise<HandlerResult['capture
     const counted = { records, deliveredRecords, fallbackRecords, objects: (await countObjects(clients.s3, CAPTURE_BUCKET)) - before };
     if (fallbackRecords > 0) ctx.progress(`handler: ${fallbackRecords} captured records went to the fallback`);
     if (deliveredRecords + fallbackRecords !== records) {
-      throw new Error(`capture at ${CAPTURE_PERCENT}% delivered ${deliveredRecords} records and sent ${fallbackRecords} to the fallback for ${records} requests: the "on" figure did not capture every request`);
+      throw new Error(
+        `capture at ${CAPTURE_PERCENT}% delivered ${deliveredRecords} records and sent ${fallbackRecords} to the fallback for ${records} requests: the "on" figure did not capture every request`,
+      );
     }
     const meanRecordBytes = deliveredBytes / Math.max(1, deliveredRecords);
     ctx.progress('handler: CPU profile with data capture on');
     await switchTo(true);
     const profile = await profileInProcess(async () => {
       let calls = 0;
-      await repeatFor(async () => {
-        await invokeOk(stack.handler, event, context);
-        if (++calls % LOG_BLOCK === 0) await capture.flush();
-      }, 1_000_000, ctx.profile.profileMs);
+      await repeatFor(
+        async () => {
+          await invokeOk(stack.handler, event, context);
+          if (++calls % LOG_BLOCK === 0) await capture.flush();
+        },
+        1_000_000,
+        ctx.profile.profileMs,
+      );
       await capture.flush();
     });
     const withoutCapture = summarize(samples.withoutCapture.times);
@@ -447,7 +470,8 @@ export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['s
         await stack.service.flush();
         const records = [...served, ...log.take()];
         if (records.length > 0 && records.some((r) => r.shadow !== undefined) === on) break;
-        if (probe >= SWITCH_PROBES) throw new Error(`the handler did not see the shadow test ${on ? 'started' : 'stopped'} after ${SWITCH_PROBES} requests`);
+        if (probe >= SWITCH_PROBES)
+          throw new Error(`the handler did not see the shadow test ${on ? 'started' : 'stopped'} after ${SWITCH_PROBES} requests`);
         await sleep(1);
       }
       shadowing = on;
@@ -460,7 +484,8 @@ export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['s
       {
         withoutShadow: async () => {
           const call = await serve();
-          if (call.records.some((r) => r.shadow !== undefined)) throw new Error('a request served with no shadow test set was shadowed: the "off" figure is not off');
+          if (call.records.some((r) => r.shadow !== undefined))
+            throw new Error('a request served with no shadow test set was shadowed: the "off" figure is not off');
           times.withoutShadow.push(call.answerMs);
           drains.withoutShadow.push(call.drainMs);
         },
@@ -479,7 +504,8 @@ export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['s
     // The first `warmup` calls of each case are its warm-up (sampleInBlocks runs them before any timed block).
     const timed = (kind: keyof typeof times, values: readonly number[]) => {
       const kept = values.slice(budget.warmup);
-      if (kept.length !== samples[kind].times.length) throw new Error(`${kind}: ${kept.length} calls timed here, ${samples[kind].times.length} by the loop`);
+      if (kept.length !== samples[kind].times.length)
+        throw new Error(`${kind}: ${kept.length} calls timed here, ${samples[kind].times.length} by the loop`);
       return summarize(kept);
     };
     // The runs a last "on" block left waiting.
@@ -488,8 +514,14 @@ export async function measureShadow(ctx: BenchContext): Promise<HandlerResult['s
     else log.take();
     counting = false;
     const missingResults = counted.requests - counted.shadowResults;
-    if (missingResults > 0) ctx.progress(`handler: ${missingResults} of ${counted.requests} requests with the shadow test set were logged without the candidate's result`);
-    if (counted.failedResults > 0) ctx.progress(`handler: ${counted.failedResults} shadow results are errors (${[...failures].map(([code, n]) => `${code} ${n}`).join(', ')})`);
+    if (missingResults > 0)
+      ctx.progress(
+        `handler: ${missingResults} of ${counted.requests} requests with the shadow test set were logged without the candidate's result`,
+      );
+    if (counted.failedResults > 0)
+      ctx.progress(
+        `handler: ${counted.failedResults} shadow results are errors (${[...failures].map(([code, n]) => `${code} ${n}`).join(', ')})`,
+      );
     ctx.progress('handler: CPU profile with the shadow test on');
     await switchTo(true);
     const profile = await profileInProcess(async () => {
@@ -559,7 +591,9 @@ async function countObjects(s3: S3Client, bucket: string): Promise<number> {
   let count = 0;
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: CAPTURE_ROOT, ...(token ? { ContinuationToken: token } : {}) }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: CAPTURE_ROOT, ...(token ? { ContinuationToken: token } : {}) }),
+    );
     count += page.KeyCount ?? page.Contents?.length ?? 0;
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);

@@ -53,41 +53,95 @@ function bodies(): Body[] {
   const plain = (b: Omit<Body, 'baseline' | 'path'> & { path?: string }): Body => ({ path: 'predict', ...b, baseline: b.body });
   const inflatesTo = 100_000_000;
   // Spaces are valid JSON whitespace: the bomb is a well-formed body, only enormous once inflated.
-  const bomb = gzipSync(Buffer.concat([Buffer.from('{"instances":[['), Buffer.alloc(inflatesTo - 20, 0x20), Buffer.from('1]]}')]), { level: 9 });
+  const bomb = gzipSync(Buffer.concat([Buffer.from('{"instances":[['), Buffer.alloc(inflatesTo - 20, 0x20), Buffer.from('1]]}')]), {
+    level: 9,
+  });
   const atLimit = fill('{"instances":[', '[1.5,1.5,1.5,1.5]', ',', ']}', 6_000_000);
   return [
     plain({
-      id: 'rows', description: `${iris.id}: one-value rows, as many as the body holds`, model: iris.name,
-      body: fill('{"instances":[', '[0.12345]', ',', ']}'), status: 413, code: 'TOO_MANY_ROWS',
+      id: 'rows',
+      description: `${iris.id}: one-value rows, as many as the body holds`,
+      model: iris.name,
+      body: fill('{"instances":[', '[0.12345]', ',', ']}'),
+      status: 413,
+      code: 'TOO_MANY_ROWS',
     }),
     plain({
-      id: 'long-key', description: `${iris.id}: a feature name of ${(BODY_BYTES / 1e6).toFixed(1)} MB`, model: iris.name,
-      body: JSON.stringify({ features: { ...good, ['k'.repeat(BODY_BYTES - 200)]: 1 } }), status: 400, code: 'UNKNOWN_FEATURE',
+      id: 'long-key',
+      description: `${iris.id}: a feature name of ${(BODY_BYTES / 1e6).toFixed(1)} MB`,
+      model: iris.name,
+      body: JSON.stringify({ features: { ...good, ['k'.repeat(BODY_BYTES - 200)]: 1 } }),
+      status: 400,
+      code: 'UNKNOWN_FEATURE',
     }),
     plain({
-      id: 'many-keys', description: `${iris.id}: a record of several hundred thousand unknown features`, model: iris.name,
-      body: manyKeys(good), status: 400, code: 'UNKNOWN_FEATURE',
+      id: 'many-keys',
+      description: `${iris.id}: a record of several hundred thousand unknown features`,
+      model: iris.name,
+      body: manyKeys(good),
+      status: 400,
+      code: 'UNKNOWN_FEATURE',
     }),
     plain({
-      id: 'v2-data', description: `${iris.id}: v2 infer, shape [1, ${iris.features.length}] with a data list the size of the body`, model: iris.name, path: 'infer',
-      body: fill(`{"inputs":[{"name":"${iris.inputName}","shape":[1,${iris.features.length}],"datatype":"FP32","data":[`, '1.5', ',', ']}]}'), status: 400, code: 'SHAPE_MISMATCH',
+      id: 'v2-data',
+      description: `${iris.id}: v2 infer, shape [1, ${iris.features.length}] with a data list the size of the body`,
+      model: iris.name,
+      path: 'infer',
+      body: fill(
+        `{"inputs":[{"name":"${iris.inputName}","shape":[1,${iris.features.length}],"datatype":"FP32","data":[`,
+        '1.5',
+        ',',
+        ']}]}',
+      ),
+      status: 400,
+      code: 'SHAPE_MISMATCH',
     }),
     plain({
-      id: 'int64-digits', description: 'int64 model: one element written as a decimal string of millions of digits', model: 'hostile-int64', path: 'infer',
-      body: `{"inputs":[{"name":"ids","shape":[1,2],"datatype":"INT64","data":["${'9'.repeat(BODY_BYTES - 100)}","1"]}]}`, status: 400, code: 'OUT_OF_RANGE',
+      id: 'int64-digits',
+      description: 'int64 model: one element written as a decimal string of millions of digits',
+      model: 'hostile-int64',
+      path: 'infer',
+      body: `{"inputs":[{"name":"ids","shape":[1,2],"datatype":"INT64","data":["${'9'.repeat(BODY_BYTES - 100)}","1"]}]}`,
+      status: 400,
+      code: 'OUT_OF_RANGE',
     }),
     plain({
-      id: 'long-string', description: 'string model: one BYTES element the size of the body', model: 'hostile-strings', path: 'infer',
-      body: `{"inputs":[{"name":"color","shape":[1,1],"datatype":"BYTES","data":["${'r'.repeat(BODY_BYTES - 100)}"]}]}`, status: 400, code: 'STRING_TOO_LONG',
+      id: 'long-string',
+      description: 'string model: one BYTES element the size of the body',
+      model: 'hostile-strings',
+      path: 'infer',
+      body: `{"inputs":[{"name":"color","shape":[1,1],"datatype":"BYTES","data":["${'r'.repeat(BODY_BYTES - 100)}"]}]}`,
+      status: 400,
+      code: 'STRING_TOO_LONG',
     }),
     plain({
-      id: 'nul-string', description: 'string model: 1,000 strings of 5 KB, the last with a NUL at its end', model: 'hostile-strings', path: 'infer',
-      body: JSON.stringify({ inputs: [{ name: 'color', shape: [1000, 1], datatype: 'BYTES', data: Array.from({ length: 1000 }, (_, i) => `${'r'.repeat(5_700)}${i === 999 ? '\u0000' : ''}`) }] }),
-      status: 400, code: 'NUL_IN_STRING',
+      id: 'nul-string',
+      description: 'string model: 1,000 strings of 5 KB, the last with a NUL at its end',
+      model: 'hostile-strings',
+      path: 'infer',
+      body: JSON.stringify({
+        inputs: [
+          {
+            name: 'color',
+            shape: [1000, 1],
+            datatype: 'BYTES',
+            data: Array.from({ length: 1000 }, (_, i) => `${'r'.repeat(5_700)}${i === 999 ? '\u0000' : ''}`),
+          },
+        ],
+      }),
+      status: 400,
+      code: 'NUL_IN_STRING',
     }),
     {
-      id: 'gzip-bomb', description: `${iris.id}: ${(bomb.byteLength / 1e6).toFixed(1)} MB of gzip that inflates to ${inflatesTo / 1e6} MB`, model: iris.name, path: 'predict',
-      body: bomb.toString('base64'), encoding: 'gzip', baseline: atLimit, status: 413, code: 'BODY_TOO_LARGE',
+      id: 'gzip-bomb',
+      description: `${iris.id}: ${(bomb.byteLength / 1e6).toFixed(1)} MB of gzip that inflates to ${inflatesTo / 1e6} MB`,
+      model: iris.name,
+      path: 'predict',
+      body: bomb.toString('base64'),
+      encoding: 'gzip',
+      baseline: atLimit,
+      status: 413,
+      code: 'BODY_TOO_LARGE',
     },
   ];
 }
@@ -120,7 +174,11 @@ export async function runHostile(ctx: BenchContext): Promise<HostileResult> {
   const int64 = int64Model();
   const strings = stringInputModel();
   const stack = await inProcessPredict(
-    [benchModel('iris'), { name: 'hostile-int64', bytes: int64.bytes, metadata: {} }, { name: 'hostile-strings', bytes: strings.bytes, metadata: {} }],
+    [
+      benchModel('iris'),
+      { name: 'hostile-int64', bytes: int64.bytes, metadata: {} },
+      { name: 'hostile-strings', bytes: strings.bytes, metadata: {} },
+    ],
     { log: new DiscardingLog(), intraOpThreads: defaultIntraOpThreads(undefined) },
   );
   const context = lambdaContext();

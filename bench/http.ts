@@ -45,25 +45,29 @@ export const HTTP_VARIANTS: readonly HttpVariant[] = [
   },
   {
     id: 'api',
-    description: 'the local API with the handlers Lambda runs (routing, validation, codec, errors), authorization off, prediction logs off, no access log; registry and S3 in another process',
+    description:
+      'the local API with the handlers Lambda runs (routing, validation, codec, errors), authorization off, prediction logs off, no access log; registry and S3 in another process',
     file: API,
     env: (ctx) => ({ BENCH_API_MODE: 'function', BENCH_AUTH: 'off', BENCH_LOG: 'off', BENCH_AWS: JSON.stringify(ctx.aws) }),
   },
   {
     id: 'apiAuth',
-    description: 'the same with JWT authorization on: the same authorizer code as on Lambda, behind API Gateway\'s result cache as the local server emulates it (a token is verified once per cache period)',
+    description:
+      "the same with JWT authorization on: the same authorizer code as on Lambda, behind API Gateway's result cache as the local server emulates it (a token is verified once per cache period)",
     file: API,
     env: (ctx) => ({ BENCH_API_MODE: 'function', BENCH_AUTH: 'on', BENCH_LOG: 'off', BENCH_AWS: JSON.stringify(ctx.aws) }),
   },
   {
     id: 'apiLog',
-    description: 'the same as `api` with prediction logs on: records queued and written in the background with BatchWriteItem (up to 25 a call) through the AWS SDK, answered at once by a stand-in DynamoDB in another process, so the figure is our process\'s whole logging cost and not dynalite\'s',
+    description:
+      "the same as `api` with prediction logs on: records queued and written in the background with BatchWriteItem (up to 25 a call) through the AWS SDK, answered at once by a stand-in DynamoDB in another process, so the figure is our process's whole logging cost and not dynalite's",
     file: API,
     env: (ctx) => ({ BENCH_API_MODE: 'function', BENCH_AUTH: 'off', BENCH_LOG: 'sink', BENCH_AWS: JSON.stringify(ctx.aws) }),
   },
   {
     id: 'npmStartQuiet',
-    description: '`npm start`\'s stack (local/stack.ts, bundled like the servers above) with the access log off (`ACCESS_LOG=off`): JWT authorization on, the DynamoDB- and S3-compatible servers in a child process as `npm start` runs them, prediction logs written to that dynalite in the background, the emulated alias and version routing (throttling off, as everywhere here)',
+    description:
+      "`npm start`'s stack (local/stack.ts, bundled like the servers above) with the access log off (`ACCESS_LOG=off`): JWT authorization on, the DynamoDB- and S3-compatible servers in a child process as `npm start` runs them, prediction logs written to that dynalite in the background, the emulated alias and version routing (throttling off, as everywhere here)",
     file: API,
     env: () => ({ BENCH_API_MODE: 'npm-start', ACCESS_LOG: 'off' }),
   },
@@ -75,7 +79,8 @@ export const HTTP_VARIANTS: readonly HttpVariant[] = [
   },
   {
     id: 'npmStart',
-    description: 'the same code with the access log on, run the way `npm start` runs it: through tsx (TypeScript compiled at load, with esbuild\'s keepNames)',
+    description:
+      "the same code with the access log on, run the way `npm start` runs it: through tsx (TypeScript compiled at load, with esbuild's keepNames)",
     file: API,
     env: () => ({ BENCH_API_MODE: 'npm-start', ACCESS_LOG: 'on' }),
     tsx: true,
@@ -97,9 +102,14 @@ export async function runHttp(ctx: BenchContext): Promise<HttpResult> {
   const servers = new Map<HttpVariantId, Child<ServerReady>>();
   try {
     ctx.progress('http: starting the servers');
-    await Promise.all(HTTP_VARIANTS.map(async (variant) => {
-      servers.set(variant.id, await startChild<ServerReady>(variant.file, { env: variant.env(ctx), tsx: variant.tsx ?? false, timeoutMs: 120_000 }));
-    }));
+    await Promise.all(
+      HTTP_VARIANTS.map(async (variant) => {
+        servers.set(
+          variant.id,
+          await startChild<ServerReady>(variant.file, { env: variant.env(ctx), tsx: variant.tsx ?? false, timeoutMs: 120_000 }),
+        );
+      }),
+    );
     /**
      * One slice of load, then the server's prediction-log backlog written (untimed): the writes a
      * slice leaves queued run before the next server's slice, not during it.
@@ -134,7 +144,8 @@ export async function runHttp(ctx: BenchContext): Promise<HttpResult> {
       const { summary } = await server.request<Message & { summary: ProfileSummary }>({ type: 'profileStop' });
       profiles.push({ variant, profile: summary });
     }
-    const rps = (variant: HttpVariantId, c: number) => points.find((p) => p.variant === variant && p.connections === c)?.requestsPerSecond ?? Number.NaN;
+    const rps = (variant: HttpVariantId, c: number) =>
+      points.find((p) => p.variant === variant && p.connections === c)?.requestsPerSecond ?? Number.NaN;
     const ratios = HTTP_VARIANTS.filter((v) => v.id !== 'baseline').flatMap((v) =>
       connections.map((c) => ({ variant: v.id, connections: c, ratio: precise(rps(v.id, c) / rps('baseline', c)) })),
     );
@@ -161,7 +172,11 @@ interface Drain {
 }
 
 /** One point from a server's rounds: responses over total time, percentiles over every response. */
-function merge(variant: HttpVariantId, connections: number, slices: ReadonlyArray<{ result: LoadResult; drain: Drain }>): HttpResult['points'][number] {
+function merge(
+  variant: HttpVariantId,
+  connections: number,
+  slices: ReadonlyArray<{ result: LoadResult; drain: Drain }>,
+): HttpResult['points'][number] {
   const runs = slices.map((s) => s.result);
   const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);

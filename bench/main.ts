@@ -37,7 +37,8 @@ const command = values.quick ? 'npm run bench -- --quick' : 'npm run bench';
 
 const started = performance.now();
 const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'onnx-bench-'));
-const progress = (message: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}\n`);
+const progress = (message: string) =>
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}\n`);
 
 function cleanUp(): void {
   killChildren();
@@ -81,8 +82,23 @@ async function main(): Promise<void> {
       machine: describeMachine(),
       loadAverage: { start: loadStart, end: loadEnd },
       intraOpThreads: PRODUCT_THREADS,
-      models: benchModels().map((m) => ({ id: m.id, name: m.name, description: m.description, bytes: m.bytes.byteLength, features: m.features.length })),
-      limit, handler, batch, coldStart, http, memory, sizes, threads, hostile, batchJobs,
+      models: benchModels().map((m) => ({
+        id: m.id,
+        name: m.name,
+        description: m.description,
+        bytes: m.bytes.byteLength,
+        features: m.features.length,
+      })),
+      limit,
+      handler,
+      batch,
+      coldStart,
+      http,
+      memory,
+      sizes,
+      threads,
+      hostile,
+      batchJobs,
     };
     const results: BenchResults = { ...measured, headline: headline(measured), targets: evaluateTargets(measured) };
     mkdirSync(outDir, { recursive: true });

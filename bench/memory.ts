@@ -19,7 +19,11 @@ type MemoryReply = Message & { readonly rssMb: number; readonly heapUsedMb: numb
 
 const RUNS = [
   { server: 'the local API, JWT authorization on, prediction logs off', log: 'off', count: 'requests' },
-  { server: 'the local API, JWT authorization on, prediction logs on (queued, BatchWriteItem of up to 25 to the log sink)', log: 'sink', count: 'loggedRequests' },
+  {
+    server: 'the local API, JWT authorization on, prediction logs on (queued, BatchWriteItem of up to 25 to the log sink)',
+    log: 'sink',
+    count: 'loggedRequests',
+  },
 ] as const;
 
 export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
@@ -48,7 +52,12 @@ async function measure(ctx: BenchContext, description: string, log: 'off' | 'sin
     let sampling = Promise.resolve();
     ctx.progress(`memory: logs ${log}, ${requests} requests`);
     const measured = await load({
-      url, body, token, connections, amount: requests, maxSeconds,
+      url,
+      body,
+      token,
+      connections,
+      amount: requests,
+      maxSeconds,
       onProgress: (done) => {
         sampling = sampling.then(async () => {
           const { rssMb } = await server.request<MemoryReply>({ type: 'memory' });

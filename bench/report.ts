@@ -3,8 +3,19 @@
  * Every number printed here is read from the results of the same run.
  */
 import {
-  BATCH_JOB_PHASES, COLD_START_PHASES, type BatchFloorRun, type BatchJobPhase, type BatchJobRun, type BenchResults, type BundleFamilyId, type ColdStartPhase, type HttpVariantId,
-  type ModelId, type OnOffFigures, type ProfileSummary, type TargetCheck,
+  BATCH_JOB_PHASES,
+  COLD_START_PHASES,
+  type BatchFloorRun,
+  type BatchJobPhase,
+  type BatchJobRun,
+  type BenchResults,
+  type BundleFamilyId,
+  type ColdStartPhase,
+  type HttpVariantId,
+  type ModelId,
+  type OnOffFigures,
+  type ProfileSummary,
+  type TargetCheck,
 } from './results.js';
 import { LATENCY_BAND } from './threads.js';
 import type { Stat } from './lib/stats.js';
@@ -37,12 +48,18 @@ const percent = (share: number) => `${Math.round(share * 100)}%`;
 
 /** "A 31%, B 20%, C 9%": the largest groups of a CPU profile. */
 function topGroups(profile: ProfileSummary, count = 4): string {
-  return profile.groups.slice(0, count).map((g) => `${g.name} ${percent(g.share)}`).join(', ');
+  return profile.groups
+    .slice(0, count)
+    .map((g) => `${g.name} ${percent(g.share)}`)
+    .join(', ');
 }
 
 /** "`f` 31%, `g` 20%": the largest functions of a CPU profile. */
 function topFunctions(profile: ProfileSummary, count = 4): string {
-  return profile.functions.slice(0, count).map((f) => `\`${f.name}\` ${percent(f.share)}`).join(', ');
+  return profile.functions
+    .slice(0, count)
+    .map((f) => `\`${f.name}\` ${percent(f.share)}`)
+    .join(', ');
 }
 
 /** A CPU profile as two short lists, for the sections. */
@@ -54,7 +71,12 @@ function onOffRows(off: Stat, on: Stat, figures: OnOffFigures): string[][] {
   return [
     ['Median', ms(off.medianMs), ms(on.medianMs), times(figures.ratio)],
     ['p99', ms(off.p99Ms), ms(on.p99Ms), times(figures.p99Ratio)],
-    ['CPU per request', ms(figures.cpuMsPerCallWithout), ms(figures.cpuMsPerCallWith), times(figures.cpuMsPerCallWith / figures.cpuMsPerCallWithout)],
+    [
+      'CPU per request',
+      ms(figures.cpuMsPerCallWithout),
+      ms(figures.cpuMsPerCallWith),
+      times(figures.cpuMsPerCallWith / figures.cpuMsPerCallWithout),
+    ],
   ];
 }
 
@@ -64,7 +86,10 @@ function profileLines(title: string, profile: ProfileSummary): string[] {
     `${title} (${num(profile.busyMs)} ms of CPU sampled; self time, idle excluded):`,
     '',
     `- by code: ${profile.groups.map((g) => `${g.name} ${percent(g.share)}`).join(', ')}`,
-    `- by function: ${profile.functions.slice(0, 6).map((f) => `\`${f.name}\` ${percent(f.share)}`).join(', ')}`,
+    `- by function: ${profile.functions
+      .slice(0, 6)
+      .map((f) => `\`${f.name}\` ${percent(f.share)}`)
+      .join(', ')}`,
   ];
 }
 
@@ -97,11 +122,11 @@ const PHASE_LABEL: Readonly<Record<ColdStartPhase, string>> = {
   rest: 'codec, log queue, metrics line, response',
 };
 const JOB_PHASE_LABEL: Readonly<Record<BatchJobPhase, string>> = {
-  submit: 'submission (the job API\'s checks, the job stored, the workflow started)',
+  submit: "submission (the job API's checks, the job stored, the workflow started)",
   plan: 'plan (the input read whole, its splits written)',
   map: 'Distributed Map (the batches, to the last part written)',
-  resultWriter: 'ResultWriter (the map\'s result files)',
-  assemble: 'assemble (the parts concatenated into the outputs, the job\'s end recorded)',
+  resultWriter: "ResultWriter (the map's result files)",
+  assemble: "assemble (the parts concatenated into the outputs, the job's end recorded)",
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -139,28 +164,139 @@ export function evaluateTargets(m: Measured): TargetCheck[] {
   const memory = m.memory.runs[0];
   const layer = (arch: string) => m.sizes.layers.find((l) => l.architecture === arch)?.unzippedBytes ?? Number.NaN;
   return [
-    check('handler-overhead', `Handler overhead over the raw run, single row, median (worst model: ${overhead ? MODEL_LABEL[overhead.model] : 'n/a'})`, '≤ 0.2 ms', overhead?.overheadMedianMs ?? Number.NaN, 'ms', 0.2, 'max'),
-    check('prediction-log', `Handler with prediction logs on ÷ off, single row, median (${MODEL_LABEL[m.handler.log.model]}; written to the DynamoDB-compatible server in another process)`, '≤ 1.15×', m.handler.log.ratio, '×', 1.15, 'max'),
-    check('data-capture', `Data capture at ${num(m.handler.capture.samplePercent)}%: handler p50 on ÷ off, single row (${MODEL_LABEL[m.handler.capture.model]}; delivered to the S3-compatible server in another process)`, '≤ 1.05×', m.handler.capture.ratio, '×', 1.05, 'max'),
-    check('shadow-test', `Shadow test on ${num(m.handler.shadow.samplePercent)}% of requests: the caller's p50 on ÷ off, single row (${MODEL_LABEL[m.handler.shadow.model]}; the candidate, a second version of the same file, runs after the answer, gathered in batches that the drain between requests runs when due, as on Lambda)`, '≤ 1.1×', m.handler.shadow.ratio, '×', 1.1, 'max'),
-    check('batch-efficiency', 'Batch efficiency, tree ensemble, 1000 rows (handler rows/s ÷ raw rows/s)', '≥ 0.8', trees?.efficiency ?? Number.NaN, '', 0.8, 'min'),
-    ...m.batch.models.map((x) => check(`json-floor-${x.model}`, `1000-row JSON request through the handler ÷ the JSON floor (JSON.parse of the body, one raw \`session.run\`, JSON.stringify of the answer), ${MODEL_LABEL[x.model]}`, '≤ 1.5×', x.floorRatio, '×', 1.5, 'max')),
-    check('batch-speedup', 'Batched request over the per-row loop, tree ensemble, 1000 rows', '≥ 20×', trees?.speedupOverLoop ?? Number.NaN, '×', 20, 'min'),
-    check('cold-start', `Cold start to first prediction, ${MODEL_LABEL[COLD_MODEL]}, median of ${m.coldStart.runs}, as deployed`, '≤ 350 ms', cold?.total.medianMs ?? Number.NaN, 'ms', 350, 'max'),
+    check(
+      'handler-overhead',
+      `Handler overhead over the raw run, single row, median (worst model: ${overhead ? MODEL_LABEL[overhead.model] : 'n/a'})`,
+      '≤ 0.2 ms',
+      overhead?.overheadMedianMs ?? Number.NaN,
+      'ms',
+      0.2,
+      'max',
+    ),
+    check(
+      'prediction-log',
+      `Handler with prediction logs on ÷ off, single row, median (${MODEL_LABEL[m.handler.log.model]}; written to the DynamoDB-compatible server in another process)`,
+      '≤ 1.15×',
+      m.handler.log.ratio,
+      '×',
+      1.15,
+      'max',
+    ),
+    check(
+      'data-capture',
+      `Data capture at ${num(m.handler.capture.samplePercent)}%: handler p50 on ÷ off, single row (${MODEL_LABEL[m.handler.capture.model]}; delivered to the S3-compatible server in another process)`,
+      '≤ 1.05×',
+      m.handler.capture.ratio,
+      '×',
+      1.05,
+      'max',
+    ),
+    check(
+      'shadow-test',
+      `Shadow test on ${num(m.handler.shadow.samplePercent)}% of requests: the caller's p50 on ÷ off, single row (${MODEL_LABEL[m.handler.shadow.model]}; the candidate, a second version of the same file, runs after the answer, gathered in batches that the drain between requests runs when due, as on Lambda)`,
+      '≤ 1.1×',
+      m.handler.shadow.ratio,
+      '×',
+      1.1,
+      'max',
+    ),
+    check(
+      'batch-efficiency',
+      'Batch efficiency, tree ensemble, 1000 rows (handler rows/s ÷ raw rows/s)',
+      '≥ 0.8',
+      trees?.efficiency ?? Number.NaN,
+      '',
+      0.8,
+      'min',
+    ),
+    ...m.batch.models.map((x) =>
+      check(
+        `json-floor-${x.model}`,
+        `1000-row JSON request through the handler ÷ the JSON floor (JSON.parse of the body, one raw \`session.run\`, JSON.stringify of the answer), ${MODEL_LABEL[x.model]}`,
+        '≤ 1.5×',
+        x.floorRatio,
+        '×',
+        1.5,
+        'max',
+      ),
+    ),
+    check(
+      'batch-speedup',
+      'Batched request over the per-row loop, tree ensemble, 1000 rows',
+      '≥ 20×',
+      trees?.speedupOverLoop ?? Number.NaN,
+      '×',
+      20,
+      'min',
+    ),
+    check(
+      'cold-start',
+      `Cold start to first prediction, ${MODEL_LABEL[COLD_MODEL]}, median of ${m.coldStart.runs}, as deployed`,
+      '≤ 350 ms',
+      cold?.total.medianMs ?? Number.NaN,
+      'ms',
+      350,
+      'max',
+    ),
     check('cold-start-ratio', 'The same ÷ a bare ONNX Runtime process (median ÷ median)', '≤ 3×', cold?.ratio ?? Number.NaN, '×', 3, 'max'),
-    check('http', 'Local HTTP req/s ÷ baseline req/s, concurrency 8, validation and JWT auth on (prediction logs off)', '≥ 0.7', httpRatio(m, HTTP_TARGET_VARIANT), '', 0.7, 'min'),
-    check('http-npm-start', '`npm start` as shipped (auth on, prediction logs to dynalite in its child process, access log on, through tsx): req/s ÷ baseline req/s, concurrency 8', '≥ 0.5', httpRatio(m, 'npmStart'), '', 0.5, 'min'),
-    check('rss-growth', `RSS growth over ${num(memory?.answered ?? Number.NaN)} requests after warm-up`, '≤ 50 MB', memory?.rssGrowthMb ?? Number.NaN, 'MB', 50, 'max'),
+    check(
+      'http',
+      'Local HTTP req/s ÷ baseline req/s, concurrency 8, validation and JWT auth on (prediction logs off)',
+      '≥ 0.7',
+      httpRatio(m, HTTP_TARGET_VARIANT),
+      '',
+      0.7,
+      'min',
+    ),
+    check(
+      'http-npm-start',
+      '`npm start` as shipped (auth on, prediction logs to dynalite in its child process, access log on, through tsx): req/s ÷ baseline req/s, concurrency 8',
+      '≥ 0.5',
+      httpRatio(m, 'npmStart'),
+      '',
+      0.5,
+      'min',
+    ),
+    check(
+      'rss-growth',
+      `RSS growth over ${num(memory?.answered ?? Number.NaN)} requests after warm-up`,
+      '≤ 50 MB',
+      memory?.rssGrowthMb ?? Number.NaN,
+      'MB',
+      50,
+      'max',
+    ),
     check('layer-x86_64', 'ONNX Runtime layer, unzipped, x86_64', '≤ 50 MB', layer('x86_64') / MIB, 'MB', 50, 'max'),
     check('layer-arm64', 'ONNX Runtime layer, unzipped, arm64', '≤ 30 MB', layer('arm64') / MIB, 'MB', 30, 'max'),
     check('bundle', 'Function bundle (index.mjs + source map, as deployed)', '≤ 1 MB', m.sizes.bundle.assetBytes / MIB, 'MB', 1, 'max'),
-    check('hostile-bodies', `Hostile body just under the body limit, refused: handler ÷ JSON.parse of the same bytes, median (worst: ${hostileWorst(m)?.id ?? 'n/a'})`, '≤ 2×', hostileWorst(m)?.ratio ?? Number.NaN, '×', 2, 'max'),
-    check('batch-job', `Batch job on the local stack, ${num(m.batchJobs.rows)} JSON Lines rows of ${MODEL_LABEL[m.batchJobs.model]}, submission to SUCCEEDED: rows/s ÷ the floor's (one GetObject, parse, one \`session.run\` per ${num(m.batchJobs.rowsPerBatch)} rows, one upload)`, '≥ 0.5', m.batchJobs.ratio, '', 0.5, 'min'),
+    check(
+      'hostile-bodies',
+      `Hostile body just under the body limit, refused: handler ÷ JSON.parse of the same bytes, median (worst: ${hostileWorst(m)?.id ?? 'n/a'})`,
+      '≤ 2×',
+      hostileWorst(m)?.ratio ?? Number.NaN,
+      '×',
+      2,
+      'max',
+    ),
+    check(
+      'batch-job',
+      `Batch job on the local stack, ${num(m.batchJobs.rows)} JSON Lines rows of ${MODEL_LABEL[m.batchJobs.model]}, submission to SUCCEEDED: rows/s ÷ the floor's (one GetObject, parse, one \`session.run\` per ${num(m.batchJobs.rowsPerBatch)} rows, one upload)`,
+      '≥ 0.5',
+      m.batchJobs.ratio,
+      '',
+      0.5,
+      'min',
+    ),
   ];
 }
 
 /** The hostile body that costs the handler most against its parse (the compressed one aside: its baseline is another body). */
-const hostileWorst = (m: Measured) => worst(m.hostile.cases.filter((c) => c.id !== 'gzip-bomb'), (c) => c.ratio, 'max');
+const hostileWorst = (m: Measured) =>
+  worst(
+    m.hostile.cases.filter((c) => c.id !== 'gzip-bomb'),
+    (c) => c.ratio,
+    'max',
+  );
 
 /** The timed job closest to the median: the one whose breakdown the report shows. */
 const medianJob = (m: Measured): BatchJobRun | undefined => worst(m.batchJobs.jobs, (j) => Math.abs(j.ms - m.batchJobs.jobMs), 'min');
@@ -171,19 +307,29 @@ function meanFloor(m: Measured): BatchFloorRun | undefined {
   if (floors.length === 0) return undefined;
   const mean = (pick: (f: BatchFloorRun) => number) => floors.reduce((sum, f) => sum + pick(f), 0) / floors.length;
   return {
-    ms: mean((f) => f.ms), rowsPerSecond: mean((f) => f.rowsPerSecond), cpuMs: mean((f) => f.cpuMs), serversCpuMs: mean((f) => f.serversCpuMs),
-    outputBytes: floors[0]?.outputBytes ?? 0, parseMs: mean((f) => f.parseMs), runMs: mean((f) => f.runMs), encodeMs: mean((f) => f.encodeMs),
+    ms: mean((f) => f.ms),
+    rowsPerSecond: mean((f) => f.rowsPerSecond),
+    cpuMs: mean((f) => f.cpuMs),
+    serversCpuMs: mean((f) => f.serversCpuMs),
+    outputBytes: floors[0]?.outputBytes ?? 0,
+    parseMs: mean((f) => f.parseMs),
+    runMs: mean((f) => f.runMs),
+    encodeMs: mean((f) => f.encodeMs),
   };
 }
 
 /** The job's phases, largest first: "map 31.2 s (70%), assemble ...". */
 function jobPhases(job: BatchJobRun, count: number = BATCH_JOB_PHASES.length): string {
-  return [...BATCH_JOB_PHASES].sort((a, b) => job.phases[b] - job.phases[a]).slice(0, count)
-    .map((p) => `${p === 'resultWriter' ? 'ResultWriter' : p} ${ms(job.phases[p])} (${percent(job.phases[p] / job.ms)})`).join(', ');
+  return [...BATCH_JOB_PHASES]
+    .sort((a, b) => job.phases[b] - job.phases[a])
+    .slice(0, count)
+    .map((p) => `${p === 'resultWriter' ? 'ResultWriter' : p} ${ms(job.phases[p])} (${percent(job.phases[p] / job.ms)})`)
+    .join(', ');
 }
 
 /** CPU of a run in both processes: "12.3 s here + 4.5 s in the servers". */
-const cpuOf = (run: { cpuMs: number; serversCpuMs: number }) => `${num(run.cpuMs / 1000)} s in the stack's process + ${num(run.serversCpuMs / 1000)} s in the servers'`;
+const cpuOf = (run: { cpuMs: number; serversCpuMs: number }) =>
+  `${num(run.cpuMs / 1000)} s in the stack's process + ${num(run.serversCpuMs / 1000)} s in the servers'`;
 
 // ---------------------------------------------------------------------------------------------
 // Headline
@@ -193,31 +339,54 @@ export function headline(m: Measured): string[] {
   const iris = m.handler.models.find((x) => x.model === 'iris');
   const log = m.handler.log;
   if (iris) {
-    lines.push(`Handler overhead: +${ms(iris.overheadMedianMs)} median per single-row request over ONNX Runtime's own \`session.run\` (sample model; ${times(iris.ratio)} the raw run), prediction log off. With prediction logs on (queued, written in batches in the background) the handler's median is ${times(log.ratio)} that with them off (p99 ${times(log.p99Ratio)}); with data capture of every request (queued, built and delivered to S3 in the background) ${times(m.handler.capture.ratio)} that with capture off (p99 ${times(m.handler.capture.p99Ratio)}); with a shadow test on every request (the candidate run after the answer, in batches of 8 that the drain between requests runs) the caller's median is ${times(m.handler.shadow.ratio)} that with none (p99 ${times(m.handler.shadow.p99Ratio)}).`);
+    lines.push(
+      `Handler overhead: +${ms(iris.overheadMedianMs)} median per single-row request over ONNX Runtime's own \`session.run\` (sample model; ${times(iris.ratio)} the raw run), prediction log off. With prediction logs on (queued, written in batches in the background) the handler's median is ${times(log.ratio)} that with them off (p99 ${times(log.p99Ratio)}); with data capture of every request (queued, built and delivered to S3 in the background) ${times(m.handler.capture.ratio)} that with capture off (p99 ${times(m.handler.capture.p99Ratio)}); with a shadow test on every request (the candidate run after the answer, in batches of 8 that the drain between requests runs) the caller's median is ${times(m.handler.shadow.ratio)} that with none (p99 ${times(m.handler.shadow.p99Ratio)}).`,
+    );
   }
   const trees = m.batch.models.find((x) => x.model === 'trees');
   if (trees) {
-    lines.push(`Batching: a 1000-row request through the handler runs at ${num(trees.efficiency, 2)}× raw ONNX Runtime's batched throughput (tree ensemble, ${perSecond(trees.handlerRowsPerSecond)} rows/s) and ${times(trees.speedupOverLoop)} faster than a per-row \`session.run\` loop.`);
+    lines.push(
+      `Batching: a 1000-row request through the handler runs at ${num(trees.efficiency, 2)}× raw ONNX Runtime's batched throughput (tree ensemble, ${perSecond(trees.handlerRowsPerSecond)} rows/s) and ${times(trees.speedupOverLoop)} faster than a per-row \`session.run\` loop.`,
+    );
   }
   const cold = m.coldStart.models.find((x) => x.model === COLD_MODEL);
   const { tracing, powertools, before } = m.coldStart;
   if (cold) {
-    lines.push(`Cold start: ${ms(cold.total.medianMs)} from process start to the first prediction (median of ${m.coldStart.runs}, sample model fetched from S3), ${times(cold.ratio)} a bare ONNX Runtime process (the last run before Powertools, with the SDK external: ${ms(before.sdkExternalMs)}, ${times(before.sdkExternalMs / before.bareMs)}). Powertools Logger and Metrics cost ${ms(powertools.loggerMetricsMs)} of it, measured in isolation.`);
-    lines.push(`Tracing (TRACING=true, X-Ray): ${tracing.addedMedianMs >= 0 ? '+' : ''}${ms(tracing.addedMedianMs)} at cold start (${ms(tracing.total.medianMs)}), ${tracing.warmAddedMedianMs >= 0 ? '+' : ''}${ms(tracing.warmAddedMedianMs)} per warm request at the median (${times(tracing.warmRatio)}; ${num(tracing.segmentsPerRequest, 2)} segment documents sent per request).`);
+    lines.push(
+      `Cold start: ${ms(cold.total.medianMs)} from process start to the first prediction (median of ${m.coldStart.runs}, sample model fetched from S3), ${times(cold.ratio)} a bare ONNX Runtime process (the last run before Powertools, with the SDK external: ${ms(before.sdkExternalMs)}, ${times(before.sdkExternalMs / before.bareMs)}). Powertools Logger and Metrics cost ${ms(powertools.loggerMetricsMs)} of it, measured in isolation.`,
+    );
+    lines.push(
+      `Tracing (TRACING=true, X-Ray): ${tracing.addedMedianMs >= 0 ? '+' : ''}${ms(tracing.addedMedianMs)} at cold start (${ms(tracing.total.medianMs)}), ${tracing.warmAddedMedianMs >= 0 ? '+' : ''}${ms(tracing.warmAddedMedianMs)} per warm request at the median (${times(tracing.warmRatio)}; ${num(tracing.segmentsPerRequest, 2)} segment documents sent per request).`,
+    );
   }
-  lines.push(`HTTP at concurrency 8, against a minimal node:http + ONNX Runtime server: the local API with validation and JWT auth serves ${num(httpRatio(m, 'apiAuth'), 2)}× its req/s (${num(httpRatio(m, 'api'), 2)}× without auth, ${num(httpRatio(m, 'apiLog'), 2)}× with prediction logs); \`npm start\` as shipped ${num(httpRatio(m, 'npmStart'), 2)}× (${num(httpRatio(m, 'npmStartQuiet'), 2)}× with its access log off).`);
+  lines.push(
+    `HTTP at concurrency 8, against a minimal node:http + ONNX Runtime server: the local API with validation and JWT auth serves ${num(httpRatio(m, 'apiAuth'), 2)}× its req/s (${num(httpRatio(m, 'api'), 2)}× without auth, ${num(httpRatio(m, 'apiLog'), 2)}× with prediction logs); \`npm start\` as shipped ${num(httpRatio(m, 'npmStart'), 2)}× (${num(httpRatio(m, 'npmStartQuiet'), 2)}× with its access log off).`,
+  );
   const memory = m.memory.runs[0];
-  if (memory) lines.push(`Memory: RSS ${memory.rssGrowthMb >= 0 ? '+' : ''}${num(memory.rssGrowthMb)} MB over ${num(memory.answered)} requests after warm-up (${num(memory.rssEndMb)} MB at the end).`);
+  if (memory)
+    lines.push(
+      `Memory: RSS ${memory.rssGrowthMb >= 0 ? '+' : ''}${num(memory.rssGrowthMb)} MB over ${num(memory.answered)} requests after warm-up (${num(memory.rssEndMb)} MB at the end).`,
+    );
   const layer = (arch: string) => m.sizes.layers.find((l) => l.architecture === arch)?.unzippedBytes ?? Number.NaN;
   const family = (id: BundleFamilyId) => m.sizes.bundle.families.find((f) => f.family === id)?.bytes ?? 0;
-  lines.push(`Size: function bundle ${mib(m.sizes.bundle.assetBytes)} (${mib(m.sizes.bundle.jsBytes)} of it code, of which the AWS SDK ${num(family('awsSdk') / 1000)} kB and zod ${num(family('zod') / 1000)} kB), ONNX Runtime layer ${mib(layer('x86_64'))} unzipped on x86_64, ${mib(layer('arm64'))} on arm64.`);
+  lines.push(
+    `Size: function bundle ${mib(m.sizes.bundle.assetBytes)} (${mib(m.sizes.bundle.jsBytes)} of it code, of which the AWS SDK ${num(family('awsSdk') / 1000)} kB and zod ${num(family('zod') / 1000)} kB), ONNX Runtime layer ${mib(layer('x86_64'))} unzipped on x86_64, ${mib(layer('arm64'))} on arm64.`,
+  );
   const hostile = hostileWorst(m);
   const bomb = m.hostile.cases.find((c) => c.id === 'gzip-bomb');
-  if (hostile) lines.push(`Hostile bodies: refusing a body built to be expensive, just under the ${num(m.hostile.limitBytes / 1e6, 1)} MB limit, costs the handler at most ${times(hostile.ratio)} what \`JSON.parse\` of the same bytes costs (${hostile.id}); a gzip body that would inflate past the limit is stopped at it in ${ms(bomb?.handler.medianMs ?? Number.NaN)}; no error body is larger than ${num(Math.max(...m.hostile.cases.map((c) => c.responseBytes)))} bytes.`);
+  if (hostile)
+    lines.push(
+      `Hostile bodies: refusing a body built to be expensive, just under the ${num(m.hostile.limitBytes / 1e6, 1)} MB limit, costs the handler at most ${times(hostile.ratio)} what \`JSON.parse\` of the same bytes costs (${hostile.id}); a gzip body that would inflate past the limit is stopped at it in ${ms(bomb?.handler.medianMs ?? Number.NaN)}; no error body is larger than ${num(Math.max(...m.hostile.cases.map((c) => c.responseBytes)))} bytes.`,
+    );
   const job = medianJob(m);
   const jobs = m.batchJobs;
-  if (job) lines.push(`Batch jobs: a ${num(jobs.rows)}-row JSON Lines job of the sample model runs on the local stack, submission to SUCCEEDED, at ${perSecond(jobs.jobRowsPerSecond)} rows/s, ${num(jobs.ratio, 2)}× the floor measured beside it (${perSecond(jobs.floorRowsPerSecond)} rows/s: one GetObject, parse, one \`session.run\` per ${num(jobs.rowsPerBatch)} rows, one upload); its phases: ${jobPhases(job, 3)}.`);
-  lines.push(`Threads: on this machine the figures favour ONNX Runtime with ${m.threads.recommended} (the default here today: ${m.threads.current}); see section 7.`);
+  if (job)
+    lines.push(
+      `Batch jobs: a ${num(jobs.rows)}-row JSON Lines job of the sample model runs on the local stack, submission to SUCCEEDED, at ${perSecond(jobs.jobRowsPerSecond)} rows/s, ${num(jobs.ratio, 2)}× the floor measured beside it (${perSecond(jobs.floorRowsPerSecond)} rows/s: one GetObject, parse, one \`session.run\` per ${num(jobs.rowsPerBatch)} rows, one upload); its phases: ${jobPhases(job, 3)}.`,
+    );
+  lines.push(
+    `Threads: on this machine the figures favour ONNX Runtime with ${m.threads.recommended} (the default here today: ${m.threads.current}); see section 7.`,
+  );
   return lines;
 }
 
@@ -248,9 +417,10 @@ function whyMissed(r: BenchResults, id: string): string {
       const x = r.batch.models.find((b) => b.model === 'trees');
       if (!x) return '';
       const ceiling = x.perRowLoop.medianMs / x.raw.medianMs;
-      const limit = id === 'batch-speedup' && ceiling < 20
-        ? ` Even one raw batched \`session.run\` is only ${times(ceiling)} faster than the loop for this model, so no server reaches the target on this machine: evaluating the trees for each row costs more than a call's fixed overhead.`
-        : '';
+      const limit =
+        id === 'batch-speedup' && ceiling < 20
+          ? ` Even one raw batched \`session.run\` is only ${times(ceiling)} faster than the loop for this model, so no server reaches the target on this machine: evaluating the trees for each row costs more than a call's fixed overhead.`
+          : '';
       return `Medians for 1000 rows (tree ensemble): raw run ${ms(x.raw.medianMs)}, + adapter ${ms(x.adapter.medianMs)}, + serving core ${ms(x.core.medianMs)}, + HTTP edge ${ms(x.handler.medianMs)} (${num(x.requestBytes / 1000)} kB in, ${num(x.responseBytes / 1000)} kB out); the per-row loop ${ms(x.perRowLoop.medianMs)}.${limit} CPU profile of the batched handler: ${topGroups(r.batch.profile)}; largest functions ${topFunctions(r.batch.profile)}.`;
     }
     case 'cold-start':
@@ -279,8 +449,12 @@ function whyMissed(r: BenchResults, id: string): string {
         shipped && shipped.logBacklog > 0
           ? `Under this load the writer falls behind: ${num(shipped.logBacklog)} records were still queued when each ${num(r.http.seconds / r.http.rounds)} s slice ended, and took ${ms(shipped.drainMs)} to store once the load stopped; counting that time, \`npm start\` served ${num(shipped.sustainedRequestsPerSecond)} req/s, ${num(shipped.sustainedRequestsPerSecond / baseline, 2)}× the baseline. The writer kept up to ${log.writer.maxInFlight} BatchWriteItem call${log.writer.maxInFlight === 1 ? '' : 's'} in flight in section 2's capacity run.`
           : '',
-        profile ? `CPU profile of ${VARIANT_LABEL.npmStart} under load, the backlog's writes included: ${topGroups(profile, 6)}; largest functions ${topFunctions(profile)}.` : '',
-      ].filter(Boolean).join(' ');
+        profile
+          ? `CPU profile of ${VARIANT_LABEL.npmStart} under load, the backlog's writes included: ${topGroups(profile, 6)}; largest functions ${topFunctions(profile)}.`
+          : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
     }
     case 'rss-growth': {
       const run = r.memory.runs[0];
@@ -288,7 +462,9 @@ function whyMissed(r: BenchResults, id: string): string {
     }
     case 'hostile-bodies': {
       const w = hostileWorst(r);
-      return w ? `${w.description}: the handler took ${ms(w.handler.medianMs)} where JSON.parse of it takes ${ms(w.parse.medianMs)}; something after the parse walks the data before a cheap check refuses it.` : '';
+      return w
+        ? `${w.description}: the handler took ${ms(w.handler.medianMs)} where JSON.parse of it takes ${ms(w.parse.medianMs)}; something after the parse walks the data before a cheap check refuses it.`
+        : '';
     }
     case 'batch-job': {
       const job = medianJob(r);
@@ -308,9 +484,20 @@ const HTTP_STEPS: readonly HttpVariantId[] = ['api', 'apiAuth', 'apiLog', 'npmSt
 
 /** "AWS SDK 520 kB (@smithy/core 142 kB, ...), zod 455 kB, ...": the bundle's families, largest first. */
 function familyList(r: Measured, count: number): string {
-  return r.sizes.bundle.families.slice(0, count).map((f) =>
-    `${FAMILY_LABEL[f.family]} ${num(f.bytes / 1000)} kB${f.inputs.length > 1 ? ` (${f.inputs.slice(0, 3).map((i) => `${i.path} ${num(i.bytes / 1000)} kB`).join(', ')}${f.inputs.length > 3 ? ', ...' : ''})` : ''}`,
-  ).join(', ');
+  return r.sizes.bundle.families
+    .slice(0, count)
+    .map(
+      (f) =>
+        `${FAMILY_LABEL[f.family]} ${num(f.bytes / 1000)} kB${
+          f.inputs.length > 1
+            ? ` (${f.inputs
+                .slice(0, 3)
+                .map((i) => `${i.path} ${num(i.bytes / 1000)} kB`)
+                .join(', ')}${f.inputs.length > 3 ? ', ...' : ''})`
+            : ''
+        }`,
+    )
+    .join(', ');
 }
 
 function logBatchesLine(r: Measured): string {
@@ -331,27 +518,35 @@ function shadowResultsLine(r: Measured): string {
   return `The prediction-log records of the ${num(x.requests)} requests with the shadow test set (warm-up included) carried ${num(x.shadowResults)} results of the candidate${missing}${failed}; the candidate took ${ms(x.candidateMeanMs)} per run on average (its own decode and \`session.run\`), and its outputs differed from the production version's by at most ${num(x.maxAbsDiff)} (the same file).`;
 }
 
-const COLD_START_NEXT_STEP = 'Next step: module load is the largest phase, and most of its CPU is V8 compiling the bundle (`compileSourceTextModule` in the profile), which grows with the bundle\'s size: zod (now imported as a namespace, which drops its locales; `zod/mini` would shrink it further) is the largest part left after the AWS SDK (the tracer is bundled only with tracing on). The registry lookup is the first SDK call (endpoint and credential resolution, a new connection). Then measure on Lambda itself, where Node 22 and the sandbox\'s CPU share change the figures.';
+const COLD_START_NEXT_STEP =
+  "Next step: module load is the largest phase, and most of its CPU is V8 compiling the bundle (`compileSourceTextModule` in the profile), which grows with the bundle's size: zod (now imported as a namespace, which drops its locales; `zod/mini` would shrink it further) is the largest part left after the AWS SDK (the tracer is bundled only with tracing on). The registry lookup is the first SDK call (endpoint and credential resolution, a new connection). Then measure on Lambda itself, where Node 22 and the sandbox's CPU share change the figures.";
 
 /** What to do next when a target is missed (no figures here: they are all in the tables). */
 const NEXT_STEPS: Readonly<Record<string, string>> = {
   'handler-overhead': 'Next step: cut the largest frames of that profile first.',
-  'prediction-log': 'Next step: the profile above shows what the request path still does for the log: `write` only queues, and a full batch is built and sent on the next turn of the event loop, after the answer is written.',
-  'data-capture': 'Next step: on the request path capture only checks the model\'s settings (read with the production pointer) and queues a closure over the decoded inputs and the outputs; the record is built in the flush, after the answer. Compare the profile above with section 2\'s profile of the handler with capture off: the frames only it has are what capture costs on the request path.',
-  'shadow-test': 'Next step: on the request path a shadow test only draws the sample and queues the job (`ShadowRunner.submit`); the candidate runs after the answer, in the drain. Compare the profile above with section 2\'s profile of the handler with no shadow test: frames only it has on the request path are the test\'s own cost. If there are none, what the next request pays is the candidate\'s work just before it (the caches, the JIT\'s and the garbage collector\'s state): measure the same handler with no shadow test and the candidate\'s version run in the drain by hand to tell the two apart.',
-  'batch-efficiency': 'Next step: the gap to the limit is JavaScript whose cost grows with the rows, around a `session.run` that is already batched: the body is parsed and walked for depth, the instances go through the zod schema, and the response is serialized. Check the instances with a plain loop, and decode straight into the input tensor.',
-  'batch-speedup': 'Next step: the same as for batch efficiency; every millisecond of per-row JavaScript taken out of the batched path raises this ratio, up to the limit above.',
+  'prediction-log':
+    'Next step: the profile above shows what the request path still does for the log: `write` only queues, and a full batch is built and sent on the next turn of the event loop, after the answer is written.',
+  'data-capture':
+    "Next step: on the request path capture only checks the model's settings (read with the production pointer) and queues a closure over the decoded inputs and the outputs; the record is built in the flush, after the answer. Compare the profile above with section 2's profile of the handler with capture off: the frames only it has are what capture costs on the request path.",
+  'shadow-test':
+    "Next step: on the request path a shadow test only draws the sample and queues the job (`ShadowRunner.submit`); the candidate runs after the answer, in the drain. Compare the profile above with section 2's profile of the handler with no shadow test: frames only it has on the request path are the test's own cost. If there are none, what the next request pays is the candidate's work just before it (the caches, the JIT's and the garbage collector's state): measure the same handler with no shadow test and the candidate's version run in the drain by hand to tell the two apart.",
+  'batch-efficiency':
+    'Next step: the gap to the limit is JavaScript whose cost grows with the rows, around a `session.run` that is already batched: the body is parsed and walked for depth, the instances go through the zod schema, and the response is serialized. Check the instances with a plain loop, and decode straight into the input tensor.',
+  'batch-speedup':
+    'Next step: the same as for batch efficiency; every millisecond of per-row JavaScript taken out of the batched path raises this ratio, up to the limit above.',
   'cold-start': COLD_START_NEXT_STEP,
   'cold-start-ratio': COLD_START_NEXT_STEP,
-  http: 'Next step: the gap splits into the local server\'s API Gateway emulation (event building, route matching, the authorizer cache: local/server.ts in the profile), the handler, and the socket writes; the largest of them in the profile is where to start.',
-  'http-npm-start': 'Next step: the bound is the machine, not the request path. Storing one record costs dynalite more CPU than the minimal server spends on a whole request (section 2), and on 2 cores the load generator, the API and dynalite compete; the API alone, without logs, is itself near the limit at concurrency 8. What is left to try: a cheaper local store for the prediction log than dynalite (it reads each item before it writes it), and less JavaScript per request in the local server and the handler (the profile of the API with auth, section 5). The record writer already sends full batches of 25, up to 4 at once, after the answer, and skips the AWS SDK\'s logging filter.',
+  http: "Next step: the gap splits into the local server's API Gateway emulation (event building, route matching, the authorizer cache: local/server.ts in the profile), the handler, and the socket writes; the largest of them in the profile is where to start.",
+  'http-npm-start':
+    "Next step: the bound is the machine, not the request path. Storing one record costs dynalite more CPU than the minimal server spends on a whole request (section 2), and on 2 cores the load generator, the API and dynalite compete; the API alone, without logs, is itself near the limit at concurrency 8. What is left to try: a cheaper local store for the prediction log than dynalite (it reads each item before it writes it), and less JavaScript per request in the local server and the handler (the profile of the API with auth, section 5). The record writer already sends full batches of 25, up to 4 at once, after the answer, and skips the AWS SDK's logging filter.",
   'rss-growth': 'Next step: take heap snapshots before and after the measured run (`--heapsnapshot-signal`) and diff them.',
   'layer-x86_64': 'Next step: check what `libonnxruntime` ships beyond the CPU provider and whether a minimal build fits.',
   'layer-arm64': 'Next step: check what `libonnxruntime` ships beyond the CPU provider and whether a minimal build fits.',
-  'batch-job': 'Next step: the map spends its time in round trips, three per batch (the batch function reads its input range, then writes its part and adds its progress side by side), and the assembly reads every part again (eight ahead) and writes the output a second time, where the floor writes it once. Locally the S3- and DynamoDB-compatible servers (s3rver stores each object as files with an MD5; dynalite, LevelDB) take as much CPU as the job itself from the same 2 cores; on AWS that share is S3\'s and DynamoDB\'s. What is left to try: larger splits and batches (rowsPerBatch up to the deployment\'s batch.maxRowsPerBatch, with MAX_SPLIT_ROWS raised to match: fewer invocations, requests and progress writes per row, on AWS too); float32 predictions printed with their shortest digits (issue 12: a third less output to write, read and write again); an assembly that copies parts server-side (UploadPartCopy) once parts reach S3\'s 5 MiB part minimum; and fewer per-row objects between the reader, the codec and the parts (the garbage collector\'s share).',
-  bundle: 'Next step: the AWS SDK is now bundled on purpose (it halved module load; section 4, before and after), so the 1 MB budget needs the rest to shrink: zod\'s classic API (its `zod/mini` build is a quarter of its size), and the source map could stay out of the deployed asset (at the price of readable stack traces in the logs).',
+  'batch-job':
+    "Next step: the map spends its time in round trips, three per batch (the batch function reads its input range, then writes its part and adds its progress side by side), and the assembly reads every part again (eight ahead) and writes the output a second time, where the floor writes it once. Locally the S3- and DynamoDB-compatible servers (s3rver stores each object as files with an MD5; dynalite, LevelDB) take as much CPU as the job itself from the same 2 cores; on AWS that share is S3's and DynamoDB's. What is left to try: larger splits and batches (rowsPerBatch up to the deployment's batch.maxRowsPerBatch, with MAX_SPLIT_ROWS raised to match: fewer invocations, requests and progress writes per row, on AWS too); float32 predictions printed with their shortest digits (issue 12: a third less output to write, read and write again); an assembly that copies parts server-side (UploadPartCopy) once parts reach S3's 5 MiB part minimum; and fewer per-row objects between the reader, the codec and the parts (the garbage collector's share).",
+  bundle:
+    "Next step: the AWS SDK is now bundled on purpose (it halved module load; section 4, before and after), so the 1 MB budget needs the rest to shrink: zod's classic API (its `zod/mini` build is a quarter of its size), and the source map could stay out of the deployed asset (at the price of readable stack traces in the logs).",
 };
-
 
 // ---------------------------------------------------------------------------------------------
 // The document
@@ -366,7 +561,8 @@ const HTTP_STEP_ROWS: ReadonlyArray<readonly [string, HttpVariantId, HttpVariant
   ['+ running through tsx, as `npm start` does', 'npmStartBundled', 'npmStart'],
 ];
 
-const signedPercent = (share: number) => (Number.isFinite(share) ? `${share >= 0 ? '+' : '−'}${Math.abs(Math.round(share * 100))}%` : 'n/a');
+const signedPercent = (share: number) =>
+  Number.isFinite(share) ? `${share >= 0 ? '+' : '−'}${Math.abs(Math.round(share * 100))}%` : 'n/a';
 
 const coldSample = (r: Measured) => r.coldStart.models.find((x) => x.model === COLD_MODEL);
 
@@ -383,26 +579,56 @@ function batchJobsSection(r: BenchResults): string[] {
     '',
     `The floor runs in the same process against the same server: one streamed GetObject of the same bytes, the lines split and parsed, a float32 tensor and one raw \`session.run\` per ${num(x.rowsPerBatch)} rows (the product's session options), each prediction encoded as the job encodes it, and one streamed upload of the output (the product's part size and queue). A floor runs before and after every job, after an untimed warm-up job and floor of ${num(x.warmupRows)} rows; ${runs('job', x.jobs.length)} and ${runs('floor', x.floors.length)}, medians.`,
     '',
-    table(['', 'Wall (median)', 'Rows/s', 'CPU, stack\'s process', 'CPU, S3 and DynamoDB servers', 'Output'], [
-      ['Floor', ms(x.floorMs), perSecond(x.floorRowsPerSecond), floor ? `${num(floor.cpuMs / 1000)} s` : '', floor ? `${num(floor.serversCpuMs / 1000)} s` : '', floor ? `${num(floor.outputBytes / 1e6)} MB` : ''],
-      ['Job', ms(x.jobMs), perSecond(x.jobRowsPerSecond), job ? `${num(job.cpuMs / 1000)} s` : '', job ? `${num(job.serversCpuMs / 1000)} s` : '', job ? `${num(job.outputBytes / 1e6)} MB` : ''],
-    ]),
+    table(
+      ['', 'Wall (median)', 'Rows/s', "CPU, stack's process", 'CPU, S3 and DynamoDB servers', 'Output'],
+      [
+        [
+          'Floor',
+          ms(x.floorMs),
+          perSecond(x.floorRowsPerSecond),
+          floor ? `${num(floor.cpuMs / 1000)} s` : '',
+          floor ? `${num(floor.serversCpuMs / 1000)} s` : '',
+          floor ? `${num(floor.outputBytes / 1e6)} MB` : '',
+        ],
+        [
+          'Job',
+          ms(x.jobMs),
+          perSecond(x.jobRowsPerSecond),
+          job ? `${num(job.cpuMs / 1000)} s` : '',
+          job ? `${num(job.serversCpuMs / 1000)} s` : '',
+          job ? `${num(job.outputBytes / 1e6)} MB` : '',
+        ],
+      ],
+    ),
     '',
-    `**Job ÷ floor: ${num(x.ratio, 2)}** in rows/s (target ≥ 0.5).${floor && job && floor.outputBytes === job.outputBytes ? ' The floor writes the same bytes as the job\'s `predictions.jsonl`.' : ''} CPU is each process's user and system time over a run, ONNX Runtime's threads included (the floor's: the mean of its runs; the job's: the median run's); the servers' is read from /proc (0 where it cannot be). On AWS the servers' share is S3's and DynamoDB's, not the function's; here they take it from the same ${r.machine.cores} cores.`,
+    `**Job ÷ floor: ${num(x.ratio, 2)}** in rows/s (target ≥ 0.5).${floor && job && floor.outputBytes === job.outputBytes ? " The floor writes the same bytes as the job's `predictions.jsonl`." : ''} CPU is each process's user and system time over a run, ONNX Runtime's threads included (the floor's: the mean of its runs; the job's: the median run's); the servers' is read from /proc (0 where it cannot be). On AWS the servers' share is S3's and DynamoDB's, not the function's; here they take it from the same ${r.machine.cores} cores.`,
     '',
-    ...(floor ? [`The floor's ${ms(floor.ms)} (mean of its runs): splitting and parsing the lines and filling the tensors ${ms(floor.parseMs)}, \`session.run\` ${ms(floor.runMs)}, encoding the predictions ${ms(floor.encodeMs)}; the rest, ${ms(Math.max(0, floor.ms - floor.parseMs - floor.runMs - floor.encodeMs))}, is the stream's own work and waiting on the S3 server (the reads, and the upload's back-pressure).`, ''] : []),
-    ...(job ? [
-      `Where the job's time goes, in the timed run nearest the median (${ms(job.ms)}). Each phase runs from the end of the one before to the end of the S3 write that closes it, as a middleware on the stack's S3 client saw them (so the plan's job update falls in the map, the last batch's progress update in the ResultWriter):`,
-      '',
-      table(['Phase', 'Wall', 'Share'], BATCH_JOB_PHASES.map((p) => [JOB_PHASE_LABEL[p], ms(job.phases[p]), percent(job.phases[p] / job.ms)])),
-      '',
-      `The Distributed Map ran ${num(job.batches.count)} batches (children, from its ResultWriter's SUCCEEDED results, StartDate to StopDate: reading the batch's splits from the splits file, then the batch function): ${ms(job.batches.medianMs)} each at the median, p99 ${ms(job.batches.p99Ms)}, ${num(job.batches.meanInFlight, 2)} in flight on average over the map phase.`,
-      '',
-      'The SDK calls the stack\'s S3 and DynamoDB clients made during the job (summed time: calls overlap when batches run side by side):',
-      '',
-      table(['Object', 'Command', 'Calls', 'Summed time', 'Mean'], job.calls.slice(0, 10).map((c) => [c.target, c.command, num(c.count), ms(c.totalMs), ms(c.totalMs / c.count)])),
-      '',
-    ] : []),
+    ...(floor
+      ? [
+          `The floor's ${ms(floor.ms)} (mean of its runs): splitting and parsing the lines and filling the tensors ${ms(floor.parseMs)}, \`session.run\` ${ms(floor.runMs)}, encoding the predictions ${ms(floor.encodeMs)}; the rest, ${ms(Math.max(0, floor.ms - floor.parseMs - floor.runMs - floor.encodeMs))}, is the stream's own work and waiting on the S3 server (the reads, and the upload's back-pressure).`,
+          '',
+        ]
+      : []),
+    ...(job
+      ? [
+          `Where the job's time goes, in the timed run nearest the median (${ms(job.ms)}). Each phase runs from the end of the one before to the end of the S3 write that closes it, as a middleware on the stack's S3 client saw them (so the plan's job update falls in the map, the last batch's progress update in the ResultWriter):`,
+          '',
+          table(
+            ['Phase', 'Wall', 'Share'],
+            BATCH_JOB_PHASES.map((p) => [JOB_PHASE_LABEL[p], ms(job.phases[p]), percent(job.phases[p] / job.ms)]),
+          ),
+          '',
+          `The Distributed Map ran ${num(job.batches.count)} batches (children, from its ResultWriter's SUCCEEDED results, StartDate to StopDate: reading the batch's splits from the splits file, then the batch function): ${ms(job.batches.medianMs)} each at the median, p99 ${ms(job.batches.p99Ms)}, ${num(job.batches.meanInFlight, 2)} in flight on average over the map phase.`,
+          '',
+          "The SDK calls the stack's S3 and DynamoDB clients made during the job (summed time: calls overlap when batches run side by side):",
+          '',
+          table(
+            ['Object', 'Command', 'Calls', 'Summed time', 'Mean'],
+            job.calls.slice(0, 10).map((c) => [c.target, c.command, num(c.count), ms(c.totalMs), ms(c.totalMs / c.count)]),
+          ),
+          '',
+        ]
+      : []),
     ...profileLines(`CPU profile of the stack's process through one more job of ${num(x.profileRows)} rows, submission to end`, x.profile),
     '',
   ];
@@ -413,7 +639,9 @@ export function renderMarkdown(r: BenchResults): string {
   const push = (...lines: string[]) => out.push(...lines);
   const missed = r.targets.filter((t) => !t.met);
   const ratioAt = (variant: HttpVariantId, connections: number) =>
-    variant === 'baseline' ? '1' : num(r.http.ratios.find((q) => q.variant === variant && q.connections === connections)?.ratio ?? Number.NaN, 2);
+    variant === 'baseline'
+      ? '1'
+      : num(r.http.ratios.find((q) => q.variant === variant && q.connections === connections)?.ratio ?? Number.NaN, 2);
 
   push(
     '# Benchmarks',
@@ -426,24 +654,39 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '## Machine',
     '',
-    table(['', ''], [
-      ['CPU', `${r.machine.cpuModel}, ${r.machine.cores} cores (${r.machine.arch})`],
-      ['Memory', `${r.machine.totalMemoryGb} GB`],
-      ['OS', r.machine.os],
-      ['Node.js', `${r.machine.node} (the bundle targets Lambda's Node 22)`],
-      ['onnxruntime-node', r.machine.onnxruntime],
-      ['Intra-op threads', `${r.intraOpThreads} (the product's default here: the core count, at most 4; on Lambda it follows the memory size)`],
-      ['Load average (1 min) at start / end', `${num(r.loadAverage.start, 2)} / ${num(r.loadAverage.end, 2)} (other work on the machine slows the absolute figures, much less the ratios)`],
-      ['Date', r.date],
-    ]),
+    table(
+      ['', ''],
+      [
+        ['CPU', `${r.machine.cpuModel}, ${r.machine.cores} cores (${r.machine.arch})`],
+        ['Memory', `${r.machine.totalMemoryGb} GB`],
+        ['OS', r.machine.os],
+        ['Node.js', `${r.machine.node} (the bundle targets Lambda's Node 22)`],
+        ['onnxruntime-node', r.machine.onnxruntime],
+        [
+          'Intra-op threads',
+          `${r.intraOpThreads} (the product's default here: the core count, at most 4; on Lambda it follows the memory size)`,
+        ],
+        [
+          'Load average (1 min) at start / end',
+          `${num(r.loadAverage.start, 2)} / ${num(r.loadAverage.end, 2)} (other work on the machine slows the absolute figures, much less the ratios)`,
+        ],
+        ['Date', r.date],
+      ],
+    ),
     '',
     '## Targets',
     '',
     `Measured on this machine; reported, never asserted in tests. ${r.targets.length - missed.length} of ${r.targets.length} met.`,
     '',
-    table(['Target', 'Limit', 'Measured', 'Status'], r.targets.map((t) => [
-      t.name, t.target, `${num(t.value)}${t.unit === '×' ? '×' : t.unit ? ` ${t.unit}` : ''}`, t.met ? 'met' : `**missed**: ${t.shortfall}`,
-    ])),
+    table(
+      ['Target', 'Limit', 'Measured', 'Status'],
+      r.targets.map((t) => [
+        t.name,
+        t.target,
+        `${num(t.value)}${t.unit === '×' ? '×' : t.unit ? ` ${t.unit}` : ''}`,
+        t.met ? 'met' : `**missed**: ${t.shortfall}`,
+      ]),
+    ),
     '',
   );
   if (missed.length > 0) {
@@ -454,29 +697,50 @@ export function renderMarkdown(r: BenchResults): string {
   push(
     '## Models',
     '',
-    table(['Model', 'Registered as', 'What', 'Size', 'Features'], r.models.map((x) => [MODEL_LABEL[x.id], `\`${x.name}\``, x.description, `${num(x.bytes / 1000)} kB`, String(x.features)])),
+    table(
+      ['Model', 'Registered as', 'What', 'Size', 'Features'],
+      r.models.map((x) => [MODEL_LABEL[x.id], `\`${x.name}\``, x.description, `${num(x.bytes / 1000)} kB`, String(x.features)]),
+    ),
     '',
     '## 1. The limit: ONNX Runtime called directly',
     '',
     "`session.run` on one float32 tensor, with the product's session options (CPU, all graph optimizations, sequential execution, one inter-op thread). The other sections divide by these.",
     '',
-    table(['Model', 'Rows per run', 'Median', 'p99', 'Rows/s'], r.limit.models.flatMap((x) =>
-      x.batches.map((b) => [MODEL_LABEL[x.model], String(b.rows), ms(b.stat.medianMs), ms(b.stat.p99Ms), perSecond(b.rowsPerSecond)]),
-    )),
+    table(
+      ['Model', 'Rows per run', 'Median', 'p99', 'Rows/s'],
+      r.limit.models.flatMap((x) =>
+        x.batches.map((b) => [MODEL_LABEL[x.model], String(b.rows), ms(b.stat.medianMs), ms(b.stat.p99Ms), perSecond(b.rowsPerSecond)]),
+      ),
+    ),
     '',
     '## 2. Handler overhead (single row)',
     '',
     'The predict handler called in-process, as Lambda calls it, with an API Gateway event carrying `{"features": {...}}`, against `session.run` on the same row; both in alternating blocks of the same loop. Prediction logs off (a log port that keeps nothing).',
     '',
-    table(['Model', 'Raw run', 'Handler', 'Overhead (median)', 'Overhead (p99)', 'Handler ÷ raw'], r.handler.models.map((x) => [
-      MODEL_LABEL[x.model], ms(x.raw.medianMs), ms(x.handler.medianMs), ms(x.overheadMedianMs), ms(x.overheadP99Ms), times(x.ratio),
-    ])),
+    table(
+      ['Model', 'Raw run', 'Handler', 'Overhead (median)', 'Overhead (p99)', 'Handler ÷ raw'],
+      r.handler.models.map((x) => [
+        MODEL_LABEL[x.model],
+        ms(x.raw.medianMs),
+        ms(x.handler.medianMs),
+        ms(x.overheadMedianMs),
+        ms(x.overheadP99Ms),
+        times(x.ratio),
+      ]),
+    ),
     '',
     'Where the overhead goes (medians; each layer includes the ones to its left):',
     '',
-    table(['Model', 'raw `session.run`', '+ adapter (tensors)', '+ serving core', '+ HTTP edge (= handler)'], r.handler.models.map((x) => [
-      MODEL_LABEL[x.model], ms(x.raw.medianMs), ms(x.adapter.medianMs), ms(x.core.medianMs), ms(x.handler.medianMs),
-    ])),
+    table(
+      ['Model', 'raw `session.run`', '+ adapter (tensors)', '+ serving core', '+ HTTP edge (= handler)'],
+      r.handler.models.map((x) => [
+        MODEL_LABEL[x.model],
+        ms(x.raw.medianMs),
+        ms(x.adapter.medianMs),
+        ms(x.core.medianMs),
+        ms(x.handler.medianMs),
+      ]),
+    ),
     '',
     ...profileLines(`CPU profile of the handler, ${MODEL_LABEL[r.handler.profiledModel]}, single rows`, r.handler.profile),
     '',
@@ -496,7 +760,10 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `One handler with the product's capture log as the function builds it with \`CAPTURE_BUCKET\` set (default options: \`write\` queues the request; the records are built, redacted and bounded in the background and delivered as one JSON Lines object per partition per flush) writing to the local S3-compatible server, s3rver, in another process; its model with data capture at ${num(r.handler.capture.samplePercent)}% (settings as \`PUT /v1/models/{m}/capture\` stores them: no redaction, the default record bound) against the same model with capture off. Prediction logs are off in both, so only capture differs. Both in alternating blocks of 50 calls of the same loop; before each block the settings are switched on the registry and re-read by the handler, untimed (one handler for both, because two handlers with the same settings, each with its own ONNX Runtime session, differ from each other by several percent); after each "on" block its records are flushed, untimed, as the drain extension does after each invocation on Lambda. CPU is the process's CPU time per request, the records' building and delivery in the flushes included.`,
     '',
-    table(['', 'Capture off', 'Capture on', 'On ÷ off'], onOffRows(r.handler.capture.withoutCapture, r.handler.capture.withCapture, r.handler.capture)),
+    table(
+      ['', 'Capture off', 'Capture on', 'On ÷ off'],
+      onOffRows(r.handler.capture.withoutCapture, r.handler.capture.withCapture, r.handler.capture),
+    ),
     '',
     `${captureDeliveryLine(r)} s3rver's process used ${ms(r.handler.capture.storeCpuMsPerRecord)} of CPU per record delivered.`,
     '',
@@ -506,10 +773,13 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `One handler over the product's DynamoDB registry adapter on the local DynamoDB-compatible server, dynalite, in another process, where a shadow test is set on the model's record as on AWS. Its model (the sample model, registered under a name of its own) has two versions of the same file: the production one, and a candidate in development; each has its own ONNX Runtime session, so every shadow run is a real \`session.run\`. "On": a shadow test of the candidate on ${num(r.handler.shadow.samplePercent)}% of the requests, started as \`POST /v1/models/{m}/shadow\` starts one; "off": none (stopped as \`DELETE\` stops it). Data capture off in both; the prediction log is a log that records what it is given, building each record in the flush as the product's log builds it after the answer. Both in alternating blocks of 50 calls of the same loop; before each block the test is started or stopped and re-read by the handler, untimed. The caller's latency is the time from invoking the handler to its answer. After each request \`PredictionService.drain()\` runs, untimed, in both cases, as the drain extension runs it after each invocation's answer on Lambda, where the sandbox takes its next invocation only after the drain: it stores the log records, and runs the candidate for the shadowed requests waiting once their batch is due (8 requests, or the oldest 1 s old), so the candidate's runs never overlap a request, and most requests follow none (a candidate's run just before a request slows that request: with a run after every request the p50 rose 15%, so runs are gathered). A shadowed request's record is stored at once, then again with the candidate's result. The drain row is that drain (its median is a drain without a batch). CPU is the process's CPU time per request, the candidate's runs in the drains included.`,
     '',
-    table(['', 'No shadow test', 'Shadow test on', 'On ÷ off'], [
-      ...onOffRows(r.handler.shadow.withoutShadow, r.handler.shadow.withShadow, r.handler.shadow),
-      ['Drain after the request (median)', ms(r.handler.shadow.drainWithout.medianMs), ms(r.handler.shadow.drainWith.medianMs), ''],
-    ]),
+    table(
+      ['', 'No shadow test', 'Shadow test on', 'On ÷ off'],
+      [
+        ...onOffRows(r.handler.shadow.withoutShadow, r.handler.shadow.withShadow, r.handler.shadow),
+        ['Drain after the request (median)', ms(r.handler.shadow.drainWithout.medianMs), ms(r.handler.shadow.drainWith.medianMs), ''],
+      ],
+    ),
     '',
     shadowResultsLine(r),
     '',
@@ -519,22 +789,57 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `One request of ${r.batch.rows} instances through the handler, against one raw \`session.run\` on the same rows, and against the per-row loop most tutorials show (\`for (const row of rows) await session.run(...)\`, with no HTTP edge at all).`,
     '',
-    table(['Model', 'Raw rows/s', 'Handler rows/s', 'Efficiency', 'Efficiency, named records', 'Per-row loop', 'Batched request', 'Speedup over loop'], r.batch.models.map((x) => [
-      MODEL_LABEL[x.model], perSecond(x.rawRowsPerSecond), perSecond(x.handlerRowsPerSecond), num(x.efficiency, 2), num(x.recordsEfficiency, 2),
-      ms(x.perRowLoop.medianMs), ms(x.handler.medianMs), times(x.speedupOverLoop),
-    ])),
+    table(
+      [
+        'Model',
+        'Raw rows/s',
+        'Handler rows/s',
+        'Efficiency',
+        'Efficiency, named records',
+        'Per-row loop',
+        'Batched request',
+        'Speedup over loop',
+      ],
+      r.batch.models.map((x) => [
+        MODEL_LABEL[x.model],
+        perSecond(x.rawRowsPerSecond),
+        perSecond(x.handlerRowsPerSecond),
+        num(x.efficiency, 2),
+        num(x.recordsEfficiency, 2),
+        ms(x.perRowLoop.medianMs),
+        ms(x.handler.medianMs),
+        times(x.speedupOverLoop),
+      ]),
+    ),
     '',
     'Against the JSON floor (what any JSON service must do at least: `JSON.parse` of the body, one raw `session.run`, `JSON.stringify` of the same answer), and the same rows as a binary v2 request (float32 bytes after a JSON header, outputs asked as binary) against the raw run:',
     '',
-    table(['Model', 'JSON floor', 'Handler (JSON)', 'Handler ÷ floor', 'Raw run', 'Handler (binary)', 'Binary ÷ raw'], r.batch.models.map((x) => [
-      MODEL_LABEL[x.model], ms(x.jsonFloor.medianMs), ms(x.handler.medianMs), times(x.floorRatio), ms(x.raw.medianMs), ms(x.binaryHandler.medianMs), times(x.binaryRatio),
-    ])),
+    table(
+      ['Model', 'JSON floor', 'Handler (JSON)', 'Handler ÷ floor', 'Raw run', 'Handler (binary)', 'Binary ÷ raw'],
+      r.batch.models.map((x) => [
+        MODEL_LABEL[x.model],
+        ms(x.jsonFloor.medianMs),
+        ms(x.handler.medianMs),
+        times(x.floorRatio),
+        ms(x.raw.medianMs),
+        ms(x.binaryHandler.medianMs),
+        times(x.binaryRatio),
+      ]),
+    ),
     '',
     '"Handler" sends the instances as arrays in feature order; "named records" as `{"feature": value}` objects. Where the time goes (medians for the whole request):',
     '',
-    table(['Model', 'raw `session.run`', '+ adapter', '+ serving core', '+ HTTP edge (= handler)', 'Request / response'], r.batch.models.map((x) => [
-      MODEL_LABEL[x.model], ms(x.raw.medianMs), ms(x.adapter.medianMs), ms(x.core.medianMs), ms(x.handler.medianMs), `${num(x.requestBytes / 1000)} kB / ${num(x.responseBytes / 1000)} kB`,
-    ])),
+    table(
+      ['Model', 'raw `session.run`', '+ adapter', '+ serving core', '+ HTTP edge (= handler)', 'Request / response'],
+      r.batch.models.map((x) => [
+        MODEL_LABEL[x.model],
+        ms(x.raw.medianMs),
+        ms(x.adapter.medianMs),
+        ms(x.core.medianMs),
+        ms(x.handler.medianMs),
+        `${num(x.requestBytes / 1000)} kB / ${num(x.responseBytes / 1000)} kB`,
+      ]),
+    ),
     '',
     ...profileLines(`CPU profile of the handler, ${MODEL_LABEL[r.batch.profiledModel]}, ${r.batch.rows}-row requests`, r.batch.profile),
     '',
@@ -542,13 +847,25 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `A fresh Node process loads the predict function bundled as \`cdk synth\` bundles it (ESM, minified, the AWS SDK bundled in and only ${r.coldStart.bundle.external.map((e) => `\`${e}\``).join(' and ')} left to the layer; ${mib(r.coldStart.bundle.jsBytes)} of code with its source map and \`NODE_OPTIONS=${r.coldStart.nodeOptions}\` as the function sets it) and onnxruntime-node from the layer's build, then serves one request with the function's defaults (EMF metrics on, LOG_LEVEL INFO, tracing off): the registry is read from the local DynamoDB-compatible server and the model fetched from the S3-compatible one into an empty /tmp cache. Beside it, the limit: a fresh process where ONNX Runtime alone reads the file from disk and runs one row. ${r.coldStart.runs} run${r.coldStart.runs === 1 ? '' : 's'} of each, in rotating order; times from process start.`,
     '',
-    table(['Model', 'Size', 'First prediction (median)', 'p99', 'Bare ONNX Runtime (median)', 'Ratio', 'Second request'], r.coldStart.models.map((x) => [
-      MODEL_LABEL[x.model], `${num(x.modelBytes / 1000)} kB`, ms(x.total.medianMs), ms(x.total.p99Ms), ms(x.bare.medianMs), times(x.ratio), ms(x.secondRequest.medianMs),
-    ])),
+    table(
+      ['Model', 'Size', 'First prediction (median)', 'p99', 'Bare ONNX Runtime (median)', 'Ratio', 'Second request'],
+      r.coldStart.models.map((x) => [
+        MODEL_LABEL[x.model],
+        `${num(x.modelBytes / 1000)} kB`,
+        ms(x.total.medianMs),
+        ms(x.total.p99Ms),
+        ms(x.bare.medianMs),
+        times(x.ratio),
+        ms(x.secondRequest.medianMs),
+      ]),
+    ),
     '',
     'Breakdown (median of each phase over the runs):',
     '',
-    table(['Phase', ...r.coldStart.models.map((x) => MODEL_LABEL[x.model])], COLD_START_PHASES.map((p) => [PHASE_LABEL[p], ...r.coldStart.models.map((x) => ms(x.phases[p]))])),
+    table(
+      ['Phase', ...r.coldStart.models.map((x) => MODEL_LABEL[x.model])],
+      COLD_START_PHASES.map((p) => [PHASE_LABEL[p], ...r.coldStart.models.map((x) => ms(x.phases[p]))]),
+    ),
     '',
     `The bare process, for comparison: runtime load ${r.coldStart.models.map((x) => ms(x.bareRuntimeLoadMs)).join(' / ')}, session create ${r.coldStart.models.map((x) => ms(x.bareSessionCreateMs)).join(' / ')} (${r.coldStart.models.map((x) => MODEL_LABEL[x.model]).join(' / ')}).`,
     '',
@@ -558,20 +875,58 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `The same function run two more ways, in the same rotation: with \`EMF_METRICS=false\` (no per-request metrics line), and bundled as synthesized with \`observability.tracing\` on (the Tracer and X-Ray SDK bundled in, ${mib(r.coldStart.tracedBundleBytes)} of code) with \`TRACING=true\` in the environment Lambda gives a function with active tracing: ${r.coldStart.tracing.env.map((e) => `\`${e}\``).join(', ')} (a sampled trace header, fresh for each invocation, as the runtime sets it), with the daemon address pointing at a UDP socket the bench opens and drains; every run, traced or not, also has \`AWS_EXECUTION_ENV\` and \`LAMBDA_TASK_ROOT\`. After its first two requests each sample-model process serves ${r.coldStart.warmRequests} warm requests back to back (every warm request of every run pooled below).`,
     '',
-    table(['', 'EMF off, tracing off', 'As deployed (EMF on, tracing off)', 'Tracing on', 'Tracing: added', 'Tracing: on ÷ off'], (() => {
-      const t = r.coldStart.tracing;
-      const e = r.coldStart.emf;
-      const deployed = coldSample(r);
-      const deployedTotal = deployed?.total.medianMs ?? Number.NaN;
-      const deployedLoad = deployed?.phases.moduleLoad ?? Number.NaN;
-      return [
-        ['First prediction (median)', ms(e.total.medianMs), ms(deployedTotal), ms(t.total.medianMs), ms(t.addedMedianMs), times(t.total.medianMs / deployedTotal)],
-        ['Module load (median)', '', ms(deployedLoad), ms(t.phases.moduleLoad), ms(t.phases.moduleLoad - deployedLoad), times(t.phases.moduleLoad / deployedLoad)],
-        ['Warm request, median', ms(e.warmOff.medianMs), ms(t.warmOff.medianMs), ms(t.warmOn.medianMs), ms(t.warmAddedMedianMs), times(t.warmRatio)],
-        ['Warm request, p99', ms(e.warmOff.p99Ms), ms(t.warmOff.p99Ms), ms(t.warmOn.p99Ms), ms(t.warmAddedP99Ms), times(t.warmOn.p99Ms / t.warmOff.p99Ms)],
-        ['CPU per warm request', ms(e.cpuMsPerWarmRequestOff), ms(t.cpuMsPerWarmRequestOff), ms(t.cpuMsPerWarmRequestOn), ms(t.cpuMsPerWarmRequestOn - t.cpuMsPerWarmRequestOff), times(t.cpuMsPerWarmRequestOn / t.cpuMsPerWarmRequestOff)],
-      ];
-    })()),
+    table(
+      ['', 'EMF off, tracing off', 'As deployed (EMF on, tracing off)', 'Tracing on', 'Tracing: added', 'Tracing: on ÷ off'],
+      (() => {
+        const t = r.coldStart.tracing;
+        const e = r.coldStart.emf;
+        const deployed = coldSample(r);
+        const deployedTotal = deployed?.total.medianMs ?? Number.NaN;
+        const deployedLoad = deployed?.phases.moduleLoad ?? Number.NaN;
+        return [
+          [
+            'First prediction (median)',
+            ms(e.total.medianMs),
+            ms(deployedTotal),
+            ms(t.total.medianMs),
+            ms(t.addedMedianMs),
+            times(t.total.medianMs / deployedTotal),
+          ],
+          [
+            'Module load (median)',
+            '',
+            ms(deployedLoad),
+            ms(t.phases.moduleLoad),
+            ms(t.phases.moduleLoad - deployedLoad),
+            times(t.phases.moduleLoad / deployedLoad),
+          ],
+          [
+            'Warm request, median',
+            ms(e.warmOff.medianMs),
+            ms(t.warmOff.medianMs),
+            ms(t.warmOn.medianMs),
+            ms(t.warmAddedMedianMs),
+            times(t.warmRatio),
+          ],
+          [
+            'Warm request, p99',
+            ms(e.warmOff.p99Ms),
+            ms(t.warmOff.p99Ms),
+            ms(t.warmOn.p99Ms),
+            ms(t.warmAddedP99Ms),
+            times(t.warmOn.p99Ms / t.warmOff.p99Ms),
+          ],
+          [
+            'CPU per warm request',
+            ms(e.cpuMsPerWarmRequestOff),
+            ms(t.cpuMsPerWarmRequestOff),
+            ms(t.cpuMsPerWarmRequestOn),
+            ms(t.cpuMsPerWarmRequestOn - t.cpuMsPerWarmRequestOff),
+            times(t.cpuMsPerWarmRequestOn / t.cpuMsPerWarmRequestOff),
+          ],
+        ];
+      })(),
+    ),
     '',
     `The per-request metrics line (Powertools Metrics, EMF on stdout; on by default) costs ${ms(r.coldStart.emf.warmAddedMedianMs)} per warm request at the median and ${ms(r.coldStart.tracing.cpuMsPerWarmRequestOff - r.coldStart.emf.cpuMsPerWarmRequestOff)} of CPU (EMF on − EMF off). Warm requests here are the deployed composition called the way the Lambda runtime calls it, so they include what section 2's in-process handler leaves out: the metrics line, the Logger, and the prediction log writing to dynalite in the background (one BatchWriteItem per 25 requests or 50 ms; on Lambda the drain extension writes after each invocation instead). CPU is the process's, ONNX Runtime's spinning pool threads included.`,
     '',
@@ -581,22 +936,64 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `Fresh processes bundled as the function is (ESM, minified, source map) and started with its \`NODE_OPTIONS\`, timed from process start to the end of the script; ${r.coldStart.powertools.runs} runs of each, in rotating order.`,
     '',
-    table(['Process', 'Median', 'p99', 'Over the empty process', 'Bundle'], [
-      ['does nothing', ms(r.coldStart.powertools.empty.medianMs), ms(r.coldStart.powertools.empty.p99Ms), '', ''],
-      ['imports and builds Powertools Logger and Metrics as the predict function does', ms(r.coldStart.powertools.loggerMetrics.medianMs), ms(r.coldStart.powertools.loggerMetrics.p99Ms), ms(r.coldStart.powertools.loggerMetricsMs), `${num(r.coldStart.powertools.loggerMetricsBundleBytes / 1000)} kB`],
-      ['loads Powertools Tracer and the X-Ray SDK and builds the tracing (functions/adapters/xray-tracing.ts), traced environment', ms(r.coldStart.powertools.tracer.medianMs), ms(r.coldStart.powertools.tracer.p99Ms), ms(r.coldStart.powertools.tracerMs), `${num(r.coldStart.powertools.tracerBundleBytes / 1000)} kB`],
-    ]),
+    table(
+      ['Process', 'Median', 'p99', 'Over the empty process', 'Bundle'],
+      [
+        ['does nothing', ms(r.coldStart.powertools.empty.medianMs), ms(r.coldStart.powertools.empty.p99Ms), '', ''],
+        [
+          'imports and builds Powertools Logger and Metrics as the predict function does',
+          ms(r.coldStart.powertools.loggerMetrics.medianMs),
+          ms(r.coldStart.powertools.loggerMetrics.p99Ms),
+          ms(r.coldStart.powertools.loggerMetricsMs),
+          `${num(r.coldStart.powertools.loggerMetricsBundleBytes / 1000)} kB`,
+        ],
+        [
+          'loads Powertools Tracer and the X-Ray SDK and builds the tracing (functions/adapters/xray-tracing.ts), traced environment',
+          ms(r.coldStart.powertools.tracer.medianMs),
+          ms(r.coldStart.powertools.tracer.p99Ms),
+          ms(r.coldStart.powertools.tracerMs),
+          `${num(r.coldStart.powertools.tracerBundleBytes / 1000)} kB`,
+        ],
+      ],
+    ),
     '',
     '### Before and after',
     '',
     `"Before" is quoted from ${r.coldStart.before.source}; "after" is this run. They are different runs (and load), so compare each to its own run's bare ONNX Runtime process too.`,
     '',
-    table(['', 'First prediction (median)', 'Module load', 'Bare ONNX Runtime', 'Ratio'], [
-      ['Before: as deployed then (AWS SDK external, from the runtime; no Powertools)', ms(r.coldStart.before.sdkExternalMs), ms(r.coldStart.before.sdkExternalModuleLoadMs), ms(r.coldStart.before.bareMs), times(r.coldStart.before.sdkExternalMs / r.coldStart.before.bareMs)],
-      ['Before: that run\'s what-if, AWS SDK bundled in (no Powertools)', ms(r.coldStart.before.sdkBundledMs), ms(r.coldStart.before.sdkBundledModuleLoadMs), ms(r.coldStart.before.bareMs), times(r.coldStart.before.sdkBundledMs / r.coldStart.before.bareMs)],
-      ['After: as deployed now (AWS SDK bundled in, Powertools Logger and Metrics, tracing off)', ms(coldSample(r)?.total.medianMs ?? Number.NaN), ms(coldSample(r)?.phases.moduleLoad ?? Number.NaN), ms(coldSample(r)?.bare.medianMs ?? Number.NaN), times(coldSample(r)?.ratio ?? Number.NaN)],
-      ['After, tracing on', ms(r.coldStart.tracing.total.medianMs), ms(r.coldStart.tracing.phases.moduleLoad), ms(coldSample(r)?.bare.medianMs ?? Number.NaN), times(r.coldStart.tracing.ratio)],
-    ]),
+    table(
+      ['', 'First prediction (median)', 'Module load', 'Bare ONNX Runtime', 'Ratio'],
+      [
+        [
+          'Before: as deployed then (AWS SDK external, from the runtime; no Powertools)',
+          ms(r.coldStart.before.sdkExternalMs),
+          ms(r.coldStart.before.sdkExternalModuleLoadMs),
+          ms(r.coldStart.before.bareMs),
+          times(r.coldStart.before.sdkExternalMs / r.coldStart.before.bareMs),
+        ],
+        [
+          "Before: that run's what-if, AWS SDK bundled in (no Powertools)",
+          ms(r.coldStart.before.sdkBundledMs),
+          ms(r.coldStart.before.sdkBundledModuleLoadMs),
+          ms(r.coldStart.before.bareMs),
+          times(r.coldStart.before.sdkBundledMs / r.coldStart.before.bareMs),
+        ],
+        [
+          'After: as deployed now (AWS SDK bundled in, Powertools Logger and Metrics, tracing off)',
+          ms(coldSample(r)?.total.medianMs ?? Number.NaN),
+          ms(coldSample(r)?.phases.moduleLoad ?? Number.NaN),
+          ms(coldSample(r)?.bare.medianMs ?? Number.NaN),
+          times(coldSample(r)?.ratio ?? Number.NaN),
+        ],
+        [
+          'After, tracing on',
+          ms(r.coldStart.tracing.total.medianMs),
+          ms(r.coldStart.tracing.phases.moduleLoad),
+          ms(coldSample(r)?.bare.medianMs ?? Number.NaN),
+          times(r.coldStart.tracing.ratio),
+        ],
+      ],
+    ),
     '',
     '## 5. HTTP',
     '',
@@ -604,75 +1001,146 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     ...r.http.variants.map((v) => `- **${VARIANT_LABEL[v.id]}**: ${v.description}.`),
     '',
-    table(['Server', 'Concurrency', 'Req/s', '× baseline', 'p50', 'p99', 'Errors', 'Log backlog at the end of a slice (time to store it)'], r.http.points.map((p) => [
-      VARIANT_LABEL[p.variant], String(p.connections), num(p.requestsPerSecond), ratioAt(p.variant, p.connections), ms(p.p50Ms), ms(p.p99Ms), String(p.errors + p.non2xx),
-      p.logBacklog >= 1 ? `${num(p.logBacklog)} records (${ms(p.drainMs)})` : '',
-    ])),
+    table(
+      ['Server', 'Concurrency', 'Req/s', '× baseline', 'p50', 'p99', 'Errors', 'Log backlog at the end of a slice (time to store it)'],
+      r.http.points.map((p) => [
+        VARIANT_LABEL[p.variant],
+        String(p.connections),
+        num(p.requestsPerSecond),
+        ratioAt(p.variant, p.connections),
+        ms(p.p50Ms),
+        ms(p.p99Ms),
+        String(p.errors + p.non2xx),
+        p.logBacklog >= 1 ? `${num(p.logBacklog)} records (${ms(p.drainMs)})` : '',
+      ]),
+    ),
     '',
-    'After each slice the server stores the prediction-log records the load left queued before the next slice starts (untimed), so no server\'s backlog runs during another\'s load. A large backlog means the server answered faster than it could write its log: sustained, its queue would grow until records go to the fallback.',
+    "After each slice the server stores the prediction-log records the load left queued before the next slice starts (untimed), so no server's backlog runs during another's load. A large backlog means the server answered faster than it could write its log: sustained, its queue would grow until records go to the fallback.",
     '',
     'Where the time goes at concurrency 8: each step adds one thing to the server before it.',
     '',
-    table(['Step', 'Server', 'Req/s', '× baseline', 'Change'], HTTP_STEP_ROWS.map(([step, from, to]) => [
-      step, VARIANT_LABEL[to], num(httpRps(r, to)), num(httpRatio(r, to), 2), `${signedPercent(httpRps(r, to) / httpRps(r, from) - 1)} against ${VARIANT_LABEL[from]}`,
-    ])),
+    table(
+      ['Step', 'Server', 'Req/s', '× baseline', 'Change'],
+      HTTP_STEP_ROWS.map(([step, from, to]) => [
+        step,
+        VARIANT_LABEL[to],
+        num(httpRps(r, to)),
+        num(httpRatio(r, to), 2),
+        `${signedPercent(httpRps(r, to) / httpRps(r, from) - 1)} against ${VARIANT_LABEL[from]}`,
+      ]),
+    ),
     '',
-    ...r.http.profiles.flatMap((p) => [...profileLines(`CPU profile of ${VARIANT_LABEL[p.variant]} at concurrency ${r.http.profileConnections}`, p.profile), '']),
+    ...r.http.profiles.flatMap((p) => [
+      ...profileLines(`CPU profile of ${VARIANT_LABEL[p.variant]} at concurrency ${r.http.profileConnections}`, p.profile),
+      '',
+    ]),
     '## 6. Memory and size',
     '',
     'RSS of a fresh server process (the local API, run as in section 5) over many requests at the given concurrency, after a warm-up; read after a forced GC at both ends, sampled every half second in between for the peak.',
     '',
-    table(['Server', 'Requests', 'Req/s', 'RSS after warm-up', 'RSS at the end', 'Growth', 'Peak', 'V8 heap, warm-up → end', 'Errors'], r.memory.runs.map((x) => [
-      x.server, `${num(x.answered)}${x.answered < x.requests ? ` of ${num(x.requests)} (time limit)` : ''} (+${num(x.warmupRequests)} warm-up), concurrency ${x.connections}`, num(x.requestsPerSecond),
-      `${num(x.rssAfterWarmupMb)} MB`, `${num(x.rssEndMb)} MB`, `${x.rssGrowthMb >= 0 ? '+' : ''}${num(x.rssGrowthMb)} MB`, `${num(x.rssPeakMb)} MB`,
-      `${num(x.heapAfterWarmupMb)} → ${num(x.heapEndMb)} MB`, String(x.errors),
-    ])),
+    table(
+      ['Server', 'Requests', 'Req/s', 'RSS after warm-up', 'RSS at the end', 'Growth', 'Peak', 'V8 heap, warm-up → end', 'Errors'],
+      r.memory.runs.map((x) => [
+        x.server,
+        `${num(x.answered)}${x.answered < x.requests ? ` of ${num(x.requests)} (time limit)` : ''} (+${num(x.warmupRequests)} warm-up), concurrency ${x.connections}`,
+        num(x.requestsPerSecond),
+        `${num(x.rssAfterWarmupMb)} MB`,
+        `${num(x.rssEndMb)} MB`,
+        `${x.rssGrowthMb >= 0 ? '+' : ''}${num(x.rssGrowthMb)} MB`,
+        `${num(x.rssPeakMb)} MB`,
+        `${num(x.heapAfterWarmupMb)} → ${num(x.heapEndMb)} MB`,
+        String(x.errors),
+      ]),
+    ),
     '',
     'Sizes (MB = 1,048,576 bytes, as Lambda counts its limits):',
     '',
-    table(['Artifact', 'Size', 'Detail'], [
-      ['Predict function bundle (index.mjs + source map)', mib(r.sizes.bundle.assetBytes), `code ${mib(r.sizes.bundle.jsBytes)}, source map ${mib(r.sizes.bundle.mapBytes)}; largest inputs: ${r.sizes.bundle.largestInputs.slice(0, 5).map((i) => `${i.path} ${num(i.bytes / 1000)} kB`).join(', ')}`],
-      ...r.sizes.layers.map((l) => [`ONNX Runtime layer, ${l.architecture}, unzipped`, mib(l.unzippedBytes), `${l.files} files, the largest ${l.largestFile.path.split('/').pop() ?? ''} (${mib(l.largestFile.bytes)}); from ${l.source}`]),
-    ]),
+    table(
+      ['Artifact', 'Size', 'Detail'],
+      [
+        [
+          'Predict function bundle (index.mjs + source map)',
+          mib(r.sizes.bundle.assetBytes),
+          `code ${mib(r.sizes.bundle.jsBytes)}, source map ${mib(r.sizes.bundle.mapBytes)}; largest inputs: ${r.sizes.bundle.largestInputs
+            .slice(0, 5)
+            .map((i) => `${i.path} ${num(i.bytes / 1000)} kB`)
+            .join(', ')}`,
+        ],
+        ...r.sizes.layers.map((l) => [
+          `ONNX Runtime layer, ${l.architecture}, unzipped`,
+          mib(l.unzippedBytes),
+          `${l.files} files, the largest ${l.largestFile.path.split('/').pop() ?? ''} (${mib(l.largestFile.bytes)}); from ${l.source}`,
+        ]),
+      ],
+    ),
     '',
-    'What the function bundle\'s code is made of (bytes in the minified output):',
+    "What the function bundle's code is made of (bytes in the minified output):",
     '',
-    table(['Part', 'Code', 'Largest inputs'], r.sizes.bundle.families.map((f) => [
-      FAMILY_LABEL[f.family], `${num(f.bytes / 1000)} kB`, f.inputs.slice(0, 4).map((i) => `${i.path} ${num(i.bytes / 1000)} kB`).join(', '),
-    ])),
+    table(
+      ['Part', 'Code', 'Largest inputs'],
+      r.sizes.bundle.families.map((f) => [
+        FAMILY_LABEL[f.family],
+        `${num(f.bytes / 1000)} kB`,
+        f.inputs
+          .slice(0, 4)
+          .map((i) => `${i.path} ${num(i.bytes / 1000)} kB`)
+          .join(', '),
+      ]),
+    ),
     '',
     '## 7. Thread settings',
     '',
     `ONNX Runtime's intra-op threads, and spinning (\`session.intra_op.allow_spinning\`, on by default: after each run the pool's threads busy-wait for more work before they sleep), on raw \`session.run\`. CPU is the whole process's CPU time per call, spinning included: back to back, and for isolated calls (one at a time with a ${r.threads.isolatedGapMs} ms pause between, as requests come at low load).`,
     '',
-    table(['Configuration', 'Model', 'Rows', 'Median', 'Rows/s', 'CPU per call', 'CPU per isolated call'], r.threads.points.map((p) => [
-      p.config, MODEL_LABEL[p.model], String(p.rows), ms(p.stat.medianMs), perSecond(p.rowsPerSecond), ms(p.cpuMsPerCall), ms(p.isolatedCpuMsPerCall),
-    ])),
+    table(
+      ['Configuration', 'Model', 'Rows', 'Median', 'Rows/s', 'CPU per call', 'CPU per isolated call'],
+      r.threads.points.map((p) => [
+        p.config,
+        MODEL_LABEL[p.model],
+        String(p.rows),
+        ms(p.stat.medianMs),
+        perSecond(p.rowsPerSecond),
+        ms(p.cpuMsPerCall),
+        ms(p.isolatedCpuMsPerCall),
+      ]),
+    ),
     '',
     `**Default:** ${r.threads.reason}`,
     '',
     `The rule: the lowest latency over every model and size (each point's median over the best median for that point, geometric mean); among the configurations within ${LATENCY_BAND * 100}% of it, the one with the least CPU per isolated single-row call, because on Lambda (one vCPU up to 1,769 MB) a spinning pool thread takes CPU from the event loop that parses and encodes the requests. The choice holds for this machine: on Lambda the adapter already takes one thread up to 2,653 MB of memory (functions/adapters/onnx-runtime.ts).`,
     ...(r.threads.configs.find((c) => c.id === r.threads.recommended)?.spinning === false
-      ? ['', "Turning spinning off needs an option the adapter does not have yet (`OnnxRuntimeOptions` takes the thread count only): the session option is `extra: { session: { intra_op: { allow_spinning: '0' } } }`, ONNX Runtime's `session.intra_op.allow_spinning` config entry."]
+      ? [
+          '',
+          "Turning spinning off needs an option the adapter does not have yet (`OnnxRuntimeOptions` takes the thread count only): the session option is `extra: { session: { intra_op: { allow_spinning: '0' } } }`, ONNX Runtime's `session.intra_op.allow_spinning` config entry.",
+        ]
       : []),
     '',
     '## 8. Hostile bodies',
     '',
     `Bodies built to be expensive, each just under the predict function's default body limit (${num(r.hostile.limitBytes)} bytes) and each refused with its stable code, sent to the predict handler in-process (as Lambda calls it), against \`JSON.parse\` of the same text in alternating blocks of the same loop; for the compressed body, against \`JSON.parse\` of a body at the limit, the most the handler lets it inflate to. \`JSON.parse\` is the floor: the handler must parse a body to answer it. The handler's time is event-loop time: every other request on the process waits for it.`,
     '',
-    table(['Body', 'Sent', 'Refused with', 'Error body', 'Handler (median)', 'JSON.parse (median)', 'Handler ÷ parse'], r.hostile.cases.map((c) => [
-      c.description, `${num(c.requestBytes / 1e6, 2)} MB`, `${c.status} \`${c.code}\``, `${num(c.responseBytes)} bytes`, ms(c.handler.medianMs), ms(c.parse.medianMs), times(c.ratio),
-    ])),
+    table(
+      ['Body', 'Sent', 'Refused with', 'Error body', 'Handler (median)', 'JSON.parse (median)', 'Handler ÷ parse'],
+      r.hostile.cases.map((c) => [
+        c.description,
+        `${num(c.requestBytes / 1e6, 2)} MB`,
+        `${c.status} \`${c.code}\``,
+        `${num(c.responseBytes)} bytes`,
+        ms(c.handler.medianMs),
+        ms(c.parse.medianMs),
+        times(c.ratio),
+      ]),
+    ),
     '',
-    'Before the body is parsed the handler checks its size, inflates a compressed body only up to the limit, and reads the text once for nesting depth and `__proto__` keys (no parsed value is walked); after the parse the codec checks every count (rows, data length against the shape, string lengths, names against the model\'s) before it reads a value.',
+    "Before the body is parsed the handler checks its size, inflates a compressed body only up to the limit, and reads the text once for nesting depth and `__proto__` keys (no parsed value is walked); after the parse the codec checks every count (rows, data length against the shape, string lengths, names against the model's) before it reads a value.",
     '',
     ...batchJobsSection(r),
     '## Method',
     '',
     '- Cases that are compared run in alternating blocks of the same loop (ABC, CBA, ...), so drift and noisy neighbours hit them alike. Figures are medians unless marked p99.',
     '- Every loop is bounded by a count and a time budget; `--quick` uses small ones (its figures only show that the bench runs).',
-    '- Background work a case leaves behind (queued prediction-log writes) is finished after its block or slice (after each request for shadow tests, as the drain on Lambda), untimed but reported (CPU per request, backlog and the time to store it), so it never runs during another case\'s measurement.',
-    '- CPU profiles are V8\'s sampling profiler; frames in the minified function bundle are attributed to their packages through its source map.',
+    "- Background work a case leaves behind (queued prediction-log writes) is finished after its block or slice (after each request for shadow tests, as the drain on Lambda), untimed but reported (CPU per request, backlog and the time to store it), so it never runs during another case's measurement.",
+    "- CPU profiles are V8's sampling profiler; frames in the minified function bundle are attributed to their packages through its source map.",
     '- The models are built by the bench from the test fixtures with fixed seeds; the rows are the iris data set and seeded pseudo-random values.',
     '- Traffic stays on 127.0.0.1.',
     '',

@@ -19,6 +19,12 @@ export function runSizes(ctx: BenchContext, bundle: FunctionBundle): SizeResult 
       families: bundle.families,
       lazyBytes: bundle.lazyBytes,
     },
-    layers: layers.map(({ architecture, unzippedBytes, files, largestFile, source }) => ({ architecture, unzippedBytes, files, largestFile, source })),
+    layers: layers.map(({ architecture, unzippedBytes, files, largestFile, source }) => ({
+      architecture,
+      unzippedBytes,
+      files,
+      largestFile,
+      source,
+    })),
   };
 }

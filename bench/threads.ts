@@ -18,7 +18,11 @@ import type { ThreadConfig, ThreadsResult } from './results.js';
 
 /** 1 and 2 threads (and the product's own count, on a machine where it is more). */
 export const THREAD_CONFIGS: readonly ThreadConfig[] = [...new Set([1, 2, PRODUCT_THREADS])].flatMap((intraOpThreads) =>
-  [true, false].map((spinning) => ({ id: `${intraOpThreads} thread${intraOpThreads > 1 ? 's' : ''}, spinning ${spinning ? 'on' : 'off'}`, intraOpThreads, spinning })),
+  [true, false].map((spinning) => ({
+    id: `${intraOpThreads} thread${intraOpThreads > 1 ? 's' : ''}, spinning ${spinning ? 'on' : 'off'}`,
+    intraOpThreads,
+    spinning,
+  })),
 );
 
 const SIZES = [1, 1000] as const;
@@ -41,7 +45,12 @@ export async function runThreads(ctx: BenchContext): Promise<ThreadsResult> {
             const data = float32Rows(model.rows(rows));
             const budget = rows === 1 ? ctx.profile.small : ctx.profile.large;
             // A third of the time budget per pass: twelve points, up to two passes.
-            const share = { ...budget, minSamples: Math.ceil(budget.minSamples / passes.length), maxSamples: Math.ceil(budget.maxSamples / passes.length), maxMs: budget.maxMs / 3 };
+            const share = {
+              ...budget,
+              minSamples: Math.ceil(budget.minSamples / passes.length),
+              maxSamples: Math.ceil(budget.maxSamples / passes.length),
+              maxMs: budget.maxMs / 3,
+            };
             const { run } = await sampleInBlocks({ run: () => rawRun(session, model, data, rows) }, share);
             const k = key(config.id, model.id, rows);
             times.set(k, [...(times.get(k) ?? []), ...run.times]);
@@ -49,7 +58,10 @@ export async function runThreads(ctx: BenchContext): Promise<ThreadsResult> {
             cpu.set(k, { ms: spent.ms + run.cpuMsPerCall * run.times.length, calls: spent.calls + run.times.length });
             const { isolatedCalls } = ctx.profile.threads;
             const calls = Math.ceil((rows === 1 ? isolatedCalls.small : isolatedCalls.large) / passes.length);
-            isolated.set(k, [...(isolated.get(k) ?? []), await cpuPerIsolatedCall(() => rawRun(session, model, data, rows), calls, GAP_MS)]);
+            isolated.set(k, [
+              ...(isolated.get(k) ?? []),
+              await cpuPerIsolatedCall(() => rawRun(session, model, data, rows), calls, GAP_MS),
+            ]);
           }
         } finally {
           await session.release();
@@ -98,7 +110,11 @@ function recommend(points: readonly Point[], current: string): { recommended: st
   const best = (model: ModelId, rows: number, pick: (p: Point) => number) =>
     Math.min(...points.filter((p) => p.model === model && p.rows === rows).map(pick));
   const score = (config: string, pick: (p: Point) => number, rows?: number) =>
-    geomean(points.filter((p) => p.config === config && (rows === undefined || p.rows === rows)).map((p) => pick(p) / best(p.model, p.rows, pick)));
+    geomean(
+      points
+        .filter((p) => p.config === config && (rows === undefined || p.rows === rows))
+        .map((p) => pick(p) / best(p.model, p.rows, pick)),
+    );
   const latency = (p: Point) => p.stat.medianMs;
   const cpuTime = (p: Point) => p.isolatedCpuMsPerCall;
   const scored = THREAD_CONFIGS.map((c) => ({ id: c.id, latency: score(c.id, latency), cpu: score(c.id, cpuTime, 1) }));
@@ -110,8 +126,9 @@ function recommend(points: readonly Point[], current: string): { recommended: st
   const figures = (c: { id: string; latency: number; cpu: number }) =>
     `latency ${x(c.latency)} the best per point (single rows ${x(score(c.id, latency, 1))}, 1000-row batches ${x(score(c.id, latency, 1000))}) ` +
     `and ${x(c.cpu)} the least CPU per isolated single-row call`;
-  const reason = choice.id === current
-    ? `keep the current default, ${current}: ${figures(choice)}; no configuration within ${LATENCY_BAND * 100}% of the fastest burns less CPU.`
-    : `${choice.id}: ${figures(choice)}, against ${figures(now)} for the current default (${current}).`;
+  const reason =
+    choice.id === current
+      ? `keep the current default, ${current}: ${figures(choice)}; no configuration within ${LATENCY_BAND * 100}% of the fastest burns less CPU.`
+      : `${choice.id}: ${figures(choice)}, against ${figures(now)} for the current default (${current}).`;
   return { recommended: choice.id, reason };
 }

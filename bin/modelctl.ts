@@ -21,7 +21,15 @@ import { formatOfKey } from '../functions/core/batch-jobs.js';
 import { NpyError, readNpy, writeNpy } from '../functions/core/codec/npy.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES, base64Length } from '../functions/core/codec/payload-limits.js';
 import {
-  TensorBytesError, checkRawTensor, elementCount, isWireDatatype, jsonToRaw, nestedToFlat, rawToJson, type RawTensor, type WireDatatype,
+  TensorBytesError,
+  checkRawTensor,
+  elementCount,
+  isWireDatatype,
+  jsonToRaw,
+  nestedToFlat,
+  rawToJson,
+  type RawTensor,
+  type WireDatatype,
 } from '../functions/core/codec/tensor-bytes.js';
 import type { ModelStats } from '../functions/core/stats.js';
 import type { CaptureStatus } from '../functions/core/registry.js';
@@ -36,11 +44,24 @@ import { MIN_SHADOW_PERCENT } from '../functions/core/shadow/shadow.js';
 import type { ShadowStatus } from '../functions/core/shadow/service.js';
 import type { LatencySummary } from '../functions/core/shadow/report.js';
 import { AppError } from '../functions/core/errors.js';
-import { MAX_CATEGORIES, MAX_SAMPLE, profileCsvStream, type FeatureProfile, type ReferenceProfile } from '../functions/core/drift/profile.js';
+import {
+  MAX_CATEGORIES,
+  MAX_SAMPLE,
+  profileCsvStream,
+  type FeatureProfile,
+  type ReferenceProfile,
+} from '../functions/core/drift/profile.js';
 import type { ModelMetadata } from '../functions/core/model.js';
 import type { Served } from '../functions/core/predict.js';
 import { MAX_SUBJECT_LENGTH } from '../functions/auth/claims.js';
-import { DEFAULT_TOKEN_TTL_SECONDS, LOCAL_MAX_TOKEN_LIFETIME_SECONDS, checkMintOptions, mintToken, readSigningKey, signingKeyPath } from '../local/auth.js';
+import {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  LOCAL_MAX_TOKEN_LIFETIME_SECONDS,
+  checkMintOptions,
+  mintToken,
+  readSigningKey,
+  signingKeyPath,
+} from '../local/auth.js';
 
 /** One command of `modelctl`: its synopsis and what it does, as the help shows them. */
 interface CommandHelp {
@@ -65,49 +86,77 @@ const COMMANDS: readonly CommandHelp[] = [
   { name: 'models', synopsis: 'models', description: ['list registered models'] },
   { name: 'versions', synopsis: 'versions <model>', description: ["list a model's versions"] },
   {
-    name: 'register', synopsis: 'register <model> <file.onnx> [--metadata meta.json] [--profile profile.json] [--production] [--upload]',
-    description: ['upload and register a new version', '(--production: through staging to production;', 'files over 1 MB, or any with --upload, go straight', 'to S3 through a presigned URL, with a progress bar)'],
+    name: 'register',
+    synopsis: 'register <model> <file.onnx> [--metadata meta.json] [--profile profile.json] [--production] [--upload]',
+    description: [
+      'upload and register a new version',
+      '(--production: through staging to production;',
+      'files over 1 MB, or any with --upload, go straight',
+      'to S3 through a presigned URL, with a progress bar)',
+    ],
   },
   {
-    name: 'stage', synopsis: 'stage <model> <version> <stage> [--reason TEXT]',
+    name: 'stage',
+    synopsis: 'stage <model> <version> <stage> [--reason TEXT]',
     description: ['move a version: development -> staging -> production,', 'or to archived from any stage'],
   },
   { name: 'set-production', synopsis: 'set-production <model> <version>', description: ['promote a staging version to production'] },
   { name: 'history', synopsis: 'history <model>', description: ["the model's stage changes"] },
   {
-    name: 'promote', synopsis: 'promote <model> <version> [--canary PERCENT | --managed canary|linear --percent N --interval MINUTES] [--reason TEXT]',
+    name: 'promote',
+    synopsis: 'promote <model> <version> [--canary PERCENT | --managed canary|linear --percent N --interval MINUTES] [--reason TEXT]',
     description: ['release a staging version on alias "live": a manual', 'canary, a managed release, or (neither) all the traffic'],
   },
   {
-    name: 'shift', synopsis: 'shift <model> <percent> [--expect-canary FV [--expect-percent P]]',
-    description: ['give the canary this share of the traffic; with', '--expect-canary (and --expect-percent), only if the', 'canary is still function version FV (at P percent), as', '"deployment" showed it (else 409 ALIAS_CHANGED)'],
+    name: 'shift',
+    synopsis: 'shift <model> <percent> [--expect-canary FV [--expect-percent P]]',
+    description: [
+      'give the canary this share of the traffic; with',
+      '--expect-canary (and --expect-percent), only if the',
+      'canary is still function version FV (at P percent), as',
+      '"deployment" showed it (else 409 ALIAS_CHANGED)',
+    ],
   },
   {
-    name: 'rollback', synopsis: 'rollback <model> [--reason TEXT] [--expect-canary FV [--expect-percent P]]',
+    name: 'rollback',
+    synopsis: 'rollback <model> [--reason TEXT] [--expect-canary FV [--expect-percent P]]',
     description: ['all the traffic back to the stable version'],
   },
   {
-    name: 'finalize', synopsis: 'finalize <model> [--reason TEXT] [--expect-canary FV [--expect-percent P]]',
+    name: 'finalize',
+    synopsis: 'finalize <model> [--reason TEXT] [--expect-canary FV [--expect-percent P]]',
     description: ['the canary becomes stable and the production version'],
   },
   { name: 'deployment', synopsis: 'deployment <model>', description: ['the alias: versions, model versions, weights, metrics'] },
   {
-    name: 'stats', synopsis: 'stats <model> [--minutes N] [--json]',
-    description: ['per served version over the last N minutes (default', '60, at most 1440): percent, invocations, 4xx, 5xx,', 'error rate, p50/p99/mean latency, healthy or why not'],
-  },
-  {
-    name: 'logs', synopsis: 'logs <model> [--since 10m] [--limit N] [--follow [--poll SECONDS]] [--json]',
+    name: 'stats',
+    synopsis: 'stats <model> [--minutes N] [--json]',
     description: [
-      "the model's prediction log, oldest first, one line", 'per request; --since takes an ISO-8601 time or', '90s/10m/2h/1d (default 1h), --limit 1-1000 (default',
-      '100); --follow keeps polling (every 2 s, or --poll)', "until Ctrl+C; --json prints the API's JSON (with", '--follow, one record per line)',
+      'per served version over the last N minutes (default',
+      '60, at most 1440): percent, invocations, 4xx, 5xx,',
+      'error rate, p50/p99/mean latency, healthy or why not',
     ],
   },
   {
-    name: 'predict', synopsis: 'predict <model> (--features JSON | --instances JSON | --body FILE)',
+    name: 'logs',
+    synopsis: 'logs <model> [--since 10m] [--limit N] [--follow [--poll SECONDS]] [--json]',
+    description: [
+      "the model's prediction log, oldest first, one line",
+      'per request; --since takes an ISO-8601 time or',
+      '90s/10m/2h/1d (default 1h), --limit 1-1000 (default',
+      '100); --follow keeps polling (every 2 s, or --poll)',
+      "until Ctrl+C; --json prints the API's JSON (with",
+      '--follow, one record per line)',
+    ],
+  },
+  {
+    name: 'predict',
+    synopsis: 'predict <model> (--features JSON | --instances JSON | --body FILE)',
     description: ['call POST /v1/models/<model>/predict'],
   },
   {
-    name: 'infer', synopsis: 'infer <model> (--input NAME=FILE.npy ... | --body FILE) [--version N] [--output-dir DIR] [--json]',
+    name: 'infer',
+    synopsis: 'infer <model> (--input NAME=FILE.npy ... | --body FILE) [--version N] [--output-dir DIR] [--json]',
     description: [
       'call POST /v2/models/<model>/infer (Open Inference',
       'Protocol v2; --version: /versions/N/infer). --input,',
@@ -117,15 +166,22 @@ const COMMANDS: readonly CommandHelp[] = [
       'go first by reference (a presigned upload). Prints',
       "each output's datatype, shape and first values;",
       '--output-dir: also writes DIR/<output>.npy; --json:',
-      "the answer as JSON. --body: a JSON v2 request, as is",
+      'the answer as JSON. --body: a JSON v2 request, as is',
     ],
   },
   {
-    name: 'batch', synopsis: 'batch <submit|run|status|wait|cancel|list> ...',
-    description: ['batch jobs: predict every row of CSV, JSON Lines', 'or Parquet files in S3, or of a local file', '("batch run"); modelctl batch --help lists them'],
+    name: 'batch',
+    synopsis: 'batch <submit|run|status|wait|cancel|list> ...',
+    description: [
+      'batch jobs: predict every row of CSV, JSON Lines',
+      'or Parquet files in S3, or of a local file',
+      '("batch run"); modelctl batch --help lists them',
+    ],
   },
   {
-    name: 'profile', synopsis: 'profile <train.csv> [--features a,b,c] [--model model.onnx [--metadata meta.json]] [--out profile.json] [--upload MODEL@VERSION]',
+    name: 'profile',
+    synopsis:
+      'profile <train.csv> [--features a,b,c] [--model model.onnx [--metadata meta.json]] [--out profile.json] [--upload MODEL@VERSION]',
     description: [
       "a reference profile of a model's training data, for",
       'drift detection: per feature (every column, or those',
@@ -148,7 +204,8 @@ const COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'capture', synopsis: 'capture <model> [--sample PERCENT [--drop a,b] [--hash c,d] [--max-record-bytes N] | --off] [--json]',
+    name: 'capture',
+    synopsis: 'capture <model> [--sample PERCENT [--drop a,b] [--hash c,d] [--max-record-bytes N] | --off] [--json]',
     description: [
       "the model's data capture: alone, shows it; --sample:",
       'captures that percent of requests (0-100], inputs and',
@@ -156,11 +213,12 @@ const COMMANDS: readonly CommandHelp[] = [
       '--hash name features left out or hashed, --max-record-',
       `bytes bounds a record, ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES}, default`,
       `${DEFAULT_MAX_RECORD_BYTES}); --off: stops.`,
-      '--json: the API\'s JSON. Scope models:write to change',
+      "--json: the API's JSON. Scope models:write to change",
     ],
   },
   {
-    name: 'drift', synopsis: 'drift <model> [--version V] [--run [--minutes N]] [--json]',
+    name: 'drift',
+    synopsis: 'drift <model> [--version V] [--run [--minutes N]] [--json]',
     description: [
       "the model's newest drift report: a row per feature and",
       'prediction column, worst first (PSI, KS or chi-squared',
@@ -175,7 +233,9 @@ const COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'replay', synopsis: 'replay <model> --version V --since 1h|ISO [--until ISO] [--source-versions 1,2] [--max-requests N] [--rows-per-batch N] [--max-concurrency N] [--wait [--interval SECONDS] [--timeout SECONDS]] [--json]',
+    name: 'replay',
+    synopsis:
+      'replay <model> --version V --since 1h|ISO [--until ISO] [--source-versions 1,2] [--max-requests N] [--rows-per-batch N] [--max-concurrency N] [--wait [--interval SECONDS] [--timeout SECONDS]] [--json]',
     description: [
       "re-run the model's captured requests of a window",
       'against version V (a batch job) and report agreement:',
@@ -194,23 +254,39 @@ const COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'experiment', synopsis: 'experiment <start|status|stop|promote-winner|outcome> ...',
-    description: ['A/B experiments: versions serve units (users,', 'sessions) on live traffic, compared on the outcomes', 'recorded; modelctl experiment --help lists them'],
-  },
-  {
-    name: 'shadow', synopsis: 'shadow <start|status|stop> ...',
-    description: ['shadow tests: a version also runs on live requests', 'after the answer, compared with it; modelctl shadow', '--help lists them'],
-  },
-  {
-    name: 'token', synopsis: 'token --scope SCOPE [--model NAME] [--subject NAME] [--ttl SECONDS] [--data-dir DIR]', api: false,
+    name: 'experiment',
+    synopsis: 'experiment <start|status|stop|promote-winner|outcome> ...',
     description: [
-      'print a token for the local API (npm start), signed', "with the data folder's key. --scope and --model repeat",
-      'or take comma-separated lists; --model limits every', `scope to those models (at most ${MAX_MODELS_PER_TOKEN}). Scopes: <scope> or`, '<scope>:<model>, <scope> one of',
+      'A/B experiments: versions serve units (users,',
+      'sessions) on live traffic, compared on the outcomes',
+      'recorded; modelctl experiment --help lists them',
+    ],
+  },
+  {
+    name: 'shadow',
+    synopsis: 'shadow <start|status|stop> ...',
+    description: [
+      'shadow tests: a version also runs on live requests',
+      'after the answer, compared with it; modelctl shadow',
+      '--help lists them',
+    ],
+  },
+  {
+    name: 'token',
+    synopsis: 'token --scope SCOPE [--model NAME] [--subject NAME] [--ttl SECONDS] [--data-dir DIR]',
+    api: false,
+    description: [
+      'print a token for the local API (npm start), signed',
+      "with the data folder's key. --scope and --model repeat",
+      'or take comma-separated lists; --model limits every',
+      `scope to those models (at most ${MAX_MODELS_PER_TOKEN}). Scopes: <scope> or`,
+      '<scope>:<model>, <scope> one of',
       `${SCOPES.slice(0, 4).join(', ')},`,
       `${SCOPES.slice(4).join(', ')}.`,
       `--subject: 1 to ${MAX_SUBJECT_LENGTH} characters (default local-dev);`,
       `--ttl: 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} whole seconds (7 days, the longest the`,
-      `local API accepts; default ${DEFAULT_TOKEN_TTL_SECONDS}); --data-dir: default`, '$DATA_DIR or .data',
+      `local API accepts; default ${DEFAULT_TOKEN_TTL_SECONDS}); --data-dir: default`,
+      '$DATA_DIR or .data',
     ],
   },
 ];
@@ -222,7 +298,8 @@ const DEFAULT_JOB_POLL_SECONDS = 2;
 const BATCH_COMMANDS: readonly CommandHelp[] = [
   {
     name: 'submit',
-    synopsis: 'batch submit <model> --input s3://BUCKET/KEY --output s3://BUCKET/PREFIX/ [--format csv|jsonl|parquet] [--version N] [--rows-per-batch N] [--max-concurrency N] [--tolerate PERCENT] [--client-token T] [--wait [--interval SECONDS] [--timeout SECONDS]] [--json]',
+    synopsis:
+      'batch submit <model> --input s3://BUCKET/KEY --output s3://BUCKET/PREFIX/ [--format csv|jsonl|parquet] [--version N] [--rows-per-batch N] [--max-concurrency N] [--tolerate PERCENT] [--client-token T] [--wait [--interval SECONDS] [--timeout SECONDS]] [--json]',
     description: [
       'submit a job over an object, or every object under a',
       'prefix ending in "/"; its files go to <output><job id>/.',
@@ -239,7 +316,8 @@ const BATCH_COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'run',
-    synopsis: 'batch run <model> <file> [--format csv|jsonl|parquet] [--output-dir DIR] [--output s3://BUCKET/PREFIX/] [--version N] [--rows-per-batch N] [--max-concurrency N] [--tolerate PERCENT] [--client-token T] [--interval SECONDS] [--timeout SECONDS]',
+    synopsis:
+      'batch run <model> <file> [--format csv|jsonl|parquet] [--output-dir DIR] [--output s3://BUCKET/PREFIX/] [--version N] [--rows-per-batch N] [--max-concurrency N] [--tolerate PERCENT] [--client-token T] [--interval SECONDS] [--timeout SECONDS]',
     description: [
       'a local file end to end: upload it (progress bar) to',
       "the model's first batch input location, as",
@@ -256,7 +334,8 @@ const BATCH_COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'status', synopsis: 'batch status <model> <job> [--json]',
+    name: 'status',
+    synopsis: 'batch status <model> <job> [--json]',
     description: [
       'the job: state, rows read of rows, predicted, failed,',
       'when, where its input and files are, why it failed;',
@@ -265,7 +344,8 @@ const BATCH_COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'wait', synopsis: 'batch wait <model> <job> [--interval SECONDS] [--timeout SECONDS]',
+    name: 'wait',
+    synopsis: 'batch wait <model> <job> [--interval SECONDS] [--timeout SECONDS]',
     description: [
       `read the job every ${DEFAULT_JOB_POLL_SECONDS} s (or --interval) until it`,
       'ends, with a progress bar on stderr; then print it.',
@@ -275,11 +355,13 @@ const BATCH_COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'cancel', synopsis: 'batch cancel <model> <job> [--reason TEXT]',
+    name: 'cancel',
+    synopsis: 'batch cancel <model> <job> [--reason TEXT]',
     description: ['stop a job that has not ended; it ends CANCELLED', '(409 JOB_ALREADY_ENDED if it had). Scope batch:submit'],
   },
   {
-    name: 'list', synopsis: 'batch list <model> [--state STATE] [--limit N] [--json]',
+    name: 'list',
+    synopsis: 'batch list <model> [--state STATE] [--limit N] [--json]',
     description: [
       "the model's jobs, newest first; --state: one of",
       `${JOB_STATES.join(', ')};`,
@@ -293,7 +375,8 @@ const BATCH_COMMANDS: readonly CommandHelp[] = [
 const EXPERIMENT_COMMANDS: readonly CommandHelp[] = [
   {
     name: 'start',
-    synopsis: 'experiment start <model> --variant NAME=VERSION:WEIGHT --variant ... [--key-header HEADER] [--metric conversion|value] [--goal maximize|minimize] [--alpha A] [--min-sample N] [--starts-at ISO] [--ends-at ISO] [--name TEXT] [--json]',
+    synopsis:
+      'experiment start <model> --variant NAME=VERSION:WEIGHT --variant ... [--key-header HEADER] [--metric conversion|value] [--goal maximize|minimize] [--alpha A] [--min-sample N] [--starts-at ISO] [--ends-at ISO] [--name TEXT] [--json]',
     description: [
       'start an experiment: each --variant is a version and',
       'its percent of the units (control=1:50; the first is',
@@ -312,7 +395,8 @@ const EXPERIMENT_COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'status', synopsis: 'experiment status <model> [<experiment>] [--json]',
+    name: 'status',
+    synopsis: 'experiment status <model> [<experiment>] [--json]',
     description: [
       "without an experiment: the model's experiments,",
       'newest first (id, state, variants, created); with',
@@ -325,16 +409,18 @@ const EXPERIMENT_COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'stop', synopsis: 'experiment stop <model> <experiment> [--reason TEXT] [--json]',
+    name: 'stop',
+    synopsis: 'experiment stop <model> <experiment> [--reason TEXT] [--json]',
     description: [
-      'stop assigning requests (within the endpoints\'',
+      "stop assigning requests (within the endpoints'",
       'pointer cache time); outcomes may still be',
       'recorded. Scope models:promote',
     ],
   },
   {
     name: 'promote-winner',
-    synopsis: 'experiment promote-winner <model> <experiment> [--canary PERCENT | --managed canary|linear --percent N --interval MINUTES] [--reason TEXT] [--json]',
+    synopsis:
+      'experiment promote-winner <model> <experiment> [--canary PERCENT | --managed canary|linear --percent N --interval MINUTES] [--reason TEXT] [--json]',
     description: [
       'stop the experiment (if it still runs) and release',
       'its winner as "promote" does: a manual canary, a',
@@ -345,7 +431,8 @@ const EXPERIMENT_COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'outcome', synopsis: 'experiment outcome <model> <experiment> (--request-id ID | --key KEY [--outcome-id ID]) --value N [--json]',
+    name: 'outcome',
+    synopsis: 'experiment outcome <model> <experiment> (--request-id ID | --key KEY [--outcome-id ID]) --value N [--json]',
     description: [
       'record an outcome for a request the experiment',
       'served (--request-id: its requestId) or for a unit',
@@ -362,7 +449,8 @@ const EXPERIMENT_COMMANDS: readonly CommandHelp[] = [
 /** The `modelctl shadow` commands. */
 const SHADOW_COMMANDS: readonly CommandHelp[] = [
   {
-    name: 'start', synopsis: 'shadow start <model> --version N [--sample PERCENT] [--json]',
+    name: 'start',
+    synopsis: 'shadow start <model> --version N [--sample PERCENT] [--json]',
     description: [
       "run --sample percent of the model's requests (from",
       `${MIN_SHADOW_PERCENT} to 100, default 100) on version N too, after the`,
@@ -373,7 +461,8 @@ const SHADOW_COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'status', synopsis: 'shadow status <model> [--id shadow-...] [--json]',
+    name: 'status',
+    synopsis: 'shadow status <model> [--id shadow-...] [--json]',
     description: [
       'the running shadow test (else the newest; --id:',
       'that one) and its report: requests, compared, failed',
@@ -385,7 +474,8 @@ const SHADOW_COMMANDS: readonly CommandHelp[] = [
     ],
   },
   {
-    name: 'stop', synopsis: 'shadow stop <model> [--json]',
+    name: 'stop',
+    synopsis: 'shadow stop <model> [--json]',
     description: ['stop the running shadow test and print its report,', 'which stays. Scope models:write'],
   },
 ];
@@ -397,9 +487,10 @@ function commandLines(command: CommandHelp): string {
   const [first = '', ...rest] = command.description;
   const indent = ' '.repeat(DESCRIPTION_COLUMN);
   const head = `  ${command.synopsis}`;
-  const lines = head.length < DESCRIPTION_COLUMN - 1
-    ? [`${head.padEnd(DESCRIPTION_COLUMN)}${first}`, ...rest.map((line) => `${indent}${line}`)]
-    : [head, ...command.description.map((line) => `${indent}${line}`)];
+  const lines =
+    head.length < DESCRIPTION_COLUMN - 1
+      ? [`${head.padEnd(DESCRIPTION_COLUMN)}${first}`, ...rest.map((line) => `${indent}${line}`)]
+      : [head, ...command.description.map((line) => `${indent}${line}`)];
   return lines.join('\n');
 }
 
@@ -707,7 +798,11 @@ interface TokenFlags {
 
 /** `modelctl token`: prints only the token, so `$(modelctl token ...)` can be pasted anywhere. */
 async function token(args: readonly string[], flags: TokenFlags & Flags, io: CliIo): Promise<number> {
-  const split = (values: readonly string[] | undefined) => (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const split = (values: readonly string[] | undefined) =>
+    (values ?? [])
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter(Boolean);
   // Whole decimal seconds only: Number() would also take "1e12", "0x10" or " ".
   const ttl = flags.ttl === undefined ? DEFAULT_TOKEN_TTL_SECONDS : /^[0-9]{1,15}$/.test(flags.ttl) ? Number(flags.ttl) : Number.NaN;
   const models = split(flags.model);
@@ -733,9 +828,11 @@ async function token(args: readonly string[], flags: TokenFlags & Flags, io: Cli
     key = await readSigningKey(file, io.readFile);
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    io.err(missing
-      ? `modelctl: no local signing key at ${file}. Start the local API once (npm start) to create it, or point --data-dir at its data folder.\n`
-      : `modelctl: cannot read the signing key at ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.err(
+      missing
+        ? `modelctl: no local signing key at ${file}. Start the local API once (npm start) to create it, or point --data-dir at its data folder.\n`
+        : `modelctl: cannot read the signing key at ${file}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     return 1;
   }
   io.out(`${await mintToken(key, options)}\n`);
@@ -773,7 +870,10 @@ function profileFailure(io: CliIo, file: string, error: unknown): number {
   if (error instanceof ApiError) io.err(`${error.message}\n`);
   else if (error instanceof UsageError) io.err(`modelctl: ${error.message}\n`);
   else if (error instanceof AppError) io.err(`modelctl: ${file}: ${error.code}: ${error.message}\n`);
-  else if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') io.err(`modelctl: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : 'permission denied'}.\n`);
+  else if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES')
+    io.err(
+      `modelctl: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : 'permission denied'}.\n`,
+    );
   else io.err(`modelctl: cannot profile ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
   return 1;
 }
@@ -803,13 +903,16 @@ async function profile(args: readonly string[], flags: ProfileFlags, io: CliIo):
     features = flags.features?.split(',').map((name) => name.trim());
     if (flags.out === '') throw new Error('--out needs a file name.');
     if (flags.model === '') throw new Error('--model needs an ONNX file.');
-    if (flags.metadata !== undefined && flags.model === undefined) throw new Error("--metadata goes with --model: the model's features and class labels.");
+    if (flags.metadata !== undefined && flags.model === undefined)
+      throw new Error("--metadata goes with --model: the model's features and class labels.");
     target = flags.upload === undefined ? undefined : uploadTarget(flags.upload);
   } catch (error) {
     io.err(`${error instanceof Error ? error.message : String(error)}\n\n${usageOf('profile')}`);
     return 2;
   }
-  const api = target ? new Api(flags.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', flags.token ?? io.env['MODELCTL_TOKEN'], io.fetch) : undefined;
+  const api = target
+    ? new Api(flags.api ?? io.env['MODELCTL_API'] ?? 'http://127.0.0.1:3000', flags.token ?? io.env['MODELCTL_TOKEN'], io.fetch)
+    : undefined;
   const versionPath = target ? `/v1/models/${encodeURIComponent(target.model)}/versions/${encodeURIComponent(target.version)}` : '';
 
   // The version to upload to first: a wrong target fails before any work.
@@ -843,7 +946,9 @@ async function profile(args: readonly string[], flags: ProfileFlags, io: CliIo):
       features ??= modelColumns(opened.target.layout).map((c) => c.name);
       const sha256 = opened.target.version.artifact.sha256;
       if (registered && target && sha256 !== registered.artifact.sha256) {
-        io.err(`modelctl: warning: ${flags.model} is not the file registered as ${target.model} v${target.version} (sha256 ${sha256.slice(0, 12)}…, registered ${registered.artifact.sha256.slice(0, 12)}…): the predictions profiled are this file's.\n`);
+        io.err(
+          `modelctl: warning: ${flags.model} is not the file registered as ${target.model} v${target.version} (sha256 ${sha256.slice(0, 12)}…, registered ${registered.artifact.sha256.slice(0, 12)}…): the predictions profiled are this file's.\n`,
+        );
       }
     } catch (error) {
       return profileFailure(io, where, error);
@@ -880,7 +985,12 @@ async function profile(args: readonly string[], flags: ProfileFlags, io: CliIo):
   if (flags.out !== undefined) {
     const write = io.writeFile ?? writeWhole;
     try {
-      await write(flags.out, (async function* () { yield Buffer.from(json); })());
+      await write(
+        flags.out,
+        (async function* () {
+          yield Buffer.from(json);
+        })(),
+      );
     } catch (error) {
       io.err(`modelctl: cannot write ${flags.out}: ${error instanceof Error ? error.message : String(error)}\n`);
       return 1;
@@ -933,10 +1043,16 @@ export function profileSummary(profile: ReferenceProfile, file: string, modelFil
       return `${head}min ${statistic(f.min)}, median ${statistic(f.quantileEdges[4] as number)}, max ${statistic(f.max)}, mean ${statistic(f.mean)}, std ${statistic(f.std)}`;
     }
     const categories = Object.entries(f.categories);
-    const shown = categories.slice(0, SUMMARY_CATEGORIES).map(([category, count]) => `${JSON.stringify(category.slice(0, 24))} ${count}`).join(', ');
+    const shown = categories
+      .slice(0, SUMMARY_CATEGORIES)
+      .map(([category, count]) => `${JSON.stringify(category.slice(0, 24))} ${count}`)
+      .join(', ');
     return `${head}${plural(categories.length, 'category', 'categories')}${categories.length > 0 ? `: ${shown}${categories.length > SUMMARY_CATEGORIES ? ', ...' : ''}` : ''}`;
   };
-  const predictionLines = predictions.length === 0 ? [] : [`Predictions of ${modelFile ?? 'the model'} on those rows, ${plural(predictions.length, 'column')}:`, ...predictions.map(line)];
+  const predictionLines =
+    predictions.length === 0
+      ? []
+      : [`Predictions of ${modelFile ?? 'the model'} on those rows, ${plural(predictions.length, 'column')}:`, ...predictions.map(line)];
   return [
     `Profiled ${plural(profile.rows, 'row')} of ${file}, ${plural(entries.length, 'feature')}:`,
     `${'feature'.padEnd(width)}  ${'kind'.padEnd(11)}  ${'missing'.padStart(7)}  summary`,
@@ -1012,21 +1128,72 @@ interface Flags {
 const REPLAY_ONLY_FLAGS = ['until', 'source-versions', 'max-requests'] as const;
 
 /** The options only the batch commands take. */
-const BATCH_ONLY_FLAGS = ['input', 'output', 'format', 'version', 'rows-per-batch', 'max-concurrency', 'tolerate', 'client-token', 'wait', 'timeout', 'state', 'output-dir'] as const;
+const BATCH_ONLY_FLAGS = [
+  'input',
+  'output',
+  'format',
+  'version',
+  'rows-per-batch',
+  'max-concurrency',
+  'tolerate',
+  'client-token',
+  'wait',
+  'timeout',
+  'state',
+  'output-dir',
+] as const;
 
 /** The options only `capture` takes. */
 const CAPTURE_FLAGS = ['sample', 'drop', 'hash', 'max-record-bytes', 'off'] as const;
 
 /** The options only the experiment commands take. */
-const EXPERIMENT_ONLY_FLAGS = ['variant', 'key-header', 'metric', 'goal', 'alpha', 'min-sample', 'starts-at', 'ends-at', 'name', 'request-id', 'key', 'outcome-id', 'value'] as const;
+const EXPERIMENT_ONLY_FLAGS = [
+  'variant',
+  'key-header',
+  'metric',
+  'goal',
+  'alpha',
+  'min-sample',
+  'starts-at',
+  'ends-at',
+  'name',
+  'request-id',
+  'key',
+  'outcome-id',
+  'value',
+] as const;
 
 /** The options only the shadow commands take. */
 const SHADOW_ONLY_FLAGS = ['id'] as const;
 
 /** The options of the commands that call the API, which `token` refuses. */
 const API_FLAGS = [
-  'metadata', 'production', 'upload', 'reason', 'features', 'instances', 'body', 'canary', 'managed', 'percent', 'interval', 'minutes', 'since', 'limit', 'follow', 'poll', 'json',
-  'expect-canary', 'expect-percent', 'run', 'profile', ...CAPTURE_FLAGS, ...BATCH_ONLY_FLAGS, ...REPLAY_ONLY_FLAGS, ...EXPERIMENT_ONLY_FLAGS, ...SHADOW_ONLY_FLAGS,
+  'metadata',
+  'production',
+  'upload',
+  'reason',
+  'features',
+  'instances',
+  'body',
+  'canary',
+  'managed',
+  'percent',
+  'interval',
+  'minutes',
+  'since',
+  'limit',
+  'follow',
+  'poll',
+  'json',
+  'expect-canary',
+  'expect-percent',
+  'run',
+  'profile',
+  ...CAPTURE_FLAGS,
+  ...BATCH_ONLY_FLAGS,
+  ...REPLAY_ONLY_FLAGS,
+  ...EXPERIMENT_ONLY_FLAGS,
+  ...SHADOW_ONLY_FLAGS,
 ] as const;
 
 /** `--expect-canary FV [--expect-percent P]` as the body's `expectedCanary`, or nothing. */
@@ -1037,7 +1204,9 @@ function expectedCanary(flags: Flags): Record<string, unknown> {
     if (percent !== undefined) throw new UsageError('--expect-percent goes with --expect-canary.');
     return {};
   }
-  return { expectedCanary: { functionVersion: version, ...(percent === undefined ? {} : { percent: numberArg(percent, '--expect-percent') }) } };
+  return {
+    expectedCanary: { functionVersion: version, ...(percent === undefined ? {} : { percent: numberArg(percent, '--expect-percent') }) },
+  };
 }
 
 /** What `run` returns when the command printed its own output. */
@@ -1068,8 +1237,16 @@ function promoteBody(flags: Flags, command = 'promote'): Record<string, unknown>
   if (flags.managed !== undefined) {
     if (flags.canary !== undefined) throw new UsageError(`"${command}" takes either --canary or --managed, not both.`);
     if (flags.managed !== 'canary' && flags.managed !== 'linear') throw new UsageError('--managed is "canary" or "linear".');
-    if (flags.percent === undefined || flags.interval === undefined) throw new UsageError('--managed needs --percent N and --interval MINUTES.');
-    return { managed: { kind: flags.managed, percent: numberArg(flags.percent, '--percent'), intervalMinutes: numberArg(flags.interval, '--interval') }, ...reason };
+    if (flags.percent === undefined || flags.interval === undefined)
+      throw new UsageError('--managed needs --percent N and --interval MINUTES.');
+    return {
+      managed: {
+        kind: flags.managed,
+        percent: numberArg(flags.percent, '--percent'),
+        intervalMinutes: numberArg(flags.interval, '--interval'),
+      },
+      ...reason,
+    };
   }
   if (flags.percent !== undefined || flags.interval !== undefined) throw new UsageError('--percent and --interval go with --managed.');
   return { ...(flags.canary === undefined ? {} : { canary: numberArg(flags.canary, '--canary') }), ...reason };
@@ -1085,22 +1262,37 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
   if (command === 'experiment') return experiment(args, flags, api, io);
   if (command === 'shadow') return shadow(args, flags, api, io);
   const experimentOnly = EXPERIMENT_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
-  if (experimentOnly.length > 0) throw new UsageError(`${experimentOnly.map((f) => `--${f}`).join(', ')} ${experimentOnly.length === 1 ? 'goes' : 'go'} with the "experiment" commands (modelctl experiment --help).`);
+  if (experimentOnly.length > 0)
+    throw new UsageError(
+      `${experimentOnly.map((f) => `--${f}`).join(', ')} ${experimentOnly.length === 1 ? 'goes' : 'go'} with the "experiment" commands (modelctl experiment --help).`,
+    );
   if (flags.id !== undefined) throw new UsageError('--id goes with "shadow status".');
   const replayOnly = REPLAY_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
-  if (replayOnly.length > 0) throw new UsageError(`${replayOnly.map((f) => `--${f}`).join(', ')} ${replayOnly.length === 1 ? 'goes' : 'go'} with "replay".`);
+  if (replayOnly.length > 0)
+    throw new UsageError(`${replayOnly.map((f) => `--${f}`).join(', ')} ${replayOnly.length === 1 ? 'goes' : 'go'} with "replay".`);
   const captureOnly = CAPTURE_FLAGS.filter((name) => flags[name] !== undefined);
-  if (captureOnly.length > 0) throw new UsageError(`${captureOnly.map((f) => `--${f}`).join(', ')} ${captureOnly.length === 1 ? 'goes' : 'go'} with "capture".`);
+  if (captureOnly.length > 0)
+    throw new UsageError(`${captureOnly.map((f) => `--${f}`).join(', ')} ${captureOnly.length === 1 ? 'goes' : 'go'} with "capture".`);
   if (flags.run !== undefined) throw new UsageError('--run goes with "drift".');
-  if (flags.profile !== undefined && command !== 'register') throw new UsageError('--profile goes with "register" (modelctl profile --upload sends one for a version registered already).');
+  if (flags.profile !== undefined && command !== 'register')
+    throw new UsageError('--profile goes with "register" (modelctl profile --upload sends one for a version registered already).');
   const batchOnly = BATCH_ONLY_FLAGS.filter((name) => flags[name] !== undefined);
-  if (batchOnly.length > 0) throw new UsageError(`${batchOnly.map((f) => `--${f}`).join(', ')} ${batchOnly.length === 1 ? 'goes' : 'go'} with the "batch" commands (modelctl batch --help).`);
+  if (batchOnly.length > 0)
+    throw new UsageError(
+      `${batchOnly.map((f) => `--${f}`).join(', ')} ${batchOnly.length === 1 ? 'goes' : 'go'} with the "batch" commands (modelctl batch --help).`,
+    );
   if (command !== 'logs' && (flags.since !== undefined || flags.limit !== undefined || flags.follow || flags.poll !== undefined)) {
     throw new UsageError('--since, --limit, --follow and --poll go with "logs".');
   }
   if (command !== 'stats' && flags.minutes !== undefined) throw new UsageError('--minutes goes with "stats" and "drift --run".');
-  if (flags.json && command !== 'stats' && command !== 'logs') throw new UsageError('--json goes with "stats", "logs", "capture", "drift", "infer", "replay", "batch submit", "batch status", "batch list" and the "experiment" and "shadow" commands (the other commands print JSON anyway).');
-  if (!['shift', 'rollback', 'finalize'].includes(command) && (flags['expect-canary'] !== undefined || flags['expect-percent'] !== undefined)) {
+  if (flags.json && command !== 'stats' && command !== 'logs')
+    throw new UsageError(
+      '--json goes with "stats", "logs", "capture", "drift", "infer", "replay", "batch submit", "batch status", "batch list" and the "experiment" and "shadow" commands (the other commands print JSON anyway).',
+    );
+  if (
+    !['shift', 'rollback', 'finalize'].includes(command) &&
+    (flags['expect-canary'] !== undefined || flags['expect-percent'] !== undefined)
+  ) {
     throw new UsageError('--expect-canary and --expect-percent go with "shift", "rollback" and "finalize".');
   }
   const need = (count: number, names: string): string[] => {
@@ -1121,22 +1313,32 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
       const metadata = flags.metadata ? parseJson(await io.readFile(flags.metadata), flags.metadata) : undefined;
       const profile = flags.profile ? parseJson(await io.readFile(flags.profile), flags.profile) : undefined;
       const opened = await openFile(io, file);
-      const source = flags.upload || opened.size > UPLOAD_THRESHOLD_BYTES
-        ? { uploadId: await upload(api, io, model as string, file, opened) }
-        : { modelBase64: Buffer.from(await io.readFile(file)).toString('base64') };
+      const source =
+        flags.upload || opened.size > UPLOAD_THRESHOLD_BYTES
+          ? { uploadId: await upload(api, io, model as string, file, opened) }
+          : { modelBase64: Buffer.from(await io.readFile(file)).toString('base64') };
       const version = (await api.call('POST', `/v1/models/${model}/versions`, {
         ...source,
         ...(metadata === undefined ? {} : { metadata }),
         ...(profile === undefined ? {} : { profile }),
       })) as { version: string };
       if (!flags.production) return version;
-      await api.call('POST', `/v1/models/${model}/versions/${version.version}/stage`, { to: 'staging', reason: 'modelctl register --production' });
-      const record = await api.call('PUT', `/v1/models/${model}/production`, { version: version.version, reason: 'modelctl register --production' });
+      await api.call('POST', `/v1/models/${model}/versions/${version.version}/stage`, {
+        to: 'staging',
+        reason: 'modelctl register --production',
+      });
+      const record = await api.call('PUT', `/v1/models/${model}/production`, {
+        version: version.version,
+        reason: 'modelctl register --production',
+      });
       return { version, model: record };
     }
     case 'stage': {
       const [model, version, to] = need(3, '<model> <version> <development|staging|production|archived>');
-      return api.call('POST', `/v1/models/${model}/versions/${version}/stage`, { to: decodeURIComponent(to as string), ...(flags.reason ? { reason: flags.reason } : {}) });
+      return api.call('POST', `/v1/models/${model}/versions/${version}/stage`, {
+        to: decodeURIComponent(to as string),
+        ...(flags.reason ? { reason: flags.reason } : {}),
+      });
     }
     case 'history': {
       const [model] = need(1, '<model>');
@@ -1152,12 +1354,18 @@ async function run(command: string, args: readonly string[], flags: Flags, api: 
     }
     case 'shift': {
       const [model] = need(2, '<model> <percent>');
-      return api.call('POST', `/v1/models/${model}/deployment/shift`, { percent: numberArg(args[1] as string, '<percent>'), ...expectedCanary(flags) });
+      return api.call('POST', `/v1/models/${model}/deployment/shift`, {
+        percent: numberArg(args[1] as string, '<percent>'),
+        ...expectedCanary(flags),
+      });
     }
     case 'rollback':
     case 'finalize': {
       const [model] = need(1, '<model>');
-      return api.call('POST', `/v1/models/${model}/deployment/${command}`, { ...(flags.reason === undefined ? {} : { reason: flags.reason }), ...expectedCanary(flags) });
+      return api.call('POST', `/v1/models/${model}/deployment/${command}`, {
+        ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+        ...expectedCanary(flags),
+      });
     }
     case 'deployment': {
       const [model] = need(1, '<model>');
@@ -1204,7 +1412,20 @@ type StatsReply = ModelStats;
  */
 export function statsTable(stats: StatsReply): string {
   const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1));
-  const header = ['FUNCTION', 'MODEL', 'ROLE', 'PERCENT', 'INVOCATIONS', '4XX', '5XX', 'ERROR RATE', 'P50 MS', 'P99 MS', 'MEAN MS', 'HEALTH'];
+  const header = [
+    'FUNCTION',
+    'MODEL',
+    'ROLE',
+    'PERCENT',
+    'INVOCATIONS',
+    '4XX',
+    '5XX',
+    'ERROR RATE',
+    'P50 MS',
+    'P99 MS',
+    'MEAN MS',
+    'HEALTH',
+  ];
   const rows = stats.versions.map((v) => [
     v.functionVersion,
     `${v.modelVersion ?? '-'}${v.modelVersion !== null && v.modelVersion === stats.productionVersion ? ' (production)' : ''}`,
@@ -1220,7 +1441,11 @@ export function statsTable(stats: StatsReply): string {
     v.healthy ? (v.evidence === 'none' ? 'healthy (no traffic)' : 'healthy') : `UNHEALTHY: ${v.reasons.join('; ')}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   const { maxErrorRate, maxMeanLatencyMs } = stats.thresholds;
   const title = `${stats.model}, last ${stats.windowMinutes} min: ${stats.healthy ? 'healthy' : 'UNHEALTHY'} (thresholds: error rate above ${Math.round(maxErrorRate * 10_000) / 100}%, mean latency above ${maxMeanLatencyMs} ms)`;
   return `${[title, line(header), ...rows.map(line)].join('\n')}\n`;
@@ -1256,7 +1481,8 @@ const FOLLOW_OVERLAP_MS = 5_000;
 /** One prediction-log record as a line: when, which request, what served it, for whom, what it answered. */
 export function logLine(record: LogRecord): string {
   const clean = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, '?');
-  const outputs = record.outputs.length > OUTPUT_EXCERPT_CHARS || record.truncated ? `${record.outputs.slice(0, OUTPUT_EXCERPT_CHARS)}…` : record.outputs;
+  const outputs =
+    record.outputs.length > OUTPUT_EXCERPT_CHARS || record.truncated ? `${record.outputs.slice(0, OUTPUT_EXCERPT_CHARS)}…` : record.outputs;
   return [
     record.timestamp,
     record.requestId,
@@ -1315,7 +1541,8 @@ async function logs(model: string, flags: Flags, api: Api, io: CliIo): Promise<v
     }
     // The next poll reads from the newest record printed less the overlap (else from where this
     // listing started); what was printed before that can be forgotten.
-    const from = newest === undefined ? page.since : new Date(Math.max(Date.parse(newest) - FOLLOW_OVERLAP_MS, Date.parse(page.since))).toISOString();
+    const from =
+      newest === undefined ? page.since : new Date(Math.max(Date.parse(newest) - FOLLOW_OVERLAP_MS, Date.parse(page.since))).toISOString();
     for (const [requestId, timestamp] of printed) if (timestamp < from) printed.delete(requestId);
     if (page.nextCursor) {
       cursor = page.nextCursor;
@@ -1370,7 +1597,9 @@ function listArg(value: string, option: string): string[] {
 function recordBytesArg(value: string): number {
   const bytes = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
   if (!(bytes >= MIN_RECORD_BYTES && bytes <= MAX_RECORD_BYTES)) {
-    throw new UsageError(`--max-record-bytes is a whole number of bytes from ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES} (1,000 KiB, a Firehose record's limit), not ${shown(value)}.`);
+    throw new UsageError(
+      `--max-record-bytes is a whole number of bytes from ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES} (1,000 KiB, a Firehose record's limit), not ${shown(value)}.`,
+    );
   }
   return bytes;
 }
@@ -1388,11 +1617,15 @@ async function capture(args: readonly string[], flags: Flags, api: Api, io: CliI
   const settings = flags.drop !== undefined || flags.hash !== undefined || flags['max-record-bytes'] !== undefined;
   let status: CaptureStatus;
   if (flags.off) {
-    if (flags.sample !== undefined || settings) throw new UsageError('--off turns capture off; it goes without --sample, --drop, --hash and --max-record-bytes.');
+    if (flags.sample !== undefined || settings)
+      throw new UsageError('--off turns capture off; it goes without --sample, --drop, --hash and --max-record-bytes.');
     status = (await api.call('DELETE', route)) as CaptureStatus;
   } else if (flags.sample !== undefined) {
     const sample = numberArg(flags.sample, '--sample');
-    if (!(sample >= MIN_SAMPLE_PERCENT && sample <= 100)) throw new UsageError(`--sample is the percent of requests captured, from ${MIN_SAMPLE_PERCENT} to 100, not ${shown(flags.sample)}; --off turns capture off.`);
+    if (!(sample >= MIN_SAMPLE_PERCENT && sample <= 100))
+      throw new UsageError(
+        `--sample is the percent of requests captured, from ${MIN_SAMPLE_PERCENT} to 100, not ${shown(flags.sample)}; --off turns capture off.`,
+      );
     const body = {
       samplePercent: sample,
       drop: flags.drop === undefined ? [] : listArg(flags.drop, '--drop'),
@@ -1419,7 +1652,8 @@ async function capture(args: readonly string[], flags: Flags, api: Api, io: CliI
  *       updated           2026-11-30T12:00:00.000Z by cli-user
  */
 export function captureLines(status: CaptureStatus): string {
-  if (!status.enabled) return `Capture of ${status.model}: off. Turn it on: modelctl capture ${status.model} --sample PERCENT [--drop a,b] [--hash c]\n`;
+  if (!status.enabled)
+    return `Capture of ${status.model}: off. Turn it on: modelctl capture ${status.model} --sample PERCENT [--drop a,b] [--hash c]\n`;
   const names = (list: readonly string[]) => (list.length === 0 ? '(none)' : clean(list.join(', ')));
   return [
     `Capture of ${status.model}: on, ${status.samplePercent}% of requests`,
@@ -1451,7 +1685,10 @@ async function drift(args: readonly string[], flags: Flags, api: Api, io: CliIo)
     report = (await api.call('POST', route, body)) as StoredDriftReport;
   } else {
     if (flags.minutes !== undefined) throw new UsageError('--minutes goes with --run (without it, the newest report is shown).');
-    report = (await api.call('GET', flags.version === undefined ? route : `${route}?version=${encodeURIComponent(flags.version)}`)) as StoredDriftReport;
+    report = (await api.call(
+      'GET',
+      flags.version === undefined ? route : `${route}?version=${encodeURIComponent(flags.version)}`,
+    )) as StoredDriftReport;
   }
   io.out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : driftTable(report));
   return new Exit(report.judged === false ? NOT_JUDGED_EXIT_CODE : report.drifted ? DRIFTED_EXIT_CODE : 0);
@@ -1485,7 +1722,8 @@ function notJudgedWhy(report: StoredDriftReport, counted: string): string {
   const t = report.thresholds;
   const redacted = (report.redacted?.dropped.length ?? 0) + (report.redacted?.hashed.length ?? 0);
   const open = report.results.filter((r) => r.status !== 'absent-in-live' && r.status !== 'absent-in-reference').length;
-  if (report.records > 0 && redacted > 0 && open === 0) return `every profiled column was dropped or hashed by capture (${counted}): nothing left to compare`;
+  if (report.records > 0 && redacted > 0 && open === 0)
+    return `every profiled column was dropped or hashed by capture (${counted}): nothing left to compare`;
   if (report.liveRows < t.minRows) return `too few captured rows (${counted}; a column is judged from ${t.minRows} live rows)`;
   return `no column of the profile had ${t.minRows} live rows (${counted})`;
 }
@@ -1494,26 +1732,45 @@ export function driftTable(report: StoredDriftReport): string {
   const t = report.thresholds;
   const { totals } = report;
   const counted = `${plural(report.records, 'record')}, ${plural(report.liveRows, 'row')}`;
-  const title = report.judged === false
-    ? `${report.model} v${report.modelVersion}: NOT JUDGED, ${notJudgedWhy(report, counted)}`
-    : `${report.model} v${report.modelVersion}: ${report.drifted ? 'DRIFTED' : 'no drift'} (${totals.driftedFeatures} of ${plural(totals.features, 'feature')}, ${totals.driftedPredictions} of ${plural(totals.predictions, 'prediction column')})`;
+  const title =
+    report.judged === false
+      ? `${report.model} v${report.modelVersion}: NOT JUDGED, ${notJudgedWhy(report, counted)}`
+      : `${report.model} v${report.modelVersion}: ${report.drifted ? 'DRIFTED' : 'no drift'} (${totals.driftedFeatures} of ${plural(totals.features, 'feature')}, ${totals.driftedPredictions} of ${plural(totals.predictions, 'prediction column')})`;
   const window = `${report.trigger} run at ${report.createdAt} over ${report.window.from} to ${report.window.to} (${report.window.minutes} min): ${plural(report.records, 'record')}, ${plural(report.liveRows, 'row')}; reference ${plural(report.referenceRows, 'row')}`;
   const rule = `thresholds: drifted (major) when PSI >= ${t.psiMajor} and p-value < ${t.pValue}; minor from PSI ${t.psiMinor}; judged from ${t.minRows} live rows`;
   const header = ['COLUMN', 'GROUP', 'KIND', 'STATUS', 'LIVE ROWS', 'PSI', 'TEST', 'P-VALUE', 'SEVERITY'];
   const rows = report.results.map((r) => {
-    const test = r.kind === 'numeric'
-      ? (r.ks ? `KS D ${statistic(r.ks.statistic)}` : '-')
-      : (r.chiSquared ? `χ² ${statistic(r.chiSquared.statistic)} df ${r.chiSquared.degreesOfFreedom}` : '-');
+    const test =
+      r.kind === 'numeric'
+        ? r.ks
+          ? `KS D ${statistic(r.ks.statistic)}`
+          : '-'
+        : r.chiSquared
+          ? `χ² ${statistic(r.chiSquared.statistic)} df ${r.chiSquared.degreesOfFreedom}`
+          : '-';
     const p = r.kind === 'numeric' ? r.ks?.pValue : r.chiSquared?.pValue;
     const severity = r.status !== 'compared' ? '-' : r.drifted ? 'MAJOR (drifted)' : r.severity;
     return [
       clean(r.name.length > SUMMARY_NAME_CHARS ? `${r.name.slice(0, SUMMARY_NAME_CHARS - 1)}…` : r.name),
-      r.group, r.kind, r.status, String(r.counts.live.rows), r.psi === null ? '-' : statistic(r.psi), test, p === undefined ? '-' : pValueText(p), severity,
+      r.group,
+      r.kind,
+      r.status,
+      String(r.counts.live.rows),
+      r.psi === null ? '-' : statistic(r.psi),
+      test,
+      p === undefined ? '-' : pValueText(p),
+      severity,
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  const notes = report.results.filter((r) => r.status === 'compared' && r.severity !== 'none').map((r) => `${clean(r.name)} (${r.group}): ${clean(r.reason)}`);
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const notes = report.results
+    .filter((r) => r.status === 'compared' && r.severity !== 'none')
+    .map((r) => `${clean(r.name)} (${r.group}): ${clean(r.reason)}`);
   if (report.capped) notes.push(`More records were captured in the window than a run reads: the newest ${report.records} were compared.`);
   if (report.redacted.dropped.length > 0) notes.push(`Dropped by capture, not compared: ${clean(report.redacted.dropped.join(', '))}.`);
   if (report.redacted.hashed.length > 0) notes.push(`Hashed by capture, not compared: ${clean(report.redacted.hashed.join(', '))}.`);
@@ -1525,7 +1782,17 @@ export function driftTable(report: StoredDriftReport): string {
 // ---------------------------------------------------------------------------------------------
 
 /** The options `replay` takes; any other is a usage error. */
-const REPLAY_COMMAND_FLAGS: readonly (keyof Flags)[] = [...REPLAY_ONLY_FLAGS, 'version', 'since', 'rows-per-batch', 'max-concurrency', 'wait', 'interval', 'timeout', 'json'];
+const REPLAY_COMMAND_FLAGS: readonly (keyof Flags)[] = [
+  ...REPLAY_ONLY_FLAGS,
+  'version',
+  'since',
+  'rows-per-batch',
+  'max-concurrency',
+  'wait',
+  'interval',
+  'timeout',
+  'json',
+];
 
 /**
  * `modelctl replay <model>`: submits a replay (`POST /v1/models/{m}/replays`), and with `--wait`
@@ -1536,8 +1803,12 @@ async function replay(args: readonly string[], flags: Flags, api: Api, io: CliIo
   const foreign = API_FLAGS.filter((flag) => flags[flag] !== undefined && !REPLAY_COMMAND_FLAGS.includes(flag));
   if (foreign.length > 0) throw new UsageError(`"replay" does not take ${foreign.map((f) => `--${f}`).join(', ')}.`);
   if (args.length !== 1) throw new UsageError('"replay" takes <model>.');
-  if (flags.version === undefined || flags.since === undefined) throw new UsageError('"replay" needs --version (the version to replay against) and --since (90s, 30m, 1h, 2d, or an ISO-8601 time with its zone).');
-  if (!flags.wait && (flags.interval !== undefined || flags.timeout !== undefined)) throw new UsageError('--interval and --timeout go with --wait.');
+  if (flags.version === undefined || flags.since === undefined)
+    throw new UsageError(
+      '"replay" needs --version (the version to replay against) and --since (90s, 30m, 1h, 2d, or an ISO-8601 time with its zone).',
+    );
+  if (!flags.wait && (flags.interval !== undefined || flags.timeout !== undefined))
+    throw new UsageError('--interval and --timeout go with --wait.');
   const waiting = flags.wait ? waitOptions(flags) : undefined;
   const model = args[0] as string;
   const sources = flags['source-versions'] === undefined ? [] : listArg(flags['source-versions'], '--source-versions');
@@ -1555,10 +1826,14 @@ async function replay(args: readonly string[], flags: Flags, api: Api, io: CliIo
   const what = `Replay ${job.jobId} of ${model}: captured requests of ${plural(job.replay?.sourceVersions.length ?? 0, 'version')} (${(job.replay?.sourceVersions ?? []).join(', ')}) from ${job.replay?.since ?? '?'} to ${job.replay?.until ?? '?'} against version ${job.modelVersion}`;
   if (!waiting) {
     if (flags.json) return submitted;
-    io.out(`${what}: ${job.state}.\nIts report, once it has ended: modelctl batch wait ${model} ${job.jobId}, then modelctl batch status ${model} ${job.jobId} --json\n`);
+    io.out(
+      `${what}: ${job.state}.\nIts report, once it has ended: modelctl batch wait ${model} ${job.jobId}, then modelctl batch status ${model} ${job.jobId} --json\n`,
+    );
     return PRINTED;
   }
-  io.err(`${what}.\nWaiting for it${waiting.timeoutMs === undefined ? '' : ` for at most ${waiting.timeoutMs / 1_000} s`} (Ctrl+C stops waiting, not the replay).\n`);
+  io.err(
+    `${what}.\nWaiting for it${waiting.timeoutMs === undefined ? '' : ` for at most ${waiting.timeoutMs / 1_000} s`} (Ctrl+C stops waiting, not the replay).\n`,
+  );
   const { reply, ended } = await waitForJob(api, io, model, job.jobId, waiting);
   const report = (reply as JobReply & { report?: ReplayReport }).report;
   io.out(flags.json ? `${JSON.stringify(reply, null, 2)}\n` : report ? replayLines(report) : jobLines(reply));
@@ -1610,28 +1885,64 @@ export function replayLines(report: ReplayReport): string {
   const window = `window ${report.window.since} to ${report.window.until}: ${capture.inWindow} captured, ${capture.replayed} replayed${capture.capped ? ` (the newest ${capture.maxRequests})` : ''}; ${report.compared} compared (${plural(report.rowsCompared, 'row')}), ${report.notReplayable.total} not replayable`;
   const outputs = table(
     ['OUTPUT', 'KIND', 'REQUESTS', 'ELEMENTS', 'DIFFERING', 'MAX ABS DIFF', 'MEAN ABS DIFF'],
-    Object.entries(report.outputs).map(([name, o]) => [clean(name), o.kind, String(o.requests), String(o.elements), String(o.differing), differenceText(o.maxAbsDiff), differenceText(o.meanAbsDiff)]),
+    Object.entries(report.outputs).map(([name, o]) => [
+      clean(name),
+      o.kind,
+      String(o.requests),
+      String(o.elements),
+      String(o.differing),
+      differenceText(o.maxAbsDiff),
+      differenceText(o.meanAbsDiff),
+    ]),
   );
   const lines = [title, window, ...(Object.keys(report.outputs).length > 0 ? outputs : ['no output compared'])];
   if (report.mostDifferent.length > 0) {
-    lines.push('', 'differing most:', ...table(
-      ['ROW', 'REQUEST', 'SOURCE', 'MAX ABS DIFF', 'LABELS CHANGED'],
-      report.mostDifferent.map((d) => [String(d.row), clean(d.requestId), clean(d.sourceVersion), differenceText(d.maxAbsDiff), String(d.differingLabels)]),
-    ));
+    lines.push(
+      '',
+      'differing most:',
+      ...table(
+        ['ROW', 'REQUEST', 'SOURCE', 'MAX ABS DIFF', 'LABELS CHANGED'],
+        report.mostDifferent.map((d) => [
+          String(d.row),
+          clean(d.requestId),
+          clean(d.sourceVersion),
+          differenceText(d.maxAbsDiff),
+          String(d.differingLabels),
+        ]),
+      ),
+    );
   }
   const notes: string[] = [];
   if (codes.length > 0) notes.push(`not replayable: ${codeCounts} (errors.jsonl says why, request by request)`);
   const skipped = Object.entries(report.outputsNotCompared);
-  if (skipped.length > 0) notes.push(`outputs not compared: ${skipped.map(([name, reasons]) => `${clean(name)} (${Object.entries(reasons).map(([why, n]) => `${why} ${n}`).join(', ')})`).join('; ')}`);
-  if (report.truncatedRequests > 0) notes.push(`${plural(report.truncatedRequests, 'request')} replayed on the rows capture kept (records over their size bound)`);
-  if (capture.unreadableLines > 0) notes.push(`${plural(capture.unreadableLines, 'line')} of the capture files ${capture.unreadableLines === 1 ? 'is' : 'are'} no capture record`);
+  if (skipped.length > 0)
+    notes.push(
+      `outputs not compared: ${skipped
+        .map(
+          ([name, reasons]) =>
+            `${clean(name)} (${Object.entries(reasons)
+              .map(([why, n]) => `${why} ${n}`)
+              .join(', ')})`,
+        )
+        .join('; ')}`,
+    );
+  if (report.truncatedRequests > 0)
+    notes.push(`${plural(report.truncatedRequests, 'request')} replayed on the rows capture kept (records over their size bound)`);
+  if (capture.unreadableLines > 0)
+    notes.push(
+      `${plural(capture.unreadableLines, 'line')} of the capture files ${capture.unreadableLines === 1 ? 'is' : 'are'} no capture record`,
+    );
   return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }
 
 /** A header and rows as lines, each column as wide as its widest cell (the last one unpadded), two spaces apart. */
 function tableLines(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -1695,10 +2006,12 @@ function experimentPath(model: string, id: string): string {
  */
 export function variantArg(value: string): { name: string; version: string; weight: number } {
   const match = /^([^=]+)=([^:]+):(.*)$/.exec(value);
-  if (!match) throw new UsageError(`--variant is NAME=VERSION:WEIGHT (e.g. control=1:50, the weight a percent of the units), not ${shown(value)}.`);
+  if (!match)
+    throw new UsageError(`--variant is NAME=VERSION:WEIGHT (e.g. control=1:50, the weight a percent of the units), not ${shown(value)}.`);
   const [, name = '', version = '', weightText = ''] = match;
   const weight = numberArg(weightText, `The weight in --variant ${value}`);
-  if (!(weight >= 0.001 && weight < 100)) throw new UsageError(`The weight in --variant ${value} is a percent of the units, from 0.001 to below 100, not ${shown(weightText)}.`);
+  if (!(weight >= 0.001 && weight < 100))
+    throw new UsageError(`The weight in --variant ${value} is a percent of the units, from 0.001 to below 100, not ${shown(weightText)}.`);
   return { name, version, weight };
 }
 
@@ -1706,15 +2019,20 @@ export function variantArg(value: string): { name: string; version: string; weig
 function experimentBody(flags: Flags): Record<string, unknown> {
   const variants = (flags.variant ?? []).map(variantArg);
   if (variants.length < 2) {
-    throw new UsageError(`"experiment start" needs a --variant NAME=VERSION:WEIGHT per variant, two or more, the control first (e.g. --variant control=1:50 --variant treatment=2:50); ${variants.length === 0 ? 'none was' : 'one was'} given.`);
+    throw new UsageError(
+      `"experiment start" needs a --variant NAME=VERSION:WEIGHT per variant, two or more, the control first (e.g. --variant control=1:50 --variant treatment=2:50); ${variants.length === 0 ? 'none was' : 'one was'} given.`,
+    );
   }
   const { metric, goal } = flags;
-  if (metric !== undefined && metric !== 'conversion' && metric !== 'value') throw new UsageError(`--metric is "conversion" (0 or 1 per unit) or "value" (a number per outcome), not ${shown(metric)}.`);
-  if (goal !== undefined && goal !== 'maximize' && goal !== 'minimize') throw new UsageError(`--goal is "maximize" or "minimize", not ${shown(goal)}.`);
+  if (metric !== undefined && metric !== 'conversion' && metric !== 'value')
+    throw new UsageError(`--metric is "conversion" (0 or 1 per unit) or "value" (a number per outcome), not ${shown(metric)}.`);
+  if (goal !== undefined && goal !== 'maximize' && goal !== 'minimize')
+    throw new UsageError(`--goal is "maximize" or "minimize", not ${shown(goal)}.`);
   let alpha: number | undefined;
   if (flags.alpha !== undefined) {
     alpha = numberArg(flags.alpha, '--alpha');
-    if (!(alpha > 0 && alpha <= 0.5)) throw new UsageError(`--alpha is the test's level, above 0 and at most 0.5 (e.g. 0.05), not ${shown(flags.alpha)}.`);
+    if (!(alpha > 0 && alpha <= 0.5))
+      throw new UsageError(`--alpha is the test's level, above 0 and at most 0.5 (e.g. 0.05), not ${shown(flags.alpha)}.`);
   }
   return {
     variants,
@@ -1733,10 +2051,16 @@ function experimentBody(flags: Flags): Record<string, unknown> {
 function outcomeBody(flags: Flags): Record<string, unknown> {
   const requestId = flags['request-id'];
   const { key } = flags;
-  if (requestId !== undefined && key !== undefined) throw new UsageError('"experiment outcome" takes --request-id or --key, not both: an outcome is for one request or for one unit.');
-  if (requestId === undefined && key === undefined) throw new UsageError('"experiment outcome" needs --request-id ID (a request the experiment served) or --key KEY (a unit\'s assignment key).');
-  if (flags['outcome-id'] !== undefined && key === undefined) throw new UsageError('--outcome-id goes with --key (a request id names its outcome already).');
-  if (flags.value === undefined) throw new UsageError('"experiment outcome" needs --value N: 0 or 1 for a conversion, any number for a value.');
+  if (requestId !== undefined && key !== undefined)
+    throw new UsageError('"experiment outcome" takes --request-id or --key, not both: an outcome is for one request or for one unit.');
+  if (requestId === undefined && key === undefined)
+    throw new UsageError(
+      '"experiment outcome" needs --request-id ID (a request the experiment served) or --key KEY (a unit\'s assignment key).',
+    );
+  if (flags['outcome-id'] !== undefined && key === undefined)
+    throw new UsageError('--outcome-id goes with --key (a request id names its outcome already).');
+  if (flags.value === undefined)
+    throw new UsageError('"experiment outcome" needs --value N: 0 or 1 for a conversion, any number for a value.');
   return {
     ...(requestId === undefined ? { key } : { requestId }),
     ...(flags['outcome-id'] === undefined ? {} : { outcomeId: flags['outcome-id'] }),
@@ -1777,14 +2101,22 @@ async function experiment(args: readonly string[], flags: Flags, api: Api, io: C
     }
     case 'stop': {
       const [model = '', id = ''] = need(['<model>', '<experiment>']);
-      const view = (await api.call('POST', `${experimentPath(model, id)}/stop`, flags.reason === undefined ? {} : { reason: flags.reason })) as ExperimentView;
+      const view = (await api.call(
+        'POST',
+        `${experimentPath(model, id)}/stop`,
+        flags.reason === undefined ? {} : { reason: flags.reason },
+      )) as ExperimentView;
       if (flags.json) return view;
       io.out(experimentLines(view));
       return PRINTED;
     }
     case 'promote-winner': {
       const [model = '', id = ''] = need(['<model>', '<experiment>']);
-      const reply = (await api.call('POST', `${experimentPath(model, id)}/promote-winner`, promoteBody(flags, 'experiment promote-winner'))) as WinnerReply;
+      const reply = (await api.call(
+        'POST',
+        `${experimentPath(model, id)}/promote-winner`,
+        promoteBody(flags, 'experiment promote-winner'),
+      )) as WinnerReply;
       if (flags.json) return reply;
       io.out(winnerLines(reply));
       return PRINTED;
@@ -1817,18 +2149,29 @@ function variantsText(variants: readonly { name: string; version: string; weight
  *       created   2026-11-30T12:00:00.000Z by cli-user
  */
 export function experimentLines(view: ExperimentView): string {
-  const units = view.assignmentKey.source === 'header'
-    ? `the request header ${view.assignmentKey.header} (a request without it is not assigned)`
-    : "the token's subject";
+  const units =
+    view.assignmentKey.source === 'header'
+      ? `the request header ${view.assignmentKey.header} (a request without it is not assigned)`
+      : "the token's subject";
   const fields: [string, string][] = [
     ...(view.name === undefined ? [] : [['name', view.name] as [string, string]]),
     ['variants', `${variantsText(view.variants)} (the first is the control)`],
     ['units', units],
-    ['metric', `${view.metric}, ${view.goal}; alpha ${view.significanceLevel}; a winner needs ${view.minimumSample} ${view.metric === 'conversion' ? 'units' : 'outcomes'} per variant`],
+    [
+      'metric',
+      `${view.metric}, ${view.goal}; alpha ${view.significanceLevel}; a winner needs ${view.minimumSample} ${view.metric === 'conversion' ? 'units' : 'outcomes'} per variant`,
+    ],
     ['starts', view.startsAt],
     ['ends', view.endsAt ?? 'when stopped'],
     ['created', `${view.createdAt} by ${view.createdBy}`],
-    ...(view.stoppedAt === undefined ? [] : [['stopped', `${view.stoppedAt} by ${view.stoppedBy ?? '?'}${view.stopReason === undefined ? '' : `: ${view.stopReason}`}`] as [string, string]]),
+    ...(view.stoppedAt === undefined
+      ? []
+      : [
+          ['stopped', `${view.stoppedAt} by ${view.stoppedBy ?? '?'}${view.stopReason === undefined ? '' : `: ${view.stopReason}`}`] as [
+            string,
+            string,
+          ],
+        ]),
   ];
   return `${[`Experiment ${view.id} of ${view.model}: ${view.state}`, ...fields.map(([name, value]) => `  ${name.padEnd(8)}  ${clean(value)}`)].join('\n')}\n`;
 }
@@ -1866,28 +2209,53 @@ export function analysisLines(analysis: ExperimentAnalysis): string {
   const [control, ...treatments] = analysis.variants;
   const level = Number(analysis.comparisonLevel.toPrecision(4));
   const confidence = `${Number(((1 - analysis.comparisonLevel) * 100).toPrecision(4))}%`;
-  const compared = treatments.length === 1 ? `${treatments[0]?.name ?? 'the treatment'} compared` : `each of ${treatments.length} treatments compared`;
+  const compared =
+    treatments.length === 1 ? `${treatments[0]?.name ?? 'the treatment'} compared` : `each of ${treatments.length} treatments compared`;
   const corrected = treatments.length > 1 ? ` (alpha ${e.significanceLevel} over ${treatments.length} comparisons)` : '';
   const lines = [
     `Experiment ${e.id} of ${e.model}${e.name === undefined ? '' : ` (${e.name})`}: ${e.state}`,
     `metric ${analysis.metric} (${analysis.goal}); ${compared} with ${control?.name ?? 'the control'} at p < ${level}${corrected}; a winner needs ${e.minimumSample} ${analysis.metric === 'conversion' ? 'units' : 'outcomes'} per variant`,
     ...tableLines(
-      ['VARIANT', 'VERSION', 'WEIGHT', 'REQUESTS', 'UNITS', 'OUTCOMES', 'MEAN', `CI ${confidence}`, `DIFFERENCE (CI ${confidence})`, 'P-VALUE', 'SIGNIFICANT'],
+      [
+        'VARIANT',
+        'VERSION',
+        'WEIGHT',
+        'REQUESTS',
+        'UNITS',
+        'OUTCOMES',
+        'MEAN',
+        `CI ${confidence}`,
+        `DIFFERENCE (CI ${confidence})`,
+        'P-VALUE',
+        'SIGNIFICANT',
+      ],
       analysis.variants.map((v, i) => {
         const c = v.comparison;
-        const difference = i === 0 ? '(control)' : c ? `${c.difference > 0 ? '+' : ''}${statistic(c.difference)} ${intervalText(c.ci)}` : '-';
+        const difference =
+          i === 0 ? '(control)' : c ? `${c.difference > 0 ? '+' : ''}${statistic(c.difference)} ${intervalText(c.ci)}` : '-';
         return [
-          clean(v.name), v.version, `${v.weight}%`, String(v.requests), String(v.units), String(v.outcomes),
-          v.mean === null ? '-' : statistic(v.mean), intervalText(v.ci), difference,
-          c ? pValueText(c.pValue) : '-', c ? (c.significant ? 'yes' : 'no') : '-',
+          clean(v.name),
+          v.version,
+          `${v.weight}%`,
+          String(v.requests),
+          String(v.units),
+          String(v.outcomes),
+          v.mean === null ? '-' : statistic(v.mean),
+          intervalText(v.ci),
+          difference,
+          c ? pValueText(c.pValue) : '-',
+          c ? (c.significant ? 'yes' : 'no') : '-',
         ];
       }),
     ),
-    analysis.winner ? `winner: ${clean(analysis.winner.variant)} (version ${analysis.winner.version}). ${clean(analysis.decision)}` : `winner: none. ${clean(analysis.decision)}`,
+    analysis.winner
+      ? `winner: ${clean(analysis.winner.variant)} (version ${analysis.winner.version}). ${clean(analysis.decision)}`
+      : `winner: none. ${clean(analysis.decision)}`,
   ];
   if (analysis.winner) lines.push(`Promote it: modelctl experiment promote-winner ${e.model} ${e.id}`);
   const notes: string[] = [];
-  if (analysis.unmatchedOutcomes > 0) notes.push(`${plural(analysis.unmatchedOutcomes, 'outcome')} of no variant, or of a unit the experiment never served: not counted.`);
+  if (analysis.unmatchedOutcomes > 0)
+    notes.push(`${plural(analysis.unmatchedOutcomes, 'outcome')} of no variant, or of a unit the experiment never served: not counted.`);
   if (analysis.capped) notes.push('The prediction log or the outcomes held more than one analysis reads: the oldest were analyzed.');
   return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }
@@ -1902,9 +2270,12 @@ export function winnerLines(reply: WinnerReply): string {
   const release = reply.release;
   let released: string;
   if (!release) released = `none: version ${winner?.version ?? '?'} is the production version already`;
-  else if (release.mode === 'direct') released = `version ${release.modelVersion} takes all the traffic (function version ${release.functionVersion})`;
-  else if (release.mode === 'manual') released = `a canary of version ${release.modelVersion} (function version ${release.functionVersion}); move it with modelctl shift, finalize or rollback ${e.model}`;
-  else released = `a managed release of version ${release.modelVersion} (function version ${release.functionVersion}${release.deploymentId === undefined ? '' : `, deployment ${release.deploymentId}`}); modelctl deployment ${e.model} follows it`;
+  else if (release.mode === 'direct')
+    released = `version ${release.modelVersion} takes all the traffic (function version ${release.functionVersion})`;
+  else if (release.mode === 'manual')
+    released = `a canary of version ${release.modelVersion} (function version ${release.functionVersion}); move it with modelctl shift, finalize or rollback ${e.model}`;
+  else
+    released = `a managed release of version ${release.modelVersion} (function version ${release.functionVersion}${release.deploymentId === undefined ? '' : `, deployment ${release.deploymentId}`}); modelctl deployment ${e.model} follows it`;
   return [
     `Winner of experiment ${e.id} of ${e.model}: ${clean(winner?.variant ?? '?')} (version ${winner?.version ?? '?'})`,
     `  decision  ${clean(reply.analysis.decision)}`,
@@ -1917,9 +2288,10 @@ export function winnerLines(reply: WinnerReply): string {
 /** `experiment outcome`'s line: what was recorded, for which variant, and whether it was recorded before. */
 function outcomeLine(id: string, reply: OutcomeReply, flags: Flags): string {
   const { outcome } = reply;
-  const of = outcome.requestId !== undefined
-    ? `request ${outcome.requestId}`
-    : `key ${shown(flags.key ?? '')}${flags['outcome-id'] === undefined ? '' : `, outcome id ${shown(flags['outcome-id'])}`}`;
+  const of =
+    outcome.requestId !== undefined
+      ? `request ${outcome.requestId}`
+      : `key ${shown(flags.key ?? '')}${flags['outcome-id'] === undefined ? '' : `, outcome id ${shown(flags['outcome-id'])}`}`;
   const what = `outcome ${outcome.value} for variant ${outcome.variant} of ${id} (${clean(of)})`;
   return reply.created
     ? `Recorded ${what}.\n`
@@ -1937,13 +2309,20 @@ async function shadow(args: readonly string[], flags: Flags, api: Api, io: CliIo
   const route = `/v1/models/${encodeURIComponent(model)}/shadow`;
   let status: ShadowStatus;
   if (command === 'start') {
-    if (flags.version === undefined) throw new UsageError('"shadow start" needs --version N: the candidate version to run beside the one that answers.');
+    if (flags.version === undefined)
+      throw new UsageError('"shadow start" needs --version N: the candidate version to run beside the one that answers.');
     let sample: number | undefined;
     if (flags.sample !== undefined) {
       sample = numberArg(flags.sample, '--sample');
-      if (!(sample >= MIN_SHADOW_PERCENT && sample <= 100)) throw new UsageError(`--sample is the percent of requests also run on the candidate, from ${MIN_SHADOW_PERCENT} to 100, not ${shown(flags.sample)}; "shadow stop" stops the test.`);
+      if (!(sample >= MIN_SHADOW_PERCENT && sample <= 100))
+        throw new UsageError(
+          `--sample is the percent of requests also run on the candidate, from ${MIN_SHADOW_PERCENT} to 100, not ${shown(flags.sample)}; "shadow stop" stops the test.`,
+        );
     }
-    status = (await api.call('POST', route, { version: flags.version, ...(sample === undefined ? {} : { samplePercent: sample }) })) as ShadowStatus;
+    status = (await api.call('POST', route, {
+      version: flags.version,
+      ...(sample === undefined ? {} : { samplePercent: sample }),
+    })) as ShadowStatus;
   } else if (command === 'status') {
     status = (await api.call('GET', flags.id === undefined ? route : `${route}?${new URLSearchParams({ id: flags.id })}`)) as ShadowStatus;
   } else {
@@ -1986,38 +2365,89 @@ export function shadowLines(status: ShadowStatus): string {
     ...(test.stoppedAt === undefined ? [] : [`  stopped  ${test.stoppedAt} by ${clean(test.stoppedBy ?? '?')}`]),
   ];
   const report = status.report;
-  if (!report) return `${[...lines, `Its report: modelctl shadow status ${test.model}${test.state === 'running' ? '' : ` --id ${test.id}`}`].join('\n')}\n`;
+  if (!report)
+    return `${[...lines, `Its report: modelctl shadow status ${test.model}${test.state === 'running' ? '' : ` --id ${test.id}`}`].join('\n')}\n`;
   const versions = (list: readonly string[]) => `version${list.length === 1 ? '' : 's'} ${list.length === 0 ? '-' : list.join(', ')}`;
-  const codes = Object.entries(report.failed.byCode).map(([code, n]) => `${clean(code)} ${n}`).join(', ');
-  lines.push(`requests ${report.requests} (answered by ${versions(report.primaryVersions)}, run on ${versions(report.candidateVersions)}): ${report.compared} compared (${plural(report.rowsCompared, 'row')}), ${report.failed.total} failed${codes === '' ? '' : ` (${codes})`}`);
+  const codes = Object.entries(report.failed.byCode)
+    .map(([code, n]) => `${clean(code)} ${n}`)
+    .join(', ');
+  lines.push(
+    `requests ${report.requests} (answered by ${versions(report.primaryVersions)}, run on ${versions(report.candidateVersions)}): ${report.compared} compared (${plural(report.rowsCompared, 'row')}), ${report.failed.total} failed${codes === '' ? '' : ` (${codes})`}`,
+  );
   if (report.compared === 0) {
-    lines.push(report.requests === 0 ? 'Nothing shadowed yet: no request was run on the candidate, or its log records are not written yet.' : 'Nothing compared: every request run on the candidate failed there.');
+    lines.push(
+      report.requests === 0
+        ? 'Nothing shadowed yet: no request was run on the candidate, or its log records are not written yet.'
+        : 'Nothing compared: every request run on the candidate failed there.',
+    );
   } else {
     const { labels } = report;
     const agreement = labels
       ? `labels: ${labels.identical} of ${labels.rows} identical${labels.share === null ? '' : ` (${Math.round(labels.share * 10_000) / 100}%)`}`
       : 'labels: not compared (not a classifier on both sides)';
     lines.push(`${agreement}; max abs diff ${differenceText(report.maxAbsDiff)}`);
-    lines.push(...tableLines(
-      ['OUTPUT', 'KIND', 'REQUESTS', 'ELEMENTS', 'DIFFERING', 'MAX ABS DIFF', 'MEAN ABS DIFF'],
-      Object.entries(report.outputs).map(([name, o]) => [clean(name), o.kind, String(o.requests), String(o.elements), String(o.differing), differenceText(o.maxAbsDiff), differenceText(o.meanAbsDiff)]),
-    ));
+    lines.push(
+      ...tableLines(
+        ['OUTPUT', 'KIND', 'REQUESTS', 'ELEMENTS', 'DIFFERING', 'MAX ABS DIFF', 'MEAN ABS DIFF'],
+        Object.entries(report.outputs).map(([name, o]) => [
+          clean(name),
+          o.kind,
+          String(o.requests),
+          String(o.elements),
+          String(o.differing),
+          differenceText(o.maxAbsDiff),
+          differenceText(o.meanAbsDiff),
+        ]),
+      ),
+    );
     const d = report.differences;
     const sampled = d.exact ? '' : `; quantiles over a uniform sample of ${d.samples}`;
-    lines.push(`largest difference per request (${d.n} compared${sampled}): p50 ${differenceText(d.p50 ?? undefined)}, p90 ${differenceText(d.p90 ?? undefined)}, p99 ${differenceText(d.p99 ?? undefined)}, max ${differenceText(d.max ?? undefined)}`);
-    lines.push(`  buckets: ${Object.entries(d.buckets).map(([bucket, n]) => `${bucket}: ${n}`).join('; ')}`);
+    lines.push(
+      `largest difference per request (${d.n} compared${sampled}): p50 ${differenceText(d.p50 ?? undefined)}, p90 ${differenceText(d.p90 ?? undefined)}, p99 ${differenceText(d.p99 ?? undefined)}, max ${differenceText(d.max ?? undefined)}`,
+    );
+    lines.push(
+      `  buckets: ${Object.entries(d.buckets)
+        .map(([bucket, n]) => `${bucket}: ${n}`)
+        .join('; ')}`,
+    );
     const latency = (name: string, l: LatencySummary) => [name, String(l.n), msText(l.p50), msText(l.p99), msText(l.mean)];
-    lines.push(...tableLines(['LATENCY MS', 'REQUESTS', 'P50', 'P99', 'MEAN'], [latency('primary', report.latencyMs.primary), latency('candidate', report.latencyMs.candidate)]));
+    lines.push(
+      ...tableLines(
+        ['LATENCY MS', 'REQUESTS', 'P50', 'P99', 'MEAN'],
+        [latency('primary', report.latencyMs.primary), latency('candidate', report.latencyMs.candidate)],
+      ),
+    );
   }
   if (report.mostDifferent.length > 0) {
-    lines.push('', 'differing most:', ...tableLines(
-      ['REQUEST', 'PRIMARY', 'CANDIDATE', 'MAX ABS DIFF', 'LABELS CHANGED', 'ELEMENTS DIFFERING'],
-      report.mostDifferent.map((r) => [clean(r.requestId), clean(r.primaryVersion), clean(r.candidateVersion), differenceText(r.maxAbsDiff), String(r.differingLabels), String(r.differingElements)]),
-    ));
+    lines.push(
+      '',
+      'differing most:',
+      ...tableLines(
+        ['REQUEST', 'PRIMARY', 'CANDIDATE', 'MAX ABS DIFF', 'LABELS CHANGED', 'ELEMENTS DIFFERING'],
+        report.mostDifferent.map((r) => [
+          clean(r.requestId),
+          clean(r.primaryVersion),
+          clean(r.candidateVersion),
+          differenceText(r.maxAbsDiff),
+          String(r.differingLabels),
+          String(r.differingElements),
+        ]),
+      ),
+    );
   }
   const notes: string[] = [];
   const skipped = Object.entries(report.outputsNotCompared);
-  if (skipped.length > 0) notes.push(`outputs not compared: ${skipped.map(([name, reasons]) => `${clean(name)} (${Object.entries(reasons).map(([why, n]) => `${why} ${n}`).join(', ')})`).join('; ')}`);
+  if (skipped.length > 0)
+    notes.push(
+      `outputs not compared: ${skipped
+        .map(
+          ([name, reasons]) =>
+            `${clean(name)} (${Object.entries(reasons)
+              .map(([why, n]) => `${why} ${n}`)
+              .join(', ')})`,
+        )
+        .join('; ')}`,
+    );
   if (status.capped) notes.push('More requests were shadowed than one report reads: the oldest were summed.');
   return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }
@@ -2082,14 +2512,20 @@ async function infer(args: readonly string[], flags: Flags, api: Api, io: CliIo)
   const base = `/v2/models/${encodeURIComponent(model)}${flags.version === undefined ? '' : `/versions/${encodeURIComponent(flags.version)}`}`;
   if (flags.body !== undefined) {
     if (flags.input !== undefined || flags['output-dir'] !== undefined || flags.json) {
-      throw new UsageError('--body sends a JSON request as it is and prints the JSON answer; it goes without --input, --output-dir and --json.');
+      throw new UsageError(
+        '--body sends a JSON request as it is and prints the JSON answer; it goes without --input, --output-dir and --json.',
+      );
     }
     return api.call('POST', `${base}/infer`, parseJson(await io.readFile(flags.body), flags.body));
   }
-  if (flags.input === undefined) throw new UsageError('"infer" takes --input NAME=FILE.npy (once per input), or --body FILE with a JSON v2 request.');
+  if (flags.input === undefined)
+    throw new UsageError('"infer" takes --input NAME=FILE.npy (once per input), or --body FILE with a JSON v2 request.');
   const inputs = await inferInputs(flags.input, base, api, io);
 
-  const remote = byReference(inputs.map((i) => ({ name: i.name, bytes: i.tensor.data.byteLength })), requestHeader(inputs, new Map()).byteLength);
+  const remote = byReference(
+    inputs.map((i) => ({ name: i.name, bytes: i.tensor.data.byteLength })),
+    requestHeader(inputs, new Map()).byteLength,
+  );
   // Before anything is uploaded, what the model's metadata can refuse is checked here.
   if (remote.size > 0) checkAgainstMetadata(inputs, await api.call('GET', base));
   const refs = new Map<string, string>();
@@ -2108,7 +2544,12 @@ async function infer(args: readonly string[], flags: Flags, api: Api, io: CliIo)
     const write = io.writeFile ?? writeWhole;
     for (const [i, output] of reply.outputs.entries()) {
       const npy = writeNpy(output);
-      await write(files[i] as string, (async function* () { yield npy; })());
+      await write(
+        files[i] as string,
+        (async function* () {
+          yield npy;
+        })(),
+      );
     }
   }
   if (flags.json) {
@@ -2148,9 +2589,12 @@ async function inferInputs(specs: readonly string[], base: string, api: Api, io:
     declared ??= declaredDatatypes(api, base);
     const datatype = (await declared).get(name);
     if (datatype === undefined) {
-      throw new ApiError(`The model has no input ${shown(name)} (its inputs: ${[...(await declared).keys()].map(shown).join(', ')}); a JSON --input takes the datatype the model declares.`);
+      throw new ApiError(
+        `The model has no input ${shown(name)} (its inputs: ${[...(await declared).keys()].map(shown).join(', ')}); a JSON --input takes the datatype the model declares.`,
+      );
     }
-    if (!isWireDatatype(datatype)) throw new ApiError(`The model declares input ${shown(name)} as ${shown(datatype)}, which modelctl cannot send.`);
+    if (!isWireDatatype(datatype))
+      throw new ApiError(`The model declares input ${shown(name)} as ${shown(datatype)}, which modelctl cannot send.`);
     try {
       const { shape, values } = nestedToFlat(json);
       inputs.push({ name, tensor: { datatype, shape, data: jsonToRaw(datatype, values) } });
@@ -2168,7 +2612,10 @@ async function inferInputs(specs: readonly string[], base: string, api: Api, io:
  * again; here it spares an upload the server would refuse.
  */
 export function checkAgainstMetadata(inputs: readonly InferInput[], metadata: unknown): void {
-  const described = (metadata ?? {}) as { inputs?: { name?: unknown; datatype?: unknown; shape?: unknown }[]; parameters?: { max_rows?: unknown } };
+  const described = (metadata ?? {}) as {
+    inputs?: { name?: unknown; datatype?: unknown; shape?: unknown }[];
+    parameters?: { max_rows?: unknown };
+  };
   const declared = new Map((described.inputs ?? []).filter((i) => typeof i.name === 'string').map((i) => [i.name as string, i]));
   const maxRows = described.parameters?.max_rows;
   for (const { name, tensor } of inputs) {
@@ -2181,7 +2628,9 @@ export function checkAgainstMetadata(inputs: readonly InferInput[], metadata: un
     const shape = Array.isArray(input.shape) ? input.shape : [];
     const rows = tensor.shape[0];
     if (typeof maxRows === 'number' && shape.length > 0 && shape[0] === -1 && rows !== undefined && rows > maxRows) {
-      throw new ApiError(`Input ${shown(name)} has ${rows} rows; this endpoint takes at most ${maxRows} per request. Split it, or run the rows as a batch job.`);
+      throw new ApiError(
+        `Input ${shown(name)} has ${rows} rows; this endpoint takes at most ${maxRows} per request. Split it, or run the rows as a batch job.`,
+      );
     }
   }
 }
@@ -2202,7 +2651,8 @@ async function readInput(io: CliIo, file: string): Promise<Buffer> {
 async function declaredDatatypes(api: Api, base: string): Promise<Map<string, string>> {
   const metadata = (await api.call('GET', base)) as { inputs?: { name?: unknown; datatype?: unknown }[] } | undefined;
   const declared = new Map<string, string>();
-  for (const input of metadata?.inputs ?? []) if (typeof input.name === 'string' && typeof input.datatype === 'string') declared.set(input.name, input.datatype);
+  for (const input of metadata?.inputs ?? [])
+    if (typeof input.name === 'string' && typeof input.datatype === 'string') declared.set(input.name, input.datatype);
   return declared;
 }
 
@@ -2233,7 +2683,9 @@ export function requestHeader(inputs: readonly InferInput[], refs: ReadonlyMap<s
     inputs: inputs.map(({ name, tensor }) => {
       const ref = refs.get(name);
       return {
-        name, shape: tensor.shape, datatype: tensor.datatype,
+        name,
+        shape: tensor.shape,
+        datatype: tensor.datatype,
         parameters: ref === undefined ? { binary_data_size: tensor.data.byteLength } : { data_ref: ref },
       };
     }),
@@ -2258,12 +2710,19 @@ function requestBody(header: Uint8Array, inputs: readonly InferInput[], refs: Re
 /** Uploads an input's bytes through a presigned URL (progress on stderr); the payload id naming them. */
 async function uploadPayload(api: Api, io: CliIo, model: string, input: InferInput): Promise<string> {
   const { data } = input.tensor;
-  const ticket = (await api.call('POST', `/v1/models/${encodeURIComponent(model)}/payloads`, { bytes: data.byteLength })) as Partial<PayloadTicket> | undefined;
-  if (typeof ticket?.payloadId !== 'string' || typeof ticket.url !== 'string') throw new ApiError('POST /v1/models/{model}/payloads answered without a payloadId and a url.');
-  io.err(`Input ${input.name} is ${formatBytes(data.byteLength)}: too large for Lambda's 6 MB inline, so it is uploaded first and sent by reference.\n`);
+  const ticket = (await api.call('POST', `/v1/models/${encodeURIComponent(model)}/payloads`, { bytes: data.byteLength })) as
+    | Partial<PayloadTicket>
+    | undefined;
+  if (typeof ticket?.payloadId !== 'string' || typeof ticket.url !== 'string')
+    throw new ApiError('POST /v1/models/{model}/payloads answered without a payloadId and a url.');
+  io.err(
+    `Input ${input.name} is ${formatBytes(data.byteLength)}: too large for Lambda's 6 MB inline, so it is uploaded first and sent by reference.\n`,
+  );
   await putFile(io, { url: ticket.url, method: ticket.method ?? 'PUT', headers: ticket.headers ?? {} }, input.name, {
     size: data.byteLength,
-    stream: async function* () { yield data; },
+    stream: async function* () {
+      yield data;
+    },
   });
   return ticket.payloadId;
 }
@@ -2288,17 +2747,21 @@ export async function readInferReply(response: Response, fetchFn: typeof fetch):
   let headerLength = body.byteLength;
   if (type === 'application/octet-stream') {
     const announced = response.headers.get('inference-header-content-length');
-    if (announced === null || !/^[0-9]{1,10}$/.test(announced.trim())) throw badReply('it is binary but has no Inference-Header-Content-Length header.');
+    if (announced === null || !/^[0-9]{1,10}$/.test(announced.trim()))
+      throw badReply('it is binary but has no Inference-Header-Content-Length header.');
     headerLength = Number(announced.trim());
-    if (headerLength > body.byteLength) throw badReply(`its header is announced as ${headerLength} bytes, but the body has ${body.byteLength}.`);
-  } else if (type !== 'application/json') throw badReply(`its Content-Type is ${shown(type ?? '')}, neither application/json nor application/octet-stream.`);
+    if (headerLength > body.byteLength)
+      throw badReply(`its header is announced as ${headerLength} bytes, but the body has ${body.byteLength}.`);
+  } else if (type !== 'application/json')
+    throw badReply(`its Content-Type is ${shown(type ?? '')}, neither application/json nor application/octet-stream.`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(0, headerLength)));
   } catch {
     throw badReply('its header is not JSON.');
   }
-  if (header === null || typeof header !== 'object' || !Array.isArray((header as { outputs?: unknown }).outputs)) throw badReply('it has no "outputs" list.');
+  if (header === null || typeof header !== 'object' || !Array.isArray((header as { outputs?: unknown }).outputs))
+    throw badReply('it has no "outputs" list.');
   const { outputs: entries, ...rest } = header as { outputs: unknown[] };
   let offset = headerLength;
   const outputs: InferOutput[] = [];
@@ -2306,16 +2769,22 @@ export async function readInferReply(response: Response, fetchFn: typeof fetch):
     if (entry === null || typeof entry !== 'object') throw badReply(`output ${i} is not an object.`);
     const { name, datatype, shape, data, parameters } = entry as Record<string, unknown>;
     if (typeof name !== 'string') throw badReply(`output ${i} has no name.`);
-    if (!isWireDatatype(datatype)) throw badReply(`output ${shown(name)} has the datatype ${shown(String(datatype))}, which modelctl cannot read.`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw badReply(`output ${shown(name)} has no shape of whole numbers.`);
-    const params = parameters !== null && typeof parameters === 'object' && !Array.isArray(parameters) ? (parameters as Record<string, unknown>) : undefined;
+    if (!isWireDatatype(datatype))
+      throw badReply(`output ${shown(name)} has the datatype ${shown(String(datatype))}, which modelctl cannot read.`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
+      throw badReply(`output ${shown(name)} has no shape of whole numbers.`);
+    const params =
+      parameters !== null && typeof parameters === 'object' && !Array.isArray(parameters)
+        ? (parameters as Record<string, unknown>)
+        : undefined;
     const size = params?.['binary_data_size'];
     const url = params?.['data_url'];
     let bytes: Uint8Array;
     if (typeof url === 'string') {
       bytes = await downloadOutput(fetchFn, name, url);
       const announced = params?.['data_bytes'] ?? size;
-      if (typeof announced === 'number' && announced !== bytes.byteLength) throw badReply(`output ${shown(name)} is announced as ${announced} bytes; its download has ${bytes.byteLength}.`);
+      if (typeof announced === 'number' && announced !== bytes.byteLength)
+        throw badReply(`output ${shown(name)} is announced as ${announced} bytes; its download has ${bytes.byteLength}.`);
     } else if (typeof size === 'number') {
       if (!Number.isSafeInteger(size) || size < 0 || size > body.byteLength - offset) {
         throw badReply(`output ${shown(name)} is announced as ${size} bytes, but ${body.byteLength - offset} are left in the body.`);
@@ -2330,7 +2799,13 @@ export async function readInferReply(response: Response, fetchFn: typeof fetch):
         throw error;
       }
     } else throw badReply(`output ${shown(name)} has neither data, binary_data_size nor data_url.`);
-    const output: InferOutput = { name, datatype, shape: shape as number[], data: bytes, ...(params === undefined ? {} : { parameters: params }) };
+    const output: InferOutput = {
+      name,
+      datatype,
+      shape: shape as number[],
+      data: bytes,
+      ...(params === undefined ? {} : { parameters: params }),
+    };
     try {
       checkRawTensor(output);
     } catch (error) {
@@ -2391,10 +2866,23 @@ export function inferSummary(reply: InferReply, files?: readonly string[]): stri
   const rows = reply.outputs.map((output, i) => {
     const values = rawToJson(output, SUMMARY_VALUES).map((v) => summaryValue(output.datatype, v));
     const more = values.length < elementCount(output.shape) ? ', …' : '';
-    return [output.name, output.datatype, `[${output.shape.join(', ')}]`, `${values.join(', ')}${more}`, files?.[i] === undefined ? '' : `-> ${files[i]}`];
+    return [
+      output.name,
+      output.datatype,
+      `[${output.shape.join(', ')}]`,
+      `${values.join(', ')}${more}`,
+      files?.[i] === undefined ? '' : `-> ${files[i]}`,
+    ];
   });
   const widths = [0, 1, 2].map((c) => Math.max(0, ...rows.map((r) => (r[c] ?? '').length)));
-  const lines = rows.map((r) => clean(r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c] ?? 0) : cell)).join('  ').trimEnd()));
+  const lines = rows.map((r) =>
+    clean(
+      r
+        .map((cell, c) => (c < 3 ? cell.padEnd(widths[c] ?? 0) : cell))
+        .join('  ')
+        .trimEnd(),
+    ),
+  );
   return `${[clean(head), ...lines.map((l) => `  ${l}`)].join('\n')}\n`;
 }
 
@@ -2403,9 +2891,18 @@ function replyJson(reply: InferReply): Record<string, unknown> {
   return {
     ...reply.header,
     outputs: reply.outputs.map((output) => {
-      const { binary_data_size: _size, data_url: _url, data_bytes: _bytes, data_expires_at: _expires, binary_data: _binary, ...parameters } = output.parameters ?? {};
+      const {
+        binary_data_size: _size,
+        data_url: _url,
+        data_bytes: _bytes,
+        data_expires_at: _expires,
+        binary_data: _binary,
+        ...parameters
+      } = output.parameters ?? {};
       return {
-        name: output.name, datatype: output.datatype, shape: output.shape,
+        name: output.name,
+        datatype: output.datatype,
+        shape: output.shape,
         ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
         data: rawToJson(output),
       };
@@ -2444,8 +2941,32 @@ type BatchCommand = 'submit' | 'run' | 'status' | 'wait' | 'cancel' | 'list';
 
 /** The options each batch command takes; any other is a usage error. */
 const BATCH_FLAGS: Readonly<Record<BatchCommand, readonly (keyof Flags)[]>> = {
-  submit: ['input', 'output', 'format', 'version', 'rows-per-batch', 'max-concurrency', 'tolerate', 'client-token', 'wait', 'interval', 'timeout', 'json'],
-  run: ['format', 'output', 'output-dir', 'version', 'rows-per-batch', 'max-concurrency', 'tolerate', 'client-token', 'interval', 'timeout'],
+  submit: [
+    'input',
+    'output',
+    'format',
+    'version',
+    'rows-per-batch',
+    'max-concurrency',
+    'tolerate',
+    'client-token',
+    'wait',
+    'interval',
+    'timeout',
+    'json',
+  ],
+  run: [
+    'format',
+    'output',
+    'output-dir',
+    'version',
+    'rows-per-batch',
+    'max-concurrency',
+    'tolerate',
+    'client-token',
+    'interval',
+    'timeout',
+  ],
   status: ['json'],
   wait: ['interval', 'timeout'],
   cancel: ['reason'],
@@ -2478,7 +2999,12 @@ function jobPath(model: string, jobId: string): string {
  * the arguments after it; a usage error when it is missing or unknown, or when an option is
  * given that it does not take (`allowed`: each command's options).
  */
-function groupCommand<C extends string>(group: CommandGroup, allowed: Readonly<Record<C, readonly (keyof Flags)[]>>, args: readonly string[], flags: Flags): { command: C; rest: string[] } {
+function groupCommand<C extends string>(
+  group: CommandGroup,
+  allowed: Readonly<Record<C, readonly (keyof Flags)[]>>,
+  args: readonly string[],
+  flags: Flags,
+): { command: C; rest: string[] } {
   const [name, ...rest] = args;
   if (name === undefined) throw new UsageError(`"${group.name}" takes a command: ${group.commands.map((c) => c.name).join(', ')}.`);
   if (!Object.hasOwn(allowed, name)) throw new UsageError(`Unknown ${group.name} command ${shown(name)}.`);
@@ -2504,8 +3030,10 @@ async function batch(args: readonly string[], flags: Flags, api: Api, io: CliIo)
       if (flags.input === undefined || flags.output === undefined) {
         throw new UsageError('"batch submit" needs --input s3://BUCKET/KEY (or a prefix ending in "/") and --output s3://BUCKET/PREFIX/.');
       }
-      if (flags.input.length > 1) throw new UsageError('"batch submit" takes one --input (a prefix ending in "/" reads every object under it).');
-      if (!flags.wait && (flags.interval !== undefined || flags.timeout !== undefined)) throw new UsageError('--interval and --timeout go with --wait.');
+      if (flags.input.length > 1)
+        throw new UsageError('"batch submit" takes one --input (a prefix ending in "/" reads every object under it).');
+      if (!flags.wait && (flags.interval !== undefined || flags.timeout !== undefined))
+        throw new UsageError('--interval and --timeout go with --wait.');
       const waiting = flags.wait ? waitOptions(flags) : undefined;
       const format = formatArg(flags.format);
       const body = {
@@ -2540,18 +3068,30 @@ async function batch(args: readonly string[], flags: Flags, api: Api, io: CliIo)
     }
     case 'cancel': {
       const [model = '', jobId = ''] = need(['<model>', '<job>']);
-      const { job } = (await api.call('POST', `${jobPath(model, jobId)}/cancel`, flags.reason === undefined ? {} : { reason: flags.reason })) as { job: BatchJob };
+      const { job } = (await api.call(
+        'POST',
+        `${jobPath(model, jobId)}/cancel`,
+        flags.reason === undefined ? {} : { reason: flags.reason },
+      )) as { job: BatchJob };
       io.out(jobLines({ job }));
       return PRINTED;
     }
     case 'list': {
       const [model = ''] = need(['<model>']);
       const state = flags.state?.toUpperCase();
-      if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state)) throw new UsageError(`--state is one of ${JOB_STATES.join(', ')}.`);
-      const query = new URLSearchParams({ ...(flags.limit === undefined ? {} : { limit: flags.limit }), ...(state === undefined ? {} : { state }) }).toString();
+      if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state))
+        throw new UsageError(`--state is one of ${JOB_STATES.join(', ')}.`);
+      const query = new URLSearchParams({
+        ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+        ...(state === undefined ? {} : { state }),
+      }).toString();
       const page = (await api.call('GET', `${jobsPath(model)}${query ? `?${query}` : ''}`)) as { jobs: BatchJob[]; cursor?: string };
       if (flags.json) return page;
-      io.out(page.jobs.length === 0 ? `No batch jobs of model ${shown(model)}${state === undefined ? '' : ` in state ${state}`}.\n` : jobsTable(page.jobs));
+      io.out(
+        page.jobs.length === 0
+          ? `No batch jobs of model ${shown(model)}${state === undefined ? '' : ` in state ${state}`}.\n`
+          : jobsTable(page.jobs),
+      );
       if (page.cursor) io.err('(more jobs follow: raise --limit, at most 100, or narrow with --state)\n');
       return PRINTED;
     }
@@ -2570,7 +3110,8 @@ function clean(text: string): string {
 
 function formatArg(value: string | undefined): BatchFormat | undefined {
   if (value === undefined) return undefined;
-  if (!(BATCH_FORMATS as readonly string[]).includes(value)) throw new UsageError(`--format is one of ${BATCH_FORMATS.join(', ')}, not ${shown(value)}.`);
+  if (!(BATCH_FORMATS as readonly string[]).includes(value))
+    throw new UsageError(`--format is one of ${BATCH_FORMATS.join(', ')}, not ${shown(value)}.`);
   return value as BatchFormat;
 }
 
@@ -2592,7 +3133,8 @@ function jobOptions(flags: Flags): Record<string, unknown> {
   let tolerated: number | undefined;
   if (tolerate !== undefined) {
     tolerated = /^[0-9]{1,3}(\.[0-9]{1,6})?%?$/.test(tolerate) ? Number(tolerate.replace(/%$/, '')) : Number.NaN;
-    if (!(tolerated >= 0 && tolerated <= 100)) throw new UsageError(`--tolerate is a percent of the rows from 0 to 100, not ${shown(tolerate)}.`);
+    if (!(tolerated >= 0 && tolerated <= 100))
+      throw new UsageError(`--tolerate is a percent of the rows from 0 to 100, not ${shown(tolerate)}.`);
   }
   return {
     ...(flags.version === undefined ? {} : { version: flags.version }),
@@ -2626,7 +3168,13 @@ function transient(error: unknown): error is ApiError {
  * `io.signal` aborts, drawing its progress on stderr. An unreachable, throttled or unavailable
  * API is read again (said once); any other refusal is thrown.
  */
-async function waitForJob(api: Api, io: CliIo, model: string, jobId: string, options: WaitOptions): Promise<{ reply: JobReply; ended: boolean }> {
+async function waitForJob(
+  api: Api,
+  io: CliIo,
+  model: string,
+  jobId: string,
+  options: WaitOptions,
+): Promise<{ reply: JobReply; ended: boolean }> {
   const now = io.now ?? Date.now;
   const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : now() + options.timeoutMs;
   const label = model.length > BAR_LABEL_CHARS ? `${model.slice(0, BAR_LABEL_CHARS - 1)}…` : model;
@@ -2665,7 +3213,9 @@ async function waitForJob(api: Api, io: CliIo, model: string, jobId: string, opt
 
 /** `batch wait` (and `batch submit --wait`): waits, prints the job (or its JSON), says how it ended; the exit code. */
 async function waitAndReport(api: Api, io: CliIo, model: string, jobId: string, options: WaitOptions, json: boolean): Promise<number> {
-  io.err(`Waiting for job ${jobId} of ${model}${options.timeoutMs === undefined ? '' : ` for at most ${options.timeoutMs / 1_000} s`} (Ctrl+C stops waiting, not the job).\n`);
+  io.err(
+    `Waiting for job ${jobId} of ${model}${options.timeoutMs === undefined ? '' : ` for at most ${options.timeoutMs / 1_000} s`} (Ctrl+C stops waiting, not the job).\n`,
+  );
   const { reply, ended } = await waitForJob(api, io, model, jobId, options);
   io.out(json ? `${JSON.stringify(reply, null, 2)}\n` : jobLines(reply));
   return verdict(io, reply.job, ended, options);
@@ -2677,7 +3227,10 @@ async function waitAndReport(api: Api, io: CliIo, model: string, jobId: string, 
  */
 function verdict(io: CliIo, job: BatchJob, ended: boolean, options: WaitOptions): number {
   if (!ended) {
-    const why = io.signal?.aborted || options.timeoutMs === undefined ? 'Stopped waiting' : `Stopped waiting after ${options.timeoutMs / 1_000} s (--timeout)`;
+    const why =
+      io.signal?.aborted || options.timeoutMs === undefined
+        ? 'Stopped waiting'
+        : `Stopped waiting after ${options.timeoutMs / 1_000} s (--timeout)`;
     io.err(`${why}: job ${job.jobId} is ${job.state} and keeps running. Wait again: modelctl batch wait ${job.model} ${job.jobId}\n`);
     return 2;
   }
@@ -2707,13 +3260,21 @@ export function uploadName(base: string): string {
  */
 export function resultsLocation(uploadUri: string): string {
   const match = /^(s3:\/\/[^/]+\/(?:.*\/)?)uploads\/[^/]+\/[^/]+$/.exec(uploadUri);
-  if (!match) throw new ApiError(`The API placed the upload at ${clean(uploadUri)}, not at <location>uploads/<id>/<file>; give --output s3://BUCKET/PREFIX/.`);
+  if (!match)
+    throw new ApiError(
+      `The API placed the upload at ${clean(uploadUri)}, not at <location>uploads/<id>/<file>; give --output s3://BUCKET/PREFIX/.`,
+    );
   return `${match[1]}results/`;
 }
 
 /** Where `batch run` downloads the job's files: beside the input (`<file>.predictions.jsonl`, ...), or into `dir`. */
 function resultPaths(file: string, dir: string | undefined): JobFiles<string> {
-  if (dir !== undefined) return { predictions: path.join(dir, 'predictions.jsonl'), errors: path.join(dir, 'errors.jsonl'), manifest: path.join(dir, 'manifest.json') };
+  if (dir !== undefined)
+    return {
+      predictions: path.join(dir, 'predictions.jsonl'),
+      errors: path.join(dir, 'errors.jsonl'),
+      manifest: path.join(dir, 'manifest.json'),
+    };
   return { predictions: `${file}.predictions.jsonl`, errors: `${file}.errors.jsonl`, manifest: `${file}.manifest.json` };
 }
 
@@ -2733,15 +3294,21 @@ async function runFile(api: Api, io: CliIo, model: string, file: string, flags: 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`no file at ${file}.`);
-    if (code === 'EISDIR') throw new Error(`${file} is a directory; give one file (or put the files in S3 under one prefix and use "modelctl batch submit").`);
+    if (code === 'EISDIR')
+      throw new Error(`${file} is a directory; give one file (or put the files in S3 under one prefix and use "modelctl batch submit").`);
     throw error;
   }
   if (opened.size === 0) throw new Error(`${file} is empty: there is nothing to predict.`);
   const fileName = uploadName(path.basename(file));
   const format = formatArg(flags.format) ?? formatOfKey(fileName);
-  if (format === undefined) throw new UsageError(`Cannot tell the format of ${shown(path.basename(file))} from its extension; give --format ${BATCH_FORMATS.join('|')}.`);
+  if (format === undefined)
+    throw new UsageError(
+      `Cannot tell the format of ${shown(path.basename(file))} from its extension; give --format ${BATCH_FORMATS.join('|')}.`,
+    );
   if (opened.size > MAX_PUT_BYTES) {
-    throw new ApiError(`${file} is ${formatBytes(opened.size)}; one upload takes at most 5 GB. Put it in S3 in parts (aws s3 cp), then "modelctl batch submit".`);
+    throw new ApiError(
+      `${file} is ${formatBytes(opened.size)}; one upload takes at most 5 GB. Put it in S3 in parts (aws s3 cp), then "modelctl batch submit".`,
+    );
   }
 
   const ticket = (await api.call('POST', `/v1/models/${encodeURIComponent(model)}/batch-inputs`, { fileName })) as InputUpload;
@@ -2750,10 +3317,15 @@ async function runFile(api: Api, io: CliIo, model: string, file: string, flags: 
   const output = givenOutput ?? resultsLocation(ticket.uri);
   let job: BatchJob;
   try {
-    ({ job } = (await api.call('POST', jobsPath(model), { input: { uri: ticket.uri, format }, output: { uri: output }, ...options })) as { job: BatchJob });
+    ({ job } = (await api.call('POST', jobsPath(model), { input: { uri: ticket.uri, format }, output: { uri: output }, ...options })) as {
+      job: BatchJob;
+    });
   } catch (error) {
     if (givenOutput !== undefined || !(error instanceof ApiError) || error.status !== 403) throw error;
-    throw new ApiError(`${error.message}\n"batch run" put the output beside the upload, at ${output}; give --output with an output location the model may use.`, error.status);
+    throw new ApiError(
+      `${error.message}\n"batch run" put the output beside the upload, at ${output}; give --output with an output location the model may use.`,
+      error.status,
+    );
   }
   io.err(`Submitted job ${job.jobId} (${job.model} v${job.modelVersion}); its files go to ${job.output.uri}\n`);
 
@@ -2822,13 +3394,17 @@ function runSummary(job: BatchJob, files: JobFiles<string | undefined> | undefin
     const why = FINAL_STATES.includes(job.state) ? 'a cancelled job has no result files' : 'the job has not ended';
     return `${head}\nNothing downloaded: ${why}.\n`;
   }
-  const lines = RESULT_FILES.map((name) => `  ${name.padEnd(12)} ${files[name] ?? '(not written: the job failed before assembling its results)'}`);
+  const lines = RESULT_FILES.map(
+    (name) => `  ${name.padEnd(12)} ${files[name] ?? '(not written: the job failed before assembling its results)'}`,
+  );
   return `${[head, ...lines].join('\n')}\n`;
 }
 
 /** `batch submit`'s answer: the job's id and state, where it reads and writes, how to follow it. */
 function submittedLines(job: BatchJob, existing: boolean): string {
-  const head = existing ? `Job ${job.jobId} was submitted before with this client token: ${job.state}` : `Submitted job ${job.jobId}: ${job.state}`;
+  const head = existing
+    ? `Job ${job.jobId} was submitted before with this client token: ${job.state}`
+    : `Submitted job ${job.jobId}: ${job.state}`;
   return [
     head,
     `  model   ${job.model} v${job.modelVersion}`,
@@ -2880,9 +3456,10 @@ export function jobLines(reply: JobReply): string {
   // A replay's progress counts captured requests (one capture record each, whatever rows it holds).
   const replay = job.input.format === 'capture';
   const unit = jobUnit(job);
-  const rows = job.rows === undefined
-    ? `${rowsRead} read (the total is known once the job is planned)`
-    : `${rowsRead} read of ${job.rows}${job.rows > 0 ? ` (${Math.floor((rowsRead / job.rows) * 100)}%)` : ''}`;
+  const rows =
+    job.rows === undefined
+      ? `${rowsRead} read (the total is known once the job is planned)`
+      : `${rowsRead} read of ${job.rows}${job.rows > 0 ? ` (${Math.floor((rowsRead / job.rows) * 100)}%)` : ''}`;
   const { rowsPerBatch, maxConcurrency, toleratedFailurePercentage } = job.options;
   const fields: [string, string][] = [
     ['model', `${job.model} v${job.modelVersion}`],
@@ -2894,13 +3471,21 @@ export function jobLines(reply: JobReply): string {
     ['ended', job.endedAt === undefined ? '-' : `${job.endedAt}${job.startedAt === undefined ? '' : duration(job.startedAt, job.endedAt)}`],
     ['input', inputSummary(job)],
     ...(job.input.ignoredColumns.length > 0
-      ? [['ignored', `${job.input.ignoredColumns.join(', ')}${job.input.ignoredColumnCount > job.input.ignoredColumns.length ? ` and ${job.input.ignoredColumnCount - job.input.ignoredColumns.length} more` : ''} (columns the model does not take)`] as [string, string]]
+      ? [
+          [
+            'ignored',
+            `${job.input.ignoredColumns.join(', ')}${job.input.ignoredColumnCount > job.input.ignoredColumns.length ? ` and ${job.input.ignoredColumnCount - job.input.ignoredColumns.length} more` : ''} (columns the model does not take)`,
+          ] as [string, string],
+        ]
       : []),
     ['output', job.output.uri],
     ['predictions', job.output.predictions],
     ['errors', job.output.errors],
     ['manifest', job.output.manifest],
-    ['options', `${plural(rowsPerBatch, unit.slice(0, -1))} per batch, at most ${plural(maxConcurrency, 'batch', 'batches')} at once, ${toleratedFailurePercentage}% of the ${unit} may fail`],
+    [
+      'options',
+      `${plural(rowsPerBatch, unit.slice(0, -1))} per batch, at most ${plural(maxConcurrency, 'batch', 'batches')} at once, ${toleratedFailurePercentage}% of the ${unit} may fail`,
+    ],
     ...(reply.links ? [['downloads', `presigned links: modelctl batch status ${job.model} ${job.jobId} --json`] as [string, string]] : []),
     ...(job.failure ? [['reason', `${job.failure.code}: ${job.failure.message}`] as [string, string]] : []),
   ];
@@ -2927,11 +3512,23 @@ export function jobLines(reply: JobReply): string {
  */
 export function jobsTable(jobs: readonly BatchJob[]): string {
   const header = ['ID', 'STATE', 'VERSION', 'ROWS', 'PREDICTED', 'FAILED', 'SUBMITTED'];
-  const rows = jobs.map((job) => [
-    job.jobId, job.state, job.modelVersion, job.rows === undefined ? '-' : String(job.rows), String(job.progress.predicted), String(job.progress.failed), job.submittedAt,
-  ].map(clean));
+  const rows = jobs.map((job) =>
+    [
+      job.jobId,
+      job.state,
+      job.modelVersion,
+      job.rows === undefined ? '-' : String(job.rows),
+      String(job.progress.predicted),
+      String(job.progress.failed),
+      job.submittedAt,
+    ].map(clean),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
@@ -2943,7 +3540,12 @@ interface OpenedFile {
 async function openFile(io: CliIo, file: string): Promise<OpenedFile> {
   if (io.openFile) return io.openFile(file);
   const bytes = await io.readFile(file);
-  return { size: bytes.byteLength, stream: async function* () { yield bytes; } };
+  return {
+    size: bytes.byteLength,
+    stream: async function* () {
+      yield bytes;
+    },
+  };
 }
 
 interface UploadTicket {
@@ -2968,7 +3570,12 @@ async function upload(api: Api, io: CliIo, model: string, file: string, opened: 
  * Streams a file to a presigned URL (S3 answers a refusal in XML), drawing progress on stderr:
  * the bytes are pulled from the file as the connection takes them, never held whole.
  */
-async function putFile(io: CliIo, target: { url: string; method: string; headers: Record<string, string> }, file: string, opened: OpenedFile): Promise<void> {
+async function putFile(
+  io: CliIo,
+  target: { url: string; method: string; headers: Record<string, string> },
+  file: string,
+  opened: OpenedFile,
+): Promise<void> {
   const progress = new Progress(io, path.basename(file), opened.size);
   const chunks = opened.stream()[Symbol.asyncIterator]();
   let sent = 0;
@@ -3153,7 +3760,10 @@ function parseJson(text: string | Buffer, where: string): unknown {
 
 class ApiError extends Error {
   /** The API's answer, when it answered. */
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
   }
 }

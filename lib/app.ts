@@ -37,7 +37,8 @@ export function createServingApp(options: ServingAppOptions = {}): ServingApp {
   });
   const config = loadAppConfig(app.node);
   const stack = new OnnxServingStack(app, config.stackName, {
-    description: 'Serverless ONNX model serving: API Gateway, Lambda endpoints with an ONNX Runtime layer, DynamoDB registry and logs, S3 artifacts',
+    description:
+      'Serverless ONNX model serving: API Gateway, Lambda endpoints with an ONNX Runtime layer, DynamoDB registry and logs, S3 artifacts',
     ...options.stackProps,
     config,
   });

@@ -60,7 +60,11 @@ export class ArtifactBucket extends Construct {
       ...privateBucketProps(removalPolicy),
       lifecycleRules: [{ expiration: Duration.days(props.accessLogRetentionDays ?? 365) }],
     });
-    acknowledgeNag(this.accessLogs, 'AwsSolutions-S1', 'This is the access-log target bucket; logging its own access would log the log writes.');
+    acknowledgeNag(
+      this.accessLogs,
+      'AwsSolutions-S1',
+      'This is the access-log target bucket; logging its own access would log the log writes.',
+    );
 
     this.bucket = new Bucket(this, 'Bucket', {
       ...privateBucketProps(removalPolicy, this.accessLogs, 'artifacts/'),

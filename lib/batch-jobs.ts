@@ -75,7 +75,14 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import {
-  ASSEMBLE_RETRY_ERRORS, BATCH_RETRY_ERRORS, JOB_FAILED_CAUSE, JOB_FAILED_ERROR, JOB_FILES, MAX_INPUT_BYTES_PER_BATCH, PLAN_RETRY_ERRORS, RETRY_TIMING,
+  ASSEMBLE_RETRY_ERRORS,
+  BATCH_RETRY_ERRORS,
+  JOB_FAILED_CAUSE,
+  JOB_FAILED_ERROR,
+  JOB_FILES,
+  MAX_INPUT_BYTES_PER_BATCH,
+  PLAN_RETRY_ERRORS,
+  RETRY_TIMING,
 } from '../functions/core/batch-contract.js';
 import { CAPTURE_ROOT } from '../functions/core/capture.js';
 import { modelArtifactPrefix, type ArtifactBucket } from './artifact-bucket.js';
@@ -91,7 +98,11 @@ import type { DesignedTable, ServingTables } from './serving-tables.js';
 export const STEPS_TIMEOUT = Duration.seconds(900);
 
 /** Every Retry here: {@link RETRY_TIMING}. */
-const RETRY = { maxAttempts: RETRY_TIMING.maxAttempts, interval: Duration.seconds(RETRY_TIMING.intervalSeconds), backoffRate: RETRY_TIMING.backoffRate } as const;
+const RETRY = {
+  maxAttempts: RETRY_TIMING.maxAttempts,
+  interval: Duration.seconds(RETRY_TIMING.intervalSeconds),
+  backoffRate: RETRY_TIMING.backoffRate,
+} as const;
 
 /** Batch function: the registry (the job's pinned version). */
 export const BATCH_REGISTRY_ACTIONS = ['dynamodb:GetItem'] as const;
@@ -104,7 +115,13 @@ export const STEPS_JOB_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem
  * PutItem, ConditionCheckItem), reads and lists them (GetItem, Query on the table), cancels
  * them (UpdateItem). Not the `active` index: only the local runner reads it.
  */
-export const CONTROL_JOB_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] as const;
+export const CONTROL_JOB_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:ConditionCheckItem',
+] as const;
 /** The control function starts executions of the state machine... */
 export const CONTROL_START_ACTIONS = ['states:StartExecution'] as const;
 /** ...and reads and stops them (job status, cancellation). */
@@ -133,7 +150,13 @@ export const BATCH_UPLOADS_PREFIX = 'uploads/';
 
 /** `arn:<partition>:s3:::bucket/prefix<suffix>*`: every object under the location (and `suffix`). */
 export function locationObjectsArn(scope: Construct, location: S3Location, suffix = ''): string {
-  return Stack.of(scope).formatArn({ service: 's3', region: '', account: '', resource: location.bucket, resourceName: `${location.prefix}${suffix}*` });
+  return Stack.of(scope).formatArn({
+    service: 's3',
+    region: '',
+    account: '',
+    resource: location.bucket,
+    resourceName: `${location.prefix}${suffix}*`,
+  });
 }
 
 /** `arn:<partition>:s3:::bucket`. */
@@ -156,7 +179,11 @@ function distinct(locations: readonly S3Location[]): S3Location[] {
 export function allowLocationReads(fn: ServingFunction, locations: readonly S3Location[], wildcardReason: string): void {
   const unique = distinct(locations);
   if (unique.length === 0) return;
-  fn.allow(S3_READ_ACTIONS, unique.map((l) => locationObjectsArn(fn, l)), { wildcardReason });
+  fn.allow(
+    S3_READ_ACTIONS,
+    unique.map((l) => locationObjectsArn(fn, l)),
+    { wildcardReason },
+  );
   allowListing(fn, unique);
 }
 
@@ -166,7 +193,11 @@ export function allowListing(fn: ServingFunction, locations: readonly S3Location
   for (const location of distinct(locations)) byBucket.set(location.bucket, [...(byBucket.get(location.bucket) ?? []), location.prefix]);
   for (const [bucket, prefixes] of byBucket) {
     const wholeBucket = prefixes.includes('');
-    fn.allow(['s3:ListBucket'], [bucketArn(fn, bucket)], wholeBucket ? {} : { conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } });
+    fn.allow(
+      ['s3:ListBucket'],
+      [bucketArn(fn, bucket)],
+      wholeBucket ? {} : { conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } },
+    );
   }
 }
 
@@ -240,9 +271,14 @@ export class BatchJobs extends Construct {
     const replays = props.replays;
     // The models whose artifacts the batch function reads: those with locations, and every replayable one.
     const models = [...new Set([...Object.keys(props.locations), ...(replays?.models ?? [])])];
-    if (models.length === 0) throw new Error(`${this.node.path}: no model has batch locations and there are no replays; declare endpoints[].batch or leave batch jobs out.`);
+    if (models.length === 0)
+      throw new Error(
+        `${this.node.path}: no model has batch locations and there are no replays; declare endpoints[].batch or leave batch jobs out.`,
+      );
     if (!FeatureFlags.of(this).isEnabled(STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2)) {
-      throw new Error(`Batch jobs need the feature flag "${STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2}": true in cdk.json's context (without it CDK drops the Distributed Map's ResultWriter).`);
+      throw new Error(
+        `Batch jobs need the feature flag "${STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2}": true in cdk.json's context (without it CDK drops the Distributed Map's ResultWriter).`,
+      );
     }
     this.config = config;
     this.table = table;
@@ -254,7 +290,9 @@ export class BatchJobs extends Construct {
       return location;
     };
     this.inputs = distinct(Object.entries(props.locations).flatMap(([model, l]) => l.inputs.map((uri) => parse(uri, `${model}.inputs`))));
-    this.outputs = distinct(Object.entries(props.locations).flatMap(([model, l]) => l.outputs.map((uri) => parse(uri, `${model}.outputs`))));
+    this.outputs = distinct(
+      Object.entries(props.locations).flatMap(([model, l]) => l.outputs.map((uri) => parse(uri, `${model}.outputs`))),
+    );
     const observability = props.observability;
     const sizeLimit = props.unzippedSizeLimitBytes !== undefined ? { unzippedSizeLimitBytes: props.unzippedSizeLimitBytes } : {};
 
@@ -273,17 +311,30 @@ export class BatchJobs extends Construct {
       .bindTable('REGISTRY_TABLE', props.tables.registry, { actions: BATCH_REGISTRY_ACTIONS })
       .bindTable('BATCH_JOBS_TABLE', table, { actions: BATCH_JOB_TABLE_ACTIONS })
       .setEnvironment('ARTIFACT_BUCKET', props.artifacts.bucket.bucketName)
-      .allow(ENDPOINT_ARTIFACT_ACTIONS, models.map((model) => props.artifacts.modelObjectsArn(model)), {
-        wildcardReason: `Artifact keys under ${modelArtifactPrefix('<model>')} carry a version and a sha256 known only at registration; only the models with batch locations or replays (${models.join(', ')}).`,
-      })
+      .allow(
+        ENDPOINT_ARTIFACT_ACTIONS,
+        models.map((model) => props.artifacts.modelObjectsArn(model)),
+        {
+          wildcardReason: `Artifact keys under ${modelArtifactPrefix('<model>')} carry a version and a sha256 known only at registration; only the models with batch locations or replays (${models.join(', ')}).`,
+        },
+      )
       .allow(['s3:ListBucket'], [props.artifacts.bucket.bucketArn], {
         conditions: { StringLike: { 's3:prefix': models.map((model) => `${modelArtifactPrefix(model)}*`) } },
       });
-    allowLocationReads(this.batchFunction, this.inputs, 'A batch reads its splits from the job\'s input files, which lie anywhere under the configured input locations (endpoints[].batch.inputs); keys are chosen per job.');
+    allowLocationReads(
+      this.batchFunction,
+      this.inputs,
+      "A batch reads its splits from the job's input files, which lie anywhere under the configured input locations (endpoints[].batch.inputs); keys are chosen per job.",
+    );
     if (this.outputs.length > 0) {
-      this.batchFunction.allow(S3_WRITE_ACTIONS, this.outputs.map((l) => locationObjectsArn(this, l)), {
-        wildcardReason: "A batch writes its parts into the job's folder (<output prefix>/<job id>/_parts/), under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
-      });
+      this.batchFunction.allow(
+        S3_WRITE_ACTIONS,
+        this.outputs.map((l) => locationObjectsArn(this, l)),
+        {
+          wildcardReason:
+            "A batch writes its parts into the job's folder (<output prefix>/<job id>/_parts/), under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
+        },
+      );
     }
 
     // It shares the functions' composition root, which imports ONNX Runtime: the layer keeps that import resolvable.
@@ -300,11 +351,20 @@ export class BatchJobs extends Construct {
     this.stepsFunction
       .bindTable('REGISTRY_TABLE', props.tables.registry, { actions: BATCH_REGISTRY_ACTIONS })
       .bindTable('BATCH_JOBS_TABLE', table, { actions: STEPS_JOB_TABLE_ACTIONS });
-    allowLocationReads(this.stepsFunction, [...this.inputs, ...this.outputs], "The plan reads the job's input files (under the configured input locations); assembling reads the job folder's parts (under the configured output locations); keys are chosen per job.");
+    allowLocationReads(
+      this.stepsFunction,
+      [...this.inputs, ...this.outputs],
+      "The plan reads the job's input files (under the configured input locations); assembling reads the job folder's parts (under the configured output locations); keys are chosen per job.",
+    );
     if (this.outputs.length > 0) {
-      this.stepsFunction.allow(S3_WRITE_ACTIONS, this.outputs.map((l) => locationObjectsArn(this, l)), {
-        wildcardReason: "The plan and the assembly write the job's folder (splits, predictions, errors, manifest) under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
-      });
+      this.stepsFunction.allow(
+        S3_WRITE_ACTIONS,
+        this.outputs.map((l) => locationObjectsArn(this, l)),
+        {
+          wildcardReason:
+            "The plan and the assembly write the job's folder (splits, predictions, errors, manifest) under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
+        },
+      );
     }
     if (replays) this.allowReplayFunctions(replays.capture);
 
@@ -329,12 +389,17 @@ export class BatchJobs extends Construct {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     const outputObjects = this.outputs.map((l) => locationObjectsArn(this, l));
-    if (outputObjects.length > 0) this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: [...STATE_MACHINE_S3_ACTIONS], resources: outputObjects }));
+    if (outputObjects.length > 0)
+      this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: [...STATE_MACHINE_S3_ACTIONS], resources: outputObjects }));
     const replayObjects = replays ? [replays.capture.replayObjectsArn(PLAN_FOLDER), replays.capture.replayObjectsArn(MAP_FOLDER)] : [];
     if (replays) {
       // The ItemReader reads the splits file (`_plan/`); the ResultWriter writes the Map Run results (`_map/`).
-      this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: [...S3_READ_ACTIONS], resources: [replays.capture.replayObjectsArn(PLAN_FOLDER)] }));
-      this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: [...STATE_MACHINE_S3_ACTIONS], resources: [replays.capture.replayObjectsArn(MAP_FOLDER)] }));
+      this.stateMachine.addToRolePolicy(
+        new PolicyStatement({ actions: [...S3_READ_ACTIONS], resources: [replays.capture.replayObjectsArn(PLAN_FOLDER)] }),
+      );
+      this.stateMachine.addToRolePolicy(
+        new PolicyStatement({ actions: [...STATE_MACHINE_S3_ACTIONS], resources: [replays.capture.replayObjectsArn(MAP_FOLDER)] }),
+      );
     }
     this.acknowledgeStateMachineFindings(outputObjects, replayObjects, tracing);
   }
@@ -354,7 +419,9 @@ export class BatchJobs extends Construct {
       .allow(S3_READ_ACTIONS, [capture.captureObjectsArn(), capture.replayObjectsArn()], {
         wildcardReason: `A replay's plan reads the captured records of any model (${CAPTURE_ROOT}model=<m>/version=<v>/date=<d>/), its assembly the replay's folder (${REPLAY_PREFIX}<model>/<jobId>/); both named at run time.`,
       })
-      .allow(['s3:ListBucket'], [bucket.bucketArn], { conditions: { StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`, `${REPLAY_PREFIX}*`] } } })
+      .allow(['s3:ListBucket'], [bucket.bucketArn], {
+        conditions: { StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`, `${REPLAY_PREFIX}*`] } },
+      })
       .allow(S3_WRITE_ACTIONS, [capture.replayObjectsArn()], {
         wildcardReason: `A replay's plan and assembly write its folder (${REPLAY_PREFIX}<model>/<jobId>/: splits, comparisons, errors, manifest, replay.json); job ids are made per replay.`,
       });
@@ -376,7 +443,12 @@ export class BatchJobs extends Construct {
         retryOnServiceExceptions: false,
       }).addRetry(retry(retryOn));
 
-    const recordPlanFailure = steps('RecordPlanFailure', { step: 'fail', job: JsonPath.entirePayload, error: JsonPath.objectAt('$.error') }, JsonPath.DISCARD, PLAN_RETRY_ERRORS);
+    const recordPlanFailure = steps(
+      'RecordPlanFailure',
+      { step: 'fail', job: JsonPath.entirePayload, error: JsonPath.objectAt('$.error') },
+      JsonPath.DISCARD,
+      PLAN_RETRY_ERRORS,
+    );
     recordPlanFailure.next(jobFailed);
 
     const plan = steps('Plan', { step: 'plan', job: JsonPath.entirePayload }, '$.plan', PLAN_RETRY_ERRORS);
@@ -424,7 +496,12 @@ export class BatchJobs extends Construct {
       .otherwise(jobFailed);
     const job = { step: 'assemble', job: JsonPath.entirePayload, plan: JsonPath.objectAt('$.plan') };
     const assemble = steps('Assemble', { ...job, map: JsonPath.objectAt('$.map') }, '$.result', ASSEMBLE_RETRY_ERRORS);
-    const assembleAfterMapFailure = steps('AssembleAfterMapFailure', { ...job, mapError: JsonPath.objectAt('$.mapError') }, '$.result', ASSEMBLE_RETRY_ERRORS);
+    const assembleAfterMapFailure = steps(
+      'AssembleAfterMapFailure',
+      { ...job, mapError: JsonPath.objectAt('$.mapError') },
+      '$.result',
+      ASSEMBLE_RETRY_ERRORS,
+    );
     predictSplits.addCatch(assembleAfterMapFailure, { errors: ['States.ALL'], resultPath: '$.mapError' });
     assembleAfterMapFailure.next(jobEnded);
 
@@ -438,18 +515,29 @@ export class BatchJobs extends Construct {
    */
   private acknowledgeStateMachineFindings(outputObjects: readonly string[], replayObjects: readonly string[], tracing: boolean): void {
     const role = this.stateMachine.role;
-    const ack = (resource: string, reason: string) => acknowledgeNag(this.stateMachine, `AwsSolutions-IAM5[Resource::${nagValue(this, resource)}]`, reason);
+    const ack = (resource: string, reason: string) =>
+      acknowledgeNag(this.stateMachine, `AwsSolutions-IAM5[Resource::${nagValue(this, resource)}]`, reason);
     for (const resource of outputObjects) {
-      ack(resource, "The Distributed Map reads the job's splits file and writes its Map Run results in the job folder (<output prefix>/<job id>/), under the configured output locations (endpoints[].batch.outputs); job ids are made per job.");
+      ack(
+        resource,
+        "The Distributed Map reads the job's splits file and writes its Map Run results in the job folder (<output prefix>/<job id>/), under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
+      );
     }
     for (const resource of replayObjects) {
-      ack(resource, `For a replay, the Distributed Map reads the splits file (${PLAN_FOLDER}) and writes its Map Run results (${MAP_FOLDER}) in the replay's folder ${REPLAY_PREFIX}<model>/<jobId>/ of the capture bucket; job ids are made per replay.`);
+      ack(
+        resource,
+        `For a replay, the Distributed Map reads the splits file (${PLAN_FOLDER}) and writes its Map Run results (${MAP_FOLDER}) in the replay's folder ${REPLAY_PREFIX}<model>/<jobId>/ of the capture bucket; job ids are made per replay.`,
+      );
     }
     for (const fn of [this.batchFunction, this.stepsFunction]) {
-      ack(`${fn.function.functionArn}:*`, "CDK's LambdaInvoke grants lambda:InvokeFunction on the function and its qualified names (versions, aliases); the workflow invokes $LATEST of this function only.");
+      ack(
+        `${fn.function.functionArn}:*`,
+        "CDK's LambdaInvoke grants lambda:InvokeFunction on the function and its qualified names (versions, aliases); the workflow invokes $LATEST of this function only.",
+      );
     }
     const stack = Stack.of(this);
-    const execution = (name: string) => stack.formatArn({ service: 'states', resource: 'execution', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const execution = (name: string) =>
+      stack.formatArn({ service: 'states', resource: 'execution', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     // CDK's DistributedMapPolicy names the state machine by the last part of its ARN (not its Name attribute).
     const name = Arn.split(this.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName ?? '';
     ack(
@@ -464,7 +552,9 @@ export class BatchJobs extends Construct {
       role,
       'AwsSolutions-IAM5[Resource::*]',
       'Log delivery to CloudWatch Logs (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) has no resource-level permissions (IAM allows only "*")' +
-        (tracing ? '; nor have X-Ray\'s PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets (observability.tracing is on).' : '.'),
+        (tracing
+          ? "; nor have X-Ray's PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets (observability.tracing is on)."
+          : '.'),
     );
     if (!tracing) {
       acknowledgeNag(

@@ -27,7 +27,9 @@ export const ARCHITECTURES = ['arm64', 'x86_64'] as const;
 export type ArchitectureName = (typeof ARCHITECTURES)[number];
 
 /** The retention periods CloudWatch Logs accepts, in days. */
-const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
 
 /** Lambda's synchronous invocation payload limit is 6 MB; the request event wraps the body. */
 const MAX_BODY_LIMIT = 6_000_000;
@@ -60,10 +62,14 @@ const AlarmsSchema = z.strictObject({
    * Invocations of the version in one period below which its failure rate is not judged (a
    * handful of requests says little about a rate). @default 20
    */
-  minInvocations: z.number({ error: 'must be a whole number of invocations' }).int('must be a whole number of invocations').min(1, 'must be 1 or more invocations').default(20),
+  minInvocations: z
+    .number({ error: 'must be a whole number of invocations' })
+    .int('must be a whole number of invocations')
+    .min(1, 'must be 1 or more invocations')
+    .default(20),
   /** Replaced by `errorRatePercent` and `minInvocations`; refused with a message that says so. */
   errors: z
-    .never({ error: 'was replaced by errorRatePercent (failures in percent of the version\'s invocations) and minInvocations' })
+    .never({ error: "was replaced by errorRatePercent (failures in percent of the version's invocations) and minInvocations" })
     .optional(),
   /** Alarm when the live version's p99 duration exceeds this, in milliseconds. @default 1000 */
   p99LatencyMs: z.number().positive().default(1_000),
@@ -171,7 +177,8 @@ export function parseS3Location(uri: string): S3Location | string {
   if (prefix.includes('${')) return `the prefix ${quoted(prefix)} has "\${", which IAM reads as a policy variable`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(prefix)) return `the prefix ${quoted(prefix)} has a control character`;
-  if (Buffer.byteLength(prefix) >= MAX_S3_KEY_BYTES) return `the prefix is ${Buffer.byteLength(prefix)} bytes; S3 keys are at most ${MAX_S3_KEY_BYTES}`;
+  if (Buffer.byteLength(prefix) >= MAX_S3_KEY_BYTES)
+    return `the prefix is ${Buffer.byteLength(prefix)} bytes; S3 keys are at most ${MAX_S3_KEY_BYTES}`;
   return { bucket, prefix };
 }
 
@@ -181,16 +188,14 @@ export function s3LocationUri(location: S3Location): string {
 }
 
 /** A location in the config: checked, then written in its one canonical form (`s3://bucket/` for a whole bucket). */
-const s3LocationField = z
-  .string({ error: 'must be an S3 location like "s3://bucket/prefix/"' })
-  .transform((uri, ctx) => {
-    const location = parseS3Location(uri);
-    if (typeof location === 'string') {
-      ctx.addIssue({ code: 'custom', message: location });
-      return z.NEVER;
-    }
-    return s3LocationUri(location);
-  });
+const s3LocationField = z.string({ error: 'must be an S3 location like "s3://bucket/prefix/"' }).transform((uri, ctx) => {
+  const location = parseS3Location(uri);
+  if (typeof location === 'string') {
+    ctx.addIssue({ code: 'custom', message: location });
+    return z.NEVER;
+  }
+  return s3LocationUri(location);
+});
 
 /** Most locations of each kind per endpoint (every one is a resource in several IAM policies). */
 const MAX_BATCH_LOCATIONS = 10;
@@ -244,7 +249,10 @@ const EndpointDriftSchema = z.preprocess(
         .number({ error: 'must be a whole number of minutes' })
         .int('must be a whole number of minutes')
         .min(0, 'must be 0 (no schedule) or more minutes')
-        .max(MAX_DRIFT_SCHEDULE_MINUTES, `must be at most ${MAX_DRIFT_SCHEDULE_MINUTES} minutes (a day): the drift alarm's period is the schedule's, and CloudWatch evaluates at most a day`)
+        .max(
+          MAX_DRIFT_SCHEDULE_MINUTES,
+          `must be at most ${MAX_DRIFT_SCHEDULE_MINUTES} minutes (a day): the drift alarm's period is the schedule's, and CloudWatch evaluates at most a day`,
+        )
         .default(60),
       canaryGate: z.boolean({ error: 'must be true or false' }).default(true),
     },
@@ -263,7 +271,12 @@ export const EndpointConfigSchema = z
     /** Largest number of rows one request may carry. @default 1000 */
     maxRows: z.number().int().positive().max(1_000_000).default(1_000),
     /** Largest request body the function accepts, in bytes. @default 6000000 */
-    maxBodyBytes: z.number().int().positive().max(MAX_BODY_LIMIT, `Lambda accepts at most ${MAX_BODY_LIMIT} bytes synchronously`).default(MAX_BODY_LIMIT),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_BODY_LIMIT, `Lambda accepts at most ${MAX_BODY_LIMIT} bytes synchronously`)
+      .default(MAX_BODY_LIMIT),
     /** @default 29 (API Gateway's integration timeout) */
     timeoutSeconds: z.number().int().min(1).max(900).default(29),
     /** Concurrency reserved for (and capping) this function. @default none */
@@ -279,7 +292,9 @@ export const EndpointConfigSchema = z
     baseline: z
       .record(
         z.string().min(1),
-        z.strictObject({ min: z.number().optional(), max: z.number().optional() }).refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both'),
+        z
+          .strictObject({ min: z.number().optional(), max: z.number().optional() })
+          .refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both'),
       )
       .optional(),
     /** Batch jobs of this model: the S3 locations they may read and write. @default none: its jobs are refused */
@@ -326,10 +341,18 @@ const BatchSchema = z.strictObject({
     .number({ error: 'must be a whole number of seconds' })
     .int('must be a whole number of seconds')
     .min(1, 'must be 1 or more seconds')
-    .max(70, 'must be at most 70 seconds: each batch runs in an EXPRESS child execution, which lasts at most 300 s with its 3 retries (4 x 70 s + 14 s of backoff)')
+    .max(
+      70,
+      'must be at most 70 seconds: each batch runs in an EXPRESS child execution, which lasts at most 300 s with its 3 retries (4 x 70 s + 14 s of backoff)',
+    )
     .default(60),
   /** Most records one batch predicts (the batch function's MAX_ROWS; a job's rowsPerBatch is capped by it). @default 1000 */
-  maxRowsPerBatch: z.number({ error: 'must be a whole number of rows' }).int('must be a whole number of rows').min(1, 'must be 1 or more rows').max(100_000, 'must be at most 100000 rows').default(1_000),
+  maxRowsPerBatch: z
+    .number({ error: 'must be a whole number of rows' })
+    .int('must be a whole number of rows')
+    .min(1, 'must be 1 or more rows')
+    .max(100_000, 'must be at most 100000 rows')
+    .default(1_000),
   /** Memory of the plan/assemble function (timeout 900 s: it streams the whole input and output). @default 1024 */
   stepsMemoryMb: memoryMb.default(1_024),
   /**
@@ -343,7 +366,12 @@ const BatchSchema = z.strictObject({
     .max(10_000, 'Step Functions runs at most 10000 child executions of a Distributed Map at once')
     .default(100),
   /** Days a job's record stays in the job table after submission (DynamoDB TTL); its files stay in S3. @default 90 */
-  jobTtlDays: z.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be 1 or more days').max(3_650, 'must be at most 3650 days').default(90),
+  jobTtlDays: z
+    .number({ error: 'must be a whole number of days' })
+    .int('must be a whole number of days')
+    .min(1, 'must be 1 or more days')
+    .max(3_650, 'must be at most 3650 days')
+    .default(90),
 });
 
 /**
@@ -376,14 +404,17 @@ const CaptureSchema = z.strictObject({
   bufferSeconds: z
     .number({ error: 'must be a whole number of seconds' })
     .int('must be a whole number of seconds')
-    .min(60, 'must be at least 60 seconds (Firehose\'s least buffering interval with dynamic partitioning)')
-    .max(900, 'must be at most 900 seconds (Firehose\'s longest buffering interval)')
+    .min(60, "must be at least 60 seconds (Firehose's least buffering interval with dynamic partitioning)")
+    .max(900, "must be at most 900 seconds (Firehose's longest buffering interval)")
     .default(60),
 });
 
 const ApiSchema = z.strictObject({
   /** @default 'prod' */
-  stageName: z.string().regex(/^[A-Za-z0-9_]{1,128}$/, 'stage names are letters, digits and underscores').default('prod'),
+  stageName: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,128}$/, 'stage names are letters, digits and underscores')
+    .default('prod'),
   /** Steady-state requests per second across the stage. @default 100 */
   throttleRateLimit: z.number().positive().default(100),
   /** @default 200 */
@@ -402,7 +433,10 @@ const MAX_AUTHORIZER_CACHE_SECONDS = 3_600;
 const MAX_PUBLIC_KEYS_BYTES = 3_000;
 
 /** A value the authorizer's environment lists comma-separated. */
-const listItem = z.string().min(1, 'must not be empty').refine((value) => !value.includes(','), 'must not contain "," (the authorizer reads a comma-separated list)');
+const listItem = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((value) => !value.includes(','), 'must not contain "," (the authorizer reads a comma-separated list)');
 /** One value or a list of them, always read as a list. */
 const oneOrMany = z
   .union([z.string(), z.array(z.string())], { error: 'must be a string or a list of strings' })
@@ -436,7 +470,10 @@ export const AuthSchema = z
       /** The issuer's JWKS (https). Exactly one of `jwksUrl` and `publicKeys`. */
       jwksUrl: z
         .url({ error: 'must be a URL' })
-        .refine((url) => !URL.canParse(url) || new URL(url).protocol === 'https:', 'must be an https URL (keys fetched over plain http could be swapped in transit)')
+        .refine(
+          (url) => !URL.canParse(url) || new URL(url).protocol === 'https:',
+          'must be an https URL (keys fetched over plain http could be swapped in transit)',
+        )
         .optional(),
       /** The public keys themselves, as a JSON Web Key Set (`{"keys": [...]}`). */
       publicKeys: z
@@ -452,13 +489,20 @@ export const AuthSchema = z
         .optional(),
       /** @default RS256, ES256, EdDSA */
       algorithms: z
-        .array(z.enum(AUTH_ALGORITHMS, { error: (issue) => `${JSON.stringify(issue.input)} is not accepted; choose from ${AUTH_ALGORITHMS.join(', ')}` }))
+        .array(
+          z.enum(AUTH_ALGORITHMS, {
+            error: (issue) => `${JSON.stringify(issue.input)} is not accepted; choose from ${AUTH_ALGORITHMS.join(', ')}`,
+          }),
+        )
         .min(1, 'list at least one algorithm')
         .optional(),
       /** Secrets Manager secret (complete ARN) holding the HS256 key; only with `HS256` in `algorithms`. */
       hs256SecretArn: z
         .string()
-        .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/, "must be the secret's complete ARN (ending in the 6 characters Secrets Manager appends to the name)")
+        .regex(
+          /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
+          "must be the secret's complete ARN (ending in the 6 characters Secrets Manager appends to the name)",
+        )
         .optional(),
       /** Leeway on `exp`, `nbf` and `iat`, in seconds. @default 0 */
       clockToleranceSeconds: z.number().int().min(0).max(300).optional(),
@@ -492,7 +536,10 @@ export const AuthSchema = z
         })
         .default([{ name: 'default', rateLimit: 50, burstLimit: 100 }]),
     },
-    { error: (issue) => (issue.input === undefined ? 'required: the JWT issuer, audience and keys of the API\'s authorizer' : 'must be an object') },
+    {
+      error: (issue) =>
+        issue.input === undefined ? "required: the JWT issuer, audience and keys of the API's authorizer" : 'must be an object',
+    },
   )
   .superRefine((auth, ctx) => {
     const algorithms = auth.algorithms ?? [];
@@ -503,52 +550,68 @@ export const AuthSchema = z
     } else if (auth.jwksUrl === undefined && auth.publicKeys === undefined && asymmetric) {
       ctx.addIssue({ code: 'custom', path: ['jwksUrl'], message: "give the issuer's keys: jwksUrl (https) or publicKeys (a JWKS)" });
     } else if ((auth.jwksUrl !== undefined || auth.publicKeys !== undefined) && !asymmetric) {
-      ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'lists only HS256, so jwksUrl/publicKeys would be unused; add RS256, ES256 or EdDSA, or remove the keys' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithms'],
+        message: 'lists only HS256, so jwksUrl/publicKeys would be unused; add RS256, ES256 or EdDSA, or remove the keys',
+      });
     }
     if (auth.hs256SecretArn !== undefined && !hs256) {
       ctx.addIssue({ code: 'custom', path: ['hs256SecretArn'], message: 'is only allowed when algorithms include HS256' });
     }
     if (hs256 && auth.hs256SecretArn === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['hs256SecretArn'], message: 'is required when algorithms include HS256 (the secret HS256 tokens are verified with)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hs256SecretArn'],
+        message: 'is required when algorithms include HS256 (the secret HS256 tokens are verified with)',
+      });
     }
   });
 
-export const AppConfigSchema = z.strictObject({
-  /** @default 'OnnxServing' */
-  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'CloudFormation stack names are letters, digits and "-", starting with a letter').default('OnnxServing'),
-  endpoints: z
-    .array(EndpointConfigSchema)
-    .min(1, 'declare at least one endpoint')
-    .superRefine((endpoints, ctx) => {
-      for (const issue of duplicateModels(endpoints)) ctx.addIssue({ code: 'custom', ...issue });
-    }),
-  controlPlane: ControlPlaneSchema.default(ControlPlaneSchema.parse({})),
-  api: ApiSchema.default(ApiSchema.parse({})),
-  /** The JWT authorizer in front of every non-public route. Required: there is no unprotected API. */
-  auth: AuthSchema,
-  /** Days to keep function and API logs. @default 30 */
-  logRetentionDays: z
-    .number()
-    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), `CloudWatch Logs keeps ${LOG_RETENTION_DAYS.join(', ')} days`)
-    .default(30),
-  /** Days before a prediction log item expires (DynamoDB TTL). @default 30 */
-  predictionLogTtlDays: z.number().int().positive().max(3_650).default(30),
-  /** Metrics namespace, log level and tracing of the functions. @default OnnxServing, INFO, no tracing */
-  observability: ObservabilitySchema.default(ObservabilitySchema.parse({})),
-  /** Batch jobs: function sizes and job limits. @default 2048 MB arm64 batches of at most 1000 rows in 300 s, 1024 MB plan/assemble, concurrency up to 100, jobs kept 90 days */
-  batch: BatchSchema.default(BatchSchema.parse({})),
-  /** Data capture delivery: retention of captured records and Firehose's buffering. @default kept 30 days, buffered 60 s */
-  capture: CaptureSchema.default(CaptureSchema.parse({})),
-}).superRefine((config, ctx) => {
-  const size = JSON.stringify(batchLocations(config)).length;
-  if (size > MAX_BATCH_LOCATIONS_BYTES) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['endpoints'],
-      message: `the endpoints' batch locations take ${size} bytes as JSON (BATCH_LOCATIONS); the control function's environment holds 4 KB in all, so at most ${MAX_BATCH_LOCATIONS_BYTES}: use fewer or shorter locations`,
-    });
-  }
-});
+export const AppConfigSchema = z
+  .strictObject({
+    /** @default 'OnnxServing' */
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'CloudFormation stack names are letters, digits and "-", starting with a letter')
+      .default('OnnxServing'),
+    endpoints: z
+      .array(EndpointConfigSchema)
+      .min(1, 'declare at least one endpoint')
+      .superRefine((endpoints, ctx) => {
+        for (const issue of duplicateModels(endpoints)) ctx.addIssue({ code: 'custom', ...issue });
+      }),
+    controlPlane: ControlPlaneSchema.default(ControlPlaneSchema.parse({})),
+    api: ApiSchema.default(ApiSchema.parse({})),
+    /** The JWT authorizer in front of every non-public route. Required: there is no unprotected API. */
+    auth: AuthSchema,
+    /** Days to keep function and API logs. @default 30 */
+    logRetentionDays: z
+      .number()
+      .refine(
+        (days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days),
+        `CloudWatch Logs keeps ${LOG_RETENTION_DAYS.join(', ')} days`,
+      )
+      .default(30),
+    /** Days before a prediction log item expires (DynamoDB TTL). @default 30 */
+    predictionLogTtlDays: z.number().int().positive().max(3_650).default(30),
+    /** Metrics namespace, log level and tracing of the functions. @default OnnxServing, INFO, no tracing */
+    observability: ObservabilitySchema.default(ObservabilitySchema.parse({})),
+    /** Batch jobs: function sizes and job limits. @default 2048 MB arm64 batches of at most 1000 rows in 300 s, 1024 MB plan/assemble, concurrency up to 100, jobs kept 90 days */
+    batch: BatchSchema.default(BatchSchema.parse({})),
+    /** Data capture delivery: retention of captured records and Firehose's buffering. @default kept 30 days, buffered 60 s */
+    capture: CaptureSchema.default(CaptureSchema.parse({})),
+  })
+  .superRefine((config, ctx) => {
+    const size = JSON.stringify(batchLocations(config)).length;
+    if (size > MAX_BATCH_LOCATIONS_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['endpoints'],
+        message: `the endpoints' batch locations take ${size} bytes as JSON (BATCH_LOCATIONS); the control function's environment holds 4 KB in all, so at most ${MAX_BATCH_LOCATIONS_BYTES}: use fewer or shorter locations`,
+      });
+    }
+  });
 
 export type AppConfigInput = z.input<typeof AppConfigSchema>;
 export type AppConfig = z.output<typeof AppConfigSchema>;
@@ -580,8 +643,12 @@ const MAX_BATCH_LOCATIONS_BYTES = 1_500;
  * `{"iris": {"inputs": ["s3://bucket/in/"], "outputs": ["s3://bucket/out/"]}}`. Endpoints without
  * `batch` are left out; empty when none has it (batch jobs are then not deployed).
  */
-export function batchLocations(config: { readonly endpoints: readonly { readonly model: string; readonly batch?: EndpointBatchConfig | undefined }[] }): Record<string, EndpointBatchConfig> {
-  return Object.fromEntries(config.endpoints.flatMap((e) => (e.batch ? [[e.model, { inputs: e.batch.inputs, outputs: e.batch.outputs }]] : [])));
+export function batchLocations(config: {
+  readonly endpoints: readonly { readonly model: string; readonly batch?: EndpointBatchConfig | undefined }[];
+}): Record<string, EndpointBatchConfig> {
+  return Object.fromEntries(
+    config.endpoints.flatMap((e) => (e.batch ? [[e.model, { inputs: e.batch.inputs, outputs: e.batch.outputs }]] : [])),
+  );
 }
 
 /** The observability settings of a config that names none: namespace OnnxServing, INFO, no tracing. */
@@ -604,7 +671,11 @@ function duplicateModels(endpoints: unknown): { path: (string | number)[]; messa
     if (typeof model !== 'string') return;
     const first = seen.get(model);
     if (first === undefined) seen.set(model, index);
-    else issues.push({ path: [index, 'model'], message: `duplicate model name "${model}" (also endpoints[${first}]); each model has one endpoint` });
+    else
+      issues.push({
+        path: [index, 'model'],
+        message: `duplicate model name "${model}" (also endpoints[${first}]); each model has one endpoint`,
+      });
   });
   return issues;
 }
@@ -655,7 +726,10 @@ export function parseAppConfig(raw: unknown, source = 'config'): AppConfig {
     // An unknown key is reported on its parent; name the key itself.
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
     return keys
-      .map((key) => `  - ${fieldPath(key === undefined ? issue.path : [...issue.path, key])}: ${issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message}`)
+      .map(
+        (key) =>
+          `  - ${fieldPath(key === undefined ? issue.path : [...issue.path, key])}: ${issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message}`,
+      )
       .join('\n');
   });
   return failWith(`Invalid endpoint config (${source}):\n${problems.join('\n')}`);
@@ -674,7 +748,9 @@ export function loadAppConfig(context: { tryGetContext(key: string): unknown }):
     try {
       text = readFileSync(resolved, 'utf8');
     } catch (error) {
-      return failWith(`Cannot read the endpoint config file ${resolved} (context "${CONFIG_FILE_CONTEXT_KEY}"): ${(error as Error).message}`);
+      return failWith(
+        `Cannot read the endpoint config file ${resolved} (context "${CONFIG_FILE_CONTEXT_KEY}"): ${(error as Error).message}`,
+      );
     }
     return parseAppConfig(parseJson(text, resolved), resolved);
   }

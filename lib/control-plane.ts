@@ -67,7 +67,11 @@ export function maxArtifactBytesFor(memoryMb: number): number {
   return Math.min(MAX_ARTIFACT_BYTES, Math.floor((memoryMb * 1024 * 1024) / 4));
 }
 /** Release actions on an endpoint function's `$LATEST`: read and pin its configuration, publish it. */
-export const CONTROL_FUNCTION_ACTIONS = ['lambda:GetFunctionConfiguration', 'lambda:UpdateFunctionConfiguration', 'lambda:PublishVersion'] as const;
+export const CONTROL_FUNCTION_ACTIONS = [
+  'lambda:GetFunctionConfiguration',
+  'lambda:UpdateFunctionConfiguration',
+  'lambda:PublishVersion',
+] as const;
 /** Release actions on alias `live`: read and move it (conditionally, on its RevisionId). */
 export const CONTROL_ALIAS_ACTIONS = ['lambda:GetAlias', 'lambda:UpdateAlias'] as const;
 /**
@@ -118,7 +122,9 @@ export class ControlPlane extends Construct {
     }
     const namespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
     if (!/^[A-Za-z0-9.\-_/#: ]{1,255}$/.test(namespace) || namespace.startsWith('AWS/')) {
-      throw new Error(`metricsNamespace "${namespace.slice(0, 80)}" is not a CloudWatch namespace for custom metrics: 1-255 of letters, digits and . - _ / # : or space, not starting with "AWS/".`);
+      throw new Error(
+        `metricsNamespace "${namespace.slice(0, 80)}" is not a CloudWatch namespace for custom metrics: 1-255 of letters, digits and . - _ / # : or space, not starting with "AWS/".`,
+      );
     }
     // It loads models too: registration reads the ONNX signature and runs the golden inputs.
     this.function = new ServingFunction(this, 'Control', {
@@ -137,7 +143,10 @@ export class ControlPlane extends Construct {
       // It reads the prediction log (one model or one study at a time, through the indexes, and
       // one request by id) and writes nothing there.
       .setEnvironment('PREDICTION_LOG_TABLE', props.tables.predictionLog.table.tableName)
-      .allow(CONTROL_PREDICTION_LOG_ACTIONS, [props.tables.predictionLog.indexArn(BY_MODEL_INDEX), props.tables.predictionLog.indexArn(BY_STUDY_INDEX)])
+      .allow(CONTROL_PREDICTION_LOG_ACTIONS, [
+        props.tables.predictionLog.indexArn(BY_MODEL_INDEX),
+        props.tables.predictionLog.indexArn(BY_STUDY_INDEX),
+      ])
       .allow(CONTROL_PREDICTION_LOG_ITEM_ACTIONS, [props.tables.predictionLog.table.tableArn])
       .setEnvironment('METRICS_NAMESPACE', namespace)
       .setEnvironment('LOG_LEVEL', props.logLevel ?? 'INFO')
@@ -174,12 +183,18 @@ export class ControlPlane extends Construct {
       .allow(CONTROL_DEPLOYMENT_ACTIONS, [release.deploymentGroup.deploymentGroupArn])
       .allow(CONTROL_DEPLOYMENT_CONFIG_ACTIONS, release.deploymentConfigArns())
       .allow(CONTROL_APPLICATION_ACTIONS, [
-        Stack.of(this).formatArn({ service: 'codedeploy', resource: 'application', resourceName: release.application.applicationName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        Stack.of(this).formatArn({
+          service: 'codedeploy',
+          resource: 'application',
+          resourceName: release.application.applicationName,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
       ]);
     if (!this.metricsAllowed) {
       this.metricsAllowed = true;
       this.function.allow(['cloudwatch:GetMetricData'], ['*'], {
-        wildcardReason: 'cloudwatch:GetMetricData has no resource-level permissions (IAM allows only "*"); the release metrics and stats read AWS/Lambda Invocations, Errors and Duration and the product\'s 4XX/5XX counts per endpoint version.',
+        wildcardReason:
+          'cloudwatch:GetMetricData has no resource-level permissions (IAM allows only "*"); the release metrics and stats read AWS/Lambda Invocations, Errors and Duration and the product\'s 4XX/5XX counts per endpoint version.',
       });
     }
     return this;
@@ -204,19 +219,33 @@ export class ControlPlane extends Construct {
       .setEnvironment('BATCH_JOB_TTL_DAYS', String(jobs.config.jobTtlDays))
       .allow(CONTROL_START_ACTIONS, [jobs.stateMachine.stateMachineArn])
       .allow(CONTROL_EXECUTION_ACTIONS, [jobs.executionsArn], {
-        wildcardReason: "A job's status and cancellation read and stop its workflow execution; execution names are made per job, and the grant names the batch state machine only.",
+        wildcardReason:
+          "A job's status and cancellation read and stop its workflow execution; execution names are made per job, and the grant names the batch state machine only.",
       });
-    allowLocationReads(this.function, jobs.inputs, "Submission checks read a job's input (HEAD, list, the first bytes) anywhere under the configured input locations (endpoints[].batch.inputs); keys are chosen per job.");
+    allowLocationReads(
+      this.function,
+      jobs.inputs,
+      "Submission checks read a job's input (HEAD, list, the first bytes) anywhere under the configured input locations (endpoints[].batch.inputs); keys are chosen per job.",
+    );
     // No locations (a deployment with replays only): no S3 grant here, and every job naming a location is refused.
     if (jobs.inputs.length > 0) {
-      this.function.allow(['s3:PutObject'], jobs.inputs.map((location) => locationObjectsArn(this, location, BATCH_UPLOADS_PREFIX)), {
-        wildcardReason: `Presigned uploads of batch inputs go to <input location>${BATCH_UPLOADS_PREFIX}<uploadId>/<file name>; upload ids are random, made per request.`,
-      });
+      this.function.allow(
+        ['s3:PutObject'],
+        jobs.inputs.map((location) => locationObjectsArn(this, location, BATCH_UPLOADS_PREFIX)),
+        {
+          wildcardReason: `Presigned uploads of batch inputs go to <input location>${BATCH_UPLOADS_PREFIX}<uploadId>/<file name>; upload ids are random, made per request.`,
+        },
+      );
     }
     if (jobs.outputs.length > 0) {
-      this.function.allow(S3_READ_ACTIONS, jobs.outputs.map((location) => locationObjectsArn(this, location)), {
-        wildcardReason: "Presigned links to a job's predictions, errors and manifest, in its folder under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
-      });
+      this.function.allow(
+        S3_READ_ACTIONS,
+        jobs.outputs.map((location) => locationObjectsArn(this, location)),
+        {
+          wildcardReason:
+            "Presigned links to a job's predictions, errors and manifest, in its folder under the configured output locations (endpoints[].batch.outputs); job ids are made per job.",
+        },
+      );
     }
     return this;
   }

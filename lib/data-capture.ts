@@ -73,8 +73,7 @@ export const CAPTURE_PARTITION_QUERY = '{model:.model,modelVersion:.modelVersion
  * Where Firehose writes captured records: `capture/model=<m>/version=<v>/date=<yyyy-MM-dd>/`,
  * the keys {@link CAPTURE_PARTITION_QUERY} yields (what `capturePrefix(m, v, date)` reads).
  */
-export const CAPTURE_DATA_PREFIX =
-  `${CAPTURE_ROOT}model=!{partitionKeyFromQuery:model}/version=!{partitionKeyFromQuery:modelVersion}/date=!{partitionKeyFromQuery:date}/`;
+export const CAPTURE_DATA_PREFIX = `${CAPTURE_ROOT}model=!{partitionKeyFromQuery:model}/version=!{partitionKeyFromQuery:modelVersion}/date=!{partitionKeyFromQuery:date}/`;
 
 /** Where records that could not be partitioned or delivered go, by error type and UTC day. */
 export const CAPTURE_ERROR_ROOT = 'capture-errors/';
@@ -153,7 +152,9 @@ export class DataCapture extends Construct {
       throw new Error(`capture.retentionDays must be a whole number of days from 1 to 3650, not ${retentionDays}.`);
     }
     if (!Number.isInteger(bufferSeconds) || bufferSeconds < 60 || bufferSeconds > 900) {
-      throw new Error(`capture.bufferSeconds must be a whole number of seconds from 60 to 900 (Firehose's range with dynamic partitioning), not ${bufferSeconds}.`);
+      throw new Error(
+        `capture.bufferSeconds must be a whole number of seconds from 60 to 900 (Firehose's range with dynamic partitioning), not ${bufferSeconds}.`,
+      );
     }
 
     this.bucket = new Bucket(this, 'Bucket', {
@@ -306,7 +307,9 @@ export class DataCapture extends Construct {
         wildcardReason: `${who} stores and reads drift reports of any model under ${DRIFT_REPORT_PREFIX}<model>/; keys carry the time of the run.`,
       })
       .allow(['s3:ListBucket'], [this.bucket.bucketArn], {
-        conditions: { StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`, `${DRIFT_REPORT_PREFIX}*`, ...(replays ? [`${REPLAY_PREFIX}*`] : [])] } },
+        conditions: {
+          StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`, `${DRIFT_REPORT_PREFIX}*`, ...(replays ? [`${REPLAY_PREFIX}*`] : [])] },
+        },
       })
       .allow(profileActions, [artifacts.bucket.arnForObjects(`${PROFILE_PREFIX}*`)], {
         wildcardReason: `${who} reads the reference profiles of any model's versions (${PROFILE_PREFIX}<model>/<version>.json in the artifact bucket) to compare captures with.`,

@@ -113,7 +113,10 @@ export interface DriftScheduleProps {
 
 /** A construct id from a model name: `iris-v2` → `IrisV2`. */
 function pascal(name: string): string {
-  return name.split(/[-_]/).map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
+  return name
+    .split(/[-_]/)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
 }
 
 /**
@@ -137,7 +140,8 @@ export class DriftSchedule extends Construct {
   constructor(scope: Construct, id: string, props: DriftScheduleProps) {
     super(scope, id);
     const gates = props.canaryGates ?? [];
-    if (props.schedules.length === 0 && gates.length === 0) throw new Error(`${this.node.path}: give at least one model to schedule or gate.`);
+    if (props.schedules.length === 0 && gates.length === 0)
+      throw new Error(`${this.node.path}: give at least one model to schedule or gate.`);
     const gated = new Set<string>();
     for (const { endpoint } of gates) {
       if (gated.has(endpoint.model)) throw new Error(`${this.node.path}: model ${endpoint.model} is gated twice.`);
@@ -148,7 +152,9 @@ export class DriftSchedule extends Construct {
       if (seen.has(model)) throw new Error(`${this.node.path}: model ${model} is scheduled twice.`);
       seen.add(model);
       if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_DRIFT_SCHEDULE_MINUTES) {
-        throw new Error(`${this.node.path}: the drift schedule of ${model} must be a whole number of minutes from 1 to ${MAX_DRIFT_SCHEDULE_MINUTES}, not ${minutes}.`);
+        throw new Error(
+          `${this.node.path}: the drift schedule of ${model} must be a whole number of minutes from 1 to ${MAX_DRIFT_SCHEDULE_MINUTES}, not ${minutes}.`,
+        );
       }
     }
     const observability = props.observability ?? DEFAULT_OBSERVABILITY;
@@ -160,7 +166,8 @@ export class DriftSchedule extends Construct {
       memoryMb: props.memoryMb ?? 1_024,
       timeout: Duration.seconds(props.timeoutSeconds ?? 300),
       logRetention: props.logRetention,
-      description: 'Scheduled drift detection: compares captured requests with the reference profile (and a canary\'s predictions with the stable version\'s)',
+      description:
+        "Scheduled drift detection: compares captured requests with the reference profile (and a canary's predictions with the stable version's)",
       observability,
     });
     const registryActions = gates.length > 0 ? [...DRIFT_REGISTRY_ACTIONS, ...DRIFT_CANARY_REGISTRY_ACTIONS] : DRIFT_REGISTRY_ACTIONS;
@@ -233,15 +240,19 @@ export class DriftSchedule extends Construct {
     this.canaryAlarms.set(model, alarm);
     release.deploymentGroup.addAlarm(alarm);
     release.hook.allow(HOOK_CANARY_ALARM_ACTIONS, [alarm.alarmArn]);
-    this.function
-      .allow(DRIFT_ALIAS_ACTIONS, [`${fn.functionArn}:${LIVE_ALIAS}`])
-      .allow(DRIFT_VERSION_ACTIONS, [`${fn.functionArn}:*`], {
-        wildcardReason: `The canary check reads the model version pinned in each version alias ${LIVE_ALIAS} of ${model}'s function routes to; version numbers are allocated at release time.`,
-      });
+    this.function.allow(DRIFT_ALIAS_ACTIONS, [`${fn.functionArn}:${LIVE_ALIAS}`]).allow(DRIFT_VERSION_ACTIONS, [`${fn.functionArn}:*`], {
+      wildcardReason: `The canary check reads the model version pinned in each version alias ${LIVE_ALIAS} of ${model}'s function routes to; version numbers are allocated at release time.`,
+    });
   }
 
   /** One of the drift function's metrics for `model` (namespace `metricsNamespace`, dimension Model), its Maximum per `period`. */
   driftMetric(model: string, metricName: string, period: Duration): Metric {
-    return new Metric({ namespace: this.metricsNamespace, metricName, statistic: 'Maximum', period, dimensionsMap: { [DIMENSION.model]: model } });
+    return new Metric({
+      namespace: this.metricsNamespace,
+      metricName,
+      statistic: 'Maximum',
+      period,
+      dimensionsMap: { [DIMENSION.model]: model },
+    });
   }
 }

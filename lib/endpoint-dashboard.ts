@@ -71,8 +71,10 @@ export class EndpointDashboard extends Construct {
         label: `${label} v\${PROP('Dim.${dimension}')}`,
         period,
       });
-    const byFunctionVersion = (metricName: MetricName, statistic: string, label: string) => byOurs(DIMENSION.functionVersion, metricName, statistic, label);
-    const byModelVersion = (metricName: MetricName, statistic: string, label: string) => byOurs(DIMENSION.modelVersion, metricName, statistic, label);
+    const byFunctionVersion = (metricName: MetricName, statistic: string, label: string) =>
+      byOurs(DIMENSION.functionVersion, metricName, statistic, label);
+    const byModelVersion = (metricName: MetricName, statistic: string, label: string) =>
+      byOurs(DIMENSION.modelVersion, metricName, statistic, label);
 
     /** One series per version that alias `live` executed (Lambda's metrics), labelled by it. */
     const byExecutedVersion = (metricName: string, statistic: string, label: string): IMetric =>
@@ -100,11 +102,25 @@ export class EndpointDashboard extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      new AlarmWidget({ title: 'Canary signal: failure rate of the version under watch (%)', alarm: endpoint.errorsAlarm, width: 12, height: 6 }),
-      new AlarmStatusWidget({ title: 'Alarms of the deployed version', alarms: [endpoint.errorsAlarm, endpoint.latencyAlarm], width: 12, height: 6 }),
+      new AlarmWidget({
+        title: 'Canary signal: failure rate of the version under watch (%)',
+        alarm: endpoint.errorsAlarm,
+        width: 12,
+        height: 6,
+      }),
+      new AlarmStatusWidget({
+        title: 'Alarms of the deployed version',
+        alarms: [endpoint.errorsAlarm, endpoint.latencyAlarm],
+        width: 12,
+        height: 6,
+      }),
     );
     this.dashboard.addWidgets(
-      new GraphWidget({ title: 'Invocations by Lambda version', left: [byFunctionVersion(METRIC.invocations, 'Sum', 'invocations')], width: 6 }),
+      new GraphWidget({
+        title: 'Invocations by Lambda version',
+        left: [byFunctionVersion(METRIC.invocations, 'Sum', 'invocations')],
+        width: 6,
+      }),
       new GraphWidget({
         title: 'Errors by Lambda version (answered)',
         left: [
@@ -126,17 +142,33 @@ export class EndpointDashboard extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      new GraphWidget({ title: 'Rows per request by Lambda version (average)', left: [byFunctionVersion(METRIC.rows, 'Average', 'rows')], width: 6 }),
-      new GraphWidget({ title: 'Cold starts by Lambda version', left: [byFunctionVersion(METRIC.coldStart, 'Sum', 'cold starts')], width: 6 }),
+      new GraphWidget({
+        title: 'Rows per request by Lambda version (average)',
+        left: [byFunctionVersion(METRIC.rows, 'Average', 'rows')],
+        width: 6,
+      }),
+      new GraphWidget({
+        title: 'Cold starts by Lambda version',
+        left: [byFunctionVersion(METRIC.coldStart, 'Sum', 'cold starts')],
+        width: 6,
+      }),
       new GraphWidget({
         title: 'Invocations and 5xx by model version',
         left: [byModelVersion(METRIC.invocations, 'Sum', 'invocations'), byModelVersion(METRIC.serverErrors, 'Sum', '5xx')],
         width: 6,
       }),
-      new GraphWidget({ title: 'Model latency p99 by model version (ms)', left: [byModelVersion(METRIC.modelLatency, 'p99', 'p99')], width: 6 }),
+      new GraphWidget({
+        title: 'Model latency p99 by model version (ms)',
+        left: [byModelVersion(METRIC.modelLatency, 'p99', 'p99')],
+        width: 6,
+      }),
     );
     this.dashboard.addWidgets(
-      new GraphWidget({ title: `Lambda Errors by executed version (unanswered: crash, timeout, out of memory)`, left: [byExecutedVersion('Errors', 'Sum', 'errors')], width: 8 }),
+      new GraphWidget({
+        title: `Lambda Errors by executed version (unanswered: crash, timeout, out of memory)`,
+        left: [byExecutedVersion('Errors', 'Sum', 'errors')],
+        width: 8,
+      }),
       new GraphWidget({
         title: 'Lambda Duration p50 / p99 by executed version (ms, end to end)',
         left: [byExecutedVersion('Duration', 'p50', 'p50'), byExecutedVersion('Duration', 'p99', 'p99')],

@@ -46,7 +46,12 @@ export const POST_HOOK_CODEDEPLOY_ACTIONS = ['codedeploy:GetDeployment'] as cons
  * promotion as `applyTransition` does, one TransactWriteItems of Put (history), Update (versions,
  * pointer) and ConditionCheck items. No Query (it lists nothing), no DeleteItem.
  */
-export const POST_HOOK_REGISTRY_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] as const;
+export const POST_HOOK_REGISTRY_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:ConditionCheckItem',
+] as const;
 
 export interface ReleaseHookProps {
   readonly tables: ServingTables;
@@ -91,7 +96,7 @@ export class ReleaseHook extends Construct {
       // Each golden request is one synchronous invoke of the new version (cold start included).
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
-      description: 'CodeDeploy pre-traffic hook: replays the model version\'s golden inputs on the new version of an endpoint',
+      description: "CodeDeploy pre-traffic hook: replays the model version's golden inputs on the new version of an endpoint",
     });
     this.function.bindTable('REGISTRY_TABLE', props.tables.registry, { actions: ENDPOINT_REGISTRY_ACTIONS });
 
@@ -102,7 +107,8 @@ export class ReleaseHook extends Construct {
       // The gates load the model and run its golden inputs (cold start and download included).
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
-      description: 'CodeDeploy post-traffic hook: makes the model version an endpoint\'s new version serves the registry\'s production version',
+      description:
+        "CodeDeploy post-traffic hook: makes the model version an endpoint's new version serves the registry's production version",
     });
     this.postTraffic
       .bindTable('REGISTRY_TABLE', props.tables.registry, { actions: POST_HOOK_REGISTRY_ACTIONS })
@@ -140,7 +146,9 @@ export class EndpointRelease extends Construct {
     this.hook = props.hook.function;
     this.postHook = props.hook.postTraffic;
 
-    const predefined = PREDEFINED_SHIFTS.find((c) => c.kind === shift.kind && c.percent === shift.percent && c.intervalMinutes === shift.intervalMinutes);
+    const predefined = PREDEFINED_SHIFTS.find(
+      (c) => c.kind === shift.kind && c.percent === shift.percent && c.intervalMinutes === shift.intervalMinutes,
+    );
     if (predefined) {
       this.deploymentConfig = LambdaDeploymentConfig.fromLambdaDeploymentConfigName(this, 'Config', predefined.configName);
     } else {
@@ -219,7 +227,13 @@ export class EndpointRelease extends Construct {
   /** ARNs of the deployment configurations a managed release of this endpoint may name. */
   deploymentConfigArns(): string[] {
     const stack = Stack.of(this);
-    const arn = (name: string) => stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const arn = (name: string) =>
+      stack.formatArn({
+        service: 'codedeploy',
+        resource: 'deploymentconfig',
+        resourceName: name,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
     return [...PREDEFINED_SHIFTS.map((c) => arn(c.configName)), ...(this.customShift ? [arn(this.customShift.configName)] : [])];
   }
 }

@@ -89,7 +89,9 @@ export class JwtAuthorizer extends Construct {
       description: 'JWT authorizer of the serving API (REQUEST, Authorization: Bearer)',
       environment,
       // functions/authorizer/secrets.ts reads the secret from the extension's localhost endpoint.
-      ...(config.hs256SecretArn !== undefined ? { paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103) } : {}),
+      ...(config.hs256SecretArn !== undefined
+        ? { paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103) }
+        : {}),
     });
     if (config.hs256SecretArn !== undefined) {
       this.function.allow(['secretsmanager:GetSecretValue'], [config.hs256SecretArn]);

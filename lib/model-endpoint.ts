@@ -238,7 +238,8 @@ export interface FailureRateMetrics {
  */
 export function failureRateExpression(metrics: FailureRateMetrics): MathExpression {
   const { serverErrors, lambdaErrors, invocations, minInvocations, period } = metrics;
-  if (!Number.isInteger(minInvocations) || minInvocations < 1) throw new Error(`minInvocations must be a whole number of 1 or more, not ${minInvocations}.`);
+  if (!Number.isInteger(minInvocations) || minInvocations < 1)
+    throw new Error(`minInvocations must be a whole number of 1 or more, not ${minInvocations}.`);
   return new MathExpression({
     expression: `IF(FILL(invocations, 0) >= ${minInvocations}, 100 * (FILL(serverErrors, 0) + FILL(lambdaErrors, 0)) / FILL(invocations, 0), 0)`,
     usingMetrics: { serverErrors, lambdaErrors, invocations },

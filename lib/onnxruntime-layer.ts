@@ -54,6 +54,8 @@ export class OnnxRuntimeLayer extends Construct {
       // Published versions in use by older function versions must outlive a stack update.
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    Annotations.of(this).addInfo(`onnxruntime layer (${props.architecture}): ${formatMb(build.unzippedBytes)} unzipped, ${build.files} files`);
+    Annotations.of(this).addInfo(
+      `onnxruntime layer (${props.architecture}): ${formatMb(build.unzippedBytes)} unzipped, ${build.files} files`,
+    );
   }
 }

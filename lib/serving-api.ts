@@ -162,7 +162,13 @@ export class ServingApi extends Construct {
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       ...(props.corsAllowOrigins
-        ? { defaultCorsPreflightOptions: { allowOrigins: [...props.corsAllowOrigins], allowMethods: ['GET', 'POST', 'PUT'], allowHeaders: ['Authorization', 'Content-Type', 'X-Amz-Date', 'X-Amz-Security-Token'] } }
+        ? {
+            defaultCorsPreflightOptions: {
+              allowOrigins: [...props.corsAllowOrigins],
+              allowMethods: ['GET', 'POST', 'PUT'],
+              allowHeaders: ['Authorization', 'Content-Type', 'X-Amz-Date', 'X-Amz-Security-Token'],
+            },
+          }
         : {}),
       deployOptions: {
         stageName: props.stageName ?? 'prod',
@@ -309,7 +315,11 @@ export class ServingApi extends Construct {
     };
     const method = this.api.root.resourceForPath(path).addMethod(route.method, this.integration(target), options);
     if (isPublic) {
-      acknowledgeNag(method, 'AwsSolutions-APIG4', `${route.method} ${path} is public (routes.ts marks it so): a health check, or the inference protocol's server metadata, which names no model and holds no data; load balancers, uptime probes and protocol clients call it without credentials.`);
+      acknowledgeNag(
+        method,
+        'AwsSolutions-APIG4',
+        `${route.method} ${path} is public (routes.ts marks it so): a health check, or the inference protocol's server metadata, which names no model and holds no data; load balancers, uptime probes and protocol clients call it without credentials.`,
+      );
     }
   }
 }
@@ -339,7 +349,8 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
     type: ResponseType.UNAUTHORIZED,
     statusCode: '401',
     code: 'UNAUTHORIZED',
-    message: '"This route needs a valid token: send Authorization: Bearer <JWT> (missing, malformed, expired or foreign tokens are refused)."',
+    message:
+      '"This route needs a valid token: send Authorization: Bearer <JWT> (missing, malformed, expired or foreign tokens are refused)."',
     headers: { 'WWW-Authenticate': `'Bearer realm="onnx-serving"'` },
   },
   {
@@ -384,7 +395,7 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
     type: ResponseType.QUOTA_EXCEEDED,
     statusCode: '429',
     code: 'RATE_LIMITED',
-    message: "\"The client's daily request quota is spent.\"",
+    message: '"The client\'s daily request quota is spent."',
   },
   {
     // API Gateway's answer to a path or method the API does not have (its "Missing Authentication Token").
@@ -399,7 +410,8 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
     type: ResponseType.UNSUPPORTED_MEDIA_TYPE,
     statusCode: '415',
     code: 'UNSUPPORTED_MEDIA_TYPE',
-    message: '"The body\'s Content-Encoding is not one API Gateway decodes, or the body is not what it says: send the JSON uncompressed, or compressed once with gzip or deflate."',
+    message:
+      '"The body\'s Content-Encoding is not one API Gateway decodes, or the body is not what it says: send the JSON uncompressed, or compressed once with gzip or deflate."',
   },
   {
     id: 'RequestTooLarge',

@@ -13,7 +13,7 @@
  * ES module otherwise lacks. The functions' own code does not use `import.meta.url` (only the
  * banner does, where Lambda gives it the bundle's file URL).
  */
-import { Annotations, ArnFormat, AssetStaging, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, AssetStaging, type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
 import { Tracing, type Architecture, type ParamsAndSecretsLayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -113,7 +113,9 @@ export class ServingFunction extends Construct implements IGrantable {
     const architecture = props.layer?.architecture ?? props.architecture;
     if (!architecture) throw new Error(`${this.node.path}: give the ONNX Runtime layer or, for a function without one, its architecture.`);
     if (props.layer && props.architecture && props.architecture !== props.layer.architecture) {
-      throw new Error(`${this.node.path}: architecture ${props.architecture.name} differs from the layer's ${props.layer.architectureName}.`);
+      throw new Error(
+        `${this.node.path}: architecture ${props.architecture.name} differs from the layer's ${props.layer.architectureName}.`,
+      );
     }
     this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
     // Our own role: no AWSLambdaBasicExecutionRole (its logs:* on every log group), only writes
@@ -164,7 +166,8 @@ export class ServingFunction extends Construct implements IGrantable {
       `The product targets ${NODE_RUNTIME.name} (its layer and bundle are built for it); moving to a newer Node.js runtime is a deliberate upgrade of function, layer and tests together.`,
     );
     this.allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [logStreams], {
-      wildcardReason: "Lambda creates a log stream per execution environment at run time; the wildcard covers only this function's own log group's streams.",
+      wildcardReason:
+        "Lambda creates a log stream per execution environment at run time; the wildcard covers only this function's own log group's streams.",
     });
     this.setEnvironment('NODE_OPTIONS', '--enable-source-maps');
     if (props.observability) this.observe(props.observability);
@@ -181,7 +184,9 @@ export class ServingFunction extends Construct implements IGrantable {
   setEnvironment(name: string, value: string): this {
     const current = this.environment.get(name);
     if (current !== undefined && current !== value) {
-      throw new Error(`${this.node.path}: environment variable ${name} is already set to "${current}"; refusing to overwrite it with "${value}".`);
+      throw new Error(
+        `${this.node.path}: environment variable ${name} is already set to "${current}"; refusing to overwrite it with "${value}".`,
+      );
     }
     if (current === undefined) {
       this.environment.set(name, value);

@@ -158,7 +158,9 @@ export class OnnxServingStack extends Stack {
       return minutes > 0 ? [{ model: endpoint.model, minutes }] : [];
     });
     // Every endpoint has a managed-release deployment group: the gate's alarm joins it.
-    const canaryGates = config.endpoints.flatMap((endpoint, i) => (canaryGateOn(endpoint) ? [{ endpoint: this.endpoint(i), release: this.release(i) }] : []));
+    const canaryGates = config.endpoints.flatMap((endpoint, i) =>
+      canaryGateOn(endpoint) ? [{ endpoint: this.endpoint(i), release: this.release(i) }] : [],
+    );
     if (schedules.length > 0 || canaryGates.length > 0) {
       this.drift = new DriftSchedule(this, 'Drift', {
         schedules,
@@ -191,17 +193,33 @@ export class OnnxServingStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the serving API stage' });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.artifacts.bucket.bucketName });
-    new CfnOutput(this, 'PayloadBucketName', { value: this.payloads.bucket.bucketName, description: 'Inputs and outputs sent by reference (expire after a day)' });
-    new CfnOutput(this, 'CaptureBucketName', { value: this.capture.bucket.bucketName, description: 'Captured requests (capture/model=/version=/date=), drift reports (drift/) and replays (replays/<model>/<jobId>/)' });
-    new CfnOutput(this, 'CaptureStreamName', { value: this.capture.streamName, description: 'The Firehose stream endpoint functions put captured requests to' });
+    new CfnOutput(this, 'PayloadBucketName', {
+      value: this.payloads.bucket.bucketName,
+      description: 'Inputs and outputs sent by reference (expire after a day)',
+    });
+    new CfnOutput(this, 'CaptureBucketName', {
+      value: this.capture.bucket.bucketName,
+      description: 'Captured requests (capture/model=/version=/date=), drift reports (drift/) and replays (replays/<model>/<jobId>/)',
+    });
+    new CfnOutput(this, 'CaptureStreamName', {
+      value: this.capture.streamName,
+      description: 'The Firehose stream endpoint functions put captured requests to',
+    });
     new CfnOutput(this, 'RegistryTableName', { value: this.tables.registry.table.tableName });
     new CfnOutput(this, 'PredictionLogTableName', { value: this.tables.predictionLog.table.tableName });
     for (const endpoint of this.endpoints) {
       new CfnOutput(this, `${pascal(endpoint.model)}FunctionName`, { value: endpoint.function.function.functionName });
     }
     new CfnOutput(this, 'AuthorizerFunctionName', { value: this.authorizer.function.function.functionName });
-    if (this.drift) new CfnOutput(this, 'DriftFunctionName', { value: this.drift.function.function.functionName, description: 'Drift detection (invoke with {"model": "<name>"} to run it now; the canary gate invokes it with "check": "canary")' });
-    new CfnOutput(this, 'BatchStateMachineArn', { value: this.batchJobs.stateMachine.stateMachineArn, description: 'The batch-job and replay workflow (Step Functions)' });
+    if (this.drift)
+      new CfnOutput(this, 'DriftFunctionName', {
+        value: this.drift.function.function.functionName,
+        description: 'Drift detection (invoke with {"model": "<name>"} to run it now; the canary gate invokes it with "check": "canary")',
+      });
+    new CfnOutput(this, 'BatchStateMachineArn', {
+      value: this.batchJobs.stateMachine.stateMachineArn,
+      description: 'The batch-job and replay workflow (Step Functions)',
+    });
     new CfnOutput(this, 'BatchJobsTableName', { value: this.batchJobs.table.table.tableName });
     for (const [name, plan] of this.api.usagePlans) {
       new CfnOutput(this, `UsagePlan${pascal(name)}Id`, {

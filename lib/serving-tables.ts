@@ -100,6 +100,7 @@ export class ServingTables extends Construct {
     // Logs are re-creatable history: no deletion protection, but kept on stack deletion.
     this.predictionLog = new DesignedTable(this, 'PredictionLog', { design: PREDICTION_LOG_TABLE, deletionProtection: false, ...common });
     // Jobs are history too (their results live in S3, their items expire by TTL): the same.
-    if (props.batchJobs) this.batchJobs = new DesignedTable(this, 'BatchJobs', { design: BATCH_JOBS_TABLE, deletionProtection: false, ...common });
+    if (props.batchJobs)
+      this.batchJobs = new DesignedTable(this, 'BatchJobs', { design: BATCH_JOBS_TABLE, deletionProtection: false, ...common });
   }
 }

@@ -48,7 +48,12 @@ export interface SigningKey {
 }
 
 async function fromPrivateJwk(privateJwk: JWK): Promise<SigningKey> {
-  const publicJwk: JWK = { kty: privateJwk.kty as string, crv: privateJwk.crv as string, x: privateJwk.x as string, y: privateJwk.y as string };
+  const publicJwk: JWK = {
+    kty: privateJwk.kty as string,
+    crv: privateJwk.crv as string,
+    x: privateJwk.x as string,
+    y: privateJwk.y as string,
+  };
   const kid = privateJwk.kid ?? (await calculateJwkThumbprint(publicJwk));
   return {
     privateJwk: { ...publicJwk, d: privateJwk.d as string, kid, alg: LOCAL_ALGORITHM },
@@ -76,9 +81,11 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
   }
   const key = await generateSigningKey();
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(file, `${JSON.stringify(key.privateJwk, null, 2)}\n`, { mode: 0o600, flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error;
-  });
+  await writeFile(file, `${JSON.stringify(key.privateJwk, null, 2)}\n`, { mode: 0o600, flag: 'wx' }).catch(
+    async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    },
+  );
   await chmod(file, 0o600);
   return readSigningKey(file);
 }
@@ -86,7 +93,8 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
 /** Reads a signing key file; `read` lets the CLI inject its file reader. */
 export async function readSigningKey(file: string, read: (file: string) => Promise<Buffer | string> = readFile): Promise<SigningKey> {
   const jwk = JSON.parse((await read(file)).toString()) as JWK;
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') throw new Error(`${file} is not a P-256 private key (JWK); delete it and start the local API again to create a new one.`);
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string')
+    throw new Error(`${file} is not a P-256 private key (JWK); delete it and start the local API again to create a new one.`);
   return fromPrivateJwk(jwk);
 }
 
@@ -119,7 +127,8 @@ export function checkMintOptions(options: MintOptions): void {
     if (!parseScope(scope)) throw new Error(`Unknown scope "${clipped(scope)}"; use ${SCOPES.join(', ')}, or <scope>:<model>.`);
   }
   for (const model of options.models ?? []) {
-    if (!MODEL_NAME_PATTERN.test(model)) throw new Error(`"${clipped(model)}" is not a model name (a-z, 0-9, "-", "_", at most 63 characters).`);
+    if (!MODEL_NAME_PATTERN.test(model))
+      throw new Error(`"${clipped(model)}" is not a model name (a-z, 0-9, "-", "_", at most 63 characters).`);
   }
   const subject = options.subject ?? 'local-dev';
   if (subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
@@ -127,7 +136,9 @@ export function checkMintOptions(options: MintOptions): void {
   }
   const ttl = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > LOCAL_MAX_TOKEN_LIFETIME_SECONDS) {
-    throw new Error(`The lifetime must be a whole number of seconds from 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} (7 days, the most the local API accepts).`);
+    throw new Error(
+      `The lifetime must be a whole number of seconds from 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} (7 days, the most the local API accepts).`,
+    );
   }
   // The authorizer's own readers, on the claims that would be signed: one source of the limits.
   try {

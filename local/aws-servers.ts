@@ -159,12 +159,16 @@ export async function startLocalAwsProcess(options: LocalAwsOptions = {}): Promi
   const entry = fileURLToPath(new URL(`./aws-process${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   // From TypeScript sources (`npm start` runs through tsx) the child needs tsx's loader too.
   const needsTsx = entry.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx'));
-  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: needsTsx ? [...process.execArgv, '--import', 'tsx'] : process.execArgv });
+  const child = fork(entry, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: needsTsx ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+  });
   const ready = await new Promise<{ dynamoEndpoint: string; s3Endpoint: string }>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the local AWS servers' process exited with code ${code} before it was ready`)));
     child.on('message', (message: { type: string; dynamoEndpoint?: string; s3Endpoint?: string; message?: string }) => {
-      if (message.type === 'ready' && message.dynamoEndpoint && message.s3Endpoint) resolve({ dynamoEndpoint: message.dynamoEndpoint, s3Endpoint: message.s3Endpoint });
+      if (message.type === 'ready' && message.dynamoEndpoint && message.s3Endpoint)
+        resolve({ dynamoEndpoint: message.dynamoEndpoint, s3Endpoint: message.s3Endpoint });
       if (message.type === 'failed') reject(new Error(`the local AWS servers did not start: ${message.message ?? ''}`));
     });
     child.send({ type: 'start', options });
@@ -279,9 +283,7 @@ export async function ensureBucket(s3: S3Client, name: string): Promise<{ create
     }
   }
   try {
-    await s3.send(
-      new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }),
-    );
+    await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
   } catch {
     // s3rver routes `PUT ?versioning` to CreateBucket and answers BucketAlreadyExists (and
     // `GET ?versioning` to ListObjects, which reads back as no Status); on AWS a refusal such as
@@ -386,7 +388,9 @@ function makeObjectWritesAtomic(store: S3rverStore): void {
       let size = 0;
       const file = await open(temporary, 'w');
       try {
-        const chunks: AsyncIterable<Buffer> | Buffer[] = Buffer.isBuffer(object.content) ? [object.content] : (object.content as AsyncIterable<Buffer>);
+        const chunks: AsyncIterable<Buffer> | Buffer[] = Buffer.isBuffer(object.content)
+          ? [object.content]
+          : (object.content as AsyncIterable<Buffer>);
         // A body that ends early rejects here (premature close): the object stays as it was.
         for await (const chunk of chunks) {
           md5.update(chunk);
@@ -464,7 +468,11 @@ function s3FrontHandler(backendPort: number, agent: http.Agent): http.RequestLis
     if (refusal) {
       request.resume();
       const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${refusal.message}</Message></Error>`;
-      response.writeHead(refusal.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      response.writeHead(refusal.status, {
+        'content-type': 'application/xml',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
       response.end(body);
       return;
     }
@@ -506,7 +514,11 @@ export function checkS3Request(request: Pick<http.IncomingMessage, 'method' | 'u
   }
   if (request.headers.authorization !== undefined) return undefined;
   if (!query.has('X-Amz-Algorithm')) {
-    return { status: 403, code: 'AccessDenied', message: 'Access Denied (the bucket is private; sign the request or use a presigned URL).' };
+    return {
+      status: 403,
+      code: 'AccessDenied',
+      message: 'Access Denied (the bucket is private; sign the request or use a presigned URL).',
+    };
   }
   const denied = (message: string): S3Refusal => ({ status: 403, code: 'AccessDenied', message });
   const [accessKeyId, ...scopeParts] = (query.get('X-Amz-Credential') ?? '').split('/');
@@ -515,10 +527,17 @@ export function checkS3Request(request: Pick<http.IncomingMessage, 'method' | 'u
   const signedHeaders = query.get('X-Amz-SignedHeaders') ?? '';
   const signature = query.get('X-Amz-Signature') ?? '';
   const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
-  if (query.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256' || scopeParts.length !== 4 || !Number.isFinite(signedAt) || !Number.isInteger(expires) || !signature) {
+  if (
+    query.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256' ||
+    scopeParts.length !== 4 ||
+    !Number.isFinite(signedAt) ||
+    !Number.isInteger(expires) ||
+    !signature
+  ) {
     return denied('Malformed presigned URL.');
   }
-  if (accessKeyId !== S3RVER_CREDENTIALS.accessKeyId) return { status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
+  if (accessKeyId !== S3RVER_CREDENTIALS.accessKeyId)
+    return { status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
   if (nowMs > signedAt + expires * 1000) return denied('Request has expired');
   const canonicalQuery = params
     .filter(([name]) => name !== 'X-Amz-Signature')
@@ -527,8 +546,22 @@ export function checkS3Request(request: Pick<http.IncomingMessage, 'method' | 'u
     .map(([name, value]) => `${name}=${value}`)
     .join('&');
   const headerNames = signedHeaders.split(';');
-  const canonicalHeaders = headerNames.map((name) => `${name}:${String(request.headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const canonicalRequest = [request.method, rawPath, canonicalQuery, canonicalHeaders, signedHeaders, query.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD'].join('\n');
+  const canonicalHeaders = headerNames
+    .map(
+      (name) =>
+        `${name}:${String(request.headers[name] ?? '')
+          .trim()
+          .replace(/\s+/g, ' ')}\n`,
+    )
+    .join('');
+  const canonicalRequest = [
+    request.method,
+    rawPath,
+    canonicalQuery,
+    canonicalHeaders,
+    signedHeaders,
+    query.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD',
+  ].join('\n');
   const scope = scopeParts.join('/');
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
   let key: Buffer = Buffer.from(`AWS4${S3RVER_CREDENTIALS.secretAccessKey}`);
@@ -536,7 +569,11 @@ export function checkS3Request(request: Pick<http.IncomingMessage, 'method' | 'u
   const expected = createHmac('sha256', key).update(stringToSign).digest();
   const given = Buffer.from(signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return { status: 403, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided.' };
+    return {
+      status: 403,
+      code: 'SignatureDoesNotMatch',
+      message: 'The request signature we calculated does not match the signature you provided.',
+    };
   }
   return undefined;
 }
@@ -647,8 +684,7 @@ class Dynalite {
             'content-length': Buffer.byteLength(payload),
             'x-amz-target': `DynamoDB_20120810.${operation}`,
             'x-amz-date': '20200101T000000Z',
-            authorization:
-              'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+            authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
           },
         },
         (response) => {
@@ -856,7 +892,13 @@ class TransactionRunner {
 
   async write(input: Json): Promise<DynamoResponse> {
     if (this.stuck) {
-      return { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'A transaction could not be undone; restart the local servers (the start undoes it).' } };
+      return {
+        status: 500,
+        body: {
+          __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+          message: 'A transaction could not be undone; restart the local servers (the start undoes it).',
+        },
+      };
     }
     const parsed = await this.parseWriteActions(input.TransactItems);
     if (!parsed.ok) return parsed.response;
@@ -906,9 +948,7 @@ class TransactionRunner {
       // AWS reports an item's data error (e.g. `SET n = n + :one` on a missing `n`) as a
       // cancellation with a `ValidationError` reason for that item.
       const message = typeof response.body.message === 'string' ? response.body.message : 'Validation error';
-      return transactionCanceled(
-        actions.map((_, i) => (i === index ? { Code: 'ValidationError', Message: message } : { Code: 'None' })),
-      );
+      return transactionCanceled(actions.map((_, i) => (i === index ? { Code: 'ValidationError', Message: message } : { Code: 'None' })));
     }
     await this.journal.end(entry);
     return { status: 200, body: {} };
@@ -1099,7 +1139,9 @@ class TransactionJournal {
       try {
         undo = JSON.parse(await readFile(file, 'utf8')) as UndoEntry[];
       } catch (error) {
-        throw new Error(`the DynamoDB transaction journal ${file} cannot be read (${error instanceof Error ? error.message : String(error)}); something else changed the data folder`);
+        throw new Error(
+          `the DynamoDB transaction journal ${file} cannot be read (${error instanceof Error ? error.message : String(error)}); something else changed the data folder`,
+        );
       }
       await undoWrites(dynalite, undo, { sweepIndexes: true });
       await rm(file, { force: true });
@@ -1151,7 +1193,12 @@ async function sweepIndexEntries(dynalite: Dynalite, tableName: string, key: Jso
   for (const indexName of indexes) {
     let start: unknown;
     do {
-      const page = await dynalite.call('Scan', { TableName: tableName, IndexName: indexName, ...filter, ...(start ? { ExclusiveStartKey: start } : {}) });
+      const page = await dynalite.call('Scan', {
+        TableName: tableName,
+        IndexName: indexName,
+        ...filter,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      });
       if (page.status !== 200) throw new Error(`could not scan ${tableName}/${indexName} to undo a transaction: ${errorType(page)}`);
       found.push(...((page.body.Items ?? []) as Json[]));
       start = page.body.LastEvaluatedKey;

@@ -121,8 +121,20 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
-  ASSEMBLE_RETRY_ERRORS, BATCH_RETRY_ERRORS as ITEM_RETRY_ERRORS, JOB_FAILED_CAUSE, JOB_FAILED_ERROR, MAX_INPUT_BYTES_PER_BATCH, PAYLOAD_QUOTA_BYTES, PLAN_RETRY_ERRORS, RETRY_TIMING,
-  type JobRunner, type PlanResult, type SplitBatchEvent, type SplitBatchInput, type SplitBatchResult, type WorkflowInput,
+  ASSEMBLE_RETRY_ERRORS,
+  BATCH_RETRY_ERRORS as ITEM_RETRY_ERRORS,
+  JOB_FAILED_CAUSE,
+  JOB_FAILED_ERROR,
+  MAX_INPUT_BYTES_PER_BATCH,
+  PAYLOAD_QUOTA_BYTES,
+  PLAN_RETRY_ERRORS,
+  RETRY_TIMING,
+  type JobRunner,
+  type PlanResult,
+  type SplitBatchEvent,
+  type SplitBatchInput,
+  type SplitBatchResult,
+  type WorkflowInput,
 } from '../functions/core/batch-contract.js';
 
 export { MAX_INPUT_BYTES_PER_BATCH } from '../functions/core/batch-contract.js';
@@ -136,7 +148,11 @@ export interface RetryPolicy {
   /** MaxAttempts: retries after the first call. @default 3 */
   readonly maxAttempts: number;
 }
-export const DEFAULT_RETRY: RetryPolicy = { intervalMs: RETRY_TIMING.intervalSeconds * 1000, backoffRate: RETRY_TIMING.backoffRate, maxAttempts: RETRY_TIMING.maxAttempts };
+export const DEFAULT_RETRY: RetryPolicy = {
+  intervalMs: RETRY_TIMING.intervalSeconds * 1000,
+  backoffRate: RETRY_TIMING.backoffRate,
+  maxAttempts: RETRY_TIMING.maxAttempts,
+};
 
 /**
  * The `JobFailed` Fail state's error and cause (as lib/batch-jobs.ts renders them): a plan
@@ -159,7 +175,13 @@ export interface MapOutput {
 /** The events the batch-steps handler receives. */
 export type BatchStepEvent =
   | { readonly step: 'plan'; readonly job: WorkflowInput }
-  | { readonly step: 'assemble'; readonly job: Record<string, unknown>; readonly plan: PlanResult; readonly map?: MapOutput; readonly mapError?: StatesErrorOutput }
+  | {
+      readonly step: 'assemble';
+      readonly job: Record<string, unknown>;
+      readonly plan: PlanResult;
+      readonly map?: MapOutput;
+      readonly mapError?: StatesErrorOutput;
+    }
   | { readonly step: 'fail'; readonly job: Record<string, unknown>; readonly error: StatesErrorOutput };
 
 export interface LocalBatchRunnerOptions {
@@ -324,7 +346,7 @@ export class LocalBatchRunner implements JobRunner {
   /** Aborts a running execution: no new batch starts, the batches in flight finish, Assemble does not run. */
   async stop(executionId: string, reason: string): Promise<void> {
     const execution = this.executions.get(executionId);
-    if (!execution || execution.status !== 'RUNNING') return;
+    if (execution?.status !== 'RUNNING') return;
     execution.status = 'ABORTED';
     execution.cause = reason;
     execution.stopDate = this.iso();
@@ -334,10 +356,16 @@ export class LocalBatchRunner implements JobRunner {
     if (!execution.running) await this.compact(execution);
   }
 
-  async status(executionId: string): Promise<{ status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'UNKNOWN'; error?: string; cause?: string }> {
+  async status(
+    executionId: string,
+  ): Promise<{ status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'UNKNOWN'; error?: string; cause?: string }> {
     const execution = this.executions.get(executionId);
     if (!execution) return { status: 'UNKNOWN' };
-    return { status: execution.status, ...(execution.error !== undefined ? { error: execution.error } : {}), ...(execution.cause !== undefined ? { cause: execution.cause } : {}) };
+    return {
+      status: execution.status,
+      ...(execution.error !== undefined ? { error: execution.error } : {}),
+      ...(execution.cause !== undefined ? { cause: execution.cause } : {}),
+    };
   }
 
   /**
@@ -434,14 +462,20 @@ export class LocalBatchRunner implements JobRunner {
 
   private async assembleState(execution: Execution): Promise<void> {
     const plan = execution.plan as PlanResult;
-    const outcome = execution.map ? { map: execution.map } : { mapError: execution.mapError ?? { Error: 'States.Runtime', Cause: 'The map outcome was not recorded.' } };
+    const outcome = execution.map
+      ? { map: execution.map }
+      : { mapError: execution.mapError ?? { Error: 'States.Runtime', Cause: 'The map outcome was not recorded.' } };
     const job = { ...execution.input, plan, ...outcome };
     const result = await this.task(execution, { step: 'assemble', job, plan, ...outcome }, ASSEMBLE_RETRY_ERRORS);
     checkPayload({ ...job, result }, 'the state after Assemble');
     execution.result = result;
     const state = result !== null && typeof result === 'object' ? (result as { state?: unknown }).state : undefined;
     if (state === undefined) {
-      throw new StatesError('States.Runtime', "Invalid path '$.result.state': the choice state 'JobEnded?' could not find it in its input.", true);
+      throw new StatesError(
+        'States.Runtime',
+        "Invalid path '$.result.state': the choice state 'JobEnded?' could not find it in its input.",
+        true,
+      );
     }
     if (state === 'SUCCEEDED') await this.end(execution, 'SUCCEEDED');
     else await this.end(execution, 'FAILED', JOB_FAILED.error, JOB_FAILED.cause);
@@ -473,10 +507,19 @@ export class LocalBatchRunner implements JobRunner {
       layout = await this.readLayout(reader, maxItems, batchInputJson);
       const run = execution.mapRun;
       if (run && (run.etag !== layout.etag || run.items !== layout.items || run.batches !== layout.firsts.length)) {
-        throw new StatesError('States.ItemReaderFailed', `The splits file s3://${reader.bucket}/${reader.key} changed since the Map Run started (it had ${run.items} items in ${run.batches} batches, ETag ${run.etag ?? 'none'}; it now has ${layout.items} in ${layout.firsts.length}, ETag ${layout.etag ?? 'none'}); the Map Run cannot be redriven.`);
+        throw new StatesError(
+          'States.ItemReaderFailed',
+          `The splits file s3://${reader.bucket}/${reader.key} changed since the Map Run started (it had ${run.items} items in ${run.batches} batches, ETag ${run.etag ?? 'none'}; it now has ${layout.items} in ${layout.firsts.length}, ETag ${layout.etag ?? 'none'}); the Map Run cannot be redriven.`,
+        );
       }
       if (!run) {
-        execution.mapRun = { runId: randomUUID(), startDate: this.iso(), etag: layout.etag, items: layout.items, batches: layout.firsts.length };
+        execution.mapRun = {
+          runId: randomUUID(),
+          startDate: this.iso(),
+          etag: layout.etag,
+          items: layout.items,
+          batches: layout.firsts.length,
+        };
         await this.append(execution, { state: { mapRun: execution.mapRun } });
       }
     } catch (error) {
@@ -492,9 +535,16 @@ export class LocalBatchRunner implements JobRunner {
       const mapRunArn = `arn:aws:states:local:000000000000:mapRun:${this.machine}/PredictSplits:${run.runId}`;
       try {
         const key = await this.writeResults(execution, reader, layout, batchInputJson, writer, mapRunArn);
-        outcome = failure ? { mapError: failure } : { map: { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: writer.bucket, Key: key } } };
+        outcome = failure
+          ? { mapError: failure }
+          : { map: { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: writer.bucket, Key: key } } };
       } catch (error) {
-        outcome = { mapError: failure ?? { Error: 'States.ResultWriterFailed', Cause: `The results could not be written to s3://${writer.bucket}/${writer.prefix}/: ${describe(error)}` } };
+        outcome = {
+          mapError: failure ?? {
+            Error: 'States.ResultWriterFailed',
+            Cause: `The results could not be written to s3://${writer.bucket}/${writer.prefix}/: ${describe(error)}`,
+          },
+        };
       }
     } else {
       outcome ??= { mapError: { Error: 'States.ItemReaderFailed', Cause: 'The splits file could not be read.' } };
@@ -585,7 +635,12 @@ export class LocalBatchRunner implements JobRunner {
     return this.invokeWithRetry(execution, this.options.steps, event, retryOn);
   }
 
-  private async invokeWithRetry<E, R>(execution: Execution, handler: (event: E) => Promise<R>, event: E, retryOn: readonly string[]): Promise<unknown> {
+  private async invokeWithRetry<E, R>(
+    execution: Execution,
+    handler: (event: E) => Promise<R>,
+    event: E,
+    retryOn: readonly string[],
+  ): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       if (this.closed || execution.status !== 'RUNNING') throw INTERRUPTED;
       try {
@@ -607,7 +662,15 @@ export class LocalBatchRunner implements JobRunner {
     execution.stopDate = this.iso();
     if (error !== undefined) execution.error = error;
     if (cause !== undefined) execution.cause = cause;
-    await this.append(execution, { state: { status, phase: 'Ended', stopDate: execution.stopDate, ...(error !== undefined ? { error } : {}), ...(cause !== undefined ? { cause } : {}) } });
+    await this.append(execution, {
+      state: {
+        status,
+        phase: 'Ended',
+        stopDate: execution.stopDate,
+        ...(error !== undefined ? { error } : {}),
+        ...(cause !== undefined ? { cause } : {}),
+      },
+    });
   }
 
   private halted(execution: Execution): boolean {
@@ -631,7 +694,10 @@ export class LocalBatchRunner implements JobRunner {
       if (inBatch > 0 && (inBatch >= maxItems || bytes + 1 + itemBytes > MAX_INPUT_BYTES_PER_BATCH)) inBatch = 0;
       if (inBatch === 0) {
         if (base + itemBytes > MAX_INPUT_BYTES_PER_BATCH) {
-          throw new StatesError('States.ItemReaderFailed', `Item ${items} (line ${line.number}) of s3://${reader.bucket}/${reader.key} is ${itemBytes} bytes: with the BatchInput its batch would be above MaxInputBytesPerBatch (${MAX_INPUT_BYTES_PER_BATCH}).`);
+          throw new StatesError(
+            'States.ItemReaderFailed',
+            `Item ${items} (line ${line.number}) of s3://${reader.bucket}/${reader.key} is ${itemBytes} bytes: with the BatchInput its batch would be above MaxInputBytesPerBatch (${MAX_INPUT_BYTES_PER_BATCH}).`,
+          );
         }
         firsts.push(items);
         bytes = base + itemBytes;
@@ -645,20 +711,40 @@ export class LocalBatchRunner implements JobRunner {
     return { etag: object.etag, lines, items, firsts };
   }
 
-  private async getObject(reader: { bucket: string; key: string }, etag: string | undefined, range?: string): Promise<{ body: AsyncIterable<Uint8Array>; etag: string | undefined; size: number }> {
+  private async getObject(
+    reader: { bucket: string; key: string },
+    etag: string | undefined,
+    range?: string,
+  ): Promise<{ body: AsyncIterable<Uint8Array>; etag: string | undefined; size: number }> {
     let response;
     try {
-      response = await this.options.s3.send(new GetObjectCommand({ Bucket: reader.bucket, Key: reader.key, ...(range ? { Range: range } : {}), ...(etag ? { IfMatch: etag } : {}) }));
+      response = await this.options.s3.send(
+        new GetObjectCommand({
+          Bucket: reader.bucket,
+          Key: reader.key,
+          ...(range ? { Range: range } : {}),
+          ...(etag ? { IfMatch: etag } : {}),
+        }),
+      );
     } catch (error) {
       const name = error instanceof Error ? error.name : 'Error';
-      const what = name === 'NoSuchKey' || name === 'NotFound' ? 'does not exist' : name === 'PreconditionFailed' ? 'changed since the Map Run started' : `could not be read (${describe(error)})`;
+      const what =
+        name === 'NoSuchKey' || name === 'NotFound'
+          ? 'does not exist'
+          : name === 'PreconditionFailed'
+            ? 'changed since the Map Run started'
+            : `could not be read (${describe(error)})`;
       throw new StatesError('States.ItemReaderFailed', `The splits file s3://${reader.bucket}/${reader.key} ${what}.`);
     }
     const body = response.Body as AsyncIterable<Uint8Array> | undefined;
-    if (!body || !(Symbol.asyncIterator in body)) throw new StatesError('States.ItemReaderFailed', `The splits file s3://${reader.bucket}/${reader.key} came back without a body.`);
+    if (!body || !(Symbol.asyncIterator in body))
+      throw new StatesError('States.ItemReaderFailed', `The splits file s3://${reader.bucket}/${reader.key} came back without a body.`);
     if (etag !== undefined && response.ETag !== etag) {
       (body as Partial<Readable>).destroy?.();
-      throw new StatesError('States.ItemReaderFailed', `The splits file s3://${reader.bucket}/${reader.key} changed since the Map Run started (ETag ${response.ETag ?? 'none'}, not ${etag}).`);
+      throw new StatesError(
+        'States.ItemReaderFailed',
+        `The splits file s3://${reader.bucket}/${reader.key} changed since the Map Run started (ETag ${response.ETag ?? 'none'}, not ${etag}).`,
+      );
     }
     return { body, etag: response.ETag, size: response.ContentLength ?? 0 };
   }
@@ -676,7 +762,11 @@ export class LocalBatchRunner implements JobRunner {
     const folder = `${writer.prefix.endsWith('/') ? writer.prefix : `${writer.prefix}/`}${runId}/`;
     const counts = { SUCCEEDED: 0, FAILED: 0, PENDING: 0 };
     for (const first of layout.firsts) counts[execution.done.get(first)?.status ?? 'PENDING'] += 1;
-    const files: Record<'FAILED' | 'PENDING' | 'SUCCEEDED', Array<{ Key: string; Size: number }>> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
+    const files: Record<'FAILED' | 'PENDING' | 'SUCCEEDED', Array<{ Key: string; Size: number }>> = {
+      FAILED: [],
+      PENDING: [],
+      SUCCEEDED: [],
+    };
     for (const status of ['SUCCEEDED', 'FAILED', 'PENDING'] as const) {
       if (counts[status] === 0) continue;
       const key = `${folder}${status}_0.json`;
@@ -694,17 +784,28 @@ export class LocalBatchRunner implements JobRunner {
         size += end.length;
         yield end;
       }
-      await new Upload({ client: this.options.s3, params: { Bucket: writer.bucket, Key: key, Body: Readable.from(body()), ContentType: 'application/json' } }).done();
+      await new Upload({
+        client: this.options.s3,
+        params: { Bucket: writer.bucket, Key: key, Body: Readable.from(body()), ContentType: 'application/json' },
+      }).done();
       files[status].push({ Key: key, Size: size });
     }
     const manifestKey = `${folder}manifest.json`;
     const manifest = { DestinationBucket: writer.bucket, MapRunArn: mapRunArn, ResultFiles: files };
-    await this.options.s3.send(new PutObjectCommand({ Bucket: writer.bucket, Key: manifestKey, Body: JSON.stringify(manifest), ContentType: 'application/json' }));
+    await this.options.s3.send(
+      new PutObjectCommand({ Bucket: writer.bucket, Key: manifestKey, Body: JSON.stringify(manifest), ContentType: 'application/json' }),
+    );
     return manifestKey;
   }
 
   /** The result entries of one status, in batch order, reading the items back from the splits file. */
-  private async *resultEntries(execution: Execution, reader: { bucket: string; key: string }, layout: BatchLayout, batchInputJson: string, status: 'SUCCEEDED' | 'FAILED' | 'PENDING'): AsyncGenerator<string> {
+  private async *resultEntries(
+    execution: Execution,
+    reader: { bucket: string; key: string },
+    layout: BatchLayout,
+    batchInputJson: string,
+    status: 'SUCCEEDED' | 'FAILED' | 'PENDING',
+  ): AsyncGenerator<string> {
     const object = await this.getObject(reader, layout.etag);
     const stateMachineArn = `arn:aws:states:local:000000000000:stateMachine:${this.machine}/PredictSplits`;
     let batch = 0;
@@ -726,15 +827,18 @@ export class LocalBatchRunner implements JobRunner {
       const tail = {
         RedriveCount: 0,
         RedriveStatus: 'NOT_REDRIVABLE',
-        RedriveStatusReason: record.status === 'SUCCEEDED' ? 'Execution is SUCCEEDED and cannot be redriven' : 'Execution is EXPRESS and cannot be redriven',
+        RedriveStatusReason:
+          record.status === 'SUCCEEDED' ? 'Execution is SUCCEEDED and cannot be redriven' : 'Execution is EXPRESS and cannot be redriven',
         StartDate: record.startDate,
         StateMachineArn: stateMachineArn,
         Status: record.status,
         StopDate: record.stopDate,
       };
-      return JSON.stringify(record.status === 'SUCCEEDED'
-        ? { ...common, Output: record.output, OutputDetails: { Included: true }, ...tail }
-        : { ...common, Error: record.error, Cause: record.cause, ...tail });
+      return JSON.stringify(
+        record.status === 'SUCCEEDED'
+          ? { ...common, Output: record.output, OutputDetails: { Included: true }, ...tail }
+          : { ...common, Error: record.error, Cause: record.cause, ...tail },
+      );
     };
     let position = 0;
     for await (const line of jsonLines(object.body, 0)) {
@@ -753,7 +857,13 @@ export class LocalBatchRunner implements JobRunner {
   private track(snapshot: ExecutionSnapshot): Execution {
     const { succeeded, ...rest } = snapshot;
     const file = this.options.stateDir ? path.join(this.options.stateDir, `${encodeURIComponent(snapshot.jobId)}.jsonl`) : undefined;
-    const execution: Execution = { ...rest, file, done: new Map((succeeded ?? []).map((r) => [r.first, r])), journal: Promise.resolve(), interrupt: new AbortController() };
+    const execution: Execution = {
+      ...rest,
+      file,
+      done: new Map((succeeded ?? []).map((r) => [r.first, r])),
+      journal: Promise.resolve(),
+      interrupt: new AbortController(),
+    };
     this.executions.set(execution.executionId, execution);
     this.byJob.set(execution.jobId, execution);
     return execution;
@@ -782,7 +892,9 @@ export class LocalBatchRunner implements JobRunner {
   /** Rewrites the journal as one snapshot line, after the writes before it; a failure is reported, not thrown. */
   private compact(execution: Execution): Promise<void> {
     if (!execution.file) return Promise.resolve();
-    execution.journal = execution.journal.then(() => this.writeSnapshot(execution)).catch((error: unknown) => this.warnJournal(execution, error));
+    execution.journal = execution.journal
+      .then(() => this.writeSnapshot(execution))
+      .catch((error: unknown) => this.warnJournal(execution, error));
     return execution.journal;
   }
 
@@ -797,7 +909,9 @@ export class LocalBatchRunner implements JobRunner {
   }
 
   private load(directory: string): void {
-    for (const name of readdirSync(directory).filter((n) => n.endsWith('.jsonl')).sort()) {
+    for (const name of readdirSync(directory)
+      .filter((n) => n.endsWith('.jsonl'))
+      .sort()) {
       const file = path.join(directory, name);
       let lines: string[];
       let snapshot: ExecutionSnapshot;
@@ -807,7 +921,8 @@ export class LocalBatchRunner implements JobRunner {
         parts.pop();
         lines = parts.filter((line) => line !== '');
         snapshot = JSON.parse(lines[0] ?? '') as ExecutionSnapshot;
-        if (typeof snapshot.executionId !== 'string' || typeof snapshot.jobId !== 'string') throw new Error('its first line is not an execution');
+        if (typeof snapshot.executionId !== 'string' || typeof snapshot.jobId !== 'string')
+          throw new Error('its first line is not an execution');
       } catch (error) {
         this.warn(`the batch execution journal ${file} cannot be read (${describe(error)}); that execution is not resumed\n`);
         continue;
@@ -827,7 +942,13 @@ export class LocalBatchRunner implements JobRunner {
       const execution = this.track(snapshot);
       for (const record of batches) execution.done.set(record.first, record);
       if (unreadable && execution.status === 'RUNNING') {
-        Object.assign(execution, { status: 'FAILED', phase: 'Ended', error: 'Local.JournalUnreadable', cause: unreadable, stopDate: this.iso() });
+        Object.assign(execution, {
+          status: 'FAILED',
+          phase: 'Ended',
+          error: 'Local.JournalUnreadable',
+          cause: unreadable,
+          stopDate: this.iso(),
+        });
         this.warn(`${unreadable}\n`);
       }
       try {
@@ -874,7 +995,11 @@ async function invokeLambda<E, R>(handler: (event: E) => Promise<R>, event: E): 
   const result = await Promise.resolve().then(() => handler(payload));
   const text = JSON.stringify(result) ?? 'null';
   if (utf8Bytes(text) > PAYLOAD_QUOTA_BYTES) {
-    throw new StatesError('States.DataLimitExceeded', `The task result is ${utf8Bytes(text)} bytes, above the ${PAYLOAD_QUOTA_BYTES}-byte quota.`, true);
+    throw new StatesError(
+      'States.DataLimitExceeded',
+      `The task result is ${utf8Bytes(text)} bytes, above the ${PAYLOAD_QUOTA_BYTES}-byte quota.`,
+      true,
+    );
   }
   return JSON.parse(text) as unknown;
 }
@@ -899,7 +1024,11 @@ function valueAt(state: unknown, reference: string): unknown {
   let value: unknown = state;
   for (const field of reference.slice(2).split('.')) {
     if (value === null || typeof value !== 'object' || !(field in value)) {
-      throw new StatesError('States.Runtime', `The JSONPath '${reference}' could not be found in the input of state 'PredictSplits'.`, true);
+      throw new StatesError(
+        'States.Runtime',
+        `The JSONPath '${reference}' could not be found in the input of state 'PredictSplits'.`,
+        true,
+      );
     }
     value = (value as Record<string, unknown>)[field];
   }
@@ -908,19 +1037,22 @@ function valueAt(state: unknown, reference: string): unknown {
 
 function stringAt(state: unknown, reference: string): string {
   const value = valueAt(state, reference);
-  if (typeof value !== 'string' || value === '') throw new StatesError('States.Runtime', `The value at '${reference}' must be a non-empty string.`, true);
+  if (typeof value !== 'string' || value === '')
+    throw new StatesError('States.Runtime', `The value at '${reference}' must be a non-empty string.`, true);
   return value;
 }
 
 function integerAt(state: unknown, reference: string, min: number): number {
   const value = valueAt(state, reference);
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw new StatesError('States.Runtime', `The value at '${reference}' must be an integer of at least ${min}.`, true);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+    throw new StatesError('States.Runtime', `The value at '${reference}' must be an integer of at least ${min}.`, true);
   return value;
 }
 
 function numberAt(state: unknown, reference: string, min: number, max: number): number {
   const value = valueAt(state, reference);
-  if (typeof value !== 'number' || !(value >= min && value <= max)) throw new StatesError('States.Runtime', `The value at '${reference}' must be a number from ${min} to ${max}.`, true);
+  if (typeof value !== 'number' || !(value >= min && value <= max))
+    throw new StatesError('States.Runtime', `The value at '${reference}' must be a number from ${min} to ${max}.`, true);
   return value;
 }
 
@@ -936,7 +1068,10 @@ function parseItem(line: { text: string; number: number }, reader: { bucket: str
  * The non-blank lines of a stream of bytes, with the byte offset where each starts (from `origin`)
  * and its one-based number. Lines must be UTF-8.
  */
-async function* jsonLines(body: AsyncIterable<Uint8Array>, origin: number): AsyncGenerator<{ text: string; start: number; number: number }> {
+async function* jsonLines(
+  body: AsyncIterable<Uint8Array>,
+  origin: number,
+): AsyncGenerator<{ text: string; start: number; number: number }> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let pending: Buffer = Buffer.alloc(0);
   let pendingStart = origin;

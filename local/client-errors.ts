@@ -27,7 +27,12 @@ import type { Duplex } from 'node:stream';
 export const MAX_HEADER_BYTES = 256 * 1024;
 
 /** The JSON answer for a parser error `code` (Node's `err.code`): status, error code, message. */
-export function clientErrorAnswer(code: string | undefined): { readonly status: number; readonly code: string; readonly message: string; readonly path: string } {
+export function clientErrorAnswer(code: string | undefined): {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly path: string;
+} {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return {
@@ -44,7 +49,12 @@ export function clientErrorAnswer(code: string | undefined): { readonly status: 
         path: '',
       };
     default:
-      return { status: 400, code: 'MALFORMED_REQUEST', message: 'The request is not valid HTTP/1.1 (request line, headers or chunked body); check the client that sent it.', path: '' };
+      return {
+        status: 400,
+        code: 'MALFORMED_REQUEST',
+        message: 'The request is not valid HTTP/1.1 (request line, headers or chunked body); check the client that sent it.',
+        path: '',
+      };
   }
 }
 
@@ -64,10 +74,10 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
   if (current) current.statusCode = answer.status;
   const body = JSON.stringify({ error: { code: answer.code, message: answer.message, path: answer.path }, requestId: randomUUID() });
   socket.end(
-    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n`
-    + 'content-type: application/json; charset=utf-8\r\n'
-    + `content-length: ${Buffer.byteLength(body)}\r\n`
-    + 'connection: close\r\n\r\n'
-    + body,
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n` +
+      'content-type: application/json; charset=utf-8\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      'connection: close\r\n\r\n' +
+      body,
   );
 }

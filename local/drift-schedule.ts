@@ -50,7 +50,9 @@ export class LocalDriftSchedule {
    * goes on serving.
    */
   private failed(error: unknown): void {
-    this.say(`drift: the scheduled pass failed and is tried again at the next tick: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
+    this.say(
+      `drift: the scheduled pass failed and is tried again at the next tick: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`,
+    );
   }
 
   /**
@@ -69,17 +71,27 @@ export class LocalDriftSchedule {
           const report = await this.options.drift.run(model.model, { trigger: 'schedule' });
           reports.push(report);
           if (report.drifted) {
-            const names = report.results.filter((r) => r.drifted).map((r) => r.name).join(', ');
-            this.say(`drift: model ${model.model} version ${report.modelVersion} drifted (${names}); GET /v1/models/${model.model}/drift has the report`);
+            const names = report.results
+              .filter((r) => r.drifted)
+              .map((r) => r.name)
+              .join(', ');
+            this.say(
+              `drift: model ${model.model} version ${report.modelVersion} drifted (${names}); GET /v1/models/${model.model}/drift has the report`,
+            );
           }
         } catch (error) {
           const key = `${model.model}@${model.productionVersion}`;
           if (error instanceof AppError && error.code === 'NO_REFERENCE_PROFILE') {
-            if (!this.skipped.has(key)) this.say(`drift: model ${model.model} version ${model.productionVersion} has no reference profile; its scheduled drift runs are skipped until one is uploaded`);
+            if (!this.skipped.has(key))
+              this.say(
+                `drift: model ${model.model} version ${model.productionVersion} has no reference profile; its scheduled drift runs are skipped until one is uploaded`,
+              );
             this.skipped.add(key);
             continue;
           }
-          this.say(`drift: the scheduled run for model ${model.model} failed: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
+          this.say(
+            `drift: the scheduled run for model ${model.model} failed: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`,
+          );
         }
       }
     })();

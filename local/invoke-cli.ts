@@ -49,7 +49,10 @@ function registrations(tokens: ReturnType<typeof parseArgs>['tokens']): ModelReg
     if (token.name === 'register') pairs.push({ spec: token.value });
     if (token.name === 'metadata') {
       const last = pairs.at(-1);
-      if (!last) throw new Error(`--metadata ${token.value} comes before any --register: give it after the --register <model>=<file.onnx> it describes.`);
+      if (!last)
+        throw new Error(
+          `--metadata ${token.value} comes before any --register: give it after the --register <model>=<file.onnx> it describes.`,
+        );
       if (last.metadata !== undefined) throw new Error(`Two --metadata files for --register ${last.spec}: give one.`);
       last.metadata = token.value;
     }
@@ -93,12 +96,15 @@ async function main(): Promise<void> {
   process.stderr.write(result.logs);
   if (values.out === undefined) {
     process.stdout.write(`${describeResult(result.result)}\n`);
-    if (isProxyResult(result.result) && result.result.isBase64Encoded) process.stderr.write('The body is binary (base64 in the result); write its bytes to a file with --out <file>.\n');
+    if (isProxyResult(result.result) && result.result.isBase64Encoded)
+      process.stderr.write('The body is binary (base64 in the result); write its bytes to a file with --out <file>.\n');
     return;
   }
   // A proxy result's body as the client gets it; anything else (a non-HTTP function's answer) as JSON.
   writeFileSync(values.out, resultBody(result.result) ?? `${JSON.stringify(result.result, null, 2)}\n`);
-  process.stdout.write(`${isProxyResult(result.result) ? describeResult(result.result, values.out) : JSON.stringify({ resultFile: values.out })}\n`);
+  process.stdout.write(
+    `${isProxyResult(result.result) ? describeResult(result.result, values.out) : JSON.stringify({ resultFile: values.out })}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -64,14 +64,23 @@ export function findFunction(templateFile: string, name: string): TemplateFuncti
   const template = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources?: Record<string, TemplateResource> };
   const functions = Object.entries(template.Resources ?? {}).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
   const wanted = name.toLowerCase();
-  const matches = functions.filter(([id, r]) => id.toLowerCase().includes(wanted) || String(r.Metadata?.['aws:cdk:path'] ?? '').toLowerCase().includes(wanted));
+  const matches = functions.filter(
+    ([id, r]) =>
+      id.toLowerCase().includes(wanted) ||
+      String(r.Metadata?.['aws:cdk:path'] ?? '')
+        .toLowerCase()
+        .includes(wanted),
+  );
   const describe = () => functions.map(([id, r]) => `${id} (${String(r.Metadata?.['aws:cdk:path'] ?? '')})`).join(', ');
   if (matches.length !== 1) {
-    throw new Error(`${matches.length === 0 ? 'No function' : 'More than one function'} in ${templateFile} matches "${name}"; the template has: ${describe()}`);
+    throw new Error(
+      `${matches.length === 0 ? 'No function' : 'More than one function'} in ${templateFile} matches "${name}"; the template has: ${describe()}`,
+    );
   }
   const [logicalId, resource] = matches[0] as [string, TemplateResource];
   const assetPath = resource.Metadata?.['aws:asset:path'] ?? assetFromS3Key(resource);
-  if (typeof assetPath !== 'string') throw new Error(`${logicalId} has no bundled code in ${path.dirname(templateFile)}: run "npx cdk synth" first.`);
+  if (typeof assetPath !== 'string')
+    throw new Error(`${logicalId} has no bundled code in ${path.dirname(templateFile)}: run "npx cdk synth" first.`);
   const variables = (resource.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
   return {
     logicalId,
@@ -101,7 +110,8 @@ export function resolveEnvironment(environment: Readonly<Record<string, unknown>
   const resolved: Record<string, string> = {};
   for (const [name, value] of Object.entries(environment)) {
     const text = resolveValue(value);
-    if (text === undefined) throw new Error(`Environment variable ${name} is ${JSON.stringify(value)}, which cannot be resolved without AWS.`);
+    if (text === undefined)
+      throw new Error(`Environment variable ${name} is ${JSON.stringify(value)}, which cannot be resolved without AWS.`);
     resolved[name] = text;
   }
   return resolved;
@@ -172,7 +182,11 @@ export class RegistrationRefusedError extends Error {
   readonly code: string;
   readonly path: string;
 
-  constructor(readonly model: string, step: string, cause: AppError) {
+  constructor(
+    readonly model: string,
+    step: string,
+    cause: AppError,
+  ) {
     const path = formatPath(cause.path);
     super(`${step} "${model}" was refused: ${cause.code}: ${cause.message}${path ? ` (at ${path})` : ''}`, { cause });
     this.name = 'RegistrationRefusedError';
@@ -190,14 +204,17 @@ export function readRegistration(spec: string, metadataFile?: string): ModelRegi
   const at = spec.indexOf('=');
   const model = spec.slice(0, at);
   const file = spec.slice(at + 1);
-  if (at < 1 || file === '') throw new Error(`--register takes <model>=<file.onnx>, e.g. --register iris=models/iris/model.onnx; got "${spec}".`);
+  if (at < 1 || file === '')
+    throw new Error(`--register takes <model>=<file.onnx>, e.g. --register iris=models/iris/model.onnx; got "${spec}".`);
   const bytes = readFileNamed(file, `The model file "${file}" (--register ${spec})`);
   if (metadataFile === undefined) return { model, bytes };
   const text = readFileNamed(metadataFile, `The metadata file "${metadataFile}" (--metadata, for ${model})`).toString('utf8');
   try {
     return { model, bytes, metadata: JSON.parse(text) as unknown };
   } catch (error) {
-    throw new Error(`The metadata file "${metadataFile}" (--metadata, for ${model}) is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `The metadata file "${metadataFile}" (--metadata, for ${model}) is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -215,13 +232,17 @@ function readFileNamed(file: string, what: string): Buffer {
 function checkRegistrations(fn: TemplateFunction, env: Record<string, string>, registrations: readonly ModelRegistration[]): void {
   if (registrations.length === 0) return;
   if (!env['REGISTRY_TABLE'] || !env['ARTIFACT_BUCKET']) {
-    throw new Error(`${fn.logicalId} reads no model registry (its environment has no REGISTRY_TABLE and ARTIFACT_BUCKET): there is no model to register for it. Choose an endpoint's function or the control function.`);
+    throw new Error(
+      `${fn.logicalId} reads no model registry (its environment has no REGISTRY_TABLE and ARTIFACT_BUCKET): there is no model to register for it. Choose an endpoint's function or the control function.`,
+    );
   }
   const served = env['SERVED_MODEL'];
   const seen = new Set<string>();
   for (const { model } of registrations) {
     if (served !== undefined && model !== served) {
-      throw new Error(`${fn.logicalId} serves the model "${served}", not "${model}": register its file as --register ${served}=<file.onnx>, or invoke the function of an endpoint for "${model}" (declare it in the CDK app's endpoints, then run "npx cdk synth").`);
+      throw new Error(
+        `${fn.logicalId} serves the model "${served}", not "${model}": register its file as --register ${served}=<file.onnx>, or invoke the function of an endpoint for "${model}" (declare it in the CDK app's endpoints, then run "npx cdk synth").`,
+      );
     }
     if (seen.has(model)) throw new Error(`"${model}" is given to --register twice; give each model once.`);
     seen.add(model);
@@ -259,7 +280,9 @@ export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
   checkRegistrations(fn, env, registrations);
   const eventBytes = serializedBytes(options.event);
   if (eventBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
-    throw new Error(`The event is ${eventBytes} bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: Lambda would refuse it (RequestEntityTooLargeException) before the function runs.`);
+    throw new Error(
+      `The event is ${eventBytes} bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: Lambda would refuse it (RequestEntityTooLargeException) before the function runs.`,
+    );
   }
   const aws = await startLocalAws();
   try {
@@ -297,7 +320,13 @@ async function prepareResources(
     const { loadConfig } = await import('../functions/shared/config.js');
     const { buildRegistryService } = await import('../functions/shared/composition.js');
     const { seedSampleModel, SAMPLE_MODEL } = await import('./stack.js');
-    const config = loadConfig({ ...settings, REGISTRY_TABLE, PREDICTION_LOG_TABLE, ARTIFACT_BUCKET, MODEL_CACHE_DIR: path.join(os.tmpdir(), 'onnx-serving-model-cache') });
+    const config = loadConfig({
+      ...settings,
+      REGISTRY_TABLE,
+      PREDICTION_LOG_TABLE,
+      ARTIFACT_BUCKET,
+      MODEL_CACHE_DIR: path.join(os.tmpdir(), 'onnx-serving-model-cache'),
+    });
     const registry = buildRegistryService(config, clients);
     if (seed && !registrations.some((r) => r.model === SAMPLE_MODEL.name)) await seedSampleModel(registry);
     const registered: { model: string; version: string }[] = [];
@@ -312,7 +341,10 @@ async function prepareResources(
  * Registers the caller's model and makes it the production version (staging first, through the
  * gates), as `seedSampleModel` does for the sample and a promotion through the API does.
  */
-async function registerLive(registry: RegistryService, { model, bytes, metadata }: ModelRegistration): Promise<{ model: string; version: string }> {
+async function registerLive(
+  registry: RegistryService,
+  { model, bytes, metadata }: ModelRegistration,
+): Promise<{ model: string; version: string }> {
   const actor = 'npm-run-invoke';
   let step = 'Registering';
   try {
@@ -329,7 +361,12 @@ async function registerLive(registry: RegistryService, { model, bytes, metadata 
 }
 
 /** Runs the bundled handler in a fresh Node process, as the Lambda runtime would. */
-function runBundle(fn: TemplateFunction, env: Record<string, string>, aws: LocalAws, event: unknown): Promise<{ result: unknown; logs: string }> {
+function runBundle(
+  fn: TemplateFunction,
+  env: Record<string, string>,
+  aws: LocalAws,
+  event: unknown,
+): Promise<{ result: unknown; logs: string }> {
   const [file, exported] = fn.handler.split('.') as [string, string];
   if (!['.mjs', '.js', '.cjs'].some((ext) => existsSync(path.join(fn.assetDir, `${file}${ext}`)))) {
     throw new Error(`No ${file}.mjs/.js/.cjs in ${fn.assetDir}: run "npx cdk synth" first.`);
@@ -386,7 +423,11 @@ function runBundle(fn: TemplateFunction, env: Record<string, string>, aws: Local
       }
       const resultBytes = Buffer.byteLength(text, 'utf8');
       if (resultBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
-        reject(new Error(`The function's result is ${resultBytes} bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: Lambda would refuse it (Function.ResponseSizeTooLarge), and API Gateway answer 502.\n${out}`));
+        reject(
+          new Error(
+            `The function's result is ${resultBytes} bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: Lambda would refuse it (Function.ResponseSizeTooLarge), and API Gateway answer 502.\n${out}`,
+          ),
+        );
         return;
       }
       resolve({ result: JSON.parse(text) as unknown, logs: out });
@@ -428,7 +469,8 @@ export function resultBody(result: unknown): Buffer | undefined {
  */
 export function describeResult(result: unknown, written?: string): string {
   const bytes = resultBody(result);
-  if (!isProxyResult(result) || bytes === undefined || (!result.isBase64Encoded && written === undefined)) return JSON.stringify(result, null, 2);
+  if (!isProxyResult(result) || bytes === undefined || (!result.isBase64Encoded && written === undefined))
+    return JSON.stringify(result, null, 2);
   const { body: _body, ...rest } = result;
   return JSON.stringify({ ...rest, bodyBytes: bytes.length, ...(written !== undefined ? { bodyFile: written } : {}) }, null, 2);
 }

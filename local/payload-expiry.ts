@@ -22,12 +22,20 @@ export function expirePayloads(s3: S3Client, bucket: string, now: number = Date.
  * Deletes the objects of `bucket` (under `prefix`) last modified more than `days` days before
  * `now` (epoch ms): an S3 lifecycle expiration rule, run once. Returns how many were deleted.
  */
-export async function expireObjects(s3: S3Client, bucket: string, days: number, now: number = Date.now(), prefix?: string): Promise<number> {
+export async function expireObjects(
+  s3: S3Client,
+  bucket: string,
+  days: number,
+  now: number = Date.now(),
+  prefix?: string,
+): Promise<number> {
   const cutoff = now - days * DAY_MS;
   let deleted = 0;
   let marker: string | undefined;
   for (;;) {
-    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, ...(prefix ? { Prefix: prefix } : {}), ...(marker ? { Marker: marker } : {}) }));
+    const page = await s3.send(
+      new ListObjectsCommand({ Bucket: bucket, ...(prefix ? { Prefix: prefix } : {}), ...(marker ? { Marker: marker } : {}) }),
+    );
     const objects = page.Contents ?? [];
     for (const object of objects) {
       if (object.Key && object.LastModified && object.LastModified.getTime() < cutoff) {

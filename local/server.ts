@@ -55,7 +55,10 @@ export interface LocalFunction {
  * and the function call's own time in ms (Lambda's `Duration`). `undefined`: the function's default.
  */
 export interface VersionSelector {
-  select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number, latencyMs: number) => void } | undefined;
+  select(
+    fn: FunctionName,
+    pathParameters: Readonly<Record<string, string>>,
+  ): { readonly function: LocalFunction; readonly done: (statusCode: number, latencyMs: number) => void } | undefined;
 }
 
 /** What the endpoint functions observed of a request, by the request id the server gave it (`LocalObservations`). */
@@ -181,36 +184,44 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   // 401); past that, and for anything Node's parser refuses, a JSON error instead of a bare status.
   const headersTimeout = options.headersTimeoutMs ?? LOCAL_HEADERS_TIMEOUT_MS;
   const requestTimeout = options.requestTimeoutMs ?? LOCAL_REQUEST_TIMEOUT_MS;
-  if (!(headersTimeout > 0 && requestTimeout >= headersTimeout)) throw new RangeError('headersTimeoutMs must be > 0 and requestTimeoutMs at least headersTimeoutMs.');
+  if (!(headersTimeout > 0 && requestTimeout >= headersTimeout))
+    throw new RangeError('headersTimeoutMs must be > 0 and requestTimeoutMs at least headersTimeoutMs.');
   // Past either timeout Node's parser reports ERR_HTTP_REQUEST_TIMEOUT, answered as a JSON 408
   // (`answerClientError`); connections are checked often enough for the bounds to hold within 1 s.
-  const server = http.createServer({
-    maxHeaderSize: MAX_HEADER_BYTES,
-    headersTimeout,
-    requestTimeout,
-    connectionsCheckingInterval: Math.min(1_000, Math.max(10, Math.floor(headersTimeout / 4))),
-  }, (request, response) => {
-    const trace: Trace = { started: state.elapsed(), id: randomUUID() };
-    // A server that is closing answers on and closes the connection, so keep-alive clients move on.
-    if (closing) response.setHeader('connection', 'close');
-    const served = serve(state, request, response, trace)
-      .catch((error: unknown) => {
-        // Only a bug in this file, or a handler that threw, gets here: answer like API Gateway does when integration fails.
-        process.stderr.write(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
-        if (!response.headersSent) sendJson(response, 502, { error: { code: 'BAD_GATEWAY', message: 'The local server failed to call the function.', path: '' }, requestId: trace.id });
-        else response.destroy();
-      })
-      .finally(() => {
-        try {
-          logAccess(state, request, response, trace);
-        } catch (error) {
-          // A broken log writer must never take the server down.
-          process.stderr.write(`access log failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        }
-      });
-    inFlight.add(served);
-    void served.finally(() => inFlight.delete(served));
-  });
+  const server = http.createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.min(1_000, Math.max(10, Math.floor(headersTimeout / 4))),
+    },
+    (request, response) => {
+      const trace: Trace = { started: state.elapsed(), id: randomUUID() };
+      // A server that is closing answers on and closes the connection, so keep-alive clients move on.
+      if (closing) response.setHeader('connection', 'close');
+      const served = serve(state, request, response, trace)
+        .catch((error: unknown) => {
+          // Only a bug in this file, or a handler that threw, gets here: answer like API Gateway does when integration fails.
+          process.stderr.write(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
+          if (!response.headersSent)
+            sendJson(response, 502, {
+              error: { code: 'BAD_GATEWAY', message: 'The local server failed to call the function.', path: '' },
+              requestId: trace.id,
+            });
+          else response.destroy();
+        })
+        .finally(() => {
+          try {
+            logAccess(state, request, response, trace);
+          } catch (error) {
+            // A broken log writer must never take the server down.
+            process.stderr.write(`access log failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          }
+        });
+      inFlight.add(served);
+      void served.finally(() => inFlight.delete(served));
+    },
+  );
   server.on('clientError', answerClientError);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -220,8 +231,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const { address, port } = server.address() as AddressInfo;
   if ('insecure' in options.authorization) {
     (options.warn ?? ((text) => process.stderr.write(text)))(
-      `WARNING: authorization is OFF on http://${address}:${port}: every caller may predict, register and promote as "anonymous". `
-      + 'Do not expose this server; start it without the insecure mode to require tokens.\n',
+      `WARNING: authorization is OFF on http://${address}:${port}: every caller may predict, register and promote as "anonymous". ` +
+        'Do not expose this server; start it without the insecure mode to require tokens.\n',
     );
   }
   return {
@@ -262,8 +273,20 @@ function serverState(options: LocalServerOptions): ServerState {
   const now = options.now ?? Date.now;
   const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
   const writer = options.accessLog;
-  const accessLog = writer === false ? undefined : writer ? { push: writer, flush: () => undefined } : new BufferedLines((text) => process.stdout.write(text));
-  return { options, now, elapsed: options.elapsed ?? (() => performance.now()), limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now), cache: new Map(), accessLog };
+  const accessLog =
+    writer === false
+      ? undefined
+      : writer
+        ? { push: writer, flush: () => undefined }
+        : new BufferedLines((text) => process.stdout.write(text));
+  return {
+    options,
+    now,
+    elapsed: options.elapsed ?? (() => performance.now()),
+    limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now),
+    cache: new Map(),
+    accessLog,
+  };
 }
 
 /** Where lines go: each one pushed, and whatever is held back written out by `flush`. */
@@ -372,7 +395,12 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
   if (url.pathname === JWKS_PATH && 'authorizer' in auth && auth.jwks) {
     request.resume();
     if (method !== 'GET') {
-      sendJson(response, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${clip(method, 16)} is not allowed here; use GET.`, path: 'method' }, requestId }, { allow: 'GET' });
+      sendJson(
+        response,
+        405,
+        { error: { code: 'METHOD_NOT_ALLOWED', message: `${clip(method, 16)} is not allowed here; use GET.`, path: 'method' }, requestId },
+        { allow: 'GET' },
+      );
     } else {
       sendJson(response, 200, auth.jwks, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' });
     }
@@ -382,9 +410,28 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
   if (!match.route) {
     request.resume();
     if (match.methodsAllowed.length > 0) {
-      sendJson(response, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${clip(method, 16)} is not allowed here; use ${match.methodsAllowed.join(' or ')}.`, path: 'method' }, requestId }, { allow: match.methodsAllowed.join(', ') });
+      sendJson(
+        response,
+        405,
+        {
+          error: {
+            code: 'METHOD_NOT_ALLOWED',
+            message: `${clip(method, 16)} is not allowed here; use ${match.methodsAllowed.join(' or ')}.`,
+            path: 'method',
+          },
+          requestId,
+        },
+        { allow: match.methodsAllowed.join(', ') },
+      );
     } else {
-      sendJson(response, 404, { error: { code: 'ROUTE_NOT_FOUND', message: `No route ${clip(method, 16)} ${clip(url.pathname)}. See the README for the API.`, path: 'path' }, requestId });
+      sendJson(response, 404, {
+        error: {
+          code: 'ROUTE_NOT_FOUND',
+          message: `No route ${clip(method, 16)} ${clip(url.pathname)}. See the README for the API.`,
+          path: 'path',
+        },
+        requestId,
+      });
     }
     return;
   }
@@ -407,14 +454,19 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     if (!taken.allowed) {
       request.resume();
       const { ratePerSecond, burst } = state.limiter.limit;
-      sendJson(response, 429, {
-        error: {
-          code: 'RATE_LIMITED',
-          message: `Too many requests from this client: the limit is ${ratePerSecond} per second with bursts of ${burst}. Retry after ${taken.retryAfterSeconds} s.`,
-          path: '',
+      sendJson(
+        response,
+        429,
+        {
+          error: {
+            code: 'RATE_LIMITED',
+            message: `Too many requests from this client: the limit is ${ratePerSecond} per second with bursts of ${burst}. Retry after ${taken.retryAfterSeconds} s.`,
+            path: '',
+          },
+          requestId,
         },
-        requestId,
-      }, { 'retry-after': String(taken.retryAfterSeconds) });
+        { 'retry-after': String(taken.retryAfterSeconds) },
+      );
       return;
     }
   }
@@ -428,7 +480,19 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     return;
   }
   if (read === 'too-large') {
-    sendJson(response, 413, { error: { code: 'BODY_TOO_LARGE', message: `The body is larger than the API's limit of ${limit} bytes (API Gateway's 10 MB payload quota). Send tensors in the v2 binary form (Content-Type: application/octet-stream), or upload large inputs first (POST /v1/models/{model}/payloads, then parameters.data_ref) and send fewer rows per request.`, path: 'body' }, requestId }, { connection: 'close' });
+    sendJson(
+      response,
+      413,
+      {
+        error: {
+          code: 'BODY_TOO_LARGE',
+          message: `The body is larger than the API's limit of ${limit} bytes (API Gateway's 10 MB payload quota). Send tensors in the v2 binary form (Content-Type: application/octet-stream), or upload large inputs first (POST /v1/models/{model}/payloads, then parameters.data_ref) and send fewer rows per request.`,
+          path: 'body',
+        },
+        requestId,
+      },
+      { connection: 'close' },
+    );
     return;
   }
   const binaryTypes = options.binaryMediaTypes ?? BINARY_MEDIA_TYPES;
@@ -445,7 +509,14 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
   // Lambda refuses an event over its synchronous limit before any code runs.
   const eventBytes = serializedBytes(event);
   if (eventBytes > LAMBDA_SYNC_PAYLOAD_BYTES) {
-    sendJson(response, 413, { error: { code: 'REQUEST_TOO_LARGE', message: requestTooLarge(eventBytes, event.isBase64Encoded, match.route, decoded['model']), path: 'body' }, requestId });
+    sendJson(response, 413, {
+      error: {
+        code: 'REQUEST_TOO_LARGE',
+        message: requestTooLarge(eventBytes, event.isBase64Encoded, match.route, decoded['model']),
+        path: 'body',
+      },
+      requestId,
+    });
     return;
   }
   const version = options.versions?.select(match.route.fn, decoded);
@@ -479,9 +550,11 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
  */
 function requestTooLarge(eventBytes: number, base64: boolean, route: Route, model: string | undefined): string {
   const models = `/v1/models/${model === undefined ? '{model}' : clip(model, 63)}`;
-  const measured = `The request reaches the function as a ${eventBytes}-byte Lambda event (the body${base64 ? ' base64-encoded' : ''}, headers and request context), `
-    + `over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke.`;
-  const fewerFeatures = 'A reference profile must fit in one request: profile fewer features (modelctl profile --features a,b,...), each keeps up to 1,000 sample values.';
+  const measured =
+    `The request reaches the function as a ${eventBytes}-byte Lambda event (the body${base64 ? ' base64-encoded' : ''}, headers and request context), ` +
+    `over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke.`;
+  const fewerFeatures =
+    'A reference profile must fit in one request: profile fewer features (modelctl profile --features a,b,...), each keeps up to 1,000 sample values.';
   if (route.resource.endsWith('/profile')) return `${measured} ${fewerFeatures}`;
   if (route.method === 'POST' && route.resource.endsWith('/versions')) {
     return `${measured} Send the model file through a presigned upload (POST ${models}/uploads, then {"uploadId"}); a "profile" sent with it counts too: ${fewerFeatures}`;
@@ -489,14 +562,18 @@ function requestTooLarge(eventBytes: number, base64: boolean, route: Route, mode
   if (route.fn === 'control') {
     return `${measured} Send large files through a presigned upload instead: a model file with POST ${models}/uploads, a batch job's input with POST ${models}/batch-inputs.`;
   }
-  const binary = base64 ? '' : 'send tensors in the binary form (Content-Type: application/octet-stream: a JSON header, then raw little-endian bytes), ';
+  const binary = base64
+    ? ''
+    : 'send tensors in the binary form (Content-Type: application/octet-stream: a JSON header, then raw little-endian bytes), ';
   return `${measured} Instead, ${binary}send fewer rows per request, or upload the input first (POST ${models}/payloads) and send its reference.`;
 }
 
 /** The 502 for a result over Lambda's limit: what AWS does with it, and how to get a smaller one. */
 function responseTooLarge(resultBytes: number): string {
-  return `The function's answer is ${resultBytes} bytes as Lambda serializes it, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: `
-    + 'on AWS, Lambda refuses it and API Gateway answers 502. Send fewer rows per request, ask for fewer outputs, or ask for binary outputs (Accept: application/octet-stream).';
+  return (
+    `The function's answer is ${resultBytes} bytes as Lambda serializes it, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit for a synchronous invoke: ` +
+    'on AWS, Lambda refuses it and API Gateway answers 502. Send fewer rows per request, ask for fewer outputs, or ask for binary outputs (Accept: application/octet-stream).'
+  );
 }
 
 /** The first value of a request header, whatever the case of its name (API Gateway reads the first). */
@@ -538,11 +615,16 @@ async function authorize(
   // Every Authorization value, whatever the case of its name: the cache is keyed by one value, so
   // a request carrying two (a cached token and anything else) is refused here, before the cache
   // is read, as the authorizer refuses it; else it would pass once the token had been used alone.
-  const identities = Object.entries(parts.multiValueHeaders).filter(([name]) => name.toLowerCase() === 'authorization').flatMap(([, values]) => values);
+  const identities = Object.entries(parts.multiValueHeaders)
+    .filter(([name]) => name.toLowerCase() === 'authorization')
+    .flatMap(([, values]) => values);
   if (identities.length > 1) return unauthorized('Send exactly one Authorization header.', 'invalid_token');
   const identity = identities[0];
   // API Gateway answers 401 itself when the identity source is missing: the authorizer never runs.
-  if (identity === undefined || identity === '') return unauthorized('This route needs a token: send "Authorization: Bearer <JWT>". Locally: npm run -s modelctl -- token --scope <scope>.');
+  if (identity === undefined || identity === '')
+    return unauthorized(
+      'This route needs a token: send "Authorization: Bearer <JWT>". Locally: npm run -s modelctl -- token --scope <scope>.',
+    );
   const methodArn = `arn:aws:execute-api:local:000000000000:local/local/${route.method}${url.pathname.replace(/\/+$/, '') || '/'}`;
   const ttlMs = (auth.cacheTtlSeconds ?? 60) * 1000;
   const started = state.now();
@@ -562,11 +644,20 @@ async function authorize(
         const reason = 'reason' in error && typeof error.reason === 'string' ? error.reason : 'The token was refused.';
         return unauthorized(reason, 'invalid_token');
       }
-      (state.options.warn ?? ((text) => process.stderr.write(text)))(`local authorizer failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      (state.options.warn ?? ((text) => process.stderr.write(text)))(
+        `local authorizer failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       return {
         refusal: {
           status: 500,
-          body: { error: { code: 'AUTHORIZER_FAILURE', message: 'The authorizer could not check the token (see the server log); try again shortly.', path: '' }, requestId },
+          body: {
+            error: {
+              code: 'AUTHORIZER_FAILURE',
+              message: 'The authorizer could not check the token (see the server log); try again shortly.',
+              path: '',
+            },
+            requestId,
+          },
           headers: {},
         },
       };
@@ -595,7 +686,9 @@ async function authorize(
     };
   }
   // No prototype: the function reads it as a map (see normalizeEvent in functions/shared/http.ts).
-  const context: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, { principalId: authorizerResult.principalId });
+  const context: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
+    principalId: authorizerResult.principalId,
+  });
   for (const [key, value] of Object.entries(authorizerResult.context)) context[key] = String(value);
   context['integrationLatency'] = String(Math.max(0, Math.round(state.now() - started)));
   return { context };
@@ -691,12 +784,16 @@ interface EventBody {
  * offset, never U+FFFD in its place.
  */
 async function decodeBody(body: Buffer, parts: RequestParts, limit: number, binaryTypes: readonly string[]): Promise<EventBody> {
-  const values = Object.entries(parts.multiValueHeaders).filter(([name]) => name.toLowerCase() === 'content-encoding').flatMap(([, list]) => list);
+  const values = Object.entries(parts.multiValueHeaders)
+    .filter(([name]) => name.toLowerCase() === 'content-encoding')
+    .flatMap(([, list]) => list);
   const coding = contentCoding(values);
   const inflate = coding !== undefined && body.length > 0;
-  const limitName = "the most the API takes (API Gateway's 10 MB payload quota; the function behind it then takes at most its MAX_BODY_BYTES)";
+  const limitName =
+    "the most the API takes (API Gateway's 10 MB payload quota; the function behind it then takes at most its MAX_BODY_BYTES)";
   const bytes = inflate ? await inflateBounded(body, coding, limit, undefined, limitName) : body;
-  if (bytes.length > 0 && isBinaryMediaType(firstHeader(parts, 'content-type'), binaryTypes)) return { body: bytes.toString('base64'), isBase64Encoded: true };
+  if (bytes.length > 0 && isBinaryMediaType(firstHeader(parts, 'content-type'), binaryTypes))
+    return { body: bytes.toString('base64'), isBase64Encoded: true };
   return { body: decodeUtf8Body(bytes, inflate), isBase64Encoded: false };
 }
 

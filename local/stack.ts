@@ -17,20 +17,37 @@ import type { BatchJobService } from '../functions/core/batch-jobs.js';
 import { makeHandler as makeControlHandler } from '../functions/control/app.js';
 import type { RegistryService } from '../functions/core/registry.js';
 import type { PredictionService } from '../functions/core/predict.js';
-import { ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
+import { type ReleaseService, RELEASE_MONITOR } from '../functions/core/release.js';
 import { makeHandler as makePredictHandler } from '../functions/predict/app.js';
 import { loadConfig, required, type Config } from '../functions/shared/config.js';
 import {
-  bodyLimits, buildBatchJobService, buildBatchJobStore, buildBatchSteps, buildBatchWorker, buildModelRuntime, buildPredictionLogService, buildReplayService,
-  buildDriftService, buildPredictionService, buildRegistryService, buildReleaseService, buildStatsService, buildUploadService,
+  bodyLimits,
+  buildBatchJobService,
+  buildBatchJobStore,
+  buildBatchSteps,
+  buildBatchWorker,
+  buildModelRuntime,
+  buildPredictionLogService,
+  buildReplayService,
+  buildDriftService,
+  buildPredictionService,
+  buildRegistryService,
+  buildReleaseService,
+  buildStatsService,
+  buildUploadService,
 } from '../functions/shared/composition.js';
 import { buildExperimentService, buildShadowService } from '../functions/control/composition.js';
 import { LocalBatchRunner, type RetryPolicy } from './batch-runner.js';
 import { logLine } from '../functions/shared/http.js';
 import { createLogger, requestLog } from '../functions/shared/logger.js';
 import {
-  generateSigningKey, loadOrCreateSigningKey, localAuthorizer, localAuthorizerEnv, mintToken,
-  type MintOptions, type SigningKey,
+  generateSigningKey,
+  loadOrCreateSigningKey,
+  localAuthorizer,
+  localAuthorizerEnv,
+  mintToken,
+  type MintOptions,
+  type SigningKey,
 } from './auth.js';
 import { ensureBucket, localClients, startLocalAws, startLocalAwsProcess, type LocalAws, type LocalClients } from './aws-servers.js';
 import { JWKS_PATH, startLocalServer, type LocalFunction, type LocalServer, type RateLimit } from './server.js';
@@ -201,7 +218,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await ensureBucket(clients.s3, config.CAPTURE_BUCKET);
       // Captured requests and the replays made of them are kept as long as each other.
       for (const prefix of [CAPTURE_ROOT, REPLAY_ROOT]) {
-        await expireObjects(clients.s3, config.CAPTURE_BUCKET, options.captureRetentionDays ?? DEFAULT_CAPTURE_RETENTION_DAYS, Date.now(), prefix);
+        await expireObjects(
+          clients.s3,
+          config.CAPTURE_BUCKET,
+          options.captureRetentionDays ?? DEFAULT_CAPTURE_RETENTION_DAYS,
+          Date.now(),
+          prefix,
+        );
       }
     }
     // One process, one runtime: every emulated function version and the control plane share its
@@ -225,9 +248,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         edge: { logger, functionVersion },
         ...(servedModel ? { servedModel } : {}),
       });
-    const latest: LocalFunction = { handler: predictHandler(prediction, config.AWS_LAMBDA_FUNCTION_VERSION), version: config.AWS_LAMBDA_FUNCTION_VERSION };
+    const latest: LocalFunction = {
+      handler: predictHandler(prediction, config.AWS_LAMBDA_FUNCTION_VERSION),
+      version: config.AWS_LAMBDA_FUNCTION_VERSION,
+    };
     const flushLogs = () => Promise.all(services.map((s) => s.flush())).then(() => undefined);
-    const driftSchedule = new LocalDriftSchedule({ drift, registry: registry, flush: flushLogs, intervalMs: options.driftIntervalMs ?? 3_600_000 });
+    const driftSchedule = new LocalDriftSchedule({
+      drift,
+      registry: registry,
+      flush: flushLogs,
+      intervalMs: options.driftIntervalMs ?? 3_600_000,
+    });
     driftSchedule.start();
     // The router reports managed releases' outcomes to the release service, built over the router.
     let releases: ReleaseService | undefined;
@@ -244,11 +275,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // Each published version is its own function with its model version pinned; the sessions
       // live in the process's one runtime, shared and bounded.
       makeVersion: (model, functionVersion, modelVersion) => {
-        const service = buildPredictionService({ ...config, SERVED_MODEL: model, PINNED_MODEL_VERSION: modelVersion, AWS_LAMBDA_FUNCTION_VERSION: functionVersion }, clients, { runtime });
+        const service = buildPredictionService(
+          { ...config, SERVED_MODEL: model, PINNED_MODEL_VERSION: modelVersion, AWS_LAMBDA_FUNCTION_VERSION: functionVersion },
+          clients,
+          { runtime },
+        );
         services.push(service);
         return {
           function: { handler: predictHandler(service, functionVersion, model), version: functionVersion },
-          predict: (name, body) => service.predict(name, body, { requestId: `pre-traffic-${functionVersion}`, caller: RELEASE_MONITOR, startedAt: performance.now() }),
+          predict: (name, body) =>
+            service.predict(name, body, {
+              requestId: `pre-traffic-${functionVersion}`,
+              caller: RELEASE_MONITOR,
+              startedAt: performance.now(),
+            }),
         };
       },
       onOutcome: async (outcome) => releases?.recordOutcome(outcome),
@@ -284,7 +324,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Experiments and shadow tests: the same services as the control function's on AWS.
     const experiments = buildExperimentService(config, clients, traffic, releaseService);
     const shadows = buildShadowService(config, clients);
-    const key = options.auth === 'insecure' ? undefined : options.dataDir ? await loadOrCreateSigningKey(options.dataDir) : await generateSigningKey();
+    const key =
+      options.auth === 'insecure'
+        ? undefined
+        : options.dataDir
+          ? await loadOrCreateSigningKey(options.dataDir)
+          : await generateSigningKey();
     const api = await startLocalServer({
       port: options.port ?? 0,
       functions: {
@@ -365,7 +410,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
  * (the process died between storing the job and starting it) is started now. None stays RUNNING
  * forever: a workflow that cannot resume ends FAILED, and its job with it.
  */
-async function resumeBatchJobs(runner: LocalBatchRunner, jobs: BatchJobService, store: ReturnType<typeof buildBatchJobStore>): Promise<void> {
+async function resumeBatchJobs(
+  runner: LocalBatchRunner,
+  jobs: BatchJobService,
+  store: ReturnType<typeof buildBatchJobStore>,
+): Promise<void> {
   await runner.resume();
   for (const job of await store.listActive()) {
     const known = job.executionId ? (await runner.status(job.executionId)).status : 'UNKNOWN';
@@ -388,7 +437,13 @@ export async function seedSampleModel(registry: RegistryService, drift?: DriftSe
   ]);
   const version = await registry.register({ model: SAMPLE_MODEL.name, bytes, metadata, actor: 'local-setup' });
   await drift?.putProfile(SAMPLE_MODEL.name, version.version, profile);
-  await registry.transition({ model: SAMPLE_MODEL.name, version: version.version, to: 'staging', actor: 'local-setup', reason: 'sample model' });
+  await registry.transition({
+    model: SAMPLE_MODEL.name,
+    version: version.version,
+    to: 'staging',
+    actor: 'local-setup',
+    reason: 'sample model',
+  });
   await registry.setProduction(SAMPLE_MODEL.name, version.version, 'local-setup');
   return 'registered';
 }

@@ -40,8 +40,14 @@ const Env = z.object({
   /** The functions' structured logs (JSON lines, Powertools Logger), as LOG_LEVEL on Lambda. */
   LOG_LEVEL: z.preprocess(upperCase, z.enum(LOG_LEVELS)).default('INFO'),
   /** Model sessions the process keeps loaded, by count and bytes (functions/shared/config.ts has the defaults). */
-  SESSION_CACHE_MAX_SESSIONS: z.string().regex(/^[1-9][0-9]*$/).optional(),
-  SESSION_CACHE_MAX_BYTES: z.string().regex(/^[1-9][0-9]*$/).optional(),
+  SESSION_CACHE_MAX_SESSIONS: z
+    .string()
+    .regex(/^[1-9][0-9]*$/)
+    .optional(),
+  SESSION_CACHE_MAX_BYTES: z
+    .string()
+    .regex(/^[1-9][0-9]*$/)
+    .optional(),
   /** Days captured requests are kept (deleted at start when older), as the capture bucket's lifecycle rule on AWS. */
   CAPTURE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
   /** Minutes between scheduled drift runs of the models with capture on (the EventBridge schedule's stand-in); 0 turns them off. */
@@ -94,12 +100,18 @@ async function main(): Promise<void> {
   const example = JSON.stringify({
     features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
   });
-  const sampleModel = stack.sample === 'registered'
-    ? `Registered the sample model "${SAMPLE_MODEL.name}" and made it live.`
-    : `The sample model "${SAMPLE_MODEL.name}" is live.`;
+  const sampleModel =
+    stack.sample === 'registered'
+      ? `Registered the sample model "${SAMPLE_MODEL.name}" and made it live.`
+      : `The sample model "${SAMPLE_MODEL.name}" is live.`;
   let lines: string[];
   if (stack.auth) {
-    const token = await stack.auth.mint({ subject: 'local-dev', scopes: ['predict'], models: [SAMPLE_MODEL.name], ttlSeconds: SAMPLE_TOKEN_TTL_SECONDS });
+    const token = await stack.auth.mint({
+      subject: 'local-dev',
+      scopes: ['predict'],
+      models: [SAMPLE_MODEL.name],
+      ttlSeconds: SAMPLE_TOKEN_TTL_SECONDS,
+    });
     // `npm run` runs in the project folder: a data folder elsewhere must be named.
     const dataFlag = dataDir === path.resolve('.data') ? '' : ` --data-dir ${shellQuote(dataDir)}`;
     const mint = (args: string) => `$(npm run -s modelctl -- token ${args}${dataFlag})`;

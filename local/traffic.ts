@@ -24,7 +24,15 @@ import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
 import { AppError, ConflictError } from '../functions/core/errors.js';
 import { DEFAULT_GOLDEN_TOLERANCE, firstDifference } from '../functions/core/gates.js';
 import { isClientError, isFailure } from '../functions/core/observability.js';
-import { NO_METRICS, type AliasRouting, type FunctionVersion, type ManagedShift, type ModelRegistry, type TrafficRouter, type VersionMetrics } from '../functions/core/ports.js';
+import {
+  NO_METRICS,
+  type AliasRouting,
+  type FunctionVersion,
+  type ManagedShift,
+  type ModelRegistry,
+  type TrafficRouter,
+  type VersionMetrics,
+} from '../functions/core/ports.js';
 import { UNPINNED_VERSION, type ReleaseOutcome } from '../functions/core/release.js';
 import type { FunctionName } from '../functions/shared/routes.js';
 import type { LocalFunction, VersionSelector } from './server.js';
@@ -83,7 +91,12 @@ export interface LocalTrafficOptions {
    * version's since the release started (`functions/core/drift/canary-gate.ts`), or `undefined`.
    * Asked on each check once the canary has served `minInvocations`. @default none
    */
-  readonly distributionGate?: (check: { readonly model: string; readonly stableVersion: string | undefined; readonly canaryVersion: string; readonly since: number }) => Promise<string | undefined>;
+  readonly distributionGate?: (check: {
+    readonly model: string;
+    readonly stableVersion: string | undefined;
+    readonly canaryVersion: string;
+    readonly since: number;
+  }) => Promise<string | undefined>;
   /** Told when a managed release ends by itself (the local stack records it in the registry). */
   readonly onOutcome?: (outcome: ReleaseOutcome) => Promise<void>;
   /** Where failures of `onOutcome` are reported. @default stderr */
@@ -102,7 +115,13 @@ interface ModelState {
  * histogram takes about 1.5 KB however many requests it holds.
  */
 function newHistogram(): Histogram {
-  return buildHistogram({ bitBucketSize: 'packed', lowestDiscernibleValue: 1, highestTrackableValue: MAX_LATENCY_US, numberOfSignificantValueDigits: 2, autoResize: false });
+  return buildHistogram({
+    bitBucketSize: 'packed',
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: MAX_LATENCY_US,
+    numberOfSignificantValueDigits: 2,
+    autoResize: false,
+  });
 }
 const MAX_LATENCY_US = 900_000_000;
 
@@ -199,11 +218,13 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
   constructor(private readonly options: LocalTrafficOptions) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
-    this.every = options.every ?? ((ms, fn) => {
-      const timer = setInterval(() => void fn(), ms);
-      timer.unref();
-      return () => clearInterval(timer);
-    });
+    this.every =
+      options.every ??
+      ((ms, fn) => {
+        const timer = setInterval(() => void fn(), ms);
+        timer.unref();
+        return () => clearInterval(timer);
+      });
     this.threshold = { ...DEFAULT_ROLLBACK_THRESHOLD, ...options.rollback };
     if (options.file) this.load(options.file);
   }
@@ -224,7 +245,12 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     if (functionVersion === UNPINNED_VERSION) return false;
     const state = this.state(model);
     const { routing } = state;
-    if (routing.stable === functionVersion || routing.canary?.version === functionVersion || this.managed.get(model)?.target === functionVersion) return false;
+    if (
+      routing.stable === functionVersion ||
+      routing.canary?.version === functionVersion ||
+      this.managed.get(model)?.target === functionVersion
+    )
+      return false;
     if (state.versions.some((v) => v.functionVersion === functionVersion)) {
       this.update(model, { ...state, versions: state.versions.filter((v) => v.functionVersion !== functionVersion) });
     }
@@ -246,8 +272,10 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
   async startManagedRelease(model: string, target: string, shift: ManagedShift): Promise<string> {
     const state = this.state(model);
     const version = state.versions.find((v) => v.functionVersion === target);
-    if (!version?.modelVersion) throw new ConflictError('UNKNOWN_FUNCTION_VERSION', `Model "${model}" has no published function version ${target}.`, ['version']);
-    if (state.routing.canary || this.managed.has(model)) throw new ConflictError('RELEASE_IN_PROGRESS', `Model "${model}" has a release in progress.`, ['model']);
+    if (!version?.modelVersion)
+      throw new ConflictError('UNKNOWN_FUNCTION_VERSION', `Model "${model}" has no published function version ${target}.`, ['version']);
+    if (state.routing.canary || this.managed.has(model))
+      throw new ConflictError('RELEASE_IN_PROGRESS', `Model "${model}" has a release in progress.`, ['model']);
     const id = `local-${randomUUID()}`;
     const failure = await this.preTrafficHook(model, target, version.modelVersion);
     if (failure) {
@@ -256,7 +284,11 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     }
     this.applyRouting(model, { stable: state.routing.stable, canary: { version: target, weight: shift.percent / 100 } }, state.routing);
     const release: ManagedRelease = {
-      id, model, target, modelVersion: version.modelVersion, shift,
+      id,
+      model,
+      target,
+      modelVersion: version.modelVersion,
+      shift,
       served: new Tally(),
       startedAt: this.now(),
       nextStepAt: this.now() + shift.intervalMinutes * (this.options.minuteMs ?? MINUTE_MS),
@@ -293,7 +325,10 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
    * names a model version (`/v2/models/{m}/versions/{v}/...`) goes the same way, as on AWS: any
    * function version serves it, loading that model version whatever its own pin.
    */
-  select(fn: FunctionName, pathParameters: Readonly<Record<string, string>>): { readonly function: LocalFunction; readonly done: (statusCode: number, latencyMs: number) => void } | undefined {
+  select(
+    fn: FunctionName,
+    pathParameters: Readonly<Record<string, string>>,
+  ): { readonly function: LocalFunction; readonly done: (statusCode: number, latencyMs: number) => void } | undefined {
     const model = pathParameters['model'];
     if (fn !== 'predict' || model === undefined) return undefined;
     const { routing } = this.state(model);
@@ -340,7 +375,9 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
       this.applyRouting(model, { stable: current.stable, canary: { version: target, weight } }, current);
       release.nextStepAt += shift.intervalMinutes * (this.options.minuteMs ?? MINUTE_MS);
     } catch (error) {
-      this.warn(`managed release ${release.id} of "${release.model}" failed a step: ${error instanceof Error ? error.message : String(error)}\n`);
+      this.warn(
+        `managed release ${release.id} of "${release.model}" failed a step: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
     } finally {
       release.busy = false;
     }
@@ -377,7 +414,10 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     try {
       await this.options.onOutcome?.({ model, functionVersion: target, modelVersion, outcome: 'succeeded' });
     } catch (error) {
-      await this.rollBack(release, `the registry refused to make model version ${modelVersion} production: ${this.publicReason(error, release.model)}`);
+      await this.rollBack(
+        release,
+        `the registry refused to make model version ${modelVersion} production: ${this.publicReason(error, release.model)}`,
+      );
       return;
     }
     this.stopManaged(model);
@@ -397,7 +437,9 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
     try {
       await this.options.onOutcome?.(outcome);
     } catch (error) {
-      this.warn(`could not record the ${outcome.outcome} release of "${outcome.model}": ${error instanceof Error ? error.message : String(error)}\n`);
+      this.warn(
+        `could not record the ${outcome.outcome} release of "${outcome.model}": ${error instanceof Error ? error.message : String(error)}\n`,
+      );
     }
   }
 
@@ -442,16 +484,24 @@ export class LocalTrafficRouter implements TrafficRouter, VersionSelector {
   private applyRouting(model: string, routing: AliasRouting, expected: AliasRouting): void {
     const state = this.state(model);
     if (!sameRouting(state.routing, expected)) {
-      throw new ConflictError('ALIAS_CHANGED', `Alias "live" of "${model}" changed since it was read (it now routes ${describe(state.routing)}); read it again and retry.`, ['model']);
+      throw new ConflictError(
+        'ALIAS_CHANGED',
+        `Alias "live" of "${model}" changed since it was read (it now routes ${describe(state.routing)}); read it again and retry.`,
+        ['model'],
+      );
     }
     const known = new Set([UNPINNED_VERSION, ...state.versions.map((v) => v.functionVersion)]);
     for (const version of [routing.stable, ...(routing.canary ? [routing.canary.version] : [])]) {
-      if (!known.has(version)) throw new ConflictError('UNKNOWN_FUNCTION_VERSION', `Model "${model}" has no published function version ${version}.`, ['model']);
+      if (!known.has(version))
+        throw new ConflictError('UNKNOWN_FUNCTION_VERSION', `Model "${model}" has no published function version ${version}.`, ['model']);
     }
     if (routing.canary && !(routing.canary.weight > 0 && routing.canary.weight < 1)) {
       throw new RangeError(`A canary weight is in (0, 1), not ${routing.canary.weight}.`);
     }
-    this.update(model, { ...state, routing: routing.canary ? { stable: routing.stable, canary: { ...routing.canary } } : { stable: routing.stable } });
+    this.update(model, {
+      ...state,
+      routing: routing.canary ? { stable: routing.stable, canary: { ...routing.canary } } : { stable: routing.stable },
+    });
   }
 
   private state(model: string): ModelState {

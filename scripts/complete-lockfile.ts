@@ -31,7 +31,11 @@ export function platformOf(name: string): Pick<LockEntry, 'os' | 'cpu' | 'libc'>
   const os = parts.filter((p) => OS.includes(p));
   const cpu = parts.filter((p) => CPU.includes(p));
   if (os.length !== 1 || cpu.length !== 1) return undefined;
-  const libc = parts.some((p) => p.startsWith('musl')) ? ['musl'] : os[0] === 'linux' && parts.some((p) => p.startsWith('gnu')) ? ['glibc'] : undefined;
+  const libc = parts.some((p) => p.startsWith('musl'))
+    ? ['musl']
+    : os[0] === 'linux' && parts.some((p) => p.startsWith('gnu'))
+      ? ['glibc']
+      : undefined;
   return { os, cpu, ...(libc ? { libc } : {}) };
 }
 
@@ -47,7 +51,9 @@ export function completeLock(lock: { packages: Record<string, LockEntry> }): str
       added.push(name);
     }
   }
-  lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+  lock.packages = Object.fromEntries(
+    Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+  );
   return added;
 }
 
@@ -56,5 +62,7 @@ if (process.argv[1]?.endsWith('complete-lockfile.ts')) {
   const lock = JSON.parse(readFileSync(file, 'utf8')) as { packages: Record<string, LockEntry> };
   const added = completeLock(lock);
   writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
-  process.stdout.write(added.length > 0 ? `added ${added.length} entries: ${added.join(', ')}\n` : 'the lock already lists every optional binary\n');
+  process.stdout.write(
+    added.length > 0 ? `added ${added.length} entries: ${added.join(', ')}\n` : 'the lock already lists every optional binary\n',
+  );
 }

@@ -69,8 +69,9 @@ export interface SampleModel {
  * lines skipped). Throws when a record's field count differs from the header's.
  */
 export function parseCsv(text: string): Table {
-  const lines = text.split(/\r?\n/).flatMap((line, i) =>
-    line.trim() === '' ? [] : [{ fields: line.split(',').map((field) => field.trim()), lineNumber: i + 1 }]);
+  const lines = text
+    .split(/\r?\n/)
+    .flatMap((line, i) => (line.trim() === '' ? [] : [{ fields: line.split(',').map((field) => field.trim()), lineNumber: i + 1 }]));
   const [first, ...rest] = lines;
   if (first === undefined) throw new Error('CSV text is empty');
   const header = first.fields;
@@ -88,9 +89,7 @@ export function parseCsv(text: string): Table {
  * the `target` column as an index into `classLabels`. Throws on a missing column, a value that is
  * not a finite number, or an unknown label.
  */
-export function toExamples(
-  table: Table, features: readonly string[], target: string, classLabels: readonly string[],
-): Example[] {
+export function toExamples(table: Table, features: readonly string[], target: string, classLabels: readonly string[]): Example[] {
   const column = (name: string): number => {
     const index = table.header.indexOf(name);
     if (index < 0) throw new Error(`CSV has no column '${name}'`);
@@ -165,9 +164,7 @@ function logits(x: readonly number[], weights: readonly (readonly number[])[], b
  * L2 penalty, after standardizing each feature with the training set's mean and (population)
  * standard deviation. The returned parameters are rounded to float32.
  */
-export function trainSoftmaxRegression(
-  train: readonly Example[], classCount: number, options: TrainingOptions,
-): SoftmaxModel {
+export function trainSoftmaxRegression(train: readonly Example[], classCount: number, options: TrainingOptions): SoftmaxModel {
   const first = train[0];
   if (first === undefined) throw new Error('no training examples');
   const n = train.length;
@@ -182,10 +179,12 @@ export function trainSoftmaxRegression(
   for (let iteration = 0; iteration < iterations; iteration++) {
     // Gradient of the mean cross-entropy with respect to the logits: (p - onehot(label)) / n.
     const residuals = data.map(({ x, label }) => ({
-      x, r: softmax(logits(x, weights, bias)).map((p, c) => (p - (c === label ? 1 : 0)) / n),
+      x,
+      r: softmax(logits(x, weights, bias)).map((p, c) => (p - (c === label ? 1 : 0)) / n),
     }));
-    weights = weights.map((row, f) => row.map((w, c) =>
-      w - learningRate * (l2 * w + sum(residuals.map(({ x, r }) => (x[f] ?? 0) * (r[c] ?? 0))))));
+    weights = weights.map((row, f) =>
+      row.map((w, c) => w - learningRate * (l2 * w + sum(residuals.map(({ x, r }) => (x[f] ?? 0) * (r[c] ?? 0))))),
+    );
     bias = bias.map((b, c) => b - learningRate * sum(residuals.map(({ r }) => r[c] ?? 0)));
   }
   const f32 = (values: readonly number[]): number[] => values.map(Math.fround);
@@ -239,7 +238,10 @@ export function buildIrisOnnx(model: SoftmaxModel): Uint8Array {
       { op: 'Softmax', inputs: ['logits'], outputs: ['probabilities'], attributes: { axis: -1 } },
       { op: 'ArgMax', inputs: ['probabilities'], outputs: ['label_index'], attributes: { axis: 1, keepdims: 0 } },
       {
-        op: 'LabelEncoder', domain: ML_DOMAIN, inputs: ['label_index'], outputs: ['label'],
+        op: 'LabelEncoder',
+        domain: ML_DOMAIN,
+        inputs: ['label_index'],
+        outputs: ['label'],
         attributes: {
           keys_int64s: attr.ints(CLASS_LABELS.map((_, i) => i)),
           values_strings: [...CLASS_LABELS],
@@ -292,7 +294,10 @@ function goldenInput(model: SoftmaxModel, examples: readonly Example[]): GoldenI
  * `probability[<class>]` column per class), run in ONNX Runtime as the API serves them. Drift
  * detection compares captured traffic with it.
  */
-export async function trainingProfile(train: readonly Example[], model: Pick<SampleModel, 'bytes' | 'metadata'>): Promise<ReferenceProfile> {
+export async function trainingProfile(
+  train: readonly Example[],
+  model: Pick<SampleModel, 'bytes' | 'metadata'>,
+): Promise<ReferenceProfile> {
   const rows = train.map((example) => Object.fromEntries(FEATURES.map((name, i) => [name, example.features[i]])));
   const features = profileRows(rows, FEATURES);
   // Loaded here only: what imports this module for the trainer alone does not load the runtime.
@@ -309,8 +314,8 @@ export async function trainingProfile(train: readonly Example[], model: Pick<Sam
 /** The runtime opens the model from its bytes; no registered artifact is ever read. */
 const NO_ARTIFACTS: ArtifactStore = {
   bucket: 'none',
-  put: () => Promise.reject(new Error('the sample model\'s profile reads no artifact store')),
-  get: () => Promise.reject(new Error('the sample model\'s profile reads no artifact store')),
+  put: () => Promise.reject(new Error("the sample model's profile reads no artifact store")),
+  get: () => Promise.reject(new Error("the sample model's profile reads no artifact store")),
 };
 
 /**

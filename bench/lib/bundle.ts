@@ -37,8 +37,7 @@ export const FUNCTION_BUNDLING = {
 
 // `import.meta` + `.url` in two parts: the bench's own build (build.ts) rewrites the whole
 // expression in its sources, and this one belongs to the function's bundle.
-const ESM_REQUIRE_BANNER =
-  `import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(${'import.meta'}.url);`;
+const ESM_REQUIRE_BANNER = `import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(${'import.meta'}.url);`;
 
 /** Output bytes of one group of inputs: a package (node_modules/<name>) or a top folder of ours. */
 export interface InputBytes {
@@ -75,7 +74,12 @@ export interface FunctionBundle {
  * Bundles `entry` (relative to the repository root) into `outDir/<name>.mjs` (default
  * `index.mjs`, as the asset holds it) with the function's options.
  */
-export async function bundleFunction(entry: string, outDir: string, name = 'index', options: { readonly tracing?: boolean } = {}): Promise<FunctionBundle> {
+export async function bundleFunction(
+  entry: string,
+  outDir: string,
+  name = 'index',
+  options: { readonly tracing?: boolean } = {},
+): Promise<FunctionBundle> {
   const file = path.join(outDir, `${name}.mjs`);
   const result = await build({
     absWorkingDir: ROOT,
@@ -114,9 +118,7 @@ export async function bundleFunction(entry: string, outDir: string, name = 'inde
 function groupOf(input: string): string {
   const parts = input.split('/');
   const at = parts.lastIndexOf('node_modules');
-  return at >= 0
-    ? parts.slice(at + 1, at + (parts[at + 1]?.startsWith('@') ? 3 : 2)).join('/')
-    : parts.slice(0, 2).join('/');
+  return at >= 0 ? parts.slice(at + 1, at + (parts[at + 1]?.startsWith('@') ? 3 : 2)).join('/') : parts.slice(0, 2).join('/');
 }
 
 function groupTotals(metafile: Metafile, keep: (input: string) => boolean): Map<string, number> {

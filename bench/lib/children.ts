@@ -78,7 +78,10 @@ export async function startChild<Ready extends Message>(
   });
 
   const ready = await new Promise<Ready>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${file} was not ready within ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(
+      () => fail(new Error(`${file} was not ready within ${options.timeoutMs ?? 60_000} ms`)),
+      options.timeoutMs ?? 60_000,
+    );
     const onMessage = (message: Message) => {
       if (message.type !== 'ready') return;
       clearTimeout(timer);
@@ -135,7 +138,11 @@ export type RequestHandler = (message: Message) => Promise<Record<string, unknow
  * Run in a child: answers the runner's requests with `handlers[message.type]`, tells it `ready`
  * with `readyFields`, and exits on `stop` (after `onStop`) or when the runner goes away.
  */
-export function serveRunner(readyFields: Record<string, unknown>, handlers: Readonly<Record<string, RequestHandler>>, onStop: () => Promise<void>): void {
+export function serveRunner(
+  readyFields: Record<string, unknown>,
+  handlers: Readonly<Record<string, RequestHandler>>,
+  onStop: () => Promise<void>,
+): void {
   const send = (message: Message) => process.send?.(message);
   process.on('message', (message: Message) => {
     if (message.type === 'stop') {

@@ -17,7 +17,12 @@ export interface Profile {
    */
   readonly coldStart: { readonly runs: number; readonly warmRequests: number; readonly probeRuns: number };
   /** Per server and concurrency: a warm-up, then `seconds` of load in `rounds` slices alternating between the servers. */
-  readonly http: { readonly warmupSeconds: number; readonly seconds: number; readonly rounds: number; readonly connections: readonly number[] };
+  readonly http: {
+    readonly warmupSeconds: number;
+    readonly seconds: number;
+    readonly rounds: number;
+    readonly connections: readonly number[];
+  };
   /** The target run (100,000 requests), then a shorter one with prediction logs on; each capped in time. */
   readonly memory: {
     readonly warmupRequests: number;

@@ -26,9 +26,21 @@ export function predictEvent(model: string, body: string): APIGatewayProxyEvent 
       protocol: 'HTTP/1.1',
       httpMethod: 'POST',
       identity: {
-        accessKey: null, accountId: null, apiKey: null, apiKeyId: null, caller: null, clientCert: null,
-        cognitoAuthenticationProvider: null, cognitoAuthenticationType: null, cognitoIdentityId: null,
-        cognitoIdentityPoolId: null, principalOrgId: null, sourceIp: '127.0.0.1', user: null, userAgent: 'bench', userArn: null,
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: '127.0.0.1',
+        user: null,
+        userAgent: 'bench',
+        userArn: null,
       },
       path: `/bench/v1/models/${model}/predict`,
       stage: 'bench',
@@ -58,17 +70,26 @@ export function lambdaContext(): Context {
   };
 }
 
-
 /**
  * The API Gateway REST proxy event for `POST /v2/models/{model}/infer` in the binary tensor
  * form: a JSON header, then the rows' float32 bytes, base64-encoded as API Gateway passes a
  * binary media type; the outputs asked for as binary too.
  */
 export function binaryInferEvent(model: string, input: string, data: Float32Array, shape: readonly number[]): APIGatewayProxyEvent {
-  const header = Buffer.from(JSON.stringify({ inputs: [{ name: input, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }], parameters: { binary_data_output: true } }), 'utf8');
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: input, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }],
+      parameters: { binary_data_output: true },
+    }),
+    'utf8',
+  );
   const body = Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
   const event = predictEvent(model, '');
-  const headers = { 'content-type': 'application/octet-stream', accept: 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) };
+  const headers = {
+    'content-type': 'application/octet-stream',
+    accept: 'application/octet-stream',
+    'inference-header-content-length': String(header.byteLength),
+  };
   return {
     ...event,
     resource: '/v2/models/{model}/infer',

@@ -58,7 +58,11 @@ export interface InProcessPredict {
 }
 
 /** The function's defaults (functions/shared/config.ts), with the table and bucket names it needs. */
-const config = loadConfig({ REGISTRY_TABLE: 'onnx-registry', PREDICTION_LOG_TABLE: 'onnx-prediction-log', ARTIFACT_BUCKET: 'onnx-artifacts' });
+const config = loadConfig({
+  REGISTRY_TABLE: 'onnx-registry',
+  PREDICTION_LOG_TABLE: 'onnx-prediction-log',
+  ARTIFACT_BUCKET: 'onnx-artifacts',
+});
 
 export interface InProcessOptions {
   readonly log: PredictionLog;
@@ -83,7 +87,14 @@ export interface InProcessOptions {
 
 /** Capture settings at `samplePercent`, without redaction, with the default record bound. */
 function captureSettings(samplePercent: number): CaptureSettings {
-  return { samplePercent, drop: [], hash: [], maxRecordBytes: DEFAULT_MAX_RECORD_BYTES, updatedAt: new Date().toISOString(), updatedBy: 'bench' };
+  return {
+    samplePercent,
+    drop: [],
+    hash: [],
+    maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
+    updatedAt: new Date().toISOString(),
+    updatedBy: 'bench',
+  };
 }
 
 /**
@@ -101,7 +112,8 @@ export async function inProcessPredict(models: readonly PublishedModel[], option
     versions.set(model.name, await publish(registryService, model));
   }
   const setCapture = async (samplePercent: number | undefined) => {
-    for (const model of models) await registry.setCapture(model.name, samplePercent === undefined ? undefined : captureSettings(samplePercent));
+    for (const model of models)
+      await registry.setCapture(model.name, samplePercent === undefined ? undefined : captureSettings(samplePercent));
   };
   if (options.captureSamplePercent !== undefined) await setCapture(options.captureSamplePercent);
   const service = new PredictionService({

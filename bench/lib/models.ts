@@ -11,7 +11,6 @@ import { defaultIntraOpThreads } from '../../functions/adapters/onnx-runtime.js'
 import { mlpModel, seededRandom, treeEnsembleClassifier } from '../../test/fixtures/models.js';
 import { ROOT } from './paths.js';
 
-
 export type ModelId = 'iris' | 'mlp' | 'trees';
 export const MODEL_IDS: readonly ModelId[] = ['iris', 'mlp', 'trees'];
 
@@ -129,9 +128,7 @@ export function rawSession(model: BenchModel, options: RawSessionOptions = {}): 
     executionMode: 'sequential',
     interOpNumThreads: 1,
     intraOpNumThreads: options.intraOpThreads ?? PRODUCT_THREADS,
-    ...(options.spinning === undefined
-      ? {}
-      : { extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } } }),
+    ...(options.spinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } } }),
   });
 }
 

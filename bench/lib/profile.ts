@@ -26,7 +26,12 @@ export interface ProfileSummary {
 interface CpuProfile {
   readonly nodes: ReadonlyArray<{
     readonly id: number;
-    readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number; readonly columnNumber?: number };
+    readonly callFrame: {
+      readonly functionName: string;
+      readonly url: string;
+      readonly lineNumber: number;
+      readonly columnNumber?: number;
+    };
     readonly children?: readonly number[];
   }>;
   readonly samples?: readonly number[];
@@ -97,7 +102,8 @@ function groupOfSource(url: string, line: number): string {
   if (packages.length > 1) {
     const parts = (packages.at(-1) ?? '').split('/');
     const name = parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1] ?? ''}` : (parts[0] ?? '');
-    if (name.startsWith('@aws-sdk/') || name.startsWith('@smithy/') || name.startsWith('@aws-crypto/')) return 'AWS SDK (@aws-sdk, @smithy)';
+    if (name.startsWith('@aws-sdk/') || name.startsWith('@smithy/') || name.startsWith('@aws-crypto/'))
+      return 'AWS SDK (@aws-sdk, @smithy)';
     if (name.startsWith('@middy/')) return 'middy';
     return name;
   }
@@ -144,7 +150,10 @@ export function summarizeProfile(profile: CpuProfile, top = 8): ProfileSummary {
     functions.set(name, (functions.get(name) ?? 0) + delta);
   });
   const largest = (m: Map<string, number>) =>
-    [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, share: precise(busy > 0 ? us / busy : 0) }));
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, share: precise(busy > 0 ? us / busy : 0) }));
   return { busyMs: precise(busy / 1000), groups: largest(groups), functions: largest(functions) };
 }
 

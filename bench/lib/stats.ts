@@ -36,7 +36,10 @@ export function summarize(samples: readonly number[]): Stat {
 }
 
 export function median(values: readonly number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** How long and how often to sample a group of cases. */
@@ -112,9 +115,10 @@ export async function sampleInBlocks<K extends string>(
       cpu[name] += (used.user + used.system) / 1000;
     }
   }
-  return Object.fromEntries(
-    names.map((n) => [n, { times: times[n], cpuMsPerCall: cpu[n] / Math.max(1, times[n].length) }]),
-  ) as Record<K, CaseSamples>;
+  return Object.fromEntries(names.map((n) => [n, { times: times[n], cpuMsPerCall: cpu[n] / Math.max(1, times[n].length) }])) as Record<
+    K,
+    CaseSamples
+  >;
 }
 
 /**
@@ -151,4 +155,3 @@ export function rowsPerSecond(rows: number, ms: number): number {
 export function precise(value: number): number {
   return Number.isFinite(value) ? Number(value.toPrecision(6)) : value;
 }
-

@@ -73,7 +73,13 @@ interface Started {
 }
 
 async function startStack(): Promise<Started> {
-  const stack = await startLocalStack({ dataDir: path.join(scratch, 'data'), auth: 'jwt', rateLimit: false, accessLog: process.env.ACCESS_LOG !== 'off', servers: 'child-process' });
+  const stack = await startLocalStack({
+    dataDir: path.join(scratch, 'data'),
+    auth: 'jwt',
+    rateLimit: false,
+    accessLog: process.env.ACCESS_LOG !== 'off',
+    servers: 'child-process',
+  });
   return {
     url: stack.url,
     token: (await stack.auth?.mint(TOKEN)) ?? '',

@@ -85,15 +85,19 @@ const endpoints: AwsEndpoints = {
   predictionLogTable: required(config, 'PREDICTION_LOG_TABLE'),
   bucket: required(config, 'ARTIFACT_BUCKET'),
 };
-serveRunner({ endpoints }, {
-  // This process's CPU time so far: the runner divides its growth by the records dynalite stored.
-  cpu: () => {
-    const { user, system } = process.cpuUsage();
-    return { cpuMs: (user + system) / 1000 };
+serveRunner(
+  { endpoints },
+  {
+    // This process's CPU time so far: the runner divides its growth by the records dynalite stored.
+    cpu: () => {
+      const { user, system } = process.cpuUsage();
+      return { cpuMs: (user + system) / 1000 };
+    },
   },
-}, async () => {
-  sink.closeAllConnections();
-  sink.close();
-  clients.destroy();
-  await aws.stop();
-});
+  async () => {
+    sink.closeAllConnections();
+    sink.close();
+    clients.destroy();
+    await aws.stop();
+  },
+);

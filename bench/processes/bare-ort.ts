@@ -15,5 +15,7 @@ const row = JSON.parse(process.env.BENCH_ROW ?? '[]') as number[];
 const inputName = session.inputNames[0] ?? '';
 await session.run({ [inputName]: new ort.Tensor('float32', Float32Array.from(row), [1, row.length]) });
 const done = performance.now();
-process.stdout.write(`${JSON.stringify({ total: done, bootstrap: started, runtimeLoad: runtimeLoaded - started, sessionCreate: created - runtimeLoaded })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ total: done, bootstrap: started, runtimeLoad: runtimeLoaded - started, sessionCreate: created - runtimeLoaded })}\n`,
+);
 process.exit(0);

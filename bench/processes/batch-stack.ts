@@ -94,7 +94,10 @@ function transactionTable(items: unknown): string | undefined {
 
 const TRACE = { step: 'initialize', name: 'benchBatchTrace' } as const;
 s3.middlewareStack.add((next, context) => (args) => timed('s3', context.commandName, args.input, () => next(args)), TRACE);
-stack.clients.dynamo.middlewareStack.add((next, context) => (args) => timed('dynamodb', context.commandName, args.input, () => next(args)), TRACE);
+stack.clients.dynamo.middlewareStack.add(
+  (next, context) => (args) => timed('dynamodb', context.commandName, args.input, () => next(args)),
+  TRACE,
+);
 
 /**
  * CPU time of the servers' process (user + system), ms, from /proc; 0 where it cannot be read
@@ -198,7 +201,9 @@ async function runJob(rows: number, rowsPerBatch: number, maxConcurrency: number
 
   const done = await stack.jobs.get(model.name, job.jobId);
   if (done.state !== 'SUCCEEDED' || done.rows !== rows || done.progress.predicted !== rows || done.progress.failed !== 0) {
-    throw new Error(`the job of ${rows} rows ended ${done.state} with ${JSON.stringify({ rows: done.rows, progress: done.progress, failure: done.failure })}`);
+    throw new Error(
+      `the job of ${rows} rows ended ${done.state} with ${JSON.stringify({ rows: done.rows, progress: done.progress, failure: done.failure })}`,
+    );
   }
   const folder = done.output.uri.replace(`s3://${LOCAL_BATCH_BUCKET}/`, '');
   const predictions = await countLines(LOCAL_BATCH_BUCKET, `${folder}predictions.jsonl`);
@@ -226,7 +231,9 @@ const WRITES = new Set(['PutObject', 'CompleteMultipartUpload']);
 /** The phases' wall times: each from the end of the write that closed the one before. */
 function phasesOf(folder: string, started: number, submitted: number, ended: number): Record<BatchJobPhase, number> {
   const lastWrite = (match: (key: string) => boolean) =>
-    calls.filter((c) => c.service === 's3' && WRITES.has(c.command) && c.key !== undefined && match(c.key)).reduce<number | undefined>((at, c) => Math.max(at ?? 0, c.end), undefined);
+    calls
+      .filter((c) => c.service === 's3' && WRITES.has(c.command) && c.key !== undefined && match(c.key))
+      .reduce<number | undefined>((at, c) => Math.max(at ?? 0, c.end), undefined);
   const ends: Record<BatchJobPhase, number | undefined> = {
     submit: submitted,
     plan: lastWrite((key) => key === `${folder}_plan/splits.jsonl`),
@@ -246,9 +253,12 @@ function phasesOf(folder: string, started: number, submitted: number, ended: num
 
 /** The Distributed Map's children, read from its ResultWriter output (`_map/<run>/SUCCEEDED_0.json`). */
 async function batchesOf(folder: string, mapMs: number): Promise<BatchJobRun['batches']> {
-  const manifestKey = calls.find((c) => c.command === 'PutObject' && c.key?.startsWith(`${folder}_map/`) && c.key.endsWith('/manifest.json'))?.key;
+  const manifestKey = calls.find(
+    (c) => c.command === 'PutObject' && c.key?.startsWith(`${folder}_map/`) && c.key.endsWith('/manifest.json'),
+  )?.key;
   if (!manifestKey) throw new Error('the job wrote no map results');
-  const text = async (key: string) => (await (await s3.send(new GetObjectCommand({ Bucket: LOCAL_BATCH_BUCKET, Key: key }))).Body?.transformToString()) ?? '';
+  const text = async (key: string) =>
+    (await (await s3.send(new GetObjectCommand({ Bucket: LOCAL_BATCH_BUCKET, Key: key }))).Body?.transformToString()) ?? '';
   const manifest = JSON.parse(await text(manifestKey)) as { ResultFiles?: { SUCCEEDED?: Array<{ Key: string }> } };
   const durations: number[] = [];
   for (const file of manifest.ResultFiles?.SUCCEEDED ?? []) {
@@ -341,7 +351,8 @@ async function runFloor(rows: number, rowsPerBatch: number): Promise<BatchFloorR
       for (let r = 0; r < count; r++) {
         const label = labels[r] as string;
         let byClass = '';
-        for (let c = 0; c < classes; c++) byClass += `${c === 0 ? '' : ','}${classKeys[c] as string}:${float32Json(probabilities[r * classes + c] as number)}`;
+        for (let c = 0; c < classes; c++)
+          byClass += `${c === 0 ? '' : ','}${classKeys[c] as string}:${float32Json(probabilities[r * classes + c] as number)}`;
         const confidence = float32Json(probabilities[r * classes + (classIndex.get(label) ?? 0)] as number);
         text += `{"row":${predicted + r},"prediction":{"label":${JSON.stringify(label)},"confidence":${confidence},"probabilities":{${byClass}}}}\n`;
       }
@@ -372,7 +383,12 @@ async function runFloor(rows: number, rowsPerBatch: number): Promise<BatchFloorR
   }
   await new Upload({
     client: s3,
-    params: { Bucket: LOCAL_BATCH_BUCKET, Key: `floor/${floorCount}/predictions.jsonl`, Body: Readable.from(predictions()), ContentType: 'application/x-ndjson' },
+    params: {
+      Bucket: LOCAL_BATCH_BUCKET,
+      Key: `floor/${floorCount}/predictions.jsonl`,
+      Body: Readable.from(predictions()),
+      ContentType: 'application/x-ndjson',
+    },
     partSize: PART_BYTES,
     queueSize: QUEUE_SIZE,
   }).done();
@@ -405,7 +421,9 @@ serveRunner(
   {
     ...profilerRequests(),
     input: async (message) => writeInput(count(message, 'rows')),
-    job: async (message) => ({ run: await runJob(count(message, 'rows'), count(message, 'rowsPerBatch'), count(message, 'maxConcurrency')) }),
+    job: async (message) => ({
+      run: await runJob(count(message, 'rows'), count(message, 'rowsPerBatch'), count(message, 'maxConcurrency')),
+    }),
     floor: async (message) => ({ run: await runFloor(count(message, 'rows'), count(message, 'rowsPerBatch')) }),
   },
   async () => {

@@ -11,4 +11,6 @@ import { createLogger, setSharedLogger } from '../../functions/shared/logger.js'
 const logger = createLogger({ level: 'INFO', keys: { function: 'predict', functionVersion: '$LATEST' } });
 setSharedLogger(logger);
 const metrics = createMetrics(DEFAULT_METRICS_NAMESPACE);
-process.stdout.write(`${JSON.stringify({ total: performance.now(), built: typeof logger.info === 'function' && typeof metrics.addMetric === 'function' })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ total: performance.now(), built: typeof logger.info === 'function' && typeof metrics.addMetric === 'function' })}\n`,
+);

@@ -45,7 +45,11 @@ export interface CaptureDelivery {
 
 /** A delivery that failed for some lines (all of them unless it says otherwise). */
 export class UndeliveredError extends Error {
-  constructor(message: string, readonly lines?: readonly string[], options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly lines?: readonly string[],
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'UndeliveredError';
   }
@@ -94,10 +98,12 @@ export class BufferedCaptureLog implements CaptureLog {
       const batch = { model: record.model, modelVersion: record.modelVersion, date: captureDate(record.timestamp), lines: [] };
       const full = new UndeliveredError(`the capture queue holds ${this.maxQueued} records already`);
       // Built once its settings are known, as a queued record would be.
-      void Promise.resolve(record.ready).catch(() => undefined).then(() => {
-        const line = safeBuild(record);
-        if (line !== undefined) this.fallback(batch, [line], full);
-      });
+      void Promise.resolve(record.ready)
+        .catch(() => undefined)
+        .then(() => {
+          const line = safeBuild(record);
+          if (line !== undefined) this.fallback(batch, [line], full);
+        });
       return;
     }
     this.queue.push(record);
@@ -123,9 +129,11 @@ export class BufferedCaptureLog implements CaptureLog {
     const taken = this.queue;
     this.queue = [];
     this.delivering += taken.length;
-    const run = this.running.then(() => this.deliverAll(taken)).finally(() => {
-      this.delivering -= taken.length;
-    });
+    const run = this.running
+      .then(() => this.deliverAll(taken))
+      .finally(() => {
+        this.delivering -= taken.length;
+      });
     this.running = run;
     return run;
   }
@@ -145,18 +153,20 @@ export class BufferedCaptureLog implements CaptureLog {
       if (!batch) batches.set(key, (batch = { model: record.model, modelVersion: record.modelVersion, date, lines: [] }));
       batch.lines.push(line);
     }
-    await Promise.all([...batches.values()].map(async (batch) => {
-      try {
-        await this.options.delivery.deliver(batch);
-      } catch (error) {
-        const lines = error instanceof UndeliveredError && error.lines ? error.lines : batch.lines;
+    await Promise.all(
+      [...batches.values()].map(async (batch) => {
         try {
-          this.fallback(batch, lines, error);
-        } catch {
-          // The fallback is the last resort; it must not take the pump down.
+          await this.options.delivery.deliver(batch);
+        } catch (error) {
+          const lines = error instanceof UndeliveredError && error.lines ? error.lines : batch.lines;
+          try {
+            this.fallback(batch, lines, error);
+          } catch {
+            // The fallback is the last resort; it must not take the pump down.
+          }
         }
-      }
-    }));
+      }),
+    );
   }
 }
 
@@ -165,7 +175,13 @@ function safeBuild(record: PendingCapture): string | undefined {
   try {
     return record.build();
   } catch (error) {
-    return JSON.stringify({ captureVersion: 1, model: record.model, modelVersion: record.modelVersion, timestamp: record.timestamp, buildError: describeError(error).message.slice(0, 300) });
+    return JSON.stringify({
+      captureVersion: 1,
+      model: record.model,
+      modelVersion: record.modelVersion,
+      timestamp: record.timestamp,
+      buildError: describeError(error).message.slice(0, 300),
+    });
   }
 }
 
@@ -244,7 +260,9 @@ export interface FirehoseCaptureDeliveryOptions {
  */
 export class FirehoseCaptureDelivery implements CaptureDelivery {
   private readonly maxAttempts: number;
-  private ready: Promise<{ client: FirehoseClient; PutRecordBatchCommand: typeof import('@aws-sdk/client-firehose').PutRecordBatchCommand }> | undefined;
+  private ready:
+    | Promise<{ client: FirehoseClient; PutRecordBatchCommand: typeof import('@aws-sdk/client-firehose').PutRecordBatchCommand }>
+    | undefined;
 
   constructor(private readonly options: FirehoseCaptureDeliveryOptions) {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
@@ -261,12 +279,18 @@ export class FirehoseCaptureDelivery implements CaptureDelivery {
         failed.push(...chunk);
       }
     }
-    if (failed.length > 0) throw new UndeliveredError(`${failed.length} of ${batch.lines.length} records were not put to ${this.options.streamName}`, failed, { cause: error });
+    if (failed.length > 0)
+      throw new UndeliveredError(`${failed.length} of ${batch.lines.length} records were not put to ${this.options.streamName}`, failed, {
+        cause: error,
+      });
   }
 
   /** Puts one chunk, again for the records that failed; resolves to those that never went in. */
   private async put(lines: readonly string[]): Promise<string[]> {
-    this.ready ??= Promise.all([this.options.client(), import('@aws-sdk/client-firehose')]).then(([client, module]) => ({ client, PutRecordBatchCommand: module.PutRecordBatchCommand }));
+    this.ready ??= Promise.all([this.options.client(), import('@aws-sdk/client-firehose')]).then(([client, module]) => ({
+      client,
+      PutRecordBatchCommand: module.PutRecordBatchCommand,
+    }));
     let ready;
     try {
       ready = await this.ready;
@@ -277,10 +301,12 @@ export class FirehoseCaptureDelivery implements CaptureDelivery {
     const { client, PutRecordBatchCommand } = ready;
     let remaining = [...lines];
     for (let attempt = 1; attempt <= this.maxAttempts && remaining.length > 0; attempt++) {
-      const output = await client.send(new PutRecordBatchCommand({
-        DeliveryStreamName: this.options.streamName,
-        Records: remaining.map((line) => ({ Data: Buffer.from(`${line}\n`, 'utf8') })),
-      }));
+      const output = await client.send(
+        new PutRecordBatchCommand({
+          DeliveryStreamName: this.options.streamName,
+          Records: remaining.map((line) => ({ Data: Buffer.from(`${line}\n`, 'utf8') })),
+        }),
+      );
       if (!output.FailedPutCount) return [];
       const responses = output.RequestResponses ?? [];
       remaining = remaining.filter((_, i) => responses[i]?.ErrorCode !== undefined || responses[i] === undefined);

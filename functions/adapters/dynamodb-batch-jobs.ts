@@ -4,13 +4,7 @@
  * written with the job in one transaction, conditional updates on the job's state and revision,
  * atomic progress counters.
  */
-import {
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FINAL_STATES, type BatchJob, type BatchJobStore, type JobChange, type JobState } from '../core/batch-contract.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { BATCH_JOB_KEYS } from './tables.js';
@@ -42,7 +36,13 @@ export class DynamoDbBatchJobStore implements BatchJobStore {
 
   async create(job: BatchJob, tokenKey?: string): Promise<{ created: boolean; job: BatchJob }> {
     const expiresAt = Math.floor(Date.parse(job.submittedAt) / 1000) + this.ttlDays * 86_400;
-    const jobItem = { ...marshallable(job), model: job.model, sk: BATCH_JOB_KEYS.jobSk(job.jobId), activeState: BATCH_JOB_KEYS.activeValue, expiresAt };
+    const jobItem = {
+      ...marshallable(job),
+      model: job.model,
+      sk: BATCH_JOB_KEYS.jobSk(job.jobId),
+      activeState: BATCH_JOB_KEYS.activeValue,
+      expiresAt,
+    };
     const items = [{ Put: { TableName: this.tableName, Item: jobItem, ConditionExpression: 'attribute_not_exists(sk)' } }];
     if (tokenKey) {
       items.push({
@@ -66,12 +66,16 @@ export class DynamoDbBatchJobStore implements BatchJobStore {
   }
 
   async get(model: string, jobId: string): Promise<BatchJob | undefined> {
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { model, sk: BATCH_JOB_KEYS.jobSk(jobId) }, ConsistentRead: true }));
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { model, sk: BATCH_JOB_KEYS.jobSk(jobId) }, ConsistentRead: true }),
+    );
     return Item ? toJob(Item) : undefined;
   }
 
   async findByToken(model: string, tokenKey: string): Promise<BatchJob | undefined> {
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { model, sk: BATCH_JOB_KEYS.tokenSk(tokenKey) }, ConsistentRead: true }));
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { model, sk: BATCH_JOB_KEYS.tokenSk(tokenKey) }, ConsistentRead: true }),
+    );
     return typeof Item?.['jobId'] === 'string' ? this.get(model, Item['jobId']) : undefined;
   }
 
@@ -81,23 +85,35 @@ export class DynamoDbBatchJobStore implements BatchJobStore {
     let from: Item | undefined = start;
     // A state filter may skip items; read pages until the page is full or the partition ends.
     do {
-      const page = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: '#model = :model AND begins_with(sk, :prefix)',
-        ExpressionAttributeNames: { '#model': 'model', ...(options.state ? { '#state': 'state' } : {}) },
-        ExpressionAttributeValues: { ':model': model, ':prefix': BATCH_JOB_KEYS.jobSkPrefix, ...(options.state ? { ':state': options.state } : {}) },
-        ...(options.state ? { FilterExpression: '#state = :state' } : {}),
-        ScanIndexForward: false,
-        Limit: options.limit - jobs.length,
-        ...(from ? { ExclusiveStartKey: from } : {}),
-      }));
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#model = :model AND begins_with(sk, :prefix)',
+          ExpressionAttributeNames: { '#model': 'model', ...(options.state ? { '#state': 'state' } : {}) },
+          ExpressionAttributeValues: {
+            ':model': model,
+            ':prefix': BATCH_JOB_KEYS.jobSkPrefix,
+            ...(options.state ? { ':state': options.state } : {}),
+          },
+          ...(options.state ? { FilterExpression: '#state = :state' } : {}),
+          ScanIndexForward: false,
+          Limit: options.limit - jobs.length,
+          ...(from ? { ExclusiveStartKey: from } : {}),
+        }),
+      );
       for (const item of page.Items ?? []) jobs.push(toJob(item));
       from = page.LastEvaluatedKey;
     } while (from && jobs.length < options.limit);
     return { jobs, ...(from ? { cursor: encodeCursor(from) } : {}) };
   }
 
-  async update(model: string, jobId: string, from: readonly JobState[], change: JobChange, remove: readonly ('failure' | 'endedAt')[] = []): Promise<BatchJob> {
+  async update(
+    model: string,
+    jobId: string,
+    from: readonly JobState[],
+    change: JobChange,
+    remove: readonly ('failure' | 'endedAt')[] = [],
+  ): Promise<BatchJob> {
     const names: Record<string, string> = { '#state': 'state', '#revision': 'revision' };
     const values: Record<string, unknown> = { ':one': 1 };
     const sets: string[] = ['#revision = #revision + :one'];
@@ -120,15 +136,17 @@ export class DynamoDbBatchJobStore implements BatchJobStore {
     const removes = removed.length > 0 ? ` REMOVE ${removed.join(', ')}` : '';
     from.forEach((state, i) => (values[`:from${i}`] = state));
     try {
-      const { Attributes } = await this.client.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { model, sk: BATCH_JOB_KEYS.jobSk(jobId) },
-        UpdateExpression: `SET ${sets.join(', ')}${removes}`,
-        ConditionExpression: `attribute_exists(sk) AND #state IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }));
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { model, sk: BATCH_JOB_KEYS.jobSk(jobId) },
+          UpdateExpression: `SET ${sets.join(', ')}${removes}`,
+          ConditionExpression: `attribute_exists(sk) AND #state IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
       return toJob(Attributes ?? {});
     } catch (error) {
       if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
@@ -139,26 +157,31 @@ export class DynamoDbBatchJobStore implements BatchJobStore {
   }
 
   async addProgress(model: string, jobId: string, delta: { rowsRead: number; predicted: number; failed: number }): Promise<void> {
-    await this.client.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: { model, sk: BATCH_JOB_KEYS.jobSk(jobId) },
-      UpdateExpression: 'SET progress.rowsRead = progress.rowsRead + :r, progress.predicted = progress.predicted + :p, progress.failed = progress.failed + :f',
-      ConditionExpression: 'attribute_exists(sk)',
-      ExpressionAttributeValues: { ':r': delta.rowsRead, ':p': delta.predicted, ':f': delta.failed },
-    }));
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { model, sk: BATCH_JOB_KEYS.jobSk(jobId) },
+        UpdateExpression:
+          'SET progress.rowsRead = progress.rowsRead + :r, progress.predicted = progress.predicted + :p, progress.failed = progress.failed + :f',
+        ConditionExpression: 'attribute_exists(sk)',
+        ExpressionAttributeValues: { ':r': delta.rowsRead, ':p': delta.predicted, ':f': delta.failed },
+      }),
+    );
   }
 
   async listActive(): Promise<BatchJob[]> {
     const jobs: BatchJob[] = [];
     let from: Item | undefined;
     do {
-      const page = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        IndexName: BATCH_JOB_KEYS.activeIndexName,
-        KeyConditionExpression: 'activeState = :active',
-        ExpressionAttributeValues: { ':active': BATCH_JOB_KEYS.activeValue },
-        ...(from ? { ExclusiveStartKey: from } : {}),
-      }));
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: BATCH_JOB_KEYS.activeIndexName,
+          KeyConditionExpression: 'activeState = :active',
+          ExpressionAttributeValues: { ':active': BATCH_JOB_KEYS.activeValue },
+          ...(from ? { ExclusiveStartKey: from } : {}),
+        }),
+      );
       for (const item of page.Items ?? []) jobs.push(toJob(item));
       from = page.LastEvaluatedKey;
     } while (from);

@@ -11,7 +11,14 @@
  * table's), so none is skipped or repeated.
  */
 import { GetCommand, QueryCommand, paginateQuery, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { PredictionLogPage, PredictionLogQuery, PredictionLogReader, PredictionLogRecord, StudyReader, StudyRecord } from '../core/ports.js';
+import type {
+  PredictionLogPage,
+  PredictionLogQuery,
+  PredictionLogReader,
+  PredictionLogRecord,
+  StudyReader,
+  StudyRecord,
+} from '../core/ports.js';
 import { PREDICTION_LOG_TABLE } from './tables.js';
 
 export interface DynamoDbPredictionLogReaderOptions {
@@ -82,15 +89,18 @@ export class DynamoDbStudyReader implements StudyReader {
 
   async read(study: string, max: number): Promise<{ readonly records: readonly StudyRecord[]; readonly capped: boolean }> {
     const records: StudyRecord[] = [];
-    const pages = paginateQuery({ client: this.options.client }, {
-      TableName: this.options.tableName,
-      IndexName: BY_STUDY_INDEX,
-      KeyConditionExpression: '#study = :study',
-      ExpressionAttributeNames: { ...STUDY_NAMES, '#study': 'study' },
-      ExpressionAttributeValues: { ':study': study },
-      ProjectionExpression: STUDY_PROJECTION,
-      ScanIndexForward: true,
-    });
+    const pages = paginateQuery(
+      { client: this.options.client },
+      {
+        TableName: this.options.tableName,
+        IndexName: BY_STUDY_INDEX,
+        KeyConditionExpression: '#study = :study',
+        ExpressionAttributeNames: { ...STUDY_NAMES, '#study': 'study' },
+        ExpressionAttributeValues: { ':study': study },
+        ProjectionExpression: STUDY_PROJECTION,
+        ScanIndexForward: true,
+      },
+    );
     for await (const page of pages) {
       for (const item of page.Items ?? []) {
         if (records.length >= max) return { records, capped: true };
@@ -101,12 +111,14 @@ export class DynamoDbStudyReader implements StudyReader {
   }
 
   async get(requestId: string): Promise<StudyRecord | undefined> {
-    const { Item } = await this.options.client.send(new GetCommand({
-      TableName: this.options.tableName,
-      Key: { [TABLE_KEY]: requestId },
-      ProjectionExpression: STUDY_PROJECTION,
-      ExpressionAttributeNames: STUDY_NAMES,
-    }));
+    const { Item } = await this.options.client.send(
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: { [TABLE_KEY]: requestId },
+        ProjectionExpression: STUDY_PROJECTION,
+        ExpressionAttributeNames: STUDY_NAMES,
+      }),
+    );
     return Item as StudyRecord | undefined;
   }
 }

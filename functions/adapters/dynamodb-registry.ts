@@ -14,7 +14,16 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, InternalError, NotFoundError } from '../core/errors.js';
-import { STAGES, type ArtifactSource, type CaptureSettings, type ModelMetadata, type ModelRecord, type ModelVersion, type Stage, type StageTransition } from '../core/model.js';
+import {
+  STAGES,
+  type ArtifactSource,
+  type CaptureSettings,
+  type ModelMetadata,
+  type ModelRecord,
+  type ModelVersion,
+  type Stage,
+  type StageTransition,
+} from '../core/model.js';
 import type { ModelRegistry, NewModelVersion, TransitionPlan, VersionChange } from '../core/ports.js';
 import type { ActiveExperiment } from '../core/experiments/experiment.js';
 import type { ActiveShadow } from '../core/shadow/shadow.js';
@@ -200,7 +209,11 @@ export class DynamoDbRegistry implements ModelRegistry {
         // The marker's condition failed: this upload made a version already, and retrying
         // would only find that again.
         if (error instanceof LostRace && input.uploadId !== undefined && conditionFailedAt(error, 2)) {
-          throw new ConflictError('UPLOAD_ALREADY_REGISTERED', `Upload "${input.uploadId}" of model "${input.model}" is registered already; nothing was written.`, ['uploadId']);
+          throw new ConflictError(
+            'UPLOAD_ALREADY_REGISTERED',
+            `Upload "${input.uploadId}" of model "${input.model}" is registered already; nothing was written.`,
+            ['uploadId'],
+          );
         }
         throw error;
       }
@@ -210,19 +223,22 @@ export class DynamoDbRegistry implements ModelRegistry {
 
   async setCapture(model: string, settings: CaptureSettings | undefined): Promise<ModelRecord> {
     try {
-      const { Attributes } = await this.client.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk },
-        UpdateExpression: settings ? 'SET #capture = :capture' : 'REMOVE #capture',
-        ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': 'pk', '#capture': 'capture' },
-        ...(settings ? { ExpressionAttributeValues: { ':capture': settings } } : {}),
-        ReturnValues: 'ALL_NEW',
-      }));
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk },
+          UpdateExpression: settings ? 'SET #capture = :capture' : 'REMOVE #capture',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': 'pk', '#capture': 'capture' },
+          ...(settings ? { ExpressionAttributeValues: { ':capture': settings } } : {}),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
       if (!Attributes) throw corrupt({ pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk }, 'capture');
       return toModelRecord(Attributes);
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}".`, ['model']);
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException')
+        throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}".`, ['model']);
       throw error;
     }
   }
@@ -367,9 +383,7 @@ export class DynamoDbRegistry implements ModelRegistry {
   }
 
   private async getItem(pk: string, sk: string): Promise<Item | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: true }),
-    );
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: true }));
     return Item;
   }
 
@@ -405,10 +419,7 @@ export class DynamoDbRegistry implements ModelRegistry {
       } catch (error) {
         if (!(error instanceof LostRace)) throw error;
         if (n >= this.maxAttempts) {
-          throw new ConflictError(
-            'CONCURRENT_UPDATE',
-            `The registry changed concurrently ${n} times in a row; try again.`,
-          );
+          throw new ConflictError('CONCURRENT_UPDATE', `The registry changed concurrently ${n} times in a row; try again.`);
         }
         const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (n - 1));
         await this.sleep(Math.random() * ceiling);
@@ -516,8 +527,5 @@ function mapField(item: Item, name: string): Item {
 }
 
 function corrupt(item: Item, field: string): InternalError {
-  return new InternalError(
-    'REGISTRY_ITEM_INVALID',
-    `Registry item ${String(item.pk)} / ${String(item.sk)} has no valid "${field}".`,
-  );
+  return new InternalError('REGISTRY_ITEM_INVALID', `Registry item ${String(item.pk)} / ${String(item.sk)} has no valid "${field}".`);
 }

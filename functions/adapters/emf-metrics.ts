@@ -89,7 +89,12 @@ function round3(value: number): number {
 }
 
 /** The drift function's metrics, per model: what each model's drift alarm watches. */
-export const DRIFT_METRICS = { driftedFeatures: 'DriftedFeatures', driftedPredictions: 'DriftedPredictions', maxPsi: 'MaxPSI', canaryShift: 'CanaryPredictionShift' } as const;
+export const DRIFT_METRICS = {
+  driftedFeatures: 'DriftedFeatures',
+  driftedPredictions: 'DriftedPredictions',
+  maxPsi: 'MaxPSI',
+  canaryShift: 'CanaryPredictionShift',
+} as const;
 
 /**
  * One EMF line for the distribution gate's check of a model's canary: `CanaryPredictionShift` 1

@@ -17,10 +17,7 @@
  * version `cdk deploy` publishes carries no pin. Restoring the pin would cost a second update and
  * wait per release and open a window where a failed restore leaves the same state anyway.
  */
-import {
-  CreateDeploymentCommand,
-  type CodeDeployClient,
-} from '@aws-sdk/client-codedeploy';
+import { CreateDeploymentCommand, type CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { GetMetricDataCommand, type CloudWatchClient, type Metric, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import {
   DeleteFunctionCommand,
@@ -36,7 +33,15 @@ import {
 import { createHash } from 'node:crypto';
 import { AppError, ConflictError, InternalError, NotFoundError, ValidationError } from '../core/errors.js';
 import { DEFAULT_METRICS_NAMESPACE, DIMENSION, METRIC } from '../core/observability.js';
-import { NO_METRICS, type AliasRouting, type FunctionVersion, type LatencySummary, type ManagedShift, type TrafficRouter, type VersionMetrics } from '../core/ports.js';
+import {
+  NO_METRICS,
+  type AliasRouting,
+  type FunctionVersion,
+  type LatencySummary,
+  type ManagedShift,
+  type TrafficRouter,
+  type VersionMetrics,
+} from '../core/ports.js';
 
 /** The environment variable that pins a function version to a model version. */
 export const PIN_VARIABLE = 'PINNED_MODEL_VERSION';
@@ -95,7 +100,8 @@ export const PREDEFINED_SHIFTS: readonly CustomShiftConfig[] = [
   { kind: 'linear', percent: 10, intervalMinutes: 10, configName: 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes' },
 ];
 
-const sameShift = (a: ManagedShift, b: ManagedShift) => a.kind === b.kind && a.percent === b.percent && a.intervalMinutes === b.intervalMinutes;
+const sameShift = (a: ManagedShift, b: ManagedShift) =>
+  a.kind === b.kind && a.percent === b.percent && a.intervalMinutes === b.intervalMinutes;
 
 /** The deployment configuration for `shift`: predefined, else one of the endpoint's custom ones. */
 export function deploymentConfigFor(shift: ManagedShift, custom: readonly CustomShiftConfig[] = []): string {
@@ -157,11 +163,16 @@ const CONFLICTS = new Set(['PreconditionFailedException', 'ResourceConflictExcep
 /** Maps an SDK failure to the core's typed errors (conflict 409, throttled 503, missing resource 500); others pass through. */
 function mapped(error: unknown, what: string): unknown {
   const name = errorName(error);
-  if (name && CONFLICTS.has(name)) return new ConflictError('CONCURRENT_UPDATE', `${what} changed while this release was being made; read it again and retry.`);
-  if (name && THROTTLING.has(name)) return new AppError(503, 'RELEASE_THROTTLED', `AWS throttled ${what} after retries; nothing was changed. Retry in a moment.`, [], { cause: error });
+  if (name && CONFLICTS.has(name))
+    return new ConflictError('CONCURRENT_UPDATE', `${what} changed while this release was being made; read it again and retry.`);
+  if (name && THROTTLING.has(name))
+    return new AppError(503, 'RELEASE_THROTTLED', `AWS throttled ${what} after retries; nothing was changed. Retry in a moment.`, [], {
+      cause: error,
+    });
   // The endpoint's function or alias is ours (the CDK app made it, ENDPOINTS names it): its
   // absence is a broken deployment, a 5xx with the name in the log, never the caller's 404.
-  if (name === 'ResourceNotFoundException') return new InternalError('ENDPOINT_RESOURCE_NOT_FOUND', `${what} does not exist.`, { cause: error });
+  if (name === 'ResourceNotFoundException')
+    return new InternalError('ENDPOINT_RESOURCE_NOT_FOUND', `${what} does not exist.`, { cause: error });
   return error;
 }
 
@@ -263,7 +274,10 @@ export class LambdaTrafficRouter implements TrafficRouter {
       const alias = await this.readAlias(endpoint);
       const actual = routingOf(alias, `${endpoint.functionName}:${endpoint.alias}`);
       if (!sameRouting(actual, expected)) {
-        throw new ConflictError('ROUTING_CHANGED', `${what} routes ${describeRouting(actual)}, not ${describeRouting(expected)} as expected; read it again.`);
+        throw new ConflictError(
+          'ROUTING_CHANGED',
+          `${what} routes ${describeRouting(actual)}, not ${describeRouting(expected)} as expected; read it again.`,
+        );
       }
       await this.options.lambda.send(
         new UpdateAliasCommand({
@@ -284,15 +298,23 @@ export class LambdaTrafficRouter implements TrafficRouter {
     const endpoint = this.endpoint(model);
     const { application, deploymentGroup } = endpoint;
     if (!application || !deploymentGroup) {
-      throw new ValidationError('MANAGED_RELEASE_UNAVAILABLE', `Model "${model}" has no CodeDeploy deployment group; use a manual release (canary weight, shift, finalize).`, ['shift']);
+      throw new ValidationError(
+        'MANAGED_RELEASE_UNAVAILABLE',
+        `Model "${model}" has no CodeDeploy deployment group; use a manual release (canary weight, shift, finalize).`,
+        ['shift'],
+      );
     }
     const deploymentConfigName = deploymentConfigFor(shift, endpoint.customShifts);
     try {
       const routing = routingOf(await this.readAlias(endpoint), `${endpoint.functionName}:${endpoint.alias}`);
       if (routing.canary) {
-        throw new ConflictError('RELEASE_IN_PROGRESS', `Alias ${endpoint.alias} already routes ${describeRouting(routing)}; finalize or roll back that release first.`);
+        throw new ConflictError(
+          'RELEASE_IN_PROGRESS',
+          `Alias ${endpoint.alias} already routes ${describeRouting(routing)}; finalize or roll back that release first.`,
+        );
       }
-      if (routing.stable === target) throw new ValidationError('ALREADY_LIVE', `Version ${target} already takes all of the traffic.`, ['version']);
+      if (routing.stable === target)
+        throw new ValidationError('ALREADY_LIVE', `Version ${target} already takes all of the traffic.`, ['version']);
       const content = lambdaAppSpec(endpoint, routing.stable, target);
       const created = await this.options.codeDeploy.send(
         new CreateDeploymentCommand({
@@ -311,7 +333,10 @@ export class LambdaTrafficRouter implements TrafficRouter {
     } catch (error) {
       // One deployment per group at a time: another one in progress is a conflict.
       if (errorName(error) === 'DeploymentLimitExceededException') {
-        throw new ConflictError('RELEASE_IN_PROGRESS', `A CodeDeploy deployment of ${model} is already in progress; wait for it or stop it.`);
+        throw new ConflictError(
+          'RELEASE_IN_PROGRESS',
+          `A CodeDeploy deployment of ${model} is already in progress; wait for it or stop it.`,
+        );
       }
       throw mapped(error, `Deployment group ${deploymentGroup}`);
     }
@@ -339,7 +364,8 @@ export class LambdaTrafficRouter implements TrafficRouter {
    */
   async metrics(model: string, functionVersions: readonly string[], minutes: number): Promise<Record<string, VersionMetrics>> {
     const endpoint = this.endpoint(model);
-    if (!Number.isInteger(minutes) || minutes < 1) throw new ValidationError('INVALID_WINDOW', 'The metrics window is a whole number of minutes, at least 1.', ['minutes']);
+    if (!Number.isInteger(minutes) || minutes < 1)
+      throw new ValidationError('INVALID_WINDOW', 'The metrics window is a whole number of minutes, at least 1.', ['minutes']);
     const result: Record<string, VersionMetrics> = Object.fromEntries(functionVersions.map((v) => [v, NO_METRICS]));
     if (functionVersions.length === 0) return result;
     const end = new Date(Math.floor(this.now().getTime() / 60_000) * 60_000);
@@ -383,7 +409,12 @@ export class LambdaTrafficRouter implements TrafficRouter {
     try {
       do {
         const page = await this.options.cloudWatch.send(
-          new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: start, EndTime: end, ...(nextToken ? { NextToken: nextToken } : {}) }),
+          new GetMetricDataCommand({
+            MetricDataQueries: queries,
+            StartTime: start,
+            EndTime: end,
+            ...(nextToken ? { NextToken: nextToken } : {}),
+          }),
         );
         for (const result of page.MetricDataResults ?? []) {
           if (!result.Id) continue;
@@ -413,7 +444,10 @@ export class LambdaTrafficRouter implements TrafficRouter {
 
   private endpoint(model: string): LambdaEndpoint {
     const endpoint = this.options.endpoints[model];
-    if (!endpoint) throw new NotFoundError('MODEL_NOT_FOUND', `No endpoint serves model "${model}"; add it to the CDK app's endpoints and deploy.`, ['model']);
+    if (!endpoint)
+      throw new NotFoundError('MODEL_NOT_FOUND', `No endpoint serves model "${model}"; add it to the CDK app's endpoints and deploy.`, [
+        'model',
+      ]);
     return endpoint;
   }
 
@@ -434,10 +468,16 @@ export class LambdaTrafficRouter implements TrafficRouter {
       const config = await this.options.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
       if (config.LastUpdateStatus === 'Successful' || config.LastUpdateStatus === undefined) return config;
       if (config.LastUpdateStatus === 'Failed') {
-        throw new InternalError('UPDATE_FAILED', `Lambda could not apply the configuration of ${functionName}: ${config.LastUpdateStatusReason ?? 'no reason given'} (${config.LastUpdateStatusReasonCode ?? 'no code'}).`);
+        throw new InternalError(
+          'UPDATE_FAILED',
+          `Lambda could not apply the configuration of ${functionName}: ${config.LastUpdateStatusReason ?? 'no reason given'} (${config.LastUpdateStatusReasonCode ?? 'no code'}).`,
+        );
       }
       if (Date.now() + this.pollIntervalMs > deadline) {
-        throw new InternalError('UPDATE_TIMEOUT', `The configuration update of ${functionName} did not finish within ${this.waitTimeoutMs} ms; nothing was published.`);
+        throw new InternalError(
+          'UPDATE_TIMEOUT',
+          `The configuration update of ${functionName} did not finish within ${this.waitTimeoutMs} ms; nothing was published.`,
+        );
       }
       await this.sleep(this.pollIntervalMs);
     }
@@ -474,6 +514,8 @@ function latencyOf(series: Series, i: number): LatencySummary | null {
 function checkRouting(routing: AliasRouting): void {
   if (!routing.canary) return;
   const { version, weight } = routing.canary;
-  if (!(weight > 0 && weight < 1)) throw new ValidationError('INVALID_WEIGHT', `A canary weight is between 0 and 1 exclusive, not ${weight}.`, ['weight']);
-  if (version === routing.stable) throw new ValidationError('INVALID_ROUTING', `The canary version ${version} is the stable version.`, ['version']);
+  if (!(weight > 0 && weight < 1))
+    throw new ValidationError('INVALID_WEIGHT', `A canary weight is between 0 and 1 exclusive, not ${weight}.`, ['weight']);
+  if (version === routing.stable)
+    throw new ValidationError('INVALID_ROUTING', `The canary version ${version} is the stable version.`, ['version']);
 }

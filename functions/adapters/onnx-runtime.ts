@@ -112,7 +112,8 @@ export class OnnxRuntime implements ModelRuntime {
     this.sessions = new SessionCache<OrtSession>(
       options.sessions ?? DEFAULT_SESSION_LIMITS,
       (session) => session.free(),
-      (error, key) => this.log('ERROR', 'model session could not be released', { session: key, error: publicOrtReason(error).detail.slice(0, 2_000) }),
+      (error, key) =>
+        this.log('ERROR', 'model session could not be released', { session: key, error: publicOrtReason(error).detail.slice(0, 2_000) }),
     );
   }
 
@@ -131,7 +132,11 @@ export class OnnxRuntime implements ModelRuntime {
     }
     const opened = new OrtSession(session, await signatureOrFree(session));
     return new Lease(opened, true, () => {
-      void opened.free().catch((error: unknown) => this.log('ERROR', 'model session could not be released', { error: publicOrtReason(error).detail.slice(0, 2_000) }));
+      void opened
+        .free()
+        .catch((error: unknown) =>
+          this.log('ERROR', 'model session could not be released', { error: publicOrtReason(error).detail.slice(0, 2_000) }),
+        );
     });
   }
 
@@ -152,7 +157,12 @@ export class OnnxRuntime implements ModelRuntime {
    */
   private refused(error: unknown, bytes: Uint8Array): ValidationError {
     const reason = publicOrtReason(error);
-    this.log('WARN', 'ONNX Runtime refused a model file', { reference: reason.reference, sizeBytes: bytes.byteLength, sha256: sha256Hex(bytes), ortMessage: reason.detail.slice(0, 4_000) });
+    this.log('WARN', 'ONNX Runtime refused a model file', {
+      reference: reason.reference,
+      sizeBytes: bytes.byteLength,
+      sha256: sha256Hex(bytes),
+      ortMessage: reason.detail.slice(0, 4_000),
+    });
     return new ValidationError('INVALID_MODEL', `ONNX Runtime cannot load this file: ${reason.public}`, ['model']);
   }
 
@@ -160,10 +170,16 @@ export class OnnxRuntime implements ModelRuntime {
   private async create(version: ModelVersion): Promise<{ session: OrtSession; bytes: number }> {
     const bytes = await this.tracing.span(SPAN.artifact, () => this.fetchVerified(version));
     const failed = (error: unknown): InternalError =>
-      new InternalError('MODEL_LOAD_FAILED', `Model ${version.model} v${version.version} failed to load: ${error instanceof AppError ? error.message : publicOrtReason(error).detail.slice(0, 2_000)}`, { cause: error });
-    const session = await this.tracing.span(SPAN.session, () => ort.InferenceSession.create(bytes, this.options)).catch((error: unknown) => {
-      throw failed(error);
-    });
+      new InternalError(
+        'MODEL_LOAD_FAILED',
+        `Model ${version.model} v${version.version} failed to load: ${error instanceof AppError ? error.message : publicOrtReason(error).detail.slice(0, 2_000)}`,
+        { cause: error },
+      );
+    const session = await this.tracing
+      .span(SPAN.session, () => ort.InferenceSession.create(bytes, this.options))
+      .catch((error: unknown) => {
+        throw failed(error);
+      });
     // A registered version the runtime cannot serve is our failure, not the caller's.
     const signature = await signatureOrFree(session).catch((error: unknown) => {
       throw failed(error);
@@ -231,7 +247,9 @@ class OrtSession implements ModelSession {
       results = outputs ? await this.session.run(inputs, outputs) : await this.session.run(inputs);
     } catch (error) {
       // A 5xx: only the log sees this message, but a gate may quote it, so no ORT internals.
-      throw new InternalError('MODEL_RUN_FAILED', `ONNX Runtime failed to run the model: ${publicOrtReason(error).public}`, { cause: error });
+      throw new InternalError('MODEL_RUN_FAILED', `ONNX Runtime failed to run the model: ${publicOrtReason(error).public}`, {
+        cause: error,
+      });
     }
     const out: TensorMap = {};
     for (const [name, value] of Object.entries(results)) {
@@ -269,7 +287,8 @@ class Lease implements SessionLease {
   }
 
   run(feeds: TensorMap, outputs?: readonly string[]): Promise<TensorMap> {
-    if (this.released) return Promise.reject(new InternalError('SESSION_RELEASED', 'A model session was used after its lease was released.'));
+    if (this.released)
+      return Promise.reject(new InternalError('SESSION_RELEASED', 'A model session was used after its lease was released.'));
     return this.session.run(feeds, outputs);
   }
 
@@ -307,7 +326,11 @@ function toSpec(meta: ort.InferenceSession.ValueMetadata, kind: 'input' | 'outpu
     );
   }
   if (!ORT_TYPES.has(meta.type)) {
-    throw new ValidationError('UNSUPPORTED_TYPE', `The model's ${kind} "${name}" has element type ${meta.type}, which the prediction contract does not carry.`, [kind === 'input' ? 'inputs' : 'outputs', name]);
+    throw new ValidationError(
+      'UNSUPPORTED_TYPE',
+      `The model's ${kind} "${name}" has element type ${meta.type}, which the prediction contract does not carry.`,
+      [kind === 'input' ? 'inputs' : 'outputs', name],
+    );
   }
   const shape: Dim[] = meta.shape.map((d) => (typeof d === 'number' ? (d < 0 ? null : d) : d === '' ? null : d));
   return { name: meta.name, type: meta.type as TensorType, shape };

@@ -28,7 +28,8 @@ export const MAX_SCANNED = 4_000;
 const SOURCE_TOKEN = /onnxruntime_src|\.(?:h|hh|hpp|hxx|c|cc|cpp|cxx|inc|inl|cu)(?::\d+)+:?$/;
 const EXTRA_SOURCE_TEXT = /onnxruntime_src|\.(?:h|hh|hpp|hxx|c|cc|cpp|cxx|inc|inl|cu):\d/;
 /** What is left of an ORT text once the internals are gone, when nothing else is. */
-const PREFIX_ONLY = /^(?:[\s:.,;-]|Exception during initialization|Non-zero status code returned while running \S+ node\.|Name:'[^']*'|Status Message|This is an invalid model\.|Error)*$/i;
+const PREFIX_ONLY =
+  /^(?:[\s:.,;-]|Exception during initialization|Non-zero status code returned while running \S+ node\.|Name:'[^']*'|Status Message|This is an invalid model\.|Error)*$/i;
 const GENERIC = "an operator's attributes or weights are not consistent with each other (one of ONNX Runtime's internal checks failed)";
 
 export interface OrtReason {
@@ -77,7 +78,11 @@ export function publicOrtReason(error: unknown): OrtReason {
   const tokens = text.split(/(\s+)/);
   const kept = tokens.filter((token) => !/\w::\w/.test(token));
   if (kept.length !== tokens.length) removed = true;
-  text = kept.join('').replace(/\s+/g, ' ').replace(/\s+([.,;:])/g, '$1').trim();
+  text = kept
+    .join('')
+    .replace(/\s+/g, ' ')
+    .replace(/\s+([.,;:])/g, '$1')
+    .trim();
   if (EXTRA_SOURCE_TEXT.test(text)) {
     text = '';
     removed = true;

@@ -77,7 +77,12 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   /** The object under `key` when it holds exactly these bytes (length and sha256), else undefined. */
-  private async storedVersion(key: string, length: number, sha256: string, sha256Base64: string): Promise<{ versionId?: string } | undefined> {
+  private async storedVersion(
+    key: string,
+    length: number,
+    sha256: string,
+    sha256Base64: string,
+  ): Promise<{ versionId?: string } | undefined> {
     let head: HeadObjectCommandOutput;
     try {
       head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }));

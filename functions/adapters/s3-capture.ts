@@ -40,7 +40,8 @@ export class S3CaptureReader implements CaptureReader {
     // not paged the same way by every S3-compatible server.
     for (const date of dates) {
       const keys: string[] = [];
-      for (const version of versions) keys.push(...(await this.objects.keys(this.options.bucket, capturePrefix(query.model, version, date))));
+      for (const version of versions)
+        keys.push(...(await this.objects.keys(this.options.bucket, capturePrefix(query.model, version, date))));
       keys.sort((a, b) => objectName(b).localeCompare(objectName(a)));
       for (const key of keys) {
         if (kept.length >= query.maxRecords) {

@@ -66,8 +66,10 @@ export class S3DataObjects implements DataObjects {
     this.pageSize = options.pageSize ?? MAX_PAGE;
     this.partBytes = options.partBytes ?? 8 * 1024 * 1024;
     this.queueSize = options.queueSize ?? 4;
-    if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > MAX_PAGE) throw new RangeError(`pageSize must be an integer from 1 to ${MAX_PAGE}.`);
-    if (!Number.isInteger(this.partBytes) || this.partBytes < MIN_PART_BYTES) throw new RangeError(`partBytes must be at least ${MIN_PART_BYTES} (S3's smallest part).`);
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > MAX_PAGE)
+      throw new RangeError(`pageSize must be an integer from 1 to ${MAX_PAGE}.`);
+    if (!Number.isInteger(this.partBytes) || this.partBytes < MIN_PART_BYTES)
+      throw new RangeError(`partBytes must be at least ${MIN_PART_BYTES} (S3's smallest part).`);
     if (!Number.isInteger(this.queueSize) || this.queueSize < 1) throw new RangeError('queueSize must be a positive integer.');
   }
 
@@ -119,7 +121,9 @@ export class S3DataObjects implements DataObjects {
   async range(ref: ObjectRef, start: number, end: number, etag?: string): Promise<Uint8Array> {
     if (end <= start) return new Uint8Array(0);
     try {
-      const { Body, ETag } = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${end - 1}`, ...(etag ? { IfMatch: etag } : {}) }));
+      const { Body, ETag } = await this.client.send(
+        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${start}-${end - 1}`, ...(etag ? { IfMatch: etag } : {}) }),
+      );
       // S3 refuses another version (412); an S3-compatible server may ignore If-Match.
       if (etag !== undefined && ETag !== undefined && ETag !== etag) {
         (Body as { destroy?: () => void } | undefined)?.destroy?.();
@@ -167,7 +171,9 @@ export class S3DataObjects implements DataObjects {
   async put(ref: ObjectRef, body: string | Uint8Array, contentType: string): Promise<void> {
     try {
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-      await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType }));
+      await this.client.send(
+        new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType }),
+      );
     } catch (error) {
       throw failure(error, 'write', ref);
     }
@@ -231,7 +237,10 @@ export class S3DataObjects implements DataObjects {
     try {
       const command = new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(contentType ? { ContentType: contentType } : {}) });
       // Signed, so an upload with another content type is refused rather than stored as sent.
-      return await getSignedUrl(this.client, command, { expiresIn: seconds, ...(contentType ? { signableHeaders: new Set(['content-type']) } : {}) });
+      return await getSignedUrl(this.client, command, {
+        expiresIn: seconds,
+        ...(contentType ? { signableHeaders: new Set(['content-type']) } : {}),
+      });
     } catch (error) {
       throw failure(error, 'presign', ref);
     }
@@ -247,7 +256,9 @@ export class S3DataObjects implements DataObjects {
     for (;;) {
       let page: ListObjectsCommandOutput;
       try {
-        page = await this.client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, MaxKeys: this.pageSize, ...(marker ? { Marker: marker } : {}) }));
+        page = await this.client.send(
+          new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, MaxKeys: this.pageSize, ...(marker ? { Marker: marker } : {}) }),
+        );
       } catch (error) {
         if (isNotFound(error)) return;
         throw failure(error, 'list', { bucket, key: prefix });
@@ -277,7 +288,11 @@ function notFound(ref: ObjectRef): NotFoundError {
 function failure(error: unknown, action: 'read' | 'write' | 'list' | 'presign', ref: ObjectRef): InternalError {
   const where = `s3://${ref.bucket}/${ref.key}`;
   if (ACCESS_DENIED.has(errorName(error)) || httpStatus(error) === 403) {
-    return new InternalError('OBJECT_ACCESS_DENIED', `S3 refused to let this function ${action} ${where} (${errorName(error) || '403'}): check its role and the bucket policy.`, { cause: error });
+    return new InternalError(
+      'OBJECT_ACCESS_DENIED',
+      `S3 refused to let this function ${action} ${where} (${errorName(error) || '403'}): check its role and the bucket policy.`,
+      { cause: error },
+    );
   }
   return new InternalError('OBJECT_STORE_FAILED', `Could not ${action} ${where}.`, { cause: error });
 }
@@ -287,7 +302,8 @@ function isNotFound(error: unknown): boolean {
 }
 
 function httpStatus(error: unknown): number | undefined {
-  const metadata = typeof error === 'object' && error !== null ? (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata : undefined;
+  const metadata =
+    typeof error === 'object' && error !== null ? (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata : undefined;
   return typeof metadata?.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
 }
 

@@ -37,7 +37,10 @@ export const DRIFT_KEYS = {
 class JsonObjects {
   private readonly objects: S3DataObjects;
 
-  constructor(private readonly bucket: string, client: S3Client) {
+  constructor(
+    private readonly bucket: string,
+    client: S3Client,
+  ) {
     this.objects = new S3DataObjects({ client });
   }
 

@@ -46,10 +46,19 @@ export class S3PayloadStore implements PayloadStore {
     let url: string;
     try {
       // With a declared size, Content-Length is signed: S3 refuses a PUT of any other size.
-      url = await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: CONTENT_TYPE, ...(bytes === undefined ? {} : { ContentLength: bytes }) }), {
-        expiresIn: this.expiresSeconds,
-        ...(bytes === undefined ? {} : { signableHeaders: new Set(['content-length']) }),
-      });
+      url = await getSignedUrl(
+        client,
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ContentType: CONTENT_TYPE,
+          ...(bytes === undefined ? {} : { ContentLength: bytes }),
+        }),
+        {
+          expiresIn: this.expiresSeconds,
+          ...(bytes === undefined ? {} : { signableHeaders: new Set(['content-length']) }),
+        },
+      );
     } catch (error) {
       throw new InternalError('PAYLOAD_STORE_FAILED', `Could not presign an upload to s3://${bucket}/${key}.`, { cause: error });
     }
@@ -67,12 +76,25 @@ export class S3PayloadStore implements PayloadStore {
     // A UUID is read case-insensitively; anything longer than one is refused unread.
     if (payloadId.length === 36) payloadId = payloadId.toLowerCase();
     if (!PAYLOAD_ID.test(payloadId)) {
-      throw new ValidationError('INVALID_PAYLOAD_ID', `data_ref must be the payloadId of an upload (a UUID from POST /v1/models/${model}/payloads), not "${payloadId.slice(0, 40)}".`, path);
+      throw new ValidationError(
+        'INVALID_PAYLOAD_ID',
+        `data_ref must be the payloadId of an upload (a UUID from POST /v1/models/${model}/payloads), not "${payloadId.slice(0, 40)}".`,
+        path,
+      );
     }
     const found = await this.uploads.read(payloadInputKey(model, payloadId), Math.min(maxBytes, this.options.maxPayloadBytes));
-    if (!found) throw new NotFoundError('PAYLOAD_NOT_FOUND', `No payload ${payloadId} was uploaded for model "${model}" (or it expired: payloads are kept for a day). Upload it first: POST /v1/models/${model}/payloads, then PUT the bytes to its URL.`, path);
+    if (!found)
+      throw new NotFoundError(
+        'PAYLOAD_NOT_FOUND',
+        `No payload ${payloadId} was uploaded for model "${model}" (or it expired: payloads are kept for a day). Upload it first: POST /v1/models/${model}/payloads, then PUT the bytes to its URL.`,
+        path,
+      );
     if ('tooLarge' in found) {
-      throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `Payload ${payloadId} is ${found.tooLarge} bytes; an input payload may have at most ${Math.min(maxBytes, this.options.maxPayloadBytes)}.`, path);
+      throw new PayloadTooLargeError(
+        'PAYLOAD_TOO_LARGE',
+        `Payload ${payloadId} is ${found.tooLarge} bytes; an input payload may have at most ${Math.min(maxBytes, this.options.maxPayloadBytes)}.`,
+        path,
+      );
     }
     return found.bytes;
   }
@@ -85,8 +107,9 @@ export class S3PayloadStore implements PayloadStore {
       const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: this.expiresSeconds });
       return { url, expiresAt: new Date(this.now() + this.expiresSeconds * 1000).toISOString() };
     } catch (error) {
-      throw new InternalError('PAYLOAD_STORE_FAILED', `Could not store an output of request ${requestId} in s3://${bucket}/${key}.`, { cause: error });
+      throw new InternalError('PAYLOAD_STORE_FAILED', `Could not store an output of request ${requestId} in s3://${bucket}/${key}.`, {
+        cause: error,
+      });
     }
   }
 }
-

@@ -49,7 +49,9 @@ export class S3UploadStore implements UploadStore {
 
   async read(key: string, maxBytes: number): Promise<UploadedObject | { tooLarge: number; versionId?: string } | undefined> {
     try {
-      const { Body, ContentLength, LastModified, VersionId } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const { Body, ContentLength, LastModified, VersionId } = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key }),
+      );
       if (!Body) throw new Error('GetObject returned no body');
       const versionId = VersionId ? { versionId: VersionId } : {};
       if (ContentLength !== undefined && ContentLength > maxBytes) {

@@ -75,7 +75,8 @@ export class SessionCache<S> {
     private readonly onFreeError: (error: unknown, key: string) => void = () => undefined,
   ) {
     for (const [name, value] of Object.entries(limits)) {
-      if (!Number.isInteger(value) || value < 0) throw new RangeError(`SessionCache ${name} must be a whole number ≥ 0, not ${String(value)}.`);
+      if (!Number.isInteger(value) || value < 0)
+        throw new RangeError(`SessionCache ${name} must be a whole number ≥ 0, not ${String(value)}.`);
     }
   }
 

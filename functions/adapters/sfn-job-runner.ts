@@ -24,7 +24,9 @@ export class StepFunctionsJobRunner implements JobRunner {
   async start(input: WorkflowInput): Promise<{ executionId: string }> {
     const { client, stateMachineArn } = this.options;
     try {
-      const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn, name: input.jobId, input: JSON.stringify(input) }));
+      const { executionArn } = await client.send(
+        new StartExecutionCommand({ stateMachineArn, name: input.jobId, input: JSON.stringify(input) }),
+      );
       return { executionId: executionArn ?? executionArnOf(stateMachineArn, input.jobId) };
     } catch (error) {
       if (error instanceof ExecutionAlreadyExists) return { executionId: executionArnOf(stateMachineArn, input.jobId) };
@@ -36,7 +38,9 @@ export class StepFunctionsJobRunner implements JobRunner {
     const { status } = await this.status(executionId);
     if (status !== 'RUNNING') return;
     // Step Functions bounds `cause` at 32,768 characters.
-    await this.options.client.send(new StopExecutionCommand({ executionArn: executionId, error: 'BatchJobCancelled', cause: reason.slice(0, 1_000) }));
+    await this.options.client.send(
+      new StopExecutionCommand({ executionArn: executionId, error: 'BatchJobCancelled', cause: reason.slice(0, 1_000) }),
+    );
   }
 
   async status(executionId: string): ReturnType<JobRunner['status']> {

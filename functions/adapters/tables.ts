@@ -237,11 +237,7 @@ export interface EnsureTablesOptions {
  * @example
  * await ensureTables(dynamo, { registry: 'onnx-registry', predictionLog: 'onnx-prediction-log' });
  */
-export async function ensureTables(
-  client: DynamoDBClient,
-  names: TableNames,
-  options: EnsureTablesOptions = {},
-): Promise<EnsuredTable[]> {
+export async function ensureTables(client: DynamoDBClient, names: TableNames, options: EnsureTablesOptions = {}): Promise<EnsuredTable[]> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   return Promise.all([
     ensureTable(client, names.registry, REGISTRY_TABLE, timeoutMs),
@@ -250,12 +246,7 @@ export async function ensureTables(
   ]);
 }
 
-async function ensureTable(
-  client: DynamoDBClient,
-  tableName: string,
-  design: TableDesign,
-  timeoutMs: number,
-): Promise<EnsuredTable> {
+async function ensureTable(client: DynamoDBClient, tableName: string, design: TableDesign, timeoutMs: number): Promise<EnsuredTable> {
   let created = false;
   if (!(await describe(client, tableName))) {
     try {
@@ -268,9 +259,7 @@ async function ensureTable(
   }
   await waitUntilActive(client, tableName, timeoutMs);
   if (!created) await addMissingIndexes(client, tableName, design, timeoutMs);
-  const timeToLive = design.timeToLiveAttribute
-    ? await enableTimeToLive(client, tableName, design.timeToLiveAttribute)
-    : 'none';
+  const timeToLive = design.timeToLiveAttribute ? await enableTimeToLive(client, tableName, design.timeToLiveAttribute) : 'none';
   return { tableName, created, timeToLive };
 }
 
@@ -286,11 +275,14 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string, desi
   for (const index of full.GlobalSecondaryIndexes ?? []) {
     if (present.has(index.IndexName)) continue;
     const names = new Set(index.KeySchema?.map((key) => key.AttributeName));
-    const update = (create: typeof index) => client.send(new UpdateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: full.AttributeDefinitions?.filter((a) => names.has(a.AttributeName)),
-      GlobalSecondaryIndexUpdates: [{ Create: create }],
-    }));
+    const update = (create: typeof index) =>
+      client.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: full.AttributeDefinitions?.filter((a) => names.has(a.AttributeName)),
+          GlobalSecondaryIndexUpdates: [{ Create: create }],
+        }),
+      );
     try {
       try {
         await update(index);
@@ -383,14 +375,8 @@ async function waitUntilActive(client: DynamoDBClient, tableName: string, timeou
   }
 }
 
-async function enableTimeToLive(
-  client: DynamoDBClient,
-  tableName: string,
-  attributeName: string,
-): Promise<'enabled' | 'unsupported'> {
-  const { TimeToLiveDescription: current } = await client.send(
-    new DescribeTimeToLiveCommand({ TableName: tableName }),
-  );
+async function enableTimeToLive(client: DynamoDBClient, tableName: string, attributeName: string): Promise<'enabled' | 'unsupported'> {
+  const { TimeToLiveDescription: current } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
   const on = current?.TimeToLiveStatus === 'ENABLED' || current?.TimeToLiveStatus === 'ENABLING';
   if (on && current?.AttributeName === attributeName) return 'enabled';
   try {

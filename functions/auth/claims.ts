@@ -67,22 +67,28 @@ const UNPRINTABLE_OR_LONE_SURROGATE = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![
  */
 export function checkRegisteredClaims(claims: Readonly<Record<string, unknown>>): void {
   const { iss, sub, aud } = claims;
-  if (iss !== undefined && !isNonEmptyString(iss)) refuse('iss', 'a non-empty string (the issuer\'s URL or name)', iss);
+  if (iss !== undefined && !isNonEmptyString(iss)) refuse('iss', "a non-empty string (the issuer's URL or name)", iss);
   if (sub !== undefined && !(isNonEmptyString(sub) && sub.length <= MAX_SUBJECT_LENGTH)) {
-    if (typeof sub === 'string') throw new TokenRejectedError(`The token's "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters.`);
+    if (typeof sub === 'string')
+      throw new TokenRejectedError(`The token's "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters.`);
     refuse('sub', `a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters`, sub);
   }
   // The subject is the caller in every log line and registry history item: no NUL or other
   // control character (a log reader would cut or misread it), no half of a surrogate pair.
   if (typeof sub === 'string' && UNPRINTABLE_OR_LONE_SURROGATE.test(sub)) {
-    throw new TokenRejectedError('The token\'s "sub" must not contain control characters (such as NUL or a line break) or unpaired UTF-16 surrogates.');
+    throw new TokenRejectedError(
+      'The token\'s "sub" must not contain control characters (such as NUL or a line break) or unpaired UTF-16 surrogates.',
+    );
   }
   if (aud !== undefined) {
     const shape = 'a non-empty string or a non-empty array of non-empty strings';
     if (Array.isArray(aud)) {
       if (aud.length === 0) throw new TokenRejectedError(`The token's "aud" claim must be ${shape}; it is an empty array.`);
       const bad = aud.findIndex((entry) => !isNonEmptyString(entry));
-      if (bad >= 0) throw new TokenRejectedError(`The token's "aud" claim must be ${shape}; its entry ${bad} is ${kindOf(aud[bad])}${aud[bad] === '' ? ' (empty)' : ''}.`);
+      if (bad >= 0)
+        throw new TokenRejectedError(
+          `The token's "aud" claim must be ${shape}; its entry ${bad} is ${kindOf(aud[bad])}${aud[bad] === '' ? ' (empty)' : ''}.`,
+        );
     } else if (!isNonEmptyString(aud)) {
       refuse('aud', shape, aud);
     }
@@ -92,7 +98,9 @@ export function checkRegisteredClaims(claims: Readonly<Record<string, unknown>>)
     if (value === undefined) continue;
     if (typeof value !== 'number') refuse(name, 'a number of seconds since 1970-01-01T00:00:00Z (a JSON number, not a string)', value);
     if (!Number.isFinite(value) || Math.abs(value) > MAX_NUMERIC_DATE) {
-      throw new TokenRejectedError(`The token's "${name}" claim must be a number of seconds within ±${MAX_NUMERIC_DATE} (a date a clock can show); it is out of that range.`);
+      throw new TokenRejectedError(
+        `The token's "${name}" claim must be a number of seconds within ±${MAX_NUMERIC_DATE} (a date a clock can show); it is out of that range.`,
+      );
     }
   }
 }
@@ -107,7 +115,12 @@ export function scopeClaimEntries(claims: Readonly<Record<string, unknown>>): st
   const entries: string[] = [];
   if (scope !== undefined) {
     if (typeof scope !== 'string') {
-      refuse('scope', 'a string of space-separated scopes ("predict models:read")', scope, Array.isArray(scope) ? 'A list of scopes goes in "scp".' : '');
+      refuse(
+        'scope',
+        'a string of space-separated scopes ("predict models:read")',
+        scope,
+        Array.isArray(scope) ? 'A list of scopes goes in "scp".' : '',
+      );
     }
     entries.push(...splitScopes(scope));
   }
@@ -118,7 +131,9 @@ export function scopeClaimEntries(claims: Readonly<Record<string, unknown>>): st
       scp.forEach((entry: unknown, index) => {
         if (typeof entry !== 'string' || entry.length === 0 || /\s/.test(entry)) {
           const what = typeof entry === 'string' ? (entry.length === 0 ? 'empty' : 'a string with spaces') : kindOf(entry);
-          throw new TokenRejectedError(`The token's "scp" claim must be an array of scopes, each a non-empty string without spaces; its entry ${index} is ${what}.`);
+          throw new TokenRejectedError(
+            `The token's "scp" claim must be an array of scopes, each a non-empty string without spaces; its entry ${index} is ${what}.`,
+          );
         }
         entries.push(entry);
       });
@@ -148,7 +163,9 @@ export function usageKeyOf(claims: Readonly<Record<string, unknown>>, claim: str
   if (!Object.hasOwn(claims, claim)) return undefined;
   const value = claims[claim];
   if (!isNonEmptyString(value)) {
-    throw new TokenRejectedError(`The token's "${claim.slice(0, 64)}" claim (its API key) must be a non-empty string; it is ${kindOf(value)}${value === '' ? ' (empty)' : ''}.`);
+    throw new TokenRejectedError(
+      `The token's "${claim.slice(0, 64)}" claim (its API key) must be a non-empty string; it is ${kindOf(value)}${value === '' ? ' (empty)' : ''}.`,
+    );
   }
   return value;
 }

@@ -111,19 +111,24 @@ export class RemoteKeySource implements KeySource {
       if (this.cached) return Promise.resolve(this.cached);
     }
     this.lastAttemptAt = this.now();
-    this.pending = this.fetchSet().then(
-      (set) => {
-        this.cached = { set, fetchedAt: this.now() };
-        this.lastFailure = undefined;
-        return this.cached;
-      },
-      (error: unknown) => {
-        this.lastFailure = error instanceof KeysUnavailableError ? error : new KeysUnavailableError(`Cannot read the JWKS at ${this.url.href}.`, { cause: error });
-        throw this.lastFailure;
-      },
-    ).finally(() => {
-      this.pending = undefined;
-    });
+    this.pending = this.fetchSet()
+      .then(
+        (set) => {
+          this.cached = { set, fetchedAt: this.now() };
+          this.lastFailure = undefined;
+          return this.cached;
+        },
+        (error: unknown) => {
+          this.lastFailure =
+            error instanceof KeysUnavailableError
+              ? error
+              : new KeysUnavailableError(`Cannot read the JWKS at ${this.url.href}.`, { cause: error });
+          throw this.lastFailure;
+        },
+      )
+      .finally(() => {
+        this.pending = undefined;
+      });
     return this.pending;
   }
 
@@ -138,7 +143,10 @@ export class RemoteKeySource implements KeySource {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw new KeysUnavailableError(isTimeout(error) ? `The JWKS at ${where} did not answer within ${this.timeoutMs} ms.` : `Cannot reach the JWKS at ${where}.`, { cause: error });
+      throw new KeysUnavailableError(
+        isTimeout(error) ? `The JWKS at ${where} did not answer within ${this.timeoutMs} ms.` : `Cannot reach the JWKS at ${where}.`,
+        { cause: error },
+      );
     }
     if (!response.ok) {
       await response.body?.cancel();
@@ -177,7 +185,10 @@ async function readLimited(response: Response, maxBytes: number, where: string, 
     }
   } catch (error) {
     if (error instanceof KeysUnavailableError) throw error;
-    throw new KeysUnavailableError(isTimeout(error) ? `The JWKS at ${where} did not finish within ${timeoutMs} ms.` : `Reading the JWKS at ${where} failed.`, { cause: error });
+    throw new KeysUnavailableError(
+      isTimeout(error) ? `The JWKS at ${where} did not finish within ${timeoutMs} ms.` : `Reading the JWKS at ${where} failed.`,
+      { cause: error },
+    );
   }
   return Buffer.concat(chunks).toString('utf8');
 }

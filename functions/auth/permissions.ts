@@ -23,7 +23,15 @@ import { routeKey, type Route } from '../shared/routes.js';
 import { kindOf, scopeClaimEntries } from './claims.js';
 import { TokenRejectedError } from './errors.js';
 
-export const SCOPES = ['predict', 'models:read', 'models:write', 'models:promote', 'batch:submit', 'batch:read', 'experiments:outcomes'] as const;
+export const SCOPES = [
+  'predict',
+  'models:read',
+  'models:write',
+  'models:promote',
+  'batch:submit',
+  'batch:read',
+  'experiments:outcomes',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /**
@@ -155,7 +163,9 @@ export function grantsOf(claims: Readonly<Record<string, unknown>>, options: Gra
   }
   const models = new Set([...grants.values()].flatMap((held) => (held === 'all' ? [] : [...held])));
   if (models.size > MAX_MODELS_PER_TOKEN) {
-    throw new TokenRejectedError(`The token names ${models.size} models (in "models" or in scopes such as "predict:iris"); it must name at most ${MAX_MODELS_PER_TOKEN}. Use an unlimited scope or split the token.`);
+    throw new TokenRejectedError(
+      `The token names ${models.size} models (in "models" or in scopes such as "predict:iris"); it must name at most ${MAX_MODELS_PER_TOKEN}. Use an unlimited scope or split the token.`,
+    );
   }
   return grants;
 }
@@ -163,7 +173,9 @@ export function grantsOf(claims: Readonly<Record<string, unknown>>, options: Gra
 function scopeEntries(claims: Readonly<Record<string, unknown>>): string[] {
   const entries = scopeClaimEntries(claims);
   if (entries.length > MAX_SCOPE_ENTRIES) {
-    throw new TokenRejectedError(`The token's "scope" and "scp" claims must hold at most ${MAX_SCOPE_ENTRIES} scopes together; they hold ${entries.length}.`);
+    throw new TokenRejectedError(
+      `The token's "scope" and "scp" claims must hold at most ${MAX_SCOPE_ENTRIES} scopes together; they hold ${entries.length}.`,
+    );
   }
   return entries;
 }
@@ -171,12 +183,15 @@ function scopeEntries(claims: Readonly<Record<string, unknown>>): string[] {
 function modelsClaim(claims: Readonly<Record<string, unknown>>): ReadonlySet<string> | undefined {
   const { models } = claims;
   if (models === undefined) return undefined;
-  const shape = 'The token\'s "models" claim must be an array of model names (a-z, 0-9, "-", "_", at most 63 characters); fix the token issuer\'s mapping';
+  const shape =
+    'The token\'s "models" claim must be an array of model names (a-z, 0-9, "-", "_", at most 63 characters); fix the token issuer\'s mapping';
   if (!Array.isArray(models)) throw new TokenRejectedError(`${shape}. It is ${kindOf(models)}.`);
   const bad = models.findIndex((m: unknown) => typeof m !== 'string' || !MODEL_NAME_PATTERN.test(m));
   if (bad >= 0) {
     const entry: unknown = models[bad];
-    throw new TokenRejectedError(`${shape}. Its entry ${bad} is ${typeof entry === 'string' ? `"${clip(entry, 40)}", not a model name` : kindOf(entry)}.`);
+    throw new TokenRejectedError(
+      `${shape}. Its entry ${bad} is ${typeof entry === 'string' ? `"${clip(entry, 40)}", not a model name` : kindOf(entry)}.`,
+    );
   }
   return new Set(models as string[]);
 }
@@ -241,7 +256,8 @@ export function describeNeed(route: Route, pathParameters: Readonly<Record<strin
   const scopes = scopesOf(route);
   if (scopes.length === 0) return 'a route that no scope opens (it is missing from the permission table)';
   const model = pathParameters[MODEL_PARAMETER];
-  if (!routeNamesModel(route)) return `${scopes.map((s) => `"${s}"`).join(' or ')} for every model (a token limited to some models reads them one by one)`;
+  if (!routeNamesModel(route))
+    return `${scopes.map((s) => `"${s}"`).join(' or ')} for every model (a token limited to some models reads them one by one)`;
   const perModel = model !== undefined && MODEL_NAME_PATTERN.test(model);
   return scopes.map((s) => (perModel ? `"${s}" or "${s}:${model}"` : `"${s}"`)).join(' or ');
 }

@@ -32,7 +32,19 @@ import { KeysUnavailableError, TokenRejectedError } from './errors.js';
 import type { KeySource } from './jwks.js';
 
 /** Asymmetric algorithms a key source may serve. */
-export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 export const DEFAULT_ALGORITHMS: readonly AsymmetricAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
 
@@ -95,8 +107,10 @@ export class JwtVerifier implements TokenVerifier {
 
   constructor(private readonly options: JwtVerifierOptions) {
     const asymmetric = options.algorithms ?? DEFAULT_ALGORITHMS;
-    if (asymmetric.length > 0 && !options.keys) throw new Error('JwtVerifier: asymmetric algorithms need a key source (a JWKS URL or public keys).');
-    if (asymmetric.length === 0 && !options.hs256Secret) throw new Error('JwtVerifier: no algorithm is accepted; configure keys or an HS256 secret.');
+    if (asymmetric.length > 0 && !options.keys)
+      throw new Error('JwtVerifier: asymmetric algorithms need a key source (a JWKS URL or public keys).');
+    if (asymmetric.length === 0 && !options.hs256Secret)
+      throw new Error('JwtVerifier: no algorithm is accepted; configure keys or an HS256 secret.');
     this.algorithms = [...asymmetric, ...(options.hs256Secret ? ['HS256'] : [])];
     this.maxTokenBytes = options.maxTokenBytes ?? 8_192;
     this.now = options.now ?? Date.now;
@@ -135,14 +149,18 @@ export class JwtVerifier implements TokenVerifier {
   private checkLifetime(payload: JWTPayload): void {
     const tolerance = this.options.clockToleranceSeconds ?? 0;
     if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + tolerance) {
-      throw new TokenRejectedError(`The token says it was issued at ${new Date(payload.iat * 1000).toISOString()}, in the future; check the issuer's clock.`);
+      throw new TokenRejectedError(
+        `The token says it was issued at ${new Date(payload.iat * 1000).toISOString()}, in the future; check the issuer's clock.`,
+      );
     }
     const max = this.options.maxTokenLifetimeSeconds;
     // `exp` is required and a number within ±MAX_NUMERIC_DATE by now.
     if (max === undefined || typeof payload.exp !== 'number') return;
     const remaining = payload.exp - this.now() / 1000;
     if (remaining > max + tolerance) {
-      throw new TokenRejectedError(`The token expires at ${new Date(payload.exp * 1000).toISOString()}, more than ${max} s from now; this API accepts tokens that expire within ${max} s. Get one with a shorter lifetime.`);
+      throw new TokenRejectedError(
+        `The token expires at ${new Date(payload.exp * 1000).toISOString()}, more than ${max} s from now; this API accepts tokens that expire within ${max} s. Get one with a shorter lifetime.`,
+      );
     }
   }
 
@@ -159,11 +177,13 @@ export class JwtVerifier implements TokenVerifier {
     try {
       header = decodeProtectedHeader(token) as JWSHeaderParameters;
     } catch {
-      throw new TokenRejectedError('The token\'s header is not a base64url-encoded JSON object.');
+      throw new TokenRejectedError("The token's header is not a base64url-encoded JSON object.");
     }
     for (const name of KEY_HEADERS) {
       if (Object.hasOwn(header, name)) {
-        throw new TokenRejectedError(`The token carries a "${name}" header; this API takes keys only from its configured issuer, never from the token.`);
+        throw new TokenRejectedError(
+          `The token carries a "${name}" header; this API takes keys only from its configured issuer, never from the token.`,
+        );
       }
     }
     if (header.kid !== undefined && (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > MAX_KID_LENGTH)) {
@@ -175,11 +195,15 @@ export class JwtVerifier implements TokenVerifier {
   private async verifyWithKeys(token: string, options: JWTVerifyOptions) {
     const keys = this.options.keys;
     try {
-      return await jwtVerify(token, async (protectedHeader, input) => {
-        if (protectedHeader.alg === 'HS256') return this.hs256Secret();
-        if (!keys) throw new errors.JWKSNoMatchingKey();
-        return keys.lookup(protectedHeader, input);
-      }, options);
+      return await jwtVerify(
+        token,
+        async (protectedHeader, input) => {
+          if (protectedHeader.alg === 'HS256') return this.hs256Secret();
+          if (!keys) throw new errors.JWKSNoMatchingKey();
+          return keys.lookup(protectedHeader, input);
+        },
+        options,
+      );
     } catch (error) {
       // Several keys fit (a token without `kid`, or a set that repeats one): try each, as jose documents.
       if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
@@ -200,7 +224,10 @@ export class JwtVerifier implements TokenVerifier {
     if (!read) return Promise.reject(new errors.JOSEAlgNotAllowed('HS256 is not configured'));
     this.secret ??= read().then(
       (secret) => {
-        if (secret.byteLength < MIN_HS256_SECRET_BYTES) throw new KeysUnavailableError(`The HS256 secret is ${secret.byteLength} bytes; at least ${MIN_HS256_SECRET_BYTES} are required.`);
+        if (secret.byteLength < MIN_HS256_SECRET_BYTES)
+          throw new KeysUnavailableError(
+            `The HS256 secret is ${secret.byteLength} bytes; at least ${MIN_HS256_SECRET_BYTES} are required.`,
+          );
         return secret;
       },
       (error: unknown) => {
@@ -226,18 +253,25 @@ export class JwtVerifier implements TokenVerifier {
         return shape as TokenRejectedError;
       }
     }
-    const at = (seconds: unknown) => (typeof seconds === 'number' && Math.abs(seconds) <= MAX_NUMERIC_DATE ? new Date(seconds * 1000).toISOString() : 'an invalid time');
+    const at = (seconds: unknown) =>
+      typeof seconds === 'number' && Math.abs(seconds) <= MAX_NUMERIC_DATE ? new Date(seconds * 1000).toISOString() : 'an invalid time';
     if (error instanceof errors.JWTExpired) {
       return new TokenRejectedError(`The token expired at ${at(error.payload.exp)}; get a new one.`, { cause: error });
     }
     if (error instanceof errors.JWTClaimValidationFailed) {
       const { claim, reason, payload } = error;
-      if (reason === 'missing') return new TokenRejectedError(`The token has no "${claim}" claim; this API requires iss, aud, sub and exp.`, { cause: error });
+      if (reason === 'missing')
+        return new TokenRejectedError(`The token has no "${claim}" claim; this API requires iss, aud, sub and exp.`, { cause: error });
       switch (claim) {
         case 'iss':
-          return new TokenRejectedError(`The token's issuer (iss) is not one this API trusts; it accepts ${listOf(this.options.issuer)}.`, { cause: error });
+          return new TokenRejectedError(`The token's issuer (iss) is not one this API trusts; it accepts ${listOf(this.options.issuer)}.`, {
+            cause: error,
+          });
         case 'aud':
-          return new TokenRejectedError(`The token's audience (aud) does not include this API; ask for a token for ${listOf(this.options.audience)}.`, { cause: error });
+          return new TokenRejectedError(
+            `The token's audience (aud) does not include this API; ask for a token for ${listOf(this.options.audience)}.`,
+            { cause: error },
+          );
         case 'nbf':
           return new TokenRejectedError(`The token is not valid before ${at(payload.nbf)}.`, { cause: error });
         case 'iat':
@@ -254,10 +288,13 @@ export class JwtVerifier implements TokenVerifier {
       }
     }
     if (error instanceof errors.JOSEAlgNotAllowed) {
-      return new TokenRejectedError(`The token is signed with "${clip(String(header.alg), 40)}"; this API accepts ${this.algorithms.join(', ')}.`, { cause: error });
+      return new TokenRejectedError(
+        `The token is signed with "${clip(String(header.alg), 40)}"; this API accepts ${this.algorithms.join(', ')}.`,
+        { cause: error },
+      );
     }
     if (error instanceof errors.JWSSignatureVerificationFailed) {
-      return new TokenRejectedError('The token\'s signature does not verify; it was altered or signed with another key.', { cause: error });
+      return new TokenRejectedError("The token's signature does not verify; it was altered or signed with another key.", { cause: error });
     }
     if (error instanceof errors.JOSENotSupported) {
       // An unrecognized "crit" extension, for one.
@@ -265,7 +302,10 @@ export class JwtVerifier implements TokenVerifier {
     }
     if (error instanceof errors.JWKSNoMatchingKey) {
       const kid = typeof header.kid === 'string' ? ` with kid "${header.kid.slice(0, 64)}"` : '';
-      return new TokenRejectedError(`No key of the issuer verifies ${String(header.alg)} tokens${kid}; the token was signed with a key this API does not know.`, { cause: error });
+      return new TokenRejectedError(
+        `No key of the issuer verifies ${String(header.alg)} tokens${kid}; the token was signed with a key this API does not know.`,
+        { cause: error },
+      );
     }
     if (error instanceof errors.JOSEError) {
       // JWSInvalid, JWTInvalid and friends: format problems, described by jose without secrets.
@@ -273,7 +313,7 @@ export class JwtVerifier implements TokenVerifier {
     }
     if (error instanceof TypeError) {
       // A key jose cannot use for this algorithm (e.g. an RSA key under "ES256" in a JWKS entry).
-      return new TokenRejectedError('The token does not match the issuer\'s key for its algorithm.', { cause: error });
+      return new TokenRejectedError("The token does not match the issuer's key for its algorithm.", { cause: error });
     }
     return error instanceof Error ? error : new Error(String(error));
   }
@@ -284,5 +324,7 @@ function toList(value: string | readonly string[]): readonly string[] {
 }
 
 function listOf(value: string | readonly string[]): string {
-  return toList(value).map((v) => `"${v}"`).join(' or ');
+  return toList(value)
+    .map((v) => `"${v}"`)
+    .join(' or ');
 }

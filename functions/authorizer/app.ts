@@ -67,7 +67,11 @@ export function makeHandler(deps: AuthorizerDeps): AuthorizerHandler {
       const policyDocument = policyFor(grants, event.methodArn, routes);
       const scope = describeGrants(grants);
       log('INFO', 'token accepted', {
-        ...where, principalId: subject, scope, kid: header.kid, decision: evaluatePolicy(policyDocument, event.methodArn),
+        ...where,
+        principalId: subject,
+        scope,
+        kid: header.kid,
+        decision: evaluatePolicy(policyDocument, event.methodArn),
       });
       return {
         principalId: subject,
@@ -87,7 +91,10 @@ export function makeHandler(deps: AuthorizerDeps): AuthorizerHandler {
       }
       log('ERROR', error instanceof KeysUnavailableError ? 'keys unavailable' : 'authorizer failed', {
         ...where,
-        error: error instanceof Error ? { name: error.name, message: error.message, cause: error.cause instanceof Error ? error.cause.message : undefined } : String(error),
+        error:
+          error instanceof Error
+            ? { name: error.name, message: error.message, cause: error.cause instanceof Error ? error.cause.message : undefined }
+            : String(error),
       });
       throw error;
     }

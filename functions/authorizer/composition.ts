@@ -32,14 +32,15 @@ export function buildAuthorizerDeps(config: AuthorizerConfig, io: AuthorizerIo =
   } else if (config.JWT_PUBLIC_KEYS) {
     keys = new StaticKeySource(config.JWT_PUBLIC_KEYS);
   }
-  const hs256Secret = io.hs256Secret
-    ?? (config.JWT_HS256_SECRET_ARN
+  const hs256Secret =
+    io.hs256Secret ??
+    (config.JWT_HS256_SECRET_ARN
       ? secretsExtensionReader({
-        secretId: config.JWT_HS256_SECRET_ARN,
-        port: config.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT,
-        sessionToken: config.AWS_SESSION_TOKEN,
-        ...(io.fetch ? { fetch: io.fetch } : {}),
-      })
+          secretId: config.JWT_HS256_SECRET_ARN,
+          port: config.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT,
+          sessionToken: config.AWS_SESSION_TOKEN,
+          ...(io.fetch ? { fetch: io.fetch } : {}),
+        })
       : undefined);
   const verifier = new JwtVerifier({
     issuer: config.JWT_ISSUER,

@@ -15,7 +15,12 @@ import { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, type AsymmetricAlgorithm } f
 
 const list = z
   .string()
-  .transform((value) => value.split(',').map((v) => v.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string()).min(1, 'give at least one value (comma-separated)'));
 
 const seconds = (fallback: number, max: number) => z.coerce.number().int().min(0).max(max).default(fallback);
@@ -105,7 +110,11 @@ export const AuthorizerConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEYS'], message: 'set JWKS_URL or JWT_PUBLIC_KEYS, not both' });
     }
     if (!env.JWKS_URL && !env.JWT_PUBLIC_KEYS && !env.JWT_HS256_SECRET_ARN) {
-      ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'no keys configured: set JWKS_URL, JWT_PUBLIC_KEYS or JWT_HS256_SECRET_ARN' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWKS_URL'],
+        message: 'no keys configured: set JWKS_URL, JWT_PUBLIC_KEYS or JWT_HS256_SECRET_ARN',
+      });
     }
     if (env.JWT_ALGORITHMS && env.JWT_ALGORITHMS.length > 0 && !env.JWKS_URL && !env.JWT_PUBLIC_KEYS) {
       ctx.addIssue({ code: 'custom', path: ['JWT_ALGORITHMS'], message: 'asymmetric algorithms need JWKS_URL or JWT_PUBLIC_KEYS' });

@@ -22,7 +22,8 @@ export interface SecretsExtensionOptions {
 /** A reader for the secret's `SecretString` (as UTF-8 bytes), to pass as `hs256Secret`. */
 export function secretsExtensionReader(options: SecretsExtensionOptions): () => Promise<Uint8Array> {
   return async () => {
-    if (!options.sessionToken) throw new KeysUnavailableError('AWS_SESSION_TOKEN is not set; the Parameters and Secrets extension needs it.');
+    if (!options.sessionToken)
+      throw new KeysUnavailableError('AWS_SESSION_TOKEN is not set; the Parameters and Secrets extension needs it.');
     const url = `http://localhost:${options.port ?? 2_773}/secretsmanager/get?secretId=${encodeURIComponent(options.secretId)}`;
     let response: Response;
     try {
@@ -33,7 +34,8 @@ export function secretsExtensionReader(options: SecretsExtensionOptions): () => 
     } catch (error) {
       throw new KeysUnavailableError('Cannot reach the Parameters and Secrets extension; is its layer on the function?', { cause: error });
     }
-    if (!response.ok) throw new KeysUnavailableError(`The Parameters and Secrets extension answered HTTP ${response.status} for the HS256 secret.`);
+    if (!response.ok)
+      throw new KeysUnavailableError(`The Parameters and Secrets extension answered HTTP ${response.status} for the HS256 secret.`);
     const body = (await response.json()) as { SecretString?: unknown };
     if (typeof body.SecretString !== 'string' || body.SecretString.length === 0) {
       throw new KeysUnavailableError('The HS256 secret has no SecretString; store the secret as text.');

@@ -13,4 +13,6 @@ const logger = createLogger({
 });
 setSharedLogger(logger);
 
-export const handler = makeHandler(buildBatchSteps(config, awsClients(config)), (requestId) => requestLog(logger, { ...(requestId ? { requestId } : {}) }));
+export const handler = makeHandler(buildBatchSteps(config, awsClients(config)), (requestId) =>
+  requestLog(logger, { ...(requestId ? { requestId } : {}) }),
+);

@@ -67,7 +67,10 @@ export function jobKeysOf(event: unknown): Record<string, unknown> {
   if (typeof event !== 'object' || event === null) return {};
   const { BatchInput, job, step } = event as { BatchInput?: { jobId?: unknown }; job?: { jobId?: unknown }; step?: unknown };
   const jobId = BatchInput?.jobId ?? job?.jobId;
-  return { ...(typeof jobId === 'string' ? { jobId: jobId.slice(0, 80) } : {}), ...(typeof step === 'string' ? { step: step.slice(0, 20) } : {}) };
+  return {
+    ...(typeof jobId === 'string' ? { jobId: jobId.slice(0, 80) } : {}),
+    ...(typeof step === 'string' ? { step: step.slice(0, 20) } : {}),
+  };
 }
 
 /** What a batch or step failure becomes for Step Functions (see {@link BatchFailure}). */
@@ -79,5 +82,10 @@ export function toBatchFailure(error: unknown, lines: RequestLog): BatchFailure 
   }
   const code = error instanceof AppError ? error.code : 'INTERNAL';
   lines.error('batch failed', { code, error: describeError(error) });
-  return new BatchFailure(code, error instanceof AppError ? error.status : 500, `The batch failed on our side (${code}); it may be retried.`, []);
+  return new BatchFailure(
+    code,
+    error instanceof AppError ? error.status : 500,
+    `The batch failed on our side (${code}); it may be retried.`,
+    [],
+  );
 }

@@ -23,7 +23,17 @@ import type { ModelVersion } from '../core/model.js';
 import { MAX_REPLAY_REQUESTS, type ReplayService } from '../core/replay/service.js';
 import type { ExperimentService } from '../core/experiments/service.js';
 import type { ShadowService } from '../core/shadow/service.js';
-import { callerOf, httpFunction, jsonResponse, pathParam, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler, type RouteAction } from '../shared/http.js';
+import {
+  callerOf,
+  httpFunction,
+  jsonResponse,
+  pathParam,
+  type BodyLimits,
+  type EdgeOptions,
+  type HttpEvent,
+  type HttpHandler,
+  type RouteAction,
+} from '../shared/http.js';
 
 export interface ControlHandlerDeps {
   readonly service: RegistryService;
@@ -65,7 +75,8 @@ const RegisterSchema = z.strictObject({
   /** The version's reference profile (`modelctl profile`), checked with the file and stored beside it. */
   profile: z.unknown().optional(),
 });
-const REGISTER_HINT = 'Send {"modelBase64": "<the .onnx file, base64>", "metadata": {...}}, or for a large file {"uploadId": "<from POST /v1/models/{model}/uploads>", "metadata": {...}}.';
+const REGISTER_HINT =
+  'Send {"modelBase64": "<the .onnx file, base64>", "metadata": {...}}, or for a large file {"uploadId": "<from POST /v1/models/{model}/uploads>", "metadata": {...}}.';
 
 const UploadSchema = z.strictObject({});
 const UPLOAD_HINT = 'Send {}; the answer holds the URL to PUT the file to.';
@@ -88,14 +99,19 @@ const PromoteSchema = z.strictObject({
   managed: z.strictObject({ kind: z.enum(['canary', 'linear']), percent, intervalMinutes: z.number().int() }).optional(),
   reason: reason.optional(),
 });
-const PROMOTE_HINT = 'Send {} (all the traffic at once), {"canary": <percent>} (a manual canary) or {"managed": {"kind": "canary" | "linear", "percent": <percent>, "intervalMinutes": <minutes>}}, optionally with "reason".';
+const PROMOTE_HINT =
+  'Send {} (all the traffic at once), {"canary": <percent>} (a manual canary) or {"managed": {"kind": "canary" | "linear", "percent": <percent>, "intervalMinutes": <minutes>}}, optionally with "reason".';
 
 /** The canary the change was decided from, as `deployment` shows it (If-Match; `ExpectedCanary`). */
 const expectedCanary = z.strictObject({
-  functionVersion: z.string().max(10).regex(/^[1-9][0-9]*$/, 'must be a function version number such as "2"'),
+  functionVersion: z
+    .string()
+    .max(10)
+    .regex(/^[1-9][0-9]*$/, 'must be a function version number such as "2"'),
   percent: z.number().min(0).max(100).optional(),
 });
-const EXPECTED_HINT = 'optionally with "expectedCanary": {"functionVersion": "<deployment.canary.functionVersion>", "percent": <deployment.canary.percent>}';
+const EXPECTED_HINT =
+  'optionally with "expectedCanary": {"functionVersion": "<deployment.canary.functionVersion>", "percent": <deployment.canary.percent>}';
 
 const ShiftSchema = z.strictObject({ percent, expectedCanary: expectedCanary.optional() });
 const SHIFT_HINT = `Send {"percent": <the canary's share of the traffic, from 0.01 to 99.99>}, ${EXPECTED_HINT}.`;
@@ -112,12 +128,21 @@ const SubmitJobSchema = z.strictObject({
   rowsPerBatch: z.number().int().positive().optional(),
   maxConcurrency: z.number().int().positive().optional(),
   toleratedFailurePercentage: z.number().min(0).max(100).optional(),
-  clientToken: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, 'must be 1-64 of letters, digits, ".", "_", ":" and "-"').optional(),
+  clientToken: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'must be 1-64 of letters, digits, ".", "_", ":" and "-"')
+    .optional(),
 });
-const SUBMIT_HINT = 'Send {"input": {"uri": "s3://<bucket>/<key or prefix/>", "format"?: "csv" | "jsonl" | "parquet"}, "output": {"uri": "s3://<bucket>/<prefix>/"}}, optionally with "version", "rowsPerBatch", "maxConcurrency", "toleratedFailurePercentage" (0-100) and "clientToken".';
+const SUBMIT_HINT =
+  'Send {"input": {"uri": "s3://<bucket>/<key or prefix/>", "format"?: "csv" | "jsonl" | "parquet"}, "output": {"uri": "s3://<bucket>/<prefix>/"}}, optionally with "version", "rowsPerBatch", "maxConcurrency", "toleratedFailurePercentage" (0-100) and "clientToken".';
 
 /** A cancel's reason is stored with the job and shown in every answer: plain text only. */
-const plainText = reason.refine((text) => !UNPAIRED_SURROGATE.test(text) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text), 'must be text without control characters or unpaired surrogates');
+const plainText = reason.refine(
+  (text) => !UNPAIRED_SURROGATE.test(text) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text),
+  'must be text without control characters or unpaired surrogates',
+);
 const CancelSchema = z.strictObject({ reason: plainText.optional() });
 const CANCEL_HINT = 'Send {} or {"reason": "<why>"}.';
 
@@ -133,7 +158,12 @@ const ReplaySchema = z.strictObject({
 const REPLAY_HINT = `Send {"version": "<target version>", "since": "1h" or "<ISO-8601 time>"}, optionally with "until", "sourceVersions": ["1", ...], "maxRequests" (at most ${MAX_REPLAY_REQUESTS}), "rowsPerBatch" and "maxConcurrency".`;
 
 const InputUploadSchema = z.strictObject({
-  fileName: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/, 'must be a file name of letters, digits, ".", "_" and "-"').refine((n) => n !== '.' && n !== '..', 'must be a file name'),
+  fileName: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9._-]+$/, 'must be a file name of letters, digits, ".", "_" and "-"')
+    .refine((n) => n !== '.' && n !== '..', 'must be a file name'),
 });
 const INPUT_UPLOAD_HINT = 'Send {"fileName": "data.csv"}; the answer holds the URL to PUT the file to and the input URI to submit.';
 
@@ -149,10 +179,15 @@ function queryParams<K extends string>(event: HttpEvent, allowed: readonly K[]):
   for (const name of new Set([...Object.keys(given), ...Object.keys(single)])) {
     const shown = clip(name, 40);
     if (!(allowed as readonly string[]).includes(name)) {
-      throw new ValidationError('UNKNOWN_PARAMETER', `Unknown query parameter ${JSON.stringify(shown)}; this route takes ${allowed.map((a) => `"${a}"`).join(', ')}.`, ['query', shown]);
+      throw new ValidationError(
+        'UNKNOWN_PARAMETER',
+        `Unknown query parameter ${JSON.stringify(shown)}; this route takes ${allowed.map((a) => `"${a}"`).join(', ')}.`,
+        ['query', shown],
+      );
     }
     const values = Object.hasOwn(given, name) ? given[name] : undefined;
-    if ((values?.length ?? 0) > 1) throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${shown}" once.`, ['query', shown]);
+    if ((values?.length ?? 0) > 1)
+      throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${shown}" once.`, ['query', shown]);
     const value = (Object.hasOwn(single, name) ? single[name] : undefined) ?? values?.[0];
     if (value !== undefined) result[name as K] = value;
   }
@@ -179,200 +214,332 @@ function notConfigured(event: HttpEvent, error: AppError): APIGatewayProxyResult
 function limitParam(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const limit = /^[0-9]{1,3}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(limit >= 1 && limit <= 100)) throw new ValidationError('INVALID_LIMIT', '"limit" must be a whole number from 1 to 100.', ['query', 'limit']);
+  if (!(limit >= 1 && limit <= 100))
+    throw new ValidationError('INVALID_LIMIT', '"limit" must be a whole number from 1 to 100.', ['query', 'limit']);
   return limit;
 }
 
 const DriftRunSchema = z.strictObject({
-  minutes: z.number({ error: 'must be a whole number of minutes' }).int('must be a whole number of minutes').min(1, 'must be at least 1 minute').max(MAX_DRIFT_WINDOW_MINUTES, `must be at most ${MAX_DRIFT_WINDOW_MINUTES} minutes (30 days)`).optional(),
+  minutes: z
+    .number({ error: 'must be a whole number of minutes' })
+    .int('must be a whole number of minutes')
+    .min(1, 'must be at least 1 minute')
+    .max(MAX_DRIFT_WINDOW_MINUTES, `must be at most ${MAX_DRIFT_WINDOW_MINUTES} minutes (30 days)`)
+    .optional(),
   // A version number as text ("3") or as a number (3), as the other routes take it in a path.
-  version: z.union([z.string(), z.number()]).transform((v) => String(v)).optional(),
+  version: z
+    .union([z.string(), z.number()])
+    .transform((v) => String(v))
+    .optional(),
 });
 const DRIFT_RUN_HINT = 'Send {} to judge the production version\'s last 24 hours, or {"minutes": 60, "version": "3"}.';
 
-const NO_EXPERIMENTS = 'Experiments and shadow tests are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) or no prediction log (PREDICTION_LOG_TABLE).';
+const NO_EXPERIMENTS =
+  'Experiments and shadow tests are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) or no prediction log (PREDICTION_LOG_TABLE).';
 
-export function makeHandler({ service, uploads, releases, stats, predictions, jobs, drift, replays, experiments, shadows, limits, edge = {} }: ControlHandlerDeps): HttpHandler {
-  const withExperiments = (action: (experiments: ExperimentService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
-    if (experiments) return action(experiments, event);
-    return notConfigured(event, new AppError(501, 'EXPERIMENTS_NOT_CONFIGURED', NO_EXPERIMENTS));
-  };
-  const withShadows = (action: (shadows: ShadowService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
-    if (shadows) return action(shadows, event);
-    return notConfigured(event, new AppError(501, 'EXPERIMENTS_NOT_CONFIGURED', NO_EXPERIMENTS));
-  };
-  const withDrift = (action: (drift: DriftService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
-    if (drift) return action(drift, event);
-    return notConfigured(event, new AppError(501, 'DRIFT_NOT_CONFIGURED', 'Reference profiles and drift detection are not configured on this deployment (no ARTIFACT_BUCKET).'));
-  };
-  const withJobs = (action: (jobs: BatchJobService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
-    if (jobs) return action(jobs, event);
-    return notConfigured(event, new AppError(501, 'BATCH_JOBS_NOT_CONFIGURED', 'Batch jobs are not configured on this deployment: the control plane has no job table or workflow (BATCH_JOBS_TABLE, BATCH_STATE_MACHINE_ARN).'));
-  };
+export function makeHandler({
+  service,
+  uploads,
+  releases,
+  stats,
+  predictions,
+  jobs,
+  drift,
+  replays,
+  experiments,
+  shadows,
+  limits,
+  edge = {},
+}: ControlHandlerDeps): HttpHandler {
+  const withExperiments =
+    (action: (experiments: ExperimentService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction =>
+    async (event) => {
+      if (experiments) return action(experiments, event);
+      return notConfigured(event, new AppError(501, 'EXPERIMENTS_NOT_CONFIGURED', NO_EXPERIMENTS));
+    };
+  const withShadows =
+    (action: (shadows: ShadowService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction =>
+    async (event) => {
+      if (shadows) return action(shadows, event);
+      return notConfigured(event, new AppError(501, 'EXPERIMENTS_NOT_CONFIGURED', NO_EXPERIMENTS));
+    };
+  const withDrift =
+    (action: (drift: DriftService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction =>
+    async (event) => {
+      if (drift) return action(drift, event);
+      return notConfigured(
+        event,
+        new AppError(
+          501,
+          'DRIFT_NOT_CONFIGURED',
+          'Reference profiles and drift detection are not configured on this deployment (no ARTIFACT_BUCKET).',
+        ),
+      );
+    };
+  const withJobs =
+    (action: (jobs: BatchJobService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction =>
+    async (event) => {
+      if (jobs) return action(jobs, event);
+      return notConfigured(
+        event,
+        new AppError(
+          501,
+          'BATCH_JOBS_NOT_CONFIGURED',
+          'Batch jobs are not configured on this deployment: the control plane has no job table or workflow (BATCH_JOBS_TABLE, BATCH_STATE_MACHINE_ARN).',
+        ),
+      );
+    };
   // Without a traffic router the release routes say so (501).
-  const withReleases = (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction => async (event) => {
-    if (releases) return action(releases, event);
-    return notConfigured(event, new ReleasesNotConfiguredError());
-  };
-  return httpFunction(limits, {
-    'GET /v1/models': async () => jsonResponse(200, { models: await service.listModels() }),
-    'GET /v1/models/{model}': async (event) => jsonResponse(200, await service.describeModel(pathParam(event, 'model'))),
-    'GET /v1/models/{model}/versions': async (event) =>
-      jsonResponse(200, { versions: await service.listVersions(pathParam(event, 'model')) }),
-    'POST /v1/models/{model}/uploads': async (event) => {
-      parseWith(UploadSchema, event.parsedBody ?? {}, UPLOAD_HINT);
-      return jsonResponse(201, await uploads.create(pathParam(event, 'model')));
+  const withReleases =
+    (action: (releases: ReleaseService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction =>
+    async (event) => {
+      if (releases) return action(releases, event);
+      return notConfigured(event, new ReleasesNotConfiguredError());
+    };
+  return httpFunction(
+    limits,
+    {
+      'GET /v1/models': async () => jsonResponse(200, { models: await service.listModels() }),
+      'GET /v1/models/{model}': async (event) => jsonResponse(200, await service.describeModel(pathParam(event, 'model'))),
+      'GET /v1/models/{model}/versions': async (event) =>
+        jsonResponse(200, { versions: await service.listVersions(pathParam(event, 'model')) }),
+      'POST /v1/models/{model}/uploads': async (event) => {
+        parseWith(UploadSchema, event.parsedBody ?? {}, UPLOAD_HINT);
+        return jsonResponse(201, await uploads.create(pathParam(event, 'model')));
+      },
+      'POST /v1/models/{model}/versions': async (event) => {
+        const body = parseWith(RegisterSchema, event.parsedBody, REGISTER_HINT);
+        const common = { model: pathParam(event, 'model'), metadata: body.metadata, actor: callerOf(event) };
+        if (body.modelBase64 !== undefined && body.uploadId !== undefined) {
+          throw new ValidationError(
+            'CONFLICTING_FIELDS',
+            'Send either "modelBase64" (the file inline) or "uploadId" (a file uploaded through POST /v1/models/{model}/uploads), not both.',
+            ['uploadId'],
+          );
+        }
+        if (body.uploadId === undefined && body.modelBase64 === undefined)
+          throw new ValidationError('MISSING_FIELD', `Field "modelBase64" or "uploadId" is required. ${REGISTER_HINT}`, ['modelBase64']);
+        // A profile sent with the file is checked before anything is stored, its names against the
+        // version's signature as registration reads it, and stored once the version exists.
+        let profile: ReferenceProfile | undefined;
+        if (body.profile !== undefined) {
+          if (!drift)
+            return notConfigured(
+              event,
+              new AppError(501, 'DRIFT_NOT_CONFIGURED', 'Reference profiles are not configured on this deployment (no ARTIFACT_BUCKET).'),
+            );
+          profile = parseReferenceProfile(body.profile, ['profile']);
+        }
+        const checked = profile
+          ? { ...common, check: (candidate: ModelVersion) => checkProfiledNames(profile, candidate, ['profile']) }
+          : common;
+        const version =
+          body.uploadId !== undefined
+            ? await uploads.register({ ...checked, uploadId: body.uploadId })
+            : await service.register({ ...checked, bytes: Buffer.from(body.modelBase64 as string, 'base64') });
+        if (!profile || !drift) return jsonResponse(201, version);
+        return jsonResponse(201, { ...version, profile: await drift.storeProfile(version.model, version.version, profile) });
+      },
+      'GET /v1/models/{model}/versions/{version}': async (event) =>
+        jsonResponse(200, await service.getVersion(pathParam(event, 'model'), pathParam(event, 'version'))),
+      'PUT /v1/models/{model}/production': async (event) => {
+        const body = parseWith(ProductionSchema, event.parsedBody, PRODUCTION_HINT);
+        return jsonResponse(
+          200,
+          await service.transition({ ...body, model: pathParam(event, 'model'), to: 'production', actor: callerOf(event) }),
+        );
+      },
+      'POST /v1/models/{model}/versions/{version}/stage': async (event) => {
+        const body = parseWith(StageSchema, event.parsedBody, STAGE_HINT);
+        const version = pathParam(event, 'version');
+        return jsonResponse(200, await service.transition({ ...body, model: pathParam(event, 'model'), version, actor: callerOf(event) }));
+      },
+      'GET /v1/models/{model}/history': async (event) => jsonResponse(200, { history: await service.history(pathParam(event, 'model')) }),
+      'GET /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.getCapture(pathParam(event, 'model'))),
+      'PUT /v1/models/{model}/capture': async (event) =>
+        jsonResponse(200, await service.setCapture(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
+      'DELETE /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.disableCapture(pathParam(event, 'model'))),
+      'GET /v1/models/{model}/drift': withDrift(async (d, event) => {
+        const { version } = queryParams(event, ['version']);
+        if (version !== undefined && !VERSION_PATTERN.test(version))
+          throw new ValidationError(
+            'INVALID_VERSION',
+            '"version" must be a version number such as "3" (a whole number from 1, at most 10 digits).',
+            ['query', 'version'],
+          );
+        return jsonResponse(200, await d.latest(pathParam(event, 'model'), version));
+      }),
+      'POST /v1/models/{model}/drift': withDrift(async (d, event) => {
+        const body = parseWith(DriftRunSchema, event.parsedBody ?? {}, DRIFT_RUN_HINT);
+        if (body.version !== undefined && !VERSION_PATTERN.test(body.version))
+          throw new ValidationError(
+            'INVALID_VERSION',
+            '"version" must be a version number such as "3" (a whole number from 1, at most 10 digits).',
+            ['version'],
+          );
+        return jsonResponse(
+          200,
+          await d.run(pathParam(event, 'model'), {
+            ...(body.minutes === undefined ? {} : { minutes: body.minutes }),
+            ...(body.version === undefined ? {} : { version: body.version }),
+            trigger: 'on-demand',
+          }),
+        );
+      }),
+      'GET /v1/models/{model}/versions/{version}/profile': withDrift(async (d, event) =>
+        jsonResponse(200, await d.getProfile(pathParam(event, 'model'), pathParam(event, 'version'))),
+      ),
+      'PUT /v1/models/{model}/versions/{version}/profile': withDrift(async (d, event) =>
+        jsonResponse(200, await d.putProfile(pathParam(event, 'model'), pathParam(event, 'version'), event.parsedBody)),
+      ),
+      'POST /v1/models/{model}/versions/{version}/promote': withReleases(async (releases, event) => {
+        const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
+        const result = await releases.promote({
+          model: pathParam(event, 'model'),
+          version: pathParam(event, 'version'),
+          ...(body.canary === undefined ? {} : { canaryPercent: body.canary }),
+          ...(body.managed === undefined ? {} : { managed: body.managed }),
+          ...(body.reason === undefined ? {} : { reason: body.reason }),
+          actor: callerOf(event),
+        });
+        return jsonResponse(result.release.mode === 'managed' ? 202 : 200, result);
+      }),
+      'GET /v1/models/{model}/deployment': withReleases(async (releases, event) =>
+        jsonResponse(200, await releases.deployment(pathParam(event, 'model'))),
+      ),
+      'POST /v1/models/{model}/deployment/shift': withReleases(async (releases, event) => {
+        const body = parseWith(ShiftSchema, event.parsedBody, SHIFT_HINT);
+        return jsonResponse(200, await releases.shift(pathParam(event, 'model'), body.percent, body.expectedCanary));
+      }),
+      'POST /v1/models/{model}/deployment/rollback': withReleases(async (releases, event) => {
+        const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
+        return jsonResponse(200, await releases.rollback(pathParam(event, 'model'), callerOf(event), body.reason, body.expectedCanary));
+      }),
+      'POST /v1/models/{model}/deployment/finalize': withReleases(async (releases, event) => {
+        const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
+        return jsonResponse(200, await releases.finalize(pathParam(event, 'model'), callerOf(event), body.reason, body.expectedCanary));
+      }),
+      'POST /v1/models/{model}/experiments': withExperiments(async (e, event) =>
+        jsonResponse(201, await e.start(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
+      ),
+      'GET /v1/models/{model}/experiments': withExperiments(async (e, event) => jsonResponse(200, await e.list(pathParam(event, 'model')))),
+      'GET /v1/models/{model}/experiments/{experiment}': withExperiments(async (e, event) =>
+        jsonResponse(200, await e.analysis(pathParam(event, 'model'), pathParam(event, 'experiment'))),
+      ),
+      'POST /v1/models/{model}/experiments/{experiment}/stop': withExperiments(async (e, event) =>
+        jsonResponse(200, await e.stop(pathParam(event, 'model'), pathParam(event, 'experiment'), event.parsedBody, callerOf(event))),
+      ),
+      'POST /v1/models/{model}/experiments/{experiment}/promote-winner': withExperiments(async (e, event) => {
+        const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
+        const result = await e.promoteWinner(
+          pathParam(event, 'model'),
+          pathParam(event, 'experiment'),
+          {
+            ...(body.canary === undefined ? {} : { canaryPercent: body.canary }),
+            ...(body.managed === undefined ? {} : { managed: body.managed }),
+            ...(body.reason === undefined ? {} : { reason: body.reason }),
+          },
+          callerOf(event),
+        );
+        return jsonResponse(result.release?.mode === 'managed' ? 202 : 200, result);
+      }),
+      'POST /v1/models/{model}/experiments/{experiment}/outcomes': withExperiments(async (e, event) => {
+        const result = await e.recordOutcome(pathParam(event, 'model'), pathParam(event, 'experiment'), event.parsedBody, callerOf(event));
+        return jsonResponse(result.created ? 201 : 200, result);
+      }),
+      'POST /v1/models/{model}/shadow': withShadows(async (sh, event) =>
+        jsonResponse(201, await sh.start(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
+      ),
+      'GET /v1/models/{model}/shadow': withShadows(async (sh, event) => {
+        const { id } = queryParams(event, ['id']);
+        if (id !== undefined && !/^shadow-[0-9a-z-]{1,60}$/.test(id))
+          throw new ValidationError(
+            'INVALID_SHADOW_ID',
+            '"id" must be a shadow test id as POST /v1/models/{model}/shadow returned it ("shadow-…").',
+            ['query', 'id'],
+          );
+        return jsonResponse(200, await sh.status(pathParam(event, 'model'), id));
+      }),
+      'DELETE /v1/models/{model}/shadow': withShadows(async (sh, event) =>
+        jsonResponse(200, await sh.stop(pathParam(event, 'model'), callerOf(event))),
+      ),
+      'GET /v1/models/{model}/stats': async (event) => {
+        const model = pathParam(event, 'model');
+        const minutes = minutesParam(queryParams(event, ['minutes']).minutes);
+        if (!stats) {
+          return notConfigured(
+            event,
+            new AppError(
+              501,
+              'STATS_NOT_CONFIGURED',
+              'Stats are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) to read metrics of.',
+            ),
+          );
+        }
+        return jsonResponse(200, await stats.stats(model, minutes));
+      },
+      'GET /v1/models/{model}/predictions': async (event) => {
+        const model = pathParam(event, 'model');
+        const query = queryParams(event, ['since', 'limit', 'cursor']);
+        if (!predictions) {
+          return notConfigured(
+            event,
+            new AppError(501, 'PREDICTION_LOG_NOT_CONFIGURED', 'Reading the prediction log is not configured on this deployment.'),
+          );
+        }
+        return jsonResponse(200, await predictions.list({ model, ...query }));
+      },
+      'POST /v1/models/{model}/batch-jobs': withJobs(async (jobs, event) => {
+        const body = parseWith(SubmitJobSchema, event.parsedBody, SUBMIT_HINT);
+        const { job, created } = await jobs.submit({ ...body, model: pathParam(event, 'model'), caller: callerOf(event) });
+        return jsonResponse(created ? 202 : 200, { job });
+      }),
+      'GET /v1/models/{model}/batch-jobs': withJobs(async (jobs, event) => {
+        const model = pathParam(event, 'model');
+        const query = queryParams(event, ['limit', 'cursor', 'state']);
+        if (query.state !== undefined && !(JOB_STATES as readonly string[]).includes(query.state)) {
+          throw new ValidationError('INVALID_STATE', `"state" must be one of ${JOB_STATES.join(', ')}.`, ['query', 'state']);
+        }
+        const limit = limitParam(query.limit);
+        return jsonResponse(
+          200,
+          await jobs.list(model, {
+            ...(limit === undefined ? {} : { limit }),
+            ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+            ...(query.state === undefined ? {} : { state: query.state as (typeof JOB_STATES)[number] }),
+          }),
+        );
+      }),
+      'GET /v1/models/{model}/batch-jobs/{job}': withJobs(async (jobs, event) => {
+        const job = await jobs.get(pathParam(event, 'model'), pathParam(event, 'job'));
+        const [links, report] = await Promise.all([jobs.links(job), replays?.report(job)]);
+        return jsonResponse(200, { job, ...(links ? { links } : {}), ...(report ? { report } : {}) });
+      }),
+      'POST /v1/models/{model}/replays': withJobs(async (_jobs, event) => {
+        const body = parseWith(ReplaySchema, event.parsedBody, REPLAY_HINT);
+        if (!replays)
+          return notConfigured(
+            event,
+            new AppError(
+              501,
+              'CAPTURE_NOT_CONFIGURED',
+              'Replays read captured requests from the capture bucket (CAPTURE_BUCKET), which this deployment does not configure.',
+            ),
+          );
+        const job = await replays.submit({ ...body, model: pathParam(event, 'model'), caller: callerOf(event) });
+        return jsonResponse(202, { job });
+      }),
+      'POST /v1/models/{model}/batch-jobs/{job}/cancel': withJobs(async (jobs, event) => {
+        const body = parseWith(CancelSchema, event.parsedBody ?? {}, CANCEL_HINT);
+        return jsonResponse(200, {
+          job: await jobs.cancel(pathParam(event, 'model'), pathParam(event, 'job'), callerOf(event), body.reason),
+        });
+      }),
+      'POST /v1/models/{model}/batch-inputs': withJobs(async (jobs, event) => {
+        const body = parseWith(InputUploadSchema, event.parsedBody, INPUT_UPLOAD_HINT);
+        return jsonResponse(201, await jobs.createInputUpload(pathParam(event, 'model'), body.fileName));
+      }),
     },
-    'POST /v1/models/{model}/versions': async (event) => {
-      const body = parseWith(RegisterSchema, event.parsedBody, REGISTER_HINT);
-      const common = { model: pathParam(event, 'model'), metadata: body.metadata, actor: callerOf(event) };
-      if (body.modelBase64 !== undefined && body.uploadId !== undefined) {
-        throw new ValidationError('CONFLICTING_FIELDS', 'Send either "modelBase64" (the file inline) or "uploadId" (a file uploaded through POST /v1/models/{model}/uploads), not both.', ['uploadId']);
-      }
-      if (body.uploadId === undefined && body.modelBase64 === undefined) throw new ValidationError('MISSING_FIELD', `Field "modelBase64" or "uploadId" is required. ${REGISTER_HINT}`, ['modelBase64']);
-      // A profile sent with the file is checked before anything is stored, its names against the
-      // version's signature as registration reads it, and stored once the version exists.
-      let profile: ReferenceProfile | undefined;
-      if (body.profile !== undefined) {
-        if (!drift) return notConfigured(event, new AppError(501, 'DRIFT_NOT_CONFIGURED', 'Reference profiles are not configured on this deployment (no ARTIFACT_BUCKET).'));
-        profile = parseReferenceProfile(body.profile, ['profile']);
-      }
-      const checked = profile ? { ...common, check: (candidate: ModelVersion) => checkProfiledNames(profile, candidate, ['profile']) } : common;
-      const version = body.uploadId !== undefined
-        ? await uploads.register({ ...checked, uploadId: body.uploadId })
-        : await service.register({ ...checked, bytes: Buffer.from(body.modelBase64 as string, 'base64') });
-      if (!profile || !drift) return jsonResponse(201, version);
-      return jsonResponse(201, { ...version, profile: await drift.storeProfile(version.model, version.version, profile) });
-    },
-    'GET /v1/models/{model}/versions/{version}': async (event) =>
-      jsonResponse(200, await service.getVersion(pathParam(event, 'model'), pathParam(event, 'version'))),
-    'PUT /v1/models/{model}/production': async (event) => {
-      const body = parseWith(ProductionSchema, event.parsedBody, PRODUCTION_HINT);
-      return jsonResponse(200, await service.transition({ ...body, model: pathParam(event, 'model'), to: 'production', actor: callerOf(event) }));
-    },
-    'POST /v1/models/{model}/versions/{version}/stage': async (event) => {
-      const body = parseWith(StageSchema, event.parsedBody, STAGE_HINT);
-      const version = pathParam(event, 'version');
-      return jsonResponse(200, await service.transition({ ...body, model: pathParam(event, 'model'), version, actor: callerOf(event) }));
-    },
-    'GET /v1/models/{model}/history': async (event) => jsonResponse(200, { history: await service.history(pathParam(event, 'model')) }),
-    'GET /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.getCapture(pathParam(event, 'model'))),
-    'PUT /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.setCapture(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
-    'DELETE /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.disableCapture(pathParam(event, 'model'))),
-    'GET /v1/models/{model}/drift': withDrift(async (d, event) => {
-      const { version } = queryParams(event, ['version']);
-      if (version !== undefined && !VERSION_PATTERN.test(version)) throw new ValidationError('INVALID_VERSION', '"version" must be a version number such as "3" (a whole number from 1, at most 10 digits).', ['query', 'version']);
-      return jsonResponse(200, await d.latest(pathParam(event, 'model'), version));
-    }),
-    'POST /v1/models/{model}/drift': withDrift(async (d, event) => {
-      const body = parseWith(DriftRunSchema, event.parsedBody ?? {}, DRIFT_RUN_HINT);
-      if (body.version !== undefined && !VERSION_PATTERN.test(body.version)) throw new ValidationError('INVALID_VERSION', '"version" must be a version number such as "3" (a whole number from 1, at most 10 digits).', ['version']);
-      return jsonResponse(200, await d.run(pathParam(event, 'model'), { ...(body.minutes === undefined ? {} : { minutes: body.minutes }), ...(body.version === undefined ? {} : { version: body.version }), trigger: 'on-demand' }));
-    }),
-    'GET /v1/models/{model}/versions/{version}/profile': withDrift(async (d, event) => jsonResponse(200, await d.getProfile(pathParam(event, 'model'), pathParam(event, 'version')))),
-    'PUT /v1/models/{model}/versions/{version}/profile': withDrift(async (d, event) => jsonResponse(200, await d.putProfile(pathParam(event, 'model'), pathParam(event, 'version'), event.parsedBody))),
-    'POST /v1/models/{model}/versions/{version}/promote': withReleases(async (releases, event) => {
-      const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
-      const result = await releases.promote({
-        model: pathParam(event, 'model'),
-        version: pathParam(event, 'version'),
-        ...(body.canary === undefined ? {} : { canaryPercent: body.canary }),
-        ...(body.managed === undefined ? {} : { managed: body.managed }),
-        ...(body.reason === undefined ? {} : { reason: body.reason }),
-        actor: callerOf(event),
-      });
-      return jsonResponse(result.release.mode === 'managed' ? 202 : 200, result);
-    }),
-    'GET /v1/models/{model}/deployment': withReleases(async (releases, event) => jsonResponse(200, await releases.deployment(pathParam(event, 'model')))),
-    'POST /v1/models/{model}/deployment/shift': withReleases(async (releases, event) => {
-      const body = parseWith(ShiftSchema, event.parsedBody, SHIFT_HINT);
-      return jsonResponse(200, await releases.shift(pathParam(event, 'model'), body.percent, body.expectedCanary));
-    }),
-    'POST /v1/models/{model}/deployment/rollback': withReleases(async (releases, event) => {
-      const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
-      return jsonResponse(200, await releases.rollback(pathParam(event, 'model'), callerOf(event), body.reason, body.expectedCanary));
-    }),
-    'POST /v1/models/{model}/deployment/finalize': withReleases(async (releases, event) => {
-      const body = parseWith(ReasonSchema, event.parsedBody ?? {}, REASON_HINT);
-      return jsonResponse(200, await releases.finalize(pathParam(event, 'model'), callerOf(event), body.reason, body.expectedCanary));
-    }),
-    'POST /v1/models/{model}/experiments': withExperiments(async (e, event) => jsonResponse(201, await e.start(pathParam(event, 'model'), event.parsedBody, callerOf(event)))),
-    'GET /v1/models/{model}/experiments': withExperiments(async (e, event) => jsonResponse(200, await e.list(pathParam(event, 'model')))),
-    'GET /v1/models/{model}/experiments/{experiment}': withExperiments(async (e, event) => jsonResponse(200, await e.analysis(pathParam(event, 'model'), pathParam(event, 'experiment')))),
-    'POST /v1/models/{model}/experiments/{experiment}/stop': withExperiments(async (e, event) =>
-      jsonResponse(200, await e.stop(pathParam(event, 'model'), pathParam(event, 'experiment'), event.parsedBody, callerOf(event)))),
-    'POST /v1/models/{model}/experiments/{experiment}/promote-winner': withExperiments(async (e, event) => {
-      const body = parseWith(PromoteSchema, event.parsedBody ?? {}, PROMOTE_HINT);
-      const result = await e.promoteWinner(pathParam(event, 'model'), pathParam(event, 'experiment'), {
-        ...(body.canary === undefined ? {} : { canaryPercent: body.canary }),
-        ...(body.managed === undefined ? {} : { managed: body.managed }),
-        ...(body.reason === undefined ? {} : { reason: body.reason }),
-      }, callerOf(event));
-      return jsonResponse(result.release?.mode === 'managed' ? 202 : 200, result);
-    }),
-    'POST /v1/models/{model}/experiments/{experiment}/outcomes': withExperiments(async (e, event) => {
-      const result = await e.recordOutcome(pathParam(event, 'model'), pathParam(event, 'experiment'), event.parsedBody, callerOf(event));
-      return jsonResponse(result.created ? 201 : 200, result);
-    }),
-    'POST /v1/models/{model}/shadow': withShadows(async (sh, event) => jsonResponse(201, await sh.start(pathParam(event, 'model'), event.parsedBody, callerOf(event)))),
-    'GET /v1/models/{model}/shadow': withShadows(async (sh, event) => {
-      const { id } = queryParams(event, ['id']);
-      if (id !== undefined && !/^shadow-[0-9a-z-]{1,60}$/.test(id)) throw new ValidationError('INVALID_SHADOW_ID', '"id" must be a shadow test id as POST /v1/models/{model}/shadow returned it ("shadow-…").', ['query', 'id']);
-      return jsonResponse(200, await sh.status(pathParam(event, 'model'), id));
-    }),
-    'DELETE /v1/models/{model}/shadow': withShadows(async (sh, event) => jsonResponse(200, await sh.stop(pathParam(event, 'model'), callerOf(event)))),
-    'GET /v1/models/{model}/stats': async (event) => {
-      const model = pathParam(event, 'model');
-      const minutes = minutesParam(queryParams(event, ['minutes']).minutes);
-      if (!stats) {
-        return notConfigured(event, new AppError(501, 'STATS_NOT_CONFIGURED', 'Stats are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) to read metrics of.'));
-      }
-      return jsonResponse(200, await stats.stats(model, minutes));
-    },
-    'GET /v1/models/{model}/predictions': async (event) => {
-      const model = pathParam(event, 'model');
-      const query = queryParams(event, ['since', 'limit', 'cursor']);
-      if (!predictions) {
-        return notConfigured(event, new AppError(501, 'PREDICTION_LOG_NOT_CONFIGURED', 'Reading the prediction log is not configured on this deployment.'));
-      }
-      return jsonResponse(200, await predictions.list({ model, ...query }));
-    },
-    'POST /v1/models/{model}/batch-jobs': withJobs(async (jobs, event) => {
-      const body = parseWith(SubmitJobSchema, event.parsedBody, SUBMIT_HINT);
-      const { job, created } = await jobs.submit({ ...body, model: pathParam(event, 'model'), caller: callerOf(event) });
-      return jsonResponse(created ? 202 : 200, { job });
-    }),
-    'GET /v1/models/{model}/batch-jobs': withJobs(async (jobs, event) => {
-      const model = pathParam(event, 'model');
-      const query = queryParams(event, ['limit', 'cursor', 'state']);
-      if (query.state !== undefined && !(JOB_STATES as readonly string[]).includes(query.state)) {
-        throw new ValidationError('INVALID_STATE', `"state" must be one of ${JOB_STATES.join(', ')}.`, ['query', 'state']);
-      }
-      const limit = limitParam(query.limit);
-      return jsonResponse(200, await jobs.list(model, {
-        ...(limit === undefined ? {} : { limit }),
-        ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-        ...(query.state === undefined ? {} : { state: query.state as (typeof JOB_STATES)[number] }),
-      }));
-    }),
-    'GET /v1/models/{model}/batch-jobs/{job}': withJobs(async (jobs, event) => {
-      const job = await jobs.get(pathParam(event, 'model'), pathParam(event, 'job'));
-      const [links, report] = await Promise.all([jobs.links(job), replays?.report(job)]);
-      return jsonResponse(200, { job, ...(links ? { links } : {}), ...(report ? { report } : {}) });
-    }),
-    'POST /v1/models/{model}/replays': withJobs(async (_jobs, event) => {
-      const body = parseWith(ReplaySchema, event.parsedBody, REPLAY_HINT);
-      if (!replays) return notConfigured(event, new AppError(501, 'CAPTURE_NOT_CONFIGURED', 'Replays read captured requests from the capture bucket (CAPTURE_BUCKET), which this deployment does not configure.'));
-      const job = await replays.submit({ ...body, model: pathParam(event, 'model'), caller: callerOf(event) });
-      return jsonResponse(202, { job });
-    }),
-    'POST /v1/models/{model}/batch-jobs/{job}/cancel': withJobs(async (jobs, event) => {
-      const body = parseWith(CancelSchema, event.parsedBody ?? {}, CANCEL_HINT);
-      return jsonResponse(200, { job: await jobs.cancel(pathParam(event, 'model'), pathParam(event, 'job'), callerOf(event), body.reason) });
-    }),
-    'POST /v1/models/{model}/batch-inputs': withJobs(async (jobs, event) => {
-      const body = parseWith(InputUploadSchema, event.parsedBody, INPUT_UPLOAD_HINT);
-      return jsonResponse(201, await jobs.createInputUpload(pathParam(event, 'model'), body.fileName));
-    }),
-  }, edge);
+    edge,
+  );
 }

@@ -19,7 +19,12 @@ import type { AwsClients } from '../shared/composition.js';
  * index, and the releases (`router` tells whether one is in progress; a winner is released with
  * `releases`). `undefined` without a prediction log to analyze.
  */
-export function buildExperimentService(config: Config, clients: AwsClients, router: TrafficRouter, releases: ReleaseService): ExperimentService | undefined {
+export function buildExperimentService(
+  config: Config,
+  clients: AwsClients,
+  router: TrafficRouter,
+  releases: ReleaseService,
+): ExperimentService | undefined {
   if (!config.PREDICTION_LOG_TABLE) return undefined;
   return new ExperimentService({
     registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),

@@ -2,14 +2,26 @@
 import { loadConfig } from '../shared/config.js';
 import { createLogger, setSharedLogger } from '../shared/logger.js';
 import {
-  awsClients, bodyLimits, buildBatchJobService, buildDriftService, buildPredictionLogService, buildRegistryService, buildReleaseService, buildReplayService, buildStatsService,
-  buildUploadService, lambdaTrafficRouter,
+  awsClients,
+  bodyLimits,
+  buildBatchJobService,
+  buildDriftService,
+  buildPredictionLogService,
+  buildRegistryService,
+  buildReleaseService,
+  buildReplayService,
+  buildStatsService,
+  buildUploadService,
+  lambdaTrafficRouter,
 } from '../shared/composition.js';
 import { buildExperimentService, buildShadowService } from './composition.js';
 import { makeHandler } from './app.js';
 
 const config = loadConfig();
-const logger = createLogger({ level: config.LOG_LEVEL, keys: { function: config.AWS_LAMBDA_FUNCTION_NAME ?? 'control', functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION } });
+const logger = createLogger({
+  level: config.LOG_LEVEL,
+  keys: { function: config.AWS_LAMBDA_FUNCTION_NAME ?? 'control', functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
+});
 setSharedLogger(logger);
 const clients = awsClients(config);
 const service = buildRegistryService(config, clients);

@@ -355,7 +355,13 @@ export interface BatchJobStore {
    * Applies `change` when the job is in one of `from` (ConflictError `JOB_STATE_CHANGED`
    * otherwise), removing the `remove` fields, raising its revision; returns the job as written.
    */
-  update(model: string, jobId: string, from: readonly JobState[], change: JobChange, remove?: readonly ('failure' | 'endedAt')[]): Promise<BatchJob>;
+  update(
+    model: string,
+    jobId: string,
+    from: readonly JobState[],
+    change: JobChange,
+    remove?: readonly ('failure' | 'endedAt')[],
+  ): Promise<BatchJob>;
   /** Adds a batch's counts to `progress` (atomic counters). */
   addProgress(model: string, jobId: string, delta: { rowsRead: number; predicted: number; failed: number }): Promise<void>;
   /** Jobs in SUBMITTED or RUNNING, across models (the local runner resumes them at start). */
@@ -371,7 +377,9 @@ export interface JobRunner {
   /** Stops a running workflow (no-op when it has ended). */
   stop(executionId: string, reason: string): Promise<void>;
   /** Where the workflow is: RUNNING, or how it ended. */
-  status(executionId: string): Promise<{ status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'UNKNOWN'; error?: string; cause?: string }>;
+  status(
+    executionId: string,
+  ): Promise<{ status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'UNKNOWN'; error?: string; cause?: string }>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,7 +393,11 @@ export const PAYLOAD_QUOTA_BYTES = 262_144;
 export const MAX_INPUT_BYTES_PER_BATCH = PAYLOAD_QUOTA_BYTES;
 
 /** Retry `ErrorEquals` of the Plan and RecordPlanFailure tasks: Lambda's own transient errors. */
-export const PLAN_RETRY_ERRORS: readonly string[] = ['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'Lambda.SdkClientException'];
+export const PLAN_RETRY_ERRORS: readonly string[] = [
+  'Lambda.ServiceException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.SdkClientException',
+];
 /** Retry `ErrorEquals` of the Assemble tasks. */
 export const ASSEMBLE_RETRY_ERRORS: readonly string[] = [...PLAN_RETRY_ERRORS, 'Lambda.AWSLambdaException'];
 /**
@@ -393,7 +405,13 @@ export const ASSEMBLE_RETRY_ERRORS: readonly string[] = [...PLAN_RETRY_ERRORS, '
  * timed out (`Sandbox.Timedout`), and the batch function's own-side failures. A batch's retry
  * rewrites the same parts, so it never duplicates a row.
  */
-export const BATCH_RETRY_ERRORS: readonly string[] = [...ASSEMBLE_RETRY_ERRORS, 'Sandbox.Timedout', 'Batch.REGISTRY_UNAVAILABLE', 'Batch.INTERNAL', 'Batch.ARTIFACT_UNAVAILABLE'];
+export const BATCH_RETRY_ERRORS: readonly string[] = [
+  ...ASSEMBLE_RETRY_ERRORS,
+  'Sandbox.Timedout',
+  'Batch.REGISTRY_UNAVAILABLE',
+  'Batch.INTERNAL',
+  'Batch.ARTIFACT_UNAVAILABLE',
+];
 /** Every Retry block: 3 more attempts, after 2 s, 4 s, 8 s. */
 export const RETRY_TIMING = { maxAttempts: 3, intervalSeconds: 2, backoffRate: 2 } as const;
 /** The Fail state's error when a job ends FAILED (plan failure, or the assemble step judged it). */

@@ -112,10 +112,16 @@ export interface SplitSizing {
  * @throws RangeError when `rowsPerBatch` or `maxBatchBytes` is not a positive safe integer.
  */
 export function splitSizing(rowsPerBatch: number, maxBatchBytes: number = DEFAULT_MAX_BATCH_BYTES): SplitSizing {
-  if (!Number.isSafeInteger(rowsPerBatch) || rowsPerBatch < 1) throw new RangeError(`rowsPerBatch must be a positive integer, not ${rowsPerBatch}.`);
-  if (!Number.isSafeInteger(maxBatchBytes) || maxBatchBytes < 1) throw new RangeError(`maxBatchBytes must be a positive integer, not ${maxBatchBytes}.`);
+  if (!Number.isSafeInteger(rowsPerBatch) || rowsPerBatch < 1)
+    throw new RangeError(`rowsPerBatch must be a positive integer, not ${rowsPerBatch}.`);
+  if (!Number.isSafeInteger(maxBatchBytes) || maxBatchBytes < 1)
+    throw new RangeError(`maxBatchBytes must be a positive integer, not ${maxBatchBytes}.`);
   const splitsPerBatch = Math.ceil(rowsPerBatch / MAX_SPLIT_ROWS);
-  return { splitsPerBatch, splitRows: Math.floor(rowsPerBatch / splitsPerBatch), splitBytes: Math.max(1, Math.floor(maxBatchBytes / splitsPerBatch)) };
+  return {
+    splitsPerBatch,
+    splitRows: Math.floor(rowsPerBatch / splitsPerBatch),
+    splitBytes: Math.max(1, Math.floor(maxBatchBytes / splitsPerBatch)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,7 +166,11 @@ export async function inspectInput(objects: DataObjects, files: readonly InputFi
 
 function emptyInput(fileCount: number): ValidationError {
   const files = fileCount === 1 ? 'its file' : `its ${fileCount} files`;
-  return new ValidationError('EMPTY_INPUT', `The input holds no records: ${files} hold nothing, or only a CSV header, empty lines or Parquet row groups of no rows.`, INPUT_PATH);
+  return new ValidationError(
+    'EMPTY_INPUT',
+    `The input holds no records: ${files} hold nothing, or only a CSV header, empty lines or Parquet row groups of no rows.`,
+    INPUT_PATH,
+  );
 }
 
 interface CsvHead {
@@ -183,7 +193,11 @@ async function inspectCsv(objects: DataObjects, fileCount: number, files: readon
     if (!first) first = { file, header: head.header };
     else {
       const difference = headerDifference(first.header, head.header);
-      if (difference) throw unreadable(file, `its header differs from that of ${where(first.file)}: ${difference}. Every file of a CSV input must have the same header.`);
+      if (difference)
+        throw unreadable(
+          file,
+          `its header differs from that of ${where(first.file)}: ${difference}. Every file of a CSV input must have the same header.`,
+        );
     }
   }
   if (!first || !mayHoldRecords) throw emptyInput(fileCount);
@@ -206,8 +220,14 @@ async function csvHead(objects: DataObjects, file: InputFile): Promise<CsvHead> 
     throw unreadable(file, `its first ${INSPECT_BYTES / 1024} KiB hold only blank lines; the header must be line 1.`);
   }
   const complete = whole || (header.end <= bytes.length && bytes[header.end - 1] === LF);
-  if (!complete || (!whole && header.malformed && (header.malformed === 'CSV_QUOTE_NOT_CLOSED' || header.malformed === 'CSV_MAX_RECORD_SIZE'))) {
-    throw unreadable(file, `its header does not end within the first ${INSPECT_BYTES / 1024} KiB: a header is at most that long (or it opens a quote it never closes).`);
+  if (
+    !complete ||
+    (!whole && header.malformed && (header.malformed === 'CSV_QUOTE_NOT_CLOSED' || header.malformed === 'CSV_MAX_RECORD_SIZE'))
+  ) {
+    throw unreadable(
+      file,
+      `its header does not end within the first ${INSPECT_BYTES / 1024} KiB: a header is at most that long (or it opens a quote it never closes).`,
+    );
   }
   const problem = headerProblem(bytes.subarray(header.start, header.end), header);
   if (problem) throw unreadable(file, problem);
@@ -250,7 +270,8 @@ async function inspectJsonl(objects: DataObjects, fileCount: number, files: read
     if (first === 'incomplete') {
       bytes = await submittedRange(objects, file, Math.min(file.size, MAX_RECORD_BYTES + INSPECT_BYTES));
       first = firstJsonLine(bytes, file.size);
-      if (first === 'incomplete') throw unreadable(file, `its first record is longer than ${MAX_RECORD_BYTES} bytes, the most a record may be.`);
+      if (first === 'incomplete')
+        throw unreadable(file, `its first record is longer than ${MAX_RECORD_BYTES} bytes, the most a record may be.`);
     }
     if (first === undefined) {
       if (bytes.length < file.size) throw unreadable(file, `its first ${INSPECT_BYTES / 1024} KiB hold only blank lines.`);
@@ -304,7 +325,10 @@ async function inspectParquet(objects: DataObjects, fileCount: number, files: re
       if (missing.length > 0 || extra.length > 0) {
         const lacks = missing.length > 0 ? `it lacks ${nameList(missing)}` : '';
         const adds = extra.length > 0 ? `${lacks ? '; ' : ''}it adds ${nameList(extra)}` : '';
-        throw unreadable(file, `its columns differ from those of ${where(first.file)}: ${lacks}${adds}. Every file of a Parquet input must have the same columns.`);
+        throw unreadable(
+          file,
+          `its columns differ from those of ${where(first.file)}: ${lacks}${adds}. Every file of a Parquet input must have the same columns.`,
+        );
       }
     }
   }
@@ -413,7 +437,11 @@ async function planCsv(
         if (!csv.header) csv.header = { file, names };
         else {
           const difference = headerDifference(csv.header.names, names);
-          if (difference) throw unreadable(file, `its header differs from that of ${where(csv.header.file)}: ${difference}. Every file of a CSV input must have the same header.`);
+          if (difference)
+            throw unreadable(
+              file,
+              `its header differs from that of ${where(csv.header.file)}: ${difference}. Every file of a CSV input must have the same header.`,
+            );
         }
         continue;
       }
@@ -424,7 +452,13 @@ async function planCsv(
   if (counted.bytes() !== file.size) throw changed(file, `it streamed ${counted.bytes()} bytes, not the ${file.size} listed`);
 }
 
-async function planJsonl(objects: DataObjects, file: InputFile, index: number, splitter: Splitter, write: (split: Split) => void | Promise<void>): Promise<void> {
+async function planJsonl(
+  objects: DataObjects,
+  file: InputFile,
+  index: number,
+  splitter: Splitter,
+  write: (split: Split) => void | Promise<void>,
+): Promise<void> {
   const counted = countedStream(objects, file);
   counted.release();
   let offset = 0;
@@ -461,7 +495,10 @@ async function planParquet(objects: DataObjects, file: InputFile, index: number,
  * The file's chunks (as Buffers), counted. Until `release()`, it also keeps the file's first
  * bytes (at most 1 MiB and a chunk) for `head(start, end)`: the CSV header's own checks.
  */
-function countedStream(objects: DataObjects, file: InputFile): {
+function countedStream(
+  objects: DataObjects,
+  file: InputFile,
+): {
   chunks: AsyncIterable<Buffer>;
   bytes: () => number;
   head: (start: number, end: number) => Uint8Array | undefined;
@@ -522,9 +559,22 @@ class Splitter {
   record(file: number, ref: ObjectRef, start: number, end: number, line: number): void {
     const alone = end - start > Math.min(MAX_RECORD_BYTES, this.sizing.splitBytes);
     const open = this.open;
-    if (open && (alone || this.sealed || open.rows >= this.sizing.splitRows || end - (open.start ?? 0) > this.sizing.splitBytes)) this.close();
+    if (open && (alone || this.sealed || open.rows >= this.sizing.splitRows || end - (open.start ?? 0) > this.sizing.splitBytes))
+      this.close();
     if (!this.open) {
-      this.open = { index: this.count, file, bucket: ref.bucket, key: ref.key, firstRow: this.rows, rows: 0, start, end, firstLine: line, ...etagOf(ref), bytes: 0 };
+      this.open = {
+        index: this.count,
+        file,
+        bucket: ref.bucket,
+        key: ref.key,
+        firstRow: this.rows,
+        rows: 0,
+        start,
+        end,
+        firstLine: line,
+        ...etagOf(ref),
+        bytes: 0,
+      };
       this.count += 1;
     }
     const current = this.open;
@@ -550,7 +600,17 @@ class Splitter {
     const piece = Math.max(1, Math.min(splitRows, Math.floor(splitBytes / perRow)));
     for (let r = 0; r < rows; r += piece) {
       const n = Math.min(piece, rows - r);
-      this.open = { index: this.count, file, bucket: ref.bucket, key: ref.key, firstRow: this.rows, rows: n, fileRow: fileRow + r, ...etagOf(ref), bytes: n * perRow };
+      this.open = {
+        index: this.count,
+        file,
+        bucket: ref.bucket,
+        key: ref.key,
+        firstRow: this.rows,
+        rows: n,
+        fileRow: fileRow + r,
+        ...etagOf(ref),
+        bytes: n * perRow,
+      };
       this.count += 1;
       this.rows += n;
       // A whole row group stays open for the next ones to join; pieces of a larger one do not.
@@ -594,7 +654,12 @@ class Splitter {
  *   range, or (Parquet) fewer rows than the split's.
  * The port's failures pass through.
  */
-export async function readSplit(objects: DataObjects, split: Split, format: BatchFormat, columns?: readonly string[]): Promise<SplitEntry[]> {
+export async function readSplit(
+  objects: DataObjects,
+  split: Split,
+  format: BatchFormat,
+  columns?: readonly string[],
+): Promise<SplitEntry[]> {
   if (format === 'parquet') return readParquetSplit(objects, split, columns);
   const start = split.start ?? 0;
   const end = split.end ?? start;
@@ -605,7 +670,11 @@ export async function readSplit(objects: DataObjects, split: Split, format: Batc
   const names = format === 'csv' ? (columns && columns.length > 0 ? columns : await csvColumnsOf(objects, split)) : [];
   const bytes = await splitContent(objects, split, start, end);
   const entries = format === 'csv' ? await csvEntries(bytes, split, names) : jsonlEntries(bytes, split);
-  if (entries.length !== split.rows) throw changed(split, `bytes ${start}–${end} hold ${entries.length} record${entries.length === 1 ? '' : 's'}, not the ${split.rows} planned`);
+  if (entries.length !== split.rows)
+    throw changed(
+      split,
+      `bytes ${start}–${end} hold ${entries.length} record${entries.length === 1 ? '' : 's'}, not the ${split.rows} planned`,
+    );
   return entries;
 }
 
@@ -648,7 +717,11 @@ function csvRecordError(raw: Uint8Array, span: CsvSpan, columns: readonly string
   const problem = textProblem(raw);
   if (problem) return problem.error(line);
   if (span.malformed || !span.fields) {
-    return { code: 'INVALID_CSV', message: `Line ${line} is not valid CSV: ${csvReason(lineError(raw) ?? span.malformed)}. The line begins ${quoteExcerpt(raw)}.`, path: [] };
+    return {
+      code: 'INVALID_CSV',
+      message: `Line ${line} is not valid CSV: ${csvReason(lineError(raw) ?? span.malformed)}. The line begins ${quoteExcerpt(raw)}.`,
+      path: [],
+    };
   }
   if (span.fields.length !== columns.length) {
     const n = span.fields.length;
@@ -692,12 +765,24 @@ function jsonlEntry(raw: Uint8Array, row: number, line: number): SplitEntry {
   const problem = textProblem(raw);
   if (problem) return { row, line, error: problem.error(line) };
   if (isBlank(raw)) {
-    return { row, line, error: { code: 'INVALID_JSON', message: `Line ${line} is blank; every line of a JSON Lines file must hold one JSON value (remove blank lines).`, path: [] } };
+    return {
+      row,
+      line,
+      error: {
+        code: 'INVALID_JSON',
+        message: `Line ${line} is blank; every line of a JSON Lines file must hold one JSON value (remove blank lines).`,
+        path: [],
+      },
+    };
   }
   const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
   const parsed = jsonValue(text);
   if (typeof parsed === 'string') {
-    return { row, line, error: { code: 'INVALID_JSON', message: `Line ${line} is not JSON: ${parsed}. The line begins ${quoteExcerpt(raw)}.`, path: [] } };
+    return {
+      row,
+      line,
+      error: { code: 'INVALID_JSON', message: `Line ${line} is not JSON: ${parsed}. The line begins ${quoteExcerpt(raw)}.`, path: [] },
+    };
   }
   return { row, line, record: parsed.value };
 }
@@ -706,9 +791,11 @@ async function readParquetSplit(objects: DataObjects, split: Split, columns: rea
   const fileRow = split.fileRow ?? 0;
   const head = await objects.head(split);
   if (!head) throw changed(split, 'it no longer exists');
-  if (split.etag !== undefined && head.etag !== undefined && head.etag !== split.etag) throw changed(split, 'its ETag differs: it was replaced');
+  if (split.etag !== undefined && head.etag !== undefined && head.etag !== split.etag)
+    throw changed(split, 'its ETag differs: it was replaced');
   const metadata = await cachedFooter(objects, split, head);
-  if (Number(metadata.num_rows) < fileRow + split.rows) throw changed(split, `it holds ${metadata.num_rows} rows, fewer than the ${fileRow + split.rows} planned`);
+  if (Number(metadata.num_rows) < fileRow + split.rows)
+    throw changed(split, `it holds ${metadata.num_rows} rows, fewer than the ${fileRow + split.rows} planned`);
   const all = topLevelColumns(metadata);
   const wanted = columns && columns.length > 0 ? all.filter((name) => columns.includes(name)) : all;
   let rows: unknown[][] = [];
@@ -731,7 +818,10 @@ async function readParquetSplit(objects: DataObjects, split: Split, columns: rea
       if (error instanceof AppError) throw error;
       // The file is the version planned (its ETag): its data pages are what cannot be read.
       const message = `Rows ${fileRow}–${fileRow + split.rows - 1} of ${where(split)} cannot be read: ${clip(errorMessage(error), 120)}.`;
-      return Array.from({ length: split.rows }, (_, i) => ({ row: split.firstRow + i, error: { code: 'INVALID_PARQUET', message, path: [] } }));
+      return Array.from({ length: split.rows }, (_, i) => ({
+        row: split.firstRow + i,
+        error: { code: 'INVALID_PARQUET', message, path: [] },
+      }));
     }
     if (rows.length !== split.rows) throw changed(split, `rows ${fileRow}–${fileRow + split.rows} gave ${rows.length} rows`);
   } else {
@@ -1016,7 +1106,13 @@ function csvReason(code: string | undefined): string {
 /** The record's bytes: not UTF-8, or holding a NUL. */
 function textProblem(raw: Uint8Array): { error: (line: number) => NonNullable<SplitEntry['error']> } | undefined {
   if (raw.includes(0)) {
-    return { error: (line) => ({ code: 'NUL_IN_RECORD', message: `Line ${line} holds a NUL byte (0x00): the file is not UTF-8 text (UTF-16, or binary?).`, path: [] }) };
+    return {
+      error: (line) => ({
+        code: 'NUL_IN_RECORD',
+        message: `Line ${line} holds a NUL byte (0x00): the file is not UTF-8 text (UTF-16, or binary?).`,
+        path: [],
+      }),
+    };
   }
   if (!isUtf8(raw)) {
     return { error: (line) => ({ code: 'MALFORMED_UTF8', message: `Line ${line} is not valid UTF-8; save the file as UTF-8.`, path: [] }) };
@@ -1025,7 +1121,11 @@ function textProblem(raw: Uint8Array): { error: (line: number) => NonNullable<Sp
 }
 
 function tooLarge(line: number, bytes: number): NonNullable<SplitEntry['error']> {
-  return { code: 'RECORD_TOO_LARGE', message: `The record on line ${line} is ${bytes} bytes long; a record is at most ${MAX_RECORD_BYTES} bytes (1 MiB).`, path: [] };
+  return {
+    code: 'RECORD_TOO_LARGE',
+    message: `The record on line ${line} is ${bytes} bytes long; a record is at most ${MAX_RECORD_BYTES} bytes (1 MiB).`,
+    path: [],
+  };
 }
 
 /** `{ value }`, or the parser's reason (bounded) when `text` is not JSON. */
@@ -1179,7 +1279,11 @@ function unreadable(ref: ObjectRef, what: string): ValidationError {
 }
 
 function changed(ref: ObjectRef, what: string): ConflictError {
-  return new ConflictError('INPUT_CHANGED', `${where(ref)} changed since the job was submitted (${what}); submit the job again.`, INPUT_PATH);
+  return new ConflictError(
+    'INPUT_CHANGED',
+    `${where(ref)} changed since the job was submitted (${what}); submit the job again.`,
+    INPUT_PATH,
+  );
 }
 
 function errorMessage(error: unknown): string {

@@ -14,8 +14,19 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  BATCH_FORMATS, FINAL_STATES, JOB_FILES, type BatchFormat, type BatchJob, type BatchJobStore, type DataObjects, type InputFile,
-  type JobOptions, type JobRunner, type JobState, type ObjectRef, type WorkflowInput,
+  BATCH_FORMATS,
+  FINAL_STATES,
+  JOB_FILES,
+  type BatchFormat,
+  type BatchJob,
+  type BatchJobStore,
+  type DataObjects,
+  type InputFile,
+  type JobOptions,
+  type JobRunner,
+  type JobState,
+  type ObjectRef,
+  type WorkflowInput,
 } from './batch-contract.js';
 import { AppError, clip, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import { recordLayout } from './codec/decode.js';
@@ -108,13 +119,29 @@ export function parseS3Uri(uri: string, path: FieldPath): ObjectRef {
   const key = match?.[2] ?? '';
   // No control characters and no unpaired surrogates: S3 keys are UTF-8, which cannot spell one.
   if (!match || Buffer.byteLength(key) > 1_024 || /[\u0000-\u001f\u007f]/.test(key) || UNPAIRED_SURROGATE.test(key)) {
-    throw new ValidationError('INVALID_BATCH_JOB', `${JSON.stringify(excerpt(uri))} is not an S3 URI: write s3://<bucket>/<key> (or s3://<bucket>/<prefix>/ for every object under a prefix).`, path);
+    throw new ValidationError(
+      'INVALID_BATCH_JOB',
+      `${JSON.stringify(excerpt(uri))} is not an S3 URI: write s3://<bucket>/<key> (or s3://<bucket>/<prefix>/ for every object under a prefix).`,
+      path,
+    );
   }
   // S3 keys are flat names, but "." and ".." segments and "//" mean a path to file systems and
   // S3-compatible servers alike: refused, so a location check cannot be walked around.
   const segments = key.split('/');
-  if (segments.some((segment, i) => segment === '.' || segment === '..' || (segment === '' && i > 0 && i < segments.length - 1) || (segment === '' && i === 0 && key !== ''))) {
-    throw new ValidationError('INVALID_BATCH_JOB', `${JSON.stringify(excerpt(uri))} has an empty, "." or ".." path segment; name the object or prefix as it is, without "//", "./" or "../".`, path);
+  if (
+    segments.some(
+      (segment, i) =>
+        segment === '.' ||
+        segment === '..' ||
+        (segment === '' && i > 0 && i < segments.length - 1) ||
+        (segment === '' && i === 0 && key !== ''),
+    )
+  ) {
+    throw new ValidationError(
+      'INVALID_BATCH_JOB',
+      `${JSON.stringify(excerpt(uri))} has an empty, "." or ".." path segment; name the object or prefix as it is, without "//", "./" or "../".`,
+      path,
+    );
   }
   return { bucket: match[1] as string, key };
 }
@@ -156,7 +183,11 @@ export class BatchJobService {
     const inputRef = parseS3Uri(request.input.uri, ['input', 'uri']);
     const outputRef = parseS3Uri(request.output.uri, ['output', 'uri']);
     if (!outputRef.key.endsWith('/') && outputRef.key !== '') {
-      throw new ValidationError('INVALID_BATCH_JOB', 'The output is a prefix: end it with "/" (s3://<bucket>/<prefix>/); the job writes its folder under it.', ['output', 'uri']);
+      throw new ValidationError(
+        'INVALID_BATCH_JOB',
+        'The output is a prefix: end it with "/" (s3://<bucket>/<prefix>/); the job writes its folder under it.',
+        ['output', 'uri'],
+      );
     }
     if (!allowedUnder(inputRef, location.inputs)) throw notAllowed(request.model, 'input', request.input.uri, location.inputs);
     if (!allowedUnder(outputRef, location.outputs)) throw notAllowed(request.model, 'output', request.output.uri, location.outputs);
@@ -178,7 +209,10 @@ export class BatchJobService {
       const what = format === 'jsonl' ? 'first record' : format === 'csv' ? 'header' : 'schema';
       // A header read as one column that holds another separator: say which.
       const separator = format === 'csv' && columns.length === 1 ? /[;\t|]/.exec(columns[0] ?? '')?.[0] : undefined;
-      const hint = separator === undefined ? '' : ` Its header is one column holding ${JSON.stringify(separator)}: only commas separate CSV fields here; write the file with commas.`;
+      const hint =
+        separator === undefined
+          ? ''
+          : ` Its header is one column holding ${JSON.stringify(separator)}: only commas separate CSV fields here; write the file with commas.`;
       throw new ValidationError(
         'MISSING_FEATURES',
         `The input's ${what} lacks ${missing.length} of the ${names.length} fields model "${request.model}" v${version.version} takes: ${listed(missing)}. It has: ${listed(columns)}.${hint}`,
@@ -236,12 +270,23 @@ export class BatchJobService {
     if (job.state !== 'SUCCEEDED' && job.state !== 'FAILED') return undefined;
     const seconds = this.deps.config.linkSeconds ?? DEFAULT_LINK_SECONDS;
     const sign = (uri: string) => this.deps.objects.presignGet(parseS3Uri(uri, []), seconds);
-    const [predictions, errors, manifest] = await Promise.all([sign(job.output.predictions), sign(job.output.errors), sign(job.output.manifest)]);
+    const [predictions, errors, manifest] = await Promise.all([
+      sign(job.output.predictions),
+      sign(job.output.errors),
+      sign(job.output.manifest),
+    ]);
     return { predictions, errors, manifest };
   }
 
-  async list(model: string, options: { limit?: number; cursor?: string; state?: JobState }): Promise<{ jobs: BatchJob[]; cursor?: string }> {
-    return this.deps.store.list(model, { limit: options.limit ?? 20, ...(options.cursor ? { cursor: options.cursor } : {}), ...(options.state ? { state: options.state } : {}) });
+  async list(
+    model: string,
+    options: { limit?: number; cursor?: string; state?: JobState },
+  ): Promise<{ jobs: BatchJob[]; cursor?: string }> {
+    return this.deps.store.list(model, {
+      limit: options.limit ?? 20,
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+      ...(options.state ? { state: options.state } : {}),
+    });
   }
 
   /**
@@ -294,12 +339,33 @@ export class BatchJobService {
       return value;
     };
     const tolerance = request.toleratedFailurePercentage;
-    if (tolerance !== undefined && !(Number.isFinite(tolerance) && tolerance >= 0 && tolerance <= 100 && (tolerance === 0 || tolerance >= MIN_TOLERANCE))) {
-      throw new ValidationError('INVALID_BATCH_JOB', `"toleratedFailurePercentage" must be 0, or a number from ${MIN_TOLERANCE} to 100 (percent of the input's rows that may fail).`, ['toleratedFailurePercentage']);
+    if (
+      tolerance !== undefined &&
+      !(Number.isFinite(tolerance) && tolerance >= 0 && tolerance <= 100 && (tolerance === 0 || tolerance >= MIN_TOLERANCE))
+    ) {
+      throw new ValidationError(
+        'INVALID_BATCH_JOB',
+        `"toleratedFailurePercentage" must be 0, or a number from ${MIN_TOLERANCE} to 100 (percent of the input's rows that may fail).`,
+        ['toleratedFailurePercentage'],
+      );
     }
     return {
-      rowsPerBatch: whole(request.rowsPerBatch, Math.min(DEFAULT_JOB_OPTIONS.rowsPerBatch, maxRowsPerBatch), 1, maxRowsPerBatch, 'rowsPerBatch', 'records per batch, the function\'s MAX_ROWS at most'),
-      maxConcurrency: whole(request.maxConcurrency, Math.min(DEFAULT_JOB_OPTIONS.maxConcurrency, maxConcurrency), 1, maxConcurrency, 'maxConcurrency', 'batches in flight at once, this deployment\'s BATCH_MAX_CONCURRENCY at most'),
+      rowsPerBatch: whole(
+        request.rowsPerBatch,
+        Math.min(DEFAULT_JOB_OPTIONS.rowsPerBatch, maxRowsPerBatch),
+        1,
+        maxRowsPerBatch,
+        'rowsPerBatch',
+        "records per batch, the function's MAX_ROWS at most",
+      ),
+      maxConcurrency: whole(
+        request.maxConcurrency,
+        Math.min(DEFAULT_JOB_OPTIONS.maxConcurrency, maxConcurrency),
+        1,
+        maxConcurrency,
+        'maxConcurrency',
+        "batches in flight at once, this deployment's BATCH_MAX_CONCURRENCY at most",
+      ),
       toleratedFailurePercentage: tolerance ?? DEFAULT_JOB_OPTIONS.toleratedFailurePercentage,
     };
   }
@@ -308,7 +374,12 @@ export class BatchJobService {
     const locations = this.deps.locations;
     const location = Object.hasOwn(locations, model) ? locations[model] : Object.hasOwn(locations, '*') ? locations['*'] : undefined;
     if (!location || location.inputs.length === 0 || location.outputs.length === 0) {
-      throw new AppError(403, 'BATCH_LOCATION_NOT_ALLOWED', `Batch jobs of model "${model}" are not allowed on this deployment: its endpoint config names no batch input and output locations (endpoints[].batch.inputs / outputs).`, ['model']);
+      throw new AppError(
+        403,
+        'BATCH_LOCATION_NOT_ALLOWED',
+        `Batch jobs of model "${model}" are not allowed on this deployment: its endpoint config names no batch input and output locations (endpoints[].batch.inputs / outputs).`,
+        ['model'],
+      );
     }
     return location;
   }
@@ -320,7 +391,12 @@ export class BatchJobService {
       if (versionId === undefined) {
         const record = await registry.getModel(model);
         if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
-        if (!record.productionVersion) throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version; name one with "version", or promote one first.`, ['version']);
+        if (!record.productionVersion)
+          throw new NotFoundError(
+            'NO_PRODUCTION_VERSION',
+            `Model "${model}" has no production version; name one with "version", or promote one first.`,
+            ['version'],
+          );
         versionId = record.productionVersion;
       }
       const version = await registry.getVersion(model, versionId);
@@ -340,13 +416,22 @@ export class BatchJobService {
       const listed = await objects.list(ref.bucket, ref.key, limit);
       const more = listed.more;
       const files = listed.files.filter((file) => !file.key.endsWith('/'));
-      if (files.length === 0) throw new NotFoundError('INPUT_NOT_FOUND', `No object lies under ${JSON.stringify(excerpt(s3Uri(ref)))}.`, ['input', 'uri']);
+      if (files.length === 0)
+        throw new NotFoundError('INPUT_NOT_FOUND', `No object lies under ${JSON.stringify(excerpt(s3Uri(ref)))}.`, ['input', 'uri']);
       if (more || files.length > limit) {
-        throw new ValidationError('TOO_MANY_INPUT_FILES', `More than ${limit} objects lie under ${JSON.stringify(excerpt(s3Uri(ref)))}; a job reads at most ${limit} files: merge them, or submit a job per sub-prefix.`, ['input', 'uri']);
+        throw new ValidationError(
+          'TOO_MANY_INPUT_FILES',
+          `More than ${limit} objects lie under ${JSON.stringify(excerpt(s3Uri(ref)))}; a job reads at most ${limit} files: merge them, or submit a job per sub-prefix.`,
+          ['input', 'uri'],
+        );
       }
       // The list travels in the workflow's input (Step Functions takes at most 256 KiB) and the job's record.
       if (JSON.stringify(files).length > MAX_FILE_LIST_CHARS) {
-        throw new ValidationError('TOO_MANY_INPUT_FILES', `The ${files.length} objects under ${JSON.stringify(excerpt(s3Uri(ref)))} have keys too long to list in one job (${MAX_FILE_LIST_CHARS} characters in all): submit a job per sub-prefix.`, ['input', 'uri']);
+        throw new ValidationError(
+          'TOO_MANY_INPUT_FILES',
+          `The ${files.length} objects under ${JSON.stringify(excerpt(s3Uri(ref)))} have keys too long to list in one job (${MAX_FILE_LIST_CHARS} characters in all): submit a job per sub-prefix.`,
+          ['input', 'uri'],
+        );
       }
       return files;
     }
@@ -361,7 +446,7 @@ export class BatchJobService {
     if (formats.size === 1 && only !== undefined) return only;
     throw new ValidationError(
       'UNKNOWN_FORMAT',
-      `Cannot tell the format of ${JSON.stringify(excerpt(s3Uri(ref)))} from ${formats.size > 1 ? 'its files\' mixed extensions' : 'its extension'}: give "input.format" (${BATCH_FORMATS.join(', ')}).`,
+      `Cannot tell the format of ${JSON.stringify(excerpt(s3Uri(ref)))} from ${formats.size > 1 ? "its files' mixed extensions" : 'its extension'}: give "input.format" (${BATCH_FORMATS.join(', ')}).`,
       ['input', 'format'],
     );
   }
@@ -375,10 +460,16 @@ export class BatchJobService {
     } catch (error) {
       // The job stays SUBMITTED: a retry with its client token starts it; unstarted for
       // UNSTARTED_JOB_MS, it is read as FAILED (see reconcile).
-      throw new ServiceUnavailableError('WORKFLOW_START_FAILED', `The workflow of job ${job.jobId} could not be started.`, { cause: error });
+      throw new ServiceUnavailableError('WORKFLOW_START_FAILED', `The workflow of job ${job.jobId} could not be started.`, {
+        cause: error,
+      });
     }
     try {
-      return await this.deps.store.update(job.model, job.jobId, ['SUBMITTED'], { state: 'RUNNING', executionId, startedAt: this.now().toISOString() });
+      return await this.deps.store.update(job.model, job.jobId, ['SUBMITTED'], {
+        state: 'RUNNING',
+        executionId,
+        startedAt: this.now().toISOString(),
+      });
     } catch (error) {
       // The workflow recorded its own progress first (a fast job): show what it wrote.
       if (error instanceof ConflictError) return (await this.deps.store.get(job.model, job.jobId)) ?? job;
@@ -401,14 +492,19 @@ export class BatchJobService {
 
   private async reconcile(job: BatchJob): Promise<BatchJob> {
     if (job.state === 'SUBMITTED' && !job.executionId && this.now().getTime() - Date.parse(job.submittedAt) > UNSTARTED_JOB_MS) {
-      return this.deps.store.update(job.model, job.jobId, ['SUBMITTED'], {
-        state: 'FAILED',
-        endedAt: this.now().toISOString(),
-        failure: { code: 'WORKFLOW_START_FAILED', message: 'The job\'s workflow could not be started; submit it again (with its client token, this same job starts).' },
-      }).catch((error: unknown) => {
-        if (error instanceof ConflictError) return this.deps.store.get(job.model, job.jobId).then((current) => current ?? job);
-        throw error;
-      });
+      return this.deps.store
+        .update(job.model, job.jobId, ['SUBMITTED'], {
+          state: 'FAILED',
+          endedAt: this.now().toISOString(),
+          failure: {
+            code: 'WORKFLOW_START_FAILED',
+            message: "The job's workflow could not be started; submit it again (with its client token, this same job starts).",
+          },
+        })
+        .catch((error: unknown) => {
+          if (error instanceof ConflictError) return this.deps.store.get(job.model, job.jobId).then((current) => current ?? job);
+          throw error;
+        });
     }
     if (job.state !== 'RUNNING' || !job.executionId) return job;
     const { status, error, cause } = await this.deps.runner.status(job.executionId);
@@ -417,7 +513,10 @@ export class BatchJobService {
       return await this.deps.store.update(job.model, job.jobId, ['RUNNING'], {
         state: status === 'ABORTED' ? 'CANCELLED' : 'FAILED',
         endedAt: this.now().toISOString(),
-        failure: { code: `WORKFLOW_${status}`, message: `The job's workflow ended ${status}${error ? ` (${excerpt(error)})` : ''}${cause ? `: ${clip(cause, 300)}` : ''}.` },
+        failure: {
+          code: `WORKFLOW_${status}`,
+          message: `The job's workflow ended ${status}${error ? ` (${excerpt(error)})` : ''}${cause ? `: ${clip(cause, 300)}` : ''}.`,
+        },
       });
     } catch (conflict) {
       if (conflict instanceof ConflictError) return (await this.deps.store.get(job.model, job.jobId)) ?? job;
@@ -442,8 +541,19 @@ export function workflowInputOf(job: BatchJob): WorkflowInput {
 }
 
 function notAllowed(model: string, which: 'input' | 'output', uri: string, allowed: readonly string[]): AppError {
-  const where = allowed.length === 0 ? 'none is configured' : `allowed: ${allowed.slice(0, NAMES_SHOWN).map((a) => JSON.stringify(a)).join(', ')}`;
-  return new AppError(403, 'BATCH_LOCATION_NOT_ALLOWED', `Jobs of model "${model}" may not ${which === 'input' ? 'read' : 'write'} ${JSON.stringify(excerpt(uri))} (${where}).`, [which, 'uri']);
+  const where =
+    allowed.length === 0
+      ? 'none is configured'
+      : `allowed: ${allowed
+          .slice(0, NAMES_SHOWN)
+          .map((a) => JSON.stringify(a))
+          .join(', ')}`;
+  return new AppError(
+    403,
+    'BATCH_LOCATION_NOT_ALLOWED',
+    `Jobs of model "${model}" may not ${which === 'input' ? 'read' : 'write'} ${JSON.stringify(excerpt(uri))} (${where}).`,
+    [which, 'uri'],
+  );
 }
 
 function alreadyEnded(job: BatchJob): ConflictError {
@@ -451,7 +561,10 @@ function alreadyEnded(job: BatchJob): ConflictError {
 }
 
 function listed(names: readonly string[]): string {
-  const shown = names.slice(0, NAMES_SHOWN).map((n) => JSON.stringify(excerpt(n))).join(', ');
+  const shown = names
+    .slice(0, NAMES_SHOWN)
+    .map((n) => JSON.stringify(excerpt(n)))
+    .join(', ');
   return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown || '(none)';
 }
 
@@ -463,13 +576,22 @@ function tokenKeyOf(caller: string, model: string, token: string): string {
 /** What a request asks for, defaults filled in: a retry that writes them out asks for the same. */
 function requestDigest(request: SubmitJobRequest, options: JobOptions): string {
   const format = request.input.format ?? formatOfKey(request.input.uri) ?? null;
-  const asked = { input: { uri: request.input.uri, format }, output: { uri: request.output.uri }, version: request.version ?? null, options };
+  const asked = {
+    input: { uri: request.input.uri, format },
+    output: { uri: request.output.uri },
+    version: request.version ?? null,
+    options,
+  };
   return createHash('sha256').update(JSON.stringify(asked)).digest('hex').slice(0, 32);
 }
 
 function sameRequest(job: BatchJob, digest: string): BatchJob {
   if (job.requestDigest !== undefined && job.requestDigest !== digest) {
-    throw new ConflictError('CLIENT_TOKEN_REUSED', `The client token made job ${job.jobId} with a different request; use a new token for a new job.`, ['clientToken']);
+    throw new ConflictError(
+      'CLIENT_TOKEN_REUSED',
+      `The client token made job ${job.jobId} with a different request; use a new token for a new job.`,
+      ['clientToken'],
+    );
   }
   return job;
 }

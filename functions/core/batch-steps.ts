@@ -16,8 +16,22 @@
  * the Map did not fail; else it FAILS with the counts and a sample of its error records.
  */
 import {
-  CAPTURE_FORMAT, FINAL_STATES, JOB_FILES, partKey, type BatchJobStore, type DataObjects, type InputFile, type BatchFormat, type JobManifest,
-  type ObjectRef, type PlanResult, type ReplayPlanSummary, type ReplaySpec, type RowError, type Split, type WorkflowInput,
+  CAPTURE_FORMAT,
+  FINAL_STATES,
+  JOB_FILES,
+  partKey,
+  type BatchJobStore,
+  type DataObjects,
+  type InputFile,
+  type BatchFormat,
+  type JobManifest,
+  type ObjectRef,
+  type PlanResult,
+  type ReplayPlanSummary,
+  type ReplaySpec,
+  type RowError,
+  type Split,
+  type WorkflowInput,
 } from './batch-contract.js';
 import { ERROR_SAMPLE_SIZE, s3Uri } from './batch-jobs.js';
 import { errorsPartKey } from './batch-worker.js';
@@ -41,7 +55,10 @@ export interface ReplaySteps {
     input: { files: readonly InputFile[]; rowsPerBatch: number; replay: ReplaySpec },
     write: (split: Split) => void | Promise<void>,
   ) => Promise<{ rows: number; splitCount: number; splitsPerBatch: number; columns: string[]; replay: ReplayPlanSummary }>;
-  readonly report: (objects: DataObjects, input: { job: WorkflowInput; plan: PlanResult; comparisons: ObjectRef; errors: ObjectRef }) => Promise<unknown>;
+  readonly report: (
+    objects: DataObjects,
+    input: { job: WorkflowInput; plan: PlanResult; comparisons: ObjectRef; errors: ObjectRef },
+  ) => Promise<unknown>;
 }
 
 export interface BatchStepsDeps {
@@ -86,10 +103,18 @@ export class BatchSteps {
     const write = (split: Split) => {
       splits.push(JSON.stringify(split));
     };
-    const { files, format, options: { rowsPerBatch } } = job;
+    const {
+      files,
+      format,
+      options: { rowsPerBatch },
+    } = job;
     let planned: Awaited<ReturnType<SplitPlanner>> & { replay?: ReplayPlanSummary };
     if (format === CAPTURE_FORMAT) {
-      if (!this.deps.replays || !job.replay) throw new ValidationError('INVALID_STEP', 'A replay (format "capture") needs its "replay" window, and steps that replay.', ['job', 'replay']);
+      if (!this.deps.replays || !job.replay)
+        throw new ValidationError('INVALID_STEP', 'A replay (format "capture") needs its "replay" window, and steps that replay.', [
+          'job',
+          'replay',
+        ]);
       planned = await this.deps.replays.plan(this.deps.objects, { files, rowsPerBatch, replay: job.replay }, write);
     } else {
       planned = await this.deps.planSplits(this.deps.objects, { files, format, rowsPerBatch }, write);
@@ -98,7 +123,11 @@ export class BatchSteps {
     await this.deps.objects.upload(ref, chunksOf(splits), 'application/x-ndjson');
     await this.deps.jobs.update(job.model, job.jobId, ['SUBMITTED', 'RUNNING'], { state: 'RUNNING', rows: planned.rows });
     return {
-      splits: ref, splitCount: planned.splitCount, rows: planned.rows, splitsPerBatch: planned.splitsPerBatch, columns: planned.columns,
+      splits: ref,
+      splitCount: planned.splitCount,
+      rows: planned.rows,
+      splitsPerBatch: planned.splitsPerBatch,
+      columns: planned.columns,
       mapResultsPrefix: job.output.prefix + JOB_FILES.mapResults,
       ...(planned.replay ? { replay: planned.replay } : {}),
     };
@@ -106,7 +135,7 @@ export class BatchSteps {
 
   /** The plan failed: the job ends FAILED with the reason (a 4xx reason is shown as it is). */
   async fail(job: WorkflowInput, error: { Error?: string; Cause?: string }): Promise<{ state: 'FAILED' }> {
-    const failure = failureOf(error, 'PLAN_FAILED', 'The job\'s input could not be planned');
+    const failure = failureOf(error, 'PLAN_FAILED', "The job's input could not be planned");
     await this.endJob(job, 'FAILED', { failure });
     return { state: 'FAILED' };
   }
@@ -118,7 +147,12 @@ export class BatchSteps {
   async assemble(job: WorkflowInput, plan: PlanResult, outcome: MapOutcome): Promise<AssembleResult> {
     const current = await this.deps.jobs.get(job.model, job.jobId);
     if (current && FINAL_STATES.includes(current.state)) {
-      return { state: current.state as AssembleResult['state'], rows: current.rows ?? plan.rows, predicted: current.progress.predicted, failed: current.progress.failed };
+      return {
+        state: current.state as AssembleResult['state'],
+        rows: current.rows ?? plan.rows,
+        predicted: current.progress.predicted,
+        failed: current.progress.failed,
+      };
     }
     const { bucket, prefix } = job.output;
     // A replay's lines compare rather than predict: the same file, named for what it holds.
@@ -153,7 +187,10 @@ export class BatchSteps {
 
     // Pass 2: error records, in split order: a part's errors, or every row of a split never predicted.
     async function* errorLines(): AsyncGenerator<string> {
-      const errorParts = readAhead(splits.filter((split) => withErrors.has(split.index)), (split) => objects.text({ bucket, key: errorsPartKey(prefix, split.index) }));
+      const errorParts = readAhead(
+        splits.filter((split) => withErrors.has(split.index)),
+        (split) => objects.text({ bucket, key: errorsPartKey(prefix, split.index) }),
+      );
       const texts = errorParts[Symbol.asyncIterator]();
       for (const split of splits) {
         if (missing.has(split.index)) {
@@ -185,7 +222,10 @@ export class BatchSteps {
     const rows = plan.rows;
     let failure: { code: string; message: string; errorSample?: RowError[] } | undefined;
     if (predicted + failed !== rows) {
-      failure = { code: 'ROW_COUNT_MISMATCH', message: `The outputs hold ${predicted} predictions and ${failed} error records for ${rows} input rows; the job is failed rather than trusted.` };
+      failure = {
+        code: 'ROW_COUNT_MISMATCH',
+        message: `The outputs hold ${predicted} predictions and ${failed} error records for ${rows} input rows; the job is failed rather than trusted.`,
+      };
     } else if (mapFailure) {
       failure = { ...mapFailure, errorSample: sample };
     } else if (rows > 0 && (failed * 100) / rows > job.options.toleratedFailurePercentage) {
@@ -197,12 +237,22 @@ export class BatchSteps {
       };
     }
     if (job.format === CAPTURE_FORMAT && this.deps.replays) {
-      await this.deps.replays.report(objects, { job, plan, comparisons: { bucket, key: predictionsKey }, errors: { bucket, key: prefix + JOB_FILES.errors } });
+      await this.deps.replays.report(objects, {
+        job,
+        plan,
+        comparisons: { bucket, key: predictionsKey },
+        errors: { bucket, key: prefix + JOB_FILES.errors },
+      });
     }
     const state = failure ? 'FAILED' : 'SUCCEEDED';
     const endedAt = this.now().toISOString();
     // The job's end first, then the manifest with the state the job has (CANCELLED when a cancel won).
-    const ended = await this.endJob(job, state, { progress: { rowsRead: rows, predicted, failed }, ...(failure ? { failure } : {}) }, endedAt);
+    const ended = await this.endJob(
+      job,
+      state,
+      { progress: { rowsRead: rows, predicted, failed }, ...(failure ? { failure } : {}) },
+      endedAt,
+    );
     const manifest: JobManifest = {
       jobId: job.jobId,
       model: job.model,
@@ -217,14 +267,23 @@ export class BatchSteps {
       errors: s3Uri({ bucket, key: prefix + JOB_FILES.errors }),
       ...(current?.startedAt ? { startedAt: current.startedAt } : {}),
       endedAt,
-      ...(ended === 'CANCELLED' ? { failure: { code: 'CANCELLED', message: 'The job was cancelled while its outputs were assembled.' } } : failure ? { failure: { code: failure.code, message: failure.message } } : {}),
+      ...(ended === 'CANCELLED'
+        ? { failure: { code: 'CANCELLED', message: 'The job was cancelled while its outputs were assembled.' } }
+        : failure
+          ? { failure: { code: failure.code, message: failure.message } }
+          : {}),
     };
     await objects.put({ bucket, key: prefix + JOB_FILES.manifest }, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
     return { state: ended, rows, predicted, failed };
   }
 
   /** Records the job's end, unless it has ended already (cancelled meanwhile): returns the state it has. */
-  private async endJob(job: WorkflowInput, state: 'SUCCEEDED' | 'FAILED', change: Parameters<BatchJobStore['update']>[3], endedAt = this.now().toISOString()): Promise<'SUCCEEDED' | 'FAILED' | 'CANCELLED'> {
+  private async endJob(
+    job: WorkflowInput,
+    state: 'SUCCEEDED' | 'FAILED',
+    change: Parameters<BatchJobStore['update']>[3],
+    endedAt = this.now().toISOString(),
+  ): Promise<'SUCCEEDED' | 'FAILED' | 'CANCELLED'> {
     try {
       await this.deps.jobs.update(job.model, job.jobId, ['SUBMITTED', 'RUNNING'], { ...change, state, endedAt });
       return state;
@@ -239,7 +298,10 @@ export class BatchSteps {
   private async readSplits(ref: ObjectRef): Promise<Split[]> {
     const text = await this.deps.objects.text(ref);
     if (text === undefined) throw new AppError(500, 'PLAN_MISSING', `The job's splits file ${s3Uri(ref)} is gone.`);
-    return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Split);
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Split);
   }
 
   /**
@@ -259,14 +321,20 @@ export class BatchSteps {
       manifests = keys.filter((key) => key.endsWith('manifest.json')).map((key) => ({ bucket: job.output.bucket, key }));
     }
     for (const ref of manifests) {
-      const manifest = parseJson(await objects.text(ref)) as { DestinationBucket?: string; ResultFiles?: { FAILED?: { Key?: string }[] } } | undefined;
+      const manifest = parseJson(await objects.text(ref)) as
+        | { DestinationBucket?: string; ResultFiles?: { FAILED?: { Key?: string }[] } }
+        | undefined;
       for (const file of manifest?.ResultFiles?.FAILED ?? []) {
         if (!file.Key) continue;
         const results = parseJson(await objects.text({ bucket: manifest?.DestinationBucket ?? ref.bucket, key: file.Key }));
         if (!Array.isArray(results)) continue;
         for (const result of results as { Input?: string; Error?: string; Cause?: string }[]) {
           const input = parseJson(result.Input) as { Items?: { index?: number }[] } | undefined;
-          const why = failureOf({ ...(result.Error ? { Error: result.Error } : {}), ...(result.Cause ? { Cause: result.Cause } : {}) }, 'BATCH_FAILED', 'The batch holding this row failed');
+          const why = failureOf(
+            { ...(result.Error ? { Error: result.Error } : {}), ...(result.Cause ? { Cause: result.Cause } : {}) },
+            'BATCH_FAILED',
+            'The batch holding this row failed',
+          );
           for (const item of input?.Items ?? []) if (typeof item.index === 'number') failed.set(item.index, why);
         }
       }
@@ -284,9 +352,12 @@ export function failureOf(error: { Error?: string; Cause?: string }, fallbackCod
   const name = error.Error ?? fallbackCode;
   const code = name.startsWith('Batch.') ? name.slice('Batch.'.length) : name;
   const cause = parseJson(error.Cause);
-  const message = typeof (cause as { errorMessage?: unknown } | undefined)?.errorMessage === 'string'
-    ? (cause as { errorMessage: string }).errorMessage
-    : typeof error.Cause === 'string' && error.Cause !== '' ? error.Cause : `${fallbackMessage} (${name}).`;
+  const message =
+    typeof (cause as { errorMessage?: unknown } | undefined)?.errorMessage === 'string'
+      ? (cause as { errorMessage: string }).errorMessage
+      : typeof error.Cause === 'string' && error.Cause !== ''
+        ? error.Cause
+        : `${fallbackMessage} (${name}).`;
   return { code: clip(code, 64), message: clip(message, 500) };
 }
 
@@ -349,11 +420,20 @@ async function* chunksOf(lines: readonly string[]): AsyncGenerator<string> {
 }
 
 /** Checks the steps' events (Lambda payloads built by the state machine). */
-export function checkStepEvent(event: unknown): { step: 'plan' | 'assemble' | 'fail'; job: WorkflowInput; plan?: PlanResult; outcome: MapOutcome; error?: { Error?: string; Cause?: string } } {
-  if (typeof event !== 'object' || event === null) throw new ValidationError('INVALID_STEP', 'The step event must be an object {"step", "job", ...}.');
+export function checkStepEvent(event: unknown): {
+  step: 'plan' | 'assemble' | 'fail';
+  job: WorkflowInput;
+  plan?: PlanResult;
+  outcome: MapOutcome;
+  error?: { Error?: string; Cause?: string };
+} {
+  if (typeof event !== 'object' || event === null)
+    throw new ValidationError('INVALID_STEP', 'The step event must be an object {"step", "job", ...}.');
   const { step, job, plan, map, mapError, error } = event as Record<string, unknown>;
-  if (step !== 'plan' && step !== 'assemble' && step !== 'fail') throw new ValidationError('INVALID_STEP', '"step" must be plan, assemble or fail.', ['step']);
-  if (typeof job !== 'object' || job === null || typeof (job as { jobId?: unknown }).jobId !== 'string') throw new ValidationError('INVALID_STEP', '"job" must be the workflow\'s input.', ['job']);
+  if (step !== 'plan' && step !== 'assemble' && step !== 'fail')
+    throw new ValidationError('INVALID_STEP', '"step" must be plan, assemble or fail.', ['step']);
+  if (typeof job !== 'object' || job === null || typeof (job as { jobId?: unknown }).jobId !== 'string')
+    throw new ValidationError('INVALID_STEP', '"job" must be the workflow\'s input.', ['job']);
   const workflow = job as WorkflowInput & { plan?: PlanResult };
   return {
     step,

@@ -12,8 +12,17 @@
  * when there are some. A retried batch writes the same keys again: parts never duplicate a row.
  */
 import {
-  CAPTURE_FORMAT, JOB_FORMATS, partKey, type BatchFormat, type DataObjects, type BatchJobStore, type RowError, type Split, type SplitBatchEvent,
-  type SplitBatchInput, type SplitBatchResult,
+  CAPTURE_FORMAT,
+  JOB_FORMATS,
+  partKey,
+  type BatchFormat,
+  type DataObjects,
+  type BatchJobStore,
+  type RowError,
+  type Split,
+  type SplitBatchEvent,
+  type SplitBatchInput,
+  type SplitBatchResult,
 } from './batch-contract.js';
 import { invalidBatch, type BatchPredictor, type BatchItem, type RowPrediction } from './batch.js';
 import { InternalError, PayloadTooLargeError, type FieldPath } from './errors.js';
@@ -81,7 +90,10 @@ export class BatchWorker {
         else items.push({ row: entry.row, record: entry.record });
       }
     });
-    const result = await predictor.predict({ Items: items, BatchInput: { model: input.model, version: input.version, format: input.format } });
+    const result = await predictor.predict({
+      Items: items,
+      BatchInput: { model: input.model, version: input.version, format: input.format },
+    });
     // An error record names its line and file: found through its split (entries are in row order).
     const located = (error: RowError): RowError => {
       const i = splits.findIndex((split) => error.row >= split.firstRow && error.row < split.firstRow + split.rows);
@@ -98,38 +110,74 @@ export class BatchWorker {
     return { splits: splits.map((split) => split.index), rows, predicted: result.predictions.length, failed: errors.length };
   }
 
-  private async writeParts(input: SplitBatchInput, split: Split, predictions: readonly RowPrediction[], errors: readonly RowError[]): Promise<void> {
+  private async writeParts(
+    input: SplitBatchInput,
+    split: Split,
+    predictions: readonly RowPrediction[],
+    errors: readonly RowError[],
+  ): Promise<void> {
     const inSplit = (row: number) => row >= split.firstRow && row < split.firstRow + split.rows;
-    const errorLines = errors.filter((e) => inSplit(e.row)).sort((a, b) => a.row - b.row).map((e) => JSON.stringify(e));
+    const errorLines = errors
+      .filter((e) => inSplit(e.row))
+      .sort((a, b) => a.row - b.row)
+      .map((e) => JSON.stringify(e));
     const replay = input.format === CAPTURE_FORMAT;
-    const predictionLines = predictions.filter((p) => inSplit(p.row)).map((p) => (replay ? p.json : `{"row":${p.row},"prediction":${p.json}}`));
+    const predictionLines = predictions
+      .filter((p) => inSplit(p.row))
+      .map((p) => (replay ? p.json : `{"row":${p.row},"prediction":${p.json}}`));
     const { bucket, prefix } = input.output;
-    if (errorLines.length > 0) await this.deps.objects.put({ bucket, key: errorsPartKey(prefix, split.index) }, `${errorLines.join('\n')}\n`, 'application/x-ndjson');
+    if (errorLines.length > 0)
+      await this.deps.objects.put(
+        { bucket, key: errorsPartKey(prefix, split.index) },
+        `${errorLines.join('\n')}\n`,
+        'application/x-ndjson',
+      );
     // Last: its presence marks the split done.
-    await this.deps.objects.put({ bucket, key: partKey(prefix, split.index) }, predictionLines.length > 0 ? `${predictionLines.join('\n')}\n` : '', 'application/x-ndjson');
+    await this.deps.objects.put(
+      { bucket, key: partKey(prefix, split.index) },
+      predictionLines.length > 0 ? `${predictionLines.join('\n')}\n` : '',
+      'application/x-ndjson',
+    );
   }
 }
 
 /** The batch's envelope, checked on its shape and size before anything is read. */
 function parseEvent(event: unknown, maxRows: number): SplitBatchEvent {
-  if (!isObject(event) || !Array.isArray(event['Items'])) throw invalidBatch('The batch must be {"Items": [<split>, ...], "BatchInput": {...}} from the workflow\'s ItemBatcher.', []);
+  if (!isObject(event) || !Array.isArray(event['Items']))
+    throw invalidBatch('The batch must be {"Items": [<split>, ...], "BatchInput": {...}} from the workflow\'s ItemBatcher.', []);
   const input = event['BatchInput'];
   if (!isObject(input)) throw invalidBatch('"BatchInput" must be the job\'s {jobId, model, version, format, output}.', ['BatchInput']);
   const { jobId, model, version, format, output, columns } = input;
-  if (typeof jobId !== 'string' || typeof model !== 'string' || typeof version !== 'string') throw invalidBatch('"BatchInput" must name the job, model and version.', ['BatchInput']);
-  if (typeof format !== 'string' || !(JOB_FORMATS as readonly string[]).includes(format)) throw invalidBatch(`"BatchInput.format" must be one of ${JOB_FORMATS.join(', ')}.`, ['BatchInput', 'format']);
-  if (!isObject(output) || typeof output['bucket'] !== 'string' || typeof output['prefix'] !== 'string') throw invalidBatch('"BatchInput.output" must be {bucket, prefix}.', ['BatchInput', 'output']);
-  if (columns !== undefined && !(Array.isArray(columns) && columns.every((c) => typeof c === 'string'))) throw invalidBatch('"BatchInput.columns" must be the CSV header.', ['BatchInput', 'columns']);
+  if (typeof jobId !== 'string' || typeof model !== 'string' || typeof version !== 'string')
+    throw invalidBatch('"BatchInput" must name the job, model and version.', ['BatchInput']);
+  if (typeof format !== 'string' || !(JOB_FORMATS as readonly string[]).includes(format))
+    throw invalidBatch(`"BatchInput.format" must be one of ${JOB_FORMATS.join(', ')}.`, ['BatchInput', 'format']);
+  if (!isObject(output) || typeof output['bucket'] !== 'string' || typeof output['prefix'] !== 'string')
+    throw invalidBatch('"BatchInput.output" must be {bucket, prefix}.', ['BatchInput', 'output']);
+  if (columns !== undefined && !(Array.isArray(columns) && columns.every((c) => typeof c === 'string')))
+    throw invalidBatch('"BatchInput.columns" must be the CSV header.', ['BatchInput', 'columns']);
   let rows = 0;
   const splits = event['Items'] as unknown[];
   splits.forEach((split, i) => {
-    if (!isObject(split) || !isCount(split['index']) || !isCount(split['file']) || !isCount(split['firstRow']) || !isCount(split['rows']) || typeof split['bucket'] !== 'string' || typeof split['key'] !== 'string') {
-      throw invalidBatch('Each item must be a split of the job\'s plan ({index, file, bucket, key, firstRow, rows, ...}).', ['Items', i]);
+    if (
+      !isObject(split) ||
+      !isCount(split['index']) ||
+      !isCount(split['file']) ||
+      !isCount(split['firstRow']) ||
+      !isCount(split['rows']) ||
+      typeof split['bucket'] !== 'string' ||
+      typeof split['key'] !== 'string'
+    ) {
+      throw invalidBatch("Each item must be a split of the job's plan ({index, file, bucket, key, firstRow, rows, ...}).", ['Items', i]);
     }
     rows += split['rows'] as number;
   });
   if (rows > maxRows) {
-    throw new PayloadTooLargeError('TOO_MANY_ROWS', `The batch holds ${rows} records; the batch function takes at most ${maxRows} (MAX_ROWS): lower the job's rowsPerBatch.`, ['Items']);
+    throw new PayloadTooLargeError(
+      'TOO_MANY_ROWS',
+      `The batch holds ${rows} records; the batch function takes at most ${maxRows} (MAX_ROWS): lower the job's rowsPerBatch.`,
+      ['Items'],
+    );
   }
   return event as unknown as SplitBatchEvent;
 }
@@ -137,5 +185,3 @@ function parseEvent(event: unknown, maxRows: number): SplitBatchEvent {
 function isCount(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
-
-

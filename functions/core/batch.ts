@@ -154,7 +154,14 @@ export class BatchPredictor {
       for (const [i, error] of [...errors].sort((a, b) => a[0] - b[0])) {
         errorRecords.push({ row: (items[i] as BatchItem).row, code: error.code, message: error.message, path: error.path });
       }
-      return { ...empty, rows: items.length, predicted: predictions.length, failed: errorRecords.length, predictions, errors: errorRecords };
+      return {
+        ...empty,
+        rows: items.length,
+        predicted: predictions.length,
+        failed: errorRecords.length,
+        predictions,
+        errors: errorRecords,
+      };
     } finally {
       lease.release();
     }
@@ -170,9 +177,18 @@ export class BatchPredictor {
       version = await this.tracing.span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId));
     } catch (error) {
       if (error instanceof AppError) throw error;
-      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${excerpt(model)}" v${excerpt(versionId)}; retry shortly.`, { cause: error });
+      throw new ServiceUnavailableError(
+        'REGISTRY_UNAVAILABLE',
+        `The model registry could not be read for "${excerpt(model)}" v${excerpt(versionId)}; retry shortly.`,
+        { cause: error },
+      );
     }
-    if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${excerpt(model)}" has no version ${excerpt(versionId)}; the job names a version that does not exist.`, ['BatchInput', 'version']);
+    if (!version)
+      throw new NotFoundError(
+        'VERSION_NOT_FOUND',
+        `Model "${excerpt(model)}" has no version ${excerpt(versionId)}; the job names a version that does not exist.`,
+        ['BatchInput', 'version'],
+      );
     return version;
   }
 }
@@ -187,7 +203,10 @@ function parseBatch(event: unknown, maxRows: number): { items: readonly BatchIte
   for (let i = 0; i < items.length; i++) {
     const item: unknown = items[i];
     if (!isObject(item) || !Number.isSafeInteger(item['row']) || (item['row'] as number) < 0 || !Object.hasOwn(item, 'record')) {
-      throw invalidBatch('Each item must be {"row": <zero-based index>, "record": <the record>} (ItemSelector {"row.$": "$$.Map.Item.Index", "record.$": "$$.Map.Item.Value"}).', ['Items', i]);
+      throw invalidBatch(
+        'Each item must be {"row": <zero-based index>, "record": <the record>} (ItemSelector {"row.$": "$$.Map.Item.Index", "record.$": "$$.Map.Item.Value"}).',
+        ['Items', i],
+      );
     }
   }
   return { items: items as BatchItem[], input };
@@ -198,7 +217,8 @@ function parseInput(value: unknown): BatchInput {
   if (!isObject(value)) throw invalidBatch('"BatchInput" must be {"model", "version", "format"}.', at);
   const { model, version, format } = value;
   if (typeof model !== 'string' || model === '') throw invalidBatch('"BatchInput.model" must name the model.', [...at, 'model']);
-  if (typeof version !== 'string' || !/^[1-9][0-9]*$/.test(version)) throw invalidBatch('"BatchInput.version" must be the job\'s model version, e.g. "3".', [...at, 'version']);
+  if (typeof version !== 'string' || !/^[1-9][0-9]*$/.test(version))
+    throw invalidBatch('"BatchInput.version" must be the job\'s model version, e.g. "3".', [...at, 'version']);
   if (typeof format !== 'string' || !(BATCH_FORMATS as readonly string[]).includes(format)) {
     throw invalidBatch(`"BatchInput.format" must be one of ${BATCH_FORMATS.join(', ')}.`, [...at, 'format']);
   }
@@ -209,7 +229,6 @@ function parseInput(value: unknown): BatchInput {
 export function invalidBatch(message: string, path: FieldPath): ValidationError {
   return new ValidationError('INVALID_BATCH', message, path);
 }
-
 
 /**
  * Decodes the records that can be decoded into one batch. The common case, a clean batch, is
@@ -229,7 +248,12 @@ export function decodeBatch(
   let checkedAlone = false;
   while (kept.length > 0) {
     try {
-      const decoded = decodeRecords(layout, kept.map((i) => records[i]), (k) => [k], limits);
+      const decoded = decodeRecords(
+        layout,
+        kept.map((i) => records[i]),
+        (k) => [k],
+        limits,
+      );
       return { decoded, kept, errors };
     } catch (error) {
       const row = recordError(error).path[0];
@@ -270,9 +294,10 @@ function recordError(error: unknown): AppError {
 function modelFields(layout: RecordLayout, record: unknown, csv: boolean): unknown {
   if (!isObject(record)) return record;
   if (!csv && onlyModelFields(layout, record)) return record;
-  const typeOf = layout.kind === 'columns'
-    ? (): TensorType => layout.input.type
-    : (name: string): TensorType => (layout.inputs[layout.index.indexOf(name) as number] as { type: TensorType }).type;
+  const typeOf =
+    layout.kind === 'columns'
+      ? (): TensorType => layout.input.type
+      : (name: string): TensorType => (layout.inputs[layout.index.indexOf(name) as number] as { type: TensorType }).type;
   const out: Record<string, unknown> = {};
   for (const key in record) {
     if (!Object.hasOwn(record, key) || !layout.index.has(key)) continue;

@@ -69,19 +69,25 @@ export const MIN_SAMPLE_PERCENT = 0.001;
 export const CAPTURE_ROOT = 'capture/';
 
 const name = z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
-const names = z.array(name).max(MAX_REDACTED_NAMES, `must list at most ${MAX_REDACTED_NAMES} names`).superRefine((list, ctx) => {
-  const seen = new Set<string>();
-  list.forEach((n, i) => {
-    if (seen.has(n)) ctx.addIssue({ code: 'custom', message: `names ${JSON.stringify(clip(n, 60))} twice`, path: [i] });
-    seen.add(n);
+const names = z
+  .array(name)
+  .max(MAX_REDACTED_NAMES, `must list at most ${MAX_REDACTED_NAMES} names`)
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((n, i) => {
+      if (seen.has(n)) ctx.addIssue({ code: 'custom', message: `names ${JSON.stringify(clip(n, 60))} twice`, path: [i] });
+      seen.add(n);
+    });
   });
-});
 
 /** The body of `PUT /v1/models/{model}/capture`. */
 export const CaptureSettingsSchema = z.strictObject({
   samplePercent: z
     .number({ error: 'must be a number of percent, above 0 and at most 100' })
-    .min(MIN_SAMPLE_PERCENT, `must be at least ${MIN_SAMPLE_PERCENT} (one request in 100,000; DELETE /v1/models/{model}/capture turns capture off)`)
+    .min(
+      MIN_SAMPLE_PERCENT,
+      `must be at least ${MIN_SAMPLE_PERCENT} (one request in 100,000; DELETE /v1/models/{model}/capture turns capture off)`,
+    )
     .max(100, 'must be at most 100'),
   drop: names.default([]),
   hash: names.default([]),
@@ -93,7 +99,8 @@ export const CaptureSettingsSchema = z.strictObject({
     .default(DEFAULT_MAX_RECORD_BYTES),
 });
 export type CaptureSettingsInput = z.input<typeof CaptureSettingsSchema>;
-export const CAPTURE_SETTINGS_HINT = 'Send {"samplePercent": 10, "drop": ["<feature>"], "hash": ["<feature>"], "maxRecordBytes": 65536}; only samplePercent is required.';
+export const CAPTURE_SETTINGS_HINT =
+  'Send {"samplePercent": 10, "drop": ["<feature>"], "hash": ["<feature>"], "maxRecordBytes": 65536}; only samplePercent is required.';
 
 /**
  * Checks the names to redact against what the model's versions declare: a redaction that names
@@ -104,7 +111,10 @@ export const CAPTURE_SETTINGS_HINT = 'Send {"samplePercent": 10, "drop": ["<feat
  * @throws ValidationError 400 `UNKNOWN_FEATURE` (path `["drop", i]` / `["hash", i]`),
  *   `CONFLICTING_FIELDS` (path `["hash", i]`)
  */
-export function checkRedaction(settings: Pick<CaptureSettings, 'drop' | 'hash'>, versions: readonly Pick<ModelVersion, 'metadata' | 'signature'>[]): void {
+export function checkRedaction(
+  settings: Pick<CaptureSettings, 'drop' | 'hash'>,
+  versions: readonly Pick<ModelVersion, 'metadata' | 'signature'>[],
+): void {
   const known = new Set<string>();
   for (const version of versions) {
     for (const feature of version.metadata.features ?? []) known.add(feature);
@@ -120,18 +130,36 @@ export function checkRedaction(settings: Pick<CaptureSettings, 'drop' | 'hash'>,
     const [only, ...others] = version.signature.inputs;
     if (only && others.length === 0) for (const feature of version.metadata.features ?? []) inputOf.set(feature, only.name);
   }
-  for (const [field, names] of [['drop', settings.drop], ['hash', settings.hash]] as const) {
+  for (const [field, names] of [
+    ['drop', settings.drop],
+    ['hash', settings.hash],
+  ] as const) {
     names.forEach((n, i) => {
       if (!known.has(n)) {
-        const some = [...known].slice(0, 10).map((k) => JSON.stringify(clip(k, 40))).join(', ');
-        throw new ValidationError('UNKNOWN_FEATURE', `${JSON.stringify(clip(n, 60))} is not a feature, input or output of any version of this model, so there is nothing to ${field === 'drop' ? 'drop' : 'hash'}; check the spelling (known: ${some}${known.size > 10 ? ', …' : ''}).`, [field, i]);
+        const some = [...known]
+          .slice(0, 10)
+          .map((k) => JSON.stringify(clip(k, 40)))
+          .join(', ');
+        throw new ValidationError(
+          'UNKNOWN_FEATURE',
+          `${JSON.stringify(clip(n, 60))} is not a feature, input or output of any version of this model, so there is nothing to ${field === 'drop' ? 'drop' : 'hash'}; check the spelling (known: ${some}${known.size > 10 ? ', …' : ''}).`,
+          [field, i],
+        );
       }
       if (field === 'hash' && dropped.has(n)) {
-        throw new ValidationError('CONFLICTING_FIELDS', `${JSON.stringify(clip(n, 60))} is both dropped and hashed; name it in one list only.`, [field, i]);
+        throw new ValidationError(
+          'CONFLICTING_FIELDS',
+          `${JSON.stringify(clip(n, 60))} is both dropped and hashed; name it in one list only.`,
+          [field, i],
+        );
       }
       const input = inputOf.get(n);
       if (field === 'hash' && input !== undefined && dropped.has(input)) {
-        throw new ValidationError('CONFLICTING_FIELDS', `${JSON.stringify(clip(n, 60))} is hashed, but "drop" names its input ${JSON.stringify(clip(input, 60))}, which drops every feature; name one or the other.`, [field, i]);
+        throw new ValidationError(
+          'CONFLICTING_FIELDS',
+          `${JSON.stringify(clip(n, 60))} is hashed, but "drop" names its input ${JSON.stringify(clip(input, 60))}, which drops every feature; name one or the other.`,
+          [field, i],
+        );
       }
     });
   }
@@ -189,7 +217,8 @@ export function captureRecordText(source: CaptureSource): string {
       layout.features.forEach((feature, j) => {
         if (dropAll || drop.has(feature)) dropped.push(feature);
         else if (hashAll || hash.has(feature)) hashed.push(feature);
-        if (!(dropAll || drop.has(feature))) columns.push({ name: feature, tensor, stride: width, offset: j, hashed: hashAll || hash.has(feature) });
+        if (!(dropAll || drop.has(feature)))
+          columns.push({ name: feature, tensor, stride: width, offset: j, hashed: hashAll || hash.has(feature) });
       });
     }
   } else {
@@ -217,7 +246,8 @@ export function captureRecordText(source: CaptureSource): string {
     }
   }
   const hashedOutputs = new Set(outputList.filter(([n]) => hash.has(n)).map(([n]) => n));
-  const redaction = dropped.length + hashed.length > 0 ? `,"redaction":{"dropped":${JSON.stringify(dropped)},"hashed":${JSON.stringify(hashed)}}` : '';
+  const redaction =
+    dropped.length + hashed.length > 0 ? `,"redaction":{"dropped":${JSON.stringify(dropped)},"hashed":${JSON.stringify(hashed)}}` : '';
   const build = (kept: number, withoutData: ReadonlySet<string>): string => {
     let text = `${head},"capturedRows":${kept},"truncated":${kept < rows || withoutData.size > 0}`;
     if (columns.length > 0) {
@@ -249,15 +279,18 @@ export function captureRecordText(source: CaptureSource): string {
   const withoutData = new Set<string>();
   // A lower bound of the text's size (each element takes at least two characters, "0,"), so that
   // a record far over its bound is never written whole first: an image tensor's text can be tens of MB.
-  const rowedElements = columns.length * rows
-    + [...tensors, ...outputList].filter(([, t]) => t.shape[0] === rows).reduce((n, [, t]) => n + t.data.length, 0);
+  const rowedElements =
+    columns.length * rows + [...tensors, ...outputList].filter(([, t]) => t.shape[0] === rows).reduce((n, [, t]) => n + t.data.length, 0);
   let unrowedElements = unrowed.reduce((n, [, t]) => n + t.data.length, 0);
   for (const [key, t] of unrowed) {
     if (2 * (rowedElements + unrowedElements) <= max) break;
     withoutData.add(key);
     unrowedElements -= t.data.length;
   }
-  let kept = 2 * (rowedElements + unrowedElements) <= max || rowedElements === 0 ? rows : Math.min(rows, Math.floor((rows * Math.max(0, max - 2 * unrowedElements)) / (2 * rowedElements)));
+  let kept =
+    2 * (rowedElements + unrowedElements) <= max || rowedElements === 0
+      ? rows
+      : Math.min(rows, Math.floor((rows * Math.max(0, max - 2 * unrowedElements)) / (2 * rowedElements)));
   let text = build(kept, withoutData);
   let bytes = Buffer.byteLength(text, 'utf8');
   if (bytes <= max) return text;
@@ -324,7 +357,8 @@ const DAY_MS = 86_400_000;
 export function utcDays(since: string, until: string): string[] {
   const days: string[] = [];
   const last = Date.parse(until) - 1;
-  for (let day = Date.parse(`${since.slice(0, 10)}T00:00:00.000Z`); day <= last; day += DAY_MS) days.push(new Date(day).toISOString().slice(0, 10));
+  for (let day = Date.parse(`${since.slice(0, 10)}T00:00:00.000Z`); day <= last; day += DAY_MS)
+    days.push(new Date(day).toISOString().slice(0, 10));
   return days;
 }
 
@@ -365,7 +399,11 @@ export interface CaptureRecord {
   readonly redaction?: { readonly dropped: readonly string[]; readonly hashed: readonly string[] };
 }
 
-const TensorRead = z.object({ datatype: z.string(), shape: z.array(z.number().int().nonnegative()), data: z.array(z.unknown()).optional() });
+const TensorRead = z.object({
+  datatype: z.string(),
+  shape: z.array(z.number().int().nonnegative()),
+  data: z.array(z.unknown()).optional(),
+});
 const RecordRead = z.object({
   captureVersion: z.literal(CAPTURE_VERSION),
   requestId: z.string(),

@@ -43,25 +43,41 @@ export function checkDeclaredNames(metadata: ModelMetadata): void {
   for (const [name, path] of named) {
     const what = describeName(path);
     if (name === FORBIDDEN_NAME) {
-      throw new ValidationError('FORBIDDEN_KEY', `${what} cannot be "${FORBIDDEN_NAME}": requests refuse that key and a response or stored map would lose it. Rename it.`, path);
+      throw new ValidationError(
+        'FORBIDDEN_KEY',
+        `${what} cannot be "${FORBIDDEN_NAME}": requests refuse that key and a response or stored map would lose it. Rename it.`,
+        path,
+      );
     }
     const nul = name.indexOf('\u0000');
     if (nul >= 0) {
-      throw new ValidationError('NUL_IN_STRING', `${what} holds U+0000 (NUL) at character ${nul}; ONNX Runtime's strings end there. Remove it.`, path);
+      throw new ValidationError(
+        'NUL_IN_STRING',
+        `${what} holds U+0000 (NUL) at character ${nul}; ONNX Runtime's strings end there. Remove it.`,
+        path,
+      );
     }
     const unpaired = UNPAIRED_SURROGATE.exec(name);
     if (unpaired) {
-      throw new ValidationError('UNPAIRED_SURROGATE', `${what} holds an unpaired UTF-16 surrogate at character ${unpaired.index} (an escape like "\\ud800" without its pair), which is not Unicode. Send valid Unicode.`, path);
+      throw new ValidationError(
+        'UNPAIRED_SURROGATE',
+        `${what} holds an unpaired UTF-16 surrogate at character ${unpaired.index} (an escape like "\\ud800" without its pair), which is not Unicode. Send valid Unicode.`,
+        path,
+      );
     }
   }
 }
 
 function describeName(path: FieldPath): string {
   switch (path[1]) {
-    case 'features': return `Feature name ${String(path[2])}`;
-    case 'classLabels': return `Class label ${String(path[2])}`;
-    case 'target': return 'The target name';
-    default: return 'A metric name';
+    case 'features':
+      return `Feature name ${String(path[2])}`;
+    case 'classLabels':
+      return `Class label ${String(path[2])}`;
+    case 'target':
+      return 'The target name';
+    default:
+      return 'A metric name';
   }
 }
 
@@ -73,9 +89,16 @@ function describeName(path: FieldPath): string {
  */
 export function checkDeclarations(signature: ModelSignature, metadata: ModelMetadata): void {
   const { features, classLabels } = metadata;
-  for (const [kind, specs] of [['input', signature.inputs], ['output', signature.outputs]] as const) {
+  for (const [kind, specs] of [
+    ['input', signature.inputs],
+    ['output', signature.outputs],
+  ] as const) {
     if (specs.some((s) => s.name === FORBIDDEN_NAME)) {
-      throw new ValidationError('FORBIDDEN_KEY', `The model's ${kind} "${FORBIDDEN_NAME}" cannot be served: ONNX Runtime's Node binding loses a tensor of that name, and requests refuse that key. Rename it in the model.`, [`${kind}s`, FORBIDDEN_NAME]);
+      throw new ValidationError(
+        'FORBIDDEN_KEY',
+        `The model's ${kind} "${FORBIDDEN_NAME}" cannot be served: ONNX Runtime's Node binding loses a tensor of that name, and requests refuse that key. Rename it in the model.`,
+        [`${kind}s`, FORBIDDEN_NAME],
+      );
     }
   }
   checkDeclaredNames(metadata);
@@ -87,14 +110,22 @@ export function checkDeclarations(signature: ModelSignature, metadata: ModelMeta
     if (only && others.length === 0 && only.shape.length === 2) {
       const width = only.shape[1] ?? null;
       if (!isDynamic(width) && width !== features.length) {
-        throw new ValidationError('FEATURES_MISMATCH', `The model's input "${excerpt(only.name)}" takes ${String(width)} columns, but ${features.length} features are declared.`, ['metadata', 'features']);
+        throw new ValidationError(
+          'FEATURES_MISMATCH',
+          `The model's input "${excerpt(only.name)}" takes ${String(width)} columns, but ${features.length} features are declared.`,
+          ['metadata', 'features'],
+        );
       }
     } else {
       const names = signature.inputs.map((i) => i.name);
       const declared = new Set(features);
       const same = names.length === features.length && names.every((n) => declared.has(n));
       if (!same) {
-        throw new ValidationError('FEATURES_MISMATCH', `This model has inputs ${nameList(names)}; declare those as its features, or leave features out.`, ['metadata', 'features']);
+        throw new ValidationError(
+          'FEATURES_MISMATCH',
+          `This model has inputs ${nameList(names)}; declare those as its features, or leave features out.`,
+          ['metadata', 'features'],
+        );
       }
     }
   }
@@ -107,7 +138,11 @@ export function checkDeclarations(signature: ModelSignature, metadata: ModelMeta
       .map((o) => o.shape[1] ?? null);
     const fits = fixedWidths.some((w) => isDynamic(w) || w === classLabels.length);
     if (!fits) {
-      throw new ValidationError('CLASS_LABELS_MISMATCH', `${classLabels.length} class labels are declared, but no floating-point output of shape [N, ${classLabels.length}] holds their probabilities.`, ['metadata', 'classLabels']);
+      throw new ValidationError(
+        'CLASS_LABELS_MISMATCH',
+        `${classLabels.length} class labels are declared, but no floating-point output of shape [N, ${classLabels.length}] holds their probabilities.`,
+        ['metadata', 'classLabels'],
+      );
     }
   }
 }

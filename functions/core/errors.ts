@@ -86,7 +86,5 @@ export function clip(text: string, max = 120): string {
 
 /** Renders a path the way the error body shows it: `instances[3].sepal_length`. */
 export function formatPath(path: FieldPath): string {
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`))
-    .join('');
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
 }

@@ -21,7 +21,10 @@ export type Gate = (typeof GATES)[number];
 
 /** A gate refused the version (422): `code` is `GATE_<NAME>`, the message has the numbers. */
 export class GateError extends AppError {
-  constructor(readonly gate: Gate, message: string) {
+  constructor(
+    readonly gate: Gate,
+    message: string,
+  ) {
     super(422, `GATE_${gate.toUpperCase().replace('-', '_')}`, `Gate "${gate}" refused the promotion: ${message}`, ['version']);
   }
 }
@@ -83,11 +86,16 @@ async function artifactGate(version: ModelVersion, artifacts: ArtifactStore): Pr
   } catch (error) {
     if (error instanceof AppError && error.status >= 500) throw error;
     const code = error instanceof AppError ? error.code : 'ARTIFACT_STORE_FAILED';
-    throw new InternalError(code, `Gate "artifact": the artifact ${where} of ${version.model} v${version.version} cannot be read.`, { cause: error });
+    throw new InternalError(code, `Gate "artifact": the artifact ${where} of ${version.model} v${version.version} cannot be read.`, {
+      cause: error,
+    });
   }
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== sha256) {
-    throw new InternalError('ARTIFACT_INTEGRITY', `Gate "artifact": the artifact ${where} of ${version.model} v${version.version} has sha256 ${actual}; the registry recorded ${sha256}.`);
+    throw new InternalError(
+      'ARTIFACT_INTEGRITY',
+      `Gate "artifact": the artifact ${where} of ${version.model} v${version.version} has sha256 ${actual}; the registry recorded ${sha256}.`,
+    );
   }
   return bytes;
 }
@@ -104,7 +112,10 @@ async function loadsGate(bytes: Uint8Array, runtime: ModelRuntime): Promise<Sess
 function signatureGate(version: ModelVersion, signature: ModelSignature): void {
   const recorded = JSON.stringify(version.signature);
   if (JSON.stringify(signature) !== recorded) {
-    throw new GateError('signature', `the artifact's inputs and outputs ${describe(signature)} differ from those recorded at registration ${describe(version.signature)}.`);
+    throw new GateError(
+      'signature',
+      `the artifact's inputs and outputs ${describe(signature)} differ from those recorded at registration ${describe(version.signature)}.`,
+    );
   }
   try {
     checkDeclarations(signature, version.metadata);
@@ -115,7 +126,8 @@ function signatureGate(version: ModelVersion, signature: ModelSignature): void {
 }
 
 function describe(signature: ModelSignature): string {
-  const one = (t: { name: string; type: string; shape: readonly unknown[] }) => `${t.name}:${t.type}[${t.shape.map((d) => (d === null ? '?' : String(d))).join(',')}]`;
+  const one = (t: { name: string; type: string; shape: readonly unknown[] }) =>
+    `${t.name}:${t.type}[${t.shape.map((d) => (d === null ? '?' : String(d))).join(',')}]`;
   return `(${signature.inputs.map(one).join(' ')} → ${signature.outputs.map(one).join(' ')})`;
 }
 
@@ -123,9 +135,12 @@ async function goldenGate(version: ModelVersion, session: ModelSession): Promise
   const failure = await replayGoldenInputs(served(version, session), version.metadata.goldenInputs ?? []);
   if (!failure) return;
   const where = `golden input ${failure.index}`;
-  throw new GateError('golden-inputs', failure.part === 'request'
-    ? `${where} cannot be served: ${failure.message}`
-    : `${where} does not reproduce its expected output: ${formatPath(['goldenInputs', failure.index, 'expected', ...failure.path])} ${failure.message}.`);
+  throw new GateError(
+    'golden-inputs',
+    failure.part === 'request'
+      ? `${where} cannot be served: ${failure.message}`
+      : `${where} does not reproduce its expected output: ${formatPath(['goldenInputs', failure.index, 'expected', ...failure.path])} ${failure.message}.`,
+  );
 }
 
 /** The first golden input a model does not reproduce: which one, which part of it, and why. */
@@ -195,7 +210,8 @@ export function findDifference(actual: unknown, expected: unknown, tolerance: nu
     return Math.abs(actual - expected) <= tolerance ? undefined : { path, message: `is ${actual}, expected ${expected}` };
   }
   if (Array.isArray(expected)) {
-    if (!Array.isArray(actual) || actual.length !== expected.length) return { path, message: `has ${Array.isArray(actual) ? actual.length : 'no'} items, expected ${expected.length}` };
+    if (!Array.isArray(actual) || actual.length !== expected.length)
+      return { path, message: `has ${Array.isArray(actual) ? actual.length : 'no'} items, expected ${expected.length}` };
     for (let i = 0; i < expected.length; i++) {
       const d = findDifference(actual[i], expected[i], tolerance, [...path, i]);
       if (d) return d;
@@ -207,7 +223,10 @@ export function findDifference(actual: unknown, expected: unknown, tolerance: nu
     const a = actual as Record<string, unknown>;
     const e = expected as Record<string, unknown>;
     for (const key of new Set([...Object.keys(a), ...Object.keys(e)])) {
-      const d = findDifference(Object.hasOwn(a, key) ? a[key] : undefined, Object.hasOwn(e, key) ? e[key] : undefined, tolerance, [...path, clip(key, 60)]);
+      const d = findDifference(Object.hasOwn(a, key) ? a[key] : undefined, Object.hasOwn(e, key) ? e[key] : undefined, tolerance, [
+        ...path,
+        clip(key, 60),
+      ]);
       if (d) return d;
     }
     return undefined;
@@ -232,8 +251,10 @@ function metricsGate(version: ModelVersion, baseline: MetricBaseline | undefined
     // Own keys only: a baseline metric named `constructor` is not found on every version.
     const value = Object.hasOwn(declared, name) ? declared[name] : undefined;
     if (value === undefined) throw new GateError('metrics', `the version declares no "${name}"; this endpoint requires ${bounds(bound)}.`);
-    if (bound.min !== undefined && value < bound.min) throw new GateError('metrics', `${name} ${value} is below the endpoint's baseline ${bound.min}.`);
-    if (bound.max !== undefined && value > bound.max) throw new GateError('metrics', `${name} ${value} is above the endpoint's baseline ${bound.max}.`);
+    if (bound.min !== undefined && value < bound.min)
+      throw new GateError('metrics', `${name} ${value} is below the endpoint's baseline ${bound.min}.`);
+    if (bound.max !== undefined && value > bound.max)
+      throw new GateError('metrics', `${name} ${value} is above the endpoint's baseline ${bound.max}.`);
   }
 }
 

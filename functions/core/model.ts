@@ -7,8 +7,19 @@ import type { ActiveShadow } from './shadow/shadow.js';
 
 /** Element types the prediction contract can carry (ONNX Runtime's names for them). */
 export const TENSOR_TYPES = [
-  'float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64',
-  'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'string',
+  'float16',
+  'float32',
+  'float64',
+  'int8',
+  'int16',
+  'int32',
+  'int64',
+  'uint8',
+  'uint16',
+  'uint32',
+  'uint64',
+  'bool',
+  'string',
 ] as const;
 export type TensorType = (typeof TENSOR_TYPES)[number];
 

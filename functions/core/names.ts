@@ -69,7 +69,8 @@ export function newTimeSortedId(prefix: 'job' | 'exp' | 'shadow', now: Date): st
 
 /** An experiment id as the experiments API makes them: `exp-` then lower-case letters, digits and `-`. */
 export const EXPERIMENT_ID_PATTERN = /^exp-[0-9a-z-]{1,60}$/;
-const EXPERIMENT_ID_RULE = 'an experiment id is "exp-" followed by lower-case letters, digits and "-", as POST /v1/models/{model}/experiments returned it';
+const EXPERIMENT_ID_RULE =
+  'an experiment id is "exp-" followed by lower-case letters, digits and "-", as POST /v1/models/{model}/experiments returned it';
 
 /** The experiment id a path gave, checked: 400 `INVALID_EXPERIMENT_ID` (path `experiment`). */
 export function checkExperimentIdParam(value: string): string {

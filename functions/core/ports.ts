@@ -3,7 +3,17 @@
  * interfaces only; `functions/adapters/` implements them over DynamoDB, S3 and ONNX Runtime, and
  * tests pass the same adapters pointed at local servers (or clients mocked for failure modes).
  */
-import type { ArtifactRef, ArtifactSource, CaptureSettings, ModelMetadata, ModelRecord, ModelSignature, ModelVersion, Stage, StageTransition } from './model.js';
+import type {
+  ArtifactRef,
+  ArtifactSource,
+  CaptureSettings,
+  ModelMetadata,
+  ModelRecord,
+  ModelSignature,
+  ModelVersion,
+  Stage,
+  StageTransition,
+} from './model.js';
 import type { CaptureRecord } from './capture.js';
 import type { ReferenceProfile } from './drift/profile.js';
 import type { StoredDriftReport } from './drift/service.js';
@@ -176,7 +186,12 @@ export interface PayloadStore {
    */
   readUpload(model: string, payloadId: string, maxBytes: number, path: readonly (string | number)[]): Promise<Uint8Array>;
   /** Stores output bytes of a request and returns a presigned GET of them. */
-  putOutput(model: string, requestId: string, output: string, bytes: Uint8Array): Promise<{ readonly url: string; readonly expiresAt: string }>;
+  putOutput(
+    model: string,
+    requestId: string,
+    output: string,
+    bytes: Uint8Array,
+  ): Promise<{ readonly url: string; readonly expiresAt: string }>;
 }
 
 /** One served request, as kept in the prediction log. */
@@ -487,7 +502,10 @@ export function studyKey(kind: 'experiment' | 'shadow', model: string, id: strin
 }
 
 /** One prediction-log item of a study, as the study's reader returns it. */
-export type StudyRecord = Pick<PredictionLogRecord, 'requestId' | 'modelVersion' | 'latencyMs' | 'rows' | 'timestamp' | 'experiment' | 'shadow'>;
+export type StudyRecord = Pick<
+  PredictionLogRecord,
+  'requestId' | 'modelVersion' | 'latencyMs' | 'rows' | 'timestamp' | 'experiment' | 'shadow'
+>;
 
 /**
  * Reads a study's prediction-log items (the table's sparse `byStudy` index), oldest first, at
@@ -520,11 +538,19 @@ export interface ExperimentStore {
    * Records that `id` stopped (once: a second stop is `ConflictError('EXPERIMENT_STOPPED')`) and
    * takes it off the model's record when it is the active one; returns it as stored.
    */
-  stop(model: string, id: string, stop: { readonly stoppedAt: string; readonly stoppedBy: string; readonly stopReason?: string }): Promise<Experiment>;
+  stop(
+    model: string,
+    id: string,
+    stop: { readonly stoppedAt: string; readonly stoppedBy: string; readonly stopReason?: string },
+  ): Promise<Experiment>;
   /** Stores an outcome unless one with its identity exists, which is returned instead. */
   putOutcome(model: string, id: string, outcome: RecordedOutcome): Promise<OutcomeWrite>;
   /** The experiment's outcomes, at most `max`; `capped` says more exist. */
-  listOutcomes(model: string, id: string, max: number): Promise<{ readonly outcomes: readonly RecordedOutcome[]; readonly capped: boolean }>;
+  listOutcomes(
+    model: string,
+    id: string,
+    max: number,
+  ): Promise<{ readonly outcomes: readonly RecordedOutcome[]; readonly capped: boolean }>;
   /**
    * Stores `shadow` and sets it on the model's record, on condition that no shadow test and no
    * experiment other than `endedExperiment` (one that has ended) is set: else

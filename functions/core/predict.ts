@@ -4,13 +4,44 @@
  */
 import { createHash } from 'node:crypto';
 import { RecentPromises } from './recent-promises.js';
-import { AppError, ConflictError, InternalError, NotFoundError, PayloadTooLargeError, ValidationError, describeError, ServiceUnavailableError, type FieldPath } from './errors.js';
+import {
+  AppError,
+  ConflictError,
+  InternalError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+  describeError,
+  ServiceUnavailableError,
+  type FieldPath,
+} from './errors.js';
 import type { CaptureSettings, ModelSignature, ModelVersion, Stage, TensorSpec } from './model.js';
 import { captureRecordText, sampled } from './capture.js';
 import { NO_TRACING, SILENT_LOG, SPAN, type RequestFacts, type RequestLog, type Tracing } from './observability.js';
-import type { CaptureLog, ModelRegistry, ModelRuntime, ModelSession, PayloadStore, PayloadUpload, PredictionLog, PredictionLogRecord, SessionLease } from './ports.js';
+import type {
+  CaptureLog,
+  ModelRegistry,
+  ModelRuntime,
+  ModelSession,
+  PayloadStore,
+  PayloadUpload,
+  PredictionLog,
+  PredictionLogRecord,
+  SessionLease,
+} from './ports.js';
 import type { TensorMap } from './tensor.js';
-import { V2_DATATYPES, decodeArrays, decodeRecords, decodeV2, isDynamic, recordLayout, selectOutputs, v2References, type DecodedInputs, type RecordLayout } from './codec/decode.js';
+import {
+  V2_DATATYPES,
+  decodeArrays,
+  decodeRecords,
+  decodeV2,
+  isDynamic,
+  recordLayout,
+  selectOutputs,
+  v2References,
+  type DecodedInputs,
+  type RecordLayout,
+} from './codec/decode.js';
 import { classifierView, recordPredictionTexts, v2OutputJsonText, v2Outputs, type ClassifierView, type V2Output } from './codec/encode.js';
 import { BINARY_MEDIA_TYPE, tensorBytes } from './codec/binary.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES, base64Length } from './codec/payload-limits.js';
@@ -102,7 +133,13 @@ export interface V2InferResponse {
   readonly model_name: string;
   readonly model_version: string;
   readonly id: string;
-  readonly outputs: { readonly name: string; readonly datatype: string; readonly shape: number[]; readonly data?: unknown[]; readonly parameters?: Record<string, unknown> }[];
+  readonly outputs: {
+    readonly name: string;
+    readonly datatype: string;
+    readonly shape: number[];
+    readonly data?: unknown[];
+    readonly parameters?: Record<string, unknown>;
+  }[];
   readonly parameters: {
     readonly request_id: string;
     readonly function_version: string;
@@ -278,11 +315,12 @@ export async function predictRecordTexts(
 ): Promise<{ decoded: DecodedInputs; texts: string[]; outputs: TensorMap }> {
   const bounds = codecLimits(typeof limits === 'number' ? { maxRows: limits } : limits);
   const request = parseRecordRequest(body, bounds.maxRows, RECORD_HINT);
-  const decoded = request.kind === 'features'
-    ? decodeRecords(target.layout, [request.record], () => ['features'], bounds)
-    : request.arrays
-      ? decodeArrays(target.layout, request.rows, (r) => ['instances', r], bounds)
-      : decodeRecords(target.layout, request.rows, (r) => ['instances', r], bounds);
+  const decoded =
+    request.kind === 'features'
+      ? decodeRecords(target.layout, [request.record], () => ['features'], bounds)
+      : request.arrays
+        ? decodeArrays(target.layout, request.rows, (r) => ['instances', r], bounds)
+        : decodeRecords(target.layout, request.rows, (r) => ['instances', r], bounds);
   const outputs = await timedRun(target.session, decoded, undefined, facts, tracing);
   return { decoded, texts: recordPredictionTexts(outputs, decoded.rows, target.classifier), outputs };
 }
@@ -300,7 +338,13 @@ export async function predictRecords(
 }
 
 /** `session.run` in its span, its time and the rows added to `facts`. */
-async function timedRun(session: ModelSession, decoded: DecodedInputs, outputs: readonly string[] | undefined, facts: RequestFacts | undefined, tracing: Tracing): Promise<TensorMap> {
+async function timedRun(
+  session: ModelSession,
+  decoded: DecodedInputs,
+  outputs: readonly string[] | undefined,
+  facts: RequestFacts | undefined,
+  tracing: Tracing,
+): Promise<TensorMap> {
   if (facts) facts.rows += decoded.rows;
   const from = performance.now();
   try {
@@ -368,16 +412,28 @@ export class PredictionService {
     try {
       const { decoded, texts, outputs } = await predictRecordTexts(served, body, this.limits(), ctx.facts, this.tracing);
       const predictions = `[${texts.join(',')}]`;
-      this.checkResponse(predictions, `${decoded.rows} rows`, 'Send fewer rows per request, or run the rows as a batch job (POST /v1/models/{model}/batch-jobs).');
+      this.checkResponse(
+        predictions,
+        `${decoded.rows} rows`,
+        'Send fewer rows per request, or run the rows as a batch job (POST /v1/models/{model}/batch-jobs).',
+      );
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
       this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
-      this.shadowRequest(served, ctx, { outputs, rows: decoded.rows, timestamp }, async (target) => {
-        const candidate = await predictRecordTexts(target, body, this.limits());
-        return { outputs: candidate.outputs, logText: `[${candidate.texts.join(',')}]` };
-      }, (shadow) => this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp, shadow));
+      this.shadowRequest(
+        served,
+        ctx,
+        { outputs, rows: decoded.rows, timestamp },
+        async (target) => {
+          const candidate = await predictRecordTexts(target, body, this.limits());
+          return { outputs: candidate.outputs, logText: `[${candidate.texts.join(',')}]` };
+        },
+        (shadow) => this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp, shadow),
+      );
       this.captureRequest(served, decoded, outputs, ctx, timestamp);
-      const experiment = served.assignment ? `,"experiment":{"id":${JSON.stringify(served.assignment.experiment)},"variant":${JSON.stringify(served.assignment.variant)}}` : '';
+      const experiment = served.assignment
+        ? `,"experiment":{"id":${JSON.stringify(served.assignment.experiment)},"variant":${JSON.stringify(served.assignment.variant)}}`
+        : '';
       return `{"requestId":${JSON.stringify(ctx.requestId)},"model":${JSON.stringify(model)},"modelVersion":${JSON.stringify(served.version.version)},"functionVersion":${JSON.stringify(this.deps.config.functionVersion)}${experiment},"predictions":${predictions},"processingTimeMs":${processingTimeMs},"timestamp":"${timestamp}"}`;
     } finally {
       served.release();
@@ -405,9 +461,16 @@ export class PredictionService {
    */
   async infer(model: string, request: V2Request, ctx: RequestContext, version?: string): Promise<V2Answer> {
     const parsed = parseV2Request(request.body, V2_HINT);
-    const wantsBinary = parsed.binaryOutputs.size > 0 || (parsed.binaryOutput && (parsed.outputs === undefined || parsed.outputs.some((name) => !parsed.jsonOutputs.has(name))));
+    const wantsBinary =
+      parsed.binaryOutputs.size > 0 ||
+      (parsed.binaryOutput && (parsed.outputs === undefined || parsed.outputs.some((name) => !parsed.jsonOutputs.has(name))));
     if (wantsBinary && request.binaryAccepted === false) {
-      throw new AppError(406, 'NOT_ACCEPTABLE', `Binary outputs were asked for (binary_data_output / binary_data), but the request does not accept them: the first media type of its Accept header must be ${BINARY_MEDIA_TYPE} (without q=0), the rule by which API Gateway returns a binary body. Send "Accept: ${BINARY_MEDIA_TYPE}", or drop binary_data_output for a JSON answer.`, ['headers', 'accept']);
+      throw new AppError(
+        406,
+        'NOT_ACCEPTABLE',
+        `Binary outputs were asked for (binary_data_output / binary_data), but the request does not accept them: the first media type of its Accept header must be ${BINARY_MEDIA_TYPE} (without q=0), the rule by which API Gateway returns a binary body. Send "Accept: ${BINARY_MEDIA_TYPE}", or drop binary_data_output for a JSON answer.`,
+        ['headers', 'accept'],
+      );
     }
     const served = await this.resolve(model, ctx, version, true);
     try {
@@ -420,25 +483,41 @@ export class PredictionService {
       const outputs = await timedRun(served.session, decoded, wanted, ctx.facts, this.tracing);
       const tensors = v2Outputs(outputs, wanted);
       // A per-output binary_data wins over the request's binary_data_output, either way.
-      const modes = tensors.map((t) => (parsed.binaryOutputs.has(t.name) || (parsed.binaryOutput && !parsed.jsonOutputs.has(t.name)) ? 'binary' : 'json') as OutputMode);
+      const modes = tensors.map(
+        (t) =>
+          (parsed.binaryOutputs.has(t.name) || (parsed.binaryOutput && !parsed.jsonOutputs.has(t.name)) ? 'binary' : 'json') as OutputMode,
+      );
       const plan = await this.fitResponse(model, ctx.requestId, tensors, modes);
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
       const id = parsed.id ?? ctx.requestId;
-      const experiment = served.assignment ? `,"experiment_id":${JSON.stringify(served.assignment.experiment)},"experiment_variant":${JSON.stringify(served.assignment.variant)}` : '';
+      const experiment = served.assignment
+        ? `,"experiment_id":${JSON.stringify(served.assignment.experiment)},"experiment_variant":${JSON.stringify(served.assignment.variant)}`
+        : '';
       const envelope = `"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(served.version.version)},"id":${JSON.stringify(id)},"parameters":{"request_id":${JSON.stringify(ctx.requestId)},"function_version":${JSON.stringify(this.deps.config.functionVersion)}${experiment},"processing_time_ms":${processingTimeMs},"timestamp":"${timestamp}"}`;
       const outputsText = plan.map((p) => p.text).join(',');
       const logText = `[${plan.map((p) => p.logText).join(',')}]`;
       this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp);
-      this.shadowRequest(served, ctx, { outputs, rows: decoded.rows, timestamp }, async (target) => {
-        const candidate = decodeV2(target.session.signature, parsed.inputs, this.limits(), {
-          ...(request.binary ? { binary: request.binary } : {}),
-          references,
-        });
-        const names = selectOutputs(target.session.signature, parsed.outputs);
-        const result = await target.session.run(candidate.feeds, names);
-        return { outputs: result, logText: `[${v2Outputs(result, names).map((o) => v2OutputJsonText(o)).join(',')}]` };
-      }, (shadow) => this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp, shadow));
+      this.shadowRequest(
+        served,
+        ctx,
+        { outputs, rows: decoded.rows, timestamp },
+        async (target) => {
+          const candidate = decodeV2(target.session.signature, parsed.inputs, this.limits(), {
+            ...(request.binary ? { binary: request.binary } : {}),
+            references,
+          });
+          const names = selectOutputs(target.session.signature, parsed.outputs);
+          const result = await target.session.run(candidate.feeds, names);
+          return {
+            outputs: result,
+            logText: `[${v2Outputs(result, names)
+              .map((o) => v2OutputJsonText(o))
+              .join(',')}]`,
+          };
+        },
+        (shadow) => this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp, shadow),
+      );
       this.captureRequest(served, decoded, outputs, ctx, timestamp);
       const header = `{${envelope},"outputs":[${outputsText}]}`;
       const chunks = plan.flatMap((p) => (p.bytes ? [p.bytes] : []));
@@ -463,12 +542,17 @@ export class PredictionService {
     const store = this.deps.payloads;
     if (!store) throw payloadsDisabled(['model']);
     const max = config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    const bytes = body !== null && typeof body === 'object' && Object.hasOwn(body, 'bytes') ? (body as Record<string, unknown>)['bytes'] : undefined;
+    const bytes =
+      body !== null && typeof body === 'object' && Object.hasOwn(body, 'bytes') ? (body as Record<string, unknown>)['bytes'] : undefined;
     if (bytes !== undefined && (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0)) {
-      throw new ValidationError('WRONG_TYPE', 'bytes must be the payload\'s size in bytes (a non-negative integer).', ['bytes']);
+      throw new ValidationError('WRONG_TYPE', "bytes must be the payload's size in bytes (a non-negative integer).", ['bytes']);
     }
     if (typeof bytes === 'number' && bytes > max) {
-      throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `A payload of ${bytes} bytes is more than an input payload may have here (${max}).`, ['bytes']);
+      throw new PayloadTooLargeError(
+        'PAYLOAD_TOO_LARGE',
+        `A payload of ${bytes} bytes is more than an input payload may have here (${max}).`,
+        ['bytes'],
+      );
     }
     // The model must be one this API serves (its production pointer read as a request would).
     const pointer = await this.pointer(model, SILENT_LOG);
@@ -484,9 +568,11 @@ export class PredictionService {
     const store = this.deps.payloads;
     if (!store) throw payloadsDisabled(['inputs']);
     const max = this.deps.config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    await Promise.all(refs.map(async ({ id, path }) => {
-      if (!found.has(id)) found.set(id, await store.readUpload(model, id, max, path));
-    }));
+    await Promise.all(
+      refs.map(async ({ id, path }) => {
+        if (!found.has(id)) found.set(id, await store.readUpload(model, id, max, path));
+      }),
+    );
     return found;
   }
 
@@ -524,28 +610,38 @@ export class PredictionService {
     for (let bytes = total(); bytes > budget; bytes = total()) {
       const binaryAnswer = modes.includes('binary');
       let largest = -1;
-      for (let k = 0; k < tensors.length; k++) if (modes[k] !== 'reference' && (largest < 0 || size(k, binaryAnswer, true) > size(largest, binaryAnswer, true))) largest = k;
+      for (let k = 0; k < tensors.length; k++)
+        if (modes[k] !== 'reference' && (largest < 0 || size(k, binaryAnswer, true) > size(largest, binaryAnswer, true))) largest = k;
       if (largest < 0 || !this.deps.payloads) {
         const shown = Number.isFinite(bytes) ? `${bytes} bytes` : 'more than Lambda returns';
-        throw new PayloadTooLargeError('RESPONSE_TOO_LARGE', `The answer would be ${shown}; Lambda returns at most ${budget} bytes synchronously. Ask for binary outputs ("parameters": {"binary_data_output": true} with "Accept: ${BINARY_MEDIA_TYPE}"), fewer outputs ("outputs") or fewer rows${this.deps.payloads ? '' : '; or deploy the endpoint with a payload bucket, which returns large outputs by reference'}.`, ['outputs']);
+        throw new PayloadTooLargeError(
+          'RESPONSE_TOO_LARGE',
+          `The answer would be ${shown}; Lambda returns at most ${budget} bytes synchronously. Ask for binary outputs ("parameters": {"binary_data_output": true} with "Accept: ${BINARY_MEDIA_TYPE}"), fewer outputs ("outputs") or fewer rows${this.deps.payloads ? '' : '; or deploy the endpoint with a payload bucket, which returns large outputs by reference'}.`,
+          ['outputs'],
+        );
       }
       modes[largest] = 'reference';
     }
-    return Promise.all(tensors.map(async (t, k): Promise<PlannedOutput> => {
-      const head = { name: t.name, datatype: t.datatype, shape: t.shape };
-      if (modes[k] === 'json') {
-        const text = json[k] as string;
-        return { text, logText: text };
-      }
-      const bytes = tensorBytes(t.tensor);
-      if (modes[k] === 'binary') {
-        const text = JSON.stringify({ ...head, parameters: { binary_data_size: bytes.byteLength } });
-        return { text, logText: text, bytes };
-      }
-      const stored = await (this.deps.payloads as PayloadStore).putOutput(model, requestId, t.name, bytes);
-      const text = JSON.stringify({ ...head, parameters: { data_url: stored.url, data_bytes: bytes.byteLength, data_expires_at: stored.expiresAt } });
-      return { text, logText: JSON.stringify({ ...head, parameters: { data_bytes: bytes.byteLength } }) };
-    }));
+    return Promise.all(
+      tensors.map(async (t, k): Promise<PlannedOutput> => {
+        const head = { name: t.name, datatype: t.datatype, shape: t.shape };
+        if (modes[k] === 'json') {
+          const text = json[k] as string;
+          return { text, logText: text };
+        }
+        const bytes = tensorBytes(t.tensor);
+        if (modes[k] === 'binary') {
+          const text = JSON.stringify({ ...head, parameters: { binary_data_size: bytes.byteLength } });
+          return { text, logText: text, bytes };
+        }
+        const stored = await (this.deps.payloads as PayloadStore).putOutput(model, requestId, t.name, bytes);
+        const text = JSON.stringify({
+          ...head,
+          parameters: { data_url: stored.url, data_bytes: bytes.byteLength, data_expires_at: stored.expiresAt },
+        });
+        return { text, logText: JSON.stringify({ ...head, parameters: { data_bytes: bytes.byteLength } }) };
+      }),
+    );
   }
 
   /** The most bytes of body an answer may have: Lambda's synchronous limit less the result's envelope. */
@@ -563,10 +659,13 @@ export class PredictionService {
     if (text.length * 6 <= budget) return;
     const bytes = jsonTextBytes(text);
     if (bytes > budget) {
-      throw new PayloadTooLargeError('RESPONSE_TOO_LARGE', `The answer for ${what} would be about ${bytes} bytes; Lambda returns at most ${budget} bytes synchronously. ${advice}`, ['body']);
+      throw new PayloadTooLargeError(
+        'RESPONSE_TOO_LARGE',
+        `The answer for ${what} would be about ${bytes} bytes; Lambda returns at most ${budget} bytes synchronously. ${advice}`,
+        ['body'],
+      );
     }
   }
-
 
   /** The codec's limits, from this function's configuration. */
   private limits(): CodecLimits {
@@ -598,7 +697,11 @@ export class PredictionService {
    * loaded; `version` as in {@link resolve}. Never answers "not ready": a model that cannot be
    * served rejects with the error that says why (404, 409, 5xx).
    */
-  async ready(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'>, version?: string): Promise<{ name: string; ready: true; version: string }> {
+  async ready(
+    model: string,
+    ctx?: Pick<RequestContext, 'facts' | 'log'>,
+    version?: string,
+  ): Promise<{ name: string; ready: true; version: string }> {
     const served = await this.resolve(model, ctx, version);
     served.release();
     return { name: model, ready: true, version: served.version.version };
@@ -646,7 +749,12 @@ export class PredictionService {
    * request's facts and log as soon as they are known (an addressed version once it is known to
    * exist, so a metric dimension never takes a number nobody registered).
    */
-  private async resolve(model: string, ctx?: Pick<RequestContext, 'facts' | 'log'> & Partial<Pick<RequestContext, 'caller' | 'header'>>, requested?: string, assign = false): Promise<Leased> {
+  private async resolve(
+    model: string,
+    ctx?: Pick<RequestContext, 'facts' | 'log'> & Partial<Pick<RequestContext, 'caller' | 'header'>>,
+    requested?: string,
+    assign = false,
+  ): Promise<Leased> {
     const { config } = this.deps;
     const log = ctx?.log ?? SILENT_LOG;
     if (ctx?.facts) ctx.facts.model = model;
@@ -656,14 +764,23 @@ export class PredictionService {
     let assignment: (Assignment & { version: string }) | undefined;
     if (version === undefined) {
       const pointer = await this.pointer(model, log, config.pinnedVersion !== undefined);
-      assignment = assign && ctx?.caller !== undefined && pointer?.experiment ? this.assign(pointer.experiment, { caller: ctx.caller, ...(ctx.header ? { header: ctx.header } : {}) }) : undefined;
+      assignment =
+        assign && ctx?.caller !== undefined && pointer?.experiment
+          ? this.assign(pointer.experiment, { caller: ctx.caller, ...(ctx.header ? { header: ctx.header } : {}) })
+          : undefined;
       version = assignment?.version ?? config.pinnedVersion ?? pointer?.version;
       if (version === undefined) throw noProductionVersion(model);
     }
     if (ctx?.facts) ctx.facts.modelVersion = version;
-    ctx?.log?.set({ model, modelVersion: version, ...(assignment ? { experiment: assignment.experiment, variant: assignment.variant } : {}) });
+    ctx?.log?.set({
+      model,
+      modelVersion: version,
+      ...(assignment ? { experiment: assignment.experiment, variant: assignment.variant } : {}),
+    });
     const leased = await this.session(model, version, log);
-    return assignment ? { ...leased, assignment: { experiment: assignment.experiment, variant: assignment.variant, unit: assignment.unit } } : leased;
+    return assignment
+      ? { ...leased, assignment: { experiment: assignment.experiment, variant: assignment.variant, unit: assignment.unit } }
+      : leased;
   }
 
   /**
@@ -671,11 +788,17 @@ export class PredictionService {
    * request carries its assignment key (the token's subject, or the named header); else
    * `undefined` (served as without an experiment, and not counted in it).
    */
-  private assign(experiment: ActiveExperiment, ctx: Pick<RequestContext, 'caller' | 'header'>): (Assignment & { version: string }) | undefined {
+  private assign(
+    experiment: ActiveExperiment,
+    ctx: Pick<RequestContext, 'caller' | 'header'>,
+  ): (Assignment & { version: string }) | undefined {
     if (!assigning(experiment, this.now())) return undefined;
-    const key = experiment.assignmentKey.source === 'subject'
-      ? (ctx.caller === 'anonymous' ? undefined : ctx.caller)
-      : ctx.header?.(experiment.assignmentKey.header);
+    const key =
+      experiment.assignmentKey.source === 'subject'
+        ? ctx.caller === 'anonymous'
+          ? undefined
+          : ctx.caller
+        : ctx.header?.(experiment.assignmentKey.header);
     if (key === undefined || key.length === 0) return undefined;
     const variant = assignVariant(experiment.id, key, experiment.variants);
     return { experiment: experiment.id, variant: variant.name, unit: unitId(key), version: variant.version };
@@ -697,13 +820,22 @@ export class PredictionService {
     const model = served.version.model;
     const shadow = this.pointers.get(model)?.shadow;
     if (!shadow || shadow.version === served.version.version || !sampled(shadow, this.random)) return false;
-    this.shadows.submit({
-      model,
-      candidateVersion: shadow.version,
-      requestId: ctx.requestId,
-      run,
-      primary: { version: served.version.version, outputs: primary.outputs, rows: primary.rows, timestamp: primary.timestamp, ...(served.classifier ? { classifier: served.classifier } : {}) },
-    }, (result) => logged({ test: shadow.id, result }));
+    this.shadows.submit(
+      {
+        model,
+        candidateVersion: shadow.version,
+        requestId: ctx.requestId,
+        run,
+        primary: {
+          version: served.version.version,
+          outputs: primary.outputs,
+          rows: primary.rows,
+          timestamp: primary.timestamp,
+          ...(served.classifier ? { classifier: served.classifier } : {}),
+        },
+      },
+      (result) => logged({ test: shadow.id, result }),
+    );
     return true;
   }
 
@@ -777,12 +909,20 @@ export class PredictionService {
       if (!record) modelExists = (await this.tracing.span(SPAN.registry, () => this.deps.registry.getModel(model))) !== undefined;
     } catch (error) {
       if (error instanceof AppError) throw error;
-      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${model}" version ${versionId}; retry shortly.`, { cause: error });
+      throw new ServiceUnavailableError(
+        'REGISTRY_UNAVAILABLE',
+        `The model registry could not be read for "${model}" version ${versionId}; retry shortly.`,
+        { cause: error },
+      );
     }
     if (!record) {
       this.stages.delete(key);
       if (!modelExists) throw unknownModel(model);
-      throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId}; GET /v1/models/${model}/versions lists its versions.`, ['version']);
+      throw new NotFoundError(
+        'VERSION_NOT_FOUND',
+        `Model "${model}" has no version ${versionId}; GET /v1/models/${model}/versions lists its versions.`,
+        ['version'],
+      );
     }
     const found = record;
     void this.versions.get(key, () => Promise.resolve(found));
@@ -872,7 +1012,9 @@ export class PredictionService {
       record = await this.tracing.span(SPAN.registry, () => this.deps.registry.getModel(model));
     } catch (error) {
       if (error instanceof AppError) throw error;
-      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${model}"; retry shortly.`, { cause: error });
+      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${model}"; retry shortly.`, {
+        cause: error,
+      });
     }
     if (!record) throw unknownModel(model);
     // A pointer that moved while a request was reading may not go back: the newest read wins.
@@ -905,7 +1047,10 @@ export class PredictionService {
       if (lease.created) log.info('model loaded', { loadMs: Math.round((performance.now() - started) * 1000) / 1000 });
       let derived = this.derived.get(version);
       if (!derived) {
-        derived = { layout: recordLayout(lease.signature, version.metadata), classifier: classifierView(lease.signature, version.metadata) };
+        derived = {
+          layout: recordLayout(lease.signature, version.metadata),
+          classifier: classifierView(lease.signature, version.metadata),
+        };
         this.derived.set(version, derived);
       }
       return { version, session: lease, ...derived, release: () => lease.release() };
@@ -914,17 +1059,28 @@ export class PredictionService {
         throw new InternalError(error.code, `Model ${model} v${versionId} cannot be served: ${error.message}`, { cause: error });
       }
       if (error instanceof AppError) throw error;
-      throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `Model ${model} v${versionId} could not be read from the registry; retry shortly.`, { cause: error });
+      throw new ServiceUnavailableError(
+        'REGISTRY_UNAVAILABLE',
+        `Model ${model} v${versionId} could not be read from the registry; retry shortly.`,
+        { cause: error },
+      );
     }
   }
 
   /** The registry record of a served version, read once while kept (a failed read is not kept). */
   private version(model: string, versionId: string): Promise<ModelVersion> {
     return this.versions.get(`${model}@${versionId}`, () =>
-      this.tracing.span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId)).then((version) => {
-        if (!version) throw new InternalError('VERSION_NOT_FOUND', `Model "${model}" has no version ${versionId} in the registry, though this function serves it.`);
-        return version;
-      }));
+      this.tracing
+        .span(SPAN.registry, () => this.deps.registry.getVersion(model, versionId))
+        .then((version) => {
+          if (!version)
+            throw new InternalError(
+              'VERSION_NOT_FOUND',
+              `Model "${model}" has no version ${versionId} in the registry, though this function serves it.`,
+            );
+          return version;
+        }),
+    );
   }
 
   /**
@@ -962,7 +1118,10 @@ export class PredictionService {
           timestamp,
           expiresAt,
           ...(served.assignment
-            ? { study: studyKey('experiment', served.version.model, served.assignment.experiment), experiment: { id: served.assignment.experiment, variant: served.assignment.variant, unit: served.assignment.unit } }
+            ? {
+                study: studyKey('experiment', served.version.model, served.assignment.experiment),
+                experiment: { id: served.assignment.experiment, variant: served.assignment.variant, unit: served.assignment.unit },
+              }
             : {}),
           ...(shadow ? { study: studyKey('shadow', served.version.model, shadow.test), shadow: shadow.result } : {}),
         };
@@ -1013,16 +1172,16 @@ export class PredictionService {
       build: () => {
         if (!settings || (ready && !sampled(settings, this.random))) return undefined;
         return captureRecordText({
-        requestId: ctx.requestId,
-        model,
-        modelVersion: served.version.version,
-        functionVersion: config.functionVersion,
-        timestamp,
-        rows: decoded.rows,
-        layout: served.layout,
-        feeds: decoded.feeds,
-        outputs,
-        settings,
+          requestId: ctx.requestId,
+          model,
+          modelVersion: served.version.version,
+          functionVersion: config.functionVersion,
+          timestamp,
+          rows: decoded.rows,
+          layout: served.layout,
+          feeds: decoded.feeds,
+          outputs,
+          settings,
         });
       },
     });
@@ -1037,7 +1196,11 @@ function errorSummary(error: unknown): { name: string; message: string } {
 
 /** 400 `PAYLOADS_DISABLED`: inputs by reference need a payload bucket this endpoint has not. */
 function payloadsDisabled(path: FieldPath): ValidationError {
-  return new ValidationError('PAYLOADS_DISABLED', 'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference (data_ref); send them in the request (binary tensors carry the most).', path);
+  return new ValidationError(
+    'PAYLOADS_DISABLED',
+    'This endpoint has no payload bucket (PAYLOAD_BUCKET), so inputs cannot be sent by reference (data_ref); send them in the request (binary tensors carry the most).',
+    path,
+  );
 }
 
 function noProductionVersion(model: string): NotFoundError {
@@ -1083,7 +1246,7 @@ function round3(ms: number): number {
  * (`truncated`), so a log item never exceeds DynamoDB's item size.
  */
 export function boundedJson(value: unknown, maxBytes: number): { json: string; truncated: boolean } {
-  const json = typeof value === 'string' ? value : JSON.stringify(value) ?? 'null';
+  const json = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
   if (Buffer.byteLength(json, 'utf8') <= maxBytes) return { json, truncated: false };
   let cut = Math.min(json.length, maxBytes);
   while (cut > 0 && Buffer.byteLength(json.slice(0, cut), 'utf8') > maxBytes) cut = Math.floor(cut * 0.9);

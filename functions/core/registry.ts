@@ -8,8 +8,15 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { ConflictError, NotFoundError, ValidationError, clip, formatPath } from './errors.js';
 import {
-  MODEL_NAME_PATTERN, STAGE_TRANSITIONS,
-  type CaptureSettings, type ModelMetadata, type ModelRecord, type ModelSignature, type ModelVersion, type Stage, type StageTransition,
+  MODEL_NAME_PATTERN,
+  STAGE_TRANSITIONS,
+  type CaptureSettings,
+  type ModelMetadata,
+  type ModelRecord,
+  type ModelSignature,
+  type ModelVersion,
+  type Stage,
+  type StageTransition,
 } from './model.js';
 import { CAPTURE_SETTINGS_HINT, CaptureSettingsSchema, checkRedaction } from './capture.js';
 import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
@@ -23,7 +30,9 @@ import { rewriteZipMap, servedClassLabels } from './onnx/zipmap.js';
 const name = z.string().min(1).max(128);
 
 /** A model's data capture as the control plane shows it. */
-export type CaptureStatus = { readonly model: string; readonly enabled: false } | ({ readonly model: string; readonly enabled: true } & CaptureSettings);
+export type CaptureStatus =
+  | { readonly model: string; readonly enabled: false }
+  | ({ readonly model: string; readonly enabled: true } & CaptureSettings);
 
 /** A version is one DynamoDB item (400 KB at most); this leaves room for keys and history. */
 export const MAX_DESCRIPTION_BYTES = 300_000;
@@ -32,7 +41,10 @@ export const MAX_DESCRIPTION_BYTES = 300_000;
 export const ModelMetadataSchema = z.strictObject({
   framework: z.string().max(128).optional(),
   algorithm: z.string().max(256).optional(),
-  trainedAt: z.iso.date().or(z.iso.datetime({ offset: true })).optional(),
+  trainedAt: z.iso
+    .date()
+    .or(z.iso.datetime({ offset: true }))
+    .optional(),
   features: z.array(name).min(1).max(10_000).optional(),
   target: name.optional(),
   classLabels: z.array(z.string().min(1).max(256)).min(2).max(10_000).optional(),
@@ -131,19 +143,34 @@ export class RegistryService {
     checkModelName(input.model);
     // One code and path whichever way the file came (inline or uploaded), as for `INVALID_MODEL`.
     if (input.bytes.byteLength === 0) {
-      throw new ValidationError('EMPTY_ARTIFACT', `The model file is empty (0 bytes). ${input.uploadId === undefined ? 'Send the .onnx file, base64-encoded, in "modelBase64".' : 'PUT the .onnx file to the upload\'s URL, then register the upload.'}`, ['model']);
+      throw new ValidationError(
+        'EMPTY_ARTIFACT',
+        `The model file is empty (0 bytes). ${input.uploadId === undefined ? 'Send the .onnx file, base64-encoded, in "modelBase64".' : "PUT the .onnx file to the upload's URL, then register the upload."}`,
+        ['model'],
+      );
     }
     if (input.bytes.byteLength > this.deps.maxArtifactBytes) {
-      throw new ValidationError('ARTIFACT_TOO_LARGE', `The model file is ${input.bytes.byteLength} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`, ['model']);
+      throw new ValidationError(
+        'ARTIFACT_TOO_LARGE',
+        `The model file is ${input.bytes.byteLength} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`,
+        ['model'],
+      );
     }
     const declared = parseMetadata(input.metadata ?? {});
     // A scikit-learn ZipMap output is served as its probability tensor (onnx/zipmap.ts): the file
     // checked, stored and served is the rewrite; `source` names the caller's file.
     const zipMap = await rewriteZipMap(input.bytes);
     const bytes = zipMap.bytes;
-    const metadata = zipMap.classLabels ? { ...declared, classLabels: servedClassLabels(declared.classLabels, zipMap.classLabels) } : declared;
+    const metadata = zipMap.classLabels
+      ? { ...declared, classLabels: servedClassLabels(declared.classLabels, zipMap.classLabels) }
+      : declared;
     const source = zipMap.rewritten
-      ? { rewrite: 'zipmap' as const, sha256: createHash('sha256').update(input.bytes).digest('hex'), sizeBytes: input.bytes.byteLength, note: zipMap.note }
+      ? {
+          rewrite: 'zipmap' as const,
+          sha256: createHash('sha256').update(input.bytes).digest('hex'),
+          sizeBytes: input.bytes.byteLength,
+          note: zipMap.note,
+        }
       : undefined;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const key = artifactKey(input.model, sha256);
@@ -155,13 +182,24 @@ export class RegistryService {
       checkDeclarations(signature, metadata);
       const described = Buffer.byteLength(JSON.stringify({ metadata, signature }), 'utf8');
       if (described > MAX_DESCRIPTION_BYTES) {
-        throw new ValidationError('METADATA_TOO_LARGE', `Metadata and signature take ${described} bytes; a version record holds at most ${MAX_DESCRIPTION_BYTES}. Shorten the feature names or the description.`, ['metadata']);
+        throw new ValidationError(
+          'METADATA_TOO_LARGE',
+          `Metadata and signature take ${described} bytes; a version record holds at most ${MAX_DESCRIPTION_BYTES}. Shorten the feature names or the description.`,
+          ['metadata'],
+        );
       }
       // The version as it will be recorded (it has no number yet), served as a promotion would.
       const candidate: ModelVersion = {
-        model: input.model, version: 'unregistered', stage: 'development', revision: 0, metadata, signature,
+        model: input.model,
+        version: 'unregistered',
+        stage: 'development',
+        revision: 0,
+        metadata,
+        signature,
         artifact: { bucket: this.deps.artifacts.bucket, key, sha256, sizeBytes: bytes.byteLength },
-        registeredBy: input.actor, registeredAt, ...(source ? { source } : {}),
+        registeredBy: input.actor,
+        registeredAt,
+        ...(source ? { source } : {}),
       };
       input.check?.(candidate);
       const failure = await replayGoldenInputs(served(candidate, session), metadata.goldenInputs ?? []);
@@ -250,21 +288,30 @@ export class RegistryService {
     const target = await this.deps.registry.getVersion(model, version);
     const record = await this.requireModel(model);
     if (!target) throw versionNotFound(model, version);
-    if (expectedRevision !== undefined && expectedRevision !== record.revision) throw staleRevision(model, expectedRevision, record.revision);
+    if (expectedRevision !== undefined && expectedRevision !== record.revision)
+      throw staleRevision(model, expectedRevision, record.revision);
     if (target.stage === to) return record;
     const allowed = STAGE_TRANSITIONS[target.stage];
     if (!allowed.includes(to)) {
       const options = allowed.length > 0 ? `it can go to ${allowed.join(' or ')}` : 'archived is final';
-      throw new ConflictError('ILLEGAL_TRANSITION', `Version ${version} of "${model}" is in ${target.stage}; ${options}, not ${to}.`, ['to']);
+      throw new ConflictError('ILLEGAL_TRANSITION', `Version ${version} of "${model}" is in ${target.stage}; ${options}, not ${to}.`, [
+        'to',
+      ]);
     }
     if (to === 'staging' || to === 'production') {
-      await runGates(target, { artifacts: this.deps.artifacts, runtime: this.deps.runtime, baselineFor: this.deps.baselineFor ?? (() => undefined) });
+      await runGates(target, {
+        artifacts: this.deps.artifacts,
+        runtime: this.deps.runtime,
+        baselineFor: this.deps.baselineFor ?? (() => undefined),
+      });
     }
     const changes: VersionChange[] = [{ version, from: target.stage, to, expectedRevision: target.revision }];
     let pointer: PointerChange | undefined;
     if (to === 'production') {
-      const previous = record.productionVersion === undefined ? undefined : await this.deps.registry.getVersion(model, record.productionVersion);
-      if (previous?.stage === 'production') changes.push({ version: previous.version, from: 'production', to: 'archived', expectedRevision: previous.revision });
+      const previous =
+        record.productionVersion === undefined ? undefined : await this.deps.registry.getVersion(model, record.productionVersion);
+      if (previous?.stage === 'production')
+        changes.push({ version: previous.version, from: 'production', to: 'archived', expectedRevision: previous.revision });
       pointer = { productionVersion: version, expected: record.productionVersion ?? null };
     } else if (target.stage === 'production' && record.productionVersion === version) {
       // Only the version the pointer names takes the pointer with it: a version left in
@@ -343,7 +390,11 @@ export function parseMetadata(value: unknown): ModelMetadata {
   // look for one before it does (the HTTP edge refuses the key in bodies; this covers any caller).
   const protoKey = protoKeyPath(value, []);
   if (protoKey) {
-    throw new ValidationError('FORBIDDEN_KEY', 'The key "__proto__" is not allowed anywhere in metadata: it names nothing, and a stored map would lose it. Rename it.', ['metadata', ...protoKey]);
+    throw new ValidationError(
+      'FORBIDDEN_KEY',
+      'The key "__proto__" is not allowed anywhere in metadata: it names nothing, and a stored map would lose it. Rename it.',
+      ['metadata', ...protoKey],
+    );
   }
   let metadata: ModelMetadata;
   try {
@@ -371,9 +422,17 @@ function protoKeyPath(value: unknown, path: Array<string | number>): Array<strin
 function goldenRefusal(failure: GoldenFailure): ValidationError {
   const path = ['metadata', 'goldenInputs', failure.index, failure.part, ...failure.path];
   if (failure.part === 'request') {
-    return new ValidationError('INVALID_GOLDEN_INPUT', `Golden input ${failure.index} cannot be served by this model${failure.code ? ` (${failure.code})` : ''}: ${sentence(failure.message)} Correct its "request" to fit the model's inputs.`, path);
+    return new ValidationError(
+      'INVALID_GOLDEN_INPUT',
+      `Golden input ${failure.index} cannot be served by this model${failure.code ? ` (${failure.code})` : ''}: ${sentence(failure.message)} Correct its "request" to fit the model's inputs.`,
+      path,
+    );
   }
-  return new ValidationError('GOLDEN_MISMATCH', `Golden input ${failure.index} does not reproduce its expected output: ${formatPath(['expected', ...failure.path])} ${failure.message}. "expected" must be the predictions the API answers for "request".`, path);
+  return new ValidationError(
+    'GOLDEN_MISMATCH',
+    `Golden input ${failure.index} does not reproduce its expected output: ${formatPath(['expected', ...failure.path])} ${failure.message}. "expected" must be the predictions the API answers for "request".`,
+    path,
+  );
 }
 
 /** `text` ending in a full stop (or the ? or ! it ends with), so that another sentence can follow. */
@@ -387,7 +446,11 @@ function versionNotFound(model: string, version: string): NotFoundError {
 }
 
 function staleRevision(model: string, expected: number, current: number): ConflictError {
-  return new ConflictError('STALE_REVISION', `Model "${model}" is at revision ${current}, not ${expected}: it changed since you read it. Read it again and retry.`, ['expectedRevision']);
+  return new ConflictError(
+    'STALE_REVISION',
+    `Model "${model}" is at revision ${current}, not ${expected}: it changed since you read it. Read it again and retry.`,
+    ['expectedRevision'],
+  );
 }
 
 /** Artifacts are content-addressed: the same file registered twice is stored once. */
@@ -397,7 +460,11 @@ export function artifactKey(model: string, sha256: string): string {
 
 export function checkModelName(model: string): void {
   if (!MODEL_NAME_PATTERN.test(model)) {
-    throw new ValidationError('INVALID_MODEL_NAME', `"${model.slice(0, 80)}" is not a valid model name: use 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit.`, ['model']);
+    throw new ValidationError(
+      'INVALID_MODEL_NAME',
+      `"${model.slice(0, 80)}" is not a valid model name: use 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit.`,
+      ['model'],
+    );
   }
 }
 
@@ -409,11 +476,20 @@ export function checkModelName(model: string): void {
 function checkNotInStudy(record: ModelRecord, version: string, now: Date): void {
   const experiment = record.experiment;
   const state = experiment ? experimentState(experiment, now.getTime()) : undefined;
-  const variant = experiment && (state === 'running' || state === 'scheduled') ? experiment.variants.find((v) => v.version === version) : undefined;
+  const variant =
+    experiment && (state === 'running' || state === 'scheduled') ? experiment.variants.find((v) => v.version === version) : undefined;
   if (experiment && variant) {
-    throw new ConflictError('VERSION_IN_EXPERIMENT', `Version ${version} of "${record.model}" serves variant "${variant.name}" of experiment ${experiment.id}, which would be archived by this change; stop the experiment (or promote its winner) first.`, ['version']);
+    throw new ConflictError(
+      'VERSION_IN_EXPERIMENT',
+      `Version ${version} of "${record.model}" serves variant "${variant.name}" of experiment ${experiment.id}, which would be archived by this change; stop the experiment (or promote its winner) first.`,
+      ['version'],
+    );
   }
   if (record.shadow?.version === version) {
-    throw new ConflictError('VERSION_IN_EXPERIMENT', `Version ${version} of "${record.model}" is the candidate of shadow test ${record.shadow.id}, which would be archived by this change; stop the shadow test first (DELETE /v1/models/${record.model}/shadow).`, ['version']);
+    throw new ConflictError(
+      'VERSION_IN_EXPERIMENT',
+      `Version ${version} of "${record.model}" is the candidate of shadow test ${record.shadow.id}, which would be archived by this change; stop the shadow test first (DELETE /v1/models/${record.model}/shadow).`,
+      ['version'],
+    );
   }
 }

@@ -10,7 +10,16 @@
  */
 import { AppError, ConflictError, NotFoundError, ValidationError, clip, describeError } from './errors.js';
 import type { ModelVersion } from './model.js';
-import { NO_METRICS, type AliasRouting, type FunctionVersion, type LatencySummary, type ManagedShift, type ModelRegistry, type TrafficRouter, type VersionMetrics } from './ports.js';
+import {
+  NO_METRICS,
+  type AliasRouting,
+  type FunctionVersion,
+  type LatencySummary,
+  type ManagedShift,
+  type ModelRegistry,
+  type TrafficRouter,
+  type VersionMetrics,
+} from './ports.js';
 import type { RegistryService } from './registry.js';
 import { checkModelName } from './registry.js';
 import { runGates, type GateDeps } from './gates.js';
@@ -116,7 +125,13 @@ export interface ReleaseOutcome {
  * did not make it (rolled back, or refused by a gate) is recorded while the version stays in
  * staging. Conditioned on the version's revision as read, like every stage change.
  */
-export async function recordStagingEntry(registry: Pick<ModelRegistry, 'applyTransition'>, version: Pick<ModelVersion, 'model' | 'version' | 'revision'>, actor: string, reason: string, at: Date): Promise<void> {
+export async function recordStagingEntry(
+  registry: Pick<ModelRegistry, 'applyTransition'>,
+  version: Pick<ModelVersion, 'model' | 'version' | 'revision'>,
+  actor: string,
+  reason: string,
+  at: Date,
+): Promise<void> {
   await registry.applyTransition({
     model: version.model,
     changes: [{ version: version.version, from: 'staging', to: 'staging', expectedRevision: version.revision }],
@@ -159,7 +174,11 @@ export class ReleaseService {
     const experiment = (await this.deps.registry.getModel(model))?.experiment;
     const state = experiment ? experimentState(experiment, this.now().getTime()) : undefined;
     if (experiment && (state === 'running' || state === 'scheduled')) {
-      throw new ConflictError('EXPERIMENT_RUNNING', `Model "${model}" has experiment ${experiment.id} ${state}; releases and experiments do not overlap. Stop it (POST /v1/models/${model}/experiments/${experiment.id}/stop) or promote its winner first.`, ['model']);
+      throw new ConflictError(
+        'EXPERIMENT_RUNNING',
+        `Model "${model}" has experiment ${experiment.id} ${state}; releases and experiments do not overlap. Stop it (POST /v1/models/${model}/experiments/${experiment.id}/stop) or promote its winner first.`,
+        ['model'],
+      );
     }
     await runGates(version, this.deps.gates);
     const functionVersion = await this.deps.router.publishVersion(model, modelVersion);
@@ -196,7 +215,11 @@ export class ReleaseService {
     if (request.managed !== undefined) checkManaged(request.managed);
     const version = await this.requireVersion(model, modelVersion);
     if (version.stage !== 'staging') {
-      throw new ConflictError('NOT_IN_STAGING', `Version ${modelVersion} of "${model}" is in ${version.stage}; only a staging version can be released. Move it to staging first.`, ['version']);
+      throw new ConflictError(
+        'NOT_IN_STAGING',
+        `Version ${modelVersion} of "${model}" is in ${version.stage}; only a staging version can be released. Move it to staging first.`,
+        ['version'],
+      );
     }
     const { routing, versions } = await this.deps.router.getRouting(model);
     if (routing.canary) throw inProgress(model, routing, versions);
@@ -211,7 +234,11 @@ export class ReleaseService {
       return { mode: 'managed', functionVersion, modelVersion, deploymentId };
     }
     if (request.canaryPercent !== undefined) {
-      await this.deps.router.setRouting(model, { stable: routing.stable, canary: { version: functionVersion, weight: request.canaryPercent / 100 } }, routing);
+      await this.deps.router.setRouting(
+        model,
+        { stable: routing.stable, canary: { version: functionVersion, weight: request.canaryPercent / 100 } },
+        routing,
+      );
       return { mode: 'manual', functionVersion, modelVersion };
     }
     await this.makeProduction(model, modelVersion, request.actor, request.reason ?? `released as function version ${functionVersion}`);
@@ -228,7 +255,8 @@ export class ReleaseService {
       await this.deps.router.discardVersion(model, functionVersion);
     } catch (error) {
       this.warn('a failed release left its published function version behind', {
-        model, functionVersion,
+        model,
+        functionVersion,
         release: cause instanceof AppError ? cause.code : describeError(cause).name,
         error: describeError(error),
       });
@@ -242,7 +270,11 @@ export class ReleaseService {
   async shift(model: string, percent: number, expected?: ExpectedCanary): Promise<Deployment> {
     checkPercent(percent, ['percent']);
     const { routing } = await this.requireRelease(model, expected);
-    await this.deps.router.setRouting(model, { stable: routing.stable, canary: { version: routing.canary.version, weight: percent / 100 } }, routing);
+    await this.deps.router.setRouting(
+      model,
+      { stable: routing.stable, canary: { version: routing.canary.version, weight: percent / 100 } },
+      routing,
+    );
     return this.deployment(model);
   }
 
@@ -256,7 +288,12 @@ export class ReleaseService {
     await this.deps.router.setRouting(model, { stable: routing.stable }, routing);
     const canary = versions.find((v) => v.functionVersion === routing.canary.version);
     if (canary?.modelVersion !== undefined) {
-      await this.recordRollback(model, canary.modelVersion, actor, `release rolled back: function version ${routing.canary.version} (model version ${canary.modelVersion}) took ${percentOf(routing.canary.weight)}% of the traffic${reason ? `; ${reason}` : ''}`);
+      await this.recordRollback(
+        model,
+        canary.modelVersion,
+        actor,
+        `release rolled back: function version ${routing.canary.version} (model version ${canary.modelVersion}) took ${percentOf(routing.canary.weight)}% of the traffic${reason ? `; ${reason}` : ''}`,
+      );
     }
     return this.deployment(model);
   }
@@ -269,7 +306,11 @@ export class ReleaseService {
     const { routing, versions } = await this.requireRelease(model, expected);
     const canary = versions.find((v) => v.functionVersion === routing.canary.version);
     if (canary?.modelVersion === undefined) {
-      throw new ConflictError('UNPINNED_CANARY', `The canary (function version ${routing.canary.version}) has no pinned model version; roll it back.`, ['model']);
+      throw new ConflictError(
+        'UNPINNED_CANARY',
+        `The canary (function version ${routing.canary.version}) has no pinned model version; roll it back.`,
+        ['model'],
+      );
     }
     await this.makeProduction(model, canary.modelVersion, actor, reason ?? `release finalized: function version ${routing.canary.version}`);
     await this.deps.router.setRouting(model, { stable: routing.canary.version }, routing);
@@ -316,9 +357,19 @@ export class ReleaseService {
    */
   async recordOutcome(outcome: ReleaseOutcome): Promise<void> {
     if (outcome.outcome === 'succeeded') {
-      await this.makeProduction(outcome.model, outcome.modelVersion, RELEASE_MONITOR, `managed release succeeded: function version ${outcome.functionVersion}`);
+      await this.makeProduction(
+        outcome.model,
+        outcome.modelVersion,
+        RELEASE_MONITOR,
+        `managed release succeeded: function version ${outcome.functionVersion}`,
+      );
     } else {
-      await this.recordRollback(outcome.model, outcome.modelVersion, RELEASE_MONITOR, `managed release rolled back automatically: function version ${outcome.functionVersion}${outcome.reason ? `: ${outcome.reason}` : ''}`);
+      await this.recordRollback(
+        outcome.model,
+        outcome.modelVersion,
+        RELEASE_MONITOR,
+        `managed release rolled back automatically: function version ${outcome.functionVersion}${outcome.reason ? `: ${outcome.reason}` : ''}`,
+      );
     }
   }
 
@@ -336,12 +387,24 @@ export class ReleaseService {
    * The alias with its canary, as read now; the change the caller then makes is conditioned on
    * it (`setRouting`'s `expected`), so a check of `expected` here holds until the write.
    */
-  private async requireRelease(model: string, expected?: ExpectedCanary): Promise<{ routing: AliasRouting & { canary: NonNullable<AliasRouting['canary']> }; versions: readonly FunctionVersion[] }> {
+  private async requireRelease(
+    model: string,
+    expected?: ExpectedCanary,
+  ): Promise<{ routing: AliasRouting & { canary: NonNullable<AliasRouting['canary']> }; versions: readonly FunctionVersion[] }> {
     await this.requireModel(model);
     const { routing, versions } = await this.deps.router.getRouting(model);
     const { canary } = routing;
-    if (!canary) throw new ConflictError('NO_RELEASE', `Model "${model}" has no release in progress: alias "${LIVE_ALIAS}" sends all its traffic to function version ${routing.stable}. Promote a version first.`, ['model']);
-    if (expected && (expected.functionVersion !== canary.version || (expected.percent !== undefined && Math.abs(expected.percent - percentOf(canary.weight)) > 1e-6))) {
+    if (!canary)
+      throw new ConflictError(
+        'NO_RELEASE',
+        `Model "${model}" has no release in progress: alias "${LIVE_ALIAS}" sends all its traffic to function version ${routing.stable}. Promote a version first.`,
+        ['model'],
+      );
+    if (
+      expected &&
+      (expected.functionVersion !== canary.version ||
+        (expected.percent !== undefined && Math.abs(expected.percent - percentOf(canary.weight)) > 1e-6))
+    ) {
       const pin = versions.find((v) => v.functionVersion === canary.version)?.modelVersion;
       const read = `function version ${clip(expected.functionVersion, 20)}${expected.percent === undefined ? '' : ` at ${expected.percent}%`}`;
       throw new ConflictError(
@@ -371,7 +434,12 @@ export class ReleaseService {
 /** The control plane runs without a traffic router (not wired on this deployment yet). */
 export class ReleasesNotConfiguredError extends AppError {
   constructor() {
-    super(501, 'RELEASES_NOT_CONFIGURED', 'Releases on the alias are not configured on this deployment: the control plane has no traffic router. Use PUT /v1/models/{model}/production meanwhile.', []);
+    super(
+      501,
+      'RELEASES_NOT_CONFIGURED',
+      'Releases on the alias are not configured on this deployment: the control plane has no traffic router. Use PUT /v1/models/{model}/production meanwhile.',
+      [],
+    );
   }
 }
 
@@ -393,7 +461,11 @@ export function inProgress(model: string, routing: AliasRouting, versions: reado
  */
 function checkPercent(percent: number, path: readonly (string | number)[]): void {
   if (!Number.isFinite(percent) || percent < MIN_CANARY_PERCENT || percent > 100 - MIN_CANARY_PERCENT) {
-    throw new ValidationError('INVALID_WEIGHT', `A canary takes from ${MIN_CANARY_PERCENT} to ${100 - MIN_CANARY_PERCENT} percent of the traffic, not ${percent}. To send it all the traffic, finalize; to send it none, roll back.`, path);
+    throw new ValidationError(
+      'INVALID_WEIGHT',
+      `A canary takes from ${MIN_CANARY_PERCENT} to ${100 - MIN_CANARY_PERCENT} percent of the traffic, not ${percent}. To send it all the traffic, finalize; to send it none, roll back.`,
+      path,
+    );
   }
 }
 
@@ -403,7 +475,10 @@ export const MIN_CANARY_PERCENT = 0.01;
 function checkManaged(shift: ManagedShift): void {
   checkPercent(shift.percent, ['managed', 'percent']);
   if (!Number.isInteger(shift.intervalMinutes) || shift.intervalMinutes < 1 || shift.intervalMinutes > 2_880) {
-    throw new ValidationError('INVALID_INTERVAL', `A managed release steps every 1 to 2880 whole minutes, not ${shift.intervalMinutes}.`, ['managed', 'intervalMinutes']);
+    throw new ValidationError('INVALID_INTERVAL', `A managed release steps every 1 to 2880 whole minutes, not ${shift.intervalMinutes}.`, [
+      'managed',
+      'intervalMinutes',
+    ]);
   }
 }
 

@@ -13,7 +13,14 @@
  */
 import { NotFoundError, ValidationError } from './errors.js';
 import { MODEL_NAME_PATTERN } from './model.js';
-import type { LatencySummary, ModelRegistry, PredictionLogPosition, PredictionLogReader, PredictionLogRecord, VersionMetrics } from './ports.js';
+import type {
+  LatencySummary,
+  ModelRegistry,
+  PredictionLogPosition,
+  PredictionLogReader,
+  PredictionLogRecord,
+  VersionMetrics,
+} from './ports.js';
 import { checkModelName } from './registry.js';
 import type { DeployedVersion, Deployment } from './release.js';
 
@@ -60,7 +67,9 @@ export function judgeHealth(metrics: VersionMetrics, thresholds: HealthThreshold
   const reasons: string[] = [];
   const rate = metrics.errors / metrics.invocations;
   if (rate > thresholds.maxErrorRate) {
-    reasons.push(`error rate ${asPercent(rate)} (${metrics.errors} of ${metrics.invocations} invocations answered 5xx) is above ${asPercent(thresholds.maxErrorRate)}`);
+    reasons.push(
+      `error rate ${asPercent(rate)} (${metrics.errors} of ${metrics.invocations} invocations answered 5xx) is above ${asPercent(thresholds.maxErrorRate)}`,
+    );
   }
   const mean = metrics.latencyMs?.mean;
   if (mean !== undefined && mean > thresholds.maxMeanLatencyMs) {
@@ -157,12 +166,21 @@ export class StatsService {
 /** Refuses a window that is not 1 to 1440 whole minutes (400 `INVALID_WINDOW`, path `query.minutes`). */
 export function checkWindow(minutes: number, given: string = String(minutes)): void {
   if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_WINDOW_MINUTES) {
-    throw new ValidationError('INVALID_WINDOW', `The window is a whole number of minutes from 1 to ${MAX_WINDOW_MINUTES}, e.g. ?minutes=60, not ${excerpt(given)}.`, ['query', 'minutes']);
+    throw new ValidationError(
+      'INVALID_WINDOW',
+      `The window is a whole number of minutes from 1 to ${MAX_WINDOW_MINUTES}, e.g. ?minutes=60, not ${excerpt(given)}.`,
+      ['query', 'minutes'],
+    );
   }
 }
 
 function versionStats(version: DeployedVersion, role: 'stable' | 'canary', thresholds: HealthThresholds): VersionStats {
-  const metrics: VersionMetrics = { invocations: version.invocations, errors: version.errors, clientErrors: version.clientErrors, latencyMs: version.latencyMs };
+  const metrics: VersionMetrics = {
+    invocations: version.invocations,
+    errors: version.errors,
+    clientErrors: version.clientErrors,
+    latencyMs: version.latencyMs,
+  };
   return {
     functionVersion: version.functionVersion,
     role,
@@ -248,7 +266,8 @@ export class PredictionLogService {
     const limit = parseLimit(request.limit);
     const continued = request.cursor === undefined ? undefined : decodeCursor(request.cursor, model);
     const since = continued?.since ?? parseSince(request.since ?? DEFAULT_PREDICTIONS_SINCE, this.now());
-    if (!(await this.deps.registry.getModel(model))) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
+    if (!(await this.deps.registry.getModel(model)))
+      throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
     const page = await this.deps.reader.read(model, { since, limit, ...(continued ? { after: continued.after } : {}) });
     const last = page.records.at(-1);
     return {
@@ -265,7 +284,10 @@ export function parseLimit(text: string | undefined): number {
   if (text === undefined) return DEFAULT_PREDICTIONS_LIMIT;
   const value = /^[0-9]{1,4}$/.test(text) ? Number(text) : Number.NaN;
   if (!(value >= 1 && value <= MAX_PREDICTIONS_LIMIT)) {
-    throw new ValidationError('INVALID_LIMIT', `limit is a whole number from 1 to ${MAX_PREDICTIONS_LIMIT}, not ${excerpt(text)}.`, ['query', 'limit']);
+    throw new ValidationError('INVALID_LIMIT', `limit is a whole number from 1 to ${MAX_PREDICTIONS_LIMIT}, not ${excerpt(text)}.`, [
+      'query',
+      'limit',
+    ]);
   }
   return value;
 }
@@ -289,7 +311,10 @@ export function parseSince(text: string, now: Date): string {
   if (duration) {
     const ms = Number(duration[1]) * UNIT_MS[duration[2] as keyof typeof UNIT_MS];
     if (ms <= 0 || ms > MAX_SINCE_DAYS * UNIT_MS.d) {
-      throw new ValidationError('INVALID_SINCE', `A since duration is more than 0 and at most ${MAX_SINCE_DAYS}d, not ${excerpt(text)}.`, ['query', 'since']);
+      throw new ValidationError('INVALID_SINCE', `A since duration is more than 0 and at most ${MAX_SINCE_DAYS}d, not ${excerpt(text)}.`, [
+        'query',
+        'since',
+      ]);
     }
     return new Date(now.getTime() - ms).toISOString();
   }
@@ -309,7 +334,15 @@ export function parseSince(text: string, now: Date): string {
 function realDate(match: RegExpExecArray): boolean {
   const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => (match[i] === undefined ? 0 : Number(match[i])));
   const days = new Date(Date.UTC(year ?? 0, month ?? 0, 0)).getUTCDate();
-  return (month ?? 0) >= 1 && (month ?? 0) <= 12 && (day ?? 0) >= 1 && (day ?? 0) <= days && (hour ?? 0) <= 23 && (minute ?? 0) <= 59 && (second ?? 0) <= 59;
+  return (
+    (month ?? 0) >= 1 &&
+    (month ?? 0) <= 12 &&
+    (day ?? 0) >= 1 &&
+    (day ?? 0) <= days &&
+    (hour ?? 0) <= 23 &&
+    (minute ?? 0) <= 59 &&
+    (second ?? 0) <= 59
+  );
 }
 
 interface CursorBody {
@@ -334,7 +367,11 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
  */
 export function decodeCursor(cursor: string, model: string): { readonly since: string; readonly after: PredictionLogPosition } {
   const invalid = () =>
-    new ValidationError('INVALID_CURSOR', 'The cursor is not one this API issued (or it was altered). Pass nextCursor from the previous page exactly, or start again without a cursor.', ['query', 'cursor']);
+    new ValidationError(
+      'INVALID_CURSOR',
+      'The cursor is not one this API issued (or it was altered). Pass nextCursor from the previous page exactly, or start again without a cursor.',
+      ['query', 'cursor'],
+    );
   if (cursor.length === 0 || cursor.length > MAX_CURSOR_CHARS || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
   let body: unknown;
   try {
@@ -344,7 +381,11 @@ export function decodeCursor(cursor: string, model: string): { readonly since: s
   }
   if (!isCursorBody(body)) throw invalid();
   if (body.m !== model) {
-    throw new ValidationError('CURSOR_MODEL_MISMATCH', `This cursor continues a listing of another model, not "${model}"; a cursor is only valid for the model it was issued for.`, ['query', 'cursor']);
+    throw new ValidationError(
+      'CURSOR_MODEL_MISMATCH',
+      `This cursor continues a listing of another model, not "${model}"; a cursor is only valid for the model it was issued for.`,
+      ['query', 'cursor'],
+    );
   }
   if (!isStoredTimestamp(body.s) || !isStoredTimestamp(body.t) || body.t < body.s || !REQUEST_ID.test(body.r)) throw invalid();
   return { since: body.s, after: { timestamp: body.t, requestId: body.r } };
@@ -355,7 +396,13 @@ function isCursorBody(value: unknown): value is CursorBody {
   const keys = Object.keys(value).sort();
   if (keys.join(',') !== 'm,r,s,t') return false;
   const body = value as Record<string, unknown>;
-  return typeof body['m'] === 'string' && MODEL_NAME_PATTERN.test(body['m']) && typeof body['s'] === 'string' && typeof body['t'] === 'string' && typeof body['r'] === 'string';
+  return (
+    typeof body['m'] === 'string' &&
+    MODEL_NAME_PATTERN.test(body['m']) &&
+    typeof body['s'] === 'string' &&
+    typeof body['t'] === 'string' &&
+    typeof body['r'] === 'string'
+  );
 }
 
 function isStoredTimestamp(text: string): boolean {

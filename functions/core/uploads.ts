@@ -91,17 +91,32 @@ export class UploadService {
    *   when the upload made a version already and this request differs from the one that made it
    *   (other metadata, or another file PUT to the URL since).
    */
-  async register(input: { model: string; uploadId: string; metadata: unknown; actor: string; check?: RegisterInput['check'] }): Promise<ModelVersion> {
+  async register(input: {
+    model: string;
+    uploadId: string;
+    metadata: unknown;
+    actor: string;
+    check?: RegisterInput['check'];
+  }): Promise<ModelVersion> {
     checkModelName(input.model);
     const key = uploadKey(input.model, input.uploadId);
     const earlier = await this.deps.service.getVersionByUpload(input.model, input.uploadId);
     if (earlier) return this.replay(earlier, input, key);
     const found = await this.deps.uploads.read(key, this.deps.maxArtifactBytes);
-    const notFound = () => new NotFoundError('UPLOAD_NOT_FOUND', `No upload "${input.uploadId}" for model "${input.model}": it was never completed, or expired (uploads are kept for a day). Ask for a new upload and send the file again.`, ['uploadId']);
+    const notFound = () =>
+      new NotFoundError(
+        'UPLOAD_NOT_FOUND',
+        `No upload "${input.uploadId}" for model "${input.model}": it was never completed, or expired (uploads are kept for a day). Ask for a new upload and send the file again.`,
+        ['uploadId'],
+      );
     if (!found) throw notFound();
     if ('tooLarge' in found) {
       await this.deps.uploads.delete(key, found.versionId);
-      throw new ValidationError('ARTIFACT_TOO_LARGE', `The uploaded file is ${found.tooLarge} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`, ['uploadId']);
+      throw new ValidationError(
+        'ARTIFACT_TOO_LARGE',
+        `The uploaded file is ${found.tooLarge} bytes; at most ${this.deps.maxArtifactBytes} are accepted here.`,
+        ['uploadId'],
+      );
     }
     if (this.now().getTime() - found.uploadedAt.getTime() > UPLOAD_RETENTION_MS) {
       await this.deps.uploads.delete(key, found.versionId);
@@ -109,10 +124,20 @@ export class UploadService {
     }
     let version: ModelVersion;
     try {
-      version = await this.deps.service.register({ model: input.model, bytes: found.bytes, metadata: input.metadata, actor: input.actor, uploadId: input.uploadId, ...(input.check ? { check: input.check } : {}) });
+      version = await this.deps.service.register({
+        model: input.model,
+        bytes: found.bytes,
+        metadata: input.metadata,
+        actor: input.actor,
+        uploadId: input.uploadId,
+        ...(input.check ? { check: input.check } : {}),
+      });
     } catch (error) {
       // A concurrent registration of the same upload made the version first.
-      const winner = error instanceof ConflictError && error.code === 'UPLOAD_ALREADY_REGISTERED' ? await this.deps.service.getVersionByUpload(input.model, input.uploadId) : undefined;
+      const winner =
+        error instanceof ConflictError && error.code === 'UPLOAD_ALREADY_REGISTERED'
+          ? await this.deps.service.getVersionByUpload(input.model, input.uploadId)
+          : undefined;
       if (winner) return this.replay(winner, input, key);
       throw error;
     }
@@ -126,17 +151,24 @@ export class UploadService {
    * A registration by an upload that made `earlier` already: `earlier` when the request is the
    * one that made it (the upload deleted if it is still there), else 409.
    */
-  private async replay(earlier: ModelVersion, input: { model: string; uploadId: string; metadata: unknown }, key: string): Promise<ModelVersion> {
-    const conflict = (what: string) => new ConflictError(
-      'UPLOAD_ALREADY_REGISTERED',
-      `Upload "${input.uploadId}" was registered already, as version ${earlier.version} of "${input.model}" (${earlier.registeredAt}), ${what}. A retry must repeat the request that registered it; to register another version, ask for a new upload (POST /v1/models/${input.model}/uploads).`,
-      ['uploadId'],
-    );
+  private async replay(
+    earlier: ModelVersion,
+    input: { model: string; uploadId: string; metadata: unknown },
+    key: string,
+  ): Promise<ModelVersion> {
+    const conflict = (what: string) =>
+      new ConflictError(
+        'UPLOAD_ALREADY_REGISTERED',
+        `Upload "${input.uploadId}" was registered already, as version ${earlier.version} of "${input.model}" (${earlier.registeredAt}), ${what}. A retry must repeat the request that registered it; to register another version, ask for a new upload (POST /v1/models/${input.model}/uploads).`,
+        ['uploadId'],
+      );
     // A rewritten file (a ZipMap, see onnx/zipmap.ts) gave the version its class labels, and its
     // artifact is the rewrite: compare with what the caller sent, `source`.
     const declared = parseMetadata(input.metadata ?? {});
-    const asRecorded = earlier.source && declared.classLabels === undefined && earlier.metadata.classLabels
-      ? { ...declared, classLabels: earlier.metadata.classLabels } : declared;
+    const asRecorded =
+      earlier.source && declared.classLabels === undefined && earlier.metadata.classLabels
+        ? { ...declared, classLabels: earlier.metadata.classLabels }
+        : declared;
     if (canonicalJson(asRecorded) !== canonicalJson(earlier.metadata)) throw conflict('with other metadata');
     const leftover = await this.deps.uploads.read(key, this.deps.maxArtifactBytes);
     if (leftover) {

@@ -30,8 +30,14 @@ async function canaryCheck(deps: DriftHandlerDeps, model: string): Promise<Drift
   const routing = await canary.routing(model);
   if (routing.canary === undefined) return { status: 'skipped', model, reason: 'alias live routes to no canary' };
   const since = (canary.now ?? Date.now)() - CANARY_WINDOW_MINUTES * 60_000;
-  const verdict = await canaryDistributionVerdict(canary.gate, { model, stableVersion: routing.stable, canaryVersion: routing.canary, since });
-  if (!verdict) return { status: 'skipped', model, reason: 'capture is off for this model, so the canary\'s predictions cannot be compared' };
+  const verdict = await canaryDistributionVerdict(canary.gate, {
+    model,
+    stableVersion: routing.stable,
+    canaryVersion: routing.canary,
+    since,
+  });
+  if (!verdict)
+    return { status: 'skipped', model, reason: "capture is off for this model, so the canary's predictions cannot be compared" };
   const shifted = verdict.judged && verdict.shifted;
   canary.emit(model, shifted);
   const reason = shifted ? shiftReason(verdict) : verdict.reason;
@@ -67,8 +73,23 @@ export interface DriftHandlerDeps {
 
 /** What one invocation did. */
 export type DriftRunOutcome =
-  | { readonly status: 'canary-checked'; readonly model: string; readonly canaryVersion: string; readonly judged: boolean; readonly shifted: boolean; readonly reason?: string }
-  | { readonly status: 'reported'; readonly model: string; readonly modelVersion: string; readonly drifted: boolean; readonly driftedFeatures: number; readonly driftedPredictions: number; readonly records: number }
+  | {
+      readonly status: 'canary-checked';
+      readonly model: string;
+      readonly canaryVersion: string;
+      readonly judged: boolean;
+      readonly shifted: boolean;
+      readonly reason?: string;
+    }
+  | {
+      readonly status: 'reported';
+      readonly model: string;
+      readonly modelVersion: string;
+      readonly drifted: boolean;
+      readonly driftedFeatures: number;
+      readonly driftedPredictions: number;
+      readonly records: number;
+    }
   | { readonly status: 'skipped'; readonly model: string; readonly reason: string };
 
 export function makeHandler(deps: DriftHandlerDeps): (event: unknown) => Promise<DriftRunOutcome> {
@@ -84,7 +105,9 @@ export function makeHandler(deps: DriftHandlerDeps): (event: unknown) => Promise
     if (check === 'canary') return canaryCheck(deps, model);
     const record = await deps.registry.getModel(model);
     if (!record?.capture) {
-      const reason = record ? 'capture is off for this model (PUT /v1/models/{model}/capture turns it on)' : 'no such model in the registry';
+      const reason = record
+        ? 'capture is off for this model (PUT /v1/models/{model}/capture turns it on)'
+        : 'no such model in the registry';
       deps.log('INFO', 'drift run skipped', { model, reason });
       return { status: 'skipped', model, reason };
     }
@@ -92,8 +115,23 @@ export function makeHandler(deps: DriftHandlerDeps): (event: unknown) => Promise
       const report = await deps.drift.run(model, { trigger: 'schedule' });
       deps.emit(report);
       const { driftedFeatures, driftedPredictions } = report.totals;
-      deps.log(report.drifted ? 'WARN' : 'INFO', report.drifted ? 'drift detected' : 'no drift', { model, modelVersion: report.modelVersion, driftedFeatures, driftedPredictions, records: report.records, drifted: report.results.filter((r) => r.drifted).map((r) => r.name) });
-      return { status: 'reported', model, modelVersion: report.modelVersion, drifted: report.drifted, driftedFeatures, driftedPredictions, records: report.records };
+      deps.log(report.drifted ? 'WARN' : 'INFO', report.drifted ? 'drift detected' : 'no drift', {
+        model,
+        modelVersion: report.modelVersion,
+        driftedFeatures,
+        driftedPredictions,
+        records: report.records,
+        drifted: report.results.filter((r) => r.drifted).map((r) => r.name),
+      });
+      return {
+        status: 'reported',
+        model,
+        modelVersion: report.modelVersion,
+        drifted: report.drifted,
+        driftedFeatures,
+        driftedPredictions,
+        records: report.records,
+      };
     } catch (error) {
       if (error instanceof AppError && (error.code === 'NO_REFERENCE_PROFILE' || error.code === 'NO_PRODUCTION_VERSION')) {
         deps.log('WARN', 'drift run skipped', { model, reason: error.message });

@@ -9,12 +9,16 @@ import { createMetrics, publishCanaryShiftMetric, publishDriftMetrics } from '..
 import { makeHandler } from './app.js';
 
 const config = loadConfig();
-const logger = createLogger({ level: config.LOG_LEVEL, keys: { function: config.AWS_LAMBDA_FUNCTION_NAME ?? 'drift', functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION } });
+const logger = createLogger({
+  level: config.LOG_LEVEL,
+  keys: { function: config.AWS_LAMBDA_FUNCTION_NAME ?? 'drift', functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
+});
 setSharedLogger(logger);
 const clients = awsClients(config);
 const metrics = createMetrics(config.METRICS_NAMESPACE);
 const drift = buildDriftService(config, clients);
-if (!drift) throw new Error('The drift function needs ARTIFACT_BUCKET (reference profiles) and CAPTURE_BUCKET (captured records, reports).');
+if (!drift)
+  throw new Error('The drift function needs ARTIFACT_BUCKET (reference profiles) and CAPTURE_BUCKET (captured records, reports).');
 
 const registry = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
 // The canary check reads alias `live` of the endpoints named in ENDPOINTS.
@@ -25,19 +29,20 @@ export const handler = makeHandler({
   registry,
   ...(router && config.CAPTURE_BUCKET
     ? {
-      canary: {
-        routing: async (model: string) => {
-          const { routing, versions } = await router.getRouting(model);
-          const pinOf = (functionVersion: string | undefined) => versions.find((v) => v.functionVersion === functionVersion)?.modelVersion;
-          return { stable: pinOf(routing.stable), canary: routing.canary ? pinOf(routing.canary.version) : undefined };
+        canary: {
+          routing: async (model: string) => {
+            const { routing, versions } = await router.getRouting(model);
+            const pinOf = (functionVersion: string | undefined) =>
+              versions.find((v) => v.functionVersion === functionVersion)?.modelVersion;
+            return { stable: pinOf(routing.stable), canary: routing.canary ? pinOf(routing.canary.version) : undefined };
+          },
+          gate: { registry, capture: new S3CaptureReader({ client: clients.s3, bucket: config.CAPTURE_BUCKET }) },
+          emit: (model: string, shifted: boolean) => publishCanaryShiftMetric(metrics, model, shifted),
+          record: async (model: string, canaryVersion: string, reason: string) => {
+            await recordCanaryShift(registry, model, canaryVersion, reason);
+          },
         },
-        gate: { registry, capture: new S3CaptureReader({ client: clients.s3, bucket: config.CAPTURE_BUCKET }) },
-        emit: (model: string, shifted: boolean) => publishCanaryShiftMetric(metrics, model, shifted),
-        record: async (model: string, canaryVersion: string, reason: string) => {
-          await recordCanaryShift(registry, model, canaryVersion, reason);
-        },
-      },
-    }
+      }
     : {}),
   emit: (report) => publishDriftMetrics(metrics, report),
   log: (level, message, fields) => (level === 'WARN' ? logger.warn(message, fields) : logger.info(message, fields)),

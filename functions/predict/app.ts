@@ -9,7 +9,18 @@ import type { PredictionService, RequestContext, V2Answer } from '../core/predic
 import type { RequestObserver } from '../core/observability.js';
 import { SERVER_METADATA } from '../core/server-metadata.js';
 import { isBinaryMediaType } from '../shared/media-types.js';
-import { callerOf, header, httpFunction, jsonResponse, pathParam, textResponse, type BodyLimits, type EdgeOptions, type HttpEvent, type HttpHandler } from '../shared/http.js';
+import {
+  callerOf,
+  header,
+  httpFunction,
+  jsonResponse,
+  pathParam,
+  textResponse,
+  type BodyLimits,
+  type EdgeOptions,
+  type HttpEvent,
+  type HttpHandler,
+} from '../shared/http.js';
 
 export interface PredictHandlerDeps {
   readonly service: PredictionService;
@@ -48,34 +59,50 @@ function v2Result(answer: V2Answer): APIGatewayProxyResult {
 }
 
 async function infer(service: PredictionService, event: HttpEvent, version?: string): Promise<APIGatewayProxyResult> {
-  const request = { body: event.parsedBody, binaryAccepted: acceptsBinary(event), ...(event.binaryBody ? { binary: event.binaryBody } : {}) };
+  const request = {
+    body: event.parsedBody,
+    binaryAccepted: acceptsBinary(event),
+    ...(event.binaryBody ? { binary: event.binaryBody } : {}),
+  };
   return v2Result(await service.infer(pathParam(event, 'model'), request, context(event), version));
 }
 
 function context(event: HttpEvent): RequestContext {
-  return { requestId: event.requestId, caller: callerOf(event), startedAt: event.startedAt, facts: event.facts, log: event.log, header: (name) => header(event, name) };
+  return {
+    requestId: event.requestId,
+    caller: callerOf(event),
+    startedAt: event.startedAt,
+    facts: event.facts,
+    log: event.log,
+    header: (name) => header(event, name),
+  };
 }
 
 export function makeHandler({ service, limits, servedModel, observer, edge }: PredictHandlerDeps): HttpHandler {
-  return httpFunction(limits, {
-    'POST /v1/models/{model}/predict': async (event) =>
-      textResponse(200, await service.predictText(pathParam(event, 'model'), event.parsedBody, context(event))),
-    'POST /v2/models/{model}/infer': async (event) => infer(service, event),
-    'POST /v1/models/{model}/payloads': async (event) => jsonResponse(201, await service.createPayloadUpload(pathParam(event, 'model'), event.parsedBody)),
-    'GET /v2/models/{model}': async (event) => jsonResponse(200, await service.metadataV2(pathParam(event, 'model'), context(event))),
-    'GET /v2/models/{model}/ready': async (event) => jsonResponse(200, await service.ready(pathParam(event, 'model'), context(event))),
-    // A version by number: served by this function whatever its pin and the alias's weights say.
-    'POST /v2/models/{model}/versions/{version}/infer': async (event) => infer(service, event, pathParam(event, 'version')),
-    'GET /v2/models/{model}/versions/{version}': async (event) =>
-      jsonResponse(200, await service.metadataV2(pathParam(event, 'model'), context(event), pathParam(event, 'version'))),
-    'GET /v2/models/{model}/versions/{version}/ready': async (event) =>
-      jsonResponse(200, await service.ready(pathParam(event, 'model'), context(event), pathParam(event, 'version'))),
-    // The protocol's server metadata: who answers, and which extensions it speaks.
-    'GET /v2': async () => jsonResponse(200, SERVER_METADATA),
-    // The process is up: it answers.
-    'GET /v2/health/live': async () => jsonResponse(200, { live: true }),
-    // An endpoint function is ready once its model's session is loaded (this call loads it).
-    'GET /v2/health/ready': async () =>
-      jsonResponse(200, { ready: true, ...(servedModel ? { models: [await service.ready(servedModel)] } : {}) }),
-  }, { ...edge, binaryRoutes: INFER_ROUTES, ...(observer ? { observer } : {}) });
+  return httpFunction(
+    limits,
+    {
+      'POST /v1/models/{model}/predict': async (event) =>
+        textResponse(200, await service.predictText(pathParam(event, 'model'), event.parsedBody, context(event))),
+      'POST /v2/models/{model}/infer': async (event) => infer(service, event),
+      'POST /v1/models/{model}/payloads': async (event) =>
+        jsonResponse(201, await service.createPayloadUpload(pathParam(event, 'model'), event.parsedBody)),
+      'GET /v2/models/{model}': async (event) => jsonResponse(200, await service.metadataV2(pathParam(event, 'model'), context(event))),
+      'GET /v2/models/{model}/ready': async (event) => jsonResponse(200, await service.ready(pathParam(event, 'model'), context(event))),
+      // A version by number: served by this function whatever its pin and the alias's weights say.
+      'POST /v2/models/{model}/versions/{version}/infer': async (event) => infer(service, event, pathParam(event, 'version')),
+      'GET /v2/models/{model}/versions/{version}': async (event) =>
+        jsonResponse(200, await service.metadataV2(pathParam(event, 'model'), context(event), pathParam(event, 'version'))),
+      'GET /v2/models/{model}/versions/{version}/ready': async (event) =>
+        jsonResponse(200, await service.ready(pathParam(event, 'model'), context(event), pathParam(event, 'version'))),
+      // The protocol's server metadata: who answers, and which extensions it speaks.
+      'GET /v2': async () => jsonResponse(200, SERVER_METADATA),
+      // The process is up: it answers.
+      'GET /v2/health/live': async () => jsonResponse(200, { live: true }),
+      // An endpoint function is ready once its model's session is loaded (this call loads it).
+      'GET /v2/health/ready': async () =>
+        jsonResponse(200, { ready: true, ...(servedModel ? { models: [await service.ready(servedModel)] } : {}) }),
+    },
+    { ...edge, binaryRoutes: INFER_ROUTES, ...(observer ? { observer } : {}) },
+  );
 }

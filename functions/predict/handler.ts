@@ -30,7 +30,9 @@ if (config.TRACING) {
   } catch (error) {
     // TRACING set on a function whose bundle was built without the tracer (cdk.json's
     // observability.tracing off): serve untraced rather than fail every cold start.
-    logger.error('TRACING is on but this bundle has no tracer; set observability.tracing in cdk.json and deploy again', { error: describeError(error) });
+    logger.error('TRACING is on but this bundle has no tracer; set observability.tracing in cdk.json and deploy again', {
+      error: describeError(error),
+    });
   }
 }
 const service = buildPredictionService(config, clients, { metrics, ...(tracing ? { tracing } : {}) });
@@ -42,7 +44,10 @@ if (config.SERVED_MODEL) {
 }
 const drain = new InvocationDrain({ runtimeApi: config.AWS_LAMBDA_RUNTIME_API, drain: () => service.drain() });
 await drain.register();
-onShutdown(() => service.flush(), () => service.pending() > 0);
+onShutdown(
+  () => service.flush(),
+  () => service.pending() > 0,
+);
 
 export const handler = makeHandler({
   service,

@@ -61,7 +61,9 @@ export interface DeploymentTarget {
   readonly deploymentGroup: string;
 }
 
-export type HookOutcome = { readonly status: 'Succeeded'; readonly checked: number; readonly modelVersion?: string } | { readonly status: 'Failed'; readonly reason: string };
+export type HookOutcome =
+  | { readonly status: 'Succeeded'; readonly checked: number; readonly modelVersion?: string }
+  | { readonly status: 'Failed'; readonly reason: string };
 
 /** The caller the endpoint's prediction logs record for the hook's requests. */
 export const HOOK_CALLER = 'codedeploy-pre-traffic-hook';
@@ -88,7 +90,8 @@ export function parseAppSpec(content: string): Omit<DeploymentTarget, 'applicati
 export async function deploymentTarget(deploymentId: string, codeDeploy: CodeDeployClient): Promise<DeploymentTarget> {
   const { deploymentInfo: info } = await codeDeploy.send(new GetDeploymentCommand({ deploymentId }));
   const content = info?.revision?.appSpecContent?.content ?? info?.revision?.string?.content;
-  if (!info?.applicationName || !info.deploymentGroupName || !content) throw new Error(`Deployment ${deploymentId} has no AppSpec content to read the target version from.`);
+  if (!info?.applicationName || !info.deploymentGroupName || !content)
+    throw new Error(`Deployment ${deploymentId} has no AppSpec content to read the target version from.`);
   return { ...parseAppSpec(content), application: info.applicationName, deploymentGroup: info.deploymentGroupName };
 }
 
@@ -106,7 +109,8 @@ function withVersion(dimensions: readonly Dimension[], version: string): Dimensi
 
 /** Whether an alarm watches a version: a version dimension on its metric, or on any metric of its math. */
 export function watchesVersion(alarm: MetricAlarm): boolean {
-  const named = (dimensions: readonly Dimension[] | undefined) => (dimensions ?? []).some((d) => d.Name !== undefined && VERSION_DIMENSIONS.has(d.Name));
+  const named = (dimensions: readonly Dimension[] | undefined) =>
+    (dimensions ?? []).some((d) => d.Name !== undefined && VERSION_DIMENSIONS.has(d.Name));
   return named(alarm.Dimensions) || (alarm.Metrics ?? []).some((query) => named(query.MetricStat?.Metric?.Dimensions));
 }
 
@@ -203,7 +207,13 @@ export function goldenEvent(model: string, request: unknown, requestId: string):
     multiValueQueryStringParameters: null,
     pathParameters: { model: encodeURIComponent(model) },
     stageVariables: null,
-    requestContext: { requestId, resourcePath: '/v1/models/{model}/predict', httpMethod: 'POST', path, authorizer: { principalId: HOOK_CALLER } },
+    requestContext: {
+      requestId,
+      resourcePath: '/v1/models/{model}/predict',
+      httpMethod: 'POST',
+      path,
+      authorizer: { principalId: HOOK_CALLER },
+    },
     body: JSON.stringify(request),
     isBase64Encoded: false,
   };
@@ -215,7 +225,9 @@ export async function checkDeployment(deploymentId: string, deps: HookDeps): Pro
   try {
     const target = await deploymentTarget(deploymentId, deps.codeDeploy);
     const alarms = await retargetAlarms(target, deps);
-    const config = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: target.functionName, Qualifier: target.targetVersion }));
+    const config = await deps.lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: target.functionName, Qualifier: target.targetVersion }),
+    );
     const variables = config.Environment?.Variables ?? {};
     const model = variables['SERVED_MODEL'];
     if (!model) return { status: 'Failed', reason: `Version ${target.targetVersion} of ${target.functionName} names no SERVED_MODEL.` };
@@ -232,7 +244,10 @@ export async function checkDeployment(deploymentId: string, deps: HookDeps): Pro
     }
     return { status: 'Succeeded', checked: goldens.length, modelVersion };
   } catch (error) {
-    return { status: 'Failed', reason: `The hook could not check the deployment: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` };
+    return {
+      status: 'Failed',
+      reason: `The hook could not check the deployment: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+    };
   }
 }
 

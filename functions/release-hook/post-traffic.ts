@@ -52,13 +52,19 @@ export async function recordDeployment(deploymentId: string, deps: PostTrafficHo
   const log = deps.log ?? logLine;
   try {
     const target = await deploymentTarget(deploymentId, deps.codeDeploy);
-    const config = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: target.functionName, Qualifier: target.targetVersion }));
+    const config = await deps.lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: target.functionName, Qualifier: target.targetVersion }),
+    );
     const variables = config.Environment?.Variables ?? {};
     const model = variables['SERVED_MODEL'];
     const modelVersion = variables[PIN_VARIABLE];
     log('INFO', 'post-traffic hook', { deploymentId, ...target, model, modelVersion });
     if (modelVersion === undefined) return { status: 'Succeeded', registry: 'unpinned', ...(model ? { model } : {}) };
-    if (!model) return { status: 'Failed', reason: `Version ${target.targetVersion} of ${target.functionName} is pinned to model version ${modelVersion} but names no SERVED_MODEL.` };
+    if (!model)
+      return {
+        status: 'Failed',
+        reason: `Version ${target.targetVersion} of ${target.functionName} is pinned to model version ${modelVersion} but names no SERVED_MODEL.`,
+      };
     const version = await deps.registry.getVersion(model, modelVersion);
     if (version.stage === 'production') return { status: 'Succeeded', registry: 'already-production', model, modelVersion };
     await deps.registry.transition({
@@ -70,7 +76,10 @@ export async function recordDeployment(deploymentId: string, deps: PostTrafficHo
     });
     return { status: 'Succeeded', registry: 'promoted', model, modelVersion };
   } catch (error) {
-    return { status: 'Failed', reason: `The registry was not moved: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` };
+    return {
+      status: 'Failed',
+      reason: `The registry was not moved: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+    };
   }
 }
 

@@ -73,7 +73,12 @@ export function awsClients(config: Config): AwsClients {
     documents: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     // No flexible checksums unless S3 requires them: with them, a presigned PUT URL carries the
     // CRC32 of an empty body and S3 refuses every upload to it (artifacts are sha256-checked anyway).
-    s3: new S3Client({ region: config.AWS_REGION, forcePathStyle: config.S3_FORCE_PATH_STYLE, requestChecksumCalculation: 'WHEN_REQUIRED', requestHandler }),
+    s3: new S3Client({
+      region: config.AWS_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      requestHandler,
+    }),
   };
 }
 
@@ -140,7 +145,11 @@ export interface PredictionObservability {
  * The serving core with its prediction log (written in the background; `service.flush()` drains
  * it).
  */
-export function buildPredictionService(config: Config, clients: AwsClients = awsClients(config), observability: PredictionObservability = {}): PredictionService {
+export function buildPredictionService(
+  config: Config,
+  clients: AwsClients = awsClients(config),
+  observability: PredictionObservability = {},
+): PredictionService {
   const tracing = observability.tracing ?? NO_TRACING;
   const { registry, runtime } = adapters(config, clients, tracing, observability.runtime);
   const payloadBucket = payloadBucketOf(config, clients);
@@ -182,13 +191,22 @@ export function buildCaptureLog(config: Config, clients: AwsClients, metrics?: M
   const stream = config.CAPTURE_STREAM;
   const delivery = stream
     ? new FirehoseCaptureDelivery({
-      streamName: stream,
-      client: async () => {
-        const { FirehoseClient } = await import('@aws-sdk/client-firehose');
-        return new FirehoseClient({ region: config.AWS_REGION, requestHandler: { connectionTimeout: config.AWS_CONNECT_TIMEOUT_MS, requestTimeout: config.AWS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true } });
-      },
-    })
-    : config.CAPTURE_BUCKET ? new S3CaptureDelivery({ client: clients.s3, bucket: config.CAPTURE_BUCKET }) : undefined;
+        streamName: stream,
+        client: async () => {
+          const { FirehoseClient } = await import('@aws-sdk/client-firehose');
+          return new FirehoseClient({
+            region: config.AWS_REGION,
+            requestHandler: {
+              connectionTimeout: config.AWS_CONNECT_TIMEOUT_MS,
+              requestTimeout: config.AWS_REQUEST_TIMEOUT_MS,
+              throwOnRequestTimeout: true,
+            },
+          });
+        },
+      })
+    : config.CAPTURE_BUCKET
+      ? new S3CaptureDelivery({ client: clients.s3, bucket: config.CAPTURE_BUCKET })
+      : undefined;
   if (!delivery) return undefined;
   return new BufferedCaptureLog({ delivery, flushDelayMs: config.CAPTURE_FLUSH_MS, ...(metrics ? { metrics } : {}) });
 }
@@ -198,14 +216,20 @@ export function buildCaptureLog(config: Config, clients: AwsClients, metrics?: M
  * captured records and reports in `CAPTURE_BUCKET` (runs answer 501 without it); `undefined`
  * without an artifact bucket.
  */
-export function buildDriftService(config: Config, clients: AwsClients, onReport?: (report: StoredDriftReport) => void): DriftService | undefined {
+export function buildDriftService(
+  config: Config,
+  clients: AwsClients,
+  onReport?: (report: StoredDriftReport) => void,
+): DriftService | undefined {
   if (!config.ARTIFACT_BUCKET) return undefined;
   const registry = new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE });
   const bucket = config.CAPTURE_BUCKET;
   return new DriftService({
     registry,
     profiles: new S3ReferenceProfileStore({ client: clients.s3, bucket: config.ARTIFACT_BUCKET }),
-    ...(bucket ? { capture: new S3CaptureReader({ client: clients.s3, bucket }), reports: new S3DriftReportStore({ client: clients.s3, bucket }) } : {}),
+    ...(bucket
+      ? { capture: new S3CaptureReader({ client: clients.s3, bucket }), reports: new S3DriftReportStore({ client: clients.s3, bucket }) }
+      : {}),
     maxRecords: config.DRIFT_MAX_RECORDS,
     ...(onReport ? { onReport } : {}),
   });
@@ -217,12 +241,20 @@ export function buildDriftService(config: Config, clients: AwsClients, onReport?
  */
 export function buildBatchPredictor(config: Config, clients: AwsClients = awsClients(config), runtime?: ModelRuntime): BatchPredictor {
   const { registry, runtime: batchRuntime } = adapters(config, clients, NO_TRACING, runtime);
-  return new BatchPredictor({ registry, runtime: batchRuntime, config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS } });
+  return new BatchPredictor({
+    registry,
+    runtime: batchRuntime,
+    config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS },
+  });
 }
 
 /** The job table; BATCH_JOBS_TABLE must be set (the CDK app sets it on every batch function). */
 export function buildBatchJobStore(config: Config, clients: AwsClients): DynamoDbBatchJobStore {
-  return new DynamoDbBatchJobStore({ client: clients.documents, tableName: required(config, 'BATCH_JOBS_TABLE'), ttlDays: config.BATCH_JOB_TTL_DAYS });
+  return new DynamoDbBatchJobStore({
+    client: clients.documents,
+    tableName: required(config, 'BATCH_JOBS_TABLE'),
+    ttlDays: config.BATCH_JOB_TTL_DAYS,
+  });
 }
 
 /**
@@ -235,7 +267,11 @@ export function buildBatchWorker(config: Config, clients: AwsClients = awsClient
   const { registry } = adapters(config, clients, NO_TRACING, shared);
   return new BatchWorker({
     predictor: buildBatchPredictor(config, clients, shared),
-    replay: new ReplayPredictor({ registry, runtime: shared, config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS } }),
+    replay: new ReplayPredictor({
+      registry,
+      runtime: shared,
+      config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS },
+    }),
     objects: new S3DataObjects({ client: clients.s3 }),
     jobs: buildBatchJobStore(config, clients),
     readSplit,
@@ -275,9 +311,14 @@ export function buildReplayService(config: Config, clients: AwsClients, jobs: Ba
  */
 export function buildBatchJobService(config: Config, clients: AwsClients, runner?: JobRunner): BatchJobService | undefined {
   if (!config.BATCH_JOBS_TABLE) return undefined;
-  const workflow = runner ?? (config.BATCH_STATE_MACHINE_ARN
-    ? new StepFunctionsJobRunner({ client: new SFNClient({ region: config.AWS_REGION }), stateMachineArn: config.BATCH_STATE_MACHINE_ARN })
-    : undefined);
+  const workflow =
+    runner ??
+    (config.BATCH_STATE_MACHINE_ARN
+      ? new StepFunctionsJobRunner({
+          client: new SFNClient({ region: config.AWS_REGION }),
+          stateMachineArn: config.BATCH_STATE_MACHINE_ARN,
+        })
+      : undefined);
   if (!workflow) return undefined;
   return new BatchJobService({
     registry: new DynamoDbRegistry({ client: clients.documents, tableName: config.REGISTRY_TABLE }),
@@ -300,7 +341,9 @@ export function buildReleaseService(
 ): ReleaseService {
   const { registry, artifacts, runtime: gateRuntime } = adapters(config, clients, NO_TRACING, runtime);
   return new ReleaseService({
-    registry, service, router,
+    registry,
+    service,
+    router,
     gates: { artifacts, runtime: gateRuntime, baselineFor: (model) => config.METRIC_BASELINES[model] },
     warn: (message, fields) => sharedLogger().warn(message, fields),
   });

@@ -54,13 +54,18 @@ function jsonVariable<T>(schema: z.ZodType<T>, example: string) {
       try {
         return schema.parse(JSON.parse(text));
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `must be JSON like ${example}: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be JSON like ${example}: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`,
+        });
         return z.NEVER;
       }
     });
 }
 
-const s3PrefixUri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([^*?]*\/)?$/, 'must be s3://<bucket>/ or s3://<bucket>/<prefix>/');
+const s3PrefixUri = z
+  .string()
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([^*?]*\/)?$/, 'must be s3://<bucket>/ or s3://<bucket>/<prefix>/');
 /** By model name, or `*` for every model (the local stack's one data bucket). */
 export const BatchLocationsSchema = z.record(
   z.union([z.literal('*'), z.string().regex(MODEL_NAME_PATTERN)]),
@@ -99,7 +104,10 @@ export const ConfigSchema = z.object({
   /** Set on endpoint functions: the one model this function serves. */
   SERVED_MODEL: z.string().regex(MODEL_NAME_PATTERN).optional(),
   /** Set in a published version's configuration: the model version it is pinned to. */
-  PINNED_MODEL_VERSION: z.string().regex(/^[1-9][0-9]*$/).optional(),
+  PINNED_MODEL_VERSION: z
+    .string()
+    .regex(/^[1-9][0-9]*$/)
+    .optional(),
   MAX_ROWS: positiveInt(1000),
   /** Lambda's synchronous payload limit is 6 MB; API Gateway's is 10 MB. */
   MAX_BODY_BYTES: positiveInt(6_000_000),

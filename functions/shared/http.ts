@@ -71,7 +71,10 @@ function safeMap<T>(): SafeMap<T> {
 }
 
 /** An own-keys copy of `source` without a prototype, keys passed through `name`; `null` stays `null`. */
-function safeCopy<T>(source: Readonly<Record<string, T>> | null | undefined, name: (key: string) => string = (key) => key): SafeMap<T> | null {
+function safeCopy<T>(
+  source: Readonly<Record<string, T>> | null | undefined,
+  name: (key: string) => string = (key) => key,
+): SafeMap<T> | null {
   if (source === null || source === undefined) return null;
   const copy = safeMap<T>();
   for (const key of Object.keys(source)) copy[name(key)] = source[key] as T;
@@ -172,10 +175,17 @@ function routeTable(actions: Readonly<Record<string, RouteAction>>): RouteTable 
   const byKey = new Map<string, RouteEntry>();
   for (const key of Object.keys(actions)) {
     const space = key.indexOf(' ');
-    const route: Route = ROUTES.find((r) => routeKey(r.method, r.resource) === key) ?? { method: key.slice(0, space) as HttpMethod, resource: key.slice(space + 1), fn: 'predict' };
+    const route: Route = ROUTES.find((r) => routeKey(r.method, r.resource) === key) ?? {
+      method: key.slice(0, space) as HttpMethod,
+      resource: key.slice(space + 1),
+      fn: 'predict',
+    };
     const parameters = routeParameters(route.resource).map((name) => {
       const check = PATH_PARAMETER_CHECKS.get(name);
-      if (!check) throw new Error(`Route ${key} names the path parameter {${name}}, which the HTTP edge has no check for: add one to PATH_PARAMETER_CHECKS.`);
+      if (!check)
+        throw new Error(
+          `Route ${key} names the path parameter {${name}}, which the HTTP edge has no check for: add one to PATH_PARAMETER_CHECKS.`,
+        );
       return [name, check] as const;
     });
     byKey.set(key, { route, action: actions[key] as RouteAction, parameters });
@@ -185,7 +195,10 @@ function routeTable(actions: Readonly<Record<string, RouteAction>>): RouteTable 
 
 /** 405: the path exists, not with this method; `allow` becomes the `Allow` header. */
 export class MethodNotAllowedError extends AppError {
-  constructor(method: string, readonly allow: readonly string[]) {
+  constructor(
+    method: string,
+    readonly allow: readonly string[],
+  ) {
     super(405, 'METHOD_NOT_ALLOWED', `${clip(method, 16)} is not allowed here; use ${allow.join(' or ')}.`, ['method']);
   }
 }
@@ -209,7 +222,12 @@ function resolveRoute(event: HttpEvent, table: RouteTable): RouteEntry {
       const byPath = event.path && event.path !== event.resource ? matchRoute(event.httpMethod, event.path, routes) : undefined;
       const allowed = [...new Set([...match.methodsAllowed, ...(byPath && !byPath.route ? byPath.methodsAllowed : [])])];
       if (allowed.length > 0) throw new MethodNotAllowedError(event.httpMethod, allowed);
-      throw new AppError(404, 'ROUTE_NOT_FOUND', `This function does not serve ${clip(String(event.httpMethod), 16)} ${clip(event.path ?? '')}. See the README for the API.`, ['path']);
+      throw new AppError(
+        404,
+        'ROUTE_NOT_FOUND',
+        `This function does not serve ${clip(String(event.httpMethod), 16)} ${clip(event.path ?? '')}. See the README for the API.`,
+        ['path'],
+      );
     }
   }
   if (!entry) throw new Error(`route table has no entry for ${event.httpMethod} ${event.resource}`);
@@ -237,7 +255,11 @@ function resolveRoute(event: HttpEvent, table: RouteTable): RouteEntry {
  * path parameters, then reads a JSON body for methods that carry one (see `parseJsonBody`):
  * all before any handler code sees the request.
  */
-export function httpRequest(limits: BodyLimits, table: RouteTable, binaryRoutes: ReadonlySet<string> = new Set()): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
+export function httpRequest(
+  limits: BodyLimits,
+  table: RouteTable,
+  binaryRoutes: ReadonlySet<string> = new Set(),
+): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
   return {
     before: async (request) => {
       const event = request.event;
@@ -245,7 +267,11 @@ export function httpRequest(limits: BodyLimits, table: RouteTable, binaryRoutes:
       event.log.set({ requestId: event.requestId, caller: callerOf(event) });
       if (event.log.isDebug()) {
         // Request data is logged at DEBUG only, and only its first KB.
-        event.log.debug('request received', { method: event.httpMethod, path: clip(event.path ?? '', 256), body: clip(event.body ?? '', DEBUG_BODY_CHARS) });
+        event.log.debug('request received', {
+          method: event.httpMethod,
+          path: clip(event.path ?? '', 256),
+          body: clip(event.body ?? '', DEBUG_BODY_CHARS),
+        });
       }
       resolveRoute(event, table);
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD' || event.httpMethod === 'DELETE') return;
@@ -270,13 +296,22 @@ export type ContentCoding = 'gzip' | 'deflate';
  * (path `headers.content-encoding`): API Gateway decodes gzip, deflate and identity only.
  */
 export function contentCoding(values: readonly string[]): ContentCoding | undefined {
-  const codings = values.join(',').split(',').map((token) => token.trim().toLowerCase()).filter((token) => token !== '' && token !== 'identity');
+  const codings = values
+    .join(',')
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '' && token !== 'identity');
   if (codings.length === 0) return undefined;
   const [first] = codings;
   if (codings.length === 1 && (first === 'gzip' || first === 'deflate')) return first;
   const shown = quote(values.join(', '));
   const problem = codings.length > 1 ? 'names more than one coding' : 'is not one this API decodes';
-  throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `The body's Content-Encoding ${shown} ${problem}: send the JSON uncompressed, or compressed once with gzip or deflate.`, ['headers', 'content-encoding']);
+  throw new AppError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    `The body's Content-Encoding ${shown} ${problem}: send the JSON uncompressed, or compressed once with gzip or deflate.`,
+    ['headers', 'content-encoding'],
+  );
 }
 
 /** Whether `bytes` start the way `coding`'s data does: gzip's magic number, zlib's checked header. */
@@ -323,13 +358,25 @@ export function inflateBounded(
       onChunk?.(chunk.length);
       total += chunk.length;
       if (total > maxBytes) {
-        settle(new PayloadTooLargeError('BODY_TOO_LARGE', `The ${coding} body inflates to more than ${maxBytes} bytes, ${limitName}. Send fewer rows per request.`, ['body']));
+        settle(
+          new PayloadTooLargeError(
+            'BODY_TOO_LARGE',
+            `The ${coding} body inflates to more than ${maxBytes} bytes, ${limitName}. Send fewer rows per request.`,
+            ['body'],
+          ),
+        );
         return;
       }
       chunks.push(chunk);
     });
     inflater.on('error', (error: Error) => {
-      settle(new ValidationError('MALFORMED_ENCODING', `The body is not valid ${coding} data, as its Content-Encoding says (${clip(error.message, 80)}).`, ['body']));
+      settle(
+        new ValidationError(
+          'MALFORMED_ENCODING',
+          `The body is not valid ${coding} data, as its Content-Encoding says (${clip(error.message, 80)}).`,
+          ['body'],
+        ),
+      );
     });
     inflater.on('end', () => settle());
     inflater.end(bytes);
@@ -356,7 +403,8 @@ export function invalidUtf8Offset(bytes: Uint8Array): number {
   // The bad sequence starts at most 2 bytes before the first difference (its first bytes may
   // match those of U+FFFD, EF BF BD): it starts where the bytes before it are well-formed.
   for (let start = Math.max(0, differs - 2); start < differs; start++) {
-    if (reencoded[start] === 0xef && reencoded[start + 1] === 0xbf && reencoded[start + 2] === 0xbd && isUtf8(original.subarray(0, start))) return start;
+    if (reencoded[start] === 0xef && reencoded[start + 1] === 0xbf && reencoded[start + 2] === 0xbd && isUtf8(original.subarray(0, start)))
+      return start;
   }
   return differs;
 }
@@ -383,7 +431,10 @@ export function decodeUtf8Body(bytes: Uint8Array, inflated = false): string {
   if (offset >= 0) {
     const byte = (bytes[offset] ?? 0).toString(16).padStart(2, '0');
     // gzip's magic number, 1F 8B, is never UTF-8: a compressed body sent without its header.
-    const hint = !inflated && carriesCoding(bytes, 'gzip') ? ' It looks gzip-compressed: say so with "Content-Encoding: gzip".' : ' Send the JSON encoded as UTF-8; binary tensor data goes to the v2 infer routes with "Content-Type: application/octet-stream" and "Inference-Header-Content-Length".';
+    const hint =
+      !inflated && carriesCoding(bytes, 'gzip')
+        ? ' It looks gzip-compressed: say so with "Content-Encoding: gzip".'
+        : ' Send the JSON encoded as UTF-8; binary tensor data goes to the v2 infer routes with "Content-Type: application/octet-stream" and "Inference-Header-Content-Length".';
     throw new ValidationError(
       'MALFORMED_UTF8',
       `The ${inflated ? 'inflated ' : ''}body is not valid UTF-8: the byte at offset ${offset} (0x${byte}) does not begin or continue a well-formed character.${hint}`,
@@ -412,7 +463,12 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\ufffd]/g;
 export async function parseJsonBody(event: APIGatewayProxyEvent, limits: BodyLimits): Promise<unknown> {
   const type = header(event, 'content-type');
   if (mediaTypeOf(event) !== 'application/json') {
-    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as JSON with "Content-Type: application/json"${type ? `, not ${quote(type)}` : ''}.`, ['headers', 'content-type']);
+    throw new AppError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Send the body as JSON with "Content-Type: application/json"${type ? `, not ${quote(type)}` : ''}.`,
+      ['headers', 'content-type'],
+    );
   }
   const coding = contentCoding(headerValues(event, 'content-encoding'));
   const raw = event.body ?? '';
@@ -435,7 +491,11 @@ function mediaTypeOf(event: APIGatewayProxyEvent): string | undefined {
 }
 
 /** A base64 body's bytes, size-checked, inflated when it still carries its coding's framing. */
-async function bodyBytes(raw: string, coding: ContentCoding | undefined, limits: BodyLimits): Promise<{ bytes: Buffer; inflated: boolean }> {
+async function bodyBytes(
+  raw: string,
+  coding: ContentCoding | undefined,
+  limits: BodyLimits,
+): Promise<{ bytes: Buffer; inflated: boolean }> {
   let bytes: Buffer = Buffer.from(raw, 'base64');
   checkSize(bytes.length, limits);
   const inflate = coding !== undefined && carriesCoding(bytes, coding);
@@ -458,8 +518,18 @@ function parseJsonText(text: string, limits: BodyLimits, path: FieldPath): unkno
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const detail = error instanceof SyntaxError ? clip(error.message.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), 200) : 'invalid JSON';
-    throw new ValidationError('MALFORMED_JSON', `The ${path.length > 1 ? "body's JSON header" : 'body'} is not valid JSON: ${detail}.`, path);
+    const detail =
+      error instanceof SyntaxError
+        ? clip(
+            error.message.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+            200,
+          )
+        : 'invalid JSON';
+    throw new ValidationError(
+      'MALFORMED_JSON',
+      `The ${path.length > 1 ? "body's JSON header" : 'body'} is not valid JSON: ${detail}.`,
+      path,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ValidationError('WRONG_TYPE', `The ${path.length > 1 ? "body's JSON header" : 'body'} must be a JSON object.`, path);
@@ -479,9 +549,14 @@ function parseJsonText(text: string, limits: BodyLimits, path: FieldPath): unkno
  */
 export async function parseBinaryBody(event: APIGatewayProxyEvent, limits: BodyLimits): Promise<{ json: unknown; binary: Uint8Array }> {
   const coding = contentCoding(headerValues(event, 'content-encoding'));
-  if (!event.body) throw new ValidationError('EMPTY_BODY', 'The request has no body; send the JSON header and then the tensor bytes.', ['body']);
+  if (!event.body)
+    throw new ValidationError('EMPTY_BODY', 'The request has no body; send the JSON header and then the tensor bytes.', ['body']);
   if (!event.isBase64Encoded) {
-    throw new ValidationError('BINARY_BODY_NOT_BASE64', `An ${BINARY_MEDIA_TYPE} body must reach the function base64-encoded (isBase64Encoded), as API Gateway passes binary media types; as text its bytes are not what was sent.`, ['body']);
+    throw new ValidationError(
+      'BINARY_BODY_NOT_BASE64',
+      `An ${BINARY_MEDIA_TYPE} body must reach the function base64-encoded (isBase64Encoded), as API Gateway passes binary media types; as text its bytes are not what was sent.`,
+      ['body'],
+    );
   }
   const { bytes } = await bodyBytes(event.body, coding, limits);
   const length = headerLength(header(event, INFERENCE_HEADER_CONTENT_LENGTH), bytes.length);
@@ -491,7 +566,11 @@ export async function parseBinaryBody(event: APIGatewayProxyEvent, limits: BodyL
     text = decodeUtf8Body(bytes.subarray(0, length));
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
-    throw new ValidationError(error.code, `${error.message} Inference-Header-Content-Length (${length}) must give the length of the JSON part only, not of the whole body.`, path);
+    throw new ValidationError(
+      error.code,
+      `${error.message} Inference-Header-Content-Length (${length}) must give the length of the JSON part only, not of the whole body.`,
+      path,
+    );
   }
   const json = parseJsonText(text, limits, path);
   return { json, binary: bytes.subarray(length) };
@@ -500,8 +579,14 @@ export async function parseBinaryBody(event: APIGatewayProxyEvent, limits: BodyL
 /** 413 past the limit; `inflatedFrom`: the body arrived in that coding, and `bytes` is its inflated size. */
 function checkSize(bytes: number, limits: BodyLimits, inflatedFrom?: ContentCoding): void {
   if (bytes > limits.maxBodyBytes) {
-    const measured = inflatedFrom ? `The ${inflatedFrom} body inflates to ${bytes} bytes, past the most this endpoint accepts after inflating, ${limits.maxBodyBytes}` : `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}`;
-    throw new PayloadTooLargeError('BODY_TOO_LARGE', `${measured}. Send fewer rows per request; tensors travel smaller in the v2 binary form (Content-Type: application/octet-stream) or by reference (POST /v1/models/{model}/payloads, then parameters.data_ref); a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`, ['body']);
+    const measured = inflatedFrom
+      ? `The ${inflatedFrom} body inflates to ${bytes} bytes, past the most this endpoint accepts after inflating, ${limits.maxBodyBytes}`
+      : `The body is ${bytes} bytes; this endpoint accepts at most ${limits.maxBodyBytes}`;
+    throw new PayloadTooLargeError(
+      'BODY_TOO_LARGE',
+      `${measured}. Send fewer rows per request; tensors travel smaller in the v2 binary form (Content-Type: application/octet-stream) or by reference (POST /v1/models/{model}/payloads, then parameters.data_ref); a large model file goes through a presigned upload: POST /v1/models/{model}/uploads.`,
+      ['body'],
+    );
   }
 }
 
@@ -528,10 +613,14 @@ export function httpErrors(): MiddlewareObj<HttpEvent, APIGatewayProxyResult> {
       const requestId = request.event.requestId ?? request.context?.awsRequestId;
       if (error instanceof AppError && error.status < 500) {
         request.event.errorCode = error.code;
-        request.response = jsonResponse(error.status, {
-          error: { code: error.code, message: error.message, path: formatPath(error.path) },
-          requestId,
-        }, error instanceof MethodNotAllowedError ? { allow: error.allow.join(', ') } : {});
+        request.response = jsonResponse(
+          error.status,
+          {
+            error: { code: error.code, message: error.message, path: formatPath(error.path) },
+            requestId,
+          },
+          error instanceof MethodNotAllowedError ? { allow: error.allow.join(', ') } : {},
+        );
         return;
       }
       const code = error instanceof AppError ? error.code : 'INTERNAL';
@@ -621,7 +710,11 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
         // Lambda would refuse this result (API Gateway then answers 502): answer what to do instead.
         event.errorCode = 'RESPONSE_TOO_LARGE';
         response = jsonResponse(413, {
-          error: { code: 'RESPONSE_TOO_LARGE', message: `The answer would be larger than Lambda returns synchronously (${LAMBDA_SYNC_PAYLOAD_BYTES} bytes). Ask for less at a time: fewer rows, fewer outputs, or binary outputs.`, path: '' },
+          error: {
+            code: 'RESPONSE_TOO_LARGE',
+            message: `The answer would be larger than Lambda returns synchronously (${LAMBDA_SYNC_PAYLOAD_BYTES} bytes). Ask for less at a time: fewer rows, fewer outputs, or binary outputs.`,
+            path: '',
+          },
           requestId: event.requestId,
         });
       }
@@ -633,11 +726,23 @@ export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string
   };
 }
 
-function observe(event: HttpEvent, statusCode: number, coldStart: boolean, functionVersion: string, elapsed: () => number, options: EdgeOptions): void {
+function observe(
+  event: HttpEvent,
+  statusCode: number,
+  coldStart: boolean,
+  functionVersion: string,
+  elapsed: () => number,
+  options: EdgeOptions,
+): void {
   const { facts } = event;
   const latencyMs = elapsed() - event.startedAt;
   if (event.log.isDebug()) {
-    event.log.debug('request answered', { route: routeKey(event.httpMethod, event.resource), statusCode, latencyMs: round3(latencyMs), rows: facts.rows });
+    event.log.debug('request answered', {
+      route: routeKey(event.httpMethod, event.resource),
+      statusCode,
+      latencyMs: round3(latencyMs),
+      rows: facts.rows,
+    });
   }
   if (!options.observer || facts.model === undefined || !MODEL_NAME_PATTERN.test(facts.model)) return;
   options.observer.observe({

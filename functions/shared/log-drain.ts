@@ -75,7 +75,13 @@ export class InvocationDrain {
     const api = this.options.runtimeApi;
     if (!api) return false;
     try {
-      const response = await request(api, 'POST', `/${API_VERSION}/extension/register`, { 'Lambda-Extension-Name': this.name, 'content-type': 'application/json' }, JSON.stringify({ events: ['INVOKE'] }));
+      const response = await request(
+        api,
+        'POST',
+        `/${API_VERSION}/extension/register`,
+        { 'Lambda-Extension-Name': this.name, 'content-type': 'application/json' },
+        JSON.stringify({ events: ['INVOKE'] }),
+      );
       const id = response.headers['lambda-extension-identifier'];
       if (response.status !== 200 || typeof id !== 'string' || id === '') {
         throw new Error(`the Extensions API answered ${response.status} ${response.body.slice(0, 200)}`);
@@ -159,12 +165,20 @@ export function onShutdown(drain: () => Promise<void>, pending: () => boolean): 
  * One HTTP/1.1 request to the Runtime API with no timeout: `next` waits as long as the
  * environment stays idle (frozen), which may be hours.
  */
-function request(api: string, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function request(
+  api: string,
+  method: 'GET' | 'POST',
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(`http://${api}${path}`, { method, headers, agent: false }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       response.on('error', reject);
     });
     req.on('error', reject);

@@ -24,17 +24,7 @@
  * npx tsx layers/onnxruntime/build.ts --arch arm64
  * npx tsx layers/onnxruntime/build.ts --arch x86_64 --function-dir cdk.out/asset.1234
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -123,8 +113,7 @@ function plans(architecture: LayerArchitecture): PackagePlan[] {
       dir: commonDir,
       version: readVersion(commonDir),
       // Both builds: `exports` sends `require` to dist/cjs and `import` to dist/esm.
-      keep: (file) =>
-        isPackageJson(file) || (file.startsWith('dist/') && RUNTIME_FILE.test(file) && !NOT_AT_RUN_TIME.test(file)),
+      keep: (file) => isPackageJson(file) || (file.startsWith('dist/') && RUNTIME_FILE.test(file) && !NOT_AT_RUN_TIME.test(file)),
     },
   ];
 }
@@ -263,10 +252,7 @@ export function formatMb(bytes: number): string {
  * checkUnzippedSize({ 'function iris': 1_200_000, 'layer onnxruntime (arm64)': 27_000_000 });
  * // { ok: true, report: 'function iris 1.1 MB + layer onnxruntime (arm64) 25.7 MB = 26.9 MB of 250.0 MB', ... }
  */
-export function checkUnzippedSize(
-  parts: Readonly<Record<string, number>>,
-  limitBytes: number = LAMBDA_UNZIPPED_LIMIT_BYTES,
-): SizeCheck {
+export function checkUnzippedSize(parts: Readonly<Record<string, number>>, limitBytes: number = LAMBDA_UNZIPPED_LIMIT_BYTES): SizeCheck {
   const totalBytes = Object.values(parts).reduce((sum, bytes) => sum + bytes, 0);
   const detail = Object.entries(parts)
     .map(([name, bytes]) => `${name} ${formatMb(bytes)}`)
@@ -291,7 +277,9 @@ function main(argv: readonly string[]): number {
     force: values.force ?? false,
     ...(values['out-dir'] ? { outDir: path.resolve(values['out-dir']) } : {}),
   });
-  const packages = Object.entries(build.packages).map(([name, version]) => `${name}@${version}`).join(', ');
+  const packages = Object.entries(build.packages)
+    .map(([name, version]) => `${name}@${version}`)
+    .join(', ');
   console.log(
     `onnxruntime layer (${architecture}): ${formatMb(build.unzippedBytes)} unzipped (${build.unzippedBytes} bytes, ` +
       `${build.files} files; ${packages}) ${build.built ? 'built' : 'cached'} in ${build.contentDir}`,

@@ -65,7 +65,9 @@ describe('binary tensor bodies on the REST API', () => {
 
     // Act
     const body = JSON.parse(
-      String((responses[0]?.['Properties'] as { ResponseTemplates: Record<string, string> }).ResponseTemplates['application/json']).replaceAll('$context.requestId', 'req-1'),
+      String(
+        (responses[0]?.['Properties'] as { ResponseTemplates: Record<string, string> }).ResponseTemplates['application/json'],
+      ).replaceAll('$context.requestId', 'req-1'),
     ) as { error: { code: string; message: string; path: string }; requestId: string };
 
     // Assess

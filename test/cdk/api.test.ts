@@ -78,13 +78,11 @@ function liveAliasOf(model: string): string {
 }
 
 function controlFunctionId(): string {
-  const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(
-    ([, fn]) => {
-      const variables = (fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
-      // The control plane is the function that knows the endpoints it releases (the drift function knows them too, for its canary checks, but registers no artifact).
-      return 'ENDPOINTS' in variables && 'MAX_ARTIFACT_BYTES' in variables;
-    },
-  );
+  const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, fn]) => {
+    const variables = (fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    // The control plane is the function that knows the endpoints it releases (the drift function knows them too, for its canary checks, but registers no artifact).
+    return 'ENDPOINTS' in variables && 'MAX_ARTIFACT_BYTES' in variables;
+  });
   expect(found).toHaveLength(1);
   return (found[0] as [string, unknown])[0];
 }
@@ -106,7 +104,10 @@ describe('authorization', () => {
   it('every non-OPTIONS method is authorized by the one REQUEST authorizer, except the public routes', () => {
     // Prepare
     const authorizer = authorizerId();
-    synth.template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization' });
+    synth.template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      IdentitySource: 'method.request.header.Authorization',
+    });
 
     // Act
     const methods = apiMethods(synth.template).filter((m) => m.method !== 'OPTIONS');
@@ -138,7 +139,7 @@ describe('authorization', () => {
     // Prepare
     const authorizer = authorizerId();
     const [fnId] = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).find(
-      ([, fn]) => 'JWT_ISSUER' in ((fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables),
+      ([, fn]) => 'JWT_ISSUER' in (fn.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables,
     ) ?? [''];
 
     // Act
@@ -151,11 +152,17 @@ describe('authorization', () => {
     expect(uri).toContain(`<${fnId}.Arn>/invocations`);
     expect(permissions).toHaveLength(1);
     expect(permissions[0]?.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
-    expect(flattenReference(permissions[0]?.Properties?.['SourceArn'])).toMatch(new RegExp(`:execute-api:<AWS::Region>:<AWS::AccountId>:<\\w+>/authorizers/<${authorizer}>$`));
+    expect(flattenReference(permissions[0]?.Properties?.['SourceArn'])).toMatch(
+      new RegExp(`:execute-api:<AWS::Region>:<AWS::AccountId>:<\\w+>/authorizers/<${authorizer}>$`),
+    );
   });
 
   it('the routes marked public in the route table are exactly the health routes and the server metadata', () => {
-    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.resource}`).sort()).toEqual(PUBLIC_ROUTES);
+    expect(
+      ROUTES.filter((r) => r.public)
+        .map((r) => `${r.method} ${r.resource}`)
+        .sort(),
+    ).toEqual(PUBLIC_ROUTES);
   });
 
   it('CORS is off by default: no OPTIONS methods', () => {
@@ -169,28 +176,33 @@ describe('routes', () => {
     const models = ['iris', 'churn'];
     const expected = [
       ...ROUTES.filter((r) => r.public || r.fn === 'control').map((r) => `${r.method} ${r.resource}`),
-      ...models.flatMap((model) => ROUTES.filter((r) => r.resource.includes('{model}')).map((r) => `${r.method} ${literal(r.resource, model)}`)),
+      ...models.flatMap((model) =>
+        ROUTES.filter((r) => r.resource.includes('{model}')).map((r) => `${r.method} ${literal(r.resource, model)}`),
+      ),
     ];
 
     // Assess
     expect(apiMethods(synth.template).map(key).sort()).toEqual(expected.sort());
   });
 
-  it.each([['iris'], ['churn']])("%s: the model's predict, infer, metadata and ready routes reach its own alias live, and no other model's", (model) => {
-    // Prepare
-    const alias = liveAliasOf(model);
-    const methods = apiMethods(synth.template);
+  it.each([['iris'], ['churn']])(
+    "%s: the model's predict, infer, metadata and ready routes reach its own alias live, and no other model's",
+    (model) => {
+      // Prepare
+      const alias = liveAliasOf(model);
+      const methods = apiMethods(synth.template);
 
-    // Assess
-    for (const route of ROUTES.filter((r) => r.fn === 'predict' && r.resource.includes('{model}'))) {
-      const method = methods.find((m) => key(m) === `${route.method} ${literal(route.resource, model)}`);
-      expect(method).toBeDefined();
-      expect(integrationTarget(method as ApiMethod)).toBe(alias);
-    }
-    const reachingAlias = methods.filter((m) => integrationTarget(m) === alias && !PUBLIC_ROUTES.includes(key(m)));
-    expect(reachingAlias.length).toBe(ROUTES.filter((r) => r.fn === 'predict' && r.resource.includes('{model}')).length);
-    expect(reachingAlias.every((m) => m.path.includes(`/models/${model}`))).toBe(true);
-  });
+      // Assess
+      for (const route of ROUTES.filter((r) => r.fn === 'predict' && r.resource.includes('{model}'))) {
+        const method = methods.find((m) => key(m) === `${route.method} ${literal(route.resource, model)}`);
+        expect(method).toBeDefined();
+        expect(integrationTarget(method as ApiMethod)).toBe(alias);
+      }
+      const reachingAlias = methods.filter((m) => integrationTarget(m) === alias && !PUBLIC_ROUTES.includes(key(m)));
+      expect(reachingAlias.length).toBe(ROUTES.filter((r) => r.fn === 'predict' && r.resource.includes('{model}')).length);
+      expect(reachingAlias.every((m) => m.path.includes(`/models/${model}`))).toBe(true);
+    },
+  );
 
   it("control-plane routes reach the control function, under {model} and under each endpoint's literal model", () => {
     const control = controlFunctionId();
@@ -230,7 +242,8 @@ describe('routes', () => {
   it('invoke permissions: one per integrated function, scoped to this API', () => {
     // The drift schedules' EventBridge permissions aside (test/cdk/drift-schedule.test.ts).
     const permissions = Object.values(resourcesOf(synth.template, 'AWS::Lambda::Permission')).filter(
-      (p) => !flattenReference(p.Properties?.['SourceArn']).includes('/authorizers/') && p.Properties?.['Principal'] !== 'events.amazonaws.com',
+      (p) =>
+        !flattenReference(p.Properties?.['SourceArn']).includes('/authorizers/') && p.Properties?.['Principal'] !== 'events.amazonaws.com',
     );
     // Every method's integration target (an alias `live` or the control function), once each.
     const targets = new Set(apiMethods(synth.template).map(integrationTarget));
@@ -257,7 +270,10 @@ describe('usage plans (this config: usage-key claim api_key, tiers default and g
 
   it('every non-public method requires a key (the usage plans apply), the public routes none', () => {
     for (const m of apiMethods(synth.template)) {
-      expect({ route: key(m), required: m.properties['ApiKeyRequired'] }).toEqual({ route: key(m), required: !PUBLIC_ROUTES.includes(key(m)) });
+      expect({ route: key(m), required: m.properties['ApiKeyRequired'] }).toEqual({
+        route: key(m),
+        required: !PUBLIC_ROUTES.includes(key(m)),
+      });
     }
   });
 
@@ -342,7 +358,12 @@ describe('stage', () => {
     expect(response?.Properties?.['StatusCode']).toBe(/^\d+$/.test(status) ? status : undefined);
     expect(body).toEqual({ error: { code, message: expect.any(String), path: '' }, requestId: 'req-1' });
     expect(body.error.message.length).toBeGreaterThan(10);
-    const expectedHeaders = Object.fromEntries(Object.entries({ 'Content-Type': 'application/json', ...headers }).map(([name, value]) => [`gatewayresponse.header.${name}`, `'${value}'`]));
+    const expectedHeaders = Object.fromEntries(
+      Object.entries({ 'Content-Type': 'application/json', ...headers }).map(([name, value]) => [
+        `gatewayresponse.header.${name}`,
+        `'${value}'`,
+      ]),
+    );
     expect(response?.Properties?.['ResponseParameters']).toEqual(expectedHeaders);
     if (type === 'ACCESS_DENIED') expect(body.error.message).toContain('models:read predict:iris');
   });
@@ -353,12 +374,19 @@ describe('stage', () => {
 });
 
 describe('the API construct on its own (no bundling)', () => {
-
   it('an authorizer prop becomes the default of every non-public method', () => {
     // Prepare
     const stack = new Stack(testApp(), 'WithAuthorizer');
-    const handler = new LambdaFunction(stack, 'Authorizer', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
-    const target = new LambdaFunction(stack, 'Target', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
+    const handler = new LambdaFunction(stack, 'Authorizer', {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('exports.handler = async () => ({})'),
+    });
+    const target = new LambdaFunction(stack, 'Target', {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('exports.handler = async () => ({})'),
+    });
 
     // Act
     new ServingApi(stack, 'Api', {
@@ -372,11 +400,12 @@ describe('the API construct on its own (no bundling)', () => {
     // Assess
     const custom = methods.filter((m) => m.properties['AuthorizationType'] === AuthorizationType.CUSTOM);
     expect(custom.every((m) => m.properties['AuthorizerId'] !== undefined)).toBe(true);
-    expect(methods.filter((m) => m.properties['AuthorizationType'] !== AuthorizationType.CUSTOM).map(key).sort()).toEqual([
-      'GET /v2',
-      'GET /v2/health/live',
-      'GET /v2/health/ready',
-    ]);
+    expect(
+      methods
+        .filter((m) => m.properties['AuthorizationType'] !== AuthorizationType.CUSTOM)
+        .map(key)
+        .sort(),
+    ).toEqual(['GET /v2', 'GET /v2/health/live', 'GET /v2/health/ready']);
   });
 
   it('CORS, when configured, answers preflights for the configured origins only', () => {
@@ -392,7 +421,10 @@ describe('the API construct on its own (no bundling)', () => {
 
     // Assess
     for (const m of apiMethods(template)) expect(m.properties['ApiKeyRequired']).not.toBe(true);
-    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 }, ApiStages: [Match.objectLike({ Stage: Match.anyValue() })] });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 50, BurstLimit: 100 },
+      ApiStages: [Match.objectLike({ Stage: Match.anyValue() })],
+    });
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
   });
 
@@ -443,7 +475,9 @@ describe('events/', () => {
     // Prepare
     const [, event] = events.find(([file]) => file === 'predict-iris.json') ?? [];
     const predicted: string[] = [];
-    const service = { predictText: async (model: string) => (predicted.push(model), JSON.stringify({ model })) } as unknown as PredictionService;
+    const service = {
+      predictText: async (model: string) => (predicted.push(model), JSON.stringify({ model })),
+    } as unknown as PredictionService;
     const handler = makePredictHandler({ service, limits: { maxBodyBytes: 6_000_000, maxJsonDepth: 32 }, servedModel: 'iris' });
 
     // Act

@@ -32,7 +32,9 @@ function readmeSection(title: string): string {
 }
 
 function authorizerFunction(template: Template): [string, Record<string, unknown>] {
-  const [id, resource] = onlyResource(template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ JWT_ISSUER: Match.anyValue() }) } });
+  const [id, resource] = onlyResource(template, 'AWS::Lambda::Function', {
+    Environment: { Variables: Match.objectLike({ JWT_ISSUER: Match.anyValue() }) },
+  });
   return [id, resource.Properties ?? {}];
 }
 
@@ -45,7 +47,10 @@ function statementsOf(template: Template, roleId: string): { actions: string[]; 
     .flatMap((policy) => (policy.Properties?.['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
     .map((statement) => {
       expect(statement['Effect']).toBe('Allow');
-      return { actions: (list(statement['Action']) as string[]).sort(), resources: list(statement['Resource']).map(flattenReference).sort() };
+      return {
+        actions: (list(statement['Action']) as string[]).sort(),
+        resources: list(statement['Resource']).map(flattenReference).sort(),
+      };
     });
 }
 
@@ -84,7 +89,8 @@ describe('the REQUEST authorizer (cdk.json)', () => {
   it('without a usage-key claim no method requires an API key: only stage throttling applies, the default plan waits for keys', () => {
     // Assess
     expect(synth.config.auth.usageKeyClaim).toBeUndefined();
-    for (const m of Object.values(resourcesOf(synth.template, 'AWS::ApiGateway::Method'))) expect(m.Properties?.['ApiKeyRequired']).not.toBe(true);
+    for (const m of Object.values(resourcesOf(synth.template, 'AWS::ApiGateway::Method')))
+      expect(m.Properties?.['ApiKeyRequired']).not.toBe(true);
     expect(authorizerFunction(synth.template)[1]['Environment']).not.toHaveProperty('Variables.AUTH_USAGE_KEY_CLAIM');
     const [stage] = Object.keys(resourcesOf(synth.template, 'AWS::ApiGateway::Stage'));
     synth.template.resourceCountIs('AWS::ApiGateway::UsagePlan', 1);
@@ -140,14 +146,20 @@ describe('the authorizer function (cdk.json)', () => {
     // Assess: the one wildcard, and why: Lambda creates a log stream per execution environment at
     // run time, so their names are unknown; the wildcard stays inside this function's log group.
     expect(granted).toEqual([
-      { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:${logGroup}:log-stream:*`] },
+      {
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [`arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:${logGroup}:log-stream:*`],
+      },
     ]);
     expect(resourcesOf(synth.template, 'AWS::IAM::Role')[roleOf(fn)]?.Properties?.['ManagedPolicyArns']).toBeUndefined();
     expect(resourcesOf(synth.template, 'AWS::Logs::LogGroup')[logGroup.slice(1, -1)]?.Properties).toMatchObject({ RetentionInDays: 30 });
   });
 
   it("warns at synth while cdk.json's placeholder issuer stands", () => {
-    Annotations.fromStack(synth.stack).hasWarning('/OnnxServing/Authorizer', Match.stringLikeRegexp(`placeholder issuer ${PLACEHOLDER_AUTH_HOST}`));
+    Annotations.fromStack(synth.stack).hasWarning(
+      '/OnnxServing/Authorizer',
+      Match.stringLikeRegexp(`placeholder issuer ${PLACEHOLDER_AUTH_HOST}`),
+    );
   });
 });
 
@@ -156,7 +168,10 @@ describe('the authorizer construct on its own', () => {
 
   function bareAuthorizer(auth: AppConfigInput['auth']): { stack: Stack; template: Template } {
     const stack = new Stack(testApp(), 'Bare');
-    const jwt = new JwtAuthorizer(stack, 'Authorizer', { config: parseAppConfig({ endpoints: [{ model: 'iris' }], auth }).auth, logRetention: RetentionDays.ONE_WEEK });
+    const jwt = new JwtAuthorizer(stack, 'Authorizer', {
+      config: parseAppConfig({ endpoints: [{ model: 'iris' }], auth }).auth,
+      logRetention: RetentionDays.ONE_WEEK,
+    });
     // A RequestAuthorizer exists only on an API.
     new RestApi(stack, 'Api', { defaultMethodOptions: { authorizer: jwt.authorizer } }).root.addMethod('GET', new MockIntegration());
     return { stack, template: Template.fromStack(stack) };
@@ -164,17 +179,29 @@ describe('the authorizer construct on its own', () => {
 
   it('with an HS256 secret: the Parameters and Secrets extension layer, the secret named, read access to that secret only', () => {
     // Act
-    const { template } = bareAuthorizer({ issuer: 'https://login.acme.test/', audience: 'onnx-serving', jwksUrl: 'https://login.acme.test/jwks', algorithms: ['RS256', 'HS256'], hs256SecretArn: SECRET_ARN });
+    const { template } = bareAuthorizer({
+      issuer: 'https://login.acme.test/',
+      audience: 'onnx-serving',
+      jwksUrl: 'https://login.acme.test/jwks',
+      algorithms: ['RS256', 'HS256'],
+      hs256SecretArn: SECRET_ARN,
+    });
     const [, fn] = authorizerFunction(template);
 
     // Assess
     const variables = (fn['Environment'] as { Variables: Record<string, string> }).Variables;
-    expect(variables).toMatchObject({ JWT_HS256_SECRET_ARN: SECRET_ARN, JWT_ALGORITHMS: 'RS256', PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: '2773' });
+    expect(variables).toMatchObject({
+      JWT_HS256_SECRET_ARN: SECRET_ARN,
+      JWT_ALGORITHMS: 'RS256',
+      PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: '2773',
+    });
     expect(loadAuthorizerConfig(variables).JWT_HS256_SECRET_ARN).toBe(SECRET_ARN);
     const layers = fn['Layers'] as { 'Fn::FindInMap': [string, unknown, string] }[];
     expect(layers).toHaveLength(1);
     const [map, , key] = layers[0]?.['Fn::FindInMap'] ?? [];
-    expect(JSON.stringify(template.toJSON()['Mappings'][map as string])).toContain(':layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:');
+    expect(JSON.stringify(template.toJSON()['Mappings'][map as string])).toContain(
+      ':layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:',
+    );
     expect(key).toMatch(/arm64$/);
     expect(statementsOf(template, roleOf(fn))).toEqual([
       { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
@@ -183,11 +210,19 @@ describe('the authorizer construct on its own', () => {
   });
 
   it('without a secret: no extension layer and no secret access; the cache TTL from config, 0 included; no placeholder warning', () => {
-    const { stack, template } = bareAuthorizer({ issuer: 'https://login.acme.test/', audience: 'onnx-serving', jwksUrl: 'https://login.acme.test/jwks', cacheTtlSeconds: 0 });
+    const { stack, template } = bareAuthorizer({
+      issuer: 'https://login.acme.test/',
+      audience: 'onnx-serving',
+      jwksUrl: 'https://login.acme.test/jwks',
+      cacheTtlSeconds: 0,
+    });
     const [, fn] = authorizerFunction(template);
     expect(fn['Layers']).toBeUndefined();
     expect(JSON.stringify(statementsOf(template, roleOf(fn)))).not.toContain('secretsmanager');
-    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 0, IdentitySource: 'method.request.header.Authorization' });
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      AuthorizerResultTtlInSeconds: 0,
+      IdentitySource: 'method.request.header.Authorization',
+    });
     Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
   });
 });

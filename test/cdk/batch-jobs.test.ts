@@ -80,9 +80,13 @@ function state(def: AslDefinition, name: string): AslState {
 function functionWith(has: Record<string, unknown>, lacks: string[] = []): [string, Record<string, unknown>] {
   const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, r]) => {
     const variables = (r.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-    return Object.entries(has).every(([k, v]) => (v === undefined ? k in variables : JSON.stringify(variables[k]) === JSON.stringify(v))) && lacks.every((k) => !(k in variables));
+    return (
+      Object.entries(has).every(([k, v]) => (v === undefined ? k in variables : JSON.stringify(variables[k]) === JSON.stringify(v))) &&
+      lacks.every((k) => !(k in variables))
+    );
   });
-  if (found.length !== 1) throw new Error(`expected one function with ${JSON.stringify(has)} and without ${lacks.join(', ')}, found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`expected one function with ${JSON.stringify(has)} and without ${lacks.join(', ')}, found ${found.length}`);
   const [id, resource] = found[0] as [string, { Properties?: Record<string, unknown> }];
   return [id, resource.Properties ?? {}];
 }
@@ -92,14 +96,21 @@ const stepsFunction = () => functionWith({ BATCH_JOBS_TABLE: undefined }, ['MODE
 // The drift function has ENDPOINTS too (its canary checks); only the control function has MAX_ARTIFACT_BYTES.
 const controlFunction = () => functionWith({ ENDPOINTS: undefined, MAX_ARTIFACT_BYTES: undefined });
 /** The capture bucket (its access logs go under `capture/`): replays read `capture/` and write `replays/` in it. */
-const captureBucket = (template = synth.template) => onlyResource(template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'capture/' }) })[0];
+const captureBucket = (template = synth.template) =>
+  onlyResource(template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'capture/' }) })[0];
 
 function table(design: typeof BATCH_JOBS_TABLE): string {
-  const [id] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: design.partitionKey.name, KeyType: 'HASH' }, { AttributeName: design.sortKey?.name, KeyType: 'RANGE' }] });
+  const [id] = onlyResource(synth.template, 'AWS::DynamoDB::Table', {
+    KeySchema: [
+      { AttributeName: design.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: design.sortKey?.name, KeyType: 'RANGE' },
+    ],
+  });
   return id;
 }
 const jobTable = () => table(BATCH_JOBS_TABLE);
-const registryTable = () => onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) })[0];
+const registryTable = () =>
+  onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) })[0];
 
 describe('the workflow definition', () => {
   it('is STANDARD, logs every event without execution data to its own log group, and traces as observability.tracing says (off)', () => {
@@ -109,12 +120,21 @@ describe('the workflow definition', () => {
     // Assess
     expect(props['StateMachineType']).toBe('STANDARD');
     expect(props['TracingConfiguration']).toEqual({ Enabled: false });
-    const logs = props['LoggingConfiguration'] as { Level: string; IncludeExecutionData: boolean; Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: unknown } }[] };
+    const logs = props['LoggingConfiguration'] as {
+      Level: string;
+      IncludeExecutionData: boolean;
+      Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: unknown } }[];
+    };
     expect(logs.Level).toBe('ALL');
     expect(logs.IncludeExecutionData).toBe(false);
-    const [logGroup] = onlyResource(synth.template, 'AWS::Logs::LogGroup', { LogGroupName: '/aws/vendedlogs/states/OnnxServing-batch-jobs' });
+    const [logGroup] = onlyResource(synth.template, 'AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/vendedlogs/states/OnnxServing-batch-jobs',
+    });
     expect(flattenReference(logs.Destinations[0]?.CloudWatchLogsLogGroup.LogGroupArn)).toBe(`<${logGroup}.Arn>`);
-    synth.template.hasResource('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/aws/vendedlogs/states/OnnxServing-batch-jobs', RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
+    synth.template.hasResource('AWS::Logs::LogGroup', {
+      Properties: { LogGroupName: '/aws/vendedlogs/states/OnnxServing-batch-jobs', RetentionInDays: 30 },
+      DeletionPolicy: 'Retain',
+    });
   });
 
   it('plans with the steps function, keeping the job at $ and the plan at $.plan; a plan failure is recorded, then the job fails', () => {
@@ -128,15 +148,27 @@ describe('the workflow definition', () => {
 
     // Assess
     expect(def.StartAt).toBe('Plan');
-    expect(plan).toMatchObject({ Type: 'Task', Resource: `<${steps}.Arn>`, Parameters: { step: 'plan', 'job.$': '$' }, ResultPath: '$.plan', Next: 'PredictSplits' });
+    expect(plan).toMatchObject({
+      Type: 'Task',
+      Resource: `<${steps}.Arn>`,
+      Parameters: { step: 'plan', 'job.$': '$' },
+      ResultPath: '$.plan',
+      Next: 'PredictSplits',
+    });
     expect(plan.Retry).toEqual(retry(PLAN_RETRY));
     expect(plan.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordPlanFailure' }]);
-    expect(record).toMatchObject({ Type: 'Task', Resource: `<${steps}.Arn>`, Parameters: { step: 'fail', 'job.$': '$', 'error.$': '$.error' }, ResultPath: null, Next: 'JobFailed' });
+    expect(record).toMatchObject({
+      Type: 'Task',
+      Resource: `<${steps}.Arn>`,
+      Parameters: { step: 'fail', 'job.$': '$', 'error.$': '$.error' },
+      ResultPath: null,
+      Next: 'JobFailed',
+    });
     expect(record.Retry).toEqual(retry(PLAN_RETRY));
     expect(state(def, 'JobFailed')).toMatchObject({ Type: 'Fail', Error: 'BatchJobFailed' });
   });
 
-  it('PredictSplits is a Distributed Map of EXPRESS children over the plan\'s splits file (JSONL), batched by the plan, bounded by the job\'s options', () => {
+  it("PredictSplits is a Distributed Map of EXPRESS children over the plan's splits file (JSONL), batched by the plan, bounded by the job's options", () => {
     // Act
     const map = state(definition(), 'PredictSplits');
 
@@ -151,7 +183,14 @@ describe('the workflow definition', () => {
     expect(map['ItemBatcher']).toEqual({
       MaxItemsPerBatchPath: '$.plan.splitsPerBatch',
       MaxInputBytesPerBatch: 262_144,
-      BatchInput: { 'jobId.$': '$.jobId', 'model.$': '$.model', 'version.$': '$.version', 'format.$': '$.format', 'output.$': '$.output', 'columns.$': '$.plan.columns' },
+      BatchInput: {
+        'jobId.$': '$.jobId',
+        'model.$': '$.model',
+        'version.$': '$.version',
+        'format.$': '$.format',
+        'output.$': '$.output',
+        'columns.$': '$.plan.columns',
+      },
     });
     expect(map['MaxConcurrencyPath']).toBe('$.options.maxConcurrency');
     expect(map['ToleratedFailurePercentagePath']).toBe('$.options.toleratedFailurePercentage');
@@ -212,14 +251,21 @@ describe('the workflow definition', () => {
     expect(afterFailure).toMatchObject({ Type: 'Task', Resource: `<${steps}.Arn>`, ResultPath: '$.result', Next: 'JobEnded?' });
     expect(afterFailure.Parameters).toEqual({ step: 'assemble', 'job.$': '$', 'plan.$': '$.plan', 'mapError.$': '$.mapError' });
     for (const task of [assemble, afterFailure]) expect(task.Retry).toEqual(retry(ASSEMBLE_RETRY));
-    expect(ended).toEqual({ Type: 'Choice', Choices: [{ Variable: '$.result.state', StringEquals: 'SUCCEEDED', Next: 'JobSucceeded' }], Default: 'JobFailed' });
+    expect(ended).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.result.state', StringEquals: 'SUCCEEDED', Next: 'JobSucceeded' }],
+      Default: 'JobFailed',
+    });
     expect(state(def, 'JobSucceeded').Type).toBe('Succeed');
   });
 
   it('every transition names a state, and every state is reached from Plan', () => {
     // Act
     const def = definition();
-    const targets = (s: AslState) => [s.Next, s.Default, ...(s.Catch ?? []).map((c) => c.Next), ...(s.Choices ?? []).map((c) => c['Next'] as string)].filter((t): t is string => t !== undefined);
+    const targets = (s: AslState) =>
+      [s.Next, s.Default, ...(s.Catch ?? []).map((c) => c.Next), ...(s.Choices ?? []).map((c) => c['Next'] as string)].filter(
+        (t): t is string => t !== undefined,
+      );
     const reached = new Set<string>();
     const visit = (name: string) => {
       if (reached.has(name)) return;
@@ -230,7 +276,16 @@ describe('the workflow definition', () => {
 
     // Assess
     expect([...reached].sort()).toEqual(Object.keys(def.States).sort());
-    expect(Object.keys(def.States).sort()).toEqual(['Assemble', 'AssembleAfterMapFailure', 'JobEnded?', 'JobFailed', 'JobSucceeded', 'Plan', 'PredictSplits', 'RecordPlanFailure']);
+    expect(Object.keys(def.States).sort()).toEqual([
+      'Assemble',
+      'AssembleAfterMapFailure',
+      'JobEnded?',
+      'JobFailed',
+      'JobSucceeded',
+      'Plan',
+      'PredictSplits',
+      'RecordPlanFailure',
+    ]);
   });
 
   it('with observability.tracing on, the state machine is traced too', () => {
@@ -271,15 +326,30 @@ describe('functions, table and outputs', () => {
 
     // Assess
     expect(steps).toMatchObject({ MemorySize: 1024, Timeout: 900, Architectures: ['arm64'] });
-    expect((steps['Environment'] as { Variables: Record<string, unknown> }).Variables).toMatchObject({ REGISTRY_TABLE: { Ref: registryTable() }, BATCH_JOBS_TABLE: { Ref: jobTable() } });
+    expect((steps['Environment'] as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      REGISTRY_TABLE: { Ref: registryTable() },
+      BATCH_JOBS_TABLE: { Ref: jobTable() },
+    });
   });
 
   it('the job table is declared from BATCH_JOBS_TABLE: keys, the sparse active index, TTL; no deletion protection (history, like logs), retained', () => {
     synth.template.resourceCountIs('AWS::DynamoDB::Table', 3);
     synth.template.hasResource('AWS::DynamoDB::Table', {
       Properties: Match.objectLike({
-        KeySchema: [{ AttributeName: 'model', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-        GlobalSecondaryIndexes: [{ IndexName: 'active', KeySchema: [{ AttributeName: 'activeState', KeyType: 'HASH' }, { AttributeName: 'submittedAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
+        KeySchema: [
+          { AttributeName: 'model', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'active',
+            KeySchema: [
+              { AttributeName: 'activeState', KeyType: 'HASH' },
+              { AttributeName: 'submittedAt', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -290,7 +360,7 @@ describe('functions, table and outputs', () => {
     });
   });
 
-  it('the control function is told the table, the state machine, each model\'s locations (wine has none) and the job limits', () => {
+  it("the control function is told the table, the state machine, each model's locations (wine has none) and the job limits", () => {
     // Prepare
     const [sm] = stateMachine();
 
@@ -317,7 +387,7 @@ describe('functions, table and outputs', () => {
     synth.template.hasOutput('BatchJobsTableName', { Value: { Ref: jobTable() } });
   });
 
-  it('without any endpoint declaring batch locations the workflow is still deployed (replays run on it): the control function is told the table, the state machine and the capture bucket, BATCH_LOCATIONS is {}, and no role may touch S3 outside the product\'s buckets', () => {
+  it("without any endpoint declaring batch locations the workflow is still deployed (replays run on it): the control function is told the table, the state machine and the capture bucket, BATCH_LOCATIONS is {}, and no role may touch S3 outside the product's buckets", () => {
     // Act
     const plain = synthesize(TWO_ENDPOINTS, { bundle: false });
 
@@ -327,7 +397,9 @@ describe('functions, table and outputs', () => {
     expect(plain.stack.batchJobs.inputs).toEqual([]);
     expect(plain.stack.batchJobs.outputs).toEqual([]);
     const [sm] = onlyResource(plain.template, 'AWS::StepFunctions::StateMachine', {});
-    const [, control] = onlyResource(plain.template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ENDPOINTS: Match.anyValue(), MAX_ARTIFACT_BYTES: Match.anyValue() }) } });
+    const [, control] = onlyResource(plain.template, 'AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ENDPOINTS: Match.anyValue(), MAX_ARTIFACT_BYTES: Match.anyValue() }) },
+    });
     expect((control.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables).toMatchObject({
       BATCH_LOCATIONS: '{}',
       BATCH_STATE_MACHINE_ARN: { Ref: sm },
@@ -339,13 +411,17 @@ describe('functions, table and outputs', () => {
     const s3 = roles.flatMap((role) => grantedPairs(statementsOfRole(plain.template, role))).filter((p) => p.startsWith('s3:'));
     expect(s3.length).toBeGreaterThan(0);
     expect(s3.filter((p) => p.includes('arn:<AWS::Partition>:s3:::'))).toEqual([]);
-    expect(Object.keys(plain.template.toJSON()['Outputs'] as object).filter((k) => k.startsWith('Batch')).sort()).toEqual(['BatchJobsTableName', 'BatchStateMachineArn']);
+    expect(
+      Object.keys(plain.template.toJSON()['Outputs'] as object)
+        .filter((k) => k.startsWith('Batch'))
+        .sort(),
+    ).toEqual(['BatchJobsTableName', 'BatchStateMachineArn']);
   });
 
-  it('refuses to build without the feature flag that keeps the Distributed Map\'s ResultWriter', () => {
-    expect(() => synthesize(BATCH_ENDPOINTS, { bundle: false, context: { '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': false } })).toThrow(
-      /Batch jobs need the feature flag "@aws-cdk\/aws-stepfunctions:useDistributedMapResultWriterV2": true/,
-    );
+  it("refuses to build without the feature flag that keeps the Distributed Map's ResultWriter", () => {
+    expect(() =>
+      synthesize(BATCH_ENDPOINTS, { bundle: false, context: { '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': false } }),
+    ).toThrow(/Batch jobs need the feature flag "@aws-cdk\/aws-stepfunctions:useDistributedMapResultWriterV2": true/);
   });
 });
 
@@ -357,7 +433,7 @@ describe('least privilege: S3 only under the configured batch locations', () => 
     return grantedPairs(statementsOfRole(synth.template, role)).filter((p) => p.startsWith('s3:'));
   }
 
-  it('the batch function reads inputs, writes outputs, reads the artifacts of the endpoints\' models (those with locations, and wine, which may be replayed), and for replays reads capture/ and writes replays/', () => {
+  it("the batch function reads inputs, writes outputs, reads the artifacts of the endpoints' models (those with locations, and wine, which may be replayed), and for replays reads capture/ and writes replays/", () => {
     // Prepare
     const [, batch] = batchFunction();
     const [artifacts] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
@@ -372,7 +448,10 @@ describe('least privilege: S3 only under the configured batch locations', () => 
       [
         ...INPUTS.map((arn) => `s3:GetObject ${arn}`),
         ...OUTPUTS.flatMap((arn) => [`s3:PutObject ${arn}`, `s3:AbortMultipartUpload ${arn}`]),
-        ...['iris', 'churn', 'wine'].flatMap((m) => [`s3:GetObject <${artifacts}.Arn>/models/${m}/*`, `s3:GetObjectVersion <${artifacts}.Arn>/models/${m}/*`]),
+        ...['iris', 'churn', 'wine'].flatMap((m) => [
+          `s3:GetObject <${artifacts}.Arn>/models/${m}/*`,
+          `s3:GetObjectVersion <${artifacts}.Arn>/models/${m}/*`,
+        ]),
         `s3:GetObject <${capture}.Arn>/capture/*`,
         `s3:PutObject <${capture}.Arn>/replays/*`,
         `s3:ListBucket <${artifacts}.Arn>`,
@@ -394,7 +473,9 @@ describe('least privilege: S3 only under the configured batch locations', () => 
   });
 
   it('the batch function updates the job table and reads the registry, nothing more in DynamoDB', () => {
-    const pairs = grantedPairs(statementsOfRole(synth.template, roleOfResource(batchFunction()[1]))).filter((p) => p.startsWith('dynamodb:'));
+    const pairs = grantedPairs(statementsOfRole(synth.template, roleOfResource(batchFunction()[1]))).filter((p) =>
+      p.startsWith('dynamodb:'),
+    );
     expect(pairs).toEqual([`dynamodb:GetItem <${registryTable()}.Arn>`, `dynamodb:UpdateItem <${jobTable()}.Arn>`]);
   });
 
@@ -405,9 +486,14 @@ describe('least privilege: S3 only under the configured batch locations', () => 
 
     // Assess
     expect(pairs.filter((p) => S3_OBJECT_ACTION.test(p))).toEqual(
-      [...INPUTS, ...OUTPUTS].map((arn) => `s3:GetObject ${arn}`).concat(OUTPUTS.flatMap((arn) => [`s3:PutObject ${arn}`, `s3:AbortMultipartUpload ${arn}`])).sort(),
+      [...INPUTS, ...OUTPUTS]
+        .map((arn) => `s3:GetObject ${arn}`)
+        .concat(OUTPUTS.flatMap((arn) => [`s3:PutObject ${arn}`, `s3:AbortMultipartUpload ${arn}`]))
+        .sort(),
     );
-    expect(pairs.filter((p) => p.startsWith('s3:ListBucket'))).toEqual(['acme-scoring', 'crm-archive', 'crm-exports', 'crm-scores'].map((b) => `s3:ListBucket ${bucket(b)}`));
+    expect(pairs.filter((p) => p.startsWith('s3:ListBucket'))).toEqual(
+      ['acme-scoring', 'crm-archive', 'crm-exports', 'crm-scores'].map((b) => `s3:ListBucket ${bucket(b)}`),
+    );
     expect(pairs.filter((p) => p.startsWith('dynamodb:'))).toEqual([
       `dynamodb:GetItem <${jobTable()}.Arn>`,
       `dynamodb:GetItem <${registryTable()}.Arn>`,
@@ -426,9 +512,13 @@ describe('least privilege: S3 only under the configured batch locations', () => 
 
     // Assess: the outputs here; the capture bucket's replays/ folders in "replays".
     expect(pairs.filter((p) => p.startsWith('s3:') && !p.includes(`<${captureBucket()}.`))).toEqual(
-      OUTPUTS.flatMap((arn) => ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map((a) => `${a} ${arn}`)).sort(),
+      OUTPUTS.flatMap((arn) =>
+        ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map((a) => `${a} ${arn}`),
+      ).sort(),
     );
-    expect(pairs.filter((p) => p.startsWith('lambda:'))).toEqual([batch, steps].flatMap((fn) => [`lambda:InvokeFunction <${fn}.Arn>`, `lambda:InvokeFunction <${fn}.Arn>:*`]).sort());
+    expect(pairs.filter((p) => p.startsWith('lambda:'))).toEqual(
+      [batch, steps].flatMap((fn) => [`lambda:InvokeFunction <${fn}.Arn>`, `lambda:InvokeFunction <${fn}.Arn>:*`]).sort(),
+    );
     const states = pairs.filter((p) => p.startsWith('states:'));
     expect(states).toContain(`states:StartExecution <${sm}>`);
     for (const action of ['states:DescribeExecution', 'states:StopExecution']) {
@@ -451,7 +541,9 @@ describe('least privilege: S3 only under the configured batch locations', () => 
     expect(batchS3).toEqual(
       [
         ...[...INPUTS, ...OUTPUTS].map((arn) => `s3:GetObject ${arn}`),
-        ...['acme-scoring/iris/in/', 'crm-exports/', 'crm-archive/daily/'].map((location) => `s3:PutObject ${objects(`${location}uploads/`)}`),
+        ...['acme-scoring/iris/in/', 'crm-exports/', 'crm-archive/daily/'].map(
+          (location) => `s3:PutObject ${objects(`${location}uploads/`)}`,
+        ),
         `s3:ListBucket ${bucket('acme-scoring')}`,
         `s3:ListBucket ${bucket('crm-exports')}`,
         `s3:ListBucket ${bucket('crm-archive')}`,
@@ -463,7 +555,9 @@ describe('least privilege: S3 only under the configured batch locations', () => 
       `states:StopExecution arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${sm}.Name>:*`,
     ]);
     const onJobs = pairs.filter((p) => p.includes(jobTable()));
-    expect(onJobs).toEqual(['ConditionCheckItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'].map((a) => `dynamodb:${a} <${jobTable()}.Arn>`));
+    expect(onJobs).toEqual(
+      ['ConditionCheckItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'].map((a) => `dynamodb:${a} <${jobTable()}.Arn>`),
+    );
   });
 
   it('no role holds an S3 object action on "*" or outside the configured locations (and the artifact and payload buckets), and none may write an input', () => {
@@ -486,19 +580,29 @@ describe('least privilege: S3 only under the configured batch locations', () => 
     }
     // Inputs: read only; writing under an input only for the control function's presigned uploads.
     const inputWrites = objectPairs.filter(({ pair }) => WRITE.test(pair) && !ours(pair) && !OUTPUTS.includes(pair.split(' ')[1] ?? ''));
-    expect(inputWrites.map(({ pair }) => pair).every((p) => p.startsWith('s3:PutObject ') && uploads.has(p.split(' ')[1] ?? ''))).toBe(true);
+    expect(inputWrites.map(({ pair }) => pair).every((p) => p.startsWith('s3:PutObject ') && uploads.has(p.split(' ')[1] ?? ''))).toBe(
+      true,
+    );
     expect(new Set(inputWrites.map(({ role }) => role))).toEqual(new Set([roleOfResource(controlFunction()[1])]));
     // Outputs: written by the batch function, the steps function and the state machine.
     for (const props of [batchFunction()[1], stepsFunction()[1], stateMachine()[1]]) {
-      const writes = objectPairs.filter(({ role, pair }) => role === roleOfResource(props) && pair.startsWith('s3:PutObject ') && !ours(pair));
+      const writes = objectPairs.filter(
+        ({ role, pair }) => role === roleOfResource(props) && pair.startsWith('s3:PutObject ') && !ours(pair),
+      );
       expect(writes.map(({ pair }) => pair.split(' ')[1]).sort()).toEqual([...OUTPUTS].sort());
     }
   });
 });
 
-describe('replays: the capture bucket\'s capture/ and replays/ only, as the code reads and writes them', () => {
+describe("replays: the capture bucket's capture/ and replays/ only, as the code reads and writes them", () => {
   /** IAM's object-ARN matching: `*` matches any run of characters, `/` included. */
-  const matches = (arn: string, key: string) => new RegExp(`^${arn.split('*').map((part) => part.replace(/[.?+^$()[\]{}|\\]/g, '\\$&')).join('.*')}$`).test(key);
+  const matches = (arn: string, key: string) =>
+    new RegExp(
+      `^${arn
+        .split('*')
+        .map((part) => part.replace(/[.?+^$()[\]{}|\\]/g, '\\$&'))
+        .join('.*')}$`,
+    ).test(key);
   /**
    * A role's statements cut to their resources in the capture bucket (minimizePolicies merges
    * statements of the same actions across buckets), the bucket written `<capture>`.
@@ -506,14 +610,23 @@ describe('replays: the capture bucket\'s capture/ and replays/ only, as the code
   function capturePairs(role: string): GrantedStatement[] {
     const id = captureBucket();
     return statementsOfRole(synth.template, role)
-      .map((st) => ({ ...st, resources: st.resources.filter((r) => r.includes(`<${id}.`)).map((r) => r.replace(`<${id}.Arn>`, '<capture>')) }))
+      .map((st) => ({
+        ...st,
+        resources: st.resources.filter((r) => r.includes(`<${id}.`)).map((r) => r.replace(`<${id}.Arn>`, '<capture>')),
+      }))
       .filter((st) => st.resources.length > 0);
   }
 
   it('the batch function: GetObject on capture/* (ranged reads of a split), listing limited to capture/ (a vanished file is INPUT_CHANGED, not AccessDenied), PutObject on replays/* (parts)', () => {
     const granted = capturePairs(roleOfResource(batchFunction()[1]));
-    expect(grantedPairs(granted)).toEqual(['s3:GetObject <capture>/capture/*', 's3:ListBucket <capture>', 's3:PutObject <capture>/replays/*']);
-    expect(granted.filter((st) => st.actions.includes('s3:ListBucket')).map((st) => st.condition)).toEqual([{ StringLike: { 's3:prefix': ['capture/*'] } }]);
+    expect(grantedPairs(granted)).toEqual([
+      's3:GetObject <capture>/capture/*',
+      's3:ListBucket <capture>',
+      's3:PutObject <capture>/replays/*',
+    ]);
+    expect(granted.filter((st) => st.actions.includes('s3:ListBucket')).map((st) => st.condition)).toEqual([
+      { StringLike: { 's3:prefix': ['capture/*'] } },
+    ]);
   });
 
   it('the steps function: GetObject on capture/* (the plan) and replays/* (assembly, report), listing limited to capture/ and replays/, PutObject and AbortMultipartUpload on replays/* (multipart uploads of splits, comparisons, errors)', () => {
@@ -525,15 +638,19 @@ describe('replays: the capture bucket\'s capture/ and replays/ only, as the code
       's3:ListBucket <capture>',
       's3:PutObject <capture>/replays/*',
     ]);
-    expect(granted.filter((st) => st.actions.includes('s3:ListBucket')).map((st) => st.condition)).toEqual([{ StringLike: { 's3:prefix': ['capture/*', 'replays/*'] } }]);
+    expect(granted.filter((st) => st.actions.includes('s3:ListBucket')).map((st) => st.condition)).toEqual([
+      { StringLike: { 's3:prefix': ['capture/*', 'replays/*'] } },
+    ]);
   });
 
-  it('the state machine: GetObject on each replay\'s _plan/ (the ItemReader\'s splits file), the ResultWriter\'s actions on its _map/ only', () => {
+  it("the state machine: GetObject on each replay's _plan/ (the ItemReader's splits file), the ResultWriter's actions on its _map/ only", () => {
     const granted = capturePairs(roleOfResource(stateMachine()[1]));
     expect(grantedPairs(granted)).toEqual(
       [
         's3:GetObject <capture>/replays/*/_plan/*',
-        ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map((a) => `${a} <capture>/replays/*/_map/*`),
+        ...['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map(
+          (a) => `${a} <capture>/replays/*/_map/*`,
+        ),
       ].sort(),
     );
   });
@@ -543,7 +660,13 @@ describe('replays: the capture bucket\'s capture/ and replays/ only, as the code
     const folder = `${REPLAY_ROOT}iris/job-20261130t120501z-7f3k9q2m1x/`;
     const splits = folder + JOB_FILES.splits;
     const mapManifest = `${folder}${JOB_FILES.mapResults}/0f3c-run/manifest.json`;
-    const others = [partKey(folder, 42), folder + JOB_FILES.comparisons, folder + JOB_FILES.errors, folder + JOB_FILES.manifest, folder + JOB_FILES.replayReport];
+    const others = [
+      partKey(folder, 42),
+      folder + JOB_FILES.comparisons,
+      folder + JOB_FILES.errors,
+      folder + JOB_FILES.manifest,
+      folder + JOB_FILES.replayReport,
+    ];
 
     // Act
     const machine = grantedPairs(capturePairs(roleOfResource(stateMachine()[1])));
@@ -588,7 +711,9 @@ describe('cdk-nag', () => {
       .flatMap((c) =>
         c.node.metadata
           .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-          .flatMap((entry) => Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({ id: id.replace(/^annotation::/i, ''), reason }))),
+          .flatMap((entry) =>
+            Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({ id: id.replace(/^annotation::/i, ''), reason })),
+          ),
       );
 
     // Assess

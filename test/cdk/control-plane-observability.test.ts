@@ -37,18 +37,25 @@ function grants(): string[] {
   return Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))
     .filter((policy) => JSON.stringify(policy.Properties?.['Roles']).includes(`"${role}"`))
     .flatMap((policy) => (policy.Properties?.['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
-    .flatMap((statement) => list(statement['Action']).flatMap((action) => list(statement['Resource']).map((resource) => `${String(action)} ${flattenReference(resource)}`)))
+    .flatMap((statement) =>
+      list(statement['Action']).flatMap((action) =>
+        list(statement['Resource']).map((resource) => `${String(action)} ${flattenReference(resource)}`),
+      ),
+    )
     .sort();
 }
 
 function predictionLogTable(): string {
   // The prediction log: the table with the byModel index (the batch-job table has a TTL too).
-  const [id] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { TimeToLiveSpecification: Match.anyValue(), GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: BY_MODEL_INDEX })]) });
+  const [id] = onlyResource(synth.template, 'AWS::DynamoDB::Table', {
+    TimeToLiveSpecification: Match.anyValue(),
+    GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: BY_MODEL_INDEX })]),
+  });
   return id;
 }
 
 describe('the control plane reads the prediction log', () => {
-  it('names the prediction-log table and the endpoints\' metrics namespace in its environment', () => {
+  it("names the prediction-log table and the endpoints' metrics namespace in its environment", () => {
     // Act
     const variables = (controlPlane()['Environment'] as { Variables: Record<string, unknown> }).Variables;
 
@@ -89,7 +96,10 @@ describe('the control plane reads the prediction log', () => {
     const indexes = table?.Properties?.['GlobalSecondaryIndexes'] as Array<{ IndexName: string; KeySchema: unknown; Projection: unknown }>;
     expect(indexes.find((index) => index.IndexName === BY_STUDY_INDEX)).toEqual({
       IndexName: BY_STUDY_INDEX,
-      KeySchema: [{ AttributeName: 'study', KeyType: 'HASH' }, { AttributeName: 'timestamp', KeyType: 'RANGE' }],
+      KeySchema: [
+        { AttributeName: 'study', KeyType: 'HASH' },
+        { AttributeName: 'timestamp', KeyType: 'RANGE' },
+      ],
       Projection: { ProjectionType: 'ALL' },
     });
     // One index more than before: CloudFormation adds one per update to an existing table.
@@ -120,6 +130,8 @@ describe('a bad metrics namespace', () => {
     } as unknown as ControlPlaneProps;
 
     // Act / Assess
-    expect(() => new ControlPlane(stack, 'Control', props)).toThrow(/metricsNamespace ".*" is not a CloudWatch namespace for custom metrics/);
+    expect(() => new ControlPlane(stack, 'Control', props)).toThrow(
+      /metricsNamespace ".*" is not a CloudWatch namespace for custom metrics/,
+    );
   });
 });

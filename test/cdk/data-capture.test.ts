@@ -49,7 +49,9 @@ type Properties = Record<string, unknown>;
 
 /** The capture bucket: the one whose access logs go under `capture/`. */
 function captureBucket(): [string, Properties] {
-  const [id, resource] = onlyResource(synth.template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'capture/' }) });
+  const [id, resource] = onlyResource(synth.template, 'AWS::S3::Bucket', {
+    LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'capture/' }),
+  });
   return [id, resource.Properties ?? {}];
 }
 
@@ -63,7 +65,7 @@ function deliveryStream(): [string, Properties & { ExtendedS3DestinationConfigur
 /** The control function (its environment names ENDPOINTS and MAX_ARTIFACT_BYTES; the drift function's has ENDPOINTS too). */
 function controlFunction(): [string, Properties] {
   const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, r]) => {
-    const variables = ((r.Properties?.['Environment'] as { Variables?: Properties } | undefined)?.Variables) ?? {};
+    const variables = (r.Properties?.['Environment'] as { Variables?: Properties } | undefined)?.Variables ?? {};
     return 'ENDPOINTS' in variables && 'MAX_ARTIFACT_BYTES' in variables;
   });
   expect(found).toHaveLength(1);
@@ -71,12 +73,15 @@ function controlFunction(): [string, Properties] {
   return [id, resource.Properties ?? {}];
 }
 
-const variablesOf = (fn: Properties): Properties => ((fn['Environment'] as { Variables?: Properties } | undefined)?.Variables) ?? {};
+const variablesOf = (fn: Properties): Properties => (fn['Environment'] as { Variables?: Properties } | undefined)?.Variables ?? {};
 
 describe('the capture bucket', () => {
-  it('is encrypted, closed to the public, owner-enforced, not versioned, logs its access beside the others\' and is retained', () => {
+  it("is encrypted, closed to the public, owner-enforced, not versioned, logs its access beside the others' and is retained", () => {
     // Prepare
-    const [logs] = onlyResource(synth.template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.absent(), VersioningConfiguration: Match.absent() });
+    const [logs] = onlyResource(synth.template, 'AWS::S3::Bucket', {
+      LoggingConfiguration: Match.absent(),
+      VersioningConfiguration: Match.absent(),
+    });
 
     // Act
     const [id, bucket] = captureBucket();
@@ -84,7 +89,12 @@ describe('the capture bucket', () => {
     // Assess
     expect(bucket).toMatchObject({
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       LoggingConfiguration: { DestinationBucketName: { Ref: logs }, LogFilePrefix: 'capture/' },
     });
@@ -104,7 +114,7 @@ describe('the capture bucket', () => {
     });
   });
 
-  it('expires captured records (and the records Firehose could not partition) and replays\' folders after capture.retentionDays, drift reports after 400 days, unfinished uploads after a day', () => {
+  it("expires captured records (and the records Firehose could not partition) and replays' folders after capture.retentionDays, drift reports after 400 days, unfinished uploads after a day", () => {
     expect(REPLAY_PREFIX).toBe(REPLAY_ROOT);
     expect(captureBucket()[1]['LifecycleConfiguration']).toEqual({
       Rules: [
@@ -133,7 +143,9 @@ describe('the Firehose stream', () => {
   it('writes uncompressed .jsonl objects to the capture bucket, partitioned as capture/model=/version=/date=, failures under capture-errors/', () => {
     // Prepare
     const [bucketId] = captureBucket();
-    const [roleId] = onlyResource(synth.template, 'AWS::IAM::Role', { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'firehose.amazonaws.com' } })] }) });
+    const [roleId] = onlyResource(synth.template, 'AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'firehose.amazonaws.com' } })] }),
+    });
 
     // Act
     const destination = deliveryStream()[1].ExtendedS3DestinationConfiguration;
@@ -142,7 +154,8 @@ describe('the Firehose stream', () => {
     expect(destination).toMatchObject({
       BucketARN: { 'Fn::GetAtt': [bucketId, 'Arn'] },
       RoleARN: { 'Fn::GetAtt': [roleId, 'Arn'] },
-      Prefix: 'capture/model=!{partitionKeyFromQuery:model}/version=!{partitionKeyFromQuery:modelVersion}/date=!{partitionKeyFromQuery:date}/',
+      Prefix:
+        'capture/model=!{partitionKeyFromQuery:model}/version=!{partitionKeyFromQuery:modelVersion}/date=!{partitionKeyFromQuery:date}/',
       ErrorOutputPrefix: 'capture-errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/',
       CompressionFormat: 'UNCOMPRESSED',
       FileExtension: '.jsonl',
@@ -151,7 +164,7 @@ describe('the Firehose stream', () => {
     });
   });
 
-  it('partitions with a jq 1.6 query of each record\'s model, modelVersion and UTC date, and adds no delimiter (records end in a line break already)', () => {
+  it("partitions with a jq 1.6 query of each record's model, modelVersion and UTC date, and adds no delimiter (records end in a line break already)", () => {
     const destination = deliveryStream()[1].ExtendedS3DestinationConfiguration;
     expect(destination['DynamicPartitioningConfiguration']).toEqual({ Enabled: true, RetryOptions: { DurationInSeconds: 300 } });
     expect(destination['ProcessingConfiguration']).toEqual({
@@ -178,15 +191,25 @@ describe('the Firehose stream', () => {
 
     // Assess
     const groupId = logging.LogGroupName.Ref;
-    const [streamId] = onlyResource(synth.template, 'AWS::Logs::LogStream', { LogGroupName: { Ref: groupId }, LogStreamName: 'S3Delivery' });
+    const [streamId] = onlyResource(synth.template, 'AWS::Logs::LogStream', {
+      LogGroupName: { Ref: groupId },
+      LogStreamName: 'S3Delivery',
+    });
     expect(logging).toEqual({ Enabled: true, LogGroupName: { Ref: groupId }, LogStreamName: { Ref: streamId } });
-    expect(resourcesOf(synth.template, 'AWS::Logs::LogGroup')[groupId]).toMatchObject({ Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
+    expect(resourcesOf(synth.template, 'AWS::Logs::LogGroup')[groupId]).toMatchObject({
+      Properties: { RetentionInDays: 30 },
+      DeletionPolicy: 'Retain',
+    });
   });
 
   it('is created after its role may write to the bucket (Firehose checks its access at creation)', () => {
     const [streamId] = deliveryStream();
-    const [policyId] = onlyResource(synth.template, 'AWS::IAM::Policy', { Roles: [{ Ref: Match.stringLikeRegexp('^CaptureDeliveryRole') }] });
-    expect(resourcesOf(synth.template, 'AWS::KinesisFirehose::DeliveryStream')[streamId]?.['DependsOn']).toEqual(expect.arrayContaining([policyId]));
+    const [policyId] = onlyResource(synth.template, 'AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^CaptureDeliveryRole') }],
+    });
+    expect(resourcesOf(synth.template, 'AWS::KinesisFirehose::DeliveryStream')[streamId]?.['DependsOn']).toEqual(
+      expect.arrayContaining([policyId]),
+    );
   });
 });
 
@@ -239,14 +262,23 @@ describe('least privilege', () => {
   it('the delivery role is assumed by Firehose for this account only, and may write under capture/ and capture-errors/, list the bucket, and log to its one log stream: nothing else', () => {
     // Prepare
     const [bucketId] = captureBucket();
-    const [roleId, role] = onlyResource(synth.template, 'AWS::IAM::Role', { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'firehose.amazonaws.com' } })] }) });
+    const [roleId, role] = onlyResource(synth.template, 'AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'firehose.amazonaws.com' } })] }),
+    });
 
     // Act
     const pairs = grantedPairs(statementsOfRole(synth.template, roleId));
 
     // Assess
     expect(role.Properties?.['AssumeRolePolicyDocument']).toMatchObject({
-      Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'firehose.amazonaws.com' }, Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'AWS::AccountId' } } } }],
+      Statement: [
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: 'firehose.amazonaws.com' },
+          Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'AWS::AccountId' } } },
+        },
+      ],
     });
     expect(role.Properties?.['ManagedPolicyArns']).toBeUndefined();
     expect(pairs.filter((p) => !p.startsWith('logs:'))).toEqual([
@@ -259,26 +291,31 @@ describe('least privilege', () => {
       `s3:PutObject <${bucketId}.Arn>/capture/*`,
     ]);
     expect(pairs.filter((p) => p.startsWith('logs:'))).toEqual([
-      expect.stringMatching(/^logs:PutLogEvents arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<CaptureDeliveryErrors\w+>:log-stream:<CaptureDeliveryErrorStream\w+>$/),
+      expect.stringMatching(
+        /^logs:PutLogEvents arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<CaptureDeliveryErrors\w+>:log-stream:<CaptureDeliveryErrorStream\w+>$/,
+      ),
     ]);
   });
 
-  it.each([['iris'], ['churn']])("%s's function has CAPTURE_STREAM and may put record batches to that stream only, nothing on the capture bucket", (model) => {
-    // Prepare
-    const [streamId] = deliveryStream();
-    const [bucketId] = captureBucket();
+  it.each([['iris'], ['churn']])(
+    "%s's function has CAPTURE_STREAM and may put record batches to that stream only, nothing on the capture bucket",
+    (model) => {
+      // Prepare
+      const [streamId] = deliveryStream();
+      const [bucketId] = captureBucket();
 
-    // Act
-    const [, fn] = endpointFunction(synth.template, model);
-    const statements = statementsOfRole(synth.template, roleOfResource(fn));
+      // Act
+      const [, fn] = endpointFunction(synth.template, model);
+      const statements = statementsOfRole(synth.template, roleOfResource(fn));
 
-    // Assess
-    expect(variablesOf(fn)['CAPTURE_STREAM']).toEqual({ Ref: streamId });
-    expect(variablesOf(fn)).not.toHaveProperty('CAPTURE_BUCKET');
-    expect(statements).toContainEqual({ actions: ['firehose:PutRecordBatch'], resources: [`<${streamId}.Arn>`] });
-    expect(grantedPairs(statements).filter((p) => p.startsWith('firehose:'))).toEqual([`firehose:PutRecordBatch <${streamId}.Arn>`]);
-    expect(JSON.stringify(statements)).not.toContain(bucketId);
-  });
+      // Assess
+      expect(variablesOf(fn)['CAPTURE_STREAM']).toEqual({ Ref: streamId });
+      expect(variablesOf(fn)).not.toHaveProperty('CAPTURE_BUCKET');
+      expect(statements).toContainEqual({ actions: ['firehose:PutRecordBatch'], resources: [`<${streamId}.Arn>`] });
+      expect(grantedPairs(statements).filter((p) => p.startsWith('firehose:'))).toEqual([`firehose:PutRecordBatch <${streamId}.Arn>`]);
+      expect(JSON.stringify(statements)).not.toContain(bucketId);
+    },
+  );
 
   it('the control plane has CAPTURE_BUCKET, reads capture/, reads and writes drift/, reads replays/ (reports, links), lists those three prefixes only; no delete, no write under replays/, nothing on the stream', () => {
     // Prepare
@@ -315,7 +352,9 @@ describe('least privilege', () => {
     // Act
     const statements = statementsOfRole(synth.template, roleOfResource(control));
     const onProfiles = grantedPairs(statements).filter((p) => p.includes('/profiles/'));
-    const listings = statements.filter((s) => s.actions.includes('s3:ListBucket') && s.resources.includes(`<${artifacts}.Arn>`)).map((s) => s.condition);
+    const listings = statements
+      .filter((s) => s.actions.includes('s3:ListBucket') && s.resources.includes(`<${artifacts}.Arn>`))
+      .map((s) => s.condition);
 
     // Assess
     expect(profileKey('iris', '3').startsWith(PROFILE_PREFIX)).toBe(true);
@@ -323,23 +362,36 @@ describe('least privilege', () => {
     expect(listings).toContainEqual({ StringLike: { 's3:prefix': ['profiles/*'] } });
   });
 
-  it('no role but the delivery role, the endpoints\', the control plane\'s, the drift run\'s and the batch workflow\'s (replays) may touch the stream or the capture bucket, and no other function is told their names', () => {
+  it("no role but the delivery role, the endpoints', the control plane's, the drift run's and the batch workflow's (replays) may touch the stream or the capture bucket, and no other function is told their names", () => {
     // Prepare
     const [bucketId] = captureBucket();
     const [streamId] = deliveryStream();
-    const [deliveryRole] = onlyResource(synth.template, 'AWS::IAM::Role', { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'firehose.amazonaws.com' } })] }) });
+    const [deliveryRole] = onlyResource(synth.template, 'AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'firehose.amazonaws.com' } })] }),
+    });
     const [irisId, iris] = endpointFunction(synth.template, 'iris');
     const [churnId, churn] = endpointFunction(synth.template, 'churn');
     const [controlId, control] = controlFunction();
     // The scheduled drift run reads captures and writes reports too (test/cdk/drift-schedule.test.ts).
-    const [driftId, drift] = onlyResource(synth.template, 'AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Scheduled drift detection') });
+    const [driftId, drift] = onlyResource(synth.template, 'AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Scheduled drift detection'),
+    });
     // Replays run on the batch workflow: its batch and steps functions and its state machine (test/cdk/batch-jobs.test.ts).
     const batchRoles = [
-      ...Object.values(synth.template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Batch jobs: ') } })).map((fn) => roleOfResource(fn.Properties)),
+      ...Object.values(
+        synth.template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Batch jobs: ') } }),
+      ).map((fn) => roleOfResource(fn.Properties)),
       roleOfResource(onlyResource(synth.template, 'AWS::StepFunctions::StateMachine', {})[1].Properties),
     ];
     expect(batchRoles).toHaveLength(3);
-    const allowedRoles = [deliveryRole, roleOfResource(iris), roleOfResource(churn), roleOfResource(control), roleOfResource(drift.Properties), ...batchRoles].sort();
+    const allowedRoles = [
+      deliveryRole,
+      roleOfResource(iris),
+      roleOfResource(churn),
+      roleOfResource(control),
+      roleOfResource(drift.Properties),
+      ...batchRoles,
+    ].sort();
 
     // Act
     const touching = Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))
@@ -369,7 +421,13 @@ describe('cdk-nag', () => {
     return root.node.findAll().flatMap((construct) =>
       construct.node.metadata
         .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-        .flatMap((entry) => Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({ path: construct.node.path, id: id.replace(/^annotation::/i, ''), reason }))),
+        .flatMap((entry) =>
+          Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+            path: construct.node.path,
+            id: id.replace(/^annotation::/i, ''),
+            reason,
+          })),
+        ),
     );
   }
 
@@ -410,8 +468,14 @@ describe('the capture config', () => {
   });
 
   it('accepts the bounds: 1 and 3650 days, 60 and 900 s', () => {
-    expect(parseAppConfig({ ...base, capture: { retentionDays: 1, bufferSeconds: 60 } }).capture).toEqual({ retentionDays: 1, bufferSeconds: 60 });
-    expect(parseAppConfig({ ...base, capture: { retentionDays: 3650, bufferSeconds: 900 } }).capture).toEqual({ retentionDays: 3650, bufferSeconds: 900 });
+    expect(parseAppConfig({ ...base, capture: { retentionDays: 1, bufferSeconds: 60 } }).capture).toEqual({
+      retentionDays: 1,
+      bufferSeconds: 60,
+    });
+    expect(parseAppConfig({ ...base, capture: { retentionDays: 3650, bufferSeconds: 900 } }).capture).toEqual({
+      retentionDays: 3650,
+      bufferSeconds: 900,
+    });
   });
 
   it.each([
@@ -419,7 +483,10 @@ describe('the capture config', () => {
     [{ retentionDays: 3651 }, /capture\.retentionDays: must be at most 3650 days/],
     [{ retentionDays: 1.5 }, /capture\.retentionDays: must be a whole number of days/],
     [{ retentionDays: '30' }, /capture\.retentionDays: must be a whole number of days/],
-    [{ bufferSeconds: 59 }, /capture\.bufferSeconds: must be at least 60 seconds \(Firehose's least buffering interval with dynamic partitioning\)/],
+    [
+      { bufferSeconds: 59 },
+      /capture\.bufferSeconds: must be at least 60 seconds \(Firehose's least buffering interval with dynamic partitioning\)/,
+    ],
     [{ bufferSeconds: 901 }, /capture\.bufferSeconds: must be at most 900 seconds/],
     [{ enabled: false }, /capture\.enabled: unknown field/],
   ])('refuses %j, naming the field', (capture, message) => {
@@ -437,6 +504,13 @@ describe('the capture config', () => {
     expect(build('A', { retentionDays: 30, bufferSeconds: 30 })).toThrow(/bufferSeconds must be a whole number of seconds from 60 to 900/);
     expect(build('B', { retentionDays: 0, bufferSeconds: 60 })).toThrow(/retentionDays must be a whole number of days from 1 to 3650/);
     expect(build('C', { retentionDays: 7, bufferSeconds: 900 })).not.toThrow();
-    expect(flattenReference(stack.resolve(new DataCapture(stack, 'D', { config: { retentionDays: 7, bufferSeconds: 61 }, accessLogs, logRetention: RetentionDays.ONE_WEEK }).streamName))).toMatch(/^<DStream\w+>$/);
+    expect(
+      flattenReference(
+        stack.resolve(
+          new DataCapture(stack, 'D', { config: { retentionDays: 7, bufferSeconds: 61 }, accessLogs, logRetention: RetentionDays.ONE_WEEK })
+            .streamName,
+        ),
+      ),
+    ).toMatch(/^<DStream\w+>$/);
   });
 });

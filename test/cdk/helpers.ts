@@ -53,11 +53,19 @@ export function cdkJsonContext(): Record<string, unknown> {
  */
 export function bareServingApi(props: Partial<ConstructorParameters<typeof ServingApi>[2]> = {}): { stack: Stack; template: Template } {
   const stack = new Stack(testApp(), 'Bare');
-  const fn = (id: string) => new LambdaFunction(stack, id, { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
+  const fn = (id: string) =>
+    new LambdaFunction(stack, id, {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('exports.handler = async () => ({})'),
+    });
   new ServingApi(stack, 'Api', {
     control: fn('Control'),
     endpoints: [{ model: 'iris', target: fn('Iris') }],
-    authorizer: new RequestAuthorizer(stack, 'Jwt', { handler: fn('Authorizer'), identitySources: [IdentitySource.header('Authorization')] }),
+    authorizer: new RequestAuthorizer(stack, 'Jwt', {
+      handler: fn('Authorizer'),
+      identitySources: [IdentitySource.header('Authorization')],
+    }),
     logRetention: RetentionDays.ONE_WEEK,
     ...props,
   });
@@ -135,7 +143,11 @@ export const BATCH_ENDPOINTS: AppConfigInput = {
   auth: TWO_ENDPOINTS.auth,
   endpoints: [
     { model: 'iris', batch: { inputs: ['s3://acme-scoring/iris/in/'], outputs: ['s3://acme-scoring/iris/out/'] } },
-    { model: 'churn', architecture: 'x86_64', batch: { inputs: ['s3://crm-exports', 's3://crm-archive/daily/'], outputs: ['s3://crm-scores/churn/'] } },
+    {
+      model: 'churn',
+      architecture: 'x86_64',
+      batch: { inputs: ['s3://crm-exports', 's3://crm-archive/daily/'], outputs: ['s3://crm-scores/churn/'] },
+    },
     { model: 'wine' },
   ],
   batch: { maxConcurrency: 50, jobTtlDays: 30, maxRowsPerBatch: 2000 },
@@ -157,14 +169,20 @@ export function onlyResource(template: Template, type: string, properties: Recor
 
 /** The endpoint function serving `model` (its environment names SERVED_MODEL). */
 export function endpointFunction(template: Template, model: string): [string, Record<string, unknown>] {
-  const [id, resource] = onlyResource(template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SERVED_MODEL: model }) } });
+  const [id, resource] = onlyResource(template, 'AWS::Lambda::Function', {
+    Environment: { Variables: Match.objectLike({ SERVED_MODEL: model }) },
+  });
   return [id, resource.Properties ?? {}];
 }
 
 /** The logical id of the `AWS::Lambda::Version` that alias `live` of function `fnId` points to. */
 export function liveVersionOf(template: Template, fnId: string): string {
   const version = new Capture();
-  template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live', FunctionName: { Ref: fnId }, FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] } });
+  template.hasResourceProperties('AWS::Lambda::Alias', {
+    Name: 'live',
+    FunctionName: { Ref: fnId },
+    FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] },
+  });
   return version.asString();
 }
 
@@ -175,7 +193,11 @@ export interface TemplateMetricQuery {
   readonly Label?: string;
   readonly ReturnData?: boolean;
   readonly MetricStat?: {
-    readonly Metric: { readonly Namespace: string; readonly MetricName: string; readonly Dimensions: readonly { readonly Name: string; readonly Value: unknown }[] };
+    readonly Metric: {
+      readonly Namespace: string;
+      readonly MetricName: string;
+      readonly Dimensions: readonly { readonly Name: string; readonly Value: unknown }[];
+    };
     readonly Period: number;
     readonly Stat: string;
   };
@@ -187,7 +209,11 @@ export interface TemplateMetricQuery {
  */
 export function errorsAlarmOf(template: Template, model: string): [string, Record<string, unknown> & { Metrics: TemplateMetricQuery[] }] {
   const [id, alarm] = onlyResource(template, 'AWS::CloudWatch::Alarm', {
-    Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ Dimensions: Match.arrayWith([{ Name: 'Model', Value: model }]) }) }) })]),
+    Metrics: Match.arrayWith([
+      Match.objectLike({
+        MetricStat: Match.objectLike({ Metric: Match.objectLike({ Dimensions: Match.arrayWith([{ Name: 'Model', Value: model }]) }) }),
+      }),
+    ]),
   });
   return [id, alarm.Properties as Record<string, unknown> & { Metrics: TemplateMetricQuery[] }];
 }
@@ -243,24 +269,28 @@ export function joinedText(node: unknown): string {
 
 /** Every expression (SEARCH, math) the widgets graph. */
 export function graphedExpressions(widgets: readonly DashboardWidget[]): string[] {
-  return widgets.flatMap((w) => w.properties.metrics ?? []).flatMap((m) => {
-    const first = m[0] as { expression?: unknown } | undefined;
-    return m.length === 1 && typeof first?.expression === 'string' ? [first.expression] : [];
-  });
+  return widgets
+    .flatMap((w) => w.properties.metrics ?? [])
+    .flatMap((m) => {
+      const first = m[0] as { expression?: unknown } | undefined;
+      return m.length === 1 && typeof first?.expression === 'string' ? [first.expression] : [];
+    });
 }
 
 /** Every plain metric the widgets graph. */
 export function graphedMetrics(widgets: readonly DashboardWidget[]): GraphedMetric[] {
-  return widgets.flatMap((w) => w.properties.metrics ?? []).flatMap((m) => {
-    if (typeof m[0] !== 'string') return [];
-    const last = m.at(-1);
-    const options = typeof last === 'object' && last !== null ? (last as { stat?: string }) : undefined;
-    const parts = (options ? m.slice(0, -1) : m) as string[];
-    const [namespace = '', metricName = '', ...pairs] = parts;
-    const dimensions: Record<string, string> = {};
-    for (let i = 0; i + 1 < pairs.length; i += 2) dimensions[pairs[i] as string] = pairs[i + 1] as string;
-    return [{ namespace, metricName, dimensions, ...(options?.stat ? { stat: options.stat } : {}) }];
-  });
+  return widgets
+    .flatMap((w) => w.properties.metrics ?? [])
+    .flatMap((m) => {
+      if (typeof m[0] !== 'string') return [];
+      const last = m.at(-1);
+      const options = typeof last === 'object' && last !== null ? (last as { stat?: string }) : undefined;
+      const parts = (options ? m.slice(0, -1) : m) as string[];
+      const [namespace = '', metricName = '', ...pairs] = parts;
+      const dimensions: Record<string, string> = {};
+      for (let i = 0; i + 1 < pairs.length; i += 2) dimensions[pairs[i] as string] = pairs[i + 1] as string;
+      return [{ namespace, metricName, dimensions, ...(options?.stat ? { stat: options.stat } : {}) }];
+    });
 }
 
 /** A state of an Amazon States Language definition (the fields the tests read). */

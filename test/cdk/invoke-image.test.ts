@@ -60,7 +60,11 @@ function binaryInferEvent(x: Float32Array, h: number, w: number) {
   return proxyEvent({
     method: 'POST',
     resource: '/v2/models/segmenter/infer',
-    headers: [['Content-Type', OCTET], ['Accept', OCTET], ['Inference-Header-Content-Length', String(headerLength)]],
+    headers: [
+      ['Content-Type', OCTET],
+      ['Accept', OCTET],
+      ['Inference-Header-Content-Length', String(headerLength)],
+    ],
     body,
   });
 }
@@ -74,7 +78,10 @@ function splitAnswer(result: ProxyResultShape, body: Buffer): { header: Record<s
 /** `npm run invoke -- ...`, as a user runs it (the script is `tsx local/invoke-cli.ts`). */
 function cli(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'local/invoke-cli.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'local/invoke-cli.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -102,7 +109,10 @@ beforeAll(async () => {
   const context = cdkJsonContext();
   const config = context[CONFIG_CONTEXT_KEY] as { endpoints: unknown[] };
   const { app, stack } = createServingApp({
-    context: { ...context, [CONFIG_CONTEXT_KEY]: { ...config, endpoints: [...config.endpoints, { model: 'segmenter', memoryMb: 2048, baseline: BASELINE }] } },
+    context: {
+      ...context,
+      [CONFIG_CONTEXT_KEY]: { ...config, endpoints: [...config.endpoints, { model: 'segmenter', memoryMb: 2048, baseline: BASELINE }] },
+    },
     outdir: path.join(dir, 'cdk.out'),
     nag: false,
   });
@@ -124,12 +134,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it('serves the registered image model at 512 × 512 in binary form: ONNX Runtime\'s output bytes, both payloads within Lambda\'s limit', async () => {
+it("serves the registered image model at 512 × 512 in binary form: ONNX Runtime's output bytes, both payloads within Lambda's limit", async () => {
   // Prepare
   const event = binaryInferEvent(X, H, W);
 
   // Act
-  const { result, registered } = await invoke({ templateFile, functionName: 'segmenter', event, seedSampleModel: false, register: [{ model: 'segmenter', bytes: MODEL, metadata: METADATA }] });
+  const { result, registered } = await invoke({
+    templateFile,
+    functionName: 'segmenter',
+    event,
+    seedSampleModel: false,
+    register: [{ model: 'segmenter', bytes: MODEL, metadata: METADATA }],
+  });
 
   // Assess
   expect(registered).toEqual([{ model: 'segmenter', version: '1' }]);
@@ -138,7 +154,9 @@ it('serves the registered image model at 512 × 512 in binary form: ONNX Runtime
   expect(response).toMatchObject({ statusCode: 200, isBase64Encoded: true, headers: { 'content-type': OCTET } });
   const { header, rest } = splitAnswer(response, resultBody(result) as Buffer);
   expect(header).toMatchObject({ model_name: 'segmenter', model_version: '1' });
-  expect(header['outputs']).toEqual([expect.objectContaining({ name: 'y', datatype: 'FP32', shape: [1, 1, H, W], parameters: { binary_data_size: H * W * 4 } })]);
+  expect(header['outputs']).toEqual([
+    expect.objectContaining({ name: 'y', datatype: 'FP32', shape: [1, 1, H, W], parameters: { binary_data_size: H * W * 4 } }),
+  ]);
   expect(rest.equals(expected)).toBe(true);
   // 3.1 MB of floats, 4.2 MB as the event carries them; 1 MB back, 1.4 MB as the result carries it.
   expect(serializedBytes(event)).toBeGreaterThan(4_000_000);
@@ -152,7 +170,19 @@ it('npm run invoke --register --metadata registers the file, makes it live and w
   const outFile = path.join(dir, 'answer.bin');
 
   // Act
-  const run = await cli(['segmenter', '-e', eventFile, '-t', templateFile, '--register', `segmenter=${modelFile}`, '--metadata', metadataFile, '--out', outFile]);
+  const run = await cli([
+    'segmenter',
+    '-e',
+    eventFile,
+    '-t',
+    templateFile,
+    '--register',
+    `segmenter=${modelFile}`,
+    '--metadata',
+    metadataFile,
+    '--out',
+    outFile,
+  ]);
 
   // Assess
   expect({ code: run.code, err: run.code === 0 ? '' : run.err }).toEqual({ code: 0, err: '' });
@@ -172,10 +202,18 @@ it('a 1024 × 1024 binary event (over 6 MiB once base64-encoded) is refused befo
   expect(serializedBytes(event)).toBeGreaterThan(LAMBDA_SYNC_PAYLOAD_BYTES);
 
   // Act
-  const run = invoke({ templateFile, functionName: 'segmenter', event, seedSampleModel: false, register: [{ model: 'segmenter', bytes: MODEL, metadata: METADATA }] });
+  const run = invoke({
+    templateFile,
+    functionName: 'segmenter',
+    event,
+    seedSampleModel: false,
+    register: [{ model: 'segmenter', bytes: MODEL, metadata: METADATA }],
+  });
 
   // Assess
-  await expect(run).rejects.toThrow(new RegExp(`The event is \\d+ bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit .*RequestEntityTooLargeException`));
+  await expect(run).rejects.toThrow(
+    new RegExp(`The event is \\d+ bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit .*RequestEntityTooLargeException`),
+  );
 }, 60_000);
 
 describe('--register errors say what to fix', () => {
@@ -189,36 +227,56 @@ describe('--register errors say what to fix', () => {
   it('a model the function does not serve is refused, naming the model it serves', async () => {
     const run = await cli(['segmenter', '-e', eventFile, '-t', templateFile, '--register', `iris=${modelFile}`]);
     expect(run.code).toBe(1);
-    expect(run.err).toMatch(/invoke failed: EndpointSegmenter\w+ serves the model "segmenter", not "iris": register its file as --register segmenter=<file.onnx>/);
+    expect(run.err).toMatch(
+      /invoke failed: EndpointSegmenter\w+ serves the model "segmenter", not "iris": register its file as --register segmenter=<file.onnx>/,
+    );
   });
 
   it('--register without <model>= and --metadata before any --register are refused with the form expected', async () => {
     const bare = await cli(['segmenter', '-e', eventFile, '-t', templateFile, '--register', modelFile]);
     expect(bare.err).toContain('--register takes <model>=<file.onnx>');
-    const early = await cli(['segmenter', '-e', eventFile, '-t', templateFile, '--metadata', metadataFile, '--register', `segmenter=${modelFile}`]);
+    const early = await cli([
+      'segmenter',
+      '-e',
+      eventFile,
+      '-t',
+      templateFile,
+      '--metadata',
+      metadataFile,
+      '--register',
+      `segmenter=${modelFile}`,
+    ]);
     expect(early.err).toContain(`--metadata ${metadataFile} comes before any --register`);
     expect([bare.code, early.code]).toEqual([1, 1]);
   });
 
-  it('a promotion the metrics gate refuses prints the gate\'s code and message, and the function does not run', async () => {
+  it("a promotion the metrics gate refuses prints the gate's code and message, and the function does not run", async () => {
     // Act: no metadata, so no iou for the endpoint's baseline (read from the template's control function).
     const run = await cli(['segmenter', '-e', eventFile, '-t', templateFile, '--register', `segmenter=${modelFile}`]);
 
     // Assess
     expect(run.code).toBe(1);
-    expect(run.err).toMatch(/invoke failed: Promoting version 1 of "segmenter" was refused: GATE_METRICS: Gate "metrics" refused the promotion: .*iou/);
+    expect(run.err).toMatch(
+      /invoke failed: Promoting version 1 of "segmenter" was refused: GATE_METRICS: Gate "metrics" refused the promotion: .*iou/,
+    );
     expect(run.out).toBe('');
   }, 120_000);
 
-  it('a file ONNX Runtime cannot load is refused at registration with the API\'s code', async () => {
+  it("a file ONNX Runtime cannot load is refused at registration with the API's code", async () => {
     // Act
     const run = invoke({
-      templateFile, functionName: 'segmenter', event: binaryInferEvent(pixels(3, 3), 1, 1), seedSampleModel: false,
+      templateFile,
+      functionName: 'segmenter',
+      event: binaryInferEvent(pixels(3, 3), 1, 1),
+      seedSampleModel: false,
       register: [{ model: 'segmenter', bytes: Buffer.from('not an onnx file'), metadata: METADATA }],
     });
 
     // Assess
-    const refused = await run.then(() => undefined, (error: unknown) => error);
+    const refused = await run.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(refused).toBeInstanceOf(RegistrationRefusedError);
     expect(refused).toMatchObject({ model: 'segmenter', code: 'INVALID_MODEL', path: 'model' });
     expect((refused as Error).message).toMatch(/^Registering "segmenter" was refused: INVALID_MODEL: .+ \(at model\)$/);

@@ -79,12 +79,14 @@ describe.each(ARCHES)('the %s layer', (architecture, nodeArch, machine) => {
   it('leaves out what is not loaded at run time: install script, sources, declarations, source maps', () => {
     const files = tree(build.contentDir);
     expect(files.filter((f) => /\.d\.ts$|\.map$|\/lib\/.*\.ts$|\/script\/|README/.test(f))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining([
-      'nodejs/node_modules/onnxruntime-node/package.json',
-      'nodejs/node_modules/onnxruntime-node/dist/index.js',
-      'nodejs/node_modules/onnxruntime-common/dist/cjs/index.js',
-      'nodejs/node_modules/onnxruntime-common/dist/esm/index.js',
-    ]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'nodejs/node_modules/onnxruntime-node/package.json',
+        'nodejs/node_modules/onnxruntime-node/dist/index.js',
+        'nodejs/node_modules/onnxruntime-common/dist/cjs/index.js',
+        'nodejs/node_modules/onnxruntime-common/dist/esm/index.js',
+      ]),
+    );
   });
 
   it('reports its unzipped size, far below the 250 MB limit', () => {
@@ -122,12 +124,17 @@ describe('the build script', () => {
 
   it('prints the layer size when run by hand', () => {
     // Act
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'layers/onnxruntime/build.ts', '--arch', 'arm64'], { cwd: ROOT, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'layers/onnxruntime/build.ts', '--arch', 'arm64'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
 
     // Assess
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^onnxruntime layer \(arm64\): \d+\.\d MB unzipped \(\d+ bytes, \d+ files; onnxruntime-node@[\d.]+, onnxruntime-common@[\d.]+\)/);
+    expect(run.stdout).toMatch(
+      /^onnxruntime layer \(arm64\): \d+\.\d MB unzipped \(\d+ bytes, \d+ files; onnxruntime-node@[\d.]+, onnxruntime-common@[\d.]+\)/,
+    );
   });
 
   it('rejects an unknown architecture', () => {
@@ -135,23 +142,29 @@ describe('the build script', () => {
   });
 
   const hostArch = ({ arm64: 'arm64', x64: 'x86_64' } as Record<string, LayerArchitecture | undefined>)[process.arch];
-  (process.platform === 'linux' && hostArch ? it : it.skip)(`the layer for this machine (${hostArch ?? process.arch}) loads on its own and runs the iris model`, () => {
-    // Prepare: a script importing onnxruntime-node as an ES module from the layer's folder only.
-    const build = buildOnnxRuntimeLayer({ architecture: hostArch as LayerArchitecture });
-    const script = `
+  (process.platform === 'linux' && hostArch ? it : it.skip)(
+    `the layer for this machine (${hostArch ?? process.arch}) loads on its own and runs the iris model`,
+    () => {
+      // Prepare: a script importing onnxruntime-node as an ES module from the layer's folder only.
+      const build = buildOnnxRuntimeLayer({ architecture: hostArch as LayerArchitecture });
+      const script = `
       import * as ort from 'onnxruntime-node';
       const session = await ort.InferenceSession.create(${JSON.stringify(path.join(ROOT, 'models/iris/model.onnx'))});
       const input = new ort.Tensor('float32', Float32Array.from([5.1, 3.5, 1.4, 0.2]), [1, 4]);
       const out = await session.run({ [session.inputNames[0]]: input });
       console.log(JSON.stringify({ inputs: session.inputNames, outputs: Object.keys(out) }));`;
 
-    // Act
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: path.join(build.contentDir, 'nodejs'), encoding: 'utf8' });
+      // Act
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: path.join(build.contentDir, 'nodejs'),
+        encoding: 'utf8',
+      });
 
-    // Assess
-    expect(run.stderr).toBe('');
-    expect(JSON.parse(run.stdout)).toEqual({ inputs: ['features'], outputs: ['probabilities', 'label'] });
-  });
+      // Assess
+      expect(run.stderr).toBe('');
+      expect(JSON.parse(run.stdout)).toEqual({ inputs: ['features'], outputs: ['probabilities', 'label'] });
+    },
+  );
 });
 
 describe("Lambda's 250 MB unzipped limit", () => {

@@ -59,14 +59,17 @@ describe('cdk-nag AwsSolutions', () => {
     // The rules that stand by design, and why (the reasons themselves are in lib/):
     const expected: Record<string, string> = {
       'AwsSolutions-S1': 'the access-log bucket does not log its own access',
-      'AwsSolutions-IAM4': "API Gateway's account CloudWatch role uses the AWS-managed push-to-logs policy; each CodeDeploy deployment group's role uses AWSCodeDeployRoleForLambdaLimited",
-      'AwsSolutions-IAM5': 'model-prefix artifact keys, own log streams, endpoint function versions, the hook invoke grant, GetMetricData, X-Ray writes when tracing is on (each finding acknowledged one by one)',
+      'AwsSolutions-IAM4':
+        "API Gateway's account CloudWatch role uses the AWS-managed push-to-logs policy; each CodeDeploy deployment group's role uses AWSCodeDeployRoleForLambdaLimited",
+      'AwsSolutions-IAM5':
+        'model-prefix artifact keys, own log streams, endpoint function versions, the hook invoke grant, GetMetricData, X-Ray writes when tracing is on (each finding acknowledged one by one)',
       'AwsSolutions-APIG2': 'bodies are validated by the functions, parameters by API Gateway',
       'AwsSolutions-APIG3': 'no WAF yet: throttled and authorized',
       'AwsSolutions-APIG4': 'the public routes: the two health checks and the server metadata (GET /v2)',
       'AwsSolutions-COG4': 'routes are authorized by the JWT Lambda authorizer, for any OIDC issuer, not a Cognito user pool authorizer',
       'AwsSolutions-L1': 'the product targets nodejs22.x',
-      'AwsSolutions-SF2': 'the batch and replay workflow (always deployed: replays run on it) is traced only with observability.tracing, off here',
+      'AwsSolutions-SF2':
+        'the batch and replay workflow (always deployed: replays run on it) is traced only with observability.tracing, off here',
     };
 
     // Act
@@ -88,8 +91,12 @@ describe('cdk-nag AwsSolutions', () => {
     // "*" itself only on the control plane, for cloudwatch:GetMetricData, and on the batch workflow's role, for log delivery (neither has resource-level permissions).
     const star = iam5.filter((a) => a.id === 'AwsSolutions-IAM5[Resource::*]');
     expect(star.map((a) => a.path).sort()).toEqual(['OnnxServing/BatchJobs/Workflow/Role', 'OnnxServing/ControlPlane/Control/Role']);
-    expect(star.find((a) => a.path.startsWith('OnnxServing/ControlPlane'))?.reason).toMatch(/GetMetricData has no resource-level permissions/);
-    expect(star.find((a) => a.path.startsWith('OnnxServing/BatchJobs'))?.reason).toMatch(/Log delivery .* has no resource-level permissions/);
+    expect(star.find((a) => a.path.startsWith('OnnxServing/ControlPlane'))?.reason).toMatch(
+      /GetMetricData has no resource-level permissions/,
+    );
+    expect(star.find((a) => a.path.startsWith('OnnxServing/BatchJobs'))?.reason).toMatch(
+      /Log delivery .* has no resource-level permissions/,
+    );
   });
 
   it('acknowledges COG4 once, on the API, with the Lambda authorizer as its reason', () => {
@@ -110,7 +117,11 @@ describe('cdk-nag AwsSolutions', () => {
 
   it('acknowledges APIG4 (unauthorized method) only on the public routes: the two health checks and the server metadata', () => {
     const apig4 = acknowledgments(synth.app).filter((a) => a.id === 'AwsSolutions-APIG4');
-    expect(apig4.map((a) => a.path.replace(/^.*\/Api\/Default/, '')).sort()).toEqual(['/v2/GET', '/v2/health/live/GET', '/v2/health/ready/GET']);
+    expect(apig4.map((a) => a.path.replace(/^.*\/Api\/Default/, '')).sort()).toEqual([
+      '/v2/GET',
+      '/v2/health/live/GET',
+      '/v2/health/ready/GET',
+    ]);
   });
 
   it('a function cannot be given a wildcard action, nor a wildcard resource without a reason', () => {
@@ -141,8 +152,12 @@ describe('cdk-nag AwsSolutions with X-Ray tracing on', () => {
 
     // Assess
     const endpoints = star.filter((a) => /^OnnxServing\/Endpoint\w+\/Predict\/Role$/.test(a.path));
-    expect(endpoints.map((a) => a.path).sort()).toEqual(['OnnxServing/EndpointChurn/Predict/Role', 'OnnxServing/EndpointIris/Predict/Role']);
-    for (const ack of endpoints) expect(ack.reason).toMatch(/X-Ray.*xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions/);
+    expect(endpoints.map((a) => a.path).sort()).toEqual([
+      'OnnxServing/EndpointChurn/Predict/Role',
+      'OnnxServing/EndpointIris/Predict/Role',
+    ]);
+    for (const ack of endpoints)
+      expect(ack.reason).toMatch(/X-Ray.*xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions/);
     for (const ack of star.filter((a) => !endpoints.includes(a))) expect(ack.reason).toMatch(/no resource-level permissions/);
   });
 });

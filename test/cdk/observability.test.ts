@@ -47,7 +47,11 @@ function grantsOf(synth: Synthesized, fn: Record<string, unknown>): string[] {
   return Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))
     .filter((policy) => JSON.stringify(policy.Properties?.['Roles']).includes(`"${role}"`))
     .flatMap((policy) => (policy.Properties?.['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
-    .flatMap((statement) => list(statement['Action']).flatMap((action) => list(statement['Resource']).map((resource) => `${String(action)} ${flattenReference(resource)}`)))
+    .flatMap((statement) =>
+      list(statement['Action']).flatMap((action) =>
+        list(statement['Resource']).map((resource) => `${String(action)} ${flattenReference(resource)}`),
+      ),
+    )
     .sort();
 }
 
@@ -55,22 +59,25 @@ describe('metrics namespace and log level', () => {
   it.each([
     ['the defaults', () => defaults, 'OnnxServing', 'INFO'],
     ['its own namespace and DEBUG', () => custom, CUSTOM.metricsNamespace, 'DEBUG'],
-  ] as const)('with %s, each endpoint function publishes in the namespace its errors alarm reads, at the configured level', (_case, synth, namespace, level) => {
-    for (const model of MODELS) {
-      // Prepare
-      const [, fn] = endpointFunction(synth().template, model);
-      const [, alarm] = errorsAlarmOf(synth().template, model);
+  ] as const)(
+    'with %s, each endpoint function publishes in the namespace its errors alarm reads, at the configured level',
+    (_case, synth, namespace, level) => {
+      for (const model of MODELS) {
+        // Prepare
+        const [, fn] = endpointFunction(synth().template, model);
+        const [, alarm] = errorsAlarmOf(synth().template, model);
 
-      // Act: the environment as the function's own config parses it.
-      const config = loadConfig(environmentOf(fn));
+        // Act: the environment as the function's own config parses it.
+        const config = loadConfig(environmentOf(fn));
 
-      // Assess
-      expect(environmentOf(fn)).toMatchObject({ METRICS_NAMESPACE: namespace, LOG_LEVEL: level });
-      expect(config.METRICS_NAMESPACE).toBe(namespace);
-      expect(config.LOG_LEVEL).toBe(level);
-      expect(queriesById(alarm.Metrics)['serverErrors']?.MetricStat?.Metric.Namespace).toBe(config.METRICS_NAMESPACE);
-    }
-  });
+        // Assess
+        expect(environmentOf(fn)).toMatchObject({ METRICS_NAMESPACE: namespace, LOG_LEVEL: level });
+        expect(config.METRICS_NAMESPACE).toBe(namespace);
+        expect(config.LOG_LEVEL).toBe(level);
+        expect(queriesById(alarm.Metrics)['serverErrors']?.MetricStat?.Metric.Namespace).toBe(config.METRICS_NAMESPACE);
+      }
+    },
+  );
 
   it('the stack and each endpoint expose the namespace, for whatever reads the metrics back (the control plane)', () => {
     expect(defaults.stack.metricsNamespace).toBe('OnnxServing');
@@ -96,42 +103,55 @@ describe('X-Ray tracing', () => {
     }
   });
 
-  it.each(MODELS)('when configured, %s traces actively, is told TRACING=true, and may write exactly PutTraceSegments and PutTelemetryRecords on "*"', (model) => {
-    // Prepare
-    const [, fn] = endpointFunction(custom.template, model);
-    const [, untraced] = endpointFunction(defaults.template, model);
+  it.each(MODELS)(
+    'when configured, %s traces actively, is told TRACING=true, and may write exactly PutTraceSegments and PutTelemetryRecords on "*"',
+    (model) => {
+      // Prepare
+      const [, fn] = endpointFunction(custom.template, model);
+      const [, untraced] = endpointFunction(defaults.template, model);
 
-    // Act
-    const grants = grantsOf(custom, fn);
+      // Act
+      const grants = grantsOf(custom, fn);
 
-    // Assess
-    expect(fn['TracingConfig']).toEqual({ Mode: 'Active' });
-    expect(environmentOf(fn)).toMatchObject({ TRACING: 'true' });
-    expect(loadConfig(environmentOf(fn)).TRACING).toBe(true);
-    expect(grants.filter((g) => g.startsWith('xray:'))).toEqual(['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *']);
-    expect(grants.filter((g) => g.endsWith(' *'))).toEqual(['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *']);
-    // Nothing else changes: the traced role is the untraced one plus X-Ray.
-    expect(grants.filter((g) => !g.startsWith('xray:')).map((g) => g.replace(/<\w+>/g, '<id>'))).toEqual(grantsOf(defaults, untraced).map((g) => g.replace(/<\w+>/g, '<id>')));
-  });
+      // Assess
+      expect(fn['TracingConfig']).toEqual({ Mode: 'Active' });
+      expect(environmentOf(fn)).toMatchObject({ TRACING: 'true' });
+      expect(loadConfig(environmentOf(fn)).TRACING).toBe(true);
+      expect(grants.filter((g) => g.startsWith('xray:'))).toEqual(['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *']);
+      expect(grants.filter((g) => g.endsWith(' *'))).toEqual(['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *']);
+      // Nothing else changes: the traced role is the untraced one plus X-Ray.
+      expect(grants.filter((g) => !g.startsWith('xray:')).map((g) => g.replace(/<\w+>/g, '<id>'))).toEqual(
+        grantsOf(defaults, untraced).map((g) => g.replace(/<\w+>/g, '<id>')),
+      );
+    },
+  );
 });
 
 describe('the dashboard reads the namespace the functions publish in', () => {
-  it.each(MODELS)("%s's dashboard searches the configured namespace (quoted, it has a space) by FunctionVersion and ModelVersion, and graphs its prediction-log fallback", (model) => {
-    // Act
-    const widgets = dashboardWidgets(custom.template, `OnnxServing-${model}`);
-    const expressions = graphedExpressions(widgets);
+  it.each(MODELS)(
+    "%s's dashboard searches the configured namespace (quoted, it has a space) by FunctionVersion and ModelVersion, and graphs its prediction-log fallback",
+    (model) => {
+      // Act
+      const widgets = dashboardWidgets(custom.template, `OnnxServing-${model}`);
+      const expressions = graphedExpressions(widgets);
 
-    // Assess
-    const byFunctionVersion = expressions.filter((e) => e.startsWith(`SEARCH('{"${CUSTOM.metricsNamespace}",Model,FunctionVersion} `));
-    const byModelVersion = expressions.filter((e) => e.startsWith(`SEARCH('{"${CUSTOM.metricsNamespace}",Model,ModelVersion} `));
-    expect(byFunctionVersion.length).toBeGreaterThanOrEqual(10);
-    expect(byModelVersion).toHaveLength(3);
-    for (const expression of [...byFunctionVersion, ...byModelVersion]) expect(expression).toContain(` Model="${model}"'`);
-    expect(expressions.filter((e) => e.includes('OnnxServing'))).toEqual([]);
-    // Every metric the function publishes is on the dashboard.
-    for (const metric of Object.values(METRIC)) expect(byFunctionVersion.some((e) => e.includes(`MetricName="${metric}"`))).toBe(true);
-    expect(graphedMetrics(widgets)).toContainEqual({ namespace: CUSTOM.metricsNamespace, metricName: 'PredictionLogFallback', dimensions: { Model: model }, stat: 'Sum' });
-  });
+      // Assess
+      const byFunctionVersion = expressions.filter((e) => e.startsWith(`SEARCH('{"${CUSTOM.metricsNamespace}",Model,FunctionVersion} `));
+      const byModelVersion = expressions.filter((e) => e.startsWith(`SEARCH('{"${CUSTOM.metricsNamespace}",Model,ModelVersion} `));
+      expect(byFunctionVersion.length).toBeGreaterThanOrEqual(10);
+      expect(byModelVersion).toHaveLength(3);
+      for (const expression of [...byFunctionVersion, ...byModelVersion]) expect(expression).toContain(` Model="${model}"'`);
+      expect(expressions.filter((e) => e.includes('OnnxServing'))).toEqual([]);
+      // Every metric the function publishes is on the dashboard.
+      for (const metric of Object.values(METRIC)) expect(byFunctionVersion.some((e) => e.includes(`MetricName="${metric}"`))).toBe(true);
+      expect(graphedMetrics(widgets)).toContainEqual({
+        namespace: CUSTOM.metricsNamespace,
+        metricName: 'PredictionLogFallback',
+        dimensions: { Model: model },
+        stat: 'Sum',
+      });
+    },
+  );
 
   it('the errors alarm of each endpoint reads the configured namespace too', () => {
     for (const model of MODELS) {
@@ -139,7 +159,12 @@ describe('the dashboard reads the namespace the functions publish in', () => {
         Metrics: Match.arrayWith([
           Match.objectLike({
             Id: 'serverErrors',
-            MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: CUSTOM.metricsNamespace, Dimensions: Match.arrayWith([{ Name: 'Model', Value: model }]) }) }),
+            MetricStat: Match.objectLike({
+              Metric: Match.objectLike({
+                Namespace: CUSTOM.metricsNamespace,
+                Dimensions: Match.arrayWith([{ Name: 'Model', Value: model }]),
+              }),
+            }),
           }),
         ]),
       });

@@ -76,7 +76,9 @@ function hookFunctions() {
 
 /** The post-traffic hook function, by its construct path (`ReleaseHook/PostTrafficHook`). */
 function postHookFunction(): [string, Record<string, unknown>] {
-  const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([id]) => id.startsWith('ReleaseHookPostTrafficHookFunction'));
+  const found = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([id]) =>
+    id.startsWith('ReleaseHookPostTrafficHookFunction'),
+  );
   expect(found).toHaveLength(1);
   const [id, resource] = found[0] as [string, { Properties?: Record<string, unknown> }];
   return [id, resource.Properties ?? {}];
@@ -124,7 +126,12 @@ describe('artifact bucket', () => {
       Properties: Match.objectLike({
         VersioningConfiguration: { Status: 'Enabled' },
         BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
         LoggingConfiguration: { DestinationBucketName: { Ref: Match.anyValue() }, LogFilePrefix: 'artifacts/' },
       }),
       DeletionPolicy: 'Retain',
@@ -136,8 +143,12 @@ describe('artifact bucket', () => {
     expect(bucket.Properties?.['LifecycleConfiguration']).toEqual({
       Rules: [
         {
-          Id: 'ExpireUploads', Prefix: 'uploads/', Status: 'Enabled', ExpirationInDays: 1,
-          NoncurrentVersionExpiration: { NoncurrentDays: 1 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          Id: 'ExpireUploads',
+          Prefix: 'uploads/',
+          Status: 'Enabled',
+          ExpirationInDays: 1,
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
         },
         { Id: 'RemoveUploadDeleteMarkers', Prefix: 'uploads/', Status: 'Enabled', ExpiredObjectDeleteMarker: true },
       ],
@@ -167,7 +178,12 @@ describe('artifact bucket', () => {
   it('the access-log bucket is encrypted, private and expires logs', () => {
     synth.template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365, Status: 'Enabled' })] },
     });
   });
@@ -175,17 +191,27 @@ describe('artifact bucket', () => {
 
 /** The payload bucket: the one bucket whose access logs go under `payloads/`. */
 function payloadBucket(): [string, Record<string, unknown>] {
-  const [id, resource] = onlyResource(synth.template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'payloads/' }) });
+  const [id, resource] = onlyResource(synth.template, 'AWS::S3::Bucket', {
+    LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'payloads/' }),
+  });
   return [id, resource.Properties ?? {}];
 }
 
 describe('payload bucket', () => {
-  it('is encrypted, closed to the public, owner-enforced, not versioned, logs its access beside the artifacts\' and is retained', () => {
-    const [logs] = onlyResource(synth.template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.absent(), VersioningConfiguration: Match.absent() });
+  it("is encrypted, closed to the public, owner-enforced, not versioned, logs its access beside the artifacts' and is retained", () => {
+    const [logs] = onlyResource(synth.template, 'AWS::S3::Bucket', {
+      LoggingConfiguration: Match.absent(),
+      VersioningConfiguration: Match.absent(),
+    });
     const [id, bucket] = payloadBucket();
     expect(bucket).toMatchObject({
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       LoggingConfiguration: { DestinationBucketName: { Ref: logs }, LogFilePrefix: 'payloads/' },
     });
@@ -203,10 +229,11 @@ describe('payload bucket', () => {
     synth.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
   });
 
-  it('is named in every endpoint function\'s PAYLOAD_BUCKET, and in no other function\'s environment', () => {
+  it("is named in every endpoint function's PAYLOAD_BUCKET, and in no other function's environment", () => {
     const [id] = payloadBucket();
-    const withIt = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function'))
-      .filter(([, fn]) => JSON.stringify(fn.Properties?.['Environment'] ?? {}).includes(`"${id}"`));
+    const withIt = Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function')).filter(([, fn]) =>
+      JSON.stringify(fn.Properties?.['Environment'] ?? {}).includes(`"${id}"`),
+    );
     expect(withIt.map(([fnId]) => fnId).sort()).toEqual([functionServing('iris')[0], functionServing('churn')[0]].sort());
     for (const [, fn] of withIt) expect(fn.Properties?.['Environment']).toMatchObject({ Variables: { PAYLOAD_BUCKET: { Ref: id } } });
   });
@@ -232,7 +259,9 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
       Architectures: [arch],
       MemorySize: memory,
       Timeout: 29,
-      Environment: { Variables: expect.objectContaining({ SERVED_MODEL: model, MAX_ROWS: maxRows, MAX_BODY_BYTES: '6000000', LOG_TTL_DAYS: '30' }) },
+      Environment: {
+        Variables: expect.objectContaining({ SERVED_MODEL: model, MAX_ROWS: maxRows, MAX_BODY_BYTES: '6000000', LOG_TTL_DAYS: '30' }),
+      },
     });
     const layers = fn['Layers'] as unknown[];
     expect(layers).toHaveLength(1);
@@ -241,7 +270,9 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
   });
 
   it('there is one layer per architecture in use, each declaring only its own architecture', () => {
-    const layers = Object.values(resourcesOf(synth.template, 'AWS::Lambda::LayerVersion')).map((l) => l.Properties?.['CompatibleArchitectures']);
+    const layers = Object.values(resourcesOf(synth.template, 'AWS::Lambda::LayerVersion')).map(
+      (l) => l.Properties?.['CompatibleArchitectures'],
+    );
     expect(layers).toEqual(expect.arrayContaining([['arm64'], ['x86_64']]));
     expect(layers).toHaveLength(2);
   });
@@ -254,10 +285,14 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
   });
 
   it("every serving function's environment names the tables and bucket of this stack (the authorizer's names none)", () => {
-    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', {
+      KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]),
+    });
     const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: expectedTable(PREDICTION_LOG_TABLE).KeySchema });
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
-    const [authorizerId, authorizer] = onlyResource(synth.template, 'AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ JWT_ISSUER: Match.anyValue() }) } });
+    const [authorizerId, authorizer] = onlyResource(synth.template, 'AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ JWT_ISSUER: Match.anyValue() }) },
+    });
     expect(JSON.stringify(authorizer.Properties?.['Environment'])).not.toMatch(/TABLE|BUCKET/);
     const hooks = [...Object.keys(hookFunctions()), postHookFunction()[0]];
     for (const [id, fn] of Object.entries(resourcesOf(synth.template, 'AWS::Lambda::Function'))) {
@@ -266,7 +301,9 @@ describe('endpoint functions and the ONNX Runtime layer', () => {
       if (String(fn.Properties?.['Description']).startsWith('Batch jobs: ')) continue;
       // The scheduled drift function reads no prediction log (test/cdk/drift-schedule.test.ts).
       if (String(fn.Properties?.['Description']).startsWith('Scheduled drift detection')) {
-        expect(fn.Properties?.['Environment']).toMatchObject({ Variables: { REGISTRY_TABLE: { Ref: registry }, ARTIFACT_BUCKET: { Ref: bucket } } });
+        expect(fn.Properties?.['Environment']).toMatchObject({
+          Variables: { REGISTRY_TABLE: { Ref: registry }, ARTIFACT_BUCKET: { Ref: bucket } },
+        });
         continue;
       }
       expect(fn.Properties?.['Environment']).toMatchObject({
@@ -301,14 +338,22 @@ describe('alias live and its alarms', () => {
       FunctionName: { Ref: fnId },
       FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] },
     });
-    expect(resourcesOf(synth.template, 'AWS::Lambda::Version')[version.asString()]?.Properties).toMatchObject({ FunctionName: { Ref: fnId } });
+    expect(resourcesOf(synth.template, 'AWS::Lambda::Version')[version.asString()]?.Properties).toMatchObject({
+      FunctionName: { Ref: fnId },
+    });
   });
 
   it('provisioned concurrency sits on alias live where configured', () => {
     const [churnFn] = functionServing('churn');
     const [irisFn] = functionServing('iris');
-    synth.template.hasResourceProperties('AWS::Lambda::Alias', { FunctionName: { Ref: churnFn }, ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 } });
-    synth.template.hasResourceProperties('AWS::Lambda::Alias', { FunctionName: { Ref: irisFn }, ProvisionedConcurrencyConfig: Match.absent() });
+    synth.template.hasResourceProperties('AWS::Lambda::Alias', {
+      FunctionName: { Ref: churnFn },
+      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 },
+    });
+    synth.template.hasResourceProperties('AWS::Lambda::Alias', {
+      FunctionName: { Ref: irisFn },
+      ProvisionedConcurrencyConfig: Match.absent(),
+    });
   });
 
   /** Lambda's dimensions of the traffic alias live sends to the version this deployment publishes. */
@@ -333,8 +378,15 @@ describe('alias live and its alarms', () => {
       const queries = queriesById(alarm.Metrics);
 
       // Assess: one metric-math alarm, nothing at the top level a math alarm may not have.
-      expect(alarm).toMatchObject({ Threshold: percent, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: periods, DatapointsToAlarm: periods, TreatMissingData: 'notBreaching' });
-      for (const field of ['Namespace', 'MetricName', 'Dimensions', 'Period', 'Statistic', 'ExtendedStatistic', 'Unit']) expect(alarm).not.toHaveProperty(field);
+      expect(alarm).toMatchObject({
+        Threshold: percent,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: periods,
+        DatapointsToAlarm: periods,
+        TreatMissingData: 'notBreaching',
+      });
+      for (const field of ['Namespace', 'MetricName', 'Dimensions', 'Period', 'Statistic', 'ExtendedStatistic', 'Unit'])
+        expect(alarm).not.toHaveProperty(field);
       const returned = alarm.Metrics.filter((q) => q.ReturnData === true);
       expect(returned).toHaveLength(1);
       expect(returned[0]?.Expression).toBe(
@@ -347,18 +399,28 @@ describe('alias live and its alarms', () => {
           Metric: {
             Namespace: 'OnnxServing',
             MetricName: 'Invocation5XXErrors',
-            Dimensions: expect.arrayContaining([{ Name: 'Model', Value: model }, { Name: 'FunctionVersion', Value: { 'Fn::GetAtt': [versionId, 'Version'] } }]),
+            Dimensions: expect.arrayContaining([
+              { Name: 'Model', Value: model },
+              { Name: 'FunctionVersion', Value: { 'Fn::GetAtt': [versionId, 'Version'] } },
+            ]),
           },
           Period: period,
           Stat: 'Sum',
         },
       });
       expect(queries['serverErrors']?.MetricStat?.Metric.Dimensions).toHaveLength(2);
-      for (const [id, metricName] of [['lambdaErrors', 'Errors'], ['invocations', 'Invocations']] as const) {
+      for (const [id, metricName] of [
+        ['lambdaErrors', 'Errors'],
+        ['invocations', 'Invocations'],
+      ] as const) {
         expect(queries[id]).toEqual({
           Id: id,
           ReturnData: false,
-          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: metricName, Dimensions: aliasDimensions(fnId, versionId) }, Period: period, Stat: 'Sum' },
+          MetricStat: {
+            Metric: { Namespace: 'AWS/Lambda', MetricName: metricName, Dimensions: aliasDimensions(fnId, versionId) },
+            Period: period,
+            Stat: 'Sum',
+          },
         });
       }
       // The expression reads exactly the three metrics, and nothing else.
@@ -371,33 +433,40 @@ describe('alias live and its alarms', () => {
   it.each([
     ['iris', 1000, 60, 3],
     ['churn', 800, 120, 2],
-  ])("%s: the latency alarm watches Lambda's p99 Duration of the new version through alias live (timeouts included)", (model, threshold, period, periods) => {
-    const [fnId] = functionServing(model);
-    const versionId = liveVersionOf(synth.template, fnId);
+  ])(
+    "%s: the latency alarm watches Lambda's p99 Duration of the new version through alias live (timeouts included)",
+    (model, threshold, period, periods) => {
+      const [fnId] = functionServing(model);
+      const versionId = liveVersionOf(synth.template, fnId);
 
-    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Duration',
-      ExtendedStatistic: 'p99',
-      Statistic: Match.absent(),
-      Threshold: threshold,
-      ComparisonOperator: 'GreaterThanThreshold',
-      Period: period,
-      EvaluationPeriods: periods,
-      DatapointsToAlarm: periods,
-      TreatMissingData: 'notBreaching',
-      Dimensions: Match.arrayEquals(aliasDimensions(fnId, versionId)),
-    });
-  });
+      synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Duration',
+        ExtendedStatistic: 'p99',
+        Statistic: Match.absent(),
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Period: period,
+        EvaluationPeriods: periods,
+        DatapointsToAlarm: periods,
+        TreatMissingData: 'notBreaching',
+        Dimensions: Match.arrayEquals(aliasDimensions(fnId, versionId)),
+      });
+    },
+  );
 
   it('has exactly two alarms per endpoint, each on the version this deployment publishes (none on the alias as a whole)', () => {
     // Prepare: the release alarms (each model's drift and canary alarms are test/cdk/drift-schedule.test.ts's).
-    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).filter((a) => !['DriftedFeatures', 'CanaryPredictionShift'].includes(String(a.Properties?.['MetricName'])));
+    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).filter(
+      (a) => !['DriftedFeatures', 'CanaryPredictionShift'].includes(String(a.Properties?.['MetricName'])),
+    );
     const versions = new Set(['iris', 'churn'].map((model) => liveVersionOf(synth.template, functionServing(model)[0])));
 
     // Act: the version dimensions of each alarm's metric, or of every metric of its math.
     const watched = alarms.map((alarm) => {
-      const metrics = (alarm.Properties?.['Metrics'] as TemplateMetricQuery[] | undefined)?.flatMap((q) => (q.MetricStat ? [q.MetricStat.Metric.Dimensions] : []));
+      const metrics = (alarm.Properties?.['Metrics'] as TemplateMetricQuery[] | undefined)?.flatMap((q) =>
+        q.MetricStat ? [q.MetricStat.Metric.Dimensions] : [],
+      );
       const dimensionSets = metrics ?? [alarm.Properties?.['Dimensions'] as { Name: string; Value: unknown }[]];
       return dimensionSets.map((dimensions) => {
         const version = dimensions.filter((d) => d.Name === 'ExecutedVersion' || d.Name === 'FunctionVersion');
@@ -417,7 +486,9 @@ describe('alias live and its alarms', () => {
 
 describe('releases: CodeDeploy on alias live', () => {
   function groupOf(model: 'Iris' | 'Churn'): [string, Record<string, unknown>] {
-    const [id, group] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', { ApplicationName: { Ref: Match.stringLikeRegexp(`^Release${model}Application`) } });
+    const [id, group] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', {
+      ApplicationName: { Ref: Match.stringLikeRegexp(`^Release${model}Application`) },
+    });
     return [id, group.Properties ?? {}];
   }
 
@@ -427,36 +498,54 @@ describe('releases: CodeDeploy on alias live', () => {
     synth.template.hasResourceProperties('AWS::CodeDeploy::Application', { ComputePlatform: 'Lambda' });
   });
 
-  it.each([['Iris', 'iris'], ['Churn', 'churn']] as const)("%s's group watches its endpoint's two per-version alarms and its canary alarm, and rolls back on a failed, stopped or alarmed deployment", (construct, model) => {
-    // Prepare: the endpoint's alarms (ExecutedVersion on alias live of this model's function).
-    const [fnId] = functionServing(model);
-    const alarms = Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'))
-      .filter(([, a]) => JSON.stringify(a.Properties).includes(`"Ref":"${fnId}"`))
-      .map(([id]) => id);
-    expect(alarms).toHaveLength(2);
-    // The distribution gate's alarm on the model (test/cdk/drift-schedule.test.ts).
-    const [canary] = onlyResource(synth.template, 'AWS::CloudWatch::Alarm', { MetricName: 'CanaryPredictionShift', Dimensions: [{ Name: 'Model', Value: model }] });
+  it.each([
+    ['Iris', 'iris'],
+    ['Churn', 'churn'],
+  ] as const)(
+    "%s's group watches its endpoint's two per-version alarms and its canary alarm, and rolls back on a failed, stopped or alarmed deployment",
+    (construct, model) => {
+      // Prepare: the endpoint's alarms (ExecutedVersion on alias live of this model's function).
+      const [fnId] = functionServing(model);
+      const alarms = Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'))
+        .filter(([, a]) => JSON.stringify(a.Properties).includes(`"Ref":"${fnId}"`))
+        .map(([id]) => id);
+      expect(alarms).toHaveLength(2);
+      // The distribution gate's alarm on the model (test/cdk/drift-schedule.test.ts).
+      const [canary] = onlyResource(synth.template, 'AWS::CloudWatch::Alarm', {
+        MetricName: 'CanaryPredictionShift',
+        Dimensions: [{ Name: 'Model', Value: model }],
+      });
 
-    // Act
-    const [, group] = groupOf(construct);
+      // Act
+      const [, group] = groupOf(construct);
 
-    // Assess
-    expect(group['DeploymentStyle']).toEqual({ DeploymentType: 'BLUE_GREEN', DeploymentOption: 'WITH_TRAFFIC_CONTROL' });
-    expect(group['AutoRollbackConfiguration']).toEqual({ Enabled: true, Events: expect.arrayContaining(['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM']) });
-    const watched = (group['AlarmConfiguration'] as { Enabled: boolean; Alarms: { Name: { Ref: string } }[] });
-    expect(watched.Enabled).toBe(true);
-    expect(watched.Alarms.map((a) => a.Name.Ref).sort()).toEqual([...alarms, canary].sort());
-  });
+      // Assess
+      expect(group['DeploymentStyle']).toEqual({ DeploymentType: 'BLUE_GREEN', DeploymentOption: 'WITH_TRAFFIC_CONTROL' });
+      expect(group['AutoRollbackConfiguration']).toEqual({
+        Enabled: true,
+        Events: expect.arrayContaining(['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM']),
+      });
+      const watched = group['AlarmConfiguration'] as { Enabled: boolean; Alarms: { Name: { Ref: string } }[] };
+      expect(watched.Enabled).toBe(true);
+      expect(watched.Alarms.map((a) => a.Name.Ref).sort()).toEqual([...alarms, canary].sort());
+    },
+  );
 
   it("iris uses CodeDeploy's predefined canary 10% for 5 minutes (the default); churn's linear 20%/15 min gets its own configuration", () => {
     expect(groupOf('Iris')[1]['DeploymentConfigName']).toBe('CodeDeployDefault.LambdaCanary10Percent5Minutes');
     const [configId, config] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentConfig', { ComputePlatform: 'Lambda' });
-    expect(config.Properties?.['TrafficRoutingConfig']).toEqual({ Type: 'TimeBasedLinear', TimeBasedLinear: { LinearInterval: 15, LinearPercentage: 20 } });
+    expect(config.Properties?.['TrafficRoutingConfig']).toEqual({
+      Type: 'TimeBasedLinear',
+      TimeBasedLinear: { LinearInterval: 15, LinearPercentage: 20 },
+    });
     expect(groupOf('Churn')[1]['DeploymentConfigName']).toEqual({ Ref: configId });
   });
 
-  it.each([['Iris', 'iris'], ['Churn', 'churn']] as const)(
-    "%s: CloudFormation changes alias live only through CodeDeploy (UpdatePolicy CodeDeployLambdaAliasUpdate with both hooks), so a later cdk deploy never sets the alias directly",
+  it.each([
+    ['Iris', 'iris'],
+    ['Churn', 'churn'],
+  ] as const)(
+    '%s: CloudFormation changes alias live only through CodeDeploy (UpdatePolicy CodeDeployLambdaAliasUpdate with both hooks), so a later cdk deploy never sets the alias directly',
     (construct, model) => {
       const [fnId] = functionServing(model);
       const [groupId] = groupOf(construct);
@@ -490,10 +579,12 @@ describe('releases: CodeDeploy on alias live', () => {
       preTrafficHook: expect.stringMatching(/^<ReleaseHookPreTrafficHookFunction\w+>$/),
       postTrafficHook: `<${postHookFunction()[0]}>`,
     });
-    expect(parsed['churn']?.['customShifts']).toEqual([{ kind: 'linear', percent: 20, intervalMinutes: 15, configName: `<${churnConfig}>` }]);
+    expect(parsed['churn']?.['customShifts']).toEqual([
+      { kind: 'linear', percent: 20, intervalMinutes: 15, configName: `<${churnConfig}>` },
+    ]);
   });
 
-  it('one pre-traffic hook function for the stack; its name is no model\'s (so `invoke iris` means the endpoint)', () => {
+  it("one pre-traffic hook function for the stack; its name is no model's (so `invoke iris` means the endpoint)", () => {
     const hooks = Object.keys(hookFunctions());
     expect(hooks).toHaveLength(1);
     expect(hooks[0]).toMatch(/^ReleaseHookPreTrafficHookFunction/);
@@ -507,7 +598,9 @@ describe('releases: CodeDeploy on alias live', () => {
     const [churn] = functionServing('churn');
     const [irisGroup] = groupOf('Iris');
     const [churnGroup] = groupOf('Churn');
-    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', {
+      KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]),
+    });
 
     // Act
     const granted = statementsOf(roleOf(hook.Properties ?? {}));
@@ -517,15 +610,24 @@ describe('releases: CodeDeploy on alias live', () => {
     expect(pairs.filter((p) => p.startsWith('lambda:'))).toEqual(
       [iris, churn].flatMap((fn) => [`lambda:GetFunctionConfiguration <${fn}.Arn>:*`, `lambda:InvokeFunction <${fn}.Arn>:*`]).sort(),
     );
-    expect(pairs.filter((p) => p.startsWith('dynamodb:'))).toEqual([`dynamodb:GetItem <${registry}.Arn>`, `dynamodb:Query <${registry}.Arn>`]);
+    expect(pairs.filter((p) => p.startsWith('dynamodb:'))).toEqual([
+      `dynamodb:GetItem <${registry}.Arn>`,
+      `dynamodb:Query <${registry}.Arn>`,
+    ]);
     const codedeploy = pairs.filter((p) => p.startsWith('codedeploy:'));
     expect(codedeploy).toHaveLength(6);
-    expect(new Set(codedeploy.map((p) => p.split(' ')[0]))).toEqual(new Set(['codedeploy:GetDeployment', 'codedeploy:GetDeploymentGroup', 'codedeploy:PutLifecycleEventHookExecutionStatus']));
-    for (const p of codedeploy) expect(p).toMatch(new RegExp(`:deploymentgroup:<Release(Iris|Churn)Application\\w+>/<(${irisGroup}|${churnGroup})>$`));
+    expect(new Set(codedeploy.map((p) => p.split(' ')[0]))).toEqual(
+      new Set(['codedeploy:GetDeployment', 'codedeploy:GetDeploymentGroup', 'codedeploy:PutLifecycleEventHookExecutionStatus']),
+    );
+    for (const p of codedeploy)
+      expect(p).toMatch(new RegExp(`:deploymentgroup:<Release(Iris|Churn)Application\\w+>/<(${irisGroup}|${churnGroup})>$`));
     const alarmPairs = pairs.filter((p) => p.startsWith('cloudwatch:'));
     expect(alarmPairs).toHaveLength(10);
     // The per-version alarms it retargets; the canary alarms (per model) it only describes with the group's others.
-    for (const p of alarmPairs) expect(p).toMatch(/^cloudwatch:((DescribeAlarms|PutMetricAlarm) <Endpoint(Iris|Churn)(ErrorsAlarm|LatencyP99Alarm)\w+|DescribeAlarms <DriftCanaryAlarm(Iris|Churn)\w+)\.Arn>$/);
+    for (const p of alarmPairs)
+      expect(p).toMatch(
+        /^cloudwatch:((DescribeAlarms|PutMetricAlarm) <Endpoint(Iris|Churn)(ErrorsAlarm|LatencyP99Alarm)\w+|DescribeAlarms <DriftCanaryAlarm(Iris|Churn)\w+)\.Arn>$/,
+      );
     expect(JSON.stringify(pairs)).not.toMatch(/PredictionLog|Artifacts|ControlPlane/);
   });
 
@@ -537,7 +639,9 @@ describe('releases: CodeDeploy on alias live', () => {
     const [churn] = functionServing('churn');
     const [irisGroup] = groupOf('Iris');
     const [churnGroup] = groupOf('Churn');
-    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', {
+      KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]),
+    });
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
 
     // Act
@@ -547,55 +651,102 @@ describe('releases: CodeDeploy on alias live', () => {
     // Assess
     expect(postId.toLowerCase()).not.toMatch(/iris|churn|control/);
     expect(post['Layers']).toEqual(control['Layers']);
-    expect(post['Environment']).toEqual({ Variables: { NODE_OPTIONS: '--enable-source-maps', REGISTRY_TABLE: { Ref: registry }, ARTIFACT_BUCKET: { Ref: bucket }, METRIC_BASELINES: '{}' } });
-    expect(pairs.filter((p) => p.startsWith('lambda:'))).toEqual([iris, churn].map((fn) => `lambda:GetFunctionConfiguration <${fn}.Arn>:*`).sort());
+    expect(post['Environment']).toEqual({
+      Variables: {
+        NODE_OPTIONS: '--enable-source-maps',
+        REGISTRY_TABLE: { Ref: registry },
+        ARTIFACT_BUCKET: { Ref: bucket },
+        METRIC_BASELINES: '{}',
+      },
+    });
+    expect(pairs.filter((p) => p.startsWith('lambda:'))).toEqual(
+      [iris, churn].map((fn) => `lambda:GetFunctionConfiguration <${fn}.Arn>:*`).sort(),
+    );
     expect(pairs.filter((p) => p.startsWith('dynamodb:'))).toEqual(
       ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].map((a) => `${a} <${registry}.Arn>`),
     );
     const codedeploy = pairs.filter((p) => p.startsWith('codedeploy:'));
     expect(codedeploy).toHaveLength(4);
-    expect(new Set(codedeploy.map((p) => p.split(' ')[0]))).toEqual(new Set(['codedeploy:GetDeployment', 'codedeploy:PutLifecycleEventHookExecutionStatus']));
-    for (const p of codedeploy) expect(p).toMatch(new RegExp(`:deploymentgroup:<Release(Iris|Churn)Application\\w+>/<(${irisGroup}|${churnGroup})>$`));
+    expect(new Set(codedeploy.map((p) => p.split(' ')[0]))).toEqual(
+      new Set(['codedeploy:GetDeployment', 'codedeploy:PutLifecycleEventHookExecutionStatus']),
+    );
+    for (const p of codedeploy)
+      expect(p).toMatch(new RegExp(`:deploymentgroup:<Release(Iris|Churn)Application\\w+>/<(${irisGroup}|${churnGroup})>$`));
     expect(pairs.filter((p) => p.startsWith('s3:'))).toEqual(
-      ['iris', 'churn'].flatMap((m) => [`s3:GetObject <${bucket}.Arn>/models/${m}/*`, `s3:GetObjectVersion <${bucket}.Arn>/models/${m}/*`, `s3:ListBucket <${bucket}.Arn>`]).sort(),
+      ['iris', 'churn']
+        .flatMap((m) => [
+          `s3:GetObject <${bucket}.Arn>/models/${m}/*`,
+          `s3:GetObjectVersion <${bucket}.Arn>/models/${m}/*`,
+          `s3:ListBucket <${bucket}.Arn>`,
+        ])
+        .sort(),
     );
     const listConditions = granted.filter((s) => s.actions.includes('s3:ListBucket')).map((s) => s.condition);
-    expect(listConditions).toEqual(expect.arrayContaining([{ StringLike: { 's3:prefix': ['models/iris/*'] } }, { StringLike: { 's3:prefix': ['models/churn/*'] } }]));
+    expect(listConditions).toEqual(
+      expect.arrayContaining([{ StringLike: { 's3:prefix': ['models/iris/*'] } }, { StringLike: { 's3:prefix': ['models/churn/*'] } }]),
+    );
     expect(pairs.filter((p) => !/^(lambda|dynamodb|codedeploy|s3|logs):/.test(p))).toEqual([]);
     expect(JSON.stringify(pairs)).not.toMatch(/PredictionLog|ControlPlane|InvokeFunction|PutMetricAlarm|PutObject|DeleteItem|Query/);
   });
 });
 
 describe('dashboards', () => {
-  it.each([['iris'], ['churn']])("%s has a dashboard by Lambda version, by model version and by executed version, with the alarms' states", (model) => {
-    // Prepare
-    const [fnId] = functionServing(model);
-    const [errorsAlarm] = errorsAlarmOf(synth.template, model);
+  it.each([['iris'], ['churn']])(
+    "%s has a dashboard by Lambda version, by model version and by executed version, with the alarms' states",
+    (model) => {
+      // Prepare
+      const [fnId] = functionServing(model);
+      const [errorsAlarm] = errorsAlarmOf(synth.template, model);
 
-    // Act: the body as CloudWatch reads it, references written as <LogicalId>.
-    const widgets = dashboardWidgets(synth.template, `OnnxServing-${model}`);
-    const expressions = graphedExpressions(widgets);
+      // Act: the body as CloudWatch reads it, references written as <LogicalId>.
+      const widgets = dashboardWidgets(synth.template, `OnnxServing-${model}`);
+      const expressions = graphedExpressions(widgets);
 
-    // Assess: the function's metrics by FunctionVersion and ModelVersion, Lambda's by ExecutedVersion.
-    const ours = (dimension: string, metric: string, statistic: string) => `SEARCH('{OnnxServing,Model,${dimension}} MetricName="${metric}" Model="${model}"', '${statistic}', 60)`;
-    const byFunctionVersion: [string, string][] = [
-      ['Invocations', 'Sum'], ['Invocation4XXErrors', 'Sum'], ['Invocation5XXErrors', 'Sum'], ['ModelErrors', 'Sum'],
-      ['ModelLatency', 'p50'], ['ModelLatency', 'p99'], ['OverheadLatency', 'p50'], ['OverheadLatency', 'p99'], ['RowsPerRequest', 'Average'], ['ColdStart', 'Sum'],
-    ];
-    for (const [metric, statistic] of byFunctionVersion) expect(expressions).toContain(ours('FunctionVersion', metric, statistic));
-    for (const [metric, statistic] of [['Invocations', 'Sum'], ['Invocation5XXErrors', 'Sum'], ['ModelLatency', 'p99']] as const) {
-      expect(expressions).toContain(ours('ModelVersion', metric, statistic));
-    }
-    for (const [metric, statistic] of [['Errors', 'Sum'], ['Duration', 'p50'], ['Duration', 'p99']] as const) {
-      expect(expressions).toContain(`SEARCH('{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="${metric}" FunctionName="<${fnId}>" Resource="<${fnId}>:live"', '${statistic}', 60)`);
-    }
-    expect(graphedMetrics(widgets)).toContainEqual({ namespace: 'OnnxServing', metricName: 'PredictionLogFallback', dimensions: { Model: model }, stat: 'Sum' });
-    const status = widgets.find((w) => w.type === 'alarm');
-    expect(status?.properties.alarms).toHaveLength(2);
-    expect(status?.properties.alarms).toContain(`<${errorsAlarm}.Arn>`);
-    expect(status?.properties.alarms).toContainEqual(expect.stringMatching(/^<Endpoint\w*LatencyP99Alarm\w*\.Arn>$/));
-    expect(widgets.some((w) => w.properties.annotations?.alarms?.includes(`<${errorsAlarm}.Arn>`))).toBe(true);
-  });
+      // Assess: the function's metrics by FunctionVersion and ModelVersion, Lambda's by ExecutedVersion.
+      const ours = (dimension: string, metric: string, statistic: string) =>
+        `SEARCH('{OnnxServing,Model,${dimension}} MetricName="${metric}" Model="${model}"', '${statistic}', 60)`;
+      const byFunctionVersion: [string, string][] = [
+        ['Invocations', 'Sum'],
+        ['Invocation4XXErrors', 'Sum'],
+        ['Invocation5XXErrors', 'Sum'],
+        ['ModelErrors', 'Sum'],
+        ['ModelLatency', 'p50'],
+        ['ModelLatency', 'p99'],
+        ['OverheadLatency', 'p50'],
+        ['OverheadLatency', 'p99'],
+        ['RowsPerRequest', 'Average'],
+        ['ColdStart', 'Sum'],
+      ];
+      for (const [metric, statistic] of byFunctionVersion) expect(expressions).toContain(ours('FunctionVersion', metric, statistic));
+      for (const [metric, statistic] of [
+        ['Invocations', 'Sum'],
+        ['Invocation5XXErrors', 'Sum'],
+        ['ModelLatency', 'p99'],
+      ] as const) {
+        expect(expressions).toContain(ours('ModelVersion', metric, statistic));
+      }
+      for (const [metric, statistic] of [
+        ['Errors', 'Sum'],
+        ['Duration', 'p50'],
+        ['Duration', 'p99'],
+      ] as const) {
+        expect(expressions).toContain(
+          `SEARCH('{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="${metric}" FunctionName="<${fnId}>" Resource="<${fnId}>:live"', '${statistic}', 60)`,
+        );
+      }
+      expect(graphedMetrics(widgets)).toContainEqual({
+        namespace: 'OnnxServing',
+        metricName: 'PredictionLogFallback',
+        dimensions: { Model: model },
+        stat: 'Sum',
+      });
+      const status = widgets.find((w) => w.type === 'alarm');
+      expect(status?.properties.alarms).toHaveLength(2);
+      expect(status?.properties.alarms).toContain(`<${errorsAlarm}.Arn>`);
+      expect(status?.properties.alarms).toContainEqual(expect.stringMatching(/^<Endpoint\w*LatencyP99Alarm\w*\.Arn>$/));
+      expect(widgets.some((w) => w.properties.annotations?.alarms?.includes(`<${errorsAlarm}.Arn>`))).toBe(true);
+    },
+  );
 });
 
 /** Every statement of every inline/identity policy in the template, with the role it is attached to. */
@@ -614,20 +765,31 @@ function roleOf(fnProps: Record<string, unknown>): string {
 }
 
 function statementsOf(role: string): { actions: string[]; resources: string[]; condition?: unknown }[] {
-  return statements()
-    .filter((s) => s.roles.includes(role))
-    // Sorted: the minimizePolicies feature flag merges statements and orders their entries.
-    .map(({ statement }) => ({
-      actions: (list(statement['Action']) as string[]).sort(),
-      resources: list(statement['Resource']).map(flattenReference).sort(),
-      ...(statement['Condition'] ? { condition: statement['Condition'] } : {}),
-    }));
+  return (
+    statements()
+      .filter((s) => s.roles.includes(role))
+      // Sorted: the minimizePolicies feature flag merges statements and orders their entries.
+      .map(({ statement }) => ({
+        actions: (list(statement['Action']) as string[]).sort(),
+        resources: list(statement['Resource']).map(flattenReference).sort(),
+        ...(statement['Condition'] ? { condition: statement['Condition'] } : {}),
+      }))
+  );
 }
 
 describe('least privilege', () => {
   it('no statement has a wildcard action, and only cloudwatch:GetMetricData and the batch workflow\'s log delivery (no resource-level permissions) have resource "*"', () => {
     // Step Functions' log delivery to CloudWatch Logs (the batch workflow's role; test/cdk/batch-jobs.test.ts).
-    const logDelivery = new Set(['logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies', 'logs:GetLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery']);
+    const logDelivery = new Set([
+      'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery',
+    ]);
     for (const { statement } of statements()) {
       for (const action of list(statement['Action'])) expect(action).not.toContain('*');
       if (!list(statement['Resource']).includes('*')) continue;
@@ -647,24 +809,46 @@ describe('least privilege', () => {
       [/^<ArtifactsBucket\w+\.Arn>\/profiles\/\*$/, "the control plane stores and reads any model's reference profiles (drift)"],
       [/^<PayloadsBucket\w+\.Arn>\/(inputs|outputs)\/iris\/\*$/, "iris's payloads: keys made per request (payload ids, request ids)"],
       [/^<PayloadsBucket\w+\.Arn>\/(inputs|outputs)\/churn\/\*$/, "churn's payloads, same reason"],
-      [/^<CaptureBucket\w+\.Arn>\/(capture|capture-errors|drift|replays)\/\*$/, 'Firehose names the capture objects it writes; the control plane reads any model\'s captures, drift reports and replays (test/cdk/data-capture.test.ts)'],
-      [/^<CaptureBucket\w+\.Arn>\/replays\/\*\/(_plan|_map)\/\*$/, "the batch workflow reads a replay's splits and writes its Map Run results; job ids are made per replay (test/cdk/batch-jobs.test.ts)"],
+      [
+        /^<CaptureBucket\w+\.Arn>\/(capture|capture-errors|drift|replays)\/\*$/,
+        "Firehose names the capture objects it writes; the control plane reads any model's captures, drift reports and replays (test/cdk/data-capture.test.ts)",
+      ],
+      [
+        /^<CaptureBucket\w+\.Arn>\/replays\/\*\/(_plan|_map)\/\*$/,
+        "the batch workflow reads a replay's splits and writes its Map Run results; job ids are made per replay (test/cdk/batch-jobs.test.ts)",
+      ],
       [/^<BatchJobs(Batch|Steps)Function\w+\.Arn>:\*$/, "CDK's LambdaInvoke grants the workflow its two functions' qualified names"],
-      [/^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.+:\*$/, "the batch workflow's executions and the Distributed Map's child executions, named at run time"],
-      [/^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<\w+>:log-stream:\*$/, "log streams are created at run time in the function's own log group"],
-      [/^<EndpointIrisPredictFunction\w+\.Arn>:\*$/, "iris's function versions: numbers allocated at release time (control plane reads pins, hook invokes the target)"],
+      [
+        /^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.+:\*$/,
+        "the batch workflow's executions and the Distributed Map's child executions, named at run time",
+      ],
+      [
+        /^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<\w+>:log-stream:\*$/,
+        "log streams are created at run time in the function's own log group",
+      ],
+      [
+        /^<EndpointIrisPredictFunction\w+\.Arn>:\*$/,
+        "iris's function versions: numbers allocated at release time (control plane reads pins, hook invokes the target)",
+      ],
       [/^<EndpointChurnPredictFunction\w+\.Arn>:\*$/, "churn's function versions, same reason"],
       [/^<ReleaseHookPreTrafficHookFunction\w+\.Arn>:\*$/, "CDK's grantInvoke of the hook to each deployment group's CodeDeploy role"],
-      [/^<ReleaseHookPostTrafficHookFunction\w+\.Arn>:\*$/, "CDK's grantInvoke of the post-traffic hook to each deployment group's CodeDeploy role"],
+      [
+        /^<ReleaseHookPostTrafficHookFunction\w+\.Arn>:\*$/,
+        "CDK's grantInvoke of the post-traffic hook to each deployment group's CodeDeploy role",
+      ],
       [/^\*$/, 'cloudwatch:GetMetricData has no resource-level permissions'],
     ];
-    const wild = statements().flatMap(({ statement }) => list(statement['Resource']).map(flattenReference)).filter((r) => r.includes('*'));
+    const wild = statements()
+      .flatMap(({ statement }) => list(statement['Resource']).map(flattenReference))
+      .filter((r) => r.includes('*'));
     expect(wild.length).toBeGreaterThan(0);
     for (const resource of wild) expect(allowed.some(([pattern]) => pattern.test(resource))).toBe(true);
   });
 
   it('the only managed policies are API Gateway’s account-level CloudWatch role and CodeDeploy’s Lambda role (one per deployment group)', () => {
-    const managed = Object.values(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap((role) => (role.Properties?.['ManagedPolicyArns'] ?? []) as unknown[]);
+    const managed = Object.values(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap(
+      (role) => (role.Properties?.['ManagedPolicyArns'] ?? []) as unknown[],
+    );
     expect(managed.map(flattenReference).sort()).toEqual([
       'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited',
       'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited',
@@ -672,48 +856,66 @@ describe('least privilege', () => {
     ]);
   });
 
-  it.each([['iris'], ['churn']])("%s's function reads the registry, writes logs, reads only its own model's artifacts, and reads and writes only its own model's payloads", (model) => {
-    // Prepare
-    const [, fn] = functionServing(model);
-    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
-    const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: expectedTable(PREDICTION_LOG_TABLE).KeySchema });
-    const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
-    const [payloads] = payloadBucket();
+  it.each([['iris'], ['churn']])(
+    "%s's function reads the registry, writes logs, reads only its own model's artifacts, and reads and writes only its own model's payloads",
+    (model) => {
+      // Prepare
+      const [, fn] = functionServing(model);
+      const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', {
+        KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]),
+      });
+      const [logs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: expectedTable(PREDICTION_LOG_TABLE).KeySchema });
+      const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
+      const [payloads] = payloadBucket();
 
-    // Act
-    const granted = statementsOf(roleOf(fn));
+      // Act
+      const granted = statementsOf(roleOf(fn));
 
-    // Assess: exactly these statements, nothing else.
-    expect(granted).toEqual(
-      expect.arrayContaining([
-        { actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [`<${registry}.Arn>`] },
-        { actions: ['dynamodb:PutItem'], resources: [`<${logs}.Arn>`] },
-        { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`<${bucket}.Arn>/models/${model}/*`] },
-        { actions: ['s3:ListBucket'], resources: [`<${bucket}.Arn>`], condition: { StringLike: { 's3:prefix': [`models/${model}/*`] } } },
-        { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
-        // Payloads: read inputs and presign their uploads, write outputs and presign their downloads; its own model's prefixes only.
-        { actions: ['s3:GetObject', 's3:PutObject'], resources: [`<${payloads}.Arn>/inputs/${model}/*`, `<${payloads}.Arn>/outputs/${model}/*`] },
-        { actions: ['s3:ListBucket'], resources: [`<${payloads}.Arn>`], condition: { StringLike: { 's3:prefix': [`inputs/${model}/*`] } } },
-        // Capture: put record batches to the one stream (test/cdk/data-capture.test.ts).
-        { actions: ['firehose:PutRecordBatch'], resources: [expect.stringMatching(/^<CaptureStream\w+\.Arn>$/)] },
-      ]),
-    );
-    expect(granted).toHaveLength(8);
-    const other = model === 'iris' ? 'churn' : 'iris';
-    for (const prefix of ['models', 'inputs', 'outputs']) expect(JSON.stringify(granted)).not.toContain(`${prefix}/${other}`);
-    // Nothing on the payload bucket's objects as a whole.
-    expect(granted.flatMap((s) => s.resources)).not.toContain(`<${payloads}.Arn>/*`);
-  });
+      // Assess: exactly these statements, nothing else.
+      expect(granted).toEqual(
+        expect.arrayContaining([
+          { actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [`<${registry}.Arn>`] },
+          { actions: ['dynamodb:PutItem'], resources: [`<${logs}.Arn>`] },
+          { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`<${bucket}.Arn>/models/${model}/*`] },
+          { actions: ['s3:ListBucket'], resources: [`<${bucket}.Arn>`], condition: { StringLike: { 's3:prefix': [`models/${model}/*`] } } },
+          { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
+          // Payloads: read inputs and presign their uploads, write outputs and presign their downloads; its own model's prefixes only.
+          {
+            actions: ['s3:GetObject', 's3:PutObject'],
+            resources: [`<${payloads}.Arn>/inputs/${model}/*`, `<${payloads}.Arn>/outputs/${model}/*`],
+          },
+          {
+            actions: ['s3:ListBucket'],
+            resources: [`<${payloads}.Arn>`],
+            condition: { StringLike: { 's3:prefix': [`inputs/${model}/*`] } },
+          },
+          // Capture: put record batches to the one stream (test/cdk/data-capture.test.ts).
+          { actions: ['firehose:PutRecordBatch'], resources: [expect.stringMatching(/^<CaptureStream\w+\.Arn>$/)] },
+        ]),
+      );
+      expect(granted).toHaveLength(8);
+      const other = model === 'iris' ? 'churn' : 'iris';
+      for (const prefix of ['models', 'inputs', 'outputs']) expect(JSON.stringify(granted)).not.toContain(`${prefix}/${other}`);
+      // Nothing on the payload bucket's objects as a whole.
+      expect(granted.flatMap((s) => s.resources)).not.toContain(`<${payloads}.Arn>/*`);
+    },
+  );
 
   it('the control plane reads/writes the registry (and its index) and artifacts, and releases only endpoint functions', () => {
     // Prepare
     const [controlId, control] = controlFunction();
-    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]) });
+    const [registry] = onlyResource(synth.template, 'AWS::DynamoDB::Table', {
+      KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]),
+    });
     const [bucket] = onlyResource(synth.template, 'AWS::S3::Bucket', { VersioningConfiguration: Match.anyValue() });
     const [iris] = functionServing('iris');
     const [churn] = functionServing('churn');
-    const [irisGroup] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', { ApplicationName: { Ref: Match.stringLikeRegexp('^ReleaseIris') } });
-    const [churnGroup] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', { ApplicationName: { Ref: Match.stringLikeRegexp('^ReleaseChurn') } });
+    const [irisGroup] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', {
+      ApplicationName: { Ref: Match.stringLikeRegexp('^ReleaseIris') },
+    });
+    const [churnGroup] = onlyResource(synth.template, 'AWS::CodeDeploy::DeploymentGroup', {
+      ApplicationName: { Ref: Match.stringLikeRegexp('^ReleaseChurn') },
+    });
 
     // Act
     const granted = statementsOf(roleOf(control));
@@ -726,7 +928,12 @@ describe('least privilege', () => {
 
     // Assess
     // The batch-job table takes the same five actions (jobs and replays; test/cdk/batch-jobs.test.ts): minimizePolicies merges them.
-    const [jobs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'model', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] });
+    const [jobs] = onlyResource(synth.template, 'AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'model', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    });
     expect(granted).toEqual(
       expect.arrayContaining([
         {
@@ -734,7 +941,10 @@ describe('least privilege', () => {
           resources: [`<${jobs}.Arn>`, `<${registry}.Arn>`, `<${registry}.Arn>/index/models`].sort(),
         },
         { actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], resources: [`<${bucket}.Arn>/models/*`] },
-        { actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObject', 's3:PutObject'], resources: [`<${bucket}.Arn>/uploads/*`] },
+        {
+          actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObject', 's3:PutObject'],
+          resources: [`<${bucket}.Arn>/uploads/*`],
+        },
         { actions: ['s3:ListBucket'], resources: [`<${bucket}.Arn>`], condition: { StringLike: { 's3:prefix': ['models/*'] } } },
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/:log-group:<\w+>:log-stream:\*$/)] },
       ]),
@@ -770,9 +980,12 @@ describe('least privilege', () => {
     // CodeDeploy: deployments of these two groups only (plus the configurations and application revisions CreateDeployment reads).
     const groupArn = (group: string) => expect.stringMatching(new RegExp(`:deploymentgroup:<Release\\w+Application\\w+>/<${group}>$`));
     expect(pairs('codedeploy:CreateDeployment').concat(pairs('codedeploy:GetDeployment '))).toEqual(
-      expect.arrayContaining([irisGroup, churnGroup].flatMap((g) => [`codedeploy:CreateDeployment`, `codedeploy:GetDeployment`].map(() => groupArn(g)))),
+      expect.arrayContaining(
+        [irisGroup, churnGroup].flatMap((g) => [`codedeploy:CreateDeployment`, `codedeploy:GetDeployment`].map(() => groupArn(g))),
+      ),
     );
-    for (const p of pairs('codedeploy:CreateDeployment').concat(pairs('codedeploy:GetDeployment '))) expect(p).toMatch(new RegExp(`<(${irisGroup}|${churnGroup})>$`));
+    for (const p of pairs('codedeploy:CreateDeployment').concat(pairs('codedeploy:GetDeployment ')))
+      expect(p).toMatch(new RegExp(`<(${irisGroup}|${churnGroup})>$`));
     expect(pairs('codedeploy:CreateDeployment')).toHaveLength(2);
     expect(pairs('codedeploy:GetDeploymentConfig').every((p) => /:deploymentconfig:(CodeDeployDefault\.Lambda|<)/.test(p))).toBe(true);
     expect(pairs('cloudwatch:')).toEqual(['cloudwatch:GetMetricData *']);
@@ -783,7 +996,10 @@ describe('least privilege', () => {
     // reads one request by id (the one an outcome names).
     const onLog = granted.filter((s) => JSON.stringify(s.resources).includes('PredictionLog'));
     expect(onLog.map((s) => [s.actions, s.resources])).toEqual([
-      [['dynamodb:Query'], [expect.stringMatching(/PredictionLog.*\/index\/byModel$/), expect.stringMatching(/PredictionLog.*\/index\/byStudy$/)]],
+      [
+        ['dynamodb:Query'],
+        [expect.stringMatching(/PredictionLog.*\/index\/byModel$/), expect.stringMatching(/PredictionLog.*\/index\/byStudy$/)],
+      ],
       [['dynamodb:GetItem'], [expect.stringMatching(/^<\w*PredictionLog\w*\.Arn>$/)]],
     ]);
   });

@@ -111,8 +111,17 @@ describe('the local server', () => {
 
   it('formats a line without what was not observed', () => {
     expect(accessLogLine({ method: 'GET', route: '/v1/models', status: 401, ms: 0.04 })).toBe('GET /v1/models 401 0.0ms');
-    expect(accessLogLine({ method: 'GET', route: '/v2/models/{model}', status: 404, ms: 1.25, model: 'nope', rows: 0, errorCode: 'MODEL_NOT_FOUND' }))
-      .toBe('GET /v2/models/{model} 404 1.3ms nope error=MODEL_NOT_FOUND');
+    expect(
+      accessLogLine({
+        method: 'GET',
+        route: '/v2/models/{model}',
+        status: 404,
+        ms: 1.25,
+        model: 'nope',
+        rows: 0,
+        errorCode: 'MODEL_NOT_FOUND',
+      }),
+    ).toBe('GET /v2/models/{model} 404 1.3ms nope error=MODEL_NOT_FOUND');
   });
 });
 
@@ -130,7 +139,9 @@ describe('npm start', () => {
   /** Runs `local/start.ts` as `npm start` does with `env`, sends one prediction, stops; what it printed. */
   async function serveOnce(env: Record<string, string>): Promise<string> {
     const { child, url, exited, output } = await startNpmStart(dataDir, { LOCAL_AUTH: 'insecure', ...env });
-    const reply = await call(url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } });
+    const reply = await call(url, 'POST', '/v1/models/iris/predict', {
+      features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
+    });
     expect(reply.status).toBe(200);
     child.kill('SIGINT');
     expect(await exited).toBe(0);

@@ -12,7 +12,14 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import { S3ArtifactStore } from '../../functions/adapters/s3-artifacts.js';
 import { artifactKey } from '../../functions/core/registry.js';
 import { InternalError } from '../../functions/core/errors.js';
-import { ensureBucket, localClients, startLocalAws, startLocalAwsProcess, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
+import {
+  ensureBucket,
+  localClients,
+  startLocalAws,
+  startLocalAwsProcess,
+  type LocalAws,
+  type LocalClients,
+} from '../../local/aws-servers.js';
 
 const BUCKET = 'model-artifacts';
 
@@ -162,17 +169,30 @@ describe('S3ArtifactStore.put never rewrites an object that holds the bytes alre
 
   it.each([
     // An in-place write cut short kept the earlier write's metadata: the whole file's digest.
-    ['a prefix of the file, with the file\'s sha256 recorded', (bytes: Buffer) => bytes.subarray(0, 100_000), (bytes: Buffer) => sha256(bytes)],
+    [
+      "a prefix of the file, with the file's sha256 recorded",
+      (bytes: Buffer) => bytes.subarray(0, 100_000),
+      (bytes: Buffer) => sha256(bytes),
+    ],
     ['the whole file, stored without a recorded sha256', (bytes: Buffer) => bytes, () => undefined],
-    ['other bytes of the same length, with their sha256 recorded', (bytes: Buffer) => patterned(bytes.length, 9), (bytes: Buffer) => sha256(patterned(bytes.length, 9))],
+    [
+      'other bytes of the same length, with their sha256 recorded',
+      (bytes: Buffer) => patterned(bytes.length, 9),
+      (bytes: Buffer) => sha256(patterned(bytes.length, 9)),
+    ],
   ] as const)('rewrites an object holding %s', async (_, damaged, recorded) => {
     // Prepare
     const bytes = patterned(300_000, 2);
     const key = artifactKey('damaged', sha256(bytes));
     const digest = recorded(bytes);
-    await clients.s3.send(new PutObjectCommand({
-      Bucket: BUCKET, Key: key, Body: damaged(bytes), ...(digest ? { Metadata: { sha256: digest } } : {}),
-    }));
+    await clients.s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: key,
+        Body: damaged(bytes),
+        ...(digest ? { Metadata: { sha256: digest } } : {}),
+      }),
+    );
 
     // Act
     await store.put(key, bytes);

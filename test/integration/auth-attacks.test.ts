@@ -8,8 +8,18 @@ import { createPublicKey } from 'node:crypto';
 import { CompactSign, base64url } from 'jose';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 import {
-  assembleToken, bearer, hs256, jwksOf, signToken, startGuardedApi, startJwksServer, testKey,
-  type GuardedApi, type JwksServer, type SignOptions, type TestKey,
+  assembleToken,
+  bearer,
+  hs256,
+  jwksOf,
+  signToken,
+  startGuardedApi,
+  startJwksServer,
+  testKey,
+  type GuardedApi,
+  type JwksServer,
+  type SignOptions,
+  type TestKey,
 } from '../fixtures/tokens.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12); // frozen: 2026-01-01T12:00:00Z
@@ -26,7 +36,12 @@ let elsewhere: JwksServer;
 let api: GuardedApi;
 
 beforeAll(async () => {
-  [rsa, ec, ed, attacker] = await Promise.all([testKey('RS256', 'rsa-1'), testKey('ES256', 'ec-1'), testKey('EdDSA', 'ed-1'), testKey('RS256', 'rsa-1')]);
+  [rsa, ec, ed, attacker] = await Promise.all([
+    testKey('RS256', 'rsa-1'),
+    testKey('ES256', 'ec-1'),
+    testKey('EdDSA', 'ed-1'),
+    testKey('RS256', 'rsa-1'),
+  ]);
   jwks = await startJwksServer({ keys: jwksOf(rsa, ec, ed) });
   elsewhere = await startJwksServer({ keys: jwksOf(attacker) });
   api = await startGuardedApi({ env: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_URL: jwks.url }, now: () => NOW });
@@ -46,7 +61,14 @@ beforeEach(() => {
 
 const sign = (key: TestKey, options: Partial<SignOptions> = {}) =>
   signToken(key, { issuer: ISSUER, audience: AUDIENCE, nowSeconds: NOW_S, ...options });
-const validClaims = () => ({ iss: ISSUER, aud: AUDIENCE, sub: 'mallory', iat: NOW_S, exp: NOW_S + 300, scope: 'predict models:read models:write models:promote' });
+const validClaims = () => ({
+  iss: ISSUER,
+  aud: AUDIENCE,
+  sub: 'mallory',
+  iat: NOW_S,
+  exp: NOW_S + 300,
+  scope: 'predict models:read models:write models:promote',
+});
 const predict = (token: string) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(token));
 
 function expectRefused(reply: JsonReply, status: 401 | 403, code: 'UNAUTHORIZED' | 'FORBIDDEN'): void {
@@ -84,14 +106,18 @@ describe('forged and broken signatures', () => {
     }
   });
 
-  it('refuses a key-type mismatch (an alg that does not fit the kid\'s key)', async () => {
+  it("refuses a key-type mismatch (an alg that does not fit the kid's key)", async () => {
     // Signed by the EC key but naming the RSA key, and the other way round.
     expectRefused(await predict(await sign(ec, { header: { kid: 'rsa-1' } })), 401, 'UNAUTHORIZED');
     expectRefused(await predict(await sign(rsa, { header: { kid: 'ec-1' } })), 401, 'UNAUTHORIZED');
     // EdDSA signature presented as ES256 with the EC key's kid.
     const edToken = await sign(ed);
     const [, payload, signature] = edToken.split('.');
-    expectRefused(await predict(`${base64url.encode(JSON.stringify({ alg: 'ES256', kid: 'ec-1' }))}.${payload}.${signature}`), 401, 'UNAUTHORIZED');
+    expectRefused(
+      await predict(`${base64url.encode(JSON.stringify({ alg: 'ES256', kid: 'ec-1' }))}.${payload}.${signature}`),
+      401,
+      'UNAUTHORIZED',
+    );
   });
 
   it('refuses a truncated or altered signature, and an altered payload', async () => {
@@ -99,12 +125,17 @@ describe('forged and broken signatures', () => {
     const [header, payload, signature = ''] = token.split('.');
     const flipped = `${signature.slice(0, 20)}${signature[20] === 'A' ? 'B' : 'A'}${signature.slice(21)}`;
     const escalated = base64url.encode(JSON.stringify({ ...validClaims(), sub: 'root', scope: 'predict models:promote' }));
-    for (const forged of [token.slice(0, -10), `${header}.${payload}.${flipped}`, `${header}.${payload}.`, `${header}.${escalated}.${signature}`]) {
+    for (const forged of [
+      token.slice(0, -10),
+      `${header}.${payload}.${flipped}`,
+      `${header}.${payload}.`,
+      `${header}.${escalated}.${signature}`,
+    ]) {
       expectRefused(await predict(forged), 401, 'UNAUTHORIZED');
     }
   });
 
-  it('refuses an attacker\'s own key under our kid', async () => {
+  it("refuses an attacker's own key under our kid", async () => {
     expectRefused(await predict(await sign(attacker)), 401, 'UNAUTHORIZED');
   });
 });
@@ -132,7 +163,9 @@ describe('malformed tokens', () => {
   });
 
   it.each([['[]'], ['null'], ['0'], ['"a string"'], ['true']])('refuses a correctly signed payload %s', async (payload) => {
-    const token = await new CompactSign(new TextEncoder().encode(payload)).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).sign(rsa.privateKey);
+    const token = await new CompactSign(new TextEncoder().encode(payload))
+      .setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' })
+      .sign(rsa.privateKey);
     const reply = await predict(token);
     expectRefused(reply, 401, 'UNAUTHORIZED');
     expect(errorOf(reply).message).toContain('top-level JSON object');
@@ -195,7 +228,11 @@ describe('claims', () => {
     ['no aud', { drop: ['aud'] }, /no "aud" claim/],
     ['no sub', { drop: ['sub'] }, /no "sub" claim/],
     ['a sub that is not a string', { claims: { sub: 42 as unknown as string } }, /"sub"/],
-    ['an unknown crit header', { header: { crit: ['x-must-understand'], 'x-must-understand': true } }, /"x-must-understand" is not recognized/],
+    [
+      'an unknown crit header',
+      { header: { crit: ['x-must-understand'], 'x-must-understand': true } },
+      /"x-must-understand" is not recognized/,
+    ],
     ['a "models" claim that is not a list', { claims: { models: 'iris' } }, /"models" claim/],
   ])('refuses a token with %s', async (_name, options, message) => {
     const reply = await predict(await sign(rsa, options));
@@ -221,7 +258,7 @@ describe('permissions', () => {
     expect(errorOf(register).message).toContain('"models:write"');
   });
 
-  it('keeps a token for model A off model B\'s predict, metadata and promote routes (403)', async () => {
+  it("keeps a token for model A off model B's predict, metadata and promote routes (403)", async () => {
     const token = await sign(rsa, { claims: { scope: 'predict models:read models:write models:promote', models: ['iris'] } });
     const asA = (method: string, path: string, body?: unknown) => call(api.url, method, path, body, bearer(token));
 
@@ -270,8 +307,20 @@ describe('HS256 when a secret is configured', () => {
     const unsigned = assembleToken({ alg: 'HS256', typ: 'JWT', kid: 'rsa-1' }, validClaims()).slice(0, -1);
     const pem = createPublicKey({ key: rsa.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
 
-    const good = await call(hsApi.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(`${unsigned}.${await hs256(unsigned, secret)}`));
-    const forged = await call(hsApi.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(`${unsigned}.${await hs256(unsigned, pem)}`));
+    const good = await call(
+      hsApi.url,
+      'POST',
+      '/v1/models/iris/predict',
+      { features: {} },
+      bearer(`${unsigned}.${await hs256(unsigned, secret)}`),
+    );
+    const forged = await call(
+      hsApi.url,
+      'POST',
+      '/v1/models/iris/predict',
+      { features: {} },
+      bearer(`${unsigned}.${await hs256(unsigned, pem)}`),
+    );
 
     expect(good.status).toBe(200);
     expect(hsApi.reached()).toBe(1);

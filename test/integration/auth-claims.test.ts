@@ -11,7 +11,16 @@ import { connect } from 'node:net';
 import { CompactSign } from 'jose';
 import { MAX_HEADER_BYTES } from '../../local/client-errors.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
-import { bearer, jwksOf, signToken, startGuardedApi, testKey, type GuardedApi, type SignOptions, type TestKey } from '../fixtures/tokens.js';
+import {
+  bearer,
+  jwksOf,
+  signToken,
+  startGuardedApi,
+  testKey,
+  type GuardedApi,
+  type SignOptions,
+  type TestKey,
+} from '../fixtures/tokens.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12); // frozen: 2026-01-01T12:00:00Z
 const NOW_S = NOW / 1000;
@@ -48,7 +57,9 @@ const predict = (token: string, on: GuardedApi = api) => call(on.url, 'POST', '/
 
 /** A token whose payload is exactly `json` (for numbers JSON.stringify cannot write, like 1e400). */
 function signRaw(json: string): Promise<string> {
-  return new CompactSign(new TextEncoder().encode(json)).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
+  return new CompactSign(new TextEncoder().encode(json))
+    .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
+    .sign(key.privateKey);
 }
 
 function expectShapeRefusal(reply: JsonReply, claim: string, on: GuardedApi = api): void {
@@ -82,93 +93,120 @@ it('accepts the documented shapes (the control case)', async () => {
 });
 
 describe.each<[string, [string, unknown][]]>([
-  ['scope', [
-    ['an array of one scope', ['predict']],
-    ['an array of scopes', ['predict', 'models:read']],
-    ['a nested array', [['predict']]],
-    ['an object', { predict: true }],
-    ['a number', 1],
-    ['a boolean', true],
-    ['null', null],
-    ['a huge array', many(1_000, () => 'p')],
-    ['a huge string (1,000 scopes)', many(1_000, () => 'p').join(' ')],
-  ]],
-  ['scp', [
-    ['an object', { 0: 'predict' }],
-    ['a number', 7],
-    ['null', null],
-    ['an array holding a number', ['predict', 1]],
-    ['an array holding an array', [['predict']]],
-    ['an array holding an object', [{ scope: 'predict' }]],
-    ['an array holding null', [null]],
-    ['an entry with two scopes in it', ['predict models:read']],
-    ['an empty entry', ['']],
-    ['a huge array', many(1_000, () => 'x')],
-  ]],
-  ['sub', [
-    ['an array', ['alice']],
-    ['an object', { id: 'alice' }],
-    ['a number', 42],
-    ['null', null],
-    ['a boolean', false],
-    ['an empty string', ''],
-    ['a huge string', HUGE],
-    ['a string with a NUL', 'alice\u0000admin'],
-    ['a string with a line break', 'alice\nlevel=ERROR'],
-    ['a string with DEL', 'alice\u007f'],
-    ['a string with a lone high surrogate', 'alice\ud800'],
-    ['a string with a lone low surrogate', '\udc00alice'],
-  ]],
-  ['models', [
-    ['a string', 'iris'],
-    ['an object', { iris: true }],
-    ['a number', 3],
-    ['null', null],
-    ['an array holding a number', ['iris', 2]],
-    ['a nested array', [['iris']]],
-    ['an array holding a name no model can have', ['Iris!']],
-    ['an array holding a huge string', [HUGE]],
-    ['a huge array (more models than a token may name)', many(500, (i) => `m${i}`)],
-  ]],
-  ['aud', [
-    ['a number', 42],
-    ['an object', { aud: AUDIENCE }],
-    ['null', null],
-    ['an empty array', []],
-    ['an array with our audience and a number', [AUDIENCE, 42]],
-    ['an array with our audience and null', [AUDIENCE, null]],
-    ['an array with our audience and an object', [AUDIENCE, { a: 1 }]],
-    ['a nested array', [[AUDIENCE]]],
-    ['an array with an empty string', [AUDIENCE, '']],
-  ]],
-  ['iss', [
-    ['an array of our issuer', [ISSUER]],
-    ['an object', { iss: ISSUER }],
-    ['a number', 42],
-    ['null', null],
-    ['an empty string', ''],
-  ]],
-  ['exp', [
-    ['a numeric string', String(NOW_S + 300)],
-    ['an array', [NOW_S + 300]],
-    ['an object', { at: NOW_S + 300 }],
-    ['null', null],
-    ['a boolean', true],
-    ['a number past any date (1e20)', 1e20],
-  ]],
-  ['nbf', [
-    ['a numeric string', String(NOW_S - 10)],
-    ['an array', [NOW_S - 10]],
-    ['null', null],
-    ['a number past any date in the future (1e13)', 1e13],
-    ['a number past any date in the past (-1e13)', -1e13],
-  ]],
-  ['iat', [
-    ['a numeric string', String(NOW_S)],
-    ['an object', { at: NOW_S }],
-    ['null', null],
-    ['a number past any date (1e300)', 1e300],
-  ]],
+  [
+    'scope',
+    [
+      ['an array of one scope', ['predict']],
+      ['an array of scopes', ['predict', 'models:read']],
+      ['a nested array', [['predict']]],
+      ['an object', { predict: true }],
+      ['a number', 1],
+      ['a boolean', true],
+      ['null', null],
+      ['a huge array', many(1_000, () => 'p')],
+      ['a huge string (1,000 scopes)', many(1_000, () => 'p').join(' ')],
+    ],
+  ],
+  [
+    'scp',
+    [
+      ['an object', { 0: 'predict' }],
+      ['a number', 7],
+      ['null', null],
+      ['an array holding a number', ['predict', 1]],
+      ['an array holding an array', [['predict']]],
+      ['an array holding an object', [{ scope: 'predict' }]],
+      ['an array holding null', [null]],
+      ['an entry with two scopes in it', ['predict models:read']],
+      ['an empty entry', ['']],
+      ['a huge array', many(1_000, () => 'x')],
+    ],
+  ],
+  [
+    'sub',
+    [
+      ['an array', ['alice']],
+      ['an object', { id: 'alice' }],
+      ['a number', 42],
+      ['null', null],
+      ['a boolean', false],
+      ['an empty string', ''],
+      ['a huge string', HUGE],
+      ['a string with a NUL', 'alice\u0000admin'],
+      ['a string with a line break', 'alice\nlevel=ERROR'],
+      ['a string with DEL', 'alice\u007f'],
+      ['a string with a lone high surrogate', 'alice\ud800'],
+      ['a string with a lone low surrogate', '\udc00alice'],
+    ],
+  ],
+  [
+    'models',
+    [
+      ['a string', 'iris'],
+      ['an object', { iris: true }],
+      ['a number', 3],
+      ['null', null],
+      ['an array holding a number', ['iris', 2]],
+      ['a nested array', [['iris']]],
+      ['an array holding a name no model can have', ['Iris!']],
+      ['an array holding a huge string', [HUGE]],
+      ['a huge array (more models than a token may name)', many(500, (i) => `m${i}`)],
+    ],
+  ],
+  [
+    'aud',
+    [
+      ['a number', 42],
+      ['an object', { aud: AUDIENCE }],
+      ['null', null],
+      ['an empty array', []],
+      ['an array with our audience and a number', [AUDIENCE, 42]],
+      ['an array with our audience and null', [AUDIENCE, null]],
+      ['an array with our audience and an object', [AUDIENCE, { a: 1 }]],
+      ['a nested array', [[AUDIENCE]]],
+      ['an array with an empty string', [AUDIENCE, '']],
+    ],
+  ],
+  [
+    'iss',
+    [
+      ['an array of our issuer', [ISSUER]],
+      ['an object', { iss: ISSUER }],
+      ['a number', 42],
+      ['null', null],
+      ['an empty string', ''],
+    ],
+  ],
+  [
+    'exp',
+    [
+      ['a numeric string', String(NOW_S + 300)],
+      ['an array', [NOW_S + 300]],
+      ['an object', { at: NOW_S + 300 }],
+      ['null', null],
+      ['a boolean', true],
+      ['a number past any date (1e20)', 1e20],
+    ],
+  ],
+  [
+    'nbf',
+    [
+      ['a numeric string', String(NOW_S - 10)],
+      ['an array', [NOW_S - 10]],
+      ['null', null],
+      ['a number past any date in the future (1e13)', 1e13],
+      ['a number past any date in the past (-1e13)', -1e13],
+    ],
+  ],
+  [
+    'iat',
+    [
+      ['a numeric string', String(NOW_S)],
+      ['an object', { at: NOW_S }],
+      ['null', null],
+      ['a number past any date (1e300)', 1e300],
+    ],
+  ],
 ])('a "%s" claim', (claim, shapes) => {
   it.each(shapes)('in the wrong shape is refused with a 401 naming it: %s', async (_name, value) => {
     // Prepare: scp is read alongside scope, so it stands alone here
@@ -246,13 +284,17 @@ describe('header size', () => {
     });
   }
 
-  function parseAnswer(answer: string): { status: number; headers: string; body: { error: { code: string; message: string; path: string }; requestId: string } } {
+  function parseAnswer(answer: string): {
+    status: number;
+    headers: string;
+    body: { error: { code: string; message: string; path: string }; requestId: string };
+  } {
     const split = answer.indexOf('\r\n\r\n');
     const headers = answer.slice(0, split);
     return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1]), headers, body: JSON.parse(answer.slice(split + 4)) as never };
   }
 
-  it('answers a 100 KB token with the verifier\'s JSON 401 naming the token length limit', async () => {
+  it("answers a 100 KB token with the verifier's JSON 401 naming the token length limit", async () => {
     // Prepare: a real, correctly signed token of about 100 KB
     const token = await sign({ claims: { pad: 'x'.repeat(100 * 1024) } });
     expect(token.length).toBeGreaterThan(100 * 1024);
@@ -268,9 +310,17 @@ describe('header size', () => {
   });
 
   it.each<[string, (url: string) => string]>([
-    ['one header', (url) => `POST /v1/models/iris/predict HTTP/1.1\r\nHost: ${new URL(url).host}\r\nAuthorization: Bearer ${'a'.repeat(MAX_HEADER_BYTES + 1)}`],
-    ['many headers', (url) => `GET /v2/health/live HTTP/1.1\r\nHost: ${new URL(url).host}\r\n${many(300, (i) => `x-pad-${i}: ${'b'.repeat(1_000)}`).join('\r\n')}`],
-  ])('answers a header section over the server\'s limit (%s) with a JSON 431, not Node\'s bare one', async (_name, head) => {
+    [
+      'one header',
+      (url) =>
+        `POST /v1/models/iris/predict HTTP/1.1\r\nHost: ${new URL(url).host}\r\nAuthorization: Bearer ${'a'.repeat(MAX_HEADER_BYTES + 1)}`,
+    ],
+    [
+      'many headers',
+      (url) =>
+        `GET /v2/health/live HTTP/1.1\r\nHost: ${new URL(url).host}\r\n${many(300, (i) => `x-pad-${i}: ${'b'.repeat(1_000)}`).join('\r\n')}`,
+    ],
+  ])("answers a header section over the server's limit (%s) with a JSON 431, not Node's bare one", async (_name, head) => {
     // Act
     const answer = parseAnswer(await rawRequest(api.url, head(api.url)));
 

@@ -5,7 +5,15 @@
  */
 import { call, errorOf } from '../fixtures/http.js';
 import {
-  bearer, jwksOf, signToken, startGuardedApi, startJwksServer, testKey, type GuardedApi, type JwksServer, type TestKey,
+  bearer,
+  jwksOf,
+  signToken,
+  startGuardedApi,
+  startJwksServer,
+  testKey,
+  type GuardedApi,
+  type JwksServer,
+  type TestKey,
 } from '../fixtures/tokens.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
@@ -27,7 +35,13 @@ beforeEach(async () => {
   now = T0;
   jwks = await startJwksServer({ keys: jwksOf(oldKey) });
   api = await startGuardedApi({
-    env: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_URL: jwks.url, JWKS_COOLDOWN_SECONDS: String(COOLDOWN_S), JWKS_TIMEOUT_MS: '300' },
+    env: {
+      JWT_ISSUER: ISSUER,
+      JWT_AUDIENCE: AUDIENCE,
+      JWKS_URL: jwks.url,
+      JWKS_COOLDOWN_SECONDS: String(COOLDOWN_S),
+      JWKS_TIMEOUT_MS: '300',
+    },
     now: () => now,
   });
 });
@@ -39,7 +53,8 @@ afterEach(async () => {
 
 const token = (key: TestKey, kid = key.kid) =>
   signToken(key, { issuer: ISSUER, audience: AUDIENCE, nowSeconds: Math.floor(now / 1000), header: { kid } });
-const predict = async (key: TestKey, kid?: string) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(await token(key, kid)));
+const predict = async (key: TestKey, kid?: string) =>
+  call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(await token(key, kid)));
 
 it('accepts a new kid after exactly one JWKS refetch, once the cooldown allows it', async () => {
   // Prepare: the authorizer has fetched the old key set.

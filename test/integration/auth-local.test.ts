@@ -5,7 +5,15 @@
  */
 import { jest } from '@jest/globals';
 import { SignJWT, createLocalJWKSet, importJWK, jwtVerify } from 'jose';
-import { LOCAL_ALGORITHM, LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_MAX_TOKEN_LIFETIME_SECONDS, generateSigningKey, localAuthorizerEnv, mintToken } from '../../local/auth.js';
+import {
+  LOCAL_ALGORITHM,
+  LOCAL_AUDIENCE,
+  LOCAL_ISSUER,
+  LOCAL_MAX_TOKEN_LIFETIME_SECONDS,
+  generateSigningKey,
+  localAuthorizerEnv,
+  mintToken,
+} from '../../local/auth.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 import { adminToken, bearer, startGuardedApi, type GuardedApi } from '../fixtures/tokens.js';
@@ -28,7 +36,10 @@ describe('the local stack', () => {
 
     // Act
     const published = await call(stack.url, 'GET', '/.well-known/jwks.json');
-    const { payload } = await jwtVerify(token as string, createLocalJWKSet(published.body as never), { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE });
+    const { payload } = await jwtVerify(token as string, createLocalJWKSet(published.body as never), {
+      issuer: LOCAL_ISSUER,
+      audience: LOCAL_AUDIENCE,
+    });
 
     // Assess: public keys only, no private part.
     expect(published.status).toBe(200);
@@ -38,25 +49,30 @@ describe('the local stack', () => {
   });
 
   it('answers 401 with WWW-Authenticate on every protected route without a token, and serves health without one', async () => {
-    const replies = await Promise.all(ROUTES.map(async (route) => {
-      const path = route.resource.replace('{model}', 'iris').replace('{version}', '1');
-      const body = route.method === 'GET' ? undefined : {};
-      return { route, reply: await call(stack.url, route.method, path, body) };
-    }));
+    const replies = await Promise.all(
+      ROUTES.map(async (route) => {
+        const path = route.resource.replace('{model}', 'iris').replace('{version}', '1');
+        const body = route.method === 'GET' ? undefined : {};
+        return { route, reply: await call(stack.url, route.method, path, body) };
+      }),
+    );
 
     for (const { route, reply } of replies) {
       if (route.public) {
         expect(reply.status).toBe(200);
       } else {
-        expect({ route: `${route.method} ${route.resource}`, status: reply.status, code: errorOf(reply).code })
-          .toEqual({ route: `${route.method} ${route.resource}`, status: 401, code: 'UNAUTHORIZED' });
+        expect({ route: `${route.method} ${route.resource}`, status: reply.status, code: errorOf(reply).code }).toEqual({
+          route: `${route.method} ${route.resource}`,
+          status: 401,
+          code: 'UNAUTHORIZED',
+        });
         expect(reply.headers.get('www-authenticate')).toBe('Bearer realm="onnx-serving"');
         expect(errorOf(reply).message).toContain('Authorization: Bearer');
       }
     }
   });
 
-  it('passes the token\'s subject to the functions: the registry records who registered', async () => {
+  it("passes the token's subject to the functions: the registry records who registered", async () => {
     const token = await adminToken(stack, 'alice@example.com');
     const model = Buffer.from(await (await import('node:fs/promises')).readFile('models/iris/model.onnx')).toString('base64');
 
@@ -66,7 +82,7 @@ describe('the local stack', () => {
     expect(registered.body).toMatchObject({ registeredBy: 'alice@example.com' });
   });
 
-  it('refuses a token signed by another stack\'s key', async () => {
+  it("refuses a token signed by another stack's key", async () => {
     const other = await mintToken(await generateSigningKey(), { scopes: ['models:read'] });
     const reply = await call(stack.url, 'GET', '/v1/models', undefined, bearer(other));
     expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 401, code: 'UNAUTHORIZED' });
@@ -110,7 +126,7 @@ describe('the authorizer cache, as API Gateway keeps it', () => {
     expect(api.predict).toHaveBeenCalledTimes(2);
   });
 
-  it('keeps a cached Allow until the TTL ends, even past the token\'s exp (the documented trade-off)', async () => {
+  it("keeps a cached Allow until the TTL ends, even past the token's exp (the documented trade-off)", async () => {
     const token = await mintToken(key, { scopes: ['predict'], ttlSeconds: 10, now });
     const predict = () => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(token));
 
@@ -144,7 +160,10 @@ describe('what the local authorizer accepts that modelctl could not mint', () =>
   async function signed(claims: { exp: number; scope: string }): Promise<string> {
     return new SignJWT({ scope: claims.scope })
       .setProtectedHeader({ alg: LOCAL_ALGORITHM, kid: key.kid, typ: 'JWT' })
-      .setIssuer(LOCAL_ISSUER).setAudience(LOCAL_AUDIENCE).setSubject('hand-made').setIssuedAt(T0 / 1000)
+      .setIssuer(LOCAL_ISSUER)
+      .setAudience(LOCAL_AUDIENCE)
+      .setSubject('hand-made')
+      .setIssuedAt(T0 / 1000)
       .setExpirationTime(claims.exp)
       .sign(await importJWK(key.privateJwk, LOCAL_ALGORITHM));
   }
@@ -157,21 +176,29 @@ describe('what the local authorizer accepts that modelctl could not mint', () =>
     const millennia = await signed({ exp: now + 1e12, scope: 'predict' });
 
     // Act
-    const replies = await Promise.all([atLimit, past, millennia].map((t) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(t))));
+    const replies = await Promise.all(
+      [atLimit, past, millennia].map((t) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(t))),
+    );
 
     // Assess
     expect(replies.map((r) => r.status)).toEqual([200, 401, 401]);
-    expect(errorOf(replies[1] as JsonReply).message).toBe(`The token expires at ${new Date((now + LOCAL_MAX_TOKEN_LIFETIME_SECONDS + 1) * 1000).toISOString()}, more than ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} s from now; this API accepts tokens that expire within ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} s. Get one with a shorter lifetime.`);
+    expect(errorOf(replies[1] as JsonReply).message).toBe(
+      `The token expires at ${new Date((now + LOCAL_MAX_TOKEN_LIFETIME_SECONDS + 1) * 1000).toISOString()}, more than ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} s from now; this API accepts tokens that expire within ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} s. Get one with a shorter lifetime.`,
+    );
   });
 
   it('reads a tab, a newline or a no-break space in "scope" as part of a scope, never as a separator (RFC 6749 §3.3)', async () => {
     // Prepare
     const exp = T0 / 1000 + 600;
-    const tokens = await Promise.all(['models:read\tpredict', 'models:read\npredict', 'models:read\u00a0predict'].map((scope) => signed({ exp, scope })));
+    const tokens = await Promise.all(
+      ['models:read\tpredict', 'models:read\npredict', 'models:read\u00a0predict'].map((scope) => signed({ exp, scope })),
+    );
     const spaced = await signed({ exp, scope: 'models:read predict' });
 
     // Act
-    const replies = await Promise.all([...tokens, spaced].map((t) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(t))));
+    const replies = await Promise.all(
+      [...tokens, spaced].map((t) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(t))),
+    );
 
     // Assess
     expect(replies.map((r) => r.status)).toEqual([403, 403, 403, 200]);
@@ -206,8 +233,11 @@ describe('per-client throttling', () => {
     const refilled = await predict(alice);
 
     expect(burst.map((r) => r.status)).toEqual([200, 200, 200]);
-    expect({ status: limited.status, code: errorOf(limited).code, retryAfter: limited.headers.get('retry-after') })
-      .toEqual({ status: 429, code: 'RATE_LIMITED', retryAfter: '1' });
+    expect({ status: limited.status, code: errorOf(limited).code, retryAfter: limited.headers.get('retry-after') }).toEqual({
+      status: 429,
+      code: 'RATE_LIMITED',
+      retryAfter: '1',
+    });
     expect(errorOf(limited).message).toContain('1 per second with bursts of 3');
     expect([otherClient.status, refilled.status]).toEqual([200, 200]);
     expect(api.predict).toHaveBeenCalledTimes(5);

@@ -42,7 +42,10 @@ async function text(uri: string): Promise<string> {
 }
 
 function lines(content: string): Record<string, unknown>[] {
-  return content.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+  return content
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 async function submit(body: Record<string, unknown>, model = 'iris'): Promise<JsonReply> {
@@ -86,27 +89,44 @@ describe('jobs over 100,000 rows', () => {
     expected = await viaApi(irisRows(ROWS));
   }, 120_000);
 
-  it.each<BatchDataFormat>(['csv', 'jsonl', 'parquet'])('a %s job predicts every row as the HTTP API does, in input order', async (format) => {
-    // Prepare
-    const data = writeBatchData(format, ROWS);
-    const uri = await put(`inputs/iris-100k.${format}`, await data);
+  it.each<BatchDataFormat>(['csv', 'jsonl', 'parquet'])(
+    'a %s job predicts every row as the HTTP API does, in input order',
+    async (format) => {
+      // Prepare
+      const data = writeBatchData(format, ROWS);
+      const uri = await put(`inputs/iris-100k.${format}`, await data);
 
-    // Act
-    const job = await jobOf(await submit({ input: { uri }, rowsPerBatch: 1000, maxConcurrency: 4 }));
-    const done = await ended(job.jobId);
+      // Act
+      const job = await jobOf(await submit({ input: { uri }, rowsPerBatch: 1000, maxConcurrency: 4 }));
+      const done = await ended(job.jobId);
 
-    // Assess
-    expect(done.job).toMatchObject({ state: 'SUCCEEDED', rows: ROWS, progress: { rowsRead: ROWS, predicted: ROWS, failed: 0 }, modelVersion: '1' });
-    expect(done.job.input.format).toBe(format);
-    const predictions = lines(await text(done.job.output.predictions));
-    expect(predictions.length).toBe(ROWS);
-    predictions.forEach((line, i) => expect(line['row']).toBe(i));
-    expect(predictions.map((line) => line['prediction'])).toEqual(expected);
-    expect(await text(done.job.output.errors)).toBe('');
-    const manifest = JSON.parse(await text(done.job.output.manifest)) as JobManifest;
-    expect(manifest).toMatchObject({ jobId: job.jobId, model: 'iris', modelVersion: '1', state: 'SUCCEEDED', rows: ROWS, predicted: ROWS, failed: 0 });
-    expect(done.links).toEqual({ predictions: expect.any(String), errors: expect.any(String), manifest: expect.any(String) });
-  }, 300_000);
+      // Assess
+      expect(done.job).toMatchObject({
+        state: 'SUCCEEDED',
+        rows: ROWS,
+        progress: { rowsRead: ROWS, predicted: ROWS, failed: 0 },
+        modelVersion: '1',
+      });
+      expect(done.job.input.format).toBe(format);
+      const predictions = lines(await text(done.job.output.predictions));
+      expect(predictions.length).toBe(ROWS);
+      predictions.forEach((line, i) => expect(line['row']).toBe(i));
+      expect(predictions.map((line) => line['prediction'])).toEqual(expected);
+      expect(await text(done.job.output.errors)).toBe('');
+      const manifest = JSON.parse(await text(done.job.output.manifest)) as JobManifest;
+      expect(manifest).toMatchObject({
+        jobId: job.jobId,
+        model: 'iris',
+        modelVersion: '1',
+        state: 'SUCCEEDED',
+        rows: ROWS,
+        predicted: ROWS,
+        failed: 0,
+      });
+      expect(done.links).toEqual({ predictions: expect.any(String), errors: expect.any(String), manifest: expect.any(String) });
+    },
+    300_000,
+  );
 });
 
 describe('bad rows: error records and the tolerated failure percentage', () => {
@@ -120,29 +140,42 @@ describe('bad rows: error records and the tolerated failure percentage', () => {
     return map;
   }
 
-  it.each(['csv', 'jsonl'] as const)('a %s job with 3%% bad rows and 5%% tolerance succeeds, with exactly those rows in errors.jsonl', async (format) => {
-    // Prepare: the input also carries a column the model does not take (the label).
-    const data = irisBatch({ rows: ROWS, format, corrupt: corruptions(), species: true });
-    const uri = await put(`inputs/bad-rows.${format}`, data.bytes);
+  it.each(['csv', 'jsonl'] as const)(
+    'a %s job with 3%% bad rows and 5%% tolerance succeeds, with exactly those rows in errors.jsonl',
+    async (format) => {
+      // Prepare: the input also carries a column the model does not take (the label).
+      const data = irisBatch({ rows: ROWS, format, corrupt: corruptions(), species: true });
+      const uri = await put(`inputs/bad-rows.${format}`, data.bytes);
 
-    // Act
-    const job = await jobOf(await submit({ input: { uri }, toleratedFailurePercentage: 5 }));
-    const done = await ended(job.jobId);
+      // Act
+      const job = await jobOf(await submit({ input: { uri }, toleratedFailurePercentage: 5 }));
+      const done = await ended(job.jobId);
 
-    // Assess
-    expect(job.input.ignoredColumns).toEqual(['species']);
-    expect(done.job).toMatchObject({ state: 'SUCCEEDED', rows: ROWS, progress: { rowsRead: ROWS, predicted: ROWS - data.corrupted.length, failed: data.corrupted.length } });
-    const errors = lines(await text(done.job.output.errors));
-    expect(errors.map((e) => ({ row: e['row'], code: e['code'] }))).toEqual(data.corrupted.map(({ row, code }) => ({ row, code })));
-    for (const error of errors) {
-      expect(error).toMatchObject({ message: expect.any(String), path: expect.any(Array), line: expect.any(Number), file: `inputs/bad-rows.${format}` });
-      expect(JSON.stringify(error).length).toBeLessThan(1_000);
-    }
-    // Every input row is in exactly one of the two files, in input order.
-    const predicted = lines(await text(done.job.output.predictions)).map((p) => p['row'] as number);
-    const bad = new Set(data.corrupted.map((c) => c.row));
-    expect(predicted).toEqual(Array.from({ length: ROWS }, (_, i) => i).filter((i) => !bad.has(i)));
-  }, 120_000);
+      // Assess
+      expect(job.input.ignoredColumns).toEqual(['species']);
+      expect(done.job).toMatchObject({
+        state: 'SUCCEEDED',
+        rows: ROWS,
+        progress: { rowsRead: ROWS, predicted: ROWS - data.corrupted.length, failed: data.corrupted.length },
+      });
+      const errors = lines(await text(done.job.output.errors));
+      expect(errors.map((e) => ({ row: e['row'], code: e['code'] }))).toEqual(data.corrupted.map(({ row, code }) => ({ row, code })));
+      for (const error of errors) {
+        expect(error).toMatchObject({
+          message: expect.any(String),
+          path: expect.any(Array),
+          line: expect.any(Number),
+          file: `inputs/bad-rows.${format}`,
+        });
+        expect(JSON.stringify(error).length).toBeLessThan(1_000);
+      }
+      // Every input row is in exactly one of the two files, in input order.
+      const predicted = lines(await text(done.job.output.predictions)).map((p) => p['row'] as number);
+      const bad = new Set(data.corrupted.map((c) => c.row));
+      expect(predicted).toEqual(Array.from({ length: ROWS }, (_, i) => i).filter((i) => !bad.has(i)));
+    },
+    120_000,
+  );
 
   it('the same job with 1% tolerance fails, saying why, and still writes both files', async () => {
     const data = irisBatch({ rows: ROWS, format: 'csv', corrupt: corruptions() });
@@ -208,25 +241,121 @@ describe('submission', () => {
   });
 
   it.each<[string, () => Promise<Record<string, unknown>>, number, string, string]>([
-    ['an input outside the allowed locations', async () => ({ input: { uri: 's3://someone-elses-bucket/data.csv' } }), 403, 'BATCH_LOCATION_NOT_ALLOWED', 'input.uri'],
-    ['an output outside the allowed locations', async () => ({ input: { uri: csv }, output: { uri: 's3://onnx-artifacts/out/' } }), 403, 'BATCH_LOCATION_NOT_ALLOWED', 'output.uri'],
-    ['an input that does not exist', async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/nothing.csv` } }), 404, 'INPUT_NOT_FOUND', 'input.uri'],
+    [
+      'an input outside the allowed locations',
+      async () => ({ input: { uri: 's3://someone-elses-bucket/data.csv' } }),
+      403,
+      'BATCH_LOCATION_NOT_ALLOWED',
+      'input.uri',
+    ],
+    [
+      'an output outside the allowed locations',
+      async () => ({ input: { uri: csv }, output: { uri: 's3://onnx-artifacts/out/' } }),
+      403,
+      'BATCH_LOCATION_NOT_ALLOWED',
+      'output.uri',
+    ],
+    [
+      'an input that does not exist',
+      async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/nothing.csv` } }),
+      404,
+      'INPUT_NOT_FOUND',
+      'input.uri',
+    ],
     ['an empty prefix', async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/nothing-here/` } }), 404, 'INPUT_NOT_FOUND', 'input.uri'],
-    ['a file whose format cannot be told', async () => ({ input: { uri: await put('inputs/data.txt', 'a,b\n1,2\n') } }), 400, 'UNKNOWN_FORMAT', 'input.format'],
-    ['a JSON Lines file whose first line is not JSON', async () => ({ input: { uri: await put('inputs/broken.jsonl', '{"sepal_length_cm": 5.1,\n') } }), 400, 'INPUT_UNREADABLE', 'input.uri'],
-    ['a Parquet file that is not Parquet', async () => ({ input: { uri: await put('inputs/fake.parquet', 'sepal_length_cm\n5.1\n') } }), 400, 'INPUT_UNREADABLE', 'input.uri'],
-    ['an output that is not a prefix', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/out.jsonl` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
+    [
+      'a file whose format cannot be told',
+      async () => ({ input: { uri: await put('inputs/data.txt', 'a,b\n1,2\n') } }),
+      400,
+      'UNKNOWN_FORMAT',
+      'input.format',
+    ],
+    [
+      'a JSON Lines file whose first line is not JSON',
+      async () => ({ input: { uri: await put('inputs/broken.jsonl', '{"sepal_length_cm": 5.1,\n') } }),
+      400,
+      'INPUT_UNREADABLE',
+      'input.uri',
+    ],
+    [
+      'a Parquet file that is not Parquet',
+      async () => ({ input: { uri: await put('inputs/fake.parquet', 'sepal_length_cm\n5.1\n') } }),
+      400,
+      'INPUT_UNREADABLE',
+      'input.uri',
+    ],
+    [
+      'an output that is not a prefix',
+      async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/out.jsonl` } }),
+      400,
+      'INVALID_BATCH_JOB',
+      'output.uri',
+    ],
     ['a version that does not exist', async () => ({ input: { uri: csv }, version: '99' }), 404, 'VERSION_NOT_FOUND', 'version'],
-    ['more rows per batch than the function takes', async () => ({ input: { uri: csv }, rowsPerBatch: 1001 }), 400, 'INVALID_BATCH_JOB', 'rowsPerBatch'],
-    ['more concurrency than the deployment allows', async () => ({ input: { uri: csv }, maxConcurrency: 101 }), 400, 'INVALID_BATCH_JOB', 'maxConcurrency'],
-    ['a tolerance above 100%', async () => ({ input: { uri: csv }, toleratedFailurePercentage: 101 }), 400, 'INVALID_REQUEST', 'toleratedFailurePercentage'],
+    [
+      'more rows per batch than the function takes',
+      async () => ({ input: { uri: csv }, rowsPerBatch: 1001 }),
+      400,
+      'INVALID_BATCH_JOB',
+      'rowsPerBatch',
+    ],
+    [
+      'more concurrency than the deployment allows',
+      async () => ({ input: { uri: csv }, maxConcurrency: 101 }),
+      400,
+      'INVALID_BATCH_JOB',
+      'maxConcurrency',
+    ],
+    [
+      'a tolerance above 100%',
+      async () => ({ input: { uri: csv }, toleratedFailurePercentage: 101 }),
+      400,
+      'INVALID_REQUEST',
+      'toleratedFailurePercentage',
+    ],
     ['a URI that is not S3', async () => ({ input: { uri: 'https://example.com/data.csv' } }), 400, 'INVALID_REQUEST', 'input.uri'],
-    ['a key that climbs out of the allowed location', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/../onnx-artifacts/escaped/` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
-    ['an input key with a "." segment', async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/./iris-300.csv` } }), 400, 'INVALID_BATCH_JOB', 'input.uri'],
-    ['an output prefix with "//"', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results//` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
-    ['an output key with an unpaired surrogate', async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/\ud800/` } }), 400, 'INVALID_BATCH_JOB', 'output.uri'],
-    ['an input key with a control character', async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/\u001b.csv` } }), 400, 'INVALID_BATCH_JOB', 'input.uri'],
-    ['a tolerance too small to mean anything but 0', async () => ({ input: { uri: csv }, toleratedFailurePercentage: 1e-131 }), 400, 'INVALID_BATCH_JOB', 'toleratedFailurePercentage'],
+    [
+      'a key that climbs out of the allowed location',
+      async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/../onnx-artifacts/escaped/` } }),
+      400,
+      'INVALID_BATCH_JOB',
+      'output.uri',
+    ],
+    [
+      'an input key with a "." segment',
+      async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/./iris-300.csv` } }),
+      400,
+      'INVALID_BATCH_JOB',
+      'input.uri',
+    ],
+    [
+      'an output prefix with "//"',
+      async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results//` } }),
+      400,
+      'INVALID_BATCH_JOB',
+      'output.uri',
+    ],
+    [
+      'an output key with an unpaired surrogate',
+      async () => ({ input: { uri: csv }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/\ud800/` } }),
+      400,
+      'INVALID_BATCH_JOB',
+      'output.uri',
+    ],
+    [
+      'an input key with a control character',
+      async () => ({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/\u001b.csv` } }),
+      400,
+      'INVALID_BATCH_JOB',
+      'input.uri',
+    ],
+    [
+      'a tolerance too small to mean anything but 0',
+      async () => ({ input: { uri: csv }, toleratedFailurePercentage: 1e-131 }),
+      400,
+      'INVALID_BATCH_JOB',
+      'toleratedFailurePercentage',
+    ],
     ['a field the API does not know', async () => ({ input: { uri: csv }, priority: 'high' }), 400, 'UNKNOWN_FIELD', 'priority'],
   ])('refuses %s', async (_, body, status, code, path) => {
     const reply = await submit(await body());
@@ -237,7 +366,11 @@ describe('submission', () => {
 
   it('refuses a prefix of more than 1,000 files, reading one page of the listing', async () => {
     for (let i = 0; i < 1_001; i += 25) {
-      await Promise.all(Array.from({ length: Math.min(25, 1_001 - i) }, (_, k) => put(`inputs/many/${String(i + k).padStart(4, '0')}.csv`, 'sepal_length_cm\n')));
+      await Promise.all(
+        Array.from({ length: Math.min(25, 1_001 - i) }, (_, k) =>
+          put(`inputs/many/${String(i + k).padStart(4, '0')}.csv`, 'sepal_length_cm\n'),
+        ),
+      );
     }
     const reply = await submit({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/many/` } });
     expect(reply.status).toBe(400);
@@ -246,7 +379,13 @@ describe('submission', () => {
 
   it('takes a retry that writes the defaults out as the same request', async () => {
     const first = await submit({ input: { uri: csv }, clientToken: 'defaults-1' });
-    const spelled = await submit({ input: { uri: csv, format: 'csv' }, rowsPerBatch: 500, maxConcurrency: 10, toleratedFailurePercentage: 0, clientToken: 'defaults-1' });
+    const spelled = await submit({
+      input: { uri: csv, format: 'csv' },
+      rowsPerBatch: 500,
+      maxConcurrency: 10,
+      toleratedFailurePercentage: 0,
+      clientToken: 'defaults-1',
+    });
     expect(spelled.status).toBe(200);
     expect((spelled.body as { job: BatchJob }).job.jobId).toBe((first.body as { job: BatchJob }).job.jobId);
   });
@@ -268,11 +407,15 @@ describe('submission', () => {
     await put('inputs/parts/a.csv', irisBatch({ rows: 120, format: 'csv' }).bytes);
     await put('inputs/parts/b.csv', irisBatch({ rows: 80, format: 'csv', corrupt: { 5: 'nan' } }).bytes);
 
-    const done = await ended((await jobOf(await submit({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/parts/` }, toleratedFailurePercentage: 1 }))).jobId);
+    const done = await ended(
+      (await jobOf(await submit({ input: { uri: `s3://${LOCAL_BATCH_BUCKET}/inputs/parts/` }, toleratedFailurePercentage: 1 }))).jobId,
+    );
 
     expect(done.job).toMatchObject({ state: 'SUCCEEDED', rows: 200, progress: { predicted: 199, failed: 1 } });
     expect(done.job.input.files.map((f) => f.key)).toEqual(['inputs/parts/a.csv', 'inputs/parts/b.csv']);
-    expect(lines(await text(done.job.output.errors))).toEqual([expect.objectContaining({ row: 125, line: 7, file: 'inputs/parts/b.csv', code: 'NOT_FINITE' })]);
+    expect(lines(await text(done.job.output.errors))).toEqual([
+      expect.objectContaining({ row: 125, line: 7, file: 'inputs/parts/b.csv', code: 'NOT_FINITE' }),
+    ]);
   });
 });
 
@@ -302,7 +445,10 @@ describe('the job API', () => {
     const after = (await api('GET', `/v1/models/iris/batch-jobs/${job.jobId}`)).body as { job: BatchJob };
 
     expect(cancelled.status).toBe(200);
-    expect((cancelled.body as { job: BatchJob }).job).toMatchObject({ state: 'CANCELLED', failure: { code: 'CANCELLED', message: 'Cancelled by batch-user: wrong input' } });
+    expect((cancelled.body as { job: BatchJob }).job).toMatchObject({
+      state: 'CANCELLED',
+      failure: { code: 'CANCELLED', message: 'Cancelled by batch-user: wrong input' },
+    });
     expect(again.status).toBe(409);
     expect(errorOf(again).code).toBe('JOB_ALREADY_ENDED');
     const unprintable = await api('POST', `/v1/models/iris/batch-jobs/${job.jobId}/cancel`, { reason: 'stop\u001b[2J\ud800' });
@@ -316,7 +462,9 @@ describe('the job API', () => {
     const uri = await put('inputs/slow-2.csv', irisBatch({ rows: 3_000, format: 'csv' }).bytes);
     const job = await jobOf(await submit({ input: { uri }, rowsPerBatch: 1, maxConcurrency: 1 }));
 
-    const replies = await Promise.all([1, 2, 3].map((n) => api('POST', `/v1/models/iris/batch-jobs/${job.jobId}/cancel`, { reason: `cancel ${n}` })));
+    const replies = await Promise.all(
+      [1, 2, 3].map((n) => api('POST', `/v1/models/iris/batch-jobs/${job.jobId}/cancel`, { reason: `cancel ${n}` })),
+    );
     await stack.batchRunner.settled(job.executionId as string);
     const after = ((await api('GET', `/v1/models/iris/batch-jobs/${job.jobId}`)).body as { job: BatchJob }).job;
 
@@ -368,10 +516,25 @@ describe('the job API', () => {
     const uri = await put('inputs/scoped.csv', irisBatch({ rows: 10, format: 'csv' }).bytes);
 
     const list = await api('GET', '/v1/models/iris/batch-jobs', undefined, reader);
-    const refused = await api('POST', '/v1/models/iris/batch-jobs', { input: { uri }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` } }, reader);
-    const submitted = await api('POST', '/v1/models/iris/batch-jobs', { input: { uri }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` } }, submitter);
+    const refused = await api(
+      'POST',
+      '/v1/models/iris/batch-jobs',
+      { input: { uri }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` } },
+      reader,
+    );
+    const submitted = await api(
+      'POST',
+      '/v1/models/iris/batch-jobs',
+      { input: { uri }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` } },
+      submitter,
+    );
     const models = await api('GET', '/v1/models/iris', undefined, submitter);
-    const otherModel = await api('POST', '/v1/models/wine/batch-jobs', { input: { uri }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` } }, submitter);
+    const otherModel = await api(
+      'POST',
+      '/v1/models/wine/batch-jobs',
+      { input: { uri }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` } },
+      submitter,
+    );
 
     expect(list.status).toBe(200);
     expect(refused.status).toBe(403);

@@ -57,8 +57,18 @@ interface KillPoint {
 const KILL_POINTS: readonly KillPoint[] = [
   // The plan takes a fraction of a second: the kill lands in it, or just after.
   { name: 'right after the submission', due: () => true, phases: ['Plan', 'PredictSplits'] },
-  { name: 'early in the map', rows: { from: 0.02, to: 0.2 }, due: (job, _, rows) => job.state === 'RUNNING' && job.progress.rowsRead >= rows, phases: ['PredictSplits'] },
-  { name: 'late in the map', rows: { from: 0.55, to: 0.8 }, due: (job, _, rows) => job.state === 'RUNNING' && job.progress.rowsRead >= rows, phases: ['PredictSplits'] },
+  {
+    name: 'early in the map',
+    rows: { from: 0.02, to: 0.2 },
+    due: (job, _, rows) => job.state === 'RUNNING' && job.progress.rowsRead >= rows,
+    phases: ['PredictSplits'],
+  },
+  {
+    name: 'late in the map',
+    rows: { from: 0.55, to: 0.8 },
+    due: (job, _, rows) => job.state === 'RUNNING' && job.progress.rowsRead >= rows,
+    phases: ['PredictSplits'],
+  },
   // Assembling 200,000 rows takes a second or two.
   { name: 'while assembling', due: (_, journal) => journal.phase === 'Assemble', phases: ['Assemble'] },
 ];
@@ -101,7 +111,6 @@ async function killTree(started: NpmStart): Promise<void> {
   expect(await waitUntilGone(tree)).toEqual([]);
 }
 
-
 /** The execution's journal as `local/batch-runner.ts` keeps it: its text, and the state it adds up to. */
 async function journal(dataDir: string, jobId: string): Promise<JournalState> {
   const file = path.join(dataDir, 'batch-executions', `${encodeURIComponent(jobId)}.jsonl`);
@@ -126,7 +135,10 @@ async function journal(dataDir: string, jobId: string): Promise<JournalState> {
 }
 
 function lines(text: string): Array<Record<string, unknown>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** 200 rows spread over the input, each corrupted one of the ways JSON Lines allows. */
@@ -144,8 +156,12 @@ it('a job survives SIGKILLs of the whole npm start tree (in its plan, early and 
   const random = seededRandom(SEED);
   let npm = await start(dataDir);
   const outputs: string[] = [];
-  const token = await mintToken(await readSigningKey(signingKeyPath(dataDir)), { subject: 'batch-kill', scopes: ['predict', 'batch:submit', 'batch:read'] });
-  const api = (method: string, route: string, body?: unknown): Promise<JsonReply> => call(npm.url, method, route, body, { authorization: `Bearer ${token}` });
+  const token = await mintToken(await readSigningKey(signingKeyPath(dataDir)), {
+    subject: 'batch-kill',
+    scopes: ['predict', 'batch:submit', 'batch:read'],
+  });
+  const api = (method: string, route: string, body?: unknown): Promise<JsonReply> =>
+    call(npm.url, method, route, body, { authorization: `Bearer ${token}` });
   // The predict route's answers for the distinct rows, which every row of the input repeats.
   const predicted = await api('POST', '/v1/models/iris/predict', { instances: irisRows(DISTINCT_ROWS) });
   expect(predicted.status).toBe(200);
@@ -159,7 +175,11 @@ it('a job survives SIGKILLs of the whole npm start tree (in its plan, early and 
   expect((await fetch(uploadUrl, { method: 'PUT', body: Buffer.from(data.bytes) })).status).toBe(200);
 
   // Act: submit; at each kill point, SIGKILL the whole tree and restart it on the same folder.
-  const submitted = await api('POST', '/v1/models/iris/batch-jobs', { input: { uri }, output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` }, ...JOB_OPTIONS });
+  const submitted = await api('POST', '/v1/models/iris/batch-jobs', {
+    input: { uri },
+    output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` },
+    ...JOB_OPTIONS,
+  });
   expect(submitted.status).toBe(202);
   const jobId = (submitted.body as { job: BatchJob }).job.jobId;
   const route = `/v1/models/iris/batch-jobs/${jobId}`;
@@ -176,7 +196,9 @@ it('a job survives SIGKILLs of the whole npm start tree (in its plan, early and 
       const now = await journal(dataDir, jobId);
       if (point.due(job, now, rows)) break;
       if (!['SUBMITTED', 'RUNNING'].includes(job.state) || Date.now() > waitUntil) {
-        throw new Error(`The kill ${point.name} never came due: the job is ${JSON.stringify(job)}\njournal:\n${now.text.slice(0, 4_000)}\nnpm start printed:\n${npm.output().slice(-6_000)}`);
+        throw new Error(
+          `The kill ${point.name} never came due: the job is ${JSON.stringify(job)}\njournal:\n${now.text.slice(0, 4_000)}\nnpm start printed:\n${npm.output().slice(-6_000)}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -197,7 +219,11 @@ it('a job survives SIGKILLs of the whole npm start tree (in its plan, early and 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const fetchText = async (url: string | undefined) => (url ? (await fetch(url)).text() : '');
-  const [predictionsText, errorsText, manifestText] = await Promise.all([fetchText(done.links?.predictions), fetchText(done.links?.errors), fetchText(done.links?.manifest)]);
+  const [predictionsText, errorsText, manifestText] = await Promise.all([
+    fetchText(done.links?.predictions),
+    fetchText(done.links?.errors),
+    fetchText(done.links?.manifest),
+  ]);
   // A clean stop waits for the execution's run to return, so its journal is final after it.
   npm.child.kill('SIGINT');
   const stopped = await npm.exited;
@@ -208,11 +234,13 @@ it('a job survives SIGKILLs of the whole npm start tree (in its plan, early and 
   try {
     // Each kill hit the job mid-way: the journal had its execution RUNNING in the phase aimed at;
     // in the map, with some batches done and not all.
-    expect(kills.map((kill) => ({ name: kill.name, status: kill.journal.status, phase: kill.journal.phase }))).toEqual(KILL_POINTS.map((point) => ({
-      name: point.name,
-      status: 'RUNNING',
-      phase: expect.stringMatching(new RegExp(`^(${point.phases.join('|')})$`)),
-    })));
+    expect(kills.map((kill) => ({ name: kill.name, status: kill.journal.status, phase: kill.journal.phase }))).toEqual(
+      KILL_POINTS.map((point) => ({
+        name: point.name,
+        status: 'RUNNING',
+        phase: expect.stringMatching(new RegExp(`^(${point.phases.join('|')})$`)),
+      })),
+    );
     for (const kill of kills.filter((k) => k.rows > 0)) {
       expect(kill.rowsRead).toBeGreaterThanOrEqual(kill.rows);
       expect(kill.rowsRead).toBeLessThan(ROWS);
@@ -241,27 +269,50 @@ it('a job survives SIGKILLs of the whole npm start tree (in its plan, early and 
     }
     const missing = [...seen.keys()].filter((row) => seen[row] === 0);
     const duplicated = [...seen.keys()].filter((row) => (seen[row] as number) > 1);
-    expect({ missing: missing.slice(0, 20), missingCount: missing.length, duplicated: duplicated.slice(0, 20), duplicatedCount: duplicated.length, outside }).toEqual({
-      missing: [], missingCount: 0, duplicated: [], duplicatedCount: 0, outside: [],
+    expect({
+      missing: missing.slice(0, 20),
+      missingCount: missing.length,
+      duplicated: duplicated.slice(0, 20),
+      duplicatedCount: duplicated.length,
+      outside,
+    }).toEqual({
+      missing: [],
+      missingCount: 0,
+      duplicated: [],
+      duplicatedCount: 0,
+      outside: [],
     });
     expect(predictions.length + errors.length).toBe(ROWS);
     // The corrupted rows, and only they, are the error records, with the codes their corruption gives.
     expect(errors.map((e) => ({ row: e['row'], code: e['code'] }))).toEqual(data.corrupted.map(({ row, code }) => ({ row, code })));
     // Every prediction is the predict route's for the same values.
-    const wrong = predictions.filter((line) => JSON.stringify(line['prediction']) !== JSON.stringify(viaApi[(line['row'] as number) % DISTINCT_ROWS]));
+    const wrong = predictions.filter(
+      (line) => JSON.stringify(line['prediction']) !== JSON.stringify(viaApi[(line['row'] as number) % DISTINCT_ROWS]),
+    );
     expect(wrong.slice(0, 5)).toEqual([]);
     // The manifest agrees.
     const manifest = JSON.parse(manifestText) as JobManifest;
-    expect(manifest).toMatchObject({ jobId, model: 'iris', modelVersion: done.job.modelVersion, state: 'SUCCEEDED', rows: ROWS, predicted: ROWS - bad, failed: bad, failedInBatches: 0 });
+    expect(manifest).toMatchObject({
+      jobId,
+      model: 'iris',
+      modelVersion: done.job.modelVersion,
+      state: 'SUCCEEDED',
+      rows: ROWS,
+      predicted: ROWS - bad,
+      failed: bad,
+      failedInBatches: 0,
+    });
   } catch (error) {
-    process.stderr.write([
-      `batch-kill: what happened to job ${jobId}`,
-      `kills: ${JSON.stringify(kills)}`,
-      `job: ${JSON.stringify(done.job, null, 2)}`,
-      ...journals.map((text, i) => `journal at kill ${i + 1} (${text.length} chars):\n${text.slice(0, 4_000)}`),
-      `journal at the end:\n${finalJournal.text.slice(0, 4_000)}`,
-      ...outputs.map((text, i) => `npm start #${i + 1} printed:\n${text.slice(-6_000)}`),
-    ].join('\n\n') + '\n');
+    process.stderr.write(
+      `${[
+        `batch-kill: what happened to job ${jobId}`,
+        `kills: ${JSON.stringify(kills)}`,
+        `job: ${JSON.stringify(done.job, null, 2)}`,
+        ...journals.map((text, i) => `journal at kill ${i + 1} (${text.length} chars):\n${text.slice(0, 4_000)}`),
+        `journal at the end:\n${finalJournal.text.slice(0, 4_000)}`,
+        ...outputs.map((text, i) => `npm start #${i + 1} printed:\n${text.slice(-6_000)}`),
+      ].join('\n\n')}\n`,
+    );
     throw error;
   }
 }, 150_000);

@@ -38,26 +38,43 @@ afterAll(async () => {
 let jobs = 0;
 
 /** A job whose plan (stubbed) wrote `splits` (or the given lines) as its splits file. */
-async function job(options: Partial<WorkflowInput['options']> = {}, splits: { count?: number; lines?: string[]; pad?: number; columns?: string[] | null; splitsPerBatch?: number } = {}) {
+async function job(
+  options: Partial<WorkflowInput['options']> = {},
+  splits: { count?: number; lines?: string[]; pad?: number; columns?: string[] | null; splitsPerBatch?: number } = {},
+) {
   jobs += 1;
   const jobId = `job-20261130t120501z-test${String(jobs).padStart(4, '0')}`;
   const folder = `out/${jobId}/`;
   const items: Split[] = Array.from({ length: splits.count ?? 0 }, (_, index) => ({
-    index, file: 0, bucket: BUCKET, key: 'in/data.csv', firstRow: index * 10, rows: 10, start: 100 + index * 500, end: 600 + index * 500, firstLine: 2 + index * 10,
+    index,
+    file: 0,
+    bucket: BUCKET,
+    key: 'in/data.csv',
+    firstRow: index * 10,
+    rows: 10,
+    start: 100 + index * 500,
+    end: 600 + index * 500,
+    firstLine: 2 + index * 10,
     ...(splits.pad ? { pad: 'x'.repeat(splits.pad) } : {}),
   }));
   const lines = splits.lines ?? items.map((s) => JSON.stringify(s));
   const splitsKey = `${folder}_plan/splits.jsonl`;
   await clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: splitsKey, Body: lines.map((l) => `${l}\n`).join('') }));
   const input: WorkflowInput = {
-    jobId, model: 'iris', version: '3', format: 'csv',
+    jobId,
+    model: 'iris',
+    version: '3',
+    format: 'csv',
     files: [{ bucket: BUCKET, key: 'in/data.csv', size: 100 + (splits.count ?? 0) * 500, etag: '"e"' }],
     output: { bucket: BUCKET, prefix: folder },
     options: { rowsPerBatch: 500, maxConcurrency: 10, toleratedFailurePercentage: 0, ...options },
   };
   // `columns: null` leaves the field out, as a broken plan step would (the Map's path then fails).
   const plan = {
-    splits: { bucket: BUCKET, key: splitsKey }, splitCount: lines.length, rows: lines.length * 10, splitsPerBatch: splits.splitsPerBatch ?? 1,
+    splits: { bucket: BUCKET, key: splitsKey },
+    splitCount: lines.length,
+    rows: lines.length * 10,
+    splitsPerBatch: splits.splitsPerBatch ?? 1,
     mapResultsPrefix: `${folder}_map`,
     ...(splits.columns === null ? {} : { columns: splits.columns ?? ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'] }),
   } as PlanResult;
@@ -70,13 +87,23 @@ function named(name: string, message: string): Error {
   return error;
 }
 
-type StepEvent = { step: string; job: Record<string, unknown>; plan?: PlanResult; map?: { MapRunArn: string; ResultWriterDetails: { Bucket: string; Key: string } }; mapError?: { Error: string; Cause: string }; error?: { Error: string; Cause: string } };
+type StepEvent = {
+  step: string;
+  job: Record<string, unknown>;
+  plan?: PlanResult;
+  map?: { MapRunArn: string; ResultWriterDetails: { Bucket: string; Key: string } };
+  mapError?: { Error: string; Cause: string };
+  error?: { Error: string; Cause: string };
+};
 
 /** The batch-steps handler: the plan as given (or its error), assemble judges by the map's outcome. */
 class StepsStub {
   readonly calls: StepEvent[] = [];
   /** Thrown by the first plan calls, in order, before the plan answers. */
-  constructor(private readonly plan: PlanResult | Error, private readonly planThrowsFirst: Error[] = []) {}
+  constructor(
+    private readonly plan: PlanResult | Error,
+    private readonly planThrowsFirst: Error[] = [],
+  ) {}
 
   readonly handler = async (event: unknown): Promise<unknown> => {
     const e = event as StepEvent;
@@ -156,7 +183,9 @@ interface Manifest {
 type ResultEntry = Record<string, unknown> & { Input: string; Status: string };
 
 /** The manifest the Map Run wrote under the job folder's `_map/`, and its result files' entries. */
-async function results(folder: string): Promise<{ manifestKey: string; manifest: Manifest; entries: Record<'FAILED' | 'PENDING' | 'SUCCEEDED', ResultEntry[]> }> {
+async function results(
+  folder: string,
+): Promise<{ manifestKey: string; manifest: Manifest; entries: Record<'FAILED' | 'PENDING' | 'SUCCEEDED', ResultEntry[]> }> {
   const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${folder}_map/` }));
   const manifestKey = (listed.Contents ?? []).map((o) => o.Key ?? '').find((k) => k.endsWith('/manifest.json'));
   if (!manifestKey) throw new Error(`no manifest under ${folder}_map/`);
@@ -177,8 +206,10 @@ function ascending(numbers: readonly number[]): number[] {
 }
 
 function gate(): { wait: Promise<void>; open: () => void } {
-  let open = () => undefined as void;
-  const wait = new Promise<void>((resolve) => (open = resolve));
+  let open: () => void = () => {};
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { wait, open };
 }
 
@@ -204,9 +235,21 @@ describe('ItemReader and ItemBatcher', () => {
 
     // Assess
     expect(ended.status).toBe('SUCCEEDED');
-    expect(batch.calls.map((c) => c.event.Items.map((s) => s.index)).sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0))).toStrictEqual([[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]);
+    expect(batch.calls.map((c) => c.event.Items.map((s) => s.index)).sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0))).toStrictEqual([
+      [0, 1, 2],
+      [3, 4, 5],
+      [6, 7, 8],
+      [9],
+    ]);
     for (const { event } of batch.calls) {
-      expect(event.BatchInput).toStrictEqual({ jobId: input.jobId, model: 'iris', version: '3', format: 'csv', output: input.output, columns: plan.columns });
+      expect(event.BatchInput).toStrictEqual({
+        jobId: input.jobId,
+        model: 'iris',
+        version: '3',
+        format: 'csv',
+        output: input.output,
+        columns: plan.columns,
+      });
       expect(Object.keys(event)).toStrictEqual(['Items', 'BatchInput']);
     }
     expect(steps.calls.map((c) => c.step)).toStrictEqual(['plan', 'assemble']);
@@ -253,7 +296,10 @@ describe('ItemReader and ItemBatcher', () => {
 
     // Assess
     expect(batch.calls).toHaveLength(0);
-    expect(steps.of('assemble')[0]?.mapError).toStrictEqual({ Error: 'States.ItemReaderFailed', Cause: expect.stringContaining('Line 3 of') });
+    expect(steps.of('assemble')[0]?.mapError).toStrictEqual({
+      Error: 'States.ItemReaderFailed',
+      Cause: expect.stringContaining('Line 3 of'),
+    });
     expect(steps.of('assemble')[0]?.map).toBeUndefined();
     expect(ended).toMatchObject({ status: 'FAILED', error: 'BatchJobFailed' });
   });
@@ -275,7 +321,7 @@ describe('ItemReader and ItemBatcher', () => {
 });
 
 describe('concurrency', () => {
-  it('never runs more batches at once than the job\'s maxConcurrency', async () => {
+  it("never runs more batches at once than the job's maxConcurrency", async () => {
     // Prepare
     const { input, plan } = await job({ maxConcurrency: 3 }, { count: 12 });
     const batch = new BatchStub(() => new Promise((resolve) => setTimeout(resolve, 30)));
@@ -289,7 +335,7 @@ describe('concurrency', () => {
     expect(batch.maxInFlight).toBe(3);
   });
 
-  it('bounds an unlimited maxConcurrency (0) by the runner\'s cap', async () => {
+  it("bounds an unlimited maxConcurrency (0) by the runner's cap", async () => {
     // Prepare
     const { input, plan } = await job({ maxConcurrency: 0 }, { count: 12 });
     const batch = new BatchStub(() => new Promise((resolve) => setTimeout(resolve, 30)));
@@ -303,7 +349,7 @@ describe('concurrency', () => {
   });
 });
 
-describe('the item processor\'s Retry', () => {
+describe("the item processor's Retry", () => {
   it('retries a retryable error after the interval, and the batch then succeeds', async () => {
     // Prepare
     const { input, plan, folder } = await job({}, { count: 3 });
@@ -400,7 +446,10 @@ describe('ToleratedFailurePercentage', () => {
     expect(batch.firsts()).toStrictEqual([0, 2, 4, 6]);
     const [assemble] = steps.of('assemble');
     expect(assemble?.map).toBeUndefined();
-    expect(assemble?.mapError).toStrictEqual({ Error: 'States.ExceedToleratedFailureThreshold', Cause: expect.stringContaining('4 of its 10 items failed') });
+    expect(assemble?.mapError).toStrictEqual({
+      Error: 'States.ExceedToleratedFailureThreshold',
+      Cause: expect.stringContaining('4 of its 10 items failed'),
+    });
     expect(assemble?.job).toStrictEqual({ ...input, plan, mapError: assemble?.mapError });
     expect(ended).toMatchObject({ status: 'FAILED', error: 'BatchJobFailed' });
     // The ResultWriter still writes, the batch never started as PENDING.
@@ -413,7 +462,7 @@ describe('ToleratedFailurePercentage', () => {
 });
 
 describe('ResultWriter', () => {
-  it('writes the manifest and one file per status in Step Functions\' format', async () => {
+  it("writes the manifest and one file per status in Step Functions' format", async () => {
     // Prepare
     const { input, plan, folder } = await job({ toleratedFailurePercentage: 50 }, { count: 5, splitsPerBatch: 2 });
     const steps = new StepsStub(plan);
@@ -443,15 +492,32 @@ describe('ResultWriter', () => {
     for (const entry of entries.SUCCEEDED) {
       const event = JSON.parse(entry.Input) as SplitBatchEvent;
       expect(Object.keys(entry)).toStrictEqual([
-        'ExecutionArn', 'Input', 'InputDetails', 'Name', 'Output', 'OutputDetails', 'RedriveCount', 'RedriveStatus', 'RedriveStatusReason', 'StartDate', 'StateMachineArn', 'Status', 'StopDate',
+        'ExecutionArn',
+        'Input',
+        'InputDetails',
+        'Name',
+        'Output',
+        'OutputDetails',
+        'RedriveCount',
+        'RedriveStatus',
+        'RedriveStatusReason',
+        'StartDate',
+        'StateMachineArn',
+        'Status',
+        'StopDate',
       ]);
       expect(event).toStrictEqual(handed.get(event.Items[0]?.index ?? -1));
       expect(JSON.parse(entry['Output'] as string)).toStrictEqual(summary(event));
       expect(entry).toMatchObject({
         ExecutionArn: `arn:aws:states:local:000000000000:execution:local-batch-jobs/PredictSplits:${entry['Name'] as string}`,
-        InputDetails: { Included: true }, OutputDetails: { Included: true }, RedriveCount: 0, RedriveStatus: 'NOT_REDRIVABLE',
-        StartDate: '2026-11-30T12:05:01.000Z', StopDate: '2026-11-30T12:05:01.000Z',
-        StateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:local-batch-jobs/PredictSplits', Status: 'SUCCEEDED',
+        InputDetails: { Included: true },
+        OutputDetails: { Included: true },
+        RedriveCount: 0,
+        RedriveStatus: 'NOT_REDRIVABLE',
+        StartDate: '2026-11-30T12:05:01.000Z',
+        StopDate: '2026-11-30T12:05:01.000Z',
+        StateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:local-batch-jobs/PredictSplits',
+        Status: 'SUCCEEDED',
       });
       expect(entry['Name']).toMatch(/^[0-9a-f-]{36}$/);
     }
@@ -479,7 +545,10 @@ describe('Plan failures', () => {
     expect(steps.calls.map((c) => c.step)).toStrictEqual(['plan', 'fail']);
     const [fail] = steps.of('fail');
     expect(fail?.error).toStrictEqual({ Error: 'BatchSteps.INPUT_CHANGED', Cause: expect.any(String) });
-    expect(JSON.parse(fail?.error?.Cause ?? '{}')).toMatchObject({ errorType: 'BatchSteps.INPUT_CHANGED', errorMessage: 'The input changed since the job was submitted.' });
+    expect(JSON.parse(fail?.error?.Cause ?? '{}')).toMatchObject({
+      errorType: 'BatchSteps.INPUT_CHANGED',
+      errorMessage: 'The input changed since the job was submitted.',
+    });
     expect(fail?.job).toStrictEqual({ ...input, error: fail?.error });
     expect(batch.calls).toHaveLength(0);
     expect(ended).toStrictEqual({ executionId: ended.executionId, status: 'FAILED', error: 'BatchJobFailed', cause: JOB_FAILED.cause });
@@ -621,7 +690,11 @@ describe('restart', () => {
 
     // Assess
     expect(resumed).not.toContain(executionId);
-    expect(await after.status(executionId)).toStrictEqual({ status: 'FAILED', error: 'Local.JournalUnreadable', cause: expect.stringContaining('cannot be resumed') });
+    expect(await after.status(executionId)).toStrictEqual({
+      status: 'FAILED',
+      error: 'Local.JournalUnreadable',
+      cause: expect.stringContaining('cannot be resumed'),
+    });
     expect(warnings.join('')).toContain(`${input.jobId}.jsonl`);
     expect(batchAfter.calls).toHaveLength(0);
     expect(steps.calls).toHaveLength(0);
@@ -676,7 +749,10 @@ describe('restart', () => {
 
     // Assess
     expect(batchAfter.calls).toHaveLength(0);
-    expect(steps.of('assemble')[0]?.mapError).toStrictEqual({ Error: 'States.ItemReaderFailed', Cause: `The splits file s3://${BUCKET}/${splitsKey} does not exist.` });
+    expect(steps.of('assemble')[0]?.mapError).toStrictEqual({
+      Error: 'States.ItemReaderFailed',
+      Cause: `The splits file s3://${BUCKET}/${splitsKey} does not exist.`,
+    });
     expect(await after.status(executionId)).toMatchObject({ status: 'FAILED', error: 'BatchJobFailed' });
   });
 });

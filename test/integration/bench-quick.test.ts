@@ -14,7 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { EXTERNAL_MODULES as BENCH_EXTERNAL_MODULES, FUNCTION_BUNDLING, externalModules as benchExternalModules } from '../../bench/lib/bundle.js';
+import {
+  EXTERNAL_MODULES as BENCH_EXTERNAL_MODULES,
+  FUNCTION_BUNDLING,
+  externalModules as benchExternalModules,
+} from '../../bench/lib/bundle.js';
 import { BATCH_JOB_PHASES, SECTIONS, type BenchResults } from '../../bench/results.js';
 import { EXTERNAL_MODULES as DEPLOYED_EXTERNAL_MODULES, externalModules as deployedExternalModules } from '../../lib/serving-function.js';
 
@@ -22,19 +26,44 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const run = promisify(execFile);
 
 /** The top-level keys of benchmarks.json besides the sections. */
-const OTHER_KEYS = ['schema', 'mode', 'date', 'durationSeconds', 'command', 'machine', 'loadAverage', 'intraOpThreads', 'models', 'headline', 'targets'];
+const OTHER_KEYS = [
+  'schema',
+  'mode',
+  'date',
+  'durationSeconds',
+  'command',
+  'machine',
+  'loadAverage',
+  'intraOpThreads',
+  'models',
+  'headline',
+  'targets',
+];
 
 /** Figures that may be zero (counts of failures, shares, load, the first memory sample, log backlogs)... */
 const MAY_BE_ZERO = [
-  /\.errors$/, /\.non2xx$/, /\.share$/, /^loadAverage\./, /\.samples\[0\]\.requests$/,
-  /^handler\.log\.fallbackRecords$/, /^handler\.capture\.fallbackRecords$/, /^handler\.shadow\.(missingResults|failedResults|maxAbsDiff)$/, /^handler\.log\.writer\.queuedAtEnd$/, /^http\.points\[\d+\]\.(logBacklog|drainMs)$/,
+  /\.errors$/,
+  /\.non2xx$/,
+  /\.share$/,
+  /^loadAverage\./,
+  /\.samples\[0\]\.requests$/,
+  /^handler\.log\.fallbackRecords$/,
+  /^handler\.capture\.fallbackRecords$/,
+  /^handler\.shadow\.(missingResults|failedResults|maxAbsDiff)$/,
+  /^handler\.log\.writer\.queuedAtEnd$/,
+  /^http\.points\[\d+\]\.(logBacklog|drainMs)$/,
   // The servers' CPU is read from /proc (0 elsewhere); a job's phase may end inside the one before.
-  /^batchJobs\.(jobs|floors)\[\d+\]\.serversCpuMs$/, /^batchJobs\.jobs\[\d+\]\.phases\./,
+  /^batchJobs\.(jobs|floors)\[\d+\]\.serversCpuMs$/,
+  /^batchJobs\.jobs\[\d+\]\.phases\./,
 ];
 /** ...or negative (differences between two measured figures). */
 const MAY_BE_NEGATIVE = [
-  /\.overhead(Median|P99)Ms$/, /\.added(Median|P99)Ms$/, /\.rssGrowthMb$/, /^targets\[\d+\]\.value$/,
-  /^coldStart\.(tracing|emf)\.warmAdded(Median|P99)Ms$/, /^coldStart\.powertools\.(loggerMetrics|tracer)Ms$/,
+  /\.overhead(Median|P99)Ms$/,
+  /\.added(Median|P99)Ms$/,
+  /\.rssGrowthMb$/,
+  /^targets\[\d+\]\.value$/,
+  /^coldStart\.(tracing|emf)\.warmAdded(Median|P99)Ms$/,
+  /^coldStart\.powertools\.(loggerMetrics|tracer)Ms$/,
 ];
 
 /** Every number in `value`, with its path (`http.points[3].p50Ms`). */
@@ -100,14 +129,27 @@ describe('npm run bench -- --quick', () => {
     expect(results.handler.models).toHaveLength(3);
     expect(results.batch.models).toHaveLength(3);
     expect(results.coldStart.models).toHaveLength(3);
-    expect(new Set(results.http.points.map((p) => p.variant))).toEqual(new Set(['baseline', 'api', 'apiAuth', 'apiLog', 'npmStartQuiet', 'npmStartBundled', 'npmStart']));
+    expect(new Set(results.http.points.map((p) => p.variant))).toEqual(
+      new Set(['baseline', 'api', 'apiAuth', 'apiLog', 'npmStartQuiet', 'npmStartBundled', 'npmStart']),
+    );
     expect(new Set(results.http.points.map((p) => p.connections))).toEqual(new Set([1, 8, 32]));
     expect(results.memory.runs.length).toBeGreaterThan(0);
     expect(results.sizes.layers.map((l) => l.architecture).sort()).toEqual(['arm64', 'x86_64']);
     expect(results.threads.configs.length).toBeGreaterThanOrEqual(4);
     expect(results.threads.configs.map((c) => c.id)).toContain(results.threads.recommended);
     expect(results.headline.length).toBeGreaterThan(0);
-    expect(results.targets.map((t) => t.id)).toEqual(expect.arrayContaining(['prediction-log', 'data-capture', 'shadow-test', 'cold-start', 'cold-start-ratio', 'http-npm-start', 'bundle', 'batch-job']));
+    expect(results.targets.map((t) => t.id)).toEqual(
+      expect.arrayContaining([
+        'prediction-log',
+        'data-capture',
+        'shadow-test',
+        'cold-start',
+        'cold-start-ratio',
+        'http-npm-start',
+        'bundle',
+        'batch-job',
+      ]),
+    );
   });
 
   it('measures prediction logs on against off, with every record stored', () => {
@@ -129,7 +171,7 @@ describe('npm run bench -- --quick', () => {
     expect(capture.objects).toBeLessThanOrEqual(capture.records);
   });
 
-  it('measures a shadow test on every request against none, with every request\'s record carrying the candidate\'s result', () => {
+  it("measures a shadow test on every request against none, with every request's record carrying the candidate's result", () => {
     const { shadow } = results.handler;
     expect(shadow.samplePercent).toBe(100);
     expect(shadow.withShadow.samples).toBeGreaterThan(0);
@@ -145,7 +187,9 @@ describe('npm run bench -- --quick', () => {
     // The candidate is the same file: its outputs are the production version's.
     expect(shadow.maxAbsDiff).toBe(0);
     expect(shadow.ratio).toBeCloseTo(shadow.withShadow.medianMs / shadow.withoutShadow.medianMs, 3);
-    expect(report).toContain(`carried ${shadow.shadowResults.toLocaleString('en-US')} results of the candidate, one each, none of them an error;`);
+    expect(report).toContain(
+      `carried ${shadow.shadowResults.toLocaleString('en-US')} results of the candidate, one each, none of them an error;`,
+    );
   });
 
   it('measures tracing on, Powertools in isolation, and quotes the run before', () => {
@@ -202,8 +246,23 @@ describe('npm run bench -- --quick', () => {
     expect(report).toContain(results.machine.onnxruntime);
     expect(report).toContain(results.date.slice(0, 10));
     for (const heading of [
-      '## Headline ratios', '## Targets', '## 1.', '## 2.', '### Prediction logs on and off', '### Data capture on and off', '### Shadow tests on and off', '## 3.', '## 4.', '### Tracing on',
-      '### Powertools at cold start, in isolation', '### Before and after', '## 5.', '## 6.', '## 7.', '## 8.', '## 9.',
+      '## Headline ratios',
+      '## Targets',
+      '## 1.',
+      '## 2.',
+      '### Prediction logs on and off',
+      '### Data capture on and off',
+      '### Shadow tests on and off',
+      '## 3.',
+      '## 4.',
+      '### Tracing on',
+      '### Powertools at cold start, in isolation',
+      '### Before and after',
+      '## 5.',
+      '## 6.',
+      '## 7.',
+      '## 8.',
+      '## 9.',
     ]) {
       expect(report).toContain(heading);
     }

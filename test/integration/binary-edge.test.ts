@@ -42,20 +42,27 @@ async function errorOf(response: Response): Promise<{ status: number; code: stri
 
 describe('Accept and binary outputs', () => {
   it('refuses binary outputs to a client whose Accept gives application/octet-stream q=0 (406), and says the first media type counts', async () => {
-    const response = await postBinary(infer('iris'), token, irisHeader({ binary_data_output: true }), [rawBytes(X)], { accept: `${OCTET};q=0` });
+    const response = await postBinary(infer('iris'), token, irisHeader({ binary_data_output: true }), [rawBytes(X)], {
+      accept: `${OCTET};q=0`,
+    });
     const error = await errorOf(response);
     expect([error.status, error.code, error.path]).toEqual([406, 'NOT_ACCEPTABLE', 'headers.accept']);
     expect(error.message).toContain('first media type');
   });
 
   it('answers binary with Accept: application/octet-stream;q=0.9 (a weight other than 0 accepts)', async () => {
-    const answer = await readAnswer(await postBinary(infer('iris'), token, irisHeader({ binary_data_output: true }), [rawBytes(X)], { accept: `${OCTET};q=0.9` }));
+    const answer = await readAnswer(
+      await postBinary(infer('iris'), token, irisHeader({ binary_data_output: true }), [rawBytes(X)], { accept: `${OCTET};q=0.9` }),
+    );
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-type')).toBe(OCTET);
   });
 
-  it('lets an output\'s binary_data: false win over binary_data_output: that output comes as JSON, the other as bytes', async () => {
-    const header = irisHeader({ binary_data_output: true }, [{ name: 'label', parameters: { binary_data: false } }, { name: 'probabilities' }]);
+  it("lets an output's binary_data: false win over binary_data_output: that output comes as JSON, the other as bytes", async () => {
+    const header = irisHeader({ binary_data_output: true }, [
+      { name: 'label', parameters: { binary_data: false } },
+      { name: 'probabilities' },
+    ]);
     const answer = await readAnswer(await postBinary(infer('iris'), token, header, [rawBytes(X)], { accept: OCTET }));
     expect(answer.status).toBe(200);
     expect(answer.outputs['label']?.data).toEqual(['setosa']);
@@ -72,7 +79,10 @@ describe('Accept and binary outputs', () => {
 
 describe('malformed binary bodies', () => {
   it('answers an empty binary body EMPTY_BODY, as an empty JSON body is answered', async () => {
-    const response = await fetch(infer('iris'), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': OCTET, 'inference-header-content-length': '0' } });
+    const response = await fetch(infer('iris'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': OCTET, 'inference-header-content-length': '0' },
+    });
     const error = await errorOf(response);
     expect([error.status, error.code]).toEqual([400, 'EMPTY_BODY']);
   });
@@ -93,7 +103,11 @@ describe('malformed binary bodies', () => {
     const { body, headerLength } = binaryBody(irisHeader(), [rawBytes(new Float32Array([0.1, 0.2, 0.3, 1e-30]))]);
     const response = await fetch(infer('iris'), {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'inference-header-content-length': String(headerLength) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'inference-header-content-length': String(headerLength),
+      },
       body,
     });
     const error = await errorOf(response);
@@ -127,9 +141,11 @@ describe('payload tickets', () => {
     expect(larger.status).toBeGreaterThanOrEqual(400);
     const exact = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: rawBytes(X) });
     expect(exact.status).toBe(200);
-    const answer = await readAnswer(await postJson(infer('iris'), token, {
-      inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', parameters: { data_ref: upload.payloadId.toUpperCase() } }],
-    }));
+    const answer = await readAnswer(
+      await postJson(infer('iris'), token, {
+        inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', parameters: { data_ref: upload.payloadId.toUpperCase() } }],
+      }),
+    );
     expect(answer.status).toBe(200);
     expect(answer.outputs['label']?.data).toEqual(['setosa']);
   });
@@ -138,7 +154,9 @@ describe('payload tickets', () => {
 describe('a classifier whose probabilities are all NaN', () => {
   it('names no label (null) and a NaN confidence, through v1 predict', async () => {
     const response = await postJson(`${stack.url}/v1/models/iris/predict`, token, { instances: [['NaN', 3.5, 1.4, 0.2]] });
-    const body = (await response.json()) as { predictions: { label: unknown; confidence: unknown; probabilities: Record<string, unknown> }[] };
+    const body = (await response.json()) as {
+      predictions: { label: unknown; confidence: unknown; probabilities: Record<string, unknown> }[];
+    };
     expect(response.status).toBe(200);
     const [prediction] = body.predictions;
     expect(prediction?.label).toBeNull();

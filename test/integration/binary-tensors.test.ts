@@ -18,7 +18,16 @@ import type { TensorType } from '../../functions/core/model.js';
 import { buildModel } from '../../functions/core/onnx/builder.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import {
-  base64Bytes, framedStrings, postBinary, postJson, publish, rawBytes, readAnswer, runDirect, tensorRaw, type Answer,
+  base64Bytes,
+  framedStrings,
+  postBinary,
+  postJson,
+  publish,
+  rawBytes,
+  readAnswer,
+  runDirect,
+  tensorRaw,
+  type Answer,
 } from '../fixtures/binary-http.js';
 import { identityModel, seededRandom, twoInputModel, type ModelFixture } from '../fixtures/models.js';
 import { adminCall, adminToken, type Call } from '../fixtures/tokens.js';
@@ -36,7 +45,8 @@ function imageModel(): ModelFixture {
   const inputs = [{ name: 'x', type: 'float32' as const, shape: [1, 3, 'H', 'W'] }];
   const outputs = [{ name: 'y', type: 'float32' as const, shape: [1, 1, 'H', 'W'] }];
   const bytes = buildModel({
-    inputs, outputs,
+    inputs,
+    outputs,
     initializers: [
       { name: 'w', dims: [1, 3, 1, 1], data: new Float32Array([0.299, 0.587, 0.114]) },
       { name: 'b', dims: [1], data: new Float32Array([0.0625]) },
@@ -52,7 +62,8 @@ function wideModel(width: number): ModelFixture {
   const outputs = [{ name: 'y', type: 'float32' as const, shape: ['N', width] }];
   const random = seededRandom(7);
   const bytes = buildModel({
-    inputs, outputs,
+    inputs,
+    outputs,
     initializers: [{ name: 'w', dims: [1, width], data: Float32Array.from({ length: width }, () => random() - 0.5) }],
     nodes: [{ op: 'Mul', inputs: ['x', 'w'], outputs: ['y'] }],
   });
@@ -66,9 +77,16 @@ function pairModel(width: number): ModelFixture {
   const random = seededRandom(9);
   const weights = () => Float32Array.from({ length: width }, () => random() - 0.5);
   const bytes = buildModel({
-    inputs, outputs,
-    initializers: [{ name: 'wa', dims: [1, width], data: weights() }, { name: 'wb', dims: [1, width], data: weights() }],
-    nodes: [{ op: 'Mul', inputs: ['x', 'wa'], outputs: ['a'] }, { op: 'Mul', inputs: ['x', 'wb'], outputs: ['b'] }],
+    inputs,
+    outputs,
+    initializers: [
+      { name: 'wa', dims: [1, width], data: weights() },
+      { name: 'wb', dims: [1, width], data: weights() },
+    ],
+    nodes: [
+      { op: 'Mul', inputs: ['x', 'wa'], outputs: ['a'] },
+      { op: 'Mul', inputs: ['x', 'wb'], outputs: ['b'] },
+    ],
   });
   return { bytes, inputs, outputs };
 }
@@ -125,7 +143,14 @@ const INT64_SAFE = 2n ** 53n - 1n;
 const int64Json = (v: bigint): unknown => (v >= -INT64_SAFE && v <= INT64_SAFE ? Number(v) : v.toString());
 
 const HALF = new Uint16Array([0x3c00, 0x2e66, 0x7e00, 0x7c00, 0xfc00, 0x7bff]); // 1, ~0.1, NaN, +Inf, -Inf, 65504
-const SINGLE = new Float32Array([Math.fround(0.1), Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-45, 3.4028234663852886e38]);
+const SINGLE = new Float32Array([
+  Math.fround(0.1),
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  1e-45,
+  3.4028234663852886e38,
+]);
 const DOUBLE = new Float64Array([0.1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE, Number.MAX_VALUE]);
 const STRINGS = ['', 'héllo', '🙂', 'a b', '日本語', 'z'];
 
@@ -135,7 +160,11 @@ const SAMPLES: Record<string, Sample> = {
   FP64: { type: 'float64', raw: rawBytes(DOUBLE), json: [0.1, 'NaN', 'Infinity', '-Infinity', Number.MIN_VALUE, Number.MAX_VALUE] },
   INT8: { type: 'int8', raw: rawBytes(new Int8Array([-128, 127, 0, -1, 1, 2])), json: [-128, 127, 0, -1, 1, 2] },
   INT16: { type: 'int16', raw: rawBytes(new Int16Array([-32768, 32767, 0, -1, 1, 2])), json: [-32768, 32767, 0, -1, 1, 2] },
-  INT32: { type: 'int32', raw: rawBytes(new Int32Array([-2147483648, 2147483647, 0, -1, 1, 2])), json: [-2147483648, 2147483647, 0, -1, 1, 2] },
+  INT32: {
+    type: 'int32',
+    raw: rawBytes(new Int32Array([-2147483648, 2147483647, 0, -1, 1, 2])),
+    json: [-2147483648, 2147483647, 0, -1, 1, 2],
+  },
   INT64: (() => {
     const values = [-(2n ** 63n), 2n ** 63n - 1n, 2n ** 53n + 1n, -1n, 0n, INT64_SAFE];
     return { type: 'int64' as const, raw: rawBytes(BigInt64Array.from(values)), json: values.map(int64Json) };
@@ -174,7 +203,7 @@ describe('an image model at 512 × 512 in binary form', () => {
   const W = 512;
   const x = pixels(3 * H * W, 1);
 
-  it('binary in, binary out: the output bytes are ONNX Runtime\'s, and both bodies fit Lambda\'s 6 MB once base64-encoded', async () => {
+  it("binary in, binary out: the output bytes are ONNX Runtime's, and both bodies fit Lambda's 6 MB once base64-encoded", async () => {
     // Prepare
     const direct = await runDirect(IMAGE.bytes, { x: new ort.Tensor('float32', x, [1, 3, H, W]) });
     const header = {
@@ -230,7 +259,7 @@ describe('an image model at 512 × 512 in binary form', () => {
     expect(message).toMatch(PAYLOADS_ROUTE);
   }
 
-  it('as JSON with a double\'s digits (as Python\'s json.dumps writes numpy floats: 16 MB, over API Gateway\'s 10 MB): 413 BODY_TOO_LARGE with the advice', async () => {
+  it("as JSON with a double's digits (as Python's json.dumps writes numpy floats: 16 MB, over API Gateway's 10 MB): 413 BODY_TOO_LARGE with the advice", async () => {
     // Prepare
     const body = jsonRequest((v) => v);
 
@@ -242,7 +271,7 @@ describe('an image model at 512 × 512 in binary form', () => {
     expectAdvice(expectError(reply, 413, 'BODY_TOO_LARGE', 'body').message);
   });
 
-  it('as JSON with the shortest float32 digits (8.6 MB: under API Gateway\'s 10 MB, over Lambda\'s 6 MB event): 413 REQUEST_TOO_LARGE with the advice', async () => {
+  it("as JSON with the shortest float32 digits (8.6 MB: under API Gateway's 10 MB, over Lambda's 6 MB event): 413 REQUEST_TOO_LARGE with the advice", async () => {
     // Prepare
     const body = jsonRequest((v) => Number(v.toPrecision(8)));
 
@@ -255,7 +284,7 @@ describe('an image model at 512 × 512 in binary form', () => {
     expectAdvice(expectError(reply, 413, 'REQUEST_TOO_LARGE', 'body').message);
   });
 
-  it('as JSON of 6.1 MB (under Lambda\'s 6 MiB event, over the function\'s MAX_BODY_BYTES of 6,000,000): 413 BODY_TOO_LARGE with the advice', async () => {
+  it("as JSON of 6.1 MB (under Lambda's 6 MiB event, over the function's MAX_BODY_BYTES of 6,000,000): 413 BODY_TOO_LARGE with the advice", async () => {
     // Prepare: a 256 × 256 image padded with spaces, so the size is exact
     const body = jsonRequest((v) => v, 256, 6_100_000);
 
@@ -279,7 +308,14 @@ describe('an image model at 1024 × 1024 by reference', () => {
     direct = tensorRaw((await runDirect(IMAGE.bytes, { x: new ort.Tensor('float32', x, [1, 3, H, W]) }))['y'] as ort.Tensor);
     const ticket = await call(stack.url, 'POST', '/v1/models/image/payloads', { bytes: x.byteLength });
     expect(ticket.status).toBe(201);
-    const upload = ticket.body as { payloadId: string; url: string; method: string; headers: Record<string, string>; maxBytes: number; expiresAt: string };
+    const upload = ticket.body as {
+      payloadId: string;
+      url: string;
+      method: string;
+      headers: Record<string, string>;
+      maxBytes: number;
+      expiresAt: string;
+    };
     expect(upload).toMatchObject({ method: 'PUT', payloadId: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown });
     expect(upload.maxBytes).toBeGreaterThanOrEqual(x.byteLength);
     const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: rawBytes(x) });
@@ -291,11 +327,18 @@ describe('an image model at 1024 × 1024 by reference', () => {
     return { inputs: [{ name: 'x', shape: [1, 3, H, W], datatype: 'FP32', parameters: { data_ref: payloadId } }], ...extra };
   }
 
-  it('is over API Gateway\'s 10 MB inline, even in binary form: 413 BODY_TOO_LARGE that says to upload it', async () => {
+  it("is over API Gateway's 10 MB inline, even in binary form: 413 BODY_TOO_LARGE that says to upload it", async () => {
     // Act
-    const reply = await readAnswer(await postBinary(inferUrl('image'), token, {
-      inputs: [{ name: 'x', shape: [1, 3, H, W], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
-    }, [rawBytes(x)]));
+    const reply = await readAnswer(
+      await postBinary(
+        inferUrl('image'),
+        token,
+        {
+          inputs: [{ name: 'x', shape: [1, 3, H, W], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
+        },
+        [rawBytes(x)],
+      ),
+    );
 
     // Assess
     expect(x.byteLength).toBe(12_582_912);
@@ -303,9 +346,11 @@ describe('an image model at 1024 × 1024 by reference', () => {
     expect(error.message).toMatch(PAYLOADS_ROUTE);
   });
 
-  it('data_ref in, binary out (4 MB raw, 5.6 MB base64: it fits): the output bytes are ONNX Runtime\'s', async () => {
+  it("data_ref in, binary out (4 MB raw, 5.6 MB base64: it fits): the output bytes are ONNX Runtime's", async () => {
     // Act
-    const reply = await readAnswer(await postJson(inferUrl('image'), token, request({ parameters: { binary_data_output: true } }), { accept: OCTET }));
+    const reply = await readAnswer(
+      await postJson(inferUrl('image'), token, request({ parameters: { binary_data_output: true } }), { accept: OCTET }),
+    );
 
     // Assess
     expect(reply.status).toBe(200);
@@ -315,14 +360,19 @@ describe('an image model at 1024 × 1024 by reference', () => {
     expectWithinLambda(reply);
   });
 
-  it('data_ref in, JSON asked: the output would pass 6 MB as JSON, so it comes back by reference (data_url) and equals ONNX Runtime\'s', async () => {
+  it("data_ref in, JSON asked: the output would pass 6 MB as JSON, so it comes back by reference (data_url) and equals ONNX Runtime's", async () => {
     // Act
     const reply = await readAnswer(await postJson(inferUrl('image'), token, request()));
 
     // Assess
     expect(reply.status).toBe(200);
     const y = reply.outputs['y'];
-    expect(y).toMatchObject({ name: 'y', datatype: 'FP32', shape: [1, 1, H, W], parameters: { data_url: expect.stringContaining('/onnx-payloads/') as unknown } });
+    expect(y).toMatchObject({
+      name: 'y',
+      datatype: 'FP32',
+      shape: [1, 1, H, W],
+      parameters: { data_url: expect.stringContaining('/onnx-payloads/') as unknown },
+    });
     expect(y?.data).toBeUndefined();
     expect(y?.bytes?.equals(direct)).toBe(true);
     expect(reply.raw.byteLength).toBeLessThan(10_000);
@@ -330,12 +380,16 @@ describe('an image model at 1024 × 1024 by reference', () => {
 
   it('a payload whose size does not match the shape is BINARY_SIZE_MISMATCH; one uploaded for another model is not found', async () => {
     // Act
-    const mismatch = await readAnswer(await postJson(inferUrl('image'), token, {
-      inputs: [{ name: 'x', shape: [1, 3, 512, 512], datatype: 'FP32', parameters: { data_ref: payloadId } }],
-    }));
-    const elsewhere = await readAnswer(await postJson(inferUrl('id-fp32'), token, {
-      inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { data_ref: payloadId } }],
-    }));
+    const mismatch = await readAnswer(
+      await postJson(inferUrl('image'), token, {
+        inputs: [{ name: 'x', shape: [1, 3, 512, 512], datatype: 'FP32', parameters: { data_ref: payloadId } }],
+      }),
+    );
+    const elsewhere = await readAnswer(
+      await postJson(inferUrl('id-fp32'), token, {
+        inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { data_ref: payloadId } }],
+      }),
+    );
 
     // Assess
     expectError(mismatch, 400, 'BINARY_SIZE_MISMATCH', 'inputs[0].parameters.data_ref');
@@ -344,7 +398,9 @@ describe('an image model at 1024 × 1024 by reference', () => {
 
   it('the same request as JSON is refused with the 413 and its advice', async () => {
     // Prepare
-    const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, H, W], datatype: 'FP32', data: Array.from(x, (v) => Number(v.toPrecision(8))) }] });
+    const body = JSON.stringify({
+      inputs: [{ name: 'x', shape: [1, 3, H, W], datatype: 'FP32', data: Array.from(x, (v) => Number(v.toPrecision(8))) }],
+    });
 
     // Act
     const reply = await readAnswer(await postJson(inferUrl('image'), token, body));
@@ -364,29 +420,48 @@ describe('an answer that would pass 6 MB is never a 200 with a larger body', () 
     const direct = await runDirect(WIDE.bytes, { x: new ort.Tensor('float32', x, [rows, 1]) });
 
     // Act
-    const reply = await readAnswer(await postBinary(inferUrl('wide'), token, {
-      inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
-      parameters: { binary_data_output: true },
-    }, [rawBytes(x)], { accept: OCTET }));
+    const reply = await readAnswer(
+      await postBinary(
+        inferUrl('wide'),
+        token,
+        {
+          inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
+          parameters: { binary_data_output: true },
+        },
+        [rawBytes(x)],
+        { accept: OCTET },
+      ),
+    );
 
     // Assess
     expect(reply.status).toBe(200);
-    expect(reply.outputs['y']).toMatchObject({ shape: [rows, WIDE_WIDTH], parameters: { data_url: expect.any(String) as unknown, data_bytes: rows * WIDE_WIDTH * 4 } });
+    expect(reply.outputs['y']).toMatchObject({
+      shape: [rows, WIDE_WIDTH],
+      parameters: { data_url: expect.any(String) as unknown, data_bytes: rows * WIDE_WIDTH * 4 },
+    });
     expect(reply.outputs['y']?.bytes?.equals(tensorRaw(direct['y'] as ort.Tensor))).toBe(true);
     expectWithinLambda(reply);
   });
 
-  it('v2: one output binary (1.4 MB), one JSON (4 MB): 5.8 MB counted output by output, 7.2 MB once the whole binary body is base64-encoded: still a 200 within Lambda\'s limit, equal to ONNX Runtime', async () => {
+  it("v2: one output binary (1.4 MB), one JSON (4 MB): 5.8 MB counted output by output, 7.2 MB once the whole binary body is base64-encoded: still a 200 within Lambda's limit, equal to ONNX Runtime", async () => {
     // Prepare
     const random = seededRandom(5);
     const xs = Float32Array.from({ length: rows }, () => random() * 2 - 1);
     const direct = await runDirect(PAIR.bytes, { x: new ort.Tensor('float32', xs, [rows, 1]) });
 
     // Act
-    const reply = await readAnswer(await postBinary(inferUrl('pair'), token, {
-      inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', parameters: { binary_data_size: xs.byteLength } }],
-      outputs: [{ name: 'a', parameters: { binary_data: true } }, { name: 'b' }],
-    }, [rawBytes(xs)], { accept: OCTET }));
+    const reply = await readAnswer(
+      await postBinary(
+        inferUrl('pair'),
+        token,
+        {
+          inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', parameters: { binary_data_size: xs.byteLength } }],
+          outputs: [{ name: 'a', parameters: { binary_data: true } }, { name: 'b' }],
+        },
+        [rawBytes(xs)],
+        { accept: OCTET },
+      ),
+    );
 
     // Assess
     expect({ status: reply.status, text: reply.text.slice(0, 300) }).toMatchObject({ status: 200 });
@@ -429,13 +504,23 @@ describe('without a payload bucket', () => {
     const x = Float32Array.from({ length: rows }, (_, i) => i / 7);
 
     // Act
-    const binary = await readAnswer(await postBinary(`${bare.url}/v2/models/wide/infer`, bareToken, {
-      inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
-      parameters: { binary_data_output: true },
-    }, [rawBytes(x)], { accept: OCTET }));
-    const json = await readAnswer(await postJson(`${bare.url}/v2/models/wide/infer`, bareToken, {
-      inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', data: Array.from(x) }],
-    }));
+    const binary = await readAnswer(
+      await postBinary(
+        `${bare.url}/v2/models/wide/infer`,
+        bareToken,
+        {
+          inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
+          parameters: { binary_data_output: true },
+        },
+        [rawBytes(x)],
+        { accept: OCTET },
+      ),
+    );
+    const json = await readAnswer(
+      await postJson(`${bare.url}/v2/models/wide/infer`, bareToken, {
+        inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', data: Array.from(x) }],
+      }),
+    );
     const ticket = await readAnswer(await postJson(`${bare.url}/v1/models/wide/payloads`, bareToken, {}));
 
     // Assess
@@ -450,33 +535,53 @@ describe('without a payload bucket', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('every datatype in binary form, both ways', () => {
-  it.each(DATATYPES)('%s: binary in → binary out gives the bytes sent; binary in → JSON out and JSON in → binary out agree with them', async (datatype) => {
-    // Prepare
-    const sample = SAMPLES[datatype] as Sample;
-    const url = inferUrl(`id-${datatype.toLowerCase()}`);
-    const input = { name: 'x', shape: [2, 3], datatype };
+  it.each(DATATYPES)(
+    '%s: binary in → binary out gives the bytes sent; binary in → JSON out and JSON in → binary out agree with them',
+    async (datatype) => {
+      // Prepare
+      const sample = SAMPLES[datatype] as Sample;
+      const url = inferUrl(`id-${datatype.toLowerCase()}`);
+      const input = { name: 'x', shape: [2, 3], datatype };
 
-    // Act
-    const binaryBoth = await readAnswer(await postBinary(url, token, {
-      inputs: [{ ...input, parameters: { binary_data_size: sample.raw.byteLength } }],
-      parameters: { binary_data_output: true },
-    }, [sample.raw], { accept: OCTET }));
-    const binaryIn = await readAnswer(await postBinary(url, token, { inputs: [{ ...input, parameters: { binary_data_size: sample.raw.byteLength } }] }, [sample.raw]));
-    const binaryOut = await readAnswer(await postJson(url, token, {
-      inputs: [{ ...input, data: sample.json }],
-      outputs: [{ name: 'y', parameters: { binary_data: true } }],
-    }, { accept: OCTET }));
+      // Act
+      const binaryBoth = await readAnswer(
+        await postBinary(
+          url,
+          token,
+          {
+            inputs: [{ ...input, parameters: { binary_data_size: sample.raw.byteLength } }],
+            parameters: { binary_data_output: true },
+          },
+          [sample.raw],
+          { accept: OCTET },
+        ),
+      );
+      const binaryIn = await readAnswer(
+        await postBinary(url, token, { inputs: [{ ...input, parameters: { binary_data_size: sample.raw.byteLength } }] }, [sample.raw]),
+      );
+      const binaryOut = await readAnswer(
+        await postJson(
+          url,
+          token,
+          {
+            inputs: [{ ...input, data: sample.json }],
+            outputs: [{ name: 'y', parameters: { binary_data: true } }],
+          },
+          { accept: OCTET },
+        ),
+      );
 
-    // Assess
-    expect(binaryBoth.status).toBe(200);
-    expect(binaryBoth.outputs['y']).toMatchObject({ datatype, shape: [2, 3], parameters: { binary_data_size: sample.raw.byteLength } });
-    expect(binaryBoth.outputs['y']?.bytes?.toString('hex')).toBe(sample.raw.toString('hex'));
-    expect(binaryIn.status).toBe(200);
-    expect(binaryIn.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(binaryIn.outputs['y']).toEqual({ name: 'y', datatype, shape: [2, 3], data: sample.json });
-    expect(binaryOut.status).toBe(200);
-    expect(binaryOut.outputs['y']?.bytes?.toString('hex')).toBe(sample.raw.toString('hex'));
-  });
+      // Assess
+      expect(binaryBoth.status).toBe(200);
+      expect(binaryBoth.outputs['y']).toMatchObject({ datatype, shape: [2, 3], parameters: { binary_data_size: sample.raw.byteLength } });
+      expect(binaryBoth.outputs['y']?.bytes?.toString('hex')).toBe(sample.raw.toString('hex'));
+      expect(binaryIn.status).toBe(200);
+      expect(binaryIn.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(binaryIn.outputs['y']).toEqual({ name: 'y', datatype, shape: [2, 3], data: sample.json });
+      expect(binaryOut.status).toBe(200);
+      expect(binaryOut.outputs['y']?.bytes?.toString('hex')).toBe(sample.raw.toString('hex'));
+    },
+  );
 
   it('outputs may be asked in binary one by one: the others stay JSON', async () => {
     // Prepare
@@ -484,13 +589,21 @@ describe('every datatype in binary form, both ways', () => {
     const b = new Float32Array([0.5, -1, 10, 0.25]);
 
     // Act
-    const reply = await readAnswer(await postBinary(inferUrl('two'), token, {
-      inputs: [
-        { name: 'a', shape: [2, 2], datatype: 'FP32', parameters: { binary_data_size: 16 } },
-        { name: 'b', shape: [2, 2], datatype: 'FP32', data: Array.from(b) },
-      ],
-      outputs: [{ name: 'product', parameters: { binary_data: true } }, { name: 'sum' }],
-    }, [rawBytes(a)], { accept: `${OCTET}, application/json` }));
+    const reply = await readAnswer(
+      await postBinary(
+        inferUrl('two'),
+        token,
+        {
+          inputs: [
+            { name: 'a', shape: [2, 2], datatype: 'FP32', parameters: { binary_data_size: 16 } },
+            { name: 'b', shape: [2, 2], datatype: 'FP32', data: Array.from(b) },
+          ],
+          outputs: [{ name: 'product', parameters: { binary_data: true } }, { name: 'sum' }],
+        },
+        [rawBytes(a)],
+        { accept: `${OCTET}, application/json` },
+      ),
+    );
 
     // Assess
     expect(reply.status).toBe(200);
@@ -526,8 +639,11 @@ describe('malformed binary requests get a 4xx that says what is wrong, and nothi
 
   it('a missing, malformed or too large Inference-Header-Content-Length: INVALID_HEADER_LENGTH', async () => {
     // Act
-    const replies = await Promise.all([undefined, 'abc', '-1', '0', '1e2', '100000'].map(async (length) =>
-      readAnswer(await postBinary(inferUrl('id-fp32'), token, fp32(12), [three], { 'inference-header-content-length': length }))));
+    const replies = await Promise.all(
+      [undefined, 'abc', '-1', '0', '1e2', '100000'].map(async (length) =>
+        readAnswer(await postBinary(inferUrl('id-fp32'), token, fp32(12), [three], { 'inference-header-content-length': length })),
+      ),
+    );
 
     // Assess
     for (const reply of replies) expectError(reply, 400, 'INVALID_HEADER_LENGTH', 'headers.inference-header-content-length');
@@ -536,7 +652,9 @@ describe('malformed binary requests get a 4xx that says what is wrong, and nothi
 
   it('a header length that cuts the JSON short: MALFORMED_JSON in the header', async () => {
     // Act
-    const reply = await readAnswer(await postBinary(inferUrl('id-fp32'), token, fp32(12), [three], { 'inference-header-content-length': '20' }));
+    const reply = await readAnswer(
+      await postBinary(inferUrl('id-fp32'), token, fp32(12), [three], { 'inference-header-content-length': '20' }),
+    );
 
     // Assess
     expectError(reply, 400, 'MALFORMED_JSON', 'body.header');
@@ -544,9 +662,16 @@ describe('malformed binary requests get a 4xx that says what is wrong, and nothi
 
   it('a BOOL byte other than 0 or 1: INVALID_BOOL', async () => {
     // Act
-    const reply = await readAnswer(await postBinary(inferUrl('id-bool'), token, {
-      inputs: [{ name: 'x', shape: [1, 3], datatype: 'BOOL', parameters: { binary_data_size: 3 } }],
-    }, [Buffer.from([1, 2, 0])]));
+    const reply = await readAnswer(
+      await postBinary(
+        inferUrl('id-bool'),
+        token,
+        {
+          inputs: [{ name: 'x', shape: [1, 3], datatype: 'BOOL', parameters: { binary_data_size: 3 } }],
+        },
+        [Buffer.from([1, 2, 0])],
+      ),
+    );
 
     // Assess
     expectError(reply, 400, 'INVALID_BOOL', 'inputs[0].parameters.binary_data_size');
@@ -558,12 +683,26 @@ describe('malformed binary requests get a 4xx that says what is wrong, and nothi
     const cut = Buffer.concat([framedStrings(['ok', 'z']), Buffer.from([1, 0])]);
 
     // Act
-    const malformed = await readAnswer(await postBinary(inferUrl('id-bytes'), token, {
-      inputs: [{ name: 'x', shape: [1, 3], datatype: 'BYTES', parameters: { binary_data_size: bad.byteLength } }],
-    }, [bad]));
-    const truncated = await readAnswer(await postBinary(inferUrl('id-bytes'), token, {
-      inputs: [{ name: 'x', shape: [1, 3], datatype: 'BYTES', parameters: { binary_data_size: cut.byteLength } }],
-    }, [cut]));
+    const malformed = await readAnswer(
+      await postBinary(
+        inferUrl('id-bytes'),
+        token,
+        {
+          inputs: [{ name: 'x', shape: [1, 3], datatype: 'BYTES', parameters: { binary_data_size: bad.byteLength } }],
+        },
+        [bad],
+      ),
+    );
+    const truncated = await readAnswer(
+      await postBinary(
+        inferUrl('id-bytes'),
+        token,
+        {
+          inputs: [{ name: 'x', shape: [1, 3], datatype: 'BYTES', parameters: { binary_data_size: cut.byteLength } }],
+        },
+        [cut],
+      ),
+    );
 
     // Assess
     expectError(malformed, 400, 'MALFORMED_UTF8', 'inputs[0].parameters.binary_data_size');
@@ -573,9 +712,16 @@ describe('malformed binary requests get a 4xx that says what is wrong, and nothi
   it('binary_data_size in a JSON request: BINARY_DATA_WITHOUT_BODY; data and binary_data_size both: CONFLICTING_FIELDS', async () => {
     // Act
     const json = await readAnswer(await postJson(inferUrl('id-fp32'), token, fp32(12)));
-    const both = await readAnswer(await postBinary(inferUrl('id-fp32'), token, {
-      inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3], parameters: { binary_data_size: 12 } }],
-    }, [three]));
+    const both = await readAnswer(
+      await postBinary(
+        inferUrl('id-fp32'),
+        token,
+        {
+          inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3], parameters: { binary_data_size: 12 } }],
+        },
+        [three],
+      ),
+    );
 
     // Assess
     expect(expectError(json, 400, 'BINARY_DATA_WITHOUT_BODY', 'inputs[0].parameters.binary_data_size').message).toContain(OCTET);
@@ -584,11 +730,21 @@ describe('malformed binary requests get a 4xx that says what is wrong, and nothi
 
   it('binary outputs asked for without Accept: application/octet-stream: 406 NOT_ACCEPTABLE', async () => {
     // Act
-    const replies = await Promise.all([undefined, 'application/json', `application/json, ${OCTET}`].map(async (accept) =>
-      readAnswer(await postJson(inferUrl('id-fp32'), token, {
-        inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }],
-        parameters: { binary_data_output: true },
-      }, accept === undefined ? {} : { accept }))));
+    const replies = await Promise.all(
+      [undefined, 'application/json', `application/json, ${OCTET}`].map(async (accept) =>
+        readAnswer(
+          await postJson(
+            inferUrl('id-fp32'),
+            token,
+            {
+              inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }],
+              parameters: { binary_data_output: true },
+            },
+            accept === undefined ? {} : { accept },
+          ),
+        ),
+      ),
+    );
 
     // Assess
     for (const reply of replies) expect(expectError(reply, 406, 'NOT_ACCEPTABLE', 'headers.accept').message).toContain(`Accept: ${OCTET}`);
@@ -604,7 +760,9 @@ describe('malformed binary requests get a 4xx that says what is wrong, and nothi
     const malformed = await readAnswer(await postJson(inferUrl('id-fp32'), token, ref(long)));
 
     // Assess
-    expect(expectError(unknown, 404, 'PAYLOAD_NOT_FOUND', 'inputs[0].parameters.data_ref').message).toContain('/v1/models/id-fp32/payloads');
+    expect(expectError(unknown, 404, 'PAYLOAD_NOT_FOUND', 'inputs[0].parameters.data_ref').message).toContain(
+      '/v1/models/id-fp32/payloads',
+    );
     expectError(malformed, 400, 'INVALID_PAYLOAD_ID', 'inputs[0].parameters.data_ref');
     expect(malformed.text).not.toContain('Q'.repeat(100));
   });
@@ -622,10 +780,19 @@ describe('malformed binary requests get a 4xx that says what is wrong, and nothi
     const name = 'Z'.repeat(5_000);
 
     // Act
-    const unknownInput = await readAnswer(await postBinary(inferUrl('id-fp32'), token, {
-      inputs: [{ name, shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }],
-    }, [three]));
-    const badLength = await readAnswer(await postBinary(inferUrl('id-fp32'), token, fp32(12), [three], { 'inference-header-content-length': name }));
+    const unknownInput = await readAnswer(
+      await postBinary(
+        inferUrl('id-fp32'),
+        token,
+        {
+          inputs: [{ name, shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }],
+        },
+        [three],
+      ),
+    );
+    const badLength = await readAnswer(
+      await postBinary(inferUrl('id-fp32'), token, fp32(12), [three], { 'inference-header-content-length': name }),
+    );
 
     // Assess
     expectError(unknownInput, 400, 'UNKNOWN_INPUT', 'inputs[0].name');

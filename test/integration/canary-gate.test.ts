@@ -8,7 +8,16 @@
 import { readFile } from 'node:fs/promises';
 import { buildModel } from '../../functions/core/onnx/builder.js';
 import type { Deployment } from '../../functions/core/release.js';
-import { CLASS_LABELS, FEATURES, TARGET, TRAINING, parseCsv, seededRandom, stratifiedSplit, toExamples } from '../../scripts/sample-model.js';
+import {
+  CLASS_LABELS,
+  FEATURES,
+  TARGET,
+  TRAINING,
+  parseCsv,
+  seededRandom,
+  stratifiedSplit,
+  toExamples,
+} from '../../scripts/sample-model.js';
 import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call } from '../fixtures/http.js';
 
@@ -61,7 +70,10 @@ describe('the canary distribution gate', () => {
 
   /** Registers `bytes` as a version of `model`, in staging; returns its number. */
   async function staged(model: string, bytes: Uint8Array): Promise<string> {
-    const registered = await call(stack.url, 'POST', `/v1/models/${model}/versions`, { modelBase64: Buffer.from(bytes).toString('base64'), metadata: METADATA });
+    const registered = await call(stack.url, 'POST', `/v1/models/${model}/versions`, {
+      modelBase64: Buffer.from(bytes).toString('base64'),
+      metadata: METADATA,
+    });
     expect(registered.status).toBe(201);
     const { version } = registered.body as { version: string };
     expect((await call(stack.url, 'POST', `/v1/models/${model}/versions/${version}/stage`, { to: 'staging' })).status).toBe(200);
@@ -96,18 +108,24 @@ describe('the canary distribution gate', () => {
     const candidate = await staged('flowers', oneClassModel());
 
     // Act
-    const started = await call(stack.url, 'POST', `/v1/models/flowers/versions/${candidate}/promote`, { managed: { kind: 'canary', percent: 50, intervalMinutes: 60 } });
+    const started = await call(stack.url, 'POST', `/v1/models/flowers/versions/${candidate}/promote`, {
+      managed: { kind: 'canary', percent: 50, intervalMinutes: 60 },
+    });
     expect(started.status).toBe(202);
     const deployment = await traffic('flowers', 60);
 
     // Assess: rolled back (no canary, the stable version serves), and the history says why
     expect(deployment.canary).toBeUndefined();
     expect(deployment.productionVersion).toBe('1');
-    const history = (await call(stack.url, 'GET', '/v1/models/flowers/history')).body as { history: { version: string; actor: string; reason?: string }[] };
+    const history = (await call(stack.url, 'GET', '/v1/models/flowers/history')).body as {
+      history: { version: string; actor: string; reason?: string }[];
+    };
     expect(history.history.at(-1)).toMatchObject({
       version: candidate,
       actor: 'release-monitor',
-      reason: expect.stringMatching(/rolled back automatically: function version \d+: the canary's predictions shifted from the stable version's \(distribution gate\): prediction "[^"]+" shifted: PSI [\d.]+ between stable version 1 \(\d+ rows\) and canary version 2 \(\d+ rows\)/) as unknown,
+      reason: expect.stringMatching(
+        /rolled back automatically: function version \d+: the canary's predictions shifted from the stable version's \(distribution gate\): prediction "[^"]+" shifted: PSI [\d.]+ between stable version 1 \(\d+ rows\) and canary version 2 \(\d+ rows\)/,
+      ) as unknown,
     });
     // Not for errors: the canary answered every request.
     expect(deployment.stable.errors).toBe(0);
@@ -119,7 +137,9 @@ describe('the canary distribution gate', () => {
     const candidate = await staged('petals', iris);
 
     // Act
-    const started = await call(stack.url, 'POST', `/v1/models/petals/versions/${candidate}/promote`, { managed: { kind: 'canary', percent: 50, intervalMinutes: 60 } });
+    const started = await call(stack.url, 'POST', `/v1/models/petals/versions/${candidate}/promote`, {
+      managed: { kind: 'canary', percent: 50, intervalMinutes: 60 },
+    });
     expect(started.status).toBe(202);
     const deployment = await traffic('petals', 12);
 

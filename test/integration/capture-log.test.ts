@@ -30,7 +30,12 @@ afterAll(async () => {
 });
 
 const line = (id: string) => JSON.stringify({ captureVersion: 1, requestId: id });
-const pending = (id: string, model: string, modelVersion: string, timestamp: string) => ({ model, modelVersion, timestamp, build: () => line(id) });
+const pending = (id: string, model: string, modelVersion: string, timestamp: string) => ({
+  model,
+  modelVersion,
+  timestamp,
+  build: () => line(id),
+});
 
 describe('BufferedCaptureLog over S3', () => {
   it('writes one JSON Lines object per model, version and date, every record in it', async () => {
@@ -72,8 +77,20 @@ describe('BufferedCaptureLog over S3', () => {
       settle = resolve;
     });
     let capturing: boolean | undefined;
-    log.write({ model: 'm', modelVersion: '1', timestamp: '2026-11-30T00:00:00.000Z', ready, build: () => (capturing ? line('kept') : undefined) });
-    log.write({ model: 'm', modelVersion: '1', timestamp: '2026-11-30T00:00:00.000Z', ready, build: () => (capturing === undefined ? line('too early') : undefined) });
+    log.write({
+      model: 'm',
+      modelVersion: '1',
+      timestamp: '2026-11-30T00:00:00.000Z',
+      ready,
+      build: () => (capturing ? line('kept') : undefined),
+    });
+    log.write({
+      model: 'm',
+      modelVersion: '1',
+      timestamp: '2026-11-30T00:00:00.000Z',
+      ready,
+      build: () => (capturing === undefined ? line('too early') : undefined),
+    });
 
     // Act: the flush waits for the settings
     const flushed = log.flush();
@@ -98,8 +115,17 @@ describe('BufferedCaptureLog over S3', () => {
 
   it('logs every record it cannot deliver, whole, with a CaptureFallback metric', async () => {
     // Prepare: an S3 endpoint nothing listens on
-    const unreachable = new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 });
-    const log = new BufferedCaptureLog({ delivery: new S3CaptureDelivery({ client: unreachable, bucket: BUCKET }), metrics: createMetrics('OnnxServing') });
+    const unreachable = new S3Client({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    const log = new BufferedCaptureLog({
+      delivery: new S3CaptureDelivery({ client: unreachable, bucket: BUCKET }),
+      metrics: createMetrics('OnnxServing'),
+    });
 
     // Act
     log.write(pending('lost-1', 'm', '1', '2026-11-30T00:00:00.000Z'));
@@ -110,14 +136,25 @@ describe('BufferedCaptureLog over S3', () => {
     const lines = jsonLines(printed);
     const fallen = lines.filter((l) => l['message'] === 'capture record not delivered');
     expect(fallen.map((l) => l['record'])).toEqual([line('lost-1'), line('lost-2')]);
-    expect(fallen[0]).toMatchObject({ level: 'ERROR', model: 'm', modelVersion: '1', date: '2026-11-30', error: expect.stringContaining('could not write') });
+    expect(fallen[0]).toMatchObject({
+      level: 'ERROR',
+      model: 'm',
+      modelVersion: '1',
+      date: '2026-11-30',
+      error: expect.stringContaining('could not write'),
+    });
     expect(lines.find((l) => '_aws' in l)).toMatchObject({ Model: 'm', CaptureFallback: 2 });
     unreachable.destroy();
   });
 
   it('sends a record past its queue bound straight to the fallback', async () => {
     const fallen: string[] = [];
-    const log = new BufferedCaptureLog({ delivery: { deliver: async () => undefined }, maxQueued: 2, flushDelayMs: 60_000, fallback: (_batch, lines) => void fallen.push(...lines) });
+    const log = new BufferedCaptureLog({
+      delivery: { deliver: async () => undefined },
+      maxQueued: 2,
+      flushDelayMs: 60_000,
+      fallback: (_batch, lines) => void fallen.push(...lines),
+    });
     for (const id of ['1', '2', '3']) log.write(pending(id, 'm', '1', '2026-11-30T00:00:00.000Z'));
     await new Promise((resolve) => setImmediate(resolve));
     expect(fallen).toEqual([line('3')]);
@@ -130,11 +167,15 @@ describe('FirehoseCaptureDelivery', () => {
   const firehose = mockClient(FirehoseClient);
   afterEach(() => firehose.reset());
 
-  const delivery = () => new FirehoseCaptureDelivery({ client: async () => new FirehoseClient({ region: 'us-east-1' }), streamName: 'onnx-capture' });
+  const delivery = () =>
+    new FirehoseCaptureDelivery({ client: async () => new FirehoseClient({ region: 'us-east-1' }), streamName: 'onnx-capture' });
   const batch = (lines: string[]): CaptureBatch => ({ model: 'm', modelVersion: '1', date: '2026-11-30', lines });
 
   it('puts every record with its line break, at most 500 records and 4 MiB per call', async () => {
-    firehose.on(PutRecordBatchCommand).callsFake((input: { Records: unknown[] }) => ({ FailedPutCount: 0, RequestResponses: input.Records.map(() => ({ RecordId: 'r' })) }));
+    firehose.on(PutRecordBatchCommand).callsFake((input: { Records: unknown[] }) => ({
+      FailedPutCount: 0,
+      RequestResponses: input.Records.map(() => ({ RecordId: 'r' })),
+    }));
     const small = Array.from({ length: 1_234 }, (_, i) => line(`s${i}`));
     const large = Array.from({ length: 9 }, (_, i) => `${'x'.repeat(1_000_000)}${i}`);
 
@@ -162,15 +203,28 @@ describe('FirehoseCaptureDelivery', () => {
         const text = Buffer.from(data).toString('utf8');
         return text.includes('"r3"') || (call === 1 && text.includes('"r1"'));
       };
-      const responses = input.Records.map((r) => (failing(r.Data) ? { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'slow down' } : { RecordId: 'ok' }));
+      const responses = input.Records.map((r) =>
+        failing(r.Data) ? { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'slow down' } : { RecordId: 'ok' },
+      );
       return { FailedPutCount: responses.filter((r) => 'ErrorCode' in r).length, RequestResponses: responses };
     });
     const lines = ['r0', 'r1', 'r2', 'r3'].map(line);
 
-    const outcome = await delivery().deliver(batch(lines)).then(() => undefined, (error: unknown) => error);
+    const outcome = await delivery()
+      .deliver(batch(lines))
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
 
     expect(outcome).toMatchObject({ name: 'UndeliveredError', lines: [line('r3')] });
-    const attempts = firehose.commandCalls(PutRecordBatchCommand).map((c) => (c.args[0].input.Records ?? []).map((r) => Buffer.from(r.Data ?? new Uint8Array()).toString('utf8').trim()));
+    const attempts = firehose.commandCalls(PutRecordBatchCommand).map((c) =>
+      (c.args[0].input.Records ?? []).map((r) =>
+        Buffer.from(r.Data ?? new Uint8Array())
+          .toString('utf8')
+          .trim(),
+      ),
+    );
     expect(attempts).toEqual([lines, [line('r1'), line('r3')], [line('r3')]]);
   });
 

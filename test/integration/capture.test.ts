@@ -47,7 +47,10 @@ describe('data capture on the local stack', () => {
       const reply = await call(stack.url, 'PUT', '/v1/models/iris/capture', body);
       expect({ body, status: reply.status }).toEqual({ body, status: 400 });
       const error = errorOf(reply);
-      expect({ body, code: error.code === code || (code === 'VALIDATION_ERROR' && error.code !== 'UNKNOWN_FEATURE') }).toEqual({ body, code: true });
+      expect({ body, code: error.code === code || (code === 'VALIDATION_ERROR' && error.code !== 'UNKNOWN_FEATURE') }).toEqual({
+        body,
+        code: true,
+      });
       if (path) expect(error.path).toBe(path);
     }
     expect((await call(stack.url, 'PUT', '/v1/models/nobody/capture', { samplePercent: 5 })).status).toBe(404);
@@ -56,37 +59,69 @@ describe('data capture on the local stack', () => {
 
   it('captures v1 and v2 requests with redaction applied, partitioned by model, version and date', async () => {
     // Prepare
-    const put = await call(stack.url, 'PUT', '/v1/models/iris/capture', { samplePercent: 100, drop: ['sepal_width_cm'], hash: ['petal_width_cm'] });
+    const put = await call(stack.url, 'PUT', '/v1/models/iris/capture', {
+      samplePercent: 100,
+      drop: ['sepal_width_cm'],
+      hash: ['petal_width_cm'],
+    });
     expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ model: 'iris', enabled: true, samplePercent: 100, drop: ['sepal_width_cm'], hash: ['petal_width_cm'], maxRecordBytes: 65536 });
+    expect(put.body).toMatchObject({
+      model: 'iris',
+      enabled: true,
+      samplePercent: 100,
+      drop: ['sepal_width_cm'],
+      hash: ['petal_width_cm'],
+      maxRecordBytes: 65536,
+    });
     // The endpoint trusts the settings it read for POINTER_CACHE_MS (the stack read them when it started).
     await new Promise((resolve) => setTimeout(resolve, stack.config.POINTER_CACHE_MS + 50));
     await call(stack.url, 'GET', '/v2/models/iris/ready');
     const from = new Date().toISOString();
-    const rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]];
+    const rows = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.7, 3.0, 5.2, 2.3],
+    ];
 
     // Act
-    const v1 = await call(stack.url, 'POST', '/v1/models/iris/predict', { instances: rows.map((r) => Object.fromEntries(FEATURES.map((f, j) => [f, r[j]]))) });
-    const v2 = await call(stack.url, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: rows[1] }] });
+    const v1 = await call(stack.url, 'POST', '/v1/models/iris/predict', {
+      instances: rows.map((r) => Object.fromEntries(FEATURES.map((f, j) => [f, r[j]]))),
+    });
+    const v2 = await call(stack.url, 'POST', '/v2/models/iris/infer', {
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: rows[1] }],
+    });
     await stack.prediction.flush();
 
     // Assess
     expect([v1.status, v2.status]).toEqual([200, 200]);
-    const { records, invalid, capped } = await reader.read({ model: 'iris', versions: ['1'], from, to: new Date(Date.now() + 1000).toISOString(), maxRecords: 100 });
+    const { records, invalid, capped } = await reader.read({
+      model: 'iris',
+      versions: ['1'],
+      from,
+      to: new Date(Date.now() + 1000).toISOString(),
+      maxRecords: 100,
+    });
     expect({ invalid, capped, count: records.length }).toEqual({ invalid: 0, capped: false, count: 2 });
     const ids = [(v1.body as { requestId: string }).requestId, (v2.body as { parameters: { request_id: string } }).parameters.request_id];
     expect(records.map((r) => r.requestId).sort()).toEqual([...ids].sort());
     const first = records.find((r) => r.requestId === ids[0]);
     const hash = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
     expect(first).toMatchObject({
-      captureVersion: 1, model: 'iris', modelVersion: '1', functionVersion: '$LATEST', rows: 2, capturedRows: 2, truncated: false,
+      captureVersion: 1,
+      model: 'iris',
+      modelVersion: '1',
+      functionVersion: '$LATEST',
+      rows: 2,
+      capturedRows: 2,
+      truncated: false,
       features: { sepal_length_cm: [5.1, 6.7], petal_length_cm: [1.4, 5.2], petal_width_cm: [hash('0.2'), hash('2.3')] },
       redaction: { dropped: ['sepal_width_cm'], hashed: ['petal_width_cm'] },
     });
     expect(Object.keys(first?.features ?? {})).not.toContain('sepal_width_cm');
     expect(first?.outputs['probabilities']).toMatchObject({ datatype: 'FP32', shape: [2, 3] });
     // The stored probabilities are the ones answered.
-    const answered = (v1.body as { predictions: { probabilities: Record<string, number> }[] }).predictions.flatMap((p) => Object.values(p.probabilities));
+    const answered = (v1.body as { predictions: { probabilities: Record<string, number> }[] }).predictions.flatMap((p) =>
+      Object.values(p.probabilities),
+    );
     expect(first?.outputs['probabilities']?.data).toEqual(answered);
     // Nothing dropped ever reaches the bucket, in any object.
     const listed = await stack.clients.s3.send(new ListObjectsCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Prefix: 'capture/' }));
@@ -95,7 +130,9 @@ describe('data capture on the local stack', () => {
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) {
       expect(key).toMatch(new RegExp(`^capture/model=iris/version=1/date=${date}/[0-9TZ]+-[0-9a-f-]{36}\\.jsonl$`));
-      const text = await (await stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key }))).Body?.transformToString();
+      const text = await (
+        await stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key }))
+      ).Body?.transformToString();
       for (const line of (text ?? '').trim().split('\n')) {
         const features = (JSON.parse(line) as { features: Record<string, unknown[]> }).features;
         expect(Object.keys(features)).toEqual(['sepal_length_cm', 'petal_length_cm', 'petal_width_cm']);
@@ -109,23 +146,32 @@ describe('data capture on the local stack', () => {
     expect((await call(stack.url, 'PUT', '/v1/models/iris/capture', { samplePercent: 30 })).status).toBe(200);
     // The endpoint trusts the settings it read for POINTER_CACHE_MS; this stack's service reads them again now.
     await new Promise((resolve) => setTimeout(resolve, stack.config.POINTER_CACHE_MS + 50));
-    await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 } });
+    await call(stack.url, 'POST', '/v1/models/iris/predict', {
+      features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 },
+    });
     const from = new Date().toISOString();
 
     // Act
     const n = 400;
     for (let i = 0; i < n; i++) {
-      const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 } });
+      const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', {
+        features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 },
+      });
       expect(reply.status).toBe(200);
     }
     await stack.prediction.flush();
     const off = await call(stack.url, 'DELETE', '/v1/models/iris/capture');
     // The first request after POINTER_CACHE_MS starts the re-read; the next ones see its result.
     await new Promise((resolve) => setTimeout(resolve, stack.config.POINTER_CACHE_MS + 50));
-    await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 } });
+    await call(stack.url, 'POST', '/v1/models/iris/predict', {
+      features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 },
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     const offFrom = new Date().toISOString();
-    for (let i = 0; i < 20; i++) await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 } });
+    for (let i = 0; i < 20; i++)
+      await call(stack.url, 'POST', '/v1/models/iris/predict', {
+        features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 1, petal_width_cm: 0.2 },
+      });
     await stack.prediction.flush();
 
     // Assess: within a 99.9% binomial bound of 30% (±3.29 σ)
@@ -133,18 +179,34 @@ describe('data capture on the local stack', () => {
     const sigma = Math.sqrt(n * 0.3 * 0.7);
     expect(Math.abs(captured - n * 0.3)).toBeLessThanOrEqual(3.29 * sigma);
     expect(off.body).toEqual({ model: 'iris', enabled: false });
-    expect((await reader.read({ model: 'iris', versions: ['1'], from: offFrom, to: new Date(Date.now() + 1000).toISOString(), maxRecords: 100 })).records).toEqual([]);
+    expect(
+      (await reader.read({ model: 'iris', versions: ['1'], from: offFrom, to: new Date(Date.now() + 1000).toISOString(), maxRecords: 100 }))
+        .records,
+    ).toEqual([]);
   }, 120_000);
 
-  it('expires captured requests and replays as the capture bucket\'s lifecycle rule does, and nothing else', async () => {
+  it("expires captured requests and replays as the capture bucket's lifecycle rule does, and nothing else", async () => {
     // Prepare: objects under capture/, replays/ and drift/ written now
     const keys = ['capture/model=x/version=1/date=2026-01-01/a.jsonl', 'replays/x/job-1/replay.json', 'drift/x/latest.json'];
     for (const key of keys) await stack.clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key, Body: '{}' }));
-    const exists = (key: string) => stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key })).then(() => true, () => false);
+    const exists = (key: string) =>
+      stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key })).then(
+        () => true,
+        () => false,
+      );
     const day = 86_400_000;
 
     // Act / Assess: within the retention nothing goes; past it, capture/ and replays/ only (as the stack does at start)
-    for (const prefix of ['capture/x-none/', 'replays/']) expect(await expireObjects(stack.clients.s3, LOCAL_CAPTURE_BUCKET, DEFAULT_CAPTURE_RETENTION_DAYS, Date.now() + (DEFAULT_CAPTURE_RETENTION_DAYS - 1) * day, prefix)).toBe(0);
+    for (const prefix of ['capture/x-none/', 'replays/'])
+      expect(
+        await expireObjects(
+          stack.clients.s3,
+          LOCAL_CAPTURE_BUCKET,
+          DEFAULT_CAPTURE_RETENTION_DAYS,
+          Date.now() + (DEFAULT_CAPTURE_RETENTION_DAYS - 1) * day,
+          prefix,
+        ),
+      ).toBe(0);
     const later = Date.now() + (DEFAULT_CAPTURE_RETENTION_DAYS + 1) * day;
     expect(await expireObjects(stack.clients.s3, LOCAL_CAPTURE_BUCKET, DEFAULT_CAPTURE_RETENTION_DAYS, later, 'capture/model=x/')).toBe(1);
     expect(await expireObjects(stack.clients.s3, LOCAL_CAPTURE_BUCKET, DEFAULT_CAPTURE_RETENTION_DAYS, later, 'replays/')).toBe(1);
@@ -162,11 +224,19 @@ describe('data capture on the local stack', () => {
     expect((await call(stack.url, 'PUT', '/v1/models/iris/capture', { samplePercent: 100, drop: ['petal_length_cm'] })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, stack.config.POINTER_CACHE_MS + 50));
     const from = new Date().toISOString();
-    const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 6.66, petal_width_cm: 0.2 } });
+    const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', {
+      features: { sepal_length_cm: 5, sepal_width_cm: 3, petal_length_cm: 6.66, petal_width_cm: 0.2 },
+    });
     await stack.prediction.flush();
 
     // Assess: that very request's record already lacks the feature
-    const { records } = await reader.read({ model: 'iris', versions: ['1'], from, to: new Date(Date.now() + 1000).toISOString(), maxRecords: 10 });
+    const { records } = await reader.read({
+      model: 'iris',
+      versions: ['1'],
+      from,
+      to: new Date(Date.now() + 1000).toISOString(),
+      maxRecords: 10,
+    });
     expect(records.map((r) => r.requestId)).toEqual([(reply.body as { requestId: string }).requestId]);
     expect(records[0]?.features).not.toHaveProperty('petal_length_cm');
     expect(records[0]?.redaction).toEqual({ dropped: ['petal_length_cm'], hashed: [] });

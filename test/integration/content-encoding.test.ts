@@ -41,7 +41,12 @@ afterAll(async () => {
 async function post(body: Buffer | string, encoding?: string, extra: Record<string, string> = {}): Promise<JsonReply> {
   const response = await fetch(`${stack.url}/v1/models/iris/predict`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(encoding === undefined ? {} : { 'content-encoding': encoding }), ...extra },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      ...(encoding === undefined ? {} : { 'content-encoding': encoding }),
+      ...extra,
+    },
     body,
   });
   const text = await response.text();
@@ -49,17 +54,24 @@ async function post(body: Buffer | string, encoding?: string, extra: Record<stri
 }
 
 function onLambda(body: Buffer | string, codings: readonly string[] = []) {
-  return invoke(handlers.predict, proxyEvent({
-    method: 'POST',
-    resource: '/v1/models/{model}/predict',
-    pathParameters: [['model', 'iris']],
-    headers: [['Content-Type', 'application/json'], ...codings.map((coding) => ['Content-Encoding', coding] as const)],
-    body,
-  }));
+  return invoke(
+    handlers.predict,
+    proxyEvent({
+      method: 'POST',
+      resource: '/v1/models/{model}/predict',
+      pathParameters: [['model', 'iris']],
+      headers: [['Content-Type', 'application/json'], ...codings.map((coding) => ['Content-Encoding', coding] as const)],
+      body,
+    }),
+  );
 }
 
 function expectRefusal(status: number, body: unknown, text: string, expected: { status: number; code: string; path: string }): void {
-  expect({ status, code: (body as { error: { code: string } }).error.code, path: (body as { error: { path: string } }).error.path }).toEqual(expected);
+  expect({
+    status,
+    code: (body as { error: { code: string } }).error.code,
+    path: (body as { error: { path: string } }).error.path,
+  }).toEqual(expected);
   expect((body as { requestId: string }).requestId).toMatch(UUID);
   expect(text.length).toBeLessThan(1_000);
   expect(text).not.toMatch(/[\u0000-\u0008\u000e-\u001f\ufffd]/);
@@ -118,8 +130,12 @@ describe('the local server', () => {
     expectRefusal(gzipped.status, gzipped.body, gzipped.text, { status: 413, code: 'BODY_TOO_LARGE', path: 'body' });
     // Both say the body inflates past a limit, not that it was sent that large.
     // The bomb passes the local API's gateway cap first: the message says which limit that is.
-    expect(errorOf(deflated).message).toMatch(/^The deflate body inflates to more than 10485760 bytes, the most the API takes \(API Gateway's 10 MB payload quota/);
-    expect(errorOf(gzipped).message).toMatch(/^The gzip body inflates to \d+ bytes, past the most this endpoint accepts after inflating, 200000/);
+    expect(errorOf(deflated).message).toMatch(
+      /^The deflate body inflates to more than 10485760 bytes, the most the API takes \(API Gateway's 10 MB payload quota/,
+    );
+    expect(errorOf(gzipped).message).toMatch(
+      /^The gzip body inflates to \d+ bytes, past the most this endpoint accepts after inflating, 200000/,
+    );
   });
 
   it('answers a gzip body sent without Content-Encoding with MALFORMED_UTF8 quoting no binary bytes, and says what it looks like', async () => {
@@ -154,7 +170,9 @@ const NOT_UTF8: ReadonlyArray<readonly [string, Buffer, number]> = (() => {
 
 function expectNotUtf8(status: number, body: unknown, text: string, offset: number, byte: number | undefined): void {
   expectRefusal(status, body, text, { status: 400, code: 'MALFORMED_UTF8', path: 'body' });
-  expect((body as { error: { message: string } }).error.message).toContain(`offset ${offset} (0x${(byte ?? 0).toString(16).padStart(2, '0')})`);
+  expect((body as { error: { message: string } }).error.message).toContain(
+    `offset ${offset} (0x${(byte ?? 0).toString(16).padStart(2, '0')})`,
+  );
 }
 
 describe('bodies that are not UTF-8', () => {
@@ -218,6 +236,10 @@ describe('the Lambda handler (API Gateway events)', () => {
     const twice = await onLambda(gzipSync(gzipSync(JSON_BODY)), ['gzip', 'gzip']);
     expectRefusal(corrupt.statusCode, corrupt.json, corrupt.body, { status: 400, code: 'MALFORMED_ENCODING', path: 'body' });
     expectRefusal(br.statusCode, br.json, br.body, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', path: 'headers.content-encoding' });
-    expectRefusal(twice.statusCode, twice.json, twice.body, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', path: 'headers.content-encoding' });
+    expectRefusal(twice.statusCode, twice.json, twice.body, {
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      path: 'headers.content-encoding',
+    });
   });
 });

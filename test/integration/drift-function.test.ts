@@ -40,8 +40,16 @@ describe('the scheduled drift function', () => {
     for (const event of [{}, { model: 'Not A Name' }, 'iris', null]) {
       await expect(handler(event)).resolves.toMatchObject({ status: 'skipped', reason: expect.stringContaining('"model"') });
     }
-    await expect(handler({ model: 'nobody' })).resolves.toEqual({ status: 'skipped', model: 'nobody', reason: 'no such model in the registry' });
-    await expect(handler({ model: 'iris' })).resolves.toMatchObject({ status: 'skipped', model: 'iris', reason: expect.stringContaining('capture is off') });
+    await expect(handler({ model: 'nobody' })).resolves.toEqual({
+      status: 'skipped',
+      model: 'nobody',
+      reason: 'no such model in the registry',
+    });
+    await expect(handler({ model: 'iris' })).resolves.toMatchObject({
+      status: 'skipped',
+      model: 'iris',
+      reason: expect.stringContaining('capture is off'),
+    });
   });
 
   it('judges a model with capture on, stores the report and prints its metrics', async () => {
@@ -50,7 +58,12 @@ describe('the scheduled drift function', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     await call(stack.url, 'GET', '/v2/models/iris/ready');
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const shifted = Array.from({ length: 100 }, (_, i) => ({ sepal_length_cm: 5 + (i % 10) / 10, sepal_width_cm: 3.4, petal_length_cm: 9 + (i % 7) / 10, petal_width_cm: 0.2 }));
+    const shifted = Array.from({ length: 100 }, (_, i) => ({
+      sepal_length_cm: 5 + (i % 10) / 10,
+      sepal_width_cm: 3.4,
+      petal_length_cm: 9 + (i % 7) / 10,
+      petal_width_cm: 0.2,
+    }));
     expect((await call(stack.url, 'POST', '/v1/models/iris/predict', { instances: shifted })).status).toBe(200);
     await stack.flush();
 
@@ -66,23 +79,48 @@ describe('the scheduled drift function', () => {
     expect(stored.body).toMatchObject({ trigger: 'schedule', modelVersion: '1', drifted: true });
     const driftedFeatures = (stored.body as { totals: { driftedFeatures: number } }).totals.driftedFeatures;
     expect(driftedFeatures).toBeGreaterThanOrEqual(1);
-    const emf = printed.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => '_aws' in l);
+    const emf = printed
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((l) => '_aws' in l);
     expect(emf).toMatchObject({
-      _aws: { CloudWatchMetrics: [{ Namespace: 'OnnxServing', Dimensions: [['Model']], Metrics: expect.arrayContaining([{ Name: 'DriftedFeatures', Unit: 'Count' }, { Name: 'DriftedPredictions', Unit: 'Count' }]) }] },
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: 'OnnxServing',
+            Dimensions: [['Model']],
+            Metrics: expect.arrayContaining([
+              { Name: 'DriftedFeatures', Unit: 'Count' },
+              { Name: 'DriftedPredictions', Unit: 'Count' },
+            ]),
+          },
+        ],
+      },
       Model: 'iris',
       DriftedFeatures: driftedFeatures,
     });
-    expect(logged.at(-1)).toMatchObject({ level: 'WARN', message: 'drift detected', fields: { model: 'iris', drifted: expect.arrayContaining(['petal_length_cm']) } });
+    expect(logged.at(-1)).toMatchObject({
+      level: 'WARN',
+      message: 'drift detected',
+      fields: { model: 'iris', drifted: expect.arrayContaining(['petal_length_cm']) },
+    });
   }, 60_000);
 
-  it('checks a live canary\'s predictions: emits CanaryPredictionShift and records the reason once', async () => {
+  it("checks a live canary's predictions: emits CanaryPredictionShift and records the reason once", async () => {
     // Prepare: "blooms" with the iris classifier in production and, as a 50% manual canary, a
     // classifier that always answers "virginica"; capture on; traffic to both.
-    const metadata = { features: ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'], classLabels: ['setosa', 'versicolor', 'virginica'] };
+    const metadata = {
+      features: ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'],
+      classLabels: ['setosa', 'versicolor', 'virginica'],
+    };
     const oneClass = buildModel({
       inputs: [{ name: 'features', type: 'float32', shape: ['N', 4] }],
       outputs: [{ name: 'probabilities', type: 'float32', shape: ['N', 3] }],
-      initializers: [{ name: 'W', type: 'float32', dims: [4, 3], data: new Array<number>(12).fill(0) }, { name: 'B', type: 'float32', dims: [3], data: [0, 0, 8] }],
+      initializers: [
+        { name: 'W', type: 'float32', dims: [4, 3], data: new Array<number>(12).fill(0) },
+        { name: 'B', type: 'float32', dims: [3], data: [0, 0, 8] },
+      ],
       nodes: [
         { op: 'MatMul', inputs: ['features', 'W'], outputs: ['l0'] },
         { op: 'Add', inputs: ['l0', 'B'], outputs: ['l1'] },
@@ -91,7 +129,10 @@ describe('the scheduled drift function', () => {
     });
     const versions: string[] = [];
     for (const bytes of [await readFile(SAMPLE_MODEL.file), oneClass]) {
-      const registered = await call(stack.url, 'POST', '/v1/models/blooms/versions', { modelBase64: Buffer.from(bytes).toString('base64'), metadata });
+      const registered = await call(stack.url, 'POST', '/v1/models/blooms/versions', {
+        modelBase64: Buffer.from(bytes).toString('base64'),
+        metadata,
+      });
       const { version } = registered.body as { version: string };
       expect((await call(stack.url, 'POST', `/v1/models/blooms/versions/${version}/stage`, { to: 'staging' })).status).toBe(200);
       versions.push(version);
@@ -113,10 +154,19 @@ describe('the scheduled drift function', () => {
       },
     };
     const check = makeHandler({ drift: stack.drift, registry, emit: () => undefined, log: () => undefined, canary });
-    await expect(check({ model: 'blooms', check: 'canary' })).resolves.toMatchObject({ status: 'skipped', reason: 'alias live routes to no canary' });
+    await expect(check({ model: 'blooms', check: 'canary' })).resolves.toMatchObject({
+      status: 'skipped',
+      reason: 'alias live routes to no canary',
+    });
     expect((await call(stack.url, 'POST', `/v1/models/blooms/versions/${versions[1]}/promote`, { canary: 50 })).status).toBe(200);
-    const rows = Array.from({ length: 300 }, (_, i) => ({ sepal_length_cm: 4.5 + (i % 30) / 10, sepal_width_cm: 3, petal_length_cm: 1 + (i % 60) / 10, petal_width_cm: 0.1 + (i % 25) / 10 }));
-    for (let i = 0; i < rows.length; i += 3) expect((await call(stack.url, 'POST', '/v1/models/blooms/predict', { instances: rows.slice(i, i + 3) })).status).toBe(200);
+    const rows = Array.from({ length: 300 }, (_, i) => ({
+      sepal_length_cm: 4.5 + (i % 30) / 10,
+      sepal_width_cm: 3,
+      petal_length_cm: 1 + (i % 60) / 10,
+      petal_width_cm: 0.1 + (i % 25) / 10,
+    }));
+    for (let i = 0; i < rows.length; i += 3)
+      expect((await call(stack.url, 'POST', '/v1/models/blooms/predict', { instances: rows.slice(i, i + 3) })).status).toBe(200);
     await stack.flush();
 
     // Act: two checks, a minute apart on AWS
@@ -124,12 +174,27 @@ describe('the scheduled drift function', () => {
     const second = await check({ model: 'blooms', check: 'canary' });
 
     // Assess
-    expect(first).toMatchObject({ status: 'canary-checked', model: 'blooms', canaryVersion: versions[1], judged: true, shifted: true, reason: expect.stringContaining('(distribution gate): prediction') });
+    expect(first).toMatchObject({
+      status: 'canary-checked',
+      model: 'blooms',
+      canaryVersion: versions[1],
+      judged: true,
+      shifted: true,
+      reason: expect.stringContaining('(distribution gate): prediction'),
+    });
     expect(second).toMatchObject({ shifted: true });
-    expect(emitted).toEqual([['blooms', true], ['blooms', true]]);
-    const history = (await call(stack.url, 'GET', '/v1/models/blooms/history')).body as { history: { version: string; actor: string; reason?: string }[] };
+    expect(emitted).toEqual([
+      ['blooms', true],
+      ['blooms', true],
+    ]);
+    const history = (await call(stack.url, 'GET', '/v1/models/blooms/history')).body as {
+      history: { version: string; actor: string; reason?: string }[];
+    };
     const recorded = history.history.filter((h) => h.actor === 'release-monitor');
     expect(recorded).toHaveLength(1);
-    expect(recorded[0]).toMatchObject({ version: versions[1], reason: expect.stringMatching(/^canary rolled back by its CanaryPredictionShift alarm: the canary's predictions shifted/) as unknown });
+    expect(recorded[0]).toMatchObject({
+      version: versions[1],
+      reason: expect.stringMatching(/^canary rolled back by its CanaryPredictionShift alarm: the canary's predictions shifted/) as unknown,
+    });
   }, 60_000);
 });

@@ -9,23 +9,38 @@ import { readFileSync } from 'node:fs';
 import { GetObjectCommand, ListObjectsCommand } from '@aws-sdk/client-s3';
 import type { NumericFeatureProfile, ReferenceProfile } from '../../functions/core/drift/profile.js';
 import type { StoredDriftReport } from '../../functions/core/drift/service.js';
-import { FEATURES, CLASS_LABELS, TARGET, TRAINING, parseCsv, seededRandom, stratifiedSplit, toExamples } from '../../scripts/sample-model.js';
+import {
+  FEATURES,
+  CLASS_LABELS,
+  TARGET,
+  TRAINING,
+  parseCsv,
+  seededRandom,
+  stratifiedSplit,
+  toExamples,
+} from '../../scripts/sample-model.js';
 import { LOCAL_CAPTURE_BUCKET, startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call, errorOf } from '../fixtures/http.js';
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 const profile = JSON.parse(read('models/iris/profile.json')) as ReferenceProfile;
-const train = stratifiedSplit(toExamples(parseCsv(read('data/iris.csv')), FEATURES, TARGET, CLASS_LABELS), TRAINING.testFraction, TRAINING.seed).train;
+const train = stratifiedSplit(
+  toExamples(parseCsv(read('data/iris.csv')), FEATURES, TARGET, CLASS_LABELS),
+  TRAINING.testFraction,
+  TRAINING.seed,
+).train;
 
 /** `n` training rows drawn with replacement; `shift` adds to one feature (rounded to the data's 0.1 cm). */
 function draw(n: number, seed: number, shift?: { feature: (typeof FEATURES)[number]; by: number }): Record<string, number>[] {
   const random = seededRandom(seed);
   return Array.from({ length: n }, () => {
     const example = train[Math.floor(random() * train.length)] as (typeof train)[number];
-    return Object.fromEntries(FEATURES.map((name, j) => {
-      const value = example.features[j] as number;
-      return [name, shift?.feature === name ? Math.round((value + shift.by) * 10) / 10 : value];
-    }));
+    return Object.fromEntries(
+      FEATURES.map((name, j) => {
+        const value = example.features[j] as number;
+        return [name, shift?.feature === name ? Math.round((value + shift.by) * 10) / 10 : value];
+      }),
+    );
   });
 }
 
@@ -60,7 +75,7 @@ function expectedKs(a: readonly number[], b: readonly number[]): { statistic: nu
   return { statistic: d, pValue: lambda < 1e-3 ? 1 : Math.min(1, Math.max(0, q)) };
 }
 
-describe('drift detection against the sample model\'s reference profile', () => {
+describe("drift detection against the sample model's reference profile", () => {
   let stack: LocalStack;
   const sent: Record<string, number>[] = [];
 
@@ -115,7 +130,15 @@ describe('drift detection against the sample model\'s reference profile', () => 
     const report = await run();
 
     // Assess
-    expect(report).toMatchObject({ model: 'iris', modelVersion: '1', trigger: 'on-demand', records: 10, liveRows: 1000, drifted: false, capped: false });
+    expect(report).toMatchObject({
+      model: 'iris',
+      modelVersion: '1',
+      trigger: 'on-demand',
+      records: 10,
+      liveRows: 1000,
+      drifted: false,
+      capped: false,
+    });
     expect(report.totals.driftedFeatures).toBe(0);
     expect(report.results.filter((r) => r.drifted)).toEqual([]);
     // The dropped feature never reached the store, so it is reported absent, not judged.
@@ -141,8 +164,11 @@ describe('drift detection against the sample model\'s reference profile', () => 
     const listed = await stack.clients.s3.send(new ListObjectsCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Prefix: 'capture/model=iris/' }));
     const stored: Record<string, unknown[]>[] = [];
     for (const object of listed.Contents ?? []) {
-      const text = await (await stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: object.Key ?? '' }))).Body?.transformToString();
-      for (const line of (text ?? '').trim().split('\n')) stored.push((JSON.parse(line) as { features: Record<string, unknown[]> }).features);
+      const text = await (
+        await stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: object.Key ?? '' }))
+      ).Body?.transformToString();
+      for (const line of (text ?? '').trim().split('\n'))
+        stored.push((JSON.parse(line) as { features: Record<string, unknown[]> }).features);
     }
     const column = (name: string) => stored.flatMap((f) => f[name] ?? []);
     expect(column('sepal_width_cm')).toEqual([]);
@@ -193,14 +219,30 @@ describe('a reference profile sent with the model file', () => {
     // Act: inline
     const inline = await call(stack.url, 'POST', '/v1/models/irises/versions', { modelBase64: file, metadata, profile });
     // Act: through a presigned upload
-    const upload = (await call(stack.url, 'POST', '/v1/models/irises/uploads', {})).body as { uploadId: string; url: string; headers: Record<string, string> };
+    const upload = (await call(stack.url, 'POST', '/v1/models/irises/uploads', {})).body as {
+      uploadId: string;
+      url: string;
+      headers: Record<string, string>;
+    };
     expect((await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: Buffer.from(file, 'base64') })).status).toBe(200);
     const uploaded = await call(stack.url, 'POST', '/v1/models/irises/versions', { uploadId: upload.uploadId, metadata, profile });
 
     // Assess
-    for (const [reply, version] of [[inline, '1'], [uploaded, '2']] as const) {
+    for (const [reply, version] of [
+      [inline, '1'],
+      [uploaded, '2'],
+    ] as const) {
       expect(reply.status).toBe(201);
-      expect(reply.body).toMatchObject({ version, profile: { model: 'irises', version, rows: profile.rows, features: Object.keys(profile.features), predictions: Object.keys(profile.predictions ?? {}) } });
+      expect(reply.body).toMatchObject({
+        version,
+        profile: {
+          model: 'irises',
+          version,
+          rows: profile.rows,
+          features: Object.keys(profile.features),
+          predictions: Object.keys(profile.predictions ?? {}),
+        },
+      });
       expect((await call(stack.url, 'GET', `/v1/models/irises/versions/${version}/profile`)).body).toEqual(profile);
     }
   });
@@ -210,11 +252,26 @@ describe('a reference profile sent with the model file', () => {
     const cases: [unknown, string, string][] = [
       [{ ...profile, features: { ...profile.features, sepal_area_cm2: numeric } }, 'UNKNOWN_FEATURE', 'profile.features.sepal_area_cm2'],
       [{ ...profile, profileVersion: 2 }, 'INVALID_PROFILE', 'profile.profileVersion'],
-      [{ ...profile, features: { ...profile.features, petal_length_cm: { ...numeric, binProportions: numeric.binProportions.map(() => 0.2) } } }, 'INVALID_PROFILE', 'profile.features.petal_length_cm.binProportions'],
+      [
+        {
+          ...profile,
+          features: { ...profile.features, petal_length_cm: { ...numeric, binProportions: numeric.binProportions.map(() => 0.2) } },
+        },
+        'INVALID_PROFILE',
+        'profile.features.petal_length_cm.binProportions',
+      ],
       ['profile', 'INVALID_PROFILE', 'profile'],
-      [{ ...profile, predictions: { ...profile.predictions, 'probability[bogus]': numeric } }, 'UNKNOWN_FEATURE', 'profile.predictions.probability[bogus]'],
+      [
+        { ...profile, predictions: { ...profile.predictions, 'probability[bogus]': numeric } },
+        'UNKNOWN_FEATURE',
+        'profile.predictions.probability[bogus]',
+      ],
       [{ profileVersion: 1, rows: 120, features: {} }, 'INVALID_PROFILE', 'profile.features'],
-      [{ profileVersion: 1, rows: 0, features: {}, predictions: { label: { kind: 'categorical', count: 0, missing: 0, categories: {} } } }, 'INVALID_PROFILE', 'profile.rows'],
+      [
+        { profileVersion: 1, rows: 0, features: {}, predictions: { label: { kind: 'categorical', count: 0, missing: 0, categories: {} } } },
+        'INVALID_PROFILE',
+        'profile.rows',
+      ],
     ];
     for (const [body, code, path] of cases) {
       const reply = await call(stack.url, 'POST', '/v1/models/lilies/versions', { modelBase64: file, metadata, profile: body });
@@ -231,7 +288,11 @@ describe('a reference profile sent with the model file', () => {
     expect(errorOf(reply).message).toContain('profile fewer features (modelctl profile --features');
     expect(reply.text.length).toBeLessThan(2_000);
     // Sent with a registration (the file itself uploaded), the advice names the profile too.
-    const registration = await call(stack.url, 'POST', '/v1/models/irises/versions', { uploadId: '00000000-0000-4000-8000-000000000000', metadata, profile: big });
+    const registration = await call(stack.url, 'POST', '/v1/models/irises/versions', {
+      uploadId: '00000000-0000-4000-8000-000000000000',
+      metadata,
+      profile: big,
+    });
     expect({ status: registration.status, code: errorOf(registration).code }).toEqual({ status: 413, code: 'REQUEST_TOO_LARGE' });
     expect(errorOf(registration).message).toMatch(/a "profile" sent with it counts too: .*profile fewer features/);
   });

@@ -42,7 +42,10 @@ async function roundTrip(fields: Record<string, unknown>, options: { bare?: bool
 describe('marshallable', () => {
   it.each(NAMES)('a map keyed "%s", at any depth, is stored and read back as it was', async (name) => {
     // Prepare
-    const fields = { metrics: { [name]: 0.9, accuracy: 0.5 }, golden: [{ request: { instances: [{ [name]: 1.5 }] }, expected: [{ probabilities: { [name]: 0.25 } }] }] };
+    const fields = {
+      metrics: { [name]: 0.9, accuracy: 0.5 },
+      golden: [{ request: { instances: [{ [name]: 1.5 }] }, expected: [{ probabilities: { [name]: 0.25 } }] }],
+    };
 
     // Act
     const back = await roundTrip(fields);

@@ -73,7 +73,10 @@ const routeName = (route: Route) => `${route.method} ${route.resource}`;
 
 function expectErrorShape(status: number, body: unknown, text: string): void {
   if (status < 400) return;
-  expect(body).toEqual({ error: { code: expect.stringMatching(/^[A-Z][A-Z0-9_]+$/), message: expect.any(String), path: expect.any(String) }, requestId: expect.stringMatching(UUID) });
+  expect(body).toEqual({
+    error: { code: expect.stringMatching(/^[A-Z][A-Z0-9_]+$/), message: expect.any(String), path: expect.any(String) },
+    requestId: expect.stringMatching(UUID),
+  });
   expect(text.length).toBeLessThan(1_000);
 }
 
@@ -85,20 +88,30 @@ async function overHttp(route: Route, name: string): Promise<JsonReply> {
 
 /** On Lambda: `name` as a query key, a header name and a key of the authorizer's context. */
 async function onLambda(route: Route, name: string): Promise<APIGatewayProxyResult & { json: unknown }> {
-  return invoke(handlers[route.fn], proxyEvent({
-    method: route.method,
-    resource: route.resource,
-    path: concrete(route),
-    pathParameters: parametersOf(route),
-    headers: [['Content-Type', 'application/json'], [name, 'x']],
-    query: [[name, 'x']],
-    authorizer: [['principalId', 'tester'], ['scope', 'models:read'], [name, 'x']],
-    ...(hasBody(route) ? { body: '{}' } : {}),
-  }));
+  return invoke(
+    handlers[route.fn],
+    proxyEvent({
+      method: route.method,
+      resource: route.resource,
+      path: concrete(route),
+      pathParameters: parametersOf(route),
+      headers: [
+        ['Content-Type', 'application/json'],
+        [name, 'x'],
+      ],
+      query: [[name, 'x']],
+      authorizer: [
+        ['principalId', 'tester'],
+        ['scope', 'models:read'],
+        [name, 'x'],
+      ],
+      ...(hasBody(route) ? { body: '{}' } : {}),
+    }),
+  );
 }
 
 describe.each(ROUTES.map((route) => [routeName(route), route] as const))('%s', (_name, route) => {
-  it("takes every Object.prototype member name as a plain query key and header name (local server)", async () => {
+  it('takes every Object.prototype member name as a plain query key and header name (local server)', async () => {
     // Prepare: what an ordinary unknown name gets.
     const ordinary = await overHttp(route, ORDINARY);
 
@@ -214,118 +227,138 @@ const VERSION_ROUTES = ROUTES.filter((route) => route.resource.includes('{versio
 const JOB_ROUTES = ROUTES.filter((route) => route.resource.includes('{job}'));
 
 /** The Lambda event for `route` with these path parameters (the others valid). */
-const eventWith = (route: Route, names: Names) => proxyEvent({
-  method: route.method,
-  resource: route.resource,
-  path: concrete(route, names),
-  pathParameters: parametersOf(route, names),
-  headers: [['content-type', 'application/json']],
-  ...(hasBody(route) ? { body: '{}' } : {}),
-});
+const eventWith = (route: Route, names: Names) =>
+  proxyEvent({
+    method: route.method,
+    resource: route.resource,
+    path: concrete(route, names),
+    pathParameters: parametersOf(route, names),
+    headers: [['content-type', 'application/json']],
+    ...(hasBody(route) ? { body: '{}' } : {}),
+  });
 
 function expectRefused(status: number, body: unknown, text: string, code: string, path: string): void {
-  expect({ status, code: (body as { error?: { code?: string } }).error?.code, path: (body as { error?: { path?: string } }).error?.path }).toEqual({ status: 400, code, path });
+  expect({
+    status,
+    code: (body as { error?: { code?: string } }).error?.code,
+    path: (body as { error?: { path?: string } }).error?.path,
+  }).toEqual({ status: 400, code, path });
   expectErrorShape(status, body, text);
   // An excerpt of what was sent, never all of it.
-  expect(((body as { error: { message: string } }).error.message).length).toBeLessThan(300);
+  expect((body as { error: { message: string } }).error.message.length).toBeLessThan(300);
 }
 
-describe.each(MODEL_ROUTES.map((route) => [routeName(route), route] as const))('%s with a model name the registry refuses', (_name, route) => {
-  it.each(BAD_MODELS)('%s: 400 INVALID_MODEL_NAME over HTTP and on Lambda', async (_what, model) => {
-    // Act
-    const reply = await call(stack.url, route.method, concrete(route, { model }), hasBody(route) ? '{}' : undefined, admin);
-    const result = await invoke(handlers[route.fn], eventWith(route, { model }));
+describe.each(MODEL_ROUTES.map((route) => [routeName(route), route] as const))(
+  '%s with a model name the registry refuses',
+  (_name, route) => {
+    it.each(BAD_MODELS)('%s: 400 INVALID_MODEL_NAME over HTTP and on Lambda', async (_what, model) => {
+      // Act
+      const reply = await call(stack.url, route.method, concrete(route, { model }), hasBody(route) ? '{}' : undefined, admin);
+      const result = await invoke(handlers[route.fn], eventWith(route, { model }));
 
-    // Assess
-    expectRefused(reply.status, reply.body, reply.text, 'INVALID_MODEL_NAME', 'model');
-    expectRefused(result.statusCode, result.json, result.body, 'INVALID_MODEL_NAME', 'model');
-  });
-});
+      // Assess
+      expectRefused(reply.status, reply.body, reply.text, 'INVALID_MODEL_NAME', 'model');
+      expectRefused(result.statusCode, result.json, result.body, 'INVALID_MODEL_NAME', 'model');
+    });
+  },
+);
 
-describe.each(VERSION_ROUTES.map((route) => [routeName(route), route] as const))('%s with a version the registry refuses', (_name, route) => {
-  it.each(BAD_VERSIONS)('%s: 400 INVALID_VERSION over HTTP and on Lambda', async (_what, version) => {
-    // Act
-    const reply = await call(stack.url, route.method, concrete(route, { version }), hasBody(route) ? '{}' : undefined, admin);
-    const result = await invoke(handlers[route.fn], eventWith(route, { version }));
+describe.each(VERSION_ROUTES.map((route) => [routeName(route), route] as const))(
+  '%s with a version the registry refuses',
+  (_name, route) => {
+    it.each(BAD_VERSIONS)('%s: 400 INVALID_VERSION over HTTP and on Lambda', async (_what, version) => {
+      // Act
+      const reply = await call(stack.url, route.method, concrete(route, { version }), hasBody(route) ? '{}' : undefined, admin);
+      const result = await invoke(handlers[route.fn], eventWith(route, { version }));
 
-    // Assess
-    expectRefused(reply.status, reply.body, reply.text, 'INVALID_VERSION', 'version');
-    expectRefused(result.statusCode, result.json, result.body, 'INVALID_VERSION', 'version');
-  });
-});
+      // Assess
+      expectRefused(reply.status, reply.body, reply.text, 'INVALID_VERSION', 'version');
+      expectRefused(result.statusCode, result.json, result.body, 'INVALID_VERSION', 'version');
+    });
+  },
+);
 
-describe.each(JOB_ROUTES.map((route) => [routeName(route), route] as const))('%s with a job id the job API never hands out', (_name, route) => {
-  it.each(BAD_JOBS)('%s: 400 INVALID_JOB_ID over HTTP and on Lambda', async (_what, job) => {
-    // Act
-    const reply = await call(stack.url, route.method, concrete(route, { job }), hasBody(route) ? '{}' : undefined, admin);
-    const result = await invoke(handlers[route.fn], eventWith(route, { job }));
+describe.each(JOB_ROUTES.map((route) => [routeName(route), route] as const))(
+  '%s with a job id the job API never hands out',
+  (_name, route) => {
+    it.each(BAD_JOBS)('%s: 400 INVALID_JOB_ID over HTTP and on Lambda', async (_what, job) => {
+      // Act
+      const reply = await call(stack.url, route.method, concrete(route, { job }), hasBody(route) ? '{}' : undefined, admin);
+      const result = await invoke(handlers[route.fn], eventWith(route, { job }));
 
-    // Assess
-    expectRefused(reply.status, reply.body, reply.text, 'INVALID_JOB_ID', 'job');
-    expectRefused(result.statusCode, result.json, result.body, 'INVALID_JOB_ID', 'job');
-  });
+      // Assess
+      expectRefused(reply.status, reply.body, reply.text, 'INVALID_JOB_ID', 'job');
+      expectRefused(result.statusCode, result.json, result.body, 'INVALID_JOB_ID', 'job');
+    });
 
-  it('an empty job id: 400 INVALID_JOB_ID on Lambda; over HTTP the path is not this route', async () => {
-    // Act
-    const result = await invoke(handlers[route.fn], eventWith(route, { job: '' }));
-    const reply = await call(stack.url, route.method, concrete(route, { job: '' }), hasBody(route) ? '{}' : undefined, admin);
+    it('an empty job id: 400 INVALID_JOB_ID on Lambda; over HTTP the path is not this route', async () => {
+      // Act
+      const result = await invoke(handlers[route.fn], eventWith(route, { job: '' }));
+      const reply = await call(stack.url, route.method, concrete(route, { job: '' }), hasBody(route) ? '{}' : undefined, admin);
 
-    // Assess: GET .../batch-jobs/ is the job list (trailing slashes do not count); .../batch-jobs//cancel is no route.
-    expectRefused(result.statusCode, result.json, result.body, 'INVALID_JOB_ID', 'job');
-    if (route.method === 'GET') expect(reply.body).toMatchObject({ jobs: expect.any(Array) });
-    else expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 404, code: 'ROUTE_NOT_FOUND' });
-    expectErrorShape(reply.status, reply.body, reply.text);
-  });
+      // Assess: GET .../batch-jobs/ is the job list (trailing slashes do not count); .../batch-jobs//cancel is no route.
+      expectRefused(result.statusCode, result.json, result.body, 'INVALID_JOB_ID', 'job');
+      if (route.method === 'GET') expect(reply.body).toMatchObject({ jobs: expect.any(Array) });
+      else expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 404, code: 'ROUTE_NOT_FOUND' });
+      expectErrorShape(reply.status, reply.body, reply.text);
+    });
 
-  it('a valid job id that no job has reaches the job table: 404 JOB_NOT_FOUND, over HTTP and on Lambda', async () => {
-    // Act
-    const reply = await call(stack.url, route.method, concrete(route), hasBody(route) ? '{}' : undefined, admin);
-    const result = await invoke(handlers[route.fn], eventWith(route, {}));
+    it('a valid job id that no job has reaches the job table: 404 JOB_NOT_FOUND, over HTTP and on Lambda', async () => {
+      // Act
+      const reply = await call(stack.url, route.method, concrete(route), hasBody(route) ? '{}' : undefined, admin);
+      const result = await invoke(handlers[route.fn], eventWith(route, {}));
 
-    // Assess
-    const lambdaError = (result.json as { error: { code: string; path: string } }).error;
-    expect([reply.status, errorOf(reply).code, errorOf(reply).path]).toEqual([404, 'JOB_NOT_FOUND', 'job']);
-    expect([result.statusCode, lambdaError.code, lambdaError.path]).toEqual([404, 'JOB_NOT_FOUND', 'job']);
-    expectErrorShape(reply.status, reply.body, reply.text);
-    expectErrorShape(result.statusCode, result.json, result.body);
-  });
-});
+      // Assess
+      const lambdaError = (result.json as { error: { code: string; path: string } }).error;
+      expect([reply.status, errorOf(reply).code, errorOf(reply).path]).toEqual([404, 'JOB_NOT_FOUND', 'job']);
+      expect([result.statusCode, lambdaError.code, lambdaError.path]).toEqual([404, 'JOB_NOT_FOUND', 'job']);
+      expectErrorShape(reply.status, reply.body, reply.text);
+      expectErrorShape(result.statusCode, result.json, result.body);
+    });
+  },
+);
 
-describe.each(EXPERIMENT_ROUTES.map((route) => [routeName(route), route] as const))('%s with an experiment id the API never hands out', (_name, route) => {
-  it.each(BAD_EXPERIMENTS)('%s: 400 INVALID_EXPERIMENT_ID over HTTP and on Lambda', async (_what, experiment) => {
-    // Act
-    const reply = await call(stack.url, route.method, concrete(route, { experiment }), hasBody(route) ? '{}' : undefined, admin);
-    const result = await invoke(handlers[route.fn], eventWith(route, { experiment }));
+describe.each(EXPERIMENT_ROUTES.map((route) => [routeName(route), route] as const))(
+  '%s with an experiment id the API never hands out',
+  (_name, route) => {
+    it.each(BAD_EXPERIMENTS)('%s: 400 INVALID_EXPERIMENT_ID over HTTP and on Lambda', async (_what, experiment) => {
+      // Act
+      const reply = await call(stack.url, route.method, concrete(route, { experiment }), hasBody(route) ? '{}' : undefined, admin);
+      const result = await invoke(handlers[route.fn], eventWith(route, { experiment }));
 
-    // Assess
-    expectRefused(reply.status, reply.body, reply.text, 'INVALID_EXPERIMENT_ID', 'experiment');
-    expectRefused(result.statusCode, result.json, result.body, 'INVALID_EXPERIMENT_ID', 'experiment');
-  });
+      // Assess
+      expectRefused(reply.status, reply.body, reply.text, 'INVALID_EXPERIMENT_ID', 'experiment');
+      expectRefused(result.statusCode, result.json, result.body, 'INVALID_EXPERIMENT_ID', 'experiment');
+    });
 
-  it('a valid experiment id that no experiment has: 404 EXPERIMENT_NOT_FOUND (or the body\'s own 400 first), over HTTP and on Lambda', async () => {
-    // Act
-    const reply = await call(stack.url, route.method, concrete(route), hasBody(route) ? '{}' : undefined, admin);
-    const result = await invoke(handlers[route.fn], eventWith(route, {}));
+    it("a valid experiment id that no experiment has: 404 EXPERIMENT_NOT_FOUND (or the body's own 400 first), over HTTP and on Lambda", async () => {
+      // Act
+      const reply = await call(stack.url, route.method, concrete(route), hasBody(route) ? '{}' : undefined, admin);
+      const result = await invoke(handlers[route.fn], eventWith(route, {}));
 
-    // Assess: an outcome's empty body is refused before the experiment is looked up.
-    const lambdaError = (result.json as { error: { code: string } }).error;
-    const expected = route.resource.endsWith('/outcomes') ? [400, 'MISSING_FIELD'] : [404, 'EXPERIMENT_NOT_FOUND'];
-    expect([reply.status, errorOf(reply).code]).toEqual(expected);
-    expect([result.statusCode, lambdaError.code]).toEqual(expected);
-  });
-});
+      // Assess: an outcome's empty body is refused before the experiment is looked up.
+      const lambdaError = (result.json as { error: { code: string } }).error;
+      const expected = route.resource.endsWith('/outcomes') ? [400, 'MISSING_FIELD'] : [404, 'EXPERIMENT_NOT_FOUND'];
+      expect([reply.status, errorOf(reply).code]).toEqual(expected);
+      expect([result.statusCode, lambdaError.code]).toEqual(expected);
+    });
+  },
+);
 
-describe('the check comes first, before any of the route\'s own work', () => {
+describe("the check comes first, before any of the route's own work", () => {
   /** Services that record any use: a refused name must never reach one. */
   function trapped(): { readonly touched: string[]; readonly handlers: Record<FunctionName, HttpHandler> } {
     const touched: string[] = [];
     const trap = <T>(name: string): T =>
-      new Proxy({}, {
-        get: (_target, property) => {
-          touched.push(`${name}.${String(property)}`);
-          return () => Promise.reject(new Error(`${name} was used`));
+      new Proxy(
+        {},
+        {
+          get: (_target, property) => {
+            touched.push(`${name}.${String(property)}`);
+            return () => Promise.reject(new Error(`${name} was used`));
+          },
         },
-      }) as T;
+      ) as T;
     const limits = { maxBodyBytes: 200_000, maxJsonDepth: 32 };
     return {
       touched,
@@ -347,32 +380,38 @@ describe('the check comes first, before any of the route\'s own work', () => {
     };
   }
 
-  it.each(MODEL_ROUTES.map((route) => [routeName(route), route] as const))('%s: a refused model name, version or job id touches no service', async (_name, route) => {
-    // Prepare
-    const { touched, handlers: trappedHandlers } = trapped();
-    const refusedNames: Names[] = [
-      { model: 'a'.repeat(2_043) },
-      ...(route.resource.includes('{version}') ? [{ version: '9'.repeat(400) }] : []),
-      ...(route.resource.includes('{job}') ? [{ job: '..%2F..%2Fbatch-jobs' }, { job: `job-${'a'.repeat(2_039)}` }] : []),
-      ...(route.resource.includes('{experiment}') ? [{ experiment: '..%2F..%2Fexperiments' }, { experiment: `exp-${'a'.repeat(2_039)}` }] : []),
-    ];
+  it.each(MODEL_ROUTES.map((route) => [routeName(route), route] as const))(
+    '%s: a refused model name, version or job id touches no service',
+    async (_name, route) => {
+      // Prepare
+      const { touched, handlers: trappedHandlers } = trapped();
+      const refusedNames: Names[] = [
+        { model: 'a'.repeat(2_043) },
+        ...(route.resource.includes('{version}') ? [{ version: '9'.repeat(400) }] : []),
+        ...(route.resource.includes('{job}') ? [{ job: '..%2F..%2Fbatch-jobs' }, { job: `job-${'a'.repeat(2_039)}` }] : []),
+        ...(route.resource.includes('{experiment}')
+          ? [{ experiment: '..%2F..%2Fexperiments' }, { experiment: `exp-${'a'.repeat(2_039)}` }]
+          : []),
+      ];
 
-    // Act
-    const refused = [];
-    for (const names of refusedNames) refused.push(await invoke(trappedHandlers[route.fn], eventWith(route, names)));
-    const untouchedSoFar = [...touched];
-    await invoke(trappedHandlers[route.fn], eventWith(route, {}));
+      // Act
+      const refused = [];
+      for (const names of refusedNames) refused.push(await invoke(trappedHandlers[route.fn], eventWith(route, names)));
+      const untouchedSoFar = [...touched];
+      await invoke(trappedHandlers[route.fn], eventWith(route, {}));
 
-    // Assess: nothing was used for the refused names; a valid one does reach a service (the trap works).
-    for (const result of refused) expect(result.statusCode).toBe(400);
-    expect(untouchedSoFar).toEqual([]);
-    if (!(route.method === 'POST' || route.method === 'PUT')) expect(touched.length).toBeGreaterThan(0);
-  });
+      // Assess: nothing was used for the refused names; a valid one does reach a service (the trap works).
+      for (const result of refused) expect(result.statusCode).toBe(400);
+      expect(untouchedSoFar).toEqual([]);
+      if (!(route.method === 'POST' || route.method === 'PUT')) expect(touched.length).toBeGreaterThan(0);
+    },
+  );
 
   it('a template naming a parameter the edge has no check for fails when the handler is built', async () => {
     const { httpFunction } = await import('../../functions/shared/http.js');
-    expect(() => httpFunction({ maxBodyBytes: 1, maxJsonDepth: 1 }, { 'GET /v1/things/{thing}': async () => ({ statusCode: 200, body: '' }) }))
-      .toThrow(/\{thing\}/);
+    expect(() =>
+      httpFunction({ maxBodyBytes: 1, maxJsonDepth: 1 }, { 'GET /v1/things/{thing}': async () => ({ statusCode: 200, body: '' }) }),
+    ).toThrow(/\{thing\}/);
   });
 });
 
@@ -388,7 +427,11 @@ describe('404 and 405 carry a request id like every other error', () => {
 
     // Assess
     expect([missing.status, wrong.status, jwks.status]).toEqual([404, 405, 405]);
-    expect([errorOf(missing).code, errorOf(wrong).code, errorOf(jwks).code]).toEqual(['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'METHOD_NOT_ALLOWED']);
+    expect([errorOf(missing).code, errorOf(wrong).code, errorOf(jwks).code]).toEqual([
+      'ROUTE_NOT_FOUND',
+      'METHOD_NOT_ALLOWED',
+      'METHOD_NOT_ALLOWED',
+    ]);
     for (const reply of [missing, wrong, jwks]) expectErrorShape(reply.status, reply.body, reply.text);
     expect(wrong.headers.get('allow')).toBe('POST');
   });
@@ -396,7 +439,15 @@ describe('404 and 405 carry a request id like every other error', () => {
   it('on Lambda: an unknown resource, and a method the resource does not serve (templated and literal)', async () => {
     // Act
     const missing = await invoke(handlers.predict, proxyEvent({ method: 'GET', resource: '/v1/nothing-here' }));
-    const templated = await invoke(handlers.predict, proxyEvent({ method: 'GET', resource: '/v1/models/{model}/predict', path: '/v1/models/iris/predict', pathParameters: [['model', 'iris']] }));
+    const templated = await invoke(
+      handlers.predict,
+      proxyEvent({
+        method: 'GET',
+        resource: '/v1/models/{model}/predict',
+        path: '/v1/models/iris/predict',
+        pathParameters: [['model', 'iris']],
+      }),
+    );
     const literal = await invoke(handlers.control, proxyEvent({ method: 'DELETE', resource: '/v1/models/iris/versions' }));
 
     // Assess
@@ -408,12 +459,15 @@ describe('404 and 405 carry a request id like every other error', () => {
 
   it('on Lambda, a literal resource (how AWS integrates each endpoint) is served with its model from the path', async () => {
     // Act
-    const result = await invoke(handlers.predict, proxyEvent({
-      method: 'POST',
-      resource: '/v1/models/iris/predict',
-      headers: [['content-type', 'application/json']],
-      body: JSON.stringify({ features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } }),
-    }));
+    const result = await invoke(
+      handlers.predict,
+      proxyEvent({
+        method: 'POST',
+        resource: '/v1/models/iris/predict',
+        headers: [['content-type', 'application/json']],
+        body: JSON.stringify({ features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } }),
+      }),
+    );
 
     // Assess
     expect(result.statusCode).toBe(200);

@@ -14,7 +14,9 @@ import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stac
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 
 /** jstat ships no types: the two functions this test uses. */
-const jStat = createRequire(import.meta.url)('jstat') as { normal: { cdf(x: number, mean: number, sd: number): number; inv(p: number, mean: number, sd: number): number } };
+const jStat = createRequire(import.meta.url)('jstat') as {
+  normal: { cdf(x: number, mean: number, sd: number): number; inv(p: number, mean: number, sd: number): number };
+};
 
 const ROW = { sepal_length_cm: 5.9, sepal_width_cm: 3.0, petal_length_cm: 4.2, petal_width_cm: 1.5 };
 /** z of the two-sided 99% binomial bound. */
@@ -26,7 +28,10 @@ let admin: string;
 
 async function start(): Promise<void> {
   stack = await startLocalStack({ dataDir, rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '50' } });
-  admin = await stack.auth!.mint({ subject: 'experimenter', scopes: ['predict', 'models:read', 'models:write', 'models:promote', 'experiments:outcomes'] });
+  admin = await stack.auth!.mint({
+    subject: 'experimenter',
+    scopes: ['predict', 'models:read', 'models:write', 'models:promote', 'experiments:outcomes'],
+  });
 }
 
 function api(method: string, route: string, body?: unknown, token = admin, headers: Record<string, string> = {}): Promise<JsonReply> {
@@ -37,12 +42,14 @@ function api(method: string, route: string, body?: unknown, token = admin, heade
 async function pool<T>(n: number, width: number, work: (i: number) => Promise<T>): Promise<T[]> {
   const results = new Array<T>(n);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) {
-      const i = next++;
-      results[i] = await work(i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) {
+        const i = next++;
+        results[i] = await work(i);
+      }
+    }),
+  );
   return results;
 }
 
@@ -101,9 +108,15 @@ describe('assignment', () => {
   let experiment: string;
   const variantOf = new Map<string, string>();
 
-  it('splits 10,000 keys within the 99% binomial bound of the weights, each served by its variant\'s version', async () => {
+  it("splits 10,000 keys within the 99% binomial bound of the weights, each served by its variant's version", async () => {
     // Prepare
-    experiment = await startExperiment({ variants: [{ name: 'control', version: '1', weight: 70 }, { name: 'treatment', version: candidate, weight: 30 }], assignmentKey: byHeader });
+    experiment = await startExperiment({
+      variants: [
+        { name: 'control', version: '1', weight: 70 },
+        { name: 'treatment', version: candidate, weight: 30 },
+      ],
+      assignmentKey: byHeader,
+    });
 
     // Act
     const answers = await pool(10_000, 16, (i) => predictAs(`user-${i}`));
@@ -123,9 +136,18 @@ describe('assignment', () => {
     const first = variantOf.get('user-42');
     const again = await pool(1_000, 8, () => predictAs('user-42'));
     expect(new Set(again.map((a) => a.experiment?.variant))).toEqual(new Set([first]));
-    const v2 = await api('POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: Object.values(ROW) }] }, admin, { 'x-user-id': 'user-42' });
+    const v2 = await api(
+      'POST',
+      '/v2/models/iris/infer',
+      { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: Object.values(ROW) }] },
+      admin,
+      { 'x-user-id': 'user-42' },
+    );
     expect(v2.status).toBe(200);
-    expect((v2.body as { parameters: Record<string, unknown> }).parameters).toMatchObject({ experiment_id: experiment, experiment_variant: first });
+    expect((v2.body as { parameters: Record<string, unknown> }).parameters).toMatchObject({
+      experiment_id: experiment,
+      experiment_variant: first,
+    });
   }, 120_000);
 
   it('serves a request without the key as if no experiment ran, and does not count it', async () => {
@@ -139,7 +161,9 @@ describe('assignment', () => {
     // assigned request, and this one to learn its variant).
     const probe = (await predictAs('probe')).experiment?.variant;
     await stack.flush();
-    const analysis = (await api('GET', `/v1/models/iris/experiments/${experiment}`)).body as { variants: { name: string; requests: number; units: number }[] };
+    const analysis = (await api('GET', `/v1/models/iris/experiments/${experiment}`)).body as {
+      variants: { name: string; requests: number; units: number }[];
+    };
     const units = (name: string) => [...variantOf.values()].filter((v) => v === name).length + (probe === name ? 1 : 0);
     const requests = (name: string) => units(name) + (variantOf.get('user-42') === name ? 1_001 : 0) + (probe === name ? 1 : 0);
     expect(analysis.variants.map((v) => [v.name, v.requests, v.units])).toEqual([
@@ -161,21 +185,39 @@ describe('assignment', () => {
 
 describe('releases and experiments', () => {
   it('refuse to overlap, with a 409 that says what to do', async () => {
-    const experiment = await startExperiment({ variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
+    const experiment = await startExperiment({
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: candidate, weight: 50 },
+      ],
+    });
     const release = await api('POST', `/v1/models/iris/versions/${candidate}/promote`, { canary: 10 });
     expect(release.status).toBe(409);
-    expect(errorOf(release)).toMatchObject({ code: 'EXPERIMENT_RUNNING', message: expect.stringContaining(`/experiments/${experiment}/stop`) as unknown });
+    expect(errorOf(release)).toMatchObject({
+      code: 'EXPERIMENT_RUNNING',
+      message: expect.stringContaining(`/experiments/${experiment}/stop`) as unknown,
+    });
     expect((await api('POST', `/v1/models/iris/experiments/${experiment}/stop`, {})).status).toBe(200);
 
     expect((await api('POST', `/v1/models/iris/versions/${candidate}/promote`, { canary: 10 })).status).toBe(200);
-    const during = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
+    const during = await api('POST', '/v1/models/iris/experiments', {
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: candidate, weight: 50 },
+      ],
+    });
     expect(during.status).toBe(409);
     expect(errorOf(during).code).toBe('RELEASE_IN_PROGRESS');
     expect((await api('POST', '/v1/models/iris/deployment/rollback', { reason: 'overlap checked' })).status).toBe(200);
   }, 60_000);
 
-  it('keep a variant\'s version from being archived while the experiment runs', async () => {
-    const experiment = await startExperiment({ variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
+  it("keep a variant's version from being archived while the experiment runs", async () => {
+    const experiment = await startExperiment({
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: candidate, weight: 50 },
+      ],
+    });
     const archive = await api('POST', `/v1/models/iris/versions/${candidate}/stage`, { to: 'archived' });
     expect([archive.status, errorOf(archive).code, errorOf(archive).path]).toEqual([409, 'VERSION_IN_EXPERIMENT', 'version']);
     // Making the candidate production would archive version 1, the other variant.
@@ -185,13 +227,18 @@ describe('releases and experiments', () => {
     expect((await api('POST', `/v1/models/iris/experiments/${experiment}/stop`, {})).status).toBe(200);
   }, 60_000);
 
-  it('take only vetted versions that answer the control\'s requests', async () => {
+  it("take only vetted versions that answer the control's requests", async () => {
     // A development version (never past the gates), and one that lacks a feature of the control's.
     const bytes = await readFile(SAMPLE_MODEL.file);
     const metadata = JSON.parse(await readFile(SAMPLE_MODEL.metadata, 'utf8')) as { features: string[] };
     const draft = await api('POST', '/v1/models/iris/versions', { modelBase64: bytes.toString('base64'), metadata });
     const draftVersion = (draft.body as { version: string }).version;
-    const refused = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: draftVersion, weight: 50 }] });
+    const refused = await api('POST', '/v1/models/iris/experiments', {
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: draftVersion, weight: 50 },
+      ],
+    });
     expect([refused.status, errorOf(refused).code, errorOf(refused).path]).toEqual([409, 'NOT_IN_STAGING', 'variants[1].version']);
 
     // Its golden inputs name the control's features: left out.
@@ -201,23 +248,54 @@ describe('releases and experiments', () => {
     expect(other.status).toBe(201);
     const otherVersion = (other.body as { version: string }).version;
     expect((await api('POST', `/v1/models/iris/versions/${otherVersion}/stage`, { to: 'staging' })).status).toBe(200);
-    const incompatible = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: otherVersion, weight: 50 }] });
-    expect([incompatible.status, errorOf(incompatible).code, errorOf(incompatible).path]).toEqual([409, 'VARIANTS_INCOMPATIBLE', 'variants[1].version']);
+    const incompatible = await api('POST', '/v1/models/iris/experiments', {
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: otherVersion, weight: 50 },
+      ],
+    });
+    expect([incompatible.status, errorOf(incompatible).code, errorOf(incompatible).path]).toEqual([
+      409,
+      'VARIANTS_INCOMPATIBLE',
+      'variants[1].version',
+    ]);
     expect(errorOf(incompatible).message).toContain('lacks "sepal_length_cm"');
     expect((await api('POST', `/v1/models/iris/versions/${otherVersion}/stage`, { to: 'archived' })).status).toBe(200);
     expect((await api('POST', `/v1/models/iris/versions/${draftVersion}/stage`, { to: 'archived' })).status).toBe(200);
   }, 60_000);
 
   it('refuse a time that does not exist, rather than rolling it over', async () => {
-    for (const startsAt of ['2027-02-30T00:00:00Z', '2027-13-01T00:00:00Z', '2027-04-31T10:00:00Z', '2027-01-01T24:00:00Z', '2027-01-01T10:60:00Z']) {
-      const reply = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }], startsAt });
+    for (const startsAt of [
+      '2027-02-30T00:00:00Z',
+      '2027-13-01T00:00:00Z',
+      '2027-04-31T10:00:00Z',
+      '2027-01-01T24:00:00Z',
+      '2027-01-01T10:60:00Z',
+    ]) {
+      const reply = await api('POST', '/v1/models/iris/experiments', {
+        variants: [
+          { name: 'a', version: '1', weight: 50 },
+          { name: 'b', version: candidate, weight: 50 },
+        ],
+        startsAt,
+      });
       expect([reply.status, errorOf(reply).code, errorOf(reply).path]).toEqual([400, 'INVALID_REQUEST', 'startsAt']);
     }
   });
 
   it('allows one experiment per model at a time', async () => {
-    const experiment = await startExperiment({ variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
-    const second = await api('POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: candidate, weight: 50 }] });
+    const experiment = await startExperiment({
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: candidate, weight: 50 },
+      ],
+    });
+    const second = await api('POST', '/v1/models/iris/experiments', {
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: candidate, weight: 50 },
+      ],
+    });
     expect(second.status).toBe(409);
     expect(errorOf(second).code).toBe('EXPERIMENT_RUNNING');
     expect((await api('POST', `/v1/models/iris/experiments/${experiment}/stop`, {})).status).toBe(200);
@@ -232,7 +310,13 @@ describe('outcomes', () => {
   let served: Served;
 
   beforeAll(async () => {
-    experiment = await startExperiment({ variants: [{ name: 'control', version: '1', weight: 50 }, { name: 'treatment', version: candidate, weight: 50 }], assignmentKey: byHeader });
+    experiment = await startExperiment({
+      variants: [
+        { name: 'control', version: '1', weight: 50 },
+        { name: 'treatment', version: candidate, weight: 50 },
+      ],
+      assignmentKey: byHeader,
+    });
     served = await predictAs('buyer-1');
     await stack.flush();
   }, 60_000);
@@ -244,14 +328,19 @@ describe('outcomes', () => {
   it('are recorded once per request id: the same again answers the stored one, another value is a 409', async () => {
     const first = await api('POST', `/v1/models/iris/experiments/${experiment}/outcomes`, { requestId: served.requestId, value: 1 });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ created: true, outcome: { variant: served.experiment?.variant, requestId: served.requestId, value: 1 } });
+    expect(first.body).toMatchObject({
+      created: true,
+      outcome: { variant: served.experiment?.variant, requestId: served.requestId, value: 1 },
+    });
     const repeat = await api('POST', `/v1/models/iris/experiments/${experiment}/outcomes`, { requestId: served.requestId, value: 1 });
     expect(repeat.status).toBe(200);
     expect(repeat.body).toMatchObject({ created: false, outcome: { value: 1 } });
     const changed = await api('POST', `/v1/models/iris/experiments/${experiment}/outcomes`, { requestId: served.requestId, value: 0 });
     expect(changed.status).toBe(409);
     expect(errorOf(changed)).toMatchObject({ code: 'OUTCOME_CONFLICT', path: 'requestId' });
-    const analysis = (await api('GET', `/v1/models/iris/experiments/${experiment}`)).body as { variants: { name: string; outcomes: number }[] };
+    const analysis = (await api('GET', `/v1/models/iris/experiments/${experiment}`)).body as {
+      variants: { name: string; outcomes: number }[];
+    };
     expect(analysis.variants.find((v) => v.name === served.experiment?.variant)?.outcomes).toBe(1);
   });
 
@@ -296,7 +385,15 @@ describe('the analysis', () => {
    * key with the probability of its variant; returns the experiment and what the test counted.
    */
   async function conversionExperiment(rates: { control: number; treatment: number }, units: number, seed: number) {
-    const experiment = await startExperiment({ variants: [{ name: 'control', version: '1', weight: 50 }, { name: 'treatment', version: candidate, weight: 50 }], assignmentKey: byHeader, metric: 'conversion', minimumSample: 500 });
+    const experiment = await startExperiment({
+      variants: [
+        { name: 'control', version: '1', weight: 50 },
+        { name: 'treatment', version: candidate, weight: 50 },
+      ],
+      assignmentKey: byHeader,
+      metric: 'conversion',
+      minimumSample: 500,
+    });
     const keys = Array.from({ length: units }, (_, i) => `s${seed}-u${i}`);
     const answers = await pool(units, 16, (i) => predictAs(keys[i]));
     await stack.flush();
@@ -334,19 +431,38 @@ describe('the analysis', () => {
     const pooled = (counts.control.x + counts.treatment.x) / (counts.control.n + counts.treatment.n);
     const statistic = (p2 - p1) / Math.sqrt(pooled * (1 - pooled) * (1 / counts.control.n + 1 / counts.treatment.n));
     const se = Math.sqrt((p1 * (1 - p1)) / counts.control.n + (p2 * (1 - p2)) / counts.treatment.n);
-    return { control: wilson(counts.control), treatment: wilson(counts.treatment), statistic, pValue: normalP(statistic), difference: p2 - p1, ci: { low: p2 - p1 - z * se, high: p2 - p1 + z * se } };
+    return {
+      control: wilson(counts.control),
+      treatment: wilson(counts.treatment),
+      statistic,
+      pValue: normalP(statistic),
+      difference: p2 - p1,
+      ci: { low: p2 - p1 - z * se, high: p2 - p1 + z * se },
+    };
   }
 
   interface Analysis {
     winner: { variant: string; version: string } | null;
     decision: string;
-    variants: Array<{ name: string; units: number; conversions: number; mean: number; ci: { low: number; high: number }; comparison?: { statistic: number; pValue: number; difference: number; ci: { low: number; high: number }; significant: boolean } }>;
+    variants: Array<{
+      name: string;
+      units: number;
+      conversions: number;
+      mean: number;
+      ci: { low: number; high: number };
+      comparison?: { statistic: number; pValue: number; difference: number; ci: { low: number; high: number }; significant: boolean };
+    }>;
   }
 
   function expectAnalysis(analysis: Analysis, counts: Parameters<typeof independent>[0]) {
     const mine = independent(counts, 0.05);
     const [control, treatment] = analysis.variants;
-    expect([control?.units, control?.conversions, treatment?.units, treatment?.conversions]).toEqual([counts.control.n, counts.control.x, counts.treatment.n, counts.treatment.x]);
+    expect([control?.units, control?.conversions, treatment?.units, treatment?.conversions]).toEqual([
+      counts.control.n,
+      counts.control.x,
+      counts.treatment.n,
+      counts.treatment.x,
+    ]);
     const close = (a: number | undefined, b: number) => expect(Math.abs((a ?? Number.NaN) - b)).toBeLessThanOrEqual(1e-9);
     close(control?.ci.low, mine.control.low);
     close(control?.ci.high, mine.control.high);
@@ -373,7 +489,7 @@ describe('the analysis', () => {
     expect((await api('POST', `/v1/models/iris/experiments/${experiment}/stop`, {})).status).toBe(200);
   }, 180_000);
 
-  it('finds a known effect, equal to the test\'s own z-test to 1e-9, and promotes the winner', async () => {
+  it("finds a known effect, equal to the test's own z-test to 1e-9, and promotes the winner", async () => {
     const { experiment, counts } = await conversionExperiment({ control: 0.1, treatment: 0.16 }, 3_000, 5);
     const analysis = (await api('GET', `/v1/models/iris/experiments/${experiment}`)).body as Analysis;
     const mine = expectAnalysis(analysis, counts);

@@ -24,8 +24,17 @@ const MAX_BODY_BYTES = 200_000;
 const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype);
 /** Header names fetch refuses to send or that change the framing rather than the request. */
 const FORBIDDEN_HEADERS = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer',
-  'proxy-connection', 'http2-settings',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-connection',
+  'http2-settings',
 ]);
 
 let stack: LocalStack;
@@ -77,31 +86,67 @@ const body: fc.Arbitrary<string | undefined> = fc.oneof(
   fc.constant(undefined),
   jsonValue.map((v) => JSON.stringify(v)),
   fc.dictionary(key, jsonValue, { maxKeys: 5 }).map((features) => JSON.stringify({ features })),
-  fc.array(fc.oneof(fc.dictionary(key, jsonValue, { maxKeys: 5 }), fc.array(jsonValue, { maxLength: 5 })), { maxLength: 5 })
+  fc
+    .array(fc.oneof(fc.dictionary(key, jsonValue, { maxKeys: 5 }), fc.array(jsonValue, { maxLength: 5 })), { maxLength: 5 })
     .map((instances) => JSON.stringify({ instances })),
-  fc.array(fc.record({ name: oddString, shape: jsonValue, datatype: fc.oneof(oddString, fc.constantFrom('FP32', 'INT64', 'BYTES', 'BOOL', 'FP16', 'UINT64')), data: jsonValue }), { maxLength: 3 })
+  fc
+    .array(
+      fc.record({
+        name: oddString,
+        shape: jsonValue,
+        datatype: fc.oneof(oddString, fc.constantFrom('FP32', 'INT64', 'BYTES', 'BOOL', 'FP16', 'UINT64')),
+        data: jsonValue,
+      }),
+      { maxLength: 3 },
+    )
     .map((inputs) => JSON.stringify({ inputs })),
-  fc.record({ version: jsonValue, expectedRevision: jsonValue, reason: jsonValue, to: jsonValue, percent: jsonValue, weight: jsonValue }, { requiredKeys: [] })
+  fc
+    .record(
+      { version: jsonValue, expectedRevision: jsonValue, reason: jsonValue, to: jsonValue, percent: jsonValue, weight: jsonValue },
+      { requiredKeys: [] },
+    )
     .map((v) => JSON.stringify(v)),
-  fc.record({ model: jsonValue, metadata: jsonValue, sha256: jsonValue, uploadId: jsonValue }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+  fc
+    .record({ model: jsonValue, metadata: jsonValue, sha256: jsonValue, uploadId: jsonValue }, { requiredKeys: [] })
+    .map((v) => JSON.stringify(v)),
   oddString,
 );
 
 /** A header value fetch can send: visible ASCII and spaces, no CR/LF. */
 const headerValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 });
-const headerName = fc.oneof(
-  fc.constantFrom(...PROTOTYPE_NAMES),
-  fc.constantFrom('content-type', 'content-encoding', 'accept', 'authorization', 'if-match', 'x-request-id', 'inference-header-content-length', 'x-amzn-trace-id'),
-  fc.stringMatching(/^[a-z][a-z0-9-]{0,30}$/),
-).filter((name) => !FORBIDDEN_HEADERS.has(name.toLowerCase()) && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name));
+const headerName = fc
+  .oneof(
+    fc.constantFrom(...PROTOTYPE_NAMES),
+    fc.constantFrom(
+      'content-type',
+      'content-encoding',
+      'accept',
+      'authorization',
+      'if-match',
+      'x-request-id',
+      'inference-header-content-length',
+      'x-amzn-trace-id',
+    ),
+    fc.stringMatching(/^[a-z][a-z0-9-]{0,30}$/),
+  )
+  .filter((name) => !FORBIDDEN_HEADERS.has(name.toLowerCase()) && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name));
 const headers = fc.array(fc.tuple(headerName, headerValue), { maxLength: 6 });
-const query = fc.array(fc.tuple(key, oddString.filter((s) => s.length < 500)), { maxLength: 6 });
+const query = fc.array(
+  fc.tuple(
+    key,
+    oddString.filter((s) => s.length < 500),
+  ),
+  { maxLength: 6 },
+);
 const who = fc.constantFrom<'admin' | 'otherModel' | 'garbage' | 'none'>('admin', 'admin', 'otherModel', 'garbage', 'none');
 
 /** A path parameter: sometimes the live model and version, else anything. */
 function parameter(name: string): fc.Arbitrary<string> {
   const real = name === 'model' ? fc.constant('iris') : fc.constantFrom('1', '2');
-  return fc.oneof(real, oddString.filter((s) => s.length > 0));
+  return fc.oneof(
+    real,
+    oddString.filter((s) => s.length > 0),
+  );
 }
 
 function concretePath(route: Route, values: Record<string, string>): string {
@@ -117,7 +162,14 @@ interface Outcome {
   readonly contentType: string | null;
 }
 
-async function send(route: Route, params: Record<string, string>, q: ReadonlyArray<[string, string]>, h: ReadonlyArray<[string, string]>, b: string | undefined, as: keyof typeof tokens | 'none'): Promise<Outcome> {
+async function send(
+  route: Route,
+  params: Record<string, string>,
+  q: ReadonlyArray<[string, string]>,
+  h: ReadonlyArray<[string, string]>,
+  b: string | undefined,
+  as: keyof typeof tokens | 'none',
+): Promise<Outcome> {
   const search = new URLSearchParams();
   for (const [k, v] of q) search.append(k, v);
   const requestHeaders = new Headers();
@@ -138,8 +190,10 @@ function checkOutcome(outcome: Outcome): void {
   if (outcome.status >= 500) throw new Error(`answered 5xx: ${context}`);
   if (outcome.status < 400) return;
   if (!outcome.contentType?.startsWith('application/json')) throw new Error(`error without a JSON content type: ${context}`);
-  if (Buffer.byteLength(outcome.text) > MAX_ERROR_BYTES) throw new Error(`error body of ${Buffer.byteLength(outcome.text)} bytes (an unbounded echo?): ${context}`);
-  if (/\bat [\w.<>$]+ \(.*:\d+:\d+\)|node_modules|\.[jt]s:\d+|onnxruntime_src|\.(cc|h|cpp):\d+/.test(outcome.text)) throw new Error(`internal text in an error: ${context}`);
+  if (Buffer.byteLength(outcome.text) > MAX_ERROR_BYTES)
+    throw new Error(`error body of ${Buffer.byteLength(outcome.text)} bytes (an unbounded echo?): ${context}`);
+  if (/\bat [\w.<>$]+ \(.*:\d+:\d+\)|node_modules|\.[jt]s:\d+|onnxruntime_src|\.(cc|h|cpp):\d+/.test(outcome.text))
+    throw new Error(`internal text in an error: ${context}`);
   const parsed = JSON.parse(outcome.text) as { error?: { code?: unknown; message?: unknown }; requestId?: unknown };
   const error = parsed.error;
   if (typeof error?.code !== 'string' || !/^[A-Z][A-Z0-9_]+$/.test(error.code)) throw new Error(`no stable error code: ${context}`);
@@ -167,12 +221,20 @@ describe('fuzzing paths the API does not have', () => {
   it('answers 404 or 405 with the JSON error shape', async () => {
     const segment = oddString.filter((s) => s.length > 0).map((s) => encodeURIComponent(s));
     await fc.assert(
-      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 6 }), fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'), who, async (segments, method, as) => {
-        const response = await fetch(`${stack.url}/${segments.join('/')}`, { method, ...(as === 'none' ? {} : { headers: bearer(tokens[as]) }) });
-        const outcome = { status: response.status, text: await response.text(), contentType: response.headers.get('content-type') };
-        if (method === 'OPTIONS' && outcome.status < 300) return;
-        checkOutcome(outcome);
-      }),
+      fc.asyncProperty(
+        fc.array(segment, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
+        who,
+        async (segments, method, as) => {
+          const response = await fetch(`${stack.url}/${segments.join('/')}`, {
+            method,
+            ...(as === 'none' ? {} : { headers: bearer(tokens[as]) }),
+          });
+          const outcome = { status: response.status, text: await response.text(), contentType: response.headers.get('content-type') };
+          if (method === 'OPTIONS' && outcome.status < 300) return;
+          checkOutcome(outcome);
+        },
+      ),
       { seed: SEED, numRuns: RUNS * 4, endOnFailure: true },
     );
     expect((await fetch(`${stack.url}/v2/health/ready`)).status).toBe(200);

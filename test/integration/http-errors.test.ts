@@ -38,22 +38,71 @@ describe('bad requests to the predict route', () => {
     ['malformed JSON', '{"features": {"sepal_length_cm": 5.1,', undefined, 400, 'MALFORMED_JSON', 'body'],
     ['a JSON array body', '[1, 2, 3]', undefined, 400, 'WRONG_TYPE', 'body'],
     ['an empty body', '', { 'content-type': 'application/json' }, 400, 'EMPTY_BODY', 'body'],
-    ['the wrong content type', JSON.stringify({ features: good }), { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'headers.content-type'],
-    ['a missing feature', { features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4 } }, undefined, 400, 'MISSING_FEATURE', 'features.petal_width_cm'],
+    [
+      'the wrong content type',
+      JSON.stringify({ features: good }),
+      { 'content-type': 'text/plain' },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'headers.content-type',
+    ],
+    [
+      'a missing feature',
+      { features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4 } },
+      undefined,
+      400,
+      'MISSING_FEATURE',
+      'features.petal_width_cm',
+    ],
     ['an extra feature', { features: { ...good, colour: 1 } }, undefined, 400, 'UNKNOWN_FEATURE', 'features.colour'],
-    ['a string where a number belongs', { features: { ...good, sepal_width_cm: '3.5' } }, undefined, 400, 'WRONG_TYPE', 'features.sepal_width_cm'],
-    ['an object where a number belongs', { instances: [good, { ...good, petal_length_cm: { cm: 1 } }] }, undefined, 400, 'WRONG_TYPE', 'instances[1].petal_length_cm'],
+    [
+      'a string where a number belongs',
+      { features: { ...good, sepal_width_cm: '3.5' } },
+      undefined,
+      400,
+      'WRONG_TYPE',
+      'features.sepal_width_cm',
+    ],
+    [
+      'an object where a number belongs',
+      { instances: [good, { ...good, petal_length_cm: { cm: 1 } }] },
+      undefined,
+      400,
+      'WRONG_TYPE',
+      'instances[1].petal_length_cm',
+    ],
     ['null for a feature', { features: { ...good, petal_width_cm: null } }, undefined, 400, 'WRONG_TYPE', 'features.petal_width_cm'],
-    ['Infinity (1e999 parses to it)', `{"features": {"sepal_length_cm": 1e999, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}}`, undefined, 400, 'NOT_FINITE', 'features.sepal_length_cm'],
+    [
+      'Infinity (1e999 parses to it)',
+      `{"features": {"sepal_length_cm": 1e999, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}}`,
+      undefined,
+      400,
+      'NOT_FINITE',
+      'features.sepal_length_cm',
+    ],
     ['NaN (not JSON at all)', `{"features": {"sepal_length_cm": NaN}}`, undefined, 400, 'MALFORMED_JSON', 'body'],
-    ['a value beyond float32', { features: { ...good, sepal_length_cm: 1e39 } }, undefined, 400, 'OUT_OF_RANGE', 'features.sepal_length_cm'],
+    [
+      'a value beyond float32',
+      { features: { ...good, sepal_length_cm: 1e39 } },
+      undefined,
+      400,
+      'OUT_OF_RANGE',
+      'features.sepal_length_cm',
+    ],
     ['an array row of the wrong width', { instances: [[5.1, 3.5, 1.4]] }, undefined, 400, 'SHAPE_MISMATCH', 'instances[0]'],
     ['objects and arrays mixed', { instances: [good, [5.1, 3.5, 1.4, 0.2]] }, undefined, 400, 'MIXED_INSTANCES', 'instances[1]'],
     ['both features and instances', { features: good, instances: [good] }, undefined, 400, 'CONFLICTING_FIELDS', 'instances'],
     ['no instances', { instances: [] }, undefined, 400, 'INVALID_REQUEST', 'instances'],
     ['an unknown top-level field', { features: good, debug: true }, undefined, 400, 'UNKNOWN_FIELD', 'debug'],
     ['neither features nor instances', { rows: [good] }, undefined, 400, 'MISSING_FIELD', 'features'],
-    ['a __proto__ key', `{"features": {"__proto__": {"polluted": 1}, "sepal_length_cm": 5.1}}`, undefined, 400, 'FORBIDDEN_KEY', 'features.__proto__'],
+    [
+      'a __proto__ key',
+      `{"features": {"__proto__": {"polluted": 1}, "sepal_length_cm": 5.1}}`,
+      undefined,
+      400,
+      'FORBIDDEN_KEY',
+      'features.__proto__',
+    ],
     ['deep nesting', `{"features": ${'['.repeat(200)}${']'.repeat(200)}}`, undefined, 400, 'JSON_TOO_DEEP', ''],
   ])('%s', async (_name, body, headers, status, code, path) => {
     const reply = await predict(body, headers);
@@ -73,7 +122,10 @@ describe('bad requests to the predict route', () => {
   });
 
   it('a body over the function limit: 413 BODY_TOO_LARGE', async () => {
-    const reply = await predict({ instances: Array.from({ length: 900 }, () => ({ ...good, sepal_length_cm: 5.123456789012345 })), pad: 'x'.repeat(MAX_BODY_BYTES) });
+    const reply = await predict({
+      instances: Array.from({ length: 900 }, () => ({ ...good, sepal_length_cm: 5.123456789012345 })),
+      pad: 'x'.repeat(MAX_BODY_BYTES),
+    });
     expectError(reply, 413, 'BODY_TOO_LARGE', 'body');
   });
 
@@ -103,7 +155,12 @@ describe('bad v2 inference requests', () => {
   it.each<[string, unknown, string, string]>([
     ['an unknown input', { inputs: [{ ...input, name: 'x' }] }, 'UNKNOWN_INPUT', 'inputs[0].name'],
     ['the wrong datatype', { inputs: [{ ...input, datatype: 'INT32' }] }, 'DATATYPE_MISMATCH', 'inputs[0].datatype'],
-    ['a shape that does not fit the model', { inputs: [{ ...input, shape: [1, 3], data: [1, 2, 3] }] }, 'SHAPE_MISMATCH', 'inputs[0].shape[1]'],
+    [
+      'a shape that does not fit the model',
+      { inputs: [{ ...input, shape: [1, 3], data: [1, 2, 3] }] },
+      'SHAPE_MISMATCH',
+      'inputs[0].shape[1]',
+    ],
     ['data that does not fill the shape', { inputs: [{ ...input, shape: [2, 4] }] }, 'SHAPE_MISMATCH', 'inputs[0].data'],
     ['a string in FP32 data', { inputs: [{ ...input, data: [5.1, '3.5', 1.4, 0.2] }] }, 'WRONG_TYPE', 'inputs[0].data[1]'],
     ['an unknown output', { inputs: [input], outputs: [{ name: 'nope' }] }, 'UNKNOWN_OUTPUT', 'outputs[0].name'],
@@ -117,22 +174,64 @@ describe('bad v2 inference requests', () => {
 describe('bad requests to the control plane', () => {
   it.each<[string, string, string, unknown, number, string, string]>([
     ['a model name with capitals', 'POST', '/v1/models/Iris/versions', { modelBase64: 'AAAA' }, 400, 'INVALID_MODEL_NAME', 'model'],
-    ['a file that is not ONNX', 'POST', '/v1/models/junk/versions', { modelBase64: Buffer.from('not a model').toString('base64') }, 400, 'INVALID_MODEL', 'model'],
+    [
+      'a file that is not ONNX',
+      'POST',
+      '/v1/models/junk/versions',
+      { modelBase64: Buffer.from('not a model').toString('base64') },
+      400,
+      'INVALID_MODEL',
+      'model',
+    ],
     ['a body that is not base64', 'POST', '/v1/models/junk/versions', { modelBase64: '***' }, 400, 'INVALID_REQUEST', 'modelBase64'],
-    ['features that do not fit the model', 'POST', '/v1/models/iris-copy/versions', 'IRIS_WITH_THREE_FEATURES', 400, 'FEATURES_MISMATCH', 'metadata.features'],
-    ['an unknown metadata field', 'POST', '/v1/models/iris-copy/versions', 'IRIS_WITH_UNKNOWN_FIELD', 400, 'UNKNOWN_FIELD', 'metadata.stage'],
+    [
+      'features that do not fit the model',
+      'POST',
+      '/v1/models/iris-copy/versions',
+      'IRIS_WITH_THREE_FEATURES',
+      400,
+      'FEATURES_MISMATCH',
+      'metadata.features',
+    ],
+    [
+      'an unknown metadata field',
+      'POST',
+      '/v1/models/iris-copy/versions',
+      'IRIS_WITH_UNKNOWN_FIELD',
+      400,
+      'UNKNOWN_FIELD',
+      'metadata.stage',
+    ],
     ['a version that does not exist', 'PUT', '/v1/models/iris/production', { version: '99' }, 404, 'VERSION_NOT_FOUND', 'version'],
     ['a version that is not a number', 'PUT', '/v1/models/iris/production', { version: 'latest' }, 400, 'INVALID_REQUEST', 'version'],
     ['an unknown model', 'GET', '/v1/models/ghost/versions', undefined, 404, 'MODEL_NOT_FOUND', 'model'],
-    ['a model with a sequence output', 'POST', '/v1/models/seq/versions', { modelBase64: Buffer.from(sequenceOutputModel()).toString('base64') }, 400, 'NON_TENSOR_OUTPUT', 'outputs.parts'],
-    ['a ZipMap export whose ZipMap output feeds another node', 'POST', '/v1/models/sk/versions', { modelBase64: Buffer.from(linearClassifier({ zipMap: 'behind-identity' }).bytes).toString('base64') }, 400, 'ZIPMAP_NOT_REWRITABLE', 'model'],
+    [
+      'a model with a sequence output',
+      'POST',
+      '/v1/models/seq/versions',
+      { modelBase64: Buffer.from(sequenceOutputModel()).toString('base64') },
+      400,
+      'NON_TENSOR_OUTPUT',
+      'outputs.parts',
+    ],
+    [
+      'a ZipMap export whose ZipMap output feeds another node',
+      'POST',
+      '/v1/models/sk/versions',
+      { modelBase64: Buffer.from(linearClassifier({ zipMap: 'behind-identity' }).bytes).toString('base64') },
+      400,
+      'ZIPMAP_NOT_REWRITABLE',
+      'model',
+    ],
   ])('%s', async (_name, method, path, body, status, code, errorPath) => {
     const { readFile } = await import('node:fs/promises');
     const iris = (await readFile('models/iris/model.onnx')).toString('base64');
     const payload =
-      body === 'IRIS_WITH_THREE_FEATURES' ? { modelBase64: iris, metadata: { features: ['a', 'b', 'c'] } }
-      : body === 'IRIS_WITH_UNKNOWN_FIELD' ? { modelBase64: iris, metadata: { stage: 'production' } }
-      : body;
+      body === 'IRIS_WITH_THREE_FEATURES'
+        ? { modelBase64: iris, metadata: { features: ['a', 'b', 'c'] } }
+        : body === 'IRIS_WITH_UNKNOWN_FIELD'
+          ? { modelBase64: iris, metadata: { stage: 'production' } }
+          : body;
     const reply = await call(stack.url, method, path, payload);
     expectError(reply, status, code, errorPath);
     if (code === 'ZIPMAP_NOT_REWRITABLE') expect(errorOf(reply).message).toContain("'zipmap': False");
@@ -153,9 +252,17 @@ describe('stage changes over HTTP', () => {
     // Act
     const skip = await call(stack.url, 'PUT', '/v1/models/iris/production', { version });
     const unknown = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'live' });
-    const stale = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'staging', expectedRevision: model.revision + 5 });
-    const ungated = await call(stack.url, 'POST', `/v1/models/iris/versions/${(bare.body as { version: string }).version}/stage`, { to: 'staging' });
-    const staged = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, { to: 'staging', reason: 'shadow test passed' });
+    const stale = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, {
+      to: 'staging',
+      expectedRevision: model.revision + 5,
+    });
+    const ungated = await call(stack.url, 'POST', `/v1/models/iris/versions/${(bare.body as { version: string }).version}/stage`, {
+      to: 'staging',
+    });
+    const staged = await call(stack.url, 'POST', `/v1/models/iris/versions/${version}/stage`, {
+      to: 'staging',
+      reason: 'shadow test passed',
+    });
     const history = await call(stack.url, 'GET', '/v1/models/iris/history');
 
     // Assess

@@ -11,7 +11,12 @@ import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { errorOf } from '../fixtures/http.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
 import {
-  identityModel, int64Model, mixedInputModel, stringInputModel, treeEnsembleClassifier, twoInputModel,
+  identityModel,
+  int64Model,
+  mixedInputModel,
+  stringInputModel,
+  treeEnsembleClassifier,
+  twoInputModel,
   type ModelFixture,
 } from '../fixtures/models.js';
 
@@ -84,25 +89,100 @@ function rowJson(tensor: ort.Tensor, r: number): unknown {
 }
 
 const V2: Record<string, string> = {
-  float32: 'FP32', float64: 'FP64', int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
-  uint8: 'UINT8', uint16: 'UINT16', bool: 'BOOL', string: 'BYTES',
+  float32: 'FP32',
+  float64: 'FP64',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  bool: 'BOOL',
+  string: 'BYTES',
 };
 
 /** Three rows of edge values per element type, as JSON and as the typed data ONNX Runtime takes. */
 const SAMPLES: Record<string, { json: unknown[][]; typed: (rows: unknown[][]) => ort.Tensor['data'] }> = {
-  float32: { json: [[1.5, -2.25, 3.4e38], [0, -0, 1e-30], [7, 8, 9]], typed: (r) => Float32Array.from(r.flat() as number[]) },
-  float64: { json: [[1e300, -2.5, 0.1], [Number.MIN_VALUE, 3, 4], [5, 6, 7]], typed: (r) => Float64Array.from(r.flat() as number[]) },
-  int8: { json: [[-128, 127, 0], [1, 2, 3], [-1, -2, -3]], typed: (r) => Int8Array.from(r.flat() as number[]) },
-  int16: { json: [[-32768, 32767, 0], [1, 2, 3], [-1, -2, -3]], typed: (r) => Int16Array.from(r.flat() as number[]) },
-  int32: { json: [[-2147483648, 2147483647, 0], [1, 2, 3], [-1, -2, -3]], typed: (r) => Int32Array.from(r.flat() as number[]) },
+  float32: {
+    json: [
+      [1.5, -2.25, 3.4e38],
+      [0, -0, 1e-30],
+      [7, 8, 9],
+    ],
+    typed: (r) => Float32Array.from(r.flat() as number[]),
+  },
+  float64: {
+    json: [
+      [1e300, -2.5, 0.1],
+      [Number.MIN_VALUE, 3, 4],
+      [5, 6, 7],
+    ],
+    typed: (r) => Float64Array.from(r.flat() as number[]),
+  },
+  int8: {
+    json: [
+      [-128, 127, 0],
+      [1, 2, 3],
+      [-1, -2, -3],
+    ],
+    typed: (r) => Int8Array.from(r.flat() as number[]),
+  },
+  int16: {
+    json: [
+      [-32768, 32767, 0],
+      [1, 2, 3],
+      [-1, -2, -3],
+    ],
+    typed: (r) => Int16Array.from(r.flat() as number[]),
+  },
+  int32: {
+    json: [
+      [-2147483648, 2147483647, 0],
+      [1, 2, 3],
+      [-1, -2, -3],
+    ],
+    typed: (r) => Int32Array.from(r.flat() as number[]),
+  },
   int64: {
-    json: [['9223372036854775807', '-9223372036854775808', 9007199254740991], ['9007199254740993', 1, -1], [0, 2, 3]],
+    json: [
+      ['9223372036854775807', '-9223372036854775808', 9007199254740991],
+      ['9007199254740993', 1, -1],
+      [0, 2, 3],
+    ],
     typed: (r) => BigInt64Array.from(r.flat().map((v) => BigInt(v as string | number))),
   },
-  uint8: { json: [[0, 255, 128], [1, 2, 3], [4, 5, 6]], typed: (r) => Uint8Array.from(r.flat() as number[]) },
-  uint16: { json: [[0, 65535, 1000], [1, 2, 3], [4, 5, 6]], typed: (r) => Uint16Array.from(r.flat() as number[]) },
-  bool: { json: [[true, false, true], [false, false, true], [true, true, true]], typed: (r) => Uint8Array.from(r.flat().map((v) => (v ? 1 : 0))) },
-  string: { json: [['a', 'héllo', ''], ['🙂', 'x y', 'z'], ['1', '2', '3']], typed: (r) => r.flat() as string[] },
+  uint8: {
+    json: [
+      [0, 255, 128],
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+    typed: (r) => Uint8Array.from(r.flat() as number[]),
+  },
+  uint16: {
+    json: [
+      [0, 65535, 1000],
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+    typed: (r) => Uint16Array.from(r.flat() as number[]),
+  },
+  bool: {
+    json: [
+      [true, false, true],
+      [false, false, true],
+      [true, true, true],
+    ],
+    typed: (r) => Uint8Array.from(r.flat().map((v) => (v ? 1 : 0))),
+  },
+  string: {
+    json: [
+      ['a', 'héllo', ''],
+      ['🙂', 'x y', 'z'],
+      ['1', '2', '3'],
+    ],
+    typed: (r) => r.flat() as string[],
+  },
 };
 
 describe('every element type through every request form', () => {
@@ -145,15 +225,26 @@ describe('models with several inputs, string inputs and int64', () => {
   it('two named inputs: features, instances and v2 agree with ONNX Runtime', async () => {
     const fixture = twoInputModel();
     await publish('two-inputs', fixture);
-    const a = [[1, 2], [3, 4]];
-    const b = [[0.5, -1], [10, 0.25]];
+    const a = [
+      [1, 2],
+      [3, 4],
+    ];
+    const b = [
+      [0.5, -1],
+      [10, 0.25],
+    ];
     const direct = await runDirect(fixture.bytes, {
       a: new ort.Tensor('float32', Float32Array.from(a.flat()), [2, 2]),
       b: new ort.Tensor('float32', Float32Array.from(b.flat()), [2, 2]),
     });
 
     const one = await call(stack.url, 'POST', '/v1/models/two-inputs/predict', { features: { a: a[0], b: b[0] } });
-    const many = await call(stack.url, 'POST', '/v1/models/two-inputs/predict', { instances: [{ b: b[0], a: a[0] }, { a: a[1], b: b[1] }] });
+    const many = await call(stack.url, 'POST', '/v1/models/two-inputs/predict', {
+      instances: [
+        { b: b[0], a: a[0] },
+        { a: a[1], b: b[1] },
+      ],
+    });
     const v2 = await call(stack.url, 'POST', '/v2/models/two-inputs/infer', {
       inputs: [
         { name: 'b', shape: [2, 2], datatype: 'FP32', data: b },
@@ -163,7 +254,10 @@ describe('models with several inputs, string inputs and int64', () => {
     });
     const arrays = await call(stack.url, 'POST', '/v1/models/two-inputs/predict', { instances: [[1, 2]] });
 
-    const expected = (r: number) => ({ sum: rowJson(direct['sum'] as ort.Tensor, r), product: rowJson(direct['product'] as ort.Tensor, r) });
+    const expected = (r: number) => ({
+      sum: rowJson(direct['sum'] as ort.Tensor, r),
+      product: rowJson(direct['product'] as ort.Tensor, r),
+    });
     expect((one.body as { predictions: Row[] }).predictions).toEqual([expected(0)]);
     expect((many.body as { predictions: Row[] }).predictions).toEqual([expected(0), expected(1)]);
     expect((v2.body as { outputs: unknown[] }).outputs).toEqual([
@@ -184,7 +278,9 @@ describe('models with several inputs, string inputs and int64', () => {
     const one = await call(stack.url, 'POST', '/v1/models/colors/predict', { features: { color: 'blue' } });
     const objects = await call(stack.url, 'POST', '/v1/models/colors/predict', { instances: colors.map((color) => ({ color: [color] })) });
     const arrays = await call(stack.url, 'POST', '/v1/models/colors/predict', { instances: colors.map((c) => [c]) });
-    const v2 = await call(stack.url, 'POST', '/v2/models/colors/infer', { inputs: [{ name: 'color', shape: [3, 1], datatype: 'BYTES', data: colors }] });
+    const v2 = await call(stack.url, 'POST', '/v2/models/colors/infer', {
+      inputs: [{ name: 'color', shape: [3, 1], datatype: 'BYTES', data: colors }],
+    });
 
     expect((one.body as { predictions: Row[] }).predictions).toEqual([{ code: rowJson(code, 1) }]);
     expect((objects.body as { predictions: Row[] }).predictions).toEqual([0, 1, 2].map((r) => ({ code: rowJson(code, r) })));
@@ -201,7 +297,10 @@ describe('models with several inputs, string inputs and int64', () => {
       amount: new ort.Tensor('float32', Float32Array.from([4, 3]), [2, 1]),
     });
     const many = await call(stack.url, 'POST', '/v1/models/mixed/predict', {
-      instances: [{ category: 'large', amount: 4 }, { category: ['small'], amount: [3] }],
+      instances: [
+        { category: 'large', amount: 4 },
+        { category: ['small'], amount: [3] },
+      ],
     });
     const v2 = await call(stack.url, 'POST', '/v2/models/mixed/infer', {
       inputs: [
@@ -217,19 +316,29 @@ describe('models with several inputs, string inputs and int64', () => {
   it('int64 in and out stays exact beyond 2^53', async () => {
     const fixture = int64Model();
     await publish('ids', fixture);
-    const ids = [['9007199254740993', '-9223372036854775808'], [41, '9223372036854775806']];
+    const ids = [
+      ['9007199254740993', '-9223372036854775808'],
+      [41, '9223372036854775806'],
+    ];
     const direct = await runDirect(fixture.bytes, {
       ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat().map((v) => BigInt(v))), [2, 2]),
     });
     const next = direct['next'] as ort.Tensor;
 
     const many = await call(stack.url, 'POST', '/v1/models/ids/predict', { instances: ids });
-    const v2 = await call(stack.url, 'POST', '/v2/models/ids/infer', { inputs: [{ name: 'ids', shape: [2, 2], datatype: 'INT64', data: ids }] });
+    const v2 = await call(stack.url, 'POST', '/v2/models/ids/infer', {
+      inputs: [{ name: 'ids', shape: [2, 2], datatype: 'INT64', data: ids }],
+    });
     const rounded = await call(stack.url, 'POST', '/v1/models/ids/predict', { instances: [[9007199254740993, 1]] });
 
     expect((many.body as { predictions: Row[] }).predictions).toEqual([{ next: rowJson(next, 0) }, { next: rowJson(next, 1) }]);
     expect((many.body as { predictions: Row[] }).predictions[0]).toEqual({ next: ['9007199254740994', '-9223372036854775807'] });
-    expect((v2.body as { outputs: { data: unknown[] }[] }).outputs[0]?.data).toEqual(['9007199254740994', '-9223372036854775807', 42, '9223372036854775807']);
+    expect((v2.body as { outputs: { data: unknown[] }[] }).outputs[0]?.data).toEqual([
+      '9007199254740994',
+      '-9223372036854775807',
+      42,
+      '9223372036854775807',
+    ]);
     // A JSON number past 2^53 has already lost its last digits: refused, never rounded.
     expect(rounded.status).toBe(400);
     expect(errorOf(rounded)).toMatchObject({ code: 'INEXACT_INTEGER', path: 'instances[0][0]' });
@@ -243,7 +352,11 @@ describe('a tree-ensemble classifier from the ai.onnx.ml domain', () => {
     const fixture = treeEnsembleClassifier({ trees: 10, depth: 4 });
     const classLabels = fixture.classLabels as string[];
     await publish('trees', fixture, { features, classLabels, algorithm: 'random forest' });
-    const rows = [[0.2, 0.8, 0.5, 0.1], [0.9, 0.1, 0.3, 0.7], [0.5, 0.5, 0.5, 0.5]];
+    const rows = [
+      [0.2, 0.8, 0.5, 0.1],
+      [0.9, 0.1, 0.3, 0.7],
+      [0.5, 0.5, 0.5, 0.5],
+    ];
     const direct = await runDirect(fixture.bytes, { input: new ort.Tensor('float32', Float32Array.from(rows.flat()), [3, 4]) });
     const probabilities = direct['probabilities'] as ort.Tensor;
     const labels = direct['label'] as ort.Tensor;
@@ -255,7 +368,9 @@ describe('a tree-ensemble classifier from the ai.onnx.ml domain', () => {
       instances: rows.map((row) => Object.fromEntries(features.map((f, j) => [f, row[j]]))),
     });
     const arrays = await call(stack.url, 'POST', '/v1/models/trees/predict', { instances: rows });
-    const v2 = await call(stack.url, 'POST', '/v2/models/trees/infer', { inputs: [{ name: 'input', shape: [3, 4], datatype: 'FP32', data: rows }] });
+    const v2 = await call(stack.url, 'POST', '/v2/models/trees/infer', {
+      inputs: [{ name: 'input', shape: [3, 4], datatype: 'FP32', data: rows }],
+    });
 
     const expected = rows.map((_, r) => {
       const p = Array.from((probabilities.data as Float32Array).slice(r * 3, r * 3 + 3), shortestFloat32);
@@ -302,7 +417,9 @@ describe('the sample model and the v2 metadata routes', () => {
     const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { features: setosa });
     expect(stack.sample).toBe('registered');
     expect(reply.status).toBe(200);
-    const body = reply.body as Record<string, unknown> & { predictions: { label: string; confidence: number; probabilities: Record<string, number> }[] };
+    const body = reply.body as Record<string, unknown> & {
+      predictions: { label: string; confidence: number; probabilities: Record<string, number> }[];
+    };
     expect(body.predictions[0]?.label).toBe('setosa');
     expect(body.predictions[0]?.confidence).toBeGreaterThan(0.8);
     expect(Object.keys(body.predictions[0]?.probabilities ?? {})).toEqual(['setosa', 'versicolor', 'virginica']);

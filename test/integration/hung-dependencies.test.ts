@@ -13,7 +13,14 @@ import { awsClients, buildPredictionService } from '../../functions/shared/compo
 let server: http.Server;
 let requests = 0;
 const saved: Record<string, string | undefined> = {};
-const ENV = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE'];
+const ENV = [
+  'AWS_ENDPOINT_URL_DYNAMODB',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+];
 
 beforeAll(async () => {
   server = http.createServer((request) => {
@@ -46,12 +53,20 @@ afterAll(async () => {
 
 it('answers the first request 503 REGISTRY_UNAVAILABLE once the registry read times out, retries included', async () => {
   // Prepare
-  const config = loadConfig({ REGISTRY_TABLE: 'registry', PREDICTION_LOG_TABLE: 'log', ARTIFACT_BUCKET: 'artifacts', AWS_REQUEST_TIMEOUT_MS: '200', AWS_CONNECT_TIMEOUT_MS: '200' });
+  const config = loadConfig({
+    REGISTRY_TABLE: 'registry',
+    PREDICTION_LOG_TABLE: 'log',
+    ARTIFACT_BUCKET: 'artifacts',
+    AWS_REQUEST_TIMEOUT_MS: '200',
+    AWS_CONNECT_TIMEOUT_MS: '200',
+  });
   const clients = awsClients(config);
   const service = buildPredictionService(config, clients);
 
   // Act
-  const error = await rejection(service.predict('iris', { features: { a: 1 } }, { requestId: 'r-1', caller: 'test', startedAt: performance.now() }));
+  const error = await rejection(
+    service.predict('iris', { features: { a: 1 } }, { requestId: 'r-1', caller: 'test', startedAt: performance.now() }),
+  );
 
   // Assess: the SDK's attempts each ended at the timeout, then our side answered
   expect([error.status, error.code]).toEqual([503, 'REGISTRY_UNAVAILABLE']);

@@ -46,7 +46,11 @@ function binaryEvent(body: Buffer, query: Record<string, string> | null = null) 
     path: '/v2/models/iris/infer',
     httpMethod: 'POST',
     headers: { 'Content-Type': 'application/octet-stream', Accept: 'application/octet-stream', 'Inference-Header-Content-Length': '0' },
-    multiValueHeaders: { 'Content-Type': ['application/octet-stream'], Accept: ['application/octet-stream'], 'Inference-Header-Content-Length': ['0'] },
+    multiValueHeaders: {
+      'Content-Type': ['application/octet-stream'],
+      Accept: ['application/octet-stream'],
+      'Inference-Header-Content-Length': ['0'],
+    },
     queryStringParameters: query,
     multiValueQueryStringParameters: query ? Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])) : null,
     pathParameters: null,
@@ -62,15 +66,22 @@ beforeAll(async () => {
   await mkdir(path.join(dir, 'asset.echo'));
   await writeFile(path.join(dir, 'asset.echo', 'index.mjs'), ECHO);
   templateFile = path.join(dir, 'Echo.template.json');
-  await writeFile(templateFile, JSON.stringify({
-    Resources: {
-      EchoFunction: {
-        Type: 'AWS::Lambda::Function',
-        Metadata: { 'aws:cdk:path': 'Echo/Echo/Resource', 'aws:asset:path': 'asset.echo' },
-        Properties: { Handler: 'index.handler', Runtime: 'nodejs22.x', Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } } },
+  await writeFile(
+    templateFile,
+    JSON.stringify({
+      Resources: {
+        EchoFunction: {
+          Type: 'AWS::Lambda::Function',
+          Metadata: { 'aws:cdk:path': 'Echo/Echo/Resource', 'aws:asset:path': 'asset.echo' },
+          Properties: {
+            Handler: 'index.handler',
+            Runtime: 'nodejs22.x',
+            Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+          },
+        },
       },
-    },
-  }));
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -80,7 +91,10 @@ afterAll(async () => {
 /** `npm run invoke -- ...`, as a user runs it. */
 function cli(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'local/invoke-cli.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'local/invoke-cli.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -95,7 +109,11 @@ it('a 1 MB binary body (base64 in the event, far past what an environment variab
   const { result } = await invoke({ templateFile, functionName: 'echo', event: binaryEvent(INPUT), seedSampleModel: false });
 
   // Assess
-  expect(result).toMatchObject({ statusCode: 200, isBase64Encoded: true, headers: { 'x-received-bytes': String(INPUT.length), 'x-received-base64': 'true' } });
+  expect(result).toMatchObject({
+    statusCode: 200,
+    isBase64Encoded: true,
+    headers: { 'x-received-bytes': String(INPUT.length), 'x-received-base64': 'true' },
+  });
   expect(resultBody(result)?.equals(Buffer.from(INPUT).reverse())).toBe(true);
 }, 60_000);
 
@@ -143,12 +161,14 @@ it('a text answer prints as the result itself', () => {
 it("an event over Lambda's 6 MiB is refused before the function runs, as Lambda refuses it", async () => {
   // 4.8 MB of bytes: under the limit raw, over it base64-encoded in the event.
   const event = binaryEvent(Buffer.alloc(4_800_000, 9));
-  await expect(invoke({ templateFile, functionName: 'echo', event, seedSampleModel: false }))
-    .rejects.toThrow(new RegExp(`The event is \\d+ bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit .*RequestEntityTooLargeException`));
+  await expect(invoke({ templateFile, functionName: 'echo', event, seedSampleModel: false })).rejects.toThrow(
+    new RegExp(`The event is \\d+ bytes as JSON, over Lambda's ${LAMBDA_SYNC_PAYLOAD_BYTES}-byte limit .*RequestEntityTooLargeException`),
+  );
 });
 
 it("a result over Lambda's 6 MiB is an error (Lambda refuses it, API Gateway answers 502), not a result", async () => {
   const event = binaryEvent(Buffer.alloc(0), { size: String(4_800_000) });
-  await expect(invoke({ templateFile, functionName: 'echo', event, seedSampleModel: false }))
-    .rejects.toThrow(/The function's result is \d+ bytes as JSON, over Lambda's 6291456-byte limit .*Function\.ResponseSizeTooLarge/);
+  await expect(invoke({ templateFile, functionName: 'echo', event, seedSampleModel: false })).rejects.toThrow(
+    /The function's result is \d+ bytes as JSON, over Lambda's 6291456-byte limit .*Function\.ResponseSizeTooLarge/,
+  );
 }, 60_000);

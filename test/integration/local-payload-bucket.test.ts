@@ -22,11 +22,15 @@ describe('with the default configuration', () => {
     await stack?.stop();
   });
 
-  it('expires payloads as the bucket\'s lifecycle rule does: kept within a day, deleted after', async () => {
+  it("expires payloads as the bucket's lifecycle rule does: kept within a day, deleted after", async () => {
     // Prepare: two objects written now
     const keys = [payloadInputKey('iris', '00000000-0000-4000-8000-000000000001'), 'outputs/iris/r-1/y'];
     for (const key of keys) await stack.clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_PAYLOAD_BUCKET, Key: key, Body: 'x' }));
-    const exists = async (key: string) => stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_PAYLOAD_BUCKET, Key: key })).then(() => true, () => false);
+    const exists = async (key: string) =>
+      stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_PAYLOAD_BUCKET, Key: key })).then(
+        () => true,
+        () => false,
+      );
 
     // Act / Assess: an hour later both stay; a day and a minute later both go
     expect(await expirePayloads(stack.clients.s3, LOCAL_PAYLOAD_BUCKET, Date.now() + 3_600_000)).toBe(0);

@@ -88,8 +88,9 @@ describe('duplicate Authorization headers', () => {
 
     // Assess: the same 401 as the authorizer gives when nothing is cached; no function reached
     for (const reply of replies) {
-      expect({ status: reply.status, code: reply.body.error.code, message: reply.body.error.message, path: reply.body.error.path })
-        .toEqual({ status: 401, code: 'UNAUTHORIZED', message: 'Send exactly one Authorization header.', path: 'headers.authorization' });
+      expect({ status: reply.status, code: reply.body.error.code, message: reply.body.error.message, path: reply.body.error.path }).toEqual(
+        { status: 401, code: 'UNAUTHORIZED', message: 'Send exactly one Authorization header.', path: 'headers.authorization' },
+      );
       expect(reply.body.requestId).toMatch(UUID);
     }
     expect(api.predict).not.toHaveBeenCalled();
@@ -101,7 +102,11 @@ describe('duplicate Authorization headers', () => {
 
 describe('slow clients', () => {
   let server: LocalServer;
-  const handler = jest.fn<HttpHandler>(async () => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' }));
+  const handler = jest.fn<HttpHandler>(async () => ({
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: '{"ok":true}',
+  }));
   const lines: string[] = [];
 
   beforeAll(async () => {
@@ -125,41 +130,68 @@ describe('slow clients', () => {
     lines.length = 0;
   });
 
-  it('bounds the header and request time by default (not Node\'s 60 s and 300 s) and checks them often', async () => {
-    const defaults = await startLocalServer({ functions: { predict: { handler }, control: { handler } }, authorization: { insecure: true }, warn: () => undefined });
+  it("bounds the header and request time by default (not Node's 60 s and 300 s) and checks them often", async () => {
+    const defaults = await startLocalServer({
+      functions: { predict: { handler }, control: { handler } },
+      authorization: { insecure: true },
+      warn: () => undefined,
+    });
     try {
-      expect([defaults.server.headersTimeout, defaults.server.requestTimeout]).toEqual([LOCAL_HEADERS_TIMEOUT_MS, LOCAL_REQUEST_TIMEOUT_MS]);
+      expect([defaults.server.headersTimeout, defaults.server.requestTimeout]).toEqual([
+        LOCAL_HEADERS_TIMEOUT_MS,
+        LOCAL_REQUEST_TIMEOUT_MS,
+      ]);
       expect(LOCAL_REQUEST_TIMEOUT_MS).toBeLessThanOrEqual(30_000);
     } finally {
       await defaults.close();
     }
-    await expect(startLocalServer({ functions: { predict: { handler }, control: { handler } }, authorization: { insecure: true }, headersTimeoutMs: 500, requestTimeoutMs: 100 }))
-      .rejects.toThrow(RangeError);
+    await expect(
+      startLocalServer({
+        functions: { predict: { handler }, control: { handler } },
+        authorization: { insecure: true },
+        headersTimeoutMs: 500,
+        requestTimeoutMs: 100,
+      }),
+    ).rejects.toThrow(RangeError);
   });
 
   it.each<[string, Buffer, boolean]>([
     ['a body shorter than its Content-Length', predictRequest([], '{"features":', 100), true],
     ['a body of which nothing arrives', predictRequest([], '', 100), true],
-    ['a chunked body without its last chunk', Buffer.from('POST /v1/models/iris/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n'), true],
+    [
+      'a chunked body without its last chunk',
+      Buffer.from(
+        'POST /v1/models/iris/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n',
+      ),
+      true,
+    ],
     // No request ever began: nothing for the access log.
-    ['a header section that never ends', Buffer.from('POST /v1/models/iris/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/js'), false],
-  ])('answers %s with a JSON 408 REQUEST_TIMEOUT and closes the connection; the function never runs', async (_what, request, logged) => {
-    // Act: the client sends this much and then nothing; the server must end it
-    const reply = await raw(server.url, request);
+    [
+      'a header section that never ends',
+      Buffer.from('POST /v1/models/iris/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/js'),
+      false,
+    ],
+  ])(
+    'answers %s with a JSON 408 REQUEST_TIMEOUT and closes the connection; the function never runs',
+    async (_what, request, logged) => {
+      // Act: the client sends this much and then nothing; the server must end it
+      const reply = await raw(server.url, request);
 
-    // Assess
-    expect({ status: reply.status, code: reply.body.error.code }).toEqual({ status: 408, code: 'REQUEST_TIMEOUT' });
-    expect(reply.body.requestId).toMatch(UUID);
-    expect(reply.body.error.message).toContain('Content-Length');
-    expect(reply.head.toLowerCase()).toContain('connection: close');
-    expect(handler).not.toHaveBeenCalled();
-    // The access log shows what was answered, not a 200 (the line is written once the request's
-    // reading has ended, which may be just after the client saw the connection close).
-    while (logged && lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    if (logged) expect(lines).toEqual([expect.stringMatching(/^POST \/v1\/models\/\{model\}\/predict 408 /)]);
-  }, 20_000);
+      // Assess
+      expect({ status: reply.status, code: reply.body.error.code }).toEqual({ status: 408, code: 'REQUEST_TIMEOUT' });
+      expect(reply.body.requestId).toMatch(UUID);
+      expect(reply.body.error.message).toContain('Content-Length');
+      expect(reply.head.toLowerCase()).toContain('connection: close');
+      expect(handler).not.toHaveBeenCalled();
+      // The access log shows what was answered, not a 200 (the line is written once the request's
+      // reading has ended, which may be just after the client saw the connection close).
+      while (logged && lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      if (logged) expect(lines).toEqual([expect.stringMatching(/^POST \/v1\/models\/\{model\}\/predict 408 /)]);
+    },
+    20_000,
+  );
 
-  it('does not count the function\'s own time: a request that arrived whole waits for its answer', async () => {
+  it("does not count the function's own time: a request that arrived whole waits for its answer", async () => {
     // Prepare: the function takes longer than the request timeout
     handler.mockImplementationOnce(async () => {
       await new Promise((resolve) => setTimeout(resolve, 1_500));

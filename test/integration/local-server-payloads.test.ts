@@ -113,7 +113,12 @@ describe('request bodies', () => {
 
 describe('binary answers', () => {
   beforeEach(() => {
-    answer = () => ({ statusCode: 200, headers: { 'content-type': 'application/octet-stream' }, body: ALL_BYTES.toString('base64'), isBase64Encoded: true });
+    answer = () => ({
+      statusCode: 200,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: ALL_BYTES.toString('base64'),
+      isBase64Encoded: true,
+    });
   });
 
   it.each<[string, string]>([
@@ -138,7 +143,11 @@ describe('binary answers', () => {
   });
 
   it('a text answer is sent as it is, whatever the Accept header', async () => {
-    answer = () => ({ statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"X","message":"m","path":""}}' });
+    answer = () => ({
+      statusCode: 400,
+      headers: { 'content-type': 'application/json' },
+      body: '{"error":{"code":"X","message":"m","path":""}}',
+    });
     const reply = await post(INFER, '{}', { 'content-type': 'application/json', accept: 'application/octet-stream' });
     expect({ status: reply.status, text: reply.text }).toEqual({ status: 400, text: '{"error":{"code":"X","message":"m","path":""}}' });
   });
@@ -228,7 +237,12 @@ describe("Lambda's 6 MiB on the serialized event", () => {
 describe("Lambda's 6 MiB on the serialized result", () => {
   /** A 200 whose serialized size is exactly `bytes`. */
   function resultOf(bytes: number, base64 = false): APIGatewayProxyResult {
-    const frame: APIGatewayProxyResult = { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: '', ...(base64 ? { isBase64Encoded: true } : {}) };
+    const frame: APIGatewayProxyResult = {
+      statusCode: 200,
+      headers: { 'content-type': 'text/plain' },
+      body: '',
+      ...(base64 ? { isBase64Encoded: true } : {}),
+    };
     return { ...frame, body: 'y'.repeat(bytes - serializedBytes(frame)) };
   }
 
@@ -261,7 +275,12 @@ describe("Lambda's 6 MiB on the serialized result", () => {
   });
 
   it('a binary answer counts base64-encoded: 4.8 MB of bytes are a 6.4 MB result, refused even for a client that takes bytes', async () => {
-    answer = () => ({ statusCode: 200, headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(4_800_000, 1).toString('base64'), isBase64Encoded: true });
+    answer = () => ({
+      statusCode: 200,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(4_800_000, 1).toString('base64'),
+      isBase64Encoded: true,
+    });
     const reply = await post(INFER, '{}', { 'content-type': 'application/json', accept: 'application/octet-stream' });
     expect({ status: reply.status, code: errorOf(reply).code }).toEqual({ status: 502, code: 'RESULT_TOO_LARGE' });
   });

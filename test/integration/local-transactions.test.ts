@@ -14,20 +14,35 @@ import { localClients, startLocalAws, TRANSACTION_JOURNAL_DIR, type LocalAws, ty
 
 const TABLES = { registry: 'registry', predictionLog: 'prediction-log' };
 const modelKey = (model: string) => ({ pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.modelSk });
-const modelItem = (model: string, revision: number) => ({ ...modelKey(model), modelIndex: REGISTRY_KEYS.modelIndexValue, model, latestVersion: 1, revision, updatedAt: 'then', updatedBy: 'test' });
+const modelItem = (model: string, revision: number) => ({
+  ...modelKey(model),
+  modelIndex: REGISTRY_KEYS.modelIndexValue,
+  model,
+  latestVersion: 1,
+  revision,
+  updatedAt: 'then',
+  updatedBy: 'test',
+});
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(() => { throw new Error('expected a rejection'); }, (error: unknown) => error);
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
 }
 
 /** The model names the sparse `models` index lists. */
 async function listed(clients: LocalClients): Promise<string[]> {
-  const { Items = [] } = await clients.documents.send(new QueryCommand({
-    TableName: TABLES.registry,
-    IndexName: REGISTRY_KEYS.modelsIndexName,
-    KeyConditionExpression: 'modelIndex = :m',
-    ExpressionAttributeValues: { ':m': REGISTRY_KEYS.modelIndexValue },
-  }));
+  const { Items = [] } = await clients.documents.send(
+    new QueryCommand({
+      TableName: TABLES.registry,
+      IndexName: REGISTRY_KEYS.modelsIndexName,
+      KeyConditionExpression: 'modelIndex = :m',
+      ExpressionAttributeValues: { ':m': REGISTRY_KEYS.modelIndexValue },
+    }),
+  );
   return Items.map((item) => String(item.model));
 }
 
@@ -55,15 +70,30 @@ describe('within a running process', () => {
     await clients.documents.send(new PutCommand({ TableName: TABLES.registry, Item: modelItem('held', 3) }));
 
     // Act
-    const error = await rejection(clients.documents.send(new TransactWriteCommand({
-      TransactItems: [
-        { Put: { TableName: TABLES.registry, Item: modelItem('fresh', 1), ConditionExpression: 'attribute_not_exists(pk)' } },
-        { Update: { TableName: TABLES.registry, Key: modelKey('held'), UpdateExpression: 'SET revision = :r', ConditionExpression: 'revision = :old', ExpressionAttributeValues: { ':r': 4, ':old': 2 } } },
-      ],
-    })));
+    const error = await rejection(
+      clients.documents.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: TABLES.registry, Item: modelItem('fresh', 1), ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Update: {
+                TableName: TABLES.registry,
+                Key: modelKey('held'),
+                UpdateExpression: 'SET revision = :r',
+                ConditionExpression: 'revision = :old',
+                ExpressionAttributeValues: { ':r': 4, ':old': 2 },
+              },
+            },
+          ],
+        }),
+      ),
+    );
 
     // Assess
-    expect(error).toMatchObject({ name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }] });
+    expect(error).toMatchObject({
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+    });
     expect(await item(clients, 'held')).toEqual(modelItem('held', 3));
     expect(await item(clients, 'fresh')).toBeUndefined();
     expect((await listed(clients)).filter((m) => m === 'held' || m === 'fresh')).toEqual(['held']);
@@ -74,16 +104,37 @@ describe('within a running process', () => {
     await clients.documents.send(new PutCommand({ TableName: TABLES.registry, Item: modelItem('first', 1) }));
 
     // Act: the second update cannot apply (no such attribute to add to).
-    const error = await rejection(clients.documents.send(new TransactWriteCommand({
-      TransactItems: [
-        { Update: { TableName: TABLES.registry, Key: modelKey('first'), UpdateExpression: 'SET revision = revision + :one', ExpressionAttributeValues: { ':one': 1 } } },
-        { Put: { TableName: TABLES.registry, Item: modelItem('second', 1) } },
-        { Update: { TableName: TABLES.registry, Key: modelKey('first-missing'), UpdateExpression: 'SET nothing = nothing + :one', ExpressionAttributeValues: { ':one': 1 } } },
-      ],
-    })));
+    const error = await rejection(
+      clients.documents.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: TABLES.registry,
+                Key: modelKey('first'),
+                UpdateExpression: 'SET revision = revision + :one',
+                ExpressionAttributeValues: { ':one': 1 },
+              },
+            },
+            { Put: { TableName: TABLES.registry, Item: modelItem('second', 1) } },
+            {
+              Update: {
+                TableName: TABLES.registry,
+                Key: modelKey('first-missing'),
+                UpdateExpression: 'SET nothing = nothing + :one',
+                ExpressionAttributeValues: { ':one': 1 },
+              },
+            },
+          ],
+        }),
+      ),
+    );
 
     // Assess
-    expect(error).toMatchObject({ name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'None' }, { Code: 'None' }, { Code: 'ValidationError' }] });
+    expect(error).toMatchObject({
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'None' }, { Code: 'None' }, { Code: 'ValidationError' }],
+    });
     expect(await item(clients, 'first')).toEqual(modelItem('first', 1));
     expect(await item(clients, 'second')).toBeUndefined();
     expect(await listed(clients)).not.toContain('second');
@@ -112,10 +163,17 @@ describe('after a kill', () => {
     await writeIndexEntryOnly(path.join(dataDir, 'dynamodb'), TABLES.registry, modelItem('orphan', 1));
     const journal = path.join(dataDir, TRANSACTION_JOURNAL_DIR);
     await mkdir(journal, { recursive: true });
-    await writeFile(path.join(journal, '000000000001.json'), JSON.stringify([
-      { tableName: TABLES.registry, key: { pk: { S: REGISTRY_KEYS.pk('kept') }, sk: { S: REGISTRY_KEYS.modelSk } }, before: marshal(modelItem('kept', 1)) },
-      { tableName: TABLES.registry, key: { pk: { S: REGISTRY_KEYS.pk('orphan') }, sk: { S: REGISTRY_KEYS.modelSk } } },
-    ]));
+    await writeFile(
+      path.join(journal, '000000000001.json'),
+      JSON.stringify([
+        {
+          tableName: TABLES.registry,
+          key: { pk: { S: REGISTRY_KEYS.pk('kept') }, sk: { S: REGISTRY_KEYS.modelSk } },
+          before: marshal(modelItem('kept', 1)),
+        },
+        { tableName: TABLES.registry, key: { pk: { S: REGISTRY_KEYS.pk('orphan') }, sk: { S: REGISTRY_KEYS.modelSk } } },
+      ]),
+    );
 
     // Act
     const second = await startLocalAws({ dataDir });
@@ -160,7 +218,9 @@ describe('after a kill', () => {
 
 /** DynamoDB JSON of a flat item of strings and numbers. */
 function marshal(item: Record<string, string | number>): Record<string, { S: string } | { N: string }> {
-  return Object.fromEntries(Object.entries(item).map(([name, value]) => [name, typeof value === 'number' ? { N: String(value) } : { S: value }]));
+  return Object.fromEntries(
+    Object.entries(item).map(([name, value]) => [name, typeof value === 'number' ? { N: String(value) } : { S: value }]),
+  );
 }
 
 /**
@@ -179,7 +239,9 @@ async function writeIndexEntryOnly(storePath: string, tableName: string, item: R
   };
   const store = db.create({ path: storePath });
   const done = (resolve: () => void, reject: (error: unknown) => void) => (error?: unknown) => (error ? reject(error) : resolve());
-  const table = await new Promise<unknown>((resolve, reject) => store.getTable(tableName, false, (error, found) => (error ? reject(error) : resolve(found))));
+  const table = await new Promise<unknown>((resolve, reject) =>
+    store.getTable(tableName, false, (error, found) => (error ? reject(error) : resolve(found))),
+  );
   await new Promise<void>((resolve, reject) => db.updateIndexes(store, table, undefined, marshal(item), done(resolve, reject)));
   await new Promise<void>((resolve, reject) => store.db.close(done(resolve, reject)));
 }

@@ -57,7 +57,11 @@ async function setUp(api: FakeExtensionsApi): Promise<{ handler: HttpHandler; dr
     config: { maxRows: 1000, functionVersion: '3', logTtlDays: 30, maxLoggedOutputBytes: 16_384, pointerCacheMs: 5_000 },
   });
   const drain = new InvocationDrain({ runtimeApi: api.address, drain: () => service.flush() });
-  const handler = makeHandler({ service, limits: { maxBodyBytes: 6_000_000, maxJsonDepth: 32 }, edge: { onAnswered: (id) => drain.answered(id) } });
+  const handler = makeHandler({
+    service,
+    limits: { maxBodyBytes: 6_000_000, maxJsonDepth: 32 },
+    edge: { onAnswered: (id) => drain.answered(id) },
+  });
   return { handler, drain };
 }
 
@@ -127,7 +131,9 @@ describe('InvocationDrain', () => {
     const register = api.calls[0];
     expect(register?.headers['lambda-extension-name']).toBe('prediction-log-drain');
     expect(JSON.parse(register?.body ?? '{}')).toEqual({ events: ['INVOKE'] });
-    expect(api.calls.filter((c) => c.path.endsWith('/event/next')).every((c) => c.headers['lambda-extension-identifier'] === 'ext-0001')).toBe(true);
+    expect(
+      api.calls.filter((c) => c.path.endsWith('/event/next')).every((c) => c.headers['lambda-extension-identifier'] === 'ext-0001'),
+    ).toBe(true);
     expect(response.statusCode).toBe(200);
     expect(nextCallsBeforeAnswer).toBe(1);
     expect(storedWhenAnswered).toBe(false);

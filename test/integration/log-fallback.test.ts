@@ -48,8 +48,9 @@ it('keeps serving with DynamoDB down, and every log record lands in the fallback
   expect(body.predictions.map((p) => p.label)).toEqual(['virginica', 'virginica']);
   expect(body.predictions[0]).toEqual((warm.body as { predictions: unknown[] }).predictions[0]);
   // ...and its log record, whole (the caller is the token's subject), in one structured line.
-  const fallback = jsonLines(printed)
-    .filter((entry) => (entry['record'] as { requestId?: string } | undefined)?.requestId === body.requestId);
+  const fallback = jsonLines(printed).filter(
+    (entry) => (entry['record'] as { requestId?: string } | undefined)?.requestId === body.requestId,
+  );
   expect(fallback).toHaveLength(1);
   const [entry] = fallback as [Record<string, unknown>];
   expect(entry).toMatchObject({

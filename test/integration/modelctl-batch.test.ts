@@ -39,7 +39,15 @@ beforeAll(async () => {
       }),
     },
   });
-  const minted = await run('token', '--scope', 'predict,models:read,models:write,models:promote,batch:submit,batch:read', '--data-dir', dataDir, '--subject', 'batcher');
+  const minted = await run(
+    'token',
+    '--scope',
+    'predict,models:read,models:write,models:promote,batch:submit,batch:read',
+    '--data-dir',
+    dataDir,
+    '--subject',
+    'batcher',
+  );
   expect(minted.code).toBe(0);
   token = minted.out.trim();
   const registered = await run('register', APART, 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--production');
@@ -71,13 +79,24 @@ function runWith(options: { errIsTTY?: boolean; token?: string }, ...argv: strin
     requests.push(`${init?.method ?? 'GET'} ${String(input)}`);
     return fetch(input, init);
   };
-  return runModelctl({ url: stack?.url, token: options.token ?? token, fetch: recording, ...(options.errIsTTY === undefined ? {} : { errIsTTY: options.errIsTTY }) }, argv);
+  return runModelctl(
+    {
+      url: stack?.url,
+      token: options.token ?? token,
+      fetch: recording,
+      ...(options.errIsTTY === undefined ? {} : { errIsTTY: options.errIsTTY }),
+    },
+    argv,
+  );
 }
 
 /** A file's JSON lines. */
 async function jsonLines<T>(file: string): Promise<T[]> {
   const text = await readFile(file, 'utf8');
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as T);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as T);
 }
 
 /** What the predict route answers for these rows (labels), to compare the batch's with. */
@@ -97,7 +116,9 @@ function jobIdIn(text: string): string {
 /** Writes iris as JSON Lines, row `wide` with a feature that is not a number. */
 async function irisJsonl(file: string, wide?: number): Promise<void> {
   const names = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'];
-  const lines = iris.map((row, i) => JSON.stringify(Object.fromEntries(names.map((name, j) => [name, i === wide && j === 2 ? 'wide' : row.features[j]]))));
+  const lines = iris.map((row, i) =>
+    JSON.stringify(Object.fromEntries(names.map((name, j) => [name, i === wide && j === 2 ? 'wide' : row.features[j]]))),
+  );
   await writeFile(file, `${lines.join('\n')}\n`);
 }
 
@@ -126,13 +147,15 @@ describe('batch run', () => {
     expect(manifest).toMatchObject({ model: 'iris', state: 'SUCCEEDED', rows: 150, predicted: 150, failed: 0 });
     expect(manifest.input.uri).toMatch(new RegExp(`^s3://${LOCAL_BATCH_BUCKET}/uploads/[0-9a-f-]{36}/iris\\.csv$`));
     expect(manifest.predictions).toMatch(new RegExp(`^s3://${LOCAL_BATCH_BUCKET}/results/job-[0-9a-z-]+/predictions\\.jsonl$`));
-    expect(result.out).toBe([
-      `Job ${manifest.jobId} of iris v1 SUCCEEDED: 150 rows, 150 predicted, 0 failed.`,
-      `  predictions  ${input}.predictions.jsonl`,
-      `  errors       ${input}.errors.jsonl`,
-      `  manifest     ${input}.manifest.json`,
-      '',
-    ].join('\n'));
+    expect(result.out).toBe(
+      [
+        `Job ${manifest.jobId} of iris v1 SUCCEEDED: 150 rows, 150 predicted, 0 failed.`,
+        `  predictions  ${input}.predictions.jsonl`,
+        `  errors       ${input}.errors.jsonl`,
+        `  manifest     ${input}.manifest.json`,
+        '',
+      ].join('\n'),
+    );
     expect(result.err).toContain('Uploading iris.csv: 100% (3879 of 3879 bytes)\n');
     expect(result.err).toContain(`Submitted job ${manifest.jobId} (iris v1)`);
     expect(result.err).toMatch(/^iris: 150 \/ 150 rows \(100%\) {2}SUCCEEDED$/m);
@@ -146,7 +169,20 @@ describe('batch run', () => {
     const outDir = path.join(work, 'results', 'tolerated');
 
     // Act
-    const result = await run('batch', 'run', 'iris', input, '--output-dir', outDir, '--tolerate', '1', '--rows-per-batch', '40', '--interval', '0.2');
+    const result = await run(
+      'batch',
+      'run',
+      'iris',
+      input,
+      '--output-dir',
+      outDir,
+      '--tolerate',
+      '1',
+      '--rows-per-batch',
+      '40',
+      '--interval',
+      '0.2',
+    );
 
     // Assess
     expect(result.code).toBe(0);
@@ -186,13 +222,23 @@ describe('batch run', () => {
     expect(status.out).toMatch(/^ {2}error sample \(1 of 1 failed rows\):\n {4}row 7, line 8: WRONG_TYPE: .+ \(at petal_length_cm\)$/m);
   }, 60_000);
 
-  it('draws one bar on a terminal: the upload, then the job\'s rows and state', async () => {
+  it("draws one bar on a terminal: the upload, then the job's rows and state", async () => {
     // Prepare
     const input = path.join(work, 'tty.csv');
     await writeFile(input, await readFile(IRIS_CSV));
 
     // Act
-    const result = await runWith({ errIsTTY: true }, 'batch', 'run', 'iris', input, '--output-dir', path.join(work, 'tty'), '--interval', '0.2');
+    const result = await runWith(
+      { errIsTTY: true },
+      'batch',
+      'run',
+      'iris',
+      input,
+      '--output-dir',
+      path.join(work, 'tty'),
+      '--interval',
+      '0.2',
+    );
 
     // Assess
     expect(result.code).toBe(0);
@@ -226,14 +272,34 @@ describe('batch submit, wait, status, list and cancel', () => {
 
   beforeAll(async () => {
     const uri = await putInput('inputs/iris.csv', await readFile(IRIS_CSV, 'utf8'));
-    const submitted = await run('batch', 'submit', 'iris', '--input', uri, '--output', `s3://${LOCAL_BATCH_BUCKET}/out/`, '--client-token', 'first-try');
+    const submitted = await run(
+      'batch',
+      'submit',
+      'iris',
+      '--input',
+      uri,
+      '--output',
+      `s3://${LOCAL_BATCH_BUCKET}/out/`,
+      '--client-token',
+      'first-try',
+    );
     expect(submitted.code).toBe(0);
     jobId = jobIdIn(submitted.out);
   }, 30_000);
 
   it('submit prints the job and how to follow it; the same client token gets the same job', async () => {
     // Act
-    const again = await run('batch', 'submit', 'iris', '--input', `s3://${LOCAL_BATCH_BUCKET}/inputs/iris.csv`, '--output', `s3://${LOCAL_BATCH_BUCKET}/out/`, '--client-token', 'first-try');
+    const again = await run(
+      'batch',
+      'submit',
+      'iris',
+      '--input',
+      `s3://${LOCAL_BATCH_BUCKET}/inputs/iris.csv`,
+      '--output',
+      `s3://${LOCAL_BATCH_BUCKET}/out/`,
+      '--client-token',
+      'first-try',
+    );
 
     // Assess
     expect(again.code).toBe(0);
@@ -253,7 +319,11 @@ describe('batch submit, wait, status, list and cancel', () => {
     expect(waited.code).toBe(0);
     expect(waited.err).toMatch(new RegExp(`^Waiting for job ${jobId} of iris for at most 30 s`));
     expect(waited.out).toBe(status.out);
-    expect(status.out).toMatch(new RegExp(`^Job ${jobId}: SUCCEEDED\\n {2}model {8}iris v1\\n {2}rows {9}150 read of 150 \\(100%\\)\\n {2}predicted {4}150\\n {2}failed {7}0\\n {2}submitted {4}\\S+ by batcher\\n`));
+    expect(status.out).toMatch(
+      new RegExp(
+        `^Job ${jobId}: SUCCEEDED\\n {2}model {8}iris v1\\n {2}rows {9}150 read of 150 \\(100%\\)\\n {2}predicted {4}150\\n {2}failed {7}0\\n {2}submitted {4}\\S+ by batcher\\n`,
+      ),
+    );
     expect(status.out).toMatch(/^ {2}ended {8}\S+ \(\d+\.\d s\)$/m);
     expect(status.out).toContain('  ignored      species (columns the model does not take)\n');
     expect(status.out).toContain(`  predictions  s3://${LOCAL_BATCH_BUCKET}/out/${jobId}/predictions.jsonl\n`);
@@ -277,13 +347,17 @@ describe('batch submit, wait, status, list and cancel', () => {
     expect(all.code).toBe(0);
     const [header, ...rows] = all.out.trimEnd().split('\n');
     expect(header).toMatch(/^ID {2,}STATE {2,}VERSION {2}ROWS {2}PREDICTED {2}FAILED {2}SUBMITTED$/);
-    expect(rows.find((r) => r.startsWith(jobId))).toMatch(new RegExp(`^${jobId} {2,}SUCCEEDED {2}1 {8}150 {3}150 {8}0 {7}\\d{4}-\\d\\d-\\d\\dT`));
+    expect(rows.find((r) => r.startsWith(jobId))).toMatch(
+      new RegExp(`^${jobId} {2,}SUCCEEDED {2}1 {8}150 {3}150 {8}0 {7}\\d{4}-\\d\\d-\\d\\dT`),
+    );
     expect(succeeded.out).toContain(jobId);
     expect(cancelled.out).not.toContain(jobId);
     expect(JSON.parse(json.out)).toEqual({ jobs: [expect.objectContaining({ model: 'iris' })], cursor: expect.any(String) as unknown });
     expect(one.out.trimEnd().split('\n')).toHaveLength(2);
     expect(one.err).toBe('(more jobs follow: raise --limit, at most 100, or narrow with --state)\n');
-    expect(requests.filter((r) => r.includes('state=SUCCEEDED'))).toEqual([`GET ${stack.url}/v1/models/iris/batch-jobs?limit=100&state=SUCCEEDED`]);
+    expect(requests.filter((r) => r.includes('state=SUCCEEDED'))).toEqual([
+      `GET ${stack.url}/v1/models/iris/batch-jobs?limit=100&state=SUCCEEDED`,
+    ]);
   });
 
   it('cancel of an ended job prints the 409 and exits 1', async () => {
@@ -297,18 +371,47 @@ describe('batch submit, wait, status, list and cancel', () => {
 
   it('submit --wait --json waits and prints the ended job as JSON', async () => {
     // Act
-    const result = await run('batch', 'submit', 'iris', '--input', `s3://${LOCAL_BATCH_BUCKET}/inputs/iris.csv`, '--output', `s3://${LOCAL_BATCH_BUCKET}/out/`, '--format', 'csv', '--wait', '--interval', '0.1', '--json');
+    const result = await run(
+      'batch',
+      'submit',
+      'iris',
+      '--input',
+      `s3://${LOCAL_BATCH_BUCKET}/inputs/iris.csv`,
+      '--output',
+      `s3://${LOCAL_BATCH_BUCKET}/out/`,
+      '--format',
+      'csv',
+      '--wait',
+      '--interval',
+      '0.1',
+      '--json',
+    );
 
     // Assess
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.out)).toMatchObject({ job: { state: 'SUCCEEDED', rows: 150 }, links: { predictions: expect.any(String) as unknown } });
+    expect(JSON.parse(result.out)).toMatchObject({
+      job: { state: 'SUCCEEDED', rows: 150 },
+      links: { predictions: expect.any(String) as unknown },
+    });
   }, 60_000);
 
   it('wait exits 2 when --timeout passes and the job keeps running; cancelled, wait exits 1 with the reason', async () => {
     // Prepare: 3,000 rows one per batch, one batch at a time: a job that runs for a while.
-    const many = Array.from({ length: 20 }, () => (`${iris.map((r) => r.features.join(',')).join('\n')}\n`)).join('');
+    const many = Array.from({ length: 20 }, () => `${iris.map((r) => r.features.join(',')).join('\n')}\n`).join('');
     const uri = await putInput('inputs/slow.csv', `sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm\n${many}`);
-    const submitted = await run('batch', 'submit', 'iris', '--input', uri, '--output', `s3://${LOCAL_BATCH_BUCKET}/out/`, '--rows-per-batch', '1', '--max-concurrency', '1');
+    const submitted = await run(
+      'batch',
+      'submit',
+      'iris',
+      '--input',
+      uri,
+      '--output',
+      `s3://${LOCAL_BATCH_BUCKET}/out/`,
+      '--rows-per-batch',
+      '1',
+      '--max-concurrency',
+      '1',
+    );
     const slow = jobIdIn(submitted.out);
 
     // Act
@@ -319,7 +422,11 @@ describe('batch submit, wait, status, list and cancel', () => {
     // Assess
     expect(timedOut.code).toBe(2);
     expect(timedOut.out).toMatch(new RegExp(`^Job ${slow}: (SUBMITTED|RUNNING)\\n`));
-    expect(timedOut.err).toMatch(new RegExp(`Stopped waiting after 1 s \\(--timeout\\): job ${slow} is (SUBMITTED|RUNNING) and keeps running\\. Wait again: modelctl batch wait iris ${slow}\\n$`));
+    expect(timedOut.err).toMatch(
+      new RegExp(
+        `Stopped waiting after 1 s \\(--timeout\\): job ${slow} is (SUBMITTED|RUNNING) and keeps running\\. Wait again: modelctl batch wait iris ${slow}\\n$`,
+      ),
+    );
     expect(cancelled.code).toBe(0);
     expect(cancelled.out).toMatch(new RegExp(`^Job ${slow}: CANCELLED\\n`));
     expect(cancelled.out).toContain('  reason       CANCELLED: Cancelled by batcher: enough\n');
@@ -355,26 +462,36 @@ describe('help', () => {
     }
     const out = results[0]?.out ?? '';
     expect(out).toMatch(/^Usage: modelctl batch <command> <model> /);
-    for (const command of ['submit <model> --input', 'run <model> <file>', 'status <model> <job>', 'wait <model> <job>', 'cancel <model> <job>', 'list <model>']) {
+    for (const command of [
+      'submit <model> --input',
+      'run <model> <file>',
+      'status <model> <job>',
+      'wait <model> <job>',
+      'cancel <model> <job>',
+      'list <model>',
+    ]) {
       expect(out).toContain(`\n  batch ${command}`);
     }
     expect(out).toContain('All commands: modelctl --help');
     expect(requests).toEqual([]);
   });
 
-  it.each(['submit', 'run', 'status', 'wait', 'cancel', 'list'])('prints the help of "batch %s" alone for "--help", "-h" and "help batch %s"', async (command) => {
-    // Act
-    const results = [await run('batch', command, '--help'), await run('batch', command, '-h'), await run('help', 'batch', command)];
+  it.each(['submit', 'run', 'status', 'wait', 'cancel', 'list'])(
+    'prints the help of "batch %s" alone for "--help", "-h" and "help batch %s"',
+    async (command) => {
+      // Act
+      const results = [await run('batch', command, '--help'), await run('batch', command, '-h'), await run('help', 'batch', command)];
 
-    // Assess
-    for (const result of results) {
-      expect(result.code).toBe(0);
-      expect(result.out).toMatch(new RegExp(`^Usage: modelctl batch ${command} <model>`));
-      expect(result.out).not.toContain('Commands:');
-      expect(result.out).toContain('All batch commands: modelctl batch --help');
-      expect(result.out).toBe(results[0]?.out);
-    }
-  });
+      // Assess
+      for (const result of results) {
+        expect(result.code).toBe(0);
+        expect(result.out).toMatch(new RegExp(`^Usage: modelctl batch ${command} <model>`));
+        expect(result.out).not.toContain('Commands:');
+        expect(result.out).toContain('All batch commands: modelctl batch --help');
+        expect(result.out).toBe(results[0]?.out);
+      }
+    },
+  );
 
   it('lists "batch" in the general help, and the batch scopes where scopes are listed', async () => {
     // Act
@@ -393,7 +510,9 @@ describe('help', () => {
     const runHelp = await run('help', 'batch', 'run');
 
     // Assess
-    expect(wait.out).toContain('\n  Exit 0: SUCCEEDED; 1: FAILED or CANCELLED (with the\n  reason); 2: --timeout passed (the job keeps\n  running).');
+    expect(wait.out).toContain(
+      '\n  Exit 0: SUCCEEDED; 1: FAILED or CANCELLED (with the\n  reason); 2: --timeout passed (the job keeps\n  running).',
+    );
     expect(runHelp.out).toContain('<location>uploads/<id>/<file>');
     expect(runHelp.out).toContain('<location>results/');
   });
@@ -405,18 +524,39 @@ describe('usage errors', () => {
     [['batch', 'frobnicate'], /^Unknown batch command "frobnicate"\.\n\nUsage: modelctl batch <command>/],
     [['help', 'batch', 'frobnicate'], /^Unknown batch command "frobnicate"\.\n\nUsage: modelctl batch <command>/],
     [['batch', 'submit', 'iris'], /^"batch submit" needs --input s3:\/\/BUCKET\/KEY .+\n\nUsage: modelctl batch submit <model>/],
-    [['batch', 'submit', 'iris', '--input', 'iris.csv', '--output', 's3://b/o/'], /^--input is an S3 URI \(s3:\/\/BUCKET\/KEY\), not "iris\.csv"\.\n\nUsage: modelctl batch submit /],
-    [['batch', 'submit', 'iris', '--input', 's3://b/k.csv', '--output', 's3://b/o/', '--format', 'xml'], /^--format is one of csv, jsonl, parquet, not "xml"\./],
-    [['batch', 'submit', 'iris', '--input', 's3://b/k.csv', '--output', 's3://b/o/', '--tolerate', '120'], /^--tolerate is a percent of the rows from 0 to 100, not "120"\./],
-    [['batch', 'submit', 'iris', '--input', 's3://b/k.csv', '--output', 's3://b/o/', '--rows-per-batch', '0'], /^--rows-per-batch is a whole number from 1, not "0"\./],
-    [['batch', 'submit', 'iris', '--input', 's3://b/k.csv', '--output', 's3://b/o/', '--timeout', '5'], /^--interval and --timeout go with --wait\./],
+    [
+      ['batch', 'submit', 'iris', '--input', 'iris.csv', '--output', 's3://b/o/'],
+      /^--input is an S3 URI \(s3:\/\/BUCKET\/KEY\), not "iris\.csv"\.\n\nUsage: modelctl batch submit /,
+    ],
+    [
+      ['batch', 'submit', 'iris', '--input', 's3://b/k.csv', '--output', 's3://b/o/', '--format', 'xml'],
+      /^--format is one of csv, jsonl, parquet, not "xml"\./,
+    ],
+    [
+      ['batch', 'submit', 'iris', '--input', 's3://b/k.csv', '--output', 's3://b/o/', '--tolerate', '120'],
+      /^--tolerate is a percent of the rows from 0 to 100, not "120"\./,
+    ],
+    [
+      ['batch', 'submit', 'iris', '--input', 's3://b/k.csv', '--output', 's3://b/o/', '--rows-per-batch', '0'],
+      /^--rows-per-batch is a whole number from 1, not "0"\./,
+    ],
+    [
+      ['batch', 'submit', 'iris', '--input', 's3://b/k.csv', '--output', 's3://b/o/', '--timeout', '5'],
+      /^--interval and --timeout go with --wait\./,
+    ],
     [['batch', 'status', 'iris'], /^"batch status" takes <model> <job>\.\n\nUsage: modelctl batch status <model> <job>/],
-    [['batch', 'wait', 'iris', 'job-x', '--interval', '0'], /^--interval is a number of seconds from 0\.1, not "0"\.\n\nUsage: modelctl batch wait /],
+    [
+      ['batch', 'wait', 'iris', 'job-x', '--interval', '0'],
+      /^--interval is a number of seconds from 0\.1, not "0"\.\n\nUsage: modelctl batch wait /,
+    ],
     [['batch', 'wait', 'iris', 'job-x', '--timeout', 'soon'], /^--timeout is a number of seconds from 0, not "soon"\./],
     [['batch', 'cancel', 'iris', 'job-x', '--json'], /^"batch cancel" does not take --json\.\n\nUsage: modelctl batch cancel /],
     [['batch', 'list', 'iris', '--state', 'DONE'], /^--state is one of SUBMITTED, RUNNING, SUCCEEDED, FAILED, CANCELLED\./],
     [['batch', 'list', 'iris', '--follow'], /^"batch list" does not take --follow\./],
-    [['batch', 'run', 'iris', 'data/README.md'], /^Cannot tell the format of "README\.md" from its extension; give --format csv\|jsonl\|parquet\.\n\nUsage: modelctl batch run /],
+    [
+      ['batch', 'run', 'iris', 'data/README.md'],
+      /^Cannot tell the format of "README\.md" from its extension; give --format csv\|jsonl\|parquet\.\n\nUsage: modelctl batch run /,
+    ],
     [['batch', 'run', 'iris', 'data/iris.csv', '--input', 's3://b/k.csv'], /^"batch run" does not take --input\./],
     [['batch', 'run', 'iris', 'data/iris.csv', '--tolerate', 'some'], /^--tolerate is a percent/],
     [['batch', 'run', 'iris', 'data/iris.csv', '--bogus'], /Unknown option '--bogus'.*\n\nUsage: modelctl batch run /s],
@@ -432,13 +572,15 @@ describe('usage errors', () => {
     expect(requests).toEqual([]);
   });
 
-  it('keeps a batch command\'s usage error short: the message, the synopsis and where the help is', async () => {
+  it("keeps a batch command's usage error short: the message, the synopsis and where the help is", async () => {
     // Act
     const result = await run('batch', 'wait', 'iris');
 
     // Assess
     expect(result).toMatchObject({ code: 2, out: '' });
-    expect(result.err).toBe('"batch wait" takes <model> <job>.\n\nUsage: modelctl batch wait <model> <job> [--interval SECONDS] [--timeout SECONDS]\nHelp:  modelctl batch wait --help\n');
+    expect(result.err).toBe(
+      '"batch wait" takes <model> <job>.\n\nUsage: modelctl batch wait <model> <job> [--interval SECONDS] [--timeout SECONDS]\nHelp:  modelctl batch wait --help\n',
+    );
   });
 
   it('refuses a file that does not exist before asking for an upload', async () => {
@@ -467,9 +609,17 @@ describe('usage errors', () => {
     expect(requests).toEqual([]);
   });
 
-  it('shows the API\'s refusal of a submission: an input that is not there', async () => {
+  it("shows the API's refusal of a submission: an input that is not there", async () => {
     // Act
-    const result = await run('batch', 'submit', 'iris', '--input', `s3://${LOCAL_BATCH_BUCKET}/inputs/none.csv`, '--output', `s3://${LOCAL_BATCH_BUCKET}/out/`);
+    const result = await run(
+      'batch',
+      'submit',
+      'iris',
+      '--input',
+      `s3://${LOCAL_BATCH_BUCKET}/inputs/none.csv`,
+      '--output',
+      `s3://${LOCAL_BATCH_BUCKET}/out/`,
+    );
 
     // Assess
     expect(result.code).toBe(1);
@@ -508,7 +658,11 @@ describe('progress of a job', () => {
     // Prepare
     const lines: string[] = [];
     let now = 0;
-    const progress = new Progress({ err: (text) => lines.push(text), errIsTTY: false }, 'iris', undefined, { unit: 'rows', lineEveryMs: 5_000, now: () => now });
+    const progress = new Progress({ err: (text) => lines.push(text), errIsTTY: false }, 'iris', undefined, {
+      unit: 'rows',
+      lineEveryMs: 5_000,
+      now: () => now,
+    });
 
     // Act
     progress.update(0, undefined, 'RUNNING');
@@ -525,11 +679,7 @@ describe('progress of a job', () => {
     progress.finish();
 
     // Assess
-    expect(lines).toEqual([
-      'iris: 0 rows  RUNNING\n',
-      'iris: 20 / 150 rows (13%)  RUNNING\n',
-      'iris: 150 / 150 rows (100%)  SUCCEEDED\n',
-    ]);
+    expect(lines).toEqual(['iris: 0 rows  RUNNING\n', 'iris: 20 / 150 rows (13%)  RUNNING\n', 'iris: 150 / 150 rows (100%)  SUCCEEDED\n']);
   });
 
   it('a bar interrupted by a message ends its line and draws anew', () => {
@@ -543,7 +693,11 @@ describe('progress of a job', () => {
     progress.update(5, 10, 'RUNNING');
 
     // Assess
-    expect(writes).toEqual([`\riris [${'#'.repeat(15)}${'.'.repeat(15)}]  50%  5 / 10 rows  RUNNING`, '\n', `\riris [${'#'.repeat(15)}${'.'.repeat(15)}]  50%  5 / 10 rows  RUNNING`]);
+    expect(writes).toEqual([
+      `\riris [${'#'.repeat(15)}${'.'.repeat(15)}]  50%  5 / 10 rows  RUNNING`,
+      '\n',
+      `\riris [${'#'.repeat(15)}${'.'.repeat(15)}]  50%  5 / 10 rows  RUNNING`,
+    ]);
   });
 });
 
@@ -564,13 +718,19 @@ describe('helpers', () => {
   it('lists jobs whose row count is not known yet with "-"', () => {
     // Prepare
     const job = {
-      jobId: 'job-20261130t120501z-7f3k9q2m1x', state: 'RUNNING', modelVersion: '2', progress: { rowsRead: 0, predicted: 0, failed: 0 }, submittedAt: '2026-11-30T12:05:01.000Z',
+      jobId: 'job-20261130t120501z-7f3k9q2m1x',
+      state: 'RUNNING',
+      modelVersion: '2',
+      progress: { rowsRead: 0, predicted: 0, failed: 0 },
+      submittedAt: '2026-11-30T12:05:01.000Z',
     } as unknown as BatchJob;
 
     // Act
     const table = jobsTable([job]);
 
     // Assess
-    expect(table.split('\n')[1]).toBe('job-20261130t120501z-7f3k9q2m1x  RUNNING  2        -     0          0       2026-11-30T12:05:01.000Z');
+    expect(table.split('\n')[1]).toBe(
+      'job-20261130t120501z-7f3k9q2m1x  RUNNING  2        -     0          0       2026-11-30T12:05:01.000Z',
+    );
   });
 });

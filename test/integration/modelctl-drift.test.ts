@@ -12,14 +12,27 @@ import path from 'node:path';
 import type { ReferenceProfile } from '../../functions/core/drift/profile.js';
 import type { StoredDriftReport } from '../../functions/core/drift/service.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { CLASS_LABELS, FEATURES, TARGET, TRAINING, parseCsv, seededRandom, stratifiedSplit, toExamples } from '../../scripts/sample-model.js';
+import {
+  CLASS_LABELS,
+  FEATURES,
+  TARGET,
+  TRAINING,
+  parseCsv,
+  seededRandom,
+  stratifiedSplit,
+  toExamples,
+} from '../../scripts/sample-model.js';
 import { DRIFTED_EXIT_CODE, NOT_JUDGED_EXIT_CODE } from '../../bin/modelctl.js';
 import { MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../../functions/core/capture.js';
 import { call } from '../fixtures/http.js';
 import { runModelctl } from '../fixtures/modelctl.js';
 
 const IRIS_CSV = 'data/iris.csv';
-const train = stratifiedSplit(toExamples(parseCsv(readFileSync(IRIS_CSV, 'utf8')), FEATURES, TARGET, CLASS_LABELS), TRAINING.testFraction, TRAINING.seed).train;
+const train = stratifiedSplit(
+  toExamples(parseCsv(readFileSync(IRIS_CSV, 'utf8')), FEATURES, TARGET, CLASS_LABELS),
+  TRAINING.testFraction,
+  TRAINING.seed,
+).train;
 
 let stack: LocalStack;
 let dataDir: string;
@@ -28,7 +41,13 @@ let token: string;
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-drift-'));
   stack = await startLocalStack({ dataDir, rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '100' } });
-  const minted = await runModelctl({ url: stack.url, token: undefined }, ['token', '--scope', 'predict,models:read,models:write,models:promote', '--data-dir', dataDir]);
+  const minted = await runModelctl({ url: stack.url, token: undefined }, [
+    'token',
+    '--scope',
+    'predict,models:read,models:write,models:promote',
+    '--data-dir',
+    dataDir,
+  ]);
   expect(minted.code).toBe(0);
   token = minted.out.trim();
 }, 120_000);
@@ -47,14 +66,22 @@ function draw(n: number, seed: number, shift?: { feature: string; by: number }):
   const random = seededRandom(seed);
   return Array.from({ length: n }, () => {
     const example = train[Math.floor(random() * train.length)] as (typeof train)[number];
-    return Object.fromEntries(FEATURES.map((name, j) => [name, (example.features[j] as number) + (shift?.feature === name ? shift.by : 0)]));
+    return Object.fromEntries(
+      FEATURES.map((name, j) => [name, (example.features[j] as number) + (shift?.feature === name ? shift.by : 0)]),
+    );
   });
 }
 
 /** Serves the rows to the model (100 a request) and waits until capture has delivered their records. */
 async function serve(rows: readonly Record<string, number>[], model = 'iris'): Promise<void> {
   for (let i = 0; i < rows.length; i += 100) {
-    const reply = await call(stack.url, 'POST', `/v1/models/${model}/predict`, { instances: rows.slice(i, i + 100) }, { authorization: `Bearer ${token}` });
+    const reply = await call(
+      stack.url,
+      'POST',
+      `/v1/models/${model}/predict`,
+      { instances: rows.slice(i, i + 100) },
+      { authorization: `Bearer ${token}` },
+    );
     expect(reply.status).toBe(200);
   }
   await stack.flush();
@@ -64,20 +91,44 @@ describe('modelctl capture', () => {
   it('shows capture off, turns it on with redaction and a record bound, shows it, and turns it off', async () => {
     // Act
     const before = await run('capture', 'iris');
-    const set = await run('capture', 'iris', '--sample', '25', '--drop', 'sepal_width_cm', '--hash', 'petal_width_cm', '--max-record-bytes', '8192');
+    const set = await run(
+      'capture',
+      'iris',
+      '--sample',
+      '25',
+      '--drop',
+      'sepal_width_cm',
+      '--hash',
+      'petal_width_cm',
+      '--max-record-bytes',
+      '8192',
+    );
     const shown = await run('capture', 'iris', '--json');
     const off = await run('capture', 'iris', '--off');
 
     // Assess
-    expect(before).toEqual({ code: 0, err: '', out: 'Capture of iris: off. Turn it on: modelctl capture iris --sample PERCENT [--drop a,b] [--hash c]\n' });
+    expect(before).toEqual({
+      code: 0,
+      err: '',
+      out: 'Capture of iris: off. Turn it on: modelctl capture iris --sample PERCENT [--drop a,b] [--hash c]\n',
+    });
     expect(set.code).toBe(0);
-    expect(set.out).toMatch(/^Capture of iris: on, 25% of requests\n {2}drop {14}sepal_width_cm\n {2}hash {14}petal_width_cm\n {2}max record bytes {2}8192\n {2}updated {11}\S+Z by local-dev\n$/);
+    expect(set.out).toMatch(
+      /^Capture of iris: on, 25% of requests\n {2}drop {14}sepal_width_cm\n {2}hash {14}petal_width_cm\n {2}max record bytes {2}8192\n {2}updated {11}\S+Z by local-dev\n$/,
+    );
     expect(shown.code).toBe(0);
-    expect(JSON.parse(shown.out)).toMatchObject({ model: 'iris', enabled: true, samplePercent: 25, drop: ['sepal_width_cm'], hash: ['petal_width_cm'], maxRecordBytes: 8192 });
+    expect(JSON.parse(shown.out)).toMatchObject({
+      model: 'iris',
+      enabled: true,
+      samplePercent: 25,
+      drop: ['sepal_width_cm'],
+      hash: ['petal_width_cm'],
+      maxRecordBytes: 8192,
+    });
     expect(off).toMatchObject({ code: 0, out: expect.stringMatching(/^Capture of iris: off\./) as unknown });
   });
 
-  it('shows the API\'s refusal of an unknown feature, and refuses a sample of 0 and mixed options itself', async () => {
+  it("shows the API's refusal of an unknown feature, and refuses a sample of 0 and mixed options itself", async () => {
     // Act
     const unknown = await run('capture', 'iris', '--sample', '10', '--drop', 'petal_area');
     const zero = await run('capture', 'iris', '--sample', '0');
@@ -90,18 +141,27 @@ describe('modelctl capture', () => {
 
     // Assess
     expect(unknown).toMatchObject({ code: 1, out: '' });
-    expect(unknown.err).toMatch(/^400 UNKNOWN_FEATURE: "petal_area" is not a feature, input or output of any version of this model, .+ \(at drop\[0\]\)\n$/);
+    expect(unknown.err).toMatch(
+      /^400 UNKNOWN_FEATURE: "petal_area" is not a feature, input or output of any version of this model, .+ \(at drop\[0\]\)\n$/,
+    );
     expect(unknown.err.split('\n')).toHaveLength(2);
     for (const result of [zero, offAndSample, dropAlone, elsewhere]) expect(result).toMatchObject({ code: 2, out: '' });
-    for (const [i, odd] of oddNumbers.entries()) expect({ i, code: odd.code, err: odd.err.split('\n')[0] }).toEqual({ i, code: 2, err: expect.stringMatching(/^--sample must be a number, not "/) as unknown });
-    expect(zero.err).toMatch(/^--sample is the percent of requests captured, from 0\.001 to 100, not "0"; --off turns capture off\.\n\nUsage: modelctl capture <model>/);
+    for (const [i, odd] of oddNumbers.entries())
+      expect({ i, code: odd.code, err: odd.err.split('\n')[0] }).toEqual({
+        i,
+        code: 2,
+        err: expect.stringMatching(/^--sample must be a number, not "/) as unknown,
+      });
+    expect(zero.err).toMatch(
+      /^--sample is the percent of requests captured, from 0\.001 to 100, not "0"; --off turns capture off\.\n\nUsage: modelctl capture <model>/,
+    );
     expect(offAndSample.err).toMatch(/^--off turns capture off; it goes without --sample/);
     expect(dropAlone.err).toMatch(/^--drop, --hash and --max-record-bytes go with --sample/);
     expect(elsewhere.err).toMatch(/^--sample goes with "capture"\./);
     expect(noModel).toMatchObject({ code: 1, err: expect.stringMatching(/^404 MODEL_NOT_FOUND: /) as unknown });
   });
 
-  it('refuses an empty or repeated name in --drop and --hash, and a record bound outside the API\'s, naming the option; nothing is sent', async () => {
+  it("refuses an empty or repeated name in --drop and --hash, and a record bound outside the API's, naming the option; nothing is sent", async () => {
     // Act: as an empty shell variable, stray commas or a blank would give them
     const empty = await run('capture', 'iris', '--sample', '10', '--drop', '');
     const commas = await run('capture', 'iris', '--sample', '10', '--drop', ',,');
@@ -114,7 +174,9 @@ describe('modelctl capture', () => {
 
     // Assess
     for (const result of [empty, commas, blank, gap, twice, small, large]) expect(result).toMatchObject({ code: 2, out: '' });
-    expect(empty.err).toMatch(/^--drop is a comma-separated list of names, not "": it names nothing \(leave the option out to name none\)\.\n\nUsage: modelctl capture /);
+    expect(empty.err).toMatch(
+      /^--drop is a comma-separated list of names, not "": it names nothing \(leave the option out to name none\)\.\n\nUsage: modelctl capture /,
+    );
     expect(commas.err).toMatch(/^--drop is a comma-separated list of names, not ",,": it names nothing /);
     expect(blank.err).toMatch(/^--hash is a comma-separated list of names, not " ": it names nothing /);
     expect(gap.err).toMatch(/^--drop is a comma-separated list of names, not "sepal_width_cm,,petal_width_cm": a name in it is empty\.\n/);
@@ -127,9 +189,16 @@ describe('modelctl capture', () => {
 });
 
 describe('modelctl profile --model --upload', () => {
-  it('profiles a CSV with the model\'s predictions and uploads it to a version; refused without a version to upload to', async () => {
+  it("profiles a CSV with the model's predictions and uploads it to a version; refused without a version to upload to", async () => {
     // Prepare: a second model, registered without a profile
-    const registered = await run('register', 'flowers', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--production');
+    const registered = await run(
+      'register',
+      'flowers',
+      'models/iris/model.onnx',
+      '--metadata',
+      'models/iris/metadata.json',
+      '--production',
+    );
     expect(registered.code).toBe(0);
 
     // Act
@@ -145,7 +214,9 @@ describe('modelctl profile --model --upload', () => {
 
     // Assess: the 409 says how to get a profile, the 404 how to get a report
     expect(noProfile).toMatchObject({ code: 1, out: '' });
-    expect(noProfile.err).toMatch(/^409 NO_REFERENCE_PROFILE: Model "flowers" version 1 has no reference profile .+modelctl profile .+ --upload flowers@1\. \(at version\)\n$/);
+    expect(noProfile.err).toMatch(
+      /^409 NO_REFERENCE_PROFILE: Model "flowers" version 1 has no reference profile .+modelctl profile .+ --upload flowers@1\. \(at version\)\n$/,
+    );
     expect(noReport.err).toMatch(/^404 NO_DRIFT_REPORT: /);
     // Assess: the profile of the model's columns (not the species), with its predictions, the same from the registry's metadata
     expect(local.code).toBe(0);
@@ -153,16 +224,23 @@ describe('modelctl profile --model --upload', () => {
     expect(Object.keys(profile.features)).toEqual([...FEATURES]);
     expect(Object.keys(profile.predictions ?? {})).toEqual(['label', ...CLASS_LABELS.map((label) => `probability[${label}]`)]);
     expect(profile.predictions?.['label']).toMatchObject({ kind: 'categorical', count: 150, missing: 0 });
-    expect(local.err).toMatch(/\nPredictions of models\/iris\/model\.onnx on those rows, 4 columns:\nlabel {2,}categorical {2,}0 {2}3 categories: /);
+    expect(local.err).toMatch(
+      /\nPredictions of models\/iris\/model\.onnx on those rows, 4 columns:\nlabel {2,}categorical {2,}0 {2}3 categories: /,
+    );
     expect(featuresOnly).toMatchObject({ code: 0, err: '' });
-    expect(featuresOnly.out).toMatch(/^Profiled 150 rows of data\/iris\.csv, 4 features:\n[^]*\nUploaded to flowers v1: 150 rows, 4 features, 0 prediction columns\.\n$/);
+    expect(featuresOnly.out).toMatch(
+      /^Profiled 150 rows of data\/iris\.csv, 4 features:\n[\s\S]*\nUploaded to flowers v1: 150 rows, 4 features, 0 prediction columns\.\n$/,
+    );
     expect(uploaded).toMatchObject({ code: 0, err: '' });
     expect(uploaded.out).toMatch(/\nUploaded to flowers v1: 150 rows, 4 features, 4 prediction columns\.\n$/);
     expect(stored.status).toBe(200);
     expect(stored.body).toEqual(profile);
     // Assess: mistakes
     expect(noVersion).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/^404 VERSION_NOT_FOUND: /) as unknown });
-    expect(badTarget).toMatchObject({ code: 2, err: expect.stringMatching(/^--upload is MODEL@VERSION \(e\.g\. iris@3\), not "flowers"\.\n\nUsage: modelctl profile /) as unknown });
+    expect(badTarget).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^--upload is MODEL@VERSION \(e\.g\. iris@3\), not "flowers"\.\n\nUsage: modelctl profile /) as unknown,
+    });
     expect(metadataAlone).toMatchObject({ code: 2, err: expect.stringMatching(/^--metadata goes with --model/) as unknown });
   }, 60_000);
 });
@@ -193,7 +271,9 @@ describe('modelctl drift', () => {
     const calmLines = calm.out.split('\n');
     expect(calmLines[0]).toBe('iris v1: no drift (0 of 4 features, 0 of 4 prediction columns)');
     expect(calmLines[1]).toMatch(/^on-demand run at \S+Z over \S+Z to \S+Z \(60 min\): 6 records, 600 rows; reference 120 rows$/);
-    expect(calmLines[2]).toBe('thresholds: drifted (major) when PSI >= 0.25 and p-value < 0.01; minor from PSI 0.1; judged from 30 live rows');
+    expect(calmLines[2]).toBe(
+      'thresholds: drifted (major) when PSI >= 0.25 and p-value < 0.01; minor from PSI 0.1; judged from 30 live rows',
+    );
     expect(calmLines[3]).toMatch(/^COLUMN\s+GROUP\s+KIND\s+STATUS\s+LIVE ROWS\s+PSI\s+TEST\s+P-VALUE\s+SEVERITY$/);
     expect(calm.out).toMatch(/\nsepal_width_cm\s+feature\s+numeric\s+absent-in-live\s+0\s+-\s+-\s+-\s+-\n/);
     expect(calm.out).toMatch(/\n\nDropped by capture, not compared: sepal_width_cm\.\n$/);
@@ -203,7 +283,9 @@ describe('modelctl drift', () => {
     const movedLines = moved.out.split('\n');
     expect(movedLines[0]).toMatch(/^iris v1: DRIFTED \(1 of 4 features, \d of 4 prediction columns\)$/);
     expect(movedLines[1]).toMatch(/: 12 records, 1200 rows; reference 120 rows$/);
-    expect(movedLines[4]).toMatch(/^petal_length_cm\s+feature\s+numeric\s+compared\s+1200\s+\d+(\.\d+)?\s+KS D 0\.\d+\s+\S+\s+MAJOR \(drifted\)$/);
+    expect(movedLines[4]).toMatch(
+      /^petal_length_cm\s+feature\s+numeric\s+compared\s+1200\s+\d+(\.\d+)?\s+KS D 0\.\d+\s+\S+\s+MAJOR \(drifted\)$/,
+    );
     expect(moved.out).toMatch(/\n\npetal_length_cm \(feature\): values shifted: PSI /);
     const features = movedLines.filter((line) => /^\S+\s+feature\s/.test(line));
     expect(features.filter((line) => line.endsWith('MAJOR (drifted)'))).toHaveLength(1);
@@ -215,7 +297,7 @@ describe('modelctl drift', () => {
     expect(report.results[0]).toMatchObject({ name: 'petal_length_cm', group: 'feature', drifted: true });
   }, 120_000);
 
-  it('says a run over too few captured rows judged nothing (exit 4), and shows a version\'s newest report with --version', async () => {
+  it("says a run over too few captured rows judged nothing (exit 4), and shows a version's newest report with --version", async () => {
     // Prepare: flowers (production v1, profiled above) gets a second version, profiled, and 10 rows of traffic on v1
     expect((await run('register', 'flowers', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json')).code).toBe(0);
     expect((await run('profile', IRIS_CSV, '--model', 'models/iris/model.onnx', '--upload', 'flowers@2')).code).toBe(0);
@@ -235,9 +317,14 @@ describe('modelctl drift', () => {
 
     // Assess: not "no drift", and exit 4
     expect({ code: few.code, err: few.err }).toEqual({ code: NOT_JUDGED_EXIT_CODE, err: '' });
-    expect(few.out.split('\n')[0]).toBe('flowers v1: NOT JUDGED, too few captured rows (1 record, 10 rows; a column is judged from 30 live rows)');
+    expect(few.out.split('\n')[0]).toBe(
+      'flowers v1: NOT JUDGED, too few captured rows (1 record, 10 rows; a column is judged from 30 live rows)',
+    );
     expect(few.out).not.toContain('no drift');
-    expect({ code: none.code, title: none.out.split('\n')[0] }).toEqual({ code: NOT_JUDGED_EXIT_CODE, title: 'flowers v2: NOT JUDGED, too few captured rows (0 records, 0 rows; a column is judged from 30 live rows)' });
+    expect({ code: none.code, title: none.out.split('\n')[0] }).toEqual({
+      code: NOT_JUDGED_EXIT_CODE,
+      title: 'flowers v2: NOT JUDGED, too few captured rows (0 records, 0 rows; a column is judged from 30 live rows)',
+    });
     // Assess: without --version the production version's newest, with it that version's (GET ?version=2)
     expect(production).toEqual(few);
     expect(second).toEqual(none);
@@ -246,7 +333,7 @@ describe('modelctl drift', () => {
     expect(unknown).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/^404 VERSION_NOT_FOUND: /) as unknown });
   }, 60_000);
 
-  it('refuses --minutes without --run and shows the API\'s refusal of a bad window', async () => {
+  it("refuses --minutes without --run and shows the API's refusal of a bad window", async () => {
     // Act
     const minutesAlone = await run('drift', 'iris', '--minutes', '5');
     const badWindow = await run('drift', 'iris', '--run', '--minutes', '0');
@@ -255,7 +342,11 @@ describe('modelctl drift', () => {
 
     // Assess
     expect(minutesAlone).toMatchObject({ code: 2, err: expect.stringMatching(/^--minutes goes with --run/) as unknown });
-    expect(badWindow).toMatchObject({ code: 1, out: "", err: expect.stringMatching(/^400 [A-Z_]+: .*1 minute.* \(at minutes\)\n$/) as unknown });
+    expect(badWindow).toMatchObject({
+      code: 1,
+      out: '',
+      err: expect.stringMatching(/^400 [A-Z_]+: .*1 minute.* \(at minutes\)\n$/) as unknown,
+    });
     expect(foreign).toMatchObject({ code: 2, err: expect.stringMatching(/^"drift" does not take --sample\./) as unknown });
     expect(noModel).toMatchObject({ code: 1, err: expect.stringMatching(/^404 MODEL_NOT_FOUND: /) as unknown });
   });
@@ -264,16 +355,34 @@ describe('modelctl drift', () => {
 describe('modelctl register --profile', () => {
   it('sends the profile with the file, stored beside it; --profile elsewhere is a usage error', async () => {
     // Act
-    const registered = await run('register', 'asters', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--profile', 'models/iris/profile.json');
+    const registered = await run(
+      'register',
+      'asters',
+      'models/iris/model.onnx',
+      '--metadata',
+      'models/iris/metadata.json',
+      '--profile',
+      'models/iris/profile.json',
+    );
     const stored = await call(stack.url, 'GET', '/v1/models/asters/versions/1/profile', undefined, { authorization: `Bearer ${token}` });
     const elsewhere = await run('models', '--profile', 'models/iris/profile.json');
-    const notJson = await run('register', 'asters', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--profile', 'models/iris/model.onnx');
+    const notJson = await run(
+      'register',
+      'asters',
+      'models/iris/model.onnx',
+      '--metadata',
+      'models/iris/metadata.json',
+      '--profile',
+      'models/iris/model.onnx',
+    );
 
     // Assess
     expect(registered.code).toBe(0);
     expect(stored.body).toEqual(JSON.parse(readFileSync('models/iris/profile.json', 'utf8')));
     expect(elsewhere).toMatchObject({ code: 2, err: expect.stringMatching(/^--profile goes with "register"/) as unknown });
     expect(notJson.code).not.toBe(0);
-    expect((await call(stack.url, 'GET', '/v1/models/asters/versions', undefined, { authorization: `Bearer ${token}` })).body).toMatchObject({ versions: [{ version: '1' }] });
+    expect(
+      (await call(stack.url, 'GET', '/v1/models/asters/versions', undefined, { authorization: `Bearer ${token}` })).body,
+    ).toMatchObject({ versions: [{ version: '1' }] });
   });
 });

@@ -53,7 +53,15 @@ beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-infer-'));
   work = await mkdtemp(path.join(os.tmpdir(), 'modelctl-infer-work-'));
   stack = await startLocalStack({ seedSampleModel: false, dataDir });
-  const minted = await run('token', '--scope', 'predict,models:read,models:write,models:promote', '--data-dir', dataDir, '--subject', 'npy-user');
+  const minted = await run(
+    'token',
+    '--scope',
+    'predict,models:read,models:write,models:promote',
+    '--data-dir',
+    dataDir,
+    '--subject',
+    'npy-user',
+  );
   expect(minted.code).toBe(0);
   token = minted.out.trim();
   await register('image', imageModel());
@@ -104,7 +112,14 @@ function handMadeNpy(dict: string, data: Buffer): Buffer {
   const length = Math.ceil((10 + dict.length + 1) / 64) * 64 - 10;
   const size = Buffer.alloc(2);
   size.writeUInt16LE(length);
-  return Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), size, Buffer.from(`${dict.padEnd(length - 1)}\n`, 'latin1'), data]);
+  return Buffer.concat([
+    Buffer.from([0x93]),
+    Buffer.from('NUMPY'),
+    Buffer.from([1, 0]),
+    size,
+    Buffer.from(`${dict.padEnd(length - 1)}\n`, 'latin1'),
+    data,
+  ]);
 }
 
 /** `count` float32 values, deterministic, of varied magnitude and sign. */
@@ -130,7 +145,11 @@ describe('binary tensors', () => {
     const output = readNpy(await readFile(path.join(out, 'y.npy')));
     expect(output).toMatchObject({ datatype, shape: [2, 3] });
     expect(rawToJson(output)).toEqual(rawToJson(tensor));
-    expect(result.out).toMatch(new RegExp(`^id-${type} v1 \\(request [^)]+\\)\\n {2}y {2}${datatype} +\\[2, 3\\] {2}.+ {2}-> ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/y\\.npy\\n$`));
+    expect(result.out).toMatch(
+      new RegExp(
+        `^id-${type} v1 \\(request [^)]+\\)\\n {2}y {2}${datatype} +\\[2, 3\\] {2}.+ {2}-> ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/y\\.npy\\n$`,
+      ),
+    );
   });
 
   it('sends several inputs in the order listed and reads several outputs, as ONNX Runtime computes them', async () => {
@@ -146,14 +165,26 @@ describe('binary tensors', () => {
     const out = path.join(work, 'out-pair');
 
     // Act: b first on the command line
-    const result = await run('infer', 'pair', '--input', `b=${await npy('b.npy', b)}`, '--input', `a=${await npy('a.npy', a)}`, '--output-dir', out);
+    const result = await run(
+      'infer',
+      'pair',
+      '--input',
+      `b=${await npy('b.npy', b)}`,
+      '--input',
+      `a=${await npy('a.npy', a)}`,
+      '--output-dir',
+      out,
+    );
 
     // Assess
     expect(result).toMatchObject({ code: 0, err: '' });
     for (const name of ['sum', 'product']) {
       const written = readNpy(await readFile(path.join(out, `${name}.npy`)));
-      expect({ name, shape: written.shape, data: [...new Float32Array(written.data.buffer)] })
-        .toEqual({ name, shape: [3, 2], data: [...(direct[name]?.data as Float32Array)] });
+      expect({ name, shape: written.shape, data: [...new Float32Array(written.data.buffer)] }).toEqual({
+        name,
+        shape: [3, 2],
+        data: [...(direct[name]?.data as Float32Array)],
+      });
     }
   });
 
@@ -169,10 +200,12 @@ describe('binary tensors', () => {
 
     // Assess
     expect(result).toMatchObject({ code: 0, err: '' });
-    expect((JSON.parse(result.out) as { outputs: unknown[] }).outputs).toEqual([{ name: 'y', datatype: 'FP32', shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }]);
+    expect((JSON.parse(result.out) as { outputs: unknown[] }).outputs).toEqual([
+      { name: 'y', datatype: 'FP32', shape: [2, 3], data: [1, 2, 3, 4, 5, 6] },
+    ]);
   });
 
-  it('prints the answer as JSON with --json: each output\'s values as data, NaN and the infinities as words', async () => {
+  it("prints the answer as JSON with --json: each output's values as data, NaN and the infinities as words", async () => {
     // Prepare
     const input = await npy('nan.npy', { datatype: 'FP32', shape: [1, 3], data: jsonToRaw('FP32', ['NaN', 'Infinity', 0.25]) });
 
@@ -182,7 +215,8 @@ describe('binary tensors', () => {
     // Assess
     expect(result).toMatchObject({ code: 0, err: '' });
     expect(JSON.parse(result.out)).toMatchObject({
-      model_name: 'id-float32', model_version: '1',
+      model_name: 'id-float32',
+      model_version: '1',
       outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 3], data: ['NaN', 'Infinity', 0.25] }],
     });
   });
@@ -190,7 +224,13 @@ describe('binary tensors', () => {
   it('takes JSON inputs, inline or from a file, typed as the model declares them', async () => {
     // Prepare
     const file = path.join(work, 'colors.json');
-    await writeFile(file, JSON.stringify([[1, 2, 3], [4, 5, 6]]));
+    await writeFile(
+      file,
+      JSON.stringify([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    );
 
     // Act
     const inline = await run('infer', 'id-int64', '--input', 'x=[[1, 2, "9007199254740993"]]');
@@ -199,7 +239,10 @@ describe('binary tensors', () => {
     // Assess
     expect(inline).toMatchObject({ code: 0, err: '' });
     expect(inline.out).toMatch(/^ {2}y {2}INT64 {2}\[1, 3\] {2}1, 2, 9007199254740993$/m);
-    expect(requests.filter((r) => r.startsWith('GET'))).toEqual([`GET ${stack.url}/v2/models/id-int64`, `GET ${stack.url}/v2/models/id-uint8`]);
+    expect(requests.filter((r) => r.startsWith('GET'))).toEqual([
+      `GET ${stack.url}/v2/models/id-int64`,
+      `GET ${stack.url}/v2/models/id-uint8`,
+    ]);
     expect(fromFile.out).toMatch(/^ {2}y {2}UINT8 {2}\[2, 3\] {2}1, 2, 3, 4, 5, 6$/m);
   });
 
@@ -215,7 +258,7 @@ describe('binary tensors', () => {
 });
 
 describe('by reference', () => {
-  it('uploads an image-sized input over Lambda\'s 6 MB first, and downloads its output of the same size', async () => {
+  it("uploads an image-sized input over Lambda's 6 MB first, and downloads its output of the same size", async () => {
     // Prepare: 1 × 3 × 1024 × 1024 float32, 12.6 MB raw (16.8 MB once base64-encoded)
     const x = floats(3 * 1024 * 1024);
     const input = await npy('image.npy', { datatype: 'FP32', shape: [1, 3, 1024, 1024], data: new Uint8Array(x.buffer) });
@@ -226,7 +269,7 @@ describe('by reference', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    expect(result.err).toContain('Input x is 12.0 MB: too large for Lambda\'s 6 MB inline, so it is uploaded first and sent by reference.');
+    expect(result.err).toContain("Input x is 12.0 MB: too large for Lambda's 6 MB inline, so it is uploaded first and sent by reference.");
     // The model's metadata first (the input's datatype and rows checked before any upload).
     expect(requests.slice(0, 4)).toEqual([
       `GET ${stack.url}/v2/models/image`,
@@ -257,12 +300,14 @@ describe('errors', () => {
 
     // Assess
     expect(missing).toMatchObject({ code: 1, out: '', err: `modelctl: no file at ${path.join(work, 'nope.npy')}.\n` });
-    expect(notNpy.err).toBe(`modelctl: ${path.join(work, 'image.onnx')} is not a .npy file: it does not start with "\\x93NUMPY" (save arrays with numpy.save).\n`);
+    expect(notNpy.err).toBe(
+      `modelctl: ${path.join(work, 'image.onnx')} is not a .npy file: it does not start with "\\x93NUMPY" (save arrays with numpy.save).\n`,
+    );
     expect(unsupported.err).toMatch(/^modelctl: .+complex\.npy's dtype <c8 \(c8\) has no protocol datatype; supported: /);
     expect(requests).toEqual([]); // nothing was sent
   });
 
-  it('shows the API\'s refusals as CODE: message (at path), exit 1', async () => {
+  it("shows the API's refusals as CODE: message (at path), exit 1", async () => {
     // Prepare
     const ints = await npy('ints.npy', { datatype: 'INT32', shape: [1, 3], data: jsonToRaw('INT32', [1, 2, 3]) });
 
@@ -277,10 +322,12 @@ describe('errors', () => {
     expect(wrongType.err).toMatch(/^400 DATATYPE_MISMATCH: .+ \(at inputs\[0\]\.datatype\)\n$/);
     expect(wrongName.err).toMatch(/^400 UNKNOWN_INPUT: .+\n$/);
     expect(noModel.err).toMatch(/^404 MODEL_NOT_FOUND: /);
-    expect(jsonWrongName.err).toBe('The model has no input "nope" (its inputs: "x"); a JSON --input takes the datatype the model declares.\n');
+    expect(jsonWrongName.err).toBe(
+      'The model has no input "nope" (its inputs: "x"); a JSON --input takes the datatype the model declares.\n',
+    );
   });
 
-  it('refuses bad usage with exit 2 and the command\'s usage, before anything is sent', async () => {
+  it("refuses bad usage with exit 2 and the command's usage, before anything is sent", async () => {
     // Act
     const results = {
       noInput: await run('infer', 'id-float32'),
@@ -292,7 +339,12 @@ describe('errors', () => {
     };
 
     // Assess
-    for (const [name, result] of Object.entries(results)) expect({ name, code: result.code, usage: result.err.includes('Usage: modelctl infer <model>') }).toEqual({ name, code: 2, usage: true });
+    for (const [name, result] of Object.entries(results))
+      expect({ name, code: result.code, usage: result.err.includes('Usage: modelctl infer <model>') }).toEqual({
+        name,
+        code: 2,
+        usage: true,
+      });
     expect(results.noInput.err).toMatch(/^"infer" takes --input NAME=FILE\.npy \(once per input\), or --body FILE/);
     expect(results.badForm.err).toMatch(/^--input is NAME=FILE\.npy, NAME=@FILE\.json or NAME='\[JSON array\]', not "x\.npy"\./);
     expect(results.twice.err).toMatch(/^--input "x" is given twice\./);

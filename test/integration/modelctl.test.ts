@@ -21,7 +21,19 @@ let token: string;
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-'));
   stack = await startLocalStack({ seedSampleModel: false, dataDir });
-  const minted = await run('token', '--scope', 'predict,models:read', '--scope', 'models:write', '--scope', 'models:promote', '--data-dir', dataDir, '--subject', 'cli-user');
+  const minted = await run(
+    'token',
+    '--scope',
+    'predict,models:read',
+    '--scope',
+    'models:write',
+    '--scope',
+    'models:promote',
+    '--data-dir',
+    dataDir,
+    '--subject',
+    'cli-user',
+  );
   expect(minted.code).toBe(0);
   token = minted.out.trim();
 }, 60_000);
@@ -51,25 +63,50 @@ async function runAt(now: number | undefined, ...argv: string[]): Promise<{ code
 it('registers a model file with metadata, makes it live and predicts with it', async () => {
   const registered = await run('register', 'flowers', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--production');
   const predicted = await run('predict', 'flowers', '--instances', '[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]');
-  const one = await run('predict', 'flowers', '--features', '{"sepal_length_cm":5.9,"sepal_width_cm":3.0,"petal_length_cm":4.2,"petal_width_cm":1.5}');
+  const one = await run(
+    'predict',
+    'flowers',
+    '--features',
+    '{"sepal_length_cm":5.9,"sepal_width_cm":3.0,"petal_length_cm":4.2,"petal_width_cm":1.5}',
+  );
   const versions = await run('versions', 'flowers');
 
   expect(registered).toMatchObject({ code: 0, json: { version: { model: 'flowers', version: '1' }, model: { productionVersion: '1' } } });
   expect(predicted.code).toBe(0);
   expect((predicted.json as { predictions: { label: string }[] }).predictions.map((p) => p.label)).toEqual(['setosa', 'virginica']);
   expect((one.json as { predictions: { label: string }[] }).predictions[0]?.label).toBe('versicolor');
-  expect((versions.json as { versions: { stage: string; registeredBy: string }[] }).versions.map((v) => [v.stage, v.registeredBy])).toEqual([['production', 'cli-user']]);
+  expect((versions.json as { versions: { stage: string; registeredBy: string }[] }).versions.map((v) => [v.stage, v.registeredBy])).toEqual(
+    [['production', 'cli-user']],
+  );
 });
 
 describe('token', () => {
   it('prints only a token, with the scopes, models, subject and lifetime asked for', async () => {
-    const result = await runAt(Date.UTC(2026, 0, 1, 12), 'token', '--scope', 'predict', '--model', 'iris,wine', '--subject', 'me', '--ttl', '600', '--data-dir', dataDir);
+    const result = await runAt(
+      Date.UTC(2026, 0, 1, 12),
+      'token',
+      '--scope',
+      'predict',
+      '--model',
+      'iris,wine',
+      '--subject',
+      'me',
+      '--ttl',
+      '600',
+      '--data-dir',
+      dataDir,
+    );
 
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(decodeJwt(result.out.trim())).toEqual({
-      iss: 'urn:onnx-serving:local', aud: 'onnx-serving', sub: 'me', scope: 'predict', models: ['iris', 'wine'],
-      iat: Date.UTC(2026, 0, 1, 12) / 1000, exp: Date.UTC(2026, 0, 1, 12) / 1000 + 600,
+      iss: 'urn:onnx-serving:local',
+      aud: 'onnx-serving',
+      sub: 'me',
+      scope: 'predict',
+      models: ['iris', 'wine'],
+      iat: Date.UTC(2026, 0, 1, 12) / 1000,
+      exp: Date.UTC(2026, 0, 1, 12) / 1000 + 600,
     });
   });
 
@@ -79,7 +116,9 @@ describe('token', () => {
     const unauthenticated = await run('models', '--token', 'not-a-jwt');
 
     expect(refused.code).toBe(1);
-    expect(refused.err).toMatch(/^403 FORBIDDEN: This token \(scopes: predict\) does not allow POST \/v1\/models\/sneaky\/versions; that needs "models:write"/);
+    expect(refused.err).toMatch(
+      /^403 FORBIDDEN: This token \(scopes: predict\) does not allow POST \/v1\/models\/sneaky\/versions; that needs "models:write"/,
+    );
     expect(unauthenticated.err).toMatch(/^401 UNAUTHORIZED: The bearer token is not a JWT/);
   });
 
@@ -115,11 +154,19 @@ describe('token', () => {
       tooManyModels: await mint('--model', models(MAX_MODELS_PER_TOKEN + 1)),
       foreignFlag: await mint('--reason', 'why'),
     };
-    const largest = await mint('--ttl', String(LOCAL_MAX_TOKEN_LIFETIME_SECONDS), '--subject', 's'.repeat(MAX_SUBJECT_LENGTH), '--model', models(MAX_MODELS_PER_TOKEN));
+    const largest = await mint(
+      '--ttl',
+      String(LOCAL_MAX_TOKEN_LIFETIME_SECONDS),
+      '--subject',
+      's'.repeat(MAX_SUBJECT_LENGTH),
+      '--model',
+      models(MAX_MODELS_PER_TOKEN),
+    );
     const used = await run('versions', 'm0', '--token', largest.out.trim());
 
     // Assess
-    for (const [name, result] of Object.entries(refused)) expect({ name, code: result.code, out: result.out }).toEqual({ name, code: 2, out: '' });
+    for (const [name, result] of Object.entries(refused))
+      expect({ name, code: result.code, out: result.out }).toEqual({ name, code: 2, out: '' });
     expect(refused.ttlHuge.err).toMatch(/^The lifetime must be a whole number of seconds from 1 to 604800 \(7 days/);
     expect(refused.subjectLong.err).toMatch(/^The subject must be 1 to 256 characters \(the API refuses a longer "sub"\); it is 257\./);
     expect(refused.tooManyModels.err).toMatch(/^The API would refuse this token: The token names 51 models/);
@@ -131,20 +178,23 @@ describe('token', () => {
 });
 
 describe('help', () => {
-  it.each(['token', 'register', 'shift', 'logs'])('prints the help of "%s" alone for "<command> --help", "<command> -h" and "help <command>"', async (command) => {
-    // Act
-    const results = [await run(command, '--help'), await run(command, '-h'), await run('help', command)];
+  it.each(['token', 'register', 'shift', 'logs'])(
+    'prints the help of "%s" alone for "<command> --help", "<command> -h" and "help <command>"',
+    async (command) => {
+      // Act
+      const results = [await run(command, '--help'), await run(command, '-h'), await run('help', command)];
 
-    // Assess
-    for (const result of results) {
-      expect(result.code).toBe(0);
-      expect(result.out).toMatch(new RegExp(`^Usage: modelctl ${command} `));
-      expect(result.out).not.toContain('Commands:');
-      expect(result.out).toBe(results[0]?.out);
-    }
-  });
+      // Assess
+      for (const result of results) {
+        expect(result.code).toBe(0);
+        expect(result.out).toMatch(new RegExp(`^Usage: modelctl ${command} `));
+        expect(result.out).not.toContain('Commands:');
+        expect(result.out).toBe(results[0]?.out);
+      }
+    },
+  );
 
-  it('prints the command\'s own usage after a mistake in it, and the general help for an unknown command', async () => {
+  it("prints the command's own usage after a mistake in it, and the general help for an unknown command", async () => {
     // Act
     const badTtl = await run('token', '--scope', 'predict', '--ttl', 'soon', '--data-dir', dataDir);
     const unknownFlag = await run('shift', 'iris', '50', '--frobnicate');
@@ -153,13 +203,21 @@ describe('help', () => {
     // Assess
     expect(badTtl.err).toMatch(/\n\nUsage: modelctl token /);
     expect(unknownFlag).toMatchObject({ code: 2, err: expect.stringMatching(/\n\nUsage: modelctl shift <model> <percent>/) as unknown });
-    expect(unknownHelp).toMatchObject({ code: 2, err: expect.stringMatching(/^Unknown command "frobnicate"\.\n\nUsage: modelctl <command>/) as unknown });
+    expect(unknownHelp).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^Unknown command "frobnicate"\.\n\nUsage: modelctl <command>/) as unknown,
+    });
   });
 });
 
 it('shows the API error with its code and field path, and exits 1', async () => {
   await run('register', 'flowers2', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--production');
-  const bad = await run('predict', 'flowers2', '--features', '{"sepal_length_cm":"wide","sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}');
+  const bad = await run(
+    'predict',
+    'flowers2',
+    '--features',
+    '{"sepal_length_cm":"wide","sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}',
+  );
   expect(bad.code).toBe(1);
   expect(bad.err).toMatch(/^400 WRONG_TYPE: .+ \(at features\.sepal_length_cm\)/);
 });
@@ -175,7 +233,7 @@ it('refuses bad usage with exit code 2 and the usage text', async () => {
   expect(badJson.err).toContain('--instances is not valid JSON');
 });
 
-it('refuses the stats and logs options where they do not belong, and shows the API\'s refusal of a bad window', async () => {
+it("refuses the stats and logs options where they do not belong, and shows the API's refusal of a bad window", async () => {
   // Act
   const minutesElsewhere = await run('models', '--minutes', '5');
   const pollWithoutFollow = await run('logs', 'flowers', '--poll', '1');

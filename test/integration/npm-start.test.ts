@@ -41,7 +41,11 @@ async function stop({ child, exited }: Started): Promise<number | null> {
 
 /** The printed line that starts with `prefix` (e.g. `curl -s http`), without the prefix's label. */
 function line(started: Started, prefix: string): string {
-  const found = started.output().split('\n').map((l) => l.trim()).find((l) => l.startsWith(prefix));
+  const found = started
+    .output()
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith(prefix));
   if (!found) throw new Error(`no line starting with ${prefix} in:\n${started.output()}`);
   return found;
 }
@@ -75,7 +79,13 @@ it('prints a curl line (with a real token) that returns a correct prediction, an
   expect((JSON.parse(oldToken.stdout) as typeof reply).predictions[0]?.label).toBe('setosa');
   expect(await stop(second)).toBe(0);
   // What the README lists (the lock is released); the local DynamoDB's transaction journal may be there too.
-  expect((await readdir(dataDir)).filter((entry) => entry !== TRANSACTION_JOURNAL_DIR).sort()).toEqual(['auth', 'batch-executions', 'dynamodb', 'model-cache', 's3']);
+  expect((await readdir(dataDir)).filter((entry) => entry !== TRANSACTION_JOURNAL_DIR).sort()).toEqual([
+    'auth',
+    'batch-executions',
+    'dynamodb',
+    'model-cache',
+    's3',
+  ]);
 }, 120_000);
 
 it('says at every start that authorization is off in the insecure mode', async () => {
@@ -131,7 +141,9 @@ describe('stopping npm start', () => {
   async function loggedRequestIds(started: Started): Promise<string[]> {
     const key = await readSigningKey(signingKeyPath(dataDir));
     const token = await mintToken(key, { subject: 'stop-test', scopes: ['models:read'] });
-    const reply = await call(started.url, 'GET', '/v1/models/iris/predictions?since=1d&limit=1000', undefined, { authorization: `Bearer ${token}` });
+    const reply = await call(started.url, 'GET', '/v1/models/iris/predictions?since=1d&limit=1000', undefined, {
+      authorization: `Bearer ${token}`,
+    });
     expect(reply.status).toBe(200);
     return (reply.body as { records: { requestId: string }[] }).records.map((r) => r.requestId);
   }
@@ -146,67 +158,75 @@ describe('stopping npm start', () => {
     // Ctrl+\, and what restarters such as nodemon send.
     ['SIGQUIT', 'node'],
     ['SIGUSR2', 'node'],
-  ] as const)('%s to the %s process stops everything, flushing the prediction and access logs', async (signal, target) => {
-    // Prepare: npm start answers one prediction; its process tree: npm, node, the AWS servers' child
-    const started = await start();
-    const requestId = await predictOnce(started);
-    const npmPid = started.child.pid ?? 0;
-    const { tree, server } = processTree(started);
-    trees.push(tree);
-    expect(server).toBeDefined();
-    expect(tree.some((p) => /aws-process/.test(p.command))).toBe(true);
+  ] as const)(
+    '%s to the %s process stops everything, flushing the prediction and access logs',
+    async (signal, target) => {
+      // Prepare: npm start answers one prediction; its process tree: npm, node, the AWS servers' child
+      const started = await start();
+      const requestId = await predictOnce(started);
+      const npmPid = started.child.pid ?? 0;
+      const { tree, server } = processTree(started);
+      trees.push(tree);
+      expect(server).toBeDefined();
+      expect(tree.some((p) => /aws-process/.test(p.command))).toBe(true);
 
-    // Act
-    process.kill(target === 'npm' ? npmPid : server?.pid ?? 0, signal);
-    const code = await started.exited;
+      // Act
+      process.kill(target === 'npm' ? npmPid : (server?.pid ?? 0), signal);
+      const code = await started.exited;
 
-    // Assess: a clean exit, the port closed, no process of the tree left, the access line printed
-    expect(code).toBe(0);
-    expect(started.output()).toContain(`${signal}: stopping...`);
-    expect(await listening(started.url)).toBe(false);
-    expect(await waitUntilGone(tree)).toEqual([]);
-    expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
-    // ...and the record of the prediction answered just before is in the log after a restart.
-    const again = await start();
-    trees.push(processTree(again).tree);
-    try {
-      expect(await loggedRequestIds(again)).toContain(requestId);
-    } finally {
-      again.child.kill('SIGINT');
-      await again.exited;
-    }
-  }, 120_000);
+      // Assess: a clean exit, the port closed, no process of the tree left, the access line printed
+      expect(code).toBe(0);
+      expect(started.output()).toContain(`${signal}: stopping...`);
+      expect(await listening(started.url)).toBe(false);
+      expect(await waitUntilGone(tree)).toEqual([]);
+      expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
+      // ...and the record of the prediction answered just before is in the log after a restart.
+      const again = await start();
+      trees.push(processTree(again).tree);
+      try {
+        expect(await loggedRequestIds(again)).toContain(requestId);
+      } finally {
+        again.child.kill('SIGINT');
+        await again.exited;
+      }
+    },
+    120_000,
+  );
 
-  it.each(['SIGHUP', 'SIGQUIT', 'SIGUSR2', 'SIGKILL'] as const)('npm killed by %s (which it does not forward) leaves no server behind: it stops cleanly, flushing its logs', async (signal) => {
-    // Prepare: npm start answers one prediction
-    const started = await start();
-    const requestId = await predictOnce(started);
-    const npmPid = started.child.pid ?? 0;
-    const { tree, server } = processTree(started);
-    trees.push(tree);
-    expect(server).toBeDefined();
+  it.each(['SIGHUP', 'SIGQUIT', 'SIGUSR2', 'SIGKILL'] as const)(
+    'npm killed by %s (which it does not forward) leaves no server behind: it stops cleanly, flushing its logs',
+    async (signal) => {
+      // Prepare: npm start answers one prediction
+      const started = await start();
+      const requestId = await predictOnce(started);
+      const npmPid = started.child.pid ?? 0;
+      const { tree, server } = processTree(started);
+      trees.push(tree);
+      expect(server).toBeDefined();
 
-    // Act: only npm gets the signal; it dies of it without telling its child
-    process.kill(npmPid, signal);
-    const code = await started.exited;
+      // Act: only npm gets the signal; it dies of it without telling its child
+      process.kill(npmPid, signal);
+      const code = await started.exited;
 
-    // Assess: npm is gone, and the server under it noticed and stopped as on SIGTERM
-    expect(code).not.toBe(0);
-    expect(await waitUntilGone(tree)).toEqual([]);
-    expect(started.output()).toContain(`npm (pid ${npmPid}) exited: stopping...`);
-    expect(await listening(started.url)).toBe(false);
-    expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
-    const again = await start();
-    trees.push(processTree(again).tree);
-    try {
-      expect(await loggedRequestIds(again)).toContain(requestId);
-    } finally {
-      again.child.kill('SIGINT');
-      await again.exited;
-    }
-  }, 120_000);
+      // Assess: npm is gone, and the server under it noticed and stopped as on SIGTERM
+      expect(code).not.toBe(0);
+      expect(await waitUntilGone(tree)).toEqual([]);
+      expect(started.output()).toContain(`npm (pid ${npmPid}) exited: stopping...`);
+      expect(await listening(started.url)).toBe(false);
+      expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
+      const again = await start();
+      trees.push(processTree(again).tree);
+      try {
+        expect(await loggedRequestIds(again)).toContain(requestId);
+      } finally {
+        again.child.kill('SIGINT');
+        await again.exited;
+      }
+    },
+    120_000,
+  );
 
-  it('SIGKILL of the node server process takes the embedded AWS servers\' process down with it', async () => {
+  it("SIGKILL of the node server process takes the embedded AWS servers' process down with it", async () => {
     // Prepare
     const started = await start();
     const { tree, server } = processTree(started);

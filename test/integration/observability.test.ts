@@ -50,7 +50,10 @@ function identityModel(): Uint8Array {
 
 /** Registers `bytes` as `model`'s first version and makes it the production version. */
 async function liveModel(model: string, bytes: Uint8Array): Promise<void> {
-  const registered = await call(stack.url, 'POST', `/v1/models/${model}/versions`, { modelBase64: Buffer.from(bytes).toString('base64'), metadata: { features: ['x'] } });
+  const registered = await call(stack.url, 'POST', `/v1/models/${model}/versions`, {
+    modelBase64: Buffer.from(bytes).toString('base64'),
+    metadata: { features: ['x'] },
+  });
   expect(registered.status).toBe(201);
   expect((await call(stack.url, 'POST', `/v1/models/${model}/versions/1/stage`, { to: 'staging' })).status).toBe(200);
   expect((await call(stack.url, 'PUT', `/v1/models/${model}/production`, { version: '1' })).status).toBe(200);
@@ -90,7 +93,16 @@ describe('health with model statistics', () => {
     const json = await runModelctl({ url: stack.url, token }, ['stats', 'lookup', '--json']);
 
     // Assess
-    expect(idle.versions).toEqual([expect.objectContaining({ functionVersion: '$LATEST', invocations: 0, errorRate: null, latencyMs: null, healthy: true, evidence: 'none' })]);
+    expect(idle.versions).toEqual([
+      expect.objectContaining({
+        functionVersion: '$LATEST',
+        invocations: 0,
+        errorRate: null,
+        latencyMs: null,
+        healthy: true,
+        evidence: 'none',
+      }),
+    ]);
     expect(new Set(good)).toEqual(new Set([200]));
     expect(new Set(mistakes)).toEqual(new Set([400]));
     expect(new Set(failing)).toEqual(new Set([500]));
@@ -99,8 +111,17 @@ describe('health with model statistics', () => {
     expect(atFive.versions[0]).toMatchObject({ invocations: 115, clientErrors: 10, serverErrors: 5, healthy: true, reasons: [] });
     expect(passed.healthy).toBe(false);
     expect(passed.versions[0]).toMatchObject({
-      functionVersion: '$LATEST', role: 'stable', modelVersion: '1', pinned: false, percent: 100,
-      invocations: 116, clientErrors: 10, serverErrors: 6, errorRate: 6 / 116, healthy: false, evidence: 'invocations',
+      functionVersion: '$LATEST',
+      role: 'stable',
+      modelVersion: '1',
+      pinned: false,
+      percent: 100,
+      invocations: 116,
+      clientErrors: 10,
+      serverErrors: 6,
+      errorRate: 6 / 116,
+      healthy: false,
+      evidence: 'invocations',
       reasons: ['error rate 5.17% (6 of 116 invocations answered 5xx) is above 5%'],
     });
     const latency = passed.versions[0]?.latencyMs;
@@ -109,7 +130,9 @@ describe('health with model statistics', () => {
     const [title, header, row] = table.out.trimEnd().split('\n');
     expect(title).toBe('lookup, last 60 min: UNHEALTHY (thresholds: error rate above 5%, mean latency above 1000 ms)');
     expect(header).toMatch(/^FUNCTION +MODEL +ROLE +PERCENT +INVOCATIONS +4XX +5XX +ERROR RATE +P50 MS +P99 MS +MEAN MS +HEALTH$/);
-    expect(row).toMatch(/^\$LATEST +1 \(production\) +stable +100 +116 +10 +6 +5\.17% +[\d.]+ +[\d.]+ +[\d.]+ +UNHEALTHY: error rate 5\.17% \(6 of 116 invocations answered 5xx\) is above 5%$/);
+    expect(row).toMatch(
+      /^\$LATEST +1 \(production\) +stable +100 +116 +10 +6 +5\.17% +[\d.]+ +[\d.]+ +[\d.]+ +UNHEALTHY: error rate 5\.17% \(6 of 116 invocations answered 5xx\) is above 5%$/,
+    );
     expect(JSON.parse(json.out)).toMatchObject({ model: 'lookup', healthy: false, versions: [{ serverErrors: 6, invocations: 116 }] });
   }, 60_000);
 
@@ -145,7 +168,7 @@ describe('health with model statistics', () => {
 
   it('answers 404 for a model that is not registered, and 403 to a token without models:read', async () => {
     // Prepare
-    const predictOnly = callWith(await stack.auth?.mint({ subject: 'p', scopes: ['predict'] }) ?? '');
+    const predictOnly = callWith((await stack.auth?.mint({ subject: 'p', scopes: ['predict'] })) ?? '');
 
     // Act
     const missing = await call(stack.url, 'GET', '/v1/models/nobody/stats');
@@ -170,16 +193,18 @@ describe('reading the prediction log', () => {
 
   beforeAll(async () => {
     await liveModel('logged', identityModel());
-    for (const x of [1, 2, 3, 4, 5]) expect((await call(stack.url, 'POST', '/v1/models/logged/predict', { features: { x } })).status).toBe(200);
+    for (const x of [1, 2, 3, 4, 5])
+      expect((await call(stack.url, 'POST', '/v1/models/logged/predict', { features: { x } })).status).toBe(200);
     await stack.flush();
   }, 60_000);
 
-  it('lists a model\'s records oldest first, a page at a time, with a cursor while more remain', async () => {
+  it("lists a model's records oldest first, a page at a time, with a cursor while more remain", async () => {
     // Act
     const first = (await call(stack.url, 'GET', '/v1/models/logged/predictions?limit=2')).body as Page;
     const second = (await call(stack.url, 'GET', `/v1/models/logged/predictions?limit=2&cursor=${first.nextCursor ?? ''}`)).body as Page;
     const third = (await call(stack.url, 'GET', `/v1/models/logged/predictions?limit=2&cursor=${second.nextCursor ?? ''}`)).body as Page;
-    const future = (await call(stack.url, 'GET', `/v1/models/logged/predictions?since=${new Date(Date.now() + 3_600_000).toISOString()}`)).body as Page;
+    const future = (await call(stack.url, 'GET', `/v1/models/logged/predictions?since=${new Date(Date.now() + 3_600_000).toISOString()}`))
+      .body as Page;
     cursorOfLogged = first.nextCursor ?? '';
 
     // Assess
@@ -188,7 +213,11 @@ describe('reading the prediction log', () => {
     const xs = records.map((r) => (JSON.parse(r.outputs) as { y: number[] }[])[0]?.y[0]);
     expect([...xs].sort()).toEqual([1, 2, 3, 4, 5]);
     expect(new Set(records.map((r) => r.requestId)).size).toBe(5);
-    expect(records.every((r) => r.model === 'logged' && r.modelVersion === '1' && r.functionVersion === '$LATEST' && r.caller === SUBJECT && r.rows === 1)).toBe(true);
+    expect(
+      records.every(
+        (r) => r.model === 'logged' && r.modelVersion === '1' && r.functionVersion === '$LATEST' && r.caller === SUBJECT && r.rows === 1,
+      ),
+    ).toBe(true);
     expect(records.map((r) => r.timestamp)).toEqual(records.map((r) => r.timestamp).sort());
     expect(typeof first.nextCursor).toBe('string');
     expect(third.nextCursor).toBeUndefined();
@@ -234,7 +263,11 @@ describe('reading the prediction log', () => {
     const printed = lines.out.trimEnd().split('\n');
     expect(printed).toHaveLength(3);
     for (const line of printed) {
-      expect(line).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\S+ model=1 function=\\$LATEST caller=${SUBJECT} rows=1 [\\d.]+ms \\[\\{"y":\\[[1-5]\\]\\}\\]$`));
+      expect(line).toMatch(
+        new RegExp(
+          `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\S+ model=1 function=\\$LATEST caller=${SUBJECT} rows=1 [\\d.]+ms \\[\\{"y":\\[[1-5]\\]\\}\\]$`,
+        ),
+      );
     }
     expect(lines.err).toContain('more records follow');
     expect((JSON.parse(json.out) as Page).records).toHaveLength(5);
@@ -245,10 +278,11 @@ describe('reading the prediction log', () => {
     const stop = new AbortController();
     const printed: string[] = [];
     let waiting: { count: number; resolve: () => void } | undefined;
-    const until = (count: number) => new Promise<void>((resolve) => {
-      if (printed.length >= count) resolve();
-      else waiting = { count, resolve };
-    });
+    const until = (count: number) =>
+      new Promise<void>((resolve) => {
+        if (printed.length >= count) resolve();
+        else waiting = { count, resolve };
+      });
     const running = modelctl(['logs', 'logged', '--follow', '--poll', '0.02'], {
       fetch: globalThis.fetch,
       out: (text) => {
@@ -284,7 +318,12 @@ describe('the access log', () => {
 
   it('writes one line per request: method, route, status, ms, model@version and rows when observed', async () => {
     // Act
-    const served = await call(stack.url, 'POST', '/v1/models/iris/predict', { instances: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] });
+    const served = await call(stack.url, 'POST', '/v1/models/iris/predict', {
+      instances: [
+        [5.1, 3.5, 1.4, 0.2],
+        [6.7, 3.0, 5.2, 2.3],
+      ],
+    });
     const failed = await call(stack.url, 'POST', '/v1/models/lookup/predict', OUT_OF_RANGE);
     const unknown = await call(stack.url, 'GET', '/v1/nowhere');
     const anonymous = await anonymousCall(stack.url, 'POST', '/v1/models/iris/predict', GOOD);

@@ -24,7 +24,22 @@ import { adminCall, bearer, type Call } from '../fixtures/tokens.js';
 // The specification's shapes.
 
 /** "Tensor Data Types": the datatype strings (BF16 is named in the Tensor Data section). */
-const DATATYPE = z.enum(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'BF16', 'FP32', 'FP64', 'BYTES']);
+const DATATYPE = z.enum([
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'BF16',
+  'FP32',
+  'FP64',
+  'BYTES',
+]);
 
 /** `$parameters`: name → `$string | $number | $boolean`, nothing else ("Parameters"). */
 const PARAMETERS = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
@@ -109,7 +124,10 @@ const OUR_ERROR = z.object({
 /** Parses `value` with `schema`, failing with zod's account of what does not fit. */
 function conforms<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw new Error(`does not match the specification's shape: ${JSON.stringify(result.error.issues)}\n${JSON.stringify(value).slice(0, 2_000)}`);
+  if (!result.success)
+    throw new Error(
+      `does not match the specification's shape: ${JSON.stringify(result.error.issues)}\n${JSON.stringify(value).slice(0, 2_000)}`,
+    );
   return result.data;
 }
 
@@ -128,7 +146,10 @@ let stack: LocalStack;
 let admin: Call;
 
 async function register(model: string, fixture: ModelFixture, metadata: Record<string, unknown>): Promise<string> {
-  const reply = await admin(stack.url, 'POST', `/v1/models/${model}/versions`, { modelBase64: Buffer.from(fixture.bytes).toString('base64'), metadata });
+  const reply = await admin(stack.url, 'POST', `/v1/models/${model}/versions`, {
+    modelBase64: Buffer.from(fixture.bytes).toString('base64'),
+    metadata,
+  });
   expect(reply.status).toBe(201);
   return (reply.body as { version: string }).version;
 }
@@ -166,7 +187,10 @@ async function direct(fixture: ModelFixture, feeds: Record<string, ort.Tensor>, 
   }
 }
 
-const ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]];
+const ROWS = [
+  [5.1, 3.5, 1.4, 0.2],
+  [6.7, 3.0, 5.2, 2.3],
+];
 const feeds = () => ({ input: new ort.Tensor('float32', Float32Array.from(ROWS.flat()), [2, 4]) });
 
 /** A request in the specification's shape (checked before it is sent). */
@@ -205,7 +229,11 @@ describe('server metadata, live and ready', () => {
     // Assess
     expect([bare.status, slashed.status]).toEqual([200, 200]);
     const metadata = conforms(SERVER_METADATA, bare.body);
-    expect(metadata).toEqual({ name: 'onnx-lambda-serving', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['binary_tensor_data'] });
+    expect(metadata).toEqual({
+      name: 'onnx-lambda-serving',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      extensions: ['binary_tensor_data'],
+    });
     expect(slashed.body).toEqual(bare.body);
     expect(bare.headers.get('content-type')).toMatch(/^application\/json/);
   });
@@ -290,13 +318,20 @@ describe('inference', () => {
     const expected = await direct(VERSIONS[version], feeds(), 'probabilities');
 
     // Act
-    const reply = await admin(stack.url, 'POST', path, inferRequest({ id: 'request-42', parameters: { note: 'conformance', retries: 0, dry: false } }));
+    const reply = await admin(
+      stack.url,
+      'POST',
+      path,
+      inferRequest({ id: 'request-42', parameters: { note: 'conformance', retries: 0, dry: false } }),
+    );
 
     // Assess
     expect(reply.status).toBe(200);
     const response = conforms(INFERENCE_RESPONSE, reply.body);
     expect(response).toMatchObject({ model_name: MODEL, model_version: version, id: 'request-42' });
-    expect(response.outputs.map(({ name, shape, datatype }) => ({ name, shape, datatype }))).toEqual([{ name: 'probabilities', shape: [2, 3], datatype: 'FP32' }]);
+    expect(response.outputs.map(({ name, shape, datatype }) => ({ name, shape, datatype }))).toEqual([
+      { name: 'probabilities', shape: [2, 3], datatype: 'FP32' },
+    ]);
     expect((response.outputs[0]?.data as number[]).map(Math.fround)).toEqual(expected);
   });
 
@@ -312,17 +347,35 @@ describe('inference', () => {
   it('returns only the outputs the request names, and every output when it names none', async () => {
     // Prepare: the specification's example shape, two inputs, nested and flat data
     const inputs = [
-      { name: 'a', shape: [2, 2], datatype: 'FP32', data: [[1, 2], [3, 4]] },
+      {
+        name: 'a',
+        shape: [2, 2],
+        datatype: 'FP32',
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
       { name: 'b', shape: [2, 2], datatype: 'FP32', data: [10, 20, 30, 40], parameters: { source: 'test' } },
     ];
 
     // Act
-    const one = await admin(stack.url, 'POST', `/v2/models/${PAIR}/versions/1/infer`, conforms(INFERENCE_REQUEST, { inputs, outputs: [{ name: 'product' }] }));
+    const one = await admin(
+      stack.url,
+      'POST',
+      `/v2/models/${PAIR}/versions/1/infer`,
+      conforms(INFERENCE_REQUEST, { inputs, outputs: [{ name: 'product' }] }),
+    );
     const all = await admin(stack.url, 'POST', `/v2/models/${PAIR}/infer`, conforms(INFERENCE_REQUEST, { inputs }));
 
     // Assess
-    expect(conforms(INFERENCE_RESPONSE, one.body).outputs).toEqual([{ name: 'product', shape: [2, 2], datatype: 'FP32', data: [10, 40, 90, 160] }]);
-    expect(conforms(INFERENCE_RESPONSE, all.body).outputs.map((o) => [o.name, o.data])).toEqual([['sum', [11, 22, 33, 44]], ['product', [10, 40, 90, 160]]]);
+    expect(conforms(INFERENCE_RESPONSE, one.body).outputs).toEqual([
+      { name: 'product', shape: [2, 2], datatype: 'FP32', data: [10, 40, 90, 160] },
+    ]);
+    expect(conforms(INFERENCE_RESPONSE, all.body).outputs.map((o) => [o.name, o.data])).toEqual([
+      ['sum', [11, 22, 33, 44]],
+      ['product', [10, 40, 90, 160]],
+    ]);
   });
 
   it('serves a version by number from whichever function version the alias picks, each loading that version whatever its pin', async () => {
@@ -378,7 +431,9 @@ describe('errors: an HTTP error status and a descriptive message, in our documen
     const request = conforms(INFERENCE_REQUEST, { inputs: [{ name: 'input', shape: [2, 5], datatype: 'FP32', data: Array(10).fill(1) }] });
 
     // Act
-    const replies = await Promise.all([`/v2/models/${MODEL}/infer`, `/v2/models/${MODEL}/versions/2/infer`].map((path) => admin(stack.url, 'POST', path, request)));
+    const replies = await Promise.all(
+      [`/v2/models/${MODEL}/infer`, `/v2/models/${MODEL}/versions/2/infer`].map((path) => admin(stack.url, 'POST', path, request)),
+    );
 
     // Assess
     for (const reply of replies) {
@@ -421,7 +476,7 @@ describe('authorization of the v2 routes', () => {
   });
 });
 
-describe('on Lambda: the events API Gateway sends for an endpoint\'s literal resources', () => {
+describe("on Lambda: the events API Gateway sends for an endpoint's literal resources", () => {
   it('serves a version by number from /v2/models/<model>/versions/{version}/..., the version a path parameter under the literal model', async () => {
     // Prepare: what API Gateway sends for the endpoint's literal resources (no `model` parameter)
     const { predict } = lambdaHandlers(stack);
@@ -429,11 +484,35 @@ describe('on Lambda: the events API Gateway sends for an endpoint\'s literal res
     const headers = [['Content-Type', 'application/json']] as const;
 
     // Act
-    const inferred = await invoke(predict, proxyEvent({
-      method: 'POST', resource: `/v2/models/${MODEL}/versions/{version}/infer`, path: `/v2/models/${MODEL}/versions/2/infer`, pathParameters: [['version', '2']], headers, body,
-    }));
-    const metadata = await invoke(predict, proxyEvent({ method: 'GET', resource: `/v2/models/${MODEL}/versions/{version}`, path: `/v2/models/${MODEL}/versions/2`, pathParameters: [['version', '2']] }));
-    const ready = await invoke(predict, proxyEvent({ method: 'GET', resource: `/v2/models/${MODEL}/versions/{version}/ready`, path: `/v2/models/${MODEL}/versions/3/ready`, pathParameters: [['version', '3']] }));
+    const inferred = await invoke(
+      predict,
+      proxyEvent({
+        method: 'POST',
+        resource: `/v2/models/${MODEL}/versions/{version}/infer`,
+        path: `/v2/models/${MODEL}/versions/2/infer`,
+        pathParameters: [['version', '2']],
+        headers,
+        body,
+      }),
+    );
+    const metadata = await invoke(
+      predict,
+      proxyEvent({
+        method: 'GET',
+        resource: `/v2/models/${MODEL}/versions/{version}`,
+        path: `/v2/models/${MODEL}/versions/2`,
+        pathParameters: [['version', '2']],
+      }),
+    );
+    const ready = await invoke(
+      predict,
+      proxyEvent({
+        method: 'GET',
+        resource: `/v2/models/${MODEL}/versions/{version}/ready`,
+        path: `/v2/models/${MODEL}/versions/3/ready`,
+        pathParameters: [['version', '3']],
+      }),
+    );
     const server = await invoke(predict, proxyEvent({ method: 'GET', resource: '/v2' }));
 
     // Assess

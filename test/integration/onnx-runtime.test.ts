@@ -29,7 +29,6 @@ async function publish(model: string, bytes: Uint8Array): Promise<ModelVersion> 
   return publishModel(registry, store, { model, bytes, signature: { inputs: [], outputs: [] } });
 }
 
-
 describe('OnnxRuntime.load', () => {
   it('refuses an artifact whose sha256 differs from the registry and does not cache it', async () => {
     // Prepare: the store holds other bytes than the ones the registry recorded
@@ -395,46 +394,71 @@ describe('OnnxRuntime.inspect', () => {
   });
 
   describe('a model ONNX Runtime cannot initialize: the actionable part for the caller, the rest in the log', () => {
-    const gru = (): Uint8Array => buildModel({
-      // GRU with one direction needs two activations; one is given: ORT's kernel check fails
-      inputs: [{ name: 'x', type: 'float32', shape: [1, 1, 2] }],
-      outputs: [{ name: 'y', type: 'float32' }],
-      initializers: [
-        { name: 'W', dims: [1, 9, 2], data: new Float32Array(18) },
-        { name: 'R', dims: [1, 9, 3], data: new Float32Array(27) },
-      ],
-      nodes: [{ op: 'GRU', inputs: ['x', 'W', 'R'], outputs: ['y'], attributes: { hidden_size: 3, activations: ['Sigmoid'] } }],
-    });
-    const tree = (): Uint8Array => buildModel({
-      inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
-      outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
-      nodes: [{ op: 'TreeEnsembleRegressor', domain: 'ai.onnx.ml', inputs: ['x'], outputs: ['y'], attributes: { nodes_treeids: [0, 0], nodes_nodeids: [0], n_targets: 1 } }],
-    });
-    const unknownOp = (): Uint8Array => buildModel({
-      inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
-      outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }],
-      nodes: [{ op: 'FrobnicateX', inputs: ['x'], outputs: ['y'] }],
-    });
-    const wrongType = (): Uint8Array => buildModel({
-      inputs: [{ name: 'x', type: 'string', shape: ['N', 3] }],
-      outputs: [{ name: 'y', type: 'string', shape: ['N', 3] }],
-      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
-    });
-    const mixedTypes = (): Uint8Array => buildModel({
-      inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }, { name: 'z', type: 'int64', shape: ['N', 3] }],
-      outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }],
-      nodes: [{ op: 'Add', inputs: ['x', 'z'], outputs: ['y'] }],
-    });
-    const futureOpset = (): Uint8Array => buildModel({
-      inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
-      outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }],
-      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
-      opsets: { '': 99 },
-    });
+    const gru = (): Uint8Array =>
+      buildModel({
+        // GRU with one direction needs two activations; one is given: ORT's kernel check fails
+        inputs: [{ name: 'x', type: 'float32', shape: [1, 1, 2] }],
+        outputs: [{ name: 'y', type: 'float32' }],
+        initializers: [
+          { name: 'W', dims: [1, 9, 2], data: new Float32Array(18) },
+          { name: 'R', dims: [1, 9, 3], data: new Float32Array(27) },
+        ],
+        nodes: [{ op: 'GRU', inputs: ['x', 'W', 'R'], outputs: ['y'], attributes: { hidden_size: 3, activations: ['Sigmoid'] } }],
+      });
+    const tree = (): Uint8Array =>
+      buildModel({
+        inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
+        outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
+        nodes: [
+          {
+            op: 'TreeEnsembleRegressor',
+            domain: 'ai.onnx.ml',
+            inputs: ['x'],
+            outputs: ['y'],
+            attributes: { nodes_treeids: [0, 0], nodes_nodeids: [0], n_targets: 1 },
+          },
+        ],
+      });
+    const unknownOp = (): Uint8Array =>
+      buildModel({
+        inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
+        outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }],
+        nodes: [{ op: 'FrobnicateX', inputs: ['x'], outputs: ['y'] }],
+      });
+    const wrongType = (): Uint8Array =>
+      buildModel({
+        inputs: [{ name: 'x', type: 'string', shape: ['N', 3] }],
+        outputs: [{ name: 'y', type: 'string', shape: ['N', 3] }],
+        nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+      });
+    const mixedTypes = (): Uint8Array =>
+      buildModel({
+        inputs: [
+          { name: 'x', type: 'float32', shape: ['N', 3] },
+          { name: 'z', type: 'int64', shape: ['N', 3] },
+        ],
+        outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }],
+        nodes: [{ op: 'Add', inputs: ['x', 'z'], outputs: ['y'] }],
+      });
+    const futureOpset = (): Uint8Array =>
+      buildModel({
+        inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
+        outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }],
+        nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+        opsets: { '': 99 },
+      });
 
     it.each([
-      ['a GRU whose activations do not fit its direction', gru, /Exception during initialization: an operator's attributes or weights are not consistent/],
-      ['a tree ensemble with attribute lists of different lengths', tree, /nodes_falsenodeids and nodes_nodeids must have the same size, got 0 and 1/],
+      [
+        'a GRU whose activations do not fit its direction',
+        gru,
+        /Exception during initialization: an operator's attributes or weights are not consistent/,
+      ],
+      [
+        'a tree ensemble with attribute lists of different lengths',
+        tree,
+        /nodes_falsenodeids and nodes_nodeids must have the same size, got 0 and 1/,
+      ],
       ['an operator ONNX Runtime does not know', unknownOp, /No Op registered for FrobnicateX/],
       ['an operator given a type it does not take', wrongType, /Type 'tensor\(string\)' of input parameter \(x\) of operator \(Relu\)/],
       ['an operator given two different types', mixedTypes, /bound to different types/],

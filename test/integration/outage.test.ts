@@ -28,7 +28,9 @@ async function storedRequestIds(dataDir: string): Promise<Set<string>> {
     const ids = new Set<string>();
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await clients.documents.send(new ScanCommand({ TableName: TABLE, ProjectionExpression: 'requestId', ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const page = await clients.documents.send(
+        new ScanCommand({ TableName: TABLE, ProjectionExpression: 'requestId', ...(start ? { ExclusiveStartKey: start } : {}) }),
+      );
       for (const item of page.Items ?? []) ids.add(String(item['requestId']));
       start = page.LastEvaluatedKey;
     } while (start);

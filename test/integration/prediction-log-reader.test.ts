@@ -7,7 +7,12 @@
 import { jest } from '@jest/globals';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { BY_MODEL_INDEX, BY_STUDY_INDEX, DynamoDbPredictionLogReader, DynamoDbStudyReader } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
+import {
+  BY_MODEL_INDEX,
+  BY_STUDY_INDEX,
+  DynamoDbPredictionLogReader,
+  DynamoDbStudyReader,
+} from '../../functions/adapters/dynamodb-prediction-log-reader.js';
 import { createTableInput, ensureTables, PREDICTION_LOG_TABLE } from '../../functions/adapters/tables.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
 import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
@@ -20,14 +25,26 @@ let reader: DynamoDbPredictionLogReader;
 
 function record(model: string, requestId: string, timestamp: string, outputs = '[{"label":"setosa"}]'): PredictionLogRecord {
   return {
-    requestId, model, modelVersion: '1', functionVersion: '$LATEST', caller: 'alice', latencyMs: 2.5, rows: 1,
-    inputSha256: 'ab'.repeat(32), outputs, truncated: false, timestamp, expiresAt: 1_900_000_000,
+    requestId,
+    model,
+    modelVersion: '1',
+    functionVersion: '$LATEST',
+    caller: 'alice',
+    latencyMs: 2.5,
+    rows: 1,
+    inputSha256: 'ab'.repeat(32),
+    outputs,
+    truncated: false,
+    timestamp,
+    expiresAt: 1_900_000_000,
   };
 }
 
 async function put(records: readonly PredictionLogRecord[], table = TABLE): Promise<void> {
   for (let i = 0; i < records.length; i += 25) {
-    await clients.documents.send(new BatchWriteCommand({ RequestItems: { [table]: records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    await clients.documents.send(
+      new BatchWriteCommand({ RequestItems: { [table]: records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
+    );
   }
 }
 
@@ -37,7 +54,11 @@ async function readAll(model: string, since: string, limit: number): Promise<{ i
   const pages: number[] = [];
   let after: PredictionLogRecord | undefined;
   for (;;) {
-    const page = await reader.read(model, { since, limit, ...(after ? { after: { timestamp: after.timestamp, requestId: after.requestId } } : {}) });
+    const page = await reader.read(model, {
+      since,
+      limit,
+      ...(after ? { after: { timestamp: after.timestamp, requestId: after.requestId } } : {}),
+    });
     ids.push(...page.records.map((r) => r.requestId));
     pages.push(page.records.length);
     if (!page.more) return { ids, pages };
@@ -109,7 +130,11 @@ it('continues page after page without skipping or repeating, across records that
 it('continues a page DynamoDB cut at 1 MB until the page is full', async () => {
   // Prepare: 14 records of about 150 KB each (2 MB) for a model of their own.
   const big = 'x'.repeat(150_000);
-  await put(Array.from({ length: 14 }, (_, i) => record('bulky', `bulky-${String(i).padStart(2, '0')}`, `2025-03-04T06:00:${String(i).padStart(2, '0')}.000Z`, big)));
+  await put(
+    Array.from({ length: 14 }, (_, i) =>
+      record('bulky', `bulky-${String(i).padStart(2, '0')}`, `2025-03-04T06:00:${String(i).padStart(2, '0')}.000Z`, big),
+    ),
+  );
 
   const sent = jest.spyOn(clients.documents, 'send');
 
@@ -129,9 +154,16 @@ describe('the study reader (the sparse byStudy index)', () => {
   it('adds the index to a table made before it, with the items there backfilled', async () => {
     // Prepare: a prediction-log table as an earlier release made it (byModel only), with a
     // study's item and another request already in it.
-    const old = createTableInput(STUDY_TABLE, { ...PREDICTION_LOG_TABLE, globalSecondaryIndexes: PREDICTION_LOG_TABLE.globalSecondaryIndexes.filter((i) => i.indexName === BY_MODEL_INDEX) });
+    const old = createTableInput(STUDY_TABLE, {
+      ...PREDICTION_LOG_TABLE,
+      globalSecondaryIndexes: PREDICTION_LOG_TABLE.globalSecondaryIndexes.filter((i) => i.indexName === BY_MODEL_INDEX),
+    });
     await clients.dynamo.send(new CreateTableCommand(old));
-    const inStudy = { ...record('iris', 'study-0', '2025-03-04T06:00:00.000Z'), study: 'experiment#iris#exp-1', experiment: { id: 'exp-1', variant: 'control', unit: 'u0' } };
+    const inStudy = {
+      ...record('iris', 'study-0', '2025-03-04T06:00:00.000Z'),
+      study: 'experiment#iris#exp-1',
+      experiment: { id: 'exp-1', variant: 'control', unit: 'u0' },
+    };
     await put([inStudy, record('iris', 'plain-0', '2025-03-04T06:00:01.000Z')], STUDY_TABLE);
 
     // Act
@@ -140,20 +172,34 @@ describe('the study reader (the sparse byStudy index)', () => {
     // Assess
     expect(ensured.find((t) => t.tableName === STUDY_TABLE)?.created).toBe(false);
     const { Table } = await clients.dynamo.send(new DescribeTableCommand({ TableName: STUDY_TABLE }));
-    expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus]).sort()).toEqual([[BY_MODEL_INDEX, 'ACTIVE'], [BY_STUDY_INDEX, 'ACTIVE']]);
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus]).sort()).toEqual([
+      [BY_MODEL_INDEX, 'ACTIVE'],
+      [BY_STUDY_INDEX, 'ACTIVE'],
+    ]);
     const studies = new DynamoDbStudyReader({ client: clients.documents, tableName: STUDY_TABLE });
     expect((await studies.read('experiment#iris#exp-1', 10)).records.map((r) => r.requestId)).toEqual(['study-0']);
   });
 
-  it('reads one study\'s items oldest first, only what an analysis needs, capped at max; and one request by id', async () => {
+  it("reads one study's items oldest first, only what an analysis needs, capped at max; and one request by id", async () => {
     // Prepare: 30 items of one experiment, 5 of a shadow test, 5 of no study
     const studies = new DynamoDbStudyReader({ client: clients.documents, tableName: STUDY_TABLE });
     const second = (s: number) => `2025-03-04T07:00:${String(s).padStart(2, '0')}.000Z`;
-    await put([
-      ...Array.from({ length: 30 }, (_, i) => ({ ...record('iris', `exp-${i}`, second(59 - i)), study: 'experiment#iris#exp-2', experiment: { id: 'exp-2', variant: i % 2 ? 'a' : 'b', unit: `u${i}` } })),
-      ...Array.from({ length: 5 }, (_, i) => ({ ...record('iris', `shadow-${i}`, second(i)), study: 'shadow#iris#shadow-1', shadow: { version: '2', latencyMs: 1.5 } })),
-      ...Array.from({ length: 5 }, (_, i) => record('iris', `none-${i}`, second(i))),
-    ], STUDY_TABLE);
+    await put(
+      [
+        ...Array.from({ length: 30 }, (_, i) => ({
+          ...record('iris', `exp-${i}`, second(59 - i)),
+          study: 'experiment#iris#exp-2',
+          experiment: { id: 'exp-2', variant: i % 2 ? 'a' : 'b', unit: `u${i}` },
+        })),
+        ...Array.from({ length: 5 }, (_, i) => ({
+          ...record('iris', `shadow-${i}`, second(i)),
+          study: 'shadow#iris#shadow-1',
+          shadow: { version: '2', latencyMs: 1.5 },
+        })),
+        ...Array.from({ length: 5 }, (_, i) => record('iris', `none-${i}`, second(i))),
+      ],
+      STUDY_TABLE,
+    );
 
     // Act
     const all = await studies.read('experiment#iris#exp-2', 100);

@@ -38,7 +38,7 @@ function record(requestId: string): PredictionLogRecord {
     caller: 'user:alice',
     latencyMs: 4.25,
     rows: 2,
-    inputSha256: 'c0ffee'.repeat(10) + 'beef',
+    inputSha256: `${'c0ffee'.repeat(10)}beef`,
     outputs: JSON.stringify([{ label: 'setosa', probabilities: [0.97, 0.02, 0.01] }, { label: 'virginica' }]),
     truncated: false,
     timestamp: '2025-03-04T05:06:07.089Z',
@@ -115,7 +115,12 @@ describe('DynamoDbPredictionLog with DynamoDB up', () => {
     await log.flush();
 
     // Assess
-    const found = await Promise.all(ids.map(async (id) => (await clients.documents.send(new GetCommand({ TableName: TABLE, Key: { requestId: id }, ConsistentRead: true }))).Item));
+    const found = await Promise.all(
+      ids.map(
+        async (id) =>
+          (await clients.documents.send(new GetCommand({ TableName: TABLE, Key: { requestId: id }, ConsistentRead: true }))).Item,
+      ),
+    );
     expect(found).toStrictEqual(ids.map((id) => ({ ...record(id) })));
     expect(fallen).toEqual([]);
   });
@@ -206,14 +211,22 @@ describe('DynamoDbPredictionLog after the local servers stopped', () => {
 
   it('by default logs one JSON line with the whole record, and a PredictionLogFallback metric line', async () => {
     // Prepare
-    const log = new DynamoDbPredictionLog({ client: clients.documents, tableName: TABLE, baseDelayMs: 1, metrics: createMetrics('OnnxServing') });
+    const log = new DynamoDbPredictionLog({
+      client: clients.documents,
+      tableName: TABLE,
+      baseDelayMs: 1,
+      metrics: createMetrics('OnnxServing'),
+    });
 
     // Act
     const printed = await captureOutput(() => writeAndFlush(log, record('req-default-fallback')));
 
     // Assess: whole lines of JSON
     expect(printed.endsWith('\n')).toBe(true);
-    const lines = printed.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = printed
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((l) => l['message'] === 'prediction log write failed')).toMatchObject({
       level: 'ERROR',
       requestId: 'req-default-fallback',
@@ -223,7 +236,9 @@ describe('DynamoDbPredictionLog after the local servers stopped', () => {
     expect(lines.find((l) => '_aws' in l)).toMatchObject({
       _aws: {
         Timestamp: expect.any(Number),
-        CloudWatchMetrics: [{ Namespace: 'OnnxServing', Dimensions: [['Model']], Metrics: [{ Name: 'PredictionLogFallback', Unit: 'Count' }] }],
+        CloudWatchMetrics: [
+          { Namespace: 'OnnxServing', Dimensions: [['Model']], Metrics: [{ Name: 'PredictionLogFallback', Unit: 'Count' }] },
+        ],
       },
       Model: 'iris',
       PredictionLogFallback: 1,

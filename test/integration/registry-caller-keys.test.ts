@@ -63,30 +63,40 @@ function metadataNaming(name: string) {
 }
 
 describe('finding F2: Object.prototype member names in everything stored in DynamoDB', () => {
-  it.each(PROTOTYPE_NAMES.map((name, i) => [name, `proto-key-${i}`]))('"%s": registers, reads back, passes the gates, is served and logged', async (name, model) => {
-    // Prepare
-    const metadata = metadataNaming(name);
+  it.each(PROTOTYPE_NAMES.map((name, i) => [name, `proto-key-${i}`]))(
+    '"%s": registers, reads back, passes the gates, is served and logged',
+    async (name, model) => {
+      // Prepare
+      const metadata = metadataNaming(name);
 
-    // Act
-    const registered = await call(stack.url, 'POST', `/v1/models/${model}/versions`, { modelBase64, metadata });
-    const read = await call(stack.url, 'GET', `/v1/models/${model}/versions/1`);
-    const staged = await call(stack.url, 'POST', `/v1/models/${model}/versions/1/stage`, { to: 'staging', reason: `stage ${name}` });
-    const live = await call(stack.url, 'PUT', `/v1/models/${model}/production`, { version: '1' });
-    const predicted = await call(stack.url, 'POST', `/v1/models/${model}/predict`, { instances: [renamed(golden.row, 'sepal_width_cm', name)] });
-    await stack.flush();
-    const logged = await call(stack.url, 'GET', `/v1/models/${model}/predictions`);
+      // Act
+      const registered = await call(stack.url, 'POST', `/v1/models/${model}/versions`, { modelBase64, metadata });
+      const read = await call(stack.url, 'GET', `/v1/models/${model}/versions/1`);
+      const staged = await call(stack.url, 'POST', `/v1/models/${model}/versions/1/stage`, { to: 'staging', reason: `stage ${name}` });
+      const live = await call(stack.url, 'PUT', `/v1/models/${model}/production`, { version: '1' });
+      const predicted = await call(stack.url, 'POST', `/v1/models/${model}/predict`, {
+        instances: [renamed(golden.row, 'sepal_width_cm', name)],
+      });
+      await stack.flush();
+      const logged = await call(stack.url, 'GET', `/v1/models/${model}/predictions`);
 
-    // Assess
-    expect([registered.status, read.status, staged.status, live.status, predicted.status, logged.status]).toEqual([201, 200, 200, 200, 200, 200]);
-    const stored = (read.body as { metadata: ReturnType<typeof metadataNaming> }).metadata;
-    expect(stored).toEqual(metadata);
-    expect(Object.hasOwn(stored.metrics, name)).toBe(true);
-    const prediction = (predicted.body as { predictions: Array<{ probabilities: Record<string, number> }> }).predictions[0];
-    expect(Object.keys(prediction?.probabilities ?? {})).toEqual(['setosa', name, 'virginica']);
-    const records = (logged.body as { records: Array<{ outputs: string }> }).records;
-    expect(records).toHaveLength(1);
-    expect(Object.keys((JSON.parse(records[0]?.outputs ?? '[]') as Array<{ probabilities: object }>)[0]?.probabilities ?? {})).toContain(name);
-  }, 60_000);
+      // Assess
+      expect([registered.status, read.status, staged.status, live.status, predicted.status, logged.status]).toEqual([
+        201, 200, 200, 200, 200, 200,
+      ]);
+      const stored = (read.body as { metadata: ReturnType<typeof metadataNaming> }).metadata;
+      expect(stored).toEqual(metadata);
+      expect(Object.hasOwn(stored.metrics, name)).toBe(true);
+      const prediction = (predicted.body as { predictions: Array<{ probabilities: Record<string, number> }> }).predictions[0];
+      expect(Object.keys(prediction?.probabilities ?? {})).toEqual(['setosa', name, 'virginica']);
+      const records = (logged.body as { records: Array<{ outputs: string }> }).records;
+      expect(records).toHaveLength(1);
+      expect(Object.keys((JSON.parse(records[0]?.outputs ?? '[]') as Array<{ probabilities: object }>)[0]?.probabilities ?? {})).toContain(
+        name,
+      );
+    },
+    60_000,
+  );
 });
 
 describe('finding F11b: class labels follow the rule that feature names follow', () => {
@@ -115,7 +125,11 @@ describe('finding F11b: class labels follow the rule that feature names follow',
 describe('finding F11a: an empty model file is the same refusal inline and uploaded', () => {
   it('"modelBase64": "" is 400 EMPTY_ARTIFACT at path model, as an empty upload is', async () => {
     // Prepare
-    const upload = (await call(stack.url, 'POST', '/v1/models/empty-file/uploads', {})).body as { uploadId: string; url: string; headers: Record<string, string> };
+    const upload = (await call(stack.url, 'POST', '/v1/models/empty-file/uploads', {})).body as {
+      uploadId: string;
+      url: string;
+      headers: Record<string, string>;
+    };
     const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: new Uint8Array(0) });
 
     // Act

@@ -26,7 +26,10 @@ let bytes: Buffer;
 /** The sample model's metadata: its features, labels and one golden input of three rows it reproduces. */
 let metadata: {
   features: string[];
-  goldenInputs: Array<{ request: { instances: Array<Record<string, number>> }; expected: Array<{ label: string; confidence: number; probabilities: Record<string, number> }> }>;
+  goldenInputs: Array<{
+    request: { instances: Array<Record<string, number>> };
+    expected: Array<{ label: string; confidence: number; probabilities: Record<string, number> }>;
+  }>;
 } & Record<string, unknown>;
 
 beforeAll(async () => {
@@ -71,53 +74,77 @@ let races = 0;
 
 describe(`fault 9: ${CONCURRENT} concurrent changes with the same expectedRevision`, () => {
   it.each<[string, (model: string) => Promise<(i: number, expectedRevision: number) => [method: string, path: string, body: unknown]>]>([
-    [`development → staging of ${CONCURRENT} different versions (POST .../versions/{v}/stage)`, async (model) => {
-      await register(model, CONCURRENT);
-      return (i, expectedRevision) => ['POST', `/v1/models/${model}/versions/${i + 1}/stage`, { to: 'staging', expectedRevision, reason: `mover-${i}` }];
-    }],
-    ['promotions of ten staging versions (PUT .../production)', async (model) => {
-      await register(model, 10);
-      for (let v = 1; v <= 10; v += 1) await stack.registry.transition({ model, version: String(v), to: 'staging', actor: 'setup' });
-      await stack.registry.setProduction(model, '1', 'setup');
-      return (i, expectedRevision) => ['PUT', `/v1/models/${model}/production`, { version: String(2 + (i % 9)), expectedRevision, reason: `mover-${i}` }];
-    }],
-    ['every kind at once: stage moves, promotions, archiving', async (model) => {
-      await register(model, 6);
-      for (const v of ['1', '2', '3']) await stack.registry.transition({ model, version: v, to: 'staging', actor: 'setup' });
-      await stack.registry.setProduction(model, '1', 'setup');
-      return (i, expectedRevision) => [
-        ['POST', `/v1/models/${model}/versions/${4 + (i % 3)}/stage`, { to: 'staging', expectedRevision, reason: `mover-${i}` }],
-        ['PUT', `/v1/models/${model}/production`, { version: String(2 + (i % 2)), expectedRevision, reason: `mover-${i}` }],
-        ['POST', `/v1/models/${model}/versions/${1 + (i % 6)}/stage`, { to: 'archived', expectedRevision, reason: `mover-${i}` }],
-      ][i % 3] as [string, string, unknown];
-    }],
-  ])('%s: exactly one applies, the others are 409 STALE_REVISION and write nothing', async (_kind, prepare) => {
-    // Prepare
-    races += 1;
-    const model = `race-http-${races}`;
-    const request = await prepare(model);
-    const revision = await revisionOf(model);
-    const historyBefore = (await historyOf(model)).length;
+    [
+      `development → staging of ${CONCURRENT} different versions (POST .../versions/{v}/stage)`,
+      async (model) => {
+        await register(model, CONCURRENT);
+        return (i, expectedRevision) => [
+          'POST',
+          `/v1/models/${model}/versions/${i + 1}/stage`,
+          { to: 'staging', expectedRevision, reason: `mover-${i}` },
+        ];
+      },
+    ],
+    [
+      'promotions of ten staging versions (PUT .../production)',
+      async (model) => {
+        await register(model, 10);
+        for (let v = 1; v <= 10; v += 1) await stack.registry.transition({ model, version: String(v), to: 'staging', actor: 'setup' });
+        await stack.registry.setProduction(model, '1', 'setup');
+        return (i, expectedRevision) => [
+          'PUT',
+          `/v1/models/${model}/production`,
+          { version: String(2 + (i % 9)), expectedRevision, reason: `mover-${i}` },
+        ];
+      },
+    ],
+    [
+      'every kind at once: stage moves, promotions, archiving',
+      async (model) => {
+        await register(model, 6);
+        for (const v of ['1', '2', '3']) await stack.registry.transition({ model, version: v, to: 'staging', actor: 'setup' });
+        await stack.registry.setProduction(model, '1', 'setup');
+        return (i, expectedRevision) =>
+          [
+            ['POST', `/v1/models/${model}/versions/${4 + (i % 3)}/stage`, { to: 'staging', expectedRevision, reason: `mover-${i}` }],
+            ['PUT', `/v1/models/${model}/production`, { version: String(2 + (i % 2)), expectedRevision, reason: `mover-${i}` }],
+            ['POST', `/v1/models/${model}/versions/${1 + (i % 6)}/stage`, { to: 'archived', expectedRevision, reason: `mover-${i}` }],
+          ][i % 3] as [string, string, unknown];
+      },
+    ],
+  ])(
+    '%s: exactly one applies, the others are 409 STALE_REVISION and write nothing',
+    async (_kind, prepare) => {
+      // Prepare
+      races += 1;
+      const model = `race-http-${races}`;
+      const request = await prepare(model);
+      const revision = await revisionOf(model);
+      const historyBefore = (await historyOf(model)).length;
 
-    // Act
-    const replies = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => {
-      const [method, path, body] = request(i, revision);
-      return call(stack.url, method, path, body);
-    }));
+      // Act
+      const replies = await Promise.all(
+        Array.from({ length: CONCURRENT }, (_, i) => {
+          const [method, path, body] = request(i, revision);
+          return call(stack.url, method, path, body);
+        }),
+      );
 
-    // Assess
-    const won = replies.flatMap((reply, i) => (reply.status < 300 ? [i] : []));
-    expect(won).toHaveLength(1);
-    expect(replies[won[0] ?? -1]?.status).toBe(200);
-    for (const reply of replies.filter((_, i) => i !== won[0])) expectError(reply, 409, 'STALE_REVISION', 'expectedRevision');
-    expect(await revisionOf(model)).toBe(revision + 1);
-    const added = (await historyOf(model)).slice(historyBefore);
-    expect(added.length).toBeGreaterThanOrEqual(1);
-    // Only the winner's change is in the history (each request gave its own reason).
-    expect(new Set(added.map((change) => change.reason))).toEqual(new Set([`mover-${won[0]}`]));
-    const versions = (await call(stack.url, 'GET', `/v1/models/${model}/versions`)).body as { versions: Array<{ stage: string }> };
-    expect(versions.versions.filter((v) => v.stage === 'production').length).toBeLessThanOrEqual(1);
-  }, 120_000);
+      // Assess
+      const won = replies.flatMap((reply, i) => (reply.status < 300 ? [i] : []));
+      expect(won).toHaveLength(1);
+      expect(replies[won[0] ?? -1]?.status).toBe(200);
+      for (const reply of replies.filter((_, i) => i !== won[0])) expectError(reply, 409, 'STALE_REVISION', 'expectedRevision');
+      expect(await revisionOf(model)).toBe(revision + 1);
+      const added = (await historyOf(model)).slice(historyBefore);
+      expect(added.length).toBeGreaterThanOrEqual(1);
+      // Only the winner's change is in the history (each request gave its own reason).
+      expect(new Set(added.map((change) => change.reason))).toEqual(new Set([`mover-${won[0]}`]));
+      const versions = (await call(stack.url, 'GET', `/v1/models/${model}/versions`)).body as { versions: Array<{ stage: string }> };
+      expect(versions.versions.filter((v) => v.stage === 'production').length).toBeLessThanOrEqual(1);
+    },
+    120_000,
+  );
 });
 
 describe('fault 14: golden inputs that do not fit the model are refused at registration (POST /v1/models/{m}/versions)', () => {
@@ -134,33 +161,96 @@ describe('fault 14: golden inputs that do not fit the model are refused at regis
   });
 
   it.each<[string, string, string, () => unknown]>([
-    ['a row narrower than the input (2 values for 4 features)', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0]', () => withGolden({ request: { instances: [[1, 2]] }, expected: expectedFor(1) })],
-    ['a row wider than the input', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0]', () => withGolden({ request: { instances: [[5.1, 3.5, 1.4, 0.2, 9]] }, expected: expectedFor(1) })],
-    ['a string where a number belongs (array row)', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0][1]', () => withGolden({ request: { instances: [[5.1, '3.5', 1.4, 0.2]] }, expected: expectedFor(1) })],
-    ['a string where a number belongs (record)', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.features.petal_width_cm', () => withGolden({ request: { features: { ...row(), petal_width_cm: 'wide' } }, expected: expectedFor(1) })],
-    ['null for a feature', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0].sepal_width_cm', () => withGolden({ request: { instances: [{ ...row(), sepal_width_cm: null }] }, expected: expectedFor(1) })],
-    ['an unknown feature', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.features.colour', () => withGolden({ request: { features: { ...row(), colour: 1 } }, expected: expectedFor(1) })],
-    ['a missing feature', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.features.petal_width_cm', () => {
-      const { petal_width_cm: _dropped, ...rest } = row();
-      return withGolden({ request: { features: rest }, expected: expectedFor(1) });
-    }],
-    ['a value beyond float32', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0].sepal_length_cm', () => withGolden({ request: { instances: [{ ...row(), sepal_length_cm: 1e39 }] }, expected: expectedFor(1) })],
-    ['the second of two golden inputs', 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[1].request.instances[0]', () => withGolden(good(), { request: { instances: [[1]] }, expected: expectedFor(1) })],
-    ['an expected label the model does not predict', 'GOLDEN_MISMATCH', 'metadata.goldenInputs[0].expected[1].label', () => {
-      const golden = good();
-      (golden.expected[1] as { label: string }).label = 'setosa';
-      return withGolden(golden);
-    }],
-    ['an expected probability off by more than the tolerance', 'GOLDEN_MISMATCH', 'metadata.goldenInputs[0].expected[2].probabilities.virginica', () => {
-      const golden = good();
-      const third = golden.expected[2] as { probabilities: Record<string, number> };
-      third.probabilities['virginica'] = 0.9;
-      return withGolden(golden);
-    }],
-    ['more expected predictions than rows', 'GOLDEN_MISMATCH', 'metadata.goldenInputs[0].expected', () => withGolden({ ...good(), expected: [...good().expected, ...good().expected] })],
+    [
+      'a row narrower than the input (2 values for 4 features)',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances[0]',
+      () => withGolden({ request: { instances: [[1, 2]] }, expected: expectedFor(1) }),
+    ],
+    [
+      'a row wider than the input',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances[0]',
+      () => withGolden({ request: { instances: [[5.1, 3.5, 1.4, 0.2, 9]] }, expected: expectedFor(1) }),
+    ],
+    [
+      'a string where a number belongs (array row)',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances[0][1]',
+      () => withGolden({ request: { instances: [[5.1, '3.5', 1.4, 0.2]] }, expected: expectedFor(1) }),
+    ],
+    [
+      'a string where a number belongs (record)',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.features.petal_width_cm',
+      () => withGolden({ request: { features: { ...row(), petal_width_cm: 'wide' } }, expected: expectedFor(1) }),
+    ],
+    [
+      'null for a feature',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances[0].sepal_width_cm',
+      () => withGolden({ request: { instances: [{ ...row(), sepal_width_cm: null }] }, expected: expectedFor(1) }),
+    ],
+    [
+      'an unknown feature',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.features.colour',
+      () => withGolden({ request: { features: { ...row(), colour: 1 } }, expected: expectedFor(1) }),
+    ],
+    [
+      'a missing feature',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.features.petal_width_cm',
+      () => {
+        const { petal_width_cm: _dropped, ...rest } = row();
+        return withGolden({ request: { features: rest }, expected: expectedFor(1) });
+      },
+    ],
+    [
+      'a value beyond float32',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances[0].sepal_length_cm',
+      () => withGolden({ request: { instances: [{ ...row(), sepal_length_cm: 1e39 }] }, expected: expectedFor(1) }),
+    ],
+    [
+      'the second of two golden inputs',
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[1].request.instances[0]',
+      () => withGolden(good(), { request: { instances: [[1]] }, expected: expectedFor(1) }),
+    ],
+    [
+      'an expected label the model does not predict',
+      'GOLDEN_MISMATCH',
+      'metadata.goldenInputs[0].expected[1].label',
+      () => {
+        const golden = good();
+        (golden.expected[1] as { label: string }).label = 'setosa';
+        return withGolden(golden);
+      },
+    ],
+    [
+      'an expected probability off by more than the tolerance',
+      'GOLDEN_MISMATCH',
+      'metadata.goldenInputs[0].expected[2].probabilities.virginica',
+      () => {
+        const golden = good();
+        const third = golden.expected[2] as { probabilities: Record<string, number> };
+        third.probabilities['virginica'] = 0.9;
+        return withGolden(golden);
+      },
+    ],
+    [
+      'more expected predictions than rows',
+      'GOLDEN_MISMATCH',
+      'metadata.goldenInputs[0].expected',
+      () => withGolden({ ...good(), expected: [...good().expected, ...good().expected] }),
+    ],
   ])('%s: 400 %s at %s, nothing registered', async (_name, code, path, metadataOf) => {
     // Act
-    const reply = await call(stack.url, 'POST', '/v1/models/golden-refused/versions', { modelBase64: bytes.toString('base64'), metadata: metadataOf() });
+    const reply = await call(stack.url, 'POST', '/v1/models/golden-refused/versions', {
+      modelBase64: bytes.toString('base64'),
+      metadata: metadataOf(),
+    });
 
     // Assess
     expectError(reply, 400, code, path);

@@ -59,26 +59,33 @@ async function violations(registry: DynamoDbRegistry, models: readonly string[] 
   for (const model of models) {
     const record = await registry.getModel(model);
     const versions = await registry.listVersions(model);
-    if (JSON.stringify(listed.get(model)) !== JSON.stringify(record)) found.push(`${model}: the models index lists ${JSON.stringify(listed.get(model))}, the item is ${JSON.stringify(record)}`);
+    if (JSON.stringify(listed.get(model)) !== JSON.stringify(record))
+      found.push(`${model}: the models index lists ${JSON.stringify(listed.get(model))}, the item is ${JSON.stringify(record)}`);
     if (!record) {
       if (versions.length > 0) found.push(`${model}: versions ${versions.map((v) => v.version).join(',')} but no model item`);
       continue;
     }
     const numbers = versions.map((v) => Number(v.version));
     const expected = Array.from({ length: record.latestVersion }, (_, i) => i + 1);
-    if (JSON.stringify(numbers) !== JSON.stringify(expected)) found.push(`${model}: latestVersion ${record.latestVersion} but versions [${numbers.join(',')}]`);
+    if (JSON.stringify(numbers) !== JSON.stringify(expected))
+      found.push(`${model}: latestVersion ${record.latestVersion} but versions [${numbers.join(',')}]`);
     const production = versions.filter((v) => v.stage === 'production').map((v) => v.version);
     if (production.length > 1) found.push(`${model}: ${production.length} versions in production (${production.join(',')})`);
-    if ((record.productionVersion ?? 'none') !== (production[0] ?? 'none')) found.push(`${model}: the pointer names ${record.productionVersion ?? 'none'}, production holds ${production.join(',') || 'none'}`);
+    if ((record.productionVersion ?? 'none') !== (production[0] ?? 'none'))
+      found.push(`${model}: the pointer names ${record.productionVersion ?? 'none'}, production holds ${production.join(',') || 'none'}`);
     const history = await registry.listHistory(model);
     for (const version of versions) {
       const own = history.filter((h) => h.version === version.version).sort((a, b) => a.revision - b.revision);
       const revisions = own.map((h) => h.revision).join(',');
       const wanted = Array.from({ length: version.revision - 1 }, (_, i) => i + 2).join(',');
-      if (revisions !== wanted) found.push(`${model} v${version.version}: revision ${version.revision} in ${version.stage}, history revisions [${revisions}]`);
+      if (revisions !== wanted)
+        found.push(`${model} v${version.version}: revision ${version.revision} in ${version.stage}, history revisions [${revisions}]`);
       let stage: Stage = 'development';
       for (const change of own) {
-        if (change.from !== stage) found.push(`${model} v${version.version}: history moves from ${change.from} at revision ${change.revision}, the version was in ${stage}`);
+        if (change.from !== stage)
+          found.push(
+            `${model} v${version.version}: history moves from ${change.from} at revision ${change.revision}, the version was in ${stage}`,
+          );
         stage = change.to;
       }
       if (stage !== version.stage) found.push(`${model} v${version.version}: in ${version.stage}, its history ends in ${stage}`);
@@ -88,7 +95,13 @@ async function violations(registry: DynamoDbRegistry, models: readonly string[] 
 }
 
 /** One worker: random registry changes until the servers are gone (or `stop()` says so). */
-async function work(service: RegistryService, registry: DynamoDbRegistry, random: () => number, stopped: () => boolean, counts: { done: number }): Promise<void> {
+async function work(
+  service: RegistryService,
+  registry: DynamoDbRegistry,
+  random: () => number,
+  stopped: () => boolean,
+  counts: { done: number },
+): Promise<void> {
   const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(random() * items.length)];
   while (!stopped()) {
     const model = pick(MODELS) ?? 'kill-a';
@@ -99,7 +112,12 @@ async function work(service: RegistryService, registry: DynamoDbRegistry, random
       } else {
         const versions = await registry.listVersions(model);
         const record = await registry.getModel(model);
-        const [from, to]: [Stage, Stage] = roll < 0.55 ? ['development', 'staging'] : roll < 0.8 ? ['staging', 'production'] : [pick(['development', 'staging', 'production'] as const) ?? 'development', 'archived'];
+        const [from, to]: [Stage, Stage] =
+          roll < 0.55
+            ? ['development', 'staging']
+            : roll < 0.8
+              ? ['staging', 'production']
+              : [pick(['development', 'staging', 'production'] as const) ?? 'development', 'archived'];
         const version = pick(versions.filter((v) => v.stage === from));
         if (version) {
           const ifMatch = random() < 0.5 && record ? { expectedRevision: record.revision } : {};
@@ -141,62 +159,87 @@ async function snapshot(registry: DynamoDbRegistry, model: string): Promise<unkn
 }
 
 describe('a SIGKILL of the local AWS servers during registry writes', () => {
-  it.each<[string, number, (service: RegistryService, model: string) => Promise<void>, (service: RegistryService, model: string) => Promise<unknown>]>([
+  it.each<
+    [
+      string,
+      number,
+      (service: RegistryService, model: string) => Promise<void>,
+      (service: RegistryService, model: string) => Promise<unknown>,
+    ]
+  >([
     // v1 in production and v2 in staging: promoting v2 writes v2, its history item, v1 archived,
     // its history item, and the model item (pointer and revision).
-    ['a promotion', 5, async (service, model) => {
-      for (const seed of [1, 2]) await service.register({ model, bytes: mlpModel({ seed }).bytes, metadata: {}, actor: 'setup' });
-      for (const version of ['1', '2']) await service.transition({ model, version, to: 'staging', actor: 'setup' });
-      await service.setProduction(model, '1', 'setup');
-    }, (service, model) => service.setProduction(model, '2', 'doomed')],
+    [
+      'a promotion',
+      5,
+      async (service, model) => {
+        for (const seed of [1, 2]) await service.register({ model, bytes: mlpModel({ seed }).bytes, metadata: {}, actor: 'setup' });
+        for (const version of ['1', '2']) await service.transition({ model, version, to: 'staging', actor: 'setup' });
+        await service.setProduction(model, '1', 'setup');
+      },
+      (service, model) => service.setProduction(model, '2', 'doomed'),
+    ],
     // A model's first registration creates two items: the model (listed by the `models` index)
     // and version 1.
-    ['the first registration of a model', 2, async () => undefined, (service, model) => service.register({ model, bytes: mlpModel().bytes, metadata: {}, actor: 'doomed' })],
-  ])('undoes %s killed right after any one of its writes to the store (%i items, and their condition checks): the registry is exactly as before it', async (kind, items, prepare, change) => {
-    // Prepare
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'registry-kill-'));
-    folders.push(dataDir);
-    const model = kind === 'a promotion' ? 'kill-promotion' : 'kill-registration';
-    const artifacts = new InMemoryArtifactStore();
-    const runtime = new OnnxRuntime(artifacts, { cacheDir: path.join(dataDir, 'model-cache'), intraOpThreads: 1 });
-    const serviceOver = (registry: DynamoDbRegistry) => new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 1_000_000 });
-    const setup = await start(dataDir);
-    await prepare(serviceOver(setup.registry), model);
-    const before = await snapshot(setup.registry, model);
-    setup.clients.destroy();
-    await setup.aws.stop();
+    [
+      'the first registration of a model',
+      2,
+      async () => undefined,
+      (service, model) => service.register({ model, bytes: mlpModel().bytes, metadata: {}, actor: 'doomed' }),
+    ],
+  ])(
+    'undoes %s killed right after any one of its writes to the store (%i items, and their condition checks): the registry is exactly as before it',
+    async (kind, items, prepare, change) => {
+      // Prepare
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'registry-kill-'));
+      folders.push(dataDir);
+      const model = kind === 'a promotion' ? 'kill-promotion' : 'kill-registration';
+      const artifacts = new InMemoryArtifactStore();
+      const runtime = new OnnxRuntime(artifacts, { cacheDir: path.join(dataDir, 'model-cache'), intraOpThreads: 1 });
+      const serviceOver = (registry: DynamoDbRegistry) =>
+        new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 1_000_000 });
+      const setup = await start(dataDir);
+      await prepare(serviceOver(setup.registry), model);
+      const before = await snapshot(setup.registry, model);
+      setup.clients.destroy();
+      await setup.aws.stop();
 
-    // Act: the servers kill themselves right after the change's first write to dynalite, then
-    // its second, and so on, each time restarted on the same folder, until the change makes
-    // fewer writes than the kill waits for and is answered.
-    const kills: Array<{ writes: number; after: unknown; broken: string[] }> = [];
-    let completed: { writes: number; outcome: string; broken: string[] } | undefined;
-    for (let writes = 1; !completed && writes <= MAX_KILL_POINTS; writes += 1) {
-      const doomedAws = await startKillableAws({ dataDir, killAfterTransactionWrites: writes });
-      const doomed = await connect(doomedAws);
-      const outcome = await change(serviceOver(doomed.registry), model).then(() => 'answered', (error: unknown) => `failed: ${String(error)}`);
-      // Still there to count: the change ran to its end (or was refused) without the kill.
-      const made = await doomedAws.transactionWrites().catch(() => undefined);
-      if (made !== undefined) {
-        completed = { writes: made, outcome, broken: await violations(doomed.registry, [model]) };
+      // Act: the servers kill themselves right after the change's first write to dynalite, then
+      // its second, and so on, each time restarted on the same folder, until the change makes
+      // fewer writes than the kill waits for and is answered.
+      const kills: Array<{ writes: number; after: unknown; broken: string[] }> = [];
+      let completed: { writes: number; outcome: string; broken: string[] } | undefined;
+      for (let writes = 1; !completed && writes <= MAX_KILL_POINTS; writes += 1) {
+        const doomedAws = await startKillableAws({ dataDir, killAfterTransactionWrites: writes });
+        const doomed = await connect(doomedAws);
+        const outcome = await change(serviceOver(doomed.registry), model).then(
+          () => 'answered',
+          (error: unknown) => `failed: ${String(error)}`,
+        );
+        // Still there to count: the change ran to its end (or was refused) without the kill.
+        const made = await doomedAws.transactionWrites().catch(() => undefined);
+        if (made !== undefined) {
+          completed = { writes: made, outcome, broken: await violations(doomed.registry, [model]) };
+          doomed.clients.destroy();
+          await doomedAws.stop();
+          break;
+        }
+        await doomedAws.exited;
         doomed.clients.destroy();
-        await doomedAws.stop();
-        break;
+        const restarted = await start(dataDir);
+        kills.push({ writes, after: await snapshot(restarted.registry, model), broken: await violations(restarted.registry, [model]) });
+        restarted.clients.destroy();
+        await restarted.aws.stop();
       }
-      await doomedAws.exited;
-      doomed.clients.destroy();
-      const restarted = await start(dataDir);
-      kills.push({ writes, after: await snapshot(restarted.registry, model), broken: await violations(restarted.registry, [model]) });
-      restarted.clients.destroy();
-      await restarted.aws.stop();
-    }
 
-    // Assess: after every kill the registry is exactly as before the change; the change was
-    // killed at each of its writes (all its items among them), and unkilled it is applied whole.
-    expect(kills).toEqual(kills.map(({ writes }) => ({ writes, after: before, broken: [] })));
-    expect(completed).toEqual({ writes: kills.length, outcome: 'answered', broken: [] });
-    expect(kills.length).toBeGreaterThanOrEqual(items);
-  }, 120_000);
+      // Assess: after every kill the registry is exactly as before the change; the change was
+      // killed at each of its writes (all its items among them), and unkilled it is applied whole.
+      expect(kills).toEqual(kills.map(({ writes }) => ({ writes, after: before, broken: [] })));
+      expect(completed).toEqual({ writes: kills.length, outcome: 'answered', broken: [] });
+      expect(kills.length).toBeGreaterThanOrEqual(items);
+    },
+    120_000,
+  );
 
   it(`leaves the registry consistent, over ${ROUNDS} seeded rounds of concurrent registrations and promotions`, async () => {
     // Prepare
@@ -214,7 +257,9 @@ describe('a SIGKILL of the local AWS servers during registry writes', () => {
       const service = new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 1_000_000 });
       let stop = false;
       const counts = { done: 0 };
-      const workers = Array.from({ length: WORKERS }, (_, w) => work(service, registry, seededRandom(SEED + round * WORKERS + w + 1), () => stop, counts));
+      const workers = Array.from({ length: WORKERS }, (_, w) =>
+        work(service, registry, seededRandom(SEED + round * WORKERS + w + 1), () => stop, counts),
+      );
       const killedAfterMs = KILL_AFTER_MS.min + Math.floor(random() * (KILL_AFTER_MS.max - KILL_AFTER_MS.min));
       await new Promise((resolve) => setTimeout(resolve, killedAfterMs));
       process.kill(aws.pid, 'SIGKILL');

@@ -250,7 +250,10 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     // Two registrations, then every stage change raises the model's revision by one.
     expect(first).toMatchObject({ productionVersion: '1', revision: 4, updatedBy: 'bob' });
     expect(second).toMatchObject({ productionVersion: '2', revision: 6, updatedBy: 'carol' });
-    expect(await versions(model)).toEqual([['1', 'archived', '4'], ['2', 'production', '3']]);
+    expect(await versions(model)).toEqual([
+      ['1', 'archived', '4'],
+      ['2', 'production', '3'],
+    ]);
     const history = await registryService.history(model);
     expect(history.map((h) => [h.version, h.from, h.to, h.actor])).toEqual([
       ['1', 'development', 'staging', 'bob'],
@@ -259,7 +262,16 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
       ['2', 'development', 'staging', 'carol'],
       ['2', 'staging', 'production', 'carol'],
     ]);
-    expect(history[0]).toStrictEqual({ model, version: '1', from: 'development', to: 'staging', revision: 2, actor: 'bob', at: NOW.toISOString(), reason: 'offline eval ok' });
+    expect(history[0]).toStrictEqual({
+      model,
+      version: '1',
+      from: 'development',
+      to: 'staging',
+      revision: 2,
+      actor: 'bob',
+      at: NOW.toISOString(),
+      reason: 'offline eval ok',
+    });
   });
 
   it('refuses an illegal transition and names the allowed ones', async () => {
@@ -274,7 +286,11 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     const revive = await rejection(registryService.transition({ model, version: '1', to: 'staging', actor: 'bob' }));
 
     // Assess
-    expect(skip).toMatchObject({ status: 409, code: 'ILLEGAL_TRANSITION', message: 'Version 1 of "illegal" is in development; it can go to staging or archived, not production.' });
+    expect(skip).toMatchObject({
+      status: 409,
+      code: 'ILLEGAL_TRANSITION',
+      message: 'Version 1 of "illegal" is in development; it can go to staging or archived, not production.',
+    });
     expect(revive).toMatchObject({ status: 409, code: 'ILLEGAL_TRANSITION', message: expect.stringContaining('archived is final') });
     expect(await versions(model)).toEqual([['1', 'archived', '2']]);
   });
@@ -305,20 +321,25 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     const registryService = service();
     await registryService.transition({ model, version: '1', to: 'staging', actor: 'bob' });
     await registryService.setProduction(model, '1', 'bob');
-    await clients.documents.send(new UpdateCommand({
-      TableName: TABLE,
-      Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.versionSk(2) },
-      UpdateExpression: 'SET #stage = :production',
-      ExpressionAttributeNames: { '#stage': 'stage' },
-      ExpressionAttributeValues: { ':production': 'production' },
-    }));
+    await clients.documents.send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { pk: REGISTRY_KEYS.pk(model), sk: REGISTRY_KEYS.versionSk(2) },
+        UpdateExpression: 'SET #stage = :production',
+        ExpressionAttributeNames: { '#stage': 'stage' },
+        ExpressionAttributeValues: { ':production': 'production' },
+      }),
+    );
 
     // Act
     const record = await registryService.transition({ model, version: '2', to: 'archived', actor: 'bob', reason: 'stray' });
 
     // Assess
     expect(record.productionVersion).toBe('1');
-    expect(await versions(model)).toEqual([['1', 'production', '3'], ['2', 'archived', '2']]);
+    expect(await versions(model)).toEqual([
+      ['1', 'production', '3'],
+      ['2', 'archived', '2'],
+    ]);
   });
 
   it('honours expectedRevision like If-Match', async () => {
@@ -383,43 +404,60 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
 
   let raceModels = 0;
   it.each<[string, (registryService: RegistryService, model: string) => Promise<(i: number, revision: number) => Promise<unknown>>]>([
-    ['moving one version development → staging', async (registryService, model) => {
-      await register(model, 1);
-      return (i, expectedRevision) => registryService.transition({ model, version: '1', to: 'staging', actor: `mover-${i}`, expectedRevision });
-    }],
-    ['archiving 50 different versions', async (registryService, model) => {
-      await register(model, 50);
-      return (i, expectedRevision) => registryService.transition({ model, version: String(i + 1), to: 'archived', actor: `mover-${i}`, expectedRevision });
-    }],
-    ['archiving the production version', async (registryService, model) => {
-      await register(model, 1);
-      await registryService.transition({ model, version: '1', to: 'staging', actor: 'setup' });
-      await registryService.setProduction(model, '1', 'setup');
-      return (i, expectedRevision) => registryService.transition({ model, version: '1', to: 'archived', actor: `mover-${i}`, expectedRevision });
-    }],
-  ])('50 concurrent changes with the same expectedRevision, %s: exactly one applies, 49 get STALE_REVISION', async (_kind, prepare) => {
-    // Prepare
-    raceModels += 1;
-    const model = `race-${raceModels}`;
-    const registryService = service();
-    const change = await prepare(registryService, model);
-    const seen = await registry.getModel(model);
-    const revision = seen?.revision ?? 0;
-    const historyBefore = (await registry.listHistory(model)).length;
+    [
+      'moving one version development → staging',
+      async (registryService, model) => {
+        await register(model, 1);
+        return (i, expectedRevision) =>
+          registryService.transition({ model, version: '1', to: 'staging', actor: `mover-${i}`, expectedRevision });
+      },
+    ],
+    [
+      'archiving 50 different versions',
+      async (registryService, model) => {
+        await register(model, 50);
+        return (i, expectedRevision) =>
+          registryService.transition({ model, version: String(i + 1), to: 'archived', actor: `mover-${i}`, expectedRevision });
+      },
+    ],
+    [
+      'archiving the production version',
+      async (registryService, model) => {
+        await register(model, 1);
+        await registryService.transition({ model, version: '1', to: 'staging', actor: 'setup' });
+        await registryService.setProduction(model, '1', 'setup');
+        return (i, expectedRevision) =>
+          registryService.transition({ model, version: '1', to: 'archived', actor: `mover-${i}`, expectedRevision });
+      },
+    ],
+  ])(
+    '50 concurrent changes with the same expectedRevision, %s: exactly one applies, 49 get STALE_REVISION',
+    async (_kind, prepare) => {
+      // Prepare
+      raceModels += 1;
+      const model = `race-${raceModels}`;
+      const registryService = service();
+      const change = await prepare(registryService, model);
+      const seen = await registry.getModel(model);
+      const revision = seen?.revision ?? 0;
+      const historyBefore = (await registry.listHistory(model)).length;
 
-    // Act
-    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => change(i, revision)));
+      // Act
+      const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => change(i, revision)));
 
-    // Assess
-    const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
-    expect(won).toHaveLength(1);
-    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 409, code: 'STALE_REVISION', path: ['expectedRevision'] });
-    expect(await registry.getModel(model)).toMatchObject({ revision: revision + 1, updatedBy: `mover-${won[0]}` });
-    const history = await registry.listHistory(model);
-    expect(history.slice(historyBefore).map((h) => h.actor)).toEqual([`mover-${won[0]}`]);
-    expect((await registry.getModel(model))?.productionVersion).toBeUndefined();
-    await expectHistoryAgrees(model);
-  }, 60_000);
+      // Assess
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      expect(won).toHaveLength(1);
+      for (const r of results)
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 409, code: 'STALE_REVISION', path: ['expectedRevision'] });
+      expect(await registry.getModel(model)).toMatchObject({ revision: revision + 1, updatedBy: `mover-${won[0]}` });
+      const history = await registry.listHistory(model);
+      expect(history.slice(historyBefore).map((h) => h.actor)).toEqual([`mover-${won[0]}`]);
+      expect((await registry.getModel(model))?.productionVersion).toBeUndefined();
+      await expectHistoryAgrees(model);
+    },
+    60_000,
+  );
 
   it('checks expectedRevision in the write itself: a change that lands between the read and the write makes it STALE_REVISION, and nothing of it is written', async () => {
     // Prepare: a second client whose one transaction is preceded by a rival's change.
@@ -448,13 +486,18 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     const seen = await registry.getModel(model);
 
     // Act
-    const error = await rejection(loser.transition({ model, version: '1', to: 'archived', actor: 'loser', expectedRevision: seen?.revision }));
+    const error = await rejection(
+      loser.transition({ model, version: '1', to: 'archived', actor: 'loser', expectedRevision: seen?.revision }),
+    );
     raced.destroy();
 
     // Assess
     expect(rivalled).toBe(true);
     expect(error).toMatchObject({ status: 409, code: 'STALE_REVISION' });
-    expect(await versions(model)).toEqual([['1', 'development', '1'], ['2', 'archived', '2']]);
+    expect(await versions(model)).toEqual([
+      ['1', 'development', '1'],
+      ['2', 'archived', '2'],
+    ]);
     expect((await registry.listHistory(model)).map((h) => h.actor)).toEqual(['rival']);
   });
 
@@ -466,7 +509,9 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     for (let v = 1; v <= 10; v += 1) await registryService.transition({ model, version: String(v), to: 'staging', actor: 'setup' });
 
     // Act
-    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => registryService.setProduction(model, String(i + 1), `promoter-${i + 1}`)));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => registryService.setProduction(model, String(i + 1), `promoter-${i + 1}`)),
+    );
 
     // Assess
     const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [String(i + 1)] : []));
@@ -476,7 +521,12 @@ describe('stage changes (RegistryService over DynamoDbRegistry)', () => {
     const production = all.filter((v) => v.stage === 'production').map((v) => v.version);
     expect(production).toHaveLength(1);
     expect((await registry.getModel(model))?.productionVersion).toBe(production[0]);
-    expect(all.filter((v) => v.stage === 'archived').map((v) => v.version).sort()).toEqual(won.filter((v) => v !== production[0]).sort());
+    expect(
+      all
+        .filter((v) => v.stage === 'archived')
+        .map((v) => v.version)
+        .sort(),
+    ).toEqual(won.filter((v) => v !== production[0]).sort());
     const promoted = (await registry.listHistory(model)).filter((h) => h.to === 'production').map((h) => h.version);
     expect(promoted.sort()).toEqual([...won].sort());
     await expectHistoryAgrees(model);

@@ -53,7 +53,10 @@ async function cli(...argv: string[]): Promise<unknown> {
 
 /** Registers `bytes` as a new version of `model` and moves it to staging; returns its number. */
 async function stagedVersion(model: string, bytes: Uint8Array, metadata: unknown): Promise<string> {
-  const registered = await call(stack.url, 'POST', `/v1/models/${model}/versions`, { modelBase64: Buffer.from(bytes).toString('base64'), metadata });
+  const registered = await call(stack.url, 'POST', `/v1/models/${model}/versions`, {
+    modelBase64: Buffer.from(bytes).toString('base64'),
+    metadata,
+  });
   expect(registered.status).toBe(201);
   const { version } = registered.body as { version: string };
   const staged = await call(stack.url, 'POST', `/v1/models/${model}/versions/${version}/stage`, { to: 'staging' });
@@ -76,7 +79,11 @@ async function predictMany(model: string, body: unknown, count: number, concurre
       next++;
       const reply = await call(stack.url, 'POST', `/v1/models/${model}/predict`, body);
       const served = reply.body as { modelVersion?: string; functionVersion?: string };
-      results.push({ status: reply.status, ...(served.modelVersion ? { modelVersion: served.modelVersion } : {}), ...(served.functionVersion ? { functionVersion: served.functionVersion } : {}) });
+      results.push({
+        status: reply.status,
+        ...(served.modelVersion ? { modelVersion: served.modelVersion } : {}),
+        ...(served.functionVersion ? { functionVersion: served.functionVersion } : {}),
+      });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -102,7 +109,10 @@ it('splits traffic by the canary weight, shifts, rolls back and finalizes throug
   expect(candidate).toBe('2');
 
   // A 10% canary.
-  const promoted = (await cli('promote', 'iris', candidate, '--canary', '10')) as { release: { functionVersion: string }; deployment: Deployment };
+  const promoted = (await cli('promote', 'iris', candidate, '--canary', '10')) as {
+    release: { functionVersion: string };
+    deployment: Deployment;
+  };
   expect(promoted.deployment).toMatchObject({
     stable: { functionVersion: '$LATEST', modelVersion: '1', percent: 90 },
     canary: { functionVersion: promoted.release.functionVersion, modelVersion: '2', percent: 10 },
@@ -133,18 +143,30 @@ it('splits traffic by the canary weight, shifts, rolls back and finalizes throug
   // Promote again, then finalize: all on the new version, which is now production.
   const again = (await cli('promote', 'iris', candidate, '--canary', '10')) as { release: { functionVersion: string } };
   const finalized = (await cli('finalize', 'iris')) as Deployment;
-  expect(finalized).toMatchObject({ productionVersion: '2', stable: { functionVersion: again.release.functionVersion, modelVersion: '2', percent: 100 } });
+  expect(finalized).toMatchObject({
+    productionVersion: '2',
+    stable: { functionVersion: again.release.functionVersion, modelVersion: '2', percent: 100 },
+  });
   const after = await predictMany('iris', IRIS_ROW, 300);
   expect(countBy(after, 'modelVersion')).toEqual({ 2: 300 });
   expect(countBy(after, 'functionVersion')).toEqual({ [again.release.functionVersion]: 300 });
   const model = await call(stack.url, 'GET', '/v1/models/iris');
   expect((model.body as { productionVersion: string }).productionVersion).toBe('2');
-  const history = (await call(stack.url, 'GET', '/v1/models/iris/history')).body as { history: { version: string; from: string; to: string; reason?: string }[] };
-  expect(history.history).toEqual(expect.arrayContaining([
-    expect.objectContaining({ version: '2', from: 'staging', to: 'staging', reason: expect.stringContaining('checking the rollback') as unknown }),
-    expect.objectContaining({ version: '2', from: 'staging', to: 'production' }),
-    expect.objectContaining({ version: '1', from: 'production', to: 'archived' }),
-  ]));
+  const history = (await call(stack.url, 'GET', '/v1/models/iris/history')).body as {
+    history: { version: string; from: string; to: string; reason?: string }[];
+  };
+  expect(history.history).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        version: '2',
+        from: 'staging',
+        to: 'staging',
+        reason: expect.stringContaining('checking the rollback') as unknown,
+      }),
+      expect.objectContaining({ version: '2', from: 'staging', to: 'production' }),
+      expect.objectContaining({ version: '1', from: 'production', to: 'archived' }),
+    ]),
+  );
 }, 180_000);
 
 it('refuses a second release while one is in progress, and bad weights', async () => {
@@ -182,19 +204,49 @@ it('of 10 concurrent shifts decided from one reading of the deployment (expected
 
   // Act: ten operators, one reading, ten different weights, all at once; then the same without
   // expectedCanary (each applies to what it finds: the last writer wins, as the README says)
-  const guarded = await Promise.all(Array.from({ length: 10 }, (_, i) => call(stack.url, 'POST', '/v1/models/petals/deployment/shift', { percent: 20 + i * 5, expectedCanary })));
-  const unguarded = await Promise.all(Array.from({ length: 10 }, (_, i) => call(stack.url, 'POST', '/v1/models/petals/deployment/shift', { percent: 20 + i * 5 })));
-  const stale = await runModelctl({ url: stack.url, token }, ['shift', 'petals', '30', '--expect-canary', String(read?.functionVersion), '--expect-percent', '10']);
-  const badField = await call(stack.url, 'POST', '/v1/models/petals/deployment/shift', { percent: 30, expectedCanary: { functionVersion: '$LATEST' } });
-  const rolledBack = await call(stack.url, 'POST', '/v1/models/petals/deployment/rollback', { expectedCanary: { functionVersion: read?.functionVersion } });
+  const guarded = await Promise.all(
+    Array.from({ length: 10 }, (_, i) =>
+      call(stack.url, 'POST', '/v1/models/petals/deployment/shift', { percent: 20 + i * 5, expectedCanary }),
+    ),
+  );
+  const unguarded = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => call(stack.url, 'POST', '/v1/models/petals/deployment/shift', { percent: 20 + i * 5 })),
+  );
+  const stale = await runModelctl({ url: stack.url, token }, [
+    'shift',
+    'petals',
+    '30',
+    '--expect-canary',
+    String(read?.functionVersion),
+    '--expect-percent',
+    '10',
+  ]);
+  const badField = await call(stack.url, 'POST', '/v1/models/petals/deployment/shift', {
+    percent: 30,
+    expectedCanary: { functionVersion: '$LATEST' },
+  });
+  const rolledBack = await call(stack.url, 'POST', '/v1/models/petals/deployment/rollback', {
+    expectedCanary: { functionVersion: read?.functionVersion },
+  });
 
   // Assess
   const refused = guarded.filter((r) => r.status !== 200);
   expect(guarded.filter((r) => r.status === 200)).toHaveLength(1);
   expect(refused.map((r) => [r.status, (r.body as { error: { code: string } }).error.code])).toEqual(Array(9).fill([409, 'ALIAS_CHANGED']));
-  for (const r of refused) expect(r.body).toEqual({ error: { code: 'ALIAS_CHANGED', message: expect.stringContaining('Read the deployment again') as unknown, path: expect.any(String) as unknown }, requestId: expect.any(String) as unknown });
+  for (const r of refused)
+    expect(r.body).toEqual({
+      error: {
+        code: 'ALIAS_CHANGED',
+        message: expect.stringContaining('Read the deployment again') as unknown,
+        path: expect.any(String) as unknown,
+      },
+      requestId: expect.any(String) as unknown,
+    });
   expect(unguarded.map((r) => r.status)).toEqual(Array(10).fill(200));
-  expect(stale).toMatchObject({ code: 1, err: expect.stringMatching(/^409 ALIAS_CHANGED: .+, not function version \d+ at 10% as expected/) as unknown });
+  expect(stale).toMatchObject({
+    code: 1,
+    err: expect.stringMatching(/^409 ALIAS_CHANGED: .+, not function version \d+ at 10% as expected/) as unknown,
+  });
   expect(badField.status).toBe(400);
   expect((badField.body as { error: { path: string } }).error.path).toBe('expectedCanary.functionVersion');
   expect(rolledBack.status).toBe(200);
@@ -215,7 +267,9 @@ it('rolls back a managed canary whose model fails at run time, by itself, and re
   expect(promoted.status).toBe(200);
   const candidate = await stagedVersion('lookup', lookupModel(), { features: ['x'] });
   // In range the candidate works.
-  const started = await call(stack.url, 'POST', `/v1/models/lookup/versions/${candidate}/promote`, { managed: { kind: 'canary', percent: 50, intervalMinutes: 60 } });
+  const started = await call(stack.url, 'POST', `/v1/models/lookup/versions/${candidate}/promote`, {
+    managed: { kind: 'canary', percent: 50, intervalMinutes: 60 },
+  });
   expect(started.status).toBe(202);
   expect((started.body as { deployment: Deployment }).deployment.canary).toMatchObject({ modelVersion: candidate, percent: 50 });
 
@@ -234,10 +288,16 @@ it('rolls back a managed canary whose model fails at run time, by itself, and re
   expect(failures.some((r) => r.status === 500)).toBe(true);
   const after = await predictMany('lookup', { features: { x: 7 } }, 100);
   expect(countBy(after, 'modelVersion')).toEqual({ [stable]: 100 });
-  const history = (await call(stack.url, 'GET', '/v1/models/lookup/history')).body as { history: { version: string; to: string; actor: string; reason?: string }[] };
+  const history = (await call(stack.url, 'GET', '/v1/models/lookup/history')).body as {
+    history: { version: string; to: string; actor: string; reason?: string }[];
+  };
   expect(history.history.at(-1)).toMatchObject({
-    version: candidate, to: 'staging', actor: 'release-monitor',
-    reason: expect.stringMatching(/rolled back automatically: function version \d+: the canary's error rate \d+\/\d+ \([\d.]+%, answers of 500 or more\) passed the threshold of 5%/) as unknown,
+    version: candidate,
+    to: 'staging',
+    actor: 'release-monitor',
+    reason: expect.stringMatching(
+      /rolled back automatically: function version \d+: the canary's error rate \d+\/\d+ \([\d.]+%, answers of 500 or more\) passed the threshold of 5%/,
+    ) as unknown,
   });
 }, 60_000);
 
@@ -252,7 +312,9 @@ it("leaves a managed canary alone when it answers only its callers' errors (4xx)
   const stable = await stagedVersion('strict', identityModel(), { features: ['x'] });
   expect((await call(stack.url, 'PUT', '/v1/models/strict/production', { version: stable })).status).toBe(200);
   const candidate = await stagedVersion('strict', identityModel(), { features: ['x'] });
-  const started = await call(stack.url, 'POST', `/v1/models/strict/versions/${candidate}/promote`, { managed: { kind: 'canary', percent: 50, intervalMinutes: 60 } });
+  const started = await call(stack.url, 'POST', `/v1/models/strict/versions/${candidate}/promote`, {
+    managed: { kind: 'canary', percent: 50, intervalMinutes: 60 },
+  });
   expect(started.status).toBe(202);
 
   // Act: requests the callers got wrong (a feature the model does not have): 400 from both versions.

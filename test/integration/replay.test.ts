@@ -13,7 +13,16 @@ import type { CaptureRecord } from '../../functions/core/capture.js';
 import type { ReplayReport } from '../../functions/core/replay/compare.js';
 import { S3CaptureReader } from '../../functions/adapters/s3-capture.js';
 import {
-  CLASS_LABELS, FEATURES, TARGET, TRAINING, buildIrisOnnx, parseCsv, seededRandom, stratifiedSplit, toExamples, trainSoftmaxRegression,
+  CLASS_LABELS,
+  FEATURES,
+  TARGET,
+  TRAINING,
+  buildIrisOnnx,
+  parseCsv,
+  seededRandom,
+  stratifiedSplit,
+  toExamples,
+  trainSoftmaxRegression,
 } from '../../scripts/sample-model.js';
 import { LOCAL_CAPTURE_BUCKET, SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call, errorOf } from '../fixtures/http.js';
@@ -40,7 +49,12 @@ describe('replays of captured requests', () => {
   let retrained: Uint8Array;
 
   beforeAll(async () => {
-    stack = await startLocalStack({ auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '100', LOG_LEVEL: 'WARN' } });
+    stack = await startLocalStack({
+      auth: 'insecure',
+      rateLimit: false,
+      driftIntervalMs: 0,
+      env: { POINTER_CACHE_MS: '100', LOG_LEVEL: 'WARN' },
+    });
     reader = new S3CaptureReader({ client: stack.clients.s3, bucket: LOCAL_CAPTURE_BUCKET });
     expect((await call(stack.url, 'PUT', '/v1/models/iris/capture', { samplePercent: 100 })).status).toBe(200);
     // The endpoint trusts the capture settings it read for POINTER_CACHE_MS.
@@ -51,16 +65,23 @@ describe('replays of captured requests', () => {
     // 10,000 single rows drawn (with replacement) from the data set, sent concurrently.
     since = new Date().toISOString();
     const random = seededRandom(13);
-    const rows = Array.from({ length: REQUESTS }, () => (examples[Math.floor(random() * examples.length)] as (typeof examples)[number]).features);
+    const rows = Array.from(
+      { length: REQUESTS },
+      () => (examples[Math.floor(random() * examples.length)] as (typeof examples)[number]).features,
+    );
     let next = 0;
     const failures: number[] = [];
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < rows.length) {
-        const row = rows[next++] as readonly number[];
-        const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { features: Object.fromEntries(FEATURES.map((f, j) => [f, row[j]])) });
-        if (reply.status !== 200) failures.push(reply.status);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < rows.length) {
+          const row = rows[next++] as readonly number[];
+          const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', {
+            features: Object.fromEntries(FEATURES.map((f, j) => [f, row[j]])),
+          });
+          if (reply.status !== 200) failures.push(reply.status);
+        }
+      }),
+    );
     expect(failures).toEqual([]);
     await stack.flush();
     until = new Date(Date.now() + 1).toISOString();
@@ -70,7 +91,12 @@ describe('replays of captured requests', () => {
     retrained = buildIrisOnnx(trainSoftmaxRegression(split.train, CLASS_LABELS.length, { ...TRAINING, iterations: 200 }));
     const metadata = JSON.parse(read('models/iris/metadata.json')) as Record<string, unknown>;
     delete metadata['goldenInputs'];
-    const version = await stack.registry.register({ model: 'iris', bytes: retrained, metadata: { ...metadata, description: 'iris, retrained with 200 iterations' }, actor: 'replay-test' });
+    const version = await stack.registry.register({
+      model: 'iris',
+      bytes: retrained,
+      metadata: { ...metadata, description: 'iris, retrained with 200 iterations' },
+      actor: 'replay-test',
+    });
     expect(version.version).toBe('2');
   }, 180_000);
 
@@ -105,9 +131,15 @@ describe('replays of captured requests', () => {
     expect(job.state).toBe('SUCCEEDED');
     expect(job.progress).toEqual({ rowsRead: REQUESTS, predicted: REQUESTS, failed: 0 });
     expect(report).toMatchObject({
-      model: 'iris', targetVersion: '1', sourceVersions: ['1'], window: { since, until },
+      model: 'iris',
+      targetVersion: '1',
+      sourceVersions: ['1'],
+      window: { since, until },
       capture: { inWindow: REQUESTS, replayed: REQUESTS, capped: false, unreadableLines: 0 },
-      requests: REQUESTS, compared: REQUESTS, rowsCompared: REQUESTS, truncatedRequests: 0,
+      requests: REQUESTS,
+      compared: REQUESTS,
+      rowsCompared: REQUESTS,
+      truncatedRequests: 0,
       labels: { rows: REQUESTS, identical: REQUESTS, share: 1 },
       maxAbsDiff: 0,
       outputs: {
@@ -135,7 +167,8 @@ describe('replays of captured requests', () => {
       }
     };
     const [before, after] = await Promise.all([run(readFileSync(SAMPLE_MODEL.file)), run(retrained)]);
-    const argmax = (p: Float32Array, r: number) => [0, 1, 2].reduce((best, j) => ((p[r * 3 + j] as number) > (p[r * 3 + best] as number) ? j : best), 0);
+    const argmax = (p: Float32Array, r: number) =>
+      [0, 1, 2].reduce((best, j) => ((p[r * 3 + j] as number) > (p[r * 3 + best] as number) ? j : best), 0);
     let changedLabels = 0;
     let max = 0;
     let sum = 0;
@@ -160,7 +193,11 @@ describe('replays of captured requests', () => {
     // Assess
     expect(job.state).toBe('SUCCEEDED');
     expect(report).toMatchObject({
-      targetVersion: '2', sourceVersions: ['1'], requests: REQUESTS, compared: REQUESTS, rowsCompared: REQUESTS,
+      targetVersion: '2',
+      sourceVersions: ['1'],
+      requests: REQUESTS,
+      compared: REQUESTS,
+      rowsCompared: REQUESTS,
       labels: { rows: REQUESTS, identical: REQUESTS - changedLabels },
       outputs: { label: { kind: 'exact', elements: REQUESTS, differing: changedLabels } },
       notReplayable: { total: 0, byCode: {} },
@@ -183,25 +220,67 @@ describe('replays of captured requests', () => {
 
   it('prints the report with modelctl replay --wait, and says what a replay needs', async () => {
     // Act
-    const done = await runModelctl({ url: stack.url, token: undefined }, ['replay', 'iris', '--version', '2', '--since', since, '--until', until, '--source-versions', '1', '--wait', '--interval', '0.1']);
-    const submitted = await runModelctl({ url: stack.url, token: undefined }, ['replay', 'iris', '--version', '1', '--since', since, '--until', until, '--max-requests', '10', '--json']);
+    const done = await runModelctl({ url: stack.url, token: undefined }, [
+      'replay',
+      'iris',
+      '--version',
+      '2',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--source-versions',
+      '1',
+      '--wait',
+      '--interval',
+      '0.1',
+    ]);
+    const submitted = await runModelctl({ url: stack.url, token: undefined }, [
+      'replay',
+      'iris',
+      '--version',
+      '1',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--max-requests',
+      '10',
+      '--json',
+    ]);
     const missing = await runModelctl({ url: stack.url, token: undefined }, ['replay', 'iris', '--since', '1h']);
     const refused = await runModelctl({ url: stack.url, token: undefined }, ['replay', 'iris', '--version', '1', '--since', 'yesterday']);
 
     // Assess
-    expect({ code: done.code, err: done.err }).toMatchObject({ code: 0, err: expect.stringMatching(/^Replay job-\S+ of iris: captured requests of 1 version \(1\) from /) as string });
+    expect({ code: done.code, err: done.err }).toMatchObject({
+      code: 0,
+      err: expect.stringMatching(/^Replay job-\S+ of iris: captured requests of 1 version \(1\) from /) as string,
+    });
     const lines = done.out.split('\n');
-    expect(lines[0]).toMatch(/^iris: replay against version 2 of 10000 requests of version 1: \d+ of 10000 labels identical \(\d+(\.\d+)?%\), max abs diff [0-9.e-]+$/);
+    expect(lines[0]).toMatch(
+      /^iris: replay against version 2 of 10000 requests of version 1: \d+ of 10000 labels identical \(\d+(\.\d+)?%\), max abs diff [0-9.e-]+$/,
+    );
     expect(lines[1]).toBe(`window ${since} to ${until}: 10000 captured, 10000 replayed; 10000 compared (10000 rows), 0 not replayable`);
     expect(lines[2]).toMatch(/^OUTPUT +KIND +REQUESTS +ELEMENTS +DIFFERING +MAX ABS DIFF +MEAN ABS DIFF$/);
-    expect(lines.slice(3, 5).map((l) => l.split(/ +/).slice(0, 4))).toEqual([['label', 'exact', '10000', '10000'], ['probabilities', 'numeric', '10000', '30000']]);
+    expect(lines.slice(3, 5).map((l) => l.split(/ +/).slice(0, 4))).toEqual([
+      ['label', 'exact', '10000', '10000'],
+      ['probabilities', 'numeric', '10000', '30000'],
+    ]);
     expect(done.out).toContain('\ndiffering most:\nROW');
     // The progress counts what the job counts: captured requests (one record each), not rows.
     expect(done.err).toMatch(/^iris: 10000 \/ 10000 requests \(100%\) {2}SUCCEEDED$/m);
     expect(submitted.code).toBe(0);
-    expect(JSON.parse(submitted.out)).toMatchObject({ job: { model: 'iris', modelVersion: '1', input: { format: 'capture' }, replay: { maxRequests: 10, sourceVersions: ['1'] } } });
-    expect({ code: missing.code, err: missing.err.split('\n')[0] }).toEqual({ code: 2, err: '"replay" needs --version (the version to replay against) and --since (90s, 30m, 1h, 2d, or an ISO-8601 time with its zone).' });
-    expect({ code: refused.code, err: refused.err }).toMatchObject({ code: 1, err: expect.stringMatching(/^400 INVALID_WINDOW: "since" must be a duration/) as string });
+    expect(JSON.parse(submitted.out)).toMatchObject({
+      job: { model: 'iris', modelVersion: '1', input: { format: 'capture' }, replay: { maxRequests: 10, sourceVersions: ['1'] } },
+    });
+    expect({ code: missing.code, err: missing.err.split('\n')[0] }).toEqual({
+      code: 2,
+      err: '"replay" needs --version (the version to replay against) and --since (90s, 30m, 1h, 2d, or an ISO-8601 time with its zone).',
+    });
+    expect({ code: refused.code, err: refused.err }).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/^400 INVALID_WINDOW: "since" must be a duration/) as string,
+    });
   }, 60_000);
 
   it('replays the newest maxRequests of a window that holds more', async () => {
@@ -210,11 +289,24 @@ describe('replays of captured requests', () => {
 
     // Assess
     expect(job.state).toBe('SUCCEEDED');
-    expect(report).toMatchObject({ capture: { inWindow: REQUESTS, replayed: 250, maxRequests: 250, capped: true }, requests: 250, compared: 250, labels: { share: 1 } });
-    const newest = (await capturedRecords(since, until)).slice(-250).map((r) => r.requestId).sort();
+    expect(report).toMatchObject({
+      capture: { inWindow: REQUESTS, replayed: 250, maxRequests: 250, capped: true },
+      requests: 250,
+      compared: 250,
+      labels: { share: 1 },
+    });
+    const newest = (await capturedRecords(since, until))
+      .slice(-250)
+      .map((r) => r.requestId)
+      .sort();
     const key = job.output.predictions.replace(`s3://${LOCAL_CAPTURE_BUCKET}/`, '');
-    const text = await (await stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key }))).Body?.transformToString();
-    const lines = (text ?? '').trim().split('\n').map((line) => JSON.parse(line) as { row: number; requestId: string; sourceVersion: string });
+    const text = await (
+      await stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key }))
+    ).Body?.transformToString();
+    const lines = (text ?? '')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { row: number; requestId: string; sourceVersion: string });
     expect(lines.map((l) => l.row)).toEqual(Array.from({ length: 250 }, (_, i) => i));
     expect(lines.map((l) => l.requestId).sort()).toEqual(newest);
   }, 60_000);
@@ -227,7 +319,9 @@ describe('replays of captured requests', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const from = new Date().toISOString();
     for (const example of examples.slice(0, 5)) {
-      const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', { features: Object.fromEntries(FEATURES.map((f, j) => [f, example.features[j]])) });
+      const reply = await call(stack.url, 'POST', '/v1/models/iris/predict', {
+        features: Object.fromEntries(FEATURES.map((f, j) => [f, example.features[j]])),
+      });
       expect(reply.status).toBe(200);
     }
     await stack.flush();
@@ -239,15 +333,36 @@ describe('replays of captured requests', () => {
 
     // Assess: the job succeeds, the five are counted by code with their request ids in errors.jsonl
     expect(job.state).toBe('SUCCEEDED');
-    expect(report).toMatchObject({ requests: REQUESTS + 5, compared: REQUESTS, notReplayable: { total: 5, byCode: { FEATURE_DROPPED: 5 } } });
+    expect(report).toMatchObject({
+      requests: REQUESTS + 5,
+      compared: REQUESTS,
+      notReplayable: { total: 5, byCode: { FEATURE_DROPPED: 5 } },
+    });
     const key = job.output.errors.replace(`s3://${LOCAL_CAPTURE_BUCKET}/`, '');
-    const text = await (await stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key }))).Body?.transformToString();
-    const errors = (text ?? '').trim().split('\n').map((line) => JSON.parse(line) as { code: string; requestId: string; sourceVersion: string; path: string[] });
+    const text = await (
+      await stack.clients.s3.send(new GetObjectCommand({ Bucket: LOCAL_CAPTURE_BUCKET, Key: key }))
+    ).Body?.transformToString();
+    const errors = (text ?? '')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { code: string; requestId: string; sourceVersion: string; path: string[] });
     expect(errors.map((e) => e.requestId).sort()).toEqual(records.map((r) => r.requestId).sort());
-    expect(errors.every((e) => e.code === 'FEATURE_DROPPED' && e.sourceVersion === '1' && e.path.join('.') === 'features.sepal_width_cm')).toBe(true);
+    expect(
+      errors.every((e) => e.code === 'FEATURE_DROPPED' && e.sourceVersion === '1' && e.path.join('.') === 'features.sepal_width_cm'),
+    ).toBe(true);
 
     // Act: the five alone, with modelctl: nothing can be compared
-    const cli = await runModelctl({ url: stack.url, token: undefined }, ['replay', 'iris', '--version', '2', '--since', from, '--wait', '--interval', '0.1']);
+    const cli = await runModelctl({ url: stack.url, token: undefined }, [
+      'replay',
+      'iris',
+      '--version',
+      '2',
+      '--since',
+      from,
+      '--wait',
+      '--interval',
+      '0.1',
+    ]);
     const jobId = /^Replay (job-\S+) of iris/.exec(cli.err)?.[1] ?? '';
     const status = await runModelctl({ url: stack.url, token: undefined }, ['batch', 'status', 'iris', jobId]);
 
@@ -266,13 +381,25 @@ describe('replays of captured requests', () => {
   it('refuses a replay it cannot make, and says why', async () => {
     const cases: [string, unknown, number, string, string][] = [
       ['an unknown target', { version: '9', since: '1h' }, 404, 'VERSION_NOT_FOUND', 'version'],
-      ['an unknown source version', { version: '1', since: '1h', sourceVersions: ['1', '7'] }, 404, 'VERSION_NOT_FOUND', 'sourceVersions[1]'],
+      [
+        'an unknown source version',
+        { version: '1', since: '1h', sourceVersions: ['1', '7'] },
+        404,
+        'VERSION_NOT_FOUND',
+        'sourceVersions[1]',
+      ],
       ['a start in the future', { version: '1', since: '2999-01-01T00:00:00Z' }, 400, 'INVALID_WINDOW', 'since'],
       ['an unparsable start', { version: '1', since: 'yesterday' }, 400, 'INVALID_WINDOW', 'since'],
       ['a start without its zone', { version: '1', since: '2026-11-30T12:00:00' }, 400, 'INVALID_WINDOW', 'since'],
       ['an end before the start', { version: '1', since: '1h', until: '2020-01-01T00:00:00Z' }, 400, 'INVALID_WINDOW', 'until'],
       ['a window of years', { version: '1', since: '2020-01-01T00:00:00Z' }, 400, 'INVALID_WINDOW', 'since'],
-      ['a window with nothing captured', { version: '1', since: '2020-01-01T00:00:00Z', until: '2020-01-01T01:00:00Z' }, 404, 'NO_CAPTURED_REQUESTS', 'since'],
+      [
+        'a window with nothing captured',
+        { version: '1', since: '2020-01-01T00:00:00Z', until: '2020-01-01T01:00:00Z' },
+        404,
+        'NO_CAPTURED_REQUESTS',
+        'since',
+      ],
       ['too many requests', { version: '1', since: '1h', maxRequests: 100_001 }, 400, 'INVALID_REQUEST', 'maxRequests'],
       ['no target', { since: '1h' }, 400, 'MISSING_FIELD', 'version'],
       ['an unknown field', { version: '1', since: '1h', everything: true }, 400, 'UNKNOWN_FIELD', 'everything'],

@@ -31,7 +31,7 @@ describe('request logs at DEBUG', () => {
     await stack.stop();
   });
 
-  it('gives every line of a request that request\'s id, model, versions, caller and cold-start flag, with 20 requests at once', async () => {
+  it("gives every line of a request that request's id, model, versions, caller and cold-start flag, with 20 requests at once", async () => {
     // Act: a cold first request (the model loads), then 20 concurrent ones, some refused
     const replies: { id: string; status: number }[] = [];
     const lines = await logLines(async () => {
@@ -39,7 +39,12 @@ describe('request logs at DEBUG', () => {
       replies.push({ id: (first.body as { requestId: string }).requestId, status: first.status });
       const many = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          call(stack.url, 'POST', '/v1/models/iris/predict', i % 4 === 0 ? { features: { ...FEATURES, petal_width_cm: 'wide' } } : { instances: [FEATURES, FEATURES] }),
+          call(
+            stack.url,
+            'POST',
+            '/v1/models/iris/predict',
+            i % 4 === 0 ? { features: { ...FEATURES, petal_width_cm: 'wide' } } : { instances: [FEATURES, FEATURES] },
+          ),
         ),
       );
       for (const reply of many) replies.push({ id: (reply.body as { requestId: string }).requestId, status: reply.status });
@@ -100,9 +105,15 @@ describe('request logs at INFO', () => {
       const replies = [
         await call(stack.url, 'POST', '/v1/models/iris/predict', { features: FEATURES }),
         await call(stack.url, 'POST', '/v1/models/iris/predict', { features: { ...FEATURES, sepal_width_cm: 'marker-7731' } }),
-        await call(stack.url, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.7, 2.9, 4.2, 1.3] }] }),
+        await call(stack.url, 'POST', '/v2/models/iris/infer', {
+          inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.7, 2.9, 4.2, 1.3] }],
+        }),
       ];
-      ids = replies.map((r) => (r.body as { requestId?: string; parameters?: { request_id: string } }).requestId ?? (r.body as { parameters: { request_id: string } }).parameters.request_id);
+      ids = replies.map(
+        (r) =>
+          (r.body as { requestId?: string; parameters?: { request_id: string } }).requestId ??
+          (r.body as { parameters: { request_id: string } }).parameters.request_id,
+      );
     });
 
     // Assess: something was logged (the model load), every line carries a request id, none the data

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3DataObjects } from '../../functions/adapters/s3-data.js';
-import { AppError, InternalError, NotFoundError } from '../../functions/core/errors.js';
+import { type AppError, InternalError, NotFoundError } from '../../functions/core/errors.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 import { rejection } from '../fixtures/errors.js';
 
@@ -32,7 +32,11 @@ afterAll(async () => {
 });
 
 /** S3DataObjects over its own client whose commands are recorded (by name, in order). */
-function observed(options: { partBytes?: number; queueSize?: number } = {}): { objects: S3DataObjects; commands: string[]; destroy: () => void } {
+function observed(options: { partBytes?: number; queueSize?: number } = {}): {
+  objects: S3DataObjects;
+  commands: string[];
+  destroy: () => void;
+} {
   const own = localClients(aws, { requestTimeoutMs: 30_000 });
   const commands: string[] = [];
   own.s3.middlewareStack.add(
@@ -96,7 +100,8 @@ describe('list and keys', () => {
   const files = ['listing/B.csv', 'listing/a-1.csv', 'listing/a.csv', 'listing/a0.csv', 'listing/empty.csv', 'listing/z.csv'];
 
   beforeAll(async () => {
-    for (const key of [...files].reverse()) await objects.put({ bucket: BUCKET, key }, key.endsWith('empty.csv') ? '' : `x,y\n1,${key.length}\n`, 'text/csv');
+    for (const key of [...files].reverse())
+      await objects.put({ bucket: BUCKET, key }, key.endsWith('empty.csv') ? '' : `x,y\n1,${key.length}\n`, 'text/csv');
     // A console "folder": a zero-byte key ending in "/".
     await clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'listing/zz/', Body: new Uint8Array(0), ContentLength: 0 }));
   });
@@ -109,8 +114,16 @@ describe('list and keys', () => {
     // Assess
     expect(more).toBe(false);
     expect(listed.map((f) => f.key)).toStrictEqual(files);
-    expect(listed.find((f) => f.key === 'listing/empty.csv')).toStrictEqual({ bucket: BUCKET, key: 'listing/empty.csv', size: 0, etag: `"${createHash('md5').update('').digest('hex')}"` });
-    expect(listed.find((f) => f.key === 'listing/a.csv')).toMatchObject({ size: 'x,y\n1,13\n'.length, etag: expect.stringMatching(/^"[0-9a-f]{32}"$/) });
+    expect(listed.find((f) => f.key === 'listing/empty.csv')).toStrictEqual({
+      bucket: BUCKET,
+      key: 'listing/empty.csv',
+      size: 0,
+      etag: `"${createHash('md5').update('').digest('hex')}"`,
+    });
+    expect(listed.find((f) => f.key === 'listing/a.csv')).toMatchObject({
+      size: 'x,y\n1,13\n'.length,
+      etag: expect.stringMatching(/^"[0-9a-f]{32}"$/),
+    });
     expect(keys).toStrictEqual([...files, 'listing/zz/']);
   });
 
@@ -150,7 +163,9 @@ describe('list and keys', () => {
     // One file, and the first page's truncation says there are more: no second page is read for it.
     expect(limited).toStrictEqual({ files: [{ bucket: 'b', key: 'p/a', size: 3, etag: '"3"' }], more: true });
     expect(keys).toStrictEqual(['p/a', 'p/b/', 'p/c', 'p/d', 'p/e']);
-    expect(s3.commandCalls(ListObjectsCommand).every((call) => call.args[0].input.MaxKeys === 2 && call.args[0].input.Prefix === 'p/')).toBe(true);
+    expect(
+      s3.commandCalls(ListObjectsCommand).every((call) => call.args[0].input.MaxKeys === 2 && call.args[0].input.Prefix === 'p/'),
+    ).toBe(true);
     client.destroy();
   });
 });
@@ -241,7 +256,13 @@ describe('upload', () => {
     destroy();
 
     // Assess: three parts of at most 5 MiB (s3rver gives the object a plain MD5 ETag, S3 would say "-3").
-    expect(commands).toStrictEqual(['CreateMultipartUploadCommand', 'UploadPartCommand', 'UploadPartCommand', 'UploadPartCommand', 'CompleteMultipartUploadCommand']);
+    expect(commands).toStrictEqual([
+      'CreateMultipartUploadCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'CompleteMultipartUploadCommand',
+    ]);
     expect(head?.size).toBe(expected.length);
     expect(sha256(read)).toBe(sha256(expected));
   }, 60_000);

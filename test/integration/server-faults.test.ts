@@ -36,7 +36,12 @@ afterAll(async () => {
 
 /** Registers a version (through the registry, as the API does) and moves it along the stages. */
 async function registered(model: string, seed: number, stage: 'development' | 'staging' | 'production'): Promise<ModelVersion> {
-  const version = await stack.registry.register({ model, bytes: mlpModel({ seed }).bytes, metadata: { features: FEATURES }, actor: 'test' });
+  const version = await stack.registry.register({
+    model,
+    bytes: mlpModel({ seed }).bytes,
+    metadata: { features: FEATURES },
+    actor: 'test',
+  });
   if (stage !== 'development') await stack.registry.transition({ model, version: version.version, to: 'staging', actor: 'test' });
   if (stage === 'production') await stack.registry.setProduction(model, version.version, 'test');
   return version;
@@ -70,7 +75,12 @@ describe('a served version whose model file vanished from S3', () => {
 
   it.each([
     ['POST /v1/models/{m}/predict', 'POST', '/v1/models/lost/predict', { features: row }],
-    ['POST /v2/models/{m}/infer', 'POST', '/v2/models/lost/infer', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4] }] }],
+    [
+      'POST /v2/models/{m}/infer',
+      'POST',
+      '/v2/models/lost/infer',
+      { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4] }] },
+    ],
     ['GET /v2/models/{m}', 'GET', '/v2/models/lost', undefined],
     ['GET /v2/models/{m}/ready', 'GET', '/v2/models/lost/ready', undefined],
   ])('%s answers 500 ARTIFACT_NOT_FOUND, the location only in the log', async (_route, method, path, body) => {

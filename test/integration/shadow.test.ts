@@ -46,7 +46,10 @@ afterAll(async () => {
 
 /** Registers `bytes` as a new version of iris (development stage); returns its number. */
 async function register(bytes: Uint8Array, meta: Record<string, unknown>): Promise<string> {
-  const reply = await call(stack.url, 'POST', '/v1/models/iris/versions', { modelBase64: Buffer.from(bytes).toString('base64'), metadata: meta });
+  const reply = await call(stack.url, 'POST', '/v1/models/iris/versions', {
+    modelBase64: Buffer.from(bytes).toString('base64'),
+    metadata: meta,
+  });
   expect(reply.status).toBe(201);
   return (reply.body as { version: string }).version;
 }
@@ -56,14 +59,22 @@ async function answers(): Promise<{ bodies: unknown[]; requestIds: string[] }> {
   const bodies: unknown[] = [];
   const requestIds: string[] = [];
   for (const row of ROWS) {
-    const v1 = await call(stack.url, 'POST', '/v1/models/iris/predict', { features: Object.fromEntries(FEATURES.map((f, i) => [f, row[i]])) });
+    const v1 = await call(stack.url, 'POST', '/v1/models/iris/predict', {
+      features: Object.fromEntries(FEATURES.map((f, i) => [f, row[i]])),
+    });
     expect(v1.status).toBe(200);
     const { predictions, modelVersion, requestId } = v1.body as { predictions: unknown; modelVersion: string; requestId: string };
     bodies.push({ predictions, modelVersion });
     requestIds.push(requestId);
-    const v2 = await call(stack.url, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: row }] });
+    const v2 = await call(stack.url, 'POST', '/v2/models/iris/infer', {
+      inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: row }],
+    });
     expect(v2.status).toBe(200);
-    const { outputs, model_version: version, parameters } = v2.body as { outputs: unknown; model_version: string; parameters: { request_id: string } };
+    const {
+      outputs,
+      model_version: version,
+      parameters,
+    } = v2.body as { outputs: unknown; model_version: string; parameters: { request_id: string } };
     bodies.push({ outputs, version });
     requestIds.push(parameters.request_id);
   }
@@ -115,7 +126,12 @@ describe('a shadow test at 100%', () => {
     }
     const status = await call(stack.url, 'GET', '/v1/models/iris/shadow');
     const report = (status.body as { report: ShadowReport }).report;
-    expect(report).toMatchObject({ requests: during.requestIds.length, compared: during.requestIds.length, maxAbsDiff: 0, failed: { total: 0 } });
+    expect(report).toMatchObject({
+      requests: during.requestIds.length,
+      compared: during.requestIds.length,
+      maxAbsDiff: 0,
+      failed: { total: 0 },
+    });
     expect(report.labels).toMatchObject({ rows: ROWS.length * 2, identical: ROWS.length * 2, share: 1 });
     expect(report.latencyMs.candidate.n).toBe(during.requestIds.length);
 
@@ -139,7 +155,10 @@ describe('a shadow test at 100%', () => {
     // Assess
     expect(during.bodies).toEqual(before.bodies);
     for (const record of await logged(during.requestIds)) {
-      expect(record.shadow).toMatchObject({ version: candidate, error: { code: expect.any(String) as unknown, message: expect.any(String) as unknown } });
+      expect(record.shadow).toMatchObject({
+        version: candidate,
+        error: { code: expect.any(String) as unknown, message: expect.any(String) as unknown },
+      });
       expect(record.shadow?.error?.message).not.toMatch(/\/work\/|\.ts:|at \w+ \(/);
     }
     const report = ((await call(stack.url, 'GET', '/v1/models/iris/shadow')).body as { report: ShadowReport }).report;
@@ -166,7 +185,12 @@ describe('a shadow test at 100%', () => {
     expect(second.status).toBe(201);
     const third = await call(stack.url, 'POST', '/v1/models/iris/shadow', { version: '2' });
     expect([third.status, errorOf(third).code]).toEqual([409, 'SHADOW_RUNNING']);
-    const experiment = await call(stack.url, 'POST', '/v1/models/iris/experiments', { variants: [{ name: 'a', version: '1', weight: 50 }, { name: 'b', version: '1', weight: 50 }] });
+    const experiment = await call(stack.url, 'POST', '/v1/models/iris/experiments', {
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: '1', weight: 50 },
+      ],
+    });
     expect([experiment.status, errorOf(experiment).code]).toEqual([409, 'SHADOW_RUNNING']);
     expect((await call(stack.url, 'DELETE', '/v1/models/iris/shadow')).status).toBe(200);
   });

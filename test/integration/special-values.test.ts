@@ -32,7 +32,10 @@ const HALF_MODEL = buildModel({
 /** x float32 [N, 3] → y = x / 0 (0/0 = NaN, 1/0 = +Inf, −1/0 = −Inf), and d = y as float64. */
 const DIVIDE_BY_ZERO_MODEL = buildModel({
   inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
-  outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }, { name: 'd', type: 'float64', shape: ['N', 3] }],
+  outputs: [
+    { name: 'y', type: 'float32', shape: ['N', 3] },
+    { name: 'd', type: 'float64', shape: ['N', 3] },
+  ],
   initializers: [{ name: 'zero', dims: [], data: new Float32Array([0]) }],
   nodes: [
     { op: 'Div', inputs: ['x', 'zero'], outputs: ['y'] },
@@ -45,16 +48,24 @@ const IMPUTED = [7.5, -1, 0.25];
 const IMPUTER_MODEL = buildModel({
   inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
   outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }],
-  nodes: [{
-    op: 'Imputer', domain: ML_DOMAIN, inputs: ['x'], outputs: ['y'],
-    attributes: { imputed_value_floats: attr.floats(IMPUTED), replaced_value_float: attr.float(Number.NaN) },
-  }],
+  nodes: [
+    {
+      op: 'Imputer',
+      domain: ML_DOMAIN,
+      inputs: ['x'],
+      outputs: ['y'],
+      attributes: { imputed_value_floats: attr.floats(IMPUTED), replaced_value_float: attr.float(Number.NaN) },
+    },
+  ],
 });
 
 /** x float32 [N, 1] → f32 = x · 0.1f (float32), f64 = f32 as float64. */
 const DIGITS_MODEL = buildModel({
   inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }],
-  outputs: [{ name: 'f32', type: 'float32', shape: ['N', 1] }, { name: 'f64', type: 'float64', shape: ['N', 1] }],
+  outputs: [
+    { name: 'f32', type: 'float32', shape: ['N', 1] },
+    { name: 'f64', type: 'float64', shape: ['N', 1] },
+  ],
   initializers: [{ name: 'tenth', dims: [], data: new Float32Array([0.1]) }],
   nodes: [
     { op: 'Mul', inputs: ['x', 'tenth'], outputs: ['f32'] },
@@ -118,13 +129,20 @@ async function serveThreeWays(model: string, type: TensorType, json: unknown[][]
   const url = `${stack.url}/v2/models/${model}/infer`;
   const [jsonReply, binaryReply, predictReply] = await Promise.all([
     postJson(url, token, { inputs: [{ name: 'x', shape: [rows, width], datatype, data: json.flat() }] }).then(readAnswer),
-    postBinary(url, token, {
-      inputs: [{ name: 'x', shape: [rows, width], datatype, parameters: { binary_data_size: raw.byteLength } }],
-      parameters: { binary_data_output: true },
-    }, [raw], { accept: OCTET }).then(readAnswer),
+    postBinary(
+      url,
+      token,
+      {
+        inputs: [{ name: 'x', shape: [rows, width], datatype, parameters: { binary_data_size: raw.byteLength } }],
+        parameters: { binary_data_output: true },
+      },
+      [raw],
+      { accept: OCTET },
+    ).then(readAnswer),
     postJson(`${stack.url}/v1/models/${model}/predict`, token, { instances: json }).then(readAnswer),
   ]);
-  for (const reply of [jsonReply, binaryReply, predictReply]) expect({ status: reply.status, body: reply.text.slice(0, 300) }).toMatchObject({ status: 200 });
+  for (const reply of [jsonReply, binaryReply, predictReply])
+    expect({ status: reply.status, body: reply.text.slice(0, 300) }).toMatchObject({ status: 200 });
   return { json: jsonReply, binary: binaryReply, predict: predictReply };
 }
 
@@ -148,7 +166,11 @@ function expectServedAsDirect(served: Served, name: string, direct: ort.Tensor):
 describe('a float16 model', () => {
   it('serves 2x as ONNX Runtime does: half-precision rounding, overflow to Infinity, NaN, as JSON, binary and v1 predict', async () => {
     // Prepare: 0.1 rounds to the half 0.0999755859375; 40000 · 2 overflows float16 to +Infinity
-    const json = [[0.1, -2.5, 40000], ['NaN', '-Infinity', 6.103515625e-5], [65504, 1 / 3, -0.007]];
+    const json = [
+      [0.1, -2.5, 40000],
+      ['NaN', '-Infinity', 6.103515625e-5],
+      [65504, 1 / 3, -0.007],
+    ];
     const bits = Uint16Array.from(json.flat(), (v) => numberToFloat16Bits(Number(v)));
     const direct = (await runDirect(HALF_MODEL, { x: new ort.Tensor('float16', bits, [3, 3]) }))['y'] as ort.Tensor;
 
@@ -166,14 +188,27 @@ describe('a float16 model', () => {
 
   it('refuses a JSON number float16 cannot hold (70000) with OUT_OF_RANGE at its path, and takes 65504', async () => {
     // Act
-    const replies = await Promise.all([[1, 2, 70000], [-70000, 0, 0], [65504, -65504, 0]].map(async (data) =>
-      readAnswer(await postJson(`${stack.url}/v2/models/half/infer`, token, { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP16', data }] }))));
+    const replies = await Promise.all(
+      [
+        [1, 2, 70000],
+        [-70000, 0, 0],
+        [65504, -65504, 0],
+      ].map(async (data) =>
+        readAnswer(
+          await postJson(`${stack.url}/v2/models/half/infer`, token, { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP16', data }] }),
+        ),
+      ),
+    );
     const predict = await readAnswer(await postJson(`${stack.url}/v1/models/half/predict`, token, { instances: [[1, 70000, 2]] }));
 
     // Assess
     const [over, under, edge] = replies as [Answer, Answer, Answer];
     expect(over.status).toBe(400);
-    expect(over.json['error']).toMatchObject({ code: 'OUT_OF_RANGE', path: 'inputs[0].data[2]', message: expect.stringContaining('float16') as unknown });
+    expect(over.json['error']).toMatchObject({
+      code: 'OUT_OF_RANGE',
+      path: 'inputs[0].data[2]',
+      message: expect.stringContaining('float16') as unknown,
+    });
     expect(under.json['error']).toMatchObject({ code: 'OUT_OF_RANGE', path: 'inputs[0].data[0]' });
     expect(predict.status).toBe(400);
     expect(predict.json['error']).toMatchObject({ code: 'OUT_OF_RANGE', path: 'instances[0][1]' });
@@ -185,7 +220,10 @@ describe('a float16 model', () => {
 describe('a model returning NaN, +Infinity and -Infinity', () => {
   it('serves x / 0 as ONNX Runtime does, float32 and float64, the three told apart in JSON, binary and v1 predict', async () => {
     // Prepare
-    const values = [[0, 1, -1], [2, -0.5, 0]];
+    const values = [
+      [0, 1, -1],
+      [2, -0.5, 0],
+    ];
     const x = Float32Array.from(values.flat());
     const direct = await runDirect(DIVIDE_BY_ZERO_MODEL, { x: new ort.Tensor('float32', x, [2, 3]) });
 
@@ -196,7 +234,10 @@ describe('a model returning NaN, +Infinity and -Infinity', () => {
     expectServedAsDirect(served, 'y', direct['y'] as ort.Tensor);
     expectServedAsDirect(served, 'd', direct['d'] as ort.Tensor);
     expect(served.json.outputs['y']?.data).toEqual(['NaN', 'Infinity', '-Infinity', 'Infinity', '-Infinity', 'NaN']);
-    expect(served.json.outputs['d']).toMatchObject({ datatype: 'FP64', data: ['NaN', 'Infinity', '-Infinity', 'Infinity', '-Infinity', 'NaN'] });
+    expect(served.json.outputs['d']).toMatchObject({
+      datatype: 'FP64',
+      data: ['NaN', 'Infinity', '-Infinity', 'Infinity', '-Infinity', 'NaN'],
+    });
     const [first] = (served.predict.json as { predictions: { y: unknown[]; d: unknown[] }[] }).predictions;
     expect(first).toEqual({ y: ['NaN', 'Infinity', '-Infinity'], d: ['NaN', 'Infinity', '-Infinity'] });
     // Never null: JSON.stringify's answer for all three, which loses which one it was.
@@ -208,7 +249,11 @@ describe('a model returning NaN, +Infinity and -Infinity', () => {
 describe('an imputer taking NaN inputs', () => {
   it('replaces NaN inputs sent as "NaN" (JSON, v1 predict) or as NaN bits (binary) as ONNX Runtime does; infinities pass', async () => {
     // Prepare
-    const json = [['NaN', 1.5, 'Infinity'], [2, 'NaN', '-Infinity'], ['NaN', 'NaN', 'NaN']];
+    const json = [
+      ['NaN', 1.5, 'Infinity'],
+      [2, 'NaN', '-Infinity'],
+      ['NaN', 'NaN', 'NaN'],
+    ];
     const x = Float32Array.from(json.flat(), (v) => Number(v));
     const direct = (await runDirect(IMPUTER_MODEL, { x: new ort.Tensor('float32', x, [3, 3]) }))['y'] as ort.Tensor;
 
@@ -222,13 +267,24 @@ describe('an imputer taking NaN inputs', () => {
 
   it('refuses the spellings the convention does not have ("nan", "inf", "+Infinity", null) with WRONG_TYPE', async () => {
     // Act
-    const replies = await Promise.all(['nan', 'inf', '+Infinity', null].map(async (value) =>
-      readAnswer(await postJson(`${stack.url}/v2/models/imputer/infer`, token, { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, value, 2] }] }))));
+    const replies = await Promise.all(
+      ['nan', 'inf', '+Infinity', null].map(async (value) =>
+        readAnswer(
+          await postJson(`${stack.url}/v2/models/imputer/infer`, token, {
+            inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, value, 2] }],
+          }),
+        ),
+      ),
+    );
 
     // Assess
     for (const reply of replies) {
       expect(reply.status).toBe(400);
-      expect(reply.json['error']).toMatchObject({ code: 'WRONG_TYPE', path: 'inputs[0].data[1]', message: expect.stringContaining('"NaN", "Infinity", "-Infinity"') as unknown });
+      expect(reply.json['error']).toMatchObject({
+        code: 'WRONG_TYPE',
+        path: 'inputs[0].data[1]',
+        message: expect.stringContaining('"NaN", "Infinity", "-Infinity"') as unknown,
+      });
     }
   });
 });
@@ -236,7 +292,9 @@ describe('an imputer taking NaN inputs', () => {
 describe('the digits of float outputs', () => {
   it('a float32 output prints the shortest digits that read back (0.1); the same value as float64 keeps all of its digits', async () => {
     // Act
-    const v2 = await readAnswer(await postJson(`${stack.url}/v2/models/digits/infer`, token, { inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] }));
+    const v2 = await readAnswer(
+      await postJson(`${stack.url}/v2/models/digits/infer`, token, { inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] }),
+    );
     const v1 = await readAnswer(await postJson(`${stack.url}/v1/models/digits/predict`, token, { instances: [[1]] }));
 
     // Assess
@@ -260,9 +318,16 @@ describe('the digits of float outputs', () => {
     const x = new Float32Array(bits.buffer);
 
     // Act
-    const reply = await readAnswer(await postBinary(`${stack.url}/v2/models/id-fp32/infer`, token, {
-      inputs: [{ name: 'x', shape: [300, 3], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
-    }, [rawBytes(x)]));
+    const reply = await readAnswer(
+      await postBinary(
+        `${stack.url}/v2/models/id-fp32/infer`,
+        token,
+        {
+          inputs: [{ name: 'x', shape: [300, 3], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
+        },
+        [rawBytes(x)],
+      ),
+    );
 
     // Assess
     expect(reply.status).toBe(200);
@@ -281,11 +346,13 @@ describe('the digits of float outputs', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('float64 outputs keep a double\'s shortest digits (0.30000000000000004, π)', async () => {
+  it("float64 outputs keep a double's shortest digits (0.30000000000000004, π)", async () => {
     // Act
-    const reply = await readAnswer(await postJson(`${stack.url}/v2/models/id-fp64/infer`, token, {
-      inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP64', data: [0.1 + 0.2, Math.PI, 1e-300] }],
-    }));
+    const reply = await readAnswer(
+      await postJson(`${stack.url}/v2/models/id-fp64/infer`, token, {
+        inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP64', data: [0.1 + 0.2, Math.PI, 1e-300] }],
+      }),
+    );
 
     // Assess
     expect(reply.text).toContain('"data":[0.30000000000000004,3.141592653589793,1e-300]');

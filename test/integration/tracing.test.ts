@@ -109,7 +109,7 @@ async function invokeOnce(env: Record<string, string>): Promise<{ code: number |
 }
 
 describe('tracing', () => {
-  it('sends the subsegments of every traced step, in the invocation\'s trace, when TRACING is on', async () => {
+  it("sends the subsegments of every traced step, in the invocation's trace, when TRACING is on", async () => {
     // Prepare
     const xray = await daemon();
 
@@ -127,7 +127,8 @@ describe('tracing', () => {
     expect(result.code).toBe(0);
     const all = flatten(xray.received);
     const names = all.map((s) => s.name);
-    for (const step of ['registry lookup', 'artifact fetch', 'session create', 'run', 'prediction log write']) expect(names).toContain(step);
+    for (const step of ['registry lookup', 'artifact fetch', 'session create', 'run', 'prediction log write'])
+      expect(names).toContain(step);
     for (const subsegment of xray.received) expect(subsegment.trace_id).toBe(TRACE_ID);
     // Every step hangs off the invocation's segment (the Parent of the trace header)...
     const steps = all.filter((s) => s.name !== 'DynamoDB' && s.name !== 'S3');

@@ -50,7 +50,9 @@ beforeAll(async () => {
   runtime = new OnnxRuntime(artifacts, { cacheDir, intraOpThreads: 1 });
   registryService = new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 10_000_000 });
   predictions = new PredictionService({
-    registry, runtime, log: new InMemoryPredictionLog(),
+    registry,
+    runtime,
+    log: new InMemoryPredictionLog(),
     config: { maxRows: 1000, functionVersion: '1', logTtlDays: 1, maxLoggedOutputBytes: 100_000, pointerCacheMs: 0 },
   });
 });
@@ -118,12 +120,21 @@ describe('a scikit-learn classifier with ZipMap registers and serves the same va
     const version = await registryService.register({ model, bytes: fixture.bytes, metadata: {}, actor: 'alice' });
     await promote(model, version.version);
     const served = await predictions.predict(model, { instances: rows }, ctx());
-    const v2 = await predictions.inferV2(model, { inputs: [{ name: 'float_input', shape: [rows.length, fixture.options.features], datatype: 'FP32', data: rows.flat() }] }, ctx());
+    const v2 = await predictions.inferV2(
+      model,
+      { inputs: [{ name: 'float_input', shape: [rows.length, fixture.options.features], datatype: 'FP32', data: rows.flat() }] },
+      ctx(),
+    );
 
     // Assess: the version records the rewrite and the caller's file
     const stored = await registry.getVersion(model, version.version);
     expect(stored?.metadata.classLabels).toEqual(fixture.classLabels);
-    expect(stored?.source).toEqual({ rewrite: 'zipmap', sha256: sha256(fixture.bytes), sizeBytes: fixture.bytes.byteLength, note: expect.stringContaining('output_probability') });
+    expect(stored?.source).toEqual({
+      rewrite: 'zipmap',
+      sha256: sha256(fixture.bytes),
+      sizeBytes: fixture.bytes.byteLength,
+      note: expect.stringContaining('output_probability'),
+    });
     expect(stored?.artifact.sha256).not.toBe(sha256(fixture.bytes));
     expect(sha256(await artifacts.get(version.artifact))).toBe(version.artifact.sha256);
     expect(stored?.signature.outputs).toEqual([
@@ -149,7 +160,17 @@ describe('a scikit-learn classifier with ZipMap registers and serves the same va
     expect((outputs['output_label']?.data ?? []).map(String)).toEqual(expected.labels);
     // Assess: the binary form, both ways: the probabilities' bytes are ONNX Runtime's
     const x = Float32Array.from(rows.flat());
-    const header = { inputs: [{ name: 'float_input', shape: [rows.length, fixture.options.features], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } };
+    const header = {
+      inputs: [
+        {
+          name: 'float_input',
+          shape: [rows.length, fixture.options.features],
+          datatype: 'FP32',
+          parameters: { binary_data_size: x.byteLength },
+        },
+      ],
+      parameters: { binary_data_output: true },
+    };
     const answer = await predictions.infer(model, { body: header, binary: new Uint8Array(x.buffer), binaryAccepted: true }, ctx());
     if (answer.kind !== 'binary') throw new Error('expected a binary answer');
     const announced = (JSON.parse(answer.header) as { outputs: { name: string; parameters: { binary_data_size: number } }[] }).outputs;
@@ -157,20 +178,29 @@ describe('a scikit-learn classifier with ZipMap registers and serves the same va
     expect(Buffer.from(chunk)).toEqual(Buffer.from(Float32Array.from(expected.probabilities.flat()).buffer));
   });
 
-  it('accepts declared class labels equal to the ZipMap\'s', async () => {
+  it("accepts declared class labels equal to the ZipMap's", async () => {
     const fixture = linearClassifier({ classes: 3 });
-    const version = await registryService.register({ model: 'sk-declared', bytes: fixture.bytes, metadata: { classLabels: [...fixture.classLabels] }, actor: 'alice' });
+    const version = await registryService.register({
+      model: 'sk-declared',
+      bytes: fixture.bytes,
+      metadata: { classLabels: [...fixture.classLabels] },
+      actor: 'alice',
+    });
     expect(version.metadata.classLabels).toEqual(fixture.classLabels);
     expect(version.source?.rewrite).toBe('zipmap');
   });
 
-  it('refuses declared class labels that differ from the ZipMap\'s, naming both, and stores nothing', async () => {
+  it("refuses declared class labels that differ from the ZipMap's, naming both, and stores nothing", async () => {
     // Prepare
     const fixture = linearClassifier({ classes: 3 });
     const declared = ['virginica', 'versicolor', 'setosa'];
 
     // Act
-    const error = refusalOf(await rejection(registryService.register({ model: 'sk-mismatch', bytes: fixture.bytes, metadata: { classLabels: declared }, actor: 'alice' })));
+    const error = refusalOf(
+      await rejection(
+        registryService.register({ model: 'sk-mismatch', bytes: fixture.bytes, metadata: { classLabels: declared }, actor: 'alice' }),
+      ),
+    );
 
     // Assess
     expect(error).toMatchObject({ status: 400, code: 'ZIPMAP_LABELS_MISMATCH', path: ['metadata', 'classLabels'] });
@@ -202,13 +232,21 @@ describe('a scikit-learn classifier with ZipMap registers and serves the same va
     const fixture = zipMapClassifier({ labels: 'int64s' });
 
     // Act
-    const version = await registryService.register({ model: 'sk-fixture', bytes: fixture.bytes, metadata: { features: ['a', 'b', 'c', 'd'] }, actor: 'alice' });
+    const version = await registryService.register({
+      model: 'sk-fixture',
+      bytes: fixture.bytes,
+      metadata: { features: ['a', 'b', 'c', 'd'] },
+      actor: 'alice',
+    });
     await promote('sk-fixture', version.version);
     const served = await predictions.predict('sk-fixture', { features: { a: 1, b: 0.5, c: -1, d: 2 } }, ctx());
 
     // Assess
     expect(version.metadata.classLabels).toEqual(['0', '1', '2']);
-    expect(served.predictions[0]).toMatchObject({ label: expect.stringMatching(/^[012]$/), probabilities: { 0: expect.any(Number), 1: expect.any(Number), 2: expect.any(Number) } });
+    expect(served.predictions[0]).toMatchObject({
+      label: expect.stringMatching(/^[012]$/),
+      probabilities: { 0: expect.any(Number), 1: expect.any(Number), 2: expect.any(Number) },
+    });
   });
 });
 
@@ -229,7 +267,10 @@ describe('rewriteZipMap', () => {
     ]);
     const type = graph?.output[1]?.type?.value;
     expect(type?.case).toBe('tensorType');
-    expect(type?.case === 'tensorType' ? [type.value.elemType, type.value.shape?.dim.map((d) => d.value.value)] : undefined).toEqual([1, [undefined, 3n]]);
+    expect(type?.case === 'tensorType' ? [type.value.elemType, type.value.shape?.dim.map((d) => d.value.value)] : undefined).toEqual([
+      1,
+      [undefined, 3n],
+    ]);
   });
 
   it('gives back the same bytes, not rewritten, for a file without ZipMap or one that is not ONNX', async () => {
@@ -277,8 +318,13 @@ describe('rewriteZipMap', () => {
     await session.release();
 
     // Assess
-    expect(decodeModel(result.bytes).opsetImport.map((o) => [o.domain, o.version])).toEqual([['ai.onnx.ml', 3n], ['', 13n]]);
-    expect(Array.from(out['output_probability']?.data as Float32Array)).toEqual((await reference(fixture.withoutZipMap, rows)).probabilities.flat());
+    expect(decodeModel(result.bytes).opsetImport.map((o) => [o.domain, o.version])).toEqual([
+      ['ai.onnx.ml', 3n],
+      ['', 13n],
+    ]);
+    expect(Array.from(out['output_probability']?.data as Float32Array)).toEqual(
+      (await reference(fixture.withoutZipMap, rows)).probabilities.flat(),
+    );
   });
 
   /** The fixture's model with its ZipMap node changed by `edit`. */
@@ -290,15 +336,45 @@ describe('rewriteZipMap', () => {
   const zipMapOf = (model: ModelProto) => model.graph?.node.find((n) => n.opType === 'ZipMap') ?? create(NodeProtoSchema);
 
   it.each<[string, (model: ModelProto) => void, RegExp]>([
-    ['no class labels', (m) => { zipMapOf(m).attribute = []; }, /exactly one of the attributes classlabels_strings and classlabels_int64s/],
-    ['duplicate class labels', (m) => { const a = zipMapOf(m).attribute[0]; if (a) a.strings = ['a', 'b', 'a'].map((s) => new TextEncoder().encode(s)); }, /lists the class label "a" twice/],
-    ['an empty class label', (m) => { const a = zipMapOf(m).attribute[0]; if (a) a.strings = ['a', '', 'c'].map((s) => new TextEncoder().encode(s)); }, /class label 1 .* is empty/],
-    ['a declared output type with int64 keys for string labels', (m) => {
-      const output = m.graph?.output[1]?.type?.value;
-      const map = output?.case === 'sequenceType' ? output.value.elemType?.value : undefined;
-      if (map?.case === 'mapType') map.value.keyType = 7;
-    }, /declared with another type than seq\(map\(string, float\)\)/],
-    ['a ZipMap with two inputs', (m) => { zipMapOf(m).input.push('float_input'); }, /has 2 inputs and 1 outputs/],
+    [
+      'no class labels',
+      (m) => {
+        zipMapOf(m).attribute = [];
+      },
+      /exactly one of the attributes classlabels_strings and classlabels_int64s/,
+    ],
+    [
+      'duplicate class labels',
+      (m) => {
+        const a = zipMapOf(m).attribute[0];
+        if (a) a.strings = ['a', 'b', 'a'].map((s) => new TextEncoder().encode(s));
+      },
+      /lists the class label "a" twice/,
+    ],
+    [
+      'an empty class label',
+      (m) => {
+        const a = zipMapOf(m).attribute[0];
+        if (a) a.strings = ['a', '', 'c'].map((s) => new TextEncoder().encode(s));
+      },
+      /class label 1 .* is empty/,
+    ],
+    [
+      'a declared output type with int64 keys for string labels',
+      (m) => {
+        const output = m.graph?.output[1]?.type?.value;
+        const map = output?.case === 'sequenceType' ? output.value.elemType?.value : undefined;
+        if (map?.case === 'mapType') map.value.keyType = 7;
+      },
+      /declared with another type than seq\(map\(string, float\)\)/,
+    ],
+    [
+      'a ZipMap with two inputs',
+      (m) => {
+        zipMapOf(m).input.push('float_input');
+      },
+      /has 2 inputs and 1 outputs/,
+    ],
   ])('refuses %s with ZIPMAP_NOT_REWRITABLE', async (_name, edit, message) => {
     // Prepare
     const bytes = await withZipMap(edit);
@@ -311,17 +387,19 @@ describe('rewriteZipMap', () => {
     expect(error.message).toMatch(message);
   });
 
-  it('servedClassLabels: the ZipMap\'s labels unless other labels were declared', () => {
+  it("servedClassLabels: the ZipMap's labels unless other labels were declared", () => {
     expect(servedClassLabels(undefined, ['a', 'b'])).toEqual(['a', 'b']);
     expect(servedClassLabels(['a', 'b'], ['a', 'b'])).toEqual(['a', 'b']);
     const many = Array.from({ length: 30 }, (_, i) => `label-${i}-${'x'.repeat(100)}`);
-    const error = refusalOf((() => {
-      try {
-        return servedClassLabels(many, ['a', 'b']);
-      } catch (e) {
-        return e;
-      }
-    })());
+    const error = refusalOf(
+      (() => {
+        try {
+          return servedClassLabels(many, ['a', 'b']);
+        } catch (e) {
+          return e;
+        }
+      })(),
+    );
     expect(error.code).toBe('ZIPMAP_LABELS_MISMATCH');
     expect(error.message).toContain('(30 in all)');
     expect(error.message.length).toBeLessThan(1_000);

@@ -32,7 +32,13 @@ interface Planned {
   readonly splits: Split[];
 }
 
-async function plan(objects: InMemoryDataObjects, files: InputFile[], format: BatchFormat, rowsPerBatch = 500, maxBatchBytes?: number): Promise<Planned> {
+async function plan(
+  objects: InMemoryDataObjects,
+  files: InputFile[],
+  format: BatchFormat,
+  rowsPerBatch = 500,
+  maxBatchBytes?: number,
+): Promise<Planned> {
   const splits: Split[] = [];
   const summary = await planSplits(objects, { files, format, rowsPerBatch, ...(maxBatchBytes ? { maxBatchBytes } : {}) }, (split) => {
     splits.push(split);
@@ -47,7 +53,12 @@ async function readAll(objects: InMemoryDataObjects, planned: Planned, format: B
 }
 
 /** Stores one file and plans and reads it. */
-async function roundTrip(body: string | Uint8Array, format: BatchFormat, rowsPerBatch = 500, chunkBytes = 7): Promise<{ planned: Planned; entries: SplitEntry[]; objects: InMemoryDataObjects; file: InputFile }> {
+async function roundTrip(
+  body: string | Uint8Array,
+  format: BatchFormat,
+  rowsPerBatch = 500,
+  chunkBytes = 7,
+): Promise<{ planned: Planned; entries: SplitEntry[]; objects: InMemoryDataObjects; file: InputFile }> {
   const objects = new InMemoryDataObjects({ chunkBytes });
   const file = objects.set({ bucket: BUCKET, key: `data.${format}` }, body);
   const planned = await plan(objects, [file], format, rowsPerBatch);
@@ -95,7 +106,7 @@ describe('inspectInput', () => {
     expect(inspected).toStrictEqual({ columns: ['sepal_length_cm', 'petal, width', 'species'] });
   });
 
-  it('CSV: refuses a file whose header differs from the first file\'s, naming both and the column', async () => {
+  it("CSV: refuses a file whose header differs from the first file's, naming both and the column", async () => {
     // Prepare
     const objects = new InMemoryDataObjects();
     const files = [
@@ -110,7 +121,9 @@ describe('inspectInput', () => {
 
     // Assess
     expect(error).toMatchObject({ status: 400, code: 'INPUT_UNREADABLE', path: ['input', 'uri'] });
-    expect(error.message).toBe('s3://input/in/c.csv: its header differs from that of s3://input/in/a.csv: column 2 is "Y", not "y". Every file of a CSV input must have the same header.');
+    expect(error.message).toBe(
+      's3://input/in/c.csv: its header differs from that of s3://input/in/a.csv: column 2 is "Y", not "y". Every file of a CSV input must have the same header.',
+    );
   });
 
   it('CSV: reads only the first 64 KiB of each file, and refuses a header longer than that', async () => {
@@ -127,7 +140,10 @@ describe('inspectInput', () => {
 
     // Assess
     expect(longHeader.length).toBeGreaterThan(INSPECT_BYTES);
-    expect(error).toMatchObject({ code: 'INPUT_UNREADABLE', message: expect.stringContaining('s3://input/long.csv: its header does not end within the first 64 KiB') });
+    expect(error).toMatchObject({
+      code: 'INPUT_UNREADABLE',
+      message: expect.stringContaining('s3://input/long.csv: its header does not end within the first 64 KiB'),
+    });
     expect(objects.ranges.map(({ key, start, end }) => ({ key, start, end }))).toEqual(
       expect.arrayContaining([
         { key: 'ok.csv', start: 0, end: INSPECT_BYTES },
@@ -139,8 +155,16 @@ describe('inspectInput', () => {
 
   it.each([
     ['a column named twice', 'a,b,a\n1,2,3\n', 'its header names the column "a" twice'],
-    ['a UTF-16 file', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n', 'utf16le')]), 'it is UTF-16 encoded; save it as UTF-8.'],
-    ['a header that is not UTF-8', Buffer.from([0x61, 0xc3, 0x28, 0x2c, 0x62, 0x0a, 0x31, 0x2c, 0x32, 0x0a]), 'its header is not valid UTF-8'],
+    [
+      'a UTF-16 file',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n', 'utf16le')]),
+      'it is UTF-16 encoded; save it as UTF-8.',
+    ],
+    [
+      'a header that is not UTF-8',
+      Buffer.from([0x61, 0xc3, 0x28, 0x2c, 0x62, 0x0a, 0x31, 0x2c, 0x32, 0x0a]),
+      'its header is not valid UTF-8',
+    ],
     ['a header with an unclosed quote', '"a,b\n1,2\n', 'its header (line 1) is not valid CSV: a quoted field is never closed'],
   ])('CSV: refuses %s', async (_, body, message) => {
     // Prepare
@@ -228,15 +252,26 @@ describe('inspectInput', () => {
     const objects = new InMemoryDataObjects();
     const good = objects.set({ bucket: BUCKET, key: 'a.parquet' }, parquet(10, 10));
     const csv = objects.set({ bucket: BUCKET, key: 'b.parquet' }, 'a,b\n1,2\n');
-    const other = objects.set({ bucket: BUCKET, key: 'c.parquet' }, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'sepal_length_cm', data: [1.5], type: 'DOUBLE' }] })));
+    const other = objects.set(
+      { bucket: BUCKET, key: 'c.parquet' },
+      new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'sepal_length_cm', data: [1.5], type: 'DOUBLE' }] })),
+    );
 
     // Act
     const notParquet = await rejection(inspectInput(objects, [good, csv], 'parquet'));
     const differs = await rejection(inspectInput(objects, [good, other], 'parquet'));
 
     // Assess
-    expect(notParquet).toMatchObject({ code: 'INPUT_UNREADABLE', message: expect.stringMatching(/^s3:\/\/input\/b\.parquet: it is not a Parquet file that can be read \(.+\)\.$/) });
-    expect(differs).toMatchObject({ code: 'INPUT_UNREADABLE', message: expect.stringContaining('s3://input/c.parquet: its columns differ from those of s3://input/a.parquet: it lacks petal_width_cm, count, big, species, seen_at.') });
+    expect(notParquet).toMatchObject({
+      code: 'INPUT_UNREADABLE',
+      message: expect.stringMatching(/^s3:\/\/input\/b\.parquet: it is not a Parquet file that can be read \(.+\)\.$/),
+    });
+    expect(differs).toMatchObject({
+      code: 'INPUT_UNREADABLE',
+      message: expect.stringContaining(
+        's3://input/c.parquet: its columns differ from those of s3://input/a.parquet: it lacks petal_width_cm, count, big, species, seen_at.',
+      ),
+    });
   });
 
   it('a listed file that is gone is 404 INPUT_NOT_FOUND', async () => {
@@ -271,7 +306,20 @@ describe('CSV', () => {
 
     // Assess
     expect(planned.summary).toStrictEqual({ rows: 5, splitCount: 1, splitsPerBatch: 1, columns: ['id', 'text', 'value'] });
-    expect(planned.splits).toStrictEqual([{ index: 0, file: 0, bucket: BUCKET, key: 'data.csv', firstRow: 0, rows: 5, start: 15, end: Buffer.byteLength(body), firstLine: 2, etag: expect.stringMatching(/^"[0-9a-f]{32}"$/) }]);
+    expect(planned.splits).toStrictEqual([
+      {
+        index: 0,
+        file: 0,
+        bucket: BUCKET,
+        key: 'data.csv',
+        firstRow: 0,
+        rows: 5,
+        start: 15,
+        end: Buffer.byteLength(body),
+        firstLine: 2,
+        etag: expect.stringMatching(/^"[0-9a-f]{32}"$/),
+      },
+    ]);
     expect(entries).toStrictEqual([
       { row: 0, line: 2, record: { id: '1', text: 'a, b', value: '1.5' } },
       { row: 1, line: 3, record: { id: '2', text: 'say "hi"', value: '2' } },
@@ -314,7 +362,11 @@ describe('CSV', () => {
       [8, 10, 'INVALID_CSV'],
       [9, 11, { a: '28', b: '29', c: '30' }],
     ]);
-    expect(entries[1]?.error).toStrictEqual({ code: 'CSV_FIELD_COUNT', message: 'Line 3 has 2 fields; the header has 3 (a, b, c). Every row needs one field per column (quote a field that holds a comma).', path: [] });
+    expect(entries[1]?.error).toStrictEqual({
+      code: 'CSV_FIELD_COUNT',
+      message: 'Line 3 has 2 fields; the header has 3 (a, b, c). Every row needs one field per column (quote a field that holds a comma).',
+      path: [],
+    });
     expect(entries[3]?.error?.message).toBe(
       'Line 5 is not valid CSV: a quoted field is never closed (a field that begins with " must end with ", and a " inside it must be doubled: ""). The line begins "10,\\"11,12".',
     );
@@ -333,7 +385,11 @@ describe('CSV', () => {
 
     // Assess
     expect(first.planned.summary.rows).toBe(300_001);
-    expect(first.entries[0]).toMatchObject({ row: 0, line: 2, error: { code: 'INVALID_CSV', message: expect.stringContaining('a quoted field is never closed') } });
+    expect(first.entries[0]).toMatchObject({
+      row: 0,
+      line: 2,
+      error: { code: 'INVALID_CSV', message: expect.stringContaining('a quoted field is never closed') },
+    });
     expect(first.entries.slice(1).every((e, i) => e.line === i + 3 && (e.record as { b: string }).b === '4')).toBe(true);
     expect(second.entries.map((e) => [e.line, codeOf(e) ?? e.record])).toStrictEqual([
       [2, { a: '5', b: '6' }],
@@ -353,14 +409,21 @@ describe('CSV', () => {
 
   it('refuses a record that is not UTF-8 or holds a NUL, and keeps a column named __proto__ as a key', async () => {
     // Prepare
-    const body = Buffer.concat([Buffer.from('__proto__,b\nx,1\n'), Buffer.from([0x79, 0xff, 0x2c, 0x32, 0x0a]), Buffer.from('z\u0000,3\n')]);
+    const body = Buffer.concat([
+      Buffer.from('__proto__,b\nx,1\n'),
+      Buffer.from([0x79, 0xff, 0x2c, 0x32, 0x0a]),
+      Buffer.from('z\u0000,3\n'),
+    ]);
 
     // Act
     const { entries } = await roundTrip(body, 'csv');
 
     // Assess
     expect(Object.getPrototypeOf(entries[0]?.record)).toBe(Object.prototype);
-    expect(Object.entries(entries[0]?.record as object)).toStrictEqual([['__proto__', 'x'], ['b', '1']]);
+    expect(Object.entries(entries[0]?.record as object)).toStrictEqual([
+      ['__proto__', 'x'],
+      ['b', '1'],
+    ]);
     expect(entries.slice(1).map((e) => [e.line, e.error?.code])).toStrictEqual([
       [3, 'MALFORMED_UTF8'],
       [4, 'NUL_IN_RECORD'],
@@ -410,7 +473,9 @@ describe('JSON Lines', () => {
       [6, 7, 'INVALID_JSON'],
       [7, 8, JSON.parse('{"a": 7, "__proto__": {"x": 1}}')],
     ]);
-    expect(entries[1]?.error?.message).toBe('Line 2 is blank; every line of a JSON Lines file must hold one JSON value (remove blank lines).');
+    expect(entries[1]?.error?.message).toBe(
+      'Line 2 is blank; every line of a JSON Lines file must hold one JSON value (remove blank lines).',
+    );
     expect(entries[2]?.error?.message).toMatch(/^Line 3 is not JSON: .+\. The line begins "\{\\"a\\": 2,\}"\.$/);
     expect(Object.getPrototypeOf(entries[7]?.record)).toBe(Object.prototype);
   });
@@ -451,9 +516,15 @@ describe('JSON Lines', () => {
     const entries = await readAll(objects, planned, 'jsonl');
 
     // Assess
-    expect(planned.splits.map((s) => [s.firstRow, s.rows])).toStrictEqual([[0, 1], [1, 1], [2, 1]]);
+    expect(planned.splits.map((s) => [s.firstRow, s.rows])).toStrictEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ]);
     expect(entries.map((e) => codeOf(e) ?? e.record)).toStrictEqual([{ a: 1 }, 'RECORD_TOO_LARGE', { a: 3 }]);
-    expect(entries[1]?.error?.message).toBe(`The record on line 2 is ${huge.length + 1} bytes long; a record is at most 1048576 bytes (1 MiB).`);
+    expect(entries[1]?.error?.message).toBe(
+      `The record on line 2 is ${huge.length + 1} bytes long; a record is at most 1048576 bytes (1 MiB).`,
+    );
     expect(objects.ranges.every((range) => range.end - range.start < 100)).toBe(true);
   });
 });
@@ -462,10 +533,19 @@ describe('JSON Lines', () => {
 function parquet(rows: number, rowGroupSize: number): Uint8Array {
   const columnData: ColumnSource[] = [
     { name: 'sepal_length_cm', data: Float64Array.from({ length: rows }, (_, i) => 4 + (i % 40) / 10), type: 'DOUBLE' },
-    { name: 'petal_width_cm', data: Array.from({ length: rows }, (_, i) => (i % 7 === 3 ? null : (i % 25) / 10)), type: 'FLOAT', nullable: true },
+    {
+      name: 'petal_width_cm',
+      data: Array.from({ length: rows }, (_, i) => (i % 7 === 3 ? null : (i % 25) / 10)),
+      type: 'FLOAT',
+      nullable: true,
+    },
     { name: 'count', data: BigInt64Array.from({ length: rows }, (_, i) => BigInt(i) * 3n - 7n), type: 'INT64' },
     { name: 'big', data: BigInt64Array.from({ length: rows }, (_, i) => 9007199254740993n + BigInt(i)), type: 'INT64' },
-    { name: 'species', data: Array.from({ length: rows }, (_, i) => ['setosa', 'versicolor', 'virginica', 'ĉu "ne"?'][i % 4] as string), type: 'STRING' },
+    {
+      name: 'species',
+      data: Array.from({ length: rows }, (_, i) => ['setosa', 'versicolor', 'virginica', 'ĉu "ne"?'][i % 4] as string),
+      type: 'STRING',
+    },
     { name: 'seen_at', data: Array.from({ length: rows }, (_, i) => new Date(Date.UTC(2026, 0, 1) + i * 1000)), type: 'TIMESTAMP' },
   ];
   return new Uint8Array(parquetWriteBuffer({ columnData, rowGroupSize }));
@@ -495,7 +575,13 @@ describe('Parquet', () => {
 
     // Assess
     expect(planned.summary).toStrictEqual({ rows, splitCount: 5, splitsPerBatch: 1, columns: [] });
-    expect(planned.splits.map((s) => [s.firstRow, s.fileRow, s.rows])).toStrictEqual([[0, 0, 250], [250, 250, 150], [400, 400, 250], [650, 650, 150], [800, 800, 200]]);
+    expect(planned.splits.map((s) => [s.firstRow, s.fileRow, s.rows])).toStrictEqual([
+      [0, 0, 250],
+      [250, 250, 150],
+      [400, 400, 250],
+      [650, 650, 150],
+      [800, 800, 200],
+    ]);
     expect(planned.splits.every((s) => s.start === undefined && s.end === undefined)).toBe(true);
     expect(entries).toHaveLength(rows);
     entries.forEach((entry, i) => expect(entry).toStrictEqual({ row: i, record: parquetRecord(i) }));
@@ -512,7 +598,11 @@ describe('Parquet', () => {
     for (const split of planned.splits) entries.push(...(await readSplit(objects, split, 'parquet', ['species', 'count', 'not_there'])));
 
     // Assess
-    expect(planned.splits.map((s) => [s.fileRow, s.rows])).toStrictEqual([[0, 40], [40, 40], [80, 15]]);
+    expect(planned.splits.map((s) => [s.fileRow, s.rows])).toStrictEqual([
+      [0, 40],
+      [40, 40],
+      [80, 15],
+    ]);
     expect(entries).toHaveLength(95);
     expect(entries[93]).toStrictEqual({ row: 93, record: { count: 93 * 3 - 7, species: 'versicolor' } });
     expect(entries[91]).toStrictEqual({ row: 91, record: { count: 91 * 3 - 7, species: 'ĉu "ne"?' } });
@@ -566,20 +656,33 @@ describe('several files', () => {
   it('refuses, in the plan too, a file whose header differs', async () => {
     // Prepare
     const objects = new InMemoryDataObjects();
-    const files = [objects.set({ bucket: BUCKET, key: 'p/1.csv' }, 'a,b\n1,1\n'), objects.set({ bucket: BUCKET, key: 'p/2.csv' }, 'a,c\n2,2\n')];
+    const files = [
+      objects.set({ bucket: BUCKET, key: 'p/1.csv' }, 'a,b\n1,1\n'),
+      objects.set({ bucket: BUCKET, key: 'p/2.csv' }, 'a,c\n2,2\n'),
+    ];
 
     // Act
     const error = await rejection(plan(objects, files, 'csv'));
 
     // Assess
-    expect(error).toMatchObject({ status: 400, code: 'INPUT_UNREADABLE', message: expect.stringContaining('s3://input/p/2.csv: its header differs from that of s3://input/p/1.csv: column 2 is "c", not "b"') });
+    expect(error).toMatchObject({
+      status: 400,
+      code: 'INPUT_UNREADABLE',
+      message: expect.stringContaining('s3://input/p/2.csv: its header differs from that of s3://input/p/1.csv: column 2 is "c", not "b"'),
+    });
   });
 
   it('numbers Parquet rows across files, and JSON Lines lines per file', async () => {
     // Prepare
     const objects = new InMemoryDataObjects();
-    const parquetFiles = [objects.set({ bucket: BUCKET, key: 'q/1.parquet' }, parquet(30, 30)), objects.set({ bucket: BUCKET, key: 'q/2.parquet' }, parquet(20, 20))];
-    const jsonFiles = [objects.set({ bucket: BUCKET, key: 'j/1.jsonl' }, '{"i":0}\n{"i":1}\n'), objects.set({ bucket: BUCKET, key: 'j/2.jsonl' }, '{"i":2}')];
+    const parquetFiles = [
+      objects.set({ bucket: BUCKET, key: 'q/1.parquet' }, parquet(30, 30)),
+      objects.set({ bucket: BUCKET, key: 'q/2.parquet' }, parquet(20, 20)),
+    ];
+    const jsonFiles = [
+      objects.set({ bucket: BUCKET, key: 'j/1.jsonl' }, '{"i":0}\n{"i":1}\n'),
+      objects.set({ bucket: BUCKET, key: 'j/2.jsonl' }, '{"i":2}'),
+    ];
 
     // Act
     const parquetPlan = await plan(objects, parquetFiles, 'parquet', 1000);
@@ -588,16 +691,25 @@ describe('several files', () => {
     const jsonEntries = await readAll(objects, jsonPlan, 'jsonl');
 
     // Assess
-    expect(parquetPlan.splits.map((s) => [s.file, s.firstRow, s.fileRow, s.rows])).toStrictEqual([[0, 0, 0, 30], [1, 30, 0, 20]]);
+    expect(parquetPlan.splits.map((s) => [s.file, s.firstRow, s.fileRow, s.rows])).toStrictEqual([
+      [0, 0, 0, 30],
+      [1, 30, 0, 20],
+    ]);
     expect(parquetEntries[35]).toStrictEqual({ row: 35, record: parquetRecord(5) });
-    expect(jsonEntries.map((e) => [e.row, e.line, e.record])).toStrictEqual([[0, 1, { i: 0 }], [1, 2, { i: 1 }], [2, 1, { i: 2 }]]);
+    expect(jsonEntries.map((e) => [e.row, e.line, e.record])).toStrictEqual([
+      [0, 1, { i: 0 }],
+      [1, 2, { i: 1 }],
+      [2, 1, { i: 2 }],
+    ]);
   });
 });
 
 describe('split sizing', () => {
   it('bounds splits by rows and by bytes; a record larger than the byte bound is alone', async () => {
     // Prepare: 99 records of 10 bytes, and one of 299 at row 50.
-    const lines = Array.from({ length: 100 }, (_, i) => (i === 50 ? `${'9'.repeat(294)},${String(i).padStart(3, '0')}\n` : `${String(i).padStart(5, '0')},${String(i).padStart(3, '0')}\n`));
+    const lines = Array.from({ length: 100 }, (_, i) =>
+      i === 50 ? `${'9'.repeat(294)},${String(i).padStart(3, '0')}\n` : `${String(i).padStart(5, '0')},${String(i).padStart(3, '0')}\n`,
+    );
     const body = `a,b\n${lines.join('')}`;
     const objects = new InMemoryDataObjects({ chunkBytes: 64 });
     const file = objects.set({ bucket: BUCKET, key: 'sized.csv' }, body);
@@ -679,11 +791,19 @@ describe('INPUT_CHANGED', () => {
     expect(etag).toMatchObject({ status: 409, code: 'INPUT_CHANGED', message: expect.stringContaining('(its ETag differs)') });
     expect(size).toMatchObject({ status: 409, code: 'INPUT_CHANGED', message: expect.stringContaining('(it holds 4 bytes, not 99)') });
     // The split names the version it was planned from: the replaced file is refused by its ETag.
-    expect(rows).toMatchObject({ status: 409, code: 'INPUT_CHANGED', message: expect.stringContaining('(its ETag differs: it was replaced)') });
+    expect(rows).toMatchObject({
+      status: 409,
+      code: 'INPUT_CHANGED',
+      message: expect.stringContaining('(its ETag differs: it was replaced)'),
+    });
     // A split without an ETag (an S3-compatible server that gives none) is judged by its rows.
     const { etag: _etag, ...unversioned } = splits[0] as Split;
     const fewer = await rejection(readSplit(objects, unversioned, 'parquet'));
-    expect(fewer).toMatchObject({ status: 409, code: 'INPUT_CHANGED', message: expect.stringContaining('(it holds 50 rows, fewer than the 100 planned)') });
+    expect(fewer).toMatchObject({
+      status: 409,
+      code: 'INPUT_CHANGED',
+      message: expect.stringContaining('(it holds 50 rows, fewer than the 100 planned)'),
+    });
   });
 });
 
@@ -693,7 +813,9 @@ function csvField(value: string, alone: boolean): string {
 }
 
 describe('every record in exactly one split, in order (property)', () => {
-  const fieldText = fc.array(fc.constantFrom('a', 'Z', '7', ' ', ',', '"', '\n', '\r\n', '\r', 'é', '🌸', '""'), { maxLength: 6 }).map((parts) => parts.join(''));
+  const fieldText = fc
+    .array(fc.constantFrom('a', 'Z', '7', ' ', ',', '"', '\n', '\r\n', '\r', 'é', '🌸', '""'), { maxLength: 6 })
+    .map((parts) => parts.join(''));
 
   it('CSV: random records, line breaks, chunk sizes and batch bounds', async () => {
     await fc.assert(
@@ -737,7 +859,9 @@ describe('every record in exactly one split, in order (property)', () => {
           });
           expect(entries.map((e) => e.row)).toStrictEqual(records.map((_, i) => i));
           expect(entries.map((e) => e.line)).toStrictEqual(lines);
-          expect(entries.map((e) => e.record)).toStrictEqual(records.map((fields) => Object.fromEntries(header.map((name, k) => [name, fields[k]]))));
+          expect(entries.map((e) => e.record)).toStrictEqual(
+            records.map((fields) => Object.fromEntries(header.map((name, k) => [name, fields[k]]))),
+          );
         },
       ),
       { numRuns: 300, seed: 11 },
@@ -773,7 +897,13 @@ describe('every record in exactly one split, in order (property)', () => {
   it('JSON Lines: random lines, each one record with its line number', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.constantFrom('', '  ', '{', 'nul', '"x')), { maxLength: 30 }),
+        fc.array(
+          fc.oneof(
+            fc.jsonValue().map((v) => JSON.stringify(v)),
+            fc.constantFrom('', '  ', '{', 'nul', '"x'),
+          ),
+          { maxLength: 30 },
+        ),
         fc.constantFrom('\n', '\r\n'),
         fc.boolean(),
         fc.integer({ min: 1, max: 40 }),
@@ -833,7 +963,8 @@ describe('100,000 rows, streamed', () => {
       for (const entry of await readSplit(objects, split, 'csv', summary.columns)) {
         const iris = irisRow(entry.row);
         const record = entry.record as Record<string, string>;
-        if (entry.row !== read || record['species'] !== iris.species || IRIS_FEATURES.some((f) => record[f] !== iris.text[f])) mismatches += 1;
+        if (entry.row !== read || record['species'] !== iris.species || IRIS_FEATURES.some((f) => record[f] !== iris.text[f]))
+          mismatches += 1;
         read += 1;
       }
     }

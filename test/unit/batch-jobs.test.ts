@@ -21,7 +21,10 @@ const read = (path: string): Buffer => readFileSync(new URL(`../../${path}`, imp
 const IRIS_METADATA = JSON.parse(read('models/iris/metadata.json').toString('utf8')) as ModelMetadata;
 const SIGNATURE = {
   inputs: [{ name: 'features', type: 'float32' as const, shape: [null, 4] }],
-  outputs: [{ name: 'label', type: 'int64' as const, shape: [null] }, { name: 'probabilities', type: 'float32' as const, shape: [null, 3] }],
+  outputs: [
+    { name: 'label', type: 'int64' as const, shape: [null] },
+    { name: 'probabilities', type: 'float32' as const, shape: [null, 3] },
+  ],
 };
 
 /** A workflow runner whose answers the test sets. */
@@ -47,20 +50,35 @@ let deps: ConstructorParameters<typeof BatchJobService>[0];
 
 beforeEach(async () => {
   const registry = new InMemoryModelRegistry();
-  await publishModel(registry, new InMemoryArtifactStore(), { model: 'iris', bytes: new Uint8Array([1]), signature: SIGNATURE, metadata: IRIS_METADATA });
+  await publishModel(registry, new InMemoryArtifactStore(), {
+    model: 'iris',
+    bytes: new Uint8Array([1]),
+    signature: SIGNATURE,
+    metadata: IRIS_METADATA,
+  });
   const objects = new InMemoryDataObjects();
   objects.set({ bucket: 'data', key: 'in/iris.csv' }, irisBatch({ rows: 20, format: 'csv' }).bytes);
   store = new InMemoryBatchJobStore();
   runner = new ScriptedRunner();
   deps = {
-    registry, store, objects, runner, inspect: inspectInput,
+    registry,
+    store,
+    objects,
+    runner,
+    inspect: inspectInput,
     locations: { iris: { inputs: ['s3://data/in/'], outputs: ['s3://data/out/'] } },
     config: { maxRowsPerBatch: 1000, maxConcurrency: 10 },
   };
   jobs = new BatchJobService(deps);
 });
 
-const REQUEST = { model: 'iris', input: { uri: 's3://data/in/iris.csv' }, output: { uri: 's3://data/out/' }, caller: 'alice', clientToken: 't-1' };
+const REQUEST = {
+  model: 'iris',
+  input: { uri: 's3://data/in/iris.csv' },
+  output: { uri: 's3://data/out/' },
+  caller: 'alice',
+  clientToken: 't-1',
+};
 
 it('answers 503 when the workflow cannot start, keeps the job SUBMITTED, and starts it on a retry with its token', async () => {
   runner.failStart = true;
@@ -108,7 +126,10 @@ it('starts a job stored but never started when its client token comes back', asy
   const again = await jobs.submit(REQUEST);
 
   expect(runner.started.map((s) => s.jobId)).toEqual([job.jobId]);
-  expect(again).toMatchObject({ created: false, job: { jobId: job.jobId, state: 'RUNNING', executionId: expect.stringContaining(job.jobId) } });
+  expect(again).toMatchObject({
+    created: false,
+    job: { jobId: job.jobId, state: 'RUNNING', executionId: expect.stringContaining(job.jobId) },
+  });
 });
 
 it.each([

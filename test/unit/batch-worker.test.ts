@@ -37,7 +37,12 @@ function progressStore(): BatchJobStore {
     throw new Error('not used by the worker');
   };
   return {
-    create: unused, get: unused, findByToken: unused, list: unused, update: unused, listActive: unused,
+    create: unused,
+    get: unused,
+    findByToken: unused,
+    list: unused,
+    update: unused,
+    listActive: unused,
     addProgress: async (_model: string, _jobId: string, delta: { rowsRead: number; predicted: number; failed: number }) => {
       progress.push(delta);
     },
@@ -57,10 +62,21 @@ beforeEach(async () => {
   const registry = new InMemoryModelRegistry();
   const store = new InMemoryArtifactStore();
   const runtime = new OnnxRuntime(store, { cacheDir, intraOpThreads: 1 });
-  await publishModel(registry, store, { model: 'iris', bytes: IRIS_BYTES, signature: await runtime.inspect(IRIS_BYTES), metadata: IRIS_METADATA });
+  await publishModel(registry, store, {
+    model: 'iris',
+    bytes: IRIS_BYTES,
+    signature: await runtime.inspect(IRIS_BYTES),
+    metadata: IRIS_METADATA,
+  });
   objects = new InMemoryDataObjects();
   progress = [];
-  worker = new BatchWorker({ predictor: new BatchPredictor({ registry, runtime, config: { maxRows: 1000 } }), objects, jobs: progressStore(), readSplit, maxRows: 1000 });
+  worker = new BatchWorker({
+    predictor: new BatchPredictor({ registry, runtime, config: { maxRows: 1000 } }),
+    objects,
+    jobs: progressStore(),
+    readSplit,
+    maxRows: 1000,
+  });
 });
 
 /** The input's splits as the plan step cuts them, `rowsPerBatch` at a time. */
@@ -103,7 +119,13 @@ it('predicts a batch of several splits in one session.run and writes one part pe
     const errors = text(errorsPartKey(OUTPUT.prefix, split.index));
     const expected = data.corrupted.filter((c) => c.row >= split.firstRow && c.row < split.firstRow + split.rows);
     if (expected.length === 0) expect(errors).toBeUndefined();
-    else expect((errors ?? '').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { row: number; code: string; line: number })).toEqual(expected.map((c) => expect.objectContaining({ row: c.row, code: c.code, line: c.row + 2 })));
+    else
+      expect(
+        (errors ?? '')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as { row: number; code: string; line: number }),
+      ).toEqual(expected.map((c) => expect.objectContaining({ row: c.row, code: c.code, line: c.row + 2 })));
   }
   expect(predicted).toEqual(Array.from({ length: 300 }, (_, i) => i).filter((i) => i !== 7 && i !== 250));
 });
@@ -116,7 +138,12 @@ it('writes an empty predictions part for a split whose every row failed (its pre
 
   expect(result).toMatchObject({ rows: 3, predicted: 0, failed: 3 });
   expect(text(partKey(OUTPUT.prefix, 0))).toBe('');
-  expect((text(errorsPartKey(OUTPUT.prefix, 0)) ?? '').trim().split('\n').map((l) => (JSON.parse(l) as { code: string }).code)).toEqual(['INVALID_JSON', 'WRONG_TYPE', 'NOT_FINITE']);
+  expect(
+    (text(errorsPartKey(OUTPUT.prefix, 0)) ?? '')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { code: string }).code),
+  ).toEqual(['INVALID_JSON', 'WRONG_TYPE', 'NOT_FINITE']);
 });
 
 it('writes the same parts again when a batch is retried: no row twice', async () => {
@@ -143,4 +170,3 @@ it('refuses a batch over MAX_ROWS before reading anything, and an envelope that 
   expect(notSplits).toMatchObject({ status: 400, code: 'INVALID_BATCH', path: ['Items', 0] });
   expect(noInput).toMatchObject({ status: 400, code: 'INVALID_BATCH', path: ['BatchInput'] });
 });
-

@@ -58,8 +58,17 @@ function predictor(maxRows = 1000): BatchPredictor {
 /** The same rows through the predict route's service (the API's own answer). */
 async function viaApi(instances: readonly Record<string, unknown>[], pinnedVersion?: string): Promise<unknown[]> {
   const service = new PredictionService({
-    registry, runtime, log: new InMemoryPredictionLog(),
-    config: { maxRows: 1000, functionVersion: '1', logTtlDays: 1, maxLoggedOutputBytes: 1000, pointerCacheMs: 1000, ...(pinnedVersion ? { pinnedVersion } : {}) },
+    registry,
+    runtime,
+    log: new InMemoryPredictionLog(),
+    config: {
+      maxRows: 1000,
+      functionVersion: '1',
+      logTtlDays: 1,
+      maxLoggedOutputBytes: 1000,
+      pointerCacheMs: 1000,
+      ...(pinnedVersion ? { pinnedVersion } : {}),
+    },
   });
   const reply: PredictResponse = await service.predict('iris', { instances }, { requestId: 'r', caller: 'test', startedAt: 0 });
   return reply.predictions;
@@ -92,7 +101,7 @@ describe('BatchPredictor: predictions', () => {
     expect(parsed(result.predictions)).toEqual(expected.map((prediction, i) => ({ row: 5000 + i, prediction })));
   });
 
-  it('converts CSV string values by the model\'s declared types: the same predictions as the numbers', async () => {
+  it("converts CSV string values by the model's declared types: the same predictions as the numbers", async () => {
     const expected = await viaApi(JSON_FEATURES);
     const result = await predictor().predict(batch(CSV_FEATURES, 'csv'));
     expect(result.errors).toEqual([]);
@@ -132,7 +141,11 @@ describe('BatchPredictor: records that cannot be decoded', () => {
     const good = (i: number) => ({ ...(CSV_FEATURES[i] as Record<string, string>) });
     const records: unknown[] = [
       good(0),
-      (() => { const r = good(1); delete r['petal_width_cm']; return r; })(),
+      (() => {
+        const r = good(1);
+        delete r['petal_width_cm'];
+        return r;
+      })(),
       good(2),
       { ...good(3), sepal_width_cm: 'NaN' },
       good(4),
@@ -167,8 +180,13 @@ describe('BatchPredictor: records that cannot be decoded', () => {
     for (const error of result.errors) expect(error.message).toEqual(expect.any(String));
   });
 
-  it('gives JSON records the predict route\'s codes (wrong type, missing feature)', async () => {
-    const records = [JSON_FEATURES[0], { ...JSON_FEATURES[1], sepal_length_cm: true }, { ...JSON_FEATURES[2], petal_width_cm: '0.2' }, { sepal_length_cm: 1 }];
+  it("gives JSON records the predict route's codes (wrong type, missing feature)", async () => {
+    const records = [
+      JSON_FEATURES[0],
+      { ...JSON_FEATURES[1], sepal_length_cm: true },
+      { ...JSON_FEATURES[2], petal_width_cm: '0.2' },
+      { sepal_length_cm: 1 },
+    ];
     const result = await predictor().predict(batch(records, 'jsonl'));
     expect(result.predictions.map((p) => p.row)).toEqual([0]);
     expect(result.errors.map(({ row, code }) => ({ row, code }))).toEqual([
@@ -180,7 +198,15 @@ describe('BatchPredictor: records that cannot be decoded', () => {
 
   it('quotes only bounded excerpts of what a record holds', async () => {
     const long = 'x'.repeat(100_000);
-    const result = await predictor().predict(batch([{ ...CSV_FEATURES[0], sepal_length_cm: long }, { ...CSV_FEATURES[0], petal_width_cm: long.replace(/x/g, '9') }], 'csv'));
+    const result = await predictor().predict(
+      batch(
+        [
+          { ...CSV_FEATURES[0], sepal_length_cm: long },
+          { ...CSV_FEATURES[0], petal_width_cm: long.replace(/x/g, '9') },
+        ],
+        'csv',
+      ),
+    );
     expect(result.failed).toBe(2);
     for (const error of result.errors) {
       expect(JSON.stringify(error).length).toBeLessThan(1_000);
@@ -200,21 +226,44 @@ describe('BatchPredictor: the batch itself', () => {
     const run = runSpy();
     const result = await predictor().predict(batch([], 'csv'));
     expect(run).not.toHaveBeenCalled();
-    expect(result).toEqual<BatchResult>({ model: 'iris', modelVersion: '1', rows: 0, predicted: 0, failed: 0, predictions: [], errors: [] });
+    expect(result).toEqual<BatchResult>({
+      model: 'iris',
+      modelVersion: '1',
+      rows: 0,
+      predicted: 0,
+      failed: 0,
+      predictions: [],
+      errors: [],
+    });
   });
 
   it('refuses a batch over the row limit with 413 TOO_MANY_ROWS before any item is read', async () => {
     let reads = 0;
-    const items = Array.from({ length: 11 }, (_, i) => ({ get row() { reads++; return i; }, record: CSV_FEATURES[0] }));
+    const items = Array.from({ length: 11 }, (_, i) => ({
+      get row() {
+        reads++;
+        return i;
+      },
+      record: CSV_FEATURES[0],
+    }));
     const error = await rejection(predictor(10).predict({ Items: items, BatchInput: { model: 'iris', version: '1', format: 'csv' } }));
     expect(error).toMatchObject({ status: 413, code: 'TOO_MANY_ROWS', path: ['Items'] });
     expect(reads).toBe(0);
   });
 
   it('refuses an envelope that is not a batch, and a version that does not exist', async () => {
-    expect(await rejection(predictor().predict({ Items: [{ record: {} }], BatchInput: { model: 'iris', version: '1', format: 'csv' } }))).toMatchObject({ status: 400, code: 'INVALID_BATCH', path: ['Items', 0] });
-    expect(await rejection(predictor().predict({ Items: [], BatchInput: { model: 'iris', version: '1', format: 'xml' } }))).toMatchObject({ status: 400, code: 'INVALID_BATCH', path: ['BatchInput', 'format'] });
-    expect(await rejection(predictor().predict(batch([JSON_FEATURES[0]], 'jsonl', 0, '9')))).toMatchObject({ status: 404, code: 'VERSION_NOT_FOUND' });
+    expect(
+      await rejection(predictor().predict({ Items: [{ record: {} }], BatchInput: { model: 'iris', version: '1', format: 'csv' } })),
+    ).toMatchObject({ status: 400, code: 'INVALID_BATCH', path: ['Items', 0] });
+    expect(await rejection(predictor().predict({ Items: [], BatchInput: { model: 'iris', version: '1', format: 'xml' } }))).toMatchObject({
+      status: 400,
+      code: 'INVALID_BATCH',
+      path: ['BatchInput', 'format'],
+    });
+    expect(await rejection(predictor().predict(batch([JSON_FEATURES[0]], 'jsonl', 0, '9')))).toMatchObject({
+      status: 404,
+      code: 'VERSION_NOT_FOUND',
+    });
   });
 });
 
@@ -234,10 +283,13 @@ describe('csvCellValue', () => {
 });
 
 describe('batch handler', () => {
-  it('returns the core\'s result, and fails a whole batch as Batch.<CODE> for the workflow to match', async () => {
+  it("returns the core's result, and fails a whole batch as Batch.<CODE> for the workflow to match", async () => {
     const handler = makeHandler({ work: (event) => predictor(2).predict(event) });
     expect((await handler(batch([JSON_FEATURES[0]], 'jsonl'))).predicted).toBe(1);
-    const failure = await handler(batch([{}, {}, {}], 'jsonl')).then(() => undefined, (error: unknown) => error);
+    const failure = await handler(batch([{}, {}, {}], 'jsonl')).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(BatchFailure);
     expect(failure).toMatchObject({ name: 'Batch.TOO_MANY_ROWS', code: 'TOO_MANY_ROWS', status: 413 });
   });
@@ -245,14 +297,17 @@ describe('batch handler', () => {
   it('hides the details of our own faults', async () => {
     jest.spyOn(registry, 'getVersion').mockRejectedValue(new Error('socket hang up at /var/task/secret.js'));
     const handler = makeHandler({ work: (event) => predictor().predict(event) });
-    const failure = await handler(batch([JSON_FEATURES[0]], 'jsonl')).then(() => undefined, (error: unknown) => error as BatchFailure);
+    const failure = await handler(batch([JSON_FEATURES[0]], 'jsonl')).then(
+      () => undefined,
+      (error: unknown) => error as BatchFailure,
+    );
     expect(failure).toMatchObject({ name: 'Batch.REGISTRY_UNAVAILABLE', status: 503 });
     expect(failure?.message).not.toContain('secret');
   });
 });
 
 describe('batch handler logs', () => {
-  it('puts the job id on every line of an invocation, and the refusal\'s reason under a key the logger keeps', async () => {
+  it("puts the job id on every line of an invocation, and the refusal's reason under a key the logger keeps", async () => {
     const lines: Array<{ level: string; message: string; fields: LogFields }> = [];
     let keys: LogFields = {};
     const log: RequestLog = {
@@ -264,11 +319,20 @@ describe('batch handler logs', () => {
       isDebug: () => false,
     };
     const handler = makeHandler({ work: (event) => predictor(1).predict(event), keysOf: jobKeysOf, log: () => log });
-    const event = { ...batch([JSON_FEATURES[0], JSON_FEATURES[1]], 'jsonl'), BatchInput: { model: 'iris', version: '1', format: 'jsonl', jobId: 'job-1' } };
+    const event = {
+      ...batch([JSON_FEATURES[0], JSON_FEATURES[1]], 'jsonl'),
+      BatchInput: { model: 'iris', version: '1', format: 'jsonl', jobId: 'job-1' },
+    };
 
     await handler(event).catch(() => undefined);
 
-    expect(lines).toEqual([{ level: 'WARN', message: 'batch refused', fields: expect.objectContaining({ jobId: 'job-1', code: 'TOO_MANY_ROWS', reason: expect.stringContaining('2') }) }]);
+    expect(lines).toEqual([
+      {
+        level: 'WARN',
+        message: 'batch refused',
+        fields: expect.objectContaining({ jobId: 'job-1', code: 'TOO_MANY_ROWS', reason: expect.stringContaining('2') }),
+      },
+    ]);
     expect(jobKeysOf({ step: 'plan', job: { jobId: 'job-2' } })).toEqual({ jobId: 'job-2', step: 'plan' });
     expect(jobKeysOf('not an event')).toEqual({});
   });

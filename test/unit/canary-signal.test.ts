@@ -46,7 +46,13 @@ interface AlarmSignal {
 
 /** One EMF line (CloudWatch Embedded Metric Format) as the handler wrote it to stdout. */
 interface EmfLine {
-  readonly _aws: { readonly CloudWatchMetrics: readonly { readonly Namespace: string; readonly Dimensions: readonly (readonly string[])[]; readonly Metrics: readonly { readonly Name: string }[] }[] };
+  readonly _aws: {
+    readonly CloudWatchMetrics: readonly {
+      readonly Namespace: string;
+      readonly Dimensions: readonly (readonly string[])[];
+      readonly Metrics: readonly { readonly Name: string }[];
+    }[];
+  };
   readonly [key: string]: unknown;
 }
 
@@ -147,7 +153,14 @@ async function endpoint(model: string, options: { readonly artifactDeleted?: boo
     registry,
     runtime: new OnnxRuntime(artifacts, { cacheDir: await mkdtemp(join(cacheDir, 'models-')), intraOpThreads: 1 }),
     log: new InMemoryPredictionLog(),
-    config: { maxRows: 1000, servedModel: model, functionVersion: TARGET_VERSION, logTtlDays: 30, maxLoggedOutputBytes: 16_384, pointerCacheMs: 5_000 },
+    config: {
+      maxRows: 1000,
+      servedModel: model,
+      functionVersion: TARGET_VERSION,
+      logTtlDays: 30,
+      maxLoggedOutputBytes: 16_384,
+      pointerCacheMs: 5_000,
+    },
   });
   return makeHandler({
     service,
@@ -172,7 +185,12 @@ function predictEvent(model: string, body: unknown): APIGatewayProxyEvent {
     multiValueQueryStringParameters: null,
     pathParameters: null,
     stageVariables: null,
-    requestContext: { requestId: `req-${Math.random().toString(36).slice(2)}`, resourcePath: path, httpMethod: 'POST', path } as APIGatewayProxyEvent['requestContext'],
+    requestContext: {
+      requestId: `req-${Math.random().toString(36).slice(2)}`,
+      resourcePath: path,
+      httpMethod: 'POST',
+      path,
+    } as APIGatewayProxyEvent['requestContext'],
     body: JSON.stringify(body),
     isBase64Encoded: false,
   };
@@ -227,8 +245,23 @@ describe('the errors alarm reads what the predict handler writes', () => {
   });
 
   it.each([
-    ['ONNX Runtime fails to run the model on two rows', { instances: [[1, 2, 3], [4, 5, 6]] }, {}, 'MODEL_RUN_FAILED'],
-    ["the registered version's artifact was deleted from the store", { instances: [[1, 2, 3]] }, { artifactDeleted: true }, 'ARTIFACT_NOT_FOUND'],
+    [
+      'ONNX Runtime fails to run the model on two rows',
+      {
+        instances: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      },
+      {},
+      'MODEL_RUN_FAILED',
+    ],
+    [
+      "the registered version's artifact was deleted from the store",
+      { instances: [[1, 2, 3]] },
+      { artifactDeleted: true },
+      'ARTIFACT_NOT_FOUND',
+    ],
   ] as const)('a caught 500 (%s) writes one line the alarm counts: its metric = 1', async (_case, body, options, code) => {
     // Prepare
     const model = signal.dimensions['Model'] ?? '';

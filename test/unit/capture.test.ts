@@ -4,20 +4,35 @@
  * axis kept without data), and the sampling draw; read back by `parseCaptureLines`.
  */
 import { createHash } from 'node:crypto';
-import { CaptureSettingsSchema, captureRecordText, checkRedaction, parseCaptureLines, sampled, type CaptureRecord, type CaptureSource } from '../../functions/core/capture.js';
+import {
+  CaptureSettingsSchema,
+  captureRecordText,
+  checkRedaction,
+  parseCaptureLines,
+  sampled,
+  type CaptureRecord,
+  type CaptureSource,
+} from '../../functions/core/capture.js';
 import { recordLayout } from '../../functions/core/codec/decode.js';
 import type { ModelSignature } from '../../functions/core/model.js';
 import type { TensorMap } from '../../functions/core/tensor.js';
 
 const IRIS: ModelSignature = {
   inputs: [{ name: 'features', type: 'float32', shape: ['N', 4] }],
-  outputs: [{ name: 'probabilities', type: 'float32', shape: ['N', 3] }, { name: 'label', type: 'string', shape: ['N'] }],
+  outputs: [
+    { name: 'probabilities', type: 'float32', shape: ['N', 3] },
+    { name: 'label', type: 'string', shape: ['N'] },
+  ],
 };
 const FEATURES = ['a', 'b', 'c', 'd'];
 
 function source(overrides: Partial<CaptureSource> & Pick<CaptureSource, 'feeds' | 'outputs' | 'rows'>): CaptureSource {
   return {
-    requestId: 'r-1', model: 'iris', modelVersion: '3', functionVersion: '7', timestamp: '2026-11-30T12:00:00.000Z',
+    requestId: 'r-1',
+    model: 'iris',
+    modelVersion: '3',
+    functionVersion: '7',
+    timestamp: '2026-11-30T12:00:00.000Z',
     layout: recordLayout(IRIS, { features: FEATURES }),
     settings: { drop: [], hash: [], maxRecordBytes: 65_536 },
     ...overrides,
@@ -48,8 +63,15 @@ describe('captureRecordText', () => {
     const record = parsed(captureRecordText(source({ rows: 2, ...irisTensors(2) })));
 
     expect(record).toEqual({
-      captureVersion: 1, requestId: 'r-1', model: 'iris', modelVersion: '3', functionVersion: '7', timestamp: '2026-11-30T12:00:00.000Z',
-      rows: 2, capturedRows: 2, truncated: false,
+      captureVersion: 1,
+      requestId: 'r-1',
+      model: 'iris',
+      modelVersion: '3',
+      functionVersion: '7',
+      timestamp: '2026-11-30T12:00:00.000Z',
+      rows: 2,
+      capturedRows: 2,
+      truncated: false,
       // float32 values with their shortest digits: 0.1 rather than 0.10000000149011612
       features: { a: [0.1, 0.5], b: [0.2, 0.6], c: [0.3, 0.7], d: [0.4, 0.8] },
       outputs: {
@@ -70,10 +92,14 @@ describe('captureRecordText', () => {
     expect(text).not.toMatch(/[^.\d]0\.(2|6|3|7)[,\]]/);
   });
 
-  it('takes the input\'s name for all of its features, and redacts outputs by name', () => {
+  it("takes the input's name for all of its features, and redacts outputs by name", () => {
     const { feeds, outputs } = irisTensors(2);
-    const dropped = parsed(captureRecordText(source({ rows: 2, feeds, outputs, settings: { drop: ['features', 'label'], hash: [], maxRecordBytes: 65_536 } })));
-    const hashed = parsed(captureRecordText(source({ rows: 2, feeds, outputs, settings: { drop: [], hash: ['features', 'label'], maxRecordBytes: 65_536 } })));
+    const dropped = parsed(
+      captureRecordText(source({ rows: 2, feeds, outputs, settings: { drop: ['features', 'label'], hash: [], maxRecordBytes: 65_536 } })),
+    );
+    const hashed = parsed(
+      captureRecordText(source({ rows: 2, feeds, outputs, settings: { drop: [], hash: ['features', 'label'], maxRecordBytes: 65_536 } })),
+    );
 
     expect(dropped.features).toBeUndefined();
     expect(Object.keys(dropped.outputs)).toEqual(['probabilities']);
@@ -86,24 +112,38 @@ describe('captureRecordText', () => {
   });
 
   it('keeps single-value inputs of other models as features and the rest as tensors, redaction by input name', () => {
-    const layout = recordLayout({
-      inputs: [{ name: 'email', type: 'string', shape: ['N'] }, { name: 'age', type: 'int64', shape: ['N', 1] }, { name: 'image', type: 'uint8', shape: ['N', 2, 2] }],
-      outputs: [{ name: 'score', type: 'float64', shape: ['N'] }],
-    }, {});
-    const record = parsed(captureRecordText(source({
-      layout,
-      rows: 2,
-      feeds: {
-        email: { type: 'string', shape: [2], data: ['a@example.com', 'b@example.com'] },
-        age: { type: 'int64', shape: [2, 1], data: new BigInt64Array([31n, 9007199254740993n]) },
-        image: { type: 'uint8', shape: [2, 2, 2], data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) },
+    const layout = recordLayout(
+      {
+        inputs: [
+          { name: 'email', type: 'string', shape: ['N'] },
+          { name: 'age', type: 'int64', shape: ['N', 1] },
+          { name: 'image', type: 'uint8', shape: ['N', 2, 2] },
+        ],
+        outputs: [{ name: 'score', type: 'float64', shape: ['N'] }],
       },
-      outputs: { score: { type: 'float64', shape: [2], data: new Float64Array([Number.NaN, Number.POSITIVE_INFINITY]) } },
-      settings: { drop: [], hash: ['email'], maxRecordBytes: 65_536 },
-    })));
+      {},
+    );
+    const record = parsed(
+      captureRecordText(
+        source({
+          layout,
+          rows: 2,
+          feeds: {
+            email: { type: 'string', shape: [2], data: ['a@example.com', 'b@example.com'] },
+            age: { type: 'int64', shape: [2, 1], data: new BigInt64Array([31n, 9007199254740993n]) },
+            image: { type: 'uint8', shape: [2, 2, 2], data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) },
+          },
+          outputs: { score: { type: 'float64', shape: [2], data: new Float64Array([Number.NaN, Number.POSITIVE_INFINITY]) } },
+          settings: { drop: [], hash: ['email'], maxRecordBytes: 65_536 },
+        }),
+      ),
+    );
 
     expect(record.features).toEqual({
-      email: [`sha256:${createHash('sha256').update('a@example.com').digest('hex')}`, `sha256:${createHash('sha256').update('b@example.com').digest('hex')}`],
+      email: [
+        `sha256:${createHash('sha256').update('a@example.com').digest('hex')}`,
+        `sha256:${createHash('sha256').update('b@example.com').digest('hex')}`,
+      ],
       // Past 2^53 an int64 is a string, never rounded.
       age: [31, '9007199254740993'],
     });
@@ -134,14 +174,22 @@ describe('captureRecordText', () => {
   });
 
   it('keeps a tensor without a row axis as its type and shape when it does not fit', () => {
-    const layout = recordLayout({ inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }], outputs: [{ name: 'embedding_table', type: 'float32', shape: [500, 64] }] }, {});
-    const text = captureRecordText(source({
-      layout,
-      rows: 1,
-      feeds: { x: { type: 'float32', shape: [1, 1], data: new Float32Array([2]) } },
-      outputs: { embedding_table: { type: 'float32', shape: [500, 64], data: new Float32Array(32_000).fill(0.123) } },
-      settings: { drop: [], hash: [], maxRecordBytes: 2048 },
-    }));
+    const layout = recordLayout(
+      {
+        inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }],
+        outputs: [{ name: 'embedding_table', type: 'float32', shape: [500, 64] }],
+      },
+      {},
+    );
+    const text = captureRecordText(
+      source({
+        layout,
+        rows: 1,
+        feeds: { x: { type: 'float32', shape: [1, 1], data: new Float32Array([2]) } },
+        outputs: { embedding_table: { type: 'float32', shape: [500, 64], data: new Float32Array(32_000).fill(0.123) } },
+        settings: { drop: [], hash: [], maxRecordBytes: 2048 },
+      }),
+    );
 
     const record = parsed(text);
     expect(Buffer.byteLength(text, 'utf8')).toBeLessThanOrEqual(2048);
@@ -154,7 +202,18 @@ describe('settings', () => {
   it('takes a share, names to redact and a bound, with defaults', () => {
     expect(CaptureSettingsSchema.parse({ samplePercent: 5 })).toEqual({ samplePercent: 5, drop: [], hash: [], maxRecordBytes: 65_536 });
     expect(CaptureSettingsSchema.parse({ samplePercent: 0.001 }).samplePercent).toBe(0.001);
-    for (const bad of [{ samplePercent: 0 }, { samplePercent: 1e-300 }, { samplePercent: 0.0009 }, { samplePercent: 5, drop: ['a', 'b', 'a'] }, { samplePercent: 5, hash: ['a', 'a'] }, { samplePercent: 100.5 }, { samplePercent: 5, maxRecordBytes: 2_000_000 }, { samplePercent: 5, drop: [''] }, { samplePercent: 5, other: 1 }, {}]) {
+    for (const bad of [
+      { samplePercent: 0 },
+      { samplePercent: 1e-300 },
+      { samplePercent: 0.0009 },
+      { samplePercent: 5, drop: ['a', 'b', 'a'] },
+      { samplePercent: 5, hash: ['a', 'a'] },
+      { samplePercent: 100.5 },
+      { samplePercent: 5, maxRecordBytes: 2_000_000 },
+      { samplePercent: 5, drop: [''] },
+      { samplePercent: 5, other: 1 },
+      {},
+    ]) {
       expect(CaptureSettingsSchema.safeParse(bad).success).toBe(false);
     }
   });
@@ -162,10 +221,16 @@ describe('settings', () => {
   it('refuses to redact what no version declares, and a name both dropped and hashed', () => {
     const versions = [{ metadata: { features: FEATURES }, signature: IRIS }];
     expect(() => checkRedaction({ drop: ['a', 'label'], hash: ['features', 'probabilities'] }, versions)).not.toThrow();
-    expect(() => checkRedaction({ drop: ['e'], hash: [] }, versions)).toThrow(expect.objectContaining({ code: 'UNKNOWN_FEATURE', path: ['drop', 0] }));
-    expect(() => checkRedaction({ drop: ['a'], hash: ['a'] }, versions)).toThrow(expect.objectContaining({ code: 'CONFLICTING_FIELDS', path: ['hash', 0] }));
+    expect(() => checkRedaction({ drop: ['e'], hash: [] }, versions)).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_FEATURE', path: ['drop', 0] }),
+    );
+    expect(() => checkRedaction({ drop: ['a'], hash: ['a'] }, versions)).toThrow(
+      expect.objectContaining({ code: 'CONFLICTING_FIELDS', path: ['hash', 0] }),
+    );
     // Dropping the feature input drops every feature: hashing one of them too is a contradiction.
-    expect(() => checkRedaction({ drop: ['features'], hash: ['label', 'b'] }, versions)).toThrow(expect.objectContaining({ code: 'CONFLICTING_FIELDS', path: ['hash', 1] }));
+    expect(() => checkRedaction({ drop: ['features'], hash: ['label', 'b'] }, versions)).toThrow(
+      expect.objectContaining({ code: 'CONFLICTING_FIELDS', path: ['hash', 1] }),
+    );
     expect(() => checkRedaction({ drop: ['b'], hash: ['features'] }, versions)).not.toThrow();
   });
 

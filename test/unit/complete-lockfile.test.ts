@@ -17,12 +17,22 @@ it('adds a missing optional binary with its exact version and platform', () => {
   const lock = {
     packages: {
       '': {},
-      'node_modules/@swc/core': { version: '1.2.3', dev: true, optionalDependencies: { '@swc/core-darwin-x64': '1.2.3', '@swc/core-linux-x64-gnu': '1.2.3' } },
+      'node_modules/@swc/core': {
+        version: '1.2.3',
+        dev: true,
+        optionalDependencies: { '@swc/core-darwin-x64': '1.2.3', '@swc/core-linux-x64-gnu': '1.2.3' },
+      },
       'node_modules/@swc/core-linux-x64-gnu': { version: '1.2.3', dev: true, optional: true },
     },
   };
   expect(completeLock(lock)).toEqual(['@swc/core-darwin-x64']);
-  expect(lock.packages).toHaveProperty(['node_modules/@swc/core-darwin-x64'], { version: '1.2.3', dev: true, optional: true, os: ['darwin'], cpu: ['x64'] });
+  expect(lock.packages).toHaveProperty(['node_modules/@swc/core-darwin-x64'], {
+    version: '1.2.3',
+    dev: true,
+    optional: true,
+    os: ['darwin'],
+    cpu: ['x64'],
+  });
 });
 
 it('the committed package-lock.json lists every optional binary (run `npm run lock:complete` after `npm install`)', () => {

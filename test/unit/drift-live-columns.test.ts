@@ -17,26 +17,44 @@ const VERSION = { signature: SIGNATURE, metadata: { features: ['a', 'b', 'c'], c
 function record(features: Record<string, unknown[]>, probabilities: number[], redaction?: CaptureRecord['redaction']): CaptureRecord {
   const rows = probabilities.length / 2;
   return {
-    captureVersion: 1, requestId: 'r', model: 'm', modelVersion: '1', functionVersion: '$LATEST', timestamp: '2026-11-30T00:00:00.000Z',
-    rows, capturedRows: rows, truncated: false, features,
+    captureVersion: 1,
+    requestId: 'r',
+    model: 'm',
+    modelVersion: '1',
+    functionVersion: '$LATEST',
+    timestamp: '2026-11-30T00:00:00.000Z',
+    rows,
+    capturedRows: rows,
+    truncated: false,
+    features,
     outputs: { probabilities: { datatype: 'FP32', shape: [rows, 2], data: probabilities } },
     ...(redaction ? { redaction } : {}),
   };
 }
 
 describe('liveColumns', () => {
-  it('lines the records\' values up as columns, a column a record lacks missing for its rows', () => {
-    const live = liveColumns([record({ a: [1, 2], c: [5, 6] }, [0.9, 0.1, 0.2, 0.8]), record({ a: [3], b: ['x'], c: [7] }, [0.4, 0.6])], VERSION);
+  it("lines the records' values up as columns, a column a record lacks missing for its rows", () => {
+    const live = liveColumns(
+      [record({ a: [1, 2], c: [5, 6] }, [0.9, 0.1, 0.2, 0.8]), record({ a: [3], b: ['x'], c: [7] }, [0.4, 0.6])],
+      VERSION,
+    );
 
     expect(live.features).toEqual({ a: [1, 2, 3], c: [5, 6, 7], b: [undefined, undefined, 'x'] });
-    expect(live.predictions).toEqual({ label: ['no', 'yes', 'yes'], 'probability[no]': [0.9, 0.2, 0.4], 'probability[yes]': [0.1, 0.8, 0.6] });
+    expect(live.predictions).toEqual({
+      label: ['no', 'yes', 'yes'],
+      'probability[no]': [0.9, 0.2, 0.4],
+      'probability[yes]': [0.1, 0.8, 0.6],
+    });
     expect(live.redacted).toEqual({ dropped: [], hashed: [] });
   });
 
   it('leaves out whole a name redacted in any record of the window, outputs included', () => {
     // Prepare: records from before and after `a` was dropped and `b` hashed
     const before = record({ a: [1, 2], b: [10, 20], c: [5, 6] }, [0.9, 0.1, 0.2, 0.8]);
-    const after = record({ b: ['sha256:00', 'sha256:11'], c: [7, 8] }, [0.4, 0.6, 0.3, 0.7], { dropped: ['a', 'probabilities'], hashed: ['b'] });
+    const after = record({ b: ['sha256:00', 'sha256:11'], c: [7, 8] }, [0.4, 0.6, 0.3, 0.7], {
+      dropped: ['a', 'probabilities'],
+      hashed: ['b'],
+    });
 
     // Act
     const live = liveColumns([before, after], VERSION);

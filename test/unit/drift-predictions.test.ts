@@ -9,7 +9,12 @@ import * as ort from 'onnxruntime-node';
 import { classifierView, recordPredictions, v2OutputJsonText, v2Outputs, type ClassifierView } from '../../functions/core/codec/encode.js';
 import { numberToFloat16Bits } from '../../functions/core/codec/numbers.js';
 import {
-  LABEL_COLUMN, MAX_PREDICTION_WIDTH, predictionColumns, probabilityColumn, type CapturedTensorLike, type PredictionColumns,
+  LABEL_COLUMN,
+  MAX_PREDICTION_WIDTH,
+  predictionColumns,
+  probabilityColumn,
+  type CapturedTensorLike,
+  type PredictionColumns,
 } from '../../functions/core/drift/predictions.js';
 import type { ModelSignature } from '../../functions/core/model.js';
 import type { TensorData, TensorMap } from '../../functions/core/tensor.js';
@@ -27,10 +32,12 @@ const IRIS_SIGNATURE: ModelSignature = {
 /** The outputs as a capture record stores them: each tensor's v2 JSON form, parsed. */
 function captured(outputs: TensorMap): Record<string, CapturedTensorLike> {
   const names = Object.keys(outputs);
-  return Object.fromEntries(v2Outputs(outputs, names).map((output) => {
-    const { datatype, shape, data } = JSON.parse(v2OutputJsonText(output)) as CapturedTensorLike;
-    return [output.name, { datatype, shape, data }];
-  }));
+  return Object.fromEntries(
+    v2Outputs(outputs, names).map((output) => {
+      const { datatype, shape, data } = JSON.parse(v2OutputJsonText(output)) as CapturedTensorLike;
+      return [output.name, { datatype, shape, data }];
+    }),
+  );
 }
 
 /** The columns a classifier's record predictions imply: label, and each class's probability. */
@@ -39,7 +46,9 @@ function columnsFromRecords(records: readonly unknown[], labels: readonly string
   const asValue = (p: number | string): number | string | null => (p === 'NaN' ? null : p);
   return {
     [LABEL_COLUMN]: typed.map((r) => r.label),
-    ...Object.fromEntries(labels.map((label) => [probabilityColumn(label), typed.map((r) => asValue(r.probabilities[label] as number | string))])),
+    ...Object.fromEntries(
+      labels.map((label) => [probabilityColumn(label), typed.map((r) => asValue(r.probabilities[label] as number | string))]),
+    ),
   };
 }
 
@@ -60,7 +69,9 @@ describe('predictionColumns of a classifier', () => {
     const values = Float32Array.from(lines.flatMap((line) => line.split(',').slice(0, 4).map(Number)));
     const rows = lines.length;
     const result = await session.run({ features: new ort.Tensor('float32', values, [rows, 4]) });
-    const outputs: TensorMap = Object.fromEntries(Object.entries(result).map(([name, t]) => [name, { type: t.type, shape: t.dims, data: t.data } as TensorData]));
+    const outputs: TensorMap = Object.fromEntries(
+      Object.entries(result).map(([name, t]) => [name, { type: t.type, shape: t.dims, data: t.data } as TensorData]),
+    );
     const view = classifierView(IRIS_SIGNATURE, IRIS_METADATA) as ClassifierView;
 
     // Act
@@ -83,11 +94,12 @@ describe('predictionColumns of a classifier', () => {
     const data = [0.4, 0.4, 0.2, n, 0.3, 0.7, 0.5, n, 0.5, n, n, n, 0.2, 0.3, 0.3, -0, 0, 0, 0.1, Infinity, 0.1, n, -Infinity, n];
     const rows = data.length / 3;
     for (const type of ['float32', 'float64', 'float16'] as const) {
-      const tensor: TensorData = type === 'float16'
-        ? { type, shape: [rows, 3], data: Uint16Array.from(data, numberToFloat16Bits) }
-        : type === 'float32'
-          ? { type, shape: [rows, 3], data: Float32Array.from(data) }
-          : { type, shape: [rows, 3], data: Float64Array.from(data) };
+      const tensor: TensorData =
+        type === 'float16'
+          ? { type, shape: [rows, 3], data: Uint16Array.from(data, numberToFloat16Bits) }
+          : type === 'float32'
+            ? { type, shape: [rows, 3], data: Float32Array.from(data) }
+            : { type, shape: [rows, 3], data: Float64Array.from(data) };
       const outputs: TensorMap = { p: tensor };
 
       // Act
@@ -102,7 +114,7 @@ describe('predictionColumns of a classifier', () => {
     }
   });
 
-  it('gives a binary classifier\'s two probabilities and label (p ≥ 0.5 is the second label) as the record forms do', () => {
+  it("gives a binary classifier's two probabilities and label (p ≥ 0.5 is the second label) as the record forms do", () => {
     // Prepare
     const view: ClassifierView = { probabilities: 'score', labels: ['no', 'yes'], binary: true };
     const p = [0.5, 0.1, 0.9, Number.NaN, 0.4999999, 1];

@@ -13,7 +13,10 @@ import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { classifierView } from '../../functions/core/codec/encode.js';
 import { LABEL_COLUMN, predictionColumns, probabilityColumn } from '../../functions/core/drift/predictions.js';
 import {
-  DEFAULT_PREDICTION_BATCH_ROWS, openProfileTarget, predictionProfile, predictionProfileCsv,
+  DEFAULT_PREDICTION_BATCH_ROWS,
+  openProfileTarget,
+  predictionProfile,
+  predictionProfileCsv,
 } from '../../functions/core/drift/profile-predictions.js';
 import { profileCsv, profileRows, type FeatureProfile, type ReferenceProfile } from '../../functions/core/drift/profile.js';
 import type { ModelMetadata } from '../../functions/core/model.js';
@@ -24,18 +27,37 @@ import { runModelctl } from '../fixtures/modelctl.js';
 
 const read = (file: string): Buffer => readFileSync(new URL(`../../${file}`, import.meta.url));
 const BYTES = read('models/iris/model.onnx');
-const METADATA = JSON.parse(read('models/iris/metadata.json').toString('utf8')) as ModelMetadata & { features: string[]; classLabels: string[] };
+const METADATA = JSON.parse(read('models/iris/metadata.json').toString('utf8')) as ModelMetadata & {
+  features: string[];
+  classLabels: string[];
+};
 const CSV = read('data/iris.csv').toString('utf8');
 const HEADER = CSV.split('\n')[0]?.trim().split(',') ?? [];
 /** Every row of data/iris.csv as text, the species column included. */
-const TEXT_ROWS = CSV.trim().split('\n').slice(1).map((line) => Object.fromEntries(line.trim().split(',').map((v, j) => [HEADER[j] as string, v])));
+const TEXT_ROWS = CSV.trim()
+  .split('\n')
+  .slice(1)
+  .map((line) =>
+    Object.fromEntries(
+      line
+        .trim()
+        .split(',')
+        .map((v, j) => [HEADER[j] as string, v]),
+    ),
+  );
 /** The same rows with the features as numbers. */
 const NUMBER_ROWS = TEXT_ROWS.map((row) => Object.fromEntries(METADATA.features.map((name) => [name, Number(row[name])])));
 
-const runtime = new OnnxRuntime(new InMemoryArtifactStore(), { cacheDir: path.join(os.tmpdir(), 'profile-predictions-test'), intraOpThreads: 1 });
+const runtime = new OnnxRuntime(new InMemoryArtifactStore(), {
+  cacheDir: path.join(os.tmpdir(), 'profile-predictions-test'),
+  intraOpThreads: 1,
+});
 
 /** The sample model opened as the profile opens it, released after `use`. */
-async function withIris<T>(metadata: ModelMetadata, use: (target: Awaited<ReturnType<typeof openProfileTarget>>['target']) => Promise<T>): Promise<T> {
+async function withIris<T>(
+  metadata: ModelMetadata,
+  use: (target: Awaited<ReturnType<typeof openProfileTarget>>['target']) => Promise<T>,
+): Promise<T> {
   const opened = await openProfileTarget(runtime, BYTES, metadata, 'iris');
   try {
     return await use(opened.target);
@@ -48,7 +70,11 @@ async function withIris<T>(metadata: ModelMetadata, use: (target: Awaited<Return
 async function directProfile(rows: readonly Record<string, number>[]): Promise<Record<string, FeatureProfile>> {
   const session = await ort.InferenceSession.create(BYTES);
   try {
-    const features = new ort.Tensor('float32', Float32Array.from(rows.flatMap((row) => METADATA.features.map((name) => row[name] as number))), [rows.length, 4]);
+    const features = new ort.Tensor(
+      'float32',
+      Float32Array.from(rows.flatMap((row) => METADATA.features.map((name) => row[name] as number))),
+      [rows.length, 4],
+    );
     const out = await session.run({ features });
     const outputs: TensorMap = {
       probabilities: { type: 'float32', shape: out.probabilities?.dims as number[], data: out.probabilities?.data as Float32Array },
@@ -56,11 +82,17 @@ async function directProfile(rows: readonly Record<string, number>[]): Promise<R
     };
     const signature = {
       inputs: [{ name: 'features', type: 'float32' as const, shape: ['N', 4] }],
-      outputs: [{ name: 'probabilities', type: 'float32' as const, shape: ['N', 3] }, { name: 'label', type: 'string' as const, shape: ['N'] }],
+      outputs: [
+        { name: 'probabilities', type: 'float32' as const, shape: ['N', 3] },
+        { name: 'label', type: 'string' as const, shape: ['N'] },
+      ],
     };
     const columns = predictionColumns(outputs, rows.length, classifierView(signature, METADATA));
     const names = Object.keys(columns);
-    return profileRows(Array.from({ length: rows.length }, (_, r) => Object.fromEntries(names.map((n) => [n, columns[n]?.[r]]))), names).features;
+    return profileRows(
+      Array.from({ length: rows.length }, (_, r) => Object.fromEntries(names.map((n) => [n, columns[n]?.[r]]))),
+      names,
+    ).features;
   } finally {
     await session.release();
   }
@@ -104,14 +136,17 @@ describe('predictionProfile on the sample model', () => {
 
   it('runs a missing float value as NaN, and counts its predictions as missing', async () => {
     // Prepare: rows 2 and 5 lack a petal length (empty text, NA)
-    const rows = TEXT_ROWS.slice(0, 6).map((row, i) => (i === 1 ? { ...row, petal_length_cm: '' } : i === 4 ? { ...row, petal_length_cm: 'NA' } : row));
+    const rows = TEXT_ROWS.slice(0, 6).map((row, i) =>
+      i === 1 ? { ...row, petal_length_cm: '' } : i === 4 ? { ...row, petal_length_cm: 'NA' } : row,
+    );
 
     // Act
     const profile = await withIris(METADATA, (target) => predictionProfile(target, rows, 4));
 
     // Assess
     expect(profile[LABEL_COLUMN]).toEqual({ kind: 'categorical', count: 6, missing: 2, categories: { setosa: 4 } });
-    for (const label of METADATA.classLabels) expect(profile[probabilityColumn(label)]).toMatchObject({ kind: 'numeric', count: 6, missing: 2 });
+    for (const label of METADATA.classLabels)
+      expect(profile[probabilityColumn(label)]).toMatchObject({ kind: 'numeric', count: 6, missing: 2 });
   });
 
   it('profiles the raw outputs of a model without class labels, rows keyed by input name', async () => {
@@ -156,7 +191,9 @@ describe('predictionProfile on the sample model', () => {
 
     // Assess
     expect(results.lacking).toMatchObject({ code: 'PROFILE_MISSING_FEATURES', path: ['features'] });
-    expect(results.lacking.message).toBe('The CSV header lacks the columns "petal_length_cm", "petal_width_cm" the model takes (it has "sepal_length_cm", "sepal_width_cm", "species").');
+    expect(results.lacking.message).toBe(
+      'The CSV header lacks the columns "petal_length_cm", "petal_width_cm" the model takes (it has "sepal_length_cm", "sepal_width_cm", "species").',
+    );
     expect(results.headerOnly).toMatchObject({ code: 'PROFILE_INPUT_INVALID', message: 'There are no rows to profile.' });
     expect(results.ragged).toMatchObject({ code: 'PROFILE_INPUT_INVALID', message: 'Line 2 has 3 fields; the header has 5.' });
     expect(results.noRows).toMatchObject({ code: 'PROFILE_INPUT_INVALID' });
@@ -198,7 +235,16 @@ describe('modelctl profile --model', () => {
     const expected = await withIris(METADATA, (target) => predictionProfile(target, TEXT_ROWS, DEFAULT_PREDICTION_BATCH_ROWS));
 
     // Act
-    const result = await modelctl('profile', 'data/iris.csv', '--model', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', '--out', out);
+    const result = await modelctl(
+      'profile',
+      'data/iris.csv',
+      '--model',
+      'models/iris/model.onnx',
+      '--metadata',
+      'models/iris/metadata.json',
+      '--out',
+      out,
+    );
 
     // Assess
     expect(result).toMatchObject({ code: 0, err: '' });
@@ -221,9 +267,18 @@ describe('modelctl profile --model', () => {
 
     // Assess
     expect(missing).toEqual({ code: 1, out: '', err: `modelctl: cannot read ${path.join(dir, 'nope.onnx')}: no such file.\n` });
-    expect(notOnnx).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/^modelctl: data\/iris\.csv: INVALID_MODEL: /) as unknown });
+    expect(notOnnx).toMatchObject({
+      code: 1,
+      out: '',
+      err: expect.stringMatching(/^modelctl: data\/iris\.csv: INVALID_MODEL: /) as unknown,
+    });
     expect(misfit).toMatchObject({ code: 1, out: '' });
-    expect(misfit.err).toBe(`modelctl: models/iris/model.onnx with ${metadata}: FEATURES_MISMATCH: The model's input "features" takes 4 columns, but 3 features are declared.\n`);
-    expect(bad).toMatchObject({ code: 2, err: expect.stringMatching(/^--model needs an ONNX file\.\n\nUsage: modelctl profile /) as unknown });
+    expect(misfit.err).toBe(
+      `modelctl: models/iris/model.onnx with ${metadata}: FEATURES_MISMATCH: The model's input "features" takes 4 columns, but 3 features are declared.\n`,
+    );
+    expect(bad).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^--model needs an ONNX file\.\n\nUsage: modelctl profile /) as unknown,
+    });
   });
 });

@@ -37,7 +37,7 @@ function refusal(body: unknown, at?: readonly (string | number)[]): ValidationEr
 }
 
 describe('parseReferenceProfile accepts', () => {
-  it('the sample model\'s profile.json unchanged, fields in the same order', () => {
+  it("the sample model's profile.json unchanged, fields in the same order", () => {
     // Prepare
     const body = JSON.parse(IRIS_TEXT) as unknown;
 
@@ -58,7 +58,10 @@ describe('parseReferenceProfile accepts', () => {
       empty: null,
     }));
     const base = profileRows(rows);
-    const profile: ReferenceProfile = { ...base, predictions: profileRows(rows.map((r) => ({ label: r.word.length > 3 ? 'long' : 'short', score: r.x }))).features };
+    const profile: ReferenceProfile = {
+      ...base,
+      predictions: profileRows(rows.map((r) => ({ label: r.word.length > 3 ? 'long' : 'short', score: r.x }))).features,
+    };
     const body = JSON.parse(JSON.stringify(profile)) as unknown;
 
     // Act
@@ -77,38 +80,250 @@ describe('parseReferenceProfile accepts', () => {
 describe('parseReferenceProfile refuses', () => {
   const cases: [string, (p: Record<string, any>) => unknown, (string | number)[], RegExp][] = [
     ['a body that is not an object', () => [1, 2], ['profile'], /^profile must be a JSON object, not an array of 2\./],
-    ['another profile version', (p) => ({ ...p, profileVersion: 2 }), ['profile', 'profileVersion'], /must be 1, the only profile version this server reads, not 2/],
+    [
+      'another profile version',
+      (p) => ({ ...p, profileVersion: 2 }),
+      ['profile', 'profileVersion'],
+      /must be 1, the only profile version this server reads, not 2/,
+    ],
     ['a negative row count', (p) => ({ ...p, rows: -1 }), ['profile', 'rows'], /must be a whole number ≥ 0, not -1/],
     ['a fractional row count', (p) => ({ ...p, rows: 1.5 }), ['profile', 'rows'], /must be a whole number ≥ 0, not 1\.5/],
     ['a field the format does not have', (p) => ({ ...p, extra: true }), ['profile', 'extra'], /is not a field of a profile/],
-    ['features that are not an object', (p) => ({ ...p, features: [] }), ['profile', 'features'], /must be an object of feature name to summary/],
+    [
+      'features that are not an object',
+      (p) => ({ ...p, features: [] }),
+      ['profile', 'features'],
+      /must be an object of feature name to summary/,
+    ],
     ['no features field', ({ features: _, ...p }) => p, ['profile', 'features'], /^profile\.features is missing\./],
-    ['an empty feature name', (p) => { p.features[''] = p.features.x; return p; }, ['profile', 'features'], /has a feature with an empty name/],
-    ['an unknown kind', (p) => { p.features.x.kind = 'ordinal'; return p; }, ['profile', 'features', 'x', 'kind'], /must be "numeric" or "categorical", not "ordinal"/],
-    ['missing above count', (p) => { p.features.c.missing = 51; return p; }, ['profile', 'features', 'c', 'missing'], /is 51, more than count \(50\)/],
-    ['a negative count', (p) => { p.features.x.count = -3; return p; }, ['profile', 'features', 'x', 'count'], /whole number/],
-    ['a non-numeric mean', (p) => { p.features.x.mean = 'NaN'; return p; }, ['profile', 'features', 'x', 'mean'], /must be a finite number, not "NaN"/],
-    ['a null edge', (p) => { p.features.x.quantileEdges[4] = null; return p; }, ['profile', 'features', 'x', 'quantileEdges', 4], /must be a finite number, not null/],
-    ['a missing std', (p) => { delete p.features.x.std; return p; }, ['profile', 'features', 'x', 'std'], /is missing/],
-    ['a negative std', (p) => { p.features.x.std = -1; return p; }, ['profile', 'features', 'x', 'std'], /must be ≥ 0/],
-    ['min above max', (p) => { p.features.x.min = 100; return p; }, ['profile', 'features', 'x', 'min'], /above max/],
-    ['eight edges', (p) => { p.features.x.quantileEdges.pop(); return p; }, ['profile', 'features', 'x', 'quantileEdges'], /must hold exactly 9 numbers/],
-    ['a decreasing edge', (p) => { p.features.x.quantileEdges[3] = p.features.x.quantileEdges[2] - 1; return p; }, ['profile', 'features', 'x', 'quantileEdges', 3], /below quantileEdges\[2\] .*non-decreasing/],
-    ['bin shares not summing to 1', (p) => { p.features.x.binProportions[0] += 0.01; return p; }, ['profile', 'features', 'x', 'binProportions'], /must sum to 1 \(within 0\.000001\)|must sum to 1 \(within 1e-6\)/],
-    ['a share above 1', (p) => { p.features.x.binProportions[9] = 1.5; return p; }, ['profile', 'features', 'x', 'binProportions', 9], /must be a share in \[0, 1\]/],
-    ['nine bin shares', (p) => { p.features.x.binProportions.pop(); return p; }, ['profile', 'features', 'x', 'binProportions'], /exactly 10 shares/],
-    ['an unsorted sample', (p) => { p.features.x.sample[5] = -1; return p; }, ['profile', 'features', 'x', 'sample', 5], /below sample\[4\] .*sorted ascending/],
-    ['an empty sample', (p) => { p.features.x.sample = []; return p; }, ['profile', 'features', 'x', 'sample'], /at least one value/],
-    ['a sample longer than the present values', (p) => { p.features.x.sample.push(1000); return p; }, ['profile', 'features', 'x', 'sample'], /holds 43 values, more than the 42 present ones/],
-    ['a sample of 1,001 values', (p) => { p.features.x.sample = Array.from({ length: 1001 }, (_, i) => i); return p; }, ['profile', 'features', 'x', 'sample'], /at most 1000 values/],
-    ['a field a numeric feature does not have', (p) => { p.features.x.categories = {}; return p; }, ['profile', 'features', 'x', 'categories'], /is not a field of a profile/],
-    ['categories that are not an object', (p) => { p.features.c.categories = ['a']; return p; }, ['profile', 'features', 'c', 'categories'], /must be an object of category to count/],
-    ['a negative category count', (p) => { p.features.c.categories.a = -1; return p; }, ['profile', 'features', 'c', 'categories', 'a'], /must be a whole number ≥ 0, not -1/],
-    ['a fractional category count', (p) => { p.features.c.categories.b = 0.5; return p; }, ['profile', 'features', 'c', 'categories', 'b'], /whole number/],
-    ['category counts not summing to count − missing', (p) => { p.features.c.categories.a += 1; return p; }, ['profile', 'features', 'c', 'categories'], /sum to 51; .* \(50 − 0 = 50\)/],
-    ['102 categories', (p) => { p.features.c = { kind: 'categorical', count: 102, missing: 0, categories: Object.fromEntries(Array.from({ length: 102 }, (_, i) => [`k${i}`, 1])) }; return p; }, ['profile', 'features', 'c', 'categories'], /has 102 categories; a profile keeps at most 100/],
+    [
+      'an empty feature name',
+      (p) => {
+        p.features[''] = p.features.x;
+        return p;
+      },
+      ['profile', 'features'],
+      /has a feature with an empty name/,
+    ],
+    [
+      'an unknown kind',
+      (p) => {
+        p.features.x.kind = 'ordinal';
+        return p;
+      },
+      ['profile', 'features', 'x', 'kind'],
+      /must be "numeric" or "categorical", not "ordinal"/,
+    ],
+    [
+      'missing above count',
+      (p) => {
+        p.features.c.missing = 51;
+        return p;
+      },
+      ['profile', 'features', 'c', 'missing'],
+      /is 51, more than count \(50\)/,
+    ],
+    [
+      'a negative count',
+      (p) => {
+        p.features.x.count = -3;
+        return p;
+      },
+      ['profile', 'features', 'x', 'count'],
+      /whole number/,
+    ],
+    [
+      'a non-numeric mean',
+      (p) => {
+        p.features.x.mean = 'NaN';
+        return p;
+      },
+      ['profile', 'features', 'x', 'mean'],
+      /must be a finite number, not "NaN"/,
+    ],
+    [
+      'a null edge',
+      (p) => {
+        p.features.x.quantileEdges[4] = null;
+        return p;
+      },
+      ['profile', 'features', 'x', 'quantileEdges', 4],
+      /must be a finite number, not null/,
+    ],
+    [
+      'a missing std',
+      (p) => {
+        delete p.features.x.std;
+        return p;
+      },
+      ['profile', 'features', 'x', 'std'],
+      /is missing/,
+    ],
+    [
+      'a negative std',
+      (p) => {
+        p.features.x.std = -1;
+        return p;
+      },
+      ['profile', 'features', 'x', 'std'],
+      /must be ≥ 0/,
+    ],
+    [
+      'min above max',
+      (p) => {
+        p.features.x.min = 100;
+        return p;
+      },
+      ['profile', 'features', 'x', 'min'],
+      /above max/,
+    ],
+    [
+      'eight edges',
+      (p) => {
+        p.features.x.quantileEdges.pop();
+        return p;
+      },
+      ['profile', 'features', 'x', 'quantileEdges'],
+      /must hold exactly 9 numbers/,
+    ],
+    [
+      'a decreasing edge',
+      (p) => {
+        p.features.x.quantileEdges[3] = p.features.x.quantileEdges[2] - 1;
+        return p;
+      },
+      ['profile', 'features', 'x', 'quantileEdges', 3],
+      /below quantileEdges\[2\] .*non-decreasing/,
+    ],
+    [
+      'bin shares not summing to 1',
+      (p) => {
+        p.features.x.binProportions[0] += 0.01;
+        return p;
+      },
+      ['profile', 'features', 'x', 'binProportions'],
+      /must sum to 1 \(within 0\.000001\)|must sum to 1 \(within 1e-6\)/,
+    ],
+    [
+      'a share above 1',
+      (p) => {
+        p.features.x.binProportions[9] = 1.5;
+        return p;
+      },
+      ['profile', 'features', 'x', 'binProportions', 9],
+      /must be a share in \[0, 1\]/,
+    ],
+    [
+      'nine bin shares',
+      (p) => {
+        p.features.x.binProportions.pop();
+        return p;
+      },
+      ['profile', 'features', 'x', 'binProportions'],
+      /exactly 10 shares/,
+    ],
+    [
+      'an unsorted sample',
+      (p) => {
+        p.features.x.sample[5] = -1;
+        return p;
+      },
+      ['profile', 'features', 'x', 'sample', 5],
+      /below sample\[4\] .*sorted ascending/,
+    ],
+    [
+      'an empty sample',
+      (p) => {
+        p.features.x.sample = [];
+        return p;
+      },
+      ['profile', 'features', 'x', 'sample'],
+      /at least one value/,
+    ],
+    [
+      'a sample longer than the present values',
+      (p) => {
+        p.features.x.sample.push(1000);
+        return p;
+      },
+      ['profile', 'features', 'x', 'sample'],
+      /holds 43 values, more than the 42 present ones/,
+    ],
+    [
+      'a sample of 1,001 values',
+      (p) => {
+        p.features.x.sample = Array.from({ length: 1001 }, (_, i) => i);
+        return p;
+      },
+      ['profile', 'features', 'x', 'sample'],
+      /at most 1000 values/,
+    ],
+    [
+      'a field a numeric feature does not have',
+      (p) => {
+        p.features.x.categories = {};
+        return p;
+      },
+      ['profile', 'features', 'x', 'categories'],
+      /is not a field of a profile/,
+    ],
+    [
+      'categories that are not an object',
+      (p) => {
+        p.features.c.categories = ['a'];
+        return p;
+      },
+      ['profile', 'features', 'c', 'categories'],
+      /must be an object of category to count/,
+    ],
+    [
+      'a negative category count',
+      (p) => {
+        p.features.c.categories.a = -1;
+        return p;
+      },
+      ['profile', 'features', 'c', 'categories', 'a'],
+      /must be a whole number ≥ 0, not -1/,
+    ],
+    [
+      'a fractional category count',
+      (p) => {
+        p.features.c.categories.b = 0.5;
+        return p;
+      },
+      ['profile', 'features', 'c', 'categories', 'b'],
+      /whole number/,
+    ],
+    [
+      'category counts not summing to count − missing',
+      (p) => {
+        p.features.c.categories.a += 1;
+        return p;
+      },
+      ['profile', 'features', 'c', 'categories'],
+      /sum to 51; .* \(50 − 0 = 50\)/,
+    ],
+    [
+      '102 categories',
+      (p) => {
+        p.features.c = {
+          kind: 'categorical',
+          count: 102,
+          missing: 0,
+          categories: Object.fromEntries(Array.from({ length: 102 }, (_, i) => [`k${i}`, 1])),
+        };
+        return p;
+      },
+      ['profile', 'features', 'c', 'categories'],
+      /has 102 categories; a profile keeps at most 100/,
+    ],
     ['predictions that are not an object', (p) => ({ ...p, predictions: 'label' }), ['profile', 'predictions'], /must be an object/],
-    ['a bad prediction column', (p) => ({ ...p, predictions: { label: { ...p.features.c, count: 7 } } }), ['profile', 'predictions', 'label', 'categories'], /sum to 50/],
+    [
+      'a bad prediction column',
+      (p) => ({ ...p, predictions: { label: { ...p.features.c, count: 7 } } }),
+      ['profile', 'predictions', 'label', 'categories'],
+      /sum to 50/,
+    ],
   ];
 
   it.each(cases)('%s', (_, breakIt, path, message) => {

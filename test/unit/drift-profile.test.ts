@@ -8,8 +8,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  MAX_CATEGORIES, MAX_PROFILE_FEATURES, MAX_SAMPLE, OTHER_CATEGORY, profileCsv, profileCsvStream, profileRows,
-  type CategoricalFeatureProfile, type NumericFeatureProfile, type ReferenceProfile,
+  MAX_CATEGORIES,
+  MAX_PROFILE_FEATURES,
+  MAX_SAMPLE,
+  OTHER_CATEGORY,
+  profileCsv,
+  profileCsvStream,
+  profileRows,
+  type CategoricalFeatureProfile,
+  type NumericFeatureProfile,
+  type ReferenceProfile,
 } from '../../functions/core/drift/profile.js';
 import { AppError } from '../../functions/core/errors.js';
 import { runModelctl } from '../fixtures/modelctl.js';
@@ -132,7 +140,9 @@ describe('numeric features', () => {
     expect(small.sample).toEqual([...few].sort((a, b) => a - b));
     const sorted = [...many].sort((a, b) => a - b);
     expect(large.sample).toHaveLength(MAX_SAMPLE);
-    expect(large.sample).toEqual(Array.from({ length: MAX_SAMPLE }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (MAX_SAMPLE - 1))]));
+    expect(large.sample).toEqual(
+      Array.from({ length: MAX_SAMPLE }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (MAX_SAMPLE - 1))]),
+    );
     expect([large.sample[0], large.sample.at(-1)]).toEqual([sorted[0], sorted.at(-1)]);
     expect(reordered).toEqual(large);
   });
@@ -147,8 +157,16 @@ describe('missing values and kinds', () => {
   it('counts empty, NA, NaN, null, undefined and absent values as missing, and profiles the rest', () => {
     // Prepare
     const rows: Record<string, unknown>[] = [
-      { x: '1.5', y: 'a' }, { x: '', y: 'NA' }, { x: ' na ', y: 'nan' }, { x: 'NaN', y: null }, { x: Number.NaN, y: undefined },
-      { x: null }, {}, { x: '0', y: 'b' }, { x: '-2e1', y: 'a' }, { x: 3, y: '0' },
+      { x: '1.5', y: 'a' },
+      { x: '', y: 'NA' },
+      { x: ' na ', y: 'nan' },
+      { x: 'NaN', y: null },
+      { x: Number.NaN, y: undefined },
+      { x: null },
+      {},
+      { x: '0', y: 'b' },
+      { x: '-2e1', y: 'a' },
+      { x: 3, y: '0' },
     ];
 
     // Act
@@ -209,7 +227,10 @@ describe('categorical features', () => {
 
     // Assess
     const parsed = JSON.parse(JSON.stringify(profile)) as ReferenceProfile;
-    expect(Object.entries(categorical(parsed, 'cat').categories)).toEqual([['__proto__', 2], ['a', 1]]);
+    expect(Object.entries(categorical(parsed, 'cat').categories)).toEqual([
+      ['__proto__', 2],
+      ['a', 1],
+    ]);
   });
 });
 
@@ -344,12 +365,22 @@ describe('modelctl profile', () => {
     expect(written).toMatchObject({ profileVersion: 1, rows: 150 });
     expect(Object.keys(written.features)).toEqual(['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm', 'species']);
     expect(categorical(written, 'species').categories).toEqual({ setosa: 50, versicolor: 50, virginica: 50 });
-    const lengths = (await readFile(IRIS, 'utf8')).trim().split(/\r?\n/).slice(1).map((line) => Number(line.split(',')[0]));
-    numeric(written, 'sepal_length_cm').quantileEdges.forEach((edge, i) => expect(edge).toBeCloseTo(ps9((p) => quantileByHand(lengths, p))[i]!, 12));
+    const lengths = (await readFile(IRIS, 'utf8'))
+      .trim()
+      .split(/\r?\n/)
+      .slice(1)
+      .map((line) => Number(line.split(',')[0]));
+    numeric(written, 'sepal_length_cm').quantileEdges.forEach((edge, i) =>
+      expect(edge).toBeCloseTo(ps9((p) => quantileByHand(lengths, p))[i]!, 12),
+    );
     const lines = result.out.trim().split('\n');
     expect(lines[0]).toBe(`Profiled 150 rows of ${IRIS}, 5 features:`);
-    expect(lines.find((l) => l.startsWith('species'))).toMatch(/^species\s+categorical\s+0\s+3 categories: "setosa" 50, "versicolor" 50, "virginica" 50$/);
-    expect(lines.find((l) => l.startsWith('sepal_length_cm'))).toMatch(/numeric\s+0\s+min 4\.3, median 5\.8, max 7\.9, mean 5\.843, std 0\.8281$/);
+    expect(lines.find((l) => l.startsWith('species'))).toMatch(
+      /^species\s+categorical\s+0\s+3 categories: "setosa" 50, "versicolor" 50, "virginica" 50$/,
+    );
+    expect(lines.find((l) => l.startsWith('sepal_length_cm'))).toMatch(
+      /numeric\s+0\s+min 4\.3, median 5\.8, max 7\.9, mean 5\.843, std 0\.8281$/,
+    );
     expect(lines.at(-1)).toBe(`Wrote ${out}.`);
   });
 
@@ -374,7 +405,9 @@ describe('modelctl profile', () => {
 
     // Assess
     expect(missing).toMatchObject({ code: 1, out: '' });
-    expect(missing.err).toMatch(/^modelctl: data\/iris\.csv: PROFILE_MISSING_FEATURES: The CSV header lacks the feature "petal_area" \(it has "sepal_length_cm", /);
+    expect(missing.err).toMatch(
+      /^modelctl: data\/iris\.csv: PROFILE_MISSING_FEATURES: The CSV header lacks the feature "petal_area" \(it has "sepal_length_cm", /,
+    );
     await expect(readFile(path.join(dir, 'p.json'))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(noFile).toMatchObject({ code: 1, err: `modelctl: cannot read ${path.join(dir, 'nope.csv')}: no such file.\n` });
     expect(noArg.code).toBe(2);

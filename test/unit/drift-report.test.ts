@@ -7,9 +7,20 @@
  * degrees of freedom.
  */
 import { readFileSync } from 'node:fs';
-import { profileRows, type CategoricalFeatureProfile, type NumericFeatureProfile, type ReferenceProfile } from '../../functions/core/drift/profile.js';
 import {
-  DEFAULT_DRIFT_THRESHOLDS, canaryShift, driftReport, type CategoricalColumnDrift, type ColumnDrift, type DriftReport, type NumericColumnDrift,
+  profileRows,
+  type CategoricalFeatureProfile,
+  type NumericFeatureProfile,
+  type ReferenceProfile,
+} from '../../functions/core/drift/profile.js';
+import {
+  DEFAULT_DRIFT_THRESHOLDS,
+  canaryShift,
+  driftReport,
+  type CategoricalColumnDrift,
+  type ColumnDrift,
+  type DriftReport,
+  type NumericColumnDrift,
 } from '../../functions/core/drift/report.js';
 import { seededRandom } from '../fixtures/models.js';
 
@@ -151,15 +162,17 @@ function categoricalResult(report: DriftReport, name: string, group: 'feature' |
 /** Live iris features: `rows` rows drawn from the profile's own (complete) sample of each feature. */
 function irisLive(seed: number, rows: number, noise = 0): Record<string, number[]> {
   const random = seededRandom(seed);
-  return Object.fromEntries(Object.entries(IRIS_PROFILE.features).map(([name, feature]) => {
-    const sample = (feature as NumericFeatureProfile).sample;
-    return [name, resample(random, sample, rows).map((v) => v + (noise === 0 ? 0 : (normal(random, 1)[0] as number) * noise))];
-  }));
+  return Object.fromEntries(
+    Object.entries(IRIS_PROFILE.features).map(([name, feature]) => {
+      const sample = (feature as NumericFeatureProfile).sample;
+      return [name, resample(random, sample, rows).map((v) => v + (noise === 0 ? 0 : (normal(random, 1)[0] as number) * noise))];
+    }),
+  );
 }
 
 // Tests ----------------------------------------------------------------------------------------------
 
-describe('driftReport on the sample model\'s profile', () => {
+describe("driftReport on the sample model's profile", () => {
   it('reports no drift for 1,000 rows drawn from the reference itself, with or without a little noise', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       for (const noise of [0, 0.05]) {
@@ -188,7 +201,13 @@ describe('driftReport on the sample model\'s profile', () => {
     // Assess: only the shifted feature, first
     expect(report.results.filter((r) => r.drifted).map((r) => r.name)).toEqual([shifted]);
     expect(report.results[0]?.name).toBe(shifted);
-    expect(report.totals).toEqual({ features: 4, driftedFeatures: 1, predictions: 0, driftedPredictions: 0, maxPsi: report.results[0]?.psi });
+    expect(report.totals).toEqual({
+      features: 4,
+      driftedFeatures: 1,
+      predictions: 0,
+      driftedPredictions: 0,
+      maxPsi: report.results[0]?.psi,
+    });
     expect(report.referenceRows).toBe(120);
     expect(report.liveRows).toBe(1000);
     expect(report.thresholds).toEqual(DEFAULT_DRIFT_THRESHOLDS);
@@ -278,7 +297,7 @@ describe('driftReport on categorical features, missing and invalid values', () =
     expectNear(r.psi, psiByDivergences(referenceCounts, liveCounts));
   });
 
-  it('does not flag categories drawn from the reference\'s own values, and counts a category the reference pooled under __other__', () => {
+  it("does not flag categories drawn from the reference's own values, and counts a category the reference pooled under __other__", () => {
     // Prepare: a reference with more categories than profile.ts keeps
     const random = seededRandom(9);
     const words = Array.from({ length: 300 }, (_, i) => `w${i % 120}`);
@@ -293,8 +312,16 @@ describe('driftReport on categorical features, missing and invalid values', () =
     // Assess
     expect(r).toMatchObject({ drifted: false, severity: 'none', status: 'compared' });
     const keys = Object.keys(reference.categories);
-    const liveCounts = keys.map((k) => (k === '__other__' ? live.filter((w) => !keys.includes(w)).length : live.filter((w) => w === k).length));
-    expectNear(r.psi, psiByDivergences(keys.map((k) => reference.categories[k] as number), liveCounts));
+    const liveCounts = keys.map((k) =>
+      k === '__other__' ? live.filter((w) => !keys.includes(w)).length : live.filter((w) => w === k).length,
+    );
+    expectNear(
+      r.psi,
+      psiByDivergences(
+        keys.map((k) => reference.categories[k] as number),
+        liveCounts,
+      ),
+    );
   });
 
   it('flags a rise in missing values apart from the values, with its PSI as computed independently', () => {
@@ -315,12 +342,14 @@ describe('driftReport on categorical features, missing and invalid values', () =
     expect(r.completeness?.referenceMissingRate).toBe(0);
     expectNear(r.completeness?.psi, psiByDivergences([0, 0, 120], [200, 0, 800]));
     expect(r.completeness?.pValue).toBeLessThan(0.01);
-    expect(r.reason).toMatch(/^missing or invalid values shifted: 20% missing and 0% invalid live vs 0% missing in the reference \(PSI [\d.]+ ≥ 0\.25, chi-squared p-value [\d.e-]+ < 0\.01\); no significant shift: KS/);
+    expect(r.reason).toMatch(
+      /^missing or invalid values shifted: 20% missing and 0% invalid live vs 0% missing in the reference \(PSI [\d.]+ ≥ 0\.25, chi-squared p-value [\d.e-]+ < 0\.01\); no significant shift: KS/,
+    );
     // Assess: the present values are compared as they are (the reference's own): no shift there
     expect(r.ks?.pValue).toBeGreaterThan(0.01);
   });
 
-  it('counts values of another kind than the reference\'s as invalid: reported, flagged once they are many', () => {
+  it("counts values of another kind than the reference's as invalid: reported, flagged once they are many", () => {
     // Prepare: x numeric in the reference; live has one stray string, then a third of them
     const { profile, x } = syntheticReference();
     const random = seededRandom(41);
@@ -340,7 +369,10 @@ describe('driftReport on categorical features, missing and invalid values', () =
     expectNear(loud.completeness?.psi, psiByDivergences([0, 0, 120], [0, 344, 656]));
     expect(loud.reason).toMatch(/^missing or invalid values shifted: 0% missing and 34% invalid live/);
     // A number in a categorical feature is its text, a valid category; an object is invalid
-    const color = categoricalResult(driftReport(profile, { features: { color: ['red', 7, true, [1], ...Array<string>(40).fill('red')] } }), 'color');
+    const color = categoricalResult(
+      driftReport(profile, { features: { color: ['red', 7, true, [1], ...Array<string>(40).fill('red')] } }),
+      'color',
+    );
     expect(color.counts.live).toEqual({ rows: 44, missing: 0, invalid: 1 });
   });
 
@@ -350,26 +382,43 @@ describe('driftReport on categorical features, missing and invalid values', () =
     const random = seededRandom(51);
 
     // Act
-    const report = driftReport(profile, { features: { x: resample(random, x, 100), extra: Array<string>(100).fill('z'), score: Array<number>(100).fill(1) } });
+    const report = driftReport(profile, {
+      features: { x: resample(random, x, 100), extra: Array<string>(100).fill('z'), score: Array<number>(100).fill(1) },
+    });
 
     // Assess
-    expect(result(report, 'y')).toMatchObject({ status: 'absent-in-live', kind: 'numeric', drifted: false, psi: null, ks: null, counts: { live: { rows: 0 } } });
+    expect(result(report, 'y')).toMatchObject({
+      status: 'absent-in-live',
+      kind: 'numeric',
+      drifted: false,
+      psi: null,
+      ks: null,
+      counts: { live: { rows: 0 } },
+    });
     expect(result(report, 'color')).toMatchObject({ status: 'absent-in-live', kind: 'categorical', chiSquared: null });
-    expect(result(report, 'extra')).toMatchObject({ status: 'absent-in-reference', kind: 'categorical', drifted: false, reason: 'not in the reference profile: not compared' });
+    expect(result(report, 'extra')).toMatchObject({
+      status: 'absent-in-reference',
+      kind: 'categorical',
+      drifted: false,
+      reason: 'not in the reference profile: not compared',
+    });
     expect(result(report, 'score')).toMatchObject({ status: 'absent-in-reference', kind: 'numeric' });
     expect(report.totals.features).toBe(5);
   });
 });
 
 describe('driftReport on prediction columns', () => {
-  it('compares the prediction columns with the profile\'s predictions, in their own group', () => {
+  it("compares the prediction columns with the profile's predictions, in their own group", () => {
     // Prepare: a reference with predictions; live where the label shifted and the score did not
     const random = seededRandom(61);
     const label = categorical(random, 120, { a: 1, b: 1 });
     const score = normal(random, 120, 0.5, 0.1);
     const base = profileRows(label.map((_, i) => ({ x: score[i] })));
     const profile: ReferenceProfile = { ...base, predictions: profileRows(label.map((l, i) => ({ label: l, score: score[i] }))).features };
-    const live = { features: { x: resample(random, score, 500) }, predictions: { label: categorical(random, 500, { a: 9, b: 1 }), score: resample(random, score, 500) } };
+    const live = {
+      features: { x: resample(random, score, 500) },
+      predictions: { label: categorical(random, 500, { a: 9, b: 1 }), score: resample(random, score, 500) },
+    };
 
     // Act
     const report = driftReport(profile, live);
@@ -389,7 +438,11 @@ describe('driftReport on prediction columns', () => {
     // Prepare: three features shifted by different amounts
     const { profile, x, y } = syntheticReference();
     const random = seededRandom(71);
-    const features = { x: resample(random, x, 1000).map((v) => v + 4), y: resample(random, y, 1000).map((v) => v + 1), color: categorical(random, 1000, COLORS) };
+    const features = {
+      x: resample(random, x, 1000).map((v) => v + 4),
+      y: resample(random, y, 1000).map((v) => v + 1),
+      color: categorical(random, 1000, COLORS),
+    };
 
     // Act
     const report = driftReport(profile, { features });
@@ -433,10 +486,12 @@ describe('canaryShift', () => {
     const chi = chiSquaredByChstwo([a, b, 200 - a - b], [60, 0, 0]);
     expectNear(label?.test?.statistic, chi.statistic);
     expectNear(label?.test?.pValue, chiSquaredPValueEvenDf(chi.statistic, 2));
-    expect(verdict.reason).toMatch(/^prediction "(label|probability\[a\])" shifted: PSI [\d.]+ between stable version 1 \(200 rows\) and canary version 2 \(60 rows\), threshold 0\.25 \((chi-squared|KS) p-value [\d.e-]+ < 0\.01\)$/);
+    expect(verdict.reason).toMatch(
+      /^prediction "(label|probability\[a\])" shifted: PSI [\d.]+ between stable version 1 \(200 rows\) and canary version 2 \(60 rows\), threshold 0\.25 \((chi-squared|KS) p-value [\d.e-]+ < 0\.01\)$/,
+    );
   });
 
-  it('does not find a canary drawn from the same distribution shifted, and computes the numeric PSI on the stable side\'s deciles', () => {
+  it("does not find a canary drawn from the same distribution shifted, and computes the numeric PSI on the stable side's deciles", () => {
     // Prepare
     const stable = predictions(2, 300, { a: 1, b: 1, c: 1 });
     const canary = predictions(3, 300, { a: 1, b: 1, c: 1 });
@@ -446,7 +501,9 @@ describe('canaryShift', () => {
 
     // Assess
     expect(verdict).toMatchObject({ shifted: false, judged: true });
-    expect(verdict.reason).toMatch(/^no prediction shifted between stable version 4 \(300 rows\) and canary version 5 \(300 rows\): the largest PSI is/);
+    expect(verdict.reason).toMatch(
+      /^no prediction shifted between stable version 4 \(300 rows\) and canary version 5 \(300 rows\): the largest PSI is/,
+    );
     const p = verdict.columns.find((c) => c.name === 'probability[a]');
     const s = stable['probability[a]'] as number[];
     const c = canary['probability[a]'] as number[];
@@ -466,7 +523,9 @@ describe('canaryShift', () => {
     const stable = predictions(4, 100, { a: 1, b: 1 });
     const verdict = canaryShift({ label: stable.label as unknown[] }, { label: Array<null>(100).fill(null) });
     expect(verdict.shifted).toBe(true);
-    expect(verdict.reason).toMatch(/^prediction "label" shifted: 100% missing vs 0%, PSI [\d.]+ between the stable version \(100 rows\) and the canary \(100 rows\)/);
+    expect(verdict.reason).toMatch(
+      /^prediction "label" shifted: 100% missing vs 0%, PSI [\d.]+ between the stable version \(100 rows\) and the canary \(100 rows\)/,
+    );
   });
 
   it('does not judge with too few rows on either side', () => {
@@ -479,7 +538,9 @@ describe('canaryShift', () => {
 
     // Assess
     expect(verdict).toMatchObject({ shifted: false, judged: false });
-    expect(verdict.reason).toBe('too few rows to judge the canary: stable version 1 has 200 rows and canary version 2 40; at least 50 each are needed');
+    expect(verdict.reason).toBe(
+      'too few rows to judge the canary: stable version 1 has 200 rows and canary version 2 40; at least 50 each are needed',
+    );
     expect(verdict.columns.every((c) => !c.shifted)).toBe(true);
     expect(verdict.columns.find((c) => c.name === 'probability[a]')?.reason).toMatch(/^only stable version 1 has prediction/);
     // Assess: a lower minRows judges it

@@ -6,9 +6,19 @@
  * degrees of freedom) or tabulated critical values.
  */
 import {
-  alignCategoryCounts, binCounts, chiSquaredTest, kolmogorovSurvival, logGamma, populationStabilityIndex,
-  populationStabilityIndexOfSamples, PSI_MAJOR_SHIFT, PSI_MINOR_SHIFT, quantileBinEdges, regularizedGammaQ,
-  StatisticsInputError, twoSampleKolmogorovSmirnov,
+  alignCategoryCounts,
+  binCounts,
+  chiSquaredTest,
+  kolmogorovSurvival,
+  logGamma,
+  populationStabilityIndex,
+  populationStabilityIndexOfSamples,
+  PSI_MAJOR_SHIFT,
+  PSI_MINOR_SHIFT,
+  quantileBinEdges,
+  regularizedGammaQ,
+  StatisticsInputError,
+  twoSampleKolmogorovSmirnov,
 } from '../../functions/core/drift/statistics.js';
 import { seededRandom } from '../fixtures/models.js';
 
@@ -140,7 +150,10 @@ describe('populationStabilityIndex', () => {
 
     // Act
     const fromCounts = populationStabilityIndex(reference, current);
-    const fromProportions = populationStabilityIndex(reference.map((v) => v / 1000), current.map((v) => v / 1000));
+    const fromProportions = populationStabilityIndex(
+      reference.map((v) => v / 1000),
+      current.map((v) => v / 1000),
+    );
 
     // Assess
     expectNear(fromCounts, psiByDivergences(reference, current), 1e-12);
@@ -249,7 +262,10 @@ describe('populationStabilityIndexOfSamples', () => {
     const drift = populationStabilityIndexOfSamples(reference, shifted);
 
     // Assess
-    for (const [result, current] of [[noDrift, same], [drift, shifted]] as const) {
+    for (const [result, current] of [
+      [noDrift, same],
+      [drift, shifted],
+    ] as const) {
       const edges = Array.from({ length: 9 }, (_, i) => quantileType7(reference, (i + 1) / 10));
       result.edges.forEach((edge, i) => expectNear(edge, edges[i] as number, 1e-12));
       expect(result.referenceCounts).toEqual(countsByScan(reference, result.edges));
@@ -422,7 +438,11 @@ describe('chiSquaredTest', () => {
 
   it('aligns maps by category and counts a category seen on one side only', () => {
     // Prepare
-    const reference = new Map([['red', 500], ['green', 300], ['blue', 200]]);
+    const reference = new Map([
+      ['red', 500],
+      ['green', 300],
+      ['blue', 200],
+    ]);
     const current = { blue: 40, red: 90, purple: 20, green: 50 };
 
     // Act

@@ -53,7 +53,7 @@ interface SourceCodes {
 }
 
 /** Every code the source constructs. */
-export function codesInSource(): SourceCodes {
+function codesInSource(): SourceCodes {
   const codes = new Map<string, string>();
   const prefixes = new Map<string, string>();
   for (const file of SOURCES.flatMap(sourceFiles)) {
@@ -71,7 +71,7 @@ export function codesInSource(): SourceCodes {
 }
 
 /** Every code in the rows of the README's "### Errors" table. */
-export function codesInReadme(): Set<string> {
+function codesInReadme(): Set<string> {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const start = readme.indexOf('\n### Errors\n');
   if (start < 0) throw new Error('README.md has no "### Errors" section');
@@ -89,7 +89,16 @@ describe("the README's error table", () => {
   const listed = codesInReadme();
 
   it('finds the codes it is about (the scan itself works)', () => {
-    for (const code of ['MALFORMED_JSON', 'INVALID_MODEL_NAME', 'ROUTE_NOT_FOUND', 'INTERNAL', 'GATE_METRICS', 'UNAUTHORIZED', 'BAD_GATEWAY', 'STATS_NOT_CONFIGURED']) {
+    for (const code of [
+      'MALFORMED_JSON',
+      'INVALID_MODEL_NAME',
+      'ROUTE_NOT_FOUND',
+      'INTERNAL',
+      'GATE_METRICS',
+      'UNAUTHORIZED',
+      'BAD_GATEWAY',
+      'STATS_NOT_CONFIGURED',
+    ]) {
       expect(codes.has(code)).toBe(true);
     }
     expect(listed.size).toBeGreaterThan(40);
@@ -98,7 +107,9 @@ describe("the README's error table", () => {
   it('lists every code the product can emit', () => {
     const missing = [...codes].filter(([code]) => !listed.has(code)).map(([code, file]) => `${code} (${file})`);
     // A code built at run time (`MISSING_${kind}`) needs at least one row of its form.
-    const unlisted = [...prefixes].filter(([prefix]) => ![...listed].some((code) => code.startsWith(prefix))).map(([prefix, file]) => `${prefix}* (${file})`);
+    const unlisted = [...prefixes]
+      .filter(([prefix]) => ![...listed].some((code) => code.startsWith(prefix)))
+      .map(([prefix, file]) => `${prefix}* (${file})`);
     expect([...missing, ...unlisted]).toEqual([]);
   });
 

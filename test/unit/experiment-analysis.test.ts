@@ -15,7 +15,10 @@ function experiment(overrides: Partial<Experiment> = {}): Experiment {
   return {
     id: 'exp-1',
     model: 'iris',
-    variants: [{ name: 'control', version: '1', weight: 50 }, { name: 'treatment', version: '2', weight: 50 }],
+    variants: [
+      { name: 'control', version: '1', weight: 50 },
+      { name: 'treatment', version: '2', weight: 50 },
+    ],
     assignmentKey: { source: 'subject' },
     metric: 'conversion',
     goal: 'maximize',
@@ -35,7 +38,8 @@ function units(variant: string, n: number, converted: number, requests = 1): { e
   for (let i = 0; i < n; i++) {
     const unit = `${variant}-${i}`;
     for (let r = 0; r < requests; r++) exposures.push({ variant, unit });
-    if (i < converted) outcomes.push({ identity: `key:${unit}:`, variant, unit, value: 1, recordedAt: NOW.toISOString(), recordedBy: 'shop' });
+    if (i < converted)
+      outcomes.push({ identity: `key:${unit}:`, variant, unit, value: 1, recordedAt: NOW.toISOString(), recordedBy: 'shop' });
   }
   return { exposures, outcomes };
 }
@@ -94,7 +98,10 @@ describe('a conversion experiment', () => {
   });
 
   it('declares the control when it beats every treatment, and the lower mean for goal minimize', () => {
-    expect(analyze(experiment(), units('control', 500, 150), units('treatment', 500, 50)).winner).toEqual({ variant: 'control', version: '1' });
+    expect(analyze(experiment(), units('control', 500, 150), units('treatment', 500, 50)).winner).toEqual({
+      variant: 'control',
+      version: '1',
+    });
     const minimize = analyze(experiment({ goal: 'minimize' }), units('control', 500, 150), units('treatment', 500, 50));
     expect(minimize.winner).toEqual({ variant: 'treatment', version: '2' });
     expect(minimize.decision).toMatch(/^treatment is lower than control/);
@@ -102,7 +109,12 @@ describe('a conversion experiment', () => {
 
   it('judges k treatments at α / k (Bonferroni), with intervals at 1 − α / k', () => {
     const three = experiment({
-      variants: [{ name: 'control', version: '1', weight: 25 }, { name: 'a', version: '2', weight: 25 }, { name: 'b', version: '3', weight: 25 }, { name: 'c', version: '4', weight: 25 }],
+      variants: [
+        { name: 'control', version: '1', weight: 25 },
+        { name: 'a', version: '2', weight: 25 },
+        { name: 'b', version: '3', weight: 25 },
+        { name: 'c', version: '4', weight: 25 },
+      ],
     });
     // p ≈ 0.03 for a: significant at 0.05, not at 0.05 / 3.
     const result = analyze(three, units('control', 1_000, 100), units('a', 1_000, 130), units('b', 1_000, 100), units('c', 1_000, 100));
@@ -116,21 +128,42 @@ describe('a conversion experiment', () => {
   });
 
   it('picks the best of several significantly better treatments', () => {
-    const three = experiment({ variants: [{ name: 'control', version: '1', weight: 34 }, { name: 'a', version: '2', weight: 33 }, { name: 'b', version: '3', weight: 33 }] });
+    const three = experiment({
+      variants: [
+        { name: 'control', version: '1', weight: 34 },
+        { name: 'a', version: '2', weight: 33 },
+        { name: 'b', version: '3', weight: 33 },
+      ],
+    });
     const result = analyze(three, units('control', 1_000, 100), units('a', 1_000, 200), units('b', 1_000, 250));
     expect(result.winner).toEqual({ variant: 'b', version: '3' });
   });
 });
 
 describe('a value experiment', () => {
-  it('takes each outcome as an observation and compares by Welch\'s t-test', () => {
-    const outcome = (variant: string, i: number, value: number): RecordedOutcome => ({ identity: `request:${variant}-${i}`, variant, unit: `${variant}-${i}`, requestId: `${variant}-${i}`, value, recordedAt: '', recordedBy: '' });
+  it("takes each outcome as an observation and compares by Welch's t-test", () => {
+    const outcome = (variant: string, i: number, value: number): RecordedOutcome => ({
+      identity: `request:${variant}-${i}`,
+      variant,
+      unit: `${variant}-${i}`,
+      requestId: `${variant}-${i}`,
+      value,
+      recordedAt: '',
+      recordedBy: '',
+    });
     const control = Array.from({ length: 150 }, (_, i) => outcome('control', i, 10 + (i % 7) - 3));
     const treatment = Array.from({ length: 120 }, (_, i) => outcome('treatment', i, 11 + (i % 5) - 2));
     // Outcomes for units never served are left out, however large.
     const stranger = { ...outcome('treatment', 999, 1e15), unit: 'never-served' };
     const exposures = [...control, ...treatment].map((o) => ({ variant: o.variant, unit: o.unit as string }));
-    const result = analyzeExperiment({ experiment: experiment({ metric: 'value' }), state: 'ended', exposures, outcomes: [...control, ...treatment, stranger], capped: true, now: NOW });
+    const result = analyzeExperiment({
+      experiment: experiment({ metric: 'value' }),
+      state: 'ended',
+      exposures,
+      outcomes: [...control, ...treatment, stranger],
+      capped: true,
+      now: NOW,
+    });
     expect(result.unmatchedOutcomes).toBe(1);
     const moments = (xs: number[]) => {
       const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -153,8 +186,16 @@ describe('a value experiment', () => {
     const result = analyzeExperiment({
       experiment: experiment({ metric: 'value', minimumSample: 2 }),
       state: 'running',
-      exposures: [{ variant: 'control', unit: 'ua' }, { variant: 'control', unit: 'ub' }, { variant: 'treatment', unit: 'uc' }],
-      outcomes: [{ identity: 'request:a', variant: 'control', unit: 'ua', value: 1, recordedAt: '', recordedBy: '' }, { identity: 'request:b', variant: 'control', unit: 'ub', value: 2, recordedAt: '', recordedBy: '' }, { identity: 'request:c', variant: 'treatment', unit: 'uc', value: 5, recordedAt: '', recordedBy: '' }],
+      exposures: [
+        { variant: 'control', unit: 'ua' },
+        { variant: 'control', unit: 'ub' },
+        { variant: 'treatment', unit: 'uc' },
+      ],
+      outcomes: [
+        { identity: 'request:a', variant: 'control', unit: 'ua', value: 1, recordedAt: '', recordedBy: '' },
+        { identity: 'request:b', variant: 'control', unit: 'ub', value: 2, recordedAt: '', recordedBy: '' },
+        { identity: 'request:c', variant: 'treatment', unit: 'uc', value: 5, recordedAt: '', recordedBy: '' },
+      ],
       capped: false,
       now: NOW,
     });
@@ -164,7 +205,10 @@ describe('a value experiment', () => {
 });
 
 describe('assignment', () => {
-  const variants = [{ name: 'control', version: '1', weight: 70 }, { name: 'treatment', version: '2', weight: 30 }];
+  const variants = [
+    { name: 'control', version: '1', weight: 70 },
+    { name: 'treatment', version: '2', weight: 30 },
+  ];
 
   it('splits 10,000 keys within the 99% binomial bound of the weights, and the draw is uniform by decile', () => {
     const counts = { control: 0, treatment: 0 };
@@ -182,7 +226,8 @@ describe('assignment', () => {
   it('is the same for the same experiment and key, and independent across experiments', () => {
     expect(assignVariant('exp-a', 'user-7', variants)).toBe(assignVariant('exp-a', 'user-7', variants));
     let same = 0;
-    for (let i = 0; i < 2_000; i++) if (assignVariant('exp-a', `u${i}`, variants).name === assignVariant('exp-b', `u${i}`, variants).name) same++;
+    for (let i = 0; i < 2_000; i++)
+      if (assignVariant('exp-a', `u${i}`, variants).name === assignVariant('exp-b', `u${i}`, variants).name) same++;
     // Independent draws agree with probability 0.7² + 0.3² = 0.58.
     expect(Math.abs(same / 2_000 - 0.58)).toBeLessThan(0.04);
   });

@@ -24,7 +24,10 @@ function setup(baseline?: MetricBaseline) {
   const artifacts = new InMemoryArtifactStore();
   const runtime = new OnnxRuntime(artifacts, { cacheDir: path.join(os.tmpdir(), 'gates-test-cache'), intraOpThreads: 1 });
   const service = new RegistryService({
-    registry, artifacts, runtime, maxArtifactBytes: 1_000_000,
+    registry,
+    artifacts,
+    runtime,
+    maxArtifactBytes: 1_000_000,
     ...(baseline ? { baselineFor: (model: string) => (model === 'm' ? baseline : undefined) } : {}),
   });
   return { registry, artifacts, service };
@@ -33,7 +36,12 @@ function setup(baseline?: MetricBaseline) {
 /** The predictions the model really makes for `row`: what its golden input should expect. */
 async function truePredictions(): Promise<unknown[]> {
   const { service, artifacts } = setup();
-  const version = await service.register({ model: 'probe', bytes: mlpModel().bytes, metadata: { features: FEATURES, classLabels: LABELS }, actor: 't' });
+  const version = await service.register({
+    model: 'probe',
+    bytes: mlpModel().bytes,
+    metadata: { features: FEATURES, classLabels: LABELS },
+    actor: 't',
+  });
   const runtime = new OnnxRuntime(artifacts, { cacheDir: path.join(os.tmpdir(), 'gates-test-cache'), intraOpThreads: 1 });
   const lease = await runtime.load(version);
   try {
@@ -54,7 +62,10 @@ async function recordDirectly(registry: InMemoryModelRegistry, artifacts: InMemo
   const { key, versionId } = await artifacts.put(artifactKey('m', sha256), bytes);
   const runtime = new OnnxRuntime(artifacts, { cacheDir: path.join(os.tmpdir(), 'gates-test-cache'), intraOpThreads: 1 });
   await registry.createVersion({
-    model: 'm', metadata, registeredBy: 't', registeredAt: '2026-01-01T00:00:00.000Z',
+    model: 'm',
+    metadata,
+    registeredBy: 't',
+    registeredAt: '2026-01-01T00:00:00.000Z',
     signature: await runtime.inspect(bytes),
     artifact: { bucket: artifacts.bucket, key, versionId, sha256, sizeBytes: bytes.length },
   });
@@ -99,7 +110,7 @@ describe('promotion gates', () => {
     expect(record.productionVersion).toBe('1');
   });
 
-  it('artifact: the stored file no longer has the recorded sha256 (our side\'s fault: a 500, not a refusal)', async () => {
+  it("artifact: the stored file no longer has the recorded sha256 (our side's fault: a 500, not a refusal)", async () => {
     const { service, artifacts } = setup();
     const version = await service.register({ model: 'm', bytes: mlpModel().bytes, metadata: goodMetadata(expected), actor: 't' });
     artifacts.tamper(version.artifact.key, mlpModel({ seed: 9 }).bytes);
@@ -115,7 +126,10 @@ describe('promotion gates', () => {
     const bytes = mlpModel().bytes;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     await registry.createVersion({
-      model: 'm', metadata: goodMetadata(expected), registeredBy: 't', registeredAt: '2026-01-01T00:00:00.000Z',
+      model: 'm',
+      metadata: goodMetadata(expected),
+      registeredBy: 't',
+      registeredAt: '2026-01-01T00:00:00.000Z',
       signature: { inputs: [], outputs: [] },
       artifact: { bucket: 'test-artifacts', key: artifactKey('m', sha256), sha256, sizeBytes: bytes.length },
     });
@@ -131,7 +145,10 @@ describe('promotion gates', () => {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const { key, versionId } = await artifacts.put(artifactKey('m', sha256), bytes);
     await registry.createVersion({
-      model: 'm', metadata: {}, registeredBy: 't', registeredAt: '2026-01-01T00:00:00.000Z',
+      model: 'm',
+      metadata: {},
+      registeredBy: 't',
+      registeredAt: '2026-01-01T00:00:00.000Z',
       signature: { inputs: [], outputs: [] },
       artifact: { bucket: artifacts.bucket, key, versionId, sha256, sizeBytes: bytes.length },
     });
@@ -166,7 +183,9 @@ describe('promotion gates', () => {
     const error = await refusedWith(service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' }));
 
     expect(error.code).toBe('GATE_GOLDEN_INPUTS');
-    expect(error.message).toContain(`golden input 0 does not reproduce its expected output: goldenInputs[0].expected[0].probabilities.${label} is`);
+    expect(error.message).toContain(
+      `golden input 0 does not reproduce its expected output: goldenInputs[0].expected[0].probabilities.${label} is`,
+    );
     expect(error.message).toContain(`(tolerance ${1e-5})`);
   });
 
@@ -182,14 +201,30 @@ describe('promotion gates', () => {
 
   it('metrics: a declared metric below the endpoint baseline, and one not declared', async () => {
     const { service } = setup({ accuracy: { min: 0.7 }, latency_ms: { max: 50 } });
-    await service.register({ model: 'm', bytes: mlpModel().bytes, metadata: { ...goodMetadata(expected), metrics: { accuracy: 0.65, latency_ms: 3 } }, actor: 't' });
-    await service.register({ model: 'm', bytes: mlpModel().bytes, metadata: { ...goodMetadata(expected), metrics: { accuracy: 0.8 } }, actor: 't' });
+    await service.register({
+      model: 'm',
+      bytes: mlpModel().bytes,
+      metadata: { ...goodMetadata(expected), metrics: { accuracy: 0.65, latency_ms: 3 } },
+      actor: 't',
+    });
+    await service.register({
+      model: 'm',
+      bytes: mlpModel().bytes,
+      metadata: { ...goodMetadata(expected), metrics: { accuracy: 0.8 } },
+      actor: 't',
+    });
 
     const low = await refusedWith(service.transition({ model: 'm', version: '1', to: 'staging', actor: 't' }));
     const missing = await refusedWith(service.transition({ model: 'm', version: '2', to: 'staging', actor: 't' }));
 
-    expect(low).toMatchObject({ code: 'GATE_METRICS', message: `Gate "metrics" refused the promotion: accuracy 0.65 is below the endpoint's baseline 0.7.` });
-    expect(missing).toMatchObject({ code: 'GATE_METRICS', message: expect.stringContaining('declares no "latency_ms"; this endpoint requires ≤ 50') });
+    expect(low).toMatchObject({
+      code: 'GATE_METRICS',
+      message: `Gate "metrics" refused the promotion: accuracy 0.65 is below the endpoint's baseline 0.7.`,
+    });
+    expect(missing).toMatchObject({
+      code: 'GATE_METRICS',
+      message: expect.stringContaining('declares no "latency_ms"; this endpoint requires ≤ 50'),
+    });
   });
 
   it('gates also guard staging → production (a file tampered after staging)', async () => {
@@ -222,7 +257,7 @@ describe('firstDifference', () => {
     expect(firstDifference({ extra: 1 }, {}, 0, 'e')).toBe('e.extra is 1, expected undefined');
   });
 
-  it('quotes the caller\'s values and keys as short excerpts', () => {
+  it("quotes the caller's values and keys as short excerpts", () => {
     const long = 'k'.repeat(10_000);
     const difference = findDifference({ label: 'a' }, { label: long, [long]: 1 }, 0);
     expect(difference?.path).toEqual(['label']);

@@ -12,7 +12,14 @@ import { checkModelNameParam, checkVersionParam, MAX_VERSION_DIGITS } from '../.
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import {
-  CHECKED_PATH_PARAMETERS, carriesCoding, contentCoding, decodeUtf8Body, inflateBounded, invalidUtf8Offset, normalizeEvent, parseJsonBody,
+  CHECKED_PATH_PARAMETERS,
+  carriesCoding,
+  contentCoding,
+  decodeUtf8Body,
+  inflateBounded,
+  invalidUtf8Offset,
+  normalizeEvent,
+  parseJsonBody,
 } from '../../functions/shared/http.js';
 import { matchRoute, ROUTES, routeParameters } from '../../functions/shared/routes.js';
 import { proxyEvent } from '../fixtures/proxy-events.js';
@@ -33,7 +40,10 @@ function errorOf(run: () => unknown): AppError {
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(error instanceof AppError)) throw new Error(`expected an AppError, got ${String(error)}`);
   return error;
 }
@@ -55,7 +65,14 @@ describe('normalizeEvent', () => {
     normalizeEvent(event);
 
     // Assess
-    const maps = [event.headers, event.multiValueHeaders, event.queryStringParameters, event.multiValueQueryStringParameters, event.pathParameters, event.requestContext.authorizer];
+    const maps = [
+      event.headers,
+      event.multiValueHeaders,
+      event.queryStringParameters,
+      event.multiValueQueryStringParameters,
+      event.pathParameters,
+      event.requestContext.authorizer,
+    ];
     for (const map of maps) expect(Object.getPrototypeOf(map)).toBeNull();
     for (const name of PROTOTYPE_NAMES) {
       expect(Object.hasOwn(event.headers, name.toLowerCase())).toBe(true);
@@ -72,7 +89,16 @@ describe('normalizeEvent', () => {
   });
 
   it('leaves absent maps absent', () => {
-    const event = { httpMethod: 'GET', resource: '/x', path: '/x', headers: undefined, multiValueHeaders: undefined, queryStringParameters: null, multiValueQueryStringParameters: null, pathParameters: null } as unknown as APIGatewayProxyEvent;
+    const event = {
+      httpMethod: 'GET',
+      resource: '/x',
+      path: '/x',
+      headers: undefined,
+      multiValueHeaders: undefined,
+      queryStringParameters: null,
+      multiValueQueryStringParameters: null,
+      pathParameters: null,
+    } as unknown as APIGatewayProxyEvent;
     normalizeEvent(event);
     expect([event.queryStringParameters, event.multiValueQueryStringParameters, event.pathParameters]).toEqual([null, null, null]);
     expect(Object.keys(event.headers)).toEqual([]);
@@ -93,9 +119,12 @@ describe('path parameter rules', () => {
     expect(checkVersionParam(version)).toBe(version);
   });
 
-  it.each(['0', '-1', '1.5', '1e3', '01', '+1', ' 1', '1 ', '0x10', 'latest', '', '12345678901', '٣'])('refuses the version %j', (version) => {
-    expect(errorOf(() => checkVersionParam(version))).toMatchObject({ status: 400, code: 'INVALID_VERSION', path: ['version'] });
-  });
+  it.each(['0', '-1', '1.5', '1e3', '01', '+1', ' 1', '1 ', '0x10', 'latest', '', '12345678901', '٣'])(
+    'refuses the version %j',
+    (version) => {
+      expect(errorOf(() => checkVersionParam(version))).toMatchObject({ status: 400, code: 'INVALID_VERSION', path: ['version'] });
+    },
+  );
 
   it('quotes at most an excerpt of a refused name, control characters escaped', () => {
     const error = errorOf(() => checkModelNameParam(`${'\u0000'.repeat(10)}${'a'.repeat(100_000)}`));
@@ -141,7 +170,7 @@ describe('contentCoding', () => {
     expect(error.message.length).toBeLessThan(400);
   });
 
-  it("tells gzip and zlib framing from JSON (how a body API Gateway already inflated is recognized)", () => {
+  it('tells gzip and zlib framing from JSON (how a body API Gateway already inflated is recognized)', () => {
     expect(carriesCoding(gzipSync('{}'), 'gzip')).toBe(true);
     expect(carriesCoding(deflateSync('{}'), 'deflate')).toBe(true);
     for (const text of ['{}', '\ufeff{}', ' {"a":1}', 'x', '']) {
@@ -162,9 +191,11 @@ describe('inflateBounded', () => {
     const limit = 6_000_000;
 
     // Act
-    const error = await rejectionOf(inflateBounded(GZIP_BOMB, 'gzip', limit, (bytes) => {
-      produced += bytes;
-    }));
+    const error = await rejectionOf(
+      inflateBounded(GZIP_BOMB, 'gzip', limit, (bytes) => {
+        produced += bytes;
+      }),
+    );
 
     // Assess: refused, and the work stopped within a chunk or two of the limit (not at 1 GB).
     expect(error).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', path: ['body'] });
@@ -186,7 +217,12 @@ describe('inflateBounded', () => {
 describe('parseJsonBody', () => {
   const limits = { maxBodyBytes: 1_000, maxJsonDepth: 8 };
   const event = (body: string | Buffer, coding?: string) =>
-    proxyEvent({ method: 'POST', resource: '/x', headers: [['content-type', 'application/json'], ...(coding ? [['content-encoding', coding] as const] : [])], body });
+    proxyEvent({
+      method: 'POST',
+      resource: '/x',
+      headers: [['content-type', 'application/json'], ...(coding ? [['content-encoding', coding] as const] : [])],
+      body,
+    });
 
   it('accepts a UTF-8 byte-order mark before the JSON, as text and base64-encoded', async () => {
     await expect(parseJsonBody(event('\ufeff{"a":1}'), limits)).resolves.toEqual({ a: 1 });
@@ -249,19 +285,34 @@ describe('invalidUtf8Offset', () => {
       fc.constant(Buffer.from([0xef, 0xbf, 0xbd])),
       fc.constant(Buffer.alloc(70_000, 0x61)),
     );
-    fc.assert(fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
-      const bytes = Buffer.concat(pieces);
-      const offset = invalidUtf8Offset(bytes);
-      if (isUtf8(bytes)) return offset === -1;
-      return offset >= 0 && isFirstBadByte(bytes, offset);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const bytes = Buffer.concat(pieces);
+        const offset = invalidUtf8Offset(bytes);
+        if (isUtf8(bytes)) return offset === -1;
+        return offset >= 0 && isFirstBadByte(bytes, offset);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('refuses a base64 body that is not UTF-8 instead of passing U+FFFD to the model, and counts in the inflated body', async () => {
     const limits = { maxBodyBytes: 1_000, maxJsonDepth: 8 };
-    const body = Buffer.concat([Buffer.from('{"inputs":[{"name":"s","shape":[1],"datatype":"BYTES","data":["a'), Buffer.from([0xff, 0xfe]), Buffer.from('b"]}]}')]);
+    const body = Buffer.concat([
+      Buffer.from('{"inputs":[{"name":"s","shape":[1],"datatype":"BYTES","data":["a'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('b"]}]}'),
+    ]);
     const plain = proxyEvent({ method: 'POST', resource: '/x', headers: [['content-type', 'application/json']], body });
-    const gzipped = proxyEvent({ method: 'POST', resource: '/x', headers: [['content-type', 'application/json'], ['content-encoding', 'gzip']], body: gzipSync(body) });
+    const gzipped = proxyEvent({
+      method: 'POST',
+      resource: '/x',
+      headers: [
+        ['content-type', 'application/json'],
+        ['content-encoding', 'gzip'],
+      ],
+      body: gzipSync(body),
+    });
 
     const errors = [await rejectionOf(parseJsonBody(plain, limits)), await rejectionOf(parseJsonBody(gzipped, limits))];
 

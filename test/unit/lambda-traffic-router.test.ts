@@ -20,7 +20,12 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { deploymentConfigFor, LambdaTrafficRouter, lambdaAppSpec, PREDEFINED_SHIFTS } from '../../functions/adapters/lambda-traffic-router.js';
+import {
+  deploymentConfigFor,
+  LambdaTrafficRouter,
+  lambdaAppSpec,
+  PREDEFINED_SHIFTS,
+} from '../../functions/adapters/lambda-traffic-router.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
@@ -81,8 +86,16 @@ describe('publishVersion', () => {
     lambdaMock
       .on(GetFunctionConfigurationCommand, { FunctionName: FN })
       .resolvesOnce({ RevisionId: 'rev-1', LastUpdateStatus: 'Successful', Environment: { Variables: BASE_ENV } })
-      .resolvesOnce({ RevisionId: 'rev-2', LastUpdateStatus: 'InProgress', Environment: { Variables: { ...BASE_ENV, PINNED_MODEL_VERSION: '3' } } })
-      .resolvesOnce({ RevisionId: 'rev-3', LastUpdateStatus: 'Successful', Environment: { Variables: { ...BASE_ENV, PINNED_MODEL_VERSION: '3' } } });
+      .resolvesOnce({
+        RevisionId: 'rev-2',
+        LastUpdateStatus: 'InProgress',
+        Environment: { Variables: { ...BASE_ENV, PINNED_MODEL_VERSION: '3' } },
+      })
+      .resolvesOnce({
+        RevisionId: 'rev-3',
+        LastUpdateStatus: 'Successful',
+        Environment: { Variables: { ...BASE_ENV, PINNED_MODEL_VERSION: '3' } },
+      });
     lambdaMock.on(UpdateFunctionConfigurationCommand).resolves({ RevisionId: 'rev-2', LastUpdateStatus: 'InProgress' });
   }
 
@@ -130,14 +143,22 @@ describe('publishVersion', () => {
     expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(0);
   });
 
-  it('a failed update throws with Lambda\'s reason, and nothing is published', async () => {
+  it("a failed update throws with Lambda's reason, and nothing is published", async () => {
     lambdaMock
       .on(GetFunctionConfigurationCommand)
       .resolvesOnce({ RevisionId: 'rev-1', Environment: { Variables: BASE_ENV } })
-      .resolves({ RevisionId: 'rev-2', LastUpdateStatus: 'Failed', LastUpdateStatusReason: 'KMS key disabled', LastUpdateStatusReasonCode: 'KMSKeyAccessDenied' });
+      .resolves({
+        RevisionId: 'rev-2',
+        LastUpdateStatus: 'Failed',
+        LastUpdateStatusReason: 'KMS key disabled',
+        LastUpdateStatusReasonCode: 'KMSKeyAccessDenied',
+      });
     lambdaMock.on(UpdateFunctionConfigurationCommand).resolves({ RevisionId: 'rev-2' });
 
-    await expect(router().publishVersion('iris', '3')).rejects.toMatchObject({ code: 'UPDATE_FAILED', message: expect.stringContaining('KMS key disabled') });
+    await expect(router().publishVersion('iris', '3')).rejects.toMatchObject({
+      code: 'UPDATE_FAILED',
+      message: expect.stringContaining('KMS key disabled'),
+    });
     expect(lambdaMock.commandCalls(PublishVersionCommand)).toHaveLength(0);
   });
 
@@ -159,11 +180,17 @@ describe('publishVersion', () => {
 });
 
 describe('getRouting', () => {
-  it('reads the alias, then each routed version\'s pin', async () => {
+  it("reads the alias, then each routed version's pin", async () => {
     // Prepare
-    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'a1' });
-    lambdaMock.on(GetFunctionConfigurationCommand, { FunctionName: FN, Qualifier: '6' }).resolves({ Environment: { Variables: { REGISTRY_TABLE: 'r' } } });
-    lambdaMock.on(GetFunctionConfigurationCommand, { FunctionName: FN, Qualifier: '7' }).resolves({ Environment: { Variables: { PINNED_MODEL_VERSION: '3' } } });
+    lambdaMock
+      .on(GetAliasCommand)
+      .resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'a1' });
+    lambdaMock
+      .on(GetFunctionConfigurationCommand, { FunctionName: FN, Qualifier: '6' })
+      .resolves({ Environment: { Variables: { REGISTRY_TABLE: 'r' } } });
+    lambdaMock
+      .on(GetFunctionConfigurationCommand, { FunctionName: FN, Qualifier: '7' })
+      .resolves({ Environment: { Variables: { PINNED_MODEL_VERSION: '3' } } });
 
     // Act
     const { routing, versions } = await router().getRouting('iris');
@@ -196,12 +223,17 @@ describe('setRouting', () => {
   });
 
   it('finalize: the canary becomes stable and the additional weights are cleared', async () => {
-    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
+    lambdaMock
+      .on(GetAliasCommand)
+      .resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
     lambdaMock.on(UpdateAliasCommand).resolves({});
 
     await router().setRouting('iris', { stable: '7' }, CANARY);
 
-    expect(lambdaMock.commandCalls(UpdateAliasCommand)[0]?.args[0].input).toMatchObject({ FunctionVersion: '7', RoutingConfig: { AdditionalVersionWeights: {} } });
+    expect(lambdaMock.commandCalls(UpdateAliasCommand)[0]?.args[0].input).toMatchObject({
+      FunctionVersion: '7',
+      RoutingConfig: { AdditionalVersionWeights: {} },
+    });
   });
 
   it('an alias that is not as expected is a ConflictError and UpdateAlias is never called', async () => {
@@ -223,7 +255,7 @@ describe('setRouting', () => {
     expect(lambdaCalls()).toEqual(['GetAliasCommand', 'UpdateAliasCommand']);
   });
 
-  it('throttled after the SDK\'s retries: a 503, UpdateAlias called once and failed, nothing else written', async () => {
+  it("throttled after the SDK's retries: a 503, UpdateAlias called once and failed, nothing else written", async () => {
     lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RevisionId: 'r' });
     lambdaMock.on(UpdateAliasCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
 
@@ -234,8 +266,12 @@ describe('setRouting', () => {
     expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(1);
   });
 
-  it('an endpoint function or alias that does not exist is our broken deployment: 500, not the caller\'s 404', async () => {
-    lambdaMock.on(GetAliasCommand).rejects(new ResourceNotFoundException({ message: 'Function not found: arn:aws:lambda:us-east-1:123456789012:function:x', $metadata: {} }));
+  it("an endpoint function or alias that does not exist is our broken deployment: 500, not the caller's 404", async () => {
+    lambdaMock
+      .on(GetAliasCommand)
+      .rejects(
+        new ResourceNotFoundException({ message: 'Function not found: arn:aws:lambda:us-east-1:123456789012:function:x', $metadata: {} }),
+      );
 
     const failure = await rejection(router().setRouting('iris', CANARY, STABLE));
 
@@ -250,7 +286,9 @@ describe('setRouting', () => {
   });
 
   it.each([[0], [1], [1.5]])('a canary weight of %s is refused before any call', async (weight) => {
-    await expect(router().setRouting('iris', { stable: '6', canary: { version: '7', weight } }, STABLE)).rejects.toBeInstanceOf(ValidationError);
+    await expect(router().setRouting('iris', { stable: '6', canary: { version: '7', weight } }, STABLE)).rejects.toBeInstanceOf(
+      ValidationError,
+    );
     expect(lambdaMock.calls()).toHaveLength(0);
   });
 });
@@ -277,7 +315,9 @@ describe('startManagedRelease', () => {
     expect(content.startsWith('{"version":0.0,')).toBe(true);
     expect(JSON.parse(content)).toEqual({
       version: 0,
-      Resources: [{ [FN]: { Type: 'AWS::Lambda::Function', Properties: { Name: FN, Alias: 'live', CurrentVersion: '6', TargetVersion: '7' } } }],
+      Resources: [
+        { [FN]: { Type: 'AWS::Lambda::Function', Properties: { Name: FN, Alias: 'live', CurrentVersion: '6', TargetVersion: '7' } } },
+      ],
       Hooks: [{ BeforeAllowTraffic: 'iris-hook' }],
     });
     expect(lambdaMock.commandCalls(UpdateAliasCommand)).toHaveLength(0);
@@ -287,18 +327,24 @@ describe('startManagedRelease', () => {
     lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6' });
     codeDeployMock.on(CreateDeploymentCommand).rejects(new DeploymentLimitExceededException({ message: 'limit', $metadata: {} }));
 
-    await expect(router().startManagedRelease('iris', '7', { kind: 'linear', percent: 10, intervalMinutes: 1 })).rejects.toMatchObject({ code: 'RELEASE_IN_PROGRESS' });
+    await expect(router().startManagedRelease('iris', '7', { kind: 'linear', percent: 10, intervalMinutes: 1 })).rejects.toMatchObject({
+      code: 'RELEASE_IN_PROGRESS',
+    });
   });
 
   it('an alias already running a canary is a conflict, and no deployment starts', async () => {
     lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.5 } } });
 
-    await expect(router().startManagedRelease('iris', '8', { kind: 'canary', percent: 10, intervalMinutes: 5 })).rejects.toMatchObject({ status: 409 });
+    await expect(router().startManagedRelease('iris', '8', { kind: 'canary', percent: 10, intervalMinutes: 5 })).rejects.toMatchObject({
+      status: 409,
+    });
     expect(codeDeployMock.calls()).toHaveLength(0);
   });
 
   it('an endpoint without a deployment group refuses managed releases', async () => {
-    await expect(router().startManagedRelease('churn', '2', { kind: 'canary', percent: 10, intervalMinutes: 5 })).rejects.toMatchObject({ code: 'MANAGED_RELEASE_UNAVAILABLE' });
+    await expect(router().startManagedRelease('churn', '2', { kind: 'canary', percent: 10, intervalMinutes: 5 })).rejects.toMatchObject({
+      code: 'MANAGED_RELEASE_UNAVAILABLE',
+    });
   });
 });
 
@@ -320,10 +366,12 @@ describe('deploymentConfigFor: the exact mapping', () => {
     expect(PREDEFINED_SHIFTS).toHaveLength(8);
   });
 
-  it('uses the endpoint\'s custom configuration for its own shift, and refuses any other', () => {
+  it("uses the endpoint's custom configuration for its own shift, and refuses any other", () => {
     const custom = [{ kind: 'canary' as const, percent: 20, intervalMinutes: 15, configName: 'iris-canary-20-15' }];
     expect(deploymentConfigFor({ kind: 'canary', percent: 20, intervalMinutes: 15 }, custom)).toBe('iris-canary-20-15');
-    expect(() => deploymentConfigFor({ kind: 'linear', percent: 20, intervalMinutes: 15 }, custom)).toThrow(/UNSUPPORTED_SHIFT|No CodeDeploy configuration/);
+    expect(() => deploymentConfigFor({ kind: 'linear', percent: 20, intervalMinutes: 15 }, custom)).toThrow(
+      /UNSUPPORTED_SHIFT|No CodeDeploy configuration/,
+    );
   });
 
   it('an AppSpec without a hook has no Hooks section', () => {
@@ -357,7 +405,9 @@ describe('metrics', () => {
     expect(input?.StartTime).toEqual(at('2025-03-04T04:50:00.000Z'));
     expect(input?.EndTime).toEqual(at('2025-03-04T05:00:00.000Z'));
     const stat = (id: string, namespace: string, metricName: string, dimensions: unknown, statName: string) => ({
-      Id: id, ReturnData: true, MetricStat: { Metric: { Namespace: namespace, MetricName: metricName, Dimensions: dimensions }, Period: 600, Stat: statName },
+      Id: id,
+      ReturnData: true,
+      MetricStat: { Metric: { Namespace: namespace, MetricName: metricName, Dimensions: dimensions }, Period: 600, Stat: statName },
     });
     expect(input?.MetricDataQueries).toEqual([
       ...['6', '7'].flatMap((version, i) => [
@@ -391,7 +441,12 @@ describe('metrics', () => {
         ],
         NextToken: 'next',
       })
-      .resolvesOnce({ MetricDataResults: [{ Id: 'invocations_1', Timestamps: [at('2025-03-04T04:55:00.000Z')], Values: [2] }, { Id: 'errors_1', Values: [] }] });
+      .resolvesOnce({
+        MetricDataResults: [
+          { Id: 'invocations_1', Timestamps: [at('2025-03-04T04:55:00.000Z')], Values: [2] },
+          { Id: 'errors_1', Values: [] },
+        ],
+      });
 
     // Act
     const metrics = await router().metrics('iris', ['6', '7'], 10);
@@ -426,7 +481,12 @@ describe('metrics', () => {
 
   it('a version that served nothing has no latency; the window ends at the start of the current minute', async () => {
     // Prepare
-    cloudWatchMock.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'invocations_0', Values: [] }, { Id: 'p99_0', Values: [] }] });
+    cloudWatchMock.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        { Id: 'invocations_0', Values: [] },
+        { Id: 'p99_0', Values: [] },
+      ],
+    });
     const late = new LambdaTrafficRouter({
       lambda: new LambdaClient({ region: 'us-east-1', credentials }),
       codeDeploy: new CodeDeployClient({ region: 'us-east-1', credentials }),
@@ -464,7 +524,9 @@ describe('metrics', () => {
 
 describe('discardVersion: the clean-up of a release that failed after publishing', () => {
   it('deletes a version the alias does not route to, by its qualified name (never the function)', async () => {
-    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
+    lambdaMock
+      .on(GetAliasCommand)
+      .resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
     lambdaMock.on(DeleteFunctionCommand).resolves({});
 
     const deleted = await router().discardVersion('iris', '8');
@@ -474,8 +536,13 @@ describe('discardVersion: the clean-up of a release that failed after publishing
     expect(lambdaMock.commandCalls(DeleteFunctionCommand)[0]?.args[0].input).toEqual({ FunctionName: `${FN}:8` });
   });
 
-  it.each([['the stable version', '6'], ['the canary', '7']])('keeps %s the alias routes to', async (_what, version) => {
-    lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
+  it.each([
+    ['the stable version', '6'],
+    ['the canary', '7'],
+  ])('keeps %s the alias routes to', async (_what, version) => {
+    lambdaMock
+      .on(GetAliasCommand)
+      .resolves({ FunctionVersion: '6', RoutingConfig: { AdditionalVersionWeights: { '7': 0.1 } }, RevisionId: 'r' });
 
     expect(await router().discardVersion('iris', version)).toBe(false);
     expect(lambdaMock.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
@@ -483,7 +550,12 @@ describe('discardVersion: the clean-up of a release that failed after publishing
 
   it('keeps a version an alias came to reference in between (Lambda refuses the delete)', async () => {
     lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '6', RevisionId: 'r' });
-    lambdaMock.on(DeleteFunctionCommand).rejects(new ResourceConflictException({ message: 'Unable to delete version because the following aliases reference it: [live]', $metadata: {} }));
+    lambdaMock.on(DeleteFunctionCommand).rejects(
+      new ResourceConflictException({
+        message: 'Unable to delete version because the following aliases reference it: [live]',
+        $metadata: {},
+      }),
+    );
 
     expect(await router().discardVersion('iris', '8')).toBe(false);
   });
@@ -515,29 +587,48 @@ describe('a promotion that fails after publishing deletes the version it publish
    * published versions numbered from 6, and the alias write conditioned on the RevisionId read.
    */
   function fakeLambda(options: { updateAlias?: (input: { RevisionId?: string | undefined }) => unknown } = {}) {
-    const state = { alias: { FunctionVersion: '5', RevisionId: 'alias-1', weights: {} as Record<string, number> }, next: 6, versions: new Set(['5']) };
+    const state = {
+      alias: { FunctionVersion: '5', RevisionId: 'alias-1', weights: {} as Record<string, number> },
+      next: 6,
+      versions: new Set(['5']),
+    };
     lambdaMock.on(GetAliasCommand).callsFake(async () => ({
-      FunctionVersion: state.alias.FunctionVersion, RevisionId: state.alias.RevisionId,
+      FunctionVersion: state.alias.FunctionVersion,
+      RevisionId: state.alias.RevisionId,
       RoutingConfig: { AdditionalVersionWeights: { ...state.alias.weights } },
     }));
-    lambdaMock.on(GetFunctionConfigurationCommand).callsFake(async (input: { Qualifier?: string }) => (
-      input.Qualifier
-        ? { Environment: { Variables: input.Qualifier === '5' ? { PINNED_MODEL_VERSION: '1' } : { PINNED_MODEL_VERSION: '2' } } }
-        : { RevisionId: 'cfg', LastUpdateStatus: 'Successful', Environment: { Variables: { PINNED_MODEL_VERSION: '2' } } }
-    ));
+    lambdaMock
+      .on(GetFunctionConfigurationCommand)
+      .callsFake(async (input: { Qualifier?: string }) =>
+        input.Qualifier
+          ? { Environment: { Variables: input.Qualifier === '5' ? { PINNED_MODEL_VERSION: '1' } : { PINNED_MODEL_VERSION: '2' } } }
+          : { RevisionId: 'cfg', LastUpdateStatus: 'Successful', Environment: { Variables: { PINNED_MODEL_VERSION: '2' } } },
+      );
     lambdaMock.on(UpdateFunctionConfigurationCommand).resolves({ RevisionId: 'cfg', LastUpdateStatus: 'Successful' });
     lambdaMock.on(PublishVersionCommand).callsFake(async () => {
       const version = String(state.next++);
       state.versions.add(version);
       return { Version: version };
     });
-    lambdaMock.on(UpdateAliasCommand).callsFake(async (input: { RevisionId?: string; FunctionVersion?: string; RoutingConfig?: { AdditionalVersionWeights?: Record<string, number> } }) => {
-      const override = options.updateAlias?.(input);
-      if (override) throw override;
-      if (input.RevisionId !== state.alias.RevisionId) throw conflict(PreconditionFailedException);
-      state.alias = { FunctionVersion: input.FunctionVersion ?? '', RevisionId: `alias-${state.next}-${Math.random()}`, weights: { ...input.RoutingConfig?.AdditionalVersionWeights } };
-      return {};
-    });
+    lambdaMock
+      .on(UpdateAliasCommand)
+      .callsFake(
+        async (input: {
+          RevisionId?: string;
+          FunctionVersion?: string;
+          RoutingConfig?: { AdditionalVersionWeights?: Record<string, number> };
+        }) => {
+          const override = options.updateAlias?.(input);
+          if (override) throw override;
+          if (input.RevisionId !== state.alias.RevisionId) throw conflict(PreconditionFailedException);
+          state.alias = {
+            FunctionVersion: input.FunctionVersion ?? '',
+            RevisionId: `alias-${state.next}-${Math.random()}`,
+            weights: { ...input.RoutingConfig?.AdditionalVersionWeights },
+          };
+          return {};
+        },
+      );
     lambdaMock.on(DeleteFunctionCommand).callsFake(async (input: { FunctionName?: string }) => {
       state.versions.delete(String(input.FunctionName).split(':').pop() ?? '');
       return {};
@@ -546,14 +637,17 @@ describe('a promotion that fails after publishing deletes the version it publish
     return state;
   }
 
-  const releases = () => new ReleaseService({ registry, service, router: router(), gates: { artifacts, runtime, baselineFor: () => undefined } });
+  const releases = () =>
+    new ReleaseService({ registry, service, router: router(), gates: { artifacts, runtime, baselineFor: () => undefined } });
 
   it('of 10 concurrent canary promotions one wins; the 9 that lose the alias race delete their versions', async () => {
     // Prepare
     const state = fakeLambda();
 
     // Act
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => releases().promote({ model: 'iris', version: '2', canaryPercent: 10, actor: 't' })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => releases().promote({ model: 'iris', version: '2', canaryPercent: 10, actor: 't' })),
+    );
 
     // Assess
     const won = results.filter((r) => r.status === 'fulfilled');
@@ -568,7 +662,7 @@ describe('a promotion that fails after publishing deletes the version it publish
   it.each([
     ['throttled after retries', () => new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }), 503],
     ['refused as a conflict', () => conflict(ResourceConflictException), 409],
-  ])('an alias write %s: the published version is deleted and the error is the alias\'s', async (_what, error, status) => {
+  ])("an alias write %s: the published version is deleted and the error is the alias's", async (_what, error, status) => {
     // Prepare
     const state = fakeLambda({ updateAlias: () => error() });
 
@@ -587,7 +681,9 @@ describe('a promotion that fails after publishing deletes the version it publish
     codeDeployMock.on(CreateDeploymentCommand).rejects(new DeploymentLimitExceededException({ message: 'in progress', $metadata: {} }));
 
     // Act
-    const failure = await rejection(releases().promote({ model: 'iris', version: '2', managed: { kind: 'canary', percent: 10, intervalMinutes: 5 }, actor: 't' }));
+    const failure = await rejection(
+      releases().promote({ model: 'iris', version: '2', managed: { kind: 'canary', percent: 10, intervalMinutes: 5 }, actor: 't' }),
+    );
 
     // Assess
     expect(failure).toMatchObject({ status: 409, code: 'RELEASE_IN_PROGRESS' });
@@ -597,10 +693,16 @@ describe('a promotion that fails after publishing deletes the version it publish
   it('keeps a version the alias routes to after all (a write that failed on the way back but applied)', async () => {
     // Prepare: UpdateAlias applies, then the answer is lost
     const state = fakeLambda();
-    lambdaMock.on(UpdateAliasCommand).callsFake(async (input: { FunctionVersion?: string; RoutingConfig?: { AdditionalVersionWeights?: Record<string, number> } }) => {
-      state.alias = { FunctionVersion: input.FunctionVersion ?? '', RevisionId: 'alias-2', weights: { ...input.RoutingConfig?.AdditionalVersionWeights } };
-      throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
-    });
+    lambdaMock
+      .on(UpdateAliasCommand)
+      .callsFake(async (input: { FunctionVersion?: string; RoutingConfig?: { AdditionalVersionWeights?: Record<string, number> } }) => {
+        state.alias = {
+          FunctionVersion: input.FunctionVersion ?? '',
+          RevisionId: 'alias-2',
+          weights: { ...input.RoutingConfig?.AdditionalVersionWeights },
+        };
+        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+      });
 
     // Act
     await expect(releases().promote({ model: 'iris', version: '2', canaryPercent: 10, actor: 't' })).rejects.toThrow('socket hang up');
@@ -611,13 +713,16 @@ describe('a promotion that fails after publishing deletes the version it publish
     expect(state.versions.has('6')).toBe(true);
   });
 
-  it('a clean-up that fails is logged and never hides the promotion\'s own error', async () => {
+  it("a clean-up that fails is logged and never hides the promotion's own error", async () => {
     // Prepare
     fakeLambda({ updateAlias: () => conflict(PreconditionFailedException) });
     lambdaMock.on(DeleteFunctionCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
     const warnings: Record<string, unknown>[] = [];
     const service2 = new ReleaseService({
-      registry, service, router: router(), gates: { artifacts, runtime, baselineFor: () => undefined },
+      registry,
+      service,
+      router: router(),
+      gates: { artifacts, runtime, baselineFor: () => undefined },
       warn: (_message, fields) => warnings.push(fields),
     });
 

@@ -8,7 +8,8 @@ import { AppError } from '../../functions/core/errors.js';
 import type { DriftService, StoredDriftReport } from '../../functions/core/drift/service.js';
 import type { ModelRecord } from '../../functions/core/model.js';
 
-const model = (name: string, capture = true) => ({ model: name, productionVersion: '1', capture: capture ? { samplePercent: 100 } : undefined }) as unknown as ModelRecord;
+const model = (name: string, capture = true) =>
+  ({ model: name, productionVersion: '1', capture: capture ? { samplePercent: 100 } : undefined }) as unknown as ModelRecord;
 
 function until(check: () => boolean): Promise<void> {
   return new Promise((resolve) => {

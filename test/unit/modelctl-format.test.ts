@@ -14,17 +14,34 @@ import type { ModelStats, VersionStats } from '../../functions/core/stats.js';
 
 function version(overrides: Partial<VersionStats>): VersionStats {
   return {
-    functionVersion: '$LATEST', role: 'stable', modelVersion: '1', pinned: false, percent: 100,
-    invocations: 10, clientErrors: 0, serverErrors: 0, errorRate: 0, latencyMs: { p50: 1, p99: 2, mean: 1.25 },
-    healthy: true, evidence: 'invocations', reasons: [],
+    functionVersion: '$LATEST',
+    role: 'stable',
+    modelVersion: '1',
+    pinned: false,
+    percent: 100,
+    invocations: 10,
+    clientErrors: 0,
+    serverErrors: 0,
+    errorRate: 0,
+    latencyMs: { p50: 1, p99: 2, mean: 1.25 },
+    healthy: true,
+    evidence: 'invocations',
+    reasons: [],
     ...overrides,
   } as VersionStats;
 }
 
 function stats(versions: VersionStats[], productionVersion: string | null): ModelStats {
   return {
-    model: 'iris', alias: 'live', productionVersion, windowMinutes: 60, from: '2026-11-30T07:00:00.000Z', to: '2026-11-30T08:00:00.000Z',
-    thresholds: { maxErrorRate: 0.05, maxMeanLatencyMs: 1_000 }, healthy: versions.every((v) => v.healthy), versions,
+    model: 'iris',
+    alias: 'live',
+    productionVersion,
+    windowMinutes: 60,
+    from: '2026-11-30T07:00:00.000Z',
+    to: '2026-11-30T08:00:00.000Z',
+    thresholds: { maxErrorRate: 0.05, maxMeanLatencyMs: 1_000 },
+    healthy: versions.every((v) => v.healthy),
+    versions,
   };
 }
 
@@ -39,7 +56,9 @@ it('marks the production model version on the pinned function version that serve
 
 it('marks no version when the canary serves a model version that is not production yet', () => {
   // Act
-  const table = statsTable(stats([version({}), version({ functionVersion: '3', role: 'canary', modelVersion: '2', pinned: true, percent: 10 })], '1'));
+  const table = statsTable(
+    stats([version({}), version({ functionVersion: '3', role: 'canary', modelVersion: '2', pinned: true, percent: 10 })], '1'),
+  );
 
   // Assess
   const lines = table.split('\n');
@@ -49,20 +68,35 @@ it('marks no version when the canary serves a model version that is not producti
 
 describe('modelctl drift table', () => {
   /** A stored report around `driftReport` of a small reference: a numeric feature, a categorical one, a prediction column. */
-  function stored(live: { x: unknown[]; color?: unknown[]; label: unknown[]; other?: Record<string, unknown[]> }, extra: Partial<StoredDriftReport> = {}): StoredDriftReport {
+  function stored(
+    live: { x: unknown[]; color?: unknown[]; label: unknown[]; other?: Record<string, unknown[]> },
+    extra: Partial<StoredDriftReport> = {},
+  ): StoredDriftReport {
     const reference = profileRows(
       Array.from({ length: 200 }, (_, i) => ({ x: i / 10, color: i % 4 === 0 ? 'red' : 'blue' })),
       ['x', 'color'],
     );
-    const predictions = profileRows(Array.from({ length: 200 }, (_, i) => ({ label: i % 2 === 0 ? 'yes' : 'no' })), ['label']).features;
-    const report = driftReport({ ...reference, predictions }, { features: { x: live.x, ...(live.color ? { color: live.color } : {}), ...live.other }, predictions: { label: live.label } });
+    const predictions = profileRows(
+      Array.from({ length: 200 }, (_, i) => ({ label: i % 2 === 0 ? 'yes' : 'no' })),
+      ['label'],
+    ).features;
+    const report = driftReport(
+      { ...reference, predictions },
+      { features: { x: live.x, ...(live.color ? { color: live.color } : {}), ...live.other }, predictions: { label: live.label } },
+    );
     return {
-      model: 'm', modelVersion: '2', createdAt: '2026-11-30T12:00:00.000Z', trigger: 'schedule',
+      model: 'm',
+      modelVersion: '2',
+      createdAt: '2026-11-30T12:00:00.000Z',
+      trigger: 'schedule',
       window: { from: '2026-11-30T11:00:00.000Z', to: '2026-11-30T12:00:00.000Z', minutes: 60 },
-      records: 40, capped: false, redacted: { dropped: [], hashed: [] },
+      records: 40,
+      capped: false,
+      redacted: { dropped: [], hashed: [] },
       // As the drift service decides it: judged when any column was compared.
       judged: report.results.some((r) => r.status === 'compared'),
-      ...report, ...extra,
+      ...report,
+      ...extra,
     };
   }
 
@@ -88,11 +122,21 @@ describe('modelctl drift table', () => {
     expect(rows.map((row) => row.split(/\s+/)[0])).toEqual(report.results.map((r) => r.name));
     const x = report.results.find((r) => r.name === 'x');
     if (x?.kind !== 'numeric' || x.ks === null || x.psi === null) throw new Error('x is not compared as numeric');
-    expect(rows.find((row) => row.startsWith('x '))).toMatch(new RegExp(`^x\\s+feature\\s+numeric\\s+compared\\s+400\\s+${Number(x.psi.toPrecision(4))}\\s+KS D ${Number(x.ks.statistic.toPrecision(4))}\\s+\\S+\\s+MAJOR \\(drifted\\)$`));
-    expect(rows.find((row) => row.startsWith('label '))).toMatch(/^label\s+prediction\s+categorical\s+compared\s+400\s+\S+\s+χ² \S+ df 1\s+\S+\s+MAJOR \(drifted\)$/);
-    expect(rows.find((row) => row.startsWith('color '))).toMatch(/^color\s+feature\s+categorical\s+compared\s+400\s+0\s+χ² 0 df 1\s+1\s+none$/);
+    expect(rows.find((row) => row.startsWith('x '))).toMatch(
+      new RegExp(
+        `^x\\s+feature\\s+numeric\\s+compared\\s+400\\s+${Number(x.psi.toPrecision(4))}\\s+KS D ${Number(x.ks.statistic.toPrecision(4))}\\s+\\S+\\s+MAJOR \\(drifted\\)$`,
+      ),
+    );
+    expect(rows.find((row) => row.startsWith('label '))).toMatch(
+      /^label\s+prediction\s+categorical\s+compared\s+400\s+\S+\s+χ² \S+ df 1\s+\S+\s+MAJOR \(drifted\)$/,
+    );
+    expect(rows.find((row) => row.startsWith('color '))).toMatch(
+      /^color\s+feature\s+categorical\s+compared\s+400\s+0\s+χ² 0 df 1\s+1\s+none$/,
+    );
     expect(lines[7]).toBe('');
-    expect(lines.slice(8, -1)).toEqual(report.results.filter((r) => r.severity !== 'none').map((r) => `${r.name} (${r.group}): ${r.reason}`));
+    expect(lines.slice(8, -1)).toEqual(
+      report.results.filter((r) => r.severity !== 'none').map((r) => `${r.name} (${r.group}): ${r.reason}`),
+    );
     expect(lines.at(-1)).toBe('');
   });
 
@@ -108,7 +152,9 @@ describe('modelctl drift table', () => {
 
     // Assess
     expect(report.judged).toBe(false);
-    expect(table.split('\n')[0]).toBe('m v2: NOT JUDGED, too few captured rows (10000 records, 10 rows; a column is judged from 30 live rows)');
+    expect(table.split('\n')[0]).toBe(
+      'm v2: NOT JUDGED, too few captured rows (10000 records, 10 rows; a column is judged from 30 live rows)',
+    );
     expect(table).not.toContain('no drift');
     expect(table).toMatch(/\nx\s+feature\s+numeric\s+too-few-rows\s+10\s+\S+\s+KS D \S+\s+\S+\s+-\n/);
     expect(table).toMatch(/\ncolor\s+feature\s+categorical\s+absent-in-live\s+0\s+-\s+-\s+-\s+-\n/);
@@ -117,9 +163,12 @@ describe('modelctl drift table', () => {
     expect(table).not.toContain('MAJOR');
   });
 
-  it('says no drift when columns were judged, and not judged when none of the profile\'s columns had the rows', () => {
+  it("says no drift when columns were judged, and not judged when none of the profile's columns had the rows", () => {
     // Prepare: 40 rows like the reference; then 40 rows of a column the profile does not have only
-    const calm = stored({ x: Array.from({ length: 40 }, (_, i) => i * 5 / 10), label: Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'yes' : 'no')) });
+    const calm = stored({
+      x: Array.from({ length: 40 }, (_, i) => (i * 5) / 10),
+      label: Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'yes' : 'no')),
+    });
     const foreign = stored({ x: [], label: [], other: { y: Array.from({ length: 40 }, (_, i) => i) } });
 
     // Act
@@ -127,7 +176,11 @@ describe('modelctl drift table', () => {
     const foreignTitle = driftTable(foreign).split('\n')[0];
 
     // Assess
-    expect({ calm: calm.judged, foreign: foreign.judged, foreignRows: foreign.liveRows }).toEqual({ calm: true, foreign: false, foreignRows: 40 });
+    expect({ calm: calm.judged, foreign: foreign.judged, foreignRows: foreign.liveRows }).toEqual({
+      calm: true,
+      foreign: false,
+      foreignRows: 40,
+    });
     expect(calmTitle).toBe('m v2: no drift (0 of 2 features, 0 of 1 prediction column)');
     expect(foreignTitle).toBe('m v2: NOT JUDGED, no column of the profile had 30 live rows (40 records, 40 rows)');
   });
@@ -135,19 +188,28 @@ describe('modelctl drift table', () => {
   it('says when every profiled column was redacted by capture, rather than blaming the row count', () => {
     // Prepare: records in the window, but every column dropped or hashed by capture
     const base = stored({ x: [], label: [] }, { redacted: { dropped: ['x', 'color'], hashed: ['label'] } });
-    const report: StoredDriftReport = { ...base, judged: false, results: base.results.map((r) => ({ ...r, status: 'absent-in-live' as const })) };
+    const report: StoredDriftReport = {
+      ...base,
+      judged: false,
+      results: base.results.map((r) => ({ ...r, status: 'absent-in-live' as const })),
+    };
 
     // Act
     const title = driftTable(report).split('\n')[0];
 
     // Assess
-    expect(title).toBe('m v2: NOT JUDGED, every profiled column was dropped or hashed by capture (40 records, 0 rows): nothing left to compare');
+    expect(title).toBe(
+      'm v2: NOT JUDGED, every profiled column was dropped or hashed by capture (40 records, 0 rows): nothing left to compare',
+    );
   });
 });
 
 describe('modelctl replay lines', () => {
   const context: ReportContext = {
-    jobId: 'job-1', model: 'iris', targetVersion: '2', sourceVersions: ['1'],
+    jobId: 'job-1',
+    model: 'iris',
+    targetVersion: '2',
+    sourceVersions: ['1'],
     window: { since: '2026-11-30T11:00:00.000Z', until: '2026-11-30T12:00:00.000Z' },
     capture: { inWindow: 5, replayed: 5, maxRequests: 100_000, capped: false, outsideWindow: 0, unreadableLines: 0 },
   };
@@ -162,18 +224,26 @@ describe('modelctl replay lines', () => {
     const lines = replayLines(builder.report(context)).split('\n');
 
     // Assess
-    expect(lines[0]).toBe('iris: replay against version 2 of 6 requests of version 1: nothing compared (no request could be replayed: FEATURE_DROPPED 5, INVALID_CAPTURE_RECORD 1), max abs diff -');
-    expect(lines[1]).toBe('window 2026-11-30T11:00:00.000Z to 2026-11-30T12:00:00.000Z: 5 captured, 5 replayed; 0 compared (0 rows), 6 not replayable');
+    expect(lines[0]).toBe(
+      'iris: replay against version 2 of 6 requests of version 1: nothing compared (no request could be replayed: FEATURE_DROPPED 5, INVALID_CAPTURE_RECORD 1), max abs diff -',
+    );
+    expect(lines[1]).toBe(
+      'window 2026-11-30T11:00:00.000Z to 2026-11-30T12:00:00.000Z: 5 captured, 5 replayed; 0 compared (0 rows), 6 not replayable',
+    );
     expect(lines[2]).toBe('no output compared');
     expect(lines.join('\n')).not.toMatch(/labels compared|max abs diff 0/);
   });
 
   it('says the window held nothing to replay when it held no request', () => {
     // Act
-    const title = replayLines(new ReplayReportBuilder().report({ ...context, capture: { ...context.capture, inWindow: 0, replayed: 0 } })).split('\n')[0];
+    const title = replayLines(
+      new ReplayReportBuilder().report({ ...context, capture: { ...context.capture, inWindow: 0, replayed: 0 } }),
+    ).split('\n')[0];
 
     // Assess
-    expect(title).toBe('iris: replay against version 2 of 0 requests of version 1: nothing compared (the window held no captured request to replay), max abs diff -');
+    expect(title).toBe(
+      'iris: replay against version 2 of 0 requests of version 1: nothing compared (the window held no captured request to replay), max abs diff -',
+    );
   });
 });
 
@@ -181,20 +251,28 @@ describe('modelctl capture lines', () => {
   it('shows the settings, or how to turn capture on', () => {
     // Act
     const on = captureLines({
-      model: 'iris', enabled: true, samplePercent: 12.5, drop: ['a', 'b'], hash: [], maxRecordBytes: 65_536,
-      updatedAt: '2026-11-30T12:00:00.000Z', updatedBy: 'ci\u001b[31m',
+      model: 'iris',
+      enabled: true,
+      samplePercent: 12.5,
+      drop: ['a', 'b'],
+      hash: [],
+      maxRecordBytes: 65_536,
+      updatedAt: '2026-11-30T12:00:00.000Z',
+      updatedBy: 'ci\u001b[31m',
     });
     const off = captureLines({ model: 'iris', enabled: false });
 
     // Assess
-    expect(on).toBe([
-      'Capture of iris: on, 12.5% of requests',
-      '  drop              a, b',
-      '  hash              (none)',
-      '  max record bytes  65536',
-      '  updated           2026-11-30T12:00:00.000Z by ci?[31m',
-      '',
-    ].join('\n'));
+    expect(on).toBe(
+      [
+        'Capture of iris: on, 12.5% of requests',
+        '  drop              a, b',
+        '  hash              (none)',
+        '  max record bytes  65536',
+        '  updated           2026-11-30T12:00:00.000Z by ci?[31m',
+        '',
+      ].join('\n'),
+    );
     expect(off).toBe('Capture of iris: off. Turn it on: modelctl capture iris --sample PERCENT [--drop a,b] [--hash c]\n');
   });
 });
@@ -203,7 +281,14 @@ describe('modelctl profile summary', () => {
   it('lists the prediction columns after the features, aligned with them', () => {
     // Prepare
     const features = profileRows([{ a: 1 }, { a: 2 }, { a: 3 }], ['a']);
-    const predictions = profileRows([{ label: 'x', 'probability[x]': 0.75 }, { label: 'y', 'probability[x]': 0.25 }, { label: 'x', 'probability[x]': 0.5 }], ['label', 'probability[x]']).features;
+    const predictions = profileRows(
+      [
+        { label: 'x', 'probability[x]': 0.75 },
+        { label: 'y', 'probability[x]': 0.25 },
+        { label: 'x', 'probability[x]': 0.5 },
+      ],
+      ['label', 'probability[x]'],
+    ).features;
 
     // Act
     const lines = profileSummary({ ...features, predictions }, 'train.csv', 'model.onnx').split('\n');

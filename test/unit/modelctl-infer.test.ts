@@ -7,7 +7,16 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { INLINE_MARGIN_BYTES, byReference, checkAgainstMetadata, inferSummary, outputFileNames, readInferReply, requestHeader, type InferInput } from '../../bin/modelctl.js';
+import {
+  INLINE_MARGIN_BYTES,
+  byReference,
+  checkAgainstMetadata,
+  inferSummary,
+  outputFileNames,
+  readInferReply,
+  requestHeader,
+  type InferInput,
+} from '../../bin/modelctl.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../../functions/core/codec/payload-limits.js';
 import { jsonToRaw, rawToJson } from '../../functions/core/codec/tensor-bytes.js';
 
@@ -40,7 +49,11 @@ describe('by reference', () => {
 
   it('sends the largest inputs by reference, one by one, until the rest fits', () => {
     // Prepare: 4 MB, 3 MB and 1 MB: 8 MB raw is far over; without the 4 MB, 4 MB raw is 5.3 MB of base64
-    const inputs = [{ name: 'small', bytes: 1_000_000 }, { name: 'large', bytes: 4_000_000 }, { name: 'medium', bytes: 3_000_000 }];
+    const inputs = [
+      { name: 'small', bytes: 1_000_000 },
+      { name: 'large', bytes: 4_000_000 },
+      { name: 'medium', bytes: 3_000_000 },
+    ];
 
     // Act / Assess
     expect(byReference(inputs, 500)).toEqual(new Set(['large']));
@@ -48,7 +61,7 @@ describe('by reference', () => {
   });
 });
 
-it('writes the request header: each input with its bytes\' size or its payload id, and binary outputs asked for', () => {
+it("writes the request header: each input with its bytes' size or its payload id, and binary outputs asked for", () => {
   // Prepare
   const inputs: InferInput[] = [
     { name: 'a', tensor: { datatype: 'FP32', shape: [1, 2], data: jsonToRaw('FP32', [1, 2]) } },
@@ -78,7 +91,10 @@ describe('reading answers', () => {
     server = createServer((request, response) => {
       const bytes = stored.get(request.url ?? '');
       if (bytes) response.end(bytes);
-      else response.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
+      else
+        response
+          .writeHead(403, { 'content-type': 'application/xml' })
+          .end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -92,10 +108,18 @@ describe('reading answers', () => {
   it('reads binary outputs in order, JSON ones, and ones by reference', async () => {
     // Prepare
     const header = {
-      model_name: 'm', model_version: '2', id: 'r-1', parameters: { processing_time_ms: 1 },
+      model_name: 'm',
+      model_version: '2',
+      id: 'r-1',
+      parameters: { processing_time_ms: 1 },
       outputs: [
         { name: 'x', datatype: 'FP32', shape: [2], parameters: { binary_data_size: 8 } },
-        { name: 'y', datatype: 'INT64', shape: [2], parameters: { data_url: `${base}/y`, data_bytes: 16, data_expires_at: '2026-12-01T00:00:00.000Z' } },
+        {
+          name: 'y',
+          datatype: 'INT64',
+          shape: [2],
+          parameters: { data_url: `${base}/y`, data_bytes: 16, data_expires_at: '2026-12-01T00:00:00.000Z' },
+        },
         { name: 'z', datatype: 'FP64', shape: [1, 2], data: ['NaN', '-Infinity'] },
         { name: 'w', datatype: 'BOOL', shape: [1], parameters: { binary_data_size: 1 } },
       ],
@@ -123,17 +147,56 @@ describe('reading answers', () => {
   });
 
   it.each([
-    ['no header length', () => new Response('{}', { headers: { 'content-type': 'application/octet-stream' } }), /it is binary but has no Inference-Header-Content-Length header/],
-    ['a header length past the body', () => binaryAnswer({ outputs: [] }, [], '99'), /its header is announced as 99 bytes, but the body has 14/],
+    [
+      'no header length',
+      () => new Response('{}', { headers: { 'content-type': 'application/octet-stream' } }),
+      /it is binary but has no Inference-Header-Content-Length header/,
+    ],
+    [
+      'a header length past the body',
+      () => binaryAnswer({ outputs: [] }, [], '99'),
+      /its header is announced as 99 bytes, but the body has 14/,
+    ],
     ['a header that is not JSON', () => binaryAnswer({ outputs: [] }, [], '3'), /its header is not JSON/],
     ['no outputs', () => Response.json({ error: 'x' }), /it has no "outputs" list/],
-    ['another media type', () => new Response('<html>', { headers: { 'content-type': 'text/html; charset=utf-8' } }), /its Content-Type is "text\/html", neither/],
-    ['an unknown datatype', () => Response.json({ outputs: [{ name: 'x', datatype: 'BF16', shape: [1], data: [1] }] }), /output "x" has the datatype "BF16", which modelctl cannot read/],
-    ['an output without data', () => Response.json({ outputs: [{ name: 'x', datatype: 'FP32', shape: [1] }] }), /output "x" has neither data, binary_data_size nor data_url/],
-    ['a size past the body', () => binaryAnswer({ outputs: [{ name: 'x', datatype: 'FP32', shape: [2], parameters: { binary_data_size: 8 } }] }, [new Uint8Array(4)]), /output "x" is announced as 8 bytes, but 4 are left/],
-    ['bytes that do not match the shape', () => binaryAnswer({ outputs: [{ name: 'x', datatype: 'FP32', shape: [2], parameters: { binary_data_size: 4 } }] }, [new Uint8Array(4)]), /output "x": FP32 data of shape \[2\] takes 8 bytes, not 4/],
-    ['bytes after the last output', () => binaryAnswer({ outputs: [{ name: 'x', datatype: 'UINT8', shape: [1], parameters: { binary_data_size: 1 } }] }, [new Uint8Array(3)]), /2 bytes follow the last output's/],
-    ['JSON data that is not the datatype', () => Response.json({ outputs: [{ name: 'x', datatype: 'INT8', shape: [1], data: [300] }] }), /output "x": Element 0 is 300/],
+    [
+      'another media type',
+      () => new Response('<html>', { headers: { 'content-type': 'text/html; charset=utf-8' } }),
+      /its Content-Type is "text\/html", neither/,
+    ],
+    [
+      'an unknown datatype',
+      () => Response.json({ outputs: [{ name: 'x', datatype: 'BF16', shape: [1], data: [1] }] }),
+      /output "x" has the datatype "BF16", which modelctl cannot read/,
+    ],
+    [
+      'an output without data',
+      () => Response.json({ outputs: [{ name: 'x', datatype: 'FP32', shape: [1] }] }),
+      /output "x" has neither data, binary_data_size nor data_url/,
+    ],
+    [
+      'a size past the body',
+      () =>
+        binaryAnswer({ outputs: [{ name: 'x', datatype: 'FP32', shape: [2], parameters: { binary_data_size: 8 } }] }, [new Uint8Array(4)]),
+      /output "x" is announced as 8 bytes, but 4 are left/,
+    ],
+    [
+      'bytes that do not match the shape',
+      () =>
+        binaryAnswer({ outputs: [{ name: 'x', datatype: 'FP32', shape: [2], parameters: { binary_data_size: 4 } }] }, [new Uint8Array(4)]),
+      /output "x": FP32 data of shape \[2\] takes 8 bytes, not 4/,
+    ],
+    [
+      'bytes after the last output',
+      () =>
+        binaryAnswer({ outputs: [{ name: 'x', datatype: 'UINT8', shape: [1], parameters: { binary_data_size: 1 } }] }, [new Uint8Array(3)]),
+      /2 bytes follow the last output's/,
+    ],
+    [
+      'JSON data that is not the datatype',
+      () => Response.json({ outputs: [{ name: 'x', datatype: 'INT8', shape: [1], data: [300] }] }),
+      /output "x": Element 0 is 300/,
+    ],
   ])('refuses an answer with %s', async (_name, answer, message) => {
     expect(await refusal(answer())).toMatch(/^The inference answer cannot be read: /);
     expect(await refusal(answer())).toMatch(message);
@@ -141,17 +204,28 @@ describe('reading answers', () => {
 
   it('says when an output by reference cannot be downloaded, or is not the size announced', async () => {
     // Prepare
-    const output = (url: string, size: number) => Response.json({ outputs: [{ name: 'y', datatype: 'INT64', shape: [2], parameters: { data_url: url, data_bytes: size } }] });
+    const output = (url: string, size: number) =>
+      Response.json({ outputs: [{ name: 'y', datatype: 'INT64', shape: [2], parameters: { data_url: url, data_bytes: size } }] });
 
     // Act / Assess
-    expect(await refusal(output(`${base}/expired`, 16))).toBe('The download of output "y" was refused: 403 AccessDenied: Request has expired');
+    expect(await refusal(output(`${base}/expired`, 16))).toBe(
+      'The download of output "y" was refused: 403 AccessDenied: Request has expired',
+    );
     expect(await refusal(output(`${base}/y`, 24))).toMatch(/output "y" is announced as 24 bytes; its download has 16/);
   });
 });
 
 it('names output files safely: never outside the folder, never twice (whatever the case)', () => {
   expect(outputFileNames(['probabilities', 'label', '../../etc/passwd', 'a/b', 'A/B', '..', '', 'x:0', 'Label'])).toEqual([
-    'probabilities.npy', 'label.npy', '.._.._etc_passwd.npy', 'a_b.npy', 'A_B-2.npy', 'output_.npy', 'output.npy', 'x_0.npy', 'Label-2.npy',
+    'probabilities.npy',
+    'label.npy',
+    '.._.._etc_passwd.npy',
+    'a_b.npy',
+    'A_B-2.npy',
+    'output_.npy',
+    'output.npy',
+    'x_0.npy',
+    'Label-2.npy',
   ]);
 });
 
@@ -169,12 +243,14 @@ it('summarizes each output: datatype, shape, first values, the file it went to',
   const text = inferSummary(reply, ['out/mask.npy', 'out/label.npy']);
 
   // Assess
-  expect(text).toBe([
-    'seg v3 (request req-1)',
-    '  mask   FP32   [1, 10]  0.1, 0.2, NaN, 1, 2, 3, 4, 5, …  -> out/mask.npy',
-    '  label  BYTES  [1]      "cat\\n"  -> out/label.npy',
-    '',
-  ].join('\n'));
+  expect(text).toBe(
+    [
+      'seg v3 (request req-1)',
+      '  mask   FP32   [1, 10]  0.1, 0.2, NaN, 1, 2, 3, 4, 5, …  -> out/mask.npy',
+      '  label  BYTES  [1]      "cat\\n"  -> out/label.npy',
+      '',
+    ].join('\n'),
+  );
 });
 
 describe('checkAgainstMetadata: what the model would refuse, found before an upload', () => {
@@ -182,7 +258,10 @@ describe('checkAgainstMetadata: what the model would refuse, found before an upl
     inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 3, -1, -1] }],
     parameters: { max_rows: 1000 },
   };
-  const input = (datatype: 'FP32' | 'FP64', rows: number): InferInput => ({ name: 'image', tensor: { datatype, shape: [rows, 3, 2, 2], data: new Uint8Array(rows * 12 * (datatype === 'FP32' ? 4 : 8)) } });
+  const input = (datatype: 'FP32' | 'FP64', rows: number): InferInput => ({
+    name: 'image',
+    tensor: { datatype, shape: [rows, 3, 2, 2], data: new Uint8Array(rows * 12 * (datatype === 'FP32' ? 4 : 8)) },
+  });
 
   it('passes inputs the metadata allows', () => {
     expect(() => checkAgainstMetadata([input('FP32', 1000)], metadata)).not.toThrow();

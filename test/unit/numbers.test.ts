@@ -91,7 +91,13 @@ function neighbours(v: number, q: number): string[] {
  * beyond a power of ten that is), and the values that read back as v form an interval around v,
  * so if any shorter decimal reads back, one of v's two neighbours of p − 1 digits does.
  */
-function shortestFault(v: number, text: string, readsBack: (text: string) => boolean, maxDigits: number, everyLength = true): string | undefined {
+function shortestFault(
+  v: number,
+  text: string,
+  readsBack: (text: string) => boolean,
+  maxDigits: number,
+  everyLength = true,
+): string | undefined {
   let parsed: unknown;
   try {
     parsed = parseJson(text);
@@ -219,8 +225,8 @@ describe('float16 conversion', () => {
     const exponent = Math.floor((bits % 0x8000) / 1024);
     const fraction = bits % 1024;
     if (exponent === 31) return fraction === 0 ? sign * Infinity : NaN;
-    if (exponent === 0) return sign * fraction * Math.pow(2, -24);
-    return sign * (1 + fraction / 1024) * Math.pow(2, exponent - 15);
+    if (exponent === 0) return sign * fraction * 2 ** -24;
+    return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
   }
 
   /** All positive halves in order of value, bits 0..0x7bff, then 2^16 standing for Infinity. */
@@ -300,11 +306,13 @@ describe('float16 conversion', () => {
     const next = random32(0xf16);
     const xs: number[] = [];
     for (let i = 0; i < 3000; i++) {
-      const magnitude = 2 ** (next() % 45 - 27) * (1 + next() / 2 ** 32);
+      const magnitude = 2 ** ((next() % 45) - 27) * (1 + next() / 2 ** 32);
       xs.push(next() % 2 === 0 ? magnitude : -magnitude);
     }
     // Act / Assess
-    const faults = xs.filter((x) => numberToFloat16Bits(x) !== nearestHalf(x)).map((x) => `${x}: ${numberToFloat16Bits(x)} ≠ ${nearestHalf(x)}`);
+    const faults = xs
+      .filter((x) => numberToFloat16Bits(x) !== nearestHalf(x))
+      .map((x) => `${x}: ${numberToFloat16Bits(x)} ≠ ${nearestHalf(x)}`);
     expect(faults.slice(0, 20)).toEqual([]);
   });
 
@@ -379,7 +387,32 @@ describe('non-finite floats in JSON', () => {
   });
 
   it('refuses every other spelling and every non-string', () => {
-    const others: unknown[] = ['nan', 'NAN', '-NaN', '+NaN', 'inf', '-inf', 'Inf', '+Infinity', 'infinity', '-infinity', ' NaN', 'NaN ', 'Infinity\n', '∞', '', '1e999', Infinity, -Infinity, NaN, 0, null, undefined, ['NaN'], { NaN: 1 }];
+    const others: unknown[] = [
+      'nan',
+      'NAN',
+      '-NaN',
+      '+NaN',
+      'inf',
+      '-inf',
+      'Inf',
+      '+Infinity',
+      'infinity',
+      '-infinity',
+      ' NaN',
+      'NaN ',
+      'Infinity\n',
+      '∞',
+      '',
+      '1e999',
+      Infinity,
+      -Infinity,
+      NaN,
+      0,
+      null,
+      undefined,
+      ['NaN'],
+      { NaN: 1 },
+    ];
     expect(others.filter((value) => nonFiniteFromJson(value) !== undefined)).toEqual([]);
   });
 

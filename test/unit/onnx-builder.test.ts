@@ -1,11 +1,30 @@
 import { equals } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
 import {
-  attr, buildModel, buildModelProto, makeAttribute, makeTensor, mapOf, ML_DOMAIN, ONNX_DATA_TYPES, sequenceOf, tensorOf, tensorTypeFromOnnx,
+  attr,
+  buildModel,
+  buildModelProto,
+  makeAttribute,
+  makeTensor,
+  mapOf,
+  ML_DOMAIN,
+  ONNX_DATA_TYPES,
+  sequenceOf,
+  tensorOf,
+  tensorTypeFromOnnx,
 } from '../../functions/core/onnx/builder.js';
 import {
-  AttributeType, DataType, MAX_NESTING, ModelProtoSchema, ProtobufDecodeError, TensorProtoSchema,
-  create, decodeModel, encodeModel, isFieldSet, type ModelProto,
+  AttributeType,
+  DataType,
+  MAX_NESTING,
+  ModelProtoSchema,
+  ProtobufDecodeError,
+  TensorProtoSchema,
+  create,
+  decodeModel,
+  encodeModel,
+  isFieldSet,
+  type ModelProto,
 } from '../../functions/core/onnx/proto.js';
 import { TENSOR_TYPES } from '../../functions/core/model.js';
 import { identityModel, mlpModel, treeEnsembleClassifier, zipMapClassifier } from '../fixtures/models.js';
@@ -34,17 +53,34 @@ function richModel(): ModelProto {
     ],
     nodes: [
       {
-        op: 'Custom', domain: 'test.domain', inputs: ['x', '', 'w'], outputs: ['y', 'm'], name: 'custom', docString: 'doc',
+        op: 'Custom',
+        domain: 'test.domain',
+        inputs: ['x', '', 'w'],
+        outputs: ['y', 'm'],
+        name: 'custom',
+        docString: 'doc',
         attributes: {
-          f: attr.float(0.5), i: -7, big: 2n ** 62n, flag: true, s: 'text', raw: utf8.encode('bytes'),
+          f: attr.float(0.5),
+          i: -7,
+          big: 2n ** 62n,
+          flag: true,
+          s: 'text',
+          raw: utf8.encode('bytes'),
           t: attr.tensor({ dims: [], data: new Int32Array([-5]) }),
-          fs: [0.25, -2.5], is: [1, -2, 3], bigs: [-(2n ** 63n)], ss: ['p', 'q'], empty: attr.ints([]),
+          fs: [0.25, -2.5],
+          is: [1, -2, 3],
+          bigs: [-(2n ** 63n)],
+          ss: ['p', 'q'],
+          empty: attr.ints([]),
         },
       },
     ],
     opsets: { 'test.domain': 1 },
     metadata: { author: 'tests', license: 'MIT' },
-    docString: 'rich', producerVersion: '1.2.3', modelVersion: 42, graphName: 'g',
+    docString: 'rich',
+    producerVersion: '1.2.3',
+    modelVersion: 42,
+    graphName: 'g',
   });
 }
 
@@ -60,8 +96,11 @@ describe('encodeModel / decodeModel (protobuf-es with functions/core/onnx/onnx.p
     expect(equals(ModelProtoSchema, decoded, model)).toBe(true);
     expect(decoded.graph?.node[0]?.attribute.find((a) => a.name === 'big')?.i).toBe(2n ** 62n);
     const input = decoded.graph?.input[0]?.type?.value;
-    expect(input?.case === 'tensorType' ? input.value.shape?.dim.map((d) => d.value) : undefined)
-      .toEqual([{ case: 'dimParam', value: 'batch' }, { case: 'dimValue', value: 3n }, { case: undefined }]);
+    expect(input?.case === 'tensorType' ? input.value.shape?.dim.map((d) => d.value) : undefined).toEqual([
+      { case: 'dimParam', value: 'batch' },
+      { case: 'dimValue', value: 3n },
+      { case: undefined },
+    ]);
     const seq = decoded.graph?.output[1]?.type?.value;
     const map = seq?.case === 'sequenceType' ? seq.value.elemType?.value : undefined;
     expect(map?.case === 'mapType' ? map.value.keyType : undefined).toBe(DataType.INT64);
@@ -109,11 +148,20 @@ describe('encodeModel / decodeModel (protobuf-es with functions/core/onnx/onnx.p
       irVersion: 8n,
       opsetImport: [{ domain: '', version: 17n }],
       graph: {
-        initializer: [{
-          name: 'all', dims: [2n], dataType: DataType.FLOAT, docString: 'every typed field',
-          floatData: [0.5, -2], int32Data: [-2147483648, 7], stringData: [utf8.encode('s')],
-          int64Data: [-(2n ** 63n), 2n ** 63n - 1n], doubleData: [Math.E, -1e-300], uint64Data: [2n ** 64n - 1n, 0n],
-        }],
+        initializer: [
+          {
+            name: 'all',
+            dims: [2n],
+            dataType: DataType.FLOAT,
+            docString: 'every typed field',
+            floatData: [0.5, -2],
+            int32Data: [-2147483648, 7],
+            stringData: [utf8.encode('s')],
+            int64Data: [-(2n ** 63n), 2n ** 63n - 1n],
+            doubleData: [Math.E, -1e-300],
+            uint64Data: [2n ** 64n - 1n, 0n],
+          },
+        ],
       },
     });
 
@@ -135,7 +183,8 @@ describe('encodeModel / decodeModel (protobuf-es with functions/core/onnx/onnx.p
 
   it('refuses to encode integers outside their protobuf type', () => {
     // Prepare
-    const tensor = (init: Parameters<typeof create<typeof TensorProtoSchema>>[1]) => create(ModelProtoSchema, { graph: { initializer: [create(TensorProtoSchema, init)] } });
+    const tensor = (init: Parameters<typeof create<typeof TensorProtoSchema>>[1]) =>
+      create(ModelProtoSchema, { graph: { initializer: [create(TensorProtoSchema, init)] } });
 
     // Act / Assess
     expect(() => encodeModel(tensor({ dims: [1n], dataType: DataType.INT64, int64Data: [2n ** 63n] }))).toThrow(/invalid int64/);
@@ -259,17 +308,32 @@ describe('buildModel', () => {
 
     // Assess
     expect(types).toEqual({
-      f: AttributeType.FLOAT, i: AttributeType.INT, big: AttributeType.INT, flag: AttributeType.INT,
-      s: AttributeType.STRING, raw: AttributeType.STRING, t: AttributeType.TENSOR, fs: AttributeType.FLOATS,
-      is: AttributeType.INTS, bigs: AttributeType.INTS, ss: AttributeType.STRINGS, empty: AttributeType.INTS,
+      f: AttributeType.FLOAT,
+      i: AttributeType.INT,
+      big: AttributeType.INT,
+      flag: AttributeType.INT,
+      s: AttributeType.STRING,
+      raw: AttributeType.STRING,
+      t: AttributeType.TENSOR,
+      fs: AttributeType.FLOATS,
+      is: AttributeType.INTS,
+      bigs: AttributeType.INTS,
+      ss: AttributeType.STRINGS,
+      empty: AttributeType.INTS,
     });
     expect(node?.domain).toBe('test.domain');
   });
 
   it('imports each used domain with its opset version', () => {
     const opsets = (m: ModelProto) => m.opsetImport.map((o) => [o.domain, o.version]);
-    expect(opsets(richModel())).toEqual([['', 17n], ['test.domain', 1n]]);
-    expect(opsets(decodeModel(treeEnsembleClassifier().bytes))).toEqual([['', 17n], [ML_DOMAIN, 3n]]);
+    expect(opsets(richModel())).toEqual([
+      ['', 17n],
+      ['test.domain', 1n],
+    ]);
+    expect(opsets(decodeModel(treeEnsembleClassifier().bytes))).toEqual([
+      ['', 17n],
+      [ML_DOMAIN, 3n],
+    ]);
   });
 
   it.each([
@@ -277,7 +341,11 @@ describe('buildModel', () => {
     ['a value defined twice', { nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['x'] }] }, /defined twice/],
     ['an output nothing produces', { nodes: [] }, /graph output 'y' is not produced/],
     ['a domain without an opset', { nodes: [{ op: 'Foo', domain: 'nowhere', inputs: ['x'], outputs: ['y'] }] }, /no opset version/],
-    ['an untyped empty attribute list', { nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'], attributes: { a: [] as number[] } }] }, /explicit type/],
+    [
+      'an untyped empty attribute list',
+      { nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'], attributes: { a: [] as number[] } }] },
+      /explicit type/,
+    ],
   ])('refuses %s', (_, spec, message) => {
     expect(() => buildModel({ ...identitySpec('float32'), ...spec })).toThrow(message);
   });
@@ -318,10 +386,22 @@ describe('ONNX Runtime loads builder output', () => {
   it('runs a model whose initializers use the typed int64_data and float_data fields', async () => {
     // Prepare: y = x + c (int64), z = f * 2 (float), both constants written without raw_data
     const proto = buildModelProto({
-      inputs: [{ name: 'x', type: 'int64', shape: ['N', 2] }, { name: 'f', type: 'float32', shape: ['N'] }],
-      outputs: [{ name: 'y', type: 'int64', shape: ['N', 2] }, { name: 'z', type: 'float32', shape: ['N'] }],
-      initializers: [{ name: 'c', dims: [2], data: [0n, 0n] }, { name: 'two', dims: [], data: new Float32Array([0]) }],
-      nodes: [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }, { op: 'Mul', inputs: ['f', 'two'], outputs: ['z'] }],
+      inputs: [
+        { name: 'x', type: 'int64', shape: ['N', 2] },
+        { name: 'f', type: 'float32', shape: ['N'] },
+      ],
+      outputs: [
+        { name: 'y', type: 'int64', shape: ['N', 2] },
+        { name: 'z', type: 'float32', shape: ['N'] },
+      ],
+      initializers: [
+        { name: 'c', dims: [2], data: [0n, 0n] },
+        { name: 'two', dims: [], data: new Float32Array([0]) },
+      ],
+      nodes: [
+        { op: 'Add', inputs: ['x', 'c'], outputs: ['y'] },
+        { op: 'Mul', inputs: ['f', 'two'], outputs: ['z'] },
+      ],
     });
     const [c, two] = proto.graph?.initializer ?? [];
     // Deleting an own property unsets a proto2 field (protobuf-es keeps defaults on the prototype).
@@ -344,12 +424,14 @@ describe('ONNX Runtime loads builder output', () => {
 
   it('runs a float16 model whose initializer is IEEE half bit patterns', async () => {
     // Prepare: y = x + c, c = [1.5, -2] as binary16 (0x3e00, 0xc000)
-    const session = await ort.InferenceSession.create(buildModel({
-      inputs: [{ name: 'x', type: 'float16', shape: ['N', 2] }],
-      outputs: [{ name: 'y', type: 'float16', shape: ['N', 2] }],
-      initializers: [{ name: 'c', type: 'float16', dims: [2], data: new Uint16Array([0x3e00, 0xc000]) }],
-      nodes: [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }],
-    }));
+    const session = await ort.InferenceSession.create(
+      buildModel({
+        inputs: [{ name: 'x', type: 'float16', shape: ['N', 2] }],
+        outputs: [{ name: 'y', type: 'float16', shape: ['N', 2] }],
+        initializers: [{ name: 'c', type: 'float16', dims: [2], data: new Uint16Array([0x3e00, 0xc000]) }],
+        nodes: [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }],
+      }),
+    );
 
     // Act: x = [0.5, 4] (0x3800, 0x4400)
     const out = await session.run({ x: new ort.Tensor('float16', new Uint16Array([0x3800, 0x4400]), [1, 2]) });
@@ -362,11 +444,13 @@ describe('ONNX Runtime loads builder output', () => {
   it('runs string, int64 and bool models and exposes symbolic dims', async () => {
     // Prepare
     const strings = await ort.InferenceSession.create(identityModel('string').bytes);
-    const bools = await ort.InferenceSession.create(buildModel({
-      inputs: [{ name: 'x', type: 'bool', shape: ['N'] }],
-      outputs: [{ name: 'y', type: 'bool', shape: ['N'] }],
-      nodes: [{ op: 'Not', inputs: ['x'], outputs: ['y'] }],
-    }));
+    const bools = await ort.InferenceSession.create(
+      buildModel({
+        inputs: [{ name: 'x', type: 'bool', shape: ['N'] }],
+        outputs: [{ name: 'y', type: 'bool', shape: ['N'] }],
+        nodes: [{ op: 'Not', inputs: ['x'], outputs: ['y'] }],
+      }),
+    );
 
     // Act
     const s = await strings.run({ x: new ort.Tensor('string', ['a', 'b', 'c'], [1, 3]) });

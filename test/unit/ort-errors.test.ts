@@ -38,8 +38,14 @@ describe('publicOrtReason', () => {
   });
 
   it('gives a generic reason when nothing but internals is left, still without them', () => {
-    const reason = publicOrtReason(new Error('Exception during initialization: /onnxruntime_src/x/deep_cpu_gru.h:49 onnxruntime::DeepCpuGruOp::DeepCpuGruOp(const onnxruntime::OpKernelInfo&) a.size() == 2 was false. \n'));
-    expect(reason.public).toMatch(/^Exception during initialization: an operator's attributes or weights are not consistent with each other/);
+    const reason = publicOrtReason(
+      new Error(
+        'Exception during initialization: /onnxruntime_src/x/deep_cpu_gru.h:49 onnxruntime::DeepCpuGruOp::DeepCpuGruOp(const onnxruntime::OpKernelInfo&) a.size() == 2 was false. \n',
+      ),
+    );
+    expect(reason.public).toMatch(
+      /^Exception during initialization: an operator's attributes or weights are not consistent with each other/,
+    );
     expect(reason.public).not.toMatch(INTERNALS);
   });
 

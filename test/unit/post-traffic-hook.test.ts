@@ -6,11 +6,7 @@
  * changes nothing; a gate that refuses reports Failed (CodeDeploy rolls back) and changes nothing.
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import {
-  CodeDeployClient,
-  GetDeploymentCommand,
-  PutLifecycleEventHookExecutionStatusCommand,
-} from '@aws-sdk/client-codedeploy';
+import { CodeDeployClient, GetDeploymentCommand, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { lambdaAppSpec } from '../../functions/adapters/lambda-traffic-router.js';
@@ -42,7 +38,13 @@ async function setup(baseline?: MetricBaseline) {
   }
   await seeding.setProduction('iris', '1', 'alice');
   // The hook's own service, as its handler builds it (a baseline, when given, is the gate that refuses).
-  const service = new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 0, ...(baseline ? { baselineFor: () => baseline } : {}) });
+  const service = new RegistryService({
+    registry,
+    artifacts,
+    runtime,
+    maxArtifactBytes: 0,
+    ...(baseline ? { baselineFor: () => baseline } : {}),
+  });
   const handler = makePostTrafficHookHandler({
     codeDeploy: new CodeDeployClient({ region: 'us-east-1', credentials }),
     lambda: new LambdaClient({ region: 'us-east-1', credentials }),
@@ -59,7 +61,9 @@ async function setup(baseline?: MetricBaseline) {
 
 /** The target function version 7's environment. */
 function targetEnvironment(variables: Record<string, string>): void {
-  lambdaMock.on(GetFunctionConfigurationCommand, { FunctionName: FN, Qualifier: '7' }).resolves({ Environment: { Variables: { SERVED_MODEL: 'iris', ...variables } } });
+  lambdaMock
+    .on(GetFunctionConfigurationCommand, { FunctionName: FN, Qualifier: '7' })
+    .resolves({ Environment: { Variables: { SERVED_MODEL: 'iris', ...variables } } });
 }
 
 function reported(): string | undefined {
@@ -84,7 +88,9 @@ beforeEach(() => {
 
 describe('post-traffic hook', () => {
   it('the AppSpec of a managed release names both hooks', () => {
-    expect(JSON.parse(lambdaAppSpec(ENDPOINT, '6', '7'))).toMatchObject({ Hooks: [{ BeforeAllowTraffic: 'pre-hook' }, { AfterAllowTraffic: 'post-hook' }] });
+    expect(JSON.parse(lambdaAppSpec(ENDPOINT, '6', '7'))).toMatchObject({
+      Hooks: [{ BeforeAllowTraffic: 'pre-hook' }, { AfterAllowTraffic: 'post-hook' }],
+    });
   });
 
   it('a target pinned to a staging version: it becomes production through the gates, the previous one is archived, Succeeded', async () => {
@@ -100,7 +106,10 @@ describe('post-traffic hook', () => {
     expect(reported()).toBe('Succeeded');
     const after = await snapshot();
     expect(after.model?.productionVersion).toBe('2');
-    expect(after.stages).toEqual([['1', 'archived'], ['2', 'production']]);
+    expect(after.stages).toEqual([
+      ['1', 'archived'],
+      ['2', 'production'],
+    ]);
     expect(after.history.at(-1)).toMatchObject({ actor: RELEASE_MONITOR, reason: expect.stringMatching(/function version 7 .*d-POST/) });
   });
 
@@ -164,7 +173,10 @@ describe('post-traffic hook', () => {
     // Assess
     expect(missing).toMatchObject({ status: 'Failed', reason: expect.stringMatching(/no version 9/) });
     expect(unreadable).toMatchObject({ status: 'Failed', reason: expect.stringMatching(/throttled/) });
-    expect(codeDeployMock.commandCalls(PutLifecycleEventHookExecutionStatusCommand).map((c) => c.args[0].input.status)).toEqual(['Failed', 'Failed']);
+    expect(codeDeployMock.commandCalls(PutLifecycleEventHookExecutionStatusCommand).map((c) => c.args[0].input.status)).toEqual([
+      'Failed',
+      'Failed',
+    ]);
     expect(await snapshot()).toEqual(before);
   });
 });

@@ -10,8 +10,16 @@ import { PredictionService, boundedJson, type PredictConfig, type RequestContext
 import { newFacts } from '../../functions/core/observability.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryPredictionLog, publishModel } from '../fixtures/in-memory.js';
 import {
-  fixedShapeModel, identityModel, int64Model, mixedInputModel, mlpModel, seededRandom, stringInputModel,
-  treeEnsembleClassifier, twoInputModel, type ModelFixture,
+  fixedShapeModel,
+  identityModel,
+  int64Model,
+  mixedInputModel,
+  mlpModel,
+  seededRandom,
+  stringInputModel,
+  treeEnsembleClassifier,
+  twoInputModel,
+  type ModelFixture,
 } from '../fixtures/models.js';
 import { rejection } from '../fixtures/errors.js';
 
@@ -52,7 +60,12 @@ beforeEach(() => {
 
 function service(config: Partial<PredictConfig> = {}): PredictionService {
   return new PredictionService({
-    registry, runtime, log, config: { ...CONFIG, ...config }, now: () => clock, elapsed: () => 1000.5,
+    registry,
+    runtime,
+    log,
+    config: { ...CONFIG, ...config },
+    now: () => clock,
+    elapsed: () => 1000.5,
   });
 }
 
@@ -70,7 +83,6 @@ async function publish(model: string, fixture: ModelFixture, metadata: ModelMeta
   const signature: ModelSignature = { inputs: fixture.inputs, outputs: fixture.outputs };
   return publishModel(registry, store, { model, bytes: fixture.bytes, signature, metadata, promote });
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // ONNX Runtime called directly, and an independent rendering of its outputs as JSON rows.
@@ -101,12 +113,16 @@ function nest(flat: unknown[], shape: readonly number[]): unknown {
 
 /** Row `r` of every output, as `{ name: nested JSON }`. */
 function directRows(outputs: ort.InferenceSession.ReturnType, rows: number): Record<string, unknown>[] {
-  return Array.from({ length: rows }, (_, r) => Object.fromEntries(Object.entries(outputs).map(([name, t]) => {
-    const [, ...rest] = t.dims;
-    const size = rest.reduce((a, b) => a * b, 1);
-    const flat = Array.from(t.data as ArrayLike<unknown>).map((v) => jsonElement(t.type, v));
-    return [name, nest(flat.slice(r * size, (r + 1) * size), rest)];
-  })));
+  return Array.from({ length: rows }, (_, r) =>
+    Object.fromEntries(
+      Object.entries(outputs).map(([name, t]) => {
+        const [, ...rest] = t.dims;
+        const size = rest.reduce((a, b) => a * b, 1);
+        const flat = Array.from(t.data as ArrayLike<unknown>).map((v) => jsonElement(t.type, v));
+        return [name, nest(flat.slice(r * size, (r + 1) * size), rest)];
+      }),
+    ),
+  );
 }
 
 function directFlat(t: ort.Tensor): unknown[] {
@@ -151,7 +167,9 @@ describe('predictions equal ONNX Runtime called directly', () => {
     expect(float32Values(single.predictions)).toEqual([classified[0]]);
     expect(float32Values(objects.predictions)).toEqual(classified);
     expect(float32Values(arrays.predictions)).toEqual(classified);
-    expect(float32Values(v2.outputs)).toEqual([{ name: 'probabilities', datatype: 'FP32', shape: [3, 3], data: directFlat(expected['probabilities']!) }]);
+    expect(float32Values(v2.outputs)).toEqual([
+      { name: 'probabilities', datatype: 'FP32', shape: [3, 3], data: directFlat(expected['probabilities']!) },
+    ]);
   });
 
   it.each([
@@ -171,7 +189,11 @@ describe('predictions equal ONNX Runtime called directly', () => {
     const response = await service().predict('forest', { instances: rows.map((r) => asRecord(IRIS, r)) }, ctx());
 
     // Assess
-    const predictions = float32Values(response.predictions) as { label: string; confidence: number; probabilities: Record<string, number> }[];
+    const predictions = float32Values(response.predictions) as {
+      label: string;
+      confidence: number;
+      probabilities: Record<string, number>;
+    }[];
     expect(predictions.map((p) => p.label)).toEqual(directLabels);
     expect(predictions.map((p) => classLabels.map((l) => p.probabilities[l]))).toEqual(directProbs);
     expect(predictions.map((p) => p.confidence)).toEqual(directProbs.map((p) => Math.max(...p)));
@@ -182,8 +204,14 @@ describe('predictions equal ONNX Runtime called directly', () => {
     // Prepare
     const fixture = twoInputModel();
     await publish('pair', fixture);
-    const a = [[1.5, -2], [3, 4.25]];
-    const b = [[0.5, 8], [-1, 2]];
+    const a = [
+      [1.5, -2],
+      [3, 4.25],
+    ];
+    const b = [
+      [0.5, 8],
+      [-1, 2],
+    ];
     const expected = await direct(fixture, {
       a: new ort.Tensor('float32', Float32Array.from(a.flat()), [2, 2]),
       b: new ort.Tensor('float32', Float32Array.from(b.flat()), [2, 2]),
@@ -191,14 +219,27 @@ describe('predictions equal ONNX Runtime called directly', () => {
     const svc = service();
 
     // Act
-    const records = await svc.predict('pair', { instances: [{ a: a[0], b: b[0] }, { b: b[1], a: a[1] }] }, ctx());
-    const v2 = await svc.inferV2('pair', {
-      inputs: [
-        { name: 'b', shape: [2, 2], datatype: 'FP32', data: b },
-        { name: 'a', shape: [2, 2], datatype: 'FP32', data: a.flat() },
-      ],
-      outputs: [{ name: 'product' }],
-    }, ctx());
+    const records = await svc.predict(
+      'pair',
+      {
+        instances: [
+          { a: a[0], b: b[0] },
+          { b: b[1], a: a[1] },
+        ],
+      },
+      ctx(),
+    );
+    const v2 = await svc.inferV2(
+      'pair',
+      {
+        inputs: [
+          { name: 'b', shape: [2, 2], datatype: 'FP32', data: b },
+          { name: 'a', shape: [2, 2], datatype: 'FP32', data: a.flat() },
+        ],
+        outputs: [{ name: 'product' }],
+      },
+      ctx(),
+    );
 
     // Assess
     expect(records.predictions).toEqual(directRows(expected, 2));
@@ -234,7 +275,16 @@ describe('predictions equal ONNX Runtime called directly', () => {
     });
 
     // Act
-    const response = await service().predict('scores', { instances: [{ category: 'large', amount: 2 }, { category: ['tiny'], amount: [3] }] }, ctx());
+    const response = await service().predict(
+      'scores',
+      {
+        instances: [
+          { category: 'large', amount: 2 },
+          { category: ['tiny'], amount: [3] },
+        ],
+      },
+      ctx(),
+    );
 
     // Assess
     expect(response.predictions).toEqual(directRows(expected, 2));
@@ -250,7 +300,11 @@ describe('predictions equal ONNX Runtime called directly', () => {
 
     // Act
     const records = await svc.predict('ids', { features: { ids: ['9007199254740993', 41] } }, ctx());
-    const v2 = await svc.inferV2('ids', { inputs: [{ name: 'ids', shape: [1, 2], datatype: 'INT64', data: ['9007199254740993', 41] }] }, ctx());
+    const v2 = await svc.inferV2(
+      'ids',
+      { inputs: [{ name: 'ids', shape: [1, 2], datatype: 'INT64', data: ['9007199254740993', 41] }] },
+      ctx(),
+    );
     const inexact = await rejection(svc.predict('ids', { features: { ids: [9007199254740993, 41] } }, ctx()));
 
     // Assess
@@ -270,7 +324,18 @@ describe('predictions equal ONNX Runtime called directly', () => {
 
     // Act
     const one = await svc.predict('fixed', { features: { x: [1, 2, 3] } }, ctx());
-    const two = await rejection(svc.predict('fixed', { instances: [[1, 2, 3], [4, 5, 6]] }, ctx()));
+    const two = await rejection(
+      svc.predict(
+        'fixed',
+        {
+          instances: [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+        },
+        ctx(),
+      ),
+    );
 
     // Assess
     expect(one.predictions).toEqual(directRows(expected, 1));
@@ -303,19 +368,32 @@ describe('predictions equal ONNX Runtime called directly', () => {
 
 function sampleRow(type: TensorType): unknown[] {
   switch (type) {
-    case 'float16': return [0.5, -1.25, 65504];
-    case 'float32': return [0.5, -1.25, Math.fround(3e38)];
-    case 'float64': return [0.1, -1e300, 5e-324];
-    case 'int8': return [-128, 0, 127];
-    case 'int16': return [-32768, 1, 32767];
-    case 'int32': return [-2147483648, 2, 2147483647];
-    case 'int64': return ['-9223372036854775808', 3, '9223372036854775807'];
-    case 'uint8': return [0, 4, 255];
-    case 'uint16': return [0, 5, 65535];
-    case 'uint32': return [0, 6, 4294967295];
-    case 'uint64': return [0, 7, '18446744073709551615'];
-    case 'bool': return [true, false, true];
-    case 'string': return ['a', '', 'ünïcode'];
+    case 'float16':
+      return [0.5, -1.25, 65504];
+    case 'float32':
+      return [0.5, -1.25, Math.fround(3e38)];
+    case 'float64':
+      return [0.1, -1e300, 5e-324];
+    case 'int8':
+      return [-128, 0, 127];
+    case 'int16':
+      return [-32768, 1, 32767];
+    case 'int32':
+      return [-2147483648, 2, 2147483647];
+    case 'int64':
+      return ['-9223372036854775808', 3, '9223372036854775807'];
+    case 'uint8':
+      return [0, 4, 255];
+    case 'uint16':
+      return [0, 5, 65535];
+    case 'uint32':
+      return [0, 6, 4294967295];
+    case 'uint64':
+      return [0, 7, '18446744073709551615'];
+    case 'bool':
+      return [true, false, true];
+    case 'string':
+      return ['a', '', 'ünïcode'];
   }
 }
 
@@ -349,7 +427,9 @@ describe('batching and limits', () => {
 
     // Act
     const records = await rejection(svc.predict('iris', { instances: rows }, ctx()));
-    const v2 = await rejection(svc.inferV2('iris', { inputs: [{ name: 'input', shape: [11, 4], datatype: 'FP32', data: rows.flat() }] }, ctx()));
+    const v2 = await rejection(
+      svc.inferV2('iris', { inputs: [{ name: 'input', shape: [11, 4], datatype: 'FP32', data: rows.flat() }] }, ctx()),
+    );
 
     // Assess
     expect([records.status, records.code]).toEqual([413, 'TOO_MANY_ROWS']);
@@ -369,17 +449,28 @@ describe('batching and limits', () => {
   it('refuses instances that mix objects and arrays, naming the first odd one', async () => {
     await publish('iris', mlpModel(), { features: IRIS });
     const rows = floatRows(3, 4);
-    const error = await rejection(service().predict('iris', { instances: [asRecord(IRIS, rows[0]!), asRecord(IRIS, rows[1]!), rows[2]] }, ctx()));
+    const error = await rejection(
+      service().predict('iris', { instances: [asRecord(IRIS, rows[0]!), asRecord(IRIS, rows[1]!), rows[2]] }, ctx()),
+    );
     expect(error.code).toBe('MIXED_INSTANCES');
     expect(error.path).toEqual(['instances', 2]);
   });
 
   it('refuses an output the model does not have in v2', async () => {
     await publish('pair', twoInputModel());
-    const error = await rejection(service().inferV2('pair', {
-      inputs: [{ name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }, { name: 'b', shape: [1, 2], datatype: 'FP32', data: [1, 2] }],
-      outputs: [{ name: 'sum' }, { name: 'difference' }],
-    }, ctx()));
+    const error = await rejection(
+      service().inferV2(
+        'pair',
+        {
+          inputs: [
+            { name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] },
+            { name: 'b', shape: [1, 2], datatype: 'FP32', data: [1, 2] },
+          ],
+          outputs: [{ name: 'sum' }, { name: 'difference' }],
+        },
+        ctx(),
+      ),
+    );
     expect(error.code).toBe('UNKNOWN_OUTPUT');
     expect(error.path).toEqual(['outputs', 1, 'name']);
   });
@@ -423,7 +514,10 @@ describe('sessions: held for a request, given back after it, bounded per process
       letGo = resolve;
     });
     let first: ort.InferenceSession | undefined;
-    jest.spyOn(prototype, 'run').mockImplementation(async function (this: ort.InferenceSession, ...args: Parameters<ort.InferenceSession['run']>) {
+    jest.spyOn(prototype, 'run').mockImplementation(async function (
+      this: ort.InferenceSession,
+      ...args: Parameters<ort.InferenceSession['run']>
+    ) {
       if (!first) {
         first = this;
         await held;
@@ -453,8 +547,8 @@ describe('sessions: held for a request, given back after it, bounded per process
   });
 });
 
-describe('faults on our side are 5xx, never the caller\'s 4xx', () => {
-  it('answers 500 ARTIFACT_NOT_FOUND when the served version\'s file vanished from the store', async () => {
+describe("faults on our side are 5xx, never the caller's 4xx", () => {
+  it("answers 500 ARTIFACT_NOT_FOUND when the served version's file vanished from the store", async () => {
     // Prepare: a version whose artifact is gone (and not in the /tmp cache: a model never loaded here)
     const published = await publish('iris', mlpModel({ seed: 401 }), { features: IRIS });
     store.remove(published.artifact.key);
@@ -477,7 +571,7 @@ describe('faults on our side are 5xx, never the caller\'s 4xx', () => {
     expect([error.status, error.code]).toEqual([500, 'VERSION_NOT_FOUND']);
   });
 
-  it('records the model, its version, the rows and the run time in the request\'s facts, also when the answer is an error', async () => {
+  it("records the model, its version, the rows and the run time in the request's facts, also when the answer is an error", async () => {
     // Prepare
     await publish('iris', mlpModel(), { features: IRIS });
     const facts = { rows: 0, modelLatencyMs: 0 } as { model?: string; modelVersion?: string; rows: number; modelLatencyMs: number };
@@ -555,7 +649,9 @@ describe('which version serves', () => {
     const getModel = jest.spyOn(registry, 'getModel');
 
     // Act: a cold service, 10 requests at once
-    const responses = await Promise.all(Array.from({ length: 10 }, () => svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx())));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx())),
+    );
 
     // Assess
     expect(responses.map((r) => r.modelVersion)).toEqual(Array(10).fill('1'));
@@ -571,7 +667,9 @@ describe('which version serves', () => {
     clock = NOW + 60_000;
 
     // Act: many requests while the one re-read hangs
-    const responses = await Promise.all(Array.from({ length: 20 }, () => svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx())));
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => svc.predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, ctx())),
+    );
 
     // Assess: all served from the known version, with a single read in flight
     expect(responses.map((r) => r.modelVersion)).toEqual(Array(20).fill('1'));
@@ -633,9 +731,17 @@ describe('which version serves', () => {
     await publish('pair', twoInputModel());
     const metadata = await service().metadataV2('pair');
     expect(metadata).toEqual({
-      name: 'pair', versions: ['1'], platform: 'onnxruntime_onnx',
-      inputs: [{ name: 'a', datatype: 'FP32', shape: [-1, 2] }, { name: 'b', datatype: 'FP32', shape: [-1, 2] }],
-      outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }, { name: 'product', datatype: 'FP32', shape: [-1, 2] }],
+      name: 'pair',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: [-1, 2] },
+        { name: 'b', datatype: 'FP32', shape: [-1, 2] },
+      ],
+      outputs: [
+        { name: 'sum', datatype: 'FP32', shape: [-1, 2] },
+        { name: 'product', datatype: 'FP32', shape: [-1, 2] },
+      ],
       parameters: { model_version: '1', record_keys: 'inputs', max_rows: 1000 },
     });
     expect(await service().ready('pair')).toEqual({ name: 'pair', ready: true, version: '1' });
@@ -671,7 +777,12 @@ describe('versions addressed by number (/v2/models/{m}/versions/{v}/...)', () =>
   async function archive(model: string, version: string): Promise<void> {
     const record = await registry.getVersion(model, version);
     if (!record) throw new Error(`no ${model} v${version}`);
-    await registry.applyTransition({ model, changes: [{ version, from: record.stage, to: 'archived', expectedRevision: record.revision }], actor: 'test', at: '2025-01-02T00:00:00.000Z' });
+    await registry.applyTransition({
+      model,
+      changes: [{ version, from: record.stage, to: 'archived', expectedRevision: record.revision }],
+      actor: 'test',
+      at: '2025-01-02T00:00:00.000Z',
+    });
   }
 
   it('serves the version the path names, whatever the pin and the production pointer say, in development or staging too', async () => {
@@ -737,7 +848,7 @@ describe('versions addressed by number (/v2/models/{m}/versions/{v}/...)', () =>
     expect(pinned.model_version).toBe('1');
   });
 
-  it('trusts an addressed version\'s stage for pointerCacheMs, then re-reads it off the request path and follows an archival', async () => {
+  it("trusts an addressed version's stage for pointerCacheMs, then re-reads it off the request path and follows an archival", async () => {
     // Prepare
     await publish('iris', mlpModel(), { features: IRIS });
     await publish('iris', mlpModel({ seed: 2 }), { features: IRIS }, false);
@@ -803,8 +914,12 @@ describe('responses and the prediction log', () => {
     const context = ctx();
     const response = await service().predict('iris', { features: asRecord(IRIS, [1, 2, 3, 4]) }, context);
     expect(response).toMatchObject({
-      requestId: context.requestId, model: 'iris', modelVersion: '1', functionVersion: '7',
-      processingTimeMs: 10.5, timestamp: '2025-06-01T12:00:00.000Z',
+      requestId: context.requestId,
+      model: 'iris',
+      modelVersion: '1',
+      functionVersion: '7',
+      processingTimeMs: 10.5,
+      timestamp: '2025-06-01T12:00:00.000Z',
     });
   });
 
@@ -820,8 +935,15 @@ describe('responses and the prediction log', () => {
     expect(log.records).toHaveLength(1);
     const record = log.records[0]!;
     expect(record).toMatchObject({
-      requestId: context.requestId, model: 'iris', modelVersion: '1', functionVersion: '7', caller: 'alice',
-      rows: 3, latencyMs: 10.5, timestamp: '2025-06-01T12:00:00.000Z', truncated: false,
+      requestId: context.requestId,
+      model: 'iris',
+      modelVersion: '1',
+      functionVersion: '7',
+      caller: 'alice',
+      rows: 3,
+      latencyMs: 10.5,
+      timestamp: '2025-06-01T12:00:00.000Z',
+      truncated: false,
     });
     expect(record.expiresAt).toBe(NOW / 1000 + 30 * 86_400);
     expect(JSON.parse(record.outputs)).toEqual(response.predictions);
@@ -852,9 +974,16 @@ describe('responses and the prediction log', () => {
     await publish('pair', twoInputModel());
     const svc = service();
     await svc.predict('pair', { instances: [{ a: [1, 2], b: [3, 4] }] }, ctx());
-    await svc.inferV2('pair', {
-      inputs: [{ name: 'b', shape: [1, 2], datatype: 'FP32', data: [3, 4] }, { name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] }],
-    }, ctx());
+    await svc.inferV2(
+      'pair',
+      {
+        inputs: [
+          { name: 'b', shape: [1, 2], datatype: 'FP32', data: [3, 4] },
+          { name: 'a', shape: [1, 2], datatype: 'FP32', data: [1, 2] },
+        ],
+      },
+      ctx(),
+    );
     expect(log.records[0]?.inputSha256).toBe(log.records[1]?.inputSha256);
   });
 
@@ -875,7 +1004,11 @@ describe('responses and the prediction log', () => {
 
   it('logs v2 requests with their output tensors', async () => {
     await publish('ids', int64Model());
-    const response = await service().inferV2('ids', { id: 'mine', inputs: [{ name: 'ids', shape: [2, 2], datatype: 'INT64', data: [1, 2, 3, 4] }] }, ctx());
+    const response = await service().inferV2(
+      'ids',
+      { id: 'mine', inputs: [{ name: 'ids', shape: [2, 2], datatype: 'INT64', data: [1, 2, 3, 4] }] },
+      ctx(),
+    );
     expect(response.id).toBe('mine');
     expect(log.records[0]?.rows).toBe(2);
     expect(JSON.parse(log.records[0]!.outputs)).toEqual(response.outputs);

@@ -165,7 +165,7 @@ describe('DynamoDbPredictionLog queue', () => {
     expect(log.pending()).toBe(0);
   });
 
-  it('writes full batches, up to `concurrency` at once, while records keep coming, and never on the request\'s own turn', async () => {
+  it("writes full batches, up to `concurrency` at once, while records keep coming, and never on the request's own turn", async () => {
     // Prepare: DynamoDB answers each call after a while, counting the calls in flight
     let inFlight = 0;
     let most = 0;
@@ -367,13 +367,23 @@ describe('the fallback', () => {
     // Assess
     const recordLines = lines.filter((l) => l['message'] === FALLBACK_MESSAGE);
     expect(recordLines).toHaveLength(3);
-    expect(recordLines[0]).toMatchObject({ level: 'ERROR', requestId: 'a', record: records[0], error: { name: 'Error', message: 'connect ECONNREFUSED' } });
+    expect(recordLines[0]).toMatchObject({
+      level: 'ERROR',
+      requestId: 'a',
+      record: records[0],
+      error: { name: 'Error', message: 'connect ECONNREFUSED' },
+    });
     expect(JSON.stringify(recordLines)).not.toContain('do not log me');
     const metricLines = lines.filter((l) => '_aws' in l);
     expect(metricLines).toHaveLength(2);
-    expect(metricLines.map((l) => [l['Model'], l['PredictionLogFallback']])).toEqual([['iris', 2], ['wine', 1]]);
+    expect(metricLines.map((l) => [l['Model'], l['PredictionLogFallback']])).toEqual([
+      ['iris', 2],
+      ['wine', 1],
+    ]);
     expect(metricLines[0]?.['_aws']).toMatchObject({
-      CloudWatchMetrics: [{ Namespace: 'OnnxServing', Dimensions: [['Model']], Metrics: [{ Name: 'PredictionLogFallback', Unit: 'Count' }] }],
+      CloudWatchMetrics: [
+        { Namespace: 'OnnxServing', Dimensions: [['Model']], Metrics: [{ Name: 'PredictionLogFallback', Unit: 'Count' }] },
+      ],
     });
   });
 
@@ -381,7 +391,12 @@ describe('the fallback', () => {
     // Prepare
     documents.on(BatchWriteCommand).resolves({});
     const log = makeLog({ flushDelayMs: 60_000 });
-    const broken: PendingRecord = { requestId: 'req-broken', build: () => { throw new Error('cannot hash'); } };
+    const broken: PendingRecord = {
+      requestId: 'req-broken',
+      build: () => {
+        throw new Error('cannot hash');
+      },
+    };
 
     // Act
     const lines = await captureStdout(async () => {

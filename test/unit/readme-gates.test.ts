@@ -31,7 +31,7 @@ function setup() {
   return new RegistryService({ registry, artifacts, runtime, maxArtifactBytes: 10_000_000 });
 }
 
-describe('the README\'s golden-input example', () => {
+describe("the README's golden-input example", () => {
   const example = jsonBlocks('### Gates').find((block) => block.trimStart().startsWith('"goldenInputs"'));
 
   it('is in the Gates section', () => {
@@ -46,7 +46,10 @@ describe('the README\'s golden-input example', () => {
 
     // Act
     const version = await service.register({
-      model: 'iris', bytes: readFileSync(SAMPLE_MODEL.file), metadata: { ...metadata, goldenInputs }, actor: 'readme',
+      model: 'iris',
+      bytes: readFileSync(SAMPLE_MODEL.file),
+      metadata: { ...metadata, goldenInputs },
+      actor: 'readme',
     });
 
     // Assess

@@ -20,7 +20,9 @@ function scopesTable(): Map<string, string[]> {
   for (const line of section.split('\n')) {
     const cells = /^\| `([a-z:]+)` \| (.+) \|$/.exec(line);
     if (!cells) continue;
-    const routes = [...(cells[2] as string).matchAll(/`([A-Z]+) (\/[^`]+)`/g)].flatMap(([, method, route]) => expand(route as string).map((r) => `${method} ${r}`));
+    const routes = [...(cells[2] as string).matchAll(/`([A-Z]+) (\/[^`]+)`/g)].flatMap(([, method, route]) =>
+      expand(route as string).map((r) => `${method} ${r}`),
+    );
     rows.set(cells[1] as string, routes);
   }
   return rows;
@@ -30,7 +32,12 @@ function scopesTable(): Map<string, string[]> {
 function expand(route: string): string[] {
   const optional = /\[([^\]]+)\]/.exec(route);
   const forms = optional ? [route.replace(optional[0], ''), route.replace(optional[0], optional[1] as string)] : [route];
-  return forms.map((form) => form.replace(/\{m\}/g, '{model}').replace(/\{v\}/g, '{version}').replace(/\[\?[^\]]*\]$/, ''));
+  return forms.map((form) =>
+    form
+      .replace(/\{m\}/g, '{model}')
+      .replace(/\{v\}/g, '{version}')
+      .replace(/\[\?[^\]]*\]$/, ''),
+  );
 }
 
 describe("the README's scopes table", () => {
@@ -48,7 +55,9 @@ describe("the README's scopes table", () => {
 
   it('lists each route only under a scope that opens it, and no route that does not exist', () => {
     // Act
-    const wrong = listed.filter(({ scope, route }) => ROUTE_SCOPES[route] !== scope && !(ALSO_OPENED_BY[route] ?? []).some((opener) => opener === scope));
+    const wrong = listed.filter(
+      ({ scope, route }) => ROUTE_SCOPES[route] !== scope && !(ALSO_OPENED_BY[route] ?? []).some((opener) => opener === scope),
+    );
 
     // Assess
     expect(wrong).toEqual([]);

@@ -54,7 +54,10 @@ describe('RegistryService.register', () => {
       artifact: { bucket: artifacts.bucket, key: artifactKey('trees', sha), versionId: '1', sha256: sha, sizeBytes: fixture.bytes.length },
       signature: {
         inputs: [{ name: 'input', type: 'float32', shape: ['N', 4] }],
-        outputs: [{ name: 'label', type: 'string', shape: ['N'] }, { name: 'probabilities', type: 'float32', shape: ['N', 3] }],
+        outputs: [
+          { name: 'label', type: 'string', shape: ['N'] },
+          { name: 'probabilities', type: 'float32', shape: ['N', 3] },
+        ],
       },
     });
     expect(await artifacts.get(version.artifact)).toEqual(Uint8Array.from(fixture.bytes));
@@ -71,22 +74,69 @@ describe('RegistryService.register', () => {
     const summary = await service.describeModel('m');
     expect([first.version, second.version]).toEqual(['1', '2']);
     expect(summary).toMatchObject({ model: 'm', productionVersion: '2', latestVersion: 2, updatedBy: 'bob' });
-    expect(summary.versions.map((v) => [v.version, v.stage])).toEqual([['1', 'development'], ['2', 'production']]);
-    expect((await service.history('m')).map((h) => [h.version, h.from, h.to])).toEqual([['2', 'development', 'staging'], ['2', 'staging', 'production']]);
+    expect(summary.versions.map((v) => [v.version, v.stage])).toEqual([
+      ['1', 'development'],
+      ['2', 'production'],
+    ]);
+    expect((await service.history('m')).map((h) => [h.version, h.from, h.to])).toEqual([
+      ['2', 'development', 'staging'],
+      ['2', 'staging', 'production'],
+    ]);
   });
 
   it.each<[string, () => { bytes: Uint8Array; metadata: unknown; model?: string }, string, string]>([
-    ['features that do not match the input width', () => ({ bytes: mlpModel().bytes, metadata: { features: ['a', 'b'] } }), 'FEATURES_MISMATCH', 'metadata.features'],
-    ['duplicate feature names', () => ({ bytes: mlpModel().bytes, metadata: { features: ['a', 'a', 'b', 'c'] } }), 'DUPLICATE_FEATURE', 'metadata.features'],
-    ['features that are not the input names of a multi-input model', () => ({ bytes: twoInputModel().bytes, metadata: { features: ['a', 'c'] } }), 'FEATURES_MISMATCH', 'metadata.features'],
-    ['class labels that no probability output fits', () => ({ bytes: mlpModel().bytes, metadata: { classLabels: ['x', 'y'] } }), 'CLASS_LABELS_MISMATCH', 'metadata.classLabels'],
-    ['a metric that is not a number', () => ({ bytes: mlpModel().bytes, metadata: { metrics: { accuracy: 'high' } } }), 'INVALID_REQUEST', 'metadata.metrics.accuracy'],
-    ['a training date that is not ISO-8601', () => ({ bytes: mlpModel().bytes, metadata: { trainedAt: 'last tuesday' } }), 'INVALID_REQUEST', 'metadata.trainedAt'],
+    [
+      'features that do not match the input width',
+      () => ({ bytes: mlpModel().bytes, metadata: { features: ['a', 'b'] } }),
+      'FEATURES_MISMATCH',
+      'metadata.features',
+    ],
+    [
+      'duplicate feature names',
+      () => ({ bytes: mlpModel().bytes, metadata: { features: ['a', 'a', 'b', 'c'] } }),
+      'DUPLICATE_FEATURE',
+      'metadata.features',
+    ],
+    [
+      'features that are not the input names of a multi-input model',
+      () => ({ bytes: twoInputModel().bytes, metadata: { features: ['a', 'c'] } }),
+      'FEATURES_MISMATCH',
+      'metadata.features',
+    ],
+    [
+      'class labels that no probability output fits',
+      () => ({ bytes: mlpModel().bytes, metadata: { classLabels: ['x', 'y'] } }),
+      'CLASS_LABELS_MISMATCH',
+      'metadata.classLabels',
+    ],
+    [
+      'a metric that is not a number',
+      () => ({ bytes: mlpModel().bytes, metadata: { metrics: { accuracy: 'high' } } }),
+      'INVALID_REQUEST',
+      'metadata.metrics.accuracy',
+    ],
+    [
+      'a training date that is not ISO-8601',
+      () => ({ bytes: mlpModel().bytes, metadata: { trainedAt: 'last tuesday' } }),
+      'INVALID_REQUEST',
+      'metadata.trainedAt',
+    ],
     ['a file ONNX Runtime cannot load', () => ({ bytes: new TextEncoder().encode('not onnx'), metadata: {} }), 'INVALID_MODEL', 'model'],
     ['a sequence output', () => ({ bytes: sequenceOutputModel(), metadata: {} }), 'NON_TENSOR_OUTPUT', 'outputs.parts'],
     ['an empty file', () => ({ bytes: new Uint8Array(0), metadata: {} }), 'EMPTY_ARTIFACT', 'model'],
     ['a bad model name', () => ({ bytes: mlpModel().bytes, metadata: {}, model: '../etc' }), 'INVALID_MODEL_NAME', 'model'],
-    ['metadata too large for one record', () => ({ bytes: mlpModel({ features: 4 }).bytes, metadata: { description: 'x'.repeat(4_000), metrics: Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`metric_${'m'.repeat(60)}_${i}`, i])) } }), 'METADATA_TOO_LARGE', 'metadata'],
+    [
+      'metadata too large for one record',
+      () => ({
+        bytes: mlpModel({ features: 4 }).bytes,
+        metadata: {
+          description: 'x'.repeat(4_000),
+          metrics: Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`metric_${'m'.repeat(60)}_${i}`, i])),
+        },
+      }),
+      'METADATA_TOO_LARGE',
+      'metadata',
+    ],
   ])('refuses %s, storing nothing', async (_name, make, code, path) => {
     const { service, registry, artifacts } = setup();
     const { bytes, metadata, model } = make();
@@ -113,8 +163,15 @@ describe('RegistryService.register: golden inputs are replayed before anything i
   beforeAll(async () => {
     // What the model really answers for `row`, read through the API's own path.
     const { service } = setup();
-    const version = await service.register({ model: 'probe', bytes: mlpModel().bytes, metadata: { features: FEATURES, classLabels: LABELS, goldenInputs: [] }, actor: 'a' });
-    const lease = await new OnnxRuntime(new InMemoryArtifactStore(), { cacheDir: '/tmp/registry-service-test', intraOpThreads: 1 }).open(mlpModel().bytes);
+    const version = await service.register({
+      model: 'probe',
+      bytes: mlpModel().bytes,
+      metadata: { features: FEATURES, classLabels: LABELS, goldenInputs: [] },
+      actor: 'a',
+    });
+    const lease = await new OnnxRuntime(new InMemoryArtifactStore(), { cacheDir: '/tmp/registry-service-test', intraOpThreads: 1 }).open(
+      mlpModel().bytes,
+    );
     try {
       ({ predictions: truth } = await predictRecords(served(version, lease), { instances: [row] }, 10));
     } finally {
@@ -122,7 +179,11 @@ describe('RegistryService.register: golden inputs are replayed before anything i
     }
   });
 
-  const golden = (request: unknown, expected: unknown = truth) => ({ features: FEATURES, classLabels: LABELS, goldenInputs: [{ request, expected }] });
+  const golden = (request: unknown, expected: unknown = truth) => ({
+    features: FEATURES,
+    classLabels: LABELS,
+    goldenInputs: [{ request, expected }],
+  });
   const nudged = () => {
     const wrong = structuredClone(truth) as { probabilities: Record<string, number> }[];
     const first = wrong[0] as { probabilities: Record<string, number> };
@@ -137,16 +198,72 @@ describe('RegistryService.register: golden inputs are replayed before anything i
   });
 
   it.each<[string, () => unknown, string, string | RegExp]>([
-    ['a row narrower than the input (2 values for 4 features)', () => golden({ instances: [[1, 2]] }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0]'],
-    ['a row wider than the input', () => golden({ instances: [[1, 2, 3, 4, 5]] }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0]'],
-    ['a value of the wrong type', () => golden({ instances: [[1, 'two', 3, 4]] }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances[0][1]'],
-    ['a missing feature', () => golden({ features: { a: 1, b: 2, c: 3 } }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.features.d'],
-    ['an unknown feature', () => golden({ features: { a: 1, b: 2, c: 3, d: 4, e: 5 } }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.features.e'],
-    ['a request in neither record form', () => golden({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: row }] }), 'INVALID_GOLDEN_INPUT', /^metadata\.goldenInputs\[0\]\.request\.(features|instances|inputs)$/],
-    ['more rows than a request may hold', () => golden({ instances: Array.from({ length: 1_001 }, () => row) }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[0].request.instances'],
-    ['a second golden input that does not fit', () => ({ ...golden({ instances: [row] }), goldenInputs: [{ request: { instances: [row] }, expected: truth }, { request: { instances: [[1]] }, expected: truth }] }), 'INVALID_GOLDEN_INPUT', 'metadata.goldenInputs[1].request.instances[0]'],
-    ['expected predictions the model does not make', () => golden({ instances: [row] }, nudged()), 'GOLDEN_MISMATCH', 'metadata.goldenInputs[0].expected[0].probabilities.y'],
-    ['more expected predictions than rows', () => golden({ instances: [row] }, [...truth, ...truth]), 'GOLDEN_MISMATCH', 'metadata.goldenInputs[0].expected'],
+    [
+      'a row narrower than the input (2 values for 4 features)',
+      () => golden({ instances: [[1, 2]] }),
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances[0]',
+    ],
+    [
+      'a row wider than the input',
+      () => golden({ instances: [[1, 2, 3, 4, 5]] }),
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances[0]',
+    ],
+    [
+      'a value of the wrong type',
+      () => golden({ instances: [[1, 'two', 3, 4]] }),
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances[0][1]',
+    ],
+    [
+      'a missing feature',
+      () => golden({ features: { a: 1, b: 2, c: 3 } }),
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.features.d',
+    ],
+    [
+      'an unknown feature',
+      () => golden({ features: { a: 1, b: 2, c: 3, d: 4, e: 5 } }),
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.features.e',
+    ],
+    [
+      'a request in neither record form',
+      () => golden({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: row }] }),
+      'INVALID_GOLDEN_INPUT',
+      /^metadata\.goldenInputs\[0\]\.request\.(features|instances|inputs)$/,
+    ],
+    [
+      'more rows than a request may hold',
+      () => golden({ instances: Array.from({ length: 1_001 }, () => row) }),
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[0].request.instances',
+    ],
+    [
+      'a second golden input that does not fit',
+      () => ({
+        ...golden({ instances: [row] }),
+        goldenInputs: [
+          { request: { instances: [row] }, expected: truth },
+          { request: { instances: [[1]] }, expected: truth },
+        ],
+      }),
+      'INVALID_GOLDEN_INPUT',
+      'metadata.goldenInputs[1].request.instances[0]',
+    ],
+    [
+      'expected predictions the model does not make',
+      () => golden({ instances: [row] }, nudged()),
+      'GOLDEN_MISMATCH',
+      'metadata.goldenInputs[0].expected[0].probabilities.y',
+    ],
+    [
+      'more expected predictions than rows',
+      () => golden({ instances: [row] }, [...truth, ...truth]),
+      'GOLDEN_MISMATCH',
+      'metadata.goldenInputs[0].expected',
+    ],
   ])('refuses %s with 400, the path into the golden input, storing nothing', async (_name, metadata, code, path) => {
     const { service, registry, artifacts } = setup();
     const put = jest.spyOn(artifacts, 'put');
@@ -154,7 +271,10 @@ describe('RegistryService.register: golden inputs are replayed before anything i
     const error = await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata: metadata(), actor: 'a' }));
 
     expect(error.status).toBe(400);
-    expect({ code: error.code, path: formatPath(error.path) }).toEqual({ code, path: typeof path === 'string' ? path : expect.stringMatching(path) });
+    expect({ code: error.code, path: formatPath(error.path) }).toEqual({
+      code,
+      path: typeof path === 'string' ? path : expect.stringMatching(path),
+    });
     expect(error.message).toMatch(/^Golden input \d /);
     expect(error.message.length).toBeLessThan(600);
     expect(await registry.listModels()).toEqual([]);
@@ -168,7 +288,14 @@ describe('RegistryService.register: golden inputs are replayed before anything i
     jest.spyOn(runtime, 'open').mockImplementation(async (bytes) => {
       const lease = await open(bytes);
       const index = released.push(false) - 1;
-      return { signature: lease.signature, run: (feeds, outputs) => lease.run(feeds, outputs), release: () => { released[index] = true; lease.release(); } };
+      return {
+        signature: lease.signature,
+        run: (feeds, outputs) => lease.run(feeds, outputs),
+        release: () => {
+          released[index] = true;
+          lease.release();
+        },
+      };
     });
 
     await service.register({ model: 'm', bytes: mlpModel().bytes, metadata: golden({ instances: [row] }), actor: 'a' });
@@ -193,24 +320,29 @@ describe('RegistryService.register: one rule for every declared name (finding F1
     ['the target', (name) => ({ features: FEATURES, target: name }), 'metadata.target'],
     ['a metric', (name) => ({ features: FEATURES, metrics: { accuracy: 0.9, [name]: 0.5 } }), `metadata.metrics.`],
   ];
-  const cases = PLACES.flatMap(([place, metadata, path]) => NAMES.map(([what, name, code]) => [place, what, metadata(name), path === 'metadata.metrics.' ? `${path}${name}` : path, code] as const));
+  const cases = PLACES.flatMap(([place, metadata, path]) =>
+    NAMES.map(([what, name, code]) => [place, what, metadata(name), path === 'metadata.metrics.' ? `${path}${name}` : path, code] as const),
+  );
 
-  it.each(cases)('refuses %s that is %s (400, the path to it) before opening the file, storing nothing', async (_place, _what, metadata, path, code) => {
-    // Prepare
-    const { service, registry, artifacts, runtime } = setup();
-    const put = jest.spyOn(artifacts, 'put');
-    const open = jest.spyOn(runtime, 'open');
+  it.each(cases)(
+    'refuses %s that is %s (400, the path to it) before opening the file, storing nothing',
+    async (_place, _what, metadata, path, code) => {
+      // Prepare
+      const { service, registry, artifacts, runtime } = setup();
+      const put = jest.spyOn(artifacts, 'put');
+      const open = jest.spyOn(runtime, 'open');
 
-    // Act
-    const error = await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata, actor: 'a' }));
+      // Act
+      const error = await refusal(service.register({ model: 'm', bytes: mlpModel().bytes, metadata, actor: 'a' }));
 
-    // Assess
-    expect({ status: error.status, code: error.code, path: formatPath(error.path) }).toEqual({ status: 400, code, path });
-    expect(error.message).not.toContain('\u0000');
-    expect(open).not.toHaveBeenCalled();
-    expect(put).not.toHaveBeenCalled();
-    expect(await registry.listModels()).toEqual([]);
-  });
+      // Assess
+      expect({ status: error.status, code: error.code, path: formatPath(error.path) }).toEqual({ status: 400, code, path });
+      expect(error.message).not.toContain('\u0000');
+      expect(open).not.toHaveBeenCalled();
+      expect(put).not.toHaveBeenCalled();
+      expect(await registry.listModels()).toEqual([]);
+    },
+  );
 
   it('accepts every other Object.prototype member name as a class label, feature, target and metric name', async () => {
     // Prepare
@@ -220,10 +352,14 @@ describe('RegistryService.register: one rule for every declared name (finding F1
     // Act
     const versions = [];
     for (const name of names) {
-      versions.push(await service.register({
-        model: 'm', bytes: mlpModel().bytes, actor: 'a',
-        metadata: { features: ['a', name, 'c', 'd'], classLabels: ['x', name, 'z'], target: name, metrics: { [name]: 0.5 } },
-      }));
+      versions.push(
+        await service.register({
+          model: 'm',
+          bytes: mlpModel().bytes,
+          actor: 'a',
+          metadata: { features: ['a', name, 'c', 'd'], classLabels: ['x', name, 'z'], target: name, metrics: { [name]: 0.5 } },
+        }),
+      );
     }
 
     // Assess
@@ -250,7 +386,7 @@ describe('RegistryService.register: the file is checked the same way inline and 
 });
 
 describe('RegistryService.register: a golden input ONNX Runtime fails to run (finding F11e)', () => {
-  it('is 400 INVALID_GOLDEN_INPUT whose message gives ORT\'s public reason, in sentences', async () => {
+  it("is 400 INVALID_GOLDEN_INPUT whose message gives ORT's public reason, in sentences", async () => {
     // Prepare: the lookup model fails at run time on an index outside 0..2.
     const { service, registry } = setup();
     const metadata = { goldenInputs: [{ request: { instances: [[7]] }, expected: [{ y: [0] }] }] };
@@ -259,8 +395,14 @@ describe('RegistryService.register: a golden input ONNX Runtime fails to run (fi
     const error = await refusal(service.register({ model: 'lookup', bytes: lookupModel(), metadata, actor: 'a' }));
 
     // Assess
-    expect({ status: error.status, code: error.code, path: formatPath(error.path) }).toEqual({ status: 400, code: 'INVALID_GOLDEN_INPUT', path: 'metadata.goldenInputs[0].request' });
-    expect(error.message).toMatch(/^Golden input 0 cannot be served by this model \(MODEL_RUN_FAILED\): ONNX Runtime failed to run the model: \S.{10,}[.!?] Correct its "request" to fit the model's inputs\.$/s);
+    expect({ status: error.status, code: error.code, path: formatPath(error.path) }).toEqual({
+      status: 400,
+      code: 'INVALID_GOLDEN_INPUT',
+      path: 'metadata.goldenInputs[0].request',
+    });
+    expect(error.message).toMatch(
+      /^Golden input 0 cannot be served by this model \(MODEL_RUN_FAILED\): ONNX Runtime failed to run the model: \S.{10,}[.!?] Correct its "request" to fit the model's inputs\.$/s,
+    );
     expect(error.message).not.toMatch(/onnxruntime_src|\.(?:cc|h):\d|::/);
     expect(await registry.listModels()).toEqual([]);
   });

@@ -54,7 +54,8 @@ function deps(versions: Record<string, ModelVersion>, record?: Partial<ModelReco
     lambda: new LambdaClient({ region: 'us-east-1', credentials }),
     cloudWatch: new CloudWatchClient({ region: 'us-east-1', credentials }),
     registry: {
-      getModel: async () => (record ? ({ model: 'iris', latestVersion: 3, revision: 1, updatedAt: '', updatedBy: '', ...record } as ModelRecord) : undefined),
+      getModel: async () =>
+        record ? ({ model: 'iris', latestVersion: 3, revision: 1, updatedAt: '', updatedBy: '', ...record } as ModelRecord) : undefined,
       getVersion: async (_model, v) => versions[v],
     },
     log: () => {},
@@ -84,7 +85,10 @@ beforeEach(() => {
     deploymentInfo: {
       applicationName: 'iris-app',
       deploymentGroupName: 'iris-live',
-      revision: { revisionType: 'AppSpecContent', appSpecContent: { content: lambdaAppSpec({ functionName: FN, alias: 'live', preTrafficHook: 'hook' }, '6', '7') } },
+      revision: {
+        revisionType: 'AppSpecContent',
+        appSpecContent: { content: lambdaAppSpec({ functionName: FN, alias: 'live', preTrafficHook: 'hook' }, '6', '7') },
+      },
     },
   });
   codeDeployMock.on(GetDeploymentGroupCommand).resolves({
@@ -95,7 +99,9 @@ beforeEach(() => {
     MetricAlarms: [described(failureRateAlarm('6')), described(latencyAlarm('6'))],
   });
   cloudWatchMock.on(PutMetricAlarmCommand).resolves({});
-  lambdaMock.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: { SERVED_MODEL: 'iris', PINNED_MODEL_VERSION: '3' } } });
+  lambdaMock
+    .on(GetFunctionConfigurationCommand)
+    .resolves({ Environment: { Variables: { SERVED_MODEL: 'iris', PINNED_MODEL_VERSION: '3' } } });
 });
 
 /** Lambda's dimensions of the traffic alias live sent to function version `version`. */
@@ -109,7 +115,15 @@ function aliasDimensions(version: string) {
 
 /** A Lambda metric of alias live's traffic to `version`, as one query of a metric-math alarm. */
 function aliasQuery(id: string, metricName: string, version: string): MetricDataQuery {
-  return { Id: id, MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: metricName, Dimensions: aliasDimensions(version) }, Period: 60, Stat: 'Sum' }, ReturnData: false };
+  return {
+    Id: id,
+    MetricStat: {
+      Metric: { Namespace: 'AWS/Lambda', MetricName: metricName, Dimensions: aliasDimensions(version) },
+      Period: 60,
+      Stat: 'Sum',
+    },
+    ReturnData: false,
+  };
 }
 
 /**
@@ -123,11 +137,23 @@ function failureRateAlarm(version: string): PutMetricAlarmCommandInput {
     AlarmDescription: 'Model iris: more than 5% of the requests ... failed',
     ActionsEnabled: true,
     Metrics: [
-      { Id: 'expr_1', Expression: 'IF(FILL(invocations, 0) >= 20, 100 * (FILL(serverErrors, 0) + FILL(lambdaErrors, 0)) / FILL(invocations, 0), 0)', Label: 'Failure rate (%)', ReturnData: true },
+      {
+        Id: 'expr_1',
+        Expression: 'IF(FILL(invocations, 0) >= 20, 100 * (FILL(serverErrors, 0) + FILL(lambdaErrors, 0)) / FILL(invocations, 0), 0)',
+        Label: 'Failure rate (%)',
+        ReturnData: true,
+      },
       {
         Id: 'serverErrors',
         MetricStat: {
-          Metric: { Namespace: 'OnnxServing', MetricName: 'Invocation5XXErrors', Dimensions: [{ Name: 'FunctionVersion', Value: version }, { Name: 'Model', Value: 'iris' }] },
+          Metric: {
+            Namespace: 'OnnxServing',
+            MetricName: 'Invocation5XXErrors',
+            Dimensions: [
+              { Name: 'FunctionVersion', Value: version },
+              { Name: 'Model', Value: 'iris' },
+            ],
+          },
           Period: 60,
           Stat: 'Sum',
         },
@@ -175,7 +201,9 @@ function described(alarm: PutMetricAlarmCommandInput): MetricAlarm {
 
 /** The PutMetricAlarm inputs sent, by alarm name. */
 function putAlarms(): Record<string, PutMetricAlarmCommandInput> {
-  return Object.fromEntries(cloudWatchMock.commandCalls(PutMetricAlarmCommand).map((call) => [String(call.args[0].input.AlarmName), call.args[0].input]));
+  return Object.fromEntries(
+    cloudWatchMock.commandCalls(PutMetricAlarmCommand).map((call) => [String(call.args[0].input.AlarmName), call.args[0].input]),
+  );
 }
 
 describe('pre-traffic hook', () => {
@@ -212,8 +240,13 @@ describe('pre-traffic hook', () => {
     await makeHookHandler(deps({ '3': version() }))(EVENT);
 
     // Assess: read the group's alarms, rewrote each, before the first golden request.
-    expect(codeDeployMock.commandCalls(GetDeploymentGroupCommand)[0]?.args[0].input).toEqual({ applicationName: 'iris-app', deploymentGroupName: 'iris-live' });
-    expect(cloudWatchMock.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input).toEqual({ AlarmNames: ['iris-errors', 'iris-latency-p99'] });
+    expect(codeDeployMock.commandCalls(GetDeploymentGroupCommand)[0]?.args[0].input).toEqual({
+      applicationName: 'iris-app',
+      deploymentGroupName: 'iris-live',
+    });
+    expect(cloudWatchMock.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input).toEqual({
+      AlarmNames: ['iris-errors', 'iris-latency-p99'],
+    });
     expect(putAlarms()).toEqual({ 'iris-errors': failureRateAlarm('7'), 'iris-latency-p99': latencyAlarm('7') });
     const lastPut = cloudWatchMock.commandCalls(PutMetricAlarmCommand).at(-1);
     const firstInvoke = lambdaMock.commandCalls(InvokeCommand)[0];
@@ -226,11 +259,18 @@ describe('pre-traffic hook', () => {
     const outcome = await makeHookHandler(deps({ '3': version() }))(EVENT);
 
     expect(reported()).toBe('Failed');
-    expect(outcome).toMatchObject({ status: 'Failed', reason: expect.stringContaining('goldenInputs[0].expected[0].label is "virginica", expected "setosa"') });
+    expect(outcome).toMatchObject({
+      status: 'Failed',
+      reason: expect.stringContaining('goldenInputs[0].expected[0].label is "virginica", expected "setosa"'),
+    });
   });
 
   it.each([
-    ['the function errors', { FunctionError: 'Unhandled', Payload: payload('{"errorMessage":"boom"}') }, /the function failed \(Unhandled\)/],
+    [
+      'the function errors',
+      { FunctionError: 'Unhandled', Payload: payload('{"errorMessage":"boom"}') },
+      /the function failed \(Unhandled\)/,
+    ],
     ['a non-200 answer', answer(null, '3', 500), /status 500/],
     ['another model version served', answer(GOLDEN.expected, '2'), /served model version 2, expected 3/],
   ])('%s → Failed', async (_case, response, reason) => {
@@ -242,7 +282,7 @@ describe('pre-traffic hook', () => {
     expect(outcome).toMatchObject({ status: 'Failed', reason: expect.stringMatching(reason) });
   });
 
-  it('an unpinned target replays the registry production version\'s goldens', async () => {
+  it("an unpinned target replays the registry production version's goldens", async () => {
     lambdaMock.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: { SERVED_MODEL: 'iris' } } });
     lambdaMock.on(InvokeCommand).resolves(answer(GOLDEN.expected));
 
@@ -277,8 +317,18 @@ describe('pre-traffic hook', () => {
 });
 
 describe('retargeting alarms', () => {
-  const TARGET: DeploymentTarget = { functionName: FN, alias: 'live', currentVersion: '6', targetVersion: '7', application: 'iris-app', deploymentGroup: 'iris-live' };
-  const clients = () => ({ codeDeploy: new CodeDeployClient({ region: 'us-east-1', credentials }), cloudWatch: new CloudWatchClient({ region: 'us-east-1', credentials }) });
+  const TARGET: DeploymentTarget = {
+    functionName: FN,
+    alias: 'live',
+    currentVersion: '6',
+    targetVersion: '7',
+    application: 'iris-app',
+    deploymentGroup: 'iris-live',
+  };
+  const clients = () => ({
+    codeDeploy: new CodeDeployClient({ region: 'us-east-1', credentials }),
+    cloudWatch: new CloudWatchClient({ region: 'us-east-1', credentials }),
+  });
 
   it('a metric-math alarm is sent with Metrics only: both version dimensions of every MetricStat moved, ids, expression, labels, flags, periods and stats kept', () => {
     // Prepare: as DescribeAlarms might report it, with a top-level Period PutMetricAlarm would refuse next to Metrics.
@@ -289,11 +339,27 @@ describe('retargeting alarms', () => {
 
     // Assess
     expect(input).toEqual(failureRateAlarm('7'));
-    for (const field of ['Namespace', 'MetricName', 'Dimensions', 'Period', 'Unit', 'Statistic', 'ExtendedStatistic', 'AlarmArn', 'StateValue'] as const) {
+    for (const field of [
+      'Namespace',
+      'MetricName',
+      'Dimensions',
+      'Period',
+      'Unit',
+      'Statistic',
+      'ExtendedStatistic',
+      'AlarmArn',
+      'StateValue',
+    ] as const) {
       expect(input).not.toHaveProperty(field);
     }
-    const versions = (input.Metrics ?? []).flatMap((q) => q.MetricStat?.Metric?.Dimensions ?? []).filter((d) => d.Name === 'ExecutedVersion' || d.Name === 'FunctionVersion');
-    expect(versions.map((d) => `${String(d.Name)}=${String(d.Value)}`).sort()).toEqual(['ExecutedVersion=7', 'ExecutedVersion=7', 'FunctionVersion=7']);
+    const versions = (input.Metrics ?? [])
+      .flatMap((q) => q.MetricStat?.Metric?.Dimensions ?? [])
+      .filter((d) => d.Name === 'ExecutedVersion' || d.Name === 'FunctionVersion');
+    expect(versions.map((d) => `${String(d.Name)}=${String(d.Value)}`).sort()).toEqual([
+      'ExecutedVersion=7',
+      'ExecutedVersion=7',
+      'FunctionVersion=7',
+    ]);
   });
 
   it('keeps the actions, description, missing-data treatment and thresholds of the alarm', () => {
@@ -321,7 +387,10 @@ describe('retargeting alarms', () => {
       EvaluationPeriods: 3,
       DatapointsToAlarm: 2,
     });
-    expect(input.Metrics?.[1]?.MetricStat?.Metric?.Dimensions).toEqual([{ Name: 'FunctionVersion', Value: '9' }, { Name: 'Model', Value: 'iris' }]);
+    expect(input.Metrics?.[1]?.MetricStat?.Metric?.Dimensions).toEqual([
+      { Name: 'FunctionVersion', Value: '9' },
+      { Name: 'Model', Value: 'iris' },
+    ]);
   });
 
   it('a single-metric alarm on an EMF metric has its FunctionVersion moved', () => {
@@ -334,20 +403,38 @@ describe('retargeting alarms', () => {
       EvaluationPeriods: 1,
       Threshold: 0.05,
       ComparisonOperator: 'GreaterThanThreshold',
-      Dimensions: [{ Name: 'Model', Value: 'iris' }, { Name: 'FunctionVersion', Value: '6' }],
+      Dimensions: [
+        { Name: 'Model', Value: 'iris' },
+        { Name: 'FunctionVersion', Value: '6' },
+      ],
     };
 
-    expect(retargeted(alarm, '7')).toEqual({ ...alarm, Dimensions: [{ Name: 'Model', Value: 'iris' }, { Name: 'FunctionVersion', Value: '7' }] });
+    expect(retargeted(alarm, '7')).toEqual({
+      ...alarm,
+      Dimensions: [
+        { Name: 'Model', Value: 'iris' },
+        { Name: 'FunctionVersion', Value: '7' },
+      ],
+    });
   });
 
   it('alarms with neither ExecutedVersion nor FunctionVersion are left alone', async () => {
     // Prepare: one on the whole function, one metric-math alarm over the alias as a whole, and the per-version one.
-    const wholeFunction: MetricAlarm = { ...described(latencyAlarm('6')), AlarmName: 'iris-all-errors', Dimensions: [{ Name: 'FunctionName', Value: FN }] };
+    const wholeFunction: MetricAlarm = {
+      ...described(latencyAlarm('6')),
+      AlarmName: 'iris-all-errors',
+      Dimensions: [{ Name: 'FunctionName', Value: FN }],
+    };
     const wholeAlias: MetricAlarm = {
       ...described(failureRateAlarm('6')),
       AlarmName: 'iris-alias-rate',
       Metrics: (failureRateAlarm('6').Metrics ?? []).map((q) =>
-        q.MetricStat ? { ...q, MetricStat: { ...q.MetricStat, Metric: { ...q.MetricStat.Metric, Dimensions: [{ Name: 'Resource', Value: `${FN}:live` }] } } } : q,
+        q.MetricStat
+          ? {
+              ...q,
+              MetricStat: { ...q.MetricStat, Metric: { ...q.MetricStat.Metric, Dimensions: [{ Name: 'Resource', Value: `${FN}:live` }] } },
+            }
+          : q,
       ),
     };
     cloudWatchMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [wholeFunction, wholeAlias, described(failureRateAlarm('6'))] });
@@ -375,7 +462,11 @@ describe('retargeting alarms', () => {
   });
 
   it('a refused PutMetricAlarm fails the hook (traffic never moves onto an unwatched version)', async () => {
-    cloudWatchMock.on(PutMetricAlarmCommand).rejects(Object.assign(new Error('The value for parameter Period is not allowed with Metrics'), { name: 'InvalidParameterCombination' }));
+    cloudWatchMock
+      .on(PutMetricAlarmCommand)
+      .rejects(
+        Object.assign(new Error('The value for parameter Period is not allowed with Metrics'), { name: 'InvalidParameterCombination' }),
+      );
 
     const outcome = await makeHookHandler(deps({ '3': version() }))(EVENT);
 
@@ -387,11 +478,26 @@ describe('retargeting alarms', () => {
 
 describe('parseAppSpec', () => {
   it('reads the JSON AppSpec the control plane writes', () => {
-    expect(parseAppSpec(lambdaAppSpec({ functionName: 'f', alias: 'live' }, '1', '2'))).toEqual({ functionName: 'f', alias: 'live', currentVersion: '1', targetVersion: '2' });
+    expect(parseAppSpec(lambdaAppSpec({ functionName: 'f', alias: 'live' }, '1', '2'))).toEqual({
+      functionName: 'f',
+      alias: 'live',
+      currentVersion: '1',
+      targetVersion: '2',
+    });
   });
 
   it('reads a YAML AppSpec too', () => {
-    const yaml = ['version: 0.0', 'Resources:', '  - f:', '      Type: AWS::Lambda::Function', '      Properties:', '        Name: "f"', '        Alias: "live"', '        CurrentVersion: "4"', '        TargetVersion: "5"'].join('\n');
+    const yaml = [
+      'version: 0.0',
+      'Resources:',
+      '  - f:',
+      '      Type: AWS::Lambda::Function',
+      '      Properties:',
+      '        Name: "f"',
+      '        Alias: "live"',
+      '        CurrentVersion: "4"',
+      '        TargetVersion: "5"',
+    ].join('\n');
     expect(parseAppSpec(yaml)).toEqual({ functionName: 'f', alias: 'live', currentVersion: '4', targetVersion: '5' });
   });
 });

@@ -89,11 +89,24 @@ function setup(): Setup {
     warn: (text) => warnings.push(text),
   });
   releases = new ReleaseService({
-    registry, service, router: traffic, now: () => NOW,
+    registry,
+    service,
+    router: traffic,
+    now: () => NOW,
     gates: { artifacts, runtime, baselineFor: () => baseline.value },
   });
   return {
-    registry, artifacts, service, traffic, releases, status, latency, hookAnswer, hookError, warnings, baseline,
+    registry,
+    artifacts,
+    service,
+    traffic,
+    releases,
+    status,
+    latency,
+    hookAnswer,
+    hookError,
+    warnings,
+    baseline,
     async tick() {
       for (const fn of [...timers]) await fn();
     },
@@ -116,7 +129,12 @@ function setup(): Setup {
 }
 
 /** Registers an MLP version and moves it to `stage` (production goes through staging). */
-async function version(s: Setup, seed: number, stage: 'development' | 'staging' | 'production', metadata: Record<string, unknown> = {}): Promise<ModelVersion> {
+async function version(
+  s: Setup,
+  seed: number,
+  stage: 'development' | 'staging' | 'production',
+  metadata: Record<string, unknown> = {},
+): Promise<ModelVersion> {
   const created = await s.service.register({ model: MODEL, bytes: mlpModel({ seed }).bytes, metadata, actor: 'alice' });
   if (stage !== 'development') await s.service.transition({ model: MODEL, version: created.version, to: 'staging', actor: 'alice' });
   if (stage === 'production') await s.service.setProduction(MODEL, created.version, 'alice');
@@ -138,7 +156,9 @@ describe('manual releases', () => {
 
     expect(result.release).toEqual({ mode: 'manual', functionVersion: '1', modelVersion: '2' });
     expect(result.deployment).toMatchObject({
-      model: MODEL, alias: 'live', productionVersion: '1',
+      model: MODEL,
+      alias: 'live',
+      productionVersion: '1',
       stable: { functionVersion: UNPINNED_VERSION, modelVersion: '1', pinned: false, percent: 90 },
       canary: { functionVersion: '1', modelVersion: '2', pinned: true, percent: 10 },
     });
@@ -167,8 +187,13 @@ describe('manual releases', () => {
     expect(rolledBack.stable).toMatchObject({ functionVersion: UNPINNED_VERSION, percent: 100 });
     expect((await s.registry.getVersion(MODEL, '2'))?.stage).toBe('staging');
     expect((await s.registry.listHistory(MODEL)).at(-1)).toMatchObject({
-      version: '2', from: 'staging', to: 'staging', actor: 'bob',
-      reason: expect.stringMatching(/^release rolled back: function version 1 \(model version 2\) took 50% of the traffic; errors on the canary$/) as unknown,
+      version: '2',
+      from: 'staging',
+      to: 'staging',
+      actor: 'bob',
+      reason: expect.stringMatching(
+        /^release rolled back: function version 1 \(model version 2\) took 50% of the traffic; errors on the canary$/,
+      ) as unknown,
     });
     expect(new Set(await s.serve(200))).toEqual(new Set([UNPINNED_VERSION]));
   });
@@ -192,7 +217,11 @@ describe('manual releases', () => {
     // Assess
     const canary = served.filter((v) => v === '1').length;
     expect(deployment.canary).toEqual(expect.objectContaining({ invocations: canary, errors: 0, clientErrors: canary }));
-    expect(deployment.canary?.latencyMs).toEqual({ p50: expect.closeTo(20, 0) as unknown, p99: expect.closeTo(20, 0) as unknown, mean: 20 });
+    expect(deployment.canary?.latencyMs).toEqual({
+      p50: expect.closeTo(20, 0) as unknown,
+      p99: expect.closeTo(20, 0) as unknown,
+      mean: 20,
+    });
     expect(deployment.stable).toEqual(expect.objectContaining({ invocations: 400 - canary, errors: 0, clientErrors: 0 }));
     expect(deployment.stable.latencyMs?.mean).toBe(4);
     // Outside the 60-minute window: nothing served, no latency.
@@ -207,7 +236,10 @@ describe('manual releases', () => {
 
     const finalized = await s.releases.finalize(MODEL, 'carol');
 
-    expect(finalized).toMatchObject({ productionVersion: '2', stable: { functionVersion: '1', modelVersion: '2', pinned: true, percent: 100 } });
+    expect(finalized).toMatchObject({
+      productionVersion: '2',
+      stable: { functionVersion: '1', modelVersion: '2', pinned: true, percent: 100 },
+    });
     expect(finalized.canary).toBeUndefined();
     expect((await s.registry.getModel(MODEL))?.productionVersion).toBe('2');
     expect((await s.registry.getVersion(MODEL, '1'))?.stage).toBe('archived');
@@ -241,18 +273,21 @@ describe('refusals', () => {
     expect((await s.traffic.getRouting(MODEL)).versions.map((v) => v.functionVersion)).toEqual([UNPINNED_VERSION, '1']);
   });
 
-  it.each([0, 100, -5, 150, Number.NaN, 1e-200, 0.009, 99.999_999_999_999_99, 99.995])('refuses the weight %p (INVALID_WEIGHT)', async (percent) => {
-    const s = setup();
-    await version(s, 1, 'production');
-    await version(s, 2, 'staging');
+  it.each([0, 100, -5, 150, Number.NaN, 1e-200, 0.009, 99.999_999_999_999_99, 99.995])(
+    'refuses the weight %p (INVALID_WEIGHT)',
+    async (percent) => {
+      const s = setup();
+      await version(s, 1, 'production');
+      await version(s, 2, 'staging');
 
-    const promote = await rejection(s.releases.promote({ model: MODEL, version: '2', canaryPercent: percent, actor: 'alice' }));
-    await s.releases.promote({ model: MODEL, version: '2', canaryPercent: 10, actor: 'alice' });
-    const shift = await rejection(s.releases.shift(MODEL, percent));
+      const promote = await rejection(s.releases.promote({ model: MODEL, version: '2', canaryPercent: percent, actor: 'alice' }));
+      await s.releases.promote({ model: MODEL, version: '2', canaryPercent: 10, actor: 'alice' });
+      const shift = await rejection(s.releases.shift(MODEL, percent));
 
-    expect(promote).toMatchObject({ status: 400, code: 'INVALID_WEIGHT' });
-    expect(shift).toMatchObject({ status: 400, code: 'INVALID_WEIGHT' });
-  });
+      expect(promote).toMatchObject({ status: 400, code: 'INVALID_WEIGHT' });
+      expect(shift).toMatchObject({ status: 400, code: 'INVALID_WEIGHT' });
+    },
+  );
 
   it('refuses shift, rollback and finalize without a release (NO_RELEASE)', async () => {
     const s = setup();
@@ -275,7 +310,10 @@ describe('refusals', () => {
 
     expect(notStaged).toMatchObject({ status: 409, code: 'NOT_IN_STAGING' });
     expect(missing).toMatchObject({ status: 404, code: 'VERSION_NOT_FOUND' });
-    expect(await rejection(s.releases.promote({ model: MODEL, version: '3', canaryPercent: 10, actor: 'alice' }))).toMatchObject({ status: 422, code: 'GATE_METRICS' });
+    expect(await rejection(s.releases.promote({ model: MODEL, version: '3', canaryPercent: 10, actor: 'alice' }))).toMatchObject({
+      status: 422,
+      code: 'GATE_METRICS',
+    });
     expect((await s.traffic.getRouting(MODEL)).versions).toHaveLength(1);
   });
 
@@ -286,7 +324,9 @@ describe('refusals', () => {
     await version(s, 2, 'staging');
 
     // Act
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => s.releases.promote({ model: MODEL, version: '2', canaryPercent: 10, actor: 'alice' })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => s.releases.promote({ model: MODEL, version: '2', canaryPercent: 10, actor: 'alice' })),
+    );
 
     // Assess
     const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -338,7 +378,9 @@ describe('refusals', () => {
     const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ConflictError] : []));
     expect(results[0]?.status).toBe('fulfilled');
     expect(lost.map((e) => [e.status, e.code, e.path])).toEqual(Array(9).fill([409, 'ALIAS_CHANGED', ['expectedCanary']]));
-    expect(lost[0]?.message).toBe('Alias "live" of "mlp" changed since it was read: its canary is function version 1 (model version 2) at 20%, not function version 1 at 10% as expected. Read the deployment again and decide anew.');
+    expect(lost[0]?.message).toBe(
+      'Alias "live" of "mlp" changed since it was read: its canary is function version 1 (model version 2) at 20%, not function version 1 at 10% as expected. Read the deployment again and decide anew.',
+    );
     expect((await s.traffic.getRouting(MODEL)).routing.canary?.weight).toBe(0.2);
   });
 
@@ -390,7 +432,12 @@ describe('managed releases', () => {
     await version(s, 1, 'production');
     await version(s, 2, 'staging');
 
-    const result = await s.releases.promote({ model: MODEL, version: '2', managed: { kind: 'linear', percent: 40, intervalMinutes: 5 }, actor: 'alice' });
+    const result = await s.releases.promote({
+      model: MODEL,
+      version: '2',
+      managed: { kind: 'linear', percent: 40, intervalMinutes: 5 },
+      actor: 'alice',
+    });
     const weights = [result.deployment.canary?.percent];
     for (let step = 0; step < 3; step++) {
       s.advance(5 * 60_000);
@@ -398,7 +445,11 @@ describe('managed releases', () => {
       weights.push((await s.releases.deployment(MODEL)).canary?.percent);
     }
 
-    expect(result.release).toMatchObject({ mode: 'managed', functionVersion: '1', deploymentId: expect.stringMatching(/^local-/) as unknown });
+    expect(result.release).toMatchObject({
+      mode: 'managed',
+      functionVersion: '1',
+      deploymentId: expect.stringMatching(/^local-/) as unknown,
+    });
     expect(weights).toEqual([40, 80, undefined, undefined]);
     expect(await s.releases.deployment(MODEL)).toMatchObject({ productionVersion: '2', stable: { functionVersion: '1', percent: 100 } });
     expect((await s.registry.listHistory(MODEL)).at(-2)).toMatchObject({ version: '2', to: 'production', actor: 'release-monitor' });
@@ -423,12 +474,15 @@ describe('managed releases', () => {
     expect(after).toMatchObject({ productionVersion: '1', stable: { functionVersion: UNPINNED_VERSION } });
     expect(s.traffic.managedRelease(MODEL)).toBeUndefined();
     expect((await s.registry.listHistory(MODEL)).at(-1)).toMatchObject({
-      version: '2', from: 'staging', to: 'staging', actor: 'release-monitor',
+      version: '2',
+      from: 'staging',
+      to: 'staging',
+      actor: 'release-monitor',
       reason: expect.stringMatching(/rolled back automatically.*error rate \d+\/\d+ .*passed the threshold of 5%/) as unknown,
     });
   });
 
-  it('rolls back by itself when the canary\'s p99 latency passes the threshold, with the numbers in the history', async () => {
+  it("rolls back by itself when the canary's p99 latency passes the threshold, with the numbers in the history", async () => {
     // Prepare: the canary fails nothing but takes 1.5 s per request.
     const s = setup();
     await version(s, 1, 'production');
@@ -447,12 +501,16 @@ describe('managed releases', () => {
     expect(before.canary).toBeDefined();
     expect((await s.releases.deployment(MODEL)).canary).toBeUndefined();
     expect((await s.registry.listHistory(MODEL)).at(-1)).toMatchObject({
-      version: '2', to: 'staging', actor: 'release-monitor',
-      reason: expect.stringMatching(/rolled back automatically.*p99 latency 15\d\d(\.\d)? ms over its \d+ invocations passed the threshold of 1000 ms/) as unknown,
+      version: '2',
+      to: 'staging',
+      actor: 'release-monitor',
+      reason: expect.stringMatching(
+        /rolled back automatically.*p99 latency 15\d\d(\.\d)? ms over its \d+ invocations passed the threshold of 1000 ms/,
+      ) as unknown,
     });
   });
 
-  it('never rolls back a canary for its callers\' errors: a canary answering only 4xx completes', async () => {
+  it("never rolls back a canary for its callers' errors: a canary answering only 4xx completes", async () => {
     // Prepare
     const s = setup();
     await version(s, 1, 'production');
@@ -507,11 +565,18 @@ describe('managed releases', () => {
     await version(s, 2, 'staging', { goldenInputs: [golden] });
     s.hookAnswer.value = [[0.5, 0.25, 0.25]];
 
-    const result = await s.releases.promote({ model: MODEL, version: '3', managed: { kind: 'canary', percent: 10, intervalMinutes: 5 }, actor: 'alice' });
+    const result = await s.releases.promote({
+      model: MODEL,
+      version: '3',
+      managed: { kind: 'canary', percent: 10, intervalMinutes: 5 },
+      actor: 'alice',
+    });
 
     expect(result.deployment.canary).toBeUndefined();
     expect((await s.registry.listHistory(MODEL)).at(-1)).toMatchObject({
-      version: '3', to: 'staging', reason: expect.stringContaining('pre-traffic hook: golden input 0 on function version 1') as unknown,
+      version: '3',
+      to: 'staging',
+      reason: expect.stringContaining('pre-traffic hook: golden input 0 on function version 1') as unknown,
     });
   });
 
@@ -524,7 +589,10 @@ describe('managed releases', () => {
     const { served, predictRecords } = await import('../../functions/core/predict.js');
     golden.expected = (await predictRecords(served(probe, await runtime.load(probe)), golden.request, 10)).predictions;
     await version(s, 2, 'staging', { goldenInputs: [golden] });
-    s.hookError.value = new InternalError('ARTIFACT_NOT_FOUND', 'The model file s3://onnx-artifacts/models/mlp/ab12.onnx (version 3) does not exist.');
+    s.hookError.value = new InternalError(
+      'ARTIFACT_NOT_FOUND',
+      'The model file s3://onnx-artifacts/models/mlp/ab12.onnx (version 3) does not exist.',
+    );
 
     await s.releases.promote({ model: MODEL, version: '3', managed: { kind: 'canary', percent: 10, intervalMinutes: 5 }, actor: 'alice' });
 
@@ -553,7 +621,9 @@ describe('the local rollback threshold', () => {
   it("defaults to the CDK app's endpoint alarm defaults (lib/config.ts) and cdk.json's endpoint alarms", () => {
     // Prepare
     const schemaDefaults = EndpointConfigSchema.parse({ model: 'any' }).alarms as unknown as Record<string, number>;
-    const cdk = JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: { onnxServing: { endpoints: { alarms?: Record<string, number> }[] } } };
+    const cdk = JSON.parse(readFileSync('cdk.json', 'utf8')) as {
+      context: { onnxServing: { endpoints: { alarms?: Record<string, number> }[] } };
+    };
     const configured = cdk.context.onnxServing.endpoints[0]?.alarms ?? {};
     const asThreshold = (alarms: Record<string, number | undefined>) => ({
       errorRate: (alarms['errorRatePercent'] ?? Number.NaN) / 100,
@@ -573,13 +643,22 @@ describe('the control plane without a traffic router', () => {
     const uploads = new UploadService({ uploads: new InMemoryUploadStore(), service: s.service, maxArtifactBytes: 1_000_000 });
     const handler = makeControlHandler({ service: s.service, uploads, limits: { maxBodyBytes: 10_000, maxJsonDepth: 10 } });
     const event = {
-      httpMethod: 'GET', resource: '/v1/models/{model}/deployment', path: `/v1/models/${MODEL}/deployment`,
-      pathParameters: { model: MODEL }, headers: {}, body: null, isBase64Encoded: false, requestContext: { requestId: 'r-1' },
+      httpMethod: 'GET',
+      resource: '/v1/models/{model}/deployment',
+      path: `/v1/models/${MODEL}/deployment`,
+      pathParameters: { model: MODEL },
+      headers: {},
+      body: null,
+      isBase64Encoded: false,
+      requestContext: { requestId: 'r-1' },
     } as unknown as APIGatewayProxyEvent;
 
     const result = await handler(event, {} as Context);
 
     expect(result.statusCode).toBe(501);
-    expect(JSON.parse(result.body)).toMatchObject({ error: { code: 'RELEASES_NOT_CONFIGURED', message: expect.stringContaining('no traffic router') as unknown }, requestId: 'r-1' });
+    expect(JSON.parse(result.body)).toMatchObject({
+      error: { code: 'RELEASES_NOT_CONFIGURED', message: expect.stringContaining('no traffic router') as unknown },
+      requestId: 'r-1',
+    });
   });
 });

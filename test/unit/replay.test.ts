@@ -12,7 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replayLines } from '../../bin/modelctl.js';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
-import { JOB_FILES, type BatchJob, type InputFile, type PlanResult, type ReplaySpec, type Split, type SplitBatchEvent, type WorkflowInput } from '../../functions/core/batch-contract.js';
+import {
+  JOB_FILES,
+  type BatchJob,
+  type InputFile,
+  type PlanResult,
+  type ReplaySpec,
+  type Split,
+  type SplitBatchEvent,
+  type WorkflowInput,
+} from '../../functions/core/batch-contract.js';
 import { planSplits, readSplit } from '../../functions/core/batch-input.js';
 import { BatchSteps } from '../../functions/core/batch-steps.js';
 import { BatchWorker } from '../../functions/core/batch-worker.js';
@@ -24,7 +33,14 @@ import { codecLimits } from '../../functions/core/codec/limits.js';
 import type { ModelMetadata, TensorSpec } from '../../functions/core/model.js';
 import { buildModel } from '../../functions/core/onnx/builder.js';
 import { served } from '../../functions/core/predict.js';
-import { compareOutput, compareRequest, MOST_DIFFERENT, ReplayReportBuilder, type ReplayReport, type RequestComparison } from '../../functions/core/replay/compare.js';
+import {
+  compareOutput,
+  compareRequest,
+  MOST_DIFFERENT,
+  ReplayReportBuilder,
+  type ReplayReport,
+  type RequestComparison,
+} from '../../functions/core/replay/compare.js';
 import { planReplaySplits } from '../../functions/core/replay/plan.js';
 import { writeReplayReport } from '../../functions/core/replay/report.js';
 import { replayWindow } from '../../functions/core/replay/service.js';
@@ -51,7 +67,14 @@ function capturedOf(name: string, tensor: TensorData): CapturedTensor {
   return { datatype, shape, data: data as unknown[] };
 }
 function request(outputs: Record<string, CapturedTensor>, rows: number, extra: Partial<{ rows: number; requestId: string }> = {}) {
-  return { requestId: extra.requestId ?? 'r-1', modelVersion: '1', timestamp: '2026-11-30T12:00:00.000Z', rows: extra.rows ?? rows, capturedRows: rows, outputs };
+  return {
+    requestId: extra.requestId ?? 'r-1',
+    modelVersion: '1',
+    timestamp: '2026-11-30T12:00:00.000Z',
+    rows: extra.rows ?? rows,
+    capturedRows: rows,
+    outputs,
+  };
 }
 
 describe('compareRequest', () => {
@@ -61,12 +84,22 @@ describe('compareRequest', () => {
     const label = strings(['virginica', 'virginica']);
 
     // Act
-    const result = compareRequest(request({ probabilities: capturedOf('probabilities', probabilities), label: capturedOf('label', label) }, 2), { probabilities, label }, { source: VIEW, target: VIEW });
+    const result = compareRequest(
+      request({ probabilities: capturedOf('probabilities', probabilities), label: capturedOf('label', label) }, 2),
+      { probabilities, label },
+      { source: VIEW, target: VIEW },
+    );
 
     // Assess
     expect(result).toEqual({
-      requestId: 'r-1', sourceVersion: '1', timestamp: '2026-11-30T12:00:00.000Z', rows: 2, truncated: false, maxAbsDiff: 0,
-      differingLabels: 0, labelsIdentical: [true, true],
+      requestId: 'r-1',
+      sourceVersion: '1',
+      timestamp: '2026-11-30T12:00:00.000Z',
+      rows: 2,
+      truncated: false,
+      maxAbsDiff: 0,
+      differingLabels: 0,
+      labelsIdentical: [true, true],
       outputs: {
         probabilities: { kind: 'numeric', elements: 6, differing: 0, maxAbsDiff: 0, meanAbsDiff: 0 },
         label: { kind: 'exact', elements: 2, differing: 0 },
@@ -80,24 +113,36 @@ describe('compareRequest', () => {
     const target = f32([0.5, 0.25, 0.25, 0.1, 0.1, 0.8]);
 
     // Act
-    const result = compareRequest(request({ probabilities: capturedOf('probabilities', source) }, 2, { rows: 3 }), { probabilities: target }, { source: VIEW, target: VIEW });
+    const result = compareRequest(
+      request({ probabilities: capturedOf('probabilities', source) }, 2, { rows: 3 }),
+      { probabilities: target },
+      { source: VIEW, target: VIEW },
+    );
 
     // Assess: row 0's argmax moves from versicolor to setosa; row 1 is untouched
     expect(result).toMatchObject({
-      rows: 2, truncated: true, maxAbsDiff: 0.25, differingLabels: 1, labelsIdentical: [false, true],
+      rows: 2,
+      truncated: true,
+      maxAbsDiff: 0.25,
+      differingLabels: 1,
+      labelsIdentical: [false, true],
       labelChanges: [{ row: 0, source: 'versicolor', target: 'setosa' }],
       outputs: { probabilities: { kind: 'numeric', elements: 6, differing: 2, maxAbsDiff: 0.25, meanAbsDiff: 0.5 / 6 } },
     });
   });
 
-  it('compares no output capture hashed or dropped: digests are not values, a dropped output is not the target\'s alone', () => {
+  it("compares no output capture hashed or dropped: digests are not values, a dropped output is not the target's alone", () => {
     // Prepare: the label output hashed, the probabilities dropped
     const probabilities = f32([0.2, 0.3, 0.5]);
     const label = strings(['virginica']);
     const digest = { datatype: 'BYTES', shape: [1], data: ['sha256:0f00'] };
 
     // Act
-    const result = compareRequest({ ...request({ label: digest }, 1), redaction: { dropped: ['probabilities'], hashed: ['label'] } }, { probabilities, label }, { source: VIEW, target: VIEW });
+    const result = compareRequest(
+      { ...request({ label: digest }, 1), redaction: { dropped: ['probabilities'], hashed: ['label'] } },
+      { probabilities, label },
+      { source: VIEW, target: VIEW },
+    );
 
     // Assess
     expect(result.notCompared).toEqual({ probabilities: 'redacted', label: 'redacted' });
@@ -108,7 +153,11 @@ describe('compareRequest', () => {
 
   it('compares labels only when both sides are classifiers', () => {
     const probabilities = f32([0.2, 0.3, 0.5]);
-    const result = compareRequest(request({ probabilities: capturedOf('probabilities', probabilities) }, 1), { probabilities }, { target: VIEW });
+    const result = compareRequest(
+      request({ probabilities: capturedOf('probabilities', probabilities) }, 1),
+      { probabilities },
+      { target: VIEW },
+    );
     expect(result).not.toHaveProperty('labelsIdentical');
     expect(result).not.toHaveProperty('differingLabels');
   });
@@ -126,10 +175,20 @@ describe('compareRequest', () => {
   });
 
   it('reads 64-bit integers past 2^53 from their decimal strings, and compares booleans exactly', () => {
-    expect(compareOutput({ datatype: 'INT64', shape: [2], data: ['9007199254740993', 5] }, { type: 'int64', shape: [2], data: BigInt64Array.from([9007199254740993n, 7n]) }, 2))
-      .toEqual({ kind: 'numeric', elements: 2, differing: 1, maxAbsDiff: 2, meanAbsDiff: 1 });
-    expect(compareOutput({ datatype: 'BOOL', shape: [3, 1], data: [true, false, true] }, { type: 'bool', shape: [3, 1], data: Uint8Array.from([1, 1, 1]) }, 3))
-      .toEqual({ kind: 'exact', elements: 3, differing: 1 });
+    expect(
+      compareOutput(
+        { datatype: 'INT64', shape: [2], data: ['9007199254740993', 5] },
+        { type: 'int64', shape: [2], data: BigInt64Array.from([9007199254740993n, 7n]) },
+        2,
+      ),
+    ).toEqual({ kind: 'numeric', elements: 2, differing: 1, maxAbsDiff: 2, meanAbsDiff: 1 });
+    expect(
+      compareOutput(
+        { datatype: 'BOOL', shape: [3, 1], data: [true, false, true] },
+        { type: 'bool', shape: [3, 1], data: Uint8Array.from([1, 1, 1]) },
+        3,
+      ),
+    ).toEqual({ kind: 'exact', elements: 3, differing: 1 });
   });
 
   it('names the outputs it cannot compare, and why', () => {
@@ -154,26 +213,49 @@ describe('compareRequest', () => {
 
     // Assess
     expect(result.outputs).toEqual({});
-    expect(result.notCompared).toEqual({ gone: 'source-only', cut: 'not-captured', wide: 'shape-mismatch', typed: 'type-mismatch', whole: 'not-per-row', added: 'target-only' });
+    expect(result.notCompared).toEqual({
+      gone: 'source-only',
+      cut: 'not-captured',
+      wide: 'shape-mismatch',
+      typed: 'type-mismatch',
+      whole: 'not-per-row',
+      added: 'target-only',
+    });
   });
 
   it('takes [N, 1] and [N] as the same rows', () => {
-    expect(compareOutput({ datatype: 'FP32', shape: [2, 1], data: [1, 2] }, { type: 'float32', shape: [2], data: Float32Array.from([1, 2.5]) }, 2))
-      .toMatchObject({ kind: 'numeric', maxAbsDiff: 0.5 });
+    expect(
+      compareOutput(
+        { datatype: 'FP32', shape: [2, 1], data: [1, 2] },
+        { type: 'float32', shape: [2], data: Float32Array.from([1, 2.5]) },
+        2,
+      ),
+    ).toMatchObject({ kind: 'numeric', maxAbsDiff: 0.5 });
   });
 });
 
 describe('ReplayReportBuilder', () => {
   const line = (row: number, maxAbsDiff: number, differingLabels: number, elements = 3): RequestComparison & { row: number } => ({
-    row, requestId: `r-${row}`, sourceVersion: '1', timestamp: '2026-11-30T12:00:00.000Z', rows: 1, truncated: row === 0, maxAbsDiff,
-    differingLabels, labelsIdentical: [differingLabels === 0],
+    row,
+    requestId: `r-${row}`,
+    sourceVersion: '1',
+    timestamp: '2026-11-30T12:00:00.000Z',
+    rows: 1,
+    truncated: row === 0,
+    maxAbsDiff,
+    differingLabels,
+    labelsIdentical: [differingLabels === 0],
     outputs: {
       probabilities: { kind: 'numeric', elements, differing: maxAbsDiff > 0 ? 1 : 0, maxAbsDiff, meanAbsDiff: maxAbsDiff / elements },
       label: { kind: 'exact', elements: 1, differing: differingLabels },
     },
   });
   const context = {
-    jobId: 'job-1', model: 'iris', targetVersion: '2', sourceVersions: ['1'], window: { since: 'a', until: 'b' },
+    jobId: 'job-1',
+    model: 'iris',
+    targetVersion: '2',
+    sourceVersions: ['1'],
+    window: { since: 'a', until: 'b' },
     capture: { inWindow: 14, replayed: 14, maxRequests: 100, capped: false, outsideWindow: 0, unreadableLines: 0 },
   };
 
@@ -192,8 +274,14 @@ describe('ReplayReportBuilder', () => {
 
     // Assess
     expect(report).toMatchObject({
-      ...context, reportVersion: 1, requests: 6, compared: 3, rowsCompared: 3, truncatedRequests: 1,
-      labels: { rows: 3, identical: 2, share: 2 / 3 }, maxAbsDiff: 0.3,
+      ...context,
+      reportVersion: 1,
+      requests: 6,
+      compared: 3,
+      rowsCompared: 3,
+      truncatedRequests: 1,
+      labels: { rows: 3, identical: 2, share: 2 / 3 },
+      maxAbsDiff: 0.3,
       outputsNotCompared: { extra: { 'target-only': 1 } },
       notReplayable: { total: 3, byCode: { FEATURE_DROPPED: 2, INPUT_NOT_ACCEPTED: 1 } },
     });
@@ -229,7 +317,14 @@ describe('ReplayReportBuilder', () => {
 
   it('says nothing of labels for a model that is no classifier, and nothing differs in an empty replay', () => {
     const report = new ReplayReportBuilder().report(context);
-    expect(report).toMatchObject({ requests: 0, compared: 0, maxAbsDiff: 0, outputs: {}, mostDifferent: [], notReplayable: { total: 0, byCode: {} } });
+    expect(report).toMatchObject({
+      requests: 0,
+      compared: 0,
+      maxAbsDiff: 0,
+      outputs: {},
+      mostDifferent: [],
+      notReplayable: { total: 0, byCode: {} },
+    });
     expect(report).not.toHaveProperty('labels');
   });
 });
@@ -251,7 +346,10 @@ const SCALE_BYTES = buildModel({
 
 /** Inputs `x` float32 [N, 1] and `w` float32 [W] (no row axis) → output `y` = x · Σw, [N, 1]. */
 const WEIGHTED_BYTES = buildModel({
-  inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }, { name: 'w', type: 'float32', shape: ['W'] }],
+  inputs: [
+    { name: 'x', type: 'float32', shape: ['N', 1] },
+    { name: 'w', type: 'float32', shape: ['W'] },
+  ],
   outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
   nodes: [
     { op: 'ReduceSum', inputs: ['w'], outputs: ['total'] },
@@ -268,7 +366,12 @@ beforeAll(async () => {
   const store = new InMemoryArtifactStore();
   registry = new InMemoryModelRegistry();
   runtime = new OnnxRuntime(store, { cacheDir, intraOpThreads: 1 });
-  await publishModel(registry, store, { model: 'iris', bytes: IRIS_BYTES, signature: await runtime.inspect(IRIS_BYTES), metadata: IRIS_METADATA });
+  await publishModel(registry, store, {
+    model: 'iris',
+    bytes: IRIS_BYTES,
+    signature: await runtime.inspect(IRIS_BYTES),
+    metadata: IRIS_METADATA,
+  });
   await publishModel(registry, store, { model: 'scale', bytes: SCALE_BYTES, signature: await runtime.inspect(SCALE_BYTES) });
   await publishModel(registry, store, { model: 'weighted', bytes: WEIGHTED_BYTES, signature: await runtime.inspect(WEIGHTED_BYTES) });
 });
@@ -281,15 +384,28 @@ afterAll(async () => {
  * A capture record of `model` v1 for `feeds`, as the serving core makes one: the model run on
  * them, the record's text built by `captureRecordText`, parsed back.
  */
-async function captureOf(model: string, feeds: TensorMap, rows: number, settings: { drop?: string[]; hash?: string[]; maxRecordBytes?: number } = {}, requestId = 'r-1'): Promise<CaptureRecord> {
+async function captureOf(
+  model: string,
+  feeds: TensorMap,
+  rows: number,
+  settings: { drop?: string[]; hash?: string[]; maxRecordBytes?: number } = {},
+  requestId = 'r-1',
+): Promise<CaptureRecord> {
   const version = await registry.getVersion(model, '1');
   if (!version) throw new Error(`no ${model} v1`);
   const lease = await runtime.load(version);
   try {
     const outputs = await lease.run(feeds);
     const text = captureRecordText({
-      requestId, model, modelVersion: '1', functionVersion: '$LATEST', timestamp: '2026-11-30T12:00:00.000Z', rows,
-      layout: recordLayout(lease.signature, version.metadata), feeds, outputs,
+      requestId,
+      model,
+      modelVersion: '1',
+      functionVersion: '$LATEST',
+      timestamp: '2026-11-30T12:00:00.000Z',
+      rows,
+      layout: recordLayout(lease.signature, version.metadata),
+      feeds,
+      outputs,
       settings: { drop: settings.drop ?? [], hash: settings.hash ?? [], maxRecordBytes: settings.maxRecordBytes ?? 65_536 },
     });
     return JSON.parse(text) as CaptureRecord;
@@ -298,11 +414,12 @@ async function captureOf(model: string, feeds: TensorMap, rows: number, settings
   }
 }
 
-const irisFeeds = (rows: readonly number[][]): TensorMap => decodeRecords(
-  recordLayout({ inputs: [{ name: 'features', type: 'float32', shape: ['N', 4] }], outputs: [] }, IRIS_METADATA),
-  rows.map((r) => Object.fromEntries(FEATURES.map((f, j) => [f, r[j]]))),
-  () => [],
-).feeds;
+const irisFeeds = (rows: readonly number[][]): TensorMap =>
+  decodeRecords(
+    recordLayout({ inputs: [{ name: 'features', type: 'float32', shape: ['N', 4] }], outputs: [] }, IRIS_METADATA),
+    rows.map((r) => Object.fromEntries(FEATURES.map((f, j) => [f, r[j]]))),
+    () => [],
+  ).feeds;
 const scaleFeeds = (a: number[][], b: number[]): TensorMap => ({
   a: { type: 'float32', shape: [a.length, (a[0] as number[]).length], data: Float32Array.from(a.flat()) },
   b: { type: 'float32', shape: [b.length, 1], data: Float32Array.from(b) },
@@ -320,7 +437,14 @@ describe('rebuild', () => {
 
   it('rebuilds the records form from captured features, and the v2 form from captured tensors', async () => {
     // Prepare
-    const iris = await captureOf('iris', irisFeeds([[5.1, 3.5, 1.4, 0.2], [6.7, 3, 5.2, 2.3]]), 2);
+    const iris = await captureOf(
+      'iris',
+      irisFeeds([
+        [5.1, 3.5, 1.4, 0.2],
+        [6.7, 3, 5.2, 2.3],
+      ]),
+      2,
+    );
     const scale = await captureOf('scale', scaleFeeds([[1, 2, 3]], [0.5]), 1);
     const irisTarget = await target('iris');
     const scaleTarget = await target('scale');
@@ -332,7 +456,12 @@ describe('rebuild', () => {
       // Assess: the features went into the record's `features`; `a` (K values a row) into `inputs`
       expect(scale.inputs?.['a']).toMatchObject({ datatype: 'FP32', shape: [1, 3] });
       expect(scale.features?.['b']).toEqual([0.5]);
-      expect('decoded' in a && a.decoded.feeds['features']).toEqual(irisFeeds([[5.1, 3.5, 1.4, 0.2], [6.7, 3, 5.2, 2.3]])['features']);
+      expect('decoded' in a && a.decoded.feeds['features']).toEqual(
+        irisFeeds([
+          [5.1, 3.5, 1.4, 0.2],
+          [6.7, 3, 5.2, 2.3],
+        ])['features'],
+      );
       expect('decoded' in b && b.decoded.feeds).toEqual(scaleFeeds([[1, 2, 3]], [0.5]));
     } finally {
       irisTarget.release();
@@ -355,7 +484,10 @@ describe('rebuild', () => {
     };
     const large = await captureOf('weighted', weights, 2, { maxRecordBytes: 1024 });
     const { features: _features, ...bare } = await captureOf('iris', irisFeeds(rows), 1);
-    const wrongType = { ...(await captureOf('iris', irisFeeds(rows), 1)), features: { ...Object.fromEntries(FEATURES.map((f) => [f, [1]])), petal_width_cm: ['wide'] } };
+    const wrongType = {
+      ...(await captureOf('iris', irisFeeds(rows), 1)),
+      features: { ...Object.fromEntries(FEATURES.map((f) => [f, [1]])), petal_width_cm: ['wide'] },
+    };
     const iris = await target('iris');
     const scale = await target('weighted');
     try {
@@ -370,7 +502,12 @@ describe('rebuild', () => {
       expect(cut.capturedRows).toBeGreaterThan(0);
       expect(cut.capturedRows).toBeLessThan(40);
       expect('decoded' in partly && partly.decoded.rows).toBe(cut.capturedRows);
-      expect(large).toMatchObject({ capturedRows: 2, truncated: true, features: { x: [1, 2] }, inputs: { w: { datatype: 'FP32', shape: [400] } } });
+      expect(large).toMatchObject({
+        capturedRows: 2,
+        truncated: true,
+        features: { x: [1, 2] },
+        inputs: { w: { datatype: 'FP32', shape: [400] } },
+      });
       expect(large.inputs?.['w']).not.toHaveProperty('data');
       expect(codes.map((c) => ('error' in c ? [c.error.code, c.error.path.join('.')] : 'decoded'))).toEqual([
         ['FEATURE_DROPPED', 'features.petal_width_cm'],
@@ -381,7 +518,7 @@ describe('rebuild', () => {
       ]);
       expect('error' in tooLarge && [tooLarge.error.code, tooLarge.error.path.join('.')]).toEqual(['INPUT_NOT_CAPTURED', 'inputs.w']);
       const wrong = codes[4];
-    expect(wrong && 'error' in wrong && wrong.error.message).toMatch(/^Version 1 does not take the captured request: WRONG_TYPE: /);
+      expect(wrong && 'error' in wrong && wrong.error.message).toMatch(/^Version 1 does not take the captured request: WRONG_TYPE: /);
     } finally {
       iris.release();
       scale.release();
@@ -391,14 +528,29 @@ describe('rebuild', () => {
 
 describe('ReplayPredictor', () => {
   const predictor = () => new ReplayPredictor({ registry, runtime, config: { maxRows: 1000 } });
-  const batch = (model: string, records: unknown[]) => ({ Items: records.map((record, row) => ({ row, record })), BatchInput: { model, version: '1', format: 'capture' } });
+  const batch = (model: string, records: unknown[]) => ({
+    Items: records.map((record, row) => ({ row, record })),
+    BatchInput: { model, version: '1', format: 'capture' },
+  });
 
   it('replays a batch on the same version with no difference, stacking requests of the same row shape', async () => {
     // Prepare: requests of 3 and of 2 values a row (two runs), one of them two rows long
     const records = [
       await captureOf('scale', scaleFeeds([[1, 2, 3]], [0.5]), 1, {}, 'a'),
       await captureOf('scale', scaleFeeds([[4, 5]], [3]), 1, {}, 'b'),
-      await captureOf('scale', scaleFeeds([[1, 1, 1], [2, 2, 2]], [0.1, 7]), 2, {}, 'c'),
+      await captureOf(
+        'scale',
+        scaleFeeds(
+          [
+            [1, 1, 1],
+            [2, 2, 2],
+          ],
+          [0.1, 7],
+        ),
+        2,
+        {},
+        'c',
+      ),
       await captureOf('scale', scaleFeeds([[9, 8]], [-1]), 1, {}, 'd'),
     ];
 
@@ -408,7 +560,12 @@ describe('ReplayPredictor', () => {
     // Assess
     expect(result).toMatchObject({ rows: 4, predicted: 4, failed: 0, errors: [] });
     const lines = result.predictions.map((p) => JSON.parse(p.json) as RequestComparison & { row: number });
-    expect(lines.map((l) => [l.row, l.requestId, l.rows, l.maxAbsDiff, l.outputs['y']?.elements])).toEqual([[0, 'a', 1, 0, 3], [1, 'b', 1, 0, 2], [2, 'c', 2, 0, 6], [3, 'd', 1, 0, 2]]);
+    expect(lines.map((l) => [l.row, l.requestId, l.rows, l.maxAbsDiff, l.outputs['y']?.elements])).toEqual([
+      [0, 'a', 1, 0, 3],
+      [1, 'b', 1, 0, 2],
+      [2, 'c', 2, 0, 6],
+      [3, 'd', 1, 0, 2],
+    ]);
     expect(lines.every((l) => l.labelsIdentical === undefined && l.notCompared === undefined)).toBe(true);
   });
 
@@ -416,7 +573,11 @@ describe('ReplayPredictor', () => {
     // Prepare
     const good = await captureOf('iris', irisFeeds([[5.1, 3.5, 1.4, 0.2]]), 1, {}, 'good');
     const probabilities = good.outputs['probabilities'] as CapturedTensor;
-    const altered = { ...good, requestId: 'altered', outputs: { ...good.outputs, probabilities: { ...probabilities, data: [0.5, 0.5, 0] } } };
+    const altered = {
+      ...good,
+      requestId: 'altered',
+      outputs: { ...good.outputs, probabilities: { ...probabilities, data: [0.5, 0.5, 0] } },
+    };
     const dropped = await captureOf('iris', irisFeeds([[6.7, 3, 5.2, 2.3]]), 1, { drop: ['sepal_width_cm'] }, 'dropped');
 
     // Act
@@ -425,18 +586,29 @@ describe('ReplayPredictor', () => {
     // Assess
     expect(result).toMatchObject({ rows: 5, predicted: 2, failed: 3 });
     expect(result.errors.map((e) => [e.row, e.code, (e as { requestId?: string }).requestId])).toEqual([
-      [1, 'INVALID_CAPTURE_RECORD', undefined], [3, 'FEATURE_DROPPED', 'dropped'], [4, 'INVALID_CAPTURE_RECORD', 'good'],
+      [1, 'INVALID_CAPTURE_RECORD', undefined],
+      [3, 'FEATURE_DROPPED', 'dropped'],
+      [4, 'INVALID_CAPTURE_RECORD', 'good'],
     ]);
     const [first, second] = result.predictions.map((p) => JSON.parse(p.json) as RequestComparison);
     expect(first).toMatchObject({ requestId: 'good', maxAbsDiff: 0, labelsIdentical: [true] });
     const p = (probabilities.data as number[]).map(Math.fround);
     expect(second).toMatchObject({ requestId: 'altered', differingLabels: 0, labelsIdentical: [true] });
-    expect(Math.abs((second?.maxAbsDiff as number) - Math.max(Math.abs(0.5 - (p[0] as number)), Math.abs(0.5 - (p[1] as number)), Math.abs(p[2] as number)))).toBeLessThan(1e-12);
+    expect(
+      Math.abs(
+        (second?.maxAbsDiff as number) -
+          Math.max(Math.abs(0.5 - (p[0] as number)), Math.abs(0.5 - (p[1] as number)), Math.abs(p[2] as number)),
+      ),
+    ).toBeLessThan(1e-12);
   });
 
-  it('refuses a batch that is not a replay\'s, and a target that does not exist', async () => {
-    await expect(predictor().predict({ Items: [], BatchInput: { model: 'iris', version: '1', format: 'jsonl' } })).rejects.toMatchObject({ code: 'INVALID_BATCH' });
-    await expect(predictor().predict({ Items: [{ row: 0, record: {} }], BatchInput: { model: 'iris', version: '9', format: 'capture' } })).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+  it("refuses a batch that is not a replay's, and a target that does not exist", async () => {
+    await expect(predictor().predict({ Items: [], BatchInput: { model: 'iris', version: '1', format: 'jsonl' } })).rejects.toMatchObject({
+      code: 'INVALID_BATCH',
+    });
+    await expect(
+      predictor().predict({ Items: [{ row: 0, record: {} }], BatchInput: { model: 'iris', version: '9', format: 'capture' } }),
+    ).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
   });
 });
 
@@ -446,27 +618,55 @@ describe('ReplayPredictor', () => {
 
 describe('planReplaySplits', () => {
   const bucket = 'capture';
-  const line = (id: string, timestamp: string, version = '1') => JSON.stringify({ captureVersion: 1, requestId: id, model: 'iris', modelVersion: version, timestamp, rows: 1, capturedRows: 1, truncated: false, outputs: {} });
-  const spec = (over: Partial<ReplaySpec> = {}): ReplaySpec => ({ since: '2026-11-30T12:00:00.000Z', until: '2026-11-30T13:00:00.000Z', sourceVersions: ['1'], maxRequests: 100, ...over });
+  const line = (id: string, timestamp: string, version = '1') =>
+    JSON.stringify({
+      captureVersion: 1,
+      requestId: id,
+      model: 'iris',
+      modelVersion: version,
+      timestamp,
+      rows: 1,
+      capturedRows: 1,
+      truncated: false,
+      outputs: {},
+    });
+  const spec = (over: Partial<ReplaySpec> = {}): ReplaySpec => ({
+    since: '2026-11-30T12:00:00.000Z',
+    until: '2026-11-30T13:00:00.000Z',
+    sourceVersions: ['1'],
+    maxRequests: 100,
+    ...over,
+  });
 
   async function planned(files: string[], replay: ReplaySpec, rowsPerBatch = 500) {
     const objects = new InMemoryDataObjects({ chunkBytes: 37 });
-    const inputs: InputFile[] = files.map((body, i) => objects.set({ bucket, key: `capture/model=iris/version=1/date=2026-11-30/${i}.jsonl` }, body));
+    const inputs: InputFile[] = files.map((body, i) =>
+      objects.set({ bucket, key: `capture/model=iris/version=1/date=2026-11-30/${i}.jsonl` }, body),
+    );
     const splits: Split[] = [];
     const result = await planReplaySplits(objects, { files: inputs, rowsPerBatch, replay }, (split) => {
       splits.push(split);
     });
     const ids: (string | undefined)[] = [];
     for (const split of splits) {
-      for (const entry of await readSplit(objects, split, 'jsonl')) ids.push(entry.error ? `error:${entry.error.code}` : (entry.record as { requestId: string }).requestId);
+      for (const entry of await readSplit(objects, split, 'jsonl'))
+        ids.push(entry.error ? `error:${entry.error.code}` : (entry.record as { requestId: string }).requestId);
     }
     return { result, splits, ids };
   }
 
-  it('keeps the window\'s records of the source versions, and every line that is no record, in consecutive splits', async () => {
+  it("keeps the window's records of the source versions, and every line that is no record, in consecutive splits", async () => {
     // Prepare
     const files = [
-      [line('early', '2026-11-30T11:59:59.999Z'), line('a', '2026-11-30T12:00:00.000Z'), line('b', '2026-11-30T12:30:00.000Z'), line('other', '2026-11-30T12:31:00.000Z', '2'), line('c', '2026-11-30T12:32:00.000Z'), '', '{"cut short'].join('\n'),
+      [
+        line('early', '2026-11-30T11:59:59.999Z'),
+        line('a', '2026-11-30T12:00:00.000Z'),
+        line('b', '2026-11-30T12:30:00.000Z'),
+        line('other', '2026-11-30T12:31:00.000Z', '2'),
+        line('c', '2026-11-30T12:32:00.000Z'),
+        '',
+        '{"cut short',
+      ].join('\n'),
       `\ufeff${line('d', '2026-11-30T12:59:59.999Z')}\n${line('late', '2026-11-30T13:00:00.000Z')}\n`,
     ];
 
@@ -476,7 +676,12 @@ describe('planReplaySplits', () => {
     // Assess: the lines left out split the runs; row numbers count what is replayed
     expect(ids).toEqual(['a', 'b', 'c', 'error:INVALID_JSON', 'd']);
     expect(result).toMatchObject({ rows: 5, splitCount: 4, columns: [], replay: { inWindow: 4, selected: 4, unreadable: 1, outside: 3 } });
-    expect(splits.map((s) => [s.firstRow, s.rows, s.firstLine])).toEqual([[0, 2, 2], [2, 1, 5], [3, 1, 7], [4, 1, 1]]);
+    expect(splits.map((s) => [s.firstRow, s.rows, s.firstLine])).toEqual([
+      [0, 2, 2],
+      [2, 1, 5],
+      [3, 1, 7],
+      [4, 1, 1],
+    ]);
   });
 
   it('replays the newest maxRequests when the window holds more, the later line first among equal times', async () => {
@@ -494,9 +699,15 @@ describe('planReplaySplits', () => {
 
   it('fails a file that changed since the replay was submitted', async () => {
     const objects = new InMemoryDataObjects();
-    const file = objects.set({ bucket, key: 'capture/model=iris/version=1/date=2026-11-30/0.jsonl' }, line('a', '2026-11-30T12:00:00.000Z'));
+    const file = objects.set(
+      { bucket, key: 'capture/model=iris/version=1/date=2026-11-30/0.jsonl' },
+      line('a', '2026-11-30T12:00:00.000Z'),
+    );
     objects.delete(file);
-    await expect(planReplaySplits(objects, { files: [file], rowsPerBatch: 10, replay: spec() }, () => undefined)).rejects.toMatchObject({ status: 409, code: 'INPUT_CHANGED' });
+    await expect(planReplaySplits(objects, { files: [file], rowsPerBatch: 10, replay: spec() }, () => undefined)).rejects.toMatchObject({
+      status: 409,
+      code: 'INPUT_CHANGED',
+    });
   });
 });
 
@@ -506,7 +717,10 @@ describe('replayWindow', () => {
   it('reads durations back from now and times with their zone', () => {
     expect(replayWindow('1h', undefined, now)).toEqual({ since: '2026-11-30T11:00:00.000Z', until: '2026-11-30T12:00:00.000Z' });
     expect(replayWindow('90s', '2026-11-30T12:00:00Z', now).since).toBe('2026-11-30T11:58:30.000Z');
-    expect(replayWindow('2026-11-30T10:00:00+02:00', '2026-11-30T09:00:00.5Z', now)).toEqual({ since: '2026-11-30T08:00:00.000Z', until: '2026-11-30T09:00:00.500Z' });
+    expect(replayWindow('2026-11-30T10:00:00+02:00', '2026-11-30T09:00:00.5Z', now)).toEqual({
+      since: '2026-11-30T08:00:00.000Z',
+      until: '2026-11-30T09:00:00.500Z',
+    });
   });
 
   it.each([
@@ -527,7 +741,9 @@ describe('replayWindow', () => {
     ['2026-11-29T10:61:00Z', undefined, 'since'],
     ['1h', '2026-11-31T00:00:00Z', 'until'],
   ])('refuses a time that is not on the calendar, since %s until %s, as not a valid time', (since, until, path) => {
-    expect(() => replayWindow(since, until, now)).toThrow(expect.objectContaining({ code: 'INVALID_WINDOW', path: [path], message: expect.stringContaining('is not a valid time') }) as Error);
+    expect(() => replayWindow(since, until, now)).toThrow(
+      expect.objectContaining({ code: 'INVALID_WINDOW', path: [path], message: expect.stringContaining('is not a valid time') }) as Error,
+    );
   });
 
   it('lists the UTC days a window touches', () => {
@@ -541,17 +757,43 @@ describe('replayLines (modelctl replay)', () => {
     // Prepare
     const builder = new ReplayReportBuilder();
     builder.compared({
-      row: 7, requestId: 'req-7', sourceVersion: '1', timestamp: 't', rows: 2, truncated: true, maxAbsDiff: 0.125, differingLabels: 1, labelsIdentical: [false, true],
-      outputs: { probabilities: { kind: 'numeric', elements: 6, differing: 2, maxAbsDiff: 0.125, meanAbsDiff: 0.03125 }, label: { kind: 'exact', elements: 2, differing: 1 } },
+      row: 7,
+      requestId: 'req-7',
+      sourceVersion: '1',
+      timestamp: 't',
+      rows: 2,
+      truncated: true,
+      maxAbsDiff: 0.125,
+      differingLabels: 1,
+      labelsIdentical: [false, true],
+      outputs: {
+        probabilities: { kind: 'numeric', elements: 6, differing: 2, maxAbsDiff: 0.125, meanAbsDiff: 0.03125 },
+        label: { kind: 'exact', elements: 2, differing: 1 },
+      },
     });
     builder.compared({
-      row: 8, requestId: 'req-8', sourceVersion: '1', timestamp: 't', rows: 1, truncated: false, maxAbsDiff: 0.0000125, differingLabels: 0, labelsIdentical: [true],
-      outputs: { probabilities: { kind: 'numeric', elements: 3, differing: 1, maxAbsDiff: 0.0000125, meanAbsDiff: 0.0000125 / 3 }, label: { kind: 'exact', elements: 1, differing: 0 } },
+      row: 8,
+      requestId: 'req-8',
+      sourceVersion: '1',
+      timestamp: 't',
+      rows: 1,
+      truncated: false,
+      maxAbsDiff: 0.0000125,
+      differingLabels: 0,
+      labelsIdentical: [true],
+      outputs: {
+        probabilities: { kind: 'numeric', elements: 3, differing: 1, maxAbsDiff: 0.0000125, meanAbsDiff: 0.0000125 / 3 },
+        label: { kind: 'exact', elements: 1, differing: 0 },
+      },
       notCompared: { extra: 'target-only' },
     });
     builder.notReplayable('FEATURE_DROPPED');
     const report = builder.report({
-      jobId: 'job-1', model: 'iris', targetVersion: '2', sourceVersions: ['1'], window: { since: '2026-11-30T11:00:00.000Z', until: '2026-11-30T12:00:00.000Z' },
+      jobId: 'job-1',
+      model: 'iris',
+      targetVersion: '2',
+      sourceVersions: ['1'],
+      window: { since: '2026-11-30T11:00:00.000Z', until: '2026-11-30T12:00:00.000Z' },
       capture: { inWindow: 5, replayed: 3, maxRequests: 3, capped: true, outsideWindow: 0, unreadableLines: 0 },
     });
 
@@ -559,23 +801,25 @@ describe('replayLines (modelctl replay)', () => {
     const text = replayLines(report);
 
     // Assess
-    expect(text).toBe([
-      'iris: replay against version 2 of 3 requests of version 1: 2 of 3 labels identical (66.67%), max abs diff 0.125',
-      'window 2026-11-30T11:00:00.000Z to 2026-11-30T12:00:00.000Z: 5 captured, 3 replayed (the newest 3); 2 compared (3 rows), 1 not replayable',
-      'OUTPUT         KIND     REQUESTS  ELEMENTS  DIFFERING  MAX ABS DIFF  MEAN ABS DIFF',
-      'label          exact    2         3         1          -             -',
-      'probabilities  numeric  2         9         3          0.125         0.02083',
-      '',
-      'differing most:',
-      'ROW  REQUEST  SOURCE  MAX ABS DIFF  LABELS CHANGED',
-      '7    req-7    1       0.125         1',
-      '8    req-8    1       1.25e-5       0',
-      '',
-      'not replayable: FEATURE_DROPPED 1 (errors.jsonl says why, request by request)',
-      'outputs not compared: extra (target-only 1)',
-      '1 request replayed on the rows capture kept (records over their size bound)',
-      '',
-    ].join('\n'));
+    expect(text).toBe(
+      [
+        'iris: replay against version 2 of 3 requests of version 1: 2 of 3 labels identical (66.67%), max abs diff 0.125',
+        'window 2026-11-30T11:00:00.000Z to 2026-11-30T12:00:00.000Z: 5 captured, 3 replayed (the newest 3); 2 compared (3 rows), 1 not replayable',
+        'OUTPUT         KIND     REQUESTS  ELEMENTS  DIFFERING  MAX ABS DIFF  MEAN ABS DIFF',
+        'label          exact    2         3         1          -             -',
+        'probabilities  numeric  2         9         3          0.125         0.02083',
+        '',
+        'differing most:',
+        'ROW  REQUEST  SOURCE  MAX ABS DIFF  LABELS CHANGED',
+        '7    req-7    1       0.125         1',
+        '8    req-8    1       1.25e-5       0',
+        '',
+        'not replayable: FEATURE_DROPPED 1 (errors.jsonl says why, request by request)',
+        'outputs not compared: extra (target-only 1)',
+        '1 request replayed on the rows capture kept (records over their size bound)',
+        '',
+      ].join('\n'),
+    );
   });
 });
 
@@ -586,28 +830,66 @@ describe('a replay through the batch steps and the batch function', () => {
     const jobs = new InMemoryBatchJobStore();
     const records = [
       await captureOf('iris', irisFeeds([[5.1, 3.5, 1.4, 0.2]]), 1, {}, 'a'),
-      await captureOf('iris', irisFeeds([[6.7, 3, 5.2, 2.3], [5.9, 3, 4.2, 1.5]]), 2, {}, 'b'),
+      await captureOf(
+        'iris',
+        irisFeeds([
+          [6.7, 3, 5.2, 2.3],
+          [5.9, 3, 4.2, 1.5],
+        ]),
+        2,
+        {},
+        'b',
+      ),
       await captureOf('iris', irisFeeds([[6.3, 2.9, 5.6, 1.8]]), 1, { drop: ['petal_width_cm'] }, 'c'),
       await captureOf('iris', irisFeeds([[4.9, 3, 1.4, 0.2]]), 1, {}, 'd'),
     ];
     const before = { ...records[0], requestId: 'before', timestamp: '2026-11-30T10:00:00.000Z' };
-    const body = [JSON.stringify(before), ...records.slice(0, 2).map((r) => JSON.stringify(r)), '{"not": "a record"}', ...records.slice(2).map((r) => JSON.stringify(r))].join('\n') + '\n';
+    const body = `${[
+      JSON.stringify(before),
+      ...records.slice(0, 2).map((r) => JSON.stringify(r)),
+      '{"not": "a record"}',
+      ...records.slice(2).map((r) => JSON.stringify(r)),
+    ].join('\n')}\n`;
     const file = objects.set({ bucket: 'capture', key: 'capture/model=iris/version=1/date=2026-11-30/0.jsonl' }, body);
     const output = { bucket: 'capture', prefix: 'replays/iris/job-r/' };
     const workflow: WorkflowInput = {
-      jobId: 'job-r', model: 'iris', version: '1', format: 'capture', files: [file], output, options: { rowsPerBatch: 2, maxConcurrency: 1, toleratedFailurePercentage: 100 },
+      jobId: 'job-r',
+      model: 'iris',
+      version: '1',
+      format: 'capture',
+      files: [file],
+      output,
+      options: { rowsPerBatch: 2, maxConcurrency: 1, toleratedFailurePercentage: 100 },
       replay: { since: '2026-11-30T11:00:00.000Z', until: '2026-11-30T13:00:00.000Z', sourceVersions: ['1'], maxRequests: 100 },
     };
     const job: BatchJob = {
-      jobId: 'job-r', model: 'iris', modelVersion: '1', state: 'RUNNING',
-      input: { uri: 's3://capture/capture/model=iris/', format: 'capture', files: [file], columns: [], columnCount: 0, ignoredColumns: [], ignoredColumnCount: 0 },
-      output: { uri: 's3://capture/replays/iris/job-r/', predictions: '', errors: '', manifest: '' }, options: workflow.options, replay: workflow.replay,
-      progress: { rowsRead: 0, predicted: 0, failed: 0 }, submittedBy: 'test', submittedAt: '2026-11-30T12:00:00.000Z', revision: 1,
+      jobId: 'job-r',
+      model: 'iris',
+      modelVersion: '1',
+      state: 'RUNNING',
+      input: {
+        uri: 's3://capture/capture/model=iris/',
+        format: 'capture',
+        files: [file],
+        columns: [],
+        columnCount: 0,
+        ignoredColumns: [],
+        ignoredColumnCount: 0,
+      },
+      output: { uri: 's3://capture/replays/iris/job-r/', predictions: '', errors: '', manifest: '' },
+      options: workflow.options,
+      replay: workflow.replay,
+      progress: { rowsRead: 0, predicted: 0, failed: 0 },
+      submittedBy: 'test',
+      submittedAt: '2026-11-30T12:00:00.000Z',
+      revision: 1,
     };
     await jobs.create(job);
     let ended: ReplayReport | undefined;
     const steps = new BatchSteps({
-      objects, jobs, planSplits,
+      objects,
+      jobs,
+      planSplits,
       replays: {
         plan: planReplaySplits,
         report: async (store, input) => {
@@ -619,40 +901,87 @@ describe('a replay through the batch steps and the batch function', () => {
     const worker = new BatchWorker({
       predictor: new BatchPredictor({ registry, runtime, config: { maxRows: 1000 } }),
       replay: new ReplayPredictor({ registry, runtime, config: { maxRows: 1000 } }),
-      objects, jobs, readSplit, maxRows: 1000,
+      objects,
+      jobs,
+      readSplit,
+      maxRows: 1000,
     });
 
     // Act
     const plan: PlanResult = await steps.plan(workflow);
-    const splits = (Buffer.from(objects.bytes(plan.splits) ?? new Uint8Array()).toString('utf8')).trim().split('\n').map((l) => JSON.parse(l) as Split);
+    const splits = Buffer.from(objects.bytes(plan.splits) ?? new Uint8Array())
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Split);
     for (const split of splits) {
-      await worker.run({ Items: [split], BatchInput: { jobId: 'job-r', model: 'iris', version: '1', format: 'capture', output, columns: plan.columns } } satisfies SplitBatchEvent);
+      await worker.run({
+        Items: [split],
+        BatchInput: { jobId: 'job-r', model: 'iris', version: '1', format: 'capture', output, columns: plan.columns },
+      } satisfies SplitBatchEvent);
     }
     const result = await steps.assemble(workflow, plan, {});
 
     // Assess
     expect(plan).toMatchObject({ rows: 5, replay: { inWindow: 4, selected: 4, unreadable: 1, outside: 1 } });
     expect(result).toEqual({ state: 'SUCCEEDED', rows: 5, predicted: 3, failed: 2 });
-    const lines = (name: string) => Buffer.from(objects.bytes({ bucket: 'capture', key: output.prefix + name }) ?? new Uint8Array()).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines(JOB_FILES.comparisons).map((l) => [l['row'], l['requestId'], l['maxAbsDiff'], l['labelsIdentical']])).toEqual([[0, 'a', 0, [true]], [1, 'b', 0, [true, true]], [4, 'd', 0, [true]]]);
-    expect(lines(JOB_FILES.errors).map((l) => [l['row'], l['code'], l['requestId'] ?? null, l['line']])).toEqual([[2, 'INVALID_CAPTURE_RECORD', null, 4], [3, 'FEATURE_DROPPED', 'c', 5]]);
+    const lines = (name: string) =>
+      Buffer.from(objects.bytes({ bucket: 'capture', key: output.prefix + name }) ?? new Uint8Array())
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines(JOB_FILES.comparisons).map((l) => [l['row'], l['requestId'], l['maxAbsDiff'], l['labelsIdentical']])).toEqual([
+      [0, 'a', 0, [true]],
+      [1, 'b', 0, [true, true]],
+      [4, 'd', 0, [true]],
+    ]);
+    expect(lines(JOB_FILES.errors).map((l) => [l['row'], l['code'], l['requestId'] ?? null, l['line']])).toEqual([
+      [2, 'INVALID_CAPTURE_RECORD', null, 4],
+      [3, 'FEATURE_DROPPED', 'c', 5],
+    ]);
     expect(objects.bytes({ bucket: 'capture', key: output.prefix + JOB_FILES.predictions })).toBeUndefined();
-    const stored = JSON.parse(Buffer.from(objects.bytes({ bucket: 'capture', key: output.prefix + JOB_FILES.replayReport }) ?? new Uint8Array()).toString('utf8')) as ReplayReport;
+    const stored = JSON.parse(
+      Buffer.from(objects.bytes({ bucket: 'capture', key: output.prefix + JOB_FILES.replayReport }) ?? new Uint8Array()).toString('utf8'),
+    ) as ReplayReport;
     expect(stored).toEqual(ended);
     expect(stored).toMatchObject({
-      jobId: 'job-r', targetVersion: '1', requests: 5, compared: 3, rowsCompared: 4, labels: { rows: 4, identical: 4, share: 1 }, maxAbsDiff: 0,
+      jobId: 'job-r',
+      targetVersion: '1',
+      requests: 5,
+      compared: 3,
+      rowsCompared: 4,
+      labels: { rows: 4, identical: 4, share: 1 },
+      maxAbsDiff: 0,
       capture: { inWindow: 4, replayed: 4, capped: false, outsideWindow: 1, unreadableLines: 1 },
       notReplayable: { total: 2, byCode: { FEATURE_DROPPED: 1, INVALID_CAPTURE_RECORD: 1 } },
     });
-    const manifest = JSON.parse(Buffer.from(objects.bytes({ bucket: 'capture', key: output.prefix + JOB_FILES.manifest }) ?? new Uint8Array()).toString('utf8')) as { predictions: string };
+    const manifest = JSON.parse(
+      Buffer.from(objects.bytes({ bucket: 'capture', key: output.prefix + JOB_FILES.manifest }) ?? new Uint8Array()).toString('utf8'),
+    ) as { predictions: string };
     expect(manifest.predictions).toBe(`s3://capture/${output.prefix}${JOB_FILES.comparisons}`);
   });
 
   it('refuses to plan a replay without its window, or with steps that do not replay', async () => {
     const objects = new InMemoryDataObjects();
     const jobs = new InMemoryBatchJobStore();
-    const workflow: WorkflowInput = { jobId: 'j', model: 'iris', version: '1', format: 'capture', files: [], output: { bucket: 'b', prefix: 'p/' }, options: { rowsPerBatch: 1, maxConcurrency: 1, toleratedFailurePercentage: 100 } };
-    await expect(new BatchSteps({ objects, jobs, planSplits, replays: { plan: planReplaySplits, report: writeReplayReport } }).plan(workflow)).rejects.toMatchObject({ code: 'INVALID_STEP' });
-    await expect(new BatchSteps({ objects, jobs, planSplits }).plan({ ...workflow, replay: { since: 'a', until: 'b', sourceVersions: ['1'], maxRequests: 1 } })).rejects.toMatchObject({ code: 'INVALID_STEP' });
+    const workflow: WorkflowInput = {
+      jobId: 'j',
+      model: 'iris',
+      version: '1',
+      format: 'capture',
+      files: [],
+      output: { bucket: 'b', prefix: 'p/' },
+      options: { rowsPerBatch: 1, maxConcurrency: 1, toleratedFailurePercentage: 100 },
+    };
+    await expect(
+      new BatchSteps({ objects, jobs, planSplits, replays: { plan: planReplaySplits, report: writeReplayReport } }).plan(workflow),
+    ).rejects.toMatchObject({ code: 'INVALID_STEP' });
+    await expect(
+      new BatchSteps({ objects, jobs, planSplits }).plan({
+        ...workflow,
+        replay: { since: 'a', until: 'b', sourceVersions: ['1'], maxRequests: 1 },
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_STEP' });
   });
 });

@@ -1,8 +1,18 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import {
-  argMax, CLASS_LABELS, FEATURES, parseCsv, predictProbabilities, stratifiedSplit, TARGET, toExamples,
-  trainSampleModel, trainingProfile, TRAINING, type Example,
+  argMax,
+  CLASS_LABELS,
+  FEATURES,
+  parseCsv,
+  predictProbabilities,
+  stratifiedSplit,
+  TARGET,
+  toExamples,
+  trainSampleModel,
+  trainingProfile,
+  TRAINING,
+  type Example,
 } from '../../scripts/sample-model.js';
 
 const read = (path: string): Buffer => readFileSync(new URL(`../../${path}`, import.meta.url));
@@ -10,8 +20,7 @@ const csv = read('data/iris.csv').toString('utf8');
 const sample = trainSampleModel(csv);
 
 /** Number of examples of each class, in {@link CLASS_LABELS} order. */
-const countByClass = (examples: readonly Example[]): number[] =>
-  CLASS_LABELS.map((_, c) => examples.filter((e) => e.label === c).length);
+const countByClass = (examples: readonly Example[]): number[] => CLASS_LABELS.map((_, c) => examples.filter((e) => e.label === c).length);
 
 describe('sample model (models/iris)', () => {
   it('retrains to the committed model.onnx and metadata.json exactly', () => {
@@ -29,7 +38,7 @@ describe('sample model (models/iris)', () => {
     expect(read('models/iris/metadata.json').toString('utf8')).toBe(`${JSON.stringify(sample.metadata, null, 2)}\n`);
   });
 
-  it('ships the training split\'s reference profile: profile.json is reproduced exactly, with the split\'s own deciles', async () => {
+  it("ships the training split's reference profile: profile.json is reproduced exactly, with the split's own deciles", async () => {
     // Act
     const profile = await trainingProfile(sample.split.train, sample);
 
@@ -51,7 +60,7 @@ describe('sample model (models/iris)', () => {
     });
   });
 
-  it('profiles the model\'s own predictions on the training split: labels and probabilities as the TypeScript model computes them', async () => {
+  it("profiles the model's own predictions on the training split: labels and probabilities as the TypeScript model computes them", async () => {
     // Act
     const { predictions } = await trainingProfile(sample.split.train, sample);
 
@@ -87,8 +96,10 @@ describe('sample model (models/iris)', () => {
     expect(sample.testAccuracy).toBeGreaterThanOrEqual(0.9);
     expect(sample.testAccuracy).toBe(correct / split.test.length);
     expect(metadata.metrics).toEqual({
-      accuracy: sample.testAccuracy, trainAccuracy: sample.trainAccuracy,
-      testRows: split.test.length, trainRows: split.train.length,
+      accuracy: sample.testAccuracy,
+      trainAccuracy: sample.trainAccuracy,
+      testRows: split.test.length,
+      trainRows: split.train.length,
     });
     expect(metadata).toMatchObject({ features: [...FEATURES], target: TARGET, classLabels: [...CLASS_LABELS] });
   });
@@ -168,7 +179,10 @@ describe('parseCsv and toExamples', () => {
     const examples = toExamples(parseCsv(text), ['a', 'b'], 'species', CLASS_LABELS);
 
     // Assess
-    expect(examples).toEqual([{ features: [1, 2], label: 2 }, { features: [3, 4], label: 0 }]);
+    expect(examples).toEqual([
+      { features: [1, 2], label: 2 },
+      { features: [3, 4], label: 0 },
+    ]);
   });
 
   it('rejects ragged records, missing columns, non-numbers and unknown labels', () => {

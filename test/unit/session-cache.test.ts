@@ -225,9 +225,13 @@ describe('SessionCache', () => {
   it('reports a session that fails to free, and still forgets it', async () => {
     // Prepare
     const errors: string[] = [];
-    const cache = new SessionCache<Fake>({ maxSessions: 1, maxBytes: 1_000 }, async () => {
-      throw new Error('release failed');
-    }, (error, key) => errors.push(`${key}: ${(error as Error).message}`));
+    const cache = new SessionCache<Fake>(
+      { maxSessions: 1, maxBytes: 1_000 },
+      async () => {
+        throw new Error('release failed');
+      },
+      (error, key) => errors.push(`${key}: ${(error as Error).message}`),
+    );
     (await cache.acquire('a', 1, async () => ({ session: { name: 'a' }, bytes: 1 }))).release();
 
     // Act

@@ -10,18 +10,39 @@ import { ShadowReportBuilder, quantile7, type ShadowLogRecord } from '../../func
 import { shadowComparison, type ShadowComparison, type ShadowResult } from '../../functions/core/shadow/runner.js';
 import type { TensorData } from '../../functions/core/tensor.js';
 
-const numeric = (elements: number, differing: number, maxAbsDiff: number, meanAbsDiff: number) => ({ kind: 'numeric' as const, elements, differing, maxAbsDiff, meanAbsDiff });
+const numeric = (elements: number, differing: number, maxAbsDiff: number, meanAbsDiff: number) => ({
+  kind: 'numeric' as const,
+  elements,
+  differing,
+  maxAbsDiff,
+  meanAbsDiff,
+});
 
 /** A compared record: one numeric output `p` of 3 elements whose largest difference is `d`. */
-function compared(id: string, d: number, latencies: { primary: number; candidate: number } = { primary: 10, candidate: 1 }, extra: Partial<ShadowComparison> = {}, versions = { primary: '1', candidate: '2' }): ShadowLogRecord {
+function compared(
+  id: string,
+  d: number,
+  latencies: { primary: number; candidate: number } = { primary: 10, candidate: 1 },
+  extra: Partial<ShadowComparison> = {},
+  versions = { primary: '1', candidate: '2' },
+): ShadowLogRecord {
   const comparison: ShadowComparison = { rows: 1, maxAbsDiff: d, outputs: { p: numeric(3, d === 0 ? 0 : 1, d, d / 3) }, ...extra };
   return {
-    requestId: id, modelVersion: versions.primary, latencyMs: latencies.primary, timestamp: '2026-12-01T10:00:00.000Z',
+    requestId: id,
+    modelVersion: versions.primary,
+    latencyMs: latencies.primary,
+    timestamp: '2026-12-01T10:00:00.000Z',
     shadow: { version: versions.candidate, latencyMs: latencies.candidate, outputs: '[]', truncated: false, comparison },
   };
 }
 function failed(id: string, code: string): ShadowLogRecord {
-  return { requestId: id, modelVersion: '1', latencyMs: 99, timestamp: '2026-12-01T10:00:00.000Z', shadow: { version: '2', error: { code, message: 'no' } } };
+  return {
+    requestId: id,
+    modelVersion: '1',
+    latencyMs: 99,
+    timestamp: '2026-12-01T10:00:00.000Z',
+    shadow: { version: '2', error: { code, message: 'no' } },
+  };
 }
 
 describe('quantile7', () => {
@@ -93,7 +114,13 @@ describe('ShadowReportBuilder', () => {
     // Prepare: 4 rows with 1 label changed, 6 rows all the same, and 2 rows of a request with no labels
     const builder = new ShadowReportBuilder();
     builder.add(compared('a', 0.3, undefined, { rows: 4, differingLabels: 1, outputs: { p: numeric(12, 3, 0.3, 0.05) } }));
-    builder.add(compared('b', 0, undefined, { rows: 6, differingLabels: 0, outputs: { p: numeric(18, 0, 0, 0), label: { kind: 'exact', elements: 6, differing: 0 } } }));
+    builder.add(
+      compared('b', 0, undefined, {
+        rows: 6,
+        differingLabels: 0,
+        outputs: { p: numeric(18, 0, 0, 0), label: { kind: 'exact', elements: 6, differing: 0 } },
+      }),
+    );
     builder.add(compared('c', 0.5, undefined, { rows: 2, outputs: { p: numeric(2, 2, 0.5, 0.5) }, notCompared: { extra: 'target-only' } }));
 
     // Act
@@ -102,11 +129,26 @@ describe('ShadowReportBuilder', () => {
     // Assess: p's absolute differences sum to 12 × 0.05 + 0 + 2 × 0.5 = 1.6 over 32 elements
     expect(report.rowsCompared).toBe(12);
     expect(report.labels).toEqual({ rows: 10, identical: 9, share: 0.9 });
-    expect(report.outputs.p).toEqual({ kind: 'numeric', requests: 3, elements: 32, differing: 5, maxAbsDiff: 0.5, meanAbsDiff: expect.closeTo(1.6 / 32, 15) });
+    expect(report.outputs.p).toEqual({
+      kind: 'numeric',
+      requests: 3,
+      elements: 32,
+      differing: 5,
+      maxAbsDiff: 0.5,
+      meanAbsDiff: expect.closeTo(1.6 / 32, 15),
+    });
     expect(report.outputs.label).toEqual({ kind: 'exact', requests: 1, elements: 6, differing: 0 });
     expect(report.outputsNotCompared).toEqual({ extra: { 'target-only': 1 } });
     expect(report.mostDifferent.map((r) => r.requestId)).toEqual(['c', 'a']);
-    expect(report.mostDifferent[1]).toEqual({ requestId: 'a', primaryVersion: '1', candidateVersion: '2', timestamp: '2026-12-01T10:00:00.000Z', maxAbsDiff: 0.3, differingLabels: 1, differingElements: 3 });
+    expect(report.mostDifferent[1]).toEqual({
+      requestId: 'a',
+      primaryVersion: '1',
+      candidateVersion: '2',
+      timestamp: '2026-12-01T10:00:00.000Z',
+      maxAbsDiff: 0.3,
+      differingLabels: 1,
+      differingElements: 3,
+    });
   });
 
   it('lists the 10 requests that differ most, in replay order, each with its own versions, and every version seen', () => {
@@ -179,7 +221,16 @@ describe('ShadowReportBuilder', () => {
     const report = builder.build();
 
     // Assess
-    expect(empty.differences).toEqual({ n: 0, exact: true, samples: 0, p50: null, p90: null, p99: null, max: null, buckets: { '0': 0, '(0, 1e-6]': 0, '(1e-6, 1e-3]': 0, '(1e-3, 0.1]': 0, '> 0.1': 0 } });
+    expect(empty.differences).toEqual({
+      n: 0,
+      exact: true,
+      samples: 0,
+      p50: null,
+      p90: null,
+      p99: null,
+      max: null,
+      buckets: { '0': 0, '(0, 1e-6]': 0, '(1e-6, 1e-3]': 0, '(1e-3, 0.1]': 0, '> 0.1': 0 },
+    });
     expect(empty.latencyMs.primary).toEqual({ n: 0, exact: true, samples: 0, p50: null, p99: null, mean: null });
     expect(empty.mostDifferent).toEqual([]);
     expect(report.compared).toBe(1);
@@ -187,25 +238,83 @@ describe('ShadowReportBuilder', () => {
     expect(report.latencyMs.candidate.n).toBe(0);
   });
 
-  it('sums the runner\'s own comparisons of real tensors', () => {
+  it("sums the runner's own comparisons of real tensors", () => {
     // Prepare: a classifier whose second row the candidate labels otherwise
     const view = { probabilities: 'probabilities', labels: ['a', 'b', 'c'], binary: false };
     const tensor = (rows: number[][]): TensorData => ({ type: 'float32', shape: [rows.length, 3], data: Float32Array.from(rows.flat()) });
-    const primary = { version: '1', outputs: { probabilities: tensor([[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]) }, rows: 2, timestamp: '2026-12-01T10:00:00.000Z', classifier: view };
-    const same = shadowComparison({ requestId: 'r-1', primary }, { probabilities: tensor([[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]) }, view);
-    const other = shadowComparison({ requestId: 'r-2', primary }, { probabilities: tensor([[0.5, 0.25, 0.25], [0.25, 0.5, 0.25]]) }, view);
+    const primary = {
+      version: '1',
+      outputs: {
+        probabilities: tensor([
+          [0.5, 0.25, 0.25],
+          [0.5, 0.25, 0.25],
+        ]),
+      },
+      rows: 2,
+      timestamp: '2026-12-01T10:00:00.000Z',
+      classifier: view,
+    };
+    const same = shadowComparison(
+      { requestId: 'r-1', primary },
+      {
+        probabilities: tensor([
+          [0.5, 0.25, 0.25],
+          [0.5, 0.25, 0.25],
+        ]),
+      },
+      view,
+    );
+    const other = shadowComparison(
+      { requestId: 'r-2', primary },
+      {
+        probabilities: tensor([
+          [0.5, 0.25, 0.25],
+          [0.25, 0.5, 0.25],
+        ]),
+      },
+      view,
+    );
     const builder = new ShadowReportBuilder();
 
     // Act
-    builder.add({ requestId: 'r-1', modelVersion: '1', latencyMs: 4, timestamp: primary.timestamp, shadow: { version: '2', latencyMs: 2, comparison: same } });
-    builder.add({ requestId: 'r-2', modelVersion: '1', latencyMs: 6, timestamp: primary.timestamp, shadow: { version: '2', latencyMs: 3, comparison: other } });
+    builder.add({
+      requestId: 'r-1',
+      modelVersion: '1',
+      latencyMs: 4,
+      timestamp: primary.timestamp,
+      shadow: { version: '2', latencyMs: 2, comparison: same },
+    });
+    builder.add({
+      requestId: 'r-2',
+      modelVersion: '1',
+      latencyMs: 6,
+      timestamp: primary.timestamp,
+      shadow: { version: '2', latencyMs: 3, comparison: other },
+    });
     const report = builder.build();
 
     // Assess: 4 rows, 1 label changed; |0.5 − 0.25| on 2 of 12 elements
     expect(report.labels).toEqual({ rows: 4, identical: 3, share: 0.75 });
-    expect(report.outputs.probabilities).toEqual({ kind: 'numeric', requests: 2, elements: 12, differing: 2, maxAbsDiff: 0.25, meanAbsDiff: 0.5 / 12 });
+    expect(report.outputs.probabilities).toEqual({
+      kind: 'numeric',
+      requests: 2,
+      elements: 12,
+      differing: 2,
+      maxAbsDiff: 0.25,
+      meanAbsDiff: 0.5 / 12,
+    });
     expect(report.differences.buckets).toEqual({ '0': 1, '(0, 1e-6]': 0, '(1e-6, 1e-3]': 0, '(1e-3, 0.1]': 0, '> 0.1': 1 });
-    expect(report.mostDifferent).toEqual([{ requestId: 'r-2', primaryVersion: '1', candidateVersion: '2', timestamp: primary.timestamp, maxAbsDiff: 0.25, differingLabels: 1, differingElements: 2 }]);
+    expect(report.mostDifferent).toEqual([
+      {
+        requestId: 'r-2',
+        primaryVersion: '1',
+        candidateVersion: '2',
+        timestamp: primary.timestamp,
+        maxAbsDiff: 0.25,
+        differingLabels: 1,
+        differingElements: 2,
+      },
+    ]);
     expect(report.latencyMs.candidate).toMatchObject({ n: 2, p50: 2.5, mean: 2.5 });
   });
 

@@ -12,14 +12,24 @@ import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { InternalError, ValidationError } from '../../functions/core/errors.js';
 import type { ModelMetadata, ModelVersion } from '../../functions/core/model.js';
 import { predictRecordTexts, served, type Served } from '../../functions/core/predict.js';
-import { ShadowRunner, SHADOW_QUEUE_FULL, SHADOW_RUN_FAILED, type ShadowJob, type ShadowResult } from '../../functions/core/shadow/runner.js';
+import {
+  ShadowRunner,
+  SHADOW_QUEUE_FULL,
+  SHADOW_RUN_FAILED,
+  type ShadowJob,
+  type ShadowResult,
+} from '../../functions/core/shadow/runner.js';
 import type { TensorData, TensorMap } from '../../functions/core/tensor.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, publishModel } from '../fixtures/in-memory.js';
 
 const LABELS = ['a', 'b', 'c'];
 const VIEW = { probabilities: 'probabilities', labels: LABELS, binary: false };
-const f32 = (rows: number[][]): TensorData => ({ type: 'float32', shape: [rows.length, (rows[0] as number[]).length], data: Float32Array.from(rows.flat()) });
-const copy = (t: TensorData): TensorData => ({ ...t, data: t.data.slice() } as TensorData);
+const f32 = (rows: number[][]): TensorData => ({
+  type: 'float32',
+  shape: [rows.length, (rows[0] as number[]).length],
+  data: Float32Array.from(rows.flat()),
+});
+const copy = (t: TensorData): TensorData => ({ ...t, data: t.data.slice() }) as TensorData;
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A served candidate (no real session: the job's `run` gives the outputs) and its releases. */
@@ -35,9 +45,17 @@ function fakeServe(classifier = VIEW as typeof VIEW | undefined) {
 }
 
 function job(id: string, run: ShadowJob['run'], outputs: TensorMap = { probabilities: f32([[0.5, 0.25, 0.25]]) }, rows = 1): ShadowJob {
-  return { model: 'm', candidateVersion: '2', requestId: id, run, primary: { version: '1', outputs, rows, timestamp: '2026-12-01T10:00:00.000Z', classifier: VIEW } };
+  return {
+    model: 'm',
+    candidateVersion: '2',
+    requestId: id,
+    run,
+    primary: { version: '1', outputs, rows, timestamp: '2026-12-01T10:00:00.000Z', classifier: VIEW },
+  };
 }
-const answering = (outputs: TensorMap, logText = '[]'): ShadowJob['run'] => async () => ({ outputs, logText });
+const answering =
+  (outputs: TensorMap, logText = '[]'): ShadowJob['run'] =>
+  async () => ({ outputs, logText });
 
 describe('ShadowRunner scheduling', () => {
   it('returns from submit before anything runs: the run starts on a later turn', async () => {
@@ -69,15 +87,17 @@ describe('ShadowRunner scheduling', () => {
     const events: string[] = [];
     let running = 0;
     let most = 0;
-    const slow = (id: string, turns: number): ShadowJob['run'] => async () => {
-      running++;
-      most = Math.max(most, running);
-      events.push(`start ${id}`);
-      for (let i = 0; i < turns; i++) await turn();
-      events.push(`end ${id}`);
-      running--;
-      return { outputs: { probabilities: f32([[0.5, 0.25, 0.25]]) }, logText: '[]' };
-    };
+    const slow =
+      (id: string, turns: number): ShadowJob['run'] =>
+      async () => {
+        running++;
+        most = Math.max(most, running);
+        events.push(`start ${id}`);
+        for (let i = 0; i < turns; i++) await turn();
+        events.push(`end ${id}`);
+        running--;
+        return { outputs: { probabilities: f32([[0.5, 0.25, 0.25]]) }, logText: '[]' };
+      };
     const done = (id: string) => () => {
       events.push(`done ${id}`);
       if (id === 'b') runner.submit(job('d', slow('d', 1)), done('d'));
@@ -93,7 +113,20 @@ describe('ShadowRunner scheduling', () => {
     // Assess
     expect(pending).toBe(3);
     expect(most).toBe(1);
-    expect(events).toEqual(['start a', 'end a', 'done a', 'start b', 'end b', 'done b', 'start c', 'end c', 'done c', 'start d', 'end d', 'done d']);
+    expect(events).toEqual([
+      'start a',
+      'end a',
+      'done a',
+      'start b',
+      'end b',
+      'done b',
+      'start c',
+      'end c',
+      'done c',
+      'start d',
+      'end d',
+      'done d',
+    ]);
     expect(releases()).toBe(4);
     expect(runner.pending()).toBe(0);
   });
@@ -123,10 +156,12 @@ describe('ShadowRunner scheduling', () => {
     const runner = new ShadowRunner({ serve, maxLoggedOutputBytes: 1000, maxQueued: 2 });
     const ran: string[] = [];
     const results = new Map<string, ShadowResult>();
-    const runOf = (id: string): ShadowJob['run'] => async () => {
-      ran.push(id);
-      return { outputs: { probabilities: f32([[0.5, 0.25, 0.25]]) }, logText: '[]' };
-    };
+    const runOf =
+      (id: string): ShadowJob['run'] =>
+      async () => {
+        ran.push(id);
+        return { outputs: { probabilities: f32([[0.5, 0.25, 0.25]]) }, logText: '[]' };
+      };
 
     // Act
     for (const id of ['a', 'b', 'c', 'd']) runner.submit(job(id, runOf(id)), (r) => results.set(id, r));
@@ -145,7 +180,8 @@ describe('ShadowRunner scheduling', () => {
 });
 
 describe('ShadowRunner errors', () => {
-  const stackOf = (message: string): string => `Error: ${message}\n    at run (/var/task/index.mjs:10:5)\n    at process (node:internal/process:1:1)`;
+  const stackOf = (message: string): string =>
+    `Error: ${message}\n    at run (/var/task/index.mjs:10:5)\n    at process (node:internal/process:1:1)`;
 
   it('keeps the code of an AppError serve throws, makes a plain failure SHADOW_RUN_FAILED, and runs and releases nothing', async () => {
     // Prepare
@@ -188,28 +224,53 @@ describe('ShadowRunner errors', () => {
     const { serve, releases } = fakeServe();
     const runner = new ShadowRunner({ serve, maxLoggedOutputBytes: 1000 });
     const results: ShadowResult[] = [];
-    const plain = new TypeError("Cannot read properties of undefined (reading 'x')\n    at decode (/opt/code/functions/core/codec/decode.ts:12:3)");
-    const ort = new Error(`Non-zero status code returned while running Gemm node. /onnxruntime_src/onnxruntime/core/providers/cpu/math/gemm.cc:71 shapes do not fit ${'x'.repeat(400)}`);
+    const plain = new TypeError(
+      "Cannot read properties of undefined (reading 'x')\n    at decode (/opt/code/functions/core/codec/decode.ts:12:3)",
+    );
+    const ort = new Error(
+      `Non-zero status code returned while running Gemm node. /onnxruntime_src/onnxruntime/core/providers/cpu/math/gemm.cc:71 shapes do not fit ${'x'.repeat(400)}`,
+    );
 
     // Act
-    runner.submit(job('r-1', async () => {
-      throw new ValidationError('UNKNOWN_FEATURE', 'instances[0] has "petal_area", which is not a feature of this model.', ['instances', 0, 'petal_area']);
-    }), (r) => results.push(r));
-    runner.submit(job('r-2', async () => {
-      throw plain;
-    }), (r) => results.push(r));
-    runner.submit(job('r-3', async () => {
-      throw ort;
-    }), (r) => results.push(r));
+    runner.submit(
+      job('r-1', async () => {
+        throw new ValidationError('UNKNOWN_FEATURE', 'instances[0] has "petal_area", which is not a feature of this model.', [
+          'instances',
+          0,
+          'petal_area',
+        ]);
+      }),
+      (r) => results.push(r),
+    );
+    runner.submit(
+      job('r-2', async () => {
+        throw plain;
+      }),
+      (r) => results.push(r),
+    );
+    runner.submit(
+      job('r-3', async () => {
+        throw ort;
+      }),
+      (r) => results.push(r),
+    );
     await runner.flush();
 
     // Assess
     const [validation, typeError, ortError] = results as [ShadowResult, ShadowResult, ShadowResult];
-    expect(validation).toEqual({ version: '2', error: { code: 'UNKNOWN_FEATURE', message: 'instances[0] has "petal_area", which is not a feature of this model.' } });
-    expect(typeError).toEqual({ version: '2', error: { code: SHADOW_RUN_FAILED, message: "TypeError: Cannot read properties of undefined (reading 'x')" } });
+    expect(validation).toEqual({
+      version: '2',
+      error: { code: 'UNKNOWN_FEATURE', message: 'instances[0] has "petal_area", which is not a feature of this model.' },
+    });
+    expect(typeError).toEqual({
+      version: '2',
+      error: { code: SHADOW_RUN_FAILED, message: "TypeError: Cannot read properties of undefined (reading 'x')" },
+    });
     expect(ortError.error?.code).toBe(SHADOW_RUN_FAILED);
     expect(ortError.error?.message).toHaveLength(300);
-    expect(ortError.error?.message).toMatch(/^Error: Non-zero status code returned while running Gemm node\. <path> shapes do not fit x+…$/);
+    expect(ortError.error?.message).toMatch(
+      /^Error: Non-zero status code returned while running Gemm node\. <path> shapes do not fit x+…$/,
+    );
     for (const r of results) {
       expect(r.latencyMs).toBeUndefined();
       expect(r.error?.message).not.toMatch(/\n|\bat \w+ \(|\/opt\/|onnxruntime_src/);
@@ -221,18 +282,26 @@ describe('ShadowRunner errors', () => {
 describe('ShadowRunner results', () => {
   it('finds identical outputs identical: maxAbsDiff 0, every label the same', async () => {
     // Prepare
-    const probabilities = f32([[0.1, 0.2, 0.7], [0.3333333, 0.3333333, 0.3333334], [0.9, 0.05, 0.05]]);
+    const probabilities = f32([
+      [0.1, 0.2, 0.7],
+      [0.3333333, 0.3333333, 0.3333334],
+      [0.9, 0.05, 0.05],
+    ]);
     const { serve } = fakeServe();
     const runner = new ShadowRunner({ serve, maxLoggedOutputBytes: 1000 });
     const results: ShadowResult[] = [];
 
     // Act
-    runner.submit(job('r-1', answering({ probabilities: copy(probabilities) }, '[{"label":"c"}]'), { probabilities }, 3), (r) => results.push(r));
+    runner.submit(job('r-1', answering({ probabilities: copy(probabilities) }, '[{"label":"c"}]'), { probabilities }, 3), (r) =>
+      results.push(r),
+    );
     await runner.flush();
 
     // Assess
     expect(results[0]?.comparison).toEqual({
-      rows: 3, maxAbsDiff: 0, differingLabels: 0,
+      rows: 3,
+      maxAbsDiff: 0,
+      differingLabels: 0,
       outputs: { probabilities: { kind: 'numeric', elements: 9, differing: 0, maxAbsDiff: 0, meanAbsDiff: 0 } },
     });
     expect(results[0]?.outputs).toBe('[{"label":"c"}]');
@@ -249,17 +318,31 @@ describe('ShadowRunner results', () => {
     const results: ShadowResult[] = [];
 
     // Act
-    runner.submit(job('r-1', async () => {
-      now += 2.5004;
-      return { outputs: { probabilities: candidate, extra: f32([[1]]) }, logText: '[]' };
-    }, { probabilities: primary }, 12), (r) => results.push(r));
+    runner.submit(
+      job(
+        'r-1',
+        async () => {
+          now += 2.5004;
+          return { outputs: { probabilities: candidate, extra: f32([[1]]) }, logText: '[]' };
+        },
+        { probabilities: primary },
+        12,
+      ),
+      (r) => results.push(r),
+    );
     await runner.flush();
 
     // Assess
     const result = results[0] as ShadowResult;
     expect(result.latencyMs).toBe(2.5);
     expect(result.comparison?.maxAbsDiff).toBe(0.25);
-    expect(result.comparison?.outputs.probabilities).toEqual({ kind: 'numeric', elements: 36, differing: 24, maxAbsDiff: 0.25, meanAbsDiff: (24 * 0.25) / 36 });
+    expect(result.comparison?.outputs.probabilities).toEqual({
+      kind: 'numeric',
+      elements: 36,
+      differing: 24,
+      maxAbsDiff: 0.25,
+      meanAbsDiff: (24 * 0.25) / 36,
+    });
     expect(result.comparison?.differingLabels).toBe(12);
     expect(result.comparison?.labelChanges).toEqual(Array.from({ length: 10 }, (_, row) => ({ row, source: 'a', target: 'b' })));
     expect(result.comparison?.notCompared).toEqual({ extra: 'target-only' });
@@ -288,11 +371,13 @@ describe('ShadowRunner on the sample iris model (ONNX Runtime)', () => {
   const read = (path: string): Buffer => readFileSync(new URL(`../../${path}`, import.meta.url));
   const IRIS_BYTES = new Uint8Array(read('models/iris/model.onnx'));
   const IRIS_METADATA = JSON.parse(read('models/iris/metadata.json').toString('utf8')) as ModelMetadata;
-  const BODY = { instances: [
-    { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
-    { sepal_length_cm: 6.4, sepal_width_cm: 3.2, petal_length_cm: 4.5, petal_width_cm: 1.5 },
-    { sepal_length_cm: 6.3, sepal_width_cm: 3.3, petal_length_cm: 6, petal_width_cm: 2.5 },
-  ] };
+  const BODY = {
+    instances: [
+      { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
+      { sepal_length_cm: 6.4, sepal_width_cm: 3.2, petal_length_cm: 4.5, petal_width_cm: 1.5 },
+      { sepal_length_cm: 6.3, sepal_width_cm: 3.3, petal_length_cm: 6, petal_width_cm: 2.5 },
+    ],
+  };
   let cacheDir: string;
   let registry: InMemoryModelRegistry;
   let runtime: OnnxRuntime;
@@ -323,7 +408,13 @@ describe('ShadowRunner on the sample iris model (ONNX Runtime)', () => {
       if (!record) throw new Error(`no ${model} v${version}`);
       const lease = await runtime.load(record);
       leased++;
-      return { ...served(record, lease), release: () => { released++; lease.release(); } };
+      return {
+        ...served(record, lease),
+        release: () => {
+          released++;
+          lease.release();
+        },
+      };
     };
     const primaryTarget = await serve('iris', '1');
     const primary = await predictRecordTexts(primaryTarget, BODY, 1000);
@@ -335,8 +426,17 @@ describe('ShadowRunner on the sample iris model (ONNX Runtime)', () => {
     const runner = new ShadowRunner({ serve, maxLoggedOutputBytes: 16_384 });
     const results: ShadowResult[] = [];
     const shadowJob = (candidateVersion: string): ShadowJob => ({
-      model: 'iris', candidateVersion, requestId: `r-${candidateVersion}`, run: runOnTarget,
-      primary: { version: '1', outputs: primary.outputs, rows: 3, timestamp: '2026-12-01T10:00:00.000Z', classifier: primaryTarget.classifier },
+      model: 'iris',
+      candidateVersion,
+      requestId: `r-${candidateVersion}`,
+      run: runOnTarget,
+      primary: {
+        version: '1',
+        outputs: primary.outputs,
+        rows: 3,
+        timestamp: '2026-12-01T10:00:00.000Z',
+        classifier: primaryTarget.classifier,
+      },
     });
 
     // Act
@@ -354,7 +454,13 @@ describe('ShadowRunner on the sample iris model (ONNX Runtime)', () => {
     expect(same.comparison?.outputs.probabilities).toMatchObject({ kind: 'numeric', elements: 9, differing: 0 });
     expect(JSON.parse(same.outputs as string)).toEqual(primary.texts.map((t) => JSON.parse(t) as unknown));
     expect(same.latencyMs).toBeGreaterThan(0);
-    expect(renamed).toEqual({ version: '3', error: { code: 'MISSING_FEATURE', message: 'Feature "sepal_len" is missing; the model takes: sepal_len, sepal_width_cm, petal_length_cm, petal_width_cm.' } });
+    expect(renamed).toEqual({
+      version: '3',
+      error: {
+        code: 'MISSING_FEATURE',
+        message: 'Feature "sepal_len" is missing; the model takes: sepal_len, sepal_width_cm, petal_length_cm, petal_width_cm.',
+      },
+    });
     expect(released).toBe(leased);
   });
 });
@@ -363,7 +469,13 @@ describe('batches', () => {
   it('waits for a batch: flushDue runs nothing until batchSize jobs wait, then runs them all after beforeBatch', async () => {
     const { serve, calls } = fakeServe();
     const events: string[] = [];
-    const runner = new ShadowRunner({ serve, maxLoggedOutputBytes: 1000, batchSize: 3, maxDelayMs: 60_000, beforeBatch: async () => void events.push('before') });
+    const runner = new ShadowRunner({
+      serve,
+      maxLoggedOutputBytes: 1000,
+      batchSize: 3,
+      maxDelayMs: 60_000,
+      beforeBatch: async () => void events.push('before'),
+    });
     const done = (id: string) => () => void events.push(`done ${id}`);
     runner.submit(job('r1', answering({})), done('r1'));
     runner.submit(job('r2', answering({})), done('r2'));

@@ -4,10 +4,23 @@
  * is bound to its model.
  */
 import type { ModelRecord } from '../../functions/core/model.js';
-import type { PredictionLogPage, PredictionLogQuery, PredictionLogReader, PredictionLogRecord, VersionMetrics } from '../../functions/core/ports.js';
+import type {
+  PredictionLogPage,
+  PredictionLogQuery,
+  PredictionLogReader,
+  PredictionLogRecord,
+  VersionMetrics,
+} from '../../functions/core/ports.js';
 import type { DeployedVersion, Deployment } from '../../functions/core/release.js';
 import {
-  decodeCursor, DEFAULT_HEALTH_THRESHOLDS, encodeCursor, judgeHealth, parseLimit, parseSince, PredictionLogService, StatsService,
+  decodeCursor,
+  DEFAULT_HEALTH_THRESHOLDS,
+  encodeCursor,
+  judgeHealth,
+  parseLimit,
+  parseSince,
+  PredictionLogService,
+  StatsService,
 } from '../../functions/core/stats.js';
 import { refusal as thrown, rejection } from '../fixtures/errors.js';
 
@@ -29,7 +42,11 @@ describe('judgeHealth', () => {
 
     // Assess
     expect(atThreshold).toEqual({ healthy: true, evidence: 'invocations', reasons: [] });
-    expect(above).toEqual({ healthy: false, evidence: 'invocations', reasons: ['error rate 6% (6 of 100 invocations answered 5xx) is above 5%'] });
+    expect(above).toEqual({
+      healthy: false,
+      evidence: 'invocations',
+      reasons: ['error rate 6% (6 of 100 invocations answered 5xx) is above 5%'],
+    });
   });
 
   it("never counts the callers' errors (4xx) against a version", () => {
@@ -43,13 +60,31 @@ describe('judgeHealth', () => {
 
     // Assess: 1000.04 ms rounds to 1000 in the text but is above the threshold.
     expect(slow.reasons).toEqual(['mean latency 1000 ms is above 1000 ms']);
-    expect(both.reasons).toEqual(['error rate 10% (1 of 10 invocations answered 5xx) is above 5%', 'mean latency 2500 ms is above 2000 ms']);
+    expect(both.reasons).toEqual([
+      'error rate 10% (1 of 10 invocations answered 5xx) is above 5%',
+      'mean latency 2500 ms is above 2000 ms',
+    ]);
   });
 });
 
 describe('StatsService', () => {
-  function deployed(functionVersion: string, percent: number, m: VersionMetrics, modelVersion: string | null = '1', pinned = false): DeployedVersion {
-    return { functionVersion, modelVersion, pinned, percent, invocations: m.invocations, errors: m.errors, clientErrors: m.clientErrors, latencyMs: m.latencyMs };
+  function deployed(
+    functionVersion: string,
+    percent: number,
+    m: VersionMetrics,
+    modelVersion: string | null = '1',
+    pinned = false,
+  ): DeployedVersion {
+    return {
+      functionVersion,
+      modelVersion,
+      pinned,
+      percent,
+      invocations: m.invocations,
+      errors: m.errors,
+      clientErrors: m.clientErrors,
+      latencyMs: m.latencyMs,
+    };
   }
 
   function service(deployment: Deployment, asked: number[] = []) {
@@ -63,11 +98,17 @@ describe('StatsService', () => {
   it('reports each served version with its counts, error rate, latency and verdict, over the window asked', async () => {
     // Prepare
     const asked: number[] = [];
-    const stats = service({
-      model: 'iris', alias: 'live', productionVersion: '1', metricsWindowMinutes: 15,
-      stable: deployed('$LATEST', 90, metrics(180, 0, 4)),
-      canary: deployed('3', 10, metrics(20, 4), '2', true),
-    }, asked);
+    const stats = service(
+      {
+        model: 'iris',
+        alias: 'live',
+        productionVersion: '1',
+        metricsWindowMinutes: 15,
+        stable: deployed('$LATEST', 90, metrics(180, 0, 4)),
+        canary: deployed('3', 10, metrics(20, 4), '2', true),
+      },
+      asked,
+    );
 
     // Act
     const report = await stats.stats('iris', 15);
@@ -75,27 +116,57 @@ describe('StatsService', () => {
     // Assess
     expect(asked).toEqual([15]);
     expect(report).toMatchObject({
-      model: 'iris', alias: 'live', productionVersion: '1', windowMinutes: 15,
-      from: '2025-03-04T04:45:00.000Z', to: '2025-03-04T05:00:00.000Z',
+      model: 'iris',
+      alias: 'live',
+      productionVersion: '1',
+      windowMinutes: 15,
+      from: '2025-03-04T04:45:00.000Z',
+      to: '2025-03-04T05:00:00.000Z',
       thresholds: { maxErrorRate: 0.05, maxMeanLatencyMs: 1_000 },
       healthy: false,
     });
     expect(report.versions).toEqual([
       {
-        functionVersion: '$LATEST', role: 'stable', modelVersion: '1', pinned: false, percent: 90,
-        invocations: 180, clientErrors: 4, serverErrors: 0, errorRate: 0, latencyMs: { p50: 10, p99: 30, mean: 10 },
-        healthy: true, evidence: 'invocations', reasons: [],
+        functionVersion: '$LATEST',
+        role: 'stable',
+        modelVersion: '1',
+        pinned: false,
+        percent: 90,
+        invocations: 180,
+        clientErrors: 4,
+        serverErrors: 0,
+        errorRate: 0,
+        latencyMs: { p50: 10, p99: 30, mean: 10 },
+        healthy: true,
+        evidence: 'invocations',
+        reasons: [],
       },
       {
-        functionVersion: '3', role: 'canary', modelVersion: '2', pinned: true, percent: 10,
-        invocations: 20, clientErrors: 0, serverErrors: 4, errorRate: 0.2, latencyMs: { p50: 10, p99: 30, mean: 10 },
-        healthy: false, evidence: 'invocations', reasons: ['error rate 20% (4 of 20 invocations answered 5xx) is above 5%'],
+        functionVersion: '3',
+        role: 'canary',
+        modelVersion: '2',
+        pinned: true,
+        percent: 10,
+        invocations: 20,
+        clientErrors: 0,
+        serverErrors: 4,
+        errorRate: 0.2,
+        latencyMs: { p50: 10, p99: 30, mean: 10 },
+        healthy: false,
+        evidence: 'invocations',
+        reasons: ['error rate 20% (4 of 20 invocations answered 5xx) is above 5%'],
       },
     ]);
   });
 
   it('gives a version without invocations no error rate and no latency, healthy for lack of evidence', async () => {
-    const report = await service({ model: 'iris', alias: 'live', productionVersion: '1', metricsWindowMinutes: 60, stable: deployed('$LATEST', 100, metrics(0, 0)) }).stats('iris');
+    const report = await service({
+      model: 'iris',
+      alias: 'live',
+      productionVersion: '1',
+      metricsWindowMinutes: 60,
+      stable: deployed('$LATEST', 100, metrics(0, 0)),
+    }).stats('iris');
 
     expect(report.healthy).toBe(true);
     expect(report.windowMinutes).toBe(60);
@@ -103,7 +174,15 @@ describe('StatsService', () => {
   });
 
   it.each([0, 1_441, 1.5, -5, Number.NaN])('refuses a window of %p minutes with INVALID_WINDOW at query.minutes', async (minutes) => {
-    const error = await rejection(service({ model: 'iris', alias: 'live', productionVersion: null, metricsWindowMinutes: 60, stable: deployed('$LATEST', 100, metrics(0, 0)) }).stats('iris', minutes));
+    const error = await rejection(
+      service({
+        model: 'iris',
+        alias: 'live',
+        productionVersion: null,
+        metricsWindowMinutes: 60,
+        stable: deployed('$LATEST', 100, metrics(0, 0)),
+      }).stats('iris', minutes),
+    );
 
     expect(error).toMatchObject({ status: 400, code: 'INVALID_WINDOW', path: ['query', 'minutes'] });
   });
@@ -194,8 +273,18 @@ describe('the cursor', () => {
 describe('PredictionLogService', () => {
   function record(i: number): PredictionLogRecord {
     return {
-      requestId: `req-${i}`, model: 'iris', modelVersion: '1', functionVersion: '$LATEST', caller: 'alice', latencyMs: 2, rows: 1,
-      inputSha256: 'ab'.repeat(32), outputs: '[]', truncated: false, timestamp: `2025-03-04T04:5${i}:00.000Z`, expiresAt: 0,
+      requestId: `req-${i}`,
+      model: 'iris',
+      modelVersion: '1',
+      functionVersion: '$LATEST',
+      caller: 'alice',
+      latencyMs: 2,
+      rows: 1,
+      inputSha256: 'ab'.repeat(32),
+      outputs: '[]',
+      truncated: false,
+      timestamp: `2025-03-04T04:5${i}:00.000Z`,
+      expiresAt: 0,
     };
   }
 
@@ -213,7 +302,14 @@ describe('PredictionLogService', () => {
     };
   }
 
-  const IRIS: ModelRecord = { model: 'iris', productionVersion: '1', latestVersion: 1, revision: 3, updatedAt: NOW.toISOString(), updatedBy: 'alice' };
+  const IRIS: ModelRecord = {
+    model: 'iris',
+    productionVersion: '1',
+    latestVersion: 1,
+    revision: 3,
+    updatedAt: NOW.toISOString(),
+    updatedBy: 'alice',
+  };
   const registry = { getModel: async (model: string) => (model === 'iris' ? IRIS : undefined) };
 
   it('reads from an hour ago by default, 100 at most, and gives a cursor only while more records follow', async () => {
@@ -231,7 +327,11 @@ describe('PredictionLogService', () => {
     expect(first.since).toBe('2025-03-04T04:00:00.000Z');
     expect(typeof first.nextCursor).toBe('string');
     // The cursor's since wins over a since given with it; the listing goes on after req-2.
-    expect(log.queries[1]).toEqual({ since: '2025-03-04T04:00:00.000Z', limit: 100, after: { timestamp: '2025-03-04T04:52:00.000Z', requestId: 'req-2' } });
+    expect(log.queries[1]).toEqual({
+      since: '2025-03-04T04:00:00.000Z',
+      limit: 100,
+      after: { timestamp: '2025-03-04T04:52:00.000Z', requestId: 'req-2' },
+    });
     expect(second.records.map((r) => r.requestId)).toEqual(['req-3']);
     expect(second.nextCursor).toBeUndefined();
     expect(log.queries[2]).toEqual({ since: '2025-03-04T04:00:00.000Z', limit: 100 });
@@ -246,7 +346,12 @@ describe('PredictionLogService', () => {
     // Act
     const missing = await rejection(predictions.list({ model: 'wine' }));
     const invalid = await rejection(predictions.list({ model: 'Not A Name' }));
-    const badCursor = await rejection(predictions.list({ model: 'iris', cursor: encodeCursor('wine', '2025-03-04T04:00:00.000Z', { timestamp: '2025-03-04T04:10:00.000Z', requestId: 'x' }) }));
+    const badCursor = await rejection(
+      predictions.list({
+        model: 'iris',
+        cursor: encodeCursor('wine', '2025-03-04T04:00:00.000Z', { timestamp: '2025-03-04T04:10:00.000Z', requestId: 'x' }),
+      }),
+    );
 
     // Assess
     expect(missing).toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });

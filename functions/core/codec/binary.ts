@@ -56,7 +56,14 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  *   `INVALID_BOOL` (a BOOL byte other than 0 or 1), `MALFORMED_UTF8` (a BYTES element that is not
  *   UTF-8), and the string rules of `elementWriter` (`NUL_IN_STRING`, `STRING_TOO_LONG`)
  */
-export function tensorFromBytes(type: TensorType, shape: readonly number[], count: number, bytes: Uint8Array, limits: CodecLimits, path: FieldPath): TensorData {
+export function tensorFromBytes(
+  type: TensorType,
+  shape: readonly number[],
+  count: number,
+  bytes: Uint8Array,
+  limits: CodecLimits,
+  path: FieldPath,
+): TensorData {
   if (type === 'string') return stringsFromBytes(shape, count, bytes, limits, path);
   const size = ELEMENT_BYTES[type];
   if (bytes.byteLength !== count * size) {
@@ -73,7 +80,11 @@ export function tensorFromBytes(type: TensorType, shape: readonly number[], coun
     const values = data as Uint8Array;
     for (let i = 0; i < count; i++) {
       if ((values[i] as number) > 1) {
-        throw new ValidationError('INVALID_BOOL', `BOOL element ${i} is the byte ${values[i]}; a BOOL is one byte, 0 (false) or 1 (true).`, path);
+        throw new ValidationError(
+          'INVALID_BOOL',
+          `BOOL element ${i} is the byte ${values[i]}; a BOOL is one byte, 0 (false) or 1 (true).`,
+          path,
+        );
       }
     }
   }
@@ -87,18 +98,30 @@ function stringsFromBytes(shape: readonly number[], count: number, bytes: Uint8A
   let at = 0;
   for (let i = 0; i < count; i++) {
     if (at + LENGTH_PREFIX_BYTES > bytes.byteLength) {
-      throw new ValidationError('BINARY_SIZE_MISMATCH', `BYTES data ends after ${i} of ${count} elements (shape [${shape.join(', ')}]): each element is a 4-byte little-endian length and then its bytes.`, path);
+      throw new ValidationError(
+        'BINARY_SIZE_MISMATCH',
+        `BYTES data ends after ${i} of ${count} elements (shape [${shape.join(', ')}]): each element is a 4-byte little-endian length and then its bytes.`,
+        path,
+      );
     }
     const length = view.getUint32(at, true);
     at += LENGTH_PREFIX_BYTES;
     if (at + length > bytes.byteLength) {
-      throw new ValidationError('BINARY_SIZE_MISMATCH', `BYTES element ${i} says it is ${length} bytes long, but only ${bytes.byteLength - at} bytes are left.`, path);
+      throw new ValidationError(
+        'BINARY_SIZE_MISMATCH',
+        `BYTES element ${i} says it is ${length} bytes long, but only ${bytes.byteLength - at} bytes are left.`,
+        path,
+      );
     }
     let text: string;
     try {
       text = UTF8.decode(bytes.subarray(at, at + length));
     } catch {
-      throw new ValidationError('MALFORMED_UTF8', `BYTES element ${i} is not valid UTF-8 text; string tensors of ONNX models hold text.`, path);
+      throw new ValidationError(
+        'MALFORMED_UTF8',
+        `BYTES element ${i} is not valid UTF-8 text; string tensors of ONNX models hold text.`,
+        path,
+      );
     }
     try {
       write(data, i, text, () => path);
@@ -110,7 +133,11 @@ function stringsFromBytes(shape: readonly number[], count: number, bytes: Uint8A
     at += length;
   }
   if (at !== bytes.byteLength) {
-    throw new ValidationError('BINARY_SIZE_MISMATCH', `BYTES data holds ${bytes.byteLength - at} bytes after its ${count} elements (shape [${shape.join(', ')}]).`, path);
+    throw new ValidationError(
+      'BINARY_SIZE_MISMATCH',
+      `BYTES data holds ${bytes.byteLength - at} bytes after its ${count} elements (shape [${shape.join(', ')}]).`,
+      path,
+    );
   }
   return { type: 'string', shape: [...shape], data };
 }
@@ -133,15 +160,27 @@ export function tensorBytes(tensor: TensorData): Uint8Array {
 export function headerLength(value: string | undefined, bodyBytes: number): number {
   const path: FieldPath = ['headers', INFERENCE_HEADER_CONTENT_LENGTH];
   if (value === undefined) {
-    throw new ValidationError('INVALID_HEADER_LENGTH', `A binary (${BINARY_MEDIA_TYPE}) request needs the header Inference-Header-Content-Length: the byte length of its JSON part.`, path);
+    throw new ValidationError(
+      'INVALID_HEADER_LENGTH',
+      `A binary (${BINARY_MEDIA_TYPE}) request needs the header Inference-Header-Content-Length: the byte length of its JSON part.`,
+      path,
+    );
   }
   const trimmed = value.trim();
   if (!/^[0-9]{1,12}$/.test(trimmed)) {
-    throw new ValidationError('INVALID_HEADER_LENGTH', `Inference-Header-Content-Length must be a byte count (a decimal integer), not "${trimmed.slice(0, 24)}".`, path);
+    throw new ValidationError(
+      'INVALID_HEADER_LENGTH',
+      `Inference-Header-Content-Length must be a byte count (a decimal integer), not "${trimmed.slice(0, 24)}".`,
+      path,
+    );
   }
   const n = Number(trimmed);
   if (n < 1 || n > bodyBytes) {
-    throw new ValidationError('INVALID_HEADER_LENGTH', `Inference-Header-Content-Length is ${n}, but the body has ${bodyBytes} bytes: it must give the length of the JSON part that starts the body.`, path);
+    throw new ValidationError(
+      'INVALID_HEADER_LENGTH',
+      `Inference-Header-Content-Length is ${n}, but the body has ${bodyBytes} bytes: it must give the length of the JSON part that starts the body.`,
+      path,
+    );
   }
   return n;
 }

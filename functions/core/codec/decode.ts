@@ -219,8 +219,17 @@ function checkFeatureKeys(record: Record<string, unknown>, index: NameIndex, pat
   const problem = keyProblem(record, index);
   if (!problem) return;
   const at = pathExcerpt([...pathOf(row), problem.key]);
-  if (problem.missing) throw new ValidationError('MISSING_FEATURE', `Feature ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`, at);
-  throw new ValidationError('UNKNOWN_FEATURE', `${quoted(problem.key)} is not a feature of this model; it takes: ${nameList(index.names)}.`, at);
+  if (problem.missing)
+    throw new ValidationError(
+      'MISSING_FEATURE',
+      `Feature ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`,
+      at,
+    );
+  throw new ValidationError(
+    'UNKNOWN_FEATURE',
+    `${quoted(problem.key)} is not a feature of this model; it takes: ${nameList(index.names)}.`,
+    at,
+  );
 }
 
 /** 400 `MISSING_INPUT` or `UNKNOWN_INPUT` unless the record's keys are the input names. */
@@ -228,8 +237,13 @@ function checkInputKeys(record: Record<string, unknown>, index: NameIndex, path:
   const problem = keyProblem(record, index);
   if (!problem) return;
   const at = pathExcerpt([...path, problem.key]);
-  if (problem.missing) throw new ValidationError('MISSING_INPUT', `Input ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`, at);
-  throw new ValidationError('UNKNOWN_INPUT', `${quoted(problem.key)} is not an input of this model; it takes: ${nameList(index.names)}.`, at);
+  if (problem.missing)
+    throw new ValidationError('MISSING_INPUT', `Input ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`, at);
+  throw new ValidationError(
+    'UNKNOWN_INPUT',
+    `${quoted(problem.key)} is not an input of this model; it takes: ${nameList(index.names)}.`,
+    at,
+  );
 }
 
 /**
@@ -306,9 +320,16 @@ export function decodeArrays(
     const fast = floatColumns(spec, layout.features.length, arrays, bounds, pathOf);
     if (fast) return { feeds: feedsOf([[spec.name, fast]]), rows };
   }
-  const batcher = layout.kind === 'columns'
-    ? new RowBatcher(spec, rows, bounds, [layout.features.length], `Each instance needs ${layout.features.length} values, in this order: ${nameList(layout.features)}.`)
-    : new RowBatcher(spec, rows, bounds);
+  const batcher =
+    layout.kind === 'columns'
+      ? new RowBatcher(
+          spec,
+          rows,
+          bounds,
+          [layout.features.length],
+          `Each instance needs ${layout.features.length} values, in this order: ${nameList(layout.features)}.`,
+        )
+      : new RowBatcher(spec, rows, bounds);
   for (let r = 0; r < rows; r++) batcher.add(r, arrays[r], pathOf(r));
   return { feeds: feedsOf([[spec.name, batcher.tensor()]]), rows };
 }
@@ -320,7 +341,13 @@ export function decodeArrays(
  * it or throws with its path. `undefined` when the case does not apply or a row is not an array
  * of F (the general path then reads the rows and reports the first that is wrong).
  */
-function floatColumns(spec: TensorSpec, width: number, arrays: readonly unknown[], limits: CodecLimits, pathOf: (row: number) => FieldPath): TensorData | undefined {
+function floatColumns(
+  spec: TensorSpec,
+  width: number,
+  arrays: readonly unknown[],
+  limits: CodecLimits,
+  pathOf: (row: number) => FieldPath,
+): TensorData | undefined {
   const limit = plainNumberLimit(spec.type);
   if (limit < 0 || width < 2) return undefined;
   const rows = arrays.length;
@@ -340,7 +367,10 @@ function floatColumns(spec: TensorSpec, width: number, arrays: readonly unknown[
         continue;
       }
       if (Array.isArray(value)) {
-        throw new ValidationError('SHAPE_MISMATCH', `Each instance needs ${width} values: expected a single value, got an array.`, [...pathOf(r), j]);
+        throw new ValidationError('SHAPE_MISMATCH', `Each instance needs ${width} values: expected a single value, got an array.`, [
+          ...pathOf(r),
+          j,
+        ]);
       }
       write ??= elementWriter(spec.type, limits);
       write(data, offset + j, value, () => [...pathOf(r), j]);
@@ -428,7 +458,10 @@ export function v2References(inputs: readonly unknown[]): { readonly id: string;
   const refs: { id: string; path: FieldPath }[] = [];
   inputs.forEach((input, i) => {
     const parameters = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)['parameters'] : undefined;
-    const ref = parameters !== null && typeof parameters === 'object' && Object.hasOwn(parameters, 'data_ref') ? (parameters as Record<string, unknown>)['data_ref'] : undefined;
+    const ref =
+      parameters !== null && typeof parameters === 'object' && Object.hasOwn(parameters, 'data_ref')
+        ? (parameters as Record<string, unknown>)['data_ref']
+        : undefined;
     if (typeof ref === 'string') refs.push({ id: ref, path: ['inputs', i, 'parameters', 'data_ref'] });
   });
   return refs;
@@ -443,22 +476,45 @@ function elementSource(
   const parameters = input.parameters;
   const size = parameters && Object.hasOwn(parameters, 'binary_data_size') ? parameters['binary_data_size'] : undefined;
   const ref = parameters && Object.hasOwn(parameters, 'data_ref') ? parameters['data_ref'] : undefined;
-  const given = [input.data !== undefined ? '"data"' : '', size !== undefined ? '"parameters.binary_data_size"' : '', ref !== undefined ? '"parameters.data_ref"' : ''].filter(Boolean);
+  const given = [
+    input.data !== undefined ? '"data"' : '',
+    size !== undefined ? '"parameters.binary_data_size"' : '',
+    ref !== undefined ? '"parameters.data_ref"' : '',
+  ].filter(Boolean);
   if (given.length === 0) {
-    throw new ValidationError('MISSING_DATA', `Input ${quoted(name)} has no elements: give "data" (JSON), "parameters.binary_data_size" (bytes after the JSON header) or "parameters.data_ref" (an uploaded payload).`, path);
+    throw new ValidationError(
+      'MISSING_DATA',
+      `Input ${quoted(name)} has no elements: give "data" (JSON), "parameters.binary_data_size" (bytes after the JSON header) or "parameters.data_ref" (an uploaded payload).`,
+      path,
+    );
   }
   if (given.length > 1) {
-    throw new ValidationError('CONFLICTING_FIELDS', `Input ${quoted(name)} gives ${given.join(' and ')}; give exactly one source of its elements.`, path);
+    throw new ValidationError(
+      'CONFLICTING_FIELDS',
+      `Input ${quoted(name)} gives ${given.join(' and ')}; give exactly one source of its elements.`,
+      path,
+    );
   }
   if (size !== undefined) {
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
       const beyond = typeof size === 'number' && Number.isInteger(size) && size > 0;
-      throw new ValidationError(beyond ? 'OUT_OF_RANGE' : 'WRONG_TYPE', beyond ? `binary_data_size ${size} is beyond any body this API takes (at most 2^53 − 1, and in practice the body's own length).` : 'binary_data_size must be a byte count (a non-negative integer).', [...path, 'parameters', 'binary_data_size']);
+      throw new ValidationError(
+        beyond ? 'OUT_OF_RANGE' : 'WRONG_TYPE',
+        beyond
+          ? `binary_data_size ${size} is beyond any body this API takes (at most 2^53 − 1, and in practice the body's own length).`
+          : 'binary_data_size must be a byte count (a non-negative integer).',
+        [...path, 'parameters', 'binary_data_size'],
+      );
     }
     return { kind: 'binary', size };
   }
   if (ref !== undefined) {
-    if (typeof ref !== 'string') throw new ValidationError('WRONG_TYPE', 'data_ref must be the payloadId of an upload (POST /v1/models/{model}/payloads).', [...path, 'parameters', 'data_ref']);
+    if (typeof ref !== 'string')
+      throw new ValidationError('WRONG_TYPE', 'data_ref must be the payloadId of an upload (POST /v1/models/{model}/payloads).', [
+        ...path,
+        'parameters',
+        'data_ref',
+      ]);
     return { kind: 'reference', id: ref };
   }
   return { kind: 'json' };
@@ -472,7 +528,12 @@ function elementSource(
  * `maxRows`, shared symbolic dimensions, and its data's length (or nesting) against its shape.
  * The second reads the values.
  */
-export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], limits: Partial<CodecLimits> = {}, sources: V2Sources = {}): DecodedInputs {
+export function decodeV2(
+  signature: ModelSignature,
+  inputs: readonly unknown[],
+  limits: Partial<CodecLimits> = {},
+  sources: V2Sources = {},
+): DecodedInputs {
   const bounds = codecLimits(limits);
   let binaryAt = 0;
   const index = new NameIndex(signature.inputs.map((s) => s.name));
@@ -484,23 +545,39 @@ export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], 
     const input = parseObject(V2InputSchema, V2_INPUT_FIELDS, inputs[i], V2_HINT, path);
     const k = index.indexOf(input.name);
     if (k === undefined) {
-      throw new ValidationError('UNKNOWN_INPUT', `${quoted(input.name)} is not an input of this model; it takes: ${nameList(index.names)}.`, [...path, 'name']);
+      throw new ValidationError(
+        'UNKNOWN_INPUT',
+        `${quoted(input.name)} is not an input of this model; it takes: ${nameList(index.names)}.`,
+        [...path, 'name'],
+      );
     }
     const spec = signature.inputs[k] as TensorSpec;
     if (planned[k]) throw new ValidationError('DUPLICATE_INPUT', `Input ${quoted(spec.name)} is given twice.`, [...path, 'name']);
     const expected = V2_DATATYPES[spec.type];
     if (input.datatype !== expected) {
       const convert = DATATYPE_HINTS[`${input.datatype}>${expected}`] ?? '';
-      throw new ValidationError('DATATYPE_MISMATCH', `Input ${quoted(spec.name)} is ${expected}, not ${quoted(input.datatype)}.${convert}`, [...path, 'datatype']);
+      throw new ValidationError(
+        'DATATYPE_MISMATCH',
+        `Input ${quoted(spec.name)} is ${expected}, not ${quoted(input.datatype)}.${convert}`,
+        [...path, 'datatype'],
+      );
     }
     const { shape } = input;
     if (shape.length !== spec.shape.length) {
-      throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has rank ${spec.shape.length} (${formatDims(spec.shape)}), not ${shape.length}.`, [...path, 'shape']);
+      throw new ValidationError(
+        'SHAPE_MISMATCH',
+        `Input ${quoted(spec.name)} has rank ${spec.shape.length} (${formatDims(spec.shape)}), not ${shape.length}.`,
+        [...path, 'shape'],
+      );
     }
     shape.forEach((d, axis) => {
       const want = spec.shape[axis] ?? null;
       if (!isDynamic(want) && want !== d) {
-        throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has shape ${formatDims(spec.shape)}: axis ${axis} must be ${String(want)}, not ${d}.`, [...path, 'shape', axis]);
+        throw new ValidationError(
+          'SHAPE_MISMATCH',
+          `Input ${quoted(spec.name)} has shape ${formatDims(spec.shape)}: axis ${axis} must be ${String(want)}, not ${d}.`,
+          [...path, 'shape', axis],
+        );
       }
     });
     if (shape.length > 0) checkRowCount(shape[0] as number, bounds.maxRows, [...path, 'shape', 0]);
@@ -511,10 +588,18 @@ export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], 
       const sizePath: FieldPath = [...path, 'parameters', 'binary_data_size'];
       const binary = sources.binary;
       if (!binary) {
-        throw new ValidationError('BINARY_DATA_WITHOUT_BODY', `Input ${quoted(spec.name)} gives binary_data_size, but the request is JSON: send the tensor bytes after the JSON header, with "Content-Type: application/octet-stream" and "Inference-Header-Content-Length".`, sizePath);
+        throw new ValidationError(
+          'BINARY_DATA_WITHOUT_BODY',
+          `Input ${quoted(spec.name)} gives binary_data_size, but the request is JSON: send the tensor bytes after the JSON header, with "Content-Type: application/octet-stream" and "Inference-Header-Content-Length".`,
+          sizePath,
+        );
       }
       if (binaryAt + source.size > binary.byteLength) {
-        throw new ValidationError('BINARY_SIZE_MISMATCH', `Input ${quoted(spec.name)} announces ${source.size} bytes, but only ${binary.byteLength - binaryAt} bytes of tensor data are left after the JSON header.`, sizePath);
+        throw new ValidationError(
+          'BINARY_SIZE_MISMATCH',
+          `Input ${quoted(spec.name)} announces ${source.size} bytes, but only ${binary.byteLength - binaryAt} bytes of tensor data are left after the JSON header.`,
+          sizePath,
+        );
       }
       planned[k] = { spec, shape, count, path: sizePath, bytes: binary.subarray(binaryAt, binaryAt + source.size) };
       binaryAt += source.size;
@@ -530,7 +615,11 @@ export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], 
       if (nested) {
         checkNesting(spec.name, data, shape, 0, [...path, 'data']);
       } else if (data.length !== count) {
-        throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has shape [${shape.join(', ')}], which holds ${count} values; data has ${data.length}.`, [...path, 'data']);
+        throw new ValidationError(
+          'SHAPE_MISMATCH',
+          `Input ${quoted(spec.name)} has shape [${shape.join(', ')}], which holds ${count} values; data has ${data.length}.`,
+          [...path, 'data'],
+        );
       }
       planned[k] = { spec, shape, data, nested, count, path: [...path, 'data'] };
     }
@@ -538,23 +627,39 @@ export function decodeV2(signature: ModelSignature, inputs: readonly unknown[], 
   }
   signature.inputs.forEach((spec, k) => {
     if (!planned[k]) {
-      throw new ValidationError('MISSING_INPUT', `Input ${quoted(spec.name)} is missing; the model takes: ${nameList(index.names)}.`, ['inputs']);
+      throw new ValidationError('MISSING_INPUT', `Input ${quoted(spec.name)} is missing; the model takes: ${nameList(index.names)}.`, [
+        'inputs',
+      ]);
     }
   });
   if (sources.binary && binaryAt !== sources.binary.byteLength) {
-    throw new ValidationError('BINARY_SIZE_MISMATCH', `The body holds ${sources.binary.byteLength} bytes of tensor data after its JSON header, but the inputs announce ${binaryAt} (their binary_data_size values).`, ['inputs']);
+    throw new ValidationError(
+      'BINARY_SIZE_MISMATCH',
+      `The body holds ${sources.binary.byteLength} bytes of tensor data after its JSON header, but the inputs announce ${binaryAt} (their binary_data_size values).`,
+      ['inputs'],
+    );
   }
-  const tensors = (planned as PlannedTensor[]).map((p) => [p.spec.name, 'bytes' in p ? tensorFromBytes(p.spec.type, p.shape, p.count, p.bytes, bounds, p.path) : tensorOf(p, bounds)] as const);
+  const tensors = (planned as PlannedTensor[]).map(
+    (p) =>
+      [p.spec.name, 'bytes' in p ? tensorFromBytes(p.spec.type, p.shape, p.count, p.bytes, bounds, p.path) : tensorOf(p, bounds)] as const,
+  );
   return { feeds: feedsOf(tensors), rows };
 }
 
 /** Reads a planned v2 tensor's values: its shape and lengths are known to agree. */
-function tensorOf(planned: PlannedTensor & { readonly data: readonly unknown[]; readonly nested: boolean }, limits: CodecLimits): TensorData {
+function tensorOf(
+  planned: PlannedTensor & { readonly data: readonly unknown[]; readonly nested: boolean },
+  limits: CodecLimits,
+): TensorData {
   const { spec, shape, data, nested, count, path } = planned;
   const target = allocate(spec.type, count) as TensorData['data'];
   const write = elementWriter(spec.type, limits);
   const single = (at: FieldPath): ValidationError =>
-    new ValidationError('SHAPE_MISMATCH', `Input ${quoted(spec.name)} has shape [${shape.join(', ')}]: expected a single value, got an array.`, at);
+    new ValidationError(
+      'SHAPE_MISMATCH',
+      `Input ${quoted(spec.name)} has shape [${shape.join(', ')}]: expected a single value, got an array.`,
+      at,
+    );
   if (!nested) {
     const elementPath: ElementPath = (i) => [...path, i];
     for (let i = 0; i < count; i++) {
@@ -601,13 +706,21 @@ function checkNesting(input: string, node: readonly unknown[], shape: readonly n
   const size = shape[axis];
   if (size === undefined || node.length !== size) {
     const expected = size === undefined ? 'a single value' : `an array of ${size}`;
-    throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(input)} has shape [${shape.join(', ')}]: expected ${expected} at axis ${axis}, got an array of ${node.length}.`, path);
+    throw new ValidationError(
+      'SHAPE_MISMATCH',
+      `Input ${quoted(input)} has shape [${shape.join(', ')}]: expected ${expected} at axis ${axis}, got an array of ${node.length}.`,
+      path,
+    );
   }
   if (axis === shape.length - 1) return;
   for (let k = 0; k < node.length; k++) {
     const child = node[k];
     if (!Array.isArray(child)) {
-      throw new ValidationError('SHAPE_MISMATCH', `Input ${quoted(input)} has shape [${shape.join(', ')}]: expected an array of ${String(shape[axis + 1])} at axis ${axis + 1}.`, [...path, k]);
+      throw new ValidationError(
+        'SHAPE_MISMATCH',
+        `Input ${quoted(input)} has shape [${shape.join(', ')}]: expected an array of ${String(shape[axis + 1])} at axis ${axis + 1}.`,
+        [...path, k],
+      );
     }
     checkNesting(input, child, shape, axis + 1, [...path, k]);
   }
@@ -625,7 +738,11 @@ export function selectOutputs(signature: ModelSignature, requested: readonly str
   const seen = new Set<string>();
   requested.forEach((name, i) => {
     if (!index.has(name)) {
-      throw new ValidationError('UNKNOWN_OUTPUT', `${quoted(name)} is not an output of this model; it has: ${nameList(index.names)}.`, ['outputs', i, 'name']);
+      throw new ValidationError('UNKNOWN_OUTPUT', `${quoted(name)} is not an output of this model; it has: ${nameList(index.names)}.`, [
+        'outputs',
+        i,
+        'name',
+      ]);
     }
     if (!seen.has(name)) {
       seen.add(name);

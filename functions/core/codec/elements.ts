@@ -21,7 +21,15 @@ import { ValidationError, type FieldPath } from '../errors.js';
 import type { TensorType } from '../model.js';
 import type { TensorData } from '../tensor.js';
 import { DECIMAL_64_MAX_CHARS, DEFAULT_MAX_STRING_CHARS, excerpt } from './limits.js';
-import { FLOAT16_MAX, roundsToFloat32Infinity, float16BitsToNumber, float16Json, float32Json, nonFiniteFromJson, numberToFloat16Bits } from './numbers.js';
+import {
+  FLOAT16_MAX,
+  roundsToFloat32Infinity,
+  float16BitsToNumber,
+  float16Json,
+  float32Json,
+  nonFiniteFromJson,
+  numberToFloat16Bits,
+} from './numbers.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 /** float16 bit patterns of +Infinity and -Infinity. */
@@ -44,12 +52,7 @@ type Target = { [index: number]: unknown };
 export type ElementPath = (index: number) => FieldPath;
 
 /** Writes `value` at `index` of `target`, or throws a ValidationError naming `path(index)`. */
-export type ElementWriter = (
-  target: Target,
-  index: number,
-  value: unknown,
-  path: ElementPath,
-) => void;
+export type ElementWriter = (target: Target, index: number, value: unknown, path: ElementPath) => void;
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';
@@ -79,7 +82,11 @@ function finiteNumber(value: unknown, type: string, path: () => FieldPath): numb
 function floatNumber(value: unknown, type: string, path: () => FieldPath): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
-      throw new ValidationError('NOT_FINITE', `${value} is too large for a number (${type}); send the string "Infinity" or "-Infinity" when that is meant.`, path());
+      throw new ValidationError(
+        'NOT_FINITE',
+        `${value} is too large for a number (${type}); send the string "Infinity" or "-Infinity" when that is meant.`,
+        path(),
+      );
     }
     return value;
   }

@@ -63,7 +63,8 @@ export function recordPredictionTexts(outputs: TensorMap, rows: number, view: Cl
   if (view && probs && FLOAT_TYPES.has(probs.type) && probs.shape[0] === rows) {
     const k = view.labels.length;
     if (probs.shape.length === 2 && probs.shape[1] === k) return classTexts(probs, rows, view.labels);
-    if (k === 2 && (probs.shape.length === 1 || (probs.shape.length === 2 && probs.shape[1] === 1))) return binaryClassTexts(probs, rows, view.labels);
+    if (k === 2 && (probs.shape.length === 1 || (probs.shape.length === 2 && probs.shape[1] === 1)))
+      return binaryClassTexts(probs, rows, view.labels);
   }
   const entries = Object.entries(outputs).map(([name, tensor]) => [JSON.stringify(name), tensor] as const);
   const texts = new Array<string>(rows);
@@ -148,7 +149,8 @@ function binaryClassTexts(probs: TensorData, rows: number, labels: readonly stri
     const q = round(1 - p);
     const label = Number.isNaN(p) ? 'null' : p >= 0.5 ? positive : negative;
     const confidence = Number.isNaN(p) ? p : p >= 0.5 ? p : q;
-    texts[r] = `{"label":${label},"confidence":${floatText(probs.type, confidence)},"probabilities":{${negative}:${floatText(probs.type, q)},${positive}:${floatText(probs.type, p)}}}`;
+    texts[r] =
+      `{"label":${label},"confidence":${floatText(probs.type, confidence)},"probabilities":{${negative}:${floatText(probs.type, q)},${positive}:${floatText(probs.type, p)}}}`;
   }
   return texts;
 }

@@ -88,7 +88,11 @@ export function nameList(names: readonly string[]): string {
  */
 export function checkRowCount(rows: number, maxRows: number, path: FieldPath): void {
   if (rows > maxRows) {
-    throw new PayloadTooLargeError('TOO_MANY_ROWS', `This request has ${rows} rows; this endpoint takes at most ${maxRows} per request. Split it into smaller requests.`, path);
+    throw new PayloadTooLargeError(
+      'TOO_MANY_ROWS',
+      `This request has ${rows} rows; this endpoint takes at most ${maxRows} per request. Split it into smaller requests.`,
+      path,
+    );
   }
 }
 

@@ -36,8 +36,14 @@
  */
 import { MAX_V2_RANK } from './limits.js';
 import {
-  ELEMENT_BYTES, bytesElements, checkRawTensor, elementCount, joinBytesElements,
-  type FixedDatatype, type RawTensor, type WireDatatype,
+  ELEMENT_BYTES,
+  bytesElements,
+  checkRawTensor,
+  elementCount,
+  joinBytesElements,
+  type FixedDatatype,
+  type RawTensor,
+  type WireDatatype,
 } from './tensor-bytes.js';
 
 /** The first six bytes of every `.npy` file. */
@@ -75,8 +81,18 @@ export interface NpyArray extends RawTensor {
 
 /** The little-endian descr each fixed-size datatype is written as. */
 export const NPY_DESCRS: Readonly<Record<FixedDatatype, string>> = {
-  FP16: '<f2', FP32: '<f4', FP64: '<f8', INT8: '|i1', INT16: '<i2', INT32: '<i4', INT64: '<i8',
-  UINT8: '|u1', UINT16: '<u2', UINT32: '<u4', UINT64: '<u8', BOOL: '|b1',
+  FP16: '<f2',
+  FP32: '<f4',
+  FP64: '<f8',
+  INT8: '|i1',
+  INT16: '<i2',
+  INT32: '<i4',
+  INT64: '<i8',
+  UINT8: '|u1',
+  UINT16: '<u2',
+  UINT32: '<u4',
+  UINT64: '<u8',
+  BOOL: '|b1',
 };
 
 /** A descr's kind and size (`f4`) → its fixed-size datatype. */
@@ -99,23 +115,28 @@ interface Dtype {
 /** The dtype of a descr string, or an NpyError that says why it is not read. */
 function dtypeOf(descr: string): Dtype {
   if (/^[<>|=]?O\d*$/.test(descr)) {
-    throw new NpyError('It holds an object array (pickled Python objects), which is not read here: save an array of a fixed dtype (numpy.asarray(x, dtype=...)).');
+    throw new NpyError(
+      'It holds an object array (pickled Python objects), which is not read here: save an array of a fixed dtype (numpy.asarray(x, dtype=...)).',
+    );
   }
   const match = /^([<>|=])([a-zA-Z])(\d+)$/.exec(descr);
   if (!match) throw new NpyError(`Its dtype ${JSON.stringify(descr.slice(0, 40))} is not supported; supported: ${SUPPORTED}.`);
   const [, order = '', kind = '', digits = ''] = match;
   const size = Number(digits);
   if (kind === 'U' || kind === 'S' || kind === 'a') {
-    if (!(size >= 1) || !Number.isSafeInteger(size * 4)) throw new NpyError(`Its dtype ${descr} holds strings of length ${digits}; strings of length 1 or more are read.`);
+    if (!(size >= 1) || !Number.isSafeInteger(size * 4))
+      throw new NpyError(`Its dtype ${descr} holds strings of length ${digits}; strings of length 1 or more are read.`);
     const units = kind === 'U' ? 'U' : 'S';
-    if (units === 'U' && order === '=') throw new NpyError(`Its dtype ${descr} has native byte order, which the file cannot tell; save it with "<" or ">".`);
+    if (units === 'U' && order === '=')
+      throw new NpyError(`Its dtype ${descr} has native byte order, which the file cannot tell; save it with "<" or ">".`);
     return { datatype: 'BYTES', itemsize: units === 'U' ? size * 4 : size, bigEndian: order === '>', strings: units };
   }
   const datatype = FIXED_KINDS[`${kind}${digits}`];
   if (!datatype) throw new NpyError(`Its dtype ${descr} (${kind}${digits}) has no protocol datatype; supported: ${SUPPORTED}.`);
   const itemsize = ELEMENT_BYTES[datatype];
   if (itemsize > 1 && order === '|') throw new NpyError(`Its dtype ${descr} has no byte order, which a ${itemsize}-byte element needs.`);
-  if (itemsize > 1 && order === '=') throw new NpyError(`Its dtype ${descr} has native byte order, which the file cannot tell; save it with "<" or ">".`);
+  if (itemsize > 1 && order === '=')
+    throw new NpyError(`Its dtype ${descr} has native byte order, which the file cannot tell; save it with "<" or ">".`);
   return { datatype, itemsize, bigEndian: order === '>' };
 }
 
@@ -147,7 +168,9 @@ class LiteralReader {
 
   private fail(where: string): never {
     const near = JSON.stringify(this.text.slice(this.at, this.at + 20));
-    throw new NpyError(`Its header is not a Python literal dict: unexpected ${this.at >= this.text.length ? 'end' : near} ${where} (at character ${this.at}).`);
+    throw new NpyError(
+      `Its header is not a Python literal dict: unexpected ${this.at >= this.text.length ? 'end' : near} ${where} (at character ${this.at}).`,
+    );
   }
 
   private space(): void {
@@ -233,16 +256,20 @@ function parseHeader(text: string): Header {
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) throw new NpyError('Its header is not a dict.');
   const keys = Object.keys(dict).sort();
   if (keys.join() !== 'descr,fortran_order,shape') {
-    throw new NpyError(`Its header has the keys ${keys.map((k) => `'${k.slice(0, 20)}'`).join(', ') || '(none)'}; a .npy header has exactly 'descr', 'fortran_order' and 'shape'.`);
+    throw new NpyError(
+      `Its header has the keys ${keys.map((k) => `'${k.slice(0, 20)}'`).join(', ') || '(none)'}; a .npy header has exactly 'descr', 'fortran_order' and 'shape'.`,
+    );
   }
   const { descr, fortran_order: fortranOrder, shape } = dict as Record<string, Literal>;
-  if (Array.isArray(descr)) throw new NpyError('It holds a structured array (a dtype with fields), which is not read here: save each field as its own array.');
+  if (Array.isArray(descr))
+    throw new NpyError('It holds a structured array (a dtype with fields), which is not read here: save each field as its own array.');
   if (typeof descr !== 'string') throw new NpyError("Its header's 'descr' is not a string.");
   if (typeof fortranOrder !== 'boolean') throw new NpyError("Its header's 'fortran_order' is not True or False.");
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && d >= 0)) {
     throw new NpyError("Its header's 'shape' is not a tuple of whole numbers from 0.");
   }
-  if (shape.length > MAX_V2_RANK) throw new NpyError(`Its shape has ${shape.length} dimensions; at most ${MAX_V2_RANK} are read (the protocol's limit).`);
+  if (shape.length > MAX_V2_RANK)
+    throw new NpyError(`Its shape has ${shape.length} dimensions; at most ${MAX_V2_RANK} are read (the protocol's limit).`);
   return { descr, fortranOrder, shape: shape as number[] };
 }
 
@@ -281,7 +308,8 @@ function read(file: Uint8Array): NpyArray {
   if (file.byteLength < PREFIX_V1) throw new NpyError('It is cut off before its header.');
   const major = file[6] as number;
   const minor = file[7] as number;
-  if (minor !== 0 || major < 1 || major > 3) throw new NpyError(`Its format version is ${major}.${minor}; versions 1.0, 2.0 and 3.0 are read.`);
+  if (minor !== 0 || major < 1 || major > 3)
+    throw new NpyError(`Its format version is ${major}.${minor}; versions 1.0, 2.0 and 3.0 are read.`);
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   let prefix = PREFIX_V1;
   let headerLength: number;
@@ -291,8 +319,10 @@ function read(file: Uint8Array): NpyArray {
     headerLength = view.getUint32(8, true);
     prefix = PREFIX_V2;
   }
-  if (headerLength > MAX_NPY_HEADER_BYTES) throw new NpyError(`Its header is ${headerLength} bytes; at most ${MAX_NPY_HEADER_BYTES} are read.`);
-  if (prefix + headerLength > file.byteLength) throw new NpyError(`It is cut off in its header (${headerLength} bytes announced, ${file.byteLength - prefix} present).`);
+  if (headerLength > MAX_NPY_HEADER_BYTES)
+    throw new NpyError(`Its header is ${headerLength} bytes; at most ${MAX_NPY_HEADER_BYTES} are read.`);
+  if (prefix + headerLength > file.byteLength)
+    throw new NpyError(`It is cut off in its header (${headerLength} bytes announced, ${file.byteLength - prefix} present).`);
   const headerBytes = file.subarray(prefix, prefix + headerLength);
   let headerText: string;
   if (major === 3) {
@@ -335,7 +365,8 @@ function checkedCount(shape: readonly number[], itemsize: number, present: numbe
   }
   const described = `shape (${shape.join(', ')}${shape.length === 1 ? ',' : ''}) of ${itemsize}-byte elements`;
   if (count > available) throw new NpyError(`It is cut off: its ${described} needs more than the ${present} data bytes present.`);
-  if (count * itemsize !== present) throw new NpyError(`Its ${described} takes ${count * itemsize} bytes, but ${present} follow the header.`);
+  if (count * itemsize !== present)
+    throw new NpyError(`Its ${described} takes ${count * itemsize} bytes, but ${present} follow the header.`);
   return count;
 }
 
@@ -428,7 +459,10 @@ function shapeLiteral(shape: readonly number[]): string {
  */
 export function writeNpy(tensor: RawTensor): Uint8Array {
   checkRawTensor(tensor);
-  const { descr, data } = tensor.datatype === 'BYTES' ? bytesToStrings(tensor.data, elementCount(tensor.shape)) : { descr: NPY_DESCRS[tensor.datatype], data: tensor.data };
+  const { descr, data } =
+    tensor.datatype === 'BYTES'
+      ? bytesToStrings(tensor.data, elementCount(tensor.shape))
+      : { descr: NPY_DESCRS[tensor.datatype], data: tensor.data };
   const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeLiteral(tensor.shape)}, }`;
   // The header (with its "\n") pads with spaces so that the data starts at a multiple of 64;
   // version 1.0 holds its length in 16 bits.

@@ -29,7 +29,7 @@
 // (jest runs each test file in one) every global lookup is a call into the context's
 // interceptor, which made this module's exhaustive tests about a hundred times slower.
 const { abs, floor, fround, clz32 } = Math;
-const { isFinite, POSITIVE_INFINITY, NEGATIVE_INFINITY, NaN: NOT_A_NUMBER } = Number;
+const { isFinite: isFiniteNumber, POSITIVE_INFINITY, NEGATIVE_INFINITY, NaN: NOT_A_NUMBER } = Number;
 const toNumber = Number;
 
 /** The largest finite float16, (2 − 2^−10) · 2^15. */
@@ -58,7 +58,7 @@ export const FLOAT32_OVERFLOW = 3.4028235677973366e38;
  * infinity the caller did not write; the largest it can store is ±`FLOAT16_MAX`.
  */
 export function roundsToFloat16Infinity(v: number): boolean {
-  return isFinite(v) && abs(v) >= FLOAT16_OVERFLOW;
+  return isFiniteNumber(v) && abs(v) >= FLOAT16_OVERFLOW;
 }
 
 /**
@@ -67,7 +67,7 @@ export function roundsToFloat16Infinity(v: number): boolean {
  * above `FLOAT32_MAX`, such as `3.4028235e+38` (what `float32Json` prints for it), round to it.
  */
 export function roundsToFloat32Infinity(v: number): boolean {
-  return isFinite(v) && abs(v) >= FLOAT32_OVERFLOW;
+  return isFiniteNumber(v) && abs(v) >= FLOAT32_OVERFLOW;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +240,16 @@ function readsBack(kind: Kind, digits: number, exponent: number, target: number)
  * @param k An estimate of ⌊log10 a⌋, correct or one too small.
  * @param digits 9 for float32, 5 for float16: that many significant digits always suffice.
  */
-function shortestText(a: number, k: number, below: number, above: number, digits: number, kind: Kind, target: number, negative: boolean): string {
+function shortestText(
+  a: number,
+  k: number,
+  below: number,
+  above: number,
+  digits: number,
+  kind: Kind,
+  target: number,
+  negative: boolean,
+): string {
   const low = POW10[POW10_OFFSET + digits - 1] as number;
   let scale = POW10[POW10_OFFSET + digits - 1 - k] as number;
   let s = a * scale;
@@ -292,7 +301,9 @@ function inside(c: number, s: number, lo: number, hi: number, exponent: number, 
 }
 
 /** 10^0 … 10^22, every one exactly a double (10^22 < 2^53 · 2^22 with 5^22 < 2^53). */
-const EXACT_POW10: readonly number[] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+const EXACT_POW10: readonly number[] = [
+  1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /**
  * `digits · 10^exponent` (digits a positive integer without trailing zeros) laid out as

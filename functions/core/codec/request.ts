@@ -25,7 +25,9 @@ const plainObject = (what: string) =>
 const anyArray = (what: string) => z.custom<unknown[]>((v) => Array.isArray(v), { message: `Expected ${what}` });
 
 const nonEmptyArray = (what: string) =>
-  z.custom<unknown[]>((v) => Array.isArray(v), { message: `Expected ${what}` }).refine((v) => v.length > 0, { message: `Expected ${what}, with at least one` });
+  z
+    .custom<unknown[]>((v) => Array.isArray(v), { message: `Expected ${what}` })
+    .refine((v) => v.length > 0, { message: `Expected ${what}, with at least one` });
 
 const parameters = plainObject('an object of parameters').optional();
 
@@ -39,7 +41,11 @@ export const RecordRequestSchema = z.union([
   z.object({ features: plainObject('an object of named features') }),
   z.object({
     instances: z
-      .array(z.custom<Record<string, unknown> | unknown[]>((v) => typeof v === 'object' && v !== null, { message: 'Expected an object of named features or an array of values' }))
+      .array(
+        z.custom<Record<string, unknown> | unknown[]>((v) => typeof v === 'object' && v !== null, {
+          message: 'Expected an object of named features or an array of values',
+        }),
+      )
       .min(1),
   }),
 ]);
@@ -66,10 +72,12 @@ export function parseRecordRequest(body: unknown, maxRows: number, hint: string)
   }
   // The common case, a non-empty list of objects or arrays, is checked in one loop; anything else
   // goes through the schema, whose error names what is wrong and where.
-  const rows = instancesOf(body) ?? (() => {
-    const request = parseWith(RecordRequestSchema, body, hint);
-    return 'features' in request ? undefined : request.instances;
-  })();
+  const rows =
+    instancesOf(body) ??
+    (() => {
+      const request = parseWith(RecordRequestSchema, body, hint);
+      return 'features' in request ? undefined : request.instances;
+    })();
   checkFields(body, RECORD_FIELDS, [], hint);
   if (rows === undefined) return { kind: 'features', record: (body as { features: Record<string, unknown> }).features };
   const first = Array.isArray(rows[0]);
@@ -356,7 +364,11 @@ function locateUnsafe(text: string, maxDepth: number): void {
       i = end;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (depth >= maxDepth) {
-        throw new ValidationError('JSON_TOO_DEEP', `The body nests deeper than ${maxDepth} levels.`, pathExcerpt(pathOf(text, depth, isObject, index, keyStart, keyEnd)));
+        throw new ValidationError(
+          'JSON_TOO_DEEP',
+          `The body nests deeper than ${maxDepth} levels.`,
+          pathExcerpt(pathOf(text, depth, isObject, index, keyStart, keyEnd)),
+        );
       }
       isObject[depth] = c === OPEN_BRACE;
       index[depth] = 0;
@@ -371,7 +383,11 @@ function locateUnsafe(text: string, maxDepth: number): void {
       keyStart[depth - 1] = lastStringStart;
       keyEnd[depth - 1] = lastStringEnd;
       if (isProtoKey(text, lastStringStart, lastStringEnd)) {
-        throw new ValidationError('FORBIDDEN_KEY', 'The key "__proto__" is not allowed anywhere in a request.', pathExcerpt(pathOf(text, depth, isObject, index, keyStart, keyEnd)));
+        throw new ValidationError(
+          'FORBIDDEN_KEY',
+          'The key "__proto__" is not allowed anywhere in a request.',
+          pathExcerpt(pathOf(text, depth, isObject, index, keyStart, keyEnd)),
+        );
       }
     }
   }

@@ -14,13 +14,31 @@
  * BYTES is a string.
  */
 import {
-  float16BitsToNumber, float16Json, float32Json, floatToJsonValue, nonFiniteFromJson, numberToFloat16Bits,
-  roundsToFloat16Infinity, roundsToFloat32Infinity,
+  float16BitsToNumber,
+  float16Json,
+  float32Json,
+  floatToJsonValue,
+  nonFiniteFromJson,
+  numberToFloat16Bits,
+  roundsToFloat16Infinity,
+  roundsToFloat32Infinity,
 } from './numbers.js';
 
 /** The protocol's datatypes, as the binary extension carries them. */
 export const WIRE_DATATYPES = [
-  'FP16', 'FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'INT64', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'BOOL', 'BYTES',
+  'FP16',
+  'FP32',
+  'FP64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'BOOL',
+  'BYTES',
 ] as const;
 export type WireDatatype = (typeof WIRE_DATATYPES)[number];
 
@@ -29,7 +47,18 @@ export type FixedDatatype = Exclude<WireDatatype, 'BYTES'>;
 
 /** Bytes per element of each fixed-size datatype. */
 export const ELEMENT_BYTES: Readonly<Record<FixedDatatype, number>> = {
-  FP16: 2, FP32: 4, FP64: 8, INT8: 1, INT16: 2, INT32: 4, INT64: 8, UINT8: 1, UINT16: 2, UINT32: 4, UINT64: 8, BOOL: 1,
+  FP16: 2,
+  FP32: 4,
+  FP64: 8,
+  INT8: 1,
+  INT16: 2,
+  INT32: 4,
+  INT64: 8,
+  UINT8: 1,
+  UINT16: 2,
+  UINT32: 4,
+  UINT64: 8,
+  BOOL: 1,
 };
 
 /** Bytes of the length before each BYTES element. */
@@ -61,7 +90,8 @@ export function elementCount(shape: readonly number[]): number {
   for (const dim of shape) {
     if (!Number.isSafeInteger(dim) || dim < 0) throw new TensorBytesError(`A dimension must be a whole number from 0, not ${String(dim)}.`);
     count *= dim;
-    if (!Number.isSafeInteger(count)) throw new TensorBytesError(`The shape [${shape.join(', ')}] has more elements than can be counted exactly.`);
+    if (!Number.isSafeInteger(count))
+      throw new TensorBytesError(`The shape [${shape.join(', ')}] has more elements than can be counted exactly.`);
   }
   return count;
 }
@@ -78,7 +108,9 @@ export function checkRawTensor(tensor: RawTensor): void {
   }
   const expected = count * ELEMENT_BYTES[tensor.datatype];
   if (tensor.data.byteLength !== expected) {
-    throw new TensorBytesError(`${tensor.datatype} data of shape [${tensor.shape.join(', ')}] takes ${expected} bytes, not ${tensor.data.byteLength}.`);
+    throw new TensorBytesError(
+      `${tensor.datatype} data of shape [${tensor.shape.join(', ')}] takes ${expected} bytes, not ${tensor.data.byteLength}.`,
+    );
   }
 }
 
@@ -92,17 +124,22 @@ export function bytesElements(data: Uint8Array, count?: number): Uint8Array[] {
   const elements: Uint8Array[] = [];
   let offset = 0;
   while (offset < data.byteLength && (count === undefined || elements.length < count)) {
-    if (offset + BYTES_LENGTH_PREFIX > data.byteLength) throw new TensorBytesError(`BYTES element ${elements.length} is cut off in its 4-byte length at offset ${offset}.`);
+    if (offset + BYTES_LENGTH_PREFIX > data.byteLength)
+      throw new TensorBytesError(`BYTES element ${elements.length} is cut off in its 4-byte length at offset ${offset}.`);
     const length = view.getUint32(offset, true);
     offset += BYTES_LENGTH_PREFIX;
     if (length > data.byteLength - offset) {
-      throw new TensorBytesError(`BYTES element ${elements.length} says it has ${length} bytes, but only ${data.byteLength - offset} follow.`);
+      throw new TensorBytesError(
+        `BYTES element ${elements.length} says it has ${length} bytes, but only ${data.byteLength - offset} follow.`,
+      );
     }
     elements.push(data.subarray(offset, offset + length));
     offset += length;
   }
-  if (count !== undefined && elements.length < count) throw new TensorBytesError(`The BYTES data holds ${elements.length} elements; the shape says ${count}.`);
-  if (offset !== data.byteLength) throw new TensorBytesError(`The BYTES data has ${data.byteLength - offset} bytes after its ${elements.length} elements.`);
+  if (count !== undefined && elements.length < count)
+    throw new TensorBytesError(`The BYTES data holds ${elements.length} elements; the shape says ${count}.`);
+  if (offset !== data.byteLength)
+    throw new TensorBytesError(`The BYTES data has ${data.byteLength - offset} bytes after its ${elements.length} elements.`);
   return elements;
 }
 
@@ -142,7 +179,10 @@ function bigToJson(value: bigint): JsonElement {
  */
 export function rawToJson(tensor: RawTensor, limit = Number.POSITIVE_INFINITY): JsonElement[] {
   const { datatype, data } = tensor;
-  if (datatype === 'BYTES') return bytesElements(data).slice(0, limit).map((e) => UTF8.decode(e));
+  if (datatype === 'BYTES')
+    return bytesElements(data)
+      .slice(0, limit)
+      .map((e) => UTF8.decode(e));
   const size = ELEMENT_BYTES[datatype];
   const count = Math.min(Math.floor(data.byteLength / size), limit);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -166,8 +206,12 @@ export function rawToJson(tensor: RawTensor, limit = Number.POSITIVE_INFINITY): 
 }
 
 const INTEGER_RANGES: Readonly<Record<'INT8' | 'INT16' | 'INT32' | 'UINT8' | 'UINT16' | 'UINT32', readonly [number, number]>> = {
-  INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-(2 ** 31), 2 ** 31 - 1],
-  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 2 ** 32 - 1],
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-(2 ** 31), 2 ** 31 - 1],
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 2 ** 32 - 1],
 };
 const BIG_RANGES = { INT64: [-(2n ** 63n), 2n ** 63n - 1n], UINT64: [0n, 2n ** 64n - 1n] } as const;
 /** Decimal strings of a 64-bit integer: at most 20 digits and a sign. */
@@ -189,10 +233,12 @@ export function jsonToRaw(datatype: WireDatatype, values: readonly unknown[]): U
   const bad = (index: number, expected: string): TensorBytesError =>
     new TensorBytesError(`Element ${index} is ${describe(values[index])}; ${datatype} elements are ${expected}.`);
   if (datatype === 'BYTES') {
-    return joinBytesElements(values.map((value, i) => {
-      if (typeof value !== 'string') throw bad(i, 'strings');
-      return UTF8_ENCODER.encode(value);
-    }));
+    return joinBytesElements(
+      values.map((value, i) => {
+        if (typeof value !== 'string') throw bad(i, 'strings');
+        return UTF8_ENCODER.encode(value);
+      }),
+    );
   }
   const size = ELEMENT_BYTES[datatype];
   const data = new Uint8Array(values.length * size);
@@ -242,10 +288,15 @@ export function jsonToRaw(datatype: WireDatatype, values: readonly unknown[]): U
       }
       default: {
         const [min, max] = INTEGER_RANGES[datatype];
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw bad(i, `whole numbers from ${min} to ${max}`);
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+          throw bad(i, `whole numbers from ${min} to ${max}`);
         const set = {
-          INT8: () => view.setInt8(offset, value), INT16: () => view.setInt16(offset, value, true), INT32: () => view.setInt32(offset, value, true),
-          UINT8: () => view.setUint8(offset, value), UINT16: () => view.setUint16(offset, value, true), UINT32: () => view.setUint32(offset, value, true),
+          INT8: () => view.setInt8(offset, value),
+          INT16: () => view.setInt16(offset, value, true),
+          INT32: () => view.setInt32(offset, value, true),
+          UINT8: () => view.setUint8(offset, value),
+          UINT16: () => view.setUint16(offset, value, true),
+          UINT32: () => view.setUint32(offset, value, true),
         }[datatype];
         set();
       }
@@ -272,12 +323,15 @@ export function nestedToFlat(value: unknown, maxRank = MAX_NESTING - 1): { shape
   const values: unknown[] = [];
   const walk = (node: unknown, depth: number, at: string): void => {
     if (depth === shape.length) {
-      if (Array.isArray(node)) throw new TensorBytesError(`${at || 'The value'} is an array where the shape [${shape.join(', ')}] has an element.`);
+      if (Array.isArray(node))
+        throw new TensorBytesError(`${at || 'The value'} is an array where the shape [${shape.join(', ')}] has an element.`);
       values.push(node);
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw new TensorBytesError(`${at || 'The value'} is ${Array.isArray(node) ? `an array of ${node.length}` : 'not an array'}; the shape [${shape.join(', ')}] has ${shape[depth]} there.`);
+      throw new TensorBytesError(
+        `${at || 'The value'} is ${Array.isArray(node) ? `an array of ${node.length}` : 'not an array'}; the shape [${shape.join(', ')}] has ${shape[depth]} there.`,
+      );
     }
     node.forEach((child: unknown, i) => walk(child, depth + 1, `${at}[${i}]`));
   };

@@ -42,7 +42,10 @@ export async function canaryDistributionVerdict(deps: CanaryGateDeps, check: Can
   if (!record?.capture) return undefined;
   const stableVersion = check.stableVersion ?? record.productionVersion;
   if (stableVersion === undefined || stableVersion === check.canaryVersion) return undefined;
-  const [stable, canary] = await Promise.all([deps.registry.getVersion(check.model, stableVersion), deps.registry.getVersion(check.model, check.canaryVersion)]);
+  const [stable, canary] = await Promise.all([
+    deps.registry.getVersion(check.model, stableVersion),
+    deps.registry.getVersion(check.model, check.canaryVersion),
+  ]);
   if (!stable || !canary) return undefined;
   await deps.flush?.();
   const from = new Date(check.since).toISOString();

@@ -126,7 +126,9 @@ interface Readable {
 }
 
 const FLOAT_TYPES: ReadonlySet<TensorType> = new Set(['float16', 'float32', 'float64']);
-const TYPE_OF_DATATYPE: ReadonlyMap<string, TensorType> = new Map(Object.entries(V2_DATATYPES).map(([type, datatype]) => [datatype, type as TensorType]));
+const TYPE_OF_DATATYPE: ReadonlyMap<string, TensorType> = new Map(
+  Object.entries(V2_DATATYPES).map(([type, datatype]) => [datatype, type as TensorType]),
+);
 
 function readable(tensor: TensorData | CapturedTensorLike): Readable | undefined {
   if (typeof tensor !== 'object' || tensor === null || !Array.isArray(tensor.shape)) return undefined;
@@ -159,7 +161,8 @@ function runtimeReadable(tensor: TensorData): Readable {
 function capturedReadable(type: TensorType, shape: readonly number[], data: readonly unknown[]): Readable {
   if (FLOAT_TYPES.has(type)) {
     // Rounded to the type, so a value read back from its printed digits is the tensor's own.
-    const round = type === 'float32' ? Math.fround : type === 'float16' ? (v: number) => float16BitsToNumber(numberToFloat16Bits(v)) : (v: number) => v;
+    const round =
+      type === 'float32' ? Math.fround : type === 'float16' ? (v: number) => float16BitsToNumber(numberToFloat16Bits(v)) : (v: number) => v;
     const number = (i: number): number => {
       const v = data[i];
       if (typeof v === 'number') return round(v);
@@ -168,7 +171,8 @@ function capturedReadable(type: TensorType, shape: readonly number[], data: read
     return { shape, type, float: true, number, value: (i) => floatValue(type, number(i)) };
   }
   let value: (i: number) => PredictionValue;
-  if (type === 'bool') value = (i) => (typeof data[i] === 'boolean' ? (data[i] as boolean) : data[i] === 1 ? true : data[i] === 0 ? false : null);
+  if (type === 'bool')
+    value = (i) => (typeof data[i] === 'boolean' ? (data[i] as boolean) : data[i] === 1 ? true : data[i] === 0 ? false : null);
   else if (type === 'string') value = (i) => (typeof data[i] === 'string' ? (data[i] as string) : null);
   else {
     value = (i) => {
@@ -228,7 +232,12 @@ function classify(probs: Readable, rows: number, view: ClassifierView, columns: 
   }
   if (k === 2 && (shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
     const [negative, positive] = labels as readonly [string, string];
-    const round = probs.type === 'float32' ? Math.fround : probs.type === 'float16' ? (v: number) => float16BitsToNumber(numberToFloat16Bits(v)) : (v: number) => v;
+    const round =
+      probs.type === 'float32'
+        ? Math.fround
+        : probs.type === 'float16'
+          ? (v: number) => float16BitsToNumber(numberToFloat16Bits(v))
+          : (v: number) => v;
     const labelColumn = new Array<PredictionValue>(rows);
     const negatives = new Array<PredictionValue>(rows);
     const positives = new Array<PredictionValue>(rows);

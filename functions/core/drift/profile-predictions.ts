@@ -72,7 +72,11 @@ const QUOTE_CHARS = 64;
  * const predictions = await predictionProfile(served(version, session), rows, 1000);
  * // { label: { kind: 'categorical', … }, 'probability[setosa]': { kind: 'numeric', … }, … }
  */
-export async function predictionProfile(target: Served, rows: readonly Record<string, unknown>[], maxRows: number): Promise<Record<string, FeatureProfile>> {
+export async function predictionProfile(
+  target: Served,
+  rows: readonly Record<string, unknown>[],
+  maxRows: number,
+): Promise<Record<string, FeatureProfile>> {
   checkBatchRows(maxRows);
   const columns = new PredictionAccumulator(target);
   for (let offset = 0; offset < rows.length; offset += maxRows) {
@@ -98,9 +102,16 @@ export async function predictionProfileCsv(
   checkBatchRows(maxRows);
   const columns = new PredictionAccumulator(target);
   const names = columns.names;
-  const parser = Readable.from(source).pipe(parseCsvStream({
-    bom: true, relax_column_count: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'], max_record_size: MAX_CSV_RECORD_BYTES, info: true,
-  }));
+  const parser = Readable.from(source).pipe(
+    parseCsvStream({
+      bom: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      record_delimiter: ['\r\n', '\n'],
+      max_record_size: MAX_CSV_RECORD_BYTES,
+      info: true,
+    }),
+  );
   let header: string[] | undefined;
   let indexes: number[] = [];
   let batch: Record<string, unknown>[] = [];
@@ -154,7 +165,9 @@ export async function openProfileTarget(
   model = 'unregistered',
 ): Promise<{ readonly target: Served; release(): void }> {
   const zipMap = await rewriteZipMap(bytes);
-  const declared = zipMap.classLabels ? { ...metadata, classLabels: servedClassLabels(metadata.classLabels, zipMap.classLabels) } : metadata;
+  const declared = zipMap.classLabels
+    ? { ...metadata, classLabels: servedClassLabels(metadata.classLabels, zipMap.classLabels) }
+    : metadata;
   const session = await runtime.open(zipMap.bytes);
   try {
     checkDeclarations(session.signature, declared);
@@ -163,9 +176,15 @@ export async function openProfileTarget(
     throw error;
   }
   const version: ModelVersion = {
-    model, version: 'unregistered', stage: 'development', revision: 0, metadata: declared, signature: session.signature,
+    model,
+    version: 'unregistered',
+    stage: 'development',
+    revision: 0,
+    metadata: declared,
+    signature: session.signature,
     artifact: { bucket: '', key: '', sha256: createHash('sha256').update(zipMap.bytes).digest('hex'), sizeBytes: zipMap.bytes.byteLength },
-    registeredBy: '', registeredAt: '',
+    registeredBy: '',
+    registeredAt: '',
   };
   return { target: served(version, session), release: () => session.release() };
 }
@@ -218,7 +237,9 @@ class PredictionAccumulator {
     if (this.columns.size === 0) return {};
     const names = [...this.columns.keys()];
     const columns = names.map((name) => this.columns.get(name) as PredictionValue[]);
-    const rows = Array.from({ length: this.rows }, (_, r) => Object.fromEntries(names.map((name, j) => [name, (columns[j] as PredictionValue[])[r]])));
+    const rows = Array.from({ length: this.rows }, (_, r) =>
+      Object.fromEntries(names.map((name, j) => [name, (columns[j] as PredictionValue[])[r]])),
+    );
     return profileRows(rows, names).features;
   }
 
@@ -295,7 +316,8 @@ function rowError(error: unknown, offset: number, lines: readonly number[] | und
 
 function csvError(error: unknown): unknown {
   if (error instanceof CsvError) {
-    const reason = error.code === 'CSV_MAX_RECORD_SIZE' ? `a record is longer than ${MAX_CSV_RECORD_BYTES} bytes` : clip(error.message, QUOTE_CHARS * 2);
+    const reason =
+      error.code === 'CSV_MAX_RECORD_SIZE' ? `a record is longer than ${MAX_CSV_RECORD_BYTES} bytes` : clip(error.message, QUOTE_CHARS * 2);
     return invalid(`The CSV cannot be read: ${reason}.`);
   }
   return error instanceof AppError || error instanceof Error ? error : new Error(String(error));

@@ -12,8 +12,16 @@ import * as z from 'zod';
 import { pathExcerpt } from '../codec/limits.js';
 import { ValidationError, clip, formatPath, type FieldPath } from '../errors.js';
 import {
-  MAX_CATEGORIES, MAX_CATEGORY_CHARS, MAX_PROFILE_FEATURES, MAX_SAMPLE, OTHER_CATEGORY, PROFILE_VERSION,
-  type CategoricalFeatureProfile, type FeatureProfile, type NumericFeatureProfile, type ReferenceProfile,
+  MAX_CATEGORIES,
+  MAX_CATEGORY_CHARS,
+  MAX_PROFILE_FEATURES,
+  MAX_SAMPLE,
+  OTHER_CATEGORY,
+  PROFILE_VERSION,
+  type CategoricalFeatureProfile,
+  type FeatureProfile,
+  type NumericFeatureProfile,
+  type ReferenceProfile,
 } from './profile.js';
 
 /** How far the ten bin proportions may sum from 1 (they are shares written as doubles). */
@@ -42,9 +50,13 @@ const NumericSchema = z.strictObject({
   max: finite,
   mean: finite,
   std: finite.min(0, { error: 'must be ≥ 0 (a standard deviation)' }),
-  quantileEdges: z.array(finite, { error: 'must be an array of 9 numbers, the deciles' }).length(9, { error: 'must hold exactly 9 numbers, the deciles' }),
+  quantileEdges: z
+    .array(finite, { error: 'must be an array of 9 numbers, the deciles' })
+    .length(9, { error: 'must hold exactly 9 numbers, the deciles' }),
   binProportions: z
-    .array(finite.min(0, { error: 'must be a share in [0, 1]' }).max(1, { error: 'must be a share in [0, 1]' }), { error: 'must be an array of 10 shares' })
+    .array(finite.min(0, { error: 'must be a share in [0, 1]' }).max(1, { error: 'must be a share in [0, 1]' }), {
+      error: 'must be an array of 10 shares',
+    })
     .length(10, { error: 'must hold exactly 10 shares, one per decile bin' }),
   sample: z
     .array(finite, { error: `must be an array of at most ${MAX_SAMPLE} numbers` })
@@ -101,11 +113,14 @@ type Refuse = (path: FieldPath, problem: string) => ValidationError;
 function parseColumns(value: unknown, path: FieldPath, refuse: Refuse): Record<string, FeatureProfile> {
   if (!isObject(value)) throw refuse(path, `must be an object of feature name to summary, not ${describe(value)}`);
   const entries = Object.entries(value);
-  if (entries.length > MAX_PROFILE_FEATURES) throw refuse(path, `has ${entries.length} entries; a profile holds at most ${MAX_PROFILE_FEATURES}`);
-  return Object.fromEntries(entries.map(([name, feature]) => {
-    if (name === '') throw refuse(path, 'has a feature with an empty name; every feature needs one');
-    return [name, parseFeature(feature, [...path, name], refuse)];
-  }));
+  if (entries.length > MAX_PROFILE_FEATURES)
+    throw refuse(path, `has ${entries.length} entries; a profile holds at most ${MAX_PROFILE_FEATURES}`);
+  return Object.fromEntries(
+    entries.map(([name, feature]) => {
+      if (name === '') throw refuse(path, 'has a feature with an empty name; every feature needs one');
+      return [name, parseFeature(feature, [...path, name], refuse)];
+    }),
+  );
 }
 
 function parseFeature(value: unknown, path: FieldPath, refuse: Refuse): FeatureProfile {
@@ -123,23 +138,38 @@ function parseNumeric(value: Record<string, unknown>, path: FieldPath, refuse: R
   f.quantileEdges.forEach((edge, i) => {
     const previous = f.quantileEdges[i - 1];
     if (previous !== undefined && edge < previous) {
-      throw refuse([...path, 'quantileEdges', i], `is ${edge}, below quantileEdges[${i - 1}] (${previous}): the deciles must be non-decreasing`);
+      throw refuse(
+        [...path, 'quantileEdges', i],
+        `is ${edge}, below quantileEdges[${i - 1}] (${previous}): the deciles must be non-decreasing`,
+      );
     }
   });
   const total = f.binProportions.reduce((sum, share) => sum + share, 0);
   if (Math.abs(total - 1) > BIN_PROPORTIONS_TOLERANCE) {
-    throw refuse([...path, 'binProportions'], `sum to ${total}; the shares of the 10 bins must sum to 1 (within ${BIN_PROPORTIONS_TOLERANCE})`);
+    throw refuse(
+      [...path, 'binProportions'],
+      `sum to ${total}; the shares of the 10 bins must sum to 1 (within ${BIN_PROPORTIONS_TOLERANCE})`,
+    );
   }
   if (f.sample.length > present) {
     throw refuse([...path, 'sample'], `holds ${f.sample.length} values, more than the ${present} present ones (count − missing)`);
   }
   f.sample.forEach((x, i) => {
     const previous = f.sample[i - 1];
-    if (previous !== undefined && x < previous) throw refuse([...path, 'sample', i], `is ${x}, below sample[${i - 1}] (${previous}): the sample must be sorted ascending`);
+    if (previous !== undefined && x < previous)
+      throw refuse([...path, 'sample', i], `is ${x}, below sample[${i - 1}] (${previous}): the sample must be sorted ascending`);
   });
   return {
-    kind: 'numeric', count: f.count, missing: f.missing, min: f.min, max: f.max, mean: f.mean, std: f.std,
-    quantileEdges: f.quantileEdges, binProportions: f.binProportions, sample: f.sample,
+    kind: 'numeric',
+    count: f.count,
+    missing: f.missing,
+    min: f.min,
+    max: f.max,
+    mean: f.mean,
+    std: f.std,
+    quantileEdges: f.quantileEdges,
+    binProportions: f.binProportions,
+    sample: f.sample,
   };
 }
 
@@ -150,16 +180,24 @@ function parseCategorical(value: Record<string, unknown>, path: FieldPath, refus
   if (!isObject(f.categories)) throw refuse(at, `must be an object of category to count, not ${describe(f.categories)}`);
   const entries = Object.entries(f.categories);
   if (entries.length > MAX_CATEGORIES + 1) {
-    throw refuse(at, `has ${entries.length} categories; a profile keeps at most ${MAX_CATEGORIES} and pools the rest under "${OTHER_CATEGORY}"`);
+    throw refuse(
+      at,
+      `has ${entries.length} categories; a profile keeps at most ${MAX_CATEGORIES} and pools the rest under "${OTHER_CATEGORY}"`,
+    );
   }
   let total = 0;
   for (const [category, count] of entries) {
-    if (category.length > MAX_CATEGORY_CHARS) throw refuse([...at, category], `is a category of ${category.length} characters; a profile cuts them to ${MAX_CATEGORY_CHARS}`);
-    if (!(typeof count === 'number' && Number.isInteger(count) && count >= 0)) throw refuse([...at, category], `${WHOLE}, not ${describe(count)}`);
+    if (category.length > MAX_CATEGORY_CHARS)
+      throw refuse([...at, category], `is a category of ${category.length} characters; a profile cuts them to ${MAX_CATEGORY_CHARS}`);
+    if (!(typeof count === 'number' && Number.isInteger(count) && count >= 0))
+      throw refuse([...at, category], `${WHOLE}, not ${describe(count)}`);
     total += count;
   }
   if (total !== f.count - f.missing) {
-    throw refuse(at, `sum to ${total}; the counts of the categories must sum to count − missing (${f.count} − ${f.missing} = ${f.count - f.missing})`);
+    throw refuse(
+      at,
+      `sum to ${total}; the counts of the categories must sum to count − missing (${f.count} − ${f.missing} = ${f.count - f.missing})`,
+    );
   }
   return { kind: 'categorical', count: f.count, missing: f.missing, categories: Object.fromEntries(entries) as Record<string, number> };
 }

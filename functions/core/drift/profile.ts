@@ -175,7 +175,10 @@ export function profileCsv(text: string, options: ProfileOptions = {}): Referenc
  * The profile of CSV read as a stream of chunks (a file's bytes, UTF-8), as {@link profileCsv}
  * reads text, holding only the numeric values and category counts, never the file.
  */
-export async function profileCsvStream(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, options: ProfileOptions = {}): Promise<ReferenceProfile> {
+export async function profileCsvStream(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  options: ProfileOptions = {},
+): Promise<ReferenceProfile> {
   const csv = new CsvProfiler(options.features);
   const parser = Readable.from(source).pipe(parseCsvStream({ ...CSV_OPTIONS, info: true }));
   try {
@@ -246,8 +249,10 @@ class CsvProfiler {
 
 function csvError(error: unknown): Error {
   if (error instanceof CsvError) {
-    const line = typeof (error as { lines?: unknown }).lines === 'number' ? ` (near line ${(error as unknown as { lines: number }).lines})` : '';
-    const reason = error.code === 'CSV_MAX_RECORD_SIZE' ? `a record is longer than ${MAX_CSV_RECORD_BYTES} bytes` : clip(error.message, QUOTE_CHARS * 2);
+    const line =
+      typeof (error as { lines?: unknown }).lines === 'number' ? ` (near line ${(error as unknown as { lines: number }).lines})` : '';
+    const reason =
+      error.code === 'CSV_MAX_RECORD_SIZE' ? `a record is longer than ${MAX_CSV_RECORD_BYTES} bytes` : clip(error.message, QUOTE_CHARS * 2);
     return invalid(`The CSV cannot be read${line}: ${reason}.`);
   }
   return error instanceof Error ? error : new Error(String(error));
@@ -328,7 +333,11 @@ class ProfileBuilder {
   constructor(private readonly names: readonly string[]) {
     if (names.length === 0) throw invalid('There are no features to profile.');
     if (names.length > MAX_PROFILE_FEATURES) {
-      throw new PayloadTooLargeError('PROFILE_TOO_LARGE', `There are ${names.length} features; a profile holds at most ${MAX_PROFILE_FEATURES}. Name the ones the model takes with --features.`, ['features']);
+      throw new PayloadTooLargeError(
+        'PROFILE_TOO_LARGE',
+        `There are ${names.length} features; a profile holds at most ${MAX_PROFILE_FEATURES}. Name the ones the model takes with --features.`,
+        ['features'],
+      );
     }
     this.accumulators = names.map(() => new FeatureAccumulator());
     this.maxRows = Math.floor(MAX_PROFILE_VALUES / names.length);
@@ -426,9 +435,10 @@ function numericSummary(sorted: Float64Array): Omit<NumericFeatureProfile, 'kind
   const quantileEdges = DECILES.map((tenths) => decile(sorted, tenths));
   const below = [0, ...quantileEdges.map((edge) => countBelow(sorted, edge)), n];
   const binProportions = quantileEdges.concat(0).map((_, bin) => ((below[bin + 1] as number) - (below[bin] as number)) / n);
-  const sample = n <= MAX_SAMPLE
-    ? Array.from(sorted)
-    : Array.from({ length: MAX_SAMPLE }, (_, i) => sorted[Math.round((i * (n - 1)) / (MAX_SAMPLE - 1))] as number);
+  const sample =
+    n <= MAX_SAMPLE
+      ? Array.from(sorted)
+      : Array.from({ length: MAX_SAMPLE }, (_, i) => sorted[Math.round((i * (n - 1)) / (MAX_SAMPLE - 1))] as number);
   return {
     min: sorted[0] as number,
     max: sorted[n - 1] as number,
@@ -463,7 +473,7 @@ function missingFeatures(absent: readonly string[], where: 'header' | 'rows', he
   const has = header ? ` (it has ${quoteList(header)})` : '';
   return new ValidationError(
     'PROFILE_MISSING_FEATURES',
-    `The ${where === 'header' ? "CSV header" : 'rows'} lack${where === 'header' ? 's' : ''} ${absent.length === 1 ? 'the feature' : 'the features'} ${quoteList(absent)}${has}.`,
+    `The ${where === 'header' ? 'CSV header' : 'rows'} lack${where === 'header' ? 's' : ''} ${absent.length === 1 ? 'the feature' : 'the features'} ${quoteList(absent)}${has}.`,
     ['features'],
   );
 }

@@ -59,8 +59,14 @@
  * (`populationStabilityIndexOfSamples`) and categories over the union of both sides.
  */
 import {
-  DEFAULT_PSI_EPSILON, PSI_MAJOR_SHIFT, PSI_MINOR_SHIFT, binOf, chiSquaredTest, populationStabilityIndex,
-  populationStabilityIndexOfSamples, twoSampleKolmogorovSmirnov,
+  DEFAULT_PSI_EPSILON,
+  PSI_MAJOR_SHIFT,
+  PSI_MINOR_SHIFT,
+  binOf,
+  chiSquaredTest,
+  populationStabilityIndex,
+  populationStabilityIndexOfSamples,
+  twoSampleKolmogorovSmirnov,
 } from './statistics.js';
 import { MAX_CATEGORY_CHARS, OTHER_CATEGORY, isMissing, numberOf, type FeatureProfile, type ReferenceProfile } from './profile.js';
 
@@ -203,12 +209,17 @@ export function driftReport(reference: ReferenceProfile, live: LiveColumns, thre
   const t = checkedThresholds(thresholds);
   const results: ColumnDrift[] = [];
   results.push(...compareGroup('feature', reference.features, live.features, reference.rows, t));
-  if (reference.predictions && live.predictions) results.push(...compareGroup('prediction', reference.predictions, live.predictions, reference.rows, t));
+  if (reference.predictions && live.predictions)
+    results.push(...compareGroup('prediction', reference.predictions, live.predictions, reference.rows, t));
   results.sort(worstFirst);
   const judgedPsi = results.filter((r) => r.status === 'compared' && r.psi !== null).map((r) => r.psi as number);
   const features = results.filter((r) => r.group === 'feature');
   const predictions = results.filter((r) => r.group === 'prediction');
-  const liveRows = Math.max(0, ...Object.values(live.features).map((v) => v.length), ...Object.values(live.predictions ?? {}).map((v) => v.length));
+  const liveRows = Math.max(
+    0,
+    ...Object.values(live.features).map((v) => v.length),
+    ...Object.values(live.predictions ?? {}).map((v) => v.length),
+  );
   return {
     referenceRows: reference.rows,
     liveRows,
@@ -293,13 +304,24 @@ function kindOf(...sides: readonly (readonly unknown[])[]): 'numeric' | 'categor
   return any ? 'numeric' : 'categorical';
 }
 
-function compareColumn(name: string, group: ColumnGroup, profile: FeatureProfile, values: readonly unknown[] | undefined, t: DriftThresholds): ColumnDrift {
+function compareColumn(
+  name: string,
+  group: ColumnGroup,
+  profile: FeatureProfile,
+  values: readonly unknown[] | undefined,
+  t: DriftThresholds,
+): ColumnDrift {
   const referenceCounts = { rows: profile.count, missing: profile.missing };
   if (values === undefined) {
     const base = {
-      name, group, status: 'absent-in-live' as const,
+      name,
+      group,
+      status: 'absent-in-live' as const,
       counts: { reference: referenceCounts, live: { rows: 0, missing: 0, invalid: 0 } },
-      psi: null, completeness: null, severity: 'none' as const, drifted: false,
+      psi: null,
+      completeness: null,
+      severity: 'none' as const,
+      drifted: false,
       reason: 'not in the live data (not captured, or dropped by redaction): not compared',
     };
     return profile.kind === 'numeric' ? { ...base, kind: 'numeric', ks: null } : { ...base, kind: 'categorical', chiSquared: null };
@@ -324,8 +346,17 @@ function compareColumn(name: string, group: ColumnGroup, profile: FeatureProfile
       const aligned = alignToReference(profile.categories, live.categories);
       psi = populationStabilityIndex(aligned.reference, aligned.live, t.epsilon);
       const result = chiSquaredTest(aligned.reference, aligned.live);
-      chiSquared = { statistic: result.statistic, degreesOfFreedom: result.degreesOfFreedom, pValue: result.pValue, minExpected: result.minExpected };
-      test = { pValue: chiSquared.pValue, name: 'chi-squared', detail: `X² ${format(chiSquared.statistic)}, df ${chiSquared.degreesOfFreedom}` };
+      chiSquared = {
+        statistic: result.statistic,
+        degreesOfFreedom: result.degreesOfFreedom,
+        pValue: result.pValue,
+        minExpected: result.minExpected,
+      };
+      test = {
+        pValue: chiSquared.pValue,
+        name: 'chi-squared',
+        detail: `X² ${format(chiSquared.statistic)}, df ${chiSquared.degreesOfFreedom}`,
+      };
     }
   }
 
@@ -343,9 +374,10 @@ function compareColumn(name: string, group: ColumnGroup, profile: FeatureProfile
     };
   }
 
-  const invalidNote = live.invalid > 0
-    ? `; ${live.invalid} live ${live.invalid === 1 ? `value is ${profile.kind === 'numeric' ? 'not a number' : 'an object or array'}` : `values are ${profile.kind === 'numeric' ? 'not numbers' : 'objects or arrays'}`} (${percent(live.invalid / live.rows)}), left out`
-    : '';
+  const invalidNote =
+    live.invalid > 0
+      ? `; ${live.invalid} live ${live.invalid === 1 ? `value is ${profile.kind === 'numeric' ? 'not a number' : 'an object or array'}` : `values are ${profile.kind === 'numeric' ? 'not numbers' : 'objects or arrays'}`} (${percent(live.invalid / live.rows)}), left out`
+      : '';
   const base = { name, group, counts, psi, completeness };
   const withKind = (rest: { status: ColumnStatus; severity: DriftSeverity; reason: string }): ColumnDrift => {
     const common = { ...base, ...rest, drifted: rest.severity === 'major' };
@@ -353,7 +385,11 @@ function compareColumn(name: string, group: ColumnGroup, profile: FeatureProfile
   };
 
   if (live.rows < t.minRows) {
-    return withKind({ status: 'too-few-rows', severity: 'none', reason: `too few rows: ${live.rows} live, at least ${t.minRows} needed to judge${invalidNote}` });
+    return withKind({
+      status: 'too-few-rows',
+      severity: 'none',
+      reason: `too few rows: ${live.rows} live, at least ${t.minRows} needed to judge${invalidNote}`,
+    });
   }
   const valuesGrade = psi !== null && test !== null && valid >= t.minRows ? grade(psi, test.pValue, t) : 'none';
   const completenessGrade = completeness ? grade(completeness.psi, completeness.pValue, t) : 'none';
@@ -389,9 +425,17 @@ function notInReference(name: string, group: ColumnGroup, values: readonly unkno
   const kind = kindOf(values);
   const live = sortValues(values, kind);
   const base = {
-    name, group, status: 'absent-in-reference' as const,
-    counts: { reference: { rows: referenceRows, missing: referenceRows }, live: { rows: live.rows, missing: live.missing, invalid: live.invalid } },
-    psi: null, completeness: null, severity: 'none' as const, drifted: false,
+    name,
+    group,
+    status: 'absent-in-reference' as const,
+    counts: {
+      reference: { rows: referenceRows, missing: referenceRows },
+      live: { rows: live.rows, missing: live.missing, invalid: live.invalid },
+    },
+    psi: null,
+    completeness: null,
+    severity: 'none' as const,
+    drifted: false,
     reason: 'not in the reference profile: not compared',
   };
   return kind === 'numeric' ? { ...base, kind, ks: null } : { ...base, kind, chiSquared: null };
@@ -415,7 +459,10 @@ function countInBins(values: readonly number[], edges: readonly number[]): numbe
  * Reference and live counts over the reference's categories, a live category the reference did
  * not keep counted under `__other__` (added when the reference lacks it and live has one).
  */
-function alignToReference(reference: Readonly<Record<string, number>>, live: ReadonlyMap<string, number>): { reference: number[]; live: number[] } {
+function alignToReference(
+  reference: Readonly<Record<string, number>>,
+  live: ReadonlyMap<string, number>,
+): { reference: number[]; live: number[] } {
   const keys = Object.keys(reference);
   const index = new Map(keys.map((key, i) => [key, i]));
   const referenceCounts = keys.map((key) => reference[key] as number);
@@ -531,7 +578,17 @@ export function canaryShift(
     const c = sortValues(b ?? [], kind);
     const counts = { stable: { rows: s.rows, missing: s.missing }, canary: { rows: c.rows, missing: c.missing } };
     if (a === undefined || b === undefined) {
-      return { name, kind, ...counts, psi: null, test: null, missingShift: null, judged: false, shifted: false, reason: `only ${a === undefined ? canaryName : stableName} has prediction ${JSON.stringify(name)}: not compared` };
+      return {
+        name,
+        kind,
+        ...counts,
+        psi: null,
+        test: null,
+        missingShift: null,
+        judged: false,
+        shifted: false,
+        reason: `only ${a === undefined ? canaryName : stableName} has prediction ${JSON.stringify(name)}: not compared`,
+      };
     }
     const sValid = s.rows - s.missing - s.invalid;
     const cValid = c.rows - c.missing - c.invalid;
@@ -558,7 +615,8 @@ export function canaryShift(
       missingShift = { psi: populationStabilityIndex(sShares, cShares, epsilon), pValue: chiSquaredTest(sShares, cShares).pValue };
     }
     const columnJudged = s.rows >= minRows && c.rows >= minRows;
-    const valuesShifted = columnJudged && sValid >= minRows && cValid >= minRows && psi !== null && test !== null && psi >= threshold && test.pValue < level;
+    const valuesShifted =
+      columnJudged && sValid >= minRows && cValid >= minRows && psi !== null && test !== null && psi >= threshold && test.pValue < level;
     const missingShifted = columnJudged && missingShift !== null && missingShift.psi >= threshold && missingShift.pValue < level;
     const label = `prediction ${JSON.stringify(name)}`;
     let reason: string;
@@ -573,7 +631,12 @@ export function canaryShift(
   });
 
   if (!judged) {
-    return { shifted: false, judged: false, reason: `too few rows to judge the canary: ${stableName} has ${stableRows} rows and ${canaryName} ${canaryRows}; at least ${minRows} each are needed`, columns };
+    return {
+      shifted: false,
+      judged: false,
+      reason: `too few rows to judge the canary: ${stableName} has ${stableRows} rows and ${canaryName} ${canaryRows}; at least ${minRows} each are needed`,
+      columns,
+    };
   }
   const shiftedColumns = columns.filter((c) => c.shifted);
   const worst = (list: readonly CanaryColumnShift[]): CanaryColumnShift | undefined =>
@@ -593,7 +656,8 @@ export function canaryShift(
 function checkedThresholds(overrides: Partial<DriftThresholds>): DriftThresholds {
   const t: DriftThresholds = { ...DEFAULT_DRIFT_THRESHOLDS, ...overrides };
   if (!(Number.isFinite(t.psiMinor) && t.psiMinor >= 0)) throw new RangeError(`psiMinor must be a finite number ≥ 0, got ${t.psiMinor}`);
-  if (!(Number.isFinite(t.psiMajor) && t.psiMajor >= t.psiMinor)) throw new RangeError(`psiMajor must be a finite number ≥ psiMinor (${t.psiMinor}), got ${t.psiMajor}`);
+  if (!(Number.isFinite(t.psiMajor) && t.psiMajor >= t.psiMinor))
+    throw new RangeError(`psiMajor must be a finite number ≥ psiMinor (${t.psiMinor}), got ${t.psiMajor}`);
   if (!(t.pValue > 0 && t.pValue < 1)) throw new RangeError(`pValue must be in (0, 1), got ${t.pValue}`);
   if (!(Number.isInteger(t.minRows) && t.minRows >= 1)) throw new RangeError(`minRows must be an integer ≥ 1, got ${t.minRows}`);
   if (!(t.epsilon > 0 && t.epsilon < 1)) throw new RangeError(`epsilon must be in (0, 1), got ${t.epsilon}`);
@@ -618,11 +682,13 @@ function worse(a: DriftSeverity, b: DriftSeverity): DriftSeverity {
 /** Drifted first, then severity, then the larger PSI (values or completeness), then group and name. */
 function worstFirst(a: ColumnDrift, b: ColumnDrift): number {
   const key = (r: ColumnDrift): number => Math.max(r.psi ?? -1, r.completeness?.psi ?? -1);
-  return Number(b.drifted) - Number(a.drifted)
-    || rank(b.severity) - rank(a.severity)
-    || key(b) - key(a)
-    || (a.group === b.group ? 0 : a.group === 'feature' ? -1 : 1)
-    || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return (
+    Number(b.drifted) - Number(a.drifted) ||
+    rank(b.severity) - rank(a.severity) ||
+    key(b) - key(a) ||
+    (a.group === b.group ? 0 : a.group === 'feature' ? -1 : 1) ||
+    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
 }
 
 function longest(columns: Readonly<Record<string, readonly unknown[]>>): number {

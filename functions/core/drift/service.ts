@@ -96,18 +96,32 @@ export class DriftService {
   async run(model: string, request: DriftRunRequest = {}): Promise<StoredDriftReport> {
     const minutes = request.minutes ?? DEFAULT_DRIFT_WINDOW_MINUTES;
     if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= MAX_DRIFT_WINDOW_MINUTES)) {
-      throw new ValidationError('INVALID_WINDOW', `"minutes" must be a whole number of minutes from 1 to ${MAX_DRIFT_WINDOW_MINUTES} (30 days).`, ['minutes']);
+      throw new ValidationError(
+        'INVALID_WINDOW',
+        `"minutes" must be a whole number of minutes from 1 to ${MAX_DRIFT_WINDOW_MINUTES} (30 days).`,
+        ['minutes'],
+      );
     }
     const { capture, reports } = this.stores();
     const version = await this.version(model, request.version);
     const profile = await this.deps.profiles.get(model, version.version);
     if (!profile) {
-      throw new ConflictError('NO_REFERENCE_PROFILE', `Model "${model}" version ${version.version} has no reference profile to compare its traffic with. Compute one from the training data (modelctl profile train.csv --model model.onnx) and upload it: PUT /v1/models/${model}/versions/${version.version}/profile, or modelctl profile ... --upload ${model}@${version.version}.`, ['version']);
+      throw new ConflictError(
+        'NO_REFERENCE_PROFILE',
+        `Model "${model}" version ${version.version} has no reference profile to compare its traffic with. Compute one from the training data (modelctl profile train.csv --model model.onnx) and upload it: PUT /v1/models/${model}/versions/${version.version}/profile, or modelctl profile ... --upload ${model}@${version.version}.`,
+        ['version'],
+      );
     }
     const now = this.now();
     const to = now.toISOString();
     const from = new Date(now.getTime() - minutes * 60_000).toISOString();
-    const read = await capture.read({ model, versions: [version.version], from, to, maxRecords: this.deps.maxRecords ?? DEFAULT_DRIFT_MAX_RECORDS });
+    const read = await capture.read({
+      model,
+      versions: [version.version],
+      from,
+      to,
+      maxRecords: this.deps.maxRecords ?? DEFAULT_DRIFT_MAX_RECORDS,
+    });
     const live = liveColumns(read.records, version);
     const compared = driftReport(profile, { features: live.features, predictions: live.predictions }, this.deps.thresholds);
     const report: StoredDriftReport = {
@@ -141,10 +155,16 @@ export class DriftService {
       throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${version}.`, ['query', 'version']);
     }
     const wanted = version ?? record.productionVersion;
-    const report = (wanted === undefined ? undefined : await reports.latest(model, wanted)) ?? (version === undefined ? await reports.latest(model) : undefined);
+    const report =
+      (wanted === undefined ? undefined : await reports.latest(model, wanted)) ??
+      (version === undefined ? await reports.latest(model) : undefined);
     if (!report) {
       const which = version === undefined ? `Model "${model}"` : `Model "${model}" version ${version}`;
-      throw new NotFoundError('NO_DRIFT_REPORT', `${which} has no drift report yet: turn capture on (PUT /v1/models/${model}/capture), register a reference profile, and run one (POST /v1/models/${model}/drift, or modelctl drift ${model} --run), or wait for the schedule.`, ['model']);
+      throw new NotFoundError(
+        'NO_DRIFT_REPORT',
+        `${which} has no drift report yet: turn capture on (PUT /v1/models/${model}/capture), register a reference profile, and run one (POST /v1/models/${model}/drift, or modelctl drift ${model} --run), or wait for the schedule.`,
+        ['model'],
+      );
     }
     return report;
   }
@@ -182,13 +202,23 @@ export class DriftService {
   async getProfile(model: string, versionId: string): Promise<ReferenceProfile> {
     const version = await this.version(model, versionId);
     const profile = await this.deps.profiles.get(model, version.version);
-    if (!profile) throw new NotFoundError('NO_REFERENCE_PROFILE', `Model "${model}" version ${version.version} has no reference profile; PUT one (modelctl profile train.csv --model model.onnx --upload ${model}@${version.version}).`, ['version']);
+    if (!profile)
+      throw new NotFoundError(
+        'NO_REFERENCE_PROFILE',
+        `Model "${model}" version ${version.version} has no reference profile; PUT one (modelctl profile train.csv --model model.onnx --upload ${model}@${version.version}).`,
+        ['version'],
+      );
     return profile;
   }
 
   private stores(): { capture: CaptureReader; reports: DriftReportStore } {
     const { capture, reports } = this.deps;
-    if (!capture || !reports) throw new AppError(501, 'CAPTURE_NOT_CONFIGURED', 'Drift detection needs the capture bucket (CAPTURE_BUCKET), which this deployment does not configure.');
+    if (!capture || !reports)
+      throw new AppError(
+        501,
+        'CAPTURE_NOT_CONFIGURED',
+        'Drift detection needs the capture bucket (CAPTURE_BUCKET), which this deployment does not configure.',
+      );
     return { capture, reports };
   }
 
@@ -196,7 +226,12 @@ export class DriftService {
     const record = await this.deps.registry.getModel(model);
     if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
     const number = requested ?? record.productionVersion;
-    if (number === undefined) throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version; name the version to judge ("version").`, ['version']);
+    if (number === undefined)
+      throw new NotFoundError(
+        'NO_PRODUCTION_VERSION',
+        `Model "${model}" has no production version; name the version to judge ("version").`,
+        ['version'],
+      );
     const version = await this.deps.registry.getVersion(model, number);
     if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${number}.`, ['version']);
     return version;
@@ -213,7 +248,13 @@ export interface ProfileSummary {
 }
 
 function profileSummary(model: string, version: string, profile: ReferenceProfile): ProfileSummary {
-  return { model, version, rows: profile.rows, features: Object.keys(profile.features), predictions: Object.keys(profile.predictions ?? {}) };
+  return {
+    model,
+    version,
+    rows: profile.rows,
+    features: Object.keys(profile.features),
+    predictions: Object.keys(profile.predictions ?? {}),
+  };
 }
 
 /**
@@ -221,25 +262,45 @@ function profileSummary(model: string, version: string, profile: ReferenceProfil
  *
  * @throws ValidationError 400 `UNKNOWN_FEATURE`, path `[...at, "features", name]`
  */
-export function checkProfiledNames(profile: ReferenceProfile, version: Pick<ModelVersion, 'metadata' | 'signature' | 'model' | 'version'>, at: readonly (string | number)[] = []): void {
+export function checkProfiledNames(
+  profile: ReferenceProfile,
+  version: Pick<ModelVersion, 'metadata' | 'signature' | 'model' | 'version'>,
+  at: readonly (string | number)[] = [],
+): void {
   const known = new Set([...(version.metadata.features ?? []), ...version.signature.inputs.map((i) => i.name)]);
   const which = `model "${version.model}"${version.version === 'unregistered' ? '' : ` version ${version.version}`}`;
   for (const name of Object.keys(profile.features)) {
     if (!known.has(name)) {
-      throw new ValidationError('UNKNOWN_FEATURE', `The profile has feature ${JSON.stringify(clip(name, 60))}, which ${which} neither declares nor takes as an input: a profile of other data would report drift that is not there. Profile the columns the model reads (modelctl profile --features ...).`, [...at, 'features', clip(name, 60)]);
+      throw new ValidationError(
+        'UNKNOWN_FEATURE',
+        `The profile has feature ${JSON.stringify(clip(name, 60))}, which ${which} neither declares nor takes as an input: a profile of other data would report drift that is not there. Profile the columns the model reads (modelctl profile --features ...).`,
+        [...at, 'features', clip(name, 60)],
+      );
     }
   }
   const predicts = predictionColumnNames(version);
   for (const name of Object.keys(profile.predictions ?? {})) {
     if (!predicts(name)) {
-      throw new ValidationError('UNKNOWN_FEATURE', `The profile has prediction column ${JSON.stringify(clip(name, 60))}, which ${which} does not make from its outputs (a classifier's "label" and "probability[<class label>]", an output's name, or "<output>[j]"). Profile the predictions with modelctl profile --model on this model's file.`, [...at, 'predictions', clip(name, 60)]);
+      throw new ValidationError(
+        'UNKNOWN_FEATURE',
+        `The profile has prediction column ${JSON.stringify(clip(name, 60))}, which ${which} does not make from its outputs (a classifier's "label" and "probability[<class label>]", an output's name, or "<output>[j]"). Profile the predictions with modelctl profile --model on this model's file.`,
+        [...at, 'predictions', clip(name, 60)],
+      );
     }
   }
   if (profile.rows === 0) {
-    throw new ValidationError('INVALID_PROFILE', 'The profile was made from no rows, so drift would compare live traffic with nothing; profile the training data.', [...at, 'rows']);
+    throw new ValidationError(
+      'INVALID_PROFILE',
+      'The profile was made from no rows, so drift would compare live traffic with nothing; profile the training data.',
+      [...at, 'rows'],
+    );
   }
   if (Object.keys(profile.features).length + Object.keys(profile.predictions ?? {}).length === 0) {
-    throw new ValidationError('INVALID_PROFILE', 'The profile has no feature and no prediction column, so drift could judge nothing against it.', [...at, 'features']);
+    throw new ValidationError(
+      'INVALID_PROFILE',
+      'The profile has no feature and no prediction column, so drift could judge nothing against it.',
+      [...at, 'features'],
+    );
   }
 }
 
@@ -260,7 +321,8 @@ function predictionColumnNames(version: Pick<ModelVersion, 'metadata' | 'signatu
   for (const output of version.signature.outputs) {
     const width = output.shape[1];
     if (output.shape.length === 1 || (output.shape.length === 2 && width === 1)) names.add(output.name);
-    else if (output.shape.length === 2 && typeof width === 'number') for (let j = 0; j < Math.min(width, MAX_PREDICTION_WIDTH); j++) names.add(`${output.name}[${j}]`);
+    else if (output.shape.length === 2 && typeof width === 'number')
+      for (let j = 0; j < Math.min(width, MAX_PREDICTION_WIDTH); j++) names.add(`${output.name}[${j}]`);
     else if (output.shape.length === 2) {
       dynamic.add(output.name);
       names.add(output.name);
@@ -279,7 +341,10 @@ function predictionColumnNames(version: Pick<ModelVersion, 'metadata' | 'signatu
  * out (their values are digests, never the reference's), and so are outputs a record was too
  * large to keep.
  */
-export function liveColumns(records: readonly CaptureRecord[], version: Pick<ModelVersion, 'signature' | 'metadata'>): {
+export function liveColumns(
+  records: readonly CaptureRecord[],
+  version: Pick<ModelVersion, 'signature' | 'metadata'>,
+): {
   features: Record<string, unknown[]>;
   predictions: Record<string, unknown[]>;
   redacted: { dropped: string[]; hashed: string[] };
@@ -305,7 +370,8 @@ export function liveColumns(records: readonly CaptureRecord[], version: Pick<Mod
       for (let r = 0; r < kept; r++) column.push(values[r]);
     }
     const outputs: Record<string, CapturedTensorLike> = {};
-    for (const [name, tensor] of Object.entries(record.outputs)) if (tensor.data && !redacted(name)) outputs[name] = { datatype: tensor.datatype, shape: tensor.shape, data: tensor.data };
+    for (const [name, tensor] of Object.entries(record.outputs))
+      if (tensor.data && !redacted(name)) outputs[name] = { datatype: tensor.datatype, shape: tensor.shape, data: tensor.data };
     for (const [name, values] of Object.entries(predictionColumns(outputs, kept, classifier))) {
       const column = (predictions[name] ??= new Array<unknown>(rows).fill(undefined));
       column.push(...values);

@@ -142,7 +142,8 @@ export function binCounts(samples: readonly number[], edges: readonly number[]):
   for (let i = 0; i < edges.length; i += 1) {
     const edge = edges[i] as number;
     if (!Number.isFinite(edge)) throw new StatisticsInputError(`edges[${i}] is ${edge}; edges must be finite`);
-    if (i > 0 && !(edge > (edges[i - 1] as number))) throw new StatisticsInputError(`edges must be strictly increasing; edges[${i}] is ${edge} after ${edges[i - 1]}`);
+    if (i > 0 && !(edge > (edges[i - 1] as number)))
+      throw new StatisticsInputError(`edges must be strictly increasing; edges[${i}] is ${edge} after ${edges[i - 1]}`);
   }
   const counts = new Array<number>(edges.length + 1).fill(0);
   samples.forEach((x, index) => {
@@ -253,7 +254,7 @@ export function twoSampleKolmogorovSmirnov(a: readonly number[], b: readonly num
   while (i < n && j < m) {
     const xi = x[i] as number;
     const yj = y[j] as number;
-    const point = xi <= yj ? xi : yj;
+    const point = Math.min(xi, yj);
     while (i < n && x[i] === point) i += 1;
     while (j < m && y[j] === point) j += 1;
     const gap = Math.abs(i / n - j / m);
@@ -340,7 +341,9 @@ export function alignCategoryCounts(reference: CategoryCounts, current: Category
     const r = reference as readonly number[];
     const c = current as readonly number[];
     if (r.length !== c.length) {
-      throw new StatisticsInputError(`reference has ${r.length} categories and current has ${c.length}; aligned arrays must be the same length (or pass maps of category to count)`);
+      throw new StatisticsInputError(
+        `reference has ${r.length} categories and current has ${c.length}; aligned arrays must be the same length (or pass maps of category to count)`,
+      );
     }
     return { categories: r.map((_, i) => String(i)), reference: [...r], current: [...c] };
   }
@@ -485,8 +488,8 @@ export function logGamma(z: number): number {
 
 const LANCZOS_G = 7;
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -508,7 +511,8 @@ function checkedTotal(counts: readonly number[], name: string): number {
   if (counts.length === 0) throw new StatisticsInputError(`${name} holds no bins or categories`);
   let total = 0;
   counts.forEach((v, i) => {
-    if (!(Number.isFinite(v) && v >= 0)) throw new StatisticsInputError(`${name}[${i}] is ${v}; counts and proportions must be finite and ≥ 0`);
+    if (!(Number.isFinite(v) && v >= 0))
+      throw new StatisticsInputError(`${name}[${i}] is ${v}; counts and proportions must be finite and ≥ 0`);
     total += v;
   });
   if (total === 0) throw new StatisticsInputError(`${name} sums to 0; it needs at least one observation`);

@@ -27,7 +27,15 @@
  * is significantly worse, the control wins; otherwise there is no winner.
  */
 import type { Experiment, ExperimentState, RecordedOutcome } from './experiment.js';
-import { proportionEstimate, meanEstimate, RunningMoments, twoProportionZTest, welchTTest, type Comparison, type Interval } from './statistics.js';
+import {
+  proportionEstimate,
+  meanEstimate,
+  RunningMoments,
+  twoProportionZTest,
+  welchTTest,
+  type Comparison,
+  type Interval,
+} from './statistics.js';
 
 /** One request of the experiment, as its prediction-log item records it. */
 export interface Exposure {
@@ -117,15 +125,35 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentAnalysis {
   const level = experiment.significanceLevel / k;
   const summaries = experiment.variants.map((variant) => {
     const served = units.get(variant.name)?.size ?? 0;
-    const base = { name: variant.name, version: variant.version, weight: variant.weight, requests: requests.get(variant.name) ?? 0, units: served, outcomes: outcomeCounts.get(variant.name) ?? 0 };
+    const base = {
+      name: variant.name,
+      version: variant.version,
+      weight: variant.weight,
+      requests: requests.get(variant.name) ?? 0,
+      units: served,
+      outcomes: outcomeCounts.get(variant.name) ?? 0,
+    };
     if (experiment.metric === 'conversion') {
       const successes = converted.get(variant.name)?.size ?? 0;
       const estimate = served > 0 ? proportionEstimate(successes, served, level) : null;
-      return { ...base, sample: served, conversions: successes, mean: estimate?.mean ?? null, ci: estimate?.ci ?? null, stats: { successes, n: served } };
+      return {
+        ...base,
+        sample: served,
+        conversions: successes,
+        mean: estimate?.mean ?? null,
+        ci: estimate?.ci ?? null,
+        stats: { successes, n: served },
+      };
     }
     const m = moments.get(variant.name) ?? new RunningMoments();
     const estimate = m.n >= 2 ? meanEstimate({ n: m.n, mean: m.mean, variance: m.variance }, level) : null;
-    return { ...base, sample: m.n, mean: m.n > 0 ? m.mean : null, ci: estimate?.ci ?? null, stats: { n: m.n, mean: m.mean, variance: m.variance } };
+    return {
+      ...base,
+      sample: m.n,
+      mean: m.n > 0 ? m.mean : null,
+      ci: estimate?.ci ?? null,
+      stats: { n: m.n, mean: m.mean, variance: m.variance },
+    };
   });
 
   const [control, ...treatments] = summaries;
@@ -151,7 +179,8 @@ export function analyzeExperiment(input: AnalysisInput): ExperimentAnalysis {
       }
     }
     variants.push({ ...strip(treatment), comparison });
-    if (comparison && treatment.mean !== null) judged.push({ name: treatment.name, version: treatment.version, mean: treatment.mean, comparison });
+    if (comparison && treatment.mean !== null)
+      judged.push({ name: treatment.name, version: treatment.version, mean: treatment.mean, comparison });
   }
 
   const short = summaries.filter((s) => s.sample < experiment.minimumSample);

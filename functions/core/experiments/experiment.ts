@@ -126,11 +126,19 @@ export interface RecordedOutcome {
  */
 export function checkNoStudy(record: ModelRecord, now: number): string | undefined {
   if (record.shadow) {
-    throw new ConflictError('SHADOW_RUNNING', `Model "${record.model}" has shadow test ${record.shadow.id} running (candidate version ${record.shadow.version}); a model has one experiment or shadow test at a time. Stop it first (DELETE /v1/models/${record.model}/shadow).`, ['model']);
+    throw new ConflictError(
+      'SHADOW_RUNNING',
+      `Model "${record.model}" has shadow test ${record.shadow.id} running (candidate version ${record.shadow.version}); a model has one experiment or shadow test at a time. Stop it first (DELETE /v1/models/${record.model}/shadow).`,
+      ['model'],
+    );
   }
   const active = record.experiment;
   if (!active) return undefined;
   const state = experimentState(active, now);
   if (state === 'ended') return active.id;
-  throw new ConflictError('EXPERIMENT_RUNNING', `Model "${record.model}" has experiment ${active.id} ${state === 'scheduled' ? `scheduled to start at ${active.startsAt}` : 'running'}; a model has one experiment or shadow test at a time. Stop it first (POST /v1/models/${record.model}/experiments/${active.id}/stop).`, ['model']);
+  throw new ConflictError(
+    'EXPERIMENT_RUNNING',
+    `Model "${record.model}" has experiment ${active.id} ${state === 'scheduled' ? `scheduled to start at ${active.startsAt}` : 'running'}; a model has one experiment or shadow test at a time. Stop it first (POST /v1/models/${record.model}/experiments/${active.id}/stop).`,
+    ['model'],
+  );
 }

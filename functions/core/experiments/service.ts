@@ -12,7 +12,14 @@ import { inProgress, type PromoteRequest, type PromoteResult } from '../release.
 import { newTimeSortedId } from '../names.js';
 import { assignVariant, unitId } from './assignment.js';
 import { analyzeExperiment, type ExperimentAnalysis } from './analysis.js';
-import { checkNoStudy, experimentState, MAX_EXPERIMENT_DAYS, type Experiment, type ExperimentState, type RecordedOutcome } from './experiment.js';
+import {
+  checkNoStudy,
+  experimentState,
+  MAX_EXPERIMENT_DAYS,
+  type Experiment,
+  type ExperimentState,
+  type RecordedOutcome,
+} from './experiment.js';
 import { EXPERIMENT_HINT, ExperimentRequestSchema, OUTCOME_HINT, OutcomeRequestSchema } from './schemas.js';
 
 /** Most prediction-log records one analysis reads (the oldest are kept). */
@@ -70,24 +77,44 @@ export class ExperimentService {
     const now = this.now();
     const startsAt = request.startsAt === undefined ? now : new Date(request.startsAt);
     if (request.startsAt !== undefined && startsAt.getTime() < now.getTime() - 60_000) {
-      throw new ValidationError('INVALID_TIME', `"startsAt" (${request.startsAt}) is in the past; leave it out to start now.`, ['startsAt']);
+      throw new ValidationError('INVALID_TIME', `"startsAt" (${request.startsAt}) is in the past; leave it out to start now.`, [
+        'startsAt',
+      ]);
     }
     const endsAt = request.endsAt === undefined ? undefined : new Date(request.endsAt);
     if (endsAt && endsAt.getTime() <= startsAt.getTime()) {
-      throw new ValidationError('INVALID_TIME', `"endsAt" (${request.endsAt}) must be after the start (${startsAt.toISOString()}).`, ['endsAt']);
+      throw new ValidationError('INVALID_TIME', `"endsAt" (${request.endsAt}) must be after the start (${startsAt.toISOString()}).`, [
+        'endsAt',
+      ]);
     }
     if (endsAt && endsAt.getTime() - startsAt.getTime() > MAX_EXPERIMENT_DAYS * 86_400_000) {
-      throw new ValidationError('INVALID_TIME', `An experiment runs at most ${MAX_EXPERIMENT_DAYS} days; "endsAt" is later than that.`, ['endsAt']);
+      throw new ValidationError('INVALID_TIME', `An experiment runs at most ${MAX_EXPERIMENT_DAYS} days; "endsAt" is later than that.`, [
+        'endsAt',
+      ]);
     }
     const record = await this.model(model);
     const versions = new Map((await this.deps.registry.listVersions(model)).map((v) => [v.version, v]));
     const served = request.variants.map((variant, i) => {
       const version = versions.get(variant.version);
-      if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${variant.version}; register it first (variant "${variant.name}").`, ['variants', i, 'version']);
-      if (version.stage === 'archived') throw new ConflictError('VERSION_ARCHIVED', `Version ${variant.version} of "${model}" is archived: it is out of service and cannot serve variant "${variant.name}".`, ['variants', i, 'version']);
+      if (!version)
+        throw new NotFoundError(
+          'VERSION_NOT_FOUND',
+          `Model "${model}" has no version ${variant.version}; register it first (variant "${variant.name}").`,
+          ['variants', i, 'version'],
+        );
+      if (version.stage === 'archived')
+        throw new ConflictError(
+          'VERSION_ARCHIVED',
+          `Version ${variant.version} of "${model}" is archived: it is out of service and cannot serve variant "${variant.name}".`,
+          ['variants', i, 'version'],
+        );
       // Live traffic goes only to versions that passed the gates, as a release's canary must.
       if (version.stage === 'development') {
-        throw new ConflictError('NOT_IN_STAGING', `Version ${variant.version} of "${model}" is in development: a variant serves live callers, so its version must pass the gates first. Move it to staging (POST /v1/models/${model}/versions/${variant.version}/stage {"to": "staging"}).`, ['variants', i, 'version']);
+        throw new ConflictError(
+          'NOT_IN_STAGING',
+          `Version ${variant.version} of "${model}" is in development: a variant serves live callers, so its version must pass the gates first. Move it to staging (POST /v1/models/${model}/versions/${variant.version}/stage {"to": "staging"}).`,
+          ['variants', i, 'version'],
+        );
       }
       return version;
     });
@@ -97,7 +124,11 @@ export class ExperimentService {
     treatments.forEach((version, j) => {
       const mismatch = control ? requestMismatch(control, version) : undefined;
       if (mismatch) {
-        throw new ConflictError('VARIANTS_INCOMPATIBLE', `Version ${version.version} (variant "${request.variants[j + 1]?.name}") cannot answer the requests version ${control?.version} (the control) answers: ${mismatch}. Callers would get errors from one variant only; test such a version with a shadow test first.`, ['variants', j + 1, 'version']);
+        throw new ConflictError(
+          'VARIANTS_INCOMPATIBLE',
+          `Version ${version.version} (variant "${request.variants[j + 1]?.name}") cannot answer the requests version ${control?.version} (the control) answers: ${mismatch}. Callers would get errors from one variant only; test such a version with a shadow test first.`,
+          ['variants', j + 1, 'version'],
+        );
       }
     });
     const replacing = checkNoStudy(record, now.getTime());
@@ -160,7 +191,11 @@ export class ExperimentService {
   async stop(model: string, id: string, body: unknown, actor: string): Promise<ExperimentView> {
     const reason = optionalReason(body);
     await this.experiment(model, id);
-    const stopped = await this.deps.store.stop(model, id, { stoppedAt: this.now().toISOString(), stoppedBy: actor, ...(reason !== undefined ? { stopReason: reason } : {}) });
+    const stopped = await this.deps.store.stop(model, id, {
+      stoppedAt: this.now().toISOString(),
+      stoppedBy: actor,
+      ...(reason !== undefined ? { stopReason: reason } : {}),
+    });
     return this.view(stopped);
   }
 
@@ -179,29 +214,58 @@ export class ExperimentService {
     const request = parseWith(OutcomeRequestSchema, body, OUTCOME_HINT);
     const experiment = await this.experiment(model, id);
     if (experiment.metric === 'conversion' && request.value !== 0 && request.value !== 1) {
-      throw new ValidationError('INVALID_OUTCOME', `Experiment "${id}" measures conversions: "value" is 0 or 1, not ${request.value}.`, ['value']);
+      throw new ValidationError('INVALID_OUTCOME', `Experiment "${id}" measures conversions: "value" is 0 or 1, not ${request.value}.`, [
+        'value',
+      ]);
     }
     if (experimentState(experiment, this.now().getTime()) === 'scheduled') {
-      throw new ConflictError('EXPERIMENT_NOT_STARTED', `Experiment "${id}" starts at ${experiment.startsAt}; it has served nothing to record an outcome for.`, ['experiment']);
+      throw new ConflictError(
+        'EXPERIMENT_NOT_STARTED',
+        `Experiment "${id}" starts at ${experiment.startsAt}; it has served nothing to record an outcome for.`,
+        ['experiment'],
+      );
     }
     let outcome: RecordedOutcome;
     const recordedAt = this.now().toISOString();
     if (request.requestId !== undefined) {
       const served = await this.deps.studies.get(request.requestId);
       if (!served?.experiment || served.experiment.id !== id) {
-        throw new NotFoundError('REQUEST_NOT_FOUND', `Request "${clipId(request.requestId)}" was not served by experiment "${id}"${served ? '' : ' (no request with that id is in the prediction log; its record is written within a second of the answer, so retry shortly if it was just served)'}.`, ['requestId']);
+        throw new NotFoundError(
+          'REQUEST_NOT_FOUND',
+          `Request "${clipId(request.requestId)}" was not served by experiment "${id}"${served ? '' : ' (no request with that id is in the prediction log; its record is written within a second of the answer, so retry shortly if it was just served)'}.`,
+          ['requestId'],
+        );
       }
-      outcome = { identity: `request:${request.requestId}`, variant: served.experiment.variant, unit: served.experiment.unit, requestId: request.requestId, value: request.value, recordedAt, recordedBy: actor };
+      outcome = {
+        identity: `request:${request.requestId}`,
+        variant: served.experiment.variant,
+        unit: served.experiment.unit,
+        requestId: request.requestId,
+        value: request.value,
+        recordedAt,
+        recordedBy: actor,
+      };
     } else {
       const key = request.key ?? '';
       const unit = unitId(key);
       const variant = assignVariant(experiment.id, key, experiment.variants);
-      outcome = { identity: `key:${unit}:${request.outcomeId ?? ''}`, variant: variant.name, unit, value: request.value, recordedAt, recordedBy: actor };
+      outcome = {
+        identity: `key:${unit}:${request.outcomeId ?? ''}`,
+        variant: variant.name,
+        unit,
+        value: request.value,
+        recordedAt,
+        recordedBy: actor,
+      };
     }
     const write = await this.deps.store.putOutcome(model, id, outcome);
     if (write.created) return { created: true, outcome };
     if (write.existing.value !== outcome.value) {
-      throw new ConflictError('OUTCOME_CONFLICT', `An outcome of ${write.existing.value} was recorded for this ${request.requestId !== undefined ? 'request' : 'key and outcomeId'} at ${write.existing.recordedAt}; an outcome is recorded once.${request.key !== undefined ? ' Give each further outcome of a unit its own "outcomeId".' : ''}`, [request.requestId !== undefined ? 'requestId' : 'key']);
+      throw new ConflictError(
+        'OUTCOME_CONFLICT',
+        `An outcome of ${write.existing.value} was recorded for this ${request.requestId !== undefined ? 'request' : 'key and outcomeId'} at ${write.existing.recordedAt}; an outcome is recorded once.${request.key !== undefined ? ' Give each further outcome of a unit its own "outcomeId".' : ''}`,
+        [request.requestId !== undefined ? 'requestId' : 'key'],
+      );
     }
     return { created: false, outcome: write.existing };
   }
@@ -216,9 +280,15 @@ export class ExperimentService {
    *   (`NOT_IN_STAGING`, a gate's failure, `INVALID_WEIGHT`, ...), checked before the experiment
    *   stops, so a refused release leaves it running
    */
-  async promoteWinner(model: string, id: string, release: WinnerRelease, actor: string): Promise<{ analysis: ExperimentAnalysis; stopped: boolean; release: PromoteResult['release'] | null }> {
+  async promoteWinner(
+    model: string,
+    id: string,
+    release: WinnerRelease,
+    actor: string,
+  ): Promise<{ analysis: ExperimentAnalysis; stopped: boolean; release: PromoteResult['release'] | null }> {
     const analysis = await this.analysis(model, id);
-    if (!analysis.winner) throw new ConflictError('NO_WINNER', `Experiment "${id}" has no winner to promote. ${analysis.decision}`, ['experiment']);
+    if (!analysis.winner)
+      throw new ConflictError('NO_WINNER', `Experiment "${id}" has no winner to promote. ${analysis.decision}`, ['experiment']);
     const promotion: PromoteRequest = {
       model,
       version: analysis.winner.version,
@@ -233,13 +303,19 @@ export class ExperimentService {
     if (before.productionVersion !== analysis.winner.version) await this.deps.checkPromotion(promotion);
     let stopped = false;
     if (analysis.experiment.state === 'running' || analysis.experiment.state === 'scheduled') {
-      await this.deps.store.stop(model, id, { stoppedAt: this.now().toISOString(), stoppedBy: actor, stopReason: `winner ${analysis.winner.variant} (version ${analysis.winner.version}) promoted` });
+      await this.deps.store.stop(model, id, {
+        stoppedAt: this.now().toISOString(),
+        stoppedBy: actor,
+        stopReason: `winner ${analysis.winner.variant} (version ${analysis.winner.version}) promoted`,
+      });
       stopped = true;
     } else if (analysis.experiment.state === 'ended') {
       // The end time passed: take it off the model's record so that a release may start.
-      await this.deps.store.stop(model, id, { stoppedAt: this.now().toISOString(), stoppedBy: actor, stopReason: 'ended; winner promoted' }).catch((error: unknown) => {
-        if (!(error instanceof ConflictError && error.code === 'EXPERIMENT_STOPPED')) throw error;
-      });
+      await this.deps.store
+        .stop(model, id, { stoppedAt: this.now().toISOString(), stoppedBy: actor, stopReason: 'ended; winner promoted' })
+        .catch((error: unknown) => {
+          if (!(error instanceof ConflictError && error.code === 'EXPERIMENT_STOPPED')) throw error;
+        });
     }
     const record = await this.model(model);
     if (record.productionVersion === analysis.winner.version) return { analysis, stopped, release: null };
@@ -252,7 +328,11 @@ export class ExperimentService {
     const experiment = await this.deps.store.get(model, id);
     if (experiment) return experiment;
     await this.model(model);
-    throw new NotFoundError('EXPERIMENT_NOT_FOUND', `Model "${model}" has no experiment "${id}"; GET /v1/models/${model}/experiments lists them.`, ['experiment']);
+    throw new NotFoundError(
+      'EXPERIMENT_NOT_FOUND',
+      `Model "${model}" has no experiment "${id}"; GET /v1/models/${model}/experiments lists them.`,
+      ['experiment'],
+    );
   }
 
   private async model(model: string): Promise<ModelRecord> {
@@ -271,14 +351,35 @@ export class ExperimentService {
  * names and element types, and the same declared features (as a set; the order is each version's own).
  */
 function requestMismatch(control: ModelVersion, other: ModelVersion): string | undefined {
-  const inputs = (v: ModelVersion) => v.signature.inputs.map((i) => `${i.name}:${i.type}`).sort().join(', ');
+  const inputs = (v: ModelVersion) =>
+    v.signature.inputs
+      .map((i) => `${i.name}:${i.type}`)
+      .sort()
+      .join(', ');
   if (inputs(control) !== inputs(other)) return `its inputs are [${clipId(inputs(other))}], the control's [${clipId(inputs(control))}]`;
   const features = (v: ModelVersion) => [...(v.metadata.features ?? [])].sort();
   const mine = new Set(features(other));
   const missing = features(control).filter((f) => !mine.has(f));
   const extra = features(other).filter((f) => !features(control).includes(f));
   if (missing.length > 0 || extra.length > 0) {
-    return `its declared features differ (${[...(missing.length > 0 ? [`lacks ${missing.slice(0, 5).map((f) => JSON.stringify(clipId(f))).join(', ')}`] : []), ...(extra.length > 0 ? [`adds ${extra.slice(0, 5).map((f) => JSON.stringify(clipId(f))).join(', ')}`] : [])].join('; ')})`;
+    return `its declared features differ (${[
+      ...(missing.length > 0
+        ? [
+            `lacks ${missing
+              .slice(0, 5)
+              .map((f) => JSON.stringify(clipId(f)))
+              .join(', ')}`,
+          ]
+        : []),
+      ...(extra.length > 0
+        ? [
+            `adds ${extra
+              .slice(0, 5)
+              .map((f) => JSON.stringify(clipId(f)))
+              .join(', ')}`,
+          ]
+        : []),
+    ].join('; ')})`;
   }
   return undefined;
 }
@@ -286,11 +387,14 @@ function requestMismatch(control: ModelVersion, other: ModelVersion): string | u
 /** `{"reason": "..."}` or nothing. */
 function optionalReason(body: unknown): string | undefined {
   if (body === undefined || body === null) return undefined;
-  if (typeof body !== 'object' || Array.isArray(body)) throw new ValidationError('INVALID_REQUEST', 'Send {"reason": "<why>"} or no body.', []);
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new ValidationError('INVALID_REQUEST', 'Send {"reason": "<why>"} or no body.', []);
   const entries = Object.entries(body as Record<string, unknown>);
   for (const [key, value] of entries) {
-    if (key !== 'reason') throw new ValidationError('UNKNOWN_FIELD', `Unknown field "${clipId(key)}"; send {"reason": "<why>"} or no body.`, [key]);
-    if (typeof value !== 'string' || value.length === 0 || value.length > 500) throw new ValidationError('INVALID_REQUEST', '"reason" must be text of 1 to 500 characters.', ['reason']);
+    if (key !== 'reason')
+      throw new ValidationError('UNKNOWN_FIELD', `Unknown field "${clipId(key)}"; send {"reason": "<why>"} or no body.`, [key]);
+    if (typeof value !== 'string' || value.length === 0 || value.length > 500)
+      throw new ValidationError('INVALID_REQUEST', '"reason" must be text of 1 to 500 characters.', ['reason']);
   }
   return (body as { reason?: string }).reason;
 }

@@ -126,7 +126,11 @@ export function proportionEstimate(
  * @param alpha in (0, 1).
  * @throws Error on invalid input.
  */
-export function twoProportionZTest(control: { successes: number; n: number }, treatment: { successes: number; n: number }, alpha: number): Comparison {
+export function twoProportionZTest(
+  control: { successes: number; n: number },
+  treatment: { successes: number; n: number },
+  alpha: number,
+): Comparison {
   checkCounts('twoProportionZTest (control)', control);
   checkCounts('twoProportionZTest (treatment)', treatment);
   const critical = normalCritical('twoProportionZTest', alpha);
@@ -253,12 +257,17 @@ export class RunningMoments {
  * @throws Error on invalid input, or when the difference or its interval is too large to
  *   represent.
  */
-export function welchTTest(control: { n: number; mean: number; variance: number }, treatment: { n: number; mean: number; variance: number }, alpha: number): Comparison {
+export function welchTTest(
+  control: { n: number; mean: number; variance: number },
+  treatment: { n: number; mean: number; variance: number },
+  alpha: number,
+): Comparison {
   checkSummary('welchTTest (control)', control);
   checkSummary('welchTTest (treatment)', treatment);
   checkAlpha('welchTTest', alpha);
   const difference = treatment.mean - control.mean;
-  if (!Number.isFinite(difference)) throw new Error(`welchTTest: the difference of the means overflows (${treatment.mean} − ${control.mean})`);
+  if (!Number.isFinite(difference))
+    throw new Error(`welchTTest: the difference of the means overflows (${treatment.mean} − ${control.mean})`);
   const vc = control.variance / control.n;
   const vt = treatment.variance / treatment.n;
   // √(vc + vt) without overflowing the sum.
@@ -305,12 +314,14 @@ function normalCritical(caller: string, alpha: number): number {
 /** t_{1−alpha/2, df} = −T⁻¹_df(alpha/2). */
 function tCritical(caller: string, alpha: number, df: number): number {
   const t = -tQuantile(alpha / 2, df);
-  if (!Number.isFinite(t)) throw new Error(`${caller}: alpha ${alpha} is too small for a finite critical value at ${df} degrees of freedom`);
+  if (!Number.isFinite(t))
+    throw new Error(`${caller}: alpha ${alpha} is too small for a finite critical value at ${df} degrees of freedom`);
   return t;
 }
 
 function finiteInterval(caller: string, low: number, high: number): Interval {
-  if (!Number.isFinite(low) || !Number.isFinite(high)) throw new Error(`${caller}: the interval [${low}, ${high}] is not finite (values or alpha too extreme)`);
+  if (!Number.isFinite(low) || !Number.isFinite(high))
+    throw new Error(`${caller}: the interval [${low}, ${high}] is not finite (values or alpha too extreme)`);
   return { low, high };
 }
 

@@ -14,9 +14,21 @@
 import { create } from '@bufbuild/protobuf';
 import type { Dim, TensorType } from '../model.js';
 import {
-  AttributeProtoSchema, AttributeType, DataType, ModelProtoSchema, NodeProtoSchema, TensorProtoSchema, TypeProtoSchema,
-  ValueInfoProtoSchema, encodeModel,
-  type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type TypeProto, type ValueInfoProto,
+  AttributeProtoSchema,
+  AttributeType,
+  DataType,
+  ModelProtoSchema,
+  NodeProtoSchema,
+  TensorProtoSchema,
+  TypeProtoSchema,
+  ValueInfoProtoSchema,
+  encodeModel,
+  type AttributeProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type TypeProto,
+  type ValueInfoProto,
 } from './proto.js';
 
 /**
@@ -39,9 +51,7 @@ export const ONNX_DATA_TYPES: Readonly<Record<TensorType, DataType>> = {
   string: DataType.STRING,
 };
 
-const TYPE_BY_CODE = new Map<number, TensorType>(
-  Object.entries(ONNX_DATA_TYPES).map(([type, code]) => [code, type as TensorType]),
-);
+const TYPE_BY_CODE = new Map<number, TensorType>(Object.entries(ONNX_DATA_TYPES).map(([type, code]) => [code, type as TensorType]));
 
 /** The contract's name for an ONNX data type code, or `undefined` if the contract lacks it. */
 export function tensorTypeFromOnnx(code: number): TensorType | undefined {
@@ -89,9 +99,20 @@ export function mapOf(key: 'string' | 'int64', value: ValueType): ValueType {
  * as the contract stores them.
  */
 export type TensorData =
-  | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array
-  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array
-  | readonly number[] | readonly bigint[] | readonly string[] | readonly boolean[];
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array
+  | readonly number[]
+  | readonly bigint[]
+  | readonly string[]
+  | readonly boolean[];
 
 /** A constant tensor (an initializer, or the value of a TENSOR attribute). */
 export interface TensorInit {
@@ -120,8 +141,14 @@ export type ExplicitAttribute =
  * tree `nodes_values`, ...) must use {@link attr}`.float`/`attr.floats`. Empty arrays must be explicit.
  */
 export type AttributeValue =
-  | number | bigint | boolean | string | Uint8Array
-  | readonly number[] | readonly bigint[] | readonly string[]
+  | number
+  | bigint
+  | boolean
+  | string
+  | Uint8Array
+  | readonly number[]
+  | readonly bigint[]
+  | readonly string[]
   | ExplicitAttribute;
 
 /** Explicitly typed attribute values. */
@@ -200,7 +227,20 @@ function inferTensorType(data: TensorData): TensorType {
 
 /** Little-endian bytes of numeric elements, checked against the element type's range. */
 function rawBytes(type: Exclude<TensorType, 'string'>, values: readonly unknown[], name: string): Uint8Array {
-  const size = { float16: 2, float32: 4, float64: 8, int8: 1, int16: 2, int32: 4, int64: 8, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1 }[type];
+  const size = {
+    float16: 2,
+    float32: 4,
+    float64: 8,
+    int8: 1,
+    int16: 2,
+    int32: 4,
+    int64: 8,
+    uint8: 1,
+    uint16: 2,
+    uint32: 4,
+    uint64: 8,
+    bool: 1,
+  }[type];
   const out = new Uint8Array(values.length * size);
   const view = new DataView(out.buffer);
   const bad = (v: unknown): never => {
@@ -220,18 +260,42 @@ function rawBytes(type: Exclude<TensorType, 'string'>, values: readonly unknown[
   values.forEach((v, i) => {
     const at = i * size;
     switch (type) {
-      case 'float16': view.setUint16(at, int(v, 0, 65535), true); break;
-      case 'float32': view.setFloat32(at, typeof v === 'number' ? v : bad(v), true); break;
-      case 'float64': view.setFloat64(at, typeof v === 'number' ? v : bad(v), true); break;
-      case 'int8': view.setInt8(at, int(v, -128, 127)); break;
-      case 'int16': view.setInt16(at, int(v, -32768, 32767), true); break;
-      case 'int32': view.setInt32(at, int(v, -(2 ** 31), 2 ** 31 - 1), true); break;
-      case 'uint8': view.setUint8(at, int(v, 0, 255)); break;
-      case 'uint16': view.setUint16(at, int(v, 0, 65535), true); break;
-      case 'uint32': view.setUint32(at, int(v, 0, 2 ** 32 - 1), true); break;
-      case 'int64': view.setBigInt64(at, big(v, true), true); break;
-      case 'uint64': view.setBigUint64(at, big(v, false), true); break;
-      case 'bool': view.setUint8(at, typeof v === 'boolean' ? Number(v) : int(v, 0, 1)); break;
+      case 'float16':
+        view.setUint16(at, int(v, 0, 65535), true);
+        break;
+      case 'float32':
+        view.setFloat32(at, typeof v === 'number' ? v : bad(v), true);
+        break;
+      case 'float64':
+        view.setFloat64(at, typeof v === 'number' ? v : bad(v), true);
+        break;
+      case 'int8':
+        view.setInt8(at, int(v, -128, 127));
+        break;
+      case 'int16':
+        view.setInt16(at, int(v, -32768, 32767), true);
+        break;
+      case 'int32':
+        view.setInt32(at, int(v, -(2 ** 31), 2 ** 31 - 1), true);
+        break;
+      case 'uint8':
+        view.setUint8(at, int(v, 0, 255));
+        break;
+      case 'uint16':
+        view.setUint16(at, int(v, 0, 65535), true);
+        break;
+      case 'uint32':
+        view.setUint32(at, int(v, 0, 2 ** 32 - 1), true);
+        break;
+      case 'int64':
+        view.setBigInt64(at, big(v, true), true);
+        break;
+      case 'uint64':
+        view.setBigUint64(at, big(v, false), true);
+        break;
+      case 'bool':
+        view.setUint8(at, typeof v === 'boolean' ? Number(v) : int(v, 0, 1));
+        break;
     }
   });
   return out;
@@ -249,16 +313,20 @@ export function makeTensor(init: TensorInit): TensorProto {
   if (values.length !== count) {
     throw new RangeError(`tensor ${name}: ${values.length} elements for dims [${init.dims.join(', ')}] (needs ${count})`);
   }
-  const data = type === 'string'
-    ? {
-        stringData: values.map((v) => {
-          if (typeof v !== 'string') throw new TypeError(`tensor ${name}: ${String(v)} is not a string`);
-          return utf8.encode(v);
-        }),
-      }
-    : { rawData: rawBytes(type, values, name) };
+  const data =
+    type === 'string'
+      ? {
+          stringData: values.map((v) => {
+            if (typeof v !== 'string') throw new TypeError(`tensor ${name}: ${String(v)} is not a string`);
+            return utf8.encode(v);
+          }),
+        }
+      : { rawData: rawBytes(type, values, name) };
   return create(TensorProtoSchema, {
-    dims: init.dims.map(BigInt), dataType: ONNX_DATA_TYPES[type], name: init.name, ...data,
+    dims: init.dims.map(BigInt),
+    dataType: ONNX_DATA_TYPES[type],
+    name: init.name,
+    ...data,
   });
 }
 
@@ -297,13 +365,20 @@ export function makeAttribute(name: string, value: AttributeValue): AttributePro
   const e = explicit(name, value);
   const what = `attribute ${name}`;
   switch (e.kind) {
-    case 'float': return create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f: e.value });
-    case 'int': return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: toBigInt(e.value, what) });
-    case 'string': return create(AttributeProtoSchema, { name, type: AttributeType.STRING, s: toBytes(e.value) });
-    case 'tensor': return create(AttributeProtoSchema, { name, type: AttributeType.TENSOR, t: makeTensor(e.value) });
-    case 'floats': return create(AttributeProtoSchema, { name, type: AttributeType.FLOATS, floats: [...e.value] });
-    case 'ints': return create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: e.value.map((v) => toBigInt(v, what)) });
-    case 'strings': return create(AttributeProtoSchema, { name, type: AttributeType.STRINGS, strings: e.value.map(toBytes) });
+    case 'float':
+      return create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f: e.value });
+    case 'int':
+      return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: toBigInt(e.value, what) });
+    case 'string':
+      return create(AttributeProtoSchema, { name, type: AttributeType.STRING, s: toBytes(e.value) });
+    case 'tensor':
+      return create(AttributeProtoSchema, { name, type: AttributeType.TENSOR, t: makeTensor(e.value) });
+    case 'floats':
+      return create(AttributeProtoSchema, { name, type: AttributeType.FLOATS, floats: [...e.value] });
+    case 'ints':
+      return create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: e.value.map((v) => toBigInt(v, what)) });
+    case 'strings':
+      return create(AttributeProtoSchema, { name, type: AttributeType.STRINGS, strings: e.value.map(toBytes) });
   }
 }
 
@@ -311,20 +386,25 @@ export function makeAttribute(name: string, value: AttributeValue): AttributePro
 export function makeType(t: ValueType): TypeProto {
   switch (t.kind) {
     case 'tensor': {
-      const shape = t.shape === undefined ? undefined : {
-        dim: t.shape.map((d) => {
-          if (d === null) return {};
-          if (typeof d === 'string') return { value: { case: 'dimParam' as const, value: d } };
-          if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`invalid dimension ${d}`);
-          return { value: { case: 'dimValue' as const, value: BigInt(d) } };
-        }),
-      };
+      const shape =
+        t.shape === undefined
+          ? undefined
+          : {
+              dim: t.shape.map((d) => {
+                if (d === null) return {};
+                if (typeof d === 'string') return { value: { case: 'dimParam' as const, value: d } };
+                if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`invalid dimension ${d}`);
+                return { value: { case: 'dimValue' as const, value: BigInt(d) } };
+              }),
+            };
       return create(TypeProtoSchema, { value: { case: 'tensorType', value: { elemType: ONNX_DATA_TYPES[t.type], shape } } });
     }
     case 'sequence':
       return create(TypeProtoSchema, { value: { case: 'sequenceType', value: { elemType: makeType(t.elem) } } });
     case 'map':
-      return create(TypeProtoSchema, { value: { case: 'mapType', value: { keyType: ONNX_DATA_TYPES[t.key], valueType: makeType(t.value) } } });
+      return create(TypeProtoSchema, {
+        value: { case: 'mapType', value: { keyType: ONNX_DATA_TYPES[t.key], valueType: makeType(t.value) } },
+      });
   }
 }
 
@@ -369,15 +449,17 @@ export function buildModelProto(spec: ModelSpec): ModelProto {
     return { domain, version: BigInt(version) };
   });
 
-  const node: NodeProto[] = spec.nodes.map((n, index) => create(NodeProtoSchema, {
-    input: [...n.inputs],
-    output: [...n.outputs],
-    name: n.name ?? `${n.op}_${index}`,
-    opType: n.op,
-    attribute: Object.entries(n.attributes ?? {}).map(([name, value]) => makeAttribute(name, value)),
-    docString: n.docString,
-    domain: n.domain === '' ? undefined : n.domain,
-  }));
+  const node: NodeProto[] = spec.nodes.map((n, index) =>
+    create(NodeProtoSchema, {
+      input: [...n.inputs],
+      output: [...n.outputs],
+      name: n.name ?? `${n.op}_${index}`,
+      opType: n.op,
+      attribute: Object.entries(n.attributes ?? {}).map(([name, value]) => makeAttribute(name, value)),
+      docString: n.docString,
+      domain: n.domain === '' ? undefined : n.domain,
+    }),
+  );
 
   return create(ModelProtoSchema, {
     irVersion: BigInt(spec.irVersion ?? DEFAULT_IR_VERSION),

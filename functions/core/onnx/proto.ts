@@ -24,13 +24,30 @@ export { create, isFieldSet } from '@bufbuild/protobuf';
 export {
   AttributeProto_AttributeType as AttributeType,
   TensorProto_DataType as DataType,
-  AttributeProtoSchema, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema,
-  StringStringEntryProtoSchema, TensorProtoSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema,
-  TypeProtoSchema, ValueInfoProtoSchema,
+  AttributeProtoSchema,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  NodeProtoSchema,
+  OperatorSetIdProtoSchema,
+  StringStringEntryProtoSchema,
+  TensorProtoSchema,
+  TensorShapeProtoSchema,
+  TensorShapeProto_DimensionSchema,
+  TypeProtoSchema,
+  ValueInfoProtoSchema,
 } from './gen/onnx_pb.js';
 export type {
-  AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
-  TensorShapeProto, TensorShapeProto_Dimension as TensorShapeDimension, TypeProto, ValueInfoProto,
+  AttributeProto,
+  GraphProto,
+  ModelProto,
+  NodeProto,
+  OperatorSetIdProto,
+  StringStringEntryProto,
+  TensorProto,
+  TensorShapeProto,
+  TensorShapeProto_Dimension as TensorShapeDimension,
+  TypeProto,
+  ValueInfoProto,
 } from './gen/onnx_pb.js';
 
 /**

@@ -71,7 +71,8 @@ export async function rewriteZipMap(bytes: Uint8Array): Promise<ZipMapRewrite> {
   try {
     model = wire.decodeModel(bytes);
   } catch (error) {
-    if (error instanceof wire.ProtobufDecodeError) return { bytes, rewritten: false, note: 'The file is not a readable ONNX protobuf; left to ONNX Runtime.' };
+    if (error instanceof wire.ProtobufDecodeError)
+      return { bytes, rewritten: false, note: 'The file is not a readable ONNX protobuf; left to ONNX Runtime.' };
     throw error;
   }
   const graph = model.graph;
@@ -90,7 +91,9 @@ export async function rewriteZipMap(bytes: Uint8Array): Promise<ZipMapRewrite> {
     if (!outputs.has(output)) continue; // Read inside the graph: judged below if it reaches an output.
     const reader = readers.get(output);
     if (reader !== undefined) {
-      throw notRewritable(`the output "${clip(output, 80)}" of its ZipMap ${name} is also read by node ${nodeName(reader)}; only a ZipMap read by nothing but the graph's outputs can be replaced by its probability tensor`);
+      throw notRewritable(
+        `the output "${clip(output, 80)}" of its ZipMap ${name} is also read by node ${nodeName(reader)}; only a ZipMap read by nothing but the graph's outputs can be replaced by its probability tensor`,
+      );
     }
     const labels = zipMapLabels(node);
     checkOutputType(outputs.get(output)?.type, labels.keyType, output);
@@ -101,7 +104,9 @@ export async function rewriteZipMap(bytes: Uint8Array): Promise<ZipMapRewrite> {
   if (!first) return { bytes, rewritten: false, note: 'No ZipMap output is a graph output; nothing to rewrite.' };
   for (const other of rewrites.slice(1)) {
     if (!sameList(other.labels, first.labels)) {
-      throw notRewritable(`its ZipMap outputs "${clip(first.output, 80)}" and "${clip(other.output, 80)}" have different class labels; a version has one list of class labels`);
+      throw notRewritable(
+        `its ZipMap outputs "${clip(first.output, 80)}" and "${clip(other.output, 80)}" have different class labels; a version has one list of class labels`,
+      );
     }
   }
   checkNames(graph);
@@ -109,13 +114,19 @@ export async function rewriteZipMap(bytes: Uint8Array): Promise<ZipMapRewrite> {
   for (const { node, output, labels } of rewrites) {
     const index = graph.node.indexOf(node);
     graph.node[index] = wire.create(wire.NodeProtoSchema, {
-      input: [node.input[0] as string], output: [output], name: node.name || undefined, opType: 'Identity',
+      input: [node.input[0] as string],
+      output: [output],
+      name: node.name || undefined,
+      opType: 'Identity',
       docString: `Was ZipMap (ai.onnx.ml): probabilities of ${labels.length} classes, rewritten at registration to serve the tensor.`,
     });
     const info = outputs.get(output);
     if (info) {
       info.type = wire.create(wire.TypeProtoSchema, {
-        value: { case: 'tensorType', value: { elemType: FLOAT, shape: { dim: [{}, { value: { case: 'dimValue', value: BigInt(labels.length) } }] } } },
+        value: {
+          case: 'tensorType',
+          value: { elemType: FLOAT, shape: { dim: [{}, { value: { case: 'dimValue', value: BigInt(labels.length) } }] } },
+        },
       });
     }
   }
@@ -217,7 +228,10 @@ function zipMapLabels(node: NodeProto): { keyType: 'string' | 'int64'; values: s
     throw notRewritable(`its ZipMap ${name} has ${values.length} class labels; a classifier has 2 to ${MAX_LABELS}`);
   }
   const bad = values.findIndex((v) => v.length === 0 || v.length > MAX_LABEL_LENGTH);
-  if (bad >= 0) throw notRewritable(`class label ${bad} of its ZipMap ${name} is ${values[bad] === '' ? 'empty' : `longer than ${MAX_LABEL_LENGTH} characters`}`);
+  if (bad >= 0)
+    throw notRewritable(
+      `class label ${bad} of its ZipMap ${name} is ${values[bad] === '' ? 'empty' : `longer than ${MAX_LABEL_LENGTH} characters`}`,
+    );
   const seen = new Set<string>();
   for (const v of values) {
     if (seen.has(v)) throw notRewritable(`its ZipMap ${name} lists the class label "${clip(v, 80)}" twice`);
@@ -234,7 +248,9 @@ function checkOutputType(type: TypeProto | undefined, keyType: 'string' | 'int64
   const key = map?.case === 'mapType' ? map.value.keyType : undefined;
   const fits = key === (keyType === 'string' ? STRING : INT64) && value?.case === 'tensorType' && value.value.elemType === FLOAT;
   if (!fits) {
-    throw notRewritable(`the output "${clip(output, 80)}" is declared with another type than seq(map(${keyType}, float)), which its ZipMap produces`);
+    throw notRewritable(
+      `the output "${clip(output, 80)}" is declared with another type than seq(map(${keyType}, float)), which its ZipMap produces`,
+    );
   }
 }
 
@@ -257,7 +273,9 @@ function checkNoNonTensorOutputFromZipMap(graph: GraphProto, rewritten: Readonly
       if (!node || seen.has(value)) continue;
       seen.add(value);
       if (isZipMap(node)) {
-        throw notRewritable(`its output "${clip(output.name, 80)}" is computed from the output of its ZipMap ${nodeName(node)} by other nodes, not by the ZipMap itself`);
+        throw notRewritable(
+          `its output "${clip(output.name, 80)}" is computed from the output of its ZipMap ${nodeName(node)} by other nodes, not by the ZipMap itself`,
+        );
       }
       pending.push(...node.input.filter((i) => i !== ''));
     }
@@ -270,7 +288,9 @@ function checkNoNonTensorOutputFromZipMap(graph: GraphProto, rewritten: Readonly
  */
 function checkNames(graph: GraphProto): void {
   const names = [
-    ...graph.input.map((v) => v.name), ...graph.output.map((v) => v.name), ...graph.initializer.map((t) => t.name),
+    ...graph.input.map((v) => v.name),
+    ...graph.output.map((v) => v.name),
+    ...graph.initializer.map((t) => t.name),
     ...graph.node.flatMap((n) => [n.name, ...n.input, ...n.output]),
   ];
   if (names.some((n) => n.includes('\uFFFD'))) throw notRewritable('some of its value or node names are not valid UTF-8');
@@ -282,6 +302,9 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 /** At most 10 labels, each clipped: messages quote, never echo unbounded input. */
 function labelList(labels: readonly string[]): string {
-  const shown = labels.slice(0, 10).map((l) => JSON.stringify(clip(l, 40))).join(', ');
+  const shown = labels
+    .slice(0, 10)
+    .map((l) => JSON.stringify(clip(l, 40)))
+    .join(', ');
   return `[${shown}${labels.length > 10 ? `, … (${labels.length} in all)` : ''}]`;
 }

@@ -42,7 +42,14 @@ import { LABEL_COLUMN, predictionColumns, type CapturedTensorLike } from '../dri
 export const MOST_DIFFERENT = 10;
 
 /** Why an output was not compared. */
-export type NotComparedReason = 'source-only' | 'target-only' | 'not-captured' | 'redacted' | 'shape-mismatch' | 'type-mismatch' | 'not-per-row';
+export type NotComparedReason =
+  | 'source-only'
+  | 'target-only'
+  | 'not-captured'
+  | 'redacted'
+  | 'shape-mismatch'
+  | 'type-mismatch'
+  | 'not-per-row';
 
 /** One output of one request, compared. */
 export interface OutputComparison {
@@ -110,7 +117,12 @@ const INTEGER_DATATYPES = new Set(['INT8', 'INT16', 'INT32', 'INT64', 'UINT8', '
 /** How one side's elements are read: as numbers, or as exact values (strings, booleans). */
 type Reader =
   | { readonly kind: 'numeric'; readonly count: number; readonly at: (i: number) => number }
-  | { readonly kind: 'exact'; readonly what: 'string' | 'bool'; readonly count: number; readonly at: (i: number) => string | boolean | null };
+  | {
+      readonly kind: 'exact';
+      readonly what: 'string' | 'bool';
+      readonly count: number;
+      readonly at: (i: number) => string | boolean | null;
+    };
 
 /**
  * Compares one captured request with the target's outputs for its replayed rows (see the module
@@ -199,12 +211,23 @@ export function compareNumbers(source: (i: number) => number, target: (i: number
       differing++;
     }
   }
-  return { kind: 'numeric', elements: count, differing, maxAbsDiff: max, meanAbsDiff: finite === 0 ? 0 : sum / finite, ...(nonFinite > 0 ? { nonFinite } : {}) };
+  return {
+    kind: 'numeric',
+    elements: count,
+    differing,
+    maxAbsDiff: max,
+    meanAbsDiff: finite === 0 ? 0 : sum / finite,
+    ...(nonFinite > 0 ? { nonFinite } : {}),
+  };
 }
 
 /** Same per-row shape, once axes of size 1 are left out (`[N, 1]` and `[N]` hold the same rows). */
 function sameRowShape(a: readonly number[], b: readonly number[]): boolean {
-  const rest = (shape: readonly number[]) => shape.slice(1).filter((d) => d !== 1).join(',');
+  const rest = (shape: readonly number[]) =>
+    shape
+      .slice(1)
+      .filter((d) => d !== 1)
+      .join(',');
   return rest(a) === rest(b);
 }
 
@@ -220,7 +243,9 @@ function compareLabels(
   if (!probabilities || !Array.isArray(probabilities.data) || !Object.hasOwn(target, views.target.probabilities)) return undefined;
   const sourceTensor: CapturedTensorLike = { datatype: probabilities.datatype, shape: probabilities.shape, data: probabilities.data };
   const source = predictionColumns({ [views.source.probabilities]: sourceTensor }, rows, views.source)[LABEL_COLUMN];
-  const mine = predictionColumns({ [views.target.probabilities]: target[views.target.probabilities] as TensorData }, rows, views.target)[LABEL_COLUMN];
+  const mine = predictionColumns({ [views.target.probabilities]: target[views.target.probabilities] as TensorData }, rows, views.target)[
+    LABEL_COLUMN
+  ];
   if (!source || !mine) return undefined;
   const labelsIdentical: boolean[] = [];
   const labelChanges: { row: number; source: string | null; target: string | null }[] = [];
@@ -243,25 +268,40 @@ function capturedReader(tensor: CapturedTensor): Reader | undefined {
   const count = tensor.shape.reduce((n, d) => n * d, 1);
   const { datatype } = tensor;
   if (FLOAT_DATATYPES.has(datatype)) {
-    const round = datatype === 'FP32' ? Math.fround : datatype === 'FP16' ? (v: number) => float16BitsToNumber(numberToFloat16Bits(v)) : (v: number) => v;
+    const round =
+      datatype === 'FP32'
+        ? Math.fround
+        : datatype === 'FP16'
+          ? (v: number) => float16BitsToNumber(numberToFloat16Bits(v))
+          : (v: number) => v;
     return {
-      kind: 'numeric', count, at: (i) => {
+      kind: 'numeric',
+      count,
+      at: (i) => {
         const v = data[i];
-        return typeof v === 'number' ? round(v) : nonFiniteFromJson(v) ?? Number.NaN;
+        return typeof v === 'number' ? round(v) : (nonFiniteFromJson(v) ?? Number.NaN);
       },
     };
   }
   if (INTEGER_DATATYPES.has(datatype)) {
     return {
-      kind: 'numeric', count, at: (i) => {
+      kind: 'numeric',
+      count,
+      at: (i) => {
         const v = data[i];
         return typeof v === 'number' ? v : typeof v === 'string' && /^-?\d{1,20}$/.test(v) ? Number(v) : Number.NaN;
       },
     };
   }
-  if (datatype === V2_DATATYPES.string) return { kind: 'exact', what: 'string', count, at: (i) => (typeof data[i] === 'string' ? (data[i] as string) : null) };
+  if (datatype === V2_DATATYPES.string)
+    return { kind: 'exact', what: 'string', count, at: (i) => (typeof data[i] === 'string' ? (data[i] as string) : null) };
   if (datatype === V2_DATATYPES.bool) {
-    return { kind: 'exact', what: 'bool', count, at: (i) => (typeof data[i] === 'boolean' ? (data[i] as boolean) : data[i] === 1 ? true : data[i] === 0 ? false : null) };
+    return {
+      kind: 'exact',
+      what: 'bool',
+      count,
+      at: (i) => (typeof data[i] === 'boolean' ? (data[i] as boolean) : data[i] === 1 ? true : data[i] === 0 ? false : null),
+    };
   }
   return undefined;
 }
@@ -405,7 +445,11 @@ export class ReplayReportBuilder {
     let differingElements = 0;
     for (const [name, output] of Object.entries(line.outputs)) {
       let sums = this.outputs.get(name);
-      if (!sums) this.outputs.set(name, (sums = { kind: output.kind, requests: 0, elements: 0, differing: 0, max: 0, sum: 0, finite: 0, nonFinite: 0 }));
+      if (!sums)
+        this.outputs.set(
+          name,
+          (sums = { kind: output.kind, requests: 0, elements: 0, differing: 0, max: 0, sum: 0, finite: 0, nonFinite: 0 }),
+        );
       if (sums.kind !== output.kind) {
         this.countNotCompared(name, 'type-mismatch');
         continue;
@@ -425,7 +469,15 @@ export class ReplayReportBuilder {
     for (const [name, reason] of Object.entries(line.notCompared ?? {})) this.countNotCompared(name, reason);
     const differingLabels = line.differingLabels ?? 0;
     if (line.maxAbsDiff > 0 || differingLabels > 0 || differingElements > 0) {
-      this.keep({ row: line.row, requestId: line.requestId, sourceVersion: line.sourceVersion, timestamp: line.timestamp, maxAbsDiff: line.maxAbsDiff, differingLabels, differingElements });
+      this.keep({
+        row: line.row,
+        requestId: line.requestId,
+        sourceVersion: line.sourceVersion,
+        timestamp: line.timestamp,
+        maxAbsDiff: line.maxAbsDiff,
+        differingLabels,
+        differingElements,
+      });
     }
   }
 
@@ -438,9 +490,18 @@ export class ReplayReportBuilder {
   report(context: ReportContext): ReplayReport {
     const outputs: Record<string, OutputAgreement> = {};
     for (const [name, s] of [...this.outputs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      outputs[name] = s.kind === 'numeric'
-        ? { kind: 'numeric', requests: s.requests, elements: s.elements, differing: s.differing, maxAbsDiff: s.max, meanAbsDiff: s.finite === 0 ? 0 : s.sum / s.finite, ...(s.nonFinite > 0 ? { nonFinite: s.nonFinite } : {}) }
-        : { kind: 'exact', requests: s.requests, elements: s.elements, differing: s.differing };
+      outputs[name] =
+        s.kind === 'numeric'
+          ? {
+              kind: 'numeric',
+              requests: s.requests,
+              elements: s.elements,
+              differing: s.differing,
+              maxAbsDiff: s.max,
+              meanAbsDiff: s.finite === 0 ? 0 : s.sum / s.finite,
+              ...(s.nonFinite > 0 ? { nonFinite: s.nonFinite } : {}),
+            }
+          : { kind: 'exact', requests: s.requests, elements: s.elements, differing: s.differing };
     }
     return {
       reportVersion: 1,
@@ -449,7 +510,15 @@ export class ReplayReportBuilder {
       compared: this.compared_,
       rowsCompared: this.rows,
       truncatedRequests: this.truncated,
-      ...(this.labelled ? { labels: { rows: this.labelRows, identical: this.identical, share: this.labelRows === 0 ? null : this.identical / this.labelRows } } : {}),
+      ...(this.labelled
+        ? {
+            labels: {
+              rows: this.labelRows,
+              identical: this.identical,
+              share: this.labelRows === 0 ? null : this.identical / this.labelRows,
+            },
+          }
+        : {}),
       maxAbsDiff: this.max,
       outputs,
       outputsNotCompared: Object.fromEntries([...this.notCompared].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),

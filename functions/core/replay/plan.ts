@@ -44,10 +44,17 @@ export interface ReplayPlanResult {
 const LF = 0x0a;
 
 /** What a line is to the plan. */
-type LineKind = { readonly kind: 'blank' } | { readonly kind: 'unreadable' } | { readonly kind: 'record'; readonly time: number; readonly wanted: boolean };
+type LineKind =
+  | { readonly kind: 'blank' }
+  | { readonly kind: 'unreadable' }
+  | { readonly kind: 'record'; readonly time: number; readonly wanted: boolean };
 
 /** Plans a replay's splits (see the module docstring) and hands each to `write`, in order. */
-export async function planReplaySplits(objects: DataObjects, input: ReplayPlanInput, write: (split: Split) => void | Promise<void>): Promise<ReplayPlanResult> {
+export async function planReplaySplits(
+  objects: DataObjects,
+  input: ReplayPlanInput,
+  write: (split: Split) => void | Promise<void>,
+): Promise<ReplayPlanResult> {
   const sizing = splitSizing(input.rowsPerBatch, input.maxBatchBytes);
   const since = Date.parse(input.replay.since);
   const until = Date.parse(input.replay.until);
@@ -62,7 +69,10 @@ export async function planReplaySplits(objects: DataObjects, input: ReplayPlanIn
     } catch {
       return { kind: 'unreadable' };
     }
-    const { timestamp, modelVersion, captureVersion } = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+    const { timestamp, modelVersion, captureVersion } = (typeof value === 'object' && value !== null ? value : {}) as Record<
+      string,
+      unknown
+    >;
     const time = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
     if (captureVersion !== 1 || typeof modelVersion !== 'string' || Number.isNaN(time)) return { kind: 'unreadable' };
     return { kind: 'record', time, wanted: versions.has(modelVersion) && time >= since && time < until };
@@ -180,10 +190,19 @@ class ReplaySplitter {
   add(file: number, ref: InputFile, line: Line): void {
     const alone = line.end - line.start > Math.min(MAX_RECORD_BYTES, this.sizing.splitBytes);
     const open = this.open;
-    if (open && (alone || this.sealed || open.rows >= this.sizing.splitRows || line.end - (open.start ?? 0) > this.sizing.splitBytes)) this.gap();
+    if (open && (alone || this.sealed || open.rows >= this.sizing.splitRows || line.end - (open.start ?? 0) > this.sizing.splitBytes))
+      this.gap();
     if (!this.open) {
       this.open = {
-        index: this.splits.length, file, bucket: ref.bucket, key: ref.key, firstRow: this.rows, rows: 0, start: line.start, end: line.end, firstLine: line.number,
+        index: this.splits.length,
+        file,
+        bucket: ref.bucket,
+        key: ref.key,
+        firstRow: this.rows,
+        rows: 0,
+        start: line.start,
+        end: line.end,
+        firstLine: line.number,
         ...(ref.etag === undefined ? {} : { etag: ref.etag }),
       };
     }
@@ -255,11 +274,15 @@ async function* linesOf(objects: DataObjects, file: InputFile): AsyncGenerator<L
 
 async function checkUnchanged(objects: DataObjects, file: InputFile): Promise<void> {
   const head = await objects.head(file);
-  if (!head) throw changed(file, 'it no longer exists (the capture bucket\'s retention may have removed it)');
+  if (!head) throw changed(file, "it no longer exists (the capture bucket's retention may have removed it)");
   if (head.size !== file.size) throw changed(file, `it holds ${head.size} bytes, not ${file.size}`);
   if (head.etag !== undefined && file.etag !== undefined && head.etag !== file.etag) throw changed(file, 'its ETag differs');
 }
 
 function changed(file: InputFile, why: string): ConflictError {
-  return new ConflictError('INPUT_CHANGED', `The capture file s3://${file.bucket}/${excerpt(file.key)} changed since the replay was submitted: ${why}. Submit the replay again.`, []);
+  return new ConflictError(
+    'INPUT_CHANGED',
+    `The capture file s3://${file.bucket}/${excerpt(file.key)} changed since the replay was submitted: ${why}. Submit the replay again.`,
+    [],
+  );
 }

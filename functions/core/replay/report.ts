@@ -61,7 +61,11 @@ async function* jsonLines(objects: DataObjects, ref: ObjectRef): AsyncGenerator<
     try {
       return JSON.parse(line);
     } catch (error) {
-      throw new InternalError('STORED_OBJECT_INVALID', `A line of s3://${ref.bucket}/${ref.key} is not JSON; the replay's outputs were not written by its workers.`, { cause: error });
+      throw new InternalError(
+        'STORED_OBJECT_INVALID',
+        `A line of s3://${ref.bucket}/${ref.key} is not JSON; the replay's outputs were not written by its workers.`,
+        { cause: error },
+      );
     }
   };
   for await (const chunk of objects.stream(ref)) {

@@ -19,7 +19,15 @@
  * than {@link MAX_CAPTURE_FILES} is 400 `TOO_MANY_CAPTURE_FILES`.
  */
 import {
-  CAPTURE_FORMAT, FINAL_STATES, JOB_FILES, type BatchJob, type BatchJobStore, type DataObjects, type InputFile, type ObjectRef, type ReplaySpec,
+  CAPTURE_FORMAT,
+  FINAL_STATES,
+  JOB_FILES,
+  type BatchJob,
+  type BatchJobStore,
+  type DataObjects,
+  type InputFile,
+  type ObjectRef,
+  type ReplaySpec,
 } from '../batch-contract.js';
 import { newJobId, parseS3Uri, s3Uri } from '../batch-jobs.js';
 import { capturePrefix, utcDays } from '../capture.js';
@@ -110,7 +118,9 @@ export class ReplayService {
     const window = replayWindow(request.since, request.until, submittedAt);
     const maxRequests = request.maxRequests ?? MAX_REPLAY_REQUESTS;
     if (!Number.isSafeInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REPLAY_REQUESTS) {
-      throw new ValidationError('INVALID_REPLAY', `"maxRequests" must be a whole number from 1 to ${MAX_REPLAY_REQUESTS}.`, ['maxRequests']);
+      throw new ValidationError('INVALID_REPLAY', `"maxRequests" must be a whole number from 1 to ${MAX_REPLAY_REQUESTS}.`, [
+        'maxRequests',
+      ]);
     }
     const options = this.options(request);
     const { target, versions } = await this.versions(request);
@@ -122,7 +132,9 @@ export class ReplayService {
         ['since'],
       );
     }
-    const sourceVersions = request.sourceVersions ? [...versions] : versions.filter((v) => files.some((f) => f.key.startsWith(capturePrefix(request.model, v))));
+    const sourceVersions = request.sourceVersions
+      ? [...versions]
+      : versions.filter((v) => files.some((f) => f.key.startsWith(capturePrefix(request.model, v))));
     const jobId = newJobId(submittedAt);
     const folder: ObjectRef = { bucket: this.deps.captureBucket, key: `${REPLAY_ROOT}${request.model}/${jobId}/` };
     const at = (file: string) => s3Uri({ ...folder, key: folder.key + file });
@@ -132,8 +144,22 @@ export class ReplayService {
       model: request.model,
       modelVersion: target.version,
       state: 'SUBMITTED',
-      input: { uri: s3Uri({ bucket: this.deps.captureBucket, key: capturePrefix(request.model) }), format: CAPTURE_FORMAT, files, columns: [], columnCount: 0, ignoredColumns: [], ignoredColumnCount: 0 },
-      output: { uri: s3Uri(folder), predictions: at(JOB_FILES.comparisons), errors: at(JOB_FILES.errors), manifest: at(JOB_FILES.manifest), report: at(JOB_FILES.replayReport) },
+      input: {
+        uri: s3Uri({ bucket: this.deps.captureBucket, key: capturePrefix(request.model) }),
+        format: CAPTURE_FORMAT,
+        files,
+        columns: [],
+        columnCount: 0,
+        ignoredColumns: [],
+        ignoredColumnCount: 0,
+      },
+      output: {
+        uri: s3Uri(folder),
+        predictions: at(JOB_FILES.comparisons),
+        errors: at(JOB_FILES.errors),
+        manifest: at(JOB_FILES.manifest),
+        report: at(JOB_FILES.replayReport),
+      },
       // Requests that cannot be replayed are part of the measurement (counted by code in the
       // report), not a failure of the job: every one is tolerated.
       options: { ...options, toleratedFailurePercentage: 100 },
@@ -169,12 +195,25 @@ export class ReplayService {
     const { maxRowsPerBatch, maxConcurrency } = this.deps.config;
     const whole = (value: number | undefined, fallback: number, max: number, field: string, what: string): number => {
       if (value === undefined) return Math.min(fallback, max);
-      if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new ValidationError('INVALID_REPLAY', `"${field}" must be a whole number from 1 to ${max} (${what}).`, [field]);
+      if (!Number.isSafeInteger(value) || value < 1 || value > max)
+        throw new ValidationError('INVALID_REPLAY', `"${field}" must be a whole number from 1 to ${max} (${what}).`, [field]);
       return value;
     };
     return {
-      rowsPerBatch: whole(request.rowsPerBatch, DEFAULT_REPLAY_OPTIONS.rowsPerBatch, maxRowsPerBatch, 'rowsPerBatch', 'captured requests per batch, the batch function\'s MAX_ROWS at most'),
-      maxConcurrency: whole(request.maxConcurrency, DEFAULT_REPLAY_OPTIONS.maxConcurrency, maxConcurrency, 'maxConcurrency', 'batches in flight at once, this deployment\'s BATCH_MAX_CONCURRENCY at most'),
+      rowsPerBatch: whole(
+        request.rowsPerBatch,
+        DEFAULT_REPLAY_OPTIONS.rowsPerBatch,
+        maxRowsPerBatch,
+        'rowsPerBatch',
+        "captured requests per batch, the batch function's MAX_ROWS at most",
+      ),
+      maxConcurrency: whole(
+        request.maxConcurrency,
+        DEFAULT_REPLAY_OPTIONS.maxConcurrency,
+        maxConcurrency,
+        'maxConcurrency',
+        "batches in flight at once, this deployment's BATCH_MAX_CONCURRENCY at most",
+      ),
     };
   }
 
@@ -182,14 +221,25 @@ export class ReplayService {
   private async versions(request: ReplayRequest): Promise<{ target: ModelVersion; versions: string[] }> {
     const registry = this.deps.registry;
     try {
-      if (!(await registry.getModel(request.model))) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${request.model}" is registered.`, ['model']);
+      if (!(await registry.getModel(request.model)))
+        throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${request.model}" is registered.`, ['model']);
       const target = await registry.getVersion(request.model, request.version);
-      if (!target) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${request.model}" has no version ${excerpt(request.version)} to replay against.`, ['version']);
+      if (!target)
+        throw new NotFoundError(
+          'VERSION_NOT_FOUND',
+          `Model "${request.model}" has no version ${excerpt(request.version)} to replay against.`,
+          ['version'],
+        );
       if (!request.sourceVersions) return { target, versions: (await registry.listVersions(request.model)).map((v) => v.version) };
       const versions: string[] = [];
       for (const [i, id] of request.sourceVersions.entries()) {
         if (versions.includes(id)) continue;
-        if (!(await registry.getVersion(request.model, id))) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${request.model}" has no version ${excerpt(id)}; "sourceVersions" names versions whose captured requests are replayed.`, ['sourceVersions', i]);
+        if (!(await registry.getVersion(request.model, id)))
+          throw new NotFoundError(
+            'VERSION_NOT_FOUND',
+            `Model "${request.model}" has no version ${excerpt(id)}; "sourceVersions" names versions whose captured requests are replayed.`,
+            ['sourceVersions', i],
+          );
         versions.push(id);
       }
       return { target, versions };
@@ -235,19 +285,39 @@ export function replayWindow(since: string, until: string | undefined, now: Date
   const duration = DURATION.exec(since);
   if (duration) start = now.getTime() - Number(duration[1]) * (UNITS[duration[2] as string] as number);
   else start = timeOf(since, 'since');
-  if (start > now.getTime()) throw new ValidationError('INVALID_WINDOW', `"since" (${excerpt(since)}) lies in the future; nothing has been captured there yet.`, ['since']);
-  if (end <= start) throw new ValidationError('INVALID_WINDOW', `"until" (${excerpt(until ?? '')}) must come after "since" (${new Date(start).toISOString()}).`, ['until']);
-  if (end - start > MAX_REPLAY_WINDOW_DAYS * DAY_MS) throw new ValidationError('INVALID_WINDOW', `The window is longer than ${MAX_REPLAY_WINDOW_DAYS} days; replay a shorter one (captured records are kept 30 days by default).`, ['since']);
+  if (start > now.getTime())
+    throw new ValidationError('INVALID_WINDOW', `"since" (${excerpt(since)}) lies in the future; nothing has been captured there yet.`, [
+      'since',
+    ]);
+  if (end <= start)
+    throw new ValidationError(
+      'INVALID_WINDOW',
+      `"until" (${excerpt(until ?? '')}) must come after "since" (${new Date(start).toISOString()}).`,
+      ['until'],
+    );
+  if (end - start > MAX_REPLAY_WINDOW_DAYS * DAY_MS)
+    throw new ValidationError(
+      'INVALID_WINDOW',
+      `The window is longer than ${MAX_REPLAY_WINDOW_DAYS} days; replay a shorter one (captured records are kept 30 days by default).`,
+      ['since'],
+    );
   return { since: new Date(start).toISOString(), until: new Date(end).toISOString() };
 }
 
 function timeOf(text: string, field: 'since' | 'until'): number {
   if (ISO_TIME.test(text) && !onCalendar(text)) {
-    throw new ValidationError('INVALID_WINDOW', `"${field}" is not a valid time: ${JSON.stringify(excerpt(text))} names a day or an hour that does not exist.`, [field]);
+    throw new ValidationError(
+      'INVALID_WINDOW',
+      `"${field}" is not a valid time: ${JSON.stringify(excerpt(text))} names a day or an hour that does not exist.`,
+      [field],
+    );
   }
   const time = ISO_TIME.test(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(time)) {
-    const what = field === 'since' ? 'a duration back from now (90s, 30m, 1h, 2d) or an ISO-8601 time with its zone (2026-11-30T12:00:00Z)' : 'an ISO-8601 time with its zone (2026-11-30T13:00:00Z)';
+    const what =
+      field === 'since'
+        ? 'a duration back from now (90s, 30m, 1h, 2d) or an ISO-8601 time with its zone (2026-11-30T12:00:00Z)'
+        : 'an ISO-8601 time with its zone (2026-11-30T13:00:00Z)';
     throw new ValidationError('INVALID_WINDOW', `"${field}" must be ${what}, not ${JSON.stringify(excerpt(text))}.`, [field]);
   }
   return time;
@@ -260,6 +330,12 @@ function timeOf(text: string, field: 'since' | 'until'): number {
 function onCalendar(text: string): boolean {
   const [year, month, day, hour, minute, second = 0] = (text.match(/\d+/g) ?? []).slice(0, 6).map(Number) as number[];
   const at = new Date(Date.UTC(year as number, (month as number) - 1, day, hour, minute, second));
-  return at.getUTCFullYear() === year && at.getUTCMonth() === (month as number) - 1 && at.getUTCDate() === day && at.getUTCHours() === hour && at.getUTCMinutes() === minute && at.getUTCSeconds() === second;
+  return (
+    at.getUTCFullYear() === year &&
+    at.getUTCMonth() === (month as number) - 1 &&
+    at.getUTCDate() === day &&
+    at.getUTCHours() === hour &&
+    at.getUTCMinutes() === minute &&
+    at.getUTCSeconds() === second
+  );
 }
-

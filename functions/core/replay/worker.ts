@@ -107,10 +107,23 @@ export class ReplayPredictor {
     const { items, model, version } = parseEvent(event, this.limits.maxRows);
     const predictions: RowPrediction[] = [];
     const errors: ReplayError[] = [];
-    const result = (): BatchResult => ({ model, modelVersion: version, rows: items.length, predicted: predictions.length, failed: errors.length, predictions, errors: errors.sort((a, b) => a.row - b.row) });
+    const result = (): BatchResult => ({
+      model,
+      modelVersion: version,
+      rows: items.length,
+      predicted: predictions.length,
+      failed: errors.length,
+      predictions,
+      errors: errors.sort((a, b) => a.row - b.row),
+    });
     if (items.length === 0) return result();
     const targetVersion = await this.version(model, version);
-    if (!targetVersion) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${excerpt(model)}" has no version ${excerpt(version)}; the replay names a target that does not exist.`, ['BatchInput', 'version']);
+    if (!targetVersion)
+      throw new NotFoundError(
+        'VERSION_NOT_FOUND',
+        `Model "${excerpt(model)}" has no version ${excerpt(version)}; the replay names a target that does not exist.`,
+        ['BatchInput', 'version'],
+      );
     const lease = await this.deps.runtime.load(targetVersion);
     try {
       const target = served(targetVersion, lease);
@@ -122,7 +135,8 @@ export class ReplayPredictor {
           continue;
         }
         const outcome = rebuild(record, target, this.limits);
-        if ('error' in outcome) errors.push({ row: item.row, ...outcome.error, requestId: record.requestId, sourceVersion: record.modelVersion });
+        if ('error' in outcome)
+          errors.push({ row: item.row, ...outcome.error, requestId: record.requestId, sourceVersion: record.modelVersion });
         else rebuilt.push({ row: item.row, record, decoded: outcome.decoded });
       }
       const views = await this.sourceViews(model, rebuilt);
@@ -134,11 +148,10 @@ export class ReplayPredictor {
           const rows = request.decoded.rows;
           const mine = rowsOf(outputs, feeds.rows, offset, rows, run.length === 1);
           offset += rows;
-          const comparison = compareRequest(
-            { ...request.record, capturedRows: rows },
-            mine,
-            { ...(views.get(request.record.modelVersion) ? { source: views.get(request.record.modelVersion) as ClassifierView } : {}), ...(target.classifier ? { target: target.classifier } : {}) },
-          );
+          const comparison = compareRequest({ ...request.record, capturedRows: rows }, mine, {
+            ...(views.get(request.record.modelVersion) ? { source: views.get(request.record.modelVersion) as ClassifierView } : {}),
+            ...(target.classifier ? { target: target.classifier } : {}),
+          });
           predictions.push({ row: request.row, json: JSON.stringify({ row: request.row, ...comparison }) });
         }
       }
@@ -165,14 +178,21 @@ export class ReplayPredictor {
         return await this.deps.registry.getVersion(model, id);
       } catch (error) {
         if (error instanceof AppError) throw error;
-        throw new ServiceUnavailableError('REGISTRY_UNAVAILABLE', `The model registry could not be read for "${excerpt(model)}" v${excerpt(id)}; retry shortly.`, { cause: error });
+        throw new ServiceUnavailableError(
+          'REGISTRY_UNAVAILABLE',
+          `The model registry could not be read for "${excerpt(model)}" v${excerpt(id)}; retry shortly.`,
+          { cause: error },
+        );
       }
     });
   }
 }
 
 /** The batch's envelope: `{Items: [{row, record}], BatchInput: {model, version, format: "capture"}}`. */
-function parseEvent(event: unknown, maxRows: number): { items: readonly { row: number; record: unknown }[]; model: string; version: string } {
+function parseEvent(
+  event: unknown,
+  maxRows: number,
+): { items: readonly { row: number; record: unknown }[]; model: string; version: string } {
   if (!isObject(event)) throw invalidBatch('The batch must be an object {"Items": [...], "BatchInput": {...}}.', []);
   const items = event['Items'];
   if (!Array.isArray(items)) throw invalidBatch('"Items" must be an array of {"row", "record"}.', ['Items']);
@@ -181,8 +201,10 @@ function parseEvent(event: unknown, maxRows: number): { items: readonly { row: n
   if (!isObject(input)) throw invalidBatch('"BatchInput" must be {"model", "version", "format"}.', ['BatchInput']);
   const { model, version, format } = input;
   if (typeof model !== 'string' || model === '') throw invalidBatch('"BatchInput.model" must name the model.', ['BatchInput', 'model']);
-  if (typeof version !== 'string' || !/^[1-9][0-9]*$/.test(version)) throw invalidBatch('"BatchInput.version" must be the replay\'s target version, e.g. "3".', ['BatchInput', 'version']);
-  if (format !== CAPTURE_FORMAT) throw invalidBatch(`"BatchInput.format" of a replay must be "${CAPTURE_FORMAT}".`, ['BatchInput', 'format']);
+  if (typeof version !== 'string' || !/^[1-9][0-9]*$/.test(version))
+    throw invalidBatch('"BatchInput.version" must be the replay\'s target version, e.g. "3".', ['BatchInput', 'version']);
+  if (format !== CAPTURE_FORMAT)
+    throw invalidBatch(`"BatchInput.format" of a replay must be "${CAPTURE_FORMAT}".`, ['BatchInput', 'format']);
   items.forEach((item: unknown, i) => {
     if (!isObject(item) || !Number.isSafeInteger(item['row']) || (item['row'] as number) < 0 || !Object.hasOwn(item, 'record')) {
       throw invalidBatch('Each item must be {"row": <zero-based index>, "record": <a capture record>}.', ['Items', i]);
@@ -197,9 +219,10 @@ function invalidRecord(row: number, value: unknown, model: string): ReplayError 
   return {
     row,
     code: 'INVALID_CAPTURE_RECORD',
-    message: other !== undefined
-      ? `The line is a capture record of model "${other}", not "${excerpt(model)}": it lies in the wrong partition and is not replayed.`
-      : 'The line is JSON but not a capture record (captureVersion 1 with requestId, model, modelVersion, timestamp, rows, capturedRows, outputs): it was written by something else.',
+    message:
+      other !== undefined
+        ? `The line is a capture record of model "${other}", not "${excerpt(model)}": it lies in the wrong partition and is not replayed.`
+        : 'The line is JSON but not a capture record (captureVersion 1 with requestId, model, modelVersion, timestamp, rows, capturedRows, outputs): it was written by something else.',
     path: [],
     ...(requestId === undefined ? {} : { requestId }),
   };
@@ -214,7 +237,13 @@ type RebuildError = { readonly code: string; readonly message: string; readonly 
 export function rebuild(record: CaptureRecord, target: Served, limits: CodecLimits): { decoded: DecodedInputs } | { error: RebuildError } {
   const rows = record.capturedRows;
   if (rows === 0) {
-    return { error: { code: 'RECORD_TRUNCATED', message: `The record kept none of the request's ${record.rows} rows within its size bound (the capture settings' maxRecordBytes); raise the bound to replay such requests.`, path: [] } };
+    return {
+      error: {
+        code: 'RECORD_TRUNCATED',
+        message: `The record kept none of the request's ${record.rows} rows within its size bound (the capture settings' maxRecordBytes); raise the bound to replay such requests.`,
+        path: [],
+      },
+    };
   }
   const version = target.version.version;
   const hashed = new Set(record.redaction?.hashed ?? []);
@@ -223,10 +252,18 @@ export function rebuild(record: CaptureRecord, target: Served, limits: CodecLimi
     const shown = JSON.stringify(excerpt(name));
     const path: FieldPath = [kind === 'feature' ? 'features' : 'inputs', excerpt(name)];
     if (hashed.has(name)) {
-      return { code: 'FEATURE_HASHED', message: `${kind === 'feature' ? 'Feature' : 'Input'} ${shown} was captured as sha256 pseudonyms (capture's "hash"), and version ${version} needs its values; capture it unhashed to replay such requests.`, path };
+      return {
+        code: 'FEATURE_HASHED',
+        message: `${kind === 'feature' ? 'Feature' : 'Input'} ${shown} was captured as sha256 pseudonyms (capture's "hash"), and version ${version} needs its values; capture it unhashed to replay such requests.`,
+        path,
+      };
     }
     if (dropped.has(name)) {
-      return { code: 'FEATURE_DROPPED', message: `${kind === 'feature' ? 'Feature' : 'Input'} ${shown} was dropped by capture's redaction ("drop"), and version ${version} takes it; capture it to replay such requests.`, path };
+      return {
+        code: 'FEATURE_DROPPED',
+        message: `${kind === 'feature' ? 'Feature' : 'Input'} ${shown} was dropped by capture's redaction ("drop"), and version ${version} takes it; capture it to replay such requests.`,
+        path,
+      };
     }
     return undefined;
   };
@@ -263,10 +300,21 @@ export function rebuild(record: CaptureRecord, target: Served, limits: CodecLimi
       const tensor = Object.hasOwn(tensors, spec.name) ? tensors[spec.name] : undefined;
       if (column) {
         if (column.length !== rows) return { error: shortColumn(spec.name, column.length, rows) };
-        inputs.push({ name: spec.name, datatype: V2_DATATYPES[spec.type], shape: spec.shape.length === 2 ? [rows, 1] : [rows], data: column });
+        inputs.push({
+          name: spec.name,
+          datatype: V2_DATATYPES[spec.type],
+          shape: spec.shape.length === 2 ? [rows, 1] : [rows],
+          data: column,
+        });
       } else if (tensor) {
         if (!tensor.data) {
-          return { error: { code: 'INPUT_NOT_CAPTURED', message: `Input ${JSON.stringify(excerpt(spec.name))} was captured without its data: the record was over its size bound (maxRecordBytes); raise the bound to replay such requests.`, path: ['inputs', excerpt(spec.name)] } };
+          return {
+            error: {
+              code: 'INPUT_NOT_CAPTURED',
+              message: `Input ${JSON.stringify(excerpt(spec.name))} was captured without its data: the record was over its size bound (maxRecordBytes); raise the bound to replay such requests.`,
+              path: ['inputs', excerpt(spec.name)],
+            },
+          };
         }
         inputs.push({ name: spec.name, datatype: tensor.datatype, shape: tensor.shape, data: tensor.data });
       } else {
@@ -276,12 +324,22 @@ export function rebuild(record: CaptureRecord, target: Served, limits: CodecLimi
     return { decoded: decodeV2(target.session.signature, inputs, limits) };
   } catch (error) {
     if (!(error instanceof AppError) || error.status >= 500) throw error;
-    return { error: { code: 'INPUT_NOT_ACCEPTED', message: `Version ${version} does not take the captured request: ${error.code}: ${error.message}`, path: error.path } };
+    return {
+      error: {
+        code: 'INPUT_NOT_ACCEPTED',
+        message: `Version ${version} does not take the captured request: ${error.code}: ${error.message}`,
+        path: error.path,
+      },
+    };
   }
 }
 
 function shortColumn(name: string, length: number, rows: number): RebuildError {
-  return { code: 'INVALID_CAPTURE_RECORD', message: `The record's column ${JSON.stringify(excerpt(name))} holds ${length} values for its ${rows} captured rows.`, path: ['features', excerpt(name)] };
+  return {
+    code: 'INVALID_CAPTURE_RECORD',
+    message: `The record's column ${JSON.stringify(excerpt(name))} holds ${length} values for its ${rows} captured rows.`,
+    path: ['features', excerpt(name)],
+  };
 }
 
 /**

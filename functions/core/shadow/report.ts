@@ -74,7 +74,11 @@ export interface DifferenceBuckets {
 }
 
 /** Upper bounds (inclusive) of the buckets after `0`; above the last is `> 0.1`. */
-const BUCKETS: readonly [keyof DifferenceBuckets, number][] = [['(0, 1e-6]', 1e-6], ['(1e-6, 1e-3]', 1e-3], ['(1e-3, 0.1]', 0.1]];
+const BUCKETS: readonly [keyof DifferenceBuckets, number][] = [
+  ['(0, 1e-6]', 1e-6],
+  ['(1e-6, 1e-3]', 1e-3],
+  ['(1e-3, 0.1]', 0.1],
+];
 
 export interface DifferenceDistribution extends SeriesQuantiles {
   readonly p50: number | null;
@@ -148,7 +152,10 @@ class Series {
   max = -Infinity;
   private readonly values: number[] = [];
 
-  constructor(private readonly cap: number, private readonly random: () => number) {}
+  constructor(
+    private readonly cap: number,
+    private readonly random: () => number,
+  ) {}
 
   add(value: number): void {
     this.n++;
@@ -176,7 +183,11 @@ class Series {
 
 /** A context `ReplayReportBuilder.report` wants; the shadow report takes only the sums from it. */
 const NO_REPLAY_CONTEXT = {
-  jobId: '', model: '', targetVersion: '', sourceVersions: [], window: { since: '', until: '' },
+  jobId: '',
+  model: '',
+  targetVersion: '',
+  sourceVersions: [],
+  window: { since: '', until: '' },
   capture: { inWindow: 0, replayed: 0, maxRequests: 0, capped: false, outsideWindow: 0, unreadableLines: 0 },
 } as const;
 
@@ -223,15 +234,21 @@ export class ShadowReportBuilder {
       return;
     }
     this.sums.compared({
-      row, requestId: record.requestId, sourceVersion: record.modelVersion, timestamp: record.timestamp,
-      rows: comparison.rows, truncated: false, maxAbsDiff: comparison.maxAbsDiff,
+      row,
+      requestId: record.requestId,
+      sourceVersion: record.modelVersion,
+      timestamp: record.timestamp,
+      rows: comparison.rows,
+      truncated: false,
+      maxAbsDiff: comparison.maxAbsDiff,
       ...(comparison.differingLabels !== undefined ? { differingLabels: comparison.differingLabels } : {}),
       outputs: comparison.outputs,
       ...(comparison.notCompared ? { notCompared: comparison.notCompared } : {}),
     });
     // Only a request that differs can be listed among those that differ most; of those, only the
     // ones the replay sums still list keep their candidate version.
-    const differs = comparison.maxAbsDiff > 0 || (comparison.differingLabels ?? 0) > 0 || Object.values(comparison.outputs).some((o) => o.differing > 0);
+    const differs =
+      comparison.maxAbsDiff > 0 || (comparison.differingLabels ?? 0) > 0 || Object.values(comparison.outputs).some((o) => o.differing > 0);
     if (differs) {
       this.candidates.set(row, shadow.version);
       if (this.candidates.size > 4 * MOST_DIFFERENT) this.forgetCandidates();
@@ -257,20 +274,35 @@ export class ShadowReportBuilder {
       compared: sums.compared,
       rowsCompared: sums.rowsCompared,
       failed: sums.notReplayable,
-      ...(this.labelled ? { labels: { rows: this.labelRows, identical: this.identical, share: this.labelRows === 0 ? null : this.identical / this.labelRows } } : {}),
+      ...(this.labelled
+        ? {
+            labels: {
+              rows: this.labelRows,
+              identical: this.identical,
+              share: this.labelRows === 0 ? null : this.identical / this.labelRows,
+            },
+          }
+        : {}),
       maxAbsDiff: sums.maxAbsDiff,
       outputs: sums.outputs,
       outputsNotCompared: sums.outputsNotCompared,
       differences: {
         ...this.differences.described(),
-        p50: p50 ?? null, p90: p90 ?? null, p99: p99 ?? null,
+        p50: p50 ?? null,
+        p90: p90 ?? null,
+        p99: p99 ?? null,
         max: this.differences.n === 0 ? null : this.differences.max,
         buckets: { ...this.buckets },
       },
       latencyMs: { primary: latency(this.primaryLatency), candidate: latency(this.candidateLatency) },
       mostDifferent: sums.mostDifferent.map((r) => ({
-        requestId: r.requestId, primaryVersion: r.sourceVersion, candidateVersion: this.candidates.get(r.row) ?? '',
-        timestamp: r.timestamp, maxAbsDiff: r.maxAbsDiff, differingLabels: r.differingLabels, differingElements: r.differingElements,
+        requestId: r.requestId,
+        primaryVersion: r.sourceVersion,
+        candidateVersion: this.candidates.get(r.row) ?? '',
+        timestamp: r.timestamp,
+        maxAbsDiff: r.maxAbsDiff,
+        differingLabels: r.differingLabels,
+        differingElements: r.differingElements,
       })),
       primaryVersions: [...this.primaryVersions].sort(byText),
       candidateVersions: [...this.candidateVersions].sort(byText),

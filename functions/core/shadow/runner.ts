@@ -74,7 +74,10 @@ export interface ShadowJob {
  * sides), `labelChanges` (at most {@link MAX_LABEL_CHANGES}, the first rows; `source` is the
  * primary's label, `target` the candidate's), `outputs` and `notCompared`.
  */
-export type ShadowComparison = Pick<RequestComparison, 'rows' | 'maxAbsDiff' | 'differingLabels' | 'labelChanges' | 'outputs' | 'notCompared'>;
+export type ShadowComparison = Pick<
+  RequestComparison,
+  'rows' | 'maxAbsDiff' | 'differingLabels' | 'labelChanges' | 'outputs' | 'notCompared'
+>;
 
 /** What one shadow run gave: stored as the `shadow` map of the request's prediction-log item. */
 export interface ShadowResult {
@@ -306,12 +309,26 @@ function settle(done: (result: ShadowResult) => void, result: ShadowResult): voi
  * The candidate's outputs compared with the primary's (see the module docstring): the primary's
  * tensors in their captured form, every row compared (`capturedRows` = `rows`).
  */
-export function shadowComparison(job: Pick<ShadowJob, 'requestId' | 'primary'>, candidate: TensorMap, candidateClassifier: ClassifierView | undefined): ShadowComparison {
+export function shadowComparison(
+  job: Pick<ShadowJob, 'requestId' | 'primary'>,
+  candidate: TensorMap,
+  candidateClassifier: ClassifierView | undefined,
+): ShadowComparison {
   const { primary } = job;
   const outputs: Record<string, CapturedTensor> = {};
   for (const [name, tensor] of Object.entries(primary.outputs)) outputs[name] = capturedTensor(name, tensor);
-  const compared: ComparedRequest = { requestId: job.requestId, modelVersion: primary.version, timestamp: primary.timestamp, rows: primary.rows, capturedRows: primary.rows, outputs };
-  const views = { ...(primary.classifier ? { source: primary.classifier } : {}), ...(candidateClassifier ? { target: candidateClassifier } : {}) };
+  const compared: ComparedRequest = {
+    requestId: job.requestId,
+    modelVersion: primary.version,
+    timestamp: primary.timestamp,
+    rows: primary.rows,
+    capturedRows: primary.rows,
+    outputs,
+  };
+  const views = {
+    ...(primary.classifier ? { source: primary.classifier } : {}),
+    ...(candidateClassifier ? { target: candidateClassifier } : {}),
+  };
   const full = compareRequest(compared, candidate, views);
   return {
     rows: full.rows,

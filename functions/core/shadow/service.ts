@@ -51,14 +51,31 @@ export class ShadowService {
     const record = await this.deps.registry.getModel(model);
     if (!record) throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}".`, ['model']);
     const version = await this.deps.registry.getVersion(model, request.version);
-    if (!version) throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${request.version}; register it first.`, ['version']);
-    if (version.stage === 'archived') throw new ConflictError('VERSION_ARCHIVED', `Version ${request.version} of "${model}" is archived: it is out of service and cannot be shadowed.`, ['version']);
+    if (!version)
+      throw new NotFoundError('VERSION_NOT_FOUND', `Model "${model}" has no version ${request.version}; register it first.`, ['version']);
+    if (version.stage === 'archived')
+      throw new ConflictError(
+        'VERSION_ARCHIVED',
+        `Version ${request.version} of "${model}" is archived: it is out of service and cannot be shadowed.`,
+        ['version'],
+      );
     if (record.productionVersion === request.version) {
-      throw new ConflictError('CANDIDATE_IS_PRODUCTION', `Version ${request.version} is the production version of "${model}": it would be compared with itself. Shadow another version.`, ['version']);
+      throw new ConflictError(
+        'CANDIDATE_IS_PRODUCTION',
+        `Version ${request.version} is the production version of "${model}": it would be compared with itself. Shadow another version.`,
+        ['version'],
+      );
     }
     const now = this.now();
     const ended = checkNoStudy(record, now.getTime());
-    const shadow: ShadowTest = { id: newTimeSortedId('shadow', now), model, version: request.version, samplePercent: request.samplePercent, startedAt: now.toISOString(), startedBy: actor };
+    const shadow: ShadowTest = {
+      id: newTimeSortedId('shadow', now),
+      model,
+      version: request.version,
+      samplePercent: request.samplePercent,
+      startedAt: now.toISOString(),
+      startedBy: actor,
+    };
     await this.deps.store.startShadow(model, shadow, ended);
     return { model, shadow: { ...shadow, state: 'running' }, report: null, capped: false };
   }
@@ -82,7 +99,15 @@ export class ShadowService {
     if (!shadow) return { model, shadow: null, report: null, capped: false };
     const { records, capped } = await this.deps.studies.read(studyKey('shadow', model, shadow.id), MAX_SHADOW_RECORDS);
     const builder = new ShadowReportBuilder();
-    for (const r of records) if (r.shadow) builder.add({ requestId: r.requestId, modelVersion: r.modelVersion, latencyMs: r.latencyMs, timestamp: r.timestamp, shadow: r.shadow });
+    for (const r of records)
+      if (r.shadow)
+        builder.add({
+          requestId: r.requestId,
+          modelVersion: r.modelVersion,
+          latencyMs: r.latencyMs,
+          timestamp: r.timestamp,
+          shadow: r.shadow,
+        });
     return { model, shadow: { ...shadow, state: shadow.stoppedAt === undefined ? 'running' : 'stopped' }, report: builder.build(), capped };
   }
 

@@ -34,7 +34,10 @@ export const ShadowRequestSchema = z.strictObject({
   version: VersionField,
   samplePercent: z
     .number({ error: 'must be a number of percent, above 0 and at most 100' })
-    .min(MIN_SHADOW_PERCENT, `must be at least ${MIN_SHADOW_PERCENT} (one request in 100,000; DELETE /v1/models/{model}/shadow stops the test)`)
+    .min(
+      MIN_SHADOW_PERCENT,
+      `must be at least ${MIN_SHADOW_PERCENT} (one request in 100,000; DELETE /v1/models/{model}/shadow stops the test)`,
+    )
     .max(100, 'must be at most 100')
     .default(100),
 });

@@ -33,7 +33,12 @@ function handler(keys: KeySource = new StaticKeySource(jwksOf(key)), extra: Part
   return makeHandler({ verifier, log, ...extra });
 }
 
-function event(method: string, path: string, headers: Record<string, string> = {}, multi?: Record<string, string[]>): APIGatewayRequestAuthorizerEvent {
+function event(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  multi?: Record<string, string[]>,
+): APIGatewayRequestAuthorizerEvent {
   return {
     type: 'REQUEST',
     methodArn: `${API}/${method}${path}`,
@@ -70,11 +75,16 @@ describe('bearerToken', () => {
 
 describe('the authorizer', () => {
   it('answers a valid token with its subject, its grants and the policy of every route it opens', async () => {
-    const result = await handler()(event('POST', '/v1/models/iris/predict', auth(await token({ sub: 'alice', scope: 'predict', models: ['iris'] }))));
+    const result = await handler()(
+      event('POST', '/v1/models/iris/predict', auth(await token({ sub: 'alice', scope: 'predict', models: ['iris'] }))),
+    );
 
     expect(result.principalId).toBe('alice');
     expect(result.context).toEqual({ scope: 'predict:iris' });
-    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: expect.arrayContaining([`${API}/POST/v1/models/iris/predict`]) });
+    expect(result.policyDocument.Statement[0]).toMatchObject({
+      Effect: 'Allow',
+      Resource: expect.arrayContaining([`${API}/POST/v1/models/iris/predict`]),
+    });
     expect(result).not.toHaveProperty('usageIdentifierKey');
   });
 
@@ -92,7 +102,9 @@ describe('the authorizer', () => {
   });
 
   it('fails with an error that is not "Unauthorized" (API Gateway\'s 500) when the keys are unavailable', async () => {
-    const down: KeySource = { lookup: () => Promise.reject(new KeysUnavailableError('The JWKS at https://issuer.example.com/jwks answered HTTP 503.')) };
+    const down: KeySource = {
+      lookup: () => Promise.reject(new KeysUnavailableError('The JWKS at https://issuer.example.com/jwks answered HTTP 503.')),
+    };
 
     const error = await handler(down)(event('GET', '/v1/models', auth(await token({})))).catch((e: unknown) => e);
 
@@ -107,7 +119,10 @@ describe('the authorizer', () => {
     ['an "exp" past any date', { exp: 1e20 }, {}],
     ['a usage key claim that is not a string', { api_key: ['key-123'] }, { usageKeyClaim: 'api_key' }],
   ])('answers "Unauthorized" on Lambda, never a policy, for %s', async (_name, claims, extra) => {
-    const error = await handler(undefined, extra)(event('POST', '/v1/models/iris/predict', auth(await token(claims)))).catch((e: unknown) => e);
+    const error = await handler(
+      undefined,
+      extra,
+    )(event('POST', '/v1/models/iris/predict', auth(await token(claims)))).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(UnauthorizedError);
     expect((error as UnauthorizedError).message).toBe('Unauthorized');
@@ -116,7 +131,9 @@ describe('the authorizer', () => {
   });
 
   it('returns the usage plan key from the configured claim', async () => {
-    const result = await handler(undefined, { usageKeyClaim: 'api_key' })(event('GET', '/v1/models', auth(await token({ api_key: 'key-123' }))));
+    const result = await handler(undefined, { usageKeyClaim: 'api_key' })(
+      event('GET', '/v1/models', auth(await token({ api_key: 'key-123' }))),
+    );
     expect(result.usageIdentifierKey).toBe('key-123');
   });
 });
@@ -136,14 +153,70 @@ describe('the same token on two routes in a row (API Gateway caches the first an
   }
 
   it.each<[string, Record<string, unknown>, [string, string], [string, string], 'Allow' | 'Deny', 'Allow' | 'Deny']>([
-    ['predict then promote', { scope: 'predict' }, ['POST', '/v1/models/iris/predict'], ['PUT', '/v1/models/iris/production'], 'Allow', 'Deny'],
-    ['promote then predict', { scope: 'models:promote' }, ['PUT', '/v1/models/iris/production'], ['POST', '/v1/models/iris/predict'], 'Allow', 'Deny'],
-    ['predict then register', { scope: 'predict' }, ['POST', '/v2/models/iris/infer'], ['POST', '/v1/models/iris/versions'], 'Allow', 'Deny'],
-    ['model A then model B', { scope: 'predict models:read', models: ['iris'] }, ['POST', '/v1/models/iris/predict'], ['POST', '/v1/models/wine/predict'], 'Allow', 'Deny'],
-    ['model B then model A', { scope: 'predict', models: ['iris'] }, ['GET', '/v2/models/wine'], ['GET', '/v2/models/iris'], 'Deny', 'Allow'],
-    ['model A metadata then model B metadata', { scope: 'models:read:iris' }, ['GET', '/v1/models/iris'], ['GET', '/v1/models/wine/versions'], 'Allow', 'Deny'],
-    ['a model route then the model list', { scope: 'models:read', models: ['iris'] }, ['GET', '/v1/models/iris'], ['GET', '/v1/models'], 'Allow', 'Deny'],
-    ['two allowed routes', { scope: 'predict models:read' }, ['POST', '/v1/models/iris/predict'], ['GET', '/v1/models/wine/versions/2'], 'Allow', 'Allow'],
+    [
+      'predict then promote',
+      { scope: 'predict' },
+      ['POST', '/v1/models/iris/predict'],
+      ['PUT', '/v1/models/iris/production'],
+      'Allow',
+      'Deny',
+    ],
+    [
+      'promote then predict',
+      { scope: 'models:promote' },
+      ['PUT', '/v1/models/iris/production'],
+      ['POST', '/v1/models/iris/predict'],
+      'Allow',
+      'Deny',
+    ],
+    [
+      'predict then register',
+      { scope: 'predict' },
+      ['POST', '/v2/models/iris/infer'],
+      ['POST', '/v1/models/iris/versions'],
+      'Allow',
+      'Deny',
+    ],
+    [
+      'model A then model B',
+      { scope: 'predict models:read', models: ['iris'] },
+      ['POST', '/v1/models/iris/predict'],
+      ['POST', '/v1/models/wine/predict'],
+      'Allow',
+      'Deny',
+    ],
+    [
+      'model B then model A',
+      { scope: 'predict', models: ['iris'] },
+      ['GET', '/v2/models/wine'],
+      ['GET', '/v2/models/iris'],
+      'Deny',
+      'Allow',
+    ],
+    [
+      'model A metadata then model B metadata',
+      { scope: 'models:read:iris' },
+      ['GET', '/v1/models/iris'],
+      ['GET', '/v1/models/wine/versions'],
+      'Allow',
+      'Deny',
+    ],
+    [
+      'a model route then the model list',
+      { scope: 'models:read', models: ['iris'] },
+      ['GET', '/v1/models/iris'],
+      ['GET', '/v1/models'],
+      'Allow',
+      'Deny',
+    ],
+    [
+      'two allowed routes',
+      { scope: 'predict models:read' },
+      ['POST', '/v1/models/iris/predict'],
+      ['GET', '/v1/models/wine/versions/2'],
+      'Allow',
+      'Allow',
+    ],
   ])('%s: each gets its own right answer', async (_name, claims, first, second, firstAnswer, secondAnswer) => {
     const answers = await twoRoutes(claims, first, second);
     expect(answers).toEqual({ first: firstAnswer, secondFromCache: secondAnswer, secondFresh: secondAnswer });

@@ -31,7 +31,10 @@ describe('loadAuthorizerConfig', () => {
   it('reads lists and public keys', async () => {
     const key = await testKey('ES256');
     const config = loadAuthorizerConfig({
-      JWT_ISSUER: 'a, b', JWT_AUDIENCE: 'x', JWT_PUBLIC_KEYS: JSON.stringify(jwksOf(key)), JWT_ALGORITHMS: 'ES256,EdDSA',
+      JWT_ISSUER: 'a, b',
+      JWT_AUDIENCE: 'x',
+      JWT_PUBLIC_KEYS: JSON.stringify(jwksOf(key)),
+      JWT_ALGORITHMS: 'ES256,EdDSA',
     });
     expect(config).toMatchObject({ JWT_ISSUER: ['a', 'b'], algorithms: ['ES256', 'EdDSA'] });
   });
@@ -42,13 +45,25 @@ describe('loadAuthorizerConfig', () => {
     ['no keys at all', BASE, /JWKS_URL: no keys configured/],
     ['a URL and public keys', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_PUBLIC_KEYS: '{"keys":[{"kty":"EC"}]}' }, /not both/],
     ['a plain-http JWKS URL off localhost', { ...BASE, JWKS_URL: 'http://issuer.example.com/jwks' }, /JWKS_URL: must be an https URL/],
-    ['HS256 in the algorithm list', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_ALGORITHMS: 'RS256,HS256' }, /HS256 is turned on by JWT_HS256_SECRET_ARN/],
+    [
+      'HS256 in the algorithm list',
+      { ...BASE, JWKS_URL: 'https://i/jwks', JWT_ALGORITHMS: 'RS256,HS256' },
+      /HS256 is turned on by JWT_HS256_SECRET_ARN/,
+    ],
     ['alg none', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_ALGORITHMS: 'none' }, /"none" is not accepted/],
     ['a private key as a public key', { ...BASE, JWT_PUBLIC_KEYS: '{"keys":[{"kty":"EC","d":"secret"}]}' }, /private key/],
     ['public keys that are not JSON', { ...BASE, JWT_PUBLIC_KEYS: 'MIIB...' }, /JWT_PUBLIC_KEYS: must be a JSON Web Key Set/],
     ['a huge clock tolerance', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_CLOCK_TOLERANCE_SECONDS: '3600' }, /JWT_CLOCK_TOLERANCE_SECONDS/],
-    ['a token lifetime of 0', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_MAX_TOKEN_LIFETIME_SECONDS: '0' }, /JWT_MAX_TOKEN_LIFETIME_SECONDS/],
-    ['a token lifetime that is not a number', { ...BASE, JWKS_URL: 'https://i/jwks', JWT_MAX_TOKEN_LIFETIME_SECONDS: 'week' }, /JWT_MAX_TOKEN_LIFETIME_SECONDS/],
+    [
+      'a token lifetime of 0',
+      { ...BASE, JWKS_URL: 'https://i/jwks', JWT_MAX_TOKEN_LIFETIME_SECONDS: '0' },
+      /JWT_MAX_TOKEN_LIFETIME_SECONDS/,
+    ],
+    [
+      'a token lifetime that is not a number',
+      { ...BASE, JWKS_URL: 'https://i/jwks', JWT_MAX_TOKEN_LIFETIME_SECONDS: 'week' },
+      /JWT_MAX_TOKEN_LIFETIME_SECONDS/,
+    ],
   ])('fails the cold start on %s, naming the variable', (_name, env, message) => {
     expect(() => loadAuthorizerConfig(env)).toThrow(message);
   });
@@ -76,9 +91,16 @@ describe('HS256 from Secrets Manager', () => {
     requestContext: {} as never,
   });
   const hsToken = async (key: string) => {
-    const unsigned = assembleToken({ alg: 'HS256', typ: 'JWT' }, {
-      iss: BASE.JWT_ISSUER, aud: BASE.JWT_AUDIENCE, sub: 'svc', exp: NOW / 1000 + 60, scope: 'predict',
-    }).slice(0, -1);
+    const unsigned = assembleToken(
+      { alg: 'HS256', typ: 'JWT' },
+      {
+        iss: BASE.JWT_ISSUER,
+        aud: BASE.JWT_AUDIENCE,
+        sub: 'svc',
+        exp: NOW / 1000 + 60,
+        scope: 'predict',
+      },
+    ).slice(0, -1);
     return `${unsigned}.${await hs256(unsigned, key)}`;
   };
   const extension = jest.fn<typeof fetch>();
@@ -86,7 +108,11 @@ describe('HS256 from Secrets Manager', () => {
   function handlerWith(secretString: string) {
     extension.mockReset();
     extension.mockImplementation(async () => Response.json({ SecretString: secretString }));
-    const config = loadAuthorizerConfig({ ...BASE, JWT_HS256_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt', AWS_SESSION_TOKEN: 'session' });
+    const config = loadAuthorizerConfig({
+      ...BASE,
+      JWT_HS256_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt',
+      AWS_SESSION_TOKEN: 'session',
+    });
     return makeHandler(buildAuthorizerDeps(config, { fetch: extension, now: () => NOW, log: () => undefined }));
   }
 
@@ -99,7 +125,9 @@ describe('HS256 from Secrets Manager', () => {
     expect(first.principalId).toBe('svc');
     expect(extension).toHaveBeenCalledTimes(1);
     const [url, init] = extension.mock.calls[0] ?? [];
-    expect(String(url)).toBe('http://localhost:2773/secretsmanager/get?secretId=arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A123456789012%3Asecret%3Ajwt');
+    expect(String(url)).toBe(
+      'http://localhost:2773/secretsmanager/get?secretId=arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A123456789012%3Asecret%3Ajwt',
+    );
     expect(init?.headers).toEqual({ 'X-Aws-Parameters-Secrets-Token': 'session' });
   });
 

@@ -32,7 +32,15 @@ beforeEach(() => {
 });
 
 function source(overrides: Partial<ConstructorParameters<typeof RemoteKeySource>[0]> = {}): RemoteKeySource {
-  return new RemoteKeySource({ url: URL_, fetch: fetchStub, now: () => now, cooldownMs: 30_000, maxAgeMs: 600_000, timeoutMs: 200, ...overrides });
+  return new RemoteKeySource({
+    url: URL_,
+    fetch: fetchStub,
+    now: () => now,
+    cooldownMs: 30_000,
+    maxAgeMs: 600_000,
+    timeoutMs: 200,
+    ...overrides,
+  });
 }
 
 it('fetches once and serves known kids from the cache', async () => {
@@ -122,9 +130,12 @@ it.each<[string, () => Response | Promise<Response>, RegExp]>([
 
 it('gives up on a slow endpoint after the timeout', async () => {
   // The stub honours the abort signal as fetch does.
-  fetchStub.mockImplementation((_url, init) => new Promise((_resolve, reject) => {
-    init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
-  }));
+  fetchStub.mockImplementation(
+    (_url, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+      }),
+  );
   const keys = source({ timeoutMs: 100 });
   const started = performance.now();
 

@@ -3,7 +3,13 @@
  */
 import { TokenRejectedError } from '../../../functions/auth/errors.js';
 import {
-  MAX_MODELS_PER_TOKEN, ROUTE_SCOPES, allows, describeGrants, describeNeed, grantsOf, scopeOf,
+  MAX_MODELS_PER_TOKEN,
+  ROUTE_SCOPES,
+  allows,
+  describeGrants,
+  describeNeed,
+  grantsOf,
+  scopeOf,
 } from '../../../functions/auth/permissions.js';
 import { ROUTES, routeKey, type Route } from '../../../functions/shared/routes.js';
 
@@ -37,13 +43,29 @@ describe('the route table', () => {
   });
 
   it('maps the routes to the scopes of the issue', () => {
-    expect([predict, infer, metadata, route('GET /v2/models/{model}/ready')].map(scopeOf)).toEqual(['predict', 'predict', 'predict', 'predict']);
-    const versioned = ['POST /v2/models/{model}/versions/{version}/infer', 'GET /v2/models/{model}/versions/{version}', 'GET /v2/models/{model}/versions/{version}/ready'];
+    expect([predict, infer, metadata, route('GET /v2/models/{model}/ready')].map(scopeOf)).toEqual([
+      'predict',
+      'predict',
+      'predict',
+      'predict',
+    ]);
+    const versioned = [
+      'POST /v2/models/{model}/versions/{version}/infer',
+      'GET /v2/models/{model}/versions/{version}',
+      'GET /v2/models/{model}/versions/{version}/ready',
+    ];
     expect(versioned.map((key) => scopeOf(route(key)))).toEqual(['predict', 'predict', 'predict']);
-    expect(versioned.map((key) => allows(grantsOf({ scope: 'predict:iris' }), route(key), { model: 'iris', version: '3' }))).toEqual([true, true, true]);
-    expect(versioned.map((key) => allows(grantsOf({ scope: 'predict:iris models:read' }), route(key), { model: 'wine', version: '3' }))).toEqual([false, false, false]);
-    expect([list, describe_, route('GET /v1/models/{model}/versions'), route('GET /v1/models/{model}/versions/{version}')].map(scopeOf))
-      .toEqual(['models:read', 'models:read', 'models:read', 'models:read']);
+    expect(versioned.map((key) => allows(grantsOf({ scope: 'predict:iris' }), route(key), { model: 'iris', version: '3' }))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(
+      versioned.map((key) => allows(grantsOf({ scope: 'predict:iris models:read' }), route(key), { model: 'wine', version: '3' })),
+    ).toEqual([false, false, false]);
+    expect(
+      [list, describe_, route('GET /v1/models/{model}/versions'), route('GET /v1/models/{model}/versions/{version}')].map(scopeOf),
+    ).toEqual(['models:read', 'models:read', 'models:read', 'models:read']);
     expect(scopeOf(register)).toBe('models:write');
     expect(scopeOf(promote)).toBe('models:promote');
   });
@@ -82,9 +104,17 @@ describe('grantsOf', () => {
   });
 
   it.each([
-    ['a tab', '\t'], ['a newline', '\n'], ['a carriage return', '\r'], ['a vertical tab', '\v'], ['a form feed', '\f'],
-    ['a no-break space', '\u00a0'], ['an em space', '\u2003'], ['an ideographic space', '\u3000'], ['a line separator', '\u2028'],
-    ['a byte-order mark', '\ufeff'], ['a next line', '\u0085'],
+    ['a tab', '\t'],
+    ['a newline', '\n'],
+    ['a carriage return', '\r'],
+    ['a vertical tab', '\v'],
+    ['a form feed', '\f'],
+    ['a no-break space', '\u00a0'],
+    ['an em space', '\u2003'],
+    ['an ideographic space', '\u3000'],
+    ['a line separator', '\u2028'],
+    ['a byte-order mark', '\ufeff'],
+    ['a next line', '\u0085'],
   ])('splits scopes at spaces only (RFC 6749 §3.3): %s is part of a scope token, which then grants nothing', (_name, separator) => {
     // Act
     const inScope = grantsOf({ scope: `models:read${separator}predict` });
@@ -144,7 +174,11 @@ describe('allows', () => {
   it('keeps a token for model A off model B on every route that names a model', () => {
     const grants = grantsOf({ scope: 'predict models:read models:write models:promote', models: ['iris'] });
     for (const r of [predict, infer, metadata, describe_, register, promote]) {
-      expect({ route: r.resource, a: allows(grants, r, iris), b: allows(grants, r, wine) }).toEqual({ route: r.resource, a: true, b: false });
+      expect({ route: r.resource, a: allows(grants, r, iris), b: allows(grants, r, wine) }).toEqual({
+        route: r.resource,
+        a: true,
+        b: false,
+      });
     }
   });
 

@@ -37,16 +37,24 @@ describe('evaluatePolicy', () => {
   });
 
   it('lets an explicit Deny win, and denies what nothing matches', () => {
-    const p = policy([{ Effect: 'Allow', Resource: `${API}/prod/*` }, { Effect: 'Deny', Resource: arn('PUT', '/v1/models/*/production') }]);
+    const p = policy([
+      { Effect: 'Allow', Resource: `${API}/prod/*` },
+      { Effect: 'Deny', Resource: arn('PUT', '/v1/models/*/production') },
+    ]);
     expect(evaluatePolicy(p, arn('PUT', '/v1/models/iris/production'))).toBe('Deny');
     expect(evaluatePolicy(p, arn('GET', '/v1/models'))).toBe('Allow');
     expect(evaluatePolicy(policy([]), arn('GET', '/v1/models'))).toBe('Deny');
   });
 
   it('matches case-sensitively, treats "." literally and ignores other actions', () => {
-    const p = policy([{ Effect: 'Allow', Resource: arn('GET', '/v1/models/iris') }, { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }]);
+    const p = policy([
+      { Effect: 'Allow', Resource: arn('GET', '/v1/models/iris') },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' },
+    ]);
     expect(evaluatePolicy(p, arn('GET', '/v1/models/IRIS'))).toBe('Deny');
-    expect(evaluatePolicy(policy([{ Effect: 'Allow', Resource: arn('GET', '/v1/models/a.c') }]), arn('GET', '/v1/models/abc'))).toBe('Deny');
+    expect(evaluatePolicy(policy([{ Effect: 'Allow', Resource: arn('GET', '/v1/models/a.c') }]), arn('GET', '/v1/models/abc'))).toBe(
+      'Deny',
+    );
     expect(evaluatePolicy(p, arn('GET', '/v1/models/wine'))).toBe('Deny');
   });
 });
@@ -54,29 +62,31 @@ describe('evaluatePolicy', () => {
 describe('policyFor', () => {
   it('lists exactly the method ARNs a model-limited token opens', () => {
     const policy = policyFor(grantsOf({ scope: 'predict models:promote', models: ['iris'] }), arn('POST', '/v1/models/iris/predict'));
-    expect(policy.Statement).toEqual([{
-      Action: 'execute-api:Invoke',
-      Effect: 'Allow',
-      Resource: [
-        arn('POST', '/v1/models/iris/predict'),
-        arn('POST', '/v1/models/iris/payloads'),
-        arn('POST', '/v2/models/iris/infer'),
-        arn('GET', '/v2/models/iris'),
-        arn('GET', '/v2/models/iris/ready'),
-        arn('POST', '/v2/models/iris/versions/*/infer'),
-        arn('GET', '/v2/models/iris/versions/*'),
-        arn('GET', '/v2/models/iris/versions/*/ready'),
-        arn('PUT', '/v1/models/iris/production'),
-        arn('POST', '/v1/models/iris/versions/*/stage'),
-        arn('POST', '/v1/models/iris/versions/*/promote'),
-        arn('POST', '/v1/models/iris/deployment/shift'),
-        arn('POST', '/v1/models/iris/deployment/rollback'),
-        arn('POST', '/v1/models/iris/deployment/finalize'),
-        arn('POST', '/v1/models/iris/experiments'),
-        arn('POST', '/v1/models/iris/experiments/*/stop'),
-        arn('POST', '/v1/models/iris/experiments/*/promote-winner'),
-      ],
-    }]);
+    expect(policy.Statement).toEqual([
+      {
+        Action: 'execute-api:Invoke',
+        Effect: 'Allow',
+        Resource: [
+          arn('POST', '/v1/models/iris/predict'),
+          arn('POST', '/v1/models/iris/payloads'),
+          arn('POST', '/v2/models/iris/infer'),
+          arn('GET', '/v2/models/iris'),
+          arn('GET', '/v2/models/iris/ready'),
+          arn('POST', '/v2/models/iris/versions/*/infer'),
+          arn('GET', '/v2/models/iris/versions/*'),
+          arn('GET', '/v2/models/iris/versions/*/ready'),
+          arn('PUT', '/v1/models/iris/production'),
+          arn('POST', '/v1/models/iris/versions/*/stage'),
+          arn('POST', '/v1/models/iris/versions/*/promote'),
+          arn('POST', '/v1/models/iris/deployment/shift'),
+          arn('POST', '/v1/models/iris/deployment/rollback'),
+          arn('POST', '/v1/models/iris/deployment/finalize'),
+          arn('POST', '/v1/models/iris/experiments'),
+          arn('POST', '/v1/models/iris/experiments/*/stop'),
+          arn('POST', '/v1/models/iris/experiments/*/promote-winner'),
+        ],
+      },
+    ]);
   });
 
   it('uses wildcards for unlimited scopes', () => {
@@ -84,11 +94,22 @@ describe('policyFor', () => {
     expect(policy.Statement[0]).toMatchObject({
       Effect: 'Allow',
       Resource: [
-        arn('GET', '/v1/models'), arn('GET', '/v1/models/*'), arn('GET', '/v1/models/*/versions'), arn('GET', '/v1/models/*/versions/*'), arn('GET', '/v1/models/*/history'),
-        arn('GET', '/v1/models/*/deployment'), arn('GET', '/v1/models/*/stats'), arn('GET', '/v1/models/*/predictions'),
-        arn('GET', '/v1/models/*/batch-jobs'), arn('GET', '/v1/models/*/batch-jobs/*'),
-        arn('GET', '/v1/models/*/capture'), arn('GET', '/v1/models/*/drift'), arn('GET', '/v1/models/*/versions/*/profile'),
-        arn('GET', '/v1/models/*/experiments'), arn('GET', '/v1/models/*/experiments/*'), arn('GET', '/v1/models/*/shadow'),
+        arn('GET', '/v1/models'),
+        arn('GET', '/v1/models/*'),
+        arn('GET', '/v1/models/*/versions'),
+        arn('GET', '/v1/models/*/versions/*'),
+        arn('GET', '/v1/models/*/history'),
+        arn('GET', '/v1/models/*/deployment'),
+        arn('GET', '/v1/models/*/stats'),
+        arn('GET', '/v1/models/*/predictions'),
+        arn('GET', '/v1/models/*/batch-jobs'),
+        arn('GET', '/v1/models/*/batch-jobs/*'),
+        arn('GET', '/v1/models/*/capture'),
+        arn('GET', '/v1/models/*/drift'),
+        arn('GET', '/v1/models/*/versions/*/profile'),
+        arn('GET', '/v1/models/*/experiments'),
+        arn('GET', '/v1/models/*/experiments/*'),
+        arn('GET', '/v1/models/*/shadow'),
       ],
     });
   });
@@ -107,12 +128,17 @@ describe('policyFor', () => {
     expect(submit.Statement[0]).toMatchObject({
       Effect: 'Allow',
       Resource: [
-        arn('POST', '/v1/models/iris/batch-jobs'), arn('POST', '/v1/models/iris/batch-jobs/*/cancel'), arn('POST', '/v1/models/iris/batch-inputs'),
+        arn('POST', '/v1/models/iris/batch-jobs'),
+        arn('POST', '/v1/models/iris/batch-jobs/*/cancel'),
+        arn('POST', '/v1/models/iris/batch-inputs'),
         arn('POST', '/v1/models/iris/replays'),
       ],
     });
     const read = policyFor(grantsOf({ scope: 'batch:read' }), arn('GET', '/v1/models'));
-    expect(read.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: [arn('GET', '/v1/models/*/batch-jobs'), arn('GET', '/v1/models/*/batch-jobs/*')] });
+    expect(read.Statement[0]).toMatchObject({
+      Effect: 'Allow',
+      Resource: [arn('GET', '/v1/models/*/batch-jobs'), arn('GET', '/v1/models/*/batch-jobs/*')],
+    });
     expect(evaluatePolicy(read, arn('GET', '/v1/models/iris'))).toBe('Deny');
     expect(evaluatePolicy(read, arn('GET', '/v1/models/iris/batch-jobs/job-1'))).toBe('Allow');
     expect(evaluatePolicy(submit, arn('POST', '/v1/models/iris/versions'))).toBe('Deny');
@@ -135,14 +161,16 @@ describe('policyFor', () => {
     const shaped = (scope: string, shape: string) => shape.replaceAll('%s', scope);
     for (const [i, a] of SCOPES.entries()) {
       for (const shapeA of shapes) scopeSets.push([shaped(a, shapeA)]);
-      for (const b of SCOPES.slice(i + 1)) for (const shapeA of shapes) for (const shapeB of shapes) scopeSets.push([shaped(a, shapeA), shaped(b, shapeB)]);
+      for (const b of SCOPES.slice(i + 1))
+        for (const shapeA of shapes) for (const shapeB of shapes) scopeSets.push([shaped(a, shapeA), shaped(b, shapeB)]);
     }
     let seed = 20261130;
     const draw = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed / 2 ** 31;
     };
-    for (let n = 0; n < 300; n++) scopeSets.push(SCOPES.map((scope) => shaped(scope, shapes[Math.floor(draw() * shapes.length)] as string)));
+    for (let n = 0; n < 300; n++)
+      scopeSets.push(SCOPES.map((scope) => shaped(scope, shapes[Math.floor(draw() * shapes.length)] as string)));
     const grantSets: Grants[] = scopeSets.flatMap((scopes) => {
       const scope = scopes.filter((s) => s !== '').join(' ');
       return [grantsOf({ scope }), grantsOf({ scope, models: ['iris-2'] })];

@@ -29,16 +29,28 @@ function refusal(act: () => unknown): ValidationError {
 const SAMPLES: { readonly [K in Exclude<TensorType, 'string'>]: { data: TensorData<K>['data']; firstBytes: number[] } } = {
   // binary16 bits: 1, NaN (quiet), +Infinity, -0, the smallest subnormal, the largest finite
   float16: { data: new Uint16Array([0x3c00, 0x7e00, 0x7c00, 0x8000, 0x0001, 0x7bff]), firstBytes: [0x00, 0x3c] },
-  float32: { data: new Float32Array([1, Number.NaN, Number.NEGATIVE_INFINITY, -0, 1e-45, 3.4028234663852886e38]), firstBytes: [0x00, 0x00, 0x80, 0x3f] },
-  float64: { data: new Float64Array([1, Number.NaN, Number.POSITIVE_INFINITY, -0, Number.MIN_VALUE, Number.MAX_VALUE]), firstBytes: [0, 0, 0, 0, 0, 0, 0xf0, 0x3f] },
+  float32: {
+    data: new Float32Array([1, Number.NaN, Number.NEGATIVE_INFINITY, -0, 1e-45, 3.4028234663852886e38]),
+    firstBytes: [0x00, 0x00, 0x80, 0x3f],
+  },
+  float64: {
+    data: new Float64Array([1, Number.NaN, Number.POSITIVE_INFINITY, -0, Number.MIN_VALUE, Number.MAX_VALUE]),
+    firstBytes: [0, 0, 0, 0, 0, 0, 0xf0, 0x3f],
+  },
   int8: { data: new Int8Array([-1, -128, 127, 0, 1, 2]), firstBytes: [0xff] },
   int16: { data: new Int16Array([-2, -32768, 32767, 0, 1, 2]), firstBytes: [0xfe, 0xff] },
   int32: { data: new Int32Array([258, -2147483648, 2147483647, 0, -1, 2]), firstBytes: [0x02, 0x01, 0x00, 0x00] },
-  int64: { data: new BigInt64Array([-2n, -(2n ** 63n), 2n ** 63n - 1n, 0n, 2n ** 53n + 1n, 2n]), firstBytes: [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] },
+  int64: {
+    data: new BigInt64Array([-2n, -(2n ** 63n), 2n ** 63n - 1n, 0n, 2n ** 53n + 1n, 2n]),
+    firstBytes: [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+  },
   uint8: { data: new Uint8Array([255, 0, 128, 1, 2, 3]), firstBytes: [0xff] },
   uint16: { data: new Uint16Array([0x1234, 0, 65535, 1, 2, 3]), firstBytes: [0x34, 0x12] },
   uint32: { data: new Uint32Array([0x01020304, 0, 4294967295, 1, 2, 3]), firstBytes: [0x04, 0x03, 0x02, 0x01] },
-  uint64: { data: new BigUint64Array([0x0102030405060708n, 0n, 2n ** 64n - 1n, 1n, 2n, 3n]), firstBytes: [0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01] },
+  uint64: {
+    data: new BigUint64Array([0x0102030405060708n, 0n, 2n ** 64n - 1n, 1n, 2n, 3n]),
+    firstBytes: [0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01],
+  },
   bool: { data: new Uint8Array([1, 0, 0, 1, 1, 0]), firstBytes: [0x01] },
 };
 const FIXED_TYPES = Object.keys(SAMPLES) as (keyof typeof SAMPLES)[];

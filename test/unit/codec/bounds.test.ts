@@ -234,18 +234,57 @@ describe('NUL in a string reaches no string tensor, whichever way it comes', () 
   const strings: ModelSignature = { inputs: [{ name: 'color', type: 'string', shape: ['N', 1] }], outputs: [] };
   const columns: ModelSignature = { inputs: [{ name: 'x', type: 'string', shape: ['N', 2] }], outputs: [] };
   const twoInputs: ModelSignature = {
-    inputs: [{ name: 'tag', type: 'string', shape: ['N', 2] }, { name: 'amount', type: 'float32', shape: ['N', 1] }],
+    inputs: [
+      { name: 'tag', type: 'string', shape: ['N', 2] },
+      { name: 'amount', type: 'float32', shape: ['N', 1] },
+    ],
     outputs: [],
   };
 
   it.each<[string, () => unknown, string]>([
-    ['features, as a declared column', () => decodeRecords(recordLayout(columns, { features: ['a', 'b'] }), [{ a: 'ok', b: NUL }], () => ['features']), 'features.b'],
-    ['instances as arrays of declared columns', () => decodeArrays(recordLayout(columns, { features: ['a', 'b'] }), [['ok', 'ok'], ['ok', NUL]], (r) => ['instances', r]), 'instances[1][1]'],
-    ['a record keyed by input name, bare value', () => decodeRecords(recordLayout(strings, {}), [{ color: NUL }], () => ['features']), 'features.color'],
-    ['a record keyed by input name, array value', () => decodeRecords(recordLayout(twoInputs, {}), [{ tag: ['ok', NUL], amount: 1 }], () => ['features']), 'features.tag[1]'],
-    ['instances as arrays, no features', () => decodeArrays(recordLayout(strings, {}), [['ok'], [NUL]], (r) => ['instances', r]), 'instances[1][0]'],
-    ['v2 flat data', () => decodeV2(strings, [{ name: 'color', shape: [2, 1], datatype: 'BYTES', data: ['ok', NUL] }]), 'inputs[0].data[1]'],
-    ['v2 nested data', () => decodeV2(strings, [{ name: 'color', shape: [2, 1], datatype: 'BYTES', data: [['ok'], [NUL]] }]), 'inputs[0].data[1][0]'],
+    [
+      'features, as a declared column',
+      () => decodeRecords(recordLayout(columns, { features: ['a', 'b'] }), [{ a: 'ok', b: NUL }], () => ['features']),
+      'features.b',
+    ],
+    [
+      'instances as arrays of declared columns',
+      () =>
+        decodeArrays(
+          recordLayout(columns, { features: ['a', 'b'] }),
+          [
+            ['ok', 'ok'],
+            ['ok', NUL],
+          ],
+          (r) => ['instances', r],
+        ),
+      'instances[1][1]',
+    ],
+    [
+      'a record keyed by input name, bare value',
+      () => decodeRecords(recordLayout(strings, {}), [{ color: NUL }], () => ['features']),
+      'features.color',
+    ],
+    [
+      'a record keyed by input name, array value',
+      () => decodeRecords(recordLayout(twoInputs, {}), [{ tag: ['ok', NUL], amount: 1 }], () => ['features']),
+      'features.tag[1]',
+    ],
+    [
+      'instances as arrays, no features',
+      () => decodeArrays(recordLayout(strings, {}), [['ok'], [NUL]], (r) => ['instances', r]),
+      'instances[1][0]',
+    ],
+    [
+      'v2 flat data',
+      () => decodeV2(strings, [{ name: 'color', shape: [2, 1], datatype: 'BYTES', data: ['ok', NUL] }]),
+      'inputs[0].data[1]',
+    ],
+    [
+      'v2 nested data',
+      () => decodeV2(strings, [{ name: 'color', shape: [2, 1], datatype: 'BYTES', data: [['ok'], [NUL]] }]),
+      'inputs[0].data[1][0]',
+    ],
   ])('%s: 400 NUL_IN_STRING naming the element', (_name, act, path) => {
     const error = refusal(act);
     expect(error.code).toBe('NUL_IN_STRING');

@@ -12,7 +12,10 @@ import { AppError } from '../../../functions/core/errors.js';
 const HINT = 'Send something else.';
 
 /** `target` behind a proxy that counts the reads of its elements (array indices, or any key). */
-function counted<T extends object>(target: T, isElement: (key: string) => boolean = (k) => /^[0-9]+$/.test(k)): { value: T; reads: () => number } {
+function counted<T extends object>(
+  target: T,
+  isElement: (key: string) => boolean = (k) => /^[0-9]+$/.test(k),
+): { value: T; reads: () => number } {
   let reads = 0;
   const value = new Proxy(target, {
     get(t, key, receiver) {
@@ -42,7 +45,10 @@ const IRIS_FEATURES = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', '
 const irisColumns = recordLayout(iris, { features: IRIS_FEATURES });
 const GOOD = { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 };
 const two: ModelSignature = {
-  inputs: [{ name: 'a', type: 'float32', shape: ['N', 2] }, { name: 'b', type: 'float32', shape: ['N', 2] }],
+  inputs: [
+    { name: 'a', type: 'float32', shape: ['N', 2] },
+    { name: 'b', type: 'float32', shape: ['N', 2] },
+  ],
   outputs: [{ name: 'sum', type: 'float32', shape: ['N', 2] }],
 };
 
@@ -77,23 +83,31 @@ describe('the row count comes first', () => {
     const data = counted(new Array<number>(580_000 * 4).fill(1));
 
     // Act
-    const error = failure(() => decodeV2(iris, [{ name: 'input', shape: [580_000, 4], datatype: 'FP32', data: data.value }], { maxRows: 1_000 }));
+    const error = failure(() =>
+      decodeV2(iris, [{ name: 'input', shape: [580_000, 4], datatype: 'FP32', data: data.value }], { maxRows: 1_000 }),
+    );
 
     // Assess
     expect([error.status, error.code, error.path]).toEqual([413, 'TOO_MANY_ROWS', ['inputs', 0, 'shape', 0]]);
     expect(data.reads()).toBe(0);
   });
 
-  it('v2: every tensor\'s rows are checked before any tensor\'s data is read', () => {
+  it("v2: every tensor's rows are checked before any tensor's data is read", () => {
     // Prepare: `a` is fine, `b` has too many rows.
     const a = counted([1, 2, 3, 4]);
     const b = counted(new Array<number>(2_000 * 2).fill(1));
 
     // Act
-    const error = failure(() => decodeV2(two, [
-      { name: 'a', shape: [2, 2], datatype: 'FP32', data: a.value },
-      { name: 'b', shape: [2_000, 2], datatype: 'FP32', data: b.value },
-    ], { maxRows: 1_000 }));
+    const error = failure(() =>
+      decodeV2(
+        two,
+        [
+          { name: 'a', shape: [2, 2], datatype: 'FP32', data: a.value },
+          { name: 'b', shape: [2_000, 2], datatype: 'FP32', data: b.value },
+        ],
+        { maxRows: 1_000 },
+      ),
+    );
 
     // Assess: `a`'s first element is looked at (to tell nested from flat), nothing more.
     expect(error.code).toBe('TOO_MANY_ROWS');
@@ -130,9 +144,11 @@ describe('lengths against the shape come before the values', () => {
     expect(slice.reads()).toBe(0);
   });
 
-  it('v2 flat data whose length is not the shape\'s: SHAPE_MISMATCH, at most the first value looked at', () => {
+  it("v2 flat data whose length is not the shape's: SHAPE_MISMATCH, at most the first value looked at", () => {
     const data = counted(new Array<number>(1_000_001).fill(1));
-    const error = failure(() => decodeV2(iris, [{ name: 'input', shape: [250_000, 4], datatype: 'FP32', data: data.value }], { maxRows: 1_000_000 }));
+    const error = failure(() =>
+      decodeV2(iris, [{ name: 'input', shape: [250_000, 4], datatype: 'FP32', data: data.value }], { maxRows: 1_000_000 }),
+    );
     expect([error.code, error.path]).toEqual(['SHAPE_MISMATCH', ['inputs', 0, 'data']]);
     expect(data.reads()).toBeLessThanOrEqual(1);
   });

@@ -1,11 +1,14 @@
 import { formatPath } from '../../../functions/core/errors.js';
 import type { ModelSignature, TensorSpec } from '../../../functions/core/model.js';
 import {
-  decodeArrays, decodeRecords, decodeV2, recordLayout, type DecodedInputs, type V2InputTensor,
+  decodeArrays,
+  decodeRecords,
+  decodeV2,
+  recordLayout,
+  type DecodedInputs,
+  type V2InputTensor,
 } from '../../../functions/core/codec/decode.js';
-import {
-  fixedShapeModel, identityModel, int64Model, mixedInputModel, stringInputModel, twoInputModel,
-} from '../../fixtures/models.js';
+import { fixedShapeModel, identityModel, int64Model, mixedInputModel, stringInputModel, twoInputModel } from '../../fixtures/models.js';
 import { refusal } from '../../fixtures/errors.js';
 
 const IRIS_FEATURES = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'];
@@ -18,7 +21,6 @@ const irisLayout = recordLayout(iris, { features: IRIS_FEATURES });
 /** Paths as the service builds them: the `features` form is one row at `features`. */
 const features = (): (string | number)[] => ['features'];
 const instances = (r: number): (string | number)[] => ['instances', r];
-
 
 function signatureOf(fixture: { inputs: readonly TensorSpec[]; outputs: readonly TensorSpec[] }): ModelSignature {
   return { inputs: fixture.inputs, outputs: fixture.outputs };
@@ -129,10 +131,7 @@ describe('decodeRecords: features as columns', () => {
 
   it('does not take inherited properties for features', () => {
     // Prepare: "constructor" is on every object's prototype, never an own key of a JSON record.
-    const layout = recordLayout(
-      { inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }], outputs: [] },
-      { features: ['constructor'] },
-    );
+    const layout = recordLayout({ inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }], outputs: [] }, { features: ['constructor'] });
 
     // Act
     const error = refusal(() => decodeRecords(layout, [{}], features));
@@ -145,7 +144,14 @@ describe('decodeRecords: features as columns', () => {
 describe('decodeArrays: instances as arrays', () => {
   it('takes each instance as the row of values in declared feature order', () => {
     // Act
-    const decoded = decodeArrays(irisLayout, [[1, 2, 3, 4], [5, 6, 7, 8]], instances);
+    const decoded = decodeArrays(
+      irisLayout,
+      [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+      ],
+      instances,
+    );
 
     // Assess
     expect(decoded.rows).toBe(2);
@@ -154,7 +160,16 @@ describe('decodeArrays: instances as arrays', () => {
   });
 
   it('refuses an instance of the wrong length with its path', () => {
-    const error = refusal(() => decodeArrays(irisLayout, [[1, 2, 3, 4], [5, 6, 7]], instances));
+    const error = refusal(() =>
+      decodeArrays(
+        irisLayout,
+        [
+          [1, 2, 3, 4],
+          [5, 6, 7],
+        ],
+        instances,
+      ),
+    );
     expect(error.code).toBe('SHAPE_MISMATCH');
     expect(error.path).toEqual(['instances', 1]);
   });
@@ -167,7 +182,16 @@ describe('decodeArrays: instances as arrays', () => {
     );
 
     // Act
-    const error = refusal(() => decodeArrays(layout, [[1, 2], [3, 4]], instances));
+    const error = refusal(() =>
+      decodeArrays(
+        layout,
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        instances,
+      ),
+    );
 
     // Assess
     expect(error.code).toBe('SHAPE_MISMATCH');
@@ -181,7 +205,7 @@ describe('decodeArrays: instances as arrays', () => {
     expect(error.message).toContain('keyed by input name');
   });
 
-  it('takes rows of a model without declared features in the input\'s own shape', () => {
+  it("takes rows of a model without declared features in the input's own shape", () => {
     // Prepare: identity over bool [N, 3]
     const layout = recordLayout(signatureOf(identityModel('bool')), {});
 
@@ -200,7 +224,14 @@ describe('decodeRecords: inputs keyed by name', () => {
     const layout = recordLayout(signatureOf(twoInputModel()), {});
 
     // Act
-    const decoded = decodeRecords(layout, [{ b: [3, 4], a: [1, 2] }, { a: [5, 6], b: [7, 8] }], instances);
+    const decoded = decodeRecords(
+      layout,
+      [
+        { b: [3, 4], a: [1, 2] },
+        { a: [5, 6], b: [7, 8] },
+      ],
+      instances,
+    );
 
     // Assess
     expect(decoded.rows).toBe(2);
@@ -302,7 +333,16 @@ describe('shapes', () => {
 
   it('refuses a fixed-shape model fed with declared features for the wrong count of rows', () => {
     const layout = recordLayout(fixed, { features: ['a', 'b', 'c'] });
-    const error = refusal(() => decodeArrays(layout, [[1, 2, 3], [4, 5, 6]], instances));
+    const error = refusal(() =>
+      decodeArrays(
+        layout,
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        instances,
+      ),
+    );
     expect(error.code).toBe('SHAPE_MISMATCH');
   });
 
@@ -325,8 +365,32 @@ describe('shapes', () => {
     const layout = recordLayout({ inputs: [{ name: 'img', type: 'uint8', shape: ['N', 2, 2] }], outputs: [] }, {});
 
     // Act
-    const decoded = decodeRecords(layout, [{ img: [[1, 2], [3, 4]] }], instances);
-    const deep = refusal(() => decodeRecords(layout, [{ img: [[1, [2]], [3, 4]] }], instances));
+    const decoded = decodeRecords(
+      layout,
+      [
+        {
+          img: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      ],
+      instances,
+    );
+    const deep = refusal(() =>
+      decodeRecords(
+        layout,
+        [
+          {
+            img: [
+              [1, [2]],
+              [3, 4],
+            ],
+          },
+        ],
+        instances,
+      ),
+    );
 
     // Assess
     expect(only(decoded, 'img').shape).toEqual([1, 2, 2]);
@@ -356,7 +420,10 @@ describe('shapes', () => {
 describe('decodeV2', () => {
   const two = signatureOf(twoInputModel());
   const v2 = (input: Partial<V2InputTensor> & { name: string }): V2InputTensor => ({
-    shape: [2, 2], datatype: 'FP32', data: [1, 2, 3, 4], ...input,
+    shape: [2, 2],
+    datatype: 'FP32',
+    data: [1, 2, 3, 4],
+    ...input,
   });
 
   it('decodes flat row-major data', () => {
@@ -372,7 +439,22 @@ describe('decodeV2', () => {
   it('decodes nested data the same as flat data', () => {
     // Act
     const flat = decodeV2(two, [v2({ name: 'a' }), v2({ name: 'b' })]);
-    const nested = decodeV2(two, [v2({ name: 'a', data: [[1, 2], [3, 4]] }), v2({ name: 'b', data: [[1, 2], [3, 4]] })]);
+    const nested = decodeV2(two, [
+      v2({
+        name: 'a',
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      }),
+      v2({
+        name: 'b',
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      }),
+    ]);
 
     // Assess
     expect(nested).toEqual(flat);
@@ -384,7 +466,7 @@ describe('decodeV2', () => {
     expect(error.path).toEqual(['inputs', 0, 'data', 0]);
   });
 
-  it('refuses a datatype that is not the input\'s', () => {
+  it("refuses a datatype that is not the input's", () => {
     const error = refusal(() => decodeV2(two, [v2({ name: 'a', datatype: 'FP64' }), v2({ name: 'b' })]));
     expect(error.code).toBe('DATATYPE_MISMATCH');
     expect(error.path).toEqual(['inputs', 0, 'datatype']);
@@ -424,7 +506,18 @@ describe('decodeV2', () => {
 
   it('names the element of a bad value in flat and nested data', () => {
     const flat = refusal(() => decodeV2(two, [v2({ name: 'a', data: [1, 2, 'x', 4] }), v2({ name: 'b' })]));
-    const nested = refusal(() => decodeV2(two, [v2({ name: 'a' }), v2({ name: 'b', data: [[1, 2], [3, null]] })]));
+    const nested = refusal(() =>
+      decodeV2(two, [
+        v2({ name: 'a' }),
+        v2({
+          name: 'b',
+          data: [
+            [1, 2],
+            [3, null],
+          ],
+        }),
+      ]),
+    );
     expect(flat.path).toEqual(['inputs', 0, 'data', 2]);
     expect(nested.path).toEqual(['inputs', 1, 'data', 1, 1]);
   });

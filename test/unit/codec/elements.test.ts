@@ -97,18 +97,15 @@ describe('element writers: range checks', () => {
     expect(error.path).toEqual(PATH);
   });
 
-  it.each(['int8', 'int16', 'int32', 'uint8', 'uint16', 'uint32', 'int64', 'uint64'] as const)(
-    '%s refuses a fraction',
-    (type) => {
-      // Act
-      const error = refusal(type, 1.5);
+  it.each(['int8', 'int16', 'int32', 'uint8', 'uint16', 'uint32', 'int64', 'uint64'] as const)('%s refuses a fraction', (type) => {
+    // Act
+    const error = refusal(type, 1.5);
 
-      // Assess
-      expect(error.code).toBe('WRONG_TYPE');
-      expect(error.message).toContain('integer');
-      expect(error.path).toEqual(PATH);
-    },
-  );
+    // Assess
+    expect(error.code).toBe('WRONG_TYPE');
+    expect(error.message).toContain('integer');
+    expect(error.path).toEqual(PATH);
+  });
 });
 
 describe('element writers: non-finite numbers', () => {
@@ -213,24 +210,30 @@ describe('tensor elements to JSON', () => {
     expect(roundTrip('string', 'a"b')).toBe('a"b');
   });
 
-  it.each(['float16', 'float32', 'float64'] as const)('renders non-finite %s outputs as the strings "NaN", "Infinity", "-Infinity", and reads them back', (type) => {
-    // Prepare: the values written from JSON, so float16 holds its bit patterns
-    const data = allocate(type, 4);
-    const write = elementWriter(type);
-    ['NaN', 'Infinity', '-Infinity', 2].forEach((v, i) => write(data as unknown as { [i: number]: unknown }, i, v, () => PATH));
+  it.each(['float16', 'float32', 'float64'] as const)(
+    'renders non-finite %s outputs as the strings "NaN", "Infinity", "-Infinity", and reads them back',
+    (type) => {
+      // Prepare: the values written from JSON, so float16 holds its bit patterns
+      const data = allocate(type, 4);
+      const write = elementWriter(type);
+      ['NaN', 'Infinity', '-Infinity', 2].forEach((v, i) => write(data as unknown as { [i: number]: unknown }, i, v, () => PATH));
 
-    // Act
-    const text = `[${elementsText({ type, shape: [4], data } as TensorData, 0, 4)}]`;
+      // Act
+      const text = `[${elementsText({ type, shape: [4], data } as TensorData, 0, 4)}]`;
 
-    // Assess
-    expect(text).toBe('["NaN","Infinity","-Infinity",2]');
-  });
+      // Assess
+      expect(text).toBe('["NaN","Infinity","-Infinity",2]');
+    },
+  );
 
-  it.each(['nan', 'inf', '+Infinity', '-inf', 'null'])('refuses the string %p in a float tensor with WRONG_TYPE naming the convention', (value) => {
-    const error = refusal('float32', value);
-    expect(error.code).toBe('WRONG_TYPE');
-    expect(error.message).toContain('"NaN", "Infinity", "-Infinity"');
-  });
+  it.each(['nan', 'inf', '+Infinity', '-inf', 'null'])(
+    'refuses the string %p in a float tensor with WRONG_TYPE naming the convention',
+    (value) => {
+      const error = refusal('float32', value);
+      expect(error.code).toBe('WRONG_TYPE');
+      expect(error.message).toContain('"NaN", "Infinity", "-Infinity"');
+    },
+  );
 
   it('prints float32 with the shortest digits that read back as the same float32, float64 with all of its own', () => {
     const f32: TensorData = { type: 'float32', shape: [2], data: new Float32Array([0.1, 1 / 3]) };
@@ -248,7 +251,10 @@ describe('tensor elements to JSON', () => {
     const scalar = JSON.parse(nestedText(tensor, 11, [])) as unknown;
 
     // Assess
-    expect(second).toEqual([[6, 7, 8], [9, 10, 11]]);
+    expect(second).toEqual([
+      [6, 7, 8],
+      [9, 10, 11],
+    ]);
     expect(scalar).toBe(11);
   });
 

@@ -125,7 +125,10 @@ describe('recordPredictions', () => {
     const predictions = recordPredictions(outputs, 2, undefined);
 
     // Assess
-    expect(predictions).toEqual([{ y: [1], version: 7 }, { y: [2], version: 7 }]);
+    expect(predictions).toEqual([
+      { y: [1], version: 7 },
+      { y: [2], version: 7 },
+    ]);
   });
 });
 
@@ -156,7 +159,9 @@ describe('v2Outputs', () => {
       a: { type: 'uint16', shape: [1], data: new Uint16Array([1]) },
       b: { type: 'int8', shape: [1], data: new Int8Array([-1]) },
     };
-    expect(v2Outputs(outputs, ['b']).map((t) => JSON.parse(v2OutputJsonText(t)) as unknown)).toEqual([{ name: 'b', datatype: 'INT8', shape: [1], data: [-1] }]);
+    expect(v2Outputs(outputs, ['b']).map((t) => JSON.parse(v2OutputJsonText(t)) as unknown)).toEqual([
+      { name: 'b', datatype: 'INT8', shape: [1], data: [-1] },
+    ]);
   });
 });
 
@@ -166,11 +171,13 @@ describe('binary classifiers: one probability per row and two labels', () => {
     outputs: [{ name: 'probability', type: 'float32', shape }],
   });
 
-  it.each([[['N', 1]], [['N']]])('serves an output of shape %j as the second label\'s probability', (shape) => {
+  it.each([[['N', 1]], [['N']]])("serves an output of shape %j as the second label's probability", (shape) => {
     // Prepare
     const view = classifierView(signature(shape), { classLabels: ['stays', 'churns'] });
     const rows = 3;
-    const outputs: TensorMap = { probability: { type: 'float32', shape: shape.length === 2 ? [rows, 1] : [rows], data: new Float32Array([0.9, 0.25, 0.5]) } };
+    const outputs: TensorMap = {
+      probability: { type: 'float32', shape: shape.length === 2 ? [rows, 1] : [rows], data: new Float32Array([0.9, 0.25, 0.5]) },
+    };
 
     // Act
     const predictions = recordPredictions(outputs, rows, view);

@@ -15,7 +15,11 @@ const MAGIC = [0x93, ...Buffer.from('NUMPY', 'latin1')];
  * header length (uint16 LE in 1.0, uint32 LE in 2.0/3.0), the header padded with spaces and a
  * final `\n` so that the data starts at a multiple of 64 (or as `pad: false` leaves it), the data.
  */
-function npyFile(dict: string, data: readonly number[] | Uint8Array, options: { version?: 1 | 2 | 3; pad?: boolean; headerLength?: number; encoding?: BufferEncoding } = {}): Uint8Array {
+function npyFile(
+  dict: string,
+  data: readonly number[] | Uint8Array,
+  options: { version?: 1 | 2 | 3; pad?: boolean; headerLength?: number; encoding?: BufferEncoding } = {},
+): Uint8Array {
   const version = options.version ?? 1;
   const prefix = version === 1 ? 10 : 12;
   const text = Buffer.from(dict, options.encoding ?? 'latin1');
@@ -97,7 +101,9 @@ describe('round trips', () => {
     const scalar = writeNpy({ datatype: 'FP64', shape: [], data: new Uint8Array(Float64Array.of(2.5).buffer) });
     const vector = writeNpy({ datatype: 'UINT8', shape: [3], data: Uint8Array.of(1, 2, 3) });
 
-    expect(Buffer.from(scalar).equals(Buffer.from(npyFile(dictOf('<f8', '()'), [...new Uint8Array(Float64Array.of(2.5).buffer)])))).toBe(true);
+    expect(Buffer.from(scalar).equals(Buffer.from(npyFile(dictOf('<f8', '()'), [...new Uint8Array(Float64Array.of(2.5).buffer)])))).toBe(
+      true,
+    );
     expect(Buffer.from(vector).equals(Buffer.from(npyFile(dictOf('|u1', '(3,)'), [1, 2, 3])))).toBe(true);
     expect(readNpy(scalar).shape).toEqual([]);
     expect(readNpy(vector).shape).toEqual([3]);
@@ -159,7 +165,7 @@ describe('files built by hand', () => {
 
     // Assess
     expect(read.map((t) => t.datatype)).toEqual(['FP32', 'INT64', 'UINT16', 'FP16', 'BYTES']);
-    expect([...read[0]?.data ?? []]).toEqual([0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0xc0]);
+    expect([...(read[0]?.data ?? [])]).toEqual([0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0xc0]);
     expect(read.map((t) => rawToJson(t))).toEqual([[1, -2], [-2], [0x0102], [1], ['h😀']]);
   });
 
@@ -223,15 +229,31 @@ describe('malformed files', () => {
   const VALID = npyFile(dictOf('<f4', '(2,)'), f32(1, 2));
 
   it.each([
-    ['a zip archive (.npz)', Uint8Array.of(0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0), /^x\.npy is not a \.npy file: it does not start with "\\x93NUMPY"/],
+    [
+      'a zip archive (.npz)',
+      Uint8Array.of(0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0),
+      /^x\.npy is not a \.npy file: it does not start with "\\x93NUMPY"/,
+    ],
     ['an empty file', new Uint8Array(0), /^x\.npy is not a \.npy file/],
     ['the magic alone', Uint8Array.from(MAGIC), /^x\.npy is cut off before its header\./],
-    ['version 4.0', Uint8Array.from([...VALID.subarray(0, 6), 4, 0, ...VALID.subarray(8)]), /^x\.npy's format version is 4\.0; versions 1\.0, 2\.0 and 3\.0 are read\./],
+    [
+      'version 4.0',
+      Uint8Array.from([...VALID.subarray(0, 6), 4, 0, ...VALID.subarray(8)]),
+      /^x\.npy's format version is 4\.0; versions 1\.0, 2\.0 and 3\.0 are read\./,
+    ],
     ['version 1.1', Uint8Array.from([...VALID.subarray(0, 6), 1, 1, ...VALID.subarray(8)]), /format version is 1\.1/],
     ['a cut-off header', VALID.subarray(0, 40), /^x\.npy is cut off in its header \(118 bytes announced, 30 present\)\./],
     ['a cut-off header length (2.0)', Uint8Array.from([...MAGIC, 2, 0, 1, 0]), /^x\.npy is cut off before its header\./],
-    ['cut-off data', VALID.subarray(0, VALID.byteLength - 1), /^x\.npy is cut off: its shape \(2,\) of 4-byte elements needs more than the 7 data bytes present\./],
-    ['data longer than the shape', npyFile(dictOf('<f4', '(2,)'), f32(1, 2, 3)), /^x\.npy's shape \(2,\) of 4-byte elements takes 8 bytes, but 12 follow the header\./],
+    [
+      'cut-off data',
+      VALID.subarray(0, VALID.byteLength - 1),
+      /^x\.npy is cut off: its shape \(2,\) of 4-byte elements needs more than the 7 data bytes present\./,
+    ],
+    [
+      'data longer than the shape',
+      npyFile(dictOf('<f4', '(2,)'), f32(1, 2, 3)),
+      /^x\.npy's shape \(2,\) of 4-byte elements takes 8 bytes, but 12 follow the header\./,
+    ],
   ])('refuses %s', (_name, file, message) => {
     expect(refusal(file).message).toMatch(message);
   });
@@ -249,7 +271,9 @@ describe('malformed files', () => {
   it('refuses a shape whose element count passes the data before counting it whole (no allocation)', () => {
     const file = npyFile(dictOf('<f8', '(1099511627776, 1099511627776, 1099511627776)'), [0, 0, 0, 0, 0, 0, 0, 0]);
 
-    expect(refusal(file).message).toMatch(/^x\.npy is cut off: its shape \(1099511627776, 1099511627776, 1099511627776\) of 8-byte elements needs more than the 8 data bytes present\./);
+    expect(refusal(file).message).toMatch(
+      /^x\.npy is cut off: its shape \(1099511627776, 1099511627776, 1099511627776\) of 8-byte elements needs more than the 8 data bytes present\./,
+    );
   });
 
   it.each([
@@ -268,20 +292,36 @@ describe('malformed files', () => {
   it('refuses a structured array, and a header that is not the dict the format describes', () => {
     // Prepare
     const cases: [string, RegExp][] = [
-      ["{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (1,), }", /holds a structured array \(a dtype with fields\)/],
-      ["{'descr': '<f4', 'fortran_order': False, }", /header has the keys 'descr', 'fortran_order'; a \.npy header has exactly 'descr', 'fortran_order' and 'shape'\./],
-      ["{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1}", /header has the keys 'descr', 'extra', 'fortran_order', 'shape'/],
+      [
+        "{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (1,), }",
+        /holds a structured array \(a dtype with fields\)/,
+      ],
+      [
+        "{'descr': '<f4', 'fortran_order': False, }",
+        /header has the keys 'descr', 'fortran_order'; a \.npy header has exactly 'descr', 'fortran_order' and 'shape'\./,
+      ],
+      [
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1}",
+        /header has the keys 'descr', 'extra', 'fortran_order', 'shape'/,
+      ],
       ["{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", /'shape' is not a tuple of whole numbers from 0\./],
       ["{'descr': '<f4', 'fortran_order': 0, 'shape': (1,), }", /'fortran_order' is not True or False\./],
       ["{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", /not a Python literal dict: unexpected end where "," or "}" should be/],
       ["__import__('os').system('true')", /not a Python literal dict: unexpected "__import__\('os'\).sys" where a value should be/],
       ["{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}", /the key "descr" twice/],
       ['[[[[[[[[[[1]]]]]]]]]]', /nested too deep/],
-      [`{'descr': '<f4', 'fortran_order': False, 'shape': (${Array(65).fill(1).join(', ')}), }`, /shape has 65 dimensions; at most 64 are read/],
+      [
+        `{'descr': '<f4', 'fortran_order': False, 'shape': (${Array(65).fill(1).join(', ')}), }`,
+        /shape has 65 dimensions; at most 64 are read/,
+      ],
     ];
 
     // Act / Assess
-    for (const [dict, message] of cases) expect({ dict, message: refusal(npyFile(dict, f32(1))).message }).toEqual({ dict, message: expect.stringMatching(message) as unknown });
+    for (const [dict, message] of cases)
+      expect({ dict, message: refusal(npyFile(dict, f32(1))).message }).toEqual({
+        dict,
+        message: expect.stringMatching(message) as unknown,
+      });
   });
 
   it('refuses a 3.0 header that is not UTF-8, and a string element that is not a Unicode character', () => {

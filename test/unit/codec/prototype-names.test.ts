@@ -20,7 +20,12 @@ const record = (...entries: [string, unknown][]): Record<string, unknown> => Obj
 
 const f32 = (shape: (number | string)[], name: string) => ({ name, type: 'float32' as TensorType, shape });
 const iris: ModelSignature = { inputs: [f32(['N', 4], 'input')], outputs: [f32(['N', 3], 'probabilities')] };
-const GOOD: [string, unknown][] = [['sepal_length_cm', 5.1], ['sepal_width_cm', 3.5], ['petal_length_cm', 1.4], ['petal_width_cm', 0.2]];
+const GOOD: [string, unknown][] = [
+  ['sepal_length_cm', 5.1],
+  ['sepal_width_cm', 3.5],
+  ['petal_length_cm', 1.4],
+  ['petal_width_cm', 0.2],
+];
 const irisColumns = recordLayout(iris, { features: GOOD.map(([k]) => k) });
 
 function values(tensor: TensorData | undefined): number[] {
@@ -28,7 +33,9 @@ function values(tensor: TensorData | undefined): number[] {
 }
 
 it('covers every member of Object.prototype', () => {
-  expect(PROTOTYPE_NAMES).toEqual(expect.arrayContaining(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__']));
+  expect(PROTOTYPE_NAMES).toEqual(
+    expect.arrayContaining(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__']),
+  );
 });
 
 describe.each(KEY_NAMES)('the feature name %s', (name) => {
@@ -108,7 +115,9 @@ describe.each(PROTOTYPE_NAMES)('the output name %s', (name) => {
     const [row] = recordPredictions(outputs(), 1, undefined) as Record<string, unknown>[];
     expect(Object.hasOwn(row ?? {}, name)).toBe(true);
     expect(JSON.parse(JSON.stringify(row))).toEqual(JSON.parse(`{${JSON.stringify(name)}: [3], "z": [4]}`));
-    expect(v2Outputs(outputs(), [name]).map((t) => JSON.parse(v2OutputJsonText(t)) as unknown)).toEqual([{ name, datatype: 'FP32', shape: [1, 1], data: [3] }]);
+    expect(v2Outputs(outputs(), [name]).map((t) => JSON.parse(v2OutputJsonText(t)) as unknown)).toEqual([
+      { name, datatype: 'FP32', shape: [1, 1], data: [3] },
+    ]);
   });
 
   it('is a class label like any other', () => {

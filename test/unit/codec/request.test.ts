@@ -1,18 +1,29 @@
 import { formatPath } from '../../../functions/core/errors.js';
 import {
-  RecordRequestSchema, V2InputSchema, V2RequestSchema, V2_INPUT_FIELDS, checkJsonSafety, parseObject,
-  parseRecordRequest, parseV2Request, parseWith,
+  RecordRequestSchema,
+  V2InputSchema,
+  V2RequestSchema,
+  V2_INPUT_FIELDS,
+  checkJsonSafety,
+  parseObject,
+  parseRecordRequest,
+  parseV2Request,
+  parseWith,
 } from '../../../functions/core/codec/request.js';
 import { refusal } from '../../fixtures/errors.js';
 
 const HINT = 'Send {"features": {...}}.';
 
-
 describe('RecordRequestSchema', () => {
   it.each([
     { features: { a: 1, b: 'x' } },
     { instances: [{ a: 1 }, { a: 2 }] },
-    { instances: [[1, 2], [3, 4]] },
+    {
+      instances: [
+        [1, 2],
+        [3, 4],
+      ],
+    },
   ])('accepts %j', (body) => {
     expect(parseWith(RecordRequestSchema, body, HINT)).toEqual(body);
   });
@@ -86,7 +97,14 @@ describe('V2RequestSchema and V2InputSchema', () => {
 
     // Act / Assess
     expect(parseWith(V2RequestSchema, body, HINT)).toEqual(body);
-    expect(parseV2Request(body, HINT)).toEqual({ id: 'r-1', inputs: [input], outputs: ['y'], binaryOutput: false, binaryOutputs: new Set(), jsonOutputs: new Set() });
+    expect(parseV2Request(body, HINT)).toEqual({
+      id: 'r-1',
+      inputs: [input],
+      outputs: ['y'],
+      binaryOutput: false,
+      binaryOutputs: new Set(),
+      jsonOutputs: new Set(),
+    });
     expect(entry(input)).toEqual(input);
   });
 
@@ -104,7 +122,14 @@ describe('V2RequestSchema and V2InputSchema', () => {
   });
 
   it('reads binary_data_output and per-output binary_data, and refuses them when not booleans', () => {
-    const parsed = parseV2Request({ inputs: [input], parameters: { binary_data_output: true }, outputs: [{ name: 'y', parameters: { binary_data: true } }, { name: 'z' }] }, HINT);
+    const parsed = parseV2Request(
+      {
+        inputs: [input],
+        parameters: { binary_data_output: true },
+        outputs: [{ name: 'y', parameters: { binary_data: true } }, { name: 'z' }],
+      },
+      HINT,
+    );
     expect(parsed.binaryOutput).toBe(true);
     expect([...parsed.binaryOutputs]).toEqual(['y']);
     const error = refusal(() => parseV2Request({ inputs: [input], outputs: [{ name: 'y', parameters: { binary_data: 'yes' } }] }, HINT));
@@ -203,12 +228,22 @@ describe('checkJsonSafety', () => {
   });
 
   it('allows "__proto__" as a string value and keys that merely contain it', () => {
-    expect(() => checkJsonSafety('{"a": "__proto__", "my__proto__": 1, "__proto__x": {"b": ["__proto__"]}, "\\u005f_proto_x": 2, "__pr\\u006fto": 3}', 64)).not.toThrow();
+    expect(() =>
+      checkJsonSafety(
+        '{"a": "__proto__", "my__proto__": 1, "__proto__x": {"b": ["__proto__"]}, "\\u005f_proto_x": 2, "__pr\\u006fto": 3}',
+        64,
+      ),
+    ).not.toThrow();
   });
 
   it('finds a __proto__ key however it is escaped, and only keys', () => {
     // Prepare: escapes JSON.parse decodes to "__proto__"; strings with quotes and brackets inside.
-    const escapedKeys = ['\\u005f_proto__', '\\u005F\\u005Fproto\\u005f\\u005f', '__pr\\u006fto__', '\\u005f\\u005f\\u0070\\u0072\\u006f\\u0074\\u006f\\u005f\\u005f'];
+    const escapedKeys = [
+      '\\u005f_proto__',
+      '\\u005F\\u005Fproto\\u005f\\u005f',
+      '__pr\\u006fto__',
+      '\\u005f\\u005f\\u0070\\u0072\\u006f\\u0074\\u006f\\u005f\\u005f',
+    ];
     const tricky = '{"a": "\\"__proto__\\": [[[[", "b\\\\": {"c": "}}]]"}, "d": [1, {"__proto__": 2}]}';
 
     // Act

@@ -5,7 +5,14 @@
  * element counts that cannot be counted exactly.
  */
 import {
-  TensorBytesError, bytesElements, checkRawTensor, elementCount, joinBytesElements, jsonToRaw, nestedToFlat, rawToJson,
+  TensorBytesError,
+  bytesElements,
+  checkRawTensor,
+  elementCount,
+  joinBytesElements,
+  jsonToRaw,
+  nestedToFlat,
+  rawToJson,
 } from '../../../functions/core/codec/tensor-bytes.js';
 
 describe('JSON values ⇄ raw bytes', () => {
@@ -32,8 +39,10 @@ describe('JSON values ⇄ raw bytes', () => {
 
     // Act / Assess
     for (const [datatype, values] of cases) {
-      expect({ datatype, values: rawToJson({ datatype, shape: [values.length], data: jsonToRaw(datatype, values) }) })
-        .toEqual({ datatype, values: datatype === 'FP32' ? [0.1, 'NaN', 16777216] : values });
+      expect({ datatype, values: rawToJson({ datatype, shape: [values.length], data: jsonToRaw(datatype, values) }) }).toEqual({
+        datatype,
+        values: datatype === 'FP32' ? [0.1, 'NaN', 16777216] : values,
+      });
     }
   });
 
@@ -83,7 +92,9 @@ describe('BYTES framing and shapes', () => {
   });
 
   it('checks raw data against its shape', () => {
-    expect(() => checkRawTensor({ datatype: 'INT64', shape: [2, 2], data: new Uint8Array(24) })).toThrow('INT64 data of shape [2, 2] takes 32 bytes, not 24.');
+    expect(() => checkRawTensor({ datatype: 'INT64', shape: [2, 2], data: new Uint8Array(24) })).toThrow(
+      'INT64 data of shape [2, 2] takes 32 bytes, not 24.',
+    );
     expect(() => checkRawTensor({ datatype: 'BYTES', shape: [2], data: jsonToRaw('BYTES', ['a']) })).toThrow(TensorBytesError);
     expect(() => checkRawTensor({ datatype: 'FP64', shape: [], data: new Uint8Array(8) })).not.toThrow();
   });
@@ -96,7 +107,12 @@ describe('BYTES framing and shapes', () => {
   });
 
   it('reads nested arrays as a shape and row-major elements', () => {
-    expect(nestedToFlat([[1, 2, 3], [4, 5, 6]])).toEqual({ shape: [2, 3], values: [1, 2, 3, 4, 5, 6] });
+    expect(
+      nestedToFlat([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    ).toEqual({ shape: [2, 3], values: [1, 2, 3, 4, 5, 6] });
     expect(nestedToFlat(7)).toEqual({ shape: [], values: [7] });
     expect(nestedToFlat([])).toEqual({ shape: [0], values: [] });
     expect(nestedToFlat([[], []])).toEqual({ shape: [2, 0], values: [] });
