@@ -18,13 +18,32 @@ const common = {
   // Node's environment, sharing the main context's typed arrays with the test (see the file):
   // onnxruntime-node creates output data there and checks it with `instanceof`.
   testEnvironment: '<rootDir>/test/fixtures/ort-environment.ts',
+  // Before each test file, as the local entry points do first (see the file): no AWS SDK notice
+  // about the Node version in the middle of the test output.
+  setupFiles: ['<rootDir>/local/quiet.ts'],
 };
+
+const projects = [
+  { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+  { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+  { ...common, displayName: 'cdk', testMatch: ['<rootDir>/test/cdk/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/cdk/setup.ts'] },
+];
+
+// `JEST_TIER=unit|integration|cdk` keeps one tier (`npm run test:unit` etc.). jest's own
+// `--selectProjects` takes every word after it as a project name, so the file names given after
+// `npm run test:unit --` would be swallowed.
+const tier = process.env.JEST_TIER;
+if (tier !== undefined && !projects.some((project) => project.displayName === tier)) {
+  throw new Error(`JEST_TIER=${tier} names no test tier; use one of: ${projects.map((project) => project.displayName).join(', ')}.`);
+}
 
 /** @type {import('jest').Config} */
 export default {
-  projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
-    { ...common, displayName: 'cdk', testMatch: ['<rootDir>/test/cdk/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/cdk/setup.ts'] },
-  ],
+  // `npm run coverage`: V8's own coverage (no instrumentation of the ESM sources), every source
+  // file counted, tested or not; the report in coverage/ (text summary, lcov, HTML).
+  coverageProvider: 'v8',
+  coverageDirectory: 'coverage',
+  coverageReporters: ['text-summary', 'lcov'],
+  collectCoverageFrom: ['{bin,lib,functions,local,scripts,layers}/**/*.ts', '!functions/core/onnx/gen/**', '!layers/onnxruntime/build/**'],
+  projects: tier === undefined ? projects : projects.filter((project) => project.displayName === tier),
 };

@@ -5,6 +5,7 @@
  * `npx cdk synth -c onnxServingConfigFile=prod.json`. A bad config fails here with a message
  * naming the field; cdk.json's placeholder `auth` issuer synthesizes with a warning.
  */
+import '../local/quiet.js';
 import { createServingApp } from '../lib/app.js';
 
 // The account and region the CLI resolved from the caller's credentials (unset: environment-agnostic).

@@ -17,5 +17,6 @@ const code = await modelctl(process.argv.slice(2), {
   errIsTTY: process.stderr.isTTY === true,
   env: process.env,
   signal: interrupted.signal,
+  ...(process.stdout.columns === undefined ? {} : { columns: process.stdout.columns }),
 });
 process.exitCode = code;

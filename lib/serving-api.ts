@@ -14,7 +14,7 @@
  *
  * Authorization is the API's default method option, so no route can be created unprotected by
  * forgetting a second call: the required `authorizer` prop (the JWT Lambda authorizer,
- * `jwt-authorizer.ts`) guards every method. Routes marked `public` in the table (health checks,
+ * `jwt-authorizer.ts`) guards every method. Routes marked `public` in the table (the OpenAPI document, health checks,
  * and `GET /v2`, the inference protocol's server metadata)
  * are the only ones created with `AuthorizationType.NONE`.
  *
@@ -234,7 +234,9 @@ export class ServingApi extends Construct {
     const healthTarget = props.healthTarget ?? firstEndpoint.target;
     for (const route of routes) {
       if (route.public) {
-        this.addRoute(route.resource, route, healthTarget, true);
+        // The API's OpenAPI document is the control plane's; the health checks and `GET /v2` answer
+        // from an endpoint, since they say whether a model can serve.
+        this.addRoute(route.resource, route, route.fn === 'control' ? props.control : healthTarget, true);
       } else if (route.resource.includes(MODEL_PARAMETER)) {
         // Model routes: the control plane's stay on `{model}`; the predict ones exist only per endpoint.
         if (route.fn === 'control') this.addRoute(route.resource, route, props.control, false);
@@ -318,7 +320,7 @@ export class ServingApi extends Construct {
       acknowledgeNag(
         method,
         'AwsSolutions-APIG4',
-        `${route.method} ${path} is public (routes.ts marks it so): a health check, or the inference protocol's server metadata, which names no model and holds no data; load balancers, uptime probes and protocol clients call it without credentials.`,
+        `${route.method} ${path} is public (routes.ts marks it so): a health check, the inference protocol's server metadata, or the API's OpenAPI document, none of which names a model or holds data; load balancers, uptime probes and protocol clients call it without credentials.`,
       );
     }
   }

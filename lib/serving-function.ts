@@ -16,7 +16,7 @@
 import { Annotations, ArnFormat, AssetStaging, type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
 import { Tracing, type Architecture, type ParamsAndSecretsLayerVersion } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
@@ -158,6 +158,8 @@ export class ServingFunction extends Construct implements IGrantable {
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
         forceDockerBundling: false,
+        // esbuild's warnings and errors only: not its per-file size listing at every synth.
+        logLevel: LogLevel.WARNING,
       },
     });
     acknowledgeNag(

@@ -192,6 +192,10 @@ export class OnnxServingStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the serving API stage' });
+    new CfnOutput(this, 'OpenApiUrl', {
+      value: this.api.api.urlForPath('/openapi.json'),
+      description: "The API's OpenAPI 3.1 document (public); each model's own is at v1/models/<model>/openapi.json (scope models:read)",
+    });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.artifacts.bucket.bucketName });
     new CfnOutput(this, 'PayloadBucketName', {
       value: this.payloads.bucket.bucketName,

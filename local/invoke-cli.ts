@@ -12,11 +12,16 @@
  * `--metadata <file.json>` right after it, its metadata) in the embedded registry and makes it
  * live before the function runs: an endpoint's function for a model other than the sample runs
  * on the caller's file. Given more than once, each `--metadata` goes with the `--register` before it.
+ *
+ * Standard output carries the result and nothing else, so it can be piped to `jq` or parsed: the
+ * function's logs and Node's warnings go to standard error as they are printed. A mistake in the
+ * command (no `cdk.out`, no such function, no event file) is one line saying what to do, exit code 1.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import './quiet.js';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeResult, invoke, isProxyResult, readRegistration, resultBody, type ModelRegistration } from './invoke.js';
+import { SYNTH_HINT, describeResult, invoke, isProxyResult, readRegistration, resultBody, type ModelRegistration } from './invoke.js';
 
 const USAGE = [
   'Usage: npm run invoke -- <function name or part of it> -e <event.json> [-t cdk.out/<stack>.template.json] [--out <file for the response body>]',
@@ -60,10 +65,32 @@ function registrations(tokens: ReturnType<typeof parseArgs>['tokens']): ModelReg
   return pairs.map(({ spec, metadata }) => readRegistration(spec, metadata));
 }
 
+/** The one template in `cdk.out`; throws, saying what to run or choose, when there is none or several. */
 function defaultTemplate(): string {
-  const templates = readdirSync('cdk.out').filter((f) => f.endsWith('.template.json'));
-  if (templates.length !== 1) throw new Error(`Found ${templates.length} templates in cdk.out; choose one with -t.`);
+  const where = path.resolve('cdk.out');
+  if (!existsSync(where) || !statSync(where).isDirectory()) {
+    throw new Error(`There is no cdk.out folder in ${process.cwd()}: ${SYNTH_HINT}, or give a template with -t <file>.`);
+  }
+  const templates = readdirSync(where).filter((f) => f.endsWith('.template.json'));
+  if (templates.length === 0) throw new Error(`cdk.out holds no template (*.template.json): ${SYNTH_HINT}.`);
+  if (templates.length > 1) {
+    throw new Error(`cdk.out holds ${templates.length} templates; choose one with -t: ${templates.map((t) => `cdk.out/${t}`).join(', ')}.`);
+  }
   return path.join('cdk.out', templates[0] as string);
+}
+
+/** The event file's JSON; throws, naming the file, when it is missing or not JSON. */
+function readEvent(file: string): unknown {
+  if (!existsSync(file)) {
+    throw new Error(
+      `The event file ${file} does not exist (relative paths are read from ${process.cwd()}); the events/ folder has ready ones.`,
+    );
+  }
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (error) {
+    throw new Error(`The event file ${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -86,14 +113,11 @@ async function main(): Promise<void> {
   const [functionName] = positionals;
   if (!functionName || !values.event || positionals.length !== 1) throw new Error(USAGE);
   const register = registrations(tokens);
-  const result = await invoke({
-    templateFile: values.template ?? defaultTemplate(),
-    functionName,
-    event: JSON.parse(readFileSync(values.event, 'utf8')) as unknown,
-    register,
-  });
+  const templateFile = values.template ?? defaultTemplate();
+  const event = readEvent(values.event);
+  // The function's output goes to stderr as it comes; stdout gets the result alone.
+  const result = await invoke({ templateFile, functionName, event, register, onLog: (text) => process.stderr.write(text) });
   for (const { model, version } of result.registered) process.stderr.write(`Registered ${model} version ${version}, live (production).\n`);
-  process.stderr.write(result.logs);
   if (values.out === undefined) {
     process.stdout.write(`${describeResult(result.result)}\n`);
     if (isProxyResult(result.result) && result.result.isBase64Encoded)
@@ -109,5 +133,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(`invoke failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  // Not process.exit: stderr, when it is a pipe, is written to the end first.
+  process.exitCode = 1;
 });

@@ -26,6 +26,15 @@
  * through files, not the environment or a pipe, so an event of several MB (a binary body,
  * base64-encoded as API Gateway sends it) arrives whole. A proxy result with a base64 body is
  * what API Gateway decodes to bytes for a client that accepts them: {@link resultBody} gives them.
+ *
+ * Two channels, as on Lambda: the result file carries the handler's answer and nothing else
+ * (only the runner writes it, once, after the handler returned); the process's stdout and stderr
+ * carry everything else the function or the runtime prints (its log lines, `console.log`, Node's
+ * warnings), kept apart from the answer, collected as `logs` and passed on as they come to
+ * `InvokeOptions.onLog` (the CLI's own stderr). Nothing printed can be mistaken for the answer.
+ *
+ * What is missing is named with what to run first: no `cdk.out` or template (`npx cdk synth`),
+ * no function of that name (the template's functions listed, the closest named), no bundled code.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -35,8 +44,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureTables } from '../functions/adapters/tables.js';
 import { AppError, formatPath } from '../functions/core/errors.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES, serializedBytes } from '../functions/core/codec/payload-limits.js';
+import { closestName } from '../functions/core/messages.js';
 import type { RegistryService } from '../functions/core/registry.js';
 import { ensureBucket, localClients, startLocalAws, type LocalAws } from './aws-servers.js';
+import { QUIET_ENV } from './quiet.js';
+
+/** What to run when the synthesized app is missing or stale. */
+export const SYNTH_HINT = 'run "npx cdk synth -q" (or "npm run synth") first';
 
 /** A Lambda function as the template declares it. */
 export interface TemplateFunction {
@@ -57,30 +71,74 @@ interface TemplateResource {
 }
 
 /**
- * Finds the function in a synthesized template whose logical id or construct path contains
- * `name` (case-insensitive). Exactly one must match.
+ * The resources of a synthesized template. Throws, saying what to run, when the file is missing
+ * or is not a template.
+ */
+function readTemplate(templateFile: string): Record<string, TemplateResource> {
+  if (!existsSync(templateFile)) {
+    throw new Error(`The template ${templateFile} does not exist: ${SYNTH_HINT}, or give the template with -t <file>.`);
+  }
+  let template: unknown;
+  try {
+    template = JSON.parse(readFileSync(templateFile, 'utf8')) as unknown;
+  } catch (error) {
+    throw new Error(
+      `${templateFile} is not JSON (${error instanceof Error ? error.message : String(error)}): give the .template.json file "cdk synth" writes, or ${SYNTH_HINT}.`,
+    );
+  }
+  const resources = (template as { Resources?: unknown } | null)?.Resources;
+  if (resources === null || typeof resources !== 'object') {
+    throw new Error(
+      `${templateFile} has no Resources: it is not a CloudFormation template. Give the .template.json file "cdk synth" writes.`,
+    );
+  }
+  return resources as Record<string, TemplateResource>;
+}
+
+/**
+ * A function's short name, as a user would type it: its construct path without the stack and
+ * the trailing `Resource` (`EndpointIris/Predict/Function`), or its logical id.
+ */
+function shortName(logicalId: string, resource: TemplateResource): string {
+  const constructPath = String(resource.Metadata?.['aws:cdk:path'] ?? '');
+  if (!constructPath) return logicalId;
+  return (
+    constructPath
+      .split('/')
+      .slice(1)
+      .filter((part, i, parts) => !(i === parts.length - 1 && part === 'Resource'))
+      .join('/') || logicalId
+  );
+}
+
+/**
+ * Finds the function in a synthesized template whose logical id or short name (its construct
+ * path without the stack, `EndpointIris/Predict/Function`) contains `name` (case-insensitive).
+ * Exactly one must match. Throws when none or several match, listing the functions by short name
+ * (and, for none, the closest to `name`); and, saying what to run, when the template has no
+ * function or no bundled code.
  */
 export function findFunction(templateFile: string, name: string): TemplateFunction {
-  const template = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources?: Record<string, TemplateResource> };
-  const functions = Object.entries(template.Resources ?? {}).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+  const functions = Object.entries(readTemplate(templateFile)).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+  if (functions.length === 0) {
+    throw new Error(`${templateFile} declares no Lambda function: give the serving app's template (-t), or ${SYNTH_HINT}.`);
+  }
   const wanted = name.toLowerCase();
-  const matches = functions.filter(
-    ([id, r]) =>
-      id.toLowerCase().includes(wanted) ||
-      String(r.Metadata?.['aws:cdk:path'] ?? '')
-        .toLowerCase()
-        .includes(wanted),
-  );
-  const describe = () => functions.map(([id, r]) => `${id} (${String(r.Metadata?.['aws:cdk:path'] ?? '')})`).join(', ');
+  // The stack's name is in every construct path: it is left out, so that it matches no one function.
+  const matches = functions.filter(([id, r]) => id.toLowerCase().includes(wanted) || shortName(id, r).toLowerCase().includes(wanted));
   if (matches.length !== 1) {
+    const names = (matches.length === 0 ? functions : matches).map(([id, r]) => shortName(id, r));
+    const closest = matches.length === 0 ? closestFunction(name, names) : undefined;
+    const listed = names.map((n) => `  ${n}`).join('\n');
     throw new Error(
-      `${matches.length === 0 ? 'No function' : 'More than one function'} in ${templateFile} matches "${name}"; the template has: ${describe()}`,
+      matches.length === 0
+        ? `No function in ${templateFile} matches "${name}"${closest ? ` (did you mean "${closest}"?)` : ''}. Give any part of one of these names:\n${listed}`
+        : `More than one function in ${templateFile} matches "${name}"; give more of the name:\n${listed}`,
     );
   }
   const [logicalId, resource] = matches[0] as [string, TemplateResource];
   const assetPath = resource.Metadata?.['aws:asset:path'] ?? assetFromS3Key(resource);
-  if (typeof assetPath !== 'string')
-    throw new Error(`${logicalId} has no bundled code in ${path.dirname(templateFile)}: run "npx cdk synth" first.`);
+  if (typeof assetPath !== 'string') throw new Error(`${logicalId} has no bundled code in ${path.dirname(templateFile)}: ${SYNTH_HINT}.`);
   const variables = (resource.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
   return {
     logicalId,
@@ -89,6 +147,18 @@ export function findFunction(templateFile: string, name: string): TemplateFuncti
     handler: String(resource.Properties?.['Handler'] ?? 'index.handler'),
     environment: variables,
   };
+}
+
+/**
+ * The function name closest to what was typed: by the whole short name, else by its parts
+ * (`predict` for `EndpointIris/Predict/Function`).
+ */
+function closestFunction(typed: string, names: readonly string[]): string | undefined {
+  const whole = closestName(typed, names);
+  if (whole) return whole;
+  // Its parts, construct ids and the words in them: `iris` in `EndpointIris/Predict/Function`.
+  for (const name of names) if (closestName(typed, name.split(/\/|(?<=[a-z0-9])(?=[A-Z])/))) return name;
+  return undefined;
 }
 
 /**
@@ -162,12 +232,18 @@ export interface InvokeOptions {
    * plane) takes any. @default none
    */
   readonly register?: readonly ModelRegistration[];
+  /**
+   * Called with each piece of what the function's process prints (stdout and stderr: its logs,
+   * Node's warnings) as it comes, apart from the result. @default nothing (only `logs`)
+   */
+  readonly onLog?: (text: string) => void;
 }
 
 export interface InvokeResult {
   readonly function: string;
+  /** The handler's answer, as Lambda returns it: from the result file, never from the process's output. */
   readonly result: unknown;
-  /** What the function wrote to stdout/stderr (its logs). */
+  /** What the function's process wrote to stdout and stderr (its logs, Node's warnings), in order of arrival. */
   readonly logs: string;
   /** The versions registered from `register`, each live (production) when the function ran. */
   readonly registered: readonly { readonly model: string; readonly version: string }[];
@@ -275,6 +351,7 @@ function registrySettings(templateFile: string): Record<string, string> {
  */
 export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
   const fn = findFunction(options.templateFile, options.functionName);
+  checkBundle(fn);
   const env = resolveEnvironment(fn.environment);
   const registrations = options.register ?? [];
   checkRegistrations(fn, env, registrations);
@@ -288,7 +365,7 @@ export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
   try {
     const settings = registrations.length > 0 ? registrySettings(options.templateFile) : {};
     const registered = await prepareResources(aws, env, options.seedSampleModel ?? true, registrations, settings);
-    return { function: fn.logicalId, ...(await runBundle(fn, env, aws, options.event)), registered };
+    return { function: fn.logicalId, ...(await runBundle(fn, env, aws, options.event, options.onLog)), registered };
   } finally {
     await aws.stop();
   }
@@ -360,17 +437,30 @@ async function registerLive(
   }
 }
 
-/** Runs the bundled handler in a fresh Node process, as the Lambda runtime would. */
+/** Throws, saying what to run, when the function's bundled code is not where the template says. */
+function checkBundle(fn: TemplateFunction): void {
+  const [file] = fn.handler.split('.') as [string];
+  if (!existsSync(fn.assetDir)) {
+    throw new Error(`The bundled code of ${fn.logicalId} (${fn.assetDir}) is missing: ${SYNTH_HINT} again.`);
+  }
+  if (!['.mjs', '.js', '.cjs'].some((ext) => existsSync(path.join(fn.assetDir, `${file}${ext}`)))) {
+    throw new Error(`No ${file}.mjs/.js/.cjs in ${fn.assetDir}: ${SYNTH_HINT} again.`);
+  }
+}
+
+/**
+ * Runs the bundled handler in a fresh Node process, as the Lambda runtime would. The answer comes
+ * back in the result file; what the process prints goes to `logs` (and `onLog`), never into it.
+ */
 function runBundle(
   fn: TemplateFunction,
   env: Record<string, string>,
   aws: LocalAws,
   event: unknown,
+  onLog?: (text: string) => void,
 ): Promise<{ result: unknown; logs: string }> {
   const [file, exported] = fn.handler.split('.') as [string, string];
-  if (!['.mjs', '.js', '.cjs'].some((ext) => existsSync(path.join(fn.assetDir, `${file}${ext}`)))) {
-    throw new Error(`No ${file}.mjs/.js/.cjs in ${fn.assetDir}: run "npx cdk synth" first.`);
-  }
+  checkBundle(fn);
   const task = mkdtempSync(path.join(os.tmpdir(), 'invoke-task-'));
   cpSync(fn.assetDir, task, { recursive: true });
   symlinkSync(path.join(REPOSITORY, 'node_modules'), path.join(task, 'node_modules'), 'dir');
@@ -393,6 +483,7 @@ function runBundle(
   ].join('\n');
   const childEnv: Record<string, string> = {
     PATH: process.env['PATH'] ?? '',
+    ...QUIET_ENV,
     ...env,
     ...CREDENTIALS,
     AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoEndpoint,
@@ -406,19 +497,26 @@ function runBundle(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', runner], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const log = (text: string) => {
+      out += text;
+      onLog?.(text);
+    };
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', log);
+    child.stderr.on('data', log);
     child.on('error', (error) => {
       rmSync(task, { recursive: true, force: true });
       rmSync(io, { recursive: true, force: true });
       reject(error);
     });
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the process has ended and its output has been read to the end.
+    child.on('close', (code, signal) => {
       rmSync(task, { recursive: true, force: true });
       const text = code === 0 && existsSync(resultFile) ? readFileSync(resultFile, 'utf8') : undefined;
       rmSync(io, { recursive: true, force: true });
       if (text === undefined) {
-        reject(new Error(`The function exited with code ${code}:\n${out}`));
+        reject(new Error(`The function exited with ${signal ? `signal ${signal}` : `code ${code}`}:\n${out}`));
         return;
       }
       const resultBytes = Buffer.byteLength(text, 'utf8');

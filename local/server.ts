@@ -40,6 +40,8 @@ import { contentCoding, decodeUtf8Body, inflateBounded, type HttpHandler } from 
 import { BINARY_MEDIA_TYPES, isBinaryMediaType } from '../functions/shared/media-types.js';
 import { matchRoute, ROUTES, type FunctionName, type Route } from '../functions/shared/routes.js';
 import { answerClientError, MAX_HEADER_BYTES } from './client-errors.js';
+import { isConsolePath, serveConsole } from './console.js';
+import { isDocsPath, serveDocs } from './docs-page.js';
 
 export interface LocalFunction {
   readonly handler: HttpHandler;
@@ -404,6 +406,18 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
     } else {
       sendJson(response, 200, auth.jwks, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' });
     }
+    return;
+  }
+  // The web console's static files (local/console.ts); its pages call the API with the user's token.
+  if (isConsolePath(url.pathname)) {
+    request.resume();
+    await serveConsole(request, response, url, requestId);
+    return;
+  }
+  // The index at / and the API reference at /docs (local/docs-page.ts): static pages, no token.
+  if (isDocsPath(url.pathname)) {
+    request.resume();
+    await serveDocs(request, response, url, requestId);
     return;
   }
   const match = matchRoute(method, url.pathname, options.routes ?? ROUTES);

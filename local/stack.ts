@@ -347,6 +347,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             ...(experiments ? { experiments } : {}),
             ...(shadows ? { shadows } : {}),
             limits,
+            codec: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS },
             edge: { logger: createLogger({ level: config.LOG_LEVEL, keys: { function: 'control' } }) },
           }),
         },

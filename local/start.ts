@@ -14,12 +14,15 @@
  * the one that started it. The AWS servers' child exits when this process dies without a word
  * (SIGKILL): it watches its IPC channel (`aws-process.ts`).
  */
+import './quiet.js';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod';
 import { LOG_LEVELS } from '../functions/core/observability.js';
 import { DEFAULT_RATE_LIMIT, JWKS_PATH } from './server.js';
+import { modelctlApiLines, requestLogLine } from './banner.js';
 import { STOP_SIGNALS } from './signals.js';
+import { seedSampleRegressor } from './sample-regressor.js';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
 
 const lowerCase = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
@@ -97,6 +100,15 @@ async function main(): Promise<void> {
       ...(env.SESSION_CACHE_MAX_BYTES ? { SESSION_CACHE_MAX_BYTES: env.SESSION_CACHE_MAX_BYTES } : {}),
     },
   });
+  // The second sample model, a regressor, beside iris (registered only here: in-process test
+  // stacks keep one model).
+  try {
+    await seedSampleRegressor(stack.registry, stack.drift);
+  } catch (error) {
+    await stack.stop();
+    release();
+    throw error;
+  }
   const example = JSON.stringify({
     features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
   });
@@ -124,8 +136,10 @@ async function main(): Promise<void> {
       `  curl -s ${stack.url}/v1/models/${SAMPLE_MODEL.name}/predict -H "authorization: Bearer ${token}" -H 'content-type: application/json' -d '${example}'`,
       '',
       `Models: curl -s ${stack.url}/v1/models -H "authorization: Bearer ${mint('--scope models:read')}"`,
+      ...modelctlApiLines(stack.url),
       `Tokens: npm run -s modelctl -- token --scope predict --model ${SAMPLE_MODEL.name}${dataFlag}    Stop: Ctrl+C`,
       '',
+      requestLogLine(env.ACCESS_LOG === 'on'),
     ];
   } else {
     lines = [
@@ -136,8 +150,10 @@ async function main(): Promise<void> {
       'Try it:',
       `  curl -s ${stack.url}/v1/models/${SAMPLE_MODEL.name}/predict -H 'content-type: application/json' -d '${example}'`,
       '',
+      ...modelctlApiLines(stack.url),
       `Models: curl -s ${stack.url}/v1/models    Stop: Ctrl+C`,
       '',
+      requestLogLine(env.ACCESS_LOG === 'on'),
     ];
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -9,7 +9,7 @@
 import { profileRows, type ReferenceProfile } from '../functions/core/drift/profile.js';
 import { DEFAULT_PREDICTION_BATCH_ROWS, openProfileTarget, predictionProfile } from '../functions/core/drift/profile-predictions.js';
 import type { ArtifactStore } from '../functions/core/ports.js';
-import { attr, buildModel, ML_DOMAIN } from '../functions/core/onnx/builder.js';
+import { attr, buildModel, ML_DOMAIN } from '../test/support/onnx/builder.js';
 import type { GoldenInput, ModelMetadata } from '../functions/core/model.js';
 
 /** Input columns, in the order of the model's `features` tensor columns. */

@@ -2,7 +2,8 @@
  * DynamoDB implementation of the `ModelRegistry` port, on the single-table design of
  * `tables.ts` (`REGISTRY_TABLE`): one model item and one item per version in the model's
  * partition. Every change is a conditional write on the revisions that were read, so a lost race
- * is detected by DynamoDB rather than silently overwriting a concurrent change.
+ * is detected by DynamoDB rather than silently overwriting a concurrent change. How items read
+ * back as domain types: `dynamodb-registry-items.ts`.
  */
 import {
   GetCommand,
@@ -13,20 +14,18 @@ import {
   type QueryCommandInput,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, InternalError, NotFoundError } from '../core/errors.js';
-import {
-  STAGES,
-  type ArtifactSource,
-  type CaptureSettings,
-  type ModelMetadata,
-  type ModelRecord,
-  type ModelVersion,
-  type Stage,
-  type StageTransition,
-} from '../core/model.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { CaptureSettings, ModelRecord, ModelVersion, StageTransition } from '../core/model.js';
 import type { ModelRegistry, NewModelVersion, TransitionPlan, VersionChange } from '../core/ports.js';
-import type { ActiveExperiment } from '../core/experiments/experiment.js';
-import type { ActiveShadow } from '../core/shadow/shadow.js';
+import {
+  corrupt,
+  type Item,
+  parseVersion,
+  stringField,
+  toModelRecord,
+  toModelVersion,
+  toStageTransition,
+} from './dynamodb-registry-items.js';
 import { REGISTRY_KEYS } from './tables.js';
 import { marshallable } from './dynamodb-values.js';
 
@@ -51,8 +50,6 @@ export interface DynamoDbRegistryOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** An item as the document client returns it: attribute values of unknown type. */
-type Item = Record<string, unknown>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** Thrown inside one attempt when the transaction lost a race; the retry loop catches it. */
@@ -443,89 +440,4 @@ function isLostRace(error: unknown): boolean {
 function conditionFailedAt(lost: LostRace, index: number): boolean {
   const reasons = (lost.cause as { CancellationReasons?: ReadonlyArray<{ Code?: string }> } | undefined)?.CancellationReasons ?? [];
   return reasons[index]?.Code === 'ConditionalCheckFailed';
-}
-
-/** `"42"` → 42; anything that cannot name a stored version → undefined. */
-function parseVersion(version: string): number | undefined {
-  if (!/^[1-9][0-9]*$/.test(version) || version.length > REGISTRY_KEYS.versionDigits) return undefined;
-  return Number(version);
-}
-
-function toModelRecord(item: Item): ModelRecord {
-  const productionVersion = item.productionVersion;
-  return {
-    model: stringField(item, 'model'),
-    ...(typeof productionVersion === 'string' ? { productionVersion } : {}),
-    latestVersion: numberField(item, 'latestVersion'),
-    revision: numberField(item, 'revision'),
-    updatedAt: stringField(item, 'updatedAt'),
-    updatedBy: stringField(item, 'updatedBy'),
-    // Written from the domain type by `setCapture` and read back as it was.
-    ...(item.capture === undefined ? {} : { capture: mapField(item, 'capture') as unknown as CaptureSettings }),
-    // Written by the experiment store (`dynamodb-experiments.ts`) from the domain types.
-    ...(item.experiment === undefined ? {} : { experiment: mapField(item, 'experiment') as unknown as ActiveExperiment }),
-    ...(item.shadow === undefined ? {} : { shadow: mapField(item, 'shadow') as unknown as ActiveShadow }),
-  };
-}
-
-function toModelVersion(item: Item): ModelVersion {
-  const stage = stringField(item, 'stage');
-  if (!isStage(stage)) throw corrupt(item, 'stage');
-  return {
-    model: stringField(item, 'model'),
-    version: stringField(item, 'version'),
-    stage,
-    revision: numberField(item, 'revision'),
-    // The maps are written from these domain types by this adapter and read back as they were.
-    metadata: mapField(item, 'metadata') as ModelMetadata,
-    artifact: mapField(item, 'artifact') as unknown as ModelVersion['artifact'],
-    signature: mapField(item, 'signature') as unknown as ModelVersion['signature'],
-    registeredBy: stringField(item, 'registeredBy'),
-    registeredAt: stringField(item, 'registeredAt'),
-    ...(item.source === undefined ? {} : { source: mapField(item, 'source') as unknown as ArtifactSource }),
-  };
-}
-
-function toStageTransition(item: Item): StageTransition {
-  const from = stringField(item, 'from');
-  const to = stringField(item, 'to');
-  if (!isStage(from)) throw corrupt(item, 'from');
-  if (!isStage(to)) throw corrupt(item, 'to');
-  const reason = item.reason;
-  return {
-    model: stringField(item, 'model'),
-    version: stringField(item, 'version'),
-    from,
-    to,
-    revision: numberField(item, 'revision'),
-    actor: stringField(item, 'actor'),
-    at: stringField(item, 'at'),
-    ...(typeof reason === 'string' ? { reason } : {}),
-  };
-}
-
-function isStage(value: string): value is Stage {
-  return (STAGES as readonly string[]).includes(value);
-}
-
-function stringField(item: Item, name: string): string {
-  const value = item[name];
-  if (typeof value !== 'string') throw corrupt(item, name);
-  return value;
-}
-
-function numberField(item: Item, name: string): number {
-  const value = item[name];
-  if (typeof value !== 'number') throw corrupt(item, name);
-  return value;
-}
-
-function mapField(item: Item, name: string): Item {
-  const value = item[name];
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(item, name);
-  return value as Item;
-}
-
-function corrupt(item: Item, field: string): InternalError {
-  return new InternalError('REGISTRY_ITEM_INVALID', `Registry item ${String(item.pk)} / ${String(item.sk)} has no valid "${field}".`);
 }

@@ -108,6 +108,9 @@ export class OnnxRuntime implements ModelRuntime {
       interOpNumThreads: 1,
       intraOpNumThreads: options.intraOpThreads ?? defaultIntraOpThreads(undefined),
       extra: spinningOption(options.spinning ?? true),
+      // ONNX Runtime's own log line for a failed run (an unstructured `[E:onnxruntime:…]` on stderr)
+      // says what the thrown error says; the error is what we log, as JSON with the request's keys.
+      logSeverityLevel: 4,
     };
     this.sessions = new SessionCache<OrtSession>(
       options.sessions ?? DEFAULT_SESSION_LIMITS,

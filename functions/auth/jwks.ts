@@ -4,6 +4,14 @@
  * per cooldown (so a flood of tokens with made-up `kid`s cannot turn into a flood of fetches).
  * Keys are only ever taken from here: a token's own `jku`, `x5u`, `jwk` or `x5c` header is
  * refused by the verifier before a key is looked up.
+ *
+ * Why not jose's own `createRemoteJWKSet`: its cooldown runs from the last successful fetch, so
+ * while the issuer's endpoint is down or hangs, every token costs a fetch (and, hanging, a full
+ * timeout of the authorizer's time), and it reads a document of any size. This source also cools
+ * down after a failure and caps the size; `test/unit/auth/jwks.test.ts` ("what jose's
+ * createRemoteJWKSet does not do") runs both against the same endpoint and fails once jose
+ * catches up. The two cost the same at cold start (the authorizer bundle differs by under 100
+ * bytes; jose's set loads Node's fetch when built, this one at its first fetch).
  */
 import { createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, type LocalJWKSet } from 'jose';
 import { KeysUnavailableError } from './errors.js';

@@ -69,6 +69,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /v1/models/{model}': 'models:read',
   'GET /v1/models/{model}/versions': 'models:read',
   'GET /v1/models/{model}/versions/{version}': 'models:read',
+  'GET /v1/models/{model}/openapi.json': 'models:read',
   'POST /v1/models/{model}/versions': 'models:write',
   'POST /v1/models/{model}/uploads': 'models:write',
   'PUT /v1/models/{model}/production': 'models:promote',

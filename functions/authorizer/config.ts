@@ -10,6 +10,7 @@
  *   JWKS_URL: 'https://issuer.example.com/.well-known/jwks.json' } });
  */
 import * as z from 'zod';
+import { environmentProblems, plainParse } from '../core/messages.js';
 import { MAX_NUMERIC_DATE } from '../auth/claims.js';
 import { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, type AsymmetricAlgorithm } from '../auth/verifier.js';
 
@@ -130,8 +131,7 @@ export type AuthorizerConfig = z.infer<typeof AuthorizerConfigSchema>;
 
 /** Parses `env` (default: `process.env`), throwing one error that lists every bad variable. */
 export function loadAuthorizerConfig(env: Record<string, string | undefined> = process.env): AuthorizerConfig {
-  const result = AuthorizerConfigSchema.safeParse(env);
+  const result = plainParse(AuthorizerConfigSchema, env);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`).join('; ');
-  throw new Error(`Invalid authorizer configuration (environment variables): ${problems}`);
+  throw new Error(`Invalid authorizer configuration (environment variables): ${environmentProblems(result.issues, env)}`);
 }

@@ -4,23 +4,21 @@
  * registry, release, stats or prediction-log service, map the result.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import * as z from 'zod';
 import { parseWith } from '../core/codec/request.js';
-import { UNPAIRED_SURROGATE } from '../core/codec/limits.js';
-import { STAGES } from '../core/model.js';
-import { AppError, clip, ValidationError } from '../core/errors.js';
-import { MAX_VERSION_DIGITS, VERSION_PATTERN } from '../core/names.js';
+import { codecLimits, type CodecLimits } from '../core/codec/limits.js';
+import { AppError, clip, NotFoundError, ValidationError } from '../core/errors.js';
+import { VERSION_PATTERN } from '../core/names.js';
 import type { RegistryService } from '../core/registry.js';
 import { ReleasesNotConfiguredError, type ReleaseService } from '../core/release.js';
 import { checkWindow, DEFAULT_WINDOW_MINUTES, type PredictionLogService, type StatsService } from '../core/stats.js';
 import type { UploadService } from '../core/uploads.js';
-import { BATCH_FORMATS, JOB_STATES } from '../core/batch-contract.js';
+import type { JOB_STATES } from '../core/batch-contract.js';
 import type { BatchJobService } from '../core/batch-jobs.js';
-import { MAX_DRIFT_WINDOW_MINUTES, checkProfiledNames, type DriftService } from '../core/drift/service.js';
+import { checkProfiledNames, type DriftService } from '../core/drift/service.js';
 import { parseReferenceProfile } from '../core/drift/profile-schema.js';
 import type { ReferenceProfile } from '../core/drift/profile.js';
 import type { ModelVersion } from '../core/model.js';
-import { MAX_REPLAY_REQUESTS, type ReplayService } from '../core/replay/service.js';
+import type { ReplayService } from '../core/replay/service.js';
 import type { ExperimentService } from '../core/experiments/service.js';
 import type { ShadowService } from '../core/shadow/service.js';
 import {
@@ -34,6 +32,40 @@ import {
   type HttpHandler,
   type RouteAction,
 } from '../shared/http.js';
+import { apiDocument } from '../shared/openapi/api-document.js';
+import { modelDocument } from '../shared/openapi/model-document.js';
+import {
+  CANCEL_HINT,
+  CancelSchema,
+  DRIFT_RUN_HINT,
+  DriftRunSchema,
+  INPUT_UPLOAD_HINT,
+  InputUploadSchema,
+  JobStateQuery,
+  LimitQuery,
+  MinutesQuery,
+  PRODUCTION_HINT,
+  PROMOTE_HINT,
+  ProductionSchema,
+  PromoteSchema,
+  QUERY_PARAMETERS,
+  REASON_HINT,
+  REGISTER_HINT,
+  REPLAY_HINT,
+  ReasonSchema,
+  RegisterSchema,
+  ReplaySchema,
+  SHIFT_HINT,
+  STAGE_HINT,
+  SUBMIT_HINT,
+  ShadowIdQuery,
+  ShiftSchema,
+  StageSchema,
+  SubmitJobSchema,
+  UPLOAD_HINT,
+  UploadSchema,
+  VersionQuery,
+} from './schemas.js';
 
 export interface ControlHandlerDeps {
   readonly service: RegistryService;
@@ -59,126 +91,29 @@ export interface ControlHandlerDeps {
   /** Shadow tests; without it those routes answer 501 `EXPERIMENTS_NOT_CONFIGURED`. */
   readonly shadows?: ShadowService;
   readonly limits: BodyLimits;
+  /**
+   * The limits the model endpoints decode requests under (`MAX_ROWS`, `MAX_STRING_CHARS`), which
+   * each model's OpenAPI document states. @default the endpoints' defaults (1,000 rows, 65,536 characters)
+   */
+  readonly codec?: Partial<CodecLimits>;
   /** The function's logger and version. @default the shared logger, `$LATEST` */
   readonly edge?: Pick<EdgeOptions, 'logger' | 'functionVersion'>;
 }
 
-const RegisterSchema = z.strictObject({
-  /**
-   * The ONNX file, base64-encoded (files up to MAX_BODY_BYTES of JSON). An empty one reaches
-   * registration, which answers `EMPTY_ARTIFACT` as it does for an empty upload.
-   */
-  modelBase64: z.base64().optional(),
-  /** An upload from `POST /v1/models/{model}/uploads`, for larger files. */
-  uploadId: z.uuid().optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  /** The version's reference profile (`modelctl profile`), checked with the file and stored beside it. */
-  profile: z.unknown().optional(),
-});
-const REGISTER_HINT =
-  'Send {"modelBase64": "<the .onnx file, base64>", "metadata": {...}}, or for a large file {"uploadId": "<from POST /v1/models/{model}/uploads>", "metadata": {...}}.';
-
-const UploadSchema = z.strictObject({});
-const UPLOAD_HINT = 'Send {}; the answer holds the URL to PUT the file to.';
-
-/** A version in a body: the rule of a `{version}` in a path (`functions/core/names.ts`). */
-const versionNumber = z.string().max(MAX_VERSION_DIGITS).regex(VERSION_PATTERN, 'must be a version number such as "3"');
-const revision = z.number().int().positive();
-const reason = z.string().min(1).max(1_000);
-
-const ProductionSchema = z.strictObject({ version: versionNumber, expectedRevision: revision.optional(), reason: reason.optional() });
-const PRODUCTION_HINT = 'Send {"version": "<version number>"}, optionally with "expectedRevision" and "reason".';
-
-const StageSchema = z.strictObject({ to: z.enum(STAGES), expectedRevision: revision.optional(), reason: reason.optional() });
-const STAGE_HINT = `Send {"to": "${STAGES.join('" | "')}"}, optionally with "expectedRevision" and "reason".`;
-
-const percent = z.number().refine(Number.isFinite, 'must be a finite number');
-
-const PromoteSchema = z.strictObject({
-  canary: percent.optional(),
-  managed: z.strictObject({ kind: z.enum(['canary', 'linear']), percent, intervalMinutes: z.number().int() }).optional(),
-  reason: reason.optional(),
-});
-const PROMOTE_HINT =
-  'Send {} (all the traffic at once), {"canary": <percent>} (a manual canary) or {"managed": {"kind": "canary" | "linear", "percent": <percent>, "intervalMinutes": <minutes>}}, optionally with "reason".';
-
-/** The canary the change was decided from, as `deployment` shows it (If-Match; `ExpectedCanary`). */
-const expectedCanary = z.strictObject({
-  functionVersion: z
-    .string()
-    .max(10)
-    .regex(/^[1-9][0-9]*$/, 'must be a function version number such as "2"'),
-  percent: z.number().min(0).max(100).optional(),
-});
-const EXPECTED_HINT =
-  'optionally with "expectedCanary": {"functionVersion": "<deployment.canary.functionVersion>", "percent": <deployment.canary.percent>}';
-
-const ShiftSchema = z.strictObject({ percent, expectedCanary: expectedCanary.optional() });
-const SHIFT_HINT = `Send {"percent": <the canary's share of the traffic, from 0.01 to 99.99>}, ${EXPECTED_HINT}.`;
-
-const ReasonSchema = z.strictObject({ reason: reason.optional(), expectedCanary: expectedCanary.optional() });
-const REASON_HINT = `Send {} or {"reason": "<why>"}, ${EXPECTED_HINT}.`;
-
-/** An S3 URI in a body: bounded here, parsed and judged by the job service. */
-const s3Uri = z.string().min(1).max(1_100).startsWith('s3://', 'must be an S3 URI, s3://<bucket>/<key>');
-const SubmitJobSchema = z.strictObject({
-  input: z.strictObject({ uri: s3Uri, format: z.enum(BATCH_FORMATS).optional() }),
-  output: z.strictObject({ uri: s3Uri }),
-  version: versionNumber.optional(),
-  rowsPerBatch: z.number().int().positive().optional(),
-  maxConcurrency: z.number().int().positive().optional(),
-  toleratedFailurePercentage: z.number().min(0).max(100).optional(),
-  clientToken: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9._:-]+$/, 'must be 1-64 of letters, digits, ".", "_", ":" and "-"')
-    .optional(),
-});
-const SUBMIT_HINT =
-  'Send {"input": {"uri": "s3://<bucket>/<key or prefix/>", "format"?: "csv" | "jsonl" | "parquet"}, "output": {"uri": "s3://<bucket>/<prefix>/"}}, optionally with "version", "rowsPerBatch", "maxConcurrency", "toleratedFailurePercentage" (0-100) and "clientToken".';
-
-/** A cancel's reason is stored with the job and shown in every answer: plain text only. */
-const plainText = reason.refine(
-  (text) => !UNPAIRED_SURROGATE.test(text) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text),
-  'must be text without control characters or unpaired surrogates',
-);
-const CancelSchema = z.strictObject({ reason: plainText.optional() });
-const CANCEL_HINT = 'Send {} or {"reason": "<why>"}.';
-
-const ReplaySchema = z.strictObject({
-  version: versionNumber,
-  since: z.string().min(1).max(64),
-  until: z.string().min(1).max(64).optional(),
-  sourceVersions: z.array(versionNumber).min(1).max(100).optional(),
-  maxRequests: z.number().int().min(1).max(MAX_REPLAY_REQUESTS).optional(),
-  rowsPerBatch: z.number().int().positive().optional(),
-  maxConcurrency: z.number().int().positive().optional(),
-});
-const REPLAY_HINT = `Send {"version": "<target version>", "since": "1h" or "<ISO-8601 time>"}, optionally with "until", "sourceVersions": ["1", ...], "maxRequests" (at most ${MAX_REPLAY_REQUESTS}), "rowsPerBatch" and "maxConcurrency".`;
-
-const InputUploadSchema = z.strictObject({
-  fileName: z
-    .string()
-    .min(1)
-    .max(200)
-    .regex(/^[A-Za-z0-9._-]+$/, 'must be a file name of letters, digits, ".", "_" and "-"')
-    .refine((n) => n !== '.' && n !== '..', 'must be a file name'),
-});
-const INPUT_UPLOAD_HINT = 'Send {"fileName": "data.csv"}; the answer holds the URL to PUT the file to and the input URI to submit.';
-
 /**
- * The query string's parameters, each given at most once and each one of `allowed`: anything
- * else is a 400 that names it (`UNKNOWN_PARAMETER`, `REPEATED_PARAMETER`, path `query.<name>`).
+ * The query string's parameters, each given at most once and each one `route` takes
+ * (`QUERY_PARAMETERS`, which the API document lists too): anything else is a 400 that names it
+ * (`UNKNOWN_PARAMETER`, `REPEATED_PARAMETER`, path `query.<name>`).
  */
-function queryParams<K extends string>(event: HttpEvent, allowed: readonly K[]): Partial<Record<K, string>> {
+function queryParams(event: HttpEvent, route: string): Partial<Record<string, string>> {
+  const allowed = Object.keys(QUERY_PARAMETERS[route] ?? {});
   // The edge copied both maps without a prototype: `constructor` is a name like any other.
   const given = event.multiValueQueryStringParameters ?? {};
   const single = event.queryStringParameters ?? {};
-  const result: Partial<Record<K, string>> = {};
+  const result: Partial<Record<string, string>> = {};
   for (const name of new Set([...Object.keys(given), ...Object.keys(single)])) {
     const shown = clip(name, 40);
-    if (!(allowed as readonly string[]).includes(name)) {
+    if (!allowed.includes(name)) {
       throw new ValidationError(
         'UNKNOWN_PARAMETER',
         `Unknown query parameter ${JSON.stringify(shown)}; this route takes ${allowed.map((a) => `"${a}"`).join(', ')}.`,
@@ -189,7 +124,7 @@ function queryParams<K extends string>(event: HttpEvent, allowed: readonly K[]):
     if ((values?.length ?? 0) > 1)
       throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${shown}" once.`, ['query', shown]);
     const value = (Object.hasOwn(single, name) ? single[name] : undefined) ?? values?.[0];
-    if (value !== undefined) result[name as K] = value;
+    if (value !== undefined) result[name] = value;
   }
   return result;
 }
@@ -197,7 +132,7 @@ function queryParams<K extends string>(event: HttpEvent, allowed: readonly K[]):
 /** `?minutes=N`: whole minutes, 1 to 1440 (400 `INVALID_WINDOW`, path `query.minutes`). */
 function minutesParam(text: string | undefined): number {
   if (text === undefined) return DEFAULT_WINDOW_MINUTES;
-  const minutes = /^[0-9]{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  const minutes = MinutesQuery.safeParse(text).success ? Number(text) : Number.NaN;
   checkWindow(minutes, text);
   return minutes;
 }
@@ -213,26 +148,11 @@ function notConfigured(event: HttpEvent, error: AppError): APIGatewayProxyResult
 /** `?limit=N`: 1 to 100 (400 `INVALID_LIMIT`). */
 function limitParam(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const limit = /^[0-9]{1,3}$/.test(text) ? Number(text) : Number.NaN;
+  const limit = LimitQuery.safeParse(text).success ? Number(text) : Number.NaN;
   if (!(limit >= 1 && limit <= 100))
     throw new ValidationError('INVALID_LIMIT', '"limit" must be a whole number from 1 to 100.', ['query', 'limit']);
   return limit;
 }
-
-const DriftRunSchema = z.strictObject({
-  minutes: z
-    .number({ error: 'must be a whole number of minutes' })
-    .int('must be a whole number of minutes')
-    .min(1, 'must be at least 1 minute')
-    .max(MAX_DRIFT_WINDOW_MINUTES, `must be at most ${MAX_DRIFT_WINDOW_MINUTES} minutes (30 days)`)
-    .optional(),
-  // A version number as text ("3") or as a number (3), as the other routes take it in a path.
-  version: z
-    .union([z.string(), z.number()])
-    .transform((v) => String(v))
-    .optional(),
-});
-const DRIFT_RUN_HINT = 'Send {} to judge the production version\'s last 24 hours, or {"minutes": 60, "version": "3"}.';
 
 const NO_EXPERIMENTS =
   'Experiments and shadow tests are not configured on this deployment: the control plane has no endpoints (ENDPOINTS) or no prediction log (PREDICTION_LOG_TABLE).';
@@ -249,8 +169,10 @@ export function makeHandler({
   experiments,
   shadows,
   limits,
+  codec,
   edge = {},
 }: ControlHandlerDeps): HttpHandler {
+  const documentLimits = { ...codecLimits(codec), maxJsonDepth: limits.maxJsonDepth, maxBodyBytes: limits.maxBodyBytes };
   const withExperiments =
     (action: (experiments: ExperimentService, event: HttpEvent) => Promise<APIGatewayProxyResult>): RouteAction =>
     async (event) => {
@@ -299,6 +221,14 @@ export function makeHandler({
   return httpFunction(
     limits,
     {
+      'GET /openapi.json': async () => jsonResponse(200, apiDocument()),
+      'GET /v1/models/{model}/openapi.json': async (event) => {
+        const model = pathParam(event, 'model');
+        const { productionVersion } = await service.describeModel(model);
+        if (productionVersion === undefined)
+          throw new NotFoundError('NO_PRODUCTION_VERSION', `Model "${model}" has no production version yet; promote one first.`, ['model']);
+        return jsonResponse(200, modelDocument(await service.getVersion(model, productionVersion), documentLimits));
+      },
       'GET /v1/models': async () => jsonResponse(200, { models: await service.listModels() }),
       'GET /v1/models/{model}': async (event) => jsonResponse(200, await service.describeModel(pathParam(event, 'model'))),
       'GET /v1/models/{model}/versions': async (event) =>
@@ -360,8 +290,8 @@ export function makeHandler({
         jsonResponse(200, await service.setCapture(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
       'DELETE /v1/models/{model}/capture': async (event) => jsonResponse(200, await service.disableCapture(pathParam(event, 'model'))),
       'GET /v1/models/{model}/drift': withDrift(async (d, event) => {
-        const { version } = queryParams(event, ['version']);
-        if (version !== undefined && !VERSION_PATTERN.test(version))
+        const { version } = queryParams(event, 'GET /v1/models/{model}/drift');
+        if (version !== undefined && !VersionQuery.safeParse(version).success)
           throw new ValidationError(
             'INVALID_VERSION',
             '"version" must be a version number such as "3" (a whole number from 1, at most 10 digits).',
@@ -451,8 +381,8 @@ export function makeHandler({
         jsonResponse(201, await sh.start(pathParam(event, 'model'), event.parsedBody, callerOf(event))),
       ),
       'GET /v1/models/{model}/shadow': withShadows(async (sh, event) => {
-        const { id } = queryParams(event, ['id']);
-        if (id !== undefined && !/^shadow-[0-9a-z-]{1,60}$/.test(id))
+        const { id } = queryParams(event, 'GET /v1/models/{model}/shadow');
+        if (id !== undefined && !ShadowIdQuery.safeParse(id).success)
           throw new ValidationError(
             'INVALID_SHADOW_ID',
             '"id" must be a shadow test id as POST /v1/models/{model}/shadow returned it ("shadow-…").',
@@ -465,7 +395,7 @@ export function makeHandler({
       ),
       'GET /v1/models/{model}/stats': async (event) => {
         const model = pathParam(event, 'model');
-        const minutes = minutesParam(queryParams(event, ['minutes']).minutes);
+        const minutes = minutesParam(queryParams(event, 'GET /v1/models/{model}/stats').minutes);
         if (!stats) {
           return notConfigured(
             event,
@@ -480,7 +410,7 @@ export function makeHandler({
       },
       'GET /v1/models/{model}/predictions': async (event) => {
         const model = pathParam(event, 'model');
-        const query = queryParams(event, ['since', 'limit', 'cursor']);
+        const query = queryParams(event, 'GET /v1/models/{model}/predictions');
         if (!predictions) {
           return notConfigured(
             event,
@@ -496,9 +426,9 @@ export function makeHandler({
       }),
       'GET /v1/models/{model}/batch-jobs': withJobs(async (jobs, event) => {
         const model = pathParam(event, 'model');
-        const query = queryParams(event, ['limit', 'cursor', 'state']);
-        if (query.state !== undefined && !(JOB_STATES as readonly string[]).includes(query.state)) {
-          throw new ValidationError('INVALID_STATE', `"state" must be one of ${JOB_STATES.join(', ')}.`, ['query', 'state']);
+        const query = queryParams(event, 'GET /v1/models/{model}/batch-jobs');
+        if (query.state !== undefined && !JobStateQuery.safeParse(query.state).success) {
+          throw new ValidationError('INVALID_STATE', `"state" must be one of ${JobStateQuery.options.join(', ')}.`, ['query', 'state']);
         }
         const limit = limitParam(query.limit);
         return jsonResponse(

@@ -52,5 +52,7 @@ export const handler = makeHandler({
   ...(experiments ? { experiments } : {}),
   ...(shadows ? { shadows } : {}),
   limits: bodyLimits(config),
+  // The per-model OpenAPI document states the request limits the endpoints enforce.
+  codec: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS },
   edge: { logger, functionVersion: config.AWS_LAMBDA_FUNCTION_VERSION },
 });

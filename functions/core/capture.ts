@@ -46,6 +46,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { ValidationError, clip } from './errors.js';
+import { didYouMean } from './messages.js';
 import type { CaptureSettings, ModelVersion } from './model.js';
 import type { TensorData, TensorMap } from './tensor.js';
 import { V2_DATATYPES, type RecordLayout } from './codec/decode.js';
@@ -142,7 +143,7 @@ export function checkRedaction(
           .join(', ');
         throw new ValidationError(
           'UNKNOWN_FEATURE',
-          `${JSON.stringify(clip(n, 60))} is not a feature, input or output of any version of this model, so there is nothing to ${field === 'drop' ? 'drop' : 'hash'}; check the spelling (known: ${some}${known.size > 10 ? ', …' : ''}).`,
+          `${JSON.stringify(clip(n, 60))} is not a feature, input or output of any version of this model, so there is nothing to ${field === 'drop' ? 'drop' : 'hash'}; check the spelling${didYouMean(n, known)} (known: ${some}${known.size > 10 ? ', …' : ''}).`,
           [field, i],
         );
       }

@@ -396,13 +396,7 @@ export function parseMetadata(value: unknown): ModelMetadata {
       ['metadata', ...protoKey],
     );
   }
-  let metadata: ModelMetadata;
-  try {
-    metadata = parseWith(ModelMetadataSchema, value, 'See the README for the metadata fields.');
-  } catch (error) {
-    if (error instanceof ValidationError) throw new ValidationError(error.code, error.message, ['metadata', ...error.path]);
-    throw error;
-  }
+  const metadata = parseWith(ModelMetadataSchema, value, 'See the README for the metadata fields.', ['metadata']);
   checkDeclaredNames(metadata);
   return metadata;
 }

@@ -6,6 +6,7 @@
  * message that names it.
  */
 import * as z from 'zod';
+import { environmentProblems, plainParse } from '../core/messages.js';
 import { metricBaselinesVariable } from '../shared/config.js';
 
 export const HookConfigSchema = z.object({
@@ -30,10 +31,9 @@ export const PostTrafficHookConfigSchema = HookConfigSchema.extend({
 export type PostTrafficHookConfig = z.infer<typeof PostTrafficHookConfigSchema>;
 
 function parse<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>, what: string): T {
-  const result = schema.safeParse(env);
+  const result = plainParse(schema, env);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-  throw new Error(`Invalid ${what} configuration (environment variables): ${problems}`);
+  throw new Error(`Invalid ${what} configuration (environment variables): ${environmentProblems(result.issues, env)}`);
 }
 
 export function loadHookConfig(env: Record<string, string | undefined> = process.env): HookConfig {

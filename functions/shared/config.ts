@@ -4,6 +4,7 @@
  * that names it.
  */
 import * as z from 'zod';
+import { environmentProblems, plainParse } from '../core/messages.js';
 import { MODEL_NAME_PATTERN } from '../core/model.js';
 import { DEFAULT_METRICS_NAMESPACE, LOG_LEVELS } from '../core/observability.js';
 
@@ -208,8 +209,7 @@ export function required(config: Config, name: 'ARTIFACT_BUCKET' | 'PREDICTION_L
 
 /** Parses `env` (default: `process.env`), throwing one error that lists every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const result = ConfigSchema.safeParse(env);
+  const result = plainParse(ConfigSchema, env);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-  throw new Error(`Invalid function configuration (environment variables): ${problems}`);
+  throw new Error(`Invalid function configuration (environment variables): ${environmentProblems(result.issues, env)}`);
 }

@@ -15,8 +15,9 @@ export interface Route {
   readonly resource: string;
   readonly fn: FunctionName;
   /**
-   * Served without a token: the health checks and the inference protocol's server metadata
-   * (`GET /v2`), which name no model and hold no data.
+   * Served without a token: the health checks, the inference protocol's server metadata
+   * (`GET /v2`) and the API's OpenAPI document (`GET /openapi.json`), which name no model and
+   * hold no data.
    */
   readonly public?: boolean;
 }
@@ -33,12 +34,14 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', resource: '/v2/health/live', fn: 'predict', public: true },
   { method: 'GET', resource: '/v2/health/ready', fn: 'predict', public: true },
   { method: 'GET', resource: '/v2', fn: 'predict', public: true },
+  { method: 'GET', resource: '/openapi.json', fn: 'control', public: true },
   { method: 'GET', resource: '/v1/models', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/versions', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/versions', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/uploads', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/versions/{version}', fn: 'control' },
+  { method: 'GET', resource: '/v1/models/{model}/openapi.json', fn: 'control' },
   { method: 'PUT', resource: '/v1/models/{model}/production', fn: 'control' },
   { method: 'POST', resource: '/v1/models/{model}/versions/{version}/stage', fn: 'control' },
   { method: 'GET', resource: '/v1/models/{model}/history', fn: 'control' },

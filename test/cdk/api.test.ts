@@ -90,8 +90,8 @@ function controlFunctionId(): string {
 /** The literal route of a model for a route-table template: `/v1/models/{model}/predict` → `/v1/models/iris/predict`. */
 const literal = (resource: string, model: string) => resource.replace('{model}', model);
 
-/** The routes the table marks public: the health checks and the inference protocol's server metadata. */
-const PUBLIC_ROUTES = ['GET /v2', 'GET /v2/health/live', 'GET /v2/health/ready'];
+/** The routes the table marks public: the API's OpenAPI document, the health checks and the inference protocol's server metadata. */
+const PUBLIC_ROUTES = ['GET /openapi.json', 'GET /v2', 'GET /v2/health/live', 'GET /v2/health/ready'];
 
 /** The logical id of the API's one authorizer (fails unless there is exactly one). */
 function authorizerId(): string {
@@ -405,7 +405,7 @@ describe('the API construct on its own (no bundling)', () => {
         .filter((m) => m.properties['AuthorizationType'] !== AuthorizationType.CUSTOM)
         .map(key)
         .sort(),
-    ).toEqual(['GET /v2', 'GET /v2/health/live', 'GET /v2/health/ready']);
+    ).toEqual(['GET /openapi.json', 'GET /v2', 'GET /v2/health/live', 'GET /v2/health/ready']);
   });
 
   it('CORS, when configured, answers preflights for the configured origins only', () => {

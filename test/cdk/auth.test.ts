@@ -1,10 +1,11 @@
 /**
  * The JWT authorizer as `cdk deploy` creates it from cdk.json: one REQUEST authorizer reading the
- * Authorization header and caching for the TTL the README states, its function configured from
+ * Authorization header and caching for the TTL docs/authorization.md states, its function configured from
  * the `auth` config under the names the handler parses and allowed nothing but its own logs, no
  * API key required without a usage-key claim, and a warning while the placeholder issuer stands.
  * An HS256 secret adds the Parameters and Secrets extension and read access to that one secret.
  */
+import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Stack } from 'aws-cdk-lib';
 import { MockIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
@@ -17,18 +18,25 @@ import { flattenReference } from '../../lib/nag.js';
 import { onlyResource, resourcesOf, synthesize, type Synthesized, testApp } from './helpers.js';
 
 let synth: Synthesized;
+/** The stack's annotations (reading them synthesizes the app again). */
+let annotations: Annotations;
+/** What the synthesis printed through `console.error` (the CDK's report of the app's warnings), once per synth. */
+let printed: string;
 
 beforeAll(() => {
-  synth = synthesize(); // cdk.json as it is
+  const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    synth = synthesize(); // cdk.json as it is
+    printed = error.mock.calls.map((args) => args.join(' ')).join('\n');
+    annotations = Annotations.fromStack(synth.stack);
+  } finally {
+    error.mockRestore();
+  }
 });
 
-/** A section of the README, from its `## ` heading to the next one. */
-function readmeSection(title: string): string {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const start = readme.indexOf(`\n## ${title}\n`);
-  expect(start).toBeGreaterThanOrEqual(0);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end < 0 ? undefined : end);
+/** A page of the documentation, `docs/<name>.md`. */
+function docsPage(name: string): string {
+  return readFileSync(new URL(`../../docs/${name}.md`, import.meta.url), 'utf8');
 }
 
 function authorizerFunction(template: Template): [string, Record<string, unknown>] {
@@ -59,9 +67,9 @@ function roleOf(fn: Record<string, unknown>): string {
 }
 
 describe('the REQUEST authorizer (cdk.json)', () => {
-  it('is the one authorizer: REQUEST, identity source the Authorization header, results cached for the TTL the README states', () => {
-    // Prepare: the number the README's Authorization section gives.
-    const stated = /authorizer cache TTL is (\d+) s/.exec(readmeSection('Authorization'))?.[1];
+  it('is the one authorizer: REQUEST, identity source the Authorization header, results cached for the TTL the docs state', () => {
+    // Prepare: the number docs/authorization.md gives.
+    const stated = /authorizer cache TTL is (\d+) s/.exec(docsPage('authorization'))?.[1];
     expect(stated).toBeDefined();
 
     // Act
@@ -77,12 +85,15 @@ describe('the REQUEST authorizer (cdk.json)', () => {
     expect(synth.config.auth.cacheTtlSeconds).toBe(Number(stated));
   });
 
-  it('guards every method but the two health routes and the server metadata (GET /v2)', () => {
+  it('guards every method but the two health routes, the server metadata (GET /v2) and the OpenAPI document', () => {
     const methods = Object.values(resourcesOf(synth.template, 'AWS::ApiGateway::Method')).map((m) => m.Properties ?? {});
     const [authorizerId] = Object.keys(resourcesOf(synth.template, 'AWS::ApiGateway::Authorizer'));
     const open = methods.filter((m) => m['AuthorizationType'] !== 'CUSTOM');
-    expect(open).toHaveLength(3);
+    expect(open).toHaveLength(4);
     for (const m of open) expect(m['AuthorizationType']).toBe('NONE');
+    // The document is the control plane's, the health checks and `GET /v2` an endpoint's.
+    const byTarget = open.map((m) => JSON.stringify(m['Integration']).includes('ControlPlane')).sort();
+    expect(byTarget).toEqual([false, false, false, true]);
     for (const m of methods.filter((x) => x['AuthorizationType'] === 'CUSTOM')) expect(m['AuthorizerId']).toEqual({ Ref: authorizerId });
   });
 
@@ -156,10 +167,12 @@ describe('the authorizer function (cdk.json)', () => {
   });
 
   it("warns at synth while cdk.json's placeholder issuer stands", () => {
-    Annotations.fromStack(synth.stack).hasWarning(
-      '/OnnxServing/Authorizer',
-      Match.stringLikeRegexp(`placeholder issuer ${PLACEHOLDER_AUTH_HOST}`),
-    );
+    annotations.hasWarning('/OnnxServing/Authorizer', Match.stringLikeRegexp(`placeholder issuer ${PLACEHOLDER_AUTH_HOST}`));
+    // As the one warning printed, with what to set and how to acknowledge it.
+    expect(printed).toContain(`WARNING auth still names the placeholder issuer ${PLACEHOLDER_AUTH_HOST}`);
+    expect(printed).toContain('Set onnxServing.auth in cdk.json');
+    expect(printed).toContain("Acknowledge with 'Annotation::onnx-serving:auth-placeholder'");
+    expect(printed.match(/^WARNING /gm)).toHaveLength(1);
   });
 });
 

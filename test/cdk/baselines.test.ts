@@ -5,10 +5,10 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { parseAppConfig } from '../../lib/config.js';
-import { cdkJsonContext, synthesize } from './helpers.js';
+import { cdkJsonConfig, cdkJsonContext, synthesize } from './helpers.js';
 
 it("gives the control plane and the post-traffic hook cdk.json's baselines, by model", () => {
-  const { template } = synthesize();
+  const { template } = synthesize(cdkJsonConfig());
   const expected = JSON.stringify({ iris: { accuracy: { min: 0.7 } } });
   const withBaselines = template.findResources('AWS::Lambda::Function', {
     Properties: { Environment: { Variables: Match.objectLike({ METRIC_BASELINES: expected }) } },

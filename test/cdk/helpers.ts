@@ -2,6 +2,7 @@
  * Shared by the CDK tests: synthesize the app as `cdk synth` would (cdk.json's context, feature
  * flags included), with the endpoint config a test chooses, and read the template.
  */
+import { jest } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,46 @@ export function cdkJsonContext(): Record<string, unknown> {
 }
 
 /**
+ * An identity provider for tests of cdk.json's app that are not about `auth`: cdk.json's
+ * placeholder issuer makes every synth print a warning (test/cdk/auth.test.ts checks that one).
+ */
+export const TEST_AUTH = {
+  issuer: 'https://login.acme.test/',
+  audience: 'onnx-serving',
+  jwksUrl: 'https://login.acme.test/.well-known/jwks.json',
+} as const;
+
+/** cdk.json's app config (its `onnxServing` context) with {@link TEST_AUTH} in place of the placeholder `auth`. */
+export function cdkJsonConfig(): AppConfigInput {
+  return { ...(cdkJsonContext()[CONFIG_CONTEXT_KEY] as AppConfigInput), auth: TEST_AUTH };
+}
+
+/** The line the CDK writes to stderr for each asset it bundles, whatever its settings. */
+const BUNDLING_PROGRESS = /^Bundling asset (\S+)\.\.\.\n$/;
+
+/**
+ * Runs `build` (the CDK bundles an asset when its construct is created) with the CDK's progress
+ * line for each bundled asset (`Bundling asset <path>...`) kept out of the test output and
+ * recorded instead; anything else written to stderr (esbuild's warnings and errors above all)
+ * passes through. Returns what `build` returned and the construct paths of the assets bundled.
+ */
+export function bundlingQuietly<T>(build: () => T): { built: T; bundled: string[] } {
+  const bundled: string[] = [];
+  const write = process.stderr.write.bind(process.stderr) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const progress = typeof chunk === 'string' ? BUNDLING_PROGRESS.exec(chunk) : null;
+    if (!progress?.[1]) return write(chunk, ...rest);
+    bundled.push(progress[1]);
+    return true;
+  }) as typeof process.stderr.write);
+  try {
+    return { built: build(), bundled };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/**
  * The API construct on its own, over stand-in functions (inline code, no bundling): one endpoint
  * for `iris`, a REQUEST authorizer, a week of logs, and `props` on top.
  */
@@ -74,6 +115,8 @@ export function bareServingApi(props: Partial<ConstructorParameters<typeof Servi
 
 export interface Synthesized extends ServingApp {
   readonly template: Template;
+  /** The construct paths of the assets bundled for this app (none with `bundle: false`, or when already staged). */
+  readonly bundled: readonly string[];
 }
 
 export interface SynthesizeOptions extends Omit<ServingAppOptions, 'context'> {
@@ -100,8 +143,11 @@ export function synthesize(config?: AppConfigInput, options: SynthesizeOptions =
     ...(bundle ? {} : { [BUNDLING_STACKS]: [] }),
     ...extra,
   };
-  const built = createServingApp({ nag: false, outdir: cdkOutdir(), ...appOptions, context });
-  return { ...built, template: Template.fromStack(built.stack) };
+  const { built, bundled } = bundlingQuietly(() => {
+    const app = createServingApp({ nag: false, outdir: cdkOutdir(), ...appOptions, context });
+    return { ...app, template: Template.fromStack(app.stack) };
+  });
+  return { ...built, bundled };
 }
 
 /**

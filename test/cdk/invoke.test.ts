@@ -8,15 +8,28 @@ import os from 'node:os';
 import path from 'node:path';
 import { findFunction, invoke, resolveEnvironment } from '../../local/invoke.js';
 import { createServingApp } from '../../lib/app.js';
-import { cdkJsonContext } from './helpers.js';
+import { bundlingQuietly, cdkJsonConfig, cdkJsonContext } from './helpers.js';
+import { CONFIG_CONTEXT_KEY } from '../../lib/config.js';
 
 let outdir: string;
 let templateFile: string;
 
 beforeAll(async () => {
   outdir = await mkdtemp(path.join(os.tmpdir(), 'invoke-cdk-out-'));
-  const { app, stack } = createServingApp({ context: cdkJsonContext(), outdir, nag: false });
-  app.synth();
+  // cdk.json's app, with an identity provider in place of its placeholder (which warns at synth).
+  const { built: stack, bundled } = bundlingQuietly(() => {
+    const { app, stack } = createServingApp({
+      context: { ...cdkJsonContext(), [CONFIG_CONTEXT_KEY]: cdkJsonConfig() },
+      outdir,
+      nag: false,
+    });
+    app.synth();
+    return stack;
+  });
+  // The functions run below were bundled by this synth.
+  expect(bundled).toEqual(
+    expect.arrayContaining(['OnnxServing/EndpointIris/Predict/Function/Code/Stage', 'OnnxServing/Authorizer/Jwt/Function/Code/Stage']),
+  );
   templateFile = path.join(outdir, `${stack.stackName}.template.json`);
 }, 120_000);
 

@@ -22,7 +22,7 @@ import {
 } from '../../layers/onnxruntime/build.js';
 import { OnnxRuntimeLayer } from '../../lib/onnxruntime-layer.js';
 import { ServingFunction } from '../../lib/serving-function.js';
-import { testApp } from './helpers.js';
+import { bundlingQuietly, testApp } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -183,14 +183,18 @@ describe("Lambda's 250 MB unzipped limit", () => {
     // Prepare: a limit below the real layer's size, so the check must trip.
     const stack = new Stack(testApp(), 'TooBig');
     const layer = new OnnxRuntimeLayer(stack, 'Layer', { architecture: 'arm64' });
-    new ServingFunction(stack, 'Predict', {
-      entry: 'functions/predict/handler.ts',
-      layer,
-      memoryMb: 1024,
-      timeout: Duration.seconds(10),
-      logRetention: RetentionDays.ONE_WEEK,
-      unzippedSizeLimitBytes: 10 * 1_048_576,
-    });
+    const { bundled } = bundlingQuietly(
+      () =>
+        new ServingFunction(stack, 'Predict', {
+          entry: 'functions/predict/handler.ts',
+          layer,
+          memoryMb: 1024,
+          timeout: Duration.seconds(10),
+          logRetention: RetentionDays.ONE_WEEK,
+          unzippedSizeLimitBytes: 10 * 1_048_576,
+        }),
+    );
+    expect(bundled).toEqual(['TooBig/Predict/Function/Code/Stage']);
 
     // Act + Assess
     expect(() => Template.fromStack(stack)).toThrow(

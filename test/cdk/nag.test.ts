@@ -115,9 +115,10 @@ describe('cdk-nag AwsSolutions', () => {
     ]);
   });
 
-  it('acknowledges APIG4 (unauthorized method) only on the public routes: the two health checks and the server metadata', () => {
+  it('acknowledges APIG4 (unauthorized method) only on the public routes: the two health checks, the server metadata and the OpenAPI document', () => {
     const apig4 = acknowledgments(synth.app).filter((a) => a.id === 'AwsSolutions-APIG4');
     expect(apig4.map((a) => a.path.replace(/^.*\/Api\/Default/, '')).sort()).toEqual([
+      '/openapi.json/GET',
       '/v2/GET',
       '/v2/health/live/GET',
       '/v2/health/ready/GET',

@@ -15,7 +15,7 @@ import * as ort from 'onnxruntime-node';
 import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../../functions/core/codec/payload-limits.js';
 import { float16BitsToNumber, float16Json, float32Json } from '../../functions/core/codec/numbers.js';
 import type { TensorType } from '../../functions/core/model.js';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import {
   base64Bytes,

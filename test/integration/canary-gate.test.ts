@@ -6,7 +6,7 @@
  * to go on.
  */
 import { readFile } from 'node:fs/promises';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import type { Deployment } from '../../functions/core/release.js';
 import {
   CLASS_LABELS,

@@ -6,7 +6,7 @@
  * request sent; or, for names that are merely unusual, the right prediction.
  */
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import type { TensorSpec } from '../../functions/core/model.js';
 import { errorOf, type JsonReply } from '../fixtures/http.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
@@ -207,7 +207,7 @@ describe('fault 2: the cheap limits come before the data', () => {
           .map((_, i) => `"k${i}": 1`)
           .join(',')}}}`,
       400,
-      'MISSING_FEATURE',
+      'UNKNOWN_FEATURE',
     ],
     [
       'a body with 200,000 unknown fields',

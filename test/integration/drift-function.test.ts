@@ -9,7 +9,7 @@ import { createMetrics, publishDriftMetrics } from '../../functions/adapters/emf
 import { makeHandler, type DriftHandlerDeps, type DriftRunOutcome } from '../../functions/drift/app.js';
 import { S3CaptureReader } from '../../functions/adapters/s3-capture.js';
 import { recordCanaryShift } from '../../functions/core/drift/canary-gate.js';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import { LOCAL_CAPTURE_BUCKET, SAMPLE_MODEL } from '../../local/stack.js';
 import { readFile } from 'node:fs/promises';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';

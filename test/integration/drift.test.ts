@@ -279,6 +279,13 @@ describe('a reference profile sent with the model file', () => {
       expect(reply.text.length).toBeLessThan(2_000);
     }
     expect((await call(stack.url, 'GET', '/v1/models/lilies')).status).toBe(404);
+    // A misspelt feature's message names the closest feature the model reads.
+    const misspelt = await call(stack.url, 'POST', '/v1/models/lilies/versions', {
+      modelBase64: file,
+      metadata,
+      profile: { ...profile, features: { ...profile.features, petal_lenght_cm: numeric } },
+    });
+    expect(errorOf(misspelt).message).toContain('"petal_lenght_cm" (did you mean "petal_length_cm"?)');
   });
 
   it('says what to do with a profile too large for one request', async () => {

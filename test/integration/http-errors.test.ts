@@ -94,7 +94,7 @@ describe('bad requests to the predict route', () => {
     ['both features and instances', { features: good, instances: [good] }, undefined, 400, 'CONFLICTING_FIELDS', 'instances'],
     ['no instances', { instances: [] }, undefined, 400, 'INVALID_REQUEST', 'instances'],
     ['an unknown top-level field', { features: good, debug: true }, undefined, 400, 'UNKNOWN_FIELD', 'debug'],
-    ['neither features nor instances', { rows: [good] }, undefined, 400, 'MISSING_FIELD', 'features'],
+    ['neither features nor instances', { rows: [good] }, undefined, 400, 'UNKNOWN_FIELD', 'rows'],
     [
       'a __proto__ key',
       `{"features": {"__proto__": {"polluted": 1}, "sepal_length_cm": 5.1}}`,

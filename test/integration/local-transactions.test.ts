@@ -1,5 +1,5 @@
 /**
- * The local DynamoDB front's transactions (local/aws-servers.ts), through the real SDK: all or
+ * The local DynamoDB front's transactions (local/aws/transactions.ts), through the real SDK: all or
  * nothing within a process, conditions checked without touching the items, and a transaction a
  * kill cut short undone at the next start, secondary-index entries included.
  */

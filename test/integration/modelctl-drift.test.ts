@@ -153,11 +153,11 @@ describe('modelctl capture', () => {
         err: expect.stringMatching(/^--sample must be a number, not "/) as unknown,
       });
     expect(zero.err).toMatch(
-      /^--sample is the percent of requests captured, from 0\.001 to 100, not "0"; --off turns capture off\.\n\nUsage: modelctl capture <model>/,
+      /^--sample is the percent of requests captured, from 0\.001 to 100, not "0"; --off turns capture off\.\nRun "modelctl capture --help" for usage\.\n$/,
     );
     expect(offAndSample.err).toMatch(/^--off turns capture off; it goes without --sample/);
     expect(dropAlone.err).toMatch(/^--drop, --hash and --max-record-bytes go with --sample/);
-    expect(elsewhere.err).toMatch(/^--sample goes with "capture"\./);
+    expect(elsewhere.err).toBe(`Unknown option '--sample'\nRun "modelctl versions --help" for usage.\n`);
     expect(noModel).toMatchObject({ code: 1, err: expect.stringMatching(/^404 MODEL_NOT_FOUND: /) as unknown });
   });
 
@@ -175,7 +175,7 @@ describe('modelctl capture', () => {
     // Assess
     for (const result of [empty, commas, blank, gap, twice, small, large]) expect(result).toMatchObject({ code: 2, out: '' });
     expect(empty.err).toMatch(
-      /^--drop is a comma-separated list of names, not "": it names nothing \(leave the option out to name none\)\.\n\nUsage: modelctl capture /,
+      /^--drop is a comma-separated list of names, not "": it names nothing \(leave the option out to name none\)\.\nRun "modelctl capture --help" for usage\.\n$/,
     );
     expect(commas.err).toMatch(/^--drop is a comma-separated list of names, not ",,": it names nothing /);
     expect(blank.err).toMatch(/^--hash is a comma-separated list of names, not " ": it names nothing /);
@@ -239,7 +239,7 @@ describe('modelctl profile --model --upload', () => {
     expect(noVersion).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/^404 VERSION_NOT_FOUND: /) as unknown });
     expect(badTarget).toMatchObject({
       code: 2,
-      err: expect.stringMatching(/^--upload is MODEL@VERSION \(e\.g\. iris@3\), not "flowers"\.\n\nUsage: modelctl profile /) as unknown,
+      err: '--upload is MODEL@VERSION (e.g. iris@3), not "flowers".\nRun "modelctl profile --help" for usage.\n',
     });
     expect(metadataAlone).toMatchObject({ code: 2, err: expect.stringMatching(/^--metadata goes with --model/) as unknown });
   }, 60_000);
@@ -347,7 +347,7 @@ describe('modelctl drift', () => {
       out: '',
       err: expect.stringMatching(/^400 [A-Z_]+: .*1 minute.* \(at minutes\)\n$/) as unknown,
     });
-    expect(foreign).toMatchObject({ code: 2, err: expect.stringMatching(/^"drift" does not take --sample\./) as unknown });
+    expect(foreign).toMatchObject({ code: 2, err: `Unknown option '--sample'\nRun "modelctl drift --help" for usage.\n` });
     expect(noModel).toMatchObject({ code: 1, err: expect.stringMatching(/^404 MODEL_NOT_FOUND: /) as unknown });
   });
 });
@@ -379,7 +379,7 @@ describe('modelctl register --profile', () => {
     // Assess
     expect(registered.code).toBe(0);
     expect(stored.body).toEqual(JSON.parse(readFileSync('models/iris/profile.json', 'utf8')));
-    expect(elsewhere).toMatchObject({ code: 2, err: expect.stringMatching(/^--profile goes with "register"/) as unknown });
+    expect(elsewhere).toMatchObject({ code: 2, err: expect.stringMatching(/^Unknown option '--profile'\n/) as unknown });
     expect(notJson.code).not.toBe(0);
     expect(
       (await call(stack.url, 'GET', '/v1/models/asters/versions', undefined, { authorization: `Bearer ${token}` })).body,

@@ -13,7 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { readNpy, writeNpy } from '../../functions/core/codec/npy.js';
 import { jsonToRaw, rawToJson, type RawTensor, type WireDatatype } from '../../functions/core/codec/tensor-bytes.js';
 import type { TensorSpec, TensorType } from '../../functions/core/model.js';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { runModelctl, type ModelctlRun } from '../fixtures/modelctl.js';
 import { identityModel, twoInputModel } from '../fixtures/models.js';
@@ -327,7 +327,7 @@ describe('errors', () => {
     );
   });
 
-  it("refuses bad usage with exit 2 and the command's usage, before anything is sent", async () => {
+  it('refuses bad usage with exit 2, the mistake and where the help is, before anything is sent', async () => {
     // Act
     const results = {
       noInput: await run('infer', 'id-float32'),
@@ -340,26 +340,33 @@ describe('errors', () => {
 
     // Assess
     for (const [name, result] of Object.entries(results))
-      expect({ name, code: result.code, usage: result.err.includes('Usage: modelctl infer <model>') }).toEqual({
+      expect({ name, code: result.code, hint: result.err.split('\n').slice(1) }).toEqual({
         name,
         code: 2,
-        usage: true,
+        hint: ['Run "modelctl infer --help" for usage.', ''],
       });
     expect(results.noInput.err).toMatch(/^"infer" takes --input NAME=FILE\.npy \(once per input\), or --body FILE/);
     expect(results.badForm.err).toMatch(/^--input is NAME=FILE\.npy, NAME=@FILE\.json or NAME='\[JSON array\]', not "x\.npy"\./);
     expect(results.twice.err).toMatch(/^--input "x" is given twice\./);
-    expect(results.foreign.err).toMatch(/^"infer" does not take --format\./);
+    expect(results.foreign.err).toMatch(/^Unknown option '--format'/);
+    expect(results.bodyAndInput.err).toMatch(/^--body sends a JSON request as it is; it goes without --input and --output-dir\./);
     expect(results.badJson.err).toMatch(/^--input x is not valid JSON/);
     expect(requests).toEqual([]);
   });
 
-  it('still sends a JSON request as it is with --body', async () => {
+  it("still sends a JSON request as it is with --body: the summary, or with -o json the API's answer", async () => {
+    // Prepare
     const body = path.join(work, 'request.json');
     await writeFile(body, JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }));
 
-    const result = await run('infer', 'id-float32', '--body', body);
+    // Act
+    const text = await run('infer', 'id-float32', '--body', body);
+    const json = await run('infer', 'id-float32', '--body', body, '-o', 'json');
 
-    expect(result.code).toBe(0);
-    expect(JSON.parse(result.out)).toMatchObject({ outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] });
+    // Assess
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^id-float32 v1 \(request \S+\)\n {2}y {2}FP32 {2}\[1, 3\] {2}1, 2, 3\n$/);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out)).toMatchObject({ outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] });
   });
 });

@@ -10,7 +10,7 @@
  *   `--follow`), and its refusals;
  * - the access log lines of served, failed and refused requests.
  */
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import { lookupModel } from '../fixtures/models.js';
 import type { Deployment } from '../../functions/core/release.js';
 import type { ModelStats } from '../../functions/core/stats.js';

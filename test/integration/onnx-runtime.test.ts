@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { OnnxRuntime, defaultIntraOpThreads, sha256Hex } from '../../functions/adapters/onnx-runtime.js';
 import type { ModelVersion } from '../../functions/core/model.js';
-import { buildModel, sequenceOf, tensorOf } from '../../functions/core/onnx/builder.js';
+import { buildModel, sequenceOf, tensorOf } from '../support/onnx/builder.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, publishModel } from '../fixtures/in-memory.js';
 import { identityModel, int64Model, mlpModel, stringInputModel, treeEnsembleClassifier, zipMapClassifier } from '../fixtures/models.js';
 import { rejection } from '../fixtures/errors.js';

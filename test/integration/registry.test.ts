@@ -1,6 +1,6 @@
 /**
  * DynamoDbRegistry against a real DynamoDB-compatible server (dynalite behind the local
- * transaction front of local/aws-servers.ts).
+ * transaction front of local/aws/transactions.ts).
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';

@@ -6,7 +6,7 @@
  * only answers its callers' errors (4xx) is left alone.
  */
 import { readFile } from 'node:fs/promises';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import { lookupModel, seededRandom } from '../fixtures/models.js';
 import type { Deployment } from '../../functions/core/release.js';
 import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';

@@ -1,6 +1,6 @@
 /**
  * S3DataObjects (the batch jobs' DataObjects port) against the local S3 (s3rver behind the
- * signature-checking front of local/aws-servers.ts): listing in key order across pages, HEAD,
+ * signature-checking front of local/aws/s3.ts): listing in key order across pages, HEAD,
  * ranged reads, streaming, whole and multipart writes, and presigned URLs used over real HTTP.
  */
 import { createHash } from 'node:crypto';

@@ -4,7 +4,7 @@
  * candidate is; a candidate that throws on every request fails no caller.
  */
 import { readFile } from 'node:fs/promises';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
 import type { ShadowReport } from '../../functions/core/shadow/report.js';
 import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';

@@ -9,7 +9,7 @@
 import * as ort from 'onnxruntime-node';
 import { float16BitsToNumber, float16Json, float32Json, numberToFloat16Bits } from '../../functions/core/codec/numbers.js';
 import type { TensorType } from '../../functions/core/model.js';
-import { ML_DOMAIN, attr, buildModel } from '../../functions/core/onnx/builder.js';
+import { ML_DOMAIN, attr, buildModel } from '../support/onnx/builder.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { postBinary, postJson, publish, rawBytes, readAnswer, runDirect, tensorRaw, type Answer } from '../fixtures/binary-http.js';
 import { identityModel, seededRandom } from '../fixtures/models.js';

@@ -19,14 +19,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMetrics, EmfRequestObserver } from '../../functions/adapters/emf-metrics.js';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import type { ModelSignature, TensorSpec } from '../../functions/core/model.js';
 import { PredictionService } from '../../functions/core/predict.js';
 import { makeHandler } from '../../functions/predict/app.js';
 import { retargeted } from '../../functions/release-hook/hook.js';
 import { flattenReference } from '../../lib/nag.js';
 import { loadConfig } from '../../functions/shared/config.js';
-import { endpointFunction, errorsAlarmOf, removeCdkOutdir, synthesize, type TemplateMetricQuery } from '../cdk/helpers.js';
+import { cdkJsonConfig, endpointFunction, errorsAlarmOf, removeCdkOutdir, synthesize, type TemplateMetricQuery } from '../cdk/helpers.js';
+import { captureOutput, jsonLines } from '../fixtures/output.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, InMemoryPredictionLog, publishModel } from '../fixtures/in-memory.js';
 
 /** The Lambda version the handler runs as, and the deployment's target the hook retargets to. */
@@ -90,8 +91,10 @@ function describedAlarm(properties: Record<string, unknown> & { Metrics: Templat
 }
 
 beforeAll(async () => {
-  // Prepare: cdk.json's app, its iris errors alarm, pointed at version 7 as the hook would.
-  const { template, config } = synthesize();
+  // Prepare: cdk.json's app, its iris errors alarm, pointed at version 7 as the hook would. The
+  // template is all this file reads, so the functions are not bundled; and the app is given an
+  // issuer, so that synthesis does not warn about cdk.json's placeholder one.
+  const { template, config } = synthesize(cdkJsonConfig(), { bundle: false });
   const model = config.endpoints[0]?.model ?? '';
   const [, properties] = errorsAlarmOf(template, model);
   const [, fn] = endpointFunction(template, model);
@@ -196,22 +199,24 @@ function predictEvent(model: string, body: unknown): APIGatewayProxyEvent {
   };
 }
 
-/** Runs `act` with stdout captured; returns its result and the EMF lines written meanwhile. */
-async function capturingEmf(act: () => Promise<APIGatewayProxyResult>): Promise<{ response: APIGatewayProxyResult; lines: EmfLine[] }> {
-  const written: string[] = [];
-  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  });
-  const response = await act();
-  jest.restoreAllMocks();
-  const lines = written
-    .join('')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((line): line is EmfLine => typeof line['_aws'] === 'object');
-  return { response, lines };
+/**
+ * Runs `act` with stdout and stderr captured; returns its result, the EMF lines and the
+ * function's ERROR log lines (Powertools writes those to stderr) written meanwhile.
+ */
+async function capturingEmf(
+  act: () => Promise<APIGatewayProxyResult>,
+): Promise<{ response: APIGatewayProxyResult; lines: EmfLine[]; errors: Record<string, unknown>[] }> {
+  let response: APIGatewayProxyResult | undefined;
+  const printed = jsonLines(
+    await captureOutput(async () => {
+      response = await act();
+    }),
+  );
+  return {
+    response: response as APIGatewayProxyResult,
+    lines: printed.filter((line): line is EmfLine => typeof line['_aws'] === 'object'),
+    errors: printed.filter((line) => line['level'] === 'ERROR'),
+  };
 }
 
 /** The one EMF line of one request, checked against the alarm's namespace and dimension set. */
@@ -268,11 +273,13 @@ describe('the errors alarm reads what the predict handler writes', () => {
     const handler = await endpoint(model, options);
 
     // Act
-    const { response, lines } = await capturingEmf(() => handler(predictEvent(model, body), {} as Context));
+    const { response, lines, errors } = await capturingEmf(() => handler(predictEvent(model, body), {} as Context));
 
-    // Assess: answered 500 (so Lambda's Errors stays 0), and counted by the alarm's EMF metric.
+    // Assess: answered 500 (so Lambda's Errors stays 0), logged once as an error with its code,
+    // and counted by the alarm's EMF metric.
     expect(response.statusCode).toBe(500);
     expect((JSON.parse(response.body) as { error: { code: string } }).error.code).toBe(code);
+    expect(errors).toEqual([expect.objectContaining({ message: 'request failed', code, model, functionVersion: TARGET_VERSION })]);
     const line = alarmedLine(lines);
     expect(line[signal.metricName]).toBe(1);
     expect(line['Invocation4XXErrors']).toBe(0);
@@ -284,9 +291,10 @@ describe('the errors alarm reads what the predict handler writes', () => {
     const model = signal.dimensions['Model'] ?? '';
     const handler = await endpoint(model);
 
-    const { response, lines } = await capturingEmf(() => handler(predictEvent(model, { instances: [[1, 2, 3]] }), {} as Context));
+    const { response, lines, errors } = await capturingEmf(() => handler(predictEvent(model, { instances: [[1, 2, 3]] }), {} as Context));
 
     expect(response.statusCode).toBe(200);
+    expect(errors).toEqual([]);
     const line = alarmedLine(lines);
     expect(line[signal.metricName]).toBe(0);
     expect(line['Invocations']).toBe(1);
@@ -296,9 +304,10 @@ describe('the errors alarm reads what the predict handler writes', () => {
     const model = signal.dimensions['Model'] ?? '';
     const handler = await endpoint(model);
 
-    const { response, lines } = await capturingEmf(() => handler(predictEvent(model, { instances: [[1, 2]] }), {} as Context));
+    const { response, lines, errors } = await capturingEmf(() => handler(predictEvent(model, { instances: [[1, 2]] }), {} as Context));
 
     expect(response.statusCode).toBe(400);
+    expect(errors).toEqual([]);
     const line = alarmedLine(lines);
     expect(line[signal.metricName]).toBe(0);
     expect(line['Invocation5XXErrors']).toBe(0);

@@ -84,18 +84,23 @@ describe('parseReferenceProfile refuses', () => {
       'another profile version',
       (p) => ({ ...p, profileVersion: 2 }),
       ['profile', 'profileVersion'],
-      /must be 1, the only profile version this server reads, not 2/,
+      /must be 1, the only profile version this server reads \(got 2\)/,
     ],
-    ['a negative row count', (p) => ({ ...p, rows: -1 }), ['profile', 'rows'], /must be a whole number ≥ 0, not -1/],
-    ['a fractional row count', (p) => ({ ...p, rows: 1.5 }), ['profile', 'rows'], /must be a whole number ≥ 0, not 1\.5/],
-    ['a field the format does not have', (p) => ({ ...p, extra: true }), ['profile', 'extra'], /is not a field of a profile/],
+    ['a negative row count', (p) => ({ ...p, rows: -1 }), ['profile', 'rows'], /must be a whole number ≥ 0 \(got -1\)/],
+    ['a fractional row count', (p) => ({ ...p, rows: 1.5 }), ['profile', 'rows'], /must be a whole number ≥ 0 \(got 1\.5\)/],
+    [
+      'a field the format does not have',
+      (p) => ({ ...p, extra: true }),
+      ['profile', 'extra'],
+      /^profile\.extra is unknown; the fields are: profileVersion, rows, features, predictions\./,
+    ],
     [
       'features that are not an object',
       (p) => ({ ...p, features: [] }),
       ['profile', 'features'],
       /must be an object of feature name to summary/,
     ],
-    ['no features field', ({ features: _, ...p }) => p, ['profile', 'features'], /^profile\.features is missing\./],
+    ['no features field', ({ features: _, ...p }) => p, ['profile', 'features'], /^profile\.features is required\./],
     [
       'an empty feature name',
       (p) => {
@@ -139,7 +144,7 @@ describe('parseReferenceProfile refuses', () => {
         return p;
       },
       ['profile', 'features', 'x', 'mean'],
-      /must be a finite number, not "NaN"/,
+      /must be a finite number \(got "NaN"\)/,
     ],
     [
       'a null edge',
@@ -148,7 +153,7 @@ describe('parseReferenceProfile refuses', () => {
         return p;
       },
       ['profile', 'features', 'x', 'quantileEdges', 4],
-      /must be a finite number, not null/,
+      /must be a finite number \(got null\)/,
     ],
     [
       'a missing std',
@@ -157,7 +162,7 @@ describe('parseReferenceProfile refuses', () => {
         return p;
       },
       ['profile', 'features', 'x', 'std'],
-      /is missing/,
+      /is required: it must be a finite number/,
     ],
     [
       'a negative std',
@@ -265,7 +270,7 @@ describe('parseReferenceProfile refuses', () => {
         return p;
       },
       ['profile', 'features', 'x', 'categories'],
-      /is not a field of a profile/,
+      /is unknown; the fields are: kind, count, missing, min, max, mean, std, quantileEdges, binProportions, sample/,
     ],
     [
       'categories that are not an object',

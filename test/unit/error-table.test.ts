@@ -1,5 +1,5 @@
 /**
- * The README's error table lists exactly the error codes the product can emit: every code the
+ * The error table of docs/protocol.md ("## Errors") lists exactly the error codes the product can emit: every code the
  * source constructs (the functions, the local stack, and the API's own gateway responses) has a
  * row, and every code in the table is still constructed somewhere. A new code without a row, or
  * a row for a code that is gone, fails here.
@@ -70,13 +70,13 @@ function codesInSource(): SourceCodes {
   return { codes, prefixes };
 }
 
-/** Every code in the rows of the README's "### Errors" table. */
-function codesInReadme(): Set<string> {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n### Errors\n');
-  if (start < 0) throw new Error('README.md has no "### Errors" section');
-  const rest = readme.slice(start + 1);
-  const next = rest.slice(1).search(/\n#{2,3} /);
+/** Every code in the rows of the "## Errors" table of docs/protocol.md. */
+function codesInErrorTable(): Set<string> {
+  const doc = readFileSync(path.join(ROOT, 'docs/protocol.md'), 'utf8');
+  const start = doc.indexOf('\n## Errors\n');
+  if (start < 0) throw new Error('docs/protocol.md has no "## Errors" section');
+  const rest = doc.slice(start + 1);
+  const next = rest.slice(1).search(/\n#{1,2} /);
   const section = next < 0 ? rest : rest.slice(0, next + 1);
   const rows = section.split('\n').filter((line) => line.startsWith('|') && !/^\|[-\s|]+\|$/.test(line) && !/^\|\s*status\s*\|/.test(line));
   const codes = new Set<string>();
@@ -84,9 +84,9 @@ function codesInReadme(): Set<string> {
   return codes;
 }
 
-describe("the README's error table", () => {
+describe('the error table (docs/protocol.md)', () => {
   const { codes, prefixes } = codesInSource();
-  const listed = codesInReadme();
+  const listed = codesInErrorTable();
 
   it('finds the codes it is about (the scan itself works)', () => {
     for (const code of [

@@ -12,7 +12,7 @@ import {
   sequenceOf,
   tensorOf,
   tensorTypeFromOnnx,
-} from '../../functions/core/onnx/builder.js';
+} from '../support/onnx/builder.js';
 import {
   AttributeType,
   DataType,

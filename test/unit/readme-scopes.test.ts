@@ -1,5 +1,5 @@
 /**
- * The README's "### Scopes" table is the route table of `functions/auth/permissions.ts` as a
+ * The "## Scopes" table of docs/authorization.md is the route table of `functions/auth/permissions.ts` as a
  * person reads it: every route that needs a scope is listed, and only under a scope that opens it
  * (`ROUTE_SCOPES`, or `ALSO_OPENED_BY`). A route added without a row here fails this test.
  */
@@ -9,13 +9,13 @@ import { ALSO_OPENED_BY, ROUTE_SCOPES } from '../../functions/auth/permissions.j
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** The rows of the table under `### Scopes`: each scope and the route keys it lists, as `ROUTE_SCOPES` spells them. */
+/** The rows of the table under `## Scopes`: each scope and the route keys it lists, as `ROUTE_SCOPES` spells them. */
 function scopesTable(): Map<string, string[]> {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n### Scopes\n');
-  if (start < 0) throw new Error('README.md has no "### Scopes" section');
-  const rest = readme.slice(start + 1);
-  const section = rest.slice(0, rest.slice(1).search(/\n#{2,3} /) + 1);
+  const doc = readFileSync(path.join(ROOT, 'docs/authorization.md'), 'utf8');
+  const start = doc.indexOf('\n## Scopes\n');
+  if (start < 0) throw new Error('docs/authorization.md has no "## Scopes" section');
+  const rest = doc.slice(start + 1);
+  const section = rest.slice(0, rest.slice(1).search(/\n#{1,2} /) + 1);
   const rows = new Map<string, string[]>();
   for (const line of section.split('\n')) {
     const cells = /^\| `([a-z:]+)` \| (.+) \|$/.exec(line);
@@ -40,7 +40,7 @@ function expand(route: string): string[] {
   );
 }
 
-describe("the README's scopes table", () => {
+describe('the scopes table (docs/authorization.md)', () => {
   const table = scopesTable();
   const listed = [...table].flatMap(([scope, routes]) => routes.map((route) => ({ scope, route })));
 

@@ -31,7 +31,7 @@ import { decodeRecords, recordLayout } from '../../functions/core/codec/decode.j
 import { v2OutputJsonText, v2Outputs } from '../../functions/core/codec/encode.js';
 import { codecLimits } from '../../functions/core/codec/limits.js';
 import type { ModelMetadata, TensorSpec } from '../../functions/core/model.js';
-import { buildModel } from '../../functions/core/onnx/builder.js';
+import { buildModel } from '../support/onnx/builder.js';
 import { served } from '../../functions/core/predict.js';
 import {
   compareOutput,

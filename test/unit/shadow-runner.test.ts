@@ -457,8 +457,9 @@ describe('ShadowRunner on the sample iris model (ONNX Runtime)', () => {
     expect(renamed).toEqual({
       version: '3',
       error: {
-        code: 'MISSING_FEATURE',
-        message: 'Feature "sepal_len" is missing; the model takes: sepal_len, sepal_width_cm, petal_length_cm, petal_width_cm.',
+        code: 'UNKNOWN_FEATURE',
+        message:
+          '"sepal_length_cm" (did you mean "sepal_len"?) is not a feature of this model; it takes: sepal_len, sepal_width_cm, petal_length_cm, petal_width_cm. Feature "sepal_len" is missing.',
       },
     });
     expect(released).toBe(leased);

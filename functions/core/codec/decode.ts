@@ -9,6 +9,7 @@
  * in plain objects, and errors quote caller text as excerpts only.
  */
 import { ValidationError, type FieldPath } from '../errors.js';
+import { closestName, didYouMean } from '../messages.js';
 import type { Dim, ModelMetadata, ModelSignature, TensorSpec, TensorType } from '../model.js';
 import { allocate, elementCount, type TensorData, type TensorMap } from '../tensor.js';
 import { elementWriter, type ElementPath, type ElementWriter } from './elements.js';
@@ -203,46 +204,103 @@ class RowBatcher {
   }
 }
 
+/** Unknown keys a message names (and suggests a name for) at most; the rest are counted. */
+const NAMED_UNKNOWN_KEYS = 3;
+
 /**
- * The first of the index's names a record lacks, else its first key that is none of them;
- * `undefined` when its keys are exactly the names. Reads no value.
+ * What is wrong with a record's keys, or `undefined` when they are exactly the index's names:
+ * the keys it has that are none of them (the first `NAMED_UNKNOWN_KEYS`, and whether there are
+ * more) and the first name it lacks. Reads no value; the common case, a record with every name,
+ * costs one lookup per name and one per key.
  */
-function keyProblem(record: Record<string, unknown>, index: NameIndex): { readonly missing: boolean; readonly key: string } | undefined {
-  for (const name of index.names) if (!Object.hasOwn(record, name)) return { missing: true, key: name };
-  // Every name is there: any other key is one the model does not take. Stops at the first.
-  for (const key in record) if (Object.hasOwn(record, key) && !index.has(key)) return { missing: false, key };
-  return undefined;
+function keyProblem(
+  record: Record<string, unknown>,
+  index: NameIndex,
+): { readonly unknown: readonly string[]; readonly more: boolean; readonly missing?: string } | undefined {
+  let missing: string | undefined;
+  for (const name of index.names) {
+    if (!Object.hasOwn(record, name)) {
+      missing = name;
+      break;
+    }
+  }
+  // Any key that is not a name is one the model does not take: a misspelling of the missing
+  // name, or one too many. Stops after the few a message names.
+  const unknown: string[] = [];
+  let more = false;
+  for (const key in record) {
+    if (Object.hasOwn(record, key) && !index.has(key)) {
+      if (unknown.length === NAMED_UNKNOWN_KEYS) {
+        more = true;
+        break;
+      }
+      unknown.push(key);
+    }
+  }
+  if (missing === undefined && unknown.length === 0) return undefined;
+  return missing === undefined ? { unknown, more } : { unknown, more, missing };
 }
 
-/** 400 `MISSING_FEATURE` or `UNKNOWN_FEATURE` unless the record's keys are the features. */
+/**
+ * `"sepal_length" (did you mean "sepal_length_cm"?)`, and the others after it: the keys a record
+ * has that the model does not take, each with the closest of the names the record lacks (a
+ * misspelling), else of all the names.
+ */
+function unknownNamesPhrase(unknown: readonly string[], more: boolean, record: Record<string, unknown>, names: readonly string[]): string {
+  const lacking = names.filter((name) => !Object.hasOwn(record, name));
+  const named = unknown.map((key) => {
+    const closest = closestName(key, lacking) ?? closestName(key, names);
+    return `${quoted(key)}${closest === undefined ? '' : ` (did you mean ${quoted(closest)}?)`}`;
+  });
+  const last = named.length > 1 && !more ? ` and ${named.pop()}` : '';
+  return `${named.join(', ')}${last}${more ? ' and more' : ''}`;
+}
+
+/**
+ * 400 `MISSING_FEATURE` or `UNKNOWN_FEATURE` unless the record's keys are the features. A key
+ * that is no feature is reported first, with the feature it most likely misspells, and with the
+ * missing feature when one is: `sepal_length` for `sepal_length_cm` is a typo, not an absence.
+ */
 function checkFeatureKeys(record: Record<string, unknown>, index: NameIndex, pathOf: (row: number) => FieldPath, row: number): void {
   const problem = keyProblem(record, index);
   if (!problem) return;
-  const at = pathExcerpt([...pathOf(row), problem.key]);
-  if (problem.missing)
+  const [first] = problem.unknown;
+  if (first === undefined) {
+    const missing = problem.missing as string;
     throw new ValidationError(
       'MISSING_FEATURE',
-      `Feature ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`,
-      at,
+      `Feature ${quoted(missing)} is missing; the model takes: ${nameList(index.names)}.`,
+      pathExcerpt([...pathOf(row), missing]),
     );
+  }
+  const several = problem.unknown.length > 1 || problem.more;
+  const lacking = problem.missing === undefined ? '' : ` Feature ${quoted(problem.missing)} is missing.`;
   throw new ValidationError(
     'UNKNOWN_FEATURE',
-    `${quoted(problem.key)} is not a feature of this model; it takes: ${nameList(index.names)}.`,
-    at,
+    `${unknownNamesPhrase(problem.unknown, problem.more, record, index.names)} ${several ? 'are not features' : 'is not a feature'} of this model; it takes: ${nameList(index.names)}.${lacking}`,
+    pathExcerpt([...pathOf(row), first]),
   );
 }
 
-/** 400 `MISSING_INPUT` or `UNKNOWN_INPUT` unless the record's keys are the input names. */
+/** 400 `MISSING_INPUT` or `UNKNOWN_INPUT` unless the record's keys are the input names (an unknown key first, as for features). */
 function checkInputKeys(record: Record<string, unknown>, index: NameIndex, path: FieldPath): void {
   const problem = keyProblem(record, index);
   if (!problem) return;
-  const at = pathExcerpt([...path, problem.key]);
-  if (problem.missing)
-    throw new ValidationError('MISSING_INPUT', `Input ${quoted(problem.key)} is missing; the model takes: ${nameList(index.names)}.`, at);
+  const [first] = problem.unknown;
+  if (first === undefined) {
+    const missing = problem.missing as string;
+    throw new ValidationError(
+      'MISSING_INPUT',
+      `Input ${quoted(missing)} is missing; the model takes: ${nameList(index.names)}.`,
+      pathExcerpt([...path, missing]),
+    );
+  }
+  const several = problem.unknown.length > 1 || problem.more;
+  const lacking = problem.missing === undefined ? '' : ` Input ${quoted(problem.missing)} is missing.`;
   throw new ValidationError(
     'UNKNOWN_INPUT',
-    `${quoted(problem.key)} is not an input of this model; it takes: ${nameList(index.names)}.`,
-    at,
+    `${unknownNamesPhrase(problem.unknown, problem.more, record, index.names)} ${several ? 'are not inputs' : 'is not an input'} of this model; it takes: ${nameList(index.names)}.${lacking}`,
+    pathExcerpt([...path, first]),
   );
 }
 
@@ -547,7 +605,7 @@ export function decodeV2(
     if (k === undefined) {
       throw new ValidationError(
         'UNKNOWN_INPUT',
-        `${quoted(input.name)} is not an input of this model; it takes: ${nameList(index.names)}.`,
+        `${quoted(input.name)} is not an input of this model${didYouMean(input.name, index.names)}; it takes: ${nameList(index.names)}.`,
         [...path, 'name'],
       );
     }
@@ -738,11 +796,11 @@ export function selectOutputs(signature: ModelSignature, requested: readonly str
   const seen = new Set<string>();
   requested.forEach((name, i) => {
     if (!index.has(name)) {
-      throw new ValidationError('UNKNOWN_OUTPUT', `${quoted(name)} is not an output of this model; it has: ${nameList(index.names)}.`, [
-        'outputs',
-        i,
-        'name',
-      ]);
+      throw new ValidationError(
+        'UNKNOWN_OUTPUT',
+        `${quoted(name)} is not an output of this model${didYouMean(name, index.names)}; it has: ${nameList(index.names)}.`,
+        ['outputs', i, 'name'],
+      );
     }
     if (!seen.has(name)) {
       seen.add(name);

@@ -9,25 +9,35 @@
  * get one `typeof` each, once they are counted.
  */
 import * as z from 'zod';
-import { ValidationError, formatPath, type FieldPath } from '../errors.js';
-import { MAX_V2_OUTPUTS_LISTED, MAX_V2_RANK, checkRowCount, excerpt, pathExcerpt } from './limits.js';
+import { ValidationError, type FieldPath } from '../errors.js';
+import { plainParse, refusalOf, sentence, unknownFieldDetail, unknownKeys, type Refusal } from '../messages.js';
+import { MAX_V2_OUTPUTS_LISTED, MAX_V2_RANK, checkRowCount, pathExcerpt } from './limits.js';
 
 /** What a refused record-form request is told to send instead. */
 export const RECORD_HINT = 'Send {"features": {...}} for one row or {"instances": [...]} for many.';
 /** What a refused v2 request is told to send instead. */
 export const V2_HINT = 'Send {"inputs": [{"name", "shape", "datatype", "data"}]} (Open Inference Protocol v2).';
 
+/**
+ * A custom check's message: `must be <what>` for a value of the wrong kind; for an absent one,
+ * none, so that the plain-words error map says it is required (`messages.ts`).
+ */
+const mustBe =
+  (what: string) =>
+  (issue: { readonly input?: unknown }): string | undefined =>
+    issue.input === undefined ? undefined : `must be ${what}`;
+
 /** A JSON object (not an array, not null), accepted without visiting its keys. */
 const plainObject = (what: string) =>
-  z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { message: `Expected ${what}` });
+  z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { error: mustBe(what) });
 
 /** A JSON array, accepted without visiting its elements. */
-const anyArray = (what: string) => z.custom<unknown[]>((v) => Array.isArray(v), { message: `Expected ${what}` });
+const anyArray = (what: string) => z.custom<unknown[]>((v) => Array.isArray(v), { error: mustBe(what) });
 
 const nonEmptyArray = (what: string) =>
   z
-    .custom<unknown[]>((v) => Array.isArray(v), { message: `Expected ${what}` })
-    .refine((v) => v.length > 0, { message: `Expected ${what}, with at least one` });
+    .custom<unknown[]>((v) => Array.isArray(v), { error: mustBe(what) })
+    .refine((v) => v.length > 0, { message: `must be ${what}, with at least one` });
 
 const parameters = plainObject('an object of parameters').optional();
 
@@ -43,7 +53,7 @@ export const RecordRequestSchema = z.union([
     instances: z
       .array(
         z.custom<Record<string, unknown> | unknown[]>((v) => typeof v === 'object' && v !== null, {
-          message: 'Expected an object of named features or an array of values',
+          error: mustBe('an object of named features or an array of values'),
         }),
       )
       .min(1),
@@ -52,6 +62,15 @@ export const RecordRequestSchema = z.union([
 export type RecordRequest = z.infer<typeof RecordRequestSchema>;
 
 const RECORD_FIELDS: ReadonlySet<string> = new Set(['features', 'instances']);
+/** What an unknown field of a record body that is another form's field is told. */
+const RECORD_NOTES: Readonly<Record<string, string>> = {
+  inputs: 'that is the Open Inference Protocol form: POST it to /v2/models/{model}/infer',
+};
+/** What an unknown field of a v2 body that is a record form's field is told. */
+const V2_NOTES: Readonly<Record<string, string>> = {
+  features: 'that is the record form: POST it to /v1/models/{model}/predict, or send {"inputs": [...]} here',
+  instances: 'that is the record form: POST it to /v1/models/{model}/predict, or send {"inputs": [...]} here',
+};
 
 /** A record request, validated and classified. */
 export type ParsedRecordRequest =
@@ -75,10 +94,10 @@ export function parseRecordRequest(body: unknown, maxRows: number, hint: string)
   const rows =
     instancesOf(body) ??
     (() => {
-      const request = parseWith(RecordRequestSchema, body, hint);
+      const request = parseWith(RecordRequestSchema, body, hint, [], RECORD_FIELDS, RECORD_NOTES);
       return 'features' in request ? undefined : request.instances;
     })();
-  checkFields(body, RECORD_FIELDS, [], hint);
+  checkFields(body, RECORD_FIELDS, [], hint, RECORD_NOTES);
   if (rows === undefined) return { kind: 'features', record: (body as { features: Record<string, unknown> }).features };
   const first = Array.isArray(rows[0]);
   for (let r = 1; r < rows.length; r++) {
@@ -159,8 +178,8 @@ function flag(parameters: Record<string, unknown> | undefined, name: string, at:
 
 /** Validates a v2 body's envelope and its `outputs` entries. */
 export function parseV2Request(body: unknown, hint: string): ParsedV2Request {
-  const request = parseWith(V2RequestSchema, body, hint);
-  checkFields(body, V2_FIELDS, [], hint);
+  const request = parseWith(V2RequestSchema, body, hint, [], V2_FIELDS, V2_NOTES);
+  checkFields(body, V2_FIELDS, [], hint, V2_NOTES);
   const binaryOutputs = new Set<string>();
   const jsonOutputs = new Set<string>();
   const outputs = request.outputs?.map((entry, i) => {
@@ -182,26 +201,48 @@ export function parseV2Request(body: unknown, hint: string): ParsedV2Request {
 
 /** `parseWith`, then `checkFields`: an object schema's own errors first, then its unknown keys. */
 export function parseObject<T>(schema: z.ZodType<T>, fields: ReadonlySet<string>, value: unknown, hint: string, at: FieldPath): T {
-  const parsed = parseWith(schema, value, hint, at);
+  const parsed = parseWith(schema, value, hint, at, fields);
   checkFields(value, fields, at, hint);
   return parsed;
 }
 
 /**
  * Refuses the first key of `value` (when it is an object) that is not in `allowed`, with 400
- * `UNKNOWN_FIELD` quoting an excerpt of it. Stops at that key, where a strict zod object would
- * collect every unknown key (an object of a million keys costs a million issues). Runs after the
- * (non-strict) schema passed, so a missing or malformed field is reported first, as before.
+ * `UNKNOWN_FIELD` quoting an excerpt of it, the closest allowed field and the allowed ones.
+ * Stops at that key (and the few after it that the message names), where a strict zod object
+ * would collect every unknown key (an object of a million keys costs a million issues). Runs
+ * after the (non-strict) schema passed, so a malformed field is reported first.
+ * `notes`: what to say of a particular unknown key instead of a suggestion.
  */
-export function checkFields(value: unknown, allowed: ReadonlySet<string>, at: FieldPath, hint: string): void {
+export function checkFields(
+  value: unknown,
+  allowed: ReadonlySet<string>,
+  at: FieldPath,
+  hint: string,
+  notes?: Readonly<Record<string, string>>,
+): void {
   if (!isObject(value)) return;
   for (const key in value) {
-    if (Object.hasOwn(value, key) && !allowed.has(key)) throw unknownField(key, at, hint);
+    if (Object.hasOwn(value, key) && !allowed.has(key)) throw unknownField(value, allowed, at, hint, notes);
   }
 }
 
-function unknownField(key: string, at: FieldPath, hint: string): ValidationError {
-  return new ValidationError('UNKNOWN_FIELD', `Unknown field "${excerpt(key)}". ${hint}`, pathExcerpt([...at, key]));
+/** 400 `UNKNOWN_FIELD` for the first keys of `value` not in `allowed`, at the first one's path. */
+function unknownField(
+  value: Record<string, unknown>,
+  allowed: ReadonlySet<string>,
+  at: FieldPath,
+  hint: string,
+  notes?: Readonly<Record<string, string>>,
+): ValidationError {
+  const keys = unknownKeys(value, allowed);
+  return refusal({ kind: 'unknown', path: [keys[0] ?? ''], detail: unknownFieldDetail(keys, [...allowed], value, notes) }, at, hint);
+}
+
+/** A refusal of the body at `at` as the API's error: `MISSING_FIELD`, `UNKNOWN_FIELD` or `INVALID_REQUEST`. */
+function refusal(found: Refusal, at: FieldPath, hint: string): ValidationError {
+  const code = found.kind === 'missing' ? 'MISSING_FIELD' : found.kind === 'unknown' ? 'UNKNOWN_FIELD' : 'INVALID_REQUEST';
+  return new ValidationError(code, `${sentence(found, at)}. ${hint}`, pathExcerpt([...at, ...found.path]));
 }
 
 /** A JSON object: not null, not an array. */
@@ -211,51 +252,40 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Parses with `schema`, turning the first zod issue into a ValidationError with its path (under
- * `at`, where `value` sits in the body). Keys in the path and the message are excerpts.
+ * `at`, where `value` sits in the body), in plain words (`messages.ts`): 400 `MISSING_FIELD`,
+ * `UNKNOWN_FIELD` (a strict object's undeclared key, or with `fields`, the fields a non-strict
+ * schema allows, a key outside them where a field is missing: its misspelling) or
+ * `INVALID_REQUEST`, each naming what was sent and what would be right, then `hint`. Keys in the
+ * path and the message are excerpts.
  */
-export function parseWith<T>(schema: z.ZodType<T>, value: unknown, hint: string, at: FieldPath = []): T {
-  const result = schema.safeParse(value);
+export function parseWith<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  hint: string,
+  at: FieldPath = [],
+  fields?: ReadonlySet<string>,
+  notes?: Readonly<Record<string, string>>,
+): T {
+  const result = plainParse(schema, value);
   if (result.success) return result.data;
-  throw toValidationError(result.error, value, hint, at);
+  throw toValidationError(result.issues, value, hint, at, fields, notes);
 }
 
-function toValidationError(error: z.ZodError, value: unknown, hint: string, at: FieldPath): ValidationError {
-  // A union reports each branch; pick the branch that got furthest (the longest path).
-  const issues = flattenIssues(error.issues);
-  const issue = issues.reduce((a, b) => (b.path.length > a.path.length ? b : a));
-  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  if (issue.code === 'unrecognized_keys') return unknownField(issue.keys[0] ?? '', [...at, ...path], hint);
-  if ((issue.code === 'invalid_type' || issue.code === 'custom') && valueAt(value, path) === undefined) {
-    const full = pathExcerpt([...at, ...path]);
-    return new ValidationError('MISSING_FIELD', `Field "${formatPath(full) || 'body'}" is required. ${hint}`, full);
+function toValidationError(
+  issues: readonly z.core.$ZodIssue[],
+  value: unknown,
+  hint: string,
+  at: FieldPath,
+  fields: ReadonlySet<string> | undefined,
+  notes: Readonly<Record<string, string>> | undefined,
+): ValidationError {
+  const found = refusalOf(issues, value);
+  // A field of this object is absent and a key it does not take is there: report the key (a
+  // misspelling such as "instance" for "instances", or another form's field), not the absence.
+  if (found.kind === 'missing' && fields && found.path.length === 1 && isObject(value) && unknownKeys(value, fields, 1).length > 0) {
+    return unknownField(value, fields, at, hint, notes);
   }
-  return new ValidationError('INVALID_REQUEST', `${issue.message}. ${hint}`, pathExcerpt([...at, ...path]));
-}
-
-type Issue = z.core.$ZodIssue;
-
-function flattenIssues(issues: readonly Issue[]): Issue[] {
-  const out: Issue[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      for (const branch of issue.errors) {
-        out.push(...flattenIssues(branch.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as Issue)));
-      }
-    } else {
-      out.push(issue);
-    }
-  }
-  return out.length > 0 ? out : [...issues];
-}
-
-/** The value at `path` in `value`, own properties only (`constructor` is not a field of `{}`). */
-function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
-  let node = value;
-  for (const key of path) {
-    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
-    node = (node as Record<string, unknown>)[key as string];
-  }
-  return node;
+  return refusal(found, at, hint);
 }
 
 /** Character codes the scan stops at. */

@@ -11,6 +11,7 @@
 import * as z from 'zod';
 import { pathExcerpt } from '../codec/limits.js';
 import { ValidationError, clip, formatPath, type FieldPath } from '../errors.js';
+import { plainParse, refusalOf } from '../messages.js';
 import {
   MAX_CATEGORIES,
   MAX_CATEGORY_CHARS,
@@ -206,32 +207,16 @@ function checkCounts(count: number, missing: number, path: FieldPath, refuse: Re
   if (missing > count) throw refuse([...path, 'missing'], `is ${missing}, more than count (${count})`);
 }
 
-/** Parses with `schema`; the first issue becomes an `INVALID_PROFILE` refusal at its path. */
+/**
+ * Parses with `schema`; the issue to report becomes an `INVALID_PROFILE` refusal at its path, in
+ * plain words (`messages.ts`): what was sent and what would be right, an unknown field with the
+ * closest field of the format.
+ */
 function parse<T>(schema: z.ZodType<T>, value: unknown, path: FieldPath, refuse: Refuse): T {
-  const result = schema.safeParse(value);
+  const result = plainParse(schema, value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0] as z.core.$ZodIssue;
-  const issuePath = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0] ?? '';
-    return raise(refuse([...path, ...issuePath, key], 'is not a field of a profile'));
-  }
-  const found = valueAt(value, issuePath);
-  if (found === undefined) return raise(refuse([...path, ...issuePath], 'is missing'));
-  return raise(refuse([...path, ...issuePath], `${issue.message}, not ${describe(found)}`));
-}
-
-function raise(error: ValidationError): never {
-  throw error;
-}
-
-function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
-  let current = value;
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, key)) return undefined;
-    current = (current as Record<string | number, unknown>)[key];
-  }
-  return current;
+  const found = refusalOf(result.issues, value);
+  throw refuse([...path, ...found.path], found.detail);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -9,6 +9,7 @@
  * Talks to ports only.
  */
 import { AppError, ConflictError, NotFoundError, ValidationError, clip } from '../errors.js';
+import { didYouMean } from '../messages.js';
 import type { ModelVersion } from '../model.js';
 import type { CaptureReader, DriftReportStore, ModelRegistry, ReferenceProfileStore } from '../ports.js';
 import type { CaptureRecord } from '../capture.js';
@@ -273,7 +274,7 @@ export function checkProfiledNames(
     if (!known.has(name)) {
       throw new ValidationError(
         'UNKNOWN_FEATURE',
-        `The profile has feature ${JSON.stringify(clip(name, 60))}, which ${which} neither declares nor takes as an input: a profile of other data would report drift that is not there. Profile the columns the model reads (modelctl profile --features ...).`,
+        `The profile has feature ${JSON.stringify(clip(name, 60))}${didYouMean(name, known)}, which ${which} neither declares nor takes as an input: a profile of other data would report drift that is not there. Profile the columns the model reads (modelctl profile --features ...).`,
         [...at, 'features', clip(name, 60)],
       );
     }

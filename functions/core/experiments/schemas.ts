@@ -98,7 +98,7 @@ export const ExperimentRequestSchema = z.strictObject({
       if (Math.abs(total - 100) > 1e-9)
         ctx.addIssue({
           code: 'custom',
-          message: `weights must sum to 100 (percent of the units); they sum to ${Math.round(total * 1e6) / 1e6}`,
+          message: `must hold weights that sum to 100 (percent of the units); they sum to ${Math.round(total * 1e6) / 1e6}`,
           path: [],
         });
     }),
@@ -161,7 +161,7 @@ export const OutcomeRequestSchema = z
     if (body.outcomeId !== undefined && body.key === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message: '"outcomeId" goes with "key" (a request id already names its outcome)',
+        message: 'goes with "key" (a request id already names its outcome)',
         path: ['outcomeId'],
       });
     }

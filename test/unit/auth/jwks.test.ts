@@ -4,7 +4,7 @@
  * clock is frozen; the HTTP version of these runs in test/integration/auth-jwks.test.ts.
  */
 import { jest } from '@jest/globals';
-import { errors, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
 import { KeysUnavailableError } from '../../../functions/auth/errors.js';
 import { RemoteKeySource } from '../../../functions/auth/jwks.js';
 import { jwksOf, testKey, type TestKey } from '../../fixtures/tokens.js';
@@ -154,4 +154,65 @@ it('keeps a fresh cache when a rotation refetch fails: known kids still verify, 
   // Within the cooldown after the failure, the unknown kid is simply unknown (no fetch).
   await expect(keys.lookup(header(b), NO_TOKEN)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
   expect(fetchStub).toHaveBeenCalledTimes(2);
+});
+
+/**
+ * Why the remote source is ours and not jose's `createRemoteJWKSet` (jose 6): each case runs the
+ * same broken endpoint under both, with the same stub behind jose's `customFetch`. jose counts its
+ * cooldown from the last successful fetch only, so while the endpoint fails, every token costs a
+ * fetch (and, when the endpoint hangs, a full timeout); and it reads any size of document. If one
+ * of these starts failing, jose has caught up: consider replacing `RemoteKeySource` with it.
+ */
+describe("what jose's createRemoteJWKSet does not do", () => {
+  const joseSet = (timeoutDuration = 200) =>
+    createRemoteJWKSet(URL_, {
+      timeoutDuration,
+      cooldownDuration: 30_000,
+      cacheMaxAge: 600_000,
+      [customFetch]: (url, init) => fetchStub(url, init),
+    });
+  const tries = async (lookup: () => Promise<unknown>, times: number) => {
+    for (let i = 0; i < times; i++) await lookup().catch(() => undefined);
+  };
+
+  it('a failing endpoint costs one fetch per cooldown here, one fetch per token under jose', async () => {
+    served = () => new Response('down', { status: 503 });
+    const ours = source();
+    const jose = joseSet();
+
+    await tries(() => ours.lookup(header(a), NO_TOKEN), 5);
+    const oursFetches = fetchStub.mock.calls.length;
+    await tries(() => jose(header(a), NO_TOKEN), 5);
+
+    expect({ ours: oursFetches, jose: fetchStub.mock.calls.length - oursFetches }).toEqual({ ours: 1, jose: 5 });
+  });
+
+  it('a failed rotation refetch is not repeated for the next unknown kid here; under jose it is', async () => {
+    // jose reads Date.now: both clocks are the test's.
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const ours = source();
+      const jose = joseSet();
+      await ours.lookup(header(a), NO_TOKEN);
+      await jose(header(a), NO_TOKEN);
+      served = () => new Response('down', { status: 500 });
+      now += 30_000;
+      fetchStub.mockClear();
+
+      await tries(() => ours.lookup(header(b), NO_TOKEN), 4);
+      const oursFetches = fetchStub.mock.calls.length;
+      await tries(() => jose(header(b), NO_TOKEN), 4);
+
+      expect({ ours: oursFetches, jose: fetchStub.mock.calls.length - oursFetches }).toEqual({ ours: 1, jose: 4 });
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
+  it('a document past maxBytes is refused here and read whole by jose', async () => {
+    served = () => Response.json({ ...jwksOf(a), pad: 'x'.repeat(1_000_000) });
+
+    await expect(source().lookup(header(a), NO_TOKEN)).rejects.toThrow(/larger than|at most/);
+    await expect(joseSet()(header(a), NO_TOKEN)).resolves.toBeDefined();
+  });
 });

@@ -38,7 +38,12 @@ describe('the route table', () => {
     expect(missing).toEqual([]);
     expect(stale).toEqual([]);
     const publicRoutes = ROUTES.filter((r) => r.public);
-    expect(publicRoutes.map((r) => routeKey(r.method, r.resource))).toEqual(['GET /v2/health/live', 'GET /v2/health/ready', 'GET /v2']);
+    expect(publicRoutes.map((r) => routeKey(r.method, r.resource))).toEqual([
+      'GET /v2/health/live',
+      'GET /v2/health/ready',
+      'GET /v2',
+      'GET /openapi.json',
+    ]);
     expect(publicRoutes.filter((r) => scopeOf(r) !== undefined)).toEqual([]);
   });
 

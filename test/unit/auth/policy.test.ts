@@ -98,6 +98,7 @@ describe('policyFor', () => {
         arn('GET', '/v1/models/*'),
         arn('GET', '/v1/models/*/versions'),
         arn('GET', '/v1/models/*/versions/*'),
+        arn('GET', '/v1/models/*/openapi.json'),
         arn('GET', '/v1/models/*/history'),
         arn('GET', '/v1/models/*/deployment'),
         arn('GET', '/v1/models/*/stats'),

@@ -50,8 +50,15 @@ describe('RecordRequestSchema', () => {
     expect(error.path).toEqual(['debug']);
   });
 
-  it('reports a missing field before an unknown one', () => {
+  it('reports an unknown field where a field is missing: the likely misspelling, with the fields there are', () => {
     const error = refusal(() => parseRecordRequest({ rows: [[1]] }, 10, HINT));
+    expect(error.code).toBe('UNKNOWN_FIELD');
+    expect(error.path).toEqual(['rows']);
+    expect(error.message).toContain('Field "rows" is unknown; the fields are: features, instances.');
+  });
+
+  it('reports a missing field of an object that has no other key', () => {
+    const error = refusal(() => parseRecordRequest({}, 10, HINT));
     expect(error.code).toBe('MISSING_FIELD');
     expect(error.path).toEqual(['features']);
   });
@@ -83,7 +90,7 @@ describe('RecordRequestSchema', () => {
   it('reports a missing body as MISSING_FIELD', () => {
     const error = refusal(() => parseWith(RecordRequestSchema, undefined, HINT));
     expect(error.code).toBe('MISSING_FIELD');
-    expect(error.message).toContain('"body"');
+    expect(error.message).toContain('The body is required.');
   });
 });
 

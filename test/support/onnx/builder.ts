@@ -2,6 +2,9 @@
  * An ergonomic way to write ONNX models in TypeScript: inputs and outputs in the serving
  * contract's type names, nodes with plain-JS attributes, initializers from typed arrays. Used by
  * the sample model's training script and the test fixtures; produces bytes ONNX Runtime loads.
+ * It lives in test support because no serving code writes models: the functions only read them
+ * (`functions/core/onnx/proto.ts` and `zipmap.ts`, on the same generated `onnx.proto` types), so
+ * no function bundle carries this file.
  *
  * @example
  * const bytes = buildModel({
@@ -12,7 +15,7 @@
  * });
  */
 import { create } from '@bufbuild/protobuf';
-import type { Dim, TensorType } from '../model.js';
+import type { Dim, TensorType } from '../../../functions/core/model.js';
 import {
   AttributeProtoSchema,
   AttributeType,
@@ -29,7 +32,7 @@ import {
   type TensorProto,
   type TypeProto,
   type ValueInfoProto,
-} from './proto.js';
+} from '../../../functions/core/onnx/proto.js';
 
 /**
  * The serving contract's tensor types and their `TensorProto.DataType` codes, both ways.

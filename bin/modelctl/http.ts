@@ -1,0 +1,132 @@
+/**
+ * The one place `modelctl` speaks HTTP to the API: the base URL and token it is given, JSON in
+ * and out, binary bodies for `infer`, and every refusal turned into an {@link ApiError} that
+ * reads `STATUS CODE: message (at path)`. Presigned S3 URLs (uploads, downloads) are fetched
+ * where they are used, with no token.
+ *
+ * A typed client generated from the API's OpenAPI document can replace {@link Api.request}'s body
+ * here alone: every command calls the API through `call`, `request` and `send`.
+ */
+import type { CliIo } from './common.js';
+
+/** Where `modelctl` calls without `--api` or `MODELCTL_API`: `npm start` on its default port. */
+export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+
+/** The API refused (its answer from 400 up), answered what cannot be read, or could not be reached. */
+export class ApiError extends Error {
+  /** The API's answer, when it answered. */
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The API could not be reached at all (no answer, refused connection). */
+export class UnreachableError extends ApiError {}
+
+/** Answers worth asking again while waiting: the API unreachable, throttled or briefly unavailable. */
+export function transient(error: unknown): error is ApiError {
+  return error instanceof UnreachableError || (error instanceof ApiError && [429, 502, 503, 504].includes(error.status ?? 0));
+}
+
+/** The API's base URL and token from the options (`--api`, `--token`), else the environment, else the local default. */
+export function apiFor(options: { readonly api?: string; readonly token?: string }, io: Pick<CliIo, 'env' | 'fetch'>): Api {
+  return new Api(
+    options.api ?? io.env['MODELCTL_API'] ?? DEFAULT_API_URL,
+    options.token ?? io.env['MODELCTL_TOKEN'] ?? undefined,
+    io.fetch,
+  );
+}
+
+export class Api {
+  constructor(
+    private readonly base: string,
+    private readonly token: string | undefined,
+    private readonly fetchFn: typeof fetch,
+  ) {}
+
+  /** The JSON answer of `method path` with `body` as JSON; an answer from 400 up is an `ApiError`. */
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    return (await this.request(method, path, body)).json;
+  }
+
+  /** The answer's status and JSON body; an answer from 400 up is an `ApiError` with its code and message. */
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const url = this.url(path);
+    const response = await this.fetch(url, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...this.authorization(),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiError(`${method} ${url} answered ${response.status} with a body that is not JSON.`, response.status);
+    }
+    if (!response.ok) throw refusal(response.status, json, text);
+    return { status: response.status, json };
+  }
+
+  /**
+   * Sends `body` as it is, with `headers` (and the token); the answer unread once its status is
+   * below 400. An answer from 400 up is an `ApiError` with its code and message, as `request`'s.
+   */
+  async send(method: string, path: string, body: Uint8Array, headers: Record<string, string>): Promise<Response> {
+    const url = this.url(path);
+    const response = await this.fetch(url, { method, headers: { ...headers, ...this.authorization() }, body });
+    if (response.ok) return response;
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiError(`${method} ${url} answered ${response.status} with a body that is not JSON.`, response.status);
+    }
+    throw refusal(response.status, json, text);
+  }
+
+  private url(path: string): string {
+    return `${this.base.replace(/\/+$/, '')}${path}`;
+  }
+
+  private authorization(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  /** `fetch`, with no answer at all an `UnreachableError` that says what to check. */
+  private async fetch(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.fetchFn(url, init);
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      throw new UnreachableError(`Cannot reach ${url}${cause}. Is the API running (npm start), and is --api (or MODELCTL_API) right?`);
+    }
+  }
+}
+
+/**
+ * An answer from 400 up as `STATUS CODE: message (at path)`, and for a 5xx the request id it is
+ * logged under, so it can be found.
+ */
+function refusal(status: number, json: unknown, text: string): ApiError {
+  const reply = json as { error?: { code?: string; message?: string; path?: string }; requestId?: string } | undefined;
+  const error = reply?.error;
+  const where = error?.path ? ` (at ${error.path})` : '';
+  const id = status >= 500 && reply?.requestId ? ` [request id ${reply.requestId}]` : '';
+  return new ApiError(`${status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}${id}`, status);
+}
+
+/** `403 AccessDenied: Request has expired` from S3's XML error body (presigned uploads and downloads). */
+export async function s3Refusal(response: Response): Promise<string> {
+  const text = await response.text();
+  const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? 'ERROR';
+  const message = /<Message>([^<]+)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200);
+  return `${response.status} ${code}: ${message}`;
+}

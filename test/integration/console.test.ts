@@ -1,0 +1,537 @@
+/**
+ * The web console (`/console`, local/console.ts and local/console/) in a real headless Chromium
+ * (`@sparticuz/chromium` driven by `puppeteer-core`), against the whole local stack with
+ * authorization on: real tokens signed by the stack's key, the real authorizer, real ONNX Runtime.
+ *
+ * Screenshots are compared by what they show, not by pixels: each one is taken at a moment the
+ * page is settled, and at that moment the test asserts on the DOM and the accessibility tree
+ * (texts, roles, visible elements whose boxes are non-empty and inside the viewport).
+ * `WRITE_CONSOLE_SCREENSHOT=1` also saves the screenshot of a prediction as docs/console.png,
+ * the README's picture.
+ */
+import chromium from '@sparticuz/chromium';
+import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import puppeteer, { type Browser, type Page, type SerializedAXNode } from 'puppeteer-core';
+import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { mixedInputModel } from '../fixtures/models.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const VIEWPORT = { width: 1280, height: 1080 } as const;
+/** Jest's limit for one browser test: generous, as the suite may share a busy machine (each takes about a second). */
+const BROWSER_TEST_MS = 60_000;
+/** Written into the stage history by a "user": it must be shown as text, never run or parsed. */
+const HOSTILE_REASON = '<img src=x onerror="window.__consolePwned=1"> looks <b>good</b>';
+/** A token subject with markup, shown in the identity bar and as a prediction's caller. */
+const HOSTILE_SUBJECT = '<svg onload="window.__consolePwned=2">eve';
+
+/*
+ * The page functions below run in the browser. The project's tsconfig has no DOM library (its
+ * code runs in Node), so the few browser globals they use are declared here, for this file only.
+ */
+interface ShownElement {
+  readonly textContent: string | null;
+  readonly innerText: string;
+  /** An input's text, a meter's number. */
+  readonly value: string | number;
+  querySelector(selector: string): ShownElement | null;
+  querySelectorAll(selector: string): Iterable<ShownElement>;
+}
+declare const document: Pick<ShownElement, 'querySelector' | 'querySelectorAll'>;
+declare const sessionStorage: { readonly length: number; setItem(key: string, value: string): void };
+declare const window: { readonly __consolePwned?: number };
+
+let stack: LocalStack;
+let browser: Browser;
+/** Tokens: models:read and predict; predict only; models:read and predict for a subject with markup. */
+let reader: string;
+let predictOnly: string;
+let hostile: string;
+
+beforeAll(async () => {
+  stack = await startLocalStack({ driftIntervalMs: 0 });
+  // A second iris version as a 25% canary; a model that takes named input tensors rather than
+  // declared features, staged with a reason full of markup.
+  const [bytes, metadata] = await Promise.all([
+    readFile(SAMPLE_MODEL.file),
+    readFile(SAMPLE_MODEL.metadata, 'utf8').then((t) => JSON.parse(t) as unknown),
+  ]);
+  const v2 = await stack.registry.register({ model: 'iris', bytes, metadata, actor: 'release-bot' });
+  await stack.registry.transition({ model: 'iris', version: v2.version, to: 'staging', actor: 'release-bot', reason: 'passed review' });
+  await stack.releases.promote({ model: 'iris', version: v2.version, canaryPercent: 25, actor: 'release-bot' });
+  const pricing = await stack.registry.register({ model: 'pricing', bytes: mixedInputModel().bytes, metadata: {}, actor: 'test' });
+  await stack.registry.transition({ model: 'pricing', version: pricing.version, to: 'staging', actor: 'test', reason: HOSTILE_REASON });
+  await stack.registry.setProduction('pricing', pricing.version, 'test');
+  const auth = stack.auth;
+  if (!auth) throw new Error('the stack runs without authorization');
+  reader = await auth.mint({ subject: 'console-user', scopes: ['models:read', 'predict'] });
+  predictOnly = await auth.mint({ subject: 'predictor', scopes: ['predict'], models: ['iris'] });
+  hostile = await auth.mint({ subject: HOSTILE_SUBJECT, scopes: ['models:read', 'predict'] });
+  // Traffic for the statistics and the prediction log.
+  const client = await auth.mint({ subject: 'checkout-service', scopes: ['predict'] });
+  for (let i = 0; i < 6; i++) {
+    const answer = await fetch(`${stack.url}/v1/models/iris/predict`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${client}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } }),
+    });
+    expect(answer.status).toBe(200);
+  }
+  await stack.flush();
+  browser = await puppeteer.launch({
+    executablePath: await chromium.executablePath(),
+    args: [...chromium.args, '--disable-background-networking'],
+    headless: 'shell',
+    defaultViewport: VIEWPORT,
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/** The pages a test opened, closed after it. */
+const pages: Page[] = [];
+
+afterEach(async () => {
+  for (const page of pages.splice(0)) await page.close();
+});
+
+/**
+ * The console in a new tab, so signed out: the token is kept in the tab's sessionStorage. (One
+ * browser context for all: the bundled Chromium runs as a single process, and closing a second
+ * context ends it.) The page's script errors are collected for the test to check.
+ */
+async function openConsole(hash = ''): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  pages.push(page);
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error instanceof Error ? error.message : String(error)));
+  await page.goto(`${stack.url}/console${hash}`);
+  return { page, errors };
+}
+
+async function signIn(page: Page, token: string): Promise<void> {
+  await page.waitForSelector('#token');
+  await page.locator('#token').fill(token);
+  await page.click('form.sign-in button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#identity button')?.textContent === 'Sign out');
+}
+
+/** Waits until no panel says "Loading…". */
+async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(() => [...document.querySelectorAll('.panel-body')].every((b) => !b.textContent?.includes('Loading…')));
+}
+
+/** What the page shows of an element: its rendered text (`innerText`: hidden parts left out, line breaks as laid out). */
+function text(page: Page, selector: string): Promise<string> {
+  // biome-ignore lint/performance/useDomNodeTextContent: the test reads what is shown, not the DOM's text.
+  return page.$eval(selector, (element) => (element as unknown as ShownElement).innerText);
+}
+
+/** The rows of a table (by its aria-label), each row's cells as the page shows them. */
+function rows(page: Page, label: string): Promise<string[][]> {
+  return page.$$eval(`table[aria-label="${label}"] tbody tr`, (trs) =>
+    // biome-ignore lint/performance/useDomNodeTextContent: the test reads what is shown, not the DOM's text.
+    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as unknown as ShownElement).innerText.trim())),
+  );
+}
+
+/** Asserts the element is rendered, with a non-empty box inside the viewport. */
+async function expectVisible(page: Page, selector: string): Promise<void> {
+  const element = await page.$(selector);
+  expect(element).not.toBeNull();
+  const box = await element?.boundingBox();
+  expect(box).not.toBeNull();
+  if (!box) return;
+  expect(box.width).toBeGreaterThan(0);
+  expect(box.height).toBeGreaterThan(0);
+  expect(box.x).toBeGreaterThanOrEqual(0);
+  expect(box.y).toBeGreaterThanOrEqual(0);
+  expect(box.x + box.width).toBeLessThanOrEqual(VIEWPORT.width);
+  expect(box.y + box.height).toBeLessThanOrEqual(VIEWPORT.height);
+}
+
+/** A screenshot of the viewport; a PNG of the viewport's size. */
+async function screenshot(page: Page): Promise<Uint8Array> {
+  const png = await page.screenshot({ type: 'png' });
+  expect(Buffer.from(png.subarray(1, 4)).toString('latin1')).toBe('PNG');
+  const header = Buffer.from(png.subarray(16, 24));
+  expect({ width: header.readUInt32BE(0), height: header.readUInt32BE(4) }).toEqual(VIEWPORT);
+  return png;
+}
+
+/** Names of the accessibility tree's nodes of `role`. */
+function named(node: SerializedAXNode | null, role: string): string[] {
+  if (!node) return [];
+  const own = node.role === role && node.name ? [node.name] : [];
+  return [...own, ...(node.children ?? []).flatMap((child) => named(child, role))];
+}
+
+/** A request with a path sent exactly as given (no client-side normalization of `..`). */
+function rawGet(
+  pathText: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const url = new URL(stack.url);
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: url.hostname, port: url.port, path: pathText, method, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+describe('the console files', () => {
+  it('are served with their content types, a content security policy and revalidation by ETag', async () => {
+    // Act
+    const index = await rawGet('/console');
+    const slash = await rawGet('/console/');
+    const script = await rawGet('/console/app.js');
+    const style = await rawGet('/console/console.css');
+    const config = await rawGet('/console/config.json');
+    const again = await rawGet('/console/app.js', { 'if-none-match': String(script.headers.etag) });
+    const head = await rawGet('/console/app.js', {}, 'HEAD');
+
+    // Assess
+    expect(index.status).toBe(200);
+    expect(index.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(index.body).toContain('<script type="module" src="/console/app.js"></script>');
+    expect(slash.body).toBe(index.body);
+    expect(index.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(index.headers['content-security-policy']).toContain("connect-src 'self'");
+    expect(index.headers['x-content-type-options']).toBe('nosniff');
+    expect(index.headers['cache-control']).toBe('no-cache');
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(script.headers.etag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect(style.headers['content-type']).toBe('text/css; charset=utf-8');
+    expect(JSON.parse(config.body).routeScopes['GET /v1/models/{model}/stats']).toBe('models:read');
+    expect(again.status).toBe(304);
+    expect(again.body).toBe('');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe(script.headers['content-length']);
+    expect(head.body).toBe('');
+  });
+
+  it('serve nothing outside the folder, and refuse methods other than GET and HEAD', async () => {
+    // Act
+    const attempts = await Promise.all(
+      [
+        '/console/../local/console.ts',
+        '/console/%2e%2e/console.ts',
+        '/console/..%2fconsole.ts',
+        '/console/%2E%2E%2F%2E%2E%2Fpackage.json',
+        '/console//etc/passwd',
+        '/console/console/index.html',
+        '/console/index.html%00.js',
+      ].map((p) => rawGet(p)),
+    );
+    const posted = await rawGet('/console/app.js', {}, 'POST');
+
+    // Assess
+    for (const attempt of attempts) {
+      // `/console/../x` reaches the server as sent; it is a 404 of the route table or the console, never a file.
+      expect(attempt.status).toBe(404);
+      expect(JSON.parse(attempt.body).error.code).toBe('ROUTE_NOT_FOUND');
+    }
+    expect(posted.status).toBe(405);
+    expect(posted.headers.allow).toBe('GET, HEAD');
+    expect(JSON.parse(posted.body).error.code).toBe('METHOD_NOT_ALLOWED');
+  });
+});
+
+describe('the console in a browser', () => {
+  it(
+    'asks for a token, names the command that mints one, and refuses a token the API refuses',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole();
+      await page.waitForSelector('#token');
+
+      // Act
+      await screenshot(page);
+      const tree = await page.accessibility.snapshot({ interestingOnly: false });
+      const intro = await text(page, 'main');
+      await page.locator('#token').fill('not-a-token');
+      await page.click('form.sign-in button[type=submit]');
+      await page.waitForSelector('.sign-in-error .notice');
+
+      // Assess
+      expect(named(tree, 'heading')).toContain('Sign in');
+      expect(intro).toContain('npm run -s modelctl -- token --scope models:read,predict');
+      await expectVisible(page, '#token');
+      await expectVisible(page, 'pre.command');
+      expect(await text(page, '.sign-in-error')).toContain('The API refused the token: The bearer token is not a JWT');
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'signs in with a pasted token and shows the models, then a model with its versions, stages, release and history',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole();
+
+      // Act
+      await signIn(page, reader);
+      await page.waitForSelector('table[aria-label="Registered models"] a');
+      const models = await rows(page, 'Registered models');
+      await page.click('table[aria-label="Registered models"] a[href="#/models/iris"]');
+      await page.waitForSelector('h1');
+      await settled(page);
+      await screenshot(page);
+      const tree = await page.accessibility.snapshot({ interestingOnly: false });
+
+      // Assess
+      expect(models.map((r) => r[0])).toEqual(expect.arrayContaining(['iris', 'pricing']));
+      expect(models.find((r) => r[0] === 'iris')?.slice(1, 3)).toEqual(['1', '2']);
+      expect(await text(page, 'h1')).toBe('iris');
+      expect(named(tree, 'heading')).toEqual(
+        expect.arrayContaining(['iris', 'Live release', 'Versions', 'Stage history', 'Recent predictions', 'Batch jobs', 'Experiments']),
+      );
+      expect(await text(page, '#identity')).toContain('console-user · models:read predict');
+      const versions = await rows(page, 'Model versions');
+      expect(versions.map((r) => r.slice(0, 2))).toEqual([
+        ['2', 'staging'],
+        ['1', 'production'],
+      ]);
+      expect(await page.$eval('.weights', (e) => e.getAttribute('aria-label'))).toBe(
+        'stable model version 1: 75%, canary model version 2: 25%',
+      );
+      const stats = await rows(page, 'Per-version statistics');
+      expect(stats.map((r) => [r[0], r[1], r[3]])).toEqual([
+        ['stable', '1', '75%'],
+        ['canary', '2', '25%'],
+      ]);
+      expect(stats.reduce((sum, r) => sum + Number(r[4]), 0)).toBe(6);
+      const history = await rows(page, 'Stage history');
+      expect(history.map((r) => r.slice(1, 4))).toEqual(
+        expect.arrayContaining([
+          ['1', 'development', 'staging'],
+          ['1', 'staging', 'production'],
+          ['2', 'development', 'staging'],
+        ]),
+      );
+      expect((await rows(page, 'Recent predictions')).length).toBe(6);
+      expect(await text(page, '#batch-jobs')).toContain('No batch jobs for this model.');
+      expect(await text(page, '#experiments')).toContain('No experiments for this model.');
+      for (const selector of [
+        'h1',
+        '.weights',
+        'table[aria-label="Model versions"]',
+        'table[aria-label="Stage history"]',
+        'form.predict-form',
+      ]) {
+        await expectVisible(page, selector);
+      }
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    "runs a prediction from the form built from the model's features and shows the label and probabilities",
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole('#/models/iris');
+      await signIn(page, reader);
+      await page.waitForSelector('form.predict-form');
+      await settled(page);
+      const fields = await page.$$eval('form.predict-form label', (labels) => labels.map((l) => l.textContent));
+      const values = { sepal_length_cm: '6.3', sepal_width_cm: '3.3', petal_length_cm: '6.0', petal_width_cm: '2.5' };
+
+      // Act
+      for (const [name, value] of Object.entries(values)) await page.locator(`form.predict-form input[name="${name}"]`).fill(value);
+      await page.click('form.predict-form button[type=submit]');
+      await page.waitForSelector('.predicted-label');
+      const png = await screenshot(page);
+      const tree = await page.accessibility.snapshot({ interestingOnly: false });
+
+      // Assess
+      expect(fields).toEqual(['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm']);
+      expect(await text(page, '.predicted-label')).toBe('virginica');
+      expect(await text(page, '.label-line')).toMatch(/^Predicted virginica with confidence 99\.\d\d%$/);
+      const probabilities = await rows(page, 'Class probabilities');
+      expect(probabilities.map((r) => r[0])).toEqual(['setosa', 'versicolor', 'virginica']);
+      expect(probabilities.reduce((sum, r) => sum + Number(r[1]), 0)).toBeCloseTo(1, 4);
+      const meters = await page.$$eval('table[aria-label="Class probabilities"] meter', (ms) =>
+        ms.map((m) => Number((m as unknown as ShownElement).value)),
+      );
+      expect(meters[2]).toBeGreaterThan(0.99);
+      expect(named(tree, 'meter')).toEqual(['Probability of setosa', 'Probability of versicolor', 'Probability of virginica']);
+      expect(named(tree, 'table')).toContain('Class probabilities');
+      expect(named(tree, 'status')).toContain('Prediction answer');
+      expect(await text(page, '.served')).toMatch(/^Model version [12] \(function version \S+\) answered in [\d.]+ ms\.$/);
+      await expectVisible(page, '.predicted-label');
+      await expectVisible(page, 'table[aria-label="Class probabilities"]');
+      expect(errors).toEqual([]);
+      if (process.env['WRITE_CONSOLE_SCREENSHOT'] === '1') await writeFile(path.join(ROOT, 'docs/console.png'), png);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'builds the form from input tensors for a model without declared features, and shows its outputs and its errors',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole('#/models/pricing');
+      await signIn(page, reader);
+      await page.waitForSelector('form.predict-form');
+      const fields = await page.$$eval('form.predict-form .field', (divs) =>
+        divs.map((d) => [d.querySelector('label')?.textContent, d.querySelector('.type')?.textContent]),
+      );
+
+      // Act
+      await page.locator('form.predict-form input[name="category"]').fill('large');
+      await page.locator('form.predict-form input[name="amount"]').fill('2');
+      await page.click('form.predict-form button[type=submit]');
+      await page.waitForSelector('table[aria-label="Outputs"]');
+      const outputs = await rows(page, 'Outputs');
+      await page.locator('form.predict-form input[name="amount"]').fill('lots');
+      await page.click('form.predict-form button[type=submit]');
+      await page.waitForSelector('.answer [role=alert]');
+      await screenshot(page);
+
+      // Assess
+      expect(fields).toEqual([
+        ['category', 'BYTES'],
+        ['amount', 'FP32'],
+      ]);
+      expect(outputs).toEqual([['score', '[5]']]);
+      const refusal = await text(page, '.answer [role=alert]');
+      expect(refusal).toMatch(/^400 [A-Z_]+\n/);
+      expect(refusal).toContain('features.amount');
+      await expectVisible(page, '.answer [role=alert]');
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'tells a token without models:read which scope it lacks, and still lets it predict',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole();
+
+      // Act
+      await signIn(page, predictOnly);
+      await page.waitForSelector('#models .notice');
+      const listing = await text(page, '#models .notice');
+      const limited = await text(page, 'main');
+      await page.click('a[href="#/models/iris"]');
+      await page.waitForSelector('form.predict-form');
+      await settled(page);
+      await screenshot(page);
+      const versions = await text(page, '#versions');
+      const start = await page.$$eval('form.predict-form input', (inputs) =>
+        inputs.map((i) => String((i as unknown as ShownElement).value)),
+      );
+      const values = ['5.1', '3.5', '1.4', '0.2'];
+      for (const [i, value] of values.entries()) await page.locator(`form.predict-form .field:nth-child(${i + 1}) input`).fill(value);
+      await page.click('form.predict-form button[type=submit]');
+      await page.waitForSelector('.predicted-label');
+
+      // Assess
+      expect(listing).toContain('403: this token lacks the scope "models:read".');
+      expect(listing).toContain('npm run -s modelctl -- token --scope models:read');
+      expect(limited).toContain('This token is limited to: iris');
+      expect(versions).toContain('403: this token lacks the scope "models:read".');
+      await expectVisible(page, '#versions .notice');
+      // Without models:read the golden inputs cannot be read: the form starts empty.
+      expect(start).toEqual(['', '', '', '']);
+      expect(await text(page, '.predicted-label')).toBe('setosa');
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'renders what users wrote (reasons, token subjects) as text, never as markup',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole('#/models/pricing');
+      await signIn(page, hostile);
+      await page.waitForSelector('form.predict-form');
+      await page.locator('form.predict-form input[name="category"]').fill('small');
+      await page.locator('form.predict-form input[name="amount"]').fill('4');
+      await page.click('form.predict-form button[type=submit]');
+      await page.waitForSelector('table[aria-label="Outputs"]');
+      await stack.flush();
+
+      // Act
+      await page.click('.page-head button');
+      await settled(page);
+      const history = await rows(page, 'Stage history');
+      const callers = (await rows(page, 'Recent predictions')).map((r) => r[2]);
+      const who = await text(page, '#identity');
+
+      // Assess
+      expect(history.map((r) => r[5])).toContain(HOSTILE_REASON);
+      expect(callers).toContain(HOSTILE_SUBJECT);
+      expect(who).toContain(HOSTILE_SUBJECT);
+      expect(await page.$$eval('main img, main b, #identity svg', (found) => found.length)).toBe(0);
+      expect(await page.evaluate(() => window.__consolePwned)).toBeUndefined();
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'links to the API reference at /docs, which loads and lists the routes',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole();
+      await page.waitForSelector('#token');
+
+      // Act
+      await Promise.all([page.waitForNavigation(), page.click('nav a[href="/docs"]')]);
+      await page.waitForSelector('.opblock-summary-path');
+      await screenshot(page);
+      const paths = await page.$$eval('.opblock-summary-path', (found) => found.map((e) => e.textContent?.trim()));
+      const tree = await page.accessibility.snapshot({ interestingOnly: false });
+
+      // Assess
+      expect(new URL(page.url()).pathname).toBe('/docs');
+      expect(paths).toEqual(expect.arrayContaining(['/v1/models/{model}/predict', '/v1/models', '/v1/models/{model}/deployment']));
+      expect(named(tree, 'heading').length).toBeGreaterThan(0);
+      await expectVisible(page, '.opblock-summary-path');
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'goes back to the sign-in page with the reason when the API stops accepting the token',
+    async () => {
+      // Arrange
+      const { page } = await openConsole();
+      await signIn(page, reader);
+      await page.waitForSelector('table[aria-label="Registered models"]');
+
+      // Act: the stored token replaced by one signed with another key, as after the data folder's key changed.
+      const [header, payload] = reader.split('.');
+      await page.evaluate(
+        (forged) => sessionStorage.setItem('onnx-serving.console.token', forged),
+        `${header}.${payload}.${'A'.repeat(86)}`,
+      );
+      await page.click('a[href="#/models/iris"]');
+      await page.waitForSelector('#token');
+
+      // Assess
+      expect(await text(page, '.sign-in-error')).toMatch(/^The API refused the token: /);
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    },
+    BROWSER_TEST_MS,
+  );
+});
