@@ -107,7 +107,11 @@ export interface LocalServerOptions {
   readonly rateLimit?: RateLimit | false;
   /** Clock of the authorizer cache and the rate limiter, ms since the epoch. @default Date.now */
   readonly now?: () => number;
-  /** Where the insecure-mode warning and authorizer failures go. @default stderr */
+  /**
+   * Where the server's own notices go, each a line ending in a newline: the insecure-mode warning,
+   * a handler that threw (answered 502), an authorizer that failed, an access log writer that
+   * failed. @default stderr
+   */
   readonly warn?: (text: string) => void;
   /** API Gateway's payload limit is 10 MB; a larger body is refused before it is read. @default API_GATEWAY_PAYLOAD_BYTES */
   readonly maxBodyBytes?: number;
@@ -204,7 +208,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       const served = serve(state, request, response, trace)
         .catch((error: unknown) => {
           // Only a bug in this file, or a handler that threw, gets here: answer like API Gateway does when integration fails.
-          process.stderr.write(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
+          state.warn(`local server error: ${error instanceof Error ? error.stack : String(error)}\n`);
           if (!response.headersSent)
             sendJson(response, 502, {
               error: { code: 'BAD_GATEWAY', message: 'The local server failed to call the function.', path: '' },
@@ -217,7 +221,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
             logAccess(state, request, response, trace);
           } catch (error) {
             // A broken log writer must never take the server down.
-            process.stderr.write(`access log failed: ${error instanceof Error ? error.message : String(error)}\n`);
+            state.warn(`access log failed: ${error instanceof Error ? error.message : String(error)}\n`);
           }
         });
       inFlight.add(served);
@@ -232,7 +236,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
   const { address, port } = server.address() as AddressInfo;
   if ('insecure' in options.authorization) {
-    (options.warn ?? ((text) => process.stderr.write(text)))(
+    state.warn(
       `WARNING: authorization is OFF on http://${address}:${port}: every caller may predict, register and promote as "anonymous". ` +
         'Do not expose this server; start it without the insecure mode to require tokens.\n',
     );
@@ -269,6 +273,8 @@ interface ServerState {
   readonly cache: Map<string, { readonly result: AuthorizerResult; readonly expiresAt: number }>;
   /** Where access log lines go; undefined when the log is off. */
   readonly accessLog: LineSink | undefined;
+  /** Where the server's notices go (`LocalServerOptions.warn`). */
+  readonly warn: (text: string) => void;
 }
 
 function serverState(options: LocalServerOptions): ServerState {
@@ -288,6 +294,7 @@ function serverState(options: LocalServerOptions): ServerState {
     limiter: limit === false ? undefined : new TokenBucketLimiter(limit, now),
     cache: new Map(),
     accessLog,
+    warn: options.warn ?? ((text) => process.stderr.write(text)),
   };
 }
 
@@ -658,7 +665,7 @@ async function authorize(
         const reason = 'reason' in error && typeof error.reason === 'string' ? error.reason : 'The token was refused.';
         return unauthorized(reason, 'invalid_token');
       }
-      (state.options.warn ?? ((text) => process.stderr.write(text)))(
+      state.warn(
         `local authorizer failed: ${error instanceof Error ? error.message : String(error)}\n`,
       );
       return {

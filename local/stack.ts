@@ -39,7 +39,8 @@ import {
 import { buildExperimentService, buildShadowService } from '../functions/control/composition.js';
 import { LocalBatchRunner, type RetryPolicy } from './batch-runner.js';
 import { logLine } from '../functions/shared/http.js';
-import { createLogger, requestLog } from '../functions/shared/logger.js';
+import { createLogger, type LoggerOptions, requestLog, setSharedLogger, sharedLogger } from '../functions/shared/logger.js';
+import { lineLogger, type LogLineWriter } from './log-lines.js';
 import {
   generateSigningKey,
   loadOrCreateSigningKey,
@@ -131,6 +132,27 @@ export interface LocalStackOptions {
   readonly accessLog?: boolean | ((line: string) => void);
   /** The emulated batch workflow: its retries' timing, batches in flight at most. @default Step Functions' retry timing, 10 */
   readonly batch?: { readonly retry?: Partial<RetryPolicy>; readonly concurrencyCap?: number };
+  /**
+   * Where the stack's log goes instead of the terminal: a test's in-process stack keeps it to
+   * assert the lines it provokes. @default the terminal, as `npm start` prints it: the JSON lines
+   * on stdout (WARN and ERROR on stderr), the local machinery's notices on stderr
+   */
+  readonly logs?: LocalStackLogs;
+}
+
+/** The two kinds of lines a local stack writes, each handed over without its newline. */
+export interface LocalStackLogs {
+  /**
+   * The functions' structured log, one Powertools JSON object a line at `LOG_LEVEL`: the predict,
+   * control, batch and batch-steps loggers, and the process's shared logger (lines outside a
+   * request, such as a capture record not delivered or a failed authorizer) while the stack runs.
+   */
+  readonly json: LogLineWriter;
+  /**
+   * The local machinery's plain-text notices: the insecure mode's warning, a handler that threw
+   * (answered 502), a release's or a batch execution's trouble, the drift schedule's reports.
+   */
+  readonly text: (line: string) => void;
 }
 
 /** The stack's token issuer. */
@@ -183,6 +205,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   const aws = options.servers === 'child-process' ? await startLocalAwsProcess(awsOptions) : await startLocalAws(awsOptions);
   const clients = localClients(aws);
+  // With `logs`, the shared logger writes there until the stack stops (then the one before is back).
+  const sharedBefore = options.logs ? sharedLogger() : undefined;
+  const restoreShared = () => {
+    if (sharedBefore) setSharedLogger(sharedBefore);
+  };
   try {
     const config = loadConfig({
       // The local stack counts requests in-process (stats, access log) rather than printing EMF lines.
@@ -201,6 +228,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       BATCH_LOCATIONS: JSON.stringify({ '*': { inputs: [`s3://${LOCAL_BATCH_BUCKET}/`], outputs: [`s3://${LOCAL_BATCH_BUCKET}/`] } }),
       ...options.env,
     });
+    const logs = options.logs;
+    const loggerOf = (fn?: string) => {
+      const loggerOptions: LoggerOptions = { level: config.LOG_LEVEL, keys: fn ? { function: fn } : {} };
+      return logs ? lineLogger(loggerOptions, logs.json) : createLogger(loggerOptions);
+    };
+    if (logs) setSharedLogger(loggerOf());
+    // The local parts' notices end in a newline, as on stderr; the `text` writer takes bare lines.
+    const notices = logs ? { warn: (text: string) => logs.text(text.replace(/\n$/, '')) } : {};
     await ensureTables(clients.dynamo, {
       registry: config.REGISTRY_TABLE,
       predictionLog: required(config, 'PREDICTION_LOG_TABLE'),
@@ -237,7 +272,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sample = options.seedSampleModel === false ? 'skipped' : await seedSampleModel(registry, drift);
     const limits = bodyLimits(config);
     const observations = new LocalObservations();
-    const logger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'predict' } });
+    const logger = loggerOf('predict');
     // Every emulated function version is its own sandbox, with its own prediction log to drain.
     const services: PredictionService[] = [prediction];
     const predictHandler = (service: PredictionService, functionVersion: string, servedModel?: string) =>
@@ -258,6 +293,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       registry: registry,
       flush: flushLogs,
       intervalMs: options.driftIntervalMs ?? 3_600_000,
+      ...(logs ? { say: logs.text } : {}),
     });
     driftSchedule.start();
     // The router reports managed releases' outcomes to the release service, built over the router.
@@ -269,6 +305,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       : undefined;
     const traffic = new LocalTrafficRouter({
       ...options.releases,
+      ...notices,
       latest,
       registry: registryTable,
       ...(options.dataDir ? { file: path.join(options.dataDir, 'releases.json') } : {}),
@@ -297,7 +334,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const releaseService = buildReleaseService(config, traffic, clients, registry, runtime);
     releases = releaseService;
     // Batch jobs: the same batch and steps handlers as on Lambda, under the emulated workflow.
-    const batchLogger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'batch' } });
+    const batchLogger = loggerOf('batch');
     // The batch function's MAX_ROWS is the deployment's batch.maxRowsPerBatch (BATCH_MAX_ROWS_PER_BATCH here).
     const worker = buildBatchWorker({ ...config, MAX_ROWS: config.BATCH_MAX_ROWS_PER_BATCH }, clients, runtime);
     const batchHandler = makeBatchHandler({
@@ -306,12 +343,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       keysOf: jobKeysOf,
       log: () => requestLogOf(batchLogger),
     });
-    const stepsLogger = createLogger({ level: config.LOG_LEVEL, keys: { function: 'batch-steps' } });
+    const stepsLogger = loggerOf('batch-steps');
     const stepsHandler = makeBatchStepsHandler(buildBatchSteps(config, clients), () => requestLogOf(stepsLogger));
     const batchRunner = new LocalBatchRunner({
       steps: (event) => stepsHandler(event),
       batch: (event: SplitBatchEvent): Promise<SplitBatchResult> => batchHandler(event),
       s3: clients.s3,
+      ...notices,
       ...(options.dataDir ? { stateDir: path.join(options.dataDir, 'batch-executions') } : {}),
       ...(options.batch?.retry ? { retry: options.batch.retry } : {}),
       ...(options.batch?.concurrencyCap !== undefined ? { concurrencyCap: options.batch.concurrencyCap } : {}),
@@ -348,7 +386,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             ...(shadows ? { shadows } : {}),
             limits,
             codec: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS },
-            edge: { logger: createLogger({ level: config.LOG_LEVEL, keys: { function: 'control' } }) },
+            edge: { logger: loggerOf('control') },
           }),
         },
       },
@@ -366,6 +404,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           }
         : { insecure: true },
       ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+      ...notices,
     });
     return {
       url: api.url,
@@ -396,11 +435,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await flushLogs();
         clients.destroy();
         await aws.stop();
+        restoreShared();
       },
     };
   } catch (error) {
     clients.destroy();
     await aws.stop();
+    restoreShared();
     throw error;
   }
 }

@@ -22,7 +22,7 @@ import { LOG_LEVELS } from '../functions/core/observability.js';
 import { DEFAULT_RATE_LIMIT, JWKS_PATH } from './server.js';
 import { modelctlApiLines, requestLogLine } from './banner.js';
 import { STOP_SIGNALS } from './signals.js';
-import { seedSampleRegressor } from './sample-regressor.js';
+import { SAMPLE_REGRESSOR, seedSampleRegressor } from './sample-regressor.js';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
 
 const lowerCase = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
@@ -102,8 +102,9 @@ async function main(): Promise<void> {
   });
   // The second sample model, a regressor, beside iris (registered only here: in-process test
   // stacks keep one model).
+  let regressor: 'registered' | 'present';
   try {
-    await seedSampleRegressor(stack.registry, stack.drift);
+    regressor = await seedSampleRegressor(stack.registry, stack.drift);
   } catch (error) {
     await stack.stop();
     release();
@@ -113,9 +114,9 @@ async function main(): Promise<void> {
     features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 },
   });
   const sampleModel =
-    stack.sample === 'registered'
-      ? `Registered the sample model "${SAMPLE_MODEL.name}" and made it live.`
-      : `The sample model "${SAMPLE_MODEL.name}" is live.`;
+    stack.sample === 'registered' || regressor === 'registered'
+      ? `Registered the sample models "${SAMPLE_MODEL.name}" (a classifier) and "${SAMPLE_REGRESSOR.name}" (a regressor) and made them live.`
+      : `The sample models "${SAMPLE_MODEL.name}" (a classifier) and "${SAMPLE_REGRESSOR.name}" (a regressor) are live.`;
   let lines: string[];
   if (stack.auth) {
     const token = await stack.auth.mint({
@@ -136,6 +137,8 @@ async function main(): Promise<void> {
       `  curl -s ${stack.url}/v1/models/${SAMPLE_MODEL.name}/predict -H "authorization: Bearer ${token}" -H 'content-type: application/json' -d '${example}'`,
       '',
       `Models: curl -s ${stack.url}/v1/models -H "authorization: Bearer ${mint('--scope models:read')}"`,
+      `API reference: ${stack.url}/docs (the OpenAPI document: ${stack.url}/openapi.json)`,
+      `Console: ${stack.url}/console (sign in with a token from: npm run -s modelctl -- token --scope models:read,predict${dataFlag})`,
       ...modelctlApiLines(stack.url),
       `Tokens: npm run -s modelctl -- token --scope predict --model ${SAMPLE_MODEL.name}${dataFlag}    Stop: Ctrl+C`,
       '',
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
       'Try it:',
       `  curl -s ${stack.url}/v1/models/${SAMPLE_MODEL.name}/predict -H 'content-type: application/json' -d '${example}'`,
       '',
+      `API reference: ${stack.url}/docs (the OpenAPI document: ${stack.url}/openapi.json)    Console: ${stack.url}/console`,
       ...modelctlApiLines(stack.url),
       `Models: curl -s ${stack.url}/v1/models    Stop: Ctrl+C`,
       '',

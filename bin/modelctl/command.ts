@@ -100,7 +100,8 @@ export function apiOptions(cmd: Command): Command {
  */
 export function outputOptions(cmd: Command, s3Output = false): Command {
   if (s3Output) S3_OUTPUT.add(cmd);
-  const formats = `${OUTPUT_FORMATS.join(' or ')}: tables and lines (default), or the API's JSON`;
+  const [text, json] = OUTPUT_FORMATS;
+  const formats = `${text} (tables and lines, the default) or ${json} (the API's JSON)`;
   return cmd
     .addOption(new Option(s3Output ? '-o <format>' : '-o, --output <format>', formats).argParser(outputFormatArg).helpGroup('Output:'))
     .addOption(new Option('--json', 'the same as -o json').helpGroup('Output:'));

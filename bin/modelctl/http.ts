@@ -4,9 +4,12 @@
  * reads `STATUS CODE: message (at path)`. Presigned S3 URLs (uploads, downloads) are fetched
  * where they are used, with no token.
  *
- * A typed client generated from the API's OpenAPI document can replace {@link Api.request}'s body
- * here alone: every command calls the API through `call`, `request` and `send`.
+ * JSON calls go through the API's typed client (`client/index.ts`, openapi-fetch over the types
+ * generated from the API's OpenAPI document); `infer`'s binary bodies go through `fetch` itself.
+ * Every command calls the API through `call`, `request` and `send`, so this is the one file that
+ * knows how.
  */
+import { type ApiClient, createApiClient } from '../../client/index.js';
 import type { CliIo } from './common.js';
 
 /** Where `modelctl` calls without `--api` or `MODELCTL_API`: `npm start` on its default port. */
@@ -41,11 +44,27 @@ export function apiFor(options: { readonly api?: string; readonly token?: string
 }
 
 export class Api {
+  private readonly client: ApiClient;
+
   constructor(
     private readonly base: string,
     private readonly token: string | undefined,
     private readonly fetchFn: typeof fetch,
-  ) {}
+  ) {
+    this.client = createApiClient({
+      baseUrl: base,
+      ...(token ? { token } : {}),
+      // The client's request handed to `fetch` as a URL and its init, as every other call is.
+      fetch: async (request) => {
+        const body = request.method === 'GET' || request.method === 'HEAD' ? '' : await request.text();
+        return this.fetch(request.url, {
+          method: request.method,
+          headers: Object.fromEntries(request.headers),
+          ...(body === '' ? {} : { body }),
+        });
+      },
+    });
+  }
 
   /** The JSON answer of `method path` with `body` as JSON; an answer from 400 up is an `ApiError`. */
   async call(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -54,24 +73,22 @@ export class Api {
 
   /** The answer's status and JSON body; an answer from 400 up is an `ApiError` with its code and message. */
   async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const url = this.url(path);
-    const response = await this.fetch(url, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...this.authorization(),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    let json: unknown;
+    let answer: { data?: unknown; error?: unknown; response: Response };
     try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new ApiError(`${method} ${url} answered ${response.status} with a body that is not JSON.`, response.status);
+      // `path` is a route with its parameters filled in and encoded already: the client adds it to the base URL.
+      answer = await this.client.request(
+        method.toLowerCase() as 'get',
+        path as '/v1/models',
+        (body === undefined ? {} : { body }) as never,
+      );
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      // openapi-fetch reads a 2xx body as JSON.
+      throw new ApiError(`${method} ${this.url(path)} answered with a body that is not JSON.`);
     }
-    if (!response.ok) throw refusal(response.status, json, text);
-    return { status: response.status, json };
+    const { data, error, response } = answer;
+    if (!response.ok) throw refusal(response.status, error, typeof error === 'string' ? error : '');
+    return { status: response.status, json: data };
   }
 
   /**
@@ -120,7 +137,7 @@ function refusal(status: number, json: unknown, text: string): ApiError {
   const error = reply?.error;
   const where = error?.path ? ` (at ${error.path})` : '';
   const id = status >= 500 && reply?.requestId ? ` [request id ${reply.requestId}]` : '';
-  return new ApiError(`${status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text}${where}${id}`, status);
+  return new ApiError(`${status} ${error?.code ?? 'ERROR'}: ${error?.message ?? text.slice(0, 200)}${where}${id}`, status);
 }
 
 /** `403 AccessDenied: Request has expired` from S3's XML error body (presigned uploads and downloads). */

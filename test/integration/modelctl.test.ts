@@ -334,7 +334,7 @@ describe('help', () => {
 
     // Assess
     expect(register.out).toMatch(/^ {2}--production +then move it through staging to production/m);
-    expect(register.out).toMatch(/^Output:\n {2}-o, --output <format> +text or json/m);
+    expect(register.out).toMatch(/^Output:\n {2}-o, --output <format> +text \(tables and lines, the default\) or json/m);
     expect(register.out).toMatch(/^API:\n {2}--api <url> /m);
     expect(token.out).toMatch(/^ {2}--ttl <seconds> /m);
     expect(token.out).not.toContain('--api');

@@ -56,7 +56,7 @@ it('prints a curl line (with a real token) that returns a correct prediction, an
   // Prepare / Act: the first start registers the sample model and creates the signing key.
   const first = await start();
   const curl = line(first, 'curl -s http');
-  expect(first.output()).toContain('Registered the sample model "iris" and made it live.');
+  expect(first.output()).toContain('Registered the sample models "iris" (a classifier) and "diabetes" (a regressor) and made them live.');
   expect(curl).toMatch(/-H "authorization: Bearer [\w-]+\.[\w-]+\.[\w-]+"/);
   const { stdout } = await run('sh', ['-c', curl]);
   const reply = JSON.parse(stdout) as { model: string; predictions: { label: string; confidence: number }[] };
@@ -64,7 +64,7 @@ it('prints a curl line (with a real token) that returns a correct prediction, an
   expect(reply.predictions[0]?.label).toBe('setosa');
   // The models line mints its own token in a subshell (`npm run -s modelctl -- token ...`).
   const models = await run('sh', ['-c', line(first, 'Models: curl').slice('Models: '.length)]);
-  expect((JSON.parse(models.stdout) as { models: { model: string }[] }).models.map((m) => m.model)).toEqual(['iris']);
+  expect((JSON.parse(models.stdout) as { models: { model: string }[] }).models.map((m) => m.model)).toEqual(['diabetes', 'iris']);
   // Without the token, the same request is refused.
   const anonymous = await run('sh', ['-c', curl.replace(/-H "authorization: [^"]+" /, '')]);
   expect(JSON.parse(anonymous.stdout)).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
@@ -72,7 +72,7 @@ it('prints a curl line (with a real token) that returns a correct prediction, an
 
   // The second start finds the model and the key in the data folder: the first token still works.
   const second = await start();
-  expect(second.output()).toContain('The sample model "iris" is live.');
+  expect(second.output()).toContain('The sample models "iris" (a classifier) and "diabetes" (a regressor) are live.');
   const again = await run('sh', ['-c', line(second, 'curl -s http')]);
   expect((JSON.parse(again.stdout) as typeof reply).predictions[0]?.label).toBe('setosa');
   const oldToken = await run('sh', ['-c', curl.replace(urlOf(first), urlOf(second))]);

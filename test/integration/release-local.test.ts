@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 async function cli(...argv: string[]): Promise<unknown> {
-  const { code, out, err } = await runModelctl({ url: stack.url, token }, argv);
+  const { code, out, err } = await runModelctl({ url: stack.url, token }, [...argv, '-o', 'json']);
   if (code !== 0) throw new Error(`modelctl ${argv.join(' ')} exited ${code}: ${err}`);
   return JSON.parse(out) as unknown;
 }

@@ -70,8 +70,8 @@ it('the inline JSON path is refused for this file (413), and modelctl register -
   const inline = await call('POST', '/v1/models/bigflowers/versions', { modelBase64, metadata });
 
   // Act
-  const registered = await run(['register', 'bigflowers', MODEL_FILE, '--metadata', METADATA_FILE, '--production', '--upload']);
-  const predicted = await run(['predict', 'bigflowers', '--instances', '[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]']);
+  const registered = await run(['register', 'bigflowers', MODEL_FILE, '--metadata', METADATA_FILE, '--production', '--upload', '-o', 'json']);
+  const predicted = await run(['predict', 'bigflowers', '--instances', '[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]', '-o', 'json']);
 
   // Assess
   expect(inline.status).toBe(413);

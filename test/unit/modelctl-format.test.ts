@@ -3,13 +3,25 @@
  * model version marked whichever function version serves it. How `modelctl drift` prints a
  * report (worst first, the thresholds, why columns moved, what capture redacted, a report that
  * judged nothing), `modelctl capture` its settings, `modelctl replay` a replay that compared
- * nothing, and `modelctl profile` a profile with predictions.
+ * nothing, and `modelctl profile` a profile with predictions. How the commands that printed the
+ * API's JSON before print it now: `predict` (a classifier's labels, a regressor's values),
+ * `deployment` (a row per routed version, and how to move a canary), `models` (none yet).
  */
-import { captureLines, driftTable, profileSummary, replayLines, statsTable } from '../../bin/modelctl.js';
+import {
+  captureLines,
+  deploymentLines,
+  driftTable,
+  modelsTable,
+  predictionsTable,
+  profileSummary,
+  replayLines,
+  statsTable,
+} from '../../bin/modelctl.js';
 import { profileRows } from '../../functions/core/drift/profile.js';
 import { driftReport } from '../../functions/core/drift/report.js';
 import type { StoredDriftReport } from '../../functions/core/drift/service.js';
 import { ReplayReportBuilder, type ReportContext } from '../../functions/core/replay/compare.js';
+import type { Deployment } from '../../functions/core/release.js';
 import type { ModelStats, VersionStats } from '../../functions/core/stats.js';
 
 function version(overrides: Partial<VersionStats>): VersionStats {
@@ -303,5 +315,75 @@ describe('modelctl profile summary', () => {
       'probability[x]  numeric            0  min 0.25, median 0.5, max 0.75, mean 0.5, std 0.25',
       '',
     ]);
+  });
+});
+
+describe('modelctl predict, deployment and models', () => {
+  const served = {
+    requestId: 'r-1',
+    modelVersion: '2',
+    functionVersion: '$LATEST',
+    processingTimeMs: 1.5,
+    timestamp: '2026-11-30T12:00:00.000Z',
+  };
+
+  it("prints a classifier's label, confidence and each class's probability, a row per record", () => {
+    // Act
+    const text = predictionsTable({
+      ...served,
+      model: 'iris',
+      predictions: [{ label: 'setosa', confidence: 0.97921, probabilities: { setosa: 0.97921, versicolor: 0.02, virginica: 'NaN' } }],
+    });
+
+    // Assess
+    expect(text.split('\n')).toEqual([
+      'iris v2 (request r-1, function $LATEST, 1.5 ms)',
+      'ROW  LABEL   CONFIDENCE  PROBABILITIES',
+      '0    setosa  0.9792      setosa 0.9792, versicolor 0.02, virginica NaN',
+      '',
+    ]);
+  });
+
+  it("prints any other model's outputs as columns, arrays as compact JSON", () => {
+    // Act
+    const text = predictionsTable({
+      ...served,
+      model: 'diabetes',
+      predictions: [{ progression: 151.25 }, { progression: 80, extra: [1, 2] }],
+    });
+
+    // Assess
+    expect(text.split('\n').slice(1)).toEqual(['ROW  PROGRESSION  EXTRA', '0    151.25       -', '1    80           [1,2]', '']);
+  });
+
+  it('prints the routed versions and, with a canary, how to move it', () => {
+    // Prepare
+    const version = { pinned: true, invocations: 20, errors: 1, clientErrors: 0, latencyMs: { p50: 1.25, p99: 3, mean: 1.5 } };
+    const deployment: Deployment = {
+      model: 'iris',
+      alias: 'live',
+      productionVersion: '1',
+      stable: { ...version, functionVersion: '2', modelVersion: '1', percent: 90 },
+      canary: { ...version, functionVersion: '3', modelVersion: '2', percent: 10, latencyMs: null },
+      metricsWindowMinutes: 15,
+    };
+
+    // Act
+    const lines = deploymentLines(deployment, 'Shifted.').split('\n');
+
+    // Assess
+    expect(lines).toEqual([
+      'Shifted.',
+      'iris on alias live: production version 1; canary version 2 on 10% (metrics of the last 15 min)',
+      'ROLE    FUNCTION  MODEL  PINNED  PERCENT  INVOCATIONS  5XX  4XX  P50 MS  P99 MS  MEAN MS',
+      'stable  2         1      yes     90       20           1    0    1.3     3.0     1.5',
+      'canary  3         2      yes     10       20           1    0    -       -       -',
+      'Move the canary: modelctl shift iris <percent> --expect-canary 3 --expect-percent 10 (or finalize, or rollback)',
+      '',
+    ]);
+  });
+
+  it('says how to register a model when there is none', () => {
+    expect(modelsTable([])).toBe('No models registered. Register one: modelctl register <model> <file.onnx> --metadata meta.json\n');
   });
 });
