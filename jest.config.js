@@ -25,7 +25,9 @@ const common = {
 
 const projects = [
   { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-  { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+  // Integration tests start servers and child processes: 30 s before a test or hook counts as hung
+  // (jest's 5 s default is a guard a loaded 2-core machine can trip; it is no speed limit either way).
+  { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], testTimeout: 30_000 },
   { ...common, displayName: 'cdk', testMatch: ['<rootDir>/test/cdk/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/cdk/setup.ts'] },
 ];
 

@@ -17,6 +17,7 @@ import path from 'node:path';
 import * as z from 'zod';
 import { MODEL_NAME_PATTERN } from '../functions/core/model.js';
 import { DEFAULT_METRICS_NAMESPACE, LOG_LEVELS } from '../functions/core/observability.js';
+import { everyRefusal, plainParse } from '../functions/core/messages.js';
 
 /** Context key holding the config object (or its JSON text, when given with `-c`). */
 export const CONFIG_CONTEXT_KEY = 'onnxServing';
@@ -714,25 +715,26 @@ function fieldPath(segments: readonly PropertyKey[]): string {
  * //   - endpoints[0].architecture: unknown architecture "sparc"; Lambda offers arm64 or x86_64
  */
 export function parseAppConfig(raw: unknown, source = 'config'): AppConfig {
-  const result = AppConfigSchema.safeParse(raw);
+  const result = plainParse(AppConfigSchema, raw);
   if (result.success) return result.data;
-  const issues = [...result.error.issues];
-  const reported = new Set(issues.map((issue) => fieldPath(issue.path)));
+  // Each problem in plain words (`functions/core/messages.ts`), the schema's own messages first;
+  // an unknown key by its own path, with the closest field it may misspell.
+  const problems = everyRefusal(result.issues, raw, false).map((refusal) => ({
+    at: fieldPath(refusal.path),
+    // (a schema whose own message covers every issue says something else of an unknown key).
+    detail:
+      refusal.kind !== 'unknown'
+        ? refusal.detail
+        : refusal.detail.startsWith('is unknown')
+          ? refusal.detail.replace(/^is unknown/, 'unknown field')
+          : 'unknown field',
+  }));
+  const reported = new Set(problems.map((problem) => problem.at));
   for (const duplicate of duplicateModels((raw as { endpoints?: unknown } | null)?.endpoints)) {
-    const at = ['endpoints', ...duplicate.path];
-    if (!reported.has(fieldPath(at))) issues.push({ code: 'custom', path: at, message: duplicate.message, input: undefined });
+    const at = fieldPath(['endpoints', ...duplicate.path]);
+    if (!reported.has(at)) problems.push({ at, detail: duplicate.message });
   }
-  const problems = issues.map((issue) => {
-    // An unknown key is reported on its parent; name the key itself.
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-    return keys
-      .map(
-        (key) =>
-          `  - ${fieldPath(key === undefined ? issue.path : [...issue.path, key])}: ${issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message}`,
-      )
-      .join('\n');
-  });
-  return failWith(`Invalid endpoint config (${source}):\n${problems.join('\n')}`);
+  return failWith(`Invalid endpoint config (${source}):\n${problems.map((problem) => `  - ${problem.at}: ${problem.detail}`).join('\n')}`);
 }
 
 function failWith(message: string): never {

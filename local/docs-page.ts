@@ -1,7 +1,7 @@
 /**
  * The local API's pages for people: `GET /docs`, an interactive reference of the API (Swagger UI
  * from the `swagger-ui-dist` package, served from `node_modules`, no CDN) over the document at
- * `GET /openapi.json`, with the Authorize button taking a bearer token (`modelctl token`) that
+ * `GET /openapi.json`, with the Authorize button taking a bearer token ({@link TOKEN_COMMAND}) that
  * every "Try it out" then sends; and `GET /`, a short index of what the server offers.
  *
  * What is served, and how:
@@ -86,6 +86,13 @@ const START_JS = `window.ui = SwaggerUIBundle({
 });
 `;
 
+/**
+ * The command the index shows for a token that may read the registry and try predictions; run
+ * in the project folder as shown (`modelctl token` needs `--scope`). Other scopes: `modelctl
+ * token --help`.
+ */
+export const TOKEN_COMMAND = 'npm run -s modelctl -- token --scope models:read,predict';
+
 /** The index at `/`: where to go from here. */
 const INDEX_HTML = `<!doctype html>
 <html lang="en">
@@ -98,7 +105,7 @@ const INDEX_HTML = `<!doctype html>
 <h1>ONNX model serving</h1>
 <p>The same API as on AWS, on this machine.</p>
 <ul>
-<li><a href="${DOCS_PATH}">${DOCS_PATH}</a>: the API reference, to read and try (paste a token from <code>npm run -s modelctl -- token</code> under Authorize)</li>
+<li><a href="${DOCS_PATH}">${DOCS_PATH}</a>: the API reference, to read and try (paste a token from <code>${TOKEN_COMMAND}</code> under Authorize)</li>
 <li><a href="/console">/console</a>: the web console: models, releases, predictions</li>
 <li><a href="${OPENAPI_PATH}">${OPENAPI_PATH}</a>: the API's OpenAPI 3.1 document; each model's own is at <code>/v1/models/{model}/openapi.json</code></li>
 <li><a href="/v2/health/ready">/v2/health/ready</a>: readiness</li>

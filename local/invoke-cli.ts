@@ -14,19 +14,36 @@
  * on the caller's file. Given more than once, each `--metadata` goes with the `--register` before it.
  *
  * Standard output carries the result and nothing else, so it can be piped to `jq` or parsed: the
- * function's logs and Node's warnings go to standard error as they are printed. A mistake in the
- * command (no `cdk.out`, no such function, no event file) is one line saying what to do, exit code 1.
+ * function's logs and Node's warnings go to standard error as they are printed; a reader that
+ * stops reading (`| head -1`) ends nothing with a stack trace.
+ *
+ * Exit codes: 0 the function ran (whatever it answered); 1 it could not be run: a missing
+ * prerequisite (no `cdk.out`, no such function, no event file), one line saying what to do; 2 a
+ * usage mistake (no function or no `-e`, an unknown option, an option without its value,
+ * `--metadata` before any `--register`), one line saying what and the short usage line.
  */
 import './quiet.js';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { guardOutput } from './closed-pipes.js';
 import { SYNTH_HINT, describeResult, invoke, isProxyResult, readRegistration, resultBody, type ModelRegistration } from './invoke.js';
+
+/** The short usage line a usage mistake ends with. */
+const SHORT_USAGE = 'Usage: npm run invoke -- <function> -e <event.json> [options]   (npm run invoke -- --help lists them)';
 
 const USAGE = [
   'Usage: npm run invoke -- <function name or part of it> -e <event.json> [-t cdk.out/<stack>.template.json] [--out <file for the response body>]',
   '         [--register <model>=<file.onnx> [--metadata <file.json>]]...',
 ].join('\n');
+
+/** Exit code of a usage mistake, as `modelctl`'s. */
+const USAGE_EXIT_CODE = 2;
+
+/** A mistake in the command line itself: its line, the short usage line, exit 2. */
+class UsageMistake extends Error {}
+
+const output = guardOutput();
 
 const HELP = `${USAGE}
 
@@ -55,14 +72,52 @@ function registrations(tokens: ReturnType<typeof parseArgs>['tokens']): ModelReg
     if (token.name === 'metadata') {
       const last = pairs.at(-1);
       if (!last)
-        throw new Error(
+        throw new UsageMistake(
           `--metadata ${token.value} comes before any --register: give it after the --register <model>=<file.onnx> it describes.`,
         );
-      if (last.metadata !== undefined) throw new Error(`Two --metadata files for --register ${last.spec}: give one.`);
+      if (last.metadata !== undefined) throw new UsageMistake(`Two --metadata files for --register ${last.spec}: give one.`);
       last.metadata = token.value;
     }
   }
+  for (const { spec } of pairs) {
+    const at = spec.indexOf('=');
+    if (at < 1 || at === spec.length - 1)
+      throw new UsageMistake(`--register takes <model>=<file.onnx>, e.g. --register iris=models/iris/model.onnx; got "${spec}".`);
+  }
   return pairs.map(({ spec, metadata }) => readRegistration(spec, metadata));
+}
+
+/** The command line, read; a mistake in it (an unknown option, one without its value) is a {@link UsageMistake}. */
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      tokens: true,
+      options: {
+        event: { type: 'string', short: 'e' },
+        template: { type: 'string', short: 't' },
+        out: { type: 'string', short: 'o' },
+        register: { type: 'string', short: 'r', multiple: true },
+        metadata: { type: 'string', short: 'm', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) throw error;
+    // Node's first sentence says what ("Unknown option '--x'"); the rest is about '--', not this command.
+    const what = (error instanceof Error ? error.message : String(error)).split(/\. (?=[A-Z])/)[0]?.replace(/\.$/, '');
+    throw new UsageMistake(`${what}.`);
+  }
+}
+
+/** What is missing from a command line without its function, its event or with more than one function. */
+function missing(functionName: string | undefined, event: string | undefined, positionals: readonly string[]): string | undefined {
+  if (positionals.length > 1) return `One function at a time: ${positionals.map((p) => JSON.stringify(p)).join(', ')} were given.`;
+  if (!functionName && !event) return 'Give the function to run (any part of its name) and its event (-e <event.json>).';
+  if (!functionName) return 'Give the function to run: any part of its name, e.g. predict.';
+  if (!event) return 'Give the event: -e <event.json> (the events/ folder has ready ones).';
+  return undefined;
 }
 
 /** The one template in `cdk.out`; throws, saying what to run or choose, when there is none or several. */
@@ -94,45 +149,38 @@ function readEvent(file: string): unknown {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals, tokens } = parseArgs({
-    allowPositionals: true,
-    tokens: true,
-    options: {
-      event: { type: 'string', short: 'e' },
-      template: { type: 'string', short: 't' },
-      out: { type: 'string', short: 'o' },
-      register: { type: 'string', short: 'r', multiple: true },
-      metadata: { type: 'string', short: 'm', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values, positionals, tokens } = parseCommandLine();
   if (values.help) {
-    process.stdout.write(HELP);
+    output.out(HELP);
     return;
   }
   const [functionName] = positionals;
-  if (!functionName || !values.event || positionals.length !== 1) throw new Error(USAGE);
+  const mistake = missing(functionName, values.event, positionals);
+  if (mistake !== undefined || !functionName || !values.event) throw new UsageMistake(mistake ?? SHORT_USAGE);
   const register = registrations(tokens);
   const templateFile = values.template ?? defaultTemplate();
   const event = readEvent(values.event);
   // The function's output goes to stderr as it comes; stdout gets the result alone.
-  const result = await invoke({ templateFile, functionName, event, register, onLog: (text) => process.stderr.write(text) });
-  for (const { model, version } of result.registered) process.stderr.write(`Registered ${model} version ${version}, live (production).\n`);
+  const result = await invoke({ templateFile, functionName, event, register, onLog: output.err });
+  for (const { model, version } of result.registered) output.err(`Registered ${model} version ${version}, live (production).\n`);
   if (values.out === undefined) {
-    process.stdout.write(`${describeResult(result.result)}\n`);
+    output.out(`${describeResult(result.result)}\n`);
     if (isProxyResult(result.result) && result.result.isBase64Encoded)
-      process.stderr.write('The body is binary (base64 in the result); write its bytes to a file with --out <file>.\n');
+      output.err('The body is binary (base64 in the result); write its bytes to a file with --out <file>.\n');
     return;
   }
   // A proxy result's body as the client gets it; anything else (a non-HTTP function's answer) as JSON.
   writeFileSync(values.out, resultBody(result.result) ?? `${JSON.stringify(result.result, null, 2)}\n`);
-  process.stdout.write(
-    `${isProxyResult(result.result) ? describeResult(result.result, values.out) : JSON.stringify({ resultFile: values.out })}\n`,
-  );
+  output.out(`${isProxyResult(result.result) ? describeResult(result.result, values.out) : JSON.stringify({ resultFile: values.out })}\n`);
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`invoke failed: ${error instanceof Error ? error.message : String(error)}\n`);
   // Not process.exit: stderr, when it is a pipe, is written to the end first.
+  if (error instanceof UsageMistake) {
+    output.err(`${error.message}\n${SHORT_USAGE}\n`);
+    process.exitCode = USAGE_EXIT_CODE;
+    return;
+  }
+  output.err(`invoke failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
 });

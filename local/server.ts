@@ -448,7 +448,7 @@ async function serve(state: ServerState, request: http.IncomingMessage, response
       sendJson(response, 404, {
         error: {
           code: 'ROUTE_NOT_FOUND',
-          message: `No route ${clip(method, 16)} ${clip(url.pathname)}. See the README for the API.`,
+          message: `No route ${clip(method, 16)} ${clip(url.pathname)}. The API's routes: GET /openapi.json (its OpenAPI document), or /docs in a browser.`,
           path: 'path',
         },
         requestId,
@@ -665,9 +665,7 @@ async function authorize(
         const reason = 'reason' in error && typeof error.reason === 'string' ? error.reason : 'The token was refused.';
         return unauthorized(reason, 'invalid_token');
       }
-      state.warn(
-        `local authorizer failed: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
+      state.warn(`local authorizer failed: ${error instanceof Error ? error.message : String(error)}\n`);
       return {
         refusal: {
           status: 500,

@@ -18,6 +18,7 @@ import './quiet.js';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod';
+import { environmentProblems, plainParse } from '../functions/core/messages.js';
 import { LOG_LEVELS } from '../functions/core/observability.js';
 import { DEFAULT_RATE_LIMIT, JWKS_PATH } from './server.js';
 import { modelctlApiLines, requestLogLine } from './banner.js';
@@ -28,8 +29,16 @@ import { SAMPLE_MODEL, startLocalStack } from './stack.js';
 const lowerCase = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
 const upperCase = (value: unknown) => (typeof value === 'string' ? value.toUpperCase() : value);
 
+/** What PORT must be, said of any value that is not. */
+const PORT_RULE = 'must be a port number from 0 to 65535 (0 picks a free one)';
+
 const Env = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  PORT: z.coerce
+    .number({ error: PORT_RULE })
+    .int({ error: PORT_RULE })
+    .min(0, { error: PORT_RULE })
+    .max(65_535, { error: PORT_RULE })
+    .default(3000),
   DATA_DIR: z.string().min(1).default('.data'),
   /** `jwt` (tokens required) or `insecure` (every caller accepted, announced at start). */
   LOCAL_AUTH: z.enum(['jwt', 'insecure']).default('jwt'),
@@ -76,10 +85,8 @@ const startedBy = process.ppid;
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 async function main(): Promise<void> {
-  const parsed = Env.safeParse(process.env);
-  if (!parsed.success) {
-    throw new Error(`Bad environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
+  const parsed = plainParse(Env, process.env);
+  if (!parsed.success) throw new Error(`Bad environment: ${environmentProblems(parsed.issues, process.env)}`);
   const env = parsed.data;
   const dataDir = path.resolve(env.DATA_DIR);
   const release = lockDataDir(dataDir);
@@ -99,6 +106,9 @@ async function main(): Promise<void> {
       ...(env.SESSION_CACHE_MAX_SESSIONS ? { SESSION_CACHE_MAX_SESSIONS: env.SESSION_CACHE_MAX_SESSIONS } : {}),
       ...(env.SESSION_CACHE_MAX_BYTES ? { SESSION_CACHE_MAX_BYTES: env.SESSION_CACHE_MAX_BYTES } : {}),
     },
+  }).catch((error: unknown) => {
+    release();
+    throw portTaken(error, env.PORT) ?? error;
   });
   // The second sample model, a regressor, beside iris (registered only here: in-process test
   // stacks keep one model).
@@ -191,6 +201,20 @@ async function main(): Promise<void> {
     }, PARENT_CHECK_MS);
     watch.unref();
   }
+}
+
+/**
+ * The error to print when the API's port is taken (`listen` failed with `EADDRINUSE`), in plain
+ * words, with what to do; `undefined` for any other error.
+ */
+function portTaken(error: unknown, port: number): Error | undefined {
+  if ((error as NodeJS.ErrnoException | null)?.code !== 'EADDRINUSE') return undefined;
+  const taken = (error as { port?: unknown }).port;
+  const shown = typeof taken === 'number' && taken > 0 ? taken : port;
+  const other = shown < 65_535 ? shown + 1 : 3000;
+  return new Error(
+    `port ${shown} is taken: another process (an earlier npm start?) is listening on it. Stop that process, or start on another port: PORT=${other} npm start (PORT=0 picks a free one).`,
+  );
 }
 
 /** `value` as one shell word. */

@@ -6,15 +6,17 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { BATCH_FORMATS, JOB_STATES, type BatchFormat, type BatchJob } from '../../functions/core/batch-contract.js';
 import { formatOfKey } from '../../functions/core/batch-jobs.js';
-import { collect, s3Arg, wholeArg } from './args.js';
-import { type Call, type Cli, action, apiOptions, command, outputOptions } from './command.js';
+import { FILE, FOLDER, ID, S3_URI, TEXT, VERSION, WHOLE, choice, strict } from './args.js';
+import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
 import { type CliIo, UsageError, clean, formatBytes, shown } from './common.js';
 import { ApiError, s3Refusal } from './http.js';
 import {
   DEFAULT_JOB_POLL_SECONDS,
+  INTERVAL_SECONDS,
   type JobFiles,
   type JobReply,
   RESULT_FILES,
+  TIMEOUT_SECONDS,
   jobLines,
   jobPath,
   jobsPath,
@@ -27,7 +29,7 @@ import {
   waitOptions,
 } from './jobs.js';
 import { modelPath } from './models.js';
-import { type OpenedFile, chunksOf, openFile, putFile, writeWhole } from './uploads.js';
+import { chunksOf, openFile, putFile, writeWhole } from './uploads.js';
 
 /** The largest object S3 takes in one PUT, which a presigned upload is. */
 const MAX_PUT_BYTES = 5 * 1024 ** 3;
@@ -39,16 +41,19 @@ interface InputUpload {
   readonly expiresAt: string;
 }
 
-/** The job options of `batch submit` and `batch run`. */
+/** The job options of `batch submit` and `batch run`, as parsed. */
 interface JobOptions {
-  readonly format?: string;
+  readonly format?: BatchFormat;
   readonly version?: string;
-  readonly rowsPerBatch?: string;
-  readonly maxConcurrency?: string;
-  readonly tolerate?: string;
+  readonly rowsPerBatch?: number;
+  readonly maxConcurrency?: number;
+  /** Percent of the rows, 0 to 100. */
+  readonly tolerate?: number;
   readonly clientToken?: string;
-  readonly interval?: string;
-  readonly timeout?: string;
+  /** Milliseconds. */
+  readonly interval?: number;
+  /** Milliseconds. */
+  readonly timeout?: number;
 }
 
 interface SubmitOptions extends JobOptions {
@@ -61,6 +66,13 @@ interface RunOptions extends JobOptions {
   readonly output?: string;
   readonly outputDir?: string;
 }
+
+/** `--tolerate PERCENT`: 0 to 100 with at most 6 decimals, a `%` allowed after it. */
+const TOLERATE_PERCENT = strict('percent', (value, name) => {
+  const percent = /^[0-9]{1,3}(\.[0-9]{1,6})?%?$/.test(value) ? Number(value.replace(/%$/, '')) : Number.NaN;
+  if (!(percent >= 0 && percent <= 100)) throw new UsageError(`${name} is a percent of the rows from 0 to 100, not ${shown(value)}.`);
+  return percent;
+});
 
 const WAIT_EXIT_CODES = [
   'Exit codes:',
@@ -83,18 +95,23 @@ export function addBatchCommands(program: Command, cli: Cli): void {
     after: 'Example:\n  modelctl batch run iris data/iris.csv',
   });
 
-  const jobOptions = (cmd: Command) =>
-    cmd
-      .option('--format <format>', `${BATCH_FORMATS.join(', ')} (default: from the extension)`)
-      .option('--version <n>', 'the model version (default: the production version)')
-      .option('--rows-per-batch <n>', 'rows per prediction call (default 500)')
-      .option('--max-concurrency <n>', 'batches at once (default 10)')
-      .option('--tolerate <percent>', 'percent of the rows that may fail with the job still SUCCEEDED (default 0)')
-      .option('--client-token <t>', 'a retry with the same token gets the same job');
-  const waitFlags = (cmd: Command, what: string) =>
-    cmd
-      .option('--interval <seconds>', `${what}: seconds between reads of the job (default ${DEFAULT_JOB_POLL_SECONDS})`)
-      .option('--timeout <seconds>', `${what}: stop waiting after this long (the job keeps running)`);
+  const jobOptions = (cmd: Command) => {
+    option(cmd, '--format <format>', `${BATCH_FORMATS.join(', ')} (default: from the extension)`, choice(BATCH_FORMATS));
+    option(cmd, '--version <n>', 'the model version (default: the production version)', VERSION);
+    option(cmd, '--rows-per-batch <n>', 'rows per prediction call (default 500)', WHOLE);
+    option(cmd, '--max-concurrency <n>', 'batches at once (default 10)', WHOLE);
+    option(cmd, '--tolerate <percent>', 'percent of the rows that may fail with the job still SUCCEEDED (default 0)', TOLERATE_PERCENT);
+    return option(cmd, '--client-token <t>', 'a retry with the same token gets the same job', TEXT);
+  };
+  const waitFlags = (cmd: Command, what: string) => {
+    option(
+      cmd,
+      '--interval <seconds>',
+      `${what}: seconds between reads of the job (default ${DEFAULT_JOB_POLL_SECONDS})`,
+      INTERVAL_SECONDS,
+    );
+    return option(cmd, '--timeout <seconds>', `${what}: stop waiting after this long (the job keeps running)`, TIMEOUT_SECONDS);
+  };
 
   const submit = command(batch, {
     name: 'submit <model>',
@@ -104,9 +121,8 @@ export function addBatchCommands(program: Command, cli: Cli): void {
       'Submit a job over an object, or every object under a prefix ending in "/"; its files go to <output><job id>/. ' +
       'Scope batch:submit.',
   });
-  submit
-    .option('--input <uri>', 's3://BUCKET/KEY, or a prefix ending in "/"', collect)
-    .option('--output <uri>', "s3://BUCKET/PREFIX/: where the job's files go");
+  option(submit, '--input <uri>', 's3://BUCKET/KEY, or a prefix ending in "/"', S3_URI, { repeat: true });
+  option(submit, '--output <uri>', "s3://BUCKET/PREFIX/: where the job's files go", S3_URI);
   jobOptions(submit).option('--wait', 'then wait as "batch wait" does');
   waitFlags(submit, 'with --wait');
   apiOptions(outputOptions(submit, true)).action(action(cli, submitJob));
@@ -121,10 +137,11 @@ export function addBatchCommands(program: Command, cli: Cli): void {
       'manifest.json as <file>.predictions.jsonl, <file>.errors.jsonl and <file>.manifest.json (with --output-dir: ' +
       'DIR/predictions.jsonl, ...). Scopes batch:submit and batch:read (or models:read).',
     after: WAIT_EXIT_CODES,
+    args: { file: FILE },
   });
-  jobOptions(run)
-    .option('--output <uri>', "s3://BUCKET/PREFIX/: where the job's files go (default: beside the upload)")
-    .option('--output-dir <dir>', "download the job's files into this folder");
+  jobOptions(run);
+  option(run, '--output <uri>', "s3://BUCKET/PREFIX/: where the job's files go (default: beside the upload)", S3_URI);
+  option(run, '--output-dir <dir>', "download the job's files into this folder", FOLDER);
   waitFlags(run, 'waiting');
   apiOptions(outputOptions(run, true)).action(
     action<RunOptions>(cli, async (call) => {
@@ -138,6 +155,7 @@ export function addBatchCommands(program: Command, cli: Cli): void {
     summary: 'the job: state, counts, where its files are',
     description:
       "The job: state, rows read of rows, predicted, failed, when, where its input and files are, why it failed; with -o json the API's JSON, with download links once the job has ended. Scope batch:read (or models:read).",
+    args: { job: ID },
   });
   apiOptions(outputOptions(status)).action(
     action(cli, async (call) => {
@@ -152,10 +170,11 @@ export function addBatchCommands(program: Command, cli: Cli): void {
     summary: 'wait until the job ends, then print it',
     description: `Read the job every ${DEFAULT_JOB_POLL_SECONDS} s (or --interval) until it ends, with a progress bar on stderr; then print it. Scope batch:read (or models:read).`,
     after: WAIT_EXIT_CODES,
+    args: { job: ID },
   });
   waitFlags(wait, 'waiting');
   apiOptions(outputOptions(wait)).action(
-    action<{ interval?: string; timeout?: string }>(cli, async (call) => {
+    action<{ interval?: number; timeout?: number }>(cli, async (call) => {
       const [model = '', jobId = ''] = call.args;
       return waitAndReport(call.api, call.io, model, jobId, waitOptions(call.opts), call.json);
     }),
@@ -165,8 +184,9 @@ export function addBatchCommands(program: Command, cli: Cli): void {
     name: 'cancel <model> <job>',
     summary: 'stop a job that has not ended',
     description: 'Stop a job that has not ended; it ends CANCELLED (409 JOB_ALREADY_ENDED if it had). Scope batch:submit.',
+    args: { job: ID },
   });
-  cancel.option('--reason <text>', 'why, kept with the job');
+  option(cancel, '--reason <text>', 'why, kept with the job', TEXT);
   apiOptions(outputOptions(cancel)).action(
     action<{ reason?: string }>(cli, async (call) => {
       const [model = '', jobId = ''] = call.args;
@@ -181,17 +201,14 @@ export function addBatchCommands(program: Command, cli: Cli): void {
     summary: "the model's jobs, newest first",
     description: "The model's jobs, newest first. Scope batch:read (or models:read).",
   });
-  list
-    .option('--state <state>', `only jobs in this state: ${JOB_STATES.join(', ')}`)
-    .option('--limit <n>', 'jobs to list, 1 to 100 (default 20)');
+  option(list, '--state <state>', `only jobs in this state: ${JOB_STATES.join(', ')}`, choice(JOB_STATES, { upperCase: true }));
+  option(list, '--limit <n>', 'jobs to list, 1 to 100 (default 20)', WHOLE);
   apiOptions(outputOptions(list)).action(
-    action<{ state?: string; limit?: string }>(cli, async (call) => {
+    action<{ state?: string; limit?: number }>(cli, async (call) => {
       const [model = ''] = call.args;
-      const state = call.opts.state?.toUpperCase();
-      if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state))
-        throw new UsageError(`--state is one of ${JOB_STATES.join(', ')}.`);
+      const { state } = call.opts;
       const query = new URLSearchParams({
-        ...(call.opts.limit === undefined ? {} : { limit: call.opts.limit }),
+        ...(call.opts.limit === undefined ? {} : { limit: String(call.opts.limit) }),
         ...(state === undefined ? {} : { state }),
       }).toString();
       const page = (await call.api.call('GET', `${jobsPath(model)}${query ? `?${query}` : ''}`)) as { jobs: BatchJob[]; cursor?: string };
@@ -206,27 +223,13 @@ export function addBatchCommands(program: Command, cli: Cli): void {
   );
 }
 
-function formatArg(value: string | undefined): BatchFormat | undefined {
-  if (value === undefined) return undefined;
-  if (!(BATCH_FORMATS as readonly string[]).includes(value))
-    throw new UsageError(`--format is one of ${BATCH_FORMATS.join(', ')}, not ${shown(value)}.`);
-  return value as BatchFormat;
-}
-
 /** The job options of `batch submit` and `batch run`, as the body's fields. */
 function jobBody(opts: JobOptions): Record<string, unknown> {
-  const tolerate = opts.tolerate;
-  let tolerated: number | undefined;
-  if (tolerate !== undefined) {
-    tolerated = /^[0-9]{1,3}(\.[0-9]{1,6})?%?$/.test(tolerate) ? Number(tolerate.replace(/%$/, '')) : Number.NaN;
-    if (!(tolerated >= 0 && tolerated <= 100))
-      throw new UsageError(`--tolerate is a percent of the rows from 0 to 100, not ${shown(tolerate)}.`);
-  }
   return {
     ...(opts.version === undefined ? {} : { version: opts.version }),
-    ...(opts.rowsPerBatch === undefined ? {} : { rowsPerBatch: wholeArg(opts.rowsPerBatch, '--rows-per-batch') }),
-    ...(opts.maxConcurrency === undefined ? {} : { maxConcurrency: wholeArg(opts.maxConcurrency, '--max-concurrency') }),
-    ...(tolerated === undefined ? {} : { toleratedFailurePercentage: tolerated }),
+    ...(opts.rowsPerBatch === undefined ? {} : { rowsPerBatch: opts.rowsPerBatch }),
+    ...(opts.maxConcurrency === undefined ? {} : { maxConcurrency: opts.maxConcurrency }),
+    ...(opts.tolerate === undefined ? {} : { toleratedFailurePercentage: opts.tolerate }),
     ...(opts.clientToken === undefined ? {} : { clientToken: opts.clientToken }),
   };
 }
@@ -241,10 +244,10 @@ async function submitJob(call: Call<SubmitOptions>): Promise<number> {
   if (!opts.wait && (opts.interval !== undefined || opts.timeout !== undefined))
     throw new UsageError('--interval and --timeout go with --wait.');
   const waiting = opts.wait ? waitOptions(opts) : undefined;
-  const format = formatArg(opts.format);
+  const { format } = opts;
   const body = {
-    input: { uri: s3Arg(opts.input[0] as string, '--input'), ...(format === undefined ? {} : { format }) },
-    output: { uri: s3Arg(opts.output, '--output') },
+    input: { uri: opts.input[0] as string, ...(format === undefined ? {} : { format }) },
+    output: { uri: opts.output },
     ...jobBody(opts),
   };
   const { status, json } = await api.request('POST', jobsPath(model), body);
@@ -302,23 +305,14 @@ function resultPaths(file: string, dir: string | undefined): JobFiles<string> {
 async function runFile(call: Call<RunOptions>, model: string, file: string): Promise<number> {
   const { opts, api, io } = call;
   const waiting = waitOptions(opts);
-  const givenOutput = opts.output === undefined ? undefined : s3Arg(opts.output, '--output');
+  const givenOutput = opts.output;
   const options = jobBody(opts);
   const targets = resultPaths(file, opts.outputDir);
   // What can be told of the file here is told before anything is uploaded.
-  let opened: OpenedFile;
-  try {
-    opened = await openFile(io, file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`no file at ${file}.`);
-    if (code === 'EISDIR')
-      throw new Error(`${file} is a directory; give one file (or put the files in S3 under one prefix and use "modelctl batch submit").`);
-    throw error;
-  }
+  const opened = await openFile(io, file, 'Give one file (or put the files in S3 under one prefix and use "modelctl batch submit").');
   if (opened.size === 0) throw new Error(`${file} is empty: there is nothing to predict.`);
   const fileName = uploadName(path.basename(file));
-  const format = formatArg(opts.format) ?? formatOfKey(fileName);
+  const format = opts.format ?? formatOfKey(fileName);
   if (format === undefined)
     throw new UsageError(
       `Cannot tell the format of ${shown(path.basename(file))} from its extension; give --format ${BATCH_FORMATS.join('|')}.`,

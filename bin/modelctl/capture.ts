@@ -5,18 +5,29 @@
 import type { Command } from 'commander';
 import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES, MIN_RECORD_BYTES, MIN_SAMPLE_PERCENT } from '../../functions/core/capture.js';
 import type { CaptureStatus } from '../../functions/core/registry.js';
-import { listArg, numberArg } from './args.js';
-import { type Call, type Cli, action, apiOptions, command, outputOptions } from './command.js';
+import { NAMES, listArg, numberArg, strict } from './args.js';
+import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
 import { UsageError, clean, shown } from './common.js';
 import { modelPath } from './models.js';
 
 interface CaptureOptions {
-  readonly sample?: string;
+  /** Percent of requests. */
+  readonly sample?: number;
   readonly drop?: string;
   readonly hash?: string;
-  readonly maxRecordBytes?: string;
+  readonly maxRecordBytes?: number;
   readonly off?: boolean;
 }
+
+/** `--sample PERCENT`: the API's bounds (`functions/core/capture.ts`). */
+const SAMPLE_PERCENT = strict('percent', (value, name) => {
+  const sample = numberArg(value, name);
+  if (!(sample >= MIN_SAMPLE_PERCENT && sample <= 100))
+    throw new UsageError(
+      `${name} is the percent of requests captured, from ${MIN_SAMPLE_PERCENT} to 100, not ${shown(value)}; --off turns capture off.`,
+    );
+  return sample;
+});
 
 /** `capture`, on `program`. */
 export function addCaptureCommand(program: Command, cli: Cli): void {
@@ -29,28 +40,29 @@ export function addCaptureCommand(program: Command, cli: Cli): void {
       'outputs, to S3 (the settings are replaced whole); with --off, stops. Scope models:write to change it.',
     after: 'Example:\n  modelctl capture iris --sample 10 --drop email',
   });
-  capture
-    .option('--sample <percent>', `capture this percent of requests, ${MIN_SAMPLE_PERCENT} to 100`)
-    .option('--drop <names>', 'with --sample: features left out of every record (a,b)')
-    .option('--hash <names>', 'with --sample: features replaced by their sha256 (c,d)')
-    .option(
-      '--max-record-bytes <n>',
-      `with --sample: the largest record, ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES} (default ${DEFAULT_MAX_RECORD_BYTES})`,
-    )
-    .option('--off', 'stop capturing');
+  option(capture, '--sample <percent>', `capture this percent of requests, ${MIN_SAMPLE_PERCENT} to 100`, SAMPLE_PERCENT);
+  option(capture, '--drop <names>', 'with --sample: features left out of every record (a,b)', NAMES);
+  option(capture, '--hash <names>', 'with --sample: features replaced by their sha256 (c,d)', NAMES);
+  option(
+    capture,
+    '--max-record-bytes <n>',
+    `with --sample: the largest record, ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES} (default ${DEFAULT_MAX_RECORD_BYTES})`,
+    RECORD_BYTES,
+  );
+  capture.option('--off', 'stop capturing');
   apiOptions(outputOptions(capture)).action(action(cli, captureCommand));
 }
 
 /** `--max-record-bytes`: whole bytes within the API's bounds (`functions/core/capture.ts`). */
-function recordBytesArg(value: string): number {
+const RECORD_BYTES = strict('whole number', (value, name) => {
   const bytes = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
   if (!(bytes >= MIN_RECORD_BYTES && bytes <= MAX_RECORD_BYTES)) {
     throw new UsageError(
-      `--max-record-bytes is a whole number of bytes from ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES} (1,000 KiB, a Firehose record's limit), not ${shown(value)}.`,
+      `${name} is a whole number of bytes from ${MIN_RECORD_BYTES} to ${MAX_RECORD_BYTES} (1,000 KiB, a Firehose record's limit), not ${shown(value)}.`,
     );
   }
   return bytes;
-}
+});
 
 /**
  * Shows the model's capture settings; with `--sample`, sets them (`PUT`, replacing the settings
@@ -68,16 +80,11 @@ async function captureCommand(call: Call<CaptureOptions>): Promise<number> {
       throw new UsageError('--off turns capture off; it goes without --sample, --drop, --hash and --max-record-bytes.');
     status = (await api.call('DELETE', route)) as CaptureStatus;
   } else if (opts.sample !== undefined) {
-    const sample = numberArg(opts.sample, '--sample');
-    if (!(sample >= MIN_SAMPLE_PERCENT && sample <= 100))
-      throw new UsageError(
-        `--sample is the percent of requests captured, from ${MIN_SAMPLE_PERCENT} to 100, not ${shown(opts.sample)}; --off turns capture off.`,
-      );
     const body = {
-      samplePercent: sample,
+      samplePercent: opts.sample,
       drop: opts.drop === undefined ? [] : listArg(opts.drop, '--drop'),
       hash: opts.hash === undefined ? [] : listArg(opts.hash, '--hash'),
-      ...(opts.maxRecordBytes === undefined ? {} : { maxRecordBytes: recordBytesArg(opts.maxRecordBytes) }),
+      ...(opts.maxRecordBytes === undefined ? {} : { maxRecordBytes: opts.maxRecordBytes }),
     };
     status = (await api.call('PUT', route, body)) as CaptureStatus;
   } else {

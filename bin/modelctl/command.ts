@@ -1,5 +1,7 @@
 /**
- * How a `modelctl` command is declared on commander and run: its synopsis and help, the options
+ * How a `modelctl` command is declared on commander and run: its synopsis and help, its options
+ * and arguments each with the type of its value (`args.ts`; a strict one is read while the line
+ * is parsed, so a malformed value is a usage error before anything is read or sent), the options
  * every API command shares (`--api`, `--token`, `-o`), and one action wrapper that turns what a
  * command throws into the exit code and the line on stderr.
  *
@@ -8,9 +10,9 @@
  * (`drift`: 3 and 4).
  */
 import { type Command, Option } from 'commander';
-import { OUTPUT_FORMATS, type OutputFormat, outputFormatArg } from './args.js';
+import { MODEL, OUTPUT_FORMAT, OUTPUT_FORMATS, type OutputFormat, TOKEN, type ValueType, declareValue, strict } from './args.js';
 import { type CliIo, UsageError, messageOf } from './common.js';
-import { type Api, ApiError, apiFor } from './http.js';
+import { type Api, ApiError, apiFor, apiUrlArg } from './http.js';
 import { jsonText } from './output.js';
 
 /** Exit code of a usage mistake, of the parser's or a command's. */
@@ -67,6 +69,8 @@ export interface CommandSpec {
   readonly group?: string;
   /** Text after the options: examples, exit codes. */
   readonly after?: string;
+  /** What each argument takes, by name; `<model>` is a model name unless told. */
+  readonly args?: Readonly<Record<string, ValueType>>;
 }
 
 /** Commands whose `--output` is an S3 location: their format option is `-o` alone. */
@@ -84,15 +88,69 @@ export function command(parent: Command, spec: CommandSpec): Command {
   cmd.usage(spec.usage ?? [...args, '[options]'].join(' '));
   if (spec.group) cmd.helpGroup(spec.group);
   if (spec.after) cmd.addHelpText('after', `\n${spec.after.trimEnd()}`);
+  for (const argument of cmd.registeredArguments) {
+    const type = spec.args?.[argument.name()] ?? (argument.name() === 'model' ? MODEL : undefined);
+    if (!type) throw new Error(`modelctl ${spec.name}: argument <${argument.name()}> has no value type (CommandSpec.args).`);
+    declareValue(argument, type);
+    // An argument is checked while the line is parsed and keeps its text: handlers read `call.args` as strings.
+    if (type.strict) {
+      const read = reader(cmd, type, `<${argument.name()}>`);
+      argument.argParser((value: string) => {
+        read(value);
+        return value;
+      });
+    }
+  }
   return cmd;
 }
 
+/**
+ * Declares an option that takes a value of `type` on `cmd`: read while the line is parsed (a
+ * strict type's refusal is the command's usage error, before anything runs), so the handler gets
+ * the value read (a number, a version); `repeat`: the option may be given again, the handler gets
+ * every value in order.
+ */
+export function option<T>(
+  cmd: Command,
+  flags: string,
+  description: string,
+  type: ValueType<T>,
+  settings: { readonly repeat?: boolean; readonly group?: string } = {},
+): Command {
+  const declared = new Option(flags, description);
+  if (!declared.required && !declared.optional) throw new Error(`modelctl: option ${flags} takes no value; declare it with .option().`);
+  if (settings.group) declared.helpGroup(settings.group);
+  const read = reader(cmd, type, declared.long ?? declared.short ?? flags);
+  if (settings.repeat) declared.argParser((value: string, previous: T[] | undefined) => [...(previous ?? []), read(value)]);
+  else declared.argParser(read);
+  declareValue(declared, type);
+  return cmd.addOption(declared);
+}
+
+/** `type.parse` for commander: a {@link UsageError} becomes `cmd`'s usage error (its line, its help hint, exit 2). */
+function reader<T>(cmd: Command, type: ValueType<T>, name: string): (value: string) => T {
+  return (value) => {
+    try {
+      return type.parse(value, name);
+    } catch (error) {
+      if (error instanceof UsageError) return cmd.error(error.message, { exitCode: USAGE_EXIT_CODE, code: 'modelctl.usage' });
+      throw error;
+    }
+  };
+}
+
+/** The API's base URL (`--api`): http or https, a host, an optional path. */
+export const API_URL = strict('URL', apiUrlArg);
+
 /** `--api URL` and `--token JWT`, on a command that calls the API. */
 export function apiOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--api <url>', "the API's base URL (default: $MODELCTL_API, else http://127.0.0.1:3000)").helpGroup('API:'))
-    .addOption(new Option('--token <jwt>', 'sent as "Authorization: Bearer <jwt>" (default: $MODELCTL_TOKEN)').helpGroup('API:'));
+  option(cmd, '--api <url>', API_OPTION_HELP, API_URL, { group: 'API:' });
+  return option(cmd, '--token <jwt>', TOKEN_OPTION_HELP, TOKEN, { group: 'API:' });
 }
+
+/** What `--api` and `--token` say in the help, on the program and on each command. */
+export const API_OPTION_HELP = "the API's base URL (default: $MODELCTL_API, else http://127.0.0.1:3000)";
+export const TOKEN_OPTION_HELP = 'sent as "Authorization: Bearer <jwt>" (default: $MODELCTL_TOKEN)';
 
 /**
  * `-o, --output FORMAT` and `--json` (the same as `-o json`); with `s3Output`, `-o FORMAT` alone
@@ -102,9 +160,8 @@ export function outputOptions(cmd: Command, s3Output = false): Command {
   if (s3Output) S3_OUTPUT.add(cmd);
   const [text, json] = OUTPUT_FORMATS;
   const formats = `${text} (tables and lines, the default) or ${json} (the API's JSON)`;
-  return cmd
-    .addOption(new Option(s3Output ? '-o <format>' : '-o, --output <format>', formats).argParser(outputFormatArg).helpGroup('Output:'))
-    .addOption(new Option('--json', 'the same as -o json').helpGroup('Output:'));
+  option(cmd, s3Output ? '-o <format>' : '-o, --output <format>', formats, OUTPUT_FORMAT, { group: 'Output:' });
+  return cmd.addOption(new Option('--json', 'the same as -o json').helpGroup('Output:'));
 }
 
 /** Whether the command's options ask for JSON; `-o text` with `--json` is a usage error. */

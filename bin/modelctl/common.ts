@@ -34,6 +34,13 @@ export interface CliIo {
 }
 
 /**
+ * How soon endpoints see a change of a model's record (its production version, experiment,
+ * capture, shadow test): each trusts what it read for `POINTER_CACHE_MS`, 5 s by default
+ * (`functions/shared/config.ts`), so a request sent sooner may still be served as before.
+ */
+export const POINTER_CACHE = 'within their pointer cache (POINTER_CACHE_MS, 5 s by default)';
+
+/**
  * A mistake in the command line that the parser cannot see (two options that exclude each
  * other, a number out of range, a file that is not JSON): exit 2, the message and the command's
  * help hint on stderr.
@@ -106,4 +113,51 @@ export function pause(ms: number, signal: AbortSignal | undefined): Promise<void
 /** What an error says, for a line on stderr. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A local file that could not be read or written (exit 1), in one wording for every file option
+ * and argument: `cannot read data.csv: no such file.`
+ */
+export class FileError extends Error {}
+
+/** What the file system's error codes mean, as the end of a {@link FileError}'s line. */
+const FILE_PROBLEMS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EISDIR: 'it is a folder',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of its path is not a folder',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+};
+
+/**
+ * A file system error on `file` as a {@link FileError} (`cannot read FILE: no such file.`, then
+ * `hint` when given); any other error (a network error while a download is written) as it is.
+ */
+export function fileError(error: unknown, file: string, doing: 'read' | 'write', hint?: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  // Written: the file's folder is made first, so EEXIST is a file where a folder of its path should be.
+  const problem =
+    doing === 'write' && code === 'ENOENT'
+      ? 'its folder does not exist'
+      : doing === 'write' && code === 'EEXIST'
+        ? FILE_PROBLEMS['ENOTDIR']
+        : typeof code === 'string'
+          ? FILE_PROBLEMS[code]
+          : undefined;
+  if (problem === undefined) return error;
+  return new FileError(`cannot ${doing} ${file}: ${problem}.${hint === undefined ? '' : ` ${hint}`}`);
+}
+
+/** A local file's bytes; a file that cannot be read is a {@link FileError} (then `folderHint`, for a folder). */
+export async function readLocalFile(io: Pick<CliIo, 'readFile'>, file: string, folderHint?: string): Promise<Buffer> {
+  try {
+    return await io.readFile(file);
+  } catch (error) {
+    throw fileError(error, file, 'read', (error as NodeJS.ErrnoException).code === 'EISDIR' ? folderHint : undefined);
+  }
 }

@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { StoredDriftReport } from '../../functions/core/drift/service.js';
-import { numberArg } from './args.js';
-import { type Call, type Cli, action, apiOptions, command, outputOptions } from './command.js';
+import { VERSION, WHOLE } from './args.js';
+import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
 import { UsageError, clean, pValueText, plural, statistic } from './common.js';
 import { modelPath } from './models.js';
 import { tableLines } from './output.js';
@@ -24,7 +24,7 @@ const NAME_CHARS = 32;
 interface DriftOptions {
   readonly version?: string;
   readonly run?: boolean;
-  readonly minutes?: string;
+  readonly minutes?: number;
 }
 
 /** `drift`, on `program`. */
@@ -49,10 +49,9 @@ export function addDriftCommand(program: Command, cli: Cli): void {
       '  modelctl drift iris --run --minutes 60',
     ].join('\n'),
   });
-  drift
-    .option('--version <v>', 'the version whose report (or whose traffic, with --run)')
-    .option('--run', 'run a report now')
-    .option('--minutes <n>', 'with --run: the captured traffic of the last N minutes (default 1440)');
+  option(drift, '--version <v>', 'the version whose report (or whose traffic, with --run)', VERSION);
+  drift.option('--run', 'run a report now');
+  option(drift, '--minutes <n>', 'with --run: the captured traffic of the last N minutes (default 1440)', WHOLE);
   apiOptions(outputOptions(drift)).action(action(cli, driftCommand));
 }
 
@@ -68,7 +67,7 @@ async function driftCommand(call: Call<DriftOptions>): Promise<number> {
   let report: StoredDriftReport;
   if (opts.run) {
     const body = {
-      ...(opts.minutes === undefined ? {} : { minutes: numberArg(opts.minutes, '--minutes') }),
+      ...(opts.minutes === undefined ? {} : { minutes: opts.minutes }),
       ...(opts.version === undefined ? {} : { version: opts.version }),
     };
     report = (await api.call('POST', route, body)) as StoredDriftReport;

@@ -6,7 +6,7 @@ import type { ExperimentAnalysis } from '../../functions/core/experiments/analys
 import type { RecordedOutcome } from '../../functions/core/experiments/experiment.js';
 import type { ExperimentView } from '../../functions/core/experiments/service.js';
 import type { PromoteResult } from '../../functions/core/release.js';
-import { clean, pValueText, plural, shown, statistic } from './common.js';
+import { POINTER_CACHE, clean, pValueText, plural, shown, statistic } from './common.js';
 import { tableLines } from './output.js';
 
 /** `GET /v1/models/{m}/experiments` as the API answers it: newest first. */
@@ -178,7 +178,7 @@ export function winnerLines(reply: WinnerReply): string {
   return [
     `Winner of experiment ${e.id} of ${e.model}: ${clean(winner?.variant ?? '?')} (version ${winner?.version ?? '?'})`,
     `  decision  ${clean(reply.analysis.decision)}`,
-    `  stopped   ${reply.stopped ? 'yes: requests are no longer assigned' : `no: it had ${e.state === 'ended' ? 'ended' : 'been stopped'} already`}`,
+    `  stopped   ${reply.stopped ? `yes: endpoints stop assigning requests ${POINTER_CACHE}` : `no: it had ${e.state === 'ended' ? 'ended' : 'been stopped'} already`}`,
     `  release   ${released}`,
     '',
   ].join('\n');

@@ -6,9 +6,10 @@ import type { Command } from 'commander';
 import type { ExperimentAnalysis } from '../../functions/core/experiments/analysis.js';
 import { DEFAULT_MINIMUM_SAMPLE, DEFAULT_SIGNIFICANCE_LEVEL } from '../../functions/core/experiments/experiment.js';
 import type { ExperimentView } from '../../functions/core/experiments/service.js';
-import { collect, numberArg, wholeArg } from './args.js';
-import { type Call, type Cli, action, apiOptions, command, outputOptions } from './command.js';
-import { UsageError, shown } from './common.js';
+import { ID, NUMBER, TEXT, TIME, WHOLE, choice, numberArg, strict } from './args.js';
+import { VERSION_PATTERN } from '../../functions/core/names.js';
+import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
+import { POINTER_CACHE, UsageError, shown } from './common.js';
 import {
   type ExperimentList,
   type OutcomeReply,
@@ -22,13 +23,20 @@ import {
 import { modelPath } from './models.js';
 import { type ReleaseOptions, promoteBody, releaseOptions } from './releases.js';
 
+/** A variant as `--variant` gives it. */
+interface Variant {
+  readonly name: string;
+  readonly version: string;
+  readonly weight: number;
+}
+
 interface StartOptions {
-  readonly variant?: string[];
+  readonly variant?: Variant[];
   readonly keyHeader?: string;
-  readonly metric?: string;
-  readonly goal?: string;
-  readonly alpha?: string;
-  readonly minSample?: string;
+  readonly metric?: 'conversion' | 'value';
+  readonly goal?: 'maximize' | 'minimize';
+  readonly alpha?: number;
+  readonly minSample?: number;
   readonly startsAt?: string;
   readonly endsAt?: string;
   readonly name?: string;
@@ -38,8 +46,24 @@ interface OutcomeOptions {
   readonly requestId?: string;
   readonly key?: string;
   readonly outcomeId?: string;
-  readonly value?: string;
+  readonly value?: number;
 }
+
+/** `--metric`: how outcomes are counted. */
+const METRIC = choice(['conversion', 'value'] as const, {
+  describe: (name, value) => `${name} is "conversion" (0 or 1 per unit) or "value" (a number per outcome), not ${shown(value)}.`,
+});
+/** `--goal`: which way is better. */
+const GOAL = choice(['maximize', 'minimize'] as const, {
+  describe: (name, value) => `${name} is "maximize" or "minimize", not ${shown(value)}.`,
+});
+/** `--alpha`: the test's level, above 0 and at most 0.5. */
+const ALPHA = strict('number', (value, name) => {
+  const alpha = numberArg(value, name);
+  if (!(alpha > 0 && alpha <= 0.5))
+    throw new UsageError(`${name} is the test's level, above 0 and at most 0.5 (e.g. 0.05), not ${shown(value)}.`);
+  return alpha;
+});
 
 function experimentsPath(model: string): string {
   return `${modelPath(model)}/experiments`;
@@ -73,21 +97,24 @@ export function addExperimentCommands(program: Command, cli: Cli): void {
       "control, the weights sum to 100). A unit is the token's subject, or with --key-header the value of that request " +
       'header (a request without it is served as if no experiment ran). Scope models:promote.',
   });
-  start
-    .option('--variant <name=version:weight>', 'a variant, once per variant, the control first', collect)
-    .option('--key-header <header>', "the request header that names a unit (e.g. x-user-id; default: the token's subject)")
-    .option('--metric <metric>', 'conversion (0 or 1 per unit, the default) or value (a number per outcome)')
-    .option('--goal <goal>', 'maximize (the default) or minimize')
-    .option('--alpha <a>', `the test's level, above 0 and at most 0.5 (default ${DEFAULT_SIGNIFICANCE_LEVEL})`)
-    .option('--min-sample <n>', `observations every variant needs before a winner (default ${DEFAULT_MINIMUM_SAMPLE})`)
-    .option('--starts-at <iso>', 'ISO-8601 UTC (default now)')
-    .option('--ends-at <iso>', 'ISO-8601 UTC (default: until stopped)')
-    .option('--name <text>', 'a name for people');
+  option(start, '--variant <name=version:weight>', 'a variant, once per variant, the control first', VARIANT, { repeat: true });
+  option(start, '--key-header <header>', "the request header that names a unit (e.g. x-user-id; default: the token's subject)", TEXT);
+  option(start, '--metric <metric>', 'conversion (0 or 1 per unit, the default) or value (a number per outcome)', METRIC);
+  option(start, '--goal <goal>', 'maximize (the default) or minimize', GOAL);
+  option(start, '--alpha <a>', `the test's level, above 0 and at most 0.5 (default ${DEFAULT_SIGNIFICANCE_LEVEL})`, ALPHA);
+  option(start, '--min-sample <n>', `observations every variant needs before a winner (default ${DEFAULT_MINIMUM_SAMPLE})`, WHOLE);
+  option(start, '--starts-at <iso>', 'ISO-8601 UTC (default now)', TIME);
+  option(start, '--ends-at <iso>', 'ISO-8601 UTC (default: until stopped)', TIME);
+  option(start, '--name <text>', 'a name for people', TEXT);
   apiOptions(outputOptions(start)).action(
     action<StartOptions>(cli, async (call) => {
       const [model = ''] = call.args;
       const view = (await call.api.call('POST', experimentsPath(model), experimentBody(call.opts))) as ExperimentView;
-      call.print(view, (v) => `${experimentLines(v)}Its analysis: modelctl experiment status ${v.model} ${v.id}\n`);
+      call.print(
+        view,
+        (v) =>
+          `${experimentLines(v)}Endpoints see it ${POINTER_CACHE}: until then requests are served as before.\nIts analysis: modelctl experiment status ${v.model} ${v.id}\n`,
+      );
       return 0;
     }),
   );
@@ -100,6 +127,7 @@ export function addExperimentCommands(program: Command, cli: Cli): void {
       '(version, weight, requests, units, outcomes, mean and its confidence interval, the difference to the control, ' +
       'p-value, significant), then the winner and why, or why there is none. Exit 0 with a winner or without one. ' +
       'Scope models:read.',
+    args: { experiment: ID },
   });
   apiOptions(outputOptions(status)).action(
     action(cli, async (call) => {
@@ -121,13 +149,17 @@ export function addExperimentCommands(program: Command, cli: Cli): void {
     summary: 'stop assigning requests',
     description:
       "Stop assigning requests (within the endpoints' pointer cache time); outcomes may still be recorded. Scope models:promote.",
+    args: { experiment: ID },
   });
-  stop.option('--reason <text>', 'why, kept with the experiment');
+  option(stop, '--reason <text>', 'why, kept with the experiment', TEXT);
   apiOptions(outputOptions(stop)).action(
     action<{ reason?: string }>(cli, async (call) => {
       const [model = '', id = ''] = call.args;
       const body = call.opts.reason === undefined ? {} : { reason: call.opts.reason };
-      call.print((await call.api.call('POST', `${experimentPath(model, id)}/stop`, body)) as ExperimentView, experimentLines);
+      call.print(
+        (await call.api.call('POST', `${experimentPath(model, id)}/stop`, body)) as ExperimentView,
+        (v) => `${experimentLines(v)}Endpoints stop assigning ${POINTER_CACHE}: until then a request may still be served by its variant.\n`,
+      );
       return 0;
     }),
   );
@@ -139,6 +171,7 @@ export function addExperimentCommands(program: Command, cli: Cli): void {
       'Stop the experiment (if it still runs) and release its winner as "promote" does: a manual canary, a managed ' +
       'release, or (neither) all the traffic; no release when the winner is the production version. Without a ' +
       'winner: 409 NO_WINNER (exit 1), with why. Scope models:promote.',
+    args: { experiment: ID },
   });
   apiOptions(outputOptions(releaseOptions(promoteWinner))).action(
     action<ReleaseOptions>(cli, async (call) => {
@@ -157,12 +190,12 @@ export function addExperimentCommands(program: Command, cli: Cli): void {
       'Record an outcome for a request the experiment served (--request-id: its requestId) or for a unit (--key: its ' +
       'assignment key; --outcome-id names each further outcome of the unit). Recorded once: the same again is ' +
       'accepted (exit 0), another value is 409 OUTCOME_CONFLICT (exit 1). Scope experiments:outcomes.',
+    args: { experiment: ID },
   });
-  outcome
-    .option('--request-id <id>', 'the requestId of a request the experiment served')
-    .option('--key <key>', "a unit's assignment key")
-    .option('--outcome-id <id>', "with --key: names this outcome of the unit's")
-    .option('--value <n>', '0 or 1 for a conversion, any number for a value');
+  option(outcome, '--request-id <id>', 'the requestId of a request the experiment served', ID);
+  option(outcome, '--key <key>', "a unit's assignment key", TEXT);
+  option(outcome, '--outcome-id <id>', "with --key: names this outcome of the unit's", ID);
+  option(outcome, '--value <n>', '0 or 1 for a conversion, any number for a value', NUMBER);
   apiOptions(outputOptions(outcome)).action(
     action<OutcomeOptions>(cli, async (call: Call<OutcomeOptions>) => {
       const [model = '', id = ''] = call.args;
@@ -175,46 +208,42 @@ export function addExperimentCommands(program: Command, cli: Cli): void {
 
 /**
  * `--variant NAME=VERSION:WEIGHT` (`control=1:50`: version 1 serves 50% of the units) as the
- * API's variant. The weight is a number as {@link numberArg} reads it, from 0.001 and below 100
- * (the API's bounds); the API checks the name, the version and that the weights sum to 100.
+ * API's variant. The version is a version number; the weight a number as {@link numberArg} reads
+ * it, from 0.001 and below 100 (the API's bounds); the API checks the name, that the version
+ * exists and that the weights sum to 100.
  */
-export function variantArg(value: string): { name: string; version: string; weight: number } {
+export function variantArg(value: string): Variant {
   const match = /^([^=]+)=([^:]+):(.*)$/.exec(value);
   if (!match)
     throw new UsageError(`--variant is NAME=VERSION:WEIGHT (e.g. control=1:50, the weight a percent of the units), not ${shown(value)}.`);
   const [, name = '', version = '', weightText = ''] = match;
+  if (!VERSION_PATTERN.test(version))
+    throw new UsageError(`The version in --variant ${shown(value)} is a version number such as "2", not ${shown(version)}.`);
   const weight = numberArg(weightText, `The weight in --variant ${value}`);
   if (!(weight >= 0.001 && weight < 100))
     throw new UsageError(`The weight in --variant ${value} is a percent of the units, from 0.001 to below 100, not ${shown(weightText)}.`);
   return { name, version, weight };
 }
 
+/** `--variant`, read while the line is parsed. */
+const VARIANT = strict('variant', (value) => variantArg(value));
+
 /** The body of `POST /v1/models/{m}/experiments` from `experiment start`'s options. */
 function experimentBody(opts: StartOptions): Record<string, unknown> {
-  const variants = (opts.variant ?? []).map(variantArg);
+  const variants = opts.variant ?? [];
   if (variants.length < 2) {
     throw new UsageError(
       `"experiment start" needs a --variant NAME=VERSION:WEIGHT per variant, two or more, the control first (e.g. --variant control=1:50 --variant treatment=2:50); ${variants.length === 0 ? 'none was' : 'one was'} given.`,
     );
   }
-  const { metric, goal } = opts;
-  if (metric !== undefined && metric !== 'conversion' && metric !== 'value')
-    throw new UsageError(`--metric is "conversion" (0 or 1 per unit) or "value" (a number per outcome), not ${shown(metric)}.`);
-  if (goal !== undefined && goal !== 'maximize' && goal !== 'minimize')
-    throw new UsageError(`--goal is "maximize" or "minimize", not ${shown(goal)}.`);
-  let alpha: number | undefined;
-  if (opts.alpha !== undefined) {
-    alpha = numberArg(opts.alpha, '--alpha');
-    if (!(alpha > 0 && alpha <= 0.5))
-      throw new UsageError(`--alpha is the test's level, above 0 and at most 0.5 (e.g. 0.05), not ${shown(opts.alpha)}.`);
-  }
+  const { metric, goal, alpha } = opts;
   return {
     variants,
     ...(opts.keyHeader === undefined ? {} : { assignmentKey: { source: 'header', header: opts.keyHeader } }),
     ...(metric === undefined ? {} : { metric }),
     ...(goal === undefined ? {} : { goal }),
     ...(alpha === undefined ? {} : { significanceLevel: alpha }),
-    ...(opts.minSample === undefined ? {} : { minimumSample: wholeArg(opts.minSample, '--min-sample') }),
+    ...(opts.minSample === undefined ? {} : { minimumSample: opts.minSample }),
     ...(opts.startsAt === undefined ? {} : { startsAt: opts.startsAt }),
     ...(opts.endsAt === undefined ? {} : { endsAt: opts.endsAt }),
     ...(opts.name === undefined ? {} : { name: opts.name }),
@@ -237,6 +266,6 @@ function outcomeBody(opts: OutcomeOptions): Record<string, unknown> {
   return {
     ...(requestId === undefined ? { key } : { requestId }),
     ...(opts.outcomeId === undefined ? {} : { outcomeId: opts.outcomeId }),
-    value: numberArg(opts.value, '--value'),
+    value: opts.value,
   };
 }

@@ -10,7 +10,7 @@
  * knows how.
  */
 import { type ApiClient, createApiClient } from '../../client/index.js';
-import type { CliIo } from './common.js';
+import { type CliIo, UsageError, shown } from './common.js';
 
 /** Where `modelctl` calls without `--api` or `MODELCTL_API`: `npm start` on its default port. */
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
@@ -34,13 +34,43 @@ export function transient(error: unknown): error is ApiError {
   return error instanceof UnreachableError || (error instanceof ApiError && [429, 502, 503, 504].includes(error.status ?? 0));
 }
 
-/** The API's base URL and token from the options (`--api`, `--token`), else the environment, else the local default. */
+/**
+ * The API's base URL as `--api` or `MODELCTL_API` (named by `name`) gives it: http or https, a
+ * host, an optional port and path (a deployed stage: `https://ID.execute-api.REGION.amazonaws.com/prod`),
+ * no query or fragment. Anything else is a {@link UsageError} naming where it came from.
+ */
+export function apiUrlArg(value: string, name: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  const usable =
+    url !== undefined &&
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    url.hostname !== '' &&
+    url.search === '' &&
+    url.hash === '' &&
+    url.username === '' &&
+    url.password === '';
+  if (!usable)
+    throw new UsageError(
+      `${name} is the API's base URL, http(s)://HOST[:PORT][/PATH] (e.g. ${DEFAULT_API_URL}), not ${value === '' ? 'empty' : shown(value)}.`,
+    );
+  return value;
+}
+
+/**
+ * The API's base URL and token from the options (`--api`, `--token`, read when the line was
+ * parsed), else the environment, else the local default. A `MODELCTL_API` that is no http(s)
+ * URL (empty included: an unset variable in `export MODELCTL_API=$URL`) is a {@link UsageError}
+ * naming it.
+ */
 export function apiFor(options: { readonly api?: string; readonly token?: string }, io: Pick<CliIo, 'env' | 'fetch'>): Api {
-  return new Api(
-    options.api ?? io.env['MODELCTL_API'] ?? DEFAULT_API_URL,
-    options.token ?? io.env['MODELCTL_TOKEN'] ?? undefined,
-    io.fetch,
-  );
+  const fromEnv = io.env['MODELCTL_API'];
+  const base = options.api ?? (fromEnv === undefined ? DEFAULT_API_URL : apiUrlArg(fromEnv, 'MODELCTL_API'));
+  return new Api(base, options.token ?? io.env['MODELCTL_TOKEN'] ?? undefined, io.fetch);
 }
 
 export class Api {
@@ -82,9 +112,9 @@ export class Api {
         (body === undefined ? {} : { body }) as never,
       );
     } catch (error) {
-      if (error instanceof ApiError) throw error;
-      // openapi-fetch reads a 2xx body as JSON.
-      throw new ApiError(`${method} ${this.url(path)} answered with a body that is not JSON.`);
+      // openapi-fetch reads a 2xx body as JSON; anything else (an ApiError of `fetch`'s) is passed on.
+      if (error instanceof SyntaxError) throw new ApiError(`${method} ${this.url(path)} answered with a body that is not JSON.`);
+      throw error;
     }
     const { data, error, response } = answer;
     if (!response.ok) throw refusal(response.status, error, typeof error === 'string' ? error : '');

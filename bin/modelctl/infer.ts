@@ -6,9 +6,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { NpyError, readNpy, writeNpy } from '../../functions/core/codec/npy.js';
 import { TensorBytesError, isWireDatatype, jsonToRaw, nestedToFlat } from '../../functions/core/codec/tensor-bytes.js';
-import { collect } from './args.js';
-import { type Call, type Cli, action, apiOptions, command, outputOptions } from './command.js';
-import { type CliIo, UsageError, formatBytes, parseJson, shown } from './common.js';
+import { FILE, FOLDER, VERSION, free } from './args.js';
+import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
+import { type CliIo, UsageError, formatBytes, parseJson, readLocalFile, shown } from './common.js';
 import { type Api, ApiError } from './http.js';
 import {
   type InferInput,
@@ -39,6 +39,9 @@ interface PayloadTicket {
   readonly expiresAt?: string;
 }
 
+/** `--input NAME=...`: its form is read with the others, before any file is. */
+const INPUT = free('input');
+
 /** `infer`, on `program`. */
 export function addInferCommand(program: Command, cli: Cli): void {
   const infer = command(program, {
@@ -57,11 +60,12 @@ export function addInferCommand(program: Command, cli: Cli): void {
       "  modelctl infer iris --input 'features=[[5.1, 3.5, 1.4, 0.2]]' -o json",
     ].join('\n'),
   });
-  infer
-    .option('--input <name=file>', "NAME=FILE.npy, NAME=@FILE.json or NAME='[JSON array]', once per input", collect)
-    .option('--body <file>', 'a JSON v2 request, sent as it is')
-    .option('--version <n>', 'this version of the model, not the live one')
-    .option('--output-dir <dir>', 'also write each output as DIR/<output>.npy');
+  option(infer, '--input <name=file>', "NAME=FILE.npy, NAME=@FILE.json or NAME='[JSON array]', once per input", INPUT, {
+    repeat: true,
+  });
+  option(infer, '--body <file>', 'a JSON v2 request, sent as it is', FILE);
+  option(infer, '--version <n>', 'this version of the model, not the live one', VERSION);
+  option(infer, '--output-dir <dir>', 'also write each output as DIR/<output>.npy', FOLDER);
   apiOptions(outputOptions(infer)).action(action(cli, inferCommand));
 }
 
@@ -77,7 +81,7 @@ async function inferCommand(call: Call<InferOptions>): Promise<number> {
   if (opts.body !== undefined) {
     if (opts.input !== undefined || opts.outputDir !== undefined)
       throw new UsageError('--body sends a JSON request as it is; it goes without --input and --output-dir.');
-    const body = parseJson(await io.readFile(opts.body), opts.body);
+    const body = parseJson(await readLocalFile(io, opts.body), opts.body);
     if (call.json) {
       io.out(jsonText(await api.call('POST', `${base}/infer`, body)));
       return 0;
@@ -197,16 +201,9 @@ export function checkAgainstMetadata(inputs: readonly InferInput[], metadata: un
   }
 }
 
-/** A file's bytes; a missing file or a directory said plainly. */
-async function readInput(io: CliIo, file: string): Promise<Buffer> {
-  try {
-    return await io.readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`no file at ${file}.`);
-    if (code === 'EISDIR') throw new Error(`${file} is a directory; give a .npy file.`);
-    throw error;
-  }
+/** An input file's bytes; one that cannot be read said plainly. */
+function readInput(io: CliIo, file: string): Promise<Buffer> {
+  return readLocalFile(io, file, 'Give a .npy file (or @FILE.json).');
 }
 
 /** The model's inputs and their declared datatypes (`GET /v2/models/{m}[/versions/{v}]`). */

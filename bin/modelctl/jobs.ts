@@ -4,7 +4,7 @@
  * how the job ended. `replay --wait` waits the same way.
  */
 import { FINAL_STATES, type BatchJob } from '../../functions/core/batch-contract.js';
-import { secondsArg } from './args.js';
+import { seconds } from './args.js';
 import { type CliIo, clean, formatBytes, pause, plural } from './common.js';
 import { type Api, ApiError, transient } from './http.js';
 import { modelPath } from './models.js';
@@ -48,12 +48,14 @@ export function jobPath(model: string, jobId: string): string {
   return `${jobsPath(model)}/${encodeURIComponent(jobId)}`;
 }
 
-/** `--interval SECONDS` (at least 0.1, default 2) and `--timeout SECONDS` (0 or more, default none). */
-export function waitOptions(opts: { readonly interval?: string; readonly timeout?: string }): WaitOptions {
-  return {
-    intervalMs: opts.interval === undefined ? DEFAULT_JOB_POLL_SECONDS * 1_000 : secondsArg(opts.interval, '--interval', 0.1),
-    timeoutMs: opts.timeout === undefined ? undefined : secondsArg(opts.timeout, '--timeout', 0),
-  };
+/** `--interval SECONDS` while waiting: from 0.1, read as milliseconds. */
+export const INTERVAL_SECONDS = seconds(0.1);
+/** `--timeout SECONDS` while waiting: from 0, read as milliseconds. */
+export const TIMEOUT_SECONDS = seconds(0);
+
+/** `--interval` (default 2 s) and `--timeout` (default none), as parsed (milliseconds). */
+export function waitOptions(opts: { readonly interval?: number; readonly timeout?: number }): WaitOptions {
+  return { intervalMs: opts.interval ?? DEFAULT_JOB_POLL_SECONDS * 1_000, timeoutMs: opts.timeout };
 }
 
 /**

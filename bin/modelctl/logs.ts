@@ -3,9 +3,9 @@
  * Ctrl+C.
  */
 import type { Command } from 'commander';
-import { numberArg } from './args.js';
-import { type Call, type Cli, action, apiOptions, command, outputOptions } from './command.js';
-import { UsageError, clean, pause } from './common.js';
+import { TIME, WHOLE, numberArg, strict } from './args.js';
+import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
+import { UsageError, clean, pause, shown } from './common.js';
 import { UnreachableError } from './http.js';
 import { modelPath } from './models.js';
 
@@ -30,10 +30,18 @@ interface LogsReply {
 
 interface LogsOptions {
   readonly since?: string;
-  readonly limit?: string;
+  readonly limit?: number;
   readonly follow?: boolean;
-  readonly poll?: string;
+  /** Milliseconds. */
+  readonly poll?: number;
 }
+
+/** `--poll SECONDS`: a number above 0, as milliseconds. */
+const POLL_SECONDS = strict('seconds', (value, name) => {
+  const seconds = numberArg(value, name);
+  if (!(seconds > 0)) throw new UsageError(`${name} is a number of seconds above 0, not ${shown(value)}.`);
+  return seconds * 1_000;
+});
 
 /** Characters of a record's outputs shown on its line. */
 const OUTPUT_EXCERPT_CHARS = 80;
@@ -55,11 +63,10 @@ export function addLogsCommand(program: Command, cli: Cli): void {
       "caller, rows, latency, outputs. With -o json: the API's page as JSON (with --follow, one record per line).",
     after: 'Examples:\n  modelctl logs iris --since 10m --limit 50\n  modelctl logs iris --follow',
   });
-  logs
-    .option('--since <when>', 'an ISO-8601 time, or 90s, 10m, 2h, 1d back from now (default 1h)')
-    .option('--limit <n>', 'records per page, 1 to 1000 (default 100)')
-    .option('--follow', 'keep polling for new records until Ctrl+C')
-    .option('--poll <seconds>', 'with --follow: seconds between polls (default 2)');
+  option(logs, '--since <when>', 'an ISO-8601 time, or 90s, 10m, 2h, 1d back from now (default 1h)', TIME);
+  option(logs, '--limit <n>', 'records per page, 1 to 1000 (default 100)', WHOLE);
+  logs.option('--follow', 'keep polling for new records until Ctrl+C');
+  option(logs, '--poll <seconds>', 'with --follow: seconds between polls (default 2)', POLL_SECONDS);
   apiOptions(outputOptions(logs)).action(action(cli, readLogs));
 }
 
@@ -84,15 +91,15 @@ async function readLogs(call: Call<LogsOptions>): Promise<number> {
   const { io, opts, api } = call;
   const [model = ''] = call.args;
   if (opts.poll !== undefined && !opts.follow) throw new UsageError('--poll goes with --follow.');
-  const pollMs = opts.poll === undefined ? 2_000 : numberArg(opts.poll, '--poll') * 1_000;
-  if (!(pollMs > 0)) throw new UsageError('--poll is a number of seconds above 0.');
+  const pollMs = opts.poll ?? 2_000;
+  const limit = opts.limit === undefined ? undefined : String(opts.limit);
   const path = (query: Record<string, string | undefined>) => {
     const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
     const text = params.toString();
     return `${modelPath(model)}/predictions${text ? `?${text}` : ''}`;
   };
   if (!opts.follow) {
-    const page = (await api.call('GET', path({ since: opts.since, limit: opts.limit }))) as LogsReply;
+    const page = (await api.call('GET', path({ since: opts.since, limit }))) as LogsReply;
     call.print(page, (p) => p.records.map((record) => `${logLine(record)}\n`).join(''));
     if (!call.json && page.nextCursor) io.err('(more records follow: raise --limit, narrow --since, or --follow)\n');
     return 0;
@@ -105,7 +112,7 @@ async function readLogs(call: Call<LogsOptions>): Promise<number> {
   while (!io.signal?.aborted) {
     let page: LogsReply;
     try {
-      page = (await api.call('GET', path({ since, limit: opts.limit, cursor }))) as LogsReply;
+      page = (await api.call('GET', path({ since, limit, cursor }))) as LogsReply;
     } catch (error) {
       // Following outlives a restart of the API: an unreachable server is waited for, said once.
       if (!(error instanceof UnreachableError)) throw error;

@@ -3,10 +3,11 @@
  * `history`; and `predict`. Each prints a table or lines, or the API's JSON with `-o json`.
  */
 import type { Command } from 'commander';
-import type { ModelRecord, ModelVersion, StageTransition, TensorSpec } from '../../functions/core/model.js';
+import { type ModelRecord, type ModelVersion, STAGES, type StageTransition, type TensorSpec } from '../../functions/core/model.js';
 import type { PredictResponse } from '../../functions/core/predict.js';
-import { type Call, type Cli, action, apiOptions, command, outputOptions } from './command.js';
-import { UsageError, clean, formatBytes, parseJson, plural, statistic } from './common.js';
+import { FILE, JSON_TEXT, TEXT, VERSION, choice } from './args.js';
+import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
+import { POINTER_CACHE, UsageError, clean, formatBytes, parseJson, plural, readLocalFile, statistic } from './common.js';
 import { cell, fieldLines, table } from './output.js';
 import { UPLOAD_THRESHOLD_BYTES, openFile, upload } from './uploads.js';
 
@@ -47,10 +48,11 @@ export function addModelCommands(program: Command, cli: Cli): void {
       'their expected outputs.\n\nFiles over 1 MB, or any with --upload, go straight to S3 through a presigned URL, ' +
       'with a progress bar on stderr.',
     after: 'Example:\n  modelctl register iris models/iris/model.onnx --metadata models/iris/metadata.json --production',
+    args: { 'file.onnx': FILE },
   });
+  option(register, '--metadata <file>', "the version's metadata (JSON): features, class labels, metrics, golden inputs", FILE);
+  option(register, '--profile <file>', "the version's reference profile for drift detection (JSON, as modelctl profile writes it)", FILE);
   register
-    .option('--metadata <file>', "the version's metadata (JSON): features, class labels, metrics, golden inputs")
-    .option('--profile <file>', "the version's reference profile for drift detection (JSON, as modelctl profile writes it)")
     .option('--production', 'then move it through staging to production (the gates run on the way)')
     .option('--upload', 'upload the file through a presigned URL whatever its size');
   apiOptions(outputOptions(register)).action(action(cli, registerVersion));
@@ -62,8 +64,9 @@ export function addModelCommands(program: Command, cli: Cli): void {
     description:
       'Move a version one stage forward (development -> staging -> production), or to archived from any stage. ' +
       'Moving to production archives the production version before it.',
+    args: { version: VERSION, stage: choice(STAGES) },
   });
-  stage.option('--reason <text>', 'why, kept in the history');
+  option(stage, '--reason <text>', 'why, kept in the history', TEXT);
   apiOptions(outputOptions(stage)).action(
     action<{ reason?: string }>(cli, async (call) => {
       const [model = '', version = '', to = ''] = call.args;
@@ -71,7 +74,7 @@ export function addModelCommands(program: Command, cli: Cli): void {
         to,
         ...(call.opts.reason === undefined ? {} : { reason: call.opts.reason }),
       })) as ModelRecord;
-      call.print(record, (r) => `Version ${version} of ${r.model} is in ${to}. ${productionText(r)}\n`);
+      call.print(record, (r) => stagedLines(r, version, to));
       return 0;
     }),
   );
@@ -80,9 +83,12 @@ export function addModelCommands(program: Command, cli: Cli): void {
     name: 'set-production <model> <version>',
     summary: 'promote a staging version to production',
     group: REGISTRY,
-    description: 'Make a staging version the production version; the one before it is archived.',
+    description:
+      'Make a staging version the production version; the one before it is archived. Endpoints follow within their ' +
+      'pointer cache (POINTER_CACHE_MS, 5 s by default): a prediction sent sooner may still get the version before.',
+    args: { version: VERSION },
   });
-  setProduction.option('--reason <text>', 'why, kept in the history');
+  option(setProduction, '--reason <text>', 'why, kept in the history', TEXT);
   apiOptions(outputOptions(setProduction)).action(
     action<{ reason?: string }>(cli, async (call) => {
       const [model = '', version = ''] = call.args;
@@ -90,7 +96,10 @@ export function addModelCommands(program: Command, cli: Cli): void {
         version,
         ...(call.opts.reason === undefined ? {} : { reason: call.opts.reason }),
       })) as ModelRecord;
-      call.print(record, (r) => `${r.model}: ${productionText(r)}\n`);
+      call.print(
+        record,
+        (r) => `Version ${r.productionVersion ?? version} of ${r.model} is now the production version.\n${SERVING_NOTE}\n`,
+      );
       return 0;
     }),
   );
@@ -116,10 +125,9 @@ export function addModelCommands(program: Command, cli: Cli): void {
     after:
       'Example:\n  modelctl predict iris --features \'{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_width_cm":0.2}\'',
   });
-  predict
-    .option('--features <json>', 'one record: {"feature": value, ...}')
-    .option('--instances <json>', 'many records: [{...}, ...] or [[...], ...]')
-    .option('--body <file>', 'a JSON request file, sent as it is');
+  option(predict, '--features <json>', 'one record: {"feature": value, ...}', JSON_TEXT);
+  option(predict, '--instances <json>', 'many records: [{...}, ...] or [[...], ...]', JSON_TEXT);
+  option(predict, '--body <file>', 'a JSON request file, sent as it is', FILE);
   apiOptions(outputOptions(predict)).action(action(cli, predictWith));
 }
 
@@ -138,13 +146,13 @@ interface RegisterOptions {
 async function registerVersion(call: Call<RegisterOptions>): Promise<number> {
   const { io, opts, api } = call;
   const [model = '', file = ''] = call.args;
-  const metadata = opts.metadata ? parseJson(await io.readFile(opts.metadata), opts.metadata) : undefined;
-  const profile = opts.profile ? parseJson(await io.readFile(opts.profile), opts.profile) : undefined;
+  const metadata = opts.metadata === undefined ? undefined : parseJson(await readLocalFile(io, opts.metadata), opts.metadata);
+  const profile = opts.profile === undefined ? undefined : parseJson(await readLocalFile(io, opts.profile), opts.profile);
   const opened = await openFile(io, file);
   const source =
     opts.upload || opened.size > UPLOAD_THRESHOLD_BYTES
       ? { uploadId: await upload(api, io, model, file, opened) }
-      : { modelBase64: Buffer.from(await io.readFile(file)).toString('base64') };
+      : { modelBase64: Buffer.from(await readLocalFile(io, file)).toString('base64') };
   const registered = (await api.call('POST', `${modelPath(model)}/versions`, {
     ...source,
     ...(metadata === undefined ? {} : { metadata }),
@@ -159,8 +167,11 @@ async function registerVersion(call: Call<RegisterOptions>): Promise<number> {
   await api.call('POST', `${versionPath}/stage`, { to: 'staging', reason });
   const record = (await api.call('PUT', `${modelPath(model)}/production`, { version: registered.version, reason })) as ModelRecord;
   const promoted = (await api.call('GET', versionPath)) as ModelVersion;
-  call.print({ version: promoted, model: record }, ({ version: v }) =>
-    versionLines(v, `Registered ${v.model} v${v.version}: ${v.stage} (development -> staging -> ${v.stage})`),
+  // A first version had nothing before it to serve in its place.
+  call.print(
+    { version: promoted, model: record },
+    ({ version: v }) =>
+      `${versionLines(v, `Registered ${v.model} v${v.version}: ${v.stage} (development -> staging -> ${v.stage})`)}${v.version === '1' ? '' : `${SERVING_NOTE}\n`}`,
   );
   return 0;
 }
@@ -174,7 +185,7 @@ async function predictWith(call: Call<{ features?: string; instances?: string; b
   let body: unknown;
   if (opts.features !== undefined) body = { features: parseJson(opts.features, '--features') };
   else if (opts.instances !== undefined) body = { instances: parseJson(opts.instances, '--instances') };
-  else body = parseJson(await call.io.readFile(opts.body as string), opts.body as string);
+  else body = parseJson(await readLocalFile(call.io, opts.body as string), opts.body as string);
   call.print((await call.api.call('POST', `${modelPath(model)}/predict`, body)) as PredictResponse, predictionsTable);
   return 0;
 }
@@ -194,11 +205,16 @@ interface HistoryReply {
   readonly history: readonly StageTransition[];
 }
 
-/** `production version: 2`, or that there is none. */
-function productionText(record: ModelRecord): string {
-  return record.productionVersion === undefined
-    ? 'It has no production version.'
-    : `Its production version is ${record.productionVersion}.`;
+/** What a change of the production version means for serving: endpoints follow it within their pointer cache. */
+export const SERVING_NOTE = `Endpoints follow ${POINTER_CACHE}: a prediction sent sooner may still get the version before.`;
+
+/** `stage`'s answer: where the version is, the production version now, and, moved to production, when serving follows. */
+function stagedLines(record: ModelRecord, version: string, to: string): string {
+  const production =
+    record.productionVersion === undefined
+      ? `${record.model} has no production version.`
+      : `The production version is ${record.productionVersion}.`;
+  return `Version ${version} of ${record.model} is in ${to}. ${production}\n${to === 'production' ? `${SERVING_NOTE}\n` : ''}`;
 }
 
 /**

@@ -14,8 +14,9 @@ import {
 } from '../../functions/core/drift/profile.js';
 import type { ModelMetadata } from '../../functions/core/model.js';
 import type { Served } from '../../functions/core/predict.js';
-import { type Call, type Cli, action, apiOptions, command } from './command.js';
-import { type CliIo, UsageError, messageOf, parseJson, plural, shown, statistic } from './common.js';
+import { FILE, NAMES, strict, versionArg } from './args.js';
+import { type Call, type Cli, action, apiOptions, command, option } from './command.js';
+import { type CliIo, FileError, UsageError, fileError, messageOf, parseJson, plural, readLocalFile, shown, statistic } from './common.js';
 import { ApiError, apiFor } from './http.js';
 import { once, openFile, writeWhole } from './uploads.js';
 
@@ -24,7 +25,13 @@ interface ProfileOptions {
   readonly model?: string;
   readonly metadata?: string;
   readonly out?: string;
-  readonly upload?: string;
+  readonly upload?: UploadTarget;
+}
+
+/** `--upload MODEL@VERSION`, split. */
+interface UploadTarget {
+  readonly model: string;
+  readonly version: string;
 }
 
 /** What `profile --upload` reads of the version it uploads to. */
@@ -63,33 +70,30 @@ export function addProfileCommand(program: Command, cli: Cli): void {
       'With --out, writes the JSON there and prints a summary; with --upload, PUTs the profile to that version ' +
       '(scopes models:read and models:write); with neither, prints the JSON, the summary on stderr.',
     after: 'Example:\n  modelctl profile data/iris.csv --model models/iris/model.onnx --upload iris@1',
+    args: { 'train.csv': FILE },
   });
-  profile
-    .option('--features <names>', 'profile these columns only: a,b,c')
-    .option('--model <file.onnx>', "also profile the model's predictions on every row")
-    .option('--metadata <file>', "with --model: the model's features and class labels (JSON)")
-    .option('--out <file>', 'write the profile there')
-    .option('--upload <model@version>', 'PUT the profile to this registered version (e.g. iris@3)');
+  option(profile, '--features <names>', 'profile these columns only: a,b,c', NAMES);
+  option(profile, '--model <file.onnx>', "also profile the model's predictions on every row", FILE);
+  option(profile, '--metadata <file>', "with --model: the model's features and class labels (JSON)", FILE);
+  option(profile, '--out <file>', 'write the profile there', FILE);
+  option(profile, '--upload <model@version>', 'PUT the profile to this registered version (e.g. iris@3)', UPLOAD_TARGET);
   apiOptions(profile).action(action(cli, profileCommand));
 }
 
-/** `--upload MODEL@VERSION`, split. */
-function uploadTarget(value: string): { model: string; version: string } {
+/** `--upload MODEL@VERSION`: a model and a version number. */
+const UPLOAD_TARGET = strict('model@version', (value, name): UploadTarget => {
   const at = value.lastIndexOf('@');
-  if (at < 1 || at === value.length - 1) throw new UsageError(`--upload is MODEL@VERSION (e.g. iris@3), not ${shown(value)}.`);
-  return { model: value.slice(0, at), version: value.slice(at + 1) };
-}
+  if (at < 1 || at === value.length - 1) throw new UsageError(`${name} is MODEL@VERSION (e.g. iris@3), not ${shown(value)}.`);
+  return { model: value.slice(0, at), version: versionArg(value.slice(at + 1), `The version in ${name} ${value}`) };
+});
 
 /** Why a file of `profile` could not be used, as one line on stderr; exit 1. */
 function profileFailure(io: CliIo, file: string, error: unknown): number {
-  const code = (error as NodeJS.ErrnoException).code;
+  const unreadable = fileError(error, file, 'read');
   if (error instanceof ApiError) io.err(`${error.message}\n`);
   else if (error instanceof UsageError) io.err(`modelctl: ${error.message}\n`);
   else if (error instanceof AppError) io.err(`modelctl: ${file}: ${error.code}: ${error.message}\n`);
-  else if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES')
-    io.err(
-      `modelctl: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : 'permission denied'}.\n`,
-    );
+  else if (error instanceof FileError || unreadable instanceof FileError) io.err(`modelctl: ${messageOf(unreadable)}\n`);
   else io.err(`modelctl: cannot profile ${file}: ${messageOf(error)}\n`);
   return 1;
 }
@@ -115,7 +119,7 @@ async function profileCommand(call: Call<ProfileOptions>): Promise<number> {
   if (opts.model === '') throw new UsageError('--model needs an ONNX file.');
   if (opts.metadata !== undefined && opts.model === undefined)
     throw new UsageError("--metadata goes with --model: the model's features and class labels.");
-  const target = opts.upload === undefined ? undefined : uploadTarget(opts.upload);
+  const target = opts.upload;
   const api = target ? apiFor(opts, io) : undefined;
   const versionPath = target ? `/v1/models/${encodeURIComponent(target.model)}/versions/${encodeURIComponent(target.version)}` : '';
 
@@ -133,12 +137,12 @@ async function profileCommand(call: Call<ProfileOptions>): Promise<number> {
   if (opts.model !== undefined) {
     let where = opts.model;
     try {
-      const bytes = await io.readFile(opts.model);
+      const bytes = await readLocalFile(io, opts.model);
       let metadata: ModelMetadata = registered?.metadata ?? {};
       if (opts.metadata !== undefined) {
         where = opts.metadata;
         const { parseMetadata } = await import('../../functions/core/registry.js');
-        metadata = parseMetadata(parseJson(await io.readFile(opts.metadata), opts.metadata));
+        metadata = parseMetadata(parseJson(await readLocalFile(io, opts.metadata), opts.metadata));
         // From here a refusal may be the file's or the metadata's (features that do not fit it).
         where = `${opts.model} with ${opts.metadata}`;
       }
@@ -190,7 +194,8 @@ async function profileCommand(call: Call<ProfileOptions>): Promise<number> {
     try {
       await (io.writeFile ?? writeWhole)(opts.out, once(Buffer.from(json)));
     } catch (error) {
-      io.err(`modelctl: cannot write ${opts.out}: ${messageOf(error)}\n`);
+      const unwritable = fileError(error, opts.out, 'write');
+      io.err(`modelctl: ${unwritable instanceof FileError ? unwritable.message : `cannot write ${opts.out}: ${messageOf(error)}`}\n`);
       return 1;
     }
     done += `Wrote ${opts.out}.\n`;

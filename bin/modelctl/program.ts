@@ -11,10 +11,11 @@
  * modelctl versions iris -o json
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { TOKEN, WORDS, declareValue } from './args.js';
 import { addBatchCommands } from './batch.js';
 import { addCaptureCommand } from './capture.js';
-import { type Cli, USAGE_EXIT_CODE } from './command.js';
+import { API_OPTION_HELP, API_URL, type Cli, TOKEN_OPTION_HELP, USAGE_EXIT_CODE, option } from './command.js';
 import type { CliIo } from './common.js';
 import { DRIFTED_EXIT_CODE, NOT_JUDGED_EXIT_CODE, addDriftCommand } from './drift.js';
 import { addExperimentCommands } from './experiments.js';
@@ -97,10 +98,10 @@ export function buildProgram(cli: Cli): Command {
     .exitOverride()
     .enablePositionalOptions()
     .helpOption('-h, --help', 'print this help')
-    .helpCommand(false)
-    .addOption(new Option('--api <url>', "the API's base URL (default: $MODELCTL_API, else http://127.0.0.1:3000)"))
-    .addOption(new Option('--token <jwt>', 'sent as "Authorization: Bearer <jwt>" (default: $MODELCTL_TOKEN)'))
-    .version(VERSION, '-V, --version', "print modelctl's version");
+    .helpCommand(false);
+  option(program, '--api <url>', API_OPTION_HELP, API_URL);
+  option(program, '--token <jwt>', TOKEN_OPTION_HELP, TOKEN);
+  program.version(VERSION, '-V, --version', "print modelctl's version");
   addModelCommands(program, cli);
   addProfileCommand(program, cli);
   addInferCommand(program, cli);
@@ -113,17 +114,18 @@ export function buildProgram(cli: Cli): Command {
   addExperimentCommands(program, cli);
   addShadowCommands(program, cli);
   addTokenCommand(program, cli);
-  program
+  const help = program
     .command('help [command...]')
     .summary("a command's help")
     .description('The help of a command: "modelctl help batch submit" is "modelctl batch submit --help".')
-    .helpGroup('Local:')
-    .action((words: string[]) => {
-      const target = findCommand(program, words);
-      if (target.unknown !== undefined) unknownCommand(target.command, target.unknown);
-      target.command.outputHelp();
-      cli.code = 0;
-    });
+    .helpGroup('Local:');
+  for (const argument of help.registeredArguments) declareValue(argument, WORDS);
+  help.action((words: string[]) => {
+    const target = findCommand(program, words);
+    if (target.unknown !== undefined) unknownCommand(target.command, target.unknown);
+    target.command.outputHelp();
+    cli.code = 0;
+  });
   program.addHelpText('after', `\n${EPILOG}`);
   for (const cmd of allCommands(program)) cmd.showHelpAfterError(`Run "${commandPath(cmd)} --help" for usage.`);
   return program;

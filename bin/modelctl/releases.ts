@@ -5,31 +5,33 @@
 import type { Command } from 'commander';
 import type { DeployedVersion, Deployment, PromoteResult } from '../../functions/core/release.js';
 import type { ModelStats } from '../../functions/core/stats.js';
-import { numberArg } from './args.js';
-import { type Cli, action, apiOptions, command, outputOptions } from './command.js';
-import { UsageError, clean } from './common.js';
+import { NUMBER, TEXT, VERSION, WHOLE, choice, numberArg, strict, versionArg } from './args.js';
+import { type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
+import { UsageError, clean, shown } from './common.js';
 import { modelPath } from './models.js';
 import { table, tableLines } from './output.js';
 
 const RELEASES = 'Releases:';
 
-/** The options of a release (`promote`, `experiment promote-winner`). */
+/** The kinds of managed release. */
+const MANAGED_KINDS = ['canary', 'linear'] as const;
+
+/** The options of a release (`promote`, `experiment promote-winner`), as parsed. */
 export interface ReleaseOptions {
-  readonly canary?: string;
-  readonly managed?: string;
-  readonly percent?: string;
-  readonly interval?: string;
+  readonly canary?: number;
+  readonly managed?: (typeof MANAGED_KINDS)[number];
+  readonly percent?: number;
+  readonly interval?: number;
   readonly reason?: string;
 }
 
 /** The options of a release, on `cmd`. */
 export function releaseOptions(cmd: Command): Command {
-  return cmd
-    .option('--canary <percent>', 'a manual canary: this percent of the traffic (0.01 to 99.99) to the version')
-    .option('--managed <kind>', 'a managed release: canary (one step) or linear (steps), rolled back on alarms')
-    .option('--percent <n>', 'with --managed: the percent of each step')
-    .option('--interval <minutes>', 'with --managed: minutes between steps')
-    .option('--reason <text>', 'why, kept in the history');
+  option(cmd, '--canary <percent>', 'a manual canary: this percent of the traffic (0.01 to 99.99) to the version', NUMBER);
+  option(cmd, '--managed <kind>', 'a managed release: canary (one step) or linear (steps), rolled back on alarms', choice(MANAGED_KINDS));
+  option(cmd, '--percent <n>', 'with --managed: the percent of each step', NUMBER);
+  option(cmd, '--interval <minutes>', 'with --managed: whole minutes between steps', WHOLE);
+  return option(cmd, '--reason <text>', 'why, kept in the history', TEXT);
 }
 
 /**
@@ -41,27 +43,28 @@ export function promoteBody(opts: ReleaseOptions, command = 'promote'): Record<s
   const reason = opts.reason === undefined ? {} : { reason: opts.reason };
   if (opts.managed !== undefined) {
     if (opts.canary !== undefined) throw new UsageError(`"${command}" takes either --canary or --managed, not both.`);
-    if (opts.managed !== 'canary' && opts.managed !== 'linear') throw new UsageError('--managed is "canary" or "linear".');
     if (opts.percent === undefined || opts.interval === undefined)
       throw new UsageError('--managed needs --percent N and --interval MINUTES.');
-    return {
-      managed: {
-        kind: opts.managed,
-        percent: numberArg(opts.percent, '--percent'),
-        intervalMinutes: numberArg(opts.interval, '--interval'),
-      },
-      ...reason,
-    };
+    return { managed: { kind: opts.managed, percent: opts.percent, intervalMinutes: opts.interval }, ...reason };
   }
   if (opts.percent !== undefined || opts.interval !== undefined) throw new UsageError('--percent and --interval go with --managed.');
-  return { ...(opts.canary === undefined ? {} : { canary: numberArg(opts.canary, '--canary') }), ...reason };
+  return { ...(opts.canary === undefined ? {} : { canary: opts.canary }), ...reason };
 }
 
 interface ExpectOptions {
   readonly reason?: string;
   readonly expectCanary?: string;
-  readonly expectPercent?: string;
+  readonly expectPercent?: number;
 }
+
+/** A function version as `deployment` shows a canary's: a whole number from 1 (`$LATEST` is never a canary). */
+const FUNCTION_VERSION = strict('function version', (value, name) => {
+  try {
+    return versionArg(value, name);
+  } catch {
+    throw new UsageError(`${name} is a function version number such as "2", as "deployment" shows the canary's, not ${shown(value)}.`);
+  }
+});
 
 /** `--expect-canary FV [--expect-percent P]` as the body's `expectedCanary`, or nothing. */
 function expectedCanary(opts: ExpectOptions): Record<string, unknown> {
@@ -72,7 +75,7 @@ function expectedCanary(opts: ExpectOptions): Record<string, unknown> {
     return {};
   }
   return {
-    expectedCanary: { functionVersion: version, ...(percent === undefined ? {} : { percent: numberArg(percent, '--expect-percent') }) },
+    expectedCanary: { functionVersion: version, ...(percent === undefined ? {} : { percent }) },
   };
 }
 
@@ -90,6 +93,7 @@ export function addReleaseCommands(program: Command, cli: Cli): void {
       'Release a staging version on alias "live": a manual canary (--canary), a managed release (--managed, with ' +
       '--percent and --interval), or, with neither, all the traffic at once. The gates run first.',
     after: 'Examples:\n  modelctl promote iris 3 --canary 10\n  modelctl promote iris 3 --managed linear --percent 10 --interval 5',
+    args: { version: VERSION },
   });
   apiOptions(outputOptions(releaseOptions(promote))).action(
     action<ReleaseOptions>(cli, async (call) => {
@@ -100,10 +104,10 @@ export function addReleaseCommands(program: Command, cli: Cli): void {
     }),
   );
 
-  const expectOptions = (cmd: Command) =>
-    cmd
-      .option('--expect-canary <fv>', 'only if the canary is this function version')
-      .option('--expect-percent <p>', 'with --expect-canary: only if the canary has this percent');
+  const expectOptions = (cmd: Command) => {
+    option(cmd, '--expect-canary <fv>', 'only if the canary is this function version', FUNCTION_VERSION);
+    return option(cmd, '--expect-percent <p>', 'with --expect-canary: only if the canary has this percent', NUMBER);
+  };
 
   const shift = command(program, {
     name: 'shift <model> <percent>',
@@ -111,6 +115,7 @@ export function addReleaseCommands(program: Command, cli: Cli): void {
     group: RELEASES,
     description: `Give the canary this percent of the traffic. ${EXPECT_HELP}`,
     after: 'Example:\n  modelctl shift iris 50 --expect-canary 2 --expect-percent 10',
+    args: { percent: NUMBER },
   });
   apiOptions(outputOptions(expectOptions(shift))).action(
     action<ExpectOptions>(cli, async (call) => {
@@ -132,7 +137,7 @@ export function addReleaseCommands(program: Command, cli: Cli): void {
       group: RELEASES,
       description: `${summary[0]?.toUpperCase()}${summary.slice(1)}. ${EXPECT_HELP}`,
     });
-    cmd.option('--reason <text>', 'why, kept in the history');
+    option(cmd, '--reason <text>', 'why, kept in the history', TEXT);
     apiOptions(outputOptions(expectOptions(cmd))).action(
       action<ExpectOptions>(cli, async (call) => {
         const [model = ''] = call.args;
@@ -166,11 +171,11 @@ export function addReleaseCommands(program: Command, cli: Cli): void {
       'Per served version over the last N minutes: percent, invocations, 4xx, 5xx, error rate, p50/p99/mean latency, ' +
       'healthy or why not.',
   });
-  stats.option('--minutes <n>', 'the window, 1 to 1440 (default 60)');
+  option(stats, '--minutes <n>', 'the window, 1 to 1440 (default 60)', WHOLE);
   apiOptions(outputOptions(stats)).action(
-    action<{ minutes?: string }>(cli, async (call) => {
+    action<{ minutes?: number }>(cli, async (call) => {
       const [model = ''] = call.args;
-      const query = call.opts.minutes === undefined ? '' : `?${new URLSearchParams({ minutes: call.opts.minutes })}`;
+      const query = call.opts.minutes === undefined ? '' : `?${new URLSearchParams({ minutes: String(call.opts.minutes) })}`;
       call.print((await call.api.call('GET', `${modelPath(model)}/stats${query}`)) as ModelStats, statsTable);
       return 0;
     }),

@@ -5,10 +5,10 @@
 import type { Command } from 'commander';
 import type { BatchJob } from '../../functions/core/batch-contract.js';
 import type { ReplayReport } from '../../functions/core/replay/compare.js';
-import { listArg, wholeArg } from './args.js';
-import { type Call, type Cli, action, apiOptions, command, outputOptions } from './command.js';
+import { TIME, VERSION, VERSIONS, WHOLE } from './args.js';
+import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
 import { UsageError, clean, differenceText, plural } from './common.js';
-import { type JobReply, jobLines, verdict, waitForJob, waitOptions } from './jobs.js';
+import { INTERVAL_SECONDS, type JobReply, TIMEOUT_SECONDS, jobLines, verdict, waitForJob, waitOptions } from './jobs.js';
 import { modelPath } from './models.js';
 import { jsonText, tableLines } from './output.js';
 
@@ -16,13 +16,15 @@ interface ReplayOptions {
   readonly version?: string;
   readonly since?: string;
   readonly until?: string;
-  readonly sourceVersions?: string;
-  readonly maxRequests?: string;
-  readonly rowsPerBatch?: string;
-  readonly maxConcurrency?: string;
+  readonly sourceVersions?: string[];
+  readonly maxRequests?: number;
+  readonly rowsPerBatch?: number;
+  readonly maxConcurrency?: number;
   readonly wait?: boolean;
-  readonly interval?: string;
-  readonly timeout?: string;
+  /** Milliseconds. */
+  readonly interval?: number;
+  /** Milliseconds. */
+  readonly timeout?: number;
 }
 
 /** `replay`, on `program`. */
@@ -44,17 +46,21 @@ export function addReplayCommand(program: Command, cli: Cli): void {
       '  modelctl replay iris --version 2 --since 1h --wait',
     ].join('\n'),
   });
-  replay
-    .option('--version <v>', 'the version to replay against (required)')
-    .option('--since <when>', '90s, 30m, 1h, 2d back from now, or an ISO-8601 time with its zone (required)')
-    .option('--until <when>', 'an ISO-8601 time (default now)')
-    .option('--source-versions <list>', 'replay what these versions served: 1,2 (default every version captured in the window)')
-    .option('--max-requests <n>', 'the newest N requests of the window (default and at most 100000)')
-    .option('--rows-per-batch <n>', 'rows per prediction call')
-    .option('--max-concurrency <n>', 'batches at once')
-    .option('--wait', 'wait for the job as "batch wait" does, then print the report')
-    .option('--interval <seconds>', 'with --wait: seconds between reads of the job (default 2)')
-    .option('--timeout <seconds>', 'with --wait: stop waiting after this long');
+  option(replay, '--version <v>', 'the version to replay against (required)', VERSION);
+  option(replay, '--since <when>', '90s, 30m, 1h, 2d back from now, or an ISO-8601 time with its zone (required)', TIME);
+  option(replay, '--until <when>', 'an ISO-8601 time (default now)', TIME);
+  option(
+    replay,
+    '--source-versions <list>',
+    'replay what these versions served: 1,2 (default every version captured in the window)',
+    VERSIONS,
+  );
+  option(replay, '--max-requests <n>', 'the newest N requests of the window (default and at most 100000)', WHOLE);
+  option(replay, '--rows-per-batch <n>', 'rows per prediction call', WHOLE);
+  option(replay, '--max-concurrency <n>', 'batches at once', WHOLE);
+  replay.option('--wait', 'wait for the job as "batch wait" does, then print the report');
+  option(replay, '--interval <seconds>', 'with --wait: seconds between reads of the job (default 2)', INTERVAL_SECONDS);
+  option(replay, '--timeout <seconds>', 'with --wait: stop waiting after this long', TIMEOUT_SECONDS);
   apiOptions(outputOptions(replay)).action(action(cli, replayCommand));
 }
 
@@ -73,15 +79,15 @@ async function replayCommand(call: Call<ReplayOptions>): Promise<number> {
   if (!opts.wait && (opts.interval !== undefined || opts.timeout !== undefined))
     throw new UsageError('--interval and --timeout go with --wait.');
   const waiting = opts.wait ? waitOptions(opts) : undefined;
-  const sources = opts.sourceVersions === undefined ? [] : listArg(opts.sourceVersions, '--source-versions');
+  const sources = opts.sourceVersions ?? [];
   const body = {
     version: opts.version,
     since: opts.since,
     ...(opts.until === undefined ? {} : { until: opts.until }),
     ...(sources.length > 0 ? { sourceVersions: sources } : {}),
-    ...(opts.maxRequests === undefined ? {} : { maxRequests: wholeArg(opts.maxRequests, '--max-requests') }),
-    ...(opts.rowsPerBatch === undefined ? {} : { rowsPerBatch: wholeArg(opts.rowsPerBatch, '--rows-per-batch') }),
-    ...(opts.maxConcurrency === undefined ? {} : { maxConcurrency: wholeArg(opts.maxConcurrency, '--max-concurrency') }),
+    ...(opts.maxRequests === undefined ? {} : { maxRequests: opts.maxRequests }),
+    ...(opts.rowsPerBatch === undefined ? {} : { rowsPerBatch: opts.rowsPerBatch }),
+    ...(opts.maxConcurrency === undefined ? {} : { maxConcurrency: opts.maxConcurrency }),
   };
   const submitted = (await api.call('POST', `${modelPath(model)}/replays`, body)) as { job: BatchJob };
   const { job } = submitted;

@@ -6,11 +6,21 @@ import type { Command } from 'commander';
 import type { ShadowStatus } from '../../functions/core/shadow/service.js';
 import type { LatencySummary } from '../../functions/core/shadow/report.js';
 import { MIN_SHADOW_PERCENT } from '../../functions/core/shadow/shadow.js';
-import { numberArg } from './args.js';
-import { type Cli, action, apiOptions, command, outputOptions } from './command.js';
+import { ID, VERSION, numberArg, strict } from './args.js';
+import { type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
 import { UsageError, clean, differenceText, plural, shown } from './common.js';
 import { modelPath } from './models.js';
 import { tableLines } from './output.js';
+
+/** `shadow start --sample PERCENT`: the API's bounds (`functions/core/shadow/shadow.ts`). */
+const SHADOW_PERCENT = strict('percent', (value, name) => {
+  const sample = numberArg(value, name);
+  if (!(sample >= MIN_SHADOW_PERCENT && sample <= 100))
+    throw new UsageError(
+      `${name} is the percent of requests also run on the candidate, from ${MIN_SHADOW_PERCENT} to 100, not ${shown(value)}; "shadow stop" stops the test.`,
+    );
+  return sample;
+});
 
 /** `shadow` and its commands, on `program`. */
 export function addShadowCommands(program: Command, cli: Cli): void {
@@ -35,23 +45,14 @@ export function addShadowCommands(program: Command, cli: Cli): void {
       'waits for it or changes with it); both outputs are logged and compared. One at a time per model, and not ' +
       'during an experiment. Scope models:write.',
   });
-  start
-    .option('--version <n>', 'the candidate version (required)')
-    .option('--sample <percent>', `the percent of requests also run on it, ${MIN_SHADOW_PERCENT} to 100 (default 100)`);
+  option(start, '--version <n>', 'the candidate version (required)', VERSION);
+  option(start, '--sample <percent>', `the percent of requests also run on it, ${MIN_SHADOW_PERCENT} to 100 (default 100)`, SHADOW_PERCENT);
   apiOptions(outputOptions(start)).action(
-    action<{ version?: string; sample?: string }>(cli, async (call) => {
+    action<{ version?: string; sample?: number }>(cli, async (call) => {
       const [model = ''] = call.args;
-      const { version, sample: sampleText } = call.opts;
+      const { version, sample } = call.opts;
       if (version === undefined)
         throw new UsageError('"shadow start" needs --version N: the candidate version to run beside the one that answers.');
-      let sample: number | undefined;
-      if (sampleText !== undefined) {
-        sample = numberArg(sampleText, '--sample');
-        if (!(sample >= MIN_SHADOW_PERCENT && sample <= 100))
-          throw new UsageError(
-            `--sample is the percent of requests also run on the candidate, from ${MIN_SHADOW_PERCENT} to 100, not ${shown(sampleText)}; "shadow stop" stops the test.`,
-          );
-      }
       const body = { version, ...(sample === undefined ? {} : { samplePercent: sample }) };
       call.print((await call.api.call('POST', route(model), body)) as ShadowStatus, shadowLines);
       return 0;
@@ -66,7 +67,7 @@ export function addShadowCommands(program: Command, cli: Cli): void {
       "label agreement, max and mean absolute difference per output, the quantiles and buckets of each request's " +
       'largest difference, and the latency of both versions (p50, p99, mean). Scope models:read.',
   });
-  status.option('--id <id>', 'that shadow test (shadow-...), not the newest');
+  option(status, '--id <id>', 'that shadow test (shadow-...), not the newest', ID);
   apiOptions(outputOptions(status)).action(
     action<{ id?: string }>(cli, async (call) => {
       const [model = ''] = call.args;

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { MAX_SUBJECT_LENGTH } from '../../functions/auth/claims.js';
-import { MAX_MODELS_PER_TOKEN, SCOPES } from '../../functions/auth/permissions.js';
+import { MAX_MODELS_PER_TOKEN, SCOPES, parseScope } from '../../functions/auth/permissions.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   LOCAL_MAX_TOKEN_LIFETIME_SECONDS,
@@ -14,17 +14,42 @@ import {
   readSigningKey,
   signingKeyPath,
 } from '../../local/auth.js';
-import { collect } from './args.js';
-import { type Call, type Cli, action, command } from './command.js';
-import { UsageError, messageOf } from './common.js';
+import { FOLDER, NAMES, TEXT, strict } from './args.js';
+import { type Call, type Cli, action, command, option } from './command.js';
+import { UsageError, fileError, messageOf, shown } from './common.js';
 
 interface TokenOptions {
-  readonly scope?: string[];
+  /** Each `--scope` given, its comma-separated scopes. */
+  readonly scope?: string[][];
   readonly model?: string[];
   readonly subject?: string;
-  readonly ttl?: string;
+  /** Seconds. */
+  readonly ttl?: number;
   readonly dataDir?: string;
 }
+
+/** `--scope a,b`: scopes the API knows, `<scope>` or `<scope>:<model>`. */
+const SCOPE_LIST = strict('scopes', (value, name) => {
+  const scopes = value
+    .split(',')
+    .map((scope) => scope.trim())
+    .filter(Boolean);
+  const unknown = scopes.find((scope) => !parseScope(scope));
+  if (unknown !== undefined)
+    throw new UsageError(`Unknown scope ${shown(unknown)} in ${name}; use ${SCOPES.join(', ')}, or <scope>:<model>.`);
+  return scopes;
+});
+
+/** `--ttl SECONDS`: whole seconds the local API accepts (`local/auth.ts`). */
+const TTL_SECONDS = strict('whole number', (value, name) => {
+  // Whole decimal seconds only: Number() would also take "1e12", "0x10" or " ".
+  const ttl = /^[0-9]{1,15}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(ttl >= 1 && ttl <= LOCAL_MAX_TOKEN_LIFETIME_SECONDS))
+    throw new UsageError(
+      `${name} is a whole number of seconds from 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} (7 days, the most the local API accepts), not ${shown(value)}.`,
+    );
+  return ttl;
+});
 
 /** `token`, on `program`. */
 export function addTokenCommand(program: Command, cli: Cli): void {
@@ -39,15 +64,16 @@ export function addTokenCommand(program: Command, cli: Cli): void {
       `is <scope> or <scope>:<model>, <scope> one of ${SCOPES.join(', ')}.`,
     after: 'Example:\n  export MODELCTL_TOKEN=$(npm run -s modelctl -- token --scope predict,models:read --model iris)',
   });
-  token
-    .option('--scope <scopes>', 'what the token allows (repeats; a,b)', collect)
-    .option('--model <names>', 'only these models (repeats; a,b)', collect)
-    .option('--subject <name>', `who the token is for, 1 to ${MAX_SUBJECT_LENGTH} characters (default local-dev)`)
-    .option(
-      '--ttl <seconds>',
-      `its lifetime, 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} whole seconds (7 days, the longest the local API accepts; default ${DEFAULT_TOKEN_TTL_SECONDS})`,
-    )
-    .option('--data-dir <dir>', "the local API's data folder (default: $DATA_DIR, else .data)");
+  option(token, '--scope <scopes>', 'what the token allows (repeats; a,b)', SCOPE_LIST, { repeat: true });
+  option(token, '--model <names>', 'only these models (repeats; a,b)', NAMES, { repeat: true });
+  option(token, '--subject <name>', `who the token is for, 1 to ${MAX_SUBJECT_LENGTH} characters (default local-dev)`, TEXT);
+  option(
+    token,
+    '--ttl <seconds>',
+    `its lifetime, 1 to ${LOCAL_MAX_TOKEN_LIFETIME_SECONDS} whole seconds (7 days, the longest the local API accepts; default ${DEFAULT_TOKEN_TTL_SECONDS})`,
+    TTL_SECONDS,
+  );
+  option(token, '--data-dir <dir>', "the local API's data folder (default: $DATA_DIR, else .data)", FOLDER);
   token.action(action(cli, mint));
 }
 
@@ -58,11 +84,10 @@ async function mint(call: Call<TokenOptions>): Promise<number> {
       .flatMap((v) => v.split(','))
       .map((v) => v.trim())
       .filter(Boolean);
-  // Whole decimal seconds only: Number() would also take "1e12", "0x10" or " ".
-  const ttl = opts.ttl === undefined ? DEFAULT_TOKEN_TTL_SECONDS : /^[0-9]{1,15}$/.test(opts.ttl) ? Number(opts.ttl) : Number.NaN;
+  const ttl = opts.ttl ?? DEFAULT_TOKEN_TTL_SECONDS;
   const models = split(opts.model);
   const options = {
-    scopes: split(opts.scope),
+    scopes: (opts.scope ?? []).flat(),
     ...(models.length > 0 ? { models } : {}),
     subject: opts.subject ?? 'local-dev',
     ttlSeconds: ttl,
@@ -82,7 +107,7 @@ async function mint(call: Call<TokenOptions>): Promise<number> {
     io.err(
       missing
         ? `modelctl: no local signing key at ${file}. Start the local API once (npm start) to create it, or point --data-dir at its data folder.\n`
-        : `modelctl: cannot read the signing key at ${file}: ${messageOf(error)}\n`,
+        : `modelctl: ${messageOf(fileError(error, file, 'read'))}\n`,
     );
     return 1;
   }

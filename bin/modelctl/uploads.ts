@@ -7,7 +7,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type CliIo, formatBytes } from './common.js';
+import { type CliIo, fileError, formatBytes } from './common.js';
 import { type Api, ApiError, s3Refusal } from './http.js';
 
 /** Files larger than this are registered through a presigned upload, not inline. */
@@ -19,16 +19,23 @@ export interface OpenedFile {
   stream(): AsyncIterable<Uint8Array>;
 }
 
-/** `file` through `io.openFile` (a stream), else read whole. */
-export async function openFile(io: CliIo, file: string): Promise<OpenedFile> {
-  if (io.openFile) return io.openFile(file);
-  const bytes = await io.readFile(file);
-  return {
-    size: bytes.byteLength,
-    stream: async function* () {
-      yield bytes;
-    },
-  };
+/**
+ * `file` through `io.openFile` (a stream), else read whole; a file that cannot be read is a
+ * `FileError` (`cannot read FILE: it is a folder.`, then `folderHint` for a folder).
+ */
+export async function openFile(io: CliIo, file: string, folderHint?: string): Promise<OpenedFile> {
+  try {
+    if (io.openFile) return await io.openFile(file);
+    const bytes = await io.readFile(file);
+    return {
+      size: bytes.byteLength,
+      stream: async function* () {
+        yield bytes;
+      },
+    };
+  } catch (error) {
+    throw fileError(error, file, 'read', (error as NodeJS.ErrnoException).code === 'EISDIR' ? folderHint : undefined);
+  }
 }
 
 /** `POST /v1/models/{m}/uploads`: where to send a model file that is too large to go inline. */
@@ -113,16 +120,23 @@ export async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncIterable
   }
 }
 
-/** Writes a file whole or not at all: into `<path>.part`, renamed once complete. */
+/**
+ * Writes a file whole or not at all: into `<path>.part`, renamed once complete. A file that cannot
+ * be written is a `FileError` (`cannot write FILE: permission denied.`).
+ */
 export async function writeWhole(file: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+  } catch (error) {
+    throw fileError(error, file, 'write');
+  }
   const part = `${file}.part`;
   try {
     await pipeline(Readable.from(chunks), createWriteStream(part));
     await rename(part, file);
   } catch (error) {
     await rm(part, { force: true });
-    throw error;
+    throw fileError(error, file, 'write');
   }
 }
 

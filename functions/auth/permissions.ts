@@ -252,6 +252,50 @@ export function describeGrants(grants: Grants): string {
   return parts.join(' ');
 }
 
+/** Scopes a message names at most, each cut to `SHOWN_SCOPE_CHARS` characters; the rest are counted. */
+const SHOWN_SCOPES = 5;
+const SHOWN_SCOPE_CHARS = 40;
+
+/**
+ * The scope entries of a token's claims that grant nothing here, for a 403's message: not one of
+ * {@link SCOPES} (`admin`, `openid`), a scope for a name that is no model name (`predict:*`), or
+ * outside `options.scopePrefix`. At most {@link SHOWN_SCOPES} of them, each cut to 40 characters
+ * (`…` marks a cut), then `… and N more`; none for a token whose claims `grantsOf` refuses.
+ *
+ * @example
+ * unknownScopes({ scope: 'admin openid' }); // ['admin', 'openid']
+ */
+export function unknownScopes(claims: Readonly<Record<string, unknown>>, options: GrantOptions = {}): string[] {
+  let entries: string[];
+  try {
+    entries = scopeClaimEntries(claims);
+  } catch {
+    return [];
+  }
+  const unknown = entries.filter((entry) => {
+    if (options.scopePrefix && !entry.startsWith(options.scopePrefix)) return true;
+    return parseScope(options.scopePrefix ? entry.slice(options.scopePrefix.length) : entry) === undefined;
+  });
+  const shown = unknown
+    .slice(0, SHOWN_SCOPES)
+    .map((entry) => (entry.length > SHOWN_SCOPE_CHARS ? `${entry.slice(0, SHOWN_SCOPE_CHARS)}…` : entry));
+  return unknown.length > SHOWN_SCOPES ? [...shown, `… and ${unknown.length - SHOWN_SCOPES} more`] : shown;
+}
+
+/**
+ * What a token carries, as a 403's message puts it in parentheses: `scopes: predict models:read`
+ * (`granted`: its grants, {@link describeGrants}); for a token that grants nothing, the scopes it
+ * carried that this API does not know (`unknown`: {@link unknownScopes}'s list, or that list
+ * joined with `, ` as the authorizer's context carries it): `scopes: none; it carries only scopes
+ * this API does not know: admin, openid`, else `scopes: none`. Clipped to 400 characters.
+ */
+export function describeTokenScopes(granted: string | undefined, unknown: string | readonly string[] | undefined = []): string {
+  if (granted) return clip(`scopes: ${granted}`, 400);
+  const names = typeof unknown === 'string' ? unknown : unknown.join(', ');
+  if (names === '') return 'scopes: none';
+  return clip(`scopes: none; it carries only scopes this API does not know: ${names}`, 400);
+}
+
 /** What a route needs, for a 403 message: `"predict" or "predict:iris"`. */
 export function describeNeed(route: Route, pathParameters: Readonly<Record<string, string | undefined>>): string {
   const scopes = scopesOf(route);

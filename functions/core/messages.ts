@@ -336,13 +336,28 @@ function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
   return node;
 }
 
+/**
+ * The `params` of a custom check that tests what kind of value a field holds (an object, an
+ * array; `z.custom(test, { error, params: KIND_CHECK })`), where zod's own array or record type
+ * would visit every element: its refusal says what was sent, as a type's does (`must be an
+ * object of named features (got an array of 2 items)`). Any other check on an object or an array
+ * (a rule between its fields) is refused without quoting it: `(got an object)` would say nothing.
+ */
+export const KIND_CHECK: Readonly<Record<string, unknown>> = Object.freeze({ kindCheck: true });
+
+/** Whether `issue` is a kind check's (`KIND_CHECK`). */
+function isKindCheck(issue: Issue): boolean {
+  return issue.code === 'custom' && issue.params?.['kindCheck'] === true;
+}
+
 /** ` (got …)`: what was sent, as the issue's kind makes it useful; nothing when it says nothing. */
 function sentPart(issue: Issue, sent: unknown): string {
   if (sent === undefined) return '';
   if ((issue.code === 'too_big' || issue.code === 'too_small') && typeof sent === 'string')
     return ` (got ${count(sent.length, 'character')})`;
   if ((issue.code === 'too_big' || issue.code === 'too_small') && Array.isArray(sent)) return ` (got ${count(sent.length, 'item')})`;
-  if ((issue.code === 'custom' || issue.code === 'invalid_union') && typeof sent === 'object' && sent !== null) return '';
+  if ((issue.code === 'custom' || issue.code === 'invalid_union') && !isKindCheck(issue) && typeof sent === 'object' && sent !== null)
+    return '';
   return ` (got ${describeValue(sent)})`;
 }
 
@@ -361,10 +376,14 @@ function requiredDetail(message: string): string {
 export function describeIssue(issue: Issue, root: unknown, quote = true): Refusal {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys') return { kind: 'unknown', path: [...path, issue.keys[0] ?? ''], detail: issue.message };
-  // A check's issue (and a union's, which holds the whole object) names its field by path only.
+  // A check's issue (and a union's, which holds the whole object) names its field by path only;
+  // but a check on a value a transform made (`"a"` read as `["a"]`) has no field at its path,
+  // and its input, a plain value, is what was sent.
   const byPath = issue.code === 'custom' || issue.code === 'invalid_union';
-  const sent = byPath ? valueAt(root, path) : (issue as { input?: unknown }).input;
-  const absent = sent === undefined && valueAt(root, path) === undefined;
+  const input = (issue as { input?: unknown }).input;
+  const atPath = valueAt(root, path);
+  const sent = !byPath ? input : atPath === undefined && input !== null && typeof input !== 'object' ? input : atPath;
+  const absent = sent === undefined && atPath === undefined;
   // Absent, and a type, a union, a set of values or a check asked for it: it is required.
   if (
     absent &&
@@ -381,20 +400,32 @@ export function describeIssue(issue: Issue, root: unknown, quote = true): Refusa
 
 /**
  * Every issue, a union's branches brought up with their full paths; but a union that says
- * itself what it takes (a schema's own message) stays one issue.
+ * itself what it takes (a schema's own message) stays one issue. Of a union's branches, those
+ * that refused a field the caller sent (below `root`) are kept over those that only found their
+ * own field absent: `{"instances": {…}}` is a wrong `instances`, not a missing `features`.
  */
-function flattenIssues(issues: readonly Issue[]): Issue[] {
+function flattenIssues(issues: readonly Issue[], root: unknown): Issue[] {
   const out: Issue[] = [];
   for (const issue of issues) {
     if (issue.code === 'invalid_union' && issue.errors.length > 0 && (issue.message === NO_FORM || issue.message === REQUIRED)) {
-      for (const branch of issue.errors) {
-        out.push(...flattenIssues(branch.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as Issue)));
-      }
+      const branches = issue.errors.map((branch) =>
+        flattenIssues(
+          branch.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as Issue),
+          root,
+        ),
+      );
+      const reached = branches.filter((branch) => branch.some((i) => i.path.length > issue.path.length && sentAt(root, i.path)));
+      for (const branch of reached.length > 0 ? reached : branches) out.push(...branch);
     } else {
       out.push(issue);
     }
   }
   return out.length > 0 ? out : [...issues];
+}
+
+/** Whether the caller sent a value at `path` in `root`. */
+function sentAt(root: unknown, path: readonly PropertyKey[]): boolean {
+  return !path.some((p) => typeof p === 'symbol') && valueAt(root, path as (string | number)[]) !== undefined;
 }
 
 /**
@@ -403,7 +434,7 @@ function flattenIssues(issues: readonly Issue[]): Issue[] {
  * object has a key nothing declares is that key's misspelling, and the unknown key is reported.
  */
 export function refusalOf(issues: readonly Issue[], root: unknown): Refusal {
-  const all = flattenIssues(issues);
+  const all = flattenIssues(issues, root);
   const chosen = all.reduce((a, b) => (b.path.length > a.path.length ? b : a));
   const refusal = describeIssue(chosen, root);
   if (refusal.kind !== 'missing') return refusal;
@@ -420,10 +451,18 @@ export function refusalOf(issues: readonly Issue[], root: unknown): Refusal {
  * be a secret).
  */
 export function environmentProblems(issues: readonly Issue[], env: unknown): string {
-  return flattenIssues(issues)
-    .map((issue) => describeIssue(issue, env, false))
+  return everyRefusal(issues, env, false)
     .map((refusal) => `${formatPath(refusal.path) || 'environment'}: ${refusal.detail}`)
     .join('; ');
+}
+
+/**
+ * Every issue of a failed parse (under `PLAIN_WORDS`: `plainParse`) as a refusal, a union's
+ * branches brought up as `refusalOf` brings them up: for a report that lists every problem (the
+ * environment, a config file) rather than the first. `quote: false` leaves out what was sent.
+ */
+export function everyRefusal(issues: readonly Issue[], root: unknown, quote = true): Refusal[] {
+  return flattenIssues(issues, root).map((issue) => describeIssue(issue, root, quote));
 }
 
 /**

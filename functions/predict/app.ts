@@ -1,7 +1,8 @@
 /**
  * The predict function's routes over the serving core. `makeHandler` takes its dependencies so
  * the local server and the tests wire the very same handler to local servers; `handler.ts`
- * wires it for Lambda.
+ * wires it for Lambda. No route of it reads a query parameter, so it declares none
+ * (`EdgeOptions.queryParameters`): the edge refuses any with 400 `UNKNOWN_PARAMETER`.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { BINARY_MEDIA_TYPE, INFERENCE_HEADER_CONTENT_LENGTH } from '../core/codec/binary.js';

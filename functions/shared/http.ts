@@ -6,7 +6,9 @@
  * 2. stamps the request id;
  * 3. finds the route (404 `ROUTE_NOT_FOUND`, 405 `METHOD_NOT_ALLOWED` with `Allow`) and checks each
  *    path parameter with the registry's rules (`{model}`, `{version}`: `functions/core/names.ts`);
- * 4. reads a JSON body for methods that carry one: content type, content coding (gzip and
+ * 4. checks the query string against the names the route declares (`EdgeOptions.queryParameters`;
+ *    none unless declared): 400 `UNKNOWN_PARAMETER`, `REPEATED_PARAMETER`;
+ * 5. reads a JSON body for methods that carry one: content type, content coding (gzip and
  *    deflate inflated up to the size limit), size, UTF-8, BOM, syntax, depth and `__proto__` keys.
  * Errors become responses in one place (`httpErrors`).
  */
@@ -23,6 +25,7 @@ import { LAMBDA_SYNC_PAYLOAD_BYTES, serializedBytes } from '../core/codec/payloa
 import { MODEL_NAME_PATTERN } from '../core/model.js';
 import { checkExperimentIdParam, checkJobIdParam, checkModelNameParam, checkVersionParam, quote, unreadableParam } from '../core/names.js';
 import { newFacts, type RequestFacts, type RequestLog, type RequestObserver } from '../core/observability.js';
+import { didYouMean } from '../core/messages.js';
 import { describeError, requestLog, sharedLogger } from './logger.js';
 import { matchRoute, routeKey, routeParameters, ROUTES, type HttpMethod, type Route } from './routes.js';
 
@@ -144,6 +147,8 @@ interface RouteEntry {
   readonly action: RouteAction;
   /** The path parameters its template names, each with its check (found once, at cold start). */
   readonly parameters: ReadonlyArray<readonly [string, PathParameterCheck]>;
+  /** The query parameters it takes (`EdgeOptions.queryParameters`); any other is refused. */
+  readonly query: readonly string[];
 }
 
 /** This function's routes, by `"<method> <resource>"`, and the same routes as a list for matching paths. */
@@ -171,7 +176,10 @@ const PATH_PARAMETER_CHECKS: ReadonlyMap<string, PathParameterCheck> = new Map([
 /** The path parameters every route template of the product may name. */
 export const CHECKED_PATH_PARAMETERS: readonly string[] = [...PATH_PARAMETER_CHECKS.keys()];
 
-function routeTable(actions: Readonly<Record<string, RouteAction>>): RouteTable {
+function routeTable(actions: Readonly<Record<string, RouteAction>>, queryParameters: QueryDeclarations = {}): RouteTable {
+  for (const key of Object.keys(queryParameters)) {
+    if (!Object.hasOwn(actions, key)) throw new Error(`Query parameters are declared for ${key}, which this function does not serve.`);
+  }
   const byKey = new Map<string, RouteEntry>();
   for (const key of Object.keys(actions)) {
     const space = key.indexOf(' ');
@@ -188,7 +196,8 @@ function routeTable(actions: Readonly<Record<string, RouteAction>>): RouteTable 
         );
       return [name, check] as const;
     });
-    byKey.set(key, { route, action: actions[key] as RouteAction, parameters });
+    const query = Object.keys(Object.hasOwn(queryParameters, key) ? (queryParameters[key] ?? {}) : {});
+    byKey.set(key, { route, action: actions[key] as RouteAction, parameters, query });
   }
   return { byKey, routes: [...byKey.values()].map((entry) => entry.route) };
 }
@@ -225,7 +234,7 @@ function resolveRoute(event: HttpEvent, table: RouteTable): RouteEntry {
       throw new AppError(
         404,
         'ROUTE_NOT_FOUND',
-        `This function does not serve ${clip(String(event.httpMethod), 16)} ${clip(event.path ?? '')}. See the README for the API.`,
+        `This function does not serve ${clip(String(event.httpMethod), 16)} ${clip(event.path ?? '')}. The API's routes are in its OpenAPI document: GET /openapi.json.`,
         ['path'],
       );
     }
@@ -273,7 +282,7 @@ export function httpRequest(
           body: clip(event.body ?? '', DEBUG_BODY_CHARS),
         });
       }
-      resolveRoute(event, table);
+      checkQuery(event, resolveRoute(event, table).query);
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD' || event.httpMethod === 'DELETE') return;
       if (binaryRoutes.has(routeKey(event.httpMethod, event.resource)) && mediaTypeOf(event) === BINARY_MEDIA_TYPE) {
         const { json, binary } = await parseBinaryBody(event, limits);
@@ -670,6 +679,46 @@ export interface EdgeOptions {
   readonly elapsed?: () => number;
   /** Route keys that also take binary bodies (`application/octet-stream`, the binary tensor extension). @default none */
   readonly binaryRoutes?: readonly string[];
+  /**
+   * The query parameters each route takes, by route key (the values' keys are the names; the
+   * control plane's `QUERY_PARAMETERS`, which the API document lists too). A route not listed
+   * takes none. @default none for every route
+   */
+  readonly queryParameters?: QueryDeclarations;
+}
+
+/** Query parameter names by route key: `{ "GET /v1/models/{model}/stats": { minutes: … } }`. */
+export type QueryDeclarations = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+
+/** Longest query parameter name an error quotes. */
+const SHOWN_QUERY_NAME = 40;
+
+/**
+ * Refuses a query string that gives a name `accepted` does not hold (400 `UNKNOWN_PARAMETER`,
+ * naming the accepted ones and the closest of them) or gives one twice (400
+ * `REPEATED_PARAMETER`), path `query.<name>` (names cut to 40 characters). A request without a
+ * query string costs two property reads.
+ */
+export function checkQuery(event: APIGatewayProxyEvent, accepted: readonly string[]): void {
+  const single = event.queryStringParameters;
+  const multi = event.multiValueQueryStringParameters;
+  if (!single && !multi) return;
+  // normalizeEvent copied both maps without a prototype: `constructor` is a name like any other.
+  for (const name of new Set([...Object.keys(multi ?? {}), ...Object.keys(single ?? {})])) {
+    const shown = clip(name, SHOWN_QUERY_NAME);
+    if (!accepted.includes(name)) {
+      const takes =
+        accepted.length === 0 ? 'this route takes no query parameters' : `this route takes ${accepted.map((a) => `"${a}"`).join(', ')}`;
+      throw new ValidationError(
+        'UNKNOWN_PARAMETER',
+        `Unknown query parameter ${JSON.stringify(shown)}${didYouMean(name, accepted)}; ${takes}.`,
+        ['query', shown],
+      );
+    }
+    const values = multi && Object.hasOwn(multi, name) ? multi[name] : undefined;
+    if ((values?.length ?? 0) > 1)
+      throw new ValidationError('REPEATED_PARAMETER', `Give the query parameter "${shown}" once.`, ['query', shown]);
+  }
 }
 
 /**
@@ -684,7 +733,7 @@ export interface EdgeOptions {
 export function httpFunction(limits: BodyLimits, actions: Readonly<Record<string, RouteAction>>, options: EdgeOptions = {}): HttpHandler {
   const elapsed = options.elapsed ?? (() => performance.now());
   const functionVersion = options.functionVersion ?? '$LATEST';
-  const table = routeTable(actions);
+  const table = routeTable(actions, options.queryParameters);
   const handler = middy<HttpEvent, APIGatewayProxyResult>()
     .use(httpErrors())
     .use(httpRequest(limits, table, new Set(options.binaryRoutes ?? [])))

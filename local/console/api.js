@@ -7,9 +7,6 @@
 
 const TOKEN_KEY = 'onnx-serving.console.token';
 
-/** The command that mints a local token, as the login screen and the 403 messages show it. */
-export const MINT_COMMAND = 'npm run -s modelctl -- token';
-
 /** @returns {string | null} the token pasted at sign-in, if any */
 export function storedToken() {
   return sessionStorage.getItem(TOKEN_KEY);

@@ -3,9 +3,11 @@
  * release and statistics, versions, history, recent predictions, batch jobs, experiments, and the
  * form to try a prediction). Without a token, the sign-in page. Each panel loads on its own, so a
  * token without the scope of one panel still sees the others, and that panel says which scope
- * it lacks.
+ * it lacks. A model that does not exist (or a name no model can have) is one page that says so,
+ * not the same error in every panel.
  */
-import { ApiError, MINT_COMMAND, api, forgetToken, storeToken, storedToken, tokenClaims, whenUnauthorized } from './api.js';
+import { ApiError, api, forgetToken, storeToken, storedToken, tokenClaims, whenUnauthorized } from './api.js';
+import { CONSOLE_SCOPES, REGISTER_HELP_COMMAND, mintCommand } from './commands.js';
 import { clipped, h, num, stageBadge, table, time } from './dom.js';
 import { exampleRecord, predictForm } from './predict-form.js';
 
@@ -139,7 +141,7 @@ function signInPage() {
     h('h1', { id: 'sign-in-title' }, 'Sign in'),
     h('p', {}, 'The console calls the API with your token, as any client does: it sees what the token may see.'),
     h('p', {}, 'Mint one in the project folder (add --data-dir DIR when npm start uses another data folder):'),
-    h('pre', { class: 'command' }, `${MINT_COMMAND} --scope models:read,predict`),
+    h('pre', { class: 'command' }, mintCommand(CONSOLE_SCOPES)),
     h('p', { class: 'muted' }, 'The token is kept in this browser tab only (sessionStorage) and sent only to this server.'),
     error,
     form,
@@ -170,19 +172,21 @@ function panel(id, title, load, extra = []) {
 }
 
 /**
- * An error as a panel shows it: for a 403, the scope the token lacks and how to get one.
+ * An error as a panel shows it: for a 403, the scope the token lacks and the command that mints
+ * a token with it (and with the scopes this one has), when the route's scope is known.
  * @param {unknown} error
  */
 function errorNotice(error) {
   if (!(error instanceof ApiError)) return h('p', { class: 'notice error' }, String(error));
   if (error.status === 403) {
-    const scope = error.scope ?? 'another scope';
+    const held = tokenClaims(storedToken() ?? '')?.scopes ?? [];
+    const needed = error.scope?.split(' or ')[0];
     return h(
       'div',
       { class: 'notice forbidden' },
-      h('strong', {}, `403: this token lacks the scope "${scope}".`),
+      h('strong', {}, `403: this token lacks the scope "${error.scope ?? 'another scope'}".`),
       h('p', {}, error.message),
-      h('pre', { class: 'command' }, `${MINT_COMMAND} --scope ${(error.scope ?? 'SCOPE').split(' or ')[0]}`),
+      needed ? h('pre', { class: 'command' }, mintCommand([...held, needed])) : null,
     );
   }
   return h('div', { class: 'notice error' }, h('strong', {}, `${error.status || 'No answer'} ${error.code}`), h('p', {}, error.message));
@@ -234,7 +238,12 @@ function modelsPage() {
     panel('models', 'Registered models', async () => {
       const { models } = await api('GET', '/v1/models');
       if (!models.length)
-        return h('p', { class: 'muted' }, 'No models registered yet. Register one: npm run -s modelctl -- register --help');
+        return h(
+          'p',
+          { class: 'muted' },
+          'No models registered yet. Register one: ',
+          h('code', { class: 'command' }, REGISTER_HELP_COMMAND),
+        );
       return table(
         'Registered models',
         ['Model', 'Production version', 'Latest version', 'Updated', 'By'],
@@ -251,17 +260,75 @@ function modelsPage() {
   );
 }
 
+/**
+ * The page of a model that does not exist: what was asked for, why there is none, and the way back.
+ * @param {string} model the name asked for (any text: shown as text, clipped)
+ * @param {string} reason
+ */
+function noModelPage(model, reason) {
+  return h(
+    'div',
+    { class: 'page no-model' },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Models'), ' / '),
+    h('h1', {}, 'No model named “', clipped(model, 64), '”'),
+    h('p', { class: 'notice error', role: 'alert' }, reason),
+    h('p', {}, h('a', { href: '#/', class: 'back' }, 'Back to the models list')),
+  );
+}
+
+/**
+ * Whether `model` exists, asked once before the page's panels load: its registry record
+ * (`models:read`), or, only for a token without that scope, its served metadata (`predict`).
+ * Answers the API's message when the model does not exist; `undefined` when it does, or when the
+ * token may ask neither (each panel then says which scope it lacks).
+ * @param {Promise<any>} record `GET /v1/models/{model}`
+ * @param {() => Promise<any>} metadata `GET /v2/models/{model}`, asked on the first call
+ * @returns {Promise<string | undefined>}
+ */
+async function missingModel(record, metadata) {
+  const notFound = (/** @type {unknown} */ e) => e instanceof ApiError && e.status === 404 && e.code === 'MODEL_NOT_FOUND';
+  try {
+    await record;
+    return undefined;
+  } catch (error) {
+    if (notFound(error)) return /** @type {ApiError} */ (error).message;
+    if (!(error instanceof ApiError) || error.status !== 403) return undefined;
+  }
+  return metadata().then(
+    () => undefined,
+    (error) => (notFound(error) ? error.message : undefined),
+  );
+}
+
 /** @param {string} model */
 function modelPage(model) {
   if (!MODEL_NAME.test(model)) {
-    return h(
-      'div',
-      { class: 'page' },
-      h('h1', {}, 'No such model'),
-      h('p', { class: 'notice error' }, 'A model name is 1 to 63 of a-z, 0-9, "-" and "_", starting with a letter or digit.'),
-      h('p', {}, h('a', { href: '#/' }, 'All models')),
-    );
+    return noModelPage(model, 'A model name is 1 to 63 of a-z, 0-9, "-" and "_", starting with a letter or digit.');
   }
+  const params = { model };
+  const record = api('GET', '/v1/models/{model}', { params });
+  /** @type {Promise<any> | undefined} */
+  let asked;
+  const metadata = () => {
+    asked ??= api('GET', '/v2/models/{model}', { params });
+    return asked;
+  };
+  // Each feeds a panel, which reports its error; an unhandled rejection is not the console's to report twice.
+  record.catch(() => undefined);
+  const page = h('div', { class: 'page' }, h('p', { class: 'muted' }, 'Loading…'));
+  missingModel(record, metadata).then((reason) => {
+    page.replaceWith(reason === undefined ? modelPanels(model, record, metadata) : noModelPage(model, reason));
+  });
+  return page;
+}
+
+/**
+ * The panels of a model that exists.
+ * @param {string} model
+ * @param {Promise<any>} record `GET /v1/models/{model}`, already asked
+ * @param {() => Promise<any>} metadata `GET /v2/models/{model}`, asked once
+ */
+function modelPanels(model, record, metadata) {
   const params = { model };
   const versions = api('GET', '/v1/models/{model}/versions', { params });
   // The versions feed two panels; an unhandled rejection is not the console's to report twice.
@@ -272,7 +339,7 @@ function modelPage(model) {
     { class: 'page' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Models'), ' / '),
     h('div', { class: 'page-head' }, h('h1', {}, model), refresh),
-    panel('summary', 'Summary', async () => summary(await api('GET', '/v1/models/{model}', { params }))),
+    panel('summary', 'Summary', async () => summary(await record)),
     h(
       'div',
       { class: 'columns' },
@@ -302,13 +369,13 @@ function modelPage(model) {
         'div',
         { class: 'column-side' },
         panel('try-it', 'Try a prediction', async () => {
-          const metadata = await api('GET', '/v2/models/{model}', { params });
+          const tensors = await metadata();
           // Start from the served version's golden input when the token may read the registry.
           const served = await versions.then(
-            (v) => v.versions.find((x) => x.version === metadata.parameters?.model_version),
+            (v) => v.versions.find((x) => x.version === tensors.parameters?.model_version),
             () => undefined,
           );
-          return predictForm(model, metadata, exampleRecord(served?.metadata));
+          return predictForm(model, tensors, exampleRecord(served?.metadata));
         }),
       ),
     ),

@@ -401,7 +401,7 @@ describe('auth', () => {
     ],
     ['a negative cacheTtlSeconds', { cacheTtlSeconds: -1 }, [], /auth\.cacheTtlSeconds: must be 0 \(no caching\) or more/],
     ['an issuer with a comma', { issuer: 'https://a.test/,https://b.test/' }, [], /auth\.issuer\[0\]: must not contain ","/],
-    ['no audience', {}, ['audience'], /auth\.audience: must be a string or a list of strings/],
+    ['no audience', {}, ['audience'], /auth\.audience: is required: it must be a string or a list of strings/],
     ['an empty issuer list', { issuer: [] }, [], /auth\.issuer: give at least one value/],
     [
       'a private key among the public keys',
@@ -603,7 +603,7 @@ describe('batch jobs', () => {
       'no outputs field',
       { inputs },
       {},
-      /endpoints\[0\]\.batch\.outputs: must be a list of S3 locations \("s3:\/\/bucket\/prefix\/"\) jobs may write/,
+      /endpoints\[0\]\.batch\.outputs: is required: it must be a list of S3 locations \("s3:\/\/bucket\/prefix\/"\) jobs may write/,
     ],
     [
       'one location instead of a list',

@@ -251,7 +251,7 @@ describe('--register errors say what to fix', () => {
       `segmenter=${modelFile}`,
     ]);
     expect(early.err).toContain(`--metadata ${metadataFile} comes before any --register`);
-    expect([bare.code, early.code]).toEqual([1, 1]);
+    expect([bare.code, early.code]).toEqual([2, 2]);
   });
 
   it("a promotion the metrics gate refuses prints the gate's code and message, and the function does not run", async () => {

@@ -22,6 +22,8 @@ interface Harness {
   readonly taken: string[];
   /** The request ids the function saw in its events. */
   readonly seen: string[];
+  /** The server's own notices (the insecure mode's warning, a handler that threw). */
+  readonly notices: string[];
 }
 
 /**
@@ -34,6 +36,7 @@ async function harness(handler: HttpHandler, accessLog: boolean): Promise<Harnes
   const done: Harness['done'] = [];
   const taken: string[] = [];
   const seen: string[] = [];
+  const notices: string[] = [];
   const timed: HttpHandler = async (event, context) => {
     seen.push((event as APIGatewayProxyEvent).requestContext.requestId);
     clock += 7;
@@ -55,10 +58,10 @@ async function harness(handler: HttpHandler, accessLog: boolean): Promise<Harnes
     authorization: { insecure: true },
     rateLimit: false,
     elapsed: () => clock,
-    warn: () => undefined,
+    warn: (text) => notices.push(text),
     accessLog: accessLog ? (line) => lines.push(line) : false,
   });
-  return { api, lines, done, taken, seen };
+  return { api, lines, done, taken, seen, notices };
 }
 
 const ok: HttpHandler = async () => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -94,6 +97,12 @@ describe('the local server', () => {
     expect(reply.status).toBe(502);
     expect(h.done).toEqual([{ status: 500, latencyMs: 7 }]);
     expect(h.lines).toEqual(['POST /v1/models/{model}/predict 502 7.0ms iris@3 rows=2']);
+    // The server says what the handler threw, with its stack, where the caller only sees a 502
+    // (after the insecure mode's warning at start).
+    expect(h.notices).toEqual([
+      expect.stringMatching(/^WARNING: authorization is OFF/),
+      expect.stringMatching(/^local server error: Error: the sandbox ran out of memory\n {4}at /),
+    ]);
   });
 
   it('writes nothing when quiet, and still takes the observations so none pile up', async () => {

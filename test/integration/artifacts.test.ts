@@ -256,6 +256,8 @@ describe('the local S3 replaces an object whole or not at all (finding F1)', () 
     await ensureBucket(firstClients.s3, BUCKET);
     await firstClients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: before }));
     const put = await stalledPut(firstClients.s3, dataDir, key, after, 2 * MB);
+    // The SDK warns on the console when a streamed body's request fails (it cannot be retried).
+    const warned = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
 
     // Act
     process.kill(first.pid, 'SIGKILL');
@@ -269,10 +271,12 @@ describe('the local S3 replaces an object whole or not at all (finding F1)', () 
 
       // Assess
       await expect(put.done).rejects.toThrow();
+      expect(warned.mock.calls).toEqual([['An error was encountered in a non-retryable streaming request.']]);
       expect(read.length).toBe(before.length);
       expect(sha256(read)).toBe(sha256(before));
       expect(files.filter((name) => name.endsWith('.partial'))).toStrictEqual([]);
     } finally {
+      warned.mockRestore();
       secondClients.destroy();
       await second.stop();
     }

@@ -9,16 +9,17 @@ import { jest } from '@jest/globals';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import * as ort from 'onnxruntime-node';
 import type { BatchJob, JobManifest } from '../../functions/core/batch-contract.js';
-import { LOCAL_BATCH_BUCKET, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { LOCAL_BATCH_BUCKET } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 import { bearer } from '../fixtures/tokens.js';
 import { irisBatch, irisRows, writeBatchData, type BatchDataFormat, type Corruption } from '../fixtures/batch-data.js';
 
-let stack: LocalStack;
+let stack: TestStack;
 let token: string;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ batch: { retry: { intervalMs: 5 } } });
+  stack = await startTestStack({ batch: { retry: { intervalMs: 5 } } });
   token = await stack.auth!.mint({ subject: 'batch-user', scopes: ['predict', 'models:read', 'batch:submit', 'batch:read'] });
 }, 60_000);
 
@@ -419,6 +420,15 @@ describe('submission', () => {
   });
 });
 
+/**
+ * A step or batch that ran after the job was cancelled is refused, and logs it as a WARN line; how
+ * many do depends on where the workflow was, so only what they say is fixed.
+ */
+function expectOnlyStateChangeRefusals(jobId: string): void {
+  const refusals = stack.log.take({ level: 'WARN', message: 'batch refused', jobId });
+  for (const refusal of refusals) expect(refusal).toMatchObject({ code: 'JOB_STATE_CHANGED' });
+}
+
 describe('the job API', () => {
   it('runs one session.run per batch', async () => {
     // Prepare
@@ -456,6 +466,7 @@ describe('the job API', () => {
     expect(errorOf(unprintable).path).toBe('reason');
     expect(after.job.state).toBe('CANCELLED');
     expect(after.job.progress.rowsRead).toBeLessThan(3_000);
+    expectOnlyStateChangeRefusals(job.jobId);
   });
 
   it('lets exactly one of concurrent cancels cancel, with its reason', async () => {
@@ -472,6 +483,7 @@ describe('the job API', () => {
     const winner = replies.find((r) => r.status === 200)?.body as { job: BatchJob };
     expect(after).toMatchObject({ state: 'CANCELLED', failure: winner.job.failure });
     expect(after.failure?.code).toBe('CANCELLED');
+    expectOnlyStateChangeRefusals(job.jobId);
   });
 
   it('fails the batches of an input replaced by other content of the same size while the job runs', async () => {
@@ -499,6 +511,10 @@ describe('the job API', () => {
     expect(predictions.length + errors.length).toBe(2_000);
     const firstError = errors[0]?.['row'] as number;
     expect(predictions.every((p) => (p['row'] as number) < firstError)).toBe(true);
+    // Each refused batch (one row each) said why in the batch function's log.
+    const refusals = stack.log.take({ level: 'WARN', message: 'batch refused', jobId: job.jobId });
+    expect(refusals).toHaveLength(errors.length);
+    expect(new Set(refusals.map((line) => `${line['function']} ${line['code']}`))).toEqual(new Set(['batch INPUT_CHANGED']));
   }, 120_000);
 
   it('answers 404 for an unknown job and 400 for a malformed id', async () => {

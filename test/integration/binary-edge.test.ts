@@ -5,12 +5,12 @@
  * that do not exist or with unknown fields, a declared size the upload must keep, payload ids in
  * upper case, and a classifier whose probabilities are all NaN. Through the local HTTP server.
  */
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { binaryBody, postBinary, postJson, publish, readAnswer, rawBytes } from '../fixtures/binary-http.js';
 import { identityModel } from '../fixtures/models.js';
 import { adminCall, adminToken, type Call } from '../fixtures/tokens.js';
 
-let stack: LocalStack;
+let stack: TestStack;
 let call: Call;
 let token: string;
 
@@ -18,7 +18,7 @@ const OCTET = 'application/octet-stream';
 const X = new Float32Array([5.1, 3.5, 1.4, 0.2]);
 
 beforeAll(async () => {
-  stack = await startLocalStack();
+  stack = await startTestStack();
   call = await adminCall(stack);
   token = await adminToken(stack);
   await publish(stack, call, 'words', identityModel('string'));

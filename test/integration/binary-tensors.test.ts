@@ -16,7 +16,7 @@ import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../../functions/core/codec/payload-li
 import { float16BitsToNumber, float16Json, float32Json } from '../../functions/core/codec/numbers.js';
 import type { TensorType } from '../../functions/core/model.js';
 import { buildModel } from '../support/onnx/builder.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import {
   base64Bytes,
   framedStrings,
@@ -32,7 +32,7 @@ import {
 import { identityModel, seededRandom, twoInputModel, type ModelFixture } from '../fixtures/models.js';
 import { adminCall, adminToken, type Call } from '../fixtures/tokens.js';
 
-let stack: LocalStack;
+let stack: TestStack;
 let call: Call;
 let token: string;
 
@@ -182,7 +182,7 @@ const SAMPLES: Record<string, Sample> = {
 const DATATYPES = Object.keys(SAMPLES);
 
 beforeAll(async () => {
-  stack = await startLocalStack({ seedSampleModel: false });
+  stack = await startTestStack({ seedSampleModel: false });
   call = await adminCall(stack);
   token = await adminToken(stack);
   await Promise.all([
@@ -376,7 +376,8 @@ describe('an image model at 1024 × 1024 by reference', () => {
     expect(y?.data).toBeUndefined();
     expect(y?.bytes?.equals(direct)).toBe(true);
     expect(reply.raw.byteLength).toBeLessThan(10_000);
-  });
+    // 12 MB through the local S3 twice: the guard against a hang, not a speed limit.
+  }, 30_000);
 
   it('a payload whose size does not match the shape is BINARY_SIZE_MISMATCH; one uploaded for another model is not found', async () => {
     // Act
@@ -485,11 +486,11 @@ describe('an answer that would pass 6 MB is never a 200 with a larger body', () 
 });
 
 describe('without a payload bucket', () => {
-  let bare: LocalStack;
+  let bare: TestStack;
   let bareToken: string;
 
   beforeAll(async () => {
-    bare = await startLocalStack({ seedSampleModel: false, env: { PAYLOAD_BUCKET: '' } });
+    bare = await startTestStack({ seedSampleModel: false, env: { PAYLOAD_BUCKET: '' } });
     bareToken = await adminToken(bare);
     await publish(bare, await adminCall(bare), 'wide', WIDE);
   }, 60_000);

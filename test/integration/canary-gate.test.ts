@@ -18,7 +18,8 @@ import {
   stratifiedSplit,
   toExamples,
 } from '../../scripts/sample-model.js';
-import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { SAMPLE_MODEL } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call } from '../fixtures/http.js';
 
 const METADATA = { features: [...FEATURES], classLabels: [...CLASS_LABELS] };
@@ -41,12 +42,12 @@ function oneClassModel(): Uint8Array {
 }
 
 describe('the canary distribution gate', () => {
-  let stack: LocalStack;
+  let stack: TestStack;
   let rows: Record<string, number>[];
   let iris: Uint8Array;
 
   beforeAll(async () => {
-    stack = await startLocalStack({
+    stack = await startTestStack({
       auth: 'insecure',
       rateLimit: false,
       driftIntervalMs: 0,

@@ -22,7 +22,8 @@ beforeAll(async () => {
   aws = await startLocalAws();
   clients = localClients(aws);
   await ensureBucket(clients.s3, BUCKET);
-});
+  // Starting the local DynamoDB and S3 servers: the guard against a hang, not a speed limit.
+}, 30_000);
 
 afterAll(async () => {
   clients.destroy();

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsCommand } from '@aws-sdk/client-s3';
 import { S3CaptureReader } from '../../functions/adapters/s3-capture.js';
-import { DEFAULT_CAPTURE_RETENTION_DAYS, LOCAL_CAPTURE_BUCKET, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { DEFAULT_CAPTURE_RETENTION_DAYS, LOCAL_CAPTURE_BUCKET } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { expireObjects } from '../../local/payload-expiry.js';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { call, errorOf } from '../fixtures/http.js';
@@ -15,12 +16,12 @@ import { call, errorOf } from '../fixtures/http.js';
 const FEATURES = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'] as const;
 
 describe('data capture on the local stack', () => {
-  let stack: LocalStack;
+  let stack: TestStack;
   let reader: S3CaptureReader;
 
   beforeAll(async () => {
     // Settings are read with the production pointer and trusted for POINTER_CACHE_MS; 200 ms keeps the test short.
-    stack = await startLocalStack({ auth: 'insecure', rateLimit: false, env: { POINTER_CACHE_MS: '200' } });
+    stack = await startTestStack({ auth: 'insecure', rateLimit: false, env: { POINTER_CACHE_MS: '200' } });
     reader = new S3CaptureReader({ client: stack.clients.s3, bucket: LOCAL_CAPTURE_BUCKET });
   }, 120_000);
 

@@ -5,7 +5,7 @@
  * answers a 4xx JSON error (never a 5xx) whose whole body is a few hundred bytes, however much the
  * request sent; or, for names that are merely unusual, the right prediction.
  */
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { buildModel } from '../support/onnx/builder.js';
 import type { TensorSpec } from '../../functions/core/model.js';
 import { errorOf, type JsonReply } from '../fixtures/http.js';
@@ -21,7 +21,7 @@ const MB = 1_000_000;
 /** Object.prototype's members a request may carry as keys (`__proto__` is refused everywhere). */
 const KEY_NAMES = Object.getOwnPropertyNames(Object.prototype).filter((n) => n !== '__proto__');
 
-let stack: LocalStack;
+let stack: TestStack;
 let call: Call;
 
 /** Registers `fixture` over HTTP and makes it the production version. */
@@ -57,7 +57,7 @@ function prototypeFeaturesModel(): Uint8Array {
 }
 
 beforeAll(async () => {
-  stack = await startLocalStack({ env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_ROWS: '1000' }, rateLimit: false });
+  stack = await startTestStack({ env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_ROWS: '1000' }, rateLimit: false });
   call = await adminCall(stack);
   await publish('ids', int64Model());
   await publish('u64', identityModel('uint64'));

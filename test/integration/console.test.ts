@@ -8,16 +8,26 @@
  * (texts, roles, visible elements whose boxes are non-empty and inside the viewport).
  * `WRITE_CONSOLE_SCREENSHOT=1` also saves the screenshot of a prediction as docs/console.png,
  * the README's picture.
+ *
+ * Every shell command the pages show (`/`, the API document behind `/docs`, the console) is run
+ * as shown, in the project folder, against this stack's data folder (`DATA_DIR`, as a reader's
+ * `.data`), and the tokens they mint are sent to the API.
  */
 import chromium from '@sparticuz/chromium';
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page, type SerializedAXNode } from 'puppeteer-core';
+import { promisify } from 'node:util';
+import puppeteer, { type HTTPRequest, type Browser, type Page, type SerializedAXNode } from 'puppeteer-core';
+import type { TensorSpec } from '../../functions/core/model.js';
 import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
-import { mixedInputModel } from '../fixtures/models.js';
+import { int64Model, mixedInputModel } from '../fixtures/models.js';
+import { buildModel } from '../support/onnx/builder.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+const run = promisify(execFile);
 const VIEWPORT = { width: 1280, height: 1080 } as const;
 /** Jest's limit for one browser test: generous, as the suite may share a busy machine (each takes about a second). */
 const BROWSER_TEST_MS = 60_000;
@@ -37,20 +47,45 @@ interface ShownElement {
   readonly value: string | number;
   querySelector(selector: string): ShownElement | null;
   querySelectorAll(selector: string): Iterable<ShownElement>;
+  getAttribute(name: string): string | null;
 }
 declare const document: Pick<ShownElement, 'querySelector' | 'querySelectorAll'>;
 declare const sessionStorage: { readonly length: number; setItem(key: string, value: string): void };
 declare const window: { readonly __consolePwned?: number };
+declare const location: { hash: string };
 
 let stack: LocalStack;
 let browser: Browser;
+/** The stack's data folder: its signing key is the one `modelctl token` signs with. */
+let dataDir: string;
 /** Tokens: models:read and predict; predict only; models:read and predict for a subject with markup. */
 let reader: string;
 let predictOnly: string;
 let hostile: string;
 
+/** Inputs `n` int32 [N, 1] and `on` bool [N, 1], each answered as it is: one scalar field of each kind. */
+function countsModel(): Uint8Array {
+  const inputs: TensorSpec[] = [
+    { name: 'n', type: 'int32', shape: ['N', 1] },
+    { name: 'on', type: 'bool', shape: ['N', 1] },
+  ];
+  const outputs: TensorSpec[] = [
+    { name: 'n_out', type: 'int32', shape: ['N', 1] },
+    { name: 'on_out', type: 'bool', shape: ['N', 1] },
+  ];
+  return buildModel({
+    inputs,
+    outputs,
+    nodes: [
+      { op: 'Identity', inputs: ['n'], outputs: ['n_out'] },
+      { op: 'Identity', inputs: ['on'], outputs: ['on_out'] },
+    ],
+  });
+}
+
 beforeAll(async () => {
-  stack = await startLocalStack({ driftIntervalMs: 0 });
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'console-test-'));
+  stack = await startLocalStack({ driftIntervalMs: 0, dataDir });
   // A second iris version as a 25% canary; a model that takes named input tensors rather than
   // declared features, staged with a reason full of markup.
   const [bytes, metadata] = await Promise.all([
@@ -63,6 +98,15 @@ beforeAll(async () => {
   const pricing = await stack.registry.register({ model: 'pricing', bytes: mixedInputModel().bytes, metadata: {}, actor: 'test' });
   await stack.registry.transition({ model: 'pricing', version: pricing.version, to: 'staging', actor: 'test', reason: HOSTILE_REASON });
   await stack.registry.setProduction('pricing', pricing.version, 'test');
+  // Scalar int32 and bool fields, and a 64-bit integer input typed as JSON.
+  for (const [model, bytes] of [
+    ['counts', countsModel()],
+    ['ids', int64Model().bytes],
+  ] as const) {
+    const registered = await stack.registry.register({ model, bytes, metadata: {}, actor: 'test' });
+    await stack.registry.transition({ model, version: registered.version, to: 'staging', actor: 'test' });
+    await stack.registry.setProduction(model, registered.version, 'test');
+  }
   const auth = stack.auth;
   if (!auth) throw new Error('the stack runs without authorization');
   reader = await auth.mint({ subject: 'console-user', scopes: ['models:read', 'predict'] });
@@ -90,6 +134,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 /** The pages a test opened, closed after it. */
@@ -120,9 +165,9 @@ async function signIn(page: Page, token: string): Promise<void> {
   await page.waitForFunction(() => document.querySelector('#identity button')?.textContent === 'Sign out');
 }
 
-/** Waits until no panel says "Loading…". */
+/** Waits until nothing on the page says "Loading…" (the page itself, while it asks whether the model exists, and each panel). */
 async function settled(page: Page): Promise<void> {
-  await page.waitForFunction(() => [...document.querySelectorAll('.panel-body')].every((b) => !b.textContent?.includes('Loading…')));
+  await page.waitForFunction(() => !document.querySelector('main')?.textContent?.includes('Loading…'));
 }
 
 /** What the page shows of an element: its rendered text (`innerText`: hidden parts left out, line breaks as laid out). */
@@ -137,6 +182,38 @@ function rows(page: Page, label: string): Promise<string[][]> {
     // biome-ignore lint/performance/useDomNodeTextContent: the test reads what is shown, not the DOM's text.
     trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as unknown as ShownElement).innerText.trim())),
   );
+}
+
+/** The messages the form shows at its fields, by field name (the fields without one left out). */
+function fieldMessages(page: Page): Promise<Record<string, string>> {
+  return page.$$eval('form.predict-form .field', (divs) =>
+    Object.fromEntries(
+      divs
+        .map((d) => [d.querySelector('label')?.textContent ?? '', d.querySelector('.field-error:not([hidden])')?.textContent ?? ''])
+        .filter(([, message]) => message !== ''),
+    ),
+  );
+}
+
+/** The fields marked invalid (`aria-invalid="true"`), by name. */
+function invalidFields(page: Page): Promise<string[]> {
+  return page.$$eval('form.predict-form [aria-invalid="true"]', (found) => found.map((e) => e.getAttribute('name') ?? ''));
+}
+
+/** The bodies of the predict requests the page sends from now on (as sent, JSON text). */
+function predictRequests(page: Page): string[] {
+  const bodies: string[] = [];
+  page.on('request', (request: HTTPRequest) => {
+    if (request.method() === 'POST' && /\/v1\/models\/[^/]+\/predict$/.test(new URL(request.url()).pathname))
+      bodies.push(request.postData() ?? '');
+  });
+  return bodies;
+}
+
+/** Types `value` into the form's field `name` (every other field as it is) and submits the form. */
+async function submitWith(page: Page, name: string, value: string): Promise<void> {
+  await page.locator(`form.predict-form [name="${name}"]`).fill(value);
+  await page.click('form.predict-form button[type=submit]');
 }
 
 /** Asserts the element is rendered, with a non-empty box inside the viewport. */
@@ -398,7 +475,8 @@ describe('the console in a browser', () => {
       await page.click('form.predict-form button[type=submit]');
       await page.waitForSelector('table[aria-label="Outputs"]');
       const outputs = await rows(page, 'Outputs');
-      await page.locator('form.predict-form input[name="amount"]').fill('lots');
+      // Finite, but beyond float32: the API refuses it, naming the field.
+      await page.locator('form.predict-form input[name="amount"]').fill('1e39');
       await page.click('form.predict-form button[type=submit]');
       await page.waitForSelector('.answer [role=alert]');
       await screenshot(page);
@@ -410,9 +488,11 @@ describe('the console in a browser', () => {
       ]);
       expect(outputs).toEqual([['score', '[5]']]);
       const refusal = await text(page, '.answer [role=alert]');
-      expect(refusal).toMatch(/^400 [A-Z_]+\n/);
+      expect(refusal).toMatch(/^400 OUT_OF_RANGE\n/);
       expect(refusal).toContain('features.amount');
+      expect(await fieldMessages(page)).toEqual({ amount: expect.stringMatching(/^OUT_OF_RANGE: 1e\+39 is outside the range of float32/) });
       await expectVisible(page, '.answer [role=alert]');
+      await expectVisible(page, 'form.predict-form .field-error:not([hidden])');
       expect(errors).toEqual([]);
     },
     BROWSER_TEST_MS,
@@ -444,7 +524,8 @@ describe('the console in a browser', () => {
 
       // Assess
       expect(listing).toContain('403: this token lacks the scope "models:read".');
-      expect(listing).toContain('npm run -s modelctl -- token --scope models:read');
+      // The command mints the scope lacking with the ones the token has.
+      expect(listing).toContain('npm run -s modelctl -- token --scope predict,models:read');
       expect(limited).toContain('This token is limited to: iris');
       expect(versions).toContain('403: this token lacks the scope "models:read".');
       await expectVisible(page, '#versions .notice');
@@ -452,6 +533,262 @@ describe('the console in a browser', () => {
       expect(start).toEqual(['', '', '', '']);
       expect(await text(page, '.predicted-label')).toBe('setosa');
       expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'refuses at the field a number it cannot send as typed, and sends the protocol strings for what JSON has no number for',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole('#/models/iris');
+      await signIn(page, reader);
+      await page.waitForSelector('form.predict-form');
+      await settled(page);
+      const sent = predictRequests(page);
+      for (const [name, value] of Object.entries({ sepal_width_cm: '3.5', petal_length_cm: '1.4', petal_width_cm: '0.2' }))
+        await page.locator(`form.predict-form input[name="${name}"]`).fill(value);
+
+      // Act / Assess: each refused by the form, with its message at the field, nothing sent.
+      const refused: [string, RegExp][] = [
+        [
+          '1e400',
+          /^"1e400" is too large for a number \(the largest is about 1\.8e308\)\. Type Infinity or -Infinity for an infinite value\.$/,
+        ],
+        ['-1e400', /^"-1e400" is too large for a number/],
+        ['', /^Fill in "sepal_length_cm": it takes a number \(FP32\)\.$/],
+        ['abc', /^"sepal_length_cm" takes a number \(FP32\), or NaN, Infinity or -Infinity; "abc" is not one\.$/],
+        ['inf', /is not one\.$/],
+      ];
+      for (const [value, message] of refused) {
+        await submitWith(page, 'sepal_length_cm', value);
+        await page.waitForSelector('form.predict-form .field-error:not([hidden])');
+        expect({ value, messages: await fieldMessages(page) }).toEqual({
+          value,
+          messages: { sepal_length_cm: expect.stringMatching(message) },
+        });
+        expect(await invalidFields(page)).toEqual(['sepal_length_cm']);
+        expect(await text(page, '.answer [role=alert]')).toMatch(/^Not sent: /);
+        expect(await page.evaluate(() => document.querySelector(':focus')?.getAttribute('name'))).toBe('sepal_length_cm');
+      }
+      await expectVisible(page, 'form.predict-form .field-error:not([hidden])');
+      await screenshot(page);
+      expect(sent).toEqual([]);
+
+      // Act: the protocol's spelling of infinity is sent as that string, and served.
+      await submitWith(page, 'sepal_length_cm', 'Infinity');
+      await page.waitForSelector('.served');
+
+      // Assess
+      expect(sent.map((body) => JSON.parse(body).features.sepal_length_cm)).toEqual(['Infinity']);
+      expect(await fieldMessages(page)).toEqual({});
+      expect(await invalidFields(page)).toEqual([]);
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'checks integer, bool, string and JSON fields before sending, and sends exactly what they show',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole('#/models/counts');
+      await signIn(page, reader);
+      await page.waitForSelector('form.predict-form');
+      await settled(page);
+      const sent = predictRequests(page);
+      const types = await page.$$eval('form.predict-form .field', (divs) =>
+        divs.map((d) => [d.querySelector('label')?.textContent, d.querySelector('.type')?.textContent]),
+      );
+
+      // Act / Assess: an int32 field refuses a fraction, an exponent beyond 2^53, and numbers outside int32.
+      const refused: [string, RegExp][] = [
+        ['2.5', /^"n" takes a whole number \(INT32\); "2\.5" is not whole\.$/],
+        ['1e20', /^Write "1e20" digit by digit/],
+        ['99999999999', /^"99999999999" is outside the range of INT32, -2147483648 to 2147483647\.$/],
+        ['9007199254740993', /^"9007199254740993" is outside the range of INT32/],
+        ['NaN', /^"n" takes a whole number \(INT32\); "NaN" is not one\.$/],
+      ];
+      for (const [value, message] of refused) {
+        await submitWith(page, 'n', value);
+        await page.waitForSelector('form.predict-form .field-error:not([hidden])');
+        expect({ value, messages: await fieldMessages(page) }).toEqual({ value, messages: { n: expect.stringMatching(message) } });
+      }
+      expect(sent).toEqual([]);
+      await page.select('form.predict-form select[name="on"]', 'true');
+      await submitWith(page, 'n', '-7');
+      await page.waitForSelector('table[aria-label="Outputs"]');
+      const outputs = await rows(page, 'Outputs');
+
+      // Act: a 64-bit integer input typed as JSON.
+      await page.evaluate(() => {
+        location.hash = '#/models/ids';
+      });
+      await page.waitForSelector('form.predict-form textarea[name="ids"]');
+      await settled(page);
+      const jsonRefused: [string, RegExp][] = [
+        ['[1e400, 1]', /^"ids" holds a number too large for JSON/],
+        ['[9007199254740993, 1]', /^"ids" holds a whole number beyond 2\^53 as a JSON number, which loses digits: write it in quotes/],
+        ['[1, 2', /^"ids" takes JSON: an array of shape \[2\]/],
+      ];
+      for (const [value, message] of jsonRefused) {
+        await submitWith(page, 'ids', value);
+        await page.waitForSelector('form.predict-form .field-error:not([hidden])');
+        expect({ value, messages: await fieldMessages(page) }).toEqual({ value, messages: { ids: expect.stringMatching(message) } });
+      }
+      await submitWith(page, 'ids', '["9007199254740993", 1]');
+      await page.waitForSelector('table[aria-label="Outputs"]');
+      const next = await rows(page, 'Outputs');
+
+      // Act: a string input sends what it shows, even nothing.
+      await page.evaluate(() => {
+        location.hash = '#/models/pricing';
+      });
+      await page.waitForSelector('form.predict-form input[name="category"]');
+      await settled(page);
+      await page.locator('form.predict-form input[name="amount"]').fill('2');
+      await submitWith(page, 'category', '');
+      await page.waitForSelector('table[aria-label="Outputs"]');
+
+      // Assess
+      expect(types).toEqual([
+        ['n', 'INT32'],
+        ['on', 'BOOL'],
+      ]);
+      expect(outputs).toEqual([
+        ['n_out', '[-7]'],
+        ['on_out', '[true]'],
+      ]);
+      expect(next).toEqual([['next', '["9007199254740994",2]']]);
+      expect(sent.map((body) => JSON.parse(body))).toEqual([
+        { features: { n: -7, on: true } },
+        { features: { ids: ['9007199254740993', 1] } },
+        { features: { category: '', amount: 2 } },
+      ]);
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'shows one page for a model that does not exist, and for a name no model can have, with the way back',
+    async () => {
+      // Arrange
+      const { page, errors } = await openConsole('#/models/nosuch');
+      const asked: string[] = [];
+      page.on('request', (request: HTTPRequest) => {
+        const url = new URL(request.url());
+        if (url.pathname.includes('/nosuch')) asked.push(`${request.method()} ${url.pathname}`);
+      });
+      await signIn(page, reader);
+      await page.waitForSelector('.no-model h1');
+      await settled(page);
+      const tree = await page.accessibility.snapshot({ interestingOnly: false });
+      await screenshot(page);
+
+      // Assess: one heading, one message, no panels; the registry was asked once, nothing else.
+      expect(await text(page, 'h1')).toBe('No model named “nosuch”');
+      expect(await page.$$eval('main .notice', (found) => found.map((e) => e.textContent))).toEqual([
+        'No model named "nosuch" is registered.',
+      ]);
+      expect(await page.$$eval('main .panel', (found) => found.length)).toBe(0);
+      expect(asked).toEqual(['GET /v1/models/nosuch']);
+      expect(named(tree, 'heading')).toEqual(['No model named “nosuch”']);
+      expect(named(tree, 'link')).toEqual(expect.arrayContaining(['Models', 'Back to the models list']));
+      await expectVisible(page, 'a.back');
+
+      // Act: a name no model can have (with markup), then back to the list.
+      await page.evaluate(() => {
+        location.hash = `#/models/${encodeURIComponent('<b>Bad Name</b>')}`;
+      });
+      await page.waitForFunction(() => document.querySelector('h1')?.textContent?.includes('Bad Name'));
+      const malformed = await text(page, 'main');
+      const panels = await page.$$eval('main .panel', (found) => found.length);
+      await page.click('a.back');
+      await page.waitForSelector('table[aria-label="Registered models"]');
+
+      // Assess
+      expect(malformed).toContain('No model named “<b>Bad Name</b>”');
+      expect(malformed).toContain('A model name is 1 to 63 of a-z, 0-9, "-" and "_", starting with a letter or digit.');
+      expect(panels).toBe(0);
+      expect(await page.$$eval('main b', (found) => found.length)).toBe(0);
+      expect(new URL(page.url()).hash).toBe('#/');
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'tells a token without models:read that a model does not exist, from the served metadata',
+    async () => {
+      // Arrange
+      const predictor = await (stack.auth as NonNullable<LocalStack['auth']>).mint({ subject: 'predictor', scopes: ['predict'] });
+      const { page, errors } = await openConsole('#/models/nosuch');
+
+      // Act
+      await signIn(page, predictor);
+      await page.waitForSelector('.no-model h1');
+      await settled(page);
+
+      // Assess
+      expect(await text(page, 'h1')).toBe('No model named “nosuch”');
+      expect(await text(page, 'main .notice')).toBe('No model named "nosuch" is served here.');
+      expect(await page.$$eval('main .panel', (found) => found.length)).toBe(0);
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'shows commands that run as shown: on /, in the API document behind /docs, and in the console',
+    async () => {
+      // Arrange: the commands as each page shows them.
+      const index = await (await fetch(`${stack.url}/`)).text();
+      const apiDocument = await (await fetch(`${stack.url}/openapi.json`)).text();
+      const { page } = await openConsole();
+      await page.waitForSelector('pre.command');
+      const signInCommand = await text(page, 'pre.command');
+      await signIn(page, predictOnly);
+      await page.waitForSelector('#models pre.command');
+      const forbiddenCommand = await text(page, '#models pre.command');
+      const registerHelp = await page.evaluate(async () => {
+        const commands = (await import('/console/commands.js' as string)) as { REGISTER_HELP_COMMAND: string };
+        return commands.REGISTER_HELP_COMMAND;
+      });
+      const shown = [
+        ...[...index.matchAll(/<code>([^<]*modelctl[^<]*)<\/code>/g)].map((m) => m[1] as string),
+        ...[...apiDocument.matchAll(/`(npm run[^`]*)`/g)].map((m) => m[1] as string),
+        signInCommand.trim(),
+        forbiddenCommand.trim(),
+        registerHelp,
+      ];
+
+      for (const command of shown) {
+        // Act: in the project folder, as a reader runs it (DATA_DIR names this stack's data folder).
+        const { stdout } = await run('sh', ['-c', command], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir } });
+
+        // Assess: a token is accepted by the API, for what its scopes say.
+        if (!command.includes(' token ')) {
+          expect({ command, help: stdout.includes('Usage: modelctl register') }).toEqual({ command, help: true });
+          continue;
+        }
+        const headers = { authorization: `Bearer ${stdout.trim()}`, 'content-type': 'application/json' };
+        const listed = await fetch(`${stack.url}/v1/models`, { headers });
+        const predicted = await fetch(`${stack.url}/v1/models/iris/predict`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } }),
+        });
+        expect({ command, listed: listed.status, predicted: predicted.status }).toEqual({ command, listed: 200, predicted: 200 });
+      }
+      expect(shown).toEqual(
+        expect.arrayContaining([
+          'npm run -s modelctl -- token --scope models:read,predict',
+          'npm run -s modelctl -- token --scope predict,models:read',
+          'npm run -s modelctl -- register --help',
+        ]),
+      );
+      expect(shown.length).toBe(5);
     },
     BROWSER_TEST_MS,
   );

@@ -5,7 +5,7 @@
  * events (a body still compressed, base64-encoded; or one API Gateway already inflated).
  */
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import type { FunctionName } from '../../functions/shared/routes.js';
 import type { HttpHandler } from '../../functions/shared/http.js';
 import { errorOf, type JsonReply } from '../fixtures/http.js';
@@ -24,12 +24,12 @@ const DEFLATE_BOMB = deflateSync(Buffer.alloc(64 * 1024 * 1024));
 /** Under the API's limit once inflated, over the function's. */
 const OVER_FUNCTION_LIMIT = gzipSync(JSON.stringify({ features: FEATURES, pad: 'x'.repeat(MAX_BODY_BYTES) }));
 
-let stack: LocalStack;
+let stack: TestStack;
 let token: string;
 let handlers: Record<FunctionName, HttpHandler>;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ rateLimit: false, env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES) } });
+  stack = await startTestStack({ rateLimit: false, env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES) } });
   token = await adminToken(stack);
   handlers = lambdaHandlers(stack);
 }, 60_000);

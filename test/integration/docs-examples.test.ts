@@ -21,7 +21,8 @@
  * syntax is checked (`bash -n`) and that every npm script they name exists. A block that shows
  * output, not commands, is fenced ```text; a fence without a language is refused.
  *
- * Needs python3 with NumPy (docs/protocol.md writes `.npy` files with it).
+ * Needs bash and curl, nothing else a new user lacks: the NumPy examples read a committed `.npy`
+ * file (data/iris-rows.npy) rather than writing one with Python.
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

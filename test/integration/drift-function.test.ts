@@ -12,17 +12,17 @@ import { recordCanaryShift } from '../../functions/core/drift/canary-gate.js';
 import { buildModel } from '../support/onnx/builder.js';
 import { LOCAL_CAPTURE_BUCKET, SAMPLE_MODEL } from '../../local/stack.js';
 import { readFile } from 'node:fs/promises';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call } from '../fixtures/http.js';
 import { captureOutput } from '../fixtures/output.js';
 
 describe('the scheduled drift function', () => {
-  let stack: LocalStack;
+  let stack: TestStack;
   let handler: (event: unknown) => Promise<DriftRunOutcome>;
   const logged: { level: string; message: string; fields: Record<string, unknown> }[] = [];
 
   beforeAll(async () => {
-    stack = await startLocalStack({ auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '100' } });
+    stack = await startTestStack({ auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '100' } });
     const metrics = createMetrics('OnnxServing');
     handler = makeHandler({
       drift: stack.drift,

@@ -19,7 +19,8 @@ import {
   stratifiedSplit,
   toExamples,
 } from '../../scripts/sample-model.js';
-import { LOCAL_CAPTURE_BUCKET, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { LOCAL_CAPTURE_BUCKET } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call, errorOf } from '../fixtures/http.js';
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
@@ -76,11 +77,11 @@ function expectedKs(a: readonly number[], b: readonly number[]): { statistic: nu
 }
 
 describe("drift detection against the sample model's reference profile", () => {
-  let stack: LocalStack;
+  let stack: TestStack;
   const sent: Record<string, number>[] = [];
 
   beforeAll(async () => {
-    stack = await startLocalStack({ auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '100' } });
+    stack = await startTestStack({ auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '100' } });
     const put = await call(stack.url, 'PUT', '/v1/models/iris/capture', { samplePercent: 100, drop: ['sepal_width_cm'] });
     expect(put.status).toBe(200);
     // The endpoint trusts the capture settings it read for POINTER_CACHE_MS.
@@ -203,12 +204,12 @@ describe("drift detection against the sample model's reference profile", () => {
 });
 
 describe('a reference profile sent with the model file', () => {
-  let stack: LocalStack;
+  let stack: TestStack;
   const file = readFileSync(new URL('../../models/iris/model.onnx', import.meta.url)).toString('base64');
   const metadata = { features: [...FEATURES], classLabels: [...CLASS_LABELS] };
 
   beforeAll(async () => {
-    stack = await startLocalStack({ auth: 'insecure', rateLimit: false, seedSampleModel: false, driftIntervalMs: 0 });
+    stack = await startTestStack({ auth: 'insecure', rateLimit: false, seedSampleModel: false, driftIntervalMs: 0 });
   }, 120_000);
 
   afterAll(async () => {

@@ -16,7 +16,7 @@ import { makeHandler as makeControlHandler } from '../../functions/control/app.j
 import type { PredictHandlerDeps } from '../../functions/predict/app.js';
 import { makeHandler as makePredictHandler } from '../../functions/predict/app.js';
 import { ROUTES, routeParameters, type FunctionName, type Route } from '../../functions/shared/routes.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { CapturedLog, startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 import { invoke, lambdaHandlers, proxyEvent } from '../fixtures/proxy-events.js';
 import { adminToken, bearer } from '../fixtures/tokens.js';
@@ -28,12 +28,12 @@ const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype);
 const ORDINARY = 'zzz-ordinary';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-let stack: LocalStack;
+let stack: TestStack;
 let admin: Record<string, string>;
 let handlers: Record<FunctionName, HttpHandler>;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ rateLimit: false, env: { MAX_BODY_BYTES: '200000' } });
+  stack = await startTestStack({ rateLimit: false, env: { MAX_BODY_BYTES: '200000' } });
   admin = bearer(await adminToken(stack));
   handlers = lambdaHandlers(stack);
 }, 60_000);
@@ -143,7 +143,9 @@ describe.each(ROUTES.map((route) => [routeName(route), route] as const))('%s', (
 });
 
 it('GET /v2/health/live?constructor=x answers 200 (the case the tester found: a 502 before authorization)', async () => {
-  expect((await call(stack.url, 'GET', '/v2/health/live?constructor=x&constructor=y&__proto__=z')).status).toBe(200);
+  const reply = await call(stack.url, 'GET', '/v2/health/live?constructor=x&constructor=y&__proto__=z');
+  expect(reply.status).toBe(400);
+  expect(errorOf(reply)).toMatchObject({ code: 'UNKNOWN_PARAMETER', path: 'query.constructor' });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -346,9 +348,13 @@ describe.each(EXPERIMENT_ROUTES.map((route) => [routeName(route), route] as cons
 );
 
 describe("the check comes first, before any of the route's own work", () => {
-  /** Services that record any use: a refused name must never reach one. */
-  function trapped(): { readonly touched: string[]; readonly handlers: Record<FunctionName, HttpHandler> } {
+  /**
+   * Services that record any use: a refused name must never reach one. A service that is used
+   * fails the request (a 500), whose ERROR line goes to `log`.
+   */
+  function trapped(): { readonly touched: string[]; readonly handlers: Record<FunctionName, HttpHandler>; readonly log: CapturedLog } {
     const touched: string[] = [];
+    const log = new CapturedLog();
     const trap = <T>(name: string): T =>
       new Proxy(
         {},
@@ -362,8 +368,13 @@ describe("the check comes first, before any of the route's own work", () => {
     const limits = { maxBodyBytes: 200_000, maxJsonDepth: 32 };
     return {
       touched,
+      log,
       handlers: {
-        predict: makePredictHandler({ service: trap<PredictHandlerDeps['service']>('prediction'), limits }),
+        predict: makePredictHandler({
+          service: trap<PredictHandlerDeps['service']>('prediction'),
+          limits,
+          edge: { logger: log.logger({ keys: { function: 'predict' } }) },
+        }),
         control: makeControlHandler({
           service: trap<ControlHandlerDeps['service']>('registry'),
           uploads: trap<ControlHandlerDeps['uploads']>('uploads'),
@@ -375,6 +386,7 @@ describe("the check comes first, before any of the route's own work", () => {
           experiments: trap<NonNullable<ControlHandlerDeps['experiments']>>('experiments'),
           shadows: trap<NonNullable<ControlHandlerDeps['shadows']>>('shadows'),
           limits,
+          edge: { logger: log.logger({ keys: { function: 'control' } }) },
         }),
       },
     };
@@ -384,7 +396,7 @@ describe("the check comes first, before any of the route's own work", () => {
     '%s: a refused model name, version or job id touches no service',
     async (_name, route) => {
       // Prepare
-      const { touched, handlers: trappedHandlers } = trapped();
+      const { touched, handlers: trappedHandlers, log } = trapped();
       const refusedNames: Names[] = [
         { model: 'a'.repeat(2_043) },
         ...(route.resource.includes('{version}') ? [{ version: '9'.repeat(400) }] : []),
@@ -398,12 +410,24 @@ describe("the check comes first, before any of the route's own work", () => {
       const refused = [];
       for (const names of refusedNames) refused.push(await invoke(trappedHandlers[route.fn], eventWith(route, names)));
       const untouchedSoFar = [...touched];
-      await invoke(trappedHandlers[route.fn], eventWith(route, {}));
+      const valid = await invoke(trappedHandlers[route.fn], eventWith(route, {}));
 
       // Assess: nothing was used for the refused names; a valid one does reach a service (the trap works).
       for (const result of refused) expect(result.statusCode).toBe(400);
       expect(untouchedSoFar).toEqual([]);
       if (!(route.method === 'POST' || route.method === 'PUT')) expect(touched.length).toBeGreaterThan(0);
+      // A service the valid name reached failed it: one 500, logged as ERROR with the trap's error.
+      const failures = log.take({ level: 'ERROR', message: 'request failed' });
+      if (valid.statusCode === 500) {
+        expect(failures).toEqual([
+          expect.objectContaining({
+            function: route.fn,
+            code: 'INTERNAL',
+            error: expect.objectContaining({ message: expect.stringMatching(/ was used$/) }),
+          }),
+        ]);
+      } else expect(failures).toEqual([]);
+      expect(log.untaken()).toEqual([]);
     },
   );
 

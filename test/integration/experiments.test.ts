@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { seededRandom } from '../../scripts/sample-model.js';
-import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { SAMPLE_MODEL } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 
 /** jstat ships no types: the two functions this test uses. */
@@ -23,11 +23,11 @@ const ROW = { sepal_length_cm: 5.9, sepal_width_cm: 3.0, petal_length_cm: 4.2, p
 const Z_99 = 2.5758293035489004;
 
 let dataDir: string;
-let stack: LocalStack;
+let stack: TestStack;
 let admin: string;
 
 async function start(): Promise<void> {
-  stack = await startLocalStack({ dataDir, rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '50' } });
+  stack = await startTestStack({ dataDir, rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '50' } });
   admin = await stack.auth!.mint({
     subject: 'experimenter',
     scopes: ['predict', 'models:read', 'models:write', 'models:promote', 'experiments:outcomes'],
@@ -397,15 +397,19 @@ describe('the analysis', () => {
     const keys = Array.from({ length: units }, (_, i) => `s${seed}-u${i}`);
     const answers = await pool(units, 16, (i) => predictAs(keys[i]));
     await stack.flush();
-    const random = seededRandom(seed);
     const counts = { control: { n: 0, x: 0 }, treatment: { n: 0, x: 0 } };
     // The probe of `startExperiment` is a unit too, never converted.
     counts[(await predictAs('probe')).experiment?.variant as 'control' | 'treatment'].n++;
     const outcomes: Array<{ key: string; value: number }> = [];
+    // Each arm converts its units at exactly its rate, evenly spread (the k-th unit of an arm converts
+    // when ⌊(k+1)·rate⌋ passes ⌊k·rate⌋): the experiment's id is random and decides which arm a key
+    // lands in, so random draws would make "no effect" significant in 5% of runs.
+    const seen = { control: 0, treatment: 0 };
     answers.forEach((answer, i) => {
       const variant = answer.experiment?.variant as 'control' | 'treatment';
       counts[variant].n++;
-      const converted = random() < rates[variant];
+      const k = seen[variant]++;
+      const converted = Math.floor((k + 1) * rates[variant] + 1e-9) > Math.floor(k * rates[variant] + 1e-9);
       if (converted) counts[variant].x++;
       // Some units get an explicit 0: it must count like no outcome.
       if (converted || i % 7 === 0) outcomes.push({ key: keys[i] as string, value: converted ? 1 : 0 });

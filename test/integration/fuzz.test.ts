@@ -11,7 +11,7 @@
  */
 import fc from 'fast-check';
 import { ROUTES, type Route } from '../../functions/shared/routes.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { bearer } from '../fixtures/tokens.js';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261130);
@@ -37,11 +37,11 @@ const FORBIDDEN_HEADERS = new Set([
   'http2-settings',
 ]);
 
-let stack: LocalStack;
+let stack: TestStack;
 const tokens: Record<'admin' | 'otherModel' | 'garbage', string> = { admin: '', otherModel: '', garbage: '' };
 
 beforeAll(async () => {
-  stack = await startLocalStack({ rateLimit: false, env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_ROWS: '1000' } });
+  stack = await startTestStack({ rateLimit: false, env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_ROWS: '1000' } });
   if (!stack.auth) throw new Error('the fuzz test needs the JWT mode');
   tokens.admin = await stack.auth.mint({ subject: 'fuzz-admin', scopes: ['predict', 'models:read', 'models:write', 'models:promote'] });
   tokens.otherModel = await stack.auth.mint({ subject: 'fuzz-other', scopes: ['predict:other', 'models:read:other'] });

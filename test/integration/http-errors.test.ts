@@ -3,18 +3,19 @@
  * make gets a 4xx JSON error with a stable code, an actionable message and the field path, and
  * never a 500 or a stack trace.
  */
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { createHash } from 'node:crypto';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { errorOf, type JsonReply } from '../fixtures/http.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
 import { linearClassifier, sequenceOutputModel } from '../fixtures/models.js';
 
 const MAX_BODY_BYTES = 200_000;
-let stack: LocalStack;
+let stack: TestStack;
 /** `call` with a token that holds every scope: these tests are about requests, not permissions. */
 let call: Call;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_ROWS: '1000' } });
+  stack = await startTestStack({ env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_ROWS: '1000' } });
   call = await adminCall(stack);
 }, 60_000);
 
@@ -235,6 +236,19 @@ describe('bad requests to the control plane', () => {
     const reply = await call(stack.url, method, path, payload);
     expectError(reply, status, code, errorPath);
     if (code === 'ZIPMAP_NOT_REWRITABLE') expect(errorOf(reply).message).toContain("'zipmap': False");
+    // ONNX Runtime's whole reason for refusing the file goes to the log, with the file's size and digest.
+    const refusals = stack.log.take({ level: 'WARN', message: 'ONNX Runtime refused a model file' });
+    if (code === 'INVALID_MODEL') {
+      const file = Buffer.from((payload as { modelBase64: string }).modelBase64, 'base64');
+      expect(refusals).toEqual([
+        expect.objectContaining({
+          sizeBytes: file.byteLength,
+          sha256: createHash('sha256').update(file).digest('hex'),
+          reference: expect.stringMatching(/^ort-[0-9a-f]{10}$/),
+          ortMessage: expect.any(String),
+        }),
+      ]);
+    } else expect(refusals).toEqual([]);
   });
 });
 

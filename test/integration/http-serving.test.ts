@@ -7,7 +7,7 @@ import { shortestFloat32 } from '../fixtures/float32.js';
 import { jest } from '@jest/globals';
 import * as ort from 'onnxruntime-node';
 import type { TensorType } from '../../functions/core/model.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { errorOf } from '../fixtures/http.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
 import {
@@ -20,12 +20,12 @@ import {
   type ModelFixture,
 } from '../fixtures/models.js';
 
-let stack: LocalStack;
+let stack: TestStack;
 /** `call` with a token that holds every scope: these tests are about serving, not permissions. */
 let call: Call;
 
 beforeAll(async () => {
-  stack = await startLocalStack();
+  stack = await startTestStack();
   call = await adminCall(stack);
 }, 60_000);
 

@@ -3,7 +3,10 @@
  * function's answer and nothing else, whatever the function prints and whenever Node warns, so
  * `npm run -s invoke ... | jq` works for a quick 400 as for a 200; the function's output and the
  * warnings reach standard error. A missing prerequisite (no `cdk.out`, no template, no such
- * function, no bundled code, no event file) is one line that says what to run or choose.
+ * function, no bundled code, no event file) is one line that says what to run or choose, exit 1;
+ * a usage mistake (no function, no `-e`, an unknown option) one line saying what and the short
+ * usage line, exit 2, as `modelctl`'s. A reader that goes away (`| head -1`) ends nothing with a
+ * stack trace.
  *
  * The functions are real bundles in a template of their own (as `test/integration/invoke-payloads`
  * does), run by the same runner as the app's functions.
@@ -65,8 +68,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** `npm run -s invoke -- ...`: the CLI in a process of its own, run from `cwd`. */
-function cli(args: readonly string[], cwd = ROOT): Promise<{ code: number | null; out: string; err: string }> {
+/**
+ * `npm run -s invoke -- ...`: the CLI in a process of its own, run from `cwd`; with `closeStdout`,
+ * the read end of its standard output closed at once, before it writes anything.
+ */
+function cli(args: readonly string[], cwd = ROOT, closeStdout = false): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'local/invoke-cli.ts'), ...args], {
       cwd,
@@ -76,10 +82,14 @@ function cli(args: readonly string[], cwd = ROOT): Promise<{ code: number | null
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    if (closeStdout) child.stdout.destroy();
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, out, err }));
   });
 }
+
+/** The line a usage mistake ends with. */
+const SHORT_USAGE = 'Usage: npm run invoke -- <function> -e <event.json> [options]   (npm run invoke -- --help lists them)';
 
 describe('standard output is the answer alone', () => {
   it.each([400, 200])(
@@ -104,6 +114,45 @@ describe('standard output is the answer alone', () => {
     60_000,
   );
 });
+
+describe('a usage mistake: one line saying what, the short usage line, exit 2', () => {
+  it.each([
+    [['iris'], 'Give the event: -e <event.json> (the events/ folder has ready ones).'],
+    [[], 'Give the function to run (any part of its name) and its event (-e <event.json>).'],
+    [['-e', 'event.json'], 'Give the function to run: any part of its name, e.g. predict.'],
+    [['iris', 'predict', '-e', 'event.json'], 'One function at a time: "iris", "predict" were given.'],
+    [['iris', '-e', 'event.json', '--frobnicate'], "Unknown option '--frobnicate'."],
+    [['iris', '-e'], "Option '-e, --event <value>' argument missing."],
+    [
+      ['iris', '-e', 'event.json', '--metadata', 'm.json'],
+      '--metadata m.json comes before any --register: give it after the --register <model>=<file.onnx> it describes.',
+    ],
+    [
+      ['iris', '-e', 'event.json', '--register', 'iris'],
+      '--register takes <model>=<file.onnx>, e.g. --register iris=models/iris/model.onnx; got "iris".',
+    ],
+  ])(
+    '%j',
+    async (args, message) => {
+      // Act
+      const run = await cli(args);
+
+      // Assess
+      expect(run).toEqual({ code: 2, out: '', err: `${message}\n${SHORT_USAGE}\n` });
+    },
+    60_000,
+  );
+});
+
+it('a reader that goes away before the answer is written: exit 0, no stack trace', async () => {
+  // Act
+  const run = await cli(['noisy', '-e', path.join(dir, 'event-200.json'), '-t', templateFile], ROOT, true);
+
+  // Assess: the function's own output still reached stderr; nothing about the closed pipe did.
+  expect(run.code).toBe(0);
+  expect(run.err).toContain('{"level":"INFO","message":"handling"');
+  expect(run.err).not.toMatch(/EPIPE|Unhandled| {4}at /);
+}, 60_000);
 
 describe('a missing prerequisite says what to run or choose', () => {
   it('without cdk.out: run "npx cdk synth" first, or give -t', async () => {

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { DynamoDbPredictionLog } from '../../functions/adapters/dynamodb-prediction-log.js';
@@ -15,10 +16,12 @@ import { PredictionService } from '../../functions/core/predict.js';
 import { makeHandler } from '../../functions/predict/app.js';
 import { InvocationDrain } from '../../functions/shared/log-drain.js';
 import type { HttpHandler } from '../../functions/shared/http.js';
+import { setSharedLogger, sharedLogger } from '../../functions/shared/logger.js';
 import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 import { InMemoryArtifactStore, InMemoryModelRegistry, publishModel } from '../fixtures/in-memory.js';
 import { mlpModel } from '../fixtures/models.js';
 import { startFakeExtensionsApi, type FakeExtensionsApi } from '../fixtures/runtime-api.js';
+import { CapturedLog } from '../fixtures/stack-log.js';
 
 const TABLE = 'prediction-log';
 const FEATURES = ['a', 'b', 'c', 'd'];
@@ -26,8 +29,13 @@ const FEATURES = ['a', 'b', 'c', 'd'];
 let aws: LocalAws;
 let clients: LocalClients;
 let cacheDir: string;
+/** The process's shared logger, where the drain and the handler (given no logger of its own) write. */
+const log = new CapturedLog();
+let sharedBefore: Logger;
 
 beforeAll(async () => {
+  sharedBefore = sharedLogger();
+  setSharedLogger(log.logger());
   aws = await startLocalAws();
   clients = localClients(aws);
   await ensureTables(clients.dynamo, { registry: 'registry', predictionLog: TABLE });
@@ -38,12 +46,17 @@ afterAll(async () => {
   clients.destroy();
   await aws.stop();
   await rm(cacheDir, { recursive: true, force: true });
+  setSharedLogger(sharedBefore);
+  log.reportUntaken('the drain and the handler');
 });
 
 async function stored(requestId: string): Promise<boolean> {
   const { Item } = await clients.documents.send(new GetCommand({ TableName: TABLE, Key: { requestId }, ConsistentRead: true }));
   return Item !== undefined;
 }
+
+/** The drain the running test set up. */
+let current: InvocationDrain | undefined;
 
 /** A predict handler whose log writes only when drained (its own timer would take a minute). */
 async function setUp(api: FakeExtensionsApi): Promise<{ handler: HttpHandler; drain: InvocationDrain }> {
@@ -57,6 +70,7 @@ async function setUp(api: FakeExtensionsApi): Promise<{ handler: HttpHandler; dr
     config: { maxRows: 1000, functionVersion: '3', logTtlDays: 30, maxLoggedOutputBytes: 16_384, pointerCacheMs: 5_000 },
   });
   const drain = new InvocationDrain({ runtimeApi: api.address, drain: () => service.flush() });
+  current = drain;
   const handler = makeHandler({
     service,
     limits: { maxBodyBytes: 6_000_000, maxJsonDepth: 32 },
@@ -108,6 +122,16 @@ describe('InvocationDrain', () => {
   afterEach(async () => {
     await api?.close();
     api = undefined;
+    // A registered drain waits on the Extensions API, gone now: it says it stopped (after its last drain).
+    if (current?.registered) {
+      let stopped = log.take({ level: 'WARN', message: 'prediction-log drain extension stopped' });
+      while (stopped.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        stopped = log.take({ level: 'WARN', message: 'prediction-log drain extension stopped' });
+      }
+      expect(stopped).toEqual([expect.objectContaining({ error: expect.objectContaining({ message: expect.any(String) }) })]);
+    }
+    current = undefined;
   });
 
   it('registers for INVOKE events, waits for the answer, and asks for the next event only once the record is stored', async () => {
@@ -185,6 +209,12 @@ describe('InvocationDrain', () => {
     expect(registered).toBe(false);
     expect(drain.registered).toBe(false);
     expect(api.calls.filter((c) => c.path.endsWith('/event/next'))).toEqual([]);
+    expect(log.take({ level: 'WARN' })).toEqual([
+      expect.objectContaining({
+        message: 'prediction-log drain extension not registered; records are written on a timer',
+        error: expect.objectContaining({ message: expect.stringContaining('the Extensions API answered 403') }),
+      }),
+    ]);
   });
 
   it('registers nothing outside Lambda', async () => {

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { jobsTable, Progress, resultsLocation, uploadName } from '../../bin/modelctl.js';
 import type { BatchJob, JobManifest, RowError } from '../../functions/core/batch-contract.js';
-import { LOCAL_BATCH_BUCKET, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { LOCAL_BATCH_BUCKET, type LocalStack } from '../../local/stack.js';
+import { startTestStack } from '../fixtures/stack-log.js';
 import { runModelctl, type ModelctlRun } from '../fixtures/modelctl.js';
 
 const IRIS_CSV = 'data/iris.csv';
@@ -30,7 +31,7 @@ let requests: string[] = [];
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-batch-'));
   work = await mkdtemp(path.join(os.tmpdir(), 'modelctl-batch-work-'));
-  stack = await startLocalStack({
+  stack = await startTestStack({
     dataDir,
     env: {
       BATCH_LOCATIONS: JSON.stringify({
@@ -574,7 +575,11 @@ describe('usage errors', () => {
     [['batch', 'wait', 'iris', 'job-x', '--interval', '0'], '--interval is a number of seconds from 0.1, not "0".', 'batch wait'],
     [['batch', 'wait', 'iris', 'job-x', '--timeout', 'soon'], '--timeout is a number of seconds from 0, not "soon".', 'batch wait'],
     [['batch', 'cancel', 'iris', 'job-x', '--wait'], "Unknown option '--wait'", 'batch cancel'],
-    [['batch', 'list', 'iris', '--state', 'DONE'], '--state is one of SUBMITTED, RUNNING, SUCCEEDED, FAILED, CANCELLED.', 'batch list'],
+    [
+      ['batch', 'list', 'iris', '--state', 'DONE'],
+      '--state is one of SUBMITTED, RUNNING, SUCCEEDED, FAILED, CANCELLED, not "DONE".',
+      'batch list',
+    ],
     [['batch', 'list', 'iris', '--follow'], "Unknown option '--follow'", 'batch list'],
     [
       ['batch', 'run', 'iris', 'data/README.md'],
@@ -622,7 +627,7 @@ describe('usage errors', () => {
 
     // Assess
     expect(result.code).toBe(1);
-    expect(result.err).toBe(`modelctl: no file at ${path.join(work, 'nowhere.csv')}.\n`);
+    expect(result.err).toBe(`modelctl: cannot read ${path.join(work, 'nowhere.csv')}: no such file.\n`);
     expect(requests).toEqual([]);
   });
 
@@ -638,7 +643,9 @@ describe('usage errors', () => {
     // Assess
     expect(none).toMatchObject({ code: 1, err: `modelctl: ${empty} is empty: there is nothing to predict.\n` });
     expect(folder.code).toBe(1);
-    expect(folder.err).toContain('is a directory; give one file');
+    expect(folder.err).toBe(
+      `modelctl: cannot read ${work}: it is a folder. Give one file (or put the files in S3 under one prefix and use "modelctl batch submit").\n`,
+    );
     expect(requests).toEqual([]);
   });
 

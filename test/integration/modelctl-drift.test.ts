@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ReferenceProfile } from '../../functions/core/drift/profile.js';
 import type { StoredDriftReport } from '../../functions/core/drift/service.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
+import { startTestStack } from '../fixtures/stack-log.js';
 import {
   CLASS_LABELS,
   FEATURES,
@@ -40,7 +41,7 @@ let token: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-drift-'));
-  stack = await startLocalStack({ dataDir, rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '100' } });
+  stack = await startTestStack({ dataDir, rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '100' } });
   const minted = await runModelctl({ url: stack.url, token: undefined }, [
     'token',
     '--scope',
@@ -336,7 +337,7 @@ describe('modelctl drift', () => {
   it("refuses --minutes without --run and shows the API's refusal of a bad window", async () => {
     // Act
     const minutesAlone = await run('drift', 'iris', '--minutes', '5');
-    const badWindow = await run('drift', 'iris', '--run', '--minutes', '0');
+    const badWindow = await run('drift', 'iris', '--run', '--minutes', '50000');
     const foreign = await run('drift', 'iris', '--sample', '5');
     const noModel = await run('drift', 'nobody');
 
@@ -345,7 +346,7 @@ describe('modelctl drift', () => {
     expect(badWindow).toMatchObject({
       code: 1,
       out: '',
-      err: expect.stringMatching(/^400 [A-Z_]+: .*1 minute.* \(at minutes\)\n$/) as unknown,
+      err: expect.stringMatching(/^400 [A-Z_]+: .*43200 minutes.* \(at minutes\)\n$/) as unknown,
     });
     expect(foreign).toMatchObject({ code: 2, err: `Unknown option '--sample'\nRun "modelctl drift --help" for usage.\n` });
     expect(noModel).toMatchObject({ code: 1, err: expect.stringMatching(/^404 MODEL_NOT_FOUND: /) as unknown });

@@ -10,7 +10,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { SAMPLE_MODEL, type LocalStack } from '../../local/stack.js';
+import { startTestStack } from '../fixtures/stack-log.js';
 import { call } from '../fixtures/http.js';
 import { runModelctl, type ModelctlRun } from '../fixtures/modelctl.js';
 
@@ -23,7 +24,7 @@ let candidate: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-experiments-'));
-  stack = await startLocalStack({ dataDir, auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '50' } });
+  stack = await startTestStack({ dataDir, auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '50' } });
   const registered = await run('register', 'iris', SAMPLE_MODEL.file, '--metadata', SAMPLE_MODEL.metadata, '-o', 'json');
   expect(registered.code).toBe(0);
   candidate = (JSON.parse(registered.out) as { version: string }).version;
@@ -192,6 +193,7 @@ describe('modelctl experiment', () => {
       expect.stringMatching(/^ {2}starts {4}\S+Z$/) as unknown,
       '  ends      when stopped',
       expect.stringMatching(/^ {2}created {3}\S+Z by \S+$/) as unknown,
+      'Endpoints see it within their pointer cache (POINTER_CACHE_MS, 5 s by default): until then requests are served as before.',
       `Its analysis: modelctl experiment status iris ${id}`,
       '',
     ]);
@@ -346,7 +348,9 @@ describe('modelctl experiment', () => {
     // Assess
     expect(stopped).toMatchObject({ code: 0, err: '' });
     expect(stopped.out.split('\n')[0]).toBe(`Experiment ${id} of iris: stopped`);
-    expect(stopped.out).toMatch(/\n {2}stopped {3}\S+Z by \S+: enough data\n$/);
+    expect(stopped.out).toMatch(
+      /\n {2}stopped {3}\S+Z by \S+: enough data\nEndpoints stop assigning within their pointer cache \(POINTER_CACHE_MS, 5 s by default\): until then a request may still be served by its variant\.\n$/,
+    );
     expect(again).toMatchObject({ code: 1, err: expect.stringMatching(/^409 EXPERIMENT_STOPPED: /) as unknown });
     expect(both).toMatchObject({
       code: 2,

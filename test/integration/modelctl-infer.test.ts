@@ -14,7 +14,8 @@ import { readNpy, writeNpy } from '../../functions/core/codec/npy.js';
 import { jsonToRaw, rawToJson, type RawTensor, type WireDatatype } from '../../functions/core/codec/tensor-bytes.js';
 import type { TensorSpec, TensorType } from '../../functions/core/model.js';
 import { buildModel } from '../support/onnx/builder.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
+import { startTestStack } from '../fixtures/stack-log.js';
 import { runModelctl, type ModelctlRun } from '../fixtures/modelctl.js';
 import { identityModel, twoInputModel } from '../fixtures/models.js';
 
@@ -52,7 +53,7 @@ const DTYPES: readonly (readonly [TensorType, WireDatatype, readonly unknown[]])
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-infer-'));
   work = await mkdtemp(path.join(os.tmpdir(), 'modelctl-infer-work-'));
-  stack = await startLocalStack({ seedSampleModel: false, dataDir });
+  stack = await startTestStack({ seedSampleModel: false, dataDir });
   const minted = await run(
     'token',
     '--scope',
@@ -299,7 +300,7 @@ describe('errors', () => {
     const unsupported = await run('infer', 'id-float32', '--input', `x=${complex}`);
 
     // Assess
-    expect(missing).toMatchObject({ code: 1, out: '', err: `modelctl: no file at ${path.join(work, 'nope.npy')}.\n` });
+    expect(missing).toMatchObject({ code: 1, out: '', err: `modelctl: cannot read ${path.join(work, 'nope.npy')}: no such file.\n` });
     expect(notNpy.err).toBe(
       `modelctl: ${path.join(work, 'image.onnx')} is not a .npy file: it does not start with "\\x93NUMPY" (save arrays with numpy.save).\n`,
     );

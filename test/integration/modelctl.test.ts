@@ -11,7 +11,8 @@ import { decodeJwt } from 'jose';
 import { MAX_SUBJECT_LENGTH } from '../../functions/auth/claims.js';
 import { MAX_MODELS_PER_TOKEN } from '../../functions/auth/permissions.js';
 import { LOCAL_MAX_TOKEN_LIFETIME_SECONDS } from '../../local/auth.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
+import { startTestStack } from '../fixtures/stack-log.js';
 import { runModelctl } from '../fixtures/modelctl.js';
 
 let stack: LocalStack;
@@ -23,7 +24,7 @@ let requests: string[] = [];
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelctl-'));
-  stack = await startLocalStack({ seedSampleModel: false, dataDir });
+  stack = await startTestStack({ seedSampleModel: false, dataDir });
   const minted = await run(
     'token',
     '--scope',
@@ -135,6 +136,37 @@ it('register --production prints the stage after the promotion, production, in t
   expect(json).toMatchObject({ code: 0, json: { version: { version: '2', stage: 'production' }, model: { productionVersion: '2' } } });
   expect(plain.out.split('\n')[0]).toBe('Registered petals v3: development');
   expect(plain.out).toContain('\nNext: modelctl stage petals 3 staging\n');
+});
+
+it('says what a change of the production version did, and that serving follows within the pointer cache', async () => {
+  // Prepare
+  const note =
+    'Endpoints follow within their pointer cache (POINTER_CACHE_MS, 5 s by default): a prediction sent sooner may still get the version before.';
+  const register = (...more: string[]) =>
+    run('register', 'lilies', 'models/iris/model.onnx', '--metadata', 'models/iris/metadata.json', ...more);
+
+  // Act
+  const first = await register('--production');
+  const second = await register('--production');
+  await register();
+  const staged = await run('stage', 'lilies', '3', 'staging');
+  const setProduction = await run('set-production', 'lilies', '3');
+  await register();
+  await run('stage', 'lilies', '4', 'staging');
+  const staged4 = await run('stage', 'lilies', '4', 'production');
+
+  // Assess: the first version had nothing before it to serve in its place.
+  expect(first).toMatchObject({ code: 0, err: '' });
+  expect(first.out).not.toContain('pointer cache');
+  expect(second).toMatchObject({ code: 0, err: '' });
+  expect(second.out.endsWith(`\n${note}\n`)).toBe(true);
+  expect(staged).toMatchObject({ code: 0, err: '', out: 'Version 3 of lilies is in staging. The production version is 2.\n' });
+  expect(setProduction).toMatchObject({ code: 0, err: '', out: `Version 3 of lilies is now the production version.\n${note}\n` });
+  expect(staged4).toMatchObject({
+    code: 0,
+    err: '',
+    out: `Version 4 of lilies is in production. The production version is 4.\n${note}\n`,
+  });
 });
 
 describe('output', () => {
@@ -291,7 +323,9 @@ describe('token', () => {
     // Assess
     for (const [name, result] of Object.entries(refused))
       expect({ name, code: result.code, out: result.out }).toEqual({ name, code: 2, out: '' });
-    expect(refused.ttlHuge.err).toMatch(/^The lifetime must be a whole number of seconds from 1 to 604800 \(7 days/);
+    expect(refused.ttlHuge.err).toMatch(
+      /^--ttl is a whole number of seconds from 1 to 604800 \(7 days, the most the local API accepts\), not "1e12"\./,
+    );
     expect(refused.subjectLong.err).toMatch(/^The subject must be 1 to 256 characters \(the API refuses a longer "sub"\); it is 257\./);
     expect(refused.tooManyModels.err).toMatch(/^The API would refuse this token: The token names 51 models/);
     expect(refused.foreignFlag.err).toBe(`Unknown option '--reason'\nRun "modelctl token --help" for usage.\n`);
@@ -439,7 +473,7 @@ it('shows the API error with its code and field path, and exits 1', async () => 
 
 it("shows the API's refusal of a bad window", async () => {
   // Act
-  const badWindow = await run('stats', 'flowers', '--minutes', '0');
+  const badWindow = await run('stats', 'flowers', '--minutes', '5000');
   const badSince = await run('logs', 'flowers', '--since', 'soon');
 
   // Assess

@@ -16,12 +16,12 @@ import type { Deployment } from '../../functions/core/release.js';
 import type { ModelStats } from '../../functions/core/stats.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
 import { modelctl } from '../../bin/modelctl.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call as anonymousCall, errorOf } from '../fixtures/http.js';
 import { runModelctl } from '../fixtures/modelctl.js';
 import { adminToken, callWith, type Call } from '../fixtures/tokens.js';
 
-let stack: LocalStack;
+let stack: TestStack;
 let call: Call;
 let token: string;
 /** The access log lines the local server wrote. */
@@ -30,7 +30,7 @@ const accessLog: string[] = [];
 const SUBJECT = 'ops-person';
 
 beforeAll(async () => {
-  stack = await startLocalStack({ rateLimit: false, accessLog: (line) => accessLog.push(line) });
+  stack = await startTestStack({ rateLimit: false, accessLog: (line) => accessLog.push(line) });
   token = await adminToken(stack, SUBJECT);
   call = callWith(token);
 }, 60_000);
@@ -38,6 +38,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
+
+/**
+ * The ERROR lines of the predictions ONNX Runtime failed to run (taken from the stack's log): the
+ * request's keys and ORT's reason, which the 500 answer leaves out.
+ */
+function runFailures(): Record<string, unknown>[] {
+  const failures = stack.log.take({ level: 'ERROR', message: 'request failed', model: 'lookup' });
+  for (const failure of failures) {
+    expect(failure).toMatchObject({
+      function: 'predict',
+      modelVersion: '1',
+      caller: SUBJECT,
+      code: 'MODEL_RUN_FAILED',
+      error: { name: 'InternalError', message: expect.stringContaining("running Gather node. Name:'Gather_1'") },
+    });
+  }
+  return failures;
+}
 
 /** Input `x` float32 [N,1] → `y` = x. */
 function identityModel(): Uint8Array {
@@ -107,6 +125,7 @@ describe('health with model statistics', () => {
     expect(new Set(mistakes)).toEqual(new Set([400]));
     expect(new Set(failing)).toEqual(new Set([500]));
     expect(errorOf(sixth).code).toBe('MODEL_RUN_FAILED');
+    expect(runFailures()).toHaveLength(6);
     expect(atFive).toMatchObject({ healthy: true, thresholds: { maxErrorRate: 0.05, maxMeanLatencyMs: 1_000 } });
     expect(atFive.versions[0]).toMatchObject({ invocations: 115, clientErrors: 10, serverErrors: 5, healthy: true, reasons: [] });
     expect(passed.healthy).toBe(false);
@@ -333,6 +352,7 @@ describe('the access log', () => {
     expect([served.status, failed.status, unknown.status, anonymous.status, control.status]).toEqual([200, 500, 404, 401, 200]);
     expect(lineFor(/^POST \/v1\/models\/\{model\}\/predict 200 \d+\.\dms iris@1 rows=2$/)).toBeDefined();
     expect(lineFor(/^POST \/v1\/models\/\{model\}\/predict 500 \d+\.\dms lookup@1 rows=1 error=MODEL_RUN_FAILED$/)).toBeDefined();
+    expect(runFailures()).toEqual([expect.objectContaining({ requestId: (failed.body as { requestId: string }).requestId })]);
     expect(lineFor(/^GET \/v1\/nowhere 404 \d+\.\dms$/)).toBeDefined();
     expect(lineFor(/^POST \/v1\/models\/\{model\}\/predict 401 \d+\.\dms$/)).toBeDefined();
     expect(lineFor(/^GET \/v1\/models\/\{model\}\/stats 200 \d+\.\dms$/)).toBeDefined();

@@ -14,7 +14,7 @@
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { ROUTES } from '../../functions/shared/routes.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call } from '../fixtures/http.js';
 import { mlpModel, twoInputModel, type ModelFixture } from '../fixtures/models.js';
 import { invoke, lambdaHandlers, proxyEvent } from '../fixtures/proxy-events.js';
@@ -142,7 +142,7 @@ const LABELS = ['a', 'b', 'c'];
 const VERSIONS = { 1: mlpModel({ seed: 1 }), 2: mlpModel({ seed: 2 }), 3: mlpModel({ seed: 3 }) } as const;
 const pair = twoInputModel();
 
-let stack: LocalStack;
+let stack: TestStack;
 let admin: Call;
 
 async function register(model: string, fixture: ModelFixture, metadata: Record<string, unknown>): Promise<string> {
@@ -159,7 +159,7 @@ async function stage(model: string, version: string, to: string): Promise<void> 
 }
 
 beforeAll(async () => {
-  stack = await startLocalStack({ seedSampleModel: false });
+  stack = await startTestStack({ seedSampleModel: false });
   admin = await adminCall(stack);
   const metadata = { features: FEATURES, classLabels: LABELS };
   for (const fixture of Object.values(VERSIONS)) await register(MODEL, fixture, metadata);

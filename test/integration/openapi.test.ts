@@ -4,7 +4,10 @@
  * exactly what its predict and infer routes accept (requests generated from the schema, seeded,
  * are answered 200 and match the documented answer; each mutated one is refused by the schema
  * and answered the 4xx it should be), and every example of both documents is answered with the
- * documented status. The local pages (`/`, `/docs`) are served from swagger-ui-dist.
+ * documented status and the documented answer: the parts each answer example fixes (`x-fixed`:
+ * a model's predictions and outputs from its golden inputs, error codes and paths) equal what the
+ * route answers, within the example's `x-tolerance`. The local pages (`/`, `/docs`) are served
+ * from swagger-ui-dist.
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -12,6 +15,9 @@ import addFormatsModule from 'ajv-formats';
 import { generate } from 'json-schema-faker';
 import type { TensorSpec } from '../../functions/core/model.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../../functions/core/codec/payload-limits.js';
+import { formatPath } from '../../functions/core/errors.js';
+import { findDifference } from '../../functions/core/gates.js';
+import { readPointer } from '../../functions/shared/openapi/examples.js';
 import { ROUTES } from '../../functions/shared/routes.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
@@ -125,6 +131,7 @@ describe('the API document (GET /openapi.json)', () => {
         status: example.status,
         body: 'ok',
       });
+      expect({ example: example.id, differences: fixedDifferences(example, reply.body) }).toEqual({ example: example.id, differences: [] });
       if (example.schema) {
         const valid = validator(example.schema, doc);
         expect({ example: example.id, valid: valid(reply.body), errors: valid.errors ?? null }).toEqual({
@@ -137,6 +144,13 @@ describe('the API document (GET /openapi.json)', () => {
   }, 60_000);
 });
 
+/** An answer example as a document shows it: its value, the JSON Pointers of its exact parts, and their tolerance. */
+interface AnswerShown {
+  readonly value?: unknown;
+  readonly 'x-fixed'?: readonly string[];
+  readonly 'x-tolerance'?: number;
+}
+
 interface ExampleCase {
   readonly id: string;
   readonly method: string;
@@ -144,6 +158,20 @@ interface ExampleCase {
   readonly body?: unknown;
   readonly status: number;
   readonly schema?: Json;
+  readonly answer: AnswerShown;
+}
+
+/**
+ * Where `body` (a real answer) differs from the parts its example fixes, one line each (none
+ * when they agree); an example without a value or without `x-fixed` is a difference itself.
+ */
+function fixedDifferences(example: ExampleCase, body: unknown): string[] {
+  const { value, 'x-fixed': fixed, 'x-tolerance': tolerance = 0 } = example.answer;
+  if (value === undefined || fixed === undefined) return ['the answer example has no value or no x-fixed'];
+  return fixed.flatMap((pointer) => {
+    const difference = findDifference(readPointer(body, pointer), readPointer(value, pointer), tolerance);
+    return difference ? [`${pointer}${formatPath(['', ...difference.path])} ${difference.message}`] : [];
+  });
 }
 
 /**
@@ -156,8 +184,14 @@ function examplesOf(doc: Doc): ExampleCase[] {
   for (const [template, item] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(item)) {
       const byStatus = new Map<string, number>();
+      const answers = new Map<string, AnswerShown>();
       for (const [status, response] of Object.entries(operation['responses'] as Record<string, Json>)) {
-        for (const id of Object.keys(response['content']?.['application/json']?.examples ?? {})) byStatus.set(id, Number(status));
+        for (const [id, answer] of Object.entries(
+          (response['content']?.['application/json']?.examples ?? {}) as Record<string, AnswerShown>,
+        )) {
+          byStatus.set(id, Number(status));
+          answers.set(id, answer);
+        }
       }
       const bodies = (operation['requestBody']?.content?.['application/json']?.examples ?? {}) as Record<string, { value: unknown }>;
       for (const [id, status] of byStatus) {
@@ -179,6 +213,7 @@ function examplesOf(doc: Doc): ExampleCase[] {
           ...(bodies[id] ? { body: bodies[id].value } : {}),
           status,
           ...(schema ? { schema } : {}),
+          answer: answers.get(id) ?? {},
         });
       }
     }
@@ -238,13 +273,90 @@ const MODELS: readonly Served[] = [
   { name: 'ragged', fixture: raggedModel() },
 ];
 
+/** `x` float32 of `shape` → `p` = sigmoid(x), element by element. */
+function sigmoidModel(shape: TensorSpec['shape']): ModelFixture {
+  const inputs: TensorSpec[] = [{ name: 'x', type: 'float32', shape }];
+  const outputs: TensorSpec[] = [{ name: 'p', type: 'float32', shape }];
+  return { bytes: buildModel({ inputs, outputs, nodes: [{ op: 'Sigmoid', inputs: ['x'], outputs: ['p'] }] }), inputs, outputs };
+}
+
+/** `x` float32 [N, 2] → `y` = x, and `total` = the sum of every element: an output without a batch axis. */
+function totalModel(): ModelFixture {
+  const inputs: TensorSpec[] = [{ name: 'x', type: 'float32', shape: ['N', 2] }];
+  const outputs: TensorSpec[] = [
+    { name: 'y', type: 'float32', shape: ['N', 2] },
+    { name: 'total', type: 'float32', shape: [] },
+  ];
+  const nodes = [
+    { op: 'Identity', inputs: ['x'], outputs: ['y'] },
+    { op: 'ReduceSum', inputs: ['x'], outputs: ['total'], attributes: { keepdims: 0 } },
+  ];
+  return { bytes: buildModel({ inputs, outputs, nodes }), inputs, outputs };
+}
+
+/**
+ * Models whose golden inputs show every kind of answer: a classifier with a label output the
+ * predictions leave out (its v2 example asks for the probabilities only) and one without,
+ * declared features without class labels, int64 beyond 2^53, bool, a string input, a fixed
+ * batch, and an output without a batch axis. (Registration takes class labels only for an
+ * output [N, K]; the binary forms of one probability per row are covered by the unit tests.)
+ */
+const GOLDEN_KINDS: readonly (Served & { readonly request: Json; readonly v2Outputs: readonly string[] })[] = [
+  {
+    ...(MODELS.find((m) => m.name === 'tree') as Served),
+    request: {
+      instances: [
+        [0.2, 0.5, 0.7, 0.1],
+        [0.8, 0.3, 0.2, 0.9],
+      ],
+    },
+    v2Outputs: ['probabilities'],
+  },
+  {
+    name: 'odds',
+    fixture: sigmoidModel(['N', 2]),
+    metadata: { features: ['a', 'b'], classLabels: ['no', 'yes'] },
+    request: {
+      instances: [
+        { a: -1.5, b: 0.5 },
+        { a: 2, b: 0 },
+      ],
+    },
+    v2Outputs: ['p'],
+  },
+  {
+    ...(MODELS.find((m) => m.name === 'mlp') as Served),
+    request: { features: { alpha: 0.1, beta: -0.2, gamma: 0.3, delta: 0.4 } },
+    v2Outputs: (MODELS.find((m) => m.name === 'mlp') as Served).fixture.outputs.map((o) => o.name),
+  },
+  { ...(MODELS.find((m) => m.name === 'ids') as Served), request: { instances: [{ ids: ['9007199254740993', 5] }] }, v2Outputs: ['next'] },
+  { ...(MODELS.find((m) => m.name === 'flags') as Served), request: { instances: [[true, false, true]] }, v2Outputs: ['y'] },
+  { ...(MODELS.find((m) => m.name === 'color') as Served), request: { features: { color: 'green' } }, v2Outputs: ['code'] },
+  { ...(MODELS.find((m) => m.name === 'fixed') as Served), request: { features: { x: [1, 2, 3] } }, v2Outputs: ['y'] },
+  {
+    name: 'total',
+    fixture: totalModel(),
+    request: {
+      instances: [
+        [1, 2],
+        [3, 4.5],
+      ],
+    },
+    v2Outputs: ['y', 'total'],
+  },
+];
+
 /** Registers `fixture` over HTTP and makes it the production version. */
 async function publish({ name, fixture, metadata = {} }: Served): Promise<void> {
   const registered = await send('POST', `/v1/models/${name}/versions`, {
     modelBase64: Buffer.from(fixture.bytes).toString('base64'),
     metadata,
   });
-  expect(registered.status).toBe(201);
+  expect({ name, status: registered.status, body: registered.status === 201 ? null : registered.body }).toEqual({
+    name,
+    status: 201,
+    body: null,
+  });
   const version = (registered.body as { version: string }).version;
   expect((await send('POST', `/v1/models/${name}/versions/${version}/stage`, { to: 'staging' })).status).toBe(200);
   expect((await send('PUT', `/v1/models/${name}/production`, { version })).status).toBe(200);
@@ -564,7 +676,7 @@ describe("each fixture model's document (GET /v1/models/{model}/openapi.json)", 
     120_000,
   );
 
-  it('answers every example of every model document (the golden inputs) with its documented status', async () => {
+  it('answers every example of every model document (the golden inputs) with its documented status and answer', async () => {
     // Prepare: the sample model and `pair` were registered with golden inputs.
     const sample = await send('GET', '/v1/models/iris/openapi.json');
     const cases = [sample.body as Doc, docs.get('pair') as Doc].flatMap((doc) => examplesOf(doc).map((c) => ({ ...c, doc })));
@@ -574,12 +686,61 @@ describe("each fixture model's document (GET /v1/models/{model}/openapi.json)", 
       // Act
       const reply = await send(example.method, example.path, example.body);
 
-      // Assess
+      // Assess: the predictions (v1) and outputs (v2) are among the fixed parts, and equal the answer's.
       expect([example.id, reply.status]).toEqual([example.id, example.status]);
+      expect({ example: example.id, fixed: example.answer['x-fixed'] }).toEqual({
+        example: example.id,
+        fixed: expect.arrayContaining([example.path.endsWith('/predict') ? '/predictions' : '/outputs']),
+      });
+      expect({ example: example.id, differences: fixedDifferences(example, reply.body) }).toEqual({ example: example.id, differences: [] });
       const valid = validator(example.schema as Json, example.doc);
       expect([example.id, valid(reply.body), valid.errors ?? null]).toEqual([example.id, true, null]);
     }
   });
+
+  it('documents golden inputs of every kind of answer with what the routes answer to them', async () => {
+    // Prepare: each model (published first if it is not one of MODELS) registered again with a
+    // golden input whose expected predictions are what the predict route answers now, and made
+    // the production version.
+    for (const { name, fixture, metadata, request } of GOLDEN_KINDS) {
+      if (!docs.has(name)) await publish({ name, fixture, ...(metadata ? { metadata } : {}) });
+      const predicted = await send('POST', `/v1/models/${name}/predict`, request);
+      expect({ name, status: predicted.status, body: predicted.status === 200 ? null : predicted.body }).toEqual({
+        name,
+        status: 200,
+        body: null,
+      });
+      const expected = (predicted.body as { predictions: unknown[] }).predictions;
+      await publish({ name, fixture, metadata: { ...metadata, goldenInputs: [{ request, expected }] } });
+    }
+
+    for (const { name, v2Outputs } of GOLDEN_KINDS) {
+      const doc = (await send('GET', `/v1/models/${name}/openapi.json`)).body as Doc;
+      const cases = examplesOf(doc);
+      // Act / Assess: both routes' golden example, each answered as documented.
+      expect({ name, examples: cases.map((c) => c.id) }).toEqual({
+        name,
+        examples: [`POST /v1/models/${name}/predict golden-1`, `POST /v2/models/${name}/infer golden-1`],
+      });
+      const infer = cases[1] as ExampleCase;
+      expect({ name, outputs: ((infer.answer.value as Json)['outputs'] as Json[]).map((o) => o['name']) }).toEqual({
+        name,
+        outputs: v2Outputs,
+      });
+      for (const example of cases) {
+        const reply = await send(example.method, example.path, example.body);
+        expect({ example: example.id, status: reply.status, body: reply.status === 200 ? null : reply.body }).toEqual({
+          example: example.id,
+          status: 200,
+          body: null,
+        });
+        expect({ example: example.id, differences: fixedDifferences(example, reply.body) }).toEqual({
+          example: example.id,
+          differences: [],
+        });
+      }
+    }
+  }, 120_000);
 
   it('states what JSON Schema cannot: the v2 length and symbol rules, and the same-width rule where a row has a chosen dimension', () => {
     for (const [name, doc] of docs) {

@@ -12,9 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { localClients, startLocalAws } from '../../local/aws-servers.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { startNpmStart } from '../fixtures/npm-start.js';
-import { captureOutput } from '../fixtures/output.js';
 import { adminToken, bearer } from '../fixtures/tokens.js';
 
 const TABLE = 'onnx-prediction-log';
@@ -74,18 +73,19 @@ async function predict(url: string, token: string): Promise<Answer> {
 
 describe('a DynamoDB outage during 1,000 predictions', () => {
   let dataDir: string;
-  let stack: LocalStack;
+  let stack: TestStack;
   let stopped = false;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'outage-'));
-    stack = await startLocalStack({ dataDir, rateLimit: false });
+    stack = await startTestStack({ dataDir, rateLimit: false });
   }, 60_000);
 
   afterAll(async () => {
     await stack.api.close();
     stack.clients.destroy();
     if (!stopped) await stack.aws.stop();
+    stack.log.reportUntaken('the local stack');
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -101,10 +101,8 @@ describe('a DynamoDB outage during 1,000 predictions', () => {
     await stack.aws.stop();
     stopped = true;
     const during: Answer[] = [];
-    const printed = await captureOutput(async () => {
-      for (let i = 0; i < 1_000; i++) during.push(await predict(stack.url, token));
-      await stack.flush();
-    });
+    for (let i = 0; i < 1_000; i++) during.push(await predict(stack.url, token));
+    await stack.flush();
 
     // Assess: every answer a 200, the median within 1.5x of the normal one
     expect(normal.filter((a) => a.status !== 200)).toEqual([]);
@@ -113,7 +111,9 @@ describe('a DynamoDB outage during 1,000 predictions', () => {
     expect(ratio).toBeLessThan(1.5);
     // ...and every record somewhere, counted: the table holds the first 1,000, the fallback the rest
     const stored = await storedRequestIds(dataDir);
-    const fallen = fallbackIds([printed]);
+    const fallen = stack.log
+      .take({ level: 'ERROR', message: 'prediction log write failed' })
+      .map((line) => String((line['record'] as { requestId: string }).requestId));
     const answered = [...normal, ...during].map((a) => a.requestId ?? '');
     const missing = answered.filter((id) => !stored.has(id) && !fallen.includes(id));
     expect(missing).toEqual([]);

@@ -13,7 +13,7 @@
  * - finding F11a: an empty file inline is `EMPTY_ARTIFACT`, as an empty upload is.
  */
 import { readFile } from 'node:fs/promises';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { errorOf } from '../fixtures/http.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
 
@@ -22,14 +22,14 @@ const LABELS = ['setosa', 'versicolor', 'virginica'];
 /** Every name on `Object.prototype` but `__proto__`, which no request may carry as a key. */
 const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype).filter((name) => name !== '__proto__');
 
-let stack: LocalStack;
+let stack: TestStack;
 let call: Call;
 let modelBase64: string;
 /** The first row of the sample model's golden input, with what the model answers for it. */
 let golden: { row: Record<string, number>; expected: { label: string; confidence: number; probabilities: Record<string, number> } };
 
 beforeAll(async () => {
-  stack = await startLocalStack({ seedSampleModel: false });
+  stack = await startTestStack({ seedSampleModel: false });
   call = await adminCall(stack);
   modelBase64 = (await readFile('models/iris/model.onnx')).toString('base64');
   const sample = JSON.parse(await readFile('models/iris/metadata.json', 'utf8')) as {

@@ -9,11 +9,12 @@ import { readFile } from 'node:fs/promises';
 import { buildModel } from '../support/onnx/builder.js';
 import { lookupModel, seededRandom } from '../fixtures/models.js';
 import type { Deployment } from '../../functions/core/release.js';
-import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { SAMPLE_MODEL } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { runModelctl } from '../fixtures/modelctl.js';
 import { adminCall, adminToken, type Call } from '../fixtures/tokens.js';
 
-let stack: LocalStack;
+let stack: TestStack;
 let call: Call;
 let token: string;
 /** Checks of managed releases done so far (the monitor's timer, counted). */
@@ -22,7 +23,7 @@ let ticks = 0;
 const IRIS_ROW = { features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } };
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  stack = await startTestStack({
     rateLimit: false,
     // Managed releases are checked every 20 ms; they roll back above 5% errors from 20 invocations.
     // The alias picks versions from a seeded source, so the split checks below are reproducible
@@ -286,6 +287,16 @@ it('rolls back a managed canary whose model fails at run time, by itself, and re
   expect(deployment?.canary).toBeUndefined();
   expect(deployment).toMatchObject({ productionVersion: stable, stable: { functionVersion: '$LATEST', percent: 100 } });
   expect(failures.some((r) => r.status === 500)).toBe(true);
+  // Each 500 is an ERROR line of the candidate with ONNX Runtime's reason, which the answer leaves out.
+  const logged = stack.log.take({ level: 'ERROR', message: 'request failed', model: 'lookup' });
+  expect(logged).toHaveLength(failures.filter((r) => r.status === 500).length);
+  for (const line of logged) {
+    expect(line).toMatchObject({
+      modelVersion: candidate,
+      code: 'MODEL_RUN_FAILED',
+      error: { message: expect.stringContaining('out of data bounds') },
+    });
+  }
   const after = await predictMany('lookup', { features: { x: 7 } }, 100);
   expect(countBy(after, 'modelVersion')).toEqual({ [stable]: 100 });
   const history = (await call(stack.url, 'GET', '/v1/models/lookup/history')).body as {

@@ -24,7 +24,8 @@ import {
   toExamples,
   trainSoftmaxRegression,
 } from '../../scripts/sample-model.js';
-import { LOCAL_CAPTURE_BUCKET, SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { LOCAL_CAPTURE_BUCKET, SAMPLE_MODEL } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call, errorOf } from '../fixtures/http.js';
 import { runModelctl } from '../fixtures/modelctl.js';
 
@@ -41,7 +42,7 @@ interface JobReply {
 }
 
 describe('replays of captured requests', () => {
-  let stack: LocalStack;
+  let stack: TestStack;
   let reader: S3CaptureReader;
   /** The window of the 10,000 requests. */
   let since: string;
@@ -49,7 +50,7 @@ describe('replays of captured requests', () => {
   let retrained: Uint8Array;
 
   beforeAll(async () => {
-    stack = await startLocalStack({
+    stack = await startTestStack({
       auth: 'insecure',
       rateLimit: false,
       driftIntervalMs: 0,

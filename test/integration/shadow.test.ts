@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { buildModel } from '../support/onnx/builder.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
 import type { ShadowReport } from '../../functions/core/shadow/report.js';
-import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { SAMPLE_MODEL } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call, errorOf } from '../fixtures/http.js';
 
 const FEATURES = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'];
@@ -32,11 +33,11 @@ function failingModel(): Uint8Array {
   });
 }
 
-let stack: LocalStack;
+let stack: TestStack;
 let metadata: Record<string, unknown>;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '50' } });
+  stack = await startTestStack({ auth: 'insecure', rateLimit: false, driftIntervalMs: 0, env: { POINTER_CACHE_MS: '50' } });
   metadata = JSON.parse(await readFile(SAMPLE_MODEL.metadata, 'utf8')) as Record<string, unknown>;
 }, 120_000);
 

@@ -10,12 +10,12 @@ import * as ort from 'onnxruntime-node';
 import { float16BitsToNumber, float16Json, float32Json, numberToFloat16Bits } from '../../functions/core/codec/numbers.js';
 import type { TensorType } from '../../functions/core/model.js';
 import { ML_DOMAIN, attr, buildModel } from '../support/onnx/builder.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { postBinary, postJson, publish, rawBytes, readAnswer, runDirect, tensorRaw, type Answer } from '../fixtures/binary-http.js';
 import { identityModel, seededRandom } from '../fixtures/models.js';
 import { adminCall, adminToken, type Call } from '../fixtures/tokens.js';
 
-let stack: LocalStack;
+let stack: TestStack;
 let call: Call;
 let token: string;
 
@@ -74,7 +74,7 @@ const DIGITS_MODEL = buildModel({
 });
 
 beforeAll(async () => {
-  stack = await startLocalStack({ seedSampleModel: false });
+  stack = await startTestStack({ seedSampleModel: false });
   call = await adminCall(stack);
   token = await adminToken(stack);
   await Promise.all([

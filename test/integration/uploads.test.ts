@@ -14,7 +14,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Progress } from '../../bin/modelctl.js';
 import { DynamoDbRegistry } from '../../functions/adapters/dynamodb-registry.js';
 import { uploadKey, UPLOAD_URL_EXPIRES_SECONDS } from '../../functions/core/uploads.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { rejection } from '../fixtures/errors.js';
 import { runModelctl, type ModelctlRun } from '../fixtures/modelctl.js';
 
@@ -23,7 +23,7 @@ const METADATA_FILE = 'models/iris/metadata.json';
 /** Above the uploadId body (the metadata, ~2 KB), below the inline body (base64 of the file plus the metadata). */
 const MAX_BODY_BYTES = 3_000;
 
-let stack: LocalStack;
+let stack: TestStack;
 let dataDir: string;
 let token: string;
 let modelBase64: string;
@@ -31,7 +31,7 @@ let metadata: unknown;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'uploads-'));
-  stack = await startLocalStack({ seedSampleModel: false, dataDir, env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES) } });
+  stack = await startTestStack({ seedSampleModel: false, dataDir, env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES) } });
   token = await stack.auth!.mint({ scopes: ['predict', 'models:read', 'models:write', 'models:promote'], subject: 'uploader' });
   modelBase64 = (await readFile(MODEL_FILE)).toString('base64');
   metadata = JSON.parse(await readFile(METADATA_FILE, 'utf8')) as unknown;
@@ -70,7 +70,17 @@ it('the inline JSON path is refused for this file (413), and modelctl register -
   const inline = await call('POST', '/v1/models/bigflowers/versions', { modelBase64, metadata });
 
   // Act
-  const registered = await run(['register', 'bigflowers', MODEL_FILE, '--metadata', METADATA_FILE, '--production', '--upload', '-o', 'json']);
+  const registered = await run([
+    'register',
+    'bigflowers',
+    MODEL_FILE,
+    '--metadata',
+    METADATA_FILE,
+    '--production',
+    '--upload',
+    '-o',
+    'json',
+  ]);
   const predicted = await run(['predict', 'bigflowers', '--instances', '[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]', '-o', 'json']);
 
   // Assess

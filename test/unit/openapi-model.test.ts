@@ -513,29 +513,135 @@ describe('the document', () => {
   const iris = versionOf(
     'iris',
     [{ name: 'features', type: 'float32', shape: ['N', 2] }],
-    [{ name: 'probabilities', type: 'float32', shape: ['N', 2] }],
+    [
+      { name: 'probabilities', type: 'float32', shape: ['N', 2] },
+      { name: 'label', type: 'string', shape: ['N'] },
+    ],
     {
       features: ['a', 'b'],
       classLabels: ['no', 'yes'],
       goldenInputs: [
-        { request: { instances: [{ a: 1, b: 2 }] }, expected: [{}] },
+        {
+          request: { instances: [{ a: 1, b: 2 }] },
+          expected: [{ label: 'yes', confidence: 0.75, probabilities: { no: 0.25, yes: 0.75 } }],
+          tolerance: 0.001,
+        },
         { request: { instances: Array.from({ length: 9 }, () => [1, 2]) }, expected: [{}] },
       ],
     },
   );
 
-  it('shows the golden inputs that fit the limits as examples of both routes, the v2 one as tensors', () => {
+  /** The request and answer examples of a route of `doc`. */
+  function examplesOf(doc: Json, path: string): { requests: Json; answers: Json } {
+    const post = doc['paths'][path].post;
+    return {
+      requests: post.requestBody.content['application/json'].examples,
+      answers: post.responses['200'].content['application/json'].examples,
+    };
+  }
+
+  it('shows the golden inputs that fit the limits as examples of both routes, each with its answer', () => {
     // Act
     const doc = modelDocument(iris, LIMITS) as unknown as Json;
-    const predict = doc['paths']['/v1/models/iris/predict'].post.requestBody.content['application/json'].examples;
-    const infer = doc['paths']['/v2/models/iris/infer'].post.requestBody.content['application/json'].examples;
+    const predict = examplesOf(doc, '/v1/models/iris/predict');
+    const infer = examplesOf(doc, '/v2/models/iris/infer');
 
     // Assess: the second golden input has 9 rows, more than MAX_ROWS (5) here.
-    expect(Object.keys(predict)).toEqual(['golden-1']);
-    expect(infer['golden-1'].value).toEqual({ inputs: [{ name: 'features', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] });
-    expect(doc['paths']['/v1/models/iris/predict'].post.responses['200'].content['application/json'].examples).toEqual({
-      'golden-1': { summary: 'Served' },
+    expect(Object.keys(predict.requests)).toEqual(['golden-1']);
+    expect(Object.keys(predict.answers)).toEqual(['golden-1']);
+    expect(predict.answers['golden-1']).toMatchObject({
+      value: {
+        model: 'iris',
+        modelVersion: '1',
+        predictions: [{ label: 'yes', confidence: 0.75, probabilities: { no: 0.25, yes: 0.75 } }],
+      },
+      'x-fixed': ['/model', '/predictions'],
+      'x-tolerance': 0.001,
     });
+    expect(predict.answers['golden-1'].value).toHaveProperty('requestId');
+    expect(predict.answers['golden-1'].description).toContain('the other fields are examples');
+    // The label output is not in the predictions: the v2 example asks for the probabilities only.
+    expect(infer.requests['golden-1'].value).toEqual({
+      id: 'golden-1',
+      inputs: [{ name: 'features', shape: [1, 2], datatype: 'FP32', data: [1, 2] }],
+      outputs: [{ name: 'probabilities' }],
+    });
+    expect(infer.answers['golden-1']).toMatchObject({
+      value: {
+        model_name: 'iris',
+        model_version: '1',
+        id: 'golden-1',
+        outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [1, 2], data: [0.25, 0.75] }],
+      },
+      'x-fixed': ['/model_name', '/id', '/outputs'],
+    });
+  });
+
+  /** The v2 answer example's outputs of a one-golden-input model, or its x-fixed when it shows none. */
+  function v2Outputs(inputs: TensorSpec[], outputs: TensorSpec[], metadata: ModelMetadata): unknown {
+    const doc = modelDocument(versionOf('m', inputs, outputs, metadata), LIMITS) as unknown as Json;
+    const answer = examplesOf(doc, '/v2/models/m/infer').answers['golden-1'];
+    return answer['x-fixed'].includes('/outputs') ? answer.value.outputs : { fixed: answer['x-fixed'] };
+  }
+
+  it('writes the v2 outputs of every kind of prediction: binary classifiers, slices, outputs without a batch axis', () => {
+    const x2: TensorSpec[] = [{ name: 'x', type: 'float32', shape: ['N', 2] }];
+    const rows = {
+      instances: [
+        [1, 2],
+        [3, 4],
+      ],
+    };
+    // A binary classifier of one probability per row, [N, 1] and [N]: the second label's.
+    const binary = { probabilities: { no: 0.25, yes: 0.75 }, label: 'yes', confidence: 0.75 };
+    const other = { probabilities: { no: 0.5, yes: 0.5 }, label: 'yes', confidence: 0.5 };
+    for (const shape of [['N', 1], ['N']] as TensorSpec['shape'][]) {
+      expect(
+        v2Outputs(x2, [{ name: 'p', type: 'float32', shape }], {
+          features: ['a', 'b'],
+          classLabels: ['no', 'yes'],
+          goldenInputs: [{ request: rows, expected: [binary, other] }],
+        }),
+      ).toEqual([{ name: 'p', datatype: 'FP32', shape: shape.length === 1 ? [2] : [2, 1], data: [0.75, 0.5] }]);
+    }
+    // Each row's slice stacked; a scalar output (no batch axis) once; int64 beyond 2^53 and NaN as the answer writes them.
+    expect(
+      v2Outputs(
+        [{ name: 'x', type: 'int64', shape: ['N', 2] }],
+        [
+          { name: 'y', type: 'int64', shape: ['N', 2] },
+          { name: 'total', type: 'float64', shape: [] },
+          { name: 'flag', type: 'bool', shape: ['N'] },
+        ],
+        {
+          goldenInputs: [
+            {
+              request: rows,
+              expected: [
+                { y: ['9007199254740993', 2], total: 'NaN', flag: true },
+                { y: [3, 4], total: 'NaN', flag: false },
+              ],
+            },
+          ],
+        },
+      ),
+    ).toEqual([
+      { name: 'y', datatype: 'INT64', shape: [2, 2], data: ['9007199254740993', 2, 3, 4] },
+      { name: 'total', datatype: 'FP64', shape: [], data: ['NaN'] },
+      { name: 'flag', datatype: 'BOOL', shape: [2], data: [true, false] },
+    ]);
+    // An output of rank 1 that is not per row (its row value as deep as its rank): the whole output.
+    expect(
+      v2Outputs(x2, [{ name: 'w', type: 'float32', shape: [3] }], {
+        goldenInputs: [{ request: { features: { x: [1, 2] } }, expected: [{ w: [1, 2, 3] }] }],
+      }),
+    ).toEqual([{ name: 'w', datatype: 'FP32', shape: [3], data: [1, 2, 3] }]);
+    // Predictions of another shape than the model answers: no outputs shown, none fixed.
+    expect(
+      v2Outputs(x2, [{ name: 'y', type: 'float32', shape: ['N', 2] }], {
+        goldenInputs: [{ request: rows, expected: [{ z: 1 }, { z: 2 }] }],
+      }),
+    ).toEqual({ fixed: ['/model_name', '/id'] });
   });
 
   it('describes a classifier answer by its labels, and states the model, its limits and the predict scope', () => {

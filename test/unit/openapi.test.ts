@@ -1,8 +1,8 @@
 /**
  * The API's OpenAPI document as built from the route table: every route once with its method,
  * scope and security; request bodies and query parameters from the very schemas the handlers
- * use; every error status answering the one error body; and a build that fails for a route
- * nobody annotated.
+ * use; every error status answering the one error body; every example with its answer and the
+ * parts of it that are exact; and a build that fails for a route nobody annotated.
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import * as z from 'zod';
@@ -12,6 +12,7 @@ import { RecordRequestSchema } from '../../functions/core/codec/request.js';
 import { ExperimentRequestSchema } from '../../functions/core/experiments/schemas.js';
 import { ModelMetadataSchema } from '../../functions/core/registry.js';
 import { apiDocument, buildApiDocument } from '../../functions/shared/openapi/api-document.js';
+import { answerExample, readPointer } from '../../functions/shared/openapi/examples.js';
 import { OPERATIONS } from '../../functions/shared/openapi/operations.js';
 import { ROUTES, routeKey, type Route } from '../../functions/shared/routes.js';
 
@@ -128,19 +129,45 @@ describe('the API document', () => {
     expect(doc.components.schemas.ErrorBody.required).toEqual(['error', 'requestId']);
   });
 
-  it('ties each example to the status it is answered with', () => {
+  it('ties each example to the status it is answered with, and shows the answer with its exact parts', () => {
     for (const [key, annotation] of Object.entries(OPERATIONS)) {
       for (const [id, example] of Object.entries(annotation.examples ?? {})) {
         const response = operationOf(key)['responses'][String(example.status)];
-        expect({ key, id, listed: Object.keys(response?.content?.['application/json']?.examples ?? {}).includes(id) }).toEqual({
+        const shown = response?.content?.['application/json']?.examples?.[id];
+        expect({ key, id, listed: shown !== undefined }).toEqual({ key, id, listed: true });
+        expect({ key, id, value: shown.value, fixed: shown['x-fixed'] }).toEqual({
           key,
           id,
-          listed: true,
+          value: example.answer.value,
+          fixed: example.answer.fixed,
         });
+        if (example.status >= 400) expect({ key, id, fixed: shown['x-fixed'] }).toEqual({ key, id, fixed: ['/error/code', '/error/path'] });
         if (example.body !== undefined)
           expect(operationOf(key)['requestBody'].content['application/json'].examples[id].value).toEqual(example.body);
       }
     }
+  });
+
+  it('reads JSON Pointers as RFC 6901 says, and refuses an answer example that fixes a part it does not show', () => {
+    const value = { a: [1, { 'b/c': 2, 'd~e': 3 }], f: null };
+    expect(readPointer(value, '')).toBe(value);
+    expect(readPointer(value, '/a/1/b~1c')).toBe(2);
+    expect(readPointer(value, '/a/1/d~0e')).toBe(3);
+    expect(readPointer(value, '/f')).toBeNull();
+    expect([readPointer(value, '/a/01'), readPointer(value, '/a/2'), readPointer(value, 'a'), readPointer(value, '/toString')]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(() => answerExample('x', { value: { a: 1 }, fixed: ['/b'] })).toThrow('x-fixed names /b, which its value lacks');
+    expect(answerExample('y', { value: { a: 1.5 }, fixed: ['/a'], tolerance: 0.1 })).toEqual({
+      summary: 'y',
+      description: 'The route answers `/a` as shown (numbers within 0.1); the other fields are examples and differ on every call.',
+      value: { a: 1.5 },
+      'x-fixed': ['/a'],
+      'x-tolerance': 0.1,
+    });
   });
 
   it('fails to build for a route nobody annotated, and is built once per process', () => {

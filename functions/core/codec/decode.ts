@@ -9,7 +9,7 @@
  * in plain objects, and errors quote caller text as excerpts only.
  */
 import { ValidationError, type FieldPath } from '../errors.js';
-import { closestName, didYouMean } from '../messages.js';
+import { closestName, describeValue, didYouMean } from '../messages.js';
 import type { Dim, ModelMetadata, ModelSignature, TensorSpec, TensorType } from '../model.js';
 import { allocate, elementCount, type TensorData, type TensorMap } from '../tensor.js';
 import { elementWriter, type ElementPath, type ElementWriter } from './elements.js';
@@ -193,7 +193,7 @@ class RowBatcher {
   }
 
   private shapeError(path: FieldPath, expected: string, got: unknown): ValidationError {
-    const shown = Array.isArray(got) ? `an array of ${got.length}` : typeof got;
+    const shown = Array.isArray(got) ? `an array of ${got.length}` : describeValue(got);
     if (this.expectation) return new ValidationError('SHAPE_MISMATCH', `${this.expectation} Got ${shown}.`, path);
     const rowShape = this.rowDims.map((d) => (isDynamic(d) ? '?' : String(d))).join(', ');
     return new ValidationError(
@@ -449,7 +449,7 @@ function feedsOf(entries: readonly (readonly [string, TensorData])[]): TensorMap
 
 function asRecord(value: unknown, pathOf: (row: number) => FieldPath, row: number): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ValidationError('WRONG_TYPE', 'Expected an object of named features.', pathOf(row));
+    throw new ValidationError('WRONG_TYPE', `Expected an object of named features (got ${describeValue(value)}).`, pathOf(row));
   }
   return value as Record<string, unknown>;
 }
@@ -560,7 +560,7 @@ function elementSource(
         beyond ? 'OUT_OF_RANGE' : 'WRONG_TYPE',
         beyond
           ? `binary_data_size ${size} is beyond any body this API takes (at most 2^53 − 1, and in practice the body's own length).`
-          : 'binary_data_size must be a byte count (a non-negative integer).',
+          : `binary_data_size must be a byte count (a whole number, at least 0; got ${describeValue(size)}).`,
         [...path, 'parameters', 'binary_data_size'],
       );
     }
@@ -568,11 +568,11 @@ function elementSource(
   }
   if (ref !== undefined) {
     if (typeof ref !== 'string')
-      throw new ValidationError('WRONG_TYPE', 'data_ref must be the payloadId of an upload (POST /v1/models/{model}/payloads).', [
-        ...path,
-        'parameters',
-        'data_ref',
-      ]);
+      throw new ValidationError(
+        'WRONG_TYPE',
+        `data_ref must be the payloadId of an upload (POST /v1/models/{model}/payloads), a string (got ${describeValue(ref)}).`,
+        [...path, 'parameters', 'data_ref'],
+      );
     return { kind: 'reference', id: ref };
   }
   return { kind: 'json' };
@@ -776,7 +776,7 @@ function checkNesting(input: string, node: readonly unknown[], shape: readonly n
     if (!Array.isArray(child)) {
       throw new ValidationError(
         'SHAPE_MISMATCH',
-        `Input ${quoted(input)} has shape [${shape.join(', ')}]: expected an array of ${String(shape[axis + 1])} at axis ${axis + 1}.`,
+        `Input ${quoted(input)} has shape [${shape.join(', ')}]: expected an array of ${String(shape[axis + 1])} at axis ${axis + 1}, got ${describeValue(child)}.`,
         [...path, k],
       );
     }

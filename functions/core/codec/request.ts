@@ -10,7 +10,7 @@
  */
 import * as z from 'zod';
 import { ValidationError, type FieldPath } from '../errors.js';
-import { plainParse, refusalOf, sentence, unknownFieldDetail, unknownKeys, type Refusal } from '../messages.js';
+import { KIND_CHECK, describeValue, plainParse, refusalOf, sentence, unknownFieldDetail, unknownKeys, type Refusal } from '../messages.js';
 import { MAX_V2_OUTPUTS_LISTED, MAX_V2_RANK, checkRowCount, pathExcerpt } from './limits.js';
 
 /** What a refused record-form request is told to send instead. */
@@ -19,27 +19,34 @@ export const RECORD_HINT = 'Send {"features": {...}} for one row or {"instances"
 export const V2_HINT = 'Send {"inputs": [{"name", "shape", "datatype", "data"}]} (Open Inference Protocol v2).';
 
 /**
- * A custom check's message: `must be <what>` for a value of the wrong kind; for an absent one,
- * none, so that the plain-words error map says it is required (`messages.ts`).
+ * A kind check's message (a custom check, or an array schema's own type): `must be <what>` for a
+ * value of the wrong kind; for an absent one, and for a bound (an array's length), none, so that
+ * the plain-words error map says it is required or what the bound is (`messages.ts`).
  */
 const mustBe =
   (what: string) =>
-  (issue: { readonly input?: unknown }): string | undefined =>
-    issue.input === undefined ? undefined : `must be ${what}`;
+  (issue: { readonly code?: string; readonly input?: unknown }): string | undefined =>
+    issue.input === undefined || (issue.code !== 'custom' && issue.code !== 'invalid_type') ? undefined : `must be ${what}`;
 
-/** A JSON object (not an array, not null), accepted without visiting its keys. */
+/**
+ * A JSON object (not an array, not null), accepted without visiting its keys; anything else is
+ * refused as `must be <what> (got <what was sent>)` (`KIND_CHECK`).
+ */
 const plainObject = (what: string) =>
-  z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { error: mustBe(what) });
+  z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    error: mustBe(what),
+    params: KIND_CHECK,
+  });
 
-/** A JSON array, accepted without visiting its elements. */
-const anyArray = (what: string) => z.custom<unknown[]>((v) => Array.isArray(v), { error: mustBe(what) });
+/** A JSON array, accepted without visiting its elements; anything else is refused as `plainObject` refuses. */
+const anyArray = (what: string) => z.custom<unknown[]>((v) => Array.isArray(v), { error: mustBe(what), params: KIND_CHECK });
 
-const nonEmptyArray = (what: string) =>
-  z
-    .custom<unknown[]>((v) => Array.isArray(v), { error: mustBe(what) })
-    .refine((v) => v.length > 0, { message: `must be ${what}, with at least one` });
+/** `anyArray`, with at least one element (`must have at least one <one> (got an array of 0 items)`). */
+const nonEmptyArray = (what: string, one: string) =>
+  anyArray(what).refine((v) => v.length > 0, { message: `must have at least one ${one}` });
 
-const parameters = plainObject('an object of parameters').optional();
+/** A `parameters` object, optional; `example` shows one the place takes. */
+const parameters = (example: string) => plainObject(`an object of parameters such as ${example}`).optional();
 
 /**
  * `{"features": {...}}` (one row) or `{"instances": [...]}` (many; objects or arrays). Rows are
@@ -54,7 +61,9 @@ export const RecordRequestSchema = z.union([
       .array(
         z.custom<Record<string, unknown> | unknown[]>((v) => typeof v === 'object' && v !== null, {
           error: mustBe('an object of named features or an array of values'),
+          params: KIND_CHECK,
         }),
+        { error: mustBe('an array of records (objects of named features) or of rows (arrays of values)') },
       )
       .min(1),
   }),
@@ -127,16 +136,18 @@ function instancesOf(body: unknown): readonly (Record<string, unknown> | unknown
  */
 export const V2InputSchema = z.object({
   name: z.string().min(1),
-  shape: z.array(z.number().int().nonnegative()).max(MAX_V2_RANK),
+  shape: z
+    .array(z.number().int().nonnegative(), { error: mustBe('an array of dimension sizes (whole numbers), such as [1, 4]') })
+    .max(MAX_V2_RANK),
   datatype: z.string().min(1),
   /** Absent when the elements come as bytes (`parameters.binary_data_size`) or by reference (`parameters.data_ref`). */
   data: anyArray('an array of values (flat in row-major order, or nested as the shape)').optional(),
-  parameters,
+  parameters: parameters('{"binary_data_size": 16}'),
 });
 export const V2_INPUT_FIELDS: ReadonlySet<string> = new Set(Object.keys(V2InputSchema.shape));
 
 /** One entry of a v2 request's `outputs`. */
-export const V2OutputSchema = z.object({ name: z.string().min(1), parameters });
+export const V2OutputSchema = z.object({ name: z.string().min(1), parameters: parameters('{"binary_data": true}') });
 const V2_OUTPUT_FIELDS: ReadonlySet<string> = new Set(Object.keys(V2OutputSchema.shape));
 
 /**
@@ -147,9 +158,12 @@ const V2_OUTPUT_FIELDS: ReadonlySet<string> = new Set(Object.keys(V2OutputSchema
  */
 export const V2RequestSchema = z.object({
   id: z.string().max(256).optional(),
-  parameters,
-  inputs: nonEmptyArray('a non-empty array of input tensors'),
-  outputs: z.array(z.unknown()).max(MAX_V2_OUTPUTS_LISTED).optional(),
+  parameters: parameters('{"binary_data_output": true}'),
+  inputs: nonEmptyArray('an array of input tensors ({"name", "shape", "datatype", "data"})', 'input tensor'),
+  outputs: z
+    .array(z.unknown(), { error: mustBe('an array of the outputs asked for ({"name": …})') })
+    .max(MAX_V2_OUTPUTS_LISTED)
+    .optional(),
 });
 export type V2Request = z.infer<typeof V2RequestSchema>;
 const V2_FIELDS: ReadonlySet<string> = new Set(Object.keys(V2RequestSchema.shape));
@@ -172,7 +186,9 @@ export interface ParsedV2Request {
 function flag(parameters: Record<string, unknown> | undefined, name: string, at: FieldPath): boolean {
   if (!parameters || !Object.hasOwn(parameters, name)) return false;
   const value = parameters[name];
-  if (typeof value !== 'boolean') throw new ValidationError('WRONG_TYPE', `${name} must be true or false.`, [...at, 'parameters', name]);
+  if (typeof value !== 'boolean') {
+    throw new ValidationError('WRONG_TYPE', `${name} must be true or false (got ${describeValue(value)}).`, [...at, 'parameters', name]);
+  }
   return value;
 }
 

@@ -16,6 +16,7 @@ import { MODEL_NAME_PATTERN } from '../../core/model.js';
 import { SERVER_NAME, SERVER_VERSION } from '../../core/server-metadata.js';
 import { ROUTES, routeKey, routeParameters, type Route } from '../routes.js';
 import { COMPONENT_SCHEMAS } from './components.js';
+import { answerExample } from './examples.js';
 import { OPERATIONS, TAGS, type OperationDoc } from './operations.js';
 import { BEARER_SCHEME, ERROR_RESPONSE, fromZod, pattern, ref, type JsonSchema } from './schema.js';
 
@@ -99,7 +100,7 @@ function operation(route: Route, doc: OperationDoc, bodies: Map<string, JsonSche
       ...(answer.schema ? { content: { 'application/json': { schema: answer.schema } } } : {}),
     };
   }
-  // Each example's name under the status it is answered with: Swagger UI shows them side by side.
+  // Each example's name under the status it is answered with, with the answer: Swagger UI shows them side by side.
   for (const [id, example] of examples) {
     const status = String(example.status);
     const response = (responses[status] ??= {
@@ -107,7 +108,7 @@ function operation(route: Route, doc: OperationDoc, bodies: Map<string, JsonSche
       content: { 'application/json': { schema: ref('ErrorBody') } },
     });
     const content = response.content?.['application/json'] ?? { schema: {} };
-    content.examples = { ...content.examples, [id]: { summary: example.summary } };
+    content.examples = { ...content.examples, [id]: answerExample(example.summary, example.answer) };
     response.content = { 'application/json': content };
   }
   responses['4XX'] = { $ref: '#/components/responses/Error' } as never;

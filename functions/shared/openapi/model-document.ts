@@ -2,7 +2,8 @@
  * One model's OpenAPI 3.1 document (`GET /v1/models/{model}/openapi.json`): its predict and v2
  * infer requests and answers, from the version that serves it (the production version): the
  * signature's input names, element types and shapes, the declared features and class labels,
- * and the endpoint's limits; its golden inputs are the examples.
+ * and the endpoint's limits; its golden inputs are the examples, each request with what the route
+ * answers to it (the expected predictions; `x-fixed` in `examples.ts` says which parts are exact).
  *
  * The schemas follow the codec (`functions/core/codec/request.ts`, `decode.ts`, `elements.ts`)
  * rule for rule, so that a request the schema admits is accepted and one it refuses is answered
@@ -35,8 +36,17 @@ import { MAX_V2_OUTPUTS_LISTED } from '../../core/codec/limits.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../../core/codec/payload-limits.js';
 import type { Dim, ModelVersion, TensorSpec, TensorType } from '../../core/model.js';
 import type { TensorData } from '../../core/tensor.js';
+import { DEFAULT_GOLDEN_TOLERANCE } from '../../core/gates.js';
 import type { OpenApiDocument } from './api-document.js';
 import { COMPONENT_SCHEMAS } from './components.js';
+import {
+  answerExample,
+  EXAMPLE_FUNCTION_VERSION,
+  EXAMPLE_PROCESSING_MS,
+  EXAMPLE_REQUEST_ID,
+  EXAMPLE_TIMESTAMP,
+  type AnswerExample,
+} from './examples.js';
 import { BEARER_SCHEME, ERROR_RESPONSE, ref, type JsonSchema } from './schema.js';
 import { answerElement, requestElement } from './tensors.js';
 
@@ -388,35 +398,150 @@ function v2Tensor(name: string, tensor: TensorData): Record<string, unknown> {
   };
 }
 
+/** One v2 output as a golden input's expected predictions fix it: `{name, datatype, shape, data}`. */
+type V2OutputValue = { readonly name: string; readonly datatype: string; readonly shape: readonly number[]; readonly data: unknown[] };
+
+/** How deep arrays nest in `value` (0 for an element), following each first item. */
+function depth(value: unknown): number {
+  return Array.isArray(value) ? 1 + (value.length > 0 ? depth(value[0]) : 0) : 0;
+}
+
+/** The sizes of nested arrays, or `undefined` when they are ragged (rows of unequal length). */
+function dimsOf(value: unknown): number[] | undefined {
+  if (!Array.isArray(value)) return [];
+  const inner = value.map(dimsOf);
+  const first = inner[0] ?? [];
+  if (inner.some((d) => d === undefined || d.join() !== first.join())) return undefined;
+  return [value.length, ...first];
+}
+
 /**
- * The golden inputs as examples of both routes: each request as given (record form), and the
- * same rows as tensors (v2), decoded by the codec itself. A golden input the endpoint's limits
- * refuse is left out.
+ * The outputs of the v2 answer, as the expected predictions of a golden input (`rows` of them,
+ * each as the record forms write it: `recordPredictionTexts` in `functions/core/codec/encode.ts`)
+ * fix them, in the model's order; an output they do not fix is left out.
+ * - A classifier's probability output: each row's probabilities in label order (a binary
+ *   classifier's one column: the second label's). Its other outputs are not in the predictions.
+ * - Any other model's outputs: each row's slice stacked on a batch axis, or, for an output
+ *   without one (its row value as deep as the output's rank), the whole output once.
+ *
+ * `undefined` when the predictions do not have the shape the model answers (a golden input
+ * registered before the golden-inputs check).
+ */
+function goldenV2Outputs(version: ModelVersion, expected: readonly unknown[]): V2OutputValue[] | undefined {
+  const rows = expected.length;
+  const records = expected.filter((p): p is Record<string, unknown> => p !== null && typeof p === 'object' && !Array.isArray(p));
+  if (records.length !== rows || rows === 0) return undefined;
+  const view = classifierView(version.signature, version.metadata);
+  const outputs: V2OutputValue[] = [];
+  for (const spec of version.signature.outputs) {
+    const datatype = V2_DATATYPES[spec.type];
+    if (view) {
+      if (spec.name !== view.probabilities) continue;
+      const labels = view.binary ? view.labels.slice(1) : view.labels;
+      const data = records.flatMap((r) => labels.map((label) => (r['probabilities'] as Record<string, unknown> | undefined)?.[label]));
+      if (data.some((v) => v === undefined)) return undefined;
+      const shape = spec.shape.length === 1 ? [rows] : [rows, labels.length];
+      outputs.push({ name: spec.name, datatype, shape, data });
+      continue;
+    }
+    const values = records.map((r) => r[spec.name]);
+    if (values.some((v) => v === undefined)) return undefined;
+    const rank = spec.shape.length;
+    const whole = rank === 0 || depth(values[0]) === rank;
+    const dims = whole ? dimsOf(values[0]) : dimsOf(values);
+    if (!dims || dims.length !== rank || (!whole && depth(values[0]) !== rank - 1)) return undefined;
+    outputs.push({ name: spec.name, datatype, shape: dims, data: [whole ? values[0] : values].flat(Number.POSITIVE_INFINITY) });
+  }
+  return outputs.length > 0 ? outputs : undefined;
+}
+
+/** An OpenAPI Example Object of a request body. */
+interface RequestExample {
+  readonly summary: string;
+  readonly value: unknown;
+}
+
+/** The examples of one route: request bodies and the answers to them, by the same names. */
+interface RouteExamples {
+  readonly requests: Record<string, RequestExample>;
+  readonly answers: Record<string, AnswerExample>;
+}
+
+/**
+ * The golden inputs as examples of both routes, each request with what the route answers to it:
+ * the request as given (record form) with its expected predictions, and the same rows as tensors
+ * (v2, decoded by the codec itself) with the outputs those predictions fix (a v2 request asks
+ * for just those outputs when the predictions fix only some: a classifier's probabilities). The
+ * answers' request ids, timestamps, processing times, function versions and model versions are
+ * examples (`x-fixed` names the exact parts, `x-tolerance` the golden input's tolerance). A golden input
+ * the endpoint's limits refuse is left out.
  */
 function goldenExamples(
   version: ModelVersion,
   layout: RecordLayout,
   limits: ModelDocumentLimits,
-): { predict: Record<string, unknown>; infer: Record<string, unknown> } {
-  const predict: Record<string, unknown> = {};
-  const infer: Record<string, unknown> = {};
+): { predict: RouteExamples; infer: RouteExamples } {
+  const predict: RouteExamples = { requests: {}, answers: {} };
+  const infer: RouteExamples = { requests: {}, answers: {} };
+  // The version is the document's; the alias decides which version answers.
+  const served = `The version shown is this document's (${version.version}); while a canary runs, or within the endpoint's pointer cache (POINTER_CACHE_MS) after the production version changes, another version may answer, with its own predictions.`;
   (version.metadata.goldenInputs ?? []).forEach((golden, i) => {
     const name = `golden-${i + 1}`;
     const request = golden.request as { features?: unknown; instances?: unknown };
+    const tolerance = golden.tolerance ?? DEFAULT_GOLDEN_TOLERANCE;
+    let decoded: ReturnType<typeof decodeRecords>;
     try {
       const rows = request.instances !== undefined ? (request.instances as unknown[]) : [request.features];
-      const decoded =
+      decoded =
         Array.isArray(rows[0]) && request.instances !== undefined
           ? decodeArrays(layout, rows, (r) => ['instances', r], limits)
           : decodeRecords(layout, rows, (r) => ['instances', r], limits);
-      infer[name] = {
-        summary: `Golden input ${i + 1} as tensors`,
-        value: { inputs: version.signature.inputs.map((spec) => v2Tensor(spec.name, decoded.feeds[spec.name] as TensorData)) },
-      };
-      predict[name] = { summary: `Golden input ${i + 1} (registered with the version)`, value: golden.request };
     } catch {
       // Not servable under these limits (more rows than MAX_ROWS, say): not an example here.
+      return;
     }
+    predict.requests[name] = { summary: `Golden input ${i + 1} (registered with the version)`, value: golden.request };
+    predict.answers[name] = answerExample(`Golden input ${i + 1}: its expected predictions`, {
+      value: {
+        requestId: EXAMPLE_REQUEST_ID,
+        model: version.model,
+        modelVersion: version.version,
+        functionVersion: EXAMPLE_FUNCTION_VERSION,
+        predictions: golden.expected,
+        processingTimeMs: EXAMPLE_PROCESSING_MS,
+        timestamp: EXAMPLE_TIMESTAMP,
+      },
+      fixed: ['/model', '/predictions'],
+      tolerance,
+      note: served,
+    });
+    const outputs = goldenV2Outputs(version, golden.expected);
+    const partial = outputs !== undefined && outputs.length < version.signature.outputs.length;
+    infer.requests[name] = {
+      summary: `Golden input ${i + 1} as tensors${partial ? `, asking for ${outputs.map((o) => o.name).join(', ')}` : ''}`,
+      value: {
+        id: name,
+        inputs: version.signature.inputs.map((spec) => v2Tensor(spec.name, decoded.feeds[spec.name] as TensorData)),
+        ...(partial ? { outputs: outputs.map((o) => ({ name: o.name })) } : {}),
+      },
+    };
+    infer.answers[name] = answerExample(`Golden input ${i + 1}: the outputs its expected predictions fix`, {
+      value: {
+        model_name: version.model,
+        model_version: version.version,
+        id: name,
+        parameters: {
+          request_id: EXAMPLE_REQUEST_ID,
+          function_version: EXAMPLE_FUNCTION_VERSION,
+          processing_time_ms: EXAMPLE_PROCESSING_MS,
+          timestamp: EXAMPLE_TIMESTAMP,
+        },
+        outputs: outputs ?? [],
+      },
+      fixed: ['/model_name', '/id', ...(outputs ? ['/outputs'] : [])],
+      tolerance,
+      note: outputs ? served : "Its expected predictions do not have the shape of this model's answer: the outputs are not shown.",
+    });
   });
   return { predict, infer };
 }
@@ -440,7 +565,14 @@ export function modelDocument(version: ModelVersion, limits: ModelDocumentLimits
   const chosenInside = inputs.some((spec) => spec.shape.slice(1).some(isDynamic));
   const recordConstraints = [...(chosenInside ? [RECORD_CONSTRAINT] : []), sizeConstraint(limits.maxBodyBytes)];
   const security = [{ bearerAuth: [] }];
-  const operation = (operationId: string, summary: string, description: string, request: string, answer: JsonSchema, shown: object) => ({
+  const operation = (
+    operationId: string,
+    summary: string,
+    description: string,
+    request: string,
+    answer: JsonSchema,
+    shown: RouteExamples,
+  ) => ({
     operationId,
     summary,
     description: `${description}\n\nScope: \`predict\` (or \`predict:${model}\`).`,
@@ -449,18 +581,15 @@ export function modelDocument(version: ModelVersion, limits: ModelDocumentLimits
     'x-scope': 'predict',
     requestBody: {
       required: true,
-      content: { 'application/json': { schema: ref(request), ...(Object.keys(shown).length > 0 ? { examples: shown } : {}) } },
+      content: {
+        'application/json': { schema: ref(request), ...(Object.keys(shown.requests).length > 0 ? { examples: shown.requests } : {}) },
+      },
     },
     responses: {
       '200': {
         description: 'Served.',
         content: {
-          'application/json': {
-            schema: answer,
-            ...(Object.keys(shown).length > 0
-              ? { examples: Object.fromEntries(Object.keys(shown).map((name) => [name, { summary: 'Served' }])) }
-              : {}),
-          },
+          'application/json': { schema: answer, ...(Object.keys(shown.answers).length > 0 ? { examples: shown.answers } : {}) },
         },
       },
       '4XX': { $ref: '#/components/responses/Error' },

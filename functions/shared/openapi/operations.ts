@@ -11,6 +11,7 @@ import { CaptureSettingsSchema } from '../../core/capture.js';
 import { RecordRequestSchema, V2RequestSchema } from '../../core/codec/request.js';
 import { ExperimentRequestSchema, OutcomeRequestSchema } from '../../core/experiments/schemas.js';
 import { ModelMetadataSchema } from '../../core/registry.js';
+import { SERVER_METADATA } from '../../core/server-metadata.js';
 import { ShadowRequestSchema } from '../../core/shadow/shadow.js';
 import {
   CancelSchema,
@@ -26,6 +27,14 @@ import {
   SubmitJobSchema,
   UploadSchema,
 } from '../../control/schemas.js';
+import {
+  EXAMPLE_FUNCTION_VERSION,
+  EXAMPLE_PROCESSING_MS,
+  EXAMPLE_REQUEST_ID,
+  EXAMPLE_TIMESTAMP,
+  refusal,
+  type AnswerParts,
+} from './examples.js';
 import { fromZod, ref, type JsonSchema } from './schema.js';
 
 /** The request body of a route: a zod schema the handler parses with, or words for one a service checks by hand. */
@@ -41,9 +50,9 @@ export interface AnswerDoc {
 }
 
 /**
- * A request the document shows, with the status it is answered with on the local stack (whose
- * sample model is `iris`); `test/integration/openapi.test.ts` sends every one. Its path
- * parameters default to each parameter's `example`.
+ * A request the document shows, with the status and the answer it gets on the local stack (whose
+ * sample model is `iris`, version 1); `test/integration/openapi.test.ts` sends every one and
+ * compares the answer's fixed parts. Its path parameters default to each parameter's `example`.
  */
 export interface ExampleDoc {
   readonly summary: string;
@@ -51,6 +60,8 @@ export interface ExampleDoc {
   readonly path?: Readonly<Record<string, string>>;
   readonly query?: Readonly<Record<string, string>>;
   readonly body?: unknown;
+  /** The answer, with the parts of it that are exact (`examples.ts`). */
+  readonly answer: AnswerParts;
 }
 
 export interface OperationDoc {
@@ -102,6 +113,56 @@ const body = (name: string, schema: z.ZodType, override?: Readonly<Record<string
 /** One row of the sample model's features (`models/iris/metadata.json`). */
 const IRIS_ROW = { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 };
 
+/** The sample model's declared features and class labels, and its signature (`models/iris/`). */
+const IRIS_FEATURES = ['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm'];
+const IRIS_LABELS = ['setosa', 'versicolor', 'virginica'];
+const IRIS_SIGNATURE = {
+  inputs: [{ name: 'features', type: 'float32', shape: ['N', 4] }],
+  outputs: [
+    { name: 'probabilities', type: 'float32', shape: ['N', 3] },
+    { name: 'label', type: 'string', shape: ['N'] },
+  ],
+};
+
+/** What the sample model answers for {@link IRIS_ROW}, and for the row `[6.7, 3.0, 5.2, 2.3]`. */
+const IRIS_ROW_PREDICTION = {
+  label: 'setosa',
+  confidence: 0.9975189,
+  probabilities: { setosa: 0.9975189, versicolor: 0.002481153, virginica: 4.449172e-13 },
+};
+const IRIS_VIRGINICA_PREDICTION = {
+  label: 'virginica',
+  confidence: 0.99304515,
+  probabilities: { setosa: 2.253939e-7, versicolor: 0.0069545833, virginica: 0.99304515 },
+};
+
+/** A predict answer of the sample model, with `predictions`; the labels are fixed, the probabilities examples. */
+function irisPredictAnswer(predictions: readonly { label: string }[]): AnswerParts {
+  return {
+    value: {
+      requestId: EXAMPLE_REQUEST_ID,
+      model: 'iris',
+      modelVersion: '1',
+      functionVersion: EXAMPLE_FUNCTION_VERSION,
+      predictions,
+      processingTimeMs: EXAMPLE_PROCESSING_MS,
+      timestamp: EXAMPLE_TIMESTAMP,
+    },
+    fixed: ['/model', ...predictions.map((_, i) => `/predictions/${i}/label`)],
+    note: "The sample model's labels; its probabilities are shown to a few digits.",
+  };
+}
+
+/** The sample model as a registry record (`GET /v1/models`), as an example. */
+const IRIS_RECORD = {
+  model: 'iris',
+  productionVersion: '1',
+  latestVersion: 1,
+  revision: 3,
+  updatedAt: EXAMPLE_TIMESTAMP,
+  updatedBy: 'local-setup',
+};
+
 const JOB = object('`{"job": BatchJob}` (functions/core/batch-contract.ts): the job with its state, rows and output locations.');
 const RELEASE = object("The release: the alias's versions and weights after the change (functions/core/release.ts).");
 const DEPLOYMENT = object("The endpoint's alias: stable and canary versions, their weights, the release under way.");
@@ -121,7 +182,12 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     body: body('RecordRequest', RecordRequestSchema),
     answers: [ok('One prediction per row.', ref('PredictResponse'))],
     examples: {
-      'one-row': { summary: 'One row of the sample model', status: 200, body: { features: IRIS_ROW } },
+      'one-row': {
+        summary: 'One row of the sample model',
+        status: 200,
+        body: { features: IRIS_ROW },
+        answer: irisPredictAnswer([IRIS_ROW_PREDICTION]),
+      },
       'array-rows': {
         summary: 'Rows as arrays, in feature order',
         status: 200,
@@ -131,16 +197,23 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
             [6.7, 3.0, 5.2, 2.3],
           ],
         },
+        answer: irisPredictAnswer([IRIS_ROW_PREDICTION, IRIS_VIRGINICA_PREDICTION]),
       },
       'unknown-feature': {
         summary: 'A feature name the model does not take: 400 UNKNOWN_FEATURE',
         status: 400,
         body: { features: { ...IRIS_ROW, sepal_length: 5.1 } },
+        answer: refusal(
+          'UNKNOWN_FEATURE',
+          'features.sepal_length',
+          `"sepal_length" (did you mean "sepal_length_cm"?) is not a feature of this model; it takes: ${IRIS_FEATURES.join(', ')}.`,
+        ),
       },
       'both-forms': {
         summary: 'features and instances together: 400 CONFLICTING_FIELDS',
         status: 400,
         body: { features: IRIS_ROW, instances: [IRIS_ROW] },
+        answer: refusal('CONFLICTING_FIELDS', 'instances', 'Send either "features" (one row) or "instances" (many), not both.'),
       },
     },
   },
@@ -166,11 +239,35 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
         summary: 'One row of the sample model as a tensor',
         status: 200,
         body: { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] },
+        answer: {
+          value: {
+            model_name: 'iris',
+            model_version: '1',
+            id: EXAMPLE_REQUEST_ID,
+            parameters: {
+              request_id: EXAMPLE_REQUEST_ID,
+              function_version: EXAMPLE_FUNCTION_VERSION,
+              processing_time_ms: EXAMPLE_PROCESSING_MS,
+              timestamp: EXAMPLE_TIMESTAMP,
+            },
+            outputs: [
+              { name: 'probabilities', datatype: 'FP32', shape: [1, 3], data: Object.values(IRIS_ROW_PREDICTION.probabilities) },
+              { name: 'label', datatype: 'BYTES', shape: [1], data: ['setosa'] },
+            ],
+          },
+          fixed: ['/model_name', '/outputs/0/name', '/outputs/0/shape', '/outputs/1'],
+          note: "The sample model's label; its probabilities are shown to a few digits. Without an `id` in the request, the answer's is its request id.",
+        },
       },
       'wrong-datatype': {
         summary: 'float64 data for a float32 input: 400 DATATYPE_MISMATCH',
         status: 400,
         body: { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP64', data: [5.1, 3.5, 1.4, 0.2] }] },
+        answer: refusal(
+          'DATATYPE_MISMATCH',
+          'inputs[0].datatype',
+          'Input "features" is FP32, not "FP64". Convert the array first, e.g. NumPy\'s arr.astype(\'float32\') (NumPy\'s default float is float64).',
+        ),
       },
     },
   },
@@ -210,7 +307,7 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     summary: 'The process answers',
     tag: 'Health',
     answers: [ok('Alive.', { type: 'object', required: ['live'], properties: { live: { const: true } } })],
-    examples: { live: { summary: 'Alive', status: 200 } },
+    examples: { live: { summary: 'Alive', status: 200, answer: { value: { live: true }, fixed: [''] } } },
   },
   'GET /v2/health/ready': {
     operationId: 'ready',
@@ -229,7 +326,7 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Server metadata (v2): name, version, protocol extensions',
     tag: 'Health',
     answers: [ok('The server.', ref('ServerMetadata'))],
-    examples: { server: { summary: 'The server', status: 200 } },
+    examples: { server: { summary: 'The server', status: 200, answer: { value: SERVER_METADATA, fixed: [''] } } },
   },
   'GET /openapi.json': {
     operationId: 'apiDocument',
@@ -244,14 +341,36 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     description:
       "Built from the production version's signature (input names, element types, shapes), declared features and class labels, with its golden inputs as examples. Answers 404 NO_PRODUCTION_VERSION before the first promotion.",
     answers: [ok("An OpenAPI 3.1 document of the model's prediction routes.", ref('OpenApiDocument'))],
-    examples: { sample: { summary: "The sample model's document", status: 200 } },
+    examples: {
+      sample: {
+        summary: "The sample model's document",
+        status: 200,
+        answer: {
+          value: {
+            openapi: '3.1.0',
+            info: { title: 'Model iris', version: '1', description: 'Predictions of model "iris", version 1 (its production version), …' },
+            paths: {
+              '/v1/models/iris/predict': { post: { operationId: 'predict' } },
+              '/v2/models/iris/infer': { post: { operationId: 'inferV2' } },
+            },
+          },
+          fixed: [
+            '/openapi',
+            '/info/title',
+            '/paths/~1v1~1models~1iris~1predict/post/operationId',
+            '/paths/~1v2~1models~1iris~1infer/post/operationId',
+          ],
+          note: 'Abridged: the document also holds the request and answer schemas, and the golden inputs as examples.',
+        },
+      },
+    },
   },
   'GET /v1/models': {
     operationId: 'listModels',
     summary: 'List the models',
     tag: 'Registry',
     answers: [ok('Every model, with its production version.', listOf('models', ref('ModelRecord')))],
-    examples: { all: { summary: 'Every model', status: 200 } },
+    examples: { all: { summary: 'Every model', status: 200, answer: { value: { models: [IRIS_RECORD] }, fixed: [] } } },
   },
   'GET /v1/models/{model}': {
     operationId: 'describeModel',
@@ -259,8 +378,20 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     tag: 'Registry',
     answers: [ok('The model and its versions (number, stage, registration time).', ref('ModelSummary'))],
     examples: {
-      sample: { summary: 'The sample model', status: 200 },
-      missing: { summary: 'A model never registered: 404 MODEL_NOT_FOUND', status: 404, path: { model: 'no-such-model' } },
+      sample: {
+        summary: 'The sample model',
+        status: 200,
+        answer: {
+          value: { ...IRIS_RECORD, versions: [{ version: '1', stage: 'production', registeredAt: EXAMPLE_TIMESTAMP }] },
+          fixed: ['/model', '/versions/0/version'],
+        },
+      },
+      missing: {
+        summary: 'A model never registered: 404 MODEL_NOT_FOUND',
+        status: 404,
+        path: { model: 'no-such-model' },
+        answer: refusal('MODEL_NOT_FOUND', 'model', 'No model named "no-such-model" is registered.'),
+      },
     },
   },
   'GET /v1/models/{model}/versions': {
@@ -278,7 +409,16 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     body: body('RegisterRequest', RegisterSchema, { metadata: fromZod(ModelMetadataSchema) }),
     answers: [created('The version, as registered.', ref('ModelVersion'))],
     examples: {
-      'no-file': { summary: 'Neither modelBase64 nor uploadId: 400 MISSING_FIELD', status: 400, body: { metadata: { features: ['x'] } } },
+      'no-file': {
+        summary: 'Neither modelBase64 nor uploadId: 400 MISSING_FIELD',
+        status: 400,
+        body: { metadata: { features: ['x'] } },
+        answer: refusal(
+          'MISSING_FIELD',
+          'modelBase64',
+          'Field "modelBase64" or "uploadId" is required. Send {"modelBase64": "<the .onnx file, base64>", "metadata": {...}}, or for a large file {"uploadId": "<from POST /v1/models/{model}/uploads>", "metadata": {...}}.',
+        ),
+      },
     },
   },
   'POST /v1/models/{model}/uploads': {
@@ -294,8 +434,36 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     tag: 'Registry',
     answers: [ok('The version.', ref('ModelVersion'))],
     examples: {
-      first: { summary: "The sample model's first version", status: 200 },
-      missing: { summary: 'A version never registered: 404 VERSION_NOT_FOUND', status: 404, path: { version: '9999' } },
+      first: {
+        summary: "The sample model's first version",
+        status: 200,
+        answer: {
+          value: {
+            model: 'iris',
+            version: '1',
+            stage: 'production',
+            revision: 3,
+            metadata: {
+              algorithm: 'multinomial logistic regression',
+              features: IRIS_FEATURES,
+              target: 'species',
+              classLabels: IRIS_LABELS,
+            },
+            artifact: { bucket: 'onnx-artifacts', key: `models/iris/${'0'.repeat(64)}.onnx`, sha256: '0'.repeat(64), sizeBytes: 1280 },
+            signature: IRIS_SIGNATURE,
+            registeredBy: 'local-setup',
+            registeredAt: EXAMPLE_TIMESTAMP,
+          },
+          fixed: ['/model', '/version', '/metadata/features', '/metadata/classLabels', '/signature'],
+          note: 'Abridged: the metadata also holds the metrics, the description and the golden inputs.',
+        },
+      },
+      missing: {
+        summary: 'A version never registered: 404 VERSION_NOT_FOUND',
+        status: 404,
+        path: { version: '9999' },
+        answer: refusal('VERSION_NOT_FOUND', 'version', 'Model "iris" has no version 9999.'),
+      },
     },
   },
   'PUT /v1/models/{model}/production': {
@@ -358,8 +526,51 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     tag: 'Observability',
     answers: [ok('`ModelStats` (functions/core/stats.ts).', object('Per-version statistics over the window.'))],
     examples: {
-      'last-hour': { summary: 'The last hour', status: 200, query: { minutes: '60' } },
-      'window-too-long': { summary: 'More than a day: 400 INVALID_WINDOW', status: 400, query: { minutes: '5000' } },
+      'last-hour': {
+        summary: 'The last hour',
+        status: 200,
+        query: { minutes: '60' },
+        answer: {
+          value: {
+            model: 'iris',
+            alias: 'live',
+            productionVersion: '1',
+            windowMinutes: 60,
+            from: '2025-12-31T23:00:00.000Z',
+            to: EXAMPLE_TIMESTAMP,
+            thresholds: { maxErrorRate: 0.05, maxMeanLatencyMs: 1000 },
+            healthy: true,
+            versions: [
+              {
+                functionVersion: EXAMPLE_FUNCTION_VERSION,
+                role: 'stable',
+                modelVersion: '1',
+                pinned: false,
+                percent: 100,
+                invocations: 0,
+                clientErrors: 0,
+                serverErrors: 0,
+                errorRate: null,
+                latencyMs: null,
+                healthy: true,
+                evidence: 'none',
+                reasons: [],
+              },
+            ],
+          },
+          fixed: ['/model', '/alias', '/windowMinutes'],
+        },
+      },
+      'window-too-long': {
+        summary: 'More than a day: 400 INVALID_WINDOW',
+        status: 400,
+        query: { minutes: '5000' },
+        answer: refusal(
+          'INVALID_WINDOW',
+          'query.minutes',
+          'The window is a whole number of minutes from 1 to 1440, e.g. ?minutes=60, not "5000".',
+        ),
+      },
     },
   },
   'GET /v1/models/{model}/predictions': {
