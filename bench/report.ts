@@ -536,7 +536,7 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Next step: the same as for batch efficiency; every millisecond of per-row JavaScript taken out of the batched path raises this ratio, up to the limit above.',
   'cold-start': COLD_START_NEXT_STEP,
   'cold-start-ratio': COLD_START_NEXT_STEP,
-  http: "Next step: the gap splits into the local server's API Gateway emulation (event building, route matching, the authorizer cache: local/server.ts in the profile), the handler, and the socket writes; the largest of them in the profile is where to start.",
+  http: "Next step: the gap splits into the local server's API Gateway emulation (event building, route matching, the authorizer cache: local/server.ts and local/http/*.ts in the profile), the handler, and the socket writes; the largest of them in the profile is where to start.",
   'http-npm-start':
     "Next step: the bound is the machine, not the request path. Storing one record costs dynalite more CPU than the minimal server spends on a whole request (section 2), and on 2 cores the load generator, the API and dynalite compete; the API alone, without logs, is itself near the limit at concurrency 8. What is left to try: a cheaper local store for the prediction log than dynalite (it reads each item before it writes it), and less JavaScript per request in the local server and the handler (the profile of the API with auth, section 5). The record writer already sends full batches of 25, up to 4 at once, after the answer, and skips the AWS SDK's logging filter.",
   'rss-growth': 'Next step: take heap snapshots before and after the measured run (`--heapsnapshot-signal`) and diff them.',

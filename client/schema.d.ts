@@ -894,7 +894,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Every error answer. `code` is stable (the README lists them); `message` says what to do; `path` names the field, header or query parameter at fault (empty when none). Answers from 500 up carry a generic message: the details are logged under the request id. */
+        /** @description Every error answer. `code` is stable (docs/protocol.md lists them); `message` says what to do; `path` names the field, header or query parameter at fault (empty when none). Answers from 500 up carry a generic message: the details are logged under the request id. */
         ErrorBody: {
             error: {
                 /** @example UNKNOWN_FEATURE */

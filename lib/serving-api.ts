@@ -262,7 +262,7 @@ export class ServingApi extends Construct {
 
   /**
    * Errors API Gateway itself answers keep the product's error shape: a stable code, a message,
-   * and the request id. The authorizer's outcomes get the codes the README's table gives.
+   * and the request id. The authorizer's outcomes get the codes docs/protocol.md's table gives.
    */
   private addGatewayResponses(): void {
     for (const response of GATEWAY_RESPONSES) {
@@ -405,7 +405,8 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
     type: ResponseType.MISSING_AUTHENTICATION_TOKEN,
     statusCode: '404',
     code: 'ROUTE_NOT_FOUND',
-    message: '"No route for this method and path (the path may exist with another method). See the README for the API."',
+    message:
+      '"No route for this method and path (the path may exist with another method). The routes are in the OpenAPI document: GET /openapi.json."',
   },
   {
     id: 'UnsupportedMediaType',

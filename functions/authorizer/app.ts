@@ -11,7 +11,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { usageKeyOf } from '../auth/claims.js';
 import { KeysUnavailableError, TokenRejectedError } from '../auth/errors.js';
-import { describeGrants, grantsOf, type GrantOptions } from '../auth/permissions.js';
+import { describeGrants, grantsOf, unknownScopes, type GrantOptions } from '../auth/permissions.js';
 import { evaluatePolicy, policyFor } from '../auth/policy.js';
 import type { TokenVerifier } from '../auth/verifier.js';
 import { logLine } from '../shared/http.js';
@@ -47,7 +47,9 @@ export class UnauthorizedError extends Error {
 export interface AuthorizerContext {
   /** The token's grants, normalized: `models:read predict:iris`. */
   readonly scope: string;
-  readonly [key: string]: string;
+  /** Only when `scope` is empty: the scopes the token carried that this API does not know, comma-separated. */
+  readonly unknownScopes?: string;
+  readonly [key: string]: string | undefined;
 }
 
 export type AuthorizerResult = APIGatewayAuthorizerResult & { context: AuthorizerContext };
@@ -66,6 +68,8 @@ export function makeHandler(deps: AuthorizerDeps): AuthorizerHandler {
       const usageKey = deps.usageKeyClaim ? usageKeyOf(claims, deps.usageKeyClaim) : undefined;
       const policyDocument = policyFor(grants, event.methodArn, routes);
       const scope = describeGrants(grants);
+      // A token that grants nothing: the scopes it did carry, which this API does not know, for the 403.
+      const unknown = scope === '' ? unknownScopes(claims, deps.grantOptions).join(', ') : '';
       log('INFO', 'token accepted', {
         ...where,
         principalId: subject,
@@ -77,7 +81,7 @@ export function makeHandler(deps: AuthorizerDeps): AuthorizerHandler {
         principalId: subject,
         policyDocument,
         // Route-independent, like the policy: it is cached with it.
-        context: { scope },
+        context: { scope, ...(unknown ? { unknownScopes: unknown } : {}) },
         ...(usageKey !== undefined ? { usageIdentifierKey: usageKey } : {}),
       };
     } catch (error) {

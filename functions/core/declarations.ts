@@ -4,6 +4,7 @@
  * signature gate.
  */
 import { isDynamic } from './codec/decode.js';
+import { holdsClassProbabilities } from './codec/encode.js';
 import { excerpt, nameList, UNPAIRED_SURROGATE } from './codec/limits.js';
 import { ValidationError, type FieldPath } from './errors.js';
 import type { ModelMetadata, ModelSignature } from './model.js';
@@ -133,14 +134,10 @@ export function checkDeclarations(signature: ModelSignature, metadata: ModelMeta
     if (new Set(classLabels).size !== classLabels.length) {
       throw new ValidationError('DUPLICATE_CLASS_LABEL', 'Class labels must be unique.', ['metadata', 'classLabels']);
     }
-    const fixedWidths = signature.outputs
-      .filter((o) => (o.type === 'float32' || o.type === 'float64') && o.shape.length === 2)
-      .map((o) => o.shape[1] ?? null);
-    const fits = fixedWidths.some((w) => isDynamic(w) || w === classLabels.length);
-    if (!fits) {
+    if (!signature.outputs.some((o) => holdsClassProbabilities(o, classLabels.length))) {
       throw new ValidationError(
         'CLASS_LABELS_MISMATCH',
-        `${classLabels.length} class labels are declared, but no floating-point output of shape [N, ${classLabels.length}] holds their probabilities.`,
+        `${classLabels.length} class labels are declared, but no floating-point output of shape [N, ${classLabels.length}]${classLabels.length === 2 ? " (or [N, 1] or [N]: the second label's probability)" : ''} holds their probabilities.`,
         ['metadata', 'classLabels'],
       );
     }

@@ -204,6 +204,25 @@ describe('what the local authorizer accepts that modelctl could not mint', () =>
     expect(replies.map((r) => r.status)).toEqual([403, 403, 403, 200]);
     expect(errorOf(replies[0] as JsonReply).code).toBe('FORBIDDEN');
   });
+
+  it('names the scopes a token carried that this API does not know, rather than saying it has none', async () => {
+    // Prepare
+    const exp = T0 / 1000 + 600;
+    const unknown = await signed({ exp, scope: 'admin root' });
+    const empty = await signed({ exp, scope: '' });
+
+    // Act
+    const [refused, none] = await Promise.all(
+      [unknown, empty].map((t) => call(api.url, 'POST', '/v1/models/iris/predict', { features: {} }, bearer(t))),
+    );
+
+    // Assess
+    expect([refused?.status, none?.status]).toEqual([403, 403]);
+    expect(errorOf(refused as JsonReply).message).toMatch(
+      /^This token \(scopes: none; it carries only scopes this API does not know: admin, root\) does not allow POST \/v1\/models\/iris\/predict;/,
+    );
+    expect(errorOf(none as JsonReply).message).toMatch(/^This token \(scopes: none\) does not allow /);
+  });
 });
 
 describe('per-client throttling', () => {

@@ -22,7 +22,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import puppeteer, { type HTTPRequest, type Browser, type Page, type SerializedAXNode } from 'puppeteer-core';
 import type { TensorSpec } from '../../functions/core/model.js';
-import { SAMPLE_MODEL, startLocalStack, type LocalStack } from '../../local/stack.js';
+import { SAMPLE_MODEL, type LocalStack } from '../../local/stack.js';
+import { startTestStack } from '../fixtures/stack-log.js';
 import { int64Model, mixedInputModel } from '../fixtures/models.js';
 import { buildModel } from '../support/onnx/builder.js';
 
@@ -85,7 +86,7 @@ function countsModel(): Uint8Array {
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'console-test-'));
-  stack = await startLocalStack({ driftIntervalMs: 0, dataDir });
+  stack = await startTestStack({ driftIntervalMs: 0, dataDir });
   // A second iris version as a 25% canary; a model that takes named input tensors rather than
   // declared features, staged with a reason full of markup.
   const [bytes, metadata] = await Promise.all([

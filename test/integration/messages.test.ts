@@ -4,7 +4,8 @@
  * sent and what would be right (the closest name for a misspelt one), in our words, never the
  * validation library's ("expected int, received number", "Invalid input", "Too big").
  */
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
+import { startTestStack } from '../fixtures/stack-log.js';
 import { errorOf, type JsonReply } from '../fixtures/http.js';
 import { adminCall, type Call } from '../fixtures/tokens.js';
 
@@ -12,7 +13,7 @@ let stack: LocalStack;
 let call: Call;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ rateLimit: false, driftIntervalMs: 0 });
+  stack = await startTestStack({ rateLimit: false, driftIntervalMs: 0 });
   call = await adminCall(stack);
 }, 60_000);
 

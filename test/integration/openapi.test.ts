@@ -19,7 +19,8 @@ import { formatPath } from '../../functions/core/errors.js';
 import { findDifference } from '../../functions/core/gates.js';
 import { readPointer } from '../../functions/shared/openapi/examples.js';
 import { ROUTES } from '../../functions/shared/routes.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
+import { startTestStack } from '../fixtures/stack-log.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 import {
   fixedShapeModel,
@@ -50,7 +51,7 @@ const MAX_ROWS = 1_000;
 const send = (method: string, path: string, body?: unknown): Promise<JsonReply> => call(stack.url, method, path, body, bearer(token));
 
 beforeAll(async () => {
-  stack = await startLocalStack({ rateLimit: false });
+  stack = await startTestStack({ rateLimit: false });
   token = await adminToken(stack);
 }, 60_000);
 

@@ -37,14 +37,8 @@ const FLOAT_TYPES: ReadonlySet<string> = new Set(['float16', 'float32', 'float64
 export function classifierView(signature: ModelSignature, metadata: ModelMetadata): ClassifierView | undefined {
   const labels = metadata.classLabels;
   if (!labels || labels.length === 0) return undefined;
-  const fits = (o: TensorSpec): boolean => {
-    if (!FLOAT_TYPES.has(o.type)) return false;
-    const width = o.shape[1] ?? null;
-    return o.shape.length === 2 && (isDynamic(width) || width === labels.length || (labels.length === 2 && width === 1));
-  };
-  const fitsBinary = (o: TensorSpec): boolean => labels.length === 2 && FLOAT_TYPES.has(o.type) && o.shape.length === 1;
-  let candidates = signature.outputs.filter(fits);
-  if (candidates.length === 0) candidates = signature.outputs.filter(fitsBinary);
+  let candidates = signature.outputs.filter((o) => holdsClassRows(o, labels.length));
+  if (candidates.length === 0) candidates = signature.outputs.filter((o) => holdsBinaryColumn(o, labels.length));
   const chosen = candidates.find((o) => o.name.toLowerCase().includes('prob')) ?? (candidates.length === 1 ? candidates[0] : undefined);
   if (!chosen) return undefined;
   const binary = labels.length === 2 && (chosen.shape.length === 1 || chosen.shape[1] === 1);
@@ -55,6 +49,28 @@ export interface ClassPrediction {
   readonly label: string;
   readonly confidence: number | string;
   readonly probabilities: Record<string, number | string>;
+}
+
+/** A floating-point output of shape [N, k] (k dynamic, or the number of labels; or 1 with two labels: P(second label)). */
+function holdsClassRows(o: TensorSpec, labelCount: number): boolean {
+  if (!FLOAT_TYPES.has(o.type) || o.shape.length !== 2) return false;
+  const width = o.shape[1] ?? null;
+  return isDynamic(width) || width === labelCount || (labelCount === 2 && width === 1);
+}
+
+/** With two labels, a floating-point output of shape [N]: P(second label) per row. */
+function holdsBinaryColumn(o: TensorSpec, labelCount: number): boolean {
+  return labelCount === 2 && FLOAT_TYPES.has(o.type) && o.shape.length === 1;
+}
+
+/**
+ * Whether `o` can hold the probabilities of `labelCount` classes the way {@link classifierView}
+ * serves them: [N, k] of float16/32/64, or for two labels [N, 1] or [N] (the second label's
+ * probability). The registry checks declared class labels with it, so that every output the
+ * serving path reads as a classifier's is one a registration may declare labels for.
+ */
+export function holdsClassProbabilities(o: TensorSpec, labelCount: number): boolean {
+  return holdsClassRows(o, labelCount) || holdsBinaryColumn(o, labelCount);
 }
 
 /** One JSON object's text per row: what the record forms answer, and what a batch job writes per row. */

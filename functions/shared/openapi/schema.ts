@@ -39,7 +39,7 @@ export function ref(name: string): JsonSchema {
 export const ERROR_BODY: JsonSchema = {
   type: 'object',
   description:
-    'Every error answer. `code` is stable (the README lists them); `message` says what to do; `path` names the field, header or query parameter at fault (empty when none). Answers from 500 up carry a generic message: the details are logged under the request id.',
+    'Every error answer. `code` is stable (docs/protocol.md lists them); `message` says what to do; `path` names the field, header or query parameter at fault (empty when none). Answers from 500 up carry a generic message: the details are logged under the request id.',
   required: ['error', 'requestId'],
   properties: {
     error: {
