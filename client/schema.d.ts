@@ -2172,8 +2172,10 @@ export interface operations {
                 since?: string;
                 /** @description Records per page, 1 to 100. */
                 limit?: string;
-                /** @description The previous page's nextCursor. */
+                /** @description The previous page's nextCursor (it keeps its listing's since and order). */
                 cursor?: string;
+                /** @description oldest (first, the default) or newest (first: the newest records at or after since). */
+                order?: "oldest" | "newest";
             };
             header?: never;
             path: {

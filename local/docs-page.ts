@@ -69,15 +69,15 @@ const DOCS_HTML = `<!doctype html>
 `;
 
 /**
- * Starts Swagger UI on the API's document. `persistAuthorization` keeps the token across reloads
- * (in the browser's local storage, on this origin only); `tryItOutEnabled` opens every operation
- * ready to send.
+ * Starts Swagger UI on the API's document. `persistAuthorization` is off: a pasted token lives
+ * in this tab's memory only and is gone on reload, as the console promises (Swagger UI would
+ * otherwise keep it in local storage); `tryItOutEnabled` opens every operation ready to send.
  */
 const START_JS = `window.ui = SwaggerUIBundle({
   url: ${JSON.stringify(OPENAPI_PATH)},
   dom_id: '#swagger-ui',
   deepLinking: true,
-  persistAuthorization: true,
+  persistAuthorization: false,
   tryItOutEnabled: true,
   displayRequestDuration: true,
   validatorUrl: null,

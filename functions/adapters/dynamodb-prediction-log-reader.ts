@@ -1,6 +1,6 @@
 /**
  * DynamoDB implementation of the `PredictionLogReader` port: a model's prediction-log records,
- * oldest first, through the table's `byModel` index (partition `model`, sort `timestamp`, all
+ * oldest first (or newest first, `order: 'newest'`: the same Query read backwards) through the table's `byModel` index (partition `model`, sort `timestamp`, all
  * attributes projected), so one Query reads a page without touching other models' items.
  *
  * Pages are exact: it asks for one record more than the page holds, so `more` is true only when
@@ -11,14 +11,8 @@
  * table's), so none is skipped or repeated.
  */
 import { GetCommand, QueryCommand, paginateQuery, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type {
-  PredictionLogPage,
-  PredictionLogQuery,
-  PredictionLogReader,
-  PredictionLogRecord,
-  StudyReader,
-  StudyRecord,
-} from '../core/ports.js';
+import type { OrderedPredictionLogQuery, OrderedPredictionLogReader } from '../core/stats.js';
+import type { PredictionLogPage, PredictionLogReader, PredictionLogRecord, StudyReader, StudyRecord } from '../core/ports.js';
 import { PREDICTION_LOG_TABLE } from './tables.js';
 
 export interface DynamoDbPredictionLogReaderOptions {
@@ -34,11 +28,16 @@ const TABLE_KEY = PREDICTION_LOG_TABLE.partitionKey.name;
  * @example
  * const reader = new DynamoDbPredictionLogReader({ client: documents, tableName: config.PREDICTION_LOG_TABLE });
  * const { records, more } = await reader.read('iris', { since: '2025-03-04T05:00:00.000Z', limit: 100 });
+ * const newest = await reader.read('iris', { since: '2025-03-04T05:00:00.000Z', limit: 20, order: 'newest' });
  */
-export class DynamoDbPredictionLogReader implements PredictionLogReader {
+export class DynamoDbPredictionLogReader implements PredictionLogReader, OrderedPredictionLogReader {
   constructor(private readonly options: DynamoDbPredictionLogReaderOptions) {}
 
-  async read(model: string, query: PredictionLogQuery): Promise<PredictionLogPage> {
+  /**
+   * Up to `query.limit` records at or after `query.since`, in `query.order` (@default 'oldest'),
+   * continuing after `query.after` when given (in a newest-first listing: the records older than it).
+   */
+  async read(model: string, query: OrderedPredictionLogQuery): Promise<PredictionLogPage> {
     const wanted = query.limit + 1;
     const records: PredictionLogRecord[] = [];
     // The index key (model, timestamp) plus the table key (requestId): where the next Query starts.
@@ -54,7 +53,7 @@ export class DynamoDbPredictionLogReader implements PredictionLogReader {
           KeyConditionExpression: '#model = :model AND #timestamp >= :since',
           ExpressionAttributeNames: { '#model': 'model', '#timestamp': 'timestamp' },
           ExpressionAttributeValues: { ':model': model, ':since': query.since },
-          ScanIndexForward: true,
+          ScanIndexForward: query.order !== 'newest',
           Limit: wanted - records.length,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),

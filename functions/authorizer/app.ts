@@ -119,6 +119,14 @@ export function bearerToken(event: Pick<APIGatewayRequestAuthorizerEvent, 'heade
   if (values.length === 0) throw new UnauthorizedError('This route needs a token: send "Authorization: Bearer <JWT>".');
   if (values.length > 1) throw new UnauthorizedError('Send exactly one Authorization header.');
   const match = /^Bearer +(\S+) *$/i.exec(values[0] as string);
-  if (!match) throw new UnauthorizedError('Use the Bearer scheme: "Authorization: Bearer <JWT>".');
+  if (!match) {
+    // "Bearer" with nothing after it (an unset shell variable, say) is the scheme with no token.
+    if (/^Bearer *$/i.test(values[0] as string)) {
+      throw new UnauthorizedError(
+        'The Authorization header says "Bearer" but holds no token after it: send "Authorization: Bearer <JWT>".',
+      );
+    }
+    throw new UnauthorizedError('Use the Bearer scheme: "Authorization: Bearer <JWT>".');
+  }
   return match[1] as string;
 }

@@ -11,7 +11,7 @@ import { MAX_VERSION_DIGITS, VERSION_PATTERN } from '../core/names.js';
 import { BATCH_FORMATS, JOB_STATES } from '../core/batch-contract.js';
 import { MAX_DRIFT_WINDOW_MINUTES } from '../core/drift/service.js';
 import { MAX_REPLAY_REQUESTS } from '../core/replay/service.js';
-import { DEFAULT_WINDOW_MINUTES, MAX_WINDOW_MINUTES } from '../core/stats.js';
+import { DEFAULT_WINDOW_MINUTES, MAX_WINDOW_MINUTES, PREDICTION_ORDERS } from '../core/stats.js';
 
 export const RegisterSchema = z.strictObject({
   /**
@@ -150,6 +150,8 @@ export const ShadowIdQuery = z.string().regex(/^shadow-[0-9a-z-]{1,60}$/);
 export const MinutesQuery = z.string().regex(/^[0-9]{1,5}$/);
 /** `?limit=N`: up to 3 digits, then judged against 1 to 100. */
 export const LimitQuery = z.string().regex(/^[0-9]{1,3}$/);
+/** `?order=oldest|newest`: the order of a prediction-log listing. */
+export const PredictionOrderQuery = z.enum(PREDICTION_ORDERS);
 /** `?state=…`: a batch job's state. */
 export const JobStateQuery = z.enum(JOB_STATES);
 
@@ -176,7 +178,11 @@ export const QUERY_PARAMETERS: Readonly<Record<string, Readonly<Record<string, Q
       description: 'An ISO-8601 time with a zone, a date, or a duration back from now (90s, 10m, 2h, 1d). Default: the last hour.',
     },
     limit: { schema: LimitQuery, description: 'Records per page, 1 to 100.' },
-    cursor: { schema: z.string(), description: "The previous page's nextCursor." },
+    cursor: { schema: z.string(), description: "The previous page's nextCursor (it keeps its listing's since and order)." },
+    order: {
+      schema: PredictionOrderQuery,
+      description: 'oldest (first, the default) or newest (first: the newest records at or after since).',
+    },
   },
   'GET /v1/models/{model}/batch-jobs': {
     limit: { schema: LimitQuery, description: 'Jobs per page, 1 to 100.' },

@@ -396,7 +396,12 @@ export function parseMetadata(value: unknown): ModelMetadata {
       ['metadata', ...protoKey],
     );
   }
-  const metadata = parseWith(ModelMetadataSchema, value, 'See the README for the metadata fields.', ['metadata']);
+  const metadata = parseWith(
+    ModelMetadataSchema,
+    value,
+    'The metadata fields are in docs/registry.md (Register your own ONNX model) and the OpenAPI document (GET /openapi.json).',
+    ['metadata'],
+  );
   checkDeclaredNames(metadata);
   return metadata;
 }

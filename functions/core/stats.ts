@@ -7,7 +7,7 @@
  *   own counters locally), so they count exactly what the release safety net counts
  *   (`observability.ts`: a failure is an answer of 500 or more).
  * - **predictions** (`GET /v1/models/{m}/predictions`): a model's prediction-log records, oldest
- *   first, from a time on, one page at a time with an opaque cursor bound to the model.
+ *   or newest first, from a time on, one page at a time with an opaque cursor bound to the model.
  *
  * Talks to ports only (through `ReleaseService.deployment` for the routing and metrics).
  */
@@ -16,8 +16,9 @@ import { MODEL_NAME_PATTERN } from './model.js';
 import type {
   LatencySummary,
   ModelRegistry,
+  PredictionLogPage,
   PredictionLogPosition,
-  PredictionLogReader,
+  PredictionLogQuery,
   PredictionLogRecord,
   VersionMetrics,
 } from './ports.js';
@@ -206,6 +207,23 @@ export const DEFAULT_PREDICTIONS_SINCE = '1h';
 /** The longest look-back a duration may say (records expire after 30 days by default anyway). */
 export const MAX_SINCE_DAYS = 365;
 const MAX_CURSOR_CHARS = 1_024;
+/** The orders a listing reads in: by timestamp, `oldest` first (the default) or `newest` first. */
+export const PREDICTION_ORDERS = ['oldest', 'newest'] as const;
+export type PredictionOrder = (typeof PREDICTION_ORDERS)[number];
+
+/** A `PredictionLogQuery` with the order to read in. @default order 'oldest' */
+export interface OrderedPredictionLogQuery extends PredictionLogQuery {
+  readonly order?: PredictionOrder;
+}
+
+/**
+ * The reader the listing needs: `PredictionLogReader.read` that also reads newest first. With
+ * `order: 'newest'` the page holds the newest records at or after `since`, newest first, and
+ * `after` continues with the records older than that position.
+ */
+export interface OrderedPredictionLogReader {
+  read(model: string, query: OrderedPredictionLogQuery): Promise<PredictionLogPage>;
+}
 
 /** The query of `GET /v1/models/{m}/predictions`, as the caller wrote it (strings, unparsed). */
 export interface PredictionsRequest {
@@ -214,22 +232,26 @@ export interface PredictionsRequest {
   readonly since?: string;
   /** 1 to 1000. @default 100 */
   readonly limit?: string;
-  /** `nextCursor` of the previous page: continues that listing (its `since` wins over this one's). */
+  /** `nextCursor` of the previous page: continues that listing (its `since` and order win over this one's). */
   readonly cursor?: string;
+  /** `oldest` or `newest` (first). @default 'oldest' */
+  readonly order?: string;
 }
 
 export interface PredictionsPage {
   readonly model: string;
   /** The first timestamp included, ISO-8601 UTC. */
   readonly since: string;
-  /** Oldest first. */
+  /** The listing's order: `oldest` or `newest` first. */
+  readonly order: PredictionOrder;
+  /** In the listing's order. */
   readonly records: readonly PredictionLogRecord[];
   /** Present when more records follow: pass it as `cursor` to read them. */
   readonly nextCursor?: string;
 }
 
 export interface PredictionLogServiceDeps {
-  readonly reader: PredictionLogReader;
+  readonly reader: OrderedPredictionLogReader;
   /** To answer 404 for a model that is not registered. */
   readonly registry: Pick<ModelRegistry, 'getModel'>;
   readonly now?: () => Date;
@@ -238,15 +260,16 @@ export interface PredictionLogServiceDeps {
 /**
  * A model's prediction-log records, a page at a time.
  *
- * The cursor is the position after the page's last record (its timestamp and request id) with
- * the listing's model and `since`, base64url-encoded JSON. It cannot reach another model's
+ * Records come oldest first, or with `order: 'newest'` newest first (the newest records at or
+ * after `since`). The cursor is the position after the page's last record (its timestamp and
+ * request id) with the listing's model, `since` and order, base64url-encoded JSON. It cannot reach another model's
  * records: the key the next query starts from is built from the path's model, never from the
  * cursor, and a cursor whose model is not the path's is refused (400 `CURSOR_MODEL_MISMATCH`);
  * a cursor that does not decode to a well-formed position at or after its `since` is 400
  * `INVALID_CURSOR`. It needs no secret, so any control-plane instance continues any listing.
  *
  * Errors (all 400, with the query parameter as the path, never echoing more than a short
- * excerpt of the input): `INVALID_SINCE`, `INVALID_LIMIT`, `INVALID_CURSOR`,
+ * excerpt of the input): `INVALID_SINCE`, `INVALID_LIMIT`, `INVALID_ORDER`, `INVALID_CURSOR`,
  * `CURSOR_MODEL_MISMATCH`; 404 `MODEL_NOT_FOUND`.
  *
  * @example
@@ -264,17 +287,27 @@ export class PredictionLogService {
     const { model } = request;
     checkModelName(model);
     const limit = parseLimit(request.limit);
+    const asked = parseOrder(request.order);
     const continued = request.cursor === undefined ? undefined : decodeCursor(request.cursor, model);
     const since = continued?.since ?? parseSince(request.since ?? DEFAULT_PREDICTIONS_SINCE, this.now());
+    const order = continued?.order ?? asked;
     if (!(await this.deps.registry.getModel(model)))
       throw new NotFoundError('MODEL_NOT_FOUND', `No model named "${model}" is registered.`, ['model']);
-    const page = await this.deps.reader.read(model, { since, limit, ...(continued ? { after: continued.after } : {}) });
+    const page = await this.deps.reader.read(model, {
+      since,
+      limit,
+      ...(order === 'newest' ? { order } : {}),
+      ...(continued ? { after: continued.after } : {}),
+    });
     const last = page.records.at(-1);
     return {
       model,
       since,
+      order,
       records: page.records,
-      ...(page.more && last ? { nextCursor: encodeCursor(model, since, { timestamp: last.timestamp, requestId: last.requestId }) } : {}),
+      ...(page.more && last
+        ? { nextCursor: encodeCursor(model, since, { timestamp: last.timestamp, requestId: last.requestId }, order) }
+        : {}),
     };
   }
 }
@@ -290,6 +323,14 @@ export function parseLimit(text: string | undefined): number {
     ]);
   }
   return value;
+}
+
+/** `order`: `oldest` or `newest` (400 `INVALID_ORDER`, path `query.order`). */
+export function parseOrder(text: string | undefined): PredictionOrder {
+  if (text === undefined) return 'oldest';
+  const order = PREDICTION_ORDERS.find((o) => o === text);
+  if (!order) throw new ValidationError('INVALID_ORDER', `order is "oldest" or "newest", not ${excerpt(text)}.`, ['query', 'order']);
+  return order;
 }
 
 const DURATION = /^([0-9]{1,6})(s|m|h|d)$/;
@@ -345,16 +386,24 @@ function realDate(match: RegExpExecArray): boolean {
   );
 }
 
+/** A cursor's JSON; `o` only in a newest-first listing's (so cursors issued before it existed read as oldest first). */
 interface CursorBody {
   readonly m: string;
   readonly s: string;
   readonly t: string;
   readonly r: string;
+  readonly o?: 'n';
 }
 
-/** The cursor that continues `model`'s listing from `since` after `after`. */
-export function encodeCursor(model: string, since: string, after: PredictionLogPosition): string {
-  const body: CursorBody = { m: model, s: since, t: after.timestamp, r: after.requestId };
+/** The cursor that continues `model`'s listing from `since` after `after`, in `order`. */
+export function encodeCursor(model: string, since: string, after: PredictionLogPosition, order: PredictionOrder = 'oldest'): string {
+  const body: CursorBody = {
+    m: model,
+    s: since,
+    t: after.timestamp,
+    r: after.requestId,
+    ...(order === 'newest' ? { o: 'n' as const } : {}),
+  };
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 }
 
@@ -362,10 +411,13 @@ const STORED_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * The listing a cursor continues, checked: well-formed, for `model`, its position at or after
- * its `since`. Errors: 400 `INVALID_CURSOR` or `CURSOR_MODEL_MISMATCH` (path `query.cursor`).
+ * The listing a cursor continues (`order` only when newest first), checked: well-formed, for
+ * `model`, its position at or after its `since`. Errors: 400 `INVALID_CURSOR` or `CURSOR_MODEL_MISMATCH` (path `query.cursor`).
  */
-export function decodeCursor(cursor: string, model: string): { readonly since: string; readonly after: PredictionLogPosition } {
+export function decodeCursor(
+  cursor: string,
+  model: string,
+): { readonly since: string; readonly after: PredictionLogPosition; readonly order?: 'newest' } {
   const invalid = () =>
     new ValidationError(
       'INVALID_CURSOR',
@@ -388,15 +440,16 @@ export function decodeCursor(cursor: string, model: string): { readonly since: s
     );
   }
   if (!isStoredTimestamp(body.s) || !isStoredTimestamp(body.t) || body.t < body.s || !REQUEST_ID.test(body.r)) throw invalid();
-  return { since: body.s, after: { timestamp: body.t, requestId: body.r } };
+  return { since: body.s, after: { timestamp: body.t, requestId: body.r }, ...(body.o === 'n' ? { order: 'newest' as const } : {}) };
 }
 
 function isCursorBody(value: unknown): value is CursorBody {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const keys = Object.keys(value).sort();
-  if (keys.join(',') !== 'm,r,s,t') return false;
+  if (keys.join(',') !== 'm,r,s,t' && keys.join(',') !== 'm,o,r,s,t') return false;
   const body = value as Record<string, unknown>;
   return (
+    (body['o'] === undefined || body['o'] === 'n') &&
     typeof body['m'] === 'string' &&
     MODEL_NAME_PATTERN.test(body['m']) &&
     typeof body['s'] === 'string' &&

@@ -356,7 +356,9 @@ function modelPanels(model, record, metadata) {
         panel('versions', 'Versions', async () => versionsTable((await versions).versions)),
         panel('history', 'Stage history', async () => historyTable((await api('GET', '/v1/models/{model}/history', { params })).history)),
         panel('predictions', 'Recent predictions', async () =>
-          predictionsTable((await api('GET', '/v1/models/{model}/predictions', { params, query: { limit: '20' } })).records),
+          predictionsTable(
+            (await api('GET', '/v1/models/{model}/predictions', { params, query: { limit: '20', order: 'newest' } })).records,
+          ),
         ),
         panel('batch-jobs', 'Batch jobs', async () =>
           jobsTable((await api('GET', '/v1/models/{model}/batch-jobs', { params, query: { limit: '20' } })).jobs),
@@ -406,12 +408,16 @@ function fact(term, value) {
 }
 
 /**
- * The alias's weights as a bar, then each version's numbers in the window.
+ * The alias's weights as a bar, then each version's numbers in the window; a sentence instead
+ * while the alias serves no model version (none in production: `modelVersion` is null).
  * @param {any} deployment `GET /v1/models/{m}/deployment`
  * @param {any} stats `GET /v1/models/{m}/stats`
  */
 function release(deployment, stats) {
   const routed = [deployment.stable, deployment.canary].filter(Boolean);
+  if (!routed.some((v) => v.modelVersion != null)) {
+    return h('p', { class: 'muted' }, 'No live release yet: no version is in production.');
+  }
   const bar = h(
     'div',
     {

@@ -344,7 +344,8 @@ function renderAnswer(answer, request) {
     { class: 'served' },
     `Model version ${answer?.modelVersion ?? '?'} (function version ${answer?.functionVersion ?? '?'}) answered in ${num(answer?.processingTimeMs, 1)} ms.`,
   );
-  if (prediction && typeof prediction === 'object' && 'label' in prediction) {
+  // A label line only for a label the API gave (not null, as for NaN inputs); else its answer as is.
+  if (prediction && typeof prediction === 'object' && prediction.label != null) {
     const probabilities = Object.entries(prediction.probabilities ?? {});
     const top = Math.max(...probabilities.map(([, p]) => (typeof p === 'number' ? p : 0)));
     return h(
@@ -355,8 +356,9 @@ function renderAnswer(answer, request) {
         { class: 'label-line' },
         'Predicted ',
         h('strong', { class: 'predicted-label', 'data-testid': 'predicted-label' }, String(prediction.label)),
-        ' with confidence ',
-        h('strong', {}, percent(prediction.confidence)),
+        ...(typeof prediction.confidence === 'number' && Number.isFinite(prediction.confidence)
+          ? [' with confidence ', h('strong', {}, percent(prediction.confidence))]
+          : []),
       ),
       table(
         'Class probabilities',
@@ -376,6 +378,9 @@ function renderAnswer(answer, request) {
   return h(
     'div',
     {},
+    prediction && typeof prediction === 'object' && 'label' in prediction
+      ? h('p', { class: 'label-line', 'data-testid': 'no-label' }, 'The model gave no label for these inputs; its answer is below.')
+      : null,
     table(
       'Outputs',
       ['Output', 'Value'],

@@ -872,4 +872,39 @@ describe('the console in a browser', () => {
     },
     BROWSER_TEST_MS,
   );
+
+  it(
+    'shows the newest predictions in "Recent predictions": one made after 21 others is on top',
+    async () => {
+      // Arrange: 21 predictions by one caller, then one by another (iris already has 6 from the start).
+      const auth = stack.auth;
+      if (!auth) throw new Error('the stack runs without authorization');
+      const predict = async (subject: string) => {
+        const token = await auth.mint({ subject, scopes: ['predict'] });
+        const answer = await fetch(`${stack.url}/v1/models/iris/predict`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ features: { sepal_length_cm: 5.1, sepal_width_cm: 3.5, petal_length_cm: 1.4, petal_width_cm: 0.2 } }),
+        });
+        expect(answer.status).toBe(200);
+      };
+      for (let i = 0; i < 21; i++) await predict('bulk-caller');
+      await predict('latest-caller');
+      await stack.flush();
+      const { page, errors } = await openConsole('#/models/iris');
+      await signIn(page, reader);
+
+      // Act
+      await page.waitForSelector('table[aria-label="Recent predictions"]');
+      await settled(page);
+      const shown = await rows(page, 'Recent predictions');
+
+      // Assess
+      expect(shown).toHaveLength(20);
+      expect(shown[0]?.[2]).toBe('latest-caller');
+      expect(shown.slice(1).map((r) => r[2])).toEqual(Array(19).fill('bulk-caller'));
+      expect(errors).toEqual([]);
+    },
+    BROWSER_TEST_MS,
+  );
 });

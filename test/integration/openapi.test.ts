@@ -769,7 +769,7 @@ describe('the local pages', () => {
     expect(html).toContain('/docs/swagger-ui-bundle.js');
     expect(html).not.toMatch(/https?:\/\//);
     expect(start).toContain('"/openapi.json"');
-    expect(start).toContain('persistAuthorization: true');
+    expect(start).toContain('persistAuthorization: false');
     expect([bundle.status, bundle.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
     expect((await bundle.text()).length).toBeGreaterThan(100_000);
     expect(css.status).toBe(200);

@@ -2,7 +2,8 @@
  * DynamoDbPredictionLogReader against a real DynamoDB-compatible server: one model's records
  * through the `byModel` index, oldest first, from a time on, in exact pages that continue without
  * skipping or repeating a record (records sharing a timestamp across a page boundary included),
- * never another model's, and pages DynamoDB cuts at 1 MB continued.
+ * never another model's, and pages DynamoDB cuts at 1 MB continued; the same newest first; and the
+ * listing service's cursors continuing either order.
  */
 import { jest } from '@jest/globals';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -15,6 +16,7 @@ import {
 } from '../../functions/adapters/dynamodb-prediction-log-reader.js';
 import { createTableInput, ensureTables, PREDICTION_LOG_TABLE } from '../../functions/adapters/tables.js';
 import type { PredictionLogRecord } from '../../functions/core/ports.js';
+import { PredictionLogService, type PredictionOrder } from '../../functions/core/stats.js';
 import { localClients, startLocalAws, type LocalAws, type LocalClients } from '../../local/aws-servers.js';
 
 const TABLE = 'prediction-log-reader';
@@ -49,7 +51,12 @@ async function put(records: readonly PredictionLogRecord[], table = TABLE): Prom
 }
 
 /** Every record of `model` from `since`, read `limit` at a time; the request ids and the page sizes. */
-async function readAll(model: string, since: string, limit: number): Promise<{ ids: string[]; pages: number[] }> {
+async function readAll(
+  model: string,
+  since: string,
+  limit: number,
+  order: PredictionOrder = 'oldest',
+): Promise<{ ids: string[]; pages: number[] }> {
   const ids: string[] = [];
   const pages: number[] = [];
   let after: PredictionLogRecord | undefined;
@@ -57,6 +64,7 @@ async function readAll(model: string, since: string, limit: number): Promise<{ i
     const page = await reader.read(model, {
       since,
       limit,
+      order,
       ...(after ? { after: { timestamp: after.timestamp, requestId: after.requestId } } : {}),
     });
     ids.push(...page.records.map((r) => r.requestId));
@@ -147,6 +155,66 @@ it('continues a page DynamoDB cut at 1 MB until the page is full', async () => {
   expect(page.records.map((r) => r.requestId)).toEqual(Array.from({ length: 12 }, (_, i) => `bulky-${String(i).padStart(2, '0')}`));
   expect(page.more).toBe(true);
 }, 30_000);
+
+describe('newest first', () => {
+  const minute = (m: number) => `2025-03-04T05:${String(m).padStart(2, '0')}:00.000Z`;
+
+  it("reads the newest of one model's records from `since` first, and no other model's", async () => {
+    // Act
+    const page = await reader.read('iris', { since: minute(9), limit: 7, order: 'newest' });
+
+    // Assess: the five of 05:20 (in an order DynamoDB chooses), then 05:11 and 05:10; 05:09 follows.
+    expect(page.more).toBe(true);
+    expect(
+      page.records
+        .slice(0, 5)
+        .map((r) => r.requestId)
+        .sort(),
+    ).toEqual(['iris-same-0', 'iris-same-1', 'iris-same-2', 'iris-same-3', 'iris-same-4']);
+    expect(page.records.slice(5).map((r) => r.requestId)).toEqual(['iris-11', 'iris-10']);
+    expect(page.records.every((r) => r.model === 'iris')).toBe(true);
+    const timestamps = page.records.map((r) => r.timestamp);
+    expect([...timestamps].sort().reverse()).toEqual(timestamps);
+  });
+
+  it('continues page after page backwards without skipping or repeating, down to `since`', async () => {
+    // Act
+    const { ids, pages } = await readAll('iris', minute(0), 2, 'newest');
+    const oldest = await readAll('iris', minute(0), 2, 'oldest');
+
+    // Assess: the same 17 records as oldest first, reversed (ties aside).
+    expect(pages).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 1]);
+    expect(new Set(ids).size).toBe(17);
+    expect(ids.slice(5)).toEqual(Array.from({ length: 12 }, (_, i) => `iris-${String(11 - i).padStart(2, '0')}`));
+    expect([...ids].sort()).toEqual([...oldest.ids].sort());
+  });
+
+  it('lists through the service: ?order=newest pages by cursor, the cursor keeps the order, a bad order is INVALID_ORDER', async () => {
+    // Prepare: the service over the real reader; the model is registered.
+    const service = new PredictionLogService({ reader, registry: { getModel: async () => ({}) as never } });
+    const ids: string[] = [];
+
+    // Act: pages of 5 from 05:05, newest first; each next page is asked for by cursor alone.
+    let page = await service.list({ model: 'iris', since: minute(5), limit: '5', order: 'newest' });
+    const orders = [page.order];
+    ids.push(...page.records.map((r) => r.requestId));
+    while (page.nextCursor) {
+      page = await service.list({ model: 'iris', limit: '5', cursor: page.nextCursor });
+      orders.push(page.order);
+      ids.push(...page.records.map((r) => r.requestId));
+    }
+    const oldestFirst = await service.list({ model: 'iris', since: minute(5), limit: '3' });
+    const bad = await service.list({ model: 'iris', order: 'latest' }).catch((e: unknown) => e);
+
+    // Assess
+    expect(orders).toEqual(['newest', 'newest', 'newest']);
+    expect(ids).toHaveLength(12);
+    expect(ids.slice(5)).toEqual(['iris-11', 'iris-10', 'iris-09', 'iris-08', 'iris-07', 'iris-06', 'iris-05']);
+    expect(oldestFirst.order).toBe('oldest');
+    expect(oldestFirst.records.map((r) => r.requestId)).toEqual(['iris-05', 'iris-06', 'iris-07']);
+    expect(bad).toMatchObject({ status: 400, code: 'INVALID_ORDER', path: ['query', 'order'] });
+  });
+});
 
 describe('the study reader (the sparse byStudy index)', () => {
   const STUDY_TABLE = 'prediction-log-studies';

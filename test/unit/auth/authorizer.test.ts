@@ -68,6 +68,16 @@ describe('bearerToken', () => {
     expect(() => bearerToken(event('GET', '/v1/models', headers, multi))).toThrow('Unauthorized');
   });
 
+  it.each([['Bearer '], ['Bearer'], ['bearer   ']])('says a bare %j holds no token, rather than asking for the scheme it used', (value) => {
+    let reason: string | undefined;
+    try {
+      bearerToken(event('GET', '/v1/models', { authorization: value }));
+    } catch (error) {
+      reason = (error as UnauthorizedError).reason;
+    }
+    expect(reason).toMatch(/^The Authorization header says "Bearer" but holds no token after it/);
+  });
+
   it('reads the token whatever the case of the header and the scheme', () => {
     expect(bearerToken(event('GET', '/v1/models', { authorization: 'bearer a.b.c' }))).toBe('a.b.c');
   });
