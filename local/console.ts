@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALSO_OPENED_BY, ROUTE_SCOPES, SCOPES } from '../functions/auth/permissions.js';
 import { clip } from '../functions/core/errors.js';
+import { sendError } from './http/responses.js';
 
 /** Where the console is served. */
 export const CONSOLE_PATH = '/console';
@@ -180,23 +181,4 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
     const value = tag.trim();
     return value === '*' || value === etag || value === `W/${etag}`;
   });
-}
-
-function sendError(
-  response: http.ServerResponse,
-  status: number,
-  code: string,
-  message: string,
-  at: string,
-  requestId: string,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify({ error: { code, message, path: at }, requestId });
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  });
-  response.end(text);
 }

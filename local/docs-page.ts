@@ -23,6 +23,7 @@ import type http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { clip } from '../functions/core/errors.js';
+import { sendError } from './http/responses.js';
 
 /** Where the reference page is served. */
 export const DOCS_PATH = '/docs';
@@ -189,23 +190,4 @@ export async function serveDocs(request: http.IncomingMessage, response: http.Se
     'x-frame-options': 'DENY',
   });
   response.end(method === 'HEAD' ? undefined : page.body);
-}
-
-function sendError(
-  response: http.ServerResponse,
-  status: number,
-  code: string,
-  message: string,
-  at: string,
-  requestId: string,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify({ error: { code, message, path: at }, requestId });
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  });
-  response.end(text);
 }

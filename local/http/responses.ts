@@ -20,6 +20,22 @@ export function sendResult(response: http.ServerResponse, result: APIGatewayProx
   response.end(body);
 }
 
+/**
+ * Writes the product's error body (`{"error": {code, message, path}, "requestId"}`) with `status`,
+ * for the static pages the local server answers itself (the console, the docs); `headers` are added.
+ */
+export function sendError(
+  response: http.ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  at: string,
+  requestId: string,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(response, status, { error: { code, message, path: at }, requestId }, { 'x-content-type-options': 'nosniff', ...headers });
+}
+
 /** Writes `body` as JSON with `status`; `headers` are added to, and may replace, the JSON content type and length. */
 export function sendJson(response: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
