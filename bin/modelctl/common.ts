@@ -80,6 +80,20 @@ export function differenceText(value: number | undefined): string {
   return value < 1e-3 ? value.toExponential(2) : Number(value.toPrecision(4)).toString();
 }
 
+/**
+ * The line a replay or shadow report adds for outputs it could not compare, by output and reason:
+ * `outputs not compared: label (bytes 3); scores (shape 1)`; undefined when every output was compared.
+ */
+export function notComparedNote(notCompared: Readonly<Record<string, Readonly<Record<string, number | undefined>>>>): string | undefined {
+  const skipped = Object.entries(notCompared);
+  if (skipped.length === 0) return undefined;
+  const outputs = skipped.map(([name, reasons]) => {
+    const counts = Object.entries(reasons).map(([why, n]) => `${why} ${n}`);
+    return `${clean(name)} (${counts.join(', ')})`;
+  });
+  return `outputs not compared: ${outputs.join('; ')}`;
+}
+
 /** `512 B`, `3.8 KB`, `12.0 MB`. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

@@ -7,7 +7,7 @@ import type { BatchJob } from '../../functions/core/batch-contract.js';
 import type { ReplayReport } from '../../functions/core/replay/compare.js';
 import { TIME, VERSION, VERSIONS, WHOLE } from './args.js';
 import { type Call, type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
-import { UsageError, clean, differenceText, plural } from './common.js';
+import { UsageError, clean, differenceText, notComparedNote, plural } from './common.js';
 import { INTERVAL_SECONDS, type JobReply, TIMEOUT_SECONDS, jobLines, verdict, waitForJob, waitOptions } from './jobs.js';
 import { modelPath } from './models.js';
 import { jsonText, tableLines } from './output.js';
@@ -175,18 +175,8 @@ export function replayLines(report: ReplayReport): string {
   }
   const notes: string[] = [];
   if (codes.length > 0) notes.push(`not replayable: ${codeCounts} (errors.jsonl says why, request by request)`);
-  const skipped = Object.entries(report.outputsNotCompared);
-  if (skipped.length > 0)
-    notes.push(
-      `outputs not compared: ${skipped
-        .map(
-          ([name, reasons]) =>
-            `${clean(name)} (${Object.entries(reasons)
-              .map(([why, n]) => `${why} ${n}`)
-              .join(', ')})`,
-        )
-        .join('; ')}`,
-    );
+  const skipped = notComparedNote(report.outputsNotCompared);
+  if (skipped) notes.push(skipped);
   if (report.truncatedRequests > 0)
     notes.push(`${plural(report.truncatedRequests, 'request')} replayed on the rows capture kept (records over their size bound)`);
   if (capture.unreadableLines > 0)

@@ -8,7 +8,7 @@ import type { LatencySummary } from '../../functions/core/shadow/report.js';
 import { MIN_SHADOW_PERCENT } from '../../functions/core/shadow/shadow.js';
 import { ID, VERSION, numberArg, strict } from './args.js';
 import { type Cli, action, apiOptions, command, option, outputOptions } from './command.js';
-import { UsageError, clean, differenceText, plural, shown } from './common.js';
+import { UsageError, clean, differenceText, notComparedNote, plural, shown } from './common.js';
 import { modelPath } from './models.js';
 import { tableLines } from './output.js';
 
@@ -194,18 +194,8 @@ export function shadowLines(status: ShadowStatus): string {
     );
   }
   const notes: string[] = [];
-  const skipped = Object.entries(report.outputsNotCompared);
-  if (skipped.length > 0)
-    notes.push(
-      `outputs not compared: ${skipped
-        .map(
-          ([name, reasons]) =>
-            `${clean(name)} (${Object.entries(reasons)
-              .map(([why, n]) => `${why} ${n}`)
-              .join(', ')})`,
-        )
-        .join('; ')}`,
-    );
+  const skipped = notComparedNote(report.outputsNotCompared);
+  if (skipped) notes.push(skipped);
   if (status.capped) notes.push('More requests were shadowed than one report reads: the oldest were summed.');
   return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }

@@ -15,6 +15,7 @@
  * });
  */
 import { create } from '@bufbuild/protobuf';
+import { ELEMENT_BYTES } from '../../../functions/core/codec/binary.js';
 import type { Dim, TensorType } from '../../../functions/core/model.js';
 import {
   AttributeProtoSchema,
@@ -230,20 +231,7 @@ function inferTensorType(data: TensorData): TensorType {
 
 /** Little-endian bytes of numeric elements, checked against the element type's range. */
 function rawBytes(type: Exclude<TensorType, 'string'>, values: readonly unknown[], name: string): Uint8Array {
-  const size = {
-    float16: 2,
-    float32: 4,
-    float64: 8,
-    int8: 1,
-    int16: 2,
-    int32: 4,
-    int64: 8,
-    uint8: 1,
-    uint16: 2,
-    uint32: 4,
-    uint64: 8,
-    bool: 1,
-  }[type];
+  const size = ELEMENT_BYTES[type];
   const out = new Uint8Array(values.length * size);
   const view = new DataView(out.buffer);
   const bad = (v: unknown): never => {
