@@ -14,7 +14,7 @@ import { DEFAULT_PREDICTION_BATCH_ROWS, openProfileTarget, predictionProfile } f
 import type { GoldenInput, ModelMetadata } from '../functions/core/model.js';
 import type { ArtifactStore } from '../functions/core/ports.js';
 import { buildModel } from '../test/support/onnx/builder.js';
-import { parseCsv, seededRandom, type Table } from './sample-model.js';
+import { parseCsv, seededRandom, sum, type Table } from './sample-model.js';
 
 /** The model's name in the registry, as `npm start` registers it. */
 export const MODEL_NAME = 'diabetes';
@@ -107,10 +107,6 @@ export function randomSplit<T>(rows: readonly T[], testFraction: number, seed: n
   }
   const testIndexes = new Set(order.slice(0, Math.round(rows.length * testFraction)));
   return { train: rows.filter((_, i) => !testIndexes.has(i)), test: rows.filter((_, i) => testIndexes.has(i)) };
-}
-
-function sum(values: readonly number[]): number {
-  return values.reduce((a, b) => a + b, 0);
 }
 
 /**

@@ -142,7 +142,8 @@ export function stratifiedSplit(examples: readonly Example[], testFraction: numb
   };
 }
 
-function sum(values: readonly number[]): number {
+/** The sum of `values` (0 for none), added left to right. */
+export function sum(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
