@@ -68,6 +68,10 @@ export class EmfRequestObserver implements RequestObserver {
       m.addMetric(METRIC.rows, MetricUnit.Count, o.rows);
     }
     if (o.coldStart) m.addMetric(METRIC.coldStart, MetricUnit.Count, 1);
+    if (o.cache !== undefined) {
+      m.addMetric(METRIC.cacheHits, MetricUnit.Count, o.cache === 'hit' ? 1 : 0);
+      m.addMetric(METRIC.cacheMisses, MetricUnit.Count, o.cache === 'miss' ? 1 : 0);
+    }
     m.publishStoredMetrics();
     m.clearDefaultDimensions();
   }

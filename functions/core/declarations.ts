@@ -8,6 +8,7 @@ import { holdsClassProbabilities } from './codec/encode.js';
 import { excerpt, nameList, UNPAIRED_SURROGATE } from './codec/limits.js';
 import { ValidationError, type FieldPath } from './errors.js';
 import type { ModelMetadata, ModelSignature } from './model.js';
+import { checkOnlineFeatures } from './features/declaration.js';
 
 /**
  * The one name no input, output or declared name may have. Requests refuse the key `__proto__`
@@ -142,4 +143,5 @@ export function checkDeclarations(signature: ModelSignature, metadata: ModelMeta
       );
     }
   }
+  checkOnlineFeatures(signature, metadata);
 }

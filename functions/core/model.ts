@@ -91,6 +91,59 @@ export interface ModelMetadata {
    * response's `predictions`); the golden-inputs gate replays them before a promotion.
    */
   readonly goldenInputs?: readonly GoldenInput[];
+  /**
+   * Features read from an online store by entity key instead of being sent (see
+   * `functions/core/features/online.ts`): a request then carries each group's entity key and the
+   * other features. Golden inputs still give every feature (stored values change over time).
+   */
+  readonly onlineFeatures?: readonly OnlineFeatureGroup[];
+  /** Predictions of this version kept in memory per sandbox and answered again (opt-in; `prediction-cache.ts`). */
+  readonly predictionCache?: PredictionCacheSettings;
+  /** `false` when the same input may give other outputs (sampling, dropout left on): never cached. @default true */
+  readonly deterministic?: boolean;
+}
+
+/** Element types an entity key may have (Feast's STRING, INT64 and INT32 value types). */
+export const ENTITY_TYPES = ['string', 'int64', 'int32'] as const;
+export type EntityType = (typeof ENTITY_TYPES)[number];
+
+/** What to do with a value the online store cannot give: refuse the request (4xx naming the key), or use the declared default. */
+export const FEATURE_POLICIES = ['refuse', 'default'] as const;
+export type FeaturePolicy = (typeof FEATURE_POLICIES)[number];
+
+/**
+ * Where a group's features are stored: `plain`, our layout (one item per entity keyed by an
+ * attribute named as the entity, one attribute per feature, `event_timestamp` ISO-8601), or
+ * `feast`, the layout Feast's DynamoDB online store writes (`entity_id`, `event_ts`, `values`).
+ */
+export type FeatureSource =
+  | { readonly layout: 'plain'; readonly table: string }
+  | { readonly layout: 'feast'; readonly table: string; readonly entityKeySerializationVersion: 2 | 3 };
+
+/** Features of one entity read from one table, with the policy for each kind of gap. */
+export interface OnlineFeatureGroup {
+  /** The request key naming the entity (`customer_id`); never a model feature itself. */
+  readonly entity: string;
+  readonly entityType: EntityType;
+  readonly source: FeatureSource;
+  /** Model features (or single-value inputs) this group fills, each in one group only. */
+  readonly features: readonly string[];
+  /** Values older than this many seconds are stale. @default none: never stale */
+  readonly maxAgeSeconds?: number;
+  /** No item for the key. */
+  readonly onMissingEntity: FeaturePolicy;
+  /** The item lacks the feature (or holds null). */
+  readonly onMissingFeature: FeaturePolicy;
+  /** The item is older than `maxAgeSeconds`, or does not say when it was written. */
+  readonly onStale: FeaturePolicy;
+  /** The value of each feature when a policy says `default`; every feature has one then. */
+  readonly defaults?: Readonly<Record<string, number | string | boolean>>;
+}
+
+/** A version's prediction cache: at most `maxEntries` answers per sandbox, each kept `ttlSeconds` at most. */
+export interface PredictionCacheSettings {
+  readonly maxEntries: number;
+  readonly ttlSeconds?: number;
 }
 
 export interface GoldenInput {

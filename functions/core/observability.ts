@@ -38,6 +38,10 @@ export const METRIC = {
   rows: 'RowsPerRequest',
   /** 1 on the first request a sandbox (a Lambda execution environment, or a local process) serves. */
   coldStart: 'ColdStart',
+  /** 1 per request answered from the version's prediction cache (versions with a cache only). */
+  cacheHits: 'PredictionCacheHits',
+  /** 1 per request of a version with a cache that ran the model (not in the cache). */
+  cacheMisses: 'PredictionCacheMisses',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -106,6 +110,8 @@ export interface RequestObservation {
   readonly rows: number;
   /** The first request of this sandbox. */
   readonly coldStart: boolean;
+  /** For a version with a prediction cache: whether the answer came from it. */
+  readonly cache?: 'hit' | 'miss';
 }
 
 /**
@@ -178,6 +184,8 @@ export interface RequestFacts {
   rows: number;
   /** Sum of the `session.run` times of the request, in ms. */
   modelLatencyMs: number;
+  /** For a version with a prediction cache: whether the answer came from it. */
+  cache?: 'hit' | 'miss';
 }
 
 export function newFacts(): RequestFacts {

@@ -13,6 +13,7 @@ import type {
   ModelVersion,
   Stage,
   StageTransition,
+  OnlineFeatureGroup,
 } from './model.js';
 import type { CaptureRecord } from './capture.js';
 import type { ReferenceProfile } from './drift/profile.js';
@@ -222,6 +223,36 @@ export interface PredictionLogRecord {
   readonly experiment?: { readonly id: string; readonly variant: string; readonly unit: string };
   /** The candidate's run of a shadowed request (`functions/core/shadow/runner.ts`). */
   readonly shadow?: ShadowResult;
+  /** Answered from the version's prediction cache, without running the model. */
+  readonly cacheHit?: boolean;
+  /** What was read from online stores for the request, one entry per feature group. */
+  readonly featureLookups?: readonly FeatureLookup[];
+}
+
+/**
+ * What one feature group's lookup did for a request: which features, from which table, how many
+ * keys, how many gaps each policy met, and how old the values were (in seconds, at the request).
+ */
+export interface FeatureLookup {
+  readonly entity: string;
+  readonly table: string;
+  readonly layout: 'plain' | 'feast';
+  readonly features: readonly string[];
+  /** Distinct entity keys read. */
+  readonly keys: number;
+  /** Batched reads (BatchGetItem calls) made. */
+  readonly reads: number;
+  /** Distinct keys the table holds no item for. */
+  readonly missingEntities: number;
+  /** Distinct keys whose item is older than `maxAgeSeconds` (or undated). */
+  readonly staleEntities: number;
+  /** Values (row × feature) a found, fresh item lacked. */
+  readonly missingValues: number;
+  /** Values (row × feature) filled from the declared defaults. */
+  readonly defaulted: number;
+  /** Age of the oldest and newest dated item read, in seconds. */
+  readonly oldestAgeSeconds?: number;
+  readonly newestAgeSeconds?: number;
 }
 
 /** A record to log, built when the log gets to it (off the request path). */
@@ -562,4 +593,32 @@ export interface ExperimentStore {
   getShadow(model: string, id: string): Promise<ShadowTest | undefined>;
   /** The model's shadow tests, newest first. */
   listShadows(model: string): Promise<ShadowTest[]>;
+}
+
+/** A feature value as an online store holds it: a number, a 64-bit integer past 2^53, text or a flag. */
+export type StoredFeatureValue = number | bigint | string | boolean;
+
+/** One entity's item in an online store: its feature values (absent or null: missing) and when they were computed. */
+export interface StoredEntity {
+  readonly values: ReadonlyMap<string, StoredFeatureValue | null>;
+  /** Epoch ms the values were computed (plain `event_timestamp`, Feast `event_ts`); absent when the item does not say. */
+  readonly eventTimeMs?: number;
+}
+
+/**
+ * Online feature tables (DynamoDB), read by entity key: Feast's layout or our plain one
+ * (`FeatureSource`). The key of each entity is its text: the string itself, or an integer's
+ * decimal digits.
+ */
+export interface OnlineFeatureStore {
+  /**
+   * The items of `keys` (distinct) in `group`'s table, with `group.features` only; one batched
+   * read per 100 keys (DynamoDB's BatchGetItem limit), unprocessed keys retried. `calls` counts
+   * the batched reads made.
+   *
+   * @throws ServiceUnavailableError 503 `FEATURE_STORE_UNAVAILABLE` (throttled past the retries,
+   *   unreachable); InternalError 500 `FEATURE_TABLE_NOT_FOUND`, `FEATURE_TABLE_NOT_ALLOWED`,
+   *   `FEATURE_STORE_DENIED`, `FEATURE_VALUE_INVALID` (an item the layout does not describe)
+   */
+  read(group: OnlineFeatureGroup, keys: readonly string[]): Promise<{ readonly found: ReadonlyMap<string, StoredEntity>; readonly calls: number }>;
 }

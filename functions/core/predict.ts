@@ -46,12 +46,14 @@ import { classifierView, recordPredictionTexts, v2OutputJsonText, v2Outputs, typ
 import { BINARY_MEDIA_TYPE, tensorBytes } from './codec/binary.js';
 import { LAMBDA_SYNC_PAYLOAD_BYTES, base64Length } from './codec/payload-limits.js';
 import { codecLimits, type CodecLimits } from './codec/limits.js';
-import { RECORD_HINT, V2_HINT, checkFields, parseRecordRequest, parseV2Request } from './codec/request.js';
+import { RECORD_HINT, V2_HINT, checkFields, isObject, parseRecordRequest, parseV2Request } from './codec/request.js';
 import { assignVariant, unitId } from './experiments/assignment.js';
 import { assigning, type ActiveExperiment } from './experiments/experiment.js';
 import type { ActiveShadow } from './shadow/shadow.js';
 import { ShadowRunner, type ShadowJob, type ShadowResult } from './shadow/runner.js';
-import { studyKey } from './ports.js';
+import { studyKey, type FeatureLookup, type OnlineFeatureStore } from './ports.js';
+import { lookUpFeatures, onlinePlan, type EntityPath, type OnlinePlan } from './features/online.js';
+import { cacheKey, type PredictionCaches, type VersionCache } from './prediction-cache.js';
 
 /** The fields of a payload upload request. */
 const PAYLOAD_FIELDS: ReadonlySet<string> = new Set(['bytes']);
@@ -103,6 +105,10 @@ export interface PredictDeps {
   readonly capture?: CaptureLog;
   /** In [0, 1): draws which requests are captured. @default Math.random */
   readonly random?: () => number;
+  /** Where versions with `onlineFeatures` read them. @default none: such a version answers 503 `FEATURE_STORE_UNAVAILABLE` */
+  readonly features?: OnlineFeatureStore;
+  /** The sandbox's prediction caches, for versions that declare `predictionCache`. @default none: nothing is cached */
+  readonly caches?: PredictionCaches;
 }
 
 /** Who is asking and which request this is; set by the HTTP layer. */
@@ -246,6 +252,25 @@ export interface Served {
   readonly session: ModelSession;
   readonly layout: RecordLayout;
   readonly classifier: ClassifierView | undefined;
+  /** How its online features are read, when it declares some. */
+  readonly online: OnlinePlan | undefined;
+}
+
+/**
+ * How a request is served beyond the version itself: where online features are read (without
+ * it, a version with online features takes every feature in the request, as its golden inputs
+ * do), and the version's prediction cache.
+ */
+export interface ServingOptions {
+  readonly features?: { readonly store: OnlineFeatureStore; readonly now: number };
+  readonly cache?: VersionCache;
+}
+
+/** What a run gave: the outputs, and for a cached version whether they came from the cache and the input's hash. */
+interface RunResult {
+  readonly outputs: TensorMap;
+  readonly cacheHit?: boolean;
+  readonly inputSha256?: string;
 }
 
 /** A version serving one request: its session is held until `release()`, once the request is done. */
@@ -296,6 +321,7 @@ export function served(version: ModelVersion, session: ModelSession): Served {
     session,
     layout: recordLayout(session.signature, version.metadata),
     classifier: classifierView(session.signature, version.metadata),
+    online: onlinePlan(session.signature, version.metadata),
   };
 }
 
@@ -312,17 +338,68 @@ export async function predictRecordTexts(
   limits: number | Partial<CodecLimits>,
   facts?: RequestFacts,
   tracing: Tracing = NO_TRACING,
-): Promise<{ decoded: DecodedInputs; texts: string[]; outputs: TensorMap }> {
+  serving: ServingOptions = {},
+): Promise<{ decoded: DecodedInputs; texts: string[]; outputs: TensorMap; run: RunResult; lookups?: FeatureLookup[] }> {
   const bounds = codecLimits(typeof limits === 'number' ? { maxRows: limits } : limits);
   const request = parseRecordRequest(body, bounds.maxRows, RECORD_HINT);
-  const decoded =
+  const online = serving.features ? target.online : undefined;
+  const layout = online ? online.requestLayout : target.layout;
+  let decoded =
     request.kind === 'features'
-      ? decodeRecords(target.layout, [request.record], () => ['features'], bounds)
+      ? decodeRecords(layout, [request.record], () => ['features'], bounds)
       : request.arrays
-        ? decodeArrays(target.layout, request.rows, (r) => ['instances', r], bounds)
-        : decodeRecords(target.layout, request.rows, (r) => ['instances', r], bounds);
-  const outputs = await timedRun(target.session, decoded, undefined, facts, tracing);
-  return { decoded, texts: recordPredictionTexts(outputs, decoded.rows, target.classifier), outputs };
+        ? decodeArrays(layout, request.rows, (r) => ['instances', r], bounds)
+        : decodeRecords(layout, request.rows, (r) => ['instances', r], bounds);
+  let lookups: FeatureLookup[] | undefined;
+  if (online && serving.features) {
+    const pathOf: EntityPath = request.kind === 'features' ? (_r, entity) => ['features', entity] : (r, entity) => ['instances', r, entity];
+    const resolved = await lookUpFeatures(online, decoded.feeds, decoded.rows, {
+      store: serving.features.store,
+      now: serving.features.now,
+      pathOf,
+      maxStringChars: bounds.maxStringChars,
+    });
+    decoded = { feeds: resolved.feeds, rows: decoded.rows };
+    lookups = resolved.lookups;
+  }
+  const run = await cachedRun(target.session, decoded, undefined, facts, tracing, serving.cache);
+  return {
+    decoded,
+    texts: recordPredictionTexts(run.outputs, decoded.rows, target.classifier),
+    outputs: run.outputs,
+    run,
+    ...(lookups ? { lookups } : {}),
+  };
+}
+
+/**
+ * {@link timedRun}, or the version's cached outputs for the same input and outputs asked for
+ * (`prediction-cache.ts`); a run's outputs are kept for the next such request. Without a cache,
+ * the run as it is.
+ */
+async function cachedRun(
+  session: ModelSession,
+  decoded: DecodedInputs,
+  outputs: readonly string[] | undefined,
+  facts: RequestFacts | undefined,
+  tracing: Tracing,
+  cache: VersionCache | undefined,
+): Promise<RunResult> {
+  if (!cache) return { outputs: await timedRun(session, decoded, outputs, facts, tracing) };
+  const inputSha256 = canonicalInputSha256(decoded.feeds);
+  const key = cacheKey(inputSha256, outputs);
+  const kept = cache.get(key);
+  if (kept) {
+    if (facts) {
+      facts.rows += decoded.rows;
+      facts.cache = 'hit';
+    }
+    return { outputs: kept, cacheHit: true, inputSha256 };
+  }
+  const result = await timedRun(session, decoded, outputs, facts, tracing);
+  cache.set(key, result);
+  if (facts) facts.cache = 'miss';
+  return { outputs: result, cacheHit: false, inputSha256 };
 }
 
 /** `predictRecordTexts` with each prediction parsed: exactly the values a caller is sent. */
@@ -371,7 +448,7 @@ export class PredictionService {
   /** Reads of an addressed version's record in flight, one per `model@version`. */
   private readonly stageReads = new Map<string, Promise<Stage>>();
   /** What serving derives from a version and its signature, once per version record. */
-  private readonly derived = new WeakMap<ModelVersion, Pick<Served, 'layout' | 'classifier'>>();
+  private readonly derived = new WeakMap<ModelVersion, Pick<Served, 'layout' | 'classifier' | 'online'>>();
   private readonly now: () => number;
   private readonly elapsed: () => number;
   private readonly tracing: Tracing;
@@ -410,7 +487,15 @@ export class PredictionService {
   async predictText(model: string, body: unknown, ctx: RequestContext): Promise<string> {
     const served = await this.resolve(model, ctx, undefined, true);
     try {
-      const { decoded, texts, outputs } = await predictRecordTexts(served, body, this.limits(), ctx.facts, this.tracing);
+      const { decoded, texts, outputs, run, lookups } = await predictRecordTexts(
+        served,
+        body,
+        this.limits(),
+        ctx.facts,
+        this.tracing,
+        this.serving(served),
+      );
+      const extra: LoggedExtra = { run, ...(lookups ? { lookups } : {}) };
       const predictions = `[${texts.join(',')}]`;
       this.checkResponse(
         predictions,
@@ -419,16 +504,18 @@ export class PredictionService {
       );
       const processingTimeMs = round3(this.elapsed() - ctx.startedAt);
       const timestamp = new Date(this.now()).toISOString();
-      this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp);
+      this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp, extra);
       this.shadowRequest(
         served,
         ctx,
         { outputs, rows: decoded.rows, timestamp },
         async (target) => {
-          const candidate = await predictRecordTexts(target, body, this.limits());
+          const candidate = await predictRecordTexts(target, body, this.limits(), undefined, NO_TRACING, {
+            ...(this.deps.features ? { features: { store: this.deps.features, now: this.now() } } : {}),
+          });
           return { outputs: candidate.outputs, logText: `[${candidate.texts.join(',')}]` };
         },
-        (shadow) => this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp, shadow),
+        (shadow) => this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp, extra, shadow),
       );
       this.captureRequest(served, decoded, outputs, ctx, timestamp);
       const experiment = served.assignment
@@ -475,12 +562,12 @@ export class PredictionService {
     const served = await this.resolve(model, ctx, version, true);
     try {
       const references = await this.readReferences(model, parsed.inputs);
-      const decoded = decodeV2(served.session.signature, parsed.inputs, this.limits(), {
-        ...(request.binary ? { binary: request.binary } : {}),
-        references,
-      });
+      const serving = this.serving(served);
+      const { decoded, lookups } = await this.decodeV2Request(served, parsed.inputs, request.binary, references, serving);
       const wanted = selectOutputs(served.session.signature, parsed.outputs);
-      const outputs = await timedRun(served.session, decoded, wanted, ctx.facts, this.tracing);
+      const run = await cachedRun(served.session, decoded, wanted, ctx.facts, this.tracing, serving.cache);
+      const { outputs } = run;
+      const extra: LoggedExtra = { run, ...(lookups ? { lookups } : {}) };
       const tensors = v2Outputs(outputs, wanted);
       // A per-output binary_data wins over the request's binary_data_output, either way.
       const modes = tensors.map(
@@ -497,15 +584,14 @@ export class PredictionService {
       const envelope = `"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(served.version.version)},"id":${JSON.stringify(id)},"parameters":{"request_id":${JSON.stringify(ctx.requestId)},"function_version":${JSON.stringify(this.deps.config.functionVersion)}${experiment},"processing_time_ms":${processingTimeMs},"timestamp":"${timestamp}"}`;
       const outputsText = plan.map((p) => p.text).join(',');
       const logText = `[${plan.map((p) => p.logText).join(',')}]`;
-      this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp);
+      this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp, extra);
       this.shadowRequest(
         served,
         ctx,
         { outputs, rows: decoded.rows, timestamp },
         async (target) => {
-          const candidate = decodeV2(target.session.signature, parsed.inputs, this.limits(), {
-            ...(request.binary ? { binary: request.binary } : {}),
-            references,
+          const { decoded: candidate } = await this.decodeV2Request(target, parsed.inputs, request.binary, references, {
+            ...(this.deps.features ? { features: { store: this.deps.features, now: this.now() } } : {}),
           });
           const names = selectOutputs(target.session.signature, parsed.outputs);
           const result = await target.session.run(candidate.feeds, names);
@@ -516,7 +602,7 @@ export class PredictionService {
               .join(',')}]`,
           };
         },
-        (shadow) => this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp, shadow),
+        (shadow) => this.logRequest(served, decoded, logText, ctx, processingTimeMs, timestamp, extra, shadow),
       );
       this.captureRequest(served, decoded, outputs, ctx, timestamp);
       const header = `{${envelope},"outputs":[${outputsText}]}`;
@@ -525,6 +611,48 @@ export class PredictionService {
     } finally {
       served.release();
     }
+  }
+
+  /**
+   * The online features and prediction cache of `served` on this endpoint: features read from the
+   * store at the request's time; the version's cache when it declares one (never a version
+   * declared non-deterministic).
+   */
+  private serving(served: Served): ServingOptions {
+    const { features, caches } = this.deps;
+    const settings = served.version.metadata.predictionCache;
+    return {
+      ...(served.online ? { features: { store: features ?? NO_FEATURE_STORE, now: this.now() } } : {}),
+      ...(caches && settings && served.version.metadata.deterministic !== false
+        ? { cache: caches.of(served.version.model, served.version.version, settings) }
+        : {}),
+    };
+  }
+
+  /**
+   * A v2 request's feeds: the model's own inputs decoded, or for a version with online features
+   * its entity keys and request-time features (each a `[N]` tensor, `OnlinePlan.request`),
+   * then the stored features read and the model's inputs assembled.
+   */
+  private async decodeV2Request(
+    served: Served,
+    inputs: readonly unknown[],
+    binary: Uint8Array | undefined,
+    references: Map<string, Uint8Array>,
+    serving: ServingOptions,
+  ): Promise<{ decoded: DecodedInputs; lookups?: FeatureLookup[] }> {
+    const online = serving.features ? served.online : undefined;
+    const sources = { ...(binary ? { binary } : {}), references };
+    if (!online || !serving.features) return { decoded: decodeV2(served.session.signature, inputs, this.limits(), sources) };
+    const keys = decodeV2(online.request, inputs, this.limits(), sources);
+    const position = (name: string) => inputs.findIndex((input) => isObject(input) && input['name'] === name);
+    const { feeds, lookups } = await lookUpFeatures(online, keys.feeds, keys.rows, {
+      store: serving.features.store,
+      now: serving.features.now,
+      pathOf: (row, entity) => ['inputs', position(entity), 'data', row],
+      maxStringChars: this.limits().maxStringChars,
+    });
+    return { decoded: { feeds, rows: keys.rows }, lookups };
   }
 
   /**
@@ -686,7 +814,7 @@ export class PredictionService {
       name: model,
       versions: [served.version.version],
       platform: V2_PLATFORM,
-      inputs: signature.inputs.map(v2Tensor),
+      inputs: (served.online ? served.online.request : signature).inputs.map(v2Tensor),
       outputs: signature.outputs.map(v2Tensor),
       parameters: v2ModelParameters(served, this.deps.config.maxRows),
     };
@@ -1050,6 +1178,7 @@ export class PredictionService {
         derived = {
           layout: recordLayout(lease.signature, version.metadata),
           classifier: classifierView(lease.signature, version.metadata),
+          online: onlinePlan(lease.signature, version.metadata),
         };
         this.derived.set(version, derived);
       }
@@ -1095,6 +1224,8 @@ export class PredictionService {
     ctx: RequestContext,
     latencyMs: number,
     timestamp: string,
+    /** Whether the answer came from the cache, and what online features were read. */
+    extra: LoggedExtra,
     /** The candidate's run, for a shadowed request. */
     shadow?: { readonly test: string; readonly result: ShadowResult },
   ): void {
@@ -1112,7 +1243,7 @@ export class PredictionService {
           caller: ctx.caller,
           latencyMs,
           rows: decoded.rows,
-          inputSha256: canonicalInputSha256(decoded.feeds),
+          inputSha256: extra.run?.inputSha256 ?? canonicalInputSha256(decoded.feeds),
           outputs: json,
           truncated,
           timestamp,
@@ -1124,6 +1255,8 @@ export class PredictionService {
               }
             : {}),
           ...(shadow ? { study: studyKey('shadow', served.version.model, shadow.test), shadow: shadow.result } : {}),
+          ...(extra.run?.cacheHit !== undefined ? { cacheHit: extra.run.cacheHit } : {}),
+          ...(extra.lookups ? { featureLookups: extra.lookups } : {}),
         };
       },
     });
@@ -1187,6 +1320,23 @@ export class PredictionService {
     });
   }
 }
+
+/** What a request's log record says beyond the answer: the cache's part, and the online features read. */
+interface LoggedExtra {
+  readonly run?: RunResult;
+  readonly lookups?: readonly FeatureLookup[];
+}
+
+/** The store of an endpoint built without one: every read is a 503 (the composition gives every endpoint one). */
+const NO_FEATURE_STORE: OnlineFeatureStore = {
+  read: () =>
+    Promise.reject(
+      new ServiceUnavailableError(
+        'FEATURE_STORE_UNAVAILABLE',
+        'This endpoint has no online feature store configured; the version declares online features.',
+      ),
+    ),
+};
 
 /** Name and message of a non-AppError, the message cut to 300 characters (no stack, no request data). */
 function errorSummary(error: unknown): { name: string; message: string } {

@@ -23,6 +23,7 @@ import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, Version
 import { parseWith } from './codec/request.js';
 import { experimentState } from './experiments/experiment.js';
 import { checkDeclarations, checkDeclaredNames } from './declarations.js';
+import { MAX_FEATURE_GROUPS, OnlineFeatureGroupSchema, PredictionCacheSchema } from './features/declaration.js';
 import { replayGoldenInputs, runGates, type GoldenFailure, type MetricBaseline } from './gates.js';
 import { served } from './predict.js';
 import { rewriteZipMap, servedClassLabels } from './onnx/zipmap.js';
@@ -60,6 +61,9 @@ export const ModelMetadataSchema = z.strictObject({
     )
     .max(50)
     .optional(),
+  onlineFeatures: z.array(OnlineFeatureGroupSchema).min(1).max(MAX_FEATURE_GROUPS).optional(),
+  predictionCache: PredictionCacheSchema.optional(),
+  deterministic: z.boolean().optional(),
 });
 
 export interface RegisterInput {

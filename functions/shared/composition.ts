@@ -15,6 +15,8 @@ import { ReleaseService } from '../core/release.js';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { NO_TRACING, type Tracing } from '../core/observability.js';
 import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
+import { DynamoDbOnlineFeatures } from '../adapters/dynamodb-online-features.js';
+import { PredictionCaches } from '../core/prediction-cache.js';
 import { DynamoDbPredictionLogReader } from '../adapters/dynamodb-prediction-log-reader.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
 import { OnnxRuntime, defaultIntraOpThreads, defaultSessionCacheBytes } from '../adapters/onnx-runtime.js';
@@ -51,6 +53,8 @@ import { sharedLogger } from './logger.js';
 const SOCKET_IDLE_TIMEOUT_MS = 30_000;
 
 export interface AwsClients {
+  /** The low-level client (online feature reads take numbers as their text, binary values as bytes). */
+  readonly dynamo: DynamoDBClient;
   readonly documents: DynamoDBDocumentClient;
   readonly s3: S3Client;
 }
@@ -70,6 +74,7 @@ export function awsClients(config: Config): AwsClients {
   };
   const dynamo = new DynamoDBClient({ region: config.AWS_REGION, requestHandler });
   return {
+    dynamo,
     documents: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     // No flexible checksums unless S3 requires them: with them, a presigned PUT URL carries the
     // CRC32 of an empty body and S3 refuses every upload to it (artifacts are sha256-checked anyway).
@@ -160,6 +165,11 @@ export function buildPredictionService(
     tracing,
     ...(payloadBucket ? { payloads: new S3PayloadStore({ ...payloadBucket, maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES }) } : {}),
     ...(capture ? { capture } : {}),
+    features: new DynamoDbOnlineFeatures({
+      client: clients.dynamo,
+      ...(config.ONLINE_FEATURE_TABLES ? { allowedTables: config.ONLINE_FEATURE_TABLES } : {}),
+    }),
+    caches: new PredictionCaches(config.PREDICTION_CACHE_MAX_BYTES),
     log: new DynamoDbPredictionLog({
       client: clients.documents,
       tableName: required(config, 'PREDICTION_LOG_TABLE'),

@@ -137,6 +137,26 @@ export const ConfigSchema = z.object({
    * (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), 512 MiB elsewhere.
    */
   SESSION_CACHE_MAX_BYTES: z.coerce.number().int().positive().optional(),
+  /**
+   * Endpoint functions: the DynamoDB tables holding online features this function may read, comma
+   * separated (the CDK app sets it from the endpoint's `onlineFeatureTables` and grants reads on
+   * exactly those). Unset: any table its credentials can read (the local stack). Empty: none.
+   */
+  ONLINE_FEATURE_TABLES: z
+    .string()
+    .optional()
+    .transform((value) =>
+      value === undefined
+        ? undefined
+        : new Set(
+            value
+              .split(',')
+              .map((t) => t.trim())
+              .filter((t) => t.length > 0),
+          ),
+    ),
+  /** Bound on one model version's prediction cache per sandbox, in bytes of cached outputs. @default 32 MiB */
+  PREDICTION_CACHE_MAX_BYTES: positiveInt(32 * 1024 * 1024),
   /** Set by Lambda. */
   AWS_LAMBDA_FUNCTION_VERSION: z.string().default('$LATEST'),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().positive().optional(),

@@ -806,6 +806,7 @@ function observe(
     modelLatencyMs: facts.modelLatencyMs,
     rows: facts.rows,
     coldStart,
+    ...(facts.cache ? { cache: facts.cache } : {}),
   });
 }
 

@@ -1,0 +1,327 @@
+/**
+ * Online features on the serving path: a model version that declares `onlineFeatures` is sent
+ * entity keys and the other ("request-time") features; each group's stored features are read in
+ * batched reads (one per 100 distinct keys, `OnlineFeatureStore`), the declared policy decides
+ * every gap (refuse with a 4xx naming the key, or the declared default; never a silent zero),
+ * and the model's own input tensors are assembled in the declared column order. The request is
+ * decoded by the same codec as every other (its keys and features as `[N]` tensors), so its
+ * errors read the same; what the lookup did is summarized for the prediction log
+ * (`FeatureLookup`).
+ */
+import { AppError, InternalError, NotFoundError, type FieldPath } from '../errors.js';
+import { recordLayout, type RecordLayout } from '../codec/decode.js';
+import { elementWriter } from '../codec/elements.js';
+import { excerpt } from '../codec/limits.js';
+import type { ModelMetadata, ModelSignature, OnlineFeatureGroup, TensorSpec, TensorType } from '../model.js';
+import type { FeatureLookup, OnlineFeatureStore, StoredEntity, StoredFeatureValue } from '../ports.js';
+import { allocate, type TensorData, type TensorMap } from '../tensor.js';
+
+/** The element type of an entity key tensor. */
+const ENTITY_TENSOR_TYPE: Readonly<Record<OnlineFeatureGroup['entityType'], TensorType>> = {
+  string: 'string',
+  int64: 'int64',
+  int32: 'int32',
+};
+
+/** Where a model column (or input) gets its values. */
+type Fill = { readonly name: string; readonly from: 'request' } | { readonly name: string; readonly from: 'store'; readonly group: number };
+
+/**
+ * How a version with online features is served: what a request carries (`request`, a signature
+ * of `[N]` tensors: each entity key once, in order of first declaration, then the request-time
+ * features or inputs in the model's order), and how the model's inputs are filled.
+ */
+export interface OnlinePlan {
+  readonly groups: readonly OnlineFeatureGroup[];
+  /** The tensors a request carries, as a signature (no outputs). */
+  readonly request: ModelSignature;
+  /** The record layout of a request: each key is an entity or a request-time feature. */
+  readonly requestLayout: RecordLayout;
+  /** The model's own layout (columns of one `[N, F]` input, or named inputs). */
+  readonly target: RecordLayout;
+  /** Per model column (`columns`) or input (`inputs`), in order, where its values come from. */
+  readonly fills: readonly Fill[];
+}
+
+/** The plan of a version, or `undefined` when it declares no online features. */
+export function onlinePlan(signature: ModelSignature, metadata: ModelMetadata): OnlinePlan | undefined {
+  const groups = metadata.onlineFeatures ?? [];
+  if (groups.length === 0) return undefined;
+  const target = recordLayout(signature, metadata);
+  const groupOf = new Map<string, number>();
+  groups.forEach((group, g) => {
+    for (const feature of group.features) groupOf.set(feature, g);
+  });
+  const requestSpecs: TensorSpec[] = [];
+  const entities = new Set<string>();
+  for (const group of groups) {
+    if (entities.has(group.entity)) continue;
+    entities.add(group.entity);
+    requestSpecs.push({ name: group.entity, type: ENTITY_TENSOR_TYPE[group.entityType], shape: ['N'] });
+  }
+  const names = target.kind === 'columns' ? target.features : target.inputs.map((i) => i.name);
+  const fills: Fill[] = names.map((name) => {
+    const g = groupOf.get(name);
+    return g === undefined ? { name, from: 'request' } : { name, from: 'store', group: g };
+  });
+  for (const fill of fills) {
+    if (fill.from !== 'request') continue;
+    if (target.kind === 'columns') requestSpecs.push({ name: fill.name, type: target.input.type, shape: ['N'] });
+    else requestSpecs.push(target.inputs.find((i) => i.name === fill.name) as TensorSpec);
+  }
+  const request: ModelSignature = { inputs: requestSpecs, outputs: [] };
+  return { groups, request, requestLayout: recordLayout(request, {}), target, fills };
+}
+
+/** Where a request's row `row` gave entity `entity`, for error paths (`instances[3].customer_id`). */
+export type EntityPath = (row: number, entity: string) => FieldPath;
+
+export interface OnlineLookupOptions {
+  readonly store: OnlineFeatureStore;
+  /** Wall clock in epoch ms, for the ages. */
+  readonly now: number;
+  readonly pathOf: EntityPath;
+  /** Longest string a value may be (the codec's `maxStringChars`). */
+  readonly maxStringChars?: number;
+}
+
+/**
+ * The model's feeds for a decoded request (`requestFeeds`, `rows` rows, per `plan.request`): each
+ * group's keys read at once (the groups concurrently), every gap decided by its policy, the
+ * model's inputs filled in order.
+ *
+ * @throws NotFoundError 404 `ENTITY_NOT_FOUND` (no item for a key, `onMissingEntity: refuse`);
+ *   AppError 422 `STALE_FEATURES` (`onStale: refuse`) and `FEATURE_NOT_STORED`
+ *   (`onMissingFeature: refuse`), each at the entity key's path and naming it; the store's 5xx;
+ *   InternalError 500 `FEATURE_VALUE_INVALID` when a stored value cannot go in the model's input
+ */
+export async function lookUpFeatures(
+  plan: OnlinePlan,
+  requestFeeds: TensorMap,
+  rows: number,
+  options: OnlineLookupOptions,
+): Promise<{ feeds: TensorMap; lookups: FeatureLookup[] }> {
+  const read = await Promise.all(plan.groups.map((group) => readGroup(group, requestFeeds, rows, options)));
+  const feeds = Object.create(null) as TensorMap;
+  const { target } = plan;
+  if (target.kind === 'columns') {
+    const { input } = target;
+    const width = plan.fills.length;
+    const data = allocate(input.type, rows * width) as TensorData['data'];
+    plan.fills.forEach((fill, j) => {
+      if (fill.from === 'request') {
+        const source = (requestFeeds[fill.name] as TensorData).data;
+        for (let r = 0; r < rows; r++) data[r * width + j] = source[r] as never;
+      } else {
+        writeStored(
+          input,
+          data,
+          (r) => r * width + j,
+          fill.name,
+          read[fill.group] as GroupValues,
+          rows,
+          plan.groups[fill.group] as OnlineFeatureGroup,
+          options,
+        );
+      }
+    });
+    feeds[input.name] = { type: input.type, shape: [rows, width], data } as TensorData;
+  } else {
+    target.inputs.forEach((spec, k) => {
+      const fill = plan.fills[k] as Fill;
+      if (fill.from === 'request') {
+        feeds[spec.name] = requestFeeds[spec.name] as TensorData;
+        return;
+      }
+      const data = allocate(spec.type, rows) as TensorData['data'];
+      writeStored(
+        spec,
+        data,
+        (r) => r,
+        fill.name,
+        read[fill.group] as GroupValues,
+        rows,
+        plan.groups[fill.group] as OnlineFeatureGroup,
+        options,
+      );
+      feeds[spec.name] = { type: spec.type, shape: spec.shape.length === 1 ? [rows] : [rows, 1], data } as TensorData;
+    });
+  }
+  return { feeds, lookups: read.map((r) => r.summary) };
+}
+
+/** One group's values per row and feature, after the policies; and its summary. */
+interface GroupValues {
+  /** `values.get(feature)[row]`. */
+  readonly values: ReadonlyMap<string, readonly (StoredFeatureValue | undefined)[]>;
+  /** Each row's entity key text (for messages). */
+  readonly keys: readonly string[];
+  readonly summary: FeatureLookup;
+}
+
+/** The text of row `row`'s key in an entity tensor (a string, or an integer's digits). */
+function keyText(tensor: TensorData, row: number): string {
+  const value = tensor.data[row];
+  return typeof value === 'string' ? value : String(value);
+}
+
+async function readGroup(
+  group: OnlineFeatureGroup,
+  requestFeeds: TensorMap,
+  rows: number,
+  options: OnlineLookupOptions,
+): Promise<GroupValues> {
+  const tensor = requestFeeds[group.entity] as TensorData;
+  const keys = Array.from({ length: rows }, (_, r) => keyText(tensor, r));
+  const distinct = [...new Set(keys)];
+  const { found, calls } = await options.store.read(group, distinct);
+  const maxAgeMs = group.maxAgeSeconds === undefined ? undefined : group.maxAgeSeconds * 1000;
+  let missingEntities = 0;
+  let staleEntities = 0;
+  let oldest: number | undefined;
+  let newest: number | undefined;
+  const state = new Map<string, 'missing' | 'stale' | StoredEntity>();
+  for (const key of distinct) {
+    const item = found.get(key);
+    if (!item) {
+      missingEntities++;
+      state.set(key, 'missing');
+      continue;
+    }
+    if (item.eventTimeMs !== undefined) {
+      const age = Math.max(0, options.now - item.eventTimeMs) / 1000;
+      oldest = oldest === undefined ? age : Math.max(oldest, age);
+      newest = newest === undefined ? age : Math.min(newest, age);
+    }
+    if (maxAgeMs !== undefined && (item.eventTimeMs === undefined || options.now - item.eventTimeMs > maxAgeMs)) {
+      staleEntities++;
+      state.set(key, 'stale');
+      continue;
+    }
+    state.set(key, item);
+  }
+  const defaults = group.defaults ?? {};
+  let missingValues = 0;
+  let defaulted = 0;
+  const values = new Map<string, (StoredFeatureValue | undefined)[]>();
+  for (const feature of group.features) values.set(feature, new Array<StoredFeatureValue | undefined>(rows));
+  for (let r = 0; r < rows; r++) {
+    const key = keys[r] as string;
+    const item = state.get(key);
+    if (item === 'missing') {
+      if (group.onMissingEntity === 'refuse') throw entityNotFound(group, key, options.pathOf(r, group.entity));
+    } else if (item === 'stale') {
+      if (group.onStale === 'refuse')
+        throw staleFeatures(group, key, found.get(key) as StoredEntity, options, options.pathOf(r, group.entity));
+    }
+    for (const feature of group.features) {
+      const column = values.get(feature) as (StoredFeatureValue | undefined)[];
+      if (typeof item === 'object') {
+        const value = item.values.get(feature);
+        if (value !== undefined && value !== null) {
+          column[r] = value;
+          continue;
+        }
+        missingValues++;
+        if (group.onMissingFeature === 'refuse') throw featureNotStored(group, key, feature, options.pathOf(r, group.entity));
+      }
+      column[r] = defaults[feature];
+      defaulted++;
+    }
+  }
+  return {
+    values,
+    keys,
+    summary: {
+      entity: group.entity,
+      table: group.source.table,
+      layout: group.source.layout,
+      features: group.features,
+      keys: distinct.length,
+      reads: calls,
+      missingEntities,
+      staleEntities,
+      missingValues,
+      defaulted,
+      ...(oldest === undefined ? {} : { oldestAgeSeconds: round3(oldest) }),
+      ...(newest === undefined ? {} : { newestAgeSeconds: round3(newest) }),
+    },
+  };
+}
+
+/**
+ * Writes one looked-up feature's values into the model's input. A value the input cannot hold is
+ * the store's fault, not the caller's: 500 `FEATURE_VALUE_INVALID`, the details in the log only.
+ */
+function writeStored(
+  spec: TensorSpec,
+  data: TensorData['data'],
+  index: (row: number) => number,
+  feature: string,
+  group: GroupValues,
+  rows: number,
+  declared: OnlineFeatureGroup,
+  options: OnlineLookupOptions,
+): void {
+  const write = elementWriter(spec.type, options.maxStringChars === undefined ? {} : { maxStringChars: options.maxStringChars });
+  const column = group.values.get(feature) as readonly (StoredFeatureValue | undefined)[];
+  for (let r = 0; r < rows; r++) {
+    const value = column[r];
+    try {
+      write(data, index(r), asElement(spec.type, value), () => []);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      throw new InternalError(
+        'FEATURE_VALUE_INVALID',
+        `Feature "${feature}" of ${declared.entity} "${excerpt(group.keys[r] as string)}" in table ${declared.source.table} cannot go in input "${spec.name}" (${spec.type}): ${error.message}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/** A stored value as the codec's element writers take it: a 64-bit integer as its digits for 64-bit inputs. */
+function asElement(type: TensorType, value: StoredFeatureValue | undefined): unknown {
+  if (typeof value !== 'bigint') return value;
+  return type === 'int64' || type === 'uint64' ? value.toString() : Number(value);
+}
+
+function entityNotFound(group: OnlineFeatureGroup, key: string, path: FieldPath): NotFoundError {
+  return new NotFoundError(
+    'ENTITY_NOT_FOUND',
+    `No stored features for ${group.entity} "${excerpt(key)}" (features ${group.features.join(', ')}); send a key the online store holds.`,
+    path,
+  );
+}
+
+function staleFeatures(
+  group: OnlineFeatureGroup,
+  key: string,
+  item: StoredEntity,
+  options: OnlineLookupOptions,
+  path: FieldPath,
+): AppError {
+  const age =
+    item.eventTimeMs === undefined
+      ? 'they carry no time they were computed'
+      : `they were computed ${Math.round((options.now - item.eventTimeMs) / 1000)} s ago`;
+  return new AppError(
+    422,
+    'STALE_FEATURES',
+    `The stored features of ${group.entity} "${excerpt(key)}" are stale: ${age}, and this model takes them at most ${group.maxAgeSeconds} s old. Refresh the online store (materialize) and retry.`,
+    path,
+  );
+}
+
+function featureNotStored(group: OnlineFeatureGroup, key: string, feature: string, path: FieldPath): AppError {
+  return new AppError(
+    422,
+    'FEATURE_NOT_STORED',
+    `The online store holds ${group.entity} "${excerpt(key)}" without feature "${feature}"; write that feature for the key (materialize) and retry.`,
+    path,
+  );
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

@@ -1,0 +1,441 @@
+/**
+ * Online features over real HTTP: the local stack (the same handlers as on Lambda), the embedded
+ * DynamoDB holding the feature tables (our plain layout, and Feast's layout built by hand from
+ * its documented format in `test/support/feast-items.ts`), and real ONNX Runtime sessions.
+ *
+ * The model: y = x · w + b over three features, `avg_order_value` and `orders_30d` read by
+ * `customer_id`, `basket_size` sent with the request. The same file registered without online
+ * features is the reference: served by key, it must answer exactly what it answers for the full
+ * vector, in the v1 and v2 forms. Batched reads are counted on the SDK client itself.
+ */
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  PutItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { buildModel } from '../support/onnx/builder.js';
+import { feastItem } from '../support/feast-items.js';
+import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
+import { publish } from '../fixtures/binary-http.js';
+import { adminCall, type Call } from '../fixtures/tokens.js';
+import type { FeatureLookup, PredictionLogRecord } from '../../functions/core/ports.js';
+
+const FEATURES = ['avg_order_value', 'orders_30d', 'basket_size'];
+const WEIGHTS = [0.5, -1.25, 2];
+const BIAS = 0.75;
+const PLAIN_TABLE = 'customer-features';
+const FEAST_TABLE = 'shop.customer_stats';
+const CUSTOMERS = 1_000;
+
+let stack: TestStack;
+let call: Call;
+let batchGets: number;
+const now = Date.now();
+
+/** y [N, 1] = x [N, 3] · w + b, float32. */
+const modelBytes = buildModel({
+  inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
+  outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
+  initializers: [
+    { name: 'w', dims: [3, 1], data: new Float32Array(WEIGHTS) },
+    { name: 'b', dims: [1], data: new Float32Array([BIAS]) },
+  ],
+  nodes: [
+    { op: 'MatMul', inputs: ['x', 'w'], outputs: ['xw'] },
+    { op: 'Add', inputs: ['xw', 'b'], outputs: ['y'] },
+  ],
+});
+
+/** Customer `c-<i>`'s stored features. */
+function stored(i: number): { avg_order_value: number; orders_30d: number } {
+  return { avg_order_value: 10 + (i % 37) * 1.5, orders_30d: i % 11 };
+}
+
+function group(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    entity: 'customer_id',
+    source: { layout: 'plain', table: PLAIN_TABLE },
+    features: ['avg_order_value', 'orders_30d'],
+    ...overrides,
+  };
+}
+
+async function createTable(client: DynamoDBClient, table: string, key: string, type: 'S' | 'N'): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      AttributeDefinitions: [{ AttributeName: key, AttributeType: type }],
+      KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+}
+
+async function putAll(client: DynamoDBClient, table: string, items: Record<string, AttributeValue>[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 25) {
+    await client.send(
+      new BatchWriteItemCommand({ RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
+    );
+  }
+}
+
+/** Publishes `model` with the test model's bytes and `metadata` (features always declared). */
+async function publishModel(model: string, metadata: Record<string, unknown> = {}): Promise<string> {
+  return publish(stack, call, model, { bytes: modelBytes }, { features: FEATURES, ...metadata });
+}
+
+async function predict(model: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const reply = await call(stack.url, 'POST', `/v1/models/${model}/predict`, body);
+  return { status: reply.status, body: reply.body as Record<string, unknown> };
+}
+
+async function infer(model: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const reply = await call(stack.url, 'POST', `/v2/models/${model}/infer`, body);
+  return { status: reply.status, body: reply.body as Record<string, unknown> };
+}
+
+/** The prediction log's record of a request. */
+async function logRecord(model: string, requestId: string): Promise<PredictionLogRecord> {
+  await stack.flush();
+  const reply = await call(stack.url, 'GET', `/v1/models/${model}/predictions?limit=1000&order=newest`);
+  expect(reply.status).toBe(200);
+  const records = (reply.body as { records: PredictionLogRecord[] }).records;
+  const found = records.find((r) => r.requestId === requestId);
+  if (!found) throw new Error(`no log record for ${requestId}`);
+  return found;
+}
+
+function fullRow(i: number, basket: number): Record<string, number> {
+  return { ...stored(i), basket_size: basket };
+}
+
+beforeAll(async () => {
+  stack = await startTestStack({ seedSampleModel: false });
+  call = await adminCall(stack);
+  const client = stack.clients.dynamo;
+  batchGets = 0;
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === 'BatchGetItemCommand') batchGets++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countBatchGets' },
+  );
+  await createTable(client, PLAIN_TABLE, 'customer_id', 'S');
+  const fresh = new Date(now - 60_000).toISOString();
+  await putAll(
+    client,
+    PLAIN_TABLE,
+    Array.from({ length: CUSTOMERS }, (_, i) => ({
+      customer_id: { S: `c-${i}` },
+      avg_order_value: { N: String(stored(i).avg_order_value) },
+      orders_30d: { N: String(stored(i).orders_30d) },
+      event_timestamp: { S: fresh },
+    })),
+  );
+  // Gaps: an item without orders_30d, an old item, an undated item, a value of the wrong kind.
+  await putAll(client, PLAIN_TABLE, [
+    { customer_id: { S: 'no-orders' }, avg_order_value: { N: '20' }, event_timestamp: { S: fresh } },
+    {
+      customer_id: { S: 'old' },
+      avg_order_value: { N: '30' },
+      orders_30d: { N: '3' },
+      event_timestamp: { S: new Date(now - 7_200_000).toISOString() },
+    },
+    { customer_id: { S: 'undated' }, avg_order_value: { N: '40' }, orders_30d: { N: '4' } },
+    { customer_id: { S: 'garbled' }, avg_order_value: { S: 'lots' }, orders_30d: { N: '4' }, event_timestamp: { S: fresh } },
+  ]);
+  await publishModel('spend');
+  await publishModel('spend-online', { onlineFeatures: [group()] });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('served by entity key', () => {
+  it('v1 features and instances by key equal the full vector, values as stored', async () => {
+    const rows = [3, 17, 999, 3].map((i, k) => ({ i, basket: k + 1 }));
+    const byKey = await predict('spend-online', {
+      instances: rows.map(({ i, basket }) => ({ customer_id: `c-${i}`, basket_size: basket })),
+    });
+    const full = await predict('spend', { instances: rows.map(({ i, basket }) => fullRow(i, basket)) });
+    expect(byKey.status).toBe(200);
+    expect(full.status).toBe(200);
+    expect(byKey.body['predictions']).toEqual(full.body['predictions']);
+    // And the model's own arithmetic, so equal answers are not two equal mistakes.
+    const expected = rows.map(({ i, basket }) => {
+      const s = stored(i);
+      return Math.fround(s.avg_order_value * WEIGHTS[0]! + s.orders_30d * WEIGHTS[1]! + basket * WEIGHTS[2]! + BIAS);
+    });
+    (byKey.body['predictions'] as { y: number[] }[]).forEach((p, k) => expect(p.y[0]).toBeCloseTo(expected[k] as number, 4));
+
+    const one = await predict('spend-online', { features: { customer_id: 'c-42', basket_size: 7 } });
+    const oneFull = await predict('spend', { features: fullRow(42, 7) });
+    expect(one.status).toBe(200);
+    expect(one.body['predictions']).toEqual(oneFull.body['predictions']);
+  });
+
+  it('v2 by key equals the v2 answer for the full vector, and the metadata lists the key tensors', async () => {
+    const keys = ['c-5', 'c-6', 'c-700'];
+    const baskets = [1.5, 0, 4];
+    const byKey = await infer('spend-online', {
+      inputs: [
+        { name: 'customer_id', datatype: 'BYTES', shape: [3], data: keys },
+        { name: 'basket_size', datatype: 'FP32', shape: [3], data: baskets },
+      ],
+    });
+    const full = await infer('spend', {
+      inputs: [
+        {
+          name: 'x',
+          datatype: 'FP32',
+          shape: [3, 3],
+          data: [5, 6, 700].flatMap((i, k) => Object.values(fullRow(i, baskets[k] as number))),
+        },
+      ],
+    });
+    expect(byKey.status).toBe(200);
+    expect(byKey.body['outputs']).toEqual(full.body['outputs']);
+    const metadata = await call(stack.url, 'GET', '/v2/models/spend-online');
+    expect((metadata.body as { inputs: unknown[] }).inputs).toEqual([
+      { name: 'customer_id', datatype: 'BYTES', shape: [-1] },
+      { name: 'basket_size', datatype: 'FP32', shape: [-1] },
+    ]);
+  });
+
+  it('a 1,000-row request reads its keys in one batched read per 100 keys, and the log says what was read', async () => {
+    const instances = Array.from({ length: CUSTOMERS }, (_, i) => ({ customer_id: `c-${i}`, basket_size: i % 5 }));
+    const before = batchGets;
+    const answer = await predict('spend-online', { instances });
+    expect(answer.status).toBe(200);
+    expect(batchGets - before).toBe(10);
+    const full = await predict('spend', { instances: instances.map((_, i) => fullRow(i, i % 5)) });
+    expect(answer.body['predictions']).toEqual(full.body['predictions']);
+    const record = await logRecord('spend-online', answer.body['requestId'] as string);
+    const [lookup] = record.featureLookups as FeatureLookup[];
+    expect(lookup).toMatchObject({
+      entity: 'customer_id',
+      table: PLAIN_TABLE,
+      layout: 'plain',
+      keys: 1_000,
+      reads: 10,
+      missingEntities: 0,
+    });
+    expect(lookup?.features).toEqual(['avg_order_value', 'orders_30d']);
+    expect(lookup?.oldestAgeSeconds).toBeGreaterThanOrEqual(60);
+
+    // Repeated keys are read once: 1,000 rows over 250 customers are 3 reads.
+    const repeated = Array.from({ length: CUSTOMERS }, (_, i) => ({ customer_id: `c-${i % 250}`, basket_size: 1 }));
+    const again = batchGets;
+    expect((await predict('spend-online', { instances: repeated })).status).toBe(200);
+    expect(batchGets - again).toBe(3);
+  });
+
+  it('the request is checked like any other: a missing key, a wrong type, an unknown field, a feature the store fills', async () => {
+    const missing = await predict('spend-online', { instances: [{ basket_size: 1 }] });
+    expect(missing.status).toBe(400);
+    expect(missing.body['error']).toMatchObject({ code: 'MISSING_INPUT', path: 'instances[0].customer_id' });
+    const wrong = await predict('spend-online', { features: { customer_id: 'c-1', basket_size: 'big' } });
+    expect(wrong.body['error']).toMatchObject({ code: 'WRONG_TYPE', path: 'features.basket_size' });
+    const extra = await predict('spend-online', { features: { customer_id: 'c-1', basket_size: 1, orders_30d: 3 } });
+    expect(extra.status).toBe(400);
+    expect(extra.body['error']).toMatchObject({ code: 'UNKNOWN_INPUT', path: 'features.orders_30d' });
+  });
+});
+
+describe('gaps in the store, by policy', () => {
+  beforeAll(async () => {
+    const defaults = { avg_order_value: -1, orders_30d: 99 };
+    await publishModel('spend-defaults', {
+      onlineFeatures: [
+        group({ maxAgeSeconds: 3600, onMissingEntity: 'default', onMissingFeature: 'default', onStale: 'default', defaults }),
+      ],
+    });
+    await publishModel('spend-strict', { onlineFeatures: [group({ maxAgeSeconds: 3600 })] });
+  }, 60_000);
+
+  it('refuse: a missing entity is a 404 naming the key, in every form; never a 5xx', async () => {
+    const v1 = await predict('spend-strict', {
+      instances: [
+        { customer_id: 'c-1', basket_size: 1 },
+        { customer_id: 'nobody', basket_size: 1 },
+      ],
+    });
+    expect(v1.status).toBe(404);
+    expect(v1.body['error']).toMatchObject({ code: 'ENTITY_NOT_FOUND', path: 'instances[1].customer_id' });
+    expect((v1.body['error'] as { message: string }).message).toContain('"nobody"');
+    const one = await predict('spend-strict', { features: { customer_id: 'nobody', basket_size: 1 } });
+    expect(one.body['error']).toMatchObject({ code: 'ENTITY_NOT_FOUND', path: 'features.customer_id' });
+    const v2 = await infer('spend-strict', {
+      inputs: [
+        { name: 'basket_size', datatype: 'FP32', shape: [2], data: [1, 2] },
+        { name: 'customer_id', datatype: 'BYTES', shape: [2], data: ['c-1', 'nobody'] },
+      ],
+    });
+    expect(v2.status).toBe(404);
+    expect(v2.body['error']).toMatchObject({ code: 'ENTITY_NOT_FOUND', path: 'inputs[1].data[1]' });
+    // Keys no table could hold (empty, very long, odd characters) are missing entities too.
+    for (const key of ['', 'x'.repeat(5_000), '☃ \u0001 "quoted"']) {
+      const odd = await predict('spend-strict', { features: { customer_id: key, basket_size: 1 } });
+      expect(odd.status).toBeLessThan(500);
+      expect(odd.status).toBeGreaterThanOrEqual(400);
+      expect(JSON.stringify(odd.body).length).toBeLessThan(2_000);
+    }
+  });
+
+  it('refuse: a missing feature and a stale or undated item are 422s naming the key', async () => {
+    const noOrders = await predict('spend-strict', { features: { customer_id: 'no-orders', basket_size: 1 } });
+    expect(noOrders.status).toBe(422);
+    expect(noOrders.body['error']).toMatchObject({ code: 'FEATURE_NOT_STORED', path: 'features.customer_id' });
+    expect((noOrders.body['error'] as { message: string }).message).toMatch(/"no-orders".*"orders_30d"/);
+    const old = await predict('spend-strict', { features: { customer_id: 'old', basket_size: 1 } });
+    expect(old.status).toBe(422);
+    expect(old.body['error']).toMatchObject({ code: 'STALE_FEATURES', path: 'features.customer_id' });
+    expect((old.body['error'] as { message: string }).message).toMatch(/"old".*72\d\d s ago.*3600 s/);
+    const undated = await predict('spend-strict', { features: { customer_id: 'undated', basket_size: 1 } });
+    expect(undated.body['error']).toMatchObject({ code: 'STALE_FEATURES' });
+    // Without maxAgeSeconds nothing is stale: the reference model serves the old item's values.
+    expect((await predict('spend-online', { features: { customer_id: 'old', basket_size: 1 } })).status).toBe(200);
+  });
+
+  it('default: each gap takes the declared defaults, exactly as if they had been sent, and the log counts them', async () => {
+    const keys = ['nobody', 'no-orders', 'old', 'undated', 'c-8'];
+    const answer = await predict('spend-defaults', { instances: keys.map((customer_id) => ({ customer_id, basket_size: 2 })) });
+    expect(answer.status).toBe(200);
+    const full = await predict('spend', {
+      instances: [
+        { avg_order_value: -1, orders_30d: 99, basket_size: 2 },
+        { avg_order_value: 20, orders_30d: 99, basket_size: 2 },
+        { avg_order_value: -1, orders_30d: 99, basket_size: 2 },
+        { avg_order_value: -1, orders_30d: 99, basket_size: 2 },
+        fullRow(8, 2),
+      ],
+    });
+    expect(answer.body['predictions']).toEqual(full.body['predictions']);
+    const [lookup] = (await logRecord('spend-defaults', answer.body['requestId'] as string)).featureLookups as FeatureLookup[];
+    expect(lookup).toMatchObject({ keys: 5, missingEntities: 1, staleEntities: 2, missingValues: 1, defaulted: 7 });
+  });
+
+  it('a stored value the model cannot take, or a table that does not exist, is our fault: a 500 with the details in the log only', async () => {
+    const garbled = await predict('spend-online', { features: { customer_id: 'garbled', basket_size: 1 } });
+    expect(garbled.status).toBe(500);
+    expect(garbled.body['error']).toMatchObject({ code: 'FEATURE_VALUE_INVALID' });
+    expect(JSON.stringify(garbled.body)).not.toContain('lots');
+    expect(stack.log.take({ level: 'ERROR', message: 'request failed', code: 'FEATURE_VALUE_INVALID' })).toHaveLength(1);
+
+    await publishModel('spend-nowhere', { onlineFeatures: [group({ source: { layout: 'plain', table: 'no-such-table' } })] });
+    const nowhere = await predict('spend-nowhere', { features: { customer_id: 'c-1', basket_size: 1 } });
+    expect(nowhere.status).toBe(500);
+    expect(nowhere.body['error']).toMatchObject({ code: 'FEATURE_TABLE_NOT_FOUND' });
+    expect(JSON.stringify(nowhere.body)).not.toContain('no-such-table');
+    expect(stack.log.take({ level: 'ERROR', message: 'request failed', code: 'FEATURE_TABLE_NOT_FOUND' })).toHaveLength(1);
+  });
+});
+
+describe("Feast's DynamoDB layout", () => {
+  beforeAll(async () => {
+    const client = stack.clients.dynamo;
+    await createTable(client, FEAST_TABLE, 'entity_id', 'S');
+    const items = [0, 1, 2, 3].map((i) =>
+      feastItem({
+        entity: [{ joinKey: 'customer_id', type: 'string', value: `c-${i}` }],
+        serializationVersion: 3,
+        // c-3 was materialized two hours ago, at a UTC+02:00 wall clock; the others a minute ago.
+        eventTime: i === 3 ? now - 7_200_000 : now - 60_000,
+        values: {
+          avg_order_value: { kind: 'double', value: stored(i).avg_order_value },
+          orders_30d: { kind: 'int64', value: BigInt(stored(i).orders_30d) },
+          unrelated: { kind: 'string', value: 'not read' },
+        },
+      }),
+    );
+    for (const Item of items) await client.send(new PutItemCommand({ TableName: FEAST_TABLE, Item }));
+    await publishModel('spend-feast', {
+      onlineFeatures: [group({ source: { layout: 'feast', table: FEAST_TABLE }, maxAgeSeconds: 3600 })],
+    });
+  }, 60_000);
+
+  it('reads the values and their timestamps as Feast wrote them', async () => {
+    const answer = await predict('spend-feast', { instances: [0, 1, 2].map((i) => ({ customer_id: `c-${i}`, basket_size: 3 })) });
+    expect(answer.status).toBe(200);
+    const full = await predict('spend', { instances: [0, 1, 2].map((i) => fullRow(i, 3)) });
+    expect(answer.body['predictions']).toEqual(full.body['predictions']);
+    const [lookup] = (await logRecord('spend-feast', answer.body['requestId'] as string)).featureLookups as FeatureLookup[];
+    expect(lookup).toMatchObject({ layout: 'feast', table: FEAST_TABLE, keys: 3, reads: 1 });
+    expect(lookup?.oldestAgeSeconds).toBeGreaterThanOrEqual(60);
+    expect(lookup?.oldestAgeSeconds).toBeLessThan(600);
+  });
+
+  it("applies the staleness policy from Feast's event_ts, and a key Feast never wrote is missing", async () => {
+    const stale = await predict('spend-feast', { features: { customer_id: 'c-3', basket_size: 3 } });
+    expect(stale.status).toBe(422);
+    expect(stale.body['error']).toMatchObject({ code: 'STALE_FEATURES', path: 'features.customer_id' });
+    const absent = await predict('spend-feast', { features: { customer_id: 'c-4', basket_size: 3 } });
+    expect(absent.status).toBe(404);
+    expect(absent.body['error']).toMatchObject({ code: 'ENTITY_NOT_FOUND' });
+  });
+});
+
+describe('declarations refused at registration', () => {
+  const cases: [string, Record<string, unknown>, string, string][] = [
+    [
+      'a feature the model lacks',
+      { onlineFeatures: [group({ features: ['avg_order_valu'] })] },
+      'UNKNOWN_FEATURE',
+      'metadata.onlineFeatures[0].features[0]',
+    ],
+    [
+      'a feature in two groups',
+      { onlineFeatures: [group(), group({ entity: 'region' })] },
+      'DUPLICATE_FEATURE',
+      'metadata.onlineFeatures[1].features[0]',
+    ],
+    [
+      'an entity named as a feature',
+      { onlineFeatures: [group({ entity: 'basket_size' })] },
+      'ENTITY_NAME_TAKEN',
+      'metadata.onlineFeatures[0].entity',
+    ],
+    [
+      'a default policy without defaults',
+      { onlineFeatures: [group({ onMissingEntity: 'default' })] },
+      'MISSING_DEFAULT',
+      'metadata.onlineFeatures[0].defaults',
+    ],
+    [
+      'a default the input cannot hold',
+      { onlineFeatures: [group({ onMissingEntity: 'default', defaults: { avg_order_value: 'zero', orders_30d: 0 } })] },
+      'WRONG_TYPE',
+      'metadata.onlineFeatures[0].defaults.avg_order_value',
+    ],
+    [
+      'onStale default without maxAgeSeconds',
+      { onlineFeatures: [group({ onStale: 'default', defaults: { avg_order_value: 0, orders_30d: 0 } })] },
+      'STALE_WITHOUT_MAX_AGE',
+      'metadata.onlineFeatures[0].onStale',
+    ],
+    [
+      'a table name DynamoDB refuses',
+      { onlineFeatures: [group({ source: { layout: 'plain', table: 'a b' } })] },
+      'INVALID_REQUEST',
+      'metadata.onlineFeatures[0].source.table',
+    ],
+    [
+      'a cache on a non-deterministic model',
+      { predictionCache: { maxEntries: 10 }, deterministic: false },
+      'CACHE_NOT_DETERMINISTIC',
+      'metadata.predictionCache',
+    ],
+  ];
+  it.each(cases)('%s', async (_what, metadata, code, path) => {
+    const reply = await call(stack.url, 'POST', '/v1/models/refused/versions', {
+      modelBase64: Buffer.from(modelBytes).toString('base64'),
+      metadata: { features: FEATURES, ...metadata },
+    });
+    expect(reply.status).toBe(400);
+    expect((reply.body as { error: { code: string; path: string } }).error).toMatchObject({ code, path });
+  });
+});
