@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod';
 import { MODEL_NAME_PATTERN } from '../functions/core/model.js';
+import { TABLE_NAME_PATTERN } from '../functions/core/features/declaration.js';
 import { DEFAULT_METRICS_NAMESPACE, LOG_LEVELS } from '../functions/core/observability.js';
 import { everyRefusal, plainParse } from '../functions/core/messages.js';
 
@@ -302,6 +303,17 @@ export const EndpointConfigSchema = z
     batch: EndpointBatchSchema.optional(),
     /** Scheduled drift detection and its alarm, and the canary distribution gate. @default every 60 minutes, gate on */
     drift: EndpointDriftSchema.default({ scheduleMinutes: 60, canaryGate: true }),
+    /**
+     * DynamoDB tables of online features this endpoint's model versions may read (`onlineFeatures`
+     * in their metadata), by name in the stack's account and region; the function may BatchGetItem
+     * on these and no other. @default none: a version that declares online features answers 500
+     * `FEATURE_TABLE_NOT_ALLOWED`
+     */
+    onlineFeatureTables: z
+      .array(z.string().regex(TABLE_NAME_PATTERN, 'must be a DynamoDB table name: 3 to 255 of letters, digits, "_", "-" and "."'))
+      .max(16, "at most 16 tables (each is one grant and one name in the function's environment)")
+      .refine((tables) => new Set(tables).size === tables.length, 'names a table twice')
+      .default([]),
   })
   .superRefine((endpoint, ctx) => {
     const { reservedConcurrency: reserved, provisionedConcurrency: provisioned } = endpoint;

@@ -620,5 +620,8 @@ export interface OnlineFeatureStore {
    *   unreachable); InternalError 500 `FEATURE_TABLE_NOT_FOUND`, `FEATURE_TABLE_NOT_ALLOWED`,
    *   `FEATURE_STORE_DENIED`, `FEATURE_VALUE_INVALID` (an item the layout does not describe)
    */
-  read(group: OnlineFeatureGroup, keys: readonly string[]): Promise<{ readonly found: ReadonlyMap<string, StoredEntity>; readonly calls: number }>;
+  read(
+    group: OnlineFeatureGroup,
+    keys: readonly string[],
+  ): Promise<{ readonly found: ReadonlyMap<string, StoredEntity>; readonly calls: number }>;
 }

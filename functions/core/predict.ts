@@ -384,10 +384,12 @@ async function cachedRun(
   facts: RequestFacts | undefined,
   tracing: Tracing,
   cache: VersionCache | undefined,
+  /** The outputs the answer holds, for the key: `'all'` (what a request that names none gets), or these. */
+  answered: readonly string[] | 'all' = outputs ?? 'all',
 ): Promise<RunResult> {
   if (!cache) return { outputs: await timedRun(session, decoded, outputs, facts, tracing) };
   const inputSha256 = canonicalInputSha256(decoded.feeds);
-  const key = cacheKey(inputSha256, outputs);
+  const key = cacheKey(inputSha256, answered === 'all' ? undefined : answered);
   const kept = cache.get(key);
   if (kept) {
     if (facts) {
@@ -565,7 +567,8 @@ export class PredictionService {
       const serving = this.serving(served);
       const { decoded, lookups } = await this.decodeV2Request(served, parsed.inputs, request.binary, references, serving);
       const wanted = selectOutputs(served.session.signature, parsed.outputs);
-      const run = await cachedRun(served.session, decoded, wanted, ctx.facts, this.tracing, serving.cache);
+      // A request that names no outputs gets all of them: the same entry as the record forms'.
+      const run = await cachedRun(served.session, decoded, wanted, ctx.facts, this.tracing, serving.cache, parsed.outputs ? wanted : 'all');
       const { outputs } = run;
       const extra: LoggedExtra = { run, ...(lookups ? { lookups } : {}) };
       const tensors = v2Outputs(outputs, wanted);

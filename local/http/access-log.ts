@@ -9,7 +9,7 @@ import type { RequestObservation } from '../../functions/core/observability.js';
 
 /** What the endpoint functions observed of a request, by the request id the server gave it (`LocalObservations`). */
 export interface ObservationSource {
-  take(requestId: string): Pick<RequestObservation, 'model' | 'modelVersion' | 'rows' | 'errorCode'> | undefined;
+  take(requestId: string): Pick<RequestObservation, 'model' | 'modelVersion' | 'rows' | 'errorCode' | 'cache'> | undefined;
 }
 
 /** What the access log needs to know of a request, filled in as it is served. */
@@ -36,11 +36,13 @@ export interface AccessLogEntry {
   readonly modelVersion?: string;
   readonly rows?: number;
   readonly errorCode?: string;
+  /** For a version with a prediction cache: whether the answer came from it. */
+  readonly cache?: 'hit' | 'miss';
 }
 
 /**
  * One access log line: method, route template (or the path when none matched), status, time,
- * and, when the function observed them, `model@version`, `rows=N` and the error code.
+ * and, when the function observed them, `model@version`, `rows=N`, `cache=hit|miss` and the error code.
  *
  * @example
  * accessLogLine({ method: 'POST', route: '/v1/models/{model}/predict', status: 200, ms: 2.41, model: 'iris', modelVersion: '1', rows: 2 });
@@ -50,6 +52,7 @@ export function accessLogLine(entry: AccessLogEntry): string {
   const parts = [entry.method, entry.route, String(entry.status), `${entry.ms.toFixed(1)}ms`];
   if (entry.model !== undefined) parts.push(entry.modelVersion === undefined ? entry.model : `${entry.model}@${entry.modelVersion}`);
   if (entry.rows !== undefined && entry.rows > 0) parts.push(`rows=${entry.rows}`);
+  if (entry.cache !== undefined) parts.push(`cache=${entry.cache}`);
   if (entry.errorCode !== undefined) parts.push(`error=${entry.errorCode}`);
   return parts.join(' ');
 }
@@ -124,6 +127,7 @@ export function logAccess(
     ...(observed ? { model: observed.model, rows: observed.rows } : {}),
     ...(observed?.modelVersion !== undefined ? { modelVersion: observed.modelVersion } : {}),
     ...(observed?.errorCode !== undefined ? { errorCode: observed.errorCode } : {}),
+    ...(observed?.cache !== undefined ? { cache: observed.cache } : {}),
   });
   sink.push(line);
 }
