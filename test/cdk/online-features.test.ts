@@ -1,0 +1,62 @@
+/**
+ * Online feature tables on AWS: an endpoint's `onlineFeatureTables` become its function's
+ * `ONLINE_FEATURE_TABLES` and a grant of `dynamodb:BatchGetItem` on exactly those tables (no
+ * other action, no wildcard, no other endpoint); an endpoint without the setting reads no
+ * feature table at all. The config refuses names DynamoDB would. One synth without bundling.
+ */
+import { parseAppConfig, type AppConfigInput } from '../../lib/config.js';
+import {
+  endpointFunction,
+  grantedPairs,
+  roleOfResource,
+  statementsOfRole,
+  synthesize,
+  TWO_ENDPOINTS,
+  type Synthesized,
+} from './helpers.js';
+
+const CONFIG: AppConfigInput = {
+  ...TWO_ENDPOINTS,
+  endpoints: [
+    { model: 'iris', onlineFeatureTables: ['shop.customer_stats', 'customer-features'] },
+    { model: 'churn', architecture: 'x86_64' },
+  ],
+};
+
+let synth: Synthesized;
+
+beforeAll(() => {
+  synth = synthesize(CONFIG, { bundle: false });
+});
+
+/** The `dynamodb:BatchGetItem` grants of an endpoint's role, as `action resource` pairs. */
+function featureReads(model: string): string[] {
+  const [, fn] = endpointFunction(synth.template, model);
+  return grantedPairs(statementsOfRole(synth.template, roleOfResource(fn))).filter((pair) => pair.startsWith('dynamodb:BatchGetItem '));
+}
+
+it('an endpoint may BatchGetItem exactly the tables its config names, and is told their names', () => {
+  const [, fn] = endpointFunction(synth.template, 'iris');
+  expect((fn['Environment'] as { Variables: Record<string, unknown> }).Variables['ONLINE_FEATURE_TABLES']).toBe(
+    'shop.customer_stats,customer-features',
+  );
+  expect(featureReads('iris')).toEqual(
+    ['customer-features', 'shop.customer_stats']
+      .map((table) => `dynamodb:BatchGetItem arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/${table}`)
+      .sort(),
+  );
+});
+
+it('an endpoint without onlineFeatureTables reads no feature table, and its function knows it may read none', () => {
+  const [, fn] = endpointFunction(synth.template, 'churn');
+  expect((fn['Environment'] as { Variables: Record<string, unknown> }).Variables['ONLINE_FEATURE_TABLES']).toBe('');
+  expect(featureReads('churn')).toEqual([]);
+});
+
+it.each([
+  [['a b'], 'must be a DynamoDB table name'],
+  [['ab'], 'must be a DynamoDB table name'],
+  [['t1', 't1'], 'names a table twice'],
+])('the config refuses onlineFeatureTables %j', (tables, message) => {
+  expect(() => parseAppConfig({ ...TWO_ENDPOINTS, endpoints: [{ model: 'iris', onlineFeatureTables: tables }] })).toThrow(message);
+});
