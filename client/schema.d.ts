@@ -924,6 +924,51 @@ export interface components {
                 expected: unknown[];
                 tolerance?: number;
             }[];
+            onlineFeatures?: {
+                entity: string;
+                /**
+                 * @default string
+                 * @enum {string}
+                 */
+                entityType: "string" | "int64" | "int32";
+                source: {
+                    /** @constant */
+                    layout: "plain";
+                    table: string;
+                } | {
+                    /** @constant */
+                    layout: "feast";
+                    table: string;
+                    /** @default 3 */
+                    entityKeySerializationVersion: 2 | 3;
+                };
+                features: string[];
+                maxAgeSeconds?: number;
+                /**
+                 * @default refuse
+                 * @enum {string}
+                 */
+                onMissingEntity: "refuse" | "default";
+                /**
+                 * @default refuse
+                 * @enum {string}
+                 */
+                onMissingFeature: "refuse" | "default";
+                /**
+                 * @default refuse
+                 * @enum {string}
+                 */
+                onStale: "refuse" | "default";
+                defaults?: {
+                    [key: string]: number | string | boolean;
+                };
+            }[];
+            predictionCache?: {
+                /** @default 1000 */
+                maxEntries: number;
+                ttlSeconds?: number;
+            };
+            deterministic?: boolean;
         };
         TensorSpec: {
             name: string;
@@ -1130,6 +1175,51 @@ export interface components {
                     expected: unknown[];
                     tolerance?: number;
                 }[];
+                onlineFeatures?: {
+                    entity: string;
+                    /**
+                     * @default string
+                     * @enum {string}
+                     */
+                    entityType?: "string" | "int64" | "int32";
+                    source: {
+                        /** @constant */
+                        layout: "plain";
+                        table: string;
+                    } | {
+                        /** @constant */
+                        layout: "feast";
+                        table: string;
+                        /** @default 3 */
+                        entityKeySerializationVersion?: 2 | 3;
+                    };
+                    features: string[];
+                    maxAgeSeconds?: number;
+                    /**
+                     * @default refuse
+                     * @enum {string}
+                     */
+                    onMissingEntity?: "refuse" | "default";
+                    /**
+                     * @default refuse
+                     * @enum {string}
+                     */
+                    onMissingFeature?: "refuse" | "default";
+                    /**
+                     * @default refuse
+                     * @enum {string}
+                     */
+                    onStale?: "refuse" | "default";
+                    defaults?: {
+                        [key: string]: number | string | boolean;
+                    };
+                }[];
+                predictionCache?: {
+                    /** @default 1000 */
+                    maxEntries?: number;
+                    ttlSeconds?: number;
+                };
+                deterministic?: boolean;
             };
             profile?: unknown;
         };
