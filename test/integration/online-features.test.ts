@@ -206,6 +206,26 @@ describe('served by entity key', () => {
     ]);
   });
 
+  it("the model's OpenAPI document describes the key form: entity keys and request-time features, no looked-up feature", async () => {
+    const reply = await call(stack.url, 'GET', '/v1/models/spend-online/openapi.json');
+    expect(reply.status).toBe(200);
+    const required: string[][] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object') {
+        const object = node as Record<string, unknown>;
+        if (Array.isArray(object['required'])) required.push(object['required'] as string[]);
+        Object.values(object).forEach(walk);
+      }
+    };
+    walk((reply.body as { components: unknown }).components);
+    expect(required).toContainEqual(['customer_id', 'basket_size']);
+    const schemas = (reply.body as { components: { schemas: Record<string, unknown> } }).components.schemas;
+    expect(JSON.stringify(schemas['PredictRequest'])).not.toContain('avg_order_value');
+    expect(JSON.stringify(schemas['V2InferRequest'])).not.toContain('avg_order_value');
+    expect((reply.body as { info: { description: string } }).info.description).toContain('avg_order_value, orders_30d by customer_id');
+  });
+
   it('a 1,000-row request reads its keys in one batched read per 100 keys, and the log says what was read', async () => {
     const instances = Array.from({ length: CUSTOMERS }, (_, i) => ({ customer_id: `c-${i}`, basket_size: i % 5 }));
     const before = batchGets;

@@ -20,6 +20,7 @@
  * the API's document. `maxJsonDepth` bounds the nesting of any body (400 `JSON_TOO_DEEP`); the
  * body's size is bounded too (`x-constraints`).
  */
+import { onlinePlan } from '../../core/features/online.js';
 import {
   decodeArrays,
   decodeRecords,
@@ -555,13 +556,22 @@ function goldenExamples(
  */
 export function modelDocument(version: ModelVersion, limits: ModelDocumentLimits): OpenApiDocument {
   const { model, signature, metadata } = version;
-  const layout = recordLayout(signature, metadata);
+  // A version with online features takes its entity keys and request-time features instead of
+  // the full vector; its golden inputs are full vectors (what the gate replays), not examples of it.
+  const online = onlinePlan(signature, metadata);
+  const layout = online ? online.requestLayout : recordLayout(signature, metadata);
   const inputs = layout.kind === 'columns' ? [layout.input] : layout.inputs;
   const rows = rowRange(inputs, limits.maxRows);
-  const examples = goldenExamples(version, layout, limits);
+  const examples = online
+    ? { predict: { requests: {}, answers: {} }, infer: { requests: {}, answers: {} } }
+    : goldenExamples(version, layout, limits);
   const elements = new Elements(limits.maxStringChars);
   const predictRequestSchema = predictRequest(layout, rows, elements);
-  const v2RequestSchema = v2Request(version, elements, limits);
+  const v2RequestSchema = v2Request(
+    online ? { ...version, signature: { inputs: online.request.inputs, outputs: signature.outputs } } : version,
+    elements,
+    limits,
+  );
   const chosenInside = inputs.some((spec) => spec.shape.slice(1).some(isDynamic));
   const recordConstraints = [...(chosenInside ? [RECORD_CONSTRAINT] : []), sizeConstraint(limits.maxBodyBytes)];
   const security = [{ bearerAuth: [] }];
@@ -604,9 +614,11 @@ export function modelDocument(version: ModelVersion, limits: ModelDocumentLimits
       description: [
         `Predictions of model "${model}", version ${version.version} (its production version), as this API accepts them.`,
         metadata.description ?? '',
-        layout.kind === 'columns'
-          ? `Records are keyed by the declared features (${layout.features.join(', ')}), which fill input "${layout.input.name}".`
-          : `Records are keyed by input name (${signature.inputs.map((i) => i.name).join(', ')}).`,
+        online
+          ? `Records are keyed by the entity keys and request-time features (${online.request.inputs.map((i) => i.name).join(', ')}); the other features are read from the online store by key (${online.groups.map((g) => `${g.features.join(', ')} by ${g.entity}`).join('; ')}).`
+          : layout.kind === 'columns'
+            ? `Records are keyed by the declared features (${layout.features.join(', ')}), which fill input "${layout.input.name}".`
+            : `Records are keyed by input name (${signature.inputs.map((i) => i.name).join(', ')}).`,
         `At most ${limits.maxRows} rows per request; JSON nested at most ${limits.maxJsonDepth} levels; bodies of at most ${limits.maxBodyBytes} bytes.`,
       ]
         .filter(Boolean)
