@@ -3,7 +3,8 @@
  * (default `.data/`); nothing leaves the machine. Every route but the health checks needs a
  * token signed by the data folder's key (`npm run -s modelctl -- token ...` mints one); the
  * printed curl line carries one. `LOCAL_AUTH=insecure` turns authorization off, and the server
- * says so at every start.
+ * says so at every start. While it runs, `<DATA_DIR>/local-aws.json` says where its embedded
+ * DynamoDB and S3 servers listen (`aws-endpoint-file.ts`; `modelctl features load --local` reads it).
  *
  * Stopping: any of the signals of `signals.ts` (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, ...)
  * to this process, or SIGINT or SIGTERM to npm (which forwards those two), stops taking
@@ -25,6 +26,7 @@ import { modelctlApiLines, requestLogLine } from './banner.js';
 import { STOP_SIGNALS } from './signals.js';
 import { SAMPLE_REGRESSOR, seedSampleRegressor } from './sample-regressor.js';
 import { SAMPLE_MODEL, startLocalStack } from './stack.js';
+import { removeLocalAwsFile, writeLocalAwsFile } from './aws-endpoint-file.js';
 
 const lowerCase = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
 const upperCase = (value: unknown) => (typeof value === 'string' ? value.toUpperCase() : value);
@@ -115,6 +117,13 @@ async function main(): Promise<void> {
   let regressor: 'registered' | 'present';
   try {
     regressor = await seedSampleRegressor(stack.registry, stack.drift);
+    // Where the embedded servers listen, for tools outside this process (`modelctl features load --local`).
+    writeLocalAwsFile(dataDir, {
+      dynamodbEndpoint: stack.aws.dynamoEndpoint,
+      s3Endpoint: stack.aws.s3Endpoint,
+      region: await stack.clients.dynamo.config.region(),
+      pid: process.pid,
+    });
   } catch (error) {
     await stack.stop();
     release();
@@ -176,6 +185,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${signal}: stopping...\n`);
+    removeLocalAwsFile(dataDir);
     stack.stop().then(
       () => {
         release();

@@ -1,6 +1,7 @@
 /**
  * `modelctl`: the command line for the model registry, releases and predictions, against the
- * local API (`npm start`) or a deployed one. It speaks the public HTTP API only.
+ * local API (`npm start`) or a deployed one. It speaks the public HTTP API only, except
+ * `features load`, which writes a DynamoDB table.
  *
  * The commands are declared on commander, one module per group; this module builds the program,
  * its help and its error lines, and runs one command line to its exit code.
@@ -19,6 +20,7 @@ import { API_OPTION_HELP, API_URL, type Cli, TOKEN_OPTION_HELP, USAGE_EXIT_CODE,
 import type { CliIo } from './common.js';
 import { DRIFTED_EXIT_CODE, NOT_JUDGED_EXIT_CODE, addDriftCommand } from './drift.js';
 import { addExperimentCommands } from './experiments.js';
+import { addFeatureCommands } from './features.js';
 import { DEFAULT_API_URL } from './http.js';
 import { addInferCommand } from './infer.js';
 import { addLogsCommand } from './logs.js';
@@ -36,7 +38,8 @@ export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', im
 export const EXIT_CODES_HELP = [
   'Exit codes:',
   '  0  done',
-  '  1  the API refused or could not be reached, or a file could not be read',
+  '  1  the API refused or could not be reached, or a file could not be read, or',
+  '     DynamoDB refused (features load)',
   '  2  a usage mistake (the line says what, and which help to read); "batch wait",',
   '     "batch submit --wait", "batch run" and "replay --wait": the job still runs',
   '     when waiting stopped (--timeout, Ctrl+C)',
@@ -106,6 +109,7 @@ export function buildProgram(cli: Cli): Command {
   addProfileCommand(program, cli);
   addInferCommand(program, cli);
   addBatchCommands(program, cli);
+  addFeatureCommands(program, cli);
   addLogsCommand(program, cli);
   addReleaseCommands(program, cli);
   addCaptureCommand(program, cli);

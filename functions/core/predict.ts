@@ -242,6 +242,10 @@ export interface V2ModelParameters {
   readonly class_labels?: string;
   /** The output whose columns `class_labels` name, when the model is served as a classifier. */
   readonly probabilities_output?: string;
+  /** For a version with online features: the entity keys a record carries, as a JSON array (the inputs list them). */
+  readonly entity_keys?: string;
+  /** For a version with online features: the features read from the online store by key, as a JSON array. */
+  readonly online_features?: string;
   /** The most rows (instances, or the batch axis of a v2 tensor) one request may carry here (`MAX_ROWS`). */
   readonly max_rows: number;
 }
@@ -1373,12 +1377,20 @@ export const V2_PLATFORM = 'onnxruntime_onnx';
 
 /** {@link V2ModelParameters} of a served version. */
 export function v2ModelParameters(target: Served, maxRows: number): V2ModelParameters {
-  const { layout, classifier, version } = target;
+  const { classifier, version, online } = target;
+  // A version with online features takes records keyed by its request tensors (`OnlinePlan.request`).
+  const layout = online ? online.requestLayout : target.layout;
   const { features, classLabels } = version.metadata;
   return {
     model_version: version.version,
     record_keys: layout.kind === 'columns' ? 'features' : 'inputs',
     ...(layout.kind === 'columns' ? { feature_input: layout.input.name } : {}),
+    ...(online
+      ? {
+          entity_keys: JSON.stringify([...new Set(online.groups.map((g) => g.entity))]),
+          online_features: JSON.stringify(online.groups.flatMap((g) => g.features)),
+        }
+      : {}),
     ...(features && features.length > 0 ? { features: JSON.stringify(features) } : {}),
     ...(classLabels && classLabels.length > 0 ? { class_labels: JSON.stringify(classLabels) } : {}),
     ...(classifier ? { probabilities_output: classifier.probabilities } : {}),

@@ -266,6 +266,7 @@ describe('files that cannot be read', () => {
     'profile <train.csv>': (target) => ['profile', target],
     'profile --model': (target) => ['profile', 'data/iris.csv', '--model', target],
     'profile --metadata': (target) => ['profile', 'data/iris.csv', '--model', 'models/iris/model.onnx', '--metadata', target],
+    'features load <csv>': (target) => ['features', 'load', 'customer-features', target],
   };
   /** File options that are written, not read. */
   const WRITES = ['profile --out'];

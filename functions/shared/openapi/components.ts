@@ -205,6 +205,16 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
           features: { type: 'string', description: 'The declared feature names as a JSON array, in column order.' },
           class_labels: { type: 'string', description: 'The declared class labels as a JSON array, in probability-column order.' },
           probabilities_output: text,
+          entity_keys: {
+            type: 'string',
+            description:
+              'For a version with online features: the entity keys a record carries, as a JSON array (the inputs list them with the request-time features).',
+          },
+          online_features: {
+            type: 'string',
+            description:
+              'For a version with online features: the features read from the online store by key, as a JSON array; a record never carries them.',
+          },
           max_rows: { type: 'integer', minimum: 1 },
         },
       },

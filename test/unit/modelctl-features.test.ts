@@ -1,0 +1,144 @@
+/**
+ * `modelctl features load`'s rules that the embedded DynamoDB cannot provoke or that are cheaper
+ * to walk here: numbers as DynamoDB bounds them, timestamps to UTC, item sizes, and the
+ * BatchWriteItem loop's retries of unprocessed items (a client that leaves items unprocessed, as
+ * a throttled table does; dynalite never does).
+ */
+import type { BatchWriteItemCommand, WriteRequest } from '@aws-sdk/client-dynamodb';
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, type BatchWriter, MAX_SENDS_WITHOUT_PROGRESS, putBatch } from '../../bin/modelctl/features.js';
+import { type Item, cellValue, itemBytes, readNumber, utcTimestamp } from '../../bin/modelctl/feature-rows.js';
+
+describe('cells', () => {
+  it.each([
+    ['0', { N: '0' }],
+    ['-0.5e-3', { N: '-0.5e-3' }],
+    ['12345678901234567890123456789012345678', { N: '12345678901234567890123456789012345678' }],
+    ['1000000000000000000000000000000000000000000', { N: '1000000000000000000000000000000000000000000' }],
+    ['9.9999999999999999999999999999999999999E+125', { N: '9.9999999999999999999999999999999999999E+125' }],
+    ['1e-130', { N: '1e-130' }],
+    ['true', { BOOL: true }],
+    ['false', { BOOL: false }],
+    ['True', { BOOL: true }],
+    ['False', { BOOL: false }],
+    ['TRUE', { S: 'TRUE' }],
+    ['007', { S: '007' }],
+    ['+1', { S: '+1' }],
+    ['.5', { S: '.5' }],
+    ['1.', { S: '1.' }],
+    ['0x10', { S: '0x10' }],
+    ['Infinity', { S: 'Infinity' }],
+    [' 1', { S: ' 1' }],
+    ['', undefined],
+  ])('%j is %j', (cell, value) => {
+    expect(cellValue(cell, () => 'here')).toEqual(value);
+  });
+
+  it.each([
+    [
+      '123456789012345678901234567890123456789',
+      'here is "123456789012345678901234567890123456789", a number that has 39 significant digits',
+    ],
+    ['1e126', 'here is "1e126", a number that is larger than DynamoDB stores'],
+    ['1e-131', 'here is "1e-131", a number that is closer to 0 than DynamoDB stores'],
+    ['1e99999999999999999999999', 'larger than DynamoDB stores'],
+  ])('refuses %s', (cell, message) => {
+    expect(() => cellValue(cell, () => 'here')).toThrow(message);
+  });
+
+  it('reads numbers to the form DynamoDB compares keys by', () => {
+    expect(['1', '1.0', '10e-1', '0.1e1', '1.000e0'].map((text) => readNumber(text)?.canonical)).toEqual([
+      '1e0',
+      '1e0',
+      '1e0',
+      '1e0',
+      '1e0',
+    ]);
+    expect(['0', '-0', '0.000', '0e5'].map((text) => readNumber(text)?.canonical)).toEqual(['0', '0', '0', '0']);
+    expect(readNumber('-1500')?.canonical).toBe('-15e2');
+    expect(readNumber('abc')).toBeUndefined();
+  });
+});
+
+describe('timestamps', () => {
+  it.each([
+    ['2026-11-30T12:00:00Z', '2026-11-30T12:00:00.000Z'],
+    ['2026-11-30t12:00z', '2026-11-30T12:00:00.000Z'],
+    ['2026-11-30 13:00:00+01:00', '2026-11-30T12:00:00.000Z'],
+    ['2026-11-30T06:30:00.5-0530', '2026-11-30T12:00:00.500Z'],
+    ['2026-11-30T12:00:00.123999+00', '2026-11-30T12:00:00.123Z'],
+    ['2026-01-01T00:30:00+01:00', '2025-12-31T23:30:00.000Z'],
+    ['2028-02-29T00:00:00Z', '2028-02-29T00:00:00.000Z'],
+  ])('%s is %s', (text, utc) => {
+    expect(utcTimestamp(text)).toEqual({ ok: true, value: utc });
+  });
+
+  it.each([
+    ['2026-11-30', 'is not an ISO-8601 date-time'],
+    ['2026-11-30T12:00:00', 'has no UTC offset'],
+    ['2027-02-29T00:00:00Z', 'is not a date-time that exists'],
+    ['2026-11-30T24:00:00Z', 'is not a date-time that exists'],
+    ['2026-11-30T12:00:60Z', 'is not a date-time that exists'],
+    ['2026-11-30T12:00:00+25:00', 'has an offset that is none'],
+    ['1764504000', 'is not an ISO-8601 date-time'],
+  ])('%s %s', (text, problem) => {
+    const read = utcTimestamp(text);
+    expect(read.ok).toBe(false);
+    expect(read.ok ? '' : read.problem).toContain(problem);
+  });
+});
+
+it('sizes an item as DynamoDB does: names, UTF-8 text, a byte per two digits plus one, a byte per boolean', () => {
+  const item: Item = { id: { S: 'é' }, n: { N: '-123.4500' }, b: { BOOL: true } };
+  // id: 2 + 2 bytes; n: 1 + (5 significant digits: 3 + 1); b: 1 + 1.
+  expect(itemBytes(item)).toBe(4 + 5 + 2);
+});
+
+describe('putBatch', () => {
+  const items: Item[] = Array.from({ length: 25 }, (_, i) => ({ id: { S: `k${i}` } }));
+
+  /** A client that leaves the first `left[i]` requests of its i-th call unprocessed; the requests it was sent. */
+  function throttled(left: readonly number[]): BatchWriter & { sent: WriteRequest[][] } {
+    const sent: WriteRequest[][] = [];
+    return {
+      sent,
+      async send(command: BatchWriteItemCommand) {
+        const requests = command.input.RequestItems?.['features'] ?? [];
+        const keep = left[sent.length] ?? 0;
+        sent.push(requests);
+        return keep === 0 ? {} : { UnprocessedItems: { features: requests.slice(0, keep) } };
+      },
+    };
+  }
+
+  it('sends the unprocessed items again, after waits that double up to a cap', async () => {
+    // Prepare
+    const client = throttled([20, 20, 20, 20, 20, 20, 20, 20, 5]);
+    const waits: number[] = [];
+
+    // Act
+    await putBatch(client, 'features', items, async (ms) => void waits.push(ms));
+
+    // Assess
+    expect(client.sent.map((requests) => requests.length)).toEqual([25, 20, 20, 20, 20, 20, 20, 20, 20, 5]);
+    expect(client.sent[1]).toEqual(client.sent[0]?.slice(0, 20));
+    expect(waits).toHaveLength(9);
+    waits.forEach((ms, attempt) => {
+      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+      expect(ms).toBeGreaterThanOrEqual(ceiling / 2);
+      expect(ms).toBeLessThanOrEqual(ceiling);
+    });
+    expect(Math.max(...waits)).toBeLessThanOrEqual(BACKOFF_CAP_MS);
+  });
+
+  it(`gives up after ${MAX_SENDS_WITHOUT_PROGRESS} sends in a row that write none of them`, async () => {
+    // Prepare
+    const client = throttled(Array.from({ length: 100 }, () => 25));
+
+    // Act
+    const put = putBatch(client, 'features', items, async () => undefined);
+
+    // Assess
+    await expect(put).rejects.toThrow(`DynamoDB left 25 items unprocessed ${MAX_SENDS_WITHOUT_PROGRESS} times in a row`);
+    expect(client.sent).toHaveLength(MAX_SENDS_WITHOUT_PROGRESS);
+  });
+});
