@@ -1120,6 +1120,10 @@ export interface components {
                 /** @description The declared class labels as a JSON array, in probability-column order. */
                 class_labels?: string;
                 probabilities_output?: string;
+                /** @description For a version with online features: the entity keys a record carries, as a JSON array (the inputs list them with the request-time features). */
+                entity_keys?: string;
+                /** @description For a version with online features: the features read from the online store by key, as a JSON array; a record never carries them. */
+                online_features?: string;
                 max_rows: number;
             };
         };
