@@ -355,6 +355,29 @@ describe('gaps in the store, by policy', () => {
   });
 });
 
+describe('experiments', () => {
+  it('a variant that reads features by key cannot be tested against a control that takes the full vector', async () => {
+    // Version 1 takes every feature, version 2 reads two of them by key: callers would get 400s from one variant only.
+    await publishModel('spend-ab');
+    const keyed = await call(stack.url, 'POST', '/v1/models/spend-ab/versions', {
+      modelBase64: Buffer.from(modelBytes).toString('base64'),
+      metadata: { features: FEATURES, onlineFeatures: [group()] },
+    });
+    expect(keyed.status).toBe(201);
+    expect((await call(stack.url, 'POST', '/v1/models/spend-ab/versions/2/stage', { to: 'staging' })).status).toBe(200);
+    const refused = await call(stack.url, 'POST', '/v1/models/spend-ab/experiments', {
+      variants: [
+        { name: 'a', version: '1', weight: 50 },
+        { name: 'b', version: '2', weight: 50 },
+      ],
+    });
+    expect(refused.status).toBe(409);
+    const error = (refused.body as { error: { code: string; path: string; message: string } }).error;
+    expect(error).toMatchObject({ code: 'VARIANTS_INCOMPATIBLE', path: 'variants[1].version' });
+    expect(error.message).toContain('keys and features [customer_id:string, basket_size:float32]');
+  });
+});
+
 describe("Feast's DynamoDB layout", () => {
   beforeAll(async () => {
     const client = stack.clients.dynamo;

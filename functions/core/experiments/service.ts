@@ -4,6 +4,7 @@
  * experiment store, the prediction log's study index, the router (is a release in progress?) and
  * the release service (promoting a winner starts a release of it).
  */
+import { onlinePlan } from '../features/online.js';
 import { parseWith } from '../codec/request.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { ModelRecord, ModelVersion } from '../model.js';
@@ -380,6 +381,14 @@ function requestMismatch(control: ModelVersion, other: ModelVersion): string | u
           ]
         : []),
     ].join('; ')})`;
+  }
+  // Online features change what a request carries: entity keys and request-time features only.
+  const carried = (v: ModelVersion) => {
+    const plan = onlinePlan(v.signature, v.metadata);
+    return plan ? `keys and features [${plan.request.inputs.map((i) => `${i.name}:${i.type}`).join(', ')}]` : 'every feature';
+  };
+  if (carried(control) !== carried(other)) {
+    return `its requests carry ${clipId(carried(other))}, the control's ${clipId(carried(control))} (online features read by key differ)`;
   }
   return undefined;
 }
