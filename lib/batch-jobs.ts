@@ -237,6 +237,11 @@ export interface BatchJobsProps {
   readonly observability?: ObservabilityConfig;
   /** @default Lambda's 250 MB */
   readonly unzippedSizeLimitBytes?: number;
+  /**
+   * Online feature tables a batch may read (a job of a version that reads features by key): the
+   * endpoints' `onlineFeatureTables`, together. @default none
+   */
+  readonly onlineFeatureTables?: readonly string[];
 }
 
 export class BatchJobs extends Construct {
@@ -321,6 +326,16 @@ export class BatchJobs extends Construct {
       .allow(['s3:ListBucket'], [props.artifacts.bucket.bucketArn], {
         conditions: { StringLike: { 's3:prefix': models.map((model) => `${modelArtifactPrefix(model)}*`) } },
       });
+    // Jobs by entity key read the endpoints' online feature tables, and no other.
+    const featureTables = [...new Set(props.onlineFeatureTables ?? [])].sort();
+    this.batchFunction.setEnvironment('ONLINE_FEATURE_TABLES', featureTables.join(','));
+    if (featureTables.length > 0) {
+      const stack = Stack.of(this);
+      this.batchFunction.allow(
+        ['dynamodb:BatchGetItem'],
+        featureTables.map((table) => stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: table })),
+      );
+    }
     allowLocationReads(
       this.batchFunction,
       this.inputs,

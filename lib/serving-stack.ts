@@ -150,6 +150,7 @@ export class OnnxServingStack extends Stack {
       logRetention,
       observability: config.observability,
       ...(props.unzippedSizeLimitBytes !== undefined ? { unzippedSizeLimitBytes: props.unzippedSizeLimitBytes } : {}),
+      onlineFeatureTables: config.endpoints.flatMap((endpoint) => endpoint.onlineFeatureTables),
     });
     this.control.allowBatchJobs(this.batchJobs);
 

@@ -30,6 +30,7 @@ import {
 } from './batch-contract.js';
 import { AppError, clip, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import { recordLayout } from './codec/decode.js';
+import { onlinePlan } from './features/online.js';
 import { excerpt, UNPAIRED_SURROGATE } from './codec/limits.js';
 import type { ModelVersion } from './model.js';
 import type { ModelRegistry } from './ports.js';
@@ -203,7 +204,9 @@ export class BatchJobService {
     const files = await this.files(inputRef);
     const format = request.input.format ?? this.formatOf(files, inputRef);
     const { columns } = await this.deps.inspect(this.deps.objects, files, format);
-    const names = recordLayout(version.signature, version.metadata).index.names;
+    // A version with online features takes its entity keys and request-time features (the rest is read by key).
+    const names = (onlinePlan(version.signature, version.metadata)?.requestLayout ?? recordLayout(version.signature, version.metadata))
+      .index.names;
     const missing = names.filter((name) => !columns.includes(name));
     if (missing.length > 0) {
       const what = format === 'jsonl' ? 'first record' : format === 'csv' ? 'header' : 'schema';

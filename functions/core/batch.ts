@@ -32,7 +32,8 @@ import { BATCH_FORMATS, type BatchFormat } from './batch-contract.js';
 import { RecentPromises } from './recent-promises.js';
 import { AppError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import type { ModelVersion, TensorType } from './model.js';
-import type { ModelRegistry, ModelRuntime } from './ports.js';
+import type { ModelRegistry, ModelRuntime, OnlineFeatureStore } from './ports.js';
+import { NO_FEATURE_STORE, assembleFeeds, readFeatures, type OnlinePlan } from './features/online.js';
 import { served } from './predict.js';
 import { decodeRecords, type DecodedInputs, type RecordLayout } from './codec/decode.js';
 import { recordPredictionTexts } from './codec/encode.js';
@@ -105,6 +106,10 @@ export interface BatchDeps {
   readonly config: BatchConfig;
   /** Spans around registry lookups and runs. @default none */
   readonly tracing?: Tracing;
+  /** Where versions with `onlineFeatures` read them: their rows carry keys. @default none: such a batch fails with 503 `FEATURE_STORE_UNAVAILABLE` */
+  readonly features?: OnlineFeatureStore;
+  /** Wall clock in epoch ms, for the staleness of stored features. @default Date.now */
+  readonly now?: () => number;
 }
 
 /** Registry records kept per process, most recently used last (a job pins one version). */
@@ -142,11 +147,17 @@ export class BatchPredictor {
     const lease = await this.deps.runtime.load(version);
     try {
       const target = served(version, lease);
-      const records = items.map((item) => modelFields(target.layout, item.record, input.format === 'csv'));
-      const { decoded, kept, errors } = decodeBatch(target.layout, records, this.limits);
+      // A version with online features: rows carry entity keys and request-time features.
+      const layout = target.online ? target.online.requestLayout : target.layout;
+      const records = items.map((item) => modelFields(layout, item.record, input.format === 'csv'));
+      const batch = decodeBatch(layout, records, this.limits);
+      const { errors } = batch;
+      let { kept, decoded } = batch;
+      if (decoded && target.online) ({ kept, decoded } = await this.lookUp(target.online, decoded, kept, errors));
       const predictions: RowPrediction[] = [];
       if (decoded) {
-        const outputs = await this.tracing.span(SPAN.run, () => lease.run(decoded.feeds));
+        const feeds = decoded.feeds;
+        const outputs = await this.tracing.span(SPAN.run, () => lease.run(feeds));
         const rows = recordPredictionTexts(outputs, decoded.rows, target.classifier);
         kept.forEach((i, k) => predictions.push({ row: (items[i] as BatchItem).row, json: rows[k] as string }));
       }
@@ -165,6 +176,31 @@ export class BatchPredictor {
     } finally {
       lease.release();
     }
+  }
+
+  /**
+   * The stored features of a batch's decoded rows: a row a `refuse` policy refuses becomes that
+   * row's error (as the predict route would answer it), the others are predicted. The store's
+   * 5xx fails the batch (the workflow retries it).
+   */
+  private async lookUp(
+    plan: OnlinePlan,
+    decoded: DecodedInputs,
+    kept: number[],
+    errors: Map<number, AppError>,
+  ): Promise<{ kept: number[]; decoded: DecodedInputs | undefined }> {
+    const options = {
+      store: this.deps.features ?? NO_FEATURE_STORE,
+      now: (this.deps.now ?? Date.now)(),
+      pathOf: (_row: number, entity: string) => [entity],
+      maxStringChars: this.limits.maxStringChars,
+    };
+    const read = await this.tracing.span(SPAN.features, () => readFeatures(plan, decoded.feeds, decoded.rows, options));
+    const keep = kept.flatMap((_, k) => (read.refusals.has(k) ? [] : [k]));
+    for (const [k, error] of read.refusals) errors.set(kept[k] as number, error);
+    if (keep.length === 0) return { kept: [], decoded: undefined };
+    const feeds = assembleFeeds(plan, decoded.feeds, read, keep.length === kept.length ? undefined : keep, options);
+    return { kept: keep.map((k) => kept[k] as number), decoded: { feeds, rows: keep.length } };
   }
 
   private version(model: string, versionId: string): Promise<ModelVersion> {

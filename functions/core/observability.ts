@@ -193,8 +193,8 @@ export function newFacts(): RequestFacts {
 }
 
 /**
- * Spans around the steps of serving (registry lookup, artifact fetch, session create, run,
- * prediction-log write): X-Ray subsegments on AWS when tracing is on (Powertools Tracer), nothing
+ * Spans around the steps of serving (registry lookup, artifact fetch, session create, online
+ * feature read, run, prediction-log write): X-Ray subsegments on AWS when tracing is on (Powertools Tracer), nothing
  * otherwise. `span` runs `work` and returns what it returns; a failure is recorded on the span
  * and rethrown.
  */
@@ -208,6 +208,7 @@ export const SPAN = {
   artifact: 'artifact fetch',
   session: 'session create',
   run: 'run',
+  features: 'online feature read',
   logWrite: 'prediction log write',
 } as const;
 

@@ -52,7 +52,7 @@ import { assigning, type ActiveExperiment } from './experiments/experiment.js';
 import type { ActiveShadow } from './shadow/shadow.js';
 import { ShadowRunner, type ShadowJob, type ShadowResult } from './shadow/runner.js';
 import { studyKey, type FeatureLookup, type OnlineFeatureStore } from './ports.js';
-import { lookUpFeatures, onlinePlan, type EntityPath, type OnlinePlan } from './features/online.js';
+import { NO_FEATURE_STORE, lookUpFeatures, onlinePlan, type EntityPath, type OnlinePlan } from './features/online.js';
 import { cacheKey, type PredictionCaches, type VersionCache } from './prediction-cache.js';
 
 /** The fields of a payload upload request. */
@@ -357,12 +357,10 @@ export async function predictRecordTexts(
   let lookups: FeatureLookup[] | undefined;
   if (online && serving.features) {
     const pathOf: EntityPath = request.kind === 'features' ? (_r, entity) => ['features', entity] : (r, entity) => ['instances', r, entity];
-    const resolved = await lookUpFeatures(online, decoded.feeds, decoded.rows, {
-      store: serving.features.store,
-      now: serving.features.now,
-      pathOf,
-      maxStringChars: bounds.maxStringChars,
-    });
+    const options = { store: serving.features.store, now: serving.features.now, pathOf, maxStringChars: bounds.maxStringChars };
+    const feeds = decoded.feeds;
+    const rows = decoded.rows;
+    const resolved = await tracing.span(SPAN.features, () => lookUpFeatures(online, feeds, rows, options));
     decoded = { feeds: resolved.feeds, rows: decoded.rows };
     lookups = resolved.lookups;
   }
@@ -653,12 +651,13 @@ export class PredictionService {
     if (!online || !serving.features) return { decoded: decodeV2(served.session.signature, inputs, this.limits(), sources) };
     const keys = decodeV2(online.request, inputs, this.limits(), sources);
     const position = (name: string) => inputs.findIndex((input) => isObject(input) && input['name'] === name);
-    const { feeds, lookups } = await lookUpFeatures(online, keys.feeds, keys.rows, {
+    const options = {
       store: serving.features.store,
       now: serving.features.now,
-      pathOf: (row, entity) => ['inputs', position(entity), 'data', row],
+      pathOf: (row: number, entity: string) => ['inputs', position(entity), 'data', row],
       maxStringChars: this.limits().maxStringChars,
-    });
+    };
+    const { feeds, lookups } = await this.tracing.span(SPAN.features, () => lookUpFeatures(online, keys.feeds, keys.rows, options));
     return { decoded: { feeds, rows: keys.rows }, lookups };
   }
 
@@ -1333,17 +1332,6 @@ interface LoggedExtra {
   readonly run?: RunResult;
   readonly lookups?: readonly FeatureLookup[];
 }
-
-/** The store of an endpoint built without one: every read is a 503 (the composition gives every endpoint one). */
-const NO_FEATURE_STORE: OnlineFeatureStore = {
-  read: () =>
-    Promise.reject(
-      new ServiceUnavailableError(
-        'FEATURE_STORE_UNAVAILABLE',
-        'This endpoint has no online feature store configured; the version declares online features.',
-      ),
-    ),
-};
 
 /** Name and message of a non-AppError, the message cut to 300 characters (no stack, no request data). */
 function errorSummary(error: unknown): { name: string; message: string } {

@@ -254,6 +254,10 @@ export function buildBatchPredictor(config: Config, clients: AwsClients = awsCli
   return new BatchPredictor({
     registry,
     runtime: batchRuntime,
+    features: new DynamoDbOnlineFeatures({
+      client: clients.dynamo,
+      ...(config.ONLINE_FEATURE_TABLES ? { allowedTables: config.ONLINE_FEATURE_TABLES } : {}),
+    }),
     config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS },
   });
 }

@@ -2,12 +2,15 @@
  * Online feature tables on AWS: an endpoint's `onlineFeatureTables` become its function's
  * `ONLINE_FEATURE_TABLES` and a grant of `dynamodb:BatchGetItem` on exactly those tables (no
  * other action, no wildcard, no other endpoint); an endpoint without the setting reads no
- * feature table at all. The config refuses names DynamoDB would. One synth without bundling.
+ * feature table at all. The batch function reads every endpoint's tables (jobs of versions that
+ * read features by key). The config refuses names DynamoDB would. One synth without bundling.
  */
+import { Match } from 'aws-cdk-lib/assertions';
 import { parseAppConfig, type AppConfigInput } from '../../lib/config.js';
 import {
   endpointFunction,
   grantedPairs,
+  onlyResource,
   roleOfResource,
   statementsOfRole,
   synthesize,
@@ -18,8 +21,13 @@ import {
 const CONFIG: AppConfigInput = {
   ...TWO_ENDPOINTS,
   endpoints: [
-    { model: 'iris', onlineFeatureTables: ['shop.customer_stats', 'customer-features'] },
-    { model: 'churn', architecture: 'x86_64' },
+    {
+      model: 'iris',
+      onlineFeatureTables: ['shop.customer_stats', 'customer-features'],
+      batch: { inputs: ['s3://acme-scoring/iris/in/'], outputs: ['s3://acme-scoring/iris/out/'] },
+    },
+    { model: 'churn', architecture: 'x86_64', onlineFeatureTables: ['customer-features', 'churn.usage'] },
+    { model: 'wine' },
   ],
 };
 
@@ -47,10 +55,29 @@ it('an endpoint may BatchGetItem exactly the tables its config names, and is tol
   );
 });
 
+it("the batch function reads the endpoints' tables together (jobs by key), each once", () => {
+  const [id, fn] = onlyResource(synth.template, 'AWS::Lambda::Function', {
+    Description: Match.stringLikeRegexp('^Batch jobs: predicts one batch'),
+  });
+  expect(id).toBeTruthy();
+  const properties = fn.Properties ?? {};
+  expect((properties['Environment'] as { Variables: Record<string, unknown> }).Variables['ONLINE_FEATURE_TABLES']).toBe(
+    'churn.usage,customer-features,shop.customer_stats',
+  );
+  const reads = grantedPairs(statementsOfRole(synth.template, roleOfResource(properties))).filter((pair) =>
+    pair.startsWith('dynamodb:BatchGetItem '),
+  );
+  expect(reads).toEqual(
+    ['churn.usage', 'customer-features', 'shop.customer_stats'].map(
+      (table) => `dynamodb:BatchGetItem arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/${table}`,
+    ),
+  );
+});
+
 it('an endpoint without onlineFeatureTables reads no feature table, and its function knows it may read none', () => {
-  const [, fn] = endpointFunction(synth.template, 'churn');
+  const [, fn] = endpointFunction(synth.template, 'wine');
   expect((fn['Environment'] as { Variables: Record<string, unknown> }).Variables['ONLINE_FEATURE_TABLES']).toBe('');
-  expect(featureReads('churn')).toEqual([]);
+  expect(featureReads('wine')).toEqual([]);
 });
 
 it.each([

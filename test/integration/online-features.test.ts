@@ -15,6 +15,8 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { LOCAL_BATCH_BUCKET } from '../../local/stack.js';
 import { buildModel } from '../support/onnx/builder.js';
 import { feastItem } from '../support/feast-items.js';
 import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
@@ -352,6 +354,64 @@ describe('gaps in the store, by policy', () => {
     expect(nowhere.body['error']).toMatchObject({ code: 'FEATURE_TABLE_NOT_FOUND' });
     expect(JSON.stringify(nowhere.body)).not.toContain('no-such-table');
     expect(stack.log.take({ level: 'ERROR', message: 'request failed', code: 'FEATURE_TABLE_NOT_FOUND' })).toHaveLength(1);
+  });
+});
+
+describe('batch jobs by key', () => {
+  async function put(key: string, body: string): Promise<string> {
+    await stack.clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_BATCH_BUCKET, Key: key, Body: body }));
+    return `s3://${LOCAL_BATCH_BUCKET}/${key}`;
+  }
+  async function text(uri: string): Promise<string> {
+    const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) as RegExpExecArray;
+    const { Body } = await stack.clients.s3.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
+    return (await Body?.transformToString()) ?? '';
+  }
+  const jsonLines = (content: string) =>
+    content
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  it("a file of keys and request-time features is predicted as the full vector would be; a refused key is its row's error", async () => {
+    const keys = Array.from({ length: 250 }, (_, i) => (i === 17 ? 'nobody' : `c-${(i * 7) % CUSTOMERS}`));
+    const uri = await put('inputs/spend-keys.csv', ['customer_id,basket_size', ...keys.map((key, i) => `${key},${i % 4}`)].join('\n'));
+    const submitted = await call(stack.url, 'POST', '/v1/models/spend-strict/batch-jobs', {
+      input: { uri },
+      output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` },
+      rowsPerBatch: 100,
+      toleratedFailurePercentage: 5,
+    });
+    expect(submitted.status).toBe(202);
+    const jobId = (submitted.body as { job: { jobId: string } }).job.jobId;
+    let job: { state: string; output: { predictions: string; errors: string }; progress: Record<string, number> } | undefined;
+    for (let tries = 0; tries < 600; tries++) {
+      const reply = await call(stack.url, 'GET', `/v1/models/spend-strict/batch-jobs/${jobId}`);
+      job = (reply.body as { job: typeof job }).job;
+      if (job && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(job.state)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(job).toMatchObject({ state: 'SUCCEEDED', progress: { predicted: 249, failed: 1 } });
+    const errors = jsonLines(await text(job?.output.errors as string));
+    expect(errors).toEqual([expect.objectContaining({ row: 17, code: 'ENTITY_NOT_FOUND', path: ['customer_id'] })]);
+    const predictions = jsonLines(await text(job?.output.predictions as string));
+    const full = await predict('spend', {
+      instances: keys.flatMap((key, i) => (key === 'nobody' ? [] : [fullRow(Number(key.slice(2)), i % 4)])),
+    });
+    expect(predictions.map((p) => p['prediction'])).toEqual(full.body['predictions']);
+    expect(predictions.map((p) => p['row'])).toEqual(keys.flatMap((key, i) => (key === 'nobody' ? [] : [i])));
+  }, 120_000);
+
+  it('a file without the entity key is refused at submission, naming it', async () => {
+    const uri = await put('inputs/spend-no-keys.csv', 'avg_order_value,orders_30d,basket_size\n1,2,3\n');
+    const refused = await call(stack.url, 'POST', '/v1/models/spend-strict/batch-jobs', {
+      input: { uri },
+      output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` },
+    });
+    expect(refused.status).toBe(400);
+    const error = (refused.body as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('MISSING_FEATURES');
+    expect(error.message).toContain('customer_id');
   });
 });
 

@@ -8,7 +8,7 @@
  * errors read the same; what the lookup did is summarized for the prediction log
  * (`FeatureLookup`).
  */
-import { AppError, InternalError, NotFoundError, type FieldPath } from '../errors.js';
+import { AppError, InternalError, NotFoundError, ServiceUnavailableError, type FieldPath } from '../errors.js';
 import { recordLayout, type RecordLayout } from '../codec/decode.js';
 import { elementWriter } from '../codec/elements.js';
 import { excerpt } from '../codec/limits.js';
@@ -73,6 +73,17 @@ export function onlinePlan(signature: ModelSignature, metadata: ModelMetadata): 
   return { groups, request, requestLayout: recordLayout(request, {}), target, fills };
 }
 
+/** The store of a function built without one: every read is a 503 (the composition gives every serving function one). */
+export const NO_FEATURE_STORE: OnlineFeatureStore = {
+  read: () =>
+    Promise.reject(
+      new ServiceUnavailableError(
+        'FEATURE_STORE_UNAVAILABLE',
+        'This function has no online feature store configured; the version declares online features.',
+      ),
+    ),
+};
+
 /** Where a request's row `row` gave entity `entity`, for error paths (`instances[3].customer_id`). */
 export type EntityPath = (row: number, entity: string) => FieldPath;
 
@@ -88,7 +99,7 @@ export interface OnlineLookupOptions {
 /**
  * The model's feeds for a decoded request (`requestFeeds`, `rows` rows, per `plan.request`): each
  * group's keys read at once (the groups concurrently), every gap decided by its policy, the
- * model's inputs filled in order.
+ * model's inputs filled in order. A refused row refuses the request (the lowest such row).
  *
  * @throws NotFoundError 404 `ENTITY_NOT_FOUND` (no item for a key, `onMissingEntity: refuse`);
  *   AppError 422 `STALE_FEATURES` (`onStale: refuse`) and `FEATURE_NOT_STORED`
@@ -101,7 +112,54 @@ export async function lookUpFeatures(
   rows: number,
   options: OnlineLookupOptions,
 ): Promise<{ feeds: TensorMap; lookups: FeatureLookup[] }> {
-  const read = await Promise.all(plan.groups.map((group) => readGroup(group, requestFeeds, rows, options)));
+  const read = await readFeatures(plan, requestFeeds, rows, options);
+  const [first] = [...read.refusals.keys()].sort((a, b) => a - b);
+  if (first !== undefined) throw read.refusals.get(first) as AppError;
+  return { feeds: assembleFeeds(plan, requestFeeds, read, undefined, options), lookups: read.lookups };
+}
+
+/** What the stores gave for a request's rows: each group's values, each refused row's error, and the summaries. */
+export interface FeaturesRead {
+  readonly groups: readonly GroupValues[];
+  /** Rows a `refuse` policy refused, each with its first refusal (by group order). */
+  readonly refusals: ReadonlyMap<number, AppError>;
+  readonly lookups: FeatureLookup[];
+}
+
+/**
+ * Reads every group's keys for `rows` rows and decides each gap by its policy; a refused row is
+ * recorded, not thrown (a batch job sets such rows aside and predicts the others).
+ *
+ * @throws the store's 5xx (the whole read fails: our side's fault)
+ */
+export async function readFeatures(
+  plan: OnlinePlan,
+  requestFeeds: TensorMap,
+  rows: number,
+  options: OnlineLookupOptions,
+): Promise<FeaturesRead> {
+  const refusals = new Map<number, AppError>();
+  const groups = await Promise.all(plan.groups.map((group) => readGroup(group, requestFeeds, rows, options)));
+  for (const group of groups) for (const [row, error] of group.refusals) if (!refusals.has(row)) refusals.set(row, error);
+  return { groups, refusals, lookups: groups.map((g) => g.summary) };
+}
+
+/**
+ * The model's feeds from a read: every row, or only `keep` (rows in order, none refused), the
+ * request's own columns or inputs copied, the stored ones written through the input's element
+ * writer.
+ *
+ * @throws InternalError 500 `FEATURE_VALUE_INVALID` when a stored value cannot go in the model's input
+ */
+export function assembleFeeds(
+  plan: OnlinePlan,
+  requestFeeds: TensorMap,
+  read: FeaturesRead,
+  keep: readonly number[] | undefined,
+  options: Pick<OnlineLookupOptions, 'maxStringChars'>,
+): TensorMap {
+  const source = keep ?? Array.from({ length: (read.groups[0]?.keys.length ?? 0) as number }, (_, r) => r);
+  const rows = source.length;
   const feeds = Object.create(null) as TensorMap;
   const { target } = plan;
   if (target.kind === 'columns') {
@@ -110,52 +168,49 @@ export async function lookUpFeatures(
     const data = allocate(input.type, rows * width) as TensorData['data'];
     plan.fills.forEach((fill, j) => {
       if (fill.from === 'request') {
-        const source = (requestFeeds[fill.name] as TensorData).data;
-        for (let r = 0; r < rows; r++) data[r * width + j] = source[r] as never;
+        const column = (requestFeeds[fill.name] as TensorData).data;
+        for (let r = 0; r < rows; r++) data[r * width + j] = column[source[r] as number] as never;
       } else {
-        writeStored(
-          input,
-          data,
-          (r) => r * width + j,
-          fill.name,
-          read[fill.group] as GroupValues,
-          rows,
-          plan.groups[fill.group] as OnlineFeatureGroup,
-          options,
-        );
+        const group = plan.groups[fill.group] as OnlineFeatureGroup;
+        writeStored(input, data, (r) => r * width + j, fill.name, read.groups[fill.group] as GroupValues, source, group, options);
       }
     });
     feeds[input.name] = { type: input.type, shape: [rows, width], data } as TensorData;
-  } else {
-    target.inputs.forEach((spec, k) => {
-      const fill = plan.fills[k] as Fill;
-      if (fill.from === 'request') {
-        feeds[spec.name] = requestFeeds[spec.name] as TensorData;
-        return;
-      }
-      const data = allocate(spec.type, rows) as TensorData['data'];
-      writeStored(
-        spec,
-        data,
-        (r) => r,
-        fill.name,
-        read[fill.group] as GroupValues,
-        rows,
-        plan.groups[fill.group] as OnlineFeatureGroup,
-        options,
-      );
-      feeds[spec.name] = { type: spec.type, shape: spec.shape.length === 1 ? [rows] : [rows, 1], data } as TensorData;
-    });
+    return feeds;
   }
-  return { feeds, lookups: read.map((r) => r.summary) };
+  target.inputs.forEach((spec, k) => {
+    const fill = plan.fills[k] as Fill;
+    if (fill.from === 'request') {
+      const tensor = requestFeeds[spec.name] as TensorData;
+      feeds[spec.name] = keep ? takeRows(tensor, keep) : tensor;
+      return;
+    }
+    const data = allocate(spec.type, rows) as TensorData['data'];
+    const group = plan.groups[fill.group] as OnlineFeatureGroup;
+    writeStored(spec, data, (r) => r, fill.name, read.groups[fill.group] as GroupValues, source, group, options);
+    feeds[spec.name] = { type: spec.type, shape: spec.shape.length === 1 ? [rows] : [rows, 1], data } as TensorData;
+  });
+  return feeds;
 }
 
-/** One group's values per row and feature, after the policies; and its summary. */
+/** The rows `keep` of a batched tensor (its first axis), in that order. */
+function takeRows(tensor: TensorData, keep: readonly number[]): TensorData {
+  const [, ...rowShape] = tensor.shape;
+  const size = rowShape.reduce((a, b) => a * b, 1);
+  const data = allocate(tensor.type, keep.length * size) as TensorData['data'];
+  keep.forEach((row, r) => {
+    for (let i = 0; i < size; i++) data[r * size + i] = tensor.data[row * size + i] as never;
+  });
+  return { type: tensor.type, shape: [keep.length, ...rowShape], data } as TensorData;
+}
+
+/** One group's values per row and feature, after the policies; its refused rows; and its summary. */
 interface GroupValues {
   /** `values.get(feature)[row]`. */
   readonly values: ReadonlyMap<string, readonly (StoredFeatureValue | undefined)[]>;
   /** Each row's entity key text (for messages). */
   readonly keys: readonly string[];
+  readonly refusals: ReadonlyMap<number, AppError>;
   readonly summary: FeatureLookup;
 }
 
@@ -203,16 +258,19 @@ async function readGroup(
   const defaults = group.defaults ?? {};
   let missingValues = 0;
   let defaulted = 0;
+  const refusals = new Map<number, AppError>();
   const values = new Map<string, (StoredFeatureValue | undefined)[]>();
   for (const feature of group.features) values.set(feature, new Array<StoredFeatureValue | undefined>(rows));
   for (let r = 0; r < rows; r++) {
     const key = keys[r] as string;
     const item = state.get(key);
-    if (item === 'missing') {
-      if (group.onMissingEntity === 'refuse') throw entityNotFound(group, key, options.pathOf(r, group.entity));
-    } else if (item === 'stale') {
-      if (group.onStale === 'refuse')
-        throw staleFeatures(group, key, found.get(key) as StoredEntity, options, options.pathOf(r, group.entity));
+    if (item === 'missing' && group.onMissingEntity === 'refuse') {
+      refusals.set(r, entityNotFound(group, key, options.pathOf(r, group.entity)));
+      continue;
+    }
+    if (item === 'stale' && group.onStale === 'refuse') {
+      refusals.set(r, staleFeatures(group, key, found.get(key) as StoredEntity, options, options.pathOf(r, group.entity)));
+      continue;
     }
     for (const feature of group.features) {
       const column = values.get(feature) as (StoredFeatureValue | undefined)[];
@@ -223,7 +281,10 @@ async function readGroup(
           continue;
         }
         missingValues++;
-        if (group.onMissingFeature === 'refuse') throw featureNotStored(group, key, feature, options.pathOf(r, group.entity));
+        if (group.onMissingFeature === 'refuse') {
+          if (!refusals.has(r)) refusals.set(r, featureNotStored(group, key, feature, options.pathOf(r, group.entity)));
+          continue;
+        }
       }
       column[r] = defaults[feature];
       defaulted++;
@@ -232,6 +293,7 @@ async function readGroup(
   return {
     values,
     keys,
+    refusals,
     summary: {
       entity: group.entity,
       table: group.source.table,
@@ -250,8 +312,9 @@ async function readGroup(
 }
 
 /**
- * Writes one looked-up feature's values into the model's input. A value the input cannot hold is
- * the store's fault, not the caller's: 500 `FEATURE_VALUE_INVALID`, the details in the log only.
+ * Writes one looked-up feature's values (of the rows `source`, in order) into the model's input.
+ * A value the input cannot hold is the store's fault, not the caller's: 500
+ * `FEATURE_VALUE_INVALID`, the details in the log only.
  */
 function writeStored(
   spec: TensorSpec,
@@ -259,25 +322,25 @@ function writeStored(
   index: (row: number) => number,
   feature: string,
   group: GroupValues,
-  rows: number,
+  source: readonly number[],
   declared: OnlineFeatureGroup,
-  options: OnlineLookupOptions,
+  options: Pick<OnlineLookupOptions, 'maxStringChars'>,
 ): void {
   const write = elementWriter(spec.type, options.maxStringChars === undefined ? {} : { maxStringChars: options.maxStringChars });
   const column = group.values.get(feature) as readonly (StoredFeatureValue | undefined)[];
-  for (let r = 0; r < rows; r++) {
-    const value = column[r];
+  source.forEach((row, r) => {
+    const value = column[row];
     try {
       write(data, index(r), asElement(spec.type, value), () => []);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       throw new InternalError(
         'FEATURE_VALUE_INVALID',
-        `Feature "${feature}" of ${declared.entity} "${excerpt(group.keys[r] as string)}" in table ${declared.source.table} cannot go in input "${spec.name}" (${spec.type}): ${error.message}`,
+        `Feature "${feature}" of ${declared.entity} "${excerpt(group.keys[row] as string)}" in table ${declared.source.table} cannot go in input "${spec.name}" (${spec.type}): ${error.message}`,
         { cause: error },
       );
     }
-  }
+  });
 }
 
 /** A stored value as the codec's element writers take it: a 64-bit integer as its digits for 64-bit inputs. */
