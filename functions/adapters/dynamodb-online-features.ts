@@ -18,6 +18,9 @@ import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@
 import { InternalError, ServiceUnavailableError } from '../core/errors.js';
 import type { OnlineFeatureGroup } from '../core/model.js';
 import type { OnlineFeatureStore, StoredEntity, StoredFeatureValue } from '../core/ports.js';
+import { PLAIN_TIMESTAMP_ATTRIBUTE } from '../core/features/declaration.js';
+
+export { PLAIN_TIMESTAMP_ATTRIBUTE };
 import { errorName } from './aws-errors.js';
 import { FeastValueError, decodeFeastValue, feastEntityId, parseFeastEventTimestamp, type FeastEntityValue } from './feast/online-item.js';
 
@@ -30,11 +33,11 @@ export const BATCH_GET_MAX_KEYS = 100;
  */
 const MAX_PARTITION_KEY_BYTES = 2_048;
 
-/** The plain layout's timestamp attribute: ISO-8601, when the item's values were computed. */
-export const PLAIN_TIMESTAMP_ATTRIBUTE = 'event_timestamp';
-
-/** Attempts of one call's keys before the store is declared unavailable (DynamoDB throttling past them). */
-const MAX_ATTEMPTS = 6;
+/**
+ * Attempts of one call's keys before the store is declared unavailable (DynamoDB throttling past
+ * them): the waits between them add up to at most about 2.6 s, well inside API Gateway's 29 s.
+ */
+const MAX_ATTEMPTS = 8;
 /** First backoff, doubled per attempt, in ms; capped at {@link MAX_BACKOFF_MS}. */
 const FIRST_BACKOFF_MS = 25;
 const MAX_BACKOFF_MS = 1_000;

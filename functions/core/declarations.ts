@@ -41,6 +41,8 @@ export function checkDeclaredNames(metadata: ModelMetadata): void {
     ...(metadata.classLabels ?? []).map((name, i): [string, FieldPath] => [name, ['metadata', 'classLabels', i]]),
     ...(metadata.target === undefined ? [] : [[metadata.target, ['metadata', 'target']] as [string, FieldPath]]),
     ...Object.keys(metadata.metrics ?? {}).map((name): [string, FieldPath] => [name, ['metadata', 'metrics', excerpt(name)]]),
+    // An entity key is a request's key, as a feature is.
+    ...(metadata.onlineFeatures ?? []).map((group, g): [string, FieldPath] => [group.entity, ['metadata', 'onlineFeatures', g, 'entity']]),
   ];
   for (const [name, path] of named) {
     const what = describeName(path);
@@ -78,6 +80,8 @@ function describeName(path: FieldPath): string {
       return `Class label ${String(path[2])}`;
     case 'target':
       return 'The target name';
+    case 'onlineFeatures':
+      return `The entity key of online feature group ${String(path[2])}`;
     default:
       return 'A metric name';
   }

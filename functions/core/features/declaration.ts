@@ -26,6 +26,9 @@ import {
  */
 export const TABLE_NAME_PATTERN = /^[A-Za-z0-9_.-]{3,255}$/;
 
+/** The plain layout's timestamp attribute: ISO-8601, when an item's values were computed. */
+export const PLAIN_TIMESTAMP_ATTRIBUTE = 'event_timestamp';
+
 /** Most groups one version may declare: each is one table read per request. */
 export const MAX_FEATURE_GROUPS = 8;
 
@@ -104,6 +107,7 @@ export function oneValuePerRow(spec: TensorSpec): boolean {
  * - 400 `UNKNOWN_FEATURE`: a group names something that is not a feature (or input) of the model;
  * - 400 `DUPLICATE_FEATURE`: a feature in two groups, or twice in one;
  * - 400 `FEATURE_NOT_SCALAR`: a looked-up input holds more than one value per row;
+ * - 400 `FEATURE_NAME_RESERVED`: a plain-layout feature named as the timestamp attribute;
  * - 400 `ENTITY_NAME_TAKEN`: an entity named as a feature or input (the request could not tell them apart);
  * - 400 `ENTITY_TYPE_CONFLICT`: one entity declared with two types;
  * - 400 `MISSING_DEFAULT`: a policy says `default` and a feature of the group has none;
@@ -144,6 +148,13 @@ export function checkOnlineFeatures(signature: ModelSignature, metadata: ModelMe
     }
     entityTypes.set(group.entity, group.entityType);
     group.features.forEach((feature, f) => {
+      if (group.source.layout === 'plain' && feature === PLAIN_TIMESTAMP_ATTRIBUTE) {
+        throw new ValidationError(
+          'FEATURE_NAME_RESERVED',
+          `In the plain layout, the attribute "${PLAIN_TIMESTAMP_ATTRIBUTE}" says when an item's values were computed, so no feature read from it may have that name. Rename the feature, or store it in Feast's layout.`,
+          at(g, 'features', f),
+        );
+      }
       if (!known.has(feature)) {
         const closest = closestName(feature, names);
         throw new ValidationError(

@@ -8,7 +8,7 @@
  * errors read the same; what the lookup did is summarized for the prediction log
  * (`FeatureLookup`).
  */
-import { AppError, InternalError, NotFoundError, ServiceUnavailableError, type FieldPath } from '../errors.js';
+import { AppError, InternalError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from '../errors.js';
 import { recordLayout, type RecordLayout } from '../codec/decode.js';
 import { elementWriter } from '../codec/elements.js';
 import { excerpt } from '../codec/limits.js';
@@ -343,8 +343,18 @@ function writeStored(
   });
 }
 
-/** A stored value as the codec's element writers take it: a 64-bit integer as its digits for 64-bit inputs. */
+/**
+ * A stored value as the codec's element writers take it: a 64-bit integer as its digits for
+ * 64-bit inputs. Text goes only in a string input: the writers take JSON's spellings (`"NaN"`,
+ * digits for 64-bit integers) from requests, but a stored string where a number belongs is a
+ * store that holds the wrong thing.
+ *
+ * @throws ValidationError `WRONG_TYPE` for text in a numeric or bool input
+ */
 function asElement(type: TensorType, value: StoredFeatureValue | undefined): unknown {
+  if (typeof value === 'string' && type !== 'string') {
+    throw new ValidationError('WRONG_TYPE', `Expected a ${type} value, got text (${value.length} characters).`, []);
+  }
   if (typeof value !== 'bigint') return value;
   return type === 'int64' || type === 'uint64' ? value.toString() : Number(value);
 }
