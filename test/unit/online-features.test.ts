@@ -689,7 +689,7 @@ describe('readFeatures and assembleFeeds: a batch keeps the rows no policy refus
 
     // Act
     const read = await readFeatures(plan, feeds, 5, options);
-    const kept = assembleFeeds(plan, feeds, read, [0, 2, 4], options);
+    const kept = assembleFeeds(plan, feeds, read, [0, 2, 4], {});
 
     // Assess
     expect([...read.refusals.keys()].sort()).toEqual([1, 3]);
@@ -716,7 +716,7 @@ describe('readFeatures and assembleFeeds: a batch keeps the rows no policy refus
 
     // Act
     const read = await readFeatures(plan, feeds, 3, options);
-    const kept = assembleFeeds(plan, feeds, read, [0, 2], options);
+    const kept = assembleFeeds(plan, feeds, read, [0, 2], {});
 
     // Assess
     expect(kept['v']).toEqual({ type: 'float32', shape: [2, 2], data: Float32Array.from([0, 1, 20, 21]) });
