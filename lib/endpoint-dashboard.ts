@@ -167,12 +167,17 @@ export class EndpointDashboard extends Construct {
       new GraphWidget({
         title: `Lambda Errors by executed version (unanswered: crash, timeout, out of memory)`,
         left: [byExecutedVersion('Errors', 'Sum', 'errors')],
-        width: 8,
+        width: 6,
       }),
       new GraphWidget({
         title: 'Lambda Duration p50 / p99 by executed version (ms, end to end)',
         left: [byExecutedVersion('Duration', 'p50', 'p50'), byExecutedVersion('Duration', 'p99', 'p99')],
-        width: 8,
+        width: 6,
+      }),
+      new GraphWidget({
+        title: 'Prediction cache hits and misses by Lambda version (versions with a cache)',
+        left: [byFunctionVersion(METRIC.cacheHits, 'Sum', 'hits'), byFunctionVersion(METRIC.cacheMisses, 'Sum', 'misses')],
+        width: 6,
       }),
       new GraphWidget({
         title: 'Prediction-log records sent to the fallback',
@@ -186,7 +191,7 @@ export class EndpointDashboard extends Construct {
             label: 'records',
           }),
         ],
-        width: 8,
+        width: 6,
       }),
     );
   }
