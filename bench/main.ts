@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBatch } from './batch.js';
 import { runBatchJobs } from './batch-jobs.js';
+import { runCache } from './cache.js';
 import { prepareSandbox, runColdStart } from './cold-start.js';
 import { runHandler } from './handler.js';
 import { runHostile } from './hostile.js';
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
     };
     const limit = await runLimit(ctx);
     const handler = await runHandler(ctx);
+    const cache = await runCache(ctx);
     const batch = await runBatch(ctx);
     const threads = await runThreads(ctx);
     const sandbox = await prepareSandbox(ctx);
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
       })),
       limit,
       handler,
+      cache,
       batch,
       coldStart,
       http,

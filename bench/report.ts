@@ -384,6 +384,13 @@ export function headline(m: Measured): string[] {
     lines.push(
       `Batch jobs: a ${num(jobs.rows)}-row JSON Lines job of the sample model runs on the local stack, submission to SUCCEEDED, at ${perSecond(jobs.jobRowsPerSecond)} rows/s, ${num(jobs.ratio, 2)}× the floor measured beside it (${perSecond(jobs.floorRowsPerSecond)} rows/s: one GetObject, parse, one \`session.run\` per ${num(jobs.rowsPerBatch)} rows, one upload); its phases: ${jobPhases(job, 3)}.`,
     );
+  const hitBig = m.cache.models.find((x) => x.rows > 1);
+  const hitSmall = m.cache.models.find((x) => x.rows === 1);
+  const lookup = m.cache.online.sizes.find((x) => x.rows > 1);
+  if (hitBig && hitSmall && lookup)
+    lines.push(
+      `Prediction cache: a hit takes ${times(hitBig.hitRatio)} a miss's median (${MODEL_LABEL[hitBig.model]}, ${num(hitBig.rows)} rows: ${ms(hitBig.hit.medianMs)} against ${ms(hitBig.miss.medianMs)}; ${times(hitSmall.hitRatio)} for ${MODEL_LABEL[hitSmall.model]}'s single row), and a miss ${times(hitBig.missRatio)} (${times(hitSmall.missRatio)} for the single row) the same version's without a cache. Online features: ${num(lookup.rows)} rows by key (${num(lookup.readsPerRequest)} BatchGetItem calls to the local DynamoDB look-alike) take ${times(lookup.ratio)} the same model fed the full vector.`,
+    );
   lines.push(
     `Threads: on this machine the figures favour ONNX Runtime with ${m.threads.recommended} (the default here today: ${m.threads.current}); see section 7.`,
   );
@@ -630,6 +637,93 @@ function batchJobsSection(r: BenchResults): string[] {
         ]
       : []),
     ...profileLines(`CPU profile of the stack's process through one more job of ${num(x.profileRows)} rows, submission to end`, x.profile),
+    '',
+  ];
+}
+
+/** "0.065 / 0.12 ms": a median and a p99. */
+const p50p99 = (stat: Stat) => `${num(stat.medianMs)} / ${ms(stat.p99Ms)}`;
+
+/**
+ * The share of requests that must hit for a cache to cost no more than none, per model: a miss
+ * costs (miss − no cache) more, a hit saves (no cache − hit), medians.
+ */
+function breakEven(models: BenchResults['cache']['models']): string {
+  const shares = models.map((m) => {
+    const extra = m.miss.medianMs - m.noCache.medianMs;
+    const saved = m.noCache.medianMs - m.hit.medianMs;
+    const share = extra <= 0 ? 0 : saved > 0 ? extra / (extra + saved) : Number.NaN;
+    return `${Number.isFinite(share) ? percent(share) : 'n/a'} for ${MODEL_LABEL[m.model]}, ${num(m.rows)} row${m.rows === 1 ? '' : 's'}`;
+  });
+  return `From these medians, a version with a cache answers a mix of hits and misses no slower than without one once the share of hits passes ${shares.join('; ')}.`;
+}
+
+/** Section 10: the prediction cache's hits and misses against no cache, and online features by key against the full vector. */
+function cacheSection(r: BenchResults): string[] {
+  const x = r.cache;
+  const o = x.online;
+  const hits = x.models.reduce((sum, m) => sum + m.hits, 0);
+  const misses = x.models.reduce((sum, m) => sum + m.misses, 0);
+  const rowsOf = (rows: number) => `${num(rows)} row${rows === 1 ? '' : 's'}`;
+  const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(' and ');
+  const saved = x.models
+    .map((m) => `${ms(m.savedMedianMs)} of the miss's ${ms(m.miss.medianMs)} for ${MODEL_LABEL[m.model]}, ${rowsOf(m.rows)}`)
+    .join('; ');
+  return [
+    '## 10. Prediction cache and online features',
+    '',
+    `The predict handler called in-process as in section 2, on this run's machine (${r.machine.cpuModel}, ${r.machine.cores} cores, Node.js ${r.machine.node}, onnxruntime-node ${r.machine.onnxruntime}; load average ${num(r.loadAverage.start, 2)} at the start of the run), every case of a table in alternating blocks of the same loop; prediction logs kept by a log that queues each record and builds it after the block, untimed.`,
+    '',
+    '### Prediction cache',
+    '',
+    `Each model registered as a version with \`predictionCache\` (maxEntries ${num(x.maxEntries)}), served by two handlers over the same registry and the same ONNX Runtime session: one whose serving core has the sandbox's prediction caches, as the function builds it, and one without (the version served as if it declared none). A miss is a request the cache does not hold: the miss case sends ${num(x.distinctInputs)} distinct requests in turn, one more than the cache keeps, so the least recently used entry evicted is always the one coming next, and each miss runs the model and keeps its answer in a full cache. A hit is the same request repeated (put back before each of its blocks, untimed). No cache sends the miss case's requests. Every request of the hit and miss cases was checked through its log record's \`cacheHit\`: ${num(hits)} hits and ${num(misses)} misses, none the other.`,
+    '',
+    table(
+      ['Model', 'Rows', 'No cache (p50 / p99)', 'Miss (p50 / p99)', 'Hit (p50 / p99)', 'Hit ÷ miss', 'Miss ÷ no cache', 'Hash alone (p50)'],
+      x.models.map((m) => [
+        MODEL_LABEL[m.model],
+        num(m.rows),
+        p50p99(m.noCache),
+        p50p99(m.miss),
+        p50p99(m.hit),
+        `${times(m.hitRatio)} (p99 ${times(m.hitP99Ratio)})`,
+        `${times(m.missRatio)} (p99 ${times(m.missP99Ratio)})`,
+        ms(m.hash.medianMs),
+      ]),
+    ),
+    '',
+    `What a hit skips is the model's run and nothing else: \`session.run\` (the adapter's tensors in and out, and ONNX Runtime's run). Everything before the run still happens: the body is parsed and checked, the version resolved, the rows decoded into tensors (for a version with online features, the lookup too), and the decoded tensors hashed for the key (\`canonicalInputSha256\`: sha256 over each input's name, type, shape and bytes, the prediction log's \`inputSha256\`). Everything after it too: the answer is encoded from the kept output tensors as after a run, and logged (\`cacheHit: true\`), captured and counted like any other. Here a hit saved ${saved}, at the median.`,
+    '',
+    `Miss ÷ no cache is what the cache adds to a request that runs the model: the key's hash, and the cache's lookup and insertion (lru-cache, the entry's bytes counted, the least recently used entry evicted). "Hash alone" is \`canonicalInputSha256\` timed apart, in a tight loop over the same tensors: a lower bound of what it costs inside a request. With the product's prediction log on, a version without a cache computes the same hash anyway, when its log record is built, off the request path; a cached version's record reuses the request's. ${breakEven(x.models)}`,
+    '',
+    `### Online features (${o.sizes.map((s) => num(s.rows)).join(' and ')} rows)`,
+    '',
+    `A ${o.description} registered twice from the same file: a version that reads ${code(o.lookedUp)} by \`${o.entity}\` from a plain-layout table of ${num(o.items)} items (\`${o.table}\`, loaded in ${ms(o.loadMs)}) in the local DynamoDB-compatible server, dynalite, in another process, and takes ${code(o.requestTime)} with the request; and a version without online features sent all three, the values the table holds (the bench checks the two answer alike). The larger request names a distinct key per row: one BatchGetItem per 100 keys, run concurrently.`,
+    '',
+    table(
+      [
+        'Rows',
+        'Keys',
+        'BatchGetItem calls',
+        'Full vector (p50 / p99)',
+        'By key (p50 / p99)',
+        'By key ÷ full vector',
+        'Added (p50)',
+        "dynalite's CPU per request",
+      ],
+      o.sizes.map((s) => [
+        num(s.rows),
+        num(s.keysPerRequest),
+        num(s.readsPerRequest),
+        p50p99(s.fullVector),
+        p50p99(s.byKey),
+        `${times(s.ratio)} (p99 ${times(s.p99Ratio)})`,
+        ms(s.addedMedianMs),
+        ms(s.storeCpuMsPerRequest),
+      ]),
+    ),
+    '',
+    `The time added is the lookup, most of it the reads: SDK calls over loopback to dynalite, a JavaScript look-alike of DynamoDB on the same ${r.machine.cores} cores, which takes CPU per item (its process's CPU per request is in the last column). On AWS the reads are DynamoDB's latency from the function instead, which this bench does not measure; the figure here says what the lookup costs on this machine, not there.`,
     '',
   ];
 }
@@ -1135,6 +1229,7 @@ export function renderMarkdown(r: BenchResults): string {
     "Before the body is parsed the handler checks its size, inflates a compressed body only up to the limit, and reads the text once for nesting depth and `__proto__` keys (no parsed value is walked); after the parse the codec checks every count (rows, data length against the shape, string lengths, names against the model's) before it reads a value.",
     '',
     ...batchJobsSection(r),
+    ...cacheSection(r),
     '## Method',
     '',
     '- Cases that are compared run in alternating blocks of the same loop (ABC, CBA, ...), so drift and noisy neighbours hit them alike. Figures are medians unless marked p99.',

@@ -568,6 +568,71 @@ export interface BatchJobsResult {
   readonly profile: ProfileSummary;
 }
 
+/** 10. One model's requests through a version with a prediction cache: hits, misses, and the same version without a cache. */
+export interface CacheModelFigures {
+  readonly model: ModelId;
+  /** Rows per request (`{"features": {...}}` for one, `{"instances": [[...], ...]}` for more). */
+  readonly rows: number;
+  /** The same version through a serving core without prediction caches, the miss case's inputs. */
+  readonly noCache: Stat;
+  /** Each request an input the cache does not hold (it runs the model, then keeps the answer). */
+  readonly miss: Stat;
+  /** The same request repeated (answered from the cache). */
+  readonly hit: Stat;
+  /** `canonicalInputSha256` alone on the decoded tensors of one request (the key's hash). */
+  readonly hash: Stat;
+  /** hit median ÷ miss median, and the same at p99. */
+  readonly hitRatio: number;
+  readonly hitP99Ratio: number;
+  /** miss median ÷ no-cache median (the key's hash and the cache's bookkeeping), and the same at p99. */
+  readonly missRatio: number;
+  readonly missP99Ratio: number;
+  /** miss median − hit median: what a hit saves, ms. */
+  readonly savedMedianMs: number;
+  /** Requests of the hit and miss cases (warm-ups included) whose log records said `cacheHit` true and false: every one checked. */
+  readonly hits: number;
+  readonly misses: number;
+}
+
+/** 10. Online features: one row, or `rows` rows of distinct keys, by key against the full vector. */
+export interface OnlineLookupFigures {
+  readonly rows: number;
+  /** Distinct entity keys per request, and batched reads (BatchGetItem calls) per request, from the log records. */
+  readonly keysPerRequest: number;
+  readonly readsPerRequest: number;
+  /** The version with online features, sent the keys and the request-time feature. */
+  readonly byKey: Stat;
+  /** The same file without online features, sent every feature (the values the table holds). */
+  readonly fullVector: Stat;
+  /** byKey median ÷ fullVector median, and the same at p99. */
+  readonly ratio: number;
+  readonly p99Ratio: number;
+  readonly addedMedianMs: number;
+  readonly addedP99Ms: number;
+  /** CPU time of the DynamoDB-compatible server's process (dynalite, another process) per by-key request, ms. */
+  readonly storeCpuMsPerRequest: number;
+}
+
+/** 10. The prediction cache (hits against misses against none) and online features (by key against the full vector). */
+export interface CacheResult {
+  /** The cached versions' `predictionCache.maxEntries`; the miss case cycles through one more distinct input than that. */
+  readonly maxEntries: number;
+  readonly distinctInputs: number;
+  readonly models: readonly CacheModelFigures[];
+  readonly online: {
+    /** The model, in words, and its features: looked up from the table, and sent with the request. */
+    readonly description: string;
+    readonly lookedUp: readonly string[];
+    readonly requestTime: readonly string[];
+    readonly entity: string;
+    /** The plain-layout table in the local DynamoDB-compatible server, its items, and the time to load them. */
+    readonly table: string;
+    readonly items: number;
+    readonly loadMs: number;
+    readonly sizes: readonly OnlineLookupFigures[];
+  };
+}
+
 export interface BenchResults {
   readonly schema: 1;
   readonly mode: 'full' | 'quick';
@@ -581,6 +646,7 @@ export interface BenchResults {
   readonly models: readonly ModelInfo[];
   readonly limit: LimitResult;
   readonly handler: HandlerResult;
+  readonly cache: CacheResult;
   readonly batch: BatchResult;
   readonly coldStart: ColdStartResult;
   readonly http: HttpResult;
@@ -594,5 +660,17 @@ export interface BenchResults {
 }
 
 /** The sections, in the order the runner runs them and the JSON holds them. */
-export const SECTIONS = ['limit', 'handler', 'batch', 'threads', 'coldStart', 'http', 'memory', 'sizes', 'hostile', 'batchJobs'] as const;
+export const SECTIONS = [
+  'limit',
+  'handler',
+  'cache',
+  'batch',
+  'threads',
+  'coldStart',
+  'http',
+  'memory',
+  'sizes',
+  'hostile',
+  'batchJobs',
+] as const;
 export type SectionId = (typeof SECTIONS)[number];

@@ -4,7 +4,7 @@
  * default, an in-memory registry (test/fixtures/in-memory.ts; the caller may pass another
  * registry, such as the DynamoDB adapter over the local server), with the prediction log port
  * chosen by the caller and, optionally, a data-capture port with capture turned on for every
- * model served.
+ * model served, an online feature store and the sandbox's prediction caches.
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { mkdtempSync } from 'node:fs';
@@ -13,7 +13,8 @@ import path from 'node:path';
 import { OnnxRuntime } from '../../functions/adapters/onnx-runtime.js';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../functions/core/capture.js';
 import type { CaptureSettings, ModelVersion } from '../../functions/core/model.js';
-import type { CaptureLog, ModelRegistry, ModelSession, PredictionLog } from '../../functions/core/ports.js';
+import type { CaptureLog, ModelRegistry, ModelSession, OnlineFeatureStore, PredictionLog } from '../../functions/core/ports.js';
+import type { PredictionCaches } from '../../functions/core/prediction-cache.js';
 import { PredictionService } from '../../functions/core/predict.js';
 import { RegistryService } from '../../functions/core/registry.js';
 import { makeHandler } from '../../functions/predict/app.js';
@@ -55,6 +56,20 @@ export interface InProcessPredict {
    * version the handler does not serve, such as a shadow test's candidate.
    */
   register(model: PublishedModel): Promise<ModelVersion>;
+  /**
+   * Another handler over the same registry and ONNX Runtime (so the very same sessions), its
+   * serving core built with these ports instead (a port left out is not there: `{}` is a core
+   * with no prediction caches and no feature store), the prediction log and capture as given
+   * to `inProcessPredict` unless named: a setting compared on and off with nothing else changed.
+   */
+  variant(ports: VariantPorts): { readonly handler: HttpHandler; readonly service: PredictionService };
+}
+
+/** The ports a {@link InProcessPredict.variant} is built with. */
+export interface VariantPorts {
+  readonly log?: PredictionLog;
+  readonly features?: OnlineFeatureStore;
+  readonly caches?: PredictionCaches;
 }
 
 /** The function's defaults (functions/shared/config.ts), with the table and bucket names it needs. */
@@ -83,6 +98,10 @@ export interface InProcessOptions {
    * shadow tests can be set on a model's record. @default a new in-memory registry
    */
   readonly registry?: ModelRegistry;
+  /** Where versions with `onlineFeatures` read them (`PredictDeps.features`). @default none */
+  readonly features?: OnlineFeatureStore;
+  /** The sandbox's prediction caches (`PredictDeps.caches`), for versions that declare `predictionCache`. @default none */
+  readonly caches?: PredictionCaches;
 }
 
 /** Capture settings at `samplePercent`, without redaction, with the default record bound. */
@@ -116,22 +135,29 @@ export async function inProcessPredict(models: readonly PublishedModel[], option
       await registry.setCapture(model.name, samplePercent === undefined ? undefined : captureSettings(samplePercent));
   };
   if (options.captureSamplePercent !== undefined) await setCapture(options.captureSamplePercent);
-  const service = new PredictionService({
-    registry,
-    runtime,
-    log: options.log,
-    ...(options.capture ? { capture: options.capture } : {}),
-    ...(options.now ? { now: options.now } : {}),
-    config: {
-      maxRows: config.MAX_ROWS,
-      functionVersion: '$LATEST',
-      logTtlDays: config.LOG_TTL_DAYS,
-      maxLoggedOutputBytes: config.MAX_LOGGED_OUTPUT_BYTES,
-      pointerCacheMs: config.POINTER_CACHE_MS,
-    },
-  });
+  const build = (ports: VariantPorts & Pick<InProcessOptions, 'log'>) => {
+    const service = new PredictionService({
+      registry,
+      runtime,
+      log: ports.log,
+      ...(options.capture ? { capture: options.capture } : {}),
+      ...(options.now ? { now: options.now } : {}),
+      ...(ports.features ? { features: ports.features } : {}),
+      ...(ports.caches ? { caches: ports.caches } : {}),
+      config: {
+        maxRows: config.MAX_ROWS,
+        functionVersion: '$LATEST',
+        logTtlDays: config.LOG_TTL_DAYS,
+        maxLoggedOutputBytes: config.MAX_LOGGED_OUTPUT_BYTES,
+        pointerCacheMs: config.POINTER_CACHE_MS,
+      },
+    });
+    const handler = makeHandler({ service, limits: { maxBodyBytes: config.MAX_BODY_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH } });
+    return { handler, service };
+  };
+  const { handler, service } = build(options);
   return {
-    handler: makeHandler({ service, limits: { maxBodyBytes: config.MAX_BODY_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH } }),
+    handler,
     service,
     session(model) {
       const version = versions.get(model.name);
@@ -141,6 +167,7 @@ export async function inProcessPredict(models: readonly PublishedModel[], option
     setCapture,
     pointerCacheMs: config.POINTER_CACHE_MS,
     register: (model) => registryService.register({ model: model.name, bytes: model.bytes, metadata: model.metadata, actor: 'bench' }),
+    variant: (ports) => build({ ...ports, log: ports.log ?? options.log }),
   };
 }
 

@@ -61,6 +61,7 @@ const MAY_BE_NEGATIVE = [
   /\.overhead(Median|P99)Ms$/,
   /\.added(Median|P99)Ms$/,
   /\.rssGrowthMb$/,
+  /^cache\.models\[\d+\]\.savedMedianMs$/,
   /^targets\[\d+\]\.value$/,
   /^coldStart\.(tracing|emf)\.warmAdded(Median|P99)Ms$/,
   /^coldStart\.powertools\.(loggerMetrics|tracer)Ms$/,
@@ -192,6 +193,45 @@ describe('npm run bench -- --quick', () => {
     );
   });
 
+  it('measures the prediction cache (hits, misses, no cache) and online features (by key, full vector), every request checked', () => {
+    const { cache } = results;
+    expect(cache.models.map((m) => [m.model, m.rows])).toEqual([
+      ['iris', 1],
+      ['trees', 1000],
+    ]);
+    // The miss case cycles through one input more than the cache keeps: each is evicted before it comes again.
+    expect(cache.distinctInputs).toBe(cache.maxEntries + 1);
+    for (const m of cache.models) {
+      for (const stat of [m.noCache, m.miss, m.hit, m.hash]) expect(stat.samples).toBeGreaterThan(0);
+      // Every timed request (and its warm-up) was logged as the hit or miss its case says.
+      expect(m.hits).toBeGreaterThan(m.hit.samples);
+      expect(m.misses).toBeGreaterThan(m.miss.samples);
+      for (const ratio of [m.hitRatio, m.hitP99Ratio, m.missRatio, m.missP99Ratio]) {
+        expect(Number.isFinite(ratio)).toBe(true);
+        expect(ratio).toBeGreaterThan(0);
+      }
+      expect(m.hitRatio).toBeCloseTo(m.hit.medianMs / m.miss.medianMs, 3);
+      expect(m.missRatio).toBeCloseTo(m.miss.medianMs / m.noCache.medianMs, 3);
+    }
+    const { online } = cache;
+    expect(online.lookedUp).toHaveLength(2);
+    expect(online.requestTime).toHaveLength(1);
+    expect(online.sizes.map((s) => s.rows)).toEqual([1, online.items]);
+    for (const size of online.sizes) {
+      expect(size.byKey.samples).toBeGreaterThan(0);
+      expect(size.fullVector.samples).toBeGreaterThan(0);
+      // A distinct key per row, one BatchGetItem per 100 keys (more only if the store left keys unprocessed).
+      expect(size.keysPerRequest).toBe(size.rows);
+      expect(size.readsPerRequest).toBeGreaterThanOrEqual(Math.ceil(size.rows / 100));
+      expect(Number.isFinite(size.ratio)).toBe(true);
+      expect(size.ratio).toBeGreaterThan(0);
+      expect(size.ratio).toBeCloseTo(size.byKey.medianMs / size.fullVector.medianMs, 3);
+    }
+    expect(report).toContain('| Model | Rows | No cache (p50 / p99) | Miss (p50 / p99) | Hit (p50 / p99) | Hit ÷ miss | Miss ÷ no cache |');
+    expect(report).toContain('| Rows | Keys | BatchGetItem calls | Full vector (p50 / p99) | By key (p50 / p99) | By key ÷ full vector |');
+    expect(report).toContain(`${cache.models.reduce((sum, m) => sum + m.hits, 0).toLocaleString('en-US')} hits and`);
+  });
+
   it('measures tracing on, Powertools in isolation, and quotes the run before', () => {
     const { tracing, powertools, before } = results.coldStart;
     // The daemon stand-in received segments: tracing really was on.
@@ -263,6 +303,9 @@ describe('npm run bench -- --quick', () => {
       '## 7.',
       '## 8.',
       '## 9.',
+      '## 10.',
+      '### Prediction cache',
+      '### Online features',
     ]) {
       expect(report).toContain(heading);
     }
