@@ -64,7 +64,8 @@ export class EmfRequestObserver implements RequestObserver {
     m.addMetric(METRIC.modelErrors, MetricUnit.Count, o.errorCode !== undefined && MODEL_ERROR_CODES.has(o.errorCode) ? 1 : 0);
     m.addMetric(METRIC.overheadLatency, MetricUnit.Milliseconds, round3(Math.max(0, o.latencyMs - o.modelLatencyMs)));
     if (o.rows > 0) {
-      m.addMetric(METRIC.modelLatency, MetricUnit.Milliseconds, round3(o.modelLatencyMs));
+      // A cache hit ran no model: a 0 would pull the model's latency percentiles down.
+      if (o.cache !== 'hit') m.addMetric(METRIC.modelLatency, MetricUnit.Milliseconds, round3(o.modelLatencyMs));
       m.addMetric(METRIC.rows, MetricUnit.Count, o.rows);
     }
     if (o.coldStart) m.addMetric(METRIC.coldStart, MetricUnit.Count, 1);

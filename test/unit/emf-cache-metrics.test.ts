@@ -89,3 +89,13 @@ describe('prediction cache metrics', () => {
     expect(metricNames(line)).not.toContain('PredictionCacheMisses');
   });
 });
+
+describe('model latency of cached answers', () => {
+  it('a hit ran no model: it publishes no ModelLatency (a 0 would pull the percentiles down), a miss publishes its own', async () => {
+    const hit = await lineOf({ ...observation, cache: 'hit', modelLatencyMs: 0 });
+    expect(metricNames(hit)).not.toContain('ModelLatency');
+    expect(hit['RowsPerRequest']).toBe(2);
+    const miss = await lineOf({ ...observation, cache: 'miss' });
+    expect(miss['ModelLatency']).toBe(1.5);
+  });
+});
