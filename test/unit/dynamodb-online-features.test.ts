@@ -22,10 +22,11 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDbOnlineFeatures } from '../../functions/adapters/dynamodb-online-features.js';
-import { AppError, InternalError, ServiceUnavailableError } from '../../functions/core/errors.js';
+import { InternalError, ServiceUnavailableError } from '../../functions/core/errors.js';
 import { OnlineFeatureGroupSchema } from '../../functions/core/features/declaration.js';
 import type { OnlineFeatureGroup } from '../../functions/core/model.js';
 import { entityIdByHand, feastItem, pythonAwareDatetimeStr, type HandEntityPart } from '../support/feast-items.js';
+import { rejection } from '../fixtures/errors.js';
 
 const client = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 const dynamo = mockClient(client);
@@ -96,17 +97,6 @@ function serve(
   });
 }
 
-/** The error `act` rejects with. */
-async function rejection(act: () => Promise<unknown>): Promise<AppError> {
-  try {
-    await act();
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('unprocessed keys', () => {
   it('are retried alone until processed, after a wait; calls counts every call', async () => {
     // Prepare: the first call leaves c-3, c-4 and c-5 unprocessed, the second c-5 again.
@@ -134,7 +124,7 @@ describe('unprocessed keys', () => {
     );
 
     // Act
-    const error = await rejection(() => store().read(group(), ['c-1', 'c-2']));
+    const error = await rejection(store().read(group(), ['c-1', 'c-2']));
 
     // Assess
     expect(error).toBeInstanceOf(ServiceUnavailableError);
@@ -225,7 +215,7 @@ describe("DynamoDB's failures", () => {
     dynamo.on(BatchGetItemCommand).rejects(cause);
 
     // Act
-    const error = await rejection(() => store().read(group(), ['c-1']));
+    const error = await rejection(store().read(group(), ['c-1']));
 
     // Assess
     expect(error).toBeInstanceOf(status === 503 ? ServiceUnavailableError : InternalError);
@@ -241,8 +231,8 @@ describe("DynamoDB's failures", () => {
     serve(() => undefined);
 
     // Act
-    const error = await rejection(() => store({ allowedTables: new Set(['patients', 'shop.stats']) }).read(group(), ['c-1']));
-    const none = await rejection(() => store({ allowedTables: new Set() }).read(group(), ['c-1']));
+    const error = await rejection(store({ allowedTables: new Set(['patients', 'shop.stats']) }).read(group(), ['c-1']));
+    const none = await rejection(store({ allowedTables: new Set() }).read(group(), ['c-1']));
 
     // Assess
     expect(error).toBeInstanceOf(InternalError);
@@ -407,7 +397,7 @@ describe('plain items', () => {
     serve(() => ({ customer_id: { S: 'c-9' }, income: value }));
 
     // Act
-    const error = await rejection(() => store().read(group(), ['c-9']));
+    const error = await rejection(store().read(group(), ['c-9']));
 
     // Assess
     expect(error).toBeInstanceOf(InternalError);
@@ -497,7 +487,7 @@ describe("Feast's layout", () => {
     );
 
     // Act
-    const error = await rejection(() => store().read(feast('string'), ['c-1']));
+    const error = await rejection(store().read(feast('string'), ['c-1']));
 
     // Assess
     expect(error).toBeInstanceOf(InternalError);

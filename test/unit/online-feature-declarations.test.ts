@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { checkDeclarations } from '../../functions/core/declarations.js';
-import { ValidationError } from '../../functions/core/errors.js';
 import type { ModelMetadata, ModelSignature } from '../../functions/core/model.js';
 import { ModelMetadataSchema } from '../../functions/core/registry.js';
+import { refusal } from '../fixtures/errors.js';
 
 /** One float32 [N, 4] input with four declared features. */
 const COLUMNS: ModelSignature = {
@@ -43,17 +43,6 @@ function declare(signature: ModelSignature, metadata: Record<string, unknown>): 
   const parsed = ModelMetadataSchema.parse(metadata) as ModelMetadata;
   checkDeclarations(signature, parsed);
   return parsed;
-}
-
-/** The ValidationError `act` throws. */
-function refusal(act: () => unknown): ValidationError {
-  try {
-    act();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('refused against the signature, each at its path', () => {

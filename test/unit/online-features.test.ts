@@ -20,6 +20,7 @@ import {
 import type { ModelMetadata, ModelSignature, OnlineFeatureGroup, TensorType } from '../../functions/core/model.js';
 import type { OnlineFeatureStore, StoredEntity, StoredFeatureValue } from '../../functions/core/ports.js';
 import type { TensorData, TensorMap } from '../../functions/core/tensor.js';
+import { rejection } from '../fixtures/errors.js';
 
 /** The request's clock, epoch ms. */
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
@@ -68,17 +69,6 @@ function float32(...data: number[]): TensorData {
 
 function feedsOf(entries: Record<string, TensorData>): TensorMap {
   return Object.assign(Object.create(null) as TensorMap, entries);
-}
-
-/** The error `act` rejects with. */
-async function rejection(act: () => Promise<unknown>): Promise<AppError> {
-  try {
-    await act();
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A plan for one float32 [N, F] model with `features` and `groups`. */
@@ -418,7 +408,7 @@ describe('lookUpFeatures: gaps and their policies', () => {
       const plan = columnsPlan(['a', 'b', 'r'], [group({ features: ['a', 'b'], maxAgeSeconds: 3600 })]);
 
       // Act
-      const error = await rejection(() =>
+      const error = await rejection(
         lookUpFeatures(plan, feedsOf({ customer_id: strings('fine', key), r: float32(0, 0) }), 2, { store, now: NOW, pathOf }),
       );
 
@@ -459,7 +449,7 @@ describe('lookUpFeatures: gaps and their policies', () => {
     const store = new MemoryFeatureStore(tables);
     const plan = columnsPlan(['a', 'b'], [group({ features: ['a', 'b'], maxAgeSeconds: 3600, onMissingFeature: 'default', defaults })]);
     const attempt = (key: string) =>
-      rejection(() => lookUpFeatures(plan, feedsOf({ customer_id: strings(key) }), 1, { store, now: NOW, pathOf: byInstance }));
+      rejection(lookUpFeatures(plan, feedsOf({ customer_id: strings(key) }), 1, { store, now: NOW, pathOf: byInstance }));
 
     // Act / Assess
     expect(await attempt('nobody')).toMatchObject({ status: 404, code: 'ENTITY_NOT_FOUND' });
@@ -481,7 +471,7 @@ describe('lookUpFeatures: gaps and their policies', () => {
       ],
     );
     const attempt = (customers: string[], visitors: string[]) =>
-      rejection(() =>
+      rejection(
         lookUpFeatures(plan, feedsOf({ customer_id: strings(...customers), visitor: strings(...visitors) }), 3, {
           store,
           now: NOW,
@@ -522,7 +512,7 @@ describe('lookUpFeatures: gaps and their policies', () => {
     const store = new MemoryFeatureStore(tables);
     const plan = columnsPlan(['a', 'b'], [group({ features: ['a', 'b'], maxAgeSeconds: 3600 })]);
     const attempt = (key: string) =>
-      rejection(() => lookUpFeatures(plan, feedsOf({ customer_id: strings(key) }), 1, { store, now: NOW, pathOf: byInstance }));
+      rejection(lookUpFeatures(plan, feedsOf({ customer_id: strings(key) }), 1, { store, now: NOW, pathOf: byInstance }));
 
     // Act / Assess
     expect((await attempt('old')).message).toMatch(/"old".*computed 7200 s ago.*3600 s old/);
@@ -613,7 +603,7 @@ describe('lookUpFeatures: stored values the model cannot take', () => {
     const b: TensorData = type === 'string' ? strings('s') : ({ type, shape: [1], data: new (typedArray(type))(1) } as TensorData);
 
     // Act
-    const error = await rejection(() =>
+    const error = await rejection(
       lookUpFeatures(plan, feedsOf({ customer_id: strings('c-7'), b }), 1, { store, now: NOW, pathOf: byInstance }),
     );
 
@@ -632,7 +622,7 @@ describe('lookUpFeatures: stored values the model cannot take', () => {
     const plan = columnsPlan(['a', 'b'], [declared]);
 
     // Act
-    const error = await rejection(() =>
+    const error = await rejection(
       lookUpFeatures(plan, feedsOf({ customer_id: strings('k'), b: float32(0) }), 1, { store, now: NOW, pathOf: byInstance }),
     );
 
@@ -647,7 +637,7 @@ describe('lookUpFeatures: stored values the model cannot take', () => {
     const plan = columnsPlan(['a', 'b'], [group({ features: ['a'] })], 'string');
 
     // Act
-    const error = await rejection(() =>
+    const error = await rejection(
       lookUpFeatures(plan, feedsOf({ customer_id: strings(key), b: strings('s') }), 1, {
         store,
         now: NOW,
