@@ -137,7 +137,14 @@ function instancesOf(body: unknown): readonly (Record<string, unknown> | unknown
 export const V2InputSchema = z.object({
   name: z.string().min(1),
   shape: z
-    .array(z.number().int().nonnegative(), { error: mustBe('an array of dimension sizes (whole numbers), such as [1, 4]') })
+    .array(
+      // A dimension of 0 is a tensor without values: models fail on it (ONNX Runtime's MatMul, for one), so it is the caller's 400, never our 500.
+      z
+        .number()
+        .int()
+        .min(1, { error: 'must be at least 1: a tensor with a dimension of 0 holds no values, and a model cannot run on it' }),
+      { error: mustBe('an array of dimension sizes (whole numbers), such as [1, 4]') },
+    )
     .max(MAX_V2_RANK),
   datatype: z.string().min(1),
   /** Absent when the elements come as bytes (`parameters.binary_data_size`) or by reference (`parameters.data_ref`). */

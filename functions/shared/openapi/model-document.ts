@@ -214,7 +214,7 @@ function predictRequest(layout: RecordLayout, rows: readonly [number, number] | 
 function shapeAxis(dim: Dim, batch: boolean, maxRows: number): JsonSchema {
   const symbol = typeof dim === 'string' && dim !== '' ? { 'x-symbol': dim } : {};
   if (!isDynamic(dim)) return { const: dim, ...(batch ? { maximum: maxRows } : {}) };
-  return { type: 'integer', minimum: 0, ...(batch ? { maximum: maxRows } : {}), ...symbol };
+  return { type: 'integer', minimum: 1, ...(batch ? { maximum: maxRows } : {}), ...symbol };
 }
 
 /**

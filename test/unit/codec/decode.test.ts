@@ -426,6 +426,16 @@ describe('decodeV2', () => {
     ...input,
   });
 
+  it.each([
+    [[0, 2], 0],
+    [[2, 0], 1],
+    [[-1, 2], 0],
+  ])("refuses a dimension below 1 (shape %j): a tensor without values is the caller's 400, never a run that fails", (shape, axis) => {
+    const error = refusal(() => decodeV2(two, [v2({ name: 'a', shape, data: [] }), v2({ name: 'b', shape, data: [] })]));
+    expect(error).toMatchObject({ status: 400, code: 'INVALID_REQUEST', path: ['inputs', 0, 'shape', axis] });
+    expect(error.message).toContain('at least 1');
+  });
+
   it('decodes flat row-major data', () => {
     // Act
     const decoded = decodeV2(two, [v2({ name: 'a' }), v2({ name: 'b', data: [5, 6, 7, 8] })]);
