@@ -267,6 +267,67 @@ export function itemBytes(item: Item): number {
   return bytes;
 }
 
+/**
+ * `source`, checked to be UTF-8 as it streams (a UTF-16 file, known by its byte order mark, is
+ * passed on for the parser to decode). Bytes that are not UTF-8 are refused, never replaced by
+ * U+FFFD: two keys that differ only in such bytes would otherwise become one item.
+ *
+ * @throws RowError `FILE is not UTF-8: byte 0xE9 on line N ...`
+ */
+async function* strictText(file: string, source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let first = true;
+  let utf16 = false;
+  let line = 1;
+  for await (const chunk of source) {
+    if (first) {
+      first = false;
+      utf16 = chunk.length >= 2 && ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff));
+    }
+    if (!utf16) {
+      try {
+        decoder.decode(chunk, { stream: true });
+      } catch {
+        throw new RowError(`${file} is not UTF-8: ${badByte(chunk, line)}. Save it as UTF-8 (spreadsheets: "CSV UTF-8").`);
+      }
+      for (const byte of chunk) if (byte === 0x0a) line++;
+    }
+    yield chunk;
+  }
+  if (!utf16) {
+    try {
+      decoder.decode();
+    } catch {
+      throw new RowError(`${file} is not UTF-8: it ends inside a character, on line ${line}. Save it as UTF-8.`);
+    }
+  }
+}
+
+/**
+ * Where the first byte that is not UTF-8 is in `chunk` (which starts on `line`), in words: the
+ * first prefix a streaming decoder refuses ends at the byte that broke a sequence; when that byte
+ * is plain ASCII, the fault is the unfinished sequence before it, reported by its first byte.
+ */
+function badByte(chunk: Uint8Array, line: number): string {
+  let at = chunk.length - 1;
+  for (let end = 1; end <= chunk.length; end++) {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(chunk.subarray(0, end), { stream: true });
+    } catch {
+      at = end - 1;
+      break;
+    }
+  }
+  if ((chunk[at] ?? 0) < 0x80) {
+    at--;
+    while (at > 0 && ((chunk[at] ?? 0) & 0xc0) === 0x80) at--;
+  }
+  at = Math.max(0, at);
+  let lines = line;
+  for (let i = 0; i < at; i++) if (chunk[i] === 0x0a) lines++;
+  return `byte 0x${(chunk[at] ?? 0).toString(16).toUpperCase().padStart(2, '0')} on line ${lines}`;
+}
+
 /** One CSV record: its cells and the line it starts on. */
 export interface CsvRecord {
   readonly line: number;
@@ -280,7 +341,7 @@ export interface CsvRecord {
  */
 export async function* csvRecords(file: string, source: AsyncIterable<Uint8Array>): AsyncGenerator<CsvRecord> {
   const parser = pipeline(
-    Readable.from(source),
+    Readable.from(strictText(file, source)),
     parse({ info: true, bom: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'], max_record_size: MAX_RECORD_CHARS }),
     // Errors reach the loop below through the parser, which the pipeline destroys with them.
     () => undefined,

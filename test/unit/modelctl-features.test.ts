@@ -6,7 +6,7 @@
  */
 import type { BatchWriteItemCommand, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, type BatchWriter, MAX_SENDS_WITHOUT_PROGRESS, putBatch } from '../../bin/modelctl/features.js';
-import { type Item, cellValue, itemBytes, readNumber, utcTimestamp } from '../../bin/modelctl/feature-rows.js';
+import { type Item, cellValue, csvRecords, itemBytes, readNumber, utcTimestamp } from '../../bin/modelctl/feature-rows.js';
 
 describe('cells', () => {
   it.each([
@@ -140,5 +140,52 @@ describe('putBatch', () => {
     // Assess
     await expect(put).rejects.toThrow(`DynamoDB left 25 items unprocessed ${MAX_SENDS_WITHOUT_PROGRESS} times in a row`);
     expect(client.sent).toHaveLength(MAX_SENDS_WITHOUT_PROGRESS);
+  });
+});
+
+describe('the CSV must be UTF-8: bytes that are not are refused, never replaced', () => {
+  /** The records of `chunks`, or the refusal's message. */
+  async function read(...chunks: number[][]): Promise<string[][] | string> {
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (const chunk of chunks) yield Uint8Array.from(chunk);
+    }
+    try {
+      const out: string[][] = [];
+      for await (const record of csvRecords('keys.csv', source())) out.push([...record.cells]);
+      return out;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+  const text = (t: string) => [...Buffer.from(t, 'utf8')];
+
+  it.each([
+    ['Latin-1 é in a key (two such keys would become one item)', [[...text('id,x\nk'), 0xe9, ...text(',1\n')]], 'byte 0xE9 on line 2'],
+    ['a stray continuation byte', [[...text('id,x\na,1\nb,'), 0x80, ...text('z\n')]], 'byte 0x80 on line 3'],
+    ['a sequence cut by a line break', [[...text('id,x\na,'), 0xc3, ...text('\n')]], 'byte 0xC3 on line 2'],
+    ['a file that ends inside a character', [[...text('id,x\na,'), 0xe2, 0x82]], 'ends inside a character'],
+  ])('%s', async (_what, chunks, where) => {
+    const message = await read(...chunks);
+    expect(typeof message).toBe('string');
+    expect(message).toContain('keys.csv is not UTF-8');
+    expect(message).toContain(where);
+  });
+
+  it('takes UTF-8 split anywhere between chunks, with or without a byte order mark, and UTF-16 with its mark', async () => {
+    const bytes = text('id,x\n€uro,1\n');
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(await read(bytes.slice(0, cut), bytes.slice(cut))).toEqual([
+        ['id', 'x'],
+        ['€uro', '1'],
+      ]);
+    }
+    expect(await read([0xef, 0xbb, 0xbf, ...bytes])).toEqual([
+      ['id', 'x'],
+      ['€uro', '1'],
+    ]);
+    expect(await read([0xff, 0xfe, ...Buffer.from('id,x\na,1\n', 'utf16le')])).toEqual([
+      ['id', 'x'],
+      ['a', '1'],
+    ]);
   });
 });
