@@ -117,6 +117,7 @@ export class OnnxServingStack extends Stack {
       logRetention,
       metricsNamespace: this.metricsNamespace,
       logLevel: config.observability.logLevel,
+      onlineFeatureTables: config.endpoints.flatMap((endpoint) => endpoint.onlineFeatureTables),
     });
     // It reads captured records (drift, replays), keeps drift reports beside them, and stores reference profiles beside the artifacts.
     this.capture.bindControl(this.control.function, this.artifacts);

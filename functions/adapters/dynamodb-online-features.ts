@@ -14,10 +14,10 @@
  * Values are read from the low-level AttributeValues (numbers as their text: a 64-bit integer
  * past 2^53 stays exact).
  */
-import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InternalError, ServiceUnavailableError } from '../core/errors.js';
+import { BatchGetItemCommand, DescribeTableCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InternalError, ServiceUnavailableError, ValidationError } from '../core/errors.js';
 import type { OnlineFeatureGroup } from '../core/model.js';
-import type { OnlineFeatureStore, StoredEntity, StoredFeatureValue } from '../core/ports.js';
+import type { FeatureTableInspector, FeatureTableKey, OnlineFeatureStore, StoredEntity, StoredFeatureValue } from '../core/ports.js';
 import { PLAIN_TIMESTAMP_ATTRIBUTE } from '../core/features/declaration.js';
 
 export { PLAIN_TIMESTAMP_ATTRIBUTE };
@@ -261,4 +261,43 @@ function storeError(table: string, error: unknown): Error {
   return new ServiceUnavailableError('FEATURE_STORE_UNAVAILABLE', `Online feature table ${table} could not be read: ${name || message}`, {
     cause: error,
   });
+}
+
+/**
+ * The control plane's look at feature tables before a version that reads them is registered
+ * (DescribeTable): whether each exists, and its key. `allowedTables` are the tables some endpoint
+ * of this deployment may read (`ONLINE_FEATURE_TABLES`, the endpoints' `onlineFeatureTables`
+ * together); a version naming another could never be served.
+ */
+export class DynamoDbFeatureTables implements FeatureTableInspector {
+  constructor(private readonly options: { readonly client: DynamoDBClient; readonly allowedTables?: ReadonlySet<string> }) {}
+
+  async describe(table: string): Promise<readonly FeatureTableKey[] | undefined> {
+    const allowed = this.options.allowedTables;
+    if (allowed && !allowed.has(table)) {
+      throw new ValidationError(
+        'FEATURE_TABLE_NOT_ALLOWED',
+        `No endpoint of this deployment may read table ${table.slice(0, 255)}${allowed.size > 0 ? ` (they read: ${[...allowed].join(', ')})` : ''}. Add it to the model's endpoint's onlineFeatureTables in the CDK config and deploy, then register.`,
+      );
+    }
+    let output;
+    try {
+      output = await this.options.client.send(new DescribeTableCommand({ TableName: table }));
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return undefined;
+      throw new ServiceUnavailableError(
+        'FEATURE_STORE_UNAVAILABLE',
+        `Table ${table} could not be described: ${errorName(error) || String(error).slice(0, 200)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const types = new Map((output.Table?.AttributeDefinitions ?? []).map((d) => [d.AttributeName, d.AttributeType]));
+    return (output.Table?.KeySchema ?? []).map((k) => ({
+      name: k.AttributeName ?? '',
+      type: (types.get(k.AttributeName) ?? 'S') as FeatureTableKey['type'],
+      role: k.KeyType === 'RANGE' ? 'RANGE' : 'HASH',
+    }));
+  }
 }

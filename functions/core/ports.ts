@@ -625,3 +625,24 @@ export interface OnlineFeatureStore {
     keys: readonly string[],
   ): Promise<{ readonly found: ReadonlyMap<string, StoredEntity>; readonly calls: number }>;
 }
+
+/** A DynamoDB table's key, as DescribeTable gives it. */
+export interface FeatureTableKey {
+  readonly name: string;
+  /** The attribute's type: S (string), N (number) or B (binary). */
+  readonly type: 'S' | 'N' | 'B';
+  readonly role: 'HASH' | 'RANGE';
+}
+
+/**
+ * What the control plane may learn of an online feature table before a version that reads it is
+ * registered: whether it exists and how it is keyed.
+ */
+export interface FeatureTableInspector {
+  /**
+   * The table's key, or `undefined` when it does not exist.
+   * @throws ValidationError 400 `FEATURE_TABLE_NOT_ALLOWED` (no endpoint of this deployment may
+   *   read it); ServiceUnavailableError 503 `FEATURE_STORE_UNAVAILABLE`
+   */
+  describe(table: string): Promise<readonly FeatureTableKey[] | undefined>;
+}

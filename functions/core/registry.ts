@@ -19,11 +19,11 @@ import {
   type StageTransition,
 } from './model.js';
 import { CAPTURE_SETTINGS_HINT, CaptureSettingsSchema, checkRedaction } from './capture.js';
-import type { ArtifactStore, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
+import type { ArtifactStore, FeatureTableInspector, ModelRegistry, ModelRuntime, PointerChange, VersionChange } from './ports.js';
 import { parseWith } from './codec/request.js';
 import { experimentState } from './experiments/experiment.js';
 import { checkDeclarations, checkDeclaredNames } from './declarations.js';
-import { MAX_FEATURE_GROUPS, OnlineFeatureGroupSchema, PredictionCacheSchema } from './features/declaration.js';
+import { MAX_FEATURE_GROUPS, OnlineFeatureGroupSchema, PredictionCacheSchema, checkFeatureTables } from './features/declaration.js';
 import { replayGoldenInputs, runGates, type GoldenFailure, type MetricBaseline } from './gates.js';
 import { served } from './predict.js';
 import { rewriteZipMap, servedClassLabels } from './onnx/zipmap.js';
@@ -93,6 +93,8 @@ export interface RegistryDeps {
   readonly maxArtifactBytes: number;
   /** Metrics a model's versions must declare to enter staging or production. @default none */
   readonly baselineFor?: (model: string) => MetricBaseline | undefined;
+  /** Checks the tables a version's online features name exist and are keyed as read. @default none: not checked */
+  readonly featureTables?: FeatureTableInspector;
   readonly now?: () => Date;
 }
 
@@ -137,7 +139,9 @@ export class RegistryService {
    *   `INVALID_MODEL`, ...), `INVALID_GOLDEN_INPUT` (a golden request the model cannot take,
    *   path `metadata.goldenInputs[i].request...`) and `GOLDEN_MISMATCH` (its predictions differ
    *   from `expected`, path `metadata.goldenInputs[i].expected...`), `ZIPMAP_NOT_REWRITABLE` (path
-   *   `model`) and `ZIPMAP_LABELS_MISMATCH` (path `metadata.classLabels`)
+   *   `model`) and `ZIPMAP_LABELS_MISMATCH` (path `metadata.classLabels`); with `featureTables`,
+   *   `FEATURE_TABLE_NOT_FOUND`, `FEATURE_TABLE_MISMATCH`, `FEATURE_TABLE_NOT_ALLOWED` (path
+   *   `metadata.onlineFeatures[i].source.table`)
    *
    * @example
    * const version = await service.register({ model: 'iris', bytes, metadata: { features: [...] }, actor: 'alice' });
@@ -184,6 +188,7 @@ export class RegistryService {
     try {
       signature = session.signature;
       checkDeclarations(signature, metadata);
+      if (this.deps.featureTables) await checkFeatureTables(metadata, this.deps.featureTables);
       const described = Buffer.byteLength(JSON.stringify({ metadata, signature }), 'utf8');
       if (described > MAX_DESCRIPTION_BYTES) {
         throw new ValidationError(

@@ -15,7 +15,7 @@ import { ReleaseService } from '../core/release.js';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { NO_TRACING, type Tracing } from '../core/observability.js';
 import { DynamoDbPredictionLog } from '../adapters/dynamodb-prediction-log.js';
-import { DynamoDbOnlineFeatures } from '../adapters/dynamodb-online-features.js';
+import { DynamoDbFeatureTables, DynamoDbOnlineFeatures } from '../adapters/dynamodb-online-features.js';
 import { PredictionCaches } from '../core/prediction-cache.js';
 import { DynamoDbPredictionLogReader } from '../adapters/dynamodb-prediction-log-reader.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb-registry.js';
@@ -399,6 +399,10 @@ export function buildRegistryService(config: Config, clients: AwsClients = awsCl
     ...adapters(config, clients, NO_TRACING, runtime),
     maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
     baselineFor: (model) => config.METRIC_BASELINES[model],
+    featureTables: new DynamoDbFeatureTables({
+      client: clients.dynamo,
+      ...(config.ONLINE_FEATURE_TABLES ? { allowedTables: config.ONLINE_FEATURE_TABLES } : {}),
+    }),
   });
 }
 

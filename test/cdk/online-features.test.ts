@@ -74,6 +74,27 @@ it("the batch function reads the endpoints' tables together (jobs by key), each 
   );
 });
 
+it('the control function may only describe those tables (registration checks them) and is told their names', () => {
+  const [, fn] = onlyResource(synth.template, 'AWS::Lambda::Function', {
+    Description: 'Model registry and release control plane',
+  });
+  const properties = fn.Properties ?? {};
+  expect((properties['Environment'] as { Variables: Record<string, unknown> }).Variables['ONLINE_FEATURE_TABLES']).toBe(
+    'churn.usage,customer-features,shop.customer_stats',
+  );
+  const grants = grantedPairs(statementsOfRole(synth.template, roleOfResource(properties)));
+  expect(
+    grants.filter((pair) =>
+      /^dynamodb:\w+ arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table\/(churn|customer|shop)/.test(pair),
+    ),
+  ).toEqual(
+    ['churn.usage', 'customer-features', 'shop.customer_stats'].map(
+      (table) => `dynamodb:DescribeTable arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/${table}`,
+    ),
+  );
+  expect(grants.filter((pair) => pair.startsWith('dynamodb:BatchGetItem '))).toEqual([]);
+});
+
 it('an endpoint without onlineFeatureTables reads no feature table, and its function knows it may read none', () => {
   const [, fn] = endpointFunction(synth.template, 'wine');
   expect((fn['Environment'] as { Variables: Record<string, unknown> }).Variables['ONLINE_FEATURE_TABLES']).toBe('');

@@ -11,6 +11,7 @@
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
+  DeleteTableCommand,
   PutItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -348,11 +349,14 @@ describe('gaps in the store, by policy', () => {
     expect(JSON.stringify(garbled.body)).not.toContain('lots');
     expect(stack.log.take({ level: 'ERROR', message: 'request failed', code: 'FEATURE_VALUE_INVALID' })).toHaveLength(1);
 
-    await publishModel('spend-nowhere', { onlineFeatures: [group({ source: { layout: 'plain', table: 'no-such-table' } })] });
+    // A table deleted after the version was registered (registration checks it exists).
+    await createTable(stack.clients.dynamo, 'short-lived', 'customer_id', 'S');
+    await publishModel('spend-nowhere', { onlineFeatures: [group({ source: { layout: 'plain', table: 'short-lived' } })] });
+    await stack.clients.dynamo.send(new DeleteTableCommand({ TableName: 'short-lived' }));
     const nowhere = await predict('spend-nowhere', { features: { customer_id: 'c-1', basket_size: 1 } });
     expect(nowhere.status).toBe(500);
     expect(nowhere.body['error']).toMatchObject({ code: 'FEATURE_TABLE_NOT_FOUND' });
-    expect(JSON.stringify(nowhere.body)).not.toContain('no-such-table');
+    expect(JSON.stringify(nowhere.body)).not.toContain('short-lived');
     expect(stack.log.take({ level: 'ERROR', message: 'request failed', code: 'FEATURE_TABLE_NOT_FOUND' })).toHaveLength(1);
   });
 });
@@ -479,6 +483,56 @@ describe("Feast's DynamoDB layout", () => {
     const absent = await predict('spend-feast', { features: { customer_id: 'c-4', basket_size: 3 } });
     expect(absent.status).toBe(404);
     expect(absent.body['error']).toMatchObject({ code: 'ENTITY_NOT_FOUND' });
+  });
+});
+
+describe('tables checked at registration', () => {
+  beforeAll(async () => {
+    await createTable(stack.clients.dynamo, 'accounts-by-number', 'customer_id', 'N');
+  });
+
+  it.each<[string, Record<string, unknown>, string, string]>([
+    [
+      'a table that does not exist (a typo)',
+      group({ source: { layout: 'plain', table: 'customer-featurs' } }),
+      'FEATURE_TABLE_NOT_FOUND',
+      'customer-featurs',
+    ],
+    [
+      'int64 keys over a table keyed by strings',
+      group({ entityType: 'int64' }),
+      'FEATURE_TABLE_MISMATCH',
+      'customer_id (S, partition key)',
+    ],
+    [
+      'string keys over a table keyed by numbers',
+      group({ source: { layout: 'plain', table: 'accounts-by-number' } }),
+      'FEATURE_TABLE_MISMATCH',
+      'customer_id (N, partition key)',
+    ],
+    [
+      "Feast's layout over a plain table",
+      group({ source: { layout: 'feast', table: PLAIN_TABLE } }),
+      'FEATURE_TABLE_MISMATCH',
+      'entity_id (S, partition key)',
+    ],
+    [
+      'the plain layout over a Feast table',
+      group({ source: { layout: 'plain', table: FEAST_TABLE } }),
+      'FEATURE_TABLE_MISMATCH',
+      'entity_id (S, partition key)',
+    ],
+    ['another entity over a plain table', group({ entity: 'account_id' }), 'FEATURE_TABLE_MISMATCH', 'account_id (S, partition key)'],
+  ])('%s is refused before anything is stored, naming the table and its key', async (_what, declared, code, named) => {
+    const reply = await call(stack.url, 'POST', '/v1/models/checked/versions', {
+      modelBase64: Buffer.from(modelBytes).toString('base64'),
+      metadata: { features: FEATURES, onlineFeatures: [declared] },
+    });
+    expect(reply.status).toBe(400);
+    const error = (reply.body as { error: { code: string; path: string; message: string } }).error;
+    expect(error).toMatchObject({ code, path: 'metadata.onlineFeatures[0].source.table' });
+    expect(error.message).toContain(named);
+    expect((await call(stack.url, 'GET', '/v1/models/checked')).status).toBe(404);
   });
 });
 

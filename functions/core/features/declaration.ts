@@ -11,6 +11,7 @@ import { allocate } from '../tensor.js';
 import { AppError, ValidationError, type FieldPath } from '../errors.js';
 import { closestName } from '../messages.js';
 import { excerpt, nameList } from '../codec/limits.js';
+import type { FeatureTableInspector, FeatureTableKey } from '../ports.js';
 import {
   ENTITY_TYPES,
   FEATURE_POLICIES,
@@ -226,6 +227,57 @@ function checkDefaults(group: OnlineFeatureGroup, g: number, spec: (name: string
         );
       }
       throw error;
+    }
+  }
+}
+
+/** The key a group's table must have: the entity's attribute (plain) or Feast's `entity_id`, alone. */
+function expectedKey(group: OnlineFeatureGroup): FeatureTableKey {
+  return group.source.layout === 'feast'
+    ? { name: 'entity_id', type: 'S', role: 'HASH' }
+    : { name: group.entity, type: group.entityType === 'string' ? 'S' : 'N', role: 'HASH' };
+}
+
+function describeKey(keys: readonly FeatureTableKey[]): string {
+  return keys.map((k) => `${k.name} (${k.type}, ${k.role === 'HASH' ? 'partition key' : 'sort key'})`).join(' and ');
+}
+
+/**
+ * Checks, before a version is registered, that every table its online features name exists and is
+ * keyed as its layout reads it: a typo in a table name, or a table of another layout or key type,
+ * would otherwise pass every gate (golden inputs give the full vector) and fail every request.
+ *
+ * @throws ValidationError 400 `FEATURE_TABLE_NOT_FOUND`, `FEATURE_TABLE_MISMATCH` (path
+ *   `metadata.onlineFeatures[i].source.table`), `FEATURE_TABLE_NOT_ALLOWED`; the inspector's 503
+ */
+export async function checkFeatureTables(metadata: ModelMetadata, inspector: FeatureTableInspector): Promise<void> {
+  const groups = metadata.onlineFeatures ?? [];
+  const described = new Map<string, Promise<readonly FeatureTableKey[] | undefined>>();
+  for (const [g, group] of groups.entries()) {
+    const { table } = group.source;
+    let keys = described.get(table);
+    if (!keys) described.set(table, (keys = inspector.describe(table)));
+    let found: readonly FeatureTableKey[] | undefined;
+    try {
+      found = await keys;
+    } catch (error) {
+      if (error instanceof ValidationError) throw new ValidationError(error.code, error.message, at(g, 'source', 'table'));
+      throw error;
+    }
+    if (!found) {
+      throw new ValidationError(
+        'FEATURE_TABLE_NOT_FOUND',
+        `Table ${excerpt(table)} does not exist here. Create and load it first (${group.source.layout === 'plain' ? `modelctl features load ${excerpt(table)} <file.csv> --key ${excerpt(group.entity)} --create` : 'feast materialize'}), or correct the name.`,
+        at(g, 'source', 'table'),
+      );
+    }
+    const want = expectedKey(group);
+    if (found.length !== 1 || found[0]?.name !== want.name || found[0]?.type !== want.type) {
+      throw new ValidationError(
+        'FEATURE_TABLE_MISMATCH',
+        `Table ${excerpt(table)} is keyed by ${describeKey(found)}; a ${group.source.layout}-layout group with entity "${excerpt(group.entity)}" (${group.entityType}) reads a table keyed by ${describeKey([want])} alone. Check the layout, the entity and its entityType.`,
+        at(g, 'source', 'table'),
+      );
     }
   }
 }
