@@ -170,8 +170,8 @@ function layoutOf(group: OnlineFeatureGroup): Layout {
           if (value !== undefined) values.set(feature, plainValue(value, group, key, feature));
         }
         const time = item[PLAIN_TIMESTAMP_ATTRIBUTE]?.S;
-        const ms = time === undefined ? Number.NaN : Date.parse(time);
-        return Number.isFinite(ms) ? { values, eventTimeMs: ms } : { values };
+        const ms = time === undefined ? undefined : isoInstant(time);
+        return ms === undefined ? { values } : { values, eventTimeMs: ms };
       },
     };
   }
@@ -202,6 +202,17 @@ function layoutOf(group: OnlineFeatureGroup): Layout {
       return ms === undefined ? { values } : { values, eventTimeMs: ms };
     },
   };
+}
+
+/**
+ * ISO-8601 date-time with its offset (`Z` or `±hh:mm`), as epoch ms; `undefined` for anything else:
+ * a time without an offset names no instant (JavaScript would read it in the function's own zone),
+ * so such an item is undated, as `modelctl features load` refuses to write one.
+ */
+export function isoInstant(text: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /** An entity key's text as the Feast value it was materialized with. */

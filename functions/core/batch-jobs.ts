@@ -30,7 +30,7 @@ import {
 } from './batch-contract.js';
 import { AppError, clip, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError, type FieldPath } from './errors.js';
 import { recordLayout } from './codec/decode.js';
-import { onlinePlan } from './features/online.js';
+import { checkNoStoredFeatures, onlinePlan } from './features/online.js';
 import { excerpt, UNPAIRED_SURROGATE } from './codec/limits.js';
 import type { ModelVersion } from './model.js';
 import type { ModelRegistry } from './ports.js';
@@ -205,8 +205,8 @@ export class BatchJobService {
     const format = request.input.format ?? this.formatOf(files, inputRef);
     const { columns } = await this.deps.inspect(this.deps.objects, files, format);
     // A version with online features takes its entity keys and request-time features (the rest is read by key).
-    const names = (onlinePlan(version.signature, version.metadata)?.requestLayout ?? recordLayout(version.signature, version.metadata))
-      .index.names;
+    const online = onlinePlan(version.signature, version.metadata);
+    const names = (online?.requestLayout ?? recordLayout(version.signature, version.metadata)).index.names;
     const missing = names.filter((name) => !columns.includes(name));
     if (missing.length > 0) {
       const what = format === 'jsonl' ? 'first record' : format === 'csv' ? 'header' : 'schema';
@@ -223,6 +223,20 @@ export class BatchJobService {
       );
     }
 
+    if (online) {
+      // A column the store fills would be ignored, its values silently replaced by the stored ones.
+      const row = Object.fromEntries(columns.map((c) => [c, true]));
+      try {
+        checkNoStoredFeatures(online, { records: [row], pathOf: () => ['input'] });
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        const what = format === 'jsonl' ? 'first record' : format === 'csv' ? 'header' : 'schema';
+        throw new ValidationError(error.code, `The input's ${what} has a column this version fills itself. ${error.message}`, [
+          'input',
+          'uri',
+        ]);
+      }
+    }
     const ignored = columns.filter((c) => !names.includes(c));
 
     const submittedAt = this.now();

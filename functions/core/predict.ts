@@ -52,7 +52,14 @@ import { assigning, type ActiveExperiment } from './experiments/experiment.js';
 import type { ActiveShadow } from './shadow/shadow.js';
 import { ShadowRunner, type ShadowJob, type ShadowResult } from './shadow/runner.js';
 import { studyKey, type FeatureLookup, type OnlineFeatureStore } from './ports.js';
-import { NO_FEATURE_STORE, lookUpFeatures, onlinePlan, type EntityPath, type OnlinePlan } from './features/online.js';
+import {
+  NO_FEATURE_STORE,
+  checkNoStoredFeatures,
+  lookUpFeatures,
+  onlinePlan,
+  type EntityPath,
+  type OnlinePlan,
+} from './features/online.js';
 import { cacheKey, type PredictionCaches, type VersionCache } from './prediction-cache.js';
 
 /** The fields of a payload upload request. */
@@ -348,6 +355,17 @@ export async function predictRecordTexts(
   const request = parseRecordRequest(body, bounds.maxRows, RECORD_HINT);
   const online = serving.features ? target.online : undefined;
   const layout = online ? online.requestLayout : target.layout;
+  if (online) {
+    if (request.kind === 'instances' && request.arrays) {
+      throw new ValidationError(
+        'AMBIGUOUS_ROW',
+        `This version reads features by key: send each instance as an object keyed by ${online.request.inputs.map((i) => i.name).join(', ')} (an array has no names for its values).`,
+        ['instances', 0],
+      );
+    }
+    if (request.kind === 'features') checkNoStoredFeatures(online, { records: [request.record], pathOf: () => ['features'] });
+    else checkNoStoredFeatures(online, { records: request.rows, pathOf: (r) => ['instances', r] });
+  }
   let decoded =
     request.kind === 'features'
       ? decodeRecords(layout, [request.record], () => ['features'], bounds)
@@ -649,6 +667,7 @@ export class PredictionService {
     const online = serving.features ? served.online : undefined;
     const sources = { ...(binary ? { binary } : {}), references };
     if (!online || !serving.features) return { decoded: decodeV2(served.session.signature, inputs, this.limits(), sources) };
+    checkNoStoredFeatures(online, { inputs });
     const keys = decodeV2(online.request, inputs, this.limits(), sources);
     const position = (name: string) => inputs.findIndex((input) => isObject(input) && input['name'] === name);
     const options = {

@@ -148,6 +148,14 @@ beforeAll(async () => {
       event_timestamp: { S: new Date(now - 7_200_000).toISOString() },
     },
     { customer_id: { S: 'undated' }, avg_order_value: { N: '40' }, orders_30d: { N: '4' } },
+    // A time in the future, and one without an offset: neither says how old the values are.
+    { customer_id: { S: 'future' }, avg_order_value: { N: '40' }, orders_30d: { N: '4' }, event_timestamp: { S: '2099-01-01T00:00:00Z' } },
+    {
+      customer_id: { S: 'zoneless' },
+      avg_order_value: { N: '40' },
+      orders_30d: { N: '4' },
+      event_timestamp: { S: fresh.replace('Z', '') },
+    },
     { customer_id: { S: 'garbled' }, avg_order_value: { S: 'lots' }, orders_30d: { N: '4' }, event_timestamp: { S: fresh } },
   ]);
   await publishModel('spend');
@@ -263,9 +271,30 @@ describe('served by entity key', () => {
     expect(missing.body['error']).toMatchObject({ code: 'MISSING_INPUT', path: 'instances[0].customer_id' });
     const wrong = await predict('spend-online', { features: { customer_id: 'c-1', basket_size: 'big' } });
     expect(wrong.body['error']).toMatchObject({ code: 'WRONG_TYPE', path: 'features.basket_size' });
-    const extra = await predict('spend-online', { features: { customer_id: 'c-1', basket_size: 1, orders_30d: 3 } });
-    expect(extra.status).toBe(400);
-    expect(extra.body['error']).toMatchObject({ code: 'UNKNOWN_INPUT', path: 'features.orders_30d' });
+    const unknown = await predict('spend-online', { features: { customer_id: 'c-1', basket_size: 1, basket: 3 } });
+    expect(unknown.body['error']).toMatchObject({ code: 'UNKNOWN_INPUT', path: 'features.basket' });
+    // A feature the store fills, sent anyway, would be ignored: refused, saying where it comes from.
+    const stored = await predict('spend-online', {
+      instances: [
+        { customer_id: 'c-1', basket_size: 1 },
+        { customer_id: 'c-2', basket_size: 1, orders_30d: 3 },
+      ],
+    });
+    expect(stored.status).toBe(400);
+    expect(stored.body['error']).toMatchObject({ code: 'FEATURE_FROM_STORE', path: 'instances[1].orders_30d' });
+    expect((stored.body['error'] as { message: string }).message).toContain('read from the online store by customer_id');
+    const storedV2 = await infer('spend-online', {
+      inputs: [
+        { name: 'customer_id', datatype: 'BYTES', shape: [1], data: ['c-1'] },
+        { name: 'basket_size', datatype: 'FP32', shape: [1], data: [1] },
+        { name: 'avg_order_value', datatype: 'FP32', shape: [1], data: [1] },
+      ],
+    });
+    expect(storedV2.body['error']).toMatchObject({ code: 'FEATURE_FROM_STORE', path: 'inputs[2].name' });
+    // Rows as arrays have no names for the key: the message names what to send.
+    const arrays = await predict('spend-online', { instances: [['c-1', 1]] });
+    expect(arrays.body['error']).toMatchObject({ code: 'AMBIGUOUS_ROW', path: 'instances[0]' });
+    expect((arrays.body['error'] as { message: string }).message).toContain('customer_id, basket_size');
   });
 });
 
@@ -320,6 +349,12 @@ describe('gaps in the store, by policy', () => {
     expect((old.body['error'] as { message: string }).message).toMatch(/"old".*72\d\d s ago.*3600 s/);
     const undated = await predict('spend-strict', { features: { customer_id: 'undated', basket_size: 1 } });
     expect(undated.body['error']).toMatchObject({ code: 'STALE_FEATURES' });
+    const future = await predict('spend-strict', { features: { customer_id: 'future', basket_size: 1 } });
+    expect(future.body['error']).toMatchObject({ code: 'STALE_FEATURES' });
+    expect((future.body['error'] as { message: string }).message).toContain('in the future');
+    const zoneless = await predict('spend-strict', { features: { customer_id: 'zoneless', basket_size: 1 } });
+    expect(zoneless.body['error']).toMatchObject({ code: 'STALE_FEATURES' });
+    expect((zoneless.body['error'] as { message: string }).message).toContain('no time');
     // Without maxAgeSeconds nothing is stale: the reference model serves the old item's values.
     expect((await predict('spend-online', { features: { customer_id: 'old', basket_size: 1 } })).status).toBe(200);
   });
@@ -405,6 +440,16 @@ describe('batch jobs by key', () => {
     expect(predictions.map((p) => p['prediction'])).toEqual(full.body['predictions']);
     expect(predictions.map((p) => p['row'])).toEqual(keys.flatMap((key, i) => (key === 'nobody' ? [] : [i])));
   }, 120_000);
+
+  it('a file with a column the store fills is refused at submission (its values would be silently replaced)', async () => {
+    const uri = await put('inputs/spend-with-stored.csv', 'customer_id,basket_size,orders_30d\nc-1,1,3\n');
+    const refused = await call(stack.url, 'POST', '/v1/models/spend-strict/batch-jobs', {
+      input: { uri },
+      output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` },
+    });
+    expect(refused.status).toBe(400);
+    expect((refused.body as { error: unknown }).error).toMatchObject({ code: 'FEATURE_FROM_STORE', path: 'input.uri' });
+  });
 
   it('a file without the entity key is refused at submission, naming it', async () => {
     const uri = await put('inputs/spend-no-keys.csv', 'avg_order_value,orders_30d,basket_size\n1,2,3\n');

@@ -343,3 +343,24 @@ describe('names no request could carry, or the layout uses', () => {
     ).not.toThrow();
   });
 });
+
+describe('found by a newcomer trial', () => {
+  it('an entity named as the model input (a v2 request names tensors) is ENTITY_NAME_TAKEN', () => {
+    const error = refusal(() => declare(COLUMNS, { features: FEATURES, onlineFeatures: [group({ entity: 'x' })] }));
+    expect(error).toMatchObject({ code: 'ENTITY_NAME_TAKEN', path: ['metadata', 'onlineFeatures', 0, 'entity'] });
+    expect(error.message).toContain('an input');
+  });
+
+  it('a default is checked against its input even when every policy refuses (it would fail later, when one says default)', () => {
+    const error = refusal(() => declare(COLUMNS, { features: FEATURES, onlineFeatures: [group({ defaults: { income: 'zero' } })] }));
+    expect(error).toMatchObject({ code: 'WRONG_TYPE', path: ['metadata', 'onlineFeatures', 0, 'defaults', 'income'] });
+  });
+
+  it.each([1, 4, '3'])('entityKeySerializationVersion %j is refused naming both versions taken', (version) => {
+    const parsed = ModelMetadataSchema.safeParse({
+      onlineFeatures: [group({ source: { layout: 'feast', table: 'shop.view', entityKeySerializationVersion: version } })],
+    });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toContain('must be 2 or 3');
+  });
+});

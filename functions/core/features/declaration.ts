@@ -58,7 +58,9 @@ export const OnlineFeatureGroupSchema = z.strictObject({
     z.strictObject({
       layout: z.literal('feast'),
       table,
-      entityKeySerializationVersion: z.union([z.literal(2), z.literal(3)]).default(3),
+      entityKeySerializationVersion: z
+        .union([z.literal(2), z.literal(3)], { error: "must be 2 or 3 (Feast's entity_key_serialization_version)" })
+        .default(3),
     }),
   ]),
   features: z.array(featureName).min(1).max(MAX_GROUP_FEATURES),
@@ -109,12 +111,13 @@ export function oneValuePerRow(spec: TensorSpec): boolean {
  * - 400 `DUPLICATE_FEATURE`: a feature in two groups, or twice in one;
  * - 400 `FEATURE_NOT_SCALAR`: a looked-up input holds more than one value per row;
  * - 400 `FEATURE_NAME_RESERVED`: a plain-layout feature named as the timestamp attribute;
- * - 400 `ENTITY_NAME_TAKEN`: an entity named as a feature or input (the request could not tell them apart);
+ * - 400 `ENTITY_NAME_TAKEN`: an entity named as a feature or an input (the request could not tell them apart);
  * - 400 `ENTITY_TYPE_CONFLICT`: one entity declared with two types;
  * - 400 `MISSING_DEFAULT`: a policy says `default` and a feature of the group has none;
  * - 400 `UNKNOWN_FEATURE` at `defaults.<name>`: a default for a feature the group does not read;
  * - 400 `STALE_WITHOUT_MAX_AGE`: `onStale` is `default` but no `maxAgeSeconds` says what stale is;
- * - the element errors (`WRONG_TYPE`, `OUT_OF_RANGE`, ...) of a default the input cannot hold;
+ * - the element errors (`WRONG_TYPE`, `OUT_OF_RANGE`, ...) of a default the input cannot hold
+ *   (every default given, whether a policy uses it yet or not);
  * - 400 `CACHE_NOT_DETERMINISTIC`: a prediction cache on a version declared `deterministic: false`.
  */
 export function checkOnlineFeatures(signature: ModelSignature, metadata: ModelMetadata): void {
@@ -129,13 +132,15 @@ export function checkOnlineFeatures(signature: ModelSignature, metadata: ModelMe
   if (groups.length === 0) return;
   const { names, spec, scalar } = fillable(signature, metadata);
   const known = new Set(names);
+  // A v2 request names tensors: an entity named as one of the model's inputs would be ambiguous there.
+  const inputs = new Set(signature.inputs.map((i) => i.name));
   const filledBy = new Map<string, number>();
   const entityTypes = new Map<string, string>();
   groups.forEach((group, g) => {
-    if (known.has(group.entity)) {
+    if (known.has(group.entity) || inputs.has(group.entity)) {
       throw new ValidationError(
         'ENTITY_NAME_TAKEN',
-        `The entity key "${excerpt(group.entity)}" is also a feature of the model, so a request could not tell the key from the feature. Name the entity otherwise (e.g. "${excerpt(group.entity)}_id").`,
+        `The entity key "${excerpt(group.entity)}" is also ${known.has(group.entity) ? 'a feature' : 'an input'} of the model, so a request could not tell the key from it. Name the entity otherwise (e.g. "${excerpt(group.entity)}_id").`,
         at(g, 'entity'),
       );
     }
@@ -205,9 +210,9 @@ function checkDefaults(group: OnlineFeatureGroup, g: number, spec: (name: string
     );
   }
   const usesDefaults = group.onMissingEntity === 'default' || group.onMissingFeature === 'default' || group.onStale === 'default';
-  if (!usesDefaults) return;
   for (const name of group.features) {
     if (!Object.hasOwn(defaults, name)) {
+      if (!usesDefaults) continue;
       const policies = (['onMissingEntity', 'onMissingFeature', 'onStale'] as const).filter((p) => group[p] === 'default');
       throw new ValidationError(
         'MISSING_DEFAULT',

@@ -16,6 +16,13 @@ import type { ModelMetadata, ModelSignature, OnlineFeatureGroup, TensorSpec, Ten
 import type { FeatureLookup, OnlineFeatureStore, StoredEntity, StoredFeatureValue } from '../ports.js';
 import { allocate, type TensorData, type TensorMap } from '../tensor.js';
 
+/**
+ * How far ahead of this function's clock an item's time may be and still count as its age (clocks
+ * of the writer and the function differ a little): 5 minutes. Further ahead, the time is wrong and
+ * the item is treated as undated (stale, when the group declares `maxAgeSeconds`).
+ */
+export const FUTURE_SKEW_MS = 5 * 60_000;
+
 /** The element type of an entity key tensor. */
 const ENTITY_TENSOR_TYPE: Readonly<Record<OnlineFeatureGroup['entityType'], TensorType>> = {
   string: 'string',
@@ -83,6 +90,39 @@ export const NO_FEATURE_STORE: OnlineFeatureStore = {
       ),
     ),
 };
+
+/**
+ * 400 `FEATURE_FROM_STORE` when a request sends a feature this version reads from the online store
+ * (in a record, or as a v2 input): it would not be used, and saying so beats `UNKNOWN_INPUT`.
+ * `records` are the rows as sent (objects; anything else is left to the decoder); `inputs` the v2
+ * request's inputs.
+ */
+export function checkNoStoredFeatures(
+  plan: OnlinePlan,
+  sent: { readonly records: readonly unknown[]; readonly pathOf: (row: number) => FieldPath } | { readonly inputs: readonly unknown[] },
+): void {
+  const stored = new Map<string, OnlineFeatureGroup>();
+  for (const group of plan.groups) for (const feature of group.features) stored.set(feature, group);
+  const refuse = (feature: string, path: FieldPath) => {
+    const group = stored.get(feature) as OnlineFeatureGroup;
+    return new ValidationError(
+      'FEATURE_FROM_STORE',
+      `Feature "${excerpt(feature)}" is read from the online store by ${group.entity}; leave it out of the request and send ${group.entity} (this version takes: ${plan.request.inputs.map((i) => i.name).join(', ')}).`,
+      path,
+    );
+  };
+  if ('inputs' in sent) {
+    sent.inputs.forEach((input, k) => {
+      const name = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)['name'] : undefined;
+      if (typeof name === 'string' && stored.has(name)) throw refuse(name, ['inputs', k, 'name']);
+    });
+    return;
+  }
+  sent.records.forEach((record, r) => {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) return;
+    for (const feature of stored.keys()) if (Object.hasOwn(record, feature)) throw refuse(feature, [...sent.pathOf(r), feature]);
+  });
+}
 
 /** Where a request's row `row` gave entity `entity`, for error paths (`instances[3].customer_id`). */
 export type EntityPath = (row: number, entity: string) => FieldPath;
@@ -248,7 +288,9 @@ async function readGroup(
       oldest = oldest === undefined ? age : Math.max(oldest, age);
       newest = newest === undefined ? age : Math.min(newest, age);
     }
-    if (maxAgeMs !== undefined && (item.eventTimeMs === undefined || options.now - item.eventTimeMs > maxAgeMs)) {
+    // A time past the clock by more than the skew allowed says nothing true of the values' age.
+    const undated = item.eventTimeMs === undefined || item.eventTimeMs > options.now + FUTURE_SKEW_MS;
+    if (maxAgeMs !== undefined && (undated || options.now - (item.eventTimeMs as number) > maxAgeMs)) {
       staleEntities++;
       state.set(key, 'stale');
       continue;
@@ -377,7 +419,9 @@ function staleFeatures(
   const age =
     item.eventTimeMs === undefined
       ? 'they carry no time they were computed'
-      : `they were computed ${Math.round((options.now - item.eventTimeMs) / 1000)} s ago`;
+      : item.eventTimeMs > options.now + FUTURE_SKEW_MS
+        ? `they claim to be computed ${Math.round((item.eventTimeMs - options.now) / 1000)} s in the future, so their age is unknown`
+        : `they were computed ${Math.round((options.now - item.eventTimeMs) / 1000)} s ago`;
   return new AppError(
     422,
     'STALE_FEATURES',
