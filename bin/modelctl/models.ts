@@ -285,6 +285,18 @@ export function versionLines(version: ModelVersion, headline: string): string {
     ...(m.features ? [['features', m.features.join(', ')] as [string, string]] : []),
     ...(m.classLabels ? [['labels', m.classLabels.join(', ')] as [string, string]] : []),
     ...(m.goldenInputs ? [['golden', `${plural(m.goldenInputs.length, 'input')}, reproduced`] as [string, string]] : []),
+    ...(m.onlineFeatures ?? []).map((g): [string, string] => [
+      'by key',
+      `${g.features.join(', ')} from ${g.source.table} (${g.source.layout}) by ${g.entity}`,
+    ]),
+    ...(m.predictionCache
+      ? [
+          [
+            'cache',
+            `${m.predictionCache.maxEntries} answers per sandbox${m.predictionCache.ttlSeconds === undefined ? '' : `, ${m.predictionCache.ttlSeconds} s each`}`,
+          ] as [string, string],
+        ]
+      : []),
     ['by', `${version.registeredBy} at ${version.registeredAt}`],
   ];
   const next =

@@ -189,3 +189,42 @@ describe('the CSV must be UTF-8: bytes that are not are refused, never replaced'
     ]);
   });
 });
+
+describe('modelctl register and versions show what a version reads by key and caches', () => {
+  it('names each group (features, table, layout, entity) and the cache', async () => {
+    const { versionLines } = await import('../../bin/modelctl/models.js');
+    const text = versionLines(
+      {
+        model: 'churn',
+        version: '4',
+        stage: 'development',
+        revision: 1,
+        metadata: {
+          features: ['age', 'spend', 'visits'],
+          onlineFeatures: [
+            {
+              entity: 'customer_id',
+              entityType: 'string',
+              source: { layout: 'feast', table: 'shop.customer_stats', entityKeySerializationVersion: 3 },
+              features: ['spend', 'visits'],
+              onMissingEntity: 'refuse',
+              onMissingFeature: 'refuse',
+              onStale: 'refuse',
+            },
+          ],
+          predictionCache: { maxEntries: 500, ttlSeconds: 60 },
+        },
+        artifact: { bucket: 'b', key: 'k', sha256: 'ab'.repeat(32), sizeBytes: 1234 },
+        signature: {
+          inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
+          outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
+        },
+        registeredBy: 'alice',
+        registeredAt: '2026-12-01T00:00:00.000Z',
+      },
+      'Registered churn version 4.',
+    );
+    expect(text).toMatch(/by key +spend, visits from shop\.customer_stats \(feast\) by customer_id/);
+    expect(text).toMatch(/cache +500 answers per sandbox, 60 s each/);
+  });
+});
