@@ -66,6 +66,7 @@ describe('the default config', () => {
       alarms: { errorRatePercent: 5, minInvocations: 20, p99LatencyMs: 1000, periodSeconds: 60, evaluationPeriods: 3 },
       release: { managed: 'canary', percent: 10, intervalMinutes: 5 },
       drift: { scheduleMinutes: 60, canaryGate: true },
+      onlineFeatureTables: [],
     });
   });
 

@@ -226,7 +226,7 @@ describe('--register errors say what to fix', () => {
     const run = await cli(['segmenter', '-e', eventFile, '-t', templateFile, '--register', `segmenter=${missing}`]);
     expect(run.code).toBe(1);
     expect(run.err).toContain(`invoke failed: The model file "${missing}" (--register segmenter=${missing}) does not exist`);
-  });
+  }, 60_000);
 
   it('a model the function does not serve is refused, naming the model it serves', async () => {
     const run = await cli(['segmenter', '-e', eventFile, '-t', templateFile, '--register', `iris=${modelFile}`]);
@@ -234,7 +234,7 @@ describe('--register errors say what to fix', () => {
     expect(run.err).toMatch(
       /invoke failed: EndpointSegmenter\w+ serves the model "segmenter", not "iris": register its file as --register segmenter=<file.onnx>/,
     );
-  });
+  }, 60_000);
 
   it('--register without <model>= and --metadata before any --register are refused with the form expected', async () => {
     const bare = await cli(['segmenter', '-e', eventFile, '-t', templateFile, '--register', modelFile]);
@@ -252,7 +252,8 @@ describe('--register errors say what to fix', () => {
     ]);
     expect(early.err).toContain(`--metadata ${metadataFile} comes before any --register`);
     expect([bare.code, early.code]).toEqual([2, 2]);
-  });
+    // Two runs of the CLI, each a process of its own: more than jest's 5 s default on a busy machine.
+  }, 60_000);
 
   it("a promotion the metrics gate refuses prints the gate's code and message, and the function does not run", async () => {
     // Act: no metadata, so no iou for the endpoint's baseline (read from the template's control function).
