@@ -21,6 +21,12 @@
  * syntax is checked (`bash -n`) and that every npm script they name exists. A block that shows
  * output, not commands, is fenced ```text; a fence without a language is refused.
  *
+ * A block marked `<!-- doc-test: apart -->` runs as written too, but beside the others instead of
+ * after the one before it: it uses neither the server nor anything another block leaves (`npx cdk
+ * synth` and `npm run invoke`, which start servers of their own), so it starts as soon as the
+ * server is up, and its test, after the others', waits for it. Its minute of bundling then
+ * overlaps the other blocks' waits (their `sleep`s, the server's answers) instead of adding to them.
+ *
  * Needs bash and curl, nothing else a new user lacks: the NumPy examples read a committed `.npy`
  * file (data/iris-rows.npy) rather than writing one with Python.
  */
@@ -38,8 +44,11 @@ const run = promisify(execFile);
 const MARKERS = {
   aws: 'needs an AWS account or Docker',
   setup: 'the commands this test stands for (npm ci, npm start, npm test)',
+  apart: 'runs as written, beside the other blocks: it needs neither the server nor what they leave',
 } as const;
 type Marker = keyof typeof MARKERS;
+/** The markers of blocks that do not run here (only their syntax and npm scripts are checked). */
+const NOT_RUN: ReadonlySet<Marker> = new Set(['aws', 'setup']);
 
 interface Block {
   /** `README.md:57`: where the fence opens. */
@@ -88,7 +97,8 @@ function blocks(page: string): Block[] {
 const SHELL = new Set(['sh', 'bash', 'console']);
 const all = pageOrder().flatMap(blocks);
 const shell = all.filter((block) => SHELL.has(block.lang));
-const runnable = shell.filter((block) => block.marker === undefined);
+const notRun = shell.filter((block) => block.marker !== undefined && NOT_RUN.has(block.marker));
+const runnable = shell.filter((block) => !notRun.includes(block));
 
 /** A console block's commands: its `$ ` lines and their continuations. */
 function commandsOf(block: Block): string {
@@ -124,22 +134,19 @@ describe('the docs fence every block with a language', () => {
   });
 });
 
-describe.each(shell.filter((block) => block.marker !== undefined).map((block) => [block.where, block] as const))(
-  'the block at %s, which does not run here',
-  (_where, block) => {
-    it(`parses, and names only npm scripts that exist (${block.marker}: ${MARKERS[block.marker as Marker]})`, async () => {
-      // Prepare
-      const scripts = Object.keys((JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: object }).scripts);
+describe.each(notRun.map((block) => [block.where, block] as const))('the block at %s, which does not run here', (_where, block) => {
+  it(`parses, and names only npm scripts that exist (${block.marker}: ${MARKERS[block.marker as Marker]})`, async () => {
+    // Prepare
+    const scripts = Object.keys((JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: object }).scripts);
 
-      // Act
-      const syntax = await bashSyntax(commandsOf(block));
+    // Act
+    const syntax = await bashSyntax(commandsOf(block));
 
-      // Assess
-      expect(syntax).toBe('');
-      expect(scriptsNamed(commandsOf(block)).filter((script) => !scripts.includes(script))).toEqual([]);
-    });
-  },
-);
+    // Assess
+    expect(syntax).toBe('');
+    expect(scriptsNamed(commandsOf(block)).filter((script) => !scripts.includes(script))).toEqual([]);
+  });
+});
 
 /** `bash -n`'s complaint about a script, or '' when it parses. */
 function bashSyntax(script: string): Promise<string> {
@@ -157,6 +164,36 @@ describe('the shell examples, run against one npm start', () => {
   let work: string;
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
+  /** The `apart` blocks' runs, started once the server is up, by the block's place. */
+  const apartRuns = new Map<string, Promise<BlockRun>>();
+
+  /** What running a block gave: bash's exit code, and its stdout and stderr. */
+  interface BlockRun {
+    readonly code: number;
+    readonly output: string;
+  }
+
+  /** Runs `block` in its own `bash` in the working folder, as a reader's terminal would; never rejects. */
+  function runBlock(block: Block): Promise<BlockRun> {
+    // The script as bash runs it
+    const { host } = new URL(server.url);
+    const script = [
+      'set -euo pipefail',
+      'curl() { command curl --fail-with-body "$@"; }',
+      commandsOf(block).replaceAll('http://127.0.0.1:3000', server.url).replaceAll('localhost:3000', host),
+      '',
+    ].join('\n');
+    // A file per block: an `apart` block's script is still running when the next one is written.
+    const file = path.join(work, `.doc-block-${runnable.indexOf(block)}.sh`);
+    writeFileSync(file, script);
+    return run('bash', [file], { cwd: work, env, maxBuffer: 64 * 1024 * 1024 }).then(
+      ({ stdout, stderr }) => ({ code: 0, output: `${stdout}${stderr}` }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: error.code ?? -1,
+        output: `${error.stdout ?? ''}${error.stderr ?? ''}`,
+      }),
+    );
+  }
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'docs-examples-data-'));
@@ -170,44 +207,39 @@ describe('the shell examples, run against one npm start', () => {
     server = await startNpmStart(dataDir);
     const { MODELCTL_TOKEN: _token, ...inherited } = process.env;
     env = { ...inherited, DATA_DIR: dataDir, MODELCTL_API: server.url, npm_config_update_notifier: 'false' };
+    for (const block of runnable) if (block.marker === 'apart') apartRuns.set(block.where, runBlock(block));
   }, 120_000);
 
   afterAll(async () => {
+    // An `apart` block whose test gave up waiting still runs in the working folder.
+    await Promise.all(apartRuns.values());
     if (server) {
       server.child.kill('SIGINT');
       await server.exited;
     }
     rmSync(work, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
+  }, 300_000);
 
   it('finds blocks to run on every page that has any', () => {
     expect(runnable.length).toBeGreaterThan(20);
     expect(new Set(runnable.map((block) => block.where.split(':')[0])).size).toBeGreaterThan(5);
   });
 
-  it.each(runnable.map((block) => [block.where, block] as const))(
+  it('runs apart only blocks that name neither the server nor modelctl', () => {
+    const named = runnable
+      .filter((block) => block.marker === 'apart' && /:3000|modelctl|MODELCTL|\bcurl\b/.test(commandsOf(block)))
+      .map((block) => block.where);
+    expect(named).toEqual([]);
+  });
+
+  // The `apart` blocks' tests last: by then their runs, started with the server, have had the others' time.
+  const inTurn = runnable.filter((block) => block.marker !== 'apart');
+  it.each([...inTurn, ...runnable.filter((block) => !inTurn.includes(block))].map((block) => [block.where, block] as const))(
     'runs the block at %s',
     async (where, block) => {
-      // Prepare: the script as bash runs it
-      const { host } = new URL(server.url);
-      const script = [
-        'set -euo pipefail',
-        'curl() { command curl --fail-with-body "$@"; }',
-        commandsOf(block).replaceAll('http://127.0.0.1:3000', server.url).replaceAll('localhost:3000', host),
-        '',
-      ].join('\n');
-      const file = path.join(work, '.doc-block.sh');
-      writeFileSync(file, script);
-
-      // Act
-      const result = await run('bash', [file], { cwd: work, env, maxBuffer: 64 * 1024 * 1024 }).then(
-        ({ stdout, stderr }) => ({ code: 0, output: `${stdout}${stderr}` }),
-        (error: { code?: number; stdout?: string; stderr?: string }) => ({
-          code: error.code ?? -1,
-          output: `${error.stdout ?? ''}${error.stderr ?? ''}`,
-        }),
-      );
+      // Act: an `apart` block has been running since the server came up
+      const result = await (apartRuns.get(where) ?? runBlock(block));
 
       // Assess: on failure, the block's place, its exit code and the end of its output
       if (result.code !== 0) {
