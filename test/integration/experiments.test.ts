@@ -1,6 +1,6 @@
 /**
  * A/B experiments on the local stack (issue 14), over HTTP with real tokens: sticky assignment of
- * 10,000 keys in the proportions of the weights, the same variant for the same key in 1,000
+ * 10,000 keys in the proportions of the weights, the same variant for the same key in 200
  * requests and after a restart, outcomes recorded once and only with their scope, the analysis
  * equal to an independent computation in this test, and releases and experiments that refuse to
  * overlap.
@@ -105,6 +105,12 @@ afterAll(async () => {
 });
 
 describe('assignment', () => {
+  /**
+   * Requests of one key, 8 at a time: any that got another variant fails the test. A 70/30
+   * assignment that is not sticky passes 200 of them with probability 0.7^200 (1e-31) at most:
+   * more repetitions of the same check would add time, not strength.
+   */
+  const REPEATS = 200;
   let experiment: string;
   const variantOf = new Map<string, string>();
 
@@ -132,9 +138,9 @@ describe('assignment', () => {
     expect(Math.abs(treated - 3_000)).toBeLessThanOrEqual(bound);
   }, 120_000);
 
-  it('gives the same key the same variant in 1,000 requests, in both protocol forms', async () => {
+  it(`gives the same key the same variant in ${REPEATS} requests, in both protocol forms`, async () => {
     const first = variantOf.get('user-42');
-    const again = await pool(1_000, 8, () => predictAs('user-42'));
+    const again = await pool(REPEATS, 8, () => predictAs('user-42'));
     expect(new Set(again.map((a) => a.experiment?.variant))).toEqual(new Set([first]));
     const v2 = await api(
       'POST',
@@ -157,7 +163,7 @@ describe('assignment', () => {
   });
 
   it('counts every assigned request and unit in the analysis', async () => {
-    // The keys above, user-42's 1,001 more requests, and the probe of `startExperiment` (one
+    // The keys above, user-42's REPEATS + 1 more requests, and the probe of `startExperiment` (one
     // assigned request, and this one to learn its variant).
     const probe = (await predictAs('probe')).experiment?.variant;
     await stack.flush();
@@ -165,7 +171,7 @@ describe('assignment', () => {
       variants: { name: string; requests: number; units: number }[];
     };
     const units = (name: string) => [...variantOf.values()].filter((v) => v === name).length + (probe === name ? 1 : 0);
-    const requests = (name: string) => units(name) + (variantOf.get('user-42') === name ? 1_001 : 0) + (probe === name ? 1 : 0);
+    const requests = (name: string) => units(name) + (variantOf.get('user-42') === name ? REPEATS + 1 : 0) + (probe === name ? 1 : 0);
     expect(analysis.variants.map((v) => [v.name, v.requests, v.units])).toEqual([
       ['control', requests('control'), units('control')],
       ['treatment', requests('treatment'), units('treatment')],

@@ -148,6 +148,41 @@ describe('stopping npm start', () => {
     return (reply.body as { records: { requestId: string }[] }).records.map((r) => r.requestId);
   }
 
+  /**
+   * The predictions answered just before a stop, not yet looked for after a restart. Every test
+   * below starts npm start on the same data folder: that start is the restart after the test
+   * before it, and looks for that test's prediction in the log (one start fewer per test than a
+   * restart of its own); `afterAll` restarts once more for the last one.
+   */
+  const flushedBefore: Array<{ stop: string; requestId: string }> = [];
+
+  /** Finds in the log of a (re)started npm start every prediction answered before the stops since the last restart. */
+  async function expectFlushedBefore(started: Started): Promise<void> {
+    const logged = await loggedRequestIds(started);
+    for (const { stop, requestId } of flushedBefore.splice(0)) {
+      expect({ stop, logged: logged.includes(requestId) }).toEqual({ stop, logged: true });
+    }
+  }
+
+  /** `start()`, its process tree in `trees`, then {@link expectFlushedBefore}: the restart after the test before. */
+  async function restart(): Promise<Started> {
+    const started = await start();
+    trees.push(processTree(started).tree);
+    await expectFlushedBefore(started);
+    return started;
+  }
+
+  afterAll(async () => {
+    if (flushedBefore.length === 0) return;
+    const again = await start();
+    try {
+      await expectFlushedBefore(again);
+    } finally {
+      again.child.kill('SIGINT');
+      await again.exited;
+    }
+  }, 120_000);
+
   it.each([
     ['SIGTERM', 'npm'],
     ['SIGINT', 'npm'],
@@ -162,11 +197,10 @@ describe('stopping npm start', () => {
     '%s to the %s process stops everything, flushing the prediction and access logs',
     async (signal, target) => {
       // Prepare: npm start answers one prediction; its process tree: npm, node, the AWS servers' child
-      const started = await start();
+      const started = await restart();
       const requestId = await predictOnce(started);
       const npmPid = started.child.pid ?? 0;
       const { tree, server } = processTree(started);
-      trees.push(tree);
       expect(server).toBeDefined();
       expect(tree.some((p) => /aws-process/.test(p.command))).toBe(true);
 
@@ -180,15 +214,9 @@ describe('stopping npm start', () => {
       expect(await listening(started.url)).toBe(false);
       expect(await waitUntilGone(tree)).toEqual([]);
       expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
-      // ...and the record of the prediction answered just before is in the log after a restart.
-      const again = await start();
-      trees.push(processTree(again).tree);
-      try {
-        expect(await loggedRequestIds(again)).toContain(requestId);
-      } finally {
-        again.child.kill('SIGINT');
-        await again.exited;
-      }
+      // ...and the record of the prediction answered just before is in the log after a restart
+      // (the next start, see `restart`).
+      flushedBefore.push({ stop: `${signal} to ${target}`, requestId });
     },
     120_000,
   );
@@ -197,11 +225,10 @@ describe('stopping npm start', () => {
     'npm killed by %s (which it does not forward) leaves no server behind: it stops cleanly, flushing its logs',
     async (signal) => {
       // Prepare: npm start answers one prediction
-      const started = await start();
+      const started = await restart();
       const requestId = await predictOnce(started);
       const npmPid = started.child.pid ?? 0;
       const { tree, server } = processTree(started);
-      trees.push(tree);
       expect(server).toBeDefined();
 
       // Act: only npm gets the signal; it dies of it without telling its child
@@ -214,23 +241,16 @@ describe('stopping npm start', () => {
       expect(started.output()).toContain(`npm (pid ${npmPid}) exited: stopping...`);
       expect(await listening(started.url)).toBe(false);
       expect(started.output()).toMatch(/^POST \/v1\/models\/\{model\}\/predict 200 /m);
-      const again = await start();
-      trees.push(processTree(again).tree);
-      try {
-        expect(await loggedRequestIds(again)).toContain(requestId);
-      } finally {
-        again.child.kill('SIGINT');
-        await again.exited;
-      }
+      // ...and its record is in the log after a restart (the next start, see `restart`).
+      flushedBefore.push({ stop: `npm killed by ${signal}`, requestId });
     },
     120_000,
   );
 
   it("SIGKILL of the node server process takes the embedded AWS servers' process down with it", async () => {
     // Prepare
-    const started = await start();
+    const started = await restart();
     const { tree, server } = processTree(started);
-    trees.push(tree);
     const aws = tree.filter((p) => /aws-process/.test(p.command));
     expect(server).toBeDefined();
     expect(aws).toHaveLength(1);
