@@ -210,7 +210,13 @@ function layoutOf(group: OnlineFeatureGroup): Layout {
  * so such an item is undated, as `modelctl features load` refuses to write one.
  */
 export function isoInstant(text: string): number | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.test(text)) return undefined;
+  const parts = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.exec(text);
+  if (!parts) return undefined;
+  // A date or time that does not exist (2026-02-30, 24:00) names no instant: Date.parse would roll it over.
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 7].map((i) => Number(parts[i] ?? 0)) as number[];
+  const date = new Date(Date.UTC(year as number, (month as number) - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== (month as number) - 1 || date.getUTCDate() !== day) return undefined;
+  if ((hour as number) > 23 || (minute as number) > 59 || (second as number) > 59) return undefined;
   const ms = Date.parse(text);
   return Number.isFinite(ms) ? ms : undefined;
 }

@@ -21,7 +21,7 @@ import {
   type BatchGetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoDbOnlineFeatures } from '../../functions/adapters/dynamodb-online-features.js';
+import { DynamoDbOnlineFeatures, isoInstant } from '../../functions/adapters/dynamodb-online-features.js';
 import { InternalError, ServiceUnavailableError } from '../../functions/core/errors.js';
 import { OnlineFeatureGroupSchema } from '../../functions/core/features/declaration.js';
 import type { OnlineFeatureGroup } from '../../functions/core/model.js';
@@ -500,3 +500,20 @@ describe("Feast's layout", () => {
 function serviceError(name: string, message: string): DynamoDBServiceException {
   return new DynamoDBServiceException({ name, message, $fault: 'client', $metadata: { httpStatusCode: 400 } });
 }
+
+describe('the plain layout reads event_timestamp as an instant only when it names one', () => {
+  it.each<[string, number | undefined]>([
+    ['2026-11-30T12:00:00.000Z', Date.UTC(2026, 10, 30, 12)],
+    ['2026-11-30T13:00:00+01:00', Date.UTC(2026, 10, 30, 12)],
+    ['2026-11-30T12:00Z', Date.UTC(2026, 10, 30, 12)],
+    ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
+    // No offset: which zone? A date or time that does not exist. Not ISO-8601 date-time at all.
+    ['2026-11-30T12:00:00', undefined],
+    ['2026-02-30T12:00:00Z', undefined],
+    ['2026-11-30T24:00:00Z', undefined],
+    ['2026-11-30 12:00:00Z', undefined],
+    ['yesterday', undefined],
+  ])('%s → %s', (text, expected) => {
+    expect(isoInstant(text)).toBe(expected);
+  });
+});
