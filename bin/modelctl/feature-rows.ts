@@ -268,39 +268,57 @@ export function itemBytes(item: Item): number {
 }
 
 /**
- * `source`, checked to be UTF-8 as it streams (a UTF-16 file, known by its byte order mark, is
- * passed on for the parser to decode). Bytes that are not UTF-8 are refused, never replaced by
- * U+FFFD: two keys that differ only in such bytes would otherwise become one item.
+ * `source`, checked to be UTF-8 as it streams (or UTF-16 little-endian, known by its byte order
+ * mark, which the parser decodes; big-endian is refused). Bytes that are not valid text are
+ * refused, never replaced by U+FFFD: two keys that differ only in such bytes would otherwise
+ * become one item.
  *
  * @throws RowError `FILE is not UTF-8: byte 0xE9 on line N ...`
  */
 async function* strictText(file: string, source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let decoder = new TextDecoder('utf-8', { fatal: true });
   let first = true;
   let utf16 = false;
   let line = 1;
   for await (const chunk of source) {
     if (first) {
       first = false;
-      utf16 = chunk.length >= 2 && ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff));
-    }
-    if (!utf16) {
-      try {
-        decoder.decode(chunk, { stream: true });
-      } catch {
-        throw new RowError(`${file} is not UTF-8: ${badByte(chunk, line)}. Save it as UTF-8 (spreadsheets: "CSV UTF-8").`);
+      if (chunk.length >= 2 && chunk[0] === 0xfe && chunk[1] === 0xff) {
+        // The CSV parser reads UTF-8 and UTF-16 little-endian only: big-endian text would be misread.
+        throw new RowError(`${file} is UTF-16 big-endian, which is not read here. Save it as UTF-8 (spreadsheets: "CSV UTF-8").`);
       }
-      for (const byte of chunk) if (byte === 0x0a) line++;
+      utf16 = chunk.length >= 2 && chunk[0] === 0xff && chunk[1] === 0xfe;
+      if (utf16) decoder = new TextDecoder('utf-16le', { fatal: true });
     }
+    let text: string;
+    try {
+      text = decoder.decode(chunk, { stream: true });
+    } catch {
+      throw new RowError(
+        utf16
+          ? `${file} is not valid UTF-16: an unpaired surrogate on line ${lineOfReplacement(chunk, line)}. Save it as UTF-8.`
+          : `${file} is not UTF-8: ${badByte(chunk, line)}. Save it as UTF-8 (spreadsheets: "CSV UTF-8").`,
+      );
+    }
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) line++;
     yield chunk;
   }
-  if (!utf16) {
-    try {
-      decoder.decode();
-    } catch {
-      throw new RowError(`${file} is not UTF-8: it ends inside a character, on line ${line}. Save it as UTF-8.`);
-    }
+  try {
+    decoder.decode();
+  } catch {
+    throw new RowError(
+      `${file} is not ${utf16 ? 'valid UTF-16' : 'UTF-8'}: it ends inside a character, on line ${line}. Save it as UTF-8.`,
+    );
   }
+}
+
+/** The line of the first character UTF-16 cannot decode in `chunk` (which starts on `line`). */
+function lineOfReplacement(chunk: Uint8Array, line: number): number {
+  const text = new TextDecoder('utf-16le').decode(chunk);
+  const bad = text.indexOf('\uFFFD');
+  let lines = line;
+  for (let at = text.indexOf('\n'); at !== -1 && at < bad; at = text.indexOf('\n', at + 1)) lines++;
+  return lines;
 }
 
 /**

@@ -406,7 +406,7 @@ async function writeRows(
     } catch (error) {
       throw new Error(
         `the load stopped at the batch of ${file} lines ${first} to ${last}, with ${plural(items, 'item')} of ${lastLines.size} written: ` +
-          `${dynamoProblem(error, target, table)} Loading the file again is safe: each item is put whole.`,
+          `${dynamoProblem(error, target, table).replace(/[^.!?]$/, '$&.')} Once that is solved, loading the file again is safe: each item is put whole.`,
       );
     }
     items += pending.length;

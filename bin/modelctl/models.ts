@@ -255,10 +255,18 @@ export function versionsTable(versions: readonly ModelVersion[]): string {
       v.registeredBy,
       v.metadata.framework ?? '-',
       v.metadata.algorithm ?? '-',
-      v.metadata.features === undefined ? '-' : String(v.metadata.features.length),
+      featureCount(v),
       v.artifact.sha256.slice(0, 12),
     ]),
   );
+}
+
+/** The FEATURES cell: how many are declared, and how many of them are read by key (`10 (6 by key)`). */
+function featureCount(version: ModelVersion): string {
+  const { features, onlineFeatures } = version.metadata;
+  if (features === undefined) return '-';
+  const byKey = (onlineFeatures ?? []).reduce((n, g) => n + g.features.length, 0);
+  return byKey === 0 ? String(features.length) : `${features.length} (${byKey} by key)`;
 }
 
 /** An input or output: `features float32 [N, 4]`. */

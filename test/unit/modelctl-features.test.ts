@@ -171,6 +171,13 @@ describe('the CSV must be UTF-8: bytes that are not are refused, never replaced'
     expect(message).toContain(where);
   });
 
+  it('refuses UTF-16 big-endian (the parser would misread it) and UTF-16 little-endian with an unpaired surrogate', async () => {
+    const big = Buffer.from('id,x\ncafé,1\ncafè,2\n', 'utf16le').swap16();
+    expect(await read([0xfe, 0xff, ...big])).toContain('keys.csv is UTF-16 big-endian, which is not read here');
+    const lone = [0xff, 0xfe, ...Buffer.from('id,x\na', 'utf16le'), 0x00, 0xd8, ...Buffer.from(',1\n', 'utf16le')];
+    expect(await read(lone)).toContain('keys.csv is not valid UTF-16: an unpaired surrogate on line 2');
+  });
+
   it('takes UTF-8 split anywhere between chunks, with or without a byte order mark, and UTF-16 with its mark', async () => {
     const bytes = text('id,x\n€uro,1\n');
     for (let cut = 1; cut < bytes.length; cut++) {
@@ -226,5 +233,37 @@ describe('modelctl register and versions show what a version reads by key and ca
     );
     expect(text).toMatch(/by key +spend, visits from shop\.customer_stats \(feast\) by customer_id/);
     expect(text).toMatch(/cache +500 answers per sandbox, 60 s each/);
+  });
+
+  it('the versions table counts the features read by key', async () => {
+    const { versionsTable } = await import('../../bin/modelctl/models.js');
+    const base = {
+      model: 'churn',
+      stage: 'development' as const,
+      revision: 1,
+      artifact: { bucket: 'b', key: 'k', sha256: 'ab'.repeat(32), sizeBytes: 1 },
+      signature: { inputs: [], outputs: [] },
+      registeredBy: 'alice',
+      registeredAt: '2026-12-01T00:00:00.000Z',
+    };
+    const group = {
+      entity: 'customer_id',
+      entityType: 'string' as const,
+      source: { layout: 'plain' as const, table: 'customers' },
+      features: ['spend', 'visits'],
+      onMissingEntity: 'refuse' as const,
+      onMissingFeature: 'refuse' as const,
+      onStale: 'refuse' as const,
+    };
+    const text = versionsTable([
+      { ...base, version: '1', metadata: { features: ['age', 'spend', 'visits'] } },
+      { ...base, version: '2', metadata: { features: ['age', 'spend', 'visits'], onlineFeatures: [group] } },
+    ]);
+    const rows = text
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/ {2,}/)[6]);
+    expect(rows).toEqual(['3', '3 (2 by key)']);
   });
 });

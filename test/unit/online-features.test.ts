@@ -713,3 +713,23 @@ describe('readFeatures and assembleFeeds: a batch keeps the rows no policy refus
     expect(kept['a']).toEqual({ type: 'float32', shape: [2], data: Float32Array.from([1, 3]) });
   });
 });
+
+describe('a declared default is JSON, as a request value is', () => {
+  it('"NaN" as a float default (JSON has no NaN) fills NaN; the same text stored in the table is refused', async () => {
+    const store = new MemoryFeatureStore({ customers: { 'c-1': item({ a: 'NaN' }) } });
+    const plan = columnsPlan(['a', 'b'], [group({ features: ['a'], onMissingEntity: 'default', defaults: { a: 'NaN' } })]);
+    const missing = await lookUpFeatures(plan, feedsOf({ customer_id: strings('nobody'), b: float32(2) }), 1, {
+      store,
+      now: NOW,
+      pathOf: byInstance,
+    });
+    const x = Array.from(missing.feeds['x']?.data as Float32Array);
+    expect(Number.isNaN(x[0])).toBe(true);
+    expect(x[1]).toBe(2);
+    const other = columnsPlan(['a', 'b'], [group({ features: ['a'], onMissingEntity: 'default', defaults: { a: 0 } })]);
+    const stored = await rejection(
+      lookUpFeatures(other, feedsOf({ customer_id: strings('c-1'), b: float32(2) }), 1, { store, now: NOW, pathOf: byInstance }),
+    );
+    expect(stored).toMatchObject({ status: 500, code: 'FEATURE_VALUE_INVALID' });
+  });
+});

@@ -370,10 +370,13 @@ function writeStored(
 ): void {
   const write = elementWriter(spec.type, options.maxStringChars === undefined ? {} : { maxStringChars: options.maxStringChars });
   const column = group.values.get(feature) as readonly (StoredFeatureValue | undefined)[];
+  // A declared default is JSON, written as a request's value is ("NaN" for a float, digits for an
+  // int64: checked so at registration); a stored value is held to its own type.
+  const declaredDefault = declared.defaults?.[feature];
   source.forEach((row, r) => {
     const value = column[row];
     try {
-      write(data, index(r), asElement(spec.type, value), () => []);
+      write(data, index(r), value === declaredDefault ? value : asElement(spec.type, value), () => []);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       throw new InternalError(
