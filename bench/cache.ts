@@ -21,7 +21,8 @@
  */
 import { BatchWriteItemCommand, CreateTableCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { DynamoDbOnlineFeatures, PLAIN_TIMESTAMP_ATTRIBUTE } from '../functions/adapters/dynamodb-online-features.js';
+import { DynamoDbOnlineFeatures } from '../functions/adapters/dynamodb-online-features.js';
+import { PLAIN_TIMESTAMP_ATTRIBUTE } from '../functions/core/features/declaration.js';
 import type { PendingRecord, PredictionLog, PredictionLogRecord } from '../functions/core/ports.js';
 import { PredictionCaches } from '../functions/core/prediction-cache.js';
 import { canonicalInputSha256 } from '../functions/core/predict.js';

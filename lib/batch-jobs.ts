@@ -327,15 +327,7 @@ export class BatchJobs extends Construct {
         conditions: { StringLike: { 's3:prefix': models.map((model) => `${modelArtifactPrefix(model)}*`) } },
       });
     // Jobs by entity key read the endpoints' online feature tables, and no other.
-    const featureTables = [...new Set(props.onlineFeatureTables ?? [])].sort();
-    this.batchFunction.setEnvironment('ONLINE_FEATURE_TABLES', featureTables.join(','));
-    if (featureTables.length > 0) {
-      const stack = Stack.of(this);
-      this.batchFunction.allow(
-        ['dynamodb:BatchGetItem'],
-        featureTables.map((table) => stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: table })),
-      );
-    }
+    this.batchFunction.bindFeatureTables([...new Set(props.onlineFeatureTables ?? [])].sort(), ['dynamodb:BatchGetItem']);
     allowLocationReads(
       this.batchFunction,
       this.inputs,

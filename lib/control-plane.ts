@@ -162,7 +162,6 @@ export class ControlPlane extends Construct {
       })
       .setEnvironment('MAX_ARTIFACT_BYTES', String(maxArtifactBytesFor(props.config.memoryMb)))
       .setEnvironment('METRIC_BASELINES', JSON.stringify(props.baselines ?? {}))
-      .setEnvironment('ONLINE_FEATURE_TABLES', [...new Set(props.onlineFeatureTables ?? [])].sort().join(','))
       .allow(CONTROL_UPLOAD_ACTIONS, [props.artifacts.bucket.arnForObjects(`${UPLOAD_PREFIX}*`)], {
         wildcardReason: `Presigned uploads of any model's files under ${UPLOAD_PREFIX}<model>/<uploadId>; upload ids are random, made per request.`,
       })
@@ -171,14 +170,7 @@ export class ControlPlane extends Construct {
       })
       // Filled by allowReleasesOf, rendered once the whole app is built.
       .setEnvironment('ENDPOINTS', Lazy.string({ produce: () => Stack.of(this).toJsonString(Object.fromEntries(this.endpoints)) }));
-    const featureTables = [...new Set(props.onlineFeatureTables ?? [])].sort();
-    if (featureTables.length > 0) {
-      const stack = Stack.of(this);
-      this.function.allow(
-        ['dynamodb:DescribeTable'],
-        featureTables.map((table) => stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: table })),
-      );
-    }
+    this.function.bindFeatureTables([...new Set(props.onlineFeatureTables ?? [])].sort(), ['dynamodb:DescribeTable']);
   }
 
   /**

@@ -11,7 +11,7 @@
  * deployment publishes; each deployment's pre-traffic hook points them at its target version
  * (`functions/release-hook/hook.ts`).
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Alias, type Version } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -124,14 +124,7 @@ export class ModelEndpoint extends Construct {
         conditions: { StringLike: { 's3:prefix': [`${modelArtifactPrefix(config.model)}*`] } },
       });
     // Online features: reads of exactly the tables the config names, nothing else.
-    this.function.setEnvironment('ONLINE_FEATURE_TABLES', config.onlineFeatureTables.join(','));
-    if (config.onlineFeatureTables.length > 0) {
-      const stack = Stack.of(this);
-      this.function.allow(
-        ['dynamodb:BatchGetItem'],
-        config.onlineFeatureTables.map((table) => stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: table })),
-      );
-    }
+    this.function.bindFeatureTables(config.onlineFeatureTables, ['dynamodb:BatchGetItem']);
     props.payloads.bindEndpoint(this.function, config.model);
     props.capture?.bindEndpoint(this.function);
 

@@ -247,6 +247,21 @@ export class ServingFunction extends Construct implements IGrantable {
   }
 
   /**
+   * Sets `ONLINE_FEATURE_TABLES` to `tables` (comma separated, in this order; empty: none) and
+   * allows `actions` on exactly those DynamoDB tables of the stack's account and region, which the
+   * stack does not own (they are Feast's, or loaded by `modelctl features load`).
+   */
+  bindFeatureTables(tables: readonly string[], actions: readonly string[]): this {
+    this.setEnvironment('ONLINE_FEATURE_TABLES', tables.join(','));
+    if (tables.length === 0) return this;
+    const stack = Stack.of(this);
+    return this.allow(
+      actions,
+      tables.map((table) => stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: table })),
+    );
+  }
+
+  /**
    * The bundle CDK staged for this function; absent when bundling was skipped (`cdk ls`, or the
    * context `aws:cdk:bundling-stacks` leaving this stack out), where the asset stands for the
    * project folder itself rather than the function's code.

@@ -21,10 +21,11 @@
  */
 import { pipeline, Readable } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
+import { PLAIN_TIMESTAMP_ATTRIBUTE } from '../../functions/core/features/declaration.js';
 import { UsageError, messageOf, shown } from './common.js';
 
-/** The attribute of the time the feature values were computed (ISO-8601 UTC text). */
-export const TIMESTAMP_ATTRIBUTE = 'event_timestamp';
+/** The attribute of the time the feature values were computed (ISO-8601 UTC text): the one the serving path reads. */
+export const TIMESTAMP_ATTRIBUTE = PLAIN_TIMESTAMP_ATTRIBUTE;
 /** DynamoDB's largest item, in bytes (names and values). */
 export const MAX_ITEM_BYTES = 400 * 1024;
 /** DynamoDB's largest partition key value, in bytes. */

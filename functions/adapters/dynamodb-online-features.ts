@@ -19,8 +19,6 @@ import { InternalError, ServiceUnavailableError, ValidationError } from '../core
 import type { OnlineFeatureGroup } from '../core/model.js';
 import type { FeatureTableInspector, FeatureTableKey, OnlineFeatureStore, StoredEntity, StoredFeatureValue } from '../core/ports.js';
 import { PLAIN_TIMESTAMP_ATTRIBUTE } from '../core/features/declaration.js';
-
-export { PLAIN_TIMESTAMP_ATTRIBUTE };
 import { errorName } from './aws-errors.js';
 import { FeastValueError, decodeFeastValue, feastEntityId, parseFeastEventTimestamp, type FeastEntityValue } from './feast/online-item.js';
 
@@ -60,6 +58,8 @@ export interface DynamoDbOnlineFeaturesOptions {
 
 export class DynamoDbOnlineFeatures implements OnlineFeatureStore {
   private readonly sleep: (ms: number) => Promise<void>;
+  /** Each group's keys, projection and readers, built once per group (a version's record keeps its groups). */
+  private readonly layouts = new WeakMap<OnlineFeatureGroup, Layout>();
 
   constructor(private readonly options: DynamoDbOnlineFeaturesOptions) {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -73,7 +73,8 @@ export class DynamoDbOnlineFeatures implements OnlineFeatureStore {
         `The model version reads online features from table ${table}, which this endpoint may not read (ONLINE_FEATURE_TABLES: ${[...this.options.allowedTables].join(', ') || 'none'}). Add it to the endpoint's onlineFeatureTables in the CDK config and deploy.`,
       );
     }
-    const layout = layoutOf(group);
+    let layout = this.layouts.get(group);
+    if (!layout) this.layouts.set(group, (layout = layoutOf(group)));
     // Each key's item key; for Feast several keys cannot share an id, so the id maps back to one key.
     // A key no item can have (empty, or past DynamoDB's key size) is missing without a read.
     const byItemKey = new Map<string, string>();

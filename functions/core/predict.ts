@@ -327,12 +327,15 @@ interface KnownStage {
 
 /** A loaded version with what serving derives from its signature. */
 export function served(version: ModelVersion, session: ModelSession): Served {
+  return { version, session, ...derive(version, session.signature) };
+}
+
+/** What serving derives from a version's signature and metadata: its record layout, classifier view and online plan. */
+function derive(version: ModelVersion, signature: ModelSignature): Pick<Served, 'layout' | 'classifier' | 'online'> {
   return {
-    version,
-    session,
-    layout: recordLayout(session.signature, version.metadata),
-    classifier: classifierView(session.signature, version.metadata),
-    online: onlinePlan(session.signature, version.metadata),
+    layout: recordLayout(signature, version.metadata),
+    classifier: classifierView(signature, version.metadata),
+    online: onlinePlan(signature, version.metadata),
   };
 }
 
@@ -353,7 +356,8 @@ export async function predictRecordTexts(
 ): Promise<{ decoded: DecodedInputs; texts: string[]; outputs: TensorMap; run: RunResult; lookups?: FeatureLookup[] }> {
   const bounds = codecLimits(typeof limits === 'number' ? { maxRows: limits } : limits);
   const request = parseRecordRequest(body, bounds.maxRows, RECORD_HINT);
-  const online = serving.features ? target.online : undefined;
+  const { features } = serving;
+  const online = features ? target.online : undefined;
   const layout = online ? online.requestLayout : target.layout;
   if (online) {
     if (request.kind === 'instances' && request.arrays) {
@@ -373,9 +377,9 @@ export async function predictRecordTexts(
         ? decodeArrays(layout, request.rows, (r) => ['instances', r], bounds)
         : decodeRecords(layout, request.rows, (r) => ['instances', r], bounds);
   let lookups: FeatureLookup[] | undefined;
-  if (online && serving.features) {
+  if (online && features) {
     const pathOf: EntityPath = request.kind === 'features' ? (_r, entity) => ['features', entity] : (r, entity) => ['instances', r, entity];
-    const options = { store: serving.features.store, now: serving.features.now, pathOf, maxStringChars: bounds.maxStringChars };
+    const options = { store: features.store, now: features.now, pathOf, maxStringChars: bounds.maxStringChars };
     const feeds = decoded.feeds;
     const rows = decoded.rows;
     const resolved = await tracing.span(SPAN.features, () => lookUpFeatures(online, feeds, rows, options));
@@ -532,9 +536,7 @@ export class PredictionService {
         ctx,
         { outputs, rows: decoded.rows, timestamp },
         async (target) => {
-          const candidate = await predictRecordTexts(target, body, this.limits(), undefined, NO_TRACING, {
-            ...(this.deps.features ? { features: { store: this.deps.features, now: this.now() } } : {}),
-          });
+          const candidate = await predictRecordTexts(target, body, this.limits(), undefined, NO_TRACING, this.featureOptions(target));
           return { outputs: candidate.outputs, logText: `[${candidate.texts.join(',')}]` };
         },
         (shadow) => this.logRequest(served, decoded, predictions, ctx, processingTimeMs, timestamp, extra, shadow),
@@ -613,9 +615,13 @@ export class PredictionService {
         ctx,
         { outputs, rows: decoded.rows, timestamp },
         async (target) => {
-          const { decoded: candidate } = await this.decodeV2Request(target, parsed.inputs, request.binary, references, {
-            ...(this.deps.features ? { features: { store: this.deps.features, now: this.now() } } : {}),
-          });
+          const { decoded: candidate } = await this.decodeV2Request(
+            target,
+            parsed.inputs,
+            request.binary,
+            references,
+            this.featureOptions(target),
+          );
           const names = selectOutputs(target.session.signature, parsed.outputs);
           const result = await target.session.run(candidate.feeds, names);
           return {
@@ -642,14 +648,19 @@ export class PredictionService {
    * declared non-deterministic).
    */
   private serving(served: Served): ServingOptions {
-    const { features, caches } = this.deps;
+    const { caches } = this.deps;
     const settings = served.version.metadata.predictionCache;
     return {
-      ...(served.online ? { features: { store: features ?? NO_FEATURE_STORE, now: this.now() } } : {}),
+      ...this.featureOptions(served),
       ...(caches && settings && served.version.metadata.deterministic !== false
         ? { cache: caches.of(served.version.model, served.version.version, settings) }
         : {}),
     };
+  }
+
+  /** Where `served` reads its online features, at this moment: none for a version without them. */
+  private featureOptions(served: Served): Pick<ServingOptions, 'features'> {
+    return served.online ? { features: { store: this.deps.features ?? NO_FEATURE_STORE, now: this.now() } } : {};
   }
 
   /**
@@ -664,15 +675,16 @@ export class PredictionService {
     references: Map<string, Uint8Array>,
     serving: ServingOptions,
   ): Promise<{ decoded: DecodedInputs; lookups?: FeatureLookup[] }> {
-    const online = serving.features ? served.online : undefined;
+    const { features } = serving;
+    const online = features ? served.online : undefined;
     const sources = { ...(binary ? { binary } : {}), references };
-    if (!online || !serving.features) return { decoded: decodeV2(served.session.signature, inputs, this.limits(), sources) };
+    if (!online || !features) return { decoded: decodeV2(served.session.signature, inputs, this.limits(), sources) };
     checkNoStoredFeatures(online, { inputs });
     const keys = decodeV2(online.request, inputs, this.limits(), sources);
     const position = (name: string) => inputs.findIndex((input) => isObject(input) && input['name'] === name);
     const options = {
-      store: serving.features.store,
-      now: serving.features.now,
+      store: features.store,
+      now: features.now,
       pathOf: (row: number, entity: string) => ['inputs', position(entity), 'data', row],
       maxStringChars: this.limits().maxStringChars,
     };
@@ -1200,11 +1212,7 @@ export class PredictionService {
       if (lease.created) log.info('model loaded', { loadMs: Math.round((performance.now() - started) * 1000) / 1000 });
       let derived = this.derived.get(version);
       if (!derived) {
-        derived = {
-          layout: recordLayout(lease.signature, version.metadata),
-          classifier: classifierView(lease.signature, version.metadata),
-          online: onlinePlan(lease.signature, version.metadata),
-        };
+        derived = derive(version, lease.signature);
         this.derived.set(version, derived);
       }
       return { version, session: lease, ...derived, release: () => lease.release() };

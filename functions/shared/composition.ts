@@ -133,6 +133,14 @@ function adapters(config: Config, clients: AwsClients, tracing: Tracing = NO_TRA
   return { registry, artifacts, runtime: runtime ?? buildModelRuntime(config, clients, tracing) };
 }
 
+/**
+ * How a function reaches online feature tables: the low-level DynamoDB client, and the tables it
+ * may use (`ONLINE_FEATURE_TABLES`; unset, any its credentials reach).
+ */
+function featureTableAccess(config: Config, clients: AwsClients): { client: DynamoDBClient; allowedTables?: ReadonlySet<string> } {
+  return { client: clients.dynamo, ...(config.ONLINE_FEATURE_TABLES ? { allowedTables: config.ONLINE_FEATURE_TABLES } : {}) };
+}
+
 /** What the predict function observes beyond its answers: fallback metrics and tracing. */
 export interface PredictionObservability {
   /** Counts records that fall back to the function's log (give it on Lambda). @default none */
@@ -165,10 +173,7 @@ export function buildPredictionService(
     tracing,
     ...(payloadBucket ? { payloads: new S3PayloadStore({ ...payloadBucket, maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES }) } : {}),
     ...(capture ? { capture } : {}),
-    features: new DynamoDbOnlineFeatures({
-      client: clients.dynamo,
-      ...(config.ONLINE_FEATURE_TABLES ? { allowedTables: config.ONLINE_FEATURE_TABLES } : {}),
-    }),
+    features: new DynamoDbOnlineFeatures(featureTableAccess(config, clients)),
     caches: new PredictionCaches(config.PREDICTION_CACHE_MAX_BYTES),
     log: new DynamoDbPredictionLog({
       client: clients.documents,
@@ -254,10 +259,7 @@ export function buildBatchPredictor(config: Config, clients: AwsClients = awsCli
   return new BatchPredictor({
     registry,
     runtime: batchRuntime,
-    features: new DynamoDbOnlineFeatures({
-      client: clients.dynamo,
-      ...(config.ONLINE_FEATURE_TABLES ? { allowedTables: config.ONLINE_FEATURE_TABLES } : {}),
-    }),
+    features: new DynamoDbOnlineFeatures(featureTableAccess(config, clients)),
     config: { maxRows: config.MAX_ROWS, maxStringChars: config.MAX_STRING_CHARS },
   });
 }
@@ -399,10 +401,7 @@ export function buildRegistryService(config: Config, clients: AwsClients = awsCl
     ...adapters(config, clients, NO_TRACING, runtime),
     maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
     baselineFor: (model) => config.METRIC_BASELINES[model],
-    featureTables: new DynamoDbFeatureTables({
-      client: clients.dynamo,
-      ...(config.ONLINE_FEATURE_TABLES ? { allowedTables: config.ONLINE_FEATURE_TABLES } : {}),
-    }),
+    featureTables: new DynamoDbFeatureTables(featureTableAccess(config, clients)),
   });
 }
 

@@ -48,6 +48,8 @@ export interface OnlinePlan {
   readonly target: RecordLayout;
   /** Per model column (`columns`) or input (`inputs`), in order, where its values come from. */
   readonly fills: readonly Fill[];
+  /** Each feature read from a store, with the group that reads it. */
+  readonly stored: ReadonlyMap<string, OnlineFeatureGroup>;
 }
 
 /** The plan of a version, or `undefined` when it declares no online features. */
@@ -77,7 +79,8 @@ export function onlinePlan(signature: ModelSignature, metadata: ModelMetadata): 
     else requestSpecs.push(target.inputs.find((i) => i.name === fill.name) as TensorSpec);
   }
   const request: ModelSignature = { inputs: requestSpecs, outputs: [] };
-  return { groups, request, requestLayout: recordLayout(request, {}), target, fills };
+  const stored = new Map([...groupOf].map(([feature, g]) => [feature, groups[g] as OnlineFeatureGroup]));
+  return { groups, request, requestLayout: recordLayout(request, {}), target, fills, stored };
 }
 
 /** The store of a function built without one: every read is a 503 (the composition gives every serving function one). */
@@ -101,8 +104,7 @@ export function checkNoStoredFeatures(
   plan: OnlinePlan,
   sent: { readonly records: readonly unknown[]; readonly pathOf: (row: number) => FieldPath } | { readonly inputs: readonly unknown[] },
 ): void {
-  const stored = new Map<string, OnlineFeatureGroup>();
-  for (const group of plan.groups) for (const feature of group.features) stored.set(feature, group);
+  const { stored } = plan;
   const refuse = (feature: string, path: FieldPath) => {
     const group = stored.get(feature) as OnlineFeatureGroup;
     return new ValidationError(
@@ -160,6 +162,8 @@ export async function lookUpFeatures(
 
 /** What the stores gave for a request's rows: each group's values, each refused row's error, and the summaries. */
 export interface FeaturesRead {
+  /** Rows read. */
+  readonly rows: number;
   readonly groups: readonly GroupValues[];
   /** Rows a `refuse` policy refused, each with its first refusal (by group order). */
   readonly refusals: ReadonlyMap<number, AppError>;
@@ -181,7 +185,7 @@ export async function readFeatures(
   const refusals = new Map<number, AppError>();
   const groups = await Promise.all(plan.groups.map((group) => readGroup(group, requestFeeds, rows, options)));
   for (const group of groups) for (const [row, error] of group.refusals) if (!refusals.has(row)) refusals.set(row, error);
-  return { groups, refusals, lookups: groups.map((g) => g.summary) };
+  return { rows, groups, refusals, lookups: groups.map((g) => g.summary) };
 }
 
 /**
@@ -198,7 +202,7 @@ export function assembleFeeds(
   keep: readonly number[] | undefined,
   options: Pick<OnlineLookupOptions, 'maxStringChars'>,
 ): TensorMap {
-  const source = keep ?? Array.from({ length: (read.groups[0]?.keys.length ?? 0) as number }, (_, r) => r);
+  const source = keep ?? Array.from({ length: read.rows }, (_, r) => r);
   const rows = source.length;
   const feeds = Object.create(null) as TensorMap;
   const { target } = plan;
