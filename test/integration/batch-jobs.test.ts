@@ -6,13 +6,13 @@
  * cancellation, scopes, and one `session.run` per batch.
  */
 import { jest } from '@jest/globals';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import * as ort from 'onnxruntime-node';
 import type { BatchJob, JobManifest } from '../../functions/core/batch-contract.js';
 import { LOCAL_BATCH_BUCKET } from '../../local/stack.js';
 import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { call, errorOf, type JsonReply } from '../fixtures/http.js';
 import { bearer } from '../fixtures/tokens.js';
+import { jsonLines, objectText, putBatchObject } from '../fixtures/batch-objects.js';
 import { irisBatch, irisRows, writeBatchData, type BatchDataFormat, type Corruption } from '../fixtures/batch-data.js';
 
 let stack: TestStack;
@@ -31,23 +31,9 @@ function api(method: string, path: string, body?: unknown, as = token): Promise<
   return call(stack.url, method, path, body, bearer(as));
 }
 
-async function put(key: string, body: string | Uint8Array): Promise<string> {
-  await stack.clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_BATCH_BUCKET, Key: key, Body: body }));
-  return `s3://${LOCAL_BATCH_BUCKET}/${key}`;
-}
-
-async function text(uri: string): Promise<string> {
-  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) as RegExpExecArray;
-  const { Body } = await stack.clients.s3.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
-  return (await Body?.transformToString()) ?? '';
-}
-
-function lines(content: string): Record<string, unknown>[] {
-  return content
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+const put = (key: string, body: string | Uint8Array): Promise<string> => putBatchObject(stack.clients.s3, key, body);
+const text = (uri: string): Promise<string> => objectText(stack.clients.s3, uri);
+const lines = jsonLines;
 
 async function submit(body: Record<string, unknown>, model = 'iris'): Promise<JsonReply> {
   return api('POST', `/v1/models/${model}/batch-jobs`, { output: { uri: `s3://${LOCAL_BATCH_BUCKET}/results/` }, ...body });

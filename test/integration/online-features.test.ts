@@ -16,9 +16,9 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LOCAL_BATCH_BUCKET } from '../../local/stack.js';
 import { buildModel } from '../support/onnx/builder.js';
+import { jsonLines, objectText, putBatchObject } from '../fixtures/batch-objects.js';
 import { feastItem } from '../support/feast-items.js';
 import { startTestStack, type TestStack } from '../fixtures/stack-log.js';
 import { publish } from '../fixtures/binary-http.js';
@@ -397,20 +397,8 @@ describe('gaps in the store, by policy', () => {
 });
 
 describe('batch jobs by key', () => {
-  async function put(key: string, body: string): Promise<string> {
-    await stack.clients.s3.send(new PutObjectCommand({ Bucket: LOCAL_BATCH_BUCKET, Key: key, Body: body }));
-    return `s3://${LOCAL_BATCH_BUCKET}/${key}`;
-  }
-  async function text(uri: string): Promise<string> {
-    const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) as RegExpExecArray;
-    const { Body } = await stack.clients.s3.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
-    return (await Body?.transformToString()) ?? '';
-  }
-  const jsonLines = (content: string) =>
-    content
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const put = (key: string, body: string): Promise<string> => putBatchObject(stack.clients.s3, key, body);
+  const text = (uri: string): Promise<string> => objectText(stack.clients.s3, uri);
 
   it("a file of keys and request-time features is predicted as the full vector would be; a refused key is its row's error", async () => {
     const keys = Array.from({ length: 250 }, (_, i) => (i === 17 ? 'nobody' : `c-${(i * 7) % CUSTOMERS}`));
